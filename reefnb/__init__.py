@@ -1,0 +1,60 @@
+"""reefnb: reproducible, parameterised notebook experiments.
+
+``import reefnb`` is cheap: the public API is imported on first use, so a kernel that only calls
+``reefnb.record`` needs nothing but IPython.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "record": "recording",
+    "RECORD_MIME": "recording",
+    "load_solution": "manifest",
+    "open_solution": "manifest",
+    "solution_from_notebook": "manifest",
+    "validate_manifest": "manifest",
+    "schema": "manifest",
+    "Solution": "manifest",
+    "Workflow": "manifest",
+    "run": "execute",
+    "sweep": "sweeps",
+    "results": "frame",
+    "records_to_frame": "frame",
+    "Store": "store",
+    "default_store": "store",
+    "reef_home": "store",
+    "ReefError": "exceptions",
+    "ManifestError": "exceptions",
+    "ParameterError": "exceptions",
+    "StoreError": "exceptions",
+    "RunFailed": "exceptions",
+}
+
+__all__ = ["__version__", *_API]
+
+if TYPE_CHECKING:
+    from .exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
+    from .execute import run
+    from .manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
+    from .recording import RECORD_MIME, record
+    from .frame import records_to_frame, results
+    from .store import Store, default_store, reef_home
+    from .sweeps import sweep
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reefnb' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,45 @@
+"""The one exceptions module: every error a user can cause is a ReefError.
+
+Front ends turn a ReefError into one line (``str(error)``) and ``error.exit_code``;
+any other exception is a bug and may show its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ReefError(Exception):
+    """A problem the user can fix; ``str()`` is the one line to show."""
+
+    exit_code = 2
+
+
+class ManifestError(ReefError):
+    """A solution manifest (or notebook it names) is invalid.
+
+    ``problems`` holds every problem as one line ``FILE: /json/pointer: message``.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ParameterError(ReefError):
+    """A parameter is unknown to the notebook or cannot be cast to its declared type."""
+
+
+class StoreError(ReefError):
+    """The results store cannot be opened or written."""
+
+
+class RunFailed(ReefError):
+    """A notebook run ended in a status other than ok; carries its run record."""
+
+    exit_code = 1
+
+    def __init__(self, record: dict):
+        self.record = record
+        error = record.get("error") or {}
+        super().__init__(
+            f"run {record['run_id']} {record['status']}: {error.get('name', '')}: {error.get('message', '')}".rstrip(": ")
+        )

@@ -1,0 +1,340 @@
+"""Executing a solution's workflow notebook with papermill and building its run record."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import secrets
+import shlex
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .detect import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
+from .exceptions import ReefError
+from .manifest import Solution, open_solution
+from .notebook import notebook_digest, notebook_parameters, read_notebook
+from .params import read_parameter_file, resolve_parameters
+from .provenance import git_provenance
+from .recording import read_records
+
+log = logging.getLogger(__name__)
+
+RECORD_VERSION = 1
+ENGINE_NAME = "reef"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class _Session:
+    """What the reef papermill engine learns during one execution."""
+
+    kernel_log: Any = None
+    fingerprint: dict | None = None
+    cell_index: int | None = None
+    exit_code: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time to the second plus 32 random bits."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
+
+
+def run(
+    solution: Solution | str | Path,
+    workflow: str = "run",
+    parameters: dict[str, Any] | None = None,
+    parameter_file: str | Path | None = None,
+    kernel: str | None = None,
+    timeout: float | None = None,
+    environment: str | None = None,
+    store: Any = True,
+    progress: bool = False,
+) -> dict:
+    """Execute a workflow's notebook and return its run record (whatever its status).
+
+    Parameters come from the manifest's defaults, then ``parameter_file``, then ``parameters``
+    (later wins), each cast to the type the notebook's parameters cell declares. The executed
+    notebook is kept in ``<solution>/runs/<run_id>/``. The record is written to ``store``
+    (True: the default store; a Store; False: not stored). Only KeyboardInterrupt escapes after
+    a run started, and then its record (status ``interrupted``) has been stored first.
+    """
+    solution = solution if isinstance(solution, Solution) else open_solution(solution)
+    chosen = solution.workflow(workflow)
+    notebook = read_notebook(chosen.notebook)
+    declared = notebook_parameters(notebook)
+    defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
+    sources = [(defaults_origin, chosen.parameters)]
+    if parameter_file is not None:
+        sources.append((str(parameter_file), read_parameter_file(parameter_file)))
+    if parameters:
+        sources.append(("parameter", parameters))
+    values = resolve_parameters(declared, *sources)
+    timeout = timeout if timeout is not None else chosen.timeout
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    kernel_spec = _kernel_spec(kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3")
+
+    run_id = new_run_id()
+    run_folder = solution.path / "runs" / run_id
+    output_path = run_folder / chosen.notebook.name
+    try:
+        run_folder.mkdir(parents=True)
+    except OSError as error:
+        raise ReefError(f"{run_folder}: cannot create the run folder: {error.strerror or error}") from None
+    notebook.metadata["kernelspec"] = {
+        "name": kernel_spec["name"],
+        "display_name": kernel_spec["display_name"],
+        "language": kernel_spec["language"],
+    }
+    notebook.metadata["reef"] = {"run_id": run_id, "solution": f"{solution.name}@{solution.version}", "workflow": chosen.name}
+
+    session = _Session()
+    started_wall = datetime.now(timezone.utc)
+    started = time.monotonic()
+    status, error = "ok", None
+    interrupted = False
+    with ExitStack() as stack:
+        session.kernel_log = stack.enter_context(open(run_folder / "kernel.log", "wb"))
+        try:
+            _execute(notebook, output_path, values, kernel_spec["name"], chosen.notebook.parent, timeout, session, progress)
+        except KeyboardInterrupt:
+            status, error, interrupted = "interrupted", {"name": "KeyboardInterrupt", "message": "interrupted by the user"}, True
+        except Exception as exception:  # classified below; anything unknown is a failed run
+            status, error = _classify(exception, session, timeout)
+    ended_wall = datetime.now(timezone.utc)
+    duration = time.monotonic() - started
+
+    metrics = {}
+    if output_path.exists():
+        try:
+            metrics = read_records(read_notebook(output_path))
+        except ReefError as problem:
+            log.warning("%s", problem)
+    record = {
+        "record_version": RECORD_VERSION,
+        "run_id": run_id,
+        "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
+        "workflow": chosen.name,
+        "notebook": {
+            "path": _relative(chosen.notebook, solution.path),
+            "sha256": notebook_digest(notebook),
+            "output_path": str(output_path.resolve()),
+        },
+        "parameters": _json_safe(values),
+        "metrics": metrics,
+        "status": status,
+        "error": error,
+        "started": started_wall.isoformat(timespec="milliseconds"),
+        "ended": ended_wall.isoformat(timespec="milliseconds"),
+        "duration_s": round(duration, 3),
+        "environment": _environment(kernel_spec, session.fingerprint, environment),
+        "provenance": {
+            "reefnb_version": _reefnb_version(),
+            "git": git_provenance(solution.path),
+            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "",
+        },
+    }
+    if store is not False:
+        from .store import Store, default_store
+
+        (store if isinstance(store, Store) else default_store()).add(record)
+    if interrupted:
+        raise KeyboardInterrupt
+    return record
+
+
+def _execute(notebook, output_path: Path, values: dict, kernel_name: str, cwd: Path, timeout, session: _Session, progress: bool) -> None:
+    import papermill
+
+    _register_engine()
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def cell_timeout(cell) -> int | None:
+        return None if deadline is None else max(1, math.ceil(deadline - time.monotonic()))
+
+    papermill.execute_notebook(
+        notebook,
+        str(output_path),
+        parameters=values,
+        engine_name=ENGINE_NAME,
+        kernel_name=kernel_name,
+        progress_bar=progress,
+        cwd=str(cwd),
+        timeout_func=cell_timeout,
+        reef_session=session,
+    )
+
+
+def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str, dict]:
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exception, PapermillExecutionError):
+        return "failed", {
+            "name": exception.ename,
+            "message": _one_line(exception.evalue),
+            "cell_index": exception.cell_index,
+            "execution_count": exception.exec_count,
+            "traceback": _ANSI.sub("", "\n".join(exception.traceback)),
+        }
+    if isinstance(exception, CellTimeoutError):
+        return "timeout", {
+            "name": "Timeout",
+            "message": f"the run did not finish within its {timeout:g} s limit",
+            "cell_index": session.cell_index,
+        }
+    if isinstance(exception, DeadKernelError):
+        code = session.exit_code
+        how = "" if code is None else (f" (killed by signal {-code})" if code < 0 else f" (exit code {code})")
+        return "killed", {
+            "name": "DeadKernelError",
+            "message": f"the kernel died{how}",
+            "cell_index": session.cell_index,
+            "exit_code": code,
+        }
+    log.debug("run failed outside a cell", exc_info=exception)
+    return "failed", {"name": type(exception).__name__, "message": _one_line(exception), "cell_index": session.cell_index}
+
+
+def _kernel_spec(name: str) -> dict:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        spec = manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise ReefError(f"kernel '{name}' not found (available kernels: {available})") from None
+    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv)}
+
+
+def _environment(kernel_spec: dict, fingerprint: dict | None, name: str | None) -> dict:
+    host = host_fingerprint()
+    fingerprint = fingerprint or {}
+    return {
+        "name": name,
+        "kernel": kernel_spec["name"],
+        "hostname": host["hostname"],
+        "os": host["os"],
+        "cpu": host["cpu"],
+        "memory_bytes": host["memory_bytes"],
+        "python": {key: fingerprint[key] for key in ("version", "implementation", "executable", "prefix") if key in fingerprint} or None,
+        "packages": dict(sorted(fingerprint.get("packages", {}).items(), key=lambda item: item[0].lower())),
+    }
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _json_safe(values: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(values, default=str))
+
+
+def _one_line(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _reefnb_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+_registered = False
+
+
+def _register_engine() -> None:
+    """Register the reef papermill engine: fingerprint the live kernel, log its stderr, track cells."""
+    global _registered
+    if _registered:
+        return
+    from nbclient.exceptions import DeadKernelError
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ReefNotebookClient(PapermillNotebookClient):
+        def __init__(self, nb_man, reef_session: _Session, **kwargs):
+            super().__init__(nb_man, **kwargs)
+            self.reef_session = reef_session
+
+        def execute(self, **kwargs):
+            self.reset_execution_trackers()
+            session = self.reef_session
+            with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
+                self._fingerprint_kernel()
+                try:
+                    self.papermill_execute_cells()
+                except DeadKernelError:
+                    session.exit_code = self._kernel_exit_code()
+                    raise
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                self.set_widgets_metadata()
+            return self.nb
+
+        def execute_cell(self, cell, cell_index, *args, **kwargs):
+            self.reef_session.cell_index = cell_index
+            return super().execute_cell(cell, cell_index, *args, **kwargs)
+
+        def _fingerprint_kernel(self) -> None:
+            message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": KERNEL_FINGERPRINT_EXPRESSION})
+            reply = self.wait_for_reply(message_id)
+            answer = (reply or {}).get("content", {}).get("user_expressions", {}).get("reef", {})
+            if answer.get("status") == "ok":
+                self.reef_session.fingerprint = parse_kernel_fingerprint(answer.get("data", {}).get("text/plain"))
+            else:
+                log.warning("the kernel could not report its environment: %s", answer.get("evalue", answer))
+
+        def _kernel_exit_code(self) -> int | None:
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            if process is None:
+                return None
+            try:
+                return process.wait(timeout=2)
+            except Exception:  # still running or already reaped: no code to report
+                return process.poll()
+
+    class ReefEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                     start_timeout=60, execution_timeout=None, reef_session=None, **kwargs):
+            kwargs.pop("input_path", None)
+            kwargs.pop("timeout", None)
+            kwargs.pop("startup_timeout", None)
+            client = ReefNotebookClient(
+                nb_man,
+                reef_session=reef_session or _Session(),
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logging.getLogger("papermill"),
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                **kwargs,
+            )
+            return client.execute()
+
+    papermill_engines.register(ENGINE_NAME, ReefEngine)
+    _registered = True
+
+
+def parameters_for_display(record: dict) -> str:
+    """``name=value`` pairs of a record's parameters, for one-line summaries."""
+    return " ".join(f"{key}={value!r}" for key, value in record.get("parameters", {}).items())
+

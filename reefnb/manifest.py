@@ -1,0 +1,231 @@
+"""The solution manifest (``solution.json``): load, validate against the schema, check semantics."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ManifestError, ReefError
+from .notebook import NotebookError, notebook_parameters, read_notebook
+
+MANIFEST_NAME = "solution.json"
+WORKFLOW_NAMES = ("init", "run", "benchmark", "validate")
+
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One workflow of a solution: a notebook, its default parameters and its sweep grid."""
+
+    name: str
+    notebook: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, list] = field(default_factory=dict)
+    timeout: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A validated solution: its folder, its manifest data and its workflows."""
+
+    path: Path  # the solution folder
+    manifest_path: Path | None  # None for a bare notebook run as a solution
+    data: dict
+    workflows: dict[str, Workflow]
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def version(self) -> str:
+        return self.data["version"]
+
+    @property
+    def metrics(self) -> dict[str, dict]:
+        """Declared metrics by name (unit, goal, tolerance, format)."""
+        return {metric["name"]: metric for metric in self.data.get("metrics", [])}
+
+    def workflow(self, name: str = "run") -> Workflow:
+        """The named workflow; ReefError naming the manifest when it has none of that name."""
+        try:
+            return self.workflows[name]
+        except KeyError:
+            where = self.manifest_path or self.path
+            known = ", ".join(sorted(self.workflows)) or "none"
+            raise ReefError(f"{where}: /workflows: no workflow '{name}' (this solution has: {known})") from None
+
+
+def schema(name: str = "solution") -> dict:
+    """A JSON Schema shipped in ``reefnb/schemas`` (``solution`` or ``run-record``)."""
+    return json.loads(_schema_text(name))
+
+
+@lru_cache(maxsize=None)
+def _schema_text(name: str) -> str:
+    return resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema(name))
+
+
+def load_solution(path: str | Path) -> Solution:
+    """Load and validate a solution from its folder or its ``solution.json``.
+
+    Raises ManifestError with every problem, one line each: ``FILE: /json/pointer: message``.
+    """
+    path = Path(path)
+    manifest_path = path / MANIFEST_NAME if path.is_dir() else path
+    if path.suffix == ".ipynb":
+        raise ReefError(f"{path}: a notebook, not a solution manifest (use solution_from_notebook)")
+    try:
+        text = manifest_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError([f"{manifest_path}: /: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError([f"{manifest_path}: /: cannot read: {error}"]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ManifestError(
+            [f"{manifest_path}: /: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]
+        ) from None
+    return solution_from_data(data, manifest_path)
+
+
+def solution_from_data(data: Any, manifest_path: Path) -> Solution:
+    """Validate manifest data read from ``manifest_path`` and build the Solution."""
+    problems = validate_manifest(data, manifest_path)
+    if problems:
+        raise ManifestError(problems)
+    folder = manifest_path.parent
+    workflows = {
+        name: Workflow(
+            name=name,
+            notebook=folder / spec["notebook"],
+            parameters=dict(spec.get("parameters", {})),
+            sweep={key: list(values) for key, values in spec.get("sweep", {}).items()},
+            timeout=spec.get("timeout"),
+            description=spec.get("description", ""),
+        )
+        for name, spec in data["workflows"].items()
+    }
+    return Solution(path=folder, manifest_path=manifest_path, data=data, workflows=workflows)
+
+
+def solution_from_notebook(notebook_path: str | Path) -> Solution:
+    """A bare notebook as a one-workflow solution (``run``), named after the file."""
+    notebook_path = Path(notebook_path)
+    read_notebook(notebook_path)
+    name = re.sub(r"[^a-z0-9._-]+", "-", notebook_path.stem.lower()).strip("-._") or "notebook"
+    data = {"name": name, "version": "0.0.0", "workflows": {"run": {"notebook": notebook_path.name}}}
+    workflow = Workflow(name="run", notebook=notebook_path)
+    return Solution(path=notebook_path.parent, manifest_path=None, data=data, workflows={"run": workflow})
+
+
+def open_solution(path: str | Path) -> Solution:
+    """A solution folder, a manifest file or a notebook, whichever ``path`` is."""
+    path = Path(path)
+    if path.suffix == ".ipynb":
+        return solution_from_notebook(path)
+    return load_solution(path)
+
+
+def validate_manifest(data: Any, manifest_path: Path | str) -> list[str]:
+    """Every problem of a manifest as ``FILE: /pointer: message``; schema first, then semantics."""
+    errors = sorted(_validator("solution").iter_errors(data), key=lambda error: list(map(str, error.absolute_path)))
+    if errors:
+        return [f"{manifest_path}: {_pointer(error.absolute_path)}: {_message(error)}" for error in errors]
+    return _semantic_problems(data, Path(manifest_path))
+
+
+def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
+    problems: list[str] = []
+
+    def problem(pointer: str, message: str) -> None:
+        problems.append(f"{manifest_path}: {pointer}: {message}")
+
+    if not _SEMVER.match(data["version"]):
+        problem("/version", f"'{data['version']}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)")
+
+    seen: set[str] = set()
+    for index, metric in enumerate(data.get("metrics", [])):
+        if metric["name"] in seen:
+            problem(f"/metrics/{index}/name", f"metric '{metric['name']}' is declared twice")
+        seen.add(metric["name"])
+
+    folder = manifest_path.parent
+    declared: dict[str, dict] = {}
+    for name, spec in data["workflows"].items():
+        pointer = f"/workflows/{_escape(name)}"
+        notebook_path = folder / spec["notebook"]
+        if not notebook_path.is_file():
+            problem(f"{pointer}/notebook", f"notebook '{spec['notebook']}' not found in {folder}")
+            continue
+        try:
+            notebook = read_notebook(notebook_path)
+        except NotebookError as error:
+            problem(f"{pointer}/notebook", str(error))
+            continue
+        parameters = notebook_parameters(notebook)
+        declared[name] = parameters
+        for section in ("parameters", "sweep"):
+            for key in spec.get(section, {}):
+                if key not in parameters:
+                    problem(f"{pointer}/{section}/{_escape(key)}", _unknown_parameter(key, spec["notebook"], parameters))
+
+    for index, expectation in enumerate(data.get("expected", [])):
+        workflow = expectation.get("workflow", "run")
+        if workflow not in data["workflows"]:
+            problem(f"/expected/{index}/workflow", f"no workflow '{workflow}' in /workflows")
+            continue
+        parameters = declared.get(workflow)
+        if parameters is None:
+            continue
+        for key in expectation.get("parameters", {}):
+            if key not in parameters:
+                notebook = data["workflows"][workflow]["notebook"]
+                problem(f"/expected/{index}/parameters/{_escape(key)}", _unknown_parameter(key, notebook, parameters))
+    return problems
+
+
+def _unknown_parameter(key: str, notebook: str, parameters: dict) -> str:
+    known = ", ".join(parameters) or "none: it has no cell tagged 'parameters'"
+    return f"'{key}' is not a variable of the parameters cell of {notebook} (it has: {known})"
+
+
+def _escape(token: str) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(path) -> str:
+    return "/" + "/".join(_escape(part) for part in path) if path else "/"
+
+
+def _message(error) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(str(key) for key in error.instance if key not in allowed)
+        if extra and allowed:
+            return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {', '.join(sorted(allowed))})"
+    if "propertyNames" in error.relative_schema_path and error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"unknown name {error.instance!r} (allowed: {allowed})"
+    text = " ".join(str(error.message).split())
+    return text if len(text) <= 240 else text[:237] + "..."
+

@@ -35,14 +35,37 @@ _API = {
     "RunFailed": "exceptions",
 }
 
-__all__ = ["__version__", *_API]
+__all__ = [
+    "__version__",
+    "record",
+    "RECORD_MIME",
+    "load_solution",
+    "open_solution",
+    "solution_from_notebook",
+    "validate_manifest",
+    "schema",
+    "Solution",
+    "Workflow",
+    "run",
+    "sweep",
+    "results",
+    "records_to_frame",
+    "Store",
+    "default_store",
+    "reef_home",
+    "ReefError",
+    "ManifestError",
+    "ParameterError",
+    "StoreError",
+    "RunFailed",
+]
 
 if TYPE_CHECKING:
     from .exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
     from .execute import run
+    from .frame import records_to_frame, results
     from .manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
     from .recording import RECORD_MIME, record
-    from .frame import records_to_frame, results
     from .store import Store, default_store, reef_home
     from .sweeps import sweep
 

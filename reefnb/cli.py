@@ -10,8 +10,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .exceptions import ManifestError, ReefError
 
@@ -190,7 +191,8 @@ def format_record(record: dict, short: bool = False) -> str:
     parameters = " ".join(f"{k}={v!r}" for k, v in record["parameters"].items())
     metrics = {name: decode_value(metric) for name, metric in record["metrics"].items()}
     units = {name: metric.get("unit") or "" for name, metric in record["metrics"].items()}
-    head = f"{record['run_id']}  {record['solution']['name']}@{record['solution']['version']}  {record['workflow']}  {record['status']}  {record['duration_s']:.2f} s"
+    solution = f"{record['solution']['name']}@{record['solution']['version']}"
+    head = f"{record['run_id']}  {solution}  {record['workflow']}  {record['status']}  {record['duration_s']:.2f} s"
     error = record.get("error")
     problem = ""
     if error:

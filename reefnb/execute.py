@@ -21,7 +21,7 @@ from .manifest import Solution, open_solution
 from .notebook import notebook_digest, notebook_parameters, read_notebook
 from .params import read_parameter_file, resolve_parameters
 from .provenance import git_provenance
-from .recording import read_records
+from .recording import ADDED_CELL_TAGS, read_records
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str
         return "failed", {
             "name": exception.ename,
             "message": _one_line(exception.evalue),
-            "cell_index": exception.cell_index,
+            "cell_index": session.cell_index,
             "execution_count": exception.exec_count,
             "traceback": _ANSI.sub("", "\n".join(exception.traceback)),
         }
@@ -288,7 +288,9 @@ def _register_engine() -> None:
             return self.nb
 
         def execute_cell(self, cell, cell_index, *args, **kwargs):
-            self.reef_session.cell_index = cell_index
+            # Count in the user's notebook: the cells papermill added are not theirs.
+            added = sum(bool(ADDED_CELL_TAGS & set(c.metadata.get("tags", []))) for c in self.nb.cells[:cell_index])
+            self.reef_session.cell_index = cell_index - added
             return super().execute_cell(cell, cell_index, *args, **kwargs)
 
         def _fingerprint_kernel(self) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .recording import decode_value
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 BASE_COLUMNS = ["run_id", "solution", "version", "workflow", "status", "started", "ended", "duration_s"]
 
 
-def results(solution: str | None = None, status: str | None = None, store: Any = None) -> "pandas.DataFrame":
+def results(solution: str | None = None, status: str | None = None, store: Any = None) -> pandas.DataFrame:
     """All recorded runs (of one solution, of one status) as a DataFrame.
 
     Columns: ``run_id``, ``solution``, ``version``, ``workflow``, ``status``, ``started``,
@@ -25,7 +26,7 @@ def results(solution: str | None = None, status: str | None = None, store: Any =
     return records_to_frame(store.records(solution=solution, status=status))
 
 
-def records_to_frame(records: Iterable[dict]) -> "pandas.DataFrame":
+def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
     """Flatten run records into the results frame (see ``results``)."""
     import pandas
 

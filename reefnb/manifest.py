@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,12 @@ def schema(name: str = "solution") -> dict:
     return json.loads(_schema_text(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema_text(name: str) -> str:
     return resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str):
     import jsonschema
 
@@ -90,6 +90,8 @@ def load_solution(path: str | Path) -> Solution:
     Raises ManifestError with every problem, one line each: ``FILE: /json/pointer: message``.
     """
     path = Path(path)
+    if not path.exists():
+        raise ManifestError([f"{path}: /: no such solution folder or {MANIFEST_NAME}"])
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
     if path.suffix == ".ipynb":
         raise ReefError(f"{path}: a notebook, not a solution manifest (use solution_from_notebook)")

@@ -13,8 +13,8 @@ from typing import Any
 RECORD_MIME = "application/vnd.reef.record+json"
 
 
-def record(name: str, value: Any, unit: str | None = None) -> Any:
-    """Record a metric (or any JSON value) of this run; returns ``value`` unchanged.
+def record(name: str, value: Any, unit: str | None = None) -> None:
+    """Record a metric (or any JSON value) of this run, shown as ``name = value unit``.
 
     NaN and infinities are kept (as ``{"value": null, "special": "nan"}`` in the notebook, which
     must stay valid JSON) and come back as floats.
@@ -31,9 +31,8 @@ def record(name: str, value: Any, unit: str | None = None) -> Any:
         from IPython.display import display
     except ImportError:  # plain python: nothing to record into, say so on stdout
         print(f"[reef] {shown}")
-        return value
+        return
     display({RECORD_MIME: payload, "text/plain": shown}, raw=True)
-    return value
 
 
 def encode_value(value: Any) -> dict:
@@ -71,7 +70,7 @@ def read_records(notebook) -> dict[str, dict]:
     turns an entry back into the Python value.
     """
     metrics: dict[str, dict] = {}
-    for index, cell in enumerate(notebook.get("cells", [])):
+    for index, cell in enumerate(source_cells(notebook)):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             payload = output.get("data", {}).get(RECORD_MIME) if output.get("output_type") in ("display_data", "execute_result") else None
             if isinstance(payload, dict) and isinstance(payload.get("name"), str):
@@ -80,3 +79,12 @@ def read_records(notebook) -> dict[str, dict]:
                     entry["special"] = payload["special"]
                 metrics[payload["name"]] = entry
     return metrics
+
+
+# Cells that papermill adds to an executed notebook: the injected parameters and error banners.
+ADDED_CELL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
+
+
+def source_cells(notebook) -> list:
+    """The cells of an executed notebook that come from the user's notebook, in order."""
+    return [cell for cell in notebook.get("cells", []) if not ADDED_CELL_TAGS & set(cell.get("metadata", {}).get("tags", []))]

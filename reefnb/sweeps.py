@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .exceptions import ReefError
 from .execute import run
@@ -18,7 +19,7 @@ def grid_points(grid: dict[str, list]) -> Iterator[dict[str, Any]]:
         if not isinstance(grid[name], (list, tuple)) or not grid[name]:
             raise ReefError(f"sweep: parameter '{name}' needs a non-empty list of values")
     for values in itertools.product(*(grid[name] for name in names)):
-        yield dict(zip(names, values))
+        yield dict(zip(names, values, strict=True))
 
 
 def sweep(

@@ -1,0 +1,143 @@
+"""The reef command end to end: run, sweep, benchmark, results, errors and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas
+from conftest import write_solution
+
+import reefnb
+from reefnb.cli import build_parser, main
+
+REEF = str(Path(sys.executable).parent / "reef")
+
+
+def reef(*args: str) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it."""
+    return subprocess.run([REEF, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+
+
+def call(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_run_prints_ok_run_and_results_json_holds_it(hello):
+    done = reef("run", str(hello), "-p", "samples", "3000", "-p", "method", "stratified")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # kernel chatter goes to the run's kernel.log, not the terminal
+    lines = done.stdout.splitlines()
+    run_id, _, _, status = lines[0].split()[:4]
+    assert status == "ok"
+    assert "samples=3000 method='stratified'" in done.stdout
+    printed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("    ")}
+    assert printed["points"] == "2916"  # 54 x 54 strata
+    results = reef("results", "--format", "json")
+    assert results.returncode == 0
+    [record] = json.loads(results.stdout)
+    assert record["run_id"] == run_id
+    assert record["parameters"] == {"samples": 3000, "method": "stratified"}
+    assert {name: f"{metric['value']:.6g}" for name, metric in record["metrics"].items()} == printed
+    assert (Path(record["notebook"]["output_path"])).parent.name == run_id
+    assert (hello / "runs" / run_id / "kernel.log").exists()
+
+
+def test_run_json_is_the_record(hello):
+    done = reef("run", str(hello), "--json", "-p", "samples", "100")
+    assert done.returncode == 0
+    record = json.loads(done.stdout)
+    assert record["status"] == "ok" and record["parameters"]["samples"] == 100
+    assert reefnb.Store().get(record["run_id"])["metrics"] == record["metrics"]
+
+
+def test_failing_notebook_exits_1_with_failed_record(tmp_path):
+    manifest = {"name": "fails", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    folder = write_solution(tmp_path / "fails", manifest, "x = 1", "raise RuntimeError('no GPU found')")
+    done = reef("run", str(folder))
+    assert done.returncode == 1
+    assert "failed" in done.stdout and "RuntimeError: no GPU found (cell 1)" in done.stdout
+    assert "Traceback" not in done.stderr
+    [record] = json.loads(reef("results", "--format", "json", "--solution", "fails").stdout)
+    assert record["status"] == "failed" and record["error"]["name"] == "RuntimeError"
+
+
+def test_user_errors_are_one_line_and_exit_2(hello, tmp_path):
+    cases = [
+        (["run", str(hello), "-p", "nope", "1"], "unknown parameter 'nope'"),
+        (["run", str(hello), "-p", "samples", "lots"], "parameter 'samples' expects int, got 'lots'"),
+        (["run", str(hello), "-w", "validate"], "no workflow 'validate' (this solution has: benchmark, run)"),
+        (["run", str(hello), "-f", str(tmp_path / "missing.json")], "missing.json: cannot read parameter file"),
+        (["run", str(tmp_path / "nowhere")], "nowhere: /: no such solution folder or solution.json"),
+        (["run", str(hello), "--kernel", "no-such-kernel"], "kernel 'no-such-kernel' not found"),
+        (["run", str(hello), "--timeout", "-1"], "timeout must be a positive number"),
+        (["run", str(tmp_path)], "solution.json: /: file not found"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ]
+    for args, message in cases:
+        code, out, err = call(*args)
+        assert code == 2, (args, out, err)
+        assert message in err, (args, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (hello / "runs").exists()
+
+
+def test_sweep_runs_the_grid_and_benchmark_the_manifest_grid(hello):
+    code, out, err = call("sweep", str(hello), "-p", "samples", "100", "400", "-p", "method", "random", "stratified")
+    assert code == 0, err
+    assert "4 runs, 4 ok, 0 not ok" in out
+    frame = reefnb.results()
+    assert sorted(zip(frame["param.samples"], frame["param.method"], strict=True)) == [
+        (100, "random"), (100, "stratified"), (400, "random"), (400, "stratified")]
+    code, out, err = call("benchmark", str(hello))
+    assert code == 0, err
+    assert "6 runs, 6 ok" in out
+    benchmark = reefnb.results(solution="hello-sweep").query("workflow == 'benchmark'")
+    assert len(benchmark) == 6
+    stratified = benchmark[benchmark["param.method"] == "stratified"].set_index("param.samples")
+    assert stratified.loc[100000, "metric.points"] == 316 * 316
+
+
+def test_sweep_goes_on_after_a_failure_unless_fail_fast(tmp_path):
+    manifest = {"name": "picky", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    folder = write_solution(tmp_path / "picky", manifest, "n = 1", "assert n != 2, 'two is bad'\nimport reefnb\nreefnb.record('n', n)")
+    code, out, _ = call("sweep", str(folder), "-p", "n", "1", "2", "3")
+    assert code == 1 and "3 runs, 2 ok, 1 not ok" in out
+    code, out, _ = call("sweep", str(folder), "--fail-fast", "-p", "n", "2", "3")
+    assert code == 1 and "1 runs, 0 ok, 1 not ok" in out
+
+
+def test_results_formats(hello):
+    assert call("results")[1].strip() == "no runs recorded"
+    reefnb.run(hello, parameters={"samples": 50})
+    code, table, _ = call("results", "--solution", str(hello))
+    assert code == 0 and "metric.time_ms [ms]" in table and "param.samples" in table
+    csv = call("results", "--format", "csv")[1]
+    frame = pandas.read_csv(io.StringIO(csv))
+    assert frame.loc[0, "param.samples"] == 50 and frame.loc[0, "status"] == "ok"
+    markdown = call("results", "--format", "markdown")[1]
+    assert markdown.startswith("| run_id") and "hello-sweep" in markdown
+    assert json.loads(call("results", "--json")[1])[0]["parameters"]["samples"] == 50
+
+
+def test_every_verb_offers_json():
+    parser = build_parser()
+    verbs = parser._subparsers._group_actions[0].choices
+    for name, sub in verbs.items():
+        assert any("--json" in action.option_strings for action in sub._actions), name
+
+
+def test_python_api_results_frame(hello):
+    record = reefnb.run(hello, parameters={"samples": 200, "method": "stratified"})
+    frame = reefnb.results()
+    row = frame.iloc[0]
+    assert row["run_id"] == record["run_id"] and row["status"] == "ok"
+    assert row["param.samples"] == 200 and row["metric.points"] == 196
+    assert frame.attrs["units"]["metric.time_ms"] == "ms"
+    assert row["env.kernel"] == "python3" and row["env.cpu_count"] >= 1

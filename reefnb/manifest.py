@@ -16,6 +16,7 @@ from .notebook import NotebookError, notebook_parameters, read_notebook
 MANIFEST_NAME = "solution.json"
 WORKFLOW_NAMES = ("init", "run", "benchmark", "validate")
 
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
@@ -152,8 +153,18 @@ def validate_manifest(data: Any, manifest_path: Path | str) -> list[str]:
     """Every problem of a manifest as ``FILE: /pointer: message``; schema first, then semantics."""
     errors = sorted(_validator("solution").iter_errors(data), key=lambda error: list(map(str, error.absolute_path)))
     if errors:
-        return [f"{manifest_path}: {_pointer(error.absolute_path)}: {_message(error)}" for error in errors]
-    return _semantic_problems(data, Path(manifest_path))
+        problems = [f"{manifest_path}: {_pointer(error.absolute_path)}: {_message(error)}" for error in errors]
+    else:
+        problems = _semantic_problems(data, Path(manifest_path))
+    return [_one_line(problem) for problem in problems]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """User text may hold line breaks and control characters: escape them, one problem one line."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
@@ -162,7 +173,9 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
     def problem(pointer: str, message: str) -> None:
         problems.append(f"{manifest_path}: {pointer}: {message}")
 
-    if not _SEMVER.match(data["version"]):
+    if not _NAME.fullmatch(data["name"]):
+        problem("/name", f"{data['name']!r} is not a valid name (lower-case letters, digits, '.', '_' and '-')")
+    if not _SEMVER.fullmatch(data["version"]):
         problem("/version", f"'{data['version']}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)")
 
     seen: set[str] = set()
@@ -171,12 +184,30 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
             problem(f"/metrics/{index}/name", f"metric '{metric['name']}' is declared twice")
         seen.add(metric["name"])
 
+    from .requirements import syntax_problems
+
+    for pointer, message in syntax_problems(data.get("requires", {})):
+        problem(pointer, message)
+    artifacts = data.get("artifacts", {})
+    for name, spec in artifacts.items():
+        if "fallback" in spec and spec["fallback"] not in artifacts:
+            problem(f"/artifacts/{_escape(name)}/fallback", f"no artifact '{spec['fallback']}' in /artifacts")
+        if not ({"url", "urls", "generate"} & set(spec)):
+            problem(f"/artifacts/{_escape(name)}", "needs 'url', 'urls' or 'generate'")
+        if ({"url", "urls"} & set(spec)) and "sha256" not in spec:
+            problem(f"/artifacts/{_escape(name)}/sha256", "a downloaded artifact needs its sha256, so that it can be verified")
+
     folder = manifest_path.parent
     declared: dict[str, dict] = {}
     for name, spec in data["workflows"].items():
         pointer = f"/workflows/{_escape(name)}"
         notebook_path = folder / spec["notebook"]
-        if not notebook_path.is_file():
+        try:
+            exists = notebook_path.is_file()
+        except (OSError, ValueError) as error:  # a name too long, or with a NUL byte
+            problem(f"{pointer}/notebook", f"not a usable file name: {error}")
+            continue
+        if not exists:
             problem(f"{pointer}/notebook", f"notebook '{spec['notebook']}' not found in {folder}")
             continue
         try:

@@ -20,6 +20,8 @@ def read_parameter_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ParameterError(f"{path}: cannot read parameter file: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: cannot read parameter file: not UTF-8 text") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
@@ -33,7 +35,20 @@ def read_parameter_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
         raise ParameterError(f"{path}: /: expected a mapping of parameter names to values")
-    return data
+    return _plain(data)
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates and times become ISO strings: parameters must stay JSON values."""
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def resolve_parameters(

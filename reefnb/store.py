@@ -62,6 +62,9 @@ class Store:
         except sqlite3.DatabaseError as error:
             connection.close()
             raise StoreError(f"{self.path}: not a usable results store: {error}") from None
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     @staticmethod
@@ -155,6 +158,8 @@ class Store:
         connection = self._connect()
         try:
             row = connection.execute("SELECT record FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot read run record {run_id}: {error}") from None
         finally:
             connection.close()
         return json.loads(row[0]) if row else None

@@ -28,6 +28,14 @@ _API = {
     "Store": "store",
     "default_store": "store",
     "reef_home": "store",
+    "detect": "detection",
+    "Detector": "detection",
+    "init": "install",
+    "plan_init": "install",
+    "create_environment": "envs",
+    "list_environments": "envs",
+    "remove_environment": "envs",
+    "fetch_artifact": "artifacts",
     "ReefError": "exceptions",
     "ManifestError": "exceptions",
     "ParameterError": "exceptions",
@@ -53,6 +61,14 @@ __all__ = [
     "Store",
     "default_store",
     "reef_home",
+    "detect",
+    "Detector",
+    "init",
+    "plan_init",
+    "create_environment",
+    "list_environments",
+    "remove_environment",
+    "fetch_artifact",
     "ReefError",
     "ManifestError",
     "ParameterError",
@@ -61,9 +77,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .artifacts import fetch_artifact
+    from .detection import Detector, detect
+    from .envs import create_environment, list_environments, remove_environment
     from .exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
     from .execute import run
     from .frame import records_to_frame, results
+    from .install import init, plan_init
     from .manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
     from .recording import RECORD_MIME, record
     from .store import Store, default_store, reef_home

@@ -70,11 +70,51 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
     results.add_argument("--format", choices=RESULT_FORMATS, default="table", help="output format (default: table)")
     results.add_argument("--all-columns", action="store_true", help="table/markdown: show env.* columns too")
+    detect = verb("detect", "print this machine's and an environment's fingerprint")
+    detect.add_argument("--env", dest="environment", metavar="NAME", help="inspect this reef environment (default: the current python)")
+    detect.add_argument("--refresh", action="store_true", help="ignore the cache")
+    detect.add_argument("--with", dest="extra", action="append", default=[], metavar="DETECTOR",
+                        help="also run an on-request detector (e.g. tensorflow)")
+
+    init = verb("init", "check a solution's requirements, then install what is missing")
+    init.add_argument("source", metavar="SOURCE", help="a solution folder or its solution.json")
+    where = init.add_mutually_exclusive_group()
+    where.add_argument("--env", dest="environment", metavar="NAME", help="the environment to make or update (default: the solution's name)")
+    where.add_argument("--native", action="store_true", help="install into the current python environment instead")
+    init.add_argument("--yes", "-y", action="store_true", help="allow --native to replace installed packages")
+    init.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    init.add_argument("--offline", action="store_true", help="no downloads: use cached, fallback or generated artifacts")
+    init.add_argument("--find-links", action="append", default=[], metavar="DIR", help="also look for packages here (repeatable)")
+    init.add_argument("--no-index", action="store_true", help="install only from --find-links")
+
+    env = verb("env", "named environments: create, list, remove")
+    env_verbs = env.add_subparsers(dest="env_verb", metavar="ACTION", parser_class=ReefArgumentParser, required=True)
+    create = env_verbs.add_parser("create", help="create an environment with packages and a Jupyter kernel")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("packages", nargs="*", metavar="PKG", help="PEP 508 requirements")
+    create.add_argument("--python", help="base interpreter (default: this one)")
+    create.add_argument("--replace", action="store_true", help="replace an existing environment of that name")
+    create.add_argument("--find-links", action="append", default=[], metavar="DIR", help="also look for packages here")
+    create.add_argument("--no-index", action="store_true", help="install only from --find-links")
+    env_verbs.add_parser("list", help="list environments")
+    remove = env_verbs.add_parser("remove", help="remove an environment and its kernel")
+    remove.add_argument("name", metavar="NAME")
+    for sub in env_verbs.choices.values():
+        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    verb("ls", "list the solutions initialised on this machine")
+    find = verb("find", "print where an initialised solution lives")
+    find.add_argument("name", metavar="NAME")
+    activate = verb("activate", "print the line that activates a solution's environment")
+    activate.add_argument("name", metavar="NAME")
+    remove_solution = verb("rm", "forget a solution and remove its environment (never the download cache)")
+    remove_solution.add_argument("name", metavar="NAME")
     return parser
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kernel", help="Jupyter kernel to run in (default: the notebook's)")
+    parser.add_argument("--env", dest="environment", metavar="NAME", help="run in this reef environment's kernel")
+    parser.add_argument("--kernel", help="Jupyter kernel to run in (default: the environment reef init made, else the notebook's)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="limit for the whole run")
 
 
@@ -105,6 +145,7 @@ def cmd_run(args, out: TextIO) -> tuple[int, Any]:
         parameters=dict(args.parameter),
         parameter_file=args.parameter_file,
         kernel=args.kernel,
+        environment=args.environment,
         timeout=args.timeout,
         progress=not args.json and sys.stderr.isatty(),
     )
@@ -123,7 +164,7 @@ def cmd_sweep(args, out: TextIO) -> tuple[int, Any]:
         grid[values[0]] = values[1:]
     return _sweep(args, out, lambda on_record: sweep(
         args.solution, workflow=args.workflow, grid=grid or None, fail_fast=args.fail_fast,
-        kernel=args.kernel, timeout=args.timeout, on_record=on_record))
+        kernel=args.kernel, environment=args.environment, timeout=args.timeout, on_record=on_record))
 
 
 def cmd_benchmark(args, out: TextIO) -> tuple[int, Any]:
@@ -131,7 +172,7 @@ def cmd_benchmark(args, out: TextIO) -> tuple[int, Any]:
 
     return _sweep(args, out, lambda on_record: sweep(
         args.solution, workflow="benchmark", fail_fast=args.fail_fast,
-        kernel=args.kernel, timeout=args.timeout, on_record=on_record))
+        kernel=args.kernel, environment=args.environment, timeout=args.timeout, on_record=on_record))
 
 
 def _sweep(args, out: TextIO, start: Callable) -> tuple[int, Any]:
@@ -168,6 +209,147 @@ def cmd_results(args, out: TextIO) -> tuple[int, Any]:
         text = table.to_markdown(index=False) if args.format == "markdown" else table.to_string(index=False)
         print(text, file=out)
     return EXIT_OK, None
+
+
+def cmd_detect(args, out: TextIO) -> tuple[int, Any]:
+    from . import detection as detect
+
+    python = None
+    if args.environment:
+        from .envs import get_environment
+
+        python = get_environment(args.environment).python
+    names = None
+    if args.extra:
+        names = [*detect.default_detector_names(), *args.extra]
+    fingerprint = detect.detect(names, python=python, env_name=args.environment, refresh=args.refresh)
+    if not args.json:
+        print(detect.format_fingerprint(fingerprint), file=out)
+    return EXIT_OK, fingerprint
+
+
+def cmd_init(args, out: TextIO) -> tuple[int, Any]:
+    from .install import InitError, init, plan_lines
+
+    pip_options = [option for folder in args.find_links for option in ("--find-links", folder)]
+    pip_options += ["--no-index"] if args.no_index else []
+    shown = {}
+
+    def on_plan(plan) -> None:
+        shown["plan"] = plan
+        if not args.json:
+            print("\n".join(plan_lines(plan)), file=out, flush=True)
+
+    progress = None if args.json or not sys.stderr.isatty() else _byte_progress()
+    try:
+        lock = init(args.source, env=args.environment, native=args.native, yes=args.yes, dry_run=args.dry_run,
+                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress)
+    except InitError as error:
+        if args.json:
+            return error.exit_code, {"ok": False, "error": str(error), "plan": error.plan.as_dict()}
+        raise
+    plan = shown["plan"]
+    if not args.json:
+        if args.dry_run:
+            print("dry run: nothing changed", file=out)
+        else:
+            kernel = lock["environment"]["kernel"]
+            print(f"ready: {plan.solution.name} in {lock['environment']['path']}" + (f" (kernel {kernel})" if kernel else ""), file=out)
+    return EXIT_OK, {"ok": True, "plan": plan.as_dict(), "lock": lock}
+
+
+def _byte_progress():
+    from tqdm import tqdm
+
+    bars = {}
+
+    def report(name: str, done: int, total: int | None) -> None:
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, desc=name, unit="B", unit_scale=True, leave=True)
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return report
+
+
+def cmd_env(args, out: TextIO) -> tuple[int, Any]:
+    from dataclasses import asdict
+
+    from . import envs
+
+    if args.env_verb == "create":
+        pip_options = [option for folder in args.find_links for option in ("--find-links", folder)]
+        pip_options += ["--no-index"] if args.no_index else []
+        environment = envs.create_environment(args.name, args.packages, python=args.python, pip_options=pip_options, replace=args.replace)
+        if not args.json:
+            print(f"created {environment.name}: python {environment.python_version}, kernel {environment.kernel}, {environment.path}", file=out)
+        return EXIT_OK, asdict(environment)
+    if args.env_verb == "remove":
+        envs.remove_environment(args.name)
+        if not args.json:
+            print(f"removed {args.name}", file=out)
+        return EXIT_OK, {"removed": args.name}
+    environments = envs.list_environments()
+    if not args.json:
+        if not environments:
+            print("no environments (create one with `reef env create NAME PKG...`)", file=out)
+        for environment in environments:
+            packages = " ".join(environment.packages) or "-"
+            print(f"{environment.name:<20} python {environment.python_version:<8} kernel {environment.kernel:<24} {packages}", file=out)
+    return EXIT_OK, [asdict(environment) for environment in environments]
+
+
+def cmd_ls(args, out: TextIO) -> tuple[int, Any]:
+    from .local import list_solutions
+
+    solutions = list_solutions()
+    if not args.json:
+        if not solutions:
+            print("no solutions initialised (run `reef init FOLDER`)", file=out)
+        for entry in solutions:
+            size = _size(entry["environment_bytes"] + entry["solution_bytes"])
+            missing = "" if entry["exists"] else "  (folder missing)"
+            print(f"{entry['name']:<24} {entry['version']:<10} env {entry['environment'] or '(native)':<20} {size:>9}  {entry['path']}{missing}", file=out)
+    return EXIT_OK, solutions
+
+
+def cmd_find(args, out: TextIO) -> tuple[int, Any]:
+    from .local import find_solution
+
+    entry = find_solution(args.name)
+    if not args.json:
+        print(entry["path"], file=out)
+    return EXIT_OK, entry
+
+
+def cmd_activate(args, out: TextIO) -> tuple[int, Any]:
+    from .local import activation
+
+    result = activation(args.name)
+    if not args.json:
+        print(result["source"], file=out)
+    return EXIT_OK, result
+
+
+def cmd_rm(args, out: TextIO) -> tuple[int, Any]:
+    from .local import remove_solution
+
+    removed = remove_solution(args.name)
+    if not args.json:
+        what = [f"environment {removed['environment']}"] if removed["environment"] else []
+        what += [f"folder {removed['folder']}"] if removed["folder"] else []
+        print(f"removed {args.name}" + (f" ({', '.join(what)})" if what else ""), file=out)
+    return EXIT_OK, removed
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)
 
 
 def frame_for_display(frame, all_columns: bool = False):
@@ -222,6 +404,13 @@ COMMANDS: dict[str, Callable] = {
     "sweep": cmd_sweep,
     "benchmark": cmd_benchmark,
     "results": cmd_results,
+    "detect": cmd_detect,
+    "init": cmd_init,
+    "env": cmd_env,
+    "ls": cmd_ls,
+    "find": cmd_find,
+    "activate": cmd_activate,
+    "rm": cmd_rm,
 }
 
 

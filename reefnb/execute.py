@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .detect import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
+from .detection import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
 from .exceptions import ReefError
 from .manifest import Solution, open_solution
 from .notebook import notebook_digest, notebook_parameters, read_notebook
@@ -61,7 +61,9 @@ def run(
     """Execute a workflow's notebook and return its run record (whatever its status).
 
     Parameters come from the manifest's defaults, then ``parameter_file``, then ``parameters``
-    (later wins), each cast to the type the notebook's parameters cell declares. The executed
+    (later wins), each cast to the type the notebook's parameters cell declares. The kernel is
+    ``kernel``, else the kernel of environment ``environment``, else the environment ``reef init``
+    made for the solution, else the notebook's own. The executed
     notebook is kept in ``<solution>/runs/<run_id>/``. The record is written to ``store``
     (True: the default store; a Store; False: not stored). Only KeyboardInterrupt escapes after
     a run started, and then its record (status ``interrupted``) has been stored first.
@@ -80,6 +82,7 @@ def run(
     timeout = timeout if timeout is not None else chosen.timeout
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    kernel, environment = _choose_kernel(solution, kernel, environment)
     kernel_spec = _kernel_spec(kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3")
 
     run_id = new_run_id()
@@ -202,6 +205,24 @@ def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str
         }
     log.debug("run failed outside a cell", exc_info=exception)
     return "failed", {"name": type(exception).__name__, "message": _one_line(exception), "cell_index": session.cell_index}
+
+
+def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None) -> tuple[str | None, str | None]:
+    """The kernel to run in: given, or the named environment's, or the one ``reef init`` made."""
+    from .envs import get_environment
+
+    if environment is not None:
+        chosen = get_environment(environment).kernel
+        if kernel is not None and kernel != chosen:
+            raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
+        return chosen, environment
+    if kernel is None and solution.manifest_path is not None:
+        from .install import read_lock
+
+        locked = (read_lock(solution) or {}).get("environment") or {}
+        if locked.get("kernel"):
+            return locked["kernel"], locked.get("name")
+    return kernel, None
 
 
 def _kernel_spec(name: str) -> dict:

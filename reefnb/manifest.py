@@ -184,18 +184,11 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
             problem(f"/metrics/{index}/name", f"metric '{metric['name']}' is declared twice")
         seen.add(metric["name"])
 
+    from .artifacts import artifact_problems
     from .requirements import syntax_problems
 
-    for pointer, message in syntax_problems(data.get("requires", {})):
+    for pointer, message in [*syntax_problems(data.get("requires", {})), *artifact_problems(data.get("artifacts", {}))]:
         problem(pointer, message)
-    artifacts = data.get("artifacts", {})
-    for name, spec in artifacts.items():
-        if "fallback" in spec and spec["fallback"] not in artifacts:
-            problem(f"/artifacts/{_escape(name)}/fallback", f"no artifact '{spec['fallback']}' in /artifacts")
-        if not ({"url", "urls", "generate"} & set(spec)):
-            problem(f"/artifacts/{_escape(name)}", "needs 'url', 'urls' or 'generate'")
-        if ({"url", "urls"} & set(spec)) and "sha256" not in spec:
-            problem(f"/artifacts/{_escape(name)}/sha256", "a downloaded artifact needs its sha256, so that it can be verified")
 
     folder = manifest_path.parent
     declared: dict[str, dict] = {}

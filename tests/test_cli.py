@@ -141,3 +141,16 @@ def test_python_api_results_frame(hello):
     assert row["param.samples"] == 200 and row["metric.points"] == 196
     assert frame.attrs["units"]["metric.time_ms"] == "ms"
     assert row["env.kernel"] == "python3" and row["env.cpu_count"] >= 1
+
+
+def test_detect_verb_prints_fingerprint_and_json(tmp_path):
+    code, text, err = call("detect")
+    assert code == 0, err
+    assert text.startswith("OS:") and "CPU:" in text and "Memory:" in text
+    code, out, _ = call("detect", "--json")
+    fingerprint = json.loads(out)
+    assert {"os", "cpu", "memory", "gpu", "python", "packages", "tools"} <= set(fingerprint)
+    assert fingerprint["packages"]["pandas"] == pandas.__version__
+    assert fingerprint["cpu"]["logical_cores"] == os.cpu_count()
+    code, _, err = call("detect", "--env", "nope")
+    assert code == 2 and "no environment 'nope'" in err

@@ -1,0 +1,259 @@
+"""Named environments: virtual environments under ``$REEF_HOME/envs`` with a Jupyter kernel each.
+
+An environment is complete only when its ``reef-env.json`` exists: it is written last, and a
+failed or interrupted creation removes the folder, so nothing half-made is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .exceptions import ReefError
+from .store import reef_home
+
+log = logging.getLogger(__name__)
+
+ENV_FILE = "reef-env.json"
+KERNEL_PREFIX = "reef-"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class EnvError(ReefError):
+    """An environment cannot be created, found or changed."""
+
+
+@dataclass
+class Environment:
+    """A reef environment: its folder, interpreter, kernel and the packages asked for."""
+
+    name: str
+    path: str
+    python: str
+    kernel: str
+    packages: list[str] = field(default_factory=list)
+    python_version: str = ""
+    created: str = ""
+    installer: str = ""
+
+    @property
+    def bin(self) -> Path:
+        return Path(self.path) / ("Scripts" if os.name == "nt" else "bin")
+
+
+def envs_home() -> Path:
+    return reef_home() / "envs"
+
+
+def kernel_name(name: str) -> str:
+    """The Jupyter kernel of environment ``name``: ``reef-<name>``."""
+    return f"{KERNEL_PREFIX}{name}"
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise EnvError(f"environment name {name!r}: use lower-case letters, digits, '.', '_' and '-' (at most 64)")
+    return name
+
+
+def get_environment(name: str) -> Environment:
+    """A complete environment by name; EnvError listing the known ones otherwise."""
+    check_name(name)
+    meta = envs_home() / name / ENV_FILE
+    if not meta.is_file():
+        known = ", ".join(env.name for env in list_environments()) or "none"
+        raise EnvError(f"no environment '{name}' (known: {known}); create it with `reef env create {name} PKG...`")
+    return Environment(**json.loads(meta.read_text(encoding="utf-8")))
+
+
+def list_environments() -> list[Environment]:
+    """The complete environments, by name."""
+    home = envs_home()
+    found = []
+    for meta in sorted(home.glob(f"*/{ENV_FILE}")) if home.is_dir() else []:
+        try:
+            found.append(Environment(**json.loads(meta.read_text(encoding="utf-8"))))
+        except (ValueError, TypeError) as error:
+            log.warning("%s: unreadable environment description: %s", meta, error)
+    return found
+
+
+def installer() -> str:
+    """``uv`` when available (next to this interpreter or on PATH), else ``pip``; REEF_INSTALLER forces one."""
+    return "uv" if uv_executable() else "pip"
+
+
+def uv_executable() -> str | None:
+    if os.environ.get("REEF_INSTALLER", "").strip().lower() == "pip":
+        return None
+    beside = Path(sys.executable).parent / "uv"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("uv")
+
+
+def create_environment(
+    name: str,
+    packages: list[str] | tuple[str, ...] = (),
+    python: str | None = None,
+    pip_options: list[str] | None = None,
+    replace: bool = False,
+) -> Environment:
+    """Create environment ``name`` with ``packages`` (PEP 508 strings), ipykernel and reefnb.
+
+    ``python``: the interpreter to base it on (default: this one). ``pip_options`` go to the
+    installer (e.g. ``["--find-links", DIR, "--no-index"]``). With ``replace`` an existing
+    environment is removed first; otherwise its existence is an error.
+    """
+    check_name(name)
+    target = envs_home() / name
+    if (target / ENV_FILE).exists():
+        if not replace:
+            raise EnvError(f"environment '{name}' already exists at {target} (remove it first, or replace it)")
+        remove_environment(name)
+    elif target.exists():  # a creation that did not finish: nothing of it is trusted
+        shutil.rmtree(target)
+    base = python or sys.executable
+    tool = installer()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _make_venv(base, target, tool)
+        interpreter = str(target / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+        install_packages(interpreter, ["ipykernel", *packages], pip_options)
+        install_reefnb(interpreter)
+        version = _python_version(interpreter)
+        environment = Environment(
+            name=name,
+            path=str(target),
+            python=interpreter,
+            kernel=kernel_name(name),
+            packages=list(packages),
+            python_version=version,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            installer=tool,
+        )
+        register_kernel(environment)
+        _write_json(target / ENV_FILE, asdict(environment))
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        _remove_kernel(kernel_name(name))
+        raise
+    log.info("created environment %s at %s", name, target)
+    return environment
+
+
+def install_packages(python: str, packages: list[str], pip_options: list[str] | None = None) -> None:
+    """Install ``packages`` into the environment of interpreter ``python`` (uv or pip)."""
+    if not packages:
+        return
+    uv = uv_executable()
+    if uv:
+        command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *(pip_options or []), *packages]
+    else:
+        command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *(pip_options or []), *packages]
+    _call(command, f"installing {', '.join(packages)}")
+
+
+def install_reefnb(python: str) -> None:
+    """Make this reefnb importable in another environment without its dependencies.
+
+    Kernels only need ``reefnb.record`` (standard library + IPython), so the package's files are
+    copied with a small dist-info, rather than installing pandas and papermill there too.
+    """
+    from . import __version__
+
+    site = Path(_run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
+    source = Path(__file__).resolve().parent
+    target = site / "reefnb"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    info = site / f"reefnb-{__version__}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: reefnb\nVersion: {__version__}\n", encoding="utf-8")
+    (info / "INSTALLER").write_text("reefnb\n", encoding="utf-8")
+    (info / "RECORD").write_text("", encoding="utf-8")
+
+
+def register_kernel(environment: Environment) -> str:
+    """Register the Jupyter kernelspec ``reef-<name>`` that runs the environment's own python."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = {
+        "argv": [environment.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python {environment.python_version} (reef: {environment.name})",
+        "language": "python",
+        "env": {"VIRTUAL_ENV": environment.path, "PATH": f"{environment.bin}{os.pathsep}${{PATH}}"},
+        "metadata": {"reef": {"environment": environment.name}, "debugger": True},
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / environment.kernel
+        folder.mkdir()
+        (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        return KernelSpecManager().install_kernel_spec(str(folder), environment.kernel, user=True)
+
+
+def remove_environment(name: str) -> None:
+    """Remove an environment's folder and its kernelspec."""
+    check_name(name)
+    target = envs_home() / name
+    if not target.exists():
+        known = ", ".join(env.name for env in list_environments()) or "none"
+        raise EnvError(f"no environment '{name}' (known: {known})")
+    shutil.rmtree(target)
+    _remove_kernel(kernel_name(name))
+
+
+def _remove_kernel(kernel: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().remove_kernel_spec(kernel)
+    except (NoSuchKernel, KeyError, OSError):
+        pass
+
+
+def _make_venv(base: str, target: Path, tool: str) -> None:
+    if tool == "uv":
+        _call([uv_executable(), "venv", "--quiet", "--seed", "--python", base, str(target)], "creating the virtual environment")
+    else:
+        _call([base, "-m", "venv", str(target)], "creating the virtual environment")
+
+
+def _python_version(python: str) -> str:
+    return _run_python(python, "import platform; print(platform.python_version())")
+
+
+def _run_python(python: str, code: str) -> str:
+    try:
+        return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        raise EnvError(f"{python}: cannot run this interpreter: {error}") from None
+
+
+def _call(command: list, what: str) -> None:
+    log.info("%s: %s", what, " ".join(map(str, command)))
+    environment = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    try:
+        done = subprocess.run([str(part) for part in command], capture_output=True, text=True, env=environment)
+    except OSError as error:
+        raise EnvError(f"{what} failed: {error}") from None
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
+        raise EnvError(f"{what} failed (exit {done.returncode}): {' '.join(last.split())[:300]}")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,0 +1,268 @@
+"""``reef init``: plan what a solution needs here, then make it true (packages, kernel, artifacts, lock)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .exceptions import ReefError
+from .manifest import Solution, load_solution
+from .requirements import CONFLICT, UNMET, Check, Facts, check_requirements
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "reef.lock.json"
+LOCK_VERSION = 1
+
+
+class InitError(ReefError):
+    """The solution cannot be initialised here; ``plan`` says why."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, plan: Plan):
+        self.plan = plan
+        super().__init__(message)
+
+
+@dataclass
+class Plan:
+    """What ``reef init`` found and what it would do."""
+
+    solution: Solution
+    target: str  # "env" or "native"
+    environment: str | None  # the environment's name when target is "env"
+    python: str  # the interpreter whose environment is checked / changed
+    exists: bool  # whether that environment exists already
+    checks: list[Check]
+    artifacts: list[dict] = field(default_factory=list)  # name, status (cached|fetch|generate), detail
+
+    @property
+    def installs(self) -> list[str]:
+        """The requirement strings to install (missing or conflicting packages)."""
+        packages = self.solution.data.get("requires", {}).get("packages", [])
+        wanted = {check.name for check in self.checks if check.installable}
+        from packaging.requirements import Requirement
+
+        return [text for text in packages if Requirement(text).name in wanted]
+
+    @property
+    def unmet(self) -> list[Check]:
+        return [check for check in self.checks if check.status == UNMET]
+
+    @property
+    def conflicts(self) -> list[Check]:
+        return [check for check in self.checks if check.status == CONFLICT]
+
+    def as_dict(self) -> dict:
+        return {
+            "solution": f"{self.solution.name}@{self.solution.version}",
+            "target": self.target,
+            "environment": self.environment,
+            "python": self.python,
+            "exists": self.exists,
+            "requirements": [check.as_dict() for check in self.checks],
+            "artifacts": self.artifacts,
+            "installs": self.installs,
+            "unmet": len(self.unmet),
+        }
+
+
+def plan_init(source: str | Path | Solution, env: str | None = None, native: bool = False, offline: bool = False) -> Plan:
+    """Check every requirement of the solution against its target environment; change nothing."""
+    from .envs import check_name, envs_home, get_environment
+
+    solution = source if isinstance(source, Solution) else load_solution(source)
+    if native and env:
+        raise ReefError("choose either --env NAME or --native, not both")
+    if native:
+        target, name, python, exists = "native", None, sys.executable, True
+    else:
+        target, name = "env", check_name(env or _default_env_name(solution))
+        exists = (envs_home() / name / "reef-env.json").is_file()
+        python = get_environment(name).python if exists else sys.executable
+    facts = _facts(python, fresh=not exists)
+    checks = check_requirements(solution.data.get("requires", {}), facts)
+    artifacts = _artifact_plan(solution, offline)
+    return Plan(solution, target, name, python, exists, checks, artifacts)
+
+
+def init(
+    source: str | Path | Solution,
+    env: str | None = None,
+    native: bool = False,
+    yes: bool = False,
+    dry_run: bool = False,
+    offline: bool = False,
+    pip_options: list[str] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> dict:
+    """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
+
+    Prints nothing: ``on_plan`` receives the plan before anything changes. Raises InitError
+    (exit 1) when a requirement cannot be met here, or when ``native`` would replace installed
+    packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
+    """
+    from .envs import create_environment, get_environment, install_packages
+
+    plan = plan_init(source, env=env, native=native, offline=offline)
+    if on_plan is not None:
+        on_plan(plan)
+    if plan.unmet:
+        reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
+        raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
+    if plan.target == "native" and plan.conflicts and not yes:
+        changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
+        raise InitError(f"--native would replace installed packages ({changes}); run again with --yes to allow it", plan)
+    if dry_run:
+        return {}
+    if plan.target == "native":
+        install_packages(sys.executable, plan.installs, pip_options)
+        environment = None
+    elif plan.exists:
+        install_packages(plan.python, plan.installs, pip_options)
+        environment = get_environment(plan.environment)
+    else:
+        environment = create_environment(plan.environment, plan.installs, pip_options=pip_options)
+    artifacts = _fetch_artifacts(plan, offline, progress)
+    lock = _lock(plan, environment, artifacts)
+    write_lock(plan.solution.path / LOCK_NAME, lock)
+    _remember(plan.solution, environment)
+    return lock
+
+
+def read_lock(solution: Solution) -> dict | None:
+    """The solution's ``reef.lock.json``, or None when it has not been initialised."""
+    path = solution.path / LOCK_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ReefError(f"{path}: /: invalid JSON: {error}") from None
+
+
+def write_lock(path: Path, lock: dict) -> None:
+    """Write atomically; an unchanged lock (ignoring its timestamp) is left as it is."""
+    old = None
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+    if old is not None and {**old, "created": None} == {**lock, "created": None}:
+        return
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _default_env_name(solution: Solution) -> str:
+    return solution.name.lower()[:64]
+
+
+def _facts(python: str, fresh: bool) -> Facts:
+    from . import detection as detect
+
+    fingerprint = detect.detect(["cpu", "memory", "gpu"])
+    if fresh:  # an environment still to be made: its python is this one, its packages none yet
+        packages: dict[str, str] = {}
+        version = platform.python_version()
+    else:
+        packages = detect.environment_packages(python)
+        version = detect.python_version(python)
+    from packaging.utils import canonicalize_name
+
+    from .tools import find_tool
+
+    cpu, memory = fingerprint.get("cpu", {}), fingerprint.get("memory", {})
+    return Facts(
+        python_version=version,
+        packages={canonicalize_name(name): value for name, value in packages.items()},
+        find_tool=find_tool,
+        memory_bytes=memory.get("total_bytes"),
+        cpu_cores=cpu.get("logical_cores") or os.cpu_count(),
+        cpu_flags=frozenset(flag.lower() for flag in cpu.get("flags", [])),
+        gpus=tuple(fingerprint.get("gpu", [])),
+    )
+
+
+def _artifact_plan(solution: Solution, offline: bool) -> list[dict]:
+    from .artifacts import artifact_status
+
+    return [artifact_status(name, solution.data.get("artifacts", {}), offline=offline)
+            for name in solution.data.get("artifacts", {})]
+
+
+def _fetch_artifacts(plan: Plan, offline: bool, progress) -> dict[str, dict]:
+    from .artifacts import fetch_artifact
+
+    specs = plan.solution.data.get("artifacts", {})
+    fetched = {}
+    for name in specs:
+        reporter = (lambda done, total, _name=name: progress(_name, done, total)) if progress else None
+        result = fetch_artifact(name, specs, progress=reporter, offline=offline, manifest_path=plan.solution.manifest_path)
+        fetched[name] = {"sha256": result.sha256, "size": result.size, "source": result.source, "path": str(result.path), "url": result.url}
+    return fetched
+
+
+def _lock(plan: Plan, environment, artifacts: dict) -> dict:
+    from . import __version__
+    from . import detection as detect
+
+    python = environment.python if environment is not None else sys.executable
+    packages = detect.environment_packages(python, refresh=True)
+    return {
+        "lock_version": LOCK_VERSION,
+        "solution": {"name": plan.solution.name, "version": plan.solution.version},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "reefnb_version": __version__,
+        "platform": {"system": platform.system(), "machine": platform.machine(), "release": platform.release()},
+        "python": {"version": detect.python_version(python), "executable": python},
+        "environment": {
+            "kind": plan.target,
+            "name": plan.environment,
+            "path": environment.path if environment is not None else sys.prefix,
+            "kernel": environment.kernel if environment is not None else None,
+        },
+        "requirements": [check.as_dict() for check in plan.checks if check.kind != "package"]
+        + [{"kind": "package", "name": name, "found": packages.get(name)} for name in sorted(_requested(plan))],
+        "packages": dict(sorted(packages.items(), key=lambda item: item[0].lower())),
+        "artifacts": artifacts,
+    }
+
+
+def _requested(plan: Plan) -> set[str]:
+    from packaging.requirements import Requirement
+
+    return {Requirement(text).name for text in plan.solution.data.get("requires", {}).get("packages", [])}
+
+
+def _remember(solution: Solution, environment) -> None:
+    from .local import remember_solution
+
+    remember_solution(solution, environment.name if environment is not None else None)
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """The plan for people: one line per requirement and artifact."""
+    where = f"environment '{plan.environment}'" + ("" if plan.exists else " (to be created)") if plan.target == "env" else f"this python ({plan.python})"
+    lines = [f"{plan.solution.name}@{plan.solution.version} -> {where}"]
+    for check in plan.checks:
+        found = check.found or "-"
+        reason = f"  ({check.reason})" if check.reason else ""
+        lines.append(f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}")
+    for artifact in plan.artifacts:
+        lines.append(f"  {artifact['status']:<8} artifact {artifact['name']:<22} {artifact.get('detail', '')}".rstrip())
+    if not plan.checks and not plan.artifacts:
+        lines.append("  nothing required")
+    return lines
+

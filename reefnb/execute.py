@@ -209,10 +209,16 @@ def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str
 
 def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None) -> tuple[str | None, str | None]:
     """The kernel to run in: given, or the named environment's, or the one ``reef init`` made."""
-    from .envs import get_environment
+    from .envs import EnvError, get_environment
 
     if environment is not None:
-        chosen = get_environment(environment).kernel
+        try:
+            chosen = get_environment(environment).kernel
+        except EnvError:
+            if environment in solution.data.get("environments", {}):
+                where = solution.manifest_path.parent if solution.manifest_path else solution.path
+                raise ReefError(f"environment '{environment}' is declared but not made yet: run `reef init {where} --env {environment}`") from None
+            raise
         if kernel is not None and kernel != chosen:
             raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
         return chosen, environment

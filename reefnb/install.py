@@ -43,11 +43,13 @@ class Plan:
     exists: bool  # whether that environment exists already
     checks: list[Check]
     artifacts: list[dict] = field(default_factory=list)  # name, status (cached|fetch|generate), detail
+    requires: dict = field(default_factory=dict)  # the manifest's requires, with the named environment's own
+    base_python: str = sys.executable  # the interpreter a new environment is made from
 
     @property
     def installs(self) -> list[str]:
         """The requirement strings to install (missing or conflicting packages)."""
-        packages = self.solution.data.get("requires", {}).get("packages", [])
+        packages = self.requires.get("packages", [])
         wanted = {check.name for check in self.checks if check.installable}
         from packaging.requirements import Requirement
 
@@ -88,10 +90,54 @@ def plan_init(source: str | Path | Solution, env: str | None = None, native: boo
         target, name = "env", check_name(env or _default_env_name(solution))
         exists = (envs_home() / name / "reef-env.json").is_file()
         python = get_environment(name).python if exists else sys.executable
+    requires = effective_requires(solution, name)
+    if target == "env" and not exists and "python" in requires:
+        python = _interpreter_for(requires["python"]) or python
     facts = _facts(python, fresh=not exists)
-    checks = check_requirements(solution.data.get("requires", {}), facts)
+    checks = check_requirements(requires, facts)
     artifacts = _artifact_plan(solution, offline)
-    return Plan(solution, target, name, python, exists, checks, artifacts)
+    return Plan(solution, target, name, python, exists, checks, artifacts, requires=requires, base_python=python)
+
+
+def effective_requires(solution: Solution, environment: str | None) -> dict:
+    """The manifest's ``requires`` with a declared environment's python and packages on top.
+
+    An environment's package replaces the solution's requirement of the same name, so that
+    ``environments: {"tf-old": {"packages": ["tensorflow==2.15.*"]}}`` pins another version.
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    requires = dict(solution.data.get("requires", {}))
+    declared = solution.data.get("environments", {}).get(environment or "", {})
+    if "python" in declared:
+        requires["python"] = declared["python"]
+    if declared.get("packages"):
+        own = {canonicalize_name(Requirement(text).name) for text in declared["packages"]}
+        kept = [text for text in requires.get("packages", []) if canonicalize_name(Requirement(text).name) not in own]
+        requires["packages"] = kept + list(declared["packages"])
+    return requires
+
+
+def _interpreter_for(specifier: str) -> str | None:
+    """The newest python on this machine that satisfies ``specifier`` (this one when it does)."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    from . import detection
+
+    wanted = SpecifierSet(specifier)
+    if wanted.contains(platform.python_version(), prereleases=True):
+        return sys.executable
+    candidates = []
+    for found in detection.detect(["python"]).get("python", []):
+        try:
+            version = Version(found["version"])
+        except (InvalidVersion, KeyError, TypeError):
+            continue
+        if wanted.contains(version, prereleases=True):
+            candidates.append((version, found["path"]))
+    return max(candidates)[1] if candidates else None
 
 
 def init(
@@ -131,7 +177,7 @@ def init(
         install_packages(plan.python, plan.installs, pip_options)
         environment = get_environment(plan.environment)
     else:
-        environment = create_environment(plan.environment, plan.installs, pip_options=pip_options)
+        environment = create_environment(plan.environment, plan.installs, python=plan.base_python, pip_options=pip_options)
     artifacts = _fetch_artifacts(plan, offline, progress)
     lock = _lock(plan, environment, artifacts)
     write_lock(plan.solution.path / LOCK_NAME, lock)
@@ -173,9 +219,9 @@ def _facts(python: str, fresh: bool) -> Facts:
     from . import detection as detect
 
     fingerprint = detect.detect(["cpu", "memory", "gpu"])
-    if fresh:  # an environment still to be made: its python is this one, its packages none yet
+    if fresh:  # an environment still to be made from ``python``: no packages yet
         packages: dict[str, str] = {}
-        version = platform.python_version()
+        version = detect.python_version(python)
     else:
         packages = detect.environment_packages(python)
         version = detect.python_version(python)
@@ -243,7 +289,7 @@ def _lock(plan: Plan, environment, artifacts: dict) -> dict:
 def _requested(plan: Plan) -> set[str]:
     from packaging.requirements import Requirement
 
-    return {Requirement(text).name for text in plan.solution.data.get("requires", {}).get("packages", [])}
+    return {Requirement(text).name for text in plan.requires.get("packages", [])}
 
 
 def _remember(solution: Solution, environment) -> None:

@@ -79,7 +79,7 @@ def check_requirements(requires: dict, facts: Facts) -> list[Check]:
     checks: list[Check] = []
     if "python" in requires:
         checks.append(_check_version("python", "python", requires["python"], facts.python_version,
-                                     unmet_reason="this environment's python is {found}; create one with a matching python"))
+                                     unmet_reason="python here is {found} and no interpreter matching {required} was found (`reef detect` lists them)"))
     if requires.get("platforms"):
         checks.append(_check_platforms(requires["platforms"], facts))
     checks += [_check_package(text, facts) for text in requires.get("packages", [])]

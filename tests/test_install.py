@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 
 import pytest
@@ -176,3 +177,45 @@ def test_init_fetches_verified_artifacts_into_the_cache_and_lock(tmp_path):
         assert code == 2 and "sha256" in err and len(err.strip().splitlines()) == 1
     finally:
         server.shutdown()
+
+
+def test_declared_environments_pin_their_own_packages_and_python(tmp_path):
+    wheels = tmp_path / "wheels"
+    for version in ("1.0.0", "2.0.0"):
+        make_wheel(wheels, "reef-probe-pkg", version, f"VERSION = '{version}'\ndef answer():\n    return 0\n")
+    manifest = {
+        "name": "twoenvs", "version": "0.1.0",
+        "requires": {"packages": ["reef-probe-pkg>=1"]},
+        "environments": {"old": {"packages": ["reef-probe-pkg==1.0.0"]}, "ancient": {"python": "==2.0.*"}},
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
+    code = "import reef_probe_pkg, reefnb\nreefnb.record('probe_version', reef_probe_pkg.VERSION)"
+    folder = write_solution(tmp_path / "twoenvs", manifest, "x = 1", code)
+    assert call("init", str(folder), "--env", "old", "--find-links", str(wheels))[0] == 0
+    code_, _, err = call("run", str(folder), "--env", "new")
+    assert code_ == 2 and "no environment 'new'" in err
+    record = reefnb.run(folder, environment="old")
+    assert record["metrics"]["probe_version"]["value"] == "1.0.0"
+    code_, _, err = call("run", str(folder), "--env", "ancient")
+    assert code_ == 2 and "declared but not made yet: run `reef init" in err
+    plan = plan_init(folder, env="ancient")
+    [python] = [check for check in plan.checks if check.kind == "python"]
+    assert python.status == "unmet" and "no interpreter matching ==2.0.*" in python.reason
+
+
+def test_a_declared_python_picks_a_matching_interpreter(tmp_path):
+    import platform
+
+    others = [found for found in reefnb.detect(["python"])["python"]
+              if found["version"].split(".")[:2] != platform.python_version().split(".")[:2]
+              and found["version"].startswith("3.") and int(found["version"].split(".")[1]) >= 8]
+    if not others:
+        pytest.skip("no other python 3.8+ interpreter on this machine to choose")
+    minor = ".".join(others[-1]["version"].split(".")[:2])
+    manifest = {"name": "otherpy", "version": "0.1.0", "environments": {"other": {"python": f"=={minor}.*"}},
+                "workflows": {"run": {"notebook": "main.ipynb"}}}
+    folder = write_solution(tmp_path / "otherpy", manifest, "x = 1", "y = x")
+    plan = plan_init(folder, env="other")
+    assert plan.base_python != sys.executable
+    assert [check.status for check in plan.checks] == ["found"]
+    assert plan.checks[0].found.startswith(minor)

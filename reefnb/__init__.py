@@ -90,6 +90,20 @@ if TYPE_CHECKING:
     from .sweeps import sweep
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext reefnb``: register the ``%reef`` magic (see ``reefnb.magics``)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext reefnb``: remove the ``%reef`` magic."""
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:

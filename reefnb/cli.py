@@ -57,13 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
     sweep.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar="NAME V1",
                        help="NAME V1 V2 ...: values to sweep (repeatable); default: the workflow's sweep grid")
-    sweep.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
-    _run_options(sweep)
+    sweep.add_argument("--grid", metavar="FILE", help="the grid from a JSON or YAML file: NAME: [V1, V2, ...]")
+    _sweep_options(sweep)
 
     benchmark = verb("benchmark", "run the benchmark workflow over its sweep grid from the manifest")
     benchmark.add_argument("solution", metavar="SOLUTION", help="a solution folder or its solution.json")
-    benchmark.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
-    _run_options(benchmark)
+    _sweep_options(benchmark)
 
     results = verb("results", "show recorded runs")
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
@@ -109,7 +108,42 @@ def build_parser() -> argparse.ArgumentParser:
     activate.add_argument("name", metavar="NAME")
     remove_solution = verb("rm", "forget a solution and remove its environment (never the download cache)")
     remove_solution.add_argument("name", metavar="NAME")
+    _declaring_verbs(verb)
     return parser
+
+
+def _declaring_verbs(verb: Callable) -> None:
+    """require / tool / artifact: what a notebook needs, stored in its metadata.reef and its solution.json."""
+    require = verb("require", "declare packages a notebook needs (in its metadata.reef, and its solution.json)")
+    require.add_argument("packages", nargs="+", metavar="PKG-SPEC", help="PEP 508 requirements, e.g. 'numpy>=1.24'")
+    tool = verb("tool", "declare command-line tools a notebook needs, e.g. gcc>=9")
+    tool.add_argument("tools", nargs="+", metavar="NAME[SPEC]", help="a tool reef knows (gcc, cmake, git...) and an optional version range")
+    for sub in (require, tool):
+        sub.add_argument("--remove", action="store_true", help="remove these declarations (by name) instead")
+    artifact = verb("artifact", "declare a dataset or model a notebook needs (reef init downloads and verifies it)")
+    artifact.add_argument("name", metavar="NAME")
+    artifact.add_argument("urls", nargs="+", metavar="URL", help="where to download it (http, https or file); more URLs are mirrors")
+    artifact.add_argument("--sha256", required=True, metavar="HEX", help="the file's sha256: every download is verified")
+    artifact.add_argument("--size", type=int, metavar="BYTES", help="the file's size in bytes")
+    artifact.add_argument("--unpack", action="store_true", help="unpack the archive (.tar.gz, .zip...) after verifying it")
+    artifact.add_argument("--license", metavar="LICENSE", help="its licence, e.g. CC-BY-4.0")
+    artifact.add_argument("--kind", choices=["dataset", "model", "other"], default="dataset", help="(default: dataset)")
+    artifact.add_argument("--description", metavar="TEXT")
+    for sub in (require, tool, artifact):
+        sub.add_argument("--notebook", metavar="PATH", help="the notebook to declare in (%%reef: the running notebook)")
+        sub.add_argument("--solution", metavar="PATH", help="the solution to declare in (default: the one whose workflows use the notebook)")
+
+
+def _sweep_options(parser: argparse.ArgumentParser) -> None:
+    targets = parser.add_mutually_exclusive_group()
+    targets.add_argument("--env", dest="environments", nargs="+", metavar="E", help="run every point in each of these environments")
+    targets.add_argument("--kernel", dest="kernels", nargs="+", metavar="K", help="run every point on each of these kernels")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel runs here (default: what cores and memory allow)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="limit for each run")
+    parser.add_argument("--retries", type=int, default=0, metavar="N", help="try a run whose kernel died up to N more times")
+    parser.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
+    parser.add_argument("--rerun", action="store_true", help="run points already recorded ok again")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -155,36 +189,57 @@ def cmd_run(args, out: TextIO) -> tuple[int, Any]:
 
 
 def cmd_sweep(args, out: TextIO) -> tuple[int, Any]:
-    from . import sweep
-
     grid = {}
+    if args.grid:
+        from .params import read_parameter_file
+
+        grid = read_parameter_file(args.grid)
+        bad = [name for name, values in grid.items() if not isinstance(values, list) or not values]
+        if bad:
+            raise UsageError(f"{args.grid}: /{bad[0]}: expected a non-empty list of values")
     for values in args.parameter:
         if len(values) < 2:
             raise UsageError(f"reef sweep: -p {values[0]} needs at least one value")
         grid[values[0]] = values[1:]
-    return _sweep(args, out, lambda on_record: sweep(
-        args.solution, workflow=args.workflow, grid=grid or None, fail_fast=args.fail_fast,
-        kernel=args.kernel, environment=args.environment, timeout=args.timeout, on_record=on_record))
+    return _sweep(args, out, workflow=args.workflow, grid=grid or None)
 
 
 def cmd_benchmark(args, out: TextIO) -> tuple[int, Any]:
+    return _sweep(args, out, workflow="benchmark", grid=None)
+
+
+def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> tuple[int, Any]:
     from . import sweep
 
-    return _sweep(args, out, lambda on_record: sweep(
-        args.solution, workflow="benchmark", fail_fast=args.fail_fast,
-        kernel=args.kernel, environment=args.environment, timeout=args.timeout, on_record=on_record))
+    bar = None
+    if not args.json and sys.stderr.isatty():
+        from tqdm import tqdm
 
+        bar = tqdm(total=0, unit="run", desc="sweep", leave=False)
 
-def _sweep(args, out: TextIO, start: Callable) -> tuple[int, Any]:
+    def on_progress(state) -> None:
+        if bar is not None:
+            bar.total = state.total - state.skipped
+            bar.n = state.done
+            bar.set_postfix_str(f"ok {state.ok} failed {state.failed} running {state.running}", refresh=True)
+
     def on_record(record: dict) -> None:
         if not args.json:
-            print(format_record(record, short=True), file=out, flush=True)
+            line = format_record(record, short=True)
+            (bar.write(line, file=out) if bar is not None else print(line, file=out, flush=True))
 
-    records = start(on_record)
+    try:
+        records = sweep(
+            args.solution, workflow=workflow, grid=grid, environments=args.environments, kernels=args.kernels,
+            jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout, retries=args.retries,
+            fail_fast=args.fail_fast, rerun=args.rerun, progress=on_progress, on_record=on_record)
+    finally:
+        if bar is not None:
+            bar.close()
     if not args.json:
         failed = sum(record["status"] != "ok" for record in records)
-        print(f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok", file=out)
-    return (EXIT_OK if all(record["status"] == "ok" for record in records) else EXIT_RUN_FAILED), records
+        print(f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok, {records.skipped} skipped (recorded ok before)", file=out)
+    return (EXIT_OK if all(record["status"] == "ok" for record in records) else EXIT_RUN_FAILED), list(records)
 
 
 def cmd_results(args, out: TextIO) -> tuple[int, Any]:
@@ -344,6 +399,35 @@ def cmd_rm(args, out: TextIO) -> tuple[int, Any]:
     return EXIT_OK, removed
 
 
+def cmd_require(args, out: TextIO) -> tuple[int, Any]:
+    from .declare import declare_packages
+
+    return _declared(args, out, declare_packages(args.packages, notebook=args.notebook, solution=args.solution, remove=args.remove))
+
+
+def cmd_tool(args, out: TextIO) -> tuple[int, Any]:
+    from .declare import declare_tools
+
+    return _declared(args, out, declare_tools(args.tools, notebook=args.notebook, solution=args.solution, remove=args.remove))
+
+
+def cmd_artifact(args, out: TextIO) -> tuple[int, Any]:
+    from .declare import artifact_spec, declare_artifact
+
+    spec = artifact_spec(args.urls, args.sha256, size=args.size, unpack=args.unpack, license=args.license, kind=args.kind,
+                         description=args.description)
+    return _declared(args, out, declare_artifact(args.name, spec, notebook=args.notebook, solution=args.solution))
+
+
+def _declared(args, out: TextIO, declaration) -> tuple[int, Any]:
+    """A declaration is stored even when it is not met here: the lines say so, the exit code stays 0."""
+    from .declare import declaration_lines
+
+    if not args.json:
+        print("\n".join(declaration_lines(declaration)), file=out)
+    return EXIT_OK, declaration.as_dict()
+
+
 def _size(count: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if count < 1024 or unit == "GiB":
@@ -411,6 +495,9 @@ COMMANDS: dict[str, Callable] = {
     "find": cmd_find,
     "activate": cmd_activate,
     "rm": cmd_rm,
+    "require": cmd_require,
+    "tool": cmd_tool,
+    "artifact": cmd_artifact,
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import secrets
 import shlex
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 class _Session:
     """What the reef papermill engine learns during one execution."""
 
+    kernel_manager: Any = None
     kernel_log: Any = None
     fingerprint: dict | None = None
     cell_index: int | None = None
@@ -45,6 +48,66 @@ def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id: UTC time to the second plus 32 random bits."""
     now = now or datetime.now(timezone.utc)
     return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run with everything resolved: plain, picklable data that a worker process can execute."""
+
+    source: str  # the solution folder, its manifest, or the notebook
+    workflow: str
+    parameters: dict
+    kernel: str
+    environment: str | None
+    timeout: float | None
+    notebook_sha256: str
+
+    @property
+    def key(self) -> str:
+        """What makes two runs the same run: notebook content, parameters and environment."""
+        return run_key(self.notebook_sha256, self.parameters, self.environment or self.kernel)
+
+
+def run_key(notebook_sha256: str, parameters: dict, environment: str) -> str:
+    import hashlib
+    import json
+
+    text = json.dumps([notebook_sha256, parameters, environment], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prepare_run(
+    solution: Solution | str | Path,
+    workflow: str = "run",
+    parameters: dict[str, Any] | None = None,
+    parameter_file: str | Path | None = None,
+    kernel: str | None = None,
+    timeout: float | None = None,
+    environment: str | None = None,
+) -> RunRequest:
+    """Resolve a run (parameters cast, kernel chosen, notebook hashed) without executing it.
+
+    Every user mistake surfaces here, before any kernel starts.
+    """
+    solution = solution if isinstance(solution, Solution) else open_solution(solution)
+    chosen = solution.workflow(workflow)
+    notebook = read_notebook(chosen.notebook)
+    declared = notebook_parameters(notebook)
+    defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
+    sources = [(defaults_origin, chosen.parameters)]
+    if parameter_file is not None:
+        sources.append((str(parameter_file), read_parameter_file(parameter_file)))
+    if parameters:
+        sources.append(("parameter", parameters))
+    values = _json_safe(resolve_parameters(declared, *sources))
+    timeout = timeout if timeout is not None else chosen.timeout
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    kernel, environment = _choose_kernel(solution, kernel, environment)
+    kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    _kernel_spec(kernel)
+    source = solution.manifest_path or chosen.notebook
+    return RunRequest(str(Path(source).resolve()), chosen.name, values, kernel, environment, timeout, notebook_digest(notebook))
 
 
 def run(
@@ -63,27 +126,30 @@ def run(
     Parameters come from the manifest's defaults, then ``parameter_file``, then ``parameters``
     (later wins), each cast to the type the notebook's parameters cell declares. The kernel is
     ``kernel``, else the kernel of environment ``environment``, else the environment ``reef init``
-    made for the solution, else the notebook's own. The executed
-    notebook is kept in ``<solution>/runs/<run_id>/``. The record is written to ``store``
-    (True: the default store; a Store; False: not stored). Only KeyboardInterrupt escapes after
-    a run started, and then its record (status ``interrupted``) has been stored first.
+    made for the solution, else the notebook's own. The executed notebook is kept in
+    ``<solution>/runs/<run_id>/``. The record is written to ``store`` (True: the default store;
+    a Store; False: not stored). Only KeyboardInterrupt escapes after a run started, and then
+    its record (status ``interrupted``) has been stored first.
     """
-    solution = solution if isinstance(solution, Solution) else open_solution(solution)
-    chosen = solution.workflow(workflow)
+    request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment)
+    return execute_run(request, store=store, progress=progress)
+
+
+def execute_run(request: RunRequest, store: Any = True, progress: bool = False, kernel_manager: Any = None,
+                kernel_log: Path | None = None) -> dict:
+    """Execute a prepared run and build its record.
+
+    ``kernel_manager``: a kernel already started for this run (in the notebook's folder), so
+    that a sweep can start the next kernel while the current run executes; it is shut down here.
+    ``kernel_log`` is where that kernel's output went. Without one, the kernel is started here.
+    """
+    solution = open_solution(request.source)
+    chosen = solution.workflow(request.workflow)
     notebook = read_notebook(chosen.notebook)
-    declared = notebook_parameters(notebook)
-    defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
-    sources = [(defaults_origin, chosen.parameters)]
-    if parameter_file is not None:
-        sources.append((str(parameter_file), read_parameter_file(parameter_file)))
-    if parameters:
-        sources.append(("parameter", parameters))
-    values = resolve_parameters(declared, *sources)
-    timeout = timeout if timeout is not None else chosen.timeout
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    kernel, environment = _choose_kernel(solution, kernel, environment)
-    kernel_spec = _kernel_spec(kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3")
+    kernel_spec = _kernel_spec(request.kernel)
+    values = request.parameters
+    timeout = request.timeout
+    environment = request.environment
 
     run_id = new_run_id()
     run_folder = solution.path / "runs" / run_id
@@ -99,19 +165,27 @@ def run(
     }
     notebook.metadata["reef"] = {"run_id": run_id, "solution": f"{solution.name}@{solution.version}", "workflow": chosen.name}
 
-    session = _Session()
     started_wall = datetime.now(timezone.utc)
     started = time.monotonic()
     status, error = "ok", None
     interrupted = False
+    session = _Session(kernel_manager=kernel_manager)
     with ExitStack() as stack:
-        session.kernel_log = stack.enter_context(open(run_folder / "kernel.log", "wb"))
+        session.kernel_log = stack.enter_context(open(run_folder / "kernel.log", "ab"))
         try:
+            if session.kernel_manager is None:
+                session.kernel_manager = start_kernel(kernel_spec["name"], chosen.notebook.parent, run_folder / "kernel.log")
             _execute(notebook, output_path, values, kernel_spec["name"], chosen.notebook.parent, timeout, session, progress)
         except KeyboardInterrupt:
             status, error, interrupted = "interrupted", {"name": "KeyboardInterrupt", "message": "interrupted by the user"}, True
         except Exception as exception:  # classified below; anything unknown is a failed run
             status, error = _classify(exception, session, timeout)
+        finally:
+            if session.kernel_manager is not None:
+                _shutdown(session.kernel_manager)
+                if kernel_log is not None and Path(kernel_log).exists():
+                    session.kernel_log.write(Path(kernel_log).read_bytes())
+                    Path(kernel_log).unlink()
     ended_wall = datetime.now(timezone.utc)
     duration = time.monotonic() - started
 
@@ -124,14 +198,15 @@ def run(
     record = {
         "record_version": RECORD_VERSION,
         "run_id": run_id,
+        "run_key": request.key,
         "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
         "workflow": chosen.name,
         "notebook": {
             "path": _relative(chosen.notebook, solution.path),
-            "sha256": notebook_digest(notebook),
+            "sha256": request.notebook_sha256,
             "output_path": str(output_path.resolve()),
         },
-        "parameters": _json_safe(values),
+        "parameters": values,
         "metrics": metrics,
         "status": status,
         "error": error,
@@ -154,6 +229,72 @@ def run(
     return record
 
 
+def failure_record(request: RunRequest, status: str, error: BaseException) -> dict:
+    """The record of a run that never produced one itself (its worker died, or it could not start)."""
+    solution = open_solution(request.source)
+    chosen = solution.workflow(request.workflow)
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return {
+        "record_version": RECORD_VERSION,
+        "run_id": new_run_id(),
+        "run_key": request.key,
+        "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
+        "workflow": chosen.name,
+        "notebook": {"path": _relative(chosen.notebook, solution.path), "sha256": request.notebook_sha256, "output_path": ""},
+        "parameters": request.parameters,
+        "metrics": {},
+        "status": status,
+        "error": {"name": type(error).__name__, "message": _one_line(error), "cell_index": None},
+        "started": now,
+        "ended": now,
+        "duration_s": 0.0,
+        "environment": _environment(_kernel_spec(request.kernel), None, request.environment),
+        "provenance": {"reefnb_version": _reefnb_version(), "git": git_provenance(solution.path), "command": ""},
+    }
+
+
+def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
+    """Start a kernel for a run, its output going to ``log_path``.
+
+    On POSIX the kernel talks over unix sockets (ZMQ ``ipc``) in a private temporary folder:
+    parallel runs then cannot race for the same TCP port, a known failure of parallel papermill
+    runs, and the traffic never leaves the machine.
+    """
+    from jupyter_client.manager import AsyncKernelManager as KernelManager  # nbclient's loop polls it while a cell runs
+    from jupyter_core.utils import run_sync
+
+    if os.name == "posix":
+        folder = tempfile.mkdtemp(prefix="reef-k-")  # short: unix socket paths are limited to ~100 bytes
+        manager = KernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(folder, "k"))
+    else:
+        manager = KernelManager(kernel_name=kernel)
+    with open(log_path, "ab") as log_file:
+        run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file)
+    return manager
+
+
+def kernel_alive(manager) -> bool:
+    from jupyter_core.utils import run_sync
+
+    return bool(run_sync(manager.is_alive)())
+
+
+def _shutdown(manager) -> None:
+    from jupyter_core.utils import run_sync
+
+    try:
+        if manager.has_kernel:
+            run_sync(manager.shutdown_kernel)(now=True)
+    except Exception as error:  # the kernel may be gone already; nothing more to do
+        log.debug("kernel shutdown: %s", error)
+    if getattr(manager, "transport", "") == "ipc":
+        import shutil
+
+        folder = os.path.dirname(manager.ip)
+        if os.path.basename(folder).startswith("reef-k-"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _execute(notebook, output_path: Path, values: dict, kernel_name: str, cwd: Path, timeout, session: _Session, progress: bool) -> None:
     import papermill
 
@@ -173,6 +314,7 @@ def _execute(notebook, output_path: Path, values: dict, kernel_name: str, cwd: P
         cwd=str(cwd),
         timeout_func=cell_timeout,
         reef_session=session,
+        **({"km": session.kernel_manager} if session.kernel_manager is not None else {}),
     )
 
 
@@ -240,14 +382,16 @@ def _kernel_spec(name: str) -> dict:
     except NoSuchKernel:
         available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
         raise ReefError(f"kernel '{name}' not found (available kernels: {available})") from None
-    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv)}
+    environment = (spec.metadata or {}).get("reef", {}).get("environment")
+    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv),
+            "environment": environment}
 
 
 def _environment(kernel_spec: dict, fingerprint: dict | None, name: str | None) -> dict:
     host = host_fingerprint()
     fingerprint = fingerprint or {}
     return {
-        "name": name,
+        "name": name or kernel_spec.get("environment") or kernel_spec["name"],
         "kernel": kernel_spec["name"],
         "hostname": host["hostname"],
         "os": host["os"],
@@ -302,16 +446,20 @@ def _register_engine() -> None:
         def execute(self, **kwargs):
             self.reset_execution_trackers()
             session = self.reef_session
-            with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
-                self._fingerprint_kernel()
-                try:
-                    self.papermill_execute_cells()
-                except DeadKernelError:
-                    session.exit_code = self._kernel_exit_code()
-                    raise
-                info = self.wait_for_reply(self.kc.kernel_info())
-                self.nb.metadata["language_info"] = info["content"]["language_info"]
-                self.set_widgets_metadata()
+            try:
+                with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
+                    self._fingerprint_kernel()
+                    try:
+                        self.papermill_execute_cells()
+                    except DeadKernelError:
+                        session.exit_code = self._kernel_exit_code()
+                        raise
+                    info = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                    self.set_widgets_metadata()
+            finally:
+                if not self.owns_km and self.kc is not None:  # a kernel started for us: its owner shuts it down
+                    self.kc.stop_channels()
             return self.nb
 
         def execute_cell(self, cell, cell_index, *args, **kwargs):

@@ -12,7 +12,7 @@ from typing import Any
 
 from .exceptions import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
 
 
@@ -38,8 +38,15 @@ def _migration_1(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE INDEX runs_by_solution ON runs (solution, started)")
 
 
+def _migration_2(connection: sqlite3.Connection) -> None:
+    # The run key (notebook, parameters, environment) lets a sweep skip runs already done.
+    connection.execute("ALTER TABLE runs ADD COLUMN run_key TEXT")
+    connection.execute("UPDATE runs SET run_key = json_extract(record, '$.run_key')")
+    connection.execute("CREATE INDEX runs_by_key ON runs (run_key, status)")
+
+
 # Migration N brings a store at user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 
 
 class Store:
@@ -115,13 +122,18 @@ class Store:
                 record["started"],
                 record["notebook"]["sha256"],
                 json.dumps(record, sort_keys=True),
+                record.get("run_key"),
             )
             for record in records
         ]
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")
-            connection.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            connection.executemany(
+                "INSERT OR REPLACE INTO runs (run_id, solution, solution_version, workflow, status, started, notebook_sha256, record, run_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             if connection.in_transaction:
@@ -163,6 +175,27 @@ class Store:
         finally:
             connection.close()
         return json.loads(row[0]) if row else None
+
+    def records_by_key(self, keys: list[str], status: str = "ok") -> dict[str, dict]:
+        """The newest record of each run key that ended in ``status``."""
+        if not keys or not self.path.exists():
+            return {}
+        connection = self._connect()
+        found: dict[str, dict] = {}
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = connection.execute(
+                    f"SELECT run_key, record FROM runs WHERE status = ? AND run_key IN ({marks}) ORDER BY started, run_id",
+                    [status, *chunk],
+                ).fetchall()
+                found.update({key: json.loads(record) for key, record in rows})
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot read run records: {error}") from None
+        finally:
+            connection.close()
+        return found
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer ('ok' when the file is sound)."""

@@ -109,8 +109,11 @@ def test_sweep_goes_on_after_a_failure_unless_fail_fast(tmp_path):
     folder = write_solution(tmp_path / "picky", manifest, "n = 1", "assert n != 2, 'two is bad'\nimport reefnb\nreefnb.record('n', n)")
     code, out, _ = call("sweep", str(folder), "-p", "n", "1", "2", "3")
     assert code == 1 and "3 runs, 2 ok, 1 not ok" in out
-    code, out, _ = call("sweep", str(folder), "--fail-fast", "-p", "n", "2", "3")
+    code, out, _ = call("sweep", str(folder), "--fail-fast", "--jobs", "1", "--rerun", "-p", "n", "2", "3")
     assert code == 1 and "1 runs, 0 ok, 1 not ok" in out
+    code, out, _ = call("sweep", str(folder), "-p", "n", "1", "3")  # both recorded ok already: nothing runs
+    assert code == 0 and "2 runs, 2 ok, 0 not ok, 2 skipped" in out
+    assert len(reefnb.results(solution="picky")) == 4
 
 
 def test_results_formats(hello):

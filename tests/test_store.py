@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -120,10 +121,31 @@ def test_schema_version_and_wal_journal(tmp_path):
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in connection.execute("PRAGMA table_info(runs)")]
-        assert columns == ["run_id", "solution", "solution_version", "workflow", "status", "started", "notebook_sha256", "record"]
+        assert columns == ["run_id", "solution", "solution_version", "workflow", "status", "started", "notebook_sha256", "record", "run_key"]
     finally:
         connection.close()
     assert store.integrity_check() == "ok"
+
+
+def test_a_version_1_store_is_migrated_with_its_records(tmp_path):
+    from reefnb.store import _migration_1
+
+    path = tmp_path / "results.sqlite"
+    connection = sqlite3.connect(path, isolation_level=None)
+    _migration_1(connection)
+    connection.execute("PRAGMA user_version = 1")
+    old = {**make_record("20260101T000000Z-0000000a"), "run_key": "ab" * 32}
+    connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
+        old["run_id"], old["solution"]["name"], old["solution"]["version"], old["workflow"], old["status"],
+        old["started"], old["notebook"]["sha256"], json.dumps(old)))
+    connection.close()
+    store = Store(path)
+    assert store.get(old["run_id"]) == old
+    assert store.records_by_key(["ab" * 32]) == {"ab" * 32: old}
+    assert store.records_by_key(["cd" * 32]) == {}
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    check.close()
 
 
 def test_store_with_a_newer_schema_version_is_refused(tmp_path):

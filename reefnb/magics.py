@@ -1,0 +1,297 @@
+"""The ``%reef`` line magic: reef's verbs in a notebook, shown as HTML, DataFrames and widgets.
+
+``%load_ext reefnb`` registers it. A line is split as a shell splits it and parsed by
+``reefnb.cli.build_parser()``, so the magic takes exactly the CLI's verbs and options; each verb
+then shows notebook output where the CLI prints text. A mistake the user can fix (a ReefError,
+bad usage, an invalid manifest) is a short red message, never a traceback; ``--help`` shows help.
+With ``--json`` a verb returns the CLI's JSON result as Python data.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.display import display
+
+from .exceptions import ManifestError, ReefError
+
+DECLARING_VERBS = ("require", "tool", "artifact")
+
+
+@magics_class
+class ReefMagics(Magics):
+    """The ``%reef`` magic."""
+
+    @line_magic
+    def reef(self, line: str = "") -> Any:
+        """Run a reef verb here: ``%reef VERB [OPTIONS]``, the same verbs and options as the ``reef`` command.
+
+        ``%reef run SOLUTION -p NAME VALUE`` returns the run as a DataFrame; ``%reef sweep`` and
+        ``%reef benchmark`` show live progress, then return the runs; ``%reef results`` returns the
+        results frame; ``%reef init SOURCE`` shows the dependency panel with "Install missing";
+        ``%reef require PKG``, ``%reef tool NAME[SPEC]`` and ``%reef artifact NAME URL --sha256 HEX``
+        declare what this notebook needs. ``%reef --help`` and ``%reef VERB --help`` say more.
+        """
+        return run_magic(line, self.shell)
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext reefnb``: register ``%reef``."""
+    ipython.register_magics(ReefMagics)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext reefnb``: remove ``%reef``."""
+    manager = ipython.magics_manager
+    manager.magics["line"].pop("reef", None)
+    manager.registry.pop(ReefMagics.__name__, None)
+
+
+def run_magic(line: str, shell=None) -> Any:
+    """Parse ``line`` as the reef command line and run its verb with notebook output."""
+    from .cli import COMMANDS, UsageError, build_parser
+    from .widgets import message
+
+    try:
+        argv = shlex.split(line)
+    except ValueError as error:  # an unclosed quote
+        display(message(f"%reef: {error}"), raw=True)
+        return None
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help: argparse printed the help and asked to exit, which a kernel must not
+        return None
+    except UsageError as error:
+        verb = next((word for word in argv if not word.startswith("-")), None)
+        display(message([str(error), f"see %reef {verb + ' ' if verb in COMMANDS else ''}--help"]), raw=True)
+        return None
+    if args.version:
+        from . import __version__
+
+        print(f"reefnb {__version__}")
+        return None
+    if not args.verb:
+        parser.print_help()
+        return None
+    try:
+        if args.verb in DECLARING_VERBS:
+            _choose_notebook(args, shell)
+        if getattr(args, "json", False) or getattr(args, "format", None) == "json":
+            return COMMANDS[args.verb](args, io.StringIO())[1]
+        return VERBS.get(args.verb, _text)(args, shell)
+    except ManifestError as error:
+        display(message(error.problems), raw=True)
+    except ReefError as error:
+        display(message(str(error).splitlines() or [type(error).__name__]), raw=True)
+    return None
+
+
+# --- verbs: each shows its output and returns what a notebook keeps (a DataFrame, a panel) or None ---
+
+
+def _command(args) -> tuple[int, Any, str]:
+    """Run the CLI's own verb function: its exit code, JSON-able result and the text it printed."""
+    from .cli import COMMANDS
+
+    out = io.StringIO()
+    code, result = COMMANDS[args.verb](args, out)
+    return code, result, out.getvalue().rstrip("\n")
+
+
+def _text(args, shell) -> None:
+    """Verbs that print a line or two (find, activate, rm, and any verb without its own view)."""
+    _, _, text = _command(args)
+    if text:
+        print(text)
+
+
+def _validate(args, shell) -> None:
+    from .widgets import message
+
+    _, _, text = _command(args)
+    display(message(["✓ " + text], "ok"), raw=True)
+
+
+def _run(args, shell):
+    from . import records_to_frame, run
+    from .widgets import run_summary
+
+    record = run(args.solution, **_options(run, args, parameters=dict(args.parameter), progress=_in_kernel(shell)))
+    display(run_summary(record), raw=True)
+    return records_to_frame([record])
+
+
+def _sweep(args, shell, workflow: str | None = None):
+    from . import records_to_frame, sweep
+    from .cli import UsageError
+    from .widgets import SweepProgressWidget, message
+
+    grid = {}
+    if getattr(args, "grid", None):  # as `reef sweep --grid FILE` reads it
+        from .params import read_parameter_file
+
+        grid = read_parameter_file(args.grid)
+        bad = [name for name, values in grid.items() if not isinstance(values, list) or not values]
+        if bad:
+            raise UsageError(f"{args.grid}: /{bad[0]}: expected a non-empty list of values")
+    for values in getattr(args, "parameter", []):
+        if len(values) < 2:
+            raise UsageError(f"reef sweep: -p {values[0]} needs at least one value")
+        grid[values[0]] = values[1:]
+    widget = SweepProgressWidget(f"{args.verb} {args.solution}")
+    display(widget)
+    overrides: dict[str, Any] = {"grid": grid or None, "progress": widget.update}
+    if workflow:
+        overrides["workflow"] = workflow
+    records = sweep(args.solution, **_options(sweep, args, **overrides))
+    failed = sum(record["status"] != "ok" for record in records)
+    skipped = getattr(records, "skipped", 0)
+    summary = f"{len(records)} runs: {len(records) - failed} ok, {failed} not ok" + (f", {skipped} recorded before (not run again)" if skipped else "")
+    display(message([summary], "error" if failed else "ok"), raw=True)
+    return records_to_frame(records)
+
+
+def _benchmark(args, shell):
+    return _sweep(args, shell, workflow="benchmark")
+
+
+def _results(args, shell):
+    from . import load_solution, results
+    from .widgets import message
+
+    if args.format in ("csv", "markdown"):
+        return _text(args, shell)
+    solution = args.solution
+    if solution and (Path(solution) / "solution.json").is_file():
+        solution = load_solution(solution).name
+    frame = results(solution=solution, status=args.status)
+    if frame.empty:
+        display(message(["no runs recorded" + (f" for {solution}" if solution else "")], "info"), raw=True)
+    return frame
+
+
+def _detect(args, shell) -> None:
+    from .widgets import fingerprint_bundle
+
+    _, fingerprint, _ = _command(args)
+    display(fingerprint_bundle(fingerprint), raw=True)
+
+
+def _init(args, shell):
+    from .install import init, plan_init
+    from .widgets import DependencyPanel
+
+    source = Path(args.source).resolve()  # the button may be clicked after the working folder changed
+    pip_options = [option for folder in args.find_links for option in ("--find-links", str(Path(folder).resolve()))]
+    pip_options += ["--no-index"] if args.no_index else []
+    plan = plan_init(source, env=args.environment, native=args.native, offline=args.offline)
+
+    def install(progress: Callable) -> dict:
+        return init(source, env=args.environment, native=args.native, yes=args.yes, offline=args.offline,
+                    pip_options=pip_options, progress=progress)
+
+    return DependencyPanel(plan, install, dry_run=args.dry_run, yes=args.yes)
+
+
+def _env(args, shell) -> None:
+    from .widgets import message, table_bundle
+
+    _, result, text = _command(args)
+    if args.env_verb != "list":
+        display(message([text], "ok"), raw=True)
+    elif not result:
+        display(message([text], "info"), raw=True)
+    else:
+        rows = [(item["name"], item["python_version"], item["kernel"], " ".join(item["packages"]) or "–", item["path"]) for item in result]
+        display(table_bundle(("name", "python", "kernel", "packages", "path"), rows), raw=True)
+
+
+def _ls(args, shell) -> None:
+    from .cli import _size
+    from .widgets import message, table_bundle
+
+    _, result, text = _command(args)
+    if not result:
+        display(message([text], "info"), raw=True)
+        return
+    rows = [(item["name"], item["version"], item["environment"] or "(native)", _size(item["environment_bytes"] + item["solution_bytes"]),
+             item["path"] + ("" if item["exists"] else "  (folder missing)")) for item in result]
+    display(table_bundle(("name", "version", "environment", "size", "path"), rows), raw=True)
+
+
+def _declare(args, shell) -> None:
+    from .widgets import bundle, escape, message_html, requirement_table
+
+    _, result, text = _command(args)
+    places = []
+    if result["notebook"]:
+        places.append(f"metadata.reef of {result['notebook']}")
+    if result["solution"]:
+        places.append(result["solution"])
+    verb = "removed from" if result["removed"] else "declared in"
+    where = f"{verb} {' and '.join(places)}" + ("" if result["changed"] else " (already there: nothing changed)")
+    parts = [f'<div style="font-size:0.9em">{escape(where)}</div>']
+    if result["checks"]:
+        parts.insert(0, requirement_table(result["checks"]))
+    if result["warnings"]:
+        parts.append(message_html(result["warnings"], "warning"))
+    if getattr(args, "from_session", False) and result["notebook"] in result["changed"]:
+        parts.append(message_html([f"{Path(result['notebook']).name} changed on disk: reload it (File ▸ Reload Notebook from Disk) "
+                                   "before saving, or the editor's copy overwrites the declaration (running this cell again restores it)."],
+                                  "info"))
+    display(bundle("".join(parts), text), raw=True)
+
+
+VERBS: dict[str, Callable] = {
+    "validate": _validate,
+    "run": _run,
+    "sweep": _sweep,
+    "benchmark": _benchmark,
+    "results": _results,
+    "detect": _detect,
+    "init": _init,
+    "env": _env,
+    "ls": _ls,
+    "require": _declare,
+    "tool": _declare,
+    "artifact": _declare,
+}
+
+
+# --- helpers ---
+
+
+def _choose_notebook(args, shell) -> None:
+    """Declarations go to the running notebook unless ``--notebook`` or ``--solution`` says where."""
+    from .declare import running_notebook
+
+    if args.notebook is not None or args.solution is not None:
+        return
+    notebook = running_notebook(getattr(shell, "user_ns", None))
+    if notebook is None:
+        raise ReefError(f"%reef {args.verb}: cannot tell which notebook this kernel runs (JupyterLab tells the kernel through "
+                        "JPY_SESSION_NAME; it is not set here): add --notebook PATH")
+    args.notebook, args.from_session = str(notebook), True
+
+
+def _options(function: Callable, args, **overrides) -> dict[str, Any]:
+    """Keyword arguments for ``function`` (an API call taking the solution first) from the parsed options.
+
+    Options are matched by name, so an option the parser gains reaches the API without a change here.
+    """
+    names = list(inspect.signature(function).parameters)[1:]
+    options = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    options.update(overrides)
+    return options
+
+
+def _in_kernel(shell) -> bool:
+    """Whether a Jupyter front end shows this shell's output (so widgets, and papermill's cell bar, render)."""
+    return getattr(shell, "kernel", None) is not None

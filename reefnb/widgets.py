@@ -1,0 +1,451 @@
+"""What the ``%reef`` magic shows in a notebook: the dependency panel, sweep progress, HTML tables.
+
+HTML is built from escaped text only; every rich output also carries a ``text/plain`` form, so a
+notebook read outside a browser (or saved without widget state) still says what happened.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+
+from .exceptions import ReefError
+
+log = logging.getLogger(__name__)
+
+# status -> (text colour, background colour)
+_GREEN, _AMBER, _ORANGE, _RED, _GREY, _BLUE = (
+    ("#1a7f37", "#dafbe1"), ("#7d4e00", "#fff8c5"), ("#bc4c00", "#fff1e5"),
+    ("#cf222e", "#ffebe9"), ("#57606a", "#eaeef2"), ("#0969da", "#ddf4ff"),
+)
+BADGE_COLOURS = {
+    "found": _GREEN, "installed": _GREEN, "fetched": _GREEN, "ok": _GREEN,
+    "missing": _AMBER, "interrupted": _AMBER,
+    "conflict": _ORANGE,
+    "unmet": _RED, "failed": _RED, "timeout": _RED, "killed": _RED,
+    "skipped": _GREY,
+    "pending": _BLUE,
+}
+_MESSAGE_STYLES = {
+    "error": "color:#82071e;background:#ffebe9;border:1px solid #ff8182",
+    "warning": "color:#4d2d00;background:#fff8c5;border:1px solid #d4a72c",
+    "ok": "color:#0f5323;background:#dafbe1;border:1px solid #4ac26b",
+    "info": "color:#0a3069;background:#ddf4ff;border:1px solid #54aeff",
+}
+REQUIREMENT_COLUMNS = ("kind", "name", "required", "found", "status", "reason")
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML pieces
+
+
+def escape(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def badge(status: str) -> str:
+    """A small coloured label for a status (found, missing, conflict, unmet, ok, failed...)."""
+    colour, background = BADGE_COLOURS.get(status, _GREY)
+    return (f'<span class="reef-badge reef-{escape(status)}" style="color:{colour};background:{background};'
+            f'border-radius:0.6em;padding:0 0.55em;font-size:0.85em;font-weight:600;white-space:nowrap">{escape(status)}</span>')
+
+
+def message_html(lines: Iterable[str], level: str = "error") -> str:
+    """A short coloured box of one or more lines: error (red), warning (yellow), ok (green), info (blue)."""
+    body = "<br>".join(escape(line) for line in lines)
+    return (f'<div class="reef-message reef-{level}" style="{_MESSAGE_STYLES[level]};border-radius:4px;'
+            f'padding:0.35em 0.7em;margin:0.2em 0;font-family:var(--jp-code-font-family,monospace);font-size:0.9em">{body}</div>')
+
+
+def bundle(html_text: str, plain_text: str) -> dict:
+    """A display bundle (for ``display(..., raw=True)``) with an HTML and a plain-text form."""
+    return {"text/html": html_text, "text/plain": plain_text}
+
+
+def message(lines: Sequence[str] | str, level: str = "error") -> dict:
+    """``message_html`` with its plain-text form (the first line says error or warning)."""
+    lines = [lines] if isinstance(lines, str) else list(lines)
+    prefix = {"error": "reef: error: ", "warning": "reef: warning: "}.get(level, "")
+    plain = [prefix + line if index == 0 and not line.startswith(("reef", "%reef")) else line for index, line in enumerate(lines)]
+    return bundle(message_html(lines, level), "\n".join(plain))
+
+
+def html_table(columns: Sequence[str], rows: Iterable[Sequence[str]], escaped: bool = False) -> str:
+    """A plain HTML table; cells are escaped unless ``escaped`` says they are HTML already."""
+    cell = (lambda value: value) if escaped else escape
+    style = "text-align:left;padding:0.15em 1em 0.15em 0;vertical-align:top"
+    head = "".join(f'<th style="{style}">{escape(column)}</th>' for column in columns)
+    body = "".join("<tr>" + "".join(f'<td style="{style}">{cell(value)}</td>' for value in row) + "</tr>" for row in rows)
+    return f'<table class="reef-table" style="border-collapse:collapse"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def requirement_table(rows: Iterable[dict]) -> str:
+    """Requirement rows (kind, name, required, found, status, reason) as a table with status badges."""
+    cells = [[escape(row["kind"]), f"<b>{escape(row['name'])}</b>", escape(row["required"]), escape(row["found"] or "–"),
+              badge(row["status"]), escape(row["reason"])] for row in rows]
+    return html_table(REQUIREMENT_COLUMNS, cells, escaped=True)
+
+
+def text_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The same table as aligned plain text."""
+    rows = [["" if value is None else str(value) for value in row] for row in rows]
+    widths = [max([len(column), *(len(row[index]) for row in rows)]) for index, column in enumerate(columns)]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip() for row in [list(columns), *rows]]
+    return "\n".join(lines)
+
+
+def table_bundle(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict:
+    return bundle(html_table(columns, rows), text_table(columns, rows))
+
+
+def format_value(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def format_bytes(count: float | None) -> str:
+    if count is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return str(count)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs and fingerprints
+
+
+def run_summary(record: dict) -> dict:
+    """A run record as a small HTML summary: status, parameters, metrics with units, the error."""
+    from .recording import decode_value
+
+    solution = f"{record['solution']['name']}@{record['solution']['version']}"
+    head = (f"<b>{escape(record['run_id'])}</b> {badge(record['status'])} {escape(solution)} · "
+            f"{escape(record['workflow'])} · {escape(format_duration(record['duration_s']))}")
+    parameters = " ".join(f"{name}={value!r}" for name, value in record["parameters"].items()) or "(defaults)"
+    metrics = [(name, format_value(decode_value(metric)), metric.get("unit") or "") for name, metric in record["metrics"].items()]
+    parts = [f"<div>{head}</div>", f"<div>parameters: <code>{escape(parameters)}</code></div>"]
+    plain = [f"{record['run_id']}  {solution}  {record['workflow']}  {record['status']}  {record['duration_s']:.2f} s",
+             f"  parameters: {parameters}"]
+    error = record.get("error")
+    if error:
+        cell = f" (cell {error['cell_index']})" if error.get("cell_index") is not None else ""
+        problem = f"{error.get('name')}: {error.get('message')}{cell}"
+        parts.append(message_html([problem], "error"))
+        plain.append(f"  error: {problem}")
+    if metrics:
+        parts.append(html_table(("metric", "value", "unit"), metrics))
+        plain += [f"  {name} = {value} {unit}".rstrip() for name, value, unit in metrics]
+    output = record["notebook"].get("output_path")
+    if output:
+        parts.append(f'<div style="font-size:0.85em;color:#57606a">notebook: <code>{escape(output)}</code></div>')
+        plain.append(f"  notebook: {output}")
+    return bundle(f'<div class="reef-run">{"".join(parts)}</div>', "\n".join(plain))
+
+
+def fingerprint_bundle(fingerprint: dict) -> dict:
+    """``reef detect``'s fingerprint as a two-column table (topic, what was found)."""
+    from .detection import format_fingerprint
+
+    text = format_fingerprint(fingerprint)
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and rows:  # a continuation: another GPU, another python
+            rows[-1][1] += ("<br>" if rows[-1][1] else "") + escape(line.strip())
+            continue
+        label, _, value = line.partition(":")
+        rows.append([escape(label.strip()), escape(value.strip())])
+    packages = fingerprint.get("packages")
+    if isinstance(packages, dict) and packages:
+        listed = ", ".join(f"{escape(name)} {escape(version)}" for name, version in sorted(packages.items(), key=lambda item: item[0].lower()))
+        for row in rows:
+            if row[0] == "Packages":
+                row[1] = f"<details><summary>{row[1]}</summary>{listed}</details>"
+    return bundle(html_table(("", "found"), rows, escaped=True), text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweep progress
+
+
+class SweepProgressWidget(widgets.VBox):
+    """A live progress bar for a sweep, fed ``reefnb.sweeps.SweepProgress`` through ``update``."""
+
+    def __init__(self, title: str = ""):
+        self.title_text = title
+        self.title = widgets.HTML(f"<b>{escape(title)}</b>" if title else "")
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info", layout=widgets.Layout(width="320px"))
+        self.label = widgets.HTML("starting…")
+        self.last = widgets.HTML("")
+        self.progress = None
+        super().__init__([self.title, widgets.HBox([self.bar, self.label]), self.last])
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data:
+            data["text/plain"] = self.title_text or "sweep progress"
+        return data
+
+    def update(self, progress) -> None:
+        """Show where the sweep stands (called after every start and finish of a run)."""
+        self.progress = progress
+        self.bar.max = max(progress.total, 1)
+        self.bar.value = min(progress.done + progress.skipped, self.bar.max)
+        finished = progress.done + progress.skipped >= progress.total and not progress.running
+        self.bar.bar_style = "danger" if progress.failed else ("success" if finished else "info")
+        self.label.value = escape(self.text(progress))
+        if progress.last is not None:
+            self.last.value = self.record_line(progress.last)
+
+    @staticmethod
+    def text(progress) -> str:
+        """``3/6 done · 1 failed · 2 running · ETA 12 s`` (skipped points count as done)."""
+        parts = [f"{progress.done + progress.skipped}/{progress.total} done", f"{progress.failed} failed", f"{progress.running} running"]
+        if progress.skipped:
+            parts.append(f"{progress.skipped} skipped (recorded before)")
+        if progress.done + progress.skipped >= progress.total and not progress.running:
+            parts.append(f"took {format_duration(progress.elapsed_s)}")
+        elif progress.eta_s is not None:
+            parts.append(f"ETA {format_duration(progress.eta_s)}")
+        return " · ".join(parts)
+
+    @staticmethod
+    def record_line(record: dict) -> str:
+        from .recording import decode_value
+
+        parameters = " ".join(f"{name}={value!r}" for name, value in record.get("parameters", {}).items())
+        error = record.get("error") or {}
+        if error:
+            detail = f"{error.get('name')}: {error.get('message')}"
+        else:
+            detail = " ".join(f"{name}={format_value(decode_value(metric))}" for name, metric in record.get("metrics", {}).items())
+        return (f'<span style="font-size:0.85em">last: {escape(record.get("run_id"))} {badge(record.get("status", ""))} '
+                f"<code>{escape(parameters)}</code> {escape(detail)}</span>")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dependency panel of `%reef init`
+
+
+def plan_rows(plan) -> list[dict]:
+    """One row per requirement and artifact of an init plan: kind, name, required, found, status, reason.
+
+    Artifact statuses are said as requirements are: cached is ``found``; to be downloaded, generated
+    or replaced by a fallback is ``missing`` (the reason says which); unobtainable is ``unmet``.
+    """
+    rows = [dict(check.as_dict()) for check in plan.checks]
+    specs = plan.solution.data.get("artifacts", {})
+    for artifact in plan.artifacts:
+        spec = specs.get(artifact["name"], {})
+        required = f"sha256 {spec['sha256'][:12]}…" if "sha256" in spec else (spec.get("generate") or "")
+        status = {"cached": "found", "missing": "unmet"}.get(artifact["status"], "missing")
+        found = "cached" if artifact["status"] == "cached" else None
+        reason = "" if status == "found" else f"{artifact['status']}: {artifact.get('detail', '')}".rstrip(": ")
+        rows.append({"kind": "artifact", "name": artifact["name"], "required": required, "found": found, "status": status, "reason": reason})
+    return rows
+
+
+class DependencyPanel(widgets.VBox):
+    """``%reef init``'s panel: each requirement with what was found, and an "Install missing" button.
+
+    ``install(progress)`` is what the button runs (``reefnb.init`` with the magic's options); it
+    returns the lock. The button runs it in a thread, so the kernel stays free; ``install()`` runs
+    it here and returns the Solution; ``wait()`` waits for a click's install to end.
+    """
+
+    def __init__(self, plan, install: Callable[[Callable], dict] | None, dry_run: bool = False, yes: bool = False):
+        self.plan = plan
+        self.rows = plan_rows(plan)
+        self.solution = None
+        self.lock: dict | None = None
+        self.error: BaseException | None = None
+        self.progress_bars: dict[str, widgets.IntProgress] = {}
+        self.progress_labels: dict[str, widgets.HTML] = {}
+        self._install = install
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.blocked = self._blocked_reason(dry_run, yes)
+
+        self.header = widgets.HTML(self._header_html())
+        self.table = widgets.HTML(requirement_table(self.rows))
+        missing = sum(row["status"] in ("missing", "conflict") for row in self.rows) or not (plan.target == "native" or plan.exists)
+        self.button = widgets.Button(description="Install missing" if missing else "Initialise", icon="download",
+                                     button_style="primary", disabled=self.blocked is not None,
+                                     tooltip="reef init: install what is missing, fetch artifacts, write reef.lock.json")
+        self.button.on_click(self._clicked)
+        self.progress_box = widgets.VBox([])
+        self.status = widgets.HTML(message_html([self.blocked], "warning" if dry_run else "error") if self.blocked else "")
+        super().__init__([self.header, self.table, widgets.HBox([self.button]), self.progress_box, self.status])
+
+    # -- what people see --
+
+    def _header_html(self) -> str:
+        plan = self.plan
+        if plan.target == "env":
+            where = f"environment <b>{escape(plan.environment)}</b>" + ("" if plan.exists else " (to be created)")
+        else:
+            where = f"this python (<code>{escape(plan.python)}</code>)"
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        summary = " ".join(f"{badge(status)}&nbsp;{count}" for status, count in counts.items()) or "nothing required"
+        return f"<div><b>{escape(plan.solution.name)}@{escape(plan.solution.version)}</b> → {where} &nbsp; {summary}</div>"
+
+    def _blocked_reason(self, dry_run: bool, yes: bool) -> str | None:
+        plan = self.plan
+        if plan.unmet:
+            reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
+            return f"{len(plan.unmet)} requirement(s) cannot be met here: {reasons}"
+        if plan.target == "native" and plan.conflicts and not yes:
+            changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
+            return f"--native would replace installed packages ({changes}); add --yes to allow it"
+        if dry_run:
+            return "dry run: nothing changes (run %reef init without --dry-run to install)"
+        if self._install is None:
+            return "nothing to run"
+        return None
+
+    def __repr__(self) -> str:
+        state = "installed" if self.lock is not None else ("blocked" if self.blocked else "ready to install")
+        return f"<DependencyPanel {self.plan.solution.name}: {len(self.rows)} requirement(s), {state}>"
+
+    def text(self) -> str:
+        """The panel as plain text: what a notebook shows where widgets do not render."""
+        plan = self.plan
+        where = f"environment '{plan.environment}'" if plan.target == "env" else f"this python ({plan.python})"
+        table = text_table(REQUIREMENT_COLUMNS, [[row[column] or "-" for column in REQUIREMENT_COLUMNS] for row in self.rows])
+        lines = [f"{plan.solution.name}@{plan.solution.version} -> {where}", table]
+        if self.blocked:
+            lines.append(self.blocked)
+        elif self.lock is not None:
+            lines.append("installed")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data:
+            data["text/plain"] = self.text()
+        return data
+
+    # -- installing --
+
+    def install(self):
+        """Run the install (what the button does) here; return the Solution. ReefError when it cannot."""
+        with self._mutex:
+            if self.lock is not None:
+                return self.solution
+            if self.blocked:
+                raise ReefError(self.blocked)
+            self.error = None
+            self.button.disabled = True
+            self.button.description = "Installing…"
+            self.button.icon = "spinner"
+            self.status.value = message_html([self._what_happens()], "info")
+            try:
+                lock = self._install(self.report_progress)
+            except BaseException as error:
+                self.error = error
+                self.button.disabled = False
+                self.button.description = "Retry"
+                self.button.icon = "refresh"
+                text = str(error) if isinstance(error, ReefError) else f"{type(error).__name__}: {error}"
+                self.status.value = message_html(text.splitlines() or [type(error).__name__], "error")
+                raise
+            self._installed(lock)
+            return self.solution
+
+    def wait(self, timeout: float | None = None):
+        """Wait for the install a click started; the Solution, or None when it failed or still runs."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.solution
+
+    def _clicked(self, _button=None) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._install_in_background, name="reef-init", daemon=True)
+        self._thread.start()
+
+    def _install_in_background(self) -> None:
+        try:
+            self.install()
+        except ReefError:
+            pass  # shown in the panel
+        except Exception:  # a bug: shown in the panel, and its traceback logged
+            log.exception("reef init failed")
+
+    def _what_happens(self) -> str:
+        plan = self.plan
+        steps = []
+        if plan.target == "env" and not plan.exists:
+            steps.append(f"creating environment '{plan.environment}'")
+        if plan.installs:
+            steps.append("installing " + ", ".join(plan.installs))
+        fetch = [row["name"] for row in self.rows if row["kind"] == "artifact" and row["status"] == "missing"]
+        if fetch:
+            steps.append("fetching " + ", ".join(fetch))
+        steps.append("writing reef.lock.json")
+        return "; ".join(steps) + "…"
+
+    def report_progress(self, name: str, done: int, total: int | None) -> None:
+        """The ``progress(name, done, total)`` callback of ``reefnb.init``: one bar per artifact."""
+        bar = self.progress_bars.get(name)
+        if bar is None:
+            bar = self.progress_bars[name] = widgets.IntProgress(min=0, max=max(total or 0, 1), description=name, bar_style="info",
+                                                                 style={"description_width": "initial"}, layout=widgets.Layout(width="420px"))
+            self.progress_labels[name] = widgets.HTML("")
+            self.progress_box.children = [*self.progress_box.children, widgets.HBox([bar, self.progress_labels[name]])]
+        if total:
+            bar.max = max(total, 1)
+        else:
+            bar.max = max(bar.max, done, 1)
+        bar.value = min(done, bar.max)
+        self.progress_labels[name].value = escape(f"{format_bytes(done)} / {format_bytes(total)}" if total else format_bytes(done))
+        if total is not None and done >= total:
+            bar.bar_style = "success"
+
+    def _installed(self, lock: dict) -> None:
+        from packaging.utils import canonicalize_name
+
+        self.lock = lock
+        self.solution = self.plan.solution
+        packages = {canonicalize_name(name): version for name, version in lock.get("packages", {}).items()}
+        for row in self.rows:
+            if row["kind"] == "package" and row["status"] in ("missing", "conflict"):
+                row["found"] = packages.get(canonicalize_name(row["name"]))
+                row["status"], row["reason"] = "installed", ""
+            elif row["kind"] == "artifact":
+                entry = lock.get("artifacts", {}).get(row["name"], {})
+                if entry:
+                    row["found"] = entry.get("source")
+                    row["status"] = "found" if entry.get("source") == "cache" else "fetched"
+                    row["reason"] = entry.get("path", "")
+        for bar in self.progress_bars.values():
+            bar.value, bar.bar_style = bar.max, "success"
+        self.table.value = requirement_table(self.rows)
+        self.header.value = self._header_html()
+        self.button.description, self.button.icon, self.button.button_style = "Installed", "check", "success"
+        self.button.disabled = True
+        environment = lock.get("environment", {})
+        kernel = environment.get("kernel")
+        workflows = ", ".join(self.solution.workflows) or "none"
+        lines = [f"ready: {self.solution.name}@{self.solution.version} in {environment.get('path')}" + (f" (kernel {kernel})" if kernel else ""),
+                 f"workflows: {workflows} — run one with %reef run {self.solution.path}"]
+        self.status.value = message_html(lines, "ok")

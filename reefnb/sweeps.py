@@ -370,9 +370,10 @@ class _PoolExecutor:
         while queue:
             pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
             running: dict[Any, tuple[RunRequest, int]] = {}
+            lost: list[tuple[RunRequest, int]] = []
             stop = False
             try:
-                while (queue or running) and not stop:
+                while (queue or running) and not stop and not lost:
                     while queue and len(running) < self.jobs:
                         request, attempt = queue.pop(0)
                         # Each worker starts the next kernel ahead when more runs wait than workers run.
@@ -385,7 +386,8 @@ class _PoolExecutor:
                         try:
                             record = future.result()["record"]
                         except BrokenProcessPool:
-                            raise
+                            lost.append((request, attempt))
+                            continue
                         except Exception as error:  # the worker could not even build a record
                             record = failure_record(request, "failed", error)
                         finished(record)
@@ -395,24 +397,21 @@ class _PoolExecutor:
                         results[request.key] = record
                         if fail_fast and record["status"] != "ok":
                             stop = True
-                if stop:
-                    queue.clear()
-            except BrokenProcessPool as error:
-                # A worker process died (out of memory, killed): its runs go back in the queue.
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if stop:
+                break
+            if lost:
+                # A worker process died (out of memory, killed): every run it took down goes back
+                # in the queue of a new pool, at most twice; after that it is recorded killed.
                 broken_pools += 1
-                lost = list(running.values())
-                running.clear()
-                for request, attempt in lost:
-                    if attempt < retries or broken_pools <= 2:
+                for request, attempt in lost + list(running.values()):
+                    if broken_pools <= 2 or attempt < retries:
                         queue.insert(0, (request, attempt + 1))
                     else:
-                        record = failure_record(request, "killed", error)
+                        record = failure_record(request, "killed", RuntimeError("its worker process died"))
                         finished(record)
                         results[request.key] = record
-            finally:
-                for future in running:
-                    future.cancel()
-                pool.shutdown(wait=True, cancel_futures=True)
         return results
 
 

@@ -105,3 +105,18 @@ def test_user_errors_before_anything_runs(grid_solution, tmp_path):
     with pytest.raises(reefnb.ReefError, match="no sweep grid"):
         reefnb.sweep(grid_solution, store=store)
     assert store.records() == [] and not (grid_solution / "runs").exists()
+
+
+@pytest.mark.parametrize("executor", [{"jobs": 2}, {"scheduler": "local:2"}], ids=["local-pool", "dask-local-cluster"])
+def test_a_run_whose_worker_dies_is_rescheduled(grid_solution, tmp_path, executor):
+    """The notebook kills the worker process that runs it, once: the run is rescheduled and succeeds."""
+    marker = tmp_path / "worker-killed"
+    cell = (f"import os, pathlib, signal\nmarker = pathlib.Path({str(marker)!r})\n"
+            "if a == 2 and not marker.exists():\n    marker.touch()\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+            "    import time; time.sleep(30)\nimport reefnb\nreefnb.record('a', a)")
+    folder = write_solution(tmp_path / "fragile", {**MANIFEST, "name": "fragile"}, "a = 1\nb = 'x'", cell)
+    store = Store(tmp_path / "results.sqlite")
+    records = reefnb.sweep(folder, grid={"a": [1, 2, 3]}, store=store, **executor)
+    assert marker.exists()
+    assert {r["parameters"]["a"]: r["status"] for r in records} == {1: "ok", 2: "ok", 3: "ok"}
+    assert [r["metrics"]["a"]["value"] for r in records] == [1, 2, 3]

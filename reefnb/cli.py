@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("solution", metavar="SOLUTION", help="a solution folder or its solution.json")
     _sweep_options(benchmark)
 
+    params = verb("params", "print a notebook's typed parameters (a JSON Schema with --json)")
+    params.add_argument("source", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json")
+    params.add_argument("-w", "--workflow", default="run", help="the workflow whose notebook to read (default: run)")
+
     results = verb("results", "show recorded runs")
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
     results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
@@ -240,6 +244,25 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> tuple[int, An
         failed = sum(record["status"] != "ok" for record in records)
         print(f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok, {records.skipped} skipped (recorded ok before)", file=out)
     return (EXIT_OK if all(record["status"] == "ok" for record in records) else EXIT_RUN_FAILED), list(records)
+
+
+def cmd_params(args, out: TextIO) -> tuple[int, Any]:
+    from . import open_solution
+    from .notebook import notebook_parameters, parameters_schema, read_notebook
+
+    solution = open_solution(args.source)
+    notebook_path = solution.workflow(args.workflow).notebook
+    parameters = notebook_parameters(read_notebook(notebook_path))
+    schema = parameters_schema(parameters, title=f"parameters of {notebook_path.name}")
+    if not args.json:
+        if not parameters:
+            print(f"{notebook_path}: no cell tagged 'parameters'", file=out)
+        for name, prop in schema["properties"].items():
+            rules = ", ".join(f"{key} {prop[key]}" for key in ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if key in prop)
+            default = json.dumps(prop["default"]) if "default" in prop else parameters[name].default_source
+            line = f"{name:<16} {prop.get('type', 'any'):<8} = {default:<14} {rules}"
+            print((line + (f"  # {prop['description']}" if prop.get("description") else "")).rstrip(), file=out)
+    return EXIT_OK, schema
 
 
 def cmd_results(args, out: TextIO) -> tuple[int, Any]:
@@ -488,6 +511,7 @@ COMMANDS: dict[str, Callable] = {
     "sweep": cmd_sweep,
     "benchmark": cmd_benchmark,
     "results": cmd_results,
+    "params": cmd_params,
     "detect": cmd_detect,
     "init": cmd_init,
     "env": cmd_env,

@@ -98,7 +98,7 @@ def prepare_run(
     if parameter_file is not None:
         sources.append((str(parameter_file), read_parameter_file(parameter_file)))
     if parameters:
-        sources.append(("parameter", parameters))
+        sources.append((None, parameters))
     values = _json_safe(resolve_parameters(declared, *sources))
     timeout = timeout if timeout is not None else chosen.timeout
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):

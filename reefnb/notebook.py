@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,20 @@ class NotebookParameter:
     default: Any  # the evaluated default, or the source text when it is not a literal
     default_source: str
     help: str
+    constraints: dict = field(default_factory=dict)  # JSON Schema keywords from the annotation: enum, minimum ...
+
+    def schema(self) -> dict:
+        """This parameter as a JSON Schema property."""
+        prop: dict[str, Any] = {}
+        if self.type_name in _JSON_TYPES:
+            prop["type"] = _JSON_TYPES[self.type_name]
+        prop.update(self.constraints)
+        default = _literal(self.default_source)
+        if default is not _NOT_LITERAL:
+            prop["default"] = list(default) if isinstance(default, tuple) else default
+        if self.help:
+            prop["description"] = self.help
+        return prop
 
 
 def read_notebook(path: str | Path):
@@ -73,11 +87,14 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
     kernelspec = notebook.get("metadata", {}).get("kernelspec", {})
     language = notebook.get("metadata", {}).get("language_info", {}).get("name") or kernelspec.get("language") or "python"
     translator = papermill_translators.find_translator(kernelspec.get("name", "python3"), language)
-    found = translator.inspect(cell)
+    if language == "python":
+        parsed = _python_parameters(_source(cell))
+        if parsed is not None:
+            return parsed
     parameters = {}
-    for item in found:
+    for item in translator.inspect(cell):
         default = _literal(item.default)
-        type_name = item.inferred_type_name if item.inferred_type_name not in (None, "None") else None
+        type_name = item.inferred_type_name if item.inferred_type_name in _JSON_TYPES else None
         if type_name is None and default is not _NOT_LITERAL and default is not None:
             type_name = type(default).__name__
         parameters[item.name] = NotebookParameter(
@@ -88,6 +105,119 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
             help=item.help or "",
         )
     return parameters
+
+
+def parameters_schema(parameters: dict[str, NotebookParameter], title: str = "") -> dict:
+    """The notebook's parameters as one JSON Schema (draft 2020-12) object."""
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {name: parameter.schema() for name, parameter in parameters.items()},
+        "additionalProperties": False,
+    }
+    if title:
+        schema["title"] = title
+    return schema
+
+
+_JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "list": "array", "tuple": "array", "dict": "object"}
+_BOUNDS = {"Ge": "minimum", "Gt": "exclusiveMinimum", "Le": "maximum", "Lt": "exclusiveMaximum"}
+
+
+def _python_parameters(source: str) -> dict[str, NotebookParameter] | None:
+    """The top-level assignments of a Python parameters cell, with their annotations and comments.
+
+    Annotations understood: int, float, bool, str, list, dict; ``Literal[...]`` (an enum);
+    ``Annotated[T, ...]`` with ``range(a, b)``, a ``(low, high)`` tuple (inclusive), or
+    ``Ge/Gt/Le/Lt(x)`` and ``Interval(ge=, gt=, le=, lt=)`` as in annotated-types. A trailing
+    ``# comment`` is the parameter's help. Nothing is imported or evaluated. None when the cell
+    is not plain Python (IPython magics), so that papermill's reader is used instead.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    lines = source.splitlines()
+    found: dict[str, NotebookParameter] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value = node.target.id, node.value
+            type_name, constraints = _annotation(node.annotation)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value, type_name, constraints = node.targets[0].id, node.value, None, {}
+        else:
+            continue
+        default_source = ast.get_source_segment(source, value) or ""
+        default = _literal(default_source)
+        if type_name is None and default is not _NOT_LITERAL and default is not None:
+            type_name = type(default).__name__
+        tail = lines[value.end_lineno - 1][value.end_col_offset:] if value.end_lineno else ""
+        help_text = tail.split("#", 1)[1].strip() if "#" in tail else ""
+        found[name] = NotebookParameter(
+            name=name,
+            type_name=type_name,
+            default=default_source if default is _NOT_LITERAL else default,
+            default_source=default_source,
+            help=help_text,
+            constraints=constraints,
+        )
+    return found
+
+
+def _annotation(node: ast.expr) -> tuple[str | None, dict]:
+    name = _dotted(node.value if isinstance(node, ast.Subscript) else node)
+    if not isinstance(node, ast.Subscript):
+        return (name if name in _JSON_TYPES else None), {}
+    items = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if name == "Literal":
+        values = [_literal_node(item) for item in items]
+        values = [value for value in values if value is not _NOT_LITERAL]
+        kinds = {type(value).__name__ for value in values}
+        return (kinds.pop() if len(kinds) == 1 else None), {"enum": values}
+    if name == "Annotated":
+        kind, constraints = _annotation(items[0])
+        constraints = dict(constraints)
+        for meta in items[1:]:
+            constraints.update(_bounds(meta))
+        return kind, constraints
+    if name in ("list", "List", "tuple", "Tuple"):
+        return "list", {}
+    if name in ("dict", "Dict"):
+        return "dict", {}
+    return None, {}
+
+
+def _bounds(node: ast.expr) -> dict:
+    if isinstance(node, ast.Call):
+        name = _dotted(node.func)
+        arguments = [_literal_node(argument) for argument in node.args]
+        if name == "range" and len(arguments) in (1, 2) and all(isinstance(a, int) for a in arguments):
+            low, high = (0, arguments[0]) if len(arguments) == 1 else arguments
+            return {"minimum": low, "maximum": high - 1}
+        if name in _BOUNDS and len(arguments) == 1 and isinstance(arguments[0], (int, float)):
+            return {_BOUNDS[name]: arguments[0]}
+        if name == "Interval":
+            keys = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+            return {keys[k.arg]: _literal_node(k.value) for k in node.keywords if k.arg in keys}
+    value = _literal_node(node)
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return {"minimum": value[0], "maximum": value[1]}
+    return {}
+
+
+def _literal_node(node: ast.expr):
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError):
+        return _NOT_LITERAL
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 _NOT_LITERAL = object()

@@ -53,7 +53,7 @@ def _plain(value: Any) -> Any:
 
 def resolve_parameters(
     declared: dict[str, NotebookParameter],
-    *sources: tuple[str, dict[str, Any]],
+    *sources: tuple[str | None, dict[str, Any]],
 ) -> dict[str, Any]:
     """Merge ``(origin, values)`` sources in order (later wins) and cast each to its declared type.
 
@@ -66,18 +66,40 @@ def resolve_parameters(
         for name, value in values.items():
             if name not in declared:
                 known = ", ".join(declared) or "none: the notebook has no cell tagged 'parameters'"
-                raise ParameterError(f"{origin}: unknown parameter '{name}' (the notebook's parameters: {known})")
+                raise ParameterError(f"{_where(origin)}unknown parameter '{name}' (the notebook's parameters: {known})")
             merged[name] = cast_parameter(declared[name], value, origin)
     return merged
 
 
-def cast_parameter(parameter: NotebookParameter, value: Any, origin: str = "parameter") -> Any:
+def _where(origin: str | None) -> str:
+    return f"{origin}: " if origin else ""
+
+
+def cast_parameter(parameter: NotebookParameter, value: Any, origin: str | None = None) -> Any:
     """``value`` as the parameter's declared type; strings (from the command line) are parsed."""
     kind = parameter.type_name
     try:
-        return _cast(kind, value)
+        cast = _cast(kind, value)
     except (ValueError, TypeError):
-        raise ParameterError(f"{origin}: parameter '{parameter.name}' expects {kind}, got {value!r}") from None
+        raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' expects {kind}, got {value!r}") from None
+    problem = _constraint_problem(parameter.constraints, cast)
+    if problem:
+        raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' {problem}, got {value!r}")
+    return cast
+
+
+def _constraint_problem(constraints: dict, value: Any) -> str | None:
+    """What the value breaks of the annotation's enum and bounds, or None."""
+    if "enum" in constraints and value not in constraints["enum"]:
+        return "must be one of " + ", ".join(map(repr, constraints["enum"]))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        checks = [("minimum", "must be >= {}", lambda bound: value >= bound), ("maximum", "must be <= {}", lambda bound: value <= bound),
+                  ("exclusiveMinimum", "must be > {}", lambda bound: value > bound),
+                  ("exclusiveMaximum", "must be < {}", lambda bound: value < bound)]
+        for key, message, holds in checks:
+            if key in constraints and not holds(constraints[key]):
+                return message.format(constraints[key])
+    return None
 
 
 def _cast(kind: str | None, value: Any) -> Any:

@@ -249,7 +249,17 @@ def _declare(args, shell) -> None:
     display(bundle("".join(parts), text), raw=True)
 
 
+def _params(args, shell):
+    """The parameters of a notebook as a form that runs it (the schema of ``reef params``)."""
+    from . import open_solution
+    from .widgets import ParametersForm
+
+    _, schema, _ = _command(args)
+    return ParametersForm(open_solution(args.source), schema, workflow=args.workflow)
+
+
 VERBS: dict[str, Callable] = {
+    "params": _params,
     "validate": _validate,
     "run": _run,
     "sweep": _sweep,

@@ -81,3 +81,24 @@ def test_reef_params_prints_the_schema(hello):
     assert main(["sweep", str(hello), "-p", "method", "random", "fancy"], out=out, err=err) == 2
     assert "must be one of 'random', 'stratified', got 'fancy'" in err.getvalue()
     assert not (hello / "runs").exists()
+
+
+def test_the_form_is_built_from_the_schema_and_runs(hello):
+    import ipywidgets
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "reefnb")
+    form = shell.run_line_magic("reef", f"params {hello}")
+    assert isinstance(form.inputs["method"], ipywidgets.Dropdown)
+    assert list(form.inputs["method"].options) == ["random", "stratified"]
+    samples = form.inputs["samples"]
+    assert isinstance(samples, ipywidgets.BoundedIntText) and (samples.min, samples.max, samples.value) == (1, 10_000_000, 10000)
+    assert isinstance(form.inputs["seed"], ipywidgets.IntText)
+    form.inputs["method"].value = "stratified"
+    samples.value = 400
+    form.button.click()
+    assert form.record["status"] == "ok"
+    assert form.record["parameters"] == {"samples": 400, "method": "stratified"} | {"seed": 0}
+    assert form.record["metrics"]["points"]["value"] == 400
+    assert not form.button.disabled

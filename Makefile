@@ -24,6 +24,9 @@ demo: $(STAMP)
 	$(BIN)/reef validate solutions/hello-sweep
 	$(BIN)/reef benchmark solutions/hello-sweep
 	$(BIN)/reef results --solution hello-sweep
+	mkdir -p .reef-demo
+	$(BIN)/reef dashboard --solution solutions/hello-sweep -o .reef-demo/dashboard.html
+	@echo "dashboard: $(CURDIR)/.reef-demo/dashboard.html (offline, open it in a browser)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check reefnb tests benchmarks

@@ -22,6 +22,7 @@ _API = {
     "Solution": "manifest",
     "Workflow": "manifest",
     "run": "execute",
+    "resume": "execute",
     "sweep": "sweeps",
     "results": "frame",
     "records_to_frame": "frame",
@@ -36,6 +37,13 @@ _API = {
     "list_environments": "envs",
     "remove_environment": "envs",
     "fetch_artifact": "artifacts",
+    "export_package": "package",
+    "import_package": "package",
+    "PackageError": "package",
+    "reproduce_solution": "reproduce",
+    "pareto_front": "pareto",
+    "pareto_layers": "pareto",
+    "dominators": "pareto",
     "ReefError": "exceptions",
     "ManifestError": "exceptions",
     "ParameterError": "exceptions",
@@ -55,6 +63,7 @@ __all__ = [
     "Solution",
     "Workflow",
     "run",
+    "resume",
     "sweep",
     "results",
     "records_to_frame",
@@ -69,6 +78,13 @@ __all__ = [
     "list_environments",
     "remove_environment",
     "fetch_artifact",
+    "export_package",
+    "import_package",
+    "PackageError",
+    "reproduce_solution",
+    "pareto_front",
+    "pareto_layers",
+    "dominators",
     "ReefError",
     "ManifestError",
     "ParameterError",
@@ -81,11 +97,14 @@ if TYPE_CHECKING:
     from .detection import Detector, detect
     from .envs import create_environment, list_environments, remove_environment
     from .exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
-    from .execute import run
+    from .execute import resume, run
     from .frame import records_to_frame, results
     from .install import init, plan_init
     from .manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
+    from .package import PackageError, export_package, import_package
+    from .pareto import dominators, pareto_front, pareto_layers
     from .recording import RECORD_MIME, record
+    from .reproduce import reproduce_solution
     from .store import Store, default_store, reef_home
     from .sweeps import sweep
 

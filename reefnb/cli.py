@@ -45,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path", metavar="PATH", help="a solution folder or its solution.json")
 
     run = verb("run", "execute a workflow's notebook with parameters and record the run")
-    run.add_argument("solution", metavar="SOLUTION", help="a solution folder, its solution.json, or a notebook")
+    run.add_argument("solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook")
     run.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a parameter (repeatable); cast to the type of the parameters cell")
     run.add_argument("-f", "--parameter-file", metavar="PARAMS.json|yaml", help="parameters from a JSON or YAML file")
+    run.add_argument("--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed")
+    run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
     _run_options(run)
 
     sweep = verb("sweep", "run a workflow once per point of a parameter grid")
@@ -112,8 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
     activate.add_argument("name", metavar="NAME")
     remove_solution = verb("rm", "forget a solution and remove its environment (never the download cache)")
     remove_solution.add_argument("name", metavar="NAME")
+    _results_verbs(verb)
     _declaring_verbs(verb)
+    _sharing_verbs(verb)
     return parser
+
+
+def _results_verbs(verb: Callable) -> None:
+    """pareto / dashboard: analyse the recorded runs (reefnb.pareto, reefnb.plots, reefnb.dashboard)."""
+    pareto = verb("pareto", "the Pareto frontier of the ok runs: the best trade-offs between metrics")
+    pareto.add_argument("--solution", "-s", help="only the runs of this solution (name or folder; a folder gives default objectives)")
+    pareto.add_argument("--min", nargs="+", action="extend", default=[], metavar="METRIC", help="metrics to minimise (metric.NAME or NAME)")
+    pareto.add_argument("--max", nargs="+", action="extend", default=[], metavar="METRIC", help="metrics to maximise")
+    pareto.add_argument("--plot", metavar="FILE.html|png|svg", help="also draw the first two objectives (offline HTML, PNG or SVG)")
+    pareto.add_argument("--color", default="env.name", metavar="COLUMN", help="colour the plot's points by this column (default: env.name)")
+    pareto.add_argument("--log", choices=["x", "y", "xy"], help="log scale on these plot axes")
+    pareto.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
+    dashboard = verb("dashboard", "write an offline HTML dashboard of the recorded runs (charts, summaries, run details)")
+    dashboard.add_argument("--solution", "-s", help="only the runs of this solution (name or folder; a folder gives the manifest's defaults)")
+    dashboard.add_argument("-o", "--output", default="dashboard.html", metavar="FILE.html", help="where to write it (default: dashboard.html)")
+    dashboard.add_argument("--min", nargs="+", action="extend", default=[], metavar="METRIC", help="objectives to minimise (default: the manifest's)")
+    dashboard.add_argument("--max", nargs="+", action="extend", default=[], metavar="METRIC", help="objectives to maximise")
 
 
 def _declaring_verbs(verb: Callable) -> None:
@@ -137,6 +158,29 @@ def _declaring_verbs(verb: Callable) -> None:
         sub.add_argument("--notebook", metavar="PATH", help="the notebook to declare in (%%reef: the running notebook)")
         sub.add_argument("--solution", metavar="PATH", help="the solution to declare in (default: the one whose workflows use the notebook)")
 
+
+
+def _sharing_verbs(verb: Callable) -> None:
+    """export / import / reproduce: artifact packages (reefnb.package, reefnb.reproduce)."""
+    export = verb("export", "write a notebook or solution as a shareable package (NAME.reef.zip)")
+    export.add_argument("source", nargs="?", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json "
+                        "(%%reef: the running notebook)")
+    export.add_argument("-o", "--output", required=True, metavar="NAME.reef.zip", help="the package file to write")
+    export.add_argument("--include", action="append", default=[], metavar="PATH", help="also pack this file (repeatable)")
+    export.add_argument("--author", action="append", default=[], metavar="NAME", help="an author (repeatable)")
+    export.add_argument("--license", metavar="SPDX", help="the licence, e.g. Apache-2.0")
+    export.add_argument("--paper", metavar="DOI", help="the paper's DOI")
+    import_ = verb("import", "check a package and extract it (runs nothing)")
+    import_.add_argument("package", metavar="PACKAGE.reef.zip")
+    import_.add_argument("-o", "--output", metavar="FOLDER", help="where to extract (default: ./NAME; must be new or empty)")
+    reproduce = verb("reproduce", "rerun a package's or solution's expected experiments and judge every metric")
+    reproduce.add_argument("source", metavar="PACKAGE|SOLUTION", help="a .reef.zip package, a solution folder or its solution.json")
+    reproduce.add_argument("-w", "--workflow", help="only the expectations of this workflow")
+    reproduce.add_argument("--tolerance-scale", type=float, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
+    reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new temporary folder)")
+    reproduce.add_argument("--trust", action="store_true", help="run a package's notebooks without asking")
+    reproduce.add_argument("--report", metavar="FILE.json", help="write the JSON report here (default: in the solution folder)")
+    reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")
 
 def _sweep_options(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_mutually_exclusive_group()
@@ -177,8 +221,20 @@ def cmd_validate(args, out: TextIO) -> tuple[int, Any]:
 def cmd_run(args, out: TextIO) -> tuple[int, Any]:
     from . import run
 
+    if args.resume:
+        if args.solution or args.parameter or args.parameter_file:
+            raise UsageError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
+        from .execute import resume
+
+        record = resume(args.resume, timeout=args.timeout, progress=not args.json and sys.stderr.isatty())
+        if not args.json:
+            print(format_record(record), file=out)
+        return (EXIT_OK if record["status"] == "ok" else EXIT_RUN_FAILED), record
+    if not args.solution:
+        raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
     record = run(
         args.solution,
+        checkpoint=args.checkpoint,
         workflow=args.workflow,
         parameters=dict(args.parameter),
         parameter_file=args.parameter_file,
@@ -442,6 +498,46 @@ def cmd_artifact(args, out: TextIO) -> tuple[int, Any]:
     return _declared(args, out, declare_artifact(args.name, spec, notebook=args.notebook, solution=args.solution))
 
 
+
+def cmd_export(args, out: TextIO) -> tuple[int, Any]:
+    from .package import export_package
+
+    if args.source is None:
+        raise UsageError("reef export: give the NOTEBOOK or SOLUTION to export")
+    summary = export_package(args.source, args.output, include=args.include, authors=args.author, license=args.license,
+                             paper=args.paper)
+    if not args.json:
+        print(f"{summary['package']}: {summary['solution']}, {len(summary['members'])} files, {len(summary['runs'])} runs, "
+              f"{len(summary['expected'])} expected results (sha256 {summary['sha256'][:12]})", file=out)
+    return EXIT_OK, summary
+
+
+def cmd_import(args, out: TextIO) -> tuple[int, Any]:
+    from .package import import_package
+
+    folder = import_package(args.package, args.output)
+    if not args.json:
+        print(f"{args.package}: verified and extracted into {folder} (nothing was run)", file=out)
+    return EXIT_OK, {"package": args.package, "folder": str(folder)}
+
+
+def cmd_reproduce(args, out: TextIO) -> tuple[int, Any]:
+    from .package import is_package
+    from .reproduce import REPRODUCED, report_lines, reproduce
+
+    trust = args.trust
+    if is_package(args.source) and not trust and sys.stdin.isatty() and not args.json:
+        answer = input(f"{args.source}: run its notebooks on this machine? They are code from elsewhere [y/N] ")
+        trust = answer.strip().lower() in ("y", "yes")
+        if not trust:
+            raise ReefError(f"{args.source}: not trusted; nothing was run")
+    report = reproduce(args.source, workflow=args.workflow, tolerance_scale=args.tolerance_scale, folder=args.folder, trust=trust,
+                       report=args.report, profile=args.profile)
+    if not args.json:
+        print("\n".join(report_lines(report)), file=out)
+    return (EXIT_OK if report["verdict"] == REPRODUCED else EXIT_RUN_FAILED), report
+
+
 def _declared(args, out: TextIO, declaration) -> tuple[int, Any]:
     """A declaration is stored even when it is not met here: the lines say so, the exit code stays 0."""
     from .declare import declaration_lines
@@ -457,6 +553,89 @@ def _size(count: int) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return str(count)
+
+
+def results_with_solution(argument: str | None):
+    """The results frame for ``--solution`` (a name or a folder), and the Solution when it is a folder."""
+    from .frame import results
+
+    solution = None
+    if argument and (Path(argument) / "solution.json").is_file():
+        from . import load_solution
+
+        solution = load_solution(argument)
+    return results(solution=solution.name if solution else argument), solution
+
+
+def _objectives_from_args(args, frame, solution) -> dict[str, str]:
+    from .dashboard import default_objectives
+
+    objectives = {name: "min" for name in args.min}
+    objectives.update({name: "max" for name in args.max})
+    if not objectives:
+        objectives = default_objectives(solution, frame)
+    if not objectives:
+        metrics = ", ".join(c for c in frame.columns if c.startswith("metric.")) or "none"
+        raise UsageError(f"name the objectives with --min/--max METRIC (metric columns: {metrics})")
+    return objectives
+
+
+def cmd_pareto(args, out: TextIO) -> tuple[int, Any]:
+    import warnings
+
+    from .pareto import normalise_objectives, pareto_front
+
+    frame, solution = results_with_solution(args.solution)
+    frame = frame[frame["status"] == "ok"] if len(frame) else frame
+    if frame.empty:
+        raise ReefError("no ok runs recorded" + (f" for {args.solution}" if args.solution else "") + ": no frontier")
+    objectives = normalise_objectives(frame, _objectives_from_args(args, frame, solution))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        front = pareto_front(frame, objectives)
+    for warning in caught:
+        logging.getLogger("reefnb").warning(str(warning.message))
+    columns = [c for c in ["run_id", "env.name", *(c for c in frame.columns if c.startswith("param.")), *objectives] if c in front]
+    plot = None
+    if args.plot:
+        from .plots import pareto_chart, save_chart
+
+        if len(objectives) < 2:
+            raise UsageError("--plot needs two objectives")
+        x, y = list(objectives)[:2]
+        chart = pareto_chart(frame, x, y, directions=objectives, color=args.color,
+                             log_x="x" in (args.log or ""), log_y="y" in (args.log or ""))
+        plot = str(save_chart(chart, args.plot))
+    result = {"objectives": objectives, "runs": len(frame), "front": json.loads(front[columns].to_json(orient="records")), "plot": plot}
+    if args.json or args.format == "json":
+        return EXIT_OK, result
+    if args.format == "csv":
+        front[columns].to_csv(out, index=False)
+    else:
+        units = frame.attrs.get("units", {})
+        table = front[columns].rename(columns={c: f"{c} [{units[c]}]" for c in columns if c in units})
+        print(f"{len(front)} of {len(frame)} ok runs on the frontier of "
+              + ", ".join(f"{d} {c}" for c, d in objectives.items()), file=out)
+        print(table.to_string(index=False), file=out)
+    if plot:
+        print(f"plot: {plot}", file=out)
+    return EXIT_OK, result
+
+
+def cmd_dashboard(args, out: TextIO) -> tuple[int, Any]:
+    from .dashboard import build_dashboard, require_runs
+
+    frame, solution = results_with_solution(args.solution)
+    require_runs(frame, args.solution)
+    objectives = None
+    if args.min or args.max:
+        from .pareto import normalise_objectives
+
+        objectives = normalise_objectives(frame, _objectives_from_args(args, frame, solution))
+    path = build_dashboard(frame, args.output, solution=solution, objectives=objectives)
+    if not args.json:
+        print(f"dashboard: {path} ({len(frame)} runs)", file=out)
+    return EXIT_OK, {"path": str(path), "runs": len(frame)}
 
 
 def frame_for_display(frame, all_columns: bool = False):
@@ -522,6 +701,11 @@ COMMANDS: dict[str, Callable] = {
     "require": cmd_require,
     "tool": cmd_tool,
     "artifact": cmd_artifact,
+    "pareto": cmd_pareto,
+    "dashboard": cmd_dashboard,
+    "export": cmd_export,
+    "import": cmd_import,
+    "reproduce": cmd_reproduce,
 }
 
 

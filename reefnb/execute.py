@@ -38,6 +38,12 @@ class _Session:
 
     kernel_manager: Any = None
     kernel_log: Any = None
+    checkpoint: bool = False  # pickle the kernel's state after each cell (see reefnb.checkpoints)
+    replay: dict | None = None  # resume: executed-notebook cell index -> the failed run's cell
+    key: str | None = None  # the key chain of cells so far
+    written: list = field(default_factory=list)  # checkpoint files this run wrote
+    replayed: int = 0  # cells not executed but restored
+    restored_from: int | None = None  # the cell index whose checkpoint was loaded
     fingerprint: dict | None = None
     cell_index: int | None = None
     exit_code: int | None = None
@@ -120,6 +126,7 @@ def run(
     environment: str | None = None,
     store: Any = True,
     progress: bool = False,
+    checkpoint: bool = False,
 ) -> dict:
     """Execute a workflow's notebook and return its run record (whatever its status).
 
@@ -132,11 +139,34 @@ def run(
     its record (status ``interrupted``) has been stored first.
     """
     request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment)
-    return execute_run(request, store=store, progress=progress)
+    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint)
+
+
+def resume(run_id: str, store: Any = True, progress: bool = False, timeout: float | None = None) -> dict:
+    """Run a failed, timed-out, killed or interrupted run again from its last checkpoint.
+
+    See ``reefnb.checkpoints`` for what is replayed and when it falls back to a full rerun. The new
+    record's ``resumed_from`` names the old run.
+    """
+    from .store import Store, default_store
+
+    source_store = store if isinstance(store, Store) else default_store()
+    old = source_store.get(run_id)
+    if old is None:
+        raise ReefError(f"no run '{run_id}' in {source_store.path} (reef results lists the runs)")
+    if old["status"] == "ok":
+        raise ReefError(f"run {run_id} ended ok: there is nothing to resume")
+    folder = Path(old["solution"]["path"])
+    manifest = folder / "solution.json"
+    source = manifest if manifest.is_file() else folder / old["notebook"]["path"]
+    request = prepare_run(source, old["workflow"], old["parameters"], kernel=old["environment"]["kernel"],
+                          timeout=timeout, environment=old["environment"].get("name")
+                          if old["environment"].get("name") != old["environment"]["kernel"] else None)
+    return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old)
 
 
 def execute_run(request: RunRequest, store: Any = True, progress: bool = False, kernel_manager: Any = None,
-                kernel_log: Path | None = None) -> dict:
+                kernel_log: Path | None = None, checkpoint: bool = False, resume_of: dict | None = None) -> dict:
     """Execute a prepared run and build its record.
 
     ``kernel_manager``: a kernel already started for this run (in the notebook's folder), so
@@ -169,7 +199,9 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     started = time.monotonic()
     status, error = "ok", None
     interrupted = False
-    session = _Session(kernel_manager=kernel_manager)
+    session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None)
+    if resume_of is not None:
+        session.replay = _replayable_cells(resume_of)
     with ExitStack() as stack:
         session.kernel_log = stack.enter_context(open(run_folder / "kernel.log", "ab"))
         try:
@@ -188,6 +220,10 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
                     Path(kernel_log).unlink()
     ended_wall = datetime.now(timezone.utc)
     duration = time.monotonic() - started
+
+    if status == "ok":  # checkpoints serve only to resume a run that did not finish
+        for path in session.written:
+            Path(path).unlink(missing_ok=True)
 
     metrics = {}
     if output_path.exists():
@@ -220,6 +256,9 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
             "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "",
         },
     }
+    if resume_of is not None:
+        record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed,
+                                  "restored_after_cell": session.restored_from}
     if store is not False:
         from .store import Store, default_store
 
@@ -227,6 +266,27 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     if interrupted:
         raise KeyboardInterrupt
     return record
+
+
+def _replayable_cells(old: dict) -> dict[int, dict]:
+    """The failed run's executed cells by index (as this run will number them), up to its failure."""
+    path = Path(old["notebook"]["output_path"] or "")
+    if not path.is_file():
+        return {}
+    try:
+        notebook = read_notebook(path)
+    except ReefError:
+        return {}
+    cells = [cell for cell in notebook.cells if "papermill-error-cell-tag" not in cell.metadata.get("tags", [])]
+    failing = (old.get("error") or {}).get("cell_index")
+    replay, user_index = {}, -1
+    for index, cell in enumerate(cells):
+        if not ADDED_CELL_TAGS & set(cell.metadata.get("tags", [])):
+            user_index += 1
+        failed = failing is None or user_index >= failing
+        replay[index] = {"source": cell.source, "outputs": cell.get("outputs", []),
+                         "execution_count": cell.get("execution_count"), "failed": failed}
+    return replay
 
 
 def failure_record(request: RunRequest, status: str, error: BaseException) -> dict:
@@ -449,6 +509,13 @@ def _register_engine() -> None:
             try:
                 with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
                     self._fingerprint_kernel()
+                    if session.checkpoint or session.replay is not None:
+                        from .checkpoints import KERNEL_HELPERS, environment_lock
+
+                        self._silent(KERNEL_HELPERS)
+                        session.key = environment_lock(self.kernel_name, session.fingerprint)
+                        if session.replay is not None:
+                            self._plan_replay()
                     try:
                         self.papermill_execute_cells()
                     except DeadKernelError:
@@ -464,9 +531,52 @@ def _register_engine() -> None:
 
         def execute_cell(self, cell, cell_index, *args, **kwargs):
             # Count in the user's notebook: the cells papermill added are not theirs.
+            session = self.reef_session
             added = sum(bool(ADDED_CELL_TAGS & set(c.metadata.get("tags", []))) for c in self.nb.cells[:cell_index])
-            self.reef_session.cell_index = cell_index - added
-            return super().execute_cell(cell, cell_index, *args, **kwargs)
+            session.cell_index = cell_index - added
+            if session.key is None or cell.cell_type != "code":
+                return super().execute_cell(cell, cell_index, *args, **kwargs)
+            from .checkpoints import checkpoint_path, next_key
+
+            session.key = next_key(session.key, cell.source)
+            if session.restored_from is not None and cell_index <= session.restored_from:
+                old = session.replay[cell_index]  # restored, not executed: the failed run's outputs stand
+                cell.outputs = old.get("outputs", [])
+                cell.execution_count = old.get("execution_count")
+                session.replayed += 1
+                session.written.append(checkpoint_path(session.key))
+                if cell_index == session.restored_from:
+                    self._silent(f"__reef_load({str(checkpoint_path(session.key))!r})")
+                return cell
+            result = super().execute_cell(cell, cell_index, *args, **kwargs)
+            if session.checkpoint:
+                path = checkpoint_path(session.key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._silent(f"__reef_dump({str(path)!r})")
+                session.written.append(path)
+            return result
+
+        def _plan_replay(self) -> None:
+            """The last cell before the failure with a complete checkpoint under this run's keys."""
+            from .checkpoints import checkpoint_complete, next_key
+
+            session = self.reef_session
+            key = session.key
+            for index, cell in enumerate(self.nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                key = next_key(key, cell.source)
+                old = session.replay.get(index)
+                if old is None or old.get("source") != cell.source or old.get("failed"):
+                    break
+                if checkpoint_complete(key):
+                    session.restored_from = index
+
+        def _silent(self, code: str) -> None:
+            reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
+            content = (reply or {}).get("content", {})
+            if content.get("status") != "ok":
+                raise RuntimeError(f"reef checkpoint code failed in the kernel: {content.get('ename')}: {content.get('evalue')}")
 
         def _fingerprint_kernel(self) -> None:
             message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": KERNEL_FINGERPRINT_EXPRESSION})

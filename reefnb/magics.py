@@ -83,6 +83,12 @@ def run_magic(line: str, shell=None) -> Any:
     try:
         if args.verb in DECLARING_VERBS:
             _choose_notebook(args, shell)
+        if args.verb == "export" and args.source is None:
+            from .declare import running_notebook
+
+            args.source = running_notebook(getattr(shell, "user_ns", None))
+            if args.source is None:
+                raise ReefError("%reef export: cannot tell which notebook this kernel runs: give its path")
         if getattr(args, "json", False) or getattr(args, "format", None) == "json":
             return COMMANDS[args.verb](args, io.StringIO())[1]
         return VERBS.get(args.verb, _text)(args, shell)
@@ -123,7 +129,16 @@ def _run(args, shell):
     from . import records_to_frame, run
     from .widgets import run_summary
 
-    record = run(args.solution, **_options(run, args, parameters=dict(args.parameter), progress=_in_kernel(shell)))
+    if args.resume:
+        from .execute import resume
+
+        record = resume(args.resume, timeout=args.timeout, progress=_in_kernel(shell))
+    elif not args.solution:
+        from .cli import UsageError
+
+        raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
+    else:
+        record = run(args.solution, **_options(run, args, parameters=dict(args.parameter), progress=_in_kernel(shell)))
     display(run_summary(record), raw=True)
     return records_to_frame([record])
 
@@ -249,6 +264,24 @@ def _declare(args, shell) -> None:
     display(bundle("".join(parts), text), raw=True)
 
 
+def _pareto(args, shell):
+    """The Pareto explorer widget; --plot and --format csv print what the command prints."""
+    from .cli import _objectives_from_args, results_with_solution
+    from .exceptions import ReefError
+    from .widgets import ParetoExplorer
+
+    if args.plot or args.format == "csv":
+        return _text(args, shell)
+    frame, solution = results_with_solution(args.solution)
+    frame = frame[frame["status"] == "ok"] if len(frame) else frame
+    if frame.empty:
+        raise ReefError("no ok runs recorded" + (f" for {args.solution}" if args.solution else "") + ": no frontier")
+    objectives = {name: "min" for name in args.min} | {name: "max" for name in args.max}
+    if not objectives and solution is not None:
+        objectives = _objectives_from_args(args, frame, solution)
+    return ParetoExplorer(frame, objectives=objectives or None, color=args.color)
+
+
 def _params(args, shell):
     """The parameters of a notebook as a form that runs it (the schema of ``reef params``)."""
     from . import open_solution
@@ -259,6 +292,7 @@ def _params(args, shell):
 
 
 VERBS: dict[str, Callable] = {
+    "pareto": _pareto,
     "params": _params,
     "validate": _validate,
     "run": _run,

@@ -183,6 +183,12 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
         if metric["name"] in seen:
             problem(f"/metrics/{index}/name", f"metric '{metric['name']}' is declared twice")
         seen.add(metric["name"])
+    for key, column in ((key, value) for key, value in data.get("dashboard", {}).items() if key in ("x", "y", "color")):
+        if not _dashboard_column_known(column, seen, data):
+            problem(f"/dashboard/{key}", _dashboard_unknown(column, seen))
+    for index, column in enumerate(data.get("dashboard", {}).get("columns", [])):
+        if not _dashboard_column_known(column, seen, data):
+            problem(f"/dashboard/columns/{index}", _dashboard_unknown(column, seen))
 
     from .artifacts import artifact_problems
     from .requirements import syntax_problems
@@ -215,6 +221,26 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
                 if key not in parameters:
                     problem(f"{pointer}/{section}/{_escape(key)}", _unknown_parameter(key, spec["notebook"], parameters))
 
+    profiles = data.get("profiles", {})
+    if profiles and not {"smoke", "full"} <= set(profiles):
+        problem("/profiles", f"declare at least 'smoke' and 'full' (declared: {', '.join(sorted(profiles))})")
+    ids: set[str] = set()
+    for index, expectation in enumerate(data.get("expected", [])):
+        if "id" in expectation:
+            if expectation["id"] in ids:
+                problem(f"/expected/{index}/id", f"expectation id '{expectation['id']}' is used twice")
+            ids.add(expectation["id"])
+        for position, name in enumerate(expectation.get("profiles", [])):
+            if name not in profiles:
+                problem(f"/expected/{index}/profiles/{position}", f"no profile '{name}' in /profiles")
+    metric_names = {metric["name"] for metric in data.get("metrics", [])}
+    for index, claim in enumerate(data.get("claims", [])):
+        for position, name in enumerate(claim["expected"]):
+            if name not in ids:
+                problem(f"/claims/{index}/expected/{position}", f"no /expected entry with id '{name}'")
+        for position, name in enumerate(claim.get("metrics", [])):
+            if metric_names and name not in metric_names:
+                problem(f"/claims/{index}/metrics/{position}", f"metric '{name}' is not declared in /metrics")
     for index, expectation in enumerate(data.get("expected", [])):
         workflow = expectation.get("workflow", "run")
         if workflow not in data["workflows"]:
@@ -228,6 +254,22 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
                 notebook = data["workflows"][workflow]["notebook"]
                 problem(f"/expected/{index}/parameters/{_escape(key)}", _unknown_parameter(key, notebook, parameters))
     return problems
+
+
+def _dashboard_column_known(column: str, metrics: set[str], data: dict) -> bool:
+    """A dashboard axis or column names a declared metric, a workflow parameter or a results-frame column."""
+    from .frame import BASE_COLUMNS
+
+    if column.startswith("param."):
+        return any(column[6:] in spec.get(section, {}) for spec in data["workflows"].values() for section in ("parameters", "sweep"))
+    if column.startswith("env.") or column in BASE_COLUMNS or column == "error":
+        return True
+    return column.removeprefix("metric.") in metrics
+
+
+def _dashboard_unknown(column: str, metrics: set[str]) -> str:
+    known = ", ".join(sorted(metrics)) or "none"
+    return f"'{column}' is neither a declared metric (declared: {known}) nor a param.NAME of a workflow, an env.* or a results column"
 
 
 def _unknown_parameter(key: str, notebook: str, parameters: dict) -> str:

@@ -520,3 +520,100 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
 
         return widgets.Text(value=json.dumps(default) if default is not None else "", description=name, style=style)
     return widgets.Text(value="" if default is None else str(default), description=name, style=style)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Pareto explorer (``%reef pareto``)
+
+MAX_FILTER_VALUES = 12  # a param.* column with more distinct values gets no filter
+
+
+class ParetoExplorer(widgets.VBox):
+    """Pick x, y, colour, objective directions and filters; the frontier table and chart follow live.
+
+    JupyterLab 4.6 does not render Vega-Lite v6 natively, so the chart is drawn as SVG by vl-convert
+    (``chart_format="svg"``, static) or as an inline-JS page in an iframe (``"html"``, interactive).
+    """
+
+    def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", chart_format: str = "svg"):
+        from .pareto import normalise_objectives
+
+        self.frame = frame
+        self.chart_format = chart_format
+        self.frontier = frame.iloc[0:0]
+        numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
+        if len(numeric) < 2:
+            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have "
+                            + (", ".join(numeric) or "none"))
+        objectives = normalise_objectives(frame, objectives) if objectives else {}
+        axes = [*objectives, *(c for c in numeric if c not in objectives)][:2]
+        style = {"description_width": "5em"}
+        self.x = widgets.Dropdown(options=numeric, value=axes[0], description="x", style=style)
+        self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=style)
+        self.x_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[0], "min"), style={"button_width": "4em"})
+        self.y_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[1], "min"), style={"button_width": "4em"})
+        categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
+        self.color = widgets.Dropdown(options=["(none)", *categorical], value=color if color in categorical else "(none)",
+                                      description="colour", style=style)
+        self.log_x = widgets.Checkbox(description="log x", indent=False)
+        self.log_y = widgets.Checkbox(description="log y", indent=False)
+        self.filters = {
+            column: widgets.SelectMultiple(options=values, value=values, description=column.removeprefix("param."),
+                                           rows=min(len(values), 4), style=style)
+            for column in categorical if column.startswith("param.") or column == "env.name"
+            for values in [tuple(sorted(frame[column].dropna().astype(str).unique()))]
+        }
+        self.status = widgets.HTML()
+        self.table = widgets.HTML()
+        self.chart = widgets.HTML()
+        controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
+        for control in controls:
+            control.observe(lambda change: self.update(), names="value")
+        super().__init__([
+            widgets.HBox([widgets.VBox([widgets.HBox([self.x, self.x_direction]), widgets.HBox([self.y, self.y_direction]),
+                                        widgets.HBox([self.color, self.log_x, self.log_y])]),
+                          widgets.HBox(list(self.filters.values()))]),
+            self.status, self.chart, self.table,
+        ])
+        self.update()
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        return {self.x.value: self.x_direction.value, self.y.value: self.y_direction.value}
+
+    def filtered(self):
+        """The runs the filters let through."""
+        frame = self.frame
+        for column, control in self.filters.items():
+            if len(control.value) < len(control.options):
+                frame = frame[frame[column].astype(str).isin(control.value)]
+        return frame
+
+    def update(self) -> None:
+        """Recompute the frontier and redraw the table and chart."""
+        import warnings
+
+        from .pareto import pareto_front
+        from .plots import chart_html, chart_svg, pareto_chart
+
+        if self.x.value == self.y.value:
+            self.status.value = message_html(["choose two different columns for x and y"], "warning")
+            return
+        frame = self.filtered()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.frontier = pareto_front(frame, self.objectives)
+        notes = [f"{len(self.frontier)} of {len(frame)} runs on the frontier"] + [str(w.message) for w in caught]
+        self.status.value = message_html(notes, "info")
+        columns = [c for c in ["run_id", "env.name", *self.filters, self.x.value, self.y.value] if c in self.frontier]
+        self.table.value = html_table(columns, [[format_value(v) for v in row] for row in self.frontier[columns].itertuples(index=False)])
+        if frame[[self.x.value, self.y.value]].notna().all(axis=1).sum() == 0:
+            self.chart.value = ""
+            return
+        chart = pareto_chart(frame, self.x.value, self.y.value, directions=self.objectives,
+                             color=None if self.color.value == "(none)" else self.color.value,
+                             log_x=self.log_x.value, log_y=self.log_y.value, detail=self.chart_format == "html")
+        if self.chart_format == "html":
+            self.chart.value = f'<iframe style="width:100%;height:760px;border:0" srcdoc="{escape(chart_html(chart))}"></iframe>'
+        else:
+            self.chart.value = chart_svg(chart)

@@ -86,7 +86,7 @@ def test_help_is_shown_and_the_kernel_keeps_running(shell):
 
 @pytest.mark.parametrize("line, expected", [
     ("bogus", "invalid choice: 'bogus'"),
-    ("run", "the following arguments are required: SOLUTION"),
+    ("run", "reef run: give a SOLUTION (or --resume RUN_ID)"),
     ("run x --no-such-option", "unrecognized arguments: --no-such-option"),
     ("run 'unclosed", "No closing quotation"),
     ("validate /no/such/folder", "/no/such/folder: /: no such solution folder"),

@@ -1,0 +1,274 @@
+"""The offline dashboard: one HTML file with the Vega libraries inlined, nothing fetched from the network.
+
+It holds a summary per environment, the Pareto charts, the comparison with the manifest's expected
+(reference) results and the run details. The manifest's ``dashboard`` section names the default
+axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ReefError
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .manifest import Solution
+
+MAX_DETAIL_ROWS = 500
+MAX_CHARTS = 3
+BASE_DETAIL_COLUMNS = ["run_id", "status", "env.name"]
+
+
+def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None = None) -> dict[str, str]:
+    """Objectives the user did not name: the dashboard's x and y, else every metric with a goal.
+
+    Directions come from the metrics' goals ("min" when a metric has none).
+    """
+    if solution is None:
+        return {}
+    metrics = solution.metrics
+    settings = solution.data.get("dashboard", {})
+    names = [settings[axis] for axis in ("x", "y") if settings.get(axis)]
+    if not names:
+        names = [name for name, metric in metrics.items() if metric.get("goal")]
+    objectives = {}
+    for name in names:
+        column = name if name.startswith(("metric.", "param.")) else f"metric.{name}"
+        objectives[column] = metrics.get(column.removeprefix("metric."), {}).get("goal", "min")
+    if frame is not None:
+        objectives = {column: goal for column, goal in objectives.items() if column in frame.columns}
+    return objectives
+
+
+def reference_frame(solution: Solution | None) -> pandas.DataFrame:
+    """The manifest's expected results as rows of the results frame (param.*, metric.*), labelled."""
+    import pandas
+
+    rows = []
+    for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
+        row: dict[str, Any] = {"label": f"expected #{index + 1}", "workflow": expectation.get("workflow", "run")}
+        row.update({f"param.{name}": value for name, value in expectation.get("parameters", {}).items()})
+        row.update({f"metric.{name}": spec.get("value") for name, spec in expectation["metrics"].items()})
+        rows.append(row)
+    return pandas.DataFrame(rows)
+
+
+def build_dashboard(
+    frame: pandas.DataFrame,
+    path: str | Path,
+    solution: Solution | None = None,
+    objectives: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the dashboard of ``frame`` (the results frame) to ``path`` and return the path."""
+    page = dashboard_html(frame, solution=solution, objectives=objectives, title=title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def dashboard_html(
+    frame: pandas.DataFrame,
+    solution: Solution | None = None,
+    objectives: dict[str, str] | None = None,
+    title: str | None = None,
+) -> str:
+    """The dashboard as one self-contained HTML page."""
+    import vl_convert
+
+    from .plots import pareto_chart
+
+    settings = solution.data.get("dashboard", {}) if solution else {}
+    metrics = solution.metrics if solution else {}
+    title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else "reef results")
+    objectives = dict(objectives or default_objectives(solution, frame))
+    if len(objectives) < 2:  # fall back on the first numeric metric columns
+        numeric = [c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives]
+        for column in numeric[: 2 - len(objectives)]:
+            objectives[column] = "min"
+    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    reference = reference_frame(solution)
+    color = settings.get("color", "env.name")
+
+    charts = []
+    if len(objectives) >= 2 and len(ok):
+        pairs = list(combinations(objectives, 2))[:MAX_CHARTS]
+        for x, y in pairs:
+            usable = ok[[x, y]].notna().all(axis=1)
+            if not usable.any():
+                continue
+            chart = pareto_chart(
+                ok, x, y, directions=objectives, color=color, reference=reference if len(reference) else None,
+                detail_columns=_detail_columns(ok, settings, [x, y]), width=520, height=320,
+            )
+            charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
+
+    sections = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
+        + (f" · {html.escape(solution.data.get('description', ''))}" if solution else "") + "</p>",
+        "<h2>Summary per environment</h2>",
+        _table_html(environment_summary(frame, objectives, metrics)),
+        "<h2>Pareto frontier</h2>",
+    ]
+    if charts:
+        sections += [f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, (name, _) in enumerate(charts)]
+    else:
+        sections.append("<p>No chart: the results need two numeric metrics with values.</p>")
+    comparison = reference_comparison(frame, solution)
+    sections += ["<h2>Comparison with reference results</h2>",
+                 _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
+    columns = _detail_columns(frame, settings, list(objectives), base=["run_id", "status", "started", "env.name"])
+    details = frame[columns].head(MAX_DETAIL_ROWS)
+    sections += [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
+                 _table_html(_formatted(details, metrics))]
+
+    specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
+    script = ""
+    if specs:
+        from altair.utils._importers import vl_version_for_vl_convert
+
+        bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+        embeds = "\n".join(
+            f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}})"
+            ".catch(function (error) { console.error(error); });"
+            for name in specs
+        )
+        script = (f"<script>{_script_safe(bundle)}</script>\n"
+                  f"<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>")
+    return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=script)
+
+
+def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], metrics: dict[str, dict]) -> pandas.DataFrame:
+    """One row per environment: runs, ok, failed, and the best value of each objective among ok runs."""
+    import pandas
+
+    if frame.empty:
+        return pandas.DataFrame({"environment": [], "runs": []})
+    groups = frame.assign(environment=frame.get("env.name", pandas.Series(index=frame.index, dtype=object)).fillna("(unknown)"))
+    rows = []
+    for environment, runs in groups.groupby("environment", sort=True):
+        ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+        row: dict[str, Any] = {"environment": environment, "runs": len(runs), "ok": len(ok), "not ok": len(runs) - len(ok)}
+        for column, goal in objectives.items():
+            values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
+            best = (values.min() if goal == "min" else values.max()) if len(values) else None
+            row[f"best {column.removeprefix('metric.')} ({goal})"] = _format(best, metrics.get(column.removeprefix("metric."), {}))
+        for column in ("env.cpu", "env.python", "env.kernel"):
+            if column in runs and runs[column].notna().any():
+                row[column.removeprefix("env.")] = str(runs[column].dropna().iloc[0])
+        rows.append(row)
+    return pandas.DataFrame(rows)
+
+
+def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> pandas.DataFrame:
+    """Each expected metric next to the median of the ok runs with the same parameters."""
+    import pandas
+
+    rows = []
+    for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
+        matching = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+        for name, value in expectation.get("parameters", {}).items():
+            column = f"param.{name}"
+            matching = matching[matching[column].astype(str) == str(value)] if column in matching else matching.iloc[0:0]
+        parameters = ", ".join(f"{k}={v}" for k, v in expectation.get("parameters", {}).items()) or "(defaults)"
+        for metric, spec in expectation["metrics"].items():
+            column = f"metric.{metric}"
+            values = pandas.to_numeric(matching[column], errors="coerce").dropna() if column in matching else pandas.Series(dtype=float)
+            observed = float(values.median()) if len(values) else None
+            tolerance = spec.get("tolerance") or (solution.metrics.get(metric, {}).get("tolerance") if solution else None) or {}
+            expected = spec.get("value")
+            within = None
+            if observed is not None and isinstance(expected, (int, float)):
+                allowed = max(tolerance.get("abs", 0.0), tolerance.get("rel", 0.0) * abs(expected))
+                within = "informational" if tolerance.get("informational") else ("yes" if abs(observed - expected) <= allowed else "no")
+            spec_format = solution.metrics.get(metric, {}) if solution else {}
+            rows.append({"expected": f"#{index + 1}", "parameters": parameters, "metric": metric,
+                         "expected value": _format(expected, spec_format),
+                         "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
+                         "observed (median)": _format(observed, spec_format), "runs": len(values), "within tolerance": within or "no runs"})
+    return pandas.DataFrame(rows)
+
+
+def _detail_columns(frame: pandas.DataFrame, settings: dict, axes: list[str], base: list[str] | None = None) -> list[str]:
+    wanted = settings.get("columns")
+    if wanted:
+        columns = [c if c in frame.columns else f"metric.{c}" if f"metric.{c}" in frame.columns else f"param.{c}" for c in wanted]
+    else:
+        columns = [*(base or BASE_DETAIL_COLUMNS), *axes, *(c for c in frame.columns if str(c).startswith("param."))]
+    return [c for c in dict.fromkeys([*(base or BASE_DETAIL_COLUMNS)[:1], *columns]) if c in frame.columns]
+
+
+def _formatted(frame: pandas.DataFrame, metrics: dict[str, dict]) -> pandas.DataFrame:
+    frame = frame.copy()
+    for column in frame.columns:
+        spec = metrics.get(str(column).removeprefix("metric."), {}) if str(column).startswith("metric.") else {}
+        frame[column] = [_format(value, spec) for value in frame[column]]
+    return frame
+
+
+def _format(value: Any, spec: dict) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if spec.get("format") and isinstance(value, (int, float)):
+        try:
+            text = format(value, spec["format"])
+        except (TypeError, ValueError):
+            text = str(value)
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = str(value)
+    return text + (f" {spec['unit']}" if spec.get("unit") else "")
+
+
+def _table_html(frame: pandas.DataFrame) -> str:
+    if frame.empty:
+        return "<p>No runs.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _script_safe(text: str) -> str:
+    # A "</script>" inside the inlined code or data would end the script element early.
+    return text.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def require_runs(frame: pandas.DataFrame, solution: str | None) -> None:
+    if frame.empty:
+        raise ReefError("no runs recorded" + (f" for {solution}" if solution else "") + ": nothing to show")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="generator" content="reefnb">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }}
+th, td {{ border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }}
+th {{ background: #f3f3f3; }}
+.meta {{ color: #666; }}
+.chart {{ margin-bottom: 1.5em; }}
+</style>
+</head>
+<body>
+{body}
+{script}
+</body>
+</html>
+"""

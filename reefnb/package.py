@@ -1,0 +1,697 @@
+"""Artifact packages: export a notebook or solution as one ``.reef.zip`` and import one safely.
+
+A package holds ``solution.json`` (with ``expected`` results from the recorded runs), the
+notebooks and files they read, ``reef.lock.json``, the run records under ``results/``, an
+RO-Crate (``ro-crate-metadata.json``, each run a CreateAction as in the Process Run Crate
+profile), the files repo2docker reads (``requirements.txt``, ``runtime.txt``) and ``SHA256SUMS``.
+The same input gives the same bytes: sorted members, fixed times and permissions, no wall clock.
+Importing only extracts, after checking every member and checksum; it never runs code.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ReefError
+from .manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
+from .notebook import notebook_digest, notebook_parameters, read_notebook
+
+log = logging.getLogger(__name__)
+
+PACKAGE_SUFFIX = ".reef.zip"
+SUMS_NAME = "SHA256SUMS"
+CRATE_NAME = "ro-crate-metadata.json"
+LOCK_NAME = "reef.lock.json"
+RESULTS_FOLDER = "results"
+PROCESS_RUN_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
+MAX_MEMBERS = 10_000
+MAX_RATIO = 200.0
+DEFAULT_FLOAT_TOLERANCE = {"rel": 1e-6}
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
+_TOKEN_PATTERNS = [
+    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"),
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
+    re.compile(r"(?i)((?:api[_-]?key|token|secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9_\-./+]{8,}"),
+]
+
+
+class PackageError(ReefError):
+    """A package cannot be written, or an archive is refused on import (names the archive and member)."""
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+def export_package(
+    source: str | Path,
+    output: str | Path,
+    include: list[str | Path] | tuple = (),
+    authors: list[str] | tuple = (),
+    license: str | None = None,
+    paper: str | None = None,
+    store: Any = None,
+) -> dict:
+    """Write ``source`` (a notebook, a solution folder or its ``solution.json``) as a package at ``output``.
+
+    Returns a summary: the package path, its sha256, its members, the expectations and runs it carries.
+    """
+    from .declare import solution_of
+    from .store import Store, default_store
+
+    source, output = Path(source), Path(output)
+    if not source.exists():
+        raise PackageError(f"{source}: no such notebook or solution")
+    store = store if isinstance(store, Store) else default_store()
+    if source.suffix == ".ipynb":
+        manifest = solution_of(source)
+        solution = load_solution(manifest) if manifest else None
+        notebook = source.resolve()
+    else:
+        solution, notebook = load_solution(source), None
+    if solution is not None:
+        data, files, folder = _solution_files(solution)
+    else:
+        data, files, folder = _notebook_solution(notebook)
+    for extra in include:
+        extra = Path(extra)
+        if not extra.is_file():
+            raise PackageError(f"--include {extra}: no such file")
+        files[_package_name(extra, folder)] = extra.resolve()
+
+    records = _matching_records(store, data, folder)
+    data = _with_options(data, authors, license, paper)
+    data["expected"] = _expectations(data, records)
+    if solution is None:
+        data["requires"] = _notebook_requires(notebook, records)
+    problems = validate_manifest(data, folder / MANIFEST_NAME)
+    if problems:
+        raise PackageError(f"{source}: the exported manifest would be invalid: {problems[0]}")
+
+    members: dict[str, bytes] = {}
+    scrub = _scrubber(folder)
+    for name, path in sorted(files.items()):
+        content = path.read_bytes()
+        if name.endswith(".ipynb"):
+            content = scrub(content.decode("utf-8")).encode("utf-8")
+        members[name] = content
+    members[MANIFEST_NAME] = _json_bytes(data)
+    clean_records = [_clean_record(record) for record in records]
+    for record in clean_records:
+        members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = scrub(_json_bytes(record).decode("utf-8")).encode("utf-8")
+    lock = _lock(solution, data, records)
+    members[LOCK_NAME] = scrub(_json_bytes(lock).decode("utf-8")).encode("utf-8")
+    members["requirements.txt"] = _requirements_txt(data, lock).encode("utf-8")
+    python_version = (lock.get("python") or {}).get("version") or ".".join(map(str, sys.version_info[:3]))
+    members["runtime.txt"] = f"python-{'.'.join(python_version.split('.')[:2])}\n".encode()
+    if "README.md" not in members or data.get("claims"):
+        members["README.md"] = _readme(data, members.get("README.md", b"").decode("utf-8", "replace")).encode("utf-8")
+    members[CRATE_NAME] = _crate_bytes(data, members, clean_records)
+    sums = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(members.items()))
+    members[SUMS_NAME] = sums.encode("utf-8")
+    _write_zip(output, members)
+    return {
+        "package": str(output),
+        "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),
+        "solution": f"{data['name']}@{data['version']}",
+        "members": sorted(members),
+        "expected": data["expected"],
+        "runs": [record["run_id"] for record in clean_records],
+    }
+
+
+def _solution_files(solution: Solution) -> tuple[dict, dict[str, Path], Path]:
+    """A solution's manifest data and its files (everything in its folder but runs, caches and hidden files)."""
+    folder = solution.path.resolve()
+    files: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part in _SKIPPED or part.startswith(".") for part in relative.parts) or not path.is_file() or path.is_symlink():
+            continue
+        if relative.as_posix() == MANIFEST_NAME or path.name.endswith(PACKAGE_SUFFIX):
+            continue
+        files[relative.as_posix()] = path
+    data = json.loads(json.dumps(solution.data))
+    data.pop("$schema", None)
+    return data, files, folder
+
+
+def _notebook_solution(notebook: Path) -> tuple[dict, dict[str, Path], Path]:
+    """A plain notebook as a one-workflow manifest, with the local files its code names."""
+    folder = notebook.parent
+    parsed = read_notebook(notebook)
+    name = re.sub(r"[^a-z0-9._-]+", "-", notebook.stem.lower()).strip("-._") or "notebook"
+    parameters = {key: parameter.default for key, parameter in notebook_parameters(parsed).items()
+                  if _is_json_literal(parameter.default)}
+    workflow: dict[str, Any] = {"notebook": notebook.name}
+    if parameters:
+        workflow["parameters"] = parameters
+    data: dict[str, Any] = {"name": name, "version": "0.1.0", "workflows": {"run": workflow}}
+    declared = parsed.metadata.get("reef", {})
+    if declared.get("artifacts"):
+        data["artifacts"] = declared["artifacts"]
+    files = {notebook.name: notebook}
+    for text in _string_literals(parsed):
+        candidate = folder / text
+        try:
+            if os.path.isabs(text) or not candidate.is_file() or candidate.is_symlink():
+                continue
+            resolved = candidate.resolve()
+            relative = resolved.relative_to(folder.resolve()).as_posix()
+        except (OSError, ValueError):
+            continue
+        files[relative] = resolved
+    return data, files, folder
+
+
+def _code_trees(notebook):
+    """Parsed syntax trees of the notebook's code cells (magics left out, unparsable cells skipped)."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            yield ast.parse(_python_only(cell.source))
+        except SyntaxError:
+            continue
+
+
+def _string_literals(notebook) -> list[str]:
+    texts = []
+    for tree in _code_trees(notebook):
+        texts += [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and 0 < len(node.value) < 256 and "\n" not in node.value]
+    return sorted(set(texts))
+
+
+def _imports(notebook) -> list[str]:
+    names = set()
+    for tree in _code_trees(notebook):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return sorted(names)
+
+
+def _python_only(source: str) -> str:
+    """Cell source without IPython magics and shell escapes, which are not Python."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def _is_json_literal(value: Any) -> bool:
+    try:
+        return json.loads(json.dumps(value)) == value
+    except (TypeError, ValueError):
+        return False
+
+
+def _notebook_requires(notebook: Path, records: list[dict]) -> dict:
+    """Declared packages and tools, plus imported distributions pinned to the versions the kernel had."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    parsed = read_notebook(notebook)
+    declared = parsed.metadata.get("reef", {}).get("requires", {})
+    packages = list(declared.get("packages", []))
+    named = set()
+    for text in packages:
+        try:
+            named.add(canonicalize_name(Requirement(text).name))
+        except InvalidRequirement:
+            continue
+    versions = {canonicalize_name(name): version for name, version in _last_packages(records).items()}
+    distributions = metadata.packages_distributions()
+    for module in _imports(parsed):
+        if module in sys.stdlib_module_names:
+            continue
+        for distribution in sorted(set(distributions.get(module, []))):
+            name = canonicalize_name(distribution)
+            if name in named:
+                continue
+            version = versions.get(name)
+            if version is None:
+                try:
+                    version = metadata.version(distribution)
+                except metadata.PackageNotFoundError:
+                    continue
+            packages.append(f"{name}=={version}")
+            named.add(name)
+    requires: dict[str, Any] = {"python": f">={sys.version_info.major}.{sys.version_info.minor}"}
+    if packages:
+        requires["packages"] = sorted(packages)
+    if declared.get("tools"):
+        requires["tools"] = declared["tools"]
+    return requires
+
+
+def _last_packages(records: list[dict]) -> dict[str, str]:
+    for record in reversed(records):
+        packages = (record.get("environment") or {}).get("packages")
+        if packages:
+            return dict(packages)
+    return {}
+
+
+def _matching_records(store, data: dict, folder: Path) -> list[dict]:
+    """The ok runs of this solution's notebooks as they are now (same name, same notebook content)."""
+    digests = {}
+    for name, spec in data["workflows"].items():
+        digests[name] = notebook_digest(read_notebook(folder / spec["notebook"]))
+    return [record for record in store.records(solution=data["name"], status="ok")
+            if digests.get(record.get("workflow")) == record["notebook"]["sha256"]]
+
+
+def _with_options(data: dict, authors, license: str | None, paper: str | None) -> dict:
+    data = dict(data)
+    if authors:
+        data["authors"] = [{"name": name} for name in authors]
+    if license:
+        data["license"] = license
+    if paper:
+        doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", paper.strip(), flags=re.IGNORECASE)
+        data["paper"] = {**data.get("paper", {}), "doi": doi}
+    return data
+
+
+def _expectations(data: dict, records: list[dict]) -> list[dict]:
+    """The manifest's expectations, with the last recorded run's metrics replacing or joining them.
+
+    An expectation the author named (``id``) is never replaced: claims refer to it.
+    """
+    expected = [dict(entry) for entry in data.get("expected", [])]
+    if not records:
+        return expected
+    last = records[-1]
+    declared = {metric["name"]: metric for metric in data.get("metrics", [])}
+    metrics = {}
+    for name, metric in sorted(last["metrics"].items()):
+        if metric.get("value") is None:
+            continue
+        entry: dict[str, Any] = {"value": metric["value"]}
+        if metric.get("unit"):
+            entry["unit"] = metric["unit"]
+        entry["tolerance"] = declared.get(name, {}).get("tolerance") or default_tolerance(name, metric["value"], metric.get("unit"))
+        metrics[name] = entry
+    if not metrics:
+        return expected
+    new = {"workflow": last["workflow"], "parameters": last["parameters"], "metrics": metrics}
+    same = [entry for entry in expected
+            if entry.get("workflow", "run") == last["workflow"] and entry.get("parameters", {}) == last["parameters"]]
+    if any("id" in entry for entry in same):  # the author's own expectation (a claim may cite it) stands
+        return expected
+    return [entry for entry in expected if entry not in same] + [new]
+
+
+def default_tolerance(name: str, value: Any, unit: str | None = None) -> dict:
+    """Timings are informational, integers (and anything not a float) exact, floats relative 1e-6."""
+    lowered, unit = name.lower(), (unit or "").lower()
+    if "time" in lowered or re.search(r"(^|_)(ms|s|sec|seconds)$", lowered) or unit in ("ms", "s", "sec", "seconds", "us", "ns"):
+        return {"informational": True}
+    if isinstance(value, float):
+        return dict(DEFAULT_FLOAT_TOLERANCE)
+    return {"abs": 0}
+
+
+def _clean_record(record: dict) -> dict:
+    """A run record without absolute paths or the host's name."""
+    record = json.loads(json.dumps(record))
+    record["solution"].pop("path", None)
+    output = record["notebook"].get("output_path")
+    if output:
+        record["notebook"]["output_path"] = f"runs/{record['run_id']}/{Path(output).name}"
+    environment = record.get("environment") or {}
+    environment.pop("hostname", None)
+    python = environment.get("python") or {}
+    for key in ("executable", "prefix"):
+        python.pop(key, None)
+    (record.get("provenance") or {}).pop("command", None)
+    return record
+
+
+def _lock(solution: Solution | None, data: dict, records: list[dict]) -> dict:
+    """The solution's lock without paths or its creation time, or one made from the last run's environment."""
+    from .install import LOCK_VERSION, read_lock
+
+    lock = read_lock(solution) if solution is not None else None
+    if lock is None:
+        environment = (records[-1].get("environment") or {}) if records else {}
+        python = environment.get("python") or {}
+        lock = {
+            "lock_version": LOCK_VERSION,
+            "solution": {"name": data["name"], "version": data["version"]},
+            "platform": {key: (environment.get("os") or {}).get(key) for key in ("system", "machine", "release")},
+            "python": {"version": python.get("version") or ".".join(map(str, sys.version_info[:3]))},
+            "packages": environment.get("packages") or {},
+            "source": "run" if records else "none",
+        }
+    lock = json.loads(json.dumps(lock))
+    lock.pop("created", None)
+    (lock.get("python") or {}).pop("executable", None)
+    (lock.get("environment") or {}).pop("path", None)
+    for artifact in (lock.get("artifacts") or {}).values():
+        if isinstance(artifact, dict):
+            artifact.pop("path", None)
+    return lock
+
+
+def _readme(data: dict, existing: str) -> str:
+    """The package's README: the solution's own text, then the claims and how to check each."""
+    marker = "## Claims and how to check them"
+    text = existing.split(marker)[0].rstrip() if existing else f"# {data['name']} {data['version']}\n\n{data.get('description', '')}".rstrip()
+    package = f"{data['name']}-{data['version']}.reef.zip"
+    lines = [text, "", marker, ""]
+    lines.append(f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric and per claim.")
+    profiles = data.get("profiles", {})
+    for name, profile in sorted(profiles.items()):
+        minutes = f" (about {profile['expected_minutes']} min" + (f" on {profile['hardware']})" if profile.get("hardware") else ")") \
+            if profile.get("expected_minutes") else ""
+        lines.append(f"- `reef reproduce {package} --trust --profile {name}`{minutes}: {profile.get('description', '')}".rstrip(": "))
+    expected = {entry.get("id"): entry for entry in data.get("expected", []) if entry.get("id")}
+    for claim in data.get("claims", []):
+        lines += ["", f"### {claim['id']}: {claim['statement']}"]
+        if claim.get("where"):
+            lines.append(f"Where: {claim['where']}.")
+        for name in claim["expected"]:
+            entry = expected.get(name, {})
+            parameters = " ".join(f"-p {key} {value}" for key, value in entry.get("parameters", {}).items())
+            metrics = ", ".join(f"{metric} = {spec.get('value')}" + _within(spec.get("tolerance") or {})
+                                for metric, spec in entry.get("metrics", {}).items() if not claim.get("metrics") or metric in claim["metrics"])
+            in_profiles = ", ".join(entry.get("profiles", ["full"])) if profiles else "every run"
+            lines.append(f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip()
+                         + f" should give {metrics}")
+    if not data.get("claims"):
+        lines += ["", "This solution declares no claims: every expected result is checked."]
+    return "\n".join(lines) + "\n"
+
+
+def _within(tolerance: dict) -> str:
+    if tolerance.get("informational"):
+        return " (informational)"
+    parts = []
+    if "abs" in tolerance:
+        parts.append(f"± {tolerance['abs']:g}")
+    if "rel" in tolerance:
+        parts.append(f"± {tolerance['rel']:g} relative")
+    return f" {' or '.join(parts)}" if parts else " exactly"
+
+
+def _requirements_txt(data: dict, lock: dict) -> str:
+    """The declared packages, each pinned to the locked version (repo2docker rebuilds only full pins faithfully)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    versions = {canonicalize_name(name): version for name, version in (lock.get("packages") or {}).items()}
+    lines = []
+    for text in data.get("requires", {}).get("packages", []):
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(requirement.name)
+        version = versions.get(name)
+        if version is None:
+            pinned = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+            version = pinned[0] if pinned else None
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        lines.append(f"{name}=={version}{marker}" if version else f"{text}")
+    return "".join(f"{line}\n" for line in sorted(set(lines)))
+
+
+def _scrubber(folder: Path):
+    """Replace absolute home and solution paths with placeholders and token-like strings with ``<redacted>``."""
+    replacements = sorted({str(folder.resolve()), str(folder), str(Path.home())} - {"", "/"}, key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for path in replacements:
+            placeholder = "." if path in (str(folder.resolve()), str(folder)) else "~"
+            text = text.replace(path, placeholder)
+        for pattern in _TOKEN_PATTERNS:
+            text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + "<redacted>", text)
+        return text
+
+    return scrub
+
+
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _crate_bytes(data: dict, members: dict[str, bytes], records: list[dict]) -> bytes:
+    """The RO-Crate metadata: the files, the main notebook, and each run as a CreateAction (Process Run Crate)."""
+    from rocrate.model.contextentity import ContextEntity
+    from rocrate.rocrate import ROCrate
+
+    crate = ROCrate(gen_preview=False)
+    root = crate.root_dataset
+    root["name"] = f"{data['name']} {data['version']}"
+    root["description"] = data.get("description") or f"reef solution {data['name']}"
+    root["license"] = data.get("license") or "NOASSERTION"
+    times = [record["ended"] for record in records if record.get("ended")]
+    root["datePublished"] = max(times) if times else "1980-01-01T00:00:00+00:00"
+    profile = crate.add(ContextEntity(crate, PROCESS_RUN_PROFILE, properties={
+        "@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"}))
+    root["conformsTo"] = profile
+    if data.get("authors"):
+        root["author"] = [crate.add(ContextEntity(crate, f"#author-{index}", properties={"@type": "Person", **author}))
+                          for index, author in enumerate(data["authors"])]
+    if (data.get("paper") or {}).get("doi"):
+        root["citation"] = {"@id": f"https://doi.org/{data['paper']['doi']}"}
+    entities = {}
+    for name, content in sorted(members.items()):
+        properties = {"contentSize": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+        if name.endswith(".ipynb"):
+            properties.update({"@type": ["File", "SoftwareSourceCode"], "encodingFormat": "application/x-ipynb+json",
+                               "programmingLanguage": "Python"})
+        elif name.endswith(".json"):
+            properties["encodingFormat"] = "application/json"
+        entities[name] = crate.add_file(None, dest_path=name, properties=properties)
+    main = data["workflows"].get("run") or next(iter(data["workflows"].values()))
+    crate.mainEntity = entities[main["notebook"]]
+    software = crate.add(ContextEntity(crate, "#reefnb", properties={
+        "@type": "SoftwareApplication", "name": "reefnb", "url": "https://pypi.org/project/reefnb/"}))
+    for record in records:
+        run_id = record["run_id"]
+        values = [crate.add(ContextEntity(crate, f"#run-{run_id}-parameter-{key}", properties={
+            "@type": "PropertyValue", "name": key, "value": _property_value(value)})) for key, value in sorted(record["parameters"].items())]
+        results = [entities[f"{RESULTS_FOLDER}/{run_id}.json"]]
+        results += [crate.add(ContextEntity(crate, f"#run-{run_id}-metric-{key}", properties={
+            "@type": "PropertyValue", "name": key, "value": _property_value(metric.get("value")),
+            **({"unitText": metric["unit"]} if metric.get("unit") else {})})) for key, metric in sorted(record["metrics"].items())]
+        notebook = data["workflows"].get(record["workflow"], main)["notebook"]
+        properties = {
+            "name": f"run {run_id} of {notebook}",
+            "startTime": record["started"],
+            "endTime": record["ended"],
+            "actionStatus": {"@id": "http://schema.org/CompletedActionStatus" if record["status"] == "ok"
+                             else "http://schema.org/FailedActionStatus"},
+            "agent": software,
+        }
+        if record.get("error"):
+            properties["error"] = f"{record['error'].get('name')}: {record['error'].get('message')}"
+        action = crate.add_action(entities[notebook], identifier=f"#run-{run_id}", object=values, result=results, properties=properties)
+        root.append_to("mentions", action)
+    metadata = crate.metadata.generate()
+    return _json_bytes(metadata)
+
+
+def _property_value(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) else json.dumps(value, sort_keys=True)
+
+
+def _zip_time() -> tuple:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        moment = datetime.fromtimestamp(max(int(epoch), 315532800), tz=timezone.utc)
+        return moment.timetuple()[:6]
+    return _ZIP_EPOCH
+
+
+def _write_zip(output: Path, members: dict[str, bytes]) -> None:
+    """Write members sorted, with one fixed time and mode, atomically (a temporary file renamed)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    moment = _zip_time()
+    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temporary, "w") as archive:
+            for name in sorted(members):
+                info = zipfile.ZipInfo(name, date_time=moment)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3
+                info.external_attr = (stat.S_IFREG | 0o644) << 16
+                archive.writestr(info, members[name], compresslevel=9)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _package_name(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return f"files/{path.name}"
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+
+def is_package(path: str | Path) -> bool:
+    """Whether ``path`` is a package file (a zip), rather than a solution folder or manifest."""
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() == ".zip"
+
+
+def import_package(package: str | Path, target: str | Path | None = None, *, max_members: int = MAX_MEMBERS,
+                   max_ratio: float = MAX_RATIO) -> Path:
+    """Extract a package into ``target`` (default: ``./NAME`` from the file name) after checking it all.
+
+    Refused, with nothing written: absolute paths, ``..``, links, special files, duplicate names,
+    more than ``max_members`` members, an uncompressed size over ``max_ratio`` times the archive's,
+    a member missing from ``SHA256SUMS`` or not matching it. Nothing is executed.
+    """
+    package = Path(package)
+    if not package.is_file():
+        raise PackageError(f"{package}: no such package")
+    if target is None:
+        base = package.name[: -len(PACKAGE_SUFFIX)] if package.name.endswith(PACKAGE_SUFFIX) else package.stem
+        target = Path.cwd() / base
+    target = Path(target)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise PackageError(f"{package}: cannot import into {target}: it exists and is not empty")
+    try:
+        with zipfile.ZipFile(package) as archive:
+            files = _checked_members(package, archive, max_members, max_ratio)
+            sums = _read_sums(package, archive, files)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+            try:
+                _extract_verified(package, archive, files, sums, temporary, int(max_ratio * package.stat().st_size))
+                if target.exists():
+                    target.rmdir()
+                os.rename(temporary, target)
+            except BaseException:
+                shutil.rmtree(temporary, ignore_errors=True)
+                raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as error:
+        raise PackageError(f"{package}: not a readable zip archive: {error}") from None
+    log.info("%s: imported into %s", package, target)
+    return target
+
+
+def _checked_members(package: Path, archive: zipfile.ZipFile, max_members: int, max_ratio: float) -> dict[str, zipfile.ZipInfo]:
+    infos = archive.infolist()
+    if len(infos) > max_members:
+        raise PackageError(f"{package}: member '{infos[max_members].filename}': more than {max_members} members")
+    limit = max_ratio * package.stat().st_size
+    files: dict[str, zipfile.ZipInfo] = {}
+    folders: set[str] = set()
+    total = 0
+    for info in infos:
+        raw = info.filename
+        mode = (info.external_attr >> 16) if info.create_system == 3 else 0
+        if stat.S_ISLNK(mode):
+            raise PackageError(f"{package}: member '{raw}': is a symbolic link; links are not allowed")
+        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and stat.S_IFMT(mode):
+            raise PackageError(f"{package}: member '{raw}': is a hard link, device, fifo or socket; special files are not allowed")
+        if info.flag_bits & 0x1:
+            raise PackageError(f"{package}: member '{raw}': is encrypted")
+        name = _safe_name(package, raw)
+        if info.is_dir():
+            folders.add(name)
+            continue
+        if name in files or name.lower() in {existing.lower() for existing in files}:
+            raise PackageError(f"{package}: member '{name}': duplicate name")
+        total += info.file_size
+        if total > limit:
+            raise PackageError(f"{package}: member '{name}': the uncompressed size exceeds {max_ratio:g}x the archive's "
+                               "size: refusing a possible zip bomb")
+        files[name] = info
+    for name in files:
+        parts = name.split("/")
+        for index in range(1, len(parts)):
+            if "/".join(parts[:index]) in files:
+                raise PackageError(f"{package}: member '{'/'.join(parts[:index])}': is both a file and a folder")
+    return files
+
+
+def _safe_name(package: Path, raw: str) -> str:
+    text = raw.replace("\\", "/")
+    if "\0" in text or any(ord(character) < 32 for character in text):
+        raise PackageError(f"{package}: member {raw!r}: has a control character in its name")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise PackageError(f"{package}: member '{raw}': is an absolute path")
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise PackageError(f"{package}: member '{raw}': has a '..' component and would escape the target")
+    if not parts:
+        raise PackageError(f"{package}: member '{raw}': has an empty name")
+    return "/".join(parts)
+
+
+def _read_sums(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> dict[str, str]:
+    if SUMS_NAME not in files:
+        raise PackageError(f"{package}: member '{SUMS_NAME}': missing; a package lists every file's sha256 there")
+    if files[SUMS_NAME].file_size > 16 * 1024 * 1024:
+        raise PackageError(f"{package}: member '{SUMS_NAME}': too large")
+    sums: dict[str, str] = {}
+    for number, line in enumerate(archive.read(files[SUMS_NAME]).decode("utf-8", "replace").splitlines(), 1):
+        match = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip("\r"))
+        if not match:
+            raise PackageError(f"{package}: member '{SUMS_NAME}': line {number} is not 'SHA256  NAME'")
+        sums[match.group(2)] = match.group(1)
+    for name in files:
+        if name != SUMS_NAME and name not in sums:
+            raise PackageError(f"{package}: member '{name}': not listed in {SUMS_NAME}")
+    for name in sums:
+        if name not in files:
+            raise PackageError(f"{package}: member '{name}': listed in {SUMS_NAME} but missing from the archive")
+    return sums
+
+
+def _extract_verified(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], sums: dict[str, str],
+                      root: Path, limit: int) -> None:
+    written = 0
+    for name, info in sorted(files.items()):
+        destination = root.joinpath(*name.split("/"))
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        with archive.open(info) as source, open(destination, "xb") as out:
+            for chunk in iter(lambda source=source: source.read(1 << 20), b""):
+                written += len(chunk)
+                if written > limit:
+                    raise PackageError(f"{package}: member '{name}': the uncompressed size exceeds the limit of {limit} bytes: "
+                                       "refusing a possible zip bomb")
+                hasher.update(chunk)
+                out.write(chunk)
+        os.chmod(destination, 0o644)
+        if name != SUMS_NAME and hasher.hexdigest() != sums[name]:
+            raise PackageError(f"{package}: member '{name}': sha256 {hasher.hexdigest()} does not match {SUMS_NAME} ({sums[name]})")
+
+
+def package_records(folder: str | Path) -> list[dict]:
+    """The run records an imported package carries (``results/*.json``), oldest first."""
+    folder = Path(folder) / RESULTS_FOLDER
+    records = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return sorted(records, key=lambda record: (record.get("started", ""), record.get("run_id", "")))

@@ -1,0 +1,236 @@
+"""Pareto analysis of the results frame: the frontier, who dominates a run, non-dominated layers.
+
+Objectives are ``{column: "min" | "max"}``; a bare metric name (``time_ms``) means ``metric.time_ms``.
+Rows with NaN in an objective cannot be compared: they are left out, with a warning saying how many.
+Points that are equal in every objective never dominate one another, so all of them are kept.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .exceptions import ReefError
+
+if TYPE_CHECKING:
+    import pandas
+
+DIRECTIONS = ("min", "max")
+BLOCK_SIZE = 1024  # at most this many candidates compared among themselves at once (3+ objectives)
+PREFILTER_FROM = 2_000  # rows; below this the prefilter costs more than it saves
+COMPARISON_CELLS = 4_000_000  # at most this many booleans per front-versus-block comparison
+
+
+def normalise_objectives(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> dict[str, str]:
+    """Objectives with full column names, checked against the frame; ReefError naming a bad one."""
+    if not objectives:
+        raise ReefError(f"no objectives given (metric columns: {_metric_columns(frame)})")
+    resolved: dict[str, str] = {}
+    for name, direction in objectives.items():
+        column = name if name in frame.columns else f"metric.{name}"
+        if column not in frame.columns:
+            raise ReefError(f"no column '{name}' in the results (metric columns: {_metric_columns(frame)})")
+        if direction not in DIRECTIONS:
+            raise ReefError(f"objective '{column}': direction '{direction}' is neither 'min' nor 'max'")
+        values = frame[column]
+        if not (values.dtype.kind in "biuf" or values.isna().all()):
+            try:
+                values.astype(float)
+            except (TypeError, ValueError):
+                raise ReefError(
+                    f"objective '{column}' is not numeric (metric columns: {_metric_columns(frame)})"
+                ) from None
+        resolved[column] = direction
+    return resolved
+
+
+def pareto_mask(frame: pandas.DataFrame, objectives: Mapping[str, str], warn: bool = True) -> np.ndarray:
+    """A boolean array, True for the rows on the Pareto frontier (False for rows with NaN)."""
+    objectives = normalise_objectives(frame, objectives)
+    costs, usable = _costs(frame, objectives, warn=warn)
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[np.flatnonzero(usable)[_front(costs)]] = True
+    return mask
+
+
+def pareto_front(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pandas.DataFrame:
+    """The rows on the Pareto frontier, sorted by the first objective (best first).
+
+    O(n log n) sort-and-sweep for two objectives; a vectorised block skyline for three or more.
+    """
+    objectives = normalise_objectives(frame, objectives)
+    front = frame[pareto_mask(frame, objectives)]
+    first, direction = next(iter(objectives.items()))
+    return front.sort_values(first, ascending=direction == "min", kind="stable")
+
+
+def pareto_layers(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pandas.Series:
+    """Non-dominated sorting: 1 for the frontier, 2 for the frontier of the rest, ...; <NA> for NaN rows."""
+    import pandas
+
+    objectives = normalise_objectives(frame, objectives)
+    ranks, usable = _costs(frame, objectives, warn=True)
+    if ranks.shape[1] > 2:
+        ranks = _dense_ranks(ranks)
+    layers = np.zeros(len(ranks), dtype=np.int64)
+    remaining = np.arange(len(ranks))
+    layer = 0
+    while len(remaining):
+        layer += 1
+        on_front = np.zeros(len(remaining), dtype=bool)
+        on_front[_front(ranks[remaining])] = True
+        layers[remaining[on_front]] = layer
+        remaining = remaining[~on_front]
+    result = pandas.Series(pandas.NA, index=frame.index, dtype="Int64", name="pareto_layer")
+    result.iloc[np.flatnonzero(usable)] = layers
+    return result
+
+
+def dominators(frame: pandas.DataFrame, run_id: str, objectives: Mapping[str, str]) -> pandas.DataFrame:
+    """The runs that dominate ``run_id``, with ``by.<column>``: how much better each is (>= 0).
+
+    Sorted by how many objectives they beat it on, then by the first objective.
+    """
+    objectives = normalise_objectives(frame, objectives)
+    if "run_id" not in frame.columns:
+        raise ReefError("the frame has no run_id column")
+    matches = frame.index[frame["run_id"] == run_id]
+    if not len(matches):
+        raise ReefError(f"no run '{run_id}' in the results")
+    columns = list(objectives)
+    values = frame[columns].astype(float).to_numpy()
+    signs = np.array([1.0 if objectives[c] == "min" else -1.0 for c in columns])
+    costs = values * signs  # everything minimised
+    target = costs[frame.index.get_loc(matches[0])]
+    if np.isnan(target).any():
+        raise ReefError(f"run '{run_id}' has no value for {', '.join(c for c, v in zip(columns, target, strict=True) if np.isnan(v))}")
+    better_or_equal = (costs <= target).all(axis=1)
+    strictly = (costs < target).any(axis=1)
+    dominating = better_or_equal & strictly
+    result = frame.loc[dominating, [c for c in ("run_id", "env.name") if c in frame.columns] + columns].copy()
+    for index, column in enumerate(columns):
+        result[f"by.{column}"] = target[index] - costs[dominating, index]
+    result["beats_on"] = (costs[dominating] < target).sum(axis=1)
+    first = columns[0]
+    return result.sort_values(["beats_on", first], ascending=[False, objectives[first] == "min"], kind="stable")
+
+
+def _metric_columns(frame: pandas.DataFrame) -> str:
+    return ", ".join(c for c in frame.columns if str(c).startswith("metric.")) or "none"
+
+
+def _costs(frame: pandas.DataFrame, objectives: dict[str, str], warn: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The objective values, all turned into costs to minimise, of the rows without NaN; and which rows those are."""
+    columns = []
+    for column, direction in objectives.items():
+        values = frame[column].astype(float).to_numpy()
+        columns.append(values if direction == "min" else -values)
+    matrix = np.column_stack(columns) if columns else np.empty((len(frame), 0))
+    usable = ~np.isnan(matrix).any(axis=1)
+    left_out = int((~usable).sum())
+    if left_out and warn:
+        warnings.warn(
+            f"{left_out} of {len(frame)} rows have NaN in an objective ({', '.join(objectives)}) and were left out",
+            stacklevel=3,
+        )
+    return matrix[usable], usable
+
+
+def _dense_ranks(costs: np.ndarray) -> np.ndarray:
+    """Dense integer ranks per column: they keep every comparison (ties stay ties) and add exactly
+    whatever the values (inf included), so the skyline can order candidates by their rank sum."""
+    ranks = np.empty(costs.shape, dtype=np.int64)
+    for index in range(costs.shape[1]):
+        ranks[:, index] = np.unique(costs[:, index], return_inverse=True)[1].ravel()
+    return ranks
+
+
+def _front(costs: np.ndarray) -> np.ndarray:
+    """Indices (into ``costs``) of the non-dominated rows; every objective minimised."""
+    count, dimensions = costs.shape
+    if count == 0:
+        return np.empty(0, dtype=np.int64)
+    if dimensions == 1:
+        return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
+    if count > PREFILTER_FROM:
+        candidates = _prefilter(costs)
+        if len(candidates) < count:
+            return candidates[_front(costs[candidates])]
+    if dimensions == 2:
+        return _front_2d(costs[:, 0], costs[:, 1])
+    return _front_skyline(costs if costs.dtype.kind == "i" else _dense_ranks(costs))
+
+
+def _prefilter(costs: np.ndarray) -> np.ndarray:
+    """Indices of the rows no pivot dominates, in one O(n·d) pass per pivot. The pivots (the row
+    nearest the ideal point after scaling, and the best row of each objective) are real rows, so
+    whatever they dominate is off the front; on typical data this leaves a small fraction."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        low, high = costs.min(axis=0), costs.max(axis=0)
+        scaled = ((costs - low) / np.where(high > low, high - low, 1.0)).sum(axis=1)
+    pivots = {int(np.argmin(costs[:, index])) for index in range(costs.shape[1])}
+    if np.isfinite(scaled).any():
+        pivots.add(int(np.nanargmin(np.where(np.isfinite(scaled), scaled, np.nan))))
+    columns = [np.ascontiguousarray(costs[:, index]) for index in range(costs.shape[1])]  # reductions over a
+    keep = np.ones(len(costs), dtype=bool)  # tiny axis are slow in numpy: work column by column
+    for pivot in pivots:
+        at_least, above = np.ones(len(costs), dtype=bool), np.zeros(len(costs), dtype=bool)
+        for column, value in zip(columns, costs[pivot], strict=True):
+            at_least &= column >= value
+            above |= column > value
+        keep &= ~(at_least & above)
+    return np.flatnonzero(keep)
+
+
+def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Sort by the first, then sweep: a row is on the front when its second value is the least of its
+    group of equal first values and below every second value of the groups before it."""
+    order = np.argsort(first)
+    first, second = first[order], second[order]
+    starts = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
+    group_minimum = np.minimum.reduceat(second, starts)
+    before = np.r_[np.inf, np.minimum.accumulate(group_minimum)[:-1]]
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(first)]))
+    keep = (second == group_minimum[group]) & (second < before[group])
+    return np.sort(order[keep])
+
+
+def _front_skyline(ranks: np.ndarray) -> np.ndarray:
+    """Sort-filter skyline on integer ranks: candidates in order of rank sum, so a dominator always
+    comes first. The first block of what remains is compared within itself (its survivors are on the
+    front: anything that dominated them came earlier and was either on the front, which would have
+    removed them, or dominated by a front point, which then dominates them too); then every point the
+    survivors dominate is dropped from the rest, all with numpy broadcasting."""
+    sums = ranks.sum(axis=1)
+    order = np.lexsort(tuple(ranks[:, index] for index in range(ranks.shape[1] - 1, -1, -1)) + (sums,))
+    values, sums = ranks[order], sums[order]
+    remaining = np.arange(len(order))
+    front: list[np.ndarray] = []
+    block = 64
+    while len(remaining):
+        head, rest = remaining[:block], remaining[block:]
+        head = head[~_dominated_by(values[head], sums[head], values[head], sums[head])]
+        front.append(head)
+        if len(rest):
+            rest = rest[~_dominated_by(values[head], sums[head], values[rest], sums[rest])]
+        remaining = rest
+        block = min(block * 2, BLOCK_SIZE) if len(head) > block // 2 else block
+    return np.sort(order[np.concatenate(front)])
+
+
+def _dominated_by(dominator_values: np.ndarray, dominator_sums: np.ndarray, candidates: np.ndarray, candidate_sums: np.ndarray) -> np.ndarray:
+    """For each candidate, whether some dominator row dominates it. On ranks, "at most everywhere and
+    not equal" is "at most everywhere and a smaller sum", which saves a pass."""
+    dominated = np.zeros(len(candidates), dtype=bool)
+    if not len(dominator_values) or not len(candidates):
+        return dominated
+    step = max(1, COMPARISON_CELLS // (len(candidates) * candidates.shape[1]))
+    for start in range(0, len(dominator_values), step):
+        at_most = dominator_sums[start:start + step, None] < candidate_sums[None, :]
+        for index in range(candidates.shape[1]):
+            at_most &= dominator_values[start:start + step, index, None] <= candidates[None, :, index]
+        dominated |= at_most.any(axis=0)
+    return dominated

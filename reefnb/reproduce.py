@@ -1,0 +1,248 @@
+"""``reef reproduce``: rerun a solution's or package's expected experiments and judge each metric.
+
+Each metric gets a verdict: ``reproduced`` (within its tolerance), ``not reproduced`` (with the
+difference), ``missing`` (the rerun did not record it) or ``informational`` (a timing: shown,
+never judged). A failed metric carries the environment differences between the original run
+(from the package's ``results/``) and this one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ReefError
+
+log = logging.getLogger(__name__)
+
+REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL = "reproduced", "not reproduced", "missing", "informational"
+REPORT_NAME = "reproduce-report.json"
+
+
+def reproduce(
+    source: str | Path,
+    workflow: str | None = None,
+    tolerance_scale: float = 1.0,
+    folder: str | Path | None = None,
+    trust: bool = False,
+    report: str | Path | None = None,
+    store: Any = True,
+    profile: str | None = None,
+) -> dict:
+    """Rerun every expectation of ``source`` (a package, a solution folder or its manifest) and judge it.
+
+    A package is imported first (into ``folder``, else a new temporary folder); its notebooks are
+    foreign code, so ``trust=True`` is required to execute them. Returns the report, also written
+    as JSON to ``report`` (default: ``reproduce-report.json`` in the solution folder).
+    ``profile`` (e.g. ``smoke``) runs only the expectations listed for it; an expectation that
+    names no profile belongs to ``full``. The report groups the verdicts by the manifest's claims.
+    """
+    from .execute import run
+    from .manifest import load_solution
+    from .package import import_package, is_package, package_records
+
+    if isinstance(tolerance_scale, bool) or not isinstance(tolerance_scale, (int, float)) or not tolerance_scale > 0:
+        raise ReefError(f"--tolerance-scale must be a positive number, got {tolerance_scale!r}")
+    source = Path(source)
+    package = is_package(source)
+    if package:
+        if not trust:
+            raise ReefError(f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them")
+        target = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="reef-reproduce-")) / "solution"
+        solution = load_solution(import_package(source, target))
+    else:
+        solution = load_solution(source)
+    originals = package_records(solution.path)
+    profiles = solution.data.get("profiles", {})
+    if profile is not None and profile not in profiles:
+        raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
+    expectations = [entry for entry in solution.data.get("expected", [])
+                    if (workflow is None or entry.get("workflow", "run") == workflow) and _in_profile(entry, profile, profiles)]
+    if not expectations:
+        where = f" for workflow '{workflow}'" if workflow else ""
+        where += f" in profile '{profile}'" if profile else ""
+        raise ReefError(f"{solution.manifest_path}: /expected: nothing to reproduce{where}")
+    started = time.monotonic()
+    declared = solution.metrics
+    experiments = []
+    for entry in expectations:
+        chosen = entry.get("workflow", "run")
+        parameters = entry.get("parameters", {})
+        record = run(solution, workflow=chosen, parameters=parameters, store=store)
+        metrics = {}
+        for name, expected in sorted(entry["metrics"].items()):
+            tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
+            got = record["metrics"].get(name)
+            metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, tolerance_scale)
+            metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
+        original = _original(originals, chosen, parameters)
+        failed = any(metric["verdict"] in (NOT_REPRODUCED, MISSING) for metric in metrics.values())
+        experiment = {
+            "id": entry.get("id"),
+            "workflow": chosen,
+            "parameters": parameters,
+            "run_id": record["run_id"],
+            "status": record["status"],
+            "error": record.get("error"),
+            "metrics": metrics,
+            "verdict": REPRODUCED if record["status"] == "ok" and not failed else NOT_REPRODUCED,
+        }
+        if failed and original is not None:
+            experiment["environment_differences"] = environment_differences(original.get("environment") or {},
+                                                                            record.get("environment") or {})
+        experiments.append(experiment)
+    verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
+    all_ok = all(experiment["verdict"] == REPRODUCED for experiment in experiments)
+    result = {
+        "solution": f"{solution.name}@{solution.version}",
+        "source": str(source),
+        "folder": str(solution.path),
+        "tolerance_scale": tolerance_scale,
+        "experiments": experiments,
+        "counts": {verdict: verdicts.count(verdict) for verdict in (REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL)},
+        "verdict": REPRODUCED if all_ok else NOT_REPRODUCED,
+        "badges": _badges(experiments, all_ok),
+        "claims": _claims(solution.data.get("claims", []), experiments),
+        "profile": None if profile is None else {"name": profile, **profiles[profile],
+                                                  "elapsed_minutes": round((time.monotonic() - started) / 60, 2)},
+    }
+    report_path = Path(report) if report is not None else solution.path / REPORT_NAME
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    result["report"] = str(report_path)
+    return result
+
+
+def _in_profile(entry: dict, profile: str | None, profiles: dict) -> bool:
+    if profile is None or not profiles:
+        return True
+    return profile in entry.get("profiles", ["full"])
+
+
+def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
+    """Each claim's verdict from the experiments that support it (only the metrics it names)."""
+    by_id = {experiment["id"]: experiment for experiment in experiments if experiment.get("id")}
+    verdicts = []
+    for claim in claims:
+        ran = [by_id[name] for name in claim["expected"] if name in by_id]
+        judged = {}
+        for experiment in ran:
+            for name, metric in experiment["metrics"].items():
+                if not claim.get("metrics") or name in claim["metrics"]:
+                    judged[f"{experiment['id']}.{name}"] = metric["verdict"]
+        if not ran:
+            verdict = "not checked"
+        elif all(experiment["status"] == "ok" for experiment in ran) and all(v in (REPRODUCED, INFORMATIONAL) for v in judged.values()):
+            verdict = REPRODUCED if len(ran) == len(claim["expected"]) else "partly checked, reproduced"
+        else:
+            verdict = NOT_REPRODUCED
+        verdicts.append({"id": claim["id"], "statement": claim["statement"], "where": claim.get("where"),
+                         "experiments": claim["expected"], "metrics": judged, "verdict": verdict})
+    return verdicts
+
+
+def judge(expected: Any, got: Any, tolerance: dict, scale: float = 1.0) -> dict:
+    """One metric's verdict: within ``abs`` or ``rel`` (each times ``scale``) of the expected value, or equal."""
+    verdict: dict[str, Any] = {"expected": expected, "got": got, "tolerance": tolerance}
+    if tolerance.get("informational"):
+        return {**verdict, "verdict": INFORMATIONAL}
+    if got is None:
+        return {**verdict, "verdict": MISSING}
+    numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (expected, got))
+    if not numbers:
+        return {**verdict, "verdict": REPRODUCED if got == expected else NOT_REPRODUCED}
+    difference = abs(got - expected)
+    relative = difference / abs(expected) if expected else (0.0 if difference == 0 else math.inf)
+    allowed = max(tolerance.get("abs", 0) * scale, tolerance.get("rel", 0) * scale * abs(expected))
+    same = (math.isnan(got) and math.isnan(expected)) if isinstance(got, float) and math.isnan(got) else difference <= allowed
+    verdict.update({"difference": difference, "relative_difference": relative if math.isfinite(relative) else None})
+    return {**verdict, "verdict": REPRODUCED if same else NOT_REPRODUCED}
+
+
+def environment_differences(original: dict, current: dict) -> dict:
+    """What differs between two run environments: python, OS, CPU, memory, and package versions."""
+    differences: dict[str, Any] = {}
+    for key in ("python", "os", "cpu", "memory_bytes", "gpu"):
+        before, after = original.get(key), current.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changed = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after))
+                       if name not in ("executable", "prefix") and before.get(name) != after.get(name)}
+            if changed and set(before) & set(after):
+                differences[key] = changed
+        elif before != after and before is not None:
+            differences[key] = [before, after]
+    before, after = original.get("packages") or {}, current.get("packages") or {}
+    packages = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)}
+    if packages:
+        differences["packages"] = packages
+    return differences
+
+
+def report_lines(report: dict) -> list[str]:
+    """The report for people: one line per metric, then the overall verdict."""
+    lines = []
+    for experiment in report["experiments"]:
+        parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
+        lines.append(f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}")
+        for name, metric in experiment["metrics"].items():
+            text = f"  {name}: {metric['verdict']}"
+            if metric["verdict"] != MISSING:
+                text += f" (expected {_number(metric['expected'])}, got {_number(metric['got'])}"
+                if metric["verdict"] == NOT_REPRODUCED and metric.get("relative_difference") is not None:
+                    text += f", relative difference {metric['relative_difference']:.3g}"
+                text += f", tolerance {_tolerance(metric['tolerance'])})"
+            lines.append(text)
+        for key, change in experiment.get("environment_differences", {}).items():
+            lines.append(f"  environment {key} differs: {json.dumps(change, default=str)}")
+    for claim in report.get("claims", []):
+        lines.append(f"claim {claim['id']}: {claim['verdict'].upper()}: {claim['statement']}")
+        for name, verdict in claim["metrics"].items():
+            lines.append(f"  {name}: {verdict}")
+    if report.get("profile"):
+        profile = report["profile"]
+        planned = f", expected {profile['expected_minutes']} min" if profile.get("expected_minutes") else ""
+        lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
+    counts = report["counts"]
+    lines.append(f"{report['solution']}: {report['verdict'].upper()} ({counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not "
+                 f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['report']}")
+    return lines
+
+
+def _badges(experiments: list[dict], all_ok: bool) -> list[str]:
+    badges = []
+    if experiments and all(experiment["status"] == "ok" for experiment in experiments):
+        badges.append("Artifacts Evaluated - Functional")
+    if all_ok:
+        badges.append("Results Reproduced")
+    return badges
+
+
+def _original(records: list[dict], workflow: str, parameters: dict) -> dict | None:
+    matching = [record for record in records if record.get("workflow") == workflow and record.get("parameters") == parameters]
+    return matching[-1] if matching else (records[-1] if records else None)
+
+
+def _decoded(metric: dict) -> Any:
+    from .recording import decode_value
+
+    return decode_value(metric)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
+def _tolerance(tolerance: dict) -> str:
+    if tolerance.get("informational"):
+        return "informational"
+    parts = [f"{key} {value:g}" for key, value in tolerance.items() if key in ("abs", "rel")]
+    return ", ".join(parts) or "exact"
+
+
+# ``reefnb.reproduce`` is this module once it is imported, so the public API names the function so.
+reproduce_solution = reproduce

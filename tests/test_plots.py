@@ -1,0 +1,87 @@
+"""Altair Pareto charts: what the spec holds, big frames, offline HTML, PNG and SVG through vl-convert."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reefnb import ReefError
+from reefnb.plots import MAX_POINTS, chart_svg, drawn_rows, pareto_chart, save_chart
+
+
+def runs(count: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "run_id": [f"r{i}" for i in range(count)],
+        "status": "ok",
+        "param.method": rng.choice(["random", "stratified"], count),
+        "param.samples": rng.choice([1000, 10000], count),
+        "metric.time_ms": rng.random(count) * 100 + 1,
+        "metric.abs_error": rng.random(count),
+        "env.name": rng.choice(["cpu", "gpu"], count),
+    })
+    frame.attrs["units"] = {"metric.time_ms": "ms"}
+    return frame
+
+
+def layers_of(spec: dict) -> list[dict]:
+    return spec["vconcat"][0]["layer"]
+
+
+def test_chart_spec_has_frontier_step_line_tooltips_colour_reference_and_linked_table():
+    frame = runs(200)
+    reference = pd.DataFrame({"label": ["official"], "metric.time_ms": [20.0], "metric.abs_error": [0.1]})
+    spec = pareto_chart(frame, "time_ms", "abs_error", reference=reference, log_x=True).to_dict()
+    frontier, points, official = layers_of(spec)
+    assert frontier["mark"]["type"] == "line" and frontier["mark"]["interpolate"] == "step-after"
+    assert points["encoding"]["x"]["scale"]["type"] == "log"
+    assert points["encoding"]["x"]["title"] == "time_ms (ms) ↓"
+    assert points["encoding"]["color"]["field"] == "env\\.name"
+    assert {t["title"] for t in points["encoding"]["tooltip"]} >= {"run_id", "param.method", "param.samples", "env.name"}
+    assert official["mark"]["shape"] == "diamond"
+    params = spec["params"] if "params" in spec else points["params"]
+    assert {p["name"] for p in params} == {"brush", "click"}
+    assert {p["select"]["type"] for p in params} == {"interval", "point"}
+    table = json.dumps(spec["vconcat"][1])
+    assert '"filter": {"param": "brush"}' in table and '"filter": {"param": "click"}' in table
+    front_rows = [row for row in spec["datasets"][points["data"]["name"]] if row["on_front"]]
+    assert front_rows and len(spec["datasets"][frontier["data"]["name"]]) == len(front_rows)
+
+
+def test_max_directions_and_bad_axes():
+    frame = runs(50)
+    spec = pareto_chart(frame, "time_ms", "abs_error", directions={"abs_error": "max"}, color=None).to_dict()
+    assert layers_of(spec)[1]["encoding"]["y"]["title"] == "abs_error ↑"
+    assert "color" not in layers_of(spec)[1]["encoding"]
+    with pytest.raises(ReefError, match="no column 'latency'"):
+        pareto_chart(frame, "latency", "abs_error")
+
+
+def test_100k_rows_send_the_frontier_and_a_sample_without_max_rows_error():
+    frame = runs(100_000)
+    drawn, total = drawn_rows(frame, {"metric.time_ms": "min", "metric.abs_error": "min"})
+    assert total == 100_000 and len(drawn) == MAX_POINTS
+    assert drawn["on_front"].sum() >= 1
+    chart = pareto_chart(frame, "time_ms", "abs_error")
+    spec = chart.to_dict()  # would raise MaxRowsError with more than 5,000 rows
+    assert "sample of" in spec["vconcat"][0]["title"]["subtitle"]
+
+
+def test_offline_html_inlines_vega_and_fetches_nothing(tmp_path):
+    path = save_chart(pareto_chart(runs(100), "time_ms", "abs_error"), tmp_path / "chart.html")
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?https?:", text)
+    assert "vegaEmbed" in text and len(text) > 200_000  # the libraries themselves, not a link to them
+
+
+def test_png_and_svg_through_vl_convert(tmp_path):
+    chart = pareto_chart(runs(100), "time_ms", "abs_error")
+    assert save_chart(chart, tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert save_chart(chart, tmp_path / "chart.svg").read_text(encoding="utf-8").lstrip().startswith("<svg")
+    assert chart_svg(chart).lstrip().startswith("<svg")
+    with pytest.raises(ReefError, match="cannot save a chart as '.gif'"):
+        save_chart(chart, tmp_path / "chart.gif")

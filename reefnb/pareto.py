@@ -52,7 +52,8 @@ def pareto_mask(frame: pandas.DataFrame, objectives: Mapping[str, str], warn: bo
     objectives = normalise_objectives(frame, objectives)
     costs, usable = _costs(frame, objectives, warn=warn)
     mask = np.zeros(len(frame), dtype=bool)
-    mask[np.flatnonzero(usable)[_front(costs)]] = True
+    front = _front(costs)
+    mask[front if usable.all() else np.flatnonzero(usable)[front]] = True
     return mask
 
 
@@ -124,19 +125,24 @@ def _metric_columns(frame: pandas.DataFrame) -> str:
 
 def _costs(frame: pandas.DataFrame, objectives: dict[str, str], warn: bool) -> tuple[np.ndarray, np.ndarray]:
     """The objective values, all turned into costs to minimise, of the rows without NaN; and which rows those are."""
-    columns = []
-    for column, direction in objectives.items():
-        values = frame[column].astype(float).to_numpy()
-        columns.append(values if direction == "min" else -values)
-    matrix = np.column_stack(columns) if columns else np.empty((len(frame), 0))
-    usable = ~np.isnan(matrix).any(axis=1)
+    # column-major: every per-objective pass below reads one contiguous column
+    matrix = np.empty((len(frame), len(objectives)), dtype=float, order="F")
+    for index, (column, direction) in enumerate(objectives.items()):
+        values = frame[column].to_numpy(dtype=float)
+        if direction == "min":
+            matrix[:, index] = values
+        else:
+            np.negative(values, out=matrix[:, index])
+    usable = np.ones(len(frame), dtype=bool)
+    for index in range(matrix.shape[1]):
+        usable &= ~np.isnan(matrix[:, index])
     left_out = int((~usable).sum())
     if left_out and warn:
         warnings.warn(
             f"{left_out} of {len(frame)} rows have NaN in an objective ({', '.join(objectives)}) and were left out",
             stacklevel=3,
         )
-    return matrix[usable], usable
+    return (matrix if usable.all() else np.asfortranarray(matrix[usable])), usable
 
 
 def _dense_ranks(costs: np.ndarray) -> np.ndarray:
@@ -165,24 +171,37 @@ def _front(costs: np.ndarray) -> np.ndarray:
 
 
 def _prefilter(costs: np.ndarray) -> np.ndarray:
-    """Indices of the rows no pivot dominates, in one O(n·d) pass per pivot. The pivots (the row
-    nearest the ideal point after scaling, and the best row of each objective) are real rows, so
-    whatever they dominate is off the front; on typical data this leaves a small fraction."""
+    """Indices of the rows that no pivot beats on every objective, in one O(n·d) pass over all rows
+    and then passes over the survivors. The pivots (the row nearest the ideal point after scaling,
+    then the best row of each objective) are real rows, so whatever one is strictly better than is
+    off the front; ties are left for the exact pass. On typical data this leaves a small fraction."""
+    columns = [costs[:, index] for index in range(costs.shape[1])]  # contiguous when costs is column-major
+    pivots = [int(np.argmin(column)) for column in columns]
+    scales = []
     with np.errstate(invalid="ignore", over="ignore"):
-        low, high = costs.min(axis=0), costs.max(axis=0)
-        scaled = ((costs - low) / np.where(high > low, high - low, 1.0)).sum(axis=1)
-    pivots = {int(np.argmin(costs[:, index])) for index in range(costs.shape[1])}
-    if np.isfinite(scaled).any():
-        pivots.add(int(np.nanargmin(np.where(np.isfinite(scaled), scaled, np.nan))))
-    columns = [np.ascontiguousarray(costs[:, index]) for index in range(costs.shape[1])]  # reductions over a
-    keep = np.ones(len(costs), dtype=bool)  # tiny axis are slow in numpy: work column by column
-    for pivot in pivots:
-        at_least, above = np.ones(len(costs), dtype=bool), np.zeros(len(costs), dtype=bool)
-        for column, value in zip(columns, costs[pivot], strict=True):
-            at_least &= column >= value
-            above |= column > value
-        keep &= ~(at_least & above)
-    return np.flatnonzero(keep)
+        scaled = np.zeros(len(costs))
+        for column in columns:
+            low, high = column.min(), column.max()
+            scales.append(1.0 / (high - low) if high > low else 1.0)
+            scaled += column * scales[-1]
+    if not np.isfinite(scaled).all():
+        scaled[~np.isfinite(scaled)] = np.inf
+    keep = _beaten_by(columns, costs[int(np.argmin(scaled))], np.arange(len(costs)))
+    # more pivots, found among the survivors: each objective's best, and the rows nearest the ideal
+    # point when one objective weighs double (they sit in the middle of the front's other parts)
+    pivots = pivots + [int(keep[np.argmin(scaled[keep] + column[keep] * scale)]) for column, scale in zip(columns, scales, strict=True)]
+    for pivot in dict.fromkeys(pivots):
+        keep = _beaten_by([column[keep] for column in columns], costs[pivot], keep)
+    return keep
+
+
+def _beaten_by(columns: list[np.ndarray], pivot: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """The indices whose row the pivot row does not beat on every objective."""
+    with np.errstate(invalid="ignore"):
+        beaten = columns[0] > pivot[0]
+        for column, value in zip(columns[1:], pivot[1:], strict=True):
+            beaten &= column > value
+    return indices[~beaten]
 
 
 def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:

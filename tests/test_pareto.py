@@ -55,6 +55,23 @@ def test_front_matches_brute_force(values, data):
     np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
 
 
+@settings(max_examples=200, deadline=None)
+@given(values=values_strategy, data=st.data())
+def test_prefilter_path_matches_brute_force(values, data):
+    """The pivot prefilter (normally only for thousands of rows) forced on for every size."""
+    directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=values.shape[1], max_size=values.shape[1]))
+    values = values.copy()
+    big = np.abs(values) == 1e6
+    values[big] = np.copysign(np.inf, values[big])  # infinities too
+    frame = frame_of(values)
+    objectives = dict(zip(frame.columns[1:], directions, strict=True))
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+        warnings.simplefilter("ignore")
+        mask = pareto_mask(frame, objectives)
+    np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
+
+
 @pytest.mark.parametrize("dimensions", [2, 3, 4])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_front_matches_brute_force_on_larger_random_data(dimensions, seed):

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run an on-request detector (e.g. tensorflow)")
 
     init = verb("init", "check a solution's requirements, then install what is missing")
-    init.add_argument("source", metavar="SOURCE", help="a solution folder or its solution.json")
+    init.add_argument("source", metavar="SOURCE", help="a solution folder, its solution.json, or a .reef.zip package (verified, "
+                      "then imported into $REEF_HOME/solutions/NAME-VERSION)")
     where = init.add_mutually_exclusive_group()
     where.add_argument("--env", dest="environment", metavar="NAME", help="the environment to make or update (default: the solution's name)")
     where.add_argument("--native", action="store_true", help="install into the current python environment instead")
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--offline", action="store_true", help="no downloads: use cached, fallback or generated artifacts")
     init.add_argument("--find-links", action="append", default=[], metavar="DIR", help="also look for packages here (repeatable)")
     init.add_argument("--no-index", action="store_true", help="install only from --find-links")
+    init.add_argument("--trust", action="store_true", help="a package's own code may run to generate its artifacts")
 
     env = verb("env", "named environments: create, list, remove")
     env_verbs = env.add_subparsers(dest="env_verb", metavar="ACTION", parser_class=ReefArgumentParser, required=True)
@@ -179,7 +181,13 @@ def _sharing_verbs(verb: Callable) -> None:
     reproduce.add_argument("--tolerance-scale", type=float, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
     reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new temporary folder)")
     reproduce.add_argument("--trust", action="store_true", help="run a package's notebooks without asking")
-    reproduce.add_argument("--report", metavar="FILE.json", help="write the JSON report here (default: in the solution folder)")
+    reproduce.add_argument("--report", metavar="FILE.html|json", help="write the HTML and JSON reports here, one beside the other "
+                           "(default: reproduce-report.* in the solution folder)")
+    reproduce.add_argument("--env", dest="environment", metavar="new|native|NAME",
+                           help="where to run: new (a fresh environment with the lock's versions; the default for a package), "
+                           "native (this python, nothing installed) or an existing reef environment")
+    reproduce.add_argument("--find-links", action="append", default=[], metavar="DIR", help="--env new: also look for packages here")
+    reproduce.add_argument("--no-index", action="store_true", help="--env new: install only from --find-links")
     reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")
 
 def _sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -373,11 +381,24 @@ def cmd_init(args, out: TextIO) -> tuple[int, Any]:
         shown["plan"] = plan
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
+        generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
+        if generated and is_package(args.source) and not args.trust and not args.dry_run:
+            raise ReefError(f"{args.source}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
+                            "read it, then pass --trust to run it")
 
     progress = None if args.json or not sys.stderr.isatty() else _byte_progress()
+    from .package import is_package, resolve_source
+
+    source = resolve_source(args.source, dry_run=args.dry_run)
+    pinned = None
+    if is_package(args.source):  # the package's lock: the versions its results were made with
+        from . import load_solution
+        from .install import read_lock
+
+        pinned = (read_lock(load_solution(source)) or {}).get("packages")
     try:
-        lock = init(args.source, env=args.environment, native=args.native, yes=args.yes, dry_run=args.dry_run,
-                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress)
+        lock = init(source, env=args.environment, native=args.native, yes=args.yes, dry_run=args.dry_run,
+                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress, pinned=pinned)
     except InitError as error:
         if args.json:
             return error.exit_code, {"ok": False, "error": str(error), "plan": error.plan.as_dict()}
@@ -531,8 +552,17 @@ def cmd_reproduce(args, out: TextIO) -> tuple[int, Any]:
         trust = answer.strip().lower() in ("y", "yes")
         if not trust:
             raise ReefError(f"{args.source}: not trusted; nothing was run")
+    pip_options = [option for folder in args.find_links for option in ("--find-links", folder)]
+    pip_options += ["--no-index"] if args.no_index else []
+
+    def on_plan(plan) -> None:
+        if not args.json:
+            from .install import plan_lines
+
+            print("\n".join(plan_lines(plan)), file=out, flush=True)
+
     report = reproduce(args.source, workflow=args.workflow, tolerance_scale=args.tolerance_scale, folder=args.folder, trust=trust,
-                       report=args.report, profile=args.profile)
+                       report=args.report, profile=args.profile, env=args.environment, pip_options=pip_options, on_plan=on_plan)
     if not args.json:
         print("\n".join(report_lines(report)), file=out)
     return (EXIT_OK if report["verdict"] == REPRODUCED else EXIT_RUN_FAILED), report

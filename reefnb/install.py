@@ -77,8 +77,13 @@ class Plan:
         }
 
 
-def plan_init(source: str | Path | Solution, env: str | None = None, native: bool = False, offline: bool = False) -> Plan:
-    """Check every requirement of the solution against its target environment; change nothing."""
+def plan_init(source: str | Path | Solution, env: str | None = None, native: bool = False, offline: bool = False,
+              pinned: dict[str, str] | None = None) -> Plan:
+    """Check every requirement of the solution against its target environment; change nothing.
+
+    ``pinned`` (package name -> version, e.g. a package's ``reef.lock.json`` packages) turns each
+    declared package that it names into an exact pin, so the environment matches the original's.
+    """
     from .envs import check_name, envs_home, get_environment
 
     solution = source if isinstance(source, Solution) else load_solution(source)
@@ -91,6 +96,8 @@ def plan_init(source: str | Path | Solution, env: str | None = None, native: boo
         exists = (envs_home() / name / "reef-env.json").is_file()
         python = get_environment(name).python if exists else sys.executable
     requires = effective_requires(solution, name)
+    if pinned:
+        requires["packages"] = [_pin(text, pinned) for text in requires.get("packages", [])]
     if target == "env" and not exists and "python" in requires:
         python = _interpreter_for(requires["python"]) or python
     facts = _facts(python, fresh=not exists)
@@ -117,6 +124,20 @@ def effective_requires(solution: Solution, environment: str | None) -> dict:
         kept = [text for text in requires.get("packages", []) if canonicalize_name(Requirement(text).name) not in own]
         requires["packages"] = kept + list(declared["packages"])
     return requires
+
+
+def _pin(text: str, versions: dict[str, str]) -> str:
+    """``text`` (a PEP 508 requirement) pinned to ``versions``' version of its package, when it names one."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    requirement = Requirement(text)
+    version = {canonicalize_name(name): value for name, value in versions.items()}.get(canonicalize_name(requirement.name))
+    if not version or requirement.url:
+        return text
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    marker = f"; {requirement.marker}" if requirement.marker else ""
+    return f"{requirement.name}{extras}=={version}{marker}"
 
 
 def _interpreter_for(specifier: str) -> str | None:
@@ -150,16 +171,25 @@ def init(
     pip_options: list[str] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
+    pinned: dict[str, str] | None = None,
+    replace: bool = False,
 ) -> dict:
     """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
 
     Prints nothing: ``on_plan`` receives the plan before anything changes. Raises InitError
     (exit 1) when a requirement cannot be met here, or when ``native`` would replace installed
     packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
+    ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the
+    environment afresh even when it exists.
     """
     from .envs import create_environment, get_environment, install_packages
 
-    plan = plan_init(source, env=env, native=native, offline=offline)
+    if replace and env and not native:
+        from .envs import envs_home, remove_environment
+
+        if (envs_home() / env / "reef-env.json").is_file():
+            remove_environment(env)
+    plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned)
     if on_plan is not None:
         on_plan(plan)
     if plan.unmet:

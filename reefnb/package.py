@@ -695,3 +695,54 @@ def package_records(folder: str | Path) -> list[dict]:
     folder = Path(folder) / RESULTS_FOLDER
     records = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     return sorted(records, key=lambda record: (record.get("started", ""), record.get("run_id", "")))
+
+
+def solutions_home() -> Path:
+    """Where ``reef init PACKAGE`` imports packages: ``$REEF_HOME/solutions/NAME-VERSION``."""
+    from .store import reef_home
+
+    return reef_home() / "solutions"
+
+
+def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
+    """A solution folder (or manifest) for ``source``. A package is verified and imported into
+    ``solutions_home()/NAME-VERSION`` once: the same package again reuses that folder, another
+    package of the same name and version is refused. With ``dry_run`` it goes to a temporary folder."""
+    source = Path(source)
+    if not is_package(source):
+        return source
+    name, version = _package_identity(source)
+    if dry_run:
+        return import_package(source, Path(tempfile.mkdtemp(prefix="reef-dry-run-")) / "solution")
+    target = solutions_home() / f"{name}-{version}"
+    if target.exists():
+        try:
+            with zipfile.ZipFile(source) as archive:
+                same = archive.read(SUMS_NAME) == (target / SUMS_NAME).read_bytes()
+        except (OSError, KeyError, zipfile.BadZipFile):
+            same = False
+        if not same:
+            raise PackageError(f"{source}: {target} holds another package of {name}@{version}: remove that folder first")
+        return target
+    return import_package(source, target)
+
+
+def _package_identity(package: Path) -> tuple[str, str]:
+    """The name and version in a package's ``solution.json`` (read from the archive, not extracted)."""
+    try:
+        with zipfile.ZipFile(package) as archive:
+            info = archive.getinfo(MANIFEST_NAME)
+            if info.file_size > 16 * 1024 * 1024:
+                raise PackageError(f"{package}: member '{MANIFEST_NAME}': too large")
+            data = json.loads(archive.read(info))
+    except KeyError:
+        raise PackageError(f"{package}: member '{MANIFEST_NAME}': missing") from None
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise PackageError(f"{package}: member '{MANIFEST_NAME}': unreadable: {error}") from None
+    identity = []
+    for field in ("name", "version"):
+        value = data.get(field) if isinstance(data, dict) else None
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", value):
+            raise PackageError(f"{package}: member '{MANIFEST_NAME}': /{field}: {value!r} is not a plain name")
+        identity.append(value)
+    return identity[0], identity[1]

@@ -8,9 +8,12 @@ never judged). A failed metric carries the environment differences between the o
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import math
+import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL = "reproduced", "not reproduced", "missing", "informational"
 REPORT_NAME = "reproduce-report.json"
+NATIVE_KERNEL = "python3"  # jupyter_client runs this kernelspec's "python" as the current interpreter
 
 
 def reproduce(
@@ -33,6 +37,9 @@ def reproduce(
     report: str | Path | None = None,
     store: Any = True,
     profile: str | None = None,
+    env: str | None = None,
+    pip_options: list[str] | None = None,
+    on_plan: Any = None,
 ) -> dict:
     """Rerun every expectation of ``source`` (a package, a solution folder or its manifest) and judge it.
 
@@ -41,6 +48,13 @@ def reproduce(
     as JSON to ``report`` (default: ``reproduce-report.json`` in the solution folder).
     ``profile`` (e.g. ``smoke``) runs only the expectations listed for it; an expectation that
     names no profile belongs to ``full``. The report groups the verdicts by the manifest's claims.
+
+    ``env`` says where the experiments run: ``"new"`` (the default for a package) makes a fresh
+    environment with the lock's exact package versions (``pip_options`` go to the installer);
+    ``"native"`` runs on this python's kernel, installing nothing; any other value names an
+    existing reef environment. For a solution folder the default is where ``reef run`` would run.
+    ``report``: the JSON report's path, or the HTML report's when it ends in ``.html``; the other
+    one is written beside it.
     """
     from .execute import run
     from .manifest import load_solution
@@ -58,6 +72,7 @@ def reproduce(
     else:
         solution = load_solution(source)
     originals = package_records(solution.path)
+    kernel, environment = _where(solution, env if env is not None else ("new" if package else None), pip_options, on_plan)
     profiles = solution.data.get("profiles", {})
     if profile is not None and profile not in profiles:
         raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
@@ -73,7 +88,7 @@ def reproduce(
     for entry in expectations:
         chosen = entry.get("workflow", "run")
         parameters = entry.get("parameters", {})
-        record = run(solution, workflow=chosen, parameters=parameters, store=store)
+        record = run(solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment)
         metrics = {}
         for name, expected in sorted(entry["metrics"].items()):
             tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
@@ -111,11 +126,43 @@ def reproduce(
         "profile": None if profile is None else {"name": profile, **profiles[profile],
                                                   "elapsed_minutes": round((time.monotonic() - started) / 60, 2)},
     }
-    report_path = Path(report) if report is not None else solution.path / REPORT_NAME
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    result["report"] = str(report_path)
+    json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    result["report"], result["html_report"] = str(json_path), str(html_path)
+    _write_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    _write_atomically(html_path, report_html(result))
     return result
+
+
+def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
+    """The (kernel, environment) the experiments run on, after making a ``new`` environment."""
+    from .envs import get_environment
+    from .install import init, read_lock
+
+    if env is None:
+        return None, None
+    if env == "native":
+        return NATIVE_KERNEL, None
+    if env == "new":
+        name = re.sub(r"[^a-z0-9._-]+", "-", solution.name.lower()).strip("-.")[:50] or "solution"
+        name = f"{name}-reproduce"
+        locked = (read_lock(solution) or {}).get("packages") or {}
+        init(solution, env=name, replace=True, pinned=locked, pip_options=pip_options, on_plan=on_plan)
+        return None, name
+    get_environment(env)  # a clear error when it does not exist
+    return None, env
+
+
+def _report_paths(path: Path) -> tuple[Path, Path]:
+    if path.suffix.lower() in (".html", ".htm"):
+        return path.with_suffix(".json"), path
+    return path, path.with_suffix(".html")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def _in_profile(entry: dict, profile: str | None, profiles: dict) -> bool:
@@ -209,8 +256,74 @@ def report_lines(report: dict) -> list[str]:
         lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
     counts = report["counts"]
     lines.append(f"{report['solution']}: {report['verdict'].upper()} ({counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not "
-                 f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['report']}")
+                 f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['html_report']}")
     return lines
+
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #1d2329; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; } table { border-collapse: collapse; margin: .5em 0 1em; }
+th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: left; vertical-align: top; } th { background: #f3f5f7; }
+.verdict { font-weight: 600; } .reproduced { color: #116329; } .not-reproduced, .missing { color: #b42318; }
+.informational, .not-checked { color: #57606a; } .badge { display: inline-block; border: 1px solid #116329; color: #116329;
+border-radius: 3px; padding: .1em .5em; margin-right: .5em; } code { font-size: 90%; } .diff { font-size: 90%; color: #57606a; }
+"""
+
+
+def report_html(report: dict) -> str:
+    """The report as one self-contained HTML page: badges, claims, then every experiment's metrics,
+    with the environment differences beside each experiment whose metrics failed."""
+    e = html.escape
+    counts = report["counts"]
+    parts = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>reef reproduce: {e(report['solution'])}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(report['solution'])}: <span class=\"verdict {_css(report['verdict'])}\">{e(report['verdict'].upper())}</span></h1>",
+        f"<p>{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, {counts[MISSING]} missing, "
+        f"{counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. Source: <code>{e(report['source'])}</code></p>",
+        "<p>" + ("".join(f'<span class="badge">{e(badge)}</span>' for badge in report["badges"]) or "No ACM badge is supported by this run.") + "</p>",
+    ]
+    if report.get("profile"):
+        profile = report["profile"]
+        planned = f" (expected {profile['expected_minutes']} min)" if profile.get("expected_minutes") else ""
+        parts.append(f"<p>Profile <b>{e(profile['name'])}</b>: {profile['elapsed_minutes']} min{e(planned)}</p>")
+    if report.get("claims"):
+        parts.append("<h2>Claims</h2><table><tr><th>claim</th><th>statement</th><th>verdict</th><th>metrics</th></tr>")
+        for claim in report["claims"]:
+            metrics = "<br>".join(f"{e(name)}: <span class=\"{_css(verdict)}\">{e(verdict)}</span>" for name, verdict in claim["metrics"].items())
+            where = f"<br><span class=\"diff\">{e(claim['where'])}</span>" if claim.get("where") else ""
+            parts.append(f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
+                         f"<td class=\"verdict {_css(claim['verdict'])}\">{e(claim['verdict'])}</td><td>{metrics}</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>Experiments</h2>")
+    for experiment in report["experiments"]:
+        parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
+        title = f"{experiment['id']}: " if experiment.get("id") else ""
+        parts.append(f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3>"
+                     f"<p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}"
+                     + (f", {e(json.dumps(experiment['error'], default=str))}" if experiment.get("error") else "") + "</p>")
+        parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
+        for name, metric in experiment["metrics"].items():
+            unit = f" {metric['unit']}" if metric.get("unit") else ""
+            got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
+            parts.append(f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
+                         f"<td>{e(_tolerance(metric['tolerance']))}</td><td class=\"verdict {_css(metric['verdict'])}\">{e(metric['verdict'])}</td></tr>")
+        parts.append("</table>")
+        differences = experiment.get("environment_differences") or {}
+        if differences:
+            parts.append("<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>")
+            for key, change in differences.items():
+                rows = change.items() if isinstance(change, dict) else [(key, change)]
+                for name, (before, after) in ((name, pair) for name, pair in rows):
+                    label = key if name == key else f"{key} {name}"
+                    parts.append(f"<tr><td>{e(label)}</td><td>{e(str(before))}</td><td>{e(str(after))}</td></tr>")
+            parts.append("</table>")
+    parts.append(f"<p class=\"diff\">Written by reef reproduce; the JSON report: <code>{e(report.get('report') or '')}</code></p></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _css(verdict: str) -> str:
+    return re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
 
 
 def _badges(experiments: list[dict], all_ok: bool) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -48,3 +49,19 @@ def hello(tmp_path) -> Path:
     target = tmp_path / "hello-sweep"
     shutil.copytree(HELLO, target, ignore=shutil.ignore_patterns("runs"))
     return target
+
+
+def call(*args: str) -> tuple[int, str, str]:
+    """``reef ARGS`` in this process: the exit code, standard output and standard error."""
+    from reefnb.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def private_jupyter(tmp_path, monkeypatch):
+    """Kernelspecs that reef registers go to a private Jupyter data folder."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter-data"))

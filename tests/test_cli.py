@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pandas
-from conftest import write_solution
+from conftest import call, write_solution
 
 import reefnb
-from reefnb.cli import build_parser, main
+from reefnb.cli import build_parser
 
 REEF = str(Path(sys.executable).parent / "reef")
 
@@ -21,12 +21,6 @@ REEF = str(Path(sys.executable).parent / "reef")
 def reef(*args: str) -> subprocess.CompletedProcess:
     """The installed console script, as a user runs it."""
     return subprocess.run([REEF, *args], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
-
-
-def call(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_run_prints_ok_run_and_results_json_holds_it(hello):

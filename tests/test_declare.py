@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
 
 import nbformat
 import pytest
-from conftest import write_notebook, write_solution
+from conftest import call, write_notebook, write_solution
 
 import reefnb
-from reefnb.cli import main
 from reefnb.declare import (
     artifact_spec,
     declare_artifact,
@@ -28,12 +26,6 @@ from reefnb.declare import (
 from reefnb.exceptions import ManifestError, ReefError
 
 SHA = hashlib.sha256(b"rows\n").hexdigest()
-
-
-def call(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def manifest(folder) -> dict:

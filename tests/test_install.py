@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
 
 import pytest
-from conftest import write_solution
+from conftest import call, write_solution
 from wheels import make_wheel
 
 import reefnb
-from reefnb.cli import main
 from reefnb.envs import get_environment, list_environments
 from reefnb.install import LOCK_NAME, plan_init
 
-
-def call(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def jupyter_dirs(tmp_path, monkeypatch):
-    """Kernelspecs that reef registers go to a private Jupyter data folder."""
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter-data"))
+pytestmark = pytest.mark.usefixtures("private_jupyter")
 
 
 def probe_solution(folder, requires: dict, name: str = "probe"):

@@ -143,12 +143,26 @@ def test_dashboard_renders_in_chromium_with_the_network_off(runs, tmp_path):
             page.goto(path.as_uri())
             page.wait_for_selector("#chart0 svg .mark-symbol path", timeout=20_000)
             points = page.locator("#chart0 svg .mark-symbol path").count()
-            artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", tmp_path))  # CI keeps this folder
+            # The brush on the scatter filters the linked table of runs; a double click clears it.
+            cells = page.locator("#chart0 svg .mark-text text")
+            everything = cells.count()
+            area = page.locator("#chart0 svg g.concat_0_group path.background").first.bounding_box()
+            page.mouse.move(area["x"] + 2, area["y"] + 2)
+            page.mouse.down()
+            page.mouse.move(area["x"] + area["width"] * 0.1, area["y"] + area["height"] * 0.5, steps=8)
+            page.mouse.up()
+            page.wait_for_timeout(300)
+            brushed = cells.count()
+            page.mouse.dblclick(area["x"] + area["width"] * 0.7, area["y"] + area["height"] * 0.2)
+            page.wait_for_timeout(300)
+            cleared = cells.count()
+            artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))  # kept after the run
             artifacts.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
         finally:
             browser.close()
     assert points >= 24  # the runs and the reference
+    assert 6 < brushed < everything and cleared == everything  # 6: the table's header cells
     assert errors == []
     assert [url for url in requests if not url.startswith("file:")] == []
 

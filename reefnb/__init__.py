@@ -41,6 +41,12 @@ _API = {
     "import_package": "package",
     "PackageError": "package",
     "reproduce_solution": "reproduce",
+    "publish": "registry",
+    "pull": "registry",
+    "search": "registry",
+    "push_results": "registry",
+    "pull_results": "registry",
+    "RegistryError": "registry",
     "pareto_front": "pareto",
     "pareto_layers": "pareto",
     "dominators": "pareto",
@@ -82,6 +88,12 @@ __all__ = [
     "import_package",
     "PackageError",
     "reproduce_solution",
+    "publish",
+    "pull",
+    "search",
+    "push_results",
+    "pull_results",
+    "RegistryError",
     "pareto_front",
     "pareto_layers",
     "dominators",
@@ -104,6 +116,7 @@ if TYPE_CHECKING:
     from .package import PackageError, export_package, import_package
     from .pareto import dominators, pareto_front, pareto_layers
     from .recording import RECORD_MIME, record
+    from .registry import RegistryError, publish, pull, pull_results, push_results, search
     from .reproduce import reproduce_solution
     from .store import Store, default_store, reef_home
     from .sweeps import sweep
@@ -121,6 +134,16 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .magics import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    """JupyterLab: the prebuilt Reef sidebar (built from ``extension/`` into ``reefnb/labextension``)."""
+    return [{"src": "labextension", "dest": "reefnb"}]
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    """jupyter_server: the REST endpoints the sidebar calls (``reefnb.server``)."""
+    return [{"module": "reefnb.server"}]
 
 
 def __getattr__(name: str) -> Any:

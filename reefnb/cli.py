@@ -70,11 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("source", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json")
     params.add_argument("-w", "--workflow", default="run", help="the workflow whose notebook to read (default: run)")
 
-    results = verb("results", "show recorded runs")
+    results = verb("results", "show recorded runs; `results push|pull` shares them through a registry")
+    results.add_argument("action", nargs="?", choices=["push", "pull"], metavar="push|pull",
+                         help="push: share this machine's runs in a registry; pull: merge the runs others shared (default: show)")
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
     results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
     results.add_argument("--format", choices=RESULT_FORMATS, default="table", help="output format (default: table)")
     results.add_argument("--all-columns", action="store_true", help="table/markdown: show env.* columns too")
+    results.add_argument("--registry", metavar="NAME", help="push|pull: this registry (default: the only one; pull: all)")
+    results.add_argument("--identify", action="store_true", help="push: share your user and host names too (default: an anonymous id)")
     detect = verb("detect", "print this machine's and an environment's fingerprint")
     detect.add_argument("--env", dest="environment", metavar="NAME", help="inspect this reef environment (default: the current python)")
     detect.add_argument("--refresh", action="store_true", help="ignore the cache")
@@ -82,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also run an on-request detector (e.g. tensorflow)")
 
     init = verb("init", "check a solution's requirements, then install what is missing")
-    init.add_argument("source", metavar="SOURCE", help="a solution folder, its solution.json, or a .reef.zip package (verified, "
-                      "then imported into $REEF_HOME/solutions/NAME-VERSION)")
+    init.add_argument("source", metavar="SOURCE", help="a solution folder, its solution.json, a .reef.zip package or NAME[@RANGE] "
+                      "from a registry (verified, then imported into $REEF_HOME/solutions/NAME-VERSION)")
     where = init.add_mutually_exclusive_group()
     where.add_argument("--env", dest="environment", metavar="NAME", help="the environment to make or update (default: the solution's name)")
     where.add_argument("--native", action="store_true", help="install into the current python environment instead")
@@ -119,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _results_verbs(verb)
     _declaring_verbs(verb)
     _sharing_verbs(verb)
+    _registry_verbs(verb)
     return parser
 
 
@@ -189,6 +194,31 @@ def _sharing_verbs(verb: Callable) -> None:
     reproduce.add_argument("--find-links", action="append", default=[], metavar="DIR", help="--env new: also look for packages here")
     reproduce.add_argument("--no-index", action="store_true", help="--env new: install only from --find-links")
     reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")
+
+def _registry_verbs(verb: Callable) -> None:
+    """registry / publish / search / pull: git registries of published components (reefnb.registry)."""
+    registry = verb("registry", "git registries of published solutions, datasets and models: add, list, remove")
+    actions = registry.add_subparsers(dest="registry_verb", metavar="ACTION", parser_class=ReefArgumentParser, required=True)
+    add = actions.add_parser("add", help="add a registry (a git URL or a repository folder) and clone it")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("url", metavar="URL")
+    actions.add_parser("list", help="list the registries added here")
+    remove = actions.add_parser("remove", help="forget a registry and delete its clone")
+    remove.add_argument("name", metavar="NAME")
+    for sub in actions.choices.values():
+        sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    publish = verb("publish", "publish a package (NAME.reef.zip) in a registry; a published version never changes")
+    publish.add_argument("package", metavar="PACKAGE.reef.zip")
+    publish.add_argument("--registry", metavar="NAME", help="the registry (default: the only one added)")
+    search = verb("search", "find published components by name, kind, description or keyword")
+    search.add_argument("text", nargs="?", default="", metavar="TEXT", help="words to match (default: list everything)")
+    search.add_argument("--registry", metavar="NAME", help="only this registry (default: all)")
+    pull = verb("pull", "fetch a published component and what it needs (verified), and import them")
+    pull.add_argument("spec", metavar="NAME[@VERSION|@RANGE]", help="e.g. hello-sweep, hello-sweep@1.2.0, hello-sweep@^1.2, 'x@>=1,<2'")
+    pull.add_argument("--registry", metavar="NAME", help="only this registry (default: all)")
+    pull.add_argument("-o", "--output", metavar="FOLDER", help="import the component here (default: $REEF_HOME/solutions/NAME-VERSION)")
+    pull.add_argument("--dry-run", action="store_true", help="resolve the versions only; fetch and import nothing")
+
 
 def _sweep_options(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_mutually_exclusive_group()
@@ -338,6 +368,8 @@ def cmd_results(args, out: TextIO) -> tuple[int, Any]:
         from . import load_solution
 
         solution = load_solution(solution).name
+    if args.action:
+        return _share_results(args, solution, out)
     records = default_store().records(solution=solution, status=args.status)
     if args.json or args.format == "json":
         return EXIT_OK, records
@@ -382,16 +414,18 @@ def cmd_init(args, out: TextIO) -> tuple[int, Any]:
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
         generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
-        if generated and is_package(args.source) and not args.trust and not args.dry_run:
+        if generated and foreign and not args.trust and not args.dry_run:
             raise ReefError(f"{args.source}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
                             "read it, then pass --trust to run it")
 
     progress = None if args.json or not sys.stderr.isatty() else _byte_progress()
     from .package import is_package, resolve_source
+    from .registry import is_spec
 
+    foreign = is_package(args.source) or is_spec(args.source)  # a package, or one pulled from a registry
     source = resolve_source(args.source, dry_run=args.dry_run)
     pinned = None
-    if is_package(args.source):  # the package's lock: the versions its results were made with
+    if foreign:  # the package's lock: the versions its results were made with
         from . import load_solution
         from .install import read_lock
 
@@ -714,6 +748,75 @@ def _number(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def _share_results(args, solution: str | None, out: TextIO) -> tuple[int, Any]:
+    from .registry import pull_results, push_results
+
+    if args.action == "push":
+        result = push_results(solution=solution, registry=args.registry, identify=args.identify)
+        if not args.json:
+            print(f"registry {result['registry']}: {result['pushed']} runs shared as {result['contributor']}"
+                  f" ({result['already']} were already there)", file=out)
+    else:
+        result = pull_results(solution=solution, registry=args.registry)
+        if not args.json:
+            refused = f", {len(result['refused'])} files refused (see the warnings)" if result["refused"] else ""
+            print(f"{result['records']} shared runs, {result['new']} new here{refused}", file=out)
+    return EXIT_OK, result
+
+
+def cmd_registry(args, out: TextIO) -> tuple[int, Any]:
+    from .registry import add_registry, list_registries, remove_registry
+
+    if args.registry_verb == "add":
+        result = add_registry(args.name, args.url)
+        text = f"added registry {result['name']}: {result['url']} (clone: {result['path']})"
+    elif args.registry_verb == "remove":
+        result = remove_registry(args.name)
+        text = f"removed registry {result['name']} ({result['url']}); the registry itself is untouched"
+    else:
+        result = list_registries()
+        text = "\n".join(f"{entry['name']:<16} {entry['components']:>4} components  {entry['url']}" for entry in result) \
+            or "no registries (add one with `reef registry add NAME URL`)"
+    if not args.json:
+        print(text, file=out)
+    return EXIT_OK, result
+
+
+def cmd_publish(args, out: TextIO) -> tuple[int, Any]:
+    from .registry import publish
+
+    result = publish(args.package, registry=args.registry)
+    if not args.json:
+        what = "published" if result["published"] else "already published with the same bytes: nothing to do"
+        print(f"{result['name']}@{result['version']} ({result['kind']}, sha256 {result['sha256'][:12]}) in registry "
+              f"{result['registry']}: {what}", file=out)
+    return EXIT_OK, result
+
+
+def cmd_search(args, out: TextIO) -> tuple[int, Any]:
+    from .registry import search
+
+    found = search(args.text, registry=args.registry)
+    if not args.json:
+        for entry in found:
+            print(f"{entry['name']:<24} {entry['latest']:<10} {entry['kind']:<8} {entry['registry']:<12} {entry['description']}".rstrip(),
+                  file=out)
+        if not found:
+            print("nothing found" + (f" for '{args.text}'" if args.text else ""), file=out)
+    return EXIT_OK, found
+
+
+def cmd_pull(args, out: TextIO) -> tuple[int, Any]:
+    from .registry import pull
+
+    result = pull(args.spec, registry=args.registry, target=args.output, dry_run=args.dry_run)
+    if not args.json:
+        for entry in result["components"]:
+            where = entry.get("folder") or "(dry run: not fetched)"
+            print(f"{entry['name']}@{entry['version']} from {entry['registry']} (sha256 {entry['sha256'][:12]}): {where}", file=out)
+    return EXIT_OK, result
+
+
 COMMANDS: dict[str, Callable] = {
     "validate": cmd_validate,
     "run": cmd_run,
@@ -736,6 +839,10 @@ COMMANDS: dict[str, Callable] = {
     "export": cmd_export,
     "import": cmd_import,
     "reproduce": cmd_reproduce,
+    "registry": cmd_registry,
+    "publish": cmd_publish,
+    "search": cmd_search,
+    "pull": cmd_pull,
 }
 
 

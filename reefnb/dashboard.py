@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
@@ -48,7 +49,8 @@ def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None
 
 
 def reference_frame(solution: Solution | None) -> pandas.DataFrame:
-    """The manifest's expected results as rows of the results frame (param.*, metric.*), labelled."""
+    """The manifest's expected results as rows of the results frame (param.*, metric.*), labelled,
+    then the rows of the CSV that ``dashboard.reference`` names (published results, say)."""
     import pandas
 
     rows = []
@@ -57,7 +59,26 @@ def reference_frame(solution: Solution | None) -> pandas.DataFrame:
         row.update({f"param.{name}": value for name, value in expectation.get("parameters", {}).items()})
         row.update({f"metric.{name}": spec.get("value") for name, spec in expectation["metrics"].items()})
         rows.append(row)
-    return pandas.DataFrame(rows)
+    frame = pandas.DataFrame(rows)
+    published = solution.data.get("dashboard", {}).get("reference") if solution else None
+    if published:
+        frame = pandas.concat([frame, reference_csv(solution.path / published, solution.metrics)], ignore_index=True)
+    return frame
+
+
+def reference_csv(path: str | Path, metrics: Iterable[str] = ()) -> pandas.DataFrame:
+    """A CSV of reference results as rows of the results frame: a ``label`` column, ``param.*`` columns,
+    and metric columns (``metric.NAME``, or a bare NAME that is one of ``metrics``)."""
+    import pandas
+
+    metrics = set(metrics)
+    try:
+        table = pandas.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {getattr(error, 'strerror', None) or error}") from None
+    if "label" not in table.columns:
+        raise ReefError(f"{path}: /dashboard/reference: needs a 'label' column (it has: {', '.join(map(str, table.columns))})")
+    return table.rename(columns={column: f"metric.{column}" for column in table.columns if column in metrics})
 
 
 def build_dashboard(
@@ -148,21 +169,28 @@ def dashboard_html(
 
 
 def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], metrics: dict[str, dict]) -> pandas.DataFrame:
-    """One row per environment: runs, ok, failed, and the best value of each objective among ok runs."""
+    """One row per environment: runs, ok, failed, and the best value of each objective among ok runs.
+
+    With runs pulled from a registry, one row per contributor and environment, with its OS.
+    """
     import pandas
 
     if frame.empty:
         return pandas.DataFrame({"environment": [], "runs": []})
     groups = frame.assign(environment=frame.get("env.name", pandas.Series(index=frame.index, dtype=object)).fillna("(unknown)"))
+    shared = "env.contributor" in frame and frame["env.contributor"].notna().any()
+    if shared:  # runs pulled from a registry: every contributor's platforms side by side
+        groups["contributor"] = frame["env.contributor"].fillna("this machine")
     rows = []
-    for environment, runs in groups.groupby("environment", sort=True):
+    for key, runs in groups.groupby(["contributor", "environment"] if shared else "environment", sort=True):
         ok = runs[runs["status"] == "ok"] if "status" in runs else runs
-        row: dict[str, Any] = {"environment": environment, "runs": len(runs), "ok": len(ok), "not ok": len(runs) - len(ok)}
+        row: dict[str, Any] = {"contributor": key[0], "environment": key[1]} if shared else {"environment": key}
+        row.update({"runs": len(runs), "ok": len(ok), "not ok": len(runs) - len(ok)})
         for column, goal in objectives.items():
             values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
             best = (values.min() if goal == "min" else values.max()) if len(values) else None
             row[f"best {column.removeprefix('metric.')} ({goal})"] = _format(best, metrics.get(column.removeprefix("metric."), {}))
-        for column in ("env.cpu", "env.python", "env.kernel"):
+        for column in ("env.os", "env.cpu", "env.python", "env.kernel") if shared else ("env.cpu", "env.python", "env.kernel"):
             if column in runs and runs[column].notna().any():
                 row[column.removeprefix("env.")] = str(runs[column].dropna().iloc[0])
         rows.append(row)

@@ -17,7 +17,8 @@ def results(solution: str | None = None, status: str | None = None, store: Any =
     """All recorded runs (of one solution, of one status) as a DataFrame.
 
     Columns: ``run_id``, ``solution``, ``version``, ``workflow``, ``status``, ``started``,
-    ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*`` and ``env.*``. Metric
+    ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*`` and ``env.*`` (``env.contributor``,
+    when runs pulled from a registry are among them: who shared each, None for this machine's own). Metric
     units are in ``frame.attrs["units"]`` (column -> unit).
     """
     from .store import default_store
@@ -62,6 +63,8 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
                 "env.python": (environment.get("python") or {}).get("version"),
             }
         )
+        if record.get("origin"):  # a run pulled from a registry: who shared it (this machine's own runs have none)
+            row["env.contributor"] = record["origin"].get("contributor")
         rows.append(row)
     frame = pandas.DataFrame(rows, columns=None if rows else BASE_COLUMNS + ["error"])
     if rows:

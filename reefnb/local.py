@@ -20,7 +20,15 @@ def index_path() -> Path:
 
 
 def _read() -> dict:
-    path = index_path()
+    return read_json_object(index_path())
+
+
+def _write(index: dict) -> None:
+    write_json_object(index_path(), index)
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON object kept under ``$REEF_HOME`` (an index, a list of registries); {} when the file is missing."""
     if not path.is_file():
         return {}
     try:
@@ -30,11 +38,11 @@ def _read() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _write(index: dict) -> None:
-    path = index_path()
+def write_json_object(path: Path, data: dict) -> None:
+    """Replace ``path`` with ``data`` atomically (a temporary file renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(temporary, path)
 
 

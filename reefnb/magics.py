@@ -181,7 +181,7 @@ def _results(args, shell):
     from . import load_solution, results
     from .widgets import message
 
-    if args.format in ("csv", "markdown"):
+    if args.format in ("csv", "markdown") or args.action:
         return _text(args, shell)
     solution = args.solution
     if solution and (Path(solution) / "solution.json").is_file():

@@ -190,6 +190,16 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
         if not _dashboard_column_known(column, seen, data):
             problem(f"/dashboard/columns/{index}", _dashboard_unknown(column, seen))
 
+    from .versions import Range, VersionError
+
+    for name, text in data.get("components", {}).items():
+        if name == data["name"]:
+            problem(f"/components/{_escape(name)}", "a component cannot depend on itself")
+        try:
+            Range.parse(text)
+        except VersionError as error:
+            problem(f"/components/{_escape(name)}", str(error))
+
     from .artifacts import artifact_problems
     from .requirements import syntax_problems
 

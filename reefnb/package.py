@@ -113,7 +113,7 @@ def export_package(
             content = scrub(content.decode("utf-8")).encode("utf-8")
         members[name] = content
     members[MANIFEST_NAME] = _json_bytes(data)
-    clean_records = [_clean_record(record) for record in records]
+    clean_records = [clean_record(record) for record in records]
     for record in clean_records:
         members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = scrub(_json_bytes(record).decode("utf-8")).encode("utf-8")
     lock = _lock(solution, data, records)
@@ -332,7 +332,7 @@ def default_tolerance(name: str, value: Any, unit: str | None = None) -> dict:
     return {"abs": 0}
 
 
-def _clean_record(record: dict) -> dict:
+def clean_record(record: dict) -> dict:
     """A run record without absolute paths or the host's name."""
     record = json.loads(json.dumps(record))
     record["solution"].pop("path", None)
@@ -707,7 +707,13 @@ def solutions_home() -> Path:
 def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
     """A solution folder (or manifest) for ``source``. A package is verified and imported into
     ``solutions_home()/NAME-VERSION`` once: the same package again reuses that folder, another
-    package of the same name and version is refused. With ``dry_run`` it goes to a temporary folder."""
+    package of the same name and version is refused. With ``dry_run`` it goes to a temporary folder.
+    ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE`` (not an existing path) is pulled from the registries."""
+    from .registry import is_spec, pull
+
+    if isinstance(source, str) and is_spec(source):
+        target = Path(tempfile.mkdtemp(prefix="reef-dry-run-")) / "solution" if dry_run else None
+        return Path(pull(source, target=target)["folder"])
     source = Path(source)
     if not is_package(source):
         return source

@@ -112,6 +112,17 @@ class Store:
 
     def add_many(self, records: Iterable[dict]) -> None:
         """Store records in one transaction; an existing run id is replaced."""
+        self._insert(records, "REPLACE")
+
+    def merge(self, records: Iterable[dict]) -> int:
+        """Store the records whose run id is not here yet (one transaction); returns how many were new.
+
+        Merging the same records again changes nothing, and a run recorded here is never replaced.
+        Merged runs (others' runs, from a registry) get no run key, so a sweep here never skips a point for them.
+        """
+        return self._insert(records, "IGNORE", keyed=False)
+
+    def _insert(self, records: Iterable[dict], conflict: str, keyed: bool = True) -> int:
         rows = [
             (
                 record["run_id"],
@@ -122,18 +133,20 @@ class Store:
                 record["started"],
                 record["notebook"]["sha256"],
                 json.dumps(record, sort_keys=True),
-                record.get("run_key"),
+                record.get("run_key") if keyed else None,
             )
             for record in records
         ]
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")
+            before = connection.total_changes
             connection.executemany(
-                "INSERT OR REPLACE INTO runs (run_id, solution, solution_version, workflow, status, started, notebook_sha256, record, run_key)"
+                f"INSERT OR {conflict} INTO runs (run_id, solution, solution_version, workflow, status, started, notebook_sha256, record, run_key)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            changed = connection.total_changes - before
             connection.execute("COMMIT")
         except sqlite3.Error as error:
             if connection.in_transaction:
@@ -141,6 +154,7 @@ class Store:
             raise StoreError(f"{self.path}: cannot write run record: {error}") from None
         finally:
             connection.close()
+        return changed
 
     def records(self, solution: str | None = None, status: str | None = None) -> list[dict]:
         """Run records, oldest first, optionally of one solution and/or one status."""

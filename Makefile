@@ -4,11 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
+# The JupyterLab extension (see its rules below)
+EXTENSION_SOURCES := $(wildcard extension/src/*.ts extension/style/*) extension/package.json extension/package-lock.json extension/tsconfig.json
+NODE_MODULES := extension/node_modules/.package-lock.json
+LABEXTENSION := reefnb/labextension/package.json
+LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
 
 
 .PHONY: setup demo test lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(LABEXTENSION)
 
 $(STAMP): pyproject.toml
 ifdef UV
@@ -19,6 +24,23 @@ else
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
 endif
 	touch $(STAMP)
+
+# The Reef sidebar: extension/ (TypeScript) is built with npm and JupyterLab's builder into
+# reefnb/labextension, which the package ships (pyproject data-files). An editable install copies no
+# data files, so .venv's JupyterLab gets a link to the built extension and the server extension's config.
+
+$(NODE_MODULES): extension/package.json extension/package-lock.json
+	@command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { echo "make: building the JupyterLab extension (extension/) needs Node.js 18+ and npm: install them (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
+	cd extension && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_MODULES)
+
+$(LABEXTENSION): $(EXTENSION_SOURCES) $(NODE_MODULES) $(STAMP)
+	rm -rf reefnb/labextension
+	cd extension && PATH="$(CURDIR)/$(BIN):$$PATH" npm run --silent build
+	mkdir -p $(LABEXTENSIONS) $(VENV)/etc/jupyter/jupyter_server_config.d
+	rm -rf $(LABEXTENSIONS)/reefnb
+	ln -s $(CURDIR)/reefnb/labextension $(LABEXTENSIONS)/reefnb
+	cp jupyter-config/jupyter_server_config.d/reefnb.json $(VENV)/etc/jupyter/jupyter_server_config.d/reefnb.json
 
 demo: $(STAMP)
 	$(BIN)/reef validate solutions/hello-sweep
@@ -31,8 +53,8 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check reefnb tests benchmarks
 
-test: $(STAMP) lint
+test: $(STAMP) $(LABEXTENSION) lint
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo

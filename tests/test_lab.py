@@ -1,0 +1,147 @@
+"""The Reef sidebar in a real JupyterLab, driven through Debian's Chromium with Playwright.
+
+`jupyter lab` starts on 127.0.0.1 with a token in a temporary folder, with the extension as this
+environment installed it (`make setup` builds extension/ and links it into .venv). The test opens a
+notebook, opens the Reef sidebar, sees its requirements and runs, runs with a parameter through the
+dialog, exports, finds the package on disk, and opens the dashboard. The screenshots are kept in
+$REEF_TEST_ARTIFACTS (else tests/artifacts/, git-ignored); the test prints where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import HELLO, REPO
+
+import reefnb
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TOKEN = "reef-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path, reef_home):
+    """A `jupyter lab` on 127.0.0.1 serving a copy of hello-sweep, with one run recorded; yields (url, root)."""
+    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed (pip install 'reefnb[lab]')")
+    if not (REPO / "reefnb" / "labextension" / "package.json").is_file():
+        pytest.fail("the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)")
+    root = tmp_path / "root"
+    shutil.copytree(HELLO, root / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
+    reefnb.run(root / "hello-sweep", parameters={"samples": 1000})
+    settings = tmp_path / "jupyter"
+    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(settings / "config"), "JUPYTER_DATA_DIR": str(settings / "data"),
+                   "JUPYTER_RUNTIME_DIR": str(settings / "runtime"), "IPYTHONDIR": str(settings / "ipython"), "REEF_HOME": str(reef_home)}
+    notification_settings = settings / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    notification_settings.mkdir(parents=True)
+    (notification_settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))  # no news prompt
+    port = free_port()
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
+               f"--ServerApp.root_dir={root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log_path = tmp_path / "jupyter-lab.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not start: {log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"{url}/reef/api/notebook?path=hello-sweep/main.ipynb&token={TOKEN}", timeout=30) as answer:
+            assert json.load(answer)["solution"]["name"] == "hello-sweep"  # the server extension is enabled
+        yield url, root
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
+def test_reef_sidebar_runs_with_a_parameter_and_exports(lab, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    url, root = lab
+    errors: list[str] = []
+    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))  # kept after the run (git-ignored)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    screenshot = artifacts / "reef-sidebar.png"
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.set_default_timeout(60_000)
+        try:
+            page.goto(f"{url}/lab/tree/hello-sweep/main.ipynb?token={TOKEN}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+
+            page.click(".jp-SideBar.jp-mod-right [data-id='reef-sidebar']")  # open the Reef sidebar
+            sidebar = page.locator("#reef-sidebar")
+            sidebar.locator(".reef-solution-name", has_text="hello-sweep@0.1.0").wait_for()
+            numpy = sidebar.locator(".reef-requirements tr[data-name='numpy']")
+            numpy.wait_for()
+            assert numpy.get_attribute("data-status") in ("found", "missing")
+            assert sidebar.locator(".reef-requirements button", has_text="Install").count() == 1
+            runs = sidebar.locator(".reef-runs tr[data-run]")
+            runs.first.wait_for()
+            assert runs.count() == 1 and "samples=1000" in runs.first.inner_text()
+
+            sidebar.locator("button[data-command='reef:run-with-parameters']").click()
+            dialog = page.locator(".jp-Dialog")
+            dialog.locator("input[name='samples']").fill("4321")
+            dialog.locator("select[name='method']").select_option("stratified")
+            dialog.locator("button.jp-mod-accept").click()
+            page.wait_for_function("document.querySelectorAll('#reef-sidebar .reef-runs tr[data-run]').length === 2", timeout=120_000)
+            newest = runs.first
+            assert newest.get_attribute("data-status") == "ok", newest.inner_text()
+            assert "samples=4321" in newest.inner_text() and "method=stratified" in newest.inner_text()
+            assert "abs_error=" in newest.inner_text()
+
+            sidebar.locator("button[data-command='reef:export']").click()
+            link = sidebar.locator(".reef-exported a")
+            link.wait_for(timeout=60_000)
+            package = root / link.inner_text()
+            assert "/files/" in link.get_attribute("href") and "download=1" in link.get_attribute("href")
+            page.get_by_text("wrote hello-sweep/hello-sweep-0.1.0.reef.zip").first.wait_for()  # the notification
+            page.screenshot(path=str(screenshot))
+
+            sidebar.locator("button[data-command='reef:open-dashboard']").click()
+            dashboard = page.frame_locator(".jp-MainAreaWidget iframe[sandbox]")
+            dashboard.locator("svg .mark-symbol path").first.wait_for(timeout=90_000)
+            page.screenshot(path=str(artifacts / "reef-dashboard.png"))
+        finally:
+            if not screenshot.exists():
+                page.screenshot(path=str(screenshot))
+            print(f"screenshots: {screenshot} {artifacts / 'reef-dashboard.png'}")
+            browser.close()
+    assert package == root / "hello-sweep" / "hello-sweep-0.1.0.reef.zip" and package.is_file()
+    imported = reefnb.import_package(package, tmp_path / "imported")
+    records = [json.loads(path.read_text()) for path in (imported / "results").glob("*.json")]
+    assert sorted(record["parameters"]["samples"] for record in records) == [1000, 4321]
+    assert errors == []

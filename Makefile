@@ -51,7 +51,7 @@ $(LABEXTENSION): $(EXTENSION_SOURCES) $(NODE_MODULES) $(STAMP)
 demo: $(STAMP)
 	$(BIN)/reef validate solutions/obj-detection-coco-tf
 	$(BIN)/reef benchmark solutions/obj-detection-coco-tf
-	$(BIN)/reef results --solution obj-detection-coco-tf
+	$(BIN)/reef results --solution solutions/obj-detection-coco-tf
 	mkdir -p .reef-demo
 	$(BIN)/reef dashboard --solution solutions/obj-detection-coco-tf -o .reef-demo/dashboard.html
 	@echo "dashboard: $(CURDIR)/.reef-demo/dashboard.html (offline, open it in a browser)"

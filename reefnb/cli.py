@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
     results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
     results.add_argument("--format", choices=RESULT_FORMATS, default="table", help="output format (default: table)")
-    results.add_argument("--all-columns", action="store_true", help="table/markdown: show env.* columns too")
+    results.add_argument("--all-columns", action="store_true", help="table/markdown: every column, env.* too")
+    results.add_argument("--columns", nargs="+", metavar="COLUMN", help="table/markdown: only these columns (metric names, param.*, "
+                         "env.*); default: the manifest's dashboard columns when --solution is a folder, else all")
     results.add_argument("--registry", metavar="NAME", help="push|pull: this registry (default: the only one; pull: all)")
     results.add_argument("--identify", action="store_true", help="push: share your user and host names too (default: an anonymous id)")
     detect = verb("detect", "print this machine's and an environment's fingerprint")
@@ -365,11 +367,14 @@ def cmd_results(args, out: TextIO) -> tuple[int, Any]:
     from .frame import records_to_frame
     from .store import default_store
 
-    solution = args.solution
+    solution, columns = args.solution, args.columns
     if solution and (Path(solution) / "solution.json").is_file():
         from . import load_solution
 
-        solution = load_solution(solution).name
+        loaded = load_solution(solution)
+        solution = loaded.name
+        if columns is None and not args.all_columns:
+            columns = loaded.data.get("dashboard", {}).get("columns")
     if args.action:
         return _share_results(args, solution, out)
     records = default_store().records(solution=solution, status=args.status)
@@ -381,7 +386,7 @@ def cmd_results(args, out: TextIO) -> tuple[int, Any]:
     elif frame.empty:
         print("no runs recorded" + (f" for {solution}" if solution else ""), file=out)
     else:
-        table = frame_for_display(frame, all_columns=args.all_columns)
+        table = frame_for_display(frame, all_columns=args.all_columns, columns=columns, strict=args.columns is not None)
         text = table.to_markdown(index=False) if args.format == "markdown" else table.to_string(index=False)
         print(text, file=out)
     return EXIT_OK, None
@@ -705,14 +710,27 @@ def cmd_dashboard(args, out: TextIO) -> tuple[int, Any]:
     return EXIT_OK, {"path": str(path), "runs": len(frame)}
 
 
-def frame_for_display(frame, all_columns: bool = False):
-    """The results frame trimmed for reading: short run ids, no timestamps but the start."""
-    columns = ["run_id", "solution", "workflow", "status"]
-    columns += [c for c in frame.columns if c.startswith("param.")]
-    columns += [c for c in frame.columns if c.startswith("metric.")]
-    columns += ["duration_s"]
-    if all_columns:
-        columns += [c for c in frame.columns if c.startswith("env.")]
+def frame_for_display(frame, all_columns: bool = False, columns: list[str] | None = None, strict: bool = True):
+    """The results frame trimmed for reading: run id, status, then ``columns`` (a metric's bare name
+    is enough; with ``strict`` an unknown one is a UsageError, else it is left out), or every
+    parameter and metric (and ``env.*`` with ``all_columns``)."""
+    if columns:
+        chosen = ["run_id", "status"]
+        for name in columns:
+            found = next((c for c in (name, f"metric.{name}", f"param.{name}") if c in frame.columns), None)
+            if found is None and strict:
+                known = ", ".join(c for c in frame.columns if c.startswith(("param.", "metric."))) or "none"
+                raise UsageError(f"--columns: no column '{name}' in the results (columns: {known})")
+            if found is not None and found not in chosen:
+                chosen.append(found)
+        columns = chosen
+    else:
+        columns = ["run_id", "solution", "workflow", "status"]
+        columns += [c for c in frame.columns if c.startswith("param.")]
+        columns += [c for c in frame.columns if c.startswith("metric.")]
+        columns += ["duration_s"]
+        if all_columns:
+            columns += [c for c in frame.columns if c.startswith("env.")]
     table = frame[columns].copy()
     units = frame.attrs.get("units", {})
     table.columns = [f"{c} [{units[c]}]" if c in units else c for c in columns]

@@ -151,3 +151,18 @@ def test_detect_verb_prints_fingerprint_and_json(tmp_path):
     assert fingerprint["cpu"]["logical_cores"] == os.cpu_count()
     code, _, err = call("detect", "--env", "nope")
     assert code == 2 and "no environment 'nope'" in err
+
+
+def test_results_table_shows_the_manifest_columns_or_the_chosen_ones(hello):
+    import reefnb
+
+    reefnb.run(hello, parameters={"samples": 2000})
+    code, out, _ = call("results", "--solution", str(hello))
+    header = out.splitlines()[0].split()
+    assert code == 0 and header[:5] == ["run_id", "status", "param.method", "param.samples", "metric.abs_error"] and "metric.time_ms" in header
+    code, out, _ = call("results", "--solution", "hello-sweep", "--columns", "pi_estimate", "samples")
+    assert code == 0 and out.splitlines()[0].split() == ["run_id", "status", "metric.pi_estimate", "param.samples"]
+    code, _, err = call("results", "--solution", "hello-sweep", "--columns", "nope")
+    assert code == 2 and "--columns: no column 'nope'" in err and "metric.pi_estimate" in err
+    code, out, _ = call("results", "--solution", str(hello), "--all-columns")
+    assert "env.python" in out.splitlines()[0]

@@ -10,6 +10,7 @@ when a test runs (never ``mlcommons_loadgen``: importing it empties ``mlperf_loa
 
 from __future__ import annotations
 
+import array
 import json
 import logging
 import queue
@@ -106,7 +107,7 @@ def run_loadgen(
         settings.multi_stream_expected_latency_ns = max(1, int(expected_latency_ms * samples_per_query * 1e6))
     settings.multi_stream_samples_per_query = int(samples_per_query)
 
-    harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server")
+    harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance")
     sut = loadgen.ConstructSUT(harness.issue_queries, harness.flush_queries)
     qsl = loadgen.ConstructQSL(sample_count, min(performance_sample_count or sample_count, sample_count),
                               load or _nothing, unload or _nothing)
@@ -194,8 +195,9 @@ class _Harness:
     scenarios answer inside ``issue_queries``, the cheapest path.
     """
 
-    def __init__(self, loadgen, predict: Predict, batch_size: int, threaded: bool):
+    def __init__(self, loadgen, predict: Predict, batch_size: int, threaded: bool, keep_data: bool = True):
         self.loadgen = loadgen
+        self.keep_data = keep_data  # whether responses carry predict's outputs (accuracy mode logs them)
         self.predict = predict
         self.batch_size = batch_size
         self.error: BaseException | None = None
@@ -225,16 +227,20 @@ class _Harness:
             self._answer(samples)
 
     def _answer(self, query_samples) -> None:
-        loadgen = self.loadgen
-        for start in range(0, len(query_samples), self.batch_size):
-            chunk = query_samples[start:start + self.batch_size]
-            try:
-                outputs = self.predict([sample.index for sample in chunk]) if self.error is None else [None] * len(chunk)
-                if len(outputs) != len(chunk):
-                    raise ReefError(f"predict returned {len(outputs)} responses for {len(chunk)} samples")
-            except BaseException as error:  # LoadGen cannot take an exception: answer empty, raise after the test
-                self.error = error
-                outputs = [None] * len(chunk)
+        loadgen, size, count = self.loadgen, self.batch_size, len(query_samples)
+        for start in range(0, count, size):
+            chunk = query_samples if count <= size else query_samples[start:start + size]
+            outputs = None
+            if self.error is None:
+                try:
+                    outputs = self.predict([sample.index for sample in chunk])
+                    if len(outputs) != len(chunk):
+                        raise ReefError(f"predict returned {len(outputs)} responses for {len(chunk)} samples")
+                except BaseException as error:  # LoadGen cannot take an exception: answer empty, raise after the test
+                    self.error, outputs = error, None
+            if outputs is None or not self.keep_data:  # performance mode: LoadGen logs no response data
+                loadgen.QuerySamplesComplete([loadgen.QuerySampleResponse(sample.id, 0, 0) for sample in chunk])
+                continue
             keep, responses = [], []
             for sample, output in zip(chunk, outputs, strict=True):
                 if output is None:
@@ -249,8 +255,6 @@ class _Harness:
 
 
 def _as_buffer(output: Any):
-    import array
-
     if hasattr(output, "tobytes"):
         output = output.tobytes()
     return array.array("B", bytes(output))

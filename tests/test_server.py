@@ -184,3 +184,18 @@ def test_confined_keeps_paths_under_the_root(tmp_path):
     for bad in ("../x", "/etc/passwd", "a/../../x", "C:/x", "a\x00b"):
         with pytest.raises(RequestError):
             confined(tmp_path, bad, must_exist=False)
+
+
+def test_the_environment_lists_both_extensions_as_installed_by_python():
+    """What `make setup` (or a wheel) puts in place: JupyterLab lists the prebuilt extension as a python
+    package's, with its install.json, and jupyter_server enables reefnb.server."""
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    labextensions = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=120)
+    text = labextensions.stdout + labextensions.stderr
+    assert "reefnb v0.1.0" in text and "(python, reefnb)" in text, text
+    servers = subprocess.run([str(jupyter), "server", "extension", "list"], capture_output=True, text=True, timeout=120)
+    text = servers.stdout + servers.stderr
+    assert "reefnb" in text and "enabled" in text, text

@@ -712,8 +712,9 @@ def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
     from .registry import is_spec, pull
 
     if isinstance(source, str) and is_spec(source):
-        target = Path(tempfile.mkdtemp(prefix="reef-dry-run-")) / "solution" if dry_run else None
-        return Path(pull(source, target=target)["folder"])
+        if dry_run:  # the requested one into a temporary folder, its dependencies resolved but not fetched
+            return Path(pull(source, target=Path(tempfile.mkdtemp(prefix="reef-dry-run-")) / "solution", dependencies=False)["folder"])
+        return Path(pull(source)["folder"])
     source = Path(source)
     if not is_package(source):
         return source

@@ -378,14 +378,16 @@ def search(text: str = "", registry: str | None = None) -> list[dict]:
     return found
 
 
-def pull(spec: str, registry: str | None = None, target: str | Path | None = None, dry_run: bool = False) -> dict:
+def pull(spec: str, registry: str | None = None, target: str | Path | None = None, dry_run: bool = False,
+         dependencies: bool = True) -> dict:
     """Fetch ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE`` and every component it needs, verified, and import them.
 
     Versions are resolved first (the highest that satisfies every range; a conflict or a cycle is
     an error and nothing is fetched). Each package's sha256 must match the registry's ``meta.json``
     and its index, then it is imported with ``reef import``'s checks into
     ``$REEF_HOME/solutions/NAME-VERSION`` (the same package there is reused); ``target`` puts the
-    requested one there instead. With ``dry_run`` only the resolution happens.
+    requested one there instead. With ``dry_run`` only the resolution happens; without
+    ``dependencies`` only the requested component is fetched (all are still resolved).
     """
     component, range_text = split_spec(spec)
     folders = _refreshed(_chosen(registry))
@@ -398,7 +400,7 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
     components = [{"name": name, "version": version, "registry": published[name][version]["registry"],
                    "sha256": published[name][version]["sha256"]} for name, version in chosen.items()]
     if not dry_run:
-        for entry in components:
+        for entry in components if dependencies else components[:1]:
             package = _verified_package(folders[entry["registry"]], entry)
             entry["folder"] = str(_imported(package, target if entry["name"] == component else None))
     root = components[0]

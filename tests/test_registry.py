@@ -290,6 +290,9 @@ def test_dependencies_are_pulled_transitively_and_a_cycle_is_reported(tmp_path, 
 
     home = user("carol")
     registry.add_registry("shared", str(bare))
+    code, out, err = reef("init", "detector@^1", "--native", "--dry-run")  # resolves all, imports nothing here
+    assert code == 0 and "dry run: nothing changed" in out, err
+    assert not (home / "solutions").exists()
     pulled = registry.pull("detector")
     assert {entry["name"]: entry["version"] for entry in pulled["components"]} == {"detector": "1.0.0", "coco-mini": "1.4.0", "ssd": "2.1.0"}
     assert sorted(path.name for path in solutions_home().iterdir()) == ["coco-mini-1.4.0", "detector-1.0.0", "ssd-2.1.0"]

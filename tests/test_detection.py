@@ -183,7 +183,7 @@ def test_a_python_on_path_has_the_version_it_reports():
     interpreters = detection.detect(["python"])["python"]
     on_path = [interpreter for interpreter in interpreters if interpreter["source"] == "path"]
     if not on_path:
-        pytest.skip("no python on PATH outside pyenv shims")
+        pytest.skip("this machine has no python on PATH other than pyenv shims, so there is no PATH interpreter to find")
     for interpreter in on_path:
         answer = subprocess.run([interpreter["path"], "--version"], capture_output=True, text=True)
         assert answer.returncode == 0
@@ -196,7 +196,7 @@ def test_pyenv_versions_are_all_found():
     versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     expected = {os.path.realpath(python) for python in versions.glob("*/bin/python")}
     if not expected:
-        pytest.skip("no pyenv versions here")
+        pytest.skip("pyenv has no installed versions on this machine, so there is nothing for the pyenv detector to find")
     found = {os.path.realpath(interpreter["path"]): interpreter for interpreter in detection.detect(["python"])["python"]}
     assert expected <= set(found)
     for folder in versions.iterdir():
@@ -215,7 +215,7 @@ def test_conda_environments_are_found(tmp_path, monkeypatch):
         return path
 
     if os.name == "nt":
-        pytest.skip("shell scripts")
+        pytest.skip("the stand-in tools are POSIX shell scripts, which Windows cannot execute")
     home = tmp_path / "home"
     base = interpreter(home / "miniconda3", "echo 3.12.4")
     env = interpreter(home / "miniconda3" / "envs" / "torch", "echo 3.10.14")
@@ -253,7 +253,7 @@ def test_no_nvidia_smi_means_no_gpus():
 def test_an_old_nvidia_smi_without_compute_cap(tmp_path, monkeypatch):
     # No GPU here: a stand-in nvidia-smi that, like drivers before 510, rejects the compute_cap field.
     if os.name == "nt":
-        pytest.skip("shell scripts")
+        pytest.skip("the stand-in tools are POSIX shell scripts, which Windows cannot execute")
     script = tmp_path / "nvidia-smi"
     script.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\n'
                       'echo "Tesla K80, 11441, 470.57.02"\n')
@@ -323,7 +323,7 @@ def test_an_upgraded_distribution_is_seen(tmp_path):
 
 def test_a_new_tool_on_path_is_seen(tmp_path, monkeypatch):
     if os.name == "nt":
-        pytest.skip("shell scripts")
+        pytest.skip("the stand-in tools are POSIX shell scripts, which Windows cannot execute")
     folder = tmp_path / "bin"
     folder.mkdir()
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")

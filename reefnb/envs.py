@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .exceptions import ReefError
+from .local import write_json_object
 from .store import reef_home
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def create_environment(
             installer=tool,
         )
         register_kernel(environment)
-        _write_json(target / ENV_FILE, asdict(environment))
+        write_json_object(target / ENV_FILE, asdict(environment))
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         _remove_kernel(kernel_name(name))
@@ -253,7 +254,3 @@ def _call(command: list, what: str) -> None:
         raise EnvError(f"{what} failed (exit {done.returncode}): {' '.join(last.split())[:300]}")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)

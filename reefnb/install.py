@@ -243,9 +243,9 @@ def write_lock(path: Path, lock: dict) -> None:
             old = None
     if old is not None and {**old, "created": None} == {**lock, "created": None}:
         return
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    from .local import write_json_object
+
+    write_json_object(path, lock)
 
 
 def _default_env_name(solution: Solution) -> str:

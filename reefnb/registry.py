@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ReefError
+from .local import read_json_object, write_json_object
 from .store import reef_home
 from .versions import Range, Version, resolve, split_spec
 
@@ -69,14 +70,10 @@ def _config_path() -> Path:
 
 
 def _read_config() -> dict[str, dict]:
-    from .local import read_json_object
-
     return read_json_object(_config_path())
 
 
 def _write_config(config: dict[str, dict]) -> None:
-    from .local import write_json_object
-
     write_json_object(_config_path(), config)
 
 
@@ -307,11 +304,6 @@ def _build_index(folder: Path) -> dict:
     return {"format": REGISTRY_FORMAT, "components": dict(sorted(components.items()))}
 
 
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def publish(package: str | Path, registry: str | None = None) -> dict:
     """Publish a package (``.reef.zip``) as NAME@VERSION in a registry.
 
@@ -355,8 +347,8 @@ def publish(package: str | Path, registry: str | None = None) -> dict:
             return [], existing
         version_folder.mkdir(parents=True, exist_ok=True)
         (version_folder / file_name).write_bytes(content)
-        _write_json(version_folder / META_NAME, meta)
-        _write_json(folder / INDEX_NAME, _build_index(folder))
+        write_json_object(version_folder / META_NAME, meta)
+        write_json_object(folder / INDEX_NAME, _build_index(folder))
         return [INDEX_NAME, str(version_folder.relative_to(folder))], meta
 
     entry, pushed = _change(name, apply, f"publish {identity}")
@@ -467,7 +459,7 @@ def contributor(identify: bool = False) -> str:
         return json.loads(path.read_text(encoding="utf-8"))["id"]
     except (OSError, ValueError, KeyError):
         identity = f"anon-{secrets.token_hex(6)}"
-        _write_json(path, {"id": identity})
+        write_json_object(path, {"id": identity})
         return identity
 
 
@@ -508,7 +500,7 @@ def push_results(solution: str | None = None, registry: str | None = None, ident
         for record in records:
             relative = f"{RESULTS_FOLDER}/{record['solution']['name']}/{record['run_id']}.json"
             if not (folder / relative).is_file():
-                _write_json(folder / relative, record)
+                write_json_object(folder / relative, record)
                 written.append(relative)
         return written, {"pushed": len(written), "already": len(records) - len(written)}
 

@@ -12,7 +12,6 @@ import html
 import json
 import logging
 import math
-import os
 import re
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ReefError
+from .local import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,9 @@ def reproduce(
                                                   "elapsed_minutes": round((time.monotonic() - started) / 60, 2)},
     }
     json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
     result["report"], result["html_report"] = str(json_path), str(html_path)
-    _write_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
-    _write_atomically(html_path, report_html(result))
+    write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    write_text_atomically(html_path, report_html(result))
     return result
 
 
@@ -157,12 +156,6 @@ def _report_paths(path: Path) -> tuple[Path, Path]:
     if path.suffix.lower() in (".html", ".htm"):
         return path.with_suffix(".json"), path
     return path, path.with_suffix(".html")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _in_profile(entry: dict, profile: str | None, profiles: dict) -> bool:

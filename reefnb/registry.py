@@ -210,7 +210,7 @@ def _has_ref(repository, ref: str) -> bool:
 
 def _git_reason(error) -> str:
     lines = [line.strip() for line in str(getattr(error, "stderr", "") or error).splitlines() if line.strip()]
-    lines = [line.removeprefix("stderr:").strip(" '") for line in lines]
+    lines = [text for text in (line.removeprefix("stderr:").strip(" '") for line in lines) if text]  # GitPython quotes stderr
     return lines[-1] if lines else str(error)
 
 

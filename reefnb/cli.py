@@ -420,27 +420,12 @@ def cmd_init(args, out: TextIO) -> tuple[int, Any]:
         shown["plan"] = plan
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
-        generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
-        if generated and foreign and not args.trust and not args.dry_run:
-            raise ReefError(f"{args.source}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
-                            "read it, then pass --trust to run it")
 
     progress = None if args.json or not sys.stderr.isatty() else _byte_progress()
-    from .package import is_package, resolve_source
-    from .registry import is_spec
-
-    foreign = is_package(args.source) or is_spec(args.source)  # a package, or one pulled from a registry
-    source = resolve_source(args.source, dry_run=args.dry_run)
-    pinned = None
-    if foreign:  # the package's lock: the versions its results were made with
-        from . import load_solution
-        from .install import read_lock
-
-        pinned = (read_lock(load_solution(source)) or {}).get("packages")
     try:
-        lock = init(source, env=args.environment, native=args.native, yes=args.yes, dry_run=args.dry_run,
-                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress, pinned=pinned,
-                    artifacts=args.artifacts)
+        lock = init(args.source, env=args.environment, native=args.native, yes=args.yes, dry_run=args.dry_run,
+                    offline=args.offline, pip_options=pip_options, on_plan=on_plan, progress=progress,
+                    artifacts=args.artifacts, trust=args.trust)
     except InitError as error:
         if args.json:
             return error.exit_code, {"ok": False, "error": str(error), "plan": error.plan.as_dict()}

@@ -180,6 +180,7 @@ def init(
     pinned: dict[str, str] | None = None,
     replace: bool = False,
     artifacts: list[str] | tuple[str, ...] = (),
+    trust: bool = False,
 ) -> dict:
     """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
 
@@ -188,6 +189,8 @@ def init(
     packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
     ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the
     environment afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too.
+    ``source`` may also be a ``.reef.zip`` package or ``NAME[@RANGE]`` from a registry (see
+    ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
     """
     from .envs import create_environment, get_environment, install_packages
 
@@ -196,9 +199,15 @@ def init(
 
         if (envs_home() / env / "reef-env.json").is_file():
             remove_environment(env)
-    plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned, artifacts=artifacts)
+    origin = source
+    source, locked, foreign = open_init_source(source, dry_run=dry_run)
+    plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned or locked, artifacts=artifacts)
     if on_plan is not None:
         on_plan(plan)
+    generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
+    if generated and foreign and not trust and not dry_run:
+        raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
+                        "read it, then pass --trust to run it")
     if plan.unmet:
         reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
         raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
@@ -220,6 +229,22 @@ def init(
     write_lock(plan.solution.path / LOCK_NAME, lock)
     _remember(plan.solution, environment)
     return lock
+
+
+def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:
+    """What ``reef init SOURCE`` works on: the solution (a package or a registry component imported
+    first, see ``package.resolve_source``), the package versions its own lock pins, and whether it
+    came from elsewhere (a package or a registry: its code is not trusted)."""
+    if isinstance(source, Solution):
+        return source, None, False
+    from .package import is_package, resolve_source
+    from .registry import is_spec
+
+    foreign = is_package(source) or is_spec(str(source))
+    if not foreign:
+        return source, None, False
+    folder = resolve_source(source, dry_run=dry_run)
+    return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
 
 
 def read_lock(solution: Solution) -> dict | None:

@@ -200,17 +200,20 @@ def _detect(args, shell) -> None:
 
 
 def _init(args, shell):
-    from .install import init, plan_init
+    from .install import init, open_init_source, plan_init
     from .widgets import DependencyPanel
 
-    source = Path(args.source).resolve()  # the button may be clicked after the working folder changed
+    source = args.source
+    if Path(source).exists():  # the button may be clicked after the working folder changed
+        source = Path(source).resolve()
     pip_options = [option for folder in args.find_links for option in ("--find-links", str(Path(folder).resolve()))]
     pip_options += ["--no-index"] if args.no_index else []
-    plan = plan_init(source, env=args.environment, native=args.native, offline=args.offline)
+    folder, pinned, _ = open_init_source(source, dry_run=args.dry_run)  # a package or a registry name: imported first
+    plan = plan_init(folder, env=args.environment, native=args.native, offline=args.offline, pinned=pinned, artifacts=args.artifacts)
 
     def install(progress: Callable) -> dict:
         return init(source, env=args.environment, native=args.native, yes=args.yes, offline=args.offline,
-                    pip_options=pip_options, progress=progress)
+                    pip_options=pip_options, progress=progress, artifacts=args.artifacts, trust=args.trust)
 
     return DependencyPanel(plan, install, dry_run=args.dry_run, yes=args.yes)
 

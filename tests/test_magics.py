@@ -348,3 +348,17 @@ def test_declarations_go_to_the_running_notebook_and_its_solution(shell, hello, 
     assert "Reload Notebook" not in html(captured)  # not the running notebook
     declared, _ = reef(shell, f"require numpy --notebook {other} --json")
     assert declared["notebook"] == str(other) and declared["solution"] is None and declared["checks"][0]["status"] == "found"
+
+
+def test_init_panel_takes_a_package(shell, hello, tmp_path, reef_home):
+    from reefnb.package import export_package
+
+    reefnb.run(hello, parameters={"samples": 2000})
+    package = export_package(hello, tmp_path / "hello.reef.zip")["package"]
+    panel, _ = reef(shell, f"init {package} --native")
+    assert panel.plan.solution.path == reef_home / "solutions" / "hello-sweep-0.1.0"
+    numpy = next(row for row in panel.rows if row["name"] == "numpy")
+    assert numpy["required"].startswith("==") and numpy["status"] == "found"  # pinned to the package's lock
+    solution = panel.install()
+    assert panel.error is None and solution.name == "hello-sweep"
+    assert (reef_home / "solutions" / "hello-sweep-0.1.0" / LOCK_NAME).is_file()

@@ -43,3 +43,18 @@ class RunFailed(ReefError):
         super().__init__(
             f"run {record['run_id']} {record['status']}: {error.get('name', '')}: {error.get('message', '')}".rstrip(": ")
         )
+
+
+class InputError(ReefError):
+    """A file or request body reef does not trust is not acceptable JSON (too large, too deep, malformed).
+
+    ``str()`` is ``SOURCE: /json/pointer: message``.
+    """
+
+    def __init__(self, source: str, pointer: str, message: str):
+        self.source, self.pointer, self.message = source, pointer, message
+        super().__init__(f"{source}: {pointer or '/'}: {message}")
+
+
+class IntegrityError(ReefError):
+    """Bytes from a registry are not the ones first seen here, or lack a signature the registry requires."""

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .exceptions import ReefError
+from .json_input import read_json
 from .manifest import Solution, load_solution
 from .requirements import CONFLICT, UNMET, Check, Facts, check_requirements
 
@@ -252,10 +253,7 @@ def read_lock(solution: Solution) -> dict | None:
     path = solution.path / LOCK_NAME
     if not path.is_file():
         return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise ReefError(f"{path}: /: invalid JSON: {error}") from None
+    return read_json(path, expect=dict)
 
 
 def write_lock(path: Path, lock: dict) -> None:

@@ -10,10 +10,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ManifestError, ReefError
+from .exceptions import InputError, ManifestError, ReefError
+from .json_input import read_json
 from .notebook import NotebookError, notebook_parameters, read_notebook
 
 MANIFEST_NAME = "solution.json"
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 WORKFLOW_NAMES = ("init", "run", "benchmark", "validate")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
@@ -96,18 +98,12 @@ def load_solution(path: str | Path) -> Solution:
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
     if path.suffix == ".ipynb":
         raise ReefError(f"{path}: a notebook, not a solution manifest (use solution_from_notebook)")
+    if not manifest_path.exists():
+        raise ManifestError([f"{manifest_path}: /: file not found"])
     try:
-        text = manifest_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError([f"{manifest_path}: /: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError([f"{manifest_path}: /: cannot read: {error}"]) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ManifestError(
-            [f"{manifest_path}: /: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]
-        ) from None
+        data = read_json(manifest_path, max_bytes=MAX_MANIFEST_BYTES)
+    except InputError as error:
+        raise ManifestError([str(error)]) from None
     return solution_from_data(data, manifest_path)
 
 

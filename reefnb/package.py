@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ReefError
+from .exceptions import InputError, ReefError
+from .json_input import parse_json, read_json
 from .manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
 from .notebook import notebook_digest, notebook_parameters, read_notebook
 
@@ -39,6 +40,8 @@ RESULTS_FOLDER = "results"
 PROCESS_RUN_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
 MAX_MEMBERS = 10_000
 MAX_RATIO = 200.0
+MAX_NAME_BYTES = 255  # a file or folder name (NAME_MAX on Linux, macOS and Windows)
+MAX_PATH_BYTES = 1024  # a member's whole name, leaving room under PATH_MAX for the target folder
 DEFAULT_FLOAT_TOLERANCE = {"rel": 1e-6}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
@@ -596,6 +599,8 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
                 raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as error:
         raise PackageError(f"{package}: not a readable zip archive: {error}") from None
+    except OSError as error:
+        raise PackageError(f"{package}: cannot extract into {target}: {error.strerror or error}") from None
     log.info("%s: imported into %s", package, target)
     return target
 
@@ -647,6 +652,9 @@ def _safe_name(package: Path, raw: str) -> str:
         raise PackageError(f"{package}: member '{raw}': has a '..' component and would escape the target")
     if not parts:
         raise PackageError(f"{package}: member '{raw}': has an empty name")
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts) or len(text.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+        raise PackageError(f"{package}: member '{raw[:60]}...': a name longer than {MAX_NAME_BYTES} bytes per folder or file "
+                           f"or {MAX_PATH_BYTES} in all")
     return "/".join(parts)
 
 
@@ -693,8 +701,8 @@ def _extract_verified(package: Path, archive: zipfile.ZipFile, files: dict[str, 
 def package_records(folder: str | Path) -> list[dict]:
     """The run records an imported package carries (``results/*.json``), oldest first."""
     folder = Path(folder) / RESULTS_FOLDER
-    records = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    return sorted(records, key=lambda record: (record.get("started", ""), record.get("run_id", "")))
+    records = [read_json(path, expect=dict) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return sorted(records, key=lambda record: (str(record.get("started", "")), str(record.get("run_id", ""))))
 
 
 def solutions_home() -> Path:
@@ -741,10 +749,12 @@ def _package_identity(package: Path) -> tuple[str, str]:
             info = archive.getinfo(MANIFEST_NAME)
             if info.file_size > 16 * 1024 * 1024:
                 raise PackageError(f"{package}: member '{MANIFEST_NAME}': too large")
-            data = json.loads(archive.read(info))
+            data = parse_json(archive.read(info), f"{package}: member '{MANIFEST_NAME}'", max_bytes=16 * 1024 * 1024)
     except KeyError:
         raise PackageError(f"{package}: member '{MANIFEST_NAME}': missing") from None
-    except (zipfile.BadZipFile, ValueError) as error:
+    except InputError as error:
+        raise PackageError(str(error)) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as error:
         raise PackageError(f"{package}: member '{MANIFEST_NAME}': unreadable: {error}") from None
     identity = []
     for field in ("name", "version"):

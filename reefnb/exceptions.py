@@ -52,7 +52,7 @@ class InputError(ReefError):
     """
 
     def __init__(self, source: str, pointer: str, message: str):
-        self.source, self.pointer, self.message = source, pointer, message
+        self.source, self.pointer, self.reason = source, pointer, message
         super().__init__(f"{source}: {pointer or '/'}: {message}")
 
 

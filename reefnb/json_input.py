@@ -14,6 +14,8 @@ import math
 import os
 import re
 import stat
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +54,14 @@ def json_pointer(parts: tuple | list) -> str:
 
 
 def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES,
-               expect: type | None = None) -> Any:
+               expect: type | None = None, schema: str | None = None) -> Any:
     """Parse untrusted JSON ``data`` read from ``source`` (a path or a name used in messages).
 
     Raises InputError naming ``source`` and the JSON pointer when the data is larger than ``max_bytes``,
     not UTF-8, not JSON, nested deeper than ``max_depth``, holds an integer of more than
-    ``MAX_INTEGER_DIGITS`` digits, a number beyond a float's range or a lone surrogate, or (with
-    ``expect``) is not of that type at the top.
+    ``MAX_INTEGER_DIGITS`` digits, a number beyond a float's range or a lone surrogate, (with
+    ``expect``) is not of that type at the top, or (with ``schema``, a name in ``reefnb/schemas``)
+    does not follow that JSON Schema (the first problem in document order).
     """
     if len(data) > max_bytes:
         raise InputError(source, "/", f"larger than the limit of {max_bytes} bytes")
@@ -82,11 +85,15 @@ def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, ma
         raise InputError(source, json_pointer(problem[0]), problem[1])
     if expect is not None and not isinstance(value, expect):
         raise InputError(source, "/", f"expected {_TYPE_NAMES.get(expect, expect.__name__)}, got {describe_type(value)}")
+    if schema is not None:
+        error = min(_schema_validator(schema).iter_errors(value), key=lambda error: list(map(str, error.absolute_path)), default=None)
+        if error is not None:
+            raise InputError(source, json_pointer(tuple(error.absolute_path)), _schema_message(error))
     return value
 
 
 def read_json(path: str | Path, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES, expect: type | None = None,
-              source: str | None = None) -> Any:
+              schema: str | None = None, source: str | None = None) -> Any:
     """Read and parse an untrusted JSON file (see ``parse_json``); InputError for a missing or unreadable file too.
 
     Only ``max_bytes + 1`` bytes are ever read, and only from a regular file (never a device or a fifo).
@@ -102,7 +109,7 @@ def read_json(path: str | Path, *, max_depth: int = MAX_DEPTH, max_bytes: int = 
             data = stream.read(max_bytes + 1)
     except OSError as error:
         raise InputError(source, "/", f"cannot read: {error.strerror or error}") from None
-    return parse_json(data, source, max_depth=max_depth, max_bytes=max_bytes, expect=expect)
+    return parse_json(data, source, max_depth=max_depth, max_bytes=max_bytes, expect=expect, schema=schema)
 
 
 def describe_type(value: Any) -> str:
@@ -110,6 +117,27 @@ def describe_type(value: Any) -> str:
     if value is None:
         return "null"
     return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+@cache
+def _schema_validator(name: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")))
+
+
+def _schema_message(error) -> str:
+    """A schema error in words that never quote the value (it may be long, or someone's secret)."""
+    rule, wanted = error.validator, error.validator_value
+    if rule == "required":
+        return error.message.split(" is a required property")[0] + " is required"
+    if rule == "type":
+        return f"expected {wanted if isinstance(wanted, str) else ' or '.join(wanted)}, got {describe_type(error.instance)}"
+    if rule == "pattern":
+        return f"does not match the pattern {wanted!r}"
+    if rule in ("enum", "const"):
+        return "is not one of the allowed values"
+    return f"fails the schema's rule {rule}: {wanted!r}"[:200]
 
 
 def _first_problem(value: Any, max_depth: int, surrogates: bool) -> tuple[tuple, str] | None:

@@ -36,7 +36,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ReefError
+from .exceptions import InputError, ReefError
+from .json_input import read_json
 from .local import read_json_object, write_json_object
 from .store import reef_home
 from .versions import Range, Version, resolve, split_spec
@@ -283,22 +284,19 @@ def _read_index(folder: Path) -> dict:
     path = folder / INDEX_NAME
     if not path.is_file():
         return {"format": REGISTRY_FORMAT, "components": {}}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise RegistryError(f"{path}: /: invalid JSON: {error}") from None
+    return read_json(path, schema="registry-index")
 
 
 def _build_index(folder: Path) -> dict:
     """The index, made from every ``packages/NAME/VERSION/meta.json``."""
     components: dict[str, dict] = {}
     for meta_path in sorted((folder / PACKAGES_FOLDER).glob(f"*/*/{META_NAME}")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_json(meta_path, schema="registry-meta")
         entry = components.setdefault(meta["name"], {"versions": {}})
         entry["versions"][meta["version"]] = {key: meta[key] for key in ("sha256", "size", "depends", "published", "file") if key in meta}
     for name, entry in components.items():
         latest = max(entry["versions"], key=lambda text: Version.parse(text).key())
-        meta = json.loads((folder / PACKAGES_FOLDER / name / latest / META_NAME).read_text(encoding="utf-8"))
+        meta = read_json(folder / PACKAGES_FOLDER / name / latest / META_NAME, schema="registry-meta")
         entry.update({"latest": latest, "kind": meta.get("kind", "solution"), "description": meta.get("description", ""),
                       "keywords": meta.get("keywords", [])})
     return {"format": REGISTRY_FORMAT, "components": dict(sorted(components.items()))}
@@ -339,7 +337,7 @@ def publish(package: str | Path, registry: str | None = None) -> dict:
     def apply(folder: Path) -> tuple[list[str], dict]:
         version_folder = folder / PACKAGES_FOLDER / data["name"] / data["version"]
         if (version_folder / META_NAME).is_file():
-            existing = json.loads((version_folder / META_NAME).read_text(encoding="utf-8"))
+            existing = read_json(version_folder / META_NAME, schema="registry-meta")
             if existing.get("sha256") != digest:
                 raise RegistryError(f"{package}: {identity} is already published in registry {name} with other bytes "
                                     f"(sha256 {existing.get('sha256', '?')[:12]}, this package {digest[:12]}): versions are "
@@ -404,7 +402,7 @@ def _verified_package(folder: Path, entry: dict) -> Path:
     identity = f"{entry['name']}@{entry['version']}"
     version_folder = folder / PACKAGES_FOLDER / entry["name"] / entry["version"]
     try:
-        meta = json.loads((version_folder / META_NAME).read_text(encoding="utf-8"))
+        meta = read_json(version_folder / META_NAME, schema="registry-meta")
         content = (version_folder / meta["file"]).read_bytes()
     except (OSError, ValueError, KeyError) as error:
         raise RegistryError(f"registry {entry['registry']}: {identity}: its package or meta.json is missing or unreadable: {error}") from None
@@ -523,9 +521,9 @@ def pull_results(solution: str | None = None, registry: str | None = None, store
         for path in sorted((folder / RESULTS_FOLDER).glob(pattern)):
             relative = path.relative_to(folder).as_posix()
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
+                record = read_json(path, expect=dict)
                 error = next(iter(validator.iter_errors(record)), None)
-            except ValueError as problem:
+            except (InputError, ValueError) as problem:
                 record, error = None, problem
             if error is not None or "origin" not in record or path.stem != record.get("run_id"):
                 reason = getattr(error, "message", None) or str(error or "no origin, or a file name other than its run id")

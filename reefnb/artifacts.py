@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit
-from urllib.request import Request, url2pathname, urlopen
+from urllib.request import HTTPRedirectHandler, Request, build_opener, url2pathname
 
 from .exceptions import ReefError
 from .store import reef_home
@@ -50,7 +50,10 @@ Progress = Callable[[int, "int | None"], None]
 """``progress(bytes_done, bytes_total_or_None)``, called as a download streams."""
 
 CHUNK_SIZE = 1 << 20
-TIMEOUT_SECONDS = 60.0
+TIMEOUT_SECONDS = 60.0  # a read that waits longer for the next bytes fails (REEF_DOWNLOAD_TIMEOUT)
+MAX_DOWNLOAD = 20 * 1024**3  # bytes, for a download whose manifest declares no size (REEF_MAX_DOWNLOAD)
+MAX_DOWNLOAD_VARIABLE = "REEF_MAX_DOWNLOAD"
+TIMEOUT_VARIABLE = "REEF_DOWNLOAD_TIMEOUT"
 RESUME_ATTEMPTS = 3  # resumptions of an interrupted download within one call, while it progresses
 MAX_MEMBERS = 100_000
 MAX_RATIO = 100  # total uncompressed size allowed, as a multiple of the archive's size
@@ -80,6 +83,19 @@ class ArtifactUnavailable(ArtifactError):
     def __init__(self, message: str, failures: list[tuple[str, str]] | None = None):
         self.failures = list(failures or [])
         super().__init__(message)
+
+
+class _HttpRedirectsOnly(HTTPRedirectHandler):
+    """urllib follows redirects to ftp: too; a download follows them only to http(s) URLs."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        scheme = urlsplit(newurl).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise HTTPError(req.full_url, code, f"redirect to a {scheme or 'schemeless'} URL refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = build_opener(_HttpRedirectsOnly())
 
 
 @dataclass(frozen=True)
@@ -112,15 +128,20 @@ def fetch_artifact(
     offline: bool = False,
     manifest_path: Path | str | None = None,
     *,
-    timeout: float = TIMEOUT_SECONDS,
+    timeout: float | None = None,
+    max_download: int | None = None,
 ) -> ArtifactResult:
     """Make artifact ``name`` of ``artifacts`` available on disk, verified; see the module docstring.
 
     ``offline`` skips every http(s) URL (``file:`` URLs are still read). ``manifest_path`` names
     the manifest in messages, anchors relative ``file:`` URLs and puts the solution's folder on
-    ``sys.path`` for ``generate`` entry points.
+    ``sys.path`` for ``generate`` entry points. A download stops at its declared ``size`` plus one
+    byte, or at ``max_download`` bytes when it declares none (default: ``download_limits()``), and
+    when the source sends nothing for ``timeout`` seconds; nothing of a failed download is kept.
     """
-    fetcher = _Fetcher(artifacts, cache_dir, progress, offline, manifest_path, timeout)
+    default_timeout, default_limit = download_limits()
+    fetcher = _Fetcher(artifacts, cache_dir, progress, offline, manifest_path, default_timeout if timeout is None else timeout)
+    fetcher.max_download = default_limit if max_download is None else max_download
     fetcher.check_chain(name)
     return fetcher.fetch(name, ())
 
@@ -228,6 +249,39 @@ def unpack_archive(
     return target
 
 
+def download_limits() -> tuple[float, int]:
+    """(read timeout in seconds, size limit in bytes for a download without a declared size), from
+    ``REEF_DOWNLOAD_TIMEOUT`` and ``REEF_MAX_DOWNLOAD`` (``500M``, ``2GiB``, ``20G``, bytes), else the defaults."""
+    limit = os.environ.get(MAX_DOWNLOAD_VARIABLE, "").strip()
+    timeout = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    return (_positive_seconds(timeout, TIMEOUT_VARIABLE) if timeout else TIMEOUT_SECONDS,
+            parse_size(limit, MAX_DOWNLOAD_VARIABLE) if limit else MAX_DOWNLOAD)
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
+
+
+def parse_size(text: str, origin: str = "size") -> int:
+    """Bytes from ``500M``, ``2GiB``, ``1.5G`` or ``1048576``: K/M/G/T are powers of 1024 with or without ``i``."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise ArtifactError(f"{origin}: {text[:40]!r} is not a size (examples: 500M, 2GiB, 1048576)")
+    value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+    if not value < 2**62:
+        raise ArtifactError(f"{origin}: {text[:40]!r} is too large a size")
+    return int(value)
+
+
+def _positive_seconds(text: str, origin: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 86_400 * 365:
+        raise ArtifactError(f"{origin}: {text[:40]!r} is not a number of seconds above 0")
+    return value
+
+
 def file_sha256(path: Path | str) -> str:
     """The hex sha256 of a file's contents (what a manifest's ``sha256`` holds for a download)."""
     hasher = hashlib.sha256()
@@ -265,6 +319,7 @@ class _Fetcher:
         self.offline = offline
         self.manifest_path = Path(manifest_path) if manifest_path is not None else None
         self.timeout = timeout
+        self.max_download = MAX_DOWNLOAD
 
     # -- the spec ------------------------------------------------------------------------------
 
@@ -410,7 +465,7 @@ class _Fetcher:
                 return cached
             folder.mkdir(parents=True, exist_ok=True)
             part = folder / f"{filename}.part"
-            for other in folder.glob("*.part"):  # a download left by another mirror is resumed too
+            for other in folder.glob("*.part"):  # left by a process that was killed: resumed, whatever its mirror
                 if other == part:
                     continue
                 if part.exists():
@@ -423,10 +478,7 @@ class _Fetcher:
                     raise ArtifactError(f"{self.where(name)}: {url}: size mismatch: expected {size} bytes, got {length}")
                 if digest != expected:
                     raise ArtifactError(f"{self.where(name)}: {url}: sha256 mismatch: expected {expected}, got {digest}")
-            except ArtifactUnavailable:
-                _remove_if_empty(folder)
-                raise
-            except BaseException:
+            except BaseException:  # any failure, an interruption by the user too: nothing of it is kept
                 part.unlink(missing_ok=True)
                 _remove_if_empty(folder)
                 raise
@@ -446,67 +498,102 @@ class _Fetcher:
                 after = part.stat().st_size if part.exists() else 0
                 attempts += 1
                 if after <= before or attempts > RESUME_ATTEMPTS:
-                    reason = f"interrupted after {after} bytes ({error}); fetching again resumes it"
+                    reason = f"interrupted after {after} bytes ({error})"
                     raise ArtifactUnavailable(f"{self.where(name)}: {url}: {reason}", [(url, reason)]) from None
                 log.warning("%s: %s: interrupted after %d bytes (%s); resuming", self.where(name), url, after, error)
 
-    def transfer(self, name: str, url: str, part: Path, size: int | None, restarted: bool = False) -> tuple[str, int]:
-        """Stream ``url`` into ``part`` (resuming what it holds); return its sha256 and length."""
+    def transfer(self, name: str, url: str, part: Path, size: int | None) -> tuple[str, int]:
+        """Stream ``url`` into ``part`` (resuming what it holds); return its sha256 and length.
+
+        At most ``size`` bytes (or ``max_download`` when the manifest declares no size) are written:
+        the byte after them stops the transfer with an ArtifactError.
+        """
+        limit = size if size is not None else self.max_download
         offset = part.stat().st_size if part.exists() else 0
-        if size is not None and offset > size:
+        if offset > limit:
             part.unlink()
             offset = 0
-        hasher = hashlib.sha256()
-        if offset:
-            with open(part, "rb") as handle:
-                for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
-                    hasher.update(chunk)
-        headers = {"User-Agent": _USER_AGENT}
-        if offset and not url.startswith("file:"):
-            headers["Range"] = f"bytes={offset}-"
-        try:
-            response = urlopen(Request(url, headers=headers), timeout=self.timeout)
-        except HTTPError as error:
-            error.close()
-            if error.code == 416 and offset and not restarted:  # the range is past the end: start again
-                part.unlink()
-                return self.transfer(name, url, part, size, restarted=True)
-            reason = f"HTTP {error.code} {error.reason}"
-            raise ArtifactUnavailable(f"{self.where(name)}: {url}: {reason}", [(url, reason)]) from None
-        except (OSError, HTTPException, ValueError) as error:
-            reason = _reason(error)
-            raise ArtifactUnavailable(f"{self.where(name)}: {url}: {reason}", [(url, reason)]) from None
-        with response:
-            if offset and getattr(response, "status", None) == 206 and _range_start(response.headers.get("Content-Range")) == offset:
-                log.info("%s: resuming %s at byte %d", self.where(name), url, offset)
-                mode = "ab"
-            else:
-                if offset:
-                    log.info("%s: %s did not resume at byte %d; starting again", self.where(name), url, offset)
-                offset, hasher, mode = 0, hashlib.sha256(), "wb"
-            length = response.headers.get("Content-Length")
-            total = offset + int(length) if length and length.isdigit() else size
-            done = offset
-            with open(part, mode) as out:
+        stream, start, length = self.open(name, url, offset)
+        with stream:
+            hasher = hashlib.sha256()
+            if start:
+                log.info("%s: resuming %s at byte %d", self.where(name), url, start)
+                with open(part, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+                        hasher.update(chunk)
+            elif offset:
+                log.info("%s: %s did not resume at byte %d; starting again", self.where(name), url, offset)
+            total = start + length if length is not None else size
+            if total is not None and total > limit:
+                raise ArtifactError(self.too_large(name, url, size, limit, f"it announces {total} bytes"))
+            done = start
+            with open(part, "ab" if start else "wb") as out:
                 self.report(done, total)
                 while True:
                     try:
-                        chunk = response.read(CHUNK_SIZE)
-                    except (OSError, HTTPException) as error:
+                        chunk = stream.read1(min(CHUNK_SIZE, limit + 1 - done))  # what has arrived: a stall keeps it
+                    except (OSError, HTTPException) as error:  # a read timeout too
                         raise _Interrupted(_reason(error)) from None
                     if not chunk:
                         break
+                    done += len(chunk)
+                    if done > limit:
+                        raise ArtifactError(self.too_large(name, url, size, limit, "got more"))
                     out.write(chunk)
                     hasher.update(chunk)
-                    done += len(chunk)
-                    if size is not None and done > size:
-                        raise ArtifactError(f"{self.where(name)}: {url}: size mismatch: expected {size} bytes, got more")
                     self.report(done, total)
                 out.flush()
                 os.fsync(out.fileno())
         if total is not None and done < total:
             raise _Interrupted(f"got {done} of {total} bytes")
         return hasher.hexdigest(), done
+
+    def open(self, name: str, url: str, offset: int) -> tuple[IO[bytes], int, int | None]:
+        """The source as a stream, the byte it starts at (``offset`` when the server resumed there, else 0)
+        and the number of bytes it announces, when it does. A ``file:`` URL must name a regular file."""
+        if url.startswith("file:"):
+            return self.open_file(name, url)
+        headers = {"User-Agent": _USER_AGENT}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            response = _OPENER.open(Request(url, headers=headers), timeout=self.timeout)
+        except HTTPError as error:
+            error.close()
+            if error.code == 416 and offset:  # the range is past the end: start again
+                return self.open(name, url, 0)
+            reason = f"HTTP {error.code} {error.reason}"
+            raise ArtifactUnavailable(f"{self.where(name)}: {url}: {reason}", [(url, reason)]) from None
+        except (OSError, HTTPException, ValueError) as error:
+            reason = _reason(error)
+            raise ArtifactUnavailable(f"{self.where(name)}: {url}: {reason}", [(url, reason)]) from None
+        resumed = offset and response.status == 206 and _range_start(response.headers.get("Content-Range")) == offset
+        length = response.headers.get("Content-Length")
+        return response, offset if resumed else 0, int(length) if length and length.isdigit() else None
+
+    def open_file(self, name: str, url: str) -> tuple[IO[bytes], int, int | None]:
+        path = Path(url2pathname(urlsplit(url).path))
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+        try:  # non-blocking, so that a FIFO without a writer does not hang the open
+            descriptor = os.open(path, flags)
+        except OSError as error:
+            reason = _reason(error)
+            raise ArtifactUnavailable(f"{self.where(name)}: {url}: {reason}", [(url, reason)]) from None
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise ArtifactError(f"{self.where(name, 'url')}: {url}: not a regular file (a device, FIFO, socket or folder): refused")
+            os.set_blocking(descriptor, True)
+            return os.fdopen(descriptor, "rb"), 0, info.st_size
+        except BaseException:
+            os.close(descriptor)
+            raise
+
+    def too_large(self, name: str, url: str, size: int | None, limit: int, what: str) -> str:
+        if size is not None:
+            return f"{self.where(name, 'size')}: {url}: size mismatch: expected {size} bytes, {what}"
+        return (f"{self.where(name)}: {url}: larger than {limit} bytes ({what}), the limit for a download without a declared "
+                f"'size' (set {MAX_DOWNLOAD_VARIABLE}, e.g. 50GiB, or declare the size)")
 
     def report(self, done: int, total: int | None) -> None:
         if self.progress is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -49,6 +51,19 @@ def hello(tmp_path) -> Path:
     target = tmp_path / "hello-sweep"
     shutil.copytree(HELLO, target, ignore=shutil.ignore_patterns("runs"))
     return target
+
+
+@contextmanager
+def serving(server):
+    """Run a ``socketserver`` server (an HTTP server on 127.0.0.1 the test made) in a thread while inside."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 def call(*args: str) -> tuple[int, str, str]:

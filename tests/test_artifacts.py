@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import serving
 
 from reefnb.artifacts import (
     ArtifactError,
@@ -104,13 +105,8 @@ class RangeHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    instance = ArtifactServer()
-    thread = threading.Thread(target=instance.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield instance
-    instance.shutdown()
-    instance.server_close()
-    thread.join(5)
+    with serving(ArtifactServer()) as instance:
+        yield instance
 
 
 # ------------------------------------------------------------------------------------------------
@@ -268,7 +264,7 @@ def test_mismatch_is_refused_and_leaves_nothing_in_the_cache(server, reef_home, 
     assert files_under(reef_home / "cache" / "sha256") == []
 
 
-def test_interrupted_download_is_resumed_with_a_range_request(server, reef_home):
+def test_a_download_cut_every_time_is_resumed_then_given_up_leaving_no_part(server, reef_home):
     data = os.urandom(400_000)
     url = server.serve("big.bin", data)
     artifacts = {"big": {"url": url, "sha256": sha(data), "size": len(data)}}
@@ -276,16 +272,22 @@ def test_interrupted_download_is_resumed_with_a_range_request(server, reef_home)
 
     with pytest.raises(ArtifactUnavailable, match="interrupted"):
         fetch_artifact("big", artifacts)
-    part = reef_home / "cache" / "sha256" / sha(data) / "big.bin.part"
-    kept = part.stat().st_size
-    assert 0 < kept < len(data)
-    assert part.read_bytes() == data[:kept]
 
-    server.cut.clear()
-    before = len(server.requests)
-    result = fetch_artifact("big", artifacts)
+    assert server.ranges("big.bin") == [None, "bytes=200000-", "bytes=300000-", "bytes=350000-"]
+    assert files_under(reef_home / "cache" / "sha256") == []
 
-    assert [request["range"] for request in server.requests[before:]] == [f"bytes={kept}-"]
+
+def test_a_part_left_by_a_killed_process_is_resumed_with_a_range_request(server, reef_home):
+    data = os.urandom(400_000)
+    url = server.serve("big.bin", data)
+    folder = reef_home / "cache" / "sha256" / sha(data)
+    folder.mkdir(parents=True)
+    part = folder / "big.bin.part"
+    part.write_bytes(data[:123_456])
+
+    result = fetch_artifact("big", {"big": {"url": url, "sha256": sha(data), "size": len(data)}})
+
+    assert server.ranges("big.bin") == ["bytes=123456-"]
     assert result.source == "download" and result.path.read_bytes() == data
     assert not part.exists()
 

@@ -21,6 +21,7 @@ import stat
 import sys
 import tempfile
 import zipfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -529,6 +530,20 @@ def _zip_time() -> tuple:
     return _ZIP_EPOCH
 
 
+_COMPRESSION_SAMPLE = 1 << 20  # bytes test-compressed to decide how a member is stored
+_WORTH_DEFLATING = 0.9  # deflate only when the sample shrinks below this fraction
+
+
+def _compression_for(content: bytes) -> int:
+    """ZIP_DEFLATED, or ZIP_STORED for content that deflate does not shrink (random, already compressed):
+    deflating 400 MB of random bytes took 11 s for nothing. Decided on the first MiB (fast level), so the
+    same bytes are always stored the same way and the archive stays deterministic."""
+    sample = content[:_COMPRESSION_SAMPLE]
+    if len(sample) >= 4096 and len(zlib.compress(sample, 1)) > _WORTH_DEFLATING * len(sample):
+        return zipfile.ZIP_STORED
+    return zipfile.ZIP_DEFLATED
+
+
 def _write_zip(output: Path, members: dict[str, bytes]) -> None:
     """Write members sorted, with one fixed time and mode, atomically (a temporary file renamed)."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -539,7 +554,7 @@ def _write_zip(output: Path, members: dict[str, bytes]) -> None:
         with zipfile.ZipFile(temporary, "w") as archive:
             for name in sorted(members):
                 info = zipfile.ZipInfo(name, date_time=moment)
-                info.compress_type = zipfile.ZIP_DEFLATED
+                info.compress_type = _compression_for(members[name])
                 info.create_system = 3
                 info.external_attr = (stat.S_IFREG | 0o644) << 16
                 archive.writestr(info, members[name], compresslevel=9)

@@ -1,6 +1,18 @@
-# The README's two commands: `make demo` and `make test`. Both set up .venv first (quick when done).
+# The README's two commands: `make demo` and `make test`. Both set up .venv first (quick when done);
+# `make test PYTHON=python3.X` tests another python in its own .venv-3.X.
 PYTHON ?= python3
-VENV := .venv
+# The interpreter PYTHON names, as `path major.minor`: PYTHON itself, else one of that name that pyenv installed
+# but does not select (`make test PYTHON=python3.10` works beside `pyenv global 3.11.7`).
+PYTHON_FOUND := $(shell for python in $(PYTHON) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/*/bin/$(PYTHON) 2>/dev/null | sort -rV); do \
+	$$python -c 'import sys; print(sys.executable, "%d.%d" % sys.version_info[:2])' 2>/dev/null && break; done)
+PYTHON_PATH := $(word 1,$(PYTHON_FOUND))
+PYTHON_VERSION := $(word 2,$(PYTHON_FOUND))
+# `make test` and `make demo` use .venv; `make test PYTHON=python3.X` its own .venv-3.X, never a venv of another python
+ifeq ($(origin PYTHON),command line)
+VENV ?= .venv-$(PYTHON_VERSION)
+else
+VENV ?= .venv
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := $(shell command -v uv 2>/dev/null)
@@ -12,19 +24,21 @@ EXTENSION_SOURCES := $(wildcard extension/src/*.ts extension/style/*) extension/
 NODE_MODULES := extension/node_modules/.package-lock.json
 LABEXTENSION := reefnb/labextension/package.json
 LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
+LABEXTENSION_LINKED := $(VENV)/.labextension-linked
 
 
 .PHONY: setup demo test lint clean
 
-setup: $(STAMP) $(LABEXTENSION)
+setup: $(STAMP) $(LABEXTENSION_LINKED)
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON_PATH)" || { echo "make: PYTHON=$(PYTHON): no such python (on PATH or in pyenv)" >&2; exit 2; }
 ifdef UV
-	test -x $(BIN)/python || $(UV) venv --python $(PYTHON) $(VENV)
+	test -x $(BIN)/python || $(UV) venv --python $(PYTHON_PATH) $(VENV)
 	$(UV) pip install --python $(BIN)/python --compile-bytecode -e '.[test,demo]'
 	$(UV) pip install --python $(BIN)/python --no-deps $(REAL_GRAPH)
 else
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON_PATH) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(REAL_GRAPH)
 endif
@@ -32,20 +46,24 @@ endif
 
 # The Reef sidebar: extension/ (TypeScript) is built with npm and JupyterLab's builder into
 # reefnb/labextension, which the package ships (pyproject data-files). An editable install copies no
-# data files, so .venv's JupyterLab gets a link to the built extension and the server extension's config.
+# data files, so the venv's JupyterLab gets a link to the built extension and the server extension's config.
+# The build needs a venv's JupyterLab but not a new build per venv: one build serves .venv and every .venv-3.X.
 
 $(NODE_MODULES): extension/package.json extension/package-lock.json
 	@command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { echo "make: building the JupyterLab extension (extension/) needs Node.js 18+ and npm: install them (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
 	cd extension && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_MODULES)
 
-$(LABEXTENSION): $(EXTENSION_SOURCES) $(NODE_MODULES) $(STAMP)
+$(LABEXTENSION): $(EXTENSION_SOURCES) $(NODE_MODULES) | $(STAMP)
 	rm -rf reefnb/labextension
 	cd extension && PATH="$(CURDIR)/$(BIN):$$PATH" npm run --silent build
+
+$(LABEXTENSION_LINKED): $(LABEXTENSION) $(STAMP)
 	mkdir -p $(LABEXTENSIONS) $(VENV)/etc/jupyter/jupyter_server_config.d
 	rm -rf $(LABEXTENSIONS)/reefnb
 	ln -s $(CURDIR)/reefnb/labextension $(LABEXTENSIONS)/reefnb
 	cp jupyter-config/jupyter_server_config.d/reefnb.json $(VENV)/etc/jupyter/jupyter_server_config.d/reefnb.json
+	touch $(LABEXTENSION_LINKED)
 
 # The flagship: shipped detectors x backends through MLPerf LoadGen on the synthetic COCO-format set (no network, no training)
 demo: $(STAMP)
@@ -59,8 +77,8 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check reefnb tests benchmarks
 
-test: $(STAMP) $(LABEXTENSION) lint
+test: $(STAMP) $(LABEXTENSION_LINKED) lint
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) build *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo
+	rm -rf $(VENV) .venv-3.* build *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo

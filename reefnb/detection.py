@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import distributions
 from .exceptions import ReefError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ else:
             packages.setdefault(name, d.version)
 print(json.dumps(packages))
 """
+
+# Run by a foreign interpreter with its site folders as arguments: {module: [distribution names]}.
+_MODULES_SCRIPT = Path(distributions.__file__).read_text(encoding="utf-8")
 
 _TENSORFLOW_SCRIPT = """
 import importlib.util, json, os
@@ -368,6 +372,26 @@ class PackagesDetector(Detector):
         return _environment_signature(context)
 
 
+class ModulesDetector(Detector):
+    """Which distributions provide each top-level import name: ``{module: [distribution names]}``.
+
+    Asked of the environment's own interpreter through ``reefnb.distributions`` (standard library
+    only, so it runs where reefnb is not installed); the same answer on every Python. Only on request.
+    """
+
+    name = "modules"
+    on_request_only = True
+
+    def detect(self, context: DetectContext) -> dict[str, list[str]]:
+        folders = context.facts()["site_folders"]
+        if context.is_current:
+            return distributions.packages_distributions(folders)
+        return json.loads(context.run_script(_MODULES_SCRIPT, *folders))
+
+    def signature(self, context: DetectContext) -> Any:
+        return _environment_signature(context)
+
+
 class ToolsDetector(Detector):
     """The tools of ``reefnb.tools.TOOLS`` found on PATH: ``{name: {path, version}}``."""
 
@@ -407,7 +431,7 @@ class TensorflowDetector(Detector):
 BUILTIN_DETECTORS: dict[str, Detector] = {
     detector.name: detector
     for detector in (OperatingSystemDetector(), CpuDetector(), MemoryDetector(), GpuDetector(), EnvironmentDetector(),
-                     PythonDetector(), PackagesDetector(), ToolsDetector(), TensorflowDetector())
+                     PythonDetector(), PackagesDetector(), ModulesDetector(), ToolsDetector(), TensorflowDetector())
 }
 
 
@@ -555,6 +579,11 @@ def detect(names: list[str] | None = None, python: str | None = None, env_name: 
 def environment_packages(python: str | None = None, refresh: bool = False) -> dict[str, str]:
     """``{distribution name: version}`` of an environment (default: this python), cached like ``detect``."""
     return detect(["packages"], python=python, refresh=refresh).get("packages", {})
+
+
+def environment_modules(python: str | None = None, refresh: bool = False) -> dict[str, list[str]]:
+    """``{top-level import name: [distribution names]}`` of an environment (default: this python), cached like ``detect``."""
+    return detect(["modules"], python=python, refresh=refresh).get("modules", {})
 
 
 def python_version(python: str | None = None) -> str:

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .detection import environment_modules
 from .exceptions import InputError, ReefError
 from .json_input import parse_json, read_json
 from .manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
@@ -244,7 +245,7 @@ def _notebook_requires(notebook: Path, records: list[dict]) -> dict:
         except InvalidRequirement:
             continue
     versions = {canonicalize_name(name): version for name, version in _last_packages(records).items()}
-    distributions = metadata.packages_distributions()
+    distributions = environment_modules()  # from RECORD too: on 3.10 the stdlib reads top_level.txt only
     for module in _imports(parsed):
         if module in sys.stdlib_module_names:
             continue

@@ -10,10 +10,16 @@ from pathlib import Path
 
 def make_wheel(folder: Path, name: str, version: str, source: str) -> Path:
     """A wheel of one module ``name.replace('-', '_')`` holding ``source``."""
+    return make_wheel_of_files(folder, name, version, {f"{name.replace('-', '_')}.py": source})
+
+
+def make_wheel_of_files(folder: Path, name: str, version: str, contents: dict[str, str]) -> Path:
+    """A wheel holding ``contents`` ({path in the wheel: text}) and its metadata, without ``top_level.txt``
+    (as wheels built by meson-python, hatchling or flit)."""
     module = name.replace("-", "_")
     info = f"{module}-{version}.dist-info"
     files = {
-        f"{module}.py": source,
+        **contents,
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: reefnb-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }

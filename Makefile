@@ -27,7 +27,7 @@ LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
 LABEXTENSION_LINKED := $(VENV)/.labextension-linked
 
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean which-python
 
 setup: $(STAMP) $(LABEXTENSION_LINKED)
 
@@ -79,6 +79,10 @@ lint: $(STAMP)
 
 test: $(STAMP) $(LABEXTENSION_LINKED) lint
 	$(BIN)/python -m pytest -q
+
+# `path major.minor` of the python PYTHON names, or nothing: how .ci/run finds the Pythons to test
+which-python:
+	@echo $(PYTHON_FOUND)
 
 clean:
 	rm -rf $(VENV) .venv-3.* build *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo

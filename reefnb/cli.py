@@ -201,19 +201,34 @@ def _sharing_verbs(verb: Callable) -> None:
 
 def _registry_verbs(verb: Callable) -> None:
     """registry / publish / search / pull: git registries of published components (reefnb.registry)."""
-    registry = verb("registry", "git registries of published solutions, datasets and models: add, list, remove")
+    registry = verb("registry", "git registries of published solutions, datasets and models: add, list, remove, configure, forget")
     actions = registry.add_subparsers(dest="registry_verb", metavar="ACTION", parser_class=ReefArgumentParser, required=True)
     add = actions.add_parser("add", help="add a registry (a git URL or a repository folder) and clone it")
     add.add_argument("name", metavar="NAME")
     add.add_argument("url", metavar="URL")
     actions.add_parser("list", help="list the registries added here")
-    remove = actions.add_parser("remove", help="forget a registry and delete its clone")
+    remove = actions.add_parser("remove", help="forget a registry and delete its clone (its pins are kept)")
     remove.add_argument("name", metavar="NAME")
+    configure = actions.add_parser("configure", help="set who may sign a registry's packages (reef-registry.json), and pin it here")
+    configure.add_argument("name", metavar="NAME")
+    configure.add_argument("--signer", action="append", default=[], metavar="ID=KEY.pub",
+                           help="allow this identity (e.g. alice@example.org) with this OpenSSH public key; repeatable")
+    configure.add_argument("--remove-signer", action="append", default=[], metavar="ID", help="no longer allow this identity")
+    required = configure.add_mutually_exclusive_group()
+    required.add_argument("--require-signatures", dest="require_signatures", action="store_true", default=None,
+                          help="refuse unsigned packages, and packages signed by anyone not listed")
+    required.add_argument("--no-require-signatures", dest="require_signatures", action="store_false",
+                          help="accept unsigned packages (signed ones are still verified)")
+    forget = actions.add_parser("forget", help="drop a pin: accept a version's new bytes (or a registry's new signers) on the next pull")
+    forget.add_argument("spec", nargs="?", metavar="NAME@VERSION", help="the version whose pinned sha256 to forget")
+    forget.add_argument("--signers", action="store_true", help="forget the registry's pinned signing policy")
+    forget.add_argument("--registry", metavar="NAME", help="the registry (default: the only one added)")
     for sub in actions.choices.values():
         sub.add_argument("--json", action="store_true", help="print machine-readable JSON")
     publish = verb("publish", "publish a package (NAME.reef.zip) in a registry; a published version never changes")
     publish.add_argument("package", metavar="PACKAGE.reef.zip")
     publish.add_argument("--registry", metavar="NAME", help="the registry (default: the only one added)")
+    publish.add_argument("--sign", metavar="KEY", help="sign the package with this OpenSSH private key (ssh-keygen -Y sign, namespace reef)")
     search = verb("search", "find published components by name, kind, description or keyword")
     search.add_argument("text", nargs="?", default="", metavar="TEXT", help="words to match (default: list everything)")
     search.add_argument("--registry", metavar="NAME", help="only this registry (default: all)")
@@ -771,7 +786,7 @@ def _share_results(args, solution: str | None, out: TextIO) -> tuple[int, Any]:
 
 
 def cmd_registry(args, out: TextIO) -> tuple[int, Any]:
-    from .registry import add_registry, list_registries, remove_registry
+    from .registry import add_registry, configure, forget, list_registries, remove_registry
 
     if args.registry_verb == "add":
         result = add_registry(args.name, args.url)
@@ -779,6 +794,20 @@ def cmd_registry(args, out: TextIO) -> tuple[int, Any]:
     elif args.registry_verb == "remove":
         result = remove_registry(args.name)
         text = f"removed registry {result['name']} ({result['url']}); the registry itself is untouched"
+    elif args.registry_verb == "configure":
+        signers = {}
+        for text in args.signer:
+            identity, equals, key = text.partition("=")
+            if not equals or not identity or not key:
+                raise ReefError(f"--signer {text}: expected ID=KEY.pub, e.g. alice@example.org=~/.ssh/id_ed25519.pub")
+            signers[identity] = key
+        result = configure(args.name, signers, args.remove_signer, args.require_signatures)
+        listed = ", ".join(signer["identity"] for signer in result["signers"]) or "none"
+        text = (f"registry {result['registry']}: signers {listed}; signatures "
+                f"{'required' if result['require_signatures'] else 'not required'}{'' if result['changed'] else ' (unchanged)'}")
+    elif args.registry_verb == "forget":
+        result = forget(args.spec, registry=args.registry, signers=args.signers)
+        text = "\n".join(f"registry {entry['registry']}: forgot the pin of {entry['forgot']}" for entry in result)
     else:
         result = list_registries()
         text = "\n".join(f"{entry['name']:<16} {entry['components']:>4} components  {entry['url']}" for entry in result) \
@@ -791,9 +820,10 @@ def cmd_registry(args, out: TextIO) -> tuple[int, Any]:
 def cmd_publish(args, out: TextIO) -> tuple[int, Any]:
     from .registry import publish
 
-    result = publish(args.package, registry=args.registry)
+    result = publish(args.package, registry=args.registry, sign=args.sign)
     if not args.json:
         what = "published" if result["published"] else "already published with the same bytes: nothing to do"
+        what += f", signed by {result['signer']}" if result["signer"] else ", signed" if result["signed"] else ""
         print(f"{result['name']}@{result['version']} ({result['kind']}, sha256 {result['sha256'][:12]}) in registry "
               f"{result['registry']}: {what}", file=out)
     return EXIT_OK, result
@@ -819,7 +849,8 @@ def cmd_pull(args, out: TextIO) -> tuple[int, Any]:
     if not args.json:
         for entry in result["components"]:
             where = entry.get("folder") or "(dry run: not fetched)"
-            print(f"{entry['name']}@{entry['version']} from {entry['registry']} (sha256 {entry['sha256'][:12]}): {where}", file=out)
+            signed = f", signed by {entry['signer']}" if entry.get("signer") else ""
+            print(f"{entry['name']}@{entry['version']} from {entry['registry']} (sha256 {entry['sha256'][:12]}{signed}): {where}", file=out)
     return EXIT_OK, result
 
 

@@ -2,9 +2,11 @@
 
 A registry is any git repository (a git host, or a bare repository on a shared disk). Its layout:
 
-    reef-registry.json                          {"format": 1}: marks the repository as a registry
+    reef-registry.json                          {"format": 1, "require_signatures", "signers"}: marks the repository
+                                                as a registry; says who may sign its packages (OpenSSH keys)
     index.json                                  every component: kind, description, keywords, latest, versions
     packages/NAME/VERSION/NAME-VERSION.reef.zip the package, exactly as exported
+    packages/NAME/VERSION/NAME-VERSION.reef.zip.sig  its OpenSSH signature (namespace reef), when signed
     packages/NAME/VERSION/meta.json             that version's entry: sha256, size, depends, kind, description...
     results/SOLUTION/RUN_ID.json                one shared run record per file (``origin.contributor`` says whose)
 
@@ -13,12 +15,16 @@ Versions are immutable and every change only adds files; ``index.json`` is rebui
 whose push is refused fetches, re-applies its change on the new head and pushes again.
 Clones are cached under ``$REEF_HOME/registries/NAME``; the list of registries is
 ``$REEF_HOME/registries.json``.
+
+Nothing in a registry is trusted. Every version published or pulled here is pinned to its sha256 in
+``$REEF_HOME/pins/NAME.json`` (``reefnb.pins``), and so is the registry's signing policy: bytes that
+change afterwards are refused even when the registry's checksums were rewritten to match. A registry
+can require OpenSSH signatures by the signers it lists (``reefnb.signatures``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import hashlib
 import json
@@ -36,9 +42,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .exceptions import InputError, ReefError
+from . import pins, signatures
+from .exceptions import InputError, IntegrityError, ReefError
 from .json_input import read_json
-from .local import read_json_object, write_json_object
+from .local import locked_file, read_json_object, write_json_object
 from .store import reef_home
 from .versions import Range, Version, resolve, split_spec
 
@@ -101,6 +108,8 @@ def add_registry(name: str, url: str) -> dict:
                 raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
             shutil.rmtree(clone, ignore_errors=True)
             os.replace(temporary, clone)
+    if pins.pinned_policy(name) is None:  # first sight of this registry: its signing policy is what later ones must match
+        pins.pin_policy(name, read_policy(clone))
     config[name] = {"url": url, "added": config.get(name, {}).get("added") or _now()}
     _write_config(config)
     return {"name": name, "url": url, "path": str(clone)}
@@ -154,13 +163,8 @@ def _one(name: str | None) -> str:
 @contextlib.contextmanager
 def _locked(name: str) -> Iterator[None]:
     """One process at a time works in a clone (other REEF_HOMEs have clones of their own)."""
-    registries_home().mkdir(parents=True, exist_ok=True)
-    with open(registries_home() / f".{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked_file(registries_home() / f".{name}.lock"):
+        yield
 
 
 def _repository(name: str):
@@ -302,12 +306,14 @@ def _build_index(folder: Path) -> dict:
     return {"format": REGISTRY_FORMAT, "components": dict(sorted(components.items()))}
 
 
-def publish(package: str | Path, registry: str | None = None) -> dict:
-    """Publish a package (``.reef.zip``) as NAME@VERSION in a registry.
+def publish(package: str | Path, registry: str | None = None, sign: str | Path | None = None) -> dict:
+    """Publish a package (``.reef.zip``) as NAME@VERSION in a registry, pinned here to its sha256.
 
     The package is checked as ``reef import`` checks it and its manifest validated. A version
     already published with the same bytes is left as it is (``published`` False); with other
-    bytes it is refused: versions are immutable.
+    bytes it is refused: versions are immutable (as are versions pinned here). ``sign`` is an
+    OpenSSH private key: its signature goes beside the package; a registry that lists signers
+    takes only theirs, and one that requires signatures takes no unsigned package.
     """
     from .exceptions import ManifestError
     from .manifest import load_solution
@@ -333,25 +339,53 @@ def publish(package: str | Path, registry: str | None = None) -> dict:
         "depends": data.get("components", {}), "sha256": digest, "size": len(content), "file": file_name, "published": _now(),
     }
     identity = f"{data['name']}@{data['version']}"
+    signature = signatures.sign(sign, content) if sign is not None else None
+    signer: list[str | None] = [None]
 
     def apply(folder: Path) -> tuple[list[str], dict]:
+        signer[0] = _publishable_signature(name, folder, content, signature, f"{package}: {identity}")
         version_folder = folder / PACKAGES_FOLDER / data["name"] / data["version"]
+        signature_path = version_folder / f"{file_name}{signatures.SIGNATURE_SUFFIX}"
         if (version_folder / META_NAME).is_file():
             existing = read_json(version_folder / META_NAME, schema="registry-meta")
             if existing.get("sha256") != digest:
                 raise RegistryError(f"{package}: {identity} is already published in registry {name} with other bytes "
                                     f"(sha256 {existing.get('sha256', '?')[:12]}, this package {digest[:12]}): versions are "
                                     "immutable; publish it as a new version")
-            return [], existing
+            if signature is None or signature_path.is_file():
+                return [], existing
+            signature_path.write_bytes(signature)  # the same bytes, signed now
+            return [str(signature_path.relative_to(folder))], existing
+        pins.check_pin(name, data["name"], data["version"], digest)  # seen here before, and gone from the registry since
         version_folder.mkdir(parents=True, exist_ok=True)
         (version_folder / file_name).write_bytes(content)
+        if signature is not None:
+            signature_path.write_bytes(signature)
         write_json_object(version_folder / META_NAME, meta)
         write_json_object(folder / INDEX_NAME, _build_index(folder))
         return [INDEX_NAME, str(version_folder.relative_to(folder))], meta
 
     entry, pushed = _change(name, apply, f"publish {identity}")
+    pins.pin(name, data["name"], data["version"], digest, "published", signer[0])
     return {"registry": name, "name": data["name"], "version": data["version"], "sha256": digest, "size": len(content),
-            "published": pushed, "kind": entry.get("kind", "solution")}
+            "published": pushed, "kind": entry.get("kind", "solution"), "signer": signer[0], "signed": signature is not None}
+
+
+def _publishable_signature(name: str, folder: Path, content: bytes, signature: bytes | None, where: str) -> str | None:
+    """The signer of a package about to be published (None: unsigned, or no signers listed); refuses what the registry would."""
+    policy = checked_policy(name, folder)
+    if signature is None:
+        if policy["require_signatures"]:
+            raise IntegrityError(f"{where}: registry {name} requires signatures: publish with --sign KEY "
+                                 f"(the private key of a signer it lists: {_signer_names(policy)})")
+        return None
+    if policy["signers"]:
+        try:
+            return signatures.verify(content, signature, policy["signers"], where)
+        except IntegrityError as error:
+            raise IntegrityError(f"{error}; a registry owner adds a signer with `reef registry configure {name} --signer ID=KEY.pub`") from None
+    signatures.check(content, signature, where)
+    return None
 
 
 def search(text: str = "", registry: str | None = None) -> list[dict]:
@@ -389,34 +423,144 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
     chosen = resolve(component, range_text, lambda name: published.get(name, {}))
     components = [{"name": name, "version": version, "registry": published[name][version]["registry"],
                    "sha256": published[name][version]["sha256"]} for name, version in chosen.items()]
+    for entry in components:  # a version pinned here to other bytes is refused before anything is fetched
+        pins.check_pin(entry["registry"], entry["name"], entry["version"], entry["sha256"])
     if not dry_run:
+        policies = {name: checked_policy(name, folders[name]) for name in sorted({entry["registry"] for entry in components})}
         for entry in components if dependencies else components[:1]:
-            package = _verified_package(folders[entry["registry"]], entry)
+            package, entry["signer"] = _verified_package(folders[entry["registry"]], entry, policies[entry["registry"]])
             entry["folder"] = str(_imported(package, target if entry["name"] == component else None))
+            pins.pin(entry["registry"], entry["name"], entry["version"], entry["sha256"], "pulled", entry["signer"])
     root = components[0]
     return {"name": root["name"], "version": root["version"], "folder": root.get("folder"), "components": components}
 
 
-def _verified_package(folder: Path, entry: dict) -> Path:
-    """The package's bytes checked against the registry's sha256, copied to ``$REEF_HOME/cache/packages``."""
-    identity = f"{entry['name']}@{entry['version']}"
-    version_folder = folder / PACKAGES_FOLDER / entry["name"] / entry["version"]
+def _verified_package(folder: Path, entry: dict, policy: dict) -> tuple[Path, str | None]:
+    """The package's bytes checked against the registry's sha256, the pin and the signing ``policy``, copied to
+    ``$REEF_HOME/cache/packages``; with the identity of its signer (None when unsigned or no signers are listed)."""
+    relative = f"{PACKAGES_FOLDER}/{entry['name']}/{entry['version']}"
+    version_folder = folder / relative
+    meta = read_json(version_folder / META_NAME, schema="registry-meta", source=f"registry {entry['registry']}: {relative}/{META_NAME}")
+    file_name = f"{entry['name']}-{entry['version']}.reef.zip"
+    if (meta["name"], meta["version"], meta["file"]) != (entry["name"], entry["version"], file_name):
+        raise RegistryError(f"registry {entry['registry']}: {relative}/{META_NAME}: /name, /version or /file: not "
+                            f"{entry['name']}, {entry['version']} and {file_name}: refusing a misplaced package")
     try:
-        meta = read_json(version_folder / META_NAME, schema="registry-meta")
-        content = (version_folder / meta["file"]).read_bytes()
-    except (OSError, ValueError, KeyError) as error:
-        raise RegistryError(f"registry {entry['registry']}: {identity}: its package or meta.json is missing or unreadable: {error}") from None
+        content = (version_folder / file_name).read_bytes()
+    except OSError as error:
+        raise RegistryError(f"registry {entry['registry']}: {relative}/{file_name}: unreadable: {error.strerror or error}") from None
     digest = hashlib.sha256(content).hexdigest()
-    if not digest == meta.get("sha256") == entry["sha256"]:
-        raise RegistryError(f"registry {entry['registry']}: {PACKAGES_FOLDER}/{entry['name']}/{entry['version']}/{meta['file']}: "
+    if not digest == meta["sha256"] == entry["sha256"]:
+        raise RegistryError(f"registry {entry['registry']}: {relative}/{file_name}: "
                             f"sha256 {digest[:12]} does not match the published {entry['sha256'][:12]}: refusing a tampered package")
+    pins.check_pin(entry["registry"], entry["name"], entry["version"], digest)
+    signer = _signer(entry["registry"], policy, content, version_folder / f"{file_name}{signatures.SIGNATURE_SUFFIX}",
+                     f"registry {entry['registry']}: {relative}/{file_name}")
     cached = reef_home() / "cache" / "packages" / f"{digest}.reef.zip"
     if not cached.is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
         temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
         temporary.write_bytes(content)
         os.replace(temporary, cached)
-    return cached
+    return cached, signer
+
+
+def _signer(name: str, policy: dict, content: bytes, signature_path: Path, where: str) -> str | None:
+    """Who signed a package being pulled: its signature is verified against the pinned signers whenever it has one."""
+    if not signature_path.is_file():
+        if policy["require_signatures"]:
+            raise IntegrityError(f"{where}: unsigned, and registry {name} requires signatures (by {_signer_names(policy)}): refusing it")
+        return None
+    if signature_path.stat().st_size > signatures.MAX_SIGNATURE_BYTES:
+        raise IntegrityError(f"{where}{signatures.SIGNATURE_SUFFIX}: larger than {signatures.MAX_SIGNATURE_BYTES} bytes: not a signature")
+    signature = signature_path.read_bytes()
+    if policy["signers"]:
+        return signatures.verify(content, signature, policy["signers"], where)
+    signatures.check(content, signature, where)
+    return None
+
+
+# --- the signing policy (reef-registry.json) ------------------------------------------------------
+
+
+def read_policy(folder: Path) -> dict:
+    """The signing policy in a clone's ``reef-registry.json`` (none: nothing required, no signers)."""
+    path = folder / MARKER_NAME
+    if not path.exists():
+        return pins.canonical_policy({})
+    return pins.canonical_policy(read_json(path, max_bytes=1024 * 1024, schema="registry", source=f"registry {folder.name}: {MARKER_NAME}"))
+
+
+def checked_policy(name: str, folder: Path) -> dict:
+    """The signing policy to apply: the one pinned here, which the registry's current one must still be.
+
+    The first policy seen is pinned; a registry that had none (nothing required, no signers) may turn
+    signing on, and that is pinned too; any other change (a signer added, removed or replaced,
+    signatures no longer required) is refused until the user forgets the pinned policy.
+    """
+    current, pinned = read_policy(folder), pins.pinned_policy(name)
+    if pinned == current:
+        return pinned
+    if pinned is None or pinned == pins.canonical_policy({}):
+        pins.pin_policy(name, current)
+        return current
+    changes = [f"signers {_signer_names(pinned)} -> {_signer_names(current)}" if pinned["signers"] != current["signers"] else "",
+               f"require_signatures {json.dumps(pinned['require_signatures'])} -> {json.dumps(current['require_signatures'])}"
+               if pinned["require_signatures"] != current["require_signatures"] else ""]
+    raise IntegrityError(
+        f"registry {name}: {MARKER_NAME}: its signing policy changed since first seen here (sha256 {pins.policy_digest(current)}, "
+        f"pinned {pins.policy_digest(pinned)}: {', '.join(change for change in changes if change)}): refusing it; if the registry's "
+        f"owners really changed it: `reef registry forget --signers --registry {name}`")
+
+
+def _signer_names(policy: dict) -> str:
+    return ", ".join(sorted({signer["identity"] for signer in policy["signers"]})) or "none"
+
+
+def configure(name: str, signers: dict[str, str | Path] | None = None, remove: list[str] | None = None,
+              require_signatures: bool | None = None) -> dict:
+    """Change registry ``name``'s signing policy (``reef-registry.json``) and pin the new one here.
+
+    ``signers`` maps identities (e.g. ``alice@example.org``) to public key files (``KEY.pub``); an
+    identity already listed gets the new key. ``remove`` drops identities. The registry's current
+    policy must be the one pinned here: this machine never blesses a change it did not make.
+    """
+    name = _one(name)
+    keys = {signatures.check_identity(identity): signatures.public_key(path) for identity, path in (signers or {}).items()}
+
+    def apply(folder: Path) -> tuple[list[str], dict]:
+        policy = checked_policy(name, folder)
+        marker = read_json(folder / MARKER_NAME, max_bytes=1024 * 1024, schema="registry") if (folder / MARKER_NAME).exists() else {}
+        listed = {signer["identity"]: signer["key"] for signer in policy["signers"] if signer["identity"] not in (remove or [])}
+        listed.update(keys)
+        wanted = policy["require_signatures"] if require_signatures is None else require_signatures
+        if wanted and not listed:
+            raise RegistryError(f"registry {name}: requiring signatures needs at least one signer: add --signer ID=KEY.pub")
+        new = pins.canonical_policy({"require_signatures": wanted, "signers": [{"identity": key, "key": value} for key, value in listed.items()]})
+        if new == policy:
+            return [], new
+        write_json_object(folder / MARKER_NAME, {**marker, "format": REGISTRY_FORMAT, **new})
+        return [MARKER_NAME], new
+
+    policy, changed = _change(name, apply, "signing policy")
+    pins.pin_policy(name, policy)
+    return {"registry": name, "changed": changed, **policy}
+
+
+def forget(spec: str | None = None, registry: str | None = None, signers: bool = False) -> list[dict]:
+    """Forget pins of registry ``registry`` here: ``NAME@VERSION``'s sha256, and/or (``signers``) its signing policy."""
+    name = _one(registry) if registry is None or registry in _read_config() else registry
+    if spec is None and not signers:
+        raise RegistryError("reef registry forget: name NAME@VERSION to forget its pinned sha256, or --signers for the signing policy")
+    forgotten = []
+    if spec is not None:
+        component, version = split_spec(spec)
+        if not version:
+            raise RegistryError(f"{spec}: name one version, NAME@VERSION")
+        forgotten.append(pins.forget(name, f"{component}@{version}"))
+    if signers:
+        forgotten.append(pins.forget_policy(name))
+    return forgotten
 
 
 def _imported(package: Path, target: str | Path | None) -> Path:

@@ -108,12 +108,15 @@ def create_environment(
     python: str | None = None,
     pip_options: list[str] | None = None,
     replace: bool = False,
+    hashes: dict | None = None,
 ) -> Environment:
     """Create environment ``name`` with ``packages`` (PEP 508 strings), ipykernel and reefnb.
 
     ``python``: the interpreter to base it on (default: this one). ``pip_options`` go to the
     installer (e.g. ``["--find-links", DIR, "--no-index"]``). With ``replace`` an existing
-    environment is removed first; otherwise its existence is an error.
+    environment is removed first; otherwise its existence is an error. ``hashes`` (a lock's
+    ``{"name==version": ["sha256:..."]}``) installs ``packages`` in hash-checking mode (see
+    install_packages), after ipykernel from the user's own index.
     """
     check_name(name)
     target = envs_home() / name
@@ -129,7 +132,11 @@ def create_environment(
     try:
         _make_venv(base, target, tool)
         interpreter = str(target / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-        install_packages(interpreter, ["ipykernel", *packages], pip_options)
+        if hashes is None:
+            install_packages(interpreter, ["ipykernel", *packages], pip_options)
+        else:
+            install_packages(interpreter, ["ipykernel"], pip_options)
+            install_packages(interpreter, list(packages), pip_options, hashes=hashes)
         install_reefnb(interpreter)
         version = _python_version(interpreter)
         environment = Environment(
@@ -152,9 +159,19 @@ def create_environment(
     return environment
 
 
-def install_packages(python: str, packages: list[str], pip_options: list[str] | None = None) -> None:
-    """Install ``packages`` into the environment of interpreter ``python`` (uv or pip)."""
+def install_packages(python: str, packages: list[str], pip_options: list[str] | None = None, hashes: dict | None = None) -> None:
+    """Install ``packages`` into the environment of interpreter ``python`` (uv or pip).
+
+    With ``hashes`` (a lock's ``{"name==version": ["sha256:..."]}``) the installer runs in
+    hash-checking mode and takes wheels only (``--require-hashes --only-binary :all:``): every
+    distribution it installs, dependencies included, must match a recorded sha256. uv reads the
+    hashes as constraints, so only what ``packages`` need is installed; pip, which takes no hashes
+    from constraints, gets every hashed entry as a requirement.
+    """
     if not packages:
+        return
+    if hashes is not None:
+        _install_hashed(python, packages, pip_options, hashes)
         return
     uv = uv_executable()
     if uv:
@@ -162,6 +179,77 @@ def install_packages(python: str, packages: list[str], pip_options: list[str] | 
     else:
         command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *(pip_options or []), *packages]
     _call(command, f"installing {', '.join(packages)}")
+
+
+HASH_CHECKING = ["--require-hashes", "--only-binary", ":all:"]
+
+
+def _install_hashed(python: str, packages: list[str], pip_options: list[str] | None, hashes: dict) -> None:
+    from .requirements import hash_lines
+
+    uv = uv_executable()
+    with tempfile.TemporaryDirectory(prefix="reef-hashed-") as scratch:
+        wanted, constraints = Path(scratch) / "requirements.txt", Path(scratch) / "constraints.txt"
+        constraints.write_text("".join(f"{line}\n" for line in hash_lines(hashes)), encoding="utf-8")
+        if uv:
+            wanted.write_text("".join(f"{line}\n" for line in packages), encoding="utf-8")
+            command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *HASH_CHECKING, *(pip_options or []),
+                       "-r", str(wanted), "-c", str(constraints)]
+        else:
+            command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *HASH_CHECKING,
+                       *(pip_options or []), "-r", str(constraints)]
+        _call(command, f"installing {', '.join(packages)} (hash-checked wheels)")
+
+
+def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, str], pip_options: list[str] | None = None) -> dict[str, list[str]]:
+    """The sha256 of the distributions of ``requested`` (name -> version) and their dependencies,
+    as a lock's ``hashes``: ``{"name==version": ["sha256:...", ...]}``.
+
+    The index (and ``pip_options``: find-links folders) are asked for the exact versions
+    ``installed`` in the environment; nothing is installed. uv resolves with
+    ``uv pip compile --generate-hashes`` (hashes of local files are computed, an index's are read
+    from its listing); pip with ``pip install --dry-run --report`` (hashes of the files it would use).
+    Raises EnvError when the installer cannot resolve them (offline, a package not on the index).
+    """
+    from packaging.utils import canonicalize_name
+
+    from .requirements import hash_key
+
+    if not requested:
+        return {}
+    pins = {canonicalize_name(name): version for name, version in installed.items() if canonicalize_name(name) != "reefnb"}
+    uv = uv_executable()
+    with tempfile.TemporaryDirectory(prefix="reef-hashes-") as scratch:
+        wanted, constraints, output = Path(scratch) / "requested.in", Path(scratch) / "constraints.txt", Path(scratch) / "out"
+        wanted.write_text("".join(f"{canonicalize_name(name)}=={version}\n" for name, version in sorted(requested.items())), encoding="utf-8")
+        constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())), encoding="utf-8")
+        if uv:
+            _call([uv, "pip", "compile", "--quiet", "--python", python, "--generate-hashes", *(pip_options or []),
+                   "-c", str(constraints), "-o", str(output), str(wanted)], "hashing the locked packages")
+            return _compiled_hashes(output.read_text(encoding="utf-8"))
+        _call([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", "--dry-run",
+               "--ignore-installed", "--report", str(output), *(pip_options or []), "-r", str(wanted), "-c", str(constraints)],
+              "hashing the locked packages")
+        report = json.loads(output.read_text(encoding="utf-8"))
+    hashes = {}
+    for item in report.get("install", []):
+        digest = (((item.get("download_info") or {}).get("archive_info") or {}).get("hashes") or {}).get("sha256")
+        if digest:
+            hashes[hash_key(item["metadata"]["name"], item["metadata"]["version"])] = [f"sha256:{digest}"]
+    return dict(sorted(hashes.items()))
+
+
+def _compiled_hashes(text: str) -> dict[str, list[str]]:
+    """``{"name==version": ["sha256:..."]}`` from a requirements file that ``--generate-hashes`` wrote."""
+    from .requirements import hash_key
+
+    hashes: dict[str, list[str]] = {}
+    for entry in re.split(r"\n(?=\S)", text.replace("\\\n", " ")):
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", entry)
+        digests = re.findall(r"--hash=(sha256:[0-9a-f]{64})", entry)
+        if match and digests:
+            hashes[hash_key(match.group(1), match.group(2))] = sorted(set(digests))
+    return dict(sorted(hashes.items()))
 
 
 def install_reefnb(python: str) -> None:
@@ -251,6 +339,8 @@ def _call(command: list, what: str) -> None:
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
-        raise EnvError(f"{what} failed (exit {done.returncode}): {' '.join(last.split())[:300]}")
+        causes = lines[lines.index(last) + 1:][:6] if last in lines else []  # uv's "cause:", expected and computed hashes
+        reason = " ".join(" ".join([last, *causes]).split())
+        raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:500]}")
 
 

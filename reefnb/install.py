@@ -100,6 +100,7 @@ def plan_init(source: str | Path | Solution, env: str | None = None, native: boo
         python = get_environment(name).python if exists else sys.executable
     requires = effective_requires(solution, name)
     if pinned:
+        _check_pins(pinned, solution.path / LOCK_NAME)
         requires["packages"] = [_pin(text, pinned) for text in requires.get("packages", [])]
     if target == "env" and not exists and "python" in requires:
         python = _interpreter_for(requires["python"]) or python
@@ -131,6 +132,19 @@ def effective_requires(solution: Solution, environment: str | None) -> dict:
         kept = [text for text in requires.get("packages", []) if canonicalize_name(Requirement(text).name) not in own]
         requires["packages"] = kept + list(declared["packages"])
     return requires
+
+
+def _check_pins(versions: dict, lock: Path) -> None:
+    """Each pin (usually a lock's ``packages``, from elsewhere) is a name and a version, or ReefError naming it."""
+    from packaging.version import InvalidVersion, Version
+
+    if not isinstance(versions, dict):
+        raise ReefError(f"{lock}: /packages: not an object of package versions")
+    for name, version in versions.items():
+        try:
+            Version(version if isinstance(version, str) else "")
+        except InvalidVersion:
+            raise ReefError(f"{lock}: /packages/{name}: {str(version)[:80]!r} is not a version") from None
 
 
 def _pin(text: str, versions: dict[str, str]) -> str:
@@ -192,8 +206,9 @@ def init(
     environment afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too.
     ``source`` may also be a ``.reef.zip`` package or ``NAME[@RANGE]`` from a registry (see
     ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
+    Without ``trust`` such a source installs only what its lock pins and hashes (see ``untrusted_install``).
     """
-    from .envs import create_environment, get_environment, install_packages
+    from .envs import EnvError, create_environment, get_environment, install_packages
 
     if replace and env and not native:
         from .envs import envs_home, remove_environment
@@ -201,32 +216,44 @@ def init(
         if (envs_home() / env / "reef-env.json").is_file():
             remove_environment(env)
     origin = source
+    imported_before = _imported_folders()
     source, locked, foreign = open_init_source(source, dry_run=dry_run)
-    plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned or locked, artifacts=artifacts)
-    if on_plan is not None:
-        on_plan(plan)
-    generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
-    if generated and foreign and not trust and not dry_run:
-        raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
-                        "read it, then pass --trust to run it")
-    if plan.unmet:
-        reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
-        raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
-    if plan.target == "native" and plan.conflicts and not yes:
-        changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
-        raise InitError(f"--native would replace installed packages ({changes}); run again with --yes to allow it", plan)
-    if dry_run:
-        return {}
-    if plan.target == "native":
-        install_packages(sys.executable, plan.installs, pip_options)
-        environment = None
-    elif plan.exists:
-        install_packages(plan.python, plan.installs, pip_options)
-        environment = get_environment(plan.environment)
-    else:
-        environment = create_environment(plan.environment, plan.installs, python=plan.base_python, pip_options=pip_options)
+    try:
+        plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned or locked, artifacts=artifacts)
+        if on_plan is not None:
+            on_plan(plan)
+        generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
+        if generated and foreign and not trust and not dry_run:
+            raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
+                            "read it, then pass --trust to run it")
+        untrusted = untrusted_install(plan) if foreign and not trust and not dry_run else None
+        if plan.unmet:
+            reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
+            raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
+        if plan.target == "native" and plan.conflicts and not yes:
+            changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
+            raise InitError(f"--native would replace installed packages ({changes}); run again with --yes to allow it", plan)
+        if dry_run:
+            return {}
+        installs, hashes = untrusted or (plan.installs, None)
+        try:
+            if plan.target == "native":
+                install_packages(sys.executable, installs, pip_options, hashes=hashes)
+                environment = None
+            elif plan.exists:
+                install_packages(plan.python, installs, pip_options, hashes=hashes)
+                environment = get_environment(plan.environment)
+            else:
+                environment = create_environment(plan.environment, installs, python=plan.base_python, pip_options=pip_options, hashes=hashes)
+        except EnvError as error:
+            if hashes is None:
+                raise
+            raise EnvError(f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})") from None
+    except BaseException:
+        _forget_new_imports(imported_before)
+        raise
     artifacts = _fetch_artifacts(plan, offline, progress)
-    lock = _lock(plan, environment, artifacts)
+    lock = _lock(plan, environment, artifacts, hashes, pip_options)
     write_lock(plan.solution.path / LOCK_NAME, lock)
     _remember(plan.solution, environment)
     return lock
@@ -246,6 +273,63 @@ def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tu
         return source, None, False
     folder = resolve_source(source, dry_run=dry_run)
     return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
+
+
+def untrusted_install(plan: Plan) -> tuple[list[str], dict]:
+    """What a package not trusted installs: its requirement lines and its lock's ``hashes``, after
+    checking each requirement: by name from the index, pinned by its lock, with a recorded sha256
+    (ReefError naming it and ``--trust`` otherwise).
+
+    Its lock is read from the imported package (never from the machine it came from), and the
+    installer then checks every file it installs, dependencies included, against these hashes.
+    """
+    from .requirements import untrusted_pins
+
+    lock = read_lock(plan.solution) or {}
+    hashes = lock.get("hashes") if isinstance(lock.get("hashes"), dict) else {}
+    return untrusted_pins(plan.installs, hashes, _declared_at(plan)), hashes
+
+
+def _declared_at(plan: Plan) -> Callable[[str], str]:
+    """``text`` -> ``MANIFEST: /JSON/pointer`` of the declaration a (pinned) requirement came from."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    def name(text: str) -> str:
+        try:
+            return canonicalize_name(Requirement(text).name)
+        except InvalidRequirement:
+            return text
+
+    manifest = plan.solution.manifest_path or plan.solution.path
+    data = plan.solution.data
+    places = [(f"/environments/{plan.environment}/packages", data.get("environments", {}).get(plan.environment or "", {}).get("packages", [])),
+              ("/requires/packages", data.get("requires", {}).get("packages", []))]
+
+    def where(text: str) -> str:
+        for pointer, texts in places:
+            for index, declared in enumerate(texts):
+                if declared == text or name(declared) == name(text):
+                    return f"{manifest}: {pointer}/{index}"
+        return str(manifest)
+
+    return where
+
+
+def _imported_folders() -> set[Path]:
+    from .package import solutions_home
+
+    home = solutions_home()
+    return set(home.iterdir()) if home.is_dir() else set()
+
+
+def _forget_new_imports(before: set[Path]) -> None:
+    """Remove the folders this call imported into ``solutions_home()`` (an init that failed leaves none)."""
+    import shutil
+
+    for folder in _imported_folders() - before:
+        log.info("removing %s: the init that imported it failed", folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_lock(solution: Solution) -> dict | None:
@@ -330,12 +414,14 @@ def _fetch_artifacts(plan: Plan, offline: bool, progress) -> dict[str, dict]:
     return fetched
 
 
-def _lock(plan: Plan, environment, artifacts: dict) -> dict:
+def _lock(plan: Plan, environment, artifacts: dict, hashes: dict | None = None, pip_options: list[str] | None = None) -> dict:
     from . import __version__
     from . import detection as detect
 
     python = environment.python if environment is not None else sys.executable
     packages = detect.environment_packages(python, refresh=True)
+    if hashes is None:
+        hashes = _hashes(plan, python, packages, pip_options)
     return {
         "lock_version": LOCK_VERSION,
         "solution": {"name": plan.solution.name, "version": plan.solution.version},
@@ -352,8 +438,29 @@ def _lock(plan: Plan, environment, artifacts: dict) -> dict:
         "requirements": [check.as_dict() for check in plan.checks if check.kind != "package"]
         + [{"kind": "package", "name": name, "found": packages.get(name)} for name in sorted(_requested(plan))],
         "packages": dict(sorted(packages.items(), key=lambda item: item[0].lower())),
+        "hashes": hashes,
         "artifacts": artifacts,
     }
+
+
+def _hashes(plan: Plan, python: str, packages: dict[str, str], pip_options: list[str] | None) -> dict:
+    """The sha256 of the requested packages' distributions and their dependencies (``envs.locked_hashes``),
+    so that a package made from this solution installs elsewhere only those bytes; empty when the
+    index cannot say (a warning: such a package then needs --trust)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from .envs import EnvError, locked_hashes
+
+    versions = {canonicalize_name(name): version for name, version in packages.items()}
+    by_name = [Requirement(text) for text in plan.requires.get("packages", [])]
+    requested = {canonicalize_name(item.name): versions[canonicalize_name(item.name)] for item in by_name
+                 if not item.url and canonicalize_name(item.name) in versions}
+    try:
+        return locked_hashes(python, requested, packages, pip_options)
+    except EnvError as error:
+        log.warning("%s: no hashes in the lock (%s); a package of it will need --trust to install", plan.solution.name, error)
+        return {}
 
 
 def _requested(plan: Plan) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from .exceptions import ReefError
 
 FOUND, MISSING, CONFLICT, UNMET, SKIPPED = "found", "missing", "conflict", "unmet", "skipped"
 GIB = 2**30
@@ -206,3 +209,63 @@ def summary(checks: list[Check]) -> dict[str, Any]:
     for check in checks:
         counts[check.status] = counts.get(check.status, 0) + 1
     return {"counts": counts, "satisfiable": not any(check.status == UNMET for check in checks)}
+
+
+# --- requirements from elsewhere (a package, a registry) ------------------------------------------
+
+TRUST_HINT = "read the package, then pass --trust to allow it"
+_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def hash_key(name: str, version: str) -> str:
+    """How a lock's ``hashes`` names one distribution: ``canonical-name==version``."""
+    return f"{canonicalize_name(name)}=={version}"
+
+
+def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) -> list[str]:
+    """The requirement lines an installer may get for requirements from a package not trusted.
+
+    Each requirement must name a package (no URL or path), pin one version with ``==`` and have a
+    sha256 in the lock's ``hashes`` for that version; anything else raises ReefError naming the
+    requirement (``where(text)`` says which file and JSON pointer it came from) and ``--trust``.
+    The lines are rebuilt from the parsed requirement, so no installer option can ride along.
+    """
+    lines = []
+    for text in texts:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            raise ReefError(f"{where(text)}: requirement {text!r} is not a PEP 508 requirement; {TRUST_HINT}") from None
+        if requirement.url:
+            raise ReefError(f"{where(text)}: requirement {text!r} is a direct reference ({requirement.url[:80]}): without --trust "
+                            f"a package's requirements come only by name from your package index; {TRUST_HINT}")
+        pins = list(requirement.specifier)
+        version = pins[0].version if len(pins) == 1 and pins[0].operator == "==" and "*" not in pins[0].version else None
+        if version is None:
+            raise ReefError(f"{where(text)}: requirement {text!r} is not pinned to one version (==) by the package's lock; {TRUST_HINT}")
+        key = hash_key(requirement.name, version)
+        digests = hashes.get(key) if isinstance(hashes, dict) else None
+        if not digests or not isinstance(digests, list) or not all(isinstance(item, str) and _SHA256.match(item) for item in digests):
+            raise ReefError(f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json "
+                            f"(/hashes); {TRUST_HINT}")
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        marker = f" ; {requirement.marker}" if requirement.marker else ""
+        lines.append(f"{canonicalize_name(requirement.name)}{extras}=={version}{marker}")
+    return lines
+
+
+def hash_lines(hashes: dict) -> list[str]:
+    """``name==version --hash=sha256:...`` for each well-formed entry of a lock's ``hashes``."""
+    lines = []
+    for key, digests in sorted(hashes.items()) if isinstance(hashes, dict) else []:
+        name, _, version = str(key).partition("==")
+        try:
+            Version(version)
+        except InvalidVersion:
+            continue
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) or not isinstance(digests, list):
+            continue
+        good = [digest for digest in digests if isinstance(digest, str) and _SHA256.match(digest)]
+        if good:
+            lines.append(f"{name}=={version} " + " ".join(f"--hash={digest}" for digest in good))
+    return lines

@@ -305,3 +305,34 @@ def test_registry_files_with_wrong_types_are_one_line(tmp_path, bare, user, path
     message = one_line_refusal(code, err)
     assert path in message and f": {pointer}: " in message
     assert imported(carol) == []
+
+
+def test_accepting_new_signers_is_the_users_explicit_step(tmp_path, bare, user, signed_registry):
+    eve = keypair(tmp_path, "eve")
+    user("carol")
+    registry.add_registry("shared", str(bare))
+    user("alice")  # the owner replaces her key with a new one, from her machine
+    code, out, err = reef("registry", "configure", "shared", "--signer", f"{ALICE}={eve}.pub")
+    assert code == 0 and "signers alice@example.org; signatures required" in out, err
+    registry.publish(make_package(tmp_path, "demo", "1.0.0"), sign=eve)
+    user("carol")
+    assert "signing policy changed" in one_line_refusal(*reef("pull", "demo@1.0.0")[::2])
+    code, out, err = reef("registry", "forget", "--signers")
+    assert code == 0 and "forgot the pin of signers" in out, err
+    code, out, err = reef("pull", "demo@1.0.0")
+    assert code == 0 and f"signed by {ALICE}" in out, err
+
+
+def test_a_broken_signature_is_refused_where_no_signers_are_listed_and_bad_signer_arguments_are_one_line(tmp_path, bare, user):
+    key = keypair(tmp_path, "alice")
+    user("alice")
+    registry.add_registry("shared", str(bare))
+    package = make_package(tmp_path, "demo", "1.0.0")
+    signature = ssh_sign(key, package)
+    push_package(bare, tmp_path / "attacker", package, signature.replace(signature[100:110], b"A" * 10))
+    message = one_line_refusal(*reef("pull", "demo@1.0.0")[::2])
+    assert "packages/demo/1.0.0/demo-1.0.0.reef.zip: its signature does not match the package's bytes" in message
+    assert "not an OpenSSH public key" in one_line_refusal(*reef("registry", "configure", "shared", "--signer", f"{ALICE}={key}")[::2])
+    assert "expected ID=KEY.pub" in one_line_refusal(*reef("registry", "configure", "shared", "--signer", str(key))[::2])
+    assert "needs at least one signer" in one_line_refusal(*reef("registry", "configure", "shared", "--require-signatures")[::2])
+    assert "not pinned here" in one_line_refusal(*reef("registry", "forget", "demo@9.9.9")[::2])

@@ -181,6 +181,10 @@ def _sharing_verbs(verb: Callable) -> None:
     export.add_argument("--author", action="append", default=[], metavar="NAME", help="an author (repeatable)")
     export.add_argument("--license", metavar="SPDX", help="the licence, e.g. Apache-2.0")
     export.add_argument("--paper", metavar="DOI", help="the paper's DOI")
+    export.add_argument("--allow-secret-in-code", action="store_true", help="export even when a notebook's code holds a secret "
+                        "(code is exported as written; outputs, records and parameters are scrubbed anyway)")
+    export.add_argument("--strict", action="store_true", help="exit 1 when the export has warnings (files read from outside the "
+                        "solution, imports not installed)")
     import_ = verb("import", "check a package and extract it (runs nothing)")
     import_.add_argument("package", metavar="PACKAGE.reef.zip")
     import_.add_argument("-o", "--output", metavar="FOLDER", help="where to extract (default: ./NAME; must be new or empty)")
@@ -361,13 +365,20 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> tuple[int, An
 
 def cmd_params(args, out: TextIO) -> tuple[int, Any]:
     from . import open_solution
-    from .notebook import notebook_parameters, parameters_schema, read_notebook
+    from .notebook import notebook_language, notebook_parameters, parameters_schema, read_notebook
 
     solution = open_solution(args.source)
     notebook_path = solution.workflow(args.workflow).notebook
-    parameters = notebook_parameters(read_notebook(notebook_path))
+    notebook = read_notebook(notebook_path)
+    parameters = notebook_parameters(notebook)
     schema = parameters_schema(parameters, title=f"parameters of {notebook_path.name}")
+    language = notebook_language(notebook)
+    if language != "python":
+        schema["$comment"] = (f"a {language.capitalize()} notebook: the typed parameter contract (annotations, ranges, choices) is for Python "
+                              "notebooks; these are its parameters cell's names and defaults, injected by papermill's translator")
     if not args.json:
+        if language != "python":
+            print(f"{notebook_path}: {schema['$comment']}", file=out)
         if not parameters:
             print(f"{notebook_path}: no cell tagged 'parameters'", file=out)
         for name, prop in schema["properties"].items():
@@ -568,11 +579,14 @@ def cmd_export(args, out: TextIO) -> tuple[int, Any]:
     if args.source is None:
         raise UsageError("reef export: give the NOTEBOOK or SOLUTION to export")
     summary = export_package(args.source, args.output, include=args.include, authors=args.author, license=args.license,
-                             paper=args.paper)
+                             paper=args.paper, allow_secret_in_code=args.allow_secret_in_code)
+    warnings = summary["warnings"]
     if not args.json:
         print(f"{summary['package']}: {summary['solution']}, {len(summary['members'])} files, {len(summary['runs'])} runs, "
               f"{len(summary['expected'])} expected results (sha256 {summary['sha256'][:12]})", file=out)
-    return EXIT_OK, summary
+        if warnings:
+            print(f"exported with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}", file=out)
+    return (EXIT_RUN_FAILED if warnings and args.strict else EXIT_OK), summary
 
 
 def cmd_import(args, out: TextIO) -> tuple[int, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import ReefError
+from .scrub import scrub_frame
 
 if TYPE_CHECKING:
     import pandas
@@ -107,6 +108,7 @@ def dashboard_html(
 
     from .plots import pareto_chart
 
+    frame = scrub_frame(frame, solution.path if solution else None)  # a page leaves this machine: no secrets, paths or names
     settings = solution.data.get("dashboard", {}) if solution else {}
     metrics = solution.metrics if solution else {}
     title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else "reef results")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import math
 import os
@@ -48,6 +49,7 @@ class _Session:
     cell_index: int | None = None
     exit_code: int | None = None
     extra: dict = field(default_factory=dict)
+    files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -212,6 +214,7 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
             status, error, interrupted = "interrupted", {"name": "KeyboardInterrupt", "message": "interrupted by the user"}, True
         except Exception as exception:  # classified below; anything unknown is a failed run
             status, error = _classify(exception, session, timeout)
+            error = _explained(error, notebook, output_path)
         finally:
             if session.kernel_manager is not None:
                 _shutdown(session.kernel_manager)
@@ -256,6 +259,8 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
             "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "",
         },
     }
+    if session.files_read is not None:
+        record["files_read"] = _files_read(session.files_read, solution.path, session.fingerprint)
     if resume_of is not None:
         record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed,
                                   "restored_after_cell": session.restored_from}
@@ -266,6 +271,81 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     if interrupted:
         raise KeyboardInterrupt
     return record
+
+
+# Run in the kernel before the first cell: remember each file opened for reading (``sys.addaudithook``).
+FILE_AUDIT_CODE = """
+def __reef_audit():
+    import os, sys
+    seen, writing = set(), os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+    def hook(event, args):
+        if event != "open" or len(seen) > 20000 or not args or isinstance(args[0], int) or args[0] is None:
+            return
+        mode = args[1] if len(args) > 1 else None
+        flags = args[2] if len(args) > 2 else 0
+        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (mode is None and isinstance(flags, int) and flags & writing):
+            return
+        try:
+            seen.add(os.path.abspath(os.fsdecode(args[0])))
+        except Exception:
+            pass
+    sys._reef_files_read = seen
+    sys.addaudithook(hook)
+__reef_audit()
+del __reef_audit
+"""
+FILE_AUDIT_EXPRESSION = "sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) if __import__('os').path.isfile(p))"
+_SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
+_MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
+_TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".keras", ".reef", ".pyenv", ".conda")
+
+
+def _files_read(paths: list, folder: Path, fingerprint: dict | None) -> list[str]:
+    """The data files a run read: relative to the solution folder inside it, absolute outside it,
+    without the interpreter's, the system's and the tools' own files."""
+    folder = folder.resolve()
+    prefixes = [str(Path(value).resolve()) + os.sep for value in {sys.prefix, sys.base_prefix, (fingerprint or {}).get("prefix") or sys.prefix}]
+    home = Path.home()
+    skipped = tuple(prefixes) + _SYSTEM_FOLDERS + tuple(f"{home / name}{os.sep}" for name in _TOOL_FOLDERS) + (f"{folder / 'runs'}{os.sep}",)
+    found = set()
+    for text in paths:
+        if not isinstance(text, str) or text.startswith(skipped) or "/reef-k-" in text or "/site-packages/" in text:
+            continue
+        path = Path(text)
+        try:
+            found.add(path.relative_to(folder).as_posix())
+        except ValueError:
+            if path.suffix not in _MODULE_SUFFIXES:  # outside the solution, an imported module is an installed one
+                found.add(text)
+    return sorted(found)
+
+
+def _explained(error: dict, notebook, output_path: Path) -> dict:
+    """The error with the user's own cell index (papermill drops its old error banners first), and,
+    when the exception has no message (a magic's UsageError), what the cell printed instead."""
+    index = error.get("cell_index")
+    if isinstance(index, int):
+        kept = [position for position, cell in enumerate(notebook.cells)
+                if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])]
+        if 0 <= index < len(kept):
+            error["cell_index"] = kept[index]
+    if not error.get("message") and output_path.exists():
+        try:
+            executed = read_notebook(output_path)
+        except ReefError:
+            return error
+        failed = [cell for cell in executed.cells if (cell.get("metadata", {}).get("papermill") or {}).get("exception")]
+        for cell in failed[:1]:
+            text = " ".join(str(output.get("text") or output.get("evalue") or "") for output in cell.get("outputs", [])
+                            if output.get("name") == "stderr" or output.get("output_type") == "error")
+            if text.strip():
+                error["message"] = _one_line(text)
+                if error.get("name") == "CellExecutionError" and text.strip().split(":", 1)[0].isidentifier():
+                    error["name"] = text.strip().split(":", 1)[0]
+    if not error.get("message"):
+        error["message"] = f"{error.get('name') or 'an error'} without a message"
+    return error
 
 
 def _replayable_cells(old: dict) -> dict[int, dict]:
@@ -437,6 +517,10 @@ def _kernel_spec(name: str) -> dict:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     manager = KernelSpecManager()
+    if name == "python":  # jupyter_client's KernelManager (so papermill) takes it for the native kernel
+        from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+
+        name = NATIVE_KERNEL_NAME
     try:
         spec = manager.get_kernel_spec(name)
     except NoSuchKernel:
@@ -509,6 +593,7 @@ def _register_engine() -> None:
             try:
                 with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
                     self._fingerprint_kernel()
+                    self._start_file_audit()
                     if session.checkpoint or session.replay is not None:
                         from .checkpoints import KERNEL_HELPERS, environment_lock
 
@@ -518,6 +603,7 @@ def _register_engine() -> None:
                             self._plan_replay()
                     try:
                         self.papermill_execute_cells()
+                        self._collect_files_read()
                     except DeadKernelError:
                         session.exit_code = self._kernel_exit_code()
                         raise
@@ -577,6 +663,21 @@ def _register_engine() -> None:
             content = (reply or {}).get("content", {})
             if content.get("status") != "ok":
                 raise RuntimeError(f"reef checkpoint code failed in the kernel: {content.get('ename')}: {content.get('evalue')}")
+
+        def _start_file_audit(self) -> None:
+            if (self.nb.metadata.get("kernelspec") or {}).get("language", "python").lower() == "python":
+                self._silent(FILE_AUDIT_CODE)
+                self.reef_session.files_read = []
+
+        def _collect_files_read(self) -> None:
+            if self.reef_session.files_read is None:
+                return
+            message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": FILE_AUDIT_EXPRESSION})
+            answer = ((self.wait_for_reply(message_id) or {}).get("content", {}).get("user_expressions", {}).get("reef", {}))
+            try:
+                self.reef_session.files_read = list(ast.literal_eval(answer.get("data", {}).get("text/plain", "[]")))
+            except (ValueError, SyntaxError):
+                log.warning("the kernel could not report the files it read: %s", answer.get("evalue", answer))
 
         def _fingerprint_kernel(self) -> None:
             message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": KERNEL_FINGERPRINT_EXPRESSION})

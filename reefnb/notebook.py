@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class NotebookParameter:
     default_source: str
     help: str
     constraints: dict = field(default_factory=dict)  # JSON Schema keywords from the annotation: enum, minimum ...
+    annotated: bool = False  # a type annotation makes the type strict; without one papermill's lenient typing applies
 
     def schema(self) -> dict:
         """This parameter as a JSON Schema property."""
@@ -91,8 +93,12 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
         parsed = _python_parameters(_source(cell))
         if parsed is not None:
             return parsed
+    try:
+        items = translator.inspect(cell)
+    except NotImplementedError:  # papermill reads parameters cells of Python only
+        return _generic_parameters(_source(cell))
     parameters = {}
-    for item in translator.inspect(cell):
+    for item in items:
         default = _literal(item.default)
         type_name = item.inferred_type_name if item.inferred_type_name in _JSON_TYPES else None
         if type_name is None and default is not _NOT_LITERAL and default is not None:
@@ -105,6 +111,32 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
             help=item.help or "",
         )
     return parameters
+
+
+def notebook_language(notebook) -> str:
+    """The notebook's language (lower case), from its language_info or kernelspec; python when neither says."""
+    metadata = notebook.get("metadata", {})
+    return str(metadata.get("language_info", {}).get("name") or metadata.get("kernelspec", {}).get("language") or "python").lower()
+
+
+_GENERIC_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*(?:=|<-)\s*(.+?)\s*(?:#\s*(.*))?$")
+_GENERIC_LITERALS = {"TRUE": True, "FALSE": False, "true": True, "false": False, "NULL": None, "nothing": None, "nil": None}
+
+
+def _generic_parameters(source: str) -> dict[str, NotebookParameter]:
+    """``name = value`` / ``name <- value`` lines of another language's parameters cell, untyped
+    unless the value is a plain number, string or boolean."""
+    found = {}
+    for line in source.splitlines():
+        match = _GENERIC_ASSIGNMENT.match(line)
+        if not match:
+            continue
+        name, text, help_text = match.group(1), match.group(2), match.group(3) or ""
+        default = _GENERIC_LITERALS[text] if text in _GENERIC_LITERALS else _literal(text)
+        type_name = type(default).__name__ if default is not _NOT_LITERAL and default is not None else None
+        found[name] = NotebookParameter(name=name, type_name=type_name if type_name in _JSON_TYPES else None,
+                                        default=text if default is _NOT_LITERAL else default, default_source=text, help=help_text.strip())
+    return found
 
 
 def parameters_schema(parameters: dict[str, NotebookParameter], title: str = "") -> dict:
@@ -160,6 +192,7 @@ def _python_parameters(source: str) -> dict[str, NotebookParameter] | None:
             default_source=default_source,
             help=help_text,
             constraints=constraints,
+            annotated=isinstance(node, ast.AnnAssign),
         )
     return found
 

@@ -26,11 +26,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .detection import environment_modules
+from .detection import environment_modules, environment_packages
 from .exceptions import InputError, ReefError
+from .export_scan import FoundFiles, code_trees, kernel_python, local_modules, relative_parameter, static_files, traced_files
 from .json_input import parse_json, read_json
 from .manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
 from .notebook import notebook_digest, notebook_parameters, read_notebook
+from .scrub import Scrubber, secrets_in_code
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,6 @@ MAX_PATH_BYTES = 1024  # a member's whole name, leaving room under PATH_MAX for 
 DEFAULT_FLOAT_TOLERANCE = {"rel": 1e-6}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
-_TOKEN_PATTERNS = [
-    re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
-    re.compile(r"(?i)((?:api[_-]?key|token|secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9_\-./+]{8,}"),
-]
 
 
 class PackageError(ReefError):
@@ -73,10 +66,16 @@ def export_package(
     license: str | None = None,
     paper: str | None = None,
     store: Any = None,
+    allow_secret_in_code: bool = False,
 ) -> dict:
     """Write ``source`` (a notebook, a solution folder or its ``solution.json``) as a package at ``output``.
 
-    Returns a summary: the package path, its sha256, its members, the expectations and runs it carries.
+    Code is never edited: a secret written in a notebook's code stops the export (unless
+    ``allow_secret_in_code``); outputs, records, parameters and metadata go through the scrubber
+    (``reefnb.scrub``). Files the code names and files the recorded runs read are packed; an
+    absolute path parameter inside the solution becomes relative, one outside it is refused.
+    Returns a summary: the package path, its sha256, its members, the expectations and runs it
+    carries, and ``warnings`` (files read from outside the solution, imports not installed).
     """
     from .declare import solution_of
     from .store import Store, default_store
@@ -95,43 +94,54 @@ def export_package(
         data, files, folder = _solution_files(solution)
     else:
         data, files, folder = _notebook_solution(notebook)
+    notebooks = {name: folder / spec["notebook"] for name, spec in data["workflows"].items()}
+    if not allow_secret_in_code:
+        _refuse_secrets_in_code(sorted(set(notebooks.values())), folder)
+    records = _matching_records(store, data, folder)
+    warnings: list[str] = []
+    found = _found_files(notebooks, folder, records, warnings)
+    files.update(found.static)
+    files.update(found.traced)
     for extra in include:
         extra = Path(extra)
         if not extra.is_file():
             raise PackageError(f"--include {extra}: no such file")
         files[_package_name(extra, folder)] = extra.resolve()
 
-    records = _matching_records(store, data, folder)
     data = _with_options(data, authors, license, paper)
     data["expected"] = _expectations(data, records)
+    _relative_paths(data, notebooks, folder)
     if solution is None:
-        data["requires"] = _notebook_requires(notebook, records)
+        data["requires"] = _notebook_requires(notebook, records, found.modules, warnings)
     problems = validate_manifest(data, folder / MANIFEST_NAME)
     if problems:
         raise PackageError(f"{source}: the exported manifest would be invalid: {problems[0]}")
 
+    scrubber = Scrubber(folder)
+    data = scrubber.value(data)
     members: dict[str, bytes] = {}
-    scrub = _scrubber(folder)
     for name, path in sorted(files.items()):
         content = path.read_bytes()
         if name.endswith(".ipynb"):
-            content = scrub(content.decode("utf-8")).encode("utf-8")
+            content = scrubber.notebook(content.decode("utf-8")).encode("utf-8")
         members[name] = content
     members[MANIFEST_NAME] = _json_bytes(data)
-    clean_records = [clean_record(record) for record in records]
+    clean_records = [scrubber.value(clean_record(record)) for record in records]
     for record in clean_records:
-        members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = scrub(_json_bytes(record).decode("utf-8")).encode("utf-8")
-    lock = _lock(solution, data, records)
-    members[LOCK_NAME] = scrub(_json_bytes(lock).decode("utf-8")).encode("utf-8")
+        members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = _json_bytes(record)
+    lock = scrubber.value(_lock(solution, data, records))
+    members[LOCK_NAME] = _json_bytes(lock)
     members["requirements.txt"] = _requirements_txt(data, lock).encode("utf-8")
     python_version = (lock.get("python") or {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     members["runtime.txt"] = f"python-{'.'.join(python_version.split('.')[:2])}\n".encode()
     if "README.md" not in members or data.get("claims"):
-        members["README.md"] = _readme(data, members.get("README.md", b"").decode("utf-8", "replace")).encode("utf-8")
-    members[CRATE_NAME] = _crate_bytes(data, members, clean_records)
+        members["README.md"] = scrubber.text(_readme(data, members.get("README.md", b"").decode("utf-8", "replace"))).encode("utf-8")
+    members[CRATE_NAME] = scrubber.json_bytes(json.loads(_crate_bytes(data, members, clean_records)))
     sums = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(members.items()))
     members[SUMS_NAME] = sums.encode("utf-8")
     _write_zip(output, members)
+    for warning in warnings:
+        log.warning("%s", warning)
     return {
         "package": str(output),
         "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),
@@ -139,7 +149,54 @@ def export_package(
         "members": sorted(members),
         "expected": data["expected"],
         "runs": [record["run_id"] for record in clean_records],
+        "files": {"static": sorted(found.static), "traced": sorted(found.traced), "outside": found.outside},
+        "warnings": warnings,
     }
+
+
+def _refuse_secrets_in_code(notebooks: list[Path], folder: Path) -> None:
+    """Stop the export at the first secret written in a notebook's code, naming notebook, cell and line."""
+    for path in notebooks:
+        for finding in secrets_in_code(read_notebook(path)):
+            raise PackageError(f"{_package_name(path, folder)}: cell {finding.cell}, line {finding.line}: a secret in the code "
+                               f"({finding.kind}); code is exported as written: read it from an environment variable "
+                               "(os.environ) instead, or pass --allow-secret-in-code")
+
+
+def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], warnings: list[str]) -> FoundFiles:
+    """The files the notebooks name (and their local modules name), and the files their recorded runs read."""
+    found = FoundFiles()
+    for path in sorted(set(notebooks.values())):
+        trees = code_trees(read_notebook(path))
+        modules, names, module_trees = local_modules(trees, path.parent, folder)
+        found.modules |= names
+        found.static.update(modules)
+        found.static.update(static_files(trees + module_trees, path.parent, folder))
+    found.traced, found.outside = traced_files(records, folder)
+    found.traced = {name: path for name, path in found.traced.items() if name not in found.static}
+    for path in found.outside:
+        warnings.append(f"{path}: read by the recorded run but outside the solution folder, so not packed: copy it into "
+                        f"{folder.name}/ (or pass --include {path}) and export again")
+    return found
+
+
+def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path) -> None:
+    """Absolute path parameters (workflow values, notebook defaults, expectations) made relative to their notebook."""
+    for name, spec in data["workflows"].items():
+        notebook = notebooks[name]
+        where = f"{_package_name(notebook, folder)}"
+        parameters = dict(spec.get("parameters") or {})
+        for key, parameter in notebook_parameters(read_notebook(notebook)).items():
+            if key not in parameters and isinstance(parameter.default, str) and parameter.default.startswith(("/", "~")):
+                parameters[key] = parameter.default
+        parameters = {key: relative_parameter(key, value, notebook.parent, folder, where) for key, value in parameters.items()}
+        if parameters:
+            spec["parameters"] = parameters
+    for entry in data.get("expected", []):
+        notebook = notebooks.get(entry.get("workflow", "run"))
+        if notebook is not None and entry.get("parameters"):
+            entry["parameters"] = {key: relative_parameter(key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected")
+                                   for key, value in entry["parameters"].items()}
 
 
 def _solution_files(solution: Solution) -> tuple[dict, dict[str, Path], Path]:
@@ -172,17 +229,7 @@ def _notebook_solution(notebook: Path) -> tuple[dict, dict[str, Path], Path]:
     declared = parsed.metadata.get("reef", {})
     if declared.get("artifacts"):
         data["artifacts"] = declared["artifacts"]
-    files = {notebook.name: notebook}
-    for text in _string_literals(parsed):
-        candidate = folder / text
-        try:
-            if os.path.isabs(text) or not candidate.is_file() or candidate.is_symlink():
-                continue
-            resolved = candidate.resolve()
-            relative = resolved.relative_to(folder.resolve()).as_posix()
-        except (OSError, ValueError):
-            continue
-        files[relative] = resolved
+    files = {notebook.name: notebook}  # export_package adds the files the code names and the runs read
     return data, files, folder
 
 
@@ -195,14 +242,6 @@ def _code_trees(notebook):
             yield ast.parse(_python_only(cell.source))
         except SyntaxError:
             continue
-
-
-def _string_literals(notebook) -> list[str]:
-    texts = []
-    for tree in _code_trees(notebook):
-        texts += [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                  and 0 < len(node.value) < 256 and "\n" not in node.value]
-    return sorted(set(texts))
 
 
 def _imports(notebook) -> list[str]:
@@ -228,10 +267,17 @@ def _is_json_literal(value: Any) -> bool:
         return False
 
 
-def _notebook_requires(notebook: Path, records: list[dict]) -> dict:
-    """Declared packages and tools, plus imported distributions pinned to the versions the kernel had."""
-    from importlib import metadata
+def module_distributions(python: str | None) -> dict[str, list[str]]:
+    """``{top-level import name: [distribution names]}`` in the kernel's environment (``python``; None: this one)."""
+    return environment_modules(python)
 
+
+def _notebook_requires(notebook: Path, records: list[dict], local: set[str] = frozenset(), warnings: list | None = None) -> dict:
+    """Declared packages and tools, plus imported distributions pinned to the versions the kernel had.
+
+    The import names are mapped in the kernel's own environment (the recorded run's interpreter).
+    An import no distribution there provides is kept as an unpinned requirement, with a warning.
+    """
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
@@ -244,22 +290,31 @@ def _notebook_requires(notebook: Path, records: list[dict]) -> dict:
             named.add(canonicalize_name(Requirement(text).name))
         except InvalidRequirement:
             continue
+    python = kernel_python(records)
     versions = {canonicalize_name(name): version for name, version in _last_packages(records).items()}
-    distributions = environment_modules()  # from RECORD too: on 3.10 the stdlib reads top_level.txt only
+    if not versions:
+        versions = {canonicalize_name(name): version for name, version in environment_packages(python).items()}
+    distributions = module_distributions(python)
     for module in _imports(parsed):
-        if module in sys.stdlib_module_names:
+        if module in sys.stdlib_module_names or module in local or module.startswith("_"):
             continue
-        for distribution in sorted(set(distributions.get(module, []))):
+        provided = sorted(set(distributions.get(module, [])))
+        if not provided:
+            name = canonicalize_name(module)
+            if name not in named:
+                packages.append(name)
+                named.add(name)
+                if warnings is not None:
+                    warnings.append(f"{notebook.name}: import '{module}': no installed distribution provides it in the kernel's "
+                                    f"environment ({python or sys.executable}); kept as the unpinned requirement '{name}' "
+                                    "(check the name, or declare it with reef require)")
+            continue
+        for distribution in provided:
             name = canonicalize_name(distribution)
             if name in named:
                 continue
             version = versions.get(name)
-            if version is None:
-                try:
-                    version = metadata.version(distribution)
-                except metadata.PackageNotFoundError:
-                    continue
-            packages.append(f"{name}=={version}")
+            packages.append(f"{name}=={version}" if version else name)
             named.add(name)
     requires: dict[str, Any] = {"python": f">={sys.version_info.major}.{sys.version_info.minor}"}
     if packages:
@@ -440,21 +495,6 @@ def _requirements_txt(data: dict, lock: dict) -> str:
         marker = f"; {requirement.marker}" if requirement.marker else ""
         lines.append(f"{name}=={version}{marker}" if version else f"{text}")
     return "".join(f"{line}\n" for line in sorted(set(lines)))
-
-
-def _scrubber(folder: Path):
-    """Replace absolute home and solution paths with placeholders and token-like strings with ``<redacted>``."""
-    replacements = sorted({str(folder.resolve()), str(folder), str(Path.home())} - {"", "/"}, key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        for path in replacements:
-            placeholder = "." if path in (str(folder.resolve()), str(folder)) else "~"
-            text = text.replace(path, placeholder)
-        for pattern in _TOKEN_PATTERNS:
-            text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + "<redacted>", text)
-        return text
-
-    return scrub
 
 
 def _json_bytes(value: Any) -> bytes:

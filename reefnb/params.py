@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ParameterError
 from .notebook import NotebookParameter
+
+log = logging.getLogger(__name__)
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -81,11 +85,27 @@ def cast_parameter(parameter: NotebookParameter, value: Any, origin: str | None 
     try:
         cast = _cast(kind, value)
     except (ValueError, TypeError):
+        lenient = _lenient(parameter, value)
+        if lenient is not None:
+            log.info("%sparameter '%s': %r taken as a float (the default is an int, not annotated; papermill takes it too)",
+                     _where(origin), parameter.name, value)
+            return lenient
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' expects {kind}, got {value!r}") from None
     problem = _constraint_problem(parameter.constraints, cast)
     if problem:
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' {problem}, got {value!r}")
     return cast
+
+
+def _lenient(parameter: NotebookParameter, value: Any) -> float | None:
+    """papermill's typing for an unannotated int default: a float value is taken as it is."""
+    if parameter.annotated or parameter.type_name != "int" or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _constraint_problem(constraints: dict, value: Any) -> str | None:

@@ -46,6 +46,7 @@ from . import pins, signatures
 from .exceptions import InputError, IntegrityError, ReefError
 from .json_input import read_json
 from .local import locked_file, read_json_object, write_json_object
+from .scrub import Scrubber
 from .store import reef_home
 from .versions import Range, Version, resolve, split_spec
 
@@ -610,17 +611,11 @@ def shareable_record(record: dict, identify: bool = False) -> dict:
     from .package import clean_record
 
     hostname = (record.get("environment") or {}).get("hostname")
-    shared = clean_record(record)
+    folder = (record.get("solution") or {}).get("path")
+    shared = Scrubber(folder, identify=identify, names=(hostname,) if hostname else ()).value(clean_record(record))
     shared["solution"]["path"] = "."  # the schema wants one; the sharer's own folder is nobody's business
-    if identify:
-        if hostname:
-            shared["environment"]["hostname"] = hostname
-    else:
-        text = json.dumps(shared).replace(json.dumps(str(Path.home()))[1:-1], "~")
-        for secret, placeholder in ((socket.gethostname(), "<host>"), (hostname, "<host>"), (getpass.getuser(), "<user>")):
-            if secret and len(secret) > 2:
-                text = re.sub(rf"(?<![\w-]){re.escape(json.dumps(secret)[1:-1])}(?![\w-])", placeholder, text)
-        shared = json.loads(text)
+    if identify and hostname:
+        shared["environment"]["hostname"] = hostname
     shared["origin"] = {"contributor": contributor(identify), "identified": identify, "shared": _now()}
     return shared
 

@@ -78,10 +78,15 @@ def reproduce(
         raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
     expectations = [entry for entry in solution.data.get("expected", [])
                     if (workflow is None or entry.get("workflow", "run") == workflow) and _in_profile(entry, profile, profiles)]
+    if not expectations and not solution.data.get("expected") and workflow is None and profile is None:
+        expectations = runs_only_expectations(solution, originals)
     if not expectations:
         where = f" for workflow '{workflow}'" if workflow else ""
         where += f" in profile '{profile}'" if profile else ""
         raise ReefError(f"{solution.manifest_path}: /expected: nothing to reproduce{where}")
+    missing_files = files_missing(originals, solution.path)
+    for path in missing_files:
+        log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
     started = time.monotonic()
     declared = solution.metrics
     experiments = []
@@ -107,6 +112,10 @@ def reproduce(
             "metrics": metrics,
             "verdict": REPRODUCED if record["status"] == "ok" and not failed else NOT_REPRODUCED,
         }
+        if record.get("error"):
+            experiment["error"] = {**record["error"], "cell_source": _first_line(solution, chosen, record["error"].get("cell_index"))}
+        if missing_files:
+            experiment["missing_files"] = missing_files
         if failed and original is not None:
             experiment["environment_differences"] = environment_differences(original.get("environment") or {},
                                                                             record.get("environment") or {})
@@ -118,6 +127,7 @@ def reproduce(
         "source": str(source),
         "folder": str(solution.path),
         "tolerance_scale": tolerance_scale,
+        "missing_files": missing_files,
         "experiments": experiments,
         "counts": {verdict: verdicts.count(verdict) for verdict in (REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL)},
         "verdict": REPRODUCED if all_ok else NOT_REPRODUCED,
@@ -150,6 +160,52 @@ def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_pla
         return None, name
     get_environment(env)  # a clear error when it does not exist
     return None, env
+
+
+def runs_only_expectations(solution: Any, originals: list[dict]) -> list[dict]:
+    """A solution that expects no metrics (its notebook records none) is checked by running each workflow:
+    with the parameters of its recorded run, if the package carries one; the verdict is whether it ends ok."""
+    expectations = []
+    for name in solution.data.get("workflows", {}):
+        recorded = [record for record in originals if record.get("workflow") == name]
+        expectations.append({"workflow": name, "parameters": recorded[-1].get("parameters", {}) if recorded else {}, "metrics": {}})
+    return expectations
+
+
+def files_missing(records: list[dict], folder: Path) -> list[str]:
+    """Files (inside the solution) that the recorded runs read and that are not here."""
+    read = {path for record in records for path in record.get("files_read") or [] if isinstance(path, str)}
+    return sorted(path for path in read if not path.startswith(("/", "~")) and not (folder / path).exists())
+
+
+def _first_line(solution: Any, workflow: str, index: Any) -> str | None:
+    """The first non-empty line of the workflow notebook's cell ``index`` (None when unknown)."""
+    from .notebook import read_notebook
+
+    if not isinstance(index, int):
+        return None
+    try:
+        cells = read_notebook(solution.workflow(workflow).notebook).cells
+    except ReefError:
+        return None
+    if not 0 <= index < len(cells):
+        return None
+    lines = [line.strip() for line in cells[index].source.splitlines() if line.strip()]
+    return lines[0][:120] if lines else ""
+
+
+def failure_lines(experiment: dict) -> list[str]:
+    """Why an experiment failed, for people: the exception and its message, the cell, the files missing."""
+    lines = []
+    error = experiment.get("error")
+    if error:
+        where = ""
+        if error.get("cell_index") is not None:
+            where = f" in cell {error['cell_index']}" + (f" (`{error['cell_source']}`)" if error.get("cell_source") else "")
+        lines.append(f"  {experiment['status']}: {error.get('name')}: {error.get('message')}{where}")
+    if experiment.get("missing_files") and experiment.get("verdict") != REPRODUCED:
+        lines.append(f"  files the original run read, missing here: {', '.join(experiment['missing_files'])}")
+    return lines
 
 
 def _report_paths(path: Path) -> tuple[Path, Path]:
@@ -225,10 +281,11 @@ def environment_differences(original: dict, current: dict) -> dict:
 
 def report_lines(report: dict) -> list[str]:
     """The report for people: one line per metric, then the overall verdict."""
-    lines = []
+    lines = [f"warning: {path}: read by the recorded run, missing here" for path in report.get("missing_files", [])]
     for experiment in report["experiments"]:
         parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
         lines.append(f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}")
+        lines += failure_lines(experiment)
         for name, metric in experiment["metrics"].items():
             text = f"  {name}: {metric['verdict']}"
             if metric["verdict"] != MISSING:
@@ -293,8 +350,11 @@ def report_html(report: dict) -> str:
         parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
         title = f"{experiment['id']}: " if experiment.get("id") else ""
         parts.append(f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3>"
-                     f"<p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}"
-                     + (f", {e(json.dumps(experiment['error'], default=str))}" if experiment.get("error") else "") + "</p>")
+                     f"<p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>")
+        for line in failure_lines(experiment):
+            parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
+        if (experiment.get("error") or {}).get("traceback"):
+            parts.append(f"<details><summary>traceback</summary><pre>{e(experiment['error']['traceback'])}</pre></details>")
         parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
         for name, metric in experiment["metrics"].items():
             unit = f" {metric['unit']}" if metric.get("unit") else ""

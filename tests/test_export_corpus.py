@@ -1,0 +1,121 @@
+"""The corpus: notebooks in the styles of public repositories, each run -> export -> import -> reproduce.
+
+Every notebook in ``tests/corpus/CASE/`` is copied to a temporary folder, run once (the recorded
+run), exported as a package, and reproduced from the package in a new folder on this python's
+kernel (``--env native``: one new virtual environment per notebook would take minutes each; the
+``new`` environment path is tested in test_reproduce_envs.py). The verdict of each is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import reefnb
+from reefnb.package import export_package
+from reefnb.reproduce import report_lines, reproduce
+
+CORPUS = Path(__file__).parent / "corpus"
+REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
+
+# case: (verdict, error name when the rerun fails, cell index of the failure, files found statically, files found only by tracing)
+EXPECTED = {
+    "pm-simple": (REPRODUCED, None, None, [], []),
+    "pm-complex-parameters": (REPRODUCED, None, None, [], []),
+    "pm-sysexit0": (REPRODUCED, None, None, [], []),
+    "pm-sysexit1": (NOT_REPRODUCED, "SystemExit", 1, [], []),
+    "pm-broken": (NOT_REPRODUCED, "AssertionError", 4, [], []),
+    "pm-line-magic-error": (NOT_REPRODUCED, "UsageError", 0, [], []),
+    "magics": (REPRODUCED, None, None, [], []),
+    "no-kernelspec": (REPRODUCED, None, None, [], []),
+    "kernel-name-python": (REPRODUCED, None, None, [], []),
+    "handbook-pandas": (REPRODUCED, None, None, ["data/births.csv"], []),
+    "handbook-matplotlib": (REPRODUCED, None, None, [], []),
+    "os-path-join": (REPRODUCED, None, None, ["data/input.csv"], []),
+    "pathlib-style": (REPRODUCED, None, None, ["config/settings.json", "data/raw/measurements.json"], []),
+    "glob-shards": (REPRODUCED, None, None, ["shards/part-000.txt", "shards/part-001.txt", "shards/part-002.txt"], []),
+    "numpy-load": (REPRODUCED, None, None, ["arrays/weights.npy"], []),
+    "helper-module": (REPRODUCED, None, None, ["helpers.py"], ["tables/lookup.csv"]),
+    "dynamic-file-name": (REPRODUCED, None, None, [], ["input.txt"]),
+    "environment-variables": (REPRODUCED, None, None, [], []),
+    "secret-in-output": (REPRODUCED, None, None, [], []),
+    "reads-nothing": (REPRODUCED, None, None, [], []),
+    "raises-in-helper": (NOT_REPRODUCED, "ValueError", 2, [], []),
+    "absolute-path-parameter": (REPRODUCED, None, None, ["data/values.txt"], []),
+    "outside-file": (NOT_REPRODUCED, "FileNotFoundError", 0, [], []),
+}
+
+
+def r_kernel() -> str | None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return next((name for name, spec in KernelSpecManager().get_all_specs().items()
+                 if spec["spec"].get("language", "").lower() == "r"), None)
+
+
+def prepare(case: str, work: Path) -> Path:
+    """The case copied into ``work`` (``@CORPUS@`` in a notebook becomes the copy's absolute path); its notebook."""
+    folder = work / case
+    shutil.copytree(CORPUS / case, folder)
+    for notebook in folder.glob("*.ipynb"):
+        notebook.write_text(notebook.read_text().replace("@CORPUS@", str(folder)))
+    if case == "outside-file":
+        (work / "shared-lookup.txt").write_text("a b c\n")
+    return next(folder.glob("*.ipynb"))
+
+
+def run_case(case: str, work: Path) -> dict:
+    """Run, export, import and reproduce one corpus notebook; what happened at each step, and how long it took."""
+    notebook = prepare(case, work)
+    record = reefnb.run(notebook)
+    started = time.perf_counter()
+    summary = export_package(notebook, work / f"{case}.reef.zip")
+    exported = time.perf_counter() - started
+    started = time.perf_counter()
+    report = reproduce(summary["package"], trust=True, env="native", folder=work / "reproduced" / case, store=True)
+    return {"case": case, "record": record, "summary": summary, "report": report,
+            "export_s": exported, "reproduce_s": time.perf_counter() - started}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_corpus_notebook_exports_and_reproduces(case, tmp_path, monkeypatch):
+    monkeypatch.delenv("MY_SECRET", raising=False)
+    monkeypatch.delenv("CORPUS_SCALE", raising=False)
+    verdict, error_name, cell_index, static, traced = EXPECTED[case]
+    result = run_case(case, tmp_path)
+    summary, report = result["summary"], result["report"]
+    assert report["verdict"] == verdict, json.dumps(report["experiments"], default=str)[:2000]
+    assert sorted(name for name in summary["files"]["static"] if not name.endswith(".ipynb")) == static
+    assert sorted(summary["files"]["traced"]) == traced
+    with zipfile.ZipFile(summary["package"]) as archive:
+        names = set(archive.namelist())
+    assert set(static) | set(traced) <= names
+    if error_name:
+        failed = [experiment for experiment in report["experiments"] if experiment["status"] != "ok"]
+        assert failed, report
+        error = failed[0]["error"]
+        assert error["name"] == error_name and error["message"].strip()
+        assert error["cell_index"] == cell_index
+        assert error["cell_source"]  # the failing cell's first line, for the console and both reports
+        lines = report_lines(report)
+        assert any(error_name in line and f"cell {cell_index}" in line for line in lines), lines
+
+
+def test_corpus_has_twenty_notebooks_in_public_styles():
+    notebooks = sorted(CORPUS.glob("*/*.ipynb"))
+    assert len(notebooks) >= 20
+    assert {path.parent.name for path in notebooks} - {"r-parameters"} == set(EXPECTED)
+
+
+def test_corpus_r_notebook(tmp_path):
+    kernel = r_kernel()
+    if kernel is None:
+        pytest.skip("no Jupyter kernel for R is installed here (IRkernel); the R notebook's parameters are tested in test_papermill_parity.py")
+    notebook = prepare("r-parameters", tmp_path)
+    record = reefnb.run(notebook, parameters={"alpha": 2.0}, kernel=kernel)
+    assert record["status"] == "ok", record["error"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -29,6 +30,47 @@ class ReefArgumentParser(argparse.ArgumentParser):
 
 class UsageError(ReefError):
     """Bad command-line usage."""
+
+
+MAX_TIMEOUT_S = 366 * 24 * 3600  # a year: longer limits overflow the clocks they are handed to
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite, positive number of seconds, at most MAX_TIMEOUT_S (not inf, nan, 1e400 or -1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S}")
+    return value
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least {minimum}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def scale(text: str) -> float:
+    """An argparse type: a finite factor above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite number above 0")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,7 +233,7 @@ def _sharing_verbs(verb: Callable) -> None:
     reproduce = verb("reproduce", "rerun a package's or solution's expected experiments and judge every metric")
     reproduce.add_argument("source", metavar="PACKAGE|SOLUTION", help="a .reef.zip package, a solution folder or its solution.json")
     reproduce.add_argument("-w", "--workflow", help="only the expectations of this workflow")
-    reproduce.add_argument("--tolerance-scale", type=float, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
+    reproduce.add_argument("--tolerance-scale", type=scale, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
     reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new temporary folder)")
     reproduce.add_argument("--trust", action="store_true", help="run a package's notebooks without asking")
     reproduce.add_argument("--report", metavar="FILE.html|json", help="write the HTML and JSON reports here, one beside the other "
@@ -247,10 +289,10 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_mutually_exclusive_group()
     targets.add_argument("--env", dest="environments", nargs="+", metavar="E", help="run every point in each of these environments")
     targets.add_argument("--kernel", dest="kernels", nargs="+", metavar="K", help="run every point on each of these kernels")
-    parser.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel runs here (default: what cores and memory allow)")
+    parser.add_argument("--jobs", "-j", type=count(1), metavar="N", help="parallel runs here (default: what cores and memory allow)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="limit for each run")
-    parser.add_argument("--retries", type=int, default=0, metavar="N", help="try a run whose kernel died up to N more times")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="limit for each run")
+    parser.add_argument("--retries", type=count(0), default=0, metavar="N", help="try a run whose kernel died up to N more times")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
     parser.add_argument("--rerun", action="store_true", help="run points already recorded ok again")
 
@@ -258,7 +300,7 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", dest="environment", metavar="NAME", help="run in this reef environment's kernel")
     parser.add_argument("--kernel", help="Jupyter kernel to run in (default: the environment reef init made, else the notebook's)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="limit for the whole run")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="limit for the whole run")
 
 
 # --- verbs: each returns (exit code, JSON-able result) and prints text through `out` ---
@@ -604,7 +646,11 @@ def cmd_reproduce(args, out: TextIO) -> tuple[int, Any]:
 
     trust = args.trust
     if is_package(args.source) and not trust and sys.stdin.isatty() and not args.json:
-        answer = input(f"{args.source}: run its notebooks on this machine? They are code from elsewhere [y/N] ")
+        try:
+            answer = input(f"{args.source}: run its notebooks on this machine? They are code from elsewhere [y/N] ")
+        except EOFError:  # Ctrl-D, or a closed terminal: no
+            answer = ""
+            print(file=out)
         trust = answer.strip().lower() in ("y", "yes")
         if not trust:
             raise ReefError(f"{args.source}: not trusted; nothing was run")
@@ -903,12 +949,20 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     logging.basicConfig(level=logging.WARNING, format="reef: %(levelname)s: %(message)s", stream=err)
     for noisy in ("papermill", "traitlets", "nbclient"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
+def _abandoned_cell_task(record: logging.LogRecord) -> bool:
+    """Drop asyncio's "Task exception was never retrieved" for a cell whose kernel was stopped under it
+    (Ctrl-C, a timeout): the run's outcome is reported once, as one line, not as a traceback."""
+    exception = record.exc_info[1] if record.exc_info else None
+    return not (exception is not None and type(exception).__name__ in ("DeadKernelError", "CancelledError", "KeyboardInterrupt"))
+
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.version:
             from . import __version__
 
+    logging.getLogger("asyncio").addFilter(_abandoned_cell_task)
             print(f"reefnb {__version__}", file=out)
             return EXIT_OK
         if not args.verb:

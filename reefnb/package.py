@@ -643,6 +643,7 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
         with zipfile.ZipFile(package) as archive:
             files = _checked_members(package, archive, max_members, max_ratio)
             sums = _read_sums(package, archive, files)
+            _check_json_members(package, archive, files)
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
             try:
@@ -712,6 +713,16 @@ def _safe_name(package: Path, raw: str) -> str:
         raise PackageError(f"{package}: member '{raw[:60]}...': a name longer than {MAX_NAME_BYTES} bytes per folder or file "
                            f"or {MAX_PATH_BYTES} in all")
     return "/".join(parts)
+
+
+def _check_json_members(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> None:
+    """The JSON members reef reads (manifest, lock, run records) parse within the reader's limits, before anything is written."""
+    for name, info in files.items():
+        if name in (MANIFEST_NAME, LOCK_NAME) or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json")):
+            try:
+                parse_json(archive.read(info), f"{package}: member '{name}'", expect=dict)
+            except InputError as error:
+                raise PackageError(str(error)) from None
 
 
 def _read_sums(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> dict[str, str]:

@@ -22,10 +22,12 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import ReefError, Solution, default_store, load_solution, open_solution, plan_init, reef_home
+from .json_input import parse_json
 
 API_PREFIX = "reef/api"
 MAX_RUNS = 200  # the newest runs shown in the sidebar
 
+MAX_BODY_BYTES = 1024 * 1024  # a request body: parameters and a path, never data
 
 class RequestError(ReefError):
     """A request the sidebar (or a user) got wrong; ``status`` is the HTTP status to answer with."""
@@ -276,13 +278,7 @@ class ReefHandler(APIHandler):
         return Path(self.settings["server_root_dir"]).expanduser()
 
     def body(self) -> dict:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise RequestError("the request body is not JSON") from None
-        if not isinstance(data, dict):
-            raise RequestError("the request body must be a JSON object")
-        return data
+        return parse_json(self.request.body or b"{}", "the request body", max_bytes=MAX_BODY_BYTES, expect=dict)
 
     def target(self, path: Any) -> Target:
         if not isinstance(path, str):

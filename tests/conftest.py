@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,49 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "solutions" / "hello-sweep"
+REAL_HOME = Path.home()
+REAL_KERNELS = REAL_HOME / ".local" / "share" / "jupyter" / "kernels"
+_SESSION: dict = {}
+
+
+def _kernelspecs(folder: Path) -> dict[str, float]:
+    """Every file under a kernels folder with its modification time: what a test must not change."""
+    return {str(path.relative_to(folder)): path.stat().st_mtime for path in folder.rglob("*") if path.is_file()} if folder.is_dir() else {}
+
+
+def pytest_configure(config):
+    """The whole suite runs with a temporary home: Jupyter's data, runtime and config folders, IPython's
+    folder, REEF_HOME and HOME itself, so no test registers a kernel or writes a file in the user's home.
+    The kernels of the interpreter's prefix (python3) are still found; the download caches of uv and pip
+    and pyenv's root stay where they are (read by environment tests that would otherwise need the network)."""
+    root = Path(tempfile.mkdtemp(prefix="reef-tests-"))
+    home = root / "home"
+    home.mkdir()
+    if (REAL_HOME / ".gitconfig").is_file():  # the user's git identity, copied: tests commit to bare repositories
+        shutil.copy(REAL_HOME / ".gitconfig", home / ".gitconfig")
+    defaults = {"UV_CACHE_DIR": REAL_HOME / ".cache" / "uv", "PIP_CACHE_DIR": REAL_HOME / ".cache" / "pip", "PYENV_ROOT": REAL_HOME / ".pyenv"}
+    for name, folder in defaults.items():
+        if name not in os.environ and folder.is_dir():
+            os.environ[name] = str(folder)
+    os.environ.update({
+        "HOME": str(home), "REEF_HOME": str(root / "reef-home"), "IPYTHONDIR": str(root / "ipython"),
+        "JUPYTER_DATA_DIR": str(root / "jupyter-data"), "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
+        "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"), "MPLCONFIGDIR": str(root / "matplotlib"),
+    })
+    _SESSION.update(root=root, kernels=_kernelspecs(REAL_KERNELS))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when the user's own kernelspecs changed (a test registered a kernel outside its folders)."""
+    if "root" not in _SESSION:
+        return
+    after = _kernelspecs(REAL_KERNELS)
+    if after != _SESSION["kernels"]:
+        changed = sorted(set(after) ^ set(_SESSION["kernels"]) | {name for name in after if after[name] != _SESSION["kernels"].get(name)})
+        session.config.get_terminal_writer().line(f"tests changed {REAL_KERNELS}: {', '.join(changed)}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(_SESSION.pop("root"), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -10,21 +10,11 @@ Run: .venv/bin/python benchmarks/pareto.py
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
+from timing import best_of
 
 from reefnb.pareto import pareto_mask
-
-
-def best_of(function, repeats: int = 3) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def block_nested_loop(values: np.ndarray) -> np.ndarray:

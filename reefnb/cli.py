@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="push: share this machine's runs in a registry; pull: merge the runs others shared (default: show)")
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
     results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
+    results.add_argument("--where", metavar="EXPRESSION", help="only runs that match, e.g. 'param.backend == \"tflite\" and metric.time_ms < 5' "
+                         "(==, !=, <, <=, >, >=, in, and, or, not on param.*, metric.*, env.*, status, started...; run in SQL)")
+    results.add_argument("--since", metavar="WHEN", help="only runs started since WHEN: an ISO date/time (UTC unless given) or an age (90m, 12h, 7d, 2w)")
     results.add_argument("--format", choices=RESULT_FORMATS, default="table", help="output format (default: table)")
     results.add_argument("--all-columns", action="store_true", help="table/markdown: every column, env.* too")
     results.add_argument("--columns", nargs="+", metavar="COLUMN", help="table/markdown: only these columns (metric names, param.*, "
@@ -432,7 +435,7 @@ def cmd_params(args, out: TextIO) -> tuple[int, Any]:
 
 
 def cmd_results(args, out: TextIO) -> tuple[int, Any]:
-    from .frame import records_to_frame
+    from .frame import results
     from .store import default_store
 
     solution, columns = args.solution, args.columns
@@ -445,10 +448,9 @@ def cmd_results(args, out: TextIO) -> tuple[int, Any]:
             columns = loaded.data.get("dashboard", {}).get("columns")
     if args.action:
         return _share_results(args, solution, out)
-    records = default_store().records(solution=solution, status=args.status)
     if args.json or args.format == "json":
-        return EXIT_OK, records
-    frame = records_to_frame(records)
+        return EXIT_OK, default_store().records(solution=solution, status=args.status, where=args.where, since=args.since)
+    frame = results(solution=solution, status=args.status, where=args.where, since=args.since)
     if args.format == "csv":
         frame.to_csv(out, index=False)
     elif frame.empty:

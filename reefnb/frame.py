@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .recording import decode_value
+from .store import ResultRows
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas
@@ -13,18 +17,87 @@ if TYPE_CHECKING:
 BASE_COLUMNS = ["run_id", "solution", "version", "workflow", "status", "started", "ended", "duration_s"]
 
 
-def results(solution: str | None = None, status: str | None = None, store: Any = None) -> pandas.DataFrame:
-    """All recorded runs (of one solution, of one status) as a DataFrame.
+def results(solution: str | None = None, status: str | None = None, store: Any = None, *, where: str | None = None,
+            since: str | None = None, columns: list[str] | None = None) -> pandas.DataFrame:
+    """The recorded runs that match (of one solution, of one status, ``where``, ``since``) as a DataFrame, oldest first.
 
     Columns: ``run_id``, ``solution``, ``version``, ``workflow``, ``status``, ``started``,
     ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*`` and ``env.*`` (``env.contributor``,
     when runs pulled from a registry are among them: who shared each, None for this machine's own). Metric
-    units are in ``frame.attrs["units"]`` (column -> unit).
+    units are in ``frame.attrs["units"]`` (column -> unit). A parameter or metric without a value in any of the
+    rows gets no column.
+
+    The filters run in SQL: ``where`` is an expression such as ``'param.backend == "tflite" and metric.time_ms < 5'``
+    (see ``reefnb.query``), ``since`` an ISO date/time or an age (``7d``, ``12h``). ``columns`` (``param.NAME``,
+    ``metric.NAME`` or a bare metric name) limits the parameter and metric columns read. Rows that cannot be read
+    are skipped with a warning naming the run.
     """
     from .store import default_store
 
     store = store or default_store()
-    return records_to_frame(store.records(solution=solution, status=status))
+    return rows_to_frame(store.result_rows(solution=solution, status=status, where=where, since=since, columns=columns))
+
+
+def rows_to_frame(found: ResultRows) -> pandas.DataFrame:
+    """The results frame from the store's rows (see ``results``): columns as read, documents resolved once each."""
+    import pandas
+
+    if not found.rows:
+        frame = pandas.DataFrame(columns=BASE_COLUMNS + ["error"])
+        frame.attrs["units"] = {}
+        return frame
+    frame = pandas.DataFrame.from_records(found.rows, columns=found.names, coerce_float=False)
+    for column in ("started", "ended"):
+        parsed = pandas.to_datetime(frame[column], utc=True, format="ISO8601", errors="coerce")
+        bad = parsed.isna() & frame[column].notna() | (parsed.isna() if column == "started" else False)
+        if bad.any():
+            for run_id in frame.loc[bad, "run_id"]:
+                log.warning("run %s: %s is not a time, skipped", run_id, column)
+            frame, parsed = frame[~bad], parsed[~bad]
+        frame[column] = parsed
+    solutions = {number: document for number, document in found.documents.items() if number in set(frame["solution"].unique())}
+    identity = frame["solution"]
+    frame["solution"] = identity.map({number: (document or {}).get("name") for number, document in solutions.items()})
+    frame["version"] = identity.map({number: (document or {}).get("version") for number, document in solutions.items()})
+    environments = {number: environment_columns(found.documents.get(number)) for number in frame["environment"].dropna().unique()}
+    for name in ENVIRONMENT_COLUMNS:
+        frame[name] = frame["environment"].map({number: values[name] for number, values in environments.items()})
+    if frame["origin"].notna().any():
+        frame["env.contributor"] = frame["origin"].map({number: (found.documents.get(number) or {}).get("contributor")
+                                                        for number in frame["origin"].dropna().unique()})
+    for column in found.booleans & set(frame.columns):
+        frame[column] = frame[column].map({1: True, 0: False})
+    cells = [column for column in frame.columns if column.startswith(("param.", "metric.")) and frame[column].notna().any()]
+    params = sorted(column for column in cells if column.startswith("param."))
+    metrics = sorted(column for column in cells if column.startswith("metric."))
+    others = [column for column in frame.columns if column.startswith("env.")]
+    frame = frame[BASE_COLUMNS + ["error"] + params + metrics + others].reset_index(drop=True)
+    frame.attrs["units"] = {column: unit for column, unit in found.units.items() if column in metrics}
+    return frame
+
+
+ENVIRONMENT_COLUMNS = ("env.name", "env.kernel", "env.hostname", "env.os", "env.cpu", "env.cpu_count", "env.memory_gb", "env.python")
+
+
+def environment_columns(environment: Any) -> dict[str, Any]:
+    """The ``env.*`` columns of the results frame from a record's environment fingerprint."""
+    environment = environment if isinstance(environment, dict) else {}
+
+    def part(name: str, key: str) -> Any:
+        value = environment.get(name)
+        return value.get(key) if isinstance(value, dict) else None
+
+    memory = environment.get("memory_bytes")
+    return {
+        "env.name": environment.get("name"),
+        "env.kernel": environment.get("kernel"),
+        "env.hostname": environment.get("hostname"),
+        "env.os": part("os", "platform"),
+        "env.cpu": part("cpu", "model"),
+        "env.cpu_count": part("cpu", "count"),
+        "env.memory_gb": round(memory / 2**30, 1) if isinstance(memory, (int, float)) and memory else None,
+        "env.python": part("python", "version"),
+    }
 
 
 def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
@@ -51,18 +124,7 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
             row[f"metric.{name}"] = _cell(decode_value(metric))
             if metric.get("unit"):
                 units[f"metric.{name}"] = metric["unit"]
-        row.update(
-            {
-                "env.name": environment.get("name"),
-                "env.kernel": environment.get("kernel"),
-                "env.hostname": environment.get("hostname"),
-                "env.os": (environment.get("os") or {}).get("platform"),
-                "env.cpu": (environment.get("cpu") or {}).get("model"),
-                "env.cpu_count": (environment.get("cpu") or {}).get("count"),
-                "env.memory_gb": round(environment["memory_bytes"] / 2**30, 1) if environment.get("memory_bytes") else None,
-                "env.python": (environment.get("python") or {}).get("version"),
-            }
-        )
+        row.update(environment_columns(environment))
         if record.get("origin"):  # a run pulled from a registry: who shared it (this machine's own runs have none)
             row["env.contributor"] = record["origin"].get("contributor")
         rows.append(row)

@@ -121,7 +121,10 @@ def test_schema_version_and_wal_journal(tmp_path):
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in connection.execute("PRAGMA table_info(runs)")]
-        assert columns == ["run_id", "solution", "solution_version", "workflow", "status", "started", "notebook_sha256", "record", "run_key"]
+        assert columns == ["id", "run_id", "solution_id", "workflow", "status", "started", "ended", "duration_s", "run_key", "keyed",
+                           "error", "solution", "environment", "provenance", "origin", "shape", "record"]
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"runs", "documents", "solutions", "columns", "cells_1"}
     finally:
         connection.close()
     assert store.integrity_check() == "ok"
@@ -144,7 +147,7 @@ def test_a_version_1_store_is_migrated_with_its_records(tmp_path):
     assert store.records_by_key(["ab" * 32]) == {"ab" * 32: old}
     assert store.records_by_key(["cd" * 32]) == {}
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
     check.close()
 
 
@@ -288,3 +291,125 @@ def test_four_processes_writing_500_records_each_at_once(tmp_path):
     for index in range(processes):
         assert len(store.records(solution=f"writer-{index}")) == per_process
     assert store.integrity_check() == "ok"
+
+
+# --- schema 3: migration, exact records, shared fingerprints, SQL filters ---
+
+FIXTURE = TESTS / "data" / "store-v2.sqlite"  # written by the schema-2 store code (tests/data/make_store_v2.py)
+
+
+def _old_rows(path: Path) -> dict[str, str]:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(connection.execute("SELECT run_id, record FROM runs"))
+    finally:
+        connection.close()
+
+
+def test_a_store_written_by_the_schema_2_code_is_migrated_keeping_every_record(tmp_path):
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(FIXTURE.read_bytes())
+    old = _old_rows(path)
+    store = Store(path)
+    assert len(store.records()) == len(old) == 6
+    for run_id, text in old.items():
+        assert json.dumps(store.get(run_id), sort_keys=True) == text  # the very bytes schema 2 stored
+    frame = reefnb.results(store=store)
+    expected = records_to_frame([json.loads(text) for text in sorted(old.values(), key=lambda t: (json.loads(t)["started"], t))])
+    # big integers beyond 64 bits come back as floats in the frame (SQLite's integers are 64-bit); all else is equal
+    pandas.testing.assert_frame_equal(frame.drop(columns="param.big"), expected.drop(columns="param.big"))
+    assert frame["param.big"].dropna().tolist() == [float(2**70)] and store.get("20260101T000000Z-00000003")["parameters"]["big"] == 2**70
+    keyed = {json.loads(text)["run_key"] for text in old.values() if json.loads(text).get("run_key")}
+    # merged runs (run_key NULL in schema 2 even when their record has one) still never make a sweep skip
+    assert set(store.records_by_key(sorted(keyed))) == {key for key in keyed if key != "ab" * 32} | {"ab" * 32}
+    assert store.integrity_check() == "ok"
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert connection.execute("SELECT count(*) FROM runs WHERE run_id = '20260101T000000Z-00000004' AND keyed = 0").fetchone()[0] == 1
+    connection.close()
+
+
+def test_get_gives_the_record_back_byte_for_byte_key_order_included(tmp_path):
+    store = Store(tmp_path / "results.sqlite")
+    record = make_record("20260101T000000Z-00000001") | {"run_key": "0f" * 32, "duration_s": 2, "note": None}
+    shuffled = dict(reversed(list(record.items())))  # not the schema's order, not sorted
+    shuffled["environment"] = dict(reversed(list(shuffled["environment"].items())))
+    odd = make_record("20260101T000000Z-00000002") | {"run_key": "AB" * 32, "duration_s": float("nan"), "started": "2026-01-01T00:00:00+00:00",
+                                                      "workflow": True, "status": 2**64, "ended": None, "environment": None}
+    store.add_many([shuffled, odd])
+    for original in (shuffled, odd):
+        assert json.dumps(store.get(original["run_id"])) == json.dumps(original)
+    assert json.dumps(store.records(where="run_id == '20260101T000000Z-00000001'")) == json.dumps([shuffled])
+
+
+def test_fingerprints_and_provenance_are_stored_once(tmp_path):
+    path = tmp_path / "results.sqlite"
+    store = Store(path)
+    records = [make_record(f"20260101T000000Z-{index:08x}", parameters={"samples": index}) for index in range(300)]
+    other = make_record("20260101T000000Z-ffffffff")
+    other["environment"] = other["environment"] | {"hostname": "elsewhere"}
+    store.add_many(records + [other])
+    connection = sqlite3.connect(path)
+    try:
+        bodies = [json.loads(body) for (body,) in connection.execute("SELECT body FROM documents")]
+    finally:
+        connection.close()
+    environments = [body for body in bodies if isinstance(body, dict) and "hostname" in body]
+    assert sorted(body["hostname"] for body in environments) == ["box", "elsewhere"]
+    assert sum(body == records[0]["provenance"] for body in bodies) == 1
+    assert len(bodies) == 5  # two environments, one provenance, one solution, one record shape
+    assert store.get(other["run_id"])["environment"]["hostname"] == "elsewhere"
+
+
+def test_results_filters_run_in_sql(tmp_path):
+    store = Store(tmp_path / "results.sqlite")
+    for index in range(12):
+        store.add(make_record(
+            f"20260101T000000Z-{index:08x}", solution="alpha" if index % 3 else "beta", status="ok" if index % 4 else "failed",
+            started=f"2026-01-{index + 1:02d}T00:00:00+00:00",
+            parameters={"backend": "tflite" if index % 2 else "tf", "batch": index, "odd name": index % 5, "gpu": index > 6},
+            metrics={"time_ms": {"value": float(index), "unit": "ms"}},
+        ))
+    every = reefnb.results(store=store)
+
+    def ids(**query) -> list[str]:
+        return list(reefnb.results(store=store, **query)["run_id"])
+
+    def expect(mask) -> list[str]:
+        return list(every.loc[mask, "run_id"])
+
+    assert ids(where='param.backend == "tflite"') == expect(every["param.backend"] == "tflite")
+    assert ids(where='param.backend == "tflite" and metric.time_ms < 5') == expect((every["param.backend"] == "tflite") & (every["metric.time_ms"] < 5))
+    assert ids(where="not (2 < param.batch <= 8) or status in ('failed',)") == expect(~every["param.batch"].between(3, 8) | (every["status"] == "failed"))
+    assert ids(where='param["odd name"] != 0') == expect(every["param.odd name"] != 0)
+    assert ids(where="param.gpu == True") == expect(every["param.gpu"] == True)  # noqa: E712
+    assert ids(where='solution == "beta" and env.hostname == "box"') == expect(every["solution"] == "beta")
+    assert ids(where='version == "0.1.0" and env.cpu_count >= 8 and env.memory_gb == 16.0') == list(every["run_id"])
+    assert ids(where="param.missing == None") == list(every["run_id"]) and ids(where="param.missing != None") == []
+    assert ids(since="2026-01-10") == expect(every["started"] >= pandas.Timestamp("2026-01-10", tz="UTC"))
+    assert ids(solution="alpha", status="ok", since="2026-01-03T00:00:00+00:00") == expect(
+        (every["solution"] == "alpha") & (every["status"] == "ok") & (every["started"] >= pandas.Timestamp("2026-01-03", tz="UTC")))
+    assert [record["run_id"] for record in store.records(where="metric.time_ms >= 10")] == expect(every["metric.time_ms"] >= 10)
+    narrow = reefnb.results(store=store, columns=["time_ms"])
+    assert [column for column in narrow.columns if column.startswith(("param.", "metric."))] == ["metric.time_ms"]
+    assert list(reefnb.results(store=store, where="param.batch > 100").columns) == BASE_COLUMNS + ["error"]
+
+
+@pytest.mark.parametrize("where, message", [
+    ("param.batch ==", "not an expression"),
+    ("__import__('os').system('true')", "expected a comparison"),
+    ("param.batch == param.other", "expected a constant"),
+    ("nothing.here > 1", "unknown field 'nothing.here'"),
+    ("param.batch in ()", "non-empty list"),
+    ("param.batch < None", "None compares only"),
+    ("(" * 5000 + "1" + ")" * 5000, "longer than"),
+    ("not " * 400 + "param.a == 1", "too deeply nested"),
+])
+def test_bad_filters_are_one_line_errors(tmp_path, where, message):
+    store = Store(tmp_path / "results.sqlite")
+    store.add(make_record("20260101T000000Z-00000001"))
+    with pytest.raises(reefnb.ReefError, match=re.escape(message)) as caught:
+        reefnb.results(store=store, where=where)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(reefnb.ReefError, match="not an ISO date"):
+        reefnb.results(store=store, since="yesterday-ish")

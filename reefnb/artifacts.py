@@ -41,6 +41,7 @@ from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener, url2pathname
 
+from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
 from .store import reef_home
 
@@ -354,10 +355,14 @@ class _Fetcher:
             if parts.netloc not in ("", "localhost"):
                 raise ArtifactError(f"{self.where(name, 'url')}: '{url}': file URLs must name a local path")
             path = Path(url2pathname(parts.path))
-            if not path.is_absolute():
-                base = self.manifest_path.parent if self.manifest_path is not None else Path.cwd()
-                path = base / path
-            return path.resolve().as_uri()
+            if path.is_absolute():
+                return path.resolve().as_uri()
+            if self.manifest_path is None:
+                return (Path.cwd() / path).resolve().as_uri()
+            try:  # a relative file: URL names a file of the solution
+                return resolve_inside(self.manifest_path.parent, path).as_uri()
+            except PathOutside as error:
+                raise ArtifactError(f"{self.where(name, 'url')}: {error}") from None
         raise ArtifactError(f"{self.where(name, 'url')}: '{url}': only http, https and file URLs are allowed")
 
     def check_chain(self, name: str) -> None:

@@ -15,6 +15,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
 from .scrub import scrub_frame
 
@@ -63,7 +64,11 @@ def reference_frame(solution: Solution | None) -> pandas.DataFrame:
     frame = pandas.DataFrame(rows)
     published = solution.data.get("dashboard", {}).get("reference") if solution else None
     if published:
-        frame = pandas.concat([frame, reference_csv(solution.path / published, solution.metrics)], ignore_index=True)
+        try:
+            path = resolve_inside(solution.path, published)
+        except PathOutside as error:
+            raise ReefError(f"{solution.manifest_path or solution.path}: /dashboard/reference: {error}") from None
+        frame = pandas.concat([frame, reference_csv(path, solution.metrics)], ignore_index=True)
     return frame
 
 
@@ -75,10 +80,15 @@ def reference_csv(path: str | Path, metrics: Iterable[str] = ()) -> pandas.DataF
     metrics = set(metrics)
     try:
         table = pandas.read_csv(path)
-    except (OSError, ValueError) as error:
-        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {getattr(error, 'strerror', None) or error}") from None
-    if "label" not in table.columns:
-        raise ReefError(f"{path}: /dashboard/reference: needs a 'label' column (it has: {', '.join(map(str, table.columns))})")
+    except UnicodeDecodeError:
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: not UTF-8 text") from None
+    except OSError as error:
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {error.strerror or type(error).__name__}") from None
+    except ValueError as error:  # pandas' parser errors say where (line, field counts), not what
+        reason = " ".join(str(error).split())[:160] if isinstance(error, pandas.errors.ParserError) else type(error).__name__
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {reason}") from None
+    if "label" not in table.columns:  # the header is the file's content: say how many columns, not what they hold
+        raise ReefError(f"{path}: /dashboard/reference: needs a 'label' column (its first line has {len(table.columns)} column names, none 'label')")
     return table.rename(columns={column: f"metric.{column}" for column in table.columns if column in metrics})
 
 

@@ -393,9 +393,11 @@ def _read_notebook(path: Path):
     except (OSError, UnicodeDecodeError) as error:
         raise ReefError(f"{path}: cannot read: {error}") from None
     try:
-        document = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
-    except Exception as error:  # nbformat raises json and its own reader errors
-        raise ReefError(f"{path}: not a valid notebook: {' '.join(str(error).split())[:200]}") from None
+        document = nbformat.reader.reads(text)  # as it is, unconverted; nbformat.reads would log invalid values
+    except nbformat.reader.NotJSONError:  # its message quotes the file's first bytes: not passed on
+        raise ReefError(f"{path}: not a notebook (not JSON)") from None
+    except Exception as error:  # nbformat's reader errors quote the file's values
+        raise ReefError(f"{path}: not a valid notebook ({type(error).__name__})") from None
     if document.get("nbformat", 0) < 4:
         raise ReefError(f"{path}: nbformat {document.get('nbformat')} notebook: save it with a current Jupyter first")
     return document

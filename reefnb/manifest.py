@@ -9,7 +9,10 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
+from .confinement import PathOutside, resolve_inside
 from .exceptions import InputError, ManifestError, ReefError
 from .json_input import read_json
 from .notebook import NotebookError, notebook_parameters, read_notebook
@@ -61,13 +64,20 @@ class Solution:
         return {metric["name"]: metric for metric in self.data.get("metrics", [])}
 
     def workflow(self, name: str = "run") -> Workflow:
-        """The named workflow; ReefError naming the manifest when it has none of that name."""
+        """The named workflow; ReefError naming the manifest when it has none of that name, or when its
+        notebook (symbolic links followed) is not inside the solution folder."""
         try:
-            return self.workflows[name]
+            workflow = self.workflows[name]
         except KeyError:
             where = self.manifest_path or self.path
             known = ", ".join(sorted(self.workflows)) or "none"
             raise ReefError(f"{where}: /workflows: no workflow '{name}' (this solution has: {known})") from None
+        if self.manifest_path is not None:
+            try:
+                resolve_inside(self.path, workflow.notebook.absolute())  # the notebook path already starts with the folder
+            except PathOutside as error:
+                raise ReefError(f"{self.manifest_path}: /workflows/{_escape(name)}/notebook: {error}") from None
+        return workflow
 
 
 def schema(name: str = "solution") -> dict:
@@ -203,14 +213,19 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
         problem(pointer, message)
 
     folder = manifest_path.parent
+    for pointer, message in _path_problems(data, folder):
+        problem(pointer, message)
     declared: dict[str, dict] = {}
     for name, spec in data["workflows"].items():
         pointer = f"/workflows/{_escape(name)}"
-        notebook_path = folder / spec["notebook"]
         try:
+            notebook_path = resolve_inside(folder, spec["notebook"])
             exists = notebook_path.is_file()
-        except (OSError, ValueError) as error:  # a name too long, or with a NUL byte
-            problem(f"{pointer}/notebook", f"not a usable file name: {error}")
+        except PathOutside as error:
+            problem(f"{pointer}/notebook", str(error))
+            continue
+        except (OSError, ValueError) as error:  # a name too long
+            problem(f"{pointer}/notebook", f"not a usable file name: {getattr(error, 'strerror', None) or type(error).__name__}")
             continue
         if not exists:
             problem(f"{pointer}/notebook", f"notebook '{spec['notebook']}' not found in {folder}")
@@ -259,6 +274,28 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
             if key not in parameters:
                 notebook = data["workflows"][workflow]["notebook"]
                 problem(f"/expected/{index}/parameters/{_escape(key)}", _unknown_parameter(key, notebook, parameters))
+    return problems
+
+
+def _path_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
+    """(pointer, message) for each path the manifest names, other than workflow notebooks, that leaves ``folder``:
+    the dashboard's reference CSV and relative ``file:`` URLs of artifacts (an absolute ``file:`` URL names a
+    local source on purpose, is only read and is verified by its sha256)."""
+    named = []
+    if "reference" in data.get("dashboard", {}):
+        named.append(("/dashboard/reference", data["dashboard"]["reference"]))
+    for name, spec in data.get("artifacts", {}).items():
+        key = "url" if "url" in spec else "urls"
+        for index, url in enumerate([spec["url"]] if "url" in spec else spec.get("urls", [])):
+            parts = urlsplit(url)
+            if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost") and not parts.path.startswith("/"):
+                named.append((f"/artifacts/{_escape(name)}/{key}" + ("" if key == "url" else f"/{index}"), url2pathname(parts.path)))
+    problems = []
+    for pointer, path in named:
+        try:
+            resolve_inside(folder, path)
+        except PathOutside as error:
+            problems.append((pointer, str(error)))
     return problems
 
 

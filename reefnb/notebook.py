@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ReefError
+from .json_input import json_pointer
 
 PARAMETERS_TAG = "parameters"
 
@@ -46,24 +47,53 @@ class NotebookParameter:
 
 
 def read_notebook(path: str | Path):
-    """Read and validate a notebook with nbformat; NotebookError names the file on any problem."""
+    """Read and validate a notebook with nbformat (as version 4); NotebookError names the file on any problem.
+
+    Messages say where a problem is (the file, a line and column, a JSON pointer), never what the file
+    holds: nbformat's own messages quote the file's first bytes or its values, so they are not passed on.
+    """
     import nbformat
 
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as handle:
-            notebook = nbformat.read(handle, as_version=4)
+            text = handle.read()
     except FileNotFoundError:
         raise NotebookError(f"{path}: notebook not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise NotebookError(f"{path}: cannot read: {error}") from None
-    except Exception as error:  # nbformat raises json and its own reader errors
-        raise NotebookError(f"{path}: not a valid notebook: {_one_line(error)}") from None
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path}: not a notebook (not UTF-8 text)") from None
+    except OSError as error:
+        raise NotebookError(f"{path}: cannot read: {error.strerror or type(error).__name__}") from None
     try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise NotebookError(f"{path}: not a notebook (not JSON: line {error.lineno} column {error.colno})") from None
+    except RecursionError:
+        raise NotebookError(f"{path}: not a notebook (JSON nested too deeply)") from None
+    version = data.get("nbformat") if isinstance(data, dict) else None
+    if type(version) is not int or version not in nbformat.versions:
+        raise NotebookError(f"{path}: not a notebook (no 'nbformat' version reef can read)")
+    try:
+        notebook = nbformat.versions[version].to_notebook_json(data, minor=data.get("nbformat_minor", 0))
+        notebook = nbformat.convert(notebook, 4)
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:
-        raise NotebookError(f"{path}: not valid nbformat: {_one_line(error.message)}") from None
+        raise NotebookError(f"{path}: not valid nbformat {_validation_where(error)}") from None
+    except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+        raise NotebookError(f"{path}: not valid nbformat (not the structure of an nbformat {version} notebook)") from None
     return notebook
+
+
+def _validation_where(error) -> str:
+    """Where a notebook breaks the nbformat schema, and what the schema wants there, in the schema's words only."""
+    pointer = json_pointer(list(getattr(error, "absolute_path", None) or []))
+    keyword, wanted = getattr(error, "validator", None), getattr(error, "validator_value", None)
+    if keyword == "required" and isinstance(wanted, list) and isinstance(error.instance, dict):
+        missing = [name for name in wanted if name not in error.instance]
+        return f"at {pointer}: missing {', '.join(map(repr, missing))}"
+    if keyword == "type":
+        return f"at {pointer}: expected {' or '.join(wanted) if isinstance(wanted, list) else wanted}"
+    return f"at {pointer}" + (f" ({keyword})" if isinstance(keyword, str) else "")
 
 
 def notebook_digest(notebook) -> str:
@@ -266,8 +296,3 @@ def _literal(source: str) -> Any:
 def _source(cell) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
-
-
-def _one_line(error: object) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= 200 else text[:197] + "..."

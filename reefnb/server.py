@@ -22,6 +22,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import ReefError, Solution, default_store, load_solution, open_solution, plan_init, reef_home
+from .confinement import is_inside
 from .json_input import parse_json
 
 API_PREFIX = "reef/api"
@@ -203,6 +204,8 @@ def run_workflow(root: Path, target: Target, body: dict) -> dict:
     workflow = workflow or target.workflow
     if workflow is None:
         raise RequestError(f"{target.relative}: no workflow of {target.solution.manifest_path} runs this notebook")
+    if not is_inside(root, target.solution.workflow(workflow).notebook.absolute()):
+        raise RequestError(f"{target.relative}: the notebook of workflow '{workflow}' is outside the server's root: refused", status=403)
     record = run(target.solution, workflow=workflow, parameters=parameters)
     return run_summary(root, record)
 

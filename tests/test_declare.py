@@ -153,7 +153,7 @@ def test_bad_input_names_the_problem(tmp_path):
     with pytest.raises(ReefError, match="notebook not found"):
         declare_packages(["numpy"], notebook=tmp_path / "missing.ipynb")
     (tmp_path / "broken.ipynb").write_text("{")
-    with pytest.raises(ReefError, match="not a valid notebook"):
+    with pytest.raises(ReefError, match=r"broken.ipynb: not a notebook \(not JSON\)"):
         declare_packages(["numpy"], notebook=tmp_path / "broken.ipynb")
     with pytest.raises(ReefError, match="--notebook PATH"):
         declare_packages(["numpy"])

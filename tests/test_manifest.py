@@ -185,10 +185,10 @@ def test_notebook_without_parameters_cell_says_so(tmp_path):
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        ("this is not json", "not a valid notebook"),
-        ("{}", "not a valid notebook"),
+        ("this is not json", "not a notebook (not JSON: line 1 column 1)"),
+        ("{}", "not a notebook (no 'nbformat' version"),
         (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-            {"id": "c1", "cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": "one"}]}), "not valid nbformat"),
+            {"id": "c1", "cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": "one"}]}), "not valid nbformat at /cells/0"),
     ],
 )
 def test_notebook_that_is_not_valid_nbformat(tmp_path, content, words):
@@ -197,6 +197,7 @@ def test_notebook_that_is_not_valid_nbformat(tmp_path, content, words):
     problems = problems_of(folder)
     assert pointers(problems) == ["/workflows/run/notebook"]
     assert str(folder / "main.ipynb") in problems[0] and words in problems[0]
+    assert "this is not" not in problems[0] and "'one'" not in problems[0]  # where, never what the file holds
 
 
 def test_every_schema_problem_is_reported_at_once(tmp_path):

@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--parameter-file", metavar="PARAMS.json|yaml", help="parameters from a JSON or YAML file")
     run.add_argument("--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed")
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
+    run.add_argument("--max-output", metavar="SIZE", help="output kept per cell, the rest dropped with a marker (default: 10M, or $REEF_MAX_CELL_OUTPUT)")
     _run_options(run)
 
     sweep = verb("sweep", "run a workflow once per point of a parameter grid")
@@ -143,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--offline", action="store_true", help="no downloads: use cached, fallback or generated artifacts")
     init.add_argument("--find-links", action="append", default=[], metavar="DIR", help="also look for packages here (repeatable)")
     init.add_argument("--no-index", action="store_true", help="install only from --find-links")
-    init.add_argument("--trust", action="store_true", help="a package's own code may run to generate its artifacts")
+    init.add_argument("--trust", action="store_true", help="a package's own code may run (artifact generators) and its requirements "
+                      "may be URLs, unpinned, unhashed or sdists (README: Security model)")
     init.add_argument("--artifact", dest="artifacts", action="append", default=[], metavar="NAME",
                       help="also fetch this on-demand artifact now (repeatable); others wait for the run that needs them")
 
@@ -326,6 +328,7 @@ def cmd_validate(args, out: TextIO) -> tuple[int, Any]:
 
 def cmd_run(args, out: TextIO) -> tuple[int, Any]:
     from . import run
+    from .processes import exclusive
 
     if args.resume:
         if args.solution or args.parameter or args.parameter_file:
@@ -338,17 +341,19 @@ def cmd_run(args, out: TextIO) -> tuple[int, Any]:
         return (EXIT_OK if record["status"] == "ok" else EXIT_RUN_FAILED), record
     if not args.solution:
         raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
-    record = run(
-        args.solution,
-        checkpoint=args.checkpoint,
-        workflow=args.workflow,
-        parameters=dict(args.parameter),
-        parameter_file=args.parameter_file,
-        kernel=args.kernel,
-        environment=args.environment,
-        timeout=args.timeout,
-        progress=not args.json and sys.stderr.isatty(),
-    )
+    with exclusive():  # this process runs nothing else: orphans reparented to it during the run are the run's
+        record = run(
+            args.solution,
+            checkpoint=args.checkpoint,
+            workflow=args.workflow,
+            parameters=dict(args.parameter),
+            parameter_file=args.parameter_file,
+            kernel=args.kernel,
+            environment=args.environment,
+            timeout=args.timeout,
+            progress=not args.json and sys.stderr.isatty(),
+            max_output=args.max_output,
+        )
     if not args.json:
         print(format_record(record), file=out)
     return (EXIT_OK if record["status"] == "ok" else EXIT_RUN_FAILED), record
@@ -945,12 +950,6 @@ COMMANDS: dict[str, Callable] = {
 }
 
 
-def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    logging.basicConfig(level=logging.WARNING, format="reef: %(levelname)s: %(message)s", stream=err)
-    for noisy in ("papermill", "traitlets", "nbclient"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 def _abandoned_cell_task(record: logging.LogRecord) -> bool:
     """Drop asyncio's "Task exception was never retrieved" for a cell whose kernel was stopped under it
     (Ctrl-C, a timeout): the run's outcome is reported once, as one line, not as a traceback."""
@@ -958,13 +957,19 @@ def _abandoned_cell_task(record: logging.LogRecord) -> bool:
     return not (exception is not None and type(exception).__name__ in ("DeadKernelError", "CancelledError", "KeyboardInterrupt"))
 
 
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    logging.basicConfig(level=logging.WARNING, format="reef: %(levelname)s: %(message)s", stream=err)
+    for noisy in ("papermill", "traitlets", "nbclient"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    logging.getLogger("asyncio").addFilter(_abandoned_cell_task)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.version:
             from . import __version__
 
-    logging.getLogger("asyncio").addFilter(_abandoned_cell_task)
             print(f"reefnb {__version__}", file=out)
             return EXIT_OK
         if not args.verb:

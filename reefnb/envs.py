@@ -341,6 +341,6 @@ def _call(command: list, what: str) -> None:
         last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
         causes = lines[lines.index(last) + 1:][:6] if last in lines else []  # uv's "cause:", expected and computed hashes
         reason = " ".join(" ".join([last, *causes]).split())
-        raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:500]}")
+        raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:800]}")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .exceptions import ReefError
 from .json_input import read_json
-from .manifest import Solution, load_solution
+from .manifest import MANIFEST_NAME, Solution, load_solution
 from .requirements import CONFLICT, UNMET, Check, Facts, check_requirements
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def init(
         if generated and foreign and not trust and not dry_run:
             raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
                             "read it, then pass --trust to run it")
-        untrusted = untrusted_install(plan) if foreign and not trust and not dry_run else None
+        untrusted = untrusted_install(plan, origin) if foreign and not trust and not dry_run else None
         if plan.unmet:
             reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
             raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
@@ -275,7 +275,7 @@ def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tu
     return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
 
 
-def untrusted_install(plan: Plan) -> tuple[list[str], dict]:
+def untrusted_install(plan: Plan, origin: str | Path | None = None) -> tuple[list[str], dict]:
     """What a package not trusted installs: its requirement lines and its lock's ``hashes``, after
     checking each requirement: by name from the index, pinned by its lock, with a recorded sha256
     (ReefError naming it and ``--trust`` otherwise).
@@ -287,11 +287,12 @@ def untrusted_install(plan: Plan) -> tuple[list[str], dict]:
 
     lock = read_lock(plan.solution) or {}
     hashes = lock.get("hashes") if isinstance(lock.get("hashes"), dict) else {}
-    return untrusted_pins(plan.installs, hashes, _declared_at(plan)), hashes
+    return untrusted_pins(plan.installs, hashes, _declared_at(plan, origin)), hashes
 
 
-def _declared_at(plan: Plan) -> Callable[[str], str]:
-    """``text`` -> ``MANIFEST: /JSON/pointer`` of the declaration a (pinned) requirement came from."""
+def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str], str]:
+    """``text`` -> ``MANIFEST: /JSON/pointer`` of the declaration a (pinned) requirement came from
+    (``ORIGIN: solution.json: /JSON/pointer`` when the solution came from a package or registry ``origin``)."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
@@ -301,7 +302,7 @@ def _declared_at(plan: Plan) -> Callable[[str], str]:
         except InvalidRequirement:
             return text
 
-    manifest = plan.solution.manifest_path or plan.solution.path
+    manifest = f"{origin}: {MANIFEST_NAME}" if origin is not None else (plan.solution.manifest_path or plan.solution.path)
     data = plan.solution.data
     places = [(f"/environments/{plan.environment}/packages", data.get("environments", {}).get(plan.environment or "", {}).get("packages", [])),
               ("/requires/packages", data.get("requires", {}).get("packages", []))]

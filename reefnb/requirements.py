@@ -237,7 +237,7 @@ def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) 
         except InvalidRequirement:
             raise ReefError(f"{where(text)}: requirement {text!r} is not a PEP 508 requirement; {TRUST_HINT}") from None
         if requirement.url:
-            raise ReefError(f"{where(text)}: requirement {text!r} is a direct reference ({requirement.url[:80]}): without --trust "
+            raise ReefError(f"{where(text)}: requirement {text!r} is a direct reference: without --trust "
                             f"a package's requirements come only by name from your package index; {TRUST_HINT}")
         pins = list(requirement.specifier)
         version = pins[0].version if len(pins) == 1 and pins[0].operator == "==" and "*" not in pins[0].version else None

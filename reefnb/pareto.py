@@ -163,6 +163,8 @@ def _front(costs: np.ndarray) -> np.ndarray:
         return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
     if count > PREFILTER_FROM:
         candidates = _prefilter(costs)
+        if dimensions == 2 and len(candidates) > count // 2:
+            return candidates[_front_2d(costs[candidates, 0], costs[candidates, 1])]
         if len(candidates) < count:
             return candidates[_front(costs[candidates])]
     if dimensions == 2:
@@ -187,6 +189,8 @@ def _prefilter(costs: np.ndarray) -> np.ndarray:
     if not np.isfinite(scaled).all():
         scaled[~np.isfinite(scaled)] = np.inf
     keep = _beaten_by(columns, costs[int(np.argmin(scaled))], np.arange(len(costs)))
+    if len(costs[0]) == 2 and len(keep) > len(costs) // 2:
+        return keep  # a wide front (anti-correlated data): more pivots would cost more than the 2-D sweep they save
     # more pivots, found among the survivors: each objective's best, and the rows nearest the ideal
     # point when one objective weighs double (they sit in the middle of the front's other parts)
     pivots = pivots + [int(keep[np.argmin(scaled[keep] + column[keep] * scale)]) for column, scale in zip(columns, scales, strict=True)]
@@ -209,6 +213,11 @@ def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     group of equal first values and below every second value of the groups before it."""
     order = np.argsort(first)
     first, second = first[order], second[order]
+    if not (first[1:] == first[:-1]).any():  # no ties in the first objective: one running minimum decides
+        keep = np.empty(len(second), dtype=bool)
+        keep[0] = True
+        np.less(second[1:], np.minimum.accumulate(second)[:-1], out=keep[1:])
+        return np.sort(order[keep])
     starts = np.flatnonzero(np.r_[True, first[1:] != first[:-1]])
     group_minimum = np.minimum.reduceat(second, starts)
     before = np.r_[np.inf, np.minimum.accumulate(group_minimum)[:-1]]

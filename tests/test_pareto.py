@@ -162,3 +162,21 @@ def test_prefiltered_large_frames_match_a_vectorised_brute_force(dimensions):
     expected = ~(at_most & below).any(axis=0)
     frame = frame_of(values)
     np.testing.assert_array_equal(pareto_mask(frame, {c: "min" for c in frame.columns[1:]}), expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), prefilter=st.booleans())
+def test_two_objective_fast_paths_match_brute_force(data, prefilter):
+    """Two objectives: the running-minimum sweep (no ties in the first objective) and the wide-front branch
+    (anti-correlated points the pivot prefilter cannot thin), with infinities, against the brute force."""
+    firsts = data.draw(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.inf, -np.inf])), min_size=1, max_size=60, unique=True))
+    noise = data.draw(st.lists(st.one_of(st.floats(-5, 5), st.sampled_from([np.inf, -np.inf, 0.0])), min_size=len(firsts), max_size=len(firsts)))
+    values = np.column_stack([firsts, [-first + extra for first, extra in zip(firsts, noise, strict=True)]])
+    values[np.isnan(values)] = 0.0  # inf - inf
+    directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=2, max_size=2))
+    frame = frame_of(values)
+    with pytest.MonkeyPatch.context() as patch:
+        if prefilter:
+            patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+        mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
+    np.testing.assert_array_equal(mask, brute_force_mask(values, directions))

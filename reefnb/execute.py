@@ -18,10 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import processes
 from .detection import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
 from .exceptions import ReefError
 from .manifest import Solution, open_solution
 from .notebook import notebook_digest, notebook_parameters, read_notebook
+from .output_limit import OutputBudget, cell_output_limit, kernel_limit_code
 from .params import read_parameter_file, resolve_parameters
 from .provenance import git_provenance
 from .recording import ADDED_CELL_TAGS, read_records
@@ -49,6 +51,7 @@ class _Session:
     cell_index: int | None = None
     exit_code: int | None = None
     extra: dict = field(default_factory=dict)
+    output_budget: OutputBudget = field(default_factory=lambda: OutputBudget(cell_output_limit()))
     files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
 
 
@@ -129,6 +132,7 @@ def run(
     store: Any = True,
     progress: bool = False,
     checkpoint: bool = False,
+    max_output: int | str | None = None,
 ) -> dict:
     """Execute a workflow's notebook and return its run record (whatever its status).
 
@@ -138,10 +142,12 @@ def run(
     made for the solution, else the notebook's own. The executed notebook is kept in
     ``<solution>/runs/<run_id>/``. The record is written to ``store`` (True: the default store;
     a Store; False: not stored). Only KeyboardInterrupt escapes after a run started, and then
-    its record (status ``interrupted``) has been stored first.
+    its record (status ``interrupted``) has been stored first. Each cell keeps at most
+    ``max_output`` of output (bytes or a size such as ``10M``; see ``reefnb.output_limit``).
     """
     request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment)
-    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint)
+    limit = cell_output_limit(max_output)
+    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit)
 
 
 def resume(run_id: str, store: Any = True, progress: bool = False, timeout: float | None = None) -> dict:
@@ -168,13 +174,16 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
 
 
 def execute_run(request: RunRequest, store: Any = True, progress: bool = False, kernel_manager: Any = None,
-                kernel_log: Path | None = None, checkpoint: bool = False, resume_of: dict | None = None) -> dict:
+                kernel_log: Path | None = None, checkpoint: bool = False, resume_of: dict | None = None,
+                max_output: int | str | None = None) -> dict:
     """Execute a prepared run and build its record.
 
     ``kernel_manager``: a kernel already started for this run (in the notebook's folder), so
     that a sweep can start the next kernel while the current run executes; it is shut down here.
     ``kernel_log`` is where that kernel's output went. Without one, the kernel is started here.
+    When the run ends, whatever its kernel started is ended too (``reefnb.processes``).
     """
+    budget = OutputBudget(cell_output_limit(max_output))
     solution = open_solution(request.source)
     chosen = solution.workflow(request.workflow)
     notebook = read_notebook(chosen.notebook)
@@ -201,7 +210,7 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     started = time.monotonic()
     status, error = "ok", None
     interrupted = False
-    session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None)
+    session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget)
     if resume_of is not None:
         session.replay = _replayable_cells(resume_of)
     with ExitStack() as stack:
@@ -408,9 +417,18 @@ def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
         manager = KernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(folder, "k"))
     else:
         manager = KernelManager(kernel_name=kernel)
-    with open(log_path, "ab") as log_file:
-        run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file)
+    token, environment = processes.kernel_environment()
+    try:
+        with open(log_path, "ab") as log_file:
+            run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file, env=environment)
+    finally:
+        processes.track(token, _kernel_pid(manager))
     return manager
+
+
+def _kernel_pid(manager) -> int | None:
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    return getattr(process, "pid", None)
 
 
 def kernel_alive(manager) -> bool:
@@ -422,11 +440,16 @@ def kernel_alive(manager) -> bool:
 def _shutdown(manager) -> None:
     from jupyter_core.utils import run_sync
 
+    left = processes.tracked(_kernel_pid(manager))
+    if left is not None:
+        left.note()  # its descendants, before they are orphaned by the shutdown
     try:
         if manager.has_kernel:
             run_sync(manager.shutdown_kernel)(now=True)
     except Exception as error:  # the kernel may be gone already; nothing more to do
         log.debug("kernel shutdown: %s", error)
+    if left is not None:
+        left.end()  # whatever the kernel started, wherever it went
     if getattr(manager, "transport", "") == "ipc":
         import shutil
 
@@ -586,6 +609,19 @@ def _register_engine() -> None:
         def __init__(self, nb_man, reef_session: _Session, **kwargs):
             super().__init__(nb_man, **kwargs)
             self.reef_session = reef_session
+            self.on_cell_executed = self._note_processes
+
+        def output(self, outs, msg, display_id, cell_index):
+            budget = self.reef_session.output_budget
+            keep = budget.admit(outs, msg, cell_index, self.clear_before_next_output)
+            out = super().output(outs, msg, display_id, cell_index) if keep else None
+            budget.mark(outs)
+            return out
+
+        def _note_processes(self, **_) -> None:
+            kernel = processes.tracked(_kernel_pid(self.km))
+            if kernel is not None:
+                kernel.note()
 
         def execute(self, **kwargs):
             self.reset_execution_trackers()
@@ -593,6 +629,7 @@ def _register_engine() -> None:
             try:
                 with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
                     self._fingerprint_kernel()
+                    self._limit_kernel_output()
                     self._start_file_audit()
                     if session.checkpoint or session.replay is not None:
                         from .checkpoints import KERNEL_HELPERS, environment_lock
@@ -678,6 +715,16 @@ def _register_engine() -> None:
                 self.reef_session.files_read = list(ast.literal_eval(answer.get("data", {}).get("text/plain", "[]")))
             except (ValueError, SyntaxError):
                 log.warning("the kernel could not report the files it read: %s", answer.get("evalue", answer))
+
+        def _limit_kernel_output(self) -> None:
+            """An IPython kernel drops a cell's output beyond the limit itself (see reefnb.output_limit)."""
+            if self.reef_session.fingerprint is None:  # not a Python kernel: the client's budget alone bounds it
+                return
+            code = kernel_limit_code(self.reef_session.output_budget.limit)
+            reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
+            content = (reply or {}).get("content", {})
+            if content.get("status") != "ok":
+                log.warning("the kernel could not limit its output: %s: %s", content.get("ename"), content.get("evalue"))
 
         def _fingerprint_kernel(self) -> None:
             message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": KERNEL_FINGERPRINT_EXPRESSION})

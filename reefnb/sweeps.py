@@ -13,6 +13,7 @@ import io
 import itertools
 import logging
 import os
+import secrets
 import tempfile
 import time
 import zipfile
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import processes
 from .exceptions import ReefError
 from .execute import RunRequest, execute_run, failure_record, kernel_alive, prepare_run, start_kernel
 from .manifest import Solution, open_solution
@@ -359,6 +361,13 @@ class _PoolExecutor:
         self.jobs = jobs
 
     def run(self, requests: list[RunRequest], retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
+        scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
+        try:
+            return self._run(requests, scope, retries, fail_fast, finished, tracker)
+        finally:
+            processes.end_scope(scope)
+
+    def _run(self, requests: list[RunRequest], scope: str, retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
@@ -368,7 +377,7 @@ class _PoolExecutor:
         context = multiprocessing.get_context("spawn")
         broken_pools = 0
         while queue:
-            pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+            pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_scope, initargs=(scope,))
             running: dict[Any, tuple[RunRequest, int]] = {}
             lost: list[tuple[RunRequest, int]] = []
             stop = False

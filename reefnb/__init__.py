@@ -55,6 +55,8 @@ _API = {
     "ParameterError": "exceptions",
     "StoreError": "exceptions",
     "RunFailed": "exceptions",
+    "use": "actions",
+    "Actions": "actions",
 }
 
 __all__ = [
@@ -102,9 +104,12 @@ __all__ = [
     "ParameterError",
     "StoreError",
     "RunFailed",
+    "use",
+    "Actions",
 ]
 
 if TYPE_CHECKING:
+    from .actions import Actions, use
     from .artifacts import fetch_artifact
     from .detection import Detector, detect
     from .envs import create_environment, list_environments, remove_environment

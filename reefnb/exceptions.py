@@ -58,3 +58,13 @@ class InputError(ReefError):
 
 class IntegrityError(ReefError):
     """Bytes from a registry are not the ones first seen here, or lack a signature the registry requires."""
+
+
+class ActionInputError(ReefError):
+    """The input of a solution's action does not follow the action's schema, or names no action (see reefnb.actions)."""
+
+
+class ActionFailed(ReefError):
+    """A solution's action raised, or its worker died, or its output broke its schema; ``str()`` is that one line."""
+
+    exit_code = 1

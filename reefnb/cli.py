@@ -631,6 +631,8 @@ def cmd_export(args, out: TextIO) -> tuple[int, Any]:
                              paper=args.paper, allow_secret_in_code=args.allow_secret_in_code)
     warnings = summary["warnings"]
     if not args.json:
+        for warning in warnings:
+            print(f"warning: {warning}", file=out)
         print(f"{summary['package']}: {summary['solution']}, {len(summary['members'])} files, {len(summary['runs'])} runs, "
               f"{len(summary['expected'])} expected results (sha256 {summary['sha256'][:12]})", file=out)
         if warnings:

@@ -141,7 +141,7 @@ def export_package(
     members[SUMS_NAME] = sums.encode("utf-8")
     _write_zip(output, members)
     for warning in warnings:
-        log.warning("%s", warning)
+        log.info("%s", warning)  # front ends show summary["warnings"]
     return {
         "package": str(output),
         "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),

@@ -157,10 +157,20 @@ class Scrubber:
         for cell in notebook.get("cells", []):
             for field in ("outputs", "metadata", "attachments"):
                 if field in cell:
-                    cell[field] = self.value(cell[field])
+                    cell[field] = self.value(_joined(cell[field]))
         if "metadata" in notebook:
             notebook["metadata"] = self.value(notebook["metadata"])
         return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _joined(value: Any) -> Any:
+    """Multiline strings that nbformat stores as lists of lines, joined, so a secret over several lines is seen whole."""
+    if isinstance(value, dict):
+        return {key: "".join(item) if isinstance(item, list) and item and all(isinstance(part, str) for part in item)
+                and (key == "text" or "/" in key) else _joined(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_joined(item) for item in value]
+    return value
 
 
 def _user() -> str:
@@ -226,7 +236,7 @@ def default_scrubber(folder: str | None = None, identify: bool = False) -> Scrub
 def scrub_frame(frame, folder: str | Path | None = None):
     """A results frame (pandas) with every text cell scrubbed: what a dashboard may show."""
     scrubber = default_scrubber(None if folder is None else str(folder))
-    text_columns = [column for column in frame.columns if frame[column].dtype == object]
+    text_columns = [column for column in frame.columns if frame[column].dtype.kind not in "biufcmM"]
     if not text_columns:
         return frame
     frame = frame.copy()

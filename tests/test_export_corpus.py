@@ -35,7 +35,7 @@ EXPECTED = {
     "no-kernelspec": (REPRODUCED, None, None, [], []),
     "kernel-name-python": (REPRODUCED, None, None, [], []),
     "handbook-pandas": (REPRODUCED, None, None, ["data/births.csv"], []),
-    "handbook-matplotlib": (REPRODUCED, None, None, [], []),
+    "handbook-matplotlib": (NOT_REPRODUCED, "ModuleNotFoundError", 1, [], []),  # %matplotlib inline needs matplotlib, not installed here
     "os-path-join": (REPRODUCED, None, None, ["data/input.csv"], []),
     "pathlib-style": (REPRODUCED, None, None, ["config/settings.json", "data/raw/measurements.json"], []),
     "glob-shards": (REPRODUCED, None, None, ["shards/part-000.txt", "shards/part-001.txt", "shards/part-002.txt"], []),
@@ -49,6 +49,8 @@ EXPECTED = {
     "absolute-path-parameter": (REPRODUCED, None, None, ["data/values.txt"], []),
     "outside-file": (NOT_REPRODUCED, "FileNotFoundError", 0, [], []),
 }
+# What each export warns about (every other case exports with no warning).
+WARNINGS = {"handbook-matplotlib": "import 'matplotlib': no installed distribution", "outside-file": "shared-lookup.txt: read by the recorded run"}
 
 
 def r_kernel() -> str | None:
@@ -92,6 +94,8 @@ def test_corpus_notebook_exports_and_reproduces(case, tmp_path, monkeypatch):
     assert report["verdict"] == verdict, json.dumps(report["experiments"], default=str)[:2000]
     assert sorted(name for name in summary["files"]["static"] if not name.endswith(".ipynb")) == static
     assert sorted(summary["files"]["traced"]) == traced
+    assert [warning for warning in summary["warnings"] if WARNINGS.get(case, "-") not in warning] == []
+    assert bool(summary["warnings"]) == (case in WARNINGS)
     with zipfile.ZipFile(summary["package"]) as archive:
         names = set(archive.namelist())
     assert set(static) | set(traced) <= names
@@ -119,3 +123,37 @@ def test_corpus_r_notebook(tmp_path):
     notebook = prepare("r-parameters", tmp_path)
     record = reefnb.run(notebook, parameters={"alpha": 2.0}, kernel=kernel)
     assert record["status"] == "ok", record["error"]
+
+
+def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
+    from conftest import write_notebook
+
+    from reefnb.cli import main
+
+    notebook = write_notebook(tmp_path / "work" / "plots.ipynb", None,
+                              "try:\n    import matplotlib.pyplot as plt\nexcept ImportError:\n    plt = None\nimport numpy\n"
+                              "import reefnb\nreefnb.record('ok', 1)")
+    assert reefnb.run(notebook)["status"] == "ok"
+    package = tmp_path / "plots.reef.zip"
+    assert main(["export", str(notebook), "-o", str(package)]) == 0
+    captured = capsys.readouterr()
+    assert "exported with 1 warning" in captured.out and "warning: plots.ipynb: import 'matplotlib'" in captured.out
+    with zipfile.ZipFile(package) as archive:
+        requirements = archive.read("requirements.txt").decode().split()
+    assert "matplotlib" in requirements and any(line.startswith("numpy==") for line in requirements)
+    assert main(["export", str(notebook), "-o", str(package), "--strict"]) == 1
+
+
+def test_reproduce_warns_before_running_when_a_file_the_run_read_is_missing(tmp_path, caplog):
+    result = run_case("dynamic-file-name", tmp_path)
+    folder = Path(result["report"]["folder"])
+    (folder / "input.txt").unlink()
+    report = reproduce(folder, env="native", report=tmp_path / "again.json")
+    assert report["missing_files"] == ["input.txt"]
+    assert any("input.txt: read by the recorded run, missing here" in message for message in caplog.messages)
+    experiment = report["experiments"][0]
+    assert experiment["error"]["name"] == "FileNotFoundError" and experiment["missing_files"] == ["input.txt"]
+    lines = report_lines(report)
+    assert any("FileNotFoundError" in line and "cell 1" in line and "with open(name) as handle:" in line for line in lines)
+    assert any("missing here: input.txt" in line for line in lines)
+    assert "Why:" in Path(report["html_report"]).read_text()

@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     _declaring_verbs(verb)
     _sharing_verbs(verb)
     _registry_verbs(verb)
+    _serve_verb(verb)
     return parser
 
 
@@ -923,6 +924,44 @@ def cmd_pull(args, out: TextIO) -> tuple[int, Any]:
     return EXIT_OK, result
 
 
+def _serve_verb(verb: Callable) -> None:
+    serve = verb("serve", "serve a solution's actions over HTTP: GET /v1/actions, POST /v1/actions/NAME, /healthz, /demo")
+    serve.add_argument("solution", metavar="SOLUTION", help="a solution folder or its solution.json")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=count(0), default=8765, help="port (default: 8765; 0 picks a free one)")
+    serve.add_argument("--token", help="the bearer token clients send (default: a new random one, printed)")
+    serve.add_argument("--workers", type=count(1), default=1, metavar="N", help="worker processes running the actions (default: 1)")
+    serve.add_argument("--env", dest="environment", metavar="NAME|PYTHON|native", help="run the actions in this reef environment "
+                       "or python (default: the one reef init made)")
+    serve.add_argument("--max-body-mb", type=scale, default=20, metavar="MB", help="largest request body (default: 20)")
+    serve.add_argument("--trust", action="store_true", help="run the actions of a solution imported from a package or registry")
+
+
+def cmd_serve(args, out: TextIO) -> tuple[int, Any]:
+    from .serve import ServeOptions, serve
+
+    options = ServeOptions(host=args.host, port=args.port, token=args.token, workers=args.workers, env=args.environment,
+                           trust=args.trust, max_body_bytes=int(args.max_body_mb * 1024 * 1024))
+    logging.getLogger("reefnb.serve").setLevel(logging.INFO)
+    logging.getLogger("reefnb.actions").setLevel(logging.INFO)
+    ready = {}
+
+    def on_ready(info: dict) -> None:
+        ready.update(info)
+        if args.json:
+            print(json.dumps(info), file=out, flush=True)
+            return
+        print(f"serving {info['solution']} ({', '.join(info['actions'])}) on {info['url']} with {info['workers']} worker(s)", file=out)
+        print(f"token: {info['token']}", file=out)
+        if info["demo"]:
+            print(f"demo: {info['demo']}", file=out)
+        print(f"try: curl -H 'Authorization: Bearer {info['token']}' {info['url']}/v1/actions", file=out, flush=True)
+
+    serve(args.solution, options, on_ready)
+    args.json = False  # the ready line was the JSON
+    return EXIT_OK, ready
+
+
 COMMANDS: dict[str, Callable] = {
     "validate": cmd_validate,
     "run": cmd_run,
@@ -949,6 +988,7 @@ COMMANDS: dict[str, Callable] = {
     "publish": cmd_publish,
     "search": cmd_search,
     "pull": cmd_pull,
+    "serve": cmd_serve,
 }
 
 

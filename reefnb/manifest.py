@@ -215,6 +215,11 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
     folder = manifest_path.parent
     for pointer, message in _path_problems(data, folder):
         problem(pointer, message)
+    if "api" in data:
+        from .actions import api_problems
+
+        for pointer, message in api_problems(data["api"], folder):
+            problem(pointer, message)
     declared: dict[str, dict] = {}
     for name, spec in data["workflows"].items():
         pointer = f"/workflows/{_escape(name)}"

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,6 +106,11 @@ def push(clone: Path, message: str) -> None:
         subprocess.run(["git", "-C", str(clone), *command], check=True, capture_output=True, env=environment)
 
 
+def hello_copy(tmp_path: Path) -> str:
+    """A private copy of hello-sweep: a run that should have been refused writes there, not in the repository."""
+    return str(Path(shutil.copytree(HELLO, tmp_path / "hello-sweep", ignore=shutil.ignore_patterns("runs"))))
+
+
 def index_of(versions) -> str:
     return json.dumps({"format": 1, "components": {"victim": {"latest": "1.0.0", "versions": versions}}})
 
@@ -149,10 +155,10 @@ CASES = {
     "meta.json whose file is a number": (
         lambda t: (hostile_registry(t, index_of(GOOD_VERSION), json.dumps({**GOOD_META, "file": 7})), ["pull", "victim"])[1],
         "meta.json: /file: expected string"),
-    "--timeout inf": (lambda t: ["run", str(HELLO), "--timeout", "inf"], "argument --timeout: 'inf'"),
-    "--timeout 1e400": (lambda t: ["run", str(HELLO), "--timeout", "1e400"], "argument --timeout: '1e400'"),
-    "--timeout -5": (lambda t: ["sweep", str(HELLO), "--timeout=-5"], "argument --timeout: '-5'"),
-    "--timeout nan": (lambda t: ["benchmark", str(HELLO), "--timeout", "nan"], "argument --timeout: 'nan'"),
+    "--timeout inf": (lambda t: ["run", hello_copy(t), "--timeout", "inf"], "argument --timeout: 'inf'"),
+    "--timeout 1e400": (lambda t: ["run", hello_copy(t), "--timeout", "1e400"], "argument --timeout: '1e400'"),
+    "--timeout -5": (lambda t: ["sweep", hello_copy(t), "--timeout=-5"], "argument --timeout: '-5'"),
+    "--timeout nan": (lambda t: ["benchmark", hello_copy(t), "--timeout", "nan"], "argument --timeout: 'nan'"),
 }
 
 

@@ -262,7 +262,8 @@ def init(
 def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:
     """What ``reef init SOURCE`` works on: the solution (a package or a registry component imported
     first, see ``package.resolve_source``), the package versions its own lock pins, and whether it
-    came from elsewhere (a package or a registry: its code is not trusted)."""
+    came from elsewhere (a package or a registry, or a folder in ``solutions_home()`` they were
+    imported into: its code is not trusted)."""
     if isinstance(source, Solution):
         return source, None, False
     from .package import is_package, resolve_source
@@ -270,6 +271,8 @@ def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tu
 
     foreign = is_package(source) or is_spec(str(source))
     if not foreign:
+        if _imported(Path(source)):  # a package's folder, imported before: still not the user's own
+            return source, (read_lock(load_solution(source)) or {}).get("packages"), True
         return source, None, False
     folder = resolve_source(source, dry_run=dry_run)
     return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
@@ -315,6 +318,17 @@ def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str]
         return str(manifest)
 
     return where
+
+
+def _imported(path: Path) -> bool:
+    """Whether ``path`` lies in ``solutions_home()``, where packages and registry components are imported."""
+    from .package import solutions_home
+
+    try:
+        path.resolve().relative_to(solutions_home().resolve())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _imported_folders() -> set[Path]:

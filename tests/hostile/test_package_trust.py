@@ -104,6 +104,12 @@ def test_direct_reference_wheel_with_pth_is_refused_without_trust(tmp_path, reef
     code, out, err = call("init", str(package), "--env", "evil", "--trust")  # the user read it and trusts it: it runs
     assert code == 0, out + err
     assert marker.read_text() == "owned"
+    marker.unlink()
+
+    # The folder it was imported into is still the package's, not the user's own.
+    code, out, err = call("init", str(reef_home / "solutions" / "evil-0.1.0"), "--env", "again")
+    assert_refused(code, out, err, "evilpth", "direct reference")
+    assert not marker.exists() and not (reef_home / "envs" / "again").exists()
 
 
 def test_sdist_is_refused_without_trust_even_when_pinned_and_hashed(tmp_path, reef_home):

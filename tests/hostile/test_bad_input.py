@@ -126,6 +126,9 @@ CASES = {
     "solution.json with a number beyond a float": (
         lambda t: ["run", str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", '
                                                  '"timeout": 1e400}}}'))], "/workflows/run/timeout: a number beyond the range of a float"),
+    "solution.json with an Infinity timeout": (
+        lambda t: ["validate", str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", '
+                                                      '"timeout": Infinity}}}'))], "/workflows/run/timeout"),
     "reef.lock.json nested 10,000 deep": (
         lambda t: ["run", str(solution_with(t, json.dumps({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}),
                                             lock_text=DEEP))], "reef.lock.json: /0/0"),

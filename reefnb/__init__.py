@@ -50,6 +50,7 @@ _API = {
     "pareto_front": "pareto",
     "pareto_layers": "pareto",
     "dominators": "pareto",
+    "explore": "widgets",
     "ReefError": "exceptions",
     "ManifestError": "exceptions",
     "ParameterError": "exceptions",
@@ -99,6 +100,7 @@ __all__ = [
     "pareto_front",
     "pareto_layers",
     "dominators",
+    "explore",
     "ReefError",
     "ManifestError",
     "ParameterError",
@@ -125,6 +127,7 @@ if TYPE_CHECKING:
     from .reproduce import reproduce_solution
     from .store import Store, default_store, reef_home
     from .sweeps import sweep
+    from .widgets import explore
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -698,15 +698,11 @@ def _size(count: int) -> str:
 
 
 def results_with_solution(argument: str | None):
-    """The results frame for ``--solution`` (a name or a folder), and the Solution when it is a folder."""
-    from .frame import results
+    """The results frame for ``--solution`` (a name or a folder), and the Solution that gives them their
+    meaning: the folder's, else one initialised here or pulled with results under that name."""
+    from .meaning import results_and_solution
 
-    solution = None
-    if argument and (Path(argument) / "solution.json").is_file():
-        from . import load_solution
-
-        solution = load_solution(argument)
-    return results(solution=solution.name if solution else argument), solution
+    return results_and_solution(argument)
 
 
 def _objectives_from_args(args, frame, solution) -> dict[str, str]:

@@ -282,7 +282,7 @@ def _pareto(args, shell):
     objectives = {name: "min" for name in args.min} | {name: "max" for name in args.max}
     if not objectives and solution is not None:
         objectives = _objectives_from_args(args, frame, solution)
-    return ParetoExplorer(frame, objectives=objectives or None, color=args.color)
+    return ParetoExplorer(frame, objectives=objectives or None, color=args.color, solution=solution)
 
 
 def _params(args, shell):

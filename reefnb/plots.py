@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 MAX_POINTS = 4_000  # rows sent to the browser, frontier included (Altair's limit is 5,000)
 DETAIL_ROWS = 12
 SAVE_FORMATS = (".html", ".png", ".svg", ".json")
+REFERENCE_DETAILS = ("dataset", "images", "model", "input_size")  # what a reference row was measured on
 
 
 def pareto_chart(
@@ -39,33 +40,52 @@ def pareto_chart(
     width: int = 480,
     height: int = 320,
     detail: bool = True,
+    metrics: Mapping[str, Mapping] | None = None,
+    zoom: bool = False,
+    dataset: str | None = None,
 ) -> altair.VConcatChart | altair.LayerChart:
     """The runs as points of ``x`` against ``y``, the frontier as a step line, reference rows as
     black diamonds, and below (unless ``detail`` is False) a table of the runs chosen with a brush
     (drag) or a click.
 
-    ``directions`` maps x and y to "min" or "max" (default: "min"); bare metric names are accepted.
+    ``directions`` maps x and y to "min" or "max"; bare metric names are accepted. An axis with no
+    direction is minimised and the subtitle says so (no direction is assumed silently).
+    ``metrics`` (the manifest's, by bare name) give units and number formats of the axes.
+    ``zoom`` binds the scales to the mouse wheel (zoom) and shift-drag (pan); a drag still brushes.
+    ``dataset`` names the column that says which data set a row was measured on (runs and reference
+    rows): its values become the points' shapes, so results on different data sets are told apart.
     Tooltips show ``tooltip`` (default: run_id, the axes, colour, every param.* and env.name).
     """
     import altair as alt
 
     directions = dict(directions or {})
+    named = normalise_objectives(frame, {x: "min", y: "min"})
+    assumed = [column for column in named if column not in directions and column.removeprefix("metric.") not in directions]
     objectives = normalise_objectives(frame, {x: directions.get(x, "min"), y: directions.get(y, "min")})
     x, y = list(objectives)
+    frame = frame.assign(**{column: _numeric(frame[column]) for column in (x, y)})
     if color is not None and (color not in frame.columns or frame[color].isna().all()):
         color = None
-    units = frame.attrs.get("units", {})
+    if dataset is not None and (dataset not in frame.columns or frame[dataset].isna().all()):
+        dataset = None
+    metrics = metrics or {}
+    units = {**frame.attrs.get("units", {}),
+             **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")}}
 
     drawn, total = drawn_rows(frame, objectives, max_points)
     tooltip = list(tooltip) if tooltip is not None else _default_tooltip(frame, x, y, color)
-    keep = list(dict.fromkeys([c for c in ["run_id", x, y, color, *tooltip, *(detail_columns or [])] if c and c in frame.columns]))
+    keep = list(dict.fromkeys([c for c in ["run_id", x, y, color, dataset, *tooltip, *(detail_columns or [])] if c and c in frame.columns]))
     data = drawn[keep + ["on_front"]].copy()
     data = _json_safe(data.sort_values(["on_front", x], ascending=[False, objectives[x] == "min"], kind="stable"))
+
+    references = reference if reference is not None and len(reference) and x in reference and y in reference else None
 
     def axis(column: str, log: bool, kind: type) -> Any:
         label = column.removeprefix("metric.") + (f" ({units[column]})" if column in units else "")
         arrow = " ↓" if objectives[column] == "min" else " ↑"
-        return kind(f"{_field(column)}:Q", title=label + arrow, scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
+        values = [data[column]] + ([_numeric(references[column])] if references is not None else [])
+        return kind(f"{_field(column)}:Q", title=label + arrow, scale=_scale(values, log),
+                    axis=alt.Axis(tickCount=6, format=_axis_format(metrics.get(column.removeprefix("metric."), {}))))
 
     brush = alt.selection_interval(name="brush")
     click = alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
@@ -74,27 +94,38 @@ def pareto_chart(
     encoding: dict[str, Any] = {"x": axis(x, log_x, alt.X), "y": axis(y, log_y, alt.Y), "tooltip": tooltips}
     if color:
         encoding["color"] = alt.Color(f"{_field(color)}:N", title=color)
-    points = base.mark_circle(size=50).encode(
+    if dataset:
+        encoding["shape"] = alt.Shape(f"{_field(dataset)}:N", title="data set")
+    brush_zoom = [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!",
+                                         translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")] if zoom else []
+    points = base.mark_point(size=50, filled=True).encode(
         **encoding,
         opacity=alt.condition(brush, alt.value(0.85), alt.value(0.25)),
         size=alt.condition("datum.on_front", alt.value(90), alt.value(40)),
-    ).add_params(brush, *([click] if click else []))
+    ).add_params(brush, *([click] if click else []), *brush_zoom)
     frontier = alt.Chart(data[data["on_front"]].sort_values(x)).mark_line(
         interpolate="step-after", color="#444", strokeDash=[4, 2]
     ).encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q")
     layers = [frontier, points]
-    if reference is not None and len(reference) and x in reference and y in reference:
-        ref_columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *tooltip]) if c in reference]
-        ref = _json_safe(reference[ref_columns].dropna(subset=[x, y]))
+    if references is not None:
+        ref_columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *tooltip]) if c in references]
+        ref = references[ref_columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y])
+        ref = _json_safe(ref)
         layers.append(
             alt.Chart(ref).mark_point(shape="diamond", size=140, filled=True, color="black").encode(
                 x=f"{_field(x)}:Q", y=f"{_field(y)}:Q",
                 tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in ref_columns],
             )
         )
+        if "dataset" in ref:  # say on the chart where the reference results were measured
+            layers.append(alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(
+                x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N"))
     subtitle = f"{int(data['on_front'].sum())} on the frontier of {total} runs"
     if len(data) < total:
         subtitle += f"; showing the frontier and a sample of {len(data) - int(data['on_front'].sum())} others"
+    if assumed:
+        subtitle += ("; no goal declared for " + " and ".join(c.removeprefix("metric.") for c in assumed)
+                     + ": lower is better assumed")
     scatter = alt.layer(*layers).properties(
         width=width, height=height,
         title=alt.TitleParams(title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", subtitle=subtitle),
@@ -192,6 +223,39 @@ def _field(column: str) -> str:
 
 def _type(values: pandas.Series) -> str:
     return "Q" if values.dtype.kind in "biuf" and values.dtype.kind != "b" else "N"
+
+
+def _numeric(values: pandas.Series) -> pandas.Series:
+    import pandas
+
+    return values if values.dtype.kind in "iuf" else pandas.to_numeric(values, errors="coerce")
+
+
+def _scale(columns: list[pandas.Series], log: bool) -> Any:
+    """A scale over the data's own range (a little padding), so the ticks say where the values are."""
+    import altair as alt
+    import pandas
+
+    values = pandas.concat(columns).dropna()
+    if log:
+        values = values[values > 0]
+    if values.empty:
+        return alt.Scale(type="log") if log else alt.Scale(zero=False)
+    low, high = float(values.min()), float(values.max())
+    if log:
+        return alt.Scale(type="log", domain=[low / 1.1, high * 1.1], nice=False)
+    pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+    return alt.Scale(zero=False, nice=False, domain=[low - pad, high + pad])
+
+
+def _axis_format(spec: Mapping) -> Any:
+    """The manifest's number format for ticks, when it is one d3 understands (fixed, general)."""
+    import altair as alt
+
+    text = spec.get("format") if isinstance(spec, Mapping) else None
+    if isinstance(text, str) and text[-1:] in ("f", "g", "e", "%") and "," not in text:
+        return text[:-1] + "~f" if text.endswith("f") and "~" not in text else text
+    return alt.Undefined
 
 
 def _json_safe(data: pandas.DataFrame) -> pandas.DataFrame:

@@ -10,6 +10,7 @@ import html
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -523,24 +524,82 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
 
 
 # ---------------------------------------------------------------------------------------------
-# The Pareto explorer (``%reef pareto``)
+# The Pareto explorer (``reefnb.explore``, ``%reef pareto``)
 
 MAX_FILTER_VALUES = 12  # a param.* column with more distinct values gets no filter
+MAX_SELECTED_SHOWN = 50  # rows of the selected-runs table (``.selected`` holds them all)
+COMPARED_ENVIRONMENT = ("env.name", "env.python", "env.cpu", "env.cpu_count", "env.memory_gb", "env.os", "env.kernel")
+
+
+def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: str | None = None, solution: Any = None) -> ParetoExplorer:
+    """The interactive Pareto explorer of ``runs``: a results frame, a solution's name or its folder
+    (None: every run recorded here). Only ok runs are drawn.
+
+    ``.chart`` is the live ``altair.JupyterChart`` (drag to brush, click a point, wheel to zoom,
+    shift-drag to pan, double-click to clear); ``.selected`` the runs selected on it; ``.frontier``
+    the frontier rows; ``.compare()`` what differs between the selected runs. Objectives and colour
+    default to the manifest's dashboard section and its metrics' goals.
+    """
+    from .dashboard import default_objectives
+    from .meaning import results_and_solution
+
+    if runs is None or isinstance(runs, (str, Path)):
+        frame, found = results_and_solution(None if runs is None else str(runs))
+        solution = solution or found
+    else:
+        frame = runs
+    if "status" in frame.columns:
+        frame = frame[frame["status"] == "ok"]
+    if frame.empty:
+        raise ReefError("no ok runs" + (f" recorded for {runs}" if isinstance(runs, (str, Path)) else "") + ": nothing to explore")
+    objectives = objectives or default_objectives(solution, frame) or None
+    color = color or (solution.data.get("dashboard", {}).get("color") if solution is not None else None) or "env.name"
+    return ParetoExplorer(frame, objectives=objectives, color=color, solution=solution)
+
+
+class Comparison:
+    """Selected runs side by side (a column each): parameters, metrics with units, environment and
+    packages; ``differences`` keeps the rows whose values are not all the same."""
+
+    def __init__(self, table, links: dict[str, str]):
+        self.frame = table
+        self.links = links
+        same = table.apply(lambda row: row.astype(str).nunique() <= 1, axis=1) if table.shape[1] > 1 else table.index.map(lambda _: False)
+        self.differences = table[~same.to_numpy(dtype=bool)] if len(table) else table
+
+    def __repr__(self) -> str:
+        shown = self.differences if self.frame.shape[1] > 1 else self.frame
+        return f"{self.frame.shape[1]} runs, {len(self.differences)} rows differ\n" + shown.to_string()
+
+    def _repr_html_(self) -> str:
+        shown = self.differences if self.frame.shape[1] > 1 else self.frame
+        head = ["", *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else escape(run)
+                      for run in shown.columns)]
+        rows = [[f"<b>{escape(label)}</b>", *(escape(value) for value in values)] for label, values in zip(shown.index, shown.to_numpy(), strict=True)]
+        note = (f"{len(self.frame) - len(self.differences)} more rows are the same in every run" if self.frame.shape[1] > 1 else "one run")
+        return (f'<div class="reef-compare">{html_table(head, rows, escaped=True)}'
+                f'<div style="font-size:0.85em;color:#57606a">{escape(note)}; a run id opens its executed notebook</div></div>')
 
 
 class ParetoExplorer(widgets.VBox):
-    """Pick x, y, colour, objective directions and filters; the frontier table and chart follow live.
+    """Pick x, y, colour, objective directions and filters; the frontier and the live chart follow.
 
-    JupyterLab 4.6 does not render Vega-Lite v6 natively, so the chart is drawn as SVG by vl-convert
-    (``chart_format="svg"``, static) or as an inline-JS page in an iframe (``"html"``, interactive).
+    The chart is an ``altair.JupyterChart`` (anywidget; Vega comes from vl-convert, nothing from the
+    network): in JupyterLab, Notebook 7 and VS Code it brushes, clicks, zooms and shows tooltips,
+    and what is selected comes back to ``.selected``. Front ends without widgets get the SVG.
     """
 
-    def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", chart_format: str = "svg"):
+    def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", solution: Any = None, store: Any = None):
+        import altair as alt
+
         from .pareto import normalise_objectives
 
-        self.frame = frame
-        self.chart_format = chart_format
+        alt.JupyterChart.enable_offline()  # the Vega libraries from vl-convert, not from a CDN
+        self.frame, self.solution, self.store = frame, solution, store
+        self.metrics = solution.metrics if solution is not None else {}
         self.frontier = frame.iloc[0:0]
+        self.selected = frame.iloc[0:0]
+        self.shown = frame.iloc[0:0]
         numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
         if len(numeric) < 2:
             raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have "
@@ -552,6 +611,7 @@ class ParetoExplorer(widgets.VBox):
         self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=style)
         self.x_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[0], "min"), style={"button_width": "4em"})
         self.y_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[1], "min"), style={"button_width": "4em"})
+        self.declared = {column for column in objectives}
         categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
         self.color = widgets.Dropdown(options=["(none)", *categorical], value=color if color in categorical else "(none)",
                                       description="colour", style=style)
@@ -565,15 +625,19 @@ class ParetoExplorer(widgets.VBox):
         }
         self.status = widgets.HTML()
         self.table = widgets.HTML()
-        self.chart = widgets.HTML()
+        self.selection_view = widgets.HTML()
+        self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False})
+        self.chart.observe(self._selection_changed, names="_vl_selections")
         controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
         for control in controls:
             control.observe(lambda change: self.update(), names="value")
+        for direction in (self.x_direction, self.y_direction):
+            direction.observe(lambda change: self.declared.update(self.objectives), names="value")
         super().__init__([
             widgets.HBox([widgets.VBox([widgets.HBox([self.x, self.x_direction]), widgets.HBox([self.y, self.y_direction]),
                                         widgets.HBox([self.color, self.log_x, self.log_y])]),
                           widgets.HBox(list(self.filters.values()))]),
-            self.status, self.chart, self.table,
+            self.status, self.chart, self.selection_view, self.table,
         ])
         self.update()
 
@@ -589,12 +653,25 @@ class ParetoExplorer(widgets.VBox):
                 frame = frame[frame[column].astype(str).isin(control.value)]
         return frame
 
+    def _chart(self, frame):
+        from .plots import pareto_chart
+
+        directions = {column: goal for column, goal in self.objectives.items() if column in self.declared}
+        return pareto_chart(frame, self.x.value, self.y.value, directions=directions,
+                            color=None if self.color.value == "(none)" else self.color.value,
+                            log_x=self.log_x.value, log_y=self.log_y.value, detail=False, metrics=self.metrics, zoom=True,
+                            dataset="param.dataset", title=self._title())
+
+    def _title(self) -> str | None:
+        if self.solution is None:
+            return None
+        return f"{self.solution.name}: {self.y.value.removeprefix('metric.')} vs {self.x.value.removeprefix('metric.')}"
+
     def update(self) -> None:
-        """Recompute the frontier and redraw the table and chart."""
+        """Recompute the frontier and redraw the table and chart (the selection starts empty again)."""
         import warnings
 
         from .pareto import pareto_front
-        from .plots import chart_html, chart_svg, pareto_chart
 
         if self.x.value == self.y.value:
             self.status.value = message_html(["choose two different columns for x and y"], "warning")
@@ -607,13 +684,140 @@ class ParetoExplorer(widgets.VBox):
         self.status.value = message_html(notes, "info")
         columns = [c for c in ["run_id", "env.name", *self.filters, self.x.value, self.y.value] if c in self.frontier]
         self.table.value = html_table(columns, [[format_value(v) for v in row] for row in self.frontier[columns].itertuples(index=False)])
-        if frame[[self.x.value, self.y.value]].notna().all(axis=1).sum() == 0:
-            self.chart.value = ""
-            return
-        chart = pareto_chart(frame, self.x.value, self.y.value, directions=self.objectives,
-                             color=None if self.color.value == "(none)" else self.color.value,
-                             log_x=self.log_x.value, log_y=self.log_y.value, detail=self.chart_format == "html")
-        if self.chart_format == "html":
-            self.chart.value = f'<iframe style="width:100%;height:760px;border:0" srcdoc="{escape(chart_html(chart))}"></iframe>'
-        else:
-            self.chart.value = chart_svg(chart)
+        self.shown = frame[frame[[self.x.value, self.y.value]].notna().all(axis=1)]
+        self._axes = (self.x.value, self.y.value)
+        if len(self.shown):
+            self.chart.chart = self._chart(frame)  # new selections, empty: _selection_changed follows
+        self._selection_changed()
+
+    # -- what is selected on the chart --
+
+    def _selection_changed(self, change: Any = None) -> None:
+        self.selected = self.selected_rows(self.chart._vl_selections or {})
+        self.selection_view.value = self._selected_html()
+
+    def selected_rows(self, state: dict):
+        """The runs a JupyterChart selection state names: a clicked point's run, else the runs
+        (among those the filters let through, drawn or not) inside the brushed x/y range."""
+        shown = self.shown
+        click = self._clicked_ids(state.get("click") or {})
+        if click:
+            return shown[shown["run_id"].astype(str).isin(click)]
+        ranges = self._brushed_ranges(state.get("brush") or {})
+        if not ranges:
+            return shown.iloc[0:0]
+        inside = shown.index == shown.index
+        for column, (low, high) in ranges.items():
+            values = shown[column].astype(float)
+            inside &= ((values >= min(low, high)) & (values <= max(low, high))).to_numpy()
+        return shown[inside]
+
+    @staticmethod
+    def _clicked_ids(selection: dict) -> set[str]:
+        ids = set()
+        for entry in selection.get("store") or []:
+            fields = [field.get("field") for field in entry.get("fields", [])]
+            for field, value in zip(fields, entry.get("values", []), strict=False):
+                if field == "run_id":
+                    ids.add(str(value))
+        value = selection.get("value") or {}
+        if not ids and isinstance(value, dict):
+            ids = {str(point.get("run_id")) for point in value.get("vlPoint", {}).get("or", []) if isinstance(point, dict)}
+        return ids
+
+    def _brushed_ranges(self, selection: dict) -> dict[str, tuple[float, float]]:
+        x, y = self._axes
+        ranges: dict[str, tuple[float, float]] = {}
+        for entry in selection.get("store") or []:
+            for field, values in zip(entry.get("fields", []), entry.get("values", []), strict=False):
+                column = {"x": x, "y": y}.get(field.get("channel")) or str(field.get("field", "")).replace("\\", "")
+                if column in (x, y) and isinstance(values, list) and len(values) == 2:
+                    ranges[column] = (float(values[0]), float(values[1]))
+        value = selection.get("value") or {}
+        if not ranges and isinstance(value, dict):
+            for key, values in value.items():
+                column = str(key).replace("\\", "")
+                if column in (x, y) and isinstance(values, list) and len(values) == 2:
+                    ranges[column] = (float(values[0]), float(values[1]))
+        return ranges
+
+    def _selected_html(self) -> str:
+        selected = self.selected
+        if selected.empty:
+            return '<div style="font-size:0.85em;color:#57606a">drag a box or click a point to select runs; .selected holds them</div>'
+        x, y = self._axes
+        columns = [c for c in ["run_id", "env.name", *self.filters, x, y] if c in selected]
+        links = self._notebook_links(selected["run_id"].astype(str).head(MAX_SELECTED_SHOWN))
+        rows = []
+        for row in selected[columns].head(MAX_SELECTED_SHOWN).itertuples(index=False):
+            cells = [escape(format_value(value)) for value in row]
+            run = str(row[0])
+            if run in links:
+                cells[0] = f'<a href="{escape(links[run])}" target="_blank">{escape(run)}</a>'
+            rows.append(cells)
+        more = f" (first {MAX_SELECTED_SHOWN})" if len(selected) > MAX_SELECTED_SHOWN else ""
+        return f"<b>{len(selected)} selected{more}</b>" + html_table(columns, rows, escaped=True)
+
+    def _records(self, run_ids) -> dict[str, dict]:
+        from .store import default_store
+
+        try:
+            store = self.store or default_store()
+            return {run: record for run in run_ids if (record := store.get(run)) is not None}
+        except ReefError as error:
+            log.warning("%s", error)
+            return {}
+
+    def _notebook_links(self, run_ids) -> dict[str, str]:
+        """Each run's executed notebook, relative to the kernel's folder (where JupyterLab opened the
+        notebook), so a link opens it in JupyterLab."""
+        import os
+
+        links = {}
+        for run, record in self._records(run_ids).items():
+            output = (record.get("notebook") or {}).get("output_path")
+            if output and Path(output).is_file():
+                links[run] = Path(os.path.relpath(output)).as_posix()
+        return links
+
+    def compare(self, runs: Any = None) -> Comparison:
+        """The selected runs (or ``runs``: a frame or run ids) side by side: parameters, metrics with
+        units, environment (python, CPU, memory, OS, kernel) and package versions."""
+        import pandas
+
+        from .dashboard import _format
+
+        chosen = self.selected if runs is None else (runs if isinstance(runs, pandas.DataFrame) else self.frame[self.frame["run_id"].isin(list(runs))])
+        if chosen.empty:
+            raise ReefError("no runs selected: drag a box or click a point on the chart first (or pass run ids)")
+        run_ids = [str(run) for run in chosen["run_id"]]
+        units = self.frame.attrs.get("units", {})
+        table: dict[str, dict[str, str]] = {run: {} for run in run_ids}
+        params = [c for c in chosen.columns if str(c).startswith("param.")]
+        metrics = [c for c in chosen.columns if str(c).startswith("metric.")]
+        environment = [c for c in COMPARED_ENVIRONMENT if c in chosen.columns]
+        for run, (_, row) in zip(run_ids, chosen.iterrows(), strict=True):
+            for column in params + environment:
+                table[run][column] = "" if pandas.isna(row[column]) else format_value(row[column])
+            for column in metrics:
+                spec = dict(self.metrics.get(column.removeprefix("metric."), {}))
+                spec.setdefault("unit", units.get(column))
+                table[run][column] = _format(None if pandas.isna(row[column]) else row[column], spec)
+        records = self._records(run_ids)
+        for run, record in records.items():
+            for name, version in sorted(((record.get("environment") or {}).get("packages") or {}).items()):
+                table[run][f"package {name}"] = str(version)
+        frame = pandas.DataFrame(table).fillna("")
+        return Comparison(frame, self._notebook_links(run_ids))
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data:
+            data["text/plain"] = f"Pareto explorer: {len(self.frontier)} of {len(self.filtered())} runs on the frontier"
+            try:  # front ends without widgets (nbviewer, a notebook saved without widget state) show the chart as SVG
+                from .plots import chart_svg
+
+                data["image/svg+xml"] = chart_svg(self.chart.chart)
+            except Exception as error:  # the widget still works; only the static copy is missing
+                log.warning("no static copy of the Pareto chart: %s", error)
+        return data

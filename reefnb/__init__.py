@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 _API = {
     "record": "recording",
     "RECORD_MIME": "recording",
+    "attach": "recording",
+    "run_folder": "recording",
     "load_solution": "manifest",
     "open_solution": "manifest",
     "solution_from_notebook": "manifest",
@@ -64,6 +66,8 @@ __all__ = [
     "__version__",
     "record",
     "RECORD_MIME",
+    "attach",
+    "run_folder",
     "load_solution",
     "open_solution",
     "solution_from_notebook",
@@ -122,7 +126,7 @@ if TYPE_CHECKING:
     from .manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
     from .package import PackageError, export_package, import_package
     from .pareto import dominators, pareto_front, pareto_layers
-    from .recording import RECORD_MIME, record
+    from .recording import RECORD_MIME, attach, record, run_folder
     from .registry import RegistryError, publish, pull, pull_results, push_results, search
     from .reproduce import reproduce_solution
     from .store import Store, default_store, reef_home

@@ -828,7 +828,17 @@ def format_record(record: dict, short: bool = False) -> str:
         lines.append("  metrics:")
         lines += [f"    {name:<{width}}  {_number(value)} {units[name]}".rstrip() for name, value in metrics.items()]
     lines.append(f"  notebook: {record['notebook']['output_path']}")
+    lines += attachment_lines(record)
     return "\n".join(lines)
+
+
+def attachment_lines(record: dict) -> list[str]:
+    """The files a run attached (kept in ``runs/RUN_ID/files/``) and those refused, for ``format_record``."""
+    files, refused = record.get("files") or [], record.get("files_refused") or []
+    lines = [f"  files: {Path(record['notebook']['output_path']).parent / 'files'}"] if files else []
+    lines += [f"    {entry['name']}  {_size(entry['size'])}  sha256 {entry['sha256'][:12]}" for entry in files]
+    lines += [f"  not kept: {entry['name']}: {entry['reason']}" for entry in refused]
+    return lines
 
 
 def _number(value: Any) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import processes
+from .attachments import keep_attachments
 from .detection import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
 from .exceptions import ReefError
 from .manifest import Solution, open_solution
@@ -26,7 +27,7 @@ from .notebook import notebook_digest, notebook_parameters, read_notebook
 from .output_limit import OutputBudget, cell_output_limit, kernel_limit_code
 from .params import read_parameter_file, resolve_parameters
 from .provenance import git_provenance
-from .recording import ADDED_CELL_TAGS, read_records
+from .recording import ADDED_CELL_TAGS, RUN_FOLDER_VARIABLE, read_attachments, read_records
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class _Session:
     extra: dict = field(default_factory=dict)
     output_budget: OutputBudget = field(default_factory=lambda: OutputBudget(cell_output_limit()))
     files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
+    run_folder: Path | None = None  # told to a Python kernel (reefnb.run_folder()), where it writes what it attaches
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -210,7 +212,8 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     started = time.monotonic()
     status, error = "ok", None
     interrupted = False
-    session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget)
+    session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget,
+                       run_folder=run_folder.resolve())
     if resume_of is not None:
         session.replay = _replayable_cells(resume_of)
     with ExitStack() as stack:
@@ -237,10 +240,11 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
         for path in session.written:
             Path(path).unlink(missing_ok=True)
 
-    metrics = {}
+    metrics, attached = {}, []
     if output_path.exists():
         try:
-            metrics = read_records(read_notebook(output_path))
+            executed = read_notebook(output_path)
+            metrics, attached = read_records(executed), read_attachments(executed)
         except ReefError as problem:
             log.warning("%s", problem)
     record = {
@@ -270,6 +274,8 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     }
     if session.files_read is not None:
         record["files_read"] = _files_read(session.files_read, solution.path, session.fingerprint)
+    if attached:
+        record.update(keep_attachments(attached, run_folder, solution.path))
     if resume_of is not None:
         record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed,
                                   "restored_after_cell": session.restored_from}
@@ -630,6 +636,7 @@ def _register_engine() -> None:
                 with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
                     self._fingerprint_kernel()
                     self._limit_kernel_output()
+                    self._tell_run_folder()
                     self._start_file_audit()
                     if session.checkpoint or session.replay is not None:
                         from .checkpoints import KERNEL_HELPERS, environment_lock
@@ -715,6 +722,10 @@ def _register_engine() -> None:
                 self.reef_session.files_read = list(ast.literal_eval(answer.get("data", {}).get("text/plain", "[]")))
             except (ValueError, SyntaxError):
                 log.warning("the kernel could not report the files it read: %s", answer.get("evalue", answer))
+
+        def _tell_run_folder(self) -> None:
+            if self.reef_session.fingerprint is not None and self.reef_session.run_folder is not None:
+                self._silent(f"__import__('os').environ[{RUN_FOLDER_VARIABLE!r}] = {str(self.reef_session.run_folder)!r}")
 
         def _limit_kernel_output(self) -> None:
             """An IPython kernel drops a cell's output beyond the limit itself (see reefnb.output_limit)."""

@@ -7,10 +7,17 @@ This module imports only the standard library so that it works in any environmen
 
 from __future__ import annotations
 
+import atexit
 import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 RECORD_MIME = "application/vnd.reef.record+json"
+ATTACH_MIME = "application/vnd.reef.attach+json"
+RUN_FOLDER_VARIABLE = "REEF_RUN_FOLDER"  # set in the kernel by the executor: runs/RUN_ID/ of the solution
 
 
 def record(name: str, value: Any, unit: str | None = None) -> None:
@@ -33,6 +40,71 @@ def record(name: str, value: Any, unit: str | None = None) -> None:
         print(f"[reef] {shown}")
         return
     display({RECORD_MIME: payload, "text/plain": shown}, raw=True)
+
+
+def attach(path: str | os.PathLike, name: str | None = None) -> str:
+    """Mark a file as evidence of this run; returns the name it is kept under.
+
+    The executor copies the file into ``runs/RUN_ID/files/NAME`` when the run ends (a file the run
+    wrote inside its own folder is moved there) and lists it in the run record (name, size, sha256,
+    media type). ``name`` defaults to the file's name and may name a subfolder (``accuracy/log.json``).
+    Only files inside the solution folder are kept. Like ``record`` this needs nothing but IPython;
+    outside reef it only shows what would be kept.
+    """
+    file = Path(os.path.abspath(os.fspath(path)))
+    name = check_attachment_name(file.name if name is None else name)
+    if not file.is_file():
+        raise ValueError(f"attach: {file}: not a file")
+    folder = os.environ.get(RUN_FOLDER_VARIABLE)
+    if folder and not file.resolve().is_relative_to(Path(folder).resolve().parent.parent):
+        raise ValueError(f"attach: {file}: outside the solution folder (links followed); write the file in reefnb.run_folder()")
+    shown = f"attached {name} ({file.stat().st_size} bytes)"
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(f"[reef] {shown}")
+        return name
+    display({ATTACH_MIME: {"path": str(file), "name": name}, "text/plain": shown}, raw=True)
+    return name
+
+
+def check_attachment_name(name: Any) -> str:
+    """An attached file's name: a relative path of plain parts (no ``..``, no hidden or empty parts)."""
+    if not isinstance(name, str) or not name or len(name) > 1024:
+        raise ValueError(f"attach: the name must be a non-empty string of at most 1024 characters, got {name!r:.80}")
+    parts = name.split("/")
+    for part in parts:
+        if not part or part.startswith(".") or "\\" in part or "\0" in part or len(part.encode("utf-8", "replace")) > 255:
+            raise ValueError(f"attach: {name!r:.80} is not a usable name (relative, '/' between parts, none empty, hidden or '..')")
+    return name
+
+
+_scratch: list[Path] = []
+
+
+def run_folder() -> Path:
+    """The folder of this run, where a notebook writes what it produces: ``runs/RUN_ID/`` of the
+    solution when reef runs the notebook; elsewhere a temporary folder removed when the kernel exits."""
+    folder = os.environ.get(RUN_FOLDER_VARIABLE)
+    if folder:
+        return Path(folder)
+    if not _scratch:
+        _scratch.append(Path(tempfile.mkdtemp(prefix="reef-run-")))
+        atexit.register(shutil.rmtree, _scratch[0], True)
+    return _scratch[0]
+
+
+def read_attachments(notebook) -> list[dict]:
+    """``{"path", "name", "cell_index"}`` of each file an executed notebook attached, in order; a later
+    attachment of the same name replaces an earlier one."""
+    found: dict[str, dict] = {}
+    for index, cell in enumerate(source_cells(notebook)):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            payload = output.get("data", {}).get(ATTACH_MIME) if output.get("output_type") in ("display_data", "execute_result") else None
+            if isinstance(payload, dict) and isinstance(payload.get("path"), str) and isinstance(payload.get("name"), str):
+                found.pop(payload["name"], None)
+                found[payload["name"]] = {"path": payload["path"], "name": payload["name"], "cell_index": index}
+    return list(found.values())
 
 
 def encode_value(value: Any) -> dict:

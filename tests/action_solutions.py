@@ -103,7 +103,8 @@ def reef_serve(solution: Path, *options: str, timeout: float = 120):
 
 def synthetic_frames(count: int, seed: int = 2017):
     """The flagship's synthetic images (uint8 RGB) and their COCO annotations, made by the solution's own code."""
-    sys.path.insert(0, str(FLAGSHIP)) if str(FLAGSHIP) not in sys.path else None
+    if str(FLAGSHIP) not in sys.path:
+        sys.path.insert(0, str(FLAGSHIP))
     from detbench.data import SHAPES, synthetic_images
 
     images, coco = synthetic_images(count, seed)

@@ -157,7 +157,7 @@ def test_flagship_detect_in_process_and_in_another_environment_agree(frames, tmp
         with pytest.raises(ActionInputError, match="/backend"):
             actions.detect(image=requests[0]["image"], backend="onnx")
     found = [sorted({item["label"] for item in answer["detections"]}) for answer in here]
-    hits = sum(set(f) <= set(expected) and bool(f) for f, expected in zip(found, labels))
+    hits = sum(set(f) <= set(expected) and bool(f) for f, expected in zip(found, labels, strict=True))
     assert hits >= 6, (found, labels)  # the shipped detector (mAP 0.56 on this set) names the shapes
     for answer in here:
         for item in answer["detections"]:

@@ -61,7 +61,7 @@ def flagship_server():
 
 def test_flagship_detect_over_http_returns_labelled_detections(flagship_server):
     images, labels = synthetic_frames(4)
-    for image, expected in zip(images, labels):
+    for image, expected in zip(images, labels, strict=True):
         status, answer = request(flagship_server, "/v1/actions/detect", {"image": encode(image), "threshold": 0.5})
         assert status == 200
         found = {item["label"] for item in answer["detections"]}

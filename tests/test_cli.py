@@ -70,7 +70,7 @@ def test_user_errors_are_one_line_and_exit_2(hello, tmp_path):
         (["run", str(hello), "-f", str(tmp_path / "missing.json")], "missing.json: cannot read parameter file"),
         (["run", str(tmp_path / "nowhere")], "nowhere: /: no such solution folder or solution.json"),
         (["run", str(hello), "--kernel", "no-such-kernel"], "kernel 'no-such-kernel' not found"),
-        (["run", str(hello), "--timeout", "-1"], "timeout must be a positive number"),
+        (["run", str(hello), "--timeout", "-1"], "argument --timeout: '-1': give a number of seconds above 0"),
         (["run", str(tmp_path)], "solution.json: /: file not found"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ]

@@ -4,8 +4,8 @@
 only each distribution's ``top_level.txt``, which wheels built by meson-python (numpy), hatchling or
 flit do not ship, so ``numpy`` maps to nothing there; 3.11 infers names from ``RECORD`` for ``.py``
 files only, 3.12 and 3.13 from every file. This module takes the names ``top_level.txt`` declares
-plus those ``RECORD`` shows (a top-level folder, or a top-level module file: ``.py``, ``.pyc`` or an
-extension module), with one rule on every Python.
+plus those ``RECORD`` lists (a top-level folder, or a top-level module file: ``.py``, ``.pyc`` or an
+extension module), read by this module with one rule on every Python.
 
 The mapping is asked of the environment a notebook runs in, which need not have reefnb installed:
 this file uses the standard library only (Python 3.8 or later), so another interpreter runs it as
@@ -15,9 +15,11 @@ a script, ``python distributions.py [SITE_FOLDER ...]``, printing the mapping as
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sys
+from pathlib import PurePosixPath
 
 try:
     from importlib import metadata
@@ -29,10 +31,13 @@ MODULE_SUFFIXES = ("py", "pyc", "so", "pyd")
 
 
 def top_level_names(distribution: metadata.Distribution) -> list[str]:
-    """The importable top-level names a distribution provides: declared in top_level.txt or seen in RECORD."""
+    """The importable top-level names a distribution provides: declared in top_level.txt or seen in RECORD.
+
+    RECORD is read as written: ``Distribution.files`` drops the files missing on disk on 3.12 and later only.
+    """
     names = set((distribution.read_text("top_level.txt") or "").split())
-    for file in distribution.files or ():
-        parts = file.parts
+    for row in csv.reader((distribution.read_text("RECORD") or "").splitlines()):
+        parts = PurePosixPath(row[0]).parts if row else ()
         if len(parts) > 1:
             names.add(parts[0])
         elif parts:

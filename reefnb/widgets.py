@@ -19,10 +19,25 @@ from .exceptions import ReefError
 
 log = logging.getLogger(__name__)
 
-# status -> (text colour, background colour)
+# JupyterLab's theme variables (light and dark), with the light colours as fallbacks outside JupyterLab:
+# text in the theme's own font colour, a tint of the status colour behind it, the status colour as border.
+_TEXT = "var(--jp-content-font-color1,#1f2328)"
+_MUTED = "var(--jp-ui-font-color2,#57606a)"
+
+
+def _tint(variable: str, fallback: str, percent: int = 18) -> str:
+    return f"color-mix(in srgb,var({variable},{fallback}) {percent}%,transparent)"
+
+
+def _status_colour(variable: str, fallback: str) -> tuple[str, str]:
+    """(border colour, background colour) of a status, from a JupyterLab colour variable."""
+    return f"var({variable},{fallback})", _tint(variable, fallback)
+
+
 _GREEN, _AMBER, _ORANGE, _RED, _GREY, _BLUE = (
-    ("#1a7f37", "#dafbe1"), ("#7d4e00", "#fff8c5"), ("#bc4c00", "#fff1e5"),
-    ("#cf222e", "#ffebe9"), ("#57606a", "#eaeef2"), ("#0969da", "#ddf4ff"),
+    _status_colour("--jp-success-color1", "#1a7f37"), _status_colour("--jp-warn-color2", "#bf8700"),
+    _status_colour("--jp-warn-color0", "#bc4c00"), _status_colour("--jp-error-color1", "#cf222e"),
+    _status_colour("--jp-border-color1", "#8c959f"), _status_colour("--jp-brand-color1", "#0969da"),
 )
 BADGE_COLOURS = {
     "found": _GREEN, "installed": _GREEN, "fetched": _GREEN, "ok": _GREEN,
@@ -33,10 +48,8 @@ BADGE_COLOURS = {
     "pending": _BLUE,
 }
 _MESSAGE_STYLES = {
-    "error": "color:#82071e;background:#ffebe9;border:1px solid #ff8182",
-    "warning": "color:#4d2d00;background:#fff8c5;border:1px solid #d4a72c",
-    "ok": "color:#0f5323;background:#dafbe1;border:1px solid #4ac26b",
-    "info": "color:#0a3069;background:#ddf4ff;border:1px solid #54aeff",
+    level: f"color:{_TEXT};background:{background};border:1px solid {border};border-left-width:4px"
+    for level, (border, background) in {"error": _RED, "warning": _AMBER, "ok": _GREEN, "info": _BLUE}.items()
 }
 REQUIREMENT_COLUMNS = ("kind", "name", "required", "found", "status", "reason")
 
@@ -51,8 +64,8 @@ def escape(value: Any) -> str:
 
 def badge(status: str) -> str:
     """A small coloured label for a status (found, missing, conflict, unmet, ok, failed...)."""
-    colour, background = BADGE_COLOURS.get(status, _GREY)
-    return (f'<span class="reef-badge reef-{escape(status)}" style="color:{colour};background:{background};'
+    border, background = BADGE_COLOURS.get(status, _GREY)
+    return (f'<span class="reef-badge reef-{escape(status)}" style="color:{_TEXT};background:{background};border:1px solid {border};'
             f'border-radius:0.6em;padding:0 0.55em;font-size:0.85em;font-weight:600;white-space:nowrap">{escape(status)}</span>')
 
 
@@ -155,7 +168,7 @@ def run_summary(record: dict) -> dict:
         plain += [f"  {name} = {value} {unit}".rstrip() for name, value, unit in metrics]
     output = record["notebook"].get("output_path")
     if output:
-        parts.append(f'<div style="font-size:0.85em;color:#57606a">notebook: <code>{escape(output)}</code></div>')
+        parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(output)}</code></div>')
         plain.append(f"  notebook: {output}")
     return bundle(f'<div class="reef-run">{"".join(parts)}</div>', "\n".join(plain))
 
@@ -468,7 +481,7 @@ class ParametersForm(widgets.VBox):
         self.button.on_click(lambda _: self.submit())
         self.output = widgets.Output()
         self.record: dict | None = None
-        rows = [widgets.HBox([widget, widgets.HTML(f"<span style='color:#666'>{escape(prop.get('description', ''))}</span>")])
+        rows = [widgets.HBox([widget, widgets.HTML(f"<span style='color:{_MUTED}'>{escape(prop.get('description', ''))}</span>")])
                 for widget, prop in zip(self.inputs.values(), schema.get("properties", {}).values(), strict=True)]
         super().__init__([widgets.HTML(f"<b>{escape(schema.get('title', 'parameters'))}</b>"), *rows, self.button, self.output])
 
@@ -626,7 +639,7 @@ class ParetoExplorer(widgets.VBox):
         self.status = widgets.HTML()
         self.table = widgets.HTML()
         self.selection_view = widgets.HTML()
-        self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False})
+        self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False, "renderer": "svg"})
         self.chart.observe(self._selection_changed, names="_vl_selections")
         controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
         for control in controls:

@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--parameter-file", metavar="PARAMS.json|yaml", help="parameters from a JSON or YAML file")
     run.add_argument("--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed")
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
+    run.add_argument("--no-telemetry", dest="telemetry", action="store_false", default=None,
+                     help="do not sample the run's CPU, memory, disk, energy and GPU (default: every 200 ms)")
     run.add_argument("--max-output", metavar="SIZE", help="output kept per cell, the rest dropped with a marker (default: 10M, or $REEF_MAX_CELL_OUTPUT)")
     _run_options(run)
 
@@ -301,6 +303,8 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=count(0), default=0, metavar="N", help="try a run whose kernel died up to N more times")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
     parser.add_argument("--rerun", action="store_true", help="run points already recorded ok again")
+    parser.add_argument("--no-telemetry", dest="telemetry", action="store_false", default=None,
+                        help="do not sample each run's CPU, memory, disk, energy and GPU")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -354,6 +358,7 @@ def cmd_run(args, out: TextIO) -> tuple[int, Any]:
             timeout=args.timeout,
             progress=not args.json and sys.stderr.isatty(),
             max_output=args.max_output,
+            telemetry=args.telemetry,
         )
     if not args.json:
         print(format_record(record), file=out)
@@ -404,7 +409,7 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> tuple[int, An
         records = sweep(
             args.solution, workflow=workflow, grid=grid, environments=args.environments, kernels=args.kernels,
             jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout, retries=args.retries,
-            fail_fast=args.fail_fast, rerun=args.rerun, progress=on_progress, on_record=on_record)
+            fail_fast=args.fail_fast, rerun=args.rerun, progress=on_progress, on_record=on_record, telemetry=args.telemetry)
     finally:
         if bar is not None:
             bar.close()
@@ -828,6 +833,10 @@ def format_record(record: dict, short: bool = False) -> str:
         lines.append("  metrics:")
         lines += [f"    {name:<{width}}  {_number(value)} {units[name]}".rstrip() for name, value in metrics.items()]
     lines.append(f"  notebook: {record['notebook']['output_path']}")
+    if record.get("system"):
+        from .telemetry import summary_line
+
+        lines.append(f"  system: {summary_line(record['system'])}")
     lines += attachment_lines(record)
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import processes
+from . import processes, telemetry
 from .attachments import keep_attachments
 from .detection import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
 from .exceptions import ReefError
@@ -28,6 +28,7 @@ from .output_limit import OutputBudget, cell_output_limit, kernel_limit_code
 from .params import read_parameter_file, resolve_parameters
 from .provenance import git_provenance
 from .recording import ADDED_CELL_TAGS, RUN_FOLDER_VARIABLE, read_attachments, read_records
+from .telemetry import TelemetryOptions, telemetry_options
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class RunRequest:
     environment: str | None
     timeout: float | None
     notebook_sha256: str
+    telemetry: TelemetryOptions = TelemetryOptions()  # what the run's processes did (reefnb.telemetry); not part of the key
 
     @property
     def key(self) -> str:
@@ -97,10 +99,12 @@ def prepare_run(
     kernel: str | None = None,
     timeout: float | None = None,
     environment: str | None = None,
+    telemetry: bool | None = None,
 ) -> RunRequest:
     """Resolve a run (parameters cast, kernel chosen, notebook hashed) without executing it.
 
-    Every user mistake surfaces here, before any kernel starts.
+    Every user mistake surfaces here, before any kernel starts. ``telemetry`` False turns the sampling of
+    the run's processes off (else the manifest's ``telemetry`` setting decides; default on).
     """
     solution = solution if isinstance(solution, Solution) else open_solution(solution)
     chosen = solution.workflow(workflow)
@@ -120,7 +124,8 @@ def prepare_run(
     kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
     _kernel_spec(kernel)
     source = solution.manifest_path or chosen.notebook
-    return RunRequest(str(Path(source).resolve()), chosen.name, values, kernel, environment, timeout, notebook_digest(notebook))
+    return RunRequest(str(Path(source).resolve()), chosen.name, values, kernel, environment, timeout, notebook_digest(notebook),
+                      telemetry_options(solution.data.get("telemetry"), enabled=telemetry))
 
 
 def run(
@@ -135,6 +140,7 @@ def run(
     progress: bool = False,
     checkpoint: bool = False,
     max_output: int | str | None = None,
+    telemetry: bool | None = None,
 ) -> dict:
     """Execute a workflow's notebook and return its run record (whatever its status).
 
@@ -145,9 +151,10 @@ def run(
     ``<solution>/runs/<run_id>/``. The record is written to ``store`` (True: the default store;
     a Store; False: not stored). Only KeyboardInterrupt escapes after a run started, and then
     its record (status ``interrupted``) has been stored first. Each cell keeps at most
-    ``max_output`` of output (bytes or a size such as ``10M``; see ``reefnb.output_limit``).
+    ``max_output`` of output (bytes or a size such as ``10M``; see ``reefnb.output_limit``). The record's
+    ``system`` says what the run's processes did (``reefnb.telemetry``; ``telemetry=False``: not sampled).
     """
-    request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment)
+    request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
     limit = cell_output_limit(max_output)
     return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit)
 
@@ -216,11 +223,13 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
                        run_folder=run_folder.resolve())
     if resume_of is not None:
         session.replay = _replayable_cells(resume_of)
+    sampler, system = None, None
     with ExitStack() as stack:
         session.kernel_log = stack.enter_context(open(run_folder / "kernel.log", "ab"))
         try:
             if session.kernel_manager is None:
                 session.kernel_manager = start_kernel(kernel_spec["name"], chosen.notebook.parent, run_folder / "kernel.log")
+            sampler = telemetry.start(_kernel_pid(session.kernel_manager), request.telemetry)
             _execute(notebook, output_path, values, kernel_spec["name"], chosen.notebook.parent, timeout, session, progress)
         except KeyboardInterrupt:
             status, error, interrupted = "interrupted", {"name": "KeyboardInterrupt", "message": "interrupted by the user"}, True
@@ -228,6 +237,8 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
             status, error = _classify(exception, session, timeout)
             error = _explained(error, notebook, output_path)
         finally:
+            if sampler is not None:  # before the shutdown: the kernel's last sample
+                system = sampler.stop(run_folder)
             if session.kernel_manager is not None:
                 _shutdown(session.kernel_manager)
                 if kernel_log is not None and Path(kernel_log).exists():
@@ -266,6 +277,7 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
         "ended": ended_wall.isoformat(timespec="milliseconds"),
         "duration_s": round(duration, 3),
         "environment": _environment(kernel_spec, session.fingerprint, environment),
+        **({"system": system} if system is not None else {}),
         "provenance": {
             "reefnb_version": _reefnb_version(),
             "git": git_provenance(solution.path),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .recording import decode_value
 from .store import ResultRows
+from .telemetry import SYSTEM_METRICS, system_columns, system_units
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import pandas
 
 BASE_COLUMNS = ["run_id", "solution", "version", "workflow", "status", "started", "ended", "duration_s"]
+SYSTEM_COLUMNS = [f"sys.{name}" for name in SYSTEM_METRICS]  # the record's ``system`` (reefnb.telemetry), in this order
 
 
 def results(solution: str | None = None, status: str | None = None, store: Any = None, *, where: str | None = None,
@@ -22,9 +24,10 @@ def results(solution: str | None = None, status: str | None = None, store: Any =
     """The recorded runs that match (of one solution, of one status, ``where``, ``since``) as a DataFrame, oldest first.
 
     Columns: ``run_id``, ``solution``, ``version``, ``workflow``, ``status``, ``started``,
-    ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*`` and ``env.*`` (``env.contributor``,
-    when runs pulled from a registry are among them: who shared each, None for this machine's own). Metric
-    units are in ``frame.attrs["units"]`` (column -> unit). A parameter or metric without a value in any of the
+    ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*``, ``sys.*`` (what the run's processes did:
+    ``sys.peak_rss_mb``, ``sys.cpu_seconds``, ``sys.energy_joules``...; see ``reefnb.telemetry``) and ``env.*``
+    (``env.contributor``, when runs pulled from a registry are among them: who shared each, None for this machine's
+    own). Metric and ``sys.*`` units are in ``frame.attrs["units"]`` (column -> unit). A parameter or metric without a value in any of the
     rows gets no column.
 
     The filters run in SQL: ``where`` is an expression such as ``'param.backend == "tflite" and metric.time_ms < 5'``
@@ -67,12 +70,13 @@ def rows_to_frame(found: ResultRows) -> pandas.DataFrame:
                                                         for number in frame["origin"].dropna().unique()})
     for column in found.booleans & set(frame.columns):
         frame[column] = frame[column].map({1: True, 0: False})
-    cells = [column for column in frame.columns if column.startswith(("param.", "metric.")) and frame[column].notna().any()]
+    cells = [column for column in frame.columns if column.startswith(("param.", "metric.", "sys.")) and frame[column].notna().any()]
     params = sorted(column for column in cells if column.startswith("param."))
     metrics = sorted(column for column in cells if column.startswith("metric."))
+    system = [column for column in SYSTEM_COLUMNS if column in cells]
     others = [column for column in frame.columns if column.startswith("env.")]
-    frame = frame[BASE_COLUMNS + ["error"] + params + metrics + others].reset_index(drop=True)
-    frame.attrs["units"] = {column: unit for column, unit in found.units.items() if column in metrics}
+    frame = frame[BASE_COLUMNS + ["error"] + params + metrics + system + others].reset_index(drop=True)
+    frame.attrs["units"] = {column: unit for column, unit in found.units.items() if column in metrics or column in system}
     return frame
 
 
@@ -124,6 +128,7 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
             row[f"metric.{name}"] = _cell(decode_value(metric))
             if metric.get("unit"):
                 units[f"metric.{name}"] = metric["unit"]
+        row.update(system_columns(record.get("system")))
         row.update(environment_columns(environment))
         if record.get("origin"):  # a run pulled from a registry: who shared it (this machine's own runs have none)
             row["env.contributor"] = record["origin"].get("contributor")
@@ -132,8 +137,10 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
     if rows:
         params = sorted(c for c in frame.columns if c.startswith("param."))
         metrics = sorted(c for c in frame.columns if c.startswith("metric."))
+        system = [c for c in SYSTEM_COLUMNS if c in frame.columns]
         others = [c for c in frame.columns if c.startswith("env.")]
-        frame = frame[BASE_COLUMNS + ["error"] + params + metrics + others]
+        frame = frame[BASE_COLUMNS + ["error"] + params + metrics + system + others]
+        units.update({column: unit for column, unit in system_units().items() if column in system})
         for column in ("started", "ended"):
             frame[column] = pandas.to_datetime(frame[column], utc=True, format="ISO8601")
     frame.attrs["units"] = units

@@ -9,7 +9,8 @@ these forms are translated, each into SQL with bound arguments:
 
 FIELD is ``param.NAME``, ``metric.NAME`` (``param["odd name"]`` for names that are not identifiers), one of
 ``run_id solution version workflow status started ended duration_s error``, or ``env.NAME`` for the
-environment columns of the results frame (``env.name``, ``env.hostname``, ``env.cpu``...).
+environment columns of the results frame (``env.name``, ``env.hostname``, ``env.cpu``...), or ``sys.NAME``
+for what the run's processes did (``sys.peak_rss_mb``, ``sys.cpu_seconds``...; reefnb.telemetry).
 Example: ``param.backend == "tflite" and metric.time_ms < 5``.
 """
 
@@ -173,9 +174,9 @@ class _Translator:
             column, sql = DOCUMENT_FIELDS[name]
             return sql, column, "documents"
         kind, _, key = name.partition(".")
-        if kind in ("param", "metric") and key:
+        if kind in ("param", "metric", "sys") and key:
             return self.cells.get((kind, key), "NULL"), None, ""
-        raise self._fail(node, f"unknown field '{name}' (param.NAME, metric.NAME, env.NAME, {', '.join(RUN_FIELDS)}, solution, version)")
+        raise self._fail(node, f"unknown field '{name}' (param.NAME, metric.NAME, sys.NAME, env.NAME, {', '.join(RUN_FIELDS)}, solution, version)")
 
     def _field_name(self, node: ast.AST) -> str:
         if isinstance(node, ast.Name):

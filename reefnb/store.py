@@ -7,7 +7,8 @@ Schema 3 keeps what repeats once and what is queried as columns:
 - ``runs``: one row per run: its id, solution, status, times, run key, the ids of its documents, and the
   rest of its record as JSON (with null where a value lives in a column or a document, so that the
   record comes back byte for byte, key order included).
-- ``cells_N``: per solution N, one column per parameter and metric (``columns`` maps names to columns),
+- ``cells_N``: per solution N, one column per parameter, metric and ``system`` value (telemetry; kind ``sys``;
+  ``columns`` maps names to columns),
   so that the results frame and ``--where`` filters read columns and never parse JSON.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 from .exceptions import StoreError
 from .query import Query, compile_filter
 from .recording import decode_value
+from .telemetry import system_columns, system_units
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ LIFTED = ("run_id", "workflow", "status", "started", "ended", "duration_s", "run
 DOCUMENTS = ("solution", "environment", "provenance", "origin")
 BOOLEAN, OTHER = 1, 2  # bits of columns.kinds: which kinds of value a cell column has held
 HEX_KEY = re.compile(r"^[0-9a-f]{64}$")  # run keys like this are kept as 32 bytes
+_SYSTEM_UNITS = system_units()  # sys.NAME -> unit of the telemetry columns
 
 
 def reef_home() -> Path:
@@ -188,6 +191,8 @@ def _decompose(record: dict, keyed: bool) -> _Parts:
         parts.cells[("metric", name)] = _cell(decode_value(metric))
         if metric.get("unit"):
             parts.units[name] = str(metric["unit"])
+    for column, value in system_columns(record.get("system")).items():
+        parts.cells[("sys", column.removeprefix("sys."))] = _cell(value)
     return parts
 
 
@@ -221,7 +226,7 @@ class _Writer:
              *documents.values(), self._document(*parts.shape) if parts.shape else None, parts.text),
         ).lastrowid
         if parts.cells:
-            names = [_ident(self._column(solution, key, bits, parts.units.get(key[1]) if key[0] == "metric" else None))
+            names = [_ident(self._column(solution, key, bits, parts.units.get(key[1]) if key[0] == "metric" else _SYSTEM_UNITS.get(".".join(key))))
                      for key, (_, bits) in parts.cells.items()]
             execute(f"INSERT INTO cells_{solution} (run, {', '.join(names)}) VALUES (?{', ?' * len(names)})",
                     (row, *(value for value, _ in parts.cells.values())))
@@ -510,8 +515,8 @@ class Store:
             for key in keys:
                 if key in columns:
                     _, unit, kinds = columns[key]
-                    if unit and key[0] == "metric":
-                        units[f"metric.{key[1]}"] = unit
+                    if unit and key[0] in ("metric", "sys"):
+                        units[f"{key[0]}.{key[1]}"] = unit
                     if kinds == BOOLEAN:
                         booleans.add(f"{key[0]}.{key[1]}")
                     elif kinds & OTHER:

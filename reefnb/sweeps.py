@@ -89,6 +89,7 @@ def plan_sweep(
 ) -> list[RunRequest]:
     """Every run of the sweep, resolved and checked before anything executes (duplicates dropped)."""
     solution = solution if isinstance(solution, Solution) else open_solution(solution)
+    telemetry: bool | None = None,
     chosen = solution.workflow(workflow)
     grid = grid if grid is not None else chosen.sweep
     if environments and kernels:
@@ -103,7 +104,7 @@ def plan_sweep(
     for point in grid_points(grid or {}):
         for environment, kernel in targets:
             request = prepare_run(solution, chosen.name, {**(parameters or {}), **point}, kernel=kernel,
-                                  timeout=timeout, environment=environment)
+                                  timeout=timeout, environment=environment, telemetry=telemetry)
             if request.key not in seen:
                 seen.add(request.key)
                 requests.append(request)
@@ -132,12 +133,14 @@ def sweep(
 ) -> SweepResult:
     """Run ``workflow`` at every point of ``grid`` x (``environments`` or ``kernels``).
 
+    telemetry: bool | None = None,
     ``grid`` defaults to the workflow's ``sweep`` section; ``parameters`` are fixed for every
     run. ``jobs``: parallel runs on this machine (default: what cores and memory allow);
     ``scheduler``: ``tcp://HOST:PORT`` (an existing Dask cluster) or ``local:N`` (a Dask
     LocalCluster of N workers). ``retries``: further tries of a run whose kernel died. A run
     that fails in its notebook is recorded and the sweep goes on, unless ``fail_fast``.
-    ``ship`` sends the solution folder to Dask workers (default: for tcp:// schedulers).
+    ``ship`` sends the solution folder to Dask workers (default: for tcp:// schedulers). Each run's
+    processes are sampled where they run (``reefnb.telemetry``) unless ``telemetry`` is False.
     """
     from .store import Store, default_store
 
@@ -147,7 +150,7 @@ def sweep(
         raise ReefError(f"sweep: jobs must be 1 or more, got {jobs}")
     environments = environments or ([environment] if environment else None)
     kernels = kernels or ([kernel] if kernel else None)
-    requests = plan_sweep(solution, workflow, grid, parameters, environments, kernels, timeout)
+    requests = plan_sweep(solution, workflow, grid, parameters, environments, kernels, timeout, telemetry)
     target = store if isinstance(store, Store) else (default_store() if store is not False else None)
     done_before = {} if rerun or target is None else target.records_by_key([request.key for request in requests])
     pending = [request for request in requests if request.key not in done_before]

@@ -34,6 +34,12 @@ def pytest_configure(config):
     root = Path(tempfile.mkdtemp(prefix="reef-tests-"))
     home = root / "home"
     home.mkdir()
+    # TMPDIR of its own (kernels and subprocesses inherit it): a test leaving a reef-* entry there fails (no_leaked_temporary);
+    # pytest's own tmp_path folders stay where they were.
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    (root / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(root / "tmp")
+    tempfile.tempdir = None  # gettempdir() caches its answer: ask again
     if (REAL_HOME / ".gitconfig").is_file():  # the user's git identity, copied: tests commit to bare repositories
         shutil.copy(REAL_HOME / ".gitconfig", home / ".gitconfig")
     defaults = {"UV_CACHE_DIR": REAL_HOME / ".cache" / "uv", "PIP_CACHE_DIR": REAL_HOME / ".cache" / "pip", "PYENV_ROOT": REAL_HOME / ".pyenv"}
@@ -56,9 +62,24 @@ def pytest_sessionfinish(session, exitstatus):
     after = _kernelspecs(REAL_KERNELS)
     if after != _SESSION["kernels"]:
         changed = sorted(set(after) ^ set(_SESSION["kernels"]) | {name for name in after if after[name] != _SESSION["kernels"].get(name)})
-        session.config.get_terminal_writer().line(f"tests changed {REAL_KERNELS}: {', '.join(changed)}", red=True)
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(f"FAILED: the tests changed {REAL_KERNELS}: {', '.join(changed)}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     shutil.rmtree(_SESSION.pop("root"), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_temporary():
+    """Fail a test that leaves a ``reef-*`` entry in the suite's TMPDIR (a folder reef or a solution made and did not remove)."""
+    folder = Path(tempfile.gettempdir())
+    before = {path.name for path in folder.glob("reef-*")}
+    yield
+    left = sorted(path for path in folder.glob("reef-*") if path.name not in before)
+    for path in left:  # the next test starts clean
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+    if left:
+        pytest.fail(f"the test left {len(left)} temporary entr{'y' if len(left) == 1 else 'ies'} in {folder}: {', '.join(p.name for p in left)}")
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import telemetry
 from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
 from .scrub import scrub_frame
@@ -43,8 +44,8 @@ def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None
         names = [name for name, metric in metrics.items() if metric.get("goal")]
     objectives = {}
     for name in names:
-        column = name if name.startswith(("metric.", "param.")) else f"metric.{name}"
-        objectives[column] = metrics.get(column.removeprefix("metric."), {}).get("goal", "min")
+        column = name if name.startswith(("metric.", "param.", "sys.")) else f"metric.{name}"
+        objectives[column] = metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column) or "min"
     if frame is not None:
         objectives = {column: goal for column, goal in objectives.items() if column in frame.columns}
     return objectives
@@ -152,10 +153,17 @@ def dashboard_html(
         _table_html(environment_summary(frame, objectives, metrics)),
         "<h2>Pareto frontier</h2>",
     ]
-    if charts:
-        sections += [f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, (name, _) in enumerate(charts)]
+    series = telemetry.runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
+    if series is not None and len(series):  # numbers and run ids only: nothing to scrub
+        charts.append(("telemetry", telemetry.series_chart(series).to_dict()))
+    pareto = [(index, name) for index, (name, _) in enumerate(charts) if name != "telemetry"]
+    if pareto:
+        sections += [f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, name in pareto]
     else:
         sections.append("<p>No chart: the results need two numeric metrics with values.</p>")
+    if len(pareto) < len(charts):
+        sections += ["<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over time, and energy "
+                     f'and GPU where measured.</p><div class="chart" id="chart{len(charts) - 1}"></div>']
     comparison = reference_comparison(frame, solution)
     sections += ["<h2>Comparison with reference results</h2>",
                  _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
@@ -202,6 +210,11 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
             values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
             best = (values.min() if goal == "min" else values.max()) if len(values) else None
             row[f"best {column.removeprefix('metric.')} ({goal})"] = _format(best, metrics.get(column.removeprefix("metric."), {}))
+        for column in ("sys.peak_rss_mb", "sys.cpu_seconds", "sys.energy_joules", "sys.gpu_energy_joules"):  # what the runs cost
+            values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok and column not in objectives else ()
+            if len(values):
+                spec = telemetry.SYSTEM_METRICS[column.removeprefix("sys.")]
+                row[f"median {column.removeprefix('sys.')}"] = _format(float(values.median()), spec)
         for column in ("env.os", "env.cpu", "env.python", "env.kernel") if shared else ("env.cpu", "env.python", "env.kernel"):
             if column in runs and runs[column].notna().any():
                 row[column.removeprefix("env.")] = str(runs[column].dropna().iloc[0])

@@ -306,8 +306,10 @@ def _path_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
 
 def _dashboard_column_known(column: str, metrics: set[str], data: dict) -> bool:
     """A dashboard axis or column names a declared metric, a workflow parameter or a results-frame column."""
-    from .frame import BASE_COLUMNS
+    from .frame import BASE_COLUMNS, SYSTEM_COLUMNS
 
+    if column in SYSTEM_COLUMNS:  # what the run's processes did (reefnb.telemetry)
+        return True
     if column.startswith("param."):
         return any(column[6:] in spec.get(section, {}) for spec in data["workflows"].values() for section in ("parameters", "sweep"))
     if column.startswith("env.") or column in BASE_COLUMNS or column == "error":
@@ -317,7 +319,7 @@ def _dashboard_column_known(column: str, metrics: set[str], data: dict) -> bool:
 
 def _dashboard_unknown(column: str, metrics: set[str]) -> str:
     known = ", ".join(sorted(metrics)) or "none"
-    return f"'{column}' is neither a declared metric (declared: {known}) nor a param.NAME of a workflow, an env.* or a results column"
+    return f"'{column}' is neither a declared metric (declared: {known}) nor a param.NAME of a workflow, an env.*, sys.* or results column"
 
 
 def _unknown_parameter(key: str, notebook: str, parameters: dict) -> str:

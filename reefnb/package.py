@@ -33,6 +33,7 @@ from .json_input import parse_json, read_json
 from .manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
 from .notebook import notebook_digest, notebook_parameters, read_notebook
 from .scrub import Scrubber, secrets_in_code
+from .telemetry import SERIES_FILE, series_path
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,10 @@ def export_package(
     clean_records = [scrubber.value(clean_record(record)) for record in records]
     for record in clean_records:
         members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = _json_bytes(record)
+    for record in records:  # each run's telemetry series (numbers only), beside its record
+        series = series_path(record)
+        if series is not None:
+            members[f"{RESULTS_FOLDER}/{record['run_id']}.{series.name}"] = series.read_bytes()
     lock = scrubber.value(_lock(solution, data, records))
     members[LOCK_NAME] = _json_bytes(lock)
     members["requirements.txt"] = _requirements_txt(data, lock).encode("utf-8")
@@ -539,6 +544,7 @@ def _crate_bytes(data: dict, members: dict[str, bytes], records: list[dict]) -> 
         values = [crate.add(ContextEntity(crate, f"#run-{run_id}-parameter-{key}", properties={
             "@type": "PropertyValue", "name": key, "value": _property_value(value)})) for key, value in sorted(record["parameters"].items())]
         results = [entities[f"{RESULTS_FOLDER}/{run_id}.json"]]
+        results += [entities[name] for name in (f"{RESULTS_FOLDER}/{run_id}.{SERIES_FILE}",) if name in entities]
         results += [crate.add(ContextEntity(crate, f"#run-{run_id}-metric-{key}", properties={
             "@type": "PropertyValue", "name": key, "value": _property_value(metric.get("value")),
             **({"unitText": metric["unit"]} if metric.get("unit") else {})})) for key, metric in sorted(record["metrics"].items())]

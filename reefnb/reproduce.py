@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import telemetry
 from .exceptions import ReefError
 from .local import write_text_atomically
 
@@ -119,6 +120,10 @@ def reproduce(
         if failed and original is not None:
             experiment["environment_differences"] = environment_differences(original.get("environment") or {},
                                                                             record.get("environment") or {})
+        if original is not None and timing_failed(metrics):  # what the machine did then and now (reefnb.telemetry)
+            changes = telemetry.differences(original.get("system"), record.get("system"))
+            if changes:
+                experiment["telemetry_differences"] = changes
         experiments.append(experiment)
     verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
     all_ok = all(experiment["verdict"] == REPRODUCED for experiment in experiments)
@@ -260,6 +265,20 @@ def judge(expected: Any, got: Any, tolerance: dict, scale: float = 1.0) -> dict:
     return {**verdict, "verdict": REPRODUCED if same else NOT_REPRODUCED}
 
 
+def timing_failed(metrics: dict[str, dict], informational_margin: float = 0.1) -> bool:
+    """Whether a timing metric was not reproduced, or (informational) moved more than ``informational_margin`` (relative)."""
+    for name, metric in metrics.items():
+        if not telemetry.is_timing(name, metric.get("unit")):
+            continue
+        if metric["verdict"] == NOT_REPRODUCED:
+            return True
+        expected, got = metric.get("expected"), metric.get("got")
+        numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (expected, got))
+        if metric["verdict"] == INFORMATIONAL and numbers and expected and abs(got - expected) / abs(expected) > informational_margin:
+            return True
+    return False
+
+
 def environment_differences(original: dict, current: dict) -> dict:
     """What differs between two run environments: python, OS, CPU, memory, and package versions."""
     differences: dict[str, Any] = {}
@@ -296,6 +315,8 @@ def report_lines(report: dict) -> list[str]:
             lines.append(text)
         for key, change in experiment.get("environment_differences", {}).items():
             lines.append(f"  environment {key} differs: {json.dumps(change, default=str)}")
+        if experiment.get("telemetry_differences"):
+            lines.append(f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}")
     for claim in report.get("claims", []):
         lines.append(f"claim {claim['id']}: {claim['verdict'].upper()}: {claim['statement']}")
         for name, verdict in claim["metrics"].items():
@@ -370,6 +391,16 @@ def report_html(report: dict) -> str:
                 for name, (before, after) in ((name, pair) for name, pair in rows):
                     label = key if name == key else f"{key} {name}"
                     parts.append(f"<tr><td>{e(label)}</td><td>{e(str(before))}</td><td>{e(str(after))}</td></tr>")
+            parts.append("</table>")
+        changes = experiment.get("telemetry_differences") or {}
+        if changes:
+            parts.append("<p>A timing moved: what the machine did in the original run and here (telemetry):</p>"
+                         "<table><tr><th>what</th><th>original</th><th>here</th><th>ratio</th></tr>")
+            for name, change in changes.items():
+                unit = f" {change['unit']}" if change["unit"] else ""
+                ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
+                parts.append(f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td>"
+                             f"<td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>")
             parts.append("</table>")
     parts.append(f"<p class=\"diff\">Written by reef reproduce; the JSON report: <code>{e(report.get('report') or '')}</code></p></body></html>")
     return "\n".join(parts) + "\n"

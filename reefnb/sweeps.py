@@ -8,6 +8,7 @@ environment) is already recorded ok is skipped unless ``rerun``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -86,10 +87,10 @@ def plan_sweep(
     environments: list[str] | None = None,
     kernels: list[str] | None = None,
     timeout: float | None = None,
+    telemetry: bool | None = None,
 ) -> list[RunRequest]:
     """Every run of the sweep, resolved and checked before anything executes (duplicates dropped)."""
     solution = solution if isinstance(solution, Solution) else open_solution(solution)
-    telemetry: bool | None = None,
     chosen = solution.workflow(workflow)
     grid = grid if grid is not None else chosen.sweep
     if environments and kernels:
@@ -130,10 +131,10 @@ def sweep(
     ship: bool | None = None,
     kernel: str | None = None,
     environment: str | None = None,
+    telemetry: bool | None = None,
 ) -> SweepResult:
     """Run ``workflow`` at every point of ``grid`` x (``environments`` or ``kernels``).
 
-    telemetry: bool | None = None,
     ``grid`` defaults to the workflow's ``sweep`` section; ``parameters`` are fixed for every
     run. ``jobs``: parallel runs on this machine (default: what cores and memory allow);
     ``scheduler``: ``tcp://HOST:PORT`` (an existing Dask cluster) or ``local:N`` (a Dask
@@ -280,8 +281,7 @@ def _run_in_worker(request: RunRequest, start_next: bool, bundle: bytes | None =
     if bundle is None:
         return {"record": _worker_runner().run(request, start_next)}
     folder = _unpack_bundle(bundle)
-    local = RunRequest(str(folder / Path(request.source).name), request.workflow, request.parameters, request.kernel,
-                       request.environment, request.timeout, request.notebook_sha256)
+    local = dataclasses.replace(request, source=str(folder / Path(request.source).name))
     record = _worker_runner().run(local, start_next)
     run_folder = Path(record["notebook"]["output_path"]).parent
     files = {path.name: path.read_bytes() for path in run_folder.iterdir() if path.is_file()}

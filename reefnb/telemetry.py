@@ -555,3 +555,76 @@ def system_units() -> dict[str, str]:
 def goal(column: str) -> str | None:
     """The goal (min/max) of a ``sys.*`` column, None for another column."""
     return SYSTEM_METRICS.get(column.removeprefix("sys."), {}).get("goal") if column.startswith("sys.") else None
+
+
+SERIES_CHART_RUNS = 20  # runs whose series a dashboard carries
+SERIES_CHART_POINTS = 200  # points per run at most (evenly thinned)
+
+
+def runs_series(run_ids, store: Any = None, limit: int = SERIES_CHART_RUNS):
+    """The telemetry series of the last ``limit`` of ``run_ids`` that have one, as one long DataFrame
+    (``run_id`` plus SERIES_COLUMNS), each run thinned to SERIES_CHART_POINTS rows; empty when none has one."""
+    import pandas
+
+    from .store import default_store
+
+    store = store or default_store()
+    frames = []
+    for run_id in list(dict.fromkeys(run_ids))[::-1]:
+        if len(frames) >= limit:
+            break
+        record = store.get(str(run_id))
+        path = series_path(record) if record else None
+        if path is None:
+            continue
+        try:
+            series = read_series(path)
+        except (OSError, ValueError) as error:
+            log.warning("%s: cannot read the telemetry series: %s", path, error)
+            continue
+        step = max(1, math.ceil(len(series) / SERIES_CHART_POINTS))
+        frames.append(series.iloc[::step].assign(run_id=str(run_id)))
+    return pandas.concat(frames[::-1], ignore_index=True) if frames else pandas.DataFrame(columns=["run_id", *SERIES_COLUMNS])
+
+
+def series_chart(series, width: int = 520, height: int = 140):
+    """Per-run telemetry over time (memory, CPU, energy when measured): a run chosen from a list shows its series."""
+    import altair as alt
+
+    runs = list(dict.fromkeys(series["run_id"]))
+    chosen = alt.param(name="telemetry_run", value=runs[-1], bind=alt.binding_select(options=runs, name="run "))
+    base = alt.Chart(series).transform_filter(alt.datum.run_id == chosen).mark_line(interpolate="step-after").encode(
+        x=alt.X("t_s:Q", title="time (s)")).properties(width=width, height=height)
+    panels = [("rss_mb", "resident memory (MB)"), ("cpu_percent", "CPU (%, 100 = one core)"), ("energy_joules", "host energy (J)"),
+              ("gpu_memory_mb", "GPU memory (MB)")]
+    charts = [base.encode(y=alt.Y(f"{column}:Q", title=title), tooltip=["run_id", "t_s", column])
+              for column, title in panels if column in series and series[column].notna().any()]
+    return alt.vconcat(*charts).add_params(chosen)
+
+
+TIME_UNITS = ("ms", "s", "sec", "seconds", "us", "ns", "min")
+
+
+def is_timing(name: str, unit: str | None) -> bool:
+    """Whether a metric measures time (by its unit, else its name)."""
+    return (unit or "").lower() in TIME_UNITS if unit else "time" in name.lower() or name.lower().endswith(("_ms", "_s", "_us", "_seconds"))
+
+
+def differences(original: Any, current: Any) -> dict[str, dict]:
+    """The ``system`` values of two runs side by side (name -> original, here, ratio), where both were measured:
+    what to look at when a timing did not reproduce (another CPU load, memory pressure, I/O)."""
+    original = original if isinstance(original, dict) else {}
+    current = current if isinstance(current, dict) else {}
+    found = {}
+    for name, spec in SYSTEM_METRICS.items():
+        before, after = original.get(name), current.get(name)
+        if name == "samples" or not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (before, after)):
+            continue
+        found[name] = {"original": before, "here": after, "unit": spec["unit"], "ratio": round(after / before, 3) if before else None}
+    return found
+
+
+def difference_line(changes: dict[str, dict]) -> str:
+    """``cpu_seconds 2.1 -> 4.3 s (x2.05), ...`` for a report."""
+    return ", ".join(f"{name} {_short(change['original'])} -> {_short(change['here'])}{' ' + change['unit'] if change['unit'] else ''}"
+                     + (f" (x{change['ratio']:.3g})" if change.get("ratio") is not None else "") for name, change in changes.items())

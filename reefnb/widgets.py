@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .exceptions import ReefError
+from .telemetry import summary_line
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,10 @@ def run_summary(record: dict) -> dict:
     if metrics:
         parts.append(html_table(("metric", "value", "unit"), metrics))
         plain += [f"  {name} = {value} {unit}".rstrip() for name, value, unit in metrics]
+    if record.get("system"):  # what the run's processes did (reefnb.telemetry)
+        line = summary_line(record["system"])
+        parts.append(f'<div class="reef-system">system: {escape(line)}</div>')
+        plain.append(f"  system: {line}")
     output = record["notebook"].get("output_path")
     if output:
         parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(output)}</code></div>')

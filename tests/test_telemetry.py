@@ -215,3 +215,72 @@ def test_a_process_ended_between_samples_keeps_its_cpu(tmp_path):
     finally:
         child.kill() if child.is_running() else None
     assert summary["cpu_seconds"] >= 0.3  # what the child had used at its last sample
+
+
+# --- where telemetry is shown: reproduce, dashboard, export ----------------------------------------
+
+TIMED = """
+import time, reefnb
+begin, cpu = time.perf_counter(), time.process_time()
+while time.process_time() - cpu < spin:
+    pass
+reefnb.record("time_ms", (time.perf_counter() - begin) * 1000, unit="ms")
+reefnb.record("answer", 42)
+"""
+
+
+def test_reproduce_shows_telemetry_beside_a_timing_that_moved(tmp_path, capsys):
+    import json
+
+    from reefnb.cli import main
+
+    manifest = {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}, {"name": "answer"}],
+                "expected": [{"parameters": {"spin": 0.3}, "metrics": {"time_ms": {"value": 3.0, "tolerance": {"informational": True}},
+                                                                      "answer": {"value": 42}}}]}
+    folder = write_solution(tmp_path / "timed", manifest, "spin = 0.1", TIMED)
+    original = reefnb.run(folder, parameters={"spin": 0.3}, store=False)
+    original["system"] = {**original["system"], "cpu_seconds": 0.1, "peak_rss_mb": 1.0}  # the original machine: less CPU, less memory
+    (folder / "results").mkdir()
+    (folder / "results" / f"{original['run_id']}.json").write_text(json.dumps(original))
+    code = main(["reproduce", str(folder), "--report", str(tmp_path / "report.json")])
+    out = capsys.readouterr().out
+    assert code == 0, out  # a timing is informational: it moved (3 ms expected, ~300 ms here) without failing the reproduction
+    assert "telemetry (original -> here): peak_rss_mb 1 -> " in out and "cpu_seconds 0.1 -> " in out
+    changes = json.loads((tmp_path / "report.json").read_text())["experiments"][0]["telemetry_differences"]
+    assert changes["cpu_seconds"]["original"] == 0.1 and changes["cpu_seconds"]["here"] >= 0.2
+    assert changes["cpu_seconds"]["ratio"] >= 2
+    assert "what the machine did in the original run and here" in (tmp_path / "report.html").read_text()
+
+
+def test_dashboard_shows_each_runs_series_and_a_per_environment_summary(tmp_path):
+    from reefnb.dashboard import dashboard_html
+
+    folder = write_solution(tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}],
+                                                 "dashboard": {"x": "time_ms", "y": "sys.peak_rss_mb"}}, "spin = 0.1", TIMED)
+    runs = [reefnb.run(folder, parameters={"spin": spin}) for spin in (0.1, 0.4)]
+    frame = reefnb.results()
+    solution = reefnb.load_solution(folder)
+    from reefnb.dashboard import default_objectives, environment_summary
+
+    assert default_objectives(solution, frame) == {"metric.time_ms": "min", "sys.peak_rss_mb": "min"}
+    summary = environment_summary(frame, {}, {})
+    assert summary.loc[0, "median cpu_seconds"].endswith(" s") and summary.loc[0, "median peak_rss_mb"].endswith(" MB")
+    page = dashboard_html(frame, solution=solution)
+    assert "What the machine did (telemetry)" in page and "telemetry_run" in page
+    assert all(run["run_id"] in page for run in runs)
+    assert "median cpu_seconds" in page
+
+
+def test_export_packs_each_runs_series(tmp_path):
+    import zipfile
+
+    from reefnb.package import export_package
+
+    folder = write_solution(tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms"}]}, "spin = 0.1", TIMED)
+    record = reefnb.run(folder)
+    summary = export_package(folder, tmp_path / "timed.reef.zip")
+    name = f"results/{record['run_id']}.telemetry.csv"
+    assert name in summary["members"]
+    with zipfile.ZipFile(tmp_path / "timed.reef.zip") as archive:
+        rows = list(csv.DictReader(archive.read(name).decode().splitlines()))
+    assert len(rows) == record["system"]["samples"]

@@ -15,6 +15,7 @@ tool or artifact again replaces the earlier declaration.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .exceptions import ManifestError, ReefError
 from .manifest import MANIFEST_NAME, validate_manifest
@@ -41,6 +42,22 @@ PENDING = "pending"  # an artifact declared but not in the cache yet: reef init 
 SESSION_VARIABLES = ("__session__", "__vsc_ipynb_file__")
 SESSION_ENVIRONMENT = "JPY_SESSION_NAME"
 
+
+
+class NotebookEditor(Protocol):
+    """A front end holding a notebook open (JupyterLab with the Reef extension): it takes the notebook's
+    ``metadata.reef`` into its own model, which its next save writes, instead of reef rewriting the file."""
+
+    def held(self, notebook: Path) -> dict | None:
+        """The ``metadata.reef`` the editor holds for ``notebook`` as far as reef knows (None: read the file)."""
+
+    def deliver(self, notebook: Path, before: dict, after: dict) -> bool:
+        """Hand ``after`` to the editor of ``notebook``; False when no editor of it takes it."""
+
+
+# Set by a front end (the %reef magic in JupyterLab) around a declaration; None: the notebook file is rewritten.
+NOTEBOOK_EDITOR: contextvars.ContextVar[NotebookEditor | None] = contextvars.ContextVar("reef_notebook_editor", default=None)
+
 _TOOL = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9_.+-]*?)\s*((?:===|~=|==|!=|<=|>=|<|>)\s*\S.*)?\s*")
 
 
@@ -55,6 +72,7 @@ class Declaration:
     checks: list[Check] = field(default_factory=list)
     removed: bool = False
     changed: list[str] = field(default_factory=list)  # the files actually rewritten
+    in_editor: bool = False  # the notebook's change went to the editor that holds it open, not to its file
 
     @property
     def unmet(self) -> list[Check]:
@@ -69,6 +87,7 @@ class Declaration:
             "notebook": str(self.notebook) if self.notebook else None,
             "solution": str(self.manifest) if self.manifest else None,
             "changed": self.changed,
+            "in_editor": self.in_editor,
             "checks": [check.as_dict() for check in self.checks],
             "warnings": warnings(self),
         }
@@ -343,11 +362,16 @@ def _declare(section: str, entries: list, apply: Callable[[dict], None], noteboo
         if json.loads(old_text) != data:
             new_manifest_text = text
     new_notebook_text = None
+    editor = NOTEBOOK_EDITOR.get()
+    in_editor = False
     if document is not None:
-        metadata = json.loads(json.dumps(dict(document.metadata.get(METADATA_KEY, {}))))
+        held = editor.held(notebook_path) if editor is not None else None
+        metadata = json.loads(json.dumps(dict(document.metadata.get(METADATA_KEY, {})) if held is None else held))
         before = json.loads(json.dumps(metadata))
         apply(metadata)
-        if metadata != before:
+        if metadata != before and editor is not None and editor.deliver(notebook_path, before, metadata):
+            in_editor = True  # the open notebook's model has it: its save writes it, the file is left to the editor
+        elif metadata != before:
             if metadata:
                 document.metadata[METADATA_KEY] = metadata
             else:
@@ -365,7 +389,7 @@ def _declare(section: str, entries: list, apply: Callable[[dict], None], noteboo
     if new_manifest_text is not None:
         _write_atomically(manifest_path, new_manifest_text)
         changed.append(str(manifest_path))
-    return Declaration(section, entries, notebook_path, manifest_path, removed=remove, changed=changed)
+    return Declaration(section, entries, notebook_path, manifest_path, removed=remove, changed=changed, in_editor=in_editor)
 
 
 def format_json(value: Any, width: int = 120, _level: int = 0) -> str:

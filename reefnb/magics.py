@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -38,12 +39,19 @@ class ReefMagics(Magics):
         ``%reef require PKG``, ``%reef tool NAME[SPEC]`` and ``%reef artifact NAME URL --sha256 HEX``
         declare what this notebook needs. ``%reef --help`` and ``%reef VERB --help`` say more.
         """
-        return run_magic(line, self.shell)
+        return run_magic(line, self.shell, getattr(self, "editor", None))
 
 
 def load_ipython_extension(ipython) -> None:
-    """``%load_ext reefnb``: register ``%reef``."""
-    ipython.register_magics(ReefMagics)
+    """``%load_ext reefnb``: register ``%reef``; in a kernel, ask whether JupyterLab's Reef extension holds its notebook."""
+    from .lab_editor import LabEditor
+
+    magics = ReefMagics(ipython)
+    ipython.register_magics(magics)
+    if _in_kernel(ipython):
+        session = ipython.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        magics.editor = LabEditor(session if isinstance(session, str) and session.endswith(".ipynb") else None)
+        magics.editor.greet()
 
 
 def unload_ipython_extension(ipython) -> None:
@@ -53,8 +61,12 @@ def unload_ipython_extension(ipython) -> None:
     manager.registry.pop(ReefMagics.__name__, None)
 
 
-def run_magic(line: str, shell=None) -> Any:
-    """Parse ``line`` as the reef command line and run its verb with notebook output."""
+def run_magic(line: str, shell=None, editor=None) -> Any:
+    """Parse ``line`` as the reef command line and run its verb with notebook output.
+
+    ``editor`` (a ``reefnb.declare.NotebookEditor``): where declarations into the running notebook go
+    when JupyterLab holds it open (else its file is rewritten).
+    """
     from .cli import COMMANDS, UsageError, build_parser
     from .widgets import message
 
@@ -91,6 +103,14 @@ def run_magic(line: str, shell=None) -> Any:
                 raise ReefError("%reef export: cannot tell which notebook this kernel runs: give its path")
         if getattr(args, "json", False) or getattr(args, "format", None) == "json":
             return COMMANDS[args.verb](args, io.StringIO())[1]
+        if getattr(args, "from_session", False) and editor is not None:
+            from .declare import NOTEBOOK_EDITOR
+
+            token = NOTEBOOK_EDITOR.set(editor)
+            try:
+                return VERBS[args.verb](args, shell)
+            finally:
+                NOTEBOOK_EDITOR.reset(token)
         return VERBS.get(args.verb, _text)(args, shell)
     except ManifestError as error:
         display(message(error.problems), raw=True)
@@ -127,6 +147,7 @@ def _validate(args, shell) -> None:
 
 def _run(args, shell):
     from . import records_to_frame, run
+    from .results_view import ResultsFrame
     from .widgets import run_summary
 
     if args.resume:
@@ -140,12 +161,13 @@ def _run(args, shell):
     else:
         record = run(args.solution, **_options(run, args, parameters=dict(args.parameter), progress=_in_kernel(shell)))
     display(run_summary(record), raw=True)
-    return records_to_frame([record])
+    return ResultsFrame.of(records_to_frame([record]), _dashboard_columns(args.solution))
 
 
 def _sweep(args, shell, workflow: str | None = None):
     from . import records_to_frame, sweep
     from .cli import UsageError
+    from .results_view import ResultsFrame
     from .widgets import SweepProgressWidget, message
 
     grid = {}
@@ -170,7 +192,7 @@ def _sweep(args, shell, workflow: str | None = None):
     skipped = getattr(records, "skipped", 0)
     summary = f"{len(records)} runs: {len(records) - failed} ok, {failed} not ok" + (f", {skipped} recorded before (not run again)" if skipped else "")
     display(message([summary], "error" if failed else "ok"), raw=True)
-    return records_to_frame(records)
+    return ResultsFrame.of(records_to_frame(records), _dashboard_columns(args.solution))
 
 
 def _benchmark(args, shell):
@@ -178,18 +200,21 @@ def _benchmark(args, shell):
 
 
 def _results(args, shell):
+    """The results frame: compact (the --columns, else the manifest's dashboard columns), whole with --all-columns."""
     from . import load_solution, results
+    from .results_view import ResultsFrame
     from .widgets import message
 
     if args.format in ("csv", "markdown") or args.action:
         return _text(args, shell)
-    solution = args.solution
+    solution, columns = args.solution, args.columns
     if solution and (Path(solution) / "solution.json").is_file():
+        columns = columns or _dashboard_columns(solution)
         solution = load_solution(solution).name
-    frame = results(solution=solution, status=args.status)
+    frame = results(solution=solution, status=args.status, where=args.where, since=args.since)
     if frame.empty:
         display(message(["no runs recorded" + (f" for {solution}" if solution else "")], "info"), raw=True)
-    return frame
+    return frame if args.all_columns or frame.empty else ResultsFrame.of(frame, columns)
 
 
 def _detect(args, shell) -> None:
@@ -209,7 +234,13 @@ def _init(args, shell):
     pip_options = [option for folder in args.find_links for option in ("--find-links", str(Path(folder).resolve()))]
     pip_options += ["--no-index"] if args.no_index else []
     folder, pinned, _ = open_init_source(source, dry_run=args.dry_run)  # a package or a registry name: imported first
-    plan = plan_init(folder, env=args.environment, native=args.native, offline=args.offline, pinned=pinned, artifacts=args.artifacts)
+    try:
+        plan = plan_init(folder, env=args.environment, native=args.native, offline=args.offline, pinned=pinned, artifacts=args.artifacts)
+    finally:
+        if args.dry_run:
+            from .package import discard_dry_run
+
+            discard_dry_run(Path(folder))
 
     def install(progress: Callable) -> dict:
         return init(source, env=args.environment, native=args.native, yes=args.yes, offline=args.offline,
@@ -253,8 +284,10 @@ def _declare(args, shell) -> None:
         places.append(f"metadata.reef of {result['notebook']}")
     if result["solution"]:
         places.append(result["solution"])
+    if result["in_editor"]:
+        places[0] += " (the open notebook: saved with it)"
     verb = "removed from" if result["removed"] else "declared in"
-    where = f"{verb} {' and '.join(places)}" + ("" if result["changed"] else " (already there: nothing changed)")
+    where = f"{verb} {' and '.join(places)}" + ("" if result["changed"] or result["in_editor"] else " (already there: nothing changed)")
     parts = [f'<div style="font-size:0.9em">{escape(where)}</div>']
     if result["checks"]:
         parts.insert(0, requirement_table(result["checks"]))
@@ -337,6 +370,18 @@ def _options(function: Callable, args, **overrides) -> dict[str, Any]:
     options = {name: getattr(args, name) for name in names if hasattr(args, name)}
     options.update(overrides)
     return options
+
+
+def _dashboard_columns(source) -> list[str] | None:
+    """The manifest's dashboard columns (``dashboard.columns``) of a solution folder or manifest, if it names them."""
+    from . import load_solution
+
+    if not source:
+        return None
+    try:
+        return load_solution(source).data.get("dashboard", {}).get("columns")
+    except (ReefError, OSError):  # a registry name, a notebook: the compact default then
+        return None
 
 
 def _in_kernel(shell) -> bool:

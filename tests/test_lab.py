@@ -9,6 +9,7 @@ $REEF_TEST_ARTIFACTS (else tests/artifacts/, git-ignored); the test prints where
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,15 +37,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path, reef_home):
-    """A `jupyter lab` on 127.0.0.1 serving a copy of hello-sweep, with one run recorded; yields (url, root)."""
+@contextlib.contextmanager
+def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
+    """`jupyter lab` serving ``root`` on 127.0.0.1 with its settings in ``tmp_path``; yields its URL, ends it after."""
     pytest.importorskip("jupyterlab", reason="jupyterlab is not installed (pip install 'reefnb[lab]')")
     if not (REPO / "reefnb" / "labextension" / "package.json").is_file():
         pytest.fail("the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)")
-    root = tmp_path / "root"
-    shutil.copytree(HELLO, root / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
-    reefnb.run(root / "hello-sweep", parameters={"samples": 1000})
     settings = tmp_path / "jupyter"
     environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(settings / "config"), "JUPYTER_DATA_DIR": str(settings / "data"),
                    "JUPYTER_RUNTIME_DIR": str(settings / "runtime"), "IPYTHONDIR": str(settings / "ipython"), "REEF_HOME": str(reef_home)}
@@ -53,7 +51,7 @@ def lab(tmp_path, reef_home):
     (notification_settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))  # no news prompt
     port = free_port()
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+               f"--ServerApp.root_dir={root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *options]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log_path = tmp_path / "jupyter-lab.log"
@@ -72,9 +70,7 @@ def lab(tmp_path, reef_home):
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"jupyter lab did not start: {log_path.read_text(errors='replace')[-2000:]}")
             time.sleep(0.3)
-        with urllib.request.urlopen(f"{url}/reef/api/notebook?path=hello-sweep/main.ipynb&token={TOKEN}", timeout=30) as answer:
-            assert json.load(answer)["solution"]["name"] == "hello-sweep"  # the server extension is enabled
-        yield url, root
+        yield url
     finally:
         server.terminate()
         try:
@@ -82,6 +78,18 @@ def lab(tmp_path, reef_home):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture
+def lab(tmp_path, reef_home):
+    """A `jupyter lab` on 127.0.0.1 serving a copy of hello-sweep, with one run recorded; yields (url, root)."""
+    root = tmp_path / "root"
+    shutil.copytree(HELLO, root / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
+    reefnb.run(root / "hello-sweep", parameters={"samples": 1000})
+    with running_lab(root, tmp_path, reef_home) as url:
+        with urllib.request.urlopen(f"{url}/reef/api/notebook?path=hello-sweep/main.ipynb&token={TOKEN}", timeout=30) as answer:
+            assert json.load(answer)["solution"]["name"] == "hello-sweep"  # the server extension is enabled
+        yield url, root
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")

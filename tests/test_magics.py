@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -362,3 +364,134 @@ def test_init_panel_takes_a_package(shell, hello, tmp_path, reef_home):
     solution = panel.install()
     assert panel.error is None and solution.name == "hello-sweep"
     assert (reef_home / "solutions" / "hello-sweep-0.1.0" / LOCK_NAME).is_file()
+
+
+# --- issue 21: what a researcher sees in JupyterLab ---
+
+
+def test_typed_parameters_raise_no_papermill_alarm(shell, hello, caplog):
+    """papermill cannot read annotated parameters and logs "Passed unknown parameter" for each: reef checked them, so none shows."""
+    caplog.set_level(logging.WARNING)
+    frame, captured = reef(shell, f"run {hello} -p samples 300 -p method stratified")
+    assert frame.iloc[0]["status"] == "ok"
+    said = [record.getMessage() for record in caplog.records] + [captured.stderr]
+    assert not [line for line in said if "unknown parameter" in line], said
+
+
+def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
+    from reefnb.execute import _UnknownParameters
+
+    caplog.set_level(logging.WARNING)
+    papermill_log = logging.getLogger("papermill")
+    unknown = _UnknownParameters({"samples": None})
+    papermill_log.addFilter(unknown)
+    try:
+        for name in ("samples", "extra", "extra", "samples"):
+            papermill_log.warning("Passed unknown parameter: %s", name)
+        papermill_log.warning("Input notebook does not contain a cell with tag 'parameters'")
+    finally:
+        papermill_log.removeFilter(unknown)
+    messages = [(record.name, record.getMessage()) for record in caplog.records]
+    assert messages == [("reefnb.execute", "parameter 'extra' is not in the notebook's parameters cell: it is injected unchecked"),
+                        ("papermill", "Input notebook does not contain a cell with tag 'parameters'")]
+
+
+def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
+    from reefnb.results_view import ResultsFrame
+
+    frame, _ = reef(shell, f"run {hello} -p samples 300")
+    assert isinstance(frame, ResultsFrame)
+    page = frame._repr_html_()
+    # the manifest's dashboard columns, units in the headers; no times, no environment
+    for header in ("run_id", "status", "param.method", "param.samples", "metric.abs_error", "metric.time_ms [ms]"):
+        assert f">{header}</th>" in page
+    assert "started" not in page and "env.hostname" not in page and "<td>" not in page and page.count("white-space:nowrap") >= 12
+    assert frame.iloc[0]["run_id"] in page and f"1 run, 6 of {len(frame.columns)} columns: .full()" in page
+    assert list(frame.compact().columns) == ["run_id", "status", "param.method", "param.samples", "metric.abs_error", "metric.time_ms [ms]"]
+    full = frame.full()
+    assert type(full) is pandas.DataFrame and full.shape == frame.shape and "env.python" in full.columns and full.attrs["units"]
+    assert full.shape[1] > 20
+    assert type(frame[["run_id", "env.python"]]) is pandas.DataFrame  # a selection shows what it holds
+
+    swept, _ = reef(shell, f"sweep {hello} -p samples 100 200 --jobs 1")
+    assert isinstance(swept, ResultsFrame) and len(swept) == 2 and "2 runs, 6 of" in repr(swept)
+    results, _ = reef(shell, f"results --solution {hello}")
+    assert isinstance(results, ResultsFrame) and len(results) == 3 and len(results.compact().columns) == 6
+    everything, _ = reef(shell, f"results --solution {hello} --all-columns")
+    assert type(everything) is pandas.DataFrame and everything.shape == results.shape and "env.os" in everything
+    chosen, _ = reef(shell, f"results --solution {hello} --columns abs_error --where 'param.samples < 150'")
+    assert list(chosen.compact().columns) == ["run_id", "status", "metric.abs_error"] and len(chosen) == 1
+    by_name, _ = reef(shell, "results --solution hello-sweep")  # no manifest: every parameter and metric
+    assert "metric.pi_estimate" in by_name.compact().columns and "env.os" not in by_name.compact().columns
+
+
+def test_magic_html_uses_jupyterlab_theme_variables(shell, hello):
+    from reefnb.widgets import badge, message_html
+
+    for level, variable in (("error", "--jp-error-color1"), ("warning", "--jp-warn-color2"), ("ok", "--jp-success-color1")):
+        box = message_html(["x"], level)
+        assert f"var({variable}," in box and "color:var(--jp-content-font-color1" in box
+    assert "var(--jp-success-color1" in badge("ok") and "color:var(--jp-content-font-color1" in badge("ok")
+    _, captured = reef(shell, f"validate {hello}")
+    _, more = reef(shell, f"run {hello} -p samples 100")
+    page = html(captured) + html(more)
+    assert not re.findall(r"(?:color|background):#", page), "a colour that ignores the theme"
+
+
+class RecordedComm:
+    """What ipykernel's comm would send to the front end (no front end exists here; the browser test has the real one)."""
+
+    sent: list = []
+
+    def __init__(self, target_name: str, data: dict) -> None:
+        self.target_name, self.data = target_name, data
+        self.handlers: dict = {}
+        RecordedComm.sent.append(self)
+
+    def on_msg(self, handler) -> None:
+        self.handlers["msg"] = handler
+
+    def on_close(self, handler) -> None:
+        self.handlers["close"] = handler
+
+
+def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello, monkeypatch):
+    import comm
+
+    from reefnb.lab_editor import LabEditor, merge_patch
+    from reefnb.magics import run_magic
+
+    monkeypatch.setattr(comm, "create_comm", lambda target_name, data: RecordedComm(target_name, data))
+    RecordedComm.sent = []
+    notebook = hello / "main.ipynb"
+    shell.user_ns["__session__"] = str(notebook)
+    before = notebook.read_bytes()
+    editor = LabEditor(str(notebook))
+    editor.greet()
+    hello_comm = RecordedComm.sent[-1]
+    assert (hello_comm.target_name, hello_comm.data) == ("reef.notebook", {"kind": "hello", "path": str(notebook)})
+
+    with capture_output() as captured:  # no answer yet (the extension answers after the cell): the file, with the reload note
+        run_magic("require packaging", shell, editor)
+    assert "Reload Notebook from Disk" in html(captured)
+    assert nbformat.read(notebook, as_version=4).metadata["reef"] == {"requires": {"packages": ["packaging"]}}
+    notebook.write_bytes(before)
+
+    hello_comm.handlers["msg"]({"content": {"data": {"kind": "ready", "path": "hello-sweep/main.ipynb"}}})  # as the extension answers
+    with capture_output() as captured:
+        run_magic("require numpy>=1.20", shell, editor)
+    assert notebook.read_bytes() == before  # the file is JupyterLab's to save
+    declared = RecordedComm.sent[-1]
+    assert declared.data == {"kind": "declare", "path": str(notebook), "patch": {"requires": {"packages": ["numpy>=1.20"]}}}
+    assert "(the open notebook: saved with it)" in html(captured) and "Reload" not in html(captured)
+    assert "numpy>=1.20" in reefnb.load_solution(hello).data["requires"]["packages"]  # solution.json is still written
+
+    run_magic("tool git", shell, editor)  # from what the editor holds, not from the file
+    assert RecordedComm.sent[-1].data["patch"] == {"requires": {"tools": [{"name": "git"}]}}
+    run_magic("require --remove numpy", shell, editor)
+    assert RecordedComm.sent[-1].data["patch"] == {"requires": {"packages": None}}
+    assert notebook.read_bytes() == before
+
+    old = {"requires": {"packages": ["a"], "tools": [{"name": "git"}]}, "artifacts": {"x": {"url": "u"}}}
+    new = {"requires": {"packages": ["a", "b"]}, "artifacts": {"x": {"url": "v"}, "y": {}}}
+    assert merge_patch(old, new) == {"requires": {"packages": ["a", "b"], "tools": None}, "artifacts": {"x": {"url": "v"}, "y": {}}}

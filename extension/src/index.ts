@@ -8,6 +8,7 @@ import { Dialog, ICommandPalette, IFrame, MainAreaWidget, Notification, showDial
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import { followDeclarations } from './declarations';
 import { downloadUrl, get, IDashboard, IExport, IInstall, INotebookInfo, IRun, post } from './api';
 import { ParametersForm } from './parameters';
 import { COMMANDS, format, ReefSidebar } from './sidebar';
@@ -43,6 +44,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sidebar = new ReefSidebar(commands);
     sidebar.title.icon = reefIcon;
     shell.add(sidebar, 'right', { rank: 600 });
+    followDeclarations(notebooks);  // %reef require/tool/artifact change the open notebook's model
 
     const follow = () => void sidebar.follow(notebooks.currentWidget?.context.path ?? null);
     notebooks.currentChanged.connect(follow);

@@ -1,0 +1,77 @@
+/**
+ * Declarations into the open notebook: `%reef require/tool/artifact` in a kernel of a notebook panel
+ * change the panel's own model (its `metadata.reef`), so the declaration is saved with the notebook
+ * and the file is never rewritten under the editor.
+ *
+ * The kernel (reefnb.lab_editor) opens comms to the target `reef.notebook`: `hello` (on `%load_ext
+ * reefnb`), answered `ready` when this panel is the kernel's notebook; then `declare` with a JSON merge
+ * patch (RFC 7386) of `metadata.reef`, answered `applied`.
+ */
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
+
+export const TARGET = 'reef.notebook';
+const METADATA_KEY = 'reef';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isObject(value: unknown): value is { [key: string]: Json } {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** `target` with the JSON merge patch `patch` applied (RFC 7386: objects merge, null deletes). */
+export function applyMergePatch(target: Json | undefined, patch: Json): Json {
+  if (!isObject(patch)) {
+    return patch;
+  }
+  const result: { [key: string]: Json } = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) {
+      delete result[key];
+    } else {
+      result[key] = applyMergePatch(result[key], value);
+    }
+  }
+  return result;
+}
+
+/** Whether the kernel's notebook path (absolute, from JPY_SESSION_NAME) is this panel's (relative to the server root). */
+function isPanelPath(panel: NotebookPanel, kernelPath: unknown): boolean {
+  const path = panel.context.path;
+  return typeof kernelPath !== 'string' || kernelPath === path || kernelPath.endsWith(`/${path}`);
+}
+
+function answer(panel: NotebookPanel, comm: Kernel.IComm, message: KernelMessage.ICommOpenMsg): void {
+  const data = message.content.data as { [key: string]: Json };
+  const path = panel.context.path;
+  const mine = isPanelPath(panel, data.path) && panel.model !== null;
+  if (data.kind === 'hello') {
+    comm.send({ kind: mine ? 'ready' : 'other', path });
+  } else if (data.kind === 'declare') {
+    if (mine) {
+      const model = panel.model!;
+      const after = applyMergePatch((model.getMetadata(METADATA_KEY) ?? {}) as Json, data.patch ?? {});
+      if (isObject(after) && Object.keys(after).length > 0) {
+        model.setMetadata(METADATA_KEY, after);
+      } else {
+        model.deleteMetadata(METADATA_KEY);
+      }
+    }
+    comm.send({ kind: 'applied', ok: mine, path, ...(mine ? {} : { reason: `${path} is not the kernel's notebook` }) });
+  }
+  comm.close();
+}
+
+/** Register the `reef.notebook` comm target on the kernel of every notebook panel, now and after kernel changes. */
+export function followDeclarations(notebooks: INotebookTracker): void {
+  const attach = (panel: NotebookPanel) => {
+    const register = () => {
+      const kernel = panel.sessionContext.session?.kernel;
+      kernel?.registerCommTarget(TARGET, (comm, message) => answer(panel, comm, message));
+    };
+    panel.sessionContext.kernelChanged.connect(register);
+    void panel.sessionContext.ready.then(register);
+  };
+  notebooks.forEach(attach);
+  notebooks.widgetAdded.connect((_, panel) => attach(panel));
+}

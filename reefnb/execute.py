@@ -481,22 +481,52 @@ def _execute(notebook, output_path: Path, values: dict, kernel_name: str, cwd: P
 
     _register_engine()
     deadline = None if timeout is None else time.monotonic() + timeout
+    papermill_log = logging.getLogger("papermill")
+    unknown_parameters = _UnknownParameters(notebook_parameters(notebook))
 
     def cell_timeout(cell) -> int | None:
         return None if deadline is None else max(1, math.ceil(deadline - time.monotonic()))
 
-    papermill.execute_notebook(
-        notebook,
-        str(output_path),
-        parameters=values,
-        engine_name=ENGINE_NAME,
-        kernel_name=kernel_name,
-        progress_bar=progress,
-        cwd=str(cwd),
-        timeout_func=cell_timeout,
-        reef_session=session,
-        **({"km": session.kernel_manager} if session.kernel_manager is not None else {}),
-    )
+    papermill_log.addFilter(unknown_parameters)
+    try:
+        papermill.execute_notebook(
+            notebook,
+            str(output_path),
+            parameters=values,
+            engine_name=ENGINE_NAME,
+            kernel_name=kernel_name,
+            progress_bar=progress,
+            cwd=str(cwd),
+            timeout_func=cell_timeout,
+            reef_session=session,
+            **({"km": session.kernel_manager} if session.kernel_manager is not None else {}),
+        )
+    finally:
+        papermill_log.removeFilter(unknown_parameters)
+
+
+class _UnknownParameters(logging.Filter):
+    """papermill's "Passed unknown parameter: NAME", which it logs for every typed (annotated) parameter it cannot read.
+
+    A parameter of the notebook's parameters cell as reef reads it was checked against its type before the run:
+    papermill's warning about it is a false alarm and is dropped. Any other name is said once, in reef's words.
+    """
+
+    PREFIX = "Passed unknown parameter: "
+
+    def __init__(self, declared) -> None:
+        super().__init__()
+        self.declared, self.said = set(declared), set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self.PREFIX):
+            return True
+        name = message[len(self.PREFIX):]
+        if name not in self.declared and name not in self.said:
+            self.said.add(name)
+            log.warning("parameter '%s' is not in the notebook's parameters cell: it is injected unchecked", name)
+        return False
 
 
 def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str, dict]:

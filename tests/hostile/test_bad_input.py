@@ -176,8 +176,8 @@ def test_hostile_input_is_one_line_and_exit_2(case, tmp_path):
 
 
 def test_one_bad_shared_results_file_is_skipped_with_a_warning_and_the_rest_merged(tmp_path):
-    """`reef results pull`: a results file nested 10,000 deep and one with a 5,000-digit metric are
-    named in a warning each and skipped; the good record beside them is merged."""
+    """`reef results pull`: a results file nested 10,000 deep and one with a 5,000-digit number are
+    named in a warning each and skipped; the good record pushed beside them is merged."""
     from reefnb import run
     from reefnb.registry import push_results
 
@@ -186,22 +186,23 @@ def test_one_bad_shared_results_file_is_skipped_with_a_warning_and_the_rest_merg
     assert push_results(registry="hostile")["pushed"] == 1
     clone = tmp_path / "publisher"
     subprocess.run(["git", "-C", str(clone), "pull", "--quiet"], check=True, capture_output=True)
-    shared = clone / "results" / "mine" / f"{record['run_id']}.json"
+    (clone / "results" / "mine").mkdir(parents=True, exist_ok=True)
     (clone / "results" / "mine" / "deep-1.json").write_text(DEEP)
-    (clone / "results" / "mine" / "huge-1.json").write_text(shared.read_text().replace('"origin": {', '"huge": ' + HUGE + ', "origin": {', 1))
+    (clone / "results" / "mine" / "huge-1.json").write_text('{"run_id": "huge-1", "origin": {"contributor": "anon-1"}, "size": ' + HUGE + "}")
     push(clone, "hostile results")
-    os.environ["REEF_HOME"] = str(tmp_path / "other-home")  # another machine pulls (monkeypatch restores it: conftest set it)
+    os.environ["REEF_HOME"] = str(tmp_path / "other-home")  # another machine pulls (conftest's monkeypatch restores REEF_HOME)
     try:
         add_registry("hostile", str(tmp_path / "registry.git"))
         result = reef(tmp_path, "results", "pull", "--json")
+        shown = reef(tmp_path, "results", "--format", "json")
     finally:
         os.environ["REEF_HOME"] = str(tmp_path / "reef-home")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    warnings = result.stderr.strip().splitlines()
-    assert len(warnings) == 2 and "results/mine/deep-1.json" in warnings[0] and "results/mine/huge-1.json" in warnings[1], warnings
-    summary = json.loads(result.stdout)
-    assert summary["records"] == 1 and sorted(summary["refused"]) == ["results/mine/deep-1.json", "results/mine/huge-1.json"]
+    for name in ("results/mine/deep-1.json", "results/mine/huge-1.json"):
+        assert len([line for line in result.stderr.splitlines() if name in line]) == 1, result.stderr
+        assert name in json.loads(result.stdout)["refused"]
+    assert [pulled["run_id"] for pulled in json.loads(shown.stdout)] == [record["run_id"]]
 
 
 def test_eof_at_the_trust_prompt_is_a_no_in_one_line(tmp_path):

@@ -144,7 +144,73 @@ def fetch_artifact(
     fetcher = _Fetcher(artifacts, cache_dir, progress, offline, manifest_path, default_timeout if timeout is None else timeout)
     fetcher.max_download = default_limit if max_download is None else max_download
     fetcher.check_chain(name)
-    return fetcher.fetch(name, ())
+    return fetcher.place(name, fetcher.fetch(name, ()))
+
+
+def supply_artifact(
+    name: str,
+    artifacts: dict[str, dict],
+    source: Path | str,
+    cache_dir: Path | None = None,
+    manifest_path: Path | str | None = None,
+) -> ArtifactResult:
+    """Take artifact ``name`` from a file the user has (``--artifact NAME=PATH``), verified by its sha256 and size.
+
+    This is how a ``supplied`` artifact (no URL: ``reef export --external``) reaches another machine,
+    and how any artifact with a sha256 can be given offline. The file is copied into the cache,
+    hashed as it is copied; a file with another digest is refused with both digests, and nothing
+    is kept. Then it is placed at the spec's ``path`` like a fetched one.
+    """
+    fetcher = _Fetcher(artifacts, cache_dir, None, True, manifest_path, TIMEOUT_SECONDS)
+    spec = fetcher.spec(name)
+    if not spec.get("sha256"):
+        raise ArtifactError(f"{fetcher.where(name)}: declares no sha256, so a file given for it cannot be verified")
+    source = Path(os.path.expanduser(str(source)))
+    if not source.is_file():
+        raise ArtifactError(f"--artifact {name}={source}: no such file")
+    expected = spec["sha256"].lower()
+    folder = fetcher.folder(spec)
+    filename = _filename(spec.get("path") or source.name, name)
+    with _locked(fetcher.cache / "locks" / f"{expected}.lock"):
+        result = fetcher.cached(name, spec)
+        if result is None:
+            folder.mkdir(parents=True, exist_ok=True)
+            part = folder / f"{filename}.part"
+            try:
+                digest, size = _copy_hashing(source, part)
+                if digest != expected or size != spec.get("size", size):
+                    declared = f"{spec['size']} bytes" if "size" in spec else "size not declared"
+                    raise ArtifactError(f"--artifact {name}={source}: sha256 {digest} ({size} bytes), but {fetcher.where(name)} "
+                                        f"declares sha256 {expected} ({declared}): not the file the solution was made with")
+                os.replace(part, folder / filename)
+            except BaseException:
+                part.unlink(missing_ok=True)
+                _remove_if_empty(folder)
+                raise
+            log.info("%s: supplied from %s (%d bytes, sha256 verified)", fetcher.where(name), source, size)
+            result = fetcher.finish(name, spec, folder / filename, "supplied", None)
+    return fetcher.place(name, result)
+
+
+def split_artifact_arguments(entries: list[str] | tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+    """``--artifact`` values: the names to fetch now, and ``NAME=PATH`` files the user supplies (name -> path)."""
+    names, supplied = [], {}
+    for entry in entries:
+        name, equals, path = entry.partition("=")
+        if equals and not (name and path):
+            raise ArtifactError(f"--artifact {entry}: expected NAME or NAME=PATH")
+        names.append(name)
+        if equals:
+            supplied[name] = path
+    return names, supplied
+
+
+def supply_instruction(name: str, spec: dict) -> str:
+    """What to type to supply a ``supplied`` artifact: ``--artifact NAME=/path/to/FILE`` with its size and digest."""
+    filename = Path(spec.get("path") or name).name
+    size = f"{_human(spec['size'])}, " if "size" in spec else ""
+    return (f"artifact '{name}' ({filename}, {size}sha256 {spec.get('sha256', '?')[:16]}...) is not shipped: "
+            f"supply your copy with --artifact {name}=/path/to/{filename} (reef init or reef reproduce)")
 
 
 def artifact_status(
@@ -160,6 +226,11 @@ def artifact_status(
     fetcher.check_chain(name)
     spec = fetcher.spec(name)
     urls = fetcher.urls(name, spec)
+    if spec.get("supplied") and not urls:
+        cached = fetcher.find_cached(spec)
+        if cached is not None:
+            return {"name": name, "status": "cached", "detail": str(cached)}
+        return {"name": name, "status": "missing", "detail": supply_instruction(name, spec)}
     if urls:
         cached = fetcher.find_cached(spec)
         if cached is not None:
@@ -185,8 +256,12 @@ def artifact_problems(artifacts: dict[str, dict]) -> list[tuple[str, str]]:
     for name, spec in artifacts.items():
         pointer = f"/artifacts/{_escape(name)}"
         urls = _spec_urls(spec)
-        if not urls and "generate" not in spec:
-            problems.append((pointer, "needs 'url', 'urls' or 'generate'"))
+        if not urls and "generate" not in spec and not spec.get("supplied"):
+            problems.append((pointer, "needs 'url', 'urls', 'generate' or 'supplied'"))
+        if spec.get("supplied") and "sha256" not in spec:
+            problems.append((f"{pointer}/sha256", "a supplied artifact needs its sha256: the file given for it must be verified"))
+        if "path" in spec and not _is_plain_path(spec["path"]):
+            problems.append((f"{pointer}/path", f"'{spec['path']}' must be a relative path without '..' inside the solution folder"))
         if urls and "sha256" not in spec:
             problems.append((f"{pointer}/sha256", "a downloaded artifact needs its sha256: every download must be verified"))
         for url in urls:
@@ -340,8 +415,8 @@ class _Fetcher:
         urls = [self.resolve_url(name, url) for url in _spec_urls(spec)]
         if urls and not spec.get("sha256"):
             raise ArtifactError(f"{self.where(name, 'sha256')}: refused to download {urls[0]} without a sha256: every download must be verified")
-        if not urls and "generate" not in spec:
-            raise ArtifactError(f"{self.where(name)}: needs 'url', 'urls' or 'generate'")
+        if not urls and "generate" not in spec and not spec.get("supplied"):
+            raise ArtifactError(f"{self.where(name)}: needs 'url', 'urls', 'generate' or 'supplied'")
         return urls
 
     def resolve_url(self, name: str, url: str) -> str:
@@ -383,6 +458,11 @@ class _Fetcher:
     def fetch(self, name: str, chain: tuple[str, ...]) -> ArtifactResult:
         spec = self.spec(name)
         urls = self.urls(name, spec)
+        if spec.get("supplied") and not urls and "generate" not in spec:
+            cached = self.cached(name, spec)
+            if cached is None:
+                raise ArtifactError(f"{self.where(name)}: {supply_instruction(name, spec)}")
+            return cached
         failures: list[tuple[str, str]] = []
         skipped = False
         if urls:
@@ -414,6 +494,40 @@ class _Fetcher:
         if "generate" in spec:
             return self.generate(name, spec, generate_only=not urls)
         raise ArtifactUnavailable(own, failures)
+
+    def place(self, name: str, result: ArtifactResult) -> ArtifactResult:
+        """A link at the spec's ``path`` in the solution folder to the verified artifact (a copy where links fail)."""
+        spec = self.spec(name)
+        if not spec.get("path") or self.manifest_path is None:
+            return result
+        relative = Path(spec["path"])
+        if not _is_plain_path(spec["path"]):
+            raise ArtifactError(f"{self.where(name, 'path')}: '{spec['path']}' must be a relative path inside the solution folder")
+        try:
+            parent = resolve_inside(self.manifest_path.parent, relative.parent)
+        except PathOutside as error:
+            raise ArtifactError(f"{self.where(name, 'path')}: {error}") from None
+        target = parent / relative.name
+        if target.is_symlink() and target.resolve() == result.path.resolve():
+            return replace(result, path=target)
+        if target.exists() and not target.is_symlink() and (target.is_dir() or file_sha256(target) != result.sha256):
+            raise ArtifactError(f"{self.where(name, 'path')}: {target} exists and is not this artifact: move it away")
+        parent.mkdir(parents=True, exist_ok=True)
+        temporary = parent / f".{relative.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            try:
+                os.symlink(result.path, temporary, target_is_directory=result.path.is_dir())
+            except OSError:  # a file system without links
+                (shutil.copytree if result.path.is_dir() else shutil.copyfile)(result.path, temporary)
+            os.replace(temporary, target)
+        except BaseException:
+            if temporary.is_dir() and not temporary.is_symlink():
+                shutil.rmtree(temporary, ignore_errors=True)
+            else:
+                temporary.unlink(missing_ok=True)
+            raise
+        log.info("%s: placed at %s", self.where(name), target)
+        return replace(result, path=target)
 
     # -- the cache ---------------------------------------------------------------------------------
 
@@ -865,6 +979,25 @@ def _unavailable_message(where: str, failures: list[tuple[str, str]], skipped: b
 
 def _escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
+
+
+def _is_plain_path(text: str) -> bool:
+    """A relative path without ``..``, ``~`` or empty parts (what a spec's ``path`` may be)."""
+    return (isinstance(text, str) and bool(text) and not text.startswith(("/", "~", "\\")) and "\0" not in text
+            and all(part not in ("", ".", "..") for part in text.split("/")))
+
+
+def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
+    """Copy ``source`` to ``target``, hashing what is copied: (sha256, size) of the bytes written."""
+    hasher, size = hashlib.sha256(), 0
+    with open(source, "rb") as reading, open(target, "wb") as writing:
+        for chunk in iter(lambda: reading.read(CHUNK_SIZE), b""):
+            hasher.update(chunk)
+            writing.write(chunk)
+            size += len(chunk)
+        writing.flush()
+        os.fsync(writing.fileno())
+    return hasher.hexdigest(), size
 
 
 def _filename(url: str, name: str) -> str:

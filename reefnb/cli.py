@@ -148,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--no-index", action="store_true", help="install only from --find-links")
     init.add_argument("--trust", action="store_true", help="a package's own code may run (artifact generators) and its requirements "
                       "may be URLs, unpinned, unhashed or sdists (README: Security model)")
-    init.add_argument("--artifact", dest="artifacts", action="append", default=[], metavar="NAME",
-                      help="also fetch this on-demand artifact now (repeatable); others wait for the run that needs them")
+    init.add_argument("--artifact", dest="artifacts", action="append", default=[], metavar="NAME[=PATH]",
+                      help="also fetch this on-demand artifact now; NAME=PATH: take it from your file, verified by its sha256 "
+                      "(an artifact the package does not ship); repeatable")
 
     env = verb("env", "named environments: create, list, remove")
     env_verbs = env.add_subparsers(dest="env_verb", metavar="ACTION", parser_class=ReefArgumentParser, required=True)
@@ -235,6 +236,10 @@ def _sharing_verbs(verb: Callable) -> None:
                         "(code is exported as written; outputs, records and parameters are scrubbed anyway)")
     export.add_argument("--strict", action="store_true", help="exit 1 when the export has warnings (files read from outside the "
                         "solution, imports not installed)")
+    export.add_argument("--external", action="append", default=[], type=_name_and_path, metavar="NAME=PATH",
+                        help="a file outside the solution (a path parameter's value) becomes artifact NAME, not packed: its sha256 "
+                        "and size are recorded, the parameter names external/NAME/FILE, and whoever runs it supplies the file "
+                        "(--artifact NAME=PATH); repeatable")
     import_ = verb("import", "check a package and extract it (runs nothing)")
     import_.add_argument("package", metavar="PACKAGE.reef.zip")
     import_.add_argument("-o", "--output", metavar="FOLDER", help="where to extract (default: ./NAME; must be new or empty)")
@@ -252,6 +257,9 @@ def _sharing_verbs(verb: Callable) -> None:
     reproduce.add_argument("--find-links", action="append", default=[], metavar="DIR", help="--env new: also look for packages here")
     reproduce.add_argument("--no-index", action="store_true", help="--env new: install only from --find-links")
     reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")
+    reproduce.add_argument("--artifact", dest="artifacts", action="append", default=[], type=_name_and_path, metavar="NAME=PATH",
+                           help="your copy of an artifact the package does not ship (see reef export --external), verified by "
+                           "its sha256; repeatable")
 
 def _registry_verbs(verb: Callable) -> None:
     """registry / publish / search / pull: git registries of published components (reefnb.registry)."""
@@ -634,7 +642,7 @@ def cmd_export(args, out: TextIO) -> tuple[int, Any]:
     if args.source is None:
         raise UsageError("reef export: give the NOTEBOOK or SOLUTION to export")
     summary = export_package(args.source, args.output, include=args.include, authors=args.author, license=args.license,
-                             paper=args.paper, allow_secret_in_code=args.allow_secret_in_code)
+                             paper=args.paper, allow_secret_in_code=args.allow_secret_in_code, external=dict(args.external))
     warnings = summary["warnings"]
     if not args.json:
         for warning in warnings:
@@ -679,10 +687,19 @@ def cmd_reproduce(args, out: TextIO) -> tuple[int, Any]:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
 
     report = reproduce(args.source, workflow=args.workflow, tolerance_scale=args.tolerance_scale, folder=args.folder, trust=trust,
-                       report=args.report, profile=args.profile, env=args.environment, pip_options=pip_options, on_plan=on_plan)
+                       report=args.report, profile=args.profile, env=args.environment, pip_options=pip_options, on_plan=on_plan,
+                       artifacts=dict(args.artifacts))
     if not args.json:
         print("\n".join(report_lines(report)), file=out)
     return (EXIT_OK if report["verdict"] == REPRODUCED else EXIT_RUN_FAILED), report
+
+
+def _name_and_path(text: str) -> tuple[str, str]:
+    """``NAME=PATH`` (an --external or --artifact value)."""
+    name, equals, path = text.partition("=")
+    if not (equals and name and path):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=PATH")
+    return name, path
 
 
 def _declared(args, out: TextIO, declaration) -> tuple[int, Any]:

@@ -243,17 +243,36 @@ def kernel_python(records: list[dict]) -> str | None:
     return None
 
 
-def relative_parameter(name: str, value: Any, notebook_folder: Path, folder: Path, where: str) -> Any:
+def relative_parameter(name: str, value: Any, notebook_folder: Path, folder: Path, where: str,
+                       externals: dict[str, str] | None = None, used: set[str] | None = None) -> Any:
     """A parameter value that is an absolute path inside ``folder``, made relative to the notebook's folder.
 
-    An absolute path outside the solution is refused: the package could never be rerun elsewhere.
+    ``externals`` maps the resolved absolute path of each ``--external`` file to where its artifact is
+    placed in the solution (relative to ``folder``): a value naming one points there instead (and the
+    file's path goes into ``used``). Any other absolute path outside the solution is refused: the
+    package could never be rerun elsewhere.
     """
     if not isinstance(value, str) or not value.startswith(("/", "~")) or "\n" in value:
         return value
     path = Path(os.path.expanduser(value))
     try:
-        path.resolve().relative_to(folder.resolve())
-    except (OSError, ValueError):
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        resolved = path
+    if externals and str(resolved) in externals:
+        if used is not None:
+            used.add(str(resolved))
+        return os.path.relpath(folder.resolve() / externals[str(resolved)], notebook_folder.resolve())
+    try:
+        resolved.relative_to(folder.resolve())
+    except ValueError:
         raise ParameterError(f"{where}: parameter '{name}' = {value!r} is an absolute path outside the solution folder {folder}: "
-                           "move the data into the solution folder (or make the default relative) and export again") from None
-    return os.path.relpath(path.resolve(), notebook_folder.resolve())
+                             "move the data into the solution folder (or make the default relative), or declare the file as an "
+                             f"artifact the evaluator supplies: reef export --external {_artifact_name(value)}={value}") from None
+    return os.path.relpath(resolved, notebook_folder.resolve())
+
+
+def _artifact_name(path: str) -> str:
+    """An artifact name suggested for a file: its name without suffixes, in the manifest's alphabet."""
+    stem = Path(path).name.split(".")[0]
+    return "".join(character if character.isalnum() or character in "._-" else "-" for character in stem).strip("-._") or "data"

@@ -252,6 +252,11 @@ def init(
     except BaseException:
         _forget_new_imports(imported_before)
         raise
+    finally:
+        if dry_run and foreign:
+            from .package import discard_dry_run
+
+            discard_dry_run(Path(source))
     artifacts = _fetch_artifacts(plan, offline, progress)
     lock = _lock(plan, environment, artifacts, hashes, pip_options)
     write_lock(plan.solution.path / LOCK_NAME, lock)

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .artifacts import file_sha256
 from .detection import environment_modules, environment_packages
 from .exceptions import InputError, ReefError
 from .export_scan import FoundFiles, code_trees, kernel_python, local_modules, relative_parameter, static_files, traced_files
@@ -68,13 +69,17 @@ def export_package(
     paper: str | None = None,
     store: Any = None,
     allow_secret_in_code: bool = False,
+    external: dict[str, str | Path] | None = None,
 ) -> dict:
     """Write ``source`` (a notebook, a solution folder or its ``solution.json``) as a package at ``output``.
 
     Code is never edited: a secret written in a notebook's code stops the export (unless
     ``allow_secret_in_code``); outputs, records, parameters and metadata go through the scrubber
     (``reefnb.scrub``). Files the code names and files the recorded runs read are packed; an
-    absolute path parameter inside the solution becomes relative, one outside it is refused.
+    absolute path parameter inside the solution becomes relative, one outside it is refused unless
+    ``external`` (artifact name -> file) declares that file as an artifact the evaluator supplies
+    (``supplied``, with its sha256 and size; not packed): the parameter then names the artifact's
+    place in the solution, ``external/NAME/FILE``.
     Returns a summary: the package path, its sha256, its members, the expectations and runs it
     carries, and ``warnings`` (files read from outside the solution, imports not installed).
     """
@@ -100,7 +105,8 @@ def export_package(
         _refuse_secrets_in_code(sorted(set(notebooks.values())), folder)
     records = _matching_records(store, data, folder)
     warnings: list[str] = []
-    found = _found_files(notebooks, folder, records, warnings)
+    externals = _external_artifacts(external or {}, folder, data)
+    found = _found_files(notebooks, folder, records, warnings, set(externals))
     files.update(found.static)
     files.update(found.traced)
     for extra in include:
@@ -111,7 +117,12 @@ def export_package(
 
     data = _with_options(data, authors, license, paper)
     data["expected"] = _expectations(data, records)
-    _relative_paths(data, notebooks, folder)
+    used: set[str] = set()
+    _relative_paths(data, notebooks, folder, externals, used)
+    for path in sorted(set(externals) - used):
+        name = externals[path].split("/")[1]
+        warnings.append(f"--external {name}: no parameter names {path}, so the code still reads it there (code is never rewritten): "
+                        f"make the path a parameter, and the package will read {externals[path]}")
     if solution is None:
         data["requires"] = _notebook_requires(notebook, records, found.modules, warnings)
     problems = validate_manifest(data, folder / MANIFEST_NAME)
@@ -168,7 +179,8 @@ def _refuse_secrets_in_code(notebooks: list[Path], folder: Path) -> None:
                                "(os.environ) instead, or pass --allow-secret-in-code")
 
 
-def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], warnings: list[str]) -> FoundFiles:
+def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], warnings: list[str],
+                 externals: set[str] = frozenset()) -> FoundFiles:
     """The files the notebooks name (and their local modules name), and the files their recorded runs read."""
     found = FoundFiles()
     for path in sorted(set(notebooks.values())):
@@ -180,13 +192,42 @@ def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], 
     found.traced, found.outside = traced_files(records, folder)
     found.traced = {name: path for name, path in found.traced.items() if name not in found.static}
     for path in found.outside:
+        if str(Path(path).resolve()) in externals:
+            continue
         warnings.append(f"{path}: read by the recorded run but outside the solution folder, so not packed: copy it into "
                         f"{folder.name}/ (or pass --include {path}) and export again")
     return found
 
 
-def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path) -> None:
-    """Absolute path parameters (workflow values, notebook defaults, expectations) made relative to their notebook."""
+def _external_artifacts(external: dict[str, str | Path], folder: Path, data: dict) -> dict[str, str]:
+    """``--external NAME=PATH``: each file declared as a ``supplied`` artifact in ``data`` (sha256, size, its place
+    ``external/NAME/FILE`` in the solution); returns resolved path -> that place."""
+    placed: dict[str, str] = {}
+    for name, text in external.items():
+        where = f"--external {name}={text}"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise PackageError(f"{where}: NAME may hold letters, digits, '.', '_' and '-', and starts with a letter or digit")
+        path = Path(os.path.expanduser(str(text)))
+        if not path.is_file():
+            raise PackageError(f"{where}: no such file (a folder: pack it into one archive first)")
+        resolved = path.resolve()
+        if resolved.is_relative_to(folder.resolve()):
+            raise PackageError(f"{where}: the file is inside the solution folder, so it is packed as it is: drop --external")
+        if name in data.get("artifacts", {}):
+            raise PackageError(f"{where}: {MANIFEST_NAME} already declares an artifact '{name}'")
+        filename = re.sub(r"[^A-Za-z0-9._-]", "_", resolved.name).lstrip(".") or name
+        place = f"external/{name}/{filename}"
+        data.setdefault("artifacts", {})[name] = {"kind": "dataset", "description": f"{filename}, supplied by whoever runs the solution",
+                                                  "supplied": True, "sha256": file_sha256(resolved), "size": resolved.stat().st_size,
+                                                  "path": place}
+        placed[str(resolved)] = place
+    return placed
+
+
+def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path, externals: dict[str, str] | None = None,
+                    used: set[str] | None = None) -> None:
+    """Absolute path parameters (workflow values, notebook defaults, expectations) made relative to their notebook
+    (an ``--external`` file's to its artifact's place)."""
     for name, spec in data["workflows"].items():
         notebook = notebooks[name]
         where = f"{_package_name(notebook, folder)}"
@@ -194,13 +235,14 @@ def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path) -> Non
         for key, parameter in notebook_parameters(read_notebook(notebook)).items():
             if key not in parameters and isinstance(parameter.default, str) and parameter.default.startswith(("/", "~")):
                 parameters[key] = parameter.default
-        parameters = {key: relative_parameter(key, value, notebook.parent, folder, where) for key, value in parameters.items()}
+        parameters = {key: relative_parameter(key, value, notebook.parent, folder, where, externals, used)
+                      for key, value in parameters.items()}
         if parameters:
             spec["parameters"] = parameters
     for entry in data.get("expected", []):
         notebook = notebooks.get(entry.get("workflow", "run"))
         if notebook is not None and entry.get("parameters"):
-            entry["parameters"] = {key: relative_parameter(key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected")
+            entry["parameters"] = {key: relative_parameter(key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected", externals, used)
                                    for key, value in entry["parameters"].items()}
 
 

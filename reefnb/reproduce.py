@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +45,8 @@ def reproduce(
 ) -> dict:
     """Rerun every expectation of ``source`` (a package, a solution folder or its manifest) and judge it.
 
-    A package is imported first (into ``folder``, else a new temporary folder); its notebooks are
+    A package is imported first (into ``folder``, else a new folder under ``$REEF_HOME/reproductions``,
+    kept with its runs and report, never in the temporary directory); its notebooks are
     foreign code, so ``trust=True`` is required to execute them. Returns the report, also written
     as JSON to ``report`` (default: ``reproduce-report.json`` in the solution folder).
     ``profile`` (e.g. ``smoke``) runs only the expectations listed for it; an expectation that
@@ -68,8 +70,13 @@ def reproduce(
     if package:
         if not trust:
             raise ReefError(f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them")
-        target = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="reef-reproduce-")) / "solution"
-        solution = load_solution(import_package(source, target))
+        target = Path(folder) if folder is not None else _reproduction_folder()
+        try:
+            solution = load_solution(import_package(source, target))
+        except BaseException:
+            if folder is None:
+                shutil.rmtree(target.parent, ignore_errors=True)
+            raise
     else:
         solution = load_solution(source)
     originals = package_records(solution.path)
@@ -223,6 +230,15 @@ def _in_profile(entry: dict, profile: str | None, profiles: dict) -> bool:
     if profile is None or not profiles:
         return True
     return profile in entry.get("profiles", ["full"])
+
+
+def _reproduction_folder() -> Path:
+    """A new ``$REEF_HOME/reproductions/TIME-RANDOM/solution`` to import a package into."""
+    from .store import reef_home
+
+    home = reef_home() / "reproductions"
+    home.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=home)) / "solution"
 
 
 def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:

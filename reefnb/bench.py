@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import ReefError
+from .recording import run_folder
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def run_loadgen(
     queries SingleStream and MultiStream prepare (too high: "min duration not satisfied");
     ``target_latency_ms`` is Server's latency bound; ``samples_per_query`` is MultiStream's query size;
     ``batch_size`` how many samples one ``predict`` call gets at most. ``load``/``unload`` are the
-    QSL's callbacks (the samples LoadGen is about to use).
+    QSL's callbacks (the samples LoadGen is about to use). The logs go to ``log_dir``, else to a new
+    folder in the run's own folder (``reefnb.run_folder()``), where ``reefnb.attach`` can keep them.
     """
     import mlperf_loadgen as loadgen
 
@@ -87,7 +89,7 @@ def run_loadgen(
         raise ReefError(f"mode: '{mode}' is not one of {', '.join(MODES)}")
     if sample_count < 1 or batch_size < 1:
         raise ReefError(f"sample_count and batch_size must be at least 1, got {sample_count} and {batch_size}")
-    log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="reef-loadgen-"))
+    log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="loadgen-", dir=run_folder()))
     log_dir.mkdir(parents=True, exist_ok=True)
 
     settings = loadgen.TestSettings()

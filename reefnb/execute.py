@@ -439,6 +439,9 @@ def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
     try:
         with open(log_path, "ab") as log_file:
             run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file, env=environment)
+    except BaseException:
+        _remove_socket_folder(manager)  # no kernel, so no _shutdown to remove it
+        raise
     finally:
         processes.track(token, _kernel_pid(manager))
     return manager
@@ -468,6 +471,10 @@ def _shutdown(manager) -> None:
         log.debug("kernel shutdown: %s", error)
     if left is not None:
         left.end()  # whatever the kernel started, wherever it went
+    _remove_socket_folder(manager)
+
+
+def _remove_socket_folder(manager) -> None:
     if getattr(manager, "transport", "") == "ipc":
         import shutil
 

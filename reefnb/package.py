@@ -22,6 +22,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -836,14 +837,14 @@ def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
 
     if isinstance(source, str) and is_spec(source):
         if dry_run:  # the requested one into a temporary folder, its dependencies resolved but not fetched
-            return Path(pull(source, target=Path(tempfile.mkdtemp(prefix="reef-dry-run-")) / "solution", dependencies=False)["folder"])
+            return _dry_run_import(lambda target: Path(pull(source, target=target, dependencies=False)["folder"]))
         return Path(pull(source)["folder"])
     source = Path(source)
     if not is_package(source):
         return source
     name, version = _package_identity(source)
     if dry_run:
-        return import_package(source, Path(tempfile.mkdtemp(prefix="reef-dry-run-")) / "solution")
+        return _dry_run_import(lambda target: import_package(source, target))
     target = solutions_home() / f"{name}-{version}"
     if target.exists():
         try:
@@ -855,6 +856,26 @@ def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
             raise PackageError(f"{source}: {target} holds another package of {name}@{version}: remove that folder first")
         return target
     return import_package(source, target)
+
+
+DRY_RUN_PREFIX = "reef-dry-run-"
+
+
+def _dry_run_import(action: Callable[[Path], Path]) -> Path:
+    """``action(target)`` into ``TMPDIR/reef-dry-run-*/solution``; the folder goes when it fails (``discard_dry_run`` after use)."""
+    scratch = Path(tempfile.mkdtemp(prefix=DRY_RUN_PREFIX))
+    try:
+        return action(scratch / "solution")
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def discard_dry_run(folder: str | Path) -> None:
+    """Remove the temporary folder ``resolve_source(..., dry_run=True)`` imported into (anything else stays)."""
+    parent = Path(folder).parent
+    if parent.name.startswith(DRY_RUN_PREFIX) and parent.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _package_identity(package: Path) -> tuple[str, str]:

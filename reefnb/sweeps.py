@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import secrets
+import shutil
 import tempfile
 import time
 import zipfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import processes
+from .confinement import resolve_inside
 from .exceptions import ReefError
 from .execute import RunRequest, execute_run, failure_record, kernel_alive, prepare_run, start_kernel
 from .manifest import Solution, open_solution
@@ -229,7 +231,13 @@ class _Runner:
 
     def __init__(self):
         self.waiting: dict[tuple[str, str], tuple[Any, Path]] = {}
-        self.scratch = Path(tempfile.mkdtemp(prefix="reef-kernels-"))
+        self._scratch: Path | None = None  # kernel logs of kernels started ahead, shipped solutions: removed by close()
+
+    @property
+    def scratch(self) -> Path:
+        if self._scratch is None or not self._scratch.is_dir():  # none yet, or removed with its sweep's folder
+            self._scratch = Path(tempfile.mkdtemp(prefix="reef-kernels-"))
+        return self._scratch
 
     def run(self, request: RunRequest, start_next: bool) -> dict:
         folder = str(open_solution(request.source).workflow(request.workflow).notebook.parent)
@@ -254,6 +262,9 @@ class _Runner:
         for manager, _ in self.waiting.values():
             _shutdown(manager)
         self.waiting.clear()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 _runner: _Runner | None = None
@@ -275,16 +286,23 @@ def _worker_runner() -> _Runner:
     return _runner
 
 
-def _run_in_worker(request: RunRequest, start_next: bool, bundle: bytes | None = None) -> dict:
-    """A worker's task: run, and return the record (and the output files when shipped)."""
+def _run_in_worker(request: RunRequest, start_next: bool, bundle: bytes | None = None, scratch: str | None = None) -> dict:
+    """A worker's task: run, and return the record (and the output files when shipped).
+
+    ``scratch``: the sweep's temporary folder, which the sweep removes when it ends, whatever happened
+    to its workers (a worker killed leaves its kernel's socket folder behind): this worker's temporary
+    files, and its kernels', go there."""
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    if scratch is not None and os.path.isdir(scratch):
+        os.environ["TMPDIR"] = scratch
+        tempfile.tempdir = None  # gettempdir() caches its answer
     if bundle is None:
         return {"record": _worker_runner().run(request, start_next)}
-    folder = _unpack_bundle(bundle)
+    folder = _unpack_bundle(bundle, _worker_runner().scratch)
     local = dataclasses.replace(request, source=str(folder / Path(request.source).name))
     record = _worker_runner().run(local, start_next)
     run_folder = Path(record["notebook"]["output_path"]).parent
-    files = {path.name: path.read_bytes() for path in run_folder.iterdir() if path.is_file()}
+    files = {path.relative_to(run_folder).as_posix(): path.read_bytes() for path in run_folder.rglob("*") if path.is_file() and not path.is_symlink()}
     return {"record": record, "files": files}
 
 
@@ -301,9 +319,9 @@ def _bundle(request: RunRequest) -> bytes:
     return buffer.getvalue()
 
 
-def _unpack_bundle(bundle: bytes) -> Path:
+def _unpack_bundle(bundle: bytes, scratch: Path) -> Path:
     digest = hashlib.sha256(bundle).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "reef-shipped" / digest
+    folder = scratch / "shipped" / digest
     if not (folder / ".complete").exists():
         from .artifacts import unpack_archive
 
@@ -324,8 +342,10 @@ def _land_files(request: RunRequest, outcome: dict) -> dict:
     folder = Path(request.source).parent
     run_folder = folder / "runs" / record["run_id"]
     run_folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (run_folder / Path(name).name).write_bytes(data)
+    for name, data in files.items():  # the executed notebook, kernel.log, files/ the run attached
+        target = resolve_inside(run_folder, name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     output_name = Path(record["notebook"]["output_path"]).name
     record["notebook"]["output_path"] = str((run_folder / output_name).resolve())
     record["solution"]["path"] = str(folder.resolve())
@@ -365,12 +385,15 @@ class _PoolExecutor:
 
     def run(self, requests: list[RunRequest], retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
         scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
+        scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder: none outlives the sweep either
         try:
-            return self._run(requests, scope, retries, fail_fast, finished, tracker)
+            return self._run(requests, scope, scratch, retries, fail_fast, finished, tracker)
         finally:
             processes.end_scope(scope)
+            shutil.rmtree(scratch, ignore_errors=True)
 
-    def _run(self, requests: list[RunRequest], scope: str, retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
+    def _run(self, requests: list[RunRequest], scope: str, scratch: str, retries: int, fail_fast: bool, finished,
+             tracker: _Tracker) -> dict[str, dict]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
@@ -389,7 +412,7 @@ class _PoolExecutor:
                     while queue and len(running) < self.jobs:
                         request, attempt = queue.pop(0)
                         # Each worker starts the next kernel ahead when more runs wait than workers run.
-                        future = pool.submit(_run_in_worker, request, len(queue) >= self.jobs)
+                        future = pool.submit(_run_in_worker, request, len(queue) >= self.jobs, None, scratch)
                         running[future] = (request, attempt)
                     tracker.running_now(len(running))
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -436,13 +459,14 @@ class _DaskExecutor:
             from distributed import Client, LocalCluster, as_completed
         except ImportError:
             raise ReefError("--scheduler needs Dask: pip install 'reefnb[dask]'") from None
-        cluster = None
+        cluster = scratch = None
         if self.scheduler.startswith("local:"):
             try:
                 workers = int(self.scheduler.split(":", 1)[1])
             except ValueError:
                 raise ReefError(f"--scheduler {self.scheduler}: expected local:N with N a number of workers") from None
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder, removed with the cluster
             client = Client(cluster)
         else:
             try:
@@ -462,7 +486,7 @@ class _DaskExecutor:
                     if source not in bundles:
                         bundles[source] = client.scatter(_bundle(request), broadcast=True)
                     bundle = bundles[source]
-                future = client.submit(_run_in_worker, request, True, bundle, pure=False,
+                future = client.submit(_run_in_worker, request, True, bundle, scratch, pure=False,
                                        key=f"reef-run-{request.key[:16]}-{attempts[request.key]}")
                 owner[future] = request
                 return future
@@ -490,4 +514,5 @@ class _DaskExecutor:
             client.close()
             if cluster is not None:
                 cluster.close()
+                shutil.rmtree(scratch, ignore_errors=True)
         return results

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import jsonschema
 import nbformat
@@ -11,6 +14,7 @@ import pytest
 from conftest import call, write_solution
 
 import reefnb
+from reefnb import recording
 from reefnb.recording import ATTACH_MIME, check_attachment_name, read_attachments
 
 MINIMAL = {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
@@ -97,7 +101,10 @@ def test_outside_reef_attach_only_shows_and_run_folder_is_temporary(tmp_path, mo
     target = tmp_path / "x.txt"
     target.write_text("x")
     assert reefnb.attach(target, name="kept/x.txt") == "kept/x.txt"
-    assert reefnb.run_folder().name.startswith("reef-run-")
+    folder = reefnb.run_folder()
+    assert folder.name.startswith("reef-run-") and folder.parent == Path(tempfile.gettempdir()) and reefnb.run_folder() == folder
+    shutil.rmtree(folder)  # what atexit does when the kernel exits (this test's process lives on)
+    recording._scratch.clear()
 
 
 @pytest.mark.parametrize("name", ["", "../x", "/etc/passwd", "a//b", ".hidden", "a/../b", "a\\b", "x" * 300])

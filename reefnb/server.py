@@ -24,6 +24,7 @@ from tornado import web
 from . import ReefError, Solution, default_store, load_solution, open_solution, plan_init, reef_home
 from .confinement import is_inside
 from .json_input import parse_json
+from .telemetry import summary_line
 
 API_PREFIX = "reef/api"
 MAX_RUNS = 200  # the newest runs shown in the sidebar
@@ -175,6 +176,7 @@ def run_summary(root: Path, record: dict) -> dict:
         "metrics": {name: {"value": decode_value(metric), "unit": metric.get("unit")} for name, metric in record.get("metrics", {}).items()},
         "error": None if not error else f"{error.get('name', '')}: {error.get('message', '')}".strip(": "),
         "output": output,
+        "system": summary_line(record.get("system")) or None,  # what the run's processes did (reefnb.telemetry)
     }
 
 

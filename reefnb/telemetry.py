@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 0.2
 MIN_INTERVAL_S = 0.01
+DISCOVERY_S = 1.0  # new descendants are looked for at most this often (a scan of every process: ~10 ms here)
 POWERCAP_ROOT = "/sys/class/powercap"
 POWERCAP_ROOT_VARIABLE = "REEF_POWERCAP_ROOT"  # another powercap tree (tests write one)
 SERIES_FILE = "telemetry.csv"
@@ -333,6 +334,8 @@ class Sampler:
         psutil.cpu_percent(None)  # the host's utilisation is measured from here
         self.started = time.monotonic()
         self._sample_time = 0.0
+        self._known: list[psutil.Process] | None = None
+        self._discovered = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reef-telemetry", daemon=True)
         self._scan(baseline=True)  # what the processes used before the run's first cell is not the run's
@@ -348,6 +351,10 @@ class Sampler:
     def _members(self) -> list[psutil.Process]:
         if self.root is None:
             return []
+        now = time.monotonic()
+        if self._known is not None and now - self._discovered < DISCOVERY_S:
+            return self._known  # the processes found last time (those gone are skipped by _scan)
+        self._discovered = now
         members = {self.root.pid: self.root}
         if self.tracker is not None:
             self.tracker.note()
@@ -357,7 +364,8 @@ class Sampler:
                 members.update((child.pid, child) for child in self.root.children(recursive=True))
             except psutil.Error:
                 pass
-        return list(members.values())
+        self._known = list(members.values())
+        return self._known
 
     def _scan(self, baseline: bool = False) -> tuple[int, int, int]:
         """Update every live process of the tree; how many there are, their threads and their memory now."""
@@ -413,6 +421,7 @@ class Sampler:
         """Stop sampling (one last sample first), write the series into ``folder``, and return the summary."""
         self._stop.set()
         self._thread.join()
+        self._known = None  # look for descendants once more
         try:
             final = self.sample()
         except Exception:

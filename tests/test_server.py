@@ -152,6 +152,7 @@ def test_run_with_parameters_then_runs_export_and_dashboard(call, root):
     assert run["workflow"] == "run" and run["parameters"] == {"samples": 2000, "method": "stratified"}
     assert run["metrics"]["points"]["unit"] == "points" and 0 < run["metrics"]["points"]["value"] <= 2000
     assert run["output"] == f"hello-sweep/runs/{run['run_id']}/main.ipynb" and (root / run["output"]).is_file()
+    assert run["system"].startswith("peak RSS ") and "samples" in run["system"]  # telemetry, for the sidebar's run details
 
     status, answer = call("GET", "runs", "hello-sweep/main.ipynb")
     assert status == 200 and [r["run_id"] for r in answer["runs"]] == [run["run_id"]]

@@ -60,6 +60,7 @@ export interface IRun {
   metrics: { [name: string]: { value: unknown; unit: string | null } };
   error: string | null;
   output: string | null;
+  system: string | null; // telemetry: peak RSS, CPU, I/O, energy, GPU (one line)
 }
 
 export interface IExport {

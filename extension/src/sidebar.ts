@@ -228,7 +228,8 @@ export class ReefSidebar extends Widget {
         .map(([name, metric]) => `${name}=${format(metric.value)}${metric.unit ? ' ' + metric.unit : ''}`)
         .join(' ');
       const started = new Date(run.started).toLocaleString();
-      const line = row(run.status, [`${started} · ${run.workflow} · ${run.duration_s.toFixed(1)} s`, parameters || '(no parameters)', metrics]);
+      const lines = [`${started} · ${run.workflow} · ${run.duration_s.toFixed(1)} s`, parameters || '(no parameters)', metrics];
+      const line = row(run.status, run.system ? [...lines, run.system] : lines);
       line.dataset.run = run.run_id;
       line.title = run.run_id + (run.output ? `\n${run.output}` : '');
       table.appendChild(line);

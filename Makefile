@@ -66,11 +66,14 @@ $(LABEXTENSION_LINKED): $(LABEXTENSION) $(STAMP)
 	touch $(LABEXTENSION_LINKED)
 
 # The flagship: shipped detectors x backends through MLPerf LoadGen on the synthetic COCO-format set (no network, no training)
+# The demo: the benchmark sweep, then the smoke profile's expected results run as `reef reproduce` runs them
+# (the dashboard's comparison table sets them beside the manifest's values), then the offline dashboard.
 demo: $(STAMP)
 	$(BIN)/reef validate solutions/obj-detection-coco-tf
 	$(BIN)/reef benchmark solutions/obj-detection-coco-tf
 	$(BIN)/reef results --solution solutions/obj-detection-coco-tf
 	mkdir -p .reef-demo
+	$(BIN)/reef reproduce solutions/obj-detection-coco-tf --profile smoke --report .reef-demo/reproduce-report.html
 	$(BIN)/reef dashboard --solution solutions/obj-detection-coco-tf -o .reef-demo/dashboard.html
 	@echo "dashboard: $(CURDIR)/.reef-demo/dashboard.html (offline, open it in a browser)"
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import telemetry
 from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
+from .plots import REFERENCE_DETAILS
 from .scrub import scrub_frame
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ def reference_frame(solution: Solution | None) -> pandas.DataFrame:
 
     rows = []
     for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
-        row: dict[str, Any] = {"label": f"expected #{index + 1}", "workflow": expectation.get("workflow", "run")}
-        row.update({f"param.{name}": value for name, value in expectation.get("parameters", {}).items()})
+        parameters = expected_parameters(solution, expectation)
+        row: dict[str, Any] = {"label": f"expected {expectation.get('id', f'#{index + 1}')}", "workflow": expectation.get("workflow", "run")}
+        if "dataset" in parameters:
+            row["dataset"] = str(parameters["dataset"])
+        row.update({f"param.{name}": value for name, value in parameters.items()})
         row.update({f"metric.{name}": spec.get("value") for name, spec in expectation["metrics"].items()})
         rows.append(row)
     frame = pandas.DataFrame(rows)
@@ -71,6 +75,13 @@ def reference_frame(solution: Solution | None) -> pandas.DataFrame:
             raise ReefError(f"{solution.manifest_path or solution.path}: /dashboard/reference: {error}") from None
         frame = pandas.concat([frame, reference_csv(path, solution.metrics)], ignore_index=True)
     return frame
+
+
+def expected_parameters(solution: Solution, expectation: dict) -> dict[str, Any]:
+    """The parameters that define an expected result: its workflow's defaults with the entry's own on
+    top, as ``reef reproduce`` runs it."""
+    workflow = solution.data.get("workflows", {}).get(expectation.get("workflow", "run"), {})
+    return {**workflow.get("parameters", {}), **expectation.get("parameters", {})}
 
 
 def reference_csv(path: str | Path, metrics: Iterable[str] = ()) -> pandas.DataFrame:
@@ -129,6 +140,8 @@ def dashboard_html(
         for column in numeric[: 2 - len(objectives)]:
             objectives[column] = "min"
     ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    if "param.dataset" in ok.columns:  # which data set each run measured: the chart tells them apart
+        ok = ok.assign(dataset=ok["param.dataset"])
     reference = reference_frame(solution)
     color = settings.get("color", "env.name")
 
@@ -141,7 +154,7 @@ def dashboard_html(
                 continue
             chart = pareto_chart(
                 ok, x, y, directions=objectives, color=color, reference=reference if len(reference) else None,
-                detail_columns=_detail_columns(ok, settings, [x, y]), width=520, height=320,
+                detail_columns=_detail_columns(ok, settings, [x, y]), width=520, height=320, metrics=metrics, dataset="dataset",
             )
             charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
 
@@ -167,6 +180,13 @@ def dashboard_html(
     comparison = reference_comparison(frame, solution)
     sections += ["<h2>Comparison with reference results</h2>",
                  _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
+    published = reference[~reference["label"].astype(str).str.startswith("expected ")] if len(reference) else reference
+    if len(published):
+        first = [column for column in ("label", *REFERENCE_DETAILS) if column in published]
+        published = published[first + [column for column in published.columns if column not in first]].dropna(axis=1, how="all")
+        sections += ["<h2>Published reference results</h2>",
+                     "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
+                     _table_html(_formatted(published, metrics))]
     columns = _detail_columns(frame, settings, list(objectives), base=["run_id", "status", "started", "env.name"])
     details = frame[columns].head(MAX_DETAIL_ROWS)
     sections += [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
@@ -223,15 +243,16 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
 
 
 def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> pandas.DataFrame:
-    """Each expected metric next to the median of the ok runs with the same parameters."""
+    """Each expected metric next to the median of the ok runs measured with the parameters that define
+    the expectation (its workflow's defaults with its own on top, as ``reef reproduce`` runs it)."""
     import pandas
 
     rows = []
     for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
         matching = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
-        for name, value in expectation.get("parameters", {}).items():
+        for name, value in expected_parameters(solution, expectation).items():
             column = f"param.{name}"
-            matching = matching[matching[column].astype(str) == str(value)] if column in matching else matching.iloc[0:0]
+            matching = matching[_equal(matching[column], value)] if column in matching else matching.iloc[0:0]
         parameters = ", ".join(f"{k}={v}" for k, v in expectation.get("parameters", {}).items()) or "(defaults)"
         for metric, spec in expectation["metrics"].items():
             column = f"metric.{metric}"
@@ -243,12 +264,26 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
             if observed is not None and isinstance(expected, (int, float)):
                 allowed = max(tolerance.get("abs", 0.0), tolerance.get("rel", 0.0) * abs(expected))
                 within = "informational" if tolerance.get("informational") else ("yes" if abs(observed - expected) <= allowed else "no")
+            elif expected is not None and not isinstance(expected, (int, float)) and column in matching:  # a verdict such as VALID
+                values = matching[column].dropna().astype(str)
+                observed = values.mode().iloc[0] if len(values) else None
+                within = None if observed is None else ("yes" if (values == str(expected)).all() else "no")
             spec_format = solution.metrics.get(metric, {}) if solution else {}
-            rows.append({"expected": f"#{index + 1}", "parameters": parameters, "metric": metric,
+            rows.append({"expected": expectation.get("id", f"#{index + 1}"), "parameters": parameters, "metric": metric,
                          "expected value": _format(expected, spec_format),
                          "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
                          "observed (median)": _format(observed, spec_format), "runs": len(values), "within tolerance": within or "no runs"})
     return pandas.DataFrame(rows)
+
+
+def _equal(values: pandas.Series, value: Any) -> pandas.Series:
+    """Which of a parameter column's values are ``value``: numbers as numbers (a column with gaps holds
+    1000 as 1000.0), anything else as text."""
+    import pandas
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return pandas.to_numeric(values, errors="coerce") == value
+    return values.astype(str) == str(value)
 
 
 def _detail_columns(frame: pandas.DataFrame, settings: dict, axes: list[str], base: list[str] | None = None) -> list[str]:

@@ -72,7 +72,7 @@ def test_default_objectives_and_reference_come_from_the_manifest(runs):
     del solution.data["dashboard"]
     assert default_objectives(solution) == {"metric.abs_error": "min", "metric.time_ms": "min"}  # the metrics with a goal
     reference = reference_frame(solution)
-    assert reference.loc[0, "label"] == "expected #1" and reference.loc[0, "metric.abs_error"] == 0.0
+    assert reference.loc[0, "label"] == "expected stratified-10k" and reference.loc[0, "metric.abs_error"] == 0.0
 
 
 def test_dashboard_axes_must_name_metrics_or_parameters(hello):
@@ -175,7 +175,7 @@ def test_explorer_widget_follows_its_controls(runs):
     explorer = ParetoExplorer(frame, objectives={"time_ms": "min", "abs_error": "min"})
     first = list(explorer.frontier["run_id"])
     assert first == list(reefnb.pareto_front(frame, {"time_ms": "min", "abs_error": "min"})["run_id"])
-    assert explorer.chart.value.lstrip().startswith("<svg") and first[0] in explorer.table.value
+    assert explorer.chart.spec["layer"][1]["encoding"]["x"]["title"].startswith("time_ms") and first[0] in explorer.table.value
     explorer.filters["env.name"].value = ("laptop",)
     assert set(explorer.frontier["env.name"]) == {"laptop"}
     laptop = frame[frame["env.name"] == "laptop"]
@@ -202,3 +202,27 @@ def test_pareto_errors_name_the_columns():
         from reefnb.cli import build_parser, cmd_pareto
 
         cmd_pareto(build_parser().parse_args(["pareto", "--min", "x"]), io.StringIO())
+
+
+def test_expected_results_are_matched_by_the_parameters_that_define_them():
+    """As `reef reproduce` runs an expectation: its workflow's defaults with its own parameters on top.
+    A run on synthetic-500 is not a run of an expectation that leaves the data set at synthetic-50."""
+    import pandas
+
+    from reefnb.dashboard import reference_comparison
+
+    solution = reefnb.load_solution(Path(__file__).resolve().parent.parent / "solutions" / "obj-detection-coco-tf")
+    base = {"param.model": "ssd-mobilenet-tiny-w100-128", "param.backend": "tflite", "param.scenario": "SingleStream", "status": "ok"}
+    frame = pandas.DataFrame([
+        {**base, "run_id": "a", "param.dataset": "synthetic-50", "param.mode": "accuracy", "metric.mAP": 0.56},
+        {**base, "run_id": "b", "param.dataset": "synthetic-500", "param.mode": "accuracy", "metric.mAP": 0.10},
+        {**base, "run_id": "c", "param.dataset": "synthetic-50", "param.mode": "performance", "param.min_duration_ms": 1000,
+         "metric.latency_p90_ms": 9.0, "metric.loadgen_result": "VALID"},
+    ])
+    table = reference_comparison(frame, solution).set_index(["expected", "metric"])
+    assert table.loc[("w100-tflite-accuracy", "mAP"), "runs"] == 1 and table.loc[("w100-tflite-accuracy", "mAP"), "within tolerance"] == "yes"
+    assert table.loc[("w100-tflite-500-accuracy", "mAP"), "within tolerance"] == "no"  # only run b: 0.10 against 0.5624
+    assert table.loc[("w100-tflite-singlestream", "latency_p90_ms"), "runs"] == 1  # 1000 matches 1000.0 of a column with gaps
+    assert table.loc[("w100-tflite-singlestream", "loadgen_result"), "observed (median)"] == "VALID"
+    assert table.loc[("w100-tflite-singlestream", "loadgen_result"), "within tolerance"] == "yes"
+    assert table.loc[("w100-savedmodel-accuracy", "mAP"), "within tolerance"] == "no runs"

@@ -1,0 +1,100 @@
+"""Crowd results keep their solution's meaning: results pushed from one REEF_HOME and pulled into
+another that never saw the solution's folder are charted, compared and titled from the manifest
+the results name (shared beside them in the registry, a bare git repository made here)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from conftest import REPO
+from test_registry import bare, git_identity, reef, user  # noqa: F401  (fixtures)
+from test_store import make_record
+
+import reefnb
+from reefnb import registry
+from reefnb.store import Store
+
+FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
+DEFAULTS = {"model": "ssd-mobilenet-tiny-w100-128", "backend": "tflite", "dataset": "synthetic-50", "scenario": "SingleStream"}
+
+
+def flagship_records(folder, count: int = 6) -> list[dict]:
+    """Runs of the flagship as its notebook records them (metrics with units); the first one is the
+    point of the expectation w100-tflite-accuracy (the run workflow's defaults, mode=accuracy)."""
+    records = []
+    for index in range(count):
+        backend = ("tflite", "tflite-int8", "tf")[index % 3]
+        parameters = {**DEFAULTS, "backend": backend, "mode": "accuracy" if index == 0 else "both"}
+        metrics = {"mAP": {"value": 0.5631 - 0.01 * index, "unit": None}, "AP50": {"value": 0.65 + 0.03 * index, "unit": None},
+                   "AP75": {"value": 0.7 + 0.02 * index, "unit": None}, "latency_p90_ms": {"value": 4.0 + index, "unit": "ms"}}
+        record = make_record(f"20260101T00000{index}Z-fa{index:06x}", solution="obj-detection-coco-tf", parameters=parameters, metrics=metrics)
+        record["solution"].update({"version": "0.1.0", "path": str(folder)})
+        records.append(record)
+    return records
+
+
+def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_path, bare, user):  # noqa: F811
+    folder = tmp_path / "alice-work" / "obj-detection-coco-tf"
+    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json"))
+    user("alice")
+    registry.add_registry("shared", str(bare))
+    Store().add_many(flagship_records(folder))
+    assert registry.push_results()["pushed"] == 6
+
+    carol = user("carol")
+    registry.add_registry("shared", str(bare))
+    assert registry.pull_results()["new"] == 6
+    shutil.rmtree(folder)  # carol has never seen it; alice no longer has it either
+    kept = carol / "manifests" / "obj-detection-coco-tf" / "0.1.0"
+    assert (kept / "solution.json").is_file() and (kept / "reference" / "mlperf_ssd_mobilenet.csv").is_file()
+    assert str(tmp_path) not in (kept / "solution.json").read_text()
+
+    page = tmp_path / "dashboard.html"
+    code, _, err = reef("dashboard", "--solution", "obj-detection-coco-tf", "-o", str(page))
+    assert code == 0, err
+    text = page.read_text(encoding="utf-8")
+    assert "<h1>Object detection: latency against mAP (local runs and published MLPerf results)</h1>" in text
+    assert "declares no expected results" not in text
+    comparison = text[text.index("Comparison with reference results"):text.index("Published reference results")]
+    row = re.search(r"<tr><td>w100-tflite-accuracy</td><td>[^<]*</td><td>mAP</td>.*?</tr>", comparison).group(0)
+    assert "<td>0.5630</td><td>abs 0.02</td><td>0.5631</td><td>1</td><td>yes</td>" in row  # expected, tolerance, observed, runs, verdict
+    assert "COCO val2017" in text[text.index("Published reference results"):]
+    specs = json.loads(re.search(r"const specs = (\{.*?\});\n", text).group(1))
+    layers = specs["chart0"]["vconcat"][0]["layer"]
+    x, y = layers[1]["encoding"]["x"], layers[1]["encoding"]["y"]
+    assert x["title"] == "latency_p90_ms (ms) ↓" and y["title"] == "mAP ↑"
+    assert layers[1]["encoding"]["shape"]["title"] == "data set"
+    assert any(layer.get("mark", {}).get("type") == "text" for layer in layers)  # the reference points say their data set
+
+    code, out, _ = reef("pareto", "--solution", "obj-detection-coco-tf", "--json")
+    assert code == 0 and json.loads(out)["objectives"] == {"metric.latency_p90_ms": "min", "metric.mAP": "max"}
+    explorer = reefnb.explore("obj-detection-coco-tf")
+    assert explorer.objectives == {"metric.latency_p90_ms": "min", "metric.mAP": "max"}
+    assert explorer.chart.spec["title"]["text"].startswith("obj-detection-coco-tf")
+
+
+def test_a_tampered_shared_manifest_is_skipped_with_a_warning(tmp_path, bare, user, caplog):  # noqa: F811
+    import subprocess
+
+    folder = tmp_path / "work" / "obj-detection-coco-tf"
+    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json"))
+    user("alice")
+    registry.add_registry("shared", str(bare))
+    Store().add_many(flagship_records(folder, 2))
+    registry.push_results()
+    clone = tmp_path / "mallory"
+    subprocess.run(["git", "clone", "--quiet", str(bare), str(clone)], check=True)
+    manifest = clone / "manifests" / "obj-detection-coco-tf" / "0.1.0" / "solution.json"
+    data = json.loads(manifest.read_text())
+    data["dashboard"]["reference"] = "../../../../../etc/passwd"
+    manifest.write_text(json.dumps(data))
+    subprocess.run(["git", "-C", str(clone), "commit", "--quiet", "-am", "tamper"], check=True)
+    subprocess.run(["git", "-C", str(clone), "push", "--quiet"], check=True)
+
+    carol = user("carol")
+    registry.add_registry("shared", str(bare))
+    assert registry.pull_results()["new"] == 2
+    assert not (carol / "manifests" / "obj-detection-coco-tf").exists()
+    assert "leaves the solution folder" in caplog.text or "skipped" in caplog.text

@@ -8,7 +8,9 @@ A registry is any git repository (a git host, or a bare repository on a shared d
     packages/NAME/VERSION/NAME-VERSION.reef.zip the package, exactly as exported
     packages/NAME/VERSION/NAME-VERSION.reef.zip.sig  its OpenSSH signature (namespace reef), when signed
     packages/NAME/VERSION/meta.json             that version's entry: sha256, size, depends, kind, description...
-    results/SOLUTION/RUN_ID.json                one shared run record per file (``origin.contributor`` says whose)
+    results/SOLUTION/YYYY-MM/part-DIGEST.parquet shared run records, sharded per solution and month (``reefnb.crowd``;
+                                                ``origin.contributor`` says whose); ``results/SOLUTION/RUN_ID.json``
+                                                files of the first layout (one per run) are still read
 
 Versions are immutable and every change only adds files; ``index.json`` is rebuilt from the
 ``meta.json`` files. So two people publishing or pushing results at once never conflict: the one
@@ -42,10 +44,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import pins, signatures
-from .exceptions import InputError, IntegrityError, ReefError
+from . import crowd, pins, signatures
+from .exceptions import IntegrityError, ReefError
 from .json_input import read_json
 from .local import locked_file, read_json_object, write_json_object
+from .meaning import keep_pulled_manifests, manifests_to_share
 from .scrub import Scrubber
 from .store import reef_home
 from .versions import Range, Version, resolve, split_spec
@@ -606,13 +609,21 @@ def contributor(identify: bool = False) -> str:
         return identity
 
 
-def shareable_record(record: dict, identify: bool = False) -> dict:
-    """A run record as shared: no paths, and no user or host name unless ``identify``; ``origin`` says whose."""
+def shareable_record(record: dict, identify: bool = False, scrubbers: dict | None = None) -> dict:
+    """A run record as shared: no paths, and no user or host name unless ``identify``; ``origin`` says whose.
+
+    ``scrubbers`` (a dict kept by the caller) reuses one Scrubber per solution folder and host name, so the
+    strings many records repeat (the fingerprint) are scrubbed once.
+    """
     from .package import clean_record
 
     hostname = (record.get("environment") or {}).get("hostname")
     folder = (record.get("solution") or {}).get("path")
-    shared = Scrubber(folder, identify=identify, names=(hostname,) if hostname else ()).value(clean_record(record))
+    scrubbers = {} if scrubbers is None else scrubbers
+    scrubber = scrubbers.get((folder, hostname, identify))
+    if scrubber is None:
+        scrubber = scrubbers[(folder, hostname, identify)] = Scrubber(folder, identify=identify, names=(hostname,) if hostname else ())
+    shared = scrubber.value(clean_record(record))
     shared["solution"]["path"] = "."  # the schema wants one; the sharer's own folder is nobody's business
     if identify and hostname:
         shared["environment"]["hostname"] = hostname
@@ -621,58 +632,55 @@ def shareable_record(record: dict, identify: bool = False) -> dict:
 
 
 def push_results(solution: str | None = None, registry: str | None = None, identify: bool = False, store: Any = None) -> dict:
-    """Share this machine's run records (of one solution, or all) as ``results/SOLUTION/RUN_ID.json`` files.
+    """Share this machine's run records (of one solution, or all) in the registry's results shards (``reefnb.crowd``).
 
-    Records pulled from others are not pushed again; a run already shared is left as it is.
+    Records pulled from others are not pushed again; a run already shared is left as it is. However many
+    records are pushed, they arrive in one commit.
     """
     from .store import default_store
 
     name = _one(registry)
     store = store or default_store()
-    records = [shareable_record(record, identify) for record in store.records(solution=solution) if "origin" not in record]
+    scrubbers: dict = {}
+    local = [record for record in store.records(solution=solution) if "origin" not in record]
+    manifests = manifests_to_share(local)  # what the runs mean (metrics' goals, reference results) travels with them
+    records = [shareable_record(record, identify, scrubbers) for record in local]
+    del local
     who = contributor(identify)
 
     def apply(folder: Path) -> tuple[list[str], dict]:
-        written = []
-        for record in records:
-            relative = f"{RESULTS_FOLDER}/{record['solution']['name']}/{record['run_id']}.json"
+        changed, written = crowd.write_shards(folder, records)
+        for relative, content in manifests.items():
             if not (folder / relative).is_file():
-                write_json_object(folder / relative, record)
-                written.append(relative)
-        return written, {"pushed": len(written), "already": len(records) - len(written)}
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                (folder / relative).write_bytes(content)
+                changed.append(relative)
+        return changed, {"pushed": written, "already": len(records) - written}
 
     counts, _ = _change(name, apply, f"results: {len(records)} runs from {who}", anonymous=None if identify else who)
     return {"registry": name, "contributor": who, **counts}
 
 
 def pull_results(solution: str | None = None, registry: str | None = None, store: Any = None) -> dict:
-    """Merge the run records shared in the registries into the local store (run ids already here are kept as they are)."""
-    import jsonschema
+    """Merge the run records shared in the registries into the local store (run ids already here are kept as they are).
 
-    from .manifest import schema
+    Only records whose run id is not here yet are parsed; a part or file that cannot be read is skipped
+    with a warning naming it (listed in ``refused``).
+    """
     from .store import default_store
 
     store = store or default_store()
-    validator = jsonschema.Draft202012Validator(schema("run-record"))
-    records, refused = [], []
+    records, refused, seen = [], [], 0
     for name, folder in _refreshed(_chosen(registry)).items():
-        pattern = f"{solution}/*.json" if solution else "*/*.json"
-        for path in sorted((folder / RESULTS_FOLDER).glob(pattern)):
-            relative = path.relative_to(folder).as_posix()
-            try:
-                record = read_json(path, expect=dict)
-                error = next(iter(validator.iter_errors(record)), None)
-            except (InputError, ValueError) as problem:
-                record, error = None, problem
-            if error is not None or "origin" not in record or path.stem != record.get("run_id"):
-                reason = getattr(error, "message", None) or str(error or "no origin, or a file name other than its run id")
-                log.warning("registry %s: %s: not a shared run record (%s); skipped", name, relative, reason)
-                refused.append(relative)
-                continue
+        found, bad, count = crowd.read_results(folder, name, solution, store.known_run_ids)
+        keep_pulled_manifests(folder, name)
+        for record in found:
             record["origin"]["registry"] = name
-            records.append(record)
+        records += found
+        refused += bad
+        seen += count
     new = store.merge(records)
-    return {"records": len(records), "new": new, "refused": refused}
+    return {"records": seen - len(refused), "new": new, "refused": refused}
 
 
 def _now() -> str:

@@ -24,6 +24,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 REDACTED = "<redacted>"
+_MEMO_LIMIT, _MEMO_LONGEST = 100_000, 1024  # strings (of at most that length) remembered by one Scrubber
 # Detectors that judge a value by its shape; the keyword detector judges names and the IP one is no secret.
 _SKIPPED_DETECTORS = {"KeywordDetector", "IPPublicDetector", "Base64HighEntropyString", "HexHighEntropyString"}
 _CANDIDATE = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
@@ -128,9 +129,20 @@ class Scrubber:
         words += [(name, "<host>") for name in names if not identify]
         self.words = [(re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])"), placeholder) for word, placeholder in words
                       if word and len(word) > 2 and word.lower() not in _COMMON_WORDS]
+        self._scrubbed: dict[str, str] = {}  # records repeat most strings (the fingerprint): scrub each once
 
     def text(self, text: str) -> str:
         """One string, scrubbed."""
+        if len(text) > _MEMO_LONGEST:
+            return self._scrub(text)
+        scrubbed = self._scrubbed.get(text)
+        if scrubbed is None:
+            if len(self._scrubbed) >= _MEMO_LIMIT:
+                self._scrubbed.clear()
+            scrubbed = self._scrubbed[text] = self._scrub(text)
+        return scrubbed
+
+    def _scrub(self, text: str) -> str:
         text = redact_secrets(text)
         for path, placeholder in self.paths:
             text = re.sub(rf"{re.escape(path)}(?=$|[/\\\s\"'),:;\]}}])", placeholder, text)

@@ -421,6 +421,20 @@ class Store:
 
         return self._read(read, f"run record {run_id}")
 
+    def known_run_ids(self, run_ids: list[str]) -> set[str]:
+        """Which of ``run_ids`` are in the store (so a pull parses only records it does not have yet)."""
+        if not run_ids or not self.path.exists():
+            return set()
+
+        def read(connection: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start:start + 500]
+                found.update(row[0] for row in connection.execute(f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
+            return found
+
+        return self._read(read, "run ids")
+
     def records_by_key(self, keys: list[str], status: str = "ok") -> dict[str, dict]:
         """The newest record of each run key that ended in ``status``."""
         if not keys or not self.path.exists():

@@ -12,6 +12,8 @@ import time
 import zipfile
 from pathlib import Path
 
+import pyarrow
+import pyarrow.parquet as parquet
 import pytest
 from conftest import write_solution
 from test_store import make_record
@@ -365,9 +367,13 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
 
     files = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True,
                            check=True).stdout.split()
-    assert len(files) == 8 and all(path.startswith("results/hello-sweep/") for path in files)
-    shared = subprocess.run(["git", "-C", str(bare), "show", f"HEAD:{files[0]}"], capture_output=True, text=True, check=True).stdout
-    assert "workstation" not in shared and '"hostname"' not in shared and json.loads(shared)["origin"]["contributor"].startswith("anon-")
+    assert len(files) == 2 and all(path.startswith("results/hello-sweep/2026-01/part-") for path in files)  # one part per push, one shard
+    for path in files:
+        shared = subprocess.run(["git", "-C", str(bare), "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
+        table = parquet.read_table(pyarrow.BufferReader(shared))
+        assert table.num_rows == 4 and b"workstation" not in shared
+        for text, environment in zip(table.column("record").to_pylist(), table.column("environment").to_pylist(), strict=True):
+            assert '"hostname"' not in environment and json.loads(text)["origin"]["contributor"].startswith("anon-")
     log = subprocess.run(["git", "-C", str(bare), "log", "--format=%an %ae"], capture_output=True, text=True, check=True).stdout
     assert "Test" not in log.split("\n")[0]  # anonymous pushes are committed under the anonymous id
 

@@ -302,3 +302,69 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(flagship, tmp_path
     assert metrics["dataset_source"] == "download" and metrics["images"] == 50
     assert metrics["mAP"] > 0.15 > 20 * metrics["mAP_random_baseline"]
     assert sorted(request["path"] for request in server.requests) == ["annotations_trainval2017.zip", "val2017.zip"]
+
+
+def _files_outside_runs(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")
+            if path.relative_to(folder).parts[0] != "runs" and "__pycache__" not in path.parts}
+
+
+def _mlperf_coco_map(accuracy_log: Path, annotation_file: Path) -> float:
+    """The mAP of a LoadGen accuracy log as MLPerf's accuracy-coco.py computes it, written here from the layout alone
+    (no detbench code): float32 groups of 7 (qsl_idx, ymin, xmin, ymax, xmax, score, class), boxes normalised,
+    qsl_idx indexing the annotation file's image list; every image LoadGen answered is evaluated."""
+    import contextlib
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO(str(annotation_file))
+    images = json.loads(annotation_file.read_text())["images"]
+    detections, evaluated = [], set()
+    for entry in json.loads(accuracy_log.read_text()):
+        image = images[entry["qsl_idx"]]
+        evaluated.add(image["id"])
+        rows = np.frombuffer(bytes.fromhex(entry["data"]), np.float32).reshape(-1, 7)
+        for index, ymin, xmin, ymax, xmax, score, label in rows.tolist():
+            assert int(index) == entry["qsl_idx"]
+            detections.append({"image_id": image["id"], "category_id": int(label), "score": score,
+                               "bbox": [xmin * image["width"], ymin * image["height"],
+                                        (xmax - xmin) * image["width"], (ymax - ymin) * image["height"]]})
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(truth, truth.loadRes(detections), "bbox")
+        evaluation.params.imgIds = sorted(evaluated)
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return float(evaluation.stats[0])
+
+
+def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorded_map(flagship):
+    """Issue 24: the three LoadGen logs of each mode and the COCO detections are attached (sha256 in the record),
+    nothing is written outside the run, and the accuracy log decoded independently gives the recorded mAP."""
+    import hashlib
+
+    import reefnb
+
+    before = _files_outside_runs(flagship)
+    record = reefnb.run(flagship, parameters={"mode": "both", "min_duration_ms": 300, "min_query_count": 50})
+    assert record["status"] == "ok", record.get("error")
+    files = flagship / "runs" / record["run_id"] / "files"
+    listed = {entry["name"]: entry for entry in record["files"]}
+    logs = [f"{mode}/mlperf_log_{name}" for mode in ("accuracy", "performance") for name in ("summary.txt", "detail.txt", "accuracy.json")]
+    assert set(listed) == {*logs, "accuracy/coco_detections.json"}
+    for name, entry in listed.items():
+        assert entry["sha256"] == hashlib.sha256((files / name).read_bytes()).hexdigest() and entry["size"] == (files / name).stat().st_size
+    assert "Result is : VALID" in (files / "performance" / "mlperf_log_summary.txt").read_text()
+    assert _files_outside_runs(flagship) == before  # no LoadGen folder, no detections file beside the notebook
+    assert {"benchmark.ipynb", "files", "loadgen"} <= {path.name for path in (flagship / "runs" / record["run_id"]).iterdir()}
+
+    manifest = json.loads((flagship / "solution.json").read_text())
+    annotations = reefnb.fetch_artifact("synthetic-50", manifest["artifacts"], manifest_path=flagship / "solution.json").path
+    scored = _mlperf_coco_map(files / "accuracy" / "mlperf_log_accuracy.json", annotations / "annotations.json")
+    assert scored == pytest.approx(record["metrics"]["mAP"]["value"], abs=5e-5)
+    assert scored > 0.15
+    shown = json.loads((files / "accuracy" / "coco_detections.json").read_text())
+    assert len(shown) == sum(len(np.frombuffer(bytes.fromhex(entry["data"]), np.float32)) // 7
+                             for entry in json.loads((files / "accuracy" / "mlperf_log_accuracy.json").read_text()))

@@ -67,7 +67,10 @@ def make_synthetic_500(target: Path) -> None:
 
 
 def load_dataset(folder: Path, images_folder: Path | None = None, count: int | None = None):
-    """A COCO-format set: ``(coco, image_ids, paths)`` with the first ``count`` images by id.
+    """A COCO-format set: ``(coco, image_ids, paths)`` with the first ``count`` images of the annotation file.
+
+    In the file's order, as MLPerf's reference harness: LoadGen's sample index ``i`` is the file's
+    ``images[i]``, which is how MLPerf's ``accuracy-coco.py`` reads an accuracy log.
 
     ``folder`` holds ``annotations.json`` (synthetic) or ``annotations/instances_val2017.json`` (COCO).
     """
@@ -78,7 +81,7 @@ def load_dataset(folder: Path, images_folder: Path | None = None, count: int | N
     if not annotation_file.exists():
         annotation_file = folder / "annotations" / "instances_val2017.json"
     coco = _quiet(lambda: COCO(str(annotation_file)))
-    image_ids = sorted(coco.getImgIds())[:count]
+    image_ids = [image["id"] for image in coco.dataset["images"]][:count]
     if count is not None and len(coco.getImgIds()) > len(image_ids):  # evaluate on the subset only
         keep = set(image_ids)
         subset = {key: value for key, value in coco.dataset.items() if key not in ("images", "annotations")}

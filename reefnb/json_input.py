@@ -28,6 +28,7 @@ MAX_INTEGER_DIGITS = 64  # larger integers are refused: nothing reef reads needs
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
 
 
@@ -49,8 +50,10 @@ def _float(text: str) -> Any:
 
 
 def json_pointer(parts: tuple | list) -> str:
-    """The JSON pointer (RFC 6901) of a path of keys and indexes; ``/`` for the whole document."""
-    return "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in parts) if parts else "/"
+    """The JSON pointer (RFC 6901) of a path of keys and indexes; ``/`` for the whole document. Control
+    characters and lone surrogates in keys are shown as ``\\uXXXX``, so the pointer stays on one line."""
+    text = "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in parts) if parts else "/"
+    return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES,

@@ -70,7 +70,7 @@ def resolve_parameters(
         for name, value in values.items():
             if name not in declared:
                 known = ", ".join(declared) or "none: the notebook has no cell tagged 'parameters'"
-                raise ParameterError(f"{_where(origin)}unknown parameter '{name}' (the notebook's parameters: {known})")
+                raise ParameterError(f"{_where(origin)}unknown parameter {name!r} (the notebook's parameters: {known})")
             merged[name] = cast_parameter(declared[name], value, origin)
     return merged
 

@@ -66,6 +66,9 @@ def test_grid_over_two_environments(grid_solution, tmp_path, executor):
     assert max(state.running for state in states) == 2
     for record in records:
         assert (grid_solution / "runs" / record["run_id"] / "main.ipynb").is_file()
+        # telemetry sampled beside the kernel on the worker, its series back beside the notebook
+        assert record["system"]["samples"] >= 1 and record["system"]["peak_rss_mb"] > 0
+        assert (grid_solution / "runs" / record["run_id"] / "telemetry.csv").is_file()
     again = reefnb.sweep(grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"],
                          store=store, **executor)
     assert again.executed == 4 and again.skipped == 4  # the ok runs are not repeated; failed ones are retried
@@ -120,3 +123,23 @@ def test_a_run_whose_worker_dies_is_rescheduled(grid_solution, tmp_path, executo
     assert marker.exists()
     assert {r["parameters"]["a"]: r["status"] for r in records} == {1: "ok", 2: "ok", 3: "ok"}
     assert [r["metrics"]["a"]["value"] for r in records] == [1, 2, 3]
+
+
+def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
+    """A quick run's record is in the store (and handed to on_record) while a slow run of the same sweep still runs."""
+    from datetime import datetime
+
+    solution = write_solution(tmp_path / "naps", {"name": "naps", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+                              "seconds = 0", "import time, reefnb\ntime.sleep(seconds)\nreefnb.record('slept', seconds)")
+    store = Store(tmp_path / "results.sqlite")
+    arrivals = []
+
+    def on_record(record):
+        arrivals.append((datetime.now().astimezone(), record["parameters"]["seconds"], store.get(record["run_id"]) is not None))
+
+    records = reefnb.sweep(solution, grid={"seconds": [0, 8]}, scheduler="local:2", store=store, on_record=on_record)
+    assert sorted(record["status"] for record in records) == ["ok", "ok"] and len(arrivals) == 2
+    (quick_at, quick, quick_stored), (_, slow, _) = arrivals
+    slow_ended = datetime.fromisoformat(next(record["ended"] for record in records if record["parameters"]["seconds"] == 8))
+    assert (quick, slow) == (0, 8) and quick_stored
+    assert quick_at < slow_ended  # streamed as it finished, not gathered at the end

@@ -15,11 +15,14 @@ import logging
 import mimetypes
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .artifacts import parse_size
 from .confinement import PathOutside, resolve_inside
 from .recording import check_attachment_name
+from .scrub import find_secrets
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +125,66 @@ def _hashed(reader, writer, room: int) -> tuple[int, str]:
         if writer is not None:
             writer.write(chunk)
     return size, digest.hexdigest()
+
+
+def attached_folder(record: dict) -> Path | None:
+    """Where a run's attached files are (``runs/RUN_ID/files``), or None for a record without its executed notebook."""
+    output = (record.get("notebook") or {}).get("output_path")
+    return Path(output).parent / FILES_FOLDER if output and os.path.isabs(output) else None
+
+
+def packed_attachments(record: dict, scrubber: Any, warnings: list[str], room: int | None = None) -> Iterator[tuple[str, bytes]]:
+    """``(name, bytes)`` of each file a run attached, for a package or a registry, byte for byte: they are
+    evidence, their sha256 stays the record's, so they are checked rather than scrubbed. A file that is gone
+    or changed since the run, that holds a secret (detect-secrets' keyed detectors), the home folder or the
+    user's or host's name (``scrubber``'s words), or that would pass ``room`` bytes in all, is left out with a
+    warning in ``warnings``."""
+    folder = attached_folder(record)
+    for entry in record.get("files") or []:
+        name = str(entry.get("name"))
+        where = f"run {record.get('run_id')}: attached file {name}"
+        try:
+            content = resolve_inside(folder, name).read_bytes() if folder is not None else None
+        except (PathOutside, OSError):
+            content = None
+        if content is None or hashlib.sha256(content).hexdigest() != entry.get("sha256"):
+            warnings.append(f"{where}: {'gone' if content is None else 'changed since the run'}: left out")
+            continue
+        if room is not None and len(content) > room:
+            warnings.append(f"{where}: {len(content)} bytes, over the size limit ({room} bytes left): left out")
+            continue
+        problem = _private(content.decode("utf-8", "replace"), scrubber)
+        if problem:
+            warnings.append(f"{where}: holds {problem}: left out (attach a cleaned copy)")
+            continue
+        if room is not None:
+            room -= len(content)
+        yield name, content
+
+
+def _private(text: str, scrubber: Any) -> str | None:
+    secrets = find_secrets(text, high_entropy=False)  # LoadGen's hex responses look random: keyed detectors only
+    if secrets:
+        return f"a secret ({secrets[0][2]})"
+    if any(path in text for path, _ in scrubber.paths):
+        return "an absolute path of this machine"
+    if any(pattern.search(text) for pattern, _ in scrubber.words):
+        return "the user's or host's name"
+    return None
+
+
+def compare_files(original: dict | None, record: dict) -> dict | None:
+    """The attached files of a rerun against the original run's, by name and sha256 (None when the original attached none):
+    ``same``, ``different``, ``missing`` (attached by the original only), ``new`` (by the rerun only)."""
+    if not original or not original.get("files"):
+        return None
+    before = {entry["name"]: entry["sha256"] for entry in original["files"]}
+    after = {entry["name"]: entry["sha256"] for entry in record.get("files") or []}
+    return {"same": sorted(name for name in before if after.get(name) == before[name]),
+            "different": sorted(name for name in before if name in after and after[name] != before[name]),
+            "missing": sorted(set(before) - set(after)), "new": sorted(set(after) - set(before))}
+
+
+def comparison_line(comparison: dict) -> str:
+    return "  attached files: " + ", ".join(f"{len(names)} {kind}" for kind, names in comparison.items() if names) + \
+        "".join(f"\n    {kind}: {', '.join(names)}" for kind, names in comparison.items() if names and kind != "same")

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "env.*); default: the manifest's dashboard columns when --solution is a folder, else all")
     results.add_argument("--registry", metavar="NAME", help="push|pull: this registry (default: the only one; pull: all)")
     results.add_argument("--identify", action="store_true", help="push: share your user and host names too (default: an anonymous id)")
+    results.add_argument("--with-files", action="store_true", help="push: share the files the runs attached too (reefnb.attach)")
+    results.add_argument("--files-limit", metavar="SIZE", default="10M", help="push --with-files: at most this much in all (default: 10M)")
     detect = verb("detect", "print this machine's and an environment's fingerprint")
     detect.add_argument("--env", dest="environment", metavar="NAME", help="inspect this reef environment (default: the current python)")
     detect.add_argument("--refresh", action="store_true", help="ignore the cache")
@@ -234,6 +236,8 @@ def _sharing_verbs(verb: Callable) -> None:
     export.add_argument("--paper", metavar="DOI", help="the paper's DOI")
     export.add_argument("--allow-secret-in-code", action="store_true", help="export even when a notebook's code holds a secret "
                         "(code is exported as written; outputs, records and parameters are scrubbed anyway)")
+    export.add_argument("--no-files", dest="with_files", action="store_false", help="leave out the files the runs attached "
+                        "(reefnb.attach; packed under results/RUN_ID/files/ by default)")
     export.add_argument("--strict", action="store_true", help="exit 1 when the export has warnings (files read from outside the "
                         "solution, imports not installed)")
     export.add_argument("--external", action="append", default=[], type=_name_and_path, metavar="NAME=PATH",
@@ -247,7 +251,7 @@ def _sharing_verbs(verb: Callable) -> None:
     reproduce.add_argument("source", metavar="PACKAGE|SOLUTION", help="a .reef.zip package, a solution folder or its solution.json")
     reproduce.add_argument("-w", "--workflow", help="only the expectations of this workflow")
     reproduce.add_argument("--tolerance-scale", type=scale, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
-    reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new temporary folder)")
+    reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new folder under $REEF_HOME/reproductions)")
     reproduce.add_argument("--trust", action="store_true", help="run a package's notebooks without asking")
     reproduce.add_argument("--report", metavar="FILE.html|json", help="write the HTML and JSON reports here, one beside the other "
                            "(default: reproduce-report.* in the solution folder)")
@@ -642,7 +646,8 @@ def cmd_export(args, out: TextIO) -> tuple[int, Any]:
     if args.source is None:
         raise UsageError("reef export: give the NOTEBOOK or SOLUTION to export")
     summary = export_package(args.source, args.output, include=args.include, authors=args.author, license=args.license,
-                             paper=args.paper, allow_secret_in_code=args.allow_secret_in_code, external=dict(args.external))
+                             paper=args.paper, allow_secret_in_code=args.allow_secret_in_code, external=dict(args.external),
+                             with_files=args.with_files)
     warnings = summary["warnings"]
     if not args.json:
         for warning in warnings:
@@ -875,10 +880,16 @@ def _share_results(args, solution: str | None, out: TextIO) -> tuple[int, Any]:
     from .registry import pull_results, push_results
 
     if args.action == "push":
-        result = push_results(solution=solution, registry=args.registry, identify=args.identify)
+        from .artifacts import parse_size
+
+        result = push_results(solution=solution, registry=args.registry, identify=args.identify, with_files=args.with_files,
+                              files_limit=parse_size(args.files_limit, "--files-limit"))
         if not args.json:
+            files = f", {result['files']} attached files" if args.with_files else ""
             print(f"registry {result['registry']}: {result['pushed']} runs shared as {result['contributor']}"
-                  f" ({result['already']} were already there)", file=out)
+                  f" ({result['already']} were already there){files}", file=out)
+            for problem in result.get("files_left_out", []):
+                print(f"warning: {problem}", file=out)
     else:
         result = pull_results(solution=solution, registry=args.registry)
         if not args.json:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import file_sha256
+from .attachments import FILES_FOLDER, packed_attachments
 from .detection import environment_modules, environment_packages
 from .exceptions import InputError, ReefError
 from .export_scan import FoundFiles, code_trees, kernel_python, local_modules, relative_parameter, static_files, traced_files
@@ -71,6 +72,7 @@ def export_package(
     store: Any = None,
     allow_secret_in_code: bool = False,
     external: dict[str, str | Path] | None = None,
+    with_files: bool = True,
 ) -> dict:
     """Write ``source`` (a notebook, a solution folder or its ``solution.json``) as a package at ``output``.
 
@@ -81,6 +83,8 @@ def export_package(
     ``external`` (artifact name -> file) declares that file as an artifact the evaluator supplies
     (``supplied``, with its sha256 and size; not packed): the parameter then names the artifact's
     place in the solution, ``external/NAME/FILE``.
+    The files each run attached (``reefnb.attach``) go in ``results/RUN_ID/files/``, byte for byte and
+    checked (see ``attachments.packed_attachments``), unless ``with_files`` is False.
     Returns a summary: the package path, its sha256, its members, the expectations and runs it
     carries, and ``warnings`` (files read from outside the solution, imports not installed).
     """
@@ -146,6 +150,9 @@ def export_package(
         series = series_path(record)
         if series is not None:
             members[f"{RESULTS_FOLDER}/{record['run_id']}.{series.name}"] = series.read_bytes()
+    for record in records if with_files else ():
+        for name, content in packed_attachments(record, scrubber, warnings):
+            members[f"{RESULTS_FOLDER}/{record['run_id']}/{FILES_FOLDER}/{name}"] = content
     lock = scrubber.value(_lock(solution, data, records))
     members[LOCK_NAME] = _json_bytes(lock)
     members["requirements.txt"] = _requirements_txt(data, lock).encode("utf-8")
@@ -767,7 +774,7 @@ def _safe_name(package: Path, raw: str) -> str:
 def _check_json_members(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> None:
     """The JSON members reef reads (manifest, lock, run records) parse within the reader's limits, before anything is written."""
     for name, info in files.items():
-        if name in (MANIFEST_NAME, LOCK_NAME) or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json")):
+        if name in (MANIFEST_NAME, LOCK_NAME) or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1):
             try:
                 parse_json(archive.read(info), f"{package}: member '{name}'", expect=dict)
             except InputError as error:

@@ -631,11 +631,17 @@ def shareable_record(record: dict, identify: bool = False, scrubbers: dict | Non
     return shared
 
 
-def push_results(solution: str | None = None, registry: str | None = None, identify: bool = False, store: Any = None) -> dict:
+SHARED_FILES_LIMIT = 10 * 2**20  # push --with-files: attached files shared at most, in all
+
+
+def push_results(solution: str | None = None, registry: str | None = None, identify: bool = False, store: Any = None,
+                 with_files: bool = False, files_limit: int = SHARED_FILES_LIMIT) -> dict:
     """Share this machine's run records (of one solution, or all) in the registry's results shards (``reefnb.crowd``).
 
     Records pulled from others are not pushed again; a run already shared is left as it is. However many
-    records are pushed, they arrive in one commit.
+    records are pushed, they arrive in one commit. ``with_files``: the files the runs attached go too
+    (``files/RUN_ID/NAME``, checked as for a package), at most ``files_limit`` bytes in all; what is left
+    out is listed in ``files_left_out``.
     """
     from .store import default_store
 
@@ -645,6 +651,9 @@ def push_results(solution: str | None = None, registry: str | None = None, ident
     local = [record for record in store.records(solution=solution) if "origin" not in record]
     manifests = manifests_to_share(local)  # what the runs mean (metrics' goals, reference results) travels with them
     records = [shareable_record(record, identify, scrubbers) for record in local]
+    left_out: list[str] = []
+    attached = _attached_to_share(local, identify, scrubbers, files_limit, left_out) if with_files else {}
+    manifests.update(attached)
     del local
     who = contributor(identify)
 
@@ -658,7 +667,20 @@ def push_results(solution: str | None = None, registry: str | None = None, ident
         return changed, {"pushed": written, "already": len(records) - written}
 
     counts, _ = _change(name, apply, f"results: {len(records)} runs from {who}", anonymous=None if identify else who)
-    return {"registry": name, "contributor": who, **counts}
+    return {"registry": name, "contributor": who, **counts, **({"files": len(attached), "files_left_out": left_out} if with_files else {})}
+
+
+def _attached_to_share(records: list[dict], identify: bool, scrubbers: dict, limit: int, left_out: list[str]) -> dict[str, bytes]:
+    """``files/RUN_ID/NAME`` -> bytes of the files the runs attached, within ``limit`` bytes in all."""
+    from .attachments import packed_attachments
+
+    shared: dict[str, bytes] = {}
+    for record in records:
+        hostname = (record.get("environment") or {}).get("hostname")
+        scrubber = scrubbers.get(((record.get("solution") or {}).get("path"), hostname, identify))
+        for name, content in packed_attachments(record, scrubber, left_out, room=limit - sum(map(len, shared.values()))):
+            shared[f"files/{record['run_id']}/{name}"] = content
+    return shared
 
 
 def pull_results(solution: str | None = None, registry: str | None = None, store: Any = None) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import telemetry
+from .attachments import compare_files, comparison_line
 from .exceptions import ReefError
 from .local import write_text_atomically
 
@@ -131,6 +132,8 @@ def reproduce(
             changes = telemetry.differences(original.get("system"), record.get("system"))
             if changes:
                 experiment["telemetry_differences"] = changes
+        if (files := compare_files(original, record)) is not None:  # informational: logs carry times, so they differ
+            experiment["files"] = files
         experiments.append(experiment)
     verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
     all_ok = all(experiment["verdict"] == REPRODUCED for experiment in experiments)
@@ -331,6 +334,8 @@ def report_lines(report: dict) -> list[str]:
             lines.append(text)
         for key, change in experiment.get("environment_differences", {}).items():
             lines.append(f"  environment {key} differs: {json.dumps(change, default=str)}")
+        if experiment.get("files"):
+            lines.append(comparison_line(experiment["files"]))
         if experiment.get("telemetry_differences"):
             lines.append(f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}")
     for claim in report.get("claims", []):

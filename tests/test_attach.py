@@ -121,3 +121,78 @@ def test_read_attachments_ignores_malformed_outputs():
                     nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": "/x/a", "name": "a"}})]
     notebook.cells.append(cell)
     assert read_attachments(notebook) == [{"path": "/x/a", "name": "a", "cell_index": 0}]
+
+
+def _attached_run(tmp_path, extra: str = "") -> tuple:
+    folder = write_solution(tmp_path / "evidence", MINIMAL, "n = 2", WRITE_AND_ATTACH + extra)
+    record = reefnb.run(folder)
+    assert record["status"] == "ok", record["error"]
+    return folder, record
+
+
+def test_export_packs_the_attached_files_byte_for_byte_and_no_files_leaves_them_out(tmp_path):
+    import zipfile
+
+    folder, record = _attached_run(tmp_path)
+    code, out, err = call("export", str(folder), "-o", str(tmp_path / "with.reef.zip"))
+    assert code == 0, err + out
+    kept = folder / "runs" / record["run_id"] / "files"
+    with zipfile.ZipFile(tmp_path / "with.reef.zip") as archive:
+        for entry in record["files"]:
+            member = archive.read(f"results/{record['run_id']}/files/{entry['name']}")
+            assert member == (kept / entry["name"]).read_bytes() and hashlib.sha256(member).hexdigest() == entry["sha256"]
+    imported = reefnb.import_package(tmp_path / "with.reef.zip", tmp_path / "imported")  # nested results/ JSON is not taken for a record
+    assert (imported / "results" / record["run_id"] / "files" / "detections.json").is_file()
+    code, out, err = call("export", str(folder), "-o", str(tmp_path / "without.reef.zip"), "--no-files")
+    assert code == 0, err + out
+    with zipfile.ZipFile(tmp_path / "without.reef.zip") as archive:
+        assert not [name for name in archive.namelist() if "/files/" in name]
+        assert f"results/{record['run_id']}.json" in archive.namelist()
+
+
+def test_export_leaves_out_an_attached_file_that_changed_or_names_this_machine(tmp_path):
+    import zipfile
+
+    folder, record = _attached_run(tmp_path, "import os\nopen(folder / 'where.txt', 'w').write(os.getcwd())\nreefnb.attach(folder / 'where.txt')\n")
+    kept = folder / "runs" / record["run_id"] / "files"
+    (kept / "detections.json").write_text("[]")  # edited after the run: no longer the evidence the record lists
+    code, out, err = call("export", str(folder), "-o", str(tmp_path / "p.reef.zip"))
+    assert code == 0, err + out
+    assert "attached file detections.json: changed since the run: left out" in out
+    assert "attached file where.txt: holds an absolute path of this machine: left out" in out
+    with zipfile.ZipFile(tmp_path / "p.reef.zip") as archive:
+        names = [name for name in archive.namelist() if "/files/" in name]
+    assert names == [f"results/{record['run_id']}/files/performance/mlperf_log_summary.txt"]
+
+
+def test_reproduce_compares_the_attached_files_with_the_original_runs(tmp_path):
+    folder, record = _attached_run(tmp_path)
+    code, out, err = call("export", str(folder), "-o", str(tmp_path / "p.reef.zip"))
+    assert code == 0, err + out
+    report = reefnb.reproduce_solution(tmp_path / "p.reef.zip", trust=True, env="native", folder=tmp_path / "again")
+    files = report["experiments"][0]["files"]
+    assert files == {"same": ["detections.json", "performance/mlperf_log_summary.txt"], "different": [], "missing": [], "new": []}
+    from reefnb.reproduce import report_lines
+
+    assert "  attached files: 2 same" in report_lines(report)
+
+
+def test_results_push_with_files_shares_them_within_the_limit(tmp_path):
+    import subprocess
+
+    from reefnb import registry
+
+    bare = tmp_path / "registry.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
+    registry.add_registry("shared", str(bare))
+    folder, record = _attached_run(tmp_path)
+    summary_size = next(entry["size"] for entry in record["files"] if entry["name"].startswith("performance/"))
+    code, out, err = call("results", "push", "--with-files", "--files-limit", str(summary_size), "--json")
+    assert code == 0, err + out
+    result = json.loads(out)
+    assert result["files"] == 1 and len(result["files_left_out"]) == 1 and "over the size limit" in result["files_left_out"][0]
+    listed = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True, check=True).stdout
+    assert f"files/{record['run_id']}/performance/mlperf_log_summary.txt" in listed.split()
+    assert f"files/{record['run_id']}/detections.json" not in listed
+    code, out, err = call("results", "push", "--json")  # without --with-files: records only
+    assert code == 0 and "files" not in json.loads(out)

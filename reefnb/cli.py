@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
     run.add_argument("--no-telemetry", dest="telemetry", action="store_false", default=None,
                      help="do not sample the run's CPU, memory, disk, energy and GPU (default: every 200 ms)")
+    run.add_argument("--no-trace-files", dest="trace_files", action="store_false",
+                     help="do not record the files the kernel reads (an audit hook; reef export packs them; sweeps never record them)")
     run.add_argument("--max-output", metavar="SIZE", help="output kept per cell, the rest dropped with a marker (default: 10M, or $REEF_MAX_CELL_OUTPUT)")
     _run_options(run)
 
@@ -371,6 +373,7 @@ def cmd_run(args, out: TextIO) -> tuple[int, Any]:
             progress=not args.json and sys.stderr.isatty(),
             max_output=args.max_output,
             telemetry=args.telemetry,
+            trace_files=args.trace_files,
         )
     if not args.json:
         print(format_record(record), file=out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import logging
 import math
 import os
@@ -13,7 +14,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class _Session:
     extra: dict = field(default_factory=dict)
     output_budget: OutputBudget = field(default_factory=lambda: OutputBudget(cell_output_limit()))
     files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
+    trace_files: bool = False  # install that audit hook (RunRequest.trace_files)
     run_folder: Path | None = None  # told to a Python kernel (reefnb.run_folder()), where it writes what it attaches
 
 
@@ -76,6 +78,7 @@ class RunRequest:
     timeout: float | None
     notebook_sha256: str
     telemetry: TelemetryOptions = TelemetryOptions()  # what the run's processes did (reefnb.telemetry); not part of the key
+    trace_files: bool = False  # record the files the kernel reads (files_read): reef run does, sweeps do not; not part of the key
 
     @property
     def key(self) -> str:
@@ -141,6 +144,7 @@ def run(
     checkpoint: bool = False,
     max_output: int | str | None = None,
     telemetry: bool | None = None,
+    trace_files: bool = True,
 ) -> dict:
     """Execute a workflow's notebook and return its run record (whatever its status).
 
@@ -153,8 +157,11 @@ def run(
     its record (status ``interrupted``) has been stored first. Each cell keeps at most
     ``max_output`` of output (bytes or a size such as ``10M``; see ``reefnb.output_limit``). The record's
     ``system`` says what the run's processes did (``reefnb.telemetry``; ``telemetry=False``: not sampled).
+    ``trace_files``: a Python kernel records the files it opens for reading (an audit hook; the record's
+    ``files_read``, which ``reef export`` packs and ``reef reproduce`` checks). Sweeps leave it off.
     """
     request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
+    request = replace(request, trace_files=trace_files)
     limit = cell_output_limit(max_output)
     return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit)
 
@@ -220,7 +227,7 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     status, error = "ok", None
     interrupted = False
     session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget,
-                       run_folder=run_folder.resolve())
+                       run_folder=run_folder.resolve(), trace_files=request.trace_files)
     if resume_of is not None:
         session.replay = _replayable_cells(resume_of)
     sampler, system = None, None
@@ -322,7 +329,9 @@ def __reef_audit():
 __reef_audit()
 del __reef_audit
 """
-FILE_AUDIT_EXPRESSION = "sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) if __import__('os').path.isfile(p))"
+# As one JSON string: IPython's text/plain of a list stops at 1,000 items ("...").
+FILE_AUDIT_EXPRESSION = ("__import__('json').dumps(sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) "
+                         "if __import__('os').path.isfile(p)))")
 _SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
 _MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
 _TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".keras", ".reef", ".pyenv", ".conda")
@@ -758,6 +767,8 @@ def _register_engine() -> None:
                 raise RuntimeError(f"reef checkpoint code failed in the kernel: {content.get('ename')}: {content.get('evalue')}")
 
         def _start_file_audit(self) -> None:
+            if not self.reef_session.trace_files:
+                return
             if (self.nb.metadata.get("kernelspec") or {}).get("language", "python").lower() == "python":
                 self._silent(FILE_AUDIT_CODE)
                 self.reef_session.files_read = []
@@ -768,8 +779,8 @@ def _register_engine() -> None:
             message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": FILE_AUDIT_EXPRESSION})
             answer = ((self.wait_for_reply(message_id) or {}).get("content", {}).get("user_expressions", {}).get("reef", {}))
             try:
-                self.reef_session.files_read = list(ast.literal_eval(answer.get("data", {}).get("text/plain", "[]")))
-            except (ValueError, SyntaxError):
+                self.reef_session.files_read = list(json.loads(ast.literal_eval(answer.get("data", {}).get("text/plain", "'[]'"))))
+            except (ValueError, SyntaxError, TypeError):
                 log.warning("the kernel could not report the files it read: %s", answer.get("evalue", answer))
 
         def _tell_run_folder(self) -> None:

@@ -591,9 +591,10 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         shown = self.differences if self.frame.shape[1] > 1 else self.frame
-        head = ["", *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else escape(run)
-                      for run in shown.columns)]
-        rows = [[f"<b>{escape(label)}</b>", *(escape(value) for value in values)] for label, values in zip(shown.index, shown.to_numpy(), strict=True)]
+        head = ["", *shown.columns]  # html_table escapes the header: the links go in the first row
+        rows = [["<b>notebook</b>", *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else ""
+                                      for run in shown.columns)]]
+        rows += [[f"<b>{escape(label)}</b>", *(escape(value) for value in values)] for label, values in zip(shown.index, shown.to_numpy(), strict=True)]
         note = (f"{len(self.frame) - len(self.differences)} more rows are the same in every run" if self.frame.shape[1] > 1 else "one run")
         return (f'<div class="reef-compare">{html_table(head, rows, escaped=True)}'
                 f'<div style="font-size:0.85em;color:#57606a">{escape(note)}; a run id opens its executed notebook</div></div>')

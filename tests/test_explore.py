@@ -123,3 +123,21 @@ def test_without_widgets_the_explorer_still_has_an_svg(recorded):
     explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
     bundle = explorer._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<svg") and "on the frontier" in bundle["text/plain"]
+
+
+def test_selected_runs_link_to_their_executed_notebooks_relative_to_the_kernel(reef_home, tmp_path, monkeypatch):
+    records = []
+    for index in range(3):
+        entry = record(index, "random", 1000, 1.0 + index, 0.1 / (index + 1), "laptop")
+        output = tmp_path / "solution" / "runs" / f"{entry['run_id']}.ipynb"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("{}")
+        entry["notebook"]["output_path"] = str(output)
+        records.append(entry)
+    default_store().add_many(records)
+    monkeypatch.chdir(tmp_path / "solution")  # where JupyterLab started the kernel: beside the notebook
+    explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
+    explorer.chart._vl_selections = {**explorer.chart._vl_selections, "brush": brush((0, 10), (0, 1))}
+    first = records[0]["run_id"]
+    assert f'<a href="runs/{first}.ipynb" target="_blank">{first}</a>' in explorer.selection_view.value
+    assert f'href="runs/{first}.ipynb"' in explorer.compare()._repr_html_()

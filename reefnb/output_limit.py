@@ -3,7 +3,8 @@
 nbclient keeps every output message of a run in memory and papermill writes them all into the
 executed notebook: a cell printing 200 MB made ``reef run`` peak near 900 MB and wrote a 200 MB
 notebook. The executor asks an :class:`OutputBudget` before keeping each output message. Metrics
-recorded with ``reefnb.record`` have a budget of their own, so they are read even after a flood.
+recorded with ``reefnb.record`` and files named by ``reefnb.attach`` (the run's evidence) have a budget of
+their own, so they are read even after a flood.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import os
 from nbformat.v4 import new_output
 
 from .artifacts import parse_size
-from .recording import RECORD_MIME
+from .recording import ATTACH_MIME, RECORD_MIME
+
+EVIDENCE_MIMES = (RECORD_MIME, ATTACH_MIME)  # outputs with a budget of their own
 
 MAX_CELL_OUTPUT = 10 * 2**20
 MAX_CELL_OUTPUT_VARIABLE = "REEF_MAX_CELL_OUTPUT"
@@ -23,10 +26,10 @@ MARKER_ROOM = 4096
 
 # Run silently in an IPython kernel, formatted with the limit: the kernel itself drops what a cell
 # writes (stdout, stderr, displays, its result) beyond the limit, so that a flood never crosses
-# the wire (one 200 MB stream message alone would take 600 MB to receive and decode). Records
-# have a budget of their own. The client's OutputBudget stays as the bound for any other kernel.
+# the wire (one 200 MB stream message alone would take 600 MB to receive and decode). Records and
+# attachments (EVIDENCE_MIMES) have a budget of their own. The client's OutputBudget stays as the bound for any other kernel.
 KERNEL_LIMIT = r'''
-def __reef_limit_output(limit, record_mime):
+def __reef_limit_output(limit, evidence_mimes):
     import sys
     from IPython import get_ipython
 
@@ -64,7 +67,8 @@ def __reef_limit_output(limit, record_mime):
 
     def cap_publish(publish):
         def capped(data, *args, **kwargs):
-            if fits(size(data), "records" if record_mime in (data or {}) else "kept"):
+            evidence = any(mime in (data or {}) for mime in evidence_mimes)
+            if fits(size(data), "records" if evidence else "kept"):
                 return publish(data, *args, **kwargs)
         return capped
 
@@ -93,7 +97,7 @@ def __reef_limit_output(limit, record_mime):
 
 def kernel_limit_code(limit: int) -> str:
     """The code that makes an IPython kernel keep at most ``limit`` bytes of each cell's output."""
-    return f"{KERNEL_LIMIT}\n__reef_limit_output({limit}, {RECORD_MIME!r})\ndel __reef_limit_output\n"
+    return f"{KERNEL_LIMIT}\n__reef_limit_output({limit}, {EVIDENCE_MIMES!r})\ndel __reef_limit_output\n"
 
 
 def cell_output_limit(value: int | str | None = None) -> int:
@@ -131,7 +135,7 @@ def _megabytes(count: int) -> str:
 
 
 class OutputBudget:
-    """What one run keeps of each cell's output: at most ``limit`` bytes, and as much again for records."""
+    """What one run keeps of each cell's output: at most ``limit`` bytes, and as much again for records and attachments."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -148,7 +152,7 @@ class OutputBudget:
             return True
         content = message.get("content") or {}
         size = output_size(content)
-        if RECORD_MIME in (content.get("data") or {}):
+        if any(mime in (content.get("data") or {}) for mime in EVIDENCE_MIMES):
             if self.records + size <= self.bound:
                 self.records += size
                 return True

@@ -107,3 +107,26 @@ def test_client_budget_bounds_any_kernel():
     budget.mark(outputs)
     assert "[reef: " in outputs[-1]["text"] and budget.dropped == 5000 - (budget.bound - 600) + len("text/html") + 100
     assert budget.admit([], message("stream", name="stdout", text="d" * 900), 1, False)  # a new cell, a new budget
+
+
+def test_a_file_attached_after_a_flood_is_kept(tmp_path):
+    """A cell prints 50 MB, then attaches a file: the attachment survives the flood as a record does."""
+    cell = ("import reefnb\nfor i in range(50):\n    print('x' * 1_000_000)\n"
+            "(reefnb.run_folder() / 'evidence.txt').write_text('kept\\n')\nreefnb.attach(reefnb.run_folder() / 'evidence.txt')")
+    folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", cell, AFTER)
+    record = reefnb.run(folder, max_output="1M")
+    assert record["status"] == "ok", record["error"]
+    assert [entry["name"] for entry in record["files"]] == ["evidence.txt"]
+    assert (folder / "runs" / record["run_id"] / "files" / "evidence.txt").read_text() == "kept\n"
+    assert record["metrics"]["after_flood"]["value"] == 42
+    assert any("MB of output dropped" in text for text in stream_texts(Path(record["notebook"]["output_path"])))
+
+
+def test_client_budget_keeps_attachments_as_records():
+    budget, outputs = OutputBudget(1000), []
+    assert budget.admit(outputs, message("stream", name="stdout", text="a" * 6000), 0, False)  # cut: the cell's budget is spent
+    outputs.append({"text": "a" * budget.bound})
+    assert not budget.admit(outputs, message("display_data", data={"text/html": "c"}, metadata={}), 0, False)
+    attached = message("display_data", data={"application/vnd.reef.attach+json": {"path": "/x/evidence.txt", "name": "evidence.txt"},
+                                             "text/plain": "attached evidence.txt"}, metadata={})
+    assert budget.admit(outputs, attached, 0, False)

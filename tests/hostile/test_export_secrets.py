@@ -89,9 +89,12 @@ def test_results_push_carries_no_secret(leaky_run, tmp_path, monkeypatch):
     assert registry.push_results(solution="leaky")["pushed"] == 1
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(bare), str(clone)], check=True)
-    shared = [path for path in (clone / "results").rglob("*.json")]
-    assert shared and {path.name: leaks(path.read_bytes()) for path in shared if leaks(path.read_bytes())} == {}
-    record = json.loads(shared[0].read_text())
+    import pyarrow.parquet as parquet
+
+    parts = sorted((clone / "results").rglob("part-*.parquet"))  # reefnb.crowd: records and environments as JSON text columns
+    shared = {f"{path.name}:{row['run_id']}": (row["record"] + row["environment"]).encode() for path in parts for row in parquet.read_table(path).to_pylist()}
+    assert shared and {name: leaks(text) for name, text in shared.items() if leaks(text)} == {}
+    record = json.loads(parquet.read_table(parts[0]).column("record")[0].as_py())
     assert record["parameters"]["gh_token"] == "<redacted>" and record["metrics"]["note"]["value"] == "token <redacted>"
 
 

@@ -351,8 +351,8 @@ def _notebook_requires(notebook: Path, records: list[dict], local: set[str] = fr
         versions = {canonicalize_name(name): version for name, version in environment_packages(python).items()}
     distributions = module_distributions(python)
     for module in _imports(parsed):
-        if module in sys.stdlib_module_names or module in local or module.startswith("_"):
-            continue
+        if module in sys.stdlib_module_names or module in local or module.startswith("_") or module == "reefnb":
+            continue  # reefnb goes into every environment reef makes (envs.install_reefnb): not from an index
         provided = sorted(set(distributions.get(module, [])))
         if not provided:
             name = canonicalize_name(module)

@@ -208,6 +208,7 @@ def init(
     ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
     Without ``trust`` such a source installs only what its lock pins and hashes (see ``untrusted_install``).
     """
+    from .artifacts import split_artifact_arguments
     from .envs import EnvError, create_environment, get_environment, install_packages
 
     if replace and env and not native:
@@ -219,9 +220,16 @@ def init(
     imported_before = _imported_folders()
     source, locked, foreign = open_init_source(source, dry_run=dry_run)
     try:
+        artifacts, supplied = split_artifact_arguments(artifacts)
+        if supplied and not dry_run:
+            _supply(source, supplied)
         plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned or locked, artifacts=artifacts)
         if on_plan is not None:
             on_plan(plan)
+        unsupplied = [artifact for artifact in plan.artifacts if artifact["status"] == "missing" and artifact["name"] not in supplied
+                      and plan.solution.data["artifacts"][artifact["name"]].get("supplied")]
+        if unsupplied and not dry_run:
+            raise ReefError(f"{origin}: {unsupplied[0]['detail']}")
         generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
         if generated and foreign and not trust and not dry_run:
             raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
@@ -262,6 +270,15 @@ def init(
     write_lock(plan.solution.path / LOCK_NAME, lock)
     _remember(plan.solution, environment)
     return lock
+
+
+def _supply(source: str | Path | Solution, supplied: dict[str, str]) -> None:
+    """Files given as ``--artifact NAME=PATH``: verified, cached and placed (see ``artifacts.supply_artifact``)."""
+    from .artifacts import supply_artifact
+
+    solution = source if isinstance(source, Solution) else load_solution(source)
+    for name, path in supplied.items():
+        supply_artifact(name, solution.data.get("artifacts", {}), path, manifest_path=solution.manifest_path)
 
 
 def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:

@@ -43,6 +43,7 @@ def reproduce(
     env: str | None = None,
     pip_options: list[str] | None = None,
     on_plan: Any = None,
+    artifacts: dict[str, str] | None = None,
 ) -> dict:
     """Rerun every expectation of ``source`` (a package, a solution folder or its manifest) and judge it.
 
@@ -57,6 +58,8 @@ def reproduce(
     environment with the lock's exact package versions (``pip_options`` go to the installer);
     ``"native"`` runs on this python's kernel, installing nothing; any other value names an
     existing reef environment. For a solution folder the default is where ``reef run`` would run.
+    ``artifacts`` (name -> path): files the user supplies for the solution's ``supplied`` artifacts
+    (``reef export --external``), verified by sha256 before anything runs; one not given stops here.
     ``report``: the JSON report's path, or the HTML report's when it ends in ``.html``; the other
     one is written beside it.
     """
@@ -81,6 +84,12 @@ def reproduce(
     else:
         solution = load_solution(source)
     originals = package_records(solution.path)
+    try:
+        provide_artifacts(solution, artifacts or {})
+    except BaseException:
+        if package and folder is None:  # nothing ran: the new reproduction folder goes
+            shutil.rmtree(solution.path.parent, ignore_errors=True)
+        raise
     kernel, environment = _where(solution, env if env is not None else ("new" if package else None), pip_options, on_plan)
     profiles = solution.data.get("profiles", {})
     if profile is not None and profile not in profiles:
@@ -175,6 +184,19 @@ def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_pla
         return None, name
     get_environment(env)  # a clear error when it does not exist
     return None, env
+
+
+def provide_artifacts(solution: Any, supplied: dict[str, str]) -> None:
+    """Each artifact the user supplies (``supplied`` in the manifest, or named in ``supplied``): verified and
+    placed, from ``supplied[name]`` or the cache; an ArtifactError that says what to type when neither has it."""
+    from .artifacts import fetch_artifact, supply_artifact
+
+    specs = solution.data.get("artifacts", {})
+    for name, path in supplied.items():
+        supply_artifact(name, specs, path, manifest_path=solution.manifest_path)
+    for name, spec in specs.items():
+        if spec.get("supplied") and name not in supplied:
+            fetch_artifact(name, specs, offline=True, manifest_path=solution.manifest_path)
 
 
 def runs_only_expectations(solution: Any, originals: list[dict]) -> list[dict]:

@@ -208,7 +208,7 @@ def split_artifact_arguments(entries: list[str] | tuple[str, ...]) -> tuple[list
 def supply_instruction(name: str, spec: dict) -> str:
     """What to type to supply a ``supplied`` artifact: ``--artifact NAME=/path/to/FILE`` with its size and digest."""
     filename = Path(spec.get("path") or name).name
-    size = f"{_human(spec['size'])}, " if "size" in spec else ""
+    size = f"{format_size(spec['size'])}, " if "size" in spec else ""
     return (f"artifact '{name}' ({filename}, {size}sha256 {spec.get('sha256', '?')[:16]}...) is not shipped: "
             f"supply your copy with --artifact {name}=/path/to/{filename} (reef init or reef reproduce)")
 
@@ -237,7 +237,7 @@ def artifact_status(
             return {"name": name, "status": "cached", "detail": str(cached)}
         reachable = [url for url in urls if not offline or url.startswith("file:")]
         if reachable:
-            size = f" ({_human(spec['size'])})" if "size" in spec else ""
+            size = f" ({format_size(spec['size'])})" if "size" in spec else ""
             return {"name": name, "status": "fetch", "detail": reachable[0] + size}
     elif _generated_marker(fetcher.generated_folder(name), spec, generate_only=True) is not None:
         return {"name": name, "status": "cached", "detail": str(fetcher.generated_folder(name))}
@@ -346,6 +346,16 @@ def parse_size(text: str, origin: str = "size") -> int:
     if not value < 2**62:
         raise ArtifactError(f"{origin}: {text[:40]!r} is too large a size")
     return int(value)
+
+
+def format_size(count: int) -> str:
+    """A size as people read it, in the units ``parse_size`` takes: ``512 B``, ``1.5 KiB``, ``2.0 GiB``."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
 
 
 def _positive_seconds(text: str, origin: str) -> float:
@@ -1097,15 +1107,6 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         pass
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 @contextmanager

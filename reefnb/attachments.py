@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .artifacts import parse_size
+from .artifacts import format_size, parse_size
 from .confinement import PathOutside, resolve_inside
 from .recording import check_attachment_name
 from .scrub import find_secrets
@@ -131,6 +131,55 @@ def attached_folder(record: dict) -> Path | None:
     """Where a run's attached files are (``runs/RUN_ID/files``), or None for a record without its executed notebook."""
     output = (record.get("notebook") or {}).get("output_path")
     return Path(output).parent / FILES_FOLDER if output and os.path.isabs(output) else None
+
+
+def file_details(entry: dict) -> str:
+    """What every run summary (``reef run``, ``%reef run``, the JupyterLab sidebar) says of an attached file
+    after its name: size, media type and the start of its sha256."""
+    media = entry.get("media_type") or media_type(str(entry.get("name")))
+    return f"{format_size(int(entry.get('size') or 0))}  {media}  sha256 {str(entry.get('sha256'))[:12]}"
+
+
+def file_line(entry: dict) -> str:
+    """One attached file as a line of text: its name, then ``file_details``."""
+    return f"{entry.get('name')}  {file_details(entry)}"
+
+
+def refused_line(entry: dict) -> str:
+    """A file the run attached that was not kept, and why."""
+    return f"not kept: {entry.get('name')}: {entry.get('reason')}"
+
+
+def attachment_lines(record: dict) -> list[str]:
+    """The text lines of a run summary about its attached files: where they are, one line each, those refused."""
+    files, folder = record.get("files") or [], attached_folder(record)
+    lines = [f"  files: {folder if folder is not None else '(not on this machine)'}"] if files else []
+    lines += [f"    {file_line(entry)}" for entry in files]
+    return lines + [f"  {refused_line(entry)}" for entry in record.get("files_refused") or []]
+
+
+def file_links(record: dict, base: str | Path, within: str | Path | None = None) -> dict[str, str]:
+    """Relative links (``/``-separated, from the folder ``base``) to the run's attached files that are here, by name.
+
+    With ``within`` (a folder), only links that stay inside it: below ``base``, or below ``within`` when ``base``
+    is inside it too, so that a link never spells out the folders above (a page that leaves this machine).
+    """
+    folder = attached_folder(record)
+    if folder is None:
+        return {}
+    base, links = os.path.realpath(base), {}
+    inside = within is not None and Path(base).is_relative_to(os.path.realpath(within))
+    for entry in record.get("files") or []:
+        try:
+            path = resolve_inside(folder, str(entry.get("name")))
+        except (PathOutside, ValueError):
+            continue
+        if not path.is_file():
+            continue
+        if within is not None and not (path.is_relative_to(base) or (inside and path.is_relative_to(os.path.realpath(within)))):
+            continue
+        links[str(entry["name"])] = Path(os.path.relpath(path, base)).as_posix()
+    return links
 
 
 def packed_attachments(record: dict, scrubber: Any, warnings: list[str], room: int | None = None) -> Iterator[tuple[str, bytes]]:

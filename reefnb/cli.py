@@ -720,11 +720,9 @@ def _declared(args, out: TextIO, declaration) -> tuple[int, Any]:
 
 
 def _size(count: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return str(count)
+    from .artifacts import format_size
+
+    return format_size(count)
 
 
 def results_with_solution(argument: str | None):
@@ -862,17 +860,11 @@ def format_record(record: dict, short: bool = False) -> str:
         from .telemetry import summary_line
 
         lines.append(f"  system: {summary_line(record['system'])}")
-    lines += attachment_lines(record)
+    if record.get("files") or record.get("files_refused"):
+        from .attachments import attachment_lines
+
+        lines += attachment_lines(record)
     return "\n".join(lines)
-
-
-def attachment_lines(record: dict) -> list[str]:
-    """The files a run attached (kept in ``runs/RUN_ID/files/``) and those refused, for ``format_record``."""
-    files, refused = record.get("files") or [], record.get("files_refused") or []
-    lines = [f"  files: {Path(record['notebook']['output_path']).parent / 'files'}"] if files else []
-    lines += [f"    {entry['name']}  {_size(entry['size'])}  sha256 {entry['sha256'][:12]}" for entry in files]
-    lines += [f"  not kept: {entry['name']}: {entry['reason']}" for entry in refused]
-    return lines
 
 
 def _number(value: Any) -> str:

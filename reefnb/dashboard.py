@@ -1,7 +1,8 @@
 """The offline dashboard: one HTML file with the Vega libraries inlined, nothing fetched from the network.
 
 It holds a summary per environment, the Pareto charts, the comparison with the manifest's expected
-(reference) results and the run details. The manifest's ``dashboard`` section names the default
+(reference) results, the run details and the files each run attached (``reefnb.attach``): linked when
+the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's ``dashboard`` section names the default
 axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats.
 """
 
@@ -14,12 +15,15 @@ from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from . import telemetry
+from .artifacts import format_size
+from .attachments import file_links
 from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
 from .plots import REFERENCE_DETAILS
-from .scrub import scrub_frame
+from .scrub import Scrubber, default_scrubber, scrub_frame
 
 if TYPE_CHECKING:
     import pandas
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 MAX_DETAIL_ROWS = 500
 MAX_CHARTS = 3
+MAX_FILE_ROWS = 1000
 BASE_DETAIL_COLUMNS = ["run_id", "status", "env.name"]
 
 
@@ -112,8 +117,8 @@ def build_dashboard(
     title: str | None = None,
 ) -> Path:
     """Write the dashboard of ``frame`` (the results frame) to ``path`` and return the path."""
-    page = dashboard_html(frame, solution=solution, objectives=objectives, title=title)
     path = Path(path)
+    page = dashboard_html(frame, solution=solution, objectives=objectives, title=title, location=path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
@@ -124,8 +129,10 @@ def dashboard_html(
     solution: Solution | None = None,
     objectives: dict[str, str] | None = None,
     title: str | None = None,
+    location: str | Path | None = None,
 ) -> str:
-    """The dashboard as one self-contained HTML page."""
+    """The dashboard as one self-contained HTML page; ``location``: the folder it will be written in, from
+    which the run's attached files are linked (without it they are listed, not linked)."""
     import vl_convert
 
     from .plots import pareto_chart
@@ -191,6 +198,10 @@ def dashboard_html(
     details = frame[columns].head(MAX_DETAIL_ROWS)
     sections += [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
                  _table_html(_formatted(details, metrics))]
+    files = attached_files(details["run_id"] if "run_id" in details else [], location)
+    if len(files):
+        files = _scrubbed_files(files, default_scrubber(str(solution.path) if solution else None))
+        sections += ["<h2>Attached files (the runs' evidence)</h2>", _files_html(files)]
 
     specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
     script = ""
@@ -206,6 +217,29 @@ def dashboard_html(
         script = (f"<script>{_script_safe(bundle)}</script>\n"
                   f"<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>")
     return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=script)
+
+
+def attached_files(run_ids: Iterable[str], location: str | Path | None = None, store: Any = None) -> pandas.DataFrame:
+    """The files the runs attached: run_id, file, size, media type, sha256 and ``link``, a relative link from the
+    folder ``location`` when the file is here and the link stays below ``location`` or inside the run's solution
+    folder (so that it never spells out the folders above), else None."""
+    import pandas
+
+    from .store import default_store
+
+    store = store or default_store()
+    rows: list[dict] = []
+    for run_id in dict.fromkeys(map(str, run_ids)):
+        record = store.get(run_id) or {}
+        files = record.get("files") or []
+        solution_folder = (record.get("solution") or {}).get("path")
+        links = file_links(record, location, within=solution_folder) if files and location is not None and solution_folder else {}
+        rows += [{"run_id": run_id, "file": str(entry.get("name")), "size": format_size(int(entry.get("size") or 0)),
+                  "media type": str(entry.get("media_type")), "sha256": str(entry.get("sha256")), "link": links.get(str(entry.get("name")))}
+                 for entry in files]
+        if len(rows) >= MAX_FILE_ROWS:
+            break
+    return pandas.DataFrame(rows[:MAX_FILE_ROWS], columns=["run_id", "file", "size", "media type", "sha256", "link"])
 
 
 def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], metrics: dict[str, dict]) -> pandas.DataFrame:
@@ -327,6 +361,31 @@ def _table_html(frame: pandas.DataFrame) -> str:
         for row in frame.itertuples(index=False)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _scrubbed_files(files: pandas.DataFrame, scrubber: Scrubber) -> pandas.DataFrame:
+    """Names and links leave this machine too: scrubbed part by part (a whole path would look like a random token),
+    a link that the scrubber changes is dropped."""
+    def scrubbed(path: Any) -> Any:
+        return "/".join(scrubber.text(part) for part in path.split("/")) if isinstance(path, str) else path
+
+    files = files.copy()
+    files["file"] = files["file"].map(scrubbed)
+    files["media type"] = files["media type"].map(scrubber.text)
+    files["link"] = [link if scrubbed(link) == link else None for link in files["link"]]
+    return files
+
+
+def _files_html(files: pandas.DataFrame) -> str:
+    columns = [column for column in files.columns if column != "link"]
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    rows = []
+    for row in files.to_dict("records"):
+        cells = [html.escape(str(row[column])) for column in columns]
+        if isinstance(row["link"], str) and row["link"]:
+            cells[columns.index("file")] = f'<a href="{html.escape(quote(row["link"]))}">{cells[columns.index("file")]}</a>'
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    return f'<table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _script_safe(text: str) -> str:

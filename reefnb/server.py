@@ -22,6 +22,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import ReefError, Solution, default_store, load_solution, open_solution, plan_init, reef_home
+from .attachments import file_details, file_links, refused_line
 from .confinement import is_inside
 from .json_input import parse_json
 from .telemetry import summary_line
@@ -177,7 +178,16 @@ def run_summary(root: Path, record: dict) -> dict:
         "error": None if not error else f"{error.get('name', '')}: {error.get('message', '')}".strip(": "),
         "output": output,
         "system": summary_line(record.get("system")) or None,  # what the run's processes did (reefnb.telemetry)
+        "files": attached_files(root, record),
+        "files_refused": [refused_line(entry) for entry in record.get("files_refused") or []],
     }
+
+
+def attached_files(root: Path, record: dict) -> list[dict]:
+    """The files the run attached (reefnb.attach): name, the summary's details (size, media type, sha256), and
+    ``path``, relative to the server's root, for those here under it (the sidebar opens them), else None."""
+    links = file_links(record, root, within=root)
+    return [{"name": entry["name"], "details": file_details(entry), "path": links.get(entry["name"])} for entry in record.get("files") or []]
 
 
 def solution_records(target: Target) -> list[dict]:

@@ -12,9 +12,11 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import ipywidgets as widgets
 
+from .attachments import attachment_lines, file_details, file_links, refused_line
 from .exceptions import ReefError
 from .telemetry import summary_line
 
@@ -175,7 +177,20 @@ def run_summary(record: dict) -> dict:
     if output:
         parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(output)}</code></div>')
         plain.append(f"  notebook: {output}")
+    if record.get("files") or record.get("files_refused"):  # the run's evidence (reefnb.attach), linked from the kernel's folder
+        parts.append(_attached_files_html(record, file_links(record, Path.cwd())))
+        plain += attachment_lines(record)
     return bundle(f'<div class="reef-run">{"".join(parts)}</div>', "\n".join(plain))
+
+
+def _attached_files_html(record: dict, links: dict[str, str]) -> str:
+    lines = []
+    for entry in record.get("files") or []:
+        name = str(entry["name"])
+        shown = f'<a href="{escape(quote(links[name]))}" target="_blank">{escape(name)}</a>' if name in links else escape(name)
+        lines.append(f'<div>{shown} <span style="color:{_MUTED}">{escape(file_details(entry))}</span></div>')
+    lines += [f'<div style="color:{_MUTED}">{escape(refused_line(entry))}</div>' for entry in record.get("files_refused") or []]
+    return f'<div class="reef-files" style="font-size:0.85em">files:{"".join(lines)}</div>'
 
 
 def fingerprint_bundle(fingerprint: dict) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from conftest import call, write_solution
 
 import reefnb
 from reefnb import recording
+from reefnb.attachments import file_line
 from reefnb.recording import ATTACH_MIME, check_attachment_name, read_attachments
 
 MINIMAL = {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
@@ -90,10 +92,49 @@ def test_the_cli_summary_lists_the_attached_files(tmp_path):
     folder = write_solution(tmp_path / "evidence", MINIMAL, "n = 2", WRITE_AND_ATTACH)
     code, out, err = call("run", str(folder))
     assert code == 0, err
-    assert "performance/mlperf_log_summary.txt" in out and "detections.json" in out
+    record = reefnb.default_store().records()[-1]
+    lines = out.splitlines()
+    assert f"  files: {folder.resolve() / 'runs' / record['run_id'] / 'files'}" in lines
+    summary = next(entry for entry in record["files"] if entry["name"] == "performance/mlperf_log_summary.txt")
+    assert f"    {file_line(summary)}" in lines  # the one rendering the magic and the sidebar show too
+    assert file_line(summary) == f"performance/mlperf_log_summary.txt  36 B  text/plain  sha256 {summary['sha256'][:12]}"
     code, out, _ = call("run", str(folder), "--json")
     assert code == 0
     assert [entry["name"] for entry in json.loads(out)["files"]] == ["performance/mlperf_log_summary.txt", "detections.json"]
+
+
+def _links(page: str) -> dict[str, str]:
+    """The attached-files table of a dashboard: file name -> href (None when listed without a link)."""
+    table = page.split("<h2>Attached files", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>[^<]*</td><td>(?:<a href=\"([^\"]*)\">)?([^<]*)", table)
+    return {name: href or None for href, name in rows}
+
+
+def test_the_dashboard_links_the_attached_files_where_the_links_resolve_else_lists_them(tmp_path):
+    folder = write_solution(tmp_path / "evidence", MINIMAL, "n = 2", WRITE_AND_ATTACH)
+    record = reefnb.run(folder)
+    assert record["status"] == "ok", record["error"]
+    files = f"runs/{record['run_id']}/files"
+    for page_path, prefix in ((folder / "dashboard.html", ""), (folder / "reports" / "dashboard.html", "../"),
+                              (tmp_path / "dashboard.html", "evidence/")):
+        code, _, err = call("dashboard", "--solution", str(folder), "-o", str(page_path))
+        assert code == 0, err
+        page = page_path.read_text()
+        links = _links(page)
+        assert links == {"performance/mlperf_log_summary.txt": f"{prefix}{files}/performance/mlperf_log_summary.txt",
+                         "detections.json": f"{prefix}{files}/detections.json"}
+        for entry in record["files"]:  # each link leads to the very file the record lists
+            assert _sha256(page_path.parent / links[entry["name"]]) == entry["sha256"]
+        assert str(tmp_path) not in page
+
+    elsewhere = tmp_path / "shared" / "dashboard.html"  # a link would climb out of the solution: listed, not linked
+    code, _, err = call("dashboard", "--solution", str(folder), "-o", str(elsewhere))
+    assert code == 0, err
+    page = elsewhere.read_text()
+    assert _links(page) == {"performance/mlperf_log_summary.txt": None, "detections.json": None}
+    for entry in record["files"]:
+        assert entry["sha256"] in page
+    assert str(tmp_path) not in page and "../" not in page.split("<h2>Attached files", 1)[1].split("</table>", 1)[0]
 
 
 def test_outside_reef_attach_only_shows_and_run_folder_is_temporary(tmp_path, monkeypatch):

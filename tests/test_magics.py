@@ -138,6 +138,30 @@ def test_a_failed_run_is_shown_with_its_error(shell, tmp_path):
     assert "reef-badge reef-failed" in html(captured) and "ValueError: bad input data (cell 1)" in plain(captured)
 
 
+def test_run_summary_lists_the_attached_files_linked_from_the_kernels_folder(shell, tmp_path, monkeypatch):
+    from reefnb.attachments import file_details, file_line
+
+    cell = ("import reefnb\n(reefnb.run_folder() / 'summary log.txt').write_text('VALID\\n')\n"
+            "reefnb.attach(reefnb.run_folder() / 'summary log.txt', name='performance/summary log.txt')\n"
+            "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')")
+    folder = write_solution(tmp_path / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+                            "x = 1", cell)
+    monkeypatch.chdir(tmp_path)  # the kernel's folder: links are relative to it, as JupyterLab resolves them
+    monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: listed as not kept
+    frame, captured = reef(shell, "run evidence")
+    run_id = frame.iloc[0]["run_id"]
+    record = reefnb.default_store().get(run_id)
+    entry = record["files"][0]
+    assert entry["media_type"] == "text/plain" and record["files_refused"][0]["name"] == "big.log"
+    summary = html(captured)
+    href = f"evidence/runs/{run_id}/files/performance/summary%20log.txt"
+    assert f'<a href="{href}" target="_blank">performance/summary log.txt</a>' in summary
+    assert (tmp_path / href.replace("%20", " ")).read_text() == "VALID\n"
+    assert file_details(entry) in summary and "not kept: big.log: 100 bytes: over the REEF_MAX_ATTACHED limit" in summary
+    text = plain(captured).splitlines()
+    assert f"  files: {folder.resolve() / 'runs' / run_id / 'files'}" in text and f"    {file_line(entry)}" in text
+
+
 def test_sweep_progress_widget_follows_the_sweep():
     widget = SweepProgressWidget("sweep demo")
     widget.update(SweepProgress(total=6, done=0, ok=0, failed=0, running=0, skipped=2, elapsed_s=0.0, eta_s=None))
@@ -382,6 +406,7 @@ def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
     from reefnb.execute import _UnknownParameters
 
     caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.WARNING, logger="papermill")  # reef's main() (an earlier test's) quiets papermill to CRITICAL
     papermill_log = logging.getLogger("papermill")
     unknown = _UnknownParameters({"samples": None})
     papermill_log.addFilter(unknown)

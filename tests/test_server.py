@@ -14,10 +14,11 @@ pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (p
 pytest.importorskip("pytest_jupyter", reason="pytest-jupyter is not installed (pip install 'pytest-jupyter[server]')")
 
 # The fixtures of pytest-jupyter, for this module only (as a plugin they would wrap every test of the suite).
-from conftest import HELLO, write_notebook  # noqa: E402
+from conftest import HELLO, write_notebook, write_solution  # noqa: E402
 from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
 from tornado.httpclient import HTTPClientError  # noqa: E402
 
+import reefnb  # noqa: E402
 from reefnb.server import RequestError, confined  # noqa: E402
 
 
@@ -171,6 +172,30 @@ def test_run_with_parameters_then_runs_export_and_dashboard(call, root):
     assert answer["html"].lstrip().lower().startswith("<!doctype html") and run["run_id"] in answer["html"]
     status, answer = call("GET", "dashboard", "plain/analysis.ipynb")
     assert status == 400 and "no runs recorded" in answer["message"]
+
+
+ATTACHING = ("import reefnb\n(reefnb.run_folder() / 'summary.txt').write_text('Result is : VALID\\n')\n"
+             "reefnb.attach(reefnb.run_folder() / 'summary.txt', name='performance/mlperf_log_summary.txt')\n"
+             "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')")
+
+
+def test_run_details_list_the_attached_files_with_a_path_the_sidebar_opens(call, root, monkeypatch):
+    from reefnb.attachments import file_details
+    from reefnb.server import run_summary
+
+    monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: said why it was not kept
+    write_solution(root / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", ATTACHING)
+    status, run = call("POST", "runs", body={"path": "evidence/main.ipynb"})
+    assert status == 200 and run["status"] == "ok", run
+    record = reefnb.default_store().get(run["run_id"])
+    path = f"evidence/runs/{run['run_id']}/files/performance/mlperf_log_summary.txt"
+    assert run["files"] == [{"name": "performance/mlperf_log_summary.txt", "details": file_details(record["files"][0]), "path": path}]
+    assert run["files"][0]["details"].startswith("18 B  text/plain  sha256 ") and (root / path).read_text() == "Result is : VALID\n"
+    assert run["files_refused"] == ["not kept: big.log: 100 bytes: over the REEF_MAX_ATTACHED limit of the run's files (32 bytes left)"]
+    status, answer = call("GET", "runs", "evidence/main.ipynb")
+    assert status == 200 and answer["runs"][0]["files"] == run["files"]
+    # under another root the file is out of reach: listed, no path to open
+    assert run_summary(root / "plain", record)["files"] == [{**run["files"][0], "path": None}]
 
 
 def test_detect_gives_the_fingerprint(call, reef_home):

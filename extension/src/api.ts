@@ -61,6 +61,14 @@ export interface IRun {
   error: string | null;
   output: string | null;
   system: string | null; // telemetry: peak RSS, CPU, I/O, energy, GPU (one line)
+  files: IAttachedFile[]; // the files the run attached (reefnb.attach), kept in runs/RUN_ID/files/
+  files_refused: string[]; // one line each: a file attached but not kept, and why
+}
+
+export interface IAttachedFile {
+  name: string;
+  details: string; // size, media type, sha256 (as `reef run` prints them)
+  path: string | null; // relative to the server's root when the file is under it (JupyterLab can open it)
 }
 
 export interface IExport {

@@ -232,10 +232,37 @@ export class ReefSidebar extends Widget {
       const line = row(run.status, run.system ? [...lines, run.system] : lines);
       line.dataset.run = run.run_id;
       line.title = run.run_id + (run.output ? `\n${run.output}` : '');
+      this.attachedFiles(line.lastElementChild as HTMLElement, run);
       table.appendChild(line);
     }
     section.appendChild(table);
     return section;
+  }
+
+  /** The run's attached files under its lines: a link that opens the file in JupyterLab when it is under the root. */
+  private attachedFiles(cell: HTMLElement, run: IRun): void {
+    for (const file of run.files ?? []) {
+      const line = element('div', 'reef-line reef-file');
+      line.dataset.file = file.name;
+      if (file.path) {
+        const link = element('a', 'reef-file-link', file.name) as HTMLAnchorElement;
+        const path = file.path;
+        link.href = '#';
+        link.title = `Open ${path}`;
+        link.addEventListener('click', event => {
+          event.preventDefault();
+          void this.commands.execute('docmanager:open', { path });
+        });
+        line.appendChild(link);
+      } else {
+        line.appendChild(element('span', '', file.name));
+      }
+      line.appendChild(element('span', '', `  ${file.details}`));
+      cell.appendChild(line);
+    }
+    for (const refused of run.files_refused ?? []) {
+      cell.appendChild(element('div', 'reef-line reef-file-refused', refused));
+    }
   }
 
   private _path: string | null = null;

@@ -31,31 +31,48 @@ MARKER_ROOM = 4096
 KERNEL_LIMIT = r'''
 def __reef_limit_output(limit, evidence_mimes):
     import sys
+    import threading
     from IPython import get_ipython
 
-    shell, state = get_ipython(), {"kept": 0, "records": 0, "dropped": 0}
+    shell = get_ipython()
+    if getattr(shell, "_reef_output_limit", None) is not None:  # limited already: only the limit changes, nothing wraps twice
+        shell._reef_output_limit["limit"] = limit
+        return
+    state = shell._reef_output_limit = {"limit": limit, "kept": 0, "records": 0, "dropped": 0}
+    writing = threading.local()
 
     def fits(size, key="kept"):
-        if state[key] + size <= limit:
+        if state[key] + size <= state["limit"]:
             state[key] += size
             return True
         state["dropped"] += size
         return False
 
     def cap_stream(stream):
-        # At every cell's start: IPython puts back the stream's write method after each cell.
+        # At every cell's start, around the stream's write of the moment; returns the write it wraps.
+        # IPython 9 wraps write per cell and puts its own back after it, IPython 8 leaves ours in place:
+        # a write of ours is never wrapped again, and one called under another of ours passes the text on.
         write = stream.write
+        if getattr(write, "reef_capped", False):
+            return write.reef_write
 
         def capped(text):
-            room = limit - state["kept"]
-            if len(text) <= room:
-                state["kept"] += len(text)
+            if getattr(writing, "now", False):
                 return write(text)
-            if room > 0:
-                write(text[:room])
-                state["kept"] = limit
-            state["dropped"] += len(text) - max(room, 0)
-            return len(text)
+            writing.now = True
+            try:
+                room = state["limit"] - state["kept"]
+                if len(text) <= room:
+                    state["kept"] += len(text)
+                    return write(text)
+                if room > 0:
+                    write(text[:room])
+                    state["kept"] = state["limit"]
+                state["dropped"] += len(text) - max(room, 0)
+                return len(text)
+            finally:
+                writing.now = False
+        capped.reef_capped, capped.reef_write = True, write
         try:
             stream.write = capped
         except (AttributeError, TypeError):  # a stream the cell put there, whose write is read-only
@@ -85,7 +102,7 @@ def __reef_limit_output(limit, evidence_mimes):
         if state["dropped"]:
             sys.stdout.flush()
             state["write"](f"\n[reef: {state['dropped'] / 2**20:.1f} MB of output dropped (the limit is "
-                           f"{limit / 2**20:.1f} MB per cell: reef run --max-output, REEF_MAX_CELL_OUTPUT)]\n")
+                           f"{state['limit'] / 2**20:.1f} MB per cell: reef run --max-output, REEF_MAX_CELL_OUTPUT)]\n")
             sys.stderr.flush()
 
     shell.display_pub.publish = cap_publish(shell.display_pub.publish)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,44 @@ def test_client_budget_keeps_attachments_as_records():
     attached = message("display_data", data={"application/vnd.reef.attach+json": {"path": "/x/evidence.txt", "name": "evidence.txt"},
                                              "text/plain": "attached evidence.txt"}, metadata={})
     assert budget.admit(outputs, attached, 0, False)
+
+
+# An IPython shell in a process of its own, its streams recorded: the kernel's limit over several cells,
+# installed twice. IPython 8 (Python 3.10) leaves a cell's stream.write in place, IPython 9 puts its own back after each cell.
+SHELL = """
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+from reefnb.output_limit import kernel_limit_code
+
+class Recorder:
+    def __init__(self):
+        self.parts = []
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+    def flush(self):
+        pass
+
+shell = InteractiveShell.instance()
+out, err, cells = Recorder(), Recorder(), []
+sys.stdout, sys.stderr = out, err
+shell.run_cell(kernel_limit_code(1000), silent=True)
+shell.run_cell(kernel_limit_code(1000), silent=True)
+for code in ["x = 1", "y = 2", "for i in range(5):\\n    print('y' * 600)", "print('hi')"]:
+    out.parts.clear(), err.parts.clear()
+    shell.run_cell(code)
+    cells.append(["".join(out.parts), "".join(err.parts)])
+sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+print(json.dumps(cells))
+"""
+
+
+def test_kernel_limit_holds_cell_after_cell(tmp_path):
+    result = subprocess.run([sys.executable, "-c", SHELL], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                            env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")})
+    assert result.returncode == 0, result.stderr
+    cells = json.loads(result.stdout)
+    flood_out, flood_err = cells[2]
+    assert flood_out == "y" * 600 + "\n" + "y" * 399  # the first 1,000 characters, counted once
+    assert flood_err.count("[reef: ") == 1 and "output dropped (the limit is 0.0 MB per cell" in flood_err
+    assert cells[3] == ["hi\n", ""]  # the next cell has its budget back

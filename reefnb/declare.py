@@ -234,6 +234,19 @@ def parse_tool(text: str) -> dict:
     return {"name": name, "version": version} if version else {"name": name}
 
 
+def write_notebook_declarations(notebook: str | Path, declarations: dict) -> None:
+    """Replace a notebook file's ``metadata.reef`` (removed when empty), atomically."""
+    import nbformat
+
+    path = Path(notebook)
+    document = _read_notebook(path)
+    if declarations:
+        document.metadata[METADATA_KEY] = declarations
+    else:
+        document.metadata.pop(METADATA_KEY, None)
+    _write_atomically(path, nbformat.writes(document, version=nbformat.NO_CONVERT))
+
+
 def notebook_declarations(notebook: str | Path) -> dict:
     """A notebook's ``metadata.reef`` (``{}`` when it declares nothing)."""
     return dict(_read_notebook(Path(notebook)).metadata.get(METADATA_KEY, {}))

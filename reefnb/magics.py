@@ -13,6 +13,7 @@ import inspect
 import io
 import os
 import shlex
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,32 @@ class ReefMagics(Magics):
 
 
 def load_ipython_extension(ipython) -> None:
-    """``%load_ext reefnb``: register ``%reef``; in a kernel, ask whether JupyterLab's Reef extension holds its notebook."""
+    """``%load_ext reefnb``: register ``%reef``; in a kernel JupyterLab started, declarations may go to its notebook's model."""
     from .lab_editor import LabEditor
 
     magics = ReefMagics(ipython)
     ipython.register_magics(magics)
-    if _in_kernel(ipython):
-        session = ipython.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
-        magics.editor = LabEditor(session if isinstance(session, str) and session.endswith(".ipynb") else None)
-        magics.editor.greet()
+    session = os.environ.get("JPY_SESSION_NAME")  # set by jupyter_server for the kernel of a notebook
+    if _in_kernel(ipython) and session and session.endswith(".ipynb"):
+        magics.editor = LabEditor(session, lambda: _lab_request(ipython), _declaration_refused)
+
+
+def _lab_request(ipython) -> bool:
+    """Whether the cell running now came from JupyterLab (or Notebook 7): its execute request names the cell."""
+    parent = ipython.kernel.get_parent() or {}
+    return bool((parent.get("metadata") or {}).get("cellId"))
+
+
+def _declaration_refused(notebook: Path, declarations: dict, display_id: str | None) -> None:
+    """JupyterLab did not take a declaration (no Reef extension): the file, and the cell's output says to reload."""
+    from .declare import write_notebook_declarations
+    from .widgets import message
+
+    write_notebook_declarations(notebook, declarations)
+    if display_id:
+        display(message([f"{notebook.name}: the declaration was written to the file (JupyterLab's Reef extension did not take it): "
+                         "reload it (File ▸ Reload Notebook from Disk) before saving, or the editor's copy overwrites it"], "warning"),
+                raw=True, display_id=display_id, update=True)
 
 
 def unload_ipython_extension(ipython) -> None:
@@ -106,6 +124,7 @@ def run_magic(line: str, shell=None, editor=None) -> Any:
         if getattr(args, "from_session", False) and editor is not None:
             from .declare import NOTEBOOK_EDITOR
 
+            args.display_id = editor.display_id = f"reef-declaration-{uuid.uuid4().hex}"  # the output a refused declaration updates
             token = NOTEBOOK_EDITOR.set(editor)
             try:
                 return VERBS[args.verb](args, shell)
@@ -297,7 +316,8 @@ def _declare(args, shell) -> None:
         parts.append(message_html([f"{Path(result['notebook']).name} changed on disk: reload it (File ▸ Reload Notebook from Disk) "
                                    "before saving, or the editor's copy overwrites the declaration (running this cell again restores it)."],
                                   "info"))
-    display(bundle("".join(parts), text), raw=True)
+    display_id = getattr(args, "display_id", None) if result["in_editor"] else None
+    display(bundle("".join(parts), text), raw=True, **({"display_id": display_id} if display_id else {}))
 
 
 def _pareto(args, shell):

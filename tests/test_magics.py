@@ -484,38 +484,49 @@ def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello,
     import comm
 
     from reefnb.lab_editor import LabEditor, merge_patch
-    from reefnb.magics import run_magic
+    from reefnb.magics import _declaration_refused, run_magic
 
     monkeypatch.setattr(comm, "create_comm", lambda target_name, data: RecordedComm(target_name, data))
     RecordedComm.sent = []
     notebook = hello / "main.ipynb"
     shell.user_ns["__session__"] = str(notebook)
     before = notebook.read_bytes()
-    editor = LabEditor(str(notebook))
-    editor.greet()
-    hello_comm = RecordedComm.sent[-1]
-    assert (hello_comm.target_name, hello_comm.data) == ("reef.notebook", {"kind": "hello", "path": str(notebook)})
+    from_lab = {"cell": False}
+    editor = LabEditor(str(notebook), lambda: from_lab["cell"], _declaration_refused)
 
-    with capture_output() as captured:  # no answer yet (the extension answers after the cell): the file, with the reload note
+    with capture_output() as captured:  # a cell that JupyterLab did not send (no cellId): the file, with the reload note
         run_magic("require packaging", shell, editor)
-    assert "Reload Notebook from Disk" in html(captured)
+    assert "Reload Notebook from Disk" in html(captured) and not RecordedComm.sent
     assert nbformat.read(notebook, as_version=4).metadata["reef"] == {"requires": {"packages": ["packaging"]}}
     notebook.write_bytes(before)
 
-    hello_comm.handlers["msg"]({"content": {"data": {"kind": "ready", "path": "hello-sweep/main.ipynb"}}})  # as the extension answers
+    from_lab["cell"] = True
     with capture_output() as captured:
         run_magic("require numpy>=1.20", shell, editor)
     assert notebook.read_bytes() == before  # the file is JupyterLab's to save
     declared = RecordedComm.sent[-1]
-    assert declared.data == {"kind": "declare", "path": str(notebook), "patch": {"requires": {"packages": ["numpy>=1.20"]}}}
+    assert (declared.target_name, declared.data) == ("reef.notebook", {"kind": "declare", "path": str(notebook),
+                                                                       "patch": {"requires": {"packages": ["numpy>=1.20"]}}})
     assert "(the open notebook: saved with it)" in html(captured) and "Reload" not in html(captured)
     assert "numpy>=1.20" in reefnb.load_solution(hello).data["requires"]["packages"]  # solution.json is still written
+    declared.handlers["msg"]({"content": {"data": {"kind": "applied", "ok": True, "path": "hello-sweep/main.ipynb"}}})  # the extension's answer
+    assert notebook.read_bytes() == before
 
     run_magic("tool git", shell, editor)  # from what the editor holds, not from the file
     assert RecordedComm.sent[-1].data["patch"] == {"requires": {"tools": [{"name": "git"}]}}
     run_magic("require --remove numpy", shell, editor)
     assert RecordedComm.sent[-1].data["patch"] == {"requires": {"packages": None}}
     assert notebook.read_bytes() == before
+
+    # JupyterLab without the Reef extension closes the comm unanswered: the file is written then, and the cell's output says so
+    with capture_output() as captured:
+        run_magic("require scipy", shell, editor)
+        refused = RecordedComm.sent[-1]
+        refused.handlers["close"]({"content": {"data": {}}})
+    assert nbformat.read(notebook, as_version=4).metadata["reef"] == {"requires": {"tools": [{"name": "git"}], "packages": ["scipy"]}}
+    [first, update] = captured.outputs
+    assert update.metadata == {} and "written to the file" in update.data["text/plain"] and "Reload Notebook from Disk" in update.data["text/html"]
+    assert editor.held(notebook) is None  # the file is the truth again
 
     old = {"requires": {"packages": ["a"], "tools": [{"name": "git"}]}, "artifacts": {"x": {"url": "u"}}}
     new = {"requires": {"packages": ["a", "b"]}, "artifacts": {"x": {"url": "v"}, "y": {}}}

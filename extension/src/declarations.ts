@@ -3,9 +3,9 @@
  * change the panel's own model (its `metadata.reef`), so the declaration is saved with the notebook
  * and the file is never rewritten under the editor.
  *
- * The kernel (reefnb.lab_editor) opens comms to the target `reef.notebook`: `hello` (on `%load_ext
- * reefnb`), answered `ready` when this panel is the kernel's notebook; then `declare` with a JSON merge
- * patch (RFC 7386) of `metadata.reef`, answered `applied`.
+ * The kernel (reefnb.lab_editor) opens a comm to the target `reef.notebook` for each declaration, with
+ * a JSON merge patch (RFC 7386) of `metadata.reef`; the panel applies it and answers `applied` (ok or
+ * not: then the kernel writes the file instead).
  */
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
@@ -45,9 +45,7 @@ function answer(panel: NotebookPanel, comm: Kernel.IComm, message: KernelMessage
   const data = message.content.data as { [key: string]: Json };
   const path = panel.context.path;
   const mine = isPanelPath(panel, data.path) && panel.model !== null;
-  if (data.kind === 'hello') {
-    comm.send({ kind: mine ? 'ready' : 'other', path });
-  } else if (data.kind === 'declare') {
+  if (data.kind === 'declare') {
     if (mine) {
       const model = panel.model!;
       const after = applyMergePatch((model.getMetadata(METADATA_KEY) ?? {}) as Json, data.patch ?? {});

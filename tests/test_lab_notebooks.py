@@ -96,7 +96,7 @@ def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list
             problems.append(f"{text} ({notebook_node.get_by_text(text).count()}x)")
     views = page.evaluate(f"""() => Array.from({_PANEL}.model.cells).flatMap(cell => cell.type === 'code' ? cell.outputs.toJSON() : [])
         .filter(output => output.data && output.data['application/vnd.jupyter.widget-view+json']).length""")
-    rendered = notebook_node.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.widget-view+json'] .jupyter-widgets").count()
+    rendered = page.evaluate(f"() => {_PANEL}.node.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length")
     if rendered < views:
         problems.append(f"{views} widget outputs, {rendered} rendered")
     if name == "declare-dependencies.ipynb":

@@ -208,8 +208,12 @@ def test_a_reference_csv_without_labels_is_refused(tmp_path):
     from reefnb.dashboard import reference_csv
 
     (tmp_path / "ref.csv").write_text("mAP\n0.2\n")
-    with pytest.raises(ReefError, match=r"ref.csv: /dashboard/reference: needs a 'label' column \(it has: mAP\)"):
+    (tmp_path / "secret.csv").write_text("TOPSECRET-token\n0.2\n")
+    with pytest.raises(ReefError, match=r"ref.csv: /dashboard/reference: needs a 'label' column \(its first line has 1 column names, none 'label'\)"):
         reference_csv(tmp_path / "ref.csv", ["mAP"])
+    with pytest.raises(ReefError) as refused:  # the message counts the columns and never quotes the file
+        reference_csv(tmp_path / "secret.csv", ["mAP"])
+    assert "TOPSECRET" not in str(refused.value)
     with pytest.raises(ReefError, match="missing.csv: /dashboard/reference: cannot read it as CSV"):
         reference_csv(tmp_path / "missing.csv")
 

@@ -42,7 +42,8 @@ def pytest_configure(config):
     tempfile.tempdir = None  # gettempdir() caches its answer: ask again
     if (REAL_HOME / ".gitconfig").is_file():  # the user's git identity, copied: tests commit to bare repositories
         shutil.copy(REAL_HOME / ".gitconfig", home / ".gitconfig")
-    defaults = {"UV_CACHE_DIR": REAL_HOME / ".cache" / "uv", "PIP_CACHE_DIR": REAL_HOME / ".cache" / "pip", "PYENV_ROOT": REAL_HOME / ".pyenv"}
+    defaults = {"UV_CACHE_DIR": REAL_HOME / ".cache" / "uv", "PIP_CACHE_DIR": REAL_HOME / ".cache" / "pip", "PYENV_ROOT": REAL_HOME / ".pyenv",
+                "RUSTUP_HOME": REAL_HOME / ".rustup", "CARGO_HOME": REAL_HOME / ".cargo"}  # rustup's shims find their toolchain
     for name, folder in defaults.items():
         if name not in os.environ and folder.is_dir():
             os.environ[name] = str(folder)

@@ -478,7 +478,7 @@ def test_format_fingerprint_says_what_was_found():
     assert f"{fingerprint['memory']['total_bytes'] / 1024**3:.1f} GiB" in text
     assert f"Packages:    {len(fingerprint['packages'])} installed" in text
     for name, found in fingerprint["tools"].items():
-        assert f"{name} {found['version']}" in text
+        assert f"{name} {found['version'] or '(version unknown)'}" in text
     with_gpu = {"gpu": detection.parse_nvidia_smi("NVIDIA H200, 143771, 9.0, 570.124.06")}
     assert "nvidia NVIDIA H200 (140.4 GiB, compute capability 9.0, driver 570.124.06)" in detection.format_fingerprint(with_gpu)
     assert detection.format_fingerprint({}) == ""

@@ -257,15 +257,6 @@ def _in_profile(entry: dict, profile: str | None, profiles: dict) -> bool:
     return profile in entry.get("profiles", ["full"])
 
 
-def _reproduction_folder() -> Path:
-    """A new ``$REEF_HOME/reproductions/TIME-RANDOM/solution`` to import a package into."""
-    from .store import reef_home
-
-    home = reef_home() / "reproductions"
-    home.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=home)) / "solution"
-
-
 def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
     """Each claim's verdict from the experiments that support it (only the metrics it names)."""
     by_id = {experiment["id"]: experiment for experiment in experiments if experiment.get("id")}
@@ -286,6 +277,15 @@ def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
         verdicts.append({"id": claim["id"], "statement": claim["statement"], "where": claim.get("where"),
                          "experiments": claim["expected"], "metrics": judged, "verdict": verdict})
     return verdicts
+
+
+def _reproduction_folder() -> Path:
+    """A new ``$REEF_HOME/reproductions/TIME-RANDOM/solution`` to import a package into."""
+    from .store import reef_home
+
+    home = reef_home() / "reproductions"
+    home.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=home)) / "solution"
 
 
 def judge(expected: Any, got: Any, tolerance: dict, scale: float = 1.0) -> dict:

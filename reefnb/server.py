@@ -29,8 +29,8 @@ from .telemetry import summary_line
 
 API_PREFIX = "reef/api"
 MAX_RUNS = 200  # the newest runs shown in the sidebar
-
 MAX_BODY_BYTES = 1024 * 1024  # a request body: parameters and a path, never data
+
 
 class RequestError(ReefError):
     """A request the sidebar (or a user) got wrong; ``status`` is the HTTP status to answer with."""

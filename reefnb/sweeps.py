@@ -406,14 +406,21 @@ class _PoolExecutor:
             pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_scope, initargs=(scope,))
             running: dict[Any, tuple[RunRequest, int]] = {}
             lost: list[tuple[RunRequest, int]] = []
-            stop = False
+            stop = broken = False
             try:
-                while (queue or running) and not stop and not lost:
+                while (queue or running) and not stop and not lost and not broken:
                     while queue and len(running) < self.jobs:
                         request, attempt = queue.pop(0)
-                        # Each worker starts the next kernel ahead when more runs wait than workers run.
-                        future = pool.submit(_run_in_worker, request, len(queue) >= self.jobs, None, scratch)
+                        try:
+                            # Each worker starts the next kernel ahead when more runs wait than workers run.
+                            future = pool.submit(_run_in_worker, request, len(queue) >= self.jobs, None, scratch)
+                        except BrokenProcessPool:  # a worker died since the last wait: its runs say so below
+                            queue.insert(0, (request, attempt))
+                            broken = not running
+                            break
                         running[future] = (request, attempt)
+                    if broken:
+                        break
                     tracker.running_now(len(running))
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for future in done:
@@ -436,7 +443,7 @@ class _PoolExecutor:
                 pool.shutdown(wait=True, cancel_futures=True)
             if stop:
                 break
-            if lost:
+            if lost or broken:
                 # A worker process died (out of memory, killed): every run it took down goes back
                 # in the queue of a new pool, at most twice; after that it is recorded killed.
                 broken_pools += 1

@@ -22,6 +22,7 @@ DIRECTIONS = ("min", "max")
 BLOCK_SIZE = 1024  # at most this many candidates compared among themselves at once (3+ objectives)
 PREFILTER_FROM = 2_000  # rows; below this the prefilter costs more than it saves
 COMPARISON_CELLS = 4_000_000  # at most this many booleans per front-versus-block comparison
+SWEEP_BLOCK = 2048  # rows of the 3-objective sweep checked against the staircase at once
 
 
 def normalise_objectives(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> dict[str, str]:
@@ -163,12 +164,19 @@ def _front(costs: np.ndarray) -> np.ndarray:
         return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
     if count > PREFILTER_FROM:
         candidates = _prefilter(costs)
-        if dimensions == 2 and len(candidates) > count // 2:
-            return candidates[_front_2d(costs[candidates, 0], costs[candidates, 1])]
+        if len(candidates) > count // 2:  # a wide front: another prefilter round would thin it as little
+            return candidates[_exact_front(costs[candidates])]
         if len(candidates) < count:
             return candidates[_front(costs[candidates])]
+    return _exact_front(costs)
+
+
+def _exact_front(costs: np.ndarray) -> np.ndarray:
+    dimensions = costs.shape[1]
     if dimensions == 2:
         return _front_2d(costs[:, 0], costs[:, 1])
+    if dimensions == 3:
+        return _front_3d(costs)
     return _front_skyline(costs if costs.dtype.kind == "i" else _dense_ranks(costs))
 
 
@@ -188,23 +196,27 @@ def _prefilter(costs: np.ndarray) -> np.ndarray:
             scaled += column * scales[-1]
     if not np.isfinite(scaled).all():
         scaled[~np.isfinite(scaled)] = np.inf
-    keep = _beaten_by(columns, costs[int(np.argmin(scaled))], np.arange(len(costs)))
+    first = int(np.argmin(scaled))
+    keep = _beaten_by(columns, costs[first], np.arange(len(costs)), scaled, scaled[first])
     if len(costs[0]) == 2 and len(keep) > len(costs) // 2:
         return keep  # a wide front (anti-correlated data): more pivots would cost more than the 2-D sweep they save
     # more pivots, found among the survivors: each objective's best, and the rows nearest the ideal
     # point when one objective weighs double (they sit in the middle of the front's other parts)
-    pivots = pivots + [int(keep[np.argmin(scaled[keep] + column[keep] * scale)]) for column, scale in zip(columns, scales, strict=True)]
+    with np.errstate(invalid="ignore"):  # inf * 0 where a column has infinities: a NaN, then the first such row is the pivot
+        pivots = pivots + [int(keep[np.argmin(scaled[keep] + column[keep] * scale)]) for column, scale in zip(columns, scales, strict=True)]
     for pivot in dict.fromkeys(pivots):
-        keep = _beaten_by([column[keep] for column in columns], costs[pivot], keep)
+        keep = _beaten_by([column[keep] for column in columns], costs[pivot], keep, scaled[keep], scaled[pivot])
     return keep
 
 
-def _beaten_by(columns: list[np.ndarray], pivot: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """The indices whose row the pivot row does not beat on every objective."""
+def _beaten_by(columns: list[np.ndarray], pivot: np.ndarray, indices: np.ndarray, scaled: np.ndarray, pivot_scaled: float) -> np.ndarray:
+    """The indices whose row the pivot row does not dominate, as far as one cheap pass tells: the pivot is at
+    most the row everywhere and its scaled sum is below the row's (equal rows have equal sums, so such a row
+    differs somewhere). Rows whose sums tie by rounding are kept for the exact pass; so are equal rows."""
     with np.errstate(invalid="ignore"):
-        beaten = columns[0] > pivot[0]
-        for column, value in zip(columns[1:], pivot[1:], strict=True):
-            beaten &= column > value
+        beaten = scaled > pivot_scaled
+        for column, value in zip(columns, pivot, strict=True):
+            beaten &= column >= value
     return indices[~beaten]
 
 
@@ -224,6 +236,61 @@ def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(first)]))
     keep = (second == group_minimum[group]) & (second < before[group])
     return np.sort(order[keep])
+
+
+def _front_3d(costs: np.ndarray) -> np.ndarray:
+    """Three objectives: sweep the rows in order of the first objective, in blocks that never split a group of
+    equal first values, so every row of an earlier block is strictly better on the first objective. A row is
+    then dominated by an earlier block exactly when some earlier front row is at most it on the other two:
+    one binary search in the staircase (the 2-D front, second objective ascending, third strictly descending)
+    of the earlier fronts' last two objectives. What survives that is compared with the block's other
+    survivors (a dominator in the block that the staircase removed is itself dominated by an earlier front
+    row, which then dominates the row too), and the block's front joins the staircase."""
+    order = np.argsort(costs[:, 0], kind="stable")
+    first = costs[order, 0]
+    boundaries = np.flatnonzero(first[1:] != first[:-1]) + 1  # where a group of equal first values starts
+    second, third = costs[:, 1], costs[:, 2]
+    stair_second, stair_third = np.empty(0), np.empty(0)
+    front: list[np.ndarray] = []
+    start, size = 0, min(64, SWEEP_BLOCK)  # small blocks first: the first is compared within itself with no staircase to thin it
+    while start < len(order):
+        cut = int(np.searchsorted(boundaries, start + size))
+        size = min(2 * size, SWEEP_BLOCK)
+        end = int(boundaries[cut]) if cut < len(boundaries) else len(order)
+        block = order[start:end]
+        start = end
+        if len(stair_second):
+            below = np.searchsorted(stair_second, second[block], side="right") - 1  # last staircase row with second <= the row's
+            block = block[(below < 0) | (stair_third[np.maximum(below, 0)] > third[block])]
+        if len(block) > 1:
+            block = block[~_dominated_by_values(costs[block], costs[block])]
+        if not len(block):
+            continue
+        front.append(block)
+        merged_second = np.concatenate([stair_second, second[block]])
+        merged_third = np.concatenate([stair_third, third[block]])
+        by_second = np.lexsort((merged_third, merged_second))
+        merged_second, merged_third = merged_second[by_second], merged_third[by_second]
+        step = np.empty(len(merged_third), dtype=bool)
+        step[0] = True
+        np.less(merged_third[1:], np.minimum.accumulate(merged_third)[:-1], out=step[1:])
+        stair_second, stair_third = merged_second[step], merged_third[step]
+    return np.sort(np.concatenate(front)) if front else np.empty(0, dtype=np.int64)
+
+
+def _dominated_by_values(dominators: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """For each candidate row, whether some dominator row is at most it everywhere and below it once."""
+    dominated = np.zeros(len(candidates), dtype=bool)
+    step = max(1, COMPARISON_CELLS // (len(candidates) * candidates.shape[1]))
+    for start in range(0, len(dominators), step):
+        part = dominators[start:start + step]
+        at_most = part[:, None, 0] <= candidates[None, :, 0]
+        below = part[:, None, 0] < candidates[None, :, 0]
+        for index in range(1, candidates.shape[1]):
+            at_most &= part[:, None, index] <= candidates[None, :, index]
+            below |= part[:, None, index] < candidates[None, :, index]
+        dominated |= (at_most & below).any(axis=0)
+    return dominated
 
 
 def _front_skyline(ranks: np.ndarray) -> np.ndarray:

@@ -180,3 +180,44 @@ def test_two_objective_fast_paths_match_brute_force(data, prefilter):
             patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
         mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
     np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
+
+
+three_objective_rows = st.lists(
+    st.lists(st.one_of(st.integers(0, 3).map(float), st.sampled_from([np.inf, -np.inf, np.nan, -0.0]), st.floats(-1e3, 1e3)), min_size=3, max_size=3),
+    min_size=0, max_size=60,
+).map(lambda rows: np.array(rows, dtype=float).reshape(len(rows), 3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=three_objective_rows, data=st.data(), block=st.sampled_from([1, 2, 3, 7]), prefilter=st.booleans())
+def test_three_objective_sweep_matches_brute_force(values, data, block, prefilter):
+    """The 3-objective sweep with tiny blocks (many blocks, groups of equal first values larger than a block,
+    the staircase of earlier fronts), with equal rows, infinities, -0.0 and NaN, with and without the prefilter."""
+    directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=3, max_size=3))
+    frame = frame_of(values)
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        patch.setattr("reefnb.pareto.SWEEP_BLOCK", block)
+        if prefilter:
+            patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+        warnings.simplefilter("ignore")
+        mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
+    np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
+
+
+@pytest.mark.parametrize("dimensions", [3, 4])
+def test_duplicate_heavy_frames_keep_every_copy_of_the_front(dimensions):
+    """A few distinct values per objective, so every row has many equal copies: the prefilter's pivots remove
+    the rows they are at most everywhere and differ from, never their own copies."""
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 6, size=(3000, dimensions)).astype(float)
+    values[values[:, 0] == 0, 1:] = np.maximum(values[values[:, 0] == 0, 1:], 2)  # no single best row: a front of several values
+    costs = values
+    at_most = (costs[:, None, :] <= costs[None, :, :]).all(axis=2)
+    below = (costs[:, None, :] < costs[None, :, :]).any(axis=2)
+    expected = ~(at_most & below).any(axis=0)
+    frame = frame_of(values)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("reefnb.pareto.SWEEP_BLOCK", 100)
+        mask = pareto_mask(frame, {c: "min" for c in frame.columns[1:]})
+    np.testing.assert_array_equal(mask, expected)
+    assert expected.sum() > 10 and len(np.unique(values[expected], axis=0)) > 1

@@ -164,7 +164,9 @@ def _front(costs: np.ndarray) -> np.ndarray:
         return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
     if count > PREFILTER_FROM:
         candidates = _prefilter(costs)
-        if len(candidates) > count // 2:  # a wide front: another prefilter round would thin it as little
+        if dimensions == 2 and len(candidates) > count // 2:  # a wide front: another prefilter round would thin it as little
+            return candidates[_front_2d(costs[candidates, 0], costs[candidates, 1])]
+        if len(candidates) > count // 2:
             return candidates[_exact_front(costs[candidates])]
         if len(candidates) < count:
             return candidates[_front(costs[candidates])]

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ def pytest_sessionfinish(session, exitstatus):
         writer.line()
         writer.line(f"FAILED: the tests changed {REAL_KERNELS}: {', '.join(changed)}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    interactive = sys.modules.get("IPython.core.interactiveshell")
+    if interactive is not None and interactive.InteractiveShell.initialized():
+        interactive.InteractiveShell.instance().atexit_operations()  # its history is written while IPYTHONDIR still exists
     shutil.rmtree(_SESSION.pop("root"), ignore_errors=True)
 
 

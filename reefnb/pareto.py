@@ -61,7 +61,8 @@ def pareto_mask(frame: pandas.DataFrame, objectives: Mapping[str, str], warn: bo
 def pareto_front(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pandas.DataFrame:
     """The rows on the Pareto frontier, sorted by the first objective (best first).
 
-    O(n log n) sort-and-sweep for two objectives; a vectorised block skyline for three or more.
+    O(n log n) sort-and-sweep for two objectives; for three, a sweep in blocks against a staircase of the
+    earlier fronts; a vectorised block skyline for four or more.
     """
     objectives = normalise_objectives(frame, objectives)
     front = frame[pareto_mask(frame, objectives)]

@@ -22,6 +22,7 @@ DIRECTIONS = ("min", "max")
 BLOCK_SIZE = 1024  # at most this many candidates compared among themselves at once (3+ objectives)
 PREFILTER_FROM = 2_000  # rows; below this the prefilter costs more than it saves
 COMPARISON_CELLS = 4_000_000  # at most this many booleans per front-versus-block comparison
+BINS_2D = 4096  # bins of the first objective in the 2-objective prefilter of wide fronts
 SWEEP_BLOCK = 2048  # rows of the 3-objective sweep checked against the staircase at once
 
 
@@ -165,7 +166,8 @@ def _front(costs: np.ndarray) -> np.ndarray:
         return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
     if count > PREFILTER_FROM:
         candidates = _prefilter(costs)
-        if dimensions == 2 and len(candidates) > count // 2:  # a wide front: another prefilter round would thin it as little
+        if dimensions == 2 and len(candidates) > count // 2:  # a wide front: pivots thin it little, bins of the first objective do
+            candidates = candidates[_binned_2d(costs[candidates, 0], costs[candidates, 1])]
             return candidates[_front_2d(costs[candidates, 0], costs[candidates, 1])]
         if len(candidates) > count // 2:
             return candidates[_exact_front(costs[candidates])]
@@ -223,6 +225,30 @@ def _beaten_by(columns: list[np.ndarray], pivot: np.ndarray, indices: np.ndarray
     return indices[~beaten]
 
 
+def _binned_2d(first: np.ndarray, second: np.ndarray, bins: int = BINS_2D) -> np.ndarray:
+    """Indices of the rows no row of an earlier bin of the first objective beats, in O(n) with no sort: a row of
+    an earlier bin is strictly better on the first objective (flooring a monotone scaling keeps the order), so
+    a row whose second value is above the least second value of the earlier bins is dominated. Rows with an
+    infinity are kept for the exact pass and never count as beating another."""
+    finite = np.isfinite(first) & np.isfinite(second)
+    if not finite.any():
+        return np.arange(len(first))
+    low, high = first[finite].min(), first[finite].max()
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = (bins - 1) / (high - low) if high > low else np.inf
+    if not np.isfinite(scale):  # one value, or a range so narrow (subnormal) that scaling it overflows
+        return np.arange(len(first))
+    with np.errstate(invalid="ignore", over="ignore"):
+        index = np.minimum((first - low) * scale, bins - 1)
+    index = np.where(finite, index, 0).astype(np.int64)
+    least = np.full(bins, np.inf)
+    np.minimum.at(least, index[finite], second[finite])
+    before = np.empty(bins)
+    before[0] = np.inf
+    np.minimum.accumulate(least[:-1], out=before[1:])
+    return np.flatnonzero(~(second > before[index]) | ~finite)
+
+
 def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Sort by the first, then sweep: a row is on the front when its second value is the least of its
     group of equal first values and below every second value of the groups before it."""
@@ -237,7 +263,7 @@ def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     group_minimum = np.minimum.reduceat(second, starts)
     before = np.r_[np.inf, np.minimum.accumulate(group_minimum)[:-1]]
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(first)]))
-    keep = (second == group_minimum[group]) & (second < before[group])
+    keep = (second == group_minimum[group]) & ((second < before[group]) | (group == 0))  # the first group has nothing before it, even at +inf
     return np.sort(order[keep])
 
 

@@ -221,3 +221,24 @@ def test_duplicate_heavy_frames_keep_every_copy_of_the_front(dimensions):
         mask = pareto_mask(frame, {c: "min" for c in frame.columns[1:]})
     np.testing.assert_array_equal(mask, expected)
     assert expected.sum() > 10 and len(np.unique(values[expected], axis=0)) > 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), bins=st.sampled_from([1, 2, 3, 7, 4096]))
+def test_two_objective_binned_prefilter_matches_brute_force(data, bins):
+    """The bins of the first objective that thin wide 2-objective fronts: few bins (many rows per bin), ties in
+    both objectives, infinities and NaN, every direction, against the brute force."""
+    cells = st.one_of(st.integers(-3, 3).map(float), st.floats(-1e3, 1e3), st.sampled_from([np.inf, -np.inf, np.nan, -0.0]))
+    rows = data.draw(st.lists(st.tuples(cells, cells), min_size=1, max_size=80))
+    values = np.array(rows, dtype=float).reshape(len(rows), 2)
+    anti = data.draw(st.booleans())
+    if anti:  # a wide front, so the branch that bins is taken after the first pivot
+        values[:, 1] = -values[:, 0] + np.nan_to_num(values[:, 1], nan=0.0, posinf=0.0, neginf=0.0) * 1e-3
+    directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=2, max_size=2))
+    frame = frame_of(values)
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+        patch.setattr("reefnb.pareto.BINS_2D", bins)
+        mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
+    np.testing.assert_array_equal(mask, brute_force_mask(values, directions))

@@ -4,7 +4,11 @@ Sends REQUESTS ``detect`` calls (synthetic images, base64 PNG) from 1, 4 and 16 
 (started here as a process on 127.0.0.1 with --workers WORKERS; each client keeps one HTTP/1.1 connection) and prints
 throughput, p50/p90/p99 latency and errors; beside it the same calls in-process (``reefnb.use``) and through one
 worker process (JSON lines over pipes). Goal: 0 errors, HTTP adding at most 2 ms to the in-process p50.
-Run: .venv/bin/python benchmarks/serve.py [REQUESTS] [WORKERS]
+
+What HTTP adds is measured paired, as the machine's load changes by the second: ROUNDS rounds, each a batch of
+in-process calls and a batch over one HTTP connection (in alternating order), the difference of the two batches'
+p50s per round; it prints the median difference and its spread.
+Run: .venv/bin/python benchmarks/serve.py [REQUESTS] [WORKERS] [ROUNDS]
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import http.client
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -91,9 +96,22 @@ def over_http(host: str, port: int, token: str, requests: list[bytes], total: in
     return [value for latencies, _ in results for value in latencies], sum(errors for _, errors in results), seconds
 
 
+def paired(actions, host: str, port: int, token: str, requests: list[bytes], rounds: int, batch: int = 50) -> list[float]:
+    """Per round, the HTTP batch's p50 minus the in-process batch's p50 (ms); the two batches alternate in order."""
+    differences = []
+    for index in range(rounds):
+        p50 = {}
+        for where in ("local", "http") if index % 2 == 0 else ("http", "local"):
+            latencies = direct(actions, requests, batch)[0] if where == "local" else over_http(host, port, token, requests, batch, 1)[0]
+            p50[where] = float(np.percentile(latencies, 50))
+        differences.append(p50["http"] - p50["local"])
+    return differences
+
+
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     import reefnb
 
     requests = bodies()
@@ -112,6 +130,12 @@ def main() -> None:
         over_http(host, int(port), info["token"], requests, 20, 1)  # warm up
         for clients in (1, 4, 16):
             print(summary(f"HTTP, {clients:>2} client(s)", *over_http(host, int(port), info["token"], requests, total, clients)))
+        with reefnb.use(FLAGSHIP) as actions:
+            direct(actions, requests, 20)
+            added = paired(actions, host, int(port), info["token"], requests, rounds)
+        quartiles = statistics.quantiles(added, n=4) if len(added) > 1 else added * 3
+        print(f"HTTP adds to the p50 (1 client, {rounds} paired rounds): median {statistics.median(added):.2f} ms, "
+              f"quartiles {quartiles[0]:.2f} / {quartiles[2]:.2f} ms, range {min(added):.2f} to {max(added):.2f} ms")
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -83,7 +83,11 @@ def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, ma
         raise InputError(source, "/", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
     except ValueError as error:  # what the hooks did not catch, e.g. a number literal Python cannot convert
         raise InputError(source, "/", f"invalid JSON: {type(error).__name__}") from None
-    problem = _first_problem(value, max_depth, bool(_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text)))
+    # Lone surrogates come only from \uD800-\uDFFF escapes or from a str given to us: UTF-8 decoding refuses them in bytes.
+    # The cheap checks first (a backslash is a memchr, isascii a flag): a 30 KB base64 body needs neither regex.
+    surrogates = ("\\" in text and _SURROGATE_ESCAPE.search(text) is not None) or (
+        not isinstance(data, (bytes, bytearray)) and not text.isascii() and _SURROGATE.search(text) is not None)
+    problem = _first_problem(value, max_depth, surrogates)
     if problem:
         raise InputError(source, json_pointer(problem[0]), problem[1])
     if expect is not None and not isinstance(value, expect):

@@ -749,10 +749,13 @@ def _objectives_from_args(args, frame, solution) -> dict[str, str]:
 def cmd_pareto(args, out: TextIO) -> tuple[int, Any]:
     import warnings
 
+    from .dashboard import declared_objectives, format_metric
+    from .meaning import metric_meaning
     from .pareto import normalise_objectives, pareto_front
 
     frame, solution = results_with_solution(args.solution)
     frame = frame[frame["status"] == "ok"] if len(frame) else frame
+    metrics = metric_meaning(solution, frame)  # units, goals, formats: the manifest's, else the records'
     if frame.empty:
         raise ReefError("no ok runs recorded" + (f" for {args.solution}" if args.solution else "") + ": no frontier")
     objectives = normalise_objectives(frame, _objectives_from_args(args, frame, solution))
@@ -769,7 +772,7 @@ def cmd_pareto(args, out: TextIO) -> tuple[int, Any]:
         if len(objectives) < 2:
             raise UsageError("--plot needs two objectives")
         x, y = list(objectives)[:2]
-        chart = pareto_chart(frame, x, y, directions=objectives, color=args.color,
+        chart = pareto_chart(frame, x, y, directions=declared_objectives(objectives, metrics, [*args.min, *args.max]), color=args.color,
                              log_x="x" in (args.log or ""), log_y="y" in (args.log or ""))
         plot = str(save_chart(chart, args.plot))
     result = {"objectives": objectives, "runs": len(frame), "front": json.loads(front[columns].to_json(orient="records")), "plot": plot}
@@ -778,10 +781,16 @@ def cmd_pareto(args, out: TextIO) -> tuple[int, Any]:
     if args.format == "csv":
         front[columns].to_csv(out, index=False)
     else:
-        units = frame.attrs.get("units", {})
-        table = front[columns].rename(columns={c: f"{c} [{units[c]}]" for c in columns if c in units})
+        units = {**frame.attrs.get("units", {}), **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if spec.get("unit")}}
+        table = front[columns].copy()
+        for column in columns:  # numbers in the declared format (the unit goes in the header)
+            fmt = metrics.get(column.removeprefix("metric."), {}).get("format") if column.startswith("metric.") else None
+            if fmt:
+                table[column] = [format_metric(value, {"format": fmt}) for value in table[column]]
+        table = table.rename(columns={c: f"{c} [{units[c]}]" for c in columns if c in units})
+        declared = declared_objectives(objectives, metrics, [*args.min, *args.max])
         print(f"{len(front)} of {len(frame)} ok runs on the frontier of "
-              + ", ".join(f"{d} {c}" for c, d in objectives.items()), file=out)
+              + ", ".join(f"{d} {c}" + ("" if c in declared else " (assumed: no goal declared)") for c, d in objectives.items()), file=out)
         print(table.to_string(index=False), file=out)
     if plot:
         print(f"plot: {plot}", file=out)

@@ -3,7 +3,8 @@
 It holds a summary per environment, the Pareto charts, the comparison with the manifest's expected
 (reference) results, the run details and the files each run attached (``reefnb.attach``): linked when
 the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's ``dashboard`` section names the default
-axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats.
+axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats. Without a
+manifest at hand, the units, goals and formats the runs' records kept are used (``reefnb.meaning.metric_meaning``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .artifacts import format_size
 from .attachments import file_links
 from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
+from .meaning import metric_meaning
 from .plots import REFERENCE_DETAILS
 from .scrub import Scrubber, default_scrubber, scrub_frame
 
@@ -39,12 +41,11 @@ BASE_DETAIL_COLUMNS = ["run_id", "status", "env.name"]
 def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None = None) -> dict[str, str]:
     """Objectives the user did not name: the dashboard's x and y, else every metric with a goal.
 
-    Directions come from the metrics' goals ("min" when a metric has none).
+    Directions come from the metrics' goals: the manifest's, else those the runs' records kept (``frame``);
+    "min" when a metric has none (``declared_objectives`` tells those apart).
     """
-    if solution is None:
-        return {}
-    metrics = solution.metrics
-    settings = solution.data.get("dashboard", {})
+    metrics = metric_meaning(solution, frame)
+    settings = solution.data.get("dashboard", {}) if solution is not None else {}
     names = [settings[axis] for axis in ("x", "y") if settings.get(axis)]
     if not names:
         names = [name for name, metric in metrics.items() if metric.get("goal")]
@@ -55,6 +56,23 @@ def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None
     if frame is not None:
         objectives = {column: goal for column, goal in objectives.items() if column in frame.columns}
     return objectives
+
+
+def declared_objectives(objectives: dict[str, str], metrics: dict[str, dict], named: Iterable[str] = ()) -> dict[str, str]:
+    """The objectives whose direction someone declared: ``named`` by the user, or with a goal in ``metrics``
+    (the manifest's or the records', by name) or in telemetry; a chart says it assumed the others' directions."""
+    named = set(named)
+    return {column: goal for column, goal in objectives.items()
+            if {column, column.removeprefix("metric.")} & named or metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column)}
+
+
+def _title_of(frame: pandas.DataFrame) -> str:
+    """A title for runs without a manifest at hand: the solution they name, when they name one."""
+    names = frame["solution"].dropna().unique() if "solution" in frame.columns else ()
+    if len(names) != 1:
+        return "reef results"
+    versions = sorted(str(version) for version in frame.loc[frame["solution"] == names[0], "version"].dropna().unique()) if "version" in frame else []
+    return " ".join([str(names[0]), *([versions[0]] if len(versions) == 1 else [])])
 
 
 def reference_frame(solution: Solution | None) -> pandas.DataFrame:
@@ -139,8 +157,9 @@ def dashboard_html(
 
     frame = scrub_frame(frame, solution.path if solution else None)  # a page leaves this machine: no secrets, paths or names
     settings = solution.data.get("dashboard", {}) if solution else {}
-    metrics = solution.metrics if solution else {}
-    title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else "reef results")
+    metrics = metric_meaning(solution, frame)
+    title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else _title_of(frame))
+    named = list(objectives or ())
     objectives = dict(objectives or default_objectives(solution, frame))
     if len(objectives) < 2:  # fall back on the first numeric metric columns
         numeric = [c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives]
@@ -160,7 +179,7 @@ def dashboard_html(
             if not usable.any():
                 continue
             chart = pareto_chart(
-                ok, x, y, directions=objectives, color=color, reference=reference if len(reference) else None,
+                ok, x, y, directions=declared_objectives(objectives, metrics, named), color=color, reference=reference if len(reference) else None,
                 detail_columns=_detail_columns(ok, settings, [x, y]), width=520, height=320, metrics=metrics, dataset="dataset",
             )
             charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
@@ -263,12 +282,12 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
         for column, goal in objectives.items():
             values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
             best = (values.min() if goal == "min" else values.max()) if len(values) else None
-            row[f"best {column.removeprefix('metric.')} ({goal})"] = _format(best, metrics.get(column.removeprefix("metric."), {}))
+            row[f"best {column.removeprefix('metric.')} ({goal})"] = format_metric(best, metrics.get(column.removeprefix("metric."), {}))
         for column in ("sys.peak_rss_mb", "sys.cpu_seconds", "sys.energy_joules", "sys.gpu_energy_joules"):  # what the runs cost
             values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok and column not in objectives else ()
             if len(values):
                 spec = telemetry.SYSTEM_METRICS[column.removeprefix("sys.")]
-                row[f"median {column.removeprefix('sys.')}"] = _format(float(values.median()), spec)
+                row[f"median {column.removeprefix('sys.')}"] = format_metric(float(values.median()), spec)
         for column in ("env.os", "env.cpu", "env.python", "env.kernel") if shared else ("env.cpu", "env.python", "env.kernel"):
             if column in runs and runs[column].notna().any():
                 row[column.removeprefix("env.")] = str(runs[column].dropna().iloc[0])
@@ -304,9 +323,9 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
                 within = None if observed is None else ("yes" if (values == str(expected)).all() else "no")
             spec_format = solution.metrics.get(metric, {}) if solution else {}
             rows.append({"expected": expectation.get("id", f"#{index + 1}"), "parameters": parameters, "metric": metric,
-                         "expected value": _format(expected, spec_format),
+                         "expected value": format_metric(expected, spec_format),
                          "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
-                         "observed (median)": _format(observed, spec_format), "runs": len(values), "within tolerance": within or "no runs"})
+                         "observed (median)": format_metric(observed, spec_format), "runs": len(values), "within tolerance": within or "no runs"})
     return pandas.DataFrame(rows)
 
 
@@ -333,11 +352,12 @@ def _formatted(frame: pandas.DataFrame, metrics: dict[str, dict]) -> pandas.Data
     frame = frame.copy()
     for column in frame.columns:
         spec = metrics.get(str(column).removeprefix("metric."), {}) if str(column).startswith("metric.") else {}
-        frame[column] = [_format(value, spec) for value in frame[column]]
+        frame[column] = [format_metric(value, spec) for value in frame[column]]
     return frame
 
 
-def _format(value: Any, spec: dict) -> str:
+def format_metric(value: Any, spec: dict) -> str:
+    """A metric's value as text: in its ``format`` (a Python format spec) when it declares one, with its ``unit``."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if spec.get("format") and isinstance(value, (int, float)):

@@ -24,6 +24,7 @@ from .attachments import keep_attachments
 from .detection import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
 from .exceptions import ReefError
 from .manifest import Solution, open_solution
+from .meaning import with_declared_meaning
 from .notebook import notebook_digest, notebook_parameters, read_notebook
 from .output_limit import OutputBudget, cell_output_limit, kernel_limit_code
 from .params import read_parameter_file, resolve_parameters
@@ -265,6 +266,7 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
             metrics, attached = read_records(executed), read_attachments(executed)
         except ReefError as problem:
             log.warning("%s", problem)
+    metrics = with_declared_meaning(metrics, solution.metrics)  # the record keeps what its metrics mean
     record = {
         "record_version": RECORD_VERSION,
         "run_id": run_id,

@@ -27,7 +27,9 @@ def results(solution: str | None = None, status: str | None = None, store: Any =
     ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*``, ``sys.*`` (what the run's processes did:
     ``sys.peak_rss_mb``, ``sys.cpu_seconds``, ``sys.energy_joules``...; see ``reefnb.telemetry``) and ``env.*``
     (``env.contributor``, when runs pulled from a registry are among them: who shared each, None for this machine's
-    own). Metric and ``sys.*`` units are in ``frame.attrs["units"]`` (column -> unit). A parameter or metric without a value in any of the
+    own). Metric and ``sys.*`` units are in ``frame.attrs["units"]`` (column -> unit), the metrics' goals (min/max) and
+    number formats, as the records kept them from the manifest, in ``frame.attrs["goals"]`` and ``frame.attrs["formats"]``
+    (``recorded_meaning`` gives them by metric name). A parameter or metric without a value in any of the
     rows gets no column.
 
     The filters run in SQL: ``where`` is an expression such as ``'param.backend == "tflite" and metric.time_ms < 5'``
@@ -47,7 +49,7 @@ def rows_to_frame(found: ResultRows) -> pandas.DataFrame:
 
     if not found.rows:
         frame = pandas.DataFrame(columns=BASE_COLUMNS + ["error"])
-        frame.attrs["units"] = {}
+        frame.attrs.update(units={}, goals={}, formats={})
         return frame
     frame = pandas.DataFrame.from_records(found.rows, columns=found.names, coerce_float=False)
     for column in ("started", "ended"):
@@ -77,6 +79,8 @@ def rows_to_frame(found: ResultRows) -> pandas.DataFrame:
     others = [column for column in frame.columns if column.startswith("env.")]
     frame = frame[BASE_COLUMNS + ["error"] + params + metrics + system + others].reset_index(drop=True)
     frame.attrs["units"] = {column: unit for column, unit in found.units.items() if column in metrics or column in system}
+    frame.attrs["goals"] = {column: goal for column, goal in found.goals.items() if column in metrics}
+    frame.attrs["formats"] = {column: format_ for column, format_ in found.formats.items() if column in metrics}
     return frame
 
 
@@ -108,7 +112,7 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
     """Flatten run records into the results frame (see ``results``)."""
     import pandas
 
-    rows, units = [], {}
+    rows, units, goals, formats = [], {}, {}, {}
     for record in records:
         environment = record.get("environment", {})
         error = record.get("error") or {}
@@ -126,8 +130,9 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
         row.update({f"param.{name}": _cell(value) for name, value in record.get("parameters", {}).items()})
         for name, metric in record.get("metrics", {}).items():
             row[f"metric.{name}"] = _cell(decode_value(metric))
-            if metric.get("unit"):
-                units[f"metric.{name}"] = metric["unit"]
+            for kept, key in ((units, "unit"), (goals, "goal"), (formats, "format")):
+                if metric.get(key):
+                    kept[f"metric.{name}"] = metric[key]
         row.update(system_columns(record.get("system")))
         row.update(environment_columns(environment))
         if record.get("origin"):  # a run pulled from a registry: who shared it (this machine's own runs have none)
@@ -143,8 +148,19 @@ def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
         units.update({column: unit for column, unit in system_units().items() if column in system})
         for column in ("started", "ended"):
             frame[column] = pandas.to_datetime(frame[column], utc=True, format="ISO8601")
-    frame.attrs["units"] = units
+    frame.attrs.update(units=units, goals=goals, formats=formats)
     return frame
+
+
+def recorded_meaning(frame: pandas.DataFrame) -> dict[str, dict[str, str]]:
+    """What the runs' records say each metric means, by metric name: its unit, goal (min/max) and format
+    (those the records kept; see ``results``). A frame built some other way has none."""
+    meaning: dict[str, dict[str, str]] = {}
+    for key, kept in (("unit", "units"), ("goal", "goals"), ("format", "formats")):
+        for column, value in (frame.attrs.get(kept) or {}).items():
+            if str(column).startswith("metric.") and value:
+                meaning.setdefault(str(column).removeprefix("metric."), {})[key] = value
+    return meaning
 
 
 def _cell(value: Any) -> Any:

@@ -4,6 +4,8 @@ A run record names its solution (name and version). Its metrics' units, goals an
 dashboard's title and axes and the expected results are in that solution's manifest. Given a
 folder, the manifest is there; given a name, it is looked up among the solutions initialised here
 (``reef init``) and the manifests that came with pulled results (``$REEF_HOME/manifests``).
+Each record also keeps its metrics' unit, goal and format from the manifest at record time, so that
+results with no manifest at hand still say which way is better (``metric_meaning``).
 """
 
 from __future__ import annotations
@@ -103,6 +105,30 @@ def results_and_solution(argument: str | None) -> tuple[pandas.DataFrame, Soluti
     frame = results(solution=argument)
     solution = solution_named(argument, frame["version"].unique() if "version" in frame else ()) if argument else None
     return frame, solution
+
+
+def with_declared_meaning(metrics: dict[str, dict], declared: dict[str, dict]) -> dict[str, dict]:
+    """The metrics a run recorded (name -> entry), each given the manifest's goal and format and, where
+    the notebook named none, its unit (``declared``: the manifest's metrics by name)."""
+    for name, entry in metrics.items():
+        spec = declared.get(name) or {}
+        if spec.get("unit") and not entry.get("unit"):
+            entry["unit"] = spec["unit"]
+        entry.update({key: spec[key] for key in ("goal", "format") if spec.get(key)})
+    return metrics
+
+
+def metric_meaning(solution: Solution | None, frame: pandas.DataFrame | None = None) -> dict[str, dict]:
+    """Each metric's unit, goal and format by name: the manifest's declaration (its order first) where
+    there is a manifest, and for what it does not declare, what the runs' records kept (``frame.attrs``)."""
+    from .frame import recorded_meaning
+
+    recorded = recorded_meaning(frame) if frame is not None else {}
+    declared = solution.metrics if solution is not None else {}
+    meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}}
+               for name, spec in declared.items()}
+    meaning.update({name: spec for name, spec in recorded.items() if name not in meaning})
+    return meaning
 
 
 MAX_SHARED_FILE = 5 * 2**20  # a manifest or reference CSV kept with pulled results

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import ReefError
+from .frame import recorded_meaning
 from .pareto import normalise_objectives, pareto_mask
 
 if TYPE_CHECKING:
@@ -49,8 +50,10 @@ def pareto_chart(
     (drag) or a click.
 
     ``directions`` maps x and y to "min" or "max"; bare metric names are accepted. An axis with no
-    direction is minimised and the subtitle says so (no direction is assumed silently).
-    ``metrics`` (the manifest's, by bare name) give units and number formats of the axes.
+    direction takes its metric's goal (``metrics``, else what the runs' records kept), else it is
+    minimised and the subtitle says so (no direction is assumed silently).
+    ``metrics`` (the manifest's, by bare name) give units, goals and number formats of the axes; what
+    they leave out comes from the records (``frame.attrs``, see ``reefnb.frame.recorded_meaning``).
     ``zoom`` binds the scales to the mouse wheel (zoom) and shift-drag (pan); a drag still brushes.
     ``dataset`` names the column that says which data set a row was measured on (runs and reference
     rows): its values become the points' shapes, so results on different data sets are told apart.
@@ -58,8 +61,14 @@ def pareto_chart(
     """
     import altair as alt
 
+    recorded = recorded_meaning(frame)
+    metrics = {**recorded, **{name: {**recorded.get(name, {}), **spec} for name, spec in (metrics or {}).items() if isinstance(spec, Mapping)}}
     directions = dict(directions or {})
     named = normalise_objectives(frame, {x: "min", y: "min"})
+    for given, column in zip((x, y), named, strict=False):
+        goal = metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else None
+        if goal in ("min", "max") and not {given, column, column.removeprefix("metric.")} & set(directions):
+            directions[given] = directions[column] = goal
     assumed = [column for column in named if column not in directions and column.removeprefix("metric.") not in directions]
     objectives = normalise_objectives(frame, {x: directions.get(x, "min"), y: directions.get(y, "min")})
     x, y = list(objectives)
@@ -68,7 +77,6 @@ def pareto_chart(
         color = None
     if dataset is not None and (dataset not in frame.columns or frame[dataset].isna().all()):
         dataset = None
-    metrics = metrics or {}
     units = {**frame.attrs.get("units", {}),
              **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")}}
 

@@ -10,6 +10,10 @@ Schema 3 keeps what repeats once and what is queried as columns:
 - ``cells_N``: per solution N, one column per parameter, metric and ``system`` value (telemetry; kind ``sys``;
   ``columns`` maps names to columns),
   so that the results frame and ``--where`` filters read columns and never parse JSON.
+
+Schema 4 adds each metric's goal (min/max) and number format to ``columns``, beside its unit: what the
+newest record of the solution that carried them said (records keep them from the manifest at record time),
+so that results whose solution's folder is not at hand still say which way is better.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from .telemetry import system_columns, system_units
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 60_000
 # top-level values of a record kept in runs' columns (null in its JSON), and the parts kept as documents
 LIFTED = ("run_id", "workflow", "status", "started", "ended", "duration_s", "run_key")
@@ -73,12 +77,13 @@ def _migration_2(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE INDEX runs_by_key ON runs (run_key, status)")
 
 
-def _create_schema_3(connection: sqlite3.Connection, runs: str = "runs") -> None:
+def _create_tables(connection: sqlite3.Connection, runs: str = "runs") -> None:
+    """The tables of the current schema (migration 3 writes records with the current code, so it makes them too)."""
     connection.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, body TEXT NOT NULL)")
     connection.execute("CREATE TABLE solutions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
     connection.execute(
         """CREATE TABLE columns (solution INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-            position INTEGER NOT NULL, unit TEXT, kinds INTEGER NOT NULL DEFAULT 0,
+            position INTEGER NOT NULL, unit TEXT, kinds INTEGER NOT NULL DEFAULT 0, goal TEXT, format TEXT,
             PRIMARY KEY (solution, kind, name)) WITHOUT ROWID"""
     )
     # Lifted columns have no declared type, so SQLite keeps each value's own type (2 stays 2, 2.0 stays 2.0).
@@ -97,7 +102,7 @@ def _index_schema_3(connection: sqlite3.Connection) -> None:
 def _migration_3(connection: sqlite3.Connection) -> None:
     # Every record is kept: a row whose JSON cannot be read is carried over as it is (and skipped, with a
     # warning, when read), the others are split into columns, documents and cells like new records.
-    _create_schema_3(connection, runs="runs_3")
+    _create_tables(connection, runs="runs_3")
     writer = _Writer(connection, runs="runs_3")
     cursor = connection.execute("SELECT run_id, solution, workflow, status, started, record, run_key FROM runs ORDER BY rowid")
     while batch := cursor.fetchmany(2000):
@@ -115,8 +120,19 @@ def _migration_3(connection: sqlite3.Connection) -> None:
     _index_schema_3(connection)
 
 
+def _migration_4(connection: sqlite3.Connection) -> None:
+    # Records written before schema 4 carry no goal or format (the run-record schema did not allow them).
+    # A store migrated from schema 2 just now has these columns already (migration 3 made the current tables).
+    present = {row[1] for row in connection.execute("PRAGMA table_info(columns)")}
+    for name in ("goal", "format"):
+        if name not in present:
+            connection.execute(f"ALTER TABLE columns ADD COLUMN {name} TEXT")
+
+
 # Migration N brings a store at user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+# What each cell column keeps beside its position and kinds: a metric's unit, goal and format (columns' own names).
+MEANING = ("unit", "goal", "format")
 
 
 @dataclass
@@ -132,7 +148,7 @@ class _Parts:
     error: str | None = None
     documents: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     cells: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
+    meaning: dict[str, dict[str, str]] = field(default_factory=dict)  # metric name -> unit, goal, format (those given)
 
 
 def _liftable(value: Any) -> bool:
@@ -189,8 +205,9 @@ def _decompose(record: dict, keyed: bool) -> _Parts:
     for name, metric in (record.get("metrics") or {}).items():
         metric = metric if isinstance(metric, dict) else {"value": metric}
         parts.cells[("metric", name)] = _cell(decode_value(metric))
-        if metric.get("unit"):
-            parts.units[name] = str(metric["unit"])
+        given = {key: str(metric[key]) for key in MEANING if metric.get(key)}
+        if given:
+            parts.meaning[name] = given
     for column, value in system_columns(record.get("system")).items():
         parts.cells[("sys", column.removeprefix("sys."))] = _cell(value)
     return parts
@@ -226,7 +243,8 @@ class _Writer:
              *documents.values(), self._document(*parts.shape) if parts.shape else None, parts.text),
         ).lastrowid
         if parts.cells:
-            names = [_ident(self._column(solution, key, bits, parts.units.get(key[1]) if key[0] == "metric" else _SYSTEM_UNITS.get(".".join(key))))
+            names = [_ident(self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric"
+                                         else {"unit": _SYSTEM_UNITS.get(".".join(key))}))
                      for key, (_, bits) in parts.cells.items()]
             execute(f"INSERT INTO cells_{solution} (run, {', '.join(names)}) VALUES (?{', ?' * len(names)})",
                     (row, *(value for value, _ in parts.cells.values())))
@@ -247,22 +265,26 @@ class _Writer:
             self.documents[digest] = self.connection.execute("SELECT id FROM documents WHERE sha256 = ?", (digest,)).fetchone()[0]
         return self.documents[digest]
 
-    def _column(self, solution: int, key: tuple[str, str], bits: int, unit: str | None) -> int:
+    def _column(self, solution: int, key: tuple[str, str], bits: int, meaning: dict[str, str | None]) -> int:
+        """The position of a cell column (added when new); its kinds and meaning (unit, goal, format) updated with
+        what this record says (a value it gives replaces the one kept, one it leaves out keeps it)."""
         if solution not in self.columns:
-            self.columns[solution] = {(kind, name): [position, unit_, kinds] for kind, name, position, unit_, kinds in self.connection.execute(
-                "SELECT kind, name, position, unit, kinds FROM columns WHERE solution = ?", (solution,))}
+            self.columns[solution] = {(kind, name): [position, kinds, *given] for kind, name, position, kinds, *given in self.connection.execute(
+                f"SELECT kind, name, position, kinds, {', '.join(MEANING)} FROM columns WHERE solution = ?", (solution,))}
         known = self.columns[solution]
+        wanted = [meaning.get(name) for name in MEANING]
         if key not in known:
             position = len(known) + 1
             self.connection.execute(f"ALTER TABLE cells_{solution} ADD COLUMN {_ident(position)}")
-            self.connection.execute("INSERT INTO columns (solution, kind, name, position, unit, kinds) VALUES (?, ?, ?, ?, ?, ?)",
-                                    (solution, *key, position, unit, bits))
-            known[key] = [position, unit, bits]
+            self.connection.execute(f"INSERT INTO columns (solution, kind, name, position, kinds, {', '.join(MEANING)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    (solution, *key, position, bits, *wanted))
+            known[key] = [position, bits, *wanted]
         entry = known[key]
-        if (unit and unit != entry[1]) or (bits | entry[2]) != entry[2]:
-            entry[1], entry[2] = unit or entry[1], entry[2] | bits
-            self.connection.execute("UPDATE columns SET unit = ?, kinds = ? WHERE solution = ? AND kind = ? AND name = ?",
-                                    (entry[1], entry[2], solution, *key))
+        updated = [bits | entry[1], *(new or old for new, old in zip(wanted, entry[2:], strict=True))]
+        if updated != entry[1:]:
+            entry[1:] = updated
+            self.connection.execute(f"UPDATE columns SET kinds = ?, {', '.join(f'{name} = ?' for name in MEANING)} "
+                                    "WHERE solution = ? AND kind = ? AND name = ?", (*updated, solution, *key))
         return entry[0]
 
 
@@ -272,7 +294,8 @@ class ResultRows:
 
     ``names``: the column of each value in ``rows`` (``solution``, ``environment`` and ``origin`` are
     document ids, resolved through ``documents``); ``booleans``: cell columns that held only booleans;
-    ``units``: metric column -> unit; ``skipped``: run ids left out because a value could not be read.
+    ``units``: metric column -> unit; ``skipped``: run ids left out because a value could not be read;
+    ``goals`` and ``formats``: metric column -> goal (min/max) and number format, as the records kept them.
     """
 
     names: list[str]
@@ -281,6 +304,8 @@ class ResultRows:
     booleans: set[str]
     units: dict[str, str]
     skipped: list[str]
+    goals: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 FRAME_BASE = ("run_id", "workflow", "status", "started", "ended", "duration_s", "error", "solution", "environment", "origin")
@@ -335,7 +360,7 @@ class Store:
         try:
             version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
             if version == 0:  # a new store: the current schema at once
-                _create_schema_3(connection)
+                _create_tables(connection)
                 _index_schema_3(connection)
                 version = len(MIGRATIONS)
                 connection.execute(f"PRAGMA user_version = {version}")
@@ -494,13 +519,14 @@ class Store:
 
     @staticmethod
     def _solutions(connection: sqlite3.Connection, name: str | None) -> dict[int, dict[tuple[str, str], tuple]]:
-        """Solution id -> {(kind, name): (position, unit, kinds)}, for one solution or all."""
+        """Solution id -> {(kind, name): (position, unit, kinds, goal, format)}, for one solution or all."""
         solutions: dict[int, dict] = {}
         found = connection.execute("SELECT id FROM solutions" + (" WHERE name = ?" if name is not None else " ORDER BY id"),
                                    () if name is None else (name,))
         for (number,) in found.fetchall():
-            solutions[number] = {(kind, column): (position, unit, kinds) for kind, column, position, unit, kinds in connection.execute(
-                "SELECT kind, name, position, unit, kinds FROM columns WHERE solution = ? ORDER BY position", (number,))}
+            solutions[number] = {(kind, column): (position, unit, kinds, goal, format_) for kind, column, position, unit, kinds, goal, format_
+                                 in connection.execute("SELECT kind, name, position, unit, kinds, goal, format FROM columns "
+                                                       "WHERE solution = ? ORDER BY position", (number,))}
         return solutions
 
     def result_rows(self, solution: str | None = None, status: str | None = None, where: str | None = None,
@@ -519,7 +545,7 @@ class Store:
         for columns in solutions.values():
             keys.update(dict.fromkeys(key for key in columns if wanted is None or f"{key[0]}.{key[1]}" in wanted or key[1] in wanted))
         names = [*FRAME_BASE, *(f"{kind}.{name}" for kind, name in keys)]
-        selects, arguments, booleans, units = [], [], set(), {}
+        selects, arguments, booleans, units, goals, formats = [], [], set(), {}, {}, {}
         for solution, columns in solutions.items():
             sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
             cells = [f"c.{_ident(columns[key][0])}" if key in columns else "NULL" for key in keys]
@@ -528,9 +554,12 @@ class Store:
             arguments += args
             for key in keys:
                 if key in columns:
-                    _, unit, kinds = columns[key]
+                    _, unit, kinds, goal, format_ = columns[key]
                     if unit and key[0] in ("metric", "sys"):
                         units[f"{key[0]}.{key[1]}"] = unit
+                    if key[0] == "metric":
+                        goals.update({f"metric.{key[1]}": goal} if goal else {})
+                        formats.update({f"metric.{key[1]}": format_} if format_ else {})
                     if kinds == BOOLEAN:
                         booleans.add(f"{key[0]}.{key[1]}")
                     elif kinds & OTHER:
@@ -547,7 +576,7 @@ class Store:
             chunk = sorted(numbers)[start:start + 500]
             for number, body in connection.execute(f"SELECT id, body FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk):
                 documents[number] = json.loads(body)
-        return ResultRows(names, rows, documents, booleans, units, skipped)
+        return ResultRows(names, rows, documents, booleans, units, skipped, goals, formats)
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` answer ('ok' when the file is sound)."""

@@ -571,7 +571,8 @@ def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: s
     ``.chart`` is the live ``altair.JupyterChart`` (drag to brush, click a point, wheel to zoom,
     shift-drag to pan, double-click to clear); ``.selected`` the runs selected on it; ``.frontier``
     the frontier rows; ``.compare()`` what differs between the selected runs. Objectives and colour
-    default to the manifest's dashboard section and its metrics' goals.
+    default to the manifest's dashboard section and its metrics' goals; without a manifest at hand, to
+    the goals the runs' records kept.
     """
     from .dashboard import default_objectives
     from .meaning import results_and_solution
@@ -626,11 +627,12 @@ class ParetoExplorer(widgets.VBox):
     def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", solution: Any = None, store: Any = None):
         import altair as alt
 
+        from .meaning import metric_meaning
         from .pareto import normalise_objectives
 
         alt.JupyterChart.enable_offline()  # the Vega libraries from vl-convert, not from a CDN
         self.frame, self.solution, self.store = frame, solution, store
-        self.metrics = solution.metrics if solution is not None else {}
+        self.metrics = metric_meaning(solution, frame)  # units, goals and formats: the manifest's, else as recorded
         self.frontier = frame.iloc[0:0]
         self.selected = frame.iloc[0:0]
         self.shown = frame.iloc[0:0]
@@ -645,7 +647,10 @@ class ParetoExplorer(widgets.VBox):
         self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=style)
         self.x_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[0], "min"), style={"button_width": "4em"})
         self.y_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[1], "min"), style={"button_width": "4em"})
-        self.declared = {column for column in objectives}
+        self.declared = {column for column in objectives} | {column for column in axes if self._goal(column)}
+        for axis, direction in ((axes[0], self.x_direction), (axes[1], self.y_direction)):
+            if axis not in objectives and self._goal(axis):
+                direction.value = self._goal(axis)
         categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
         self.color = widgets.Dropdown(options=["(none)", *categorical], value=color if color in categorical else "(none)",
                                       description="colour", style=style)
@@ -662,11 +667,12 @@ class ParetoExplorer(widgets.VBox):
         self.selection_view = widgets.HTML()
         self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False, "renderer": "svg"})
         self.chart.observe(self._selection_changed, names="_vl_selections")
+        for axis, direction in ((self.x, self.x_direction), (self.y, self.y_direction)):  # before the redraw below
+            direction.observe(lambda change, axis=axis: self.declared.add(axis.value), names="value")
+            axis.observe(lambda change, direction=direction: self._axis_changed(change["new"], direction), names="value")
         controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
         for control in controls:
             control.observe(lambda change: self.update(), names="value")
-        for direction in (self.x_direction, self.y_direction):
-            direction.observe(lambda change: self.declared.update(self.objectives), names="value")
         super().__init__([
             widgets.HBox([widgets.VBox([widgets.HBox([self.x, self.x_direction]), widgets.HBox([self.y, self.y_direction]),
                                         widgets.HBox([self.color, self.log_x, self.log_y])]),
@@ -674,6 +680,18 @@ class ParetoExplorer(widgets.VBox):
             self.status, self.chart, self.selection_view, self.table,
         ])
         self.update()
+
+    def _goal(self, column: str) -> str | None:
+        """The declared goal of a column: its metric's (manifest, else records), else telemetry's."""
+        from .telemetry import goal
+
+        return self.metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else goal(column)
+
+    def _axis_changed(self, column: str, direction) -> None:
+        # A newly chosen axis takes its declared goal (and counts as declared: the chart assumes nothing).
+        if self._goal(column) and column not in self.declared:
+            self.declared.add(column)
+            direction.value = self._goal(column)
 
     @property
     def objectives(self) -> dict[str, str]:
@@ -819,7 +837,7 @@ class ParetoExplorer(widgets.VBox):
         units, environment (python, CPU, memory, OS, kernel) and package versions."""
         import pandas
 
-        from .dashboard import _format
+        from .dashboard import format_metric
 
         chosen = self.selected if runs is None else (runs if isinstance(runs, pandas.DataFrame) else self.frame[self.frame["run_id"].isin(list(runs))])
         if chosen.empty:
@@ -836,7 +854,7 @@ class ParetoExplorer(widgets.VBox):
             for column in metrics:
                 spec = dict(self.metrics.get(column.removeprefix("metric."), {}))
                 spec.setdefault("unit", units.get(column))
-                table[run][column] = _format(None if pandas.isna(row[column]) else row[column], spec)
+                table[run][column] = format_metric(None if pandas.isna(row[column]) else row[column], spec)
         records = self._records(run_ids)
         for run, record in records.items():
             for name, version in sorted(((record.get("environment") or {}).get("packages") or {}).items()):

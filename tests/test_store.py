@@ -147,7 +147,7 @@ def test_a_version_1_store_is_migrated_with_its_records(tmp_path):
     assert store.records_by_key(["ab" * 32]) == {"ab" * 32: old}
     assert store.records_by_key(["cd" * 32]) == {}
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
     check.close()
 
 
@@ -324,7 +324,7 @@ def test_a_store_written_by_the_schema_2_code_is_migrated_keeping_every_record(t
     assert set(store.records_by_key(sorted(keyed))) == {key for key in keyed if key != "ab" * 32} | {"ab" * 32}
     assert store.integrity_check() == "ok"
     connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
     assert connection.execute("SELECT count(*) FROM runs WHERE run_id = '20260101T000000Z-00000004' AND keyed = 0").fetchone()[0] == 1
     connection.close()
 

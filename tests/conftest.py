@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -70,7 +71,9 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     interactive = sys.modules.get("IPython.core.interactiveshell")
     if interactive is not None and interactive.InteractiveShell.initialized():
-        interactive.InteractiveShell.instance().atexit_operations()  # its history is written while IPYTHONDIR still exists
+        shell = interactive.InteractiveShell.instance()
+        shell.atexit_operations()  # its history is written while IPYTHONDIR still exists, and only once
+        atexit.unregister(shell.atexit_operations)
     shutil.rmtree(_SESSION.pop("root"), ignore_errors=True)
 
 

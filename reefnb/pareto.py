@@ -164,10 +164,19 @@ def _front(costs: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if dimensions == 1:
         return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
+    if count > PREFILTER_FROM and dimensions == 2:  # bins of the first objective thin any shape in O(n), wide fronts too
+        candidates = _binned_2d(costs[:, 0], costs[:, 1])
+        if len(candidates) < count:
+            return candidates[_front_pivoted(costs[candidates])]
+    return _front_pivoted(costs)
+
+
+def _front_pivoted(costs: np.ndarray) -> np.ndarray:
+    """``_front`` after the bins: the pivots' prefilter when it pays, then the exact method."""
+    count, dimensions = costs.shape
     if count > PREFILTER_FROM:
         candidates = _prefilter(costs)
-        if dimensions == 2 and len(candidates) > count // 2:  # a wide front: pivots thin it little, bins of the first objective do
-            candidates = candidates[_binned_2d(costs[candidates, 0], costs[candidates, 1])]
+        if dimensions == 2 and len(candidates) > count // 2:  # a wide front: another prefilter round would thin it as little
             return candidates[_front_2d(costs[candidates, 0], costs[candidates, 1])]
         if len(candidates) > count // 2:
             return candidates[_exact_front(costs[candidates])]
@@ -230,23 +239,33 @@ def _binned_2d(first: np.ndarray, second: np.ndarray, bins: int = BINS_2D) -> np
     an earlier bin is strictly better on the first objective (flooring a monotone scaling keeps the order), so
     a row whose second value is above the least second value of the earlier bins is dominated. Rows with an
     infinity are kept for the exact pass and never count as beating another."""
-    finite = np.isfinite(first) & np.isfinite(second)
-    if not finite.any():
-        return np.arange(len(first))
-    low, high = first[finite].min(), first[finite].max()
+    low, high = first.min(), first.max()
+    all_finite = np.isfinite(low) and np.isfinite(high) and np.isfinite(second.min()) and np.isfinite(second.max())
+    finite = None if all_finite else np.isfinite(first) & np.isfinite(second)
+    if finite is not None:
+        if not finite.any():
+            return np.arange(len(first))
+        low, high = first[finite].min(), first[finite].max()
     with np.errstate(over="ignore", divide="ignore"):
         scale = (bins - 1) / (high - low) if high > low else np.inf
     if not np.isfinite(scale):  # one value, or a range so narrow (subnormal) that scaling it overflows
         return np.arange(len(first))
     with np.errstate(invalid="ignore", over="ignore"):
-        index = np.minimum((first - low) * scale, bins - 1)
-    index = np.where(finite, index, 0).astype(np.int64)
+        position = np.minimum((first - low) * scale, bins - 1)
     least = np.full(bins, np.inf)
-    np.minimum.at(least, index[finite], second[finite])
+    if finite is None:
+        index = position.astype(np.int64)
+        np.minimum.at(least, index, second)
+    else:
+        index = np.where(finite, position, 0).astype(np.int64)
+        np.minimum.at(least, index[finite], second[finite])
     before = np.empty(bins)
     before[0] = np.inf
     np.minimum.accumulate(least[:-1], out=before[1:])
-    return np.flatnonzero(~(second > before[index]) | ~finite)
+    beaten = second > before[index]
+    if finite is not None:
+        beaten &= finite
+    return np.flatnonzero(~beaten)
 
 
 def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:

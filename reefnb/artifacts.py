@@ -30,8 +30,7 @@ import tempfile
 import uuid
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from http.client import HTTPException
 from operator import attrgetter
@@ -43,6 +42,7 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener, url2pathn
 
 from .confinement import PathOutside, resolve_inside
 from .exceptions import ReefError
+from .local import locked_file
 from .store import reef_home
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def supply_artifact(
     expected = spec["sha256"].lower()
     folder = fetcher.folder(spec)
     filename = _filename(spec.get("path") or source.name, name)
-    with _locked(fetcher.cache / "locks" / f"{expected}.lock"):
+    with locked_file(fetcher.cache / "locks" / f"{expected}.lock"):
         result = fetcher.cached(name, spec)
         if result is None:
             folder.mkdir(parents=True, exist_ok=True)
@@ -588,7 +588,7 @@ class _Fetcher:
         size = spec.get("size")
         folder = self.folder(spec)
         filename = _filename(url, name)
-        with _locked(self.cache / "locks" / f"{expected}.lock"):
+        with locked_file(self.cache / "locks" / f"{expected}.lock"):
             cached = self.cached(name, spec)  # another process may have finished it meanwhile
             if cached is not None:
                 return cached
@@ -740,7 +740,7 @@ class _Fetcher:
         target = self.generated_folder(name)
         expected = spec.get("sha256") if generate_only else None
         size = spec.get("size") if generate_only else None
-        with _locked(self.cache / "locks" / f"generated-{name}.lock"):
+        with locked_file(self.cache / "locks" / f"generated-{name}.lock"):
             marker = _generated_marker(target, spec, generate_only)
             if marker is not None:
                 log.debug("%s: generated earlier in %s", self.where(name), target)
@@ -1107,20 +1107,3 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         pass
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (POSIX ``flock``; elsewhere none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

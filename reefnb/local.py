@@ -6,7 +6,6 @@ The index is ``$REEF_HOME/solutions.json``: name -> folder, version, environment
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -56,11 +55,17 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def locked_file(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) between processes: POSIX ``flock``.
+    """Hold an exclusive lock on ``path`` (created if missing) between processes: POSIX ``flock``; where
+    there is no ``fcntl`` (Windows), no lock. The one file lock of reefnb (registries, pins, artifact caches).
 
     Locks are per open file: a process must not take the same lock again while holding it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
     with open(path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

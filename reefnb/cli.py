@@ -1047,12 +1047,24 @@ def _abandoned_cell_task(record: logging.LogRecord) -> bool:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``reef ARGS``: the exit code. Quiets papermill, traitlets and nbclient while it runs and puts their
+    levels back after, so a process that calls it (a kernel, a test) keeps its own logging."""
     out = out or sys.stdout
     err = err or sys.stderr
     logging.basicConfig(level=logging.WARNING, format="reef: %(levelname)s: %(message)s", stream=err)
-    for noisy in ("papermill", "traitlets", "nbclient"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    noisy = {name: logging.getLogger(name).level for name in ("papermill", "traitlets", "nbclient")}
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.getLogger("asyncio").addFilter(_abandoned_cell_task)
+    try:
+        return _main(argv, out, err)
+    finally:
+        for name, level in noisy.items():
+            logging.getLogger(name).setLevel(level)
+        logging.getLogger("asyncio").removeFilter(_abandoned_cell_task)
+
+
+def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

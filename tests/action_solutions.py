@@ -11,7 +11,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import write_solution
+from conftest import stop_process, write_solution
 
 REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
@@ -93,12 +93,7 @@ def reef_serve(solution: Path, *options: str, timeout: float = 120):
         assert time.monotonic() < deadline
         yield json.loads(line), process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def synthetic_frames(count: int, seed: int = 2017):

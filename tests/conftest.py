@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -138,6 +139,16 @@ def serving(server):
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def stop_process(process, grace: float = 30) -> None:
+    """Stop a server a test started: SIGTERM, then SIGKILL after ``grace`` seconds; always reaped."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def call(*args: str) -> tuple[int, str, str]:

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import HELLO, REPO
+from conftest import HELLO, REPO, stop_process
 
 import reefnb
 
@@ -72,12 +72,7 @@ def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
             time.sleep(0.3)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, grace=20)
 
 
 @pytest.fixture

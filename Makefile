@@ -27,7 +27,7 @@ LABEXTENSIONS := $(VENV)/share/jupyter/labextensions
 LABEXTENSION_LINKED := $(VENV)/.labextension-linked
 
 
-.PHONY: setup demo test lint clean which-python
+.PHONY: setup demo test lint extension-lint clean which-python
 
 setup: $(STAMP) $(LABEXTENSION_LINKED)
 
@@ -80,7 +80,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check reefnb tests benchmarks
 
-test: $(STAMP) $(LABEXTENSION_LINKED) lint
+# The extension's TypeScript and CSS: ESLint (typescript-eslint) and Prettier; `npm run lint:fix` in extension/ mends them
+extension-lint: $(NODE_MODULES)
+	cd extension && npm run --silent lint
+
+test: $(STAMP) $(LABEXTENSION_LINKED) lint extension-lint
 	$(BIN)/python -m pytest -q
 
 # `path major.minor` of the python PYTHON names, or nothing: how .ci/run finds the Pythons to test

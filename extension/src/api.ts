@@ -106,18 +106,22 @@ export function downloadUrl(path: string): string {
   return URLExt.join(settings.baseUrl, 'files', URLExt.encodeParts(path)) + '?download=1';
 }
 
-async function request(endpoint: string, init: RequestInit = {}, query: { [key: string]: string } = {}): Promise<Response> {
+async function request(
+  endpoint: string,
+  init: RequestInit = {},
+  query: { [key: string]: string } = {},
+): Promise<Response> {
   const settings = ServerConnection.makeSettings();
   let response: Response;
   try {
     response = await ServerConnection.makeRequest(apiUrl(endpoint, query), init, settings);
   } catch (error) {
-    throw new Error(`reef: the server cannot be reached: ${error}`);
+    throw new Error(`reef: the server cannot be reached: ${String(error)}`, { cause: error });
   }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
-      const data = await response.json();
+      const data = (await response.json()) as { message?: string };
       message = data.message || message;
     } catch {
       // not JSON: keep the status line
@@ -131,9 +135,9 @@ async function request(endpoint: string, init: RequestInit = {}, query: { [key: 
 }
 
 export async function get<T>(endpoint: string, path: string): Promise<T> {
-  return (await request(endpoint, { method: 'GET' }, { path })).json();
+  return (await request(endpoint, { method: 'GET' }, { path })).json() as Promise<T>;
 }
 
 export async function post<T>(endpoint: string, body: { [key: string]: unknown }): Promise<T> {
-  return (await request(endpoint, { method: 'POST', body: JSON.stringify(body) })).json();
+  return (await request(endpoint, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<T>;
 }

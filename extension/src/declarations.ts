@@ -42,12 +42,12 @@ function isPanelPath(panel: NotebookPanel, kernelPath: unknown): boolean {
 }
 
 function answer(panel: NotebookPanel, comm: Kernel.IComm, message: KernelMessage.ICommOpenMsg): void {
-  const data = message.content.data as { [key: string]: Json };
+  const data = message.content.data;
   const path = panel.context.path;
   const mine = isPanelPath(panel, data.path) && panel.model !== null;
   if (data.kind === 'declare') {
     if (mine) {
-      const model = panel.model!;
+      const model = panel.model;
       const after = applyMergePatch((model.getMetadata(METADATA_KEY) ?? {}) as Json, data.patch ?? {});
       if (isObject(after) && Object.keys(after).length > 0) {
         model.setMetadata(METADATA_KEY, after);

@@ -20,12 +20,22 @@ const REEF_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 const reefIcon = new LabIcon({ name: 'reefnb:reef', svgstr: REEF_SVG });
 
 /** Run `work` with an in-progress notification that becomes its success or its one-line error. */
-async function withProgress<T>(pending: string, work: () => Promise<T>, done: (result: T) => string,
-  actions?: (result: T) => Notification.IAction[]): Promise<T | undefined> {
+async function withProgress<T>(
+  pending: string,
+  work: () => Promise<T>,
+  done: (result: T) => string,
+  actions?: (result: T) => Notification.IAction[],
+): Promise<T | undefined> {
   const id = Notification.emit(pending, 'in-progress', { autoClose: false });
   try {
     const result = await work();
-    Notification.update({ id, message: done(result), type: 'success', autoClose: 8000, actions: actions ? actions(result) : [] });
+    Notification.update({
+      id,
+      message: done(result),
+      type: 'success',
+      autoClose: 8000,
+      actions: actions ? actions(result) : [],
+    });
     return result;
   } catch (error) {
     Notification.update({ id, message: (error as Error).message, type: 'error', autoClose: false });
@@ -44,7 +54,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sidebar = new ReefSidebar(commands);
     sidebar.title.icon = reefIcon;
     shell.add(sidebar, 'right', { rank: 600 });
-    followDeclarations(notebooks);  // %reef require/tool/artifact change the open notebook's model
+    followDeclarations(notebooks); // %reef require/tool/artifact change the open notebook's model
 
     const follow = () => void sidebar.follow(notebooks.currentWidget?.context.path ?? null);
     notebooks.currentChanged.connect(follow);
@@ -54,8 +64,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     void app.restored.then(follow);
 
     /** An action on the sidebar's notebook: the panel is busy and a notification shows its progress. */
-    const act = async <T>(pending: string, work: () => Promise<T>, done: (result: T) => string,
-      actions?: (result: T) => Notification.IAction[]): Promise<T | undefined> => {
+    const act = async <T>(
+      pending: string,
+      work: () => Promise<T>,
+      done: (result: T) => string,
+      actions?: (result: T) => Notification.IAction[],
+    ): Promise<T | undefined> => {
       sidebar.busy = true;
       try {
         return await withProgress(pending, work, done, actions);
@@ -67,36 +81,42 @@ const plugin: JupyterFrontEndPlugin<void> = {
       commands.addCommand(id, {
         label,
         isEnabled: () => sidebar.info !== null,
-        execute: () => execute(sidebar.info!)
+        execute: () => execute(sidebar.info!),
       });
     };
 
     commands.addCommand(COMMANDS.open, {
       label: 'Reef: Show the Reef Sidebar',
       icon: reefIcon,
-      execute: () => shell.activateById(sidebar.id)
+      execute: () => shell.activateById(sidebar.id),
     });
     commands.addCommand(COMMANDS.refresh, {
       label: 'Reef: Refresh',
-      execute: () => sidebar.refresh()
+      execute: () => sidebar.refresh(),
     });
     notebookCommand(COMMANDS.install, 'Reef: Install Missing Requirements', async info => {
-      await act(`Installing the requirements of ${info.solution.name}…`, () => post<IInstall>('install', { path: info.path }),
-        result => `${result.solution}: ready in environment ${result.environment ?? '(this python)'}` +
-          (result.kernel ? ` (kernel ${result.kernel})` : ''));
+      await act(
+        `Installing the requirements of ${info.solution.name}…`,
+        () => post<IInstall>('install', { path: info.path }),
+        result =>
+          `${result.solution}: ready in environment ${result.environment ?? '(this python)'}` +
+          (result.kernel ? ` (kernel ${result.kernel})` : ''),
+      );
       await sidebar.refresh();
     });
     notebookCommand(COMMANDS.run, 'Reef: Run with Parameters…', async info => {
       const answer = await showDialog({
         title: `Run ${info.solution.name}${info.workflow ? ` (${info.workflow})` : ''}`,
         body: new ParametersForm(info),
-        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run' })]
+        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run' })],
       });
       if (!answer.button.accept || answer.value === null) {
         return;
       }
       const parameters = answer.value;
-      const shown = Object.entries(parameters).map(([name, value]) => `${name}=${JSON.stringify(value)}`).join(' ');
+      const shown = Object.entries(parameters)
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+        .join(' ');
       const running = async () => {
         const run = await post<IRun>('runs', { path: info.path, parameters, workflow: info.workflow });
         if (run.status !== 'ok') {
@@ -104,21 +124,35 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         return run;
       };
-      await act(`Running ${info.solution.name} ${shown}…`, running, run => `run ${run.run_id} ok in ${run.duration_s.toFixed(1)} s: ` +
-        Object.entries(run.metrics).map(([name, metric]) => `${name}=${format(metric.value)}`).join(' '));
+      await act(
+        `Running ${info.solution.name} ${shown}…`,
+        running,
+        run =>
+          `run ${run.run_id} ok in ${run.duration_s.toFixed(1)} s: ` +
+          Object.entries(run.metrics)
+            .map(([name, metric]) => `${name}=${format(metric.value)}`)
+            .join(' '),
+      );
       await sidebar.refresh();
     });
     notebookCommand(COMMANDS.export, 'Reef: Export as Solution', async info => {
-      const result = await act(`Exporting ${info.solution.name}…`, () => post<IExport>('export', { path: info.path }),
-        summary => `wrote ${summary.package}: ${summary.members} files, ${summary.runs} runs, ${summary.expected} expected results`,
-        summary => [{ label: 'Download', callback: () => window.open(downloadUrl(summary.package), '_blank') }]);
+      const result = await act(
+        `Exporting ${info.solution.name}…`,
+        () => post<IExport>('export', { path: info.path }),
+        summary =>
+          `wrote ${summary.package}: ${summary.members} files, ${summary.runs} runs, ${summary.expected} expected results`,
+        summary => [{ label: 'Download', callback: () => window.open(downloadUrl(summary.package), '_blank') }],
+      );
       if (result) {
         sidebar.exported = result.package;
       }
     });
     notebookCommand(COMMANDS.dashboard, 'Reef: Open Dashboard', async info => {
-      const page = await act(`Drawing the dashboard of ${info.solution.name}…`, () => get<IDashboard>('dashboard', info.path),
-        result => `dashboard of ${result.solution}: ${result.runs} runs`);
+      const page = await act(
+        `Drawing the dashboard of ${info.solution.name}…`,
+        () => get<IDashboard>('dashboard', info.path),
+        result => `dashboard of ${result.solution}: ${result.runs} runs`,
+      );
       if (page === undefined) {
         return;
       }
@@ -138,7 +172,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         palette.addItem({ command, category: 'Reef' });
       }
     }
-  }
+  },
 };
 
 export default plugin;

@@ -98,12 +98,14 @@ function inputFor(name: string, property: ISchemaProperty): Field {
     if (high !== undefined) {
       input.max = String(high);
     }
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the schema's default, shown as it is
     input.value = property.default === undefined ? '' : String(property.default);
   } else if (property.type === 'array' || property.type === 'object') {
     input.type = 'text';
     input.value = property.default === undefined ? '' : JSON.stringify(property.default);
   } else {
     input.type = 'text';
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the schema's default, shown as it is
     input.value = property.default === undefined || property.default === null ? '' : String(property.default);
   }
   return input;

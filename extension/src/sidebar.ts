@@ -14,7 +14,7 @@ export const COMMANDS = {
   run: 'reef:run-with-parameters',
   export: 'reef:export',
   dashboard: 'reef:open-dashboard',
-  open: 'reef:open-sidebar'
+  open: 'reef:open-sidebar',
 };
 
 export class ReefSidebar extends Widget {
@@ -64,7 +64,7 @@ export class ReefSidebar extends Widget {
       this.render();
       const [requirements, runs] = await Promise.all([
         get<IRequirements>('requirements', path).catch((error: Error) => error),
-        get<{ runs: IRun[] }>('runs', path).catch((error: Error) => error)
+        get<{ runs: IRun[] }>('runs', path).catch((error: Error) => error),
       ]);
       if (path !== this._path) {
         return;
@@ -148,7 +148,7 @@ export class ReefSidebar extends Widget {
       [COMMANDS.run, 'Run with parameters…'],
       [COMMANDS.export, 'Export as solution'],
       [COMMANDS.dashboard, 'Open dashboard'],
-      [COMMANDS.refresh, 'Refresh']
+      [COMMANDS.refresh, 'Refresh'],
     ];
     for (const [command, label] of buttons) {
       bar.appendChild(this.button(command, label));
@@ -165,7 +165,12 @@ export class ReefSidebar extends Widget {
   }
 
   /** A section with its title; the value when it has arrived, else null (and the section says why). */
-  private section<T>(className: string, title: string, value: T | Error | null, pending: string): [HTMLElement, T | null] {
+  private section<T>(
+    className: string,
+    title: string,
+    value: T | Error | null,
+    pending: string,
+  ): [HTMLElement, T | null] {
     const section = element('section', className);
     section.appendChild(element('h3', '', title));
     if (value instanceof Error) {
@@ -183,16 +188,18 @@ export class ReefSidebar extends Widget {
     if (requirements === null) {
       return section;
     }
-    const where = requirements.target === 'env'
-      ? `environment ${requirements.environment}${requirements.exists ? '' : ' (not made yet)'}`
-      : 'this python';
+    const where =
+      requirements.target === 'env'
+        ? `environment ${requirements.environment}${requirements.exists ? '' : ' (not made yet)'}`
+        : 'this python';
     section.appendChild(element('div', 'reef-note', `checked against ${where}`));
     if (requirements.requirements.length === 0) {
       section.appendChild(element('p', 'reef-note', 'Nothing required.'));
     } else {
       const table = element('table', 'reef-table');
       for (const requirement of requirements.requirements) {
-        const head = requirement.kind === requirement.name ? requirement.name : `${requirement.name} (${requirement.kind})`;
+        const head =
+          requirement.kind === requirement.name ? requirement.name : `${requirement.name} (${requirement.kind})`;
         const lines = [head, `needs ${requirement.required || 'any'} · found ${requirement.found ?? '-'}`];
         if (requirement.reason) {
           lines.push(requirement.reason);
@@ -223,12 +230,20 @@ export class ReefSidebar extends Widget {
     }
     const table = element('table', 'reef-table');
     for (const run of runs) {
-      const parameters = Object.entries(run.parameters).map(([name, value]) => `${name}=${format(value)}`).join(' ');
-      const metrics = run.error ?? Object.entries(run.metrics)
-        .map(([name, metric]) => `${name}=${format(metric.value)}${metric.unit ? ' ' + metric.unit : ''}`)
+      const parameters = Object.entries(run.parameters)
+        .map(([name, value]) => `${name}=${format(value)}`)
         .join(' ');
+      const metrics =
+        run.error ??
+        Object.entries(run.metrics)
+          .map(([name, metric]) => `${name}=${format(metric.value)}${metric.unit ? ' ' + metric.unit : ''}`)
+          .join(' ');
       const started = new Date(run.started).toLocaleString();
-      const lines = [`${started} · ${run.workflow} · ${run.duration_s.toFixed(1)} s`, parameters || '(no parameters)', metrics];
+      const lines = [
+        `${started} · ${run.workflow} · ${run.duration_s.toFixed(1)} s`,
+        parameters || '(no parameters)',
+        metrics,
+      ];
       const line = row(run.status, run.system ? [...lines, run.system] : lines);
       line.dataset.run = run.run_id;
       line.title = run.run_id + (run.output ? `\n${run.output}` : '');
@@ -293,7 +308,9 @@ function row(status: string, lines: string[]): HTMLTableRowElement {
   const badgeCell = element('td', 'reef-badge-cell');
   badgeCell.appendChild(element('span', `reef-badge reef-status-${status}`, status));
   const text = element('td', 'reef-lines');
-  lines.forEach((content, index) => text.appendChild(element('div', index === 0 ? 'reef-line-head' : 'reef-line', content)));
+  lines.forEach((content, index) =>
+    text.appendChild(element('div', index === 0 ? 'reef-line-head' : 'reef-line', content)),
+  );
   line.append(badgeCell, text);
   return line;
 }

@@ -44,10 +44,12 @@ else
 endif
 	touch $(STAMP)
 
-# The Reef sidebar: extension/ (TypeScript) is built with npm and JupyterLab's builder into
-# reefnb/labextension, which the package ships (pyproject data-files). An editable install copies no
-# data files, so the venv's JupyterLab gets a link to the built extension and the server extension's config.
-# The build needs a venv's JupyterLab but not a new build per venv: one build serves .venv and every .venv-3.X.
+# The Reef sidebar: extension/ (TypeScript) is built with npm and JupyterLab's builder (`npm run build`) into
+# reefnb/labextension, which every wheel ships (pyproject: hatch-jupyter-builder runs the same build when
+# reefnb/labextension is missing, and shared-data installs it). The editable install of $(STAMP) builds it on a
+# fresh clone; these rules rebuild it when its sources change, and link the venv's JupyterLab to it, since an
+# editable install only copies it (a copy that a rebuild would leave stale).
+# One build serves .venv and every .venv-3.X.
 
 $(NODE_MODULES): extension/package.json extension/package-lock.json
 	@command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { echo "make: building the JupyterLab extension (extension/) needs Node.js 18+ and npm: install them (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
@@ -92,4 +94,4 @@ which-python:
 	@echo $(PYTHON_FOUND)
 
 clean:
-	rm -rf $(VENV) .venv-3.* build *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo
+	rm -rf $(VENV) .venv-3.* build dist *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import serving
 
-from reefnb.artifacts import (
+from reefnb.common.exceptions import ReefError
+from reefnb.provision.artifacts import (
     ArtifactError,
     ArtifactUnavailable,
     artifact_problems,
@@ -30,7 +31,6 @@ from reefnb.artifacts import (
     tree_sha256,
     unpack_archive,
 )
-from reefnb.exceptions import ReefError
 
 # ------------------------------------------------------------------------------------------------
 # A local HTTP server: serves bytes the test gives it, honours Range, can cut responses, logs requests

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from reefnb.common.version import __version__
 
 _API = {
     "record": "kernel.recording",
@@ -30,10 +30,10 @@ _API = {
     "records_to_frame": "analysis.frame",
     "Store": "runs.store",
     "default_store": "runs.store",
-    "reef_home": "runs.store",
+    "reef_home": "common.paths",
     "detect": "provision.detection",
     "Detector": "provision.detection",
-    "init": "provision.install",
+    "init": "sharing.sources",
     "plan_init": "provision.install",
     "create_environment": "provision.envs",
     "list_environments": "provision.envs",
@@ -120,17 +120,19 @@ if TYPE_CHECKING:
     from reefnb.analysis.pareto import dominators, pareto_front, pareto_layers
     from reefnb.analysis.reproduce import reproduce_solution
     from reefnb.common.exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
+    from reefnb.common.paths import reef_home
     from reefnb.frontends.widgets import explore
     from reefnb.kernel.recording import RECORD_MIME, attach, record, run_folder
     from reefnb.provision.artifacts import fetch_artifact
     from reefnb.provision.detection import Detector, detect
     from reefnb.provision.envs import create_environment, list_environments, remove_environment
-    from reefnb.provision.install import init, plan_init
+    from reefnb.provision.install import plan_init
     from reefnb.runs.execute import resume, run
-    from reefnb.runs.store import Store, default_store, reef_home
+    from reefnb.runs.store import Store, default_store
     from reefnb.runs.sweeps import sweep
     from reefnb.sharing.package import PackageError, export_package, import_package
     from reefnb.sharing.registry import RegistryError, publish, pull, pull_results, push_results, search
+    from reefnb.sharing.sources import init
     from reefnb.solution.manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
 
 

@@ -14,10 +14,10 @@ import pytest
 from conftest import write_notebook
 
 import reefnb
+from reefnb.common.paths import reef_home
 from reefnb.frontends.cli import main
 from reefnb.provision.artifacts import ArtifactError, artifact_status
-from reefnb.provision.install import init
-from reefnb.runs.store import reef_home
+from reefnb.sharing.sources import init
 
 CONTENT = "3\n5\n8\n"
 

@@ -150,7 +150,7 @@ def test_frozen_graph_loader_on_the_real_ssdlite_graph():
 
 
 def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
-    from reefnb.kernel.bench import run_loadgen
+    from reefnb.kernel.bench import LoadGenError, run_loadgen
 
     def sleepy(indices):
         time.sleep(0.001)
@@ -175,7 +175,7 @@ def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
 
     with pytest.raises(RuntimeError, match="fell over"):
         run_loadgen(broken, 4, "SingleStream", "accuracy", log_dir=tmp_path / "broken")
-    with pytest.raises(ReefError, match="'Batch' is not a LoadGen scenario"):
+    with pytest.raises(LoadGenError, match="'Batch' is not a LoadGen scenario"):
         run_loadgen(sleepy, 4, "Batch")
 
 

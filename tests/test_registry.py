@@ -20,10 +20,11 @@ from test_store import make_record
 
 import reefnb
 from reefnb.common.exceptions import ManifestError
+from reefnb.common.paths import solutions_home
 from reefnb.frontends.cli import main
 from reefnb.runs.store import Store
 from reefnb.sharing import registry
-from reefnb.sharing.package import PackageError, export_package, solutions_home
+from reefnb.sharing.package import PackageError, export_package
 from reefnb.solution.versions import ConflictError, CycleError, Range, VersionError, resolve, split_spec
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
@@ -306,7 +307,7 @@ def test_dependencies_are_pulled_transitively_and_a_cycle_is_reported(tmp_path, 
 
 
 def test_init_takes_a_registry_name_and_range(tmp_path, bare, user):
-    from reefnb.sharing.package import resolve_source
+    from reefnb.sharing.sources import resolve_source
 
     user("alice")
     registry.add_registry("shared", str(bare))

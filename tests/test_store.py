@@ -18,10 +18,11 @@ import pandas
 import pytest
 
 import reefnb
-from reefnb.analysis.frame import BASE_COLUMNS, records_to_frame
+from reefnb.analysis.frame import records_to_frame
 from reefnb.common.exceptions import StoreError
 from reefnb.runs.execute import new_run_id
 from reefnb.runs.store import MIGRATIONS, Store
+from reefnb.solution.columns import BASE_COLUMNS
 
 RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
 TESTS = Path(__file__).resolve().parent

@@ -23,12 +23,12 @@ from typing import Any
 
 from reefnb.actions import worker as action_worker
 from reefnb.common.exceptions import ActionFailed, ActionInputError, ReefError
-from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.common.json_input import json_pointer
+from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, load_solution
 
 log = logging.getLogger(__name__)
 
-RESERVED_NAMES = frozenset({"call", "close", "describe", "names", "solution", "python", "workers"})
 WORKER_SCRIPT = Path(action_worker.__file__)
 
 
@@ -73,50 +73,8 @@ def demo_page(solution: Solution) -> Path | None:
     return resolve_inside(solution.path, name) if name else None
 
 
-def module_file(folder: Path, module: str) -> Path | None:
-    """The file of ``module`` (dotted) under ``folder``: ``a/b.py`` or ``a/b/__init__.py``; None when neither exists."""
-    base = Path(folder, *module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
-def api_problems(api: dict, folder: Path) -> list[tuple[str, str]]:
-    """(pointer, message) for the manifest's ``api`` section beyond its schema: each entry's module is a file
-    inside the solution folder, input and output are valid JSON Schemas (the input an object), no name is one
-    of the handle's own attributes, and the demo page is a file inside the folder."""
-    import jsonschema
-
-    problems = []
-    for name, spec in api.get("actions", {}).items():
-        pointer = f"/api/actions/{name}"
-        if name in RESERVED_NAMES:
-            problems.append((pointer, f"'{name}' is reserved (reserved: {', '.join(sorted(RESERVED_NAMES))})"))
-        module = spec["entry"].partition(":")[0]
-        found = module_file(folder, module)
-        try:
-            if found is None:
-                problems.append((f"{pointer}/entry", f"module '{module}' is not a file of the solution ({module.replace('.', '/')}.py in {folder})"))
-            else:
-                resolve_inside(folder, found.relative_to(folder))
-        except PathOutside as error:
-            problems.append((f"{pointer}/entry", str(error)))
-        for key in ("input", "output"):
-            if key in spec:
-                try:
-                    jsonschema.Draft202012Validator.check_schema(spec[key])
-                except jsonschema.SchemaError as error:
-                    problems.append((f"{pointer}/{key}", f"not a valid JSON Schema: {' '.join(error.message.split())[:200]}"))
-        if spec.get("input", {}).get("type", "object") != "object":
-            problems.append((f"{pointer}/input/type", "an action's input is an object (its fields are the keyword arguments)"))
-    if "demo" in api:
-        try:
-            if not resolve_inside(folder, api["demo"]).is_file():
-                problems.append(("/api/demo", f"page '{api['demo']}' not found in {folder}"))
-        except PathOutside as error:
-            problems.append(("/api/demo", str(error)))
-    return problems
 
 
 class InProcess:
@@ -340,13 +298,14 @@ def _trusted_solution(source: str | Path | Solution, trust: bool) -> Solution:
     if isinstance(source, Solution):
         solution = source
     else:
-        from reefnb.sharing.package import is_package, solutions_home
+        from reefnb.common.paths import solutions_home
+        from reefnb.sharing.package import is_package
         from reefnb.sharing.registry import is_spec
 
         if (is_package(source) or is_spec(str(source))) and not Path(source).is_dir():
             if not trust:
                 raise ReefError(f"{source}: its actions are code from elsewhere: read it, then pass --trust to run them")
-            from reefnb.provision.install import open_init_source
+            from reefnb.sharing.sources import open_init_source
 
             source = open_init_source(source)[0]
         solution = load_solution(source)
@@ -382,7 +341,7 @@ def _first_problem(validator, value) -> str | None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is None:
         return None
-    pointer = "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in error.absolute_path)
+    pointer = json_pointer(list(error.absolute_path))
     message = " ".join(error.message.split())
     if len(message) > 200:  # a schema message quotes the value: a 20 MB image must not come back
         message = f"{error.validator} {json.dumps(error.validator_value)[:100]} not satisfied"

@@ -4,7 +4,7 @@ It holds a summary per environment, the Pareto charts, the comparison with the m
 (reference) results, the run details and the files each run attached (``reefnb.attach``): linked when
 the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's ``dashboard`` section names the default
 axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats. Without a
-manifest at hand, the units, goals and formats the runs' records kept are used (``reefnb.runs.meaning.metric_meaning``).
+manifest at hand, the units, goals and formats the runs' records kept are used (``reefnb.analysis.frame.metric_meaning``).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from reefnb.analysis.frame import metric_meaning
 from reefnb.analysis.plots import REFERENCE_DETAILS
+from reefnb.analysis.series import runs_series
 from reefnb.common.exceptions import ReefError
 from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
 from reefnb.provision.artifacts import format_size
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
-from reefnb.runs.meaning import metric_meaning
 from reefnb.solution.confinement import PathOutside, resolve_inside
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ def dashboard_html(
         _table_html(environment_summary(frame, objectives, metrics)),
         "<h2>Pareto frontier</h2>",
     ]
-    series = telemetry.runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
+    series = runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
     if series is not None and len(series):  # numbers and run ids only: nothing to scrub
         charts.append(("telemetry", telemetry.series_chart(series).to_dict()))
     pareto = [(index, name) for index, (name, _) in enumerate(charts) if name != "telemetry"]

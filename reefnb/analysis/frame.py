@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reefnb.kernel.recording import decode_value
-from reefnb.runs.store import ResultRows
-from reefnb.runs.telemetry import SYSTEM_METRICS, system_columns, system_units
+from reefnb.runs.meaning import solution_named
+from reefnb.runs.store import ResultRows, default_store
+from reefnb.runs.telemetry import system_columns, system_units
+from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
+from reefnb.solution.manifest import Solution, load_solution
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas
 
-BASE_COLUMNS = ["run_id", "solution", "version", "workflow", "status", "started", "ended", "duration_s"]
-SYSTEM_COLUMNS = [f"sys.{name}" for name in SYSTEM_METRICS]  # the record's ``system`` (reefnb.runs.telemetry), in this order
 
 
 def results(solution: str | None = None, status: str | None = None, store: Any = None, *, where: str | None = None,
@@ -37,8 +39,6 @@ def results(solution: str | None = None, status: str | None = None, store: Any =
     ``metric.NAME`` or a bare metric name) limits the parameter and metric columns read. Rows that cannot be read
     are skipped with a warning naming the run.
     """
-    from reefnb.runs.store import default_store
-
     store = store or default_store()
     return rows_to_frame(store.result_rows(solution=solution, status=status, where=where, since=since, columns=columns))
 
@@ -170,3 +170,25 @@ def _cell(value: Any) -> Any:
 
         return json.dumps(value, sort_keys=True)
     return value
+
+
+def results_and_solution(argument: str | None) -> tuple[pandas.DataFrame, Solution | None]:
+    """The results frame for ``argument`` (a solution's folder or name, None for all runs) and the
+    Solution that gives them their meaning, when one is at hand."""
+    if argument and (Path(argument) / "solution.json").is_file():
+        solution = load_solution(argument)
+        return results(solution=solution.name), solution
+    frame = results(solution=argument)
+    solution = solution_named(argument, frame["version"].unique() if "version" in frame else ()) if argument else None
+    return frame, solution
+
+
+def metric_meaning(solution: Solution | None, frame: pandas.DataFrame | None = None) -> dict[str, dict]:
+    """Each metric's unit, goal and format by name: the manifest's declaration (its order first) where
+    there is a manifest, and for what it does not declare, what the runs' records kept (``frame.attrs``)."""
+    recorded = recorded_meaning(frame) if frame is not None else {}
+    declared = solution.metrics if solution is not None else {}
+    meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}}
+               for name, spec in declared.items()}
+    meaning.update({name: spec for name, spec in recorded.items() if name not in meaning})
+    return meaning

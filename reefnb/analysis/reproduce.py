@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import ReefError
-from reefnb.provision.initialised import write_text_atomically
+from reefnb.common.files import write_text_atomically
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import compare_files, comparison_line
 
@@ -170,7 +170,8 @@ def reproduce(
 def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
     """The (kernel, environment) the experiments run on, after making a ``new`` environment."""
     from reefnb.provision.envs import get_environment
-    from reefnb.provision.install import init, read_lock
+    from reefnb.provision.install import read_lock
+    from reefnb.sharing.sources import init
 
     if env is None:
         return None, None
@@ -281,7 +282,7 @@ def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
 
 def _reproduction_folder() -> Path:
     """A new ``$REEF_HOME/reproductions/TIME-RANDOM/solution`` to import a package into."""
-    from reefnb.runs.store import reef_home
+    from reefnb.common.paths import reef_home
 
     home = reef_home() / "reproductions"
     home.mkdir(parents=True, exist_ok=True)

@@ -49,10 +49,15 @@ def _float(text: str) -> Any:
     return _Refused("a number beyond the range of a float") if math.isinf(value) else value
 
 
+def pointer_token(part: object) -> str:
+    """One key or index as a JSON pointer (RFC 6901) token: ``~`` and ``/`` escaped."""
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
 def json_pointer(parts: tuple | list) -> str:
     """The JSON pointer (RFC 6901) of a path of keys and indexes; ``/`` for the whole document. Control
     characters and lone surrogates in keys are shown as ``\\uXXXX``, so the pointer stays on one line."""
-    text = "/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in parts) if parts else "/"
+    text = "/" + "/".join(pointer_token(part) for part in parts) if parts else "/"
     return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 

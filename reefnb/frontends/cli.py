@@ -506,7 +506,8 @@ def cmd_detect(args, out: TextIO) -> tuple[int, Any]:
 
 
 def cmd_init(args, out: TextIO) -> tuple[int, Any]:
-    from reefnb.provision.install import InitError, init, plan_lines
+    from reefnb.provision.install import InitError, plan_lines
+    from reefnb.sharing.sources import init
 
     pip_options = [option for folder in args.find_links for option in ("--find-links", folder)]
     pip_options += ["--no-index"] if args.no_index else []
@@ -728,7 +729,7 @@ def _size(count: int) -> str:
 def results_with_solution(argument: str | None):
     """The results frame for ``--solution`` (a name or a folder), and the Solution that gives them their
     meaning: the folder's, else one initialised here or pulled with results under that name."""
-    from reefnb.runs.meaning import results_and_solution
+    from reefnb.analysis.frame import results_and_solution
 
     return results_and_solution(argument)
 
@@ -750,8 +751,8 @@ def cmd_pareto(args, out: TextIO) -> tuple[int, Any]:
     import warnings
 
     from reefnb.analysis.dashboard import declared_objectives, format_metric
+    from reefnb.analysis.frame import metric_meaning
     from reefnb.analysis.pareto import normalise_objectives, pareto_front
-    from reefnb.runs.meaning import metric_meaning
 
     frame, solution = results_with_solution(args.solution)
     frame = frame[frame["status"] == "ok"] if len(frame) else frame
@@ -1069,7 +1070,7 @@ def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
     try:
         args = parser.parse_args(argv)
         if args.version:
-            from reefnb import __version__
+            from reefnb.common.version import __version__
 
             print(f"reefnb {__version__}", file=out)
             return EXIT_OK

@@ -103,7 +103,7 @@ def run_magic(line: str, shell=None, editor=None) -> Any:
         display(message([str(error), f"see %reef {verb + ' ' if verb in COMMANDS else ''}--help"]), raw=True)
         return None
     if args.version:
-        from reefnb import __version__
+        from reefnb.common.version import __version__
 
         print(f"reefnb {__version__}")
         return None
@@ -245,7 +245,8 @@ def _detect(args, shell) -> None:
 
 def _init(args, shell):
     from reefnb.frontends.widgets import DependencyPanel
-    from reefnb.provision.install import init, open_init_source, plan_init
+    from reefnb.provision.install import plan_init
+    from reefnb.sharing.sources import init, open_init_source
 
     source = args.source
     if Path(source).exists():  # the button may be clicked after the working folder changed

@@ -575,7 +575,7 @@ def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: s
     the goals the runs' records kept.
     """
     from reefnb.analysis.dashboard import default_objectives
-    from reefnb.runs.meaning import results_and_solution
+    from reefnb.analysis.frame import results_and_solution
 
     if runs is None or isinstance(runs, (str, Path)):
         frame, found = results_and_solution(None if runs is None else str(runs))
@@ -627,8 +627,8 @@ class ParetoExplorer(widgets.VBox):
     def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", solution: Any = None, store: Any = None):
         import altair as alt
 
+        from reefnb.analysis.frame import metric_meaning
         from reefnb.analysis.pareto import normalise_objectives
-        from reefnb.runs.meaning import metric_meaning
 
         alt.JupyterChart.enable_offline()  # the Vega libraries from vl-convert, not from a CDN
         self.frame, self.solution, self.store = frame, solution, store

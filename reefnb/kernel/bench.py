@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ReefError
 from reefnb.kernel.recording import run_folder
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,11 @@ Predict = Callable[[Sequence[int]], Sequence[Any]]
 
 
 @dataclass
+class LoadGenError(ValueError):
+    """A LoadGen run asked for something LoadGen cannot do, or its logs cannot be read. (The kernel side
+    imports nothing else of reefnb, so this is not a ``ReefError``; in a notebook it fails the cell.)"""
+
+
 class LoadGenResult:
     """One LoadGen test, as its logs tell it. Latencies in milliseconds."""
 
@@ -84,11 +88,11 @@ def run_loadgen(
     import mlperf_loadgen as loadgen
 
     if scenario not in SCENARIOS:
-        raise ReefError(f"scenario: '{scenario}' is not a LoadGen scenario ({', '.join(SCENARIOS)})")
+        raise LoadGenError(f"scenario: '{scenario}' is not a LoadGen scenario ({', '.join(SCENARIOS)})")
     if mode not in MODES:
-        raise ReefError(f"mode: '{mode}' is not one of {', '.join(MODES)}")
+        raise LoadGenError(f"mode: '{mode}' is not one of {', '.join(MODES)}")
     if sample_count < 1 or batch_size < 1:
-        raise ReefError(f"sample_count and batch_size must be at least 1, got {sample_count} and {batch_size}")
+        raise LoadGenError(f"sample_count and batch_size must be at least 1, got {sample_count} and {batch_size}")
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="loadgen-", dir=run_folder()))
     log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -139,7 +143,7 @@ def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, sa
     try:
         lines = detail_path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise ReefError(f"{detail_path}: cannot read LoadGen's detail log: {error.strerror}") from None
+        raise LoadGenError(f"{detail_path}: cannot read LoadGen's detail log: {error.strerror}") from None
     detail: dict[str, Any] = {}
     for line in lines:
         if line.startswith(":::MLLOG"):
@@ -173,7 +177,7 @@ def read_accuracy_log(path: str | Path) -> list[tuple[int, bytes]]:
     try:
         entries = json.loads(path.read_text(encoding="utf-8") or "[]")
     except (OSError, json.JSONDecodeError) as error:
-        raise ReefError(f"{path}: not a LoadGen accuracy log: {error}") from None
+        raise LoadGenError(f"{path}: not a LoadGen accuracy log: {error}") from None
     return [(int(entry["qsl_idx"]), bytes.fromhex(entry["data"])) for entry in entries]
 
 
@@ -237,7 +241,7 @@ class _Harness:
                 try:
                     outputs = self.predict([sample.index for sample in chunk])
                     if len(outputs) != len(chunk):
-                        raise ReefError(f"predict returned {len(outputs)} responses for {len(chunk)} samples")
+                        raise LoadGenError(f"predict returned {len(outputs)} responses for {len(chunk)} samples")
                 except BaseException as error:  # LoadGen cannot take an exception: answer empty, raise after the test
                     self.error, outputs = error, None
             if outputs is None or not self.keep_data:  # performance mode: LoadGen logs no response data

@@ -41,8 +41,10 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener, url2pathname
 
 from reefnb.common.exceptions import ReefError
-from reefnb.provision.initialised import locked_file
-from reefnb.runs.store import reef_home
+from reefnb.common.files import locked_file
+from reefnb.common.json_input import pointer_token
+from reefnb.common.paths import reef_home
+from reefnb.solution.checks import is_plain_path, spec_urls
 from reefnb.solution.confinement import PathOutside, resolve_inside
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,6 @@ TIMEOUT_VARIABLE = "REEF_DOWNLOAD_TIMEOUT"
 RESUME_ATTEMPTS = 3  # resumptions of an interrupted download within one call, while it progresses
 MAX_MEMBERS = 100_000
 MAX_RATIO = 100  # total uncompressed size allowed, as a multiple of the archive's size
-SCHEMES = ("http", "https", "file")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
 UNPACKED_MARKER = ".reef-unpacked"
 GENERATED_MARKER = ".reef-generated"
@@ -248,34 +249,6 @@ def artifact_status(
     return {"name": name, "status": "missing", "detail": "offline and not in the cache"}
 
 
-def artifact_problems(artifacts: dict[str, dict]) -> list[tuple[str, str]]:
-    """(JSON pointer, message) for each problem of an ``artifacts`` section that the schema cannot see:
-    no source, a download without sha256, a URL scheme other than http(s)/file, a malformed
-    ``generate``, an unknown ``fallback`` or a fallback cycle."""
-    problems: list[tuple[str, str]] = []
-    for name, spec in artifacts.items():
-        pointer = f"/artifacts/{_escape(name)}"
-        urls = _spec_urls(spec)
-        if not urls and "generate" not in spec and not spec.get("supplied"):
-            problems.append((pointer, "needs 'url', 'urls', 'generate' or 'supplied'"))
-        if spec.get("supplied") and "sha256" not in spec:
-            problems.append((f"{pointer}/sha256", "a supplied artifact needs its sha256: the file given for it must be verified"))
-        if "path" in spec and not _is_plain_path(spec["path"]):
-            problems.append((f"{pointer}/path", f"'{spec['path']}' must be a relative path without '..' inside the solution folder"))
-        if urls and "sha256" not in spec:
-            problems.append((f"{pointer}/sha256", "a downloaded artifact needs its sha256: every download must be verified"))
-        for url in urls:
-            if urlsplit(url).scheme.lower() not in SCHEMES:
-                problems.append((f"{pointer}/{'url' if 'url' in spec else 'urls'}", f"'{url}': only http, https and file URLs are allowed"))
-        if "generate" in spec and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", spec["generate"]):
-            problems.append((f"{pointer}/generate", f"'{spec['generate']}' is not 'module:function'"))
-        if "fallback" in spec:
-            cycle = _fallback_cycle(name, artifacts)
-            if spec["fallback"] not in artifacts:
-                problems.append((f"{pointer}/fallback", f"no artifact '{spec['fallback']}' in /artifacts"))
-            elif cycle:
-                problems.append((f"{pointer}/fallback", f"fallback cycle: {' -> '.join(cycle)}"))
-    return problems
 
 
 def unpack_archive(
@@ -412,7 +385,7 @@ class _Fetcher:
     def where(self, name: str, key: str = "") -> str:
         """How messages name an artifact (or one of its fields): the manifest's JSON pointer when known."""
         if self.manifest_path is not None:
-            return f"{self.manifest_path}: /artifacts/{_escape(name)}" + (f"/{key}" if key else "")
+            return f"{self.manifest_path}: /artifacts/{pointer_token(name)}" + (f"/{key}" if key else "")
         return f"artifact '{name}'"
 
     def spec(self, name: str) -> dict:
@@ -422,7 +395,7 @@ class _Fetcher:
 
     def urls(self, name: str, spec: dict) -> list[str]:
         """The spec's URLs, checked and resolved; a download without sha256 is refused."""
-        urls = [self.resolve_url(name, url) for url in _spec_urls(spec)]
+        urls = [self.resolve_url(name, url) for url in spec_urls(spec)]
         if urls and not spec.get("sha256"):
             raise ArtifactError(f"{self.where(name, 'sha256')}: refused to download {urls[0]} without a sha256: every download must be verified")
         if not urls and "generate" not in spec and not spec.get("supplied"):
@@ -511,7 +484,7 @@ class _Fetcher:
         if not spec.get("path") or self.manifest_path is None:
             return result
         relative = Path(spec["path"])
-        if not _is_plain_path(spec["path"]):
+        if not is_plain_path(spec["path"]):
             raise ArtifactError(f"{self.where(name, 'path')}: '{spec['path']}' must be a relative path inside the solution folder")
         try:
             parent = resolve_inside(self.manifest_path.parent, relative.parent)
@@ -958,23 +931,8 @@ def _replace_folder(temporary: Path, target: Path) -> None:
 # Small helpers
 
 
-def _spec_urls(spec: dict) -> list[str]:
-    urls = list(spec.get("urls", []))
-    if "url" in spec:
-        urls.insert(0, spec["url"])
-    return urls
 
 
-def _fallback_cycle(name: str, artifacts: dict[str, dict]) -> list[str]:
-    """The fallback chain from ``name`` ending where it loops, or [] when it does not."""
-    chain = [name]
-    current = artifacts.get(name, {}).get("fallback")
-    while current is not None and current in artifacts:
-        if current in chain:
-            return [*chain, current]
-        chain.append(current)
-        current = artifacts[current].get("fallback")
-    return []
 
 
 def _unavailable_message(where: str, failures: list[tuple[str, str]], skipped: bool) -> str:
@@ -987,14 +945,8 @@ def _unavailable_message(where: str, failures: list[tuple[str, str]], skipped: b
     return f"{where}: " + "; ".join(parts)
 
 
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
 
 
-def _is_plain_path(text: str) -> bool:
-    """A relative path without ``..``, ``~`` or empty parts (what a spec's ``path`` may be)."""
-    return (isinstance(text, str) and bool(text) and not text.startswith(("/", "~", "\\")) and "\0" not in text
-            and all(part not in ("", ".", "..") for part in text.split("/")))
 
 
 def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:

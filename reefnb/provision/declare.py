@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reefnb.common.exceptions import ManifestError, ReefError
-from reefnb.provision.requirements import CONFLICT, MISSING, UNMET, Check, Facts, check_requirements, syntax_problems
+from reefnb.provision.requirements import CONFLICT, MISSING, UNMET, Check, Facts, check_requirements
+from reefnb.solution.checks import syntax_problems
 from reefnb.solution.manifest import MANIFEST_NAME, validate_manifest
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def artifact_spec_problems(name: str, spec: dict) -> list[str]:
     """Every problem of one artifact entry, as ``/artifacts/NAME/...: message``."""
     import jsonschema
 
-    from reefnb.provision.artifacts import artifact_problems
+    from reefnb.solution.checks import artifact_problems
     from reefnb.solution.manifest import schema
 
     definitions = schema()["$defs"]

@@ -595,7 +595,7 @@ def python_version(python: str | None = None) -> str:
 
 def cache_path(context: DetectContext | None = None) -> Path:
     """Where ``detect`` keeps the fingerprint of the context's environment."""
-    from reefnb.runs.store import reef_home
+    from reefnb.common.paths import reef_home
 
     context = context or DetectContext()
     key = hashlib.sha256(context.identity.encode("utf-8", "surrogateescape")).hexdigest()[:24]

@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reefnb.common.exceptions import ReefError
-from reefnb.provision.initialised import write_json_object
-from reefnb.runs.store import reef_home
+from reefnb.common.files import write_json_object
+from reefnb.common.paths import envs_home
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,6 @@ class Environment:
         return Path(self.path) / ("Scripts" if os.name == "nt" else "bin")
 
 
-def envs_home() -> Path:
-    return reef_home() / "envs"
 
 
 def kernel_name(name: str) -> str:
@@ -258,7 +256,7 @@ def install_reefnb(python: str) -> None:
     Kernels only need ``reefnb.record`` (standard library + IPython), so the package's files are
     copied with a small dist-info, rather than installing pandas and papermill there too.
     """
-    from reefnb import __version__
+    from reefnb.common.version import __version__
 
     site = Path(_run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
     source = Path(__file__).resolve().parent.parent

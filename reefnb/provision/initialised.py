@@ -5,23 +5,22 @@ The index is ``$REEF_HOME/solutions.json``: name -> folder, version, environment
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from reefnb.common.exceptions import ReefError
-from reefnb.runs.store import reef_home
+from reefnb.common.files import read_json_object, write_json_object
+from reefnb.common.paths import reef_home
 
 
 def index_path() -> Path:
     return reef_home() / "solutions.json"
 
 
-def _read() -> dict:
+def read_index() -> dict:
+    """The index of initialised solutions: name -> folder, version, environment."""
     return read_json_object(index_path())
 
 
@@ -29,54 +28,17 @@ def _write(index: dict) -> None:
     write_json_object(index_path(), index)
 
 
-def read_json_object(path: Path) -> dict:
-    """A JSON object kept under ``$REEF_HOME`` (an index, a list of registries); {} when the file is missing."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise ReefError(f"{path}: /: invalid JSON: {error}") from None
-    return data if isinstance(data, dict) else {}
 
 
-def write_json_object(path: Path, data: dict) -> None:
-    """Replace ``path`` with ``data`` atomically (a temporary file renamed)."""
-    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: readers see the old file or the whole new one, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
-@contextlib.contextmanager
-def locked_file(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) between processes: POSIX ``flock``; where
-    there is no ``fcntl`` (Windows), no lock. The one file lock of reefnb (registries, pins, artifact caches).
-
-    Locks are per open file: a process must not take the same lock again while holding it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def remember_solution(solution, environment: str | None) -> None:
     """Record that ``solution`` was initialised here (into ``environment``, None for native)."""
-    index = _read()
+    index = read_index()
     index[solution.name] = {
         "name": solution.name,
         "version": solution.version,
@@ -89,10 +51,10 @@ def remember_solution(solution, environment: str | None) -> None:
 
 def list_solutions() -> list[dict]:
     """The initialised solutions, with their environment's and folder's sizes in bytes."""
-    from reefnb.provision.envs import envs_home
+    from reefnb.common.paths import envs_home
 
     entries = []
-    for name, entry in sorted(_read().items()):
+    for name, entry in sorted(read_index().items()):
         environment = entry.get("environment")
         env_path = envs_home() / environment if environment else None
         entries.append({
@@ -107,7 +69,7 @@ def list_solutions() -> list[dict]:
 
 def find_solution(name: str) -> dict:
     """The index entry of an initialised solution; ReefError naming the known ones otherwise."""
-    index = _read()
+    index = read_index()
     if name not in index:
         known = ", ".join(sorted(index)) or "none"
         raise ReefError(f"no initialised solution '{name}' (known: {known}); run `reef init FOLDER` first")
@@ -135,12 +97,13 @@ def remove_solution(name: str) -> dict:
     The solution's folder is deleted only when it lives under ``$REEF_HOME`` (pulled there by
     reef); a folder of the user's own is left in place.
     """
-    from reefnb.provision.envs import envs_home, remove_environment
+    from reefnb.common.paths import envs_home
+    from reefnb.provision.envs import remove_environment
 
     entry = find_solution(name)
     removed = {"name": name, "environment": None, "folder": None}
     environment = entry.get("environment")
-    others = [other for key, other in _read().items() if key != name and other.get("environment") == environment]
+    others = [other for key, other in read_index().items() if key != name and other.get("environment") == environment]
     if environment and not others and (envs_home() / environment).exists():
         remove_environment(environment)
         removed["environment"] = environment
@@ -149,7 +112,7 @@ def remove_solution(name: str) -> dict:
     if folder.is_dir() and home in folder.resolve().parents and "cache" not in folder.resolve().relative_to(home).parts[:1]:
         shutil.rmtree(folder)
         removed["folder"] = str(folder)
-    index = _read()
+    index = read_index()
     index.pop(name, None)
     _write(index)
     return removed

@@ -11,10 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from reefnb.common.exceptions import ReefError
+from reefnb.common.files import write_json_object
 from reefnb.common.json_input import read_json
-from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements
+from reefnb.common.paths import envs_home
+from reefnb.common.version import __version__
+from reefnb.provision import detection
+from reefnb.provision.artifacts import artifact_status, fetch_artifact, split_artifact_arguments, supply_artifact
+from reefnb.provision.envs import EnvError, check_name, create_environment, get_environment, install_packages, locked_hashes, remove_environment
+from reefnb.provision.initialised import remember_solution
+from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements, untrusted_pins
+from reefnb.provision.tools import find_tool
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution
 
 log = logging.getLogger(__name__)
@@ -87,8 +96,6 @@ def plan_init(source: str | Path | Solution, env: str | None = None, native: boo
     declared package that it names into an exact pin, so the environment matches the original's.
     An ``on_demand`` artifact is left for the run that needs it, unless cached or named in ``artifacts``.
     """
-    from reefnb.provision.envs import check_name, envs_home, get_environment
-
     solution = source if isinstance(source, Solution) else load_solution(source)
     if native and env:
         raise ReefError("choose either --env NAME or --native, not both")
@@ -166,8 +173,6 @@ def _interpreter_for(specifier: str) -> str | None:
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
 
-    from reefnb.provision import detection
-
     wanted = SpecifierSet(specifier)
     if wanted.contains(platform.python_version(), prereleases=True):
         return sys.executable
@@ -182,122 +187,115 @@ def _interpreter_for(specifier: str) -> str | None:
     return max(candidates)[1] if candidates else None
 
 
-def init(
-    source: str | Path | Solution,
-    env: str | None = None,
-    native: bool = False,
-    yes: bool = False,
-    dry_run: bool = False,
-    offline: bool = False,
-    pip_options: list[str] | None = None,
-    on_plan: Callable[[Plan], None] | None = None,
-    progress: Callable[[str, int, int | None], None] | None = None,
-    pinned: dict[str, str] | None = None,
-    replace: bool = False,
-    artifacts: list[str] | tuple[str, ...] = (),
-    trust: bool = False,
-) -> dict:
-    """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
+@dataclass
+class InitOptions:
+    """What ``reef init`` was asked for (see ``reefnb.sharing.sources.init``, which takes them as keywords).
 
-    Prints nothing: ``on_plan`` receives the plan before anything changes. Raises InitError
-    (exit 1) when a requirement cannot be met here, or when ``native`` would replace installed
-    packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
-    ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the
-    environment afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too.
-    ``source`` may also be a ``.reef.zip`` package or ``NAME[@RANGE]`` from a registry (see
-    ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
-    Without ``trust`` such a source installs only what its lock pins and hashes (see ``untrusted_install``).
+    ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the environment
+    afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too (``NAME=PATH`` entries
+    supply a file). ``on_plan`` receives the plan before anything changes.
     """
-    from reefnb.provision.artifacts import split_artifact_arguments
-    from reefnb.provision.envs import EnvError, create_environment, get_environment, install_packages
 
-    if replace and env and not native:
-        from reefnb.provision.envs import envs_home, remove_environment
+    env: str | None = None
+    native: bool = False
+    yes: bool = False
+    dry_run: bool = False
+    offline: bool = False
+    pip_options: list[str] | None = None
+    on_plan: Callable[[Plan], None] | None = None
+    progress: Callable[[str, int, int | None], None] | None = None
+    pinned: dict[str, str] | None = None
+    replace: bool = False
+    artifacts: list[str] | tuple[str, ...] = ()
+    trust: bool = False
 
-        if (envs_home() / env / "reef-env.json").is_file():
-            remove_environment(env)
-    origin = source
-    imported_before = _imported_folders()
-    source, locked, foreign = open_init_source(source, dry_run=dry_run)
+
+@dataclass
+class Installed:
+    """The first step of an init done: the plan, the environment its packages went to, their hashes."""
+
+    plan: Plan
+    environment: Any
+    hashes: dict | None
+
+
+def replace_environment(options: InitOptions) -> None:
+    """``--replace``: remove the named environment before it is made again."""
+    if options.replace and options.env and not options.native and (envs_home() / options.env / "reef-env.json").is_file():
+        remove_environment(options.env)
+
+
+def install_requirements(source: str | Path | Solution, options: InitOptions, locked: dict | None = None, foreign: bool = False,
+                         origin: str | Path | Solution | None = None) -> Installed | None:
+    """Plan, check and install a solution's packages (its kernel environment, or natively): the first step of
+    ``reef init``; None for a dry run (the plan goes to ``options.on_plan``). ``foreign``: it came from a package
+    or a registry, so without ``options.trust`` it installs only what its lock (``locked``) pins and hashes."""
+    origin = source if origin is None else origin
+    artifacts, supplied = split_artifact_arguments(options.artifacts)
+    if supplied and not options.dry_run:
+        _supply(source, supplied)
+    plan = plan_init(source, env=options.env, native=options.native, offline=options.offline, pinned=options.pinned or locked, artifacts=artifacts)
+    if options.on_plan is not None:
+        options.on_plan(plan)
+    _refuse_untrusted(plan, options, supplied, foreign, origin)
+    untrusted = untrusted_install(plan, origin) if foreign and not options.trust and not options.dry_run else None
+    _refuse_unmet(plan, options)
+    if options.dry_run:
+        return None
+    installs, hashes = untrusted or (plan.installs, None)
     try:
-        artifacts, supplied = split_artifact_arguments(artifacts)
-        if supplied and not dry_run:
-            _supply(source, supplied)
-        plan = plan_init(source, env=env, native=native, offline=offline, pinned=pinned or locked, artifacts=artifacts)
-        if on_plan is not None:
-            on_plan(plan)
-        unsupplied = [artifact for artifact in plan.artifacts if artifact["status"] == "missing" and artifact["name"] not in supplied
-                      and plan.solution.data["artifacts"][artifact["name"]].get("supplied")]
-        if unsupplied and not dry_run:
-            raise ReefError(f"{origin}: {unsupplied[0]['detail']}")
-        generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
-        if generated and foreign and not trust and not dry_run:
-            raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
-                            "read it, then pass --trust to run it")
-        untrusted = untrusted_install(plan, origin) if foreign and not trust and not dry_run else None
-        if plan.unmet:
-            reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
-            raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
-        if plan.target == "native" and plan.conflicts and not yes:
-            changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
-            raise InitError(f"--native would replace installed packages ({changes}); run again with --yes to allow it", plan)
-        if dry_run:
-            return {}
-        installs, hashes = untrusted or (plan.installs, None)
-        try:
-            if plan.target == "native":
-                install_packages(sys.executable, installs, pip_options, hashes=hashes)
-                environment = None
-            elif plan.exists:
-                install_packages(plan.python, installs, pip_options, hashes=hashes)
-                environment = get_environment(plan.environment)
-            else:
-                environment = create_environment(plan.environment, installs, python=plan.base_python, pip_options=pip_options, hashes=hashes)
-        except EnvError as error:
-            if hashes is None:
-                raise
-            raise EnvError(f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})") from None
-    except BaseException:
-        _forget_new_imports(imported_before)
-        raise
-    finally:
-        if dry_run and foreign:
-            from reefnb.sharing.package import discard_dry_run
+        if plan.target == "native":
+            install_packages(sys.executable, installs, options.pip_options, hashes=hashes)
+            environment = None
+        elif plan.exists:
+            install_packages(plan.python, installs, options.pip_options, hashes=hashes)
+            environment = get_environment(plan.environment)
+        else:
+            environment = create_environment(plan.environment, installs, python=plan.base_python, pip_options=options.pip_options, hashes=hashes)
+    except EnvError as error:
+        if hashes is None:
+            raise
+        raise EnvError(f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})") from None
+    return Installed(plan, environment, hashes)
 
-            discard_dry_run(Path(source))
-    artifacts = _fetch_artifacts(plan, offline, progress)
-    lock = _lock(plan, environment, artifacts, hashes, pip_options)
+
+def _refuse_untrusted(plan: Plan, options: InitOptions, supplied: dict[str, str], foreign: bool, origin) -> None:
+    """Stop before anything changes: a supplied artifact not given, or a package's own code to run without trust."""
+    unsupplied = [artifact for artifact in plan.artifacts if artifact["status"] == "missing" and artifact["name"] not in supplied
+                  and plan.solution.data["artifacts"][artifact["name"]].get("supplied")]
+    if unsupplied and not options.dry_run:
+        raise ReefError(f"{origin}: {unsupplied[0]['detail']}")
+    generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
+    if generated and foreign and not options.trust and not options.dry_run:
+        raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
+                        "read it, then pass --trust to run it")
+
+
+def _refuse_unmet(plan: Plan, options: InitOptions) -> None:
+    """Stop before anything changes: a requirement that cannot be met, or native packages to replace without ``yes``."""
+    if plan.unmet:
+        reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
+        raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
+    if plan.target == "native" and plan.conflicts and not options.yes:
+        changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
+        raise InitError(f"--native would replace installed packages ({changes}); run again with --yes to allow it", plan)
+
+
+def finish_init(installed: Installed, options: InitOptions) -> dict:
+    """The second step of ``reef init``: fetch the artifacts, write and return the lock, remember the solution."""
+    plan = installed.plan
+    artifacts = _fetch_artifacts(plan, options.offline, options.progress)
+    lock = _lock(plan, installed.environment, artifacts, installed.hashes, options.pip_options)
     write_lock(plan.solution.path / LOCK_NAME, lock)
-    _remember(plan.solution, environment)
+    _remember(plan.solution, installed.environment)
     return lock
 
 
 def _supply(source: str | Path | Solution, supplied: dict[str, str]) -> None:
     """Files given as ``--artifact NAME=PATH``: verified, cached and placed (see ``artifacts.supply_artifact``)."""
-    from reefnb.provision.artifacts import supply_artifact
-
     solution = source if isinstance(source, Solution) else load_solution(source)
     for name, path in supplied.items():
         supply_artifact(name, solution.data.get("artifacts", {}), path, manifest_path=solution.manifest_path)
-
-
-def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:
-    """What ``reef init SOURCE`` works on: the solution (a package or a registry component imported
-    first, see ``package.resolve_source``), the package versions its own lock pins, and whether it
-    came from elsewhere (a package or a registry, or a folder in ``solutions_home()`` they were
-    imported into: its code is not trusted)."""
-    if isinstance(source, Solution):
-        return source, None, False
-    from reefnb.sharing.package import is_package, resolve_source
-    from reefnb.sharing.registry import is_spec
-
-    foreign = is_package(source) or is_spec(str(source))
-    if not foreign:
-        if _imported(Path(source)):  # a package's folder, imported before: still not the user's own
-            return source, (read_lock(load_solution(source)) or {}).get("packages"), True
-        return source, None, False
-    folder = resolve_source(source, dry_run=dry_run)
-    return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
 
 
 def untrusted_install(plan: Plan, origin: str | Path | None = None) -> tuple[list[str], dict]:
@@ -308,8 +306,6 @@ def untrusted_install(plan: Plan, origin: str | Path | None = None) -> tuple[lis
     Its lock is read from the imported package (never from the machine it came from), and the
     installer then checks every file it installs, dependencies included, against these hashes.
     """
-    from reefnb.provision.requirements import untrusted_pins
-
     lock = read_lock(plan.solution) or {}
     hashes = lock.get("hashes") if isinstance(lock.get("hashes"), dict) else {}
     return untrusted_pins(plan.installs, hashes, _declared_at(plan, origin)), hashes
@@ -342,31 +338,10 @@ def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str]
     return where
 
 
-def _imported(path: Path) -> bool:
-    """Whether ``path`` lies in ``solutions_home()``, where packages and registry components are imported."""
-    from reefnb.sharing.package import solutions_home
-
-    try:
-        path.resolve().relative_to(solutions_home().resolve())
-    except (OSError, ValueError):
-        return False
-    return True
 
 
-def _imported_folders() -> set[Path]:
-    from reefnb.sharing.package import solutions_home
-
-    home = solutions_home()
-    return set(home.iterdir()) if home.is_dir() else set()
 
 
-def _forget_new_imports(before: set[Path]) -> None:
-    """Remove the folders this call imported into ``solutions_home()`` (an init that failed leaves none)."""
-    import shutil
-
-    for folder in _imported_folders() - before:
-        log.info("removing %s: the init that imported it failed", folder)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_lock(solution: Solution) -> dict | None:
@@ -387,7 +362,6 @@ def write_lock(path: Path, lock: dict) -> None:
             old = None
     if old is not None and {**old, "created": None} == {**lock, "created": None}:
         return
-    from reefnb.provision.initialised import write_json_object
 
     write_json_object(path, lock)
 
@@ -397,18 +371,14 @@ def _default_env_name(solution: Solution) -> str:
 
 
 def _facts(python: str, fresh: bool) -> Facts:
-    from reefnb.provision import detection as detect
-
-    fingerprint = detect.detect(["cpu", "memory", "gpu"])
+    fingerprint = detection.detect(["cpu", "memory", "gpu"])
     if fresh:  # an environment still to be made from ``python``: no packages yet
         packages: dict[str, str] = {}
-        version = detect.python_version(python)
+        version = detection.python_version(python)
     else:
-        packages = detect.environment_packages(python)
-        version = detect.python_version(python)
+        packages = detection.environment_packages(python)
+        version = detection.python_version(python)
     from packaging.utils import canonicalize_name
-
-    from reefnb.provision.tools import find_tool
 
     cpu, memory = fingerprint.get("cpu", {}), fingerprint.get("memory", {})
     return Facts(
@@ -423,8 +393,6 @@ def _facts(python: str, fresh: bool) -> Facts:
 
 
 def _artifact_plan(solution: Solution, offline: bool, wanted: set[str]) -> list[dict]:
-    from reefnb.provision.artifacts import artifact_status
-
     specs = solution.data.get("artifacts", {})
     plan = []
     for name, spec in specs.items():
@@ -437,8 +405,6 @@ def _artifact_plan(solution: Solution, offline: bool, wanted: set[str]) -> list[
 
 
 def _fetch_artifacts(plan: Plan, offline: bool, progress) -> dict[str, dict]:
-    from reefnb.provision.artifacts import fetch_artifact
-
     specs = plan.solution.data.get("artifacts", {})
     later = {artifact["name"] for artifact in plan.artifacts if artifact["status"] == ON_DEMAND}
     fetched = {}
@@ -452,11 +418,8 @@ def _fetch_artifacts(plan: Plan, offline: bool, progress) -> dict[str, dict]:
 
 
 def _lock(plan: Plan, environment, artifacts: dict, hashes: dict | None = None, pip_options: list[str] | None = None) -> dict:
-    from reefnb import __version__
-    from reefnb.provision import detection as detect
-
     python = environment.python if environment is not None else sys.executable
-    packages = detect.environment_packages(python, refresh=True)
+    packages = detection.environment_packages(python, refresh=True)
     if hashes is None:
         hashes = _hashes(plan, python, packages, pip_options)
     return {
@@ -465,7 +428,7 @@ def _lock(plan: Plan, environment, artifacts: dict, hashes: dict | None = None, 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "reefnb_version": __version__,
         "platform": {"system": platform.system(), "machine": platform.machine(), "release": platform.release()},
-        "python": {"version": detect.python_version(python), "executable": python},
+        "python": {"version": detection.python_version(python), "executable": python},
         "environment": {
             "kind": plan.target,
             "name": plan.environment,
@@ -487,8 +450,6 @@ def _hashes(plan: Plan, python: str, packages: dict[str, str], pip_options: list
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    from reefnb.provision.envs import EnvError, locked_hashes
-
     versions = {canonicalize_name(name): version for name, version in packages.items()}
     by_name = [Requirement(text) for text in plan.requires.get("packages", [])]
     requested = {canonicalize_name(item.name): versions[canonicalize_name(item.name)] for item in by_name
@@ -507,8 +468,6 @@ def _requested(plan: Plan) -> set[str]:
 
 
 def _remember(solution: Solution, environment) -> None:
-    from reefnb.provision.initialised import remember_solution
-
     remember_solution(solution, environment.name if environment is not None else None)
 
 

@@ -56,25 +56,6 @@ class Facts:
     machine: str = platform.machine().lower()
 
 
-def syntax_problems(requires: dict) -> list[tuple[str, str]]:
-    """(JSON pointer, message) for each requirement string that does not parse."""
-    problems = []
-    if "python" in requires:
-        try:
-            SpecifierSet(requires["python"])
-        except InvalidSpecifier:
-            problems.append(("/requires/python", f"{requires['python']!r} is not a version range (e.g. >=3.10,<3.13)"))
-    for index, text in enumerate(requires.get("packages", [])):
-        try:
-            Requirement(text)
-        except InvalidRequirement as error:
-            problems.append((f"/requires/packages/{index}", f"{text!r} is not a PEP 508 requirement: {str(error).splitlines()[0]}"))
-    for index, tool in enumerate(requires.get("tools", [])):
-        try:
-            SpecifierSet(tool.get("version", ""))
-        except InvalidSpecifier:
-            problems.append((f"/requires/tools/{index}/version", f"{tool['version']!r} is not a version range (e.g. >=9)"))
-    return problems
 
 
 def check_requirements(requires: dict, facts: Facts) -> list[Check]:

@@ -22,7 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from reefnb.runs.store import reef_home
+from reefnb.common.paths import reef_home
 
 # Defined in the kernel under a private name; the dumped state leaves out names starting with "_".
 KERNEL_HELPERS = r'''

@@ -5,7 +5,7 @@ dashboard's title and axes and the expected results are in that solution's manif
 folder, the manifest is there; given a name, it is looked up among the solutions initialised here
 (``reef init``) and the manifests that came with pulled results (``$REEF_HOME/manifests``).
 Each record also keeps its metrics' unit, goal and format from the manifest at record time, so that
-results with no manifest at hand still say which way is better (``metric_meaning``).
+results with no manifest at hand still say which way is better (``reefnb.analysis.frame.metric_meaning``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reefnb.common.exceptions import ReefError
-from reefnb.runs.store import reef_home
+from reefnb.common.files import write_text_atomically
+from reefnb.common.json_input import read_json
+from reefnb.common.paths import reef_home
+from reefnb.common.scrub import Scrubber
+from reefnb.provision.initialised import read_index
+from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.solution.manifest import Solution, load_solution, schema
 
 if TYPE_CHECKING:
-    import pandas
 
     from reefnb.solution.manifest import Solution
 
@@ -36,10 +41,7 @@ def solution_named(name: str, versions: Any = ()) -> Solution | None:
     of ``versions`` when given, else the newest there is); None when none is known."""
     from packaging.version import InvalidVersion, Version
 
-    from reefnb.provision.initialised import _read as initialised
-    from reefnb.solution.manifest import load_solution
-
-    entry = initialised().get(name)
+    entry = read_index().get(name)
     if entry and (Path(entry.get("path", "")) / "solution.json").is_file():
         try:
             return load_solution(entry["path"])
@@ -72,10 +74,6 @@ def meaning_only(manifest_path: Path) -> Solution:
     of it can run (it has none here)."""
     import jsonschema
 
-    from reefnb.common.json_input import read_json
-    from reefnb.solution.confinement import PathOutside, resolve_inside
-    from reefnb.solution.manifest import Solution, schema
-
     try:
         data = read_json(manifest_path, max_bytes=MAX_SHARED_FILE, expect=dict)
     except ReefError as error:
@@ -93,18 +91,6 @@ def meaning_only(manifest_path: Path) -> Solution:
     return Solution(path=manifest_path.parent, manifest_path=manifest_path, data=data, workflows={})
 
 
-def results_and_solution(argument: str | None) -> tuple[pandas.DataFrame, Solution | None]:
-    """The results frame for ``argument`` (a solution's folder or name, None for all runs) and the
-    Solution that gives them their meaning, when one is at hand."""
-    from reefnb.analysis.frame import results
-    from reefnb.solution.manifest import load_solution
-
-    if argument and (Path(argument) / "solution.json").is_file():
-        solution = load_solution(argument)
-        return results(solution=solution.name), solution
-    frame = results(solution=argument)
-    solution = solution_named(argument, frame["version"].unique() if "version" in frame else ()) if argument else None
-    return frame, solution
 
 
 def with_declared_meaning(metrics: dict[str, dict], declared: dict[str, dict]) -> dict[str, dict]:
@@ -118,17 +104,6 @@ def with_declared_meaning(metrics: dict[str, dict], declared: dict[str, dict]) -
     return metrics
 
 
-def metric_meaning(solution: Solution | None, frame: pandas.DataFrame | None = None) -> dict[str, dict]:
-    """Each metric's unit, goal and format by name: the manifest's declaration (its order first) where
-    there is a manifest, and for what it does not declare, what the runs' records kept (``frame.attrs``)."""
-    from reefnb.analysis.frame import recorded_meaning
-
-    recorded = recorded_meaning(frame) if frame is not None else {}
-    declared = solution.metrics if solution is not None else {}
-    meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}}
-               for name, spec in declared.items()}
-    meaning.update({name: spec for name, spec in recorded.items() if name not in meaning})
-    return meaning
 
 
 MAX_SHARED_FILE = 5 * 2**20  # a manifest or reference CSV kept with pulled results
@@ -137,10 +112,6 @@ MAX_SHARED_FILE = 5 * 2**20  # a manifest or reference CSV kept with pulled resu
 def manifests_to_share(records: list[dict]) -> dict[str, bytes]:
     """``manifests/NAME/VERSION/solution.json`` (and the reference CSV its dashboard names) of each
     solution version the records name whose folder is here, scrubbed as shared results are."""
-    from reefnb.common.scrub import Scrubber
-    from reefnb.solution.confinement import PathOutside, resolve_inside
-    from reefnb.solution.manifest import load_solution
-
     files: dict[str, bytes] = {}
     seen = set()
     for record in records:
@@ -178,9 +149,6 @@ def keep_pulled_manifests(registry_folder: Path, registry: str) -> list[str]:
     import re
     import shutil
     import tempfile
-
-    from reefnb.provision.initialised import write_text_atomically
-    from reefnb.solution.confinement import PathOutside, resolve_inside
 
     pattern = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}|[0-9A-Za-z.+_-]{1,64}")
     kept = []

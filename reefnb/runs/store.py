@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import sqlite3
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import StoreError
+from reefnb.common.paths import reef_home
 from reefnb.kernel.recording import decode_value
 from reefnb.runs.query import Query, compile_filter
 from reefnb.runs.telemetry import system_columns, system_units
@@ -48,9 +48,6 @@ HEX_KEY = re.compile(r"^[0-9a-f]{64}$")  # run keys like this are kept as 32 byt
 _SYSTEM_UNITS = system_units()  # sys.NAME -> unit of the telemetry columns
 
 
-def reef_home() -> Path:
-    """``$REEF_HOME`` or ``~/.reef``."""
-    return Path(os.environ.get("REEF_HOME") or Path.home() / ".reef").expanduser()
 
 
 def _migration_1(connection: sqlite3.Connection) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 import psutil
 
 from reefnb.runs import processes
+from reefnb.solution.columns import SYSTEM_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,6 @@ POWERCAP_ROOT_VARIABLE = "REEF_POWERCAP_ROOT"  # another powercap tree (tests wr
 SERIES_FILE = "telemetry.csv"
 MB = 1024 * 1024
 
-# The record's ``system`` values as results-frame columns (``sys.NAME``): unit and goal, so that they can be
-# plotted with units and used as Pareto objectives like declared metrics.
-SYSTEM_METRICS: dict[str, dict[str, str]] = {
-    "peak_rss_mb": {"unit": "MB", "goal": "min", "description": "peak resident memory of the run's processes together"},
-    "cpu_seconds": {"unit": "s", "goal": "min", "description": "CPU time (user + system) of the run's processes"},
-    "cpu_percent_mean": {"unit": "%", "goal": "min", "description": "mean CPU utilisation of the run's processes (100 = one core)"},
-    "read_mb": {"unit": "MB", "goal": "min", "description": "bytes the run's processes read from storage"},
-    "write_mb": {"unit": "MB", "goal": "min", "description": "bytes the run's processes wrote to storage"},
-    "energy_joules": {"unit": "J", "goal": "min", "description": "host energy during the run (RAPL packages and DRAM)"},
-    "gpu_peak_memory_mb": {"unit": "MB", "goal": "min", "description": "peak GPU memory in use (whole devices)"},
-    "gpu_energy_joules": {"unit": "J", "goal": "min", "description": "GPU energy during the run (power integrated over time)"},
-    "samples": {"unit": "", "description": "telemetry samples taken"},
-}
 SERIES_COLUMNS = ["t_s", "processes", "threads", "rss_mb", "cpu_seconds", "cpu_percent", "read_mb", "write_mb",
                   "host_cpu_percent", "host_cpu_mhz", "load_1m", "energy_joules",
                   "gpu_utilization_percent", "gpu_memory_mb", "gpu_power_w", "gpu_energy_joules"]
@@ -566,34 +554,8 @@ def goal(column: str) -> str | None:
     return SYSTEM_METRICS.get(column.removeprefix("sys."), {}).get("goal") if column.startswith("sys.") else None
 
 
-SERIES_CHART_RUNS = 20  # runs whose series a dashboard carries
-SERIES_CHART_POINTS = 200  # points per run at most (evenly thinned)
 
 
-def runs_series(run_ids, store: Any = None, limit: int = SERIES_CHART_RUNS):
-    """The telemetry series of the last ``limit`` of ``run_ids`` that have one, as one long DataFrame
-    (``run_id`` plus SERIES_COLUMNS), each run thinned to SERIES_CHART_POINTS rows; empty when none has one."""
-    import pandas
-
-    from reefnb.runs.store import default_store
-
-    store = store or default_store()
-    frames = []
-    for run_id in list(dict.fromkeys(run_ids))[::-1]:
-        if len(frames) >= limit:
-            break
-        record = store.get(str(run_id))
-        path = series_path(record) if record else None
-        if path is None:
-            continue
-        try:
-            series = read_series(path)
-        except (OSError, ValueError) as error:
-            log.warning("%s: cannot read the telemetry series: %s", path, error)
-            continue
-        step = max(1, math.ceil(len(series) / SERIES_CHART_POINTS))
-        frames.append(series.iloc[::step].assign(run_id=str(run_id)))
-    return pandas.concat(frames[::-1], ignore_index=True) if frames else pandas.DataFrame(columns=["run_id", *SERIES_COLUMNS])
 
 
 def series_chart(series, width: int = 520, height: int = 140):

@@ -29,6 +29,7 @@ from typing import Any
 
 from reefnb.common.exceptions import InputError, ReefError
 from reefnb.common.json_input import parse_json, read_json
+from reefnb.common.paths import solutions_home
 from reefnb.common.scrub import Scrubber, secrets_in_code
 from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.detection import environment_modules, environment_packages
@@ -828,61 +829,14 @@ def package_records(folder: str | Path) -> list[dict]:
     return sorted(records, key=lambda record: (str(record.get("started", "")), str(record.get("run_id", ""))))
 
 
-def solutions_home() -> Path:
-    """Where ``reef init PACKAGE`` imports packages: ``$REEF_HOME/solutions/NAME-VERSION``."""
-    from reefnb.runs.store import reef_home
-
-    return reef_home() / "solutions"
 
 
-def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
-    """A solution folder (or manifest) for ``source``. A package is verified and imported into
-    ``solutions_home()/NAME-VERSION`` once: the same package again reuses that folder, another
-    package of the same name and version is refused. With ``dry_run`` it goes to a temporary folder.
-    ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE`` (not an existing path) is pulled from the registries."""
-    from reefnb.sharing.registry import is_spec, pull
-
-    if isinstance(source, str) and is_spec(source):
-        if dry_run:  # the requested one into a temporary folder, its dependencies resolved but not fetched
-            return _dry_run_import(lambda target: Path(pull(source, target=target, dependencies=False)["folder"]))
-        return Path(pull(source)["folder"])
-    source = Path(source)
-    if not is_package(source):
-        return source
-    name, version = _package_identity(source)
-    if dry_run:
-        return _dry_run_import(lambda target: import_package(source, target))
-    target = solutions_home() / f"{name}-{version}"
-    if target.exists():
-        try:
-            with zipfile.ZipFile(source) as archive:
-                same = archive.read(SUMS_NAME) == (target / SUMS_NAME).read_bytes()
-        except (OSError, KeyError, zipfile.BadZipFile):
-            same = False
-        if not same:
-            raise PackageError(f"{source}: {target} holds another package of {name}@{version}: remove that folder first")
-        return target
-    return import_package(source, target)
 
 
-DRY_RUN_PREFIX = "reef-dry-run-"
 
 
-def _dry_run_import(action: Callable[[Path], Path]) -> Path:
-    """``action(target)`` into ``TMPDIR/reef-dry-run-*/solution``; the folder goes when it fails (``discard_dry_run`` after use)."""
-    scratch = Path(tempfile.mkdtemp(prefix=DRY_RUN_PREFIX))
-    try:
-        return action(scratch / "solution")
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
 
 
-def discard_dry_run(folder: str | Path) -> None:
-    """Remove the temporary folder ``resolve_source(..., dry_run=True)`` imported into (anything else stays)."""
-    parent = Path(folder).parent
-    if parent.name.startswith(DRY_RUN_PREFIX) and parent.parent == Path(tempfile.gettempdir()):
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _package_identity(package: Path) -> tuple[str, str]:
@@ -906,3 +860,43 @@ def _package_identity(package: Path) -> tuple[str, str]:
             raise PackageError(f"{package}: member '{MANIFEST_NAME}': /{field}: {value!r} is not a plain name")
         identity.append(value)
     return identity[0], identity[1]
+
+
+DRY_RUN_PREFIX = "reef-dry-run-"
+
+
+def dry_run_import(action: Callable[[Path], Path]) -> Path:
+    """``action(target)`` into ``TMPDIR/reef-dry-run-*/solution``; the folder goes when it fails (``discard_dry_run`` after use)."""
+    scratch = Path(tempfile.mkdtemp(prefix=DRY_RUN_PREFIX))
+    try:
+        return action(scratch / "solution")
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def discard_dry_run(folder: str | Path) -> None:
+    """Remove the temporary folder ``resolve_source(..., dry_run=True)`` imported into (anything else stays)."""
+    parent = Path(folder).parent
+    if parent.name.startswith(DRY_RUN_PREFIX) and parent.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def import_once(source: Path, dry_run: bool = False) -> Path:
+    """Package ``source`` verified and imported into ``solutions_home()/NAME-VERSION`` once: the same package
+    again reuses that folder, another package of the same name and version is refused. With ``dry_run`` it
+    goes to a temporary folder (``discard_dry_run`` after use)."""
+    name, version = _package_identity(source)
+    if dry_run:
+        return dry_run_import(lambda target: import_package(source, target))
+    target = solutions_home() / f"{name}-{version}"
+    if target.exists():
+        try:
+            with zipfile.ZipFile(source) as archive:
+                same = archive.read(SUMS_NAME) == (target / SUMS_NAME).read_bytes()
+        except (OSError, KeyError, zipfile.BadZipFile):
+            same = False
+        if not same:
+            raise PackageError(f"{source}: {target} holds another package of {name}@{version}: remove that folder first")
+        return target
+    return import_package(source, target)

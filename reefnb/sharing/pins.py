@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reefnb.common.exceptions import IntegrityError, ReefError
+from reefnb.common.files import locked_file, write_json_object
 from reefnb.common.json_input import read_json
-from reefnb.provision.initialised import locked_file, write_json_object
-from reefnb.runs.store import reef_home
+from reefnb.common.paths import reef_home
 
 log = logging.getLogger(__name__)
 

@@ -45,11 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import IntegrityError, ReefError
+from reefnb.common.files import locked_file, read_json_object, write_json_object
 from reefnb.common.json_input import read_json
+from reefnb.common.paths import reef_home
 from reefnb.common.scrub import Scrubber
-from reefnb.provision.initialised import locked_file, read_json_object, write_json_object
 from reefnb.runs.meaning import keep_pulled_manifests, manifests_to_share
-from reefnb.runs.store import reef_home
 from reefnb.sharing import crowd, pins, signatures
 from reefnb.solution.versions import Range, Version, resolve, split_spec
 
@@ -568,16 +568,16 @@ def forget(spec: str | None = None, registry: str | None = None, signers: bool =
 
 
 def _imported(package: Path, target: str | Path | None) -> Path:
-    from reefnb.sharing.package import import_package, resolve_source
+    from reefnb.sharing.package import import_once, import_package
 
     if target is not None:
         return import_package(package, target)
-    return Path(resolve_source(package))
+    return import_once(package)
 
 
 def component_folder(name: str, range_text: str = "") -> Path:
     """The folder of the highest pulled version of component ``name`` in ``range_text`` (for notebooks that use it)."""
-    from reefnb.sharing.package import solutions_home
+    from reefnb.common.paths import solutions_home
 
     prefix = f"{name}-"
     versions = [folder.name[len(prefix):] for folder in solutions_home().glob(f"{name}-*") if folder.is_dir()]

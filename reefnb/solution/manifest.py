@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from reefnb.common.exceptions import InputError, ManifestError, ReefError
-from reefnb.common.json_input import read_json
+from reefnb.common.json_input import json_pointer, pointer_token, read_json
+from reefnb.solution.checks import api_problems, artifact_problems, syntax_problems
+from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
 from reefnb.solution.confinement import PathOutside, resolve_inside
 from reefnb.solution.notebook import NotebookError, notebook_parameters, read_notebook
 
@@ -76,7 +78,7 @@ class Solution:
             try:
                 resolve_inside(self.path, workflow.notebook.absolute())  # the notebook path already starts with the folder
             except PathOutside as error:
-                raise ReefError(f"{self.manifest_path}: /workflows/{_escape(name)}/notebook: {error}") from None
+                raise ReefError(f"{self.manifest_path}: /workflows/{pointer_token(name)}/notebook: {error}") from None
         return workflow
 
 
@@ -159,7 +161,7 @@ def validate_manifest(data: Any, manifest_path: Path | str) -> list[str]:
     """Every problem of a manifest as ``FILE: /pointer: message``; schema first, then semantics."""
     errors = sorted(_validator("solution").iter_errors(data), key=lambda error: list(map(str, error.absolute_path)))
     if errors:
-        problems = [f"{manifest_path}: {_pointer(error.absolute_path)}: {_message(error)}" for error in errors]
+        problems = [f"{manifest_path}: {json_pointer(error.absolute_path)}: {_message(error)}" for error in errors]
     else:
         problems = _semantic_problems(data, Path(manifest_path))
     return [_one_line(problem) for problem in problems]
@@ -200,14 +202,11 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
 
     for name, text in data.get("components", {}).items():
         if name == data["name"]:
-            problem(f"/components/{_escape(name)}", "a component cannot depend on itself")
+            problem(f"/components/{pointer_token(name)}", "a component cannot depend on itself")
         try:
             Range.parse(text)
         except VersionError as error:
-            problem(f"/components/{_escape(name)}", str(error))
-
-    from reefnb.provision.artifacts import artifact_problems
-    from reefnb.provision.requirements import syntax_problems
+            problem(f"/components/{pointer_token(name)}", str(error))
 
     for pointer, message in [*syntax_problems(data.get("requires", {})), *artifact_problems(data.get("artifacts", {}))]:
         problem(pointer, message)
@@ -216,13 +215,11 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
     for pointer, message in _path_problems(data, folder):
         problem(pointer, message)
     if "api" in data:
-        from reefnb.actions.api import api_problems
-
         for pointer, message in api_problems(data["api"], folder):
             problem(pointer, message)
     declared: dict[str, dict] = {}
     for name, spec in data["workflows"].items():
-        pointer = f"/workflows/{_escape(name)}"
+        pointer = f"/workflows/{pointer_token(name)}"
         try:
             notebook_path = resolve_inside(folder, spec["notebook"])
             exists = notebook_path.is_file()
@@ -245,7 +242,7 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
         for section in ("parameters", "sweep"):
             for key in spec.get(section, {}):
                 if key not in parameters:
-                    problem(f"{pointer}/{section}/{_escape(key)}", _unknown_parameter(key, spec["notebook"], parameters))
+                    problem(f"{pointer}/{section}/{pointer_token(key)}", _unknown_parameter(key, spec["notebook"], parameters))
 
     profiles = data.get("profiles", {})
     if profiles and not {"smoke", "full"} <= set(profiles):
@@ -278,7 +275,7 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
         for key in expectation.get("parameters", {}):
             if key not in parameters:
                 notebook = data["workflows"][workflow]["notebook"]
-                problem(f"/expected/{index}/parameters/{_escape(key)}", _unknown_parameter(key, notebook, parameters))
+                problem(f"/expected/{index}/parameters/{pointer_token(key)}", _unknown_parameter(key, notebook, parameters))
     return problems
 
 
@@ -294,7 +291,7 @@ def _path_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
         for index, url in enumerate([spec["url"]] if "url" in spec else spec.get("urls", [])):
             parts = urlsplit(url)
             if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost") and not parts.path.startswith("/"):
-                named.append((f"/artifacts/{_escape(name)}/{key}" + ("" if key == "url" else f"/{index}"), url2pathname(parts.path)))
+                named.append((f"/artifacts/{pointer_token(name)}/{key}" + ("" if key == "url" else f"/{index}"), url2pathname(parts.path)))
     problems = []
     for pointer, path in named:
         try:
@@ -306,8 +303,6 @@ def _path_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
 
 def _dashboard_column_known(column: str, metrics: set[str], data: dict) -> bool:
     """A dashboard axis or column names a declared metric, a workflow parameter or a results-frame column."""
-    from reefnb.analysis.frame import BASE_COLUMNS, SYSTEM_COLUMNS
-
     if column in SYSTEM_COLUMNS:  # what the run's processes did (reefnb.runs.telemetry)
         return True
     if column.startswith("param."):
@@ -327,12 +322,6 @@ def _unknown_parameter(key: str, notebook: str, parameters: dict) -> str:
     return f"'{key}' is not a variable of the parameters cell of {notebook} (it has: {known})"
 
 
-def _escape(token: str) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(path) -> str:
-    return "/" + "/".join(_escape(part) for part in path) if path else "/"
 
 
 def _message(error) -> str:

@@ -23,7 +23,8 @@ from reefnb.common.json_input import parse_json
 from reefnb.provision.install import read_lock
 from reefnb.runs.execute import prepare_run
 from reefnb.sharing import registry
-from reefnb.sharing.package import import_package, resolve_source
+from reefnb.sharing.package import import_package
+from reefnb.sharing.sources import resolve_source
 from reefnb.solution.manifest import load_solution
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

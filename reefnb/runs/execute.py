@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ast
+import hashlib
 import json
 import logging
 import math
@@ -10,55 +10,44 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import papermill
+from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+
 from reefnb.common.exceptions import ReefError
-from reefnb.kernel.recording import ADDED_CELL_TAGS, RUN_FOLDER_VARIABLE, read_attachments, read_records
-from reefnb.provision.detection import KERNEL_FINGERPRINT_EXPRESSION, host_fingerprint, parse_kernel_fingerprint
+from reefnb.common.version import __version__
+from reefnb.kernel.recording import ADDED_CELL_TAGS, read_attachments, read_records
+from reefnb.provision.detection import host_fingerprint
+from reefnb.provision.envs import EnvError, get_environment
+from reefnb.provision.install import read_lock
 from reefnb.runs import processes, telemetry
 from reefnb.runs.attachments import keep_attachments
+from reefnb.runs.engine import ENGINE_NAME, RunSession, kernel_pid, register_engine
 from reefnb.runs.meaning import with_declared_meaning
-from reefnb.runs.output_limit import OutputBudget, cell_output_limit, kernel_limit_code
+from reefnb.runs.output_limit import OutputBudget, cell_output_limit
 from reefnb.runs.provenance import git_provenance
+from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import TelemetryOptions, telemetry_options
-from reefnb.solution.manifest import Solution, open_solution
+from reefnb.solution.manifest import Solution, Workflow, open_solution
 from reefnb.solution.notebook import notebook_digest, notebook_parameters, read_notebook
 from reefnb.solution.params import read_parameter_file, resolve_parameters
 
 log = logging.getLogger(__name__)
 
 RECORD_VERSION = 1
-ENGINE_NAME = "reef"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-@dataclass
-class _Session:
-    """What the reef papermill engine learns during one execution."""
-
-    kernel_manager: Any = None
-    kernel_log: Any = None
-    checkpoint: bool = False  # pickle the kernel's state after each cell (see reefnb.runs.checkpoints)
-    replay: dict | None = None  # resume: executed-notebook cell index -> the failed run's cell
-    key: str | None = None  # the key chain of cells so far
-    written: list = field(default_factory=list)  # checkpoint files this run wrote
-    replayed: int = 0  # cells not executed but restored
-    restored_from: int | None = None  # the cell index whose checkpoint was loaded
-    fingerprint: dict | None = None
-    cell_index: int | None = None
-    exit_code: int | None = None
-    extra: dict = field(default_factory=dict)
-    output_budget: OutputBudget = field(default_factory=lambda: OutputBudget(cell_output_limit()))
-    files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
-    trace_files: bool = False  # install that audit hook (RunRequest.trace_files)
-    run_folder: Path | None = None  # told to a Python kernel (reefnb.run_folder()), where it writes what it attaches
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -88,9 +77,6 @@ class RunRequest:
 
 
 def run_key(notebook_sha256: str, parameters: dict, environment: str) -> str:
-    import hashlib
-    import json
-
     text = json.dumps([notebook_sha256, parameters, environment], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -173,8 +159,6 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
     See ``reefnb.runs.checkpoints`` for what is replayed and when it falls back to a full rerun. The new
     record's ``resumed_from`` names the old run.
     """
-    from reefnb.runs.store import Store, default_store
-
     source_store = store if isinstance(store, Store) else default_store()
     old = source_store.get(run_id)
     if old is None:
@@ -190,6 +174,32 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
     return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One execution of a prepared run: what it runs and where its files go."""
+
+    request: RunRequest
+    solution: Solution
+    workflow: Workflow
+    kernel_spec: dict
+    run_id: str
+    folder: Path | None = None  # <solution>/runs/<run_id>; None for a run that never started
+    output_path: Path | None = None  # the executed notebook
+
+
+@dataclass
+class _Outcome:
+    """How an execution ended."""
+
+    started: datetime
+    ended: datetime
+    duration_s: float = 0.0
+    status: str = "ok"
+    error: dict | None = None
+    interrupted: bool = False
+    system: dict | None = None  # what the run's processes did (reefnb.runs.telemetry)
+
+
 def execute_run(request: RunRequest, store: Any = True, progress: bool = False, kernel_manager: Any = None,
                 kernel_log: Path | None = None, checkpoint: bool = False, resume_of: dict | None = None,
                 max_output: int | str | None = None) -> dict:
@@ -201,139 +211,125 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     When the run ends, whatever its kernel started is ended too (``reefnb.runs.processes``).
     """
     budget = OutputBudget(cell_output_limit(max_output))
-    solution = open_solution(request.source)
-    chosen = solution.workflow(request.workflow)
-    notebook = read_notebook(chosen.notebook)
-    kernel_spec = _kernel_spec(request.kernel)
-    values = request.parameters
-    timeout = request.timeout
-    environment = request.environment
+    run, notebook = _open_run(request)
+    session = RunSession(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget,
+                         run_folder=run.folder.resolve(), trace_files=request.trace_files,
+                         replay=None if resume_of is None else _replayable_cells(resume_of))
+    outcome = _execute_in_kernel(run, notebook, session, progress, kernel_log)
+    if outcome.status == "ok":  # checkpoints serve only to resume a run that did not finish
+        for path in session.written:
+            Path(path).unlink(missing_ok=True)
+    record = _run_record(run, session, outcome, resume_of)
+    if store is not False:
+        (store if isinstance(store, Store) else default_store()).add(record)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    return record
 
+
+def _open_run(request: RunRequest):
+    """The run's folder made, and its notebook read and labelled with the kernel and the run."""
+    solution = open_solution(request.source)
+    workflow = solution.workflow(request.workflow)
+    notebook = read_notebook(workflow.notebook)
+    kernel_spec = _kernel_spec(request.kernel)
     run_id = new_run_id()
-    run_folder = solution.path / "runs" / run_id
-    output_path = run_folder / chosen.notebook.name
+    folder = solution.path / "runs" / run_id
     try:
-        run_folder.mkdir(parents=True)
+        folder.mkdir(parents=True)
     except OSError as error:
-        raise ReefError(f"{run_folder}: cannot create the run folder: {error.strerror or error}") from None
+        raise ReefError(f"{folder}: cannot create the run folder: {error.strerror or error}") from None
     notebook.metadata["kernelspec"] = {
         "name": kernel_spec["name"],
         "display_name": kernel_spec["display_name"],
         "language": kernel_spec["language"],
     }
-    notebook.metadata["reef"] = {"run_id": run_id, "solution": f"{solution.name}@{solution.version}", "workflow": chosen.name}
+    notebook.metadata["reef"] = {"run_id": run_id, "solution": f"{solution.name}@{solution.version}", "workflow": workflow.name}
+    return _Run(request, solution, workflow, kernel_spec, run_id, folder, folder / workflow.notebook.name), notebook
 
-    started_wall = datetime.now(timezone.utc)
+
+def _execute_in_kernel(run: _Run, notebook, session: RunSession, progress: bool, ahead_log: Path | None) -> _Outcome:
+    """Execute the notebook (its kernel started unless one was given, sampled, then shut down) and say how it ended.
+
+    ``ahead_log``: where a kernel started ahead of the run logged; appended to the run's kernel.log."""
+    outcome = _Outcome(started=datetime.now(timezone.utc), ended=datetime.now(timezone.utc))
     started = time.monotonic()
-    status, error = "ok", None
-    interrupted = False
-    session = _Session(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget,
-                       run_folder=run_folder.resolve(), trace_files=request.trace_files)
-    if resume_of is not None:
-        session.replay = _replayable_cells(resume_of)
-    sampler, system = None, None
-    with ExitStack() as stack:
-        session.kernel_log = stack.enter_context(open(run_folder / "kernel.log", "ab"))
+    sampler = None
+    with open(run.folder / "kernel.log", "ab") as kernel_log:
+        session.kernel_log = kernel_log
         try:
             if session.kernel_manager is None:
-                session.kernel_manager = start_kernel(kernel_spec["name"], chosen.notebook.parent, run_folder / "kernel.log")
-            sampler = telemetry.start(_kernel_pid(session.kernel_manager), request.telemetry)
-            _execute(notebook, output_path, values, kernel_spec["name"], chosen.notebook.parent, timeout, session, progress)
+                session.kernel_manager = start_kernel(run.kernel_spec["name"], run.workflow.notebook.parent, run.folder / "kernel.log")
+            sampler = telemetry.start(kernel_pid(session.kernel_manager), run.request.telemetry)
+            _execute(run, notebook, session, progress)
         except KeyboardInterrupt:
-            status, error, interrupted = "interrupted", {"name": "KeyboardInterrupt", "message": "interrupted by the user"}, True
+            outcome.status, outcome.interrupted = "interrupted", True
+            outcome.error = {"name": "KeyboardInterrupt", "message": "interrupted by the user"}
         except Exception as exception:  # classified below; anything unknown is a failed run
-            status, error = _classify(exception, session, timeout)
-            error = _explained(error, notebook, output_path)
+            outcome.status, error = _classify(exception, session, run.request.timeout)
+            outcome.error = _explained(error, notebook, run.output_path)
         finally:
             if sampler is not None:  # before the shutdown: the kernel's last sample
-                system = sampler.stop(run_folder)
+                outcome.system = sampler.stop(run.folder)
             if session.kernel_manager is not None:
-                _shutdown(session.kernel_manager)
-                if kernel_log is not None and Path(kernel_log).exists():
-                    session.kernel_log.write(Path(kernel_log).read_bytes())
-                    Path(kernel_log).unlink()
-    ended_wall = datetime.now(timezone.utc)
-    duration = time.monotonic() - started
+                shutdown_kernel(session.kernel_manager)
+                if ahead_log is not None and Path(ahead_log).exists():
+                    kernel_log.write(Path(ahead_log).read_bytes())
+                    Path(ahead_log).unlink()
+    outcome.ended = datetime.now(timezone.utc)
+    outcome.duration_s = time.monotonic() - started
+    return outcome
 
-    if status == "ok":  # checkpoints serve only to resume a run that did not finish
-        for path in session.written:
-            Path(path).unlink(missing_ok=True)
 
+def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: dict | None) -> dict:
+    """The record of an executed run: what every record has, its metrics, and what it read, attached or resumed."""
     metrics, attached = {}, []
-    if output_path.exists():
+    if run.output_path.exists():
         try:
-            executed = read_notebook(output_path)
+            executed = read_notebook(run.output_path)
             metrics, attached = read_records(executed), read_attachments(executed)
         except ReefError as problem:
             log.warning("%s", problem)
-    metrics = with_declared_meaning(metrics, solution.metrics)  # the record keeps what its metrics mean
-    record = {
-        "record_version": RECORD_VERSION,
-        "run_id": run_id,
-        "run_key": request.key,
-        "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
-        "workflow": chosen.name,
-        "notebook": {
-            "path": _relative(chosen.notebook, solution.path),
-            "sha256": request.notebook_sha256,
-            "output_path": str(output_path.resolve()),
-        },
-        "parameters": values,
-        "metrics": metrics,
-        "status": status,
-        "error": error,
-        "started": started_wall.isoformat(timespec="milliseconds"),
-        "ended": ended_wall.isoformat(timespec="milliseconds"),
-        "duration_s": round(duration, 3),
-        "environment": _environment(kernel_spec, session.fingerprint, environment),
-        **({"system": system} if system is not None else {}),
-        "provenance": {
-            "reefnb_version": _reefnb_version(),
-            "git": git_provenance(solution.path),
-            "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "",
-        },
-    }
+    metrics = with_declared_meaning(metrics, run.solution.metrics)  # the record keeps what its metrics mean
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
+    record = _record(run, outcome, metrics, session.fingerprint, command)
     if session.files_read is not None:
-        record["files_read"] = _files_read(session.files_read, solution.path, session.fingerprint)
+        record["files_read"] = _files_read(session.files_read, run.solution.path, session.fingerprint)
     if attached:
-        record.update(keep_attachments(attached, run_folder, solution.path))
+        record.update(keep_attachments(attached, run.folder, run.solution.path))
     if resume_of is not None:
         record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed,
                                   "restored_after_cell": session.restored_from}
-    if store is not False:
-        from reefnb.runs.store import Store, default_store
-
-        (store if isinstance(store, Store) else default_store()).add(record)
-    if interrupted:
-        raise KeyboardInterrupt
     return record
 
 
-# Run in the kernel before the first cell: remember each file opened for reading (``sys.addaudithook``).
-FILE_AUDIT_CODE = """
-def __reef_audit():
-    import os, sys
-    seen, writing = set(), os.O_WRONLY | os.O_RDWR | os.O_CREAT
+def _record(run: _Run, outcome: _Outcome, metrics: dict, fingerprint: dict | None, command: str) -> dict:
+    """The fields of every run record (reefnb/schemas/run-record), in their order."""
+    solution = run.solution
+    return {
+        "record_version": RECORD_VERSION,
+        "run_id": run.run_id,
+        "run_key": run.request.key,
+        "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
+        "workflow": run.workflow.name,
+        "notebook": {
+            "path": _relative(run.workflow.notebook, solution.path),
+            "sha256": run.request.notebook_sha256,
+            "output_path": "" if run.output_path is None else str(run.output_path.resolve()),
+        },
+        "parameters": run.request.parameters,
+        "metrics": metrics,
+        "status": outcome.status,
+        "error": outcome.error,
+        "started": outcome.started.isoformat(timespec="milliseconds"),
+        "ended": outcome.ended.isoformat(timespec="milliseconds"),
+        "duration_s": round(outcome.duration_s, 3),
+        "environment": _environment(run.kernel_spec, fingerprint, run.request.environment),
+        **({"system": outcome.system} if outcome.system is not None else {}),
+        "provenance": {"reefnb_version": __version__, "git": git_provenance(solution.path), "command": command},
+    }
 
-    def hook(event, args):
-        if event != "open" or len(seen) > 20000 or not args or isinstance(args[0], int) or args[0] is None:
-            return
-        mode = args[1] if len(args) > 1 else None
-        flags = args[2] if len(args) > 2 else 0
-        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (mode is None and isinstance(flags, int) and flags & writing):
-            return
-        try:
-            seen.add(os.path.abspath(os.fsdecode(args[0])))
-        except Exception:
-            pass
-    sys._reef_files_read = seen
-    sys.addaudithook(hook)
-__reef_audit()
-del __reef_audit
-"""
-# As one JSON string: IPython's text/plain of a list stops at 1,000 items ("...").
-FILE_AUDIT_EXPRESSION = ("__import__('json').dumps(sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) "
-                         "if __import__('os').path.isfile(p)))")
+
 _SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
 _MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
 _TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".keras", ".reef", ".pyenv", ".conda")
@@ -410,25 +406,11 @@ def _replayable_cells(old: dict) -> dict[int, dict]:
 def failure_record(request: RunRequest, status: str, error: BaseException) -> dict:
     """The record of a run that never produced one itself (its worker died, or it could not start)."""
     solution = open_solution(request.source)
-    chosen = solution.workflow(request.workflow)
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-    return {
-        "record_version": RECORD_VERSION,
-        "run_id": new_run_id(),
-        "run_key": request.key,
-        "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
-        "workflow": chosen.name,
-        "notebook": {"path": _relative(chosen.notebook, solution.path), "sha256": request.notebook_sha256, "output_path": ""},
-        "parameters": request.parameters,
-        "metrics": {},
-        "status": status,
-        "error": {"name": type(error).__name__, "message": _one_line(error), "cell_index": None},
-        "started": now,
-        "ended": now,
-        "duration_s": 0.0,
-        "environment": _environment(_kernel_spec(request.kernel), None, request.environment),
-        "provenance": {"reefnb_version": _reefnb_version(), "git": git_provenance(solution.path), "command": ""},
-    }
+    run = _Run(request, solution, solution.workflow(request.workflow), _kernel_spec(request.kernel), new_run_id())
+    now = datetime.now(timezone.utc)
+    outcome = _Outcome(started=now, ended=now, status=status,
+                       error={"name": type(error).__name__, "message": _one_line(error), "cell_index": None})
+    return _record(run, outcome, {}, None, command="")
 
 
 def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
@@ -438,41 +420,30 @@ def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
     parallel runs then cannot race for the same TCP port, a known failure of parallel papermill
     runs, and the traffic never leaves the machine.
     """
-    from jupyter_client.manager import AsyncKernelManager as KernelManager  # nbclient's loop polls it while a cell runs
-    from jupyter_core.utils import run_sync
-
     if os.name == "posix":
         folder = tempfile.mkdtemp(prefix="reef-k-")  # short: unix socket paths are limited to ~100 bytes
-        manager = KernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(folder, "k"))
+        manager = AsyncKernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(folder, "k"))
     else:
-        manager = KernelManager(kernel_name=kernel)
+        manager = AsyncKernelManager(kernel_name=kernel)  # nbclient's loop polls it while a cell runs
     token, environment = processes.kernel_environment()
     try:
         with open(log_path, "ab") as log_file:
             run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file, env=environment)
     except BaseException:
-        _remove_socket_folder(manager)  # no kernel, so no _shutdown to remove it
+        _remove_socket_folder(manager)  # no kernel, so no shutdown_kernel to remove it
         raise
     finally:
-        processes.track(token, _kernel_pid(manager))
+        processes.track(token, kernel_pid(manager))
     return manager
 
 
-def _kernel_pid(manager) -> int | None:
-    process = getattr(getattr(manager, "provisioner", None), "process", None)
-    return getattr(process, "pid", None)
-
-
 def kernel_alive(manager) -> bool:
-    from jupyter_core.utils import run_sync
-
     return bool(run_sync(manager.is_alive)())
 
 
-def _shutdown(manager) -> None:
-    from jupyter_core.utils import run_sync
-
-    left = processes.tracked(_kernel_pid(manager))
+def shutdown_kernel(manager) -> None:
+    """Shut a run's kernel down and end whatever it started."""
+    left = processes.tracked(kernel_pid(manager))
     if left is not None:
         left.note()  # its descendants, before they are orphaned by the shutdown
     try:
@@ -487,17 +458,14 @@ def _shutdown(manager) -> None:
 
 def _remove_socket_folder(manager) -> None:
     if getattr(manager, "transport", "") == "ipc":
-        import shutil
-
         folder = os.path.dirname(manager.ip)
         if os.path.basename(folder).startswith("reef-k-"):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _execute(notebook, output_path: Path, values: dict, kernel_name: str, cwd: Path, timeout, session: _Session, progress: bool) -> None:
-    import papermill
-
-    _register_engine()
+def _execute(run: _Run, notebook, session: RunSession, progress: bool) -> None:
+    register_engine()
+    timeout = run.request.timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     papermill_log = logging.getLogger("papermill")
     unknown_parameters = _UnknownParameters(notebook_parameters(notebook))
@@ -509,12 +477,12 @@ def _execute(notebook, output_path: Path, values: dict, kernel_name: str, cwd: P
     try:
         papermill.execute_notebook(
             notebook,
-            str(output_path),
-            parameters=values,
+            str(run.output_path),
+            parameters=run.request.parameters,
             engine_name=ENGINE_NAME,
-            kernel_name=kernel_name,
+            kernel_name=run.kernel_spec["name"],
             progress_bar=progress,
-            cwd=str(cwd),
+            cwd=str(run.workflow.notebook.parent),
             timeout_func=cell_timeout,
             reef_session=session,
             **({"km": session.kernel_manager} if session.kernel_manager is not None else {}),
@@ -547,10 +515,7 @@ class _UnknownParameters(logging.Filter):
         return False
 
 
-def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str, dict]:
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
+def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[str, dict]:
     if isinstance(exception, PapermillExecutionError):
         return "failed", {
             "name": exception.ename,
@@ -580,8 +545,6 @@ def _classify(exception: BaseException, session: _Session, timeout) -> tuple[str
 
 def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None) -> tuple[str | None, str | None]:
     """The kernel to run in: given, or the named environment's, or the one ``reef init`` made."""
-    from reefnb.provision.envs import EnvError, get_environment
-
     if environment is not None:
         try:
             chosen = get_environment(environment).kernel
@@ -594,8 +557,6 @@ def _choose_kernel(solution: Solution, kernel: str | None, environment: str | No
             raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
         return chosen, environment
     if kernel is None and solution.manifest_path is not None:
-        from reefnb.provision.install import read_lock
-
         locked = (read_lock(solution) or {}).get("environment") or {}
         if locked.get("kernel"):
             return locked["kernel"], locked.get("name")
@@ -603,12 +564,8 @@ def _choose_kernel(solution: Solution, kernel: str | None, environment: str | No
 
 
 def _kernel_spec(name: str) -> dict:
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
     manager = KernelSpecManager()
     if name == "python":  # jupyter_client's KernelManager (so papermill) takes it for the native kernel
-        from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
-
         name = NATIVE_KERNEL_NAME
     try:
         spec = manager.get_kernel_spec(name)
@@ -643,203 +600,12 @@ def _relative(path: Path, folder: Path) -> str:
 
 
 def _json_safe(values: dict) -> dict:
-    import json
-
     return json.loads(json.dumps(values, default=str))
 
 
 def _one_line(value: object) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= 500 else text[:497] + "..."
-
-
-def _reefnb_version() -> str:
-    from reefnb import __version__
-
-    return __version__
-
-
-_registered = False
-
-
-def _register_engine() -> None:
-    """Register the reef papermill engine: fingerprint the live kernel, log its stderr, track cells."""
-    global _registered
-    if _registered:
-        return
-    from nbclient.exceptions import DeadKernelError
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class ReefNotebookClient(PapermillNotebookClient):
-        def __init__(self, nb_man, reef_session: _Session, **kwargs):
-            super().__init__(nb_man, **kwargs)
-            self.reef_session = reef_session
-            self.on_cell_executed = self._note_processes
-
-        def output(self, outs, msg, display_id, cell_index):
-            budget = self.reef_session.output_budget
-            keep = budget.admit(outs, msg, cell_index, self.clear_before_next_output)
-            out = super().output(outs, msg, display_id, cell_index) if keep else None
-            budget.mark(outs)
-            return out
-
-        def _note_processes(self, **_) -> None:
-            kernel = processes.tracked(_kernel_pid(self.km))
-            if kernel is not None:
-                kernel.note()
-
-        def execute(self, **kwargs):
-            self.reset_execution_trackers()
-            session = self.reef_session
-            try:
-                with self.setup_kernel(stdout=session.kernel_log, stderr=session.kernel_log, **kwargs):
-                    self._fingerprint_kernel()
-                    self._limit_kernel_output()
-                    self._tell_run_folder()
-                    self._start_file_audit()
-                    if session.checkpoint or session.replay is not None:
-                        from reefnb.runs.checkpoints import KERNEL_HELPERS, environment_lock
-
-                        self._silent(KERNEL_HELPERS)
-                        session.key = environment_lock(self.kernel_name, session.fingerprint)
-                        if session.replay is not None:
-                            self._plan_replay()
-                    try:
-                        self.papermill_execute_cells()
-                        self._collect_files_read()
-                    except DeadKernelError:
-                        session.exit_code = self._kernel_exit_code()
-                        raise
-                    info = self.wait_for_reply(self.kc.kernel_info())
-                    self.nb.metadata["language_info"] = info["content"]["language_info"]
-                    self.set_widgets_metadata()
-            finally:
-                if not self.owns_km and self.kc is not None:  # a kernel started for us: its owner shuts it down
-                    self.kc.stop_channels()
-            return self.nb
-
-        def execute_cell(self, cell, cell_index, *args, **kwargs):
-            # Count in the user's notebook: the cells papermill added are not theirs.
-            session = self.reef_session
-            added = sum(bool(ADDED_CELL_TAGS & set(c.metadata.get("tags", []))) for c in self.nb.cells[:cell_index])
-            session.cell_index = cell_index - added
-            if session.key is None or cell.cell_type != "code":
-                return super().execute_cell(cell, cell_index, *args, **kwargs)
-            from reefnb.runs.checkpoints import checkpoint_path, next_key
-
-            session.key = next_key(session.key, cell.source)
-            if session.restored_from is not None and cell_index <= session.restored_from:
-                old = session.replay[cell_index]  # restored, not executed: the failed run's outputs stand
-                cell.outputs = old.get("outputs", [])
-                cell.execution_count = old.get("execution_count")
-                session.replayed += 1
-                session.written.append(checkpoint_path(session.key))
-                if cell_index == session.restored_from:
-                    self._silent(f"__reef_load({str(checkpoint_path(session.key))!r})")
-                return cell
-            result = super().execute_cell(cell, cell_index, *args, **kwargs)
-            if session.checkpoint:
-                path = checkpoint_path(session.key)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._silent(f"__reef_dump({str(path)!r})")
-                session.written.append(path)
-            return result
-
-        def _plan_replay(self) -> None:
-            """The last cell before the failure with a complete checkpoint under this run's keys."""
-            from reefnb.runs.checkpoints import checkpoint_complete, next_key
-
-            session = self.reef_session
-            key = session.key
-            for index, cell in enumerate(self.nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                key = next_key(key, cell.source)
-                old = session.replay.get(index)
-                if old is None or old.get("source") != cell.source or old.get("failed"):
-                    break
-                if checkpoint_complete(key):
-                    session.restored_from = index
-
-        def _silent(self, code: str) -> None:
-            reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
-            content = (reply or {}).get("content", {})
-            if content.get("status") != "ok":
-                raise RuntimeError(f"reef checkpoint code failed in the kernel: {content.get('ename')}: {content.get('evalue')}")
-
-        def _start_file_audit(self) -> None:
-            if not self.reef_session.trace_files:
-                return
-            if (self.nb.metadata.get("kernelspec") or {}).get("language", "python").lower() == "python":
-                self._silent(FILE_AUDIT_CODE)
-                self.reef_session.files_read = []
-
-        def _collect_files_read(self) -> None:
-            if self.reef_session.files_read is None:
-                return
-            message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": FILE_AUDIT_EXPRESSION})
-            answer = ((self.wait_for_reply(message_id) or {}).get("content", {}).get("user_expressions", {}).get("reef", {}))
-            try:
-                self.reef_session.files_read = list(json.loads(ast.literal_eval(answer.get("data", {}).get("text/plain", "'[]'"))))
-            except (ValueError, SyntaxError, TypeError):
-                log.warning("the kernel could not report the files it read: %s", answer.get("evalue", answer))
-
-        def _tell_run_folder(self) -> None:
-            if self.reef_session.fingerprint is not None and self.reef_session.run_folder is not None:
-                self._silent(f"__import__('os').environ[{RUN_FOLDER_VARIABLE!r}] = {str(self.reef_session.run_folder)!r}")
-
-        def _limit_kernel_output(self) -> None:
-            """An IPython kernel drops a cell's output beyond the limit itself (see reefnb.runs.output_limit)."""
-            if self.reef_session.fingerprint is None:  # not a Python kernel: the client's budget alone bounds it
-                return
-            code = kernel_limit_code(self.reef_session.output_budget.limit)
-            reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
-            content = (reply or {}).get("content", {})
-            if content.get("status") != "ok":
-                log.warning("the kernel could not limit its output: %s: %s", content.get("ename"), content.get("evalue"))
-
-        def _fingerprint_kernel(self) -> None:
-            message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": KERNEL_FINGERPRINT_EXPRESSION})
-            reply = self.wait_for_reply(message_id)
-            answer = (reply or {}).get("content", {}).get("user_expressions", {}).get("reef", {})
-            if answer.get("status") == "ok":
-                self.reef_session.fingerprint = parse_kernel_fingerprint(answer.get("data", {}).get("text/plain"))
-            else:
-                log.warning("the kernel could not report its environment: %s", answer.get("evalue", answer))
-
-        def _kernel_exit_code(self) -> int | None:
-            process = getattr(getattr(self.km, "provisioner", None), "process", None)
-            if process is None:
-                return None
-            try:
-                return process.wait(timeout=2)
-            except Exception:  # still running or already reaped: no code to report
-                return process.poll()
-
-    class ReefEngine(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
-                                     start_timeout=60, execution_timeout=None, reef_session=None, **kwargs):
-            kwargs.pop("input_path", None)
-            kwargs.pop("timeout", None)
-            kwargs.pop("startup_timeout", None)
-            client = ReefNotebookClient(
-                nb_man,
-                reef_session=reef_session or _Session(),
-                timeout=execution_timeout,
-                startup_timeout=start_timeout,
-                kernel_name=kernel_name,
-                log=logging.getLogger("papermill"),
-                log_output=log_output,
-                stdout_file=stdout_file,
-                stderr_file=stderr_file,
-                **kwargs,
-            )
-            return client.execute()
-
-    papermill_engines.register(ENGINE_NAME, ReefEngine)
-    _registered = True
 
 
 def parameters_for_display(record: dict) -> str:

@@ -257,10 +257,10 @@ class _Runner:
             log.debug("could not start a kernel ahead: %s", error)
 
     def close(self) -> None:
-        from reefnb.runs.execute import _shutdown
+        from reefnb.runs.execute import shutdown_kernel
 
         for manager, _ in self.waiting.values():
-            _shutdown(manager)
+            shutdown_kernel(manager)
         self.waiting.clear()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)

@@ -86,8 +86,14 @@ lint: $(STAMP)
 extension-lint: $(NODE_MODULES)
 	cd extension && npm run --silent lint
 
-test: $(STAMP) $(LABEXTENSION_LINKED) lint extension-lint
+test: $(STAMP) $(LABEXTENSION_LINKED) lint extension-lint docs
 	$(BIN)/python -m pytest -q
+
+# The documentation site (docs/, mkdocs.yml) into site/: --strict fails on a broken link or anchor, a page missing
+# from the navigation, or a public name the API page does not document. Phony: docs/ is also a folder.
+.PHONY: docs
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # `path major.minor` of the python PYTHON names, or nothing: how .ci/run finds the Pythons to test
 which-python:

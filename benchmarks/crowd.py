@@ -23,10 +23,10 @@ from pathlib import Path
 
 from store import records, template
 
-from reefnb import registry
-from reefnb.json_input import read_json
-from reefnb.scrub import Scrubber
-from reefnb.store import Store
+from reefnb.common.json_input import read_json
+from reefnb.common.scrub import Scrubber
+from reefnb.runs.store import Store
+from reefnb.sharing import registry
 
 GIT = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench",
        "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
@@ -57,7 +57,7 @@ def first_layout_push(bare: Path, shared: list[dict], scratch: Path) -> None:
 def first_layout_pull(bare: Path, scratch: Path, store: Store) -> int:
     import jsonschema
 
-    from reefnb.manifest import schema
+    from reefnb.solution.manifest import schema
 
     clone = scratch / "old-pull"
     subprocess.run(["git", "clone", "--quiet", "--branch", "main", str(bare), str(clone)], check=True)

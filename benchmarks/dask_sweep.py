@@ -25,7 +25,7 @@ import psutil
 from sweep import trivial_notebook
 
 import reefnb
-from reefnb.store import Store
+from reefnb.runs.store import Store
 
 BIN = Path(sys.executable).parent
 

@@ -1,7 +1,7 @@
 """How long `reef detect` takes: cold (empty detection cache) and warm (cache current).
 
-Measures ``reefnb.detection.detect()`` in this process, the same call in a fresh python process
-(``python -c "import reefnb.detection as d; d.detect()"``, close to the command), and ``reef detect``
+Measures ``reefnb.provision.detection.detect()`` in this process, the same call in a fresh python process
+(``python -c "import reefnb.provision.detection as d; d.detect()"``, close to the command), and ``reef detect``
 itself when the ``reef`` script sits next to this python. Medians of REPEATS runs each.
 Then the time of creating the same environment (ipykernel + numpy) with uv and with pip, as a
 ratio; it needs the package index or a warm cache. Skip it with REEF_BENCH_NO_ENVS=1.
@@ -35,7 +35,7 @@ def report(label: str, cold: float, warm: float) -> None:
 
 
 def main(repeats: int = 5) -> None:
-    from reefnb import detection as detect
+    from reefnb.provision import detection as detect
 
     with tempfile.TemporaryDirectory() as scratch:
         homes = iter(Path(scratch, f"home-{index}") for index in range(10 * repeats))
@@ -51,7 +51,7 @@ def main(repeats: int = 5) -> None:
             run = lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())  # noqa: E731
             return median_ms(run, repeats, before=fresh_home), median_ms(run, repeats)
 
-        report("python -c detect()", *command_timing([sys.executable, "-c", "import reefnb.detection as d; d.detect()"]))
+        report("python -c detect()", *command_timing([sys.executable, "-c", "import reefnb.provision.detection as d; d.detect()"]))
         reef = Path(sys.executable).with_name("reef")
         if reef.exists():
             report("reef detect", *command_timing([str(reef), "detect"]))
@@ -63,7 +63,7 @@ def main(repeats: int = 5) -> None:
 
 def environment_creation(scratch: Path) -> None:
     """Create the same environment with each installer; print both times and their ratio."""
-    from reefnb.envs import create_environment, installer
+    from reefnb.provision.envs import create_environment, installer
 
     os.environ["REEF_HOME"] = str(scratch / "envs-home")
     os.environ["JUPYTER_DATA_DIR"] = str(scratch / "jupyter")

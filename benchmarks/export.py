@@ -1,6 +1,6 @@
 """Export throughput: writing a package with a 400 MB incompressible data file, against `sha256sum` + `cp` of it.
 
-Times reefnb.package's zip writer (the members sorted, fixed times, stored when the first MiB does not deflate)
+Times reefnb.sharing.package's zip writer (the members sorted, fixed times, stored when the first MiB does not deflate)
 on one random 400 MB member plus a small notebook-like text member, best of 3, against `sha256sum FILE` followed
 by `cp FILE COPY` (the least any export must do: read the bytes, hash them, write them). Goal (issue 18): <= 2x.
 Run: .venv/bin/python benchmarks/export.py [MEGABYTES]
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from timing import best_of
 
-from reefnb.package import _write_zip
+from reefnb.sharing.package import _write_zip
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 1. a bare timing loop (perf_counter around the call), the floor;
 2. LoadGen SingleStream with the smallest SUT one can write (the callbacks straight on mlperf_loadgen);
-3. LoadGen SingleStream through ``reefnb.bench.run_loadgen`` (the solution's harness).
+3. LoadGen SingleStream through ``reefnb.kernel.bench.run_loadgen`` (the solution's harness).
 
 Latencies of 2 and 3 come from LoadGen's own detail log. Goal: 3 adds under 50 us per query
 (mean) over 1, and its p90 is within 3% of the loop's.
@@ -38,7 +38,7 @@ def bare_loop(seconds: float) -> list[float]:
 def raw_loadgen(seconds: float, log_dir: Path) -> dict:
     import mlperf_loadgen as loadgen
 
-    from reefnb.bench import read_result
+    from reefnb.kernel.bench import read_result
 
     def issue(query_samples):
         responses = []
@@ -66,7 +66,7 @@ def raw_loadgen(seconds: float, log_dir: Path) -> dict:
 
 
 def reef_harness(seconds: float, log_dir: Path) -> dict:
-    from reefnb.bench import run_loadgen
+    from reefnb.kernel.bench import run_loadgen
 
     def predict(indices):
         for _ in indices:
@@ -85,10 +85,10 @@ def percentile(values: list[float], fraction: float) -> float:
 def main(seconds: float = 3.0, rounds: int = 3) -> None:
     """Each round runs the three tests in turn (order rotated); the figures are the medians over rounds,
     so that a slow moment of the machine does not land on one test only."""
-    runs: dict[str, list[dict]] = {"bare loop": [], "LoadGen, minimal SUT": [], "LoadGen, reefnb.bench": []}
+    runs: dict[str, list[dict]] = {"bare loop": [], "LoadGen, minimal SUT": [], "LoadGen, reefnb.kernel.bench": []}
     with tempfile.TemporaryDirectory() as scratch:
         for round_number in range(rounds):
-            tests = [("bare loop", None), ("LoadGen, minimal SUT", raw_loadgen), ("LoadGen, reefnb.bench", reef_harness)]
+            tests = [("bare loop", None), ("LoadGen, minimal SUT", raw_loadgen), ("LoadGen, reefnb.kernel.bench", reef_harness)]
             tests = tests[round_number % 3:] + tests[:round_number % 3]
             for name, test in tests:
                 if test is None:
@@ -110,8 +110,8 @@ def main(seconds: float = 3.0, rounds: int = 3) -> None:
         queries = int(statistics.median(run["query_count"] for run in runs[name]))
         extra = "" if name == "bare loop" else f" {mean - loop_mean:>10.1f} {(p90 / loop_p90 - 1) * 100:>+11.2f}%"
         print(f"{name:24} {queries:>8} {mean:>10.1f} {median(name, '50.00_percentile_latency_ns'):>10.1f} {p90:>10.1f}{extra}")
-    overhead = median("LoadGen, reefnb.bench", "mean_latency_ns") - loop_mean
-    p90_ratio = median("LoadGen, reefnb.bench", "90.00_percentile_latency_ns") / loop_p90 - 1
+    overhead = median("LoadGen, reefnb.kernel.bench", "mean_latency_ns") - loop_mean
+    p90_ratio = median("LoadGen, reefnb.kernel.bench", "90.00_percentile_latency_ns") / loop_p90 - 1
     verdict = "met" if overhead < 50 and abs(p90_ratio) <= 0.03 else "NOT met"
     print(f"goal (< 50 us per query, p90 within 3%): {verdict}")
 

@@ -1,4 +1,4 @@
-"""Pareto frontier timings: reefnb.pareto against the `paretoset` package and a block-nested-loop baseline.
+"""Pareto frontier timings: reefnb.analysis.pareto against the `paretoset` package and a block-nested-loop baseline.
 
 Uniform random data (seed 0): 1,000,000 points x 2 objectives and 100,000 x 3 (both minimised), timed
 through the public path (a DataFrame in, a boolean mask out), best of three. paretoset (if installed)
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from timing import best_of
 
-from reefnb.pareto import pareto_mask
+from reefnb.analysis.pareto import pareto_mask
 
 
 def block_nested_loop(values: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import pandas
 from timing import best_of
 
 import reefnb
-from reefnb.store import Store
+from reefnb.runs.store import Store
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "tests" / "data" / "store-v2.sqlite"
 

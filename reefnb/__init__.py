@@ -9,57 +9,57 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from reefnb.common.version import __version__
 
 _API = {
-    "record": "recording",
-    "RECORD_MIME": "recording",
-    "attach": "recording",
-    "run_folder": "recording",
-    "load_solution": "manifest",
-    "open_solution": "manifest",
-    "solution_from_notebook": "manifest",
-    "validate_manifest": "manifest",
-    "schema": "manifest",
-    "Solution": "manifest",
-    "Workflow": "manifest",
-    "run": "execute",
-    "resume": "execute",
-    "sweep": "sweeps",
-    "results": "frame",
-    "records_to_frame": "frame",
-    "Store": "store",
-    "default_store": "store",
-    "reef_home": "store",
-    "detect": "detection",
-    "Detector": "detection",
-    "init": "install",
-    "plan_init": "install",
-    "create_environment": "envs",
-    "list_environments": "envs",
-    "remove_environment": "envs",
-    "fetch_artifact": "artifacts",
-    "export_package": "package",
-    "import_package": "package",
-    "PackageError": "package",
-    "reproduce_solution": "reproduce",
-    "publish": "registry",
-    "pull": "registry",
-    "search": "registry",
-    "push_results": "registry",
-    "pull_results": "registry",
-    "RegistryError": "registry",
-    "pareto_front": "pareto",
-    "pareto_layers": "pareto",
-    "dominators": "pareto",
-    "explore": "widgets",
-    "ReefError": "exceptions",
-    "ManifestError": "exceptions",
-    "ParameterError": "exceptions",
-    "StoreError": "exceptions",
-    "RunFailed": "exceptions",
-    "use": "actions",
-    "Actions": "actions",
+    "record": "kernel.recording",
+    "RECORD_MIME": "kernel.recording",
+    "attach": "kernel.recording",
+    "run_folder": "kernel.recording",
+    "load_solution": "solution.manifest",
+    "open_solution": "solution.manifest",
+    "solution_from_notebook": "solution.manifest",
+    "validate_manifest": "solution.manifest",
+    "schema": "solution.manifest",
+    "Solution": "solution.manifest",
+    "Workflow": "solution.manifest",
+    "run": "runs.execute",
+    "resume": "runs.execute",
+    "sweep": "runs.sweeps",
+    "results": "analysis.frame",
+    "records_to_frame": "analysis.frame",
+    "Store": "runs.store",
+    "default_store": "runs.store",
+    "reef_home": "common.paths",
+    "detect": "provision.detection",
+    "Detector": "provision.detection",
+    "init": "sharing.sources",
+    "plan_init": "provision.install",
+    "create_environment": "provision.envs",
+    "list_environments": "provision.envs",
+    "remove_environment": "provision.envs",
+    "fetch_artifact": "provision.artifacts",
+    "export_package": "sharing.package",
+    "import_package": "sharing.package",
+    "PackageError": "sharing.package",
+    "reproduce_solution": "analysis.reproduce",
+    "publish": "sharing.registry",
+    "pull": "sharing.registry",
+    "search": "sharing.registry",
+    "push_results": "sharing.registry",
+    "pull_results": "sharing.registry",
+    "RegistryError": "sharing.registry",
+    "pareto_front": "analysis.pareto",
+    "pareto_layers": "analysis.pareto",
+    "dominators": "analysis.pareto",
+    "explore": "frontends.widgets",
+    "ReefError": "common.exceptions",
+    "ManifestError": "common.exceptions",
+    "ParameterError": "common.exceptions",
+    "StoreError": "common.exceptions",
+    "RunFailed": "common.exceptions",
+    "use": "actions.api",
+    "Actions": "actions.api",
 }
 
 __all__ = [
@@ -115,35 +115,37 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .actions import Actions, use
-    from .artifacts import fetch_artifact
-    from .detection import Detector, detect
-    from .envs import create_environment, list_environments, remove_environment
-    from .exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
-    from .execute import resume, run
-    from .frame import records_to_frame, results
-    from .install import init, plan_init
-    from .manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
-    from .package import PackageError, export_package, import_package
-    from .pareto import dominators, pareto_front, pareto_layers
-    from .recording import RECORD_MIME, attach, record, run_folder
-    from .registry import RegistryError, publish, pull, pull_results, push_results, search
-    from .reproduce import reproduce_solution
-    from .store import Store, default_store, reef_home
-    from .sweeps import sweep
-    from .widgets import explore
+    from reefnb.actions.api import Actions, use
+    from reefnb.analysis.frame import records_to_frame, results
+    from reefnb.analysis.pareto import dominators, pareto_front, pareto_layers
+    from reefnb.analysis.reproduce import reproduce_solution
+    from reefnb.common.exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
+    from reefnb.common.paths import reef_home
+    from reefnb.frontends.widgets import explore
+    from reefnb.kernel.recording import RECORD_MIME, attach, record, run_folder
+    from reefnb.provision.artifacts import fetch_artifact
+    from reefnb.provision.detection import Detector, detect
+    from reefnb.provision.envs import create_environment, list_environments, remove_environment
+    from reefnb.provision.install import plan_init
+    from reefnb.runs.execute import resume, run
+    from reefnb.runs.store import Store, default_store
+    from reefnb.runs.sweeps import sweep
+    from reefnb.sharing.package import PackageError, export_package, import_package
+    from reefnb.sharing.registry import RegistryError, publish, pull, pull_results, push_results, search
+    from reefnb.sharing.sources import init
+    from reefnb.solution.manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext reefnb``: register the ``%reef`` magic (see ``reefnb.magics``)."""
-    from .magics import load_ipython_extension as load
+    """``%load_ext reefnb``: register the ``%reef`` magic (see ``reefnb.frontends.magics``)."""
+    from reefnb.frontends.magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext reefnb``: remove the ``%reef`` magic."""
-    from .magics import unload_ipython_extension as unload
+    from reefnb.frontends.magics import unload_ipython_extension as unload
 
     unload(ipython)
 
@@ -154,8 +156,8 @@ def _jupyter_labextension_paths() -> list[dict]:
 
 
 def _jupyter_server_extension_points() -> list[dict]:
-    """jupyter_server: the REST endpoints the sidebar calls (``reefnb.server``)."""
-    return [{"module": "reefnb.server"}]
+    """jupyter_server: the REST endpoints the sidebar calls (``reefnb.frontends.server``)."""
+    return [{"module": "reefnb.frontends.server"}]
 
 
 def __getattr__(name: str) -> Any:

@@ -153,7 +153,7 @@ def stop_process(process, grace: float = 30) -> None:
 
 def call(*args: str) -> tuple[int, str, str]:
     """``reef ARGS`` in this process: the exit code, standard output and standard error."""
-    from reefnb.cli import main
+    from reefnb.frontends.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     code = main(list(args), out=out, err=err)

@@ -14,8 +14,8 @@ import pytest
 from action_solutions import FLAGSHIP, encode, synthetic_frames, toy_solution
 
 import reefnb
-from reefnb.cli import main
-from reefnb.exceptions import ActionFailed, ActionInputError, ManifestError, ReefError
+from reefnb.common.exceptions import ActionFailed, ActionInputError, ManifestError, ReefError
+from reefnb.frontends.cli import main
 
 
 @pytest.fixture

@@ -20,17 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import serving
 
-from reefnb.artifacts import (
-    ArtifactError,
-    ArtifactUnavailable,
-    artifact_problems,
-    artifact_status,
-    fetch_artifact,
-    file_sha256,
-    tree_sha256,
-    unpack_archive,
-)
-from reefnb.exceptions import ReefError
+from reefnb.common.exceptions import ReefError
+from reefnb.provision.artifacts import ArtifactError, ArtifactUnavailable, artifact_status, fetch_artifact, file_sha256, tree_sha256, unpack_archive
+from reefnb.solution.checks import artifact_problems
 
 # ------------------------------------------------------------------------------------------------
 # A local HTTP server: serves bytes the test gives it, honours Range, can cut responses, logs requests

@@ -15,9 +15,9 @@ import pytest
 from conftest import call, write_solution
 
 import reefnb
-from reefnb import recording
-from reefnb.attachments import file_line
-from reefnb.recording import ATTACH_MIME, check_attachment_name, read_attachments
+from reefnb.kernel import recording
+from reefnb.kernel.recording import ATTACH_MIME, check_attachment_name, read_attachments
+from reefnb.runs.attachments import file_line
 
 MINIMAL = {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 RECORD_SCHEMA = reefnb.schema("run-record")
@@ -213,7 +213,7 @@ def test_reproduce_compares_the_attached_files_with_the_original_runs(tmp_path):
     report = reefnb.reproduce_solution(tmp_path / "p.reef.zip", trust=True, env="native", folder=tmp_path / "again")
     files = report["experiments"][0]["files"]
     assert files == {"same": ["detections.json", "performance/mlperf_log_summary.txt"], "different": [], "missing": [], "new": []}
-    from reefnb.reproduce import report_lines
+    from reefnb.analysis.reproduce import report_lines
 
     assert "  attached files: 2 same" in report_lines(report)
 
@@ -221,7 +221,7 @@ def test_reproduce_compares_the_attached_files_with_the_original_runs(tmp_path):
 def test_results_push_with_files_shares_them_within_the_limit(tmp_path):
     import subprocess
 
-    from reefnb import registry
+    from reefnb.sharing import registry
 
     bare = tmp_path / "registry.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)

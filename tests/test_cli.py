@@ -13,7 +13,7 @@ import pandas
 from conftest import call, write_solution
 
 import reefnb
-from reefnb.cli import build_parser
+from reefnb.frontends.cli import build_parser
 
 REEF = str(Path(sys.executable).parent / "reef")
 

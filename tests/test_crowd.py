@@ -11,9 +11,9 @@ import pyarrow.parquet as parquet
 from test_registry import bare, git_clone, git_identity, git_push_all, user  # noqa: F401  (fixtures)
 from test_store import make_record
 
-from reefnb import crowd, registry
-from reefnb.registry import shareable_record
-from reefnb.store import Store
+from reefnb.runs.store import Store
+from reefnb.sharing import crowd, registry
+from reefnb.sharing.registry import shareable_record
 
 
 def runs(count: int, prefix: str = "aa", month: str = "2026-03", solution: str = "hello-sweep") -> list[dict]:

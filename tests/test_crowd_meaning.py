@@ -13,8 +13,8 @@ from test_registry import bare, git_identity, reef, user  # noqa: F401  (fixture
 from test_store import make_record
 
 import reefnb
-from reefnb import registry
-from reefnb.store import Store
+from reefnb.runs.store import Store
+from reefnb.sharing import registry
 
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 DEFAULTS = {"model": "ssd-mobilenet-tiny-w100-128", "backend": "tflite", "dataset": "synthetic-50", "scenario": "SingleStream"}

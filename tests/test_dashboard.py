@@ -15,9 +15,9 @@ import pytest
 
 import reefnb
 from reefnb import ReefError
-from reefnb.cli import main
-from reefnb.dashboard import build_dashboard, default_objectives, reference_frame
-from reefnb.store import default_store
+from reefnb.analysis.dashboard import build_dashboard, default_objectives, reference_frame
+from reefnb.frontends.cli import main
+from reefnb.runs.store import default_store
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
@@ -168,7 +168,7 @@ def test_dashboard_renders_in_chromium_with_the_network_off(runs, tmp_path):
 
 
 def test_explorer_widget_follows_its_controls(runs):
-    from reefnb.widgets import ParetoExplorer
+    from reefnb.frontends.widgets import ParetoExplorer
 
     frame = reefnb.results(solution="hello-sweep")
     frame = frame[frame["status"] == "ok"]
@@ -188,8 +188,8 @@ def test_explorer_widget_follows_its_controls(runs):
 
 
 def test_reef_pareto_magic_returns_the_explorer(runs):
-    from reefnb.magics import run_magic
-    from reefnb.widgets import ParetoExplorer
+    from reefnb.frontends.magics import run_magic
+    from reefnb.frontends.widgets import ParetoExplorer
 
     explorer = run_magic(f"pareto --solution {runs}")
     assert isinstance(explorer, ParetoExplorer)
@@ -199,7 +199,7 @@ def test_reef_pareto_magic_returns_the_explorer(runs):
 
 def test_pareto_errors_name_the_columns():
     with pytest.raises(ReefError, match="no ok runs recorded"):
-        from reefnb.cli import build_parser, cmd_pareto
+        from reefnb.frontends.cli import build_parser, cmd_pareto
 
         cmd_pareto(build_parser().parse_args(["pareto", "--min", "x"]), io.StringIO())
 
@@ -209,7 +209,7 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
     A run on synthetic-500 is not a run of an expectation that leaves the data set at synthetic-50."""
     import pandas
 
-    from reefnb.dashboard import reference_comparison
+    from reefnb.analysis.dashboard import reference_comparison
 
     solution = reefnb.load_solution(Path(__file__).resolve().parent.parent / "solutions" / "obj-detection-coco-tf")
     base = {"param.model": "ssd-mobilenet-tiny-w100-128", "param.backend": "tflite", "param.scenario": "SingleStream", "status": "ok"}

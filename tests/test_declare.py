@@ -12,7 +12,8 @@ import pytest
 from conftest import call, write_notebook, write_solution
 
 import reefnb
-from reefnb.declare import (
+from reefnb.common.exceptions import ManifestError, ReefError
+from reefnb.provision.declare import (
     artifact_spec,
     declare_artifact,
     declare_packages,
@@ -23,7 +24,6 @@ from reefnb.declare import (
     running_notebook,
     solution_of,
 )
-from reefnb.exceptions import ManifestError, ReefError
 
 SHA = hashlib.sha256(b"rows\n").hexdigest()
 

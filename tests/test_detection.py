@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from reefnb import detection
-from reefnb.exceptions import ReefError
-from reefnb.tools import TOOLS, find_tool, find_tools
+from reefnb.common.exceptions import ReefError
+from reefnb.provision import detection
+from reefnb.provision.tools import TOOLS, find_tool, find_tools
 
 LINUX = Path("/proc/cpuinfo").exists()
 
@@ -375,7 +375,7 @@ def test_tensorflow_when_present(tmp_path):
 
 
 PLUGIN_MODULE = '''
-from reefnb.detection import Detector
+from reefnb.provision.detection import Detector
 
 
 class DemoDetector(Detector):
@@ -438,7 +438,7 @@ def plugin(tmp_path, monkeypatch):
 
 
 def test_plugin_detectors_run_and_broken_ones_are_skipped(plugin, caplog):
-    caplog.set_level(logging.WARNING, logger="reefnb.detection")
+    caplog.set_level(logging.WARNING, logger="reefnb.provision.detection")
     names = detection.default_detector_names()
     assert {"demo", "plain"} <= set(names)
     assert "slow-demo" not in names

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from wheels import make_wheel_of_files
 
-from reefnb import detection, distributions
-from reefnb.envs import install_packages
+from reefnb.provision import detection, distributions
+from reefnb.provision.envs import install_packages
 
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 # A package folder, a plain module, an extension module (its bytes are never loaded) and a data file outside site-packages

@@ -16,7 +16,7 @@ import pytest
 from conftest import write_notebook, write_solution
 
 import reefnb
-from reefnb.store import Store
+from reefnb.runs.store import Store
 
 MINIMAL = {"name": "probe", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 RECORD_SCHEMA = reefnb.schema("run-record")

@@ -14,7 +14,7 @@ from test_dashboard import record
 
 import reefnb
 from reefnb import ReefError
-from reefnb.store import default_store
+from reefnb.runs.store import default_store
 
 
 @pytest.fixture

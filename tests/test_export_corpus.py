@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 import reefnb
-from reefnb.package import export_package
-from reefnb.reproduce import report_lines, reproduce
+from reefnb.analysis.reproduce import report_lines, reproduce
+from reefnb.sharing.package import export_package
 
 CORPUS = Path(__file__).parent / "corpus"
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
@@ -124,8 +124,8 @@ NEW_ENVIRONMENT_CASES = ("handbook-pandas", "helper-module", "dynamic-file-name"
 @pytest.mark.usefixtures("private_jupyter")
 @pytest.mark.parametrize("case", NEW_ENVIRONMENT_CASES)
 def test_corpus_subset_reproduces_in_a_new_environment(case, tmp_path, monkeypatch):
-    from reefnb.envs import get_environment
-    from reefnb.store import default_store
+    from reefnb.provision.envs import get_environment
+    from reefnb.runs.store import default_store
 
     monkeypatch.delenv("MY_SECRET", raising=False)
     verdict, error_name, cell_index, _, _ = EXPECTED[case]
@@ -145,7 +145,7 @@ def test_corpus_subset_reproduces_in_a_new_environment(case, tmp_path, monkeypat
     if case == "handbook-pandas":  # the new environment holds the lock's versions
         with zipfile.ZipFile(summary["package"]) as archive:
             locked = json.loads(archive.read("reef.lock.json"))["packages"]
-        from reefnb.detection import environment_packages
+        from reefnb.provision.detection import environment_packages
 
         installed = environment_packages(environment.python, refresh=True)
         assert installed["pandas"] == locked["pandas"] and installed["numpy"] == locked["numpy"]
@@ -169,7 +169,7 @@ def test_corpus_r_notebook(tmp_path):
 def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
     from conftest import write_notebook
 
-    from reefnb.cli import main
+    from reefnb.frontends.cli import main
 
     notebook = write_notebook(tmp_path / "work" / "plots.ipynb", None,
                               "try:\n    import matplotlib.pyplot as plt\nexcept ImportError:\n    plt = None\nimport numpy\n"

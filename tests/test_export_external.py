@@ -14,10 +14,10 @@ import pytest
 from conftest import write_notebook
 
 import reefnb
-from reefnb.artifacts import ArtifactError, artifact_status
-from reefnb.cli import main
-from reefnb.install import init
-from reefnb.store import reef_home
+from reefnb.common.paths import reef_home
+from reefnb.frontends.cli import main
+from reefnb.provision.artifacts import ArtifactError, artifact_status
+from reefnb.sharing.sources import init
 
 CONTENT = "3\n5\n8\n"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reefnb.exceptions import ReefError
+from reefnb.common.exceptions import ReefError
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("pycocotools")
@@ -150,7 +150,7 @@ def test_frozen_graph_loader_on_the_real_ssdlite_graph():
 
 
 def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
-    from reefnb.bench import run_loadgen
+    from reefnb.kernel.bench import LoadGenError, run_loadgen
 
     def sleepy(indices):
         time.sleep(0.001)
@@ -175,12 +175,12 @@ def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
 
     with pytest.raises(RuntimeError, match="fell over"):
         run_loadgen(broken, 4, "SingleStream", "accuracy", log_dir=tmp_path / "broken")
-    with pytest.raises(ReefError, match="'Batch' is not a LoadGen scenario"):
+    with pytest.raises(LoadGenError, match="'Batch' is not a LoadGen scenario"):
         run_loadgen(sleepy, 4, "Batch")
 
 
 def test_reference_rows_have_sources_and_fit_the_results_frame():
-    from reefnb.plots import pareto_chart
+    from reefnb.analysis.plots import pareto_chart
 
     reference = load_reference()
     assert len(reference) >= 5
@@ -197,15 +197,15 @@ def test_reference_rows_have_sources_and_fit_the_results_frame():
                         reference=reference).to_dict()
     assert "MLPerf v0.7 NVIDIA AGX_Xavier_TRT SingleStream" in json.dumps(spec)
 
-    from reefnb.dashboard import reference_frame
-    from reefnb.manifest import load_solution
+    from reefnb.analysis.dashboard import reference_frame
+    from reefnb.solution.manifest import load_solution
 
     drawn = reference_frame(load_solution(FLAGSHIP))  # the manifest's dashboard.reference: reef dashboard draws them
     assert set(reference["label"]) <= set(drawn["label"])
 
 
 def test_a_reference_csv_without_labels_is_refused(tmp_path):
-    from reefnb.dashboard import reference_csv
+    from reefnb.analysis.dashboard import reference_csv
 
     (tmp_path / "ref.csv").write_text("mAP\n0.2\n")
     (tmp_path / "secret.csv").write_text("TOPSECRET-token\n0.2\n")
@@ -239,7 +239,7 @@ def test_reduced_sweep_on_the_synthetic_set(flagship):
 
 
 def test_a_bad_parameter_is_refused_before_any_kernel(flagship):
-    from reefnb.cli import main as cli_main
+    from reefnb.frontends.cli import main as cli_main
 
     err = io.StringIO()
     assert cli_main(["run", str(flagship), "-p", "backend", "onnx"], out=io.StringIO(), err=err) == 2
@@ -247,7 +247,7 @@ def test_a_bad_parameter_is_refused_before_any_kernel(flagship):
 
 
 def test_reproduce_smoke_profile_groups_verdicts_by_claim(flagship):
-    from reefnb.cli import main as cli_main
+    from reefnb.frontends.cli import main as cli_main
 
     out, err = io.StringIO(), io.StringIO()
     code = cli_main(["reproduce", str(flagship), "--profile", "smoke", "--json"], out=out, err=err)

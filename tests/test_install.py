@@ -10,8 +10,8 @@ from conftest import call, write_solution
 from wheels import make_wheel
 
 import reefnb
-from reefnb.envs import get_environment, list_environments
-from reefnb.install import LOCK_NAME, plan_init
+from reefnb.provision.envs import get_environment, list_environments
+from reefnb.provision.install import LOCK_NAME, plan_init
 
 pytestmark = pytest.mark.usefixtures("private_jupyter")
 

@@ -20,9 +20,9 @@ from ipywidgets import widget_serialization
 from wheels import make_wheel
 
 import reefnb
-from reefnb.install import LOCK_NAME
-from reefnb.sweeps import SweepProgress
-from reefnb.widgets import DependencyPanel, SweepProgressWidget
+from reefnb.frontends.widgets import DependencyPanel, SweepProgressWidget
+from reefnb.provision.install import LOCK_NAME
+from reefnb.runs.sweeps import SweepProgress
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_a_failed_run_is_shown_with_its_error(shell, tmp_path):
 
 
 def test_run_summary_lists_the_attached_files_linked_from_the_kernels_folder(shell, tmp_path, monkeypatch):
-    from reefnb.attachments import file_details, file_line
+    from reefnb.runs.attachments import file_details, file_line
 
     cell = ("import reefnb\n(reefnb.run_folder() / 'summary log.txt').write_text('VALID\\n')\n"
             "reefnb.attach(reefnb.run_folder() / 'summary log.txt', name='performance/summary log.txt')\n"
@@ -377,7 +377,7 @@ def test_declarations_go_to_the_running_notebook_and_its_solution(shell, hello, 
 
 
 def test_init_panel_takes_a_package(shell, hello, tmp_path, reef_home):
-    from reefnb.package import export_package
+    from reefnb.sharing.package import export_package
 
     reefnb.run(hello, parameters={"samples": 2000})
     package = export_package(hello, tmp_path / "hello.reef.zip")["package"]
@@ -403,7 +403,7 @@ def test_typed_parameters_raise_no_papermill_alarm(shell, hello, caplog):
 
 
 def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
-    from reefnb.execute import _UnknownParameters
+    from reefnb.runs.execute import _UnknownParameters
 
     caplog.set_level(logging.WARNING)
     caplog.set_level(logging.WARNING, logger="papermill")  # reef's main() (an earlier test's) quiets papermill to CRITICAL
@@ -417,12 +417,12 @@ def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
     finally:
         papermill_log.removeFilter(unknown)
     messages = [(record.name, record.getMessage()) for record in caplog.records]
-    assert messages == [("reefnb.execute", "parameter 'extra' is not in the notebook's parameters cell: it is injected unchecked"),
+    assert messages == [("reefnb.runs.execute", "parameter 'extra' is not in the notebook's parameters cell: it is injected unchecked"),
                         ("papermill", "Input notebook does not contain a cell with tag 'parameters'")]
 
 
 def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
-    from reefnb.results_view import ResultsFrame
+    from reefnb.frontends.results_view import ResultsFrame
 
     frame, _ = reef(shell, f"run {hello} -p samples 300")
     assert isinstance(frame, ResultsFrame)
@@ -451,7 +451,7 @@ def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
 
 
 def test_magic_html_uses_jupyterlab_theme_variables(shell, hello):
-    from reefnb.widgets import badge, message_html
+    from reefnb.frontends.widgets import badge, message_html
 
     for level, variable in (("error", "--jp-error-color1"), ("warning", "--jp-warn-color2"), ("ok", "--jp-success-color1")):
         box = message_html(["x"], level)
@@ -483,8 +483,8 @@ class RecordedComm:
 def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello, monkeypatch):
     import comm
 
-    from reefnb.lab_editor import LabEditor, merge_patch
-    from reefnb.magics import _declaration_refused, run_magic
+    from reefnb.frontends.lab_editor import LabEditor, merge_patch
+    from reefnb.frontends.magics import _declaration_refused, run_magic
 
     monkeypatch.setattr(comm, "create_comm", lambda target_name, data: RecordedComm(target_name, data))
     RecordedComm.sent = []

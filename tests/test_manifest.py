@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reefnb
-from reefnb.cli import main
-from reefnb.exceptions import ManifestError
-from reefnb.manifest import WORKFLOW_NAMES, solution_from_data
+from reefnb.common.exceptions import ManifestError
+from reefnb.frontends.cli import main
+from reefnb.solution.manifest import WORKFLOW_NAMES, solution_from_data
 
 REEF = str(Path(sys.executable).parent / "reef")
 MINIMAL = {"name": "my-solution", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}

@@ -1,4 +1,4 @@
-"""reefnb.package: export as a deterministic .reef.zip with an RO-Crate, and safe import (real zips, real runs)."""
+"""reefnb.sharing.package: export as a deterministic .reef.zip with an RO-Crate, and safe import (real zips, real runs)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from conftest import write_notebook
 
 import reefnb
-from reefnb.cli import main
-from reefnb.package import PackageError, export_package, import_package
+from reefnb.frontends.cli import main
+from reefnb.sharing.package import PackageError, export_package, import_package
 
 
 def _crate_graph(folder: Path) -> dict[str, dict]:

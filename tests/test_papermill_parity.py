@@ -14,8 +14,8 @@ import pytest
 from conftest import write_notebook
 
 import reefnb
-from reefnb.cli import main
-from reefnb.exceptions import ParameterError
+from reefnb.common.exceptions import ParameterError
+from reefnb.frontends.cli import main
 
 
 def fake_r_kernel(tmp_path: Path, monkeypatch) -> str:
@@ -58,7 +58,7 @@ def test_r_notebook_parameters_are_read_and_injected_with_papermills_translator(
 
 
 def test_r_parameters_cell_with_arrows_and_r_literals():
-    from reefnb.notebook import notebook_parameters
+    from reefnb.solution.notebook import notebook_parameters
 
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
@@ -88,7 +88,7 @@ def test_kernel_name_python_is_the_native_kernel(tmp_path):
 
 def test_unannotated_int_takes_a_float_with_a_note_and_annotated_stays_strict(tmp_path, caplog):
     plain = write_notebook(tmp_path / "plain.ipynb", "var = 1", "import reefnb\nreefnb.record('var', var)")
-    with caplog.at_level(logging.INFO, logger="reefnb.params"):
+    with caplog.at_level(logging.INFO, logger="reefnb.solution.params"):
         record = reefnb.run(plain, parameters={"var": "2.5"})
     assert record["status"] == "ok" and record["parameters"]["var"] == 2.5 and record["metrics"]["var"]["value"] == 2.5
     assert any("taken as a float" in message for message in caplog.messages)

@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import write_notebook
 
-from reefnb.exceptions import ParameterError, ReefError
-from reefnb.notebook import notebook_parameters, read_notebook
-from reefnb.params import cast_parameter, read_parameter_file, resolve_parameters
+from reefnb.common.exceptions import ParameterError, ReefError
+from reefnb.solution.notebook import notebook_parameters, read_notebook
+from reefnb.solution.params import cast_parameter, read_parameter_file, resolve_parameters
 
 PARAMETERS_CELL = """\
 batch: int = 1

@@ -1,4 +1,4 @@
-"""reefnb.pareto against a brute-force O(n²) reference on random data with ties and NaNs."""
+"""reefnb.analysis.pareto against a brute-force O(n²) reference on random data with ties and NaNs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reefnb import ReefError
-from reefnb.pareto import dominators, pareto_front, pareto_layers, pareto_mask
+from reefnb.analysis.pareto import dominators, pareto_front, pareto_layers, pareto_mask
 
 
 def brute_force_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_prefilter_path_matches_brute_force(values, data):
     frame = frame_of(values)
     objectives = dict(zip(frame.columns[1:], directions, strict=True))
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+        patch.setattr("reefnb.analysis.pareto.PREFILTER_FROM", 1)
         warnings.simplefilter("ignore")
         mask = pareto_mask(frame, objectives)
     np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
@@ -177,7 +177,7 @@ def test_two_objective_fast_paths_match_brute_force(data, prefilter):
     frame = frame_of(values)
     with pytest.MonkeyPatch.context() as patch:
         if prefilter:
-            patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+            patch.setattr("reefnb.analysis.pareto.PREFILTER_FROM", 1)
         mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
     np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
 
@@ -196,9 +196,9 @@ def test_three_objective_sweep_matches_brute_force(values, data, block, prefilte
     directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=3, max_size=3))
     frame = frame_of(values)
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        patch.setattr("reefnb.pareto.SWEEP_BLOCK", block)
+        patch.setattr("reefnb.analysis.pareto.SWEEP_BLOCK", block)
         if prefilter:
-            patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
+            patch.setattr("reefnb.analysis.pareto.PREFILTER_FROM", 1)
         warnings.simplefilter("ignore")
         mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
     np.testing.assert_array_equal(mask, brute_force_mask(values, directions))
@@ -217,7 +217,7 @@ def test_duplicate_heavy_frames_keep_every_copy_of_the_front(dimensions):
     expected = ~(at_most & below).any(axis=0)
     frame = frame_of(values)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("reefnb.pareto.SWEEP_BLOCK", 100)
+        patch.setattr("reefnb.analysis.pareto.SWEEP_BLOCK", 100)
         mask = pareto_mask(frame, {c: "min" for c in frame.columns[1:]})
     np.testing.assert_array_equal(mask, expected)
     assert expected.sum() > 10 and len(np.unique(values[expected], axis=0)) > 1
@@ -238,7 +238,7 @@ def test_two_objective_binned_prefilter_matches_brute_force(data, bins):
     frame = frame_of(values)
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        patch.setattr("reefnb.pareto.PREFILTER_FROM", 1)
-        patch.setattr("reefnb.pareto.BINS_2D", bins)
+        patch.setattr("reefnb.analysis.pareto.PREFILTER_FROM", 1)
+        patch.setattr("reefnb.analysis.pareto.BINS_2D", bins)
         mask = pareto_mask(frame, dict(zip(frame.columns[1:], directions, strict=True)))
     np.testing.assert_array_equal(mask, brute_force_mask(values, directions))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from reefnb import ReefError
-from reefnb.plots import MAX_POINTS, chart_svg, drawn_rows, pareto_chart, save_chart
+from reefnb.analysis.plots import MAX_POINTS, chart_svg, drawn_rows, pareto_chart, save_chart
 
 
 def runs(count: int, seed: int = 0) -> pd.DataFrame:

@@ -19,12 +19,13 @@ from conftest import write_solution
 from test_store import make_record
 
 import reefnb
-from reefnb import registry
-from reefnb.cli import main
-from reefnb.exceptions import ManifestError
-from reefnb.package import PackageError, export_package, solutions_home
-from reefnb.store import Store
-from reefnb.versions import ConflictError, CycleError, Range, VersionError, resolve, split_spec
+from reefnb.common.exceptions import ManifestError
+from reefnb.common.paths import solutions_home
+from reefnb.frontends.cli import main
+from reefnb.runs.store import Store
+from reefnb.sharing import registry
+from reefnb.sharing.package import PackageError, export_package
+from reefnb.solution.versions import ConflictError, CycleError, Range, VersionError, resolve, split_spec
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
                 "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
@@ -306,7 +307,7 @@ def test_dependencies_are_pulled_transitively_and_a_cycle_is_reported(tmp_path, 
 
 
 def test_init_takes_a_registry_name_and_range(tmp_path, bare, user):
-    from reefnb.package import resolve_source
+    from reefnb.sharing.sources import resolve_source
 
     user("alice")
     registry.add_registry("shared", str(bare))
@@ -390,7 +391,7 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
     frame = reefnb.results(solution="hello-sweep")
     assert len(frame) == 9 and frame["env.contributor"].nunique() == 2 and frame["env.contributor"].isna().sum() == 1
 
-    from reefnb.dashboard import environment_summary
+    from reefnb.analysis.dashboard import environment_summary
 
     summary = environment_summary(frame, {"metric.abs_error": "min"}, {})  # every contributor's platform side by side
     assert list(summary.columns[:3]) == ["contributor", "environment", "runs"]

@@ -1,4 +1,4 @@
-"""reefnb.reproduce: real papermill reruns of hello-sweep (fixed seed) judged metric by metric."""
+"""reefnb.analysis.reproduce: real papermill reruns of hello-sweep (fixed seed) judged metric by metric."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import pytest
 
 import reefnb
-from reefnb.cli import main
-from reefnb.exceptions import ReefError
-from reefnb.package import export_package
-from reefnb.reproduce import judge
+from reefnb.analysis.reproduce import judge
+from reefnb.common.exceptions import ReefError
+from reefnb.frontends.cli import main
+from reefnb.sharing.package import export_package
 
 
 def test_package_round_trip_reproduces(hello, tmp_path, capsys):
@@ -68,7 +68,7 @@ def test_judge_tolerances():
 
 def test_profiles_and_claims(hello, tmp_path):
     """hello-sweep declares smoke and full profiles and two claims; the report is organised by claim."""
-    from reefnb.cli import main as cli_main
+    from reefnb.frontends.cli import main as cli_main
 
     out, err = io.StringIO(), io.StringIO()
     code = cli_main(["reproduce", str(hello), "--profile", "smoke", "--json"], out=out, err=err)
@@ -93,7 +93,7 @@ def test_profiles_and_claims(hello, tmp_path):
 def test_export_writes_claims_and_how_to_check_them(hello, tmp_path):
     import zipfile
 
-    from reefnb.package import export_package
+    from reefnb.sharing.package import export_package
 
     package = tmp_path / "hello.reef.zip"
     export_package(hello, package)

@@ -11,8 +11,8 @@ from conftest import call, write_solution
 from wheels import make_wheel
 
 import reefnb
-from reefnb.envs import get_environment
-from reefnb.package import export_package
+from reefnb.provision.envs import get_environment
+from reefnb.sharing.package import export_package
 
 PROBE_CODE = "import reef_probe_pkg, reefnb\nreefnb.record('answer', reef_probe_pkg.answer())\nreefnb.record('probe_version', reef_probe_pkg.VERSION)"
 

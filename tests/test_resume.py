@@ -9,8 +9,8 @@ import pytest
 from conftest import write_solution
 
 import reefnb
-from reefnb.checkpoints import checkpoint_folder
-from reefnb.cli import main
+from reefnb.frontends.cli import main
+from reefnb.runs.checkpoints import checkpoint_folder
 
 MANIFEST = {"name": "slow", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 SLOW = 3.0

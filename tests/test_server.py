@@ -1,4 +1,4 @@
-"""The jupyter_server extension's REST endpoints (reefnb.server), on a real server from pytest-jupyter:
+"""The jupyter_server extension's REST endpoints (reefnb.frontends.server), on a real server from pytest-jupyter:
 a notebook's solution and parameter schema, requirements, runs, a run with parameters on a real kernel,
 export, dashboard; authentication; paths outside the server's root refused."""
 
@@ -19,7 +19,7 @@ from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
 from tornado.httpclient import HTTPClientError  # noqa: E402
 
 import reefnb  # noqa: E402
-from reefnb.server import RequestError, confined  # noqa: E402
+from reefnb.frontends.server import RequestError, confined  # noqa: E402
 
 
 @pytest.fixture
@@ -180,8 +180,8 @@ ATTACHING = ("import reefnb\n(reefnb.run_folder() / 'summary.txt').write_text('R
 
 
 def test_run_details_list_the_attached_files_with_a_path_the_sidebar_opens(call, root, monkeypatch):
-    from reefnb.attachments import file_details
-    from reefnb.server import run_summary
+    from reefnb.frontends.server import run_summary
+    from reefnb.runs.attachments import file_details
 
     monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: said why it was not kept
     write_solution(root / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", ATTACHING)
@@ -214,7 +214,7 @@ def test_confined_keeps_paths_under_the_root(tmp_path):
 
 def test_the_environment_lists_both_extensions_as_installed_by_python():
     """What `make setup` (or a wheel) puts in place: JupyterLab lists the prebuilt extension as a python
-    package's, with its install.json, and jupyter_server enables reefnb.server."""
+    package's, with its install.json, and jupyter_server enables reefnb.frontends.server."""
     import subprocess
     import sys
 

@@ -18,10 +18,11 @@ import pandas
 import pytest
 
 import reefnb
-from reefnb.exceptions import StoreError
-from reefnb.execute import new_run_id
-from reefnb.frame import BASE_COLUMNS, records_to_frame
-from reefnb.store import MIGRATIONS, Store
+from reefnb.analysis.frame import records_to_frame
+from reefnb.common.exceptions import StoreError
+from reefnb.runs.execute import new_run_id
+from reefnb.runs.store import MIGRATIONS, Store
+from reefnb.solution.columns import BASE_COLUMNS
 
 RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
 TESTS = Path(__file__).resolve().parent
@@ -131,7 +132,7 @@ def test_schema_version_and_wal_journal(tmp_path):
 
 
 def test_a_version_1_store_is_migrated_with_its_records(tmp_path):
-    from reefnb.store import _migration_1
+    from reefnb.runs.store import _migration_1
 
     path = tmp_path / "results.sqlite"
     connection = sqlite3.connect(path, isolation_level=None)
@@ -253,7 +254,7 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, sys.argv[4])
     from test_store import make_record
-    from reefnb.store import Store
+    from reefnb.runs.store import Store
 
     path, index, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     go = path.parent / "go"

@@ -6,9 +6,9 @@ import pytest
 from conftest import write_solution
 
 import reefnb
-from reefnb.cli import main
-from reefnb.store import Store
-from reefnb.sweeps import SweepProgress
+from reefnb.frontends.cli import main
+from reefnb.runs.store import Store
+from reefnb.runs.sweeps import SweepProgress
 
 MANIFEST = {"name": "grid", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 CELL = "import sys, reefnb\nif a == 3:\n    raise ValueError('a must not be 3')\nreefnb.record('product', a * len(b))\nreefnb.record('prefix', sys.prefix)"

@@ -1,4 +1,4 @@
-"""Run telemetry (reefnb.telemetry): the run's process tree sampled on real kernels; RAPL on a powercap tree the
+"""Run telemetry (reefnb.runs.telemetry): the run's process tree sampled on real kernels; RAPL on a powercap tree the
 test writes (this machine has no /sys/class/powercap); the GPU through a fake nvidia-smi on PATH (there is no GPU
 here: the fake prints what nvidia-smi's CSV query prints, which is all reef reads)."""
 
@@ -17,8 +17,8 @@ import pytest
 from conftest import call, write_solution
 
 import reefnb
-from reefnb import telemetry
-from reefnb.telemetry import GpuMonitor, RaplReader, Sampler, TelemetryOptions
+from reefnb.runs import telemetry
+from reefnb.runs.telemetry import GpuMonitor, RaplReader, Sampler, TelemetryOptions
 
 RECORD_SCHEMA = reefnb.schema("run-record")
 MANIFEST = {"name": "busy", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
@@ -232,7 +232,7 @@ reefnb.record("answer", 42)
 def test_reproduce_shows_telemetry_beside_a_timing_that_moved(tmp_path, capsys):
     import json
 
-    from reefnb.cli import main
+    from reefnb.frontends.cli import main
 
     manifest = {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}, {"name": "answer"}],
                 "expected": [{"parameters": {"spin": 0.3}, "metrics": {"time_ms": {"value": 3.0, "tolerance": {"informational": True}},
@@ -253,14 +253,14 @@ def test_reproduce_shows_telemetry_beside_a_timing_that_moved(tmp_path, capsys):
 
 
 def test_dashboard_shows_each_runs_series_and_a_per_environment_summary(tmp_path):
-    from reefnb.dashboard import dashboard_html
+    from reefnb.analysis.dashboard import dashboard_html
 
     folder = write_solution(tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}],
                                                  "dashboard": {"x": "time_ms", "y": "sys.peak_rss_mb"}}, "spin = 0.1", TIMED)
     runs = [reefnb.run(folder, parameters={"spin": spin}) for spin in (0.1, 0.4)]
     frame = reefnb.results()
     solution = reefnb.load_solution(folder)
-    from reefnb.dashboard import default_objectives, environment_summary
+    from reefnb.analysis.dashboard import default_objectives, environment_summary
 
     assert default_objectives(solution, frame) == {"metric.time_ms": "min", "sys.peak_rss_mb": "min"}
     summary = environment_summary(frame, {}, {})
@@ -274,7 +274,7 @@ def test_dashboard_shows_each_runs_series_and_a_per_environment_summary(tmp_path
 def test_export_packs_each_runs_series(tmp_path):
     import zipfile
 
-    from reefnb.package import export_package
+    from reefnb.sharing.package import export_package
 
     folder = write_solution(tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms"}]}, "spin = 0.1", TIMED)
     record = reefnb.run(folder)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from conftest import write_notebook
 
 import reefnb
-from reefnb.cli import main
+from reefnb.frontends.cli import main
 
 READER = ("import glob\ntotal = 0\nfor name in sorted(glob.glob('parts/*.txt')):\n    with open(name) as handle:\n"
           "        total += int(handle.read())\nimport reefnb\nreefnb.record('total', total)")

@@ -10,8 +10,8 @@ import pytest
 from conftest import write_notebook
 
 import reefnb
-from reefnb.cli import main
-from reefnb.notebook import notebook_parameters, parameters_schema, read_notebook
+from reefnb.frontends.cli import main
+from reefnb.solution.notebook import notebook_parameters, parameters_schema, read_notebook
 
 CELL = '''from typing import Annotated, Literal
 

@@ -3,7 +3,7 @@
  * change the panel's own model (its `metadata.reef`), so the declaration is saved with the notebook
  * and the file is never rewritten under the editor.
  *
- * The kernel (reefnb.lab_editor) opens a comm to the target `reef.notebook` for each declaration, with
+ * The kernel (reefnb.frontends.lab_editor) opens a comm to the target `reef.notebook` for each declaration, with
  * a JSON merge patch (RFC 7386) of `metadata.reef`; the panel applies it and answers `applied` (ok or
  * not: then the kernel writes the file instead).
  */

@@ -98,8 +98,8 @@ for name, size in (("small.bin", 1024), ("huge.bin", 4096), ("second.bin", 1024)
 
 
 def test_the_default_limit_is_512_mib_and_a_bad_setting_is_one_line(monkeypatch):
-    from reefnb.artifacts import ArtifactError
-    from reefnb.attachments import attached_limit
+    from reefnb.provision.artifacts import ArtifactError
+    from reefnb.runs.attachments import attached_limit
 
     assert attached_limit() == 512 * 2**20
     monkeypatch.setenv("REEF_MAX_ATTACHED", "lots")

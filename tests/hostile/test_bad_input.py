@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import HELLO, write_notebook, write_solution
 
-from reefnb.package import export_package
-from reefnb.registry import add_registry
+from reefnb.sharing.package import export_package
+from reefnb.sharing.registry import add_registry
 
 DEEP = "[" * 10_000 + "]" * 10_000
 HUGE = "9" * 5_000
@@ -179,7 +179,7 @@ def test_one_bad_shared_results_file_is_skipped_with_a_warning_and_the_rest_merg
     """`reef results pull`: a results file nested 10,000 deep and one with a 5,000-digit number are
     named in a warning each and skipped; the good record pushed beside them is merged."""
     from reefnb import run
-    from reefnb.registry import push_results
+    from reefnb.sharing.registry import push_results
 
     hostile_registry(tmp_path, index_of(GOOD_VERSION), json.dumps(GOOD_META))
     record = run(write_solution(tmp_path / "mine", {"name": "mine", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
@@ -247,8 +247,8 @@ def test_ctrl_c_during_reef_run_is_one_line_and_exit_130(tmp_path):
 
 def test_the_cli_turns_every_reef_error_into_one_line():
     """main's contract, in process: a multi-line ManifestError is one line per problem, any other ReefError one line."""
-    from reefnb.cli import main
-    from reefnb.exceptions import InputError
+    from reefnb.common.exceptions import InputError
+    from reefnb.frontends.cli import main
 
     err = io.StringIO()
     code = main(["validate", "/nonexistent/solution"], out=io.StringIO(), err=err)

@@ -18,7 +18,7 @@ from conftest import HELLO  # noqa: E402
 from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
 from tornado.httpclient import HTTPClientError  # noqa: E402
 
-from reefnb.server import MAX_BODY_BYTES  # noqa: E402
+from reefnb.frontends.server import MAX_BODY_BYTES  # noqa: E402
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 from conftest import call, write_notebook
 
 from reefnb import run
-from reefnb.artifacts import ArtifactError, fetch_artifact
-from reefnb.dashboard import reference_frame
-from reefnb.exceptions import ManifestError, ReefError
-from reefnb.manifest import Solution, Workflow, load_solution
+from reefnb.analysis.dashboard import reference_frame
+from reefnb.common.exceptions import ManifestError, ReefError
+from reefnb.provision.artifacts import ArtifactError, fetch_artifact
+from reefnb.solution.manifest import Solution, Workflow, load_solution
 
 SECRET = "TOPSECRET-7f3a9c"
 LEAVES = "path leaves the solution folder"

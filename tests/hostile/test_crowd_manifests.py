@@ -11,8 +11,8 @@ import pytest
 from test_crowd_meaning import FLAGSHIP, flagship_records
 from test_registry import bare, git_identity, user  # noqa: F401  (fixtures)
 
-from reefnb import registry
-from reefnb.store import Store
+from reefnb.runs.store import Store
+from reefnb.sharing import registry
 
 
 @pytest.mark.parametrize("tamper, warning", [

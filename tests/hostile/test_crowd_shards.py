@@ -11,9 +11,9 @@ import pyarrow.parquet as parquet
 from test_crowd import runs
 from test_registry import bare, git_clone, git_identity, git_push_all, user  # noqa: F401  (fixtures)
 
-from reefnb import registry
-from reefnb.registry import shareable_record
-from reefnb.store import Store
+from reefnb.runs.store import Store
+from reefnb.sharing import registry
+from reefnb.sharing.registry import shareable_record
 
 
 def write_part(path, rows: list[tuple[str, str, str]], names=("run_id", "record", "environment")) -> None:

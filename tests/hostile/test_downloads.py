@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import serving
 
-from reefnb.artifacts import ArtifactError, ArtifactUnavailable, download_limits, fetch_artifact, parse_size
-from reefnb.exceptions import ReefError
+from reefnb.common.exceptions import ReefError
+from reefnb.provision.artifacts import ArtifactError, ArtifactUnavailable, download_limits, fetch_artifact, parse_size
 
 BLOCK = b"\0" * 65_536
 ANY_SHA = hashlib.sha256(b"what the attacker claims").hexdigest()

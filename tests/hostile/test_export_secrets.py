@@ -15,12 +15,12 @@ import pytest
 from conftest import write_notebook
 
 import reefnb
-from reefnb import registry
-from reefnb.cli import main
-from reefnb.dashboard import dashboard_html
-from reefnb.frame import results
-from reefnb.package import PackageError, export_package
-from reefnb.reproduce import reproduce
+from reefnb.analysis.dashboard import dashboard_html
+from reefnb.analysis.frame import results
+from reefnb.analysis.reproduce import reproduce
+from reefnb.frontends.cli import main
+from reefnb.sharing import registry
+from reefnb.sharing.package import PackageError, export_package
 
 GITHUB = "ghp_R8x2Lm9Pw4Rt7Yb3Nc6Vd1Kf5Hj0SaQe12Ab"
 AWS = "AKIAQ3EGRX7TYUIVB4NM"
@@ -91,7 +91,7 @@ def test_results_push_carries_no_secret(leaky_run, tmp_path, monkeypatch):
     subprocess.run(["git", "clone", "--quiet", str(bare), str(clone)], check=True)
     import pyarrow.parquet as parquet
 
-    parts = sorted((clone / "results").rglob("part-*.parquet"))  # reefnb.crowd: records and environments as JSON text columns
+    parts = sorted((clone / "results").rglob("part-*.parquet"))  # reefnb.sharing.crowd: records and environments as JSON text columns
     shared = {f"{path.name}:{row['run_id']}": (row["record"] + row["environment"]).encode() for path in parts for row in parquet.read_table(path).to_pylist()}
     assert shared and {name: leaks(text) for name, text in shared.items() if leaks(text)} == {}
     record = json.loads(parquet.read_table(parts[0]).column("record")[0].as_py())
@@ -162,7 +162,7 @@ def test_an_absolute_path_parameter_outside_the_solution_is_refused(tmp_path, ca
 
 
 def test_user_and_host_names_are_replaced(monkeypatch):
-    from reefnb import scrub
+    from reefnb.common import scrub
 
     monkeypatch.setattr(scrub, "_user", lambda: "alice.smith")
     monkeypatch.setattr(scrub.socket, "gethostname", lambda: "lab-node-17")

@@ -18,13 +18,14 @@ from conftest import write_notebook, write_solution
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reefnb import registry
-from reefnb.exceptions import ReefError
-from reefnb.execute import prepare_run
-from reefnb.install import read_lock
-from reefnb.json_input import parse_json
-from reefnb.manifest import load_solution
-from reefnb.package import import_package, resolve_source
+from reefnb.common.exceptions import ReefError
+from reefnb.common.json_input import parse_json
+from reefnb.provision.install import read_lock
+from reefnb.runs.execute import prepare_run
+from reefnb.sharing import registry
+from reefnb.sharing.package import import_package
+from reefnb.sharing.sources import resolve_source
+from reefnb.solution.manifest import load_solution
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SLOW_FUZZ = settings(FUZZ, max_examples=60)
@@ -195,7 +196,7 @@ def test_rest_bodies(body, tmp_path, monkeypatch):
     (``reefnb.run`` is replaced by ``prepare_run``, which resolves a run without executing it: a kernel per example is too slow)."""
     pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
     import reefnb
-    from reefnb import server
+    from reefnb.frontends import server
 
     root = tmp_path / "root"
     if not root.exists():

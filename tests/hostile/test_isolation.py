@@ -12,7 +12,7 @@ from conftest import REAL_HOME, REAL_KERNELS, _kernelspecs
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core import paths
 
-from reefnb.envs import Environment, kernel_name, register_kernel
+from reefnb.provision.envs import Environment, kernel_name, register_kernel
 
 
 def _inside(path: str | Path, folder: Path) -> bool:

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from reefnb.exceptions import InputError
-from reefnb.json_input import parse_json
+from reefnb.common.exceptions import InputError
+from reefnb.common.json_input import parse_json
 
 IMAGE = base64.b64encode(os.urandom(60_000)).decode()  # the shape of a detect body: one long base64 string
 

@@ -12,7 +12,7 @@ import nbformat
 from conftest import call, write_solution
 
 import reefnb
-from reefnb.output_limit import OutputBudget
+from reefnb.runs.output_limit import OutputBudget
 
 MINIMAL = {"name": "flood", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 FLOOD = "for i in range(200):\n    print('x' * 1_000_000)"
@@ -24,7 +24,7 @@ MB = 2**20
 # the process that forked it (the pytest process, hundreds of MB once other tests loaded altair and TensorFlow).
 MEASURE = """
 import resource, sys
-from reefnb.cli import main
+from reefnb.frontends.cli import main
 code = main(sys.argv[2:])
 try:
     with open("/proc/self/status") as status:
@@ -145,7 +145,7 @@ def test_client_budget_keeps_attachments_as_records():
 SHELL = """
 import json, sys
 from IPython.core.interactiveshell import InteractiveShell
-from reefnb.output_limit import kernel_limit_code
+from reefnb.runs.output_limit import kernel_limit_code
 
 class Recorder:
     def __init__(self):

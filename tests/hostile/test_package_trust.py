@@ -22,7 +22,7 @@ import pytest
 from conftest import call, write_notebook
 from wheels import make_wheel, make_wheel_of_files
 
-from reefnb.envs import list_environments
+from reefnb.provision.envs import list_environments
 
 pytestmark = pytest.mark.usefixtures("private_jupyter")
 
@@ -174,7 +174,7 @@ def test_tampered_hash_in_the_lock_is_refused_by_the_installer(tmp_path, reef_ho
 
 
 def test_an_authors_lock_gains_hashes_and_its_package_installs_without_trust(tmp_path, reef_home):
-    from reefnb.package import export_package
+    from reefnb.sharing.package import export_package
 
     wheels = tmp_path / "index"
     wheel = make_wheel(wheels, "reef-probe-pkg", "1.0.0", "VERSION = '1.0.0'\n")

@@ -20,8 +20,8 @@ import pytest
 import test_registry
 from test_registry import git_clone, git_push_all, make_package, reef
 
-from reefnb import pins, registry
-from reefnb.exceptions import IntegrityError
+from reefnb.common.exceptions import IntegrityError
+from reefnb.sharing import pins, registry
 
 ALICE = "alice@example.org"
 bare, user, git_identity = test_registry.bare, test_registry.user, test_registry.git_identity  # its fixtures: a bare repository, users, a git identity

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reefnb.store import Store
+from reefnb.runs.store import Store
 
 TESTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TESTS))

@@ -1,0 +1,1 @@
+"""Analysis: results as DataFrames, Pareto frontiers, plots, dashboards, reproduction verdicts."""

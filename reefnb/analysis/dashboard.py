@@ -1,0 +1,442 @@
+"""The offline dashboard: one HTML file with the Vega libraries inlined, nothing fetched from the network.
+
+It holds a summary per environment, the Pareto charts, the comparison with the manifest's expected
+(reference) results, the run details and the files each run attached (``reefnb.attach``): linked when
+the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's ``dashboard`` section names the default
+axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats. Without a
+manifest at hand, the units, goals and formats the runs' records kept are used (``reefnb.analysis.frame.metric_meaning``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from reefnb.analysis.frame import metric_meaning
+from reefnb.analysis.plots import REFERENCE_DETAILS
+from reefnb.analysis.series import runs_series
+from reefnb.common.exceptions import ReefError
+from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
+from reefnb.provision.artifacts import format_size
+from reefnb.runs import telemetry
+from reefnb.runs.attachments import file_links
+from reefnb.solution.confinement import PathOutside, resolve_inside
+
+if TYPE_CHECKING:
+    import pandas
+
+    from reefnb.solution.manifest import Solution
+
+MAX_DETAIL_ROWS = 500
+MAX_CHARTS = 3
+MAX_FILE_ROWS = 1000
+BASE_DETAIL_COLUMNS = ["run_id", "status", "env.name"]
+
+
+def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None = None) -> dict[str, str]:
+    """Objectives the user did not name: the dashboard's x and y, else every metric with a goal.
+
+    Directions come from the metrics' goals: the manifest's, else those the runs' records kept (``frame``);
+    "min" when a metric has none (``declared_objectives`` tells those apart).
+    """
+    metrics = metric_meaning(solution, frame)
+    settings = solution.data.get("dashboard", {}) if solution is not None else {}
+    names = [settings[axis] for axis in ("x", "y") if settings.get(axis)]
+    if not names:
+        names = [name for name, metric in metrics.items() if metric.get("goal")]
+    objectives = {}
+    for name in names:
+        column = name if name.startswith(("metric.", "param.", "sys.")) else f"metric.{name}"
+        objectives[column] = metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column) or "min"
+    if frame is not None:
+        objectives = {column: goal for column, goal in objectives.items() if column in frame.columns}
+    return objectives
+
+
+def declared_objectives(objectives: dict[str, str], metrics: dict[str, dict], named: Iterable[str] = ()) -> dict[str, str]:
+    """The objectives whose direction someone declared: ``named`` by the user, or with a goal in ``metrics``
+    (the manifest's or the records', by name) or in telemetry; a chart says it assumed the others' directions."""
+    named = set(named)
+    return {column: goal for column, goal in objectives.items()
+            if {column, column.removeprefix("metric.")} & named or metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column)}
+
+
+def _title_of(frame: pandas.DataFrame) -> str:
+    """A title for runs without a manifest at hand: the solution they name, when they name one."""
+    names = frame["solution"].dropna().unique() if "solution" in frame.columns else ()
+    if len(names) != 1:
+        return "reef results"
+    versions = sorted(str(version) for version in frame.loc[frame["solution"] == names[0], "version"].dropna().unique()) if "version" in frame else []
+    return " ".join([str(names[0]), *([versions[0]] if len(versions) == 1 else [])])
+
+
+def reference_frame(solution: Solution | None) -> pandas.DataFrame:
+    """The manifest's expected results as rows of the results frame (param.*, metric.*), labelled,
+    then the rows of the CSV that ``dashboard.reference`` names (published results, say)."""
+    import pandas
+
+    rows = []
+    for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
+        parameters = expected_parameters(solution, expectation)
+        row: dict[str, Any] = {"label": f"expected {expectation.get('id', f'#{index + 1}')}", "workflow": expectation.get("workflow", "run")}
+        if "dataset" in parameters:
+            row["dataset"] = str(parameters["dataset"])
+        row.update({f"param.{name}": value for name, value in parameters.items()})
+        row.update({f"metric.{name}": spec.get("value") for name, spec in expectation["metrics"].items()})
+        rows.append(row)
+    frame = pandas.DataFrame(rows)
+    published = solution.data.get("dashboard", {}).get("reference") if solution else None
+    if published:
+        try:
+            path = resolve_inside(solution.path, published)
+        except PathOutside as error:
+            raise ReefError(f"{solution.manifest_path or solution.path}: /dashboard/reference: {error}") from None
+        frame = pandas.concat([frame, reference_csv(path, solution.metrics)], ignore_index=True)
+    return frame
+
+
+def expected_parameters(solution: Solution, expectation: dict) -> dict[str, Any]:
+    """The parameters that define an expected result: its workflow's defaults with the entry's own on
+    top, as ``reef reproduce`` runs it."""
+    workflow = solution.data.get("workflows", {}).get(expectation.get("workflow", "run"), {})
+    return {**workflow.get("parameters", {}), **expectation.get("parameters", {})}
+
+
+def reference_csv(path: str | Path, metrics: Iterable[str] = ()) -> pandas.DataFrame:
+    """A CSV of reference results as rows of the results frame: a ``label`` column, ``param.*`` columns,
+    and metric columns (``metric.NAME``, or a bare NAME that is one of ``metrics``)."""
+    import pandas
+
+    metrics = set(metrics)
+    try:
+        table = pandas.read_csv(path)
+    except UnicodeDecodeError:
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: not UTF-8 text") from None
+    except OSError as error:
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {error.strerror or type(error).__name__}") from None
+    except ValueError as error:  # pandas' parser errors say where (line, field counts), not what
+        reason = " ".join(str(error).split())[:160] if isinstance(error, pandas.errors.ParserError) else type(error).__name__
+        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {reason}") from None
+    if "label" not in table.columns:  # the header is the file's content: say how many columns, not what they hold
+        raise ReefError(f"{path}: /dashboard/reference: needs a 'label' column (its first line has {len(table.columns)} column names, none 'label')")
+    return table.rename(columns={column: f"metric.{column}" for column in table.columns if column in metrics})
+
+
+def build_dashboard(
+    frame: pandas.DataFrame,
+    path: str | Path,
+    solution: Solution | None = None,
+    objectives: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the dashboard of ``frame`` (the results frame) to ``path`` and return the path."""
+    path = Path(path)
+    page = dashboard_html(frame, solution=solution, objectives=objectives, title=title, location=path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def dashboard_html(
+    frame: pandas.DataFrame,
+    solution: Solution | None = None,
+    objectives: dict[str, str] | None = None,
+    title: str | None = None,
+    location: str | Path | None = None,
+) -> str:
+    """The dashboard as one self-contained HTML page; ``location``: the folder it will be written in, from
+    which the run's attached files are linked (without it they are listed, not linked)."""
+    import vl_convert
+
+    from reefnb.analysis.plots import pareto_chart
+
+    frame = scrub_frame(frame, solution.path if solution else None)  # a page leaves this machine: no secrets, paths or names
+    settings = solution.data.get("dashboard", {}) if solution else {}
+    metrics = metric_meaning(solution, frame)
+    title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else _title_of(frame))
+    named = list(objectives or ())
+    objectives = dict(objectives or default_objectives(solution, frame))
+    if len(objectives) < 2:  # fall back on the first numeric metric columns
+        numeric = [c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives]
+        for column in numeric[: 2 - len(objectives)]:
+            objectives[column] = "min"
+    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    if "param.dataset" in ok.columns:  # which data set each run measured: the chart tells them apart
+        ok = ok.assign(dataset=ok["param.dataset"])
+    reference = reference_frame(solution)
+    color = settings.get("color", "env.name")
+
+    charts = []
+    if len(objectives) >= 2 and len(ok):
+        pairs = list(combinations(objectives, 2))[:MAX_CHARTS]
+        for x, y in pairs:
+            usable = ok[[x, y]].notna().all(axis=1)
+            if not usable.any():
+                continue
+            chart = pareto_chart(
+                ok, x, y, directions=declared_objectives(objectives, metrics, named), color=color, reference=reference if len(reference) else None,
+                detail_columns=_detail_columns(ok, settings, [x, y]), width=520, height=320, metrics=metrics, dataset="dataset",
+            )
+            charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
+
+    sections = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
+        + (f" · {html.escape(solution.data.get('description', ''))}" if solution else "") + "</p>",
+        "<h2>Summary per environment</h2>",
+        _table_html(environment_summary(frame, objectives, metrics)),
+        "<h2>Pareto frontier</h2>",
+    ]
+    series = runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
+    if series is not None and len(series):  # numbers and run ids only: nothing to scrub
+        charts.append(("telemetry", telemetry.series_chart(series).to_dict()))
+    pareto = [(index, name) for index, (name, _) in enumerate(charts) if name != "telemetry"]
+    if pareto:
+        sections += [f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, name in pareto]
+    else:
+        sections.append("<p>No chart: the results need two numeric metrics with values.</p>")
+    if len(pareto) < len(charts):
+        sections += ["<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over time, and energy "
+                     f'and GPU where measured.</p><div class="chart" id="chart{len(charts) - 1}"></div>']
+    comparison = reference_comparison(frame, solution)
+    sections += ["<h2>Comparison with reference results</h2>",
+                 _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
+    published = reference[~reference["label"].astype(str).str.startswith("expected ")] if len(reference) else reference
+    if len(published):
+        first = [column for column in ("label", *REFERENCE_DETAILS) if column in published]
+        published = published[first + [column for column in published.columns if column not in first]].dropna(axis=1, how="all")
+        sections += ["<h2>Published reference results</h2>",
+                     "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
+                     _table_html(_formatted(published, metrics))]
+    columns = _detail_columns(frame, settings, list(objectives), base=["run_id", "status", "started", "env.name"])
+    details = frame[columns].head(MAX_DETAIL_ROWS)
+    sections += [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
+                 _table_html(_formatted(details, metrics))]
+    files = attached_files(details["run_id"] if "run_id" in details else [], location)
+    if len(files):
+        files = _scrubbed_files(files, default_scrubber(str(solution.path) if solution else None))
+        sections += ["<h2>Attached files (the runs' evidence)</h2>", _files_html(files)]
+
+    specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
+    script = ""
+    if specs:
+        from altair.utils._importers import vl_version_for_vl_convert
+
+        bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+        embeds = "\n".join(
+            f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}})"
+            ".catch(function (error) { console.error(error); });"
+            for name in specs
+        )
+        script = (f"<script>{_script_safe(bundle)}</script>\n"
+                  f"<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>")
+    return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=script)
+
+
+def attached_files(run_ids: Iterable[str], location: str | Path | None = None, store: Any = None) -> pandas.DataFrame:
+    """The files the runs attached: run_id, file, size, media type, sha256 and ``link``, a relative link from the
+    folder ``location`` when the file is here and the link stays below ``location`` or inside the run's solution
+    folder (so that it never spells out the folders above), else None."""
+    import pandas
+
+    from reefnb.runs.store import default_store
+
+    store = store or default_store()
+    rows: list[dict] = []
+    for run_id in dict.fromkeys(map(str, run_ids)):
+        record = store.get(run_id) or {}
+        files = record.get("files") or []
+        solution_folder = (record.get("solution") or {}).get("path")
+        links = file_links(record, location, within=solution_folder) if files and location is not None and solution_folder else {}
+        rows += [{"run_id": run_id, "file": str(entry.get("name")), "size": format_size(int(entry.get("size") or 0)),
+                  "media type": str(entry.get("media_type")), "sha256": str(entry.get("sha256")), "link": links.get(str(entry.get("name")))}
+                 for entry in files]
+        if len(rows) >= MAX_FILE_ROWS:
+            break
+    return pandas.DataFrame(rows[:MAX_FILE_ROWS], columns=["run_id", "file", "size", "media type", "sha256", "link"])
+
+
+def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], metrics: dict[str, dict]) -> pandas.DataFrame:
+    """One row per environment: runs, ok, failed, and the best value of each objective among ok runs.
+
+    With runs pulled from a registry, one row per contributor and environment, with its OS.
+    """
+    import pandas
+
+    if frame.empty:
+        return pandas.DataFrame({"environment": [], "runs": []})
+    groups = frame.assign(environment=frame.get("env.name", pandas.Series(index=frame.index, dtype=object)).fillna("(unknown)"))
+    shared = "env.contributor" in frame and frame["env.contributor"].notna().any()
+    if shared:  # runs pulled from a registry: every contributor's platforms side by side
+        groups["contributor"] = frame["env.contributor"].fillna("this machine")
+    rows = []
+    for key, runs in groups.groupby(["contributor", "environment"] if shared else "environment", sort=True):
+        ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+        row: dict[str, Any] = {"contributor": key[0], "environment": key[1]} if shared else {"environment": key}
+        row.update({"runs": len(runs), "ok": len(ok), "not ok": len(runs) - len(ok)})
+        for column, goal in objectives.items():
+            values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
+            best = (values.min() if goal == "min" else values.max()) if len(values) else None
+            row[f"best {column.removeprefix('metric.')} ({goal})"] = format_metric(best, metrics.get(column.removeprefix("metric."), {}))
+        for column in ("sys.peak_rss_mb", "sys.cpu_seconds", "sys.energy_joules", "sys.gpu_energy_joules"):  # what the runs cost
+            values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok and column not in objectives else ()
+            if len(values):
+                spec = telemetry.SYSTEM_METRICS[column.removeprefix("sys.")]
+                row[f"median {column.removeprefix('sys.')}"] = format_metric(float(values.median()), spec)
+        for column in ("env.os", "env.cpu", "env.python", "env.kernel") if shared else ("env.cpu", "env.python", "env.kernel"):
+            if column in runs and runs[column].notna().any():
+                row[column.removeprefix("env.")] = str(runs[column].dropna().iloc[0])
+        rows.append(row)
+    return pandas.DataFrame(rows)
+
+
+def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> pandas.DataFrame:
+    """Each expected metric next to the median of the ok runs measured with the parameters that define
+    the expectation (its workflow's defaults with its own on top, as ``reef reproduce`` runs it)."""
+    import pandas
+
+    rows = []
+    for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
+        matching = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+        for name, value in expected_parameters(solution, expectation).items():
+            column = f"param.{name}"
+            matching = matching[_equal(matching[column], value)] if column in matching else matching.iloc[0:0]
+        parameters = ", ".join(f"{k}={v}" for k, v in expectation.get("parameters", {}).items()) or "(defaults)"
+        for metric, spec in expectation["metrics"].items():
+            column = f"metric.{metric}"
+            values = pandas.to_numeric(matching[column], errors="coerce").dropna() if column in matching else pandas.Series(dtype=float)
+            observed = float(values.median()) if len(values) else None
+            tolerance = spec.get("tolerance") or (solution.metrics.get(metric, {}).get("tolerance") if solution else None) or {}
+            expected = spec.get("value")
+            within = None
+            if observed is not None and isinstance(expected, (int, float)):
+                allowed = max(tolerance.get("abs", 0.0), tolerance.get("rel", 0.0) * abs(expected))
+                within = "informational" if tolerance.get("informational") else ("yes" if abs(observed - expected) <= allowed else "no")
+            elif expected is not None and not isinstance(expected, (int, float)) and column in matching:  # a verdict such as VALID
+                values = matching[column].dropna().astype(str)
+                observed = values.mode().iloc[0] if len(values) else None
+                within = None if observed is None else ("yes" if (values == str(expected)).all() else "no")
+            spec_format = solution.metrics.get(metric, {}) if solution else {}
+            rows.append({"expected": expectation.get("id", f"#{index + 1}"), "parameters": parameters, "metric": metric,
+                         "expected value": format_metric(expected, spec_format),
+                         "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
+                         "observed (median)": format_metric(observed, spec_format), "runs": len(values), "within tolerance": within or "no runs"})
+    return pandas.DataFrame(rows)
+
+
+def _equal(values: pandas.Series, value: Any) -> pandas.Series:
+    """Which of a parameter column's values are ``value``: numbers as numbers (a column with gaps holds
+    1000 as 1000.0), anything else as text."""
+    import pandas
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return pandas.to_numeric(values, errors="coerce") == value
+    return values.astype(str) == str(value)
+
+
+def _detail_columns(frame: pandas.DataFrame, settings: dict, axes: list[str], base: list[str] | None = None) -> list[str]:
+    wanted = settings.get("columns")
+    if wanted:
+        columns = [c if c in frame.columns else f"metric.{c}" if f"metric.{c}" in frame.columns else f"param.{c}" for c in wanted]
+    else:
+        columns = [*(base or BASE_DETAIL_COLUMNS), *axes, *(c for c in frame.columns if str(c).startswith("param."))]
+    return [c for c in dict.fromkeys([*(base or BASE_DETAIL_COLUMNS)[:1], *columns]) if c in frame.columns]
+
+
+def _formatted(frame: pandas.DataFrame, metrics: dict[str, dict]) -> pandas.DataFrame:
+    frame = frame.copy()
+    for column in frame.columns:
+        spec = metrics.get(str(column).removeprefix("metric."), {}) if str(column).startswith("metric.") else {}
+        frame[column] = [format_metric(value, spec) for value in frame[column]]
+    return frame
+
+
+def format_metric(value: Any, spec: dict) -> str:
+    """A metric's value as text: in its ``format`` (a Python format spec) when it declares one, with its ``unit``."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if spec.get("format") and isinstance(value, (int, float)):
+        try:
+            text = format(value, spec["format"])
+        except (TypeError, ValueError):
+            text = str(value)
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = str(value)
+    return text + (f" {spec['unit']}" if spec.get("unit") else "")
+
+
+def _table_html(frame: pandas.DataFrame) -> str:
+    if frame.empty:
+        return "<p>No runs.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _scrubbed_files(files: pandas.DataFrame, scrubber: Scrubber) -> pandas.DataFrame:
+    """Names and links leave this machine too: scrubbed part by part (a whole path would look like a random token),
+    a link that the scrubber changes is dropped."""
+    def scrubbed(path: Any) -> Any:
+        return "/".join(scrubber.text(part) for part in path.split("/")) if isinstance(path, str) else path
+
+    files = files.copy()
+    files["file"] = files["file"].map(scrubbed)
+    files["media type"] = files["media type"].map(scrubber.text)
+    files["link"] = [link if scrubbed(link) == link else None for link in files["link"]]
+    return files
+
+
+def _files_html(files: pandas.DataFrame) -> str:
+    columns = [column for column in files.columns if column != "link"]
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    rows = []
+    for row in files.to_dict("records"):
+        cells = [html.escape(str(row[column])) for column in columns]
+        if isinstance(row["link"], str) and row["link"]:
+            cells[columns.index("file")] = f'<a href="{html.escape(quote(row["link"]))}">{cells[columns.index("file")]}</a>'
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    return f'<table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _script_safe(text: str) -> str:
+    # A "</script>" inside the inlined code or data would end the script element early.
+    return text.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def require_runs(frame: pandas.DataFrame, solution: str | None) -> None:
+    if frame.empty:
+        raise ReefError("no runs recorded" + (f" for {solution}" if solution else "") + ": nothing to show")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="generator" content="reefnb">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }}
+th, td {{ border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }}
+th {{ background: #f3f3f3; }}
+.meta {{ color: #666; }}
+.chart {{ margin-bottom: 1.5em; }}
+</style>
+</head>
+<body>
+{body}
+{script}
+</body>
+</html>
+"""

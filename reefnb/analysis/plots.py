@@ -1,0 +1,276 @@
+"""Altair charts of the results frame: the Pareto scatter with its frontier and a linked detail table.
+
+Altair refuses more than 5,000 rows (MaxRowsError) and big specs crash notebooks, so the chart carries
+only what it draws: the frontier, the reference rows and, past ``max_points``, a sample of the rest.
+Selections keep working because the data stays inline in the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reefnb.analysis.frame import recorded_meaning
+from reefnb.analysis.pareto import normalise_objectives, pareto_mask
+from reefnb.common.exceptions import ReefError
+
+if TYPE_CHECKING:
+    import altair
+    import pandas
+
+MAX_POINTS = 4_000  # rows sent to the browser, frontier included (Altair's limit is 5,000)
+DETAIL_ROWS = 12
+SAVE_FORMATS = (".html", ".png", ".svg", ".json")
+REFERENCE_DETAILS = ("dataset", "images", "model", "input_size")  # what a reference row was measured on
+
+
+def pareto_chart(
+    frame: pandas.DataFrame,
+    x: str,
+    y: str,
+    directions: Mapping[str, str] | None = None,
+    color: str | None = "env.name",
+    log_x: bool = False,
+    log_y: bool = False,
+    reference: pandas.DataFrame | None = None,
+    tooltip: Sequence[str] | None = None,
+    detail_columns: Sequence[str] | None = None,
+    title: str | None = None,
+    max_points: int = MAX_POINTS,
+    width: int = 480,
+    height: int = 320,
+    detail: bool = True,
+    metrics: Mapping[str, Mapping] | None = None,
+    zoom: bool = False,
+    dataset: str | None = None,
+) -> altair.VConcatChart | altair.LayerChart:
+    """The runs as points of ``x`` against ``y``, the frontier as a step line, reference rows as
+    black diamonds, and below (unless ``detail`` is False) a table of the runs chosen with a brush
+    (drag) or a click.
+
+    ``directions`` maps x and y to "min" or "max"; bare metric names are accepted. An axis with no
+    direction takes its metric's goal (``metrics``, else what the runs' records kept), else it is
+    minimised and the subtitle says so (no direction is assumed silently).
+    ``metrics`` (the manifest's, by bare name) give units, goals and number formats of the axes; what
+    they leave out comes from the records (``frame.attrs``, see ``reefnb.analysis.frame.recorded_meaning``).
+    ``zoom`` binds the scales to the mouse wheel (zoom) and shift-drag (pan); a drag still brushes.
+    ``dataset`` names the column that says which data set a row was measured on (runs and reference
+    rows): its values become the points' shapes, so results on different data sets are told apart.
+    Tooltips show ``tooltip`` (default: run_id, the axes, colour, every param.* and env.name).
+    """
+    import altair as alt
+
+    recorded = recorded_meaning(frame)
+    metrics = {**recorded, **{name: {**recorded.get(name, {}), **spec} for name, spec in (metrics or {}).items() if isinstance(spec, Mapping)}}
+    directions = dict(directions or {})
+    named = normalise_objectives(frame, {x: "min", y: "min"})
+    for given, column in zip((x, y), named, strict=False):
+        goal = metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else None
+        if goal in ("min", "max") and not {given, column, column.removeprefix("metric.")} & set(directions):
+            directions[given] = directions[column] = goal
+    assumed = [column for column in named if column not in directions and column.removeprefix("metric.") not in directions]
+    objectives = normalise_objectives(frame, {x: directions.get(x, "min"), y: directions.get(y, "min")})
+    x, y = list(objectives)
+    frame = frame.assign(**{column: _numeric(frame[column]) for column in (x, y)})
+    if color is not None and (color not in frame.columns or frame[color].isna().all()):
+        color = None
+    if dataset is not None and (dataset not in frame.columns or frame[dataset].isna().all()):
+        dataset = None
+    units = {**frame.attrs.get("units", {}),
+             **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")}}
+
+    drawn, total = drawn_rows(frame, objectives, max_points)
+    tooltip = list(tooltip) if tooltip is not None else _default_tooltip(frame, x, y, color)
+    keep = list(dict.fromkeys([c for c in ["run_id", x, y, color, dataset, *tooltip, *(detail_columns or [])] if c and c in frame.columns]))
+    data = drawn[keep + ["on_front"]].copy()
+    data = _json_safe(data.sort_values(["on_front", x], ascending=[False, objectives[x] == "min"], kind="stable"))
+
+    references = reference if reference is not None and len(reference) and x in reference and y in reference else None
+
+    def axis(column: str, log: bool, kind: type) -> Any:
+        label = column.removeprefix("metric.") + (f" ({units[column]})" if column in units else "")
+        arrow = " ↓" if objectives[column] == "min" else " ↑"
+        values = [data[column]] + ([_numeric(references[column])] if references is not None else [])
+        return kind(f"{_field(column)}:Q", title=label + arrow, scale=_scale(values, log),
+                    axis=alt.Axis(tickCount=6, format=_axis_format(metrics.get(column.removeprefix("metric."), {}))))
+
+    brush = alt.selection_interval(name="brush")
+    click = alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
+    tooltips = [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in tooltip if c in data]
+    base = alt.Chart(data)
+    encoding: dict[str, Any] = {"x": axis(x, log_x, alt.X), "y": axis(y, log_y, alt.Y), "tooltip": tooltips}
+    if color:
+        encoding["color"] = alt.Color(f"{_field(color)}:N", title=color)
+    if dataset:
+        encoding["shape"] = alt.Shape(f"{_field(dataset)}:N", title="data set")
+    brush_zoom = [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!",
+                                         translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")] if zoom else []
+    points = base.mark_point(size=50, filled=True).encode(
+        **encoding,
+        opacity=alt.condition(brush, alt.value(0.85), alt.value(0.25)),
+        size=alt.condition("datum.on_front", alt.value(90), alt.value(40)),
+    ).add_params(brush, *([click] if click else []), *brush_zoom)
+    frontier = alt.Chart(data[data["on_front"]].sort_values(x)).mark_line(
+        interpolate="step-after", color="#444", strokeDash=[4, 2]
+    ).encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q")
+    layers = [frontier, points]
+    if references is not None:
+        ref_columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *tooltip]) if c in references]
+        ref = references[ref_columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y])
+        ref = _json_safe(ref)
+        layers.append(
+            alt.Chart(ref).mark_point(shape="diamond", size=140, filled=True, color="black").encode(
+                x=f"{_field(x)}:Q", y=f"{_field(y)}:Q",
+                tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in ref_columns],
+            )
+        )
+        if "dataset" in ref:  # say on the chart where the reference results were measured
+            layers.append(alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(
+                x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N"))
+    subtitle = f"{int(data['on_front'].sum())} on the frontier of {total} runs"
+    if len(data) < total:
+        subtitle += f"; showing the frontier and a sample of {len(data) - int(data['on_front'].sum())} others"
+    if assumed:
+        subtitle += ("; no goal declared for " + " and ".join(c.removeprefix("metric.") for c in assumed)
+                     + ": lower is better assumed")
+    scatter = alt.layer(*layers).properties(
+        width=width, height=height,
+        title=alt.TitleParams(title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", subtitle=subtitle),
+    )
+    if not detail:
+        return scatter.configure_view(strokeWidth=0)
+    table = detail_table(data, list(detail_columns or keep[:6]), brush, click)
+    return alt.vconcat(scatter, table).resolve_scale(color="independent").configure_view(strokeWidth=0)
+
+
+def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: Any = None, rows: int = DETAIL_ROWS) -> altair.HConcatChart:
+    """A text table of the rows inside the brush (and the clicked run), first ``rows`` of them."""
+    import altair as alt
+
+    base = alt.Chart(data).transform_filter(brush)
+    if click is not None:
+        base = base.transform_filter(click)
+    base = base.transform_window(row="row_number()").transform_filter(f"datum.row <= {rows}")
+    cells = []
+    for column in columns:
+        if column not in data:
+            continue
+        kind = data[column].dtype.kind
+        text = alt.Text(f"{_field(column)}:Q", format=".4~g") if kind == "f" else alt.Text(f"{_field(column)}:N")
+        cells.append(
+            base.mark_text(align="left", baseline="middle", fontSize=11).encode(
+                y=alt.Y("row:O", axis=None), text=text
+            ).properties(title=column.removeprefix("metric.").removeprefix("param."), width=110)
+        )
+    return alt.hconcat(*cells).properties(title="selected runs (drag to brush, click a point; double-click clears)")
+
+
+def drawn_rows(frame: pandas.DataFrame, objectives: Mapping[str, str], max_points: int = MAX_POINTS) -> tuple[pandas.DataFrame, int]:
+    """The rows a chart sends: all of them with an ``on_front`` column, or past ``max_points`` the
+    frontier plus an evenly drawn sample of the rest; and how many rows have values for the axes."""
+    import warnings
+
+    import pandas
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mask = pareto_mask(frame, objectives, warn=False)
+    usable = frame[list(objectives)].notna().all(axis=1).to_numpy()
+    drawn = frame.assign(on_front=mask)[usable]
+    total = len(drawn)
+    if total > max_points:
+        front = drawn[drawn["on_front"]]
+        rest = drawn[~drawn["on_front"]]
+        room = max(0, max_points - len(front))
+        drawn = pandas.concat([front, rest.sample(n=min(room, len(rest)), random_state=0)]) if room else front
+    return drawn, total
+
+
+def save_chart(chart: Any, path: str | Path) -> Path:
+    """Write a chart: offline HTML with the Vega libraries inlined, PNG or SVG (vl-convert), or the spec."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SAVE_FORMATS:
+        raise ReefError(f"{path}: cannot save a chart as '{suffix or 'no suffix'}' (use {', '.join(SAVE_FORMATS)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".html":
+        chart.save(str(path), inline=True)
+    elif suffix == ".png":
+        chart.save(str(path), scale_factor=2)
+    else:
+        chart.save(str(path))
+    return path
+
+
+def chart_html(chart: Any) -> str:
+    """A standalone HTML page of the chart with the Vega libraries inlined (renders offline)."""
+    import io
+
+    buffer = io.StringIO()
+    chart.save(buffer, format="html", inline=True)
+    return buffer.getvalue()
+
+
+def chart_svg(chart: Any) -> str:
+    """The chart drawn as SVG text by vl-convert (for front ends that cannot run Vega-Lite v6)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(chart.to_dict())
+
+
+def _default_tooltip(frame: pandas.DataFrame, x: str, y: str, color: str | None) -> list[str]:
+    params = [c for c in frame.columns if str(c).startswith("param.")]
+    return list(dict.fromkeys(c for c in ["run_id", x, y, color, *params, "env.name", "env.cpu"] if c and c in frame.columns))
+
+
+def _field(column: str) -> str:
+    # Vega-Lite reads "." in a field name as nested access: escape it.
+    return str(column).replace(".", "\\.").replace("[", "\\[").replace("]", "\\]")
+
+
+def _type(values: pandas.Series) -> str:
+    return "Q" if values.dtype.kind in "biuf" and values.dtype.kind != "b" else "N"
+
+
+def _numeric(values: pandas.Series) -> pandas.Series:
+    import pandas
+
+    return values if values.dtype.kind in "iuf" else pandas.to_numeric(values, errors="coerce")
+
+
+def _scale(columns: list[pandas.Series], log: bool) -> Any:
+    """A scale over the data's own range (a little padding), so the ticks say where the values are."""
+    import altair as alt
+    import pandas
+
+    values = pandas.concat(columns).dropna()
+    if log:
+        values = values[values > 0]
+    if values.empty:
+        return alt.Scale(type="log") if log else alt.Scale(zero=False)
+    low, high = float(values.min()), float(values.max())
+    if log:
+        return alt.Scale(type="log", domain=[low / 1.1, high * 1.1], nice=False)
+    pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+    return alt.Scale(zero=False, nice=False, domain=[low - pad, high + pad])
+
+
+def _axis_format(spec: Mapping) -> Any:
+    """The manifest's number format for ticks, when it is one d3 understands (fixed, general)."""
+    import altair as alt
+
+    text = spec.get("format") if isinstance(spec, Mapping) else None
+    if isinstance(text, str) and text[-1:] in ("f", "g", "e", "%") and "," not in text:
+        return text[:-1] + "~f" if text.endswith("f") and "~" not in text else text
+    return alt.Undefined
+
+
+def _json_safe(data: pandas.DataFrame) -> pandas.DataFrame:
+    """Timestamps and other objects as text, so the spec is plain JSON."""
+    data = data.copy()
+    for column in data.columns:
+        kind = data[column].dtype.kind
+        if kind == "M" or (kind == "O" and column != "on_front"):
+            data[column] = data[column].map(lambda value: None if value is None or value != value else str(value))
+    return data

@@ -1,0 +1,489 @@
+"""``reef reproduce``: rerun a solution's or package's expected experiments and judge each metric.
+
+Each metric gets a verdict: ``reproduced`` (within its tolerance), ``not reproduced`` (with the
+difference), ``missing`` (the rerun did not record it) or ``informational`` (a timing: shown,
+never judged). A failed metric carries the environment differences between the original run
+(from the package's ``results/``) and this one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from reefnb.common.exceptions import ReefError
+from reefnb.common.files import write_text_atomically
+from reefnb.runs import telemetry
+from reefnb.runs.attachments import compare_files, comparison_line
+
+log = logging.getLogger(__name__)
+
+REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL = "reproduced", "not reproduced", "missing", "informational"
+REPORT_NAME = "reproduce-report.json"
+NATIVE_KERNEL = "python3"  # jupyter_client runs this kernelspec's "python" as the current interpreter
+
+
+def reproduce(
+    source: str | Path,
+    workflow: str | None = None,
+    tolerance_scale: float = 1.0,
+    folder: str | Path | None = None,
+    trust: bool = False,
+    report: str | Path | None = None,
+    store: Any = True,
+    profile: str | None = None,
+    env: str | None = None,
+    pip_options: list[str] | None = None,
+    on_plan: Any = None,
+    artifacts: dict[str, str] | None = None,
+) -> dict:
+    """Rerun every expectation of ``source`` (a package, a solution folder or its manifest) and judge it.
+
+    A package is imported first (into ``folder``, else a new folder under ``$REEF_HOME/reproductions``,
+    kept with its runs and report, never in the temporary directory); its notebooks are
+    foreign code, so ``trust=True`` is required to execute them. Returns the report, also written
+    as JSON to ``report`` (default: ``reproduce-report.json`` in the solution folder).
+    ``profile`` (e.g. ``smoke``) runs only the expectations listed for it; an expectation that
+    names no profile belongs to ``full``. The report groups the verdicts by the manifest's claims.
+
+    ``env`` says where the experiments run: ``"new"`` (the default for a package) makes a fresh
+    environment with the lock's exact package versions (``pip_options`` go to the installer);
+    ``"native"`` runs on this python's kernel, installing nothing; any other value names an
+    existing reef environment. For a solution folder the default is where ``reef run`` would run.
+    ``artifacts`` (name -> path): files the user supplies for the solution's ``supplied`` artifacts
+    (``reef export --external``), verified by sha256 before anything runs; one not given stops here.
+    ``report``: the JSON report's path, or the HTML report's when it ends in ``.html``; the other
+    one is written beside it.
+    """
+    from reefnb.runs.execute import run
+    from reefnb.sharing.package import import_package, is_package, package_records
+    from reefnb.solution.manifest import load_solution
+
+    if isinstance(tolerance_scale, bool) or not isinstance(tolerance_scale, (int, float)) or not tolerance_scale > 0:
+        raise ReefError(f"--tolerance-scale must be a positive number, got {tolerance_scale!r}")
+    source = Path(source)
+    package = is_package(source)
+    if package:
+        if not trust:
+            raise ReefError(f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them")
+        target = Path(folder) if folder is not None else _reproduction_folder()
+        try:
+            solution = load_solution(import_package(source, target))
+        except BaseException:
+            if folder is None:
+                shutil.rmtree(target.parent, ignore_errors=True)
+            raise
+    else:
+        solution = load_solution(source)
+    originals = package_records(solution.path)
+    try:
+        provide_artifacts(solution, artifacts or {})
+    except BaseException:
+        if package and folder is None:  # nothing ran: the new reproduction folder goes
+            shutil.rmtree(solution.path.parent, ignore_errors=True)
+        raise
+    kernel, environment = _where(solution, env if env is not None else ("new" if package else None), pip_options, on_plan)
+    profiles = solution.data.get("profiles", {})
+    if profile is not None and profile not in profiles:
+        raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
+    expectations = [entry for entry in solution.data.get("expected", [])
+                    if (workflow is None or entry.get("workflow", "run") == workflow) and _in_profile(entry, profile, profiles)]
+    if not expectations and not solution.data.get("expected") and workflow is None and profile is None:
+        expectations = runs_only_expectations(solution, originals)
+    if not expectations:
+        where = f" for workflow '{workflow}'" if workflow else ""
+        where += f" in profile '{profile}'" if profile else ""
+        raise ReefError(f"{solution.manifest_path}: /expected: nothing to reproduce{where}")
+    missing_files = files_missing(originals, solution.path)
+    for path in missing_files:
+        log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
+    started = time.monotonic()
+    declared = solution.metrics
+    experiments = []
+    for entry in expectations:
+        chosen = entry.get("workflow", "run")
+        parameters = entry.get("parameters", {})
+        record = run(solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment)
+        metrics = {}
+        for name, expected in sorted(entry["metrics"].items()):
+            tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
+            got = record["metrics"].get(name)
+            metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, tolerance_scale)
+            metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
+        original = _original(originals, chosen, parameters)
+        failed = any(metric["verdict"] in (NOT_REPRODUCED, MISSING) for metric in metrics.values())
+        experiment = {
+            "id": entry.get("id"),
+            "workflow": chosen,
+            "parameters": parameters,
+            "run_id": record["run_id"],
+            "status": record["status"],
+            "error": record.get("error"),
+            "metrics": metrics,
+            "verdict": REPRODUCED if record["status"] == "ok" and not failed else NOT_REPRODUCED,
+        }
+        if record.get("error"):
+            experiment["error"] = {**record["error"], "cell_source": _first_line(solution, chosen, record["error"].get("cell_index"))}
+        if missing_files:
+            experiment["missing_files"] = missing_files
+        if failed and original is not None:
+            experiment["environment_differences"] = environment_differences(original.get("environment") or {},
+                                                                            record.get("environment") or {})
+        if original is not None and timing_failed(metrics):  # what the machine did then and now (reefnb.runs.telemetry)
+            changes = telemetry.differences(original.get("system"), record.get("system"))
+            if changes:
+                experiment["telemetry_differences"] = changes
+        if (files := compare_files(original, record)) is not None:  # informational: logs carry times, so they differ
+            experiment["files"] = files
+        experiments.append(experiment)
+    verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
+    all_ok = all(experiment["verdict"] == REPRODUCED for experiment in experiments)
+    result = {
+        "solution": f"{solution.name}@{solution.version}",
+        "source": str(source),
+        "folder": str(solution.path),
+        "tolerance_scale": tolerance_scale,
+        "missing_files": missing_files,
+        "experiments": experiments,
+        "counts": {verdict: verdicts.count(verdict) for verdict in (REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL)},
+        "verdict": REPRODUCED if all_ok else NOT_REPRODUCED,
+        "badges": _badges(experiments, all_ok),
+        "claims": _claims(solution.data.get("claims", []), experiments),
+        "profile": None if profile is None else {"name": profile, **profiles[profile],
+                                                  "elapsed_minutes": round((time.monotonic() - started) / 60, 2)},
+    }
+    json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
+    result["report"], result["html_report"] = str(json_path), str(html_path)
+    write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    write_text_atomically(html_path, report_html(result))
+    return result
+
+
+def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
+    """The (kernel, environment) the experiments run on, after making a ``new`` environment."""
+    from reefnb.provision.envs import get_environment
+    from reefnb.provision.install import read_lock
+    from reefnb.sharing.sources import init
+
+    if env is None:
+        return None, None
+    if env == "native":
+        return NATIVE_KERNEL, None
+    if env == "new":
+        name = re.sub(r"[^a-z0-9._-]+", "-", solution.name.lower()).strip("-.")[:50] or "solution"
+        name = f"{name}-reproduce"
+        locked = (read_lock(solution) or {}).get("packages") or {}
+        init(solution, env=name, replace=True, pinned=locked, pip_options=pip_options, on_plan=on_plan)
+        return None, name
+    get_environment(env)  # a clear error when it does not exist
+    return None, env
+
+
+def provide_artifacts(solution: Any, supplied: dict[str, str]) -> None:
+    """Each artifact the user supplies (``supplied`` in the manifest, or named in ``supplied``): verified and
+    placed, from ``supplied[name]`` or the cache; an ArtifactError that says what to type when neither has it."""
+    from reefnb.provision.artifacts import fetch_artifact, supply_artifact
+
+    specs = solution.data.get("artifacts", {})
+    for name, path in supplied.items():
+        supply_artifact(name, specs, path, manifest_path=solution.manifest_path)
+    for name, spec in specs.items():
+        if spec.get("supplied") and name not in supplied:
+            fetch_artifact(name, specs, offline=True, manifest_path=solution.manifest_path)
+
+
+def runs_only_expectations(solution: Any, originals: list[dict]) -> list[dict]:
+    """A solution that expects no metrics (its notebook records none) is checked by running each workflow:
+    with the parameters of its recorded run, if the package carries one; the verdict is whether it ends ok."""
+    expectations = []
+    for name in solution.data.get("workflows", {}):
+        recorded = [record for record in originals if record.get("workflow") == name]
+        expectations.append({"workflow": name, "parameters": recorded[-1].get("parameters", {}) if recorded else {}, "metrics": {}})
+    return expectations
+
+
+def files_missing(records: list[dict], folder: Path) -> list[str]:
+    """Files (inside the solution) that the recorded runs read and that are not here."""
+    read = {path for record in records for path in record.get("files_read") or [] if isinstance(path, str)}
+    return sorted(path for path in read if not path.startswith(("/", "~")) and not (folder / path).exists())
+
+
+def _first_line(solution: Any, workflow: str, index: Any) -> str | None:
+    """The first non-empty line of the workflow notebook's cell ``index`` (None when unknown)."""
+    from reefnb.solution.notebook import read_notebook
+
+    if not isinstance(index, int):
+        return None
+    try:
+        cells = read_notebook(solution.workflow(workflow).notebook).cells
+    except ReefError:
+        return None
+    if not 0 <= index < len(cells):
+        return None
+    lines = [line.strip() for line in cells[index].source.splitlines() if line.strip()]
+    return lines[0][:120] if lines else ""
+
+
+def failure_lines(experiment: dict) -> list[str]:
+    """Why an experiment failed, for people: the exception and its message, the cell, the files missing."""
+    lines = []
+    error = experiment.get("error")
+    if error:
+        where = ""
+        if error.get("cell_index") is not None:
+            where = f" in cell {error['cell_index']}" + (f" (`{error['cell_source']}`)" if error.get("cell_source") else "")
+        lines.append(f"  {experiment['status']}: {error.get('name')}: {error.get('message')}{where}")
+    if experiment.get("missing_files") and experiment.get("verdict") != REPRODUCED:
+        lines.append(f"  files the original run read, missing here: {', '.join(experiment['missing_files'])}")
+    return lines
+
+
+def _report_paths(path: Path) -> tuple[Path, Path]:
+    if path.suffix.lower() in (".html", ".htm"):
+        return path.with_suffix(".json"), path
+    return path, path.with_suffix(".html")
+
+
+def _in_profile(entry: dict, profile: str | None, profiles: dict) -> bool:
+    if profile is None or not profiles:
+        return True
+    return profile in entry.get("profiles", ["full"])
+
+
+def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
+    """Each claim's verdict from the experiments that support it (only the metrics it names)."""
+    by_id = {experiment["id"]: experiment for experiment in experiments if experiment.get("id")}
+    verdicts = []
+    for claim in claims:
+        ran = [by_id[name] for name in claim["expected"] if name in by_id]
+        judged = {}
+        for experiment in ran:
+            for name, metric in experiment["metrics"].items():
+                if not claim.get("metrics") or name in claim["metrics"]:
+                    judged[f"{experiment['id']}.{name}"] = metric["verdict"]
+        if not ran:
+            verdict = "not checked"
+        elif all(experiment["status"] == "ok" for experiment in ran) and all(v in (REPRODUCED, INFORMATIONAL) for v in judged.values()):
+            verdict = REPRODUCED if len(ran) == len(claim["expected"]) else "partly checked, reproduced"
+        else:
+            verdict = NOT_REPRODUCED
+        verdicts.append({"id": claim["id"], "statement": claim["statement"], "where": claim.get("where"),
+                         "experiments": claim["expected"], "metrics": judged, "verdict": verdict})
+    return verdicts
+
+
+def _reproduction_folder() -> Path:
+    """A new ``$REEF_HOME/reproductions/TIME-RANDOM/solution`` to import a package into."""
+    from reefnb.common.paths import reef_home
+
+    home = reef_home() / "reproductions"
+    home.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=home)) / "solution"
+
+
+def judge(expected: Any, got: Any, tolerance: dict, scale: float = 1.0) -> dict:
+    """One metric's verdict: within ``abs`` or ``rel`` (each times ``scale``) of the expected value, or equal."""
+    verdict: dict[str, Any] = {"expected": expected, "got": got, "tolerance": tolerance}
+    if tolerance.get("informational"):
+        return {**verdict, "verdict": INFORMATIONAL}
+    if got is None:
+        return {**verdict, "verdict": MISSING}
+    numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (expected, got))
+    if not numbers:
+        return {**verdict, "verdict": REPRODUCED if got == expected else NOT_REPRODUCED}
+    difference = abs(got - expected)
+    relative = difference / abs(expected) if expected else (0.0 if difference == 0 else math.inf)
+    allowed = max(tolerance.get("abs", 0) * scale, tolerance.get("rel", 0) * scale * abs(expected))
+    same = (math.isnan(got) and math.isnan(expected)) if isinstance(got, float) and math.isnan(got) else difference <= allowed
+    verdict.update({"difference": difference, "relative_difference": relative if math.isfinite(relative) else None})
+    return {**verdict, "verdict": REPRODUCED if same else NOT_REPRODUCED}
+
+
+def timing_failed(metrics: dict[str, dict], informational_margin: float = 0.1) -> bool:
+    """Whether a timing metric was not reproduced, or (informational) moved more than ``informational_margin`` (relative)."""
+    for name, metric in metrics.items():
+        if not telemetry.is_timing(name, metric.get("unit")):
+            continue
+        if metric["verdict"] == NOT_REPRODUCED:
+            return True
+        expected, got = metric.get("expected"), metric.get("got")
+        numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (expected, got))
+        if metric["verdict"] == INFORMATIONAL and numbers and expected and abs(got - expected) / abs(expected) > informational_margin:
+            return True
+    return False
+
+
+def environment_differences(original: dict, current: dict) -> dict:
+    """What differs between two run environments: python, OS, CPU, memory, and package versions."""
+    differences: dict[str, Any] = {}
+    for key in ("python", "os", "cpu", "memory_bytes", "gpu"):
+        before, after = original.get(key), current.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            changed = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after))
+                       if name not in ("executable", "prefix") and before.get(name) != after.get(name)}
+            if changed and set(before) & set(after):
+                differences[key] = changed
+        elif before != after and before is not None:
+            differences[key] = [before, after]
+    before, after = original.get("packages") or {}, current.get("packages") or {}
+    packages = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)}
+    if packages:
+        differences["packages"] = packages
+    return differences
+
+
+def report_lines(report: dict) -> list[str]:
+    """The report for people: one line per metric, then the overall verdict."""
+    lines = [f"warning: {path}: read by the recorded run, missing here" for path in report.get("missing_files", [])]
+    for experiment in report["experiments"]:
+        parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
+        lines.append(f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}")
+        lines += failure_lines(experiment)
+        for name, metric in experiment["metrics"].items():
+            text = f"  {name}: {metric['verdict']}"
+            if metric["verdict"] != MISSING:
+                text += f" (expected {_number(metric['expected'])}, got {_number(metric['got'])}"
+                if metric["verdict"] == NOT_REPRODUCED and metric.get("relative_difference") is not None:
+                    text += f", relative difference {metric['relative_difference']:.3g}"
+                text += f", tolerance {_tolerance(metric['tolerance'])})"
+            lines.append(text)
+        for key, change in experiment.get("environment_differences", {}).items():
+            lines.append(f"  environment {key} differs: {json.dumps(change, default=str)}")
+        if experiment.get("files"):
+            lines.append(comparison_line(experiment["files"]))
+        if experiment.get("telemetry_differences"):
+            lines.append(f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}")
+    for claim in report.get("claims", []):
+        lines.append(f"claim {claim['id']}: {claim['verdict'].upper()}: {claim['statement']}")
+        for name, verdict in claim["metrics"].items():
+            lines.append(f"  {name}: {verdict}")
+    if report.get("profile"):
+        profile = report["profile"]
+        planned = f", expected {profile['expected_minutes']} min" if profile.get("expected_minutes") else ""
+        lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
+    counts = report["counts"]
+    lines.append(f"{report['solution']}: {report['verdict'].upper()} ({counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not "
+                 f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['html_report']}")
+    return lines
+
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #1d2329; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; } table { border-collapse: collapse; margin: .5em 0 1em; }
+th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: left; vertical-align: top; } th { background: #f3f5f7; }
+.verdict { font-weight: 600; } .reproduced { color: #116329; } .not-reproduced, .missing { color: #b42318; }
+.informational, .not-checked { color: #57606a; } .badge { display: inline-block; border: 1px solid #116329; color: #116329;
+border-radius: 3px; padding: .1em .5em; margin-right: .5em; } code { font-size: 90%; } .diff { font-size: 90%; color: #57606a; }
+"""
+
+
+def report_html(report: dict) -> str:
+    """The report as one self-contained HTML page: badges, claims, then every experiment's metrics,
+    with the environment differences beside each experiment whose metrics failed."""
+    e = html.escape
+    counts = report["counts"]
+    parts = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>reef reproduce: {e(report['solution'])}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(report['solution'])}: <span class=\"verdict {_css(report['verdict'])}\">{e(report['verdict'].upper())}</span></h1>",
+        f"<p>{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, {counts[MISSING]} missing, "
+        f"{counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. Source: <code>{e(report['source'])}</code></p>",
+        "<p>" + ("".join(f'<span class="badge">{e(badge)}</span>' for badge in report["badges"]) or "No ACM badge is supported by this run.") + "</p>",
+    ]
+    if report.get("profile"):
+        profile = report["profile"]
+        planned = f" (expected {profile['expected_minutes']} min)" if profile.get("expected_minutes") else ""
+        parts.append(f"<p>Profile <b>{e(profile['name'])}</b>: {profile['elapsed_minutes']} min{e(planned)}</p>")
+    if report.get("claims"):
+        parts.append("<h2>Claims</h2><table><tr><th>claim</th><th>statement</th><th>verdict</th><th>metrics</th></tr>")
+        for claim in report["claims"]:
+            metrics = "<br>".join(f"{e(name)}: <span class=\"{_css(verdict)}\">{e(verdict)}</span>" for name, verdict in claim["metrics"].items())
+            where = f"<br><span class=\"diff\">{e(claim['where'])}</span>" if claim.get("where") else ""
+            parts.append(f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
+                         f"<td class=\"verdict {_css(claim['verdict'])}\">{e(claim['verdict'])}</td><td>{metrics}</td></tr>")
+        parts.append("</table>")
+    parts.append("<h2>Experiments</h2>")
+    for experiment in report["experiments"]:
+        parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
+        title = f"{experiment['id']}: " if experiment.get("id") else ""
+        parts.append(f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3>"
+                     f"<p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>")
+        for line in failure_lines(experiment):
+            parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
+        if (experiment.get("error") or {}).get("traceback"):
+            parts.append(f"<details><summary>traceback</summary><pre>{e(experiment['error']['traceback'])}</pre></details>")
+        parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
+        for name, metric in experiment["metrics"].items():
+            unit = f" {metric['unit']}" if metric.get("unit") else ""
+            got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
+            parts.append(f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
+                         f"<td>{e(_tolerance(metric['tolerance']))}</td><td class=\"verdict {_css(metric['verdict'])}\">{e(metric['verdict'])}</td></tr>")
+        parts.append("</table>")
+        differences = experiment.get("environment_differences") or {}
+        if differences:
+            parts.append("<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>")
+            for key, change in differences.items():
+                rows = change.items() if isinstance(change, dict) else [(key, change)]
+                for name, (before, after) in ((name, pair) for name, pair in rows):
+                    label = key if name == key else f"{key} {name}"
+                    parts.append(f"<tr><td>{e(label)}</td><td>{e(str(before))}</td><td>{e(str(after))}</td></tr>")
+            parts.append("</table>")
+        changes = experiment.get("telemetry_differences") or {}
+        if changes:
+            parts.append("<p>A timing moved: what the machine did in the original run and here (telemetry):</p>"
+                         "<table><tr><th>what</th><th>original</th><th>here</th><th>ratio</th></tr>")
+            for name, change in changes.items():
+                unit = f" {change['unit']}" if change["unit"] else ""
+                ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
+                parts.append(f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td>"
+                             f"<td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>")
+            parts.append("</table>")
+    parts.append(f"<p class=\"diff\">Written by reef reproduce; the JSON report: <code>{e(report.get('report') or '')}</code></p></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _css(verdict: str) -> str:
+    return re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
+
+
+def _badges(experiments: list[dict], all_ok: bool) -> list[str]:
+    badges = []
+    if experiments and all(experiment["status"] == "ok" for experiment in experiments):
+        badges.append("Artifacts Evaluated - Functional")
+    if all_ok:
+        badges.append("Results Reproduced")
+    return badges
+
+
+def _original(records: list[dict], workflow: str, parameters: dict) -> dict | None:
+    matching = [record for record in records if record.get("workflow") == workflow and record.get("parameters") == parameters]
+    return matching[-1] if matching else (records[-1] if records else None)
+
+
+def _decoded(metric: dict) -> Any:
+    from reefnb.kernel.recording import decode_value
+
+    return decode_value(metric)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+
+def _tolerance(tolerance: dict) -> str:
+    if tolerance.get("informational"):
+        return "informational"
+    parts = [f"{key} {value:g}" for key, value in tolerance.items() if key in ("abs", "rel")]
+    return ", ".join(parts) or "exact"
+
+
+# ``reefnb.analysis.reproduce`` is this module once it is imported, so the public API names the function so.
+reproduce_solution = reproduce

@@ -1,0 +1,369 @@
+"""The jupyter_server extension: REST endpoints under ``/reef/api/`` for the Reef sidebar in JupyterLab.
+
+Each endpoint is a thin shell over the reefnb Python API, as the CLI is: the solution of a notebook and
+its parameter schema, the requirements of its solution (and ``reef init`` to install them), its runs,
+a run with parameters, an export, the dashboard, the machine's fingerprint. Handlers need jupyter_server's
+authentication; every ``path`` is relative to the server's root and refused when it leads outside it.
+A user mistake (a ReefError) is a 4xx answer ``{"message": ONE LINE}``; blocking work runs in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from reefnb import ReefError, Solution, default_store, load_solution, open_solution, plan_init, reef_home
+from reefnb.common.json_input import parse_json
+from reefnb.runs.attachments import file_details, file_links, refused_line
+from reefnb.runs.telemetry import summary_line
+from reefnb.solution.confinement import is_inside
+
+API_PREFIX = "reef/api"
+MAX_RUNS = 200  # the newest runs shown in the sidebar
+MAX_BODY_BYTES = 1024 * 1024  # a request body: parameters and a path, never data
+
+
+class RequestError(ReefError):
+    """A request the sidebar (or a user) got wrong; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request's ``path`` names: the notebook, its solution, the workflow that runs it."""
+
+    notebook: Path  # absolute
+    relative: str  # as the request gave it, normalised
+    solution: Solution  # a bare notebook is a one-workflow solution
+    workflow: str | None  # the workflow whose notebook this is; None when no workflow runs it
+
+
+def confined(root: Path, relative: str, must_exist: bool = True) -> Path:
+    """``relative`` (a contents-API path, '/'-separated) under ``root``; RequestError when it leads outside."""
+    if not isinstance(relative, str) or not relative.strip():
+        raise RequestError("give the 'path' of a notebook, relative to the server's root")
+    text = relative.strip()
+    if "\x00" in text:
+        raise RequestError(f"{text!r}: not a usable path")
+    pure = PurePosixPath(text.replace("\\", "/"))
+    if pure.is_absolute() or (pure.parts and pure.parts[0].endswith(":")):
+        raise RequestError(f"{text}: give a path relative to the server's root, not an absolute one", status=403)
+    root = root.resolve()
+    path = (root / Path(*pure.parts)).resolve() if pure.parts else root
+    if not path.is_relative_to(root):
+        raise RequestError(f"{text}: outside the server's root: refused", status=403)
+    if must_exist and not path.exists():
+        raise RequestError(f"{text}: no such file", status=404)
+    return path
+
+
+def relative_to_root(root: Path, path: Path) -> str:
+    return Path(path).resolve().relative_to(root.resolve()).as_posix()
+
+
+def resolve_target(root: Path, relative: str) -> Target:
+    """The notebook at ``relative`` and its solution: the ``solution.json`` (in its folder or a parent,
+    inside the root) whose workflows run it, else the notebook alone as a solution."""
+    from reefnb.provision.declare import solution_of
+
+    notebook = confined(root, relative)
+    if notebook.suffix != ".ipynb" or not notebook.is_file():
+        raise RequestError(f"{relative}: not a notebook (.ipynb)")
+    manifest = solution_of(notebook)
+    if manifest is not None and manifest.resolve().is_relative_to(root.resolve()):
+        solution = load_solution(manifest)
+    else:
+        solution = open_solution(notebook)
+    workflow = next((name for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
+                     if flow.notebook.resolve() == notebook), None)
+    return Target(notebook, relative_to_root(root, notebook), solution, workflow)
+
+
+# --- what each endpoint answers (plain functions: the handlers only parse, confine and wrap) ---
+
+
+def describe(root: Path, target: Target) -> dict:
+    """The notebook's solution, its workflows and the parameter schema of the notebook's workflow."""
+    from reefnb.solution.notebook import notebook_parameters, parameters_schema, read_notebook
+
+    solution = target.solution
+    parameters = notebook_parameters(read_notebook(target.notebook))
+    workflow = solution.workflows.get(target.workflow) if target.workflow else None
+    schema = parameters_schema(parameters, title=f"parameters of {target.notebook.name}")
+    for name, value in (workflow.parameters if workflow else {}).items():  # the manifest's defaults win over the cell's
+        if name in schema["properties"]:
+            schema["properties"][name]["default"] = value
+    return {
+        "path": target.relative,
+        "solution": {
+            "name": solution.name,
+            "version": solution.version,
+            "description": solution.data.get("description", ""),
+            "folder": relative_to_root(root, solution.path),
+            "manifest": relative_to_root(root, solution.manifest_path) if solution.manifest_path else None,
+            "workflows": sorted(solution.workflows),
+        },
+        "workflow": target.workflow,
+        "parameters": schema,
+    }
+
+
+def requirements(root: Path, target: Target) -> dict:
+    """What ``reef init`` would find and do for the notebook's solution (nothing changes)."""
+    from reefnb.frontends.widgets import plan_rows
+
+    solution = target.solution
+    if solution.manifest_path is None:
+        from reefnb.provision.declare import notebook_declarations
+
+        declared = notebook_declarations(target.notebook)
+        data = {**solution.data, "requires": declared.get("requires", {}), "artifacts": declared.get("artifacts", {})}
+        solution = Solution(solution.path, None, data, solution.workflows)
+    plan = plan_init(solution)
+    rows = plan_rows(plan)
+    return {
+        "solution": f"{plan.solution.name}@{plan.solution.version}",
+        "target": plan.target,
+        "environment": plan.environment,
+        "exists": plan.exists,
+        "requirements": rows,
+        "installs": plan.installs,
+        "unmet": len(plan.unmet),
+        "installable": target.solution.manifest_path is not None,
+    }
+
+
+def install(root: Path, target: Target, body: dict) -> dict:
+    """``reef init`` for the notebook's solution: an environment and kernel with what is missing."""
+    from reefnb import init
+
+    if target.solution.manifest_path is None:
+        raise RequestError(f"{target.relative}: not part of a solution (no solution.json runs it): export it as a solution first")
+    lock = init(target.solution)
+    environment = lock.get("environment", {})
+    return {"solution": f"{target.solution.name}@{target.solution.version}", "environment": environment.get("name"),
+            "kernel": environment.get("kernel"), "path": environment.get("path")}
+
+
+def run_summary(root: Path, record: dict) -> dict:
+    """A run record as the sidebar shows it: status, parameters, metrics (value and unit), the error."""
+    from reefnb.kernel.recording import decode_value
+
+    output = record.get("notebook", {}).get("output_path")
+    try:
+        output = relative_to_root(root, Path(output)) if output else None
+    except ValueError:
+        output = None
+    error = record.get("error") or None
+    return {
+        "run_id": record["run_id"],
+        "workflow": record.get("workflow"),
+        "status": record["status"],
+        "started": record.get("started"),
+        "duration_s": record.get("duration_s"),
+        "parameters": record.get("parameters", {}),
+        "metrics": {name: {"value": decode_value(metric), "unit": metric.get("unit")} for name, metric in record.get("metrics", {}).items()},
+        "error": None if not error else f"{error.get('name', '')}: {error.get('message', '')}".strip(": "),
+        "output": output,
+        "system": summary_line(record.get("system")) or None,  # what the run's processes did (reefnb.runs.telemetry)
+        "files": attached_files(root, record),
+        "files_refused": [refused_line(entry) for entry in record.get("files_refused") or []],
+    }
+
+
+def attached_files(root: Path, record: dict) -> list[dict]:
+    """The files the run attached (reefnb.attach): name, the summary's details (size, media type, sha256), and
+    ``path``, relative to the server's root, for those here under it (the sidebar opens them), else None."""
+    links = file_links(record, root, within=root)
+    return [{"name": entry["name"], "details": file_details(entry), "path": links.get(entry["name"])} for entry in record.get("files") or []]
+
+
+def solution_records(target: Target) -> list[dict]:
+    """The recorded runs of the notebook's solution in this folder (a namesake elsewhere is another solution), oldest first."""
+    folder = str(target.solution.path.resolve())
+    return [record for record in default_store().records(solution=target.solution.name)
+            if record.get("solution", {}).get("path") == folder]
+
+
+def runs(root: Path, target: Target) -> dict:
+    """The recorded runs of the notebook's solution, newest first."""
+    records = solution_records(target)[::-1][:MAX_RUNS]
+    return {"solution": target.solution.name, "store": str(default_store().path), "runs": [run_summary(root, r) for r in records]}
+
+
+def run_workflow(root: Path, target: Target, body: dict) -> dict:
+    """Run the notebook's workflow (``body["workflow"]``, default: the one that runs this notebook) with
+    ``body["parameters"]``, cast and checked as ``reef run -p`` does."""
+    from reefnb import run
+
+    parameters, workflow = body.get("parameters", {}), body.get("workflow")
+    if not isinstance(parameters, dict):
+        raise RequestError("'parameters' must be an object of parameter names to values")
+    if workflow is not None and not isinstance(workflow, str):
+        raise RequestError("'workflow' must be a workflow's name")
+    workflow = workflow or target.workflow
+    if workflow is None:
+        raise RequestError(f"{target.relative}: no workflow of {target.solution.manifest_path} runs this notebook")
+    if not is_inside(root, target.solution.workflow(workflow).notebook.absolute()):
+        raise RequestError(f"{target.relative}: the notebook of workflow '{workflow}' is outside the server's root: refused", status=403)
+    record = run(target.solution, workflow=workflow, parameters=parameters)
+    return run_summary(root, record)
+
+
+def export(root: Path, target: Target, body: dict) -> dict:
+    """Write the notebook's solution (or the notebook alone) as a package inside the root: at ``body["output"]``,
+    else ``NAME-VERSION.reef.zip`` in the solution's folder."""
+    from reefnb import export_package
+
+    output = body.get("output")
+    if output is not None and not isinstance(output, str):
+        raise RequestError("'output' must be a path relative to the server's root")
+    solution = target.solution
+    source = solution.path if solution.manifest_path is not None else target.notebook
+    if output:
+        destination = confined(root, output, must_exist=False)
+        if not destination.name.endswith(".reef.zip"):
+            raise RequestError(f"{output}: a package's name ends in .reef.zip")
+        if not destination.parent.is_dir():
+            raise RequestError(f"{output}: no such folder", status=404)
+    else:
+        destination = solution.path / f"{solution.name}-{solution.version}.reef.zip"
+    summary = export_package(source, destination)
+    package = relative_to_root(root, destination)
+    return {**summary, "package": package, "runs": len(summary["runs"]), "expected": len(summary["expected"]),
+            "members": len(summary["members"])}
+
+
+def dashboard(root: Path, target: Target) -> dict:
+    """The offline dashboard page of the solution's runs (``html``: one self-contained page)."""
+    from reefnb import records_to_frame
+    from reefnb.analysis.dashboard import dashboard_html, require_runs
+
+    frame = records_to_frame(solution_records(target))
+    require_runs(frame, target.solution.name)
+    return {"solution": target.solution.name, "runs": len(frame), "html": dashboard_html(frame, solution=target.solution)}
+
+
+def detect_summary(root: Path) -> dict:
+    """This machine's fingerprint (cached, as ``reef detect``), and where reef keeps its data."""
+    from reefnb import detect
+
+    return {"reef_home": str(reef_home()), "fingerprint": detect()}
+
+
+def json_text(value: Any) -> str:
+    """JSON that JavaScript's JSON.parse reads: NaN and infinities become strings."""
+
+    def finite(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return str(item)
+        if isinstance(item, dict):
+            return {key: finite(inner) for key, inner in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [finite(inner) for inner in item]
+        return item
+
+    return json.dumps(finite(value), default=str)
+
+
+# --- handlers ---
+
+
+class ReefHandler(APIHandler):
+    """One endpoint: ``on_get(root, target)`` answers GET, ``on_post(root, target, body)`` POST, where the target is
+    the notebook named by ``path`` (query or body). The work runs in a thread; a ReefError is a 4xx with one line."""
+
+    on_get: Callable[[Path, Target], Any] | None = None
+    on_post: Callable[[Path, Target, dict], Any] | None = None
+
+    @property
+    def root(self) -> Path:
+        return Path(self.settings["server_root_dir"]).expanduser()
+
+    def body(self) -> dict:
+        return parse_json(self.request.body or b"{}", "the request body", max_bytes=MAX_BODY_BYTES, expect=dict)
+
+    def target(self, path: Any) -> Target:
+        if not isinstance(path, str):
+            raise RequestError("give the 'path' of a notebook, relative to the server's root")
+        return resolve_target(self.root, path)
+
+    @web.authenticated
+    async def get(self) -> None:
+        if self.on_get is None:
+            raise web.HTTPError(405)
+        path = self.get_query_argument("path", "")
+        await self.answer(lambda: self.on_get(self.root, self.target(path)))
+
+    @web.authenticated
+    async def post(self) -> None:
+        if self.on_post is None:
+            raise web.HTTPError(405)
+
+        def work() -> Any:
+            body = self.body()
+            return self.on_post(self.root, self.target(body.get("path")), body)
+
+        await self.answer(work)
+
+    async def answer(self, work: Callable[[], Any]) -> None:
+        try:  # not asyncio.to_thread: it copies the context, and jupyter_core keeps its event loop in a ContextVar
+            result = await asyncio.get_running_loop().run_in_executor(None, work)
+        except RequestError as error:
+            return self.refuse(error.status, [str(error)])
+        except ReefError as error:
+            return self.refuse(400, getattr(error, "problems", None) or str(error).splitlines() or [type(error).__name__])
+        self.set_header("Content-Type", "application/json")
+        self.finish(json_text(result))
+
+    def refuse(self, status: int, problems: list[str]) -> None:
+        """``message``: the first problem, in one line; ``problems``: all of them."""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": problems[0] + more, "problems": problems}))
+
+
+class DetectHandler(ReefHandler):
+    """GET: this machine's fingerprint (no notebook needed)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self.answer(lambda: detect_summary(self.root))
+
+
+def endpoint(get: Callable | None = None, post: Callable | None = None) -> type[ReefHandler]:
+    """A handler class whose GET and POST run these endpoint functions."""
+    name = "".join(part.title() for part in (get or post).__name__.split("_"))
+    return type(f"{name}Handler", (ReefHandler,), {"on_get": staticmethod(get) if get else None, "on_post": staticmethod(post) if post else None})
+
+
+HANDLERS = [
+    ("notebook", endpoint(get=describe)),
+    ("requirements", endpoint(get=requirements)),
+    ("install", endpoint(post=install)),
+    ("runs", endpoint(get=runs, post=run_workflow)),
+    ("export", endpoint(post=export)),
+    ("dashboard", endpoint(get=dashboard)),
+    ("detect", DetectHandler),
+]
+
+
+def _load_jupyter_server_extension(server_app) -> None:
+    """Register the handlers (jupyter_server calls this when the extension is enabled)."""
+    web_app = server_app.web_app
+    base_url = web_app.settings["base_url"]
+    web_app.add_handlers(".*$", [(url_path_join(base_url, API_PREFIX, name), handler) for name, handler in HANDLERS])
+    server_app.log.info("reefnb: REST endpoints at %s", url_path_join(base_url, API_PREFIX))

@@ -1,0 +1,875 @@
+"""What the ``%reef`` magic shows in a notebook: the dependency panel, sweep progress, HTML tables.
+
+HTML is built from escaped text only; every rich output also carries a ``text/plain`` form, so a
+notebook read outside a browser (or saved without widget state) still says what happened.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import ipywidgets as widgets
+
+from reefnb.common.exceptions import ReefError
+from reefnb.runs.attachments import attachment_lines, file_details, file_links, refused_line
+from reefnb.runs.telemetry import summary_line
+
+log = logging.getLogger(__name__)
+
+# JupyterLab's theme variables (light and dark), with the light colours as fallbacks outside JupyterLab:
+# text in the theme's own font colour, a tint of the status colour behind it, the status colour as border.
+_TEXT = "var(--jp-content-font-color1,#1f2328)"
+_MUTED = "var(--jp-ui-font-color2,#57606a)"
+
+
+def _tint(variable: str, fallback: str, percent: int = 18) -> str:
+    return f"color-mix(in srgb,var({variable},{fallback}) {percent}%,transparent)"
+
+
+def _status_colour(variable: str, fallback: str) -> tuple[str, str]:
+    """(border colour, background colour) of a status, from a JupyterLab colour variable."""
+    return f"var({variable},{fallback})", _tint(variable, fallback)
+
+
+_GREEN, _AMBER, _ORANGE, _RED, _GREY, _BLUE = (
+    _status_colour("--jp-success-color1", "#1a7f37"), _status_colour("--jp-warn-color2", "#bf8700"),
+    _status_colour("--jp-warn-color0", "#bc4c00"), _status_colour("--jp-error-color1", "#cf222e"),
+    _status_colour("--jp-border-color1", "#8c959f"), _status_colour("--jp-brand-color1", "#0969da"),
+)
+BADGE_COLOURS = {
+    "found": _GREEN, "installed": _GREEN, "fetched": _GREEN, "ok": _GREEN,
+    "missing": _AMBER, "interrupted": _AMBER,
+    "conflict": _ORANGE,
+    "unmet": _RED, "failed": _RED, "timeout": _RED, "killed": _RED,
+    "skipped": _GREY,
+    "pending": _BLUE,
+}
+_MESSAGE_STYLES = {
+    level: f"color:{_TEXT};background:{background};border:1px solid {border};border-left-width:4px"
+    for level, (border, background) in {"error": _RED, "warning": _AMBER, "ok": _GREEN, "info": _BLUE}.items()
+}
+REQUIREMENT_COLUMNS = ("kind", "name", "required", "found", "status", "reason")
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML pieces
+
+
+def escape(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def badge(status: str) -> str:
+    """A small coloured label for a status (found, missing, conflict, unmet, ok, failed...)."""
+    border, background = BADGE_COLOURS.get(status, _GREY)
+    return (f'<span class="reef-badge reef-{escape(status)}" style="color:{_TEXT};background:{background};border:1px solid {border};'
+            f'border-radius:0.6em;padding:0 0.55em;font-size:0.85em;font-weight:600;white-space:nowrap">{escape(status)}</span>')
+
+
+def message_html(lines: Iterable[str], level: str = "error") -> str:
+    """A short coloured box of one or more lines: error (red), warning (yellow), ok (green), info (blue)."""
+    body = "<br>".join(escape(line) for line in lines)
+    return (f'<div class="reef-message reef-{level}" style="{_MESSAGE_STYLES[level]};border-radius:4px;'
+            f'padding:0.35em 0.7em;margin:0.2em 0;font-family:var(--jp-code-font-family,monospace);font-size:0.9em">{body}</div>')
+
+
+def bundle(html_text: str, plain_text: str) -> dict:
+    """A display bundle (for ``display(..., raw=True)``) with an HTML and a plain-text form."""
+    return {"text/html": html_text, "text/plain": plain_text}
+
+
+def message(lines: Sequence[str] | str, level: str = "error") -> dict:
+    """``message_html`` with its plain-text form (the first line says error or warning)."""
+    lines = [lines] if isinstance(lines, str) else list(lines)
+    prefix = {"error": "reef: error: ", "warning": "reef: warning: "}.get(level, "")
+    plain = [prefix + line if index == 0 and not line.startswith(("reef", "%reef")) else line for index, line in enumerate(lines)]
+    return bundle(message_html(lines, level), "\n".join(plain))
+
+
+def html_table(columns: Sequence[str], rows: Iterable[Sequence[str]], escaped: bool = False) -> str:
+    """A plain HTML table; cells are escaped unless ``escaped`` says they are HTML already."""
+    cell = (lambda value: value) if escaped else escape
+    style = "text-align:left;padding:0.15em 1em 0.15em 0;vertical-align:top"
+    head = "".join(f'<th style="{style}">{escape(column)}</th>' for column in columns)
+    body = "".join("<tr>" + "".join(f'<td style="{style}">{cell(value)}</td>' for value in row) + "</tr>" for row in rows)
+    return f'<table class="reef-table" style="border-collapse:collapse"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def requirement_table(rows: Iterable[dict]) -> str:
+    """Requirement rows (kind, name, required, found, status, reason) as a table with status badges."""
+    cells = [[escape(row["kind"]), f"<b>{escape(row['name'])}</b>", escape(row["required"]), escape(row["found"] or "–"),
+              badge(row["status"]), escape(row["reason"])] for row in rows]
+    return html_table(REQUIREMENT_COLUMNS, cells, escaped=True)
+
+
+def text_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The same table as aligned plain text."""
+    rows = [["" if value is None else str(value) for value in row] for row in rows]
+    widths = [max([len(column), *(len(row[index]) for row in rows)]) for index, column in enumerate(columns)]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip() for row in [list(columns), *rows]]
+    return "\n".join(lines)
+
+
+def table_bundle(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict:
+    return bundle(html_table(columns, rows), text_table(columns, rows))
+
+
+def format_value(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def format_bytes(count: float | None) -> str:
+    if count is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return str(count)
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs and fingerprints
+
+
+def run_summary(record: dict) -> dict:
+    """A run record as a small HTML summary: status, parameters, metrics with units, the error."""
+    from reefnb.kernel.recording import decode_value
+
+    solution = f"{record['solution']['name']}@{record['solution']['version']}"
+    head = (f"<b>{escape(record['run_id'])}</b> {badge(record['status'])} {escape(solution)} · "
+            f"{escape(record['workflow'])} · {escape(format_duration(record['duration_s']))}")
+    parameters = " ".join(f"{name}={value!r}" for name, value in record["parameters"].items()) or "(defaults)"
+    metrics = [(name, format_value(decode_value(metric)), metric.get("unit") or "") for name, metric in record["metrics"].items()]
+    parts = [f"<div>{head}</div>", f"<div>parameters: <code>{escape(parameters)}</code></div>"]
+    plain = [f"{record['run_id']}  {solution}  {record['workflow']}  {record['status']}  {record['duration_s']:.2f} s",
+             f"  parameters: {parameters}"]
+    error = record.get("error")
+    if error:
+        cell = f" (cell {error['cell_index']})" if error.get("cell_index") is not None else ""
+        problem = f"{error.get('name')}: {error.get('message')}{cell}"
+        parts.append(message_html([problem], "error"))
+        plain.append(f"  error: {problem}")
+    if metrics:
+        parts.append(html_table(("metric", "value", "unit"), metrics))
+        plain += [f"  {name} = {value} {unit}".rstrip() for name, value, unit in metrics]
+    if record.get("system"):  # what the run's processes did (reefnb.runs.telemetry)
+        line = summary_line(record["system"])
+        parts.append(f'<div class="reef-system">system: {escape(line)}</div>')
+        plain.append(f"  system: {line}")
+    output = record["notebook"].get("output_path")
+    if output:
+        parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(output)}</code></div>')
+        plain.append(f"  notebook: {output}")
+    if record.get("files") or record.get("files_refused"):  # the run's evidence (reefnb.attach), linked from the kernel's folder
+        parts.append(_attached_files_html(record, file_links(record, Path.cwd())))
+        plain += attachment_lines(record)
+    return bundle(f'<div class="reef-run">{"".join(parts)}</div>', "\n".join(plain))
+
+
+def _attached_files_html(record: dict, links: dict[str, str]) -> str:
+    lines = []
+    for entry in record.get("files") or []:
+        name = str(entry["name"])
+        shown = f'<a href="{escape(quote(links[name]))}" target="_blank">{escape(name)}</a>' if name in links else escape(name)
+        lines.append(f'<div>{shown} <span style="color:{_MUTED}">{escape(file_details(entry))}</span></div>')
+    lines += [f'<div style="color:{_MUTED}">{escape(refused_line(entry))}</div>' for entry in record.get("files_refused") or []]
+    return f'<div class="reef-files" style="font-size:0.85em">files:{"".join(lines)}</div>'
+
+
+def fingerprint_bundle(fingerprint: dict) -> dict:
+    """``reef detect``'s fingerprint as a two-column table (topic, what was found)."""
+    from reefnb.provision.detection import format_fingerprint
+
+    text = format_fingerprint(fingerprint)
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and rows:  # a continuation: another GPU, another python
+            rows[-1][1] += ("<br>" if rows[-1][1] else "") + escape(line.strip())
+            continue
+        label, _, value = line.partition(":")
+        rows.append([escape(label.strip()), escape(value.strip())])
+    packages = fingerprint.get("packages")
+    if isinstance(packages, dict) and packages:
+        listed = ", ".join(f"{escape(name)} {escape(version)}" for name, version in sorted(packages.items(), key=lambda item: item[0].lower()))
+        for row in rows:
+            if row[0] == "Packages":
+                row[1] = f"<details><summary>{row[1]}</summary>{listed}</details>"
+    return bundle(html_table(("", "found"), rows, escaped=True), text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweep progress
+
+
+class SweepProgressWidget(widgets.VBox):
+    """A live progress bar for a sweep, fed ``reefnb.runs.sweeps.SweepProgress`` through ``update``."""
+
+    def __init__(self, title: str = ""):
+        self.title_text = title
+        self.title = widgets.HTML(f"<b>{escape(title)}</b>" if title else "")
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info", layout=widgets.Layout(width="320px"))
+        self.label = widgets.HTML("starting…")
+        self.last = widgets.HTML("")
+        self.progress = None
+        super().__init__([self.title, widgets.HBox([self.bar, self.label]), self.last])
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data:
+            data["text/plain"] = self.title_text or "sweep progress"
+        return data
+
+    def update(self, progress) -> None:
+        """Show where the sweep stands (called after every start and finish of a run)."""
+        self.progress = progress
+        self.bar.max = max(progress.total, 1)
+        self.bar.value = min(progress.done + progress.skipped, self.bar.max)
+        finished = progress.done + progress.skipped >= progress.total and not progress.running
+        self.bar.bar_style = "danger" if progress.failed else ("success" if finished else "info")
+        self.label.value = escape(self.text(progress))
+        if progress.last is not None:
+            self.last.value = self.record_line(progress.last)
+
+    @staticmethod
+    def text(progress) -> str:
+        """``3/6 done · 1 failed · 2 running · ETA 12 s`` (skipped points count as done)."""
+        parts = [f"{progress.done + progress.skipped}/{progress.total} done", f"{progress.failed} failed", f"{progress.running} running"]
+        if progress.skipped:
+            parts.append(f"{progress.skipped} skipped (recorded before)")
+        if progress.done + progress.skipped >= progress.total and not progress.running:
+            parts.append(f"took {format_duration(progress.elapsed_s)}")
+        elif progress.eta_s is not None:
+            parts.append(f"ETA {format_duration(progress.eta_s)}")
+        return " · ".join(parts)
+
+    @staticmethod
+    def record_line(record: dict) -> str:
+        from reefnb.kernel.recording import decode_value
+
+        parameters = " ".join(f"{name}={value!r}" for name, value in record.get("parameters", {}).items())
+        error = record.get("error") or {}
+        if error:
+            detail = f"{error.get('name')}: {error.get('message')}"
+        else:
+            detail = " ".join(f"{name}={format_value(decode_value(metric))}" for name, metric in record.get("metrics", {}).items())
+        return (f'<span style="font-size:0.85em">last: {escape(record.get("run_id"))} {badge(record.get("status", ""))} '
+                f"<code>{escape(parameters)}</code> {escape(detail)}</span>")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dependency panel of `%reef init`
+
+
+def plan_rows(plan) -> list[dict]:
+    """One row per requirement and artifact of an init plan: kind, name, required, found, status, reason.
+
+    Artifact statuses are said as requirements are: cached is ``found``; to be downloaded, generated
+    or replaced by a fallback is ``missing`` (the reason says which); unobtainable is ``unmet``.
+    """
+    rows = [dict(check.as_dict()) for check in plan.checks]
+    specs = plan.solution.data.get("artifacts", {})
+    for artifact in plan.artifacts:
+        spec = specs.get(artifact["name"], {})
+        required = f"sha256 {spec['sha256'][:12]}…" if "sha256" in spec else (spec.get("generate") or "")
+        status = {"cached": "found", "missing": "unmet"}.get(artifact["status"], "missing")
+        found = "cached" if artifact["status"] == "cached" else None
+        reason = "" if status == "found" else f"{artifact['status']}: {artifact.get('detail', '')}".rstrip(": ")
+        rows.append({"kind": "artifact", "name": artifact["name"], "required": required, "found": found, "status": status, "reason": reason})
+    return rows
+
+
+class DependencyPanel(widgets.VBox):
+    """``%reef init``'s panel: each requirement with what was found, and an "Install missing" button.
+
+    ``install(progress)`` is what the button runs (``reefnb.init`` with the magic's options); it
+    returns the lock. The button runs it in a thread, so the kernel stays free; ``install()`` runs
+    it here and returns the Solution; ``wait()`` waits for a click's install to end.
+    """
+
+    def __init__(self, plan, install: Callable[[Callable], dict] | None, dry_run: bool = False, yes: bool = False):
+        self.plan = plan
+        self.rows = plan_rows(plan)
+        self.solution = None
+        self.lock: dict | None = None
+        self.error: BaseException | None = None
+        self.progress_bars: dict[str, widgets.IntProgress] = {}
+        self.progress_labels: dict[str, widgets.HTML] = {}
+        self._install = install
+        self._mutex = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.blocked = self._blocked_reason(dry_run, yes)
+
+        self.header = widgets.HTML(self._header_html())
+        self.table = widgets.HTML(requirement_table(self.rows))
+        missing = sum(row["status"] in ("missing", "conflict") for row in self.rows) or not (plan.target == "native" or plan.exists)
+        self.button = widgets.Button(description="Install missing" if missing else "Initialise", icon="download",
+                                     button_style="primary", disabled=self.blocked is not None,
+                                     tooltip="reef init: install what is missing, fetch artifacts, write reef.lock.json")
+        self.button.on_click(self._clicked)
+        self.progress_box = widgets.VBox([])
+        self.status = widgets.HTML(message_html([self.blocked], "warning" if dry_run else "error") if self.blocked else "")
+        super().__init__([self.header, self.table, widgets.HBox([self.button]), self.progress_box, self.status])
+
+    # -- what people see --
+
+    def _header_html(self) -> str:
+        plan = self.plan
+        if plan.target == "env":
+            where = f"environment <b>{escape(plan.environment)}</b>" + ("" if plan.exists else " (to be created)")
+        else:
+            where = f"this python (<code>{escape(plan.python)}</code>)"
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        summary = " ".join(f"{badge(status)}&nbsp;{count}" for status, count in counts.items()) or "nothing required"
+        return f"<div><b>{escape(plan.solution.name)}@{escape(plan.solution.version)}</b> → {where} &nbsp; {summary}</div>"
+
+    def _blocked_reason(self, dry_run: bool, yes: bool) -> str | None:
+        plan = self.plan
+        if plan.unmet:
+            reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
+            return f"{len(plan.unmet)} requirement(s) cannot be met here: {reasons}"
+        if plan.target == "native" and plan.conflicts and not yes:
+            changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
+            return f"--native would replace installed packages ({changes}); add --yes to allow it"
+        if dry_run:
+            return "dry run: nothing changes (run %reef init without --dry-run to install)"
+        if self._install is None:
+            return "nothing to run"
+        return None
+
+    def __repr__(self) -> str:
+        state = "installed" if self.lock is not None else ("blocked" if self.blocked else "ready to install")
+        return f"<DependencyPanel {self.plan.solution.name}: {len(self.rows)} requirement(s), {state}>"
+
+    def text(self) -> str:
+        """The panel as plain text: what a notebook shows where widgets do not render."""
+        plan = self.plan
+        where = f"environment '{plan.environment}'" if plan.target == "env" else f"this python ({plan.python})"
+        table = text_table(REQUIREMENT_COLUMNS, [[row[column] or "-" for column in REQUIREMENT_COLUMNS] for row in self.rows])
+        lines = [f"{plan.solution.name}@{plan.solution.version} -> {where}", table]
+        if self.blocked:
+            lines.append(self.blocked)
+        elif self.lock is not None:
+            lines.append("installed")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data:
+            data["text/plain"] = self.text()
+        return data
+
+    # -- installing --
+
+    def install(self):
+        """Run the install (what the button does) here; return the Solution. ReefError when it cannot."""
+        with self._mutex:
+            if self.lock is not None:
+                return self.solution
+            if self.blocked:
+                raise ReefError(self.blocked)
+            self.error = None
+            self.button.disabled = True
+            self.button.description = "Installing…"
+            self.button.icon = "spinner"
+            self.status.value = message_html([self._what_happens()], "info")
+            try:
+                lock = self._install(self.report_progress)
+            except BaseException as error:
+                self.error = error
+                self.button.disabled = False
+                self.button.description = "Retry"
+                self.button.icon = "refresh"
+                text = str(error) if isinstance(error, ReefError) else f"{type(error).__name__}: {error}"
+                self.status.value = message_html(text.splitlines() or [type(error).__name__], "error")
+                raise
+            self._installed(lock)
+            return self.solution
+
+    def wait(self, timeout: float | None = None):
+        """Wait for the install a click started; the Solution, or None when it failed or still runs."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.solution
+
+    def _clicked(self, _button=None) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._install_in_background, name="reef-init", daemon=True)
+        self._thread.start()
+
+    def _install_in_background(self) -> None:
+        try:
+            self.install()
+        except ReefError:
+            pass  # shown in the panel
+        except Exception:  # a bug: shown in the panel, and its traceback logged
+            log.exception("reef init failed")
+
+    def _what_happens(self) -> str:
+        plan = self.plan
+        steps = []
+        if plan.target == "env" and not plan.exists:
+            steps.append(f"creating environment '{plan.environment}'")
+        if plan.installs:
+            steps.append("installing " + ", ".join(plan.installs))
+        fetch = [row["name"] for row in self.rows if row["kind"] == "artifact" and row["status"] == "missing"]
+        if fetch:
+            steps.append("fetching " + ", ".join(fetch))
+        steps.append("writing reef.lock.json")
+        return "; ".join(steps) + "…"
+
+    def report_progress(self, name: str, done: int, total: int | None) -> None:
+        """The ``progress(name, done, total)`` callback of ``reefnb.init``: one bar per artifact."""
+        bar = self.progress_bars.get(name)
+        if bar is None:
+            bar = self.progress_bars[name] = widgets.IntProgress(min=0, max=max(total or 0, 1), description=name, bar_style="info",
+                                                                 style={"description_width": "initial"}, layout=widgets.Layout(width="420px"))
+            self.progress_labels[name] = widgets.HTML("")
+            self.progress_box.children = [*self.progress_box.children, widgets.HBox([bar, self.progress_labels[name]])]
+        if total:
+            bar.max = max(total, 1)
+        else:
+            bar.max = max(bar.max, done, 1)
+        bar.value = min(done, bar.max)
+        self.progress_labels[name].value = escape(f"{format_bytes(done)} / {format_bytes(total)}" if total else format_bytes(done))
+        if total is not None and done >= total:
+            bar.bar_style = "success"
+
+    def _installed(self, lock: dict) -> None:
+        from packaging.utils import canonicalize_name
+
+        self.lock = lock
+        self.solution = self.plan.solution
+        packages = {canonicalize_name(name): version for name, version in lock.get("packages", {}).items()}
+        for row in self.rows:
+            if row["kind"] == "package" and row["status"] in ("missing", "conflict"):
+                row["found"] = packages.get(canonicalize_name(row["name"]))
+                row["status"], row["reason"] = "installed", ""
+            elif row["kind"] == "artifact":
+                entry = lock.get("artifacts", {}).get(row["name"], {})
+                if entry:
+                    row["found"] = entry.get("source")
+                    row["status"] = "found" if entry.get("source") == "cache" else "fetched"
+                    row["reason"] = entry.get("path", "")
+        for bar in self.progress_bars.values():
+            bar.value, bar.bar_style = bar.max, "success"
+        self.table.value = requirement_table(self.rows)
+        self.header.value = self._header_html()
+        self.button.description, self.button.icon, self.button.button_style = "Installed", "check", "success"
+        self.button.disabled = True
+        environment = lock.get("environment", {})
+        kernel = environment.get("kernel")
+        workflows = ", ".join(self.solution.workflows) or "none"
+        lines = [f"ready: {self.solution.name}@{self.solution.version} in {environment.get('path')}" + (f" (kernel {kernel})" if kernel else ""),
+                 f"workflows: {workflows} — run one with %reef run {self.solution.path}"]
+        self.status.value = message_html(lines, "ok")
+
+
+class ParametersForm(widgets.VBox):
+    """A form built from a notebook's parameter schema (``reef params``), with a Run button.
+
+    One input per parameter: a dropdown for an enum, bounded number boxes for ranges, a checkbox
+    for a boolean, a text box otherwise (lists and dicts as JSON). Values go through the same
+    casting and checks as ``reef run -p``.
+    """
+
+    def __init__(self, solution, schema: dict, workflow: str = "run", run: Callable[..., dict] | None = None):
+        self.solution, self.schema, self.workflow = solution, schema, workflow
+        self._run = run
+        self.inputs: dict[str, widgets.Widget] = {name: _input_for(name, prop) for name, prop in schema.get("properties", {}).items()}
+        self.button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.button.on_click(lambda _: self.submit())
+        self.output = widgets.Output()
+        self.record: dict | None = None
+        rows = [widgets.HBox([widget, widgets.HTML(f"<span style='color:{_MUTED}'>{escape(prop.get('description', ''))}</span>")])
+                for widget, prop in zip(self.inputs.values(), schema.get("properties", {}).values(), strict=True)]
+        super().__init__([widgets.HTML(f"<b>{escape(schema.get('title', 'parameters'))}</b>"), *rows, self.button, self.output])
+
+    def values(self) -> dict[str, Any]:
+        """The form's values, as the command line would give them (strings for JSON fields)."""
+        return {name: widget.value for name, widget in self.inputs.items()}
+
+    def submit(self) -> dict | None:
+        """Run the workflow with the form's values; the summary (or the error) shows below."""
+        from reefnb import run as run_default
+
+        self.button.disabled = True
+        self.output.clear_output()
+        try:
+            self.record = (self._run or run_default)(self.solution, workflow=self.workflow, parameters=self.values())
+            with self.output:
+                from IPython.display import display
+
+                display(run_summary(self.record), raw=True)
+        except ReefError as error:
+            with self.output:
+                from IPython.display import display
+
+                display(message(str(error)), raw=True)
+        finally:
+            self.button.disabled = False
+        return self.record
+
+
+def _input_for(name: str, prop: dict) -> widgets.Widget:
+    kind, default = prop.get("type"), prop.get("default")
+    style = {"description_width": "initial"}
+    if "enum" in prop:
+        return widgets.Dropdown(options=prop["enum"], value=default if default in prop["enum"] else prop["enum"][0],
+                                description=name, style=style)
+    if kind == "boolean":
+        return widgets.Checkbox(value=bool(default), description=name, style=style)
+    if kind in ("integer", "number"):
+        low = prop.get("minimum", prop.get("exclusiveMinimum"))
+        high = prop.get("maximum", prop.get("exclusiveMaximum"))
+        integer = kind == "integer"
+        value = default if isinstance(default, (int, float)) else (low or 0)
+        if low is not None or high is not None:
+            bounded = widgets.BoundedIntText if integer else widgets.BoundedFloatText
+            return bounded(value=value, min=low if low is not None else -2**53, max=high if high is not None else 2**53,
+                           description=name, style=style)
+        return (widgets.IntText if integer else widgets.FloatText)(value=value, description=name, style=style)
+    if kind in ("array", "object"):
+        import json
+
+        return widgets.Text(value=json.dumps(default) if default is not None else "", description=name, style=style)
+    return widgets.Text(value="" if default is None else str(default), description=name, style=style)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Pareto explorer (``reefnb.explore``, ``%reef pareto``)
+
+MAX_FILTER_VALUES = 12  # a param.* column with more distinct values gets no filter
+MAX_SELECTED_SHOWN = 50  # rows of the selected-runs table (``.selected`` holds them all)
+COMPARED_ENVIRONMENT = ("env.name", "env.python", "env.cpu", "env.cpu_count", "env.memory_gb", "env.os", "env.kernel")
+
+
+def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: str | None = None, solution: Any = None) -> ParetoExplorer:
+    """The interactive Pareto explorer of ``runs``: a results frame, a solution's name or its folder
+    (None: every run recorded here). Only ok runs are drawn.
+
+    ``.chart`` is the live ``altair.JupyterChart`` (drag to brush, click a point, wheel to zoom,
+    shift-drag to pan, double-click to clear); ``.selected`` the runs selected on it; ``.frontier``
+    the frontier rows; ``.compare()`` what differs between the selected runs. Objectives and colour
+    default to the manifest's dashboard section and its metrics' goals; without a manifest at hand, to
+    the goals the runs' records kept.
+    """
+    from reefnb.analysis.dashboard import default_objectives
+    from reefnb.analysis.frame import results_and_solution
+
+    if runs is None or isinstance(runs, (str, Path)):
+        frame, found = results_and_solution(None if runs is None else str(runs))
+        solution = solution or found
+    else:
+        frame = runs
+    if "status" in frame.columns:
+        frame = frame[frame["status"] == "ok"]
+    if frame.empty:
+        raise ReefError("no ok runs" + (f" recorded for {runs}" if isinstance(runs, (str, Path)) else "") + ": nothing to explore")
+    objectives = objectives or default_objectives(solution, frame) or None
+    color = color or (solution.data.get("dashboard", {}).get("color") if solution is not None else None) or "env.name"
+    return ParetoExplorer(frame, objectives=objectives, color=color, solution=solution)
+
+
+class Comparison:
+    """Selected runs side by side (a column each): parameters, metrics with units, environment and
+    packages; ``differences`` keeps the rows whose values are not all the same."""
+
+    def __init__(self, table, links: dict[str, str]):
+        self.frame = table
+        self.links = links
+        same = table.apply(lambda row: row.astype(str).nunique() <= 1, axis=1) if table.shape[1] > 1 else table.index.map(lambda _: False)
+        self.differences = table[~same.to_numpy(dtype=bool)] if len(table) else table
+
+    def __repr__(self) -> str:
+        shown = self.differences if self.frame.shape[1] > 1 else self.frame
+        return f"{self.frame.shape[1]} runs, {len(self.differences)} rows differ\n" + shown.to_string()
+
+    def _repr_html_(self) -> str:
+        shown = self.differences if self.frame.shape[1] > 1 else self.frame
+        head = ["", *shown.columns]  # html_table escapes the header: the links go in the first row
+        rows = [["<b>notebook</b>", *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else ""
+                                      for run in shown.columns)]]
+        rows += [[f"<b>{escape(label)}</b>", *(escape(value) for value in values)] for label, values in zip(shown.index, shown.to_numpy(), strict=True)]
+        note = (f"{len(self.frame) - len(self.differences)} more rows are the same in every run" if self.frame.shape[1] > 1 else "one run")
+        return (f'<div class="reef-compare">{html_table(head, rows, escaped=True)}'
+                f'<div style="font-size:0.85em;color:#57606a">{escape(note)}; a run id opens its executed notebook</div></div>')
+
+
+class ParetoExplorer(widgets.VBox):
+    """Pick x, y, colour, objective directions and filters; the frontier and the live chart follow.
+
+    The chart is an ``altair.JupyterChart`` (anywidget; Vega comes from vl-convert, nothing from the
+    network): in JupyterLab, Notebook 7 and VS Code it brushes, clicks, zooms and shows tooltips,
+    and what is selected comes back to ``.selected``. Front ends without widgets get the SVG.
+    """
+
+    def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", solution: Any = None, store: Any = None):
+        import altair as alt
+
+        from reefnb.analysis.frame import metric_meaning
+        from reefnb.analysis.pareto import normalise_objectives
+
+        alt.JupyterChart.enable_offline()  # the Vega libraries from vl-convert, not from a CDN
+        self.frame, self.solution, self.store = frame, solution, store
+        self.metrics = metric_meaning(solution, frame)  # units, goals and formats: the manifest's, else as recorded
+        self.frontier = frame.iloc[0:0]
+        self.selected = frame.iloc[0:0]
+        self.shown = frame.iloc[0:0]
+        numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
+        if len(numeric) < 2:
+            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have "
+                            + (", ".join(numeric) or "none"))
+        objectives = normalise_objectives(frame, objectives) if objectives else {}
+        axes = [*objectives, *(c for c in numeric if c not in objectives)][:2]
+        style = {"description_width": "5em"}
+        self.x = widgets.Dropdown(options=numeric, value=axes[0], description="x", style=style)
+        self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=style)
+        self.x_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[0], "min"), style={"button_width": "4em"})
+        self.y_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[1], "min"), style={"button_width": "4em"})
+        self.declared = {column for column in objectives} | {column for column in axes if self._goal(column)}
+        for axis, direction in ((axes[0], self.x_direction), (axes[1], self.y_direction)):
+            if axis not in objectives and self._goal(axis):
+                direction.value = self._goal(axis)
+        categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
+        self.color = widgets.Dropdown(options=["(none)", *categorical], value=color if color in categorical else "(none)",
+                                      description="colour", style=style)
+        self.log_x = widgets.Checkbox(description="log x", indent=False)
+        self.log_y = widgets.Checkbox(description="log y", indent=False)
+        self.filters = {
+            column: widgets.SelectMultiple(options=values, value=values, description=column.removeprefix("param."),
+                                           rows=min(len(values), 4), style=style)
+            for column in categorical if column.startswith("param.") or column == "env.name"
+            for values in [tuple(sorted(frame[column].dropna().astype(str).unique()))]
+        }
+        self.status = widgets.HTML()
+        self.table = widgets.HTML()
+        self.selection_view = widgets.HTML()
+        self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False, "renderer": "svg"})
+        self.chart.observe(self._selection_changed, names="_vl_selections")
+        for axis, direction in ((self.x, self.x_direction), (self.y, self.y_direction)):  # before the redraw below
+            direction.observe(lambda change, axis=axis: self.declared.add(axis.value), names="value")
+            axis.observe(lambda change, direction=direction: self._axis_changed(change["new"], direction), names="value")
+        controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
+        for control in controls:
+            control.observe(lambda change: self.update(), names="value")
+        super().__init__([
+            widgets.HBox([widgets.VBox([widgets.HBox([self.x, self.x_direction]), widgets.HBox([self.y, self.y_direction]),
+                                        widgets.HBox([self.color, self.log_x, self.log_y])]),
+                          widgets.HBox(list(self.filters.values()))]),
+            self.status, self.chart, self.selection_view, self.table,
+        ])
+        self.update()
+
+    def _goal(self, column: str) -> str | None:
+        """The declared goal of a column: its metric's (manifest, else records), else telemetry's."""
+        from reefnb.runs.telemetry import goal
+
+        return self.metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else goal(column)
+
+    def _axis_changed(self, column: str, direction) -> None:
+        # A newly chosen axis takes its declared goal (and counts as declared: the chart assumes nothing).
+        if self._goal(column) and column not in self.declared:
+            self.declared.add(column)
+            direction.value = self._goal(column)
+
+    @property
+    def objectives(self) -> dict[str, str]:
+        return {self.x.value: self.x_direction.value, self.y.value: self.y_direction.value}
+
+    def filtered(self):
+        """The runs the filters let through."""
+        frame = self.frame
+        for column, control in self.filters.items():
+            if len(control.value) < len(control.options):
+                frame = frame[frame[column].astype(str).isin(control.value)]
+        return frame
+
+    def _chart(self, frame):
+        from reefnb.analysis.plots import pareto_chart
+
+        directions = {column: goal for column, goal in self.objectives.items() if column in self.declared}
+        return pareto_chart(frame, self.x.value, self.y.value, directions=directions,
+                            color=None if self.color.value == "(none)" else self.color.value,
+                            log_x=self.log_x.value, log_y=self.log_y.value, detail=False, metrics=self.metrics, zoom=True,
+                            dataset="param.dataset", title=self._title())
+
+    def _title(self) -> str | None:
+        if self.solution is None:
+            return None
+        return f"{self.solution.name}: {self.y.value.removeprefix('metric.')} vs {self.x.value.removeprefix('metric.')}"
+
+    def update(self) -> None:
+        """Recompute the frontier and redraw the table and chart (the selection starts empty again)."""
+        import warnings
+
+        from reefnb.analysis.pareto import pareto_front
+
+        if self.x.value == self.y.value:
+            self.status.value = message_html(["choose two different columns for x and y"], "warning")
+            return
+        frame = self.filtered()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.frontier = pareto_front(frame, self.objectives)
+        notes = [f"{len(self.frontier)} of {len(frame)} runs on the frontier"] + [str(w.message) for w in caught]
+        self.status.value = message_html(notes, "info")
+        columns = [c for c in ["run_id", "env.name", *self.filters, self.x.value, self.y.value] if c in self.frontier]
+        self.table.value = html_table(columns, [[format_value(v) for v in row] for row in self.frontier[columns].itertuples(index=False)])
+        self.shown = frame[frame[[self.x.value, self.y.value]].notna().all(axis=1)]
+        self._axes = (self.x.value, self.y.value)
+        if len(self.shown):
+            self.chart.chart = self._chart(frame)  # new selections, empty: _selection_changed follows
+        self._selection_changed()
+
+    # -- what is selected on the chart --
+
+    def _selection_changed(self, change: Any = None) -> None:
+        self.selected = self.selected_rows(self.chart._vl_selections or {})
+        self.selection_view.value = self._selected_html()
+
+    def selected_rows(self, state: dict):
+        """The runs a JupyterChart selection state names: a clicked point's run, else the runs
+        (among those the filters let through, drawn or not) inside the brushed x/y range."""
+        shown = self.shown
+        click = self._clicked_ids(state.get("click") or {})
+        if click:
+            return shown[shown["run_id"].astype(str).isin(click)]
+        ranges = self._brushed_ranges(state.get("brush") or {})
+        if not ranges:
+            return shown.iloc[0:0]
+        inside = shown.index == shown.index
+        for column, (low, high) in ranges.items():
+            values = shown[column].astype(float)
+            inside &= ((values >= min(low, high)) & (values <= max(low, high))).to_numpy()
+        return shown[inside]
+
+    @staticmethod
+    def _clicked_ids(selection: dict) -> set[str]:
+        ids = set()
+        for entry in selection.get("store") or []:
+            fields = [field.get("field") for field in entry.get("fields", [])]
+            for field, value in zip(fields, entry.get("values", []), strict=False):
+                if field == "run_id":
+                    ids.add(str(value))
+        value = selection.get("value") or {}
+        if not ids and isinstance(value, dict):
+            ids = {str(point.get("run_id")) for point in value.get("vlPoint", {}).get("or", []) if isinstance(point, dict)}
+        return ids
+
+    def _brushed_ranges(self, selection: dict) -> dict[str, tuple[float, float]]:
+        x, y = self._axes
+        ranges: dict[str, tuple[float, float]] = {}
+        for entry in selection.get("store") or []:
+            for field, values in zip(entry.get("fields", []), entry.get("values", []), strict=False):
+                column = {"x": x, "y": y}.get(field.get("channel")) or str(field.get("field", "")).replace("\\", "")
+                if column in (x, y) and isinstance(values, list) and len(values) == 2:
+                    ranges[column] = (float(values[0]), float(values[1]))
+        value = selection.get("value") or {}
+        if not ranges and isinstance(value, dict):
+            for key, values in value.items():
+                column = str(key).replace("\\", "")
+                if column in (x, y) and isinstance(values, list) and len(values) == 2:
+                    ranges[column] = (float(values[0]), float(values[1]))
+        return ranges
+
+    def _selected_html(self) -> str:
+        selected = self.selected
+        if selected.empty:
+            return '<div style="font-size:0.85em;color:#57606a">drag a box or click a point to select runs; .selected holds them</div>'
+        x, y = self._axes
+        columns = [c for c in ["run_id", "env.name", *self.filters, x, y] if c in selected]
+        links = self._notebook_links(selected["run_id"].astype(str).head(MAX_SELECTED_SHOWN))
+        rows = []
+        for row in selected[columns].head(MAX_SELECTED_SHOWN).itertuples(index=False):
+            cells = [escape(format_value(value)) for value in row]
+            run = str(row[0])
+            if run in links:
+                cells[0] = f'<a href="{escape(links[run])}" target="_blank">{escape(run)}</a>'
+            rows.append(cells)
+        more = f" (first {MAX_SELECTED_SHOWN})" if len(selected) > MAX_SELECTED_SHOWN else ""
+        return f"<b>{len(selected)} selected{more}</b>" + html_table(columns, rows, escaped=True)
+
+    def _records(self, run_ids) -> dict[str, dict]:
+        from reefnb.runs.store import default_store
+
+        try:
+            store = self.store or default_store()
+            return {run: record for run in run_ids if (record := store.get(run)) is not None}
+        except ReefError as error:
+            log.warning("%s", error)
+            return {}
+
+    def _notebook_links(self, run_ids) -> dict[str, str]:
+        """Each run's executed notebook, relative to the kernel's folder (where JupyterLab opened the
+        notebook), so a link opens it in JupyterLab."""
+        import os
+
+        links = {}
+        for run, record in self._records(run_ids).items():
+            output = (record.get("notebook") or {}).get("output_path")
+            if output and Path(output).is_file():
+                links[run] = Path(os.path.relpath(output)).as_posix()
+        return links
+
+    def compare(self, runs: Any = None) -> Comparison:
+        """The selected runs (or ``runs``: a frame or run ids) side by side: parameters, metrics with
+        units, environment (python, CPU, memory, OS, kernel) and package versions."""
+        import pandas
+
+        from reefnb.analysis.dashboard import format_metric
+
+        chosen = self.selected if runs is None else (runs if isinstance(runs, pandas.DataFrame) else self.frame[self.frame["run_id"].isin(list(runs))])
+        if chosen.empty:
+            raise ReefError("no runs selected: drag a box or click a point on the chart first (or pass run ids)")
+        run_ids = [str(run) for run in chosen["run_id"]]
+        units = self.frame.attrs.get("units", {})
+        table: dict[str, dict[str, str]] = {run: {} for run in run_ids}
+        params = [c for c in chosen.columns if str(c).startswith("param.")]
+        metrics = [c for c in chosen.columns if str(c).startswith("metric.")]
+        environment = [c for c in COMPARED_ENVIRONMENT if c in chosen.columns]
+        for run, (_, row) in zip(run_ids, chosen.iterrows(), strict=True):
+            for column in params + environment:
+                table[run][column] = "" if pandas.isna(row[column]) else format_value(row[column])
+            for column in metrics:
+                spec = dict(self.metrics.get(column.removeprefix("metric."), {}))
+                spec.setdefault("unit", units.get(column))
+                table[run][column] = format_metric(None if pandas.isna(row[column]) else row[column], spec)
+        records = self._records(run_ids)
+        for run, record in records.items():
+            for name, version in sorted(((record.get("environment") or {}).get("packages") or {}).items()):
+                table[run][f"package {name}"] = str(version)
+        frame = pandas.DataFrame(table).fillna("")
+        return Comparison(frame, self._notebook_links(run_ids))
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        if data:
+            data["text/plain"] = f"Pareto explorer: {len(self.frontier)} of {len(self.filtered())} runs on the frontier"
+            try:  # front ends without widgets (nbviewer, a notebook saved without widget state) show the chart as SVG
+                from reefnb.analysis.plots import chart_svg
+
+                data["image/svg+xml"] = chart_svg(self.chart.chart)
+            except Exception as error:  # the widget still works; only the static copy is missing
+                log.warning("no static copy of the Pareto chart: %s", error)
+        return data

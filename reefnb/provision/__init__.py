@@ -1,0 +1,1 @@
+"""Provisioning: detect software, resolve requirements, create environments, fetch artifacts, ``reef init``."""

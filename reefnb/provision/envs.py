@@ -1,0 +1,344 @@
+"""Named environments: virtual environments under ``$REEF_HOME/envs`` with a Jupyter kernel each.
+
+An environment is complete only when its ``reef-env.json`` exists: it is written last, and a
+failed or interrupted creation removes the folder, so nothing half-made is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from reefnb.common.exceptions import ReefError
+from reefnb.common.files import write_json_object
+from reefnb.common.paths import envs_home
+
+log = logging.getLogger(__name__)
+
+ENV_FILE = "reef-env.json"
+KERNEL_PREFIX = "reef-"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+class EnvError(ReefError):
+    """An environment cannot be created, found or changed."""
+
+
+@dataclass
+class Environment:
+    """A reef environment: its folder, interpreter, kernel and the packages asked for."""
+
+    name: str
+    path: str
+    python: str
+    kernel: str
+    packages: list[str] = field(default_factory=list)
+    python_version: str = ""
+    created: str = ""
+    installer: str = ""
+
+    @property
+    def bin(self) -> Path:
+        return Path(self.path) / ("Scripts" if os.name == "nt" else "bin")
+
+
+
+
+def kernel_name(name: str) -> str:
+    """The Jupyter kernel of environment ``name``: ``reef-<name>``."""
+    return f"{KERNEL_PREFIX}{name}"
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise EnvError(f"environment name {name!r}: use lower-case letters, digits, '.', '_' and '-' (at most 64)")
+    return name
+
+
+def get_environment(name: str) -> Environment:
+    """A complete environment by name; EnvError listing the known ones otherwise."""
+    check_name(name)
+    meta = envs_home() / name / ENV_FILE
+    if not meta.is_file():
+        known = ", ".join(env.name for env in list_environments()) or "none"
+        raise EnvError(f"no environment '{name}' (known: {known}); create it with `reef env create {name} PKG...`")
+    return Environment(**json.loads(meta.read_text(encoding="utf-8")))
+
+
+def list_environments() -> list[Environment]:
+    """The complete environments, by name."""
+    home = envs_home()
+    found = []
+    for meta in sorted(home.glob(f"*/{ENV_FILE}")) if home.is_dir() else []:
+        try:
+            found.append(Environment(**json.loads(meta.read_text(encoding="utf-8"))))
+        except (ValueError, TypeError) as error:
+            log.warning("%s: unreadable environment description: %s", meta, error)
+    return found
+
+
+def installer() -> str:
+    """``uv`` when available (next to this interpreter or on PATH), else ``pip``; REEF_INSTALLER forces one."""
+    return "uv" if uv_executable() else "pip"
+
+
+def uv_executable() -> str | None:
+    if os.environ.get("REEF_INSTALLER", "").strip().lower() == "pip":
+        return None
+    beside = Path(sys.executable).parent / "uv"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("uv")
+
+
+def create_environment(
+    name: str,
+    packages: list[str] | tuple[str, ...] = (),
+    python: str | None = None,
+    pip_options: list[str] | None = None,
+    replace: bool = False,
+    hashes: dict | None = None,
+) -> Environment:
+    """Create environment ``name`` with ``packages`` (PEP 508 strings), ipykernel and reefnb.
+
+    ``python``: the interpreter to base it on (default: this one). ``pip_options`` go to the
+    installer (e.g. ``["--find-links", DIR, "--no-index"]``). With ``replace`` an existing
+    environment is removed first; otherwise its existence is an error. ``hashes`` (a lock's
+    ``{"name==version": ["sha256:..."]}``) installs ``packages`` in hash-checking mode (see
+    install_packages), after ipykernel from the user's own index.
+    """
+    check_name(name)
+    target = envs_home() / name
+    if (target / ENV_FILE).exists():
+        if not replace:
+            raise EnvError(f"environment '{name}' already exists at {target} (remove it first, or replace it)")
+        remove_environment(name)
+    elif target.exists():  # a creation that did not finish: nothing of it is trusted
+        shutil.rmtree(target)
+    base = python or sys.executable
+    tool = installer()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _make_venv(base, target, tool)
+        interpreter = str(target / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+        if hashes is None:
+            install_packages(interpreter, ["ipykernel", *packages], pip_options)
+        else:
+            install_packages(interpreter, ["ipykernel"], pip_options)
+            install_packages(interpreter, list(packages), pip_options, hashes=hashes)
+        install_reefnb(interpreter)
+        version = _python_version(interpreter)
+        environment = Environment(
+            name=name,
+            path=str(target),
+            python=interpreter,
+            kernel=kernel_name(name),
+            packages=list(packages),
+            python_version=version,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            installer=tool,
+        )
+        register_kernel(environment)
+        write_json_object(target / ENV_FILE, asdict(environment))
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        _remove_kernel(kernel_name(name))
+        raise
+    log.info("created environment %s at %s", name, target)
+    return environment
+
+
+def install_packages(python: str, packages: list[str], pip_options: list[str] | None = None, hashes: dict | None = None) -> None:
+    """Install ``packages`` into the environment of interpreter ``python`` (uv or pip).
+
+    With ``hashes`` (a lock's ``{"name==version": ["sha256:..."]}``) the installer runs in
+    hash-checking mode and takes wheels only (``--require-hashes --only-binary :all:``): every
+    distribution it installs, dependencies included, must match a recorded sha256. uv reads the
+    hashes as constraints, so only what ``packages`` need is installed; pip, which takes no hashes
+    from constraints, gets every hashed entry as a requirement.
+    """
+    if not packages:
+        return
+    if hashes is not None:
+        _install_hashed(python, packages, pip_options, hashes)
+        return
+    uv = uv_executable()
+    if uv:
+        command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *(pip_options or []), *packages]
+    else:
+        command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *(pip_options or []), *packages]
+    _call(command, f"installing {', '.join(packages)}")
+
+
+HASH_CHECKING = ["--require-hashes", "--only-binary", ":all:"]
+
+
+def _install_hashed(python: str, packages: list[str], pip_options: list[str] | None, hashes: dict) -> None:
+    from reefnb.provision.requirements import hash_lines
+
+    uv = uv_executable()
+    with tempfile.TemporaryDirectory(prefix="reef-hashed-") as scratch:
+        wanted, constraints = Path(scratch) / "requirements.txt", Path(scratch) / "constraints.txt"
+        constraints.write_text("".join(f"{line}\n" for line in hash_lines(hashes)), encoding="utf-8")
+        if uv:
+            wanted.write_text("".join(f"{line}\n" for line in packages), encoding="utf-8")
+            command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *HASH_CHECKING, *(pip_options or []),
+                       "-r", str(wanted), "-c", str(constraints)]
+        else:
+            command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *HASH_CHECKING,
+                       *(pip_options or []), "-r", str(constraints)]
+        _call(command, f"installing {', '.join(packages)} (hash-checked wheels)")
+
+
+def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, str], pip_options: list[str] | None = None) -> dict[str, list[str]]:
+    """The sha256 of the distributions of ``requested`` (name -> version) and their dependencies,
+    as a lock's ``hashes``: ``{"name==version": ["sha256:...", ...]}``.
+
+    The index (and ``pip_options``: find-links folders) are asked for the exact versions
+    ``installed`` in the environment; nothing is installed. uv resolves with
+    ``uv pip compile --generate-hashes`` (hashes of local files are computed, an index's are read
+    from its listing); pip with ``pip install --dry-run --report`` (hashes of the files it would use).
+    Raises EnvError when the installer cannot resolve them (offline, a package not on the index).
+    """
+    from packaging.utils import canonicalize_name
+
+    from reefnb.provision.requirements import hash_key
+
+    if not requested:
+        return {}
+    pins = {canonicalize_name(name): version for name, version in installed.items() if canonicalize_name(name) != "reefnb"}
+    uv = uv_executable()
+    with tempfile.TemporaryDirectory(prefix="reef-hashes-") as scratch:
+        wanted, constraints, output = Path(scratch) / "requested.in", Path(scratch) / "constraints.txt", Path(scratch) / "out"
+        wanted.write_text("".join(f"{canonicalize_name(name)}=={version}\n" for name, version in sorted(requested.items())), encoding="utf-8")
+        constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())), encoding="utf-8")
+        if uv:
+            _call([uv, "pip", "compile", "--quiet", "--python", python, "--generate-hashes", *(pip_options or []),
+                   "-c", str(constraints), "-o", str(output), str(wanted)], "hashing the locked packages")
+            return _compiled_hashes(output.read_text(encoding="utf-8"))
+        _call([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", "--dry-run",
+               "--ignore-installed", "--report", str(output), *(pip_options or []), "-r", str(wanted), "-c", str(constraints)],
+              "hashing the locked packages")
+        report = json.loads(output.read_text(encoding="utf-8"))
+    hashes = {}
+    for item in report.get("install", []):
+        digest = (((item.get("download_info") or {}).get("archive_info") or {}).get("hashes") or {}).get("sha256")
+        if digest:
+            hashes[hash_key(item["metadata"]["name"], item["metadata"]["version"])] = [f"sha256:{digest}"]
+    return dict(sorted(hashes.items()))
+
+
+def _compiled_hashes(text: str) -> dict[str, list[str]]:
+    """``{"name==version": ["sha256:..."]}`` from a requirements file that ``--generate-hashes`` wrote."""
+    from reefnb.provision.requirements import hash_key
+
+    hashes: dict[str, list[str]] = {}
+    for entry in re.split(r"\n(?=\S)", text.replace("\\\n", " ")):
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", entry)
+        digests = re.findall(r"--hash=(sha256:[0-9a-f]{64})", entry)
+        if match and digests:
+            hashes[hash_key(match.group(1), match.group(2))] = sorted(set(digests))
+    return dict(sorted(hashes.items()))
+
+
+def install_reefnb(python: str) -> None:
+    """Make this reefnb importable in another environment without its dependencies.
+
+    Kernels only need ``reefnb.record`` (standard library + IPython), so the package's files are
+    copied with a small dist-info, rather than installing pandas and papermill there too.
+    """
+    from reefnb.common.version import __version__
+
+    site = Path(_run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
+    source = Path(__file__).resolve().parent.parent
+    target = site / "reefnb"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    info = site / f"reefnb-{__version__}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: reefnb\nVersion: {__version__}\n", encoding="utf-8")
+    (info / "INSTALLER").write_text("reefnb\n", encoding="utf-8")
+    (info / "RECORD").write_text("", encoding="utf-8")
+
+
+def register_kernel(environment: Environment) -> str:
+    """Register the Jupyter kernelspec ``reef-<name>`` that runs the environment's own python."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = {
+        "argv": [environment.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python {environment.python_version} (reef: {environment.name})",
+        "language": "python",
+        "env": {"VIRTUAL_ENV": environment.path, "PATH": f"{environment.bin}{os.pathsep}${{PATH}}"},
+        "metadata": {"reef": {"environment": environment.name}, "debugger": True},
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / environment.kernel
+        folder.mkdir()
+        (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        return KernelSpecManager().install_kernel_spec(str(folder), environment.kernel, user=True)
+
+
+def remove_environment(name: str) -> None:
+    """Remove an environment's folder and its kernelspec."""
+    check_name(name)
+    target = envs_home() / name
+    if not target.exists():
+        known = ", ".join(env.name for env in list_environments()) or "none"
+        raise EnvError(f"no environment '{name}' (known: {known})")
+    shutil.rmtree(target)
+    _remove_kernel(kernel_name(name))
+
+
+def _remove_kernel(kernel: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().remove_kernel_spec(kernel)
+    except (NoSuchKernel, KeyError, OSError):
+        pass
+
+
+def _make_venv(base: str, target: Path, tool: str) -> None:
+    if tool == "uv":
+        _call([uv_executable(), "venv", "--quiet", "--seed", "--python", base, str(target)], "creating the virtual environment")
+    else:
+        _call([base, "-m", "venv", str(target)], "creating the virtual environment")
+
+
+def _python_version(python: str) -> str:
+    return _run_python(python, "import platform; print(platform.python_version())")
+
+
+def _run_python(python: str, code: str) -> str:
+    try:
+        return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as error:
+        raise EnvError(f"{python}: cannot run this interpreter: {error}") from None
+
+
+def _call(command: list, what: str) -> None:
+    log.info("%s: %s", what, " ".join(map(str, command)))
+    environment = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    try:
+        done = subprocess.run([str(part) for part in command], capture_output=True, text=True, env=environment)
+    except OSError as error:
+        raise EnvError(f"{what} failed: {error}") from None
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
+        causes = lines[lines.index(last) + 1:][:6] if last in lines else []  # uv's "cause:", expected and computed hashes
+        reason = " ".join(" ".join([last, *causes]).split())
+        raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:800]}")
+
+

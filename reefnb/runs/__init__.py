@@ -1,0 +1,1 @@
+"""Running notebooks: papermill execution, sweeps, telemetry, attachments, checkpoints, and the run store."""

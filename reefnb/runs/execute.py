@@ -1,0 +1,614 @@
+"""Executing a solution's workflow notebook with papermill and building its run record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import papermill
+from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+
+from reefnb.common.exceptions import ReefError
+from reefnb.common.version import __version__
+from reefnb.kernel.recording import ADDED_CELL_TAGS, read_attachments, read_records
+from reefnb.provision.detection import host_fingerprint
+from reefnb.provision.envs import EnvError, get_environment
+from reefnb.provision.install import read_lock
+from reefnb.runs import processes, telemetry
+from reefnb.runs.attachments import keep_attachments
+from reefnb.runs.engine import ENGINE_NAME, RunSession, kernel_pid, register_engine
+from reefnb.runs.meaning import with_declared_meaning
+from reefnb.runs.output_limit import OutputBudget, cell_output_limit
+from reefnb.runs.provenance import git_provenance
+from reefnb.runs.store import Store, default_store
+from reefnb.runs.telemetry import TelemetryOptions, telemetry_options
+from reefnb.solution.manifest import Solution, Workflow, open_solution
+from reefnb.solution.notebook import notebook_digest, notebook_parameters, read_notebook
+from reefnb.solution.params import read_parameter_file, resolve_parameters
+
+log = logging.getLogger(__name__)
+
+RECORD_VERSION = 1
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time to the second plus 32 random bits."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run with everything resolved: plain, picklable data that a worker process can execute."""
+
+    source: str  # the solution folder, its manifest, or the notebook
+    workflow: str
+    parameters: dict
+    kernel: str
+    environment: str | None
+    timeout: float | None
+    notebook_sha256: str
+    telemetry: TelemetryOptions = TelemetryOptions()  # what the run's processes did (reefnb.runs.telemetry); not part of the key
+    trace_files: bool = False  # record the files the kernel reads (files_read): reef run does, sweeps do not; not part of the key
+
+    @property
+    def key(self) -> str:
+        """What makes two runs the same run: notebook content, parameters and environment."""
+        return run_key(self.notebook_sha256, self.parameters, self.environment or self.kernel)
+
+
+def run_key(notebook_sha256: str, parameters: dict, environment: str) -> str:
+    text = json.dumps([notebook_sha256, parameters, environment], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prepare_run(
+    solution: Solution | str | Path,
+    workflow: str = "run",
+    parameters: dict[str, Any] | None = None,
+    parameter_file: str | Path | None = None,
+    kernel: str | None = None,
+    timeout: float | None = None,
+    environment: str | None = None,
+    telemetry: bool | None = None,
+) -> RunRequest:
+    """Resolve a run (parameters cast, kernel chosen, notebook hashed) without executing it.
+
+    Every user mistake surfaces here, before any kernel starts. ``telemetry`` False turns the sampling of
+    the run's processes off (else the manifest's ``telemetry`` setting decides; default on).
+    """
+    solution = solution if isinstance(solution, Solution) else open_solution(solution)
+    chosen = solution.workflow(workflow)
+    notebook = read_notebook(chosen.notebook)
+    declared = notebook_parameters(notebook)
+    defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
+    sources = [(defaults_origin, chosen.parameters)]
+    if parameter_file is not None:
+        sources.append((str(parameter_file), read_parameter_file(parameter_file)))
+    if parameters:
+        sources.append((None, parameters))
+    values = _json_safe(resolve_parameters(declared, *sources))
+    timeout = timeout if timeout is not None else chosen.timeout
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    kernel, environment = _choose_kernel(solution, kernel, environment)
+    kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    _kernel_spec(kernel)
+    source = solution.manifest_path or chosen.notebook
+    return RunRequest(str(Path(source).resolve()), chosen.name, values, kernel, environment, timeout, notebook_digest(notebook),
+                      telemetry_options(solution.data.get("telemetry"), enabled=telemetry))
+
+
+def run(
+    solution: Solution | str | Path,
+    workflow: str = "run",
+    parameters: dict[str, Any] | None = None,
+    parameter_file: str | Path | None = None,
+    kernel: str | None = None,
+    timeout: float | None = None,
+    environment: str | None = None,
+    store: Any = True,
+    progress: bool = False,
+    checkpoint: bool = False,
+    max_output: int | str | None = None,
+    telemetry: bool | None = None,
+    trace_files: bool = True,
+) -> dict:
+    """Execute a workflow's notebook and return its run record (whatever its status).
+
+    Parameters come from the manifest's defaults, then ``parameter_file``, then ``parameters``
+    (later wins), each cast to the type the notebook's parameters cell declares. The kernel is
+    ``kernel``, else the kernel of environment ``environment``, else the environment ``reef init``
+    made for the solution, else the notebook's own. The executed notebook is kept in
+    ``<solution>/runs/<run_id>/``. The record is written to ``store`` (True: the default store;
+    a Store; False: not stored). Only KeyboardInterrupt escapes after a run started, and then
+    its record (status ``interrupted``) has been stored first. Each cell keeps at most
+    ``max_output`` of output (bytes or a size such as ``10M``; see ``reefnb.runs.output_limit``). The record's
+    ``system`` says what the run's processes did (``reefnb.runs.telemetry``; ``telemetry=False``: not sampled).
+    ``trace_files``: a Python kernel records the files it opens for reading (an audit hook; the record's
+    ``files_read``, which ``reef export`` packs and ``reef reproduce`` checks). Sweeps leave it off.
+    """
+    request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
+    request = replace(request, trace_files=trace_files)
+    limit = cell_output_limit(max_output)
+    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit)
+
+
+def resume(run_id: str, store: Any = True, progress: bool = False, timeout: float | None = None) -> dict:
+    """Run a failed, timed-out, killed or interrupted run again from its last checkpoint.
+
+    See ``reefnb.runs.checkpoints`` for what is replayed and when it falls back to a full rerun. The new
+    record's ``resumed_from`` names the old run.
+    """
+    source_store = store if isinstance(store, Store) else default_store()
+    old = source_store.get(run_id)
+    if old is None:
+        raise ReefError(f"no run '{run_id}' in {source_store.path} (reef results lists the runs)")
+    if old["status"] == "ok":
+        raise ReefError(f"run {run_id} ended ok: there is nothing to resume")
+    folder = Path(old["solution"]["path"])
+    manifest = folder / "solution.json"
+    source = manifest if manifest.is_file() else folder / old["notebook"]["path"]
+    request = prepare_run(source, old["workflow"], old["parameters"], kernel=old["environment"]["kernel"],
+                          timeout=timeout, environment=old["environment"].get("name")
+                          if old["environment"].get("name") != old["environment"]["kernel"] else None)
+    return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One execution of a prepared run: what it runs and where its files go."""
+
+    request: RunRequest
+    solution: Solution
+    workflow: Workflow
+    kernel_spec: dict
+    run_id: str
+    folder: Path | None = None  # <solution>/runs/<run_id>; None for a run that never started
+    output_path: Path | None = None  # the executed notebook
+
+
+@dataclass
+class _Outcome:
+    """How an execution ended."""
+
+    started: datetime
+    ended: datetime
+    duration_s: float = 0.0
+    status: str = "ok"
+    error: dict | None = None
+    interrupted: bool = False
+    system: dict | None = None  # what the run's processes did (reefnb.runs.telemetry)
+
+
+def execute_run(request: RunRequest, store: Any = True, progress: bool = False, kernel_manager: Any = None,
+                kernel_log: Path | None = None, checkpoint: bool = False, resume_of: dict | None = None,
+                max_output: int | str | None = None) -> dict:
+    """Execute a prepared run and build its record.
+
+    ``kernel_manager``: a kernel already started for this run (in the notebook's folder), so
+    that a sweep can start the next kernel while the current run executes; it is shut down here.
+    ``kernel_log`` is where that kernel's output went. Without one, the kernel is started here.
+    When the run ends, whatever its kernel started is ended too (``reefnb.runs.processes``).
+    """
+    budget = OutputBudget(cell_output_limit(max_output))
+    run, notebook = _open_run(request)
+    session = RunSession(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget,
+                         run_folder=run.folder.resolve(), trace_files=request.trace_files,
+                         replay=None if resume_of is None else _replayable_cells(resume_of))
+    outcome = _execute_in_kernel(run, notebook, session, progress, kernel_log)
+    if outcome.status == "ok":  # checkpoints serve only to resume a run that did not finish
+        for path in session.written:
+            Path(path).unlink(missing_ok=True)
+    record = _run_record(run, session, outcome, resume_of)
+    if store is not False:
+        (store if isinstance(store, Store) else default_store()).add(record)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    return record
+
+
+def _open_run(request: RunRequest):
+    """The run's folder made, and its notebook read and labelled with the kernel and the run."""
+    solution = open_solution(request.source)
+    workflow = solution.workflow(request.workflow)
+    notebook = read_notebook(workflow.notebook)
+    kernel_spec = _kernel_spec(request.kernel)
+    run_id = new_run_id()
+    folder = solution.path / "runs" / run_id
+    try:
+        folder.mkdir(parents=True)
+    except OSError as error:
+        raise ReefError(f"{folder}: cannot create the run folder: {error.strerror or error}") from None
+    notebook.metadata["kernelspec"] = {
+        "name": kernel_spec["name"],
+        "display_name": kernel_spec["display_name"],
+        "language": kernel_spec["language"],
+    }
+    notebook.metadata["reef"] = {"run_id": run_id, "solution": f"{solution.name}@{solution.version}", "workflow": workflow.name}
+    return _Run(request, solution, workflow, kernel_spec, run_id, folder, folder / workflow.notebook.name), notebook
+
+
+def _execute_in_kernel(run: _Run, notebook, session: RunSession, progress: bool, ahead_log: Path | None) -> _Outcome:
+    """Execute the notebook (its kernel started unless one was given, sampled, then shut down) and say how it ended.
+
+    ``ahead_log``: where a kernel started ahead of the run logged; appended to the run's kernel.log."""
+    outcome = _Outcome(started=datetime.now(timezone.utc), ended=datetime.now(timezone.utc))
+    started = time.monotonic()
+    sampler = None
+    with open(run.folder / "kernel.log", "ab") as kernel_log:
+        session.kernel_log = kernel_log
+        try:
+            if session.kernel_manager is None:
+                session.kernel_manager = start_kernel(run.kernel_spec["name"], run.workflow.notebook.parent, run.folder / "kernel.log")
+            sampler = telemetry.start(kernel_pid(session.kernel_manager), run.request.telemetry)
+            _execute(run, notebook, session, progress)
+        except KeyboardInterrupt:
+            outcome.status, outcome.interrupted = "interrupted", True
+            outcome.error = {"name": "KeyboardInterrupt", "message": "interrupted by the user"}
+        except Exception as exception:  # classified below; anything unknown is a failed run
+            outcome.status, error = _classify(exception, session, run.request.timeout)
+            outcome.error = _explained(error, notebook, run.output_path)
+        finally:
+            if sampler is not None:  # before the shutdown: the kernel's last sample
+                outcome.system = sampler.stop(run.folder)
+            if session.kernel_manager is not None:
+                shutdown_kernel(session.kernel_manager)
+                if ahead_log is not None and Path(ahead_log).exists():
+                    kernel_log.write(Path(ahead_log).read_bytes())
+                    Path(ahead_log).unlink()
+    outcome.ended = datetime.now(timezone.utc)
+    outcome.duration_s = time.monotonic() - started
+    return outcome
+
+
+def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: dict | None) -> dict:
+    """The record of an executed run: what every record has, its metrics, and what it read, attached or resumed."""
+    metrics, attached = {}, []
+    if run.output_path.exists():
+        try:
+            executed = read_notebook(run.output_path)
+            metrics, attached = read_records(executed), read_attachments(executed)
+        except ReefError as problem:
+            log.warning("%s", problem)
+    metrics = with_declared_meaning(metrics, run.solution.metrics)  # the record keeps what its metrics mean
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
+    record = _record(run, outcome, metrics, session.fingerprint, command)
+    if session.files_read is not None:
+        record["files_read"] = _files_read(session.files_read, run.solution.path, session.fingerprint)
+    if attached:
+        record.update(keep_attachments(attached, run.folder, run.solution.path))
+    if resume_of is not None:
+        record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed,
+                                  "restored_after_cell": session.restored_from}
+    return record
+
+
+def _record(run: _Run, outcome: _Outcome, metrics: dict, fingerprint: dict | None, command: str) -> dict:
+    """The fields of every run record (reefnb/schemas/run-record), in their order."""
+    solution = run.solution
+    return {
+        "record_version": RECORD_VERSION,
+        "run_id": run.run_id,
+        "run_key": run.request.key,
+        "solution": {"name": solution.name, "version": solution.version, "path": str(solution.path.resolve())},
+        "workflow": run.workflow.name,
+        "notebook": {
+            "path": _relative(run.workflow.notebook, solution.path),
+            "sha256": run.request.notebook_sha256,
+            "output_path": "" if run.output_path is None else str(run.output_path.resolve()),
+        },
+        "parameters": run.request.parameters,
+        "metrics": metrics,
+        "status": outcome.status,
+        "error": outcome.error,
+        "started": outcome.started.isoformat(timespec="milliseconds"),
+        "ended": outcome.ended.isoformat(timespec="milliseconds"),
+        "duration_s": round(outcome.duration_s, 3),
+        "environment": _environment(run.kernel_spec, fingerprint, run.request.environment),
+        **({"system": outcome.system} if outcome.system is not None else {}),
+        "provenance": {"reefnb_version": __version__, "git": git_provenance(solution.path), "command": command},
+    }
+
+
+_SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
+_MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
+_TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".keras", ".reef", ".pyenv", ".conda")
+
+
+def _files_read(paths: list, folder: Path, fingerprint: dict | None) -> list[str]:
+    """The data files a run read: relative to the solution folder inside it, absolute outside it,
+    without the interpreter's, the system's and the tools' own files."""
+    folder = folder.resolve()
+    prefixes = [str(Path(value).resolve()) + os.sep for value in {sys.prefix, sys.base_prefix, (fingerprint or {}).get("prefix") or sys.prefix}]
+    home = Path.home()
+    skipped = tuple(prefixes) + _SYSTEM_FOLDERS + tuple(f"{home / name}{os.sep}" for name in _TOOL_FOLDERS) + (f"{folder / 'runs'}{os.sep}",)
+    found = set()
+    for text in paths:
+        if not isinstance(text, str) or text.startswith(skipped) or "/reef-k-" in text or "/site-packages/" in text:
+            continue
+        path = Path(text)
+        try:
+            found.add(path.relative_to(folder).as_posix())
+        except ValueError:
+            if path.suffix not in _MODULE_SUFFIXES:  # outside the solution, an imported module is an installed one
+                found.add(text)
+    return sorted(found)
+
+
+def _explained(error: dict, notebook, output_path: Path) -> dict:
+    """The error with the user's own cell index (papermill drops its old error banners first), and,
+    when the exception has no message (a magic's UsageError), what the cell printed instead."""
+    index = error.get("cell_index")
+    if isinstance(index, int):
+        kept = [position for position, cell in enumerate(notebook.cells)
+                if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])]
+        if 0 <= index < len(kept):
+            error["cell_index"] = kept[index]
+    if not error.get("message") and output_path.exists():
+        try:
+            executed = read_notebook(output_path)
+        except ReefError:
+            return error
+        failed = [cell for cell in executed.cells if (cell.get("metadata", {}).get("papermill") or {}).get("exception")]
+        for cell in failed[:1]:
+            text = " ".join(str(output.get("text") or output.get("evalue") or "") for output in cell.get("outputs", [])
+                            if output.get("name") == "stderr" or output.get("output_type") == "error")
+            if text.strip():
+                error["message"] = _one_line(text)
+                if error.get("name") == "CellExecutionError" and text.strip().split(":", 1)[0].isidentifier():
+                    error["name"] = text.strip().split(":", 1)[0]
+    if not error.get("message"):
+        error["message"] = f"{error.get('name') or 'an error'} without a message"
+    return error
+
+
+def _replayable_cells(old: dict) -> dict[int, dict]:
+    """The failed run's executed cells by index (as this run will number them), up to its failure."""
+    path = Path(old["notebook"]["output_path"] or "")
+    if not path.is_file():
+        return {}
+    try:
+        notebook = read_notebook(path)
+    except ReefError:
+        return {}
+    cells = [cell for cell in notebook.cells if "papermill-error-cell-tag" not in cell.metadata.get("tags", [])]
+    failing = (old.get("error") or {}).get("cell_index")
+    replay, user_index = {}, -1
+    for index, cell in enumerate(cells):
+        if not ADDED_CELL_TAGS & set(cell.metadata.get("tags", [])):
+            user_index += 1
+        failed = failing is None or user_index >= failing
+        replay[index] = {"source": cell.source, "outputs": cell.get("outputs", []),
+                         "execution_count": cell.get("execution_count"), "failed": failed}
+    return replay
+
+
+def failure_record(request: RunRequest, status: str, error: BaseException) -> dict:
+    """The record of a run that never produced one itself (its worker died, or it could not start)."""
+    solution = open_solution(request.source)
+    run = _Run(request, solution, solution.workflow(request.workflow), _kernel_spec(request.kernel), new_run_id())
+    now = datetime.now(timezone.utc)
+    outcome = _Outcome(started=now, ended=now, status=status,
+                       error={"name": type(error).__name__, "message": _one_line(error), "cell_index": None})
+    return _record(run, outcome, {}, None, command="")
+
+
+def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
+    """Start a kernel for a run, its output going to ``log_path``.
+
+    On POSIX the kernel talks over unix sockets (ZMQ ``ipc``) in a private temporary folder:
+    parallel runs then cannot race for the same TCP port, a known failure of parallel papermill
+    runs, and the traffic never leaves the machine.
+    """
+    if os.name == "posix":
+        folder = tempfile.mkdtemp(prefix="reef-k-")  # short: unix socket paths are limited to ~100 bytes
+        manager = AsyncKernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(folder, "k"))
+    else:
+        manager = AsyncKernelManager(kernel_name=kernel)  # nbclient's loop polls it while a cell runs
+    token, environment = processes.kernel_environment()
+    try:
+        with open(log_path, "ab") as log_file:
+            run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file, env=environment)
+    except BaseException:
+        _remove_socket_folder(manager)  # no kernel, so no shutdown_kernel to remove it
+        raise
+    finally:
+        processes.track(token, kernel_pid(manager))
+    return manager
+
+
+def kernel_alive(manager) -> bool:
+    return bool(run_sync(manager.is_alive)())
+
+
+def shutdown_kernel(manager) -> None:
+    """Shut a run's kernel down and end whatever it started."""
+    left = processes.tracked(kernel_pid(manager))
+    if left is not None:
+        left.note()  # its descendants, before they are orphaned by the shutdown
+    try:
+        if manager.has_kernel:
+            run_sync(manager.shutdown_kernel)(now=True)
+    except Exception as error:  # the kernel may be gone already; nothing more to do
+        log.debug("kernel shutdown: %s", error)
+    if left is not None:
+        left.end()  # whatever the kernel started, wherever it went
+    _remove_socket_folder(manager)
+
+
+def _remove_socket_folder(manager) -> None:
+    if getattr(manager, "transport", "") == "ipc":
+        folder = os.path.dirname(manager.ip)
+        if os.path.basename(folder).startswith("reef-k-"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _execute(run: _Run, notebook, session: RunSession, progress: bool) -> None:
+    register_engine()
+    timeout = run.request.timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
+    papermill_log = logging.getLogger("papermill")
+    unknown_parameters = _UnknownParameters(notebook_parameters(notebook))
+
+    def cell_timeout(cell) -> int | None:
+        return None if deadline is None else max(1, math.ceil(deadline - time.monotonic()))
+
+    papermill_log.addFilter(unknown_parameters)
+    try:
+        papermill.execute_notebook(
+            notebook,
+            str(run.output_path),
+            parameters=run.request.parameters,
+            engine_name=ENGINE_NAME,
+            kernel_name=run.kernel_spec["name"],
+            progress_bar=progress,
+            cwd=str(run.workflow.notebook.parent),
+            timeout_func=cell_timeout,
+            reef_session=session,
+            **({"km": session.kernel_manager} if session.kernel_manager is not None else {}),
+        )
+    finally:
+        papermill_log.removeFilter(unknown_parameters)
+
+
+class _UnknownParameters(logging.Filter):
+    """papermill's "Passed unknown parameter: NAME", which it logs for every typed (annotated) parameter it cannot read.
+
+    A parameter of the notebook's parameters cell as reef reads it was checked against its type before the run:
+    papermill's warning about it is a false alarm and is dropped. Any other name is said once, in reef's words.
+    """
+
+    PREFIX = "Passed unknown parameter: "
+
+    def __init__(self, declared) -> None:
+        super().__init__()
+        self.declared, self.said = set(declared), set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self.PREFIX):
+            return True
+        name = message[len(self.PREFIX):]
+        if name not in self.declared and name not in self.said:
+            self.said.add(name)
+            log.warning("parameter '%s' is not in the notebook's parameters cell: it is injected unchecked", name)
+        return False
+
+
+def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[str, dict]:
+    if isinstance(exception, PapermillExecutionError):
+        return "failed", {
+            "name": exception.ename,
+            "message": _one_line(exception.evalue),
+            "cell_index": session.cell_index,
+            "execution_count": exception.exec_count,
+            "traceback": _ANSI.sub("", "\n".join(exception.traceback)),
+        }
+    if isinstance(exception, CellTimeoutError):
+        return "timeout", {
+            "name": "Timeout",
+            "message": f"the run did not finish within its {timeout:g} s limit",
+            "cell_index": session.cell_index,
+        }
+    if isinstance(exception, DeadKernelError):
+        code = session.exit_code
+        how = "" if code is None else (f" (killed by signal {-code})" if code < 0 else f" (exit code {code})")
+        return "killed", {
+            "name": "DeadKernelError",
+            "message": f"the kernel died{how}",
+            "cell_index": session.cell_index,
+            "exit_code": code,
+        }
+    log.debug("run failed outside a cell", exc_info=exception)
+    return "failed", {"name": type(exception).__name__, "message": _one_line(exception), "cell_index": session.cell_index}
+
+
+def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None) -> tuple[str | None, str | None]:
+    """The kernel to run in: given, or the named environment's, or the one ``reef init`` made."""
+    if environment is not None:
+        try:
+            chosen = get_environment(environment).kernel
+        except EnvError:
+            if environment in solution.data.get("environments", {}):
+                where = solution.manifest_path.parent if solution.manifest_path else solution.path
+                raise ReefError(f"environment '{environment}' is declared but not made yet: run `reef init {where} --env {environment}`") from None
+            raise
+        if kernel is not None and kernel != chosen:
+            raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
+        return chosen, environment
+    if kernel is None and solution.manifest_path is not None:
+        locked = (read_lock(solution) or {}).get("environment") or {}
+        if locked.get("kernel"):
+            return locked["kernel"], locked.get("name")
+    return kernel, None
+
+
+def _kernel_spec(name: str) -> dict:
+    manager = KernelSpecManager()
+    if name == "python":  # jupyter_client's KernelManager (so papermill) takes it for the native kernel
+        name = NATIVE_KERNEL_NAME
+    try:
+        spec = manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise ReefError(f"kernel '{name}' not found (available kernels: {available})") from None
+    environment = (spec.metadata or {}).get("reef", {}).get("environment")
+    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv),
+            "environment": environment}
+
+
+def _environment(kernel_spec: dict, fingerprint: dict | None, name: str | None) -> dict:
+    host = host_fingerprint()
+    fingerprint = fingerprint or {}
+    return {
+        "name": name or kernel_spec.get("environment") or kernel_spec["name"],
+        "kernel": kernel_spec["name"],
+        "hostname": host["hostname"],
+        "os": host["os"],
+        "cpu": host["cpu"],
+        "memory_bytes": host["memory_bytes"],
+        "python": {key: fingerprint[key] for key in ("version", "implementation", "executable", "prefix") if key in fingerprint} or None,
+        "packages": dict(sorted(fingerprint.get("packages", {}).items(), key=lambda item: item[0].lower())),
+    }
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _json_safe(values: dict) -> dict:
+    return json.loads(json.dumps(values, default=str))
+
+
+def _one_line(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def parameters_for_display(record: dict) -> str:
+    """``name=value`` pairs of a record's parameters, for one-line summaries."""
+    return " ".join(f"{key}={value!r}" for key, value in record.get("parameters", {}).items())
+

@@ -1,0 +1,600 @@
+"""The results store: run records in SQLite (WAL, one transaction per batch, versioned schema).
+
+Schema 3 keeps what repeats once and what is queried as columns:
+
+- ``documents``: the parts of a record that many runs share (environment fingerprint, provenance,
+  solution, origin), content-addressed (sha256 of their JSON) and stored once.
+- ``runs``: one row per run: its id, solution, status, times, run key, the ids of its documents, and the
+  rest of its record as JSON (with null where a value lives in a column or a document, so that the
+  record comes back byte for byte, key order included).
+- ``cells_N``: per solution N, one column per parameter, metric and ``system`` value (telemetry; kind ``sys``;
+  ``columns`` maps names to columns),
+  so that the results frame and ``--where`` filters read columns and never parse JSON.
+
+Schema 4 adds each metric's goal (min/max) and number format to ``columns``, beside its unit: what the
+newest record of the solution that carried them said (records keep them from the manifest at record time),
+so that results whose solution's folder is not at hand still say which way is better.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reefnb.common.exceptions import StoreError
+from reefnb.common.paths import reef_home
+from reefnb.kernel.recording import decode_value
+from reefnb.runs.query import Query, compile_filter
+from reefnb.runs.telemetry import system_columns, system_units
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 4
+BUSY_TIMEOUT_MS = 60_000
+# top-level values of a record kept in runs' columns (null in its JSON), and the parts kept as documents
+LIFTED = ("run_id", "workflow", "status", "started", "ended", "duration_s", "run_key")
+DOCUMENTS = ("solution", "environment", "provenance", "origin")
+BOOLEAN, OTHER = 1, 2  # bits of columns.kinds: which kinds of value a cell column has held
+HEX_KEY = re.compile(r"^[0-9a-f]{64}$")  # run keys like this are kept as 32 bytes
+_SYSTEM_UNITS = system_units()  # sys.NAME -> unit of the telemetry columns
+
+
+
+
+def _migration_1(connection: sqlite3.Connection) -> None:
+    # One statement at a time: executescript would commit the migration's open transaction.
+    connection.execute(
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            solution TEXT NOT NULL,
+            solution_version TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started TEXT NOT NULL,
+            notebook_sha256 TEXT NOT NULL,
+            record TEXT NOT NULL
+        )"""
+    )
+    connection.execute("CREATE INDEX runs_by_solution ON runs (solution, started)")
+
+
+def _migration_2(connection: sqlite3.Connection) -> None:
+    # The run key (notebook, parameters, environment) lets a sweep skip runs already done.
+    connection.execute("ALTER TABLE runs ADD COLUMN run_key TEXT")
+    connection.execute("UPDATE runs SET run_key = json_extract(record, '$.run_key')")
+    connection.execute("CREATE INDEX runs_by_key ON runs (run_key, status)")
+
+
+def _create_tables(connection: sqlite3.Connection, runs: str = "runs") -> None:
+    """The tables of the current schema (migration 3 writes records with the current code, so it makes them too)."""
+    connection.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, body TEXT NOT NULL)")
+    connection.execute("CREATE TABLE solutions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
+    connection.execute(
+        """CREATE TABLE columns (solution INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+            position INTEGER NOT NULL, unit TEXT, kinds INTEGER NOT NULL DEFAULT 0, goal TEXT, format TEXT,
+            PRIMARY KEY (solution, kind, name)) WITHOUT ROWID"""
+    )
+    # Lifted columns have no declared type, so SQLite keeps each value's own type (2 stays 2, 2.0 stays 2.0).
+    connection.execute(
+        f"""CREATE TABLE {runs} (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, solution_id INTEGER NOT NULL,
+            workflow, status, started, ended, duration_s, run_key, keyed INTEGER NOT NULL DEFAULT 0, error TEXT,
+            solution, environment INTEGER, provenance INTEGER, origin INTEGER, shape INTEGER, record TEXT NOT NULL)"""
+    )
+
+
+def _index_schema_3(connection: sqlite3.Connection) -> None:
+    connection.execute("CREATE INDEX runs_by_solution ON runs (solution_id, started)")
+    connection.execute("CREATE INDEX runs_by_key ON runs (run_key, status) WHERE keyed")
+
+
+def _migration_3(connection: sqlite3.Connection) -> None:
+    # Every record is kept: a row whose JSON cannot be read is carried over as it is (and skipped, with a
+    # warning, when read), the others are split into columns, documents and cells like new records.
+    _create_tables(connection, runs="runs_3")
+    writer = _Writer(connection, runs="runs_3")
+    cursor = connection.execute("SELECT run_id, solution, workflow, status, started, record, run_key FROM runs ORDER BY rowid")
+    while batch := cursor.fetchmany(2000):
+        for run_id, solution, workflow, status, started, text, run_key in batch:
+            try:
+                record = json.loads(text)
+                if not isinstance(record, dict):
+                    raise ValueError("not an object")
+                parts = _decompose(record, keyed=run_key is not None)
+            except (ValueError, TypeError, KeyError, RecursionError):
+                parts = _Parts(run_id, solution, text, {"workflow": workflow, "status": status, "started": started}, shape=None)
+            writer.insert(parts, "IGNORE")
+    connection.execute("DROP TABLE runs")
+    connection.execute("ALTER TABLE runs_3 RENAME TO runs")
+    _index_schema_3(connection)
+
+
+def _migration_4(connection: sqlite3.Connection) -> None:
+    # Records written before schema 4 carry no goal or format (the run-record schema did not allow them).
+    # A store migrated from schema 2 just now has these columns already (migration 3 made the current tables).
+    present = {row[1] for row in connection.execute("PRAGMA table_info(columns)")}
+    for name in ("goal", "format"):
+        if name not in present:
+            connection.execute(f"ALTER TABLE columns ADD COLUMN {name} TEXT")
+
+
+# Migration N brings a store at user_version N-1 to N. Append, never edit.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+# What each cell column keeps beside its position and kinds: a metric's unit, goal and format (columns' own names).
+MEANING = ("unit", "goal", "format")
+
+
+@dataclass
+class _Parts:
+    """A record split for the store: what goes in runs' columns, in documents, in cells, and the JSON left."""
+
+    run_id: str
+    solution_name: str
+    text: str
+    lifted: dict[str, Any]
+    shape: tuple[bytes, str] | None = None
+    keyed: bool = False
+    error: str | None = None
+    documents: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    cells: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
+    meaning: dict[str, dict[str, str]] = field(default_factory=dict)  # metric name -> unit, goal, format (those given)
+
+
+def _liftable(value: Any) -> bool:
+    """Whether SQLite gives this value back as the same JSON (type included)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _cell(value: Any) -> tuple[Any, int]:
+    """A parameter or metric value as stored in its cell column, and its kind bit."""
+    if isinstance(value, bool):
+        return int(value), BOOLEAN
+    if value is None:
+        return None, 0
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True), OTHER
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value), OTHER  # SQLite integers are 64-bit; the record keeps the exact value
+    return value, OTHER
+
+
+def _document_of(value: Any) -> tuple[bytes, str]:
+    body = json.dumps(value, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).digest(), body
+
+
+def _decompose(record: dict, keyed: bool) -> _Parts:
+    """Split a record: lifted values to columns, shared parts to documents, the rest to JSON; the shape (its
+    keys in order, each with where its value went: c column, d document, j JSON) is a document too."""
+    rest, lifted, documents, shape = {}, {}, {}, []
+    for name, value in record.items():
+        if name in LIFTED and _liftable(value):
+            lifted[name] = bytes.fromhex(value) if name == "run_key" and HEX_KEY.fullmatch(value) else value
+            shape.append([name, "c"])
+        elif name in DOCUMENTS and value is not None:
+            documents[name] = _document_of(value)
+            shape.append([name, "d"])
+        else:
+            rest[name] = value
+            shape.append([name, "j"])
+    error = record.get("error") if isinstance(record.get("error"), dict) else {}
+    parts = _Parts(
+        run_id=record["run_id"], solution_name=record["solution"]["name"], text=json.dumps(rest, separators=(",", ":")),
+        lifted=lifted, shape=_document_of(shape), keyed=keyed and record.get("run_key") is not None, documents=documents,
+        error=": ".join(str(part) for part in (error.get("name"), error.get("message")) if part) or None,
+    )
+    for name, value in (record.get("parameters") or {}).items():
+        parts.cells[("param", name)] = _cell(value)
+    for name, metric in (record.get("metrics") or {}).items():
+        metric = metric if isinstance(metric, dict) else {"value": metric}
+        parts.cells[("metric", name)] = _cell(decode_value(metric))
+        given = {key: str(metric[key]) for key in MEANING if metric.get(key)}
+        if given:
+            parts.meaning[name] = given
+    for column, value in system_columns(record.get("system")).items():
+        parts.cells[("sys", column.removeprefix("sys."))] = _cell(value)
+    return parts
+
+
+def _ident(position: int) -> str:
+    return f"c{position}"
+
+
+class _Writer:
+    """Inserts split records in one open transaction, creating solutions, documents and cell columns as needed."""
+
+    def __init__(self, connection: sqlite3.Connection, runs: str = "runs"):
+        self.connection, self.runs = connection, runs
+        self.solutions: dict[str, int] = dict(connection.execute("SELECT name, id FROM solutions"))
+        self.documents: dict[bytes, int] = {}
+        self.columns: dict[int, dict[tuple[str, str], list]] = {}
+
+    def insert(self, parts: _Parts, conflict: str) -> bool:
+        execute = self.connection.execute
+        existing = execute(f"SELECT id, solution_id FROM {self.runs} WHERE run_id = ?", (parts.run_id,)).fetchone()
+        if existing:
+            if conflict == "IGNORE":
+                return False
+            execute(f"DELETE FROM cells_{existing[1]} WHERE run = ?", (existing[0],))
+            execute(f"DELETE FROM {self.runs} WHERE id = ?", (existing[0],))
+        solution = self._solution(parts.solution_name)
+        documents = {name: self._document(*parts.documents[name]) if name in parts.documents else None for name in DOCUMENTS}
+        row = execute(
+            f"INSERT INTO {self.runs} (run_id, solution_id, workflow, status, started, ended, duration_s, run_key, keyed, error,"
+            " solution, environment, provenance, origin, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (parts.run_id, solution, *(parts.lifted.get(name) for name in LIFTED[1:]), int(parts.keyed), parts.error,
+             *documents.values(), self._document(*parts.shape) if parts.shape else None, parts.text),
+        ).lastrowid
+        if parts.cells:
+            names = [_ident(self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric"
+                                         else {"unit": _SYSTEM_UNITS.get(".".join(key))}))
+                     for key, (_, bits) in parts.cells.items()]
+            execute(f"INSERT INTO cells_{solution} (run, {', '.join(names)}) VALUES (?{', ?' * len(names)})",
+                    (row, *(value for value, _ in parts.cells.values())))
+        else:
+            execute(f"INSERT INTO cells_{solution} (run) VALUES (?)", (row,))
+        return True
+
+    def _solution(self, name: str) -> int:
+        if name not in self.solutions:
+            number = self.connection.execute("INSERT INTO solutions (name) VALUES (?)", (name,)).lastrowid
+            self.connection.execute(f"CREATE TABLE cells_{number} (run INTEGER PRIMARY KEY)")
+            self.solutions[name] = number
+        return self.solutions[name]
+
+    def _document(self, digest: bytes, body: str) -> int:
+        if digest not in self.documents:
+            self.connection.execute("INSERT OR IGNORE INTO documents (sha256, body) VALUES (?, ?)", (digest, body))
+            self.documents[digest] = self.connection.execute("SELECT id FROM documents WHERE sha256 = ?", (digest,)).fetchone()[0]
+        return self.documents[digest]
+
+    def _column(self, solution: int, key: tuple[str, str], bits: int, meaning: dict[str, str | None]) -> int:
+        """The position of a cell column (added when new); its kinds and meaning (unit, goal, format) updated with
+        what this record says (a value it gives replaces the one kept, one it leaves out keeps it)."""
+        if solution not in self.columns:
+            self.columns[solution] = {(kind, name): [position, kinds, *given] for kind, name, position, kinds, *given in self.connection.execute(
+                f"SELECT kind, name, position, kinds, {', '.join(MEANING)} FROM columns WHERE solution = ?", (solution,))}
+        known = self.columns[solution]
+        wanted = [meaning.get(name) for name in MEANING]
+        if key not in known:
+            position = len(known) + 1
+            self.connection.execute(f"ALTER TABLE cells_{solution} ADD COLUMN {_ident(position)}")
+            self.connection.execute(f"INSERT INTO columns (solution, kind, name, position, kinds, {', '.join(MEANING)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                    (solution, *key, position, bits, *wanted))
+            known[key] = [position, bits, *wanted]
+        entry = known[key]
+        updated = [bits | entry[1], *(new or old for new, old in zip(wanted, entry[2:], strict=True))]
+        if updated != entry[1:]:
+            entry[1:] = updated
+            self.connection.execute(f"UPDATE columns SET kinds = ?, {', '.join(f'{name} = ?' for name in MEANING)} "
+                                    "WHERE solution = ? AND kind = ? AND name = ?", (*updated, solution, *key))
+        return entry[0]
+
+
+@dataclass
+class ResultRows:
+    """The rows of the results frame as the store reads them (``frame.results`` builds the DataFrame).
+
+    ``names``: the column of each value in ``rows`` (``solution``, ``environment`` and ``origin`` are
+    document ids, resolved through ``documents``); ``booleans``: cell columns that held only booleans;
+    ``units``: metric column -> unit; ``skipped``: run ids left out because a value could not be read;
+    ``goals`` and ``formats``: metric column -> goal (min/max) and number format, as the records kept them.
+    """
+
+    names: list[str]
+    rows: list[tuple]
+    documents: dict[int, Any]
+    booleans: set[str]
+    units: dict[str, str]
+    skipped: list[str]
+    goals: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+
+
+FRAME_BASE = ("run_id", "workflow", "status", "started", "ended", "duration_s", "error", "solution", "environment", "origin")
+
+
+class Store:
+    """Run records in one SQLite file; safe for many processes writing at once."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else reef_home() / "results.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"{self.path}: cannot open the results store: {error}") from None
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._retry(lambda: connection.execute("PRAGMA journal_mode = WAL"))
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(connection)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise StoreError(f"{self.path}: not a usable results store: {error}") from None
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    @staticmethod
+    def _retry(action: Callable[[], Any], attempts: int = 50) -> Any:
+        # Switching to WAL needs a moment without other writers; busy_timeout does not cover it.
+        for attempt in range(attempts):
+            try:
+                return action()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version == len(MIGRATIONS):
+            return
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: results store schema version {version} is newer than this reefnb knows "
+                f"({len(MIGRATIONS)}); upgrade reefnb"
+            )
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            if version == 0:  # a new store: the current schema at once
+                _create_tables(connection)
+                _index_schema_3(connection)
+                version = len(MIGRATIONS)
+                connection.execute(f"PRAGMA user_version = {version}")
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                MIGRATIONS[number - 1](connection)
+                connection.execute(f"PRAGMA user_version = {number}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def add(self, record: dict) -> None:
+        """Store one run record, atomically (its own transaction)."""
+        self.add_many([record])
+
+    def add_many(self, records: Iterable[dict]) -> None:
+        """Store records in one transaction; an existing run id is replaced."""
+        self._insert(records, "REPLACE")
+
+    def merge(self, records: Iterable[dict]) -> int:
+        """Store the records whose run id is not here yet (one transaction); returns how many were new.
+
+        Merging the same records again changes nothing, and a run recorded here is never replaced.
+        Merged runs (others' runs, from a registry) get no run key, so a sweep here never skips a point for them.
+        """
+        return self._insert(records, "IGNORE", keyed=False)
+
+    def _insert(self, records: Iterable[dict], conflict: str, keyed: bool = True) -> int:
+        prepared = [_decompose(record, keyed) for record in records]  # JSON and hashes before the write lock
+        connection = self._connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            writer = _Writer(connection)
+            changed = sum(writer.insert(parts, conflict) for parts in prepared)
+            connection.execute("COMMIT")
+        except (sqlite3.Error, OverflowError) as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: cannot write run record: {error}") from None
+        finally:
+            connection.close()
+        return changed
+
+    def _read(self, action: Callable[[sqlite3.Connection], Any], what: str) -> Any:
+        connection = self._connect()
+        try:
+            return action(connection)
+        except sqlite3.Error as error:
+            raise StoreError(f"{self.path}: cannot read {what}: {error}") from None
+        finally:
+            connection.close()
+
+    _RECORD_COLUMNS = "r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
+
+    def records(self, solution: str | None = None, status: str | None = None, where: str | None = None,
+                since: str | None = None) -> list[dict]:
+        """Run records, oldest first, optionally filtered (see ``reefnb.results`` for ``where`` and ``since``).
+
+        A row whose record cannot be read is skipped with a warning naming its run id.
+        """
+        if not self.path.exists():
+            return []
+        query = Query(solution=solution, status=status, where=where, since=since)
+
+        def read(connection: sqlite3.Connection) -> list[dict]:
+            ids = self._matching_ids(connection, query)
+            rows = connection.execute(
+                f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.id IN ({ids[0]}) ORDER BY r.started, r.run_id", ids[1])
+            return self._assemble(connection, rows)
+
+        return self._read(read, "run records")
+
+    def get(self, run_id: str) -> dict | None:
+        """One run record by id, exactly as it was recorded (same values, same key order), or None."""
+        if not self.path.exists():
+            return None
+
+        def read(connection: sqlite3.Connection) -> dict | None:
+            rows = connection.execute(f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.run_id = ?", (run_id,))
+            found = self._assemble(connection, rows)
+            return found[0] if found else None
+
+        return self._read(read, f"run record {run_id}")
+
+    def known_run_ids(self, run_ids: list[str]) -> set[str]:
+        """Which of ``run_ids`` are in the store (so a pull parses only records it does not have yet)."""
+        if not run_ids or not self.path.exists():
+            return set()
+
+        def read(connection: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start:start + 500]
+                found.update(row[0] for row in connection.execute(f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
+            return found
+
+        return self._read(read, "run ids")
+
+    def records_by_key(self, keys: list[str], status: str = "ok") -> dict[str, dict]:
+        """The newest record of each run key that ended in ``status``."""
+        if not keys or not self.path.exists():
+            return {}
+
+        def read(connection: sqlite3.Connection) -> dict[str, dict]:
+            found: dict[str, dict] = {}
+            for start in range(0, len(keys), 500):
+                chunk = [bytes.fromhex(key) if HEX_KEY.fullmatch(key) else key for key in keys[start:start + 500]]
+                rows = connection.execute(
+                    f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.keyed AND r.status = ? AND r.run_key IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY r.started, r.run_id", [status, *chunk])
+                found.update({record["run_key"]: record for record in self._assemble(connection, rows)})
+            return found
+
+        return self._read(read, "run records")
+
+    def _assemble(self, connection: sqlite3.Connection, rows: Iterable[tuple]) -> list[dict]:
+        """Records from rows of _RECORD_COLUMNS, put together in their shape's order."""
+        bodies: dict[int, Any] = {}
+
+        def document(number: int) -> Any:
+            if number not in bodies:
+                bodies[number] = connection.execute("SELECT body FROM documents WHERE id = ?", (number,)).fetchone()[0]
+            return json.loads(bodies[number])
+
+        records = []
+        for text, shape, *values in rows:
+            columns = dict(zip(LIFTED, values[:len(LIFTED)], strict=True))
+            documents = dict(zip(DOCUMENTS, values[len(LIFTED):], strict=True))
+            if isinstance(columns["run_key"], bytes):
+                columns["run_key"] = columns["run_key"].hex()
+            try:
+                rest = json.loads(text)
+                if not isinstance(rest, dict):
+                    raise ValueError("not a JSON object")
+                if shape is None:  # carried over unreadable from an older schema, and now readable
+                    records.append(rest)
+                    continue
+                record = {}
+                for name, source in document(shape):
+                    record[name] = columns[name] if source == "c" else document(documents[name]) if source == "d" else rest[name]
+            except (ValueError, TypeError, KeyError, RecursionError) as error:
+                log.warning("%s: run %s: unreadable record (%s), skipped", self.path, columns["run_id"], str(error).splitlines()[0][:120])
+                continue
+            records.append(record)
+        return records
+
+    def _matching_ids(self, connection: sqlite3.Connection, query: Query) -> tuple[str, list]:
+        """SQL selecting the ids of the runs that match, with its arguments (a union over the solutions' cells)."""
+        parts, arguments = [], []
+        for solution, columns in self._solutions(connection, query.solution).items():
+            sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
+            parts.append(f"SELECT r.id FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}")
+            arguments += args
+        return (" UNION ALL ".join(parts) or "SELECT NULL WHERE 0"), arguments
+
+    @staticmethod
+    def _solutions(connection: sqlite3.Connection, name: str | None) -> dict[int, dict[tuple[str, str], tuple]]:
+        """Solution id -> {(kind, name): (position, unit, kinds, goal, format)}, for one solution or all."""
+        solutions: dict[int, dict] = {}
+        found = connection.execute("SELECT id FROM solutions" + (" WHERE name = ?" if name is not None else " ORDER BY id"),
+                                   () if name is None else (name,))
+        for (number,) in found.fetchall():
+            solutions[number] = {(kind, column): (position, unit, kinds, goal, format_) for kind, column, position, unit, kinds, goal, format_
+                                 in connection.execute("SELECT kind, name, position, unit, kinds, goal, format FROM columns "
+                                                       "WHERE solution = ? ORDER BY position", (number,))}
+        return solutions
+
+    def result_rows(self, solution: str | None = None, status: str | None = None, where: str | None = None,
+                    since: str | None = None, columns: list[str] | None = None) -> ResultRows:
+        """The matching runs as rows for the results frame, oldest first, reading only the columns asked for."""
+        empty = ResultRows(list(FRAME_BASE), [], {}, set(), {}, [])
+        if not self.path.exists():
+            return empty
+        query = Query(solution=solution, status=status, where=where, since=since)
+        wanted = None if columns is None else set(columns)
+        return self._read(lambda connection: self._result_rows(connection, query, wanted) or empty, "run records")
+
+    def _result_rows(self, connection: sqlite3.Connection, query: Query, wanted: set[str] | None) -> ResultRows | None:
+        solutions = self._solutions(connection, query.solution)
+        keys: dict[tuple[str, str], None] = {}
+        for columns in solutions.values():
+            keys.update(dict.fromkeys(key for key in columns if wanted is None or f"{key[0]}.{key[1]}" in wanted or key[1] in wanted))
+        names = [*FRAME_BASE, *(f"{kind}.{name}" for kind, name in keys)]
+        selects, arguments, booleans, units, goals, formats = [], [], set(), {}, {}, {}
+        for solution, columns in solutions.items():
+            sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
+            cells = [f"c.{_ident(columns[key][0])}" if key in columns else "NULL" for key in keys]
+            selects.append(f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} "
+                           f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}")
+            arguments += args
+            for key in keys:
+                if key in columns:
+                    _, unit, kinds, goal, format_ = columns[key]
+                    if unit and key[0] in ("metric", "sys"):
+                        units[f"{key[0]}.{key[1]}"] = unit
+                    if key[0] == "metric":
+                        goals.update({f"metric.{key[1]}": goal} if goal else {})
+                        formats.update({f"metric.{key[1]}": format_} if format_ else {})
+                    if kinds == BOOLEAN:
+                        booleans.add(f"{key[0]}.{key[1]}")
+                    elif kinds & OTHER:
+                        booleans.discard(f"{key[0]}.{key[1]}")
+        if not selects:
+            return None
+        rows = connection.execute(" UNION ALL ".join(selects) + " ORDER BY 4, 1", arguments).fetchall()
+        rows, skipped = _readable(rows)
+        for name in skipped:
+            log.warning("%s: run %s: unreadable row (started/ended/duration/status of the wrong type), skipped", self.path, name)
+        numbers = {number for row in rows for number in row[7:10] if number is not None}
+        documents = {}
+        for start in range(0, len(numbers), 500):
+            chunk = sorted(numbers)[start:start + 500]
+            for number, body in connection.execute(f"SELECT id, body FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                documents[number] = json.loads(body)
+        return ResultRows(names, rows, documents, booleans, units, skipped, goals, formats)
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` answer ('ok' when the file is sound)."""
+        connection = self._connect()
+        try:
+            return connection.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            connection.close()
+
+
+def _readable(rows: list[tuple]) -> tuple[list[tuple], list[str]]:
+    """The rows whose frame values have their types (text times and status, a number or null duration); and
+    the run ids of the others. One pass over types only: the times are parsed later, all at once."""
+    skipped = [row[0] for row in rows if type(row[3]) is not str or type(row[4]) not in (str, type(None)) or type(row[2]) is not str
+               or type(row[5]) not in (float, int, type(None)) or type(row[1]) is not str]
+    if not skipped:
+        return rows, []
+    bad = set(skipped)
+    return [row for row in rows if row[0] not in bad], skipped
+
+
+def default_store() -> Store:
+    """The store at ``$REEF_HOME/results.sqlite``."""
+    return Store()

@@ -1,0 +1,1 @@
+"""Sharing: export/import packages, git registries, pinned versions and signatures, shared results."""

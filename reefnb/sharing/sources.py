@@ -1,0 +1,113 @@
+"""What ``reef init``, ``reef reproduce`` and ``reefnb.use`` start from: a solution folder, a package
+(``NAME.reef.zip``) or a registry component (``NAME[@RANGE]``). Packages and components are imported
+into ``solutions_home()`` first; their code is not the user's own, so their installs stay pinned to
+their lock until ``--trust``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from reefnb.common.paths import solutions_home
+from reefnb.provision.install import InitOptions, finish_init, install_requirements, read_lock, replace_environment
+from reefnb.sharing.package import discard_dry_run, dry_run_import, import_once, is_package
+from reefnb.sharing.registry import is_spec, pull
+from reefnb.solution.manifest import Solution, load_solution
+
+log = logging.getLogger(__name__)
+
+
+def init(
+    source: str | Path | Solution,
+    env: str | None = None,
+    native: bool = False,
+    yes: bool = False,
+    dry_run: bool = False,
+    offline: bool = False,
+    pip_options: list[str] | None = None,
+    on_plan: Callable | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    pinned: dict[str, str] | None = None,
+    replace: bool = False,
+    artifacts: list[str] | tuple[str, ...] = (),
+    trust: bool = False,
+) -> dict:
+    """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
+
+    Prints nothing: ``on_plan`` receives the plan before anything changes. Raises InitError
+    (exit 1) when a requirement cannot be met here, or when ``native`` would replace installed
+    packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
+    ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the
+    environment afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too.
+    ``source`` may also be a ``.reef.zip`` package or ``NAME[@RANGE]`` from a registry (see
+    ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
+    Without ``trust`` such a source installs only what its lock pins and hashes (see ``untrusted_install``).
+    """
+    options = InitOptions(env=env, native=native, yes=yes, dry_run=dry_run, offline=offline, pip_options=pip_options, on_plan=on_plan,
+                          progress=progress, pinned=pinned, replace=replace, artifacts=artifacts, trust=trust)
+    replace_environment(options)
+    imported_before = _imported_folders()
+    opened, locked, foreign = open_init_source(source, dry_run=dry_run)
+    try:
+        installed = install_requirements(opened, options, locked=locked, foreign=foreign, origin=source)
+    except BaseException:
+        _forget_new_imports(imported_before)
+        raise
+    finally:
+        if dry_run and foreign:
+            discard_dry_run(Path(opened))
+    return {} if installed is None else finish_init(installed, options)
+
+
+def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:
+    """What ``reef init SOURCE`` works on: the solution (a package or a registry component imported
+    first, see ``resolve_source``), the package versions its own lock pins, and whether it
+    came from elsewhere (a package or a registry, or a folder in ``solutions_home()`` they were
+    imported into: its code is not trusted)."""
+    if isinstance(source, Solution):
+        return source, None, False
+    foreign = is_package(source) or is_spec(str(source))
+    if not foreign:
+        if _imported(Path(source)):  # a package's folder, imported before: still not the user's own
+            return source, (read_lock(load_solution(source)) or {}).get("packages"), True
+        return source, None, False
+    folder = resolve_source(source, dry_run=dry_run)
+    return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
+
+
+def _imported(path: Path) -> bool:
+    """Whether ``path`` lies in ``solutions_home()``, where packages and registry components are imported."""
+    try:
+        path.resolve().relative_to(solutions_home().resolve())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _imported_folders() -> set[Path]:
+    home = solutions_home()
+    return set(home.iterdir()) if home.is_dir() else set()
+
+
+def _forget_new_imports(before: set[Path]) -> None:
+    """Remove the folders this call imported into ``solutions_home()`` (an init that failed leaves none)."""
+
+    for folder in _imported_folders() - before:
+        log.info("removing %s: the init that imported it failed", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def resolve_source(source: str | Path, dry_run: bool = False) -> Path:
+    """A solution folder (or manifest) for ``source``. A package is verified and imported into
+    ``solutions_home()/NAME-VERSION`` once: the same package again reuses that folder, another
+    package of the same name and version is refused. With ``dry_run`` it goes to a temporary folder.
+    ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE`` (not an existing path) is pulled from the registries."""
+    if isinstance(source, str) and is_spec(source):
+        if dry_run:  # the requested one into a temporary folder, its dependencies resolved but not fetched
+            return dry_run_import(lambda target: Path(pull(source, target=target, dependencies=False)["folder"]))
+        return Path(pull(source)["folder"])
+    source = Path(source)
+    return import_once(source, dry_run=dry_run) if is_package(source) else source

@@ -1,0 +1,1 @@
+"""The solution: its manifest (``solution.json``), the notebooks it names, their parameters and version ranges."""

@@ -79,6 +79,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reefnb tests benchmarks
+	$(BIN)/lint-imports --no-cache  # the layout's layers (pyproject [tool.importlinter])
 
 test: $(STAMP) $(LABEXTENSION_LINKED) lint docs
 	$(BIN)/python -m pytest -q

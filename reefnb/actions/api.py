@@ -24,6 +24,12 @@ from typing import Any
 from reefnb.actions import worker as action_worker
 from reefnb.common.exceptions import ActionFailed, ActionInputError, ReefError
 from reefnb.common.json_input import json_pointer
+from reefnb.common.paths import solutions_home
+from reefnb.provision.envs import get_environment
+from reefnb.provision.install import read_lock
+from reefnb.sharing.package import is_package
+from reefnb.sharing.registry import is_spec
+from reefnb.sharing.sources import open_init_source
 from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, load_solution
 
@@ -298,14 +304,9 @@ def _trusted_solution(source: str | Path | Solution, trust: bool) -> Solution:
     if isinstance(source, Solution):
         solution = source
     else:
-        from reefnb.common.paths import solutions_home
-        from reefnb.sharing.package import is_package
-        from reefnb.sharing.registry import is_spec
-
         if (is_package(source) or is_spec(str(source))) and not Path(source).is_dir():
             if not trust:
                 raise ReefError(f"{source}: its actions are code from elsewhere: read it, then pass --trust to run them")
-            from reefnb.sharing.sources import open_init_source
 
             source = open_init_source(source)[0]
         solution = load_solution(source)
@@ -320,8 +321,6 @@ def _python_for(solution: Solution, env: str | None) -> str | None:
     if env == "native":
         return None
     if env is None:
-        from reefnb.provision.install import read_lock
-
         locked = read_lock(solution) or {}
         python = (locked.get("python") or {}).get("executable") if (locked.get("environment") or {}).get("kind") != "native" else None
         if not python or not Path(python).is_file():
@@ -329,8 +328,6 @@ def _python_for(solution: Solution, env: str | None) -> str | None:
     elif Path(env).is_file():
         python = env
     else:
-        from reefnb.provision.envs import get_environment
-
         python = get_environment(env).python
     return None if Path(python).absolute() == Path(sys.executable).absolute() else str(python)
 

@@ -21,8 +21,18 @@ from typing import Any
 
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_text_atomically
+from reefnb.common.paths import reef_home
+from reefnb.kernel.recording import decode_value
+from reefnb.provision.artifacts import fetch_artifact, supply_artifact
+from reefnb.provision.envs import get_environment
+from reefnb.provision.install import read_lock
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import compare_files, comparison_line
+from reefnb.runs.execute import run
+from reefnb.sharing.package import import_package, is_package, package_records
+from reefnb.sharing.sources import init
+from reefnb.solution.manifest import load_solution
+from reefnb.solution.notebook import read_notebook
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +73,6 @@ def reproduce(
     ``report``: the JSON report's path, or the HTML report's when it ends in ``.html``; the other
     one is written beside it.
     """
-    from reefnb.runs.execute import run
-    from reefnb.sharing.package import import_package, is_package, package_records
-    from reefnb.solution.manifest import load_solution
-
     if isinstance(tolerance_scale, bool) or not isinstance(tolerance_scale, (int, float)) or not tolerance_scale > 0:
         raise ReefError(f"--tolerance-scale must be a positive number, got {tolerance_scale!r}")
     source = Path(source)
@@ -169,10 +175,6 @@ def reproduce(
 
 def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
     """The (kernel, environment) the experiments run on, after making a ``new`` environment."""
-    from reefnb.provision.envs import get_environment
-    from reefnb.provision.install import read_lock
-    from reefnb.sharing.sources import init
-
     if env is None:
         return None, None
     if env == "native":
@@ -190,8 +192,6 @@ def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_pla
 def provide_artifacts(solution: Any, supplied: dict[str, str]) -> None:
     """Each artifact the user supplies (``supplied`` in the manifest, or named in ``supplied``): verified and
     placed, from ``supplied[name]`` or the cache; an ArtifactError that says what to type when neither has it."""
-    from reefnb.provision.artifacts import fetch_artifact, supply_artifact
-
     specs = solution.data.get("artifacts", {})
     for name, path in supplied.items():
         supply_artifact(name, specs, path, manifest_path=solution.manifest_path)
@@ -218,8 +218,6 @@ def files_missing(records: list[dict], folder: Path) -> list[str]:
 
 def _first_line(solution: Any, workflow: str, index: Any) -> str | None:
     """The first non-empty line of the workflow notebook's cell ``index`` (None when unknown)."""
-    from reefnb.solution.notebook import read_notebook
-
     if not isinstance(index, int):
         return None
     try:
@@ -282,8 +280,6 @@ def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
 
 def _reproduction_folder() -> Path:
     """A new ``$REEF_HOME/reproductions/TIME-RANDOM/solution`` to import a package into."""
-    from reefnb.common.paths import reef_home
-
     home = reef_home() / "reproductions"
     home.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=home)) / "solution"
@@ -469,8 +465,6 @@ def _original(records: list[dict], workflow: str, parameters: dict) -> dict | No
 
 
 def _decoded(metric: dict) -> Any:
-    from reefnb.kernel.recording import decode_value
-
     return decode_value(metric)
 
 

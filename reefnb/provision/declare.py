@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reefnb.common.exceptions import ManifestError, ReefError
+from reefnb.provision.artifacts import artifact_status
 from reefnb.provision.requirements import CONFLICT, MISSING, UNMET, Check, Facts, check_requirements
-from reefnb.solution.checks import syntax_problems
-from reefnb.solution.manifest import MANIFEST_NAME, validate_manifest
+from reefnb.provision.tools import TOOLS, find_tool
+from reefnb.solution.checks import artifact_problems, syntax_problems
+from reefnb.solution.manifest import MANIFEST_NAME, schema, validate_manifest
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,6 @@ def declare_packages(specs: list[str], notebook: str | Path | None = None, solut
 def declare_tools(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None,
                   remove: bool = False) -> Declaration:
     """Declare command-line tools as ``NAME[SPEC]`` (``gcc>=9``, ``git``) and look for them on PATH."""
-    from reefnb.provision.tools import TOOLS
-
     tools = [parse_tool(spec) for spec in specs]
     names = {tool["name"] for tool in tools}
     unknown = sorted(names - set(TOOLS))
@@ -199,9 +199,6 @@ def artifact_spec(urls: list[str], sha256: str, size: int | None = None, unpack:
 def artifact_spec_problems(name: str, spec: dict) -> list[str]:
     """Every problem of one artifact entry, as ``/artifacts/NAME/...: message``."""
     import jsonschema
-
-    from reefnb.solution.checks import artifact_problems
-    from reefnb.solution.manifest import schema
 
     definitions = schema()["$defs"]
     validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/artifact", "$defs": definitions})
@@ -303,8 +300,6 @@ def solution_of(notebook: str | Path) -> Path | None:
 def kernel_facts() -> Facts:
     """What this python has (the kernel's environment): its version, its packages, the tools on PATH."""
     from importlib.metadata import distributions
-
-    from reefnb.provision.tools import find_tool
 
     packages = {}
     for distribution in distributions():
@@ -517,8 +512,6 @@ def _canonical(name: str) -> str:
 
 
 def _artifact_check(name: str, spec: dict, anchor: Path | None) -> Check:
-    from reefnb.provision.artifacts import artifact_status
-
     required = f"sha256 {spec['sha256'][:12]}…" + (f", {spec['size']} bytes" if "size" in spec else "")
     try:
         status = artifact_status(name, {name: spec}, manifest_path=anchor)

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import ReefError
+from reefnb.common.paths import reef_home
 from reefnb.provision import distributions
+from reefnb.provision.tools import TOOLS, find_tools
 
 log = logging.getLogger(__name__)
 
@@ -398,13 +400,9 @@ class ToolsDetector(Detector):
     name = "tools"
 
     def detect(self, context: DetectContext) -> dict[str, dict]:
-        from reefnb.provision.tools import find_tools
-
         return {name: {"path": found["path"], "version": found["version"]} for name, found in find_tools().items()}
 
     def signature(self, context: DetectContext) -> Any:
-        from reefnb.provision.tools import TOOLS
-
         stamps = {}
         for name, tool in TOOLS.items():
             path = tool.path()
@@ -595,8 +593,6 @@ def python_version(python: str | None = None) -> str:
 
 def cache_path(context: DetectContext | None = None) -> Path:
     """Where ``detect`` keeps the fingerprint of the context's environment."""
-    from reefnb.common.paths import reef_home
-
     context = context or DetectContext()
     key = hashlib.sha256(context.identity.encode("utf-8", "surrogateescape")).hexdigest()[:24]
     return reef_home() / "cache" / "detect" / f"{key}.json"

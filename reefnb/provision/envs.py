@@ -21,6 +21,8 @@ from pathlib import Path
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_json_object
 from reefnb.common.paths import envs_home
+from reefnb.common.version import __version__
+from reefnb.provision.requirements import hash_key, hash_lines
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +185,6 @@ HASH_CHECKING = ["--require-hashes", "--only-binary", ":all:"]
 
 
 def _install_hashed(python: str, packages: list[str], pip_options: list[str] | None, hashes: dict) -> None:
-    from reefnb.provision.requirements import hash_lines
-
     uv = uv_executable()
     with tempfile.TemporaryDirectory(prefix="reef-hashed-") as scratch:
         wanted, constraints = Path(scratch) / "requirements.txt", Path(scratch) / "constraints.txt"
@@ -210,8 +210,6 @@ def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, s
     Raises EnvError when the installer cannot resolve them (offline, a package not on the index).
     """
     from packaging.utils import canonicalize_name
-
-    from reefnb.provision.requirements import hash_key
 
     if not requested:
         return {}
@@ -239,8 +237,6 @@ def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, s
 
 def _compiled_hashes(text: str) -> dict[str, list[str]]:
     """``{"name==version": ["sha256:..."]}`` from a requirements file that ``--generate-hashes`` wrote."""
-    from reefnb.provision.requirements import hash_key
-
     hashes: dict[str, list[str]] = {}
     for entry in re.split(r"\n(?=\S)", text.replace("\\\n", " ")):
         match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", entry)
@@ -256,8 +252,6 @@ def install_reefnb(python: str) -> None:
     Kernels only need ``reefnb.record`` (standard library + IPython), so the package's files are
     copied with a small dist-info, rather than installing pandas and papermill there too.
     """
-    from reefnb.common.version import __version__
-
     site = Path(_run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
     source = Path(__file__).resolve().parent.parent
     target = site / "reefnb"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import read_json_object, write_json_object
-from reefnb.common.paths import reef_home
+from reefnb.common.paths import envs_home, reef_home
+from reefnb.provision.envs import get_environment, remove_environment
 
 
 def index_path() -> Path:
@@ -51,8 +52,6 @@ def remember_solution(solution, environment: str | None) -> None:
 
 def list_solutions() -> list[dict]:
     """The initialised solutions, with their environment's and folder's sizes in bytes."""
-    from reefnb.common.paths import envs_home
-
     entries = []
     for name, entry in sorted(read_index().items()):
         environment = entry.get("environment")
@@ -78,8 +77,6 @@ def find_solution(name: str) -> dict:
 
 def activation(name: str) -> dict:
     """How to enter a solution's environment: the line to source and the variables to set."""
-    from reefnb.provision.envs import get_environment
-
     entry = find_solution(name)
     if not entry.get("environment"):
         raise ReefError(f"solution '{name}' was initialised into the current python (--native): nothing to activate")
@@ -97,9 +94,6 @@ def remove_solution(name: str) -> dict:
     The solution's folder is deleted only when it lives under ``$REEF_HOME`` (pulled there by
     reef); a folder of the user's own is left in place.
     """
-    from reefnb.common.paths import envs_home
-    from reefnb.provision.envs import remove_environment
-
     entry = find_solution(name)
     removed = {"name": name, "environment": None, "folder": None}
     environment = entry.get("environment")

@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from reefnb.common.exceptions import ReefError
+from reefnb.provision.tools import TOOLS
 
 FOUND, MISSING, CONFLICT, UNMET, SKIPPED = "found", "missing", "conflict", "unmet", "skipped"
 GIB = 2**30
@@ -112,8 +113,6 @@ def _check_package(text: str, facts: Facts) -> Check:
 
 
 def _check_tool(tool: dict, facts: Facts) -> Check:
-    from reefnb.provision.tools import TOOLS
-
     name, required = tool["name"], tool.get("version", "") or "any"
     if name not in TOOLS:
         return Check("tool", name, required, None, UNMET, f"reef knows no tool '{name}' (known: {', '.join(sorted(TOOLS))})")

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import InputError
-from reefnb.common.json_input import parse_json
+from reefnb.common.json_input import parse_json, read_json
+from reefnb.solution.manifest import schema
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,6 @@ def _add_part(folder: Path, shard: str, table) -> list[str]:
 def _validators():
     """The run-record schema split in two: the record without its environment, and the environment alone."""
     import jsonschema
-
-    from reefnb.solution.manifest import schema
 
     whole = schema("run-record")
     outer = copy.deepcopy(whole)
@@ -296,8 +295,6 @@ def _environment(text: str | None, validator, source: str) -> dict | str:
 
 def _read_files(paths: list[Path], folder: Path, known: Callable[[list[str]], set[str]]) -> tuple[list[dict], list[tuple[str, str]]]:
     """Records of the first layout (one ``RUN_ID.json`` per run) not known yet, and (path, reason) for each refused."""
-    from reefnb.common.json_input import read_json
-
     present = known([path.stem for path in paths])
     records, bad = [], []
     for path in paths:

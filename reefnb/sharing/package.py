@@ -32,8 +32,11 @@ from reefnb.common.json_input import parse_json, read_json
 from reefnb.common.paths import solutions_home
 from reefnb.common.scrub import Scrubber, secrets_in_code
 from reefnb.provision.artifacts import file_sha256
+from reefnb.provision.declare import solution_of
 from reefnb.provision.detection import environment_modules, environment_packages
+from reefnb.provision.install import LOCK_VERSION, read_lock
 from reefnb.runs.attachments import FILES_FOLDER, packed_attachments
+from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import SERIES_FILE, series_path
 from reefnb.sharing.export_scan import FoundFiles, code_trees, kernel_python, local_modules, relative_parameter, static_files, traced_files
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
@@ -89,9 +92,6 @@ def export_package(
     Returns a summary: the package path, its sha256, its members, the expectations and runs it
     carries, and ``warnings`` (files read from outside the solution, imports not installed).
     """
-    from reefnb.provision.declare import solution_of
-    from reefnb.runs.store import Store, default_store
-
     source, output = Path(source), Path(output)
     if not source.exists():
         raise PackageError(f"{source}: no such notebook or solution")
@@ -466,8 +466,6 @@ def clean_record(record: dict) -> dict:
 
 def _lock(solution: Solution | None, data: dict, records: list[dict]) -> dict:
     """The solution's lock without paths or its creation time, or one made from the last run's environment."""
-    from reefnb.provision.install import LOCK_VERSION, read_lock
-
     lock = read_lock(solution) if solution is not None else None
     if lock is None:
         environment = (records[-1].get("environment") or {}) if records else {}

@@ -44,13 +44,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import IntegrityError, ReefError
+from reefnb.common.exceptions import IntegrityError, ManifestError, ReefError
 from reefnb.common.files import locked_file, read_json_object, write_json_object
 from reefnb.common.json_input import read_json
-from reefnb.common.paths import reef_home
+from reefnb.common.paths import reef_home, solutions_home
 from reefnb.common.scrub import Scrubber
+from reefnb.runs.attachments import packed_attachments
 from reefnb.runs.meaning import keep_pulled_manifests, manifests_to_share
+from reefnb.runs.store import default_store
 from reefnb.sharing import crowd, pins, signatures
+from reefnb.sharing.package import PackageError, clean_record, import_once, import_package, is_package
+from reefnb.solution.manifest import load_solution
 from reefnb.solution.versions import Range, Version, resolve, split_spec
 
 log = logging.getLogger(__name__)
@@ -319,10 +323,6 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
     OpenSSH private key: its signature goes beside the package; a registry that lists signers
     takes only theirs, and one that requires signatures takes no unsigned package.
     """
-    from reefnb.common.exceptions import ManifestError
-    from reefnb.sharing.package import PackageError, import_package, is_package
-    from reefnb.solution.manifest import load_solution
-
     package = Path(package)
     if not is_package(package):
         raise PackageError(f"{package}: not a package file (.reef.zip): make one with `reef export`")
@@ -568,8 +568,6 @@ def forget(spec: str | None = None, registry: str | None = None, signers: bool =
 
 
 def _imported(package: Path, target: str | Path | None) -> Path:
-    from reefnb.sharing.package import import_once, import_package
-
     if target is not None:
         return import_package(package, target)
     return import_once(package)
@@ -577,8 +575,6 @@ def _imported(package: Path, target: str | Path | None) -> Path:
 
 def component_folder(name: str, range_text: str = "") -> Path:
     """The folder of the highest pulled version of component ``name`` in ``range_text`` (for notebooks that use it)."""
-    from reefnb.common.paths import solutions_home
-
     prefix = f"{name}-"
     versions = [folder.name[len(prefix):] for folder in solutions_home().glob(f"{name}-*") if folder.is_dir()]
     best = Range.parse(range_text).best(versions)
@@ -615,8 +611,6 @@ def shareable_record(record: dict, identify: bool = False, scrubbers: dict | Non
     ``scrubbers`` (a dict kept by the caller) reuses one Scrubber per solution folder and host name, so the
     strings many records repeat (the fingerprint) are scrubbed once.
     """
-    from reefnb.sharing.package import clean_record
-
     hostname = (record.get("environment") or {}).get("hostname")
     folder = (record.get("solution") or {}).get("path")
     scrubbers = {} if scrubbers is None else scrubbers
@@ -643,8 +637,6 @@ def push_results(solution: str | None = None, registry: str | None = None, ident
     (``files/RUN_ID/NAME``, checked as for a package), at most ``files_limit`` bytes in all; what is left
     out is listed in ``files_left_out``.
     """
-    from reefnb.runs.store import default_store
-
     name = _one(registry)
     store = store or default_store()
     scrubbers: dict = {}
@@ -672,8 +664,6 @@ def push_results(solution: str | None = None, registry: str | None = None, ident
 
 def _attached_to_share(records: list[dict], identify: bool, scrubbers: dict, limit: int, left_out: list[str]) -> dict[str, bytes]:
     """``files/RUN_ID/NAME`` -> bytes of the files the runs attached, within ``limit`` bytes in all."""
-    from reefnb.runs.attachments import packed_attachments
-
     shared: dict[str, bytes] = {}
     for record in records:
         hostname = (record.get("environment") or {}).get("hostname")
@@ -689,8 +679,6 @@ def pull_results(solution: str | None = None, registry: str | None = None, store
     Only records whose run id is not here yet are parsed; a part or file that cannot be read is skipped
     with a warning naming it (listed in ``refused``).
     """
-    from reefnb.runs.store import default_store
-
     store = store or default_store()
     records, refused, seen = [], [], 0
     for name, folder in _refreshed(_chosen(registry)).items():

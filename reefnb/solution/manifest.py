@@ -18,6 +18,7 @@ from reefnb.solution.checks import api_problems, artifact_problems, syntax_probl
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
 from reefnb.solution.confinement import PathOutside, resolve_inside
 from reefnb.solution.notebook import NotebookError, notebook_parameters, read_notebook
+from reefnb.solution.versions import Range, VersionError
 
 MANIFEST_NAME = "solution.json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -197,8 +198,6 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
     for index, column in enumerate(data.get("dashboard", {}).get("columns", [])):
         if not _dashboard_column_known(column, seen, data):
             problem(f"/dashboard/columns/{index}", _dashboard_unknown(column, seen))
-
-    from reefnb.solution.versions import Range, VersionError
 
     for name, text in data.get("components", {}).items():
         if name == data["name"]:

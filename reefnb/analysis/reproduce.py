@@ -77,18 +77,7 @@ def reproduce(
         raise ReefError(f"--tolerance-scale must be a positive number, got {tolerance_scale!r}")
     source = Path(source)
     package = is_package(source)
-    if package:
-        if not trust:
-            raise ReefError(f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them")
-        target = Path(folder) if folder is not None else _reproduction_folder()
-        try:
-            solution = load_solution(import_package(source, target))
-        except BaseException:
-            if folder is None:
-                shutil.rmtree(target.parent, ignore_errors=True)
-            raise
-    else:
-        solution = load_solution(source)
+    solution = _open_source(source, package, trust, folder)
     originals = package_records(solution.path)
     try:
         provide_artifacts(solution, artifacts or {})
@@ -97,6 +86,48 @@ def reproduce(
             shutil.rmtree(solution.path.parent, ignore_errors=True)
         raise
     kernel, environment = _where(solution, env if env is not None else ("new" if package else None), pip_options, on_plan)
+    expectations = _expectations(solution, workflow, profile, originals)
+    missing_files = files_missing(originals, solution.path)
+    for path in missing_files:
+        log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
+    started = time.monotonic()
+    experiments = []
+    for entry in expectations:
+        chosen, parameters = entry.get("workflow", "run"), entry.get("parameters", {})
+        record = run(solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment)
+        experiment = _experiment(solution, entry, record, tolerance_scale, _original(originals, chosen, parameters))
+        if missing_files:
+            experiment["missing_files"] = missing_files
+        experiments.append(experiment)
+    result = _result(solution, source, tolerance_scale, missing_files, experiments)
+    profiles = solution.data.get("profiles", {})
+    result["profile"] = None if profile is None else {"name": profile, **profiles[profile],
+                                                       "elapsed_minutes": round((time.monotonic() - started) / 60, 2)}
+    json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
+    result["report"], result["html_report"] = str(json_path), str(html_path)
+    write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    write_text_atomically(html_path, report_html(result))
+    return result
+
+
+def _open_source(source: Path, package: bool, trust: bool, folder: str | Path | None) -> Any:
+    """The solution to reproduce: a folder's, or a package's imported (only with ``trust``) into ``folder``
+    or a new reproduction folder, which goes again when the import fails."""
+    if not package:
+        return load_solution(source)
+    if not trust:
+        raise ReefError(f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them")
+    target = Path(folder) if folder is not None else _reproduction_folder()
+    try:
+        return load_solution(import_package(source, target))
+    except BaseException:
+        if folder is None:
+            shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+
+
+def _expectations(solution: Any, workflow: str | None, profile: str | None, originals: list[dict]) -> list[dict]:
+    """The manifest's expectations in ``workflow`` and ``profile`` (every recorded run's when it declares none)."""
     profiles = solution.data.get("profiles", {})
     if profile is not None and profile not in profiles:
         raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
@@ -108,51 +139,47 @@ def reproduce(
         where = f" for workflow '{workflow}'" if workflow else ""
         where += f" in profile '{profile}'" if profile else ""
         raise ReefError(f"{solution.manifest_path}: /expected: nothing to reproduce{where}")
-    missing_files = files_missing(originals, solution.path)
-    for path in missing_files:
-        log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
-    started = time.monotonic()
-    declared = solution.metrics
-    experiments = []
-    for entry in expectations:
-        chosen = entry.get("workflow", "run")
-        parameters = entry.get("parameters", {})
-        record = run(solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment)
-        metrics = {}
-        for name, expected in sorted(entry["metrics"].items()):
-            tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
-            got = record["metrics"].get(name)
-            metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, tolerance_scale)
-            metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
-        original = _original(originals, chosen, parameters)
-        failed = any(metric["verdict"] in (NOT_REPRODUCED, MISSING) for metric in metrics.values())
-        experiment = {
-            "id": entry.get("id"),
-            "workflow": chosen,
-            "parameters": parameters,
-            "run_id": record["run_id"],
-            "status": record["status"],
-            "error": record.get("error"),
-            "metrics": metrics,
-            "verdict": REPRODUCED if record["status"] == "ok" and not failed else NOT_REPRODUCED,
-        }
-        if record.get("error"):
-            experiment["error"] = {**record["error"], "cell_source": _first_line(solution, chosen, record["error"].get("cell_index"))}
-        if missing_files:
-            experiment["missing_files"] = missing_files
-        if failed and original is not None:
-            experiment["environment_differences"] = environment_differences(original.get("environment") or {},
-                                                                            record.get("environment") or {})
-        if original is not None and timing_failed(metrics):  # what the machine did then and now (reefnb.runs.telemetry)
-            changes = telemetry.differences(original.get("system"), record.get("system"))
-            if changes:
-                experiment["telemetry_differences"] = changes
-        if (files := compare_files(original, record)) is not None:  # informational: logs carry times, so they differ
-            experiment["files"] = files
-        experiments.append(experiment)
+    return expectations
+
+
+def _experiment(solution: Any, entry: dict, record: dict, tolerance_scale: float, original: dict | None) -> dict:
+    """One expectation judged against the run that reproduced it: a verdict per metric, and what explains a
+    failure (the cell, the environment's and the machine's differences from the original run)."""
+    chosen, declared = entry.get("workflow", "run"), solution.metrics
+    metrics = {}
+    for name, expected in sorted(entry["metrics"].items()):
+        tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
+        got = record["metrics"].get(name)
+        metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, tolerance_scale)
+        metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
+    failed = any(metric["verdict"] in (NOT_REPRODUCED, MISSING) for metric in metrics.values())
+    experiment = {
+        "id": entry.get("id"),
+        "workflow": chosen,
+        "parameters": entry.get("parameters", {}),
+        "run_id": record["run_id"],
+        "status": record["status"],
+        "error": record.get("error"),
+        "metrics": metrics,
+        "verdict": REPRODUCED if record["status"] == "ok" and not failed else NOT_REPRODUCED,
+    }
+    if record.get("error"):
+        experiment["error"] = {**record["error"], "cell_source": _first_line(solution, chosen, record["error"].get("cell_index"))}
+    if failed and original is not None:
+        experiment["environment_differences"] = environment_differences(original.get("environment") or {}, record.get("environment") or {})
+    if original is not None and timing_failed(metrics):  # what the machine did then and now (reefnb.runs.telemetry)
+        changes = telemetry.differences(original.get("system"), record.get("system"))
+        if changes:
+            experiment["telemetry_differences"] = changes
+    if (files := compare_files(original, record)) is not None:  # informational: logs carry times, so they differ
+        experiment["files"] = files
+    return experiment
+
+
+def _result(solution: Any, source: Path, tolerance_scale: float, missing_files: list[str], experiments: list[dict]) -> dict:
     verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
     all_ok = all(experiment["verdict"] == REPRODUCED for experiment in experiments)
-    result = {
+    return {
         "solution": f"{solution.name}@{solution.version}",
         "source": str(source),
         "folder": str(solution.path),
@@ -163,14 +190,7 @@ def reproduce(
         "verdict": REPRODUCED if all_ok else NOT_REPRODUCED,
         "badges": _badges(experiments, all_ok),
         "claims": _claims(solution.data.get("claims", []), experiments),
-        "profile": None if profile is None else {"name": profile, **profiles[profile],
-                                                  "elapsed_minutes": round((time.monotonic() - started) / 60, 2)},
     }
-    json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
-    result["report"], result["html_report"] = str(json_path), str(html_path)
-    write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
-    write_text_atomically(html_path, report_html(result))
-    return result
 
 
 def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:

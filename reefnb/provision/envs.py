@@ -246,18 +246,29 @@ def _compiled_hashes(text: str) -> dict[str, list[str]]:
     return dict(sorted(hashes.items()))
 
 
-def install_reefnb(python: str) -> None:
-    """Make this reefnb importable in another environment without its dependencies.
+# What a kernel needs of reefnb (reefnb.record, attach, run_folder, the LoadGen harness): the kernel
+# package, the package's lazy __init__ and the version it reads; paths relative to the package folder.
+KERNEL_PART = ("__init__.py", "bench.py", "kernel", "common/__init__.py", "common/version.py")
 
-    Kernels only need ``reefnb.record`` (standard library + IPython), so the package's files are
-    copied with a small dist-info, rather than installing pandas and papermill there too.
+
+def install_reefnb(python: str) -> None:
+    """Make reefnb's kernel part importable in another environment, without its dependencies.
+
+    Kernels need only ``reefnb.kernel`` (standard library + IPython: ``reefnb.record``, ``attach``,
+    ``run_folder``, the LoadGen harness), so those files are copied with a small dist-info, rather than
+    installing reefnb with pandas and papermill there too. The rest of the API says it is not there.
     """
     site = Path(_run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
     source = Path(__file__).resolve().parent.parent
     target = site / "reefnb"
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in KERNEL_PART:
+        (target / part).parent.mkdir(parents=True, exist_ok=True)
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source / part, target / part)
     info = site / f"reefnb-{__version__}.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: reefnb\nVersion: {__version__}\n", encoding="utf-8")

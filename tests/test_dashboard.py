@@ -199,7 +199,8 @@ def test_reef_pareto_magic_returns_the_explorer(runs):
 
 def test_pareto_errors_name_the_columns():
     with pytest.raises(ReefError, match="no ok runs recorded"):
-        from reefnb.frontends.cli import build_parser, cmd_pareto
+        from reefnb.frontends.cli import build_parser
+        from reefnb.frontends.terminal import cmd_pareto
 
         cmd_pareto(build_parser().parse_args(["pareto", "--min", "x"]), io.StringIO())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from reefnb.analysis.frame import metric_meaning
-from reefnb.analysis.plots import REFERENCE_DETAILS
+from reefnb.analysis.pareto import normalise_objectives, ok_runs
+from reefnb.analysis.plots import REFERENCE_DETAILS, pareto_chart
 from reefnb.analysis.series import runs_series
 from reefnb.common.exceptions import ReefError
 from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
 from reefnb.provision.artifacts import format_size
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
+from reefnb.runs.store import default_store
 from reefnb.solution.confinement import PathOutside, resolve_inside
 
 if TYPE_CHECKING:
@@ -56,6 +58,18 @@ def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None
         objectives[column] = metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column) or "min"
     if frame is not None:
         objectives = {column: goal for column, goal in objectives.items() if column in frame.columns}
+    return objectives
+
+
+def choose_objectives(frame: pandas.DataFrame, solution: Solution | None = None, named: Mapping[str, str] | None = None,
+                      at_least: int = 0) -> dict[str, str]:
+    """The objectives of a Pareto analysis of ``frame``: those ``named`` (column or bare metric name -> min|max;
+    checked against the frame), else ``default_objectives``; then, up to ``at_least`` objectives, the first
+    numeric metric columns, minimised. Empty when none is named, none has a goal and ``at_least`` is 0."""
+    objectives = normalise_objectives(frame, named) if named else default_objectives(solution, frame)
+    numeric = [c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives]
+    for column in numeric[: max(0, at_least - len(objectives))]:
+        objectives[column] = "min"
     return objectives
 
 
@@ -154,19 +168,13 @@ def dashboard_html(
     which the run's attached files are linked (without it they are listed, not linked)."""
     import vl_convert
 
-    from reefnb.analysis.plots import pareto_chart
-
     frame = scrub_frame(frame, solution.path if solution else None)  # a page leaves this machine: no secrets, paths or names
     settings = solution.data.get("dashboard", {}) if solution else {}
     metrics = metric_meaning(solution, frame)
     title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else _title_of(frame))
     named = list(objectives or ())
-    objectives = dict(objectives or default_objectives(solution, frame))
-    if len(objectives) < 2:  # fall back on the first numeric metric columns
-        numeric = [c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives]
-        for column in numeric[: 2 - len(objectives)]:
-            objectives[column] = "min"
-    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    objectives = choose_objectives(frame, solution, objectives, at_least=2)
+    ok = ok_runs(frame)
     if "param.dataset" in ok.columns:  # which data set each run measured: the chart tells them apart
         ok = ok.assign(dataset=ok["param.dataset"])
     reference = reference_frame(solution)
@@ -245,8 +253,6 @@ def attached_files(run_ids: Iterable[str], location: str | Path | None = None, s
     folder (so that it never spells out the folders above), else None."""
     import pandas
 
-    from reefnb.runs.store import default_store
-
     store = store or default_store()
     rows: list[dict] = []
     for run_id in dict.fromkeys(map(str, run_ids)):
@@ -277,7 +283,7 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
         groups["contributor"] = frame["env.contributor"].fillna("this machine")
     rows = []
     for key, runs in groups.groupby(["contributor", "environment"] if shared else "environment", sort=True):
-        ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+        ok = ok_runs(runs)
         row: dict[str, Any] = {"contributor": key[0], "environment": key[1]} if shared else {"environment": key}
         row.update({"runs": len(runs), "ok": len(ok), "not ok": len(runs) - len(ok)})
         for column, goal in objectives.items():
@@ -303,7 +309,7 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
 
     rows = []
     for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
-        matching = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+        matching = ok_runs(frame)
         for name, value in expected_parameters(solution, expectation).items():
             column = f"param.{name}"
             matching = matching[_equal(matching[column], value)] if column in matching else matching.iloc[0:0]

@@ -26,6 +26,11 @@ BINS_2D = 4096  # bins of the first objective in the 2-objective prefilter of wi
 SWEEP_BLOCK = 2048  # rows of the 3-objective sweep checked against the staircase at once
 
 
+def ok_runs(frame: pandas.DataFrame) -> pandas.DataFrame:
+    """The runs a frontier is drawn from: those whose status is ok (a frame without statuses is taken as it is)."""
+    return frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+
+
 def normalise_objectives(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> dict[str, str]:
     """Objectives with full column names, checked against the frame; ReefError naming a bad one."""
     if not objectives:

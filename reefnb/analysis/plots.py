@@ -7,6 +7,8 @@ Selections keep working because the data stays inline in the spec.
 
 from __future__ import annotations
 
+import io
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,8 +171,6 @@ def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: 
 def drawn_rows(frame: pandas.DataFrame, objectives: Mapping[str, str], max_points: int = MAX_POINTS) -> tuple[pandas.DataFrame, int]:
     """The rows a chart sends: all of them with an ``on_front`` column, or past ``max_points`` the
     frontier plus an evenly drawn sample of the rest; and how many rows have values for the axes."""
-    import warnings
-
     import pandas
 
     with warnings.catch_warnings():
@@ -205,8 +205,6 @@ def save_chart(chart: Any, path: str | Path) -> Path:
 
 def chart_html(chart: Any) -> str:
     """A standalone HTML page of the chart with the Vega libraries inlined (renders offline)."""
-    import io
-
     buffer = io.StringIO()
     chart.save(buffer, format="html", inline=True)
     return buffer.getvalue()

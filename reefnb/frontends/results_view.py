@@ -11,29 +11,13 @@ is a plain DataFrame again and shows what it holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 import pandas
 
-from reefnb.frontends.widgets import escape
+from reefnb.frontends.rendering import display_columns, format_number, with_units
 
 _NOWRAP = "white-space:nowrap"
-
-
-def compact_columns(frame: pandas.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
-    """The columns a reader needs first: run id, status, then ``columns`` (a metric's bare name is
-    enough; names the frame lacks are left out) or every parameter then every metric."""
-    chosen = [name for name in ("run_id", "status") if name in frame.columns]
-    if columns:
-        for name in columns:
-            found = next((column for column in (name, f"metric.{name}", f"param.{name}") if column in frame.columns), None)
-            if found is not None and found not in chosen:
-                chosen.append(found)
-    else:
-        chosen += [column for column in frame.columns if column.startswith("param.")]
-        chosen += [column for column in frame.columns if column.startswith("metric.")]
-    if "error" in frame.columns and frame["error"].notna().any():
-        chosen.append("error")
-    return chosen
 
 
 class ResultsFrame(pandas.DataFrame):
@@ -59,16 +43,16 @@ class ResultsFrame(pandas.DataFrame):
         frame.attrs = dict(self.attrs)
         return frame
 
+    def _shown(self) -> list[str]:
+        """Run id, status, the chosen columns (else every parameter and metric), the error when a run has one."""
+        return display_columns(self, getattr(self, "shown_columns", None), errors=True)
+
     def compact(self) -> pandas.DataFrame:
         """The table shown: run id, status, parameters, metrics (headers with their units)."""
-        columns = compact_columns(self, getattr(self, "shown_columns", None))
-        table = pandas.DataFrame(self, copy=False)[columns].copy()
-        units = self.attrs.get("units", {})
-        table.columns = [f"{column} [{units[column]}]" if units.get(column) else column for column in columns]
-        return table
+        return with_units(self, self._shown())
 
     def _caption(self) -> str:
-        shown = len(compact_columns(self, getattr(self, "shown_columns", None)))
+        shown = len(self._shown())
         runs = f"{len(self)} run{'' if len(self) == 1 else 's'}"
         return f"{runs}, {shown} of {len(self.columns)} columns: .full() (or %reef results --all-columns) shows every column"
 
@@ -80,11 +64,7 @@ class ResultsFrame(pandas.DataFrame):
     def _repr_html_(self) -> str:
         if self.empty:
             return f"<div>{escape('no runs')}</div>"
-        html = self.compact().to_html(index=False, border=0, na_rep="–", float_format=_number, classes="reef-results")
+        html = self.compact().to_html(index=False, border=0, na_rep="–", float_format=format_number, classes="reef-results")
         html = html.replace("<td>", f'<td style="{_NOWRAP}">').replace("<th>", f'<th style="{_NOWRAP}">')
         caption = f'<div style="font-size:0.85em;color:var(--jp-ui-font-color2,#57606a)">{escape(self._caption())}</div>'
         return f'<div class="reef-results-frame" style="overflow-x:auto">{html}{caption}</div>'
-
-
-def _number(value: float) -> str:
-    return f"{value:.6g}"

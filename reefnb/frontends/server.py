@@ -21,11 +21,14 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from reefnb import ReefError, Solution, default_store, load_solution, open_solution, plan_init, reef_home
+from reefnb.common.exceptions import ReefError
 from reefnb.common.json_input import parse_json
+from reefnb.common.paths import reef_home
+from reefnb.frontends import commands
+from reefnb.frontends.rendering import run_view
 from reefnb.runs.attachments import file_details, file_links, refused_line
-from reefnb.runs.telemetry import summary_line
 from reefnb.solution.confinement import is_inside
+from reefnb.solution.manifest import Solution
 
 API_PREFIX = "reef/api"
 MAX_RUNS = 200  # the newest runs shown in the sidebar
@@ -74,37 +77,22 @@ def relative_to_root(root: Path, path: Path) -> str:
 
 
 def resolve_target(root: Path, relative: str) -> Target:
-    """The notebook at ``relative`` and its solution: the ``solution.json`` (in its folder or a parent,
-    inside the root) whose workflows run it, else the notebook alone as a solution."""
-    from reefnb.provision.declare import solution_of
-
+    """The notebook at ``relative`` under ``root`` and its solution (``commands.notebook_solution``: the
+    ``solution.json`` inside the root whose workflows run it, else the notebook alone)."""
     notebook = confined(root, relative)
     if notebook.suffix != ".ipynb" or not notebook.is_file():
         raise RequestError(f"{relative}: not a notebook (.ipynb)")
-    manifest = solution_of(notebook)
-    if manifest is not None and manifest.resolve().is_relative_to(root.resolve()):
-        solution = load_solution(manifest)
-    else:
-        solution = open_solution(notebook)
-    workflow = next((name for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
-                     if flow.notebook.resolve() == notebook), None)
-    return Target(notebook, relative_to_root(root, notebook), solution, workflow)
+    found = commands.notebook_solution(notebook, within=root)
+    return Target(found.notebook, relative_to_root(root, notebook), found.solution, found.workflow)
 
 
 # --- what each endpoint answers (plain functions: the handlers only parse, confine and wrap) ---
 
 
 def describe(root: Path, target: Target) -> dict:
-    """The notebook's solution, its workflows and the parameter schema of the notebook's workflow."""
-    from reefnb.solution.notebook import notebook_parameters, parameters_schema, read_notebook
-
+    """The notebook's solution, its workflows and the parameter schema of the notebook's workflow (``reef params``'s)."""
     solution = target.solution
-    parameters = notebook_parameters(read_notebook(target.notebook))
-    workflow = solution.workflows.get(target.workflow) if target.workflow else None
-    schema = parameters_schema(parameters, title=f"parameters of {target.notebook.name}")
-    for name, value in (workflow.parameters if workflow else {}).items():  # the manifest's defaults win over the cell's
-        if name in schema["properties"]:
-            schema["properties"][name]["default"] = value
+    schema = commands.notebook_parameters_of(solution, target.workflow, target.notebook).schema
     return {
         "path": target.relative,
         "solution": {
@@ -122,23 +110,14 @@ def describe(root: Path, target: Target) -> dict:
 
 def requirements(root: Path, target: Target) -> dict:
     """What ``reef init`` would find and do for the notebook's solution (nothing changes)."""
-    from reefnb.frontends.widgets import plan_rows
-
-    solution = target.solution
-    if solution.manifest_path is None:
-        from reefnb.provision.declare import notebook_declarations
-
-        declared = notebook_declarations(target.notebook)
-        data = {**solution.data, "requires": declared.get("requires", {}), "artifacts": declared.get("artifacts", {})}
-        solution = Solution(solution.path, None, data, solution.workflows)
-    plan = plan_init(solution)
-    rows = plan_rows(plan)
+    preview = commands.notebook_requirements(commands.NotebookSolution(target.notebook, target.solution, target.workflow))
+    plan = preview.plan
     return {
         "solution": f"{plan.solution.name}@{plan.solution.version}",
         "target": plan.target,
         "environment": plan.environment,
         "exists": plan.exists,
-        "requirements": rows,
+        "requirements": preview.rows,
         "installs": plan.installs,
         "unmet": len(plan.unmet),
         "installable": target.solution.manifest_path is not None,
@@ -146,38 +125,34 @@ def requirements(root: Path, target: Target) -> dict:
 
 
 def install(root: Path, target: Target, body: dict) -> dict:
-    """``reef init`` for the notebook's solution: an environment and kernel with what is missing."""
-    from reefnb import init
-
-    if target.solution.manifest_path is None:
+    """``reef init`` for the notebook's solution: an environment and kernel with what is missing (refused as
+    ``reef init`` refuses: unmet requirements, and a package's code or unpinned requirements without trust)."""
+    solution = target.solution
+    if solution.manifest_path is None:
         raise RequestError(f"{target.relative}: not part of a solution (no solution.json runs it): export it as a solution first")
-    lock = init(target.solution)
-    environment = lock.get("environment", {})
-    return {"solution": f"{target.solution.name}@{target.solution.version}", "environment": environment.get("name"),
+    environment = commands.init(commands.InitRequest(source=solution.path)).lock.get("environment", {})
+    return {"solution": f"{solution.name}@{solution.version}", "environment": environment.get("name"),
             "kernel": environment.get("kernel"), "path": environment.get("path")}
 
 
 def run_summary(root: Path, record: dict) -> dict:
     """A run record as the sidebar shows it: status, parameters, metrics (value and unit), the error."""
-    from reefnb.kernel.recording import decode_value
-
-    output = record.get("notebook", {}).get("output_path")
+    view = run_view(record)
     try:
-        output = relative_to_root(root, Path(output)) if output else None
+        output = relative_to_root(root, Path(view.notebook)) if view.notebook else None
     except ValueError:
         output = None
-    error = record.get("error") or None
     return {
         "run_id": record["run_id"],
-        "workflow": record.get("workflow"),
-        "status": record["status"],
+        "workflow": view.workflow,
+        "status": view.status,
         "started": record.get("started"),
-        "duration_s": record.get("duration_s"),
-        "parameters": record.get("parameters", {}),
-        "metrics": {name: {"value": decode_value(metric), "unit": metric.get("unit")} for name, metric in record.get("metrics", {}).items()},
-        "error": None if not error else f"{error.get('name', '')}: {error.get('message', '')}".strip(": "),
+        "duration_s": view.duration_s,
+        "parameters": view.parameters,
+        "metrics": {metric.name: {"value": metric.value, "unit": metric.unit or None} for metric in view.metrics},
+        "error": view.problem(cell=False) or None,
         "output": output,
-        "system": summary_line(record.get("system")) or None,  # what the run's processes did (reefnb.runs.telemetry)
+        "system": view.system or None,  # what the run's processes did (reefnb.runs.telemetry)
         "files": attached_files(root, record),
         "files_refused": [refused_line(entry) for entry in record.get("files_refused") or []],
     }
@@ -190,24 +165,15 @@ def attached_files(root: Path, record: dict) -> list[dict]:
     return [{"name": entry["name"], "details": file_details(entry), "path": links.get(entry["name"])} for entry in record.get("files") or []]
 
 
-def solution_records(target: Target) -> list[dict]:
-    """The recorded runs of the notebook's solution in this folder (a namesake elsewhere is another solution), oldest first."""
-    folder = str(target.solution.path.resolve())
-    return [record for record in default_store().records(solution=target.solution.name)
-            if record.get("solution", {}).get("path") == folder]
-
-
 def runs(root: Path, target: Target) -> dict:
     """The recorded runs of the notebook's solution, newest first."""
-    records = solution_records(target)[::-1][:MAX_RUNS]
-    return {"solution": target.solution.name, "store": str(default_store().path), "runs": [run_summary(root, r) for r in records]}
+    records = commands.solution_records(target.solution)[::-1][:MAX_RUNS]
+    return {"solution": target.solution.name, "store": str(commands.store_path()), "runs": [run_summary(root, r) for r in records]}
 
 
 def run_workflow(root: Path, target: Target, body: dict) -> dict:
     """Run the notebook's workflow (``body["workflow"]``, default: the one that runs this notebook) with
     ``body["parameters"]``, cast and checked as ``reef run -p`` does."""
-    from reefnb import run
-
     parameters, workflow = body.get("parameters", {}), body.get("workflow")
     if not isinstance(parameters, dict):
         raise RequestError("'parameters' must be an object of parameter names to values")
@@ -218,15 +184,13 @@ def run_workflow(root: Path, target: Target, body: dict) -> dict:
         raise RequestError(f"{target.relative}: no workflow of {target.solution.manifest_path} runs this notebook")
     if not is_inside(root, target.solution.workflow(workflow).notebook.absolute()):
         raise RequestError(f"{target.relative}: the notebook of workflow '{workflow}' is outside the server's root: refused", status=403)
-    record = run(target.solution, workflow=workflow, parameters=parameters)
+    record = commands.run(commands.RunOptions(solution=target.solution, workflow=workflow, parameters=parameters))
     return run_summary(root, record)
 
 
 def export(root: Path, target: Target, body: dict) -> dict:
     """Write the notebook's solution (or the notebook alone) as a package inside the root: at ``body["output"]``,
     else ``NAME-VERSION.reef.zip`` in the solution's folder."""
-    from reefnb import export_package
-
     output = body.get("output")
     if output is not None and not isinstance(output, str):
         raise RequestError("'output' must be a path relative to the server's root")
@@ -240,7 +204,7 @@ def export(root: Path, target: Target, body: dict) -> dict:
             raise RequestError(f"{output}: no such folder", status=404)
     else:
         destination = solution.path / f"{solution.name}-{solution.version}.reef.zip"
-    summary = export_package(source, destination)
+    summary = commands.export(commands.ExportOptions(source=source, output=destination))
     package = relative_to_root(root, destination)
     return {**summary, "package": package, "runs": len(summary["runs"]), "expected": len(summary["expected"]),
             "members": len(summary["members"])}
@@ -248,19 +212,12 @@ def export(root: Path, target: Target, body: dict) -> dict:
 
 def dashboard(root: Path, target: Target) -> dict:
     """The offline dashboard page of the solution's runs (``html``: one self-contained page)."""
-    from reefnb import records_to_frame
-    from reefnb.analysis.dashboard import dashboard_html, require_runs
-
-    frame = records_to_frame(solution_records(target))
-    require_runs(frame, target.solution.name)
-    return {"solution": target.solution.name, "runs": len(frame), "html": dashboard_html(frame, solution=target.solution)}
+    return {"solution": target.solution.name, **commands.dashboard_page(target.solution)}
 
 
 def detect_summary(root: Path) -> dict:
     """This machine's fingerprint (cached, as ``reef detect``), and where reef keeps its data."""
-    from reefnb import detect
-
-    return {"reef_home": str(reef_home()), "fingerprint": detect()}
+    return {"reef_home": str(reef_home()), "fingerprint": commands.detect()}
 
 
 def json_text(value: Any) -> str:

@@ -7,18 +7,31 @@ notebook read outside a browser (or saved without widget state) still says what 
 from __future__ import annotations
 
 import html
+import json
 import logging
+import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import ipywidgets as widgets
+from IPython.display import display
+from packaging.utils import canonicalize_name
 
+from reefnb.analysis.dashboard import format_metric
+from reefnb.analysis.frame import metric_meaning
+from reefnb.analysis.pareto import normalise_objectives, pareto_front
+from reefnb.analysis.plots import chart_svg, pareto_chart
 from reefnb.common.exceptions import ReefError
-from reefnb.runs.attachments import attachment_lines, file_details, file_links, refused_line
-from reefnb.runs.telemetry import summary_line
+from reefnb.frontends import commands
+from reefnb.frontends.rendering import format_duration, format_number, format_size, record_text, run_view
+from reefnb.provision.detection import format_fingerprint
+from reefnb.runs.attachments import file_details, file_links, refused_line
+from reefnb.runs.store import default_store
+from reefnb.runs.telemetry import goal as telemetry_goal
 
 log = logging.getLogger(__name__)
 
@@ -120,67 +133,28 @@ def table_bundle(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict:
     return bundle(html_table(columns, rows), text_table(columns, rows))
 
 
-def format_value(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
-
-
-def format_bytes(count: float | None) -> str:
-    if count is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return str(count)
-
-
 # ---------------------------------------------------------------------------------------------
 # Runs and fingerprints
 
 
 def run_summary(record: dict) -> dict:
-    """A run record as a small HTML summary: status, parameters, metrics with units, the error."""
-    from reefnb.kernel.recording import decode_value
-
-    solution = f"{record['solution']['name']}@{record['solution']['version']}"
-    head = (f"<b>{escape(record['run_id'])}</b> {badge(record['status'])} {escape(solution)} · "
-            f"{escape(record['workflow'])} · {escape(format_duration(record['duration_s']))}")
-    parameters = " ".join(f"{name}={value!r}" for name, value in record["parameters"].items()) or "(defaults)"
-    metrics = [(name, format_value(decode_value(metric)), metric.get("unit") or "") for name, metric in record["metrics"].items()]
-    parts = [f"<div>{head}</div>", f"<div>parameters: <code>{escape(parameters)}</code></div>"]
-    plain = [f"{record['run_id']}  {solution}  {record['workflow']}  {record['status']}  {record['duration_s']:.2f} s",
-             f"  parameters: {parameters}"]
-    error = record.get("error")
-    if error:
-        cell = f" (cell {error['cell_index']})" if error.get("cell_index") is not None else ""
-        problem = f"{error.get('name')}: {error.get('message')}{cell}"
-        parts.append(message_html([problem], "error"))
-        plain.append(f"  error: {problem}")
-    if metrics:
-        parts.append(html_table(("metric", "value", "unit"), metrics))
-        plain += [f"  {name} = {value} {unit}".rstrip() for name, value, unit in metrics]
-    if record.get("system"):  # what the run's processes did (reefnb.runs.telemetry)
-        line = summary_line(record["system"])
-        parts.append(f'<div class="reef-system">system: {escape(line)}</div>')
-        plain.append(f"  system: {line}")
-    output = record["notebook"].get("output_path")
-    if output:
-        parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(output)}</code></div>')
-        plain.append(f"  notebook: {output}")
-    if record.get("files") or record.get("files_refused"):  # the run's evidence (reefnb.attach), linked from the kernel's folder
+    """A run record as a small HTML summary (status, parameters, the error, metrics with units, telemetry, the
+    executed notebook, attached files); its plain form is what ``reef run`` prints."""
+    view = run_view(record)
+    head = (f"<b>{escape(view.run_id)}</b> {badge(view.status)} {escape(view.solution)} · "
+            f"{escape(view.workflow)} · {escape(format_duration(view.duration_s))}")
+    parts = [f"<div>{head}</div>", f"<div>parameters: <code>{escape(view.parameters_text or '(defaults)')}</code></div>"]
+    if view.problem():
+        parts.append(message_html([view.problem()], "error"))
+    if view.metrics:
+        parts.append(html_table(("metric", "value", "unit"), [(metric.name, metric.text, metric.unit) for metric in view.metrics]))
+    if view.system:  # what the run's processes did (reefnb.runs.telemetry)
+        parts.append(f'<div class="reef-system">system: {escape(view.system)}</div>')
+    if view.notebook:
+        parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(view.notebook)}</code></div>')
+    if view.has_files:  # the run's evidence (reefnb.attach), linked from the kernel's folder
         parts.append(_attached_files_html(record, file_links(record, Path.cwd())))
-        plain += attachment_lines(record)
-    return bundle(f'<div class="reef-run">{"".join(parts)}</div>', "\n".join(plain))
+    return bundle(f'<div class="reef-run">{"".join(parts)}</div>', record_text(record))
 
 
 def _attached_files_html(record: dict, links: dict[str, str]) -> str:
@@ -195,8 +169,6 @@ def _attached_files_html(record: dict, links: dict[str, str]) -> str:
 
 def fingerprint_bundle(fingerprint: dict) -> dict:
     """``reef detect``'s fingerprint as a two-column table (topic, what was found)."""
-    from reefnb.provision.detection import format_fingerprint
-
     text = format_fingerprint(fingerprint)
     rows: list[list[str]] = []
     for line in text.splitlines():
@@ -261,51 +233,28 @@ class SweepProgressWidget(widgets.VBox):
 
     @staticmethod
     def record_line(record: dict) -> str:
-        from reefnb.kernel.recording import decode_value
-
-        parameters = " ".join(f"{name}={value!r}" for name, value in record.get("parameters", {}).items())
-        error = record.get("error") or {}
-        if error:
-            detail = f"{error.get('name')}: {error.get('message')}"
-        else:
-            detail = " ".join(f"{name}={format_value(decode_value(metric))}" for name, metric in record.get("metrics", {}).items())
-        return (f'<span style="font-size:0.85em">last: {escape(record.get("run_id"))} {badge(record.get("status", ""))} '
-                f"<code>{escape(parameters)}</code> {escape(detail)}</span>")
+        view = run_view(record)
+        detail = view.problem() or " ".join(f"{metric.name}={metric.text}" for metric in view.metrics)
+        return (f'<span style="font-size:0.85em">last: {escape(view.run_id)} {badge(view.status)} '
+                f"<code>{escape(view.parameters_text)}</code> {escape(detail)}</span>")
 
 
 # ---------------------------------------------------------------------------------------------
 # The dependency panel of `%reef init`
 
 
-def plan_rows(plan) -> list[dict]:
-    """One row per requirement and artifact of an init plan: kind, name, required, found, status, reason.
-
-    Artifact statuses are said as requirements are: cached is ``found``; to be downloaded, generated
-    or replaced by a fallback is ``missing`` (the reason says which); unobtainable is ``unmet``.
-    """
-    rows = [dict(check.as_dict()) for check in plan.checks]
-    specs = plan.solution.data.get("artifacts", {})
-    for artifact in plan.artifacts:
-        spec = specs.get(artifact["name"], {})
-        required = f"sha256 {spec['sha256'][:12]}…" if "sha256" in spec else (spec.get("generate") or "")
-        status = {"cached": "found", "missing": "unmet"}.get(artifact["status"], "missing")
-        found = "cached" if artifact["status"] == "cached" else None
-        reason = "" if status == "found" else f"{artifact['status']}: {artifact.get('detail', '')}".rstrip(": ")
-        rows.append({"kind": "artifact", "name": artifact["name"], "required": required, "found": found, "status": status, "reason": reason})
-    return rows
-
-
 class DependencyPanel(widgets.VBox):
     """``%reef init``'s panel: each requirement with what was found, and an "Install missing" button.
 
-    ``install(progress)`` is what the button runs (``reefnb.init`` with the magic's options); it
-    returns the lock. The button runs it in a thread, so the kernel stays free; ``install()`` runs
-    it here and returns the Solution; ``wait()`` waits for a click's install to end.
+    ``preview`` (``commands.preview_init``) holds the plan, its rows and why ``reef init`` would refuse it (the
+    core's rules, trust included): then the button stays disabled. ``install(progress)`` is what the button runs
+    (``commands.init`` with the magic's options); it returns the lock. The button runs it in a thread, so the
+    kernel stays free; ``install()`` runs it here and returns the Solution; ``wait()`` waits for a click's install.
     """
 
-    def __init__(self, plan, install: Callable[[Callable], dict] | None, dry_run: bool = False, yes: bool = False):
-        self.plan = plan
-        self.rows = plan_rows(plan)
+    def __init__(self, preview: commands.InitPreview, install: Callable[[Callable], dict] | None, dry_run: bool = False):
+        self.plan = plan = preview.plan
+        self.rows = [dict(row) for row in preview.rows]
         self.solution = None
         self.lock: dict | None = None
         self.error: BaseException | None = None
@@ -314,7 +263,7 @@ class DependencyPanel(widgets.VBox):
         self._install = install
         self._mutex = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.blocked = self._blocked_reason(dry_run, yes)
+        self.blocked = preview.refusal or self._blocked_reason(dry_run)
 
         self.header = widgets.HTML(self._header_html())
         self.table = widgets.HTML(requirement_table(self.rows))
@@ -341,14 +290,7 @@ class DependencyPanel(widgets.VBox):
         summary = " ".join(f"{badge(status)}&nbsp;{count}" for status, count in counts.items()) or "nothing required"
         return f"<div><b>{escape(plan.solution.name)}@{escape(plan.solution.version)}</b> → {where} &nbsp; {summary}</div>"
 
-    def _blocked_reason(self, dry_run: bool, yes: bool) -> str | None:
-        plan = self.plan
-        if plan.unmet:
-            reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
-            return f"{len(plan.unmet)} requirement(s) cannot be met here: {reasons}"
-        if plan.target == "native" and plan.conflicts and not yes:
-            changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
-            return f"--native would replace installed packages ({changes}); add --yes to allow it"
+    def _blocked_reason(self, dry_run: bool) -> str | None:
         if dry_run:
             return "dry run: nothing changes (run %reef init without --dry-run to install)"
         if self._install is None:
@@ -451,13 +393,11 @@ class DependencyPanel(widgets.VBox):
         else:
             bar.max = max(bar.max, done, 1)
         bar.value = min(done, bar.max)
-        self.progress_labels[name].value = escape(f"{format_bytes(done)} / {format_bytes(total)}" if total else format_bytes(done))
+        self.progress_labels[name].value = escape(f"{format_size(done)} / {format_size(total)}" if total else format_size(done))
         if total is not None and done >= total:
             bar.bar_style = "success"
 
     def _installed(self, lock: dict) -> None:
-        from packaging.utils import canonicalize_name
-
         self.lock = lock
         self.solution = self.plan.solution
         packages = {canonicalize_name(name): version for name, version in lock.get("packages", {}).items()}
@@ -511,20 +451,17 @@ class ParametersForm(widgets.VBox):
 
     def submit(self) -> dict | None:
         """Run the workflow with the form's values; the summary (or the error) shows below."""
-        from reefnb import run as run_default
-
         self.button.disabled = True
         self.output.clear_output()
         try:
-            self.record = (self._run or run_default)(self.solution, workflow=self.workflow, parameters=self.values())
+            if self._run is not None:
+                self.record = self._run(self.solution, workflow=self.workflow, parameters=self.values())
+            else:
+                self.record = commands.run(commands.RunOptions(solution=self.solution, workflow=self.workflow, parameters=self.values()))
             with self.output:
-                from IPython.display import display
-
                 display(run_summary(self.record), raw=True)
         except ReefError as error:
             with self.output:
-                from IPython.display import display
-
                 display(message(str(error)), raw=True)
         finally:
             self.button.disabled = False
@@ -550,8 +487,6 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
                            description=name, style=style)
         return (widgets.IntText if integer else widgets.FloatText)(value=value, description=name, style=style)
     if kind in ("array", "object"):
-        import json
-
         return widgets.Text(value=json.dumps(default) if default is not None else "", description=name, style=style)
     return widgets.Text(value="" if default is None else str(default), description=name, style=style)
 
@@ -574,21 +509,9 @@ def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: s
     default to the manifest's dashboard section and its metrics' goals; without a manifest at hand, to
     the goals the runs' records kept.
     """
-    from reefnb.analysis.dashboard import default_objectives
-    from reefnb.analysis.frame import results_and_solution
-
-    if runs is None or isinstance(runs, (str, Path)):
-        frame, found = results_and_solution(None if runs is None else str(runs))
-        solution = solution or found
-    else:
-        frame = runs
-    if "status" in frame.columns:
-        frame = frame[frame["status"] == "ok"]
-    if frame.empty:
-        raise ReefError("no ok runs" + (f" recorded for {runs}" if isinstance(runs, (str, Path)) else "") + ": nothing to explore")
-    objectives = objectives or default_objectives(solution, frame) or None
-    color = color or (solution.data.get("dashboard", {}).get("color") if solution is not None else None) or "env.name"
-    return ParetoExplorer(frame, objectives=objectives, color=color, solution=solution)
+    found = commands.frontier_runs(runs, objectives, solution=solution)
+    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, color),
+                          solution=found.solution)
 
 
 class Comparison:
@@ -626,9 +549,6 @@ class ParetoExplorer(widgets.VBox):
 
     def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", solution: Any = None, store: Any = None):
         import altair as alt
-
-        from reefnb.analysis.frame import metric_meaning
-        from reefnb.analysis.pareto import normalise_objectives
 
         alt.JupyterChart.enable_offline()  # the Vega libraries from vl-convert, not from a CDN
         self.frame, self.solution, self.store = frame, solution, store
@@ -683,9 +603,7 @@ class ParetoExplorer(widgets.VBox):
 
     def _goal(self, column: str) -> str | None:
         """The declared goal of a column: its metric's (manifest, else records), else telemetry's."""
-        from reefnb.runs.telemetry import goal
-
-        return self.metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else goal(column)
+        return self.metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else telemetry_goal(column)
 
     def _axis_changed(self, column: str, direction) -> None:
         # A newly chosen axis takes its declared goal (and counts as declared: the chart assumes nothing).
@@ -706,8 +624,6 @@ class ParetoExplorer(widgets.VBox):
         return frame
 
     def _chart(self, frame):
-        from reefnb.analysis.plots import pareto_chart
-
         directions = {column: goal for column, goal in self.objectives.items() if column in self.declared}
         return pareto_chart(frame, self.x.value, self.y.value, directions=directions,
                             color=None if self.color.value == "(none)" else self.color.value,
@@ -721,10 +637,6 @@ class ParetoExplorer(widgets.VBox):
 
     def update(self) -> None:
         """Recompute the frontier and redraw the table and chart (the selection starts empty again)."""
-        import warnings
-
-        from reefnb.analysis.pareto import pareto_front
-
         if self.x.value == self.y.value:
             self.status.value = message_html(["choose two different columns for x and y"], "warning")
             return
@@ -735,7 +647,7 @@ class ParetoExplorer(widgets.VBox):
         notes = [f"{len(self.frontier)} of {len(frame)} runs on the frontier"] + [str(w.message) for w in caught]
         self.status.value = message_html(notes, "info")
         columns = [c for c in ["run_id", "env.name", *self.filters, self.x.value, self.y.value] if c in self.frontier]
-        self.table.value = html_table(columns, [[format_value(v) for v in row] for row in self.frontier[columns].itertuples(index=False)])
+        self.table.value = html_table(columns, [[format_number(v) for v in row] for row in self.frontier[columns].itertuples(index=False)])
         self.shown = frame[frame[[self.x.value, self.y.value]].notna().all(axis=1)]
         self._axes = (self.x.value, self.y.value)
         if len(self.shown):
@@ -802,7 +714,7 @@ class ParetoExplorer(widgets.VBox):
         links = self._notebook_links(selected["run_id"].astype(str).head(MAX_SELECTED_SHOWN))
         rows = []
         for row in selected[columns].head(MAX_SELECTED_SHOWN).itertuples(index=False):
-            cells = [escape(format_value(value)) for value in row]
+            cells = [escape(format_number(value)) for value in row]
             run = str(row[0])
             if run in links:
                 cells[0] = f'<a href="{escape(links[run])}" target="_blank">{escape(run)}</a>'
@@ -811,8 +723,6 @@ class ParetoExplorer(widgets.VBox):
         return f"<b>{len(selected)} selected{more}</b>" + html_table(columns, rows, escaped=True)
 
     def _records(self, run_ids) -> dict[str, dict]:
-        from reefnb.runs.store import default_store
-
         try:
             store = self.store or default_store()
             return {run: record for run in run_ids if (record := store.get(run)) is not None}
@@ -823,8 +733,6 @@ class ParetoExplorer(widgets.VBox):
     def _notebook_links(self, run_ids) -> dict[str, str]:
         """Each run's executed notebook, relative to the kernel's folder (where JupyterLab opened the
         notebook), so a link opens it in JupyterLab."""
-        import os
-
         links = {}
         for run, record in self._records(run_ids).items():
             output = (record.get("notebook") or {}).get("output_path")
@@ -837,8 +745,6 @@ class ParetoExplorer(widgets.VBox):
         units, environment (python, CPU, memory, OS, kernel) and package versions."""
         import pandas
 
-        from reefnb.analysis.dashboard import format_metric
-
         chosen = self.selected if runs is None else (runs if isinstance(runs, pandas.DataFrame) else self.frame[self.frame["run_id"].isin(list(runs))])
         if chosen.empty:
             raise ReefError("no runs selected: drag a box or click a point on the chart first (or pass run ids)")
@@ -850,7 +756,7 @@ class ParetoExplorer(widgets.VBox):
         environment = [c for c in COMPARED_ENVIRONMENT if c in chosen.columns]
         for run, (_, row) in zip(run_ids, chosen.iterrows(), strict=True):
             for column in params + environment:
-                table[run][column] = "" if pandas.isna(row[column]) else format_value(row[column])
+                table[run][column] = "" if pandas.isna(row[column]) else format_number(row[column])
             for column in metrics:
                 spec = dict(self.metrics.get(column.removeprefix("metric."), {}))
                 spec.setdefault("unit", units.get(column))
@@ -867,8 +773,6 @@ class ParetoExplorer(widgets.VBox):
         if data:
             data["text/plain"] = f"Pareto explorer: {len(self.frontier)} of {len(self.filtered())} runs on the frontier"
             try:  # front ends without widgets (nbviewer, a notebook saved without widget state) show the chart as SVG
-                from reefnb.analysis.plots import chart_svg
-
                 data["image/svg+xml"] = chart_svg(self.chart.chart)
             except Exception as error:  # the widget still works; only the static copy is missing
                 log.warning("no static copy of the Pareto chart: %s", error)

@@ -1,0 +1,742 @@
+"""The command layer: reef's verbs as functions of typed arguments that return plain data.
+
+Every front end goes through here: the ``reef`` command (``reefnb.frontends.terminal`` renders the data as
+text or JSON), the ``%reef`` magic (HTML and widgets), the JupyterLab server extension and ``reef serve``
+(JSON). A verb parses nothing and prints nothing: it takes its options (a dataclass where there are
+many), calls the core and returns dataclasses, dicts and DataFrames.
+
+The rules the front ends share live here, once: which solution a folder or a notebook names, the
+parameter schema with the manifest's defaults, the sweep grid, ``--find-links``/``--no-index``, when
+``reef init`` refuses (trust included), the objectives and the ok runs of a frontier, the chart colour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import reefnb
+from reefnb.analysis import reproduce as reproduction
+from reefnb.analysis.dashboard import build_dashboard, choose_objectives, dashboard_html, declared_objectives, require_runs
+from reefnb.analysis.frame import metric_meaning, results_and_solution
+from reefnb.analysis.pareto import ok_runs, pareto_front
+from reefnb.analysis.plots import pareto_chart, save_chart
+from reefnb.common.exceptions import ReefError
+from reefnb.provision import declare, detection, envs, initialised, install
+from reefnb.provision.artifacts import parse_size, split_artifact_arguments
+from reefnb.runs.processes import exclusive
+from reefnb.sharing import package, registry, sources
+from reefnb.solution.manifest import Solution
+from reefnb.solution.notebook import NotebookParameter, notebook_language, notebook_parameters, parameters_schema, read_notebook
+from reefnb.solution.params import read_parameter_file
+
+if TYPE_CHECKING:
+    import pandas
+
+    from reefnb.runs.sweeps import SweepProgress
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "solution.json"
+REPRODUCED = reproduction.REPRODUCED  # the verdict of a reproduction where every claim holds
+
+
+def given(options: Any) -> dict[str, Any]:
+    """The fields of an options dataclass the caller set (those that differ from the field's default), by name:
+    what a verb hands on to the core, so that the core's own defaults stay the defaults."""
+    chosen = {}
+    for spec in dataclasses.fields(options):
+        default = spec.default if spec.default is not dataclasses.MISSING else (
+            spec.default_factory() if spec.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        value = getattr(options, spec.name)
+        if value is not default and value != default:
+            chosen[spec.name] = value
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules every front end shares
+
+
+def pip_options(find_links: Sequence[str] = (), no_index: bool = False) -> list[str]:
+    """The installer's options of ``--find-links DIR`` (repeatable) and ``--no-index``. A folder that exists is made
+    absolute, so that an install started later (the panel's button) still finds it; a URL is left as it is."""
+    options = []
+    for place in find_links:
+        options += ["--find-links", str(Path(place).resolve()) if Path(place).exists() else place]
+    return options + (["--no-index"] if no_index else [])
+
+
+def named_solution(argument: str | Path | None) -> tuple[str | None, Solution | None]:
+    """What a ``--solution`` argument names: a solution folder (its name, and the Solution), else a name as given."""
+    if argument and (Path(argument) / MANIFEST_NAME).is_file():
+        solution = reefnb.load_solution(argument)
+        return solution.name, solution
+    return (str(argument) if argument else None), None
+
+
+def dashboard_columns(solution: Solution | None) -> list[str] | None:
+    """The columns the manifest's dashboard names (``dashboard.columns``), if any."""
+    return solution.data.get("dashboard", {}).get("columns") if solution is not None else None
+
+
+def source_dashboard_columns(source: str | Path | None) -> list[str] | None:
+    """``dashboard_columns`` of a source that may be a solution (a registry name or a notebook has none)."""
+    if not source:
+        return None
+    try:
+        return dashboard_columns(reefnb.load_solution(source))
+    except (ReefError, OSError):
+        return None
+
+
+def chart_color(solution: Solution | None, color: str | None = None) -> str:
+    """What a chart's points are coloured by: ``color``, else the manifest's ``dashboard.color``, else ``env.name``."""
+    return color or (solution.data.get("dashboard", {}).get("color") if solution is not None else None) or "env.name"
+
+
+def named_objectives(minimise: Sequence[str] = (), maximise: Sequence[str] = ()) -> dict[str, str]:
+    """``--min A B --max C`` as objectives (a name given to both is maximised)."""
+    return {name: "min" for name in minimise} | {name: "max" for name in maximise}
+
+
+def sweep_grid(grid_file: str | Path | None = None, values: Sequence[Sequence[str]] = ()) -> dict[str, list] | None:
+    """The grid of ``--grid FILE`` (``NAME: [V1, V2, ...]``, JSON or YAML) with ``-p NAME V1 V2 ...`` on top; None when
+    neither is given (the workflow's own grid then). ReefError naming the file and name of a value that is no list."""
+    grid: dict[str, list] = {}
+    if grid_file:
+        grid = read_parameter_file(grid_file)
+        bad = [name for name, listed in grid.items() if not isinstance(listed, list) or not listed]
+        if bad:
+            raise ReefError(f"{grid_file}: /{bad[0]}: expected a non-empty list of values")
+    for name, *listed in values:
+        if not listed:
+            raise ReefError(f"reef sweep: -p {name} needs at least one value")
+        grid[name] = list(listed)
+    return grid or None
+
+
+# ---------------------------------------------------------------------------------------------
+# Which solution a notebook belongs to; its parameters
+
+
+@dataclass(frozen=True)
+class NotebookSolution:
+    """A notebook, its solution and the workflow that runs it (None when no workflow does)."""
+
+    notebook: Path  # absolute
+    solution: Solution  # a notebook without a manifest is a one-workflow solution of its own
+    workflow: str | None
+
+
+def notebook_solution(notebook: str | Path, within: str | Path | None = None) -> NotebookSolution:
+    """The solution of ``notebook``: the ``solution.json`` (in its folder or a parent, inside ``within`` when given)
+    whose workflows run it, else the notebook alone. Its workflow: ``run`` if that runs it, else the first that does."""
+    notebook = Path(notebook).resolve()
+    manifest = declare.solution_of(notebook)
+    inside = manifest is not None and (within is None or manifest.resolve().is_relative_to(Path(within).resolve()))
+    solution = reefnb.load_solution(manifest) if inside else reefnb.open_solution(notebook)
+    workflow = next((name for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
+                     if flow.notebook.resolve() == notebook), None)
+    return NotebookSolution(notebook, solution, workflow)
+
+
+@dataclass
+class Parameters:
+    """A notebook's typed parameters: ``schema`` (JSON Schema, the manifest's defaults over the cell's)."""
+
+    solution: Solution
+    workflow: str | None
+    notebook: Path
+    language: str
+    cell: dict[str, NotebookParameter]  # the parameters cell, as written
+    schema: dict
+
+
+def parameters(source: str | Path | Solution, workflow: str | None = None) -> Parameters:
+    """The parameters of ``workflow``'s notebook (default ``run``) in ``source`` (a solution, its folder or
+    manifest), or of a notebook (the workflow of its solution that runs it)."""
+    if not isinstance(source, Solution) and Path(source).suffix == ".ipynb":
+        found = notebook_solution(source)
+        solution, workflow, notebook_path = found.solution, found.workflow, found.notebook
+    else:
+        solution = source if isinstance(source, Solution) else reefnb.open_solution(source)
+        workflow = workflow or "run"
+        notebook_path = solution.workflow(workflow).notebook
+    return notebook_parameters_of(solution, workflow, notebook_path)
+
+
+def notebook_parameters_of(solution: Solution, workflow: str | None, notebook_path: Path) -> Parameters:
+    """The parameters of ``notebook_path`` as ``workflow`` of ``solution`` runs it: the schema's defaults are the
+    workflow's parameters from the manifest where it sets them, else the cell's (what a run without ``-p`` gets)."""
+    notebook = read_notebook(notebook_path)
+    cell = notebook_parameters(notebook)
+    schema = parameters_schema(cell, title=f"parameters of {Path(notebook_path).name}")
+    flow = solution.workflows.get(workflow) if workflow else None
+    for name, value in (flow.parameters if flow else {}).items():
+        if name in schema["properties"]:
+            schema["properties"][name]["default"] = value
+    language = notebook_language(notebook)
+    if language != "python":
+        schema["$comment"] = (f"a {language.capitalize()} notebook: the typed parameter contract (annotations, ranges, choices) is for "
+                              "Python notebooks; these are its parameters cell's names and defaults, injected by papermill's translator")
+    return Parameters(solution, workflow, Path(notebook_path), language, cell, schema)
+
+
+def validate(path: str | Path) -> Solution:
+    """The solution at ``path`` once its manifest and notebooks check out (ManifestError listing the problems)."""
+    return reefnb.load_solution(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class RunOptions:
+    """``reef run``: what runs where. ``resume``: a failed run's id, run again from its last checkpoint."""
+
+    solution: str | Path | Solution | None = None
+    workflow: str = "run"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    parameter_file: str | None = None
+    checkpoint: bool = False
+    kernel: str | None = None
+    environment: str | None = None
+    timeout: float | None = None
+    progress: bool = False
+    max_output: str | int | None = None
+    telemetry: bool | None = None
+    trace_files: bool = True
+    resume: str | None = None
+
+
+def run(options: RunOptions, exclusive_process: bool = False) -> dict:
+    """Run a workflow (or resume a run) and return its record, whatever its status. ``exclusive_process``: this
+    process runs nothing else meanwhile (the ``reef`` command), so orphans reparented to it are the run's."""
+    if options.resume:
+        if options.solution or options.parameters or options.parameter_file:
+            raise ReefError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
+        return reefnb.resume(options.resume, timeout=options.timeout, progress=options.progress)
+    if not options.solution:
+        raise ReefError("reef run: give a SOLUTION (or --resume RUN_ID)")
+    chosen = {name: value for name, value in given(options).items() if name not in ("solution", "resume", "workflow", "parameters")}
+    if not exclusive_process:
+        return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
+    with exclusive():
+        return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
+
+
+@dataclass
+class SweepOptions:
+    """``reef sweep`` and ``reef benchmark``: the grid (None: the workflow's), where and how the runs go."""
+
+    solution: str | Path | Solution
+    workflow: str = "run"
+    grid: dict[str, list] | None = None
+    environments: list[str] | None = None
+    kernels: list[str] | None = None
+    jobs: int | None = None
+    scheduler: str | None = None
+    timeout: float | None = None
+    retries: int = 0
+    fail_fast: bool = False
+    rerun: bool = False
+    telemetry: bool | None = None
+    progress: Callable[[SweepProgress], None] | None = None  # after each start and end of a run
+    on_record: Callable[[dict], None] | None = None  # each record, as it is made
+
+
+def sweep(options: SweepOptions) -> list[dict]:
+    """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again)."""
+    chosen = {name: value for name, value in given(options).items() if name != "solution"}
+    return reefnb.sweep(options.solution, **chosen)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class ResultsQuery:
+    """``reef results``: which runs (a solution's name or folder, a status, a ``--where`` expression, ``--since``)."""
+
+    solution: str | None = None
+    status: str | None = None
+    where: str | None = None
+    since: str | None = None
+
+
+@dataclass
+class Results:
+    """The runs a query found, as a results frame, and what the manifest says of showing them."""
+
+    frame: pandas.DataFrame
+    solution: str | None  # the solution's name
+    columns: list[str] | None  # the manifest's dashboard columns, when the query named a solution folder
+
+
+def results(query: ResultsQuery) -> Results:
+    name, solution = named_solution(query.solution)
+    frame = reefnb.results(solution=name, status=query.status, where=query.where, since=query.since)
+    return Results(frame, name, dashboard_columns(solution))
+
+
+def result_records(query: ResultsQuery) -> list[dict]:
+    """The run records a query found, oldest first."""
+    name, _ = named_solution(query.solution)
+    return reefnb.default_store().records(solution=name, status=query.status, where=query.where, since=query.since)
+
+
+@dataclass
+class PushOptions:
+    """``reef results push``."""
+
+    solution: str | None = None
+    registry: str | None = None
+    identify: bool = False
+    with_files: bool = False
+    files_limit: str | int = "10M"
+
+
+def push_results(options: PushOptions) -> dict:
+    """Share this machine's runs (of a solution) in a registry."""
+    name, _ = named_solution(options.solution)
+    limit = parse_size(options.files_limit, "--files-limit") if isinstance(options.files_limit, str) else options.files_limit
+    return reefnb.push_results(solution=name, registry=options.registry, identify=options.identify, with_files=options.with_files,
+                               files_limit=limit)
+
+
+def pull_results(solution: str | None = None, registry_name: str | None = None) -> dict:
+    """Merge the runs others shared in a registry (all registries by default)."""
+    name, _ = named_solution(solution)
+    return reefnb.pull_results(solution=name, registry=registry_name)
+
+
+def records_frame(records: Sequence[dict]) -> pandas.DataFrame:
+    """Run records as a results frame (one row per run; ``param.*``, ``metric.*``, ``env.*`` columns)."""
+    return reefnb.records_to_frame(list(records))
+
+
+def store_path() -> Path:
+    """Where the runs are recorded (``$REEF_HOME/results.sqlite``)."""
+    return reefnb.default_store().path
+
+
+def solution_records(solution: Solution) -> list[dict]:
+    """The recorded runs of ``solution`` in its folder (a namesake elsewhere is another solution), oldest first."""
+    folder = str(solution.path.resolve())
+    return [record for record in reefnb.default_store().records(solution=solution.name)
+            if record.get("solution", {}).get("path") == folder]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pareto frontiers and dashboards
+
+
+@dataclass
+class Frontier:
+    """The ok runs of a frontier and the objectives it is drawn on."""
+
+    frame: pandas.DataFrame  # the ok runs
+    solution: Solution | None  # the manifest that gives the runs their meaning, when one is at hand
+    objectives: dict[str, str]  # column -> min|max; empty when none was named and none has a goal
+    declared: dict[str, str]  # the objectives whose direction was named or declared (not assumed)
+    metrics: dict[str, dict]  # unit, goal and format of each metric by name
+
+
+def frontier_runs(source: str | Path | pandas.DataFrame | None, named: Mapping[str, str] | None = None,
+                  solution: Solution | None = None) -> Frontier:
+    """The ok runs of ``source`` (a solution's folder or name, None: every run here; or a results frame) and their
+    objectives: those ``named`` (column or metric name -> min|max), else the defaults (``choose_objectives``).
+    ``solution``: the manifest that gives a frame its meaning. ReefError when no run is ok."""
+    if source is None or isinstance(source, (str, Path)):
+        frame, found = results_and_solution(None if source is None else str(source))
+        solution = solution or found
+    else:
+        frame = source
+    frame = ok_runs(frame)  # a frontier of failed runs would mean nothing
+    if frame.empty:
+        where = f" recorded for {source}" if isinstance(source, (str, Path)) else " recorded" if source is None else ""
+        raise ReefError(f"no ok runs{where}: no frontier")
+    metrics = metric_meaning(solution, frame)
+    objectives = choose_objectives(frame, solution, named)
+    return Frontier(frame, solution, objectives, declared_objectives(objectives, metrics, named or ()), metrics)
+
+
+@dataclass
+class ParetoOptions:
+    """``reef pareto``: the runs, the objectives (default: the manifest's), an optional plot of the first two."""
+
+    solution: str | None = None
+    minimise: list[str] = field(default_factory=list)
+    maximise: list[str] = field(default_factory=list)
+    plot: str | None = None
+    color: str | None = None
+    log: str | None = None  # x, y or xy
+
+
+@dataclass
+class Pareto:
+    """``reef pareto``'s result: the frontier rows, the columns worth showing, and where the plot went."""
+
+    runs: Frontier
+    front: pandas.DataFrame
+    columns: list[str]
+    plot: str | None
+
+    def as_dict(self) -> dict:
+        return {"objectives": self.runs.objectives, "runs": len(self.runs.frame),
+                "front": json.loads(self.front[self.columns].to_json(orient="records")), "plot": self.plot}
+
+
+def pareto(options: ParetoOptions) -> Pareto:
+    runs = frontier_runs(options.solution, named_objectives(options.minimise, options.maximise))
+    frame, objectives = runs.frame, runs.objectives
+    if not objectives:
+        metrics = ", ".join(c for c in frame.columns if str(c).startswith("metric.")) or "none"
+        raise ReefError(f"name the objectives with --min/--max METRIC (metric columns: {metrics})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        front = pareto_front(frame, objectives)
+    for warning in caught:  # NaN values left out, and the like
+        log.warning("%s", warning.message)
+    columns = [c for c in ["run_id", "env.name", *(c for c in frame.columns if str(c).startswith("param.")), *objectives] if c in front]
+    plot = None
+    if options.plot:
+        if len(objectives) < 2:
+            raise ReefError("--plot needs two objectives")
+        x, y = list(objectives)[:2]
+        chart = pareto_chart(frame, x, y, directions=runs.declared, color=chart_color(runs.solution, options.color),
+                             log_x="x" in (options.log or ""), log_y="y" in (options.log or ""))
+        plot = str(save_chart(chart, options.plot))
+    return Pareto(runs, front, columns, plot)
+
+
+def dashboard(solution: str | None, output: str | Path, minimise: Sequence[str] = (), maximise: Sequence[str] = ()) -> dict:
+    """Write the offline dashboard of the recorded runs (of a solution's name or folder); its path and run count."""
+    frame, manifest = results_and_solution(solution)
+    require_runs(frame, solution)
+    named = named_objectives(minimise, maximise)
+    objectives = choose_objectives(frame, manifest, named) if named else None
+    path = build_dashboard(frame, output, solution=manifest, objectives=objectives)
+    return {"path": str(path), "runs": len(frame)}
+
+
+def dashboard_page(solution: Solution) -> dict:
+    """The offline dashboard of the runs of ``solution`` in its folder, as one self-contained page: ``runs``, ``html``."""
+    frame = records_frame(solution_records(solution))
+    require_runs(frame, solution.name)
+    return {"runs": len(frame), "html": dashboard_html(frame, solution=solution)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirements and environments
+
+
+@dataclass
+class InitRequest:
+    """``reef init`` as the front ends take it (``install.InitOptions`` is the core's): the source (a folder, a
+    manifest, a package or NAME[@RANGE] from a registry), where it goes, ``--find-links``/``--no-index``."""
+
+    source: str | Path | Solution
+    environment: str | None = None
+    native: bool = False
+    yes: bool = False
+    dry_run: bool = False
+    offline: bool = False
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    trust: bool = False
+    artifacts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InitPreview:
+    """What ``reef init`` would do, and why it would refuse (None: it would go ahead)."""
+
+    plan: install.Plan
+    rows: list[dict]
+    refusal: str | None
+    foreign: bool  # from a package or registry: its code is not trusted
+
+
+def requirement_rows(plan: install.Plan) -> list[dict]:
+    """One row per requirement and artifact of an init plan: kind, name, required, found, status, reason.
+
+    Artifact statuses are said as requirements are: cached is ``found``; to be downloaded, generated
+    or replaced by a fallback is ``missing`` (the reason says which); unobtainable is ``unmet``.
+    """
+    rows = [dict(check.as_dict()) for check in plan.checks]
+    specs = plan.solution.data.get("artifacts", {})
+    for artifact in plan.artifacts:
+        spec = specs.get(artifact["name"], {})
+        required = f"sha256 {spec['sha256'][:12]}…" if "sha256" in spec else (spec.get("generate") or "")
+        status = {"cached": "found", "missing": "unmet"}.get(artifact["status"], "missing")
+        found = "cached" if artifact["status"] == "cached" else None
+        reason = "" if status == "found" else f"{artifact['status']}: {artifact.get('detail', '')}".rstrip(": ")
+        rows.append({"kind": "artifact", "name": artifact["name"], "required": required, "found": found, "status": status, "reason": reason})
+    return rows
+
+
+def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False,
+                 origin: str | Path | None = None) -> str | None:
+    """Why ``reef init`` would refuse this plan, as ``reefnb.init`` says it; None when it would go ahead.
+
+    Requirements that cannot be met here; ``--native`` replacing installed packages without ``yes``; and for a
+    solution from a package or registry (``foreign``) without ``trust``: artifacts its own code makes, and
+    requirements its lock does not pin by version and hash.
+    """
+    if plan.unmet:
+        reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
+        return f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}"
+    if plan.target == "native" and plan.conflicts and not yes:
+        changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
+        return f"--native would replace installed packages ({changes}); add --yes to allow it"
+    if foreign and not trust:
+        origin = origin if origin is not None else plan.solution.path
+        generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
+        if generated:
+            return (f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
+                    "read it, then pass --trust to run it")
+        try:
+            install.untrusted_install(plan, origin)
+        except ReefError as error:
+            return str(error)
+    return None
+
+
+def _lasting(source: str | Path | Solution) -> str | Path | Solution:
+    """A source path made absolute: an install started later (the panel's button) may run in another working folder."""
+    return Path(source).resolve() if not isinstance(source, Solution) and Path(source).exists() else source
+
+
+def preview_init(options: InitRequest) -> InitPreview:
+    """The plan of ``reef init`` and whether it would refuse; changes nothing (a package is imported first, into a
+    temporary folder with ``dry_run``)."""
+    source = _lasting(options.source)
+    folder, pinned, foreign = sources.open_init_source(source, dry_run=options.dry_run)
+    try:
+        plan = install.plan_init(folder, env=options.environment, native=options.native, offline=options.offline, pinned=pinned,
+                                 artifacts=split_artifact_arguments(options.artifacts)[0])
+    finally:
+        if options.dry_run and foreign:
+            package.discard_dry_run(Path(folder))
+    refusal = init_refusal(plan, yes=options.yes, trust=options.trust, foreign=foreign, origin=source)
+    return InitPreview(plan, requirement_rows(plan), refusal, foreign)
+
+
+@dataclass
+class Initialised:
+    """``reef init``'s result: the plan it followed and the lock it wrote (empty for a dry run)."""
+
+    plan: install.Plan
+    lock: dict
+
+    def as_dict(self) -> dict:
+        return {"ok": True, "plan": self.plan.as_dict(), "lock": self.lock}
+
+
+def init(options: InitRequest, on_plan: Callable[[install.Plan], None] | None = None,
+         progress: Callable[[str, int, int | None], None] | None = None) -> Initialised:
+    """Make the solution runnable here (``reefnb.init``); InitError (with its plan) when it cannot."""
+    seen: dict[str, install.Plan] = {}
+
+    def planned(plan: install.Plan) -> None:
+        seen["plan"] = plan
+        if on_plan is not None:
+            on_plan(plan)
+
+    lock = reefnb.init(_lasting(options.source), env=options.environment, native=options.native, yes=options.yes, dry_run=options.dry_run,
+                       offline=options.offline, pip_options=pip_options(options.find_links, options.no_index), on_plan=planned,
+                       progress=progress, artifacts=options.artifacts, trust=options.trust)
+    return Initialised(seen["plan"], lock)
+
+
+def notebook_requirements(found: NotebookSolution) -> InitPreview:
+    """What ``reef init`` would find and do for a notebook's solution (a notebook without a manifest: what its own
+    metadata declares); nothing changes."""
+    solution = found.solution
+    if solution.manifest_path is None:
+        declared = declare.notebook_declarations(found.notebook)
+        data = {**solution.data, "requires": declared.get("requires", {}), "artifacts": declared.get("artifacts", {})}
+        solution = Solution(solution.path, None, data, solution.workflows)
+        plan = install.plan_init(solution)
+        return InitPreview(plan, requirement_rows(plan), None, False)
+    return preview_init(InitRequest(source=solution.path))
+
+
+def detect(environment: str | None = None, refresh: bool = False, extra: Sequence[str] = ()) -> dict:
+    """The fingerprint of this machine and a python (a reef environment's, else this one): ``reef detect``."""
+    python = envs.get_environment(environment).python if environment else None
+    names = [*detection.default_detector_names(), *extra] if extra else None
+    return detection.detect(names, python=python, env_name=environment, refresh=refresh)
+
+
+def create_environment(name: str, packages: Sequence[str] = (), python: str | None = None, find_links: Sequence[str] = (),
+                       no_index: bool = False, replace: bool = False) -> dict:
+    environment = envs.create_environment(name, list(packages), python=python, pip_options=pip_options(find_links, no_index), replace=replace)
+    return dataclasses.asdict(environment)
+
+
+def list_environments() -> list[dict]:
+    return [dataclasses.asdict(environment) for environment in envs.list_environments()]
+
+
+def remove_environment(name: str) -> dict:
+    envs.remove_environment(name)
+    return {"removed": name}
+
+
+def initialised_solutions() -> list[dict]:
+    """``reef ls``: the solutions initialised here, with their sizes."""
+    return initialised.list_solutions()
+
+
+def find_solution(name: str) -> dict:
+    return initialised.find_solution(name)
+
+
+def activation(name: str) -> dict:
+    return initialised.activation(name)
+
+
+def forget_solution(name: str) -> dict:
+    """``reef rm``: forget a solution and remove its environment (never the download cache)."""
+    return initialised.remove_solution(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Declarations
+
+
+@dataclass
+class ArtifactDeclaration:
+    """``reef artifact``: a dataset or model a notebook needs."""
+
+    name: str
+    urls: list[str]
+    sha256: str
+    size: int | None = None
+    unpack: bool = False
+    license: str | None = None
+    kind: str = "dataset"
+    description: str | None = None
+
+
+def require(packages: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False) -> declare.Declaration:
+    return declare.declare_packages(list(packages), notebook=notebook, solution=solution, remove=remove)
+
+
+def require_tools(tools: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False) -> declare.Declaration:
+    return declare.declare_tools(list(tools), notebook=notebook, solution=solution, remove=remove)
+
+
+def require_artifact(artifact: ArtifactDeclaration, notebook: str | None = None, solution: str | None = None) -> declare.Declaration:
+    spec = declare.artifact_spec(artifact.urls, artifact.sha256, size=artifact.size, unpack=artifact.unpack, license=artifact.license,
+                                 kind=artifact.kind, description=artifact.description)
+    return declare.declare_artifact(artifact.name, spec, notebook=notebook, solution=solution)
+
+
+# ---------------------------------------------------------------------------------------------
+# Packages and reproduction
+
+
+@dataclass
+class ExportOptions:
+    """``reef export``: what goes into the package and what it says of itself."""
+
+    source: str | Path
+    output: str | Path
+    include: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    license: str | None = None
+    paper: str | None = None
+    allow_secret_in_code: bool = False
+    external: dict[str, str] = field(default_factory=dict)
+    with_files: bool = True
+
+
+def export(options: ExportOptions) -> dict:
+    """Write the package; its summary (package, solution, members, runs, expected results, sha256, warnings)."""
+    chosen = {name: value for name, value in given(options).items() if name not in ("source", "output")}
+    return reefnb.export_package(options.source, options.output, **chosen)
+
+
+def import_package(package_path: str | Path, output: str | Path | None = None) -> dict:
+    """Check a package and extract it (nothing runs)."""
+    folder = reefnb.import_package(package_path, output)
+    return {"package": str(package_path), "folder": str(folder)}
+
+
+@dataclass
+class ReproduceOptions:
+    """``reef reproduce``: the source, which expectations, where they run and how strictly they are judged."""
+
+    source: str | Path
+    workflow: str | None = None
+    tolerance_scale: float = 1.0
+    folder: str | None = None
+    trust: bool = False
+    report: str | None = None
+    environment: str | None = None
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    profile: str | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+def is_package(source: str | Path) -> bool:
+    return package.is_package(source)
+
+
+def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None] | None = None) -> dict:
+    """Rerun the expected experiments and judge every metric; the report (``verdict``: ``REPRODUCED`` when all hold)."""
+    return reproduction.reproduce(options.source, workflow=options.workflow, tolerance_scale=options.tolerance_scale, folder=options.folder,
+                                  trust=options.trust, report=options.report, profile=options.profile, env=options.environment,
+                                  pip_options=pip_options(options.find_links, options.no_index), on_plan=on_plan,
+                                  artifacts=dict(options.artifacts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Registries
+
+
+def add_registry(name: str, url: str) -> dict:
+    return registry.add_registry(name, url)
+
+
+def remove_registry(name: str) -> dict:
+    return registry.remove_registry(name)
+
+
+def list_registries() -> list[dict]:
+    return registry.list_registries()
+
+
+def configure_registry(name: str, signers: Mapping[str, str] | None = None, remove: Sequence[str] = (),
+                       require_signatures: bool | None = None) -> dict:
+    """Who may sign a registry's packages (identity -> OpenSSH public key file), and whether signatures are required."""
+    return registry.configure(name, dict(signers or {}), list(remove), require_signatures)
+
+
+def forget_pin(spec: str | None = None, registry_name: str | None = None, signers: bool = False) -> list[dict]:
+    return registry.forget(spec, registry=registry_name, signers=signers)
+
+
+def publish(package_path: str | Path, registry_name: str | None = None, sign: str | None = None) -> dict:
+    return reefnb.publish(package_path, registry=registry_name, sign=sign)
+
+
+def search(text: str = "", registry_name: str | None = None) -> list[dict]:
+    return reefnb.search(text, registry=registry_name)
+
+
+def pull(spec: str, registry_name: str | None = None, output: str | None = None, dry_run: bool = False) -> dict:
+    return reefnb.pull(spec, registry=registry_name, target=output, dry_run=dry_run)

@@ -1,0 +1,170 @@
+"""How every front end writes a run record, a number, a duration, a size and a results table.
+
+The ``reef`` command prints these as text, the ``%reef`` magic wraps them in HTML, the JupyterLab
+sidebar gets them as JSON: each takes its words from here, so a run reads the same everywhere.
+Sizes are ``reefnb.provision.artifacts.format_size`` (the units ``parse_size`` reads back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from reefnb.common.exceptions import ReefError
+from reefnb.kernel.recording import decode_value
+from reefnb.provision.artifacts import format_size
+from reefnb.runs.attachments import attachment_lines
+from reefnb.runs.telemetry import summary_line
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["MetricShown", "RunView", "display_columns", "format_duration", "format_number", "format_size", "record_text",
+           "run_view", "with_units"]
+
+
+def format_number(value: Any) -> str:
+    """A value as a table cell: floats to six significant digits, anything else as ``str`` gives it."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``4.2 s``, ``12 s``, ``3 min 5 s``, ``2 h 10 min``; ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+@dataclass(frozen=True)
+class MetricShown:
+    """One recorded metric: its value (decoded: NaN and infinities as floats), as text, and its unit ("" when none)."""
+
+    name: str
+    value: Any
+    text: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run record as people read it, whatever shows it."""
+
+    record: dict
+    run_id: str
+    solution: str  # NAME@VERSION
+    workflow: str | None
+    status: str
+    duration_s: float | None
+    parameters: dict
+    metrics: list[MetricShown]
+    system: str  # telemetry's one-line summary, "" without telemetry
+    notebook: str | None  # the executed notebook
+
+    @property
+    def parameters_text(self) -> str:
+        return " ".join(f"{name}={value!r}" for name, value in self.parameters.items())
+
+    @property
+    def head(self) -> str:
+        """``RUN_ID  NAME@VERSION  WORKFLOW  STATUS  1.23 s``."""
+        duration = f"{self.duration_s:.2f} s" if isinstance(self.duration_s, (int, float)) else "? s"
+        return f"{self.run_id}  {self.solution}  {self.workflow}  {self.status}  {duration}"
+
+    def problem(self, cell: bool = True) -> str:
+        """The error as one line, ``NAME: MESSAGE (cell N)``; "" for a run without one."""
+        error = self.record.get("error") or {}
+        if not error:
+            return ""
+        where = f" (cell {error['cell_index']})" if cell and error.get("cell_index") is not None else ""
+        return f"{error.get('name')}: {error.get('message')}{where}"
+
+    @property
+    def has_files(self) -> bool:
+        return bool(self.record.get("files") or self.record.get("files_refused"))
+
+
+def run_view(record: dict) -> RunView:
+    """The view of a run record (``reefnb.run``'s result, or one from the store)."""
+    named = record.get("solution") or {}
+    metrics = []
+    for name, metric in (record.get("metrics") or {}).items():
+        value = decode_value(metric)
+        metrics.append(MetricShown(name, value, format_number(value), metric.get("unit") or ""))
+    return RunView(
+        record=record,
+        run_id=str(record.get("run_id")),
+        solution=f"{named.get('name')}@{named.get('version')}",
+        workflow=record.get("workflow"),
+        status=str(record.get("status", "")),
+        duration_s=record.get("duration_s"),
+        parameters=dict(record.get("parameters") or {}),
+        metrics=metrics,
+        system=summary_line(record.get("system")),
+        notebook=(record.get("notebook") or {}).get("output_path"),
+    )
+
+
+def record_text(record: dict, short: bool = False) -> str:
+    """A run record for people: the status line, then parameters, the error, metrics, notebook, telemetry and
+    attached files; ``short``: one line (a sweep's progress), the metrics or the error after the parameters."""
+    view = run_view(record)
+    problem = view.problem()
+    if short:
+        shown = " ".join(f"{metric.name}={metric.text}{metric.unit and ' ' + metric.unit}" for metric in view.metrics)
+        return f"{view.head}  {view.parameters_text}  {problem or shown}".rstrip()
+    lines = [view.head, f"  parameters: {view.parameters_text or '(defaults)'}"]
+    if problem:
+        lines.append(f"  error: {problem}")
+    if view.metrics:
+        width = max(len(metric.name) for metric in view.metrics)
+        lines.append("  metrics:")
+        lines += [f"    {metric.name:<{width}}  {metric.text} {metric.unit}".rstrip() for metric in view.metrics]
+    lines.append(f"  notebook: {view.notebook}")
+    if view.system:
+        lines.append(f"  system: {view.system}")
+    if view.has_files:
+        lines += attachment_lines(record)
+    return "\n".join(lines)
+
+
+# --- results tables ---
+
+TERMINAL_FIELDS = ("run_id", "solution", "workflow", "status")  # what ``reef results`` shows first when no columns are chosen
+NOTEBOOK_FIELDS = ("run_id", "status")
+
+
+def display_columns(frame: pandas.DataFrame, chosen: Sequence[str] | None = None, *, strict: bool = False,
+                    fields: Sequence[str] = NOTEBOOK_FIELDS, after: Sequence[str] = (), errors: bool = False) -> list[str]:
+    """The columns of a results table a reader needs: run id and status, then the ``chosen`` columns (a metric's
+    or parameter's bare name is enough; one the frame lacks is a ReefError naming the columns with ``strict``,
+    else left out); without ``chosen``, ``fields`` then every parameter and metric, then ``after``. ``errors``
+    adds the ``error`` column when a run has one."""
+    columns = [name for name in (NOTEBOOK_FIELDS if chosen else fields) if name in frame.columns]
+    if chosen:
+        for name in chosen:
+            found = next((column for column in (name, f"metric.{name}", f"param.{name}") if column in frame.columns), None)
+            if found is None and strict:
+                known = ", ".join(c for c in frame.columns if str(c).startswith(("param.", "metric."))) or "none"
+                raise ReefError(f"--columns: no column '{name}' in the results (columns: {known})")
+            if found is not None and found not in columns:
+                columns.append(found)
+    else:
+        columns += [column for column in frame.columns if str(column).startswith("param.")]
+        columns += [column for column in frame.columns if str(column).startswith("metric.")]
+        columns += [column for column in after if column in frame.columns]
+    if errors and "error" in frame.columns and frame["error"].notna().any():
+        columns.append("error")
+    return columns
+
+
+def with_units(frame: pandas.DataFrame, columns: Sequence[str]) -> pandas.DataFrame:
+    """``frame[columns]``, each header followed by its unit (``metric.time_ms [ms]``) from ``frame.attrs["units"]``."""
+    units = frame.attrs.get("units", {})
+    table = frame[list(columns)].copy()
+    table.columns = [f"{column} [{units[column]}]" if units.get(column) else column for column in columns]
+    return table

@@ -9,22 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import HELLO, write_notebook, write_solution
+from lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
 
-pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
-pytest.importorskip("pytest_jupyter", reason="pytest-jupyter is not installed (pip install 'pytest-jupyter[server]')")
-
-# The fixtures of pytest-jupyter, for this module only (as a plugin they would wrap every test of the suite).
-from conftest import HELLO, write_notebook, write_solution  # noqa: E402
-from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
-from tornado.httpclient import HTTPClientError  # noqa: E402
-
-import reefnb  # noqa: E402
-from reefnb.frontends.server import RequestError, confined  # noqa: E402
-
-
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"reefnb": True}}}
+import reefnb
+from reefnb.frontends.server import RequestError, confined
 
 
 @pytest.fixture
@@ -34,29 +23,6 @@ def root(jp_root_dir: Path) -> Path:
     write_notebook(jp_root_dir / "plain" / "analysis.ipynb", "rate: float = 0.5  # how fast", "print(rate)")
     write_notebook(jp_root_dir.parent / "secret.ipynb", "x = 1")
     return jp_root_dir
-
-
-@pytest.fixture
-def call(jp_fetch, jp_serverapp, jp_asyncio_loop, root):
-    """call(METHOD, ENDPOINT, path=..., body=...) -> (status, JSON or text), 4xx answers included."""
-
-    def request(method: str, endpoint: str, path: str | None = None, body: dict | None = None, headers: dict | None = None):
-        params = {"path": path} if path is not None else {}
-        kwargs = {"method": method, "params": params}
-        if body is not None:
-            kwargs["body"] = json.dumps(body)
-        if headers is not None:
-            kwargs["headers"] = headers
-        try:
-            response = jp_asyncio_loop.run_until_complete(jp_fetch("reef", "api", endpoint, **kwargs))
-        except HTTPClientError as error:
-            response = error.response
-            assert response is not None, error
-        text = response.body.decode("utf-8")
-        is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        return response.code, json.loads(text) if is_json else text
-
-    return request
 
 
 def test_notebook_gives_its_solution_and_parameter_schema(call):

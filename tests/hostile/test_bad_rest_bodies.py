@@ -9,21 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import HELLO
+from lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+from tornado.httpclient import HTTPClientError
 
-pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
-pytest.importorskip("pytest_jupyter", reason="pytest-jupyter is not installed (pip install 'pytest-jupyter[server]')")
-
-# The fixtures of pytest-jupyter, for this module only (as a plugin they would wrap every test of the suite).
-from conftest import HELLO  # noqa: E402
-from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
-from tornado.httpclient import HTTPClientError  # noqa: E402
-
-from reefnb.frontends.server import MAX_BODY_BYTES  # noqa: E402
-
-
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"reefnb": True}}}
+from reefnb.frontends.server import MAX_BODY_BYTES
 
 
 @pytest.fixture

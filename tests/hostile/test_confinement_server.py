@@ -8,35 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
-pytest.importorskip("pytest_jupyter", reason="pytest-jupyter is not installed (pip install 'pytest-jupyter[server]')")
-
-from conftest import write_notebook  # noqa: E402
-from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
-from tornado.httpclient import HTTPClientError  # noqa: E402
+from conftest import write_notebook
+from lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
 
 SECRET = "TOPSECRET-51c0de"
 
 
 @pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"reefnb": True}}}
-
-
-@pytest.fixture
-def post(jp_fetch, jp_serverapp, jp_asyncio_loop):
+def post(call):
     """post(ENDPOINT, BODY) -> (status, JSON answer), 4xx answers included."""
-
-    def request(endpoint: str, body: dict) -> tuple[int, dict]:
-        try:
-            response = jp_asyncio_loop.run_until_complete(jp_fetch("reef", "api", endpoint, method="POST", body=json.dumps(body)))
-        except HTTPClientError as error:
-            response = error.response
-            assert response is not None, error
-        return response.code, json.loads(response.body.decode("utf-8"))
-
-    return request
+    return lambda endpoint, body: call("POST", endpoint, body=body)
 
 
 @pytest.fixture

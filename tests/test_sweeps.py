@@ -143,3 +143,21 @@ def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
     slow_ended = datetime.fromisoformat(next(record["ended"] for record in records if record["parameters"]["seconds"] == 8))
     assert (quick, slow) == (0, 8) and quick_stored
     assert quick_at < slow_ended  # streamed as it finished, not gathered at the end
+
+
+@pytest.mark.parametrize("executor", [{"jobs": 2}, {"scheduler": "local:2"}], ids=["local-pool", "dask-local-cluster"])
+def test_retries_and_fail_fast_reach_the_parallel_executors(tmp_path, executor):
+    """A run whose kernel died is tried again (``retries``), and the sweep stops at its first failure (``fail_fast``), on a pool and on Dask."""
+    marker = tmp_path / "died-once"
+    cell = (f"import os, pathlib, time\nif a == 1 and not pathlib.Path({str(marker)!r}).exists():\n"
+            f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(9)\n"
+            "if a == 3:\n    raise ValueError('a must not be 3')\nif a > 3:\n    time.sleep(2)\nimport reefnb\nreefnb.record('a', a)")
+    folder = write_solution(tmp_path / "flaky", {**MANIFEST, "name": "flaky"}, "a = 1\nb = 'x'", cell)
+    store = Store(tmp_path / "results.sqlite")
+    records = reefnb.sweep(folder, grid={"a": [1, 2]}, retries=1, store=store, **executor)
+    assert [(r["parameters"]["a"], r["status"]) for r in records] == [(1, "ok"), (2, "ok")]
+    assert sorted(r["status"] for r in store.records()) == ["killed", "ok", "ok"]
+
+    stopped = reefnb.sweep(folder, grid={"a": [3, 4, 5, 6, 7, 8]}, fail_fast=True, store=store, **executor)
+    assert [r["status"] for r in stopped if r["parameters"]["a"] == 3] == ["failed"]
+    assert len(stopped) < 6  # the slow runs after the failure never ran (or were not waited for)

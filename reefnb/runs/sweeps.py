@@ -8,11 +8,14 @@ environment) is already recorded ok is skipped unless ``rerun``.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import io
 import itertools
 import logging
+import multiprocessing
+import multiprocessing.util
 import os
 import secrets
 import shutil
@@ -20,13 +23,17 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import ReefError
+from reefnb.provision.artifacts import unpack_archive
 from reefnb.runs import processes
-from reefnb.runs.execute import RunRequest, execute_run, failure_record, kernel_alive, prepare_run, start_kernel
+from reefnb.runs.execute import RunRequest, execute_run, failure_record, kernel_alive, prepare_run, shutdown_kernel, start_kernel
+from reefnb.runs.store import Store, default_store
 from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, open_solution
 
@@ -145,39 +152,55 @@ def sweep(
     ``ship`` sends the solution folder to Dask workers (default: for tcp:// schedulers). Each run's
     processes are sampled where they run (``reefnb.runs.telemetry``) unless ``telemetry`` is False.
     """
-    from reefnb.runs.store import Store, default_store
-
-    if retries < 0:
-        raise ReefError(f"sweep: retries must be 0 or more, got {retries}")
-    if jobs is not None and jobs < 1:
-        raise ReefError(f"sweep: jobs must be 1 or more, got {jobs}")
+    execution = SweepExecution(jobs=jobs, scheduler=scheduler, retries=retries, fail_fast=fail_fast, rerun=rerun, ship=ship)
     environments = environments or ([environment] if environment else None)
     kernels = kernels or ([kernel] if kernel else None)
     requests = plan_sweep(solution, workflow, grid, parameters, environments, kernels, timeout, telemetry)
     target = store if isinstance(store, Store) else (default_store() if store is not False else None)
-    done_before = {} if rerun or target is None else target.records_by_key([request.key for request in requests])
+    return _run_sweep(requests, execution, target, progress, on_record)
+
+
+@dataclass(frozen=True)
+class SweepExecution:
+    """Where and how a sweep executes its runs (``sweep``'s keywords of that kind, checked)."""
+
+    jobs: int | None = None  # parallel runs on this machine (None: what cores and memory allow)
+    scheduler: str | None = None  # a Dask scheduler: tcp://HOST:PORT, or local:N
+    retries: int = 0  # further tries of a run whose kernel died
+    fail_fast: bool = False  # stop at the first run that does not end ok
+    rerun: bool = False  # run again the points already recorded ok
+    ship: bool | None = None  # send the solution folder to Dask workers (None: for tcp:// and tls:// schedulers)
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise ReefError(f"sweep: retries must be 0 or more, got {self.retries}")
+        if self.jobs is not None and self.jobs < 1:
+            raise ReefError(f"sweep: jobs must be 1 or more, got {self.jobs}")
+
+
+def _run_sweep(requests: list[RunRequest], execution: SweepExecution, target: Store | None,
+               progress: Callable[[SweepProgress], None] | None, on_record: Callable[[dict], None] | None) -> SweepResult:
+    """Execute the requests not recorded ok in ``target`` before (all of them with ``rerun``); records in grid order."""
+    done_before = {} if execution.rerun or target is None else target.records_by_key([request.key for request in requests])
     pending = [request for request in requests if request.key not in done_before]
-    tracker = _Tracker(len(requests), len(requests) - len(pending), progress)
-
-    def finished(record: dict) -> None:
-        if target is not None:
-            target.add(record)
-        tracker.finished(record)
-        if on_record is not None:
-            on_record(record)
-
-    results: dict[str, dict] = {}
+    records = _Records(execution, _Tracker(len(requests), len(requests) - len(pending), progress), target, on_record)
     if pending:
-        if scheduler:
-            executor = _DaskExecutor(scheduler, ship if ship is not None else scheduler.startswith(("tcp://", "tls://")))
-        elif (jobs or default_jobs()) == 1 or len(pending) == 1:
-            executor = _InProcessExecutor()
-        else:
-            executor = _PoolExecutor(min(jobs or default_jobs(), len(pending)))
-        results = executor.run(pending, retries, fail_fast, finished, tracker)
-    records = [done_before.get(request.key) or results.get(request.key) for request in requests]
-    return SweepResult([record for record in records if record is not None], skipped=len(requests) - len(pending),
-                       executed=sum(1 for request in pending if request.key in results))
+        _executor(execution, len(pending)).run(pending, records)
+    executed = records.by_key
+    in_order = [done_before.get(request.key) or executed.get(request.key) for request in requests]
+    return SweepResult([record for record in in_order if record is not None], skipped=len(requests) - len(pending),
+                       executed=sum(1 for request in pending if request.key in executed))
+
+
+def _executor(execution: SweepExecution, pending: int):
+    """Where ``pending`` runs execute: a Dask cluster, this process (one job or one run), or a local process pool."""
+    if execution.scheduler:
+        scheduler = execution.scheduler
+        return _DaskExecutor(scheduler, execution.ship if execution.ship is not None else scheduler.startswith(("tcp://", "tls://")))
+    jobs = execution.jobs or default_jobs()
+    if jobs == 1 or pending == 1:
+        return _InProcessExecutor()
+    return _PoolExecutor(min(jobs, pending))
 
 
 class _Tracker:
@@ -219,8 +242,31 @@ class _Tracker:
                                     round(elapsed, 3), None if eta is None else round(eta, 1), last))
 
 
-def _should_retry(record: dict, attempt: int, retries: int) -> bool:
-    return attempt < retries and record["status"] in RETRYABLE
+class _Records:
+    """What a sweep's executor does with each record: store it, tell the tracker and ``on_record``, and say
+    whether its run goes again (its kernel died and retries are left) or the sweep stops (``fail_fast``)."""
+
+    def __init__(self, execution: SweepExecution, tracker: _Tracker, target: Store | None, on_record: Callable[[dict], None] | None):
+        self.execution, self.tracker, self.target, self.on_record = execution, tracker, target, on_record
+        self.by_key: dict[str, dict] = {}  # each run's last record
+        self.stop = False
+
+    def report(self, record: dict) -> None:
+        if self.target is not None:
+            self.target.add(record)
+        self.tracker.finished(record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def take(self, request: RunRequest, attempt: int, record: dict) -> bool:
+        """Report the record of a run's try number ``attempt``; True when the run is to be tried again."""
+        self.report(record)
+        if attempt < self.execution.retries and record["status"] in RETRYABLE:
+            return True
+        self.by_key[request.key] = record
+        if self.execution.fail_fast and record["status"] != "ok":
+            self.stop = True
+        return False
 
 
 # --- the part that runs where the notebook runs (this process, a pool worker, a Dask worker) ---
@@ -257,8 +303,6 @@ class _Runner:
             log.debug("could not start a kernel ahead: %s", error)
 
     def close(self) -> None:
-        from reefnb.runs.execute import shutdown_kernel
-
         for manager, _ in self.waiting.values():
             shutdown_kernel(manager)
         self.waiting.clear()
@@ -274,14 +318,7 @@ def _worker_runner() -> _Runner:
     global _runner
     if _runner is None:
         _runner = _Runner()
-        try:
-            from multiprocessing import util
-
-            util.Finalize(None, _runner.close, exitpriority=10)
-        except ImportError:
-            pass
-        import atexit
-
+        multiprocessing.util.Finalize(None, _runner.close, exitpriority=10)
         atexit.register(_runner.close)
     return _runner
 
@@ -323,8 +360,6 @@ def _unpack_bundle(bundle: bytes, scratch: Path) -> Path:
     digest = hashlib.sha256(bundle).hexdigest()[:16]
     folder = scratch / "shipped" / digest
     if not (folder / ".complete").exists():
-        from reefnb.provision.artifacts import unpack_archive
-
         archive = folder.parent / f"{digest}.zip"
         folder.parent.mkdir(parents=True, exist_ok=True)
         archive.write_bytes(bundle)
@@ -356,170 +391,165 @@ def _land_files(request: RunRequest, outcome: dict) -> dict:
 
 
 class _InProcessExecutor:
-    def run(self, requests: list[RunRequest], retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
+    def run(self, requests: list[RunRequest], records: _Records) -> None:
         runner = _Runner()
-        results: dict[str, dict] = {}
         try:
             queue = [(request, 0) for request in requests]
-            while queue:
+            while queue and not records.stop:
                 request, attempt = queue.pop(0)
-                tracker.running_now(1)
+                records.tracker.running_now(1)
                 record = runner.run(request, start_next=bool(queue))
-                finished(record)
-                if _should_retry(record, attempt, retries):
+                if records.take(request, attempt, record):
                     queue.insert(0, (request, attempt + 1))
-                    continue
-                results[request.key] = record
-                if fail_fast and record["status"] != "ok":
-                    break
         finally:
             runner.close()
-        return results
 
 
 class _PoolExecutor:
-    """Separate processes (papermill changes the working directory, so never threads)."""
+    """Separate processes (papermill changes the working directory, so never threads).
+
+    A pool whose worker process died (out of memory, killed) is replaced, and every run it took down goes
+    back in the queue of the new pool, at most twice; after that it is recorded killed.
+    """
 
     def __init__(self, jobs: int):
         self.jobs = jobs
+        self.queue: list[tuple[RunRequest, int]] = []  # (request, attempt)
+        self.scope = self.scratch = ""
+        self.broken_pools = 0
 
-    def run(self, requests: list[RunRequest], retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
-        scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
-        scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder: none outlives the sweep either
-        try:
-            return self._run(requests, scope, scratch, retries, fail_fast, finished, tracker)
-        finally:
-            processes.end_scope(scope)
-            shutil.rmtree(scratch, ignore_errors=True)
-
-    def _run(self, requests: list[RunRequest], scope: str, scratch: str, retries: int, fail_fast: bool, finished,
-             tracker: _Tracker) -> dict[str, dict]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from concurrent.futures.process import BrokenProcessPool
-
-        results: dict[str, dict] = {}
-        queue = [(request, 0) for request in requests]
+    def run(self, requests: list[RunRequest], records: _Records) -> None:
+        self.queue = [(request, 0) for request in requests]
+        self.scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
+        self.scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder: none outlives the sweep either
         context = multiprocessing.get_context("spawn")
-        broken_pools = 0
-        while queue:
-            pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_scope, initargs=(scope,))
-            running: dict[Any, tuple[RunRequest, int]] = {}
-            lost: list[tuple[RunRequest, int]] = []
-            stop = broken = False
+        try:
+            while self.queue and not records.stop:
+                pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_scope, initargs=(self.scope,))
+                try:
+                    taken_down = self._use(pool, records)
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                if taken_down is not None and not records.stop:
+                    self._requeue(taken_down, records)
+        finally:
+            processes.end_scope(self.scope)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _use(self, pool: ProcessPoolExecutor, records: _Records) -> list[tuple[RunRequest, int]] | None:
+        """Run the queue on ``pool`` until it is empty, the sweep stops, or a worker dies.
+
+        Returns None while the pool works, else the runs it took down (those still running on it included)."""
+        running: dict[Any, tuple[RunRequest, int]] = {}
+        lost: list[tuple[RunRequest, int]] = []
+        while (self.queue or running) and not records.stop and not lost:
+            if not self._submit(pool, running):
+                return []  # broken before anything ran: the queue goes to a new pool
+            records.tracker.running_now(len(running))
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                request, attempt = running.pop(future)
+                try:
+                    record = future.result()["record"]
+                except BrokenProcessPool:
+                    lost.append((request, attempt))
+                    continue
+                except Exception as error:  # the worker could not even build a record
+                    record = failure_record(request, "failed", error)
+                if records.take(request, attempt, record):
+                    self.queue.insert(0, (request, attempt + 1))
+        return lost + list(running.values()) if lost else None
+
+    def _submit(self, pool: ProcessPoolExecutor, running: dict) -> bool:
+        """Fill the pool's workers from the queue; False when the pool is broken and nothing runs on it."""
+        while self.queue and len(running) < self.jobs:
+            request, attempt = self.queue.pop(0)
             try:
-                while (queue or running) and not stop and not lost and not broken:
-                    while queue and len(running) < self.jobs:
-                        request, attempt = queue.pop(0)
-                        try:
-                            # Each worker starts the next kernel ahead when more runs wait than workers run.
-                            future = pool.submit(_run_in_worker, request, len(queue) >= self.jobs, None, scratch)
-                        except BrokenProcessPool:  # a worker died since the last wait: its runs say so below
-                            queue.insert(0, (request, attempt))
-                            broken = not running
-                            break
-                        running[future] = (request, attempt)
-                    if broken:
-                        break
-                    tracker.running_now(len(running))
-                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for future in done:
-                        request, attempt = running.pop(future)
-                        try:
-                            record = future.result()["record"]
-                        except BrokenProcessPool:
-                            lost.append((request, attempt))
-                            continue
-                        except Exception as error:  # the worker could not even build a record
-                            record = failure_record(request, "failed", error)
-                        finished(record)
-                        if _should_retry(record, attempt, retries):
-                            queue.insert(0, (request, attempt + 1))
-                            continue
-                        results[request.key] = record
-                        if fail_fast and record["status"] != "ok":
-                            stop = True
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-            if stop:
-                break
-            if lost or broken:
-                # A worker process died (out of memory, killed): every run it took down goes back
-                # in the queue of a new pool, at most twice; after that it is recorded killed.
-                broken_pools += 1
-                for request, attempt in lost + list(running.values()):
-                    if broken_pools <= 2 or attempt < retries:
-                        queue.insert(0, (request, attempt + 1))
-                    else:
-                        record = failure_record(request, "killed", RuntimeError("its worker process died"))
-                        finished(record)
-                        results[request.key] = record
-        return results
+                # Each worker starts the next kernel ahead when more runs wait than workers run.
+                future = pool.submit(_run_in_worker, request, len(self.queue) >= self.jobs, None, self.scratch)
+            except BrokenProcessPool:  # a worker died since the last wait: its runs say so in the next wait
+                self.queue.insert(0, (request, attempt))
+                return bool(running)
+            running[future] = (request, attempt)
+        return True
+
+    def _requeue(self, taken_down: list[tuple[RunRequest, int]], records: _Records) -> None:
+        self.broken_pools += 1
+        for request, attempt in taken_down:
+            if self.broken_pools <= 2 or attempt < records.execution.retries:
+                self.queue.insert(0, (request, attempt + 1))
+            else:
+                record = failure_record(request, "killed", RuntimeError("its worker process died"))
+                records.report(record)
+                records.by_key[request.key] = record
+
+
+def _distributed():
+    """Dask's ``distributed``, imported when a sweep names a scheduler (heavy, and an optional dependency)."""
+    try:
+        import distributed
+    except ImportError:
+        raise ReefError("--scheduler needs Dask: pip install 'reefnb[dask]'") from None
+    return distributed
 
 
 class _DaskExecutor:
     def __init__(self, scheduler: str, ship: bool):
         self.scheduler, self.ship = scheduler, ship
+        self.client: Any = None
+        self.scratch: str | None = None  # a local cluster's temporary folder
+        self.bundles: dict[str, Any] = {}  # solution folder -> its zip, scattered to the workers
+        self.owner: dict[Any, tuple[RunRequest, int]] = {}  # future -> (request, attempt)
 
-    def run(self, requests: list[RunRequest], retries: int, fail_fast: bool, finished, tracker: _Tracker) -> dict[str, dict]:
+    def run(self, requests: list[RunRequest], records: _Records) -> None:
+        dask = _distributed()
+        cluster = self._connect(dask)
         try:
-            from distributed import Client, LocalCluster, as_completed
-        except ImportError:
-            raise ReefError("--scheduler needs Dask: pip install 'reefnb[dask]'") from None
-        cluster = scratch = None
-        if self.scheduler.startswith("local:"):
-            try:
-                workers = int(self.scheduler.split(":", 1)[1])
-            except ValueError:
-                raise ReefError(f"--scheduler {self.scheduler}: expected local:N with N a number of workers") from None
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder, removed with the cluster
-            client = Client(cluster)
-        else:
-            try:
-                client = Client(self.scheduler, timeout="20s")
-            except (OSError, TimeoutError) as error:
-                raise ReefError(f"--scheduler {self.scheduler}: cannot reach the Dask scheduler: {error}") from None
-        results: dict[str, dict] = {}
-        bundles: dict[str, Any] = {}
-        try:
-            attempts = {request.key: 0 for request in requests}
-            owner: dict[Any, RunRequest] = {}
-
-            def submit(request: RunRequest):
-                bundle = None
-                if self.ship:
-                    source = str(Path(request.source).parent)
-                    if source not in bundles:
-                        bundles[source] = client.scatter(_bundle(request), broadcast=True)
-                    bundle = bundles[source]
-                future = client.submit(_run_in_worker, request, True, bundle, scratch, pure=False,
-                                       key=f"reef-run-{request.key[:16]}-{attempts[request.key]}")
-                owner[future] = request
-                return future
-
-            futures = as_completed([submit(request) for request in requests], with_results=False)
-            tracker.running_now(min(len(requests), max(1, len(client.scheduler_info().get("workers", {})))))
+            futures = dask.as_completed([self._submit(request, 0) for request in requests], with_results=False)
+            records.tracker.running_now(min(len(requests), max(1, len(self.client.scheduler_info().get("workers", {})))))
             for future in futures:
-                request = owner.pop(future)
+                request, attempt = self.owner.pop(future)
                 try:
                     record = _land_files(request, future.result())
                 except Exception as error:  # KilledWorker after Dask's own reschedules, or a worker error
                     status = "killed" if type(error).__name__ == "KilledWorker" else "failed"
                     record = failure_record(request, status, error)
-                finished(record)
-                if _should_retry(record, attempts[request.key], retries):
-                    attempts[request.key] += 1
-                    futures.add(submit(request))
-                    continue
-                results[request.key] = record
-                if fail_fast and record["status"] != "ok":
+                if records.take(request, attempt, record):
+                    futures.add(self._submit(request, attempt + 1))
+                elif records.stop:
                     for other in list(futures.futures):
                         other.cancel()
                     break
         finally:
-            client.close()
+            self.client.close()
             if cluster is not None:
                 cluster.close()
-                shutil.rmtree(scratch, ignore_errors=True)
-        return results
+                shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _connect(self, dask) -> Any:
+        """Connect ``self.client``; returns the LocalCluster started for ``local:N`` (None for a scheduler's address)."""
+        if not self.scheduler.startswith("local:"):
+            try:
+                self.client = dask.Client(self.scheduler, timeout="20s")
+            except (OSError, TimeoutError) as error:
+                raise ReefError(f"--scheduler {self.scheduler}: cannot reach the Dask scheduler: {error}") from None
+            return None
+        try:
+            workers = int(self.scheduler.split(":", 1)[1])
+        except ValueError:
+            raise ReefError(f"--scheduler {self.scheduler}: expected local:N with N a number of workers") from None
+        cluster = dask.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        self.scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder, removed with the cluster
+        self.client = dask.Client(cluster)
+        return cluster
+
+    def _submit(self, request: RunRequest, attempt: int):
+        bundle = None
+        if self.ship:
+            source = str(Path(request.source).parent)
+            if source not in self.bundles:
+                self.bundles[source] = self.client.scatter(_bundle(request), broadcast=True)
+            bundle = self.bundles[source]
+        future = self.client.submit(_run_in_worker, request, True, bundle, self.scratch, pure=False, key=f"reef-run-{request.key[:16]}-{attempt}")
+        self.owner[future] = (request, attempt)
+        return future

@@ -80,7 +80,7 @@ demo: $(STAMP)
 	@echo "dashboard: $(CURDIR)/.reef-demo/dashboard.html (offline, open it in a browser)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check reefnb tests benchmarks
+	$(BIN)/ruff check reefnb tests benchmarks docs/hooks
 	$(BIN)/lint-imports --no-cache  # the layout's layers (pyproject [tool.importlinter])
 
 # The extension's TypeScript and CSS: ESLint (typescript-eslint) and Prettier; `npm run lint:fix` in extension/ mends them
@@ -101,4 +101,4 @@ which-python:
 	@echo $(PYTHON_FOUND)
 
 clean:
-	rm -rf $(VENV) .venv-3.* build dist *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo
+	rm -rf $(VENV) .venv-3.* build site dist *.egg-info reefnb/labextension extension/lib extension/node_modules extension/tsconfig.tsbuildinfo

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import nbformat
 import pytest
 from conftest import write_solution
 
@@ -67,3 +68,23 @@ def test_resume_refuses_what_cannot_be_resumed(hello):
     err = io.StringIO()
     assert main(["run", str(hello), "--resume", ok["run_id"]], out=io.StringIO(), err=err) == 2
     assert "takes its solution and parameters from that run" in err.getvalue()
+
+
+def test_resume_restores_past_cells_that_do_not_execute(tmp_path):
+    """A markdown and an empty code cell between the slow cell and the failure (nbclient runs neither, so no
+    on_cell_executed hook checkpoints them): the resume still restores the slow cell's state instead of running it."""
+    marker = tmp_path / "failed-once"
+    last = (f"import pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
+            f"    pathlib.Path({str(marker)!r}).touch()\n    raise RuntimeError('late failure')\nreefnb.record('final', twice(total))")
+    folder = slow_solution(tmp_path, last)
+    notebook = nbformat.read(folder / "main.ipynb", as_version=4)
+    notebook.cells[-1:-1] = [nbformat.v4.new_markdown_cell("## The last step"), nbformat.v4.new_code_cell("")]
+    nbformat.write(notebook, folder / "main.ipynb")
+    failed = reefnb.run(folder, parameters={"n": 100}, checkpoint=True)
+    assert failed["status"] == "failed" and failed["error"]["cell_index"] == 5  # parameters, slow, middle, markdown, empty, last
+
+    resumed = reefnb.resume(failed["run_id"])
+    assert resumed["status"] == "ok", resumed["error"]
+    assert resumed["resumed_from"]["replayed_cells"] >= 4  # parameters, injected parameters, slow, middle
+    assert resumed["duration_s"] < SLOW
+    assert {name: metric["value"] for name, metric in resumed["metrics"].items()} == {"total": 9900.0, "final": 19800.0}

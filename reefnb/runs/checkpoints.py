@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 from reefnb.common.paths import reef_home
@@ -84,8 +85,6 @@ def checkpoint_path(key: str) -> Path:
 
 def checkpoint_complete(key: str) -> bool:
     """A checkpoint exists and holds every variable (none was left out as unpicklable)."""
-    import pickle
-
     path = checkpoint_path(key)
     if not path.is_file():
         return False

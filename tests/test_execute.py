@@ -112,10 +112,16 @@ def test_package_versions_are_asked_of_the_kernel(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: only-in-kernel\nVersion: 1.2.3\n")
     kernels = tmp_path / "jupyter" / "kernels" / "probe-kernel"
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Probe kernel", "language": "python", "env": {"PYTHONPATH": str(site)},
-    }))
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Probe kernel",
+                "language": "python",
+                "env": {"PYTHONPATH": str(site)},
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     folder = write_solution(tmp_path / "s", MINIMAL, "x = 1", "import reefnb\nreefnb.record('x', x)")
     record = reefnb.run(folder, kernel="probe-kernel")

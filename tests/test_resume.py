@@ -16,6 +16,7 @@ from reefnb.runs.checkpoints import checkpoint_folder
 MANIFEST = {"name": "slow", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 SLOW = 3.0
 
+
 def slow_solution(tmp_path, last_cell: str):
     cells = [
         f"import time\nimport numpy as np\nstarted = time.perf_counter()\ntime.sleep({SLOW})\ndata = np.arange(n) * 2.0",
@@ -24,10 +25,13 @@ def slow_solution(tmp_path, last_cell: str):
     ]
     return write_solution(tmp_path / "slow", MANIFEST, "n = 10", *cells)
 
+
 def test_killed_in_its_last_cell_resumes_without_the_slow_cell(tmp_path):
     marker = tmp_path / "die-once"
-    last = (f"import os, pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
-            f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(1)\nreefnb.record('final', twice(total) + len(data))")
+    last = (
+        f"import os, pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(1)\nreefnb.record('final', twice(total) + len(data))"
+    )
     folder = slow_solution(tmp_path, last)
     failed = reefnb.run(folder, parameters={"n": 100}, checkpoint=True)
     assert failed["status"] == "killed" and failed["error"]["cell_index"] == 3
@@ -51,6 +55,7 @@ def test_killed_in_its_last_cell_resumes_without_the_slow_cell(tmp_path):
     assert values == {name: metric["value"] for name, metric in clean["metrics"].items()} == {"total": 9900.0, "final": 19900.0}
     assert not list(checkpoint_folder().glob("*.pkl"))  # an ok run leaves no checkpoints behind
 
+
 def test_resume_falls_back_to_a_full_run_without_checkpoints(tmp_path):
     folder = slow_solution(tmp_path, "raise RuntimeError('late failure')")
     failed = reefnb.run(folder)  # no --checkpoint
@@ -58,6 +63,7 @@ def test_resume_falls_back_to_a_full_run_without_checkpoints(tmp_path):
     again = reefnb.resume(failed["run_id"])
     assert again["resumed_from"]["replayed_cells"] == 0 and again["duration_s"] >= SLOW
     assert again["status"] == "failed" and again["error"]["message"] == "late failure"
+
 
 def test_resume_refuses_what_cannot_be_resumed(hello):
     ok = reefnb.run(hello, parameters={"samples": 10})
@@ -74,8 +80,10 @@ def test_resume_restores_past_cells_that_do_not_execute(tmp_path):
     """A markdown and an empty code cell between the slow cell and the failure (nbclient runs neither, so no
     on_cell_executed hook checkpoints them): the resume still restores the slow cell's state instead of running it."""
     marker = tmp_path / "failed-once"
-    last = (f"import pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
-            f"    pathlib.Path({str(marker)!r}).touch()\n    raise RuntimeError('late failure')\nreefnb.record('final', twice(total))")
+    last = (
+        f"import pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n    raise RuntimeError('late failure')\nreefnb.record('final', twice(total))"
+    )
     folder = slow_solution(tmp_path, last)
     notebook = nbformat.read(folder / "main.ipynb", as_version=4)
     notebook.cells[-1:-1] = [nbformat.v4.new_markdown_cell("## The last step"), nbformat.v4.new_code_cell("")]

@@ -51,14 +51,16 @@ def check_grid(records, env_prefix: str) -> None:
             assert in_env == (record["environment"]["name"] == "sweep-env")
 
 
-@pytest.mark.parametrize("executor", [{"jobs": 2}, {"scheduler": "local:2"}, {"scheduler": "local:2", "ship": True}],
-                         ids=["local-pool", "dask-local-cluster", "dask-shipped"])
+@pytest.mark.parametrize(
+    "executor", [{"jobs": 2}, {"scheduler": "local:2"}, {"scheduler": "local:2", "ship": True}], ids=["local-pool", "dask-local-cluster", "dask-shipped"]
+)
 def test_grid_over_two_environments(grid_solution, tmp_path, executor):
     store = Store(tmp_path / "results.sqlite")
     env_prefix = str(reefnb.reef_home() / "envs" / "sweep-env")
     states: list[SweepProgress] = []
-    records = reefnb.sweep(grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"],
-                           store=store, progress=states.append, **executor)
+    records = reefnb.sweep(
+        grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"], store=store, progress=states.append, **executor
+    )
     check_grid(records, env_prefix)
     assert records.executed == 8 and records.skipped == 0
     assert len(store.records()) == 8
@@ -69,8 +71,7 @@ def test_grid_over_two_environments(grid_solution, tmp_path, executor):
         # telemetry sampled beside the kernel on the worker, its series back beside the notebook
         assert record["system"]["samples"] >= 1 and record["system"]["peak_rss_mb"] > 0
         assert (grid_solution / "runs" / record["run_id"] / "telemetry.csv").is_file()
-    again = reefnb.sweep(grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"],
-                         store=store, **executor)
+    again = reefnb.sweep(grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"], store=store, **executor)
     assert again.executed == 4 and again.skipped == 4  # the ok runs are not repeated; failed ones are retried
     assert len(store.records()) == 12
 
@@ -90,8 +91,10 @@ def test_second_identical_sweep_runs_nothing(grid_solution, tmp_path):
 def test_a_lost_worker_is_retried(grid_solution, tmp_path):
     """A notebook that kills its own kernel the first time: with --retries the run succeeds."""
     marker = tmp_path / "died-once"
-    cell = (f"import os, pathlib\nmarker = pathlib.Path({str(marker)!r})\n"
-            "if not marker.exists():\n    marker.touch()\n    os._exit(9)\nimport reefnb\nreefnb.record('a', a)")
+    cell = (
+        f"import os, pathlib\nmarker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n    marker.touch()\n    os._exit(9)\nimport reefnb\nreefnb.record('a', a)"
+    )
     folder = write_solution(tmp_path / "flaky", {**MANIFEST, "name": "flaky"}, "a = 1\nb = 'x'", cell)
     store = Store(tmp_path / "results.sqlite")
     records = reefnb.sweep(folder, grid={"a": [1]}, retries=1, store=store, jobs=1)
@@ -114,9 +117,11 @@ def test_user_errors_before_anything_runs(grid_solution, tmp_path):
 def test_a_run_whose_worker_dies_is_rescheduled(grid_solution, tmp_path, executor):
     """The notebook kills the worker process that runs it, once: the run is rescheduled and succeeds."""
     marker = tmp_path / "worker-killed"
-    cell = (f"import os, pathlib, signal\nmarker = pathlib.Path({str(marker)!r})\n"
-            "if a == 2 and not marker.exists():\n    marker.touch()\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-            "    import time; time.sleep(30)\nimport reefnb\nreefnb.record('a', a)")
+    cell = (
+        f"import os, pathlib, signal\nmarker = pathlib.Path({str(marker)!r})\n"
+        "if a == 2 and not marker.exists():\n    marker.touch()\n    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    import time; time.sleep(30)\nimport reefnb\nreefnb.record('a', a)"
+    )
     folder = write_solution(tmp_path / "fragile", {**MANIFEST, "name": "fragile"}, "a = 1\nb = 'x'", cell)
     store = Store(tmp_path / "results.sqlite")
     records = reefnb.sweep(folder, grid={"a": [1, 2, 3]}, store=store, **executor)
@@ -129,8 +134,12 @@ def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
     """A quick run's record is in the store (and handed to on_record) while a slow run of the same sweep still runs."""
     from datetime import datetime
 
-    solution = write_solution(tmp_path / "naps", {"name": "naps", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
-                              "seconds = 0", "import time, reefnb\ntime.sleep(seconds)\nreefnb.record('slept', seconds)")
+    solution = write_solution(
+        tmp_path / "naps",
+        {"name": "naps", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "seconds = 0",
+        "import time, reefnb\ntime.sleep(seconds)\nreefnb.record('slept', seconds)",
+    )
     store = Store(tmp_path / "results.sqlite")
     arrivals = []
 
@@ -149,9 +158,11 @@ def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
 def test_retries_and_fail_fast_reach_the_parallel_executors(tmp_path, executor):
     """A run whose kernel died is tried again (``retries``), and the sweep stops at its first failure (``fail_fast``), on a pool and on Dask."""
     marker = tmp_path / "died-once"
-    cell = (f"import os, pathlib, time\nif a == 1 and not pathlib.Path({str(marker)!r}).exists():\n"
-            f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(9)\n"
-            "if a == 3:\n    raise ValueError('a must not be 3')\nif a > 3:\n    time.sleep(2)\nimport reefnb\nreefnb.record('a', a)")
+    cell = (
+        f"import os, pathlib, time\nif a == 1 and not pathlib.Path({str(marker)!r}).exists():\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(9)\n"
+        "if a == 3:\n    raise ValueError('a must not be 3')\nif a > 3:\n    time.sleep(2)\nimport reefnb\nreefnb.record('a', a)"
+    )
     folder = write_solution(tmp_path / "flaky", {**MANIFEST, "name": "flaky"}, "a = 1\nb = 'x'", cell)
     store = Store(tmp_path / "results.sqlite")
     records = reefnb.sweep(folder, grid={"a": [1, 2]}, retries=1, store=store, **executor)

@@ -26,7 +26,7 @@ from pathlib import Path
 from reefnb.common.paths import reef_home
 
 # Defined in the kernel under a private name; the dumped state leaves out names starting with "_".
-KERNEL_HELPERS = r'''
+KERNEL_HELPERS = r"""
 def __reef_dump(path):
     import pickle, types
     try:
@@ -60,7 +60,7 @@ def __reef_load(path):
     for name, data in state["values"].items():
         globals()[name] = pickle.loads(data)
     return len(state["values"])
-'''
+"""
 
 
 def checkpoint_folder() -> Path:

@@ -63,8 +63,7 @@ __reef_audit()
 del __reef_audit
 """
 # As one JSON string: IPython's text/plain of a list stops at 1,000 items ("...").
-FILE_AUDIT_EXPRESSION = ("__import__('json').dumps(sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) "
-                         "if __import__('os').path.isfile(p)))")
+FILE_AUDIT_EXPRESSION = "__import__('json').dumps(sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) if __import__('os').path.isfile(p)))"
 
 
 @dataclass
@@ -265,14 +264,24 @@ class ReefEngine(NBClientEngine):
     """
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
-                                 start_timeout=60, execution_timeout=None, reef_session=None, **kwargs):
+    def execute_managed_notebook(
+        cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None, start_timeout=60, execution_timeout=None, reef_session=None, **kwargs
+    ):
         for unused in ("input_path", "timeout", "startup_timeout"):  # as papermill's engine drops them
             kwargs.pop(unused, None)
         session = reef_session or RunSession()
-        client = ReefNotebookClient(nb_man, reef_session=session, timeout=execution_timeout, startup_timeout=start_timeout,
-                                    kernel_name=kernel_name, log=logging.getLogger("papermill"), log_output=log_output,
-                                    stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+        client = ReefNotebookClient(
+            nb_man,
+            reef_session=session,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=logging.getLogger("papermill"),
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+            **kwargs,
+        )
         try:
             # A kernel the client started logs where the run's kernel.log is.
             return client.execute(stdout=session.kernel_log, stderr=session.kernel_log)

@@ -114,8 +114,16 @@ def prepare_run(
     kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
     _kernel_spec(kernel)
     source = solution.manifest_path or chosen.notebook
-    return RunRequest(str(Path(source).resolve()), chosen.name, values, kernel, environment, timeout, notebook_digest(notebook),
-                      telemetry_options(solution.data.get("telemetry"), enabled=telemetry))
+    return RunRequest(
+        str(Path(source).resolve()),
+        chosen.name,
+        values,
+        kernel,
+        environment,
+        timeout,
+        notebook_digest(notebook),
+        telemetry_options(solution.data.get("telemetry"), enabled=telemetry),
+    )
 
 
 def run(
@@ -168,9 +176,14 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
     folder = Path(old["solution"]["path"])
     manifest = folder / "solution.json"
     source = manifest if manifest.is_file() else folder / old["notebook"]["path"]
-    request = prepare_run(source, old["workflow"], old["parameters"], kernel=old["environment"]["kernel"],
-                          timeout=timeout, environment=old["environment"].get("name")
-                          if old["environment"].get("name") != old["environment"]["kernel"] else None)
+    request = prepare_run(
+        source,
+        old["workflow"],
+        old["parameters"],
+        kernel=old["environment"]["kernel"],
+        timeout=timeout,
+        environment=old["environment"].get("name") if old["environment"].get("name") != old["environment"]["kernel"] else None,
+    )
     return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old)
 
 
@@ -200,9 +213,16 @@ class _Outcome:
     system: dict | None = None  # what the run's processes did (reefnb.runs.telemetry)
 
 
-def execute_run(request: RunRequest, store: Any = True, progress: bool = False, kernel_manager: Any = None,
-                kernel_log: Path | None = None, checkpoint: bool = False, resume_of: dict | None = None,
-                max_output: int | str | None = None) -> dict:
+def execute_run(
+    request: RunRequest,
+    store: Any = True,
+    progress: bool = False,
+    kernel_manager: Any = None,
+    kernel_log: Path | None = None,
+    checkpoint: bool = False,
+    resume_of: dict | None = None,
+    max_output: int | str | None = None,
+) -> dict:
     """Execute a prepared run and build its record.
 
     ``kernel_manager``: a kernel already started for this run (in the notebook's folder), so
@@ -212,9 +232,14 @@ def execute_run(request: RunRequest, store: Any = True, progress: bool = False, 
     """
     budget = OutputBudget(cell_output_limit(max_output))
     run, notebook = _open_run(request)
-    session = RunSession(kernel_manager=kernel_manager, checkpoint=checkpoint or resume_of is not None, output_budget=budget,
-                         run_folder=run.folder.resolve(), trace_files=request.trace_files,
-                         replay=None if resume_of is None else _replayable_cells(resume_of))
+    session = RunSession(
+        kernel_manager=kernel_manager,
+        checkpoint=checkpoint or resume_of is not None,
+        output_budget=budget,
+        run_folder=run.folder.resolve(),
+        trace_files=request.trace_files,
+        replay=None if resume_of is None else _replayable_cells(resume_of),
+    )
     outcome = _execute_in_kernel(run, notebook, session, progress, kernel_log)
     if outcome.status == "ok":  # checkpoints serve only to resume a run that did not finish
         for path in session.written:
@@ -298,8 +323,7 @@ def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: di
     if attached:
         record.update(keep_attachments(attached, run.folder, run.solution.path))
     if resume_of is not None:
-        record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed,
-                                  "restored_after_cell": session.restored_from}
+        record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed, "restored_after_cell": session.restored_from}
     return record
 
 
@@ -360,8 +384,7 @@ def _explained(error: dict, notebook, output_path: Path) -> dict:
     when the exception has no message (a magic's UsageError), what the cell printed instead."""
     index = error.get("cell_index")
     if isinstance(index, int):
-        kept = [position for position, cell in enumerate(notebook.cells)
-                if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])]
+        kept = [position for position, cell in enumerate(notebook.cells) if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])]
         if 0 <= index < len(kept):
             error["cell_index"] = kept[index]
     if not error.get("message") and output_path.exists():
@@ -371,8 +394,11 @@ def _explained(error: dict, notebook, output_path: Path) -> dict:
             return error
         failed = [cell for cell in executed.cells if (cell.get("metadata", {}).get("papermill") or {}).get("exception")]
         for cell in failed[:1]:
-            text = " ".join(str(output.get("text") or output.get("evalue") or "") for output in cell.get("outputs", [])
-                            if output.get("name") == "stderr" or output.get("output_type") == "error")
+            text = " ".join(
+                str(output.get("text") or output.get("evalue") or "")
+                for output in cell.get("outputs", [])
+                if output.get("name") == "stderr" or output.get("output_type") == "error"
+            )
             if text.strip():
                 error["message"] = _one_line(text)
                 if error.get("name") == "CellExecutionError" and text.strip().split(":", 1)[0].isidentifier():
@@ -398,8 +424,7 @@ def _replayable_cells(old: dict) -> dict[int, dict]:
         if not ADDED_CELL_TAGS & set(cell.metadata.get("tags", [])):
             user_index += 1
         failed = failing is None or user_index >= failing
-        replay[index] = {"source": cell.source, "outputs": cell.get("outputs", []),
-                         "execution_count": cell.get("execution_count"), "failed": failed}
+        replay[index] = {"source": cell.source, "outputs": cell.get("outputs", []), "execution_count": cell.get("execution_count"), "failed": failed}
     return replay
 
 
@@ -408,8 +433,7 @@ def failure_record(request: RunRequest, status: str, error: BaseException) -> di
     solution = open_solution(request.source)
     run = _Run(request, solution, solution.workflow(request.workflow), _kernel_spec(request.kernel), new_run_id())
     now = datetime.now(timezone.utc)
-    outcome = _Outcome(started=now, ended=now, status=status,
-                       error={"name": type(error).__name__, "message": _one_line(error), "cell_index": None})
+    outcome = _Outcome(started=now, ended=now, status=status, error={"name": type(error).__name__, "message": _one_line(error), "cell_index": None})
     return _record(run, outcome, {}, None, command="")
 
 
@@ -508,7 +532,7 @@ class _UnknownParameters(logging.Filter):
         message = record.getMessage()
         if not message.startswith(self.PREFIX):
             return True
-        name = message[len(self.PREFIX):]
+        name = message[len(self.PREFIX) :]
         if name not in self.declared and name not in self.said:
             self.said.add(name)
             log.warning("parameter '%s' is not in the notebook's parameters cell: it is injected unchecked", name)
@@ -573,8 +597,7 @@ def _kernel_spec(name: str) -> dict:
         available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
         raise ReefError(f"kernel '{name}' not found (available kernels: {available})") from None
     environment = (spec.metadata or {}).get("reef", {}).get("environment")
-    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv),
-            "environment": environment}
+    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv), "environment": environment}
 
 
 def _environment(kernel_spec: dict, fingerprint: dict | None, name: str | None) -> dict:
@@ -611,4 +634,3 @@ def _one_line(value: object) -> str:
 def parameters_for_display(record: dict) -> str:
     """``name=value`` pairs of a record's parameters, for one-line summaries."""
     return " ".join(f"{key}={value!r}" for key, value in record.get("parameters", {}).items())
-

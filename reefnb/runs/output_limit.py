@@ -28,7 +28,7 @@ MARKER_ROOM = 4096
 # writes (stdout, stderr, displays, its result) beyond the limit, so that a flood never crosses
 # the wire (one 200 MB stream message alone would take 600 MB to receive and decode). Records and
 # attachments (EVIDENCE_MIMES) have a budget of their own. The client's OutputBudget stays as the bound for any other kernel.
-KERNEL_LIMIT = r'''
+KERNEL_LIMIT = r"""
 def __reef_limit_output(limit, evidence_mimes):
     import sys
     import threading
@@ -109,7 +109,7 @@ def __reef_limit_output(limit, evidence_mimes):
     shell.displayhook.write_format_data = cap_result(shell.displayhook.write_format_data)
     shell.events.register("pre_run_cell", reset)
     shell.events.register("post_run_cell", mark)
-'''
+"""
 
 
 def kernel_limit_code(limit: int) -> str:
@@ -189,8 +189,10 @@ class OutputBudget:
         """Add (or bring up to date) the marker of what this cell dropped."""
         if not self.dropped:
             return
-        text = f"\n[reef: {_megabytes(self.dropped)} of output dropped (the limit is {_megabytes(self.limit)} per cell: " \
-               f"reef run --max-output, {MAX_CELL_OUTPUT_VARIABLE})]\n"
+        text = (
+            f"\n[reef: {_megabytes(self.dropped)} of output dropped (the limit is {_megabytes(self.limit)} per cell: "
+            f"reef run --max-output, {MAX_CELL_OUTPUT_VARIABLE})]\n"
+        )
         if self.marker is None:
             self.marker = new_output("stream", name="stderr", text=text)
             outputs.append(self.marker)

@@ -113,8 +113,9 @@ def plan_sweep(
     requests, seen = [], set()
     for point in grid_points(grid or {}):
         for environment, kernel in targets:
-            request = prepare_run(solution, chosen.name, {**(parameters or {}), **point}, kernel=kernel,
-                                  timeout=timeout, environment=environment, telemetry=telemetry)
+            request = prepare_run(
+                solution, chosen.name, {**(parameters or {}), **point}, kernel=kernel, timeout=timeout, environment=environment, telemetry=telemetry
+            )
             if request.key not in seen:
                 seen.add(request.key)
                 requests.append(request)
@@ -178,8 +179,13 @@ class SweepExecution:
             raise ReefError(f"sweep: jobs must be 1 or more, got {self.jobs}")
 
 
-def _run_sweep(requests: list[RunRequest], execution: SweepExecution, target: Store | None,
-               progress: Callable[[SweepProgress], None] | None, on_record: Callable[[dict], None] | None) -> SweepResult:
+def _run_sweep(
+    requests: list[RunRequest],
+    execution: SweepExecution,
+    target: Store | None,
+    progress: Callable[[SweepProgress], None] | None,
+    on_record: Callable[[dict], None] | None,
+) -> SweepResult:
     """Execute the requests not recorded ok in ``target`` before (all of them with ``rerun``); records in grid order."""
     done_before = {} if execution.rerun or target is None else target.records_by_key([request.key for request in requests])
     pending = [request for request in requests if request.key not in done_before]
@@ -188,8 +194,11 @@ def _run_sweep(requests: list[RunRequest], execution: SweepExecution, target: St
         _executor(execution, len(pending)).run(pending, records)
     executed = records.by_key
     in_order = [done_before.get(request.key) or executed.get(request.key) for request in requests]
-    return SweepResult([record for record in in_order if record is not None], skipped=len(requests) - len(pending),
-                       executed=sum(1 for request in pending if request.key in executed))
+    return SweepResult(
+        [record for record in in_order if record is not None],
+        skipped=len(requests) - len(pending),
+        executed=sum(1 for request in pending if request.key in executed),
+    )
 
 
 def _executor(execution: SweepExecution, pending: int):
@@ -238,8 +247,11 @@ class _Tracker:
         eta = None
         if self.durations:
             eta = remaining * (sum(self.durations) / len(self.durations)) / max(1, self.concurrency)
-        self.callback(SweepProgress(self.total, self.done, self.ok, self.failed, self.running, self.skipped,
-                                    round(elapsed, 3), None if eta is None else round(eta, 1), last))
+        self.callback(
+            SweepProgress(
+                self.total, self.done, self.ok, self.failed, self.running, self.skipped, round(elapsed, 3), None if eta is None else round(eta, 1), last
+            )
+        )
 
 
 class _Records:

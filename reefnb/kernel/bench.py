@@ -31,12 +31,12 @@ MODES = {"performance": "PerformanceOnly", "accuracy": "AccuracyOnly"}
 Predict = Callable[[Sequence[int]], Sequence[Any]]
 
 
-@dataclass
 class LoadGenError(ValueError):
     """A LoadGen run asked for something LoadGen cannot do, or its logs cannot be read. (The kernel side
     imports nothing else of reefnb, so this is not a ``ReefError``; in a notebook it fails the cell.)"""
 
 
+@dataclass
 class LoadGenResult:
     """One LoadGen test, as its logs tell it. Latencies in milliseconds."""
 

@@ -12,13 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from reefnb.common.exceptions import InputError, ManifestError, ReefError
+from reefnb.common.exceptions import InputError, ManifestError, NotebookError, PathOutside, ReefError, VersionError
 from reefnb.common.json_input import json_pointer, pointer_token, read_json
 from reefnb.solution.checks import api_problems, artifact_problems, syntax_problems
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
-from reefnb.solution.confinement import PathOutside, resolve_inside
-from reefnb.solution.notebook import NotebookError, notebook_parameters, read_notebook
-from reefnb.solution.versions import Range, VersionError
+from reefnb.solution.confinement import resolve_inside
+from reefnb.solution.notebook import notebook_parameters, read_notebook
+from reefnb.solution.versions import Range
 
 MANIFEST_NAME = "solution.json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -177,104 +177,126 @@ def _one_line(text: str) -> str:
 
 
 def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
-    problems: list[str] = []
+    """What the schema cannot see, as ``MANIFEST: POINTER: message`` lines, in the manifest's order."""
+    folder = manifest_path.parent
+    parameters: dict[str, dict] = {}  # workflow -> its notebook's parameters, filled by _workflow_problems
+    found = [
+        *_identity_problems(data),
+        *_metric_problems(data),
+        *_component_problems(data),
+        *syntax_problems(data.get("requires", {})),
+        *artifact_problems(data.get("artifacts", {})),
+        *_path_problems(data, folder),
+        *(api_problems(data["api"], folder) if "api" in data else []),
+        *_workflow_problems(data, folder, parameters),
+        *_expectation_problems(data, parameters),
+    ]
+    return [f"{manifest_path}: {pointer}: {message}" for pointer, message in found]
 
-    def problem(pointer: str, message: str) -> None:
-        problems.append(f"{manifest_path}: {pointer}: {message}")
 
+def _identity_problems(data: dict) -> list[tuple[str, str]]:
+    problems = []
     if not _NAME.fullmatch(data["name"]):
-        problem("/name", f"{data['name']!r} is not a valid name (lower-case letters, digits, '.', '_' and '-')")
+        problems.append(("/name", f"{data['name']!r} is not a valid name (lower-case letters, digits, '.', '_' and '-')"))
     if not _SEMVER.fullmatch(data["version"]):
-        problem("/version", f"'{data['version']}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)")
+        problems.append(("/version", f"'{data['version']}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)"))
+    return problems
 
+
+def _metric_problems(data: dict) -> list[tuple[str, str]]:
+    """A metric declared twice; a dashboard axis or column that names nothing the frame will have."""
+    problems = []
     seen: set[str] = set()
     for index, metric in enumerate(data.get("metrics", [])):
         if metric["name"] in seen:
-            problem(f"/metrics/{index}/name", f"metric '{metric['name']}' is declared twice")
+            problems.append((f"/metrics/{index}/name", f"metric '{metric['name']}' is declared twice"))
         seen.add(metric["name"])
-    for key, column in ((key, value) for key, value in data.get("dashboard", {}).items() if key in ("x", "y", "color")):
-        if not _dashboard_column_known(column, seen, data):
-            problem(f"/dashboard/{key}", _dashboard_unknown(column, seen))
-    for index, column in enumerate(data.get("dashboard", {}).get("columns", [])):
-        if not _dashboard_column_known(column, seen, data):
-            problem(f"/dashboard/columns/{index}", _dashboard_unknown(column, seen))
+    dashboard = data.get("dashboard", {})
+    named = [(f"/dashboard/{key}", column) for key, column in dashboard.items() if key in ("x", "y", "color")]
+    named += [(f"/dashboard/columns/{index}", column) for index, column in enumerate(dashboard.get("columns", []))]
+    problems += [(pointer, _dashboard_unknown(column, seen)) for pointer, column in named if not _dashboard_column_known(column, seen, data)]
+    return problems
 
+
+def _component_problems(data: dict) -> list[tuple[str, str]]:
+    problems = []
     for name, text in data.get("components", {}).items():
         if name == data["name"]:
-            problem(f"/components/{pointer_token(name)}", "a component cannot depend on itself")
+            problems.append((f"/components/{pointer_token(name)}", "a component cannot depend on itself"))
         try:
             Range.parse(text)
         except VersionError as error:
-            problem(f"/components/{pointer_token(name)}", str(error))
+            problems.append((f"/components/{pointer_token(name)}", str(error)))
+    return problems
 
-    for pointer, message in [*syntax_problems(data.get("requires", {})), *artifact_problems(data.get("artifacts", {}))]:
-        problem(pointer, message)
 
-    folder = manifest_path.parent
-    for pointer, message in _path_problems(data, folder):
-        problem(pointer, message)
-    if "api" in data:
-        for pointer, message in api_problems(data["api"], folder):
-            problem(pointer, message)
-    declared: dict[str, dict] = {}
+def _workflow_problems(data: dict, folder: Path, parameters: dict[str, dict]) -> list[tuple[str, str]]:
+    """Each workflow's notebook is a readable notebook inside the folder, and its parameters and sweep name
+    variables of its parameters cell; ``parameters`` receives each readable notebook's parameters."""
+    problems = []
     for name, spec in data["workflows"].items():
         pointer = f"/workflows/{pointer_token(name)}"
         try:
             notebook_path = resolve_inside(folder, spec["notebook"])
             exists = notebook_path.is_file()
         except PathOutside as error:
-            problem(f"{pointer}/notebook", str(error))
+            problems.append((f"{pointer}/notebook", str(error)))
             continue
         except (OSError, ValueError) as error:  # a name too long
-            problem(f"{pointer}/notebook", f"not a usable file name: {getattr(error, 'strerror', None) or type(error).__name__}")
+            problems.append((f"{pointer}/notebook", f"not a usable file name: {getattr(error, 'strerror', None) or type(error).__name__}"))
             continue
         if not exists:
-            problem(f"{pointer}/notebook", f"notebook '{spec['notebook']}' not found in {folder}")
+            problems.append((f"{pointer}/notebook", f"notebook '{spec['notebook']}' not found in {folder}"))
             continue
         try:
             notebook = read_notebook(notebook_path)
         except NotebookError as error:
-            problem(f"{pointer}/notebook", str(error))
+            problems.append((f"{pointer}/notebook", str(error)))
             continue
-        parameters = notebook_parameters(notebook)
-        declared[name] = parameters
+        parameters[name] = found = notebook_parameters(notebook)
         for section in ("parameters", "sweep"):
-            for key in spec.get(section, {}):
-                if key not in parameters:
-                    problem(f"{pointer}/{section}/{pointer_token(key)}", _unknown_parameter(key, spec["notebook"], parameters))
+            problems += [(f"{pointer}/{section}/{pointer_token(key)}", _unknown_parameter(key, spec["notebook"], found))
+                         for key in spec.get(section, {}) if key not in found]
+    return problems
 
+
+def _expectation_problems(data: dict, parameters: dict[str, dict]) -> list[tuple[str, str]]:
+    """Profiles, expectation ids and profiles, claims, and each expectation's workflow and parameters."""
+    problems = []
     profiles = data.get("profiles", {})
     if profiles and not {"smoke", "full"} <= set(profiles):
-        problem("/profiles", f"declare at least 'smoke' and 'full' (declared: {', '.join(sorted(profiles))})")
+        problems.append(("/profiles", f"declare at least 'smoke' and 'full' (declared: {', '.join(sorted(profiles))})"))
     ids: set[str] = set()
     for index, expectation in enumerate(data.get("expected", [])):
         if "id" in expectation:
             if expectation["id"] in ids:
-                problem(f"/expected/{index}/id", f"expectation id '{expectation['id']}' is used twice")
+                problems.append((f"/expected/{index}/id", f"expectation id '{expectation['id']}' is used twice"))
             ids.add(expectation["id"])
-        for position, name in enumerate(expectation.get("profiles", [])):
-            if name not in profiles:
-                problem(f"/expected/{index}/profiles/{position}", f"no profile '{name}' in /profiles")
-    metric_names = {metric["name"] for metric in data.get("metrics", [])}
-    for index, claim in enumerate(data.get("claims", [])):
-        for position, name in enumerate(claim["expected"]):
-            if name not in ids:
-                problem(f"/claims/{index}/expected/{position}", f"no /expected entry with id '{name}'")
-        for position, name in enumerate(claim.get("metrics", [])):
-            if metric_names and name not in metric_names:
-                problem(f"/claims/{index}/metrics/{position}", f"metric '{name}' is not declared in /metrics")
+        problems += [(f"/expected/{index}/profiles/{position}", f"no profile '{name}' in /profiles")
+                     for position, name in enumerate(expectation.get("profiles", [])) if name not in profiles]
+    problems += _claim_problems(data, ids)
     for index, expectation in enumerate(data.get("expected", [])):
         workflow = expectation.get("workflow", "run")
         if workflow not in data["workflows"]:
-            problem(f"/expected/{index}/workflow", f"no workflow '{workflow}' in /workflows")
+            problems.append((f"/expected/{index}/workflow", f"no workflow '{workflow}' in /workflows"))
             continue
-        parameters = declared.get(workflow)
-        if parameters is None:
+        known = parameters.get(workflow)
+        if known is None:
             continue
-        for key in expectation.get("parameters", {}):
-            if key not in parameters:
-                notebook = data["workflows"][workflow]["notebook"]
-                problem(f"/expected/{index}/parameters/{pointer_token(key)}", _unknown_parameter(key, notebook, parameters))
+        notebook = data["workflows"][workflow]["notebook"]
+        problems += [(f"/expected/{index}/parameters/{pointer_token(key)}", _unknown_parameter(key, notebook, known))
+                     for key in expectation.get("parameters", {}) if key not in known]
+    return problems
+
+
+def _claim_problems(data: dict, ids: set[str]) -> list[tuple[str, str]]:
+    problems = []
+    metric_names = {metric["name"] for metric in data.get("metrics", [])}
+    for index, claim in enumerate(data.get("claims", [])):
+        problems += [(f"/claims/{index}/expected/{position}", f"no /expected entry with id '{name}'")
+                     for position, name in enumerate(claim["expected"]) if name not in ids]
+        problems += [(f"/claims/{index}/metrics/{position}", f"metric '{name}' is not declared in /metrics")
+                     for position, name in enumerate(claim.get("metrics", [])) if metric_names and name not in metric_names]
     return problems
 
 

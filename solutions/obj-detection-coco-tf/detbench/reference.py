@@ -11,6 +11,6 @@ METRICS = ("latency_p90_ms", "samples_per_second", "mAP")
 def load_reference(path: Path = REFERENCE_CSV):
     """The reference CSV as a DataFrame: ``label``, ``source``, ``param.scenario``, ``metric.*`` (the manifest's
     ``dashboard.reference`` reads the same file for ``reef dashboard``)."""
-    from reefnb.dashboard import reference_csv
+    from reefnb.analysis.dashboard import reference_csv
 
     return reference_csv(path, METRICS)

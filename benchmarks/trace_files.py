@@ -1,4 +1,4 @@
-"""What recording the files a run reads costs: reef's audit hook (``reefnb.runs.execute.FILE_AUDIT_CODE``) on and off.
+"""What recording the files a run reads costs: reef's audit hook (``reefnb.runs.engine.FILE_AUDIT_CODE``) on and off.
 
 Two measurements:
 1. In a fresh interpreter, the same workload with the hook installed and without: opening and reading
@@ -48,7 +48,7 @@ for index in range(3_000_000):
 SCRIPT = """
 import sys, time, json
 files, arrays, modules = json.loads(sys.argv[1])
-from reefnb.runs.execute import FILE_AUDIT_CODE  # imported both ways, so that only the hook differs
+from reefnb.runs.engine import FILE_AUDIT_CODE  # imported both ways, so that only the hook differs
 if sys.argv[2] == "on":
     exec(FILE_AUDIT_CODE)
 started = time.perf_counter()

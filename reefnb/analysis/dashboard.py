@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
@@ -157,6 +158,20 @@ def build_dashboard(
     return path
 
 
+@dataclass
+class _Page:
+    """What the sections of one dashboard page are drawn from."""
+
+    frame: pandas.DataFrame  # every run, scrubbed
+    ok: pandas.DataFrame  # the ok runs, with a ``dataset`` column where runs name one
+    solution: Solution | None
+    settings: dict  # the manifest's dashboard section
+    metrics: dict[str, dict]  # unit, goal and format by metric name
+    objectives: dict[str, str]
+    named: list[str]  # the objectives the caller named (their directions are declared)
+    reference: pandas.DataFrame  # expected and published results
+
+
 def dashboard_html(
     frame: pandas.DataFrame,
     solution: Solution | None = None,
@@ -166,44 +181,50 @@ def dashboard_html(
 ) -> str:
     """The dashboard as one self-contained HTML page; ``location``: the folder it will be written in, from
     which the run's attached files are linked (without it they are listed, not linked)."""
-    import vl_convert
-
     frame = scrub_frame(frame, solution.path if solution else None)  # a page leaves this machine: no secrets, paths or names
     settings = solution.data.get("dashboard", {}) if solution else {}
-    metrics = metric_meaning(solution, frame)
     title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else _title_of(frame))
-    named = list(objectives or ())
-    objectives = choose_objectives(frame, solution, objectives, at_least=2)
     ok = ok_runs(frame)
     if "param.dataset" in ok.columns:  # which data set each run measured: the chart tells them apart
         ok = ok.assign(dataset=ok["param.dataset"])
-    reference = reference_frame(solution)
-    color = settings.get("color", "env.name")
-
-    charts = []
-    if len(objectives) >= 2 and len(ok):
-        pairs = list(combinations(objectives, 2))[:MAX_CHARTS]
-        for x, y in pairs:
-            usable = ok[[x, y]].notna().all(axis=1)
-            if not usable.any():
-                continue
-            chart = pareto_chart(
-                ok, x, y, directions=declared_objectives(objectives, metrics, named), color=color, reference=reference if len(reference) else None,
-                detail_columns=_detail_columns(ok, settings, [x, y]), width=520, height=320, metrics=metrics, dataset="dataset",
-            )
-            charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
-
+    page = _Page(frame, ok, solution, settings, metric_meaning(solution, frame), choose_objectives(frame, solution, objectives, at_least=2),
+                 list(objectives or ()), reference_frame(solution))
+    charts = _pareto_charts(page)
+    series = runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
+    if series is not None and len(series):  # numbers and run ids only: nothing to scrub
+        charts.append(("telemetry", telemetry.series_chart(series).to_dict()))
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
         + (f" · {html.escape(solution.data.get('description', ''))}" if solution else "") + "</p>",
         "<h2>Summary per environment</h2>",
-        _table_html(environment_summary(frame, objectives, metrics)),
-        "<h2>Pareto frontier</h2>",
+        _table_html(environment_summary(frame, page.objectives, page.metrics)),
+        *_chart_sections(charts), *_reference_sections(page), *_run_sections(page, location),
     ]
-    series = runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
-    if series is not None and len(series):  # numbers and run ids only: nothing to scrub
-        charts.append(("telemetry", telemetry.series_chart(series).to_dict()))
+    return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=_chart_script(charts))
+
+
+def _pareto_charts(page: _Page) -> list[tuple[str, dict]]:
+    """(name, Vega-Lite spec) of each pair of the first objectives the ok runs have values for."""
+    charts: list[tuple[str, dict]] = []
+    if len(page.objectives) < 2 or not len(page.ok):
+        return charts
+    directions = declared_objectives(page.objectives, page.metrics, page.named)
+    for x, y in list(combinations(page.objectives, 2))[:MAX_CHARTS]:
+        if not page.ok[[x, y]].notna().all(axis=1).any():
+            continue
+        chart = pareto_chart(
+            page.ok, x, y, directions=directions, color=page.settings.get("color", "env.name"),
+            reference=page.reference if len(page.reference) else None, detail_columns=_detail_columns(page.ok, page.settings, [x, y]),
+            width=520, height=320, metrics=page.metrics, dataset="dataset",
+        )
+        charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
+    return charts
+
+
+def _chart_sections(charts: list[tuple[str, dict]]) -> list[str]:
+    """The Pareto charts' places (``chartN``), then the telemetry chart's when there is one (it comes last)."""
+    sections = ["<h2>Pareto frontier</h2>"]
     pareto = [(index, name) for index, (name, _) in enumerate(charts) if name != "telemetry"]
     if pareto:
         sections += [f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, name in pareto]
@@ -212,39 +233,55 @@ def dashboard_html(
     if len(pareto) < len(charts):
         sections += ["<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over time, and energy "
                      f'and GPU where measured.</p><div class="chart" id="chart{len(charts) - 1}"></div>']
-    comparison = reference_comparison(frame, solution)
-    sections += ["<h2>Comparison with reference results</h2>",
-                 _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
+    return sections
+
+
+def _reference_sections(page: _Page) -> list[str]:
+    """The expected results next to the runs' medians, and the published reference results."""
+    comparison = reference_comparison(page.frame, page.solution)
+    sections = ["<h2>Comparison with reference results</h2>",
+                _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
+    reference = page.reference
     published = reference[~reference["label"].astype(str).str.startswith("expected ")] if len(reference) else reference
     if len(published):
         first = [column for column in ("label", *REFERENCE_DETAILS) if column in published]
         published = published[first + [column for column in published.columns if column not in first]].dropna(axis=1, how="all")
         sections += ["<h2>Published reference results</h2>",
                      "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
-                     _table_html(_formatted(published, metrics))]
-    columns = _detail_columns(frame, settings, list(objectives), base=["run_id", "status", "started", "env.name"])
+                     _table_html(_formatted(published, page.metrics))]
+    return sections
+
+
+def _run_sections(page: _Page, location: str | Path | None) -> list[str]:
+    """The runs' details (the first MAX_DETAIL_ROWS) and the files they attached."""
+    frame = page.frame
+    columns = _detail_columns(frame, page.settings, list(page.objectives), base=["run_id", "status", "started", "env.name"])
     details = frame[columns].head(MAX_DETAIL_ROWS)
-    sections += [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
-                 _table_html(_formatted(details, metrics))]
+    sections = [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
+                _table_html(_formatted(details, page.metrics))]
     files = attached_files(details["run_id"] if "run_id" in details else [], location)
     if len(files):
-        files = _scrubbed_files(files, default_scrubber(str(solution.path) if solution else None))
+        files = _scrubbed_files(files, default_scrubber(str(page.solution.path) if page.solution else None))
         sections += ["<h2>Attached files (the runs' evidence)</h2>", _files_html(files)]
+    return sections
+
+
+def _chart_script(charts: list[tuple[str, dict]]) -> str:
+    """The Vega libraries inlined (from vl-convert) and the code that draws each chart in its place; "" without charts."""
+    if not charts:
+        return ""
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
 
     specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
-    script = ""
-    if specs:
-        from altair.utils._importers import vl_version_for_vl_convert
-
-        bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
-        embeds = "\n".join(
-            f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}})"
-            ".catch(function (error) { console.error(error); });"
-            for name in specs
-        )
-        script = (f"<script>{_script_safe(bundle)}</script>\n"
-                  f"<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>")
-    return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=script)
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    embeds = "\n".join(
+        f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}})"
+        ".catch(function (error) { console.error(error); });"
+        for name in specs
+    )
+    return (f"<script>{_script_safe(bundle)}</script>\n"
+            f"<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>")
 
 
 def attached_files(run_ids: Iterable[str], location: str | Path | None = None, store: Any = None) -> pandas.DataFrame:

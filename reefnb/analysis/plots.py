@@ -65,14 +65,7 @@ def pareto_chart(
 
     recorded = recorded_meaning(frame)
     metrics = {**recorded, **{name: {**recorded.get(name, {}), **spec} for name, spec in (metrics or {}).items() if isinstance(spec, Mapping)}}
-    directions = dict(directions or {})
-    named = normalise_objectives(frame, {x: "min", y: "min"})
-    for given, column in zip((x, y), named, strict=False):
-        goal = metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else None
-        if goal in ("min", "max") and not {given, column, column.removeprefix("metric.")} & set(directions):
-            directions[given] = directions[column] = goal
-    assumed = [column for column in named if column not in directions and column.removeprefix("metric.") not in directions]
-    objectives = normalise_objectives(frame, {x: directions.get(x, "min"), y: directions.get(y, "min")})
+    objectives, assumed = _chart_objectives(frame, x, y, directions, metrics)
     x, y = list(objectives)
     frame = frame.assign(**{column: _numeric(frame[column]) for column in (x, y)})
     if color is not None and (color not in frame.columns or frame[color].isna().all()):
@@ -87,7 +80,6 @@ def pareto_chart(
     keep = list(dict.fromkeys([c for c in ["run_id", x, y, color, dataset, *tooltip, *(detail_columns or [])] if c and c in frame.columns]))
     data = drawn[keep + ["on_front"]].copy()
     data = _json_safe(data.sort_values(["on_front", x], ascending=[False, objectives[x] == "min"], kind="stable"))
-
     references = reference if reference is not None and len(reference) and x in reference and y in reference else None
 
     def axis(column: str, log: bool, kind: type) -> Any:
@@ -99,51 +91,79 @@ def pareto_chart(
 
     brush = alt.selection_interval(name="brush")
     click = alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
-    tooltips = [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in tooltip if c in data]
-    base = alt.Chart(data)
-    encoding: dict[str, Any] = {"x": axis(x, log_x, alt.X), "y": axis(y, log_y, alt.Y), "tooltip": tooltips}
+    encoding: dict[str, Any] = {"x": axis(x, log_x, alt.X), "y": axis(y, log_y, alt.Y),
+                                "tooltip": [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in tooltip if c in data]}
     if color:
         encoding["color"] = alt.Color(f"{_field(color)}:N", title=color)
     if dataset:
         encoding["shape"] = alt.Shape(f"{_field(dataset)}:N", title="data set")
-    brush_zoom = [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!",
-                                         translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")] if zoom else []
-    points = base.mark_point(size=50, filled=True).encode(
-        **encoding,
-        opacity=alt.condition(brush, alt.value(0.85), alt.value(0.25)),
-        size=alt.condition("datum.on_front", alt.value(90), alt.value(40)),
-    ).add_params(brush, *([click] if click else []), *brush_zoom)
-    frontier = alt.Chart(data[data["on_front"]].sort_values(x)).mark_line(
-        interpolate="step-after", color="#444", strokeDash=[4, 2]
-    ).encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q")
-    layers = [frontier, points]
-    if references is not None:
-        ref_columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *tooltip]) if c in references]
-        ref = references[ref_columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y])
-        ref = _json_safe(ref)
-        layers.append(
-            alt.Chart(ref).mark_point(shape="diamond", size=140, filled=True, color="black").encode(
-                x=f"{_field(x)}:Q", y=f"{_field(y)}:Q",
-                tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in ref_columns],
-            )
-        )
-        if "dataset" in ref:  # say on the chart where the reference results were measured
-            layers.append(alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(
-                x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N"))
-    subtitle = f"{int(data['on_front'].sum())} on the frontier of {total} runs"
-    if len(data) < total:
-        subtitle += f"; showing the frontier and a sample of {len(data) - int(data['on_front'].sum())} others"
-    if assumed:
-        subtitle += ("; no goal declared for " + " and ".join(c.removeprefix("metric.") for c in assumed)
-                     + ": lower is better assumed")
+    layers = [*_run_layers(data, x, y, encoding, [brush, *([click] if click else [])], zoom), *_reference_layers(references, x, y, tooltip)]
     scatter = alt.layer(*layers).properties(
         width=width, height=height,
-        title=alt.TitleParams(title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", subtitle=subtitle),
+        title=alt.TitleParams(title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", subtitle=_subtitle(data, total, assumed)),
     )
     if not detail:
         return scatter.configure_view(strokeWidth=0)
     table = detail_table(data, list(detail_columns or keep[:6]), brush, click)
     return alt.vconcat(scatter, table).resolve_scale(color="independent").configure_view(strokeWidth=0)
+
+
+def _chart_objectives(frame: pandas.DataFrame, x: str, y: str, directions: Mapping[str, str] | None,
+                      metrics: Mapping[str, Mapping]) -> tuple[dict[str, str], list[str]]:
+    """The axes as objectives: the direction given, else the metric's goal, else "min"; and the axes whose
+    direction was assumed (no direction given, no goal declared)."""
+    directions = dict(directions or {})
+    named = normalise_objectives(frame, {x: "min", y: "min"})
+    for given, column in zip((x, y), named, strict=False):
+        goal = metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else None
+        if goal in ("min", "max") and not {given, column, column.removeprefix("metric.")} & set(directions):
+            directions[given] = directions[column] = goal
+    assumed = [column for column in named if column not in directions and column.removeprefix("metric.") not in directions]
+    return normalise_objectives(frame, {x: directions.get(x, "min"), y: directions.get(y, "min")}), assumed
+
+
+def _run_layers(data: pandas.DataFrame, x: str, y: str, encoding: dict[str, Any], selections: list, zoom: bool) -> list:
+    """The frontier as a dashed step line under the runs' points (frontier points larger; outside the brush, faded)."""
+    import altair as alt
+
+    brush = selections[0]
+    wheel = [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!",
+                                    translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")] if zoom else []
+    points = alt.Chart(data).mark_point(size=50, filled=True).encode(
+        **encoding,
+        opacity=alt.condition(brush, alt.value(0.85), alt.value(0.25)),
+        size=alt.condition("datum.on_front", alt.value(90), alt.value(40)),
+    ).add_params(*selections, *wheel)
+    frontier = alt.Chart(data[data["on_front"]].sort_values(x)).mark_line(
+        interpolate="step-after", color="#444", strokeDash=[4, 2]
+    ).encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q")
+    return [frontier, points]
+
+
+def _reference_layers(references: pandas.DataFrame | None, x: str, y: str, tooltip: Sequence[str]) -> list:
+    """Reference rows as black diamonds, labelled with the data set they were measured on when they name one."""
+    if references is None:
+        return []
+    import altair as alt
+
+    columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *tooltip]) if c in references]
+    ref = _json_safe(references[columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y]))
+    layers = [alt.Chart(ref).mark_point(shape="diamond", size=140, filled=True, color="black").encode(
+        x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in columns])]
+    if "dataset" in ref:  # say on the chart where the reference results were measured
+        layers.append(alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(
+            x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N"))
+    return layers
+
+
+def _subtitle(data: pandas.DataFrame, total: int, assumed: list[str]) -> str:
+    on_front = int(data["on_front"].sum())
+    subtitle = f"{on_front} on the frontier of {total} runs"
+    if len(data) < total:
+        subtitle += f"; showing the frontier and a sample of {len(data) - on_front} others"
+    if assumed:
+        subtitle += "; no goal declared for " + " and ".join(c.removeprefix("metric.") for c in assumed) + ": lower is better assumed"
+    return subtitle
 
 
 def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: Any = None, rows: int = DETAIL_ROWS) -> altair.HConcatChart:

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import secrets
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -202,8 +203,6 @@ def serve(source: str | Path, options: ServeOptions | None = None, on_ready: Cal
 
 
 async def _serve(actions: Actions, token: str, options: ServeOptions, on_ready) -> None:
-    import signal
-
     app = make_app(actions, token, options.max_body_bytes)
     server = tornado.httpserver.HTTPServer(app, max_body_size=2 * options.max_body_bytes + 1024 * 1024, xheaders=False)
     try:

@@ -556,29 +556,15 @@ class ParetoExplorer(widgets.VBox):
         self.frontier = frame.iloc[0:0]
         self.selected = frame.iloc[0:0]
         self.shown = frame.iloc[0:0]
-        numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
-        if len(numeric) < 2:
-            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have "
-                            + (", ".join(numeric) or "none"))
-        objectives = normalise_objectives(frame, objectives) if objectives else {}
-        axes = [*objectives, *(c for c in numeric if c not in objectives)][:2]
-        style = {"description_width": "5em"}
-        self.x = widgets.Dropdown(options=numeric, value=axes[0], description="x", style=style)
-        self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=style)
-        self.x_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[0], "min"), style={"button_width": "4em"})
-        self.y_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[1], "min"), style={"button_width": "4em"})
-        self.declared = {column for column in objectives} | {column for column in axes if self._goal(column)}
-        for axis, direction in ((axes[0], self.x_direction), (axes[1], self.y_direction)):
-            if axis not in objectives and self._goal(axis):
-                direction.value = self._goal(axis)
+        self._axis_controls(frame, normalise_objectives(frame, objectives) if objectives else {})
         categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
         self.color = widgets.Dropdown(options=["(none)", *categorical], value=color if color in categorical else "(none)",
-                                      description="colour", style=style)
+                                      description="colour", style=self.STYLE)
         self.log_x = widgets.Checkbox(description="log x", indent=False)
         self.log_y = widgets.Checkbox(description="log y", indent=False)
         self.filters = {
             column: widgets.SelectMultiple(options=values, value=values, description=column.removeprefix("param."),
-                                           rows=min(len(values), 4), style=style)
+                                           rows=min(len(values), 4), style=self.STYLE)
             for column in categorical if column.startswith("param.") or column == "env.name"
             for values in [tuple(sorted(frame[column].dropna().astype(str).unique()))]
         }
@@ -587,12 +573,7 @@ class ParetoExplorer(widgets.VBox):
         self.selection_view = widgets.HTML()
         self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False, "renderer": "svg"})
         self.chart.observe(self._selection_changed, names="_vl_selections")
-        for axis, direction in ((self.x, self.x_direction), (self.y, self.y_direction)):  # before the redraw below
-            direction.observe(lambda change, axis=axis: self.declared.add(axis.value), names="value")
-            axis.observe(lambda change, direction=direction: self._axis_changed(change["new"], direction), names="value")
-        controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
-        for control in controls:
-            control.observe(lambda change: self.update(), names="value")
+        self._follow_controls()
         super().__init__([
             widgets.HBox([widgets.VBox([widgets.HBox([self.x, self.x_direction]), widgets.HBox([self.y, self.y_direction]),
                                         widgets.HBox([self.color, self.log_x, self.log_y])]),
@@ -600,6 +581,33 @@ class ParetoExplorer(widgets.VBox):
             self.status, self.chart, self.selection_view, self.table,
         ])
         self.update()
+
+    STYLE = {"description_width": "5em"}
+
+    def _axis_controls(self, frame, objectives: dict[str, str]) -> None:
+        """x and y (the objectives first, then other numeric columns) and their directions (declared goals where known)."""
+        numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
+        if len(numeric) < 2:
+            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have "
+                            + (", ".join(numeric) or "none"))
+        axes = [*objectives, *(c for c in numeric if c not in objectives)][:2]
+        self.x = widgets.Dropdown(options=numeric, value=axes[0], description="x", style=self.STYLE)
+        self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=self.STYLE)
+        self.x_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[0], "min"), style={"button_width": "4em"})
+        self.y_direction = widgets.ToggleButtons(options=["min", "max"], value=objectives.get(axes[1], "min"), style={"button_width": "4em"})
+        self.declared = {column for column in objectives} | {column for column in axes if self._goal(column)}
+        for axis, direction in ((axes[0], self.x_direction), (axes[1], self.y_direction)):
+            if axis not in objectives and self._goal(axis):
+                direction.value = self._goal(axis)
+
+    def _follow_controls(self) -> None:
+        """Every control redraws; a direction chosen counts as declared; a new axis takes its declared goal."""
+        for axis, direction in ((self.x, self.x_direction), (self.y, self.y_direction)):  # before the redraw below
+            direction.observe(lambda change, axis=axis: self.declared.add(axis.value), names="value")
+            axis.observe(lambda change, direction=direction: self._axis_changed(change["new"], direction), names="value")
+        controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
+        for control in controls:
+            control.observe(lambda change: self.update(), names="value")
 
     def _goal(self, column: str) -> str | None:
         """The declared goal of a column: its metric's (manifest, else records), else telemetry's."""

@@ -40,12 +40,12 @@ from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener, url2pathname
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import ArtifactError, ArtifactUnavailable, PathOutside, TransferInterrupted
 from reefnb.common.files import locked_file
 from reefnb.common.json_input import pointer_token
 from reefnb.common.paths import reef_home
 from reefnb.solution.checks import is_plain_path, spec_urls
-from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.solution.confinement import resolve_inside
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +70,6 @@ try:
 except ImportError:  # a Python built without lzma: tarfile then refuses .tar.xz itself
     _LZMAError = zlib.error  # type: ignore[misc,assignment]
 _DECOMPRESSION_ERRORS = (zlib.error, _LZMAError, EOFError, OSError, ValueError)
-
-
-class ArtifactError(ReefError):
-    """An artifact cannot be fetched, verified, unpacked or generated; the message names it and the URL or file."""
-
-
-class ArtifactUnavailable(ArtifactError):
-    """No source answered (network down, HTTP error, offline): a ``fallback`` or ``generate`` may stand in.
-
-    ``failures`` holds ``(url, reason)`` for each URL tried.
-    """
-
-    def __init__(self, message: str, failures: list[tuple[str, str]] | None = None):
-        self.failures = list(failures or [])
-        super().__init__(message)
 
 
 class _HttpRedirectsOnly(HTTPRedirectHandler):
@@ -249,8 +234,6 @@ def artifact_status(
     return {"name": name, "status": "missing", "detail": "offline and not in the cache"}
 
 
-
-
 def unpack_archive(
     archive: Path | str,
     target: Path | str,
@@ -361,10 +344,6 @@ def tree_sha256(folder: Path | str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Fetching
-
-
-class _Interrupted(Exception):
-    """A transfer stopped part way; what arrived is kept in the ``.part`` file."""
 
 
 class _Fetcher:
@@ -596,7 +575,7 @@ class _Fetcher:
             before = part.stat().st_size if part.exists() else 0
             try:
                 return self.transfer(name, url, part, size)
-            except _Interrupted as error:
+            except TransferInterrupted as error:
                 after = part.stat().st_size if part.exists() else 0
                 attempts += 1
                 if after <= before or attempts > RESUME_ATTEMPTS:
@@ -635,7 +614,7 @@ class _Fetcher:
                     try:
                         chunk = stream.read1(min(CHUNK_SIZE, limit + 1 - done))  # what has arrived: a stall keeps it
                     except (OSError, HTTPException) as error:  # a read timeout too
-                        raise _Interrupted(_reason(error)) from None
+                        raise TransferInterrupted(_reason(error)) from None
                     if not chunk:
                         break
                     done += len(chunk)
@@ -647,7 +626,7 @@ class _Fetcher:
                 out.flush()
                 os.fsync(out.fileno())
         if total is not None and done < total:
-            raise _Interrupted(f"got {done} of {total} bytes")
+            raise TransferInterrupted(f"got {done} of {total} bytes")
         return hasher.hexdigest(), done
 
     def open(self, name: str, url: str, offset: int) -> tuple[IO[bytes], int, int | None]:
@@ -931,10 +910,6 @@ def _replace_folder(temporary: Path, target: Path) -> None:
 # Small helpers
 
 
-
-
-
-
 def _unavailable_message(where: str, failures: list[tuple[str, str]], skipped: bool) -> str:
     """One line saying why no URL of an artifact answered."""
     parts = [f"{url}: {reason}" for url, reason in failures]
@@ -943,10 +918,6 @@ def _unavailable_message(where: str, failures: list[tuple[str, str]], skipped: b
     if not parts:
         return f"{where}: no URL to download from"
     return f"{where}: " + "; ".join(parts)
-
-
-
-
 
 
 def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from reefnb.common.exceptions import AttachmentRefused, PathOutside
 from reefnb.common.scrub import find_secrets
 from reefnb.kernel.recording import check_attachment_name
 from reefnb.provision.artifacts import format_size, parse_size
-from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.solution.confinement import resolve_inside
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,6 @@ FILES_FOLDER = "files"
 MAX_ATTACHED = 512 * 2**20
 MAX_ATTACHED_VARIABLE = "REEF_MAX_ATTACHED"
 _CHUNK = 2**20
-
-
-class Refused(Exception):
-    """One attached file that is not kept; ``str()`` says why."""
 
 
 def attached_limit() -> int:
@@ -64,7 +61,7 @@ def keep_attachments(attached: list[dict], run_folder: Path, solution_folder: Pa
             source = _source(entry.get("path"), solution_folder)
             target = resolve_inside(run_folder / FILES_FOLDER, name)
             size, digest = _keep(source, target, run_folder, protected, limit - total)
-        except (ValueError, PathOutside, Refused) as problem:
+        except (ValueError, PathOutside, AttachmentRefused) as problem:
             refused.append({"name": name[:1024], "reason": str(problem).removeprefix("attach: ")})
             log.warning("attached file %s not kept: %s", name[:200], refused[-1]["reason"])
             continue
@@ -79,11 +76,11 @@ def keep_attachments(attached: list[dict], run_folder: Path, solution_folder: Pa
 
 def _source(path: object, solution_folder: Path) -> Path:
     if not isinstance(path, str) or not os.path.isabs(path):
-        raise Refused("not an absolute path")
+        raise AttachmentRefused("not an absolute path")
     try:
         return resolve_inside(solution_folder, path)
     except PathOutside as problem:
-        raise Refused(f"{problem} (links followed): only files inside the solution folder are kept") from None
+        raise AttachmentRefused(f"{problem} (links followed): only files inside the solution folder are kept") from None
 
 
 def _keep(source: Path, target: Path, run_folder: Path, protected: set[Path], room: int) -> tuple[int, str]:
@@ -92,9 +89,9 @@ def _keep(source: Path, target: Path, run_folder: Path, protected: set[Path], ro
     with os.fdopen(handle, "rb") as reader:
         status = os.fstat(reader.fileno())
         if not stat.S_ISREG(status.st_mode):
-            raise Refused("not a regular file")
+            raise AttachmentRefused("not a regular file")
         if status.st_size > room:
-            raise Refused(f"{status.st_size} bytes: over the {MAX_ATTACHED_VARIABLE} limit of the run's files ({room} bytes left)")
+            raise AttachmentRefused(f"{status.st_size} bytes: over the {MAX_ATTACHED_VARIABLE} limit of the run's files ({room} bytes left)")
         target.parent.mkdir(parents=True, exist_ok=True)
         if source == target:
             return _hashed(reader, None, room)
@@ -102,7 +99,7 @@ def _keep(source: Path, target: Path, run_folder: Path, protected: set[Path], ro
             os.replace(source, target)
             try:
                 return _hashed(reader, None, room)
-            except Refused:
+            except AttachmentRefused:
                 target.unlink(missing_ok=True)
                 raise
         partial = target.with_name(f".{target.name}.part")
@@ -120,7 +117,7 @@ def _hashed(reader, writer, room: int) -> tuple[int, str]:
     while chunk := reader.read(_CHUNK):
         size += len(chunk)
         if size > room:  # it grew since it was measured
-            raise Refused(f"over the {MAX_ATTACHED_VARIABLE} limit of the run's files")
+            raise AttachmentRefused(f"over the {MAX_ATTACHED_VARIABLE} limit of the run's files")
         digest.update(chunk)
         if writer is not None:
             writer.write(chunk)

@@ -14,13 +14,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import PathOutside, ReefError
 from reefnb.common.files import write_text_atomically
 from reefnb.common.json_input import read_json
 from reefnb.common.paths import reef_home
 from reefnb.common.scrub import Scrubber
 from reefnb.provision.initialised import read_index
-from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, load_solution, schema
 
 if TYPE_CHECKING:

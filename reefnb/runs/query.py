@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import QueryError
 
 MAX_EXPRESSION = 2000  # characters; a filter is a line, not a program
 MAX_DEPTH = 40  # nested and/or/not (SQLite's parser has a small stack)
@@ -43,10 +43,6 @@ DOCUMENT_FIELDS = {
 }
 RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|h|d|w)$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class QueryError(ReefError):
-    """A ``where`` or ``since`` filter that cannot be used; ``str()`` says which and why."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import InputError
+from reefnb.common.exceptions import InputError, ShardError
 from reefnb.common.json_input import parse_json, read_json
 from reefnb.solution.manifest import schema
 
@@ -44,10 +44,6 @@ COLUMNS = ("run_id", "record", "environment")
 _SOLUTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 UNDATED = "undated"
-
-
-class ShardError(Exception):
-    """A part that cannot be read as a results shard (internal: the reader turns it into a warning)."""
 
 
 def shard_of(record: dict) -> str:

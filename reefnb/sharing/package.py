@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import InputError, ReefError
+from reefnb.common.exceptions import InputError, PackageError
 from reefnb.common.json_input import parse_json, read_json
 from reefnb.common.paths import solutions_home
 from reefnb.common.scrub import Scrubber, secrets_in_code
@@ -57,10 +57,6 @@ MAX_PATH_BYTES = 1024  # a member's whole name, leaving room under PATH_MAX for 
 DEFAULT_FLOAT_TOLERANCE = {"rel": 1e-6}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
-
-
-class PackageError(ReefError):
-    """A package cannot be written, or an archive is refused on import (names the archive and member)."""
 
 
 # --- export ---------------------------------------------------------------------------------------
@@ -825,16 +821,6 @@ def package_records(folder: str | Path) -> list[dict]:
     folder = Path(folder) / RESULTS_FOLDER
     records = [read_json(path, expect=dict) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     return sorted(records, key=lambda record: (str(record.get("started", "")), str(record.get("run_id", ""))))
-
-
-
-
-
-
-
-
-
-
 
 
 def _package_identity(package: Path) -> tuple[str, str]:

@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import IntegrityError, ManifestError, ReefError
+from reefnb.common.exceptions import IntegrityError, ManifestError, PackageError, RegistryError
 from reefnb.common.files import locked_file, read_json_object, write_json_object
 from reefnb.common.json_input import read_json
 from reefnb.common.paths import reef_home, solutions_home
@@ -53,7 +53,7 @@ from reefnb.runs.attachments import packed_attachments
 from reefnb.runs.meaning import keep_pulled_manifests, manifests_to_share
 from reefnb.runs.store import default_store
 from reefnb.sharing import crowd, pins, signatures
-from reefnb.sharing.package import PackageError, clean_record, import_once, import_package, is_package
+from reefnb.sharing.package import clean_record, import_once, import_package, is_package
 from reefnb.solution.manifest import load_solution
 from reefnb.solution.versions import Range, Version, resolve, split_spec
 
@@ -67,10 +67,6 @@ PACKAGES_FOLDER = "packages"
 RESULTS_FOLDER = "results"
 PUSH_ATTEMPTS = 12
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
-
-
-class RegistryError(ReefError):
-    """A registry cannot be reached or changed, or refuses what was asked (names the registry)."""
 
 
 # --- the list of registries -----------------------------------------------------------------------

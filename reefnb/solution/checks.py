@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from reefnb.common.exceptions import PathOutside
 from reefnb.common.json_input import pointer_token
-from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.solution.confinement import resolve_inside
 
 SCHEMES = ("http", "https", "file")
 

@@ -9,16 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reefnb.common.exceptions import ReefError
-
-LEAVES_FOLDER = "path leaves the solution folder"
-
-
-class PathOutside(ReefError):
-    """A path a manifest names leads outside its solution folder; ``str()`` is ``LEAVES_FOLDER``, the caller adds where."""
-
-    def __init__(self, message: str = LEAVES_FOLDER):
-        super().__init__(message)
+from reefnb.common.exceptions import PathOutside
 
 
 def resolve_inside(folder: Path | str, name: Path | str) -> Path:

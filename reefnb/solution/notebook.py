@@ -10,14 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import NotebookError
 from reefnb.common.json_input import json_pointer
 
 PARAMETERS_TAG = "parameters"
-
-
-class NotebookError(ReefError):
-    """A notebook file is missing, unreadable or not valid nbformat."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import ConflictError, CycleError, VersionError
 
 _VERSION = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -28,18 +28,6 @@ _VERSION = re.compile(
 _PARTIAL = re.compile(r"v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?")
 _COMPARATOR = re.compile(r"(>=|<=|>|<|=|\^|~)?\s*([^\s<>=^~]+)")
 ANY = ("", "*", "x", "X", "latest")
-
-
-class VersionError(ReefError):
-    """A version or range that cannot be parsed, or a dependency graph that cannot be resolved."""
-
-
-class ConflictError(VersionError):
-    """No published version of a component satisfies every range that asks for it."""
-
-
-class CycleError(VersionError):
-    """Components depend on each other in a circle."""
 
 
 @dataclass(frozen=True, order=False)

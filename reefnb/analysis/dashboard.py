@@ -25,7 +25,7 @@ from reefnb.analysis.plots import REFERENCE_DETAILS, pareto_chart
 from reefnb.analysis.series import runs_series
 from reefnb.common.exceptions import ReefError
 from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
-from reefnb.provision.artifacts import format_size
+from reefnb.common.units import format_size
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
 from reefnb.runs.store import default_store

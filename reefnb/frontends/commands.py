@@ -28,8 +28,9 @@ from reefnb.analysis.frame import metric_meaning, results_and_solution
 from reefnb.analysis.pareto import ok_runs, pareto_front
 from reefnb.analysis.plots import pareto_chart, save_chart
 from reefnb.common.exceptions import ReefError
+from reefnb.common.units import parse_size
 from reefnb.provision import declare, detection, envs, initialised, install
-from reefnb.provision.artifacts import parse_size, split_artifact_arguments
+from reefnb.provision.artifacts import split_artifact_arguments
 from reefnb.runs.processes import exclusive
 from reefnb.sharing import package, registry, sources
 from reefnb.solution.manifest import Solution

@@ -2,7 +2,7 @@
 
 The ``reef`` command prints these as text, the ``%reef`` magic wraps them in HTML, the JupyterLab
 sidebar gets them as JSON: each takes its words from here, so a run reads the same everywhere.
-Sizes are ``reefnb.provision.artifacts.format_size`` (the units ``parse_size`` reads back).
+Sizes are ``reefnb.common.units.format_size`` (the units ``parse_size`` reads back).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from reefnb.common.exceptions import ReefError
+from reefnb.common.units import format_size
 from reefnb.kernel.recording import decode_value
-from reefnb.provision.artifacts import format_size
 from reefnb.runs.attachments import attachment_lines
 from reefnb.runs.telemetry import summary_line
 

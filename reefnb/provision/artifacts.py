@@ -44,6 +44,7 @@ from reefnb.common.exceptions import ArtifactError, ArtifactUnavailable, PathOut
 from reefnb.common.files import locked_file
 from reefnb.common.json_input import pointer_token
 from reefnb.common.paths import reef_home
+from reefnb.common.units import format_size, parse_size
 from reefnb.solution.checks import is_plain_path, spec_urls
 from reefnb.solution.confinement import resolve_inside
 
@@ -288,30 +289,6 @@ def download_limits() -> tuple[float, int]:
     timeout = os.environ.get(TIMEOUT_VARIABLE, "").strip()
     return (_positive_seconds(timeout, TIMEOUT_VARIABLE) if timeout else TIMEOUT_SECONDS,
             parse_size(limit, MAX_DOWNLOAD_VARIABLE) if limit else MAX_DOWNLOAD)
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
-
-
-def parse_size(text: str, origin: str = "size") -> int:
-    """Bytes from ``500M``, ``2GiB``, ``1.5G`` or ``1048576``: K/M/G/T are powers of 1024 with or without ``i``."""
-    match = _SIZE.fullmatch(text.strip())
-    if not match:
-        raise ArtifactError(f"{origin}: {text[:40]!r} is not a size (examples: 500M, 2GiB, 1048576)")
-    value = float(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
-    if not value < 2**62:
-        raise ArtifactError(f"{origin}: {text[:40]!r} is too large a size")
-    return int(value)
-
-
-def format_size(count: int) -> str:
-    """A size as people read it, in the units ``parse_size`` takes: ``512 B``, ``1.5 KiB``, ``2.0 GiB``."""
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"
 
 
 def _positive_seconds(text: str, origin: str) -> float:

@@ -31,6 +31,7 @@ from typing import Any
 
 from reefnb.common.exceptions import ReefError
 from reefnb.common.paths import reef_home
+from reefnb.common.units import format_size
 from reefnb.provision import distributions
 from reefnb.provision.tools import TOOLS, find_tools
 
@@ -882,7 +883,6 @@ def _os_release() -> str | None:
 
 NOTABLE_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "neon", "asimd",
                      "sve")
-_GIB = 1024**3
 
 
 def format_fingerprint(fingerprint: dict) -> str:
@@ -906,16 +906,16 @@ def format_fingerprint(fingerprint: dict) -> str:
         add(f"CPU:         {cpu.get('model')}, {cores}{flag_text}")
     if "memory" in fingerprint:
         memory = fingerprint["memory"]
-        text = f"{_gib(memory.get('total_bytes'))} total"
+        text = f"{_size_text(memory.get('total_bytes'))} total"
         if memory.get("available_bytes") is not None:
-            text += f", {_gib(memory['available_bytes'])} available"
+            text += f", {_size_text(memory['available_bytes'])} available"
         add(f"Memory:      {text}")
     if "gpu" in fingerprint:
         gpus = fingerprint["gpu"] or []
         if not gpus:
             add("GPUs:        none found")
         for index, gpu in enumerate(gpus):
-            details = [_gib(gpu.get("memory_bytes"))]
+            details = [_size_text(gpu.get("memory_bytes"))]
             if gpu.get("compute_capability"):
                 details.append(f"compute capability {gpu['compute_capability']}")
             if gpu.get("driver"):
@@ -944,5 +944,5 @@ def format_fingerprint(fingerprint: dict) -> str:
     return "\n".join(lines)
 
 
-def _gib(value: int | None) -> str:
-    return "unknown" if value is None else f"{value / _GIB:.1f} GiB"
+def _size_text(value: int | None) -> str:
+    return "unknown" if value is None else format_size(value)

@@ -21,8 +21,8 @@ from typing import Any
 
 from reefnb.common.exceptions import AttachmentRefused, PathOutside
 from reefnb.common.scrub import find_secrets
+from reefnb.common.units import format_size, parse_size
 from reefnb.kernel.recording import check_attachment_name
-from reefnb.provision.artifacts import format_size, parse_size
 from reefnb.solution.confinement import resolve_inside
 
 log = logging.getLogger(__name__)

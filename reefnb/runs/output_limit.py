@@ -14,8 +14,8 @@ import os
 
 from nbformat.v4 import new_output
 
+from reefnb.common.units import parse_size
 from reefnb.kernel.recording import ATTACH_MIME, RECORD_MIME
-from reefnb.provision.artifacts import parse_size
 
 EVIDENCE_MIMES = (RECORD_MIME, ATTACH_MIME)  # outputs with a budget of their own
 

@@ -13,17 +13,14 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import EXIT_FAILED, EXIT_USAGE, UsageError
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_INTERRUPTED = 0, EXIT_FAILED, 130
 RESULT_FORMATS = ("table", "csv", "json", "markdown")
 MAX_TIMEOUT_S = 366 * 24 * 3600  # a year: longer limits overflow the clocks they are handed to
 
 Options = TypeVar("Options")
-
-
-class UsageError(ReefError):
-    """Bad command-line usage."""
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_FAILED", "EXIT_USAGE", "ReefArgumentParser", "UsageError", "build_parser", "options_from"]
 
 
 class ReefArgumentParser(argparse.ArgumentParser):

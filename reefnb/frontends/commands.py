@@ -27,7 +27,7 @@ from reefnb.analysis.dashboard import build_dashboard, choose_objectives, dashbo
 from reefnb.analysis.frame import metric_meaning, results_and_solution
 from reefnb.analysis.pareto import ok_runs, pareto_front
 from reefnb.analysis.plots import pareto_chart, save_chart
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import ReefError, UsageError
 from reefnb.common.units import parse_size
 from reefnb.provision import declare, detection, envs, initialised, install
 from reefnb.provision.artifacts import split_artifact_arguments
@@ -115,10 +115,10 @@ def sweep_grid(grid_file: str | Path | None = None, values: Sequence[Sequence[st
         grid = read_parameter_file(grid_file)
         bad = [name for name, listed in grid.items() if not isinstance(listed, list) or not listed]
         if bad:
-            raise ReefError(f"{grid_file}: /{bad[0]}: expected a non-empty list of values")
+            raise UsageError(f"{grid_file}: /{bad[0]}: expected a non-empty list of values")
     for name, *listed in values:
         if not listed:
-            raise ReefError(f"reef sweep: -p {name} needs at least one value")
+            raise UsageError(f"reef sweep: -p {name} needs at least one value")
         grid[name] = list(listed)
     return grid or None
 
@@ -223,10 +223,10 @@ def run(options: RunOptions, exclusive_process: bool = False) -> dict:
     process runs nothing else meanwhile (the ``reef`` command), so orphans reparented to it are the run's."""
     if options.resume:
         if options.solution or options.parameters or options.parameter_file:
-            raise ReefError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
+            raise UsageError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
         return reefnb.resume(options.resume, timeout=options.timeout, progress=options.progress)
     if not options.solution:
-        raise ReefError("reef run: give a SOLUTION (or --resume RUN_ID)")
+        raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
     chosen = {name: value for name, value in given(options).items() if name not in ("solution", "resume", "workflow", "parameters")}
     if not exclusive_process:
         return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
@@ -402,7 +402,7 @@ def pareto(options: ParetoOptions) -> Pareto:
     frame, objectives = runs.frame, runs.objectives
     if not objectives:
         metrics = ", ".join(c for c in frame.columns if str(c).startswith("metric.")) or "none"
-        raise ReefError(f"name the objectives with --min/--max METRIC (metric columns: {metrics})")
+        raise UsageError(f"name the objectives with --min/--max METRIC (metric columns: {metrics})")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         front = pareto_front(frame, objectives)
@@ -412,7 +412,7 @@ def pareto(options: ParetoOptions) -> Pareto:
     plot = None
     if options.plot:
         if len(objectives) < 2:
-            raise ReefError("--plot needs two objectives")
+            raise UsageError("--plot needs two objectives")
         x, y = list(objectives)[:2]
         chart = pareto_chart(frame, x, y, directions=runs.declared, color=chart_color(runs.solution, options.color),
                              log_x="x" in (options.log or ""), log_y="y" in (options.log or ""))

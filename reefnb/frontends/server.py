@@ -21,7 +21,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import ReefError, RequestError
 from reefnb.common.json_input import parse_json
 from reefnb.common.paths import reef_home
 from reefnb.frontends import commands
@@ -33,14 +33,6 @@ from reefnb.solution.manifest import Solution
 API_PREFIX = "reef/api"
 MAX_RUNS = 200  # the newest runs shown in the sidebar
 MAX_BODY_BYTES = 1024 * 1024  # a request body: parameters and a path, never data
-
-
-class RequestError(ReefError):
-    """A request the sidebar (or a user) got wrong; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400):
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

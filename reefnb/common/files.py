@@ -1,15 +1,26 @@
-"""Files reef writes under its home and in solution folders: atomic replacement, JSON objects, one
-portable file lock."""
+"""Files reef writes under its home and in solution folders: the one atomic writer (a file, or a whole folder),
+JSON objects, one portable file lock.
+
+Atomic: a reader (or a process killed half way) sees the old file or the whole new one, never part of it. The
+new content goes to a temporary name beside the target (same folder, same file system), is flushed to disk,
+then renamed over the target; on any error the temporary is removed and the target is left as it was.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from reefnb.common.exceptions import ReefError
+
+_TEMPORARY_SUFFIX = ".tmp"
 
 
 def read_json_object(path: Path) -> dict:
@@ -29,11 +40,74 @@ def write_json_object(path: Path, data: dict) -> None:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: readers see the old file or the whole new one, never half of it."""
+    """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends on every system), atomically."""
+    with atomic_file(path, text=True) as stream:
+        stream.write(text)
+
+
+def write_bytes_atomically(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content``, atomically."""
+    with atomic_file(path) as stream:
+        stream.write(content)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, text: bool = False) -> Iterator[IO]:
+    """A file open for writing that replaces ``path`` when the block ends without an error (for streamed content).
+
+    The new file gets the mode of the file it replaces, else the default for a new file (0o666 less the umask).
+    An error in the block (or a BaseException: an interrupt) removes the temporary and leaves ``path`` as it was.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    temporary = path.with_name(f".{path.name[:100]}.{uuid.uuid4().hex[:12]}{_TEMPORARY_SUFFIX}")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") if text else os.fdopen(handle, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def replaced_folder(target: Path) -> Iterator[Path]:
+    """An empty folder beside ``target`` to fill; when the block ends without an error it becomes ``target``.
+
+    An existing ``target`` (the caller decides whether one may be replaced) is moved aside, then removed, so
+    ``target`` is at every moment the old folder or the complete new one. An error removes what was written.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name[:100]}.", suffix=_TEMPORARY_SUFFIX, dir=target.parent))
+    try:
+        yield temporary
+        _rename_folder(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def _rename_folder(temporary: Path, target: Path) -> None:
+    """Rename ``temporary`` to ``target``, moving an older ``target`` aside first (a rename cannot replace a full folder)."""
+    try:
+        os.rename(temporary, target)
+        return
+    except OSError:
+        if not target.exists() and not target.is_symlink():
+            raise
+    aside = target.with_name(f".{target.name[:100]}.old-{uuid.uuid4().hex[:8]}")
+    os.rename(target, aside)
+    os.rename(temporary, target)
+    if aside.is_dir() and not aside.is_symlink():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

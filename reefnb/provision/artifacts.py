@@ -25,11 +25,7 @@ import re
 import shutil
 import stat
 import sys
-import tarfile
-import tempfile
 import uuid
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from http.client import HTTPException
@@ -40,8 +36,9 @@ from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit
 from urllib.request import HTTPRedirectHandler, Request, build_opener, url2pathname
 
-from reefnb.common.exceptions import ArtifactError, ArtifactUnavailable, PathOutside, TransferInterrupted
-from reefnb.common.files import locked_file
+from reefnb.common.archives import ARCHIVE_SUFFIXES, LIMITS, extract_archive
+from reefnb.common.exceptions import ArchiveError, ArtifactError, ArtifactUnavailable, PathOutside, TransferInterrupted
+from reefnb.common.files import atomic_file, locked_file, replaced_folder
 from reefnb.common.json_input import pointer_token
 from reefnb.common.paths import reef_home
 from reefnb.common.units import format_size, parse_size
@@ -59,18 +56,12 @@ MAX_DOWNLOAD = 20 * 1024**3  # bytes, for a download whose manifest declares no 
 MAX_DOWNLOAD_VARIABLE = "REEF_MAX_DOWNLOAD"
 TIMEOUT_VARIABLE = "REEF_DOWNLOAD_TIMEOUT"
 RESUME_ATTEMPTS = 3  # resumptions of an interrupted download within one call, while it progresses
-MAX_MEMBERS = 100_000
-MAX_RATIO = 100  # total uncompressed size allowed, as a multiple of the archive's size
-ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
+MAX_MEMBERS = LIMITS.max_members
+MAX_RATIO = LIMITS.max_ratio  # total uncompressed size allowed, as a multiple of the archive's size
 UNPACKED_MARKER = ".reef-unpacked"
 GENERATED_MARKER = ".reef-generated"
 _MARKERS = (UNPACKED_MARKER, GENERATED_MARKER)
 _USER_AGENT = "reefnb-artifacts"
-try:
-    from lzma import LZMAError as _LZMAError
-except ImportError:  # a Python built without lzma: tarfile then refuses .tar.xz itself
-    _LZMAError = zlib.error  # type: ignore[misc,assignment]
-_DECOMPRESSION_ERRORS = (zlib.error, _LZMAError, EOFError, OSError, ValueError)
 
 
 class _HttpRedirectsOnly(HTTPRedirectHandler):
@@ -161,17 +152,14 @@ def supply_artifact(
     with locked_file(fetcher.cache / "locks" / f"{expected}.lock"):
         result = fetcher.cached(name, spec)
         if result is None:
-            folder.mkdir(parents=True, exist_ok=True)
-            part = folder / f"{filename}.part"
             try:
-                digest, size = _copy_hashing(source, part)
-                if digest != expected or size != spec.get("size", size):
-                    declared = f"{spec['size']} bytes" if "size" in spec else "size not declared"
-                    raise ArtifactError(f"--artifact {name}={source}: sha256 {digest} ({size} bytes), but {fetcher.where(name)} "
-                                        f"declares sha256 {expected} ({declared}): not the file the solution was made with")
-                os.replace(part, folder / filename)
+                with atomic_file(folder / filename) as copy:
+                    digest, size = _copy_hashing(source, copy)
+                    if digest != expected or size != spec.get("size", size):
+                        declared = f"{spec['size']} bytes" if "size" in spec else "size not declared"
+                        raise ArtifactError(f"--artifact {name}={source}: sha256 {digest} ({size} bytes), but {fetcher.where(name)} "
+                                            f"declares sha256 {expected} ({declared}): not the file the solution was made with")
             except BaseException:
-                part.unlink(missing_ok=True)
                 _remove_if_empty(folder)
                 raise
             log.info("%s: supplied from %s (%d bytes, sha256 verified)", fetcher.where(name), source, size)
@@ -245,11 +233,11 @@ def unpack_archive(
 ) -> Path:
     """Extract a zip or tar (.tar, .tar.gz/.tgz, .tar.bz2, .tar.xz) archive into ``target``, safely.
 
-    Every member is checked before anything is written: absolute paths, ``..`` components, links,
-    special files, duplicate names, more than ``max_members`` members and a total size over
-    ``max_ratio`` times the archive's are refused. Extraction goes to a temporary folder beside
-    ``target`` that is renamed into place, with a marker holding the archive's sha256 (``sha256``
-    when the caller has verified it, otherwise computed): a complete folder is reused as it is.
+    ``reefnb.common.archives.extract_archive`` checks every member before anything is written (absolute paths,
+    ``..`` components, links, special files, duplicate names, more than ``max_members`` members, a total size
+    over ``max_ratio`` times the archive's). Extraction goes to a temporary folder beside ``target`` that is
+    renamed into place, with a marker holding the archive's sha256 (``sha256`` when the caller has verified it,
+    otherwise computed): a complete folder is reused as it is.
     """
     archive, target = Path(archive), Path(target)
     if not archive.is_file():
@@ -261,24 +249,15 @@ def unpack_archive(
         return target
     if target.exists() and marker is None and (not target.is_dir() or any(target.iterdir())):
         raise ArtifactError(f"{archive}: cannot unpack into {target}: it exists and was not unpacked by reef")
-    archive_size = archive.stat().st_size
-    limit = int(max_ratio * archive_size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    limits = replace(LIMITS, max_members=max_members, max_ratio=max_ratio)
     try:
-        if _is_zip(archive):
-            count = _unpack_zip(archive, temporary, limit, max_members, max_ratio)
-        elif _is_tar(archive):
-            count = _unpack_tar(archive, temporary, limit, max_members, max_ratio)
-        else:
-            raise ArtifactError(f"{archive}: not a zip or tar archive")
-        marker_data = {"sha256": digest, "archive": archive.name, "size": archive_size, "members": count}
-        (temporary / UNPACKED_MARKER).write_text(json.dumps(marker_data) + "\n", encoding="utf-8")
-        _replace_folder(temporary, target)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    log.info("%s: unpacked %d members into %s", archive, count, target)
+        with replaced_folder(target) as temporary:
+            extracted = extract_archive(archive, temporary, limits)
+            marker_data = {"sha256": digest, "archive": archive.name, "size": archive.stat().st_size, "members": extracted.members}
+            (temporary / UNPACKED_MARKER).write_text(json.dumps(marker_data) + "\n", encoding="utf-8")
+    except ArchiveError as error:
+        raise ArtifactError(str(error)) from None
+    log.info("%s: unpacked %d members into %s", archive, extracted.members, target)
     return target
 
 
@@ -721,169 +700,6 @@ class _Fetcher:
 
 
 # ---------------------------------------------------------------------------------------------
-# Unpacking
-
-
-@dataclass
-class _Member:
-    raw: str  # the name as the archive has it
-    parts: tuple[str, ...]  # normalised relative path
-    is_dir: bool
-    size: int
-    mode: int | None  # permission bits, when the archive has them
-    handle: Any  # TarInfo or ZipInfo
-
-
-def _unpack_tar(archive: Path, root: Path, limit: int, max_members: int, max_ratio: float) -> int:
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = []
-            for index, info in enumerate(tar):
-                if index >= max_members:
-                    raise ArtifactError(f"{archive}: member '{info.name}': more than {max_members} members")
-                if info.issym() or info.islnk():
-                    kind = "symbolic link" if info.issym() else "hard link"
-                    raise ArtifactError(f"{archive}: member '{info.name}': is a {kind} (to '{info.linkname}'); links are not allowed")
-                if info.ischr() or info.isblk() or info.isfifo():
-                    raise ArtifactError(f"{archive}: member '{info.name}': is a device or fifo; special files are not allowed")
-                if not (info.isreg() or info.isdir()):
-                    raise ArtifactError(f"{archive}: member '{info.name}': unsupported member type {info.type!r}")
-                members.append(_Member(info.name, _member_parts(archive, info.name), info.isdir(), info.size, info.mode, info))
-            checked = _check_members(archive, members, limit, max_ratio)
-
-            def open_member(member: _Member) -> IO[bytes]:
-                stream = tar.extractfile(member.handle)
-                if stream is None:
-                    raise ArtifactError(f"{archive}: member '{member.handle.name}': cannot be read")
-                return stream
-
-            _extract(archive, root, checked, open_member, limit)
-    except (tarfile.TarError, *_DECOMPRESSION_ERRORS) as error:
-        raise ArtifactError(f"{archive}: cannot read the archive: {_reason(error)}") from None
-    return len(members)
-
-
-def _unpack_zip(archive: Path, root: Path, limit: int, max_members: int, max_ratio: float) -> int:
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            infos = zipped.infolist()
-            if len(infos) > max_members:
-                raise ArtifactError(f"{archive}: member '{infos[max_members].filename}': more than {max_members} members")
-            members = []
-            for info in infos:
-                mode = (info.external_attr >> 16) if info.create_system == 3 else 0
-                if stat.S_ISLNK(mode):
-                    raise ArtifactError(f"{archive}: member '{info.filename}': is a symbolic link; links are not allowed")
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-                    raise ArtifactError(f"{archive}: member '{info.filename}': is a device, fifo or socket; special files are not allowed")
-                if info.flag_bits & 0x1:
-                    raise ArtifactError(f"{archive}: member '{info.filename}': is encrypted")
-                members.append(_Member(info.filename, _member_parts(archive, info.filename), info.is_dir(), info.file_size, mode or None, info))
-            checked = _check_members(archive, members, limit, max_ratio)
-            _extract(archive, root, checked, lambda member: zipped.open(member.handle), limit)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, *_DECOMPRESSION_ERRORS) as error:
-        raise ArtifactError(f"{archive}: cannot read the archive: {_reason(error)}") from None
-    return len(members)
-
-
-def _member_parts(archive: Path, raw: str) -> tuple[str, ...]:
-    """A member's path as safe relative components; absolute paths and ``..`` are refused."""
-    text = raw.replace("\\", "/")
-    if "\0" in text:
-        raise ArtifactError(f"{archive}: member {raw!r}: has a NUL character in its name")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-        raise ArtifactError(f"{archive}: member '{raw}': is an absolute path")
-    parts = tuple(part for part in text.split("/") if part not in ("", "."))
-    if ".." in parts:
-        raise ArtifactError(f"{archive}: member '{raw}': has a '..' component and would escape the target")
-    return parts
-
-
-def _check_members(archive: Path, members: list[_Member], limit: int, max_ratio: float) -> list[_Member]:
-    """Refuse duplicates, a file used as a folder and a zip bomb; return the members to extract."""
-    seen: dict[tuple[str, ...], bool] = {}
-    parents: set[tuple[str, ...]] = set()
-    total = 0
-    checked = []
-    for member in members:
-        name = "/".join(member.parts)
-        if not member.parts:
-            if member.is_dir:
-                continue  # the archive's root, "./"
-            raise ArtifactError(f"{archive}: member '{member.raw}': has an empty name")
-        if member.parts in seen and not (member.is_dir and seen[member.parts]):
-            raise ArtifactError(f"{archive}: member '{name}': duplicate name")
-        seen[member.parts] = member.is_dir
-        parents.update(member.parts[:index] for index in range(1, len(member.parts)))
-        total += max(member.size, 0)
-        if total > limit:
-            raise ArtifactError(f"{archive}: member '{name}': the uncompressed size exceeds {max_ratio:g}x the archive's "
-                                f"({limit} bytes): refusing a possible zip bomb")
-        checked.append(member)
-    for parts, is_dir in seen.items():
-        if not is_dir and parts in parents:
-            raise ArtifactError(f"{archive}: member '{'/'.join(parts)}': is both a file and a folder")
-    return checked
-
-
-def _extract(archive: Path, root: Path, members: list[_Member], open_member: Callable[[_Member], IO[bytes]], limit: int) -> None:
-    """Write checked members under ``root``; sizes are counted again as the bytes come out."""
-    written = 0
-    resolved_root = root.resolve()
-    for member in members:
-        name = "/".join(member.parts)
-        destination = root.joinpath(*member.parts)
-        if not destination.resolve().is_relative_to(resolved_root):
-            raise ArtifactError(f"{archive}: member '{name}': would land outside the target")
-        if member.is_dir:
-            destination.mkdir(parents=True, exist_ok=True)
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        with open_member(member) as source, open(destination, "xb") as out:
-            for chunk in iter(lambda source=source: source.read(CHUNK_SIZE), b""):
-                written += len(chunk)
-                if written > limit:
-                    raise ArtifactError(f"{archive}: member '{name}': the uncompressed size exceeds the limit of {limit} bytes: "
-                                        "refusing a possible zip bomb")
-                out.write(chunk)
-        if member.mode is not None and member.mode & 0o100:
-            destination.chmod(0o755)
-
-
-def _is_zip(archive: Path) -> bool:
-    lower = archive.name.lower()
-    if lower.endswith(".zip"):
-        return True
-    if any(lower.endswith(suffix) for suffix in ARCHIVE_SUFFIXES):
-        return False
-    return zipfile.is_zipfile(archive)
-
-
-def _is_tar(archive: Path) -> bool:
-    lower = archive.name.lower()
-    if any(lower.endswith(suffix) for suffix in ARCHIVE_SUFFIXES if suffix != ".zip"):
-        return True
-    try:
-        return tarfile.is_tarfile(archive)
-    except (OSError, tarfile.TarError, EOFError, ValueError):
-        return False
-
-
-def _replace_folder(temporary: Path, target: Path) -> None:
-    """Rename ``temporary`` to ``target``, moving an older ``target`` aside first."""
-    try:
-        os.rename(temporary, target)
-        return
-    except OSError:
-        if not target.exists():
-            raise
-    aside = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    os.rename(target, aside)
-    os.rename(temporary, target)
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------
 # Small helpers
 
 
@@ -897,16 +713,14 @@ def _unavailable_message(where: str, failures: list[tuple[str, str]], skipped: b
     return f"{where}: " + "; ".join(parts)
 
 
-def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
-    """Copy ``source`` to ``target``, hashing what is copied: (sha256, size) of the bytes written."""
+def _copy_hashing(source: Path, writing: IO[bytes]) -> tuple[str, int]:
+    """Copy ``source`` into ``writing``, hashing what is copied: (sha256, size) of the bytes written."""
     hasher, size = hashlib.sha256(), 0
-    with open(source, "rb") as reading, open(target, "wb") as writing:
+    with open(source, "rb") as reading:
         for chunk in iter(lambda: reading.read(CHUNK_SIZE), b""):
             hasher.update(chunk)
             writing.write(chunk)
             size += len(chunk)
-        writing.flush()
-        os.fsync(writing.fileno())
     return hasher.hexdigest(), size
 
 

@@ -22,13 +22,13 @@ import os
 import platform
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from reefnb.common.exceptions import ManifestError, ReefError
+from reefnb.common.files import write_text_atomically
 from reefnb.provision.artifacts import artifact_status
 from reefnb.provision.requirements import CONFLICT, MISSING, UNMET, Check, Facts, check_requirements
 from reefnb.provision.tools import TOOLS, find_tool
@@ -242,7 +242,7 @@ def write_notebook_declarations(notebook: str | Path, declarations: dict) -> Non
         document.metadata[METADATA_KEY] = declarations
     else:
         document.metadata.pop(METADATA_KEY, None)
-    _write_atomically(path, nbformat.writes(document, version=nbformat.NO_CONVERT))
+    write_text_atomically(path, nbformat.writes(document, version=nbformat.NO_CONVERT))
 
 
 def notebook_declarations(notebook: str | Path) -> dict:
@@ -393,10 +393,10 @@ def _declare(section: str, entries: list, apply: Callable[[dict], None], noteboo
     # (JupyterLab warns that the file changed on disk). Declarations are idempotent, so running the
     # declaring cell again restores them.
     if new_notebook_text is not None:
-        _write_atomically(notebook_path, new_notebook_text)
+        write_text_atomically(notebook_path, new_notebook_text)
         changed.append(str(notebook_path))
     if new_manifest_text is not None:
-        _write_atomically(manifest_path, new_manifest_text)
+        write_text_atomically(manifest_path, new_manifest_text)
         changed.append(str(manifest_path))
     return Declaration(section, entries, notebook_path, manifest_path, removed=remove, changed=changed, in_editor=in_editor)
 
@@ -451,28 +451,6 @@ def _read_manifest(path: Path, text: str | None = None) -> Any:
         raise ManifestError([f"{path}: /: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError([f"{path}: /: cannot read: {error}"]) from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside ``path``, flush to disk, then rename over it: readers see the old or the new file."""
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def _replace(existing: list, new: list, key: Callable[[Any], Any]) -> list:

@@ -20,7 +20,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import ReefError
+from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
 from reefnb.common.units import format_size
 from reefnb.provision import distributions
@@ -649,15 +649,7 @@ def _read_cache(path: Path, context: DetectContext) -> dict:
 
 def _write_cache(path: Path, cache: dict) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(cache, stream)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_text_atomically(path, json.dumps(cache))
     except OSError as error:
         log.warning("cannot write the detection cache %s: %s", path, error)
 

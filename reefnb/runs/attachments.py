@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import AttachmentRefused, PathOutside
+from reefnb.common.files import atomic_file
 from reefnb.common.scrub import find_secrets
 from reefnb.common.units import format_size, parse_size
 from reefnb.kernel.recording import check_attachment_name
@@ -102,14 +103,8 @@ def _keep(source: Path, target: Path, run_folder: Path, protected: set[Path], ro
             except AttachmentRefused:
                 target.unlink(missing_ok=True)
                 raise
-        partial = target.with_name(f".{target.name}.part")
-        try:
-            with open(partial, "wb") as writer:
-                size, digest = _hashed(reader, writer, room)
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
-        return size, digest
+        with atomic_file(target) as writer:
+            return _hashed(reader, writer, room)
 
 
 def _hashed(reader, writer, room: int) -> tuple[int, str]:

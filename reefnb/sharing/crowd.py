@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import InputError, ShardError
+from reefnb.common.files import write_bytes_atomically
 from reefnb.common.json_input import parse_json, read_json
 from reefnb.solution.manifest import schema
 
@@ -130,10 +131,7 @@ def _add_part(folder: Path, shard: str, table) -> list[str]:
     parquet.write_table(table, sink, compression="zstd", use_dictionary=["environment"], row_group_size=50_000)
     content = sink.getvalue().to_pybytes()
     target = folder / shard / f"{PART_PREFIX}{hashlib.sha256(content).hexdigest()[:24]}{PART_SUFFIX}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(content)
-    os.replace(temporary, target)
+    write_bytes_atomically(target, content)
     for path in removed:
         if path != target:
             path.unlink()

@@ -23,11 +23,14 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import InputError, PackageError
+from reefnb.common.archives import LIMITS, extract_archive
+from reefnb.common.exceptions import ArchiveError, InputError, PackageError
+from reefnb.common.files import atomic_file, replaced_folder
 from reefnb.common.json_input import parse_json, read_json
 from reefnb.common.paths import solutions_home
 from reefnb.common.scrub import Scrubber, secrets_in_code
@@ -50,10 +53,8 @@ CRATE_NAME = "ro-crate-metadata.json"
 LOCK_NAME = "reef.lock.json"
 RESULTS_FOLDER = "results"
 PROCESS_RUN_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
-MAX_MEMBERS = 10_000
-MAX_RATIO = 200.0
-MAX_NAME_BYTES = 255  # a file or folder name (NAME_MAX on Linux, macOS and Windows)
-MAX_PATH_BYTES = 1024  # a member's whole name, leaving room under PATH_MAX for the target folder
+MAX_MEMBERS = LIMITS.max_members  # the one set of archive limits (reefnb.common.archives)
+MAX_RATIO = LIMITS.max_ratio
 DEFAULT_FLOAT_TOLERANCE = {"rel": 1e-6}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
@@ -638,23 +639,14 @@ def _compression_for(content: bytes) -> int:
 
 def _write_zip(output: Path, members: dict[str, bytes]) -> None:
     """Write members sorted, with one fixed time and mode, atomically (a temporary file renamed)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
     moment = _zip_time()
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w") as archive:
-            for name in sorted(members):
-                info = zipfile.ZipInfo(name, date_time=moment)
-                info.compress_type = _compression_for(members[name])
-                info.create_system = 3
-                info.external_attr = (stat.S_IFREG | 0o644) << 16
-                archive.writestr(info, members[name], compresslevel=9)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(output) as handle, zipfile.ZipFile(handle, "w") as archive:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=moment)
+            info.compress_type = _compression_for(members[name])
+            info.create_system = 3
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            archive.writestr(info, members[name], compresslevel=9)
 
 
 def _package_name(path: Path, folder: Path) -> str:
@@ -677,9 +669,11 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
                    max_ratio: float = MAX_RATIO) -> Path:
     """Extract a package into ``target`` (default: ``./NAME`` from the file name) after checking it all.
 
-    Refused, with nothing written: absolute paths, ``..``, links, special files, duplicate names,
-    more than ``max_members`` members, an uncompressed size over ``max_ratio`` times the archive's,
-    a member missing from ``SHA256SUMS`` or not matching it. Nothing is executed.
+    Refused, with nothing written at ``target``: what ``reefnb.common.archives.extract_archive`` refuses (absolute
+    paths, ``..``, links, special files, duplicate names, more than ``max_members`` members, an uncompressed size
+    over ``max_ratio`` times the archive's), a member missing from ``SHA256SUMS`` or not matching it, a manifest,
+    lock or run record that is not acceptable JSON. It is extracted into a temporary folder beside ``target``,
+    checked there and renamed into place. Nothing is executed.
     """
     package = Path(package)
     if not package.is_file():
@@ -690,99 +684,42 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
     target = Path(target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise PackageError(f"{package}: cannot import into {target}: it exists and is not empty")
+    if not zipfile.is_zipfile(package):
+        raise PackageError(f"{package}: not a readable zip archive")
+    limits = replace(LIMITS, max_members=max_members, max_ratio=max_ratio)
     try:
-        with zipfile.ZipFile(package) as archive:
-            files = _checked_members(package, archive, max_members, max_ratio)
-            sums = _read_sums(package, archive, files)
-            _check_json_members(package, archive, files)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-            try:
-                _extract_verified(package, archive, files, sums, temporary, int(max_ratio * package.stat().st_size))
-                if target.exists():
-                    target.rmdir()
-                os.rename(temporary, target)
-            except BaseException:
-                shutil.rmtree(temporary, ignore_errors=True)
-                raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as error:
-        raise PackageError(f"{package}: not a readable zip archive: {error}") from None
+        with replaced_folder(target) as temporary:
+            files = extract_archive(package, temporary, limits, executables=False).files
+            sums = _read_sums(package, temporary, files)
+            _check_json_members(package, temporary, files)
+            _check_sums(package, temporary, sums)
+    except ArchiveError as error:
+        raise PackageError(str(error)) from None
     except OSError as error:
         raise PackageError(f"{package}: cannot extract into {target}: {error.strerror or error}") from None
     log.info("%s: imported into %s", package, target)
     return target
 
 
-def _checked_members(package: Path, archive: zipfile.ZipFile, max_members: int, max_ratio: float) -> dict[str, zipfile.ZipInfo]:
-    infos = archive.infolist()
-    if len(infos) > max_members:
-        raise PackageError(f"{package}: member '{infos[max_members].filename}': more than {max_members} members")
-    limit = max_ratio * package.stat().st_size
-    files: dict[str, zipfile.ZipInfo] = {}
-    folders: set[str] = set()
-    total = 0
-    for info in infos:
-        raw = info.filename
-        mode = (info.external_attr >> 16) if info.create_system == 3 else 0
-        if stat.S_ISLNK(mode):
-            raise PackageError(f"{package}: member '{raw}': is a symbolic link; links are not allowed")
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and stat.S_IFMT(mode):
-            raise PackageError(f"{package}: member '{raw}': is a hard link, device, fifo or socket; special files are not allowed")
-        if info.flag_bits & 0x1:
-            raise PackageError(f"{package}: member '{raw}': is encrypted")
-        name = _safe_name(package, raw)
-        if info.is_dir():
-            folders.add(name)
-            continue
-        if name in files or name.lower() in {existing.lower() for existing in files}:
-            raise PackageError(f"{package}: member '{name}': duplicate name")
-        total += info.file_size
-        if total > limit:
-            raise PackageError(f"{package}: member '{name}': the uncompressed size exceeds {max_ratio:g}x the archive's "
-                               "size: refusing a possible zip bomb")
-        files[name] = info
+def _check_json_members(package: Path, folder: Path, files: tuple[str, ...]) -> None:
+    """The JSON members reef reads (manifest, lock, run records) parse within the reader's limits."""
     for name in files:
-        parts = name.split("/")
-        for index in range(1, len(parts)):
-            if "/".join(parts[:index]) in files:
-                raise PackageError(f"{package}: member '{'/'.join(parts[:index])}': is both a file and a folder")
-    return files
-
-
-def _safe_name(package: Path, raw: str) -> str:
-    text = raw.replace("\\", "/")
-    if "\0" in text or any(ord(character) < 32 for character in text):
-        raise PackageError(f"{package}: member {raw!r}: has a control character in its name")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
-        raise PackageError(f"{package}: member '{raw}': is an absolute path")
-    parts = [part for part in text.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise PackageError(f"{package}: member '{raw}': has a '..' component and would escape the target")
-    if not parts:
-        raise PackageError(f"{package}: member '{raw}': has an empty name")
-    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in parts) or len(text.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
-        raise PackageError(f"{package}: member '{raw[:60]}...': a name longer than {MAX_NAME_BYTES} bytes per folder or file "
-                           f"or {MAX_PATH_BYTES} in all")
-    return "/".join(parts)
-
-
-def _check_json_members(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> None:
-    """The JSON members reef reads (manifest, lock, run records) parse within the reader's limits, before anything is written."""
-    for name, info in files.items():
         if name in (MANIFEST_NAME, LOCK_NAME) or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1):
             try:
-                parse_json(archive.read(info), f"{package}: member '{name}'", expect=dict)
+                parse_json(folder.joinpath(*name.split("/")).read_bytes(), f"{package}: member '{name}'", expect=dict)
             except InputError as error:
                 raise PackageError(str(error)) from None
 
 
-def _read_sums(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> dict[str, str]:
+def _read_sums(package: Path, folder: Path, files: tuple[str, ...]) -> dict[str, str]:
+    """``SHA256SUMS`` read, and checked to list every member and no other."""
+    path = folder / SUMS_NAME
     if SUMS_NAME not in files:
         raise PackageError(f"{package}: member '{SUMS_NAME}': missing; a package lists every file's sha256 there")
-    if files[SUMS_NAME].file_size > 16 * 1024 * 1024:
+    if path.stat().st_size > 16 * 1024 * 1024:
         raise PackageError(f"{package}: member '{SUMS_NAME}': too large")
     sums: dict[str, str] = {}
-    for number, line in enumerate(archive.read(files[SUMS_NAME]).decode("utf-8", "replace").splitlines(), 1):
+    for number, line in enumerate(path.read_bytes().decode("utf-8", "replace").splitlines(), 1):
         match = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip("\r"))
         if not match:
             raise PackageError(f"{package}: member '{SUMS_NAME}': line {number} is not 'SHA256  NAME'")
@@ -796,24 +733,11 @@ def _read_sums(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile
     return sums
 
 
-def _extract_verified(package: Path, archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], sums: dict[str, str],
-                      root: Path, limit: int) -> None:
-    written = 0
-    for name, info in sorted(files.items()):
-        destination = root.joinpath(*name.split("/"))
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        hasher = hashlib.sha256()
-        with archive.open(info) as source, open(destination, "xb") as out:
-            for chunk in iter(lambda source=source: source.read(1 << 20), b""):
-                written += len(chunk)
-                if written > limit:
-                    raise PackageError(f"{package}: member '{name}': the uncompressed size exceeds the limit of {limit} bytes: "
-                                       "refusing a possible zip bomb")
-                hasher.update(chunk)
-                out.write(chunk)
-        os.chmod(destination, 0o644)
-        if name != SUMS_NAME and hasher.hexdigest() != sums[name]:
-            raise PackageError(f"{package}: member '{name}': sha256 {hasher.hexdigest()} does not match {SUMS_NAME} ({sums[name]})")
+def _check_sums(package: Path, folder: Path, sums: dict[str, str]) -> None:
+    for name, expected in sorted(sums.items()):
+        digest = file_sha256(folder.joinpath(*name.split("/")))
+        if digest != expected:
+            raise PackageError(f"{package}: member '{name}': sha256 {digest} does not match {SUMS_NAME} ({expected})")
 
 
 def package_records(folder: str | Path) -> list[dict]:

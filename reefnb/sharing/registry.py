@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import IntegrityError, ManifestError, PackageError, RegistryError
-from reefnb.common.files import locked_file, read_json_object, write_json_object
+from reefnb.common.files import locked_file, read_json_object, replaced_folder, write_bytes_atomically, write_json_object
 from reefnb.common.json_input import read_json
 from reefnb.common.paths import reef_home, solutions_home
 from reefnb.common.scrub import Scrubber
@@ -103,15 +103,11 @@ def add_registry(name: str, url: str) -> dict:
     clone = registries_home() / name
     with _locked(name):
         if not (clone / ".git").is_dir():
-            temporary = registries_home() / f".{name}.{os.getpid()}.tmp"
-            shutil.rmtree(temporary, ignore_errors=True)
-            try:
-                git.Repo.clone_from(url, temporary)
-            except git.GitCommandError as error:
-                shutil.rmtree(temporary, ignore_errors=True)
-                raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
-            shutil.rmtree(clone, ignore_errors=True)
-            os.replace(temporary, clone)
+            with replaced_folder(clone) as temporary:
+                try:
+                    git.Repo.clone_from(url, temporary)
+                except git.GitCommandError as error:
+                    raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
     if pins.pinned_policy(name) is None:  # first sight of this registry: its signing policy is what later ones must match
         pins.pin_policy(name, read_policy(clone))
     config[name] = {"url": url, "added": config.get(name, {}).get("added") or _now()}
@@ -458,10 +454,7 @@ def _verified_package(folder: Path, entry: dict, policy: dict) -> tuple[Path, st
                      f"registry {entry['registry']}: {relative}/{file_name}")
     cached = reef_home() / "cache" / "packages" / f"{digest}.reef.zip"
     if not cached.is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(content)
-        os.replace(temporary, cached)
+        write_bytes_atomically(cached, content)
     return cached, signer
 
 

@@ -17,7 +17,6 @@ their target and renamed into place, after every member has been checked to stay
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -29,7 +28,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from http.client import HTTPException
-from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 from urllib.error import HTTPError
@@ -41,6 +39,7 @@ from reefnb.common.exceptions import ArchiveError, ArtifactError, ArtifactUnavai
 from reefnb.common.files import atomic_file, locked_file, replaced_folder
 from reefnb.common.json_input import pointer_token
 from reefnb.common.paths import reef_home
+from reefnb.common.plugins import load_object
 from reefnb.common.units import format_size, parse_size
 from reefnb.solution.checks import is_plain_path, spec_urls
 from reefnb.solution.confinement import resolve_inside
@@ -687,8 +686,7 @@ class _Fetcher:
         if added:
             sys.path.insert(0, folder)
         try:
-            module = importlib.import_module(module_name)
-            function = attrgetter(function_name)(module)
+            function = load_object(entry)
         except Exception as error:
             raise ArtifactError(f"{self.where(name, 'generate')}: cannot load {entry}: {type(error).__name__}: {error}") from error
         finally:

@@ -31,6 +31,7 @@ from typing import Any
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
+from reefnb.common.plugins import entry_point_values, load_plugins
 from reefnb.common.units import format_size
 from reefnb.provision import distributions
 from reefnb.provision.tools import TOOLS, find_tools
@@ -441,23 +442,24 @@ def plugin_detectors() -> dict[str, Detector]:
     warning and skipped; so is one whose name a built-in or an earlier plugin already has.
     """
     found: dict[str, Detector] = {}
-    for entry_name, value in _detector_entry_points():
-        try:
-            loaded = _load_entry_point(value)
-            detector = loaded() if isinstance(loaded, type) else loaded
-            if not callable(getattr(detector, "detect", None)):
-                raise TypeError(f"{loaded!r} has no detect(context) method")
-            name = getattr(detector, "name", None) or entry_name
-            if not isinstance(name, str):
-                raise TypeError(f"its name {name!r} is not a string")
-        except Exception as error:  # a broken plugin must not break detection
-            log.warning("skipping detector plugin %s = %s: %s: %s", entry_name, value, type(error).__name__, error)
-            continue
+    for plugin in load_plugins(ENTRY_POINT_GROUP, _named_detector, _detector_entry_points()):
+        name, detector = plugin.loaded
         if name in BUILTIN_DETECTORS or name in found:
-            log.warning("skipping detector plugin %s = %s: a detector named %r exists already", entry_name, value, name)
+            log.warning("skipping detector plugin %s = %s: a detector named %r exists already", plugin.name, plugin.value, name)
             continue
         found[name] = detector
     return found
+
+
+def _named_detector(entry_name: str, loaded: Any) -> tuple[str, Detector]:
+    """(name, detector) of what an entry point names: a Detector class (instantiated) or instance."""
+    detector = loaded() if isinstance(loaded, type) else loaded
+    if not callable(getattr(detector, "detect", None)):
+        raise TypeError(f"{loaded!r} has no detect(context) method")
+    name = getattr(detector, "name", None) or entry_name
+    if not isinstance(name, str):
+        raise TypeError(f"its name {name!r} is not a string")
+    return name, detector
 
 
 def _detector_entry_points() -> list[list[str]]:
@@ -474,27 +476,9 @@ def _detector_entry_points() -> list[list[str]]:
             return cached["entry_points"]
     except (OSError, ValueError, AttributeError, KeyError):
         pass
-    from importlib.metadata import entry_points
-
-    found = [[entry_point.name, entry_point.value] for entry_point in entry_points(group=ENTRY_POINT_GROUP)]
+    found = [list(entry) for entry in entry_point_values(ENTRY_POINT_GROUP)]
     _write_cache(path, {"format": CACHE_FORMAT, "signature": signature, "entry_points": found})
     return found
-
-
-_ENTRY_POINT_VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attribute>[\w.]+)\s*)?(\[.*\])?\s*")
-
-
-def _load_entry_point(value: str) -> Any:
-    """What ``module:attribute.path`` names (importlib.metadata.EntryPoint.load, without importing it)."""
-    import importlib
-
-    match = _ENTRY_POINT_VALUE.fullmatch(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not an entry point (module:attribute)")
-    loaded = importlib.import_module(match.group("module"))
-    for attribute in filter(None, (match.group("attribute") or "").split(".")):
-        loaded = getattr(loaded, attribute)
-    return loaded
 
 
 def available_detectors() -> dict[str, Detector]:

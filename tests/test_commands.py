@@ -22,21 +22,37 @@ from reefnb.frontends.rendering import display_columns, format_number, record_te
 
 def record(run_id: str = "r1", status: str = "failed") -> dict:
     """A run record as the store keeps it (no kernel needed)."""
-    return {"run_id": run_id, "solution": {"name": "demo", "version": "0.1.0", "path": "/nowhere/demo"}, "workflow": "run",
-            "status": status, "duration_s": 1.5, "started": "2026-01-01T00:00:00+00:00", "parameters": {"samples": 10, "method": "random"},
-            "metrics": {"time_ms": {"value": 1.0 / 3, "unit": "ms"}, "points": {"value": 10, "unit": None}, "loss": {"special": "nan"}},
-            "error": {"name": "ValueError", "message": "boom", "cell_index": 2} if status != "ok" else None,
-            "notebook": {"path": "main.ipynb", "output_path": "/nowhere/demo/runs/r1/main.ipynb"}}
+    return {
+        "run_id": run_id,
+        "solution": {"name": "demo", "version": "0.1.0", "path": "/nowhere/demo"},
+        "workflow": "run",
+        "status": status,
+        "duration_s": 1.5,
+        "started": "2026-01-01T00:00:00+00:00",
+        "parameters": {"samples": 10, "method": "random"},
+        "metrics": {"time_ms": {"value": 1.0 / 3, "unit": "ms"}, "points": {"value": 10, "unit": None}, "loss": {"special": "nan"}},
+        "error": {"name": "ValueError", "message": "boom", "cell_index": 2} if status != "ok" else None,
+        "notebook": {"path": "main.ipynb", "output_path": "/nowhere/demo/runs/r1/main.ipynb"},
+    }
 
 
 def test_reef_help_loads_no_core_module():
     """`reef --help` answers from the parser alone: the command layer and the core load once a verb is parsed."""
-    script = ("import sys\nfrom reefnb.frontends.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-              "print(sorted(name for name in sys.modules if name.startswith('reefnb') or name in ('pandas', 'numpy')))")
+    script = (
+        "import sys\nfrom reefnb.frontends.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(name for name in sys.modules if name.startswith('reefnb') or name in ('pandas', 'numpy')))"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"')))
-    assert loaded <= {"reefnb", "reefnb.common", "reefnb.common.exceptions", "reefnb.common.version", "reefnb.frontends",
-                      "reefnb.frontends.arguments", "reefnb.frontends.cli"}, loaded
+    assert loaded <= {
+        "reefnb",
+        "reefnb.common",
+        "reefnb.common.exceptions",
+        "reefnb.common.version",
+        "reefnb.frontends",
+        "reefnb.frontends.arguments",
+        "reefnb.frontends.cli",
+    }, loaded
 
 
 def test_options_come_from_the_parsed_arguments_by_name():
@@ -73,7 +89,12 @@ def test_pip_options_make_existing_folders_absolute(tmp_path, monkeypatch):
     (tmp_path / "wheels").mkdir()
     monkeypatch.chdir(tmp_path)
     assert commands.pip_options(["wheels", "https://example.org/simple"], no_index=True) == [
-        "--find-links", str(tmp_path / "wheels"), "--find-links", "https://example.org/simple", "--no-index"]
+        "--find-links",
+        str(tmp_path / "wheels"),
+        "--find-links",
+        "https://example.org/simple",
+        "--no-index",
+    ]
     assert commands.pip_options() == []
 
 
@@ -108,13 +129,11 @@ def test_the_manifest_defaults_win_in_the_schema_for_the_cli_the_magic_and_the_s
 
 def test_a_run_record_reads_the_same_in_every_front_end():
     text = record_text(record())
-    assert text.splitlines()[:3] == ["r1  demo@0.1.0  run  failed  1.50 s", "  parameters: samples=10 method='random'",
-                                     "  error: ValueError: boom (cell 2)"]
+    assert text.splitlines()[:3] == ["r1  demo@0.1.0  run  failed  1.50 s", "  parameters: samples=10 method='random'", "  error: ValueError: boom (cell 2)"]
     assert "    time_ms  0.333333 ms" in text and "    loss     nan" in text
     assert record_text(record(), short=True) == "r1  demo@0.1.0  run  failed  1.50 s  samples=10 method='random'  ValueError: boom (cell 2)"
     view = run_view(record())
-    assert [(metric.name, metric.text, metric.unit) for metric in view.metrics] == [("time_ms", "0.333333", "ms"), ("points", "10", ""),
-                                                                                   ("loss", "nan", "")]
+    assert [(metric.name, metric.text, metric.unit) for metric in view.metrics] == [("time_ms", "0.333333", "ms"), ("points", "10", ""), ("loss", "nan", "")]
     from reefnb.frontends.widgets import run_summary
 
     assert run_summary(record())["text/plain"] == text  # the magic's plain form is the command's text
@@ -127,11 +146,29 @@ def test_a_run_record_reads_the_same_in_every_front_end():
 
 
 def test_results_columns_for_the_terminal_and_the_notebook():
-    frame = pandas.DataFrame({"run_id": ["a"], "solution": ["s"], "workflow": ["run"], "status": ["failed"], "param.n": [1],
-                              "metric.t": [2.0], "duration_s": [1.0], "env.os": ["Linux"], "error": ["ValueError: x"]})
+    frame = pandas.DataFrame(
+        {
+            "run_id": ["a"],
+            "solution": ["s"],
+            "workflow": ["run"],
+            "status": ["failed"],
+            "param.n": [1],
+            "metric.t": [2.0],
+            "duration_s": [1.0],
+            "env.os": ["Linux"],
+            "error": ["ValueError: x"],
+        }
+    )
     assert display_columns(frame, errors=True) == ["run_id", "status", "param.n", "metric.t", "error"]
     assert display_columns(frame, fields=("run_id", "solution", "workflow", "status"), after=["duration_s"]) == [
-        "run_id", "solution", "workflow", "status", "param.n", "metric.t", "duration_s"]
+        "run_id",
+        "solution",
+        "workflow",
+        "status",
+        "param.n",
+        "metric.t",
+        "duration_s",
+    ]
     assert display_columns(frame, ["t", "n", "nope"]) == ["run_id", "status", "metric.t", "param.n"]
     with pytest.raises(ReefError, match="--columns: no column 'nope'"):
         display_columns(frame, ["nope"], strict=True)
@@ -140,8 +177,13 @@ def test_results_columns_for_the_terminal_and_the_notebook():
 def test_frontier_runs_are_the_ok_runs_with_the_default_objectives(hello):
     from test_dashboard import record as stored
 
-    reefnb.default_store().add_many([stored(0, "random", 100, 2.0, 0.1, "laptop"), stored(1, "random", 100, 1.0, 0.2, "laptop"),
-                                     stored(2, "random", 100, 0.5, 0.5, "laptop", status="failed")])
+    reefnb.default_store().add_many(
+        [
+            stored(0, "random", 100, 2.0, 0.1, "laptop"),
+            stored(1, "random", 100, 1.0, 0.2, "laptop"),
+            stored(2, "random", 100, 0.5, 0.5, "laptop", status="failed"),
+        ]
+    )
     found = commands.frontier_runs(str(hello))
     assert list(found.frame["run_id"]) == [stored(0, "", 0, 0, 0, "")["run_id"], stored(1, "", 0, 0, 0, "")["run_id"]]
     assert found.objectives == {"metric.abs_error": "min", "metric.time_ms": "min"}  # the manifest's metrics with a goal
@@ -157,8 +199,7 @@ def test_frontier_runs_are_the_ok_runs_with_the_default_objectives(hello):
 
 def test_a_package_folder_is_refused_without_trust_in_the_panel_the_cli_and_the_server(reef_home):
     """The trust check: a solution imported from elsewhere installs only what its lock pins and hashes."""
-    manifest = {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-absent==1.0"]},
-                "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-absent==1.0"]}, "workflows": {"run": {"notebook": "main.ipynb"}}}
     folder = write_solution(reef_home / "solutions" / "probe-1.0.0", manifest)  # where packages are imported
     preview = commands.preview_init(commands.InitRequest(source=folder, native=True))
     assert preview.foreign and "has no sha256" in preview.refusal and "--trust" in preview.refusal

@@ -28,8 +28,14 @@ def root(jp_root_dir: Path) -> Path:
 def test_notebook_gives_its_solution_and_parameter_schema(call):
     status, info = call("GET", "notebook", "hello-sweep/main.ipynb")
     assert status == 200
-    assert info["solution"] == {"name": "hello-sweep", "version": "0.1.0", "description": info["solution"]["description"],
-                                "folder": "hello-sweep", "manifest": "hello-sweep/solution.json", "workflows": ["benchmark", "run"]}
+    assert info["solution"] == {
+        "name": "hello-sweep",
+        "version": "0.1.0",
+        "description": info["solution"]["description"],
+        "folder": "hello-sweep",
+        "manifest": "hello-sweep/solution.json",
+        "workflows": ["benchmark", "run"],
+    }
     assert info["workflow"] == "run"
     properties = info["parameters"]["properties"]
     assert properties["method"]["enum"] == ["random", "stratified"]
@@ -140,9 +146,11 @@ def test_run_with_parameters_then_runs_export_and_dashboard(call, root):
     assert status == 400 and "no runs recorded" in answer["message"]
 
 
-ATTACHING = ("import reefnb\n(reefnb.run_folder() / 'summary.txt').write_text('Result is : VALID\\n')\n"
-             "reefnb.attach(reefnb.run_folder() / 'summary.txt', name='performance/mlperf_log_summary.txt')\n"
-             "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')")
+ATTACHING = (
+    "import reefnb\n(reefnb.run_folder() / 'summary.txt').write_text('Result is : VALID\\n')\n"
+    "reefnb.attach(reefnb.run_folder() / 'summary.txt', name='performance/mlperf_log_summary.txt')\n"
+    "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')"
+)
 
 
 def test_run_details_list_the_attached_files_with_a_path_the_sidebar_opens(call, root, monkeypatch):

@@ -62,8 +62,7 @@ def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None
     return objectives
 
 
-def choose_objectives(frame: pandas.DataFrame, solution: Solution | None = None, named: Mapping[str, str] | None = None,
-                      at_least: int = 0) -> dict[str, str]:
+def choose_objectives(frame: pandas.DataFrame, solution: Solution | None = None, named: Mapping[str, str] | None = None, at_least: int = 0) -> dict[str, str]:
     """The objectives of a Pareto analysis of ``frame``: those ``named`` (column or bare metric name -> min|max;
     checked against the frame), else ``default_objectives``; then, up to ``at_least`` objectives, the first
     numeric metric columns, minimised. Empty when none is named, none has a goal and ``at_least`` is 0."""
@@ -78,8 +77,11 @@ def declared_objectives(objectives: dict[str, str], metrics: dict[str, dict], na
     """The objectives whose direction someone declared: ``named`` by the user, or with a goal in ``metrics``
     (the manifest's or the records', by name) or in telemetry; a chart says it assumed the others' directions."""
     named = set(named)
-    return {column: goal for column, goal in objectives.items()
-            if {column, column.removeprefix("metric.")} & named or metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column)}
+    return {
+        column: goal
+        for column, goal in objectives.items()
+        if {column, column.removeprefix("metric.")} & named or metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column)
+    }
 
 
 def _title_of(frame: pandas.DataFrame) -> str:
@@ -187,8 +189,16 @@ def dashboard_html(
     ok = ok_runs(frame)
     if "param.dataset" in ok.columns:  # which data set each run measured: the chart tells them apart
         ok = ok.assign(dataset=ok["param.dataset"])
-    page = _Page(frame, ok, solution, settings, metric_meaning(solution, frame), choose_objectives(frame, solution, objectives, at_least=2),
-                 list(objectives or ()), reference_frame(solution))
+    page = _Page(
+        frame,
+        ok,
+        solution,
+        settings,
+        metric_meaning(solution, frame),
+        choose_objectives(frame, solution, objectives, at_least=2),
+        list(objectives or ()),
+        reference_frame(solution),
+    )
     charts = _pareto_charts(page)
     series = runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
     if series is not None and len(series):  # numbers and run ids only: nothing to scrub
@@ -196,10 +206,13 @@ def dashboard_html(
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
-        + (f" · {html.escape(solution.data.get('description', ''))}" if solution else "") + "</p>",
+        + (f" · {html.escape(solution.data.get('description', ''))}" if solution else "")
+        + "</p>",
         "<h2>Summary per environment</h2>",
         _table_html(environment_summary(frame, page.objectives, page.metrics)),
-        *_chart_sections(charts), *_reference_sections(page), *_run_sections(page, location),
+        *_chart_sections(charts),
+        *_reference_sections(page),
+        *_run_sections(page, location),
     ]
     return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=_chart_script(charts))
 
@@ -214,9 +227,17 @@ def _pareto_charts(page: _Page) -> list[tuple[str, dict]]:
         if not page.ok[[x, y]].notna().all(axis=1).any():
             continue
         chart = pareto_chart(
-            page.ok, x, y, directions=directions, color=page.settings.get("color", "env.name"),
-            reference=page.reference if len(page.reference) else None, detail_columns=_detail_columns(page.ok, page.settings, [x, y]),
-            width=520, height=320, metrics=page.metrics, dataset="dataset",
+            page.ok,
+            x,
+            y,
+            directions=directions,
+            color=page.settings.get("color", "env.name"),
+            reference=page.reference if len(page.reference) else None,
+            detail_columns=_detail_columns(page.ok, page.settings, [x, y]),
+            width=520,
+            height=320,
+            metrics=page.metrics,
+            dataset="dataset",
         )
         charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
     return charts
@@ -231,24 +252,30 @@ def _chart_sections(charts: list[tuple[str, dict]]) -> list[str]:
     else:
         sections.append("<p>No chart: the results need two numeric metrics with values.</p>")
     if len(pareto) < len(charts):
-        sections += ["<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over time, and energy "
-                     f'and GPU where measured.</p><div class="chart" id="chart{len(charts) - 1}"></div>']
+        sections += [
+            "<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over time, and energy "
+            f'and GPU where measured.</p><div class="chart" id="chart{len(charts) - 1}"></div>'
+        ]
     return sections
 
 
 def _reference_sections(page: _Page) -> list[str]:
     """The expected results next to the runs' medians, and the published reference results."""
     comparison = reference_comparison(page.frame, page.solution)
-    sections = ["<h2>Comparison with reference results</h2>",
-                _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>"]
+    sections = [
+        "<h2>Comparison with reference results</h2>",
+        _table_html(comparison) if len(comparison) else "<p>The manifest declares no expected results.</p>",
+    ]
     reference = page.reference
     published = reference[~reference["label"].astype(str).str.startswith("expected ")] if len(reference) else reference
     if len(published):
         first = [column for column in ("label", *REFERENCE_DETAILS) if column in published]
         published = published[first + [column for column in published.columns if column not in first]].dropna(axis=1, how="all")
-        sections += ["<h2>Published reference results</h2>",
-                     "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
-                     _table_html(_formatted(published, page.metrics))]
+        sections += [
+            "<h2>Published reference results</h2>",
+            "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
+            _table_html(_formatted(published, page.metrics)),
+        ]
     return sections
 
 
@@ -257,8 +284,10 @@ def _run_sections(page: _Page, location: str | Path | None) -> list[str]:
     frame = page.frame
     columns = _detail_columns(frame, page.settings, list(page.objectives), base=["run_id", "status", "started", "env.name"])
     details = frame[columns].head(MAX_DETAIL_ROWS)
-    sections = [f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
-                _table_html(_formatted(details, page.metrics))]
+    sections = [
+        f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
+        _table_html(_formatted(details, page.metrics)),
+    ]
     files = attached_files(details["run_id"] if "run_id" in details else [], location)
     if len(files):
         files = _scrubbed_files(files, default_scrubber(str(page.solution.path) if page.solution else None))
@@ -276,12 +305,10 @@ def _chart_script(charts: list[tuple[str, dict]]) -> str:
     specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
     bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
     embeds = "\n".join(
-        f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}})"
-        ".catch(function (error) { console.error(error); });"
+        f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}}).catch(function (error) {{ console.error(error); }});"
         for name in specs
     )
-    return (f"<script>{_script_safe(bundle)}</script>\n"
-            f"<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>")
+    return f"<script>{_script_safe(bundle)}</script>\n<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>"
 
 
 def attached_files(run_ids: Iterable[str], location: str | Path | None = None, store: Any = None) -> pandas.DataFrame:
@@ -297,9 +324,17 @@ def attached_files(run_ids: Iterable[str], location: str | Path | None = None, s
         files = record.get("files") or []
         solution_folder = (record.get("solution") or {}).get("path")
         links = file_links(record, location, within=solution_folder) if files and location is not None and solution_folder else {}
-        rows += [{"run_id": run_id, "file": str(entry.get("name")), "size": format_size(int(entry.get("size") or 0)),
-                  "media type": str(entry.get("media_type")), "sha256": str(entry.get("sha256")), "link": links.get(str(entry.get("name")))}
-                 for entry in files]
+        rows += [
+            {
+                "run_id": run_id,
+                "file": str(entry.get("name")),
+                "size": format_size(int(entry.get("size") or 0)),
+                "media type": str(entry.get("media_type")),
+                "sha256": str(entry.get("sha256")),
+                "link": links.get(str(entry.get("name"))),
+            }
+            for entry in files
+        ]
         if len(rows) >= MAX_FILE_ROWS:
             break
     return pandas.DataFrame(rows[:MAX_FILE_ROWS], columns=["run_id", "file", "size", "media type", "sha256", "link"])
@@ -366,10 +401,18 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
                 observed = values.mode().iloc[0] if len(values) else None
                 within = None if observed is None else ("yes" if (values == str(expected)).all() else "no")
             spec_format = solution.metrics.get(metric, {}) if solution else {}
-            rows.append({"expected": expectation.get("id", f"#{index + 1}"), "parameters": parameters, "metric": metric,
-                         "expected value": format_metric(expected, spec_format),
-                         "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
-                         "observed (median)": format_metric(observed, spec_format), "runs": len(values), "within tolerance": within or "no runs"})
+            rows.append(
+                {
+                    "expected": expectation.get("id", f"#{index + 1}"),
+                    "parameters": parameters,
+                    "metric": metric,
+                    "expected value": format_metric(expected, spec_format),
+                    "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
+                    "observed (median)": format_metric(observed, spec_format),
+                    "runs": len(values),
+                    "within tolerance": within or "no runs",
+                }
+            )
     return pandas.DataFrame(rows)
 
 
@@ -420,16 +463,14 @@ def _table_html(frame: pandas.DataFrame) -> str:
     if frame.empty:
         return "<p>No runs.</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False)
-    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _scrubbed_files(files: pandas.DataFrame, scrubber: Scrubber) -> pandas.DataFrame:
     """Names and links leave this machine too: scrubbed part by part (a whole path would look like a random token),
     a link that the scrubber changes is dropped."""
+
     def scrubbed(path: Any) -> Any:
         return "/".join(scrubber.text(part) for part in path.split("/")) if isinstance(path, str) else path
 

@@ -47,9 +47,7 @@ def normalise_objectives(frame: pandas.DataFrame, objectives: Mapping[str, str])
             try:
                 values.astype(float)
             except (TypeError, ValueError):
-                raise ReefError(
-                    f"objective '{column}' is not numeric (metric columns: {_metric_columns(frame)})"
-                ) from None
+                raise ReefError(f"objective '{column}' is not numeric (metric columns: {_metric_columns(frame)})") from None
         resolved[column] = direction
     return resolved
 
@@ -336,7 +334,7 @@ def _dominated_by_values(dominators: np.ndarray, candidates: np.ndarray) -> np.n
     dominated = np.zeros(len(candidates), dtype=bool)
     step = max(1, COMPARISON_CELLS // (len(candidates) * candidates.shape[1]))
     for start in range(0, len(dominators), step):
-        part = dominators[start:start + step]
+        part = dominators[start : start + step]
         at_most = part[:, None, 0] <= candidates[None, :, 0]
         below = part[:, None, 0] < candidates[None, :, 0]
         for index in range(1, candidates.shape[1]):
@@ -377,8 +375,8 @@ def _dominated_by(dominator_values: np.ndarray, dominator_sums: np.ndarray, cand
         return dominated
     step = max(1, COMPARISON_CELLS // (len(candidates) * candidates.shape[1]))
     for start in range(0, len(dominator_values), step):
-        at_most = dominator_sums[start:start + step, None] < candidate_sums[None, :]
+        at_most = dominator_sums[start : start + step, None] < candidate_sums[None, :]
         for index in range(candidates.shape[1]):
-            at_most &= dominator_values[start:start + step, index, None] <= candidates[None, :, index]
+            at_most &= dominator_values[start : start + step, index, None] <= candidates[None, :, index]
         dominated |= at_most.any(axis=0)
     return dominated

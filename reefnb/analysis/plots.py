@@ -72,8 +72,10 @@ def pareto_chart(
         color = None
     if dataset is not None and (dataset not in frame.columns or frame[dataset].isna().all()):
         dataset = None
-    units = {**frame.attrs.get("units", {}),
-             **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")}}
+    units = {
+        **frame.attrs.get("units", {}),
+        **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")},
+    }
 
     drawn, total = drawn_rows(frame, objectives, max_points)
     tooltip = list(tooltip) if tooltip is not None else _default_tooltip(frame, x, y, color)
@@ -86,20 +88,28 @@ def pareto_chart(
         label = column.removeprefix("metric.") + (f" ({units[column]})" if column in units else "")
         arrow = " ↓" if objectives[column] == "min" else " ↑"
         values = [data[column]] + ([_numeric(references[column])] if references is not None else [])
-        return kind(f"{_field(column)}:Q", title=label + arrow, scale=_scale(values, log),
-                    axis=alt.Axis(tickCount=6, format=_axis_format(metrics.get(column.removeprefix("metric."), {}))))
+        return kind(
+            f"{_field(column)}:Q",
+            title=label + arrow,
+            scale=_scale(values, log),
+            axis=alt.Axis(tickCount=6, format=_axis_format(metrics.get(column.removeprefix("metric."), {}))),
+        )
 
     brush = alt.selection_interval(name="brush")
     click = alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
-    encoding: dict[str, Any] = {"x": axis(x, log_x, alt.X), "y": axis(y, log_y, alt.Y),
-                                "tooltip": [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in tooltip if c in data]}
+    encoding: dict[str, Any] = {
+        "x": axis(x, log_x, alt.X),
+        "y": axis(y, log_y, alt.Y),
+        "tooltip": [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in tooltip if c in data],
+    }
     if color:
         encoding["color"] = alt.Color(f"{_field(color)}:N", title=color)
     if dataset:
         encoding["shape"] = alt.Shape(f"{_field(dataset)}:N", title="data set")
     layers = [*_run_layers(data, x, y, encoding, [brush, *([click] if click else [])], zoom), *_reference_layers(references, x, y, tooltip)]
     scatter = alt.layer(*layers).properties(
-        width=width, height=height,
+        width=width,
+        height=height,
         title=alt.TitleParams(title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", subtitle=_subtitle(data, total, assumed)),
     )
     if not detail:
@@ -108,8 +118,9 @@ def pareto_chart(
     return alt.vconcat(scatter, table).resolve_scale(color="independent").configure_view(strokeWidth=0)
 
 
-def _chart_objectives(frame: pandas.DataFrame, x: str, y: str, directions: Mapping[str, str] | None,
-                      metrics: Mapping[str, Mapping]) -> tuple[dict[str, str], list[str]]:
+def _chart_objectives(
+    frame: pandas.DataFrame, x: str, y: str, directions: Mapping[str, str] | None, metrics: Mapping[str, Mapping]
+) -> tuple[dict[str, str], list[str]]:
     """The axes as objectives: the direction given, else the metric's goal, else "min"; and the axes whose
     direction was assumed (no direction given, no goal declared)."""
     directions = dict(directions or {})
@@ -127,16 +138,26 @@ def _run_layers(data: pandas.DataFrame, x: str, y: str, encoding: dict[str, Any]
     import altair as alt
 
     brush = selections[0]
-    wheel = [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!",
-                                    translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")] if zoom else []
-    points = alt.Chart(data).mark_point(size=50, filled=True).encode(
-        **encoding,
-        opacity=alt.condition(brush, alt.value(0.85), alt.value(0.25)),
-        size=alt.condition("datum.on_front", alt.value(90), alt.value(40)),
-    ).add_params(*selections, *wheel)
-    frontier = alt.Chart(data[data["on_front"]].sort_values(x)).mark_line(
-        interpolate="step-after", color="#444", strokeDash=[4, 2]
-    ).encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q")
+    wheel = (
+        [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!", translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")]
+        if zoom
+        else []
+    )
+    points = (
+        alt.Chart(data)
+        .mark_point(size=50, filled=True)
+        .encode(
+            **encoding,
+            opacity=alt.condition(brush, alt.value(0.85), alt.value(0.25)),
+            size=alt.condition("datum.on_front", alt.value(90), alt.value(40)),
+        )
+        .add_params(*selections, *wheel)
+    )
+    frontier = (
+        alt.Chart(data[data["on_front"]].sort_values(x))
+        .mark_line(interpolate="step-after", color="#444", strokeDash=[4, 2])
+        .encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q")
+    )
     return [frontier, points]
 
 
@@ -148,11 +169,15 @@ def _reference_layers(references: pandas.DataFrame | None, x: str, y: str, toolt
 
     columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *tooltip]) if c in references]
     ref = _json_safe(references[columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y]))
-    layers = [alt.Chart(ref).mark_point(shape="diamond", size=140, filled=True, color="black").encode(
-        x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in columns])]
+    layers = [
+        alt.Chart(ref)
+        .mark_point(shape="diamond", size=140, filled=True, color="black")
+        .encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in columns])
+    ]
     if "dataset" in ref:  # say on the chart where the reference results were measured
-        layers.append(alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(
-            x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N"))
+        layers.append(
+            alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N")
+        )
     return layers
 
 
@@ -181,9 +206,9 @@ def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: 
         kind = data[column].dtype.kind
         text = alt.Text(f"{_field(column)}:Q", format=".4~g") if kind == "f" else alt.Text(f"{_field(column)}:N")
         cells.append(
-            base.mark_text(align="left", baseline="middle", fontSize=11).encode(
-                y=alt.Y("row:O", axis=None), text=text
-            ).properties(title=column.removeprefix("metric.").removeprefix("param."), width=110)
+            base.mark_text(align="left", baseline="middle", fontSize=11)
+            .encode(y=alt.Y("row:O", axis=None), text=text)
+            .properties(title=column.removeprefix("metric.").removeprefix("param."), width=110)
         )
     return alt.hconcat(*cells).properties(title="selected runs (drag to brush, click a point; double-click clears)")
 

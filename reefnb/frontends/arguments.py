@@ -111,8 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         _json_option(sub)
         return sub
 
-    for add_verbs in (_running_verbs, _results_verb, _provisioning_verbs, _environment_verb, _local_verbs, _analysis_verbs,
-                      _declaring_verbs, _package_verbs, _reproduce_verb, _registry_verb, _published_verbs, _serve_verb):
+    for add_verbs in (
+        _running_verbs,
+        _results_verb,
+        _provisioning_verbs,
+        _environment_verb,
+        _local_verbs,
+        _analysis_verbs,
+        _declaring_verbs,
+        _package_verbs,
+        _reproduce_verb,
+        _registry_verb,
+        _published_verbs,
+        _serve_verb,
+    ):
         add_verbs(verb)
     return parser
 
@@ -145,8 +157,15 @@ def _running_verbs(verb: Verb) -> None:
     sweep = verb("sweep", "run a workflow once per point of a parameter grid")
     sweep.add_argument("solution", metavar="SOLUTION", help="a solution folder, its solution.json, or a notebook")
     sweep.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
-    sweep.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar="NAME V1",
-                       help="NAME V1 V2 ...: values to sweep (repeatable); default: the workflow's sweep grid")
+    sweep.add_argument(
+        "-p",
+        "--parameter",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME V1",
+        help="NAME V1 V2 ...: values to sweep (repeatable); default: the workflow's sweep grid",
+    )
     sweep.add_argument("--grid", metavar="FILE", help="the grid from a JSON or YAML file: NAME: [V1, V2, ...]")
     _sweep_options(sweep)
     benchmark = verb("benchmark", "run the benchmark workflow over its sweep grid from the manifest")
@@ -154,22 +173,39 @@ def _running_verbs(verb: Verb) -> None:
     _sweep_options(benchmark)
     params = verb("params", "print a notebook's typed parameters (a JSON Schema with --json)")
     params.add_argument("source", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json")
-    params.add_argument("-w", "--workflow", help="the workflow whose notebook to read (default: run; for a notebook, the workflow "
-                        "of its solution that runs it)")
+    params.add_argument(
+        "-w", "--workflow", help="the workflow whose notebook to read (default: run; for a notebook, the workflow of its solution that runs it)"
+    )
 
 
 def _run_verb(run: argparse.ArgumentParser) -> None:
     run.add_argument("solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook")
     run.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="set a parameter (repeatable); cast to the type of the parameters cell")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable); cast to the type of the parameters cell",
+    )
     run.add_argument("-f", "--parameter-file", metavar="PARAMS.json|yaml", help="parameters from a JSON or YAML file")
     run.add_argument("--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed")
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
-    run.add_argument("--no-telemetry", dest="telemetry", action="store_false", default=None,
-                     help="do not sample the run's CPU, memory, disk, energy and GPU (default: every 200 ms)")
-    run.add_argument("--no-trace-files", dest="trace_files", action="store_false",
-                     help="do not record the files the kernel reads (an audit hook; reef export packs them; sweeps never record them)")
+    run.add_argument(
+        "--no-telemetry",
+        dest="telemetry",
+        action="store_false",
+        default=None,
+        help="do not sample the run's CPU, memory, disk, energy and GPU (default: every 200 ms)",
+    )
+    run.add_argument(
+        "--no-trace-files",
+        dest="trace_files",
+        action="store_false",
+        help="do not record the files the kernel reads (an audit hook; reef export packs them; sweeps never record them)",
+    )
     run.add_argument("--max-output", metavar="SIZE", help="output kept per cell, the rest dropped with a marker (default: 10M, or $REEF_MAX_CELL_OUTPUT)")
     run.add_argument("--env", dest="environment", metavar="NAME", help="run in this reef environment's kernel")
     run.add_argument("--kernel", help="Jupyter kernel to run in (default: the environment reef init made, else the notebook's)")
@@ -186,24 +222,39 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=count(0), default=0, metavar="N", help="try a run whose kernel died up to N more times")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
     parser.add_argument("--rerun", action="store_true", help="run points already recorded ok again")
-    parser.add_argument("--no-telemetry", dest="telemetry", action="store_false", default=None,
-                        help="do not sample each run's CPU, memory, disk, energy and GPU")
+    parser.add_argument(
+        "--no-telemetry", dest="telemetry", action="store_false", default=None, help="do not sample each run's CPU, memory, disk, energy and GPU"
+    )
 
 
 def _results_verb(verb: Verb) -> None:
     """results [push|pull]: the recorded runs (reefnb.analysis.frame), shared through registries (reefnb.sharing.registry)."""
     results = verb("results", "show recorded runs; `results push|pull` shares them through a registry")
-    results.add_argument("action", nargs="?", choices=["push", "pull"], metavar="push|pull",
-                         help="push: share this machine's runs in a registry; pull: merge the runs others shared (default: show)")
+    results.add_argument(
+        "action",
+        nargs="?",
+        choices=["push", "pull"],
+        metavar="push|pull",
+        help="push: share this machine's runs in a registry; pull: merge the runs others shared (default: show)",
+    )
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
     results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
-    results.add_argument("--where", metavar="EXPRESSION", help="only runs that match, e.g. 'param.backend == \"tflite\" and metric.time_ms < 5' "
-                         "(==, !=, <, <=, >, >=, in, and, or, not on param.*, metric.*, env.*, status, started...; run in SQL)")
+    results.add_argument(
+        "--where",
+        metavar="EXPRESSION",
+        help="only runs that match, e.g. 'param.backend == \"tflite\" and metric.time_ms < 5' "
+        "(==, !=, <, <=, >, >=, in, and, or, not on param.*, metric.*, env.*, status, started...; run in SQL)",
+    )
     results.add_argument("--since", metavar="WHEN", help="only runs started since WHEN: an ISO date/time (UTC unless given) or an age (90m, 12h, 7d, 2w)")
     results.add_argument("--format", choices=RESULT_FORMATS, default="table", help="output format (default: table)")
     results.add_argument("--all-columns", action="store_true", help="table/markdown: every column, env.* too")
-    results.add_argument("--columns", nargs="+", metavar="COLUMN", help="table/markdown: only these columns (metric names, param.*, "
-                         "env.*); default: the manifest's dashboard columns when --solution is a folder, else all")
+    results.add_argument(
+        "--columns",
+        nargs="+",
+        metavar="COLUMN",
+        help="table/markdown: only these columns (metric names, param.*, "
+        "env.*); default: the manifest's dashboard columns when --solution is a folder, else all",
+    )
     results.add_argument("--registry", metavar="NAME", help="push|pull: this registry (default: the only one; pull: all)")
     results.add_argument("--identify", action="store_true", help="push: share your user and host names too (default: an anonymous id)")
     results.add_argument("--with-files", action="store_true", help="push: share the files the runs attached too (reefnb.attach)")
@@ -215,11 +266,14 @@ def _provisioning_verbs(verb: Verb) -> None:
     detect = verb("detect", "print this machine's and an environment's fingerprint")
     detect.add_argument("--env", dest="environment", metavar="NAME", help="inspect this reef environment (default: the current python)")
     detect.add_argument("--refresh", action="store_true", help="ignore the cache")
-    detect.add_argument("--with", dest="extra", action="append", default=[], metavar="DETECTOR",
-                        help="also run an on-request detector (e.g. tensorflow)")
+    detect.add_argument("--with", dest="extra", action="append", default=[], metavar="DETECTOR", help="also run an on-request detector (e.g. tensorflow)")
     init = verb("init", "check a solution's requirements, then install what is missing")
-    init.add_argument("source", metavar="SOURCE", help="a solution folder, its solution.json, a .reef.zip package or NAME[@RANGE] "
-                      "from a registry (verified, then imported into $REEF_HOME/solutions/NAME-VERSION)")
+    init.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a solution folder, its solution.json, a .reef.zip package or NAME[@RANGE] "
+        "from a registry (verified, then imported into $REEF_HOME/solutions/NAME-VERSION)",
+    )
     where = init.add_mutually_exclusive_group()
     where.add_argument("--env", dest="environment", metavar="NAME", help="the environment to make or update (default: the solution's name)")
     where.add_argument("--native", action="store_true", help="install into the current python environment instead")
@@ -227,11 +281,20 @@ def _provisioning_verbs(verb: Verb) -> None:
     init.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     init.add_argument("--offline", action="store_true", help="no downloads: use cached, fallback or generated artifacts")
     _find_links_options(init)
-    init.add_argument("--trust", action="store_true", help="a package's own code may run (artifact generators) and its requirements "
-                      "may be URLs, unpinned, unhashed or sdists (README: Security model)")
-    init.add_argument("--artifact", dest="artifacts", action="append", default=[], metavar="NAME[=PATH]",
-                      help="also fetch this on-demand artifact now; NAME=PATH: take it from your file, verified by its sha256 "
-                      "(an artifact the package does not ship); repeatable")
+    init.add_argument(
+        "--trust",
+        action="store_true",
+        help="a package's own code may run (artifact generators) and its requirements may be URLs, unpinned, unhashed or sdists (README: Security model)",
+    )
+    init.add_argument(
+        "--artifact",
+        dest="artifacts",
+        action="append",
+        default=[],
+        metavar="NAME[=PATH]",
+        help="also fetch this on-demand artifact now; NAME=PATH: take it from your file, verified by its sha256 "
+        "(an artifact the package does not ship); repeatable",
+    )
 
 
 def _environment_verb(verb: Verb) -> None:
@@ -268,8 +331,7 @@ def _analysis_verbs(verb: Verb) -> None:
     pareto.add_argument("--solution", "-s", help="only the runs of this solution (name or folder; a folder gives default objectives)")
     _objective_options(pareto, "metrics to minimise (metric.NAME or NAME)", "metrics to maximise")
     pareto.add_argument("--plot", metavar="FILE.html|png|svg", help="also draw the first two objectives (offline HTML, PNG or SVG)")
-    pareto.add_argument("--color", metavar="COLUMN", help="colour the plot's points by this column (default: the manifest's dashboard "
-                        "colour, else env.name)")
+    pareto.add_argument("--color", metavar="COLUMN", help="colour the plot's points by this column (default: the manifest's dashboard colour, else env.name)")
     pareto.add_argument("--log", choices=["x", "y", "xy"], help="log scale on these plot axes")
     pareto.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
     dashboard = verb("dashboard", "write an offline HTML dashboard of the recorded runs (charts, summaries, run details)")
@@ -303,23 +365,38 @@ def _declaring_verbs(verb: Verb) -> None:
 def _package_verbs(verb: Verb) -> None:
     """export / import: artifact packages (reefnb.sharing.package)."""
     export = verb("export", "write a notebook or solution as a shareable package (NAME.reef.zip)")
-    export.add_argument("source", nargs="?", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json "
-                        "(%%reef: the running notebook)")
+    export.add_argument(
+        "source", nargs="?", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json (%%reef: the running notebook)"
+    )
     export.add_argument("-o", "--output", required=True, metavar="NAME.reef.zip", help="the package file to write")
     export.add_argument("--include", action="append", default=[], metavar="PATH", help="also pack this file (repeatable)")
     export.add_argument("--author", dest="authors", action="append", default=[], metavar="NAME", help="an author (repeatable)")
     export.add_argument("--license", metavar="SPDX", help="the licence, e.g. Apache-2.0")
     export.add_argument("--paper", metavar="DOI", help="the paper's DOI")
-    export.add_argument("--allow-secret-in-code", action="store_true", help="export even when a notebook's code holds a secret "
-                        "(code is exported as written; outputs, records and parameters are scrubbed anyway)")
-    export.add_argument("--no-files", dest="with_files", action="store_false", help="leave out the files the runs attached "
-                        "(reefnb.attach; packed under results/RUN_ID/files/ by default)")
-    export.add_argument("--strict", action="store_true", help="exit 1 when the export has warnings (files read from outside the "
-                        "solution, imports not installed)")
-    export.add_argument("--external", action="append", default=[], type=name_and_path, metavar="NAME=PATH",
-                        help="a file outside the solution (a path parameter's value) becomes artifact NAME, not packed: its sha256 "
-                        "and size are recorded, the parameter names external/NAME/FILE, and whoever runs it supplies the file "
-                        "(--artifact NAME=PATH); repeatable")
+    export.add_argument(
+        "--allow-secret-in-code",
+        action="store_true",
+        help="export even when a notebook's code holds a secret (code is exported as written; outputs, records and parameters are scrubbed anyway)",
+    )
+    export.add_argument(
+        "--no-files",
+        dest="with_files",
+        action="store_false",
+        help="leave out the files the runs attached (reefnb.attach; packed under results/RUN_ID/files/ by default)",
+    )
+    export.add_argument(
+        "--strict", action="store_true", help="exit 1 when the export has warnings (files read from outside the solution, imports not installed)"
+    )
+    export.add_argument(
+        "--external",
+        action="append",
+        default=[],
+        type=name_and_path,
+        metavar="NAME=PATH",
+        help="a file outside the solution (a path parameter's value) becomes artifact NAME, not packed: its sha256 "
+        "and size are recorded, the parameter names external/NAME/FILE, and whoever runs it supplies the file "
+        "(--artifact NAME=PATH); repeatable",
+    )
     import_ = verb("import", "check a package and extract it (runs nothing)")
     import_.add_argument("package", metavar="PACKAGE.reef.zip")
     import_.add_argument("-o", "--output", metavar="FOLDER", help="where to extract (default: ./NAME; must be new or empty)")
@@ -333,16 +410,29 @@ def _reproduce_verb(verb: Verb) -> None:
     reproduce.add_argument("--tolerance-scale", type=scale, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
     reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new folder under $REEF_HOME/reproductions)")
     reproduce.add_argument("--trust", action="store_true", help="run a package's notebooks without asking")
-    reproduce.add_argument("--report", metavar="FILE.html|json", help="write the HTML and JSON reports here, one beside the other "
-                           "(default: reproduce-report.* in the solution folder)")
-    reproduce.add_argument("--env", dest="environment", metavar="new|native|NAME",
-                           help="where to run: new (a fresh environment with the lock's versions; the default for a package), "
-                           "native (this python, nothing installed) or an existing reef environment")
+    reproduce.add_argument(
+        "--report",
+        metavar="FILE.html|json",
+        help="write the HTML and JSON reports here, one beside the other (default: reproduce-report.* in the solution folder)",
+    )
+    reproduce.add_argument(
+        "--env",
+        dest="environment",
+        metavar="new|native|NAME",
+        help="where to run: new (a fresh environment with the lock's versions; the default for a package), "
+        "native (this python, nothing installed) or an existing reef environment",
+    )
     _find_links_options(reproduce, when="--env new: ")
     reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")
-    reproduce.add_argument("--artifact", dest="artifacts", action="append", default=[], type=name_and_path, metavar="NAME=PATH",
-                           help="your copy of an artifact the package does not ship (see reef export --external), verified by "
-                           "its sha256; repeatable")
+    reproduce.add_argument(
+        "--artifact",
+        dest="artifacts",
+        action="append",
+        default=[],
+        type=name_and_path,
+        metavar="NAME=PATH",
+        help="your copy of an artifact the package does not ship (see reef export --external), verified by its sha256; repeatable",
+    )
 
 
 def _registry_verb(verb: Verb) -> None:
@@ -357,14 +447,26 @@ def _registry_verb(verb: Verb) -> None:
     remove.add_argument("name", metavar="NAME")
     configure = actions.add_parser("configure", help="set who may sign a registry's packages (reef-registry.json), and pin it here")
     configure.add_argument("name", metavar="NAME")
-    configure.add_argument("--signer", action="append", default=[], type=identity_and_key, metavar="ID=KEY.pub",
-                           help="allow this identity (e.g. alice@example.org) with this OpenSSH public key; repeatable")
+    configure.add_argument(
+        "--signer",
+        action="append",
+        default=[],
+        type=identity_and_key,
+        metavar="ID=KEY.pub",
+        help="allow this identity (e.g. alice@example.org) with this OpenSSH public key; repeatable",
+    )
     configure.add_argument("--remove-signer", action="append", default=[], metavar="ID", help="no longer allow this identity")
     required = configure.add_mutually_exclusive_group()
-    required.add_argument("--require-signatures", dest="require_signatures", action="store_true", default=None,
-                          help="refuse unsigned packages, and packages signed by anyone not listed")
-    required.add_argument("--no-require-signatures", dest="require_signatures", action="store_false",
-                          help="accept unsigned packages (signed ones are still verified)")
+    required.add_argument(
+        "--require-signatures",
+        dest="require_signatures",
+        action="store_true",
+        default=None,
+        help="refuse unsigned packages, and packages signed by anyone not listed",
+    )
+    required.add_argument(
+        "--no-require-signatures", dest="require_signatures", action="store_false", help="accept unsigned packages (signed ones are still verified)"
+    )
     forget = actions.add_parser("forget", help="drop a pin: accept a version's new bytes (or a registry's new signers) on the next pull")
     forget.add_argument("spec", nargs="?", metavar="NAME@VERSION", help="the version whose pinned sha256 to forget")
     forget.add_argument("--signers", action="store_true", help="forget the registry's pinned signing policy")
@@ -396,7 +498,8 @@ def _serve_verb(verb: Verb) -> None:
     serve.add_argument("--port", type=count(0), default=8765, help="port (default: 8765; 0 picks a free one)")
     serve.add_argument("--token", help="the bearer token clients send (default: a new random one, printed)")
     serve.add_argument("--workers", type=count(1), default=1, metavar="N", help="worker processes running the actions (default: 1)")
-    serve.add_argument("--env", dest="environment", metavar="NAME|PYTHON|native", help="run the actions in this reef environment "
-                       "or python (default: the one reef init made)")
+    serve.add_argument(
+        "--env", dest="environment", metavar="NAME|PYTHON|native", help="run the actions in this reef environment or python (default: the one reef init made)"
+    )
     serve.add_argument("--max-body-mb", type=scale, default=20, metavar="MB", help="largest request body (default: 20)")
     serve.add_argument("--trust", action="store_true", help="run the actions of a solution imported from a package or registry")

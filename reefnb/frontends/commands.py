@@ -53,8 +53,11 @@ def given(options: Any) -> dict[str, Any]:
     what a verb hands on to the core, so that the core's own defaults stay the defaults."""
     chosen = {}
     for spec in dataclasses.fields(options):
-        default = spec.default if spec.default is not dataclasses.MISSING else (
-            spec.default_factory() if spec.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        default = (
+            spec.default
+            if spec.default is not dataclasses.MISSING
+            else (spec.default_factory() if spec.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        )
         value = getattr(options, spec.name)
         if value is not default and value != default:
             chosen[spec.name] = value
@@ -143,8 +146,7 @@ def notebook_solution(notebook: str | Path, within: str | Path | None = None) ->
     manifest = declare.solution_of(notebook)
     inside = manifest is not None and (within is None or manifest.resolve().is_relative_to(Path(within).resolve()))
     solution = reefnb.load_solution(manifest) if inside else reefnb.open_solution(notebook)
-    workflow = next((name for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
-                     if flow.notebook.resolve() == notebook), None)
+    workflow = next((name for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run") if flow.notebook.resolve() == notebook), None)
     return NotebookSolution(notebook, solution, workflow)
 
 
@@ -185,8 +187,10 @@ def notebook_parameters_of(solution: Solution, workflow: str | None, notebook_pa
             schema["properties"][name]["default"] = value
     language = notebook_language(notebook)
     if language != "python":
-        schema["$comment"] = (f"a {language.capitalize()} notebook: the typed parameter contract (annotations, ranges, choices) is for "
-                              "Python notebooks; these are its parameters cell's names and defaults, injected by papermill's translator")
+        schema["$comment"] = (
+            f"a {language.capitalize()} notebook: the typed parameter contract (annotations, ranges, choices) is for "
+            "Python notebooks; these are its parameters cell's names and defaults, injected by papermill's translator"
+        )
     return Parameters(solution, workflow, Path(notebook_path), language, cell, schema)
 
 
@@ -310,8 +314,7 @@ def push_results(options: PushOptions) -> dict:
     """Share this machine's runs (of a solution) in a registry."""
     name, _ = named_solution(options.solution)
     limit = parse_size(options.files_limit, "--files-limit") if isinstance(options.files_limit, str) else options.files_limit
-    return reefnb.push_results(solution=name, registry=options.registry, identify=options.identify, with_files=options.with_files,
-                               files_limit=limit)
+    return reefnb.push_results(solution=name, registry=options.registry, identify=options.identify, with_files=options.with_files, files_limit=limit)
 
 
 def pull_results(solution: str | None = None, registry_name: str | None = None) -> dict:
@@ -333,8 +336,7 @@ def store_path() -> Path:
 def solution_records(solution: Solution) -> list[dict]:
     """The recorded runs of ``solution`` in its folder (a namesake elsewhere is another solution), oldest first."""
     folder = str(solution.path.resolve())
-    return [record for record in reefnb.default_store().records(solution=solution.name)
-            if record.get("solution", {}).get("path") == folder]
+    return [record for record in reefnb.default_store().records(solution=solution.name) if record.get("solution", {}).get("path") == folder]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,8 +354,7 @@ class Frontier:
     metrics: dict[str, dict]  # unit, goal and format of each metric by name
 
 
-def frontier_runs(source: str | Path | pandas.DataFrame | None, named: Mapping[str, str] | None = None,
-                  solution: Solution | None = None) -> Frontier:
+def frontier_runs(source: str | Path | pandas.DataFrame | None, named: Mapping[str, str] | None = None, solution: Solution | None = None) -> Frontier:
     """The ok runs of ``source`` (a solution's folder or name, None: every run here; or a results frame) and their
     objectives: those ``named`` (column or metric name -> min|max), else the defaults (``choose_objectives``).
     ``solution``: the manifest that gives a frame its meaning. ReefError when no run is ok."""
@@ -393,8 +394,12 @@ class Pareto:
     plot: str | None
 
     def as_dict(self) -> dict:
-        return {"objectives": self.runs.objectives, "runs": len(self.runs.frame),
-                "front": json.loads(self.front[self.columns].to_json(orient="records")), "plot": self.plot}
+        return {
+            "objectives": self.runs.objectives,
+            "runs": len(self.runs.frame),
+            "front": json.loads(self.front[self.columns].to_json(orient="records")),
+            "plot": self.plot,
+        }
 
 
 def pareto(options: ParetoOptions) -> Pareto:
@@ -414,8 +419,15 @@ def pareto(options: ParetoOptions) -> Pareto:
         if len(objectives) < 2:
             raise UsageError("--plot needs two objectives")
         x, y = list(objectives)[:2]
-        chart = pareto_chart(frame, x, y, directions=runs.declared, color=chart_color(runs.solution, options.color),
-                             log_x="x" in (options.log or ""), log_y="y" in (options.log or ""))
+        chart = pareto_chart(
+            frame,
+            x,
+            y,
+            directions=runs.declared,
+            color=chart_color(runs.solution, options.color),
+            log_x="x" in (options.log or ""),
+            log_y="y" in (options.log or ""),
+        )
         plot = str(save_chart(chart, options.plot))
     return Pareto(runs, front, columns, plot)
 
@@ -486,8 +498,7 @@ def requirement_rows(plan: install.Plan) -> list[dict]:
     return rows
 
 
-def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False,
-                 origin: str | Path | None = None) -> str | None:
+def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False, origin: str | Path | None = None) -> str | None:
     """Why ``reef init`` would refuse this plan, as ``reefnb.init`` says it; None when it would go ahead.
 
     Requirements that cannot be met here; ``--native`` replacing installed packages without ``yes``; and for a
@@ -504,8 +515,10 @@ def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, for
         origin = origin if origin is not None else plan.solution.path
         generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
         if generated:
-            return (f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
-                    "read it, then pass --trust to run it")
+            return (
+                f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
+                "read it, then pass --trust to run it"
+            )
         try:
             install.untrusted_install(plan, origin)
         except ReefError as error:
@@ -524,8 +537,14 @@ def preview_init(options: InitRequest) -> InitPreview:
     source = _lasting(options.source)
     folder, pinned, foreign = sources.open_init_source(source, dry_run=options.dry_run)
     try:
-        plan = install.plan_init(folder, env=options.environment, native=options.native, offline=options.offline, pinned=pinned,
-                                 artifacts=split_artifact_arguments(options.artifacts)[0])
+        plan = install.plan_init(
+            folder,
+            env=options.environment,
+            native=options.native,
+            offline=options.offline,
+            pinned=pinned,
+            artifacts=split_artifact_arguments(options.artifacts)[0],
+        )
     finally:
         if options.dry_run and foreign:
             package.discard_dry_run(Path(folder))
@@ -544,8 +563,9 @@ class Initialised:
         return {"ok": True, "plan": self.plan.as_dict(), "lock": self.lock}
 
 
-def init(options: InitRequest, on_plan: Callable[[install.Plan], None] | None = None,
-         progress: Callable[[str, int, int | None], None] | None = None) -> Initialised:
+def init(
+    options: InitRequest, on_plan: Callable[[install.Plan], None] | None = None, progress: Callable[[str, int, int | None], None] | None = None
+) -> Initialised:
     """Make the solution runnable here (``reefnb.init``); InitError (with its plan) when it cannot."""
     seen: dict[str, install.Plan] = {}
 
@@ -554,9 +574,19 @@ def init(options: InitRequest, on_plan: Callable[[install.Plan], None] | None = 
         if on_plan is not None:
             on_plan(plan)
 
-    lock = reefnb.init(_lasting(options.source), env=options.environment, native=options.native, yes=options.yes, dry_run=options.dry_run,
-                       offline=options.offline, pip_options=pip_options(options.find_links, options.no_index), on_plan=planned,
-                       progress=progress, artifacts=options.artifacts, trust=options.trust)
+    lock = reefnb.init(
+        _lasting(options.source),
+        env=options.environment,
+        native=options.native,
+        yes=options.yes,
+        dry_run=options.dry_run,
+        offline=options.offline,
+        pip_options=pip_options(options.find_links, options.no_index),
+        on_plan=planned,
+        progress=progress,
+        artifacts=options.artifacts,
+        trust=options.trust,
+    )
     return Initialised(seen["plan"], lock)
 
 
@@ -580,8 +610,9 @@ def detect(environment: str | None = None, refresh: bool = False, extra: Sequenc
     return detection.detect(names, python=python, env_name=environment, refresh=refresh)
 
 
-def create_environment(name: str, packages: Sequence[str] = (), python: str | None = None, find_links: Sequence[str] = (),
-                       no_index: bool = False, replace: bool = False) -> dict:
+def create_environment(
+    name: str, packages: Sequence[str] = (), python: str | None = None, find_links: Sequence[str] = (), no_index: bool = False, replace: bool = False
+) -> dict:
     environment = envs.create_environment(name, list(packages), python=python, pip_options=pip_options(find_links, no_index), replace=replace)
     return dataclasses.asdict(environment)
 
@@ -640,8 +671,15 @@ def require_tools(tools: Sequence[str], notebook: str | None = None, solution: s
 
 
 def require_artifact(artifact: ArtifactDeclaration, notebook: str | None = None, solution: str | None = None) -> declare.Declaration:
-    spec = declare.artifact_spec(artifact.urls, artifact.sha256, size=artifact.size, unpack=artifact.unpack, license=artifact.license,
-                                 kind=artifact.kind, description=artifact.description)
+    spec = declare.artifact_spec(
+        artifact.urls,
+        artifact.sha256,
+        size=artifact.size,
+        unpack=artifact.unpack,
+        license=artifact.license,
+        kind=artifact.kind,
+        description=artifact.description,
+    )
     return declare.declare_artifact(artifact.name, spec, notebook=notebook, solution=solution)
 
 
@@ -699,10 +737,19 @@ def is_package(source: str | Path) -> bool:
 
 def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None] | None = None) -> dict:
     """Rerun the expected experiments and judge every metric; the report (``verdict``: ``REPRODUCED`` when all hold)."""
-    return reproduction.reproduce(options.source, workflow=options.workflow, tolerance_scale=options.tolerance_scale, folder=options.folder,
-                                  trust=options.trust, report=options.report, profile=options.profile, env=options.environment,
-                                  pip_options=pip_options(options.find_links, options.no_index), on_plan=on_plan,
-                                  artifacts=dict(options.artifacts))
+    return reproduction.reproduce(
+        options.source,
+        workflow=options.workflow,
+        tolerance_scale=options.tolerance_scale,
+        folder=options.folder,
+        trust=options.trust,
+        report=options.report,
+        profile=options.profile,
+        env=options.environment,
+        pip_options=pip_options(options.find_links, options.no_index),
+        on_plan=on_plan,
+        artifacts=dict(options.artifacts),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,8 +768,7 @@ def list_registries() -> list[dict]:
     return registry.list_registries()
 
 
-def configure_registry(name: str, signers: Mapping[str, str] | None = None, remove: Sequence[str] = (),
-                       require_signatures: bool | None = None) -> dict:
+def configure_registry(name: str, signers: Mapping[str, str] | None = None, remove: Sequence[str] = (), require_signatures: bool | None = None) -> dict:
     """Who may sign a registry's packages (identity -> OpenSSH public key file), and whether signatures are required."""
     return registry.configure(name, dict(signers or {}), list(remove), require_signatures)
 

@@ -84,9 +84,18 @@ def _declaration_refused(notebook: Path, declarations: dict, display_id: str | N
     """JupyterLab did not take a declaration (no Reef extension): the file, and the cell's output says to reload."""
     write_notebook_declarations(notebook, declarations)
     if display_id:
-        display(message([f"{notebook.name}: the declaration was written to the file (JupyterLab's Reef extension did not take it): "
-                         "reload it (File ▸ Reload Notebook from Disk) before saving, or the editor's copy overwrites it"], "warning"),
-                raw=True, display_id=display_id, update=True)
+        display(
+            message(
+                [
+                    f"{notebook.name}: the declaration was written to the file (JupyterLab's Reef extension did not take it): "
+                    "reload it (File ▸ Reload Notebook from Disk) before saving, or the editor's copy overwrites it"
+                ],
+                "warning",
+            ),
+            raw=True,
+            display_id=display_id,
+            update=True,
+        )
 
 
 def unload_ipython_extension(ipython) -> None:
@@ -239,8 +248,16 @@ def _ls(args, shell) -> None:
     if not solutions:
         display(message([NO_SOLUTIONS], "info"), raw=True)
         return
-    rows = [(item["name"], item["version"], item["environment"] or "(native)", format_size(item["environment_bytes"] + item["solution_bytes"]),
-             item["path"] + ("" if item["exists"] else "  (folder missing)")) for item in solutions]
+    rows = [
+        (
+            item["name"],
+            item["version"],
+            item["environment"] or "(native)",
+            format_size(item["environment_bytes"] + item["solution_bytes"]),
+            item["path"] + ("" if item["exists"] else "  (folder missing)"),
+        )
+        for item in solutions
+    ]
     display(table_bundle(("name", "version", "environment", "size", "path"), rows), raw=True)
 
 
@@ -262,9 +279,15 @@ def _declare(args, shell) -> None:
     if result["warnings"]:
         parts.append(message_html(result["warnings"], "warning"))
     if getattr(args, "from_session", False) and result["notebook"] in result["changed"]:
-        parts.append(message_html([f"{Path(result['notebook']).name} changed on disk: reload it (File ▸ Reload Notebook from Disk) "
-                                   "before saving, or the editor's copy overwrites the declaration (running this cell again restores it)."],
-                                  "info"))
+        parts.append(
+            message_html(
+                [
+                    f"{Path(result['notebook']).name} changed on disk: reload it (File ▸ Reload Notebook from Disk) "
+                    "before saving, or the editor's copy overwrites the declaration (running this cell again restores it)."
+                ],
+                "info",
+            )
+        )
     display_id = getattr(args, "display_id", None) if result["in_editor"] else None
     display(bundle("".join(parts), out.getvalue().rstrip("\n")), raw=True, **({"display_id": display_id} if display_id else {}))
 
@@ -274,8 +297,7 @@ def _pareto(args, shell):
     if args.plot or args.format == "csv":
         return _text(args, shell)
     found = commands.frontier_runs(args.solution, commands.named_objectives(args.minimise, args.maximise))
-    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, args.color),
-                          solution=found.solution)
+    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, args.color), solution=found.solution)
 
 
 def _params(args, shell):
@@ -311,8 +333,10 @@ def _choose_notebook(args, shell) -> None:
         return
     notebook = running_notebook(getattr(shell, "user_ns", None))
     if notebook is None:
-        raise ReefError(f"%reef {args.verb}: cannot tell which notebook this kernel runs (JupyterLab tells the kernel through "
-                        "JPY_SESSION_NAME; it is not set here): add --notebook PATH")
+        raise ReefError(
+            f"%reef {args.verb}: cannot tell which notebook this kernel runs (JupyterLab tells the kernel through "
+            "JPY_SESSION_NAME; it is not set here): add --notebook PATH"
+        )
     args.notebook, args.from_session = str(notebook), True
 
 

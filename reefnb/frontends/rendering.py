@@ -20,8 +20,7 @@ from reefnb.runs.telemetry import summary_line
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["MetricShown", "RunView", "display_columns", "format_duration", "format_number", "format_size", "record_text",
-           "run_view", "with_units"]
+__all__ = ["MetricShown", "RunView", "display_columns", "format_duration", "format_number", "format_size", "record_text", "run_view", "with_units"]
 
 
 def format_number(value: Any) -> str:
@@ -138,8 +137,15 @@ TERMINAL_FIELDS = ("run_id", "solution", "workflow", "status")  # what ``reef re
 NOTEBOOK_FIELDS = ("run_id", "status")
 
 
-def display_columns(frame: pandas.DataFrame, chosen: Sequence[str] | None = None, *, strict: bool = False,
-                    fields: Sequence[str] = NOTEBOOK_FIELDS, after: Sequence[str] = (), errors: bool = False) -> list[str]:
+def display_columns(
+    frame: pandas.DataFrame,
+    chosen: Sequence[str] | None = None,
+    *,
+    strict: bool = False,
+    fields: Sequence[str] = NOTEBOOK_FIELDS,
+    after: Sequence[str] = (),
+    errors: bool = False,
+) -> list[str]:
     """The columns of a results table a reader needs: run id and status, then the ``chosen`` columns (a metric's
     or parameter's bare name is enough; one the frame lacks is a ReefError naming the columns with ``strict``,
     else left out); without ``chosen``, ``fields`` then every parameter and metric, then ``after``. ``errors``

@@ -156,14 +156,17 @@ class Demo(tornado.web.RequestHandler):
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     action = getattr(handler, "action_name", "-")
-    log.info("%s %s %s %d %.1f ms", handler.request.method, handler.request.path, action, handler.get_status(),
-             1000 * handler.request.request_time())
+    log.info("%s %s %s %d %.1f ms", handler.request.method, handler.request.path, action, handler.get_status(), 1000 * handler.request.request_time())
 
 
 def make_app(actions: Actions, token: str, max_body_bytes: int = DEFAULT_MAX_BODY, executor: ThreadPoolExecutor | None = None) -> tornado.web.Application:
     """The tornado application over loaded ``actions``."""
-    state = {"actions": actions, "token": token, "max_body_bytes": max_body_bytes,
-             "executor": executor or ThreadPoolExecutor(max_workers=actions.workers, thread_name_prefix="reef-action")}
+    state = {
+        "actions": actions,
+        "token": token,
+        "max_body_bytes": max_body_bytes,
+        "executor": executor or ThreadPoolExecutor(max_workers=actions.workers, thread_name_prefix="reef-action"),
+    }
     routes = [
         (r"/healthz", Health, {"state": state}),
         (r"/v1/actions", ActionList, {"state": state}),
@@ -172,8 +175,9 @@ def make_app(actions: Actions, token: str, max_body_bytes: int = DEFAULT_MAX_BOD
     page = demo_page(actions.solution)
     if page is not None:
         routes.append((r"/demo/?", Demo, {"page": page}))
-    return tornado.web.Application(routes, log_function=_log_request, default_handler_class=_NotFound,
-                                   default_handler_args={"state": state}, compress_response=False)
+    return tornado.web.Application(
+        routes, log_function=_log_request, default_handler_class=_NotFound, default_handler_args={"state": state}, compress_response=False
+    )
 
 
 class _NotFound(_Handler):
@@ -214,8 +218,17 @@ async def _serve(actions: Actions, token: str, options: ServeOptions, on_ready) 
     host = f"[{options.host}]" if ":" in options.host else options.host
     url = f"http://{host}:{port}"
     if on_ready is not None:
-        on_ready({"url": url, "token": token, "solution": actions.solution.name, "actions": actions.names, "workers": actions.workers,
-                  "python": actions.python, "demo": f"{url}/demo#token={token}" if demo_page(actions.solution) else None})
+        on_ready(
+            {
+                "url": url,
+                "token": token,
+                "solution": actions.solution.name,
+                "actions": actions.names,
+                "workers": actions.workers,
+                "python": actions.python,
+                "demo": f"{url}/demo#token={token}" if demo_page(actions.solution) else None,
+            }
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -123,8 +123,12 @@ def install(root: Path, target: Target, body: dict) -> dict:
     if solution.manifest_path is None:
         raise RequestError(f"{target.relative}: not part of a solution (no solution.json runs it): export it as a solution first")
     environment = commands.init(commands.InitRequest(source=solution.path)).lock.get("environment", {})
-    return {"solution": f"{solution.name}@{solution.version}", "environment": environment.get("name"),
-            "kernel": environment.get("kernel"), "path": environment.get("path")}
+    return {
+        "solution": f"{solution.name}@{solution.version}",
+        "environment": environment.get("name"),
+        "kernel": environment.get("kernel"),
+        "path": environment.get("path"),
+    }
 
 
 def run_summary(root: Path, record: dict) -> dict:
@@ -198,8 +202,7 @@ def export(root: Path, target: Target, body: dict) -> dict:
         destination = solution.path / f"{solution.name}-{solution.version}.reef.zip"
     summary = commands.export(commands.ExportOptions(source=source, output=destination))
     package = relative_to_root(root, destination)
-    return {**summary, "package": package, "runs": len(summary["runs"]), "expected": len(summary["expected"]),
-            "members": len(summary["members"])}
+    return {**summary, "package": package, "runs": len(summary["runs"]), "expected": len(summary["expected"]), "members": len(summary["members"])}
 
 
 def dashboard(root: Path, target: Target) -> dict:

@@ -88,8 +88,7 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
             (bar.write(line, file=out) if bar is not None else print(line, file=out, flush=True))
 
     try:
-        records = commands.sweep(options_from(commands.SweepOptions, args, workflow=workflow, grid=grid, progress=on_progress,
-                                              on_record=on_record))
+        records = commands.sweep(options_from(commands.SweepOptions, args, workflow=workflow, grid=grid, progress=on_progress, on_record=on_record))
     finally:
         if bar is not None:
             bar.close()
@@ -141,8 +140,10 @@ def _share_results(args, out: TextIO) -> Result:
         result = commands.push_results(options_from(commands.PushOptions, args))
         if not args.json:
             files = f", {result['files']} attached files" if args.with_files else ""
-            print(f"registry {result['registry']}: {result['pushed']} runs shared as {result['contributor']}"
-                  f" ({result['already']} were already there){files}", file=out)
+            print(
+                f"registry {result['registry']}: {result['pushed']} runs shared as {result['contributor']} ({result['already']} were already there){files}",
+                file=out,
+            )
             for problem in result.get("files_left_out", []):
                 print(f"warning: {problem}", file=out)
         return EXIT_OK, result
@@ -202,8 +203,9 @@ def _byte_progress(args) -> Callable[[str, int, int | None], None] | None:
 
 def cmd_env(args, out: TextIO) -> Result:
     if args.env_verb == "create":
-        environment = commands.create_environment(args.name, args.packages, python=args.python, find_links=args.find_links,
-                                                  no_index=args.no_index, replace=args.replace)
+        environment = commands.create_environment(
+            args.name, args.packages, python=args.python, find_links=args.find_links, no_index=args.no_index, replace=args.replace
+        )
         text = f"created {environment['name']}: python {environment['python_version']}, kernel {environment['kernel']}, {environment['path']}"
         result: Any = environment
     elif args.env_verb == "remove":
@@ -218,8 +220,7 @@ def cmd_env(args, out: TextIO) -> Result:
 
 
 def environment_lines(environments: list[dict]) -> list[str]:
-    return [f"{item['name']:<20} python {item['python_version']:<8} kernel {item['kernel']:<24} {' '.join(item['packages']) or '-'}"
-            for item in environments]
+    return [f"{item['name']:<20} python {item['python_version']:<8} kernel {item['kernel']:<24} {' '.join(item['packages']) or '-'}" for item in environments]
 
 
 def cmd_ls(args, out: TextIO) -> Result:
@@ -301,8 +302,9 @@ def pareto_lines(found: commands.Pareto) -> list[str]:
         if fmt:
             table[column] = [format_metric(value, {"format": fmt}) for value in table[column]]
     table = table.rename(columns={c: f"{c} [{units[c]}]" for c in columns if c in units})
-    objectives = ", ".join(f"{direction} {column}" + ("" if column in runs.declared else " (assumed: no goal declared)")
-                           for column, direction in runs.objectives.items())
+    objectives = ", ".join(
+        f"{direction} {column}" + ("" if column in runs.declared else " (assumed: no goal declared)") for column, direction in runs.objectives.items()
+    )
     return [f"{len(found.front)} of {len(runs.frame)} ok runs on the frontier of {objectives}", table.to_string(index=False)]
 
 
@@ -321,8 +323,11 @@ def cmd_export(args, out: TextIO) -> Result:
     if not args.json:
         for warning in warnings:
             print(f"warning: {warning}", file=out)
-        print(f"{summary['package']}: {summary['solution']}, {len(summary['members'])} files, {len(summary['runs'])} runs, "
-              f"{len(summary['expected'])} expected results (sha256 {summary['sha256'][:12]})", file=out)
+        print(
+            f"{summary['package']}: {summary['solution']}, {len(summary['members'])} files, {len(summary['runs'])} runs, "
+            f"{len(summary['expected'])} expected results (sha256 {summary['sha256'][:12]})",
+            file=out,
+        )
         if warnings:
             print(f"exported with {len(warnings)} warning{'s' if len(warnings) != 1 else ''}", file=out)
     return (EXIT_RUN_FAILED if warnings and args.strict else EXIT_OK), summary
@@ -372,15 +377,19 @@ def cmd_registry(args, out: TextIO) -> Result:
     elif args.registry_verb == "configure":
         result = commands.configure_registry(args.name, dict(args.signer), args.remove_signer, args.require_signatures)
         listed = ", ".join(signer["identity"] for signer in result["signers"]) or "none"
-        text = (f"registry {result['registry']}: signers {listed}; signatures "
-                f"{'required' if result['require_signatures'] else 'not required'}{'' if result['changed'] else ' (unchanged)'}")
+        text = (
+            f"registry {result['registry']}: signers {listed}; signatures "
+            f"{'required' if result['require_signatures'] else 'not required'}{'' if result['changed'] else ' (unchanged)'}"
+        )
     elif args.registry_verb == "forget":
         result = commands.forget_pin(args.spec, args.registry, signers=args.signers)
         text = "\n".join(f"registry {entry['registry']}: forgot the pin of {entry['forgot']}" for entry in result)
     else:
         result = commands.list_registries()
-        text = "\n".join(f"{entry['name']:<16} {entry['components']:>4} components  {entry['url']}" for entry in result) \
+        text = (
+            "\n".join(f"{entry['name']:<16} {entry['components']:>4} components  {entry['url']}" for entry in result)
             or "no registries (add one with `reef registry add NAME URL`)"
+        )
     if not args.json:
         print(text, file=out)
     return EXIT_OK, result
@@ -391,8 +400,7 @@ def cmd_publish(args, out: TextIO) -> Result:
     if not args.json:
         what = "published" if result["published"] else "already published with the same bytes: nothing to do"
         what += f", signed by {result['signer']}" if result["signer"] else ", signed" if result["signed"] else ""
-        print(f"{result['name']}@{result['version']} ({result['kind']}, sha256 {result['sha256'][:12]}) in registry "
-              f"{result['registry']}: {what}", file=out)
+        print(f"{result['name']}@{result['version']} ({result['kind']}, sha256 {result['sha256'][:12]}) in registry {result['registry']}: {what}", file=out)
     return EXIT_OK, result
 
 
@@ -400,8 +408,7 @@ def cmd_search(args, out: TextIO) -> Result:
     found = commands.search(args.text, args.registry)
     if not args.json:
         for entry in found:
-            print(f"{entry['name']:<24} {entry['latest']:<10} {entry['kind']:<8} {entry['registry']:<12} {entry['description']}".rstrip(),
-                  file=out)
+            print(f"{entry['name']:<24} {entry['latest']:<10} {entry['kind']:<8} {entry['registry']:<12} {entry['description']}".rstrip(), file=out)
         if not found:
             print("nothing found" + (f" for '{args.text}'" if args.text else ""), file=out)
     return EXIT_OK, found
@@ -418,8 +425,15 @@ def cmd_pull(args, out: TextIO) -> Result:
 
 
 def cmd_serve(args, out: TextIO) -> Result:
-    options = ServeOptions(host=args.host, port=args.port, token=args.token, workers=args.workers, env=args.environment,
-                           trust=args.trust, max_body_bytes=int(args.max_body_mb * 1024 * 1024))
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        workers=args.workers,
+        env=args.environment,
+        trust=args.trust,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+    )
     logging.getLogger("reefnb.frontends.serve").setLevel(logging.INFO)
     logging.getLogger("reefnb.actions.api").setLevel(logging.INFO)
     ready = {}

@@ -51,15 +51,25 @@ def _status_colour(variable: str, fallback: str) -> tuple[str, str]:
 
 
 _GREEN, _AMBER, _ORANGE, _RED, _GREY, _BLUE = (
-    _status_colour("--jp-success-color1", "#1a7f37"), _status_colour("--jp-warn-color2", "#bf8700"),
-    _status_colour("--jp-warn-color0", "#bc4c00"), _status_colour("--jp-error-color1", "#cf222e"),
-    _status_colour("--jp-border-color1", "#8c959f"), _status_colour("--jp-brand-color1", "#0969da"),
+    _status_colour("--jp-success-color1", "#1a7f37"),
+    _status_colour("--jp-warn-color2", "#bf8700"),
+    _status_colour("--jp-warn-color0", "#bc4c00"),
+    _status_colour("--jp-error-color1", "#cf222e"),
+    _status_colour("--jp-border-color1", "#8c959f"),
+    _status_colour("--jp-brand-color1", "#0969da"),
 )
 BADGE_COLOURS = {
-    "found": _GREEN, "installed": _GREEN, "fetched": _GREEN, "ok": _GREEN,
-    "missing": _AMBER, "interrupted": _AMBER,
+    "found": _GREEN,
+    "installed": _GREEN,
+    "fetched": _GREEN,
+    "ok": _GREEN,
+    "missing": _AMBER,
+    "interrupted": _AMBER,
     "conflict": _ORANGE,
-    "unmet": _RED, "failed": _RED, "timeout": _RED, "killed": _RED,
+    "unmet": _RED,
+    "failed": _RED,
+    "timeout": _RED,
+    "killed": _RED,
     "skipped": _GREY,
     "pending": _BLUE,
 }
@@ -81,15 +91,19 @@ def escape(value: Any) -> str:
 def badge(status: str) -> str:
     """A small coloured label for a status (found, missing, conflict, unmet, ok, failed...)."""
     border, background = BADGE_COLOURS.get(status, _GREY)
-    return (f'<span class="reef-badge reef-{escape(status)}" style="color:{_TEXT};background:{background};border:1px solid {border};'
-            f'border-radius:0.6em;padding:0 0.55em;font-size:0.85em;font-weight:600;white-space:nowrap">{escape(status)}</span>')
+    return (
+        f'<span class="reef-badge reef-{escape(status)}" style="color:{_TEXT};background:{background};border:1px solid {border};'
+        f'border-radius:0.6em;padding:0 0.55em;font-size:0.85em;font-weight:600;white-space:nowrap">{escape(status)}</span>'
+    )
 
 
 def message_html(lines: Iterable[str], level: str = "error") -> str:
     """A short coloured box of one or more lines: error (red), warning (yellow), ok (green), info (blue)."""
     body = "<br>".join(escape(line) for line in lines)
-    return (f'<div class="reef-message reef-{level}" style="{_MESSAGE_STYLES[level]};border-radius:4px;'
-            f'padding:0.35em 0.7em;margin:0.2em 0;font-family:var(--jp-code-font-family,monospace);font-size:0.9em">{body}</div>')
+    return (
+        f'<div class="reef-message reef-{level}" style="{_MESSAGE_STYLES[level]};border-radius:4px;'
+        f'padding:0.35em 0.7em;margin:0.2em 0;font-family:var(--jp-code-font-family,monospace);font-size:0.9em">{body}</div>'
+    )
 
 
 def bundle(html_text: str, plain_text: str) -> dict:
@@ -116,8 +130,17 @@ def html_table(columns: Sequence[str], rows: Iterable[Sequence[str]], escaped: b
 
 def requirement_table(rows: Iterable[dict]) -> str:
     """Requirement rows (kind, name, required, found, status, reason) as a table with status badges."""
-    cells = [[escape(row["kind"]), f"<b>{escape(row['name'])}</b>", escape(row["required"]), escape(row["found"] or "–"),
-              badge(row["status"]), escape(row["reason"])] for row in rows]
+    cells = [
+        [
+            escape(row["kind"]),
+            f"<b>{escape(row['name'])}</b>",
+            escape(row["required"]),
+            escape(row["found"] or "–"),
+            badge(row["status"]),
+            escape(row["reason"]),
+        ]
+        for row in rows
+    ]
     return html_table(REQUIREMENT_COLUMNS, cells, escaped=True)
 
 
@@ -141,8 +164,7 @@ def run_summary(record: dict) -> dict:
     """A run record as a small HTML summary (status, parameters, the error, metrics with units, telemetry, the
     executed notebook, attached files); its plain form is what ``reef run`` prints."""
     view = run_view(record)
-    head = (f"<b>{escape(view.run_id)}</b> {badge(view.status)} {escape(view.solution)} · "
-            f"{escape(view.workflow)} · {escape(format_duration(view.duration_s))}")
+    head = f"<b>{escape(view.run_id)}</b> {badge(view.status)} {escape(view.solution)} · {escape(view.workflow)} · {escape(format_duration(view.duration_s))}"
     parts = [f"<div>{head}</div>", f"<div>parameters: <code>{escape(view.parameters_text or '(defaults)')}</code></div>"]
     if view.problem():
         parts.append(message_html([view.problem()], "error"))
@@ -235,8 +257,10 @@ class SweepProgressWidget(widgets.VBox):
     def record_line(record: dict) -> str:
         view = run_view(record)
         detail = view.problem() or " ".join(f"{metric.name}={metric.text}" for metric in view.metrics)
-        return (f'<span style="font-size:0.85em">last: {escape(view.run_id)} {badge(view.status)} '
-                f"<code>{escape(view.parameters_text)}</code> {escape(detail)}</span>")
+        return (
+            f'<span style="font-size:0.85em">last: {escape(view.run_id)} {badge(view.status)} '
+            f"<code>{escape(view.parameters_text)}</code> {escape(detail)}</span>"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,9 +292,13 @@ class DependencyPanel(widgets.VBox):
         self.header = widgets.HTML(self._header_html())
         self.table = widgets.HTML(requirement_table(self.rows))
         missing = sum(row["status"] in ("missing", "conflict") for row in self.rows) or not (plan.target == "native" or plan.exists)
-        self.button = widgets.Button(description="Install missing" if missing else "Initialise", icon="download",
-                                     button_style="primary", disabled=self.blocked is not None,
-                                     tooltip="reef init: install what is missing, fetch artifacts, write reef.lock.json")
+        self.button = widgets.Button(
+            description="Install missing" if missing else "Initialise",
+            icon="download",
+            button_style="primary",
+            disabled=self.blocked is not None,
+            tooltip="reef init: install what is missing, fetch artifacts, write reef.lock.json",
+        )
         self.button.on_click(self._clicked)
         self.progress_box = widgets.VBox([])
         self.status = widgets.HTML(message_html([self.blocked], "warning" if dry_run else "error") if self.blocked else "")
@@ -384,8 +412,9 @@ class DependencyPanel(widgets.VBox):
         """The ``progress(name, done, total)`` callback of ``reefnb.init``: one bar per artifact."""
         bar = self.progress_bars.get(name)
         if bar is None:
-            bar = self.progress_bars[name] = widgets.IntProgress(min=0, max=max(total or 0, 1), description=name, bar_style="info",
-                                                                 style={"description_width": "initial"}, layout=widgets.Layout(width="420px"))
+            bar = self.progress_bars[name] = widgets.IntProgress(
+                min=0, max=max(total or 0, 1), description=name, bar_style="info", style={"description_width": "initial"}, layout=widgets.Layout(width="420px")
+            )
             self.progress_labels[name] = widgets.HTML("")
             self.progress_box.children = [*self.progress_box.children, widgets.HBox([bar, self.progress_labels[name]])]
         if total:
@@ -420,8 +449,10 @@ class DependencyPanel(widgets.VBox):
         environment = lock.get("environment", {})
         kernel = environment.get("kernel")
         workflows = ", ".join(self.solution.workflows) or "none"
-        lines = [f"ready: {self.solution.name}@{self.solution.version} in {environment.get('path')}" + (f" (kernel {kernel})" if kernel else ""),
-                 f"workflows: {workflows} — run one with %reef run {self.solution.path}"]
+        lines = [
+            f"ready: {self.solution.name}@{self.solution.version} in {environment.get('path')}" + (f" (kernel {kernel})" if kernel else ""),
+            f"workflows: {workflows} — run one with %reef run {self.solution.path}",
+        ]
         self.status.value = message_html(lines, "ok")
 
 
@@ -441,8 +472,10 @@ class ParametersForm(widgets.VBox):
         self.button.on_click(lambda _: self.submit())
         self.output = widgets.Output()
         self.record: dict | None = None
-        rows = [widgets.HBox([widget, widgets.HTML(f"<span style='color:{_MUTED}'>{escape(prop.get('description', ''))}</span>")])
-                for widget, prop in zip(self.inputs.values(), schema.get("properties", {}).values(), strict=True)]
+        rows = [
+            widgets.HBox([widget, widgets.HTML(f"<span style='color:{_MUTED}'>{escape(prop.get('description', ''))}</span>")])
+            for widget, prop in zip(self.inputs.values(), schema.get("properties", {}).values(), strict=True)
+        ]
         super().__init__([widgets.HTML(f"<b>{escape(schema.get('title', 'parameters'))}</b>"), *rows, self.button, self.output])
 
     def values(self) -> dict[str, Any]:
@@ -472,8 +505,7 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
     kind, default = prop.get("type"), prop.get("default")
     style = {"description_width": "initial"}
     if "enum" in prop:
-        return widgets.Dropdown(options=prop["enum"], value=default if default in prop["enum"] else prop["enum"][0],
-                                description=name, style=style)
+        return widgets.Dropdown(options=prop["enum"], value=default if default in prop["enum"] else prop["enum"][0], description=name, style=style)
     if kind == "boolean":
         return widgets.Checkbox(value=bool(default), description=name, style=style)
     if kind in ("integer", "number"):
@@ -483,8 +515,7 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
         value = default if isinstance(default, (int, float)) else (low or 0)
         if low is not None or high is not None:
             bounded = widgets.BoundedIntText if integer else widgets.BoundedFloatText
-            return bounded(value=value, min=low if low is not None else -2**53, max=high if high is not None else 2**53,
-                           description=name, style=style)
+            return bounded(value=value, min=low if low is not None else -(2**53), max=high if high is not None else 2**53, description=name, style=style)
         return (widgets.IntText if integer else widgets.FloatText)(value=value, description=name, style=style)
     if kind in ("array", "object"):
         return widgets.Text(value=json.dumps(default) if default is not None else "", description=name, style=style)
@@ -510,8 +541,7 @@ def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: s
     the goals the runs' records kept.
     """
     found = commands.frontier_runs(runs, objectives, solution=solution)
-    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, color),
-                          solution=found.solution)
+    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, color), solution=found.solution)
 
 
 class Comparison:
@@ -531,12 +561,18 @@ class Comparison:
     def _repr_html_(self) -> str:
         shown = self.differences if self.frame.shape[1] > 1 else self.frame
         head = ["", *shown.columns]  # html_table escapes the header: the links go in the first row
-        rows = [["<b>notebook</b>", *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else ""
-                                      for run in shown.columns)]]
+        rows = [
+            [
+                "<b>notebook</b>",
+                *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else "" for run in shown.columns),
+            ]
+        ]
         rows += [[f"<b>{escape(label)}</b>", *(escape(value) for value in values)] for label, values in zip(shown.index, shown.to_numpy(), strict=True)]
-        note = (f"{len(self.frame) - len(self.differences)} more rows are the same in every run" if self.frame.shape[1] > 1 else "one run")
-        return (f'<div class="reef-compare">{html_table(head, rows, escaped=True)}'
-                f'<div style="font-size:0.85em;color:#57606a">{escape(note)}; a run id opens its executed notebook</div></div>')
+        note = f"{len(self.frame) - len(self.differences)} more rows are the same in every run" if self.frame.shape[1] > 1 else "one run"
+        return (
+            f'<div class="reef-compare">{html_table(head, rows, escaped=True)}'
+            f'<div style="font-size:0.85em;color:#57606a">{escape(note)}; a run id opens its executed notebook</div></div>'
+        )
 
 
 class ParetoExplorer(widgets.VBox):
@@ -558,14 +594,15 @@ class ParetoExplorer(widgets.VBox):
         self.shown = frame.iloc[0:0]
         self._axis_controls(frame, normalise_objectives(frame, objectives) if objectives else {})
         categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
-        self.color = widgets.Dropdown(options=["(none)", *categorical], value=color if color in categorical else "(none)",
-                                      description="colour", style=self.STYLE)
+        self.color = widgets.Dropdown(
+            options=["(none)", *categorical], value=color if color in categorical else "(none)", description="colour", style=self.STYLE
+        )
         self.log_x = widgets.Checkbox(description="log x", indent=False)
         self.log_y = widgets.Checkbox(description="log y", indent=False)
         self.filters = {
-            column: widgets.SelectMultiple(options=values, value=values, description=column.removeprefix("param."),
-                                           rows=min(len(values), 4), style=self.STYLE)
-            for column in categorical if column.startswith("param.") or column == "env.name"
+            column: widgets.SelectMultiple(options=values, value=values, description=column.removeprefix("param."), rows=min(len(values), 4), style=self.STYLE)
+            for column in categorical
+            if column.startswith("param.") or column == "env.name"
             for values in [tuple(sorted(frame[column].dropna().astype(str).unique()))]
         }
         self.status = widgets.HTML()
@@ -574,12 +611,26 @@ class ParetoExplorer(widgets.VBox):
         self.chart = alt.JupyterChart(self._chart(frame), embed_options={"actions": False, "renderer": "svg"})
         self.chart.observe(self._selection_changed, names="_vl_selections")
         self._follow_controls()
-        super().__init__([
-            widgets.HBox([widgets.VBox([widgets.HBox([self.x, self.x_direction]), widgets.HBox([self.y, self.y_direction]),
-                                        widgets.HBox([self.color, self.log_x, self.log_y])]),
-                          widgets.HBox(list(self.filters.values()))]),
-            self.status, self.chart, self.selection_view, self.table,
-        ])
+        super().__init__(
+            [
+                widgets.HBox(
+                    [
+                        widgets.VBox(
+                            [
+                                widgets.HBox([self.x, self.x_direction]),
+                                widgets.HBox([self.y, self.y_direction]),
+                                widgets.HBox([self.color, self.log_x, self.log_y]),
+                            ]
+                        ),
+                        widgets.HBox(list(self.filters.values())),
+                    ]
+                ),
+                self.status,
+                self.chart,
+                self.selection_view,
+                self.table,
+            ]
+        )
         self.update()
 
     STYLE = {"description_width": "5em"}
@@ -588,8 +639,7 @@ class ParetoExplorer(widgets.VBox):
         """x and y (the objectives first, then other numeric columns) and their directions (declared goals where known)."""
         numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
         if len(numeric) < 2:
-            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have "
-                            + (", ".join(numeric) or "none"))
+            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have " + (", ".join(numeric) or "none"))
         axes = [*objectives, *(c for c in numeric if c not in objectives)][:2]
         self.x = widgets.Dropdown(options=numeric, value=axes[0], description="x", style=self.STYLE)
         self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=self.STYLE)
@@ -633,10 +683,20 @@ class ParetoExplorer(widgets.VBox):
 
     def _chart(self, frame):
         directions = {column: goal for column, goal in self.objectives.items() if column in self.declared}
-        return pareto_chart(frame, self.x.value, self.y.value, directions=directions,
-                            color=None if self.color.value == "(none)" else self.color.value,
-                            log_x=self.log_x.value, log_y=self.log_y.value, detail=False, metrics=self.metrics, zoom=True,
-                            dataset="param.dataset", title=self._title())
+        return pareto_chart(
+            frame,
+            self.x.value,
+            self.y.value,
+            directions=directions,
+            color=None if self.color.value == "(none)" else self.color.value,
+            log_x=self.log_x.value,
+            log_y=self.log_y.value,
+            detail=False,
+            metrics=self.metrics,
+            zoom=True,
+            dataset="param.dataset",
+            title=self._title(),
+        )
 
     def _title(self) -> str | None:
         if self.solution is None:

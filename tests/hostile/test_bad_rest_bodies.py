@@ -23,10 +23,14 @@ def root(jp_root_dir: Path) -> Path:
 
 
 BODIES = {
-    "nested 10,000 deep": ('{"path": "hello-sweep/main.ipynb", "parameters": {"samples": ' + "[" * 10_000 + "]" * 10_000 + "}}",
-                           "the request body: /parameters/samples/0/0/0"),
-    "a 5,000-digit integer": ('{"path": "hello-sweep/main.ipynb", "parameters": {"samples": ' + "9" * 5_000 + "}}",
-                              "the request body: /parameters/samples: an integer of 5000 digits"),
+    "nested 10,000 deep": (
+        '{"path": "hello-sweep/main.ipynb", "parameters": {"samples": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+        "the request body: /parameters/samples/0/0/0",
+    ),
+    "a 5,000-digit integer": (
+        '{"path": "hello-sweep/main.ipynb", "parameters": {"samples": ' + "9" * 5_000 + "}}",
+        "the request body: /parameters/samples: an integer of 5000 digits",
+    ),
     "an array": ("[1, 2]", "the request body: /: expected an object, got an array"),
     "not JSON": ('{"path": ', "the request body: /: invalid JSON at line 1 column 10"),
     "over the size limit": ('{"path": "hello-sweep/main.ipynb", "pad": "' + "x" * MAX_BODY_BYTES + '"}', "larger than the limit"),

@@ -499,31 +499,10 @@ def requirement_rows(plan: install.Plan) -> list[dict]:
 
 
 def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False, origin: str | Path | None = None) -> str | None:
-    """Why ``reef init`` would refuse this plan, as ``reefnb.init`` says it; None when it would go ahead.
-
-    Requirements that cannot be met here; ``--native`` replacing installed packages without ``yes``; and for a
-    solution from a package or registry (``foreign``) without ``trust``: artifacts its own code makes, and
-    requirements its lock does not pin by version and hash.
-    """
-    if plan.unmet:
-        reasons = "; ".join(f"{check.name}: {check.reason}" for check in plan.unmet)
-        return f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}"
-    if plan.target == "native" and plan.conflicts and not yes:
-        changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
-        return f"--native would replace installed packages ({changes}); add --yes to allow it"
-    if foreign and not trust:
-        origin = origin if origin is not None else plan.solution.path
-        generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
-        if generated:
-            return (
-                f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
-                "read it, then pass --trust to run it"
-            )
-        try:
-            install.untrusted_install(plan, origin)
-        except ReefError as error:
-            return str(error)
-    return None
+    """Why ``reef init`` would refuse this plan, as ``reefnb.init`` says it (``install.refusal``, the one rule);
+    None when it would go ahead."""
+    problem = install.refusal(plan, install.InitOptions(yes=yes, trust=trust), foreign=foreign, origin=origin)
+    return None if problem is None else str(problem)
 
 
 def _lasting(source: str | Path | Solution) -> str | Path | Solution:

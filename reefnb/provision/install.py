@@ -7,7 +7,7 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -237,12 +237,12 @@ def install_requirements(source: str | Path | Solution, options: InitOptions, lo
     plan = plan_init(source, env=options.env, native=options.native, offline=options.offline, pinned=options.pinned or locked, artifacts=artifacts)
     if options.on_plan is not None:
         options.on_plan(plan)
-    _refuse_untrusted(plan, options, supplied, foreign, origin)
-    untrusted = untrusted_install(plan, origin) if foreign and not options.trust and not options.dry_run else None
-    _refuse_unmet(plan, options)
+    problem = refusal(plan, options, foreign=foreign, origin=origin, supplied=supplied)
+    if problem is not None:
+        raise problem
     if options.dry_run:
         return None
-    installs, hashes = untrusted or (plan.installs, None)
+    installs, hashes = untrusted_install(plan, origin) if foreign and not options.trust else (plan.installs, None)
     try:
         if plan.target == "native":
             install_packages(sys.executable, installs, options.pip_options, hashes=hashes)
@@ -259,7 +259,25 @@ def install_requirements(source: str | Path | Solution, options: InitOptions, lo
     return Installed(plan, environment, hashes)
 
 
-def _refuse_untrusted(plan: Plan, options: InitOptions, supplied: dict[str, str], foreign: bool, origin) -> None:
+def refusal(plan: Plan, options: InitOptions, foreign: bool = False, origin: str | Path | Solution | None = None,
+            supplied: Iterable[str] = ()) -> ReefError | None:
+    """Why ``reef init`` refuses ``plan`` before changing anything (the first reason, as the error it raises), or
+    None when it goes ahead. In order: a ``supplied`` artifact not given; for a solution from a package or registry
+    (``foreign``) without ``options.trust``, an artifact its own code makes and a requirement its lock does not pin
+    by version and hash; a requirement that cannot be met here; ``--native`` replacing packages without ``yes``.
+    The JupyterLab panel asks the same before it offers to install."""
+    origin = plan.solution.path if origin is None else origin
+    try:
+        _refuse_untrusted(plan, options, set(supplied), foreign, origin)
+        if foreign and not options.trust and not options.dry_run:
+            untrusted_install(plan, origin)
+        _refuse_unmet(plan, options)
+    except ReefError as error:
+        return error
+    return None
+
+
+def _refuse_untrusted(plan: Plan, options: InitOptions, supplied: set[str], foreign: bool, origin) -> None:
     """Stop before anything changes: a supplied artifact not given, or a package's own code to run without trust."""
     unsupplied = [artifact for artifact in plan.artifacts if artifact["status"] == "missing" and artifact["name"] not in supplied
                   and plan.solution.data["artifacts"][artifact["name"]].get("supplied")]
@@ -278,7 +296,7 @@ def _refuse_unmet(plan: Plan, options: InitOptions) -> None:
         raise InitError(f"{plan.solution.name}: {len(plan.unmet)} requirement(s) cannot be met here: {reasons}", plan)
     if plan.target == "native" and plan.conflicts and not options.yes:
         changes = ", ".join(f"{check.name} {check.found} -> {check.required}" for check in plan.conflicts)
-        raise InitError(f"--native would replace installed packages ({changes}); run again with --yes to allow it", plan)
+        raise InitError(f"--native would replace installed packages ({changes}); add --yes to allow it", plan)
 
 
 def finish_init(installed: Installed, options: InitOptions) -> dict:

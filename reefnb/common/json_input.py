@@ -61,8 +61,9 @@ def json_pointer(parts: tuple | list) -> str:
     return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES,
-               expect: type | None = None, schema: str | None = None) -> Any:
+def parse_json(
+    data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES, expect: type | None = None, schema: str | None = None
+) -> Any:
     """Parse untrusted JSON ``data`` read from ``source`` (a path or a name used in messages).
 
     Raises InputError naming ``source`` and the JSON pointer when the data is larger than ``max_bytes``,
@@ -91,7 +92,8 @@ def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, ma
     # Lone surrogates come only from \uD800-\uDFFF escapes or from a str given to us: UTF-8 decoding refuses them in bytes.
     # The cheap checks first (a backslash is a memchr, isascii a flag): a 30 KB base64 body needs neither regex.
     surrogates = ("\\" in text and _SURROGATE_ESCAPE.search(text) is not None) or (
-        not isinstance(data, (bytes, bytearray)) and not text.isascii() and _SURROGATE.search(text) is not None)
+        not isinstance(data, (bytes, bytearray)) and not text.isascii() and _SURROGATE.search(text) is not None
+    )
     problem = _first_problem(value, max_depth, surrogates)
     if problem:
         raise InputError(source, json_pointer(problem[0]), problem[1])
@@ -104,8 +106,15 @@ def parse_json(data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, ma
     return value
 
 
-def read_json(path: str | Path, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES, expect: type | None = None,
-              schema: str | None = None, source: str | None = None) -> Any:
+def read_json(
+    path: str | Path,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_bytes: int = MAX_BYTES,
+    expect: type | None = None,
+    schema: str | None = None,
+    source: str | None = None,
+) -> Any:
     """Read and parse an untrusted JSON file (see ``parse_json``); InputError for a missing or unreadable file too.
 
     Only ``max_bytes + 1`` bytes are ever read, and only from a regular file (never a device or a fifo).

@@ -123,12 +123,14 @@ class Scrubber:
         home = str(Path.home())
         for text in {home, str(Path(home).resolve())}:
             paths.setdefault(text, "~")
-        self.paths = sorted(((path, placeholder) for path, placeholder in paths.items() if path not in ("", "/")),
-                            key=lambda item: len(item[0]), reverse=True)
+        self.paths = sorted(((path, placeholder) for path, placeholder in paths.items() if path not in ("", "/")), key=lambda item: len(item[0]), reverse=True)
         words = [] if identify else [(_user(), "<user>"), (socket.gethostname(), "<host>")]
         words += [(name, "<host>") for name in names if not identify]
-        self.words = [(re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])"), placeholder) for word, placeholder in words
-                      if word and len(word) > 2 and word.lower() not in _COMMON_WORDS]
+        self.words = [
+            (re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])"), placeholder)
+            for word, placeholder in words
+            if word and len(word) > 2 and word.lower() not in _COMMON_WORDS
+        ]
         self._scrubbed: dict[str, str] = {}  # records repeat most strings (the fingerprint): scrub each once
 
     def text(self, text: str) -> str:
@@ -178,8 +180,12 @@ class Scrubber:
 def _joined(value: Any) -> Any:
     """Multiline strings that nbformat stores as lists of lines, joined, so a secret over several lines is seen whole."""
     if isinstance(value, dict):
-        return {key: "".join(item) if isinstance(item, list) and item and all(isinstance(part, str) for part in item)
-                and (key == "text" or "/" in key) else _joined(item) for key, item in value.items()}
+        return {
+            key: "".join(item)
+            if isinstance(item, list) and item and all(isinstance(part, str) for part in item) and (key == "text" or "/" in key)
+            else _joined(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_joined(item) for item in value]
     return value
@@ -235,8 +241,7 @@ def _string_constants(source: str) -> list[tuple[int, str, bool]]:
             for key, item in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and isinstance(key.value, str) and _SECRET_NAME.search(key.value):
                     named_nodes.update(id(child) for child in ast.walk(item))
-    return [(node.lineno, node.value, id(node) in named_nodes) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [(node.lineno, node.value, id(node) in named_nodes) for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
 
 
 @functools.lru_cache(maxsize=8)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reefnb.kernel.recording import decode_value
@@ -12,7 +11,7 @@ from reefnb.runs.meaning import solution_named
 from reefnb.runs.store import ResultRows, default_store
 from reefnb.runs.telemetry import system_columns, system_units
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
-from reefnb.solution.manifest import Solution, load_solution
+from reefnb.solution.manifest import Solution, solution_folder
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +174,8 @@ def _cell(value: Any) -> Any:
 def results_and_solution(argument: str | None) -> tuple[pandas.DataFrame, Solution | None]:
     """The results frame for ``argument`` (a solution's folder or name, None for all runs) and the
     Solution that gives them their meaning, when one is at hand."""
-    if argument and (Path(argument) / "solution.json").is_file():
-        solution = load_solution(argument)
+    solution = solution_folder(argument)
+    if solution is not None:
         return results(solution=solution.name), solution
     frame = results(solution=argument)
     solution = solution_named(argument, frame["version"].unique() if "version" in frame else ()) if argument else None

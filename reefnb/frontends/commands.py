@@ -31,9 +31,10 @@ from reefnb.common.exceptions import ReefError, UsageError
 from reefnb.common.units import parse_size
 from reefnb.provision import declare, detection, envs, initialised, install
 from reefnb.provision.artifacts import split_artifact_arguments
+from reefnb.runs import sweeps
 from reefnb.runs.processes import exclusive
 from reefnb.sharing import package, registry, sources
-from reefnb.solution.manifest import Solution
+from reefnb.solution.manifest import Solution, solution_folder
 from reefnb.solution.notebook import NotebookParameter, notebook_language, notebook_parameters, parameters_schema, read_notebook
 from reefnb.solution.params import read_parameter_file
 
@@ -79,8 +80,8 @@ def pip_options(find_links: Sequence[str] = (), no_index: bool = False) -> list[
 
 def named_solution(argument: str | Path | None) -> tuple[str | None, Solution | None]:
     """What a ``--solution`` argument names: a solution folder (its name, and the Solution), else a name as given."""
-    if argument and (Path(argument) / MANIFEST_NAME).is_file():
-        solution = reefnb.load_solution(argument)
+    solution = solution_folder(argument)
+    if solution is not None:
         return solution.name, solution
     return (str(argument) if argument else None), None
 
@@ -116,9 +117,9 @@ def sweep_grid(grid_file: str | Path | None = None, values: Sequence[Sequence[st
     grid: dict[str, list] = {}
     if grid_file:
         grid = read_parameter_file(grid_file)
-        bad = [name for name, listed in grid.items() if not isinstance(listed, list) or not listed]
-        if bad:
-            raise UsageError(f"{grid_file}: /{bad[0]}: expected a non-empty list of values")
+        problem = sweeps.grid_problem(grid)
+        if problem is not None:
+            raise UsageError(f"{grid_file}: {problem}")
     for name, *listed in values:
         if not listed:
             raise UsageError(f"reef sweep: -p {name} needs at least one value")

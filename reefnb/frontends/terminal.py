@@ -15,14 +15,14 @@ from typing import Any, TextIO
 
 from reefnb.analysis.dashboard import format_metric
 from reefnb.analysis.reproduce import report_lines
-from reefnb.common.exceptions import ManifestError, ReefError
+from reefnb.common.exceptions import InitError, ManifestError, ReefError
 from reefnb.frontends import commands
 from reefnb.frontends.arguments import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, options_from
 from reefnb.frontends.rendering import TERMINAL_FIELDS, display_columns, format_size, record_text, with_units
 from reefnb.frontends.serve import ServeOptions, serve
 from reefnb.provision.declare import declaration_lines
 from reefnb.provision.detection import format_fingerprint
-from reefnb.provision.install import InitError, plan_lines
+from reefnb.provision.install import plan_lines
 
 Result = tuple[int, Any]
 NO_ENVIRONMENTS = "no environments (create one with `reef env create NAME PKG...`)"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import EnvError
 from reefnb.common.files import write_json_object
 from reefnb.common.paths import envs_home
 from reefnb.common.version import __version__
@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 ENV_FILE = "reef-env.json"
 KERNEL_PREFIX = "reef-"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-class EnvError(ReefError):
-    """An environment cannot be created, found or changed."""
 
 
 @dataclass

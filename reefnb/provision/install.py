@@ -13,14 +13,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import EnvError, InitError, ReefError
 from reefnb.common.files import write_json_object
 from reefnb.common.json_input import read_json
 from reefnb.common.paths import envs_home
+from reefnb.common.units import format_size
 from reefnb.common.version import __version__
 from reefnb.provision import detection
 from reefnb.provision.artifacts import artifact_status, fetch_artifact, split_artifact_arguments, supply_artifact
-from reefnb.provision.envs import EnvError, check_name, create_environment, get_environment, install_packages, locked_hashes, remove_environment
+from reefnb.provision.envs import check_name, create_environment, get_environment, install_packages, locked_hashes, remove_environment
 from reefnb.provision.initialised import remember_solution
 from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements, untrusted_pins
 from reefnb.provision.tools import find_tool
@@ -31,16 +32,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "reef.lock.json"
 LOCK_VERSION = 1
 ON_DEMAND = "on demand"  # an artifact's plan status: left for the run that needs it
-
-
-class InitError(ReefError):
-    """The solution cannot be initialised here; ``plan`` says why."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, plan: Plan):
-        self.plan = plan
-        super().__init__(message)
 
 
 @dataclass
@@ -416,7 +407,7 @@ def _artifact_plan(solution: Solution, offline: bool, wanted: set[str]) -> list[
     for name, spec in specs.items():
         status = artifact_status(name, specs, offline=offline)
         if spec.get("on_demand") and name not in wanted and status["status"] != "cached":
-            size = f" ({spec['size'] / 1e6:,.0f} MB)" if "size" in spec else ""
+            size = f" ({format_size(spec['size'])})" if "size" in spec else ""
             status = {"name": name, "status": ON_DEMAND, "detail": f"fetched by the first run that needs it{size}, or: reef init --artifact {name}"}
         plan.append(status)
     return plan

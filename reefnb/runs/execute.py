@@ -26,11 +26,11 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import EnvError, ReefError
 from reefnb.common.version import __version__
 from reefnb.kernel.recording import ADDED_CELL_TAGS, read_attachments, read_records
 from reefnb.provision.detection import host_fingerprint
-from reefnb.provision.envs import EnvError, get_environment
+from reefnb.provision.envs import get_environment
 from reefnb.provision.install import read_lock
 from reefnb.runs import processes, telemetry
 from reefnb.runs.attachments import keep_attachments

@@ -67,12 +67,21 @@ class SweepResult(list):
         self.executed = executed
 
 
+def grid_problem(grid: dict[str, Any]) -> str | None:
+    """What is wrong with a sweep grid, as ``/NAME: ...`` for the first name whose values are not a non-empty
+    list; None when every one is (the one rule for ``reefnb.sweep``, ``--grid FILE`` and the manifest's grids)."""
+    for name, values in grid.items():
+        if not isinstance(values, (list, tuple)) or not values:
+            return f"/{name}: expected a non-empty list of values"
+    return None
+
+
 def grid_points(grid: dict[str, list]) -> Iterator[dict[str, Any]]:
     """Every combination of the grid's values, in a stable order (the first name varies slowest)."""
     names = list(grid)
-    for name in names:
-        if not isinstance(grid[name], (list, tuple)) or not grid[name]:
-            raise ReefError(f"sweep: parameter '{name}' needs a non-empty list of values")
+    problem = grid_problem(grid)
+    if problem is not None:
+        raise ReefError(f"sweep: {problem}")
     for values in itertools.product(*(grid[name] for name in names)):
         yield dict(zip(names, values, strict=True))
 

@@ -100,6 +100,14 @@ def _validator(name: str):
     return jsonschema.Draft202012Validator(schema(name))
 
 
+def solution_folder(argument: str | Path | None) -> Solution | None:
+    """The solution of ``argument`` when it is a folder holding a ``solution.json``; None for anything else (a
+    solution's name, a notebook, nothing), which callers then look up their own way."""
+    if argument and (Path(argument) / MANIFEST_NAME).is_file():
+        return load_solution(argument)
+    return None
+
+
 def load_solution(path: str | Path) -> Solution:
     """Load and validate a solution from its folder or its ``solution.json``.
 

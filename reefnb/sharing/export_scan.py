@@ -276,3 +276,15 @@ def _artifact_name(path: str) -> str:
     """An artifact name suggested for a file: its name without suffixes, in the manifest's alphabet."""
     stem = Path(path).name.split(".")[0]
     return "".join(character if character.isalnum() or character in "._-" else "-" for character in stem).strip("-._") or "data"
+
+
+def imported_modules(notebook) -> list[str]:
+    """The top-level modules the notebook's code cells import (absolute imports only)."""
+    names = set()
+    for tree in code_trees(notebook):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return sorted(names)

@@ -10,7 +10,6 @@ Importing only extracts, after checking every member and checksum; it never runs
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import logging
@@ -36,12 +35,15 @@ from reefnb.common.paths import solutions_home
 from reefnb.common.scrub import Scrubber, secrets_in_code
 from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.declare import solution_of
-from reefnb.provision.detection import environment_modules, environment_packages
-from reefnb.provision.install import LOCK_VERSION, read_lock
+from reefnb.provision.install import LOCK_NAME, LOCK_VERSION, read_lock
 from reefnb.runs.attachments import FILES_FOLDER, packed_attachments
 from reefnb.runs.store import Store, default_store
-from reefnb.runs.telemetry import SERIES_FILE, series_path
-from reefnb.sharing.export_scan import FoundFiles, code_trees, kernel_python, local_modules, relative_parameter, static_files, traced_files
+from reefnb.runs.telemetry import series_path
+from reefnb.sharing.crate import RESULTS_FOLDER, crate_bytes, json_bytes
+from reefnb.sharing.expectations import expectations_from_records
+from reefnb.sharing.export_scan import FoundFiles, code_trees, local_modules, relative_parameter, static_files, traced_files
+from reefnb.sharing.readme import package_readme
+from reefnb.sharing.requires import notebook_requires, requirements_txt
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
 from reefnb.solution.notebook import notebook_digest, notebook_parameters, read_notebook
 
@@ -50,12 +52,8 @@ log = logging.getLogger(__name__)
 PACKAGE_SUFFIX = ".reef.zip"
 SUMS_NAME = "SHA256SUMS"
 CRATE_NAME = "ro-crate-metadata.json"
-LOCK_NAME = "reef.lock.json"
-RESULTS_FOLDER = "results"
-PROCESS_RUN_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
 MAX_MEMBERS = LIMITS.max_members  # the one set of archive limits (reefnb.common.archives)
 MAX_RATIO = LIMITS.max_ratio
-DEFAULT_FLOAT_TOLERANCE = {"rel": 1e-6}
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
 
@@ -119,7 +117,7 @@ def export_package(
         files[_package_name(extra, folder)] = extra.resolve()
 
     data = _with_options(data, authors, license, paper)
-    data["expected"] = _expectations(data, records)
+    data["expected"] = expectations_from_records(data, records)
     used: set[str] = set()
     _relative_paths(data, notebooks, folder, externals, used)
     for path in sorted(set(externals) - used):
@@ -127,7 +125,7 @@ def export_package(
         warnings.append(f"--external {name}: no parameter names {path}, so the code still reads it there (code is never rewritten): "
                         f"make the path a parameter, and the package will read {externals[path]}")
     if solution is None:
-        data["requires"] = _notebook_requires(notebook, records, found.modules, warnings)
+        data["requires"] = notebook_requires(notebook, records, found.modules, warnings)
     problems = validate_manifest(data, folder / MANIFEST_NAME)
     if problems:
         raise PackageError(f"{source}: the exported manifest would be invalid: {problems[0]}")
@@ -140,10 +138,10 @@ def export_package(
         if name.endswith(".ipynb"):
             content = scrubber.notebook(content.decode("utf-8")).encode("utf-8")
         members[name] = content
-    members[MANIFEST_NAME] = _json_bytes(data)
+    members[MANIFEST_NAME] = json_bytes(data)
     clean_records = [scrubber.value(clean_record(record)) for record in records]
     for record in clean_records:
-        members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = _json_bytes(record)
+        members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = json_bytes(record)
     for record in records:  # each run's telemetry series (numbers only), beside its record
         series = series_path(record)
         if series is not None:
@@ -152,13 +150,13 @@ def export_package(
         for name, content in packed_attachments(record, scrubber, warnings):
             members[f"{RESULTS_FOLDER}/{record['run_id']}/{FILES_FOLDER}/{name}"] = content
     lock = scrubber.value(_lock(solution, data, records))
-    members[LOCK_NAME] = _json_bytes(lock)
-    members["requirements.txt"] = _requirements_txt(data, lock).encode("utf-8")
+    members[LOCK_NAME] = json_bytes(lock)
+    members["requirements.txt"] = requirements_txt(data, lock).encode("utf-8")
     python_version = (lock.get("python") or {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     members["runtime.txt"] = f"python-{'.'.join(python_version.split('.')[:2])}\n".encode()
     if "README.md" not in members or data.get("claims"):
-        members["README.md"] = scrubber.text(_readme(data, members.get("README.md", b"").decode("utf-8", "replace"))).encode("utf-8")
-    members[CRATE_NAME] = scrubber.json_bytes(json.loads(_crate_bytes(data, members, clean_records)))
+        members["README.md"] = scrubber.text(package_readme(data, members.get("README.md", b"").decode("utf-8", "replace"))).encode("utf-8")
+    members[CRATE_NAME] = scrubber.json_bytes(json.loads(crate_bytes(data, members, clean_records)))
     sums = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(members.items()))
     members[SUMS_NAME] = sums.encode("utf-8")
     _write_zip(output, members)
@@ -286,31 +284,10 @@ def _notebook_solution(notebook: Path) -> tuple[dict, dict[str, Path], Path]:
     return data, files, folder
 
 
-def _code_trees(notebook):
-    """Parsed syntax trees of the notebook's code cells (magics left out, unparsable cells skipped)."""
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            yield ast.parse(_python_only(cell.source))
-        except SyntaxError:
-            continue
 
 
-def _imports(notebook) -> list[str]:
-    names = set()
-    for tree in _code_trees(notebook):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return sorted(names)
 
 
-def _python_only(source: str) -> str:
-    """Cell source without IPython magics and shell escapes, which are not Python."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def _is_json_literal(value: Any) -> bool:
@@ -320,69 +297,10 @@ def _is_json_literal(value: Any) -> bool:
         return False
 
 
-def module_distributions(python: str | None) -> dict[str, list[str]]:
-    """``{top-level import name: [distribution names]}`` in the kernel's environment (``python``; None: this one)."""
-    return environment_modules(python)
 
 
-def _notebook_requires(notebook: Path, records: list[dict], local: set[str] = frozenset(), warnings: list | None = None) -> dict:
-    """Declared packages and tools, plus imported distributions pinned to the versions the kernel had.
-
-    The import names are mapped in the kernel's own environment (the recorded run's interpreter).
-    An import no distribution there provides is kept as an unpinned requirement, with a warning.
-    """
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    parsed = read_notebook(notebook)
-    declared = parsed.metadata.get("reef", {}).get("requires", {})
-    packages = list(declared.get("packages", []))
-    named = set()
-    for text in packages:
-        try:
-            named.add(canonicalize_name(Requirement(text).name))
-        except InvalidRequirement:
-            continue
-    python = kernel_python(records)
-    versions = {canonicalize_name(name): version for name, version in _last_packages(records).items()}
-    if not versions:
-        versions = {canonicalize_name(name): version for name, version in environment_packages(python).items()}
-    distributions = module_distributions(python)
-    for module in _imports(parsed):
-        if module in sys.stdlib_module_names or module in local or module.startswith("_") or module == "reefnb":
-            continue  # reefnb goes into every environment reef makes (envs.install_reefnb): not from an index
-        provided = sorted(set(distributions.get(module, [])))
-        if not provided:
-            name = canonicalize_name(module)
-            if name not in named:
-                packages.append(name)
-                named.add(name)
-                if warnings is not None:
-                    warnings.append(f"{notebook.name}: import '{module}': no installed distribution provides it in the kernel's "
-                                    f"environment ({python or sys.executable}); kept as the unpinned requirement '{name}' "
-                                    "(check the name, or declare it with reef require)")
-            continue
-        for distribution in provided:
-            name = canonicalize_name(distribution)
-            if name in named:
-                continue
-            version = versions.get(name)
-            packages.append(f"{name}=={version}" if version else name)
-            named.add(name)
-    requires: dict[str, Any] = {"python": f">={sys.version_info.major}.{sys.version_info.minor}"}
-    if packages:
-        requires["packages"] = sorted(packages)
-    if declared.get("tools"):
-        requires["tools"] = declared["tools"]
-    return requires
 
 
-def _last_packages(records: list[dict]) -> dict[str, str]:
-    for record in reversed(records):
-        packages = (record.get("environment") or {}).get("packages")
-        if packages:
-            return dict(packages)
-    return {}
 
 
 def _matching_records(store, data: dict, folder: Path) -> list[dict]:
@@ -406,43 +324,8 @@ def _with_options(data: dict, authors, license: str | None, paper: str | None) -
     return data
 
 
-def _expectations(data: dict, records: list[dict]) -> list[dict]:
-    """The manifest's expectations, with the last recorded run's metrics replacing or joining them.
-
-    An expectation the author named (``id``) is never replaced: claims refer to it.
-    """
-    expected = [dict(entry) for entry in data.get("expected", [])]
-    if not records:
-        return expected
-    last = records[-1]
-    declared = {metric["name"]: metric for metric in data.get("metrics", [])}
-    metrics = {}
-    for name, metric in sorted(last["metrics"].items()):
-        if metric.get("value") is None:
-            continue
-        entry: dict[str, Any] = {"value": metric["value"]}
-        if metric.get("unit"):
-            entry["unit"] = metric["unit"]
-        entry["tolerance"] = declared.get(name, {}).get("tolerance") or default_tolerance(name, metric["value"], metric.get("unit"))
-        metrics[name] = entry
-    if not metrics:
-        return expected
-    new = {"workflow": last["workflow"], "parameters": last["parameters"], "metrics": metrics}
-    same = [entry for entry in expected
-            if entry.get("workflow", "run") == last["workflow"] and entry.get("parameters", {}) == last["parameters"]]
-    if any("id" in entry for entry in same):  # the author's own expectation (a claim may cite it) stands
-        return expected
-    return [entry for entry in expected if entry not in same] + [new]
 
 
-def default_tolerance(name: str, value: Any, unit: str | None = None) -> dict:
-    """Timings are informational, integers (and anything not a float) exact, floats relative 1e-6."""
-    lowered, unit = name.lower(), (unit or "").lower()
-    if "time" in lowered or re.search(r"(^|_)(ms|s|sec|seconds)$", lowered) or unit in ("ms", "s", "sec", "seconds", "us", "ns"):
-        return {"informational": True}
-    if isinstance(value, float):
-        return dict(DEFAULT_FLOAT_TOLERANCE)
-    return {"abs": 0}
 
 
 def clean_record(record: dict) -> dict:
@@ -485,134 +368,16 @@ def _lock(solution: Solution | None, data: dict, records: list[dict]) -> dict:
     return lock
 
 
-def _readme(data: dict, existing: str) -> str:
-    """The package's README: the solution's own text, then the claims and how to check each."""
-    marker = "## Claims and how to check them"
-    text = existing.split(marker)[0].rstrip() if existing else f"# {data['name']} {data['version']}\n\n{data.get('description', '')}".rstrip()
-    package = f"{data['name']}-{data['version']}.reef.zip"
-    lines = [text, "", marker, ""]
-    lines.append(f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric and per claim.")
-    profiles = data.get("profiles", {})
-    for name, profile in sorted(profiles.items()):
-        minutes = f" (about {profile['expected_minutes']} min" + (f" on {profile['hardware']})" if profile.get("hardware") else ")") \
-            if profile.get("expected_minutes") else ""
-        lines.append(f"- `reef reproduce {package} --trust --profile {name}`{minutes}: {profile.get('description', '')}".rstrip(": "))
-    expected = {entry.get("id"): entry for entry in data.get("expected", []) if entry.get("id")}
-    for claim in data.get("claims", []):
-        lines += ["", f"### {claim['id']}: {claim['statement']}"]
-        if claim.get("where"):
-            lines.append(f"Where: {claim['where']}.")
-        for name in claim["expected"]:
-            entry = expected.get(name, {})
-            parameters = " ".join(f"-p {key} {value}" for key, value in entry.get("parameters", {}).items())
-            metrics = ", ".join(f"{metric} = {spec.get('value')}" + _within(spec.get("tolerance") or {})
-                                for metric, spec in entry.get("metrics", {}).items() if not claim.get("metrics") or metric in claim["metrics"])
-            in_profiles = ", ".join(entry.get("profiles", ["full"])) if profiles else "every run"
-            lines.append(f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip()
-                         + f" should give {metrics}")
-    if not data.get("claims"):
-        lines += ["", "This solution declares no claims: every expected result is checked."]
-    return "\n".join(lines) + "\n"
 
 
-def _within(tolerance: dict) -> str:
-    if tolerance.get("informational"):
-        return " (informational)"
-    parts = []
-    if "abs" in tolerance:
-        parts.append(f"± {tolerance['abs']:g}")
-    if "rel" in tolerance:
-        parts.append(f"± {tolerance['rel']:g} relative")
-    return f" {' or '.join(parts)}" if parts else " exactly"
 
 
-def _requirements_txt(data: dict, lock: dict) -> str:
-    """The declared packages, each pinned to the locked version (repo2docker rebuilds only full pins faithfully)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    versions = {canonicalize_name(name): version for name, version in (lock.get("packages") or {}).items()}
-    lines = []
-    for text in data.get("requires", {}).get("packages", []):
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement:
-            continue
-        name = canonicalize_name(requirement.name)
-        version = versions.get(name)
-        if version is None:
-            pinned = [spec.version for spec in requirement.specifier if spec.operator == "=="]
-            version = pinned[0] if pinned else None
-        marker = f"; {requirement.marker}" if requirement.marker else ""
-        lines.append(f"{name}=={version}{marker}" if version else f"{text}")
-    return "".join(f"{line}\n" for line in sorted(set(lines)))
 
 
-def _json_bytes(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _crate_bytes(data: dict, members: dict[str, bytes], records: list[dict]) -> bytes:
-    """The RO-Crate metadata: the files, the main notebook, and each run as a CreateAction (Process Run Crate)."""
-    from rocrate.model.contextentity import ContextEntity
-    from rocrate.rocrate import ROCrate
-
-    crate = ROCrate(gen_preview=False)
-    root = crate.root_dataset
-    root["name"] = f"{data['name']} {data['version']}"
-    root["description"] = data.get("description") or f"reef solution {data['name']}"
-    root["license"] = data.get("license") or "NOASSERTION"
-    times = [record["ended"] for record in records if record.get("ended")]
-    root["datePublished"] = max(times) if times else "1980-01-01T00:00:00+00:00"
-    profile = crate.add(ContextEntity(crate, PROCESS_RUN_PROFILE, properties={
-        "@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"}))
-    root["conformsTo"] = profile
-    if data.get("authors"):
-        root["author"] = [crate.add(ContextEntity(crate, f"#author-{index}", properties={"@type": "Person", **author}))
-                          for index, author in enumerate(data["authors"])]
-    if (data.get("paper") or {}).get("doi"):
-        root["citation"] = {"@id": f"https://doi.org/{data['paper']['doi']}"}
-    entities = {}
-    for name, content in sorted(members.items()):
-        properties = {"contentSize": len(content), "sha256": hashlib.sha256(content).hexdigest()}
-        if name.endswith(".ipynb"):
-            properties.update({"@type": ["File", "SoftwareSourceCode"], "encodingFormat": "application/x-ipynb+json",
-                               "programmingLanguage": "Python"})
-        elif name.endswith(".json"):
-            properties["encodingFormat"] = "application/json"
-        entities[name] = crate.add_file(None, dest_path=name, properties=properties)
-    main = data["workflows"].get("run") or next(iter(data["workflows"].values()))
-    crate.mainEntity = entities[main["notebook"]]
-    software = crate.add(ContextEntity(crate, "#reefnb", properties={
-        "@type": "SoftwareApplication", "name": "reefnb", "url": "https://pypi.org/project/reefnb/"}))
-    for record in records:
-        run_id = record["run_id"]
-        values = [crate.add(ContextEntity(crate, f"#run-{run_id}-parameter-{key}", properties={
-            "@type": "PropertyValue", "name": key, "value": _property_value(value)})) for key, value in sorted(record["parameters"].items())]
-        results = [entities[f"{RESULTS_FOLDER}/{run_id}.json"]]
-        results += [entities[name] for name in (f"{RESULTS_FOLDER}/{run_id}.{SERIES_FILE}",) if name in entities]
-        results += [crate.add(ContextEntity(crate, f"#run-{run_id}-metric-{key}", properties={
-            "@type": "PropertyValue", "name": key, "value": _property_value(metric.get("value")),
-            **({"unitText": metric["unit"]} if metric.get("unit") else {})})) for key, metric in sorted(record["metrics"].items())]
-        notebook = data["workflows"].get(record["workflow"], main)["notebook"]
-        properties = {
-            "name": f"run {run_id} of {notebook}",
-            "startTime": record["started"],
-            "endTime": record["ended"],
-            "actionStatus": {"@id": "http://schema.org/CompletedActionStatus" if record["status"] == "ok"
-                             else "http://schema.org/FailedActionStatus"},
-            "agent": software,
-        }
-        if record.get("error"):
-            properties["error"] = f"{record['error'].get('name')}: {record['error'].get('message')}"
-        action = crate.add_action(entities[notebook], identifier=f"#run-{run_id}", object=values, result=results, properties=properties)
-        root.append_to("mentions", action)
-    metadata = crate.metadata.generate()
-    return _json_bytes(metadata)
 
 
-def _property_value(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) else json.dumps(value, sort_keys=True)
 
 
 def _zip_time() -> tuple:

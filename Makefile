@@ -81,6 +81,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reefnb tests benchmarks docs/hooks
+	$(BIN)/ruff format --check reefnb tests benchmarks docs/hooks  # as the pre-commit hook formats
 	$(BIN)/lint-imports --no-cache  # the layout's layers (pyproject [tool.importlinter])
 
 # The extension's TypeScript and CSS: ESLint (typescript-eslint) and Prettier; `npm run lint:fix` in extension/ mends them

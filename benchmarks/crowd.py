@@ -28,8 +28,7 @@ from reefnb.common.scrub import Scrubber
 from reefnb.runs.store import Store
 from reefnb.sharing import registry
 
-GIT = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench",
-       "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+GIT = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
 
 
 def timed(function):
@@ -81,13 +80,16 @@ def main(count: int) -> None:
         for record in made:
             record["started"] = "2026-03" + record["started"][7:]  # one month: one shard, the hardest case for the new layout
         Store().add_many(made)
-        old_scrub, _ = timed(lambda: [Scrubber(record["solution"]["path"], names=(record["environment"]["hostname"],)).value(record)
-                                      for record in made[:sample]])
+        old_scrub, _ = timed(
+            lambda: [Scrubber(record["solution"]["path"], names=(record["environment"]["hostname"],)).value(record) for record in made[:sample]]
+        )
         scrubbers: dict = {}
         new_scrub, shared = timed(lambda: [registry.shareable_record(record, False, scrubbers) for record in made])
         print(f"{count} records of {len(json.dumps(shared[0]))} bytes (shared) each")
-        print(f"scrub: fresh Scrubber per record {old_scrub / sample * 1e3:.2f} ms/record (sample of {sample}) -> "
-              f"{old_scrub / sample * count:.0f} s for all; remembering Scrubber {new_scrub:.1f} s for all ({new_scrub / count * 1e3:.3f} ms/record)")
+        print(
+            f"scrub: fresh Scrubber per record {old_scrub / sample * 1e3:.2f} ms/record (sample of {sample}) -> "
+            f"{old_scrub / sample * count:.0f} s for all; remembering Scrubber {new_scrub:.1f} s for all ({new_scrub / count * 1e3:.3f} ms/record)"
+        )
         made.clear()  # the store holds them; push_results reads them back from there
 
         bare_old, bare_new = scratch / "old.git", scratch / "new.git"
@@ -97,13 +99,15 @@ def main(count: int) -> None:
         registry.add_registry("shared", str(bare_new))
         new_push, pushed = timed(registry.push_results)
         assert pushed["pushed"] == count, pushed
-        print(f"push: one file per run {old_push:.1f} s (+ scrub {old_scrub / sample * count:.0f} s) | "
-              f"sharded {new_push:.1f} s including scrub ({(old_push + old_scrub / sample * count) / new_push:.1f}x faster; "
-              f"{(old_push + new_scrub) / new_push:.1f}x with today's scrubber for both); "
-              f"commits {git('rev-list', '--count', 'HEAD', folder=bare_new).strip()}, files "
-              f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_new).split())} vs "
-              f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_old).split())}")
-        sizes = [sum(path.stat().st_size for path in bare.rglob('*') if path.is_file()) for bare in (bare_old, bare_new)]
+        print(
+            f"push: one file per run {old_push:.1f} s (+ scrub {old_scrub / sample * count:.0f} s) | "
+            f"sharded {new_push:.1f} s including scrub ({(old_push + old_scrub / sample * count) / new_push:.1f}x faster; "
+            f"{(old_push + new_scrub) / new_push:.1f}x with today's scrubber for both); "
+            f"commits {git('rev-list', '--count', 'HEAD', folder=bare_new).strip()}, files "
+            f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_new).split())} vs "
+            f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_old).split())}"
+        )
+        sizes = [sum(path.stat().st_size for path in bare.rglob("*") if path.is_file()) for bare in (bare_old, bare_new)]
         print(f"registry size on disk: one file per run {sizes[0] / 1e6:.1f} MB, sharded {sizes[1] / 1e6:.1f} MB")
 
         os.environ["REEF_HOME"] = str(scratch / "carol-old")
@@ -113,12 +117,15 @@ def main(count: int) -> None:
         new_pull, pulled = timed(registry.pull_results)
         again, second = timed(registry.pull_results)
         assert new_old == count and pulled["new"] == count and second["new"] == 0, (new_old, pulled, second)
-        print(f"pull: one file per run {old_pull:.1f} s | sharded {new_pull:.1f} s ({old_pull / new_pull:.1f}x faster); "
-              f"second pull (nothing new) {again:.2f} s")
+        print(
+            f"pull: one file per run {old_pull:.1f} s | sharded {new_pull:.1f} s ({old_pull / new_pull:.1f}x faster); second pull (nothing new) {again:.2f} s"
+        )
         print("| what | one file per run | sharded | ratio |")
         print("|---|---|---|---|")
-        print(f"| push {count:,} (scrub + write + commit + git push) | {old_push + old_scrub / sample * count:.1f} s "
-              f"| {new_push:.1f} s | {(old_push + old_scrub / sample * count) / new_push:.1f}x |")
+        print(
+            f"| push {count:,} (scrub + write + commit + git push) | {old_push + old_scrub / sample * count:.1f} s "
+            f"| {new_push:.1f} s | {(old_push + old_scrub / sample * count) / new_push:.1f}x |"
+        )
         print(f"| pull {count:,} into an empty store | {old_pull:.1f} s | {new_pull:.1f} s | {old_pull / new_pull:.1f}x |")
 
 

@@ -53,10 +53,15 @@ def start_cluster(scratch: Path, environment: dict) -> tuple[str, list[subproces
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     log = open(scratch / "cluster.log", "w")  # noqa: SIM115 - closed with the processes
-    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                                 env=environment, stdout=log, stderr=subprocess.STDOUT)
-    worker = subprocess.Popen([str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
-                               "--local-directory", str(scratch / "dask-worker")], env=environment, stdout=log, stderr=subprocess.STDOUT)
+    scheduler = subprocess.Popen(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], env=environment, stdout=log, stderr=subprocess.STDOUT
+    )
+    worker = subprocess.Popen(
+        [str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--local-directory", str(scratch / "dask-worker")],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     from distributed import Client
 
     deadline = time.monotonic() + 120
@@ -76,8 +81,14 @@ def run_sweep(folder: Path, runs: int, store: Store, **executor) -> tuple[float,
     sampler = RssSampler()
     sampler.start()
     started = time.perf_counter()
-    records = reefnb.sweep(folder, grid={"x": list(range(runs))}, store=store, rerun=True,
-                           on_record=lambda record: stored_when_arrived.append(store.get(record["run_id"]) is not None), **executor)
+    records = reefnb.sweep(
+        folder,
+        grid={"x": list(range(runs))},
+        store=store,
+        rerun=True,
+        on_record=lambda record: stored_when_arrived.append(store.get(record["run_id"]) is not None),
+        **executor,
+    )
     wall = time.perf_counter() - started
     sampler.stop.set()
     sampler.join()
@@ -89,10 +100,12 @@ def describe(name: str, runs: int, wall: float, records: list[dict], rss: list[i
     ok = sum(record["status"] == "ok" for record in records)
     busy = sum(record["duration_s"] for record in records)
     quarter = max(1, len(rss) // 4)
-    early, late = sum(rss[quarter:2 * quarter]) / quarter, sum(rss[-quarter:]) / quarter
-    print(f"{name}: {runs} runs ({ok} ok) in {wall:.1f} s, {wall / runs:.3f} s a run; notebook time {busy / runs:.3f} s a run; "
-          f"client RSS min {min(rss) / 2**20:.0f} MiB, max {max(rss) / 2**20:.0f} MiB, 2nd quarter mean {early / 2**20:.0f} MiB, "
-          f"last quarter mean {late / 2**20:.0f} MiB ({(late - early) / 2**10 / max(1, runs // 2):+.1f} KiB a run)")
+    early, late = sum(rss[quarter : 2 * quarter]) / quarter, sum(rss[-quarter:]) / quarter
+    print(
+        f"{name}: {runs} runs ({ok} ok) in {wall:.1f} s, {wall / runs:.3f} s a run; notebook time {busy / runs:.3f} s a run; "
+        f"client RSS min {min(rss) / 2**20:.0f} MiB, max {max(rss) / 2**20:.0f} MiB, 2nd quarter mean {early / 2**20:.0f} MiB, "
+        f"last quarter mean {late / 2**20:.0f} MiB ({(late - early) / 2**10 / max(1, runs // 2):+.1f} KiB a run)"
+    )
     return wall
 
 
@@ -106,8 +119,9 @@ def main(runs: int) -> None:
         os.environ["REEF_HOME"] = str(scratch / "home")
         address, cluster = start_cluster(scratch, {**os.environ, "REEF_HOME": str(scratch / "worker-home")})
         try:
-            dask_wall = describe(f"Dask cluster {address} (2 worker processes)", runs,
-                                 *run_sweep(solution, runs, Store(scratch / "dask.sqlite"), scheduler=address))
+            dask_wall = describe(
+                f"Dask cluster {address} (2 worker processes)", runs, *run_sweep(solution, runs, Store(scratch / "dask.sqlite"), scheduler=address)
+            )
         finally:
             for process in cluster:
                 process.terminate()
@@ -117,9 +131,11 @@ def main(runs: int) -> None:
                 except subprocess.TimeoutExpired:
                     process.kill()
         pool_wall = describe("local pool (jobs=2)", runs, *run_sweep(solution, runs, Store(scratch / "pool.sqlite"), jobs=2))
-    print(f"scheduler overhead: {(dask_wall - pool_wall) / runs * 1e3:+.0f} ms a run over the local pool "
-          f"(Dask/pool wall {dask_wall / pool_wall:.2f}x); extrapolated to 1,000 runs: Dask {dask_wall / runs * 1000 / 60:.1f} min, "
-          f"pool {pool_wall / runs * 1000 / 60:.1f} min")
+    print(
+        f"scheduler overhead: {(dask_wall - pool_wall) / runs * 1e3:+.0f} ms a run over the local pool "
+        f"(Dask/pool wall {dask_wall / pool_wall:.2f}x); extrapolated to 1,000 runs: Dask {dask_wall / runs * 1000 / 60:.1f} min, "
+        f"pool {pool_wall / runs * 1000 / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def main() -> None:
         folder = Path(folder)
         data = folder / "weights.bin"
         data.write_bytes(os.urandom(megabytes << 20))
-        text = ("{\"cells\": [" + ",".join(f"{{\"source\": \"print({index})\"}}" for index in range(20000)) + "]}").encode()
+        text = ('{"cells": [' + ",".join(f'{{"source": "print({index})"}}' for index in range(20000)) + "]}").encode()
 
         def baseline() -> None:
             subprocess.run(["sha256sum", str(data)], check=True, capture_output=True)
@@ -39,8 +39,10 @@ def main() -> None:
         ours, _ = best_of(export)
         with zipfile.ZipFile(folder / "out.reef.zip") as archive:
             kinds = {info.filename: "stored" if info.compress_type == zipfile.ZIP_STORED else "deflated" for info in archive.infolist()}
-        print(f"{megabytes} MB random + {len(text) // 1000} kB text: export {ours:.2f} s; sha256sum + cp {theirs:.2f} s; "
-              f"ratio {ours / theirs:.2f}x; members: {kinds}")
+        print(
+            f"{megabytes} MB random + {len(text) // 1000} kB text: export {ours:.2f} s; sha256sum + cp {theirs:.2f} s; "
+            f"ratio {ours / theirs:.2f}x; members: {kinds}"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,17 @@ def main() -> int:
                 continue
             summary, report = result["summary"], result["report"]
             static = [name for name in summary["files"]["static"] if not name.endswith(".ipynb")]
-            rows.append([case, len(static), len(summary["files"]["traced"]), len(summary["warnings"]), report["verdict"],
-                         f"{result['export_s']:.2f}", f"{result['reproduce_s']:.2f}"])
+            rows.append(
+                [
+                    case,
+                    len(static),
+                    len(summary["files"]["traced"]),
+                    len(summary["warnings"]),
+                    report["verdict"],
+                    f"{result['export_s']:.2f}",
+                    f"{result['reproduce_s']:.2f}",
+                ]
+            )
     header = ["notebook", "files (static)", "files (traced only)", "warnings", "verdict", "export s", "reproduce s"]
     if arguments.markdown:
         print("| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
@@ -51,8 +60,10 @@ def main() -> int:
     exported = sum(not str(row[4]).startswith("export failed") for row in rows)
     reproduced = sum(row[4] == "reproduced" for row in rows)
     can = sum(verdict == "reproduced" for verdict, *_ in EXPECTED.values())
-    print(f"\n{len(rows)} notebooks: {exported} exported with no manual edit, {reproduced} reproduced "
-          f"({can} can: the others raise, exit non-zero, need a module not installed here, or read a file outside their folder)")
+    print(
+        f"\n{len(rows)} notebooks: {exported} exported with no manual edit, {reproduced} reproduced "
+        f"({can} can: the others raise, exit non-zero, need a module not installed here, or read a file outside their folder)"
+    )
     return 0
 
 

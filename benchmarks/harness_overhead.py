@@ -73,8 +73,7 @@ def reef_harness(seconds: float, log_dir: Path) -> dict:
             work()
         return [None] * len(indices)
 
-    return run_loadgen(predict, SAMPLES, "SingleStream", "performance", min_duration_ms=int(seconds * 1000),
-                       min_query_count=100, log_dir=log_dir).detail
+    return run_loadgen(predict, SAMPLES, "SingleStream", "performance", min_duration_ms=int(seconds * 1000), min_query_count=100, log_dir=log_dir).detail
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -89,13 +88,18 @@ def main(seconds: float = 3.0, rounds: int = 3) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for round_number in range(rounds):
             tests = [("bare loop", None), ("LoadGen, minimal SUT", raw_loadgen), ("LoadGen, reefnb.kernel.bench", reef_harness)]
-            tests = tests[round_number % 3:] + tests[:round_number % 3]
+            tests = tests[round_number % 3 :] + tests[: round_number % 3]
             for name, test in tests:
                 if test is None:
                     loop = bare_loop(seconds)
-                    runs[name].append({"query_count": len(loop), "mean_latency_ns": statistics.fmean(loop) * 1e9,
-                                       "50.00_percentile_latency_ns": percentile(loop, 0.5) * 1e9,
-                                       "90.00_percentile_latency_ns": percentile(loop, 0.9) * 1e9})
+                    runs[name].append(
+                        {
+                            "query_count": len(loop),
+                            "mean_latency_ns": statistics.fmean(loop) * 1e9,
+                            "50.00_percentile_latency_ns": percentile(loop, 0.5) * 1e9,
+                            "90.00_percentile_latency_ns": percentile(loop, 0.9) * 1e9,
+                        }
+                    )
                 else:
                     runs[name].append(test(seconds, Path(scratch) / f"{round_number}-{len(runs[name])}-{test.__name__}"))
 

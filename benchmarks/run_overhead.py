@@ -32,8 +32,9 @@ def main(repeats: int = 5) -> None:
         reefnb.run(solution, parameters=parameters)  # warm imports and caches for both
         for index in range(repeats):
             started = time.perf_counter()
-            papermill.execute_notebook(str(solution / "main.ipynb"), str(Path(scratch) / f"bare-{index}.ipynb"),
-                                       parameters=parameters, progress_bar=False, cwd=str(solution))
+            papermill.execute_notebook(
+                str(solution / "main.ipynb"), str(Path(scratch) / f"bare-{index}.ipynb"), parameters=parameters, progress_bar=False, cwd=str(solution)
+            )
             bare.append(time.perf_counter() - started)
             started = time.perf_counter()
             record = reefnb.run(solution, parameters=parameters)

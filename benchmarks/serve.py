@@ -122,8 +122,13 @@ def main() -> None:
     with reefnb.use(FLAGSHIP, workers=2) as actions:  # two workers: the calls go through a worker process
         direct(actions, requests, 20)
         print(summary("worker process (JSON lines)", *direct(actions, requests, total)))
-    process = subprocess.Popen([sys.executable, "-m", "reefnb", "serve", str(FLAGSHIP), "--port", "0", "--json", "--workers", str(workers)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reefnb", "serve", str(FLAGSHIP), "--port", "0", "--json", "--workers", str(workers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     try:
         info = json.loads(process.stdout.readline())
         host, port = info["url"].removeprefix("http://").split(":")
@@ -134,8 +139,10 @@ def main() -> None:
             direct(actions, requests, 20)
             added = paired(actions, host, int(port), info["token"], requests, rounds)
         quartiles = statistics.quantiles(added, n=4) if len(added) > 1 else added * 3
-        print(f"HTTP adds to the p50 (1 client, {rounds} paired rounds): median {statistics.median(added):.2f} ms, "
-              f"quartiles {quartiles[0]:.2f} / {quartiles[2]:.2f} ms, range {min(added):.2f} to {max(added):.2f} ms")
+        print(
+            f"HTTP adds to the p50 (1 client, {rounds} paired rounds): median {statistics.median(added):.2f} ms, "
+            f"quartiles {quartiles[0]:.2f} / {quartiles[2]:.2f} ms, range {min(added):.2f} to {max(added):.2f} ms"
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -48,12 +48,17 @@ def records(base: dict, count: int, seed: int = 0):
         started = f"2026-{index // 86400 % 12 + 1:02d}-01T{index // 3600 % 24:02d}:{index // 60 % 60:02d}:{index % 60:02d}.{index % 1000:03d}+00:00"
         estimate = 3.14159 + rng.gauss(0, 0.01)
         yield base | {
-            "run_id": run_id, "started": started, "ended": started, "duration_s": round(rng.uniform(0.5, 1.5), 3),
+            "run_id": run_id,
+            "started": started,
+            "ended": started,
+            "duration_s": round(rng.uniform(0.5, 1.5), 3),
             "parameters": {"method": method, "samples": samples},
-            "metrics": {"abs_error": {"cell_index": 4, "unit": None, "value": abs(estimate - 3.141592653589793)},
-                        "pi_estimate": {"cell_index": 4, "unit": None, "value": estimate},
-                        "points": {"cell_index": 4, "unit": "points", "value": samples},
-                        "time_ms": {"cell_index": 4, "unit": "ms", "value": rng.uniform(0.1, 30)}},
+            "metrics": {
+                "abs_error": {"cell_index": 4, "unit": None, "value": abs(estimate - 3.141592653589793)},
+                "pi_estimate": {"cell_index": 4, "unit": None, "value": estimate},
+                "points": {"cell_index": 4, "unit": "points", "value": samples},
+                "time_ms": {"cell_index": 4, "unit": "ms", "value": rng.uniform(0.1, 30)},
+            },
             "run_key": f"{rng.getrandbits(256):064x}",
             "notebook": base["notebook"] | {"output_path": f"/home/user/hello-sweep/runs/{run_id}/main.ipynb"},
         }
@@ -91,10 +96,14 @@ def main() -> None:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.close()
         size = path.stat().st_size + sum(p.stat().st_size for p in path.parent.glob("results.sqlite-*"))
-        print(f"runs: {count:,}; record as recorded: {len(json.dumps(next(records(base, 1)), sort_keys=True)):,} bytes; "
-              f"write: {written:.1f} s ({count / written:,.0f} runs/s)")
-        print(f"store size: {size / 1e6:.1f} MB = {size / count:.0f} bytes a run; "
-              f"{(size - own) / count:.0f} bytes a run beyond its own parameters and metrics ({own / count:.0f} bytes of JSON)")
+        print(
+            f"runs: {count:,}; record as recorded: {len(json.dumps(next(records(base, 1)), sort_keys=True)):,} bytes; "
+            f"write: {written:.1f} s ({count / written:,.0f} runs/s)"
+        )
+        print(
+            f"store size: {size / 1e6:.1f} MB = {size / count:.0f} bytes a run; "
+            f"{(size - own) / count:.0f} bytes a run beyond its own parameters and metrics ({own / count:.0f} bytes of JSON)"
+        )
         theirs, bare = best_of(lambda: bare_read_sql(path))
         ours, frame = best_of(lambda: reefnb.results(store=store))
         assert len(frame) == len(bare) == count, (len(frame), len(bare))

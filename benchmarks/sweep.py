@@ -41,16 +41,19 @@ def main(runs: int = 16) -> None:
         folder = Path(scratch) / "trivial"
         folder.mkdir()
         trivial_notebook(folder / "main.ipynb")
-        (folder / "solution.json").write_text(json.dumps(
-            {"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
+        (folder / "solution.json").write_text(json.dumps({"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
         env = {**os.environ, "REEF_HOME": str(Path(scratch) / "home")}
         values = [str(value) for value in range(runs)]
 
         started = time.perf_counter()
         for value in values:
-            subprocess.run([str(BIN / "papermill"), str(folder / "main.ipynb"), str(Path(scratch) / f"out-{value}.ipynb"),
-                            "-p", "x", value, "--no-progress-bar"], check=True, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [str(BIN / "papermill"), str(folder / "main.ipynb"), str(Path(scratch) / f"out-{value}.ipynb"), "-p", "x", value, "--no-progress-bar"],
+                check=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         loop = time.perf_counter() - started
 
         sweep = timed([str(BIN / "reef"), "sweep", str(folder), "--jobs", "2", "-p", "x", *values], env)

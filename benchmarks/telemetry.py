@@ -39,8 +39,11 @@ reefnb.record("items", n)
 
 def _solution(folder: Path) -> Path:
     folder.mkdir()
-    cells = [nbformat.v4.new_code_cell("seconds = 3.0\nitems = 0", metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell(WORK), nbformat.v4.new_code_cell(MEASURE)]
+    cells = [
+        nbformat.v4.new_code_cell("seconds = 3.0\nitems = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(WORK),
+        nbformat.v4.new_code_cell(MEASURE),
+    ]
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(notebook, folder / "main.ipynb")
     manifest = {"name": "telemetry-overhead", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
@@ -59,7 +62,7 @@ def main(repeats: int = 5, seconds: float = 3.0) -> None:
         parameters = {"seconds": seconds, "items": items}
         on, off, whole_on, whole_off, sampling, samples = [], [], [], [], [], []
         for index in range(repeats):
-            for telemetry in ((True, False) if index % 2 == 0 else (False, True)):
+            for telemetry in (True, False) if index % 2 == 0 else (False, True):
                 started = time.perf_counter()
                 record = reefnb.run(solution, parameters=parameters, store=False, telemetry=telemetry)
                 whole = time.perf_counter() - started
@@ -74,12 +77,19 @@ def main(repeats: int = 5, seconds: float = 3.0) -> None:
     print(f"work cell, telemetry off : median {work_off:.3f} s over {repeats} runs ({items} items)")
     print(f"work cell, telemetry on  : median {work_on:.3f} s (samples: median {statistics.median(samples):.0f})")
     print(f"overhead on the work     : {100 * (work_on - work_off) / work_off:+.2f} %")
-    print(f"whole run off / on       : median {statistics.median(whole_off):.2f} s / {statistics.median(whole_on):.2f} s "
-          f"({100 * (statistics.median(whole_on) - statistics.median(whole_off)) / statistics.median(whole_off):+.2f} %)")
-    print(f"sampler's own time       : median {statistics.median(sampling) * 1000:.1f} ms per run "
-          f"({100 * statistics.median(sampling) / statistics.median(whole_on):.2f} % of the run's wall time)")
-    print(f"energy here              : {last['energy_joules']} J" if last.get("energy_joules") is not None
-          else f"energy here              : not measured ({last.get('energy_unavailable')})")
+    print(
+        f"whole run off / on       : median {statistics.median(whole_off):.2f} s / {statistics.median(whole_on):.2f} s "
+        f"({100 * (statistics.median(whole_on) - statistics.median(whole_off)) / statistics.median(whole_off):+.2f} %)"
+    )
+    print(
+        f"sampler's own time       : median {statistics.median(sampling) * 1000:.1f} ms per run "
+        f"({100 * statistics.median(sampling) / statistics.median(whole_on):.2f} % of the run's wall time)"
+    )
+    print(
+        f"energy here              : {last['energy_joules']} J"
+        if last.get("energy_joules") is not None
+        else f"energy here              : not measured ({last.get('energy_unavailable')})"
+    )
 
 
 if __name__ == "__main__":

@@ -82,8 +82,7 @@ def _in_process(fixtures: str, workload: str, repeats: int) -> tuple[float, floa
     times: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(repeats):
         for mode in times:
-            result = subprocess.run([sys.executable, "-B", "-c", SCRIPT.format(workload=workload), fixtures, mode],
-                                    capture_output=True, text=True, check=True)
+            result = subprocess.run([sys.executable, "-B", "-c", SCRIPT.format(workload=workload), fixtures, mode], capture_output=True, text=True, check=True)
             times[mode].append(float(result.stdout.strip()))
     return min(times["off"]), min(times["on"])
 
@@ -99,9 +98,13 @@ def _end_to_end(scratch: Path, files: list[str], repeats: int) -> tuple[float, f
         (folder / f"part-{index:04d}.txt").write_text(f"{index}\n")
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell("import glob, reefnb\ntotal = 0\nfor name in sorted(glob.glob('part-*.txt')):\n"
-                                                "    with open(name) as handle:\n        total += int(handle.read())\n"
-                                                "reefnb.record('total', total)")]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import glob, reefnb\ntotal = 0\nfor name in sorted(glob.glob('part-*.txt')):\n"
+            "    with open(name) as handle:\n        total += int(handle.read())\n"
+            "reefnb.record('total', total)"
+        )
+    ]
     path = folder / "reader.ipynb"
     nbformat.write(notebook, path)
     reefnb.run(path, trace_files=False)  # warm caches
@@ -130,8 +133,10 @@ def main(repeats: int = 5) -> None:
             off, on = _in_process(fixtures, workload, repeats)
             print(f"{name:<44} {off * 1000:8.1f}ms {on * 1000:8.1f}ms {100 * (on - off) / off:+7.1f}%")
         on, off, traced = _end_to_end(scratch, files, repeats)
-        print(f"reefnb.run reading 2,000 files (median of {repeats}): trace_files on {on * 1000:.0f} ms "
-              f"({traced} files recorded), off {off * 1000:.0f} ms: {1000 * (on - off):+.0f} ms per run")
+        print(
+            f"reefnb.run reading 2,000 files (median of {repeats}): trace_files on {on * 1000:.0f} ms "
+            f"({traced} files recorded), off {off * 1000:.0f} ms: {1000 * (on - off):+.0f} ms per run"
+        )
 
 
 if __name__ == "__main__":

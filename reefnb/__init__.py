@@ -170,8 +170,10 @@ def __getattr__(name: str) -> Any:
         if not (error.name or "").startswith(f"{__name__}."):
             raise
         # An environment reef created holds only reefnb's kernel part (see provision.envs.install_reefnb).
-        raise ImportError(f"reefnb.{name} is not in this environment: reef copies only reefnb.kernel (record, attach, run_folder, "
-                          f"the LoadGen harness) into the kernel environments it creates; call reefnb.{name} from reef's own python") from None
+        raise ImportError(
+            f"reefnb.{name} is not in this environment: reef copies only reefnb.kernel (record, attach, run_folder, "
+            f"the LoadGen harness) into the kernel environments it creates; call reefnb.{name} from reef's own python"
+        ) from None
     globals()[name] = value
     return value
 

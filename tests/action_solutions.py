@@ -63,17 +63,24 @@ def toy_solution(folder: Path) -> tuple[Path, str]:
     module = f"toyapi_{uuid.uuid4().hex[:8]}"
     number = {"type": "number"}
     manifest = {
-        "name": "toy-actions", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}},
-        "api": {"actions": {
-            "add": {"entry": f"{module}:add", "description": "a + b",
+        "name": "toy-actions",
+        "version": "0.1.0",
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+        "api": {
+            "actions": {
+                "add": {
+                    "entry": f"{module}:add",
+                    "description": "a + b",
                     "input": {"type": "object", "required": ["a", "b"], "additionalProperties": False, "properties": {"a": number, "b": number}},
-                    "output": {"type": "object", "required": ["sum"], "properties": {"sum": number}}},
-            "count": {"entry": f"{module}:Count", "input": {"type": "object", "additionalProperties": False}},
-            "boom": {"entry": f"{module}:boom"},
-            "bad_output": {"entry": f"{module}:bad_output", "output": {"type": "object", "properties": {"sum": number}}},
-            "leave": {"entry": f"{module}:leave"},
-            "sleep": {"entry": f"{module}:sleep"},
-        }},
+                    "output": {"type": "object", "required": ["sum"], "properties": {"sum": number}},
+                },
+                "count": {"entry": f"{module}:Count", "input": {"type": "object", "additionalProperties": False}},
+                "boom": {"entry": f"{module}:boom"},
+                "bad_output": {"entry": f"{module}:bad_output", "output": {"type": "object", "properties": {"sum": number}}},
+                "leave": {"entry": f"{module}:leave"},
+                "sleep": {"entry": f"{module}:sleep"},
+            }
+        },
     }
     write_solution(folder, manifest)
     (folder / f"{module}.py").write_text(ACTIONS_CODE, encoding="utf-8")
@@ -83,8 +90,13 @@ def toy_solution(folder: Path) -> tuple[Path, str]:
 @contextmanager
 def reef_serve(solution: Path, *options: str, timeout: float = 120):
     """``reef serve SOLUTION --port 0 --json`` as a process; yields (ready info, process). Stopped with SIGTERM."""
-    process = subprocess.Popen([sys.executable, "-m", "reefnb", "serve", str(solution), "--port", "0", "--json", *options],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reefnb", "serve", str(solution), "--port", "0", "--json", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     try:
         deadline = time.monotonic() + timeout
         line = process.stdout.readline()

@@ -45,17 +45,30 @@ def pytest_configure(config):
     tempfile.tempdir = None  # gettempdir() caches its answer: ask again
     if (REAL_HOME / ".gitconfig").is_file():  # the user's git identity, copied: tests commit to bare repositories
         shutil.copy(REAL_HOME / ".gitconfig", home / ".gitconfig")
-    defaults = {"UV_CACHE_DIR": REAL_HOME / ".cache" / "uv", "PIP_CACHE_DIR": REAL_HOME / ".cache" / "pip", "PYENV_ROOT": REAL_HOME / ".pyenv",
-                "RUSTUP_HOME": REAL_HOME / ".rustup", "CARGO_HOME": REAL_HOME / ".cargo"}  # rustup's shims find their toolchain
+    defaults = {
+        "UV_CACHE_DIR": REAL_HOME / ".cache" / "uv",
+        "PIP_CACHE_DIR": REAL_HOME / ".cache" / "pip",
+        "PYENV_ROOT": REAL_HOME / ".pyenv",
+        "RUSTUP_HOME": REAL_HOME / ".rustup",
+        "CARGO_HOME": REAL_HOME / ".cargo",
+    }  # rustup's shims find their toolchain
     for name, folder in defaults.items():
         if name not in os.environ and folder.is_dir():
             os.environ[name] = str(folder)
-    os.environ.update({
-        "HOME": str(home), "REEF_HOME": str(root / "reef-home"), "IPYTHONDIR": str(root / "ipython"),
-        "JUPYTER_DATA_DIR": str(root / "jupyter-data"), "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
-        "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"), "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"), "MPLCONFIGDIR": str(root / "matplotlib"),
-    })
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "REEF_HOME": str(root / "reef-home"),
+            "IPYTHONDIR": str(root / "ipython"),
+            "JUPYTER_DATA_DIR": str(root / "jupyter-data"),
+            "JUPYTER_RUNTIME_DIR": str(root / "jupyter-runtime"),
+            "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "MPLCONFIGDIR": str(root / "matplotlib"),
+        }
+    )
     _SESSION.update(root=root, kernels=_kernelspecs(REAL_KERNELS))
 
 

@@ -137,8 +137,7 @@ def test_stages_import_only_downwards():
 
 def test_the_kernel_package_imports_nothing_else_of_reefnb():
     graph = import_graph()
-    outside = [f"{module} imports {target}" for module, edges in graph.items() if stage(module) == "kernel"
-               for target in edges if stage(target) != "kernel"]
+    outside = [f"{module} imports {target}" for module, edges in graph.items() if stage(module) == "kernel" for target in edges if stage(target) != "kernel"]
     assert not outside
 
 

@@ -569,8 +569,12 @@ def test_generate_is_the_last_resort_and_is_imported_from_the_solution_folder(se
 
 @pytest.mark.parametrize(
     ("entry", "words"),
-    [("reef_gen_bad:nothing", "made no files"), ("reef_gen_bad:broken", "RuntimeError: no GPU here"),
-     ("reef_gen_bad:missing", "cannot load"), ("no_such_module_here:make", "cannot load")],
+    [
+        ("reef_gen_bad:nothing", "made no files"),
+        ("reef_gen_bad:broken", "RuntimeError: no GPU here"),
+        ("reef_gen_bad:missing", "cannot load"),
+        ("no_such_module_here:make", "cannot load"),
+    ],
 )
 def test_generate_failures_are_one_line_errors(tmp_path, monkeypatch, reef_home, entry, words):
     write_generators(tmp_path / "generators", "reef_gen_bad")

@@ -115,14 +115,15 @@ def test_the_dashboard_links_the_attached_files_where_the_links_resolve_else_lis
     record = reefnb.run(folder)
     assert record["status"] == "ok", record["error"]
     files = f"runs/{record['run_id']}/files"
-    for page_path, prefix in ((folder / "dashboard.html", ""), (folder / "reports" / "dashboard.html", "../"),
-                              (tmp_path / "dashboard.html", "evidence/")):
+    for page_path, prefix in ((folder / "dashboard.html", ""), (folder / "reports" / "dashboard.html", "../"), (tmp_path / "dashboard.html", "evidence/")):
         code, _, err = call("dashboard", "--solution", str(folder), "-o", str(page_path))
         assert code == 0, err
         page = page_path.read_text()
         links = _links(page)
-        assert links == {"performance/mlperf_log_summary.txt": f"{prefix}{files}/performance/mlperf_log_summary.txt",
-                         "detections.json": f"{prefix}{files}/detections.json"}
+        assert links == {
+            "performance/mlperf_log_summary.txt": f"{prefix}{files}/performance/mlperf_log_summary.txt",
+            "detections.json": f"{prefix}{files}/detections.json",
+        }
         for entry in record["files"]:  # each link leads to the very file the record lists
             assert _sha256(page_path.parent / links[entry["name"]]) == entry["sha256"]
         assert str(tmp_path) not in page
@@ -157,9 +158,11 @@ def test_bad_names_are_refused_in_the_kernel(name):
 def test_read_attachments_ignores_malformed_outputs():
     notebook = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("x")
-    cell.outputs = [nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": 3, "name": "a"}}),
-                    nbformat.v4.new_output("display_data", data={ATTACH_MIME: "nonsense"}),
-                    nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": "/x/a", "name": "a"}})]
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": 3, "name": "a"}}),
+        nbformat.v4.new_output("display_data", data={ATTACH_MIME: "nonsense"}),
+        nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": "/x/a", "name": "a"}}),
+    ]
     notebook.cells.append(cell)
     assert read_attachments(notebook) == [{"path": "/x/a", "name": "a", "cell_index": 0}]
 

@@ -88,7 +88,11 @@ def test_sweep_runs_the_grid_and_benchmark_the_manifest_grid(hello):
     assert "4 runs, 4 ok, 0 not ok" in out
     frame = reefnb.results()
     assert sorted(zip(frame["param.samples"], frame["param.method"], strict=True)) == [
-        (100, "random"), (100, "stratified"), (400, "random"), (400, "stratified")]
+        (100, "random"),
+        (100, "stratified"),
+        (400, "random"),
+        (400, "stratified"),
+    ]
     code, out, err = call("benchmark", str(hello))
     assert code == 0, err
     assert "6 runs, 6 ok" in out

@@ -19,9 +19,13 @@ from reefnb.sharing.registry import shareable_record
 def runs(count: int, prefix: str = "aa", month: str = "2026-03", solution: str = "hello-sweep") -> list[dict]:
     records = []
     for index in range(count):
-        record = make_record(f"{month.replace('-', '')}01T000000Z-{prefix}{index:06x}", solution=solution, started=f"{month}-01T00:00:00+00:00",
-                             parameters={"samples": index, "method": "random"},
-                             metrics={"abs_error": {"value": 1.0 / (index + 1), "unit": None}})
+        record = make_record(
+            f"{month.replace('-', '')}01T000000Z-{prefix}{index:06x}",
+            solution=solution,
+            started=f"{month}-01T00:00:00+00:00",
+            parameters={"samples": index, "method": "random"},
+            metrics={"abs_error": {"value": 1.0 / (index + 1), "unit": None}},
+        )
         records.append(record)
     return records
 
@@ -31,8 +35,9 @@ def commits(repository: Path) -> int:
 
 
 def tree(repository: Path) -> list[str]:
-    return subprocess.run(["git", "-C", str(repository), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True,
-                          check=True).stdout.split()
+    return subprocess.run(
+        ["git", "-C", str(repository), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 def test_a_thousand_results_are_one_commit_sharded_by_solution_and_month_and_pull_once(bare, user):  # noqa: F811

@@ -27,8 +27,12 @@ def flagship_records(folder, count: int = 6) -> list[dict]:
     for index in range(count):
         backend = ("tflite", "tflite-int8", "tf")[index % 3]
         parameters = {**DEFAULTS, "backend": backend, "mode": "accuracy" if index == 0 else "both"}
-        metrics = {"mAP": {"value": 0.5631 - 0.01 * index, "unit": None}, "AP50": {"value": 0.65 + 0.03 * index, "unit": None},
-                   "AP75": {"value": 0.7 + 0.02 * index, "unit": None}, "latency_p90_ms": {"value": 4.0 + index, "unit": "ms"}}
+        metrics = {
+            "mAP": {"value": 0.5631 - 0.01 * index, "unit": None},
+            "AP50": {"value": 0.65 + 0.03 * index, "unit": None},
+            "AP75": {"value": 0.7 + 0.02 * index, "unit": None},
+            "latency_p90_ms": {"value": 4.0 + index, "unit": "ms"},
+        }
         record = make_record(f"20260101T00000{index}Z-fa{index:06x}", solution="obj-detection-coco-tf", parameters=parameters, metrics=metrics)
         record["solution"].update({"version": "0.1.0", "path": str(folder)})
         records.append(record)
@@ -57,10 +61,10 @@ def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_p
     text = page.read_text(encoding="utf-8")
     assert "<h1>Object detection: latency against mAP (local runs and published MLPerf results)</h1>" in text
     assert "declares no expected results" not in text
-    comparison = text[text.index("Comparison with reference results"):text.index("Published reference results")]
+    comparison = text[text.index("Comparison with reference results") : text.index("Published reference results")]
     row = re.search(r"<tr><td>w100-tflite-accuracy</td><td>[^<]*</td><td>mAP</td>.*?</tr>", comparison).group(0)
     assert "<td>0.5630</td><td>abs 0.02</td><td>0.5631</td><td>1</td><td>yes</td>" in row  # expected, tolerance, observed, runs, verdict
-    assert "COCO val2017" in text[text.index("Published reference results"):]
+    assert "COCO val2017" in text[text.index("Published reference results") :]
     specs = json.loads(re.search(r"const specs = (\{.*?\});\n", text).group(1))
     layers = specs["chart0"]["vconcat"][0]["layer"]
     x, y = layers[1]["encoding"]["x"], layers[1]["encoding"]["y"]
@@ -73,4 +77,3 @@ def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_p
     explorer = reefnb.explore("obj-detection-coco-tf")
     assert explorer.objectives == {"metric.latency_p90_ms": "min", "metric.mAP": "max"}
     assert explorer.chart.spec["title"]["text"].startswith("obj-detection-coco-tf")
-

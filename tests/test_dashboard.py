@@ -31,15 +31,25 @@ def record(index: int, method: str, samples: int, time_ms: float, abs_error: flo
         "workflow": "benchmark",
         "notebook": {"path": "main.ipynb", "sha256": "ab" * 32, "output_path": f"/runs/{run_id}.ipynb"},
         "parameters": {"samples": samples, "method": method},
-        "metrics": {"time_ms": {"value": time_ms, "unit": "ms"}, "abs_error": {"value": abs_error, "unit": None},
-                    "points": {"value": samples, "unit": "points"}},
+        "metrics": {
+            "time_ms": {"value": time_ms, "unit": "ms"},
+            "abs_error": {"value": abs_error, "unit": None},
+            "points": {"value": samples, "unit": "points"},
+        },
         "status": status,
         "error": None if status == "ok" else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
         "started": f"2026-01-01T00:00:{index:02d}+00:00",
         "ended": f"2026-01-01T00:00:{index:02d}+00:00",
         "duration_s": 1.0,
-        "environment": {"name": environment, "kernel": "python3", "hostname": "box", "os": {"platform": "Linux"},
-                        "cpu": {"model": "Test CPU", "count": 8}, "memory_bytes": 2**34, "python": {"version": "3.11.7"}},
+        "environment": {
+            "name": environment,
+            "kernel": "python3",
+            "hostname": "box",
+            "os": {"platform": "Linux"},
+            "cpu": {"model": "Test CPU", "count": 8},
+            "memory_bytes": 2**34,
+            "python": {"version": "3.11.7"},
+        },
         "provenance": {"reefnb_version": reefnb.__version__, "git": None, "command": "reef benchmark"},
     }
 
@@ -48,8 +58,12 @@ def record(index: int, method: str, samples: int, time_ms: float, abs_error: flo
 def runs(hello):
     """hello-sweep with a dashboard section, and 24 recorded runs in two environments (one failed)."""
     manifest = json.loads((hello / "solution.json").read_text())
-    manifest["dashboard"] = {"x": "time_ms", "y": "abs_error", "columns": ["param.method", "param.samples", "time_ms", "abs_error", "env.name"],
-                             "title": "Pi: speed against accuracy"}
+    manifest["dashboard"] = {
+        "x": "time_ms",
+        "y": "abs_error",
+        "columns": ["param.method", "param.samples", "time_ms", "abs_error", "env.name"],
+        "title": "Pi: speed against accuracy",
+    }
     (hello / "solution.json").write_text(json.dumps(manifest))
     rng = np.random.default_rng(3)
     records, index = [], 0
@@ -132,9 +146,18 @@ def test_dashboard_renders_in_chromium_with_the_network_off(runs, tmp_path):
     path = build_dashboard(reefnb.results(solution="hello-sweep"), tmp_path / "dashboard.html", solution=solution)
     errors, requests = [], []
     with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_context(offline=True).new_page()
             page.on("console", lambda message: message.type == "error" and errors.append(message.text))
@@ -214,12 +237,21 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
 
     solution = reefnb.load_solution(Path(__file__).resolve().parent.parent / "solutions" / "obj-detection-coco-tf")
     base = {"param.model": "ssd-mobilenet-tiny-w100-128", "param.backend": "tflite", "param.scenario": "SingleStream", "status": "ok"}
-    frame = pandas.DataFrame([
-        {**base, "run_id": "a", "param.dataset": "synthetic-50", "param.mode": "accuracy", "metric.mAP": 0.56},
-        {**base, "run_id": "b", "param.dataset": "synthetic-500", "param.mode": "accuracy", "metric.mAP": 0.10},
-        {**base, "run_id": "c", "param.dataset": "synthetic-50", "param.mode": "performance", "param.min_duration_ms": 1000,
-         "metric.latency_p90_ms": 9.0, "metric.loadgen_result": "VALID"},
-    ])
+    frame = pandas.DataFrame(
+        [
+            {**base, "run_id": "a", "param.dataset": "synthetic-50", "param.mode": "accuracy", "metric.mAP": 0.56},
+            {**base, "run_id": "b", "param.dataset": "synthetic-500", "param.mode": "accuracy", "metric.mAP": 0.10},
+            {
+                **base,
+                "run_id": "c",
+                "param.dataset": "synthetic-50",
+                "param.mode": "performance",
+                "param.min_duration_ms": 1000,
+                "metric.latency_p90_ms": 9.0,
+                "metric.loadgen_result": "VALID",
+            },
+        ]
+    )
     table = reference_comparison(frame, solution).set_index(["expected", "metric"])
     assert table.loc[("w100-tflite-accuracy", "mAP"), "runs"] == 1 and table.loc[("w100-tflite-accuracy", "mAP"), "within tolerance"] == "yes"
     assert table.loc[("w100-tflite-500-accuracy", "mAP"), "within tolerance"] == "no"  # only run b: 0.10 against 0.5624

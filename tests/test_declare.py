@@ -82,8 +82,7 @@ def test_a_notebook_outside_any_solution_keeps_its_declarations_alone(tmp_path):
 def test_the_solution_is_found_above_the_notebook(tmp_path):
     folder = tmp_path / "solution"
     write_notebook(folder / "notebooks" / "train.ipynb", "x = 1")
-    (folder / "solution.json").write_text(json.dumps(
-        {"name": "deep", "version": "1.0.0", "workflows": {"run": {"notebook": "notebooks/train.ipynb"}}}))
+    (folder / "solution.json").write_text(json.dumps({"name": "deep", "version": "1.0.0", "workflows": {"run": {"notebook": "notebooks/train.ipynb"}}}))
     assert solution_of(folder / "notebooks" / "train.ipynb") == (folder / "solution.json").resolve()
     declare_tools(["git"], notebook=folder / "notebooks" / "train.ipynb")
     assert manifest(folder)["requires"] == {"tools": [{"name": "git"}]}
@@ -110,8 +109,7 @@ def test_tools_are_checked_on_path_and_unknown_ones_refused(hello):
 def test_artifacts_are_validated_before_anything_is_written(hello):
     notebook = hello / "main.ipynb"
     spec = artifact_spec(["https://a.example/rows.csv", "https://b.example/rows.csv"], SHA.upper(), size=5, license="CC0-1.0")
-    assert spec == {"kind": "dataset", "urls": ["https://a.example/rows.csv", "https://b.example/rows.csv"], "sha256": SHA,
-                    "size": 5, "license": "CC0-1.0"}
+    assert spec == {"kind": "dataset", "urls": ["https://a.example/rows.csv", "https://b.example/rows.csv"], "sha256": SHA, "size": 5, "license": "CC0-1.0"}
     declaration = declare_artifact("rows", spec, notebook=notebook)
     [check] = declaration.checks
     assert check.kind == "artifact" and check.status == "pending" and not declaration.unmet

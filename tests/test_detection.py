@@ -104,8 +104,13 @@ def test_packages_of_this_python_match_importlib_metadata():
 def test_environment_describes_the_inspected_python(shared_venv):
     python, _ = shared_venv
     here = detection.detect(["environment"], env_name="main")["environment"]
-    assert here == {"name": "main", "python": sys.executable, "version": platform.python_version(),
-                    "implementation": platform.python_implementation(), "prefix": sys.prefix}
+    assert here == {
+        "name": "main",
+        "python": sys.executable,
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "prefix": sys.prefix,
+    }
     there = detection.detect(["environment"], python=python)["environment"]
     assert there["prefix"] == str(Path(python).parent.parent)
     assert there["version"] == detection.python_version(python) == platform.python_version()
@@ -157,20 +162,23 @@ def test_an_absent_tool_is_none_and_an_unknown_one_an_error(monkeypatch, tmp_pat
         find_tool("frobnicator")
 
 
-@pytest.mark.parametrize(("name", "output", "version"), [
-    ("gcc", "gcc (Debian 12.2.0-14+deb12u1) 12.2.0\nCopyright (C) 2022 Free Software Foundation, Inc.", "12.2.0"),
-    ("gcc", "gcc (GCC) 11.4.1 20230605 (Red Hat 11.4.1-2)\n", "11.4.1"),
-    ("gcc", "Apple clang version 15.0.0 (clang-1500.1.0.2.5)\nTarget: arm64-apple-darwin23.2.0\n", "15.0.0"),
-    ("clang", "Ubuntu clang version 14.0.0-1ubuntu1.1\nTarget: x86_64-pc-linux-gnu\n", "14.0.0"),
-    ("nvcc", "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.4, V12.4.131\n", "12.4.131"),
-    ("java", 'java version "1.8.0_292"\nJava(TM) SE Runtime Environment (build 1.8.0_292-b10)\n', "1.8.0"),
-    ("java", 'openjdk version "21" 2023-09-19\n', "21"),
-    ("go", "go version go1.22.1 linux/amd64\n", "1.22.1"),
-    ("git", "git version 2.39.5 (Apple Git-154)\n", "2.39.5"),
-    ("make", "GNU Make 4.3\nBuilt for x86_64-pc-linux-gnu\n", "4.3"),
-    ("node", "v20.20.2\n", "20.20.2"),
-    ("python3", "Python 3.11.7\n", "3.11.7"),
-])
+@pytest.mark.parametrize(
+    ("name", "output", "version"),
+    [
+        ("gcc", "gcc (Debian 12.2.0-14+deb12u1) 12.2.0\nCopyright (C) 2022 Free Software Foundation, Inc.", "12.2.0"),
+        ("gcc", "gcc (GCC) 11.4.1 20230605 (Red Hat 11.4.1-2)\n", "11.4.1"),
+        ("gcc", "Apple clang version 15.0.0 (clang-1500.1.0.2.5)\nTarget: arm64-apple-darwin23.2.0\n", "15.0.0"),
+        ("clang", "Ubuntu clang version 14.0.0-1ubuntu1.1\nTarget: x86_64-pc-linux-gnu\n", "14.0.0"),
+        ("nvcc", "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.4, V12.4.131\n", "12.4.131"),
+        ("java", 'java version "1.8.0_292"\nJava(TM) SE Runtime Environment (build 1.8.0_292-b10)\n', "1.8.0"),
+        ("java", 'openjdk version "21" 2023-09-19\n', "21"),
+        ("go", "go version go1.22.1 linux/amd64\n", "1.22.1"),
+        ("git", "git version 2.39.5 (Apple Git-154)\n", "2.39.5"),
+        ("make", "GNU Make 4.3\nBuilt for x86_64-pc-linux-gnu\n", "4.3"),
+        ("node", "v20.20.2\n", "20.20.2"),
+        ("python3", "Python 3.11.7\n", "3.11.7"),
+    ],
+)
 def test_version_patterns(name, output, version):
     assert TOOLS[name].parse_version(output) == version
 
@@ -224,9 +232,11 @@ def test_conda_environments_are_found(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CONDA_PREFIX", str(tmp_path / "active"))
     found = [entry for entry in detection.detect(["python"])["python"] if entry["source"] == "conda"]
-    assert found == [{"path": str(active), "version": "3.9.1", "source": "conda"},
-                     {"path": str(base), "version": "3.12.4", "source": "conda"},
-                     {"path": str(env), "version": "3.10.14", "source": "conda"}]
+    assert found == [
+        {"path": str(active), "version": "3.9.1", "source": "conda"},
+        {"path": str(base), "version": "3.12.4", "source": "conda"},
+        {"path": str(env), "version": "3.10.14", "source": "conda"},
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,10 +247,8 @@ def test_nvidia_smi_csv_is_parsed():
     # No GPU here: these are lines in the format nvidia-smi prints for the query reef makes.
     output = "NVIDIA H200, 143771, 9.0, 570.124.06\nTesla T4, 15360, 7.5, 535.104.05\n"
     assert detection.parse_nvidia_smi(output) == [
-        {"vendor": "nvidia", "name": "NVIDIA H200", "memory_bytes": 143771 * 1024**2, "compute_capability": "9.0",
-         "driver": "570.124.06"},
-        {"vendor": "nvidia", "name": "Tesla T4", "memory_bytes": 15360 * 1024**2, "compute_capability": "7.5",
-         "driver": "535.104.05"},
+        {"vendor": "nvidia", "name": "NVIDIA H200", "memory_bytes": 143771 * 1024**2, "compute_capability": "9.0", "driver": "570.124.06"},
+        {"vendor": "nvidia", "name": "Tesla T4", "memory_bytes": 15360 * 1024**2, "compute_capability": "7.5", "driver": "535.104.05"},
     ]
     assert detection.parse_nvidia_smi("GRID K520, [N/A], [Not Supported], 390.1\n")[0]["memory_bytes"] is None
 
@@ -255,13 +263,12 @@ def test_an_old_nvidia_smi_without_compute_cap(tmp_path, monkeypatch):
     if os.name == "nt":
         pytest.skip("the stand-in tools are POSIX shell scripts, which Windows cannot execute")
     script = tmp_path / "nvidia-smi"
-    script.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\n'
-                      'echo "Tesla K80, 11441, 470.57.02"\n')
+    script.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\necho "Tesla K80, 11441, 470.57.02"\n')
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     assert detection.detect(["gpu"])["gpu"] == [
-        {"vendor": "nvidia", "name": "Tesla K80", "memory_bytes": 11441 * 1024**2, "compute_capability": None,
-         "driver": "470.57.02"}]
+        {"vendor": "nvidia", "name": "Tesla K80", "memory_bytes": 11441 * 1024**2, "compute_capability": None, "driver": "470.57.02"}
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,8 +283,7 @@ def test_a_warm_call_reads_the_cache_without_starting_a_process(monkeypatch, ree
     attempts = forbid_subprocesses(monkeypatch)
     warm = detection.detect()
     assert attempts == []
-    assert {name: data for name, data in warm.items() if name != "memory"} == \
-        {name: data for name, data in cold.items() if name != "memory"}
+    assert {name: data for name, data in warm.items() if name != "memory"} == {name: data for name, data in cold.items() if name != "memory"}
     assert warm["memory"]["total_bytes"] == cold["memory"]["total_bytes"]
 
 
@@ -332,8 +338,9 @@ def test_a_new_tool_on_path_is_seen(tmp_path, monkeypatch):
     script.write_text("#!/bin/sh\necho 'cmake version 9.8.7'\n")
     script.chmod(0o755)
     assert detection.detect(["tools"])["tools"]["cmake"] == {"path": str(script), "version": "9.8.7"}
-    assert {name: found for name, found in before.items() if name != "cmake"} == \
-        {name: found for name, found in detection.detect(["tools"])["tools"].items() if name != "cmake"}
+    assert {name: found for name, found in before.items() if name != "cmake"} == {
+        name: found for name, found in detection.detect(["tools"])["tools"].items() if name != "cmake"
+    }
 
 
 def test_a_corrupt_cache_is_ignored():
@@ -355,7 +362,8 @@ def test_tensorflow_when_present(tmp_path):
     python, site_packages = make_venv(tmp_path / "venv")
     package = site_packages / "tensorflow"
     package.mkdir()
-    (package / "__init__.py").write_text(textwrap.dedent("""
+    (package / "__init__.py").write_text(
+        textwrap.dedent("""
         import types
         __version__ = "2.99.0"
         class _Device:
@@ -364,17 +372,22 @@ def test_tensorflow_when_present(tmp_path):
         test = types.SimpleNamespace(is_built_with_cuda=lambda: True)
         config = types.SimpleNamespace(list_physical_devices=lambda: [_Device("/physical_device:CPU:0", "CPU"),
                                                                       _Device("/physical_device:GPU:0", "GPU")])
-    """))
+    """)
+    )
     assert detection.detect(["tensorflow"], python=python)["tensorflow"] == {
-        "installed": True, "version": "2.99.0", "built_with_cuda": True, "gpus": 1,
-        "devices": [{"name": "/physical_device:CPU:0", "type": "CPU"}, {"name": "/physical_device:GPU:0", "type": "GPU"}]}
+        "installed": True,
+        "version": "2.99.0",
+        "built_with_cuda": True,
+        "gpus": 1,
+        "devices": [{"name": "/physical_device:CPU:0", "type": "CPU"}, {"name": "/physical_device:GPU:0", "type": "GPU"}],
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Plugins
 
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from reefnb.provision.detection import Detector
 
 
@@ -408,7 +421,7 @@ class PlainObject:  # no base class: any object with name and detect() will do
 
 
 plain = PlainObject()
-'''
+"""
 
 ENTRY_POINTS = """
 [reefnb.detectors]
@@ -461,8 +474,7 @@ def test_a_plugin_installed_later_is_found(plugin):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: reef-plugin-later\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[reefnb.detectors]\nlater = reef_plugin_later:LaterDetector\n")
-    (plugin / "reef_plugin_later.py").write_text("from reef_plugin_demo import DemoDetector\n\n\n"
-                                                 "class LaterDetector(DemoDetector):\n    name = 'later'\n")
+    (plugin / "reef_plugin_later.py").write_text("from reef_plugin_demo import DemoDetector\n\n\nclass LaterDetector(DemoDetector):\n    name = 'later'\n")
     assert "later" in detection.default_detector_names()
     assert detection.detect(["later"])["later"]["answer"] == 42
 

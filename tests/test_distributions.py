@@ -94,10 +94,23 @@ def test_a_broken_record_is_read_as_names_only_where_they_are_modules(version, s
     info = tmp_path / "odd-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: odd\nVersion: 1.0\n", encoding="utf-8")
-    (info / "RECORD").write_text("\n".join([
-        "../../../bin/odd-tool,,", "/etc/passwd,,", "odd-1.0.dist-info/METADATA,,", "README.md,,", "odd.libs/libx.so,,",
-        "__pycache__/odd_mod.cpython-311.pyc,,", "odd_mod.py,,", "odd_ext.abi3.so,,", "odd_pkg/__init__.py,,",
-    ]) + "\n", encoding="utf-8")
+    (info / "RECORD").write_text(
+        "\n".join(
+            [
+                "../../../bin/odd-tool,,",
+                "/etc/passwd,,",
+                "odd-1.0.dist-info/METADATA,,",
+                "README.md,,",
+                "odd.libs/libx.so,,",
+                "__pycache__/odd_mod.cpython-311.pyc,,",
+                "odd_mod.py,,",
+                "odd_ext.abi3.so,,",
+                "odd_pkg/__init__.py,,",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     (info / "top_level.txt").write_text("odd_declared\nnot-a-module\n", encoding="utf-8")
     expected = {"odd_declared": ["odd"], "odd_ext": ["odd"], "odd_mod": ["odd"], "odd_pkg": ["odd"]}
     assert distributions.packages_distributions([str(tmp_path)]) == expected

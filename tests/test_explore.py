@@ -33,9 +33,16 @@ def recorded(reef_home):
 
 def brush(x_range, y_range, x="metric\\.time_ms", y="metric\\.abs_error") -> dict:
     """An interval selection as Vega-Lite's view sends it: the signal ({field: [low, high]}) and the store."""
-    return {"value": {x: list(x_range), y: list(y_range)},
-            "store": [{"unit": "layer_1", "fields": [{"field": x, "channel": "x", "type": "R"}, {"field": y, "channel": "y", "type": "R"}],
-                       "values": [list(x_range), list(y_range)]}]}
+    return {
+        "value": {x: list(x_range), y: list(y_range)},
+        "store": [
+            {
+                "unit": "layer_1",
+                "fields": [{"field": x, "channel": "x", "type": "R"}, {"field": y, "channel": "y", "type": "R"}],
+                "values": [list(x_range), list(y_range)],
+            }
+        ],
+    }
 
 
 def test_explore_returns_a_jupyter_chart_and_selected_starts_empty(recorded):
@@ -58,9 +65,13 @@ def test_a_brush_selects_exactly_the_runs_in_its_range_and_a_click_one_run(recor
     assert sorted(explorer.selected["run_id"]) == sorted(expected) and len(expected) == 5
     assert "5 selected" in explorer.selection_view.value
     clicked = frame["run_id"].iloc[3]
-    explorer.chart._vl_selections = {**explorer.chart._vl_selections, "click": {
-        "value": {"vlPoint": {"or": [{"run_id": clicked}]}, "run_id": [clicked]},
-        "store": [{"unit": "layer_1", "fields": [{"field": "run_id", "type": "E"}], "values": [clicked]}]}}
+    explorer.chart._vl_selections = {
+        **explorer.chart._vl_selections,
+        "click": {
+            "value": {"vlPoint": {"or": [{"run_id": clicked}]}, "run_id": [clicked]},
+            "store": [{"unit": "layer_1", "fields": [{"field": "run_id", "type": "E"}], "values": [clicked]}],
+        },
+    }
     assert list(explorer.selected["run_id"]) == [clicked]
     explorer.chart._vl_selections = {"brush": {"value": {}, "store": []}, "click": {"value": {}, "store": []}}
     assert explorer.selected.empty
@@ -95,17 +106,25 @@ def test_compare_shows_what_differs_side_by_side(recorded):
 def test_large_frames_draw_a_sample_but_the_selection_maps_to_the_right_runs(reef_home):
     rng = np.random.default_rng(0)
     count = 20_000
-    frame = pd.DataFrame({"run_id": [f"r{i}" for i in range(count)], "status": "ok",
-                          "metric.time_ms": rng.random(count) * 100, "metric.abs_error": rng.random(count),
-                          "env.name": rng.choice(["cpu", "gpu"], count)})
+    frame = pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(count)],
+            "status": "ok",
+            "metric.time_ms": rng.random(count) * 100,
+            "metric.abs_error": rng.random(count),
+            "env.name": rng.choice(["cpu", "gpu"], count),
+        }
+    )
     explorer = reefnb.explore(frame, objectives={"time_ms": "min", "abs_error": "min"})
     drawn = explorer.chart.spec["datasets"]
     assert max(len(rows) for rows in drawn.values()) <= 4_000
     explorer.chart._vl_selections = {**explorer.chart._vl_selections, "brush": brush((10, 20), (0.5, 0.6))}
     expected = frame[frame["metric.time_ms"].between(10, 20) & frame["metric.abs_error"].between(0.5, 0.6)]
     assert sorted(explorer.selected["run_id"]) == sorted(expected["run_id"]) and len(expected) > 100
-    explorer.chart._vl_selections = {**explorer.chart._vl_selections, "click": {"value": {}, "store": [
-        {"unit": "layer_1", "fields": [{"field": "run_id", "type": "E"}], "values": ["r7"]}]}}
+    explorer.chart._vl_selections = {
+        **explorer.chart._vl_selections,
+        "click": {"value": {}, "store": [{"unit": "layer_1", "fields": [{"field": "run_id", "type": "E"}], "values": ["r7"]}]},
+    }
     assert list(explorer.selected["run_id"]) == ["r7"]
 
 

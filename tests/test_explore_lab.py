@@ -49,8 +49,7 @@ def read_selected(page, index: int, previous: str | None = None) -> list[str]:
 
 def point_centres(marks) -> list[tuple[float, float]]:
     """The chart's points on the page, left to right."""
-    return sorted((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-                  for box in (marks.nth(index).bounding_box() for index in range(marks.count())))
+    return sorted((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2) for box in (marks.nth(index).bounding_box() for index in range(marks.count())))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
@@ -58,8 +57,9 @@ def test_brushing_the_chart_in_jupyterlab_selects_those_runs_in_the_kernel(lab):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     pytest.importorskip("anywidget", reason="anywidget is not installed (it is a dependency of reefnb: reinstall it)")
     url, root = lab
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(READ_BACK),
-                                               nbformat.v4.new_code_cell("explorer.compare()")])
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(READ_BACK), nbformat.v4.new_code_cell("explorer.compare()")]
+    )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "explore.ipynb")
     artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))

@@ -64,8 +64,7 @@ WARNINGS = {"handbook-matplotlib": "import 'matplotlib': no installed distributi
 def r_kernel() -> str | None:
     from jupyter_client.kernelspec import KernelSpecManager
 
-    return next((name for name, spec in KernelSpecManager().get_all_specs().items()
-                 if spec["spec"].get("language", "").lower() == "r"), None)
+    return next((name for name, spec in KernelSpecManager().get_all_specs().items() if spec["spec"].get("language", "").lower() == "r"), None)
 
 
 def prepare(case: str, work: Path) -> Path:
@@ -88,8 +87,7 @@ def run_case(case: str, work: Path) -> dict:
     exported = time.perf_counter() - started
     started = time.perf_counter()
     report = reproduce(summary["package"], trust=True, env="native", folder=work / "reproduced" / case, store=True)
-    return {"case": case, "record": record, "summary": summary, "report": report,
-            "export_s": exported, "reproduce_s": time.perf_counter() - started}
+    return {"case": case, "record": record, "summary": summary, "report": report, "export_s": exported, "reproduce_s": time.perf_counter() - started}
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
@@ -171,9 +169,11 @@ def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
 
     from reefnb.frontends.cli import main
 
-    notebook = write_notebook(tmp_path / "work" / "plots.ipynb", None,
-                              "try:\n    import matplotlib.pyplot as plt\nexcept ImportError:\n    plt = None\nimport numpy\n"
-                              "import reefnb\nreefnb.record('ok', 1)")
+    notebook = write_notebook(
+        tmp_path / "work" / "plots.ipynb",
+        None,
+        "try:\n    import matplotlib.pyplot as plt\nexcept ImportError:\n    plt = None\nimport numpy\nimport reefnb\nreefnb.record('ok', 1)",
+    )
     assert reefnb.run(notebook)["status"] == "ok"
     package = tmp_path / "plots.reef.zip"
     assert main(["export", str(notebook), "-o", str(package)]) == 0

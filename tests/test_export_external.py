@@ -28,9 +28,12 @@ def exported(tmp_path):
     data = tmp_path / "exporter-disk" / "measurements" / "values.csv"
     data.parent.mkdir(parents=True)
     data.write_text(CONTENT)
-    notebook = write_notebook(tmp_path / "work" / "totals.ipynb", f"data_file = {str(data)!r}",
-                              "with open(data_file) as handle:\n    total = sum(int(line) for line in handle)",
-                              "import reefnb\nreefnb.record('total', total)")
+    notebook = write_notebook(
+        tmp_path / "work" / "totals.ipynb",
+        f"data_file = {str(data)!r}",
+        "with open(data_file) as handle:\n    total = sum(int(line) for line in handle)",
+        "import reefnb\nreefnb.record('total', total)",
+    )
     record = reefnb.run(notebook)
     assert record["status"] == "ok", record["error"]
     return notebook, data
@@ -132,8 +135,7 @@ def test_an_external_file_no_parameter_names_is_a_warning(tmp_path):
     data = tmp_path / "elsewhere" / "table.txt"
     data.parent.mkdir()
     data.write_text("x\n")
-    notebook = write_notebook(tmp_path / "work" / "fixed.ipynb", None,
-                              f"text = open({str(data)!r}).read()", "import reefnb\nreefnb.record('n', len(text))")
+    notebook = write_notebook(tmp_path / "work" / "fixed.ipynb", None, f"text = open({str(data)!r}).read()", "import reefnb\nreefnb.record('n', len(text))")
     assert reefnb.run(notebook)["status"] == "ok"
     summary = reefnb.export_package(notebook, tmp_path / "fixed.reef.zip", external={"table": Path(data)})
     assert [warning for warning in summary["warnings"] if "no parameter names" in warning and "make the path a parameter" in warning]

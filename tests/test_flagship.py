@@ -50,7 +50,7 @@ def _detect_all(detector, paths, batch: int = 10) -> dict[int, np.ndarray]:
     images = np.stack([data.preprocess(path, detector.input_size) for path in paths])
     found = {}
     for start in range(0, len(images), batch):
-        for offset, (boxes, scores, classes) in enumerate(detector.predict(images[start:start + batch])):
+        for offset, (boxes, scores, classes) in enumerate(detector.predict(images[start : start + batch])):
             found[start + offset] = np.concatenate([boxes, scores[:, None], classes[:, None]], axis=1)
     return found
 
@@ -73,8 +73,7 @@ def test_synthetic_set_is_deterministic_and_coco_shaped(tmp_path):
     pixels = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(paths[0]).convert("RGB"))
     assert np.array_equal(pixels, first_images[0])
     # ground truth scored as detections is a perfect mAP under real pycocotools; nothing found is 0
-    truth = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
-             for a in coco.dataset["annotations"]]
+    truth = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in coco.dataset["annotations"]]
     assert evaluate.evaluate(coco, truth)["mAP"] == pytest.approx(1.0)
     assert evaluate.evaluate(coco, [])["mAP"] == 0.0
 
@@ -144,7 +143,7 @@ def test_frozen_graph_loader_on_the_real_ssdlite_graph():
     graph = Path(next(iter(spec.submodule_search_locations))) / "frozen_inference_graph.pb"
     detector = backends.load_frozen_graph(graph, 300)
     rng = np.random.default_rng(0)
-    (boxes, scores, classes), = detector.predict(rng.integers(0, 256, (1, 300, 300, 3), dtype=np.uint8))
+    ((boxes, scores, classes),) = detector.predict(rng.integers(0, 256, (1, 300, 300, 3), dtype=np.uint8))
     assert len(scores) > 0 and set(classes.tolist()) == {1.0}  # one class: person
     assert np.all(np.diff(scores) <= 0) and np.all((boxes >= 0) & (boxes <= 1))
 
@@ -161,8 +160,9 @@ def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
     assert 1.0 <= single.latency_ms["p50"] <= single.latency_ms["p90"] <= single.latency_ms["p99"]
     assert single.samples_per_second > 10
 
-    offline = run_loadgen(sleepy, 16, "Offline", "performance", batch_size=4, min_duration_ms=300, min_query_count=1,
-                          expected_qps=100, log_dir=tmp_path / "offline")
+    offline = run_loadgen(
+        sleepy, 16, "Offline", "performance", batch_size=4, min_duration_ms=300, min_query_count=1, expected_qps=100, log_dir=tmp_path / "offline"
+    )
     assert offline.samples_per_second > 100 and offline.query_count == 1
 
     accuracy = run_loadgen(sleepy, 16, "SingleStream", "accuracy", log_dir=tmp_path / "accuracy")
@@ -185,16 +185,22 @@ def test_reference_rows_have_sources_and_fit_the_results_frame():
     reference = load_reference()
     assert len(reference) >= 5
     for row in reference.itertuples():
-        assert row.source.startswith(("https://github.com/mlcommons/inference_results_v0.5/", "https://github.com/mlcommons/inference_results_v0.7/",
-                                      "https://github.com/mlcommons/inference_policies/"))
+        assert row.source.startswith(
+            (
+                "https://github.com/mlcommons/inference_results_v0.5/",
+                "https://github.com/mlcommons/inference_results_v0.7/",
+                "https://github.com/mlcommons/inference_policies/",
+            )
+        )
     assert reference["metric.mAP"].between(0.2, 0.25).all()
     single = reference[reference["param.scenario"] == "SingleStream"]
     assert single["metric.latency_p90_ms"].notna().all() and (single["metric.latency_p90_ms"] < 2).all()
     import pandas
 
     runs = pandas.DataFrame({"run_id": ["a", "b"], "status": ["ok", "ok"], "metric.latency_p90_ms": [3.0, 5.0], "metric.mAP": [0.3, 0.5]})
-    spec = pareto_chart(runs, "metric.latency_p90_ms", "metric.mAP", directions={"metric.latency_p90_ms": "min", "metric.mAP": "max"},
-                        reference=reference).to_dict()
+    spec = pareto_chart(
+        runs, "metric.latency_p90_ms", "metric.mAP", directions={"metric.latency_p90_ms": "min", "metric.mAP": "max"}, reference=reference
+    ).to_dict()
     assert "MLPerf v0.7 NVIDIA AGX_Xavier_TRT SingleStream" in json.dumps(spec)
 
     from reefnb.analysis.dashboard import reference_frame
@@ -225,8 +231,9 @@ def test_reduced_sweep_on_the_synthetic_set(flagship):
     cores often left too few queries for LoadGen's early-stopping estimate of p90 (INVALID)."""
     import reefnb
 
-    result = reefnb.sweep(flagship, grid={"backend": ["tflite", "tflite-int8"]},
-                          parameters={"model": VARIANTS[0], "min_duration_ms": 1000, "min_query_count": 100}, jobs=2)
+    result = reefnb.sweep(
+        flagship, grid={"backend": ["tflite", "tflite-int8"]}, parameters={"model": VARIANTS[0], "min_duration_ms": 1000, "min_query_count": 100}, jobs=2
+    )
     assert len(result) == 2
     for record in result:
         assert record["status"] == "ok", record.get("error")
@@ -277,8 +284,10 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(flagship, tmp_path
     source = tmp_path / "synthetic"
     data.make_synthetic_50(source)
     archives = {}
-    for name, members in (("annotations_trainval2017.zip", {"annotations/instances_val2017.json": source / "annotations.json"}),
-                          ("val2017.zip", {f"val2017/{path.name}": path for path in sorted((source / "images").iterdir())})):
+    for name, members in (
+        ("annotations_trainval2017.zip", {"annotations/instances_val2017.json": source / "annotations.json"}),
+        ("val2017.zip", {f"val2017/{path.name}": path for path in sorted((source / "images").iterdir())}),
+    ):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             for member, path in members.items():
@@ -309,8 +318,7 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(flagship, tmp_path
 
 
 def _files_outside_runs(folder: Path) -> set[str]:
-    return {str(path.relative_to(folder)) for path in folder.rglob("*")
-            if path.relative_to(folder).parts[0] != "runs" and "__pycache__" not in path.parts}
+    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.relative_to(folder).parts[0] != "runs" and "__pycache__" not in path.parts}
 
 
 def _mlperf_coco_map(accuracy_log: Path, annotation_file: Path) -> float:
@@ -332,9 +340,14 @@ def _mlperf_coco_map(accuracy_log: Path, annotation_file: Path) -> float:
         rows = np.frombuffer(bytes.fromhex(entry["data"]), np.float32).reshape(-1, 7)
         for index, ymin, xmin, ymax, xmax, score, label in rows.tolist():
             assert int(index) == entry["qsl_idx"]
-            detections.append({"image_id": image["id"], "category_id": int(label), "score": score,
-                               "bbox": [xmin * image["width"], ymin * image["height"],
-                                        (xmax - xmin) * image["width"], (ymax - ymin) * image["height"]]})
+            detections.append(
+                {
+                    "image_id": image["id"],
+                    "category_id": int(label),
+                    "score": score,
+                    "bbox": [xmin * image["width"], ymin * image["height"], (xmax - xmin) * image["width"], (ymax - ymin) * image["height"]],
+                }
+            )
     with contextlib.redirect_stdout(io.StringIO()):
         evaluation = COCOeval(truth, truth.loadRes(detections), "bbox")
         evaluation.params.imgIds = sorted(evaluated)
@@ -370,5 +383,6 @@ def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorde
     assert scored == pytest.approx(record["metrics"]["mAP"]["value"], abs=5e-5)
     assert scored > 0.15
     shown = json.loads((files / "accuracy" / "coco_detections.json").read_text())
-    assert len(shown) == sum(len(np.frombuffer(bytes.fromhex(entry["data"]), np.float32)) // 7
-                             for entry in json.loads((files / "accuracy" / "mlperf_log_accuracy.json").read_text()))
+    assert len(shown) == sum(
+        len(np.frombuffer(bytes.fromhex(entry["data"]), np.float32)) // 7 for entry in json.loads((files / "accuracy" / "mlperf_log_accuracy.json").read_text())
+    )

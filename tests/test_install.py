@@ -69,11 +69,15 @@ def test_init_new_environment_then_run_on_its_kernel(tmp_path):
 
 
 def test_unmet_tool_and_hardware_show_in_plan_and_exit_1(tmp_path):
-    folder = probe_solution(tmp_path / "needy", {
-        "tools": [{"name": "git", "version": ">=999"}, {"name": "fortran-9000"}],
-        "hardware": {"memory_gb": 1_000_000, "cpu_flags": ["no-such-flag"]},
-        "platforms": ["plan9"],
-    }, name="needy")
+    folder = probe_solution(
+        tmp_path / "needy",
+        {
+            "tools": [{"name": "git", "version": ">=999"}, {"name": "fortran-9000"}],
+            "hardware": {"memory_gb": 1_000_000, "cpu_flags": ["no-such-flag"]},
+            "platforms": ["plan9"],
+        },
+        name="needy",
+    )
     code, out, err = call("init", str(folder))
     assert code == 1
     assert "unmet    tool     git" in out and "is version" in out
@@ -112,8 +116,10 @@ def test_env_create_list_remove_and_run_with_env(tmp_path, hello):
     assert record["status"] == "ok" and record["environment"]["name"] == "probe2"
     assert record["environment"]["packages"]["reef-probe-pkg"] == "2.0.0"
     # the environment holds reefnb's kernel part only: record works, the rest of the API says where it is
-    probe = "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.fetch_artifact\nexcept ImportError as error:\n    print(error)\n" \
-            "print(sorted(path.name for path in pathlib.Path(reefnb.__file__).parent.iterdir() if path.name != '__pycache__'))"
+    probe = (
+        "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.fetch_artifact\nexcept ImportError as error:\n    print(error)\n"
+        "print(sorted(path.name for path in pathlib.Path(reefnb.__file__).parent.iterdir() if path.name != '__pycache__'))"
+    )
     shown = subprocess.run([get_environment("probe2").python, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert "reefnb.fetch_artifact is not in this environment: reef copies only reefnb.kernel" in shown
     assert shown.splitlines()[-1] == "['__init__.py', 'bench.py', 'common', 'kernel']"
@@ -149,8 +155,7 @@ def test_init_fetches_verified_artifacts_into_the_cache_and_lock(tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/annotations.json"
         good = {"kind": "dataset", "url": url, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
-        manifest = {"name": "data", "version": "0.1.0", "artifacts": {"annotations": good},
-                    "workflows": {"run": {"notebook": "main.ipynb"}}}
+        manifest = {"name": "data", "version": "0.1.0", "artifacts": {"annotations": good}, "workflows": {"run": {"notebook": "main.ipynb"}}}
         folder = write_solution(tmp_path / "data", manifest, "x = 1", "y = x")
         code, out, err = call("init", str(folder), "--native")
         assert code == 0, err
@@ -164,8 +169,13 @@ def test_init_fetches_verified_artifacts_into_the_cache_and_lock(tmp_path):
 
         # A large optional download waits for the run that needs it, unless named with --artifact.
         (served / "images.zip").write_bytes(payload[:100])
-        images = {"kind": "dataset", "url": url.replace("annotations.json", "images.zip"), "sha256": hashlib.sha256(payload[:100]).hexdigest(),
-                  "size": 100, "on_demand": True}
+        images = {
+            "kind": "dataset",
+            "url": url.replace("annotations.json", "images.zip"),
+            "sha256": hashlib.sha256(payload[:100]).hexdigest(),
+            "size": 100,
+            "on_demand": True,
+        }
         manifest["artifacts"]["images"] = images
         (folder / "solution.json").write_text(json.dumps(manifest))
         code, out, _ = call("init", str(folder), "--native")
@@ -191,7 +201,8 @@ def test_declared_environments_pin_their_own_packages_and_python(tmp_path):
     for version in ("1.0.0", "2.0.0"):
         make_wheel(wheels, "reef-probe-pkg", version, f"VERSION = '{version}'\ndef answer():\n    return 0\n")
     manifest = {
-        "name": "twoenvs", "version": "0.1.0",
+        "name": "twoenvs",
+        "version": "0.1.0",
         "requires": {"packages": ["reef-probe-pkg>=1"]},
         "environments": {"old": {"packages": ["reef-probe-pkg==1.0.0"]}, "ancient": {"python": "==2.0.*"}},
         "workflows": {"run": {"notebook": "main.ipynb"}},
@@ -213,14 +224,17 @@ def test_declared_environments_pin_their_own_packages_and_python(tmp_path):
 def test_a_declared_python_picks_a_matching_interpreter(tmp_path):
     import platform
 
-    others = [found for found in reefnb.detect(["python"])["python"]
-              if found["version"].split(".")[:2] != platform.python_version().split(".")[:2]
-              and found["version"].startswith("3.") and int(found["version"].split(".")[1]) >= 8]
+    others = [
+        found
+        for found in reefnb.detect(["python"])["python"]
+        if found["version"].split(".")[:2] != platform.python_version().split(".")[:2]
+        and found["version"].startswith("3.")
+        and int(found["version"].split(".")[1]) >= 8
+    ]
     if not others:
         pytest.skip("no other python 3.8+ interpreter on this machine to choose")
     minor = ".".join(others[-1]["version"].split(".")[:2])
-    manifest = {"name": "otherpy", "version": "0.1.0", "environments": {"other": {"python": f"=={minor}.*"}},
-                "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {"name": "otherpy", "version": "0.1.0", "environments": {"other": {"python": f"=={minor}.*"}}, "workflows": {"run": {"notebook": "main.ipynb"}}}
     folder = write_solution(tmp_path / "otherpy", manifest, "x = 1", "y = x")
     plan = plan_init(folder, env="other")
     assert plan.base_python != sys.executable

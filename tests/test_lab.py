@@ -26,8 +26,15 @@ from conftest import HELLO, REPO, stop_process
 import reefnb
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TOKEN = "reef-test-token"
 
 
@@ -44,14 +51,30 @@ def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
     if not (REPO / "reefnb" / "labextension" / "package.json").is_file():
         pytest.fail("the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)")
     settings = tmp_path / "jupyter"
-    environment = {**os.environ, "JUPYTER_CONFIG_DIR": str(settings / "config"), "JUPYTER_DATA_DIR": str(settings / "data"),
-                   "JUPYTER_RUNTIME_DIR": str(settings / "runtime"), "IPYTHONDIR": str(settings / "ipython"), "REEF_HOME": str(reef_home)}
+    environment = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(settings / "config"),
+        "JUPYTER_DATA_DIR": str(settings / "data"),
+        "JUPYTER_RUNTIME_DIR": str(settings / "runtime"),
+        "IPYTHONDIR": str(settings / "ipython"),
+        "REEF_HOME": str(reef_home),
+    }
     notification_settings = settings / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     notification_settings.mkdir(parents=True)
     (notification_settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))  # no news prompt
     port = free_port()
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={root}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *options]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *options,
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log_path = tmp_path / "jupyter-lab.log"

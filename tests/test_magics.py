@@ -86,13 +86,16 @@ def test_help_is_shown_and_the_kernel_keeps_running(shell):
     assert captured.stdout.strip() == f"reefnb {reefnb.__version__}"
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("bogus", "invalid choice: 'bogus'"),
-    ("run", "reef run: give a SOLUTION (or --resume RUN_ID)"),
-    ("run x --no-such-option", "unrecognized arguments: --no-such-option"),
-    ("run 'unclosed", "No closing quotation"),
-    ("validate /no/such/folder", "/no/such/folder: /: no such solution folder"),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("bogus", "invalid choice: 'bogus'"),
+        ("run", "reef run: give a SOLUTION (or --resume RUN_ID)"),
+        ("run x --no-such-option", "unrecognized arguments: --no-such-option"),
+        ("run 'unclosed", "No closing quotation"),
+        ("validate /no/such/folder", "/no/such/folder: /: no such solution folder"),
+    ],
+)
 def test_mistakes_are_a_short_red_message(shell, line, expected):
     value, captured = reef(shell, line)
     assert value is None
@@ -124,15 +127,19 @@ def test_run_shows_a_summary_and_returns_the_run_as_a_frame(shell, hello):
     assert row["metric.points"] == 400  # a 20 x 20 grid
     assert frame.attrs["units"]["metric.time_ms"] == "ms"
     summary = html(captured)
-    assert 'reef-badge reef-ok' in summary and row["run_id"] in summary and "time_ms" in summary
+    assert "reef-badge reef-ok" in summary and row["run_id"] in summary and "time_ms" in summary
 
     _, captured = reef(shell, f"run {hello} -p samples lots")
     assert "reef-error" in html(captured) and "samples" in plain(captured)
 
 
 def test_a_failed_run_is_shown_with_its_error(shell, tmp_path):
-    folder = write_solution(tmp_path / "broken", {"name": "broken", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
-                            "x = 1", "raise ValueError('bad input data')")
+    folder = write_solution(
+        tmp_path / "broken",
+        {"name": "broken", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "x = 1",
+        "raise ValueError('bad input data')",
+    )
     frame, captured = reef(shell, f"run {folder}")
     assert frame.iloc[0]["status"] == "failed"
     assert "reef-badge reef-failed" in html(captured) and "ValueError: bad input data (cell 1)" in plain(captured)
@@ -141,11 +148,12 @@ def test_a_failed_run_is_shown_with_its_error(shell, tmp_path):
 def test_run_summary_lists_the_attached_files_linked_from_the_kernels_folder(shell, tmp_path, monkeypatch):
     from reefnb.runs.attachments import file_details, file_line
 
-    cell = ("import reefnb\n(reefnb.run_folder() / 'summary log.txt').write_text('VALID\\n')\n"
-            "reefnb.attach(reefnb.run_folder() / 'summary log.txt', name='performance/summary log.txt')\n"
-            "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')")
-    folder = write_solution(tmp_path / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
-                            "x = 1", cell)
+    cell = (
+        "import reefnb\n(reefnb.run_folder() / 'summary log.txt').write_text('VALID\\n')\n"
+        "reefnb.attach(reefnb.run_folder() / 'summary log.txt', name='performance/summary log.txt')\n"
+        "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')"
+    )
+    folder = write_solution(tmp_path / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", cell)
     monkeypatch.chdir(tmp_path)  # the kernel's folder: links are relative to it, as JupyterLab resolves them
     monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: listed as not kept
     frame, captured = reef(shell, "run evidence")
@@ -167,8 +175,7 @@ def test_sweep_progress_widget_follows_the_sweep():
     widget.update(SweepProgress(total=6, done=0, ok=0, failed=0, running=0, skipped=2, elapsed_s=0.0, eta_s=None))
     assert (widget.bar.value, widget.bar.max, widget.bar.bar_style) == (2, 6, "info")
     assert widget.label.value == "2/6 done · 0 failed · 0 running · 2 skipped (recorded before)"
-    record = {"run_id": "r1", "status": "failed", "parameters": {"samples": 10}, "metrics": {},
-              "error": {"name": "ValueError", "message": "boom"}}
+    record = {"run_id": "r1", "status": "failed", "parameters": {"samples": 10}, "metrics": {}, "error": {"name": "ValueError", "message": "boom"}}
     widget.update(SweepProgress(total=6, done=1, ok=0, failed=1, running=2, skipped=2, elapsed_s=3.0, eta_s=12.0, last=record))
     assert (widget.bar.value, widget.bar.bar_style) == (3, "danger")
     assert widget.label.value == "3/6 done · 1 failed · 2 running · 2 skipped (recorded before) · ETA 12 s"
@@ -239,14 +246,22 @@ def test_init_panel_installs_missing_artifacts_with_progress_bars(shell, tmp_pat
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/annotations.json"
         artifact = {"kind": "dataset", "url": url, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
-        manifest = {"name": "data", "version": "0.1.0", "requires": {"python": ">=3.10", "packages": ["packaging"]},
-                    "artifacts": {"annotations": artifact}, "workflows": {"run": {"notebook": "main.ipynb"}}}
+        manifest = {
+            "name": "data",
+            "version": "0.1.0",
+            "requires": {"python": ">=3.10", "packages": ["packaging"]},
+            "artifacts": {"annotations": artifact},
+            "workflows": {"run": {"notebook": "main.ipynb"}},
+        }
         folder = write_solution(tmp_path / "data", manifest, "x = 1")
 
         panel, captured = reef(shell, f"init {folder} --native")
         assert isinstance(panel, DependencyPanel) and captured.outputs == []  # the cell's value shows it
         assert [(row["kind"], row["name"], row["status"]) for row in panel.rows] == [
-            ("python", "python", "found"), ("package", "packaging", "found"), ("artifact", "annotations", "missing")]
+            ("python", "python", "found"),
+            ("package", "packaging", "found"),
+            ("artifact", "annotations", "missing"),
+        ]
         assert panel.rows[2]["required"].startswith("sha256 " + artifact["sha256"][:12]) and panel.rows[2]["reason"].startswith("fetch")
         assert "reef-badge reef-missing" in panel.table.value and "reef-badge reef-found" in panel.table.value
         assert panel.button.description == "Install missing" and not panel.button.disabled
@@ -274,8 +289,12 @@ def test_init_panel_installs_missing_artifacts_with_progress_bars(shell, tmp_pat
 
 
 def test_init_panel_blocks_what_cannot_be_installed(shell, tmp_path):
-    manifest = {"name": "needy", "version": "0.1.0", "requires": {"packages": ["reef-no-such-package"], "tools": [{"name": "git", "version": ">=999"}]},
-                "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": "needy",
+        "version": "0.1.0",
+        "requires": {"packages": ["reef-no-such-package"], "tools": [{"name": "git", "version": ">=999"}]},
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     folder = write_solution(tmp_path / "needy", manifest)
     panel, _ = reef(shell, f"init {folder} --native")
     assert {row["name"]: row["status"] for row in panel.rows} == {"reef-no-such-package": "missing", "git": "unmet"}
@@ -309,8 +328,7 @@ def test_init_panel_blocks_what_cannot_be_installed(shell, tmp_path):
 def test_init_panel_makes_an_environment_from_a_wheel(shell, tmp_path, jupyter_dirs):
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "reef-probe-pkg", "1.2.0", "VERSION = '1.2.0'\n")
-    manifest = {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1.1"]},
-                "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1.1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}}
     folder = write_solution(tmp_path / "probe", manifest)
     panel, _ = reef(shell, f"init {folder} --find-links {wheels}")
     assert panel.plan.target == "env" and not panel.plan.exists
@@ -348,8 +366,13 @@ def test_declarations_go_to_the_running_notebook_and_its_solution(shell, hello, 
     metadata = nbformat.read(notebook, as_version=4).metadata["reef"]
     assert metadata["requires"]["packages"] == ["numpy>=1.24", "reef-no-such-package"]
     assert metadata["requires"]["tools"] == [{"name": "gcc", "version": ">=9"}, {"name": "git"}]
-    assert metadata["artifacts"]["digits"] == {"kind": "dataset", "url": "https://data.example/digits.csv", "sha256": "ab" * 32,
-                                              "size": 10, "license": "CC0-1.0"}
+    assert metadata["artifacts"]["digits"] == {
+        "kind": "dataset",
+        "url": "https://data.example/digits.csv",
+        "sha256": "ab" * 32,
+        "size": 10,
+        "license": "CC0-1.0",
+    }
     solution = reefnb.load_solution(hello)  # solution.json has them too, and is valid
     assert solution.data["requires"]["packages"] == ["numpy>=1.24", "reef-no-such-package"]
     assert solution.data["artifacts"]["digits"] == metadata["artifacts"]["digits"]
@@ -417,8 +440,10 @@ def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
     finally:
         papermill_log.removeFilter(unknown)
     messages = [(record.name, record.getMessage()) for record in caplog.records]
-    assert messages == [("reefnb.runs.execute", "parameter 'extra' is not in the notebook's parameters cell: it is injected unchecked"),
-                        ("papermill", "Input notebook does not contain a cell with tag 'parameters'")]
+    assert messages == [
+        ("reefnb.runs.execute", "parameter 'extra' is not in the notebook's parameters cell: it is injected unchecked"),
+        ("papermill", "Input notebook does not contain a cell with tag 'parameters'"),
+    ]
 
 
 def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
@@ -505,8 +530,10 @@ def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello,
         run_magic("require numpy>=1.20", shell, editor)
     assert notebook.read_bytes() == before  # the file is JupyterLab's to save
     declared = RecordedComm.sent[-1]
-    assert (declared.target_name, declared.data) == ("reef.notebook", {"kind": "declare", "path": str(notebook),
-                                                                       "patch": {"requires": {"packages": ["numpy>=1.20"]}}})
+    assert (declared.target_name, declared.data) == (
+        "reef.notebook",
+        {"kind": "declare", "path": str(notebook), "patch": {"requires": {"packages": ["numpy>=1.20"]}}},
+    )
     assert "(the open notebook: saved with it)" in html(captured) and "Reload" not in html(captured)
     assert "numpy>=1.20" in reefnb.load_solution(hello).data["requires"]["packages"]  # solution.json is still written
     declared.handlers["msg"]({"content": {"data": {"kind": "applied", "ok": True, "path": "hello-sweep/main.ipynb"}}})  # the extension's answer

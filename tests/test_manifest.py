@@ -151,8 +151,11 @@ def test_manifest_that_is_not_utf8_is_a_problem(tmp_path):
         ({"version": "01.2.3"}, "/version", "is not a semantic version"),
         ({"metrics": [{"name": "loss"}, {"name": "accuracy"}, {"name": "loss"}]}, "/metrics/2/name", "metric 'loss' is declared twice"),
         ({"workflows": {"run": {"notebook": "missing.ipynb"}}}, "/workflows/run/notebook", "notebook 'missing.ipynb' not found in"),
-        ({"workflows": {"run": {"notebook": "main.ipynb", "parameters": {"batch": 2}}}}, "/workflows/run/parameters/batch",
-         "'batch' is not a variable of the parameters cell of main.ipynb (it has: x)"),
+        (
+            {"workflows": {"run": {"notebook": "main.ipynb", "parameters": {"batch": 2}}}},
+            "/workflows/run/parameters/batch",
+            "'batch' is not a variable of the parameters cell of main.ipynb (it has: x)",
+        ),
         ({"workflows": {"run": {"notebook": "main.ipynb", "sweep": {"lr": [0.1]}}}}, "/workflows/run/sweep/lr", "'lr' is not a variable"),
         ({"expected": [{"workflow": "benchmark", "metrics": {"loss": {"value": 1}}}]}, "/expected/0/workflow", "no workflow 'benchmark'"),
         ({"expected": [{"parameters": {"lr": 1}, "metrics": {"loss": {"value": 1}}}]}, "/expected/0/parameters/lr", "'lr' is not a variable"),
@@ -187,8 +190,17 @@ def test_notebook_without_parameters_cell_says_so(tmp_path):
     [
         ("this is not json", "not a notebook (not JSON: line 1 column 1)"),
         ("{}", "not a notebook (no 'nbformat' version"),
-        (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-            {"id": "c1", "cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": "one"}]}), "not valid nbformat at /cells/0"),
+        (
+            json.dumps(
+                {
+                    "nbformat": 4,
+                    "nbformat_minor": 5,
+                    "metadata": {},
+                    "cells": [{"id": "c1", "cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": "one"}],
+                }
+            ),
+            "not valid nbformat at /cells/0",
+        ),
     ],
 )
 def test_notebook_that_is_not_valid_nbformat(tmp_path, content, words):
@@ -270,8 +282,12 @@ def test_cli_validate_valid_solution(tmp_path):
 
 
 def test_cli_validate_prints_one_line_per_problem(tmp_path):
-    manifest = {**MINIMAL, "version": "1.0", "metrics": [{"name": "a"}, {"name": "a"}],
-                "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"nope": 1}}}}
+    manifest = {
+        **MINIMAL,
+        "version": "1.0",
+        "metrics": [{"name": "a"}, {"name": "a"}],
+        "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"nope": 1}}},
+    }
     folder = write_solution(tmp_path / "s", manifest)
     with pytest.raises(ManifestError) as caught:
         reefnb.load_solution(folder)
@@ -348,15 +364,18 @@ metrics = st.lists(
     st.fixed_dictionaries({"name": text_or("loss", "accuracy")}, optional={"unit": st.text(), "goal": text_or("min", "max")}) | json_values,
     max_size=4,
 )
-requires = st.fixed_dictionaries(
-    {},
-    optional={
-        "python": text_or(">=3.10", "3.x"),
-        "packages": st.lists(text_or("numpy>=1.24", "numpy>>1", "pandas; python_version<'3'"), max_size=3),
-        "tools": st.lists(st.fixed_dictionaries({"name": text_or("git")}, optional={"version": text_or(">=2", "two")}), max_size=2),
-        "platforms": st.lists(st.text(), max_size=2),
-    },
-) | json_values
+requires = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "python": text_or(">=3.10", "3.x"),
+            "packages": st.lists(text_or("numpy>=1.24", "numpy>>1", "pandas; python_version<'3'"), max_size=3),
+            "tools": st.lists(st.fixed_dictionaries({"name": text_or("git")}, optional={"version": text_or(">=2", "two")}), max_size=2),
+            "platforms": st.lists(st.text(), max_size=2),
+        },
+    )
+    | json_values
+)
 artifacts = st.dictionaries(
     text_or("data", "model", "-bad"),
     st.fixed_dictionaries(

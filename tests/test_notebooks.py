@@ -24,8 +24,13 @@ def test_notebook_runs(notebook, tmp_path):
     executed = nbformat.read(record["notebook"]["output_path"], as_version=4)
     assert not [output for cell in executed.cells for output in cell.get("outputs", []) if output.output_type == "error"]
     # %reef shows a mistake as a red message, not an exception: only cells tagged for it may show one.
-    unexpected = [cell.source for cell in executed.cells if "reef-error-expected" not in cell.metadata.get("tags", [])
-                  for output in cell.get("outputs", []) if "reef-message reef-error" in output.get("data", {}).get("text/html", "")]
+    unexpected = [
+        cell.source
+        for cell in executed.cells
+        if "reef-error-expected" not in cell.metadata.get("tags", [])
+        for output in cell.get("outputs", [])
+        if "reef-message reef-error" in output.get("data", {}).get("text/html", "")
+    ]
     assert not unexpected, unexpected
 
 

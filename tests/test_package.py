@@ -34,8 +34,16 @@ def test_export_after_a_run_is_deterministic_and_a_valid_crate(hello, tmp_path):
     with zipfile.ZipFile(first) as archive:
         names = archive.namelist()
         assert names == sorted(names)
-        assert {"ro-crate-metadata.json", "solution.json", "main.ipynb", "reef.lock.json", "SHA256SUMS", "requirements.txt",
-                "runtime.txt", f"results/{record['run_id']}.json"} <= set(names)
+        assert {
+            "ro-crate-metadata.json",
+            "solution.json",
+            "main.ipynb",
+            "reef.lock.json",
+            "SHA256SUMS",
+            "requirements.txt",
+            "runtime.txt",
+            f"results/{record['run_id']}.json",
+        } <= set(names)
         assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in archive.infolist())
         assert all(info.external_attr >> 16 == stat.S_IFREG | 0o644 for info in archive.infolist())
         everything = b"".join(archive.read(name) for name in names).decode("utf-8")
@@ -73,7 +81,8 @@ def test_export_plain_notebook_finds_files_imports_and_scrubs_secrets(tmp_path, 
     (folder / "data" / "points.csv").write_text("1,2\n")
     (folder / "notes.txt").write_text("extra\n")
     notebook = write_notebook(
-        folder / "Analysis One.ipynb", "rate = 0.5\nname = 'x'",
+        folder / "Analysis One.ipynb",
+        "rate = 0.5\nname = 'x'",
         "import json, os\nimport numpy as np\nimport reefnb\nrows = open('data/points.csv').read()\n"
         "token = os.environ['GH_TOKEN']\nprint(token, '" + str(folder) + "/out')",
         "reefnb.record('value', rate * 2)",
@@ -134,16 +143,19 @@ def _fifo(name: str) -> zipfile.ZipInfo:
     return info
 
 
-@pytest.mark.parametrize(("members", "reason"), [
-    ([("../evil", b"x")], "'..' component"),
-    ([("ok/../../evil", b"x")], "'..' component"),
-    ([("/etc/evil", b"x")], "absolute path"),
-    ([("C:/evil", b"x")], "absolute path"),
-    ([(_symlink("link"), b"/etc/passwd")], "symbolic link"),
-    ([(_fifo("pipe"), b"")], "special files"),
-    ([("a.txt", b"1"), ("a.txt", b"2")], "duplicate name"),
-    ([("big.bin", b"\0" * 5_000_000)], "zip bomb"),
-])
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ([("../evil", b"x")], "'..' component"),
+        ([("ok/../../evil", b"x")], "'..' component"),
+        ([("/etc/evil", b"x")], "absolute path"),
+        ([("C:/evil", b"x")], "absolute path"),
+        ([(_symlink("link"), b"/etc/passwd")], "symbolic link"),
+        ([(_fifo("pipe"), b"")], "special files"),
+        ([("a.txt", b"1"), ("a.txt", b"2")], "duplicate name"),
+        ([("big.bin", b"\0" * 5_000_000)], "zip bomb"),
+    ],
+)
 def test_import_refuses_malicious_archives(tmp_path, members, reason):
     import warnings
 
@@ -186,8 +198,7 @@ def test_import_refuses_tampering(hello, tmp_path):
     cases = {
         "changed-file": ({"main.ipynb": members["main.ipynb"] + b" "}, "member 'main.ipynb': sha256 .* does not match SHA256SUMS"),
         "changed-metric": ({"solution.json": json.dumps(manifest).encode()}, "member 'solution.json': sha256"),
-        "changed-sums": ({"SHA256SUMS": members["SHA256SUMS"].replace(b"main.ipynb", b"other.ipynb")},
-                         "member 'main.ipynb': not listed in SHA256SUMS"),
+        "changed-sums": ({"SHA256SUMS": members["SHA256SUMS"].replace(b"main.ipynb", b"other.ipynb")}, "member 'main.ipynb': not listed in SHA256SUMS"),
         "no-sums": ({"SHA256SUMS": None}, "member 'SHA256SUMS': missing"),
         "extra-file": ({"postBuild": b"rm -rf ~"}, "member 'postBuild': not listed"),
     }

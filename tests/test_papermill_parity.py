@@ -23,9 +23,9 @@ def fake_r_kernel(tmp_path: Path, monkeypatch) -> str:
     parameters with its R translator, whose numbers and strings are also valid Python."""
     folder = tmp_path / "jupyter" / "kernels" / "fake-ir"
     folder.mkdir(parents=True)
-    (folder / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "R (IPython stand-in)",
-        "language": "R"}))
+    (folder / "kernel.json").write_text(
+        json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "R (IPython stand-in)", "language": "R"})
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     return "fake-ir"
 
@@ -53,7 +53,7 @@ def test_r_notebook_parameters_are_read_and_injected_with_papermills_translator(
     assert record["status"] == "ok", record["error"]
     executed = nbformat.read(record["notebook"]["output_path"], as_version=4)
     injected = next(cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", []))
-    assert 'alpha = 0.75' in injected.source and 'label = "other"' in injected.source  # R syntax from papermill's translator
+    assert "alpha = 0.75" in injected.source and 'label = "other"' in injected.source  # R syntax from papermill's translator
     assert "1.5 other" in executed.cells[-1].outputs[0]["text"]
 
 
@@ -67,7 +67,11 @@ def test_r_parameters_cell_with_arrows_and_r_literals():
     notebook.cells = [cell]
     parameters = notebook_parameters(notebook)
     assert {name: (parameter.type_name, parameter.default) for name, parameter in parameters.items()} == {
-        "alpha": ("float", 0.5), "verbose": ("bool", True), "model": ("str", "glm"), "family": (None, "binomial()")}
+        "alpha": ("float", 0.5),
+        "verbose": ("bool", True),
+        "model": ("str", "glm"),
+        "family": (None, "binomial()"),
+    }
     assert parameters["verbose"].help == "say more"
 
 
@@ -112,10 +116,16 @@ def test_the_failing_cell_index_is_the_users_even_with_old_papermill_banners(tmp
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     banner = nbformat.v4.new_markdown_cell("<span>an old papermill error banner</span>")
     banner.metadata["tags"] = ["papermill-error-cell-tag"]
-    notebook.cells = [banner, nbformat.v4.new_markdown_cell("text"), nbformat.v4.new_markdown_cell("<a>anchor</a>"),
-                      nbformat.v4.new_code_cell("print('fine')"), nbformat.v4.new_markdown_cell("more"),
-                      nbformat.v4.new_markdown_cell("and more"), nbformat.v4.new_code_cell("assert False"),
-                      nbformat.v4.new_code_cell("print('never')")]
+    notebook.cells = [
+        banner,
+        nbformat.v4.new_markdown_cell("text"),
+        nbformat.v4.new_markdown_cell("<a>anchor</a>"),
+        nbformat.v4.new_code_cell("print('fine')"),
+        nbformat.v4.new_markdown_cell("more"),
+        nbformat.v4.new_markdown_cell("and more"),
+        nbformat.v4.new_code_cell("assert False"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ]
     notebook.cells[2].metadata["tags"] = ["papermill-error-cell-tag"]
     path = tmp_path / "broken.ipynb"
     nbformat.write(notebook, path)

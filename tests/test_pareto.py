@@ -38,7 +38,8 @@ def frame_of(values: np.ndarray) -> pd.DataFrame:
 values_strategy = st.integers(1, 4).flatmap(
     lambda d: st.lists(
         st.lists(st.one_of(st.integers(0, 5).map(float), st.just(float("nan")), st.floats(-1e6, 1e6)), min_size=d, max_size=d),
-        min_size=0, max_size=40,
+        min_size=0,
+        max_size=40,
     ).map(lambda rows, d=d: np.array(rows, dtype=float).reshape(len(rows), d))
 )
 
@@ -88,11 +89,13 @@ def test_front_matches_brute_force_on_larger_random_data(dimensions, seed):
 
 
 def test_pareto_front_keeps_equal_points_sorts_and_accepts_bare_names():
-    frame = pd.DataFrame({
-        "run_id": list("abcde"),
-        "metric.time_ms": [5.0, 1.0, 3.0, 3.0, 4.0],
-        "metric.abs_error": [0.1, 0.9, 0.5, 0.5, 0.6],
-    })
+    frame = pd.DataFrame(
+        {
+            "run_id": list("abcde"),
+            "metric.time_ms": [5.0, 1.0, 3.0, 3.0, 4.0],
+            "metric.abs_error": [0.1, 0.9, 0.5, 0.5, 0.6],
+        }
+    )
     front = pareto_front(frame, {"time_ms": "min", "abs_error": "min"})
     assert list(front["run_id"]) == ["b", "c", "d", "a"]
 
@@ -115,11 +118,13 @@ def test_bad_objectives_are_one_line_errors():
 
 
 def test_dominators_says_by_how_much():
-    frame = pd.DataFrame({
-        "run_id": list("abcd"),
-        "metric.time_ms": [10.0, 5.0, 12.0, 10.0],
-        "metric.mAP": [0.2, 0.3, 0.25, 0.2],
-    })
+    frame = pd.DataFrame(
+        {
+            "run_id": list("abcd"),
+            "metric.time_ms": [10.0, 5.0, 12.0, 10.0],
+            "metric.mAP": [0.2, 0.3, 0.25, 0.2],
+        }
+    )
     result = dominators(frame, "a", {"time_ms": "min", "mAP": "max"})
     assert list(result["run_id"]) == ["b"]  # d is equal to a, c is slower
     assert result["by.metric.time_ms"].iloc[0] == pytest.approx(5.0)
@@ -184,7 +189,8 @@ def test_two_objective_fast_paths_match_brute_force(data, prefilter):
 
 three_objective_rows = st.lists(
     st.lists(st.one_of(st.integers(0, 3).map(float), st.sampled_from([np.inf, -np.inf, np.nan, -0.0]), st.floats(-1e3, 1e3)), min_size=3, max_size=3),
-    min_size=0, max_size=60,
+    min_size=0,
+    max_size=60,
 ).map(lambda rows: np.array(rows, dtype=float).reshape(len(rows), 3))
 
 

@@ -15,15 +15,17 @@ from reefnb.analysis.plots import MAX_POINTS, chart_svg, drawn_rows, pareto_char
 
 def runs(count: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "run_id": [f"r{i}" for i in range(count)],
-        "status": "ok",
-        "param.method": rng.choice(["random", "stratified"], count),
-        "param.samples": rng.choice([1000, 10000], count),
-        "metric.time_ms": rng.random(count) * 100 + 1,
-        "metric.abs_error": rng.random(count),
-        "env.name": rng.choice(["cpu", "gpu"], count),
-    })
+    frame = pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(count)],
+            "status": "ok",
+            "param.method": rng.choice(["random", "stratified"], count),
+            "param.samples": rng.choice([1000, 10000], count),
+            "metric.time_ms": rng.random(count) * 100 + 1,
+            "metric.abs_error": rng.random(count),
+            "env.name": rng.choice(["cpu", "gpu"], count),
+        }
+    )
     frame.attrs["units"] = {"metric.time_ms": "ms"}
     return frame
 

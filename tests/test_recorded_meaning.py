@@ -149,10 +149,15 @@ def test_without_any_goal_the_directions_are_said_to_be_assumed(tmp_path):
 
 
 def test_a_real_run_records_the_manifests_goal_format_and_unit(tmp_path):
-    manifest = {"name": "probe", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}},
-                "metrics": [{"name": "mAP", "goal": "max", "format": ".1%"}, {"name": "latency", "unit": "ms", "goal": "min"}]}
-    folder = write_solution(tmp_path / "probe", manifest, "x = 1",
-                            "import reefnb\nreefnb.record('mAP', 0.5)\nreefnb.record('latency', 3.5)\nreefnb.record('other', 1, unit='s')")
+    manifest = {
+        "name": "probe",
+        "version": "0.1.0",
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+        "metrics": [{"name": "mAP", "goal": "max", "format": ".1%"}, {"name": "latency", "unit": "ms", "goal": "min"}],
+    }
+    folder = write_solution(
+        tmp_path / "probe", manifest, "x = 1", "import reefnb\nreefnb.record('mAP', 0.5)\nreefnb.record('latency', 3.5)\nreefnb.record('other', 1, unit='s')"
+    )
     record = reefnb.run(folder)
     assert record["status"] == "ok", record["error"]
     jsonschema.Draft202012Validator(reefnb.schema("run-record")).validate(record)

@@ -27,8 +27,12 @@ from reefnb.sharing import registry
 from reefnb.sharing.package import PackageError, export_package
 from reefnb.solution.versions import ConflictError, CycleError, Range, VersionError, resolve, split_spec
 
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
-                "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -57,10 +61,10 @@ def user(tmp_path, monkeypatch):
     return switch
 
 
-def make_package(tmp_path: Path, name: str, version: str, components: dict | None = None, description: str = "",
-                 kind: str | None = None, salt: str = "") -> Path:
-    manifest = {"name": name, "version": version, "description": description or f"{name} for tests",
-                "workflows": {"run": {"notebook": "main.ipynb"}}}
+def make_package(
+    tmp_path: Path, name: str, version: str, components: dict | None = None, description: str = "", kind: str | None = None, salt: str = ""
+) -> Path:
+    manifest = {"name": name, "version": version, "description": description or f"{name} for tests", "workflows": {"run": {"notebook": "main.ipynb"}}}
     if components:
         manifest["components"] = components
     if kind:
@@ -89,27 +93,30 @@ def git_push_all(clone: Path, message: str) -> None:
 # --- ranges and resolution (no git) ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, inside, outside", [
-    ("1.2.3", ["1.2.3"], ["1.2.4", "1.2.3-rc.1"]),
-    ("=1.2.3", ["1.2.3"], ["1.2.2"]),
-    ("^1.2.3", ["1.2.3", "1.9.9"], ["1.2.2", "2.0.0", "2.0.0-rc.1"]),
-    ("^1.2", ["1.2.0", "1.99.0"], ["1.1.9", "2.0.0"]),
-    ("^0.2.3", ["0.2.3", "0.2.9"], ["0.3.0"]),
-    ("^0.0.3", ["0.0.3"], ["0.0.4"]),
-    ("~1.2.3", ["1.2.3", "1.2.9"], ["1.3.0"]),
-    ("~1.2", ["1.2.0"], ["1.3.0"]),
-    ("~1", ["1.9.0"], ["2.0.0"]),
-    ("1.x", ["1.0.0", "1.5.2"], ["2.0.0", "0.9.0"]),
-    ("1.2", ["1.2.7"], ["1.3.0"]),
-    (">=1,<2", ["1.0.0", "1.99.99"], ["0.9.9", "2.0.0"]),
-    (">=1.0 <2", ["1.5.0"], ["2.0.0"]),
-    (">1", ["2.0.0"], ["1.9.9"]),
-    ("<=1.2", ["1.2.9"], ["1.3.0"]),
-    ("^1 || ^3", ["1.0.0", "3.1.0"], ["2.0.0"]),
-    ("*", ["0.0.1", "9.9.9"], ["2.0.0-beta"]),
-    ("", ["1.0.0"], []),
-    (">=2.0.0-rc.1", ["2.0.0-rc.2", "2.0.0", "2.1.0"], ["2.0.0-beta", "2.0.0-rc.0"]),
-])
+@pytest.mark.parametrize(
+    "text, inside, outside",
+    [
+        ("1.2.3", ["1.2.3"], ["1.2.4", "1.2.3-rc.1"]),
+        ("=1.2.3", ["1.2.3"], ["1.2.2"]),
+        ("^1.2.3", ["1.2.3", "1.9.9"], ["1.2.2", "2.0.0", "2.0.0-rc.1"]),
+        ("^1.2", ["1.2.0", "1.99.0"], ["1.1.9", "2.0.0"]),
+        ("^0.2.3", ["0.2.3", "0.2.9"], ["0.3.0"]),
+        ("^0.0.3", ["0.0.3"], ["0.0.4"]),
+        ("~1.2.3", ["1.2.3", "1.2.9"], ["1.3.0"]),
+        ("~1.2", ["1.2.0"], ["1.3.0"]),
+        ("~1", ["1.9.0"], ["2.0.0"]),
+        ("1.x", ["1.0.0", "1.5.2"], ["2.0.0", "0.9.0"]),
+        ("1.2", ["1.2.7"], ["1.3.0"]),
+        (">=1,<2", ["1.0.0", "1.99.99"], ["0.9.9", "2.0.0"]),
+        (">=1.0 <2", ["1.5.0"], ["2.0.0"]),
+        (">1", ["2.0.0"], ["1.9.9"]),
+        ("<=1.2", ["1.2.9"], ["1.3.0"]),
+        ("^1 || ^3", ["1.0.0", "3.1.0"], ["2.0.0"]),
+        ("*", ["0.0.1", "9.9.9"], ["2.0.0-beta"]),
+        ("", ["1.0.0"], []),
+        (">=2.0.0-rc.1", ["2.0.0-rc.2", "2.0.0", "2.1.0"], ["2.0.0-beta", "2.0.0-rc.0"]),
+    ],
+)
 def test_range_matching(text, inside, outside):
     parsed = Range.parse(text)
     assert all(parsed.matches(version) for version in inside)
@@ -162,15 +169,16 @@ def test_resolution_conflict_names_who_asks_for_what():
 
 
 def test_resolution_reports_a_cycle():
-    published = {"a": {"1.0.0": {"depends": {"b": "^1"}}}, "b": {"1.0.0": {"depends": {"c": "^1"}}},
-                 "c": {"1.0.0": {"depends": {"a": "^1"}}}}
+    published = {"a": {"1.0.0": {"depends": {"b": "^1"}}}, "b": {"1.0.0": {"depends": {"c": "^1"}}}, "c": {"1.0.0": {"depends": {"a": "^1"}}}}
     with pytest.raises(CycleError, match=r"dependency cycle: a@1.0.0 -> b@1.0.0 -> c@1.0.0 -> a@1.0.0"):
         resolve("a", "", graph(published))
 
 
 def test_manifest_components_are_checked(tmp_path):
-    folder = write_solution(tmp_path / "s", {"name": "s", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}},
-                                             "components": {"data": "^1", "s": "*", "model": ">=banana"}})
+    folder = write_solution(
+        tmp_path / "s",
+        {"name": "s", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}, "components": {"data": "^1", "s": "*", "model": ">=banana"}},
+    )
     with pytest.raises(ManifestError) as caught:
         reefnb.load_solution(folder)
     assert sorted(line.split(": ")[1] for line in caught.value.problems) == ["/components/model", "/components/s"]
@@ -285,10 +293,16 @@ def test_a_package_tampered_in_the_registry_is_refused(tmp_path, bare, user):
 def test_dependencies_are_pulled_transitively_and_a_cycle_is_reported(tmp_path, bare, user):
     user("alice")
     registry.add_registry("shared", str(bare))
-    for name, version, components in [("coco-mini", "1.0.0", None), ("coco-mini", "1.4.0", None), ("coco-mini", "2.0.0", None),
-                                      ("ssd", "2.1.0", {"coco-mini": "^1.2"}), ("detector", "1.0.0", {"ssd": "~2.1", "coco-mini": "^1"}),
-                                      ("ring-a", "1.0.0", {"ring-b": "^1"}), ("ring-b", "1.0.0", {"ring-a": "^1"}),
-                                      ("clash", "1.0.0", {"ssd": "*", "coco-mini": "^2.0"})]:
+    for name, version, components in [
+        ("coco-mini", "1.0.0", None),
+        ("coco-mini", "1.4.0", None),
+        ("coco-mini", "2.0.0", None),
+        ("ssd", "2.1.0", {"coco-mini": "^1.2"}),
+        ("detector", "1.0.0", {"ssd": "~2.1", "coco-mini": "^1"}),
+        ("ring-a", "1.0.0", {"ring-b": "^1"}),
+        ("ring-b", "1.0.0", {"ring-a": "^1"}),
+        ("clash", "1.0.0", {"ssd": "*", "coco-mini": "^2.0"}),
+    ]:
         registry.publish(make_package(tmp_path, name, version, components))
 
     home = user("carol")
@@ -322,8 +336,16 @@ def test_init_takes_a_registry_name_and_range(tmp_path, bare, user):
 def test_init_from_a_registry_runs_no_package_code_without_trust(tmp_path, bare, user):
     user("alice")
     registry.add_registry("shared", str(bare))
-    folder = write_solution(tmp_path / "gen", {"name": "gen", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}},
-                                               "artifacts": {"labels": {"kind": "other", "generate": "reef_gen_reg:labels"}}}, "x = 1")
+    folder = write_solution(
+        tmp_path / "gen",
+        {
+            "name": "gen",
+            "version": "0.1.0",
+            "workflows": {"run": {"notebook": "main.ipynb"}},
+            "artifacts": {"labels": {"kind": "other", "generate": "reef_gen_reg:labels"}},
+        },
+        "x = 1",
+    )
     marker = tmp_path / "ran"
     (folder / "reef_gen_reg.py").write_text(f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n")
     registry.publish(Path(export_package(folder, tmp_path / "gen.reef.zip", include=[str(folder / "reef_gen_reg.py")])["package"]))
@@ -340,8 +362,11 @@ def test_init_from_a_registry_runs_no_package_code_without_trust(tmp_path, bare,
 def _records(prefix: str, count: int, hostname: str) -> list[dict]:
     records = []
     for index in range(count):
-        record = make_record(f"20260101T00000{index}Z-{prefix}{index:06x}", parameters={"samples": 10 ** (index + 2), "method": "random"},
-                             metrics={"abs_error": {"value": 0.1 / (index + 1), "unit": None}, "time_ms": {"value": 5.0 * (index + 1), "unit": "ms"}})
+        record = make_record(
+            f"20260101T00000{index}Z-{prefix}{index:06x}",
+            parameters={"samples": 10 ** (index + 2), "method": "random"},
+            metrics={"abs_error": {"value": 0.1 / (index + 1), "unit": None}, "time_ms": {"value": 5.0 * (index + 1), "unit": "ms"}},
+        )
         record["solution"]["name"] = "hello-sweep"
         record["environment"]["hostname"] = hostname
         record["run_key"] = hashlib.sha256(f"key-{index}".encode()).hexdigest()  # the same notebook, parameters and environment name on every machine
@@ -360,14 +385,18 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
     pushes = []
     for name in homes:  # two processes, started together, racing for the same branch
         environment = {**os.environ, "REEF_HOME": str(homes[name])}
-        pushes.append(subprocess.Popen([sys.executable, "-m", "reefnb", "results", "push", "--json"], env=environment,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        pushes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "reefnb", "results", "push", "--json"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     outcomes = [(process.wait(timeout=120), *process.communicate()) for process in pushes]
     assert all(code == 0 for code, _, _ in outcomes), outcomes
     assert sorted(json.loads(out)["pushed"] for _, out, _ in outcomes) == [4, 4]
 
-    files = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True,
-                           check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert len(files) == 2 and all(path.startswith("results/hello-sweep/2026-01/part-") for path in files)  # one part per push, one shard
     for path in files:
         shared = subprocess.run(["git", "-C", str(bare), "show", f"HEAD:{path}"], capture_output=True, check=True).stdout

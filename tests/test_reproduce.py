@@ -40,9 +40,12 @@ def test_package_needs_trust(hello, tmp_path):
 def test_tampered_expected_value_is_not_reproduced(hello, tmp_path, capsys):
     manifest = json.loads((hello / "solution.json").read_text())
     manifest.pop("claims", None)  # they cite the expectations replaced here
-    manifest["expected"] = [{"parameters": {"samples": 400, "method": "random"},
-                             "metrics": {"points": {"value": 401}, "pi_estimate": {"value": 3.0, "tolerance": {"rel": 1e-6}},
-                                         "nowhere": {"value": 1}}}]
+    manifest["expected"] = [
+        {
+            "parameters": {"samples": 400, "method": "random"},
+            "metrics": {"points": {"value": 401}, "pi_estimate": {"value": 3.0, "tolerance": {"rel": 1e-6}}, "nowhere": {"value": 1}},
+        }
+    ]
     (hello / "solution.json").write_text(json.dumps(manifest))
     code = main(["reproduce", str(hello), "--json"])
     report = json.loads(capsys.readouterr().out)

@@ -29,9 +29,12 @@ def wheels(tmp_path):
 @pytest.fixture
 def package(tmp_path, wheels):
     """The author's side: a solution needing reef-probe-pkg, initialised with 1.0.0, run once, exported."""
-    folder = write_solution(tmp_path / "author" / "probe", {
-        "name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]},
-        "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", PROBE_CODE)
+    folder = write_solution(
+        tmp_path / "author" / "probe",
+        {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "x = 1",
+        PROBE_CODE,
+    )
     code, out, err = call("init", str(folder), "--find-links", str(wheels.parent / "old"), "--env", "author")
     assert code == 0, err
     record = reefnb.run(folder)
@@ -44,8 +47,19 @@ pytestmark = pytest.mark.usefixtures("private_jupyter")
 
 def test_round_trip_in_a_new_environment_pins_the_locked_versions(tmp_path, wheels, package):
     # Both versions are on offer: only the lock's pin makes the new environment take 1.0.0.
-    code, out, err = call("reproduce", str(package), "--trust", "--env", "new", "--find-links", str(wheels),
-                          "--folder", str(tmp_path / "evaluator"), "--report", str(tmp_path / "report.html"))
+    code, out, err = call(
+        "reproduce",
+        str(package),
+        "--trust",
+        "--env",
+        "new",
+        "--find-links",
+        str(wheels),
+        "--folder",
+        str(tmp_path / "evaluator"),
+        "--report",
+        str(tmp_path / "report.html"),
+    )
     assert code == 0, out + err
     assert "answer: reproduced" in out and "REPRODUCED" in out
     assert get_environment("probe-reproduce").path != get_environment("author").path
@@ -98,12 +112,20 @@ def test_init_a_package_imports_it_once_into_reef_home(tmp_path, wheels, package
 
 
 def test_init_a_package_runs_none_of_its_code_without_trust(tmp_path, reef_home):
-    folder = write_solution(tmp_path / "gen", {
-        "name": "gen", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}},
-        "artifacts": {"labels": {"kind": "other", "generate": "reef_gen_pkg:labels"}}}, "x = 1")
+    folder = write_solution(
+        tmp_path / "gen",
+        {
+            "name": "gen",
+            "version": "0.1.0",
+            "workflows": {"run": {"notebook": "main.ipynb"}},
+            "artifacts": {"labels": {"kind": "other", "generate": "reef_gen_pkg:labels"}},
+        },
+        "x = 1",
+    )
     marker = tmp_path / "ran"
     (folder / "reef_gen_pkg.py").write_text(
-        f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n    (Path(target) / 'l.txt').write_text('a')\n")
+        f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n    (Path(target) / 'l.txt').write_text('a')\n"
+    )
     package = export_package(folder, tmp_path / "gen.reef.zip", include=[str(folder / "reef_gen_pkg.py")])["package"]
     code, _, err = call("init", str(package), "--native")
     assert code == 2 and "made by the package's own code (reef_gen_pkg:labels)" in err and "--trust" in err

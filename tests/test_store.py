@@ -44,9 +44,7 @@ def make_record(
         "workflow": "run",
         "notebook": {"path": "main.ipynb", "sha256": "ab" * 32, "output_path": f"/solutions/{solution}/runs/{run_id}.ipynb"},
         "parameters": {"samples": 1000, "method": "random"} if parameters is None else parameters,
-        "metrics": {"loss": {"value": 0.5, "unit": None, "cell_index": 2}, "time_ms": {"value": 12.5, "unit": "ms"}}
-        if metrics is None
-        else metrics,
+        "metrics": {"loss": {"value": 0.5, "unit": None, "cell_index": 2}, "time_ms": {"value": 12.5, "unit": "ms"}} if metrics is None else metrics,
         "status": status,
         "error": None if status == "ok" else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
         "started": started,
@@ -122,8 +120,25 @@ def test_schema_version_and_wal_journal(tmp_path):
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in connection.execute("PRAGMA table_info(runs)")]
-        assert columns == ["id", "run_id", "solution_id", "workflow", "status", "started", "ended", "duration_s", "run_key", "keyed",
-                           "error", "solution", "environment", "provenance", "origin", "shape", "record"]
+        assert columns == [
+            "id",
+            "run_id",
+            "solution_id",
+            "workflow",
+            "status",
+            "started",
+            "ended",
+            "duration_s",
+            "run_key",
+            "keyed",
+            "error",
+            "solution",
+            "environment",
+            "provenance",
+            "origin",
+            "shape",
+            "record",
+        ]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"runs", "documents", "solutions", "columns", "cells_1"}
     finally:
@@ -139,9 +154,19 @@ def test_a_version_1_store_is_migrated_with_its_records(tmp_path):
     _migration_1(connection)
     connection.execute("PRAGMA user_version = 1")
     old = {**make_record("20260101T000000Z-0000000a"), "run_key": "ab" * 32}
-    connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
-        old["run_id"], old["solution"]["name"], old["solution"]["version"], old["workflow"], old["status"],
-        old["started"], old["notebook"]["sha256"], json.dumps(old)))
+    connection.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            old["run_id"],
+            old["solution"]["name"],
+            old["solution"]["version"],
+            old["workflow"],
+            old["status"],
+            old["started"],
+            old["notebook"]["sha256"],
+            json.dumps(old),
+        ),
+    )
     connection.close()
     store = Store(path)
     assert store.get(old["run_id"]) == old
@@ -193,20 +218,43 @@ def test_store_in_an_unwritable_place_is_a_store_error(tmp_path):
 
 def test_records_to_frame_columns_units_and_nan(tmp_path):
     store = Store(tmp_path / "results.sqlite")
-    store.add(make_record(
-        "20260101T000000Z-00000001",
-        parameters={"samples": 1000, "method": "random", "sizes": [1, 2]},
-        metrics={"loss": {"value": None, "special": "nan", "unit": None}, "time_ms": {"value": 12.5, "unit": "ms"},
-                 "peak": {"value": None, "special": "inf", "unit": "MB"}},
-    ))
-    store.add(make_record(
-        "20260101T000000Z-00000002", status="failed", started="2026-01-01T00:01:00+00:00",
-        parameters={"samples": 10, "method": "stratified"}, metrics={"time_ms": {"value": 3, "unit": "ms"}},
-    ))
+    store.add(
+        make_record(
+            "20260101T000000Z-00000001",
+            parameters={"samples": 1000, "method": "random", "sizes": [1, 2]},
+            metrics={
+                "loss": {"value": None, "special": "nan", "unit": None},
+                "time_ms": {"value": 12.5, "unit": "ms"},
+                "peak": {"value": None, "special": "inf", "unit": "MB"},
+            },
+        )
+    )
+    store.add(
+        make_record(
+            "20260101T000000Z-00000002",
+            status="failed",
+            started="2026-01-01T00:01:00+00:00",
+            parameters={"samples": 10, "method": "stratified"},
+            metrics={"time_ms": {"value": 3, "unit": "ms"}},
+        )
+    )
     frame = records_to_frame(store.records())
     assert list(frame.columns) == BASE_COLUMNS + [
-        "error", "param.method", "param.samples", "param.sizes", "metric.loss", "metric.peak", "metric.time_ms",
-        "env.name", "env.kernel", "env.hostname", "env.os", "env.cpu", "env.cpu_count", "env.memory_gb", "env.python",
+        "error",
+        "param.method",
+        "param.samples",
+        "param.sizes",
+        "metric.loss",
+        "metric.peak",
+        "metric.time_ms",
+        "env.name",
+        "env.kernel",
+        "env.hostname",
+        "env.os",
+        "env.cpu",
+        "env.cpu_count",
+        "env.memory_gb",
+        "env.python",
     ]
     assert frame.attrs["units"] == {"metric.time_ms": "ms", "metric.peak": "MB"}
     assert list(frame["run_id"]) == ["20260101T000000Z-00000001", "20260101T000000Z-00000002"]
@@ -274,7 +322,10 @@ def test_four_processes_writing_500_records_each_at_once(tmp_path):
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), str(index), str(per_process), str(TESTS)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
         )
         for index in range(processes)
     ]
@@ -335,8 +386,15 @@ def test_get_gives_the_record_back_byte_for_byte_key_order_included(tmp_path):
     record = make_record("20260101T000000Z-00000001") | {"run_key": "0f" * 32, "duration_s": 2, "note": None}
     shuffled = dict(reversed(list(record.items())))  # not the schema's order, not sorted
     shuffled["environment"] = dict(reversed(list(shuffled["environment"].items())))
-    odd = make_record("20260101T000000Z-00000002") | {"run_key": "AB" * 32, "duration_s": float("nan"), "started": "2026-01-01T00:00:00+00:00",
-                                                      "workflow": True, "status": 2**64, "ended": None, "environment": None}
+    odd = make_record("20260101T000000Z-00000002") | {
+        "run_key": "AB" * 32,
+        "duration_s": float("nan"),
+        "started": "2026-01-01T00:00:00+00:00",
+        "workflow": True,
+        "status": 2**64,
+        "ended": None,
+        "environment": None,
+    }
     store.add_many([shuffled, odd])
     for original in (shuffled, odd):
         assert json.dumps(store.get(original["run_id"])) == json.dumps(original)
@@ -365,12 +423,16 @@ def test_fingerprints_and_provenance_are_stored_once(tmp_path):
 def test_results_filters_run_in_sql(tmp_path):
     store = Store(tmp_path / "results.sqlite")
     for index in range(12):
-        store.add(make_record(
-            f"20260101T000000Z-{index:08x}", solution="alpha" if index % 3 else "beta", status="ok" if index % 4 else "failed",
-            started=f"2026-01-{index + 1:02d}T00:00:00+00:00",
-            parameters={"backend": "tflite" if index % 2 else "tf", "batch": index, "odd name": index % 5, "gpu": index > 6},
-            metrics={"time_ms": {"value": float(index), "unit": "ms"}},
-        ))
+        store.add(
+            make_record(
+                f"20260101T000000Z-{index:08x}",
+                solution="alpha" if index % 3 else "beta",
+                status="ok" if index % 4 else "failed",
+                started=f"2026-01-{index + 1:02d}T00:00:00+00:00",
+                parameters={"backend": "tflite" if index % 2 else "tf", "batch": index, "odd name": index % 5, "gpu": index > 6},
+                metrics={"time_ms": {"value": float(index), "unit": "ms"}},
+            )
+        )
     every = reefnb.results(store=store)
 
     def ids(**query) -> list[str]:
@@ -389,23 +451,27 @@ def test_results_filters_run_in_sql(tmp_path):
     assert ids(where="param.missing == None") == list(every["run_id"]) and ids(where="param.missing != None") == []
     assert ids(since="2026-01-10") == expect(every["started"] >= pandas.Timestamp("2026-01-10", tz="UTC"))
     assert ids(solution="alpha", status="ok", since="2026-01-03T00:00:00+00:00") == expect(
-        (every["solution"] == "alpha") & (every["status"] == "ok") & (every["started"] >= pandas.Timestamp("2026-01-03", tz="UTC")))
+        (every["solution"] == "alpha") & (every["status"] == "ok") & (every["started"] >= pandas.Timestamp("2026-01-03", tz="UTC"))
+    )
     assert [record["run_id"] for record in store.records(where="metric.time_ms >= 10")] == expect(every["metric.time_ms"] >= 10)
     narrow = reefnb.results(store=store, columns=["time_ms"])
     assert [column for column in narrow.columns if column.startswith(("param.", "metric."))] == ["metric.time_ms"]
     assert list(reefnb.results(store=store, where="param.batch > 100").columns) == BASE_COLUMNS + ["error"]
 
 
-@pytest.mark.parametrize("where, message", [
-    ("param.batch ==", "not an expression"),
-    ("__import__('os').system('true')", "expected a comparison"),
-    ("param.batch == param.other", "expected a constant"),
-    ("nothing.here > 1", "unknown field 'nothing.here'"),
-    ("param.batch in ()", "non-empty list"),
-    ("param.batch < None", "None compares only"),
-    ("(" * 5000 + "1" + ")" * 5000, "longer than"),
-    ("not " * 400 + "param.a == 1", "too deeply nested"),
-])
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("param.batch ==", "not an expression"),
+        ("__import__('os').system('true')", "expected a comparison"),
+        ("param.batch == param.other", "expected a constant"),
+        ("nothing.here > 1", "unknown field 'nothing.here'"),
+        ("param.batch in ()", "non-empty list"),
+        ("param.batch < None", "None compares only"),
+        ("(" * 5000 + "1" + ")" * 5000, "longer than"),
+        ("not " * 400 + "param.a == 1", "too deeply nested"),
+    ],
+)
 def test_bad_filters_are_one_line_errors(tmp_path, where, message):
     store = Store(tmp_path / "results.sqlite")
     store.add(make_record("20260101T000000Z-00000001"))

@@ -234,9 +234,11 @@ def test_reproduce_shows_telemetry_beside_a_timing_that_moved(tmp_path, capsys):
 
     from reefnb.frontends.cli import main
 
-    manifest = {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}, {"name": "answer"}],
-                "expected": [{"parameters": {"spin": 0.3}, "metrics": {"time_ms": {"value": 3.0, "tolerance": {"informational": True}},
-                                                                      "answer": {"value": 42}}}]}
+    manifest = {
+        **MANIFEST,
+        "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}, {"name": "answer"}],
+        "expected": [{"parameters": {"spin": 0.3}, "metrics": {"time_ms": {"value": 3.0, "tolerance": {"informational": True}}, "answer": {"value": 42}}}],
+    }
     folder = write_solution(tmp_path / "timed", manifest, "spin = 0.1", TIMED)
     original = reefnb.run(folder, parameters={"spin": 0.3}, store=False)
     original["system"] = {**original["system"], "cpu_seconds": 0.1, "peak_rss_mb": 1.0}  # the original machine: less CPU, less memory
@@ -255,8 +257,12 @@ def test_reproduce_shows_telemetry_beside_a_timing_that_moved(tmp_path, capsys):
 def test_dashboard_shows_each_runs_series_and_a_per_environment_summary(tmp_path):
     from reefnb.analysis.dashboard import dashboard_html
 
-    folder = write_solution(tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}],
-                                                 "dashboard": {"x": "time_ms", "y": "sys.peak_rss_mb"}}, "spin = 0.1", TIMED)
+    folder = write_solution(
+        tmp_path / "timed",
+        {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}], "dashboard": {"x": "time_ms", "y": "sys.peak_rss_mb"}},
+        "spin = 0.1",
+        TIMED,
+    )
     runs = [reefnb.run(folder, parameters={"spin": spin}) for spin in (0.1, 0.4)]
     frame = reefnb.results()
     solution = reefnb.load_solution(folder)

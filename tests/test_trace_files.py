@@ -9,8 +9,10 @@ from conftest import write_notebook
 import reefnb
 from reefnb.frontends.cli import main
 
-READER = ("import glob\ntotal = 0\nfor name in sorted(glob.glob('parts/*.txt')):\n    with open(name) as handle:\n"
-          "        total += int(handle.read())\nimport reefnb\nreefnb.record('total', total)")
+READER = (
+    "import glob\ntotal = 0\nfor name in sorted(glob.glob('parts/*.txt')):\n    with open(name) as handle:\n"
+    "        total += int(handle.read())\nimport reefnb\nreefnb.record('total', total)"
+)
 HOOKED = "import sys, reefnb\nreefnb.record('hooked', hasattr(sys, '_reef_files_read'))"
 
 

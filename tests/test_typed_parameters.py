@@ -13,7 +13,7 @@ import reefnb
 from reefnb.frontends.cli import main
 from reefnb.solution.notebook import notebook_parameters, parameters_schema, read_notebook
 
-CELL = '''from typing import Annotated, Literal
+CELL = """from typing import Annotated, Literal
 
 batch: int = 1  # images per query
 backend: Literal["tf", "tflite"] = "tf"  # which runtime
@@ -22,7 +22,7 @@ ratio: Annotated[float, (0.0, 1.0)] = 0.5  # a fraction
 scale = 2.5
 names = ["a", "b"]
 label = f"run-{batch}"
-'''
+"""
 
 
 def schema_of(path):

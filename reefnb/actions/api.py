@@ -69,18 +69,16 @@ def declared_actions(solution: Solution) -> dict[str, Action]:
     actions = solution.data.get("api", {}).get("actions", {})
     if not actions:
         raise ReefError(f"{solution.manifest_path or solution.path}: /api/actions: this solution declares no actions")
-    return {name: Action(name, spec["entry"], spec.get("description", ""), spec.get("input", {"type": "object"}), spec.get("output", {}))
-            for name, spec in actions.items()}
+    return {
+        name: Action(name, spec["entry"], spec.get("description", ""), spec.get("input", {"type": "object"}), spec.get("output", {}))
+        for name, spec in actions.items()
+    }
 
 
 def demo_page(solution: Solution) -> Path | None:
     """The HTML page the solution declares at ``/api/demo`` (inside its folder), or None."""
     name = solution.data.get("api", {}).get("demo")
     return resolve_inside(solution.path, name) if name else None
-
-
-
-
 
 
 class InProcess:
@@ -119,8 +117,15 @@ class Worker:
 
     def _start(self) -> None:
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([self.python, "-u", str(WORKER_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True, encoding="utf-8", cwd=self.folder)
+        self.process = subprocess.Popen(
+            [self.python, "-u", str(WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            encoding="utf-8",
+            cwd=self.folder,
+        )
         reply = self._exchange({"folder": str(self.folder), "entries": self.entries})
         if not reply.get("ready"):
             self._stop()
@@ -311,8 +316,9 @@ def _trusted_solution(source: str | Path | Solution, trust: bool) -> Solution:
             source = open_init_source(source)[0]
         solution = load_solution(source)
         if not trust and solution.path.resolve().is_relative_to(solutions_home().resolve()):
-            raise ReefError(f"{solution.path}: a solution imported from a package or registry: its actions are code from elsewhere: "
-                            "read it, then pass --trust to run them")
+            raise ReefError(
+                f"{solution.path}: a solution imported from a package or registry: its actions are code from elsewhere: read it, then pass --trust to run them"
+            )
     return solution
 
 

@@ -19,9 +19,15 @@ if TYPE_CHECKING:
     import pandas
 
 
-
-def results(solution: str | None = None, status: str | None = None, store: Any = None, *, where: str | None = None,
-            since: str | None = None, columns: list[str] | None = None) -> pandas.DataFrame:
+def results(
+    solution: str | None = None,
+    status: str | None = None,
+    store: Any = None,
+    *,
+    where: str | None = None,
+    since: str | None = None,
+    columns: list[str] | None = None,
+) -> pandas.DataFrame:
     """The recorded runs that match (of one solution, of one status, ``where``, ``since``) as a DataFrame, oldest first.
 
     Columns: ``run_id``, ``solution``, ``version``, ``workflow``, ``status``, ``started``,
@@ -67,8 +73,9 @@ def rows_to_frame(found: ResultRows) -> pandas.DataFrame:
     for name in ENVIRONMENT_COLUMNS:
         frame[name] = frame["environment"].map({number: values[name] for number, values in environments.items()})
     if frame["origin"].notna().any():
-        frame["env.contributor"] = frame["origin"].map({number: (found.documents.get(number) or {}).get("contributor")
-                                                        for number in frame["origin"].dropna().unique()})
+        frame["env.contributor"] = frame["origin"].map(
+            {number: (found.documents.get(number) or {}).get("contributor") for number in frame["origin"].dropna().unique()}
+        )
     for column in found.booleans & set(frame.columns):
         frame[column] = frame[column].map({1: True, 0: False})
     cells = [column for column in frame.columns if column.startswith(("param.", "metric.", "sys.")) and frame[column].notna().any()]
@@ -187,7 +194,6 @@ def metric_meaning(solution: Solution | None, frame: pandas.DataFrame | None = N
     there is a manifest, and for what it does not declare, what the runs' records kept (``frame.attrs``)."""
     recorded = recorded_meaning(frame) if frame is not None else {}
     declared = solution.metrics if solution is not None else {}
-    meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}}
-               for name, spec in declared.items()}
+    meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}} for name, spec in declared.items()}
     meaning.update({name: spec for name, spec in recorded.items() if name not in meaning})
     return meaning

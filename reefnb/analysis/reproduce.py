@@ -101,8 +101,7 @@ def reproduce(
         experiments.append(experiment)
     result = _result(solution, source, tolerance_scale, missing_files, experiments)
     profiles = solution.data.get("profiles", {})
-    result["profile"] = None if profile is None else {"name": profile, **profiles[profile],
-                                                       "elapsed_minutes": round((time.monotonic() - started) / 60, 2)}
+    result["profile"] = None if profile is None else {"name": profile, **profiles[profile], "elapsed_minutes": round((time.monotonic() - started) / 60, 2)}
     json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
     result["report"], result["html_report"] = str(json_path), str(html_path)
     write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
@@ -131,8 +130,11 @@ def _expectations(solution: Any, workflow: str | None, profile: str | None, orig
     profiles = solution.data.get("profiles", {})
     if profile is not None and profile not in profiles:
         raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
-    expectations = [entry for entry in solution.data.get("expected", [])
-                    if (workflow is None or entry.get("workflow", "run") == workflow) and _in_profile(entry, profile, profiles)]
+    expectations = [
+        entry
+        for entry in solution.data.get("expected", [])
+        if (workflow is None or entry.get("workflow", "run") == workflow) and _in_profile(entry, profile, profiles)
+    ]
     if not expectations and not solution.data.get("expected") and workflow is None and profile is None:
         expectations = runs_only_expectations(solution, originals)
     if not expectations:
@@ -293,8 +295,16 @@ def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
             verdict = REPRODUCED if len(ran) == len(claim["expected"]) else "partly checked, reproduced"
         else:
             verdict = NOT_REPRODUCED
-        verdicts.append({"id": claim["id"], "statement": claim["statement"], "where": claim.get("where"),
-                         "experiments": claim["expected"], "metrics": judged, "verdict": verdict})
+        verdicts.append(
+            {
+                "id": claim["id"],
+                "statement": claim["statement"],
+                "where": claim.get("where"),
+                "experiments": claim["expected"],
+                "metrics": judged,
+                "verdict": verdict,
+            }
+        )
     return verdicts
 
 
@@ -343,8 +353,11 @@ def environment_differences(original: dict, current: dict) -> dict:
     for key in ("python", "os", "cpu", "memory_bytes", "gpu"):
         before, after = original.get(key), current.get(key)
         if isinstance(before, dict) and isinstance(after, dict):
-            changed = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after))
-                       if name not in ("executable", "prefix") and before.get(name) != after.get(name)}
+            changed = {
+                name: [before.get(name), after.get(name)]
+                for name in sorted(set(before) | set(after))
+                if name not in ("executable", "prefix") and before.get(name) != after.get(name)
+            }
             if changed and set(before) & set(after):
                 differences[key] = changed
         elif before != after and before is not None:
@@ -386,8 +399,10 @@ def report_lines(report: dict) -> list[str]:
         planned = f", expected {profile['expected_minutes']} min" if profile.get("expected_minutes") else ""
         lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
     counts = report["counts"]
-    lines.append(f"{report['solution']}: {report['verdict'].upper()} ({counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not "
-                 f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['html_report']}")
+    lines.append(
+        f"{report['solution']}: {report['verdict'].upper()} ({counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not "
+        f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['html_report']}"
+    )
     return lines
 
 
@@ -407,9 +422,10 @@ def report_html(report: dict) -> str:
     e = html.escape
     counts = report["counts"]
     parts = [
-        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>reef reproduce: {e(report['solution'])}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{e(report['solution'])}: <span class=\"verdict {_css(report['verdict'])}\">{e(report['verdict'].upper())}</span></h1>",
+        f'<h1>{e(report["solution"])}: <span class="verdict {_css(report["verdict"])}">{e(report["verdict"].upper())}</span></h1>',
         f"<p>{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, {counts[MISSING]} missing, "
         f"{counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. Source: <code>{e(report['source'])}</code></p>",
         "<p>" + ("".join(f'<span class="badge">{e(badge)}</span>' for badge in report["badges"]) or "No ACM badge is supported by this run.") + "</p>",
@@ -421,17 +437,20 @@ def report_html(report: dict) -> str:
     if report.get("claims"):
         parts.append("<h2>Claims</h2><table><tr><th>claim</th><th>statement</th><th>verdict</th><th>metrics</th></tr>")
         for claim in report["claims"]:
-            metrics = "<br>".join(f"{e(name)}: <span class=\"{_css(verdict)}\">{e(verdict)}</span>" for name, verdict in claim["metrics"].items())
-            where = f"<br><span class=\"diff\">{e(claim['where'])}</span>" if claim.get("where") else ""
-            parts.append(f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
-                         f"<td class=\"verdict {_css(claim['verdict'])}\">{e(claim['verdict'])}</td><td>{metrics}</td></tr>")
+            metrics = "<br>".join(f'{e(name)}: <span class="{_css(verdict)}">{e(verdict)}</span>' for name, verdict in claim["metrics"].items())
+            where = f'<br><span class="diff">{e(claim["where"])}</span>' if claim.get("where") else ""
+            parts.append(
+                f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
+                f'<td class="verdict {_css(claim["verdict"])}">{e(claim["verdict"])}</td><td>{metrics}</td></tr>'
+            )
         parts.append("</table>")
     parts.append("<h2>Experiments</h2>")
     for experiment in report["experiments"]:
         parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
         title = f"{experiment['id']}: " if experiment.get("id") else ""
-        parts.append(f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3>"
-                     f"<p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>")
+        parts.append(
+            f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>"
+        )
         for line in failure_lines(experiment):
             parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
         if (experiment.get("error") or {}).get("traceback"):
@@ -440,8 +459,10 @@ def report_html(report: dict) -> str:
         for name, metric in experiment["metrics"].items():
             unit = f" {metric['unit']}" if metric.get("unit") else ""
             got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
-            parts.append(f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
-                         f"<td>{e(_tolerance(metric['tolerance']))}</td><td class=\"verdict {_css(metric['verdict'])}\">{e(metric['verdict'])}</td></tr>")
+            parts.append(
+                f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
+                f'<td>{e(_tolerance(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
+            )
         parts.append("</table>")
         differences = experiment.get("environment_differences") or {}
         if differences:
@@ -454,15 +475,19 @@ def report_html(report: dict) -> str:
             parts.append("</table>")
         changes = experiment.get("telemetry_differences") or {}
         if changes:
-            parts.append("<p>A timing moved: what the machine did in the original run and here (telemetry):</p>"
-                         "<table><tr><th>what</th><th>original</th><th>here</th><th>ratio</th></tr>")
+            parts.append(
+                "<p>A timing moved: what the machine did in the original run and here (telemetry):</p>"
+                "<table><tr><th>what</th><th>original</th><th>here</th><th>ratio</th></tr>"
+            )
             for name, change in changes.items():
                 unit = f" {change['unit']}" if change["unit"] else ""
                 ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
-                parts.append(f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td>"
-                             f"<td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>")
+                parts.append(
+                    f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td>"
+                    f"<td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
+                )
             parts.append("</table>")
-    parts.append(f"<p class=\"diff\">Written by reef reproduce; the JSON report: <code>{e(report.get('report') or '')}</code></p></body></html>")
+    parts.append(f'<p class="diff">Written by reef reproduce; the JSON report: <code>{e(report.get("report") or "")}</code></p></body></html>')
     return "\n".join(parts) + "\n"
 
 

@@ -115,8 +115,7 @@ def run_loadgen(
 
     harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance")
     sut = loadgen.ConstructSUT(harness.issue_queries, harness.flush_queries)
-    qsl = loadgen.ConstructQSL(sample_count, min(performance_sample_count or sample_count, sample_count),
-                              load or _nothing, unload or _nothing)
+    qsl = loadgen.ConstructQSL(sample_count, min(performance_sample_count or sample_count, sample_count), load or _nothing, unload or _nothing)
     output = loadgen.LogOutputSettings()
     output.outdir = str(log_dir)
     output.copy_summary_to_stdout = False
@@ -152,9 +151,14 @@ def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, sa
                 detail[entry["key"].removeprefix("result_")] = entry.get("value")
     latency = {}
     if mode == "performance":
-        for name, key in (("p50", "50.00_percentile_latency_ns"), ("p90", "90.00_percentile_latency_ns"),
-                          ("p99", "99.00_percentile_latency_ns"), ("mean", "mean_latency_ns"),
-                          ("min", "min_latency_ns"), ("max", "max_latency_ns")):
+        for name, key in (
+            ("p50", "50.00_percentile_latency_ns"),
+            ("p90", "90.00_percentile_latency_ns"),
+            ("p99", "99.00_percentile_latency_ns"),
+            ("mean", "mean_latency_ns"),
+            ("min", "min_latency_ns"),
+            ("max", "max_latency_ns"),
+        ):
             if detail.get(key) is not None:
                 latency[name] = float(detail[key]) / 1e6
     rate = None
@@ -167,8 +171,9 @@ def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, sa
             rate = samples_per_query / (float(detail["mean_query_latency_ns"]) / 1e9)
     valid = detail.get("validity") == "VALID"
     reason = None if valid or mode != "performance" else _invalid_reason(Path(log_dir) / "mlperf_log_summary.txt")
-    return LoadGenResult(scenario, mode, valid if mode == "performance" else True, reason, detail.get("query_count"),
-                         rate, latency, Path(log_dir), wall_s, detail)
+    return LoadGenResult(
+        scenario, mode, valid if mode == "performance" else True, reason, detail.get("query_count"), rate, latency, Path(log_dir), wall_s, detail
+    )
 
 
 def read_accuracy_log(path: str | Path) -> list[tuple[int, bytes]]:
@@ -235,7 +240,7 @@ class _Harness:
     def _answer(self, query_samples) -> None:
         loadgen, size, count = self.loadgen, self.batch_size, len(query_samples)
         for start in range(0, count, size):
-            chunk = query_samples if count <= size else query_samples[start:start + size]
+            chunk = query_samples if count <= size else query_samples[start : start + size]
             outputs = None
             if self.error is None:
                 try:

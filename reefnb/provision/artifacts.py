@@ -156,8 +156,10 @@ def supply_artifact(
                     digest, size = _copy_hashing(source, copy)
                     if digest != expected or size != spec.get("size", size):
                         declared = f"{spec['size']} bytes" if "size" in spec else "size not declared"
-                        raise ArtifactError(f"--artifact {name}={source}: sha256 {digest} ({size} bytes), but {fetcher.where(name)} "
-                                            f"declares sha256 {expected} ({declared}): not the file the solution was made with")
+                        raise ArtifactError(
+                            f"--artifact {name}={source}: sha256 {digest} ({size} bytes), but {fetcher.where(name)} "
+                            f"declares sha256 {expected} ({declared}): not the file the solution was made with"
+                        )
             except BaseException:
                 _remove_if_empty(folder)
                 raise
@@ -183,8 +185,10 @@ def supply_instruction(name: str, spec: dict) -> str:
     """What to type to supply a ``supplied`` artifact: ``--artifact NAME=/path/to/FILE`` with its size and digest."""
     filename = Path(spec.get("path") or name).name
     size = f"{format_size(spec['size'])}, " if "size" in spec else ""
-    return (f"artifact '{name}' ({filename}, {size}sha256 {spec.get('sha256', '?')[:16]}...) is not shipped: "
-            f"supply your copy with --artifact {name}=/path/to/{filename} (reef init or reef reproduce)")
+    return (
+        f"artifact '{name}' ({filename}, {size}sha256 {spec.get('sha256', '?')[:16]}...) is not shipped: "
+        f"supply your copy with --artifact {name}=/path/to/{filename} (reef init or reef reproduce)"
+    )
 
 
 def artifact_status(
@@ -265,8 +269,7 @@ def download_limits() -> tuple[float, int]:
     ``REEF_DOWNLOAD_TIMEOUT`` and ``REEF_MAX_DOWNLOAD`` (``500M``, ``2GiB``, ``20G``, bytes), else the defaults."""
     limit = os.environ.get(MAX_DOWNLOAD_VARIABLE, "").strip()
     timeout = os.environ.get(TIMEOUT_VARIABLE, "").strip()
-    return (_positive_seconds(timeout, TIMEOUT_VARIABLE) if timeout else TIMEOUT_SECONDS,
-            parse_size(limit, MAX_DOWNLOAD_VARIABLE) if limit else MAX_DOWNLOAD)
+    return (_positive_seconds(timeout, TIMEOUT_VARIABLE) if timeout else TIMEOUT_SECONDS, parse_size(limit, MAX_DOWNLOAD_VARIABLE) if limit else MAX_DOWNLOAD)
 
 
 def _positive_seconds(text: str, origin: str) -> float:
@@ -304,8 +307,9 @@ def tree_sha256(folder: Path | str) -> str:
 class _Fetcher:
     """One fetch: the artifacts section, where the cache is, and how to reach the network."""
 
-    def __init__(self, artifacts: dict[str, dict], cache_dir: Path | None, progress: Progress | None, offline: bool,
-                 manifest_path: Path | str | None, timeout: float):
+    def __init__(
+        self, artifacts: dict[str, dict], cache_dir: Path | None, progress: Progress | None, offline: bool, manifest_path: Path | str | None, timeout: float
+    ):
         self.artifacts = artifacts
         self.cache = Path(cache_dir) if cache_dir is not None else reef_home() / "cache"
         self.progress = progress
@@ -628,8 +632,10 @@ class _Fetcher:
     def too_large(self, name: str, url: str, size: int | None, limit: int, what: str) -> str:
         if size is not None:
             return f"{self.where(name, 'size')}: {url}: size mismatch: expected {size} bytes, {what}"
-        return (f"{self.where(name)}: {url}: larger than {limit} bytes ({what}), the limit for a download without a declared "
-                f"'size' (set {MAX_DOWNLOAD_VARIABLE}, e.g. 50GiB, or declare the size)")
+        return (
+            f"{self.where(name)}: {url}: larger than {limit} bytes ({what}), the limit for a download without a declared "
+            f"'size' (set {MAX_DOWNLOAD_VARIABLE}, e.g. 50GiB, or declare the size)"
+        )
 
     def report(self, done: int, total: int | None) -> None:
         if self.progress is not None:

@@ -46,7 +46,6 @@ SESSION_VARIABLES = ("__session__", "__vsc_ipynb_file__")
 SESSION_ENVIRONMENT = "JPY_SESSION_NAME"
 
 
-
 class NotebookEditor(Protocol):
     """A front end holding a notebook open (JupyterLab with the Reef extension): it takes the notebook's
     ``metadata.reef`` into its own model, which its next save writes, instead of reef rewriting the file."""
@@ -100,8 +99,7 @@ class Declaration:
 # Public API
 
 
-def declare_packages(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None,
-                     remove: bool = False) -> Declaration:
+def declare_packages(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False) -> Declaration:
     """Declare PEP 508 requirements (or, with ``remove``, drop them by name) and check them in this python."""
     from packaging.requirements import Requirement
 
@@ -125,8 +123,7 @@ def declare_packages(specs: list[str], notebook: str | Path | None = None, solut
     return declaration
 
 
-def declare_tools(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None,
-                  remove: bool = False) -> Declaration:
+def declare_tools(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False) -> Declaration:
     """Declare command-line tools as ``NAME[SPEC]`` (``gcc>=9``, ``git``) and look for them on PATH."""
     tools = [parse_tool(spec) for spec in specs]
     names = {tool["name"] for tool in tools}
@@ -148,8 +145,7 @@ def declare_tools(specs: list[str], notebook: str | Path | None = None, solution
     return declaration
 
 
-def declare_artifact(name: str, spec: dict, notebook: str | Path | None = None, solution: str | Path | None = None,
-                     remove: bool = False) -> Declaration:
+def declare_artifact(name: str, spec: dict, notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False) -> Declaration:
     """Declare a dataset or model (an ``artifacts`` entry of the manifest: url(s), sha256, size...).
 
     The spec is validated (schema and the rules every download follows: a sha256, http(s) or file
@@ -176,8 +172,15 @@ def declare_artifact(name: str, spec: dict, notebook: str | Path | None = None, 
     return declaration
 
 
-def artifact_spec(urls: list[str], sha256: str, size: int | None = None, unpack: bool = False, license: str | None = None,
-                  kind: str = "dataset", description: str | None = None) -> dict:
+def artifact_spec(
+    urls: list[str],
+    sha256: str,
+    size: int | None = None,
+    unpack: bool = False,
+    license: str | None = None,
+    kind: str = "dataset",
+    description: str | None = None,
+) -> dict:
     """An ``artifacts`` entry as the manifest holds it (one URL as ``url``, mirrors as ``urls``)."""
     spec: dict[str, Any] = {"kind": kind}
     if description:
@@ -250,8 +253,7 @@ def notebook_declarations(notebook: str | Path) -> dict:
     return dict(_read_notebook(Path(notebook)).metadata.get(METADATA_KEY, {}))
 
 
-def running_notebook(user_namespace: Mapping | None = None, environ: Mapping | None = None,
-                     cwd: str | Path | None = None) -> Path | None:
+def running_notebook(user_namespace: Mapping | None = None, environ: Mapping | None = None, cwd: str | Path | None = None) -> Path | None:
     """The path of the notebook this kernel runs, when the front end told the kernel.
 
     JupyterLab starts the kernel with ``JPY_SESSION_NAME`` set to the notebook's path (ipykernel
@@ -316,8 +318,7 @@ def warnings(declaration: Declaration) -> list[str]:
         if check.kind == "package":
             wanted = check.name + ("" if check.required == "any" else check.required)
             if check.status == MISSING:
-                lines.append(f"{wanted}: not installed in this python ({sys.executable}); "
-                             f"`reef init` installs it, or `%pip install '{wanted}'` here")
+                lines.append(f"{wanted}: not installed in this python ({sys.executable}); `reef init` installs it, or `%pip install '{wanted}'` here")
             else:
                 lines.append(f"{wanted}: {check.found} is installed in this python; `reef init` makes an environment with {wanted}")
         elif check.kind == "artifact":
@@ -329,8 +330,7 @@ def warnings(declaration: Declaration) -> list[str]:
 
 def declaration_lines(declaration: Declaration) -> list[str]:
     """The declaration for people: where it went, one line per check, then the warnings."""
-    places = [f"{declaration.notebook} (metadata.reef)" if declaration.notebook else None,
-              str(declaration.manifest) if declaration.manifest else None]
+    places = [f"{declaration.notebook} (metadata.reef)" if declaration.notebook else None, str(declaration.manifest) if declaration.manifest else None]
     where = " and ".join(place for place in places if place)
     verb = "removed from" if declaration.removed else "declared in"
     lines = [f"{verb} {where}" + ("" if declaration.changed else " (unchanged)")]
@@ -348,8 +348,7 @@ def declaration_lines(declaration: Declaration) -> list[str]:
 # Reading, changing and writing the two files
 
 
-def _declare(section: str, entries: list, apply: Callable[[dict], None], notebook: str | Path | None,
-             solution: str | Path | None, remove: bool) -> Declaration:
+def _declare(section: str, entries: list, apply: Callable[[dict], None], notebook: str | Path | None, solution: str | Path | None, remove: bool) -> Declaration:
     import nbformat
 
     if notebook is None and solution is None:

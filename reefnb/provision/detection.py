@@ -195,8 +195,7 @@ class DetectContext:
     def run_script(self, script: str, *arguments: str, timeout: float = INTERPRETER_TIMEOUT_S) -> str:
         """Run python code in the context's interpreter; its stdout (a ReefError when it fails)."""
         try:
-            completed = subprocess.run([self.python, "-c", script, *arguments], capture_output=True, text=True,
-                                       stdin=subprocess.DEVNULL, timeout=timeout)
+            completed = subprocess.run([self.python, "-c", script, *arguments], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as error:
             raise ReefError(f"{self.python}: cannot run this python: {error}") from None
         if completed.returncode != 0:
@@ -254,8 +253,7 @@ class OperatingSystemDetector(Detector):
 
     def detect(self, context: DetectContext) -> dict:
         uname = platform.uname()
-        return {"system": uname.system, "release": uname.release, "machine": uname.machine,
-                "platform": platform.platform(), "distribution": _os_release()}
+        return {"system": uname.system, "release": uname.release, "machine": uname.machine, "platform": platform.platform(), "distribution": _os_release()}
 
     def signature(self, context: DetectContext) -> Any:
         boot = _boot_id()
@@ -267,8 +265,12 @@ class CpuDetector(Detector):
 
     def detect(self, context: DetectContext) -> dict:
         info = _cpuinfo()
-        return {"model": info["model"] or platform.processor() or platform.machine(), "logical_cores": os.cpu_count(),
-                "physical_cores": info["physical_cores"], "flags": info["flags"]}
+        return {
+            "model": info["model"] or platform.processor() or platform.machine(),
+            "logical_cores": os.cpu_count(),
+            "physical_cores": info["physical_cores"],
+            "flags": info["flags"],
+        }
 
     def signature(self, context: DetectContext) -> Any:
         boot = _boot_id()
@@ -303,8 +305,7 @@ class GpuDetector(Detector):
             return []
         fields = list(NVIDIA_SMI_FIELDS)
         while fields:
-            output = _run_quietly([executable, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"],
-                                  NVIDIA_SMI_TIMEOUT_S)
+            output = _run_quietly([executable, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"], NVIDIA_SMI_TIMEOUT_S)
             if output is not None:
                 return parse_nvidia_smi(output, fields)
             if "compute_cap" not in fields:  # older drivers do not know compute_cap: ask without it
@@ -324,8 +325,13 @@ class EnvironmentDetector(Detector):
 
     def detect(self, context: DetectContext) -> dict:
         facts = context.facts()
-        return {"name": context.name, "python": context.python, "version": facts["version"],
-                "implementation": facts["implementation"], "prefix": facts["prefix"]}
+        return {
+            "name": context.name,
+            "python": context.python,
+            "version": facts["version"],
+            "implementation": facts["implementation"],
+            "prefix": facts["prefix"],
+        }
 
 
 class PythonDetector(Detector):
@@ -344,13 +350,17 @@ class PythonDetector(Detector):
             return []
         with ThreadPoolExecutor(max_workers=min(8, len(candidates)), thread_name_prefix="reef-python") as pool:
             versions = list(pool.map(lambda candidate: _python_version_of(candidate[0]), candidates))
-        return [{"path": path, "version": version, "source": source}
-                for (path, source), version in zip(candidates, versions, strict=True) if version is not None]
+        return [
+            {"path": path, "version": version, "source": source} for (path, source), version in zip(candidates, versions, strict=True) if version is not None
+        ]
 
     def signature(self, context: DetectContext) -> Any:
         candidates = _python_candidates()
-        return {"PATH": os.environ.get("PATH", ""), "folders": [_folder_stamp(folder) for folder in _python_folders()],
-                "interpreters": [[path, _file_stamp(path)] for path, _source in candidates]}
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "folders": [_folder_stamp(folder) for folder in _python_folders()],
+            "interpreters": [[path, _file_stamp(path)] for path, _source in candidates],
+        }
 
 
 class PackagesDetector(Detector):
@@ -411,8 +421,13 @@ class ToolsDetector(Detector):
             stamps[name] = path and _file_stamp(path)
         # Version managers switch versions behind the same executable (pyenv's shims, rustup's proxies).
         selections = [_file_stamp(str(_pyenv_root() / "version")), _file_stamp(str(Path.home() / ".rustup" / "settings.toml"))]
-        return {"PATH": os.environ.get("PATH", ""), "folders": [_folder_stamp(folder) for folder in _path_folders()],
-                "tools": stamps, "selections": selections, "PYENV_VERSION": os.environ.get("PYENV_VERSION")}
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "folders": [_folder_stamp(folder) for folder in _path_folders()],
+            "tools": stamps,
+            "selections": selections,
+            "PYENV_VERSION": os.environ.get("PYENV_VERSION"),
+        }
 
 
 class TensorflowDetector(Detector):
@@ -430,8 +445,18 @@ class TensorflowDetector(Detector):
 
 BUILTIN_DETECTORS: dict[str, Detector] = {
     detector.name: detector
-    for detector in (OperatingSystemDetector(), CpuDetector(), MemoryDetector(), GpuDetector(), EnvironmentDetector(),
-                     PythonDetector(), PackagesDetector(), ModulesDetector(), ToolsDetector(), TensorflowDetector())
+    for detector in (
+        OperatingSystemDetector(),
+        CpuDetector(),
+        MemoryDetector(),
+        GpuDetector(),
+        EnvironmentDetector(),
+        PythonDetector(),
+        PackagesDetector(),
+        ModulesDetector(),
+        ToolsDetector(),
+        TensorflowDetector(),
+    )
 }
 
 
@@ -468,8 +493,7 @@ def _detector_entry_points() -> list[list[str]]:
     Asking importlib.metadata reads every distribution's metadata: most of a warm ``detect()``.
     """
     path = cache_path(DetectContext()).with_name("entry-points.json")
-    signature = json.loads(json.dumps([[entry, *(_folder_stamp(entry) if os.path.isdir(entry) else [_file_stamp(entry)])]
-                                       for entry in sys.path]))
+    signature = json.loads(json.dumps([[entry, *(_folder_stamp(entry) if os.path.isdir(entry) else [_file_stamp(entry)])] for entry in sys.path]))
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
         if cached.get("format") == CACHE_FORMAT and cached.get("signature") == signature:
@@ -495,8 +519,7 @@ def default_detector_names() -> list[str]:
 # detect() and its cache
 
 
-def detect(names: list[str] | None = None, python: str | None = None, env_name: str | None = None,
-           refresh: bool = False) -> dict:
+def detect(names: list[str] | None = None, python: str | None = None, env_name: str | None = None, refresh: bool = False) -> dict:
     """The fingerprint ``{detector name: data}`` of this machine and of one python environment.
 
     ``names`` picks detectors (default: all but the on-request ones); ``python`` is the environment's
@@ -554,8 +577,9 @@ def detect(names: list[str] | None = None, python: str | None = None, env_name: 
     if facts is not None and facts != cache.get("facts"):
         changed = True
     if changed:
-        _write_cache(path, {"format": CACHE_FORMAT, "identity": context.identity, "python": context.python, "facts": facts or cache.get("facts"),
-                            "detectors": entries})
+        _write_cache(
+            path, {"format": CACHE_FORMAT, "identity": context.identity, "python": context.python, "facts": facts or cache.get("facts"), "detectors": entries}
+        )
     return {name: results[name] for name in names if name in results}
 
 
@@ -594,8 +618,7 @@ def _run_detector(detector: Detector, context: DetectContext) -> Any:
         log.warning("detector %s: %s", detector.name, error)
         return _FAILED
     except Exception as error:  # one detector's bug must not hide the others' facts
-        log.warning("detector %s failed: %s: %s", getattr(detector, "name", detector), type(error).__name__, error,
-                    exc_info=log.isEnabledFor(logging.DEBUG))
+        log.warning("detector %s failed: %s: %s", getattr(detector, "name", detector), type(error).__name__, error, exc_info=log.isEnabledFor(logging.DEBUG))
         return _FAILED
     return data
 
@@ -611,8 +634,7 @@ def _signature_of(detector: Detector, context: DetectContext) -> Any:
     except ReefError as error:
         log.warning("detector %s: %s", detector.name, error)
     except Exception as error:
-        log.warning("detector %s: cannot tell whether its cached result is current: %s: %s",
-                    getattr(detector, "name", detector), type(error).__name__, error)
+        log.warning("detector %s: cannot tell whether its cached result is current: %s: %s", getattr(detector, "name", detector), type(error).__name__, error)
     return None
 
 
@@ -763,8 +785,7 @@ def _python_version_of(path: str) -> str | None:
 def _run_quietly(command: list[str], timeout: float) -> str | None:
     """stdout of a command, or None (logged) when it cannot run, fails or times out."""
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL,
-                                   timeout=timeout)
+        completed = subprocess.run(command, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as error:
         log.info("cannot run %s: %s", command[0], error)
         return None
@@ -790,8 +811,15 @@ def parse_nvidia_smi(output: str, fields: list[str] | tuple[str, ...] = NVIDIA_S
             memory_bytes = int(float(memory_mib) * _MIB) if memory_mib is not None else None
         except ValueError:
             memory_bytes = None
-        gpus.append({"vendor": "nvidia", "name": values.get("name"), "memory_bytes": memory_bytes,
-                     "compute_capability": values.get("compute_cap"), "driver": values.get("driver_version")})
+        gpus.append(
+            {
+                "vendor": "nvidia",
+                "name": values.get("name"),
+                "memory_bytes": memory_bytes,
+                "compute_capability": values.get("compute_cap"),
+                "driver": values.get("driver_version"),
+            }
+        )
     return gpus
 
 
@@ -857,8 +885,7 @@ def _os_release() -> str | None:
 # --------------------------------------------------------------------------------------------
 # Text for `reef detect`
 
-NOTABLE_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "neon", "asimd",
-                     "sve")
+NOTABLE_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "neon", "asimd", "sve")
 
 
 def format_fingerprint(fingerprint: dict) -> str:
@@ -867,8 +894,7 @@ def format_fingerprint(fingerprint: dict) -> str:
     add = lines.append
     if "os" in fingerprint:
         system = fingerprint["os"]
-        add(f"OS:          {system.get('distribution') or system.get('system')} ({system.get('system')} "
-            f"{system.get('release')}, {system.get('machine')})")
+        add(f"OS:          {system.get('distribution') or system.get('system')} ({system.get('system')} {system.get('release')}, {system.get('machine')})")
     if "cpu" in fingerprint:
         cpu = fingerprint["cpu"]
         cores = f"{cpu.get('logical_cores')} logical cores"

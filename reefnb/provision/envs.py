@@ -49,8 +49,6 @@ class Environment:
         return Path(self.path) / ("Scripts" if os.name == "nt" else "bin")
 
 
-
-
 def kernel_name(name: str) -> str:
     """The Jupyter kernel of environment ``name``: ``reef-<name>``."""
     return f"{KERNEL_PREFIX}{name}"
@@ -187,11 +185,33 @@ def _install_hashed(python: str, packages: list[str], pip_options: list[str] | N
         constraints.write_text("".join(f"{line}\n" for line in hash_lines(hashes)), encoding="utf-8")
         if uv:
             wanted.write_text("".join(f"{line}\n" for line in packages), encoding="utf-8")
-            command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *HASH_CHECKING, *(pip_options or []),
-                       "-r", str(wanted), "-c", str(constraints)]
+            command = [
+                uv,
+                "pip",
+                "install",
+                "--python",
+                python,
+                "--compile-bytecode",
+                *HASH_CHECKING,
+                *(pip_options or []),
+                "-r",
+                str(wanted),
+                "-c",
+                str(constraints),
+            ]
         else:
-            command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *HASH_CHECKING,
-                       *(pip_options or []), "-r", str(constraints)]
+            command = [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                *HASH_CHECKING,
+                *(pip_options or []),
+                "-r",
+                str(constraints),
+            ]
         _call(command, f"installing {', '.join(packages)} (hash-checked wheels)")
 
 
@@ -216,12 +236,46 @@ def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, s
         wanted.write_text("".join(f"{canonicalize_name(name)}=={version}\n" for name, version in sorted(requested.items())), encoding="utf-8")
         constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())), encoding="utf-8")
         if uv:
-            _call([uv, "pip", "compile", "--quiet", "--python", python, "--generate-hashes", *(pip_options or []),
-                   "-c", str(constraints), "-o", str(output), str(wanted)], "hashing the locked packages")
+            _call(
+                [
+                    uv,
+                    "pip",
+                    "compile",
+                    "--quiet",
+                    "--python",
+                    python,
+                    "--generate-hashes",
+                    *(pip_options or []),
+                    "-c",
+                    str(constraints),
+                    "-o",
+                    str(output),
+                    str(wanted),
+                ],
+                "hashing the locked packages",
+            )
             return _compiled_hashes(output.read_text(encoding="utf-8"))
-        _call([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", "--dry-run",
-               "--ignore-installed", "--report", str(output), *(pip_options or []), "-r", str(wanted), "-c", str(constraints)],
-              "hashing the locked packages")
+        _call(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "--dry-run",
+                "--ignore-installed",
+                "--report",
+                str(output),
+                *(pip_options or []),
+                "-r",
+                str(wanted),
+                "-c",
+                str(constraints),
+            ],
+            "hashing the locked packages",
+        )
         report = json.loads(output.read_text(encoding="utf-8"))
     hashes = {}
     for item in report.get("install", []):
@@ -338,8 +392,6 @@ def _call(command: list, what: str) -> None:
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
-        causes = lines[lines.index(last) + 1:][:6] if last in lines else []  # uv's "cause:", expected and computed hashes
+        causes = lines[lines.index(last) + 1 :][:6] if last in lines else []  # uv's "cause:", expected and computed hashes
         reason = " ".join(" ".join([last, *causes]).split())
         raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:800]}")
-
-

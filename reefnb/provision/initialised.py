@@ -29,14 +29,6 @@ def _write(index: dict) -> None:
     write_json_object(index_path(), index)
 
 
-
-
-
-
-
-
-
-
 def remember_solution(solution, environment: str | None) -> None:
     """Record that ``solution`` was initialised here (into ``environment``, None for native)."""
     index = read_index()
@@ -56,13 +48,15 @@ def list_solutions() -> list[dict]:
     for name, entry in sorted(read_index().items()):
         environment = entry.get("environment")
         env_path = envs_home() / environment if environment else None
-        entries.append({
-            **entry,
-            "name": name,
-            "exists": Path(entry["path"]).is_dir(),
-            "environment_bytes": folder_size(env_path) if env_path else 0,
-            "solution_bytes": folder_size(Path(entry["path"])),
-        })
+        entries.append(
+            {
+                **entry,
+                "name": name,
+                "exists": Path(entry["path"]).is_dir(),
+                "environment_bytes": folder_size(env_path) if env_path else 0,
+                "solution_bytes": folder_size(Path(entry["path"])),
+            }
+        )
     return entries
 
 

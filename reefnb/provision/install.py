@@ -79,8 +79,14 @@ class Plan:
         }
 
 
-def plan_init(source: str | Path | Solution, env: str | None = None, native: bool = False, offline: bool = False,
-              pinned: dict[str, str] | None = None, artifacts: list[str] | tuple[str, ...] = ()) -> Plan:
+def plan_init(
+    source: str | Path | Solution,
+    env: str | None = None,
+    native: bool = False,
+    offline: bool = False,
+    pinned: dict[str, str] | None = None,
+    artifacts: list[str] | tuple[str, ...] = (),
+) -> Plan:
     """Check every requirement of the solution against its target environment; change nothing.
 
     ``pinned`` (package name -> version, e.g. a package's ``reef.lock.json`` packages) turns each
@@ -216,8 +222,9 @@ def replace_environment(options: InitOptions) -> None:
         remove_environment(options.env)
 
 
-def install_requirements(source: str | Path | Solution, options: InitOptions, locked: dict | None = None, foreign: bool = False,
-                         origin: str | Path | Solution | None = None) -> Installed | None:
+def install_requirements(
+    source: str | Path | Solution, options: InitOptions, locked: dict | None = None, foreign: bool = False, origin: str | Path | Solution | None = None
+) -> Installed | None:
     """Plan, check and install a solution's packages (its kernel environment, or natively): the first step of
     ``reef init``; None for a dry run (the plan goes to ``options.on_plan``). ``foreign``: it came from a package
     or a registry, so without ``options.trust`` it installs only what its lock (``locked``) pins and hashes."""
@@ -250,8 +257,9 @@ def install_requirements(source: str | Path | Solution, options: InitOptions, lo
     return Installed(plan, environment, hashes)
 
 
-def refusal(plan: Plan, options: InitOptions, foreign: bool = False, origin: str | Path | Solution | None = None,
-            supplied: Iterable[str] = ()) -> ReefError | None:
+def refusal(
+    plan: Plan, options: InitOptions, foreign: bool = False, origin: str | Path | Solution | None = None, supplied: Iterable[str] = ()
+) -> ReefError | None:
     """Why ``reef init`` refuses ``plan`` before changing anything (the first reason, as the error it raises), or
     None when it goes ahead. In order: a ``supplied`` artifact not given; for a solution from a package or registry
     (``foreign``) without ``options.trust``, an artifact its own code makes and a requirement its lock does not pin
@@ -270,14 +278,18 @@ def refusal(plan: Plan, options: InitOptions, foreign: bool = False, origin: str
 
 def _refuse_untrusted(plan: Plan, options: InitOptions, supplied: set[str], foreign: bool, origin) -> None:
     """Stop before anything changes: a supplied artifact not given, or a package's own code to run without trust."""
-    unsupplied = [artifact for artifact in plan.artifacts if artifact["status"] == "missing" and artifact["name"] not in supplied
-                  and plan.solution.data["artifacts"][artifact["name"]].get("supplied")]
+    unsupplied = [
+        artifact
+        for artifact in plan.artifacts
+        if artifact["status"] == "missing" and artifact["name"] not in supplied and plan.solution.data["artifacts"][artifact["name"]].get("supplied")
+    ]
     if unsupplied and not options.dry_run:
         raise ReefError(f"{origin}: {unsupplied[0]['detail']}")
     generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
     if generated and foreign and not options.trust and not options.dry_run:
-        raise ReefError(f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): "
-                        "read it, then pass --trust to run it")
+        raise ReefError(
+            f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): read it, then pass --trust to run it"
+        )
 
 
 def _refuse_unmet(plan: Plan, options: InitOptions) -> None:
@@ -334,8 +346,10 @@ def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str]
 
     manifest = f"{origin}: {MANIFEST_NAME}" if origin is not None else (plan.solution.manifest_path or plan.solution.path)
     data = plan.solution.data
-    places = [(f"/environments/{plan.environment}/packages", data.get("environments", {}).get(plan.environment or "", {}).get("packages", [])),
-              ("/requires/packages", data.get("requires", {}).get("packages", []))]
+    places = [
+        (f"/environments/{plan.environment}/packages", data.get("environments", {}).get(plan.environment or "", {}).get("packages", [])),
+        ("/requires/packages", data.get("requires", {}).get("packages", [])),
+    ]
 
     def where(text: str) -> str:
         for pointer, texts in places:
@@ -345,12 +359,6 @@ def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str]
         return str(manifest)
 
     return where
-
-
-
-
-
-
 
 
 def read_lock(solution: Solution) -> dict | None:
@@ -461,8 +469,9 @@ def _hashes(plan: Plan, python: str, packages: dict[str, str], pip_options: list
 
     versions = {canonicalize_name(name): version for name, version in packages.items()}
     by_name = [Requirement(text) for text in plan.requires.get("packages", [])]
-    requested = {canonicalize_name(item.name): versions[canonicalize_name(item.name)] for item in by_name
-                 if not item.url and canonicalize_name(item.name) in versions}
+    requested = {
+        canonicalize_name(item.name): versions[canonicalize_name(item.name)] for item in by_name if not item.url and canonicalize_name(item.name) in versions
+    }
     try:
         return locked_hashes(python, requested, packages, pip_options)
     except EnvError as error:
@@ -493,4 +502,3 @@ def plan_lines(plan: Plan) -> list[str]:
     if not plan.checks and not plan.artifacts:
         lines.append("  nothing required")
     return lines
-

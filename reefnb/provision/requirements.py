@@ -57,14 +57,19 @@ class Facts:
     machine: str = platform.machine().lower()
 
 
-
-
 def check_requirements(requires: dict, facts: Facts) -> list[Check]:
     """Every requirement of ``requires`` checked against ``facts``, in manifest order."""
     checks: list[Check] = []
     if "python" in requires:
-        checks.append(_check_version("python", "python", requires["python"], facts.python_version,
-                                     unmet_reason="python here is {found} and no interpreter matching {required} was found (`reef detect` lists them)"))
+        checks.append(
+            _check_version(
+                "python",
+                "python",
+                requires["python"],
+                facts.python_version,
+                unmet_reason="python here is {found} and no interpreter matching {required} was found (`reef detect` lists them)",
+            )
+        )
     if requires.get("platforms"):
         checks.append(_check_platforms(requires["platforms"], facts))
     checks += [_check_package(text, facts) for text in requires.get("packages", [])]
@@ -102,8 +107,7 @@ def _check_package(text: str, facts: Facts) -> Check:
         environment = default_environment()
         environment.update(python_version=".".join(facts.python_version.split(".")[:2]), python_full_version=facts.python_version)
         if not requirement.marker.evaluate(environment):
-            return Check("package", requirement.name, f"{required}; {requirement.marker}", None, SKIPPED,
-                         "its marker does not apply to this environment")
+            return Check("package", requirement.name, f"{required}; {requirement.marker}", None, SKIPPED, "its marker does not apply to this environment")
     found = facts.packages.get(name)
     if found is None:
         return Check("package", requirement.name, required, None, MISSING, "not installed")
@@ -130,16 +134,40 @@ def _check_hardware(hardware: dict, facts: Facts) -> list[Check]:
     if "memory_gb" in hardware:
         have = None if facts.memory_bytes is None else facts.memory_bytes / GIB
         ok = have is not None and have >= hardware["memory_gb"]
-        checks.append(Check("hardware", "memory", f">= {hardware['memory_gb']} GiB", _gib(have), FOUND if ok else UNMET,
-                            "" if ok else f"this machine has {_gib(have)} of memory"))
+        checks.append(
+            Check(
+                "hardware",
+                "memory",
+                f">= {hardware['memory_gb']} GiB",
+                _gib(have),
+                FOUND if ok else UNMET,
+                "" if ok else f"this machine has {_gib(have)} of memory",
+            )
+        )
     if "cpu_cores" in hardware:
         ok = (facts.cpu_cores or 0) >= hardware["cpu_cores"]
-        checks.append(Check("hardware", "cpu cores", f">= {hardware['cpu_cores']}", str(facts.cpu_cores), FOUND if ok else UNMET,
-                            "" if ok else f"this machine has {facts.cpu_cores} logical cores"))
+        checks.append(
+            Check(
+                "hardware",
+                "cpu cores",
+                f">= {hardware['cpu_cores']}",
+                str(facts.cpu_cores),
+                FOUND if ok else UNMET,
+                "" if ok else f"this machine has {facts.cpu_cores} logical cores",
+            )
+        )
     for flag in hardware.get("cpu_flags", []):
         ok = flag.lower() in facts.cpu_flags
-        checks.append(Check("hardware", f"cpu flag {flag}", "present", "present" if ok else "absent", FOUND if ok else UNMET,
-                            "" if ok else f"this CPU does not support {flag}"))
+        checks.append(
+            Check(
+                "hardware",
+                f"cpu flag {flag}",
+                "present",
+                "present" if ok else "absent",
+                FOUND if ok else UNMET,
+                "" if ok else f"this CPU does not support {flag}",
+            )
+        )
     if "gpu" in hardware:
         checks.append(_check_gpu(hardware["gpu"], facts))
     return checks
@@ -217,8 +245,10 @@ def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) 
         except InvalidRequirement:
             raise ReefError(f"{where(text)}: requirement {text!r} is not a PEP 508 requirement; {TRUST_HINT}") from None
         if requirement.url:
-            raise ReefError(f"{where(text)}: requirement {text!r} is a direct reference: without --trust "
-                            f"a package's requirements come only by name from your package index; {TRUST_HINT}")
+            raise ReefError(
+                f"{where(text)}: requirement {text!r} is a direct reference: without --trust "
+                f"a package's requirements come only by name from your package index; {TRUST_HINT}"
+            )
         pins = list(requirement.specifier)
         version = pins[0].version if len(pins) == 1 and pins[0].operator == "==" and "*" not in pins[0].version else None
         if version is None:
@@ -226,8 +256,7 @@ def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) 
         key = hash_key(requirement.name, version)
         digests = hashes.get(key) if isinstance(hashes, dict) else None
         if not digests or not isinstance(digests, list) or not all(isinstance(item, str) and _SHA256.match(item) for item in digests):
-            raise ReefError(f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json "
-                            f"(/hashes); {TRUST_HINT}")
+            raise ReefError(f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json (/hashes); {TRUST_HINT}")
         extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
         marker = f" ; {requirement.marker}" if requirement.marker else ""
         lines.append(f"{canonicalize_name(requirement.name)}{extras}=={version}{marker}")

@@ -221,11 +221,17 @@ def compare_files(original: dict | None, record: dict) -> dict | None:
         return None
     before = {entry["name"]: entry["sha256"] for entry in original["files"]}
     after = {entry["name"]: entry["sha256"] for entry in record.get("files") or []}
-    return {"same": sorted(name for name in before if after.get(name) == before[name]),
-            "different": sorted(name for name in before if name in after and after[name] != before[name]),
-            "missing": sorted(set(before) - set(after)), "new": sorted(set(after) - set(before))}
+    return {
+        "same": sorted(name for name in before if after.get(name) == before[name]),
+        "different": sorted(name for name in before if name in after and after[name] != before[name]),
+        "missing": sorted(set(before) - set(after)),
+        "new": sorted(set(after) - set(before)),
+    }
 
 
 def comparison_line(comparison: dict) -> str:
-    return "  attached files: " + ", ".join(f"{len(names)} {kind}" for kind, names in comparison.items() if names) + \
-        "".join(f"\n    {kind}: {', '.join(names)}" for kind, names in comparison.items() if names and kind != "same")
+    return (
+        "  attached files: "
+        + ", ".join(f"{len(names)} {kind}" for kind, names in comparison.items() if names)
+        + "".join(f"\n    {kind}: {', '.join(names)}" for kind, names in comparison.items() if names and kind != "same")
+    )

@@ -24,7 +24,6 @@ from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, load_solution, schema
 
 if TYPE_CHECKING:
-
     from reefnb.solution.manifest import Solution
 
 log = logging.getLogger(__name__)
@@ -91,8 +90,6 @@ def meaning_only(manifest_path: Path) -> Solution:
     return Solution(path=manifest_path.parent, manifest_path=manifest_path, data=data, workflows={})
 
 
-
-
 def with_declared_meaning(metrics: dict[str, dict], declared: dict[str, dict]) -> dict[str, dict]:
     """The metrics a run recorded (name -> entry), each given the manifest's goal and format and, where
     the notebook named none, its unit (``declared``: the manifest's metrics by name)."""
@@ -102,8 +99,6 @@ def with_declared_meaning(metrics: dict[str, dict], declared: dict[str, dict]) -
             entry["unit"] = spec["unit"]
         entry.update({key: spec[key] for key in ("goal", "format") if spec.get(key)})
     return metrics
-
-
 
 
 MAX_SHARED_FILE = 5 * 2**20  # a manifest or reference CSV kept with pulled results

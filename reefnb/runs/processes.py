@@ -160,8 +160,11 @@ class KernelProcesses:
 def end_scope(token: str) -> int:
     """End every process started under :func:`scope_environment` ``token`` (a sweep's workers' kernels)."""
     mine, protected = os.getpid(), _protected()
-    found = [process for process in psutil.process_iter()
-             if process.pid != mine and process.pid not in protected and _environment_value(process, SCOPE_VARIABLE) == token]
+    found = [
+        process
+        for process in psutil.process_iter()
+        if process.pid != mine and process.pid not in protected and _environment_value(process, SCOPE_VARIABLE) == token
+    ]
     for process in found:
         _kill(process)
     _reap(found)

@@ -179,8 +179,7 @@ class _Translator:
             return node.id
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             return f"{node.value.id}.{node.attr}"
-        if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)
-                and isinstance(node.slice.value, str)):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
             return f"{node.value.id}.{node.slice.value}"
         raise self._fail(node, "expected a field (param.NAME, metric.NAME, status...) compared with a constant")
 

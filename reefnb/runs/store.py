@@ -48,8 +48,6 @@ HEX_KEY = re.compile(r"^[0-9a-f]{64}$")  # run keys like this are kept as 32 byt
 _SYSTEM_UNITS = system_units()  # sys.NAME -> unit of the telemetry columns
 
 
-
-
 def _migration_1(connection: sqlite3.Connection) -> None:
     # One statement at a time: executescript would commit the migration's open transaction.
     connection.execute(
@@ -193,8 +191,13 @@ def _decompose(record: dict, keyed: bool) -> _Parts:
             shape.append([name, "j"])
     error = record.get("error") if isinstance(record.get("error"), dict) else {}
     parts = _Parts(
-        run_id=record["run_id"], solution_name=record["solution"]["name"], text=json.dumps(rest, separators=(",", ":")),
-        lifted=lifted, shape=_document_of(shape), keyed=keyed and record.get("run_key") is not None, documents=documents,
+        run_id=record["run_id"],
+        solution_name=record["solution"]["name"],
+        text=json.dumps(rest, separators=(",", ":")),
+        lifted=lifted,
+        shape=_document_of(shape),
+        keyed=keyed and record.get("run_key") is not None,
+        documents=documents,
         error=": ".join(str(part) for part in (error.get("name"), error.get("message")) if part) or None,
     )
     for name, value in (record.get("parameters") or {}).items():
@@ -236,15 +239,25 @@ class _Writer:
         row = execute(
             f"INSERT INTO {self.runs} (run_id, solution_id, workflow, status, started, ended, duration_s, run_key, keyed, error,"
             " solution, environment, provenance, origin, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (parts.run_id, solution, *(parts.lifted.get(name) for name in LIFTED[1:]), int(parts.keyed), parts.error,
-             *documents.values(), self._document(*parts.shape) if parts.shape else None, parts.text),
+            (
+                parts.run_id,
+                solution,
+                *(parts.lifted.get(name) for name in LIFTED[1:]),
+                int(parts.keyed),
+                parts.error,
+                *documents.values(),
+                self._document(*parts.shape) if parts.shape else None,
+                parts.text,
+            ),
         ).lastrowid
         if parts.cells:
-            names = [_ident(self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric"
-                                         else {"unit": _SYSTEM_UNITS.get(".".join(key))}))
-                     for key, (_, bits) in parts.cells.items()]
-            execute(f"INSERT INTO cells_{solution} (run, {', '.join(names)}) VALUES (?{', ?' * len(names)})",
-                    (row, *(value for value, _ in parts.cells.values())))
+            names = [
+                _ident(self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))}))
+                for key, (_, bits) in parts.cells.items()
+            ]
+            execute(
+                f"INSERT INTO cells_{solution} (run, {', '.join(names)}) VALUES (?{', ?' * len(names)})", (row, *(value for value, _ in parts.cells.values()))
+            )
         else:
             execute(f"INSERT INTO cells_{solution} (run) VALUES (?)", (row,))
         return True
@@ -266,22 +279,30 @@ class _Writer:
         """The position of a cell column (added when new); its kinds and meaning (unit, goal, format) updated with
         what this record says (a value it gives replaces the one kept, one it leaves out keeps it)."""
         if solution not in self.columns:
-            self.columns[solution] = {(kind, name): [position, kinds, *given] for kind, name, position, kinds, *given in self.connection.execute(
-                f"SELECT kind, name, position, kinds, {', '.join(MEANING)} FROM columns WHERE solution = ?", (solution,))}
+            self.columns[solution] = {
+                (kind, name): [position, kinds, *given]
+                for kind, name, position, kinds, *given in self.connection.execute(
+                    f"SELECT kind, name, position, kinds, {', '.join(MEANING)} FROM columns WHERE solution = ?", (solution,)
+                )
+            }
         known = self.columns[solution]
         wanted = [meaning.get(name) for name in MEANING]
         if key not in known:
             position = len(known) + 1
             self.connection.execute(f"ALTER TABLE cells_{solution} ADD COLUMN {_ident(position)}")
-            self.connection.execute(f"INSERT INTO columns (solution, kind, name, position, kinds, {', '.join(MEANING)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                    (solution, *key, position, bits, *wanted))
+            self.connection.execute(
+                f"INSERT INTO columns (solution, kind, name, position, kinds, {', '.join(MEANING)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (solution, *key, position, bits, *wanted),
+            )
             known[key] = [position, bits, *wanted]
         entry = known[key]
         updated = [bits | entry[1], *(new or old for new, old in zip(wanted, entry[2:], strict=True))]
         if updated != entry[1:]:
             entry[1:] = updated
-            self.connection.execute(f"UPDATE columns SET kinds = ?, {', '.join(f'{name} = ?' for name in MEANING)} "
-                                    "WHERE solution = ? AND kind = ? AND name = ?", (*updated, solution, *key))
+            self.connection.execute(
+                f"UPDATE columns SET kinds = ?, {', '.join(f'{name} = ?' for name in MEANING)} WHERE solution = ? AND kind = ? AND name = ?",
+                (*updated, solution, *key),
+            )
         return entry[0]
 
 
@@ -349,10 +370,7 @@ class Store:
         if version == len(MIGRATIONS):
             return
         if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path}: results store schema version {version} is newer than this reefnb knows "
-                f"({len(MIGRATIONS)}); upgrade reefnb"
-            )
+            raise StoreError(f"{self.path}: results store schema version {version} is newer than this reefnb knows ({len(MIGRATIONS)}); upgrade reefnb")
         connection.execute("BEGIN IMMEDIATE")
         try:
             version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
@@ -413,8 +431,7 @@ class Store:
 
     _RECORD_COLUMNS = "r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
 
-    def records(self, solution: str | None = None, status: str | None = None, where: str | None = None,
-                since: str | None = None) -> list[dict]:
+    def records(self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None) -> list[dict]:
         """Run records, oldest first, optionally filtered (see ``reefnb.results`` for ``where`` and ``since``).
 
         A row whose record cannot be read is skipped with a warning naming its run id.
@@ -425,8 +442,7 @@ class Store:
 
         def read(connection: sqlite3.Connection) -> list[dict]:
             ids = self._matching_ids(connection, query)
-            rows = connection.execute(
-                f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.id IN ({ids[0]}) ORDER BY r.started, r.run_id", ids[1])
+            rows = connection.execute(f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.id IN ({ids[0]}) ORDER BY r.started, r.run_id", ids[1])
             return self._assemble(connection, rows)
 
         return self._read(read, "run records")
@@ -451,7 +467,7 @@ class Store:
         def read(connection: sqlite3.Connection) -> set[str]:
             found: set[str] = set()
             for start in range(0, len(run_ids), 500):
-                chunk = run_ids[start:start + 500]
+                chunk = run_ids[start : start + 500]
                 found.update(row[0] for row in connection.execute(f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
             return found
 
@@ -465,10 +481,12 @@ class Store:
         def read(connection: sqlite3.Connection) -> dict[str, dict]:
             found: dict[str, dict] = {}
             for start in range(0, len(keys), 500):
-                chunk = [bytes.fromhex(key) if HEX_KEY.fullmatch(key) else key for key in keys[start:start + 500]]
+                chunk = [bytes.fromhex(key) if HEX_KEY.fullmatch(key) else key for key in keys[start : start + 500]]
                 rows = connection.execute(
                     f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.keyed AND r.status = ? AND r.run_key IN "
-                    f"({','.join('?' * len(chunk))}) ORDER BY r.started, r.run_id", [status, *chunk])
+                    f"({','.join('?' * len(chunk))}) ORDER BY r.started, r.run_id",
+                    [status, *chunk],
+                )
                 found.update({record["run_key"]: record for record in self._assemble(connection, rows)})
             return found
 
@@ -485,8 +503,8 @@ class Store:
 
         records = []
         for text, shape, *values in rows:
-            columns = dict(zip(LIFTED, values[:len(LIFTED)], strict=True))
-            documents = dict(zip(DOCUMENTS, values[len(LIFTED):], strict=True))
+            columns = dict(zip(LIFTED, values[: len(LIFTED)], strict=True))
+            documents = dict(zip(DOCUMENTS, values[len(LIFTED) :], strict=True))
             if isinstance(columns["run_key"], bytes):
                 columns["run_key"] = columns["run_key"].hex()
             try:
@@ -518,16 +536,19 @@ class Store:
     def _solutions(connection: sqlite3.Connection, name: str | None) -> dict[int, dict[tuple[str, str], tuple]]:
         """Solution id -> {(kind, name): (position, unit, kinds, goal, format)}, for one solution or all."""
         solutions: dict[int, dict] = {}
-        found = connection.execute("SELECT id FROM solutions" + (" WHERE name = ?" if name is not None else " ORDER BY id"),
-                                   () if name is None else (name,))
+        found = connection.execute("SELECT id FROM solutions" + (" WHERE name = ?" if name is not None else " ORDER BY id"), () if name is None else (name,))
         for (number,) in found.fetchall():
-            solutions[number] = {(kind, column): (position, unit, kinds, goal, format_) for kind, column, position, unit, kinds, goal, format_
-                                 in connection.execute("SELECT kind, name, position, unit, kinds, goal, format FROM columns "
-                                                       "WHERE solution = ? ORDER BY position", (number,))}
+            solutions[number] = {
+                (kind, column): (position, unit, kinds, goal, format_)
+                for kind, column, position, unit, kinds, goal, format_ in connection.execute(
+                    "SELECT kind, name, position, unit, kinds, goal, format FROM columns WHERE solution = ? ORDER BY position", (number,)
+                )
+            }
         return solutions
 
-    def result_rows(self, solution: str | None = None, status: str | None = None, where: str | None = None,
-                    since: str | None = None, columns: list[str] | None = None) -> ResultRows:
+    def result_rows(
+        self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None, columns: list[str] | None = None
+    ) -> ResultRows:
         """The matching runs as rows for the results frame, oldest first, reading only the columns asked for."""
         empty = ResultRows(list(FRAME_BASE), [], {}, set(), {}, [])
         if not self.path.exists():
@@ -546,8 +567,10 @@ class Store:
         for solution, columns in solutions.items():
             sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
             cells = [f"c.{_ident(columns[key][0])}" if key in columns else "NULL" for key in keys]
-            selects.append(f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} "
-                           f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}")
+            selects.append(
+                f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} "
+                f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}"
+            )
             arguments += args
             for key in keys:
                 if key in columns:
@@ -570,7 +593,7 @@ class Store:
         numbers = {number for row in rows for number in row[7:10] if number is not None}
         documents = {}
         for start in range(0, len(numbers), 500):
-            chunk = sorted(numbers)[start:start + 500]
+            chunk = sorted(numbers)[start : start + 500]
             for number, body in connection.execute(f"SELECT id, body FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk):
                 documents[number] = json.loads(body)
         return ResultRows(names, rows, documents, booleans, units, skipped, goals, formats)
@@ -587,8 +610,15 @@ class Store:
 def _readable(rows: list[tuple]) -> tuple[list[tuple], list[str]]:
     """The rows whose frame values have their types (text times and status, a number or null duration); and
     the run ids of the others. One pass over types only: the times are parsed later, all at once."""
-    skipped = [row[0] for row in rows if type(row[3]) is not str or type(row[4]) not in (str, type(None)) or type(row[2]) is not str
-               or type(row[5]) not in (float, int, type(None)) or type(row[1]) is not str]
+    skipped = [
+        row[0]
+        for row in rows
+        if type(row[3]) is not str
+        or type(row[4]) not in (str, type(None))
+        or type(row[2]) is not str
+        or type(row[5]) not in (float, int, type(None))
+        or type(row[1]) is not str
+    ]
     if not skipped:
         return rows, []
     bad = set(skipped)

@@ -44,9 +44,24 @@ POWERCAP_ROOT_VARIABLE = "REEF_POWERCAP_ROOT"  # another powercap tree (tests wr
 SERIES_FILE = "telemetry.csv"
 MB = 1024 * 1024
 
-SERIES_COLUMNS = ["t_s", "processes", "threads", "rss_mb", "cpu_seconds", "cpu_percent", "read_mb", "write_mb",
-                  "host_cpu_percent", "host_cpu_mhz", "load_1m", "energy_joules",
-                  "gpu_utilization_percent", "gpu_memory_mb", "gpu_power_w", "gpu_energy_joules"]
+SERIES_COLUMNS = [
+    "t_s",
+    "processes",
+    "threads",
+    "rss_mb",
+    "cpu_seconds",
+    "cpu_percent",
+    "read_mb",
+    "write_mb",
+    "host_cpu_percent",
+    "host_cpu_mhz",
+    "load_1m",
+    "energy_joules",
+    "gpu_utilization_percent",
+    "gpu_memory_mb",
+    "gpu_power_w",
+    "gpu_energy_joules",
+]
 
 
 @dataclass(frozen=True)
@@ -66,8 +81,7 @@ def telemetry_options(setting: Any = None, enabled: bool | None = None, interval
         options = TelemetryOptions(enabled=setting)
     elif isinstance(setting, dict):
         interval = setting.get("interval_ms")
-        options = TelemetryOptions(enabled=setting.get("enabled", True),
-                                   interval_s=interval / 1000 if interval else DEFAULT_INTERVAL_S)
+        options = TelemetryOptions(enabled=setting.get("enabled", True), interval_s=interval / 1000 if interval else DEFAULT_INTERVAL_S)
     if enabled is not None:
         options = TelemetryOptions(enabled=enabled, interval_s=options.interval_s, powercap_root=options.powercap_root)
     if interval_s is not None:
@@ -180,7 +194,12 @@ class GpuMonitor:
         try:
             self._process = subprocess.Popen(
                 [command, f"--query-gpu={GPU_QUERY}", "--format=csv,noheader,nounits", f"-lms={max(1, round(interval_s * 1000))}"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace")
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                errors="replace",
+            )
         except OSError as error:
             self.reason = f"no GPU: nvidia-smi did not start: {error.strerror or error}"
             return
@@ -393,11 +412,17 @@ class Sampler:
         previous = self.series.rows[-1] if self.series.rows else {"t_s": 0.0, "cpu_seconds": 0.0}
         elapsed = now - previous["t_s"]
         row = {
-            "t_s": round(now, 3), "processes": alive, "threads": threads, "rss_mb": round(rss / MB, 2),
+            "t_s": round(now, 3),
+            "processes": alive,
+            "threads": threads,
+            "rss_mb": round(rss / MB, 2),
             "cpu_seconds": round(cpu, 3),
             "cpu_percent": round(100 * (cpu - previous["cpu_seconds"]) / elapsed, 1) if elapsed > 0 else None,
-            "read_mb": round(read / MB, 3), "write_mb": round(write / MB, 3),
-            "host_cpu_percent": psutil.cpu_percent(None), "host_cpu_mhz": _cpu_mhz(), "load_1m": _load(),
+            "read_mb": round(read / MB, 3),
+            "write_mb": round(write / MB, 3),
+            "host_cpu_percent": psutil.cpu_percent(None),
+            "host_cpu_mhz": _cpu_mhz(),
+            "load_1m": _load(),
             "energy_joules": _rounded(self.rapl.update(), 3),
             **{name: _rounded(value, 2) for name, value in self.gpu.sample().items()},
         }
@@ -520,13 +545,17 @@ def summary_line(system: dict | None) -> str:
     """The summary for people, one line: ``peak RSS 412 MB, CPU 2.1 s (98%), ...``."""
     if not system:
         return ""
-    parts = [f"peak RSS {_short(system.get('peak_rss_mb'))} MB", f"CPU {_short(system.get('cpu_seconds'))} s"
-             + (f" ({_short(system.get('cpu_percent_mean'))}%)" if system.get("cpu_percent_mean") is not None else ""),
-             f"read {_short(system.get('read_mb'))} MB, write {_short(system.get('write_mb'))} MB"]
+    parts = [
+        f"peak RSS {_short(system.get('peak_rss_mb'))} MB",
+        f"CPU {_short(system.get('cpu_seconds'))} s" + (f" ({_short(system.get('cpu_percent_mean'))}%)" if system.get("cpu_percent_mean") is not None else ""),
+        f"read {_short(system.get('read_mb'))} MB, write {_short(system.get('write_mb'))} MB",
+    ]
     parts.append(f"energy {_short(system['energy_joules'])} J" if system.get("energy_joules") is not None else "energy n/a")
     if system.get("gpu_peak_memory_mb") is not None:
-        parts.append(f"GPU peak {_short(system['gpu_peak_memory_mb'])} MB"
-                     + (f", {_short(system['gpu_energy_joules'])} J" if system.get("gpu_energy_joules") is not None else ""))
+        parts.append(
+            f"GPU peak {_short(system['gpu_peak_memory_mb'])} MB"
+            + (f", {_short(system['gpu_energy_joules'])} J" if system.get("gpu_energy_joules") is not None else "")
+        )
     parts.append(f"{system.get('samples', 0)} samples")
     return ", ".join(parts)
 
@@ -540,8 +569,7 @@ def _short(value: Any) -> str:
 def system_columns(system: Any) -> dict[str, Any]:
     """The ``sys.*`` columns of the results frame from a record's ``system`` summary."""
     system = system if isinstance(system, dict) else {}
-    return {f"sys.{name}": system.get(name) for name in SYSTEM_METRICS
-            if isinstance(system.get(name), (int, float)) and not isinstance(system.get(name), bool)}
+    return {f"sys.{name}": system.get(name) for name in SYSTEM_METRICS if isinstance(system.get(name), (int, float)) and not isinstance(system.get(name), bool)}
 
 
 def system_units() -> dict[str, str]:
@@ -554,22 +582,30 @@ def goal(column: str) -> str | None:
     return SYSTEM_METRICS.get(column.removeprefix("sys."), {}).get("goal") if column.startswith("sys.") else None
 
 
-
-
-
-
 def series_chart(series, width: int = 520, height: int = 140):
     """Per-run telemetry over time (memory, CPU, energy when measured): a run chosen from a list shows its series."""
     import altair as alt
 
     runs = list(dict.fromkeys(series["run_id"]))
     chosen = alt.param(name="telemetry_run", value=runs[-1], bind=alt.binding_select(options=runs, name="run "))
-    base = alt.Chart(series).transform_filter(alt.datum.run_id == chosen).mark_line(interpolate="step-after").encode(
-        x=alt.X("t_s:Q", title="time (s)")).properties(width=width, height=height)
-    panels = [("rss_mb", "resident memory (MB)"), ("cpu_percent", "CPU (%, 100 = one core)"), ("energy_joules", "host energy (J)"),
-              ("gpu_memory_mb", "GPU memory (MB)")]
-    charts = [base.encode(y=alt.Y(f"{column}:Q", title=title), tooltip=["run_id", "t_s", column])
-              for column, title in panels if column in series and series[column].notna().any()]
+    base = (
+        alt.Chart(series)
+        .transform_filter(alt.datum.run_id == chosen)
+        .mark_line(interpolate="step-after")
+        .encode(x=alt.X("t_s:Q", title="time (s)"))
+        .properties(width=width, height=height)
+    )
+    panels = [
+        ("rss_mb", "resident memory (MB)"),
+        ("cpu_percent", "CPU (%, 100 = one core)"),
+        ("energy_joules", "host energy (J)"),
+        ("gpu_memory_mb", "GPU memory (MB)"),
+    ]
+    charts = [
+        base.encode(y=alt.Y(f"{column}:Q", title=title), tooltip=["run_id", "t_s", column])
+        for column, title in panels
+        if column in series and series[column].notna().any()
+    ]
     return alt.vconcat(*charts).add_params(chosen)
 
 
@@ -597,5 +633,8 @@ def differences(original: Any, current: Any) -> dict[str, dict]:
 
 def difference_line(changes: dict[str, dict]) -> str:
     """``cpu_seconds 2.1 -> 4.3 s (x2.05), ...`` for a report."""
-    return ", ".join(f"{name} {_short(change['original'])} -> {_short(change['here'])}{' ' + change['unit'] if change['unit'] else ''}"
-                     + (f" (x{change['ratio']:.3g})" if change.get("ratio") is not None else "") for name, change in changes.items())
+    return ", ".join(
+        f"{name} {_short(change['original'])} -> {_short(change['here'])}{' ' + change['unit'] if change['unit'] else ''}"
+        + (f" (x{change['ratio']:.3g})" if change.get("ratio") is not None else "")
+        for name, change in changes.items()
+    )

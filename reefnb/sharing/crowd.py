@@ -103,11 +103,13 @@ def _json_text(value: Any) -> str:
 def _table(records: list[dict]):
     import pyarrow
 
-    return pyarrow.table({
-        "run_id": pyarrow.array([record["run_id"] for record in records], pyarrow.string()),
-        "record": pyarrow.array([_json_text({**record, "environment": None}) for record in records], pyarrow.string()),
-        "environment": pyarrow.array([_json_text(record["environment"]) for record in records], pyarrow.string()),
-    })
+    return pyarrow.table(
+        {
+            "run_id": pyarrow.array([record["run_id"] for record in records], pyarrow.string()),
+            "record": pyarrow.array([_json_text({**record, "environment": None}) for record in records], pyarrow.string()),
+            "environment": pyarrow.array([_json_text(record["environment"]) for record in records], pyarrow.string()),
+        }
+    )
 
 
 def _add_part(folder: Path, shard: str, table) -> list[str]:

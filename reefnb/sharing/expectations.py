@@ -31,8 +31,7 @@ def expectations_from_records(data: dict, records: list[dict]) -> list[dict]:
     if not metrics:
         return expected
     new = {"workflow": last["workflow"], "parameters": last["parameters"], "metrics": metrics}
-    same = [entry for entry in expected
-            if entry.get("workflow", "run") == last["workflow"] and entry.get("parameters", {}) == last["parameters"]]
+    same = [entry for entry in expected if entry.get("workflow", "run") == last["workflow"] and entry.get("parameters", {}) == last["parameters"]]
     if any("id" in entry for entry in same):  # the author's own expectation (a claim may cite it) stands
         return expected
     return [entry for entry in expected if entry not in same] + [new]

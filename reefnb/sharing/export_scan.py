@@ -243,8 +243,9 @@ def kernel_python(records: list[dict]) -> str | None:
     return None
 
 
-def relative_parameter(name: str, value: Any, notebook_folder: Path, folder: Path, where: str,
-                       externals: dict[str, str] | None = None, used: set[str] | None = None) -> Any:
+def relative_parameter(
+    name: str, value: Any, notebook_folder: Path, folder: Path, where: str, externals: dict[str, str] | None = None, used: set[str] | None = None
+) -> Any:
     """A parameter value that is an absolute path inside ``folder``, made relative to the notebook's folder.
 
     ``externals`` maps the resolved absolute path of each ``--external`` file to where its artifact is
@@ -266,9 +267,11 @@ def relative_parameter(name: str, value: Any, notebook_folder: Path, folder: Pat
     try:
         resolved.relative_to(folder.resolve())
     except ValueError:
-        raise ParameterError(f"{where}: parameter '{name}' = {value!r} is an absolute path outside the solution folder {folder}: "
-                             "move the data into the solution folder (or make the default relative), or declare the file as an "
-                             f"artifact the evaluator supplies: reef export --external {_artifact_name(value)}={value}") from None
+        raise ParameterError(
+            f"{where}: parameter '{name}' = {value!r} is an absolute path outside the solution folder {folder}: "
+            "move the data into the solution folder (or make the default relative), or declare the file as an "
+            f"artifact the evaluator supplies: reef export --external {_artifact_name(value)}={value}"
+        ) from None
     return os.path.relpath(resolved, notebook_folder.resolve())
 
 

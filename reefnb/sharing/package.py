@@ -122,8 +122,10 @@ def export_package(
     _relative_paths(data, notebooks, folder, externals, used)
     for path in sorted(set(externals) - used):
         name = externals[path].split("/")[1]
-        warnings.append(f"--external {name}: no parameter names {path}, so the code still reads it there (code is never rewritten): "
-                        f"make the path a parameter, and the package will read {externals[path]}")
+        warnings.append(
+            f"--external {name}: no parameter names {path}, so the code still reads it there (code is never rewritten): "
+            f"make the path a parameter, and the package will read {externals[path]}"
+        )
     if solution is None:
         data["requires"] = notebook_requires(notebook, records, found.modules, warnings)
     problems = validate_manifest(data, folder / MANIFEST_NAME)
@@ -178,13 +180,14 @@ def _refuse_secrets_in_code(notebooks: list[Path], folder: Path) -> None:
     """Stop the export at the first secret written in a notebook's code, naming notebook, cell and line."""
     for path in notebooks:
         for finding in secrets_in_code(read_notebook(path)):
-            raise PackageError(f"{_package_name(path, folder)}: cell {finding.cell}, line {finding.line}: a secret in the code "
-                               f"({finding.kind}); code is exported as written: read it from an environment variable "
-                               "(os.environ) instead, or pass --allow-secret-in-code")
+            raise PackageError(
+                f"{_package_name(path, folder)}: cell {finding.cell}, line {finding.line}: a secret in the code "
+                f"({finding.kind}); code is exported as written: read it from an environment variable "
+                "(os.environ) instead, or pass --allow-secret-in-code"
+            )
 
 
-def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], warnings: list[str],
-                 externals: set[str] = frozenset()) -> FoundFiles:
+def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], warnings: list[str], externals: set[str] = frozenset()) -> FoundFiles:
     """The files the notebooks name (and their local modules name), and the files their recorded runs read."""
     found = FoundFiles()
     for path in sorted(set(notebooks.values())):
@@ -198,8 +201,10 @@ def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], 
     for path in found.outside:
         if str(Path(path).resolve()) in externals:
             continue
-        warnings.append(f"{path}: read by the recorded run but outside the solution folder, so not packed: copy it into "
-                        f"{folder.name}/ (or pass --include {path}) and export again")
+        warnings.append(
+            f"{path}: read by the recorded run but outside the solution folder, so not packed: copy it into "
+            f"{folder.name}/ (or pass --include {path}) and export again"
+        )
     return found
 
 
@@ -221,15 +226,19 @@ def _external_artifacts(external: dict[str, str | Path], folder: Path, data: dic
             raise PackageError(f"{where}: {MANIFEST_NAME} already declares an artifact '{name}'")
         filename = re.sub(r"[^A-Za-z0-9._-]", "_", resolved.name).lstrip(".") or name
         place = f"external/{name}/{filename}"
-        data.setdefault("artifacts", {})[name] = {"kind": "dataset", "description": f"{filename}, supplied by whoever runs the solution",
-                                                  "supplied": True, "sha256": file_sha256(resolved), "size": resolved.stat().st_size,
-                                                  "path": place}
+        data.setdefault("artifacts", {})[name] = {
+            "kind": "dataset",
+            "description": f"{filename}, supplied by whoever runs the solution",
+            "supplied": True,
+            "sha256": file_sha256(resolved),
+            "size": resolved.stat().st_size,
+            "path": place,
+        }
         placed[str(resolved)] = place
     return placed
 
 
-def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path, externals: dict[str, str] | None = None,
-                    used: set[str] | None = None) -> None:
+def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path, externals: dict[str, str] | None = None, used: set[str] | None = None) -> None:
     """Absolute path parameters (workflow values, notebook defaults, expectations) made relative to their notebook
     (an ``--external`` file's to its artifact's place)."""
     for name, spec in data["workflows"].items():
@@ -239,15 +248,16 @@ def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path, extern
         for key, parameter in notebook_parameters(read_notebook(notebook)).items():
             if key not in parameters and isinstance(parameter.default, str) and parameter.default.startswith(("/", "~")):
                 parameters[key] = parameter.default
-        parameters = {key: relative_parameter(key, value, notebook.parent, folder, where, externals, used)
-                      for key, value in parameters.items()}
+        parameters = {key: relative_parameter(key, value, notebook.parent, folder, where, externals, used) for key, value in parameters.items()}
         if parameters:
             spec["parameters"] = parameters
     for entry in data.get("expected", []):
         notebook = notebooks.get(entry.get("workflow", "run"))
         if notebook is not None and entry.get("parameters"):
-            entry["parameters"] = {key: relative_parameter(key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected", externals, used)
-                                   for key, value in entry["parameters"].items()}
+            entry["parameters"] = {
+                key: relative_parameter(key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected", externals, used)
+                for key, value in entry["parameters"].items()
+            }
 
 
 def _solution_files(solution: Solution) -> tuple[dict, dict[str, Path], Path]:
@@ -271,8 +281,7 @@ def _notebook_solution(notebook: Path) -> tuple[dict, dict[str, Path], Path]:
     folder = notebook.parent
     parsed = read_notebook(notebook)
     name = re.sub(r"[^a-z0-9._-]+", "-", notebook.stem.lower()).strip("-._") or "notebook"
-    parameters = {key: parameter.default for key, parameter in notebook_parameters(parsed).items()
-                  if _is_json_literal(parameter.default)}
+    parameters = {key: parameter.default for key, parameter in notebook_parameters(parsed).items() if _is_json_literal(parameter.default)}
     workflow: dict[str, Any] = {"notebook": notebook.name}
     if parameters:
         workflow["parameters"] = parameters
@@ -284,12 +293,6 @@ def _notebook_solution(notebook: Path) -> tuple[dict, dict[str, Path], Path]:
     return data, files, folder
 
 
-
-
-
-
-
-
 def _is_json_literal(value: Any) -> bool:
     try:
         return json.loads(json.dumps(value)) == value
@@ -297,19 +300,12 @@ def _is_json_literal(value: Any) -> bool:
         return False
 
 
-
-
-
-
-
-
 def _matching_records(store, data: dict, folder: Path) -> list[dict]:
     """The ok runs of this solution's notebooks as they are now (same name, same notebook content)."""
     digests = {}
     for name, spec in data["workflows"].items():
         digests[name] = notebook_digest(read_notebook(folder / spec["notebook"]))
-    return [record for record in store.records(solution=data["name"], status="ok")
-            if digests.get(record.get("workflow")) == record["notebook"]["sha256"]]
+    return [record for record in store.records(solution=data["name"], status="ok") if digests.get(record.get("workflow")) == record["notebook"]["sha256"]]
 
 
 def _with_options(data: dict, authors, license: str | None, paper: str | None) -> dict:
@@ -322,10 +318,6 @@ def _with_options(data: dict, authors, license: str | None, paper: str | None) -
         doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", paper.strip(), flags=re.IGNORECASE)
         data["paper"] = {**data.get("paper", {}), "doi": doi}
     return data
-
-
-
-
 
 
 def clean_record(record: dict) -> dict:
@@ -366,18 +358,6 @@ def _lock(solution: Solution | None, data: dict, records: list[dict]) -> dict:
         if isinstance(artifact, dict):
             artifact.pop("path", None)
     return lock
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _zip_time() -> tuple:
@@ -430,8 +410,7 @@ def is_package(path: str | Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".zip"
 
 
-def import_package(package: str | Path, target: str | Path | None = None, *, max_members: int = MAX_MEMBERS,
-                   max_ratio: float = MAX_RATIO) -> Path:
+def import_package(package: str | Path, target: str | Path | None = None, *, max_members: int = MAX_MEMBERS, max_ratio: float = MAX_RATIO) -> Path:
     """Extract a package into ``target`` (default: ``./NAME`` from the file name) after checking it all.
 
     Refused, with nothing written at ``target``: what ``reefnb.common.archives.extract_archive`` refuses (absolute

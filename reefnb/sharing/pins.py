@@ -65,7 +65,8 @@ def _refuse(registry: str, name: str, version: str, digest: str, entry: dict) ->
     raise IntegrityError(
         f"registry {registry}: {name}@{version}: its package now has sha256 {digest}, but {entry['sha256']} when "
         f"{entry['how']} here ({entry['seen']}): refusing a version whose bytes changed; if you really trust the new "
-        f"bytes: `reef registry forget {name}@{version} --registry {registry}`")
+        f"bytes: `reef registry forget {name}@{version} --registry {registry}`"
+    )
 
 
 def pin(registry: str, name: str, version: str, digest: str, how: str, signer: str | None = None) -> bool:
@@ -106,8 +107,9 @@ def forget(registry: str, spec: str) -> dict:
 
 def canonical_policy(policy: dict) -> dict:
     """``require_signatures`` and the signers (identity and key, sorted): what is compared and pinned."""
-    signers = sorted(({"identity": signer["identity"], "key": signer["key"]} for signer in policy.get("signers", [])),
-                     key=lambda signer: (signer["identity"], signer["key"]))
+    signers = sorted(
+        ({"identity": signer["identity"], "key": signer["key"]} for signer in policy.get("signers", [])), key=lambda signer: (signer["identity"], signer["key"])
+    )
     return {"require_signatures": bool(policy.get("require_signatures", False)), "signers": signers}
 
 

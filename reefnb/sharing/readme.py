@@ -14,8 +14,11 @@ def package_readme(data: dict, existing: str) -> str:
     lines.append(f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric and per claim.")
     profiles = data.get("profiles", {})
     for name, profile in sorted(profiles.items()):
-        minutes = f" (about {profile['expected_minutes']} min" + (f" on {profile['hardware']})" if profile.get("hardware") else ")") \
-            if profile.get("expected_minutes") else ""
+        minutes = (
+            f" (about {profile['expected_minutes']} min" + (f" on {profile['hardware']})" if profile.get("hardware") else ")")
+            if profile.get("expected_minutes")
+            else ""
+        )
         lines.append(f"- `reef reproduce {package} --trust --profile {name}`{minutes}: {profile.get('description', '')}".rstrip(": "))
     expected = {entry.get("id"): entry for entry in data.get("expected", []) if entry.get("id")}
     for claim in data.get("claims", []):
@@ -25,11 +28,15 @@ def package_readme(data: dict, existing: str) -> str:
         for name in claim["expected"]:
             entry = expected.get(name, {})
             parameters = " ".join(f"-p {key} {value}" for key, value in entry.get("parameters", {}).items())
-            metrics = ", ".join(f"{metric} = {spec.get('value')}" + tolerance_text(spec.get("tolerance") or {})
-                                for metric, spec in entry.get("metrics", {}).items() if not claim.get("metrics") or metric in claim["metrics"])
+            metrics = ", ".join(
+                f"{metric} = {spec.get('value')}" + tolerance_text(spec.get("tolerance") or {})
+                for metric, spec in entry.get("metrics", {}).items()
+                if not claim.get("metrics") or metric in claim["metrics"]
+            )
             in_profiles = ", ".join(entry.get("profiles", ["full"])) if profiles else "every run"
-            lines.append(f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip()
-                         + f" should give {metrics}")
+            lines.append(
+                f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip() + f" should give {metrics}"
+            )
     if not data.get("claims"):
         lines += ["", "This solution declares no claims: every expected result is checked."]
     return "\n".join(lines) + "\n"

@@ -142,8 +142,7 @@ def _chosen(name: str | None) -> list[str]:
     config = _read_config()
     if name is not None:
         if name not in config:
-            raise RegistryError(f"no registry named {name} (added: {', '.join(sorted(config)) or 'none'}): "
-                                f"`reef registry add {name} URL`")
+            raise RegistryError(f"no registry named {name} (added: {', '.join(sorted(config)) or 'none'}): `reef registry add {name} URL`")
         return [name]
     if not config:
         raise RegistryError("no registry added: `reef registry add NAME URL` (a git URL or a bare repository folder)")
@@ -301,8 +300,7 @@ def _build_index(folder: Path) -> dict:
     for name, entry in components.items():
         latest = max(entry["versions"], key=lambda text: Version.parse(text).key())
         meta = read_json(folder / PACKAGES_FOLDER / name / latest / META_NAME, schema="registry-meta")
-        entry.update({"latest": latest, "kind": meta.get("kind", "solution"), "description": meta.get("description", ""),
-                      "keywords": meta.get("keywords", [])})
+        entry.update({"latest": latest, "kind": meta.get("kind", "solution"), "description": meta.get("description", ""), "keywords": meta.get("keywords", [])})
     return {"format": REGISTRY_FORMAT, "components": dict(sorted(components.items()))}
 
 
@@ -329,10 +327,18 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
     digest = hashlib.sha256(content).hexdigest()
     file_name = f"{data['name']}-{data['version']}.reef.zip"
     meta = {
-        "name": data["name"], "version": data["version"], "kind": data.get("kind", "solution"),
-        "description": data.get("description", ""), "keywords": data.get("keywords", []), "license": data.get("license"),
+        "name": data["name"],
+        "version": data["version"],
+        "kind": data.get("kind", "solution"),
+        "description": data.get("description", ""),
+        "keywords": data.get("keywords", []),
+        "license": data.get("license"),
         "authors": [author.get("name") for author in data.get("authors", []) if author.get("name")],
-        "depends": data.get("components", {}), "sha256": digest, "size": len(content), "file": file_name, "published": _now(),
+        "depends": data.get("components", {}),
+        "sha256": digest,
+        "size": len(content),
+        "file": file_name,
+        "published": _now(),
     }
     identity = f"{data['name']}@{data['version']}"
     signature = signatures.sign(sign, content) if sign is not None else None
@@ -345,9 +351,11 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
         if (version_folder / META_NAME).is_file():
             existing = read_json(version_folder / META_NAME, schema="registry-meta")
             if existing.get("sha256") != digest:
-                raise RegistryError(f"{package}: {identity} is already published in registry {name} with other bytes "
-                                    f"(sha256 {existing.get('sha256', '?')[:12]}, this package {digest[:12]}): versions are "
-                                    "immutable; publish it as a new version")
+                raise RegistryError(
+                    f"{package}: {identity} is already published in registry {name} with other bytes "
+                    f"(sha256 {existing.get('sha256', '?')[:12]}, this package {digest[:12]}): versions are "
+                    "immutable; publish it as a new version"
+                )
             if signature is None or signature_path.is_file():
                 return [], existing
             signature_path.write_bytes(signature)  # the same bytes, signed now
@@ -363,8 +371,17 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
 
     entry, pushed = _change(name, apply, f"publish {identity}")
     pins.pin(name, data["name"], data["version"], digest, "published", signer[0])
-    return {"registry": name, "name": data["name"], "version": data["version"], "sha256": digest, "size": len(content),
-            "published": pushed, "kind": entry.get("kind", "solution"), "signer": signer[0], "signed": signature is not None}
+    return {
+        "registry": name,
+        "name": data["name"],
+        "version": data["version"],
+        "sha256": digest,
+        "size": len(content),
+        "published": pushed,
+        "kind": entry.get("kind", "solution"),
+        "signer": signer[0],
+        "signed": signature is not None,
+    }
 
 
 def _publishable_signature(name: str, folder: Path, content: bytes, signature: bytes | None, where: str) -> str | None:
@@ -372,8 +389,9 @@ def _publishable_signature(name: str, folder: Path, content: bytes, signature: b
     policy = checked_policy(name, folder)
     if signature is None:
         if policy["require_signatures"]:
-            raise IntegrityError(f"{where}: registry {name} requires signatures: publish with --sign KEY "
-                                 f"(the private key of a signer it lists: {_signer_names(policy)})")
+            raise IntegrityError(
+                f"{where}: registry {name} requires signatures: publish with --sign KEY (the private key of a signer it lists: {_signer_names(policy)})"
+            )
         return None
     if policy["signers"]:
         try:
@@ -393,13 +411,20 @@ def search(text: str = "", registry: str | None = None) -> list[dict]:
             haystack = " ".join([component, entry.get("kind", ""), entry.get("description", ""), *entry.get("keywords", [])]).lower()
             if all(word in haystack for word in words):
                 versions = sorted(entry["versions"], key=lambda version: Version.parse(version).key())
-                found.append({"registry": name, "name": component, "kind": entry.get("kind", "solution"),
-                              "latest": entry.get("latest"), "versions": versions, "description": entry.get("description", "")})
+                found.append(
+                    {
+                        "registry": name,
+                        "name": component,
+                        "kind": entry.get("kind", "solution"),
+                        "latest": entry.get("latest"),
+                        "versions": versions,
+                        "description": entry.get("description", ""),
+                    }
+                )
     return found
 
 
-def pull(spec: str, registry: str | None = None, target: str | Path | None = None, dry_run: bool = False,
-         dependencies: bool = True) -> dict:
+def pull(spec: str, registry: str | None = None, target: str | Path | None = None, dry_run: bool = False, dependencies: bool = True) -> dict:
     """Fetch ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE`` and every component it needs, verified, and import them.
 
     Versions are resolved first (the highest that satisfies every range; a conflict or a cycle is
@@ -417,8 +442,10 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
             for version, details in entry.get("versions", {}).items():
                 published.setdefault(entry_name, {}).setdefault(version, {**details, "registry": name})
     chosen = resolve(component, range_text, lambda name: published.get(name, {}))
-    components = [{"name": name, "version": version, "registry": published[name][version]["registry"],
-                   "sha256": published[name][version]["sha256"]} for name, version in chosen.items()]
+    components = [
+        {"name": name, "version": version, "registry": published[name][version]["registry"], "sha256": published[name][version]["sha256"]}
+        for name, version in chosen.items()
+    ]
     for entry in components:  # a version pinned here to other bytes is refused before anything is fetched
         pins.check_pin(entry["registry"], entry["name"], entry["version"], entry["sha256"])
     if not dry_run:
@@ -439,19 +466,28 @@ def _verified_package(folder: Path, entry: dict, policy: dict) -> tuple[Path, st
     meta = read_json(version_folder / META_NAME, schema="registry-meta", source=f"registry {entry['registry']}: {relative}/{META_NAME}")
     file_name = f"{entry['name']}-{entry['version']}.reef.zip"
     if (meta["name"], meta["version"], meta["file"]) != (entry["name"], entry["version"], file_name):
-        raise RegistryError(f"registry {entry['registry']}: {relative}/{META_NAME}: /name, /version or /file: not "
-                            f"{entry['name']}, {entry['version']} and {file_name}: refusing a misplaced package")
+        raise RegistryError(
+            f"registry {entry['registry']}: {relative}/{META_NAME}: /name, /version or /file: not "
+            f"{entry['name']}, {entry['version']} and {file_name}: refusing a misplaced package"
+        )
     try:
         content = (version_folder / file_name).read_bytes()
     except OSError as error:
         raise RegistryError(f"registry {entry['registry']}: {relative}/{file_name}: unreadable: {error.strerror or error}") from None
     digest = hashlib.sha256(content).hexdigest()
     if not digest == meta["sha256"] == entry["sha256"]:
-        raise RegistryError(f"registry {entry['registry']}: {relative}/{file_name}: "
-                            f"sha256 {digest[:12]} does not match the published {entry['sha256'][:12]}: refusing a tampered package")
+        raise RegistryError(
+            f"registry {entry['registry']}: {relative}/{file_name}: "
+            f"sha256 {digest[:12]} does not match the published {entry['sha256'][:12]}: refusing a tampered package"
+        )
     pins.check_pin(entry["registry"], entry["name"], entry["version"], digest)
-    signer = _signer(entry["registry"], policy, content, version_folder / f"{file_name}{signatures.SIGNATURE_SUFFIX}",
-                     f"registry {entry['registry']}: {relative}/{file_name}")
+    signer = _signer(
+        entry["registry"],
+        policy,
+        content,
+        version_folder / f"{file_name}{signatures.SIGNATURE_SUFFIX}",
+        f"registry {entry['registry']}: {relative}/{file_name}",
+    )
     cached = reef_home() / "cache" / "packages" / f"{digest}.reef.zip"
     if not cached.is_file():
         write_bytes_atomically(cached, content)
@@ -497,21 +533,24 @@ def checked_policy(name: str, folder: Path) -> dict:
     if pinned is None or pinned == pins.canonical_policy({}):
         pins.pin_policy(name, current)
         return current
-    changes = [f"signers {_signer_names(pinned)} -> {_signer_names(current)}" if pinned["signers"] != current["signers"] else "",
-               f"require_signatures {json.dumps(pinned['require_signatures'])} -> {json.dumps(current['require_signatures'])}"
-               if pinned["require_signatures"] != current["require_signatures"] else ""]
+    changes = [
+        f"signers {_signer_names(pinned)} -> {_signer_names(current)}" if pinned["signers"] != current["signers"] else "",
+        f"require_signatures {json.dumps(pinned['require_signatures'])} -> {json.dumps(current['require_signatures'])}"
+        if pinned["require_signatures"] != current["require_signatures"]
+        else "",
+    ]
     raise IntegrityError(
         f"registry {name}: {MARKER_NAME}: its signing policy changed since first seen here (sha256 {pins.policy_digest(current)}, "
         f"pinned {pins.policy_digest(pinned)}: {', '.join(change for change in changes if change)}): refusing it; if the registry's "
-        f"owners really changed it: `reef registry forget --signers --registry {name}`")
+        f"owners really changed it: `reef registry forget --signers --registry {name}`"
+    )
 
 
 def _signer_names(policy: dict) -> str:
     return ", ".join(sorted({signer["identity"] for signer in policy["signers"]})) or "none"
 
 
-def configure(name: str, signers: dict[str, str | Path] | None = None, remove: list[str] | None = None,
-              require_signatures: bool | None = None) -> dict:
+def configure(name: str, signers: dict[str, str | Path] | None = None, remove: list[str] | None = None, require_signatures: bool | None = None) -> dict:
     """Change registry ``name``'s signing policy (``reef-registry.json``) and pin the new one here.
 
     ``signers`` maps identities (e.g. ``alice@example.org``) to public key files (``KEY.pub``); an
@@ -565,11 +604,12 @@ def _imported(package: Path, target: str | Path | None) -> Path:
 def component_folder(name: str, range_text: str = "") -> Path:
     """The folder of the highest pulled version of component ``name`` in ``range_text`` (for notebooks that use it)."""
     prefix = f"{name}-"
-    versions = [folder.name[len(prefix):] for folder in solutions_home().glob(f"{name}-*") if folder.is_dir()]
+    versions = [folder.name[len(prefix) :] for folder in solutions_home().glob(f"{name}-*") if folder.is_dir()]
     best = Range.parse(range_text).best(versions)
     if best is None:
-        raise RegistryError(f"{name}@{range_text or '*'}: not pulled here (pulled: {', '.join(sorted(versions)) or 'none'}): "
-                            f"`reef pull {name}@{range_text or '*'}`")
+        raise RegistryError(
+            f"{name}@{range_text or '*'}: not pulled here (pulled: {', '.join(sorted(versions)) or 'none'}): `reef pull {name}@{range_text or '*'}`"
+        )
     return solutions_home() / f"{name}-{best}"
 
 
@@ -617,8 +657,14 @@ def shareable_record(record: dict, identify: bool = False, scrubbers: dict | Non
 SHARED_FILES_LIMIT = 10 * 2**20  # push --with-files: attached files shared at most, in all
 
 
-def push_results(solution: str | None = None, registry: str | None = None, identify: bool = False, store: Any = None,
-                 with_files: bool = False, files_limit: int = SHARED_FILES_LIMIT) -> dict:
+def push_results(
+    solution: str | None = None,
+    registry: str | None = None,
+    identify: bool = False,
+    store: Any = None,
+    with_files: bool = False,
+    files_limit: int = SHARED_FILES_LIMIT,
+) -> dict:
     """Share this machine's run records (of one solution, or all) in the registry's results shards (``reefnb.sharing.crowd``).
 
     Records pulled from others are not pushed again; a run already shared is left as it is. However many

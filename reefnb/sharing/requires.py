@@ -50,9 +50,11 @@ def notebook_requires(notebook: Path, records: list[dict], local: set[str] = fro
                 packages.append(name)
                 named.add(name)
                 if warnings is not None:
-                    warnings.append(f"{notebook.name}: import '{module}': no installed distribution provides it in the kernel's "
-                                    f"environment ({python or sys.executable}); kept as the unpinned requirement '{name}' "
-                                    "(check the name, or declare it with reef require)")
+                    warnings.append(
+                        f"{notebook.name}: import '{module}': no installed distribution provides it in the kernel's "
+                        f"environment ({python or sys.executable}); kept as the unpinned requirement '{name}' "
+                        "(check the name, or declare it with reef require)"
+                    )
             continue
         for distribution in provided:
             name = canonicalize_name(distribution)

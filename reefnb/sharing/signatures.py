@@ -18,8 +18,10 @@ from reefnb.common.exceptions import IntegrityError, ReefError
 NAMESPACE = "reef"
 SIGNATURE_SUFFIX = ".sig"
 MAX_SIGNATURE_BYTES = 64 * 1024
-_KEY = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
-                  r" ([A-Za-z0-9+/]{16,4096}={0,2})")
+_KEY = re.compile(
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+    r" ([A-Za-z0-9+/]{16,4096}={0,2})"
+)
 _IDENTITY = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
 
 
@@ -91,8 +93,7 @@ def verify(content: bytes, signature: bytes, signers: list[dict], where: str) ->
             result = _ssh_keygen(["-Y", "verify", "-f", str(allowed), "-I", principal, "-n", NAMESPACE, "-s", str(signature_path)], content)
             if result.returncode == 0:
                 return principal
-        raise IntegrityError(f"{where}: the signature by {principals[0]} does not match the package's bytes "
-                             f"({_reason(result)}): refusing it")
+        raise IntegrityError(f"{where}: the signature by {principals[0]} does not match the package's bytes ({_reason(result)}): refusing it")
 
 
 def check(content: bytes, signature: bytes, where: str) -> None:

@@ -46,8 +46,20 @@ def init(
     ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
     Without ``trust`` such a source installs only what its lock pins and hashes (see ``untrusted_install``).
     """
-    options = InitOptions(env=env, native=native, yes=yes, dry_run=dry_run, offline=offline, pip_options=pip_options, on_plan=on_plan,
-                          progress=progress, pinned=pinned, replace=replace, artifacts=artifacts, trust=trust)
+    options = InitOptions(
+        env=env,
+        native=native,
+        yes=yes,
+        dry_run=dry_run,
+        offline=offline,
+        pip_options=pip_options,
+        on_plan=on_plan,
+        progress=progress,
+        pinned=pinned,
+        replace=replace,
+        artifacts=artifacts,
+        trust=trust,
+    )
     replace_environment(options)
     imported_before = _imported_folders()
     opened, locked, foreign = open_init_source(source, dry_run=dry_run)

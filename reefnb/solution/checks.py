@@ -71,8 +71,13 @@ def _fallback_cycle(name: str, artifacts: dict[str, dict]) -> list[str]:
 
 def is_plain_path(text: str) -> bool:
     """A relative path without ``..``, ``~`` or empty parts (what a spec's ``path`` may be)."""
-    return (isinstance(text, str) and bool(text) and not text.startswith(("/", "~", "\\")) and "\0" not in text
-            and all(part not in ("", ".", "..") for part in text.split("/")))
+    return (
+        isinstance(text, str)
+        and bool(text)
+        and not text.startswith(("/", "~", "\\"))
+        and "\0" not in text
+        and all(part not in ("", ".", "..") for part in text.split("/"))
+    )
 
 
 def syntax_problems(requires: dict) -> list[tuple[str, str]]:

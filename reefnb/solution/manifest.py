@@ -263,8 +263,11 @@ def _workflow_problems(data: dict, folder: Path, parameters: dict[str, dict]) ->
             continue
         parameters[name] = found = notebook_parameters(notebook)
         for section in ("parameters", "sweep"):
-            problems += [(f"{pointer}/{section}/{pointer_token(key)}", _unknown_parameter(key, spec["notebook"], found))
-                         for key in spec.get(section, {}) if key not in found]
+            problems += [
+                (f"{pointer}/{section}/{pointer_token(key)}", _unknown_parameter(key, spec["notebook"], found))
+                for key in spec.get(section, {})
+                if key not in found
+            ]
     return problems
 
 
@@ -280,8 +283,11 @@ def _expectation_problems(data: dict, parameters: dict[str, dict]) -> list[tuple
             if expectation["id"] in ids:
                 problems.append((f"/expected/{index}/id", f"expectation id '{expectation['id']}' is used twice"))
             ids.add(expectation["id"])
-        problems += [(f"/expected/{index}/profiles/{position}", f"no profile '{name}' in /profiles")
-                     for position, name in enumerate(expectation.get("profiles", [])) if name not in profiles]
+        problems += [
+            (f"/expected/{index}/profiles/{position}", f"no profile '{name}' in /profiles")
+            for position, name in enumerate(expectation.get("profiles", []))
+            if name not in profiles
+        ]
     problems += _claim_problems(data, ids)
     for index, expectation in enumerate(data.get("expected", [])):
         workflow = expectation.get("workflow", "run")
@@ -292,8 +298,11 @@ def _expectation_problems(data: dict, parameters: dict[str, dict]) -> list[tuple
         if known is None:
             continue
         notebook = data["workflows"][workflow]["notebook"]
-        problems += [(f"/expected/{index}/parameters/{pointer_token(key)}", _unknown_parameter(key, notebook, known))
-                     for key in expectation.get("parameters", {}) if key not in known]
+        problems += [
+            (f"/expected/{index}/parameters/{pointer_token(key)}", _unknown_parameter(key, notebook, known))
+            for key in expectation.get("parameters", {})
+            if key not in known
+        ]
     return problems
 
 
@@ -301,10 +310,16 @@ def _claim_problems(data: dict, ids: set[str]) -> list[tuple[str, str]]:
     problems = []
     metric_names = {metric["name"] for metric in data.get("metrics", [])}
     for index, claim in enumerate(data.get("claims", [])):
-        problems += [(f"/claims/{index}/expected/{position}", f"no /expected entry with id '{name}'")
-                     for position, name in enumerate(claim["expected"]) if name not in ids]
-        problems += [(f"/claims/{index}/metrics/{position}", f"metric '{name}' is not declared in /metrics")
-                     for position, name in enumerate(claim.get("metrics", [])) if metric_names and name not in metric_names]
+        problems += [
+            (f"/claims/{index}/expected/{position}", f"no /expected entry with id '{name}'")
+            for position, name in enumerate(claim["expected"])
+            if name not in ids
+        ]
+        problems += [
+            (f"/claims/{index}/metrics/{position}", f"metric '{name}' is not declared in /metrics")
+            for position, name in enumerate(claim.get("metrics", []))
+            if metric_names and name not in metric_names
+        ]
     return problems
 
 
@@ -351,8 +366,6 @@ def _unknown_parameter(key: str, notebook: str, parameters: dict) -> str:
     return f"'{key}' is not a variable of the parameters cell of {notebook} (it has: {known})"
 
 
-
-
 def _message(error) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
@@ -364,4 +377,3 @@ def _message(error) -> str:
         return f"unknown name {error.instance!r} (allowed: {allowed})"
     text = " ".join(str(error.message).split())
     return text if len(text) <= 240 else text[:237] + "..."
-

@@ -160,8 +160,13 @@ def _generic_parameters(source: str) -> dict[str, NotebookParameter]:
         name, text, help_text = match.group(1), match.group(2), match.group(3) or ""
         default = _GENERIC_LITERALS[text] if text in _GENERIC_LITERALS else _literal(text)
         type_name = type(default).__name__ if default is not _NOT_LITERAL and default is not None else None
-        found[name] = NotebookParameter(name=name, type_name=type_name if type_name in _JSON_TYPES else None,
-                                        default=text if default is _NOT_LITERAL else default, default_source=text, help=help_text.strip())
+        found[name] = NotebookParameter(
+            name=name,
+            type_name=type_name if type_name in _JSON_TYPES else None,
+            default=text if default is _NOT_LITERAL else default,
+            default_source=text,
+            help=help_text.strip(),
+        )
     return found
 
 
@@ -209,7 +214,7 @@ def _python_parameters(source: str) -> dict[str, NotebookParameter] | None:
         default = _literal(default_source)
         if type_name is None and default is not _NOT_LITERAL and default is not None:
             type_name = type(default).__name__
-        tail = lines[value.end_lineno - 1][value.end_col_offset:] if value.end_lineno else ""
+        tail = lines[value.end_lineno - 1][value.end_col_offset :] if value.end_lineno else ""
         help_text = tail.split("#", 1)[1].strip() if "#" in tail else ""
         found[name] = NotebookParameter(
             name=name,

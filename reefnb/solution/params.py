@@ -87,8 +87,9 @@ def cast_parameter(parameter: NotebookParameter, value: Any, origin: str | None 
     except (ValueError, TypeError):
         lenient = _lenient(parameter, value)
         if lenient is not None:
-            log.info("%sparameter '%s': %r taken as a float (the default is an int, not annotated; papermill takes it too)",
-                     _where(origin), parameter.name, value)
+            log.info(
+                "%sparameter '%s': %r taken as a float (the default is an int, not annotated; papermill takes it too)", _where(origin), parameter.name, value
+            )
             return lenient
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' expects {kind}, got {value!r}") from None
     problem = _constraint_problem(parameter.constraints, cast)
@@ -113,9 +114,12 @@ def _constraint_problem(constraints: dict, value: Any) -> str | None:
     if "enum" in constraints and value not in constraints["enum"]:
         return "must be one of " + ", ".join(map(repr, constraints["enum"]))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        checks = [("minimum", "must be >= {}", lambda bound: value >= bound), ("maximum", "must be <= {}", lambda bound: value <= bound),
-                  ("exclusiveMinimum", "must be > {}", lambda bound: value > bound),
-                  ("exclusiveMaximum", "must be < {}", lambda bound: value < bound)]
+        checks = [
+            ("minimum", "must be >= {}", lambda bound: value >= bound),
+            ("maximum", "must be <= {}", lambda bound: value <= bound),
+            ("exclusiveMinimum", "must be > {}", lambda bound: value > bound),
+            ("exclusiveMaximum", "must be < {}", lambda bound: value < bound),
+        ]
         for key, message, holds in checks:
             if key in constraints and not holds(constraints[key]):
                 return message.format(constraints[key])

@@ -92,8 +92,12 @@ class Range:
         if version.prerelease and not any(bound.prerelease and bound.key()[:3] == version.key()[:3] for _, bound in comparators):
             return False
         tests: dict[str, Callable[[Version, Version], bool]] = {
-            ">=": lambda a, b: b <= a, ">": lambda a, b: b < a, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b,
-            "=": lambda a, b: a.key() == b.key()}
+            ">=": lambda a, b: b <= a,
+            ">": lambda a, b: b < a,
+            "<=": lambda a, b: a <= b,
+            "<": lambda a, b: a < b,
+            "=": lambda a, b: a.key() == b.key(),
+        }
         return all(tests[operator](version, bound) for operator, bound in comparators)
 
     def best(self, versions) -> str | None:
@@ -173,8 +177,7 @@ def resolve(root: str, root_range: str, versions_of: Callable[[str], dict[str, d
         settled: dict[str, str] = {}
         for name, asks in wanted.items():
             published = versions_of(name)
-            candidates = [version for version in published if _is_version(version)
-                          and all(Range.parse(text).matches(version) for text, _ in asks)]
+            candidates = [version for version in published if _is_version(version) and all(Range.parse(text).matches(version) for text, _ in asks)]
             if not candidates:
                 raise ConflictError(_conflict_message(name, asks, published))
             settled[name] = str(max(map(Version.parse, candidates), key=Version.key))
@@ -195,8 +198,11 @@ def _constraints(root: str, root_range: str, chosen: dict[str, str], versions_of
         if not published:
             asker = wanted[name][0][1]
             raise VersionError(f"{name}: no such component in the registries" + ("" if asker == "you" else f" (needed by {asker})"))
-        version = chosen.get(name) or Range.parse(wanted[name][0][0]).best(published) or max(
-            (v for v in published if _is_version(v)), key=lambda v: Version.parse(v).key())
+        version = (
+            chosen.get(name)
+            or Range.parse(wanted[name][0][0]).best(published)
+            or max((v for v in published if _is_version(v)), key=lambda v: Version.parse(v).key())
+        )
         if (name, version) in seen:
             continue
         seen.add((name, version))
@@ -223,7 +229,7 @@ def _check_cycles(root: str, chosen: dict[str, str], versions_of) -> None:
         path.append(name)
         for dependency in sorted((versions_of(name).get(chosen[name]) or {}).get("depends", {})):
             if state.get(dependency) == 1:
-                circle = path[path.index(dependency):] + [dependency]
+                circle = path[path.index(dependency) :] + [dependency]
                 raise CycleError("dependency cycle: " + " -> ".join(f"{item}@{chosen[item]}" for item in circle))
             if dependency not in state:
                 visit(dependency)

@@ -24,9 +24,17 @@ real = [json.loads(row[0]) for row in sqlite3.connect(sys.argv[1]).execute("SELE
 records = [
     make_record("20260101T000000Z-00000001", solution="alpha") | {"run_key": "ab" * 32},
     make_record("20260101T000000Z-00000002", solution="alpha", status="failed", started="2026-01-02T00:00:00+00:00"),
-    make_record("20260101T000000Z-00000003", solution="beta", parameters={"sizes": [1, 2], "gpu": True, "big": 2**70, "name": "Zürich ☃"},
-                metrics={"loss": {"value": None, "special": "nan", "unit": None}, "peak": {"value": None, "special": "inf", "unit": "MB"},
-                         "tags": {"value": ["a", "b"], "unit": None}}, started="2026-01-03T00:00:00+00:00"),
+    make_record(
+        "20260101T000000Z-00000003",
+        solution="beta",
+        parameters={"sizes": [1, 2], "gpu": True, "big": 2**70, "name": "Zürich ☃"},
+        metrics={
+            "loss": {"value": None, "special": "nan", "unit": None},
+            "peak": {"value": None, "special": "inf", "unit": "MB"},
+            "tags": {"value": ["a", "b"], "unit": None},
+        },
+        started="2026-01-03T00:00:00+00:00",
+    ),
     make_record("20260101T000000Z-00000004", solution="alpha", started="2026-01-04T00:00:00+00:00")
     | {"origin": {"registry": "crowd", "contributor": "anon-1234"}},
     *real,

@@ -27,8 +27,12 @@ from reefnb.sharing.registry import add_registry
 DEEP = "[" * 10_000 + "]" * 10_000
 HUGE = "9" * 5_000
 SHA = "0" * 64
-GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
-                "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
 
 
 def reef(tmp_path: Path, *argv: str, **options) -> subprocess.CompletedProcess:
@@ -36,14 +40,16 @@ def reef(tmp_path: Path, *argv: str, **options) -> subprocess.CompletedProcess:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     environment = {**os.environ, **GIT_IDENTITY}
-    return subprocess.run([sys.executable, "-m", "reefnb", *argv], cwd=work, env=environment, capture_output=True, text=True,
-                          timeout=300, **options)
+    return subprocess.run([sys.executable, "-m", "reefnb", *argv], cwd=work, env=environment, capture_output=True, text=True, timeout=300, **options)
 
 
 def files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes, but the registry clones (a pull refreshes them) and git's own."""
-    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*")
-            if path.is_file() and "registries" not in path.relative_to(folder).parts and ".git" not in path.parts}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file() and "registries" not in path.relative_to(folder).parts and ".git" not in path.parts
+    }
 
 
 def assert_one_line(result: subprocess.CompletedProcess, *expected: str) -> str:
@@ -74,8 +80,7 @@ def rewritten_package(tmp_path: Path, changes: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(original) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     members.update(changes)
-    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(members.items())
-                                    if name != "SHA256SUMS").encode()
+    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(members.items()) if name != "SHA256SUMS").encode()
     package = tmp_path / "hostile.reef.zip"
     with zipfile.ZipFile(package, "w") as archive:
         for name, data in members.items():
@@ -122,42 +127,66 @@ GOOD_META = {"name": "victim", "version": "1.0.0", "sha256": SHA, "file": "victi
 CASES = {
     "solution.json nested 10,000 deep": (lambda t: ["validate", str(solution_with(t, DEEP))], "solution.json: /0/0/0"),
     "solution.json with a 5,000-digit integer": (
-        lambda t: ["validate", str(solution_with(t, '{"name": "x", "version": ' + HUGE + "}"))], "solution.json: /version: an integer of 5000 digits"),
+        lambda t: ["validate", str(solution_with(t, '{"name": "x", "version": ' + HUGE + "}"))],
+        "solution.json: /version: an integer of 5000 digits",
+    ),
     "solution.json with a number beyond a float": (
-        lambda t: ["run", str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", '
-                                                 '"timeout": 1e400}}}'))], "/workflows/run/timeout: a number beyond the range of a float"),
+        lambda t: ["run", str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": 1e400}}}'))],
+        "/workflows/run/timeout: a number beyond the range of a float",
+    ),
     "solution.json with an Infinity timeout": (
-        lambda t: ["validate", str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", '
-                                                      '"timeout": Infinity}}}'))], "/workflows/run/timeout"),
+        lambda t: [
+            "validate",
+            str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": Infinity}}}')),
+        ],
+        "/workflows/run/timeout",
+    ),
     "reef.lock.json nested 10,000 deep": (
-        lambda t: ["run", str(solution_with(t, json.dumps({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}),
-                                            lock_text=DEEP))], "reef.lock.json: /0/0"),
+        lambda t: [
+            "run",
+            str(solution_with(t, json.dumps({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}), lock_text=DEEP)),
+        ],
+        "reef.lock.json: /0/0",
+    ),
     "a package's solution.json nested 10,000 deep": (
-        lambda t: ["init", str(rewritten_package(t, {"solution.json": DEEP.encode()})), "--dry-run"], "member 'solution.json': /0/0"),
+        lambda t: ["init", str(rewritten_package(t, {"solution.json": DEEP.encode()})), "--dry-run"],
+        "member 'solution.json': /0/0",
+    ),
     "a package's solution.json with a 5,000-digit integer": (
         lambda t: ["init", str(rewritten_package(t, {"solution.json": ('{"name": "v", "version": "1", "x": ' + HUGE + "}").encode()})), "--dry-run"],
-        "an integer of 5000 digits"),
+        "an integer of 5000 digits",
+    ),
     "a package member name over the file-system limit": (
-        lambda t: ["import", str(rewritten_package(t, {"data/" + "a" * 300 + ".csv": b"1,2\n"}))], "a name longer than 255 bytes"),
+        lambda t: ["import", str(rewritten_package(t, {"data/" + "a" * 300 + ".csv": b"1,2\n"}))],
+        "a name longer than 255 bytes",
+    ),
     "a package's run record nested 10,000 deep": (
         lambda t: ["reproduce", str(rewritten_package(t, {"results/run-1.json": DEEP.encode()})), "--trust", "--folder", str(t / "into")],
-        "member 'results/run-1.json': /0/0"),
+        "member 'results/run-1.json': /0/0",
+    ),
     "index.json nested 10,000 deep": (lambda t: (hostile_registry(t, DEEP), ["pull", "victim"])[1], "index.json: /0/0"),
     "index.json with a 5,000-digit integer": (
-        lambda t: (hostile_registry(t, '{"components": {}, "format": ' + HUGE + "}"), ["search", "victim"])[1], "index.json: /format: an integer"),
+        lambda t: (hostile_registry(t, '{"components": {}, "format": ' + HUGE + "}"), ["search", "victim"])[1],
+        "index.json: /format: an integer",
+    ),
     "index.json whose components are a list": (
-        lambda t: (hostile_registry(t, '{"format": 1, "components": []}'), ["search", "victim"])[1], "index.json: /components: expected object"),
-    "index.json whose versions are empty": (
-        lambda t: (hostile_registry(t, index_of({})), ["pull", "victim"])[1], "index.json: /components/victim/versions"),
+        lambda t: (hostile_registry(t, '{"format": 1, "components": []}'), ["search", "victim"])[1],
+        "index.json: /components: expected object",
+    ),
+    "index.json whose versions are empty": (lambda t: (hostile_registry(t, index_of({})), ["pull", "victim"])[1], "index.json: /components/victim/versions"),
     "index.json whose version entry is a number": (
-        lambda t: (hostile_registry(t, index_of({"1.0.0": 5})), ["pull", "victim"])[1], "index.json: /components/victim/versions/1.0.0: expected object"),
+        lambda t: (hostile_registry(t, index_of({"1.0.0": 5})), ["pull", "victim"])[1],
+        "index.json: /components/victim/versions/1.0.0: expected object",
+    ),
     "index.json whose sha256 is a list": (
-        lambda t: (hostile_registry(t, index_of({"1.0.0": {"sha256": [1]}})), ["pull", "victim"])[1], "/versions/1.0.0/sha256: expected string"),
-    "meta.json nested 10,000 deep": (
-        lambda t: (hostile_registry(t, index_of(GOOD_VERSION), DEEP), ["pull", "victim"])[1], "meta.json: /0/0"),
+        lambda t: (hostile_registry(t, index_of({"1.0.0": {"sha256": [1]}})), ["pull", "victim"])[1],
+        "/versions/1.0.0/sha256: expected string",
+    ),
+    "meta.json nested 10,000 deep": (lambda t: (hostile_registry(t, index_of(GOOD_VERSION), DEEP), ["pull", "victim"])[1], "meta.json: /0/0"),
     "meta.json whose file is a number": (
         lambda t: (hostile_registry(t, index_of(GOOD_VERSION), json.dumps({**GOOD_META, "file": 7})), ["pull", "victim"])[1],
-        "meta.json: /file: expected string"),
+        "meta.json: /file: expected string",
+    ),
     "--timeout inf": (lambda t: ["run", hello_copy(t), "--timeout", "inf"], "argument --timeout: 'inf'"),
     "--timeout 1e400": (lambda t: ["run", hello_copy(t), "--timeout", "1e400"], "argument --timeout: '1e400'"),
     "--timeout -5": (lambda t: ["sweep", hello_copy(t), "--timeout=-5"], "argument --timeout: '-5'"),
@@ -210,8 +239,14 @@ def test_eof_at_the_trust_prompt_is_a_no_in_one_line(tmp_path):
     package = Path(export_package(HELLO, tmp_path / "hello.reef.zip")["package"])
     before = files(tmp_path)
     controller, terminal = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "reefnb", "reproduce", str(package), "--folder", str(tmp_path / "into")],
-                               stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reefnb", "reproduce", str(package), "--folder", str(tmp_path / "into")],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        text=True,
+    )
     os.close(terminal)
     try:
         deadline = time.monotonic() + 120
@@ -231,8 +266,7 @@ def test_ctrl_c_during_reef_run_is_one_line_and_exit_130(tmp_path):
     folder = tmp_path / "sleepy"
     write_notebook(folder / "main.ipynb", "x = 1", "print('started', flush=True)\nimport time\ntime.sleep(120)")
     (folder / "solution.json").write_text(json.dumps({"name": "sleepy", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
-    process = subprocess.Popen([sys.executable, "-m", "reefnb", "run", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               cwd=tmp_path, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "reefnb", "run", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
     executed = folder / "runs"
     deadline = time.monotonic() + 180
     while not any(executed.glob("*/main.ipynb")) and process.poll() is None and time.monotonic() < deadline:

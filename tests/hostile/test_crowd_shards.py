@@ -49,9 +49,14 @@ def test_bad_parts_and_bad_records_are_skipped_with_a_warning_naming_them(tmp_pa
     registry.add_registry("shared", str(bare))
     result = registry.pull_results()
     base = "results/hello-sweep/2026-03/"
-    assert sorted(result["refused"]) == sorted([
-        f"{base}part-columns.parquet", f"{base}part-garbage.parquet", f"{base}part-link.parquet",
-        *(f"{base}part-mixed.parquet#{bad[0]}" for bad in (deep, misplaced, renamed, no_origin, bad_environment))])
+    assert sorted(result["refused"]) == sorted(
+        [
+            f"{base}part-columns.parquet",
+            f"{base}part-garbage.parquet",
+            f"{base}part-link.parquet",
+            *(f"{base}part-mixed.parquet#{bad[0]}" for bad in (deep, misplaced, renamed, no_origin, bad_environment)),
+        ]
+    )
     assert result["new"] == 4  # alice's three and the one good row
     assert good[0] in {record["run_id"] for record in Store(carol / "results.sqlite").records()}
     for path in result["refused"]:

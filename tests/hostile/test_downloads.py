@@ -215,8 +215,9 @@ def test_file_urls_must_name_regular_files(tmp_path, reef_home, kind, size):
     assert cache_files(reef_home) == []
 
 
-@pytest.mark.parametrize(("text", "expected"), [("500M", 500 * 1024**2), ("2GiB", 2 * 1024**3), ("20G", 20 * 1024**3),
-                                                ("1048576", 1048576), ("1.5k", 1536), (" 7 MB ", 7 * 1024**2)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("500M", 500 * 1024**2), ("2GiB", 2 * 1024**3), ("20G", 20 * 1024**3), ("1048576", 1048576), ("1.5k", 1536), (" 7 MB ", 7 * 1024**2)]
+)
 def test_sizes_in_the_configuration(text, expected):
     assert parse_size(text) == expected
 

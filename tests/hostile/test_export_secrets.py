@@ -38,8 +38,9 @@ def planted(tmp_path: Path) -> Path:
         "import reefnb\nreefnb.record('steps', steps)\nreefnb.record('note', 'token ' + gh_token)",
     )
     saved = nbformat.read(notebook, as_version=4)  # a notebook saved after an interactive session: its outputs hold a key
-    saved.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                     text=f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\n")]
+    saved.cells[1].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\n")
+    ]
     saved.metadata["secret_note"] = f"deploy with {AWS}"
     nbformat.write(saved, notebook)
     return notebook
@@ -80,8 +81,7 @@ def test_package_members_carry_no_secret_home_user_or_host(leaky_run, tmp_path):
 
 
 def test_results_push_carries_no_secret(leaky_run, tmp_path, monkeypatch):
-    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-                       "GIT_COMMITTER_EMAIL": "t@example.org"}.items():
+    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}.items():
         monkeypatch.setenv(key, value)
     bare = tmp_path / "registry.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
@@ -105,10 +105,13 @@ def test_dashboard_carries_no_secret(leaky_run):
 
 
 def test_code_is_never_rewritten(tmp_path):
-    notebook = write_notebook(tmp_path / "work" / "names.ipynb", None,
-                              "import os\nsecret = os.environ.get(\"MY_SECRET\", \"none\")\n"
-                              "class Tokenizer:\n    def encode(self, text):\n        return text.split()\n"
-                              "tokenizer = Tokenizer()\ntoken = tokenizer.encode(\"hello world\")")
+    notebook = write_notebook(
+        tmp_path / "work" / "names.ipynb",
+        None,
+        'import os\nsecret = os.environ.get("MY_SECRET", "none")\n'
+        "class Tokenizer:\n    def encode(self, text):\n        return text.split()\n"
+        'tokenizer = Tokenizer()\ntoken = tokenizer.encode("hello world")',
+    )
     summary = export_package(notebook, tmp_path / "names.reef.zip")
     with zipfile.ZipFile(summary["package"]) as archive:
         exported = nbformat.reads(archive.read("names.ipynb").decode(), as_version=4)
@@ -134,9 +137,11 @@ def test_an_absolute_path_parameter_inside_the_solution_is_made_relative(tmp_pat
     folder = tmp_path / "proj"
     (folder / "data").mkdir(parents=True)
     (folder / "data" / "input.csv").write_text("1\n2\n")
-    notebook = write_notebook(folder / "paths.ipynb", f"data_dir = '{folder}/data'",
-                              "import os\nrows = open(os.path.join(data_dir, 'input.csv')).read().split()\n"
-                              "import reefnb\nreefnb.record('rows', len(rows))")
+    notebook = write_notebook(
+        folder / "paths.ipynb",
+        f"data_dir = '{folder}/data'",
+        "import os\nrows = open(os.path.join(data_dir, 'input.csv')).read().split()\nimport reefnb\nreefnb.record('rows', len(rows))",
+    )
     record = reefnb.run(notebook)
     assert record["status"] == "ok"
     summary = export_package(notebook, tmp_path / "paths.reef.zip")

@@ -45,8 +45,7 @@ def stream_texts(path: Path) -> list[str]:
 def test_200_mb_of_print_keeps_reef_run_under_300_mb(tmp_path):
     folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", FLOOD, AFTER)
     peak_file = tmp_path / "peak"
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(peak_file), "run", str(folder), "--json"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-c", MEASURE, str(peak_file), "run", str(folder), "--json"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     peak = int(peak_file.read_text())
@@ -85,16 +84,14 @@ def test_bad_limit_is_one_line_and_exit_2(tmp_path):
 
 
 def test_displays_and_results_are_bounded_too(tmp_path):
-    cells = ["from IPython.display import HTML, display\nfor i in range(8):\n    display(HTML('z' * 1_000_000))",
-             "'w' * 3_000_000", AFTER]
+    cells = ["from IPython.display import HTML, display\nfor i in range(8):\n    display(HTML('z' * 1_000_000))", "'w' * 3_000_000", AFTER]
     folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", *cells)
     record = reefnb.run(folder, max_output="2M")
     assert record["status"] == "ok" and record["metrics"]["after_flood"]["value"] == 42
     executed = Path(record["notebook"]["output_path"])
     assert executed.stat().st_size < 5 * MB
     notebook = nbformat.read(executed, as_version=4)
-    markers = [output.text for cell in notebook.cells for output in cell.get("outputs", [])
-               if output.output_type == "stream" and "[reef: " in output.text]
+    markers = [output.text for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "stream" and "[reef: " in output.text]
     assert len(markers) == 2  # the display cell and the result cell each say what they dropped
 
 
@@ -119,8 +116,10 @@ def test_client_budget_bounds_any_kernel():
 
 def test_a_file_attached_after_a_flood_is_kept(tmp_path):
     """A cell prints 50 MB, then attaches a file: the attachment survives the flood as a record does."""
-    cell = ("import reefnb\nfor i in range(50):\n    print('x' * 1_000_000)\n"
-            "(reefnb.run_folder() / 'evidence.txt').write_text('kept\\n')\nreefnb.attach(reefnb.run_folder() / 'evidence.txt')")
+    cell = (
+        "import reefnb\nfor i in range(50):\n    print('x' * 1_000_000)\n"
+        "(reefnb.run_folder() / 'evidence.txt').write_text('kept\\n')\nreefnb.attach(reefnb.run_folder() / 'evidence.txt')"
+    )
     folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", cell, AFTER)
     record = reefnb.run(folder, max_output="1M")
     assert record["status"] == "ok", record["error"]
@@ -135,8 +134,11 @@ def test_client_budget_keeps_attachments_as_records():
     assert budget.admit(outputs, message("stream", name="stdout", text="a" * 6000), 0, False)  # cut: the cell's budget is spent
     outputs.append({"text": "a" * budget.bound})
     assert not budget.admit(outputs, message("display_data", data={"text/html": "c"}, metadata={}), 0, False)
-    attached = message("display_data", data={"application/vnd.reef.attach+json": {"path": "/x/evidence.txt", "name": "evidence.txt"},
-                                             "text/plain": "attached evidence.txt"}, metadata={})
+    attached = message(
+        "display_data",
+        data={"application/vnd.reef.attach+json": {"path": "/x/evidence.txt", "name": "evidence.txt"}, "text/plain": "attached evidence.txt"},
+        metadata={},
+    )
     assert budget.admit(outputs, attached, 0, False)
 
 
@@ -171,8 +173,9 @@ print(json.dumps(cells))
 
 
 def test_kernel_limit_holds_cell_after_cell(tmp_path):
-    result = subprocess.run([sys.executable, "-c", SHELL], capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                            env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")})
+    result = subprocess.run(
+        [sys.executable, "-c", SHELL], capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")}
+    )
     assert result.returncode == 0, result.stderr
     cells = json.loads(result.stdout)
     flood_out, flood_err = cells[2]

@@ -36,8 +36,12 @@ def make_package(path: Path, requires: list[str], lock: dict, files: dict[str, b
     scratch = path.parent / f".{name}-notebook"
     notebook = write_notebook(scratch / "main.ipynb", "x = 1", "print('hello')").read_bytes()
     manifest = {"name": name, "version": "0.1.0", "requires": {"packages": requires}, "workflows": {"run": {"notebook": "main.ipynb"}}}
-    members = {"solution.json": json.dumps(manifest).encode(), "main.ipynb": notebook,
-               "reef.lock.json": json.dumps({"lock_version": 1, **lock}).encode(), **(files or {})}
+    members = {
+        "solution.json": json.dumps(manifest).encode(),
+        "main.ipynb": notebook,
+        "reef.lock.json": json.dumps({"lock_version": 1, **lock}).encode(),
+        **(files or {}),
+    }
     members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())).encode()
     with zipfile.ZipFile(path, "w") as archive:
         for member, data in sorted(members.items()):
@@ -53,8 +57,10 @@ def evil_wheel(folder: Path, marker: Path) -> Path:
 
 def evil_sdist(folder: Path, marker: Path) -> Path:
     """reef-hostile-sdist 0.1, source only: building it runs its setup.py."""
-    setup = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('built')\nfrom setuptools import setup\n" \
-            "setup(name='reef-hostile-sdist', version='0.1', py_modules=[])\n"
+    setup = (
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('built')\nfrom setuptools import setup\n"
+        "setup(name='reef-hostile-sdist', version='0.1', py_modules=[])\n"
+    )
     pkg_info = "Metadata-Version: 2.1\nName: reef-hostile-sdist\nVersion: 0.1\n"
     folder.mkdir(parents=True, exist_ok=True)
     sdist = folder / "reef_hostile_sdist-0.1.tar.gz"
@@ -72,10 +78,12 @@ def left_behind(reef_home: Path) -> dict:
     from jupyter_client.kernelspec import KernelSpecManager
 
     solutions = reef_home / "solutions"
-    return {"environments": [environment.name for environment in list_environments()],
-            "env folders": sorted(path.name for path in (reef_home / "envs").glob("*")),
-            "solutions": sorted(path.name for path in solutions.glob("*")) if solutions.is_dir() else [],
-            "kernels": sorted(name for name in KernelSpecManager().find_kernel_specs() if name.startswith("reef-"))}
+    return {
+        "environments": [environment.name for environment in list_environments()],
+        "env folders": sorted(path.name for path in (reef_home / "envs").glob("*")),
+        "solutions": sorted(path.name for path in solutions.glob("*")) if solutions.is_dir() else [],
+        "kernels": sorted(name for name in KernelSpecManager().find_kernel_specs() if name.startswith("reef-")),
+    }
 
 
 NOTHING = {"environments": [], "env folders": [], "solutions": [], "kernels": []}
@@ -93,8 +101,7 @@ def test_direct_reference_wheel_with_pth_is_refused_without_trust(tmp_path, reef
     wheel = evil_wheel(tmp_path / "build", marker)
     # The package carries the wheel; its manifest points at where the import will put it.
     url = (reef_home / "solutions" / "evil-0.1.0" / "wheels" / wheel.name).as_uri()
-    package = make_package(tmp_path / "evil.reef.zip", [f"evilpth @ {url}"], {"packages": {"evilpth": "0.1"}},
-                           {f"wheels/{wheel.name}": wheel.read_bytes()})
+    package = make_package(tmp_path / "evil.reef.zip", [f"evilpth @ {url}"], {"packages": {"evilpth": "0.1"}}, {f"wheels/{wheel.name}": wheel.read_bytes()})
 
     code, out, err = call("init", str(package), "--env", "evil")
     assert_refused(code, out, err, "evilpth", "direct reference", "solution.json: /requires/packages/0")
@@ -125,13 +132,17 @@ def test_sdist_is_refused_without_trust_even_when_pinned_and_hashed(tmp_path, re
     assert left_behind(reef_home) == NOTHING
 
 
-@pytest.mark.parametrize(("requirement", "lock", "words"), [
-    ("reef-probe-pkg>=1", {"packages": {}}, ["reef-probe-pkg>=1", "not pinned"]),
-    ("reef-probe-pkg", {"packages": {"reef-probe-pkg": "1.0.0"}}, ["reef-probe-pkg==1.0.0", "no sha256"]),
-    ("reef-probe-pkg==1.0.0", {"packages": {}, "hashes": {"reef-probe-pkg==1.0.0": ["md5:abc"]}}, ["no sha256"]),
-    ("reef-probe-pkg @ https://127.0.0.1:9/reef_probe_pkg-1.0.0-py3-none-any.whl", {"packages": {}}, ["direct reference"]),
-    ("reef-probe-pkg @ git+https://127.0.0.1:9/probe.git", {"packages": {}}, ["direct reference"]),
-], ids=["unpinned", "no-hash", "bad-hash-format", "https-url", "git-url"])
+@pytest.mark.parametrize(
+    ("requirement", "lock", "words"),
+    [
+        ("reef-probe-pkg>=1", {"packages": {}}, ["reef-probe-pkg>=1", "not pinned"]),
+        ("reef-probe-pkg", {"packages": {"reef-probe-pkg": "1.0.0"}}, ["reef-probe-pkg==1.0.0", "no sha256"]),
+        ("reef-probe-pkg==1.0.0", {"packages": {}, "hashes": {"reef-probe-pkg==1.0.0": ["md5:abc"]}}, ["no sha256"]),
+        ("reef-probe-pkg @ https://127.0.0.1:9/reef_probe_pkg-1.0.0-py3-none-any.whl", {"packages": {}}, ["direct reference"]),
+        ("reef-probe-pkg @ git+https://127.0.0.1:9/probe.git", {"packages": {}}, ["direct reference"]),
+    ],
+    ids=["unpinned", "no-hash", "bad-hash-format", "https-url", "git-url"],
+)
 def test_requirements_without_pin_or_hash_are_refused_before_installing(tmp_path, reef_home, requirement, lock, words):
     wheels = tmp_path / "index"
     make_wheel(wheels, "reef-probe-pkg", "1.0.0", "VERSION = '1.0.0'\n")
@@ -180,8 +191,9 @@ def test_an_authors_lock_gains_hashes_and_its_package_installs_without_trust(tmp
     wheel = make_wheel(wheels, "reef-probe-pkg", "1.0.0", "VERSION = '1.0.0'\n")
     folder = tmp_path / "author" / "probe"
     write_notebook(folder / "main.ipynb", "x = 1", "import reef_probe_pkg")
-    (folder / "solution.json").write_text(json.dumps({"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]},
-                                                      "workflows": {"run": {"notebook": "main.ipynb"}}}))
+    (folder / "solution.json").write_text(
+        json.dumps({"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}})
+    )
     assert call("init", str(folder), "--env", "author", "--find-links", str(wheels))[0] == 0
     lock = json.loads((folder / "reef.lock.json").read_text())
     assert lock["hashes"] == {"reef-probe-pkg==1.0.0": [f"sha256:{sha256(wheel)}"]}  # the file the installer used

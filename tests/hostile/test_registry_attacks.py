@@ -94,8 +94,7 @@ def test_a_consistent_rewrite_is_refused_on_the_machine_that_published_the_origi
     code, out, err = reef("registry", "forget", "demo@1.0.0")  # the user's own decision: the new bytes are pinned on the next pull
     assert code == 0 and "forgot the pin of demo@1.0.0" in out, err
     assert reef("pull", "demo@1.0.0")[0] == 0
-    assert pins.read_pins("shared")["packages"]["demo@1.0.0"] == {**pins.read_pins("shared")["packages"]["demo@1.0.0"], "sha256": tampered,
-                                                                    "how": "pulled"}
+    assert pins.read_pins("shared")["packages"]["demo@1.0.0"] == {**pins.read_pins("shared")["packages"]["demo@1.0.0"], "sha256": tampered, "how": "pulled"}
 
 
 def test_a_consistent_rewrite_is_refused_on_a_machine_that_pulled_the_original(tmp_path, bare, user):
@@ -148,8 +147,7 @@ def signed_registry(tmp_path, bare, user):
     registry.add_registry("shared", str(bare))
     code, out, err = reef("registry", "configure", "shared", "--signer", f"{ALICE}={key}.pub", "--require-signatures")
     assert code == 0 and f"signers {ALICE}; signatures required" in out, err
-    marker = json.loads(subprocess.run(["git", "-C", str(bare), "show", "HEAD:reef-registry.json"], capture_output=True, text=True,
-                                       check=True).stdout)
+    marker = json.loads(subprocess.run(["git", "-C", str(bare), "show", "HEAD:reef-registry.json"], capture_output=True, text=True, check=True).stdout)
     assert marker["require_signatures"] is True and marker["signers"][0]["identity"] == ALICE
     return key
 
@@ -200,11 +198,16 @@ def test_a_correctly_signed_package_is_accepted(tmp_path, bare, user, signed_reg
     # the signature is OpenSSH's own: ssh-keygen verifies it without reef
     allowed = tmp_path / "allowed_signers"
     allowed.write_text(f'{ALICE} namespaces="reef" {Path(f"{signed_registry}.pub").read_text()}')
-    signature = subprocess.run(["git", "-C", str(bare), "show", "HEAD:packages/demo/1.0.0/demo-1.0.0.reef.zip.sig"], capture_output=True,
-                               check=True).stdout
+    signature = subprocess.run(["git", "-C", str(bare), "show", "HEAD:packages/demo/1.0.0/demo-1.0.0.reef.zip.sig"], capture_output=True, check=True).stdout
     (tmp_path / "package.sig").write_bytes(signature)
-    assert subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", ALICE, "-n", "reef", "-s", str(tmp_path / "package.sig")],
-                          input=package.read_bytes(), capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            ["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", ALICE, "-n", "reef", "-s", str(tmp_path / "package.sig")],
+            input=package.read_bytes(),
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     print(f"publish --sign {sign_seconds:.2f} s, verified pull {pull_seconds:.2f} s")
 
 
@@ -282,15 +285,18 @@ def test_dropping_the_requirement_is_refused_and_a_present_signature_is_still_ve
 # --- registry files with wrong types -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, content, pointer", [
-    ("index.json", {"format": 1, "components": {"demo": {"versions": []}}}, "/components/demo/versions"),
-    ("index.json", {"format": 1, "components": {"demo": {"versions": {}}}}, "/components/demo/versions"),
-    ("index.json", [1, 2], "/"),
-    ("packages/demo/1.0.0/meta.json", {"name": "demo", "version": "1.0.0", "sha256": 5, "file": "demo-1.0.0.reef.zip"}, "/sha256"),
-    ("packages/demo/1.0.0/meta.json", {"name": "demo", "version": "1.0.0", "sha256": "0" * 64, "file": "../../../x.reef.zip"}, "/file"),
-    ("reef-registry.json", {"format": 1, "signers": "alice"}, "/signers"),
-    ("reef-registry.json", {"format": 1, "require_signatures": "yes"}, "/require_signatures"),
-])
+@pytest.mark.parametrize(
+    "path, content, pointer",
+    [
+        ("index.json", {"format": 1, "components": {"demo": {"versions": []}}}, "/components/demo/versions"),
+        ("index.json", {"format": 1, "components": {"demo": {"versions": {}}}}, "/components/demo/versions"),
+        ("index.json", [1, 2], "/"),
+        ("packages/demo/1.0.0/meta.json", {"name": "demo", "version": "1.0.0", "sha256": 5, "file": "demo-1.0.0.reef.zip"}, "/sha256"),
+        ("packages/demo/1.0.0/meta.json", {"name": "demo", "version": "1.0.0", "sha256": "0" * 64, "file": "../../../x.reef.zip"}, "/file"),
+        ("reef-registry.json", {"format": 1, "signers": "alice"}, "/signers"),
+        ("reef-registry.json", {"format": 1, "require_signatures": "yes"}, "/require_signatures"),
+    ],
+)
 def test_registry_files_with_wrong_types_are_one_line(tmp_path, bare, user, path, content, pointer):
     user("alice")
     registry.add_registry("shared", str(bare))

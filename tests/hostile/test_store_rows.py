@@ -50,12 +50,15 @@ def assert_skipped_with_one_warning(result: subprocess.CompletedProcess, shown: 
     assert all(run_id in shown for run_id in RUNS if run_id != DAMAGED)
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE runs SET record = '{\"broken' WHERE run_id = ?",
-    "UPDATE runs SET record = '[1, 2]' WHERE run_id = ?",
-    "UPDATE runs SET record = x'00ff' WHERE run_id = ?",
-    "UPDATE runs SET shape = 987654 WHERE run_id = ?",  # a document that is not there
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE runs SET record = '{\"broken' WHERE run_id = ?",
+        "UPDATE runs SET record = '[1, 2]' WHERE run_id = ?",
+        "UPDATE runs SET record = x'00ff' WHERE run_id = ?",
+        "UPDATE runs SET shape = 987654 WHERE run_id = ?",  # a document that is not there
+    ],
+)
 def test_unreadable_record_is_skipped_by_results_json(store_path, sql):
     damage(store_path, sql)
     result = reef("results", "--format", "json")
@@ -64,12 +67,15 @@ def test_unreadable_record_is_skipped_by_results_json(store_path, sql):
     assert Store(store_path).get(RUNS[0])["run_id"] == RUNS[0]
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE runs SET started = 'the day before yesterday' WHERE run_id = ?",
-    "UPDATE runs SET started = x'00ff' WHERE run_id = ?",
-    "UPDATE runs SET ended = 12 WHERE run_id = ?",
-    "UPDATE runs SET status = NULL WHERE run_id = ?",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE runs SET started = 'the day before yesterday' WHERE run_id = ?",
+        "UPDATE runs SET started = x'00ff' WHERE run_id = ?",
+        "UPDATE runs SET ended = 12 WHERE run_id = ?",
+        "UPDATE runs SET status = NULL WHERE run_id = ?",
+    ],
+)
 def test_unreadable_columns_are_skipped_by_the_results_table(store_path, sql):
     damage(store_path, sql)
     for arguments in (["results"], ["results", "--format", "csv"]):

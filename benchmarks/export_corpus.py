@@ -1,7 +1,7 @@
 """The corpus (tests/corpus): how many notebooks export and reproduce with no manual edit, and how long each takes.
 
 Each notebook is copied to a temporary folder, run once, exported, and reproduced from its package on
-this python's kernel (as tests/test_export_corpus.py does). Prints one row per notebook: files found
+this python's kernel (as tests/sharing/test_export_corpus.py does). Prints one row per notebook: files found
 statically and only by tracing, warnings, the verdict, the export and reproduce times.
 
     .venv/bin/python benchmarks/export_corpus.py [--markdown]

@@ -55,7 +55,7 @@ def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
             parser.print_help(out)
             return EXIT_USAGE
         # The one import deferred on purpose: the core loads once a verb is parsed, so that `reef --help`,
-        # `reef --version` and a usage mistake answer without it (tests/test_commands.py checks that `reef --help` loads no core module).
+        # `reef --version` and a usage mistake answer without it (tests/frontends/test_commands.py checks that `reef --help` loads no core module).
         from reefnb.frontends.terminal import run_verb
 
         return run_verb(args, out)

@@ -28,7 +28,7 @@ import reefnb
 from reefnb.analysis.reproduce import report_lines, reproduce
 from reefnb.sharing.package import export_package
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 
 # case: (verdict, error name when the rerun fails, cell index of the failure, files found statically, files found only by tracing)

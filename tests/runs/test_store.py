@@ -25,7 +25,7 @@ from reefnb.runs.store import MIGRATIONS, Store
 from reefnb.solution.columns import BASE_COLUMNS
 
 RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def make_record(

@@ -1,7 +1,7 @@
 """`reefnb.explore`: the live Pareto chart (altair.JupyterChart) whose selections come back to Python.
 
 The unit tests set the chart's selection state as the browser sends it (``_vl_selections``: the
-selection's signal value and its ``*_store`` rows); tests/test_explore_lab.py brushes a real chart
+selection's signal value and its ``*_store`` rows); tests/frontends/test_explore_lab.py brushes a real chart
 in JupyterLab through Chromium.
 """
 

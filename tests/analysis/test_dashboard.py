@@ -179,7 +179,7 @@ def test_dashboard_renders_in_chromium_with_the_network_off(runs, tmp_path):
             page.mouse.dblclick(area["x"] + area["width"] * 0.7, area["y"] + area["height"] * 0.2)
             page.wait_for_timeout(300)
             cleared = cells.count()
-            artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))  # kept after the run
+            artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))  # kept after the run
             artifacts.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
         finally:
@@ -235,7 +235,7 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
 
     from reefnb.analysis.dashboard import reference_comparison
 
-    solution = reefnb.load_solution(Path(__file__).resolve().parent.parent / "solutions" / "obj-detection-coco-tf")
+    solution = reefnb.load_solution(Path(__file__).resolve().parents[2] / "solutions" / "obj-detection-coco-tf")
     base = {"param.model": "ssd-mobilenet-tiny-w100-128", "param.backend": "tflite", "param.scenario": "SingleStream", "status": "ok"}
     frame = pandas.DataFrame(
         [

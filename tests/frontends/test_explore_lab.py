@@ -62,7 +62,7 @@ def test_brushing_the_chart_in_jupyterlab_selects_those_runs_in_the_kernel(lab):
     )
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "explore.ipynb")
-    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
+    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with playwright.sync_playwright() as driver:

@@ -115,7 +115,7 @@ def test_reef_sidebar_runs_with_a_parameter_and_exports(lab, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     url, root = lab
     errors: list[str] = []
-    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))  # kept after the run (git-ignored)
+    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))  # kept after the run (git-ignored)
     artifacts.mkdir(parents=True, exist_ok=True)
     screenshot = artifacts / "reef-sidebar.png"
     with playwright.sync_playwright() as driver:

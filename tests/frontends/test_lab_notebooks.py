@@ -49,7 +49,7 @@ def lab_root(tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 def test_every_notebook_runs_clean_in_jupyterlab(lab_root, tmp_path, reef_home):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
+    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     problems: dict[str, list] = {}
     with running_lab(lab_root, tmp_path, reef_home, "--LabApp.expose_app_in_browser=True") as url, playwright.sync_playwright() as driver:

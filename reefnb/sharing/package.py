@@ -21,8 +21,8 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,35 @@ _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS
 # --- export ---------------------------------------------------------------------------------------
 
 
+@dataclass
+class _ExportOptions:
+    """What ``export_package`` takes beside its source and output (see its parameters)."""
+
+    include: Sequence[str | Path] = ()
+    authors: Sequence[str] = ()
+    license: str | None = None
+    paper: str | None = None
+    allow_secret_in_code: bool = False
+    external: dict[str, str | Path] | None = None
+    with_files: bool = True
+
+
+@dataclass
+class _Export:
+    """What one export has gathered: the manifest data, the files to pack, the runs and the warnings."""
+
+    solution: Solution | None
+    notebook: Path | None
+    data: dict
+    files: dict[str, Path]
+    folder: Path
+    notebooks: dict[str, Path]  # workflow name -> notebook
+    records: list[dict]
+    externals: dict[str, str]  # resolved path -> its place in the solution
+    found: FoundFiles
+    warnings: list[str]
+
+
 def export_package(
     source: str | Path,
     output: str | Path,
@@ -87,10 +116,42 @@ def export_package(
     Returns a summary: the package path, its sha256, its members, the expectations and runs it
     carries, and ``warnings`` (files read from outside the solution, imports not installed).
     """
+    options = _ExportOptions(include, authors, license, paper, allow_secret_in_code, external, with_files)
     source, output = Path(source), Path(output)
     if not source.exists():
         raise PackageError(f"{source}: no such notebook or solution")
     store = store if isinstance(store, Store) else default_store()
+    export = _export_source(source)
+    _gather_files(export, store, options)
+    _complete_manifest(export, source, options)
+    scrubber = Scrubber(export.folder)
+    export.data = scrubber.value(export.data)
+    members = _file_members(export.files, scrubber)
+    clean_records = _result_members(members, export, scrubber, options.with_files)
+    _described_members(members, export, scrubber, clean_records)
+    _write_zip(output, members)
+    for warning in export.warnings:
+        log.info("%s", warning)  # front ends show summary["warnings"]
+    return _export_summary(output, export, members, clean_records)
+
+
+def _export_summary(output: Path, export: _Export, members: dict[str, bytes], clean_records: list[dict]) -> dict:
+    """What ``export_package`` returns: the package, its sha256 and members, what it carries, the warnings."""
+    found = export.found
+    return {
+        "package": str(output),
+        "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),
+        "solution": f"{export.data['name']}@{export.data['version']}",
+        "members": sorted(members),
+        "expected": export.data["expected"],
+        "runs": [record["run_id"] for record in clean_records],
+        "files": {"static": sorted(found.static), "traced": sorted(found.traced), "outside": found.outside},
+        "warnings": export.warnings,
+    }
+
+
+def _export_source(source: Path) -> _Export:
+    """The manifest data, files and folder of a notebook (with its solution's, if it has one) or a solution."""
     if source.suffix == ".ipynb":
         manifest = solution_of(source)
         solution = load_solution(manifest) if manifest else None
@@ -102,56 +163,77 @@ def export_package(
     else:
         data, files, folder = _notebook_solution(notebook)
     notebooks = {name: folder / spec["notebook"] for name, spec in data["workflows"].items()}
-    if not allow_secret_in_code:
-        _refuse_secrets_in_code(sorted(set(notebooks.values())), folder)
-    records = _matching_records(store, data, folder)
-    warnings: list[str] = []
-    externals = _external_artifacts(external or {}, folder, data)
-    found = _found_files(notebooks, folder, records, warnings, set(externals))
-    files.update(found.static)
-    files.update(found.traced)
-    for extra in include:
+    return _Export(solution, notebook, data, files, folder, notebooks, records=[], externals={}, found=FoundFiles(), warnings=[])
+
+
+def _gather_files(export: _Export, store: Store, options: _ExportOptions) -> None:
+    """Refuse secrets in code; find the matching runs, the ``--external`` artifacts and every file to pack."""
+    folder = export.folder
+    if not options.allow_secret_in_code:
+        _refuse_secrets_in_code(sorted(set(export.notebooks.values())), folder)
+    export.records = _matching_records(store, export.data, folder)
+    export.externals = _external_artifacts(options.external or {}, folder, export.data)
+    export.found = _found_files(export.notebooks, folder, export.records, export.warnings, set(export.externals))
+    export.files.update(export.found.static)
+    export.files.update(export.found.traced)
+    for extra in options.include:
         extra = Path(extra)
         if not extra.is_file():
             raise PackageError(f"--include {extra}: no such file")
-        files[_package_name(extra, folder)] = extra.resolve()
+        export.files[_package_name(extra, folder)] = extra.resolve()
 
-    data = _with_options(data, authors, license, paper)
-    data["expected"] = expectations_from_records(data, records)
+
+def _complete_manifest(export: _Export, source: Path, options: _ExportOptions) -> None:
+    """The exported manifest: the options, expectations from the runs, relative paths, requirements; validated."""
+    data = _with_options(export.data, options.authors, options.license, options.paper)
+    data["expected"] = expectations_from_records(data, export.records)
     used: set[str] = set()
-    _relative_paths(data, notebooks, folder, externals, used)
-    for path in sorted(set(externals) - used):
-        name = externals[path].split("/")[1]
-        warnings.append(
+    _relative_paths(data, export.notebooks, export.folder, export.externals, used)
+    for path in sorted(set(export.externals) - used):
+        name = export.externals[path].split("/")[1]
+        export.warnings.append(
             f"--external {name}: no parameter names {path}, so the code still reads it there (code is never rewritten): "
-            f"make the path a parameter, and the package will read {externals[path]}"
+            f"make the path a parameter, and the package will read {export.externals[path]}"
         )
-    if solution is None:
-        data["requires"] = notebook_requires(notebook, records, found.modules, warnings)
-    problems = validate_manifest(data, folder / MANIFEST_NAME)
+    if export.solution is None:
+        data["requires"] = notebook_requires(export.notebook, export.records, export.found.modules, export.warnings)
+    problems = validate_manifest(data, export.folder / MANIFEST_NAME)
     if problems:
         raise PackageError(f"{source}: the exported manifest would be invalid: {problems[0]}")
+    export.data = data
 
-    scrubber = Scrubber(folder)
-    data = scrubber.value(data)
+
+def _file_members(files: dict[str, Path], scrubber: Scrubber) -> dict[str, bytes]:
+    """The solution's files as package members, notebooks scrubbed (their code is kept as written)."""
     members: dict[str, bytes] = {}
     for name, path in sorted(files.items()):
         content = path.read_bytes()
         if name.endswith(".ipynb"):
             content = scrubber.notebook(content.decode("utf-8")).encode("utf-8")
         members[name] = content
-    members[MANIFEST_NAME] = json_bytes(data)
-    clean_records = [scrubber.value(clean_record(record)) for record in records]
+    return members
+
+
+def _result_members(members: dict[str, bytes], export: _Export, scrubber: Scrubber, with_files: bool) -> list[dict]:
+    """Add the manifest and each run's scrubbed record, telemetry series and attached files; returns the clean records."""
+    members[MANIFEST_NAME] = json_bytes(export.data)
+    clean_records = [scrubber.value(clean_record(record)) for record in export.records]
     for record in clean_records:
         members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = json_bytes(record)
-    for record in records:  # each run's telemetry series (numbers only), beside its record
+    for record in export.records:  # each run's telemetry series (numbers only), beside its record
         series = series_path(record)
         if series is not None:
             members[f"{RESULTS_FOLDER}/{record['run_id']}.{series.name}"] = series.read_bytes()
-    for record in records if with_files else ():
-        for name, content in packed_attachments(record, scrubber, warnings):
+    for record in export.records if with_files else ():
+        for name, content in packed_attachments(record, scrubber, export.warnings):
             members[f"{RESULTS_FOLDER}/{record['run_id']}/{FILES_FOLDER}/{name}"] = content
-    lock = scrubber.value(_lock(solution, data, records))
+    return clean_records
+
+
+def _described_members(members: dict[str, bytes], export: _Export, scrubber: Scrubber, clean_records: list[dict]) -> None:
+    """Add what describes the package: the lock, repo2docker's files, the README, the RO-Crate and SHA256SUMS."""
+    data = export.data
+    lock = scrubber.value(_lock(export.solution, data, export.records))
     members[LOCK_NAME] = json_bytes(lock)
     members["requirements.txt"] = requirements_txt(data, lock).encode("utf-8")
     python_version = (lock.get("python") or {}).get("version") or ".".join(map(str, sys.version_info[:3]))
@@ -161,19 +243,6 @@ def export_package(
     members[CRATE_NAME] = scrubber.json_bytes(json.loads(crate_bytes(data, members, clean_records)))
     sums = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(members.items()))
     members[SUMS_NAME] = sums.encode("utf-8")
-    _write_zip(output, members)
-    for warning in warnings:
-        log.info("%s", warning)  # front ends show summary["warnings"]
-    return {
-        "package": str(output),
-        "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),
-        "solution": f"{data['name']}@{data['version']}",
-        "members": sorted(members),
-        "expected": data["expected"],
-        "runs": [record["run_id"] for record in clean_records],
-        "files": {"static": sorted(found.static), "traced": sorted(found.traced), "outside": found.outside},
-        "warnings": warnings,
-    }
 
 
 def _refuse_secrets_in_code(notebooks: list[Path], folder: Path) -> None:

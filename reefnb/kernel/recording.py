@@ -25,6 +25,20 @@ def record(name: str, value: Any, unit: str | None = None) -> None:
 
     NaN and infinities are kept (as ``{"value": null, "special": "nan"}`` in the notebook, which
     must stay valid JSON) and come back as floats.
+
+    Parameters
+    ----------
+    name
+        The metric's name, a non-empty string.
+    value
+        Any JSON value; numpy scalars and arrays become plain values.
+    unit
+        The unit shown after the value and kept in the record (None: no unit).
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a non-empty string or ``unit`` is neither a string nor None.
     """
     if not isinstance(name, str) or not name:
         raise ValueError("record: the name must be a non-empty string")
@@ -43,13 +57,31 @@ def record(name: str, value: Any, unit: str | None = None) -> None:
 
 
 def attach(path: str | os.PathLike, name: str | None = None) -> str:
-    """Mark a file as evidence of this run; returns the name it is kept under.
+    """Mark a file as evidence of this run.
 
     The executor copies the file into ``runs/RUN_ID/files/NAME`` when the run ends (a file the run
     wrote inside its own folder is moved there) and lists it in the run record (name, size, sha256,
-    media type). ``name`` defaults to the file's name and may name a subfolder (``accuracy/log.json``).
-    Only files inside the solution folder are kept. Like ``record`` this needs nothing but IPython;
-    outside reef it only shows what would be kept.
+    media type). Only files inside the solution folder are kept. Like ``record`` this needs nothing
+    but IPython; outside reef it only shows what would be kept.
+
+    Parameters
+    ----------
+    path
+        The file to keep.
+    name
+        The name it is kept under; defaults to the file's name and may name a subfolder
+        (``accuracy/log.json``): a relative path of plain parts (no ``..``, no hidden or empty parts).
+
+    Returns
+    -------
+    str
+        The name the file is kept under.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is not a file, lies outside the solution folder (links followed), or ``name`` is
+        not a usable name.
     """
     file = Path(os.path.abspath(os.fspath(path)))
     name = check_attachment_name(file.name if name is None else name)
@@ -83,8 +115,14 @@ _scratch: list[Path] = []
 
 
 def run_folder() -> Path:
-    """The folder of this run, where a notebook writes what it produces: ``runs/RUN_ID/`` of the
-    solution when reef runs the notebook; elsewhere a temporary folder removed when the kernel exits."""
+    """The folder of this run, where a notebook writes what it produces.
+
+    Returns
+    -------
+    Path
+        ``runs/RUN_ID/`` of the solution when reef runs the notebook; elsewhere a temporary folder
+        removed when the kernel exits.
+    """
     folder = os.environ.get(RUN_FOLDER_VARIABLE)
     if folder:
         return Path(folder)

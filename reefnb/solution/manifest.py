@@ -34,7 +34,23 @@ _SEMVER = re.compile(
 
 @dataclass(frozen=True)
 class Workflow:
-    """One workflow of a solution: a notebook, its default parameters and its sweep grid."""
+    """One workflow of a solution: a notebook, its default parameters and its sweep grid.
+
+    Parameters
+    ----------
+    name
+        The workflow's name in the manifest: ``init``, ``run``, ``benchmark`` or ``validate``.
+    notebook
+        The notebook it executes (its path starts with the solution folder).
+    parameters
+        Its default parameters, by name.
+    sweep
+        Its sweep grid: parameter name -> list of values; runs are their cartesian product.
+    timeout
+        Seconds for the whole run (None: no limit of its own).
+    description
+        What the workflow does, as the manifest says.
+    """
 
     name: str
     notebook: Path
@@ -46,7 +62,21 @@ class Workflow:
 
 @dataclass(frozen=True)
 class Solution:
-    """A validated solution: its folder, its manifest data and its workflows."""
+    """A validated solution: its folder, its manifest data and its workflows.
+
+    Made by ``load_solution``, ``open_solution`` or ``solution_from_notebook`` rather than directly.
+
+    Parameters
+    ----------
+    path
+        The solution folder.
+    manifest_path
+        Its ``solution.json``; None for a bare notebook run as a solution.
+    data
+        The manifest's data, validated.
+    workflows
+        Its workflows by name.
+    """
 
     path: Path  # the solution folder
     manifest_path: Path | None  # None for a bare notebook run as a solution
@@ -55,10 +85,12 @@ class Solution:
 
     @property
     def name(self) -> str:
+        """The solution's name, as its manifest declares it."""
         return self.data["name"]
 
     @property
     def version(self) -> str:
+        """The solution's version (semver), as its manifest declares it."""
         return self.data["version"]
 
     @property
@@ -67,8 +99,24 @@ class Solution:
         return {metric["name"]: metric for metric in self.data.get("metrics", [])}
 
     def workflow(self, name: str = "run") -> Workflow:
-        """The named workflow; ReefError naming the manifest when it has none of that name, or when its
-        notebook (symbolic links followed) is not inside the solution folder."""
+        """The named workflow, its notebook checked to be inside the solution folder.
+
+        Parameters
+        ----------
+        name
+            The workflow's name.
+
+        Returns
+        -------
+        Workflow
+            The workflow of that name.
+
+        Raises
+        ------
+        ReefError
+            Naming the manifest, when it has no workflow of that name, or when its notebook (symbolic
+            links followed) is not inside the solution folder.
+        """
         try:
             workflow = self.workflows[name]
         except KeyError:
@@ -84,7 +132,18 @@ class Solution:
 
 
 def schema(name: str = "solution") -> dict:
-    """A JSON Schema shipped in ``reefnb/schemas`` (``solution`` or ``run-record``)."""
+    """A JSON Schema shipped in ``reefnb/schemas``.
+
+    Parameters
+    ----------
+    name
+        Which schema: ``solution`` (the manifest) or ``run-record``.
+
+    Returns
+    -------
+    dict
+        The schema (JSON Schema draft 2020-12), a new copy at each call.
+    """
     return json.loads(_schema_text(name))
 
 
@@ -111,7 +170,22 @@ def solution_folder(argument: str | Path | None) -> Solution | None:
 def load_solution(path: str | Path) -> Solution:
     """Load and validate a solution from its folder or its ``solution.json``.
 
-    Raises ManifestError with every problem, one line each: ``FILE: /json/pointer: message``.
+    Parameters
+    ----------
+    path
+        The solution folder, or its ``solution.json``.
+
+    Returns
+    -------
+    Solution
+        The validated solution.
+
+    Raises
+    ------
+    ManifestError
+        With every problem, one line each: ``FILE: /json/pointer: message``.
+    ReefError
+        When ``path`` is a notebook (use ``solution_from_notebook``).
     """
     path = Path(path)
     if not path.exists():
@@ -149,7 +223,23 @@ def solution_from_data(data: Any, manifest_path: Path) -> Solution:
 
 
 def solution_from_notebook(notebook_path: str | Path) -> Solution:
-    """A bare notebook as a one-workflow solution (``run``), named after the file."""
+    """A bare notebook as a one-workflow solution (``run``), named after the file.
+
+    Parameters
+    ----------
+    notebook_path
+        The notebook (``.ipynb``); its folder is the solution's folder.
+
+    Returns
+    -------
+    Solution
+        A solution with no manifest (``manifest_path`` None), version ``0.0.0``.
+
+    Raises
+    ------
+    NotebookError
+        When the notebook is missing, unreadable or not valid nbformat.
+    """
     notebook_path = Path(notebook_path)
     read_notebook(notebook_path)
     name = re.sub(r"[^a-z0-9._-]+", "-", notebook_path.stem.lower()).strip("-._") or "notebook"
@@ -159,7 +249,25 @@ def solution_from_notebook(notebook_path: str | Path) -> Solution:
 
 
 def open_solution(path: str | Path) -> Solution:
-    """A solution folder, a manifest file or a notebook, whichever ``path`` is."""
+    """A solution folder, a manifest file or a notebook, whichever ``path`` is.
+
+    Parameters
+    ----------
+    path
+        A solution folder, its ``solution.json`` or a notebook (``.ipynb``, see ``solution_from_notebook``).
+
+    Returns
+    -------
+    Solution
+        The solution.
+
+    Raises
+    ------
+    ManifestError
+        When the manifest is invalid (see ``load_solution``).
+    NotebookError
+        When the notebook cannot be read.
+    """
     path = Path(path)
     if path.suffix == ".ipynb":
         return solution_from_notebook(path)
@@ -167,7 +275,21 @@ def open_solution(path: str | Path) -> Solution:
 
 
 def validate_manifest(data: Any, manifest_path: Path | str) -> list[str]:
-    """Every problem of a manifest as ``FILE: /pointer: message``; schema first, then semantics."""
+    """Every problem of a manifest as ``FILE: /pointer: message``; schema first, then semantics.
+
+    Parameters
+    ----------
+    data
+        The manifest's data, as read from JSON.
+    manifest_path
+        Where it was read from: named in each problem, and its folder is the solution folder the
+        paths of the manifest are checked against.
+
+    Returns
+    -------
+    list of str
+        Every problem, one line each; empty when the manifest is valid.
+    """
     errors = sorted(_validator("solution").iter_errors(data), key=lambda error: list(map(str, error.absolute_path)))
     if errors:
         problems = [f"{manifest_path}: {json_pointer(error.absolute_path)}: {_message(error)}" for error in errors]

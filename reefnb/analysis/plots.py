@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,46 @@ MAX_POINTS = 4_000  # rows sent to the browser, frontier included (Altair's limi
 DETAIL_ROWS = 12
 SAVE_FORMATS = (".html", ".png", ".svg", ".json")
 REFERENCE_DETAILS = ("dataset", "images", "model", "input_size")  # what a reference row was measured on
+
+
+@dataclass(frozen=True)
+class _ChartOptions:
+    """How ``pareto_chart`` draws, as its parameters after ``frame``, ``x`` and ``y`` say (in their order)."""
+
+    directions: Mapping[str, str] | None
+    color: str | None
+    log_x: bool
+    log_y: bool
+    reference: pandas.DataFrame | None
+    tooltip: Sequence[str] | None
+    detail_columns: Sequence[str] | None
+    title: str | None
+    max_points: int
+    width: int
+    height: int
+    detail: bool
+    metrics: Mapping[str, Mapping] | None
+    zoom: bool
+    dataset: str | None
+
+
+@dataclass(frozen=True)
+class _ChartRuns:
+    """What the chart draws: the rows (frontier first), the axes as objectives, and how columns are named and shown."""
+
+    data: pandas.DataFrame
+    references: pandas.DataFrame | None
+    x: str
+    y: str
+    objectives: dict[str, str]
+    assumed: list[str]
+    total: int
+    metrics: dict[str, Mapping]
+    units: dict[str, str]
+    color: str | None
+    dataset: str | None
+    tooltip: list[str]
+    columns: list[str]
 
 
 def pareto_chart(
@@ -61,61 +102,86 @@ def pareto_chart(
     rows): its values become the points' shapes, so results on different data sets are told apart.
     Tooltips show ``tooltip`` (default: run_id, the axes, colour, every param.* and env.name).
     """
-    import altair as alt
+    options = _ChartOptions(
+        directions, color, log_x, log_y, reference, tooltip, detail_columns, title, max_points, width, height, detail, metrics, zoom, dataset
+    )
+    return _drawn_chart(_chart_runs(frame, x, y, options), options)
 
+
+def _chart_runs(frame: pandas.DataFrame, x: str, y: str, options: _ChartOptions) -> _ChartRuns:
+    """The rows to draw (frontier, then a sample of the rest), the axes as objectives, the columns shown."""
     recorded = recorded_meaning(frame)
-    metrics = {**recorded, **{name: {**recorded.get(name, {}), **spec} for name, spec in (metrics or {}).items() if isinstance(spec, Mapping)}}
-    objectives, assumed = _chart_objectives(frame, x, y, directions, metrics)
+    given = options.metrics or {}
+    metrics = {**recorded, **{name: {**recorded.get(name, {}), **spec} for name, spec in given.items() if isinstance(spec, Mapping)}}
+    objectives, assumed = _chart_objectives(frame, x, y, options.directions, metrics)
     x, y = list(objectives)
     frame = frame.assign(**{column: _numeric(frame[column]) for column in (x, y)})
-    if color is not None and (color not in frame.columns or frame[color].isna().all()):
-        color = None
-    if dataset is not None and (dataset not in frame.columns or frame[dataset].isna().all()):
-        dataset = None
+    color, dataset = _shown_column(frame, options.color), _shown_column(frame, options.dataset)
     units = {
         **frame.attrs.get("units", {}),
         **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")},
     }
-
-    drawn, total = drawn_rows(frame, objectives, max_points)
-    tooltip = list(tooltip) if tooltip is not None else _default_tooltip(frame, x, y, color)
-    keep = list(dict.fromkeys([c for c in ["run_id", x, y, color, dataset, *tooltip, *(detail_columns or [])] if c and c in frame.columns]))
-    data = drawn[keep + ["on_front"]].copy()
+    drawn, total = drawn_rows(frame, objectives, options.max_points)
+    tooltip = list(options.tooltip) if options.tooltip is not None else _default_tooltip(frame, x, y, color)
+    wanted = ["run_id", x, y, color, dataset, *tooltip, *(options.detail_columns or [])]
+    columns = list(dict.fromkeys([c for c in wanted if c and c in frame.columns]))
+    data = drawn[columns + ["on_front"]].copy()
     data = _json_safe(data.sort_values(["on_front", x], ascending=[False, objectives[x] == "min"], kind="stable"))
+    reference = options.reference
     references = reference if reference is not None and len(reference) and x in reference and y in reference else None
+    return _ChartRuns(data, references, x, y, objectives, assumed, total, metrics, units, color, dataset, tooltip, columns)
 
-    def axis(column: str, log: bool, kind: type) -> Any:
-        label = column.removeprefix("metric.") + (f" ({units[column]})" if column in units else "")
-        arrow = " ↓" if objectives[column] == "min" else " ↑"
-        values = [data[column]] + ([_numeric(references[column])] if references is not None else [])
-        return kind(
-            f"{_field(column)}:Q",
-            title=label + arrow,
-            scale=_scale(values, log),
-            axis=alt.Axis(tickCount=6, format=_axis_format(metrics.get(column.removeprefix("metric."), {}))),
-        )
 
+def _shown_column(frame: pandas.DataFrame, column: str | None) -> str | None:
+    """``column`` when the frame has it with at least one value, else None (nothing to colour or shape by)."""
+    if column is not None and (column not in frame.columns or frame[column].isna().all()):
+        return None
+    return column
+
+
+def _drawn_chart(runs: _ChartRuns, options: _ChartOptions) -> altair.VConcatChart | altair.LayerChart:
+    """The scatter of the runs with its frontier and reference rows, and below it (``detail``) the linked table."""
+    import altair as alt
+
+    data, x, y = runs.data, runs.x, runs.y
     brush = alt.selection_interval(name="brush")
     click = alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
     encoding: dict[str, Any] = {
-        "x": axis(x, log_x, alt.X),
-        "y": axis(y, log_y, alt.Y),
-        "tooltip": [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in tooltip if c in data],
+        "x": _chart_axis(runs, x, options.log_x, alt.X),
+        "y": _chart_axis(runs, y, options.log_y, alt.Y),
+        "tooltip": [alt.Tooltip(f"{_field(c)}:{_type(data[c])}", title=c) for c in runs.tooltip if c in data],
     }
-    if color:
-        encoding["color"] = alt.Color(f"{_field(color)}:N", title=color)
-    if dataset:
-        encoding["shape"] = alt.Shape(f"{_field(dataset)}:N", title="data set")
-    layers = [*_run_layers(data, x, y, encoding, [brush, *([click] if click else [])], zoom), *_reference_layers(references, x, y, tooltip)]
+    if runs.color:
+        encoding["color"] = alt.Color(f"{_field(runs.color)}:N", title=runs.color)
+    if runs.dataset:
+        encoding["shape"] = alt.Shape(f"{_field(runs.dataset)}:N", title="data set")
+    selections = [brush, *([click] if click else [])]
+    layers = [*_run_layers(data, x, y, encoding, selections, options.zoom), *_reference_layers(runs.references, x, y, runs.tooltip)]
+    title = options.title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}"
     scatter = alt.layer(*layers).properties(
-        width=width,
-        height=height,
-        title=alt.TitleParams(title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", subtitle=_subtitle(data, total, assumed)),
+        width=options.width,
+        height=options.height,
+        title=alt.TitleParams(title, subtitle=_subtitle(data, runs.total, runs.assumed)),
     )
-    if not detail:
+    if not options.detail:
         return scatter.configure_view(strokeWidth=0)
-    table = detail_table(data, list(detail_columns or keep[:6]), brush, click)
+    table = detail_table(data, list(options.detail_columns or runs.columns[:6]), brush, click)
     return alt.vconcat(scatter, table).resolve_scale(color="independent").configure_view(strokeWidth=0)
+
+
+def _chart_axis(runs: _ChartRuns, column: str, log: bool, kind: type) -> Any:
+    """An axis (``kind``: alt.X or alt.Y) titled with the metric, its unit and its direction; its scale fits runs and references."""
+    import altair as alt
+
+    label = column.removeprefix("metric.") + (f" ({runs.units[column]})" if column in runs.units else "")
+    arrow = " ↓" if runs.objectives[column] == "min" else " ↑"
+    values = [runs.data[column]] + ([_numeric(runs.references[column])] if runs.references is not None else [])
+    return kind(
+        f"{_field(column)}:Q",
+        title=label + arrow,
+        scale=_scale(values, log),
+        axis=alt.Axis(tickCount=6, format=_axis_format(runs.metrics.get(column.removeprefix("metric."), {}))),
+    )
 
 
 def _chart_objectives(

@@ -147,13 +147,55 @@ def run(
     (later wins), each cast to the type the notebook's parameters cell declares. The kernel is
     ``kernel``, else the kernel of environment ``environment``, else the environment ``reef init``
     made for the solution, else the notebook's own. The executed notebook is kept in
-    ``<solution>/runs/<run_id>/``. The record is written to ``store`` (True: the default store;
-    a Store; False: not stored). Only KeyboardInterrupt escapes after a run started, and then
-    its record (status ``interrupted``) has been stored first. Each cell keeps at most
-    ``max_output`` of output (bytes or a size such as ``10M``; see ``reefnb.runs.output_limit``). The record's
-    ``system`` says what the run's processes did (``reefnb.runs.telemetry``; ``telemetry=False``: not sampled).
-    ``trace_files``: a Python kernel records the files it opens for reading (an audit hook; the record's
-    ``files_read``, which ``reef export`` packs and ``reef reproduce`` checks). Sweeps leave it off.
+    ``<solution>/runs/<run_id>/``. Only KeyboardInterrupt escapes after a run started, and then
+    its record (status ``interrupted``) has been stored first. The record's ``system`` says what
+    the run's processes did (``reefnb.runs.telemetry``).
+
+    Parameters
+    ----------
+    solution
+        The solution, its folder, its ``solution.json`` or a notebook.
+    workflow
+        The workflow to run.
+    parameters
+        Parameter values, over the manifest's defaults and ``parameter_file``'s.
+    parameter_file
+        A JSON or YAML file of parameter values, over the manifest's defaults.
+    kernel
+        The kernel to run the notebook on.
+    timeout
+        Seconds for the whole run (default: the workflow's ``timeout``).
+    environment
+        A reef environment whose kernel runs the notebook (when ``kernel`` is not given).
+    store
+        Where the record is written: True, the default store; a ``Store``; False, not stored.
+    progress
+        Show papermill's progress bar.
+    checkpoint
+        Checkpoint the kernel's state after every cell, so that ``resume`` can replay a run that
+        does not finish (``reefnb.runs.checkpoints``).
+    max_output
+        The most output each cell keeps: bytes or a size such as ``10M`` (see ``reefnb.runs.output_limit``).
+    telemetry
+        False: the run's processes are not sampled (else the manifest's ``telemetry`` setting decides).
+    trace_files
+        A Python kernel records the files it opens for reading (an audit hook; the record's
+        ``files_read``, which ``reef export`` packs and ``reef reproduce`` checks). Sweeps leave it off.
+
+    Returns
+    -------
+    dict
+        The run record (``reefnb/schemas/run-record.schema.json``), whatever its status.
+
+    Raises
+    ------
+    ManifestError
+        When the solution's manifest is invalid.
+    ParameterError
+        When a parameter is unknown to the notebook or cannot be cast to its declared type.
+    ReefError
+        For any other mistake found before a kernel starts (no such workflow, kernel or
+        environment; a timeout that is not a positive number).
     """
     request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
     request = replace(request, trace_files=trace_files)
@@ -165,7 +207,29 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
     """Run a failed, timed-out, killed or interrupted run again from its last checkpoint.
 
     See ``reefnb.runs.checkpoints`` for what is replayed and when it falls back to a full rerun. The new
-    record's ``resumed_from`` names the old run.
+    record's ``resumed_from`` names the old run. The same notebook, parameters and kernel run again.
+
+    Parameters
+    ----------
+    run_id
+        The run to resume.
+    store
+        Where the old record is read and the new one written: True, the default store; a ``Store``;
+        False, read from the default store and not stored.
+    progress
+        Show papermill's progress bar.
+    timeout
+        Seconds for the whole run (default: the workflow's ``timeout``).
+
+    Returns
+    -------
+    dict
+        The new run record.
+
+    Raises
+    ------
+    ReefError
+        When the store has no run ``run_id``, or that run ended ok.
     """
     source_store = store if isinstance(store, Store) else default_store()
     old = source_store.get(run_id)

@@ -154,13 +154,67 @@ def sweep(
 ) -> SweepResult:
     """Run ``workflow`` at every point of ``grid`` x (``environments`` or ``kernels``).
 
-    ``grid`` defaults to the workflow's ``sweep`` section; ``parameters`` are fixed for every
-    run. ``jobs``: parallel runs on this machine (default: what cores and memory allow);
-    ``scheduler``: ``tcp://HOST:PORT`` (an existing Dask cluster) or ``local:N`` (a Dask
-    LocalCluster of N workers). ``retries``: further tries of a run whose kernel died. A run
-    that fails in its notebook is recorded and the sweep goes on, unless ``fail_fast``.
-    ``ship`` sends the solution folder to Dask workers (default: for tcp:// schedulers). Each run's
-    processes are sampled where they run (``reefnb.runs.telemetry``) unless ``telemetry`` is False.
+    Every run is resolved and checked before anything executes (duplicates dropped). A run whose
+    key (notebook sha256, parameters, environment) is already recorded ok is skipped unless
+    ``rerun``. A run that fails in its notebook is recorded and the sweep goes on, unless
+    ``fail_fast``. Each run's processes are sampled where they run (``reefnb.runs.telemetry``)
+    unless ``telemetry`` is False.
+
+    Parameters
+    ----------
+    solution
+        The solution, its folder, its ``solution.json`` or a notebook.
+    workflow
+        The workflow to run.
+    grid
+        Parameter name -> list of values; the runs are their cartesian product. Defaults to the
+        workflow's ``sweep`` section.
+    parameters
+        Parameter values fixed for every run.
+    environments
+        Reef environments to run every point in (not with ``kernels``).
+    kernels
+        Kernels to run every point on (not with ``environments``).
+    jobs
+        Parallel runs on this machine (default: what cores and memory allow).
+    scheduler
+        ``tcp://HOST:PORT`` (an existing Dask cluster) or ``local:N`` (a Dask LocalCluster of N workers).
+    timeout
+        Seconds for each run (default: the workflow's ``timeout``).
+    retries
+        Further tries of a run whose kernel died.
+    fail_fast
+        Stop at the first run that does not end ok.
+    rerun
+        Run again the points already recorded ok.
+    progress
+        Called with a ``SweepProgress`` (where the sweep stands) after every change.
+    on_record
+        Called with each run's record as it comes.
+    store
+        Where the records are written: True, the default store; a ``Store``; False, not stored (and
+        nothing is skipped).
+    ship
+        Send the solution folder to Dask workers (default: for tcp:// and tls:// schedulers).
+    kernel
+        The one kernel to run on, when ``kernels`` is not given.
+    environment
+        The one environment to run in, when ``environments`` is not given.
+    telemetry
+        False: the runs' processes are not sampled.
+
+    Returns
+    -------
+    SweepResult
+        The records in grid order (skipped points give their earlier ok record), a list with
+        ``skipped`` and ``executed`` counts.
+
+    Raises
+    ------
+    ReefError
+        When the sweep cannot start: no grid given or declared (and fewer than two environments or
+        kernels), both environments and kernels, a grid whose values are not non-empty lists, bad
+        ``jobs`` or ``retries``, or any mistake ``reefnb.run`` would find in one of the runs.
     """
     execution = SweepExecution(jobs=jobs, scheduler=scheduler, retries=retries, fail_fast=fail_fast, rerun=rerun, ship=ship)
     environments = environments or ([environment] if environment else None)

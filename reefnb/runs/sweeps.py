@@ -163,9 +163,9 @@ def sweep(
     Parameters
     ----------
     solution
-        The solution, its folder, its ``solution.json`` or a notebook.
+        The solution, as ``reefnb.run`` takes it (a folder, a manifest or a notebook too).
     workflow
-        The workflow to run.
+        The workflow run at every point.
     grid
         Parameter name -> list of values; the runs are their cartesian product. Defaults to the
         workflow's ``sweep`` section.

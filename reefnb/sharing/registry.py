@@ -40,6 +40,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -318,15 +319,37 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
         raise PackageError(f"{package}: not a package file (.reef.zip): make one with `reef export`")
     name = _one(registry)
     content = package.read_bytes()
+    meta = _package_meta(_checked_manifest(package), content)
+    signature = signatures.sign(sign, content) if sign is not None else None
+    publication = _Publication(name, package, content, meta, signature)
+    entry, pushed = _change(name, publication.apply, f"publish {publication.identity}")
+    pins.pin(name, meta["name"], meta["version"], meta["sha256"], "published", publication.signer)
+    return {
+        "registry": name,
+        "name": meta["name"],
+        "version": meta["version"],
+        "sha256": meta["sha256"],
+        "size": len(content),
+        "published": pushed,
+        "kind": entry.get("kind", "solution"),
+        "signer": publication.signer,
+        "signed": signature is not None,
+    }
+
+
+def _checked_manifest(package: Path) -> dict:
+    """The manifest data of a package checked as ``reef import`` checks it (errors name the package, not a scratch folder)."""
     with tempfile.TemporaryDirectory(prefix="reef-publish-") as scratch:
         try:
             solution = load_solution(import_package(package, Path(scratch) / "solution"))
         except ManifestError as error:  # name the package, not the scratch folder
             raise ManifestError([problem.replace(str(Path(scratch) / "solution"), f"{package}!") for problem in error.problems]) from None
-    data = solution.data
-    digest = hashlib.sha256(content).hexdigest()
-    file_name = f"{data['name']}-{data['version']}.reef.zip"
-    meta = {
+    return solution.data
+
+
+def _package_meta(data: dict, content: bytes) -> dict:
+    """A published version's ``meta.json``: what the manifest says of it, the package's sha256, size and file name."""
+    return {
         "name": data["name"],
         "version": data["version"],
         "kind": data.get("kind", "solution"),
@@ -335,53 +358,59 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
         "license": data.get("license"),
         "authors": [author.get("name") for author in data.get("authors", []) if author.get("name")],
         "depends": data.get("components", {}),
-        "sha256": digest,
+        "sha256": hashlib.sha256(content).hexdigest(),
         "size": len(content),
-        "file": file_name,
+        "file": f"{data['name']}-{data['version']}.reef.zip",
         "published": _now(),
     }
-    identity = f"{data['name']}@{data['version']}"
-    signature = signatures.sign(sign, content) if sign is not None else None
-    signer: list[str | None] = [None]
 
-    def apply(folder: Path) -> tuple[list[str], dict]:
-        signer[0] = _publishable_signature(name, folder, content, signature, f"{package}: {identity}")
-        version_folder = folder / PACKAGES_FOLDER / data["name"] / data["version"]
-        signature_path = version_folder / f"{file_name}{signatures.SIGNATURE_SUFFIX}"
+
+@dataclass
+class _Publication:
+    """A package on its way into registry ``name``: ``apply`` writes it into a clone (``_change`` may call it again
+    after a refused push) and keeps the signer the registry accepted."""
+
+    name: str
+    package: Path
+    content: bytes
+    meta: dict
+    signature: bytes | None
+    signer: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"{self.meta['name']}@{self.meta['version']}"
+
+    def apply(self, folder: Path) -> tuple[list[str], dict]:
+        """Write the package, its signature and ``meta.json`` into the clone at ``folder``; (paths changed, its meta)."""
+        self.signer = _publishable_signature(self.name, folder, self.content, self.signature, f"{self.package}: {self.identity}")
+        version_folder = folder / PACKAGES_FOLDER / self.meta["name"] / self.meta["version"]
+        signature_path = version_folder / f"{self.meta['file']}{signatures.SIGNATURE_SUFFIX}"
         if (version_folder / META_NAME).is_file():
-            existing = read_json(version_folder / META_NAME, schema="registry-meta")
-            if existing.get("sha256") != digest:
-                raise RegistryError(
-                    f"{package}: {identity} is already published in registry {name} with other bytes "
-                    f"(sha256 {existing.get('sha256', '?')[:12]}, this package {digest[:12]}): versions are "
-                    "immutable; publish it as a new version"
-                )
-            if signature is None or signature_path.is_file():
-                return [], existing
-            signature_path.write_bytes(signature)  # the same bytes, signed now
-            return [str(signature_path.relative_to(folder))], existing
-        pins.check_pin(name, data["name"], data["version"], digest)  # seen here before, and gone from the registry since
+            return self._published_before(folder, version_folder, signature_path)
+        pins.check_pin(self.name, self.meta["name"], self.meta["version"], self.meta["sha256"])  # seen here before, and gone from the registry since
         version_folder.mkdir(parents=True, exist_ok=True)
-        (version_folder / file_name).write_bytes(content)
-        if signature is not None:
-            signature_path.write_bytes(signature)
-        write_json_object(version_folder / META_NAME, meta)
+        (version_folder / self.meta["file"]).write_bytes(self.content)
+        if self.signature is not None:
+            signature_path.write_bytes(self.signature)
+        write_json_object(version_folder / META_NAME, self.meta)
         write_json_object(folder / INDEX_NAME, _build_index(folder))
-        return [INDEX_NAME, str(version_folder.relative_to(folder))], meta
+        return [INDEX_NAME, str(version_folder.relative_to(folder))], self.meta
 
-    entry, pushed = _change(name, apply, f"publish {identity}")
-    pins.pin(name, data["name"], data["version"], digest, "published", signer[0])
-    return {
-        "registry": name,
-        "name": data["name"],
-        "version": data["version"],
-        "sha256": digest,
-        "size": len(content),
-        "published": pushed,
-        "kind": entry.get("kind", "solution"),
-        "signer": signer[0],
-        "signed": signature is not None,
-    }
+    def _published_before(self, folder: Path, version_folder: Path, signature_path: Path) -> tuple[list[str], dict]:
+        """The version is in the registry: the same bytes are left as they are (signed now if they were not); others refused."""
+        existing = read_json(version_folder / META_NAME, schema="registry-meta")
+        digest = self.meta["sha256"]
+        if existing.get("sha256") != digest:
+            raise RegistryError(
+                f"{self.package}: {self.identity} is already published in registry {self.name} with other bytes "
+                f"(sha256 {existing.get('sha256', '?')[:12]}, this package {digest[:12]}): versions are "
+                "immutable; publish it as a new version"
+            )
+        if self.signature is None or signature_path.is_file():
+            return [], existing
+        signature_path.write_bytes(self.signature)  # the same bytes, signed now
+        return [str(signature_path.relative_to(folder))], existing
 
 
 def _publishable_signature(name: str, folder: Path, content: bytes, signature: bytes | None, where: str) -> str | None:

@@ -28,7 +28,7 @@ def results(
     since: str | None = None,
     columns: list[str] | None = None,
 ) -> pandas.DataFrame:
-    """The recorded runs that match (of one solution, of one status, ``where``, ``since``) as a DataFrame, oldest first.
+    """The recorded runs that match (of one solution, of one status, ``where``, ``since``) as a DataFrame.
 
     Columns: ``run_id``, ``solution``, ``version``, ``workflow``, ``status``, ``started``,
     ``ended``, ``duration_s``, ``error``, then ``param.*``, ``metric.*``, ``sys.*`` (what the run's processes did:
@@ -39,10 +39,34 @@ def results(
     (``recorded_meaning`` gives them by metric name). A parameter or metric without a value in any of the
     rows gets no column.
 
-    The filters run in SQL: ``where`` is an expression such as ``'param.backend == "tflite" and metric.time_ms < 5'``
-    (see ``reefnb.runs.query``), ``since`` an ISO date/time or an age (``7d``, ``12h``). ``columns`` (``param.NAME``,
-    ``metric.NAME`` or a bare metric name) limits the parameter and metric columns read. Rows that cannot be read
-    are skipped with a warning naming the run.
+    The filters run in SQL. Rows that cannot be read are skipped with a warning naming the run.
+
+    Parameters
+    ----------
+    solution
+        Only the runs of the solution of this name.
+    status
+        Only the runs that ended in this status (``ok``, ``failed``, ``timeout``...).
+    store
+        The ``Store`` to read (default: the default store).
+    where
+        An expression such as ``'param.backend == "tflite" and metric.time_ms < 5'`` (see ``reefnb.runs.query``).
+    since
+        An ISO date/time or an age (``7d``, ``12h``): only the runs started since.
+    columns
+        ``param.NAME``, ``metric.NAME`` or a bare metric name: limits the parameter and metric columns read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, oldest first, with the columns and ``attrs`` above.
+
+    Raises
+    ------
+    QueryError
+        When ``where`` or ``since`` cannot be used (a ``ReefError``; the message says which and why).
+    StoreError
+        When the store cannot be opened.
     """
     store = store or default_store()
     return rows_to_frame(store.result_rows(solution=solution, status=status, where=where, since=since, columns=columns))
@@ -115,7 +139,18 @@ def environment_columns(environment: Any) -> dict[str, Any]:
 
 
 def records_to_frame(records: Iterable[dict]) -> pandas.DataFrame:
-    """Flatten run records into the results frame (see ``results``)."""
+    """Flatten run records into the results frame (see ``results``).
+
+    Parameters
+    ----------
+    records
+        Run records, as ``reefnb.run`` returns them or ``Store.records`` reads them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record, in the order given, with the columns and ``attrs`` of ``results``.
+    """
     import pandas
 
     rows, units, goals, formats = [], {}, {}, {}

@@ -330,7 +330,17 @@ FRAME_BASE = ("run_id", "workflow", "status", "started", "ended", "duration_s", 
 
 
 class Store:
-    """Run records in one SQLite file; safe for many processes writing at once."""
+    """Run records in one SQLite file; safe for many processes writing at once.
+
+    Nothing is opened until a method needs the file. Every method raises ``StoreError`` (a ``ReefError``)
+    when the file cannot be opened, read or written, or holds a schema newer than this reefnb knows; a
+    store whose file does not exist yet reads as empty.
+
+    Parameters
+    ----------
+    path
+        The SQLite file (default: ``$REEF_HOME/results.sqlite``), made with its folder on the first write.
+    """
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else reef_home() / "results.sqlite"
@@ -389,18 +399,40 @@ class Store:
             raise
 
     def add(self, record: dict) -> None:
-        """Store one run record, atomically (its own transaction)."""
+        """Store one run record, atomically (its own transaction).
+
+        Parameters
+        ----------
+        record
+            The run record; an existing record of its run id is replaced.
+        """
         self.add_many([record])
 
     def add_many(self, records: Iterable[dict]) -> None:
-        """Store records in one transaction; an existing run id is replaced."""
+        """Store records in one transaction; an existing run id is replaced.
+
+        Parameters
+        ----------
+        records
+            The run records.
+        """
         self._insert(records, "REPLACE")
 
     def merge(self, records: Iterable[dict]) -> int:
-        """Store the records whose run id is not here yet (one transaction); returns how many were new.
+        """Store the records whose run id is not here yet, in one transaction.
 
         Merging the same records again changes nothing, and a run recorded here is never replaced.
         Merged runs (others' runs, from a registry) get no run key, so a sweep here never skips a point for them.
+
+        Parameters
+        ----------
+        records
+            The run records, typically others' runs pulled from a registry.
+
+        Returns
+        -------
+        int
+            How many records were new.
         """
         return self._insert(records, "IGNORE", keyed=False)
 
@@ -432,9 +464,25 @@ class Store:
     _RECORD_COLUMNS = "r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
 
     def records(self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None) -> list[dict]:
-        """Run records, oldest first, optionally filtered (see ``reefnb.results`` for ``where`` and ``since``).
+        """Run records, oldest first, optionally filtered.
 
         A row whose record cannot be read is skipped with a warning naming its run id.
+
+        Parameters
+        ----------
+        solution
+            Only the runs of the solution of this name.
+        status
+            Only the runs that ended in this status.
+        where
+            A filter expression (see ``reefnb.results``).
+        since
+            An ISO date/time or an age (see ``reefnb.results``).
+
+        Returns
+        -------
+        list of dict
+            The matching run records, oldest first.
         """
         if not self.path.exists():
             return []
@@ -448,7 +496,18 @@ class Store:
         return self._read(read, "run records")
 
     def get(self, run_id: str) -> dict | None:
-        """One run record by id, exactly as it was recorded (same values, same key order), or None."""
+        """One run record by id, exactly as it was recorded (same values, same key order).
+
+        Parameters
+        ----------
+        run_id
+            The run's id.
+
+        Returns
+        -------
+        dict or None
+            The record, or None when no run has that id.
+        """
         if not self.path.exists():
             return None
 
@@ -460,7 +519,18 @@ class Store:
         return self._read(read, f"run record {run_id}")
 
     def known_run_ids(self, run_ids: list[str]) -> set[str]:
-        """Which of ``run_ids`` are in the store (so a pull parses only records it does not have yet)."""
+        """Which of ``run_ids`` are in the store (so a pull parses only records it does not have yet).
+
+        Parameters
+        ----------
+        run_ids
+            The run ids to look for.
+
+        Returns
+        -------
+        set of str
+            Those of ``run_ids`` that are in the store.
+        """
         if not run_ids or not self.path.exists():
             return set()
 
@@ -474,7 +544,22 @@ class Store:
         return self._read(read, "run ids")
 
     def records_by_key(self, keys: list[str], status: str = "ok") -> dict[str, dict]:
-        """The newest record of each run key that ended in ``status``."""
+        """The newest record of each run key that ended in ``status``.
+
+        Merged runs (see ``merge``) have no run key and are never found here.
+
+        Parameters
+        ----------
+        keys
+            Run keys (what makes two runs the same run: notebook content, parameters, environment).
+        status
+            The status the runs ended in.
+
+        Returns
+        -------
+        dict
+            Run key -> its newest record, for the keys that have one.
+        """
         if not keys or not self.path.exists():
             return {}
 
@@ -549,7 +634,21 @@ class Store:
     def result_rows(
         self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None, columns: list[str] | None = None
     ) -> ResultRows:
-        """The matching runs as rows for the results frame, oldest first, reading only the columns asked for."""
+        """The matching runs as rows for the results frame, oldest first, reading only the columns asked for.
+
+        Parameters
+        ----------
+        solution, status, where, since
+            The filters, as ``records`` takes them.
+        columns
+            ``param.NAME``, ``metric.NAME`` or a bare metric name: the parameter and metric columns to
+            read (None: all).
+
+        Returns
+        -------
+        ResultRows
+            The rows, their column names and what the frame needs to type and label them.
+        """
         empty = ResultRows(list(FRAME_BASE), [], {}, set(), {}, [])
         if not self.path.exists():
             return empty
@@ -599,7 +698,13 @@ class Store:
         return ResultRows(names, rows, documents, booleans, units, skipped, goals, formats)
 
     def integrity_check(self) -> str:
-        """SQLite's ``PRAGMA integrity_check`` answer ('ok' when the file is sound)."""
+        """Check the file with SQLite's ``PRAGMA integrity_check``.
+
+        Returns
+        -------
+        str
+            SQLite's answer: ``ok`` when the file is sound.
+        """
         connection = self._connect()
         try:
             return connection.execute("PRAGMA integrity_check").fetchone()[0]
@@ -626,5 +731,11 @@ def _readable(rows: list[tuple]) -> tuple[list[tuple], list[str]]:
 
 
 def default_store() -> Store:
-    """The store at ``$REEF_HOME/results.sqlite``."""
+    """The store at ``$REEF_HOME/results.sqlite``.
+
+    Returns
+    -------
+    Store
+        A store of that file (see ``reefnb.reef_home``).
+    """
     return Store()

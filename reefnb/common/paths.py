@@ -7,7 +7,16 @@ from pathlib import Path
 
 
 def reef_home() -> Path:
-    """``$REEF_HOME`` or ``~/.reef``."""
+    """The folder where reef keeps its state: ``$REEF_HOME`` or ``~/.reef``.
+
+    It holds ``results.sqlite`` (the default store), ``cache/``, ``envs/``, ``solutions/`` and
+    ``registries/``. Calling this makes no folder.
+
+    Returns
+    -------
+    Path
+        ``$REEF_HOME`` (``~`` expanded) when set and not empty, else ``~/.reef``.
+    """
     return Path(os.environ.get("REEF_HOME") or Path.home() / ".reef").expanduser()
 
 

@@ -89,9 +89,36 @@ def plan_init(
 ) -> Plan:
     """Check every requirement of the solution against its target environment; change nothing.
 
-    ``pinned`` (package name -> version, e.g. a package's ``reef.lock.json`` packages) turns each
-    declared package that it names into an exact pin, so the environment matches the original's.
     An ``on_demand`` artifact is left for the run that needs it, unless cached or named in ``artifacts``.
+
+    Parameters
+    ----------
+    source
+        The solution, its folder or its manifest.
+    env
+        The target environment's name (default: one named after the solution); it may not exist yet.
+    native
+        Target this python instead of an environment (not with ``env``).
+    offline
+        Plan no artifact download over http(s).
+    pinned
+        Package name -> version (e.g. a package's ``reef.lock.json`` packages): turns each declared
+        package that it names into an exact pin, so the environment matches the original's.
+    artifacts
+        Names of on-demand artifacts to fetch now too.
+
+    Returns
+    -------
+    Plan
+        What ``reef init`` found (each requirement's check, each artifact's status) and what it would install.
+
+    Raises
+    ------
+    ManifestError
+        When the solution's manifest is invalid.
+    ReefError
+        When both ``env`` and ``native`` are given, ``env`` is not a usable name, or ``artifacts`` names an
+        artifact the manifest does not declare.
     """
     solution = source if isinstance(source, Solution) else load_solution(source)
     if native and env:

@@ -37,14 +37,54 @@ def init(
 ) -> dict:
     """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
 
-    Prints nothing: ``on_plan`` receives the plan before anything changes. Raises InitError
-    (exit 1) when a requirement cannot be met here, or when ``native`` would replace installed
-    packages and ``yes`` was not given. With ``dry_run`` the plan is all that happens.
-    ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the
-    environment afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too.
-    ``source`` may also be a ``.reef.zip`` package or ``NAME[@RANGE]`` from a registry (see
-    ``open_init_source``): it is pinned to its own lock, and its code generates artifacts only with ``trust``.
+    Prints nothing: ``on_plan`` receives the plan before anything changes. A package or a registry
+    component is pinned to its own lock, and its code generates artifacts only with ``trust``.
     Without ``trust`` such a source installs only what its lock pins and hashes (see ``untrusted_install``).
+
+    Parameters
+    ----------
+    source
+        The solution, its folder or manifest; also a ``.reef.zip`` package or ``NAME[@RANGE]`` from a
+        registry (see ``open_init_source``), imported first.
+    env
+        The environment to make or update (default: one named after the solution).
+    native
+        Install into this python instead of an environment.
+    yes
+        Allow ``native`` to replace installed packages.
+    dry_run
+        The plan is all that happens.
+    offline
+        Fetch no artifact over http(s).
+    pip_options
+        Options for the installer (e.g. ``["--find-links", DIR, "--no-index"]``).
+    on_plan
+        Receives the ``Plan`` before anything changes.
+    progress
+        Called as ``progress(artifact_name, bytes_done, bytes_total_or_None)`` while artifacts download.
+    pinned
+        Exact versions for the declared packages (see ``plan_init``).
+    replace
+        Make the environment afresh even when it exists.
+    artifacts
+        On-demand artifacts to fetch now too (``NAME=PATH`` entries supply a file).
+    trust
+        Trust a package's or registry component's own code: its artifact generators run and its requirements
+        install as declared (not only what its lock pins and hashes).
+
+    Returns
+    -------
+    dict
+        The lock, as written to ``reef.lock.json`` in the solution folder; empty with ``dry_run``.
+
+    Raises
+    ------
+    InitError
+        (exit 1) When a requirement cannot be met here, or when ``native`` would replace installed
+        packages and ``yes`` was not given.
+    ReefError
+        When a source not trusted would run its own code or install what its lock does not pin and
+        hash, or a ``supplied`` artifact is not given.
     """
     options = InitOptions(
         env=env,

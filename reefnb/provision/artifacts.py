@@ -109,13 +109,47 @@ def fetch_artifact(
     timeout: float | None = None,
     max_download: int | None = None,
 ) -> ArtifactResult:
-    """Make artifact ``name`` of ``artifacts`` available on disk, verified; see the module docstring.
+    """Make artifact ``name`` of ``artifacts`` available on disk, verified.
 
-    ``offline`` skips every http(s) URL (``file:`` URLs are still read). ``manifest_path`` names
-    the manifest in messages, anchors relative ``file:`` URLs and puts the solution's folder on
-    ``sys.path`` for ``generate`` entry points. A download stops at its declared ``size`` plus one
-    byte, or at ``max_download`` bytes when it declares none (default: ``download_limits()``), and
-    when the source sends nothing for ``timeout`` seconds; nothing of a failed download is kept.
+    It comes from the cache, else from its URLs in order (verified by sha256 and size), else from its
+    ``fallback`` artifact when no URL answered (or ``offline``), else from its ``generate`` entry point; see the module
+    docstring of ``reefnb.provision.artifacts``. An integrity failure is an error, never hidden behind a
+    fallback. A download stops at its declared ``size`` plus one byte, or at ``max_download`` bytes when
+    it declares none, and when the source sends nothing for ``timeout`` seconds; nothing of a failed
+    download is kept.
+
+    Parameters
+    ----------
+    name
+        The artifact's name.
+    artifacts
+        A manifest's ``artifacts`` section (name -> spec), which the ``fallback`` chain is read from too.
+    cache_dir
+        The cache (default: ``$REEF_HOME/cache``).
+    progress
+        Called as ``progress(bytes_done, bytes_total_or_None)`` as a download streams.
+    offline
+        Skip every http(s) URL (``file:`` URLs are still read).
+    manifest_path
+        Names the manifest in messages, anchors relative ``file:`` URLs and puts the solution's folder
+        on ``sys.path`` for ``generate`` entry points.
+    timeout
+        Seconds a download may wait for the next bytes (default: ``download_limits()``).
+    max_download
+        Bytes at most of a download whose spec declares no ``size`` (default: ``download_limits()``).
+
+    Returns
+    -------
+    ArtifactResult
+        Where the artifact is (the file, the unpacked folder or the generated folder), its sha256 and
+        size, and where it came from (``cache``, ``download``, ``fallback:NAME``, ``generate``).
+
+    Raises
+    ------
+    ArtifactError
+        When the artifact cannot be fetched, verified, unpacked or generated (the message names it and
+        the URL or file); ``ArtifactUnavailable``, a subclass, when no source answered and nothing
+        stood in.
     """
     default_timeout, default_limit = download_limits()
     fetcher = _Fetcher(artifacts, cache_dir, progress, offline, manifest_path, default_timeout if timeout is None else timeout)

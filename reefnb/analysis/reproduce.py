@@ -419,6 +419,18 @@ border-radius: 3px; padding: .1em .5em; margin-right: .5em; } code { font-size: 
 def report_html(report: dict) -> str:
     """The report as one self-contained HTML page: badges, claims, then every experiment's metrics,
     with the environment differences beside each experiment whose metrics failed."""
+    parts = _report_heading(report)
+    if report.get("claims"):
+        parts += _claims_html(report["claims"])
+    parts.append("<h2>Experiments</h2>")
+    for experiment in report["experiments"]:
+        parts += _experiment_html(experiment)
+    parts.append(f'<p class="diff">Written by reef reproduce; the JSON report: <code>{html.escape(report.get("report") or "")}</code></p></body></html>')
+    return "\n".join(parts) + "\n"
+
+
+def _report_heading(report: dict) -> list[str]:
+    """The page's head, the verdict, the counts, the badges and the profile (when the run used one)."""
     e = html.escape
     counts = report["counts"]
     parts = [
@@ -434,61 +446,78 @@ def report_html(report: dict) -> str:
         profile = report["profile"]
         planned = f" (expected {profile['expected_minutes']} min)" if profile.get("expected_minutes") else ""
         parts.append(f"<p>Profile <b>{e(profile['name'])}</b>: {profile['elapsed_minutes']} min{e(planned)}</p>")
-    if report.get("claims"):
-        parts.append("<h2>Claims</h2><table><tr><th>claim</th><th>statement</th><th>verdict</th><th>metrics</th></tr>")
-        for claim in report["claims"]:
-            metrics = "<br>".join(f'{e(name)}: <span class="{_css(verdict)}">{e(verdict)}</span>' for name, verdict in claim["metrics"].items())
-            where = f'<br><span class="diff">{e(claim["where"])}</span>' if claim.get("where") else ""
-            parts.append(
-                f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
-                f'<td class="verdict {_css(claim["verdict"])}">{e(claim["verdict"])}</td><td>{metrics}</td></tr>'
-            )
-        parts.append("</table>")
-    parts.append("<h2>Experiments</h2>")
-    for experiment in report["experiments"]:
-        parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
-        title = f"{experiment['id']}: " if experiment.get("id") else ""
+    return parts
+
+
+def _claims_html(claims: list[dict]) -> list[str]:
+    """The claims as a table: each one's statement (and where the paper makes it), verdict and metrics' verdicts."""
+    e = html.escape
+    parts = ["<h2>Claims</h2><table><tr><th>claim</th><th>statement</th><th>verdict</th><th>metrics</th></tr>"]
+    for claim in claims:
+        metrics = "<br>".join(f'{e(name)}: <span class="{_css(verdict)}">{e(verdict)}</span>' for name, verdict in claim["metrics"].items())
+        where = f'<br><span class="diff">{e(claim["where"])}</span>' if claim.get("where") else ""
         parts.append(
-            f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>"
+            f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
+            f'<td class="verdict {_css(claim["verdict"])}">{e(claim["verdict"])}</td><td>{metrics}</td></tr>'
         )
-        for line in failure_lines(experiment):
-            parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
-        if (experiment.get("error") or {}).get("traceback"):
-            parts.append(f"<details><summary>traceback</summary><pre>{e(experiment['error']['traceback'])}</pre></details>")
-        parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
-        for name, metric in experiment["metrics"].items():
-            unit = f" {metric['unit']}" if metric.get("unit") else ""
-            got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
-            parts.append(
-                f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
-                f'<td>{e(_tolerance(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
-            )
-        parts.append("</table>")
-        differences = experiment.get("environment_differences") or {}
-        if differences:
-            parts.append("<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>")
-            for key, change in differences.items():
-                rows = change.items() if isinstance(change, dict) else [(key, change)]
-                for name, (before, after) in ((name, pair) for name, pair in rows):
-                    label = key if name == key else f"{key} {name}"
-                    parts.append(f"<tr><td>{e(label)}</td><td>{e(str(before))}</td><td>{e(str(after))}</td></tr>")
-            parts.append("</table>")
-        changes = experiment.get("telemetry_differences") or {}
-        if changes:
-            parts.append(
-                "<p>A timing moved: what the machine did in the original run and here (telemetry):</p>"
-                "<table><tr><th>what</th><th>original</th><th>here</th><th>ratio</th></tr>"
-            )
-            for name, change in changes.items():
-                unit = f" {change['unit']}" if change["unit"] else ""
-                ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
-                parts.append(
-                    f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td>"
-                    f"<td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
-                )
-            parts.append("</table>")
-    parts.append(f'<p class="diff">Written by reef reproduce; the JSON report: <code>{e(report.get("report") or "")}</code></p></body></html>')
-    return "\n".join(parts) + "\n"
+    parts.append("</table>")
+    return parts
+
+
+def _experiment_html(experiment: dict) -> list[str]:
+    """One experiment: its run and why it failed, its metrics, then what differs from the original run."""
+    e = html.escape
+    parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
+    title = f"{experiment['id']}: " if experiment.get("id") else ""
+    parts = [f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>"]
+    for line in failure_lines(experiment):
+        parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
+    if (experiment.get("error") or {}).get("traceback"):
+        parts.append(f"<details><summary>traceback</summary><pre>{e(experiment['error']['traceback'])}</pre></details>")
+    parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
+    for name, metric in experiment["metrics"].items():
+        unit = f" {metric['unit']}" if metric.get("unit") else ""
+        got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
+        parts.append(
+            f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
+            f'<td>{e(_tolerance(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
+        )
+    parts.append("</table>")
+    return parts + _environment_html(experiment.get("environment_differences") or {}) + _telemetry_html(experiment.get("telemetry_differences") or {})
+
+
+def _environment_html(differences: dict) -> list[str]:
+    """What differs from the original run's environment, as a table (nothing when nothing differs)."""
+    if not differences:
+        return []
+    e = html.escape
+    parts = ["<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>"]
+    for key, change in differences.items():
+        rows = change.items() if isinstance(change, dict) else [(key, change)]
+        for name, (before, after) in ((name, pair) for name, pair in rows):
+            label = key if name == key else f"{key} {name}"
+            parts.append(f"<tr><td>{e(label)}</td><td>{e(str(before))}</td><td>{e(str(after))}</td></tr>")
+    parts.append("</table>")
+    return parts
+
+
+def _telemetry_html(changes: dict) -> list[str]:
+    """The timings that moved, original against here with their ratio, as a table (nothing when none moved)."""
+    if not changes:
+        return []
+    e = html.escape
+    parts = [
+        "<p>A timing moved: what the machine did in the original run and here (telemetry):</p>"
+        "<table><tr><th>what</th><th>original</th><th>here</th><th>ratio</th></tr>"
+    ]
+    for name, change in changes.items():
+        unit = f" {change['unit']}" if change["unit"] else ""
+        ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
+        parts.append(
+            f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td><td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
 
 
 def _css(verdict: str) -> str:

@@ -20,7 +20,17 @@ LEAVES_FOLDER = "path leaves the solution folder"
 
 
 class ReefError(Exception):
-    """A problem the user can fix; ``str()`` is the one line to show."""
+    """A problem the user can fix; ``str()`` is the one line to show.
+
+    Every error a user can cause is a ``ReefError``; any other exception is a bug. Front ends show
+    ``str(error)`` and exit with ``error.exit_code``.
+
+    Attributes
+    ----------
+    exit_code : int
+        The exit status of a command that stops on this error: 2 when the input, a file or the
+        request was wrong and nothing was done; 1 when what the command ran failed.
+    """
 
     exit_code = EXIT_USAGE
 
@@ -44,7 +54,12 @@ class InputError(ReefError):
 class ManifestError(ReefError):
     """A solution manifest (or notebook it names) is invalid.
 
-    ``problems`` holds every problem as one line ``FILE: /json/pointer: message``.
+    ``str()`` is every problem, one a line.
+
+    Parameters
+    ----------
+    problems
+        Every problem as one line ``FILE: /json/pointer: message``, kept as ``problems``.
     """
 
     exit_code = EXIT_USAGE
@@ -168,7 +183,15 @@ class InitError(ReefError):
 
 
 class RunFailed(ReefError):
-    """A notebook run ended in a status other than ok; carries its run record."""
+    """A notebook run ended in a status other than ok; carries its run record.
+
+    ``str()`` is ``run RUN_ID STATUS: ERROR NAME: MESSAGE``; the exit code is 1.
+
+    Parameters
+    ----------
+    record
+        The run's record, kept as ``record``.
+    """
 
     exit_code = EXIT_FAILED
 

@@ -65,8 +65,36 @@ def pareto_mask(frame: pandas.DataFrame, objectives: Mapping[str, str], warn: bo
 def pareto_front(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pandas.DataFrame:
     """The rows on the Pareto frontier, sorted by the first objective (best first).
 
+    Rows with NaN in an objective cannot be compared: they are left out, with a warning saying how
+    many. Points that are equal in every objective never dominate one another, so all of them are kept.
     O(n log n) sort-and-sweep for two objectives; for three, a sweep in blocks against a staircase of the
     earlier fronts; a vectorised block skyline for four or more.
+
+    Parameters
+    ----------
+    frame
+        A results frame (``reefnb.results``), or any frame with the objectives' columns.
+    objectives
+        ``{column: "min" | "max"}``, the first one the sort order; a bare metric name (``time_ms``)
+        means ``metric.time_ms``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The frontier's rows, columns as in ``frame``.
+
+    Raises
+    ------
+    ReefError
+        When no objective is given, or one names no column of ``frame``, is not numeric or has a
+        direction other than ``min`` or ``max``.
+
+    Examples
+    --------
+    >>> import pandas, reefnb
+    >>> frame = pandas.DataFrame({"run_id": ["a", "b", "c"], "metric.time_ms": [5.0, 3.0, 4.0], "metric.accuracy": [0.9, 0.7, 0.6]})
+    >>> reefnb.pareto_front(frame, {"time_ms": "min", "accuracy": "max"})["run_id"].tolist()
+    ['b', 'a']
     """
     objectives = normalise_objectives(frame, objectives)
     front = frame[pareto_mask(frame, objectives)]
@@ -75,7 +103,18 @@ def pareto_front(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pand
 
 
 def pareto_layers(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pandas.Series:
-    """Non-dominated sorting: 1 for the frontier, 2 for the frontier of the rest, ...; <NA> for NaN rows."""
+    """Non-dominated sorting: 1 for the frontier, 2 for the frontier of the rest, ...; <NA> for NaN rows.
+
+    Parameters
+    ----------
+    frame, objectives
+        As ``pareto_front`` takes them.
+
+    Returns
+    -------
+    pandas.Series
+        ``pareto_layer`` (nullable integers) with the index of ``frame``.
+    """
     import pandas
 
     objectives = normalise_objectives(frame, objectives)
@@ -100,6 +139,28 @@ def dominators(frame: pandas.DataFrame, run_id: str, objectives: Mapping[str, st
     """The runs that dominate ``run_id``, with ``by.<column>``: how much better each is (>= 0).
 
     Sorted by how many objectives they beat it on, then by the first objective.
+
+    Parameters
+    ----------
+    frame
+        A results frame with a ``run_id`` column.
+    run_id
+        The run to compare the others with.
+    objectives
+        As ``pareto_front`` takes them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``run_id`` (and ``env.name`` when there is one), the objectives, ``by.<column>`` for each
+        objective and ``beats_on`` (on how many objectives it is strictly better); no row when no run
+        dominates ``run_id``.
+
+    Raises
+    ------
+    ReefError
+        When ``frame`` has no such run or no ``run_id`` column, the run has no value for an objective,
+        or the objectives are not usable (see ``pareto_front``).
     """
     objectives = normalise_objectives(frame, objectives)
     if "run_id" not in frame.columns:

@@ -531,14 +531,33 @@ COMPARED_ENVIRONMENT = ("env.name", "env.python", "env.cpu", "env.cpu_count", "e
 
 
 def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: str | None = None, solution: Any = None) -> ParetoExplorer:
-    """The interactive Pareto explorer of ``runs``: a results frame, a solution's name or its folder
-    (None: every run recorded here). Only ok runs are drawn.
+    """The interactive Pareto explorer of ``runs``, a widget for a notebook.
 
-    ``.chart`` is the live ``altair.JupyterChart`` (drag to brush, click a point, wheel to zoom,
-    shift-drag to pan, double-click to clear); ``.selected`` the runs selected on it; ``.frontier``
-    the frontier rows; ``.compare()`` what differs between the selected runs. Objectives and colour
-    default to the manifest's dashboard section and its metrics' goals; without a manifest at hand, to
-    the goals the runs' records kept.
+    Only ok runs are drawn. Objectives and colour default to the manifest's dashboard section and its
+    metrics' goals; without a manifest at hand, to the goals the runs' records kept.
+
+    Parameters
+    ----------
+    runs
+        A results frame, a solution's name or its folder (None: every run recorded here).
+    objectives
+        ``{column or metric name: "min" | "max"}`` (default: as above).
+    color
+        The column the points are coloured by (default: the manifest's ``dashboard.color``, else ``env.name``).
+    solution
+        The ``Solution`` whose manifest gives a frame its meaning (units, goals, formats).
+
+    Returns
+    -------
+    ParetoExplorer
+        The widget: ``.chart`` is the live ``altair.JupyterChart`` (drag to brush, click a point, wheel
+        to zoom, shift-drag to pan, double-click to clear); ``.selected`` the runs selected on it;
+        ``.frontier`` the frontier rows; ``.compare()`` what differs between the selected runs.
+
+    Raises
+    ------
+    ReefError
+        When no run is ok, or an objective is not usable (see ``reefnb.pareto_front``).
     """
     found = commands.frontier_runs(runs, objectives, solution=solution)
     return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, color), solution=found.solution)

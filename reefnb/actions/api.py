@@ -190,6 +190,15 @@ class Actions:
     ``call(name, input)`` is the same with the input as a dict (what ``reef serve`` uses). Calls may come
     from several threads: each takes a free runner (``workers`` of them). ``close()`` (or leaving a
     ``with`` block) stops the worker processes.
+
+    Parameters
+    ----------
+    solution
+        The solution whose actions these are.
+    runners
+        Where the actions run: this process, or worker processes; each call takes a free one.
+    actions
+        The solution's declared actions, by name.
     """
 
     def __init__(self, solution: Solution, runners: list, actions: dict[str, Action]):
@@ -201,6 +210,7 @@ class Actions:
 
     @property
     def names(self) -> list[str]:
+        """The names of the declared actions, in the manifest's order."""
         return list(self.actions)
 
     @property
@@ -210,17 +220,41 @@ class Actions:
 
     @property
     def workers(self) -> int:
+        """How many runners the calls share (worker processes, or this process)."""
         return len(self._runners)
 
     def describe(self) -> list[dict]:
-        """Name, description and schemas of each action (``GET /v1/actions``)."""
+        """Name, description and schemas of each action (``GET /v1/actions``).
+
+        Returns
+        -------
+        list of dict
+            One entry per action, in the manifest's order.
+        """
         return [action.as_dict() for action in self.actions.values()]
 
     def call(self, name: str, arguments: Any) -> Any:
-        """Check ``arguments`` against the action's input schema, call it, check its output; returns the output.
+        """Check ``arguments`` against the action's input schema, call it, check its output.
 
-        ActionInputError for an unknown action or an input the schema refuses; ActionFailed when the action
-        raises (its one line), its worker dies, or its output breaks the output schema.
+        Parameters
+        ----------
+        name
+            The action's name.
+        arguments
+            Its input, as its input schema describes it (a dict of keyword arguments).
+
+        Returns
+        -------
+        Any
+            The action's output, checked against its output schema.
+
+        Raises
+        ------
+        ActionInputError
+            For an unknown action or an input the schema refuses.
+        ActionFailed
+            When the action raises (its one line), its worker dies, its output breaks the output
+            schema, or the actions are closed.
         """
         action = self.actions.get(name)
         if action is None:
@@ -256,6 +290,7 @@ class Actions:
         return [*super().__dir__(), *self.actions]
 
     def close(self) -> None:
+        """Stop the worker processes; a call after this fails (``ActionFailed``)."""
         runners, self._runners = self._runners, []
         for runner in runners:
             runner.close()
@@ -277,12 +312,36 @@ class Actions:
 def use(source: str | Path | Solution, env: str | None = None, workers: int = 1, trust: bool = False) -> Actions:
     """The actions of a solution, loaded once, as attributes: ``use("solutions/x").detect(image=...)``.
 
-    ``source``: a solution folder or manifest (also a ``.reef.zip`` package or ``NAME@RANGE`` from a registry,
-    imported as ``reef init`` does). ``env``: where the actions run: a reef environment's name, a python
-    interpreter's path, or ``"native"`` (this python); by default the environment ``reef init`` made for the
-    solution (its lock), else this python. Other than this python, or with ``workers`` > 1, the actions run in
-    that many worker processes. A solution from elsewhere (a package, a registry, an import under
-    ``$REEF_HOME/solutions``) is code not trusted: refused unless ``trust``.
+    Other than this python, or with ``workers`` > 1, the actions run in that many worker processes.
+    A solution from elsewhere (a package, a registry, an import under ``$REEF_HOME/solutions``) is code
+    not trusted: refused unless ``trust``.
+
+    Parameters
+    ----------
+    source
+        A solution folder or manifest (also a ``.reef.zip`` package or ``NAME@RANGE`` from a registry,
+        imported as ``reef init`` does).
+    env
+        Where the actions run: a reef environment's name, a python interpreter's path, or ``"native"``
+        (this python); by default the environment ``reef init`` made for the solution (its lock), else
+        this python.
+    workers
+        How many worker processes share the calls (1 to 64).
+    trust
+        Run the actions of a solution from elsewhere.
+
+    Returns
+    -------
+    Actions
+        Each declared action as an attribute; close it (or use it in a ``with`` block) to stop the workers.
+
+    Raises
+    ------
+    ReefError
+        When ``workers`` is not a whole number from 1 to 64, or the solution is from elsewhere and
+        ``trust`` is not given.
+    ManifestError
+        When the solution's manifest (or its ``api`` section) is invalid.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ReefError(f"--workers must be a whole number from 1 to 64, got {workers!r}")

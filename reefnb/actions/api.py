@@ -338,8 +338,8 @@ def use(source: str | Path | Solution, env: str | None = None, workers: int = 1,
     Raises
     ------
     ReefError
-        When ``workers`` is not a whole number from 1 to 64, or the solution is from elsewhere and
-        ``trust`` is not given.
+        When ``workers`` is not a whole number from 1 to 64, the solution declares no actions, or it is
+        from elsewhere and ``trust`` is not given.
     ManifestError
         When the solution's manifest (or its ``api`` section) is invalid.
     """

@@ -232,51 +232,34 @@ def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, s
     pins = {canonicalize_name(name): version for name, version in installed.items() if canonicalize_name(name) != "reefnb"}
     uv = uv_executable()
     with tempfile.TemporaryDirectory(prefix="reef-hashes-") as scratch:
-        wanted, constraints, output = Path(scratch) / "requested.in", Path(scratch) / "constraints.txt", Path(scratch) / "out"
+        folder = Path(scratch)
+        wanted, constraints, _ = _hashing_files(folder)
         wanted.write_text("".join(f"{canonicalize_name(name)}=={version}\n" for name, version in sorted(requested.items())), encoding="utf-8")
         constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())), encoding="utf-8")
         if uv:
-            _call(
-                [
-                    uv,
-                    "pip",
-                    "compile",
-                    "--quiet",
-                    "--python",
-                    python,
-                    "--generate-hashes",
-                    *(pip_options or []),
-                    "-c",
-                    str(constraints),
-                    "-o",
-                    str(output),
-                    str(wanted),
-                ],
-                "hashing the locked packages",
-            )
-            return _compiled_hashes(output.read_text(encoding="utf-8"))
-        _call(
-            [
-                python,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "--dry-run",
-                "--ignore-installed",
-                "--report",
-                str(output),
-                *(pip_options or []),
-                "-r",
-                str(wanted),
-                "-c",
-                str(constraints),
-            ],
-            "hashing the locked packages",
-        )
-        report = json.loads(output.read_text(encoding="utf-8"))
+            return _uv_hashes(uv, python, pip_options or [], folder)
+        return _pip_hashes(python, pip_options or [], folder)
+
+
+def _hashing_files(scratch: Path) -> tuple[Path, Path, Path]:
+    """The files of one hashing in its scratch folder: the requested pins, the installed ones (constraints), the installer's output."""
+    return scratch / "requested.in", scratch / "constraints.txt", scratch / "out"
+
+
+def _uv_hashes(uv: str, python: str, pip_options: list[str], scratch: Path) -> dict[str, list[str]]:
+    """The hashes ``uv pip compile --generate-hashes`` writes for the pins in ``scratch``."""
+    wanted, constraints, output = _hashing_files(scratch)
+    command = [uv, "pip", "compile", "--quiet", "--python", python, "--generate-hashes", *pip_options, "-c", str(constraints), "-o", str(output), str(wanted)]
+    _call(command, "hashing the locked packages")
+    return _compiled_hashes(output.read_text(encoding="utf-8"))
+
+
+def _pip_hashes(python: str, pip_options: list[str], scratch: Path) -> dict[str, list[str]]:
+    """The hashes of the files ``pip install --dry-run --report`` would install for the pins in ``scratch``."""
+    wanted, constraints, output = _hashing_files(scratch)
+    command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", "--dry-run", "--ignore-installed"]
+    _call([*command, "--report", str(output), *pip_options, "-r", str(wanted), "-c", str(constraints)], "hashing the locked packages")
+    report = json.loads(output.read_text(encoding="utf-8"))
     hashes = {}
     for item in report.get("install", []):
         digest = (((item.get("download_info") or {}).get("archive_info") or {}).get("hashes") or {}).get("sha256")

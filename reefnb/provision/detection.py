@@ -527,43 +527,57 @@ def detect(names: list[str] | None = None, python: str | None = None, env_name: 
     and left out.
     """
     context = DetectContext(python or sys.executable, env_name)
-    if names is None:
-        registry = available_detectors()
-        names = [name for name, detector in registry.items() if not getattr(detector, "on_request_only", False)]
-    else:
-        names = list(dict.fromkeys(names))
-        registry = BUILTIN_DETECTORS if all(name in BUILTIN_DETECTORS for name in names) else available_detectors()
-        unknown = [name for name in names if name not in registry]
-        if unknown:
-            raise ReefError(f"unknown detector {', '.join(map(repr, unknown))} (known: {', '.join(sorted(registry))})")
-
+    names, registry = _chosen_detectors(names)
     path = cache_path(context)
     cache = {} if refresh else _read_cache(path, context)
     context._cached_facts = cache.get("facts")
     if not context.is_current:
         context.facts()  # a missing or broken interpreter is the user's error: say so now (ReefError)
     entries: dict[str, dict] = dict(cache.get("detectors", {}))
-    results: dict[str, Any] = {}
-    signatures: dict[str, Any] = {}
-    stale: list[str] = []
-    for name in names:
-        signature = _signature_of(registry[name], context)
-        signatures[name] = signature
-        entry = entries.get(name)
-        if signature is not None and entry is not None and entry.get("signature") == signature:
-            results[name] = entry["data"]
-        else:
-            stale.append(name)
+    signatures = {name: _signature_of(registry[name], context) for name in names}
+    results = {name: entries[name]["data"] for name in names if _cache_holds(entries.get(name), signatures[name])}
+    computed = _run_detectors([name for name in names if name not in results], registry, context)
+    changed = _keep_detected(computed, registry, context, signatures, results, entries) or refresh
+    facts = context._facts
+    if changed or (facts is not None and facts != cache.get("facts")):
+        _write_cache(
+            path, {"format": CACHE_FORMAT, "identity": context.identity, "python": context.python, "facts": facts or cache.get("facts"), "detectors": entries}
+        )
+    return {name: results[name] for name in names if name in results}
 
+
+def _chosen_detectors(names: list[str] | None) -> tuple[list[str], dict[str, Any]]:
+    """The detectors ``detect`` runs (default: all but the on-request ones) and the registry they come from."""
+    if names is None:
+        registry = available_detectors()
+        return [name for name, detector in registry.items() if not getattr(detector, "on_request_only", False)], registry
+    names = list(dict.fromkeys(names))
+    registry = BUILTIN_DETECTORS if all(name in BUILTIN_DETECTORS for name in names) else available_detectors()
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise ReefError(f"unknown detector {', '.join(map(repr, unknown))} (known: {', '.join(sorted(registry))})")
+    return names, registry
+
+
+def _cache_holds(entry: dict | None, signature: Any) -> bool:
+    """Whether a cached entry is still this detector's answer: its signature is known and has not changed."""
+    return signature is not None and entry is not None and entry.get("signature") == signature
+
+
+def _run_detectors(stale: list[str], registry: dict[str, Any], context: DetectContext) -> dict[str, Any]:
+    """Run the detectors the cache could not answer, at the same time when there are several (``_FAILED`` for a failure)."""
     if len(stale) == 1:
-        computed = {stale[0]: _run_detector(registry[stale[0]], context)}
-    elif stale:
-        with ThreadPoolExecutor(max_workers=len(stale), thread_name_prefix="reef-detect") as pool:
-            computed = dict(zip(stale, pool.map(lambda name: _run_detector(registry[name], context), stale), strict=True))
-    else:
-        computed = {}
+        return {stale[0]: _run_detector(registry[stale[0]], context)}
+    if not stale:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(stale), thread_name_prefix="reef-detect") as pool:
+        return dict(zip(stale, pool.map(lambda name: _run_detector(registry[name], context), stale), strict=True))
 
-    changed = refresh
+
+def _keep_detected(computed: dict[str, Any], registry: dict[str, Any], context: DetectContext, signatures: dict, results: dict, entries: dict) -> bool:
+    """Add what the detectors found to ``results``, and to the cache's ``entries`` where its signature is known; whether
+    the cache changed."""
+    changed = False
     for name, data in computed.items():
         if data is _FAILED:
             continue
@@ -573,14 +587,7 @@ def detect(names: list[str] | None = None, python: str | None = None, env_name: 
         if signature is not None:
             entries[name] = {"signature": signature, "data": json.loads(json.dumps(data))}
             changed = True
-    facts = context._facts
-    if facts is not None and facts != cache.get("facts"):
-        changed = True
-    if changed:
-        _write_cache(
-            path, {"format": CACHE_FORMAT, "identity": context.identity, "python": context.python, "facts": facts or cache.get("facts"), "detectors": entries}
-        )
-    return {name: results[name] for name in names if name in results}
+    return changed
 
 
 def environment_packages(python: str | None = None, refresh: bool = False) -> dict[str, str]:

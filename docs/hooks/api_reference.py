@@ -2,13 +2,17 @@
 
 ``reefnb`` imports its API lazily (``reefnb.__getattr__`` and the ``_API`` map of name -> module), so
 ``::: reefnb.run`` would find nothing to read. A marker ``<!-- reef-api NAME NAME ... -->`` becomes one
-``::: reefnb.MODULE.NAME`` block per name, headed ``reefnb.NAME`` as users call it. The build fails
-when a name of ``reefnb.__all__`` is on no page, or on two, or a marker names something not public.
+``::: reefnb.MODULE.NAME`` block per name, headed ``reefnb.NAME`` as users call it. A public name that a
+module binds to a function or class of another name (``reproduce_solution = reproduce``) is documented
+from that function or class, so its parameters show. The build fails when a name of ``reefnb.__all__`` is
+on no page, or on two, or a marker names something not public.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
@@ -16,13 +20,26 @@ import reefnb
 
 MARKER = re.compile(r"<!-- reef-api ([^>]*?) -->")
 NOT_DOCUMENTED_HERE = {"__version__"}  # a string; the API page says what it is
-BLOCK = """::: reefnb.{module}.{name}
+BLOCK = """::: reefnb.{module}.{defined_as}
     options:
       heading: reefnb.{name}
       toc_label: {name}
 """
 
 documented: dict[str, str] = {}
+
+
+def defined_as(name: str) -> str:
+    """The name the public ``name`` is defined under in its module: itself, or the function or class of that
+    module it is bound to (read from the source: nothing of reefnb is imported)."""
+    source = Path(reefnb.__file__).parent.joinpath(*reefnb._API[name].split(".")).with_suffix(".py")
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in defined:
+            if any(isinstance(target, ast.Name) and target.id == name for target in node.targets):
+                return node.value.id
+    return name
 
 
 def _blocks(match: re.Match, page_name: str) -> str:
@@ -33,7 +50,7 @@ def _blocks(match: re.Match, page_name: str) -> str:
         if name in documented:
             raise PluginError(f"{page_name}: '{name}' is already documented on {documented[name]}")
         documented[name] = page_name
-        blocks.append(BLOCK.format(module=reefnb._API[name], name=name))
+        blocks.append(BLOCK.format(module=reefnb._API[name], name=name, defined_as=defined_as(name)))
     return "\n".join(blocks)
 
 

@@ -56,6 +56,41 @@ class LoadGenResult:
         return read_accuracy_log(self.log_dir / "mlperf_log_accuracy.json")
 
 
+@dataclass
+class _LoadGenTest:
+    """What one ``run_loadgen`` test is: scenario, mode and the samples (the QSL's count and callbacks)."""
+
+    scenario: str
+    mode: str
+    sample_count: int
+    batch_size: int
+    performance_sample_count: int | None
+    load: Callable[[Sequence[int]], None] | None
+    unload: Callable[[Sequence[int]], None] | None
+
+    def check(self) -> None:
+        """Refuse a scenario or mode LoadGen does not have, and fewer than one sample or one sample per batch."""
+        if self.scenario not in SCENARIOS:
+            raise LoadGenError(f"scenario: '{self.scenario}' is not a LoadGen scenario ({', '.join(SCENARIOS)})")
+        if self.mode not in MODES:
+            raise LoadGenError(f"mode: '{self.mode}' is not one of {', '.join(MODES)}")
+        if self.sample_count < 1 or self.batch_size < 1:
+            raise LoadGenError(f"sample_count and batch_size must be at least 1, got {self.sample_count} and {self.batch_size}")
+
+
+@dataclass
+class _LoadGenSettings:
+    """The ``run_loadgen`` parameters that become LoadGen's test settings: durations, query counts, rates, latencies."""
+
+    min_duration_ms: int
+    min_query_count: int
+    max_duration_ms: int | None
+    expected_qps: float | None
+    samples_per_query: int
+    target_latency_ms: float | None
+    expected_latency_ms: float | None
+
+
 def run_loadgen(
     predict: Predict,
     sample_count: int,
@@ -87,40 +122,55 @@ def run_loadgen(
     """
     import mlperf_loadgen as loadgen
 
-    if scenario not in SCENARIOS:
-        raise LoadGenError(f"scenario: '{scenario}' is not a LoadGen scenario ({', '.join(SCENARIOS)})")
-    if mode not in MODES:
-        raise LoadGenError(f"mode: '{mode}' is not one of {', '.join(MODES)}")
-    if sample_count < 1 or batch_size < 1:
-        raise LoadGenError(f"sample_count and batch_size must be at least 1, got {sample_count} and {batch_size}")
+    test = _LoadGenTest(scenario, mode, sample_count, batch_size, performance_sample_count, load, unload)
+    values = _LoadGenSettings(min_duration_ms, min_query_count, max_duration_ms, expected_qps, samples_per_query, target_latency_ms, expected_latency_ms)
+    test.check()
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="loadgen-", dir=run_folder()))
     log_dir.mkdir(parents=True, exist_ok=True)
-
-    settings = loadgen.TestSettings()
-    settings.scenario = getattr(loadgen.TestScenario, scenario)
-    settings.mode = getattr(loadgen.TestMode, MODES[mode])
-    settings.min_duration_ms = int(min_duration_ms)
-    settings.min_query_count = int(min_query_count)
-    if max_duration_ms is not None:
-        settings.max_duration_ms = int(max_duration_ms)
-    if expected_qps is not None:
-        settings.offline_expected_qps = float(expected_qps)
-        settings.server_target_qps = float(expected_qps)
-    if target_latency_ms is not None:
-        settings.server_target_latency_ns = int(target_latency_ms * 1e6)
-    if expected_latency_ms is not None:  # LoadGen makes min_duration / expected latency queries: err low
-        settings.single_stream_expected_latency_ns = max(1, int(expected_latency_ms * 1e6))
-        settings.multi_stream_expected_latency_ns = max(1, int(expected_latency_ms * samples_per_query * 1e6))
-    settings.multi_stream_samples_per_query = int(samples_per_query)
-
+    settings = _test_settings(loadgen, test, values)
     harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance")
-    sut = loadgen.ConstructSUT(harness.issue_queries, harness.flush_queries)
-    qsl = loadgen.ConstructQSL(sample_count, min(performance_sample_count or sample_count, sample_count), load or _nothing, unload or _nothing)
+    wall = _run_test(loadgen, harness, test, settings, _log_settings(loadgen, log_dir))
+    if harness.error is not None:
+        raise harness.error
+    return read_result(log_dir, scenario, mode, wall, samples_per_query)
+
+
+def _test_settings(loadgen: Any, test: _LoadGenTest, values: _LoadGenSettings) -> Any:
+    """LoadGen's ``TestSettings``: the test's scenario and mode, and the values asked for."""
+    settings = loadgen.TestSettings()
+    settings.scenario = getattr(loadgen.TestScenario, test.scenario)
+    settings.mode = getattr(loadgen.TestMode, MODES[test.mode])
+    settings.min_duration_ms = int(values.min_duration_ms)
+    settings.min_query_count = int(values.min_query_count)
+    if values.max_duration_ms is not None:
+        settings.max_duration_ms = int(values.max_duration_ms)
+    if values.expected_qps is not None:
+        settings.offline_expected_qps = float(values.expected_qps)
+        settings.server_target_qps = float(values.expected_qps)
+    if values.target_latency_ms is not None:
+        settings.server_target_latency_ns = int(values.target_latency_ms * 1e6)
+    if values.expected_latency_ms is not None:  # LoadGen makes min_duration / expected latency queries: err low
+        settings.single_stream_expected_latency_ns = max(1, int(values.expected_latency_ms * 1e6))
+        settings.multi_stream_expected_latency_ns = max(1, int(values.expected_latency_ms * values.samples_per_query * 1e6))
+    settings.multi_stream_samples_per_query = int(values.samples_per_query)
+    return settings
+
+
+def _log_settings(loadgen: Any, log_dir: Path) -> Any:
+    """LoadGen's ``LogSettings``: its four logs in ``log_dir``, nothing copied to stdout."""
     output = loadgen.LogOutputSettings()
     output.outdir = str(log_dir)
     output.copy_summary_to_stdout = False
     log_settings = loadgen.LogSettings()
     log_settings.log_output = output
+    return log_settings
+
+
+def _run_test(loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any, log_settings: Any) -> float:
+    """Run the test with the harness as SUT over a QSL of the test's samples; its wall time in seconds."""
+    sut = loadgen.ConstructSUT(harness.issue_queries, harness.flush_queries)
+    performance_count = min(test.performance_sample_count or test.sample_count, test.sample_count)
+    qsl = loadgen.ConstructQSL(test.sample_count, performance_count, test.load or _nothing, test.unload or _nothing)
     started = time.perf_counter()
     try:
         loadgen.StartTestWithLogSettings(sut, qsl, settings, log_settings)
@@ -128,10 +178,7 @@ def run_loadgen(
         harness.close()
         loadgen.DestroyQSL(qsl)
         loadgen.DestroySUT(sut)
-    wall = time.perf_counter() - started
-    if harness.error is not None:
-        raise harness.error
-    return read_result(log_dir, scenario, mode, wall, samples_per_query)
+    return time.perf_counter() - started
 
 
 def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, samples_per_query: int = 1) -> LoadGenResult:

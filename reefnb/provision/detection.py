@@ -235,6 +235,14 @@ class Detector(ABC):
     ``detect`` returns plain JSON-able data. ``signature`` returns JSON-able data that changes when
     the detected facts may have changed (the result is then cached until it does), or None to run
     the detector every time. ``on_request_only`` detectors are expensive: they run only when named.
+    Other distributions add detectors under the entry-point group ``reefnb.detectors``.
+
+    Attributes
+    ----------
+    name : str
+        The key of its data in the fingerprint ``reefnb.detect`` returns.
+    on_request_only : bool
+        Run only when named (an expensive detector).
     """
 
     name: str = ""
@@ -242,9 +250,35 @@ class Detector(ABC):
 
     @abstractmethod
     def detect(self, context: DetectContext) -> Any:
-        """The facts, as plain JSON-able data."""
+        """The facts, as plain JSON-able data.
+
+        Parameters
+        ----------
+        context
+            The python environment being inspected: its interpreter and its name; ``context.facts()``
+            gives the interpreter's version, implementation, prefix and site folders (asked once), and
+            ``context.run_script`` runs code in it.
+
+        Returns
+        -------
+        Any
+            Plain JSON-able data; an exception leaves this detector out of the fingerprint (logged).
+        """
 
     def signature(self, context: DetectContext) -> Any:
+        """What the detected facts depend on, so that ``detect``'s result can be cached until it changes.
+
+        Parameters
+        ----------
+        context
+            The python environment being inspected.
+
+        Returns
+        -------
+        Any
+            JSON-able data that changes when the detected facts may have changed, or None (the default)
+            to run the detector every time.
+        """
         return None
 
 
@@ -522,9 +556,29 @@ def default_detector_names() -> list[str]:
 def detect(names: list[str] | None = None, python: str | None = None, env_name: str | None = None, refresh: bool = False) -> dict:
     """The fingerprint ``{detector name: data}`` of this machine and of one python environment.
 
-    ``names`` picks detectors (default: all but the on-request ones); ``python`` is the environment's
-    interpreter (default: this one); ``refresh`` ignores the cache. A detector that fails is logged
-    and left out.
+    A detector that fails is logged and left out. A detector's result is cached (in
+    ``$REEF_HOME/cache/detect``) while its ``signature`` stays the same.
+
+    Parameters
+    ----------
+    names
+        The detectors to run (default: all but the on-request ones).
+    python
+        The environment's interpreter (default: this one).
+    env_name
+        The environment's name, as the ``environment`` detector reports it.
+    refresh
+        Ignore the cache.
+
+    Returns
+    -------
+    dict
+        Detector name -> its data, in the order of ``names``.
+
+    Raises
+    ------
+    ReefError
+        When ``names`` names an unknown detector, or ``python`` is missing or cannot be run.
     """
     context = DetectContext(python or sys.executable, env_name)
     names, registry = _chosen_detectors(names)

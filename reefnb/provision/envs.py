@@ -71,7 +71,16 @@ def get_environment(name: str) -> Environment:
 
 
 def list_environments() -> list[Environment]:
-    """The complete environments, by name."""
+    """The complete environments, by name.
+
+    An environment whose description cannot be read is left out with a warning; one whose creation did
+    not finish has none and is not listed.
+
+    Returns
+    -------
+    list of Environment
+        The environments under ``$REEF_HOME/envs``, sorted by name.
+    """
     home = envs_home()
     found = []
     for meta in sorted(home.glob(f"*/{ENV_FILE}")) if home.is_dir() else []:
@@ -106,11 +115,36 @@ def create_environment(
 ) -> Environment:
     """Create environment ``name`` with ``packages`` (PEP 508 strings), ipykernel and reefnb.
 
-    ``python``: the interpreter to base it on (default: this one). ``pip_options`` go to the
-    installer (e.g. ``["--find-links", DIR, "--no-index"]``). With ``replace`` an existing
-    environment is removed first; otherwise its existence is an error. ``hashes`` (a lock's
-    ``{"name==version": ["sha256:..."]}``) installs ``packages`` in hash-checking mode (see
-    install_packages), after ipykernel from the user's own index.
+    The environment is a virtual environment in ``$REEF_HOME/envs/NAME`` (made with uv when available,
+    else venv and pip), with reefnb's kernel part (see ``install_reefnb``) and a Jupyter kernel
+    ``reef-NAME`` registered for it. A creation that fails leaves nothing behind.
+
+    Parameters
+    ----------
+    name
+        The environment's name: lower-case letters, digits, ``.``, ``_`` and ``-`` (at most 64).
+    packages
+        PEP 508 requirement strings to install.
+    python
+        The interpreter to base it on (default: this one).
+    pip_options
+        Options for the installer (e.g. ``["--find-links", DIR, "--no-index"]``).
+    replace
+        Remove an existing environment of that name first; otherwise its existence is an error.
+    hashes
+        A lock's ``{"name==version": ["sha256:..."]}``: installs ``packages`` in hash-checking mode
+        (see ``install_packages``), after ipykernel from the user's own index.
+
+    Returns
+    -------
+    Environment
+        The new environment: its folder, interpreter, kernel and the packages asked for.
+
+    Raises
+    ------
+    EnvError
+        When ``name`` is not usable, the environment exists and ``replace`` is not given, or an
+        installation fails.
     """
     check_name(name)
     target = envs_home() / name
@@ -328,7 +362,18 @@ def register_kernel(environment: Environment) -> str:
 
 
 def remove_environment(name: str) -> None:
-    """Remove an environment's folder and its kernelspec."""
+    """Remove an environment's folder and its kernelspec.
+
+    Parameters
+    ----------
+    name
+        The environment's name.
+
+    Raises
+    ------
+    EnvError
+        When there is no environment of that name (the message lists the known ones).
+    """
     check_name(name)
     target = envs_home() / name
     if not target.exists():

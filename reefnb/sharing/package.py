@@ -113,8 +113,48 @@ def export_package(
     place in the solution, ``external/NAME/FILE``.
     The files each run attached (``reefnb.attach``) go in ``results/RUN_ID/files/``, byte for byte and
     checked (see ``attachments.packed_attachments``), unless ``with_files`` is False.
-    Returns a summary: the package path, its sha256, its members, the expectations and runs it
-    carries, and ``warnings`` (files read from outside the solution, imports not installed).
+    The package carries the ok runs of the solution's notebooks as they are now (same notebook
+    content), and the expected results drawn from them.
+
+    Parameters
+    ----------
+    source
+        A notebook, a solution folder or its ``solution.json``.
+    output
+        The package file to write (``NAME.reef.zip``).
+    include
+        More files to pack.
+    authors
+        Author names, written to the exported manifest's ``authors``.
+    license
+        The license, written to the exported manifest.
+    paper
+        The paper's DOI (a ``doi.org`` URL or ``doi:`` prefix is taken off), written to ``paper.doi``.
+    store
+        The ``Store`` the runs are read from (default: the default store).
+    allow_secret_in_code
+        Export even when a notebook's code holds a secret.
+    external
+        Artifact name -> file: declares each file as a ``supplied`` artifact (see above).
+    with_files
+        False: the runs' attached files are left out.
+
+    Returns
+    -------
+    dict
+        A summary: ``package`` (its path), ``sha256``, ``solution`` (NAME@VERSION), ``members``,
+        ``expected`` and ``runs`` (what it carries), ``files`` (static, traced, outside) and
+        ``warnings`` (files read from outside the solution, imports not installed).
+
+    Raises
+    ------
+    PackageError
+        When ``source`` does not exist, a notebook's code holds a secret, an included or external file
+        is not usable, or the exported manifest would be invalid.
+    ParameterError
+        When an absolute path parameter leaves the solution and ``external`` does not declare it.
+    ManifestError
+        When the solution's manifest is invalid.
     """
     options = _ExportOptions(include, authors, license, paper, allow_secret_in_code, external, with_files)
     source, output = Path(source), Path(output)
@@ -480,13 +520,35 @@ def is_package(path: str | Path) -> bool:
 
 
 def import_package(package: str | Path, target: str | Path | None = None, *, max_members: int = MAX_MEMBERS, max_ratio: float = MAX_RATIO) -> Path:
-    """Extract a package into ``target`` (default: ``./NAME`` from the file name) after checking it all.
+    """Extract a package into ``target`` after checking it all.
 
     Refused, with nothing written at ``target``: what ``reefnb.common.archives.extract_archive`` refuses (absolute
     paths, ``..``, links, special files, duplicate names, more than ``max_members`` members, an uncompressed size
     over ``max_ratio`` times the archive's), a member missing from ``SHA256SUMS`` or not matching it, a manifest,
     lock or run record that is not acceptable JSON. It is extracted into a temporary folder beside ``target``,
     checked there and renamed into place. Nothing is executed.
+
+    Parameters
+    ----------
+    package
+        The package file (``NAME.reef.zip``).
+    target
+        The folder to make, absent or empty (default: ``./NAME`` from the file name).
+    max_members
+        The most members the archive may hold.
+    max_ratio
+        The most its uncompressed size may be, as a multiple of the archive's size.
+
+    Returns
+    -------
+    Path
+        ``target``, holding the solution.
+
+    Raises
+    ------
+    PackageError
+        When the package is refused (the message names the archive and the member), is missing or not a
+        readable zip archive, or ``target`` exists and is not an empty folder.
     """
     package = Path(package)
     if not package.is_file():

@@ -310,9 +310,37 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
 
     The package is checked as ``reef import`` checks it and its manifest validated. A version
     already published with the same bytes is left as it is (``published`` False); with other
-    bytes it is refused: versions are immutable (as are versions pinned here). ``sign`` is an
-    OpenSSH private key: its signature goes beside the package; a registry that lists signers
-    takes only theirs, and one that requires signatures takes no unsigned package.
+    bytes it is refused: versions are immutable (as are versions pinned here). A registry that
+    lists signers takes only their signatures, and one that requires signatures takes no unsigned
+    package.
+
+    Parameters
+    ----------
+    package
+        The package file, as ``reef export`` writes it.
+    registry
+        The registry's name; may be left out when only one is added.
+    sign
+        An OpenSSH private key: its signature goes beside the package.
+
+    Returns
+    -------
+    dict
+        ``registry``, ``name``, ``version``, ``sha256``, ``size``, ``published`` (False when that
+        version was there already), ``kind``, ``signer`` and ``signed``.
+
+    Raises
+    ------
+    PackageError
+        When ``package`` is not a package file, or ``reef import`` would refuse it.
+    ManifestError
+        When its manifest is invalid.
+    RegistryError
+        When the registry is not added (or several are and none is named), cannot be reached or
+        changed, or holds other bytes under that version.
+    IntegrityError
+        When the registry requires a signature (or a listed signer's) that the package lacks, or that
+        version is pinned here to other bytes.
     """
     package = Path(package)
     if not is_package(package):
@@ -432,7 +460,26 @@ def _publishable_signature(name: str, folder: Path, content: bytes, signature: b
 
 
 def search(text: str = "", registry: str | None = None) -> list[dict]:
-    """Components whose name, kind, description or keywords contain ``text`` (every word of it), in every registry."""
+    """Components whose name, kind, description or keywords contain ``text`` (every word of it), in every registry.
+
+    Parameters
+    ----------
+    text
+        Words to look for, case-insensitive (empty: every component).
+    registry
+        Search only this registry (default: every registry added here).
+
+    Returns
+    -------
+    list of dict
+        ``registry``, ``name``, ``kind``, ``latest``, ``versions`` (oldest first) and ``description`` of
+        each component found.
+
+    Raises
+    ------
+    RegistryError
+        When no registry is added, or ``registry`` is not.
+    """
     words = text.lower().split()
     found = []
     for name, folder in _refreshed(_chosen(registry)).items():
@@ -459,9 +506,40 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
     Versions are resolved first (the highest that satisfies every range; a conflict or a cycle is
     an error and nothing is fetched). Each package's sha256 must match the registry's ``meta.json``
     and its index, then it is imported with ``reef import``'s checks into
-    ``$REEF_HOME/solutions/NAME-VERSION`` (the same package there is reused); ``target`` puts the
-    requested one there instead. With ``dry_run`` only the resolution happens; without
-    ``dependencies`` only the requested component is fetched (all are still resolved).
+    ``$REEF_HOME/solutions/NAME-VERSION`` (the same package there is reused).
+
+    Parameters
+    ----------
+    spec
+        ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE``.
+    registry
+        Look only in this registry (default: every registry added here; the first by name that has a
+        version wins).
+    target
+        Import the requested component into this folder instead.
+    dry_run
+        Only the resolution happens.
+    dependencies
+        False: only the requested component is fetched (all are still resolved).
+
+    Returns
+    -------
+    dict
+        ``name``, ``version`` and ``folder`` (None with ``dry_run``) of the requested component, and
+        ``components``: each resolved one's ``name``, ``version``, ``registry`` and ``sha256`` (and, once
+        fetched, ``folder`` and ``signer``).
+
+    Raises
+    ------
+    VersionError
+        When ``spec`` cannot be parsed or the versions cannot be resolved (no such component; a
+        conflict, ``ConflictError``; a cycle, ``CycleError``).
+    IntegrityError
+        When a package's bytes are not the ones pinned or published, or lack a signature the registry requires.
+    RegistryError
+        When a registry cannot be reached or refuses what was asked.
+    PackageError
+        When ``reef import`` refuses a package.
     """
     component, range_text = split_spec(spec)
     folders = _refreshed(_chosen(registry))
@@ -697,9 +775,34 @@ def push_results(
     """Share this machine's run records (of one solution, or all) in the registry's results shards (``reefnb.sharing.crowd``).
 
     Records pulled from others are not pushed again; a run already shared is left as it is. However many
-    records are pushed, they arrive in one commit. ``with_files``: the files the runs attached go too
-    (``files/RUN_ID/NAME``, checked as for a package), at most ``files_limit`` bytes in all; what is left
-    out is listed in ``files_left_out``.
+    records are pushed, they arrive in one commit. Records go through the scrubber: no paths, and no
+    user or host name unless ``identify``.
+
+    Parameters
+    ----------
+    solution
+        Only the runs of the solution of this name (default: all).
+    registry
+        The registry's name; may be left out when only one is added.
+    identify
+        Sign the records ``USER@HOST`` (default: this machine's anonymous id, kept in ``$REEF_HOME``).
+    store
+        The ``Store`` to read (default: the default store).
+    with_files
+        The files the runs attached go too (``files/RUN_ID/NAME``, checked as for a package).
+    files_limit
+        Bytes at most of attached files, in all; what is left out is listed in ``files_left_out``.
+
+    Returns
+    -------
+    dict
+        ``registry``, ``contributor``, ``pushed`` (records new to the registry) and ``already`` (shared
+        before); with ``with_files`` also ``files`` and ``files_left_out``.
+
+    Raises
+    ------
+    RegistryError
+        When the registry is not added (or several are and none is named), or cannot be reached or changed.
     """
     name = _one(registry)
     store = store or default_store()
@@ -742,6 +845,26 @@ def pull_results(solution: str | None = None, registry: str | None = None, store
 
     Only records whose run id is not here yet are parsed; a part or file that cannot be read is skipped
     with a warning naming it (listed in ``refused``).
+
+    Parameters
+    ----------
+    solution
+        Only the runs of the solution of this name (default: all).
+    registry
+        Pull only from this registry (default: every registry added here).
+    store
+        The ``Store`` to merge into (default: the default store).
+
+    Returns
+    -------
+    dict
+        ``records`` (the shared records seen, those already here included, less those refused),
+        ``new`` (how many were merged) and ``refused`` (the parts and records that could not be read).
+
+    Raises
+    ------
+    RegistryError
+        When no registry is added, ``registry`` is not, or one cannot be reached.
     """
     store = store or default_store()
     records, refused, seen = [], [], 0

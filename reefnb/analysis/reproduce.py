@@ -59,19 +59,55 @@ def reproduce(
 
     A package is imported first (into ``folder``, else a new folder under ``$REEF_HOME/reproductions``,
     kept with its runs and report, never in the temporary directory); its notebooks are
-    foreign code, so ``trust=True`` is required to execute them. Returns the report, also written
-    as JSON to ``report`` (default: ``reproduce-report.json`` in the solution folder).
-    ``profile`` (e.g. ``smoke``) runs only the expectations listed for it; an expectation that
-    names no profile belongs to ``full``. The report groups the verdicts by the manifest's claims.
+    foreign code, so ``trust=True`` is required to execute them. The report groups the verdicts by
+    the manifest's claims, and is written as JSON and as HTML.
 
-    ``env`` says where the experiments run: ``"new"`` (the default for a package) makes a fresh
-    environment with the lock's exact package versions (``pip_options`` go to the installer);
-    ``"native"`` runs on this python's kernel, installing nothing; any other value names an
-    existing reef environment. For a solution folder the default is where ``reef run`` would run.
-    ``artifacts`` (name -> path): files the user supplies for the solution's ``supplied`` artifacts
-    (``reef export --external``), verified by sha256 before anything runs; one not given stops here.
-    ``report``: the JSON report's path, or the HTML report's when it ends in ``.html``; the other
-    one is written beside it.
+    Parameters
+    ----------
+    source
+        A package (``.reef.zip``), a solution folder or its manifest.
+    workflow
+        Only the expectations of this workflow (default: all).
+    tolerance_scale
+        A positive factor applied to every tolerance.
+    folder
+        Where a package is imported (default: a new folder under ``$REEF_HOME/reproductions``).
+    trust
+        Execute a package's notebooks (foreign code).
+    report
+        The JSON report's path, or the HTML report's when it ends in ``.html``; the other one is
+        written beside it (default: ``reproduce-report.json`` in the solution folder).
+    store
+        Where the runs' records go, as ``reefnb.run`` takes it.
+    profile
+        Run only the expectations listed for this profile (e.g. ``smoke``); an expectation that names
+        no profile belongs to ``full``.
+    env
+        Where the experiments run: ``"new"`` (the default for a package) makes a fresh environment with
+        the lock's exact package versions; ``"native"`` runs on this python's kernel, installing nothing;
+        any other value names an existing reef environment. For a solution folder the default is where
+        ``reef run`` would run.
+    pip_options
+        Options for the installer of a ``"new"`` environment.
+    on_plan
+        Receives the plan of a ``"new"`` environment before anything changes (see ``reefnb.init``).
+    artifacts
+        Name -> path: files the user supplies for the solution's ``supplied`` artifacts (``reef export
+        --external``), verified by sha256 before anything runs; one not given stops here.
+
+    Returns
+    -------
+    dict
+        The report: ``solution``, ``source``, ``folder``, ``experiments`` (each with a verdict per
+        metric), ``counts`` of verdicts, the overall ``verdict`` (``reproduced`` or ``not reproduced``),
+        ``claims``, ``badges``, ``profile``, and the ``report`` and ``html_report`` paths.
+
+    Raises
+    ------
+    ReefError
+        When ``tolerance_scale`` is not a positive number, there is nothing to reproduce (for that
+        workflow or profile), the profile is not declared, a package is not trusted, or a supplied
+        artifact is missing.
     """
     if isinstance(tolerance_scale, bool) or not isinstance(tolerance_scale, (int, float)) or not tolerance_scale > 0:
         raise ReefError(f"--tolerance-scale must be a positive number, got {tolerance_scale!r}")

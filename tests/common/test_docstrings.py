@@ -22,12 +22,6 @@ import reefnb
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES_WITH_PUBLIC_METHODS = {"Solution", "Store", "Actions", "Detector"}
 PUBLIC_NAMES = sorted(name for name in reefnb._API if name in reefnb.__all__)
-# Written after the bodies of their modules are split (issue 17): until then they are expected to fail (strict).
-PENDING = {
-    "export_package", "import_package", "reproduce_solution", "publish", "pull", "search", "push_results", "pull_results",
-    "create_environment", "list_environments", "remove_environment", "detect", "Detector",
-}  # fmt: skip
-PENDING_MARK = pytest.mark.xfail(strict=True, reason="docstring to be written once its module's split has landed (issue 17)")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +99,7 @@ def defined_object(package: griffe.Module, name: str) -> griffe.Object:
     return item
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=PENDING_MARK) if name in PENDING else name for name in PUBLIC_NAMES])
+@pytest.mark.parametrize("name", PUBLIC_NAMES)
 def test_public_api_docstrings_follow_numpy_style(package: griffe.Module, name: str) -> None:
     item = defined_object(package, name)
     if not (item.is_function or item.is_class):

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runs"))  # test_store (tests/runs)
 from test_store import make_record  # noqa: E402
 
 from reefnb.runs.store import Store  # noqa: E402

@@ -25,7 +25,8 @@ from reefnb.runs.store import MIGRATIONS, Store
 from reefnb.solution.columns import BASE_COLUMNS
 
 RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
-TESTS = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent  # tests/runs: this module, which the writer processes import
+TESTS = HERE.parent
 
 
 def make_record(
@@ -321,7 +322,7 @@ def test_four_processes_writing_500_records_each_at_once(tmp_path):
     path.parent.mkdir()
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), str(index), str(per_process), str(TESTS)],
+            [sys.executable, "-c", WRITER, str(path), str(index), str(per_process), str(HERE)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -74,7 +74,9 @@ def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list
     """Open ``notebooks/NAME`` in JupyterLab, run all its cells, screenshot it; the problems found."""
     page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/notebooks/{name}?reset&token={TOKEN}")  # a workspace of its own
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
-    page.wait_for_function(f"() => {_PANEL}?.sessionContext?.session?.kernel?.status === 'idle'", timeout=120_000)
+    # The first kernel of a fresh venv compiles what it imports (PYTHONDONTWRITEBYTECODE): once it took over 120 s
+    # on a loaded 2-core CI machine. Polled each second, not per animation frame.
+    page.wait_for_function(f"() => {_PANEL}?.sessionContext?.session?.kernel?.status === 'idle'", timeout=300_000, polling=1000)
     print(f"{name}: kernel idle, running all cells", flush=True)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(_FINISHED, timeout=600_000, polling=1000)

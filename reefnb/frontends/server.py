@@ -56,10 +56,16 @@ def confined(root: Path, relative: str, must_exist: bool = True) -> Path:
     if pure.is_absolute() or (pure.parts and pure.parts[0].endswith(":")):
         raise RequestError(f"{text}: give a path relative to the server's root, not an absolute one", status=403)
     root = root.resolve()
-    path = (root / Path(*pure.parts)).resolve() if pure.parts else root
-    if not path.is_relative_to(root):
+    try:
+        path = (root / Path(*pure.parts)).resolve() if pure.parts else root
+        inside = path.is_relative_to(root)
+        missing = inside and must_exist and not path.exists()
+    except OSError as error:  # a name longer than the file system allows (Python 3.10's exists() raises it)
+        shown = text if len(text) <= 120 else f"{text[:120]}..."
+        raise RequestError(f"{shown}: not a usable file name ({error.strerror or type(error).__name__})") from None
+    if not inside:
         raise RequestError(f"{text}: outside the server's root: refused", status=403)
-    if must_exist and not path.exists():
+    if missing:
         raise RequestError(f"{text}: no such file", status=404)
     return path
 

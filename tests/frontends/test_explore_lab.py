@@ -75,7 +75,7 @@ def test_brushing_the_chart_in_jupyterlab_selects_those_runs_in_the_kernel(lab):
         try:
             page.goto(f"{url}/lab/tree/explore.ipynb?token={TOKEN}")
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)  # the kernel is up
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=300_000)  # the kernel is up (a fresh 3.10 venv took over 90 s once)
             run_cell(page, 0)
             marks = page.locator(".jp-OutputArea-output .vega-embed svg g.mark-symbol.role-mark path")
             page.wait_for_function("document.querySelectorAll('.vega-embed svg g.mark-symbol.role-mark path').length === 12", timeout=120_000)

@@ -55,6 +55,8 @@ CRATE_NAME = "ro-crate-metadata.json"
 MAX_MEMBERS = LIMITS.max_members  # the one set of archive limits (reefnb.common.archives)
 MAX_RATIO = LIMITS.max_ratio
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+RECORDED_NOTEBOOK = "notebook.ipynb"  # a run's executed notebook in a package: results/RUN_ID/notebook.ipynb
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
 
 
@@ -620,6 +622,15 @@ def package_records(folder: str | Path) -> list[dict]:
     folder = Path(folder) / RESULTS_FOLDER
     records = [read_json(path, expect=dict) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     return sorted(records, key=lambda record: (str(record.get("started", "")), str(record.get("run_id", ""))))
+
+
+def recorded_notebook(folder: str | Path, run_id: str) -> Path | None:
+    """The executed notebook of run ``run_id`` that an imported package (or its solution folder) carries,
+    ``results/RUN_ID/notebook.ipynb`` with its outputs, scrubbed; None when it carries none."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        return None
+    path = Path(folder) / RESULTS_FOLDER / run_id / RECORDED_NOTEBOOK
+    return path if path.is_file() and not path.is_symlink() else None
 
 
 def _package_identity(package: Path) -> tuple[str, str]:

@@ -166,29 +166,113 @@ class Scrubber:
         return (json.dumps(self.value(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
     def notebook(self, text: str) -> str:
-        """A notebook's JSON text with its outputs and metadata scrubbed and every cell's source as it was."""
+        """A notebook's JSON text with the text in its outputs and metadata scrubbed, every cell's source as it was.
+
+        Only text meant for people is scrubbed: stream text, ``text/*`` and JSON outputs, errors, metadata
+        strings. Images, PDFs and other binary (base64) outputs, images embedded in HTML as ``data:`` URIs,
+        widget model ids and the widget state's keys and buffers stay byte for byte (a secret detector
+        reads base64 as a random token), and each value keeps its form: a string or nbformat's list of lines.
+        """
         notebook = json.loads(text)
-        for cell in notebook.get("cells", []):
-            for field in ("outputs", "metadata", "attachments"):
-                if field in cell:
-                    cell[field] = self.value(_joined(cell[field]))
-        if "metadata" in notebook:
-            notebook["metadata"] = self.value(notebook["metadata"])
+        for cell in notebook.get("cells", []) if isinstance(notebook, dict) else ():
+            if isinstance(cell, dict):
+                self._cell(cell)
+        metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
+        if isinstance(metadata, dict):
+            widgets = metadata.pop("widgets", None)
+            notebook["metadata"] = self.value(metadata)
+            if widgets is not None:
+                notebook["metadata"]["widgets"] = self._widget_value(widgets)
         return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
+    def _cell(self, cell: dict) -> None:
+        """A cell's outputs, attachments and metadata scrubbed in place (its source is never edited)."""
+        outputs, attachments = cell.get("outputs"), cell.get("attachments")
+        if "outputs" in cell:
+            cell["outputs"] = [self._output(output) for output in outputs] if isinstance(outputs, list) else self.value(outputs)
+        if "attachments" in cell:
+            cell["attachments"] = {name: self._bundle(item) for name, item in attachments.items()} if isinstance(attachments, dict) else self.value(attachments)
+        if "metadata" in cell:
+            cell["metadata"] = self.value(cell["metadata"])
 
-def _joined(value: Any) -> Any:
-    """Multiline strings that nbformat stores as lists of lines, joined, so a secret over several lines is seen whole."""
-    if isinstance(value, dict):
-        return {
-            key: "".join(item)
-            if isinstance(item, list) and item and all(isinstance(part, str) for part in item) and (key == "text" or "/" in key)
-            else _joined(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_joined(item) for item in value]
-    return value
+    def _output(self, output: Any) -> Any:
+        """One output: its text (stream, error, text and JSON data, metadata) scrubbed, its binary data as it was."""
+        if not isinstance(output, dict):
+            return self.value(output)
+        scrubbed = {}
+        for key, item in output.items():
+            if key == "data":
+                scrubbed[key] = self._bundle(item)
+            elif key == "text":
+                scrubbed[key] = self._lines(item)
+            elif key in ("output_type", "execution_count"):
+                scrubbed[key] = item
+            else:  # ename, evalue, traceback (a list of frames, each scrubbed), name, metadata
+                scrubbed[key] = self.value(item, key)
+        return scrubbed
+
+    def _bundle(self, bundle: Any) -> Any:
+        """A MIME bundle (an output's data, an attachment): text and JSON scrubbed, binary and widget ids kept."""
+        if not isinstance(bundle, dict):
+            return self.value(bundle)
+        scrubbed = {}
+        for mime, item in bundle.items():
+            kind = mime_kind(mime) if isinstance(mime, str) else "json"
+            if kind == "widget-view" and isinstance(item, dict):
+                scrubbed[mime] = {key: value if key == "model_id" else self.value(value, key) for key, value in item.items()}
+            elif kind == "json" or (kind == "text" and not isinstance(item, (str, list))):
+                scrubbed[mime] = self.value(item)
+            elif kind == "text":
+                scrubbed[mime] = self._lines(item)
+            else:
+                scrubbed[mime] = item
+        return scrubbed
+
+    def _lines(self, value: Any) -> Any:
+        """Text stored as a string or as nbformat's list of lines, scrubbed whole (a secret over several lines is
+        seen) and given back in the same form; ``data:image/...;base64,`` payloads in it are kept."""
+        if isinstance(value, list) and all(isinstance(line, str) for line in value):
+            return self._people_text("".join(value)).splitlines(keepends=True)
+        if isinstance(value, str):
+            return self._people_text(value)
+        return self.value(value)
+
+    def _people_text(self, text: str) -> str:
+        parts = _DATA_URI.split(text)
+        return "".join(part if index % 2 else self.text(part) for index, part in enumerate(parts))
+
+    def _widget_value(self, value: Any, key: str | None = None) -> Any:
+        """The widget state (``metadata.widgets``): keys, model ids and references and binary buffers kept,
+        any other string (a label, a text box's value) scrubbed."""
+        if isinstance(value, dict):
+            return {name: item if name == "buffers" else self._widget_value(item, name) for name, item in value.items()}
+        if isinstance(value, list):
+            return [self._widget_value(item, key) for item in value]
+        if isinstance(value, str) and not (key == "model_id" or _WIDGET_ID.fullmatch(value)):
+            return self.text(value)
+        return value
+
+
+_DATA_URI = re.compile(r"(data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=]+)")
+_WIDGET_ID = re.compile(r"(IPY_MODEL_)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+_TEXT_APPLICATIONS = {"application/javascript", "application/x-javascript", "application/ecmascript", "application/x-latex", "application/xml"}
+
+
+def mime_kind(mime: str) -> str:
+    """How the scrubber treats an output of this MIME type: ``text`` (``text/*``, JavaScript, LaTeX: scrubbed as
+    text), ``json`` (JSON, ``+json``: its strings scrubbed), ``widget-view`` (a widget's model id: kept) or
+    ``binary`` (images, PDF and anything else, base64: kept as it is)."""
+    mime = mime.strip().lower()
+    if mime == WIDGET_VIEW_MIME:
+        return "widget-view"
+    if mime.startswith(("image/", "audio/", "video/", "font/")):
+        return "binary"
+    if mime.startswith("text/") or mime in _TEXT_APPLICATIONS:
+        return "text"
+    if mime == "application/json" or mime.endswith("+json"):
+        return "json"
+    return "binary"
 
 
 def _user() -> str:

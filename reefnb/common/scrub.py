@@ -111,15 +111,19 @@ class Scrubber:
     """Removes secrets, absolute paths, the user's and host's names from values about to leave.
 
     ``folder``: the solution folder, written ``.``; the home folder is written ``~``, the user
-    ``<user>``, the host ``<host>``. ``identify=True`` keeps the user and host names (a sharer
-    who chose to be named).
+    ``<user>``, the host ``<host>``; ``interpreters``: Python prefixes (where tracebacks and warnings
+    name installed code), written ``<python>``. ``identify=True`` keeps the user and host names (a
+    sharer who chose to be named).
     """
 
-    def __init__(self, folder: str | Path | None = None, identify: bool = False, names: tuple[str, ...] = ()):
+    def __init__(self, folder: str | Path | None = None, identify: bool = False, names: tuple[str, ...] = (), interpreters: tuple[str, ...] = ()):
         paths = {}
         if folder is not None:
             for text in {str(Path(folder)), str(Path(folder).resolve())}:
                 paths[text] = "."
+        for prefix in interpreters:
+            for text in {str(Path(prefix)), str(Path(prefix).resolve())}:
+                paths.setdefault(text, "<python>")
         home = str(Path.home())
         for text in {home, str(Path(home).resolve())}:
             paths.setdefault(text, "~")

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 ENGINE_NAME = "reef"  # the name of the papermill.engine entry point
 
 # Run in the kernel before the first cell: remember each file opened for reading (``sys.addaudithook``).
+# ``sys._reef_files_read_report()`` gives them back as one JSON list, without the kernel's own caches and
+# installed code, which only the kernel knows where they are: its prefixes and site folders, matplotlib's
+# cache and config folders (its font list), IPython's and Jupyter's folders, ``__pycache__``.
 FILE_AUDIT_CODE = """
 def __reef_audit():
     import os, sys
@@ -57,13 +60,40 @@ def __reef_audit():
             seen.add(os.path.abspath(os.fsdecode(args[0])))
         except Exception:
             pass
+
+    def folders():
+        found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
+        found += [os.environ.get(name) for name in ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")]
+        calls = [("site", "getsitepackages"), ("site", "getusersitepackages"), ("matplotlib", "get_cachedir"), ("matplotlib", "get_configdir"),
+                 ("IPython.paths", "get_ipython_dir"), ("jupyter_core.paths", "jupyter_config_dir"), ("jupyter_core.paths", "jupyter_data_dir"),
+                 ("jupyter_core.paths", "jupyter_runtime_dir")]
+        for module, name in calls:
+            try:
+                found += [getattr(sys.modules[module], name)()]
+            except Exception:
+                pass
+        cwd, result = os.path.join(os.getcwd(), ""), set()
+        for folder in found:
+            for text in ([folder] if isinstance(folder, str) else folder or []):
+                for path in {os.path.abspath(text), os.path.realpath(text)}:
+                    path = os.path.join(path, "")
+                    if path != os.sep and not cwd.startswith(path):  # never the folder the notebook runs in
+                        result.add(path)
+        return tuple(result)
+
+    def report():
+        import json
+        skipped = folders()
+        return json.dumps(sorted(p for p in seen if not p.startswith(skipped) and "__pycache__" not in p.split(os.sep) and os.path.isfile(p)))
+
     sys._reef_files_read = seen
+    sys._reef_files_read_report = report
     sys.addaudithook(hook)
 __reef_audit()
 del __reef_audit
 """
 # As one JSON string: IPython's text/plain of a list stops at 1,000 items ("...").
-FILE_AUDIT_EXPRESSION = "__import__('json').dumps(sorted(p for p in getattr(__import__('sys'), '_reef_files_read', ()) if __import__('os').path.isfile(p)))"
+FILE_AUDIT_EXPRESSION = "getattr(__import__('sys'), '_reef_files_read_report', lambda: '[]')()"
 
 
 @dataclass

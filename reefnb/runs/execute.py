@@ -29,6 +29,7 @@ from papermill.exceptions import PapermillExecutionError
 from reefnb.common.exceptions import EnvError, ReefError
 from reefnb.common.version import __version__
 from reefnb.kernel.recording import ADDED_CELL_TAGS, read_attachments, read_records
+from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.detection import host_fingerprint
 from reefnb.provision.envs import get_environment
 from reefnb.provision.install import read_lock
@@ -384,6 +385,7 @@ def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: di
     record = _record(run, outcome, metrics, session.fingerprint, command)
     if session.files_read is not None:
         record["files_read"] = _files_read(session.files_read, run.solution.path, session.fingerprint)
+        record["files_read_sha256"] = _files_read_sha256(record["files_read"], run.solution.path.resolve())
     if attached:
         record.update(keep_attachments(attached, run.folder, run.solution.path))
     if resume_of is not None:
@@ -418,29 +420,69 @@ def _record(run: _Run, outcome: _Outcome, metrics: dict, fingerprint: dict | Non
     }
 
 
-_SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
+_SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/run/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
 _MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
-_TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".keras", ".reef", ".pyenv", ".conda")
+# Tools' own folders in the home folder (configuration and caches: ~/.mpl and ~/.cache/matplotlib hold matplotlib's font list).
+_TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".mpl", ".keras", ".nv", ".reef", ".pyenv", ".conda")
+# The same, wherever the environment puts them.
+_TOOL_VARIABLES = ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+_INSTALLED_PARTS = {"site-packages", "dist-packages", "__pycache__", ".ipynb_checkpoints"}
+_CACHE_FILE = re.compile(r"fontlist-v\d+\.json|fontList\.(json|cache)|.*\.pyc")  # matplotlib's font list, wherever it is kept
+MAX_HASHED_BYTES = 256 * 1024 * 1024  # files_read_sha256 leaves out larger files
 
 
 def _files_read(paths: list, folder: Path, fingerprint: dict | None) -> list[str]:
-    """The data files a run read: relative to the solution folder inside it, absolute outside it,
-    without the interpreter's, the system's and the tools' own files."""
+    """The data files a run read: relative to the solution folder inside it, absolute outside it, without the
+    interpreter's, the system's and the tools' own files (installed code, configuration, caches: see
+    ``cache_folders``), which are not inputs."""
     folder = folder.resolve()
-    prefixes = [str(Path(value).resolve()) + os.sep for value in {sys.prefix, sys.base_prefix, (fingerprint or {}).get("prefix") or sys.prefix}]
-    home = Path.home()
-    skipped = tuple(prefixes) + _SYSTEM_FOLDERS + tuple(f"{home / name}{os.sep}" for name in _TOOL_FOLDERS) + (f"{folder / 'runs'}{os.sep}",)
+    skipped = cache_folders(fingerprint) + (f"{folder / 'runs'}{os.sep}",)
     found = set()
     for text in paths:
-        if not isinstance(text, str) or text.startswith(skipped) or "/reef-k-" in text or "/site-packages/" in text:
+        if not isinstance(text, str) or text.startswith(skipped) or "/reef-k-" in text:
             continue
         path = Path(text)
+        if _INSTALLED_PARTS.intersection(path.parts) or _CACHE_FILE.fullmatch(path.name):
+            continue
         try:
             found.add(path.relative_to(folder).as_posix())
         except ValueError:
-            if path.suffix not in _MODULE_SUFFIXES:  # outside the solution, an imported module is an installed one
+            # Outside the solution an imported module is an installed one, and matplotlib-* is where matplotlib
+            # keeps its cache when it cannot write its own folder (a temporary folder).
+            if path.suffix not in _MODULE_SUFFIXES and not any(part.startswith("matplotlib-") for part in path.parts[:-1]):
                 found.add(text)
     return sorted(found)
+
+
+def cache_folders(fingerprint: dict | None = None) -> tuple[str, ...]:
+    """Folders whose files are never a run's inputs, each ending in a separator: this interpreter's and the
+    kernel's prefixes, the system's folders, and the tools' configuration and caches (in the home folder,
+    or where ``MPLCONFIGDIR``, ``IPYTHONDIR``, ``JUPYTER_*_DIR`` and ``XDG_*_HOME`` say)."""
+    home = Path.home()
+    folders = {sys.prefix, sys.base_prefix, (fingerprint or {}).get("prefix") or sys.prefix}
+    folders |= {str(home / name) for name in _TOOL_FOLDERS}
+    folders |= {os.environ[name] for name in _TOOL_VARIABLES if os.environ.get(name)}
+    resolved = set()
+    for value in folders:
+        for path in (os.path.abspath(value), os.path.realpath(value)):
+            if path not in (os.sep, str(home)):
+                resolved.add(os.path.join(path, ""))
+    return tuple(sorted(resolved)) + _SYSTEM_FOLDERS
+
+
+def _files_read_sha256(files_read: list[str], folder: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of the files read inside the solution folder (those over 256 MiB left out)."""
+    digests = {}
+    for name in files_read:
+        if os.path.isabs(name):
+            continue
+        path = folder / name
+        try:
+            if path.is_file() and path.stat().st_size <= MAX_HASHED_BYTES:
+                digests[name] = file_sha256(path)
+        except OSError as error:
+            log.warning("%s: read by the run, cannot be hashed: %s", path, error.strerror or error)
+    return digests
 
 
 def _explained(error: dict, notebook, output_path: Path) -> dict:

@@ -11,6 +11,7 @@ from reefnb.runs.telemetry import SERIES_FILE
 
 PROCESS_RUN_PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
 RESULTS_FOLDER = "results"  # run records inside a package
+RECORDED_NOTEBOOK = "notebook.ipynb"  # a run's executed notebook, with its outputs: results/RUN_ID/notebook.ipynb
 
 
 def crate_bytes(data: dict, members: dict[str, bytes], records: list[dict]) -> bytes:
@@ -66,14 +67,15 @@ def _file_entities(crate: Any, members: dict[str, bytes]) -> dict[str, Any]:
 
 
 def _run_action(crate: Any, record: dict, entities: dict[str, Any], notebook: str, software: Any) -> Any:
-    """A run as a CreateAction of its notebook: the parameters as its objects, the record, series and metrics as its results."""
+    """A run as a CreateAction of its notebook: the parameters as its objects, the record, executed notebook, series and
+    metrics as its results."""
     run_id = record["run_id"]
     values = [
         _entity(crate, f"#run-{run_id}-parameter-{key}", {"@type": "PropertyValue", "name": key, "value": _property_value(value)})
         for key, value in sorted(record["parameters"].items())
     ]
     results = [entities[f"{RESULTS_FOLDER}/{run_id}.json"]]
-    results += [entities[name] for name in (f"{RESULTS_FOLDER}/{run_id}.{SERIES_FILE}",) if name in entities]
+    results += [entities[name] for name in (f"{RESULTS_FOLDER}/{run_id}/{RECORDED_NOTEBOOK}", f"{RESULTS_FOLDER}/{run_id}.{SERIES_FILE}") if name in entities]
     results += [
         _entity(
             crate,

@@ -34,6 +34,7 @@ class FoundFiles:
     traced: dict[str, Path] = field(default_factory=dict)
     outside: list[str] = field(default_factory=list)  # read by a run, outside the solution folder
     modules: set[str] = field(default_factory=set)  # top-level names of local modules (not distributions)
+    module_imports: dict[str, str] = field(default_factory=dict)  # what the local modules import -> which module
 
 
 def _code(source: str) -> str:
@@ -180,34 +181,60 @@ def _add(found: dict[str, Path], candidate: Path, folder: Path) -> None:
         return
 
 
-def local_modules(trees: list[ast.Module], base: Path, folder: Path) -> tuple[dict[str, Path], set[str], list[ast.Module]]:
-    """The local modules the code imports (``helpers.py``, ``utils/``), followed through their own imports.
+MAX_LOCAL_MODULES = 200  # files of local modules followed, at most
+MAX_MODULE_BYTES = 1024 * 1024  # a larger local module is packed but not read
+MAX_IMPORT_DEPTH = 8  # local modules importing local modules, at most this deep
 
-    Returns their files, their top-level names and their syntax trees (for the static file scan).
-    """
-    files: dict[str, Path] = {}
-    names: set[str] = set()
-    module_trees: list[ast.Module] = []
-    pending = [name for tree in trees for name in imported_names(tree)]
+
+@dataclass
+class LocalModules:
+    """The local modules a notebook imports (``helpers.py``, ``utils/``), and what they import in turn."""
+
+    files: dict[str, Path] = field(default_factory=dict)  # package name -> file
+    names: set[str] = field(default_factory=set)  # their top-level names
+    trees: list[ast.Module] = field(default_factory=list)  # their syntax trees (for the static file scan)
+    imports: dict[str, str] = field(default_factory=dict)  # top-level name each imports -> the first module that does
+
+
+def local_modules(trees: list[ast.Module], base: Path, folder: Path) -> LocalModules:
+    """The local modules the code imports, followed through their own imports (up to ``MAX_IMPORT_DEPTH`` deep,
+    ``MAX_LOCAL_MODULES`` files, each read up to ``MAX_MODULE_BYTES``)."""
+    found = LocalModules()
+    pending = [(name, 1) for tree in trees for name in imported_names(tree)]
     while pending:
-        name = pending.pop()
-        if name in names:
+        name, depth = pending.pop(0)
+        if name in found.names or depth > MAX_IMPORT_DEPTH:
             continue
         for candidate in (base / f"{name}.py", base / name / "__init__.py"):
             if not candidate.is_file():
                 continue
-            names.add(name)
+            found.names.add(name)
             sources = [candidate] if candidate.name != "__init__.py" else sorted(candidate.parent.rglob("*.py"))
             for source in sources:
-                _add(files, source, folder)
-                try:
-                    tree = ast.parse(source.read_text(encoding="utf-8"))
-                except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                if len(found.files) >= MAX_LOCAL_MODULES:
+                    log.warning("%s: more than %d local module files; the rest are not followed", base, MAX_LOCAL_MODULES)
+                    return found
+                _add(found.files, source, folder)
+                tree = _module_tree(source)
+                if tree is None:
                     continue
-                module_trees.append(tree)
-                pending += imported_names(tree)
+                found.trees.append(tree)
+                for imported in imported_names(tree):
+                    found.imports.setdefault(imported, source.relative_to(base).as_posix())
+                    pending.append((imported, depth + 1))
             break
-    return files, names, module_trees
+    for name in found.names:
+        found.imports.pop(name, None)
+    return found
+
+
+def _module_tree(source: Path) -> ast.Module | None:
+    try:
+        if source.stat().st_size > MAX_MODULE_BYTES:
+            return None
+        return ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def imported_names(tree: ast.Module) -> list[str]:
@@ -232,6 +259,30 @@ def traced_files(records: list[dict], folder: Path) -> tuple[dict[str, Path], li
                 continue
             _add(inside, folder / path, folder)
     return inside, sorted(outside)
+
+
+MAX_FOLDERS_UP = 2  # a file read outside the solution is named relative to it at most this many folders up
+
+
+def relative_outside(path: str, folder: Path) -> tuple[str | None, str]:
+    """A file read outside ``folder`` named relative to it (``../data/x.csv``), when that names the same place
+    on another machine: at most two folders up, below a folder they share that is neither the root nor the
+    home folder (or above it). Returns ``(relative name, "")`` or ``(None, why it is left out)``."""
+    try:
+        where, base = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+        common = Path(os.path.commonpath([where, base]))
+        relative = Path(os.path.relpath(where, base))
+    except ValueError:  # another drive
+        return None, "on another drive"
+    home = Path(os.path.abspath(Path.home()))
+    if common == Path(common.anchor):
+        return None, "it shares no folder with the solution but the root"
+    if home.is_relative_to(common):
+        return None, "it shares no folder with the solution but the home folder"
+    ups = len([part for part in relative.parts if part == ".."])
+    if ups > MAX_FOLDERS_UP:
+        return None, f"{ups} folders above the solution (at most {MAX_FOLDERS_UP} are named)"
+    return relative.as_posix(), ""
 
 
 def kernel_python(records: list[dict]) -> str | None:

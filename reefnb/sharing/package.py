@@ -39,9 +39,9 @@ from reefnb.provision.install import LOCK_NAME, LOCK_VERSION, read_lock
 from reefnb.runs.attachments import FILES_FOLDER, packed_attachments
 from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import series_path
-from reefnb.sharing.crate import RESULTS_FOLDER, crate_bytes, json_bytes
+from reefnb.sharing.crate import RECORDED_NOTEBOOK, RESULTS_FOLDER, crate_bytes, json_bytes
 from reefnb.sharing.expectations import expectations_from_records
-from reefnb.sharing.export_scan import FoundFiles, code_trees, local_modules, relative_parameter, static_files, traced_files
+from reefnb.sharing.export_scan import FoundFiles, code_trees, local_modules, relative_outside, relative_parameter, static_files, traced_files
 from reefnb.sharing.readme import package_readme
 from reefnb.sharing.requires import notebook_requires, requirements_txt
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
@@ -55,7 +55,6 @@ CRATE_NAME = "ro-crate-metadata.json"
 MAX_MEMBERS = LIMITS.max_members  # the one set of archive limits (reefnb.common.archives)
 MAX_RATIO = LIMITS.max_ratio
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-RECORDED_NOTEBOOK = "notebook.ipynb"  # a run's executed notebook in a package: results/RUN_ID/notebook.ipynb
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SKIPPED = {"runs", "__pycache__", ".ipynb_checkpoints", ".git", LOCK_NAME, SUMS_NAME, CRATE_NAME}
 
@@ -166,7 +165,7 @@ def export_package(
     export = _export_source(source)
     _gather_files(export, store, options)
     _complete_manifest(export, source, options)
-    scrubber = Scrubber(export.folder)
+    scrubber = Scrubber(export.folder, interpreters=_interpreter_prefixes(export.records))
     export.data = scrubber.value(export.data)
     members = _file_members(export.files, scrubber)
     clean_records = _result_members(members, export, scrubber, options.with_files)
@@ -175,6 +174,15 @@ def export_package(
     for warning in export.warnings:
         log.info("%s", warning)  # front ends show summary["warnings"]
     return _export_summary(output, export, members, clean_records)
+
+
+def _interpreter_prefixes(records: list[dict]) -> tuple[str, ...]:
+    """This interpreter's prefixes and those the runs' kernels had: outputs name them in tracebacks and warnings."""
+    prefixes = {sys.prefix, sys.base_prefix}
+    for record in records:
+        python = (record.get("environment") or {}).get("python") or {}
+        prefixes |= {python[key] for key in ("prefix", "base_prefix") if isinstance(python.get(key), str) and os.path.isabs(python[key])}
+    return tuple(sorted(prefix for prefix in prefixes if Path(prefix).parent != Path(prefix)))
 
 
 def _export_summary(output: Path, export: _Export, members: dict[str, bytes], clean_records: list[dict]) -> dict:
@@ -213,7 +221,7 @@ def _gather_files(export: _Export, store: Store, options: _ExportOptions) -> Non
     folder = export.folder
     if not options.allow_secret_in_code:
         _refuse_secrets_in_code(sorted(set(export.notebooks.values())), folder)
-    export.records = _matching_records(store, export.data, folder)
+    export.records = _matching_records(store, export.data, folder, export.warnings)
     export.externals = _external_artifacts(options.external or {}, folder, export.data)
     export.found = _found_files(export.notebooks, folder, export.records, export.warnings, set(export.externals))
     export.files.update(export.found.static)
@@ -238,7 +246,8 @@ def _complete_manifest(export: _Export, source: Path, options: _ExportOptions) -
             f"make the path a parameter, and the package will read {export.externals[path]}"
         )
     if export.solution is None:
-        data["requires"] = notebook_requires(export.notebook, export.records, export.found.modules, export.warnings)
+        found = export.found
+        data["requires"] = notebook_requires(export.notebook, export.records, found.modules, export.warnings, found.module_imports)
     problems = validate_manifest(data, export.folder / MANIFEST_NAME)
     if problems:
         raise PackageError(f"{source}: the exported manifest would be invalid: {problems[0]}")
@@ -259,7 +268,14 @@ def _file_members(files: dict[str, Path], scrubber: Scrubber) -> dict[str, bytes
 def _result_members(members: dict[str, bytes], export: _Export, scrubber: Scrubber, with_files: bool) -> list[dict]:
     """Add the manifest and each run's scrubbed record, telemetry series and attached files; returns the clean records."""
     members[MANIFEST_NAME] = json_bytes(export.data)
-    clean_records = [scrubber.value(clean_record(record)) for record in export.records]
+    clean_records = []
+    for record in export.records:
+        clean = clean_record(record)
+        executed = _executed_notebook(record, scrubber, export.warnings)
+        clean["notebook"]["output_path"] = "" if executed is None else f"{RESULTS_FOLDER}/{record['run_id']}/{RECORDED_NOTEBOOK}"
+        if executed is not None:
+            members[clean["notebook"]["output_path"]] = executed
+        clean_records.append(scrubber.value(clean))
     for record in clean_records:
         members[f"{RESULTS_FOLDER}/{record['run_id']}.json"] = json_bytes(record)
     for record in export.records:  # each run's telemetry series (numbers only), beside its record
@@ -270,6 +286,26 @@ def _result_members(members: dict[str, bytes], export: _Export, scrubber: Scrubb
         for name, content in packed_attachments(record, scrubber, export.warnings):
             members[f"{RESULTS_FOLDER}/{record['run_id']}/{FILES_FOLDER}/{name}"] = content
     return clean_records
+
+
+def _executed_notebook(record: dict, scrubber: Scrubber, warnings: list[str]) -> bytes | None:
+    """A run's executed notebook (``runs/RUN_ID/NOTEBOOK``), scrubbed, as a member; None, with a warning, when it is
+    gone or unreadable (the run is packed without it: a reproduction then compares its metrics only)."""
+    output = (record.get("notebook") or {}).get("output_path")
+    where = f"run {record['run_id']}: its executed notebook"
+    try:
+        if not output or not Path(output).is_file():
+            raise FileNotFoundError
+        content = scrubber.notebook(Path(output).read_text(encoding="utf-8")).encode("utf-8")
+        parse_json(content, f"{where} ({Path(output).name})", expect=dict)  # what the import will accept
+        return content
+    except FileNotFoundError:
+        warnings.append(f"{where} ({Path(output or 'runs').name}) is gone: the run is packed without its outputs, so a reproduction compares its metrics only")
+    except InputError as error:
+        warnings.append(f"{error}: the run is packed without its outputs")
+    except (OSError, ValueError) as error:
+        warnings.append(f"{where} cannot be read ({error}): the run is packed without its outputs")
+    return None
 
 
 def _described_members(members: dict[str, bytes], export: _Export, scrubber: Scrubber, clean_records: list[dict]) -> None:
@@ -303,17 +339,21 @@ def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], 
     found = FoundFiles()
     for path in sorted(set(notebooks.values())):
         trees = code_trees(read_notebook(path))
-        modules, names, module_trees = local_modules(trees, path.parent, folder)
-        found.modules |= names
-        found.static.update(modules)
-        found.static.update(static_files(trees + module_trees, path.parent, folder))
+        modules = local_modules(trees, path.parent, folder)
+        found.modules |= modules.names
+        for name, where in modules.imports.items():
+            found.module_imports.setdefault(name, where)
+        found.static.update(modules.files)
+        found.static.update(static_files(trees + modules.trees, path.parent, folder))
     found.traced, found.outside = traced_files(records, folder)
     found.traced = {name: path for name, path in found.traced.items() if name not in found.static}
     for path in found.outside:
         if str(Path(path).resolve()) in externals:
             continue
+        relative, why = relative_outside(path, folder)
+        named = f"the packed runs name it {relative}" if relative else f"left out of the packed runs' files_read: {why}"
         warnings.append(
-            f"{path}: read by the recorded run but outside the solution folder, so not packed: copy it into "
+            f"{path}: read by the recorded run but outside the solution folder, so not packed ({named}): copy it into "
             f"{folder.name}/ (or pass --include {path}) and export again"
         )
     return found
@@ -411,12 +451,44 @@ def _is_json_literal(value: Any) -> bool:
         return False
 
 
-def _matching_records(store, data: dict, folder: Path) -> list[dict]:
-    """The ok runs of this solution's notebooks as they are now (same name, same notebook content)."""
+def _matching_records(store, data: dict, folder: Path, warnings: list[str]) -> list[dict]:
+    """The ok runs of this solution's notebooks as they are now (same name, same notebook content), run in this
+    folder: copies of the notebook elsewhere on the machine keep their runs. A record that names no folder (an
+    older one) is placed by where its executed notebook was written (``runs/RUN_ID/`` here); one that says
+    neither is left out, with a warning."""
     digests = {}
     for name, spec in data["workflows"].items():
         digests[name] = notebook_digest(read_notebook(folder / spec["notebook"]))
-    return [record for record in store.records(solution=data["name"], status="ok") if digests.get(record.get("workflow")) == record["notebook"]["sha256"]]
+    here = folder.resolve()
+    records, unplaced = [], []
+    for record in store.records(solution=data["name"], status="ok"):
+        if digests.get(record.get("workflow")) != (record.get("notebook") or {}).get("sha256"):
+            continue
+        place = _run_folder(record)
+        if place is None:
+            unplaced.append(record["run_id"])
+        elif place == here:
+            records.append(record)
+    if unplaced:
+        warnings.append(
+            f"{len(unplaced)} ok run(s) of {data['name']} with this notebook name no folder and keep no executed notebook "
+            f"({', '.join(unplaced[:3])}{', ...' if len(unplaced) > 3 else ''}): not packed, as they may have run elsewhere"
+        )
+    return records
+
+
+def _run_folder(record: dict) -> Path | None:
+    """The solution folder a run ran in: its record's ``solution.path``, else the folder above ``runs/RUN_ID/``
+    where its executed notebook was written; None when the record says neither."""
+    path = (record.get("solution") or {}).get("path")
+    if isinstance(path, str) and os.path.isabs(path):
+        return Path(path).resolve()
+    output = (record.get("notebook") or {}).get("output_path")
+    if isinstance(output, str) and os.path.isabs(output):
+        run_folder = Path(output).parent
+        if run_folder.name == record.get("run_id") and run_folder.parent.name == "runs":
+            return run_folder.parent.parent.resolve()
+    return None
 
 
 def _with_options(data: dict, authors, license: str | None, paper: str | None) -> dict:
@@ -432,9 +504,12 @@ def _with_options(data: dict, authors, license: str | None, paper: str | None) -
 
 
 def clean_record(record: dict) -> dict:
-    """A run record without absolute paths or the host's name."""
+    """A run record without absolute paths or the host's name: files it read outside its folder are named
+    relative to the folder (``../data/x.csv``) or left out (see ``export_scan.relative_outside``)."""
     record = json.loads(json.dumps(record))
-    record["solution"].pop("path", None)
+    folder = record["solution"].pop("path", None)
+    if "files_read" in record:
+        record["files_read"] = _relative_files_read(record["files_read"], folder)
     output = record["notebook"].get("output_path")
     if output:
         record["notebook"]["output_path"] = f"runs/{record['run_id']}/{Path(output).name}"
@@ -445,6 +520,18 @@ def clean_record(record: dict) -> dict:
         python.pop(key, None)
     (record.get("provenance") or {}).pop("command", None)
     return record
+
+
+def _relative_files_read(paths: list, folder: str | None) -> list[str]:
+    kept = []
+    for path in paths:
+        if isinstance(path, str) and not os.path.isabs(path):
+            kept.append(path)
+        elif isinstance(path, str) and folder:
+            relative = relative_outside(path, Path(folder))[0]
+            if relative is not None:
+                kept.append(relative)
+    return sorted(set(kept))
 
 
 def _lock(solution: Solution | None, data: dict, records: list[dict]) -> dict:
@@ -578,10 +665,16 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
     return target
 
 
+def _is_recorded_notebook(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 3 and parts[0] == RESULTS_FOLDER and parts[2] == RECORDED_NOTEBOOK and bool(RUN_ID_PATTERN.fullmatch(parts[1]))
+
+
 def _check_json_members(package: Path, folder: Path, files: tuple[str, ...]) -> None:
-    """The JSON members reef reads (manifest, lock, run records) parse within the reader's limits."""
+    """The JSON members reef reads (manifest, lock, run records, the runs' executed notebooks) parse within the reader's limits."""
     for name in files:
-        if name in (MANIFEST_NAME, LOCK_NAME) or (name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1):
+        record = name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1
+        if name in (MANIFEST_NAME, LOCK_NAME) or record or _is_recorded_notebook(name):
             try:
                 parse_json(folder.joinpath(*name.split("/")).read_bytes(), f"{package}: member '{name}'", expect=dict)
             except InputError as error:

@@ -20,11 +20,15 @@ def module_distributions(python: str | None) -> dict[str, list[str]]:
     return environment_modules(python)
 
 
-def notebook_requires(notebook: Path, records: list[dict], local: set[str] = frozenset(), warnings: list | None = None) -> dict:
+def notebook_requires(
+    notebook: Path, records: list[dict], local: set[str] = frozenset(), warnings: list | None = None, module_imports: dict[str, str] | None = None
+) -> dict:
     """Declared packages and tools, plus imported distributions pinned to the versions the kernel had.
 
-    The import names are mapped in the kernel's own environment (the recorded run's interpreter).
-    An import no distribution there provides is kept as an unpinned requirement, with a warning.
+    The imports are the notebook's and its local modules' (``module_imports``: name -> the module that imports
+    it, see ``export_scan.local_modules``). The import names are mapped in the kernel's own environment (the
+    recorded run's interpreter). An import no distribution there provides is kept as an unpinned requirement,
+    with a warning.
     """
     parsed = read_notebook(notebook)
     declared = parsed.metadata.get("reef", {}).get("requires", {})
@@ -40,7 +44,10 @@ def notebook_requires(notebook: Path, records: list[dict], local: set[str] = fro
     if not versions:
         versions = {canonicalize_name(name): version for name, version in environment_packages(python).items()}
     distributions = module_distributions(python)
-    for module in imported_modules(parsed):
+    where = {module: notebook.name for module in imported_modules(parsed)}
+    for module, importer in (module_imports or {}).items():
+        where.setdefault(module, importer)
+    for module in sorted(where):
         if module in sys.stdlib_module_names or module in local or module.startswith("_") or module == "reefnb":
             continue  # reefnb goes into every environment reef makes (envs.install_reefnb): not from an index
         provided = sorted(set(distributions.get(module, [])))
@@ -51,7 +58,7 @@ def notebook_requires(notebook: Path, records: list[dict], local: set[str] = fro
                 named.add(name)
                 if warnings is not None:
                     warnings.append(
-                        f"{notebook.name}: import '{module}': no installed distribution provides it in the kernel's "
+                        f"{where[module]}: import '{module}': no installed distribution provides it in the kernel's "
                         f"environment ({python or sys.executable}); kept as the unpinned requirement '{name}' "
                         "(check the name, or declare it with reef require)"
                     )

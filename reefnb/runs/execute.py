@@ -434,23 +434,26 @@ MAX_HASHED_BYTES = 256 * 1024 * 1024  # files_read_sha256 leaves out larger file
 def _files_read(paths: list, folder: Path, fingerprint: dict | None) -> list[str]:
     """The data files a run read: relative to the solution folder inside it, absolute outside it, without the
     interpreter's, the system's and the tools' own files (installed code, configuration, caches: see
-    ``cache_folders``), which are not inputs."""
+    ``cache_folders``), which are not inputs. A cache folder holding the solution folder (an imported package
+    in ``~/.reef/solutions/``) still holds inputs inside the solution."""
     folder = folder.resolve()
-    skipped = cache_folders(fingerprint) + (f"{folder / 'runs'}{os.sep}",)
+    inside = os.path.join(folder, "")
+    caches = cache_folders(fingerprint)
+    caches_inside = tuple(cache for cache in caches if not inside.startswith(cache)) + (os.path.join(folder, "runs", ""),)
     found = set()
     for text in paths:
-        if not isinstance(text, str) or text.startswith(skipped) or "/reef-k-" in text:
+        if not isinstance(text, str) or "/reef-k-" in text:
             continue
         path = Path(text)
         if _INSTALLED_PARTS.intersection(path.parts) or _CACHE_FILE.fullmatch(path.name):
             continue
-        try:
-            found.add(path.relative_to(folder).as_posix())
-        except ValueError:
-            # Outside the solution an imported module is an installed one, and matplotlib-* is where matplotlib
-            # keeps its cache when it cannot write its own folder (a temporary folder).
-            if path.suffix not in _MODULE_SUFFIXES and not any(part.startswith("matplotlib-") for part in path.parts[:-1]):
-                found.add(text)
+        if text.startswith(inside):
+            if not text.startswith(caches_inside):
+                found.add(path.relative_to(folder).as_posix())
+        # Outside the solution an imported module is an installed one, and matplotlib-* is where matplotlib
+        # keeps its cache when it cannot write its own folder (a temporary folder).
+        elif not text.startswith(caches) and path.suffix not in _MODULE_SUFFIXES and not any(part.startswith("matplotlib-") for part in path.parts[:-1]):
+            found.add(text)
     return sorted(found)
 
 

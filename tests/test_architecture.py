@@ -7,9 +7,16 @@ functions, which import-linter does not follow."""
 from __future__ import annotations
 
 import ast
+import functools
+import sys
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # hatchling (the test extra) depends on it below 3.11
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reefnb"
 # Highest first; packages in one tuple are independent of each other.
@@ -52,6 +59,7 @@ def imported_modules(path: Path, modules: set[str]) -> list[tuple[str, int, bool
     return found
 
 
+@functools.cache  # one walk of the source for every test here (none changes the graph)
 def import_graph() -> dict[str, dict[str, tuple[int, bool]]]:
     paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
     modules = set(paths)
@@ -149,3 +157,92 @@ def test_the_checks_see_a_cycle_and_an_upward_import(broken):
         assert cycles(graph) == [["reefnb.runs.a", "reefnb.runs.b"]]
     else:
         assert RANK[stage("reefnb.frontends.cli")] < RANK[stage("reefnb.runs.store")]
+
+
+# --- the kernel part: what the kernel environments reef creates get of reefnb -----------------------------------
+
+PYPROJECT = PACKAGE.parent / "pyproject.toml"
+WHAT_IPYKERNEL_BRINGS = {"IPython", "packaging"}
+
+
+def kernel_part_closure(graph: dict[str, dict[str, tuple[int, bool]]]) -> set[str]:
+    """The modules the kernel part's entry points import, directly or not, with their packages: ``reefnb`` and
+    ``reefnb.bench`` (the LoadGen alias), and the modules of the API names it promises (``KERNEL_API``).
+    Function-local imports count, except those of ``reefnb/__init__.py`` (``%load_ext reefnb``: the full reef)."""
+    import reefnb
+    from reefnb.kernel import KERNEL_API
+
+    entries = {"reefnb", "reefnb.bench", *(f"reefnb.{reefnb._API[name]}" for name in KERNEL_API if name in reefnb._API)}
+    found: set[str] = set()
+    waiting = sorted(entries)
+    while waiting:
+        module = waiting.pop()
+        if module not in found:
+            found.add(module)
+            waiting += [target for target, (_, local) in graph[module].items() if not (module == "reefnb" and local)]
+    return found | {".".join(module.split(".")[:depth]) for module in found for depth in range(1, module.count(".") + 1)}
+
+
+def test_the_kernel_part_is_what_its_entry_points_import():
+    """KERNEL_PART is an explicit list (install_reefnb copies it); it must be exactly the import closure of what it promises."""
+    from reefnb.kernel import KERNEL_PART
+
+    needed = kernel_part_closure(import_graph())
+    assert "reefnb.provision.artifacts" in needed and "reefnb.kernel.bench" in needed  # fetch_artifact and the LoadGen harness
+    missing, extra = sorted(needed - set(KERNEL_PART)), sorted(set(KERNEL_PART) - needed)
+    assert not missing, f"reefnb/kernel/__init__.py: KERNEL_PART lacks {', '.join(missing)}, which the kernel part imports"
+    assert not extra, f"reefnb/kernel/__init__.py: KERNEL_PART lists {', '.join(extra)}, which nothing of the kernel part imports"
+    assert len(KERNEL_PART) == len(set(KERNEL_PART))
+
+
+def test_the_kernel_api_is_what_the_kernel_part_carries():
+    """KERNEL_API (what `reef validate` lets workflow notebooks call) is every API name whose module is in the part."""
+    import reefnb
+    from reefnb.kernel import KERNEL_API, KERNEL_PART
+
+    carried = {name for name in reefnb.__all__ if name == "__version__" or f"reefnb.{reefnb._API[name]}" in KERNEL_PART}
+    assert {"record", "attach", "run_folder", "fetch_artifact"} <= carried
+    assert set(KERNEL_API) == carried, f"reefnb/kernel/__init__.py: KERNEL_API should be {sorted(carried)}"
+
+
+def test_the_kernel_part_needs_only_what_ipykernel_brings():
+    """At module level the kernel part imports the standard library, IPython and packaging only (ipykernel depends on both)."""
+    from reefnb.kernel import KERNEL_PART
+
+    outside = []
+    for module in KERNEL_PART:
+        path = PACKAGE.parent.joinpath(*module.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level: function-local imports run only when called
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in WHAT_IPYKERNEL_BRINGS and top not in ("reefnb", "__future__"):
+                    outside.append(f"{module}:{node.lineno} imports {name}")
+    assert not outside, "the kernel part imports what a kernel environment lacks:\n" + "\n".join(outside)
+
+
+def test_the_import_linter_contract_of_the_kernel_part_matches_it():
+    """pyproject's contract 'kernel-part' forbids the kernel part (indirect imports too) the stages above it, whole,
+    and the other modules of the stages it shares: its sources are derived here from KERNEL_PART, and each module it
+    forbids must be outside the part. (A module added later to common, solution or provision is outside the contract
+    until listed; the closure test above sees it anyway.)"""
+    from reefnb.kernel import KERNEL_PART
+
+    graph = import_graph()
+    part = set(KERNEL_PART)
+    whole = {module for module in part if module != "reefnb" and all(other in part for other in graph if other.startswith(module + "."))}
+    sources = {module for module in whole if module.rpartition(".")[0] not in whole}
+    topmost_outside = {module for module in graph if module not in part and module.rpartition(".")[0] in part}
+    contracts = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    [contract] = [contract for contract in contracts if contract["id"] == "kernel-part"]
+    assert contract["type"] == "forbidden"
+    assert set(contract["source_modules"]) == sources, f"pyproject.toml: contract kernel-part: source_modules should be {sorted(sources)}"
+    forbidden = set(contract["forbidden_modules"])
+    wrong = sorted(forbidden - topmost_outside)
+    assert not wrong, f"pyproject.toml: contract kernel-part forbids modules of the part or unknown ones: {wrong}"
+    assert {"reefnb.__main__", "reefnb.runs", "reefnb.sharing", "reefnb.analysis", "reefnb.actions", "reefnb.frontends"} <= forbidden
+    assert {"reefnb.provision.envs", "reefnb.provision.install", "reefnb.solution.manifest", "reefnb.common.scrub"} <= forbidden

@@ -22,6 +22,7 @@ from reefnb.common.exceptions import EnvError
 from reefnb.common.files import write_json_object
 from reefnb.common.paths import envs_home
 from reefnb.common.version import __version__
+from reefnb.kernel import KERNEL_PART
 from reefnb.provision.requirements import hash_key, hash_lines
 
 log = logging.getLogger(__name__)
@@ -313,34 +314,39 @@ def _compiled_hashes(text: str) -> dict[str, list[str]]:
     return dict(sorted(hashes.items()))
 
 
-# What a kernel needs of reefnb (reefnb.record, attach, run_folder, the LoadGen harness): the kernel
-# package, the package's lazy __init__ and the version it reads; paths relative to the package folder.
-KERNEL_PART = ("__init__.py", "bench.py", "kernel", "common/__init__.py", "common/version.py")
+PACKAGE = Path(__file__).resolve().parent.parent  # reefnb's folder, where the kernel part is copied from
 
 
 def install_reefnb(python: str) -> None:
     """Make reefnb's kernel part importable in another environment, without its dependencies.
 
-    Kernels need only ``reefnb.kernel`` (standard library + IPython: ``reefnb.record``, ``attach``,
-    ``run_folder``, the LoadGen harness), so those files are copied with a small dist-info, rather than
-    installing reefnb with pandas and papermill there too. The rest of the API says it is not there.
+    Kernels need only the modules of ``reefnb.kernel.KERNEL_PART`` (standard library, IPython and
+    ``packaging``, which ipykernel brings): ``reefnb.record``, ``attach``, ``run_folder``,
+    ``fetch_artifact``, the LoadGen harness and reef's exceptions (``KERNEL_API``). Those files are
+    copied with a small dist-info, rather than installing reefnb with pandas and papermill there too.
+    The rest of the API says it is not there.
     """
     site = Path(_run_python(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
-    source = Path(__file__).resolve().parent.parent
     target = site / "reefnb"
     if target.exists():
         shutil.rmtree(target)
-    for part in KERNEL_PART:
-        (target / part).parent.mkdir(parents=True, exist_ok=True)
-        if (source / part).is_dir():
-            shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source / part, target / part)
+    for relative in kernel_part_files():
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PACKAGE / relative, target / relative)
     info = site / f"reefnb-{__version__}.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: reefnb\nVersion: {__version__}\n", encoding="utf-8")
     (info / "INSTALLER").write_text("reefnb\n", encoding="utf-8")
     (info / "RECORD").write_text("", encoding="utf-8")
+
+
+def kernel_part_files() -> list[Path]:
+    """The files of ``KERNEL_PART``, relative to the package's folder (``reefnb.kernel`` -> ``kernel/__init__.py``)."""
+    files = []
+    for module in KERNEL_PART:
+        relative = Path(*module.split(".")[1:])
+        files.append(relative / "__init__.py" if (PACKAGE / relative).is_dir() else relative.with_suffix(".py"))
+    return files
 
 
 def register_kernel(environment: Environment) -> str:

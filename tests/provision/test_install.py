@@ -115,14 +115,14 @@ def test_env_create_list_remove_and_run_with_env(tmp_path, hello):
     record = reefnb.run(hello, environment="probe2", parameters={"samples": 100})
     assert record["status"] == "ok" and record["environment"]["name"] == "probe2"
     assert record["environment"]["packages"]["reef-probe-pkg"] == "2.0.0"
-    # the environment holds reefnb's kernel part only: record works, the rest of the API says where it is
+    # the environment holds reefnb's kernel part only (tests/provision/test_kernel_part.py): the rest of the API says where it is
     probe = (
-        "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.fetch_artifact\nexcept ImportError as error:\n    print(error)\n"
+        "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.results\nexcept ImportError as error:\n    print(error)\n"
         "print(sorted(path.name for path in pathlib.Path(reefnb.__file__).parent.iterdir() if path.name != '__pycache__'))"
     )
     shown = subprocess.run([get_environment("probe2").python, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
-    assert "reefnb.fetch_artifact is not in this environment: reef copies only reefnb.kernel" in shown
-    assert shown.splitlines()[-1] == "['__init__.py', 'bench.py', 'common', 'kernel']"
+    assert "reefnb.results is not in this environment: the kernel environments reef creates carry only reefnb's kernel part" in shown
+    assert shown.splitlines()[-1] == "['__init__.py', 'bench.py', 'common', 'kernel', 'provision', 'solution']"
     code, _, err = call("run", str(hello), "--env", "nope")
     assert code == 2 and "no environment 'nope' (known: probe2)" in err
     assert call("env", "remove", "probe2")[0] == 0

@@ -16,6 +16,8 @@ about 10-20 s each here (uv, warm cache) for no new coverage: the rest stay nati
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import shutil
 import time
@@ -23,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import reefnb
 from reefnb.analysis.reproduce import report_lines, reproduce
@@ -43,7 +46,7 @@ EXPECTED = {
     "no-kernelspec": (REPRODUCED, None, None, [], []),
     "kernel-name-python": (REPRODUCED, None, None, [], []),
     "handbook-pandas": (REPRODUCED, None, None, ["data/births.csv"], []),
-    "handbook-matplotlib": (NOT_REPRODUCED, "ModuleNotFoundError", 1, [], []),  # %matplotlib inline needs matplotlib, not installed here
+    "handbook-matplotlib": (REPRODUCED, None, None, [], []),  # its font list (~/.cache/matplotlib) is no input: no warning
     "os-path-join": (REPRODUCED, None, None, ["data/input.csv"], []),
     "pathlib-style": (REPRODUCED, None, None, ["config/settings.json", "data/raw/measurements.json"], []),
     "glob-shards": (REPRODUCED, None, None, ["shards/part-000.txt", "shards/part-001.txt", "shards/part-002.txt"], []),
@@ -58,7 +61,7 @@ EXPECTED = {
     "outside-file": (NOT_REPRODUCED, "FileNotFoundError", 0, [], []),
 }
 # What each export warns about (every other case exports with no warning).
-WARNINGS = {"handbook-matplotlib": "import 'matplotlib': no installed distribution", "outside-file": "shared-lookup.txt: read by the recorded run"}
+WARNINGS = {"outside-file": "shared-lookup.txt: read by the recorded run"}
 
 
 def r_kernel() -> str | None:
@@ -90,6 +93,25 @@ def run_case(case: str, work: Path) -> dict:
     return {"case": case, "record": record, "summary": summary, "report": report, "export_s": exported, "reproduce_s": time.perf_counter() - started}
 
 
+def pngs(notebook: dict) -> list[bytes]:
+    """The PNG outputs of a notebook, decoded."""
+    found = [output["data"]["image/png"] for cell in notebook["cells"] for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    return [base64.b64decode("".join(image)) for image in found]
+
+
+def without_code(name: str, text: str) -> str:
+    """A member's text without the notebooks' code (exported as written: a path the code holds stays)."""
+    if not name.endswith(".ipynb"):
+        return text
+
+    def drop(value):
+        if isinstance(value, dict):
+            return {key: drop(item) for key, item in value.items() if key != "source"}
+        return [drop(item) for item in value] if isinstance(value, list) else value
+
+    return json.dumps(drop(json.loads(text)))
+
+
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_corpus_notebook_exports_and_reproduces(case, tmp_path, monkeypatch):
     monkeypatch.delenv("MY_SECRET", raising=False)
@@ -104,7 +126,17 @@ def test_corpus_notebook_exports_and_reproduces(case, tmp_path, monkeypatch):
     assert bool(summary["warnings"]) == (case in WARNINGS)
     with zipfile.ZipFile(summary["package"]) as archive:
         names = set(archive.namelist())
+        texts = [without_code(name, archive.read(name).decode("utf-8", "replace")) for name in sorted(names)]
     assert set(static) | set(traced) <= names
+    run_id = result["record"]["run_id"]  # an ok run is packed with its executed notebook
+    assert (f"results/{run_id}/notebook.ipynb" in names) == (result["record"]["status"] == "ok") == (summary["runs"] == [run_id])
+    assert not [text for text in texts if str(tmp_path) in text or str(Path.home()) in text]  # no absolute or home path but in code
+    if summary["runs"]:  # its images are the executed notebook's, valid PNGs (handbook-matplotlib: a matplotlib chart)
+        with zipfile.ZipFile(summary["package"]) as archive:
+            packed = pngs(json.loads(archive.read(f"results/{run_id}/notebook.ipynb")))
+        assert packed == pngs(json.loads(Path(result["record"]["notebook"]["output_path"]).read_text()))
+        assert all(Image.open(io.BytesIO(image)).format == "PNG" for image in packed)
+        assert bool(packed) == (case == "handbook-matplotlib")
     if error_name:
         failed = [experiment for experiment in report["experiments"] if experiment["status"] != "ok"]
         assert failed, report
@@ -173,16 +205,16 @@ def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
     notebook = write_notebook(
         tmp_path / "work" / "plots.ipynb",
         None,
-        "try:\n    import matplotlib.pyplot as plt\nexcept ImportError:\n    plt = None\nimport numpy\nimport reefnb\nreefnb.record('ok', 1)",
+        "try:\n    import reef_not_installed_anywhere\nexcept ImportError:\n    pass\nimport numpy\nimport reefnb\nreefnb.record('ok', 1)",
     )
     assert reefnb.run(notebook)["status"] == "ok"
     package = tmp_path / "plots.reef.zip"
     assert main(["export", str(notebook), "-o", str(package)]) == 0
     captured = capsys.readouterr()
-    assert "exported with 1 warning" in captured.out and "warning: plots.ipynb: import 'matplotlib'" in captured.out
+    assert "exported with 1 warning" in captured.out and "warning: plots.ipynb: import 'reef_not_installed_anywhere'" in captured.out
     with zipfile.ZipFile(package) as archive:
         requirements = archive.read("requirements.txt").decode().split()
-    assert "matplotlib" in requirements and any(line.startswith("numpy==") for line in requirements)
+    assert "reef-not-installed-anywhere" in requirements and any(line.startswith("numpy==") for line in requirements)
     assert main(["export", str(notebook), "-o", str(package), "--strict"]) == 1
 
 

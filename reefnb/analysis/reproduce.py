@@ -26,6 +26,7 @@ from reefnb.kernel.recording import decode_value
 from reefnb.provision.artifacts import fetch_artifact, supply_artifact
 from reefnb.provision.envs import get_environment
 from reefnb.provision.install import read_lock
+from reefnb.provision.kernels import refuse_other_languages, solution_kernel
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import compare_files, comparison_line
 from reefnb.runs.execute import run
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL = "reproduced", "not reproduced", "missing", "informational"
 REPORT_NAME = "reproduce-report.json"
-NATIVE_KERNEL = "python3"  # jupyter_client runs this kernelspec's "python" as the current interpreter
 
 
 def reproduce(
@@ -232,16 +232,19 @@ def _result(solution: Any, source: Path, tolerance_scale: float, missing_files: 
 
 
 def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
-    """The (kernel, environment) the experiments run on, after making a ``new`` environment."""
+    """The (kernel, environment) the experiments run on, after making a ``new`` environment: the one its lock
+    recorded (``reefnb.provision.install.install_recorded``). ``native`` keeps each notebook's language: a
+    Python notebook runs on this python's kernel, another on its own kernel (``reefnb.provision.kernels``)."""
     if env is None:
         return None, None
     if env == "native":
-        return NATIVE_KERNEL, None
+        return solution_kernel(solution), None
+    refuse_other_languages(solution, env)
     if env == "new":
         name = re.sub(r"[^a-z0-9._-]+", "-", solution.name.lower()).strip("-.")[:50] or "solution"
         name = f"{name}-reproduce"
         locked = (read_lock(solution) or {}).get("packages") or {}
-        init(solution, env=name, replace=True, pinned=locked, pip_options=pip_options, on_plan=on_plan)
+        init(solution, env=name, replace=True, pinned=locked, whole_lock=True, pip_options=pip_options, on_plan=on_plan)
         return None, name
     get_environment(env)  # a clear error when it does not exist
     return None, env

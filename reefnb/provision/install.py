@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,15 +17,15 @@ from typing import Any
 
 from reefnb.common.exceptions import EnvError, InitError, ReefError
 from reefnb.common.files import write_json_object
-from reefnb.common.json_input import read_json
+from reefnb.common.json_input import pointer_token, read_json
 from reefnb.common.paths import envs_home
 from reefnb.common.units import format_size
 from reefnb.common.version import __version__
 from reefnb.provision import detection
 from reefnb.provision.artifacts import artifact_status, fetch_artifact, split_artifact_arguments, supply_artifact
-from reefnb.provision.envs import check_name, create_environment, get_environment, install_packages, locked_hashes, remove_environment
+from reefnb.provision.envs import Environment, check_name, create_environment, get_environment, install_packages, locked_hashes, remove_environment
 from reefnb.provision.initialised import remember_solution
-from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements, untrusted_pins
+from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements, hash_key, untrusted_pins
 from reefnb.provision.tools import find_tool
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution
 
@@ -217,7 +219,9 @@ class InitOptions:
 
     ``pinned``: exact versions for the declared packages (see plan_init). ``replace``: make the environment
     afresh even when it exists. ``artifacts``: on-demand artifacts to fetch now too (``NAME=PATH`` entries
-    supply a file). ``on_plan`` receives the plan before anything changes.
+    supply a file). ``on_plan`` receives the plan before anything changes. ``whole_lock``: a new environment
+    gets the environment its lock recorded (see ``install_recorded``), not only the declared packages; a
+    package or registry component not trusted still installs only what its lock pins and hashes.
     """
 
     env: str | None = None
@@ -232,6 +236,7 @@ class InitOptions:
     replace: bool = False
     artifacts: list[str] | tuple[str, ...] = ()
     trust: bool = False
+    whole_lock: bool = False
 
 
 @dataclass
@@ -267,6 +272,9 @@ def install_requirements(
         raise problem
     if options.dry_run:
         return None
+    lock = read_lock(plan.solution) if options.whole_lock and plan.target == "env" and not (foreign and not options.trust) else None
+    if lock and lock.get("packages"):
+        return Installed(plan, install_recorded(plan, lock, options.pip_options), _lock_hashes(lock))
     installs, hashes = untrusted_install(plan, origin) if foreign and not options.trust else (plan.installs, None)
     try:
         if plan.target == "native":
@@ -386,6 +394,110 @@ def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str]
         return str(manifest)
 
     return where
+
+
+def install_recorded(plan: Plan, lock: dict, pip_options: list[str] | None = None) -> Environment:
+    """Make the plan's new environment the one ``lock`` recorded (``reef reproduce --env new``).
+
+    A lock made in a reef environment (``environment.kind`` "env") recorded the solution's own environment:
+    every distribution of it is installed, each at its locked version and without its dependencies
+    (``--no-deps``: the lock holds them, so nothing floats), hash-checked (``--require-hashes``) when
+    the lock has its sha256. A lock of the author's own interpreter (``reef init --native``, or made from
+    a run) records everything installed there: only what its ``hashes`` cover (the declared packages and
+    their dependencies, as resolved when it was made) is installed that way. Declared packages left
+    (a direct reference, or a lock without hashes) and ipykernel install at their locked versions with
+    every locked version as a constraint. reefnb is left out: the kernel part comes from this reef.
+    The interpreter is one of the lock's Python version when this machine has one.
+
+    Raises
+    ------
+    ReefError
+        Naming ``reef.lock.json: /packages/NAME`` when a locked name or version is not one, or a locked
+        distribution cannot be installed here (a wheel for another platform or Python); nothing is left.
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    where = plan.solution.path / LOCK_NAME
+    locked = locked_distributions(lock, where)
+    hashes = _lock_hashes(lock)
+    direct = {canonicalize_name(Requirement(text).name) for text in plan.requires.get("packages", []) if Requirement(text).url}
+    whole = (lock.get("environment") or {}).get("kind") == "env"
+    exact = {name: version for name, version in locked.items() if name not in direct and (whole or hash_key(name, version) in hashes)}
+    hashed = {hash_key(name, version): hashes[hash_key(name, version)] for name, version in exact.items() if hash_key(name, version) in hashes}
+    plain = [f"{name}=={version}" for name, version in exact.items() if hash_key(name, version) not in hashed]
+    rest = [text for text in plan.installs if canonicalize_name(Requirement(text).name) not in exact]
+    base = _recorded_python(lock) or plan.base_python
+    log.info("%s: installing the %d distributions of its lock (%d hash-checked), then %s", plan.solution.name, len(exact), len(hashed), rest or "nothing else")
+    with tempfile.TemporaryDirectory(prefix="reef-lock-") as scratch:
+        constraints = Path(scratch) / "locked.txt"
+        constraints.write_text("".join(f"{name}=={version}\n" for name, version in locked.items()), encoding="utf-8")
+        environment = create_environment(plan.environment, rest, python=base, pip_options=[*(pip_options or []), "-c", str(constraints)])
+    try:
+        exactly = [*(pip_options or []), "--no-deps"]
+        install_packages(environment.python, list(hashed), exactly, hashes=hashed)
+        install_packages(environment.python, plain, exactly)
+    except EnvError as error:
+        remove_environment(environment.name)
+        raise _not_installable(error, exact, where, lock) from None
+    return environment
+
+
+_DISTRIBUTION_NAME = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+
+
+def locked_distributions(lock: dict, where: str | Path) -> dict[str, str]:
+    """A lock's ``packages`` as ``{canonical name: version}``, without reefnb (its kernel part comes from this
+    reef); ReefError naming ``where: /packages/NAME`` for a name or version no installer may read."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    packages = lock.get("packages")
+    if not isinstance(packages, dict):
+        raise ReefError(f"{where}: /packages: not an object of package versions")
+    found = {}
+    for name, version in packages.items():
+        canonical = canonicalize_name(str(name))
+        if not _DISTRIBUTION_NAME.fullmatch(canonical):
+            raise ReefError(f"{where}: /packages/{pointer_token(name)}: {str(name)[:80]!r} is not a distribution name")
+        try:
+            Version(version if isinstance(version, str) else "")
+        except InvalidVersion:
+            raise ReefError(f"{where}: /packages/{pointer_token(name)}: {str(version)[:80]!r} is not a version") from None
+        if canonical != "reefnb":
+            found[canonical] = version.strip()
+    return found
+
+
+def _lock_hashes(lock: dict) -> dict:
+    hashes = lock.get("hashes")
+    return hashes if isinstance(hashes, dict) else {}
+
+
+def _recorded_python(lock: dict) -> str | None:
+    """An interpreter of the lock's Python version (major.minor) on this machine; None when it names none or there is none."""
+    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?\S*", str((lock.get("python") or {}).get("version") or ""))
+    if match is None:
+        return None
+    found = _interpreter_for(f"=={match.group(1)}.{match.group(2)}.*")
+    if found is None:
+        log.warning("no Python %s.%s here, which the lock recorded: the environment gets Python %s", match.group(1), match.group(2), platform.python_version())
+    return found
+
+
+def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: dict) -> ReefError:
+    """The installer's failure as one line naming the locked distribution it could not install, and where the lock was made."""
+    failed = re.search(r"failed \(exit -?\d+\): (.*)", str(error))
+    reason = failed.group(1) if failed else str(error)
+    recorded = lock.get("platform") or {}
+    made = " ".join(str(recorded.get(key)) for key in ("system", "machine") if recorded.get(key)) or "an unknown platform"
+    here = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    context = f"here ({here}; the lock was made on {made}, Python {(lock.get('python') or {}).get('version', '?')})"
+    lowered = reason.lower()
+    for name, version in exact.items():
+        if re.search(rf"(?<![a-z0-9._-]){re.escape(name)}(?![a-z0-9_-]|\.[a-z0-9])", lowered):
+            return EnvError(f"{where}: /packages/{pointer_token(name)}: {name}=={version} cannot be installed {context}: {reason[:400]}")
+    return EnvError(f"{where}: /packages: the locked distributions cannot be installed {context}: {reason[:400]}")
 
 
 def read_lock(solution: Solution) -> dict | None:

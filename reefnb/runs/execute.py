@@ -33,6 +33,7 @@ from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.detection import host_fingerprint
 from reefnb.provision.envs import get_environment
 from reefnb.provision.install import read_lock
+from reefnb.provision.kernels import is_python, named_kernel
 from reefnb.runs import processes, telemetry
 from reefnb.runs.attachments import keep_attachments
 from reefnb.runs.engine import ENGINE_NAME, RunSession, kernel_pid, register_engine
@@ -42,7 +43,7 @@ from reefnb.runs.provenance import git_provenance
 from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import TelemetryOptions, telemetry_options
 from reefnb.solution.manifest import Solution, Workflow, open_solution
-from reefnb.solution.notebook import notebook_digest, notebook_parameters, read_notebook
+from reefnb.solution.notebook import notebook_digest, notebook_language, notebook_parameters, read_notebook
 from reefnb.solution.params import read_parameter_file, resolve_parameters
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,8 @@ def prepare_run(
     timeout = timeout if timeout is not None else chosen.timeout
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
         raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    kernel, environment = _choose_kernel(solution, kernel, environment)
-    kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    kernel, environment = _choose_kernel(solution, kernel, environment, notebook)
+    kernel = kernel or named_kernel(chosen.notebook, notebook)
     _kernel_spec(kernel)
     source = solution.manifest_path or chosen.notebook
     return RunRequest(
@@ -676,8 +677,9 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
     return "failed", {"name": type(exception).__name__, "message": _one_line(exception), "cell_index": session.cell_index}
 
 
-def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None) -> tuple[str | None, str | None]:
-    """The kernel to run in: given, or the named environment's, or the one ``reef init`` made."""
+def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None, notebook: Any = None) -> tuple[str | None, str | None]:
+    """The kernel to run in: given, or the named environment's, or the one ``reef init`` made (for a Python
+    notebook: a notebook in another language keeps its own kernel, see ``kernels.named_kernel``)."""
     if environment is not None:
         try:
             chosen = get_environment(environment).kernel
@@ -689,7 +691,7 @@ def _choose_kernel(solution: Solution, kernel: str | None, environment: str | No
         if kernel is not None and kernel != chosen:
             raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
         return chosen, environment
-    if kernel is None and solution.manifest_path is not None:
+    if kernel is None and solution.manifest_path is not None and (notebook is None or is_python(notebook_language(notebook))):
         locked = (read_lock(solution) or {}).get("environment") or {}
         if locked.get("kernel"):
             return locked["kernel"], locked.get("name")

@@ -34,6 +34,7 @@ def init(
     replace: bool = False,
     artifacts: list[str] | tuple[str, ...] = (),
     trust: bool = False,
+    whole_lock: bool = False,
 ) -> dict:
     """Make a solution runnable here and return its lock (as written to ``reef.lock.json``).
 
@@ -71,6 +72,10 @@ def init(
     trust
         Trust a package's or registry component's own code: its artifact generators run and its requirements
         install as declared (not only what its lock pins and hashes).
+    whole_lock
+        A new environment gets every distribution the solution's ``reef.lock.json`` recorded, each at its
+        locked version, hash-checked where the lock has hashes (see ``install_recorded``): the environment
+        ``reef reproduce --env new`` runs in.
 
     Returns
     -------
@@ -99,6 +104,7 @@ def init(
         replace=replace,
         artifacts=artifacts,
         trust=trust,
+        whole_lock=whole_lock,
     )
     replace_environment(options)
     imported_before = _imported_folders()

@@ -1,9 +1,13 @@
-"""``reef reproduce``: rerun a solution's or package's expected experiments and judge each metric.
+"""``reef reproduce``: rerun a solution's or package's expected experiments and judge what they show.
 
 Each metric gets a verdict: ``reproduced`` (within its tolerance), ``not reproduced`` (with the
 difference), ``missing`` (the rerun did not record it) or ``informational`` (a timing: shown,
-never judged). A failed metric carries the environment differences between the original run
-(from the package's ``results/``) and this one.
+never judged). The rerun's executed notebook is compared, output by output, with the one the
+package recorded (``reefnb.analysis.outputs``). An experiment is ``reproduced`` only when
+something was compared and all of it agrees; one with no metric and no output to compare is
+``nothing compared``, never reproduced. Beside every failure and difference the report puts what
+differs from the recorded run: its environment (packages, Python, kernel, platform) and its inputs
+(code cells, files read, parameters).
 """
 
 from __future__ import annotations
@@ -16,21 +20,24 @@ import re
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reefnb.analysis.outputs import NOTHING_COMPARED, OutputSettings, compare_notebooks, differences_html
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
+from reefnb.common.scrub import Scrubber
 from reefnb.kernel.recording import decode_value
-from reefnb.provision.artifacts import fetch_artifact, supply_artifact
+from reefnb.provision.artifacts import fetch_artifact, file_sha256, supply_artifact
 from reefnb.provision.envs import get_environment
 from reefnb.provision.install import read_lock
 from reefnb.provision.kernels import refuse_other_languages, solution_kernel
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import compare_files, comparison_line
 from reefnb.runs.execute import run
-from reefnb.sharing.package import import_package, is_package, package_records
+from reefnb.sharing.package import import_package, is_package, package_records, recorded_notebook
 from reefnb.sharing.sources import init
 from reefnb.solution.manifest import load_solution
 from reefnb.solution.notebook import read_notebook
@@ -127,11 +134,12 @@ def reproduce(
     for path in missing_files:
         log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
     started = time.monotonic()
+    judging = _Judging(tolerance_scale, OutputSettings.from_manifest(solution.data, solution.manifest_path), Scrubber(solution.path))
     experiments = []
     for entry in expectations:
         chosen, parameters = entry.get("workflow", "run"), entry.get("parameters", {})
         record = run(solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment)
-        experiment = _experiment(solution, entry, record, tolerance_scale, _original(originals, chosen, parameters))
+        experiment = _experiment(solution, entry, record, judging, originals)
         if missing_files:
             experiment["missing_files"] = missing_files
         experiments.append(experiment)
@@ -140,8 +148,10 @@ def reproduce(
     result["profile"] = None if profile is None else {"name": profile, **profiles[profile], "elapsed_minutes": round((time.monotonic() - started) / 60, 2)}
     json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
     result["report"], result["html_report"] = str(json_path), str(html_path)
-    write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     write_text_atomically(html_path, report_html(result))
+    for experiment in experiments:  # the differences as HTML are the page's; the JSON keeps them per cell
+        (experiment.get("outputs") or {}).pop("html", None)
+    write_text_atomically(json_path, json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     return result
 
 
@@ -180,31 +190,49 @@ def _expectations(solution: Any, workflow: str | None, profile: str | None, orig
     return expectations
 
 
-def _experiment(solution: Any, entry: dict, record: dict, tolerance_scale: float, original: dict | None) -> dict:
-    """One expectation judged against the run that reproduced it: a verdict per metric, and what explains a
-    failure (the cell, the environment's and the machine's differences from the original run)."""
+@dataclass(frozen=True)
+class _Judging:
+    """How every experiment of one reproduction is judged: the tolerances' factor, the output settings of the
+    manifest (``outputs``) and the scrubber that makes a rerun's notebook comparable with the packed one."""
+
+    tolerance_scale: float
+    outputs: OutputSettings
+    scrubber: Scrubber
+
+
+def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, originals: list[dict]) -> dict:
+    """One expectation judged against the run that reproduced it: a verdict per metric and per output, and
+    beside any failure or difference what differs from the recorded run (environment, inputs, machine)."""
     chosen, declared = entry.get("workflow", "run"), solution.metrics
+    parameters = entry.get("parameters", {})
     metrics = {}
     for name, expected in sorted(entry["metrics"].items()):
         tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
         got = record["metrics"].get(name)
-        metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, tolerance_scale)
+        metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, judging.tolerance_scale)
         metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
-    failed = any(metric["verdict"] in (NOT_REPRODUCED, MISSING) for metric in metrics.values())
+    exact = _same_run(originals, chosen, parameters)
+    original = exact or _original(originals, chosen, parameters)
+    outputs = _compared_outputs(solution, record, exact, judging)
     experiment = {
         "id": entry.get("id"),
         "workflow": chosen,
-        "parameters": entry.get("parameters", {}),
+        "parameters": parameters,
         "run_id": record["run_id"],
         "status": record["status"],
         "error": record.get("error"),
         "metrics": metrics,
-        "verdict": REPRODUCED if record["status"] == "ok" and not failed else NOT_REPRODUCED,
+        "outputs": outputs,
+        "verdict": experiment_verdict(record["status"], metrics, outputs),
     }
     if record.get("error"):
         experiment["error"] = {**record["error"], "cell_source": _first_line(solution, chosen, record["error"].get("cell_index"))}
-    if failed and original is not None:
-        experiment["environment_differences"] = environment_differences(original.get("environment") or {}, record.get("environment") or {})
+    if original is not None:
+        inputs = input_differences(solution, record, original, outputs)
+        if inputs:
+            experiment["input_differences"] = inputs
+        if experiment["verdict"] != REPRODUCED:  # beside every failure and every difference
+            experiment["environment_differences"] = environment_differences(original.get("environment") or {}, record.get("environment") or {})
     if original is not None and timing_failed(metrics):  # what the machine did then and now (reefnb.runs.telemetry)
         changes = telemetry.differences(original.get("system"), record.get("system"))
         if changes:
@@ -214,9 +242,78 @@ def _experiment(solution: Any, entry: dict, record: dict, tolerance_scale: float
     return experiment
 
 
+def experiment_verdict(status: str, metrics: dict[str, dict], outputs: dict | None) -> str:
+    """``not reproduced`` when the run failed, a metric is off or missing, or an output differs; ``nothing
+    compared`` when no metric was judged and no output compared; else ``reproduced``."""
+    if status != "ok" or any(metric["verdict"] in (NOT_REPRODUCED, MISSING) for metric in metrics.values()):
+        return NOT_REPRODUCED
+    if outputs is not None and outputs["differences"]:
+        return NOT_REPRODUCED
+    judged = sum(1 for metric in metrics.values() if metric["verdict"] == REPRODUCED)
+    if judged == 0 and (outputs is None or outputs["compared"] == 0):
+        return NOTHING_COMPARED
+    return REPRODUCED
+
+
+def _compared_outputs(solution: Any, record: dict, original: dict | None, judging: _Judging) -> dict | None:
+    """The rerun's executed notebook compared with the recorded run's (None when the package carries none, or
+    the manifest turns the comparison off); the rerun's is scrubbed first, as the packed one was."""
+    if original is None or not judging.outputs.compare:
+        return None
+    recorded = recorded_notebook(solution.path, original["run_id"])
+    output = (record.get("notebook") or {}).get("output_path")
+    if recorded is None or not output or not Path(output).is_file():
+        return None
+    started = time.perf_counter()
+    before = json.loads(recorded.read_text(encoding="utf-8"))
+    after = json.loads(judging.scrubber.notebook(Path(output).read_text(encoding="utf-8")))
+    comparison = compare_notebooks(before, after, judging.outputs)
+    comparison["recorded_run_id"] = original["run_id"]
+    comparison["seconds"] = round(time.perf_counter() - started, 4)
+    if comparison["differences"]:
+        comparison["html"] = differences_html(comparison, before, after)
+    return comparison
+
+
+def input_differences(solution: Any, record: dict, original: dict, outputs: dict | None) -> dict:
+    """What this run was given that the recorded one was not: code cells changed since it, files it read whose
+    sha256 differs or that are missing here, and parameters."""
+    differences: dict[str, Any] = {}
+    if outputs is not None and outputs.get("code_changed"):
+        differences["code_cells"] = outputs["code_changed"]
+    elif (original.get("notebook") or {}).get("sha256") not in (None, (record.get("notebook") or {}).get("sha256")):
+        differences["notebook"] = "its code differs from the recorded run's"
+    files = {}
+    for path, digest in sorted((original.get("files_read_sha256") or {}).items()):
+        here = solution.path / path
+        if not here.is_file():
+            files[path] = "missing here"
+        elif file_sha256(here) != digest:
+            files[path] = "sha256 differs"
+    if files:
+        differences["files"] = files
+    before, after = original.get("parameters") or {}, record.get("parameters") or {}
+    changed = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after)) if not _same_parameter(before.get(name), after.get(name))}
+    if changed:
+        differences["parameters"] = changed
+    return differences
+
+
+def _same_parameter(before: Any, after: Any) -> bool:
+    """Equal, or the same path written as the scrubber writes it (``./data`` for ``data``)."""
+    if isinstance(before, str) and isinstance(after, str):
+        return before.removeprefix("./") == after.removeprefix("./")
+    return before == after
+
+
 def _result(solution: Any, source: Path, tolerance_scale: float, missing_files: list[str], experiments: list[dict]) -> dict:
     verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
-    all_ok = all(experiment["verdict"] == REPRODUCED for experiment in experiments)
+    compared = [experiment["outputs"] for experiment in experiments if experiment.get("outputs")]
+    outputs = {
+        "compared": sum(item["compared"] for item in compared),
+        "volatile": sum(item["volatile"] for item in compared),
+        "different": sum(len(item["differences"]) for item in compared),
+    }
     return {
         "solution": f"{solution.name}@{solution.version}",
         "source": str(source),
@@ -225,10 +322,22 @@ def _result(solution: Any, source: Path, tolerance_scale: float, missing_files: 
         "missing_files": missing_files,
         "experiments": experiments,
         "counts": {verdict: verdicts.count(verdict) for verdict in (REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL)},
-        "verdict": REPRODUCED if all_ok else NOT_REPRODUCED,
-        "badges": _badges(experiments, all_ok),
+        "outputs": outputs,
+        "verdict": overall_verdict(experiments),
+        "badges": _badges(experiments),
         "claims": _claims(solution.data.get("claims", []), experiments),
     }
+
+
+def overall_verdict(experiments: list[dict]) -> str:
+    """``not reproduced`` if any experiment is; ``nothing compared`` when none compared anything; else ``reproduced``
+    (an experiment that compared nothing then still says so in its own line)."""
+    verdicts = [experiment["verdict"] for experiment in experiments]
+    if NOT_REPRODUCED in verdicts or not verdicts:
+        return NOT_REPRODUCED
+    if all(verdict == NOTHING_COMPARED for verdict in verdicts):
+        return NOTHING_COMPARED
+    return REPRODUCED
 
 
 def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
@@ -330,7 +439,7 @@ def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
                     judged[f"{experiment['id']}.{name}"] = metric["verdict"]
         if not ran:
             verdict = "not checked"
-        elif all(experiment["status"] == "ok" for experiment in ran) and all(v in (REPRODUCED, INFORMATIONAL) for v in judged.values()):
+        elif all(experiment["status"] == "ok" for experiment in ran) and _claim_holds(claim, ran, judged):
             verdict = REPRODUCED if len(ran) == len(claim["expected"]) else "partly checked, reproduced"
         else:
             verdict = NOT_REPRODUCED
@@ -345,6 +454,13 @@ def _claims(claims: list[dict], experiments: list[dict]) -> list[dict]:
             }
         )
     return verdicts
+
+
+def _claim_holds(claim: dict, ran: list[dict], judged: dict[str, str]) -> bool:
+    """A claim that names metrics holds when those are reproduced; one that names none, when its experiments are."""
+    if claim.get("metrics"):
+        return bool(judged) and all(verdict in (REPRODUCED, INFORMATIONAL) for verdict in judged.values())
+    return all(experiment["verdict"] == REPRODUCED for experiment in ran)
 
 
 def _reproduction_folder() -> Path:
@@ -387,9 +503,9 @@ def timing_failed(metrics: dict[str, dict], informational_margin: float = 0.1) -
 
 
 def environment_differences(original: dict, current: dict) -> dict:
-    """What differs between two run environments: python, OS, CPU, memory, and package versions."""
+    """What differs between two run environments: kernel, python, OS (the platform), CPU, memory, GPU, and package versions."""
     differences: dict[str, Any] = {}
-    for key in ("python", "os", "cpu", "memory_bytes", "gpu"):
+    for key in ("kernel", "python", "os", "cpu", "memory_bytes", "gpu"):
         before, after = original.get(key), current.get(key)
         if isinstance(before, dict) and isinstance(after, dict):
             changed = {
@@ -409,26 +525,11 @@ def environment_differences(original: dict, current: dict) -> dict:
 
 
 def report_lines(report: dict) -> list[str]:
-    """The report for people: one line per metric, then the overall verdict."""
+    """The report for people: each experiment with its metrics and outputs, what differs from the recorded run
+    beside any failure or difference, the claims, then one line that says how much was compared."""
     lines = [f"warning: {path}: read by the recorded run, missing here" for path in report.get("missing_files", [])]
     for experiment in report["experiments"]:
-        parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
-        lines.append(f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}")
-        lines += failure_lines(experiment)
-        for name, metric in experiment["metrics"].items():
-            text = f"  {name}: {metric['verdict']}"
-            if metric["verdict"] != MISSING:
-                text += f" (expected {_number(metric['expected'])}, got {_number(metric['got'])}"
-                if metric["verdict"] == NOT_REPRODUCED and metric.get("relative_difference") is not None:
-                    text += f", relative difference {metric['relative_difference']:.3g}"
-                text += f", tolerance {_tolerance(metric['tolerance'])})"
-            lines.append(text)
-        for key, change in experiment.get("environment_differences", {}).items():
-            lines.append(f"  environment {key} differs: {json.dumps(change, default=str)}")
-        if experiment.get("files"):
-            lines.append(comparison_line(experiment["files"]))
-        if experiment.get("telemetry_differences"):
-            lines.append(f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}")
+        lines += experiment_lines(experiment)
     for claim in report.get("claims", []):
         lines.append(f"claim {claim['id']}: {claim['verdict'].upper()}: {claim['statement']}")
         for name, verdict in claim["metrics"].items():
@@ -437,11 +538,89 @@ def report_lines(report: dict) -> list[str]:
         profile = report["profile"]
         planned = f", expected {profile['expected_minutes']} min" if profile.get("expected_minutes") else ""
         lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
-    counts = report["counts"]
-    lines.append(
-        f"{report['solution']}: {report['verdict'].upper()} ({counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not "
-        f"reproduced, {counts[MISSING]} missing, {counts[INFORMATIONAL]} informational); report: {report['html_report']}"
-    )
+    lines.append(f"{report['solution']}: {report['verdict'].upper()} ({compared_text(report)}); report: {report['html_report']}")
+    return lines
+
+
+def compared_text(report: dict) -> str:
+    """How much was compared, e.g. ``3 metrics, 12 outputs compared, 2 volatile ignored``, and what did not agree."""
+    counts, outputs = report["counts"], report.get("outputs") or {"compared": 0, "volatile": 0, "different": 0}
+    judged = counts[REPRODUCED] + counts[NOT_REPRODUCED] + counts[MISSING]
+    parts = [f"{judged} metric{'s' if judged != 1 else ''}", f"{outputs['compared']} output{'s' if outputs['compared'] != 1 else ''} compared"]
+    parts.append(f"{outputs['volatile']} volatile ignored")
+    if counts[NOT_REPRODUCED] or counts[MISSING]:
+        parts.append(f"{counts[NOT_REPRODUCED]} metric{'s' if counts[NOT_REPRODUCED] != 1 else ''} not reproduced, {counts[MISSING]} missing")
+    if outputs["different"]:
+        parts.append(f"{outputs['different']} output{'s' if outputs['different'] != 1 else ''} different")
+    if counts[INFORMATIONAL]:
+        parts.append(f"{counts[INFORMATIONAL]} informational")
+    failed = sum(1 for experiment in report["experiments"] if experiment["status"] != "ok")
+    if failed:
+        parts.append(f"{failed} run{'s' if failed != 1 else ''} failed")
+    return ", ".join(parts)
+
+
+def experiment_lines(experiment: dict) -> list[str]:
+    """One experiment for people: its run and verdict, why it failed, its metrics and outputs, what differs."""
+    parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
+    lines = [f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}: {experiment['verdict'].upper()}"]
+    lines += failure_lines(experiment)
+    for name, metric in experiment["metrics"].items():
+        text = f"  {name}: {metric['verdict']}"
+        if metric["verdict"] != MISSING:
+            text += f" (expected {_number(metric['expected'])}, got {_number(metric['got'])}"
+            if metric["verdict"] == NOT_REPRODUCED and metric.get("relative_difference") is not None:
+                text += f", relative difference {metric['relative_difference']:.3g}"
+            text += f", tolerance {_tolerance(metric['tolerance'])})"
+        lines.append(text)
+    lines += output_lines(experiment.get("outputs"))
+    lines += difference_lines(experiment)
+    if experiment.get("files"):
+        lines.append(comparison_line(experiment["files"]))
+    if experiment.get("telemetry_differences"):
+        lines.append(f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}")
+    return lines
+
+
+def output_lines(outputs: dict | None) -> list[str]:
+    """The outputs compared, and each difference (cell, kind, the first thing that differs)."""
+    if outputs is None:
+        return ["  outputs: not compared (no recorded notebook to compare with)"]
+    lines = [f"  outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different"]
+    for difference in outputs["differences"][:_SHOWN_DIFFERENCES]:
+        lines.append(f"  output differs: {difference['first']}")
+    if len(outputs["differences"]) > _SHOWN_DIFFERENCES:
+        lines.append(f"  ... and {len(outputs['differences']) - _SHOWN_DIFFERENCES} more (see the report)")
+    return lines
+
+
+_SHOWN_DIFFERENCES = 5
+
+
+def difference_lines(experiment: dict) -> list[str]:
+    """What differs from the recorded run: its inputs (code cells, files, parameters) and its environment."""
+    lines = []
+    inputs = experiment.get("input_differences") or {}
+    if inputs.get("code_cells"):
+        lines.append(
+            f"  input: code cell{'s' if len(inputs['code_cells']) != 1 else ''} {', '.join(map(str, inputs['code_cells']))} changed since the recorded run"
+        )
+    if inputs.get("notebook"):
+        lines.append(f"  input: the notebook: {inputs['notebook']}")
+    for path, change in (inputs.get("files") or {}).items():
+        lines.append(f"  input: {path}: {change} (read by the recorded run)")
+    for name, (before, after) in (inputs.get("parameters") or {}).items():
+        lines.append(f"  input: parameter {name}: {before!r} recorded, {after!r} here")
+    differences = experiment.get("environment_differences")
+    if differences is not None and not differences:
+        lines.append("  environment: the same as the recorded run's (kernel, python, platform, packages)")
+    for key, change in (differences or {}).items():
+        if isinstance(change, dict):
+            shown = ", ".join(f"{name} {before} -> {after}" for name, (before, after) in list(change.items())[:8])
+            more = f" (and {len(change) - 8} more)" if len(change) > 8 else ""
+            lines.append(f"  environment {key} differs: {shown}{more}")
+        else:
+            lines.append(f"  environment {key} differs: {change[0]} -> {change[1]}")
     return lines
 
 
@@ -450,7 +629,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; } table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: left; vertical-align: top; } th { background: #f3f5f7; }
 .verdict { font-weight: 600; } .reproduced { color: #116329; } .not-reproduced, .missing { color: #b42318; }
-.informational, .not-checked { color: #57606a; } .badge { display: inline-block; border: 1px solid #116329; color: #116329;
+.informational, .not-checked, .nothing-compared { color: #57606a; } .badge { display: inline-block; border: 1px solid #116329; color: #116329;
 border-radius: 3px; padding: .1em .5em; margin-right: .5em; } code { font-size: 90%; } .diff { font-size: 90%; color: #57606a; }
 """
 
@@ -477,8 +656,9 @@ def _report_heading(report: dict) -> list[str]:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>reef reproduce: {e(report['solution'])}</title><style>{_STYLE}</style></head><body>",
         f'<h1>{e(report["solution"])}: <span class="verdict {_css(report["verdict"])}">{e(report["verdict"].upper())}</span></h1>',
-        f"<p>{counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, {counts[MISSING]} missing, "
-        f"{counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. Source: <code>{e(report['source'])}</code></p>",
+        f"<p>Compared: {e(compared_text(report))}. Metrics: {counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, "
+        f"{counts[MISSING]} missing, {counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. "
+        f"Source: <code>{e(report['source'])}</code></p>",
         "<p>" + ("".join(f'<span class="badge">{e(badge)}</span>' for badge in report["badges"]) or "No ACM badge is supported by this run.") + "</p>",
     ]
     if report.get("profile"):
@@ -508,12 +688,16 @@ def _experiment_html(experiment: dict) -> list[str]:
     e = html.escape
     parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
     title = f"{experiment['id']}: " if experiment.get("id") else ""
-    parts = [f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}</p>"]
+    parts = [
+        f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}, "
+        f'<span class="verdict {_css(experiment["verdict"])}">{e(experiment["verdict"])}</span></p>'
+    ]
     for line in failure_lines(experiment):
         parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
     if (experiment.get("error") or {}).get("traceback"):
         parts.append(f"<details><summary>traceback</summary><pre>{e(experiment['error']['traceback'])}</pre></details>")
-    parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
+    if experiment["metrics"]:
+        parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
     for name, metric in experiment["metrics"].items():
         unit = f" {metric['unit']}" if metric.get("unit") else ""
         got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
@@ -521,8 +705,40 @@ def _experiment_html(experiment: dict) -> list[str]:
             f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
             f'<td>{e(_tolerance(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
         )
-    parts.append("</table>")
+    if experiment["metrics"]:
+        parts.append("</table>")
+    parts += _outputs_html(experiment.get("outputs")) + _inputs_html(experiment.get("input_differences") or {})
     return parts + _environment_html(experiment.get("environment_differences") or {}) + _telemetry_html(experiment.get("telemetry_differences") or {})
+
+
+def _outputs_html(outputs: dict | None) -> list[str]:
+    """How many outputs were compared, and the differing cells as nbdime shows a diff."""
+    if outputs is None:
+        return ["<p>Outputs: not compared (no recorded notebook to compare with).</p>"]
+    e = html.escape
+    parts = [f"<p>Outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different.</p>"]
+    if outputs["differences"]:
+        parts.append("<ul>" + "".join(f"<li>{e(difference['first'])}</li>" for difference in outputs["differences"]) + "</ul>")
+        parts.append(outputs.get("html") or "")
+    return parts
+
+
+def _inputs_html(inputs: dict) -> list[str]:
+    """What this run was given that the recorded one was not, as a table (nothing when nothing differs)."""
+    if not inputs:
+        return []
+    e = html.escape
+    parts = ["<p>What differs from the recorded run's inputs:</p><table><tr><th>input</th><th>difference</th></tr>"]
+    if inputs.get("code_cells"):
+        parts.append(f"<tr><td>code cells {e(', '.join(map(str, inputs['code_cells'])))}</td><td>changed since the recorded run</td></tr>")
+    if inputs.get("notebook"):
+        parts.append(f"<tr><td>the notebook</td><td>{e(inputs['notebook'])}</td></tr>")
+    for path, change in (inputs.get("files") or {}).items():
+        parts.append(f"<tr><td><code>{e(path)}</code></td><td>{e(change)}</td></tr>")
+    for name, (before, after) in (inputs.get("parameters") or {}).items():
+        parts.append(f"<tr><td>parameter {e(name)}</td><td>{e(repr(before))} recorded, {e(repr(after))} here</td></tr>")
+    parts.append("</table>")
+    return parts
 
 
 def _environment_html(differences: dict) -> list[str]:
@@ -563,13 +779,27 @@ def _css(verdict: str) -> str:
     return re.sub(r"[^a-z]+", "-", verdict.lower()).strip("-")
 
 
-def _badges(experiments: list[dict], all_ok: bool) -> list[str]:
+def _badges(experiments: list[dict]) -> list[str]:
+    """ACM's badges the reproduction supports: Functional when every experiment ran, Results Reproduced when every
+    experiment compared something and all of it agreed."""
     badges = []
     if experiments and all(experiment["status"] == "ok" for experiment in experiments):
         badges.append("Artifacts Evaluated - Functional")
-    if all_ok:
+    if experiments and all(experiment["verdict"] == REPRODUCED for experiment in experiments):
         badges.append("Results Reproduced")
     return badges
+
+
+def _same_run(records: list[dict], workflow: str, parameters: dict) -> dict | None:
+    """The last recorded run of ``workflow`` with these parameters (its outputs are comparable with the rerun's)."""
+    matching = [
+        record
+        for record in records
+        if record.get("workflow") == workflow
+        and set(record.get("parameters") or {}) == set(parameters)
+        and all(_same_parameter(value, parameters[name]) for name, value in (record.get("parameters") or {}).items())
+    ]
+    return matching[-1] if matching else None
 
 
 def _original(records: list[dict], workflow: str, parameters: dict) -> dict | None:

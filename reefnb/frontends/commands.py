@@ -27,13 +27,14 @@ from reefnb.analysis.dashboard import build_dashboard, choose_objectives, dashbo
 from reefnb.analysis.frame import metric_meaning, results_and_solution
 from reefnb.analysis.pareto import ok_runs, pareto_front
 from reefnb.analysis.plots import pareto_chart, save_chart
-from reefnb.common.exceptions import ReefError, UsageError
+from reefnb.common.exceptions import ManifestError, ReefError, UsageError
 from reefnb.common.units import parse_size
 from reefnb.provision import declare, detection, envs, initialised, install
 from reefnb.provision.artifacts import split_artifact_arguments
 from reefnb.runs import sweeps
 from reefnb.runs.processes import exclusive
 from reefnb.sharing import package, registry, sources
+from reefnb.solution.checks import kernel_call_problems
 from reefnb.solution.manifest import Solution, solution_folder
 from reefnb.solution.notebook import NotebookParameter, notebook_language, notebook_parameters, parameters_schema, read_notebook
 from reefnb.solution.params import read_parameter_file
@@ -196,8 +197,14 @@ def notebook_parameters_of(solution: Solution, workflow: str | None, notebook_pa
 
 
 def validate(path: str | Path) -> Solution:
-    """The solution at ``path`` once its manifest and notebooks check out (ManifestError listing the problems)."""
-    return reefnb.load_solution(path)
+    """The solution at ``path`` once its manifest and notebooks check out (ManifestError listing the problems), and
+    its workflow notebooks call only what the kernel environments reef creates have (``kernel_call_problems``: a
+    notebook that calls more fails where ``reef init`` puts it; loading it to run natively is still allowed)."""
+    solution = reefnb.load_solution(path)
+    problems = [f"{solution.manifest_path}: {pointer}: {message}" for pointer, message in kernel_call_problems(solution.data, solution.path)]
+    if problems:
+        raise ManifestError(problems)
+    return solution
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ Each returns (JSON pointer, message) pairs.
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,8 +15,8 @@ from urllib.parse import urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from reefnb.common.exceptions import PathOutside
-from reefnb.common.json_input import pointer_token
+from reefnb.common.exceptions import PathOutside, ReefError
+from reefnb.common.json_input import pointer_token, read_json
 from reefnb.solution.confinement import resolve_inside
 
 SCHEMES = ("http", "https", "file")
@@ -148,3 +150,138 @@ def api_problems(api: dict, folder: Path) -> list[tuple[str, str]]:
         except PathOutside as error:
             problems.append(("/api/demo", str(error)))
     return problems
+
+
+# --- what a workflow notebook may call of reefnb: what the kernel environments reef creates have ---------------
+
+KERNEL_PART_TEXT = "record, attach, run_folder, fetch_artifact, the LoadGen harness reefnb.kernel.bench and reef's exceptions"
+_CATCHES_IMPORT_ERROR = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def kernel_call_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
+    """(JSON pointer, message) for each ``reefnb`` name or module that a workflow's Python notebook uses and the
+    kernel environments reef creates do not carry (``reefnb.kernel.KERNEL_API`` and ``KERNEL_PART``): run where
+    ``reef init`` puts it, that notebook fails with an ImportError. A use inside a ``try`` that catches
+    ImportError is the author's own fallback and is not reported; so is a cell that does not parse as Python
+    (after its IPython magics). Each notebook is reported once, under the first workflow that names it."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, spec in data.get("workflows", {}).items():
+        notebook = spec.get("notebook")
+        if not isinstance(notebook, str) or notebook in seen:
+            continue
+        seen.add(notebook)
+        try:
+            cells = _python_cells(resolve_inside(folder, notebook))
+        except (PathOutside, OSError, ValueError, ReefError):  # validate_manifest reports an unreadable notebook
+            continue
+        shown = json.dumps(notebook, ensure_ascii=False)[1:-1]  # one line, whatever the file is called
+        for used, cell, line in _reefnb_uses_not_carried(cells):
+            problems.append(
+                (
+                    f"/workflows/{pointer_token(name)}/notebook",
+                    f"{shown}: cell {cell}, line {line}: reefnb.{used} is not in the kernel environments reef creates (they carry "
+                    f"{KERNEL_PART_TEXT}), so the notebook fails there with an ImportError: call it from reef's own python, or catch the ImportError",
+                )
+            )
+    return problems
+
+
+def _python_cells(path: Path) -> list[tuple[int, str]]:
+    """(index, source) of each code cell of a Python notebook, IPython's magics and shell lines made ``pass``;
+    [] for a notebook in another language."""
+    notebook = read_json(path, expect=dict)
+    metadata = notebook.get("metadata") or {}
+    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name") or "python"
+    if str(language).lower() != "python":
+        return []
+    cells = []
+    for index, cell in enumerate(notebook.get("cells") or []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        if text.lstrip().startswith("%%"):  # a cell magic: not Python
+            continue
+        lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in text.splitlines()]
+        cells.append((index, "\n".join(lines)))
+    return cells
+
+
+def _reefnb_uses_not_carried(cells: list[tuple[int, str]]) -> list[tuple[str, int, int]]:
+    """(dotted name after ``reefnb.``, cell index, line) of the first use of each name a kernel environment lacks."""
+    from reefnb.kernel import KERNEL_API, KERNEL_PART
+
+    trees = []
+    for index, source in cells:
+        try:
+            trees.append((index, ast.parse(source)))
+        except (SyntaxError, ValueError):
+            continue
+    imported = [alias for _, tree in trees for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    # the names bound to reefnb itself: import reefnb [as NAME], and import reefnb.sub (which binds reefnb)
+    aliases = {alias.asname or "reefnb" for alias in imported if alias.name == "reefnb" or (alias.name.startswith("reefnb.") and not alias.asname)}
+    modules = _reefnb_modules()
+    found: dict[str, tuple[int, int]] = {}
+
+    def carried(dotted: list[str]) -> str | None:
+        """The first part of ``reefnb.<dotted>`` that a kernel environment lacks, or None."""
+        for depth in range(1, len(dotted) + 1):
+            module = ".".join(["reefnb", *dotted[:depth]])
+            if module in KERNEL_PART:
+                continue
+            if module in modules or depth == 1 and dotted[0] not in KERNEL_API:
+                return ".".join(dotted[:depth])
+            return None
+        return None
+
+    def visit(node: ast.AST, index: int, guarded: bool) -> None:
+        if isinstance(node, ast.Try) and any(_catches_import_error(handler) for handler in node.handlers):
+            for child in node.body:
+                visit(child, index, True)
+            for child in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(child, index, guarded)
+            return
+        lacking = None
+        if isinstance(node, ast.Import):
+            lacking = next(filter(None, (carried(alias.name.split(".")[1:]) for alias in node.names if alias.name.startswith("reefnb."))), None)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module and (node.module == "reefnb" or node.module.startswith("reefnb.")):
+            base = node.module.split(".")[1:]
+            lacking = next(filter(None, (carried([*base, alias.name]) for alias in node.names)), None)
+        elif isinstance(node, ast.Attribute):
+            chain = _attribute_chain(node)
+            if chain and chain[0] in aliases:
+                lacking = carried(chain[1:])
+                if lacking is None:
+                    return  # the inner attributes are part of this chain
+        if lacking is not None and not guarded:
+            found.setdefault(lacking, (index, getattr(node, "lineno", 0)))
+        for child in ast.iter_child_nodes(node):
+            visit(child, index, guarded)
+
+    for index, tree in trees:
+        visit(tree, index, False)
+    return [(name, cell, line) for name, (cell, line) in found.items()]
+
+
+def _attribute_chain(node: ast.Attribute) -> list[str]:
+    """``a.b.c`` as ``["a", "b", "c"]``; [] when it is not rooted at a plain name."""
+    parts = []
+    current: ast.AST = node
+    while isinstance(current, ast.Attribute):
+        parts.append(current.attr)
+        current = current.value
+    return [current.id, *reversed(parts)] if isinstance(current, ast.Name) else []
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(item, ast.Name) and item.id in _CATCHES_IMPORT_ERROR for item in caught)
+
+
+def _reefnb_modules() -> set[str]:
+    """Every module of this reefnb (the whole package here; only the kernel part inside a kernel environment)."""
+    package = Path(__file__).resolve().parent.parent
+    return {".".join(["reefnb", *path.relative_to(package).with_suffix("").parts]).removesuffix(".__init__") for path in package.rglob("*.py")}

@@ -190,8 +190,12 @@ class Scrubber:
         return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
     def _cell(self, cell: dict) -> None:
-        """A cell's outputs, attachments and metadata scrubbed in place (its source is never edited)."""
+        """A cell's outputs, attachments and metadata scrubbed in place. Its source is never edited, but for the
+        cell papermill wrote from the parameters of a run (``injected-parameters``): parameters are scrubbed."""
         outputs, attachments = cell.get("outputs"), cell.get("attachments")
+        tags = (cell.get("metadata") or {}).get("tags") if isinstance(cell.get("metadata"), dict) else None
+        if isinstance(tags, list) and INJECTED_PARAMETERS_TAG in tags and "source" in cell:
+            cell["source"] = self._lines(cell["source"])
         if "outputs" in cell:
             cell["outputs"] = [self._output(output) for output in outputs] if isinstance(outputs, list) else self.value(outputs)
         if "attachments" in cell:
@@ -260,6 +264,7 @@ class Scrubber:
 _DATA_URI = re.compile(r"(data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=]+)")
 _WIDGET_ID = re.compile(r"(IPY_MODEL_)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+INJECTED_PARAMETERS_TAG = "injected-parameters"  # papermill's cell of a run's parameters
 _TEXT_APPLICATIONS = {"application/javascript", "application/x-javascript", "application/ecmascript", "application/x-latex", "application/xml"}
 
 

@@ -69,7 +69,9 @@ def executed(tmp_path_factory):
     ]
     attached = nbformat.v4.new_markdown_cell("![chart](attachment:chart.png)")
     attached["attachments"] = {"chart.png": {"image/png": png_text}}
-    notebook.cells = [cell, attached]
+    injected = nbformat.v4.new_code_cell(f'# Parameters\ntoken = "{TOKEN}"\n')
+    injected.metadata["tags"] = ["injected-parameters"]  # papermill's cell of the run's parameters
+    notebook.cells = [cell, attached, injected, nbformat.v4.new_code_cell(f"key = '{TOKEN}'")]
     text = nbformat.writes(notebook)
     return {"folder": folder, "original": json.loads(text), "scrubbed": json.loads(Scrubber(folder).notebook(text)), "png": png, "other": other}
 
@@ -133,3 +135,9 @@ def test_secrets_and_paths_in_text_are_scrubbed(executed):
 )
 def test_mime_kinds(mime, kind):
     assert mime_kind(mime) == kind
+
+
+def test_code_is_kept_but_a_runs_injected_parameters_are_scrubbed(executed):
+    cells = executed["scrubbed"]["cells"]
+    assert "".join(cells[2]["source"]) == f'# Parameters\ntoken = "{REDACTED}"\n'
+    assert "".join(cells[3]["source"]) == f"key = '{TOKEN}'"  # the author's code is exported as written

@@ -12,7 +12,6 @@ import copy
 import io
 import json
 import re
-import timeit
 
 import nbformat
 import pandas as pd
@@ -410,8 +409,9 @@ def test_differences_html_shows_the_cell_both_values_and_fetches_nothing():
     assert "## added /cells/3:" in page and '<span class="reef-nbdiff-added">+          new</span>' in page
 
 
-def test_fifty_outputs_compare_in_well_under_100_ms():
-    """The time reproduce adds per compared notebook, images apart (decoding them is scikit-image's and Pillow's)."""
+def test_fifty_outputs_of_every_kind_are_compared():
+    """Fifty outputs of five kinds, ten of them with volatile parts; how long it takes is benchmarks/outputs_compare.py's
+    to measure (tests never assert on wall-clock time)."""
     cells = []
     for number in range(10):
         frame = pd.DataFrame({"value": [number * 1.5 + row for row in range(20)], "name": [f"r{row}" for row in range(20)]})
@@ -429,8 +429,6 @@ def test_fifty_outputs_compare_in_well_under_100_ms():
     rerun = copy.deepcopy(recorded)
     comparison = compare_notebooks(recorded, rerun)
     assert comparison["compared"] == 50 and comparison["volatile"] == 10 and comparison["verdict"] == "reproduced"
-    took = min(timeit.repeat(lambda: compare_notebooks(recorded, rerun), number=1, repeat=5))  # the best of 5: CPUs are shared
-    assert took < 0.1, f"{took * 1000:.1f} ms for 50 outputs"
 
 
 # --- real kernels: the same notebook run twice --------------------------------------------------------

@@ -123,6 +123,7 @@ def reproduce(
     solution = _open_source(source, package, trust, folder)
     originals = package_records(solution.path)
     try:
+        settings = OutputSettings.from_manifest(solution.data, solution.manifest_path)  # a bad mask stops here, before anything runs
         provide_artifacts(solution, artifacts or {})
     except BaseException:
         if package and folder is None:  # nothing ran: the new reproduction folder goes
@@ -134,7 +135,7 @@ def reproduce(
     for path in missing_files:
         log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
     started = time.monotonic()
-    judging = _Judging(tolerance_scale, OutputSettings.from_manifest(solution.data, solution.manifest_path), Scrubber(solution.path))
+    judging = _Judging(tolerance_scale, settings, Scrubber(solution.path))
     experiments = []
     for entry in expectations:
         chosen, parameters = entry.get("workflow", "run"), entry.get("parameters", {})

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import zipfile
+from contextlib import contextmanager
 
 import nbformat
 import pytest
@@ -26,29 +27,43 @@ from reefnb.sharing.package import export_package
 PROBE_CODE = "import reef_probe_pkg, reefnb\nreefnb.record('answer', reef_probe_pkg.answer())\nreefnb.record('probe_version', reef_probe_pkg.VERSION)"
 
 
-@pytest.fixture
-def wheels(tmp_path):
+@contextmanager
+def author_home(root):
+    """The author's own REEF_HOME and Jupyter folders under ``root``, for a fixture the module's tests share
+    (each test has a home of its own, so what they make is not the author's)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("JUPYTER_DATA_DIR", "JUPYTER_PATH"):
+            patch.setenv(name, str(root / "jupyter-data"))
+        patch.setenv("REEF_HOME", str(root / "reef-home"))
+        yield
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
     """Two versions of one package whose answer depends on the version (the author had only the first)."""
+    root = tmp_path_factory.mktemp("probe")
     for folder, versions in (("old", (("1.0.0", 42),)), ("wheels", (("1.0.0", 42), ("2.0.0", 43)))):
         for version, answer in versions:
-            make_wheel(tmp_path / folder, "reef-probe-pkg", version, f"VERSION = '{version}'\ndef answer():\n    return {answer}\n")
-    return tmp_path / "wheels"
+            make_wheel(root / folder, "reef-probe-pkg", version, f"VERSION = '{version}'\ndef answer():\n    return {answer}\n")
+    return root / "wheels"
 
 
-@pytest.fixture
-def package(tmp_path, wheels):
-    """The author's side: a solution needing reef-probe-pkg, initialised with 1.0.0, run once, exported."""
-    folder = write_solution(
-        tmp_path / "author" / "probe",
-        {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}},
-        "x = 1",
-        PROBE_CODE,
-    )
-    code, out, err = call("init", str(folder), "--find-links", str(wheels.parent / "old"), "--env", "author")
-    assert code == 0, err
-    record = reefnb.run(folder)
-    assert record["status"] == "ok" and record["metrics"]["answer"]["value"] == 42
-    return export_package(folder, tmp_path / "probe.reef.zip")["package"]
+@pytest.fixture(scope="module")
+def package(wheels):
+    """The author's side, once for the module: a solution needing reef-probe-pkg, initialised with 1.0.0, run once, exported."""
+    root = wheels.parent
+    with author_home(root):
+        folder = write_solution(
+            root / "author" / "probe",
+            {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}},
+            "x = 1",
+            PROBE_CODE,
+        )
+        code, out, err = call("init", str(folder), "--find-links", str(root / "old"), "--env", "author")
+        assert code == 0, err
+        record = reefnb.run(folder)
+        assert record["status"] == "ok" and record["metrics"]["answer"]["value"] == 42
+        return export_package(folder, root / "probe.reef.zip")["package"]
 
 
 pytestmark = pytest.mark.usefixtures("private_jupyter")
@@ -71,7 +86,7 @@ def test_round_trip_in_a_new_environment_pins_the_locked_versions(tmp_path, whee
     )
     assert code == 0, out + err
     assert "answer: reproduced" in out and "REPRODUCED" in out
-    assert get_environment("probe-reproduce").path != get_environment("author").path
+    assert environment_packages(get_environment("probe-reproduce").python, refresh=True)["reef-probe-pkg"] == "1.0.0"
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["verdict"] == "reproduced" and "Results Reproduced" in report["badges"]
     page = (tmp_path / "report.html").read_text()
@@ -160,10 +175,7 @@ def recorded(tmp_path_factory):
         make_wheel(root / folder, "reef-needs-helper", "1.0.0", "import reef_helper_dep\ndef answer():\n    return 2 * reef_helper_dep.VALUE\n")
         for index, (value,) in enumerate(versions):
             make_wheel(root / folder, "reef-helper-dep", f"{index + 1}.0.0", f"VALUE = {value}\n")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("JUPYTER_DATA_DIR", "JUPYTER_PATH"):
-            patch.setenv(name, str(root / "jupyter-data"))
-        patch.setenv("REEF_HOME", str(root / "reef-home"))
+    with author_home(root):
         folder = write_solution(
             root / "author" / "helped",
             {"name": "helped", "version": "1.0.0", "requires": {"packages": ["reef-needs-helper>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}},

@@ -90,10 +90,11 @@ def reproduce(
         Run only the expectations listed for this profile (e.g. ``smoke``); an expectation that names
         no profile belongs to ``full``.
     env
-        Where the experiments run: ``"new"`` (the default for a package) makes a fresh environment with
-        the lock's exact package versions; ``"native"`` runs on this python's kernel, installing nothing;
-        any other value names an existing reef environment. For a solution folder the default is where
-        ``reef run`` would run.
+        Where the experiments run: ``"new"`` (the default for a package) makes a fresh environment from
+        the package's whole lock, hash-checked; ``"native"`` installs nothing and runs each notebook on a
+        kernel of its language (a Python notebook on this python's, another on the kernel it names, or a
+        ReefError saying how to get it); any other value names an existing reef environment. For a
+        solution folder the default is where ``reef run`` would run.
     pip_options
         Options for the installer of a ``"new"`` environment.
     on_plan

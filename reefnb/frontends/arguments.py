@@ -419,8 +419,9 @@ def _reproduce_verb(verb: Verb) -> None:
         "--env",
         dest="environment",
         metavar="new|native|NAME",
-        help="where to run: new (a fresh environment with the lock's versions; the default for a package), "
-        "native (this python, nothing installed) or an existing reef environment",
+        help="where to run: new (a fresh environment with the package's whole lock, hash-checked; the default for a package), "
+        "native (this machine, nothing installed: a Python notebook on this python, another language on its own kernel) "
+        "or an existing reef environment",
     )
     _find_links_options(reproduce, when="--env new: ")
     reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")

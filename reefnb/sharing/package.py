@@ -1,8 +1,9 @@
 """Artifact packages: export a notebook or solution as one ``.reef.zip`` and import one safely.
 
 A package holds ``solution.json`` (with ``expected`` results from the recorded runs), the
-notebooks and files they read, ``reef.lock.json``, the run records under ``results/``, an
-RO-Crate (``ro-crate-metadata.json``, each run a CreateAction as in the Process Run Crate
+notebooks and files they read, ``reef.lock.json``, the run records under ``results/`` with each
+run's executed notebook (``results/RUN_ID/notebook.ipynb``, its outputs scrubbed of text secrets and
+paths, images and widgets whole), an RO-Crate (``ro-crate-metadata.json``, each run a CreateAction as in the Process Run Crate
 profile), the files repo2docker reads (``requirements.txt``, ``runtime.txt``) and ``SHA256SUMS``.
 The same input gives the same bytes: sorted members, fixed times and permissions, no wall clock.
 Importing only extracts, after checking every member and checksum; it never runs code.
@@ -115,7 +116,10 @@ def export_package(
     The files each run attached (``reefnb.attach``) go in ``results/RUN_ID/files/``, byte for byte and
     checked (see ``attachments.packed_attachments``), unless ``with_files`` is False.
     The package carries the ok runs of the solution's notebooks as they are now (same notebook
-    content), and the expected results drawn from them.
+    content) that ran in this folder (copies of it elsewhere keep theirs), each with its executed notebook
+    (``results/RUN_ID/notebook.ipynb``, scrubbed; a run whose executed notebook is gone goes without it, with
+    a warning), and the expected results drawn from them. No member names an absolute or home path: files a run
+    read outside the folder are named relative to it (``../data/x.csv``) or left out, with a warning.
 
     Parameters
     ----------

@@ -154,6 +154,8 @@ def _fifo(name: str) -> zipfile.ZipInfo:
         ([(_fifo("pipe"), b"")], "special files"),
         ([("a.txt", b"1"), ("a.txt", b"2")], "duplicate name"),
         ([("big.bin", b"\0" * 5_000_000)], "zip bomb"),
+        ([("results/20260101T000000Z-0000000a/notebook.ipynb", b"{not json")], "notebook.ipynb'"),  # a run's executed notebook
+        ([("results/20260101T000000Z-0000000a/notebook.ipynb", b"[" * 100 + b"]" * 100)], "nested deeper"),
     ],
 )
 def test_import_refuses_malicious_archives(tmp_path, members, reason):

@@ -169,7 +169,7 @@ def export_package(
     export = _export_source(source)
     _gather_files(export, store, options)
     _complete_manifest(export, source, options)
-    scrubber = Scrubber(export.folder, interpreters=_interpreter_prefixes(export.records))
+    scrubber = package_scrubber(export.folder, export.records)
     export.data = scrubber.value(export.data)
     members = _file_members(export.files, scrubber)
     clean_records = _result_members(members, export, scrubber, options.with_files)
@@ -180,13 +180,15 @@ def export_package(
     return _export_summary(output, export, members, clean_records)
 
 
-def _interpreter_prefixes(records: list[dict]) -> tuple[str, ...]:
-    """This interpreter's prefixes and those the runs' kernels had: outputs name them in tracebacks and warnings."""
+def package_scrubber(folder: str | Path, records: Sequence[dict] = ()) -> Scrubber:
+    """The scrubber a package's members go through: ``folder`` written ``.``, the home folder ``~``, this
+    interpreter's prefixes and those the runs' kernels had ``<python>`` (outputs name them in tracebacks and
+    warnings). A reproduction scrubs its rerun's notebook with the one for its folder and rerun, so both read alike."""
     prefixes = {sys.prefix, sys.base_prefix}
     for record in records:
         python = (record.get("environment") or {}).get("python") or {}
         prefixes |= {python[key] for key in ("prefix", "base_prefix") if isinstance(python.get(key), str) and os.path.isabs(python[key])}
-    return tuple(sorted(prefix for prefix in prefixes if Path(prefix).parent != Path(prefix)))
+    return Scrubber(folder, interpreters=tuple(sorted(prefix for prefix in prefixes if Path(prefix).parent != Path(prefix))))
 
 
 def _export_summary(output: Path, export: _Export, members: dict[str, bytes], clean_records: list[dict]) -> dict:

@@ -11,12 +11,16 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import call
 
+import reefnb
 from reefnb.common.exceptions import ReefError
+from reefnb.provision.envs import get_environment, uv_executable
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("pycocotools")
@@ -224,27 +228,6 @@ def test_a_reference_csv_without_labels_is_refused(tmp_path):
         reference_csv(tmp_path / "missing.csv")
 
 
-def test_reduced_sweep_on_the_synthetic_set(flagship):
-    """One variant on both TFLite backends through the real notebook: LoadGen VALID, mAP above random boxes.
-
-    As in the demo, 1 s and 100 queries at least: at 300 ms and 50 queries, two runs sharing the two
-    cores often left too few queries for LoadGen's early-stopping estimate of p90 (INVALID)."""
-    import reefnb
-
-    result = reefnb.sweep(
-        flagship, grid={"backend": ["tflite", "tflite-int8"]}, parameters={"model": VARIANTS[0], "min_duration_ms": 1000, "min_query_count": 100}, jobs=2
-    )
-    assert len(result) == 2
-    for record in result:
-        assert record["status"] == "ok", record.get("error")
-        metrics = {name: metric["value"] for name, metric in record["metrics"].items()}
-        assert metrics["loadgen_result"] == "VALID" and metrics["latency_p90_ms"] > 0
-        assert metrics["mAP"] > 0.15 > 20 * metrics["mAP_random_baseline"]
-        assert metrics["images"] == 50 and metrics["dataset_source"] in ("generate", "cache")
-    frame = reefnb.results(solution="obj-detection-coco-tf")
-    assert set(frame["param.backend"]) == {"tflite", "tflite-int8"}
-
-
 def test_a_bad_parameter_is_refused_before_any_kernel(flagship):
     from reefnb.frontends.cli import main as cli_main
 
@@ -253,14 +236,136 @@ def test_a_bad_parameter_is_refused_before_any_kernel(flagship):
     assert "backend" in err.getvalue() and "onnx" in err.getvalue()
 
 
-def test_reproduce_smoke_profile_groups_verdicts_by_claim(flagship):
-    from reefnb.frontends.cli import main as cli_main
+# --- the flagship as docs/flagship.md runs it: in its own environment ------------------------------------------
 
-    out, err = io.StringIO(), io.StringIO()
-    code = cli_main(["reproduce", str(flagship), "--profile", "smoke", "--json"], out=out, err=err)
-    assert code == 0, err.getvalue() + out.getvalue()
-    report = json.loads(out.getvalue())
-    manifest = json.loads((flagship / "solution.json").read_text())
+ENVIRONMENT = "obj-detection-coco-tf"  # reef init names the environment after the solution
+
+
+@dataclass
+class Documented:
+    """What the documented commands did: each one's exit code, output and seconds, the benchmark's records, the
+    files outside runs/ before and after the benchmark, and the reproduction's JSON report."""
+
+    folder: Path
+    variables: dict[str, str]
+    shown: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    records: list[dict] = field(default_factory=list)
+    outside_runs: tuple[set[str], set[str]] = (set(), set())
+    report: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def documented(tmp_path_factory) -> Documented:
+    """docs/flagship.md's commands on a copy of the flagship, with a fresh REEF_HOME: ``reef init FOLDER`` (its own
+    environment, made by uv when it is beside reef's python, else pip; no index option, as documented: uv reads its
+    cache, offline), then ``reef benchmark FOLDER``, then ``reef reproduce FOLDER --profile smoke``. Each command
+    runs only when the one before succeeded. The slowest fixture of the suite: the tests below share it."""
+    root = tmp_path_factory.mktemp("flagship-as-documented")
+    folder = root / "obj-detection-coco-tf"
+    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json"))
+    variables = {
+        "REEF_HOME": str(root / "reef-home"),
+        "JUPYTER_DATA_DIR": str(root / "jupyter-data"),  # the environment's kernelspec goes here
+        "JUPYTER_PATH": str(root / "jupyter-data"),
+        "UV_OFFLINE": "1",
+    }
+    done = Documented(folder, variables)
+    commands = {"init": ["init", str(folder)], "benchmark": ["benchmark", str(folder)], "reproduce": ["reproduce", str(folder), "--profile", "smoke"]}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        for step, arguments in commands.items():
+            before = _files_outside_runs(folder)
+            started = time.perf_counter()
+            done.shown[step] = call(*arguments)
+            done.seconds[step] = time.perf_counter() - started
+            if step == "benchmark":
+                done.outside_runs = (before, _files_outside_runs(folder))
+                done.records = reefnb.default_store().records(solution="obj-detection-coco-tf")
+            if done.shown[step][0] != 0:
+                break
+        print("documented flagship commands:", ", ".join(f"reef {step} {seconds:.1f} s" for step, seconds in done.seconds.items()))  # -s shows it
+        report = folder / "reproduce-report.json"
+        done.report = json.loads(report.read_text()) if report.is_file() else {}
+    return done
+
+
+@pytest.fixture
+def its_environment(documented, monkeypatch) -> Documented:
+    """The documented run's REEF_HOME and Jupyter folders, for a test that reads its store or runs on its environment."""
+    for name, value in documented.variables.items():
+        monkeypatch.setenv(name, value)
+    return documented
+
+
+def _succeeded(documented: Documented, step: str) -> str:
+    """The standard output of a documented command that exited 0 (the failure's output otherwise)."""
+    assert step in documented.shown, f"reef {step} did not run: an earlier command failed: {documented.shown}"
+    code, out, err = documented.shown[step]
+    assert code == 0, f"reef {step} exited {code}: {err}{out}"
+    return out
+
+
+def _in_its_environment(record: dict) -> bool:
+    """The run's kernel was the environment's, with reefnb's kernel part: not the development kernel (papermill there)."""
+    environment = record["environment"]
+    python = Path(environment["python"]["executable"])
+    return (
+        environment["name"] == ENVIRONMENT
+        and environment["kernel"] == f"reef-{ENVIRONMENT}"
+        and python.parent.parent == Path(get_environment(ENVIRONMENT).path)
+        and "reefnb" in environment["packages"]
+        and "papermill" not in environment["packages"]
+    )
+
+
+def test_init_makes_the_flagship_its_own_environment(its_environment):
+    out = _succeeded(its_environment, "init")
+    environment = get_environment(ENVIRONMENT)
+    assert f"ready: {ENVIRONMENT} in {environment.path} (kernel reef-{ENVIRONMENT})" in out
+    assert environment.installer == ("uv" if uv_executable() else "pip")  # uv beside reef's python: reef's installer uses it
+    assert Path(environment.python) != Path(sys.executable)
+    lock = json.loads((its_environment.folder / "reef.lock.json").read_text())
+    assert lock["environment"]["name"] == ENVIRONMENT and lock["environment"]["kernel"] == f"reef-{ENVIRONMENT}"
+    locked = {name.lower().replace("_", "-") for name in lock["packages"]}
+    assert {"tensorflow-cpu", "pycocotools", "mlcommons-loadgen", "ai-edge-litert", "ipykernel"} <= locked
+
+
+def test_benchmark_gives_six_of_six_ok_on_the_environment_s_kernel(its_environment):
+    out = _succeeded(its_environment, "benchmark")
+    assert "6 runs, 6 ok, 0 not ok" in out
+    records = its_environment.records
+    assert len(records) == 6 and all(record["status"] == "ok" for record in records), [record.get("error") for record in records]
+    assert all(_in_its_environment(record) for record in records), [record["environment"]["name"] for record in records]
+    assert sorted((record["parameters"]["model"], record["parameters"]["backend"]) for record in records) == [
+        (model, backend) for model in VARIANTS for backend in ("tf", "tflite", "tflite-int8")
+    ]
+
+
+def test_each_benchmark_run_is_valid_and_beats_random_boxes(its_environment):
+    """Each shipped variant on each backend through the real notebook: LoadGen VALID, mAP above random boxes, and
+    the SavedModel and TFLite fp32 backends agree. As in the demo, 1 s and 100 queries at least: at 300 ms and 50
+    queries, two runs sharing the two cores often left too few queries for LoadGen's early-stopping estimate of p90."""
+    _succeeded(its_environment, "benchmark")
+    found = {}
+    for record in its_environment.records:
+        metrics = {name: metric["value"] for name, metric in record["metrics"].items()}
+        assert metrics["loadgen_result"] == "VALID" and metrics["latency_p90_ms"] > 0, record["parameters"]
+        assert metrics["mAP"] > 0.15 > 20 * metrics["mAP_random_baseline"]
+        assert metrics["images"] == 50 and metrics["dataset_source"] == "cache"  # generated by reef init
+        found[record["parameters"]["model"], record["parameters"]["backend"]] = metrics["mAP"]
+    for model in VARIANTS:
+        assert found[model, "tf"] == pytest.approx(found[model, "tflite"], abs=0.01)
+    frame = reefnb.results(solution="obj-detection-coco-tf")
+    assert set(frame["param.backend"]) == {"tf", "tflite", "tflite-int8"} and len(frame) >= 6
+
+
+def test_reproduce_smoke_profile_groups_verdicts_by_claim(its_environment):
+    out = _succeeded(its_environment, "reproduce")
+    assert out.strip().splitlines()[-1].startswith("obj-detection-coco-tf@0.1.0: REPRODUCED (")
+    report = its_environment.report
+    manifest = json.loads((FLAGSHIP / "solution.json").read_text())
     smoke = [entry["id"] for entry in manifest["expected"] if "smoke" in entry.get("profiles", ["full"])]
     assert [experiment["id"] for experiment in report["experiments"]] == smoke
     claims = {claim["id"]: claim for claim in report["claims"]}
@@ -269,11 +374,14 @@ def test_reproduce_smoke_profile_groups_verdicts_by_claim(flagship):
     assert checked and all(claim["verdict"] == "reproduced" for claim in checked), claims
     assert any(claim["verdict"] == "not checked" for claim in claims.values())  # full-only claims
     assert report["profile"]["name"] == "smoke" and report["profile"]["elapsed_minutes"] >= 0
+    runs = {record["run_id"]: record for record in reefnb.default_store().records(solution="obj-detection-coco-tf")}
+    assert all(_in_its_environment(runs[experiment["run_id"]]) for experiment in report["experiments"])
 
 
-def test_coco_layout_downloads_are_verified_unpacked_and_read(flagship, tmp_path):
+def test_coco_layout_downloads_are_verified_unpacked_and_read(its_environment, flagship, tmp_path):
     """dataset=coco-50 through the manifest's real artifact entries (on demand, sha256, unpack), the two
-    official archives' layouts served from 127.0.0.1: annotations/instances_val2017.json and val2017/."""
+    official archives' layouts served from 127.0.0.1: annotations/instances_val2017.json and val2017/. The run downloads
+    them inside the flagship's environment (fetch_artifact of the kernel part)."""
     import threading
     import zipfile
 
@@ -305,12 +413,13 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(flagship, tmp_path
         (flagship / "solution.json").write_text(json.dumps(manifest))
         plan = reefnb.plan_init(flagship, native=True)
         assert {artifact["name"]: artifact["status"] for artifact in plan.artifacts}["coco-val2017-images"] == "on demand"
-        record = reefnb.run(flagship, parameters={"dataset": "coco-50", "mode": "accuracy", "model": VARIANTS[1]})
+        record = reefnb.run(flagship, environment=ENVIRONMENT, parameters={"dataset": "coco-50", "mode": "accuracy", "model": VARIANTS[1]})
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
     assert record["status"] == "ok", record.get("error")
+    assert _in_its_environment(record)
     metrics = {name: metric["value"] for name, metric in record["metrics"].items()}
     assert metrics["dataset_source"] == "download" and metrics["images"] == 50
     assert metrics["mAP"] > 0.15 > 20 * metrics["mAP_random_baseline"]
@@ -357,16 +466,16 @@ def _mlperf_coco_map(accuracy_log: Path, annotation_file: Path) -> float:
     return float(evaluation.stats[0])
 
 
-def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorded_map(flagship):
+def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorded_map(its_environment):
     """Issue 24: the three LoadGen logs of each mode and the COCO detections are attached (sha256 in the record),
-    nothing is written outside the run, and the accuracy log decoded independently gives the recorded mAP."""
+    nothing is written outside the run, and the accuracy log decoded independently gives the recorded mAP.
+    On the benchmark's run of the default detector (TFLite fp32, both modes) in the flagship's environment."""
     import hashlib
 
-    import reefnb
-
-    before = _files_outside_runs(flagship)
-    record = reefnb.run(flagship, parameters={"mode": "both", "min_duration_ms": 300, "min_query_count": 50})
-    assert record["status"] == "ok", record.get("error")
+    _succeeded(its_environment, "benchmark")
+    flagship = its_environment.folder
+    [record] = [record for record in its_environment.records if record["parameters"]["model"] == VARIANTS[1] and record["parameters"]["backend"] == "tflite"]
+    assert record["status"] == "ok" and record["parameters"]["mode"] == "both"
     files = flagship / "runs" / record["run_id"] / "files"
     listed = {entry["name"]: entry for entry in record["files"]}
     logs = [f"{mode}/mlperf_log_{name}" for mode in ("accuracy", "performance") for name in ("summary.txt", "detail.txt", "accuracy.json")]
@@ -374,7 +483,8 @@ def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorde
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256((files / name).read_bytes()).hexdigest() and entry["size"] == (files / name).stat().st_size
     assert "Result is : VALID" in (files / "performance" / "mlperf_log_summary.txt").read_text()
-    assert _files_outside_runs(flagship) == before  # no LoadGen folder, no detections file beside the notebook
+    before, after = its_environment.outside_runs
+    assert before and after == before  # no LoadGen folder, no detections file beside the notebook
     assert {"benchmark.ipynb", "files", "loadgen"} <= {path.name for path in (flagship / "runs" / record["run_id"]).iterdir()}
 
     manifest = json.loads((flagship / "solution.json").read_text())

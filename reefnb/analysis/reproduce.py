@@ -28,7 +28,6 @@ from reefnb.analysis.outputs import NOTHING_COMPARED, OutputSettings, compare_no
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
-from reefnb.common.scrub import Scrubber
 from reefnb.kernel.recording import decode_value
 from reefnb.provision.artifacts import fetch_artifact, file_sha256, supply_artifact
 from reefnb.provision.envs import get_environment
@@ -37,7 +36,7 @@ from reefnb.provision.kernels import refuse_other_languages, solution_kernel
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import compare_files, comparison_line
 from reefnb.runs.execute import run
-from reefnb.sharing.package import import_package, is_package, package_records, recorded_notebook
+from reefnb.sharing.package import import_package, is_package, package_records, package_scrubber, recorded_notebook
 from reefnb.sharing.sources import init
 from reefnb.solution.manifest import load_solution
 from reefnb.solution.notebook import read_notebook
@@ -136,7 +135,7 @@ def reproduce(
     for path in missing_files:
         log.warning("%s: read by the recorded run, missing here: the experiments that read it will fail", path)
     started = time.monotonic()
-    judging = _Judging(tolerance_scale, settings, Scrubber(solution.path))
+    judging = _Judging(tolerance_scale, settings)
     experiments = []
     for entry in expectations:
         chosen, parameters = entry.get("workflow", "run"), entry.get("parameters", {})
@@ -194,12 +193,11 @@ def _expectations(solution: Any, workflow: str | None, profile: str | None, orig
 
 @dataclass(frozen=True)
 class _Judging:
-    """How every experiment of one reproduction is judged: the tolerances' factor, the output settings of the
-    manifest (``outputs``) and the scrubber that makes a rerun's notebook comparable with the packed one."""
+    """How every experiment of one reproduction is judged: the tolerances' factor and the output settings of the
+    manifest (``outputs``)."""
 
     tolerance_scale: float
     outputs: OutputSettings
-    scrubber: Scrubber
 
 
 def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, originals: list[dict]) -> dict:
@@ -259,7 +257,8 @@ def experiment_verdict(status: str, metrics: dict[str, dict], outputs: dict | No
 
 def _compared_outputs(solution: Any, record: dict, original: dict | None, judging: _Judging) -> dict | None:
     """The rerun's executed notebook compared with the recorded run's (None when the package carries none, or
-    the manifest turns the comparison off); the rerun's is scrubbed first, as the packed one was."""
+    the manifest turns the comparison off); the rerun's is scrubbed first, as the packed one was (its folder
+    ``.``, the home ``~``, interpreters ``<python>``: ``package_scrubber``)."""
     if original is None or not judging.outputs.compare:
         return None
     recorded = recorded_notebook(solution.path, original["run_id"])
@@ -268,7 +267,7 @@ def _compared_outputs(solution: Any, record: dict, original: dict | None, judgin
         return None
     started = time.perf_counter()
     before = json.loads(recorded.read_text(encoding="utf-8"))
-    after = json.loads(judging.scrubber.notebook(Path(output).read_text(encoding="utf-8")))
+    after = json.loads(package_scrubber(solution.path, [record]).notebook(Path(output).read_text(encoding="utf-8")))
     comparison = compare_notebooks(before, after, judging.outputs)
     comparison["recorded_run_id"] = original["run_id"]
     comparison["seconds"] = round(time.perf_counter() - started, 4)

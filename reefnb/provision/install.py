@@ -23,7 +23,16 @@ from reefnb.common.units import format_size
 from reefnb.common.version import __version__
 from reefnb.provision import detection
 from reefnb.provision.artifacts import artifact_status, fetch_artifact, split_artifact_arguments, supply_artifact
-from reefnb.provision.envs import Environment, check_name, create_environment, get_environment, install_packages, locked_hashes, remove_environment
+from reefnb.provision.envs import (
+    Environment,
+    check_name,
+    create_environment,
+    get_environment,
+    install_packages,
+    install_reefnb,
+    locked_hashes,
+    remove_environment,
+)
 from reefnb.provision.initialised import remember_solution
 from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements, hash_key, untrusted_pins
 from reefnb.provision.tools import find_tool
@@ -282,6 +291,7 @@ def install_requirements(
             environment = None
         elif plan.exists:
             install_packages(plan.python, installs, options.pip_options, hashes=hashes)
+            install_reefnb(plan.python)  # this reef's kernel part: an older reef's copy may lack what notebooks call (fetch_artifact)
             environment = get_environment(plan.environment)
         else:
             environment = create_environment(plan.environment, installs, python=plan.base_python, pip_options=options.pip_options, hashes=hashes)

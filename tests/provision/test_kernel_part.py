@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import call, write_solution
 
 import reefnb
 from reefnb.kernel import KERNEL_API
@@ -108,3 +110,18 @@ def test_the_kernel_part_carries_what_it_promises_and_says_what_it_does_not(kern
     for name, message in missing.items():
         assert "\n" not in message and message.startswith(f"reefnb.{name} is not in this environment: "), message
         assert "record, attach, run_folder, fetch_artifact" in message and message.endswith(f"call reefnb.{name} from reef's own python")
+
+
+def test_init_into_an_existing_environment_brings_its_kernel_part_up_to_date(kernel_environment, tmp_path, monkeypatch):
+    """An environment an older reef made holds an older kernel part (before fetch_artifact was in it, no
+    reefnb/provision): `reef init` into it copies this reef's part again."""
+    environment, root = kernel_environment
+    [site] = Path(environment.path).glob("lib/python*/site-packages/reefnb")
+    shutil.rmtree(site / "provision")
+    for name, value in {"REEF_HOME": root / "reef-home", "JUPYTER_DATA_DIR": root / "jupyter-data", "JUPYTER_PATH": root / "jupyter-data"}.items():
+        monkeypatch.setenv(name, str(value))
+    folder = write_solution(tmp_path / "older", {"name": "older", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    code, out, err = call("init", str(folder), "--env", "kernel-part")
+    assert code == 0, err
+    assert "ready: older in" in out and (site / "provision" / "artifacts.py").is_file()
+    assert sorted(path.relative_to(site) for path in site.rglob("*.py")) == sorted(kernel_part_files())

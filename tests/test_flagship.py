@@ -29,6 +29,7 @@ pytest.importorskip("mlperf_loadgen")
 REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 VARIANTS = ["ssd-mobilenet-tiny-w050-96", "ssd-mobilenet-tiny-w100-128"]
+IGNORED = shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")  # what a run or `make demo` leaves
 sys.path.insert(0, str(FLAGSHIP))
 
 from detbench import backends, data, evaluate  # noqa: E402
@@ -44,9 +45,10 @@ def synthetic_50(tmp_path_factory):
 
 @pytest.fixture
 def flagship(tmp_path) -> Path:
-    """A private copy of the flagship (runs/ are written inside the solution)."""
+    """A private copy of the flagship (runs/ are written inside the solution), without what `make demo` leaves there
+    (its runs, reports and the lock of its environment, which would send runs to a kernel these tests do not have)."""
     target = tmp_path / "obj-detection-coco-tf"
-    shutil.copytree(FLAGSHIP, target, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.json"))
+    shutil.copytree(FLAGSHIP, target, ignore=IGNORED)
     return target
 
 
@@ -263,7 +265,7 @@ def documented(tmp_path_factory) -> Documented:
     runs only when the one before succeeded. The slowest fixture of the suite: the tests below share it."""
     root = tmp_path_factory.mktemp("flagship-as-documented")
     folder = root / "obj-detection-coco-tf"
-    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json"))
+    shutil.copytree(FLAGSHIP, folder, ignore=IGNORED)
     variables = {
         "REEF_HOME": str(root / "reef-home"),
         "JUPYTER_DATA_DIR": str(root / "jupyter-data"),  # the environment's kernelspec goes here

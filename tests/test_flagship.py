@@ -235,8 +235,8 @@ class Documented:
 @pytest.fixture(scope="module")
 def documented(tmp_path_factory) -> Documented:
     """docs/flagship.md's commands on a copy of the flagship, with a fresh REEF_HOME: ``reef init FOLDER`` (its own
-    environment, made by uv when it is beside reef's python, else pip; no index option, as documented: uv reads its
-    cache, offline), then ``reef benchmark FOLDER``, then ``reef reproduce FOLDER --profile smoke``. Each command
+    environment, made by uv when it is beside reef's python, else pip; no index option, as documented: the
+    installer's cache, else PyPI, as a user's first init), then ``reef benchmark FOLDER``, then ``reef reproduce FOLDER --profile smoke``. Each command
     runs only when the one before succeeded. The slowest fixture of the suite: the tests below share it."""
     root = tmp_path_factory.mktemp("flagship-as-documented")
     folder = root / "obj-detection-coco-tf"
@@ -245,7 +245,6 @@ def documented(tmp_path_factory) -> Documented:
         "REEF_HOME": str(root / "reef-home"),
         "JUPYTER_DATA_DIR": str(root / "jupyter-data"),  # the environment's kernelspec goes here
         "JUPYTER_PATH": str(root / "jupyter-data"),
-        "UV_OFFLINE": "1",
     }
     done = Documented(folder, variables)
     commands = {"init": ["init", str(folder)], "benchmark": ["benchmark", str(folder)], "reproduce": ["reproduce", str(folder), "--profile", "smoke"]}

@@ -34,6 +34,7 @@ from wheels import make_wheel
 
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
+SNIPPET = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)
 FLAGSHIP = "solutions/obj-detection-coco-tf"
 VENV_BIN = Path(sys.executable).parent
 TIMEOUT_S = 300
@@ -44,6 +45,10 @@ NOT_RUN = {
     "make test": "the whole check suite, this test among them",
     "make docs": "part of `make test` (mkdocs build --strict over these pages)",
     ".venv/bin/mkdocs serve": "a server that runs until it is stopped; it serves what `make docs` builds",
+    ".venv/bin/lint-imports": "part of `make test` (target lint), on the repository",
+    "make extension-lint": "part of `make test`: eslint and prettier on extension/",
+    ".venv/bin/python -m pytest -x -q tests/frontends/test_cli.py": "a test file of this suite, which runs it",
+    ".venv/bin/ruff check reefnb tests benchmarks && .venv/bin/ruff format --check FILES": "part of `make test` (target lint); FILES: the files you changed",
     ".venv/bin/python benchmarks/harness_overhead.py": "a measurement (LoadGen runs, its figures in docs/figures.md); the harness it measures "
     "is tested in tests/test_flagship.py",
     "reef env create analysis numpy<2 pandas": "numpy<2 and pandas from the index (no network in tests, and uv's cache has no numpy<2); "
@@ -120,10 +125,15 @@ def shell_commands(markdown: str, document: str) -> list[Command]:
 
 
 def documents() -> list[str]:
-    """README first, then Getting started (the reader's path), then the other pages by name."""
+    """README first, then Getting started (the reader's path), then the other pages by name, each followed by
+    the files it includes (``--8<-- "FILE"``, pymdownx.snippets, relative to mkdocs.yml's folder)."""
     pages = sorted(path.relative_to(REPO).as_posix() for path in (REPO / "docs").glob("*.md"))
     first = ["README.md", "docs/getting-started.md"]
-    return first + [page for page in pages if page not in first]
+    ordered: list[str] = []
+    for page in first + [page for page in pages if page not in first]:
+        included = SNIPPET.findall((REPO / page).read_text(encoding="utf-8"))
+        ordered += [name for name in [page, *included] if name not in ordered]
+    return ordered
 
 
 def all_commands() -> list[Command]:
@@ -259,6 +269,7 @@ CHECKS = {
     "reef run solutions/hello-sweep --json": json_printed,
     "reef run solutions/my-solution --env tf-old": printed("probe_version", "1.0.0"),
     "reef import hello.reef.zip -o hello": written("hello", "folder"),
+    "reef reproduce evaluate.reef.zip --trust --artifact coco=/mnt/data/val.tar": printed("evaluate@0.1.0: REPRODUCED", "1 output compared"),
     "reef search monte carlo": printed("hello-sweep"),
     "reef pull hello-sweep@0.1.0 -o hello-copy": written("hello-copy", "folder"),
     "reef pareto -s hello-sweep --min time_ms --max points --plot front.html": written("front.html", "html"),

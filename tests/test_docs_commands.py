@@ -54,10 +54,11 @@ NOT_RUN = {
     "reef env create analysis numpy<2 pandas": "numpy<2 and pandas from the index (no network in tests, and uv's cache has no numpy<2); "
     "`reef env create` runs in tests/runs/test_sweeps.py",
 }
-# The flagship's commands (TensorFlow) are run by tests/test_flagship.py, and its action server by tests/actions/.
+# The flagship's commands (TensorFlow, the first marker a line holds decides): a page text -> the test that runs them.
 COVERED_ELSEWHERE = {
+    f"reef serve {FLAGSHIP}": "tests/frontends/test_serve.py (the flagship served, its detect action over HTTP)",
+    "curl -s -H": "tests/frontends/test_serve.py::test_flagship_detect_over_http_returns_labelled_detections",
     FLAGSHIP: "tests/test_flagship.py",
-    "curl -s -H": "tests/actions/test_actions.py (the flagship's detect action over HTTP, after the `reef serve` above)",
 }
 
 # Placeholders: as written -> what runs ({root}: the folder holding the workspace), and why.
@@ -417,10 +418,17 @@ def test_extraction_finds_each_command_once_with_its_line():
     ]
 
 
-def test_every_page_line_is_run_or_has_a_reason():
-    """The pages hold shell commands, and each is run, the same as one run, or listed with a reason."""
-    commands = all_commands()
+def test_the_quickstart_runs_once_and_the_other_pages_say_where():
+    """On the real pages: the quickstart of README.md and Getting started is run from the README, Getting
+    started's copy names the README's line; the flagship's commands name the tests that run them, the make
+    targets why they do not run here; every included page's commands are found (CONTRIBUTING.md through docs/contributing.md)."""
     to_run, reasons = plan()
-    assert {command.document for command in commands} >= {"README.md", "docs/getting-started.md"}
-    assert len(to_run) + len(reasons) == len(commands)
-    assert all(reasons.values())
+    readme = {command.key: command for command in shell_commands((REPO / "README.md").read_text(encoding="utf-8"), "README.md")}
+    validate = readme["reef validate solutions/hello-sweep"]
+    assert validate in to_run
+    again = [command for command in all_commands() if command.key == validate.key and command.document == "docs/getting-started.md"]
+    assert again and reasons[again[0].where] == f"the same command as {validate.where}"
+    flagship = [command for command in all_commands() if FLAGSHIP in command.text]
+    assert flagship and all(reasons[command.where].startswith("covered by tests/") for command in flagship)
+    assert reasons[readme["make test"].where] == NOT_RUN["make test"]
+    assert any(command.document == "CONTRIBUTING.md" for command in all_commands())

@@ -111,7 +111,7 @@ def shell_commands(markdown: str, document: str) -> list[Command]:
             continue
         if language not in SHELL_LANGUAGES:
             continue
-        if language == "console":
+        if language == "console" and pending is None:  # a command's `$ ` line; its continuation lines follow it
             if not line.lstrip().startswith("$ "):
                 continue
             line = line.lstrip()[2:]

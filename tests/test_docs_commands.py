@@ -4,9 +4,10 @@ The commands are the lines of the pages' ```bash, ```sh and ```shell blocks and 
 ```console blocks. They run with bash through the installed ``reef``, in reading order (README, Getting
 started, then the other pages by name), each after every command before it, in one workspace: a copy of
 ``solutions/hello-sweep`` and ``notebooks/``, ``.venv`` (a link to the environment running these tests,
-for ``source .venv/bin/activate``) first on the PATH, a fresh REEF_HOME, HOME and Jupyter folders, and no
-network (uv installs from its cache and a folder of local wheels). A command that several pages show
-runs once.
+for ``source .venv/bin/activate``) first on the PATH, a fresh REEF_HOME, HOME and Jupyter folders. Environments
+install as a user's first ``reef init`` does (the installer's cache, else the index: CI's fresh machine has
+no uv cache), the stand-in solution's packages from a folder of local wheels. A command that several pages
+show runs once.
 
 A command added to a page is run by this test. One that cannot run here goes in ``NOT_RUN`` with the
 reason; a file or folder the line stands for (the reader's own) in ``READER_FILES``; a placeholder in
@@ -51,8 +52,7 @@ NOT_RUN = {
     ".venv/bin/ruff check reefnb tests benchmarks && .venv/bin/ruff format --check FILES": "part of `make test` (target lint); FILES: the files you changed",
     ".venv/bin/python benchmarks/harness_overhead.py": "a measurement (LoadGen runs, its figures in docs/figures.md); the harness it measures "
     "is tested in tests/test_flagship.py",
-    "reef env create analysis numpy<2 pandas": "numpy<2 and pandas from the index (no network in tests, and uv's cache has no numpy<2); "
-    "`reef env create` runs in tests/runs/test_sweeps.py",
+    "reef env create analysis numpy<2 pandas": "downloads numpy<2 and pandas (about 60 MB) for one line; `reef env create` runs in tests/runs/test_sweeps.py",
 }
 # The flagship's commands (TensorFlow, the first marker a line holds decides): a page text -> the test that runs them.
 COVERED_ELSEWHERE = {
@@ -309,8 +309,7 @@ class Workspace:
             "MPLCONFIGDIR": str(root / "matplotlib"),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
             "XDG_DATA_HOME": str(self.home / ".local" / "share"),
-            "UV_OFFLINE": "1",  # no network: environments install from uv's cache and the local wheels
-            "UV_FIND_LINKS": str(wheels),
+            "UV_FIND_LINKS": str(wheels),  # my-solution's packages; the rest as a user's: the installer's cache, else the index
             "PIP_FIND_LINKS": str(wheels),
             "GIT_AUTHOR_NAME": "Docs Reader",
             "GIT_AUTHOR_EMAIL": "reader@example.org",

@@ -54,6 +54,10 @@ def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
         if not args.verb:
             parser.print_help(out)
             return EXIT_USAGE
+        # jsonschema's format checker imports rfc3987_syntax, which compiles lark grammars at import (1-2 s of every
+        # reef process that validates or runs a notebook); reef validates with no FormatChecker, so its own process
+        # goes without it ("iri" formats, which jsonschema then leaves unchecked, as it does when the package is absent).
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
         # The one import deferred on purpose: the core loads once a verb is parsed, so that `reef --help`,
         # `reef --version` and a usage mistake answer without it (tests/frontends/test_commands.py checks that `reef --help` loads no core module).
         from reefnb.frontends.terminal import run_verb

@@ -293,8 +293,10 @@ def input_differences(solution: Any, record: dict, original: dict, outputs: dict
             files[path] = "sha256 differs"
     if files:
         differences["files"] = files
+    # A parameter one record lacks took the notebook's default there, which an export may have rewritten (a path made
+    # relative, an --external file's place): only values both runs were given are compared.
     before, after = original.get("parameters") or {}, record.get("parameters") or {}
-    changed = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after)) if not _same_parameter(before.get(name), after.get(name))}
+    changed = {name: [before[name], after[name]] for name in sorted(set(before) & set(after)) if not _same_parameter(before[name], after[name])}
     if changed:
         differences["parameters"] = changed
     return differences

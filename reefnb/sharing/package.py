@@ -276,7 +276,7 @@ def _result_members(members: dict[str, bytes], export: _Export, scrubber: Scrubb
     members[MANIFEST_NAME] = json_bytes(export.data)
     clean_records = []
     for record in export.records:
-        clean = clean_record(record)
+        clean = clean_record(record, export.externals)
         executed = _executed_notebook(record, scrubber, export.warnings)
         clean["notebook"]["output_path"] = "" if executed is None else f"{RESULTS_FOLDER}/{record['run_id']}/{RECORDED_NOTEBOOK}"
         if executed is not None:
@@ -509,13 +509,15 @@ def _with_options(data: dict, authors, license: str | None, paper: str | None) -
     return data
 
 
-def clean_record(record: dict) -> dict:
+def clean_record(record: dict, externals: dict[str, str] | None = None) -> dict:
     """A run record without absolute paths or the host's name: files it read outside its folder are named
-    relative to the folder (``../data/x.csv``) or left out (see ``export_scan.relative_outside``)."""
+    relative to the folder (``../data/x.csv``) or left out (see ``export_scan.relative_outside``); one that
+    ``--external`` declares (``externals``: resolved path -> its place) is named by its place in the solution
+    (``external/NAME/FILE``), where the evaluator's copy goes."""
     record = json.loads(json.dumps(record))
     folder = record["solution"].pop("path", None)
     if "files_read" in record:
-        record["files_read"] = _relative_files_read(record["files_read"], folder)
+        record["files_read"] = _relative_files_read(record["files_read"], folder, externals or {})
     output = record["notebook"].get("output_path")
     if output:
         record["notebook"]["output_path"] = f"runs/{record['run_id']}/{Path(output).name}"
@@ -528,10 +530,12 @@ def clean_record(record: dict) -> dict:
     return record
 
 
-def _relative_files_read(paths: list, folder: str | None) -> list[str]:
+def _relative_files_read(paths: list, folder: str | None, externals: dict[str, str]) -> list[str]:
     kept = []
     for path in paths:
-        if isinstance(path, str) and not os.path.isabs(path):
+        if isinstance(path, str) and os.path.isabs(path) and str(Path(path).resolve()) in externals:
+            kept.append(externals[str(Path(path).resolve())])
+        elif isinstance(path, str) and not os.path.isabs(path):
             kept.append(path)
         elif isinstance(path, str) and folder:
             relative = relative_outside(path, Path(folder))[0]

@@ -60,6 +60,8 @@ def test_external_file_is_an_artifact_the_evaluator_supplies(exported, tmp_path,
     assert manifest["workflows"]["run"]["parameters"]["data_file"] == "external/values/values.csv"
     assert str(data.parent) not in json.dumps(manifest)
     assert not any(name.endswith("values.csv") for name in members)  # the bytes stay with the exporter
+    [record] = [json.loads(content) for name, content in members.items() if name.startswith("results/") and name.endswith(".json")]
+    assert record["files_read"] == ["external/values/values.csv"]  # read where the evaluator's copy goes
 
     elsewhere = tmp_path / "evaluator-disk" / "copy-of-values.csv"  # another machine: the file lives somewhere else
     elsewhere.parent.mkdir()
@@ -87,6 +89,8 @@ def test_external_file_is_an_artifact_the_evaluator_supplies(exported, tmp_path,
     report = json.loads(capsys.readouterr().out)
     assert report["verdict"] == "reproduced"
     assert report["experiments"][0]["metrics"]["total"]["got"] == 16
+    assert report["missing_files"] == []  # the supplied file is where the run read it
+    assert "parameters" not in report["experiments"][0].get("input_differences", {})  # the default export rewrote is no difference
     placed = folder / "external" / "values" / "values.csv"
     assert placed.read_text() == CONTENT and placed.resolve() != elsewhere.resolve()  # a verified copy, in the cache
 

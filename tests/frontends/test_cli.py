@@ -33,9 +33,9 @@ def test_run_prints_ok_run_and_results_json_holds_it(hello):
     assert "samples=3000 method='stratified'" in done.stdout
     printed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("    ")}
     assert printed["points"] == "2916"  # 54 x 54 strata
-    results = reef("results", "--format", "json")
-    assert results.returncode == 0
-    [record] = json.loads(results.stdout)
+    code, out, _ = call("results", "--format", "json")  # in this process: the console script's run is what this test is about
+    assert code == 0
+    [record] = json.loads(out)
     assert record["run_id"] == run_id
     assert record["parameters"] == {"samples": 3000, "method": "stratified"}
     assert {name: f"{metric['value']:.6g}" for name, metric in record["metrics"].items()} == printed
@@ -58,7 +58,7 @@ def test_failing_notebook_exits_1_with_failed_record(tmp_path):
     assert done.returncode == 1
     assert "failed" in done.stdout and "RuntimeError: no GPU found (cell 1)" in done.stdout
     assert "Traceback" not in done.stderr
-    [record] = json.loads(reef("results", "--format", "json", "--solution", "fails").stdout)
+    [record] = json.loads(call("results", "--format", "json", "--solution", "fails")[1])
     assert record["status"] == "failed" and record["error"]["name"] == "RuntimeError"
 
 

@@ -264,14 +264,16 @@ def test_eof_at_the_trust_prompt_is_a_no_in_one_line(tmp_path):
 def test_ctrl_c_during_reef_run_is_one_line_and_exit_130(tmp_path):
     """SIGINT while a cell runs: "reef: interrupted", exit 130, no asyncio "Task exception was never retrieved"."""
     folder = tmp_path / "sleepy"
-    write_notebook(folder / "main.ipynb", "x = 1", "print('started', flush=True)\nimport time\ntime.sleep(120)")
+    in_the_cell = tmp_path / "in-the-sleeping-cell"  # the kernel writes it as the cell begins
+    write_notebook(folder / "main.ipynb", "x = 1", f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(120)")
     (folder / "solution.json").write_text(json.dumps({"name": "sleepy", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
     process = subprocess.Popen([sys.executable, "-m", "reefnb", "run", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
-    executed = folder / "runs"
     deadline = time.monotonic() + 180
-    while not any(executed.glob("*/main.ipynb")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(3)  # the kernel is in the sleeping cell
+    while not in_the_cell.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not in_the_cell.exists():
+        process.kill()
+        pytest.fail(f"the run never reached its sleeping cell: {process.communicate()[1]}")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err

@@ -163,19 +163,16 @@ def test_bare_notebook_runs_as_a_solution(tmp_path):
 
 
 def test_ctrl_c_records_an_interrupted_run(tmp_path, reef_home):
-    folder = write_solution(tmp_path / "s", MINIMAL, "x = 1", "print('started', flush=True)\nimport time\ntime.sleep(60)")
+    in_the_cell = tmp_path / "in-the-slow-cell"  # the kernel writes it as the slow cell begins
+    folder = write_solution(tmp_path / "s", MINIMAL, "x = 1", f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(60)")
     env = {**os.environ, "REEF_HOME": str(reef_home)}
     process = subprocess.Popen([REEF, "run", str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    runs = folder / "runs"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # wait until the slow cell is running
-        outputs = list(runs.glob("*/main.ipynb")) if runs.exists() else []
-        if outputs and "started" in outputs[0].read_text():
-            break
-        time.sleep(0.1)
-    else:
+    deadline = time.monotonic() + 120
+    while not in_the_cell.exists() and process.poll() is None and time.monotonic() < deadline:  # until the slow cell runs
+        time.sleep(0.05)
+    if not in_the_cell.exists():
         process.kill()
-        pytest.fail("the run never reached its slow cell")
+        pytest.fail(f"the run never reached its slow cell: {process.communicate()[1]}")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130

@@ -131,26 +131,32 @@ def test_a_run_whose_worker_dies_is_rescheduled(grid_solution, tmp_path, executo
 
 
 def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
-    """A quick run's record is in the store (and handed to on_record) while a slow run of the same sweep still runs."""
+    """A quick run's record is in the store (and handed to on_record) while a slow run of the same sweep still runs.
+
+    The slow run waits until on_record has had the quick run's record (at most 120 s): no fixed sleep, and a sweep
+    that gathered its records at the end would hand both over after the slow run ended."""
     from datetime import datetime
 
+    handed_over = tmp_path / "quick-run-handed-over"
     solution = write_solution(
         tmp_path / "naps",
         {"name": "naps", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
-        "seconds = 0",
-        "import time, reefnb\ntime.sleep(seconds)\nreefnb.record('slept', seconds)",
+        "slow = 0",
+        f"import pathlib, time, reefnb\nhanded_over, start = pathlib.Path({str(handed_over)!r}), time.monotonic()\n"
+        "while slow and not handed_over.exists() and time.monotonic() - start < 120:\n    time.sleep(0.05)\nreefnb.record('slow', slow)",
     )
     store = Store(tmp_path / "results.sqlite")
     arrivals = []
 
     def on_record(record):
-        arrivals.append((datetime.now().astimezone(), record["parameters"]["seconds"], store.get(record["run_id"]) is not None))
+        arrivals.append((datetime.now().astimezone(), record["parameters"]["slow"], store.get(record["run_id"]) is not None))
+        handed_over.touch()
 
-    records = reefnb.sweep(solution, grid={"seconds": [0, 8]}, scheduler="local:2", store=store, on_record=on_record)
+    records = reefnb.sweep(solution, grid={"slow": [0, 1]}, scheduler="local:2", store=store, on_record=on_record)
     assert sorted(record["status"] for record in records) == ["ok", "ok"] and len(arrivals) == 2
     (quick_at, quick, quick_stored), (_, slow, _) = arrivals
-    slow_ended = datetime.fromisoformat(next(record["ended"] for record in records if record["parameters"]["seconds"] == 8))
-    assert (quick, slow) == (0, 8) and quick_stored
+    slow_ended = datetime.fromisoformat(next(record["ended"] for record in records if record["parameters"]["slow"] == 1))
+    assert (quick, slow) == (0, 1) and quick_stored
     assert quick_at < slow_ended  # streamed as it finished, not gathered at the end
 
 

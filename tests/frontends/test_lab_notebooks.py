@@ -36,6 +36,12 @@ _FINISHED = f"""() => {{
 _OUTPUTS = f"""() => Array.from({_PANEL}.model.cells).filter(cell => cell.type === 'code').map(cell => ({{
   source: cell.sharedModel.getSource(), tags: cell.getMetadata('tags') || [], outputs: cell.outputs.toJSON()
 }}))"""
+# Widget outputs in the model, and widget views rendered in the page.
+_VIEWS = f"""Array.from({_PANEL}.model.cells).flatMap(cell => cell.type === 'code' ? cell.outputs.toJSON() : [])
+  .filter(output => output.data && output.data['application/vnd.jupyter.widget-view+json']).length"""
+_RENDERED = f"{_PANEL}.node.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length"
+# --jp-layout-color0 in each theme's stylesheet: the page has the theme once its body has that colour.
+THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}
 
 
 @pytest.fixture
@@ -72,14 +78,16 @@ def test_every_notebook_runs_clean_in_jupyterlab(lab_root, tmp_path, reef_home):
 
 def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list:
     """Open ``notebooks/NAME`` in JupyterLab, run all its cells, screenshot it; the problems found."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # optional: the test skips without it
+
     page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/notebooks/{name}?reset&token={TOKEN}")  # a workspace of its own
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     # The first kernel of a fresh venv compiles what it imports (PYTHONDONTWRITEBYTECODE): once it took over 120 s
-    # on a loaded 2-core CI machine. Polled each second, not per animation frame.
-    page.wait_for_function(f"() => {_PANEL}?.sessionContext?.session?.kernel?.status === 'idle'", timeout=300_000, polling=1000)
+    # on a loaded 2-core CI machine. Polled every 250 ms, not per animation frame.
+    page.wait_for_function(f"() => {_PANEL}?.sessionContext?.session?.kernel?.status === 'idle'", timeout=300_000, polling=250)
     print(f"{name}: kernel idle, running all cells", flush=True)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(_FINISHED, timeout=600_000, polling=1000)
+    page.wait_for_function(_FINISHED, timeout=600_000, polling=250)
     print(f"{name}: every cell ran", flush=True)
 
     problems = []
@@ -92,13 +100,15 @@ def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list
             if "reef-message reef-error" in html and "reef-error-expected" not in cell["tags"]:
                 problems.append({"cell": cell["source"], "red message": html})
     notebook_node = page.locator(".jp-NotebookPanel:visible")
-    page.wait_for_timeout(3000)  # widget views render after their models arrive
+    try:  # widget views render after their models arrive: until every one has (a view that never does is counted below)
+        page.wait_for_function(f"() => ({_RENDERED}) >= ({_VIEWS}) && !{_PANEL}.node.textContent.includes('Loading widget...')", timeout=30_000, polling=100)
+    except PlaywrightTimeoutError:
+        pass
     for text in ("Error displaying widget", "Loading widget..."):
         if notebook_node.get_by_text(text).count():
             problems.append(f"{text} ({notebook_node.get_by_text(text).count()}x)")
-    views = page.evaluate(f"""() => Array.from({_PANEL}.model.cells).flatMap(cell => cell.type === 'code' ? cell.outputs.toJSON() : [])
-        .filter(output => output.data && output.data['application/vnd.jupyter.widget-view+json']).length""")
-    rendered = page.evaluate(f"() => {_PANEL}.node.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length")
+    views = page.evaluate(f"() => {_VIEWS}")
+    rendered = page.evaluate(f"() => {_RENDERED}")
     if rendered < views:
         problems.append(f"{views} widget outputs, {rendered} rendered")
     if name == "declare-dependencies.ipynb":
@@ -140,6 +150,7 @@ def screenshots(page, name: str, artifacts: Path) -> None:
     }}""")
     for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
         page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-        page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}'")
-        page.wait_for_timeout(1500)  # the theme's stylesheet applies after the attribute changes
+        colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+        page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
+        page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")  # drawn in it
         page.screenshot(path=str(artifacts / f"lab-{stem}-{theme}.png"))

@@ -98,7 +98,7 @@ def test_a_different_package_version_fails_with_the_difference_beside_it(tmp_pat
     code, out, err = call("reproduce", str(package), "--trust", "--env", "newer", "--folder", str(tmp_path / "evaluator"))
     assert code == 1, out + err
     assert "answer: not reproduced (expected 42, got 43" in out
-    assert 'environment packages differs: {"reef-probe-pkg": ["1.0.0", "2.0.0"]' in out
+    assert "environment packages differs: reef-probe-pkg 1.0.0 -> 2.0.0" in out
     folder = tmp_path / "evaluator"
     report = json.loads((folder / "reproduce-report.json").read_text())
     [experiment] = report["experiments"]

@@ -228,6 +228,20 @@ class RunOptions:
     telemetry: bool | None = None
     trace_files: bool = True
     resume: str | None = None
+    trust: bool = False  # run a folder made from a package (see ``refuse_untrusted``)
+
+
+def untrusted_folder(source: str | Path | Solution | None) -> Path | None:
+    """The folder made from a package, with no trust recorded, that ``source`` lies in (``initialised.untrusted_source``)."""
+    return initialised.untrusted_source(source)
+
+
+def refuse_untrusted(source: str | Path | Solution | None, trust: bool = False, what: str = "notebooks") -> None:
+    """The one trust rule of every verb that runs a solution's code (run, sweep, benchmark, reproduce, serve,
+    ``reefnb.use``, the JupyterLab panel): a folder made from a package runs only with ``trust`` or a trust
+    recorded by ``reef init FOLDER --trust``; ReefError (exit 2) naming the folder and how to trust it otherwise."""
+    if not trust:
+        initialised.refuse_untrusted(source, what)
 
 
 def run(options: RunOptions, exclusive_process: bool = False) -> dict:
@@ -239,7 +253,8 @@ def run(options: RunOptions, exclusive_process: bool = False) -> dict:
         return reefnb.resume(options.resume, timeout=options.timeout, progress=options.progress)
     if not options.solution:
         raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
-    chosen = {name: value for name, value in given(options).items() if name not in ("solution", "resume", "workflow", "parameters")}
+    refuse_untrusted(options.solution, options.trust)
+    chosen = {name: value for name, value in given(options).items() if name not in ("solution", "resume", "workflow", "parameters", "trust")}
     if not exclusive_process:
         return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
     with exclusive():
@@ -264,11 +279,13 @@ class SweepOptions:
     telemetry: bool | None = None
     progress: Callable[[SweepProgress], None] | None = None  # after each start and end of a run
     on_record: Callable[[dict], None] | None = None  # each record, as it is made
+    trust: bool = False  # run a folder made from a package (see ``refuse_untrusted``)
 
 
 def sweep(options: SweepOptions) -> list[dict]:
     """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again)."""
-    chosen = {name: value for name, value in given(options).items() if name != "solution"}
+    refuse_untrusted(options.solution, options.trust)
+    chosen = {name: value for name, value in given(options).items() if name not in ("solution", "trust")}
     return reefnb.sweep(options.solution, **chosen)
 
 
@@ -724,6 +741,8 @@ def is_package(source: str | Path) -> bool:
 
 def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None] | None = None) -> dict:
     """Rerun the expected experiments and judge every metric; the report (``verdict``: ``REPRODUCED`` when all hold)."""
+    if not package.is_package(options.source):  # a package file is imported, then needs trust (the core's rule)
+        refuse_untrusted(options.source, options.trust)
     return reproduction.reproduce(
         options.source,
         workflow=options.workflow,

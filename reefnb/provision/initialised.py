@@ -1,10 +1,18 @@
-"""Local solutions, as CodeReef's client had them: the ones initialised on this machine.
+"""Local solutions, as CodeReef's client had them: the ones initialised on this machine, and where each came from.
 
 The index is ``$REEF_HOME/solutions.json``: name -> folder, version, environment.
+
+A folder made from a package (``reef import``, ``reef init PACKAGE``, ``reef pull``, ``reef reproduce PACKAGE``)
+carries its origin: ``.reef-origin.json``, written by the import, never taken from the package (a member of that
+name is refused). Its code is not the user's own: every verb that runs it (``run``, ``sweep``, ``benchmark``,
+``reproduce``, ``serve``, ``reefnb.use``, the JupyterLab panel) refuses it without ``--trust``, unless the trust
+was recorded once, by ``reef init FOLDER --trust`` (``trusted`` in the marker; ``reef ls`` shows it). Folders under
+``solutions_home()`` count as imported with or without a marker; a folder without one elsewhere is the user's own.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import datetime, timezone
@@ -12,8 +20,12 @@ from pathlib import Path
 
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import read_json_object, write_json_object
-from reefnb.common.paths import envs_home, reef_home
+from reefnb.common.paths import envs_home, reef_home, solutions_home
 from reefnb.provision.envs import get_environment, remove_environment
+from reefnb.solution.manifest import Solution, open_solution
+
+ORIGIN_NAME = ".reef-origin.json"  # in a folder made from a package: where it came from, and the trust decision
+_MAX_ORIGIN_BYTES = 64 * 1024
 
 
 def index_path() -> Path:
@@ -53,6 +65,7 @@ def list_solutions() -> list[dict]:
                 **entry,
                 "name": name,
                 "exists": Path(entry["path"]).is_dir(),
+                "trust": trust_decision(entry["path"]),
                 "environment_bytes": folder_size(env_path) if env_path else 0,
                 "solution_bytes": folder_size(Path(entry["path"])),
             }
@@ -117,3 +130,105 @@ def folder_size(path: Path | None) -> int:
             except OSError:
                 pass
     return total
+
+
+# --- origin and trust ------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_origin(folder: Path, source: str | Path) -> None:
+    """Mark ``folder`` as made from the package ``source`` (not trusted: see ``record_trust``)."""
+    write_json_object(Path(folder) / ORIGIN_NAME, {"origin": "package", "source": str(source), "imported": _now(), "trusted": None})
+
+
+def _read_origin(marker: Path) -> dict:
+    """The marker's content; an unreadable or foreign one is an origin without trust (it fails closed)."""
+    try:
+        with marker.open("rb") as stream:
+            data = json.loads(stream.read(_MAX_ORIGIN_BYTES + 1)[:_MAX_ORIGIN_BYTES])
+    except (OSError, ValueError):
+        return {"trusted": None}
+    return data if isinstance(data, dict) else {"trusted": None}
+
+
+def package_origin(path: str | Path) -> Path | None:
+    """The folder made from a package that ``path`` (symbolic links followed) lies in, None for the user's own.
+
+    That is the nearest folder, ``path`` or a parent, holding ``ORIGIN_NAME``, else the folder under
+    ``solutions_home()`` it lies in (imported there before markers were written)."""
+    try:
+        resolved = Path(path).resolve()
+        for folder in (resolved, *resolved.parents):
+            if (folder / ORIGIN_NAME).is_file():
+                return folder
+        home = solutions_home().resolve()
+        inside = resolved.relative_to(home).parts
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return home / inside[0] if inside else None
+
+
+def trusted_at(folder: Path) -> str | None:
+    """When the trust in package folder ``folder`` was recorded (``reef init FOLDER --trust``), None if never."""
+    marker = Path(folder) / ORIGIN_NAME
+    trusted = _read_origin(marker).get("trusted") if marker.is_file() else None
+    return trusted.get("at") if isinstance(trusted, dict) and isinstance(trusted.get("at"), str) else None
+
+
+def untrusted_origin(path: str | Path) -> Path | None:
+    """The package folder ``path`` lies in when no trust in it was recorded; None when it may run."""
+    folder = package_origin(path)
+    return folder if folder is not None and trusted_at(folder) is None else None
+
+
+def trust_decision(path: str | Path) -> str:
+    """What ``reef ls`` says of a folder: ``own`` (no package made it), ``trusted DATE`` or ``not trusted``."""
+    folder = package_origin(path)
+    if folder is None:
+        return "own"
+    at = trusted_at(folder)
+    return f"trusted {at}" if at else "not trusted"
+
+
+def record_trust(path: str | Path) -> Path | None:
+    """Record that the user trusts the package folder ``path`` lies in (``reef init FOLDER --trust``); the folder,
+    None when ``path`` is the user's own (nothing to record)."""
+    folder = package_origin(path)
+    if folder is None:
+        return None
+    marker = folder / ORIGIN_NAME
+    data = _read_origin(marker) if marker.is_file() else {"origin": "package", "source": str(folder)}
+    write_json_object(marker, {**data, "trusted": {"at": _now(), "by": "reef init --trust"}})
+    return folder
+
+
+def untrusted_source(source: str | Path | Solution | None) -> Path | None:
+    """The package folder without recorded trust that ``source`` (a solution, its folder or manifest, a notebook;
+    symbolic links followed) or one of its workflows' notebooks lies in; None when it may run."""
+    if not source:
+        return None
+    if isinstance(source, Solution):
+        solution, paths = source, [source.path]
+    else:
+        paths = [Path(source)]
+        try:
+            solution = open_solution(source) if Path(source).exists() else None
+        except (ReefError, OSError):
+            solution = None  # the verb itself says what is wrong with it
+    if solution is not None:
+        paths += [flow.notebook for flow in solution.workflows.values()]
+    return next((folder for folder in map(untrusted_origin, paths) if folder is not None), None)
+
+
+def refuse_untrusted(source: str | Path | Solution | None, what: str = "notebooks") -> None:
+    """ReefError (exit 2) when ``source`` lies in a package folder not trusted (``untrusted_source``): one line
+    naming the folder and how to trust it. ``what`` is what would run (``notebooks``, ``actions``)."""
+    folder = untrusted_source(source)
+    if folder is not None:
+        raise ReefError(
+            f"{folder}: a folder made from a package: its {what} are code from elsewhere: read them, then pass --trust "
+            f"to run them (or trust the folder once: reef init {folder} --trust)"
+        )

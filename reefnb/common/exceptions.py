@@ -255,3 +255,9 @@ class ActionFailed(ReefError):
     """A solution's action raised, or its worker died, or its output broke its schema; ``str()`` is that one line."""
 
     exit_code = EXIT_FAILED
+
+
+class ActionTimeout(ActionFailed):
+    """A solution's action took longer than its timeout; its worker process was killed and is replaced."""
+
+    exit_code = EXIT_FAILED

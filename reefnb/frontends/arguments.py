@@ -503,4 +503,7 @@ def _serve_verb(verb: Verb) -> None:
         "--env", dest="environment", metavar="NAME|PYTHON|native", help="run the actions in this reef environment or python (default: the one reef init made)"
     )
     serve.add_argument("--max-body-mb", type=scale, default=20, metavar="MB", help="largest request body (default: 20)")
+    serve.add_argument(
+        "--action-timeout", type=seconds, default=60, metavar="S", help="seconds a call may take, then its worker is replaced and it gets 504 (default: 60)"
+    )
     serve.add_argument("--trust", action="store_true", help="run the actions of a solution imported from a package or registry")

@@ -433,6 +433,7 @@ def cmd_serve(args, out: TextIO) -> Result:
         env=args.environment,
         trust=args.trust,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        action_timeout=args.action_timeout,
     )
     logging.getLogger("reefnb.frontends.serve").setLevel(logging.INFO)
     logging.getLogger("reefnb.actions.api").setLevel(logging.INFO)

@@ -24,8 +24,8 @@ from typing import Any
 from reefnb.actions import worker as action_worker
 from reefnb.common.exceptions import ActionFailed, ActionInputError, ReefError
 from reefnb.common.json_input import json_pointer
-from reefnb.common.paths import solutions_home
 from reefnb.provision.envs import get_environment
+from reefnb.provision.initialised import refuse_untrusted
 from reefnb.provision.install import read_lock
 from reefnb.sharing.package import is_package
 from reefnb.sharing.registry import is_spec
@@ -374,10 +374,8 @@ def _trusted_solution(source: str | Path | Solution, trust: bool) -> Solution:
 
             source = open_init_source(source)[0]
         solution = load_solution(source)
-        if not trust and solution.path.resolve().is_relative_to(solutions_home().resolve()):
-            raise ReefError(
-                f"{solution.path}: a solution imported from a package or registry: its actions are code from elsewhere: read it, then pass --trust to run them"
-            )
+    if not trust:
+        refuse_untrusted(solution, "actions")  # a folder made from a package, or a link to one (the one trust rule)
     return solution
 
 

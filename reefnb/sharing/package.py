@@ -36,6 +36,7 @@ from reefnb.common.paths import solutions_home
 from reefnb.common.scrub import Scrubber, secrets_in_code
 from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.declare import solution_of
+from reefnb.provision.initialised import ORIGIN_NAME, write_origin
 from reefnb.provision.install import LOCK_NAME, LOCK_VERSION, read_lock
 from reefnb.runs.attachments import FILES_FOLDER, packed_attachments
 from reefnb.runs.store import Store, default_store
@@ -664,15 +665,24 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
     try:
         with replaced_folder(target) as temporary:
             files = extract_archive(package, temporary, limits, executables=False).files
+            _refuse_origin_members(package, files)
             sums = _read_sums(package, temporary, files)
             _check_json_members(package, temporary, files)
             _check_sums(package, temporary, sums)
+            write_origin(temporary, package.resolve())
     except ArchiveError as error:
         raise PackageError(str(error)) from None
     except OSError as error:
         raise PackageError(f"{package}: cannot extract into {target}: {error.strerror or error}") from None
     log.info("%s: imported into %s", package, target)
     return target
+
+
+def _refuse_origin_members(package: Path, files: tuple[str, ...]) -> None:
+    """A package cannot say where it came from, nor that it is trusted: reef writes ``ORIGIN_NAME`` itself."""
+    for name in files:
+        if name.split("/")[-1].lower() == ORIGIN_NAME:
+            raise PackageError(f"{package}: member '{name}': {ORIGIN_NAME} is written by reef when it imports a package; a package cannot carry one")
 
 
 def _is_recorded_notebook(name: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reefnb.common.paths import solutions_home
+from reefnb.provision.initialised import package_origin, record_trust, untrusted_origin
 from reefnb.provision.install import InitOptions, finish_init, install_requirements, read_lock, replace_environment
 from reefnb.sharing.package import discard_dry_run, dry_run_import, import_once, is_package
 from reefnb.sharing.registry import is_spec, pull
@@ -117,32 +118,28 @@ def init(
     finally:
         if dry_run and foreign:
             discard_dry_run(Path(opened))
-    return {} if installed is None else finish_init(installed, options)
+    if installed is None:
+        return {}
+    lock = finish_init(installed, options)
+    if trust and not isinstance(opened, Solution):
+        record_trust(opened)  # the decision, once: run, sweep, serve... then take this folder without --trust
+    return lock
 
 
 def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:
     """What ``reef init SOURCE`` works on: the solution (a package or a registry component imported
-    first, see ``resolve_source``), the package versions its own lock pins, and whether it
-    came from elsewhere (a package or a registry, or a folder in ``solutions_home()`` they were
-    imported into: its code is not trusted)."""
+    first, see ``resolve_source``), the package versions its own lock pins, and whether its code is not
+    trusted: it was made from a package (a package, a registry component, or a folder imported from one
+    before, ``package_origin``) and no trust in it was recorded (``reef init FOLDER --trust``)."""
     if isinstance(source, Solution):
         return source, None, False
-    foreign = is_package(source) or is_spec(str(source))
-    if not foreign:
-        if _imported(Path(source)):  # a package's folder, imported before: still not the user's own
-            return source, (read_lock(load_solution(source)) or {}).get("packages"), True
+    if is_package(source) or is_spec(str(source)):
+        folder = resolve_source(source, dry_run=dry_run)
+    elif package_origin(source) is not None:  # a package's folder, imported before: not the user's own
+        folder = source
+    else:
         return source, None, False
-    folder = resolve_source(source, dry_run=dry_run)
-    return folder, (read_lock(load_solution(folder)) or {}).get("packages"), True
-
-
-def _imported(path: Path) -> bool:
-    """Whether ``path`` lies in ``solutions_home()``, where packages and registry components are imported."""
-    try:
-        path.resolve().relative_to(solutions_home().resolve())
-    except (OSError, ValueError):
-        return False
-    return True
+    return folder, (read_lock(load_solution(folder)) or {}).get("packages"), untrusted_origin(folder) is not None
 
 
 def _imported_folders() -> set[Path]:

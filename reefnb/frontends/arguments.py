@@ -178,6 +178,9 @@ def _running_verbs(verb: Verb) -> None:
     )
 
 
+TRUST_FOLDER_HELP = "run a folder made from a package (reef import, init, pull, reproduce) whose trust was not recorded (README: Security model)"
+
+
 def _run_verb(run: argparse.ArgumentParser) -> None:
     run.add_argument("solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook")
     run.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
@@ -210,6 +213,7 @@ def _run_verb(run: argparse.ArgumentParser) -> None:
     run.add_argument("--env", dest="environment", metavar="NAME", help="run in this reef environment's kernel")
     run.add_argument("--kernel", help="Jupyter kernel to run in (default: the environment reef init made, else the notebook's)")
     run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="limit for the whole run")
+    run.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
 
 
 def _sweep_options(parser: argparse.ArgumentParser) -> None:
@@ -225,6 +229,7 @@ def _sweep_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-telemetry", dest="telemetry", action="store_false", default=None, help="do not sample each run's CPU, memory, disk, energy and GPU"
     )
+    parser.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
 
 
 def _results_verb(verb: Verb) -> None:
@@ -284,7 +289,8 @@ def _provisioning_verbs(verb: Verb) -> None:
     init.add_argument(
         "--trust",
         action="store_true",
-        help="a package's own code may run (artifact generators) and its requirements may be URLs, unpinned, unhashed or sdists (README: Security model)",
+        help="a package's own code may run (artifact generators) and its requirements may be URLs, unpinned, unhashed or sdists; "
+        "recorded in its folder, so run, sweep and serve take it after (README: Security model)",
     )
     init.add_argument(
         "--artifact",

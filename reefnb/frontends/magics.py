@@ -254,11 +254,12 @@ def _ls(args, shell) -> None:
             item["version"],
             item["environment"] or "(native)",
             format_size(item["environment_bytes"] + item["solution_bytes"]),
+            item["trust"],
             item["path"] + ("" if item["exists"] else "  (folder missing)"),
         )
         for item in solutions
     ]
-    display(table_bundle(("name", "version", "environment", "size", "path"), rows), raw=True)
+    display(table_bundle(("name", "version", "environment", "size", "trust", "path"), rows), raw=True)
 
 
 def _declare(args, shell) -> None:

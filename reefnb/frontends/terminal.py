@@ -54,7 +54,8 @@ def _shows_progress(args) -> bool:
 
 
 def cmd_run(args, out: TextIO) -> Result:
-    options = options_from(commands.RunOptions, args, parameters=dict(args.parameter), progress=_shows_progress(args))
+    trust = args.trust or _asked_trust(args, out, args.solution)
+    options = options_from(commands.RunOptions, args, parameters=dict(args.parameter), progress=_shows_progress(args), trust=trust)
     record = commands.run(options, exclusive_process=True)  # orphans reparented to this process during the run are the run's
     if not args.json:
         print(record_text(record), file=out)
@@ -70,6 +71,7 @@ def cmd_benchmark(args, out: TextIO) -> Result:
 
 
 def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
+    trust = args.trust or _asked_trust(args, out, args.solution)
     bar = None
     if _shows_progress(args):
         from tqdm import tqdm
@@ -88,7 +90,8 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
             (bar.write(line, file=out) if bar is not None else print(line, file=out, flush=True))
 
     try:
-        records = commands.sweep(options_from(commands.SweepOptions, args, workflow=workflow, grid=grid, progress=on_progress, on_record=on_record))
+        options = options_from(commands.SweepOptions, args, workflow=workflow, grid=grid, progress=on_progress, on_record=on_record, trust=trust)
+        records = commands.sweep(options)
     finally:
         if bar is not None:
             bar.close()
@@ -231,7 +234,8 @@ def cmd_ls(args, out: TextIO) -> Result:
         for entry in solutions:
             size = format_size(entry["environment_bytes"] + entry["solution_bytes"])
             missing = "" if entry["exists"] else "  (folder missing)"
-            print(f"{entry['name']:<24} {entry['version']:<10} env {entry['environment'] or '(native)':<20} {size:>9}  {entry['path']}{missing}", file=out)
+            environment = entry["environment"] or "(native)"
+            print(f"{entry['name']:<24} {entry['version']:<10} env {environment:<20} {size:>9}  {entry['trust']:<11}  {entry['path']}{missing}", file=out)
     return EXIT_OK, solutions
 
 
@@ -341,7 +345,7 @@ def cmd_import(args, out: TextIO) -> Result:
 
 
 def cmd_reproduce(args, out: TextIO) -> Result:
-    trust = args.trust or _asked_trust(args, out)
+    trust = args.trust or _asked_trust(args, out, args.source, packages=True)
 
     def on_plan(plan) -> None:
         if not args.json:
@@ -353,17 +357,22 @@ def cmd_reproduce(args, out: TextIO) -> Result:
     return (EXIT_OK if report["verdict"] == commands.REPRODUCED else EXIT_RUN_FAILED), report
 
 
-def _asked_trust(args, out: TextIO) -> bool:
-    """A package's notebooks are code from elsewhere: on a terminal, ask before running them (no: nothing runs)."""
-    if not commands.is_package(args.source) or not sys.stdin.isatty() or args.json:
+def _asked_trust(args, out: TextIO, source, what: str = "notebooks", packages: bool = False) -> bool:
+    """A package's code (``packages``: the verb takes a package file), or a folder made from one whose trust was not
+    recorded, is code from elsewhere: on a terminal, ask before running it (no, or Ctrl-D: nothing runs); elsewhere
+    the verb refuses it without --trust."""
+    if not source or not sys.stdin.isatty() or _json(args):
+        return False
+    shown = source if packages and commands.is_package(source) else commands.untrusted_folder(source)
+    if shown is None:
         return False
     try:
-        answer = input(f"{args.source}: run its notebooks on this machine? They are code from elsewhere [y/N] ")
+        answer = input(f"{shown}: run its {what} on this machine? They are code from elsewhere [y/N] ")
     except EOFError:  # Ctrl-D, or a closed terminal: no
         answer = ""
         print(file=out)
     if answer.strip().lower() not in ("y", "yes"):
-        raise ReefError(f"{args.source}: not trusted; nothing was run")
+        raise ReefError(f"{shown}: not trusted; nothing was run")
     return True
 
 
@@ -431,7 +440,7 @@ def cmd_serve(args, out: TextIO) -> Result:
         token=args.token,
         workers=args.workers,
         env=args.environment,
-        trust=args.trust,
+        trust=args.trust or _asked_trust(args, out, args.solution, "actions", packages=True),
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         action_timeout=args.action_timeout,
     )

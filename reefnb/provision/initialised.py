@@ -55,7 +55,8 @@ def remember_solution(solution, environment: str | None) -> None:
 
 
 def list_solutions() -> list[dict]:
-    """The initialised solutions, with their environment's and folder's sizes in bytes."""
+    """The initialised solutions, with their environment's and folder's sizes in bytes and whether they are trusted
+    (``trust``: ``own``, ``trusted`` or ``not trusted``, see ``trust_decision``)."""
     entries = []
     for name, entry in sorted(read_index().items()):
         environment = entry.get("environment")
@@ -65,7 +66,7 @@ def list_solutions() -> list[dict]:
                 **entry,
                 "name": name,
                 "exists": Path(entry["path"]).is_dir(),
-                "trust": trust_decision(entry["path"]),
+                **trust_decision(entry["path"]),
                 "environment_bytes": folder_size(env_path) if env_path else 0,
                 "solution_bytes": folder_size(Path(entry["path"])),
             }
@@ -184,13 +185,12 @@ def untrusted_origin(path: str | Path) -> Path | None:
     return folder if folder is not None and trusted_at(folder) is None else None
 
 
-def trust_decision(path: str | Path) -> str:
-    """What ``reef ls`` says of a folder: ``own`` (no package made it), ``trusted DATE`` or ``not trusted``."""
+def trust_decision(path: str | Path) -> dict:
+    """What ``reef ls`` says of a folder: ``trust`` is ``own`` (no package made it), ``trusted`` (recorded at
+    ``trusted_at``) or ``not trusted``."""
     folder = package_origin(path)
-    if folder is None:
-        return "own"
-    at = trusted_at(folder)
-    return f"trusted {at}" if at else "not trusted"
+    at = trusted_at(folder) if folder is not None else None
+    return {"trust": "own" if folder is None else "trusted" if at else "not trusted", "trusted_at": at}
 
 
 def record_trust(path: str | Path) -> Path | None:

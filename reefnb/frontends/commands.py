@@ -244,6 +244,15 @@ def refuse_untrusted(source: str | Path | Solution | None, trust: bool = False, 
         initialised.refuse_untrusted(source, what)
 
 
+def refuse_package(source: str | Path | Solution | None, verb: str) -> None:
+    """A package file where a solution is wanted: UsageError (exit 2) naming the verbs that take a package."""
+    if isinstance(source, (str, Path)) and package.is_package(source):
+        raise UsageError(
+            f"{source}: a package, not a solution: `reef reproduce {source}` runs it and compares, "
+            f"`reef init {source}` makes a solution folder of it (then `reef {verb} FOLDER --trust`)"
+        )
+
+
 def run(options: RunOptions, exclusive_process: bool = False) -> dict:
     """Run a workflow (or resume a run) and return its record, whatever its status. ``exclusive_process``: this
     process runs nothing else meanwhile (the ``reef`` command), so orphans reparented to it are the run's."""
@@ -253,6 +262,7 @@ def run(options: RunOptions, exclusive_process: bool = False) -> dict:
         return reefnb.resume(options.resume, timeout=options.timeout, progress=options.progress)
     if not options.solution:
         raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
+    refuse_package(options.solution, "run")
     refuse_untrusted(options.solution, options.trust)
     chosen = {name: value for name, value in given(options).items() if name not in ("solution", "resume", "workflow", "parameters", "trust")}
     if not exclusive_process:
@@ -284,6 +294,7 @@ class SweepOptions:
 
 def sweep(options: SweepOptions) -> list[dict]:
     """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again)."""
+    refuse_package(options.solution, "sweep")
     refuse_untrusted(options.solution, options.trust)
     chosen = {name: value for name, value in given(options).items() if name not in ("solution", "trust")}
     return reefnb.sweep(options.solution, **chosen)

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # A run that ended like this may succeed on another try: the kernel died or never started.
 RETRYABLE = ("killed",)
+# A local:N cluster's workers: one run at a time each, no dashboard, and processes.dask_setup as each starts
+# (the preload), before a task imports papermill.
+LOCAL_CLUSTER = {"threads_per_worker": 1, "processes": True, "dashboard_address": None, "preload": [processes.__name__]}
 
 
 @dataclass(frozen=True)
@@ -500,7 +503,7 @@ class _PoolExecutor:
         context = multiprocessing.get_context("spawn")
         try:
             while self.queue and not records.stop:
-                pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_scope, initargs=(self.scope,))
+                pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_worker, initargs=(self.scope,))
                 try:
                     taken_down = self._use(pool, records)
                 finally:
@@ -613,7 +616,7 @@ class _DaskExecutor:
             workers = int(self.scheduler.split(":", 1)[1])
         except ValueError:
             raise ReefError(f"--scheduler {self.scheduler}: expected local:N with N a number of workers") from None
-        cluster = dask.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = dask.LocalCluster(n_workers=workers, **LOCAL_CLUSTER)
         self.scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder, removed with the cluster
         self.client = dask.Client(cluster)
         return cluster

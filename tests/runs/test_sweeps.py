@@ -178,3 +178,29 @@ def test_retries_and_fail_fast_reach_the_parallel_executors(tmp_path, executor):
     stopped = reefnb.sweep(folder, grid={"a": [3, 4, 5, 6, 7, 8]}, fail_fast=True, store=store, **executor)
     assert [r["status"] for r in stopped if r["parameters"]["a"] == 3] == ["failed"]
     assert len(stopped) < 6  # the slow runs after the failure never ran (or were not waited for)
+
+
+def _papermill_imported_with_grammars() -> bool:
+    """In a worker: import what a run imports (papermill, nbformat, jsonschema); was rfc3987_syntax loaded?"""
+    import sys
+
+    import reefnb.runs.sweeps  # noqa: F401
+
+    return sys.modules.get("rfc3987_syntax") is not None
+
+
+def test_sweep_workers_import_papermill_without_the_format_checkers_grammars():
+    """A pool worker (its initializer) and a local:N Dask worker (its preload) go without rfc3987_syntax, whose lark
+    grammars jsonschema compiles at import: 2 s of CPU in every worker, for a format checker reef does not use."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import dask.distributed
+
+    from reefnb.runs import processes
+    from reefnb.runs.sweeps import LOCAL_CLUSTER
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=processes.enter_worker, initargs=("scope",)) as pool:
+        assert pool.submit(_papermill_imported_with_grammars).result() is False
+    with dask.distributed.LocalCluster(n_workers=1, **LOCAL_CLUSTER) as cluster, dask.distributed.Client(cluster) as client:
+        assert client.submit(_papermill_imported_with_grammars, pure=False).result() is False

@@ -3,8 +3,10 @@
 Python's ``json`` accepts input that later breaks the code reading it: nesting deep enough to raise
 RecursionError (here or in a later recursive walk), integers of thousands of digits (ValueError, or
 OverflowError once converted to a float), number literals beyond a float's range, lone surrogates
-that cannot be written back as UTF-8, and files of any size. This reader bounds all of those and
-reports each as one line ``SOURCE: /json/pointer: message`` (an InputError), never quoting the input.
+that cannot be written back as UTF-8, ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON, yet Python reads
+them as floats every comparison with a bound lets through), and files of any size. This reader bounds all of
+those and reports each as one line ``SOURCE: /json/pointer: message`` (an InputError), never quoting the input.
+Its schema checks (``schema_validator``) take no NaN or infinity for a number either, whichever way it came.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def _float(text: str) -> Any:
     return _Refused("a number beyond the range of a float") if math.isinf(value) else value
 
 
+def _constant(text: str) -> Any:
+    return _Refused(f"{text} is not a JSON number")
+
+
 def pointer_token(part: object) -> str:
     """One key or index as a JSON pointer (RFC 6901) token: ``~`` and ``/`` escaped."""
     return str(part).replace("~", "~0").replace("/", "~1")
@@ -68,7 +74,8 @@ def parse_json(
 
     Raises InputError naming ``source`` and the JSON pointer when the data is larger than ``max_bytes``,
     not UTF-8, not JSON, nested deeper than ``max_depth``, holds an integer of more than
-    ``MAX_INTEGER_DIGITS`` digits, a number beyond a float's range or a lone surrogate, (with
+    ``MAX_INTEGER_DIGITS`` digits, a number beyond a float's range, ``NaN``, ``Infinity`` or ``-Infinity``, a
+    lone surrogate, (with
     ``expect``) is not of that type at the top, or (with ``schema``, a name in ``reefnb/schemas``)
     does not follow that JSON Schema (the first problem in document order).
     """
@@ -82,7 +89,7 @@ def parse_json(
     else:
         text = data
     try:
-        value = json.loads(text, parse_int=_integer, parse_float=_float)
+        value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
     except RecursionError:
         raise InputError(source, _deep_pointer(text, max_depth), f"nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as error:
@@ -137,19 +144,57 @@ def describe_type(value: Any) -> str:
     """``an object``, ``an array``, ``a string``, ``null``, ... for messages about a value's JSON type."""
     if value is None:
         return "null"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN or an infinity"
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 @cache
 def _schema_validator(name: str):
+    return schema_validator(json.loads(resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")))
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def schema_validator(schema: dict):
+    """A JSON Schema (2020-12) validator of ``schema`` for which NaN and infinities are no number.
+
+    jsonschema takes Python's ``float('nan')`` as a number, and every comparison with a bound is false, so
+    ``{"maximum": 10}`` lets NaN through. Here a non-finite float is not of type ``number``, and every bound
+    (``minimum``, ``maximum``, their exclusive forms, ``multipleOf``) refuses it, with or without a ``type``.
+    """
+    return _finite_validator_class()(schema)
+
+
+@cache
+def _finite_validator_class():
     import jsonschema
 
-    return jsonschema.Draft202012Validator(json.loads(resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")))
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "number", lambda checker, instance: base.TYPE_CHECKER.is_type(instance, "number") and not (isinstance(instance, float) and not math.isfinite(instance))
+    )
+    return jsonschema.validators.extend(base, validators={keyword: _finite_bound(base.VALIDATORS[keyword]) for keyword in _BOUNDS}, type_checker=checker)
+
+
+def _finite_bound(check):
+    import jsonschema
+
+    def finite_check(validator, bound, instance, schema):
+        if isinstance(instance, float) and not math.isfinite(instance):
+            yield jsonschema.ValidationError(f"{instance} is not a finite number")
+            return
+        yield from check(validator, bound, instance, schema)
+
+    return finite_check
 
 
 def _schema_message(error) -> str:
     """A schema error in words that never quote the value (it may be long, or someone's secret)."""
     rule, wanted = error.validator, error.validator_value
+    if isinstance(error.instance, float) and not math.isfinite(error.instance):
+        return "NaN or an infinity, not a finite number"
     if rule == "required":
         return error.message.split(" is a required property")[0] + " is required"
     if rule == "type":

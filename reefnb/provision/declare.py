@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from reefnb.common.exceptions import ManifestError, ReefError
 from reefnb.common.files import write_text_atomically
+from reefnb.common.json_input import schema_validator
 from reefnb.provision.artifacts import artifact_status
 from reefnb.provision.requirements import CONFLICT, MISSING, UNMET, Check, Facts, check_requirements
 from reefnb.provision.tools import TOOLS, find_tool
@@ -201,10 +202,8 @@ def artifact_spec(
 
 def artifact_spec_problems(name: str, spec: dict) -> list[str]:
     """Every problem of one artifact entry, as ``/artifacts/NAME/...: message``."""
-    import jsonschema
-
     definitions = schema()["$defs"]
-    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/artifact", "$defs": definitions})
+    validator = schema_validator({"$ref": "#/$defs/artifact", "$defs": definitions})
     pointer = f"/artifacts/{name}"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         return [f"{pointer}: '{name}' is not a valid artifact name (letters, digits, '.', '_' and '-')"]

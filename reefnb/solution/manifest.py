@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from reefnb.common.exceptions import InputError, ManifestError, NotebookError, PathOutside, ReefError, VersionError
-from reefnb.common.json_input import json_pointer, pointer_token, read_json
+from reefnb.common.json_input import json_pointer, pointer_token, read_json, schema_validator
 from reefnb.solution.checks import api_problems, artifact_problems, syntax_problems
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
 from reefnb.solution.confinement import resolve_inside
@@ -154,9 +154,7 @@ def _schema_text(name: str) -> str:
 
 @cache
 def _validator(name: str):
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(schema(name))
+    return schema_validator(schema(name))
 
 
 def solution_folder(argument: str | Path | None) -> Solution | None:

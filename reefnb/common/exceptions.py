@@ -207,6 +207,20 @@ class StoreError(ReefError):
     exit_code = EXIT_USAGE
 
 
+class StoreLocked(StoreError):
+    """Another process held the results store's lock for longer than reef waits (``REEF_STORE_WAIT``): nothing
+    was wrong with the input, so the exit code is 1."""
+
+    exit_code = EXIT_FAILED
+
+
+class RecordPending(StoreError):
+    """A finished run's record could not be written to the store and is kept beside it, to be added when the
+    store is next opened; ``str()`` says why and where. The exit code is 1."""
+
+    exit_code = EXIT_FAILED
+
+
 class QueryError(ReefError):
     """A ``where`` or ``since`` filter that cannot be used; ``str()`` says which and why."""
 

@@ -2,27 +2,34 @@
 
 The manifest's ``api.actions`` names each action's entry (``MODULE:ATTR`` of the solution's own code) and the
 JSON Schemas of its input and output. ``use`` loads the actions once (a model loads then, not per call) and
-checks every input and output against those schemas. When the solution's environment is not this python, the
-actions run in worker processes on that environment's python, spoken to with JSON lines
-(``reefnb.actions.worker``); the caller sees the same object either way.
+checks every input and output against those schemas. When the solution's environment is not this python (or
+with several workers, or a timeout), the actions run in worker processes on that environment's python, spoken
+to with checked frames on pipes of their own (``reefnb.actions.worker``); the caller sees the same object
+either way.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import queue
+import secrets
+import select
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from reefnb.actions import worker as action_worker
-from reefnb.common.exceptions import ActionFailed, ActionInputError, ReefError
+from reefnb.common.exceptions import ActionFailed, ActionInputError, ActionTimeout, ReefError
 from reefnb.common.json_input import json_pointer, schema_validator
 from reefnb.provision.envs import get_environment
 from reefnb.provision.initialised import refuse_untrusted
@@ -36,6 +43,7 @@ from reefnb.solution.manifest import Solution, load_solution
 log = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(action_worker.__file__)
+LOAD_TIMEOUT_S = 600.0  # with a call timeout, loading the actions may take at least this long
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,12 @@ def demo_page(solution: Solution) -> Path | None:
 
 
 class InProcess:
-    """Actions loaded into this python (the caller's environment is the solution's)."""
+    """Actions loaded into this python (the caller's environment is the solution's).
+
+    A call here cannot be stopped, so it has no timeout (``use(timeout=...)`` runs the actions in a worker
+    process instead). ``SystemExit`` from an action is its failure, not the caller's exit; so is
+    ``KeyboardInterrupt`` raised in a thread other than the main one (in the main thread it may be Ctrl-C).
+    """
 
     python = sys.executable
 
@@ -93,53 +106,137 @@ class InProcess:
         with self.lock:
             try:
                 return json.loads(action_worker.call(self.functions[name], arguments))
-            except Exception as error:
+            except KeyboardInterrupt as error:
+                if threading.current_thread() is threading.main_thread():
+                    raise
+                raise ActionFailed(action_worker.one_line(error)) from None
+            except (Exception, SystemExit) as error:
                 raise ActionFailed(action_worker.one_line(error)) from None
 
     def close(self) -> None:
         self.functions = {}
 
 
-class Worker:
-    """Actions loaded into a worker process on ``python``; restarted on the next call when it dies."""
+class _Broken(Exception):
+    """The worker's reply channel is out of step (a stray write, a frame of another request, not an object)."""
 
-    def __init__(self, python: str, folder: Path, entries: dict[str, str]):
-        self.python, self.folder, self.entries = python, folder, entries
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+class Worker:
+    """Actions loaded into a worker process on ``python``; replaced when it dies, breaks the protocol or takes
+    longer than ``timeout`` seconds for a call (``None``: no limit). See ``reefnb.actions.worker``."""
+
+    def __init__(self, python: str, folder: Path, entries: dict[str, str], timeout: float | None = None):
+        self.python, self.folder, self.entries, self.timeout = python, folder, entries, timeout
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
+        self.requests = self.replies = -1
         self.stderr = None
+        self.closed = False
         with self.lock:
             self._start()
 
+    @property
+    def load_timeout(self) -> float | None:
+        """Loading (a model) may take longer than a call: at least LOAD_TIMEOUT_S."""
+        return None if self.timeout is None else max(self.timeout, LOAD_TIMEOUT_S)
+
     def _start(self) -> None:
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [self.python, "-u", str(WORKER_SCRIPT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-            encoding="utf-8",
-            cwd=self.folder,
-        )
-        reply = self._exchange({"folder": str(self.folder), "entries": self.entries})
-        if not reply.get("ready"):
+        requests_read, self.requests = os.pipe()
+        self.replies, replies_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [self.python, "-u", str(WORKER_SCRIPT), str(requests_read), str(replies_write)],
+                stdin=subprocess.DEVNULL,
+                stdout=self.stderr,
+                stderr=self.stderr,
+                pass_fds=(requests_read, replies_write),
+                cwd=self.folder,
+                start_new_session=True,  # its own process group: a timeout stops what the action started too
+            )
+        except OSError as error:
+            self._stop()
+            raise ActionFailed(f"{self.folder}: cannot start a worker on {self.python}: {error.strerror}") from None
+        finally:
+            os.close(requests_read)
+            os.close(replies_write)
+        os.set_blocking(self.requests, False)
+        try:
+            reply = self._exchange({"folder": str(self.folder), "entries": self.entries}, ("ready", "error"), self.load_timeout)
+        except TimeoutError:
+            self._stop(kill=True)
+            raise ActionFailed(f"{self.folder}: the worker on {self.python} took longer than {self.load_timeout:g} s to load the actions") from None
+        except _Broken as error:
+            self._stop(kill=True)
+            raise ActionFailed(f"{self.folder}: the worker on {self.python} sent a broken reply while loading ({error})") from None
+        if reply.get("ready") is not True:
             self._stop()
             raise ActionFailed(f"{self.folder}: worker on {self.python}: {reply.get('error')}")
         log.info("worker %d on %s loaded %s", self.process.pid, self.python, ", ".join(self.entries))
 
-    def _exchange(self, message: dict) -> dict:
+    def _exchange(self, message: dict, answers: tuple[str, ...], timeout: float | None) -> dict:
+        """Send one request; its reply, checked. Raises TimeoutError, _Broken, or ActionFailed when the worker
+        exits (it is stopped then)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        request_id = secrets.token_hex(8)
         try:
-            self.process.stdin.write(json.dumps(message, separators=(",", ":")) + "\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
-        except OSError:
-            line = ""
-        if not line:
+            self._send(action_worker.frame(json.dumps({"id": request_id, **message}, separators=(",", ":")).encode("utf-8")), deadline)
+            payload = action_worker.read_frame(lambda size: self._receive(size, deadline))
+        except (BrokenPipeError, ConnectionResetError):
+            payload = None
+        except action_worker.FrameError as error:
+            raise _Broken(str(error)) from None
+        if payload is None:
             code = self.process.wait()
+            words = self._last_words()
             self._stop()
-            raise ActionFailed(f"the worker on {self.python} exited (code {code}){self._last_words()}")
-        return json.loads(line)
+            raise ActionFailed(f"the worker on {self.python} exited (code {code}){words}")
+        try:
+            reply = json.loads(payload, parse_constant=_no_constant)
+        except ValueError:
+            raise _Broken("a frame that is not JSON") from None
+        if not isinstance(reply, dict):
+            raise _Broken(f"a JSON {type(reply).__name__}, not an object")
+        if reply.get("id") != request_id:
+            raise _Broken("the answer to another request")
+        given = [key for key in answers if key in reply]
+        if len(given) != 1 or ("error" in given and not isinstance(reply["error"], str)):
+            raise _Broken(f"not one of {', '.join(answers)}")
+        return reply
+
+    def _send(self, data: bytes, deadline: float | None) -> None:
+        view = memoryview(data)
+        while view:
+            self._wait(self.requests, select.POLLOUT, deadline)
+            try:
+                view = view[os.write(self.requests, view) :]
+            except BlockingIOError:
+                continue
+
+    def _receive(self, size: int, deadline: float | None) -> bytes:
+        self._wait(self.replies, select.POLLIN, deadline)
+        return os.read(self.replies, size)
+
+    @staticmethod
+    def _wait(fd: int, event: int, deadline: float | None) -> None:
+        poller = select.poll()
+        poller.register(fd, event)
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if poller.poll(None if left is None else 1000 * min(left, 3600)):  # poll takes at most INT_MAX ms
+                return
+            if left is not None and time.monotonic() >= deadline:
+                raise TimeoutError
+
+    def _pending(self) -> bool:
+        """Bytes (or the end) waiting on the reply channel while no request is out: the worker is out of step."""
+        poller = select.poll()
+        poller.register(self.replies, select.POLLIN)
+        return bool(poller.poll(0))
 
     def _last_words(self) -> str:
         if self.stderr is None:
@@ -151,32 +248,71 @@ class Worker:
 
     def call(self, name: str, arguments: dict) -> Any:
         with self.lock:
+            if self.process is not None and self._pending():
+                code = self.process.poll()
+                why = "wrote outside a reply" if code is None else f"exited (code {code})"
+                log.warning("worker %d on %s %s: replaced", self.process.pid, self.python, why)
+                self._stop(kill=True)
             if self.process is None:
+                if self.closed:
+                    raise ActionFailed("the actions are closed")
                 self._start()
-            reply = self._exchange({"action": name, "input": arguments})
+            try:
+                reply = self._exchange({"action": name, "input": arguments}, ("output", "error"), self.timeout)
+            except TimeoutError:
+                self._replace()
+                raise ActionTimeout(
+                    f"action '{name}' took longer than {self.timeout:g} s (--action-timeout): its worker was stopped and a new one started"
+                ) from None
+            except _Broken as error:
+                self._replace()
+                raise ActionFailed(f"the worker on {self.python} sent a broken reply ({error}): it was stopped and a new one started") from None
+            except ActionFailed:
+                self._replace()
+                raise
         if "error" in reply:
             raise ActionFailed(reply["error"])
         return reply["output"]
 
-    def _stop(self) -> None:
+    def _replace(self) -> None:
+        """Stop the worker now and start a new one in the background (loading takes time; the caller answers at once)."""
+        self._stop(kill=True)
+
+        def start() -> None:
+            with self.lock:
+                if self.process is None and not self.closed:
+                    try:
+                        self._start()
+                    except ActionFailed as error:
+                        log.warning("%s", error)  # the next call tries again and reports it
+
+        threading.Thread(target=start, name="reef-worker-start", daemon=True).start()
+
+    def _stop(self, kill: bool = False) -> None:
         process, self.process = self.process, None
+        for fd in (self.requests, self.replies):
+            if fd >= 0:
+                os.close(fd)  # the closed request channel ends the worker's loop
+        self.requests = self.replies = -1
         if process is not None:
-            for stream in (process.stdin, process.stdout):
+            if not kill:
                 try:
-                    stream.close()
-                except OSError:
-                    pass
-            try:
-                process.wait(timeout=10)  # the closed stdin ends its loop
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    kill = True
+            if kill and process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)  # the worker and what its action started
+                except (ProcessLookupError, PermissionError):
+                    process.kill()
+            process.wait()
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             self._stop()
 
 
@@ -249,8 +385,10 @@ class Actions:
         ActionInputError
             For an unknown action or an input the schema refuses.
         ActionFailed
-            When the action raises (its one line), its worker dies, its output breaks the output
-            schema, or the actions are closed.
+            When the action raises (its one line, ``SystemExit`` included), its worker dies or breaks the
+            protocol (it is replaced), its output breaks the output schema, or the actions are closed.
+        ActionTimeout
+            When the call took longer than the timeout (its worker is killed and replaced).
         """
         action = self.actions.get(name)
         if action is None:
@@ -305,10 +443,11 @@ class Actions:
         return f"<actions of {self.solution.name}: {', '.join(self.actions)} on {self.python} x{self.workers}>"
 
 
-def use(source: str | Path | Solution, env: str | None = None, workers: int = 1, trust: bool = False) -> Actions:
+def use(source: str | Path | Solution, env: str | None = None, workers: int = 1, trust: bool = False, timeout: float | None = None) -> Actions:
     """The actions of a solution, loaded once, as attributes: ``use("solutions/x").detect(image=...)``.
 
-    Other than this python, or with ``workers`` > 1, the actions run in that many worker processes.
+    Other than this python, with ``workers`` > 1, or with a ``timeout``, the actions run in that many worker
+    processes; otherwise in this process (where a call cannot be stopped, so it has no timeout).
     A solution from elsewhere (a package, a registry, an import under ``$REEF_HOME/solutions``) is code
     not trusted: refused unless ``trust``.
 
@@ -325,6 +464,10 @@ def use(source: str | Path | Solution, env: str | None = None, workers: int = 1,
         How many worker processes share the calls (1 to 64).
     trust
         Run the actions of a solution from elsewhere.
+    timeout
+        Seconds a call may take (``None``: no limit); after it the call raises ``ActionTimeout`` and its
+        worker process (with what the action started) is killed and replaced. Loading the actions may take
+        at least ``LOAD_TIMEOUT_S`` (600 s).
 
     Returns
     -------
@@ -334,13 +477,15 @@ def use(source: str | Path | Solution, env: str | None = None, workers: int = 1,
     Raises
     ------
     ReefError
-        When ``workers`` is not a whole number from 1 to 64, the solution declares no actions, or it is
-        from elsewhere and ``trust`` is not given.
+        When ``workers`` is not a whole number from 1 to 64, ``timeout`` is not a positive number of
+        seconds, the solution declares no actions, or it is from elsewhere and ``trust`` is not given.
     ManifestError
         When the solution's manifest (or its ``api`` section) is invalid.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ReefError(f"--workers must be a whole number from 1 to 64, got {workers!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0):
+        raise ReefError(f"--action-timeout must be a positive number of seconds, got {timeout!r}")
     solution = _trusted_solution(source, trust)
     actions = declared_actions(solution)
     entries = {name: action.entry for name, action in actions.items()}
@@ -348,11 +493,11 @@ def use(source: str | Path | Solution, env: str | None = None, workers: int = 1,
     folder = solution.path.resolve()
     runners: list = []
     try:
-        if python is None and workers == 1:
+        if python is None and workers == 1 and timeout is None:
             runners.append(InProcess(folder, entries))
         else:
             for _ in range(workers):
-                runners.append(Worker(python or sys.executable, folder, entries))
+                runners.append(Worker(python or sys.executable, folder, entries, timeout))
     except BaseException:
         for runner in runners:
             runner.close()

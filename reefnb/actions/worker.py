@@ -3,12 +3,17 @@
 This module needs nothing but the standard library, so ``reefnb.actions.api`` runs it by its path with the
 python of a solution's environment, where reefnb may not be installed::
 
-    python action_worker.py        (then JSON lines on stdin/stdout)
+    python action_worker.py REQUEST_FD REPLY_FD
 
-The protocol, one JSON object per line: the first request is ``{"folder": F, "entries": {NAME: "MODULE:ATTR"}}``,
-answered ``{"ready": true}`` or ``{"error": LINE}``; each later request ``{"action": NAME, "input": {...}}`` is
-answered ``{"output": ...}`` or ``{"error": "ExceptionType: message"}``. The worker's own stdout (prints of the
-solution's code, native libraries) goes to its stderr, so nothing but protocol lines reaches the caller.
+The worker reads requests from the pipe ``REQUEST_FD`` and writes replies to the pipe ``REPLY_FD`` (both passed
+to it alone, not inherited by what the actions start); its stdin is empty and its stdout and stderr are a log, so
+prints of the solution's code, its native libraries and its child processes never reach the caller. Every
+message is a frame: ``MAGIC``, the payload's length (4 bytes, big-endian), then the payload, one JSON object
+carrying the ``id`` of its request. The first request is ``{"id", "folder", "entries": {NAME: "MODULE:ATTR"}}``,
+answered ``{"id", "ready": true}`` or ``{"id", "error": LINE}``; each later request ``{"id", "action": NAME,
+"input": {...}}`` is answered ``{"id", "output": ...}`` or ``{"id", "error": "ExceptionType: message"}``. The
+caller checks every frame (magic, length, JSON object, its request's id, one answer): anything else, or bytes
+waiting before a request is sent, is a broken worker, stopped and replaced, and never another call's answer.
 """
 
 from __future__ import annotations
@@ -17,12 +22,21 @@ import importlib
 import inspect
 import json
 import os
+import struct
 import sys
 from pathlib import Path
+
+MAGIC = b"reef"
+HEADER = struct.Struct(">4sI")
+MAX_FRAME_BYTES = 1 << 30  # 1 GiB: a length beyond this is not a reply, whatever its magic
 
 
 class LoadError(Exception):
     """An entry cannot be loaded: the message is one line naming the action."""
+
+
+class FrameError(Exception):
+    """Bytes on a channel that are not a frame (wrong magic, a length over the limit, a frame cut short)."""
 
 
 def load_entries(folder: str | Path, entries: dict[str, str]) -> dict:
@@ -76,42 +90,79 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def serve_lines(requests, replies) -> None:
-    """The worker loop over two text streams (see the module's docstring)."""
+def frame(payload: bytes) -> bytes:
+    """``payload`` as one frame."""
+    return HEADER.pack(MAGIC, len(payload)) + payload
 
-    def reply(message: dict) -> None:
-        replies.write(json.dumps(message) + "\n")
-        replies.flush()
 
-    first = requests.readline()
+def read_frame(read) -> bytes | None:
+    """The payload of the next frame, ``read(n)`` giving at most n bytes (b"" at the end); None at a clean end."""
+    header = _read_exactly(read, HEADER.size, at_start=True)
+    if header is None:
+        return None
+    magic, length = HEADER.unpack(header)
+    if magic != MAGIC:
+        raise FrameError(f"not a frame (starts {header[:8]!r})")
+    if length > MAX_FRAME_BYTES:
+        raise FrameError(f"a frame of {length} bytes is over the limit of {MAX_FRAME_BYTES}")
+    return _read_exactly(read, length)
+
+
+def _read_exactly(read, size: int, at_start: bool = False) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = read(min(left, 1 << 20))
+        if not chunk:
+            if at_start and left == size:
+                return None
+            raise FrameError(f"the channel ended inside a frame ({size - left} of {size} bytes)")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def serve_frames(requests: int, replies: int) -> None:
+    """The worker loop over two pipes (see the module's docstring)."""
+
+    def read(size: int) -> bytes:
+        return os.read(requests, size)
+
+    def reply(request_id, message: dict) -> None:
+        write_all(replies, frame(json.dumps({"id": request_id, **message}).encode("utf-8")))
+
+    hello = json.loads(read_frame(read) or b"{}")
     try:
-        hello = json.loads(first)
         functions = load_entries(hello["folder"], hello["entries"])
     except LoadError as error:
-        reply({"error": str(error)})
-        return
+        return reply(hello.get("id"), {"error": str(error)})
     except Exception as error:
-        reply({"error": f"worker: {one_line(error)}"})
-        return
-    reply({"ready": True})
-    for line in requests:
+        return reply(hello.get("id"), {"error": f"worker: {one_line(error)}"})
+    reply(hello["id"], {"ready": True})
+    while True:
+        payload = read_frame(read)
+        if payload is None:
+            return
+        request = json.loads(payload)
         try:
-            request = json.loads(line)
-            function = functions[request["action"]]
-            text = call(function, request["input"])
-        except Exception as error:
-            reply({"error": one_line(error)})
+            text = call(functions[request["action"]], request["input"])
+        except (Exception, SystemExit, KeyboardInterrupt) as error:  # an action cannot end its worker (os._exit can)
+            reply(request["id"], {"error": one_line(error)})
             continue
-        replies.write('{"output":' + text + "}\n")
-        replies.flush()
+        write_all(replies, frame(b'{"id":' + json.dumps(request["id"]).encode() + b',"output":' + text.encode("utf-8") + b"}"))
 
 
 def main() -> None:
-    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints (Python's and native code's) go to stderr
-    sys.stdout = sys.stderr
-    requests = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)
-    serve_lines(requests, replies)
+    requests, replies = int(sys.argv[1]), int(sys.argv[2])
+    for fd in (requests, replies):
+        os.set_inheritable(fd, False)  # what an action starts does not get the channels
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints go to the log (the caller passes it as both)
+    serve_frames(requests, replies)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@
 and, for a solution that declares one, its demo page at ``/demo``. Every ``/v1`` request carries
 ``Authorization: Bearer TOKEN``. Errors are JSON ``{"error": "one line"}``: 401/403 for a missing or wrong token,
 404 for an unknown action, 413 for a body over the limit, 400 for a body that is not a JSON object, 422 for an input
-its schema refuses, 500 when the action raises (the server keeps serving). Each request is logged as one line.
+its schema refuses, 500 when the action raises (``SystemExit`` too), its worker dies or breaks the protocol (the
+worker is replaced), 504 when a call takes longer than ``--action-timeout`` (its worker is killed and replaced).
+The actions always run in worker processes, so that a call can be stopped; the server keeps serving. Each request
+is logged as one line.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import tornado.netutil
 import tornado.web
 
 from reefnb.actions.api import Actions, demo_page, use
-from reefnb.common.exceptions import ActionFailed, ActionInputError, InputError, ReefError
+from reefnb.common.exceptions import ActionFailed, ActionInputError, ActionTimeout, InputError, ReefError
 from reefnb.common.json_input import parse_json
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
 DEFAULT_PORT = 8765
+DEFAULT_ACTION_TIMEOUT = 60.0
 
 
 @dataclass
@@ -45,6 +49,7 @@ class ServeOptions:
     env: str | None = None
     trust: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY
+    action_timeout: float = DEFAULT_ACTION_TIMEOUT  # seconds a call may take; its worker is then killed and replaced
 
 
 class _Handler(tornado.web.RequestHandler):
@@ -139,6 +144,8 @@ class ActionCall(_Handler):
             output = await loop.run_in_executor(self.state["executor"], actions.call, name, arguments)
         except ActionInputError as error:
             return self.fail(422, str(error))
+        except ActionTimeout as error:
+            return self.fail(504, str(error))
         except ActionFailed as error:
             return self.fail(500, f"action '{name}' failed: {error}")
         self.send(output)
@@ -188,7 +195,7 @@ class _NotFound(_Handler):
 def serve(source: str | Path, options: ServeOptions | None = None, on_ready: Callable[[dict], None] | None = None) -> None:
     """Load the actions of ``source`` once and serve them until interrupted (Ctrl-C or SIGTERM).
 
-    ``on_ready`` receives ``{"url", "token", "solution", "actions", "workers", "python", "demo"}`` once the port is
+    ``on_ready`` receives ``{"url", "token", "solution", "actions", "workers", "action_timeout", "python", "demo"}`` once the port is
     bound (``port`` 0 picks a free one); the front end prints it.
     """
     options = options or ServeOptions()
@@ -199,7 +206,7 @@ def serve(source: str | Path, options: ServeOptions | None = None, on_ready: Cal
     token = options.token or secrets.token_urlsafe(24)
     if not token.isprintable() or " " in token:
         raise ReefError("--token must be printable, without spaces")
-    actions = use(source, env=options.env, workers=options.workers, trust=options.trust)
+    actions = use(source, env=options.env, workers=options.workers, trust=options.trust, timeout=options.action_timeout)
     try:
         asyncio.run(_serve(actions, token, options, on_ready))
     finally:
@@ -225,6 +232,7 @@ async def _serve(actions: Actions, token: str, options: ServeOptions, on_ready) 
                 "solution": actions.solution.name,
                 "actions": actions.names,
                 "workers": actions.workers,
+                "action_timeout": options.action_timeout,
                 "python": actions.python,
                 "demo": f"{url}/demo#token={token}" if demo_page(actions.solution) else None,
             }

@@ -229,6 +229,6 @@ def refuse_untrusted(source: str | Path | Solution | None, what: str = "notebook
     folder = untrusted_source(source)
     if folder is not None:
         raise ReefError(
-            f"{folder}: a folder made from a package: its {what} are code from elsewhere: read them, then pass --trust "
+            f"{folder}: a folder made from a package: its {what} are code from elsewhere: read it, then pass --trust "
             f"to run them (or trust the folder once: reef init {folder} --trust)"
         )

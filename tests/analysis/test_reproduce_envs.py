@@ -215,7 +215,7 @@ def test_a_new_environment_is_the_recorded_one_and_a_locked_wheel_for_another_pl
     lock = json.loads((evaluator / "reef.lock.json").read_text())
     lock["packages"]["reef-windows-only"] = "1.0.0"
     (evaluator / "reef.lock.json").write_text(json.dumps(lock))
-    code, out, err = call("reproduce", str(evaluator), "--env", "new", *links, "--find-links", str(windows))
+    code, out, err = call("reproduce", str(evaluator), "--trust", "--env", "new", *links, "--find-links", str(windows))
     assert code == 2, out + err
     assert len(err.strip().splitlines()) == 1, err
     assert "reef.lock.json: /packages/reef-windows-only: reef-windows-only==1.0.0 cannot be installed here" in err, err

@@ -113,8 +113,10 @@ def test_direct_reference_wheel_with_pth_is_refused_without_trust(tmp_path, reef
     assert marker.read_text() == "owned"
     marker.unlink()
 
-    # The folder it was imported into is still the package's, not the user's own.
-    code, out, err = call("init", str(reef_home / "solutions" / "evil-0.1.0"), "--env", "again")
+    # A folder the package is imported into without trust stays the package's, not the user's own (the trust given
+    # above is recorded in the folder it was given to: tests/hostile/test_trust_verbs.py).
+    assert call("import", str(package), "-o", str(tmp_path / "looked-at"))[0] == 0
+    code, out, err = call("init", str(tmp_path / "looked-at"), "--env", "again")
     assert_refused(code, out, err, "evilpth", "direct reference")
     assert not marker.exists() and not (reef_home / "envs" / "again").exists()
 

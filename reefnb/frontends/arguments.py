@@ -495,6 +495,9 @@ def _published_verbs(verb: Verb) -> None:
     pull.add_argument("--registry", metavar="NAME", help="only this registry (default: all)")
     pull.add_argument("-o", "--output", metavar="FOLDER", help="import the component here (default: $REEF_HOME/solutions/NAME-VERSION)")
     pull.add_argument("--dry-run", action="store_true", help="resolve the versions only; fetch and import nothing")
+    pull.add_argument(
+        "--allow-downgrade", action="store_true", help="accept an older version when a newer one seen here before is no longer listed (refused otherwise)"
+    )
 
 
 def _serve_verb(verb: Verb) -> None:

@@ -802,5 +802,5 @@ def search(text: str = "", registry_name: str | None = None) -> list[dict]:
     return reefnb.search(text, registry=registry_name)
 
 
-def pull(spec: str, registry_name: str | None = None, output: str | None = None, dry_run: bool = False) -> dict:
-    return reefnb.pull(spec, registry=registry_name, target=output, dry_run=dry_run)
+def pull(spec: str, registry_name: str | None = None, output: str | None = None, dry_run: bool = False, allow_downgrade: bool = False) -> dict:
+    return reefnb.pull(spec, registry=registry_name, target=output, dry_run=dry_run, allow_downgrade=allow_downgrade)

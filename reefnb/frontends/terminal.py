@@ -424,7 +424,7 @@ def cmd_search(args, out: TextIO) -> Result:
 
 
 def cmd_pull(args, out: TextIO) -> Result:
-    result = commands.pull(args.spec, args.registry, output=args.output, dry_run=args.dry_run)
+    result = commands.pull(args.spec, args.registry, output=args.output, dry_run=args.dry_run, allow_downgrade=args.allow_downgrade)
     if not args.json:
         for entry in result["components"]:
             where = entry.get("folder") or "(dry run: not fetched)"

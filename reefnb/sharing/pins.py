@@ -1,9 +1,11 @@
 """Trust on first use for registries: what this machine first saw of each registry, as go.sum does for modules.
 
 ``$REEF_HOME/pins/REGISTRY.json`` (schema ``registry-pins``) holds, per registry, the sha256 of every
-package version published or pulled here (NAME@VERSION -> sha256, how, when, signer) and the signing
-policy (``require_signatures``, ``signers``) as first seen. A version whose bytes change afterwards, or
-a policy that changes, is refused until the user forgets the pin. The ledger lives outside the
+package version published or pulled here (NAME@VERSION -> sha256, how, when, signer), the signing
+policy (``require_signatures``, ``signers``) as first seen, and the highest version of each component
+seen listed there (``highest``). A version whose bytes change afterwards, or a policy that changes, is
+refused until the user forgets the pin; a pull that would go back below a version seen here that the
+registry no longer lists is refused until the user accepts it (``reef pull --allow-downgrade``). The ledger lives outside the
 registry's clone: fetching, resetting and cleaning the clone never touch it, and nothing a registry
 holds can overwrite it.
 """
@@ -20,6 +22,7 @@ from reefnb.common.exceptions import IntegrityError, ReefError
 from reefnb.common.files import locked_file, write_json_object
 from reefnb.common.json_input import read_json
 from reefnb.common.paths import reef_home
+from reefnb.solution.versions import Version
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,10 @@ def read_pins(registry: str) -> dict:
 def _update(registry: str, change) -> dict:
     with locked_file(pins_home() / f".{registry}.lock"):  # a lock of its own: callers may hold the clone's
         pins = read_pins(registry)
+        before = json.dumps(pins, sort_keys=True)
         change(pins)
-        write_json_object(pins_path(registry), pins)
+        if json.dumps(pins, sort_keys=True) != before:
+            write_json_object(pins_path(registry), pins)
     return pins
 
 
@@ -81,6 +86,7 @@ def pin(registry: str, name: str, version: str, digest: str, how: str, signer: s
             added.append(key)
         elif entry["sha256"] != digest:
             _refuse(registry, name, version, digest, entry)
+        _raise_highest(pins, name, version)
 
     _update(registry, change)
     if added:
@@ -100,6 +106,50 @@ def forget(registry: str, spec: str) -> dict:
 
     _update(registry, change)
     return {"registry": registry, "forgot": spec, **removed}
+
+
+# --- the highest version seen: no quiet rollback ----------------------------------------------------
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version.parse(text)
+        return True
+    except ReefError:
+        return False
+
+
+def _raise_highest(pins: dict, name: str, version: str) -> None:
+    """Make ``version`` the highest seen of ``name`` in ``pins`` when it is higher than the one recorded."""
+    highest = pins.setdefault("highest", {})
+    known = highest.get(name)
+    if _is_version(version) and (known is None or Version.parse(version).key() > Version.parse(known["version"]).key()):
+        highest[name] = {"version": version, "seen": _now()}
+
+
+def note_seen(registry: str, listed: dict[str, list[str]]) -> None:
+    """Record the versions a registry lists now (component name -> versions): each component's highest only rises."""
+
+    def change(pins: dict) -> None:
+        for name, versions in listed.items():
+            for version in versions:
+                _raise_highest(pins, name, version)
+
+    _update(registry, change)
+
+
+def highest_seen(registry: str) -> dict[str, dict]:
+    """Component name -> ``version`` and ``seen`` (when): the highest version of each seen listed in ``registry``."""
+    return read_pins(registry).get("highest", {})
+
+
+def accept_highest(registry: str, name: str, version: str) -> None:
+    """The user accepted that ``name``'s versions above ``version`` are gone (``--allow-downgrade``): lower its highest."""
+
+    def change(pins: dict) -> None:
+        pins.setdefault("highest", {})[name] = {"version": version, "seen": _now()}
+
+    _update(registry, change)
 
 
 # --- the signing policy ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from reefnb.runs.store import default_store
 from reefnb.sharing import crowd, pins, signatures
 from reefnb.sharing.package import clean_record, import_once, import_package, is_package
 from reefnb.solution.manifest import load_solution
-from reefnb.solution.versions import Range, Version, resolve, split_spec
+from reefnb.solution.versions import Range, Version, VersionError, resolve, split_spec
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,9 @@ def _write_config(config: dict[str, dict]) -> None:
 
 def add_registry(name: str, url: str) -> dict:
     """Remember registry ``name`` at ``url`` (a git URL or a repository folder) and clone it."""
-    import git
-
     if not _NAME.fullmatch(name):
         raise RegistryError(f"registry name '{name}': use lower-case letters, digits, '.', '_' and '-'")
-    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url) and Path(url).expanduser().exists():
-        url = str(Path(url).expanduser().resolve())
+    url = checked_url(name, url)
     config = _read_config()
     if name in config and config[name]["url"] != url:
         raise RegistryError(f"registry {name} is already {config[name]['url']}: `reef registry remove {name}` first")
@@ -105,10 +102,7 @@ def add_registry(name: str, url: str) -> dict:
     with _locked(name):
         if not (clone / ".git").is_dir():
             with replaced_folder(clone) as temporary:
-                try:
-                    git.Repo.clone_from(url, temporary)
-                except git.GitCommandError as error:
-                    raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
+                _checkout(name, _clone(name, url, temporary))
     if pins.pinned_policy(name) is None:  # first sight of this registry: its signing policy is what later ones must match
         pins.pin_policy(name, read_policy(clone))
     config[name] = {"url": url, "added": config.get(name, {}).get("added") or _now()}
@@ -160,6 +154,113 @@ def _one(name: str | None) -> str:
 # --- git ------------------------------------------------------------------------------------------
 
 
+# Every git command reef runs on a clone: only these transports (never ext::, fd:: or another remote helper,
+# whatever the user's git config allows), and no hooks in the clone.
+GIT_SAFETY = ["protocol.allow=never", *(f"protocol.{scheme}.allow=always" for scheme in ("file", "git", "ssh", "http", "https")), "core.hooksPath=/dev/null"]
+# A registry on this machine (a folder, or file://) is a repository that others may write: git runs its receiving
+# (receive-pack) and sending (upload-pack) side in it, with its config, as the user. These settings, on that side's
+# own command line, are above the repository's config: no hook (whatever core.hooksPath says), no command for
+# alternate refs, no automatic gc, no update of a checked-out branch's files (filters, fsmonitor), no fsmonitor,
+# no reflog created, and reef's identity in a reflog that exists.
+REMOTE_GIT = (
+    "git -c core.hooksPath=/dev/null -c core.alternateRefsCommand=true -c receive.autogc=false -c receive.denyCurrentBranch=refuse"
+    " -c core.fsmonitor=false -c core.logAllRefUpdates=false -c user.name=reef -c user.email=reef@reef.invalid -c protocol.allow=never"
+)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
+_SCP_LIKE = re.compile(r"(?:[^@/:\s]+@)?[^-/:\s][^/:\s]*:(?!:).*")  # [user@]host:path, as git reads it (no '/' before the ':')
+
+
+def checked_url(name: str, url: str) -> str:
+    """A registry's URL if git reaches it without running a command: a folder here (made absolute), ``https``,
+    ``http``, ``ssh``, ``git`` or ``file`` URLs, or ``[user@]host:path``; RegistryError in one line otherwise."""
+    shown = _printable(url)
+    if not url or url.startswith("-") or any(ord(character) < 32 or ord(character) == 127 for character in url):
+        raise RegistryError(f"registry {name}: URL '{shown}': not a git URL or a folder (it may not start with '-' or hold control characters)")
+    if "://" not in url and not _SCP_LIKE.fullmatch(url) and Path(url).expanduser().exists():
+        return str(Path(url).expanduser().resolve())
+    scheme = _SCHEME.match(url)
+    helper = re.match(r"([A-Za-z0-9+.-]+)::", url)
+    if helper or (scheme and scheme.group(1).lower() not in _SCHEMES):
+        transport = (helper or scheme).group(1)
+        raise RegistryError(
+            f"registry {name}: URL '{shown}': transport '{transport}' is not allowed (it may run commands): a registry is "
+            "reached over https, http, ssh, git or file URLs, [user@]host:path, or is a folder here"
+        )
+    return url
+
+
+def _is_local(url: str) -> bool:
+    """Whether git reaches ``url`` by running its other side on this machine (a folder, or ``file://``)."""
+    scheme = _SCHEME.match(url)
+    return scheme.group(1).lower() == "file" if scheme else not _SCP_LIKE.fullmatch(url)
+
+
+def _transport_options(url: str, side: str) -> list[str]:
+    """``--upload-pack``/``--receive-pack`` for a registry on this machine: its side of git runs as ``REMOTE_GIT``."""
+    return [f"--{side}-pack={REMOTE_GIT} {side}-pack"] if _is_local(url) else []
+
+
+def _clone(name: str, url: str, target: Path):
+    """A clone of the registry at ``target``, nothing checked out yet (``_checkout`` checks the tree first)."""
+    import git
+
+    runner = git.Git()
+    runner.set_persistent_git_options(c=GIT_SAFETY)
+    local = ["--no-local", *_transport_options(url, "upload")] if _is_local(url) else []  # --no-local: no object copied or linked
+    try:
+        runner.clone("--quiet", "--no-checkout", *local, "--", url, str(target))
+    except git.GitCommandError as error:
+        raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
+    repository = git.Repo(target)
+    repository.git.set_persistent_git_options(c=GIT_SAFETY)
+    return repository
+
+
+def _check_tree(name: str, repository, ref: str) -> None:
+    """IntegrityError when the tree at ``ref`` holds anything but files and folders (a symbolic link, a submodule):
+    a registry's links could point anywhere, and reef writes and reads in the clone as the user."""
+    listing = repository.git.ls_tree("-r", "-z", "--full-tree", ref, stdout_as_string=False)
+    for entry in listing.split(b"\0"):
+        mode, _, path = entry.partition(b"\t")
+        kind = {b"120000": "a symbolic link", b"160000": "a submodule"}.get(mode.split(b" ", 1)[0])
+        if kind:
+            raise IntegrityError(
+                f"registry {name}: {_printable(path.decode('utf-8', 'replace'))}: {kind} in the registry: refusing the registry "
+                "(a registry holds only files and folders); nothing of it was checked out, written or read"
+            )
+
+
+def _check_local_repository(name: str, url: str) -> None:
+    """IntegrityError when a registry on this machine holds a symbolic link anywhere in its repository.
+
+    git makes none there, and git run as the user writes through them (a reflog that is a link is appended to,
+    object folders that are links are written into): checked before each push."""
+    if not _is_local(url):
+        return
+    root = Path(url.removeprefix("file://")) if url.startswith("file://") else Path(url)
+    folders = [root]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:
+            continue  # git itself says what it cannot read
+        for entry in entries:
+            if entry.is_symlink():
+                raise IntegrityError(
+                    f"registry {name}: {_printable(Path(entry.path).relative_to(root).as_posix())}: a symbolic link in the registry's "
+                    f"repository ({root}): refusing to push (git, run as you, would write where it points)"
+                )
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(Path(entry.path))
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` for a one-line message: control characters as '?', at most ``limit`` characters."""
+    text = "".join(character if character.isprintable() else "?" for character in text)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 @contextlib.contextmanager
 def _locked(name: str) -> Iterator[None]:
     """One process at a time works in a clone (other REEF_HOMEs have clones of their own)."""
@@ -168,17 +269,17 @@ def _locked(name: str) -> Iterator[None]:
 
 
 def _repository(name: str):
+    """The clone of registry ``name`` (cloned again when missing), every git command on it run with ``GIT_SAFETY``."""
     import git
 
     clone = registries_home() / name
     if not (clone / ".git").is_dir():
-        url = _read_config()[name]["url"]
+        url = checked_url(name, _read_config()[name]["url"])
         shutil.rmtree(clone, ignore_errors=True)
-        try:
-            return git.Repo.clone_from(url, clone)
-        except git.GitCommandError as error:
-            raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
-    return git.Repo(clone)
+        return _clone(name, url, clone)
+    repository = git.Repo(clone)
+    repository.git.set_persistent_git_options(c=GIT_SAFETY)
+    return repository
 
 
 def _branch(repository) -> str:
@@ -189,13 +290,20 @@ def _sync(name: str, repository) -> None:
     """Make the clone exactly the registry's current head (the clone never holds work of its own)."""
     import git
 
-    branch = _branch(repository)
+    url = _read_config()[name]["url"]
     try:
-        repository.git.fetch("origin", "--prune")
+        repository.git.fetch(*_transport_options(url, "upload"), "origin", "--prune")
     except git.GitCommandError as error:
-        raise RegistryError(f"registry {name}: cannot fetch {_read_config()[name]['url']}: {_git_reason(error)}") from None
+        raise RegistryError(f"registry {name}: cannot fetch {url}: {_git_reason(error)}") from None
+    _checkout(name, repository)
+
+
+def _checkout(name: str, repository) -> None:
+    """Check out the fetched head in the clone, once its tree is known to hold only files and folders."""
+    branch = _branch(repository)
     remote = f"refs/remotes/origin/{branch}"
     if _has_ref(repository, remote):
+        _check_tree(name, repository, remote)  # before anything of it is checked out, written or read
         repository.git.reset("--hard", remote)
     elif _has_ref(repository, "HEAD"):  # the registry is still empty: drop local commits a failed push left
         repository.git.update_ref("-d", f"refs/heads/{branch}")
@@ -248,15 +356,15 @@ def _change(name: str, apply: Callable[[Path], tuple[list[str], Any]], message: 
         for attempt in range(PUSH_ATTEMPTS):
             _sync(name, repository)
             folder = Path(repository.working_tree_dir)
-            paths, result = apply(folder)
+            paths, result = _applied(name, folder, apply)
             if not paths:
                 return result, False
-            if not (folder / MARKER_NAME).is_file():
-                (folder / MARKER_NAME).write_text(json.dumps({"format": REGISTRY_FORMAT}) + "\n", encoding="utf-8")
             repository.git.add("--", MARKER_NAME, *paths)
             repository.git.commit("-q", "-m", message, env=_identity(repository, anonymous))
             try:
-                repository.git.push("origin", f"HEAD:refs/heads/{_branch(repository)}")
+                url = _read_config()[name]["url"]
+                _check_local_repository(name, url)
+                repository.git.push(*_transport_options(url, "receive"), "origin", f"HEAD:refs/heads/{_branch(repository)}")
                 return result, True
             except git.GitCommandError as error:
                 reason = _git_reason(error)
@@ -265,6 +373,23 @@ def _change(name: str, apply: Callable[[Path], tuple[list[str], Any]], message: 
                     raise RegistryError(f"registry {name}: push refused {PUSH_ATTEMPTS} times, last: {reason}") from None
                 time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _applied(name: str, folder: Path, apply: Callable[[Path], tuple[list[str], Any]]) -> tuple[list[str], Any]:
+    """``apply(folder)``, and the registry's marker when it has none; a file where the change needs a folder (or
+    the other way round) is one line naming it."""
+    try:
+        paths, result = apply(folder)
+        if paths and not (folder / MARKER_NAME).is_file():
+            (folder / MARKER_NAME).write_text(json.dumps({"format": REGISTRY_FORMAT}) + "\n", encoding="utf-8")
+    except OSError as error:
+        where = Path(error.filename2 or error.filename or folder)  # a rename's target, not its temporary file
+        relative = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else where.name
+        raise RegistryError(
+            f"registry {name}: {_printable(relative)}: cannot be written ({error.strerror or error}): the registry holds a file where "
+            "a folder belongs, or a folder where a file belongs; refusing it"
+        ) from None
+    return paths, result
 
 
 def _refreshed(names: list[str]) -> dict[str, Path]:
@@ -277,6 +402,8 @@ def _refreshed(names: list[str]) -> dict[str, Path]:
                 _sync(name, repository)
             except RegistryError as error:
                 log.warning("%s; using the cached copy", error)
+                if _has_ref(repository, "HEAD"):
+                    _check_tree(name, repository, "HEAD")  # a clone made before links were refused
             folders[name] = Path(repository.working_tree_dir)
     return folders
 
@@ -483,7 +610,9 @@ def search(text: str = "", registry: str | None = None) -> list[dict]:
     words = text.lower().split()
     found = []
     for name, folder in _refreshed(_chosen(registry)).items():
-        for component, entry in _read_index(folder).get("components", {}).items():
+        listed = _read_index(folder).get("components", {})
+        pins.note_seen(name, {component: list(entry.get("versions", {})) for component, entry in listed.items()})
+        for component, entry in listed.items():
             haystack = " ".join([component, entry.get("kind", ""), entry.get("description", ""), *entry.get("keywords", [])]).lower()
             if all(word in haystack for word in words):
                 versions = sorted(entry["versions"], key=lambda version: Version.parse(version).key())
@@ -500,7 +629,14 @@ def search(text: str = "", registry: str | None = None) -> list[dict]:
     return found
 
 
-def pull(spec: str, registry: str | None = None, target: str | Path | None = None, dry_run: bool = False, dependencies: bool = True) -> dict:
+def pull(
+    spec: str,
+    registry: str | None = None,
+    target: str | Path | None = None,
+    dry_run: bool = False,
+    dependencies: bool = True,
+    allow_downgrade: bool = False,
+) -> dict:
     """Fetch ``NAME``, ``NAME@VERSION`` or ``NAME@RANGE`` and every component it needs, verified, and import them.
 
     Versions are resolved first (the highest that satisfies every range; a conflict or a cycle is
@@ -521,6 +657,9 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
         Only the resolution happens.
     dependencies
         False: only the requested component is fetched (all are still resolved).
+    allow_downgrade
+        Accept a resolution below a version seen listed here before that the registry no longer lists (which
+        is refused otherwise); what the registry lists now becomes the highest seen.
 
     Returns
     -------
@@ -535,7 +674,8 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
         When ``spec`` cannot be parsed or the versions cannot be resolved (no such component; a
         conflict, ``ConflictError``; a cycle, ``CycleError``).
     IntegrityError
-        When a package's bytes are not the ones pinned or published, or lack a signature the registry requires.
+        When a package's bytes are not the ones pinned or published, or lack a signature the registry requires,
+        or (without ``allow_downgrade``) the resolution goes below a version seen here that is no longer listed.
     RegistryError
         When a registry cannot be reached or refuses what was asked.
     PackageError
@@ -545,10 +685,22 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
     folders = _refreshed(_chosen(registry))
     published: dict[str, dict[str, dict]] = {}
     for name, folder in folders.items():  # the first registry (by name) that has a version wins
-        for entry_name, entry in _read_index(folder).get("components", {}).items():
+        listed = _read_index(folder).get("components", {})
+        for entry_name, entry in listed.items():
             for version, details in entry.get("versions", {}).items():
                 published.setdefault(entry_name, {}).setdefault(version, {**details, "registry": name})
+        pins.note_seen(name, {entry_name: list(entry.get("versions", {})) for entry_name, entry in listed.items()})
     chosen = resolve(component, range_text, lambda name: published.get(name, {}))
+    rollbacks = _rollbacks(component, range_text, published, _vanished(list(folders), published), chosen)
+    if rollbacks and not allow_downgrade:
+        name, version, gone = rollbacks[0]
+        raise IntegrityError(
+            f"{spec}: {name} {gone['version']} was published in registry {gone['registry']} when seen here ({gone['seen']}) and is gone "
+            f"now: refusing to go back to {name}@{version} (a registry that drops a version may be withholding a fix); to accept "
+            f"the older version: `reef pull {spec} --allow-downgrade`"
+        )
+    for name, version, gone in rollbacks:
+        log.warning("%s: %s %s is gone from registry %s; going back to %s@%s (--allow-downgrade)", spec, name, gone["version"], gone["registry"], name, version)
     components = [
         {"name": name, "version": version, "registry": published[name][version]["registry"], "sha256": published[name][version]["sha256"]}
         for name, version in chosen.items()
@@ -561,8 +713,54 @@ def pull(spec: str, registry: str | None = None, target: str | Path | None = Non
             package, entry["signer"] = _verified_package(folders[entry["registry"]], entry, policies[entry["registry"]])
             entry["folder"] = str(_imported(package, target if entry["name"] == component else None))
             pins.pin(entry["registry"], entry["name"], entry["version"], entry["sha256"], "pulled", entry["signer"])
+        for name, _, gone in rollbacks:  # the user accepted it: what is listed now is the highest seen
+            pins.accept_highest(gone["registry"], name, max(published[name], key=_version_key))
     root = components[0]
     return {"name": root["name"], "version": root["version"], "folder": root.get("folder"), "components": components}
+
+
+def _vanished(registries: list[str], published: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """Component name -> the highest version seen listed in one of ``registries`` that none of them lists now
+    (``version``, ``registry``, ``seen``)."""
+    vanished: dict[str, dict] = {}
+    for name in registries:
+        for component, entry in pins.highest_seen(name).items():
+            if entry["version"] in published.get(component, {}) or not published.get(component):
+                continue  # still listed; or the component is gone whole, which resolution refuses anyway
+            known = vanished.get(component)
+            if known is None or _version_key(entry["version"]) > _version_key(known["version"]):
+                vanished[component] = {**entry, "registry": name}
+    return vanished
+
+
+def _version_key(text: str) -> tuple:
+    try:
+        return (1, Version.parse(text).key())
+    except VersionError:
+        return (0,)
+
+
+def _rollbacks(component: str, range_text: str, published: dict, vanished: dict[str, dict], chosen: dict[str, str]) -> list[tuple[str, str, dict]]:
+    """(name, version chosen, the vanished entry) for each component the resolution would have given a version that
+    disappeared: the same resolution with the vanished versions listed again (without their dependencies) picks them."""
+    if not vanished:
+        return []
+
+    def with_vanished(name: str) -> dict[str, dict]:
+        versions = dict(published.get(name, {}))
+        if name in vanished:
+            versions.setdefault(vanished[name]["version"], {"depends": {}})
+        return versions
+
+    try:
+        shadow = resolve(component, range_text, with_vanished)
+    except VersionError:
+        return []
+    return [
+        (name, chosen[name], vanished[name])
+        for name, version in shadow.items()
+        if name in vanished and version == vanished[name]["version"] and chosen.get(name) not in (None, version)
+    ]
 
 
 def _verified_package(folder: Path, entry: dict, policy: dict) -> tuple[Path, str | None]:

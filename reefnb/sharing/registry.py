@@ -21,7 +21,11 @@ Clones are cached under ``$REEF_HOME/registries/NAME``; the list of registries i
 Nothing in a registry is trusted. Every version published or pulled here is pinned to its sha256 in
 ``$REEF_HOME/pins/NAME.json`` (``reefnb.sharing.pins``), and so is the registry's signing policy: bytes that
 change afterwards are refused even when the registry's checksums were rewritten to match. A registry
-can require OpenSSH signatures by the signers it lists (``reefnb.sharing.signatures``).
+can require OpenSSH signatures by the signers it lists (``reefnb.sharing.signatures``), and a pull never
+goes back below a version seen here that the registry no longer lists (``--allow-downgrade``). A fetched tree
+holding a symbolic link or a submodule is refused before it is checked out, so nothing reef writes or reads in
+a clone leaves it; a registry on this machine (a folder) runs git's other side without its hooks or the
+commands its config names (``REMOTE_GIT``); URLs name only transports that run no command (``checked_url``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from reefnb.common.exceptions import ReefError
 from reefnb.common.files import read_json_object, write_json_object
 from reefnb.common.paths import envs_home, reef_home, solutions_home
 from reefnb.provision.envs import get_environment, remove_environment
-from reefnb.solution.manifest import Solution, open_solution
+from reefnb.solution.manifest import Solution, load_solution
 
 ORIGIN_NAME = ".reef-origin.json"  # in a folder made from a package: where it came from, and the trust decision
 _MAX_ORIGIN_BYTES = 64 * 1024
@@ -214,8 +214,8 @@ def untrusted_source(source: str | Path | Solution | None) -> Path | None:
         solution, paths = source, [source.path]
     else:
         paths = [Path(source)]
-        try:
-            solution = open_solution(source) if Path(source).exists() else None
+        try:  # a folder or manifest names its workflows' notebooks; a notebook is what runs
+            solution = load_solution(source) if Path(source).exists() and Path(source).suffix != ".ipynb" else None
         except (ReefError, OSError):
             solution = None  # the verb itself says what is wrong with it
     if solution is not None:

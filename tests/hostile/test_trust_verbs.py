@@ -91,6 +91,14 @@ def test_a_verb_refuses_a_package_folder_without_trust(made, kind, verb):
     assert_refused(made, folder, code, out, err)
 
 
+def test_a_folder_of_ones_own_that_runs_a_package_notebook_is_refused(made, tmp_path):
+    """The user's own solution whose workflow notebook lies in a package folder inside it runs that package's code."""
+    own = tmp_path / "own"
+    assert call("import", str(made["package"]), "-o", str(own / "vendor"))[0] == 0
+    (own / "solution.json").write_text(json.dumps({"name": "own", "version": "0.1.0", "workflows": {"run": {"notebook": "vendor/main.ipynb"}}}))
+    assert_refused(made, own / "vendor", *call("run", str(own)))
+
+
 @pytest.mark.parametrize("kind", FOLDERS)
 def test_serve_and_use_refuse_a_package_folder_without_trust(made, kind, monkeypatch):
     import reefnb

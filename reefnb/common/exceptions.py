@@ -275,3 +275,10 @@ class ActionTimeout(ActionFailed):
     """A solution's action took longer than its timeout; its worker process was killed and is replaced."""
 
     exit_code = EXIT_FAILED
+
+
+class WorkerProtocolError(ActionFailed):
+    """An action worker's reply broke the protocol (bytes that are not a frame, another request's answer, not an
+    object): the worker is out of step, so it is stopped and replaced; ``str()`` says what was wrong."""
+
+    exit_code = EXIT_FAILED

@@ -18,7 +18,6 @@ import platform
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -32,6 +31,7 @@ from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
 from reefnb.common.plugins import entry_point_values, load_plugins
+from reefnb.common.tool_output import MAX_TOOL_OUTPUT_BYTES, run_tool
 from reefnb.common.units import format_size
 from reefnb.provision import distributions
 from reefnb.provision.tools import TOOLS, find_tools
@@ -44,6 +44,7 @@ PYTHON_VERSION_TIMEOUT_S = 5
 INTERPRETER_TIMEOUT_S = 60
 TENSORFLOW_TIMEOUT_S = 180
 NVIDIA_SMI_TIMEOUT_S = 10
+MAX_SCRIPT_OUTPUT_BYTES = 64 * 1024 * 1024  # what an environment's python says of its packages and modules
 NVIDIA_SMI_FIELDS = ("name", "memory.total", "compute_cap", "driver_version")
 _MIB = 1024**2
 
@@ -197,9 +198,13 @@ class DetectContext:
     def run_script(self, script: str, *arguments: str, timeout: float = INTERPRETER_TIMEOUT_S) -> str:
         """Run python code in the context's interpreter; its stdout (a ReefError when it fails)."""
         try:
-            completed = subprocess.run([self.python, "-c", script, *arguments], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired) as error:
+            completed = run_tool([self.python, "-c", script, *arguments], timeout, max_bytes=MAX_SCRIPT_OUTPUT_BYTES)
+        except OSError as error:
             raise ReefError(f"{self.python}: cannot run this python: {error}") from None
+        if completed.timed_out:
+            raise ReefError(f"{self.python}: cannot run this python: no answer in {timeout:g} s")
+        if completed.cut:
+            raise ReefError(f"{self.python}: python said more than {format_size(MAX_SCRIPT_OUTPUT_BYTES)}: stopped there")
         if completed.returncode != 0:
             last = (completed.stderr.strip().splitlines() or ["(no message)"])[-1]
             raise ReefError(f"{self.python}: python exited with status {completed.returncode}: {last}")
@@ -846,11 +851,17 @@ def _python_version_of(path: str) -> str | None:
 
 
 def _run_quietly(command: list[str], timeout: float) -> str | None:
-    """stdout of a command, or None (logged) when it cannot run, fails or times out."""
+    """stdout of a command, or None (logged) when it cannot run, fails, times out or says more than ``MAX_TOOL_OUTPUT_BYTES``."""
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as error:
+        completed = run_tool(command, timeout)
+    except OSError as error:
         log.info("cannot run %s: %s", command[0], error)
+        return None
+    if completed.timed_out:
+        log.info("cannot run %s: no answer in %g s", command[0], timeout)
+        return None
+    if completed.cut:
+        log.warning("%s said more than %s: stopped, its answer ignored", command[0], format_size(MAX_TOOL_OUTPUT_BYTES))
         return None
     if completed.returncode != 0:
         log.info("%s exited with status %d: %.200s", command[0], completed.returncode, completed.stderr.strip())

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 from reefnb.common.exceptions import EnvError
 from reefnb.common.files import write_json_object
 from reefnb.common.paths import envs_home
+from reefnb.common.tool_output import run_tool
 from reefnb.common.version import __version__
 from reefnb.kernel import KERNEL_PART
 from reefnb.provision.requirements import hash_key, hash_lines
@@ -411,16 +411,20 @@ def _python_version(python: str) -> str:
 
 def _run_python(python: str, code: str) -> str:
     try:
-        return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as error:
+        done = run_tool([python, "-c", code], 60)
+    except OSError as error:
         raise EnvError(f"{python}: cannot run this interpreter: {error}") from None
+    if done.returncode != 0 or done.cut:
+        why = "no answer in 60 s" if done.timed_out else "said too much" if done.cut else f"exit {done.returncode}"
+        raise EnvError(f"{python}: cannot run this interpreter: {why}")
+    return done.stdout.strip()
 
 
 def _call(command: list, what: str) -> None:
     log.info("%s: %s", what, " ".join(map(str, command)))
     environment = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    try:
-        done = subprocess.run([str(part) for part in command], capture_output=True, text=True, env=environment)
+    try:  # an install may say a lot (a package's build): its last megabyte holds the error
+        done = run_tool([str(part) for part in command], None, keep_tail=True, env=environment)
     except OSError as error:
         raise EnvError(f"{what} failed: {error}") from None
     if done.returncode != 0:

@@ -10,10 +10,11 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+from reefnb.common.tool_output import MAX_TOOL_OUTPUT_BYTES, run_tool
 
 log = logging.getLogger(__name__)
 
@@ -104,22 +105,17 @@ def find_tools(names: Iterable[str] | None = None, max_workers: int = 8) -> dict
 
 def _tool_version(tool: Tool, path: str) -> str | None:
     try:
-        completed = subprocess.run(
-            [path, *tool.version_arguments],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=TOOL_TIMEOUT_S,
-            env={**os.environ, "LC_ALL": "C"},
-        )
-    except subprocess.TimeoutExpired:
-        log.warning("%s %s did not answer in %d s", path, " ".join(tool.version_arguments), TOOL_TIMEOUT_S)
-        return None
+        answer = run_tool([path, *tool.version_arguments], TOOL_TIMEOUT_S, env={**os.environ, "LC_ALL": "C"})
     except OSError as error:
         log.warning("cannot run %s: %s", path, error)
         return None
-    version = tool.parse_version(f"{completed.stdout}\n{completed.stderr}")
+    asked = f"{path} {' '.join(tool.version_arguments)}"
+    if answer.timed_out:
+        log.warning("%s did not answer in %d s", asked, TOOL_TIMEOUT_S)
+        return None
+    if answer.cut:
+        log.warning("%s: said more than %d bytes: stopped, and its answer cut there", asked, MAX_TOOL_OUTPUT_BYTES)
+    version = tool.parse_version(f"{answer.stdout}\n{answer.stderr}")
     if version is None:
         log.info("%s: no version in its answer to %s", path, " ".join(tool.version_arguments))
     return version

@@ -170,6 +170,9 @@ def _read_text(path: Path) -> str | None:
 
 
 GPU_QUERY = "index,utilization.gpu,memory.used,power.draw"
+MAX_GPUS = 64  # GPU indexes a report may name: more is no nvidia-smi
+MAX_LINE_CHARS = 4096  # a reading is a short line
+MAX_OTHER_OUTPUT_BYTES = 1024 * 1024  # what is not a reading (a driver's error says a line)
 
 
 class GpuMonitor:
@@ -208,18 +211,31 @@ class GpuMonitor:
         self._thread.start()
 
     def _read(self) -> None:
-        for line in self._process.stdout:
-            parts = [part.strip() for part in line.split(",")]
-            if len(parts) != 4:
-                self._other.append(line.strip())
-                continue
-            try:
-                index, utilisation, memory = parts[0], _number(parts[1]), _number(parts[2])
-            except ValueError:
-                self._other.append(line.strip())
-                continue
-            power = _number(parts[3], None)
-            self._note(index, utilisation, memory, power, time.monotonic())
+        """Readings as they come, a line at a time; what is not a reading is kept to say why (a few lines), and
+        past ``MAX_OTHER_OUTPUT_BYTES`` of it (or a line longer than ``MAX_LINE_CHARS``) nvidia-smi is stopped."""
+        other = 0
+        while line := self._process.stdout.readline(MAX_LINE_CHARS):
+            if not self._reading(line):
+                other += len(line)
+                if len(self._other) < 10:
+                    self._other.append(line.strip()[:200])
+                if other > MAX_OTHER_OUTPUT_BYTES or (len(line) == MAX_LINE_CHARS and not line.endswith("\n")):
+                    self._other.insert(0, f"it said more than {MAX_OTHER_OUTPUT_BYTES // 1024} KiB that is no reading: stopped there")
+                    log.warning("nvidia-smi: %s", self._other[0])
+                    self._process.kill()
+                    return
+
+    def _reading(self, line: str) -> bool:
+        """Note the line as a reading of one GPU (at most ``MAX_GPUS`` of them); False when it is none."""
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 4 or (parts[0] not in self.latest and len(self.latest) >= MAX_GPUS):
+            return False
+        try:
+            index, utilisation, memory = parts[0], _number(parts[1]), _number(parts[2])
+        except ValueError:
+            return False
+        self._note(index, utilisation, memory, _number(parts[3], None), time.monotonic())
+        return True
 
     def _note(self, index: str, utilisation: float, memory: float, power: float | None, now: float) -> None:
         with self._lock:

@@ -295,13 +295,13 @@ def test_a_new_distribution_in_the_environment_is_seen(tmp_path, monkeypatch):
     assert first["environment"]["name"] == "demo"
 
     started = []
-    run = subprocess.run
+    popen = subprocess.Popen
 
-    def recording_run(command, *args, **kwargs):
+    def recording_popen(command, *args, **kwargs):
         started.append(command)
-        return run(command, *args, **kwargs)
+        return popen(command, *args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", recording_run)
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
     assert detection.detect(names, python=python) == {**first, "environment": {**first["environment"], "name": None}}
     assert started == []
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ParameterError
+from reefnb.common.exceptions import InputError, ParameterError
+from reefnb.common.json_input import parse_json
 from reefnb.solution.notebook import NotebookParameter
 
 log = logging.getLogger(__name__)
@@ -17,29 +20,108 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
+MAX_PARAMETER_FILE_BYTES = 16 * 1024 * 1024  # parameters are values, not datasets: give a dataset as a path
+
+
 def read_parameter_file(path: str | Path) -> dict[str, Any]:
-    """Parameters from a JSON or YAML file holding one mapping."""
+    """Parameters from a JSON or YAML file holding one mapping.
+
+    Only a regular file is opened (a fifo, a device or a folder is refused before it is opened, so none can
+    hang the run) and only ``MAX_PARAMETER_FILE_BYTES`` are read. JSON goes through the bounded reader
+    (``reefnb.common.json_input``: no NaN, infinity or deep nesting); YAML through a safe loader that refuses
+    aliases (``*name``), so a few hundred bytes cannot expand into gigabytes (the "billion laughs").
+    ParameterError, one line naming the file, for each.
+    """
     path = Path(path)
+    data = _read_bytes(path)
+    if path.suffix.lower() == ".json":
+        try:
+            values = parse_json(data, str(path), max_bytes=MAX_PARAMETER_FILE_BYTES)
+        except InputError as error:
+            raise ParameterError(f"{path}: not valid JSON: {error.pointer}: {error.reason}") from None
+    else:
+        try:
+            values = yaml_values(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ParameterError(f"{path}: cannot read parameter file: not UTF-8 text") from None
+        except ValueError as error:
+            raise ParameterError(f"{path}: not valid YAML: {error}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(isinstance(key, str) for key in values):
+        raise ParameterError(f"{path}: /: expected a mapping of parameter names to values")
+    return _plain(values)
+
+
+def _read_bytes(path: Path) -> bytes:
+    """At most ``MAX_PARAMETER_FILE_BYTES`` of a regular file; ParameterError for anything else."""
     try:
-        text = path.read_text(encoding="utf-8")
+        kind = os.stat(path).st_mode
+        if not stat.S_ISREG(kind):
+            raise ParameterError(f"{path}: cannot read parameter file: {_file_kind(kind)}, not a regular file")
+        with open(path, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # replaced between the check and the open
+                raise ParameterError(f"{path}: cannot read parameter file: not a regular file")
+            data = stream.read(MAX_PARAMETER_FILE_BYTES + 1)
     except OSError as error:
         raise ParameterError(f"{path}: cannot read parameter file: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise ParameterError(f"{path}: cannot read parameter file: not UTF-8 text") from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    if len(data) > MAX_PARAMETER_FILE_BYTES:
+        raise ParameterError(f"{path}: cannot read parameter file: larger than the limit of {MAX_PARAMETER_FILE_BYTES} bytes")
+    return data
 
-            data = yaml.safe_load(text)
-    except Exception as error:  # json and yaml parse errors
-        raise ParameterError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {' '.join(str(error).split())[:200]}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
-        raise ParameterError(f"{path}: /: expected a mapping of parameter names to values")
-    return _plain(data)
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a fifo"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def yaml_values(text: str) -> Any:
+    """``text`` read as YAML by PyYAML's safe loader, refusing aliases; ValueError, one line saying where, otherwise.
+
+    An alias (``*name``) repeats an anchored value (``&name``); aliases of aliases grow a few hundred bytes into
+    gigabytes once the value is copied or written out (the "billion laughs"). Parameters need none, so the
+    document is composed, refused at the first node it reaches twice, and only then made into Python values.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_aliases(node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as error:
+        raise ValueError(" ".join(str(error).split())[:200]) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _refuse_aliases(root) -> None:
+    """ValueError at the first node of the composed document reached a second time (through an alias)."""
+    import yaml
+
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            mark = node.start_mark
+            raise ValueError(f"line {mark.line + 1} column {mark.column + 1}: an anchored value repeated by an alias (*name); aliases are refused here")
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in reversed(node.value) for item in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
 
 
 def _plain(value: Any) -> Any:
@@ -92,10 +174,26 @@ def cast_parameter(parameter: NotebookParameter, value: Any, origin: str | None 
             )
             return lenient
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' expects {kind}, got {value!r}") from None
+    if _has_non_finite(cast):  # not a JSON value: the run's record could not be read back
+        raise ParameterError(f"{_where(origin)}parameter '{parameter.name}': NaN and infinities are refused (not JSON values)")
     problem = _constraint_problem(parameter.constraints, cast)
     if problem:
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' {problem}, got {value!r}")
     return cast
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether ``value`` is or holds (in lists and dicts, at any depth) a NaN or an infinity."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
 
 
 def _lenient(parameter: NotebookParameter, value: Any) -> float | None:
@@ -172,9 +270,4 @@ def _parse_structured(text: str, keep_text: bool = False) -> Any:
     except json.JSONDecodeError:
         if keep_text:
             return text
-        import yaml
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise ValueError from None
+        return yaml_values(text)

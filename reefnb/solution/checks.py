@@ -196,16 +196,23 @@ def _python_cells(path: Path) -> list[tuple[int, str]]:
     if str(language).lower() != "python":
         return []
     cells = []
-    for index, cell in enumerate(notebook.get("cells") or []):
+    for index, cell in enumerate(_cells(notebook)):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
+        source = cell.get("source", cell.get("input", ""))  # nbformat 3 calls a code cell's source its input
         text = "".join(source) if isinstance(source, list) else str(source)
         if text.lstrip().startswith("%%"):  # a cell magic: not Python
             continue
         lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in text.splitlines()]
         cells.append((index, "\n".join(lines)))
     return cells
+
+
+def _cells(notebook: dict) -> list:
+    """The cells of a notebook as reef runs it: nbformat 3's worksheets one after the other (as nbformat converts them)."""
+    if notebook.get("nbformat") == 3 and isinstance(notebook.get("worksheets"), list):
+        return [cell for sheet in notebook["worksheets"] if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list) for cell in sheet["cells"]]
+    return notebook.get("cells") or []
 
 
 def _reefnb_uses_not_carried(cells: list[tuple[int, str]]) -> list[tuple[str, int, int]]:

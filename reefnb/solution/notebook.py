@@ -43,7 +43,7 @@ class NotebookParameter:
 
 
 def read_notebook(path: str | Path):
-    """Read and validate a notebook with nbformat (as version 4); NotebookError names the file on any problem.
+    """Read and validate a notebook with nbformat (as version 4: older ones are converted); NotebookError names the file on any problem.
 
     Messages say where a problem is (the file, a line and column, a JSON pointer), never what the file
     holds: nbformat's own messages quote the file's first bytes or its values, so they are not passed on.
@@ -71,7 +71,9 @@ def read_notebook(path: str | Path):
         raise NotebookError(f"{path}: not a notebook (no 'nbformat' version reef can read)")
     try:
         notebook = nbformat.versions[version].to_notebook_json(data, minor=data.get("nbformat_minor", 0))
-        notebook = nbformat.convert(notebook, 4)
+        # nbformat 3 (and older) upgraded in place keeps its own node class, which papermill takes for a path:
+        # the converted notebook is made of nbformat's v4 nodes again
+        notebook = nbformat.from_dict(nbformat.convert(notebook, 4))
         nbformat.validate(notebook)
     except nbformat.ValidationError as error:
         raise NotebookError(f"{path}: not valid nbformat {_validation_where(error)}") from None

@@ -6,6 +6,9 @@ Every member is checked before anything is written, against one set of limits (`
   or file and ``max_path_bytes`` in all; no two files whose names differ only in case (they would be one file
   on macOS and Windows), no file that is also a folder;
 - kinds: regular files and folders only (no symbolic or hard link, device, fifo or socket), nothing encrypted;
+- layout (zip): the members one after the other from the first byte, the central directory right after them and
+  its end at the end of the file: nothing before, between or after them (two zips joined, a zip appended to
+  another file: readers would disagree on what it holds) and no two members sharing bytes;
 - amounts: at most ``max_members`` members, and at most ``max_ratio`` times the archive's size uncompressed,
   counted from the sizes the archive declares and again from the bytes that come out (a lying header stops
   the extraction at the limit).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import re
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -87,6 +91,7 @@ def extract_archive(archive: Path | str, target: Path | str, limits: ArchiveLimi
     try:
         if is_zip(archive):
             with zipfile.ZipFile(archive) as zipped:
+                check_zip_layout(archive, zipped)
                 members = _zip_members(archive, zipped, limits)
                 checked = _check_members(archive, members, limits, budget)
                 files = _write_members(archive, target, checked, zipped.open, budget, executables)
@@ -141,6 +146,74 @@ def _zip_members(archive: Path, zipped: zipfile.ZipFile, limits: ArchiveLimits) 
         parts = _member_parts(archive, info.filename, limits)
         members.append(_Member(info.filename, parts, info.is_dir(), info.file_size, bool(mode & 0o100), info))
     return members
+
+
+_JOINED = "a zip with data before or after it (two zips joined, a zip appended to another file) is refused"
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (version, flags, method, time, date, crc, sizes), name and extra lengths
+_END = struct.Struct("<4s4H2LH")  # signature, disk numbers and counts, central directory size and offset, comment length
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # signature, disk, offset of the zip64 end record, disks
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # signature, record size, versions, disks, counts, central directory size and offset
+
+
+def check_zip_layout(archive: Path, zipped: zipfile.ZipFile) -> None:
+    """ArchiveError unless the zip's members lie one after the other from its first byte, its central directory
+    right after the last and its end record at the end of the file (with its comment): no byte belongs to no
+    member or to two. ``zipfile`` reads the last end record and skips whatever comes before the archive, so a
+    file made of two zips joined would be read as the second, while other readers see the first."""
+    size = archive.stat().st_size
+    infos = sorted(zipped.infolist(), key=lambda info: info.header_offset)
+    ends = [info.header_offset for info in infos[1:]] + [zipped.start_dir]  # where each member's bytes end
+    with open(archive, "rb") as stream:
+        position = 0
+        for info, following in zip(infos, ends, strict=False):
+            if info.header_offset != position:
+                raise ArchiveError(_gap(archive, position, info.header_offset, f"member '{info.filename}'"))
+            stream.seek(position)
+            signature, name_length, extra_length = _LOCAL_HEADER.unpack(stream.read(_LOCAL_HEADER.size).ljust(_LOCAL_HEADER.size, b"\0"))
+            if signature != b"PK\x03\x04":
+                raise ArchiveError(f"{archive}: member '{info.filename}': no member header where the archive's directory says")
+            position += _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+            if info.flag_bits & 0x08:  # a data descriptor follows: crc and sizes (4 or 8 bytes each), a signature or not
+                stream.seek(position)
+                start = 4 if stream.read(4) == b"PK\x07\x08" else 0
+                stream.seek(position + start)
+                if stream.read(4) != struct.pack("<L", info.CRC):
+                    raise ArchiveError(f"{archive}: member '{info.filename}': no data descriptor after its data")
+                position += next((length for length in (start + 12, start + 20) if position + length == following), start + 12)
+        if position != zipped.start_dir:
+            raise ArchiveError(_gap(archive, position, zipped.start_dir, "its directory"))
+        _check_zip_end(archive, stream, size, zipped)
+
+
+def _gap(archive: Path, position: int, start: int, what: str) -> str:
+    """Why ``what`` does not start at ``position``, where the bytes before it end."""
+    if start < position:
+        return f"{archive}: {what}: shares {position - start} bytes with the member before it"
+    if position == 0:
+        return f"{archive}: {start} bytes before the archive: {_JOINED}"
+    return f"{archive}: {what}: {start - position} bytes before it belong to no member"
+
+
+def _check_zip_end(archive: Path, stream: IO[bytes], size: int, zipped: zipfile.ZipFile) -> None:
+    """The central directory ends where the end record (or the zip64 end record) begins, and that ends the file."""
+    end = size - _END.size - len(zipped.comment)
+    stream.seek(max(end, 0))
+    record = stream.read(_END.size)
+    if end < 0 or len(record) != _END.size or record[:4] != b"PK\x05\x06" or _END.unpack(record)[7] != len(zipped.comment):
+        raise ArchiveError(f"{archive}: data after the archive's end: {_JOINED}")
+    _, _, _, _, _, directory_size, _, _ = _END.unpack(record)
+    directory_end = end
+    if end >= _ZIP64_LOCATOR.size:
+        stream.seek(end - _ZIP64_LOCATOR.size)
+        locator = _ZIP64_LOCATOR.unpack(stream.read(_ZIP64_LOCATOR.size))
+        if locator[0] == b"PK\x06\x07":
+            stream.seek(locator[2])
+            zip64 = _ZIP64_END.unpack(stream.read(_ZIP64_END.size).ljust(_ZIP64_END.size, b"\0"))
+            if zip64[0] != b"PK\x06\x06" or locator[2] + 12 + zip64[1] != end - _ZIP64_LOCATOR.size:
+                raise ArchiveError(f"{archive}: its zip64 end record is not where its locator says")
+            directory_end, directory_size = locator[2], zip64[8]
+    if zipped.start_dir + directory_size != directory_end:
+        raise ArchiveError(f"{archive}: its directory does not end where its end record begins")
 
 
 def _tar_members(archive: Path, tar: tarfile.TarFile, limits: ArchiveLimits) -> list[_Member]:

@@ -696,9 +696,11 @@ def _check_json_members(package: Path, folder: Path, files: tuple[str, ...]) -> 
         record = name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1
         if name in (MANIFEST_NAME, LOCK_NAME) or record or _is_recorded_notebook(name):
             try:
-                parse_json(folder.joinpath(*name.split("/")).read_bytes(), f"{package}: member '{name}'", expect=dict)
+                data = parse_json(folder.joinpath(*name.split("/")).read_bytes(), f"{package}: member '{name}'", expect=dict)
             except InputError as error:
                 raise PackageError(str(error)) from None
+            if name == MANIFEST_NAME:
+                _identity_of(package, data)  # a package names its solution: a manifest without name and version is none
 
 
 def _read_sums(package: Path, folder: Path, files: tuple[str, ...]) -> dict[str, str]:
@@ -760,11 +762,17 @@ def _package_identity(package: Path) -> tuple[str, str]:
         raise PackageError(str(error)) from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as error:
         raise PackageError(f"{package}: member '{MANIFEST_NAME}': unreadable: {error}") from None
+    return _identity_of(package, data)
+
+
+def _identity_of(package: Path, data: Any) -> tuple[str, str]:
+    """The name and version of a package's manifest data; PackageError when either is missing or not a plain name."""
     identity = []
     for field in ("name", "version"):
         value = data.get(field) if isinstance(data, dict) else None
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", value):
-            raise PackageError(f"{package}: member '{MANIFEST_NAME}': /{field}: {value!r} is not a plain name")
+            shown = "missing" if value is None else f"{repr(value)[:60]} is not a plain name"
+            raise PackageError(f"{package}: member '{MANIFEST_NAME}': /{field}: {shown}")
         identity.append(value)
     return identity[0], identity[1]
 

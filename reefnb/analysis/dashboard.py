@@ -5,12 +5,15 @@ It holds a summary per environment, the Pareto charts, the comparison with the m
 the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's ``dashboard`` section names the default
 axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats. Without a
 manifest at hand, the units, goals and formats the runs' records kept are used (``reefnb.analysis.frame.metric_meaning``).
+
+Every name and value on the page may be someone else's (runs pulled from a registry): the tables hold escaped text,
+the charts are drawn by ``reefnb.analysis.plots.offline_page`` (specs as inert JSON, a policy that runs no script
+but the page's own).
 """
 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,7 +24,7 @@ from urllib.parse import quote
 
 from reefnb.analysis.frame import metric_meaning
 from reefnb.analysis.pareto import normalise_objectives, ok_runs
-from reefnb.analysis.plots import REFERENCE_DETAILS, pareto_chart
+from reefnb.analysis.plots import REFERENCE_DETAILS, offline_page, pareto_chart
 from reefnb.analysis.series import runs_series
 from reefnb.common.exceptions import ReefError
 from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
@@ -214,7 +217,8 @@ def dashboard_html(
         *_reference_sections(page),
         *_run_sections(page, location),
     ]
-    return _PAGE.format(title=html.escape(title), body="\n".join(sections), script=_chart_script(charts))
+    specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
+    return offline_page(title, "\n".join(sections), specs, style=_STYLE)
 
 
 def _pareto_charts(page: _Page) -> list[tuple[str, dict]]:
@@ -293,22 +297,6 @@ def _run_sections(page: _Page, location: str | Path | None) -> list[str]:
         files = _scrubbed_files(files, default_scrubber(str(page.solution.path) if page.solution else None))
         sections += ["<h2>Attached files (the runs' evidence)</h2>", _files_html(files)]
     return sections
-
-
-def _chart_script(charts: list[tuple[str, dict]]) -> str:
-    """The Vega libraries inlined (from vl-convert) and the code that draws each chart in its place; "" without charts."""
-    if not charts:
-        return ""
-    import vl_convert
-    from altair.utils._importers import vl_version_for_vl_convert
-
-    specs = {f"chart{index}": spec for index, (_, spec) in enumerate(charts)}
-    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
-    embeds = "\n".join(
-        f"vegaEmbed('#{name}', specs[{json.dumps(name)}], {{renderer: 'svg', actions: false}}).catch(function (error) {{ console.error(error); }});"
-        for name in specs
-    )
-    return f"<script>{_script_safe(bundle)}</script>\n<script>\nconst specs = {_script_safe(json.dumps(specs, default=str))};\n{embeds}\n</script>"
 
 
 def attached_files(run_ids: Iterable[str], location: str | Path | None = None, store: Any = None) -> pandas.DataFrame:
@@ -493,34 +481,16 @@ def _files_html(files: pandas.DataFrame) -> str:
     return f'<table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _script_safe(text: str) -> str:
-    # A "</script>" inside the inlined code or data would end the script element early.
-    return text.replace("</script", "<\\/script").replace("<!--", "<\\!--")
-
-
 def require_runs(frame: pandas.DataFrame, solution: str | None) -> None:
     if frame.empty:
         raise ReefError("no runs recorded" + (f" for {solution}" if solution else "") + ": nothing to show")
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="generator" content="reefnb">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }}
-th, td {{ border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }}
-th {{ background: #f3f3f3; }}
-.meta {{ color: #666; }}
-.chart {{ margin-bottom: 1.5em; }}
-</style>
-</head>
-<body>
-{body}
-{script}
-</body>
-</html>
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f3f3f3; }
+.meta { color: #666; }
+.chart { margin-bottom: 1.5em; }
 """

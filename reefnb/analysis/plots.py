@@ -3,11 +3,16 @@
 Altair refuses more than 5,000 rows (MaxRowsError) and big specs crash notebooks, so the chart carries
 only what it draws: the frontier, the reference rows and, past ``max_points``, a sample of the rest.
 Selections keep working because the data stays inline in the spec.
+
+``offline_page`` writes charts into one HTML page that renders offline (the Vega libraries inlined), for
+``save_chart`` and the dashboard: the specs as inert JSON, the page's two scripts allowed by their hashes and no
+other (``reefnb.common.pages``), Vega's expressions evaluated by its interpreter, so the page needs no ``eval``.
 """
 
 from __future__ import annotations
 
-import io
+import html
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from reefnb.analysis.frame import recorded_meaning
 from reefnb.analysis.pareto import normalise_objectives, pareto_mask
 from reefnb.common.exceptions import ReefError
+from reefnb.common.pages import json_script, security_policy
 
 if TYPE_CHECKING:
     import altair
@@ -299,14 +305,14 @@ def drawn_rows(frame: pandas.DataFrame, objectives: Mapping[str, str], max_point
 
 
 def save_chart(chart: Any, path: str | Path) -> Path:
-    """Write a chart: offline HTML with the Vega libraries inlined, PNG or SVG (vl-convert), or the spec."""
+    """Write a chart: offline HTML with the Vega libraries inlined (``chart_html``), PNG or SVG (vl-convert), or the spec."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SAVE_FORMATS:
         raise ReefError(f"{path}: cannot save a chart as '{suffix or 'no suffix'}' (use {', '.join(SAVE_FORMATS)})")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".html":
-        chart.save(str(path), inline=True)
+        path.write_text(chart_html(chart), encoding="utf-8")
     elif suffix == ".png":
         chart.save(str(path), scale_factor=2)
     else:
@@ -314,18 +320,80 @@ def save_chart(chart: Any, path: str | Path) -> Path:
     return path
 
 
-def chart_html(chart: Any) -> str:
+def chart_html(chart: Any, title: str = "reef chart") -> str:
     """A standalone HTML page of the chart with the Vega libraries inlined (renders offline)."""
-    buffer = io.StringIO()
-    chart.save(buffer, format="html", inline=True)
-    return buffer.getvalue()
+    return offline_page(title, '<div class="chart" id="chart0"></div>', {"chart0": chart.to_dict()})
+
+
+def _drawable(spec: Any) -> Any:
+    """A spec Vega can parse whatever its names and values hold: U+2028 and U+2029 (line and paragraph separators)
+    as spaces. Vega-Lite writes titles and field names into Vega expressions as string literals, in which Vega's
+    parser takes these two for line ends: one in a metric's name or unit, a parameter's or a tooltip's title would
+    stop the chart ("Expression parse error"). Field names and the data's keys change alike, so they still match."""
+    if isinstance(spec, str):
+        return spec.replace("\u2028", " ").replace("\u2029", " ")
+    if isinstance(spec, dict):
+        return {_drawable(key): _drawable(value) for key, value in spec.items()}
+    if isinstance(spec, list):
+        return [_drawable(item) for item in spec]
+    return spec
+
+
+# Draws each spec of the page's JSON in the element of its name. The interpreter evaluates Vega's expressions
+# (selections, filters) without generating code, so the policy needs no 'unsafe-eval'.
+_DRAW_CHARTS = """(function () {
+  var specs = JSON.parse(document.getElementById("reef-chart-specs").textContent);
+  var options = {renderer: "svg", actions: false, ast: true};
+  Object.keys(specs).forEach(function (name) {
+    vegaEmbed(document.getElementById(name), specs[name], options).catch(function (error) { console.error(error); });
+  });
+})();"""
+
+
+def offline_page(title: str, body: str, specs: Mapping[str, dict], style: str = "") -> str:
+    """One self-contained HTML page: ``body`` (markup, its values escaped by the caller), then the Vega-Lite
+    ``specs`` drawn in the elements whose ids are their keys, with the Vega libraries (from vl-convert) inlined.
+
+    The specs are data (a ``<script type="application/json">``, which no value in them can end), the two scripts
+    are allowed by their hashes and nothing else runs (``reefnb.common.pages.security_policy``).
+    """
+    scripts = []
+    if specs:
+        import vl_convert
+        from altair.utils._importers import vl_version_for_vl_convert
+
+        bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+        scripts = [_inline_code(bundle), _DRAW_CHARTS]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        security_policy(scripts),
+        '<meta name="generator" content="reefnb">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{style}</style>" if style else "",
+        "</head>",
+        "<body>",
+        body,
+        *([json_script("reef-chart-specs", _drawable(dict(specs)))] + [f"<script>{code}</script>" for code in scripts] if specs else []),
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(part for part in parts if part) + "\n"
+
+
+def _inline_code(code: str) -> str:
+    """Library code that stays one script element: a ``</script`` (any case) or ``<!--`` in its strings or
+    regular expressions written ``<\\/script``, ``<\\!--``, which JavaScript reads as the same text."""
+    return re.sub(r"<(/script|!--)", r"<\\\1", code, flags=re.IGNORECASE)
 
 
 def chart_svg(chart: Any) -> str:
     """The chart drawn as SVG text by vl-convert (for front ends that cannot run Vega-Lite v6)."""
     import vl_convert
 
-    return vl_convert.vegalite_to_svg(chart.to_dict())
+    return vl_convert.vegalite_to_svg(_drawable(chart.to_dict()))
 
 
 def _default_tooltip(frame: pandas.DataFrame, x: str, y: str, color: str | None) -> list[str]:

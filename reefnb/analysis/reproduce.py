@@ -27,6 +27,7 @@ from typing import Any
 from reefnb.analysis.outputs import NOTHING_COMPARED, OutputSettings, compare_notebooks, differences_html
 from reefnb.common.exceptions import ReefError
 from reefnb.common.files import write_text_atomically
+from reefnb.common.pages import security_policy
 from reefnb.common.paths import reef_home
 from reefnb.kernel.recording import decode_value
 from reefnb.provision.artifacts import fetch_artifact, file_sha256, supply_artifact
@@ -639,7 +640,8 @@ border-radius: 3px; padding: .1em .5em; margin-right: .5em; } code { font-size: 
 
 def report_html(report: dict) -> str:
     """The report as one self-contained HTML page: badges, claims, then every experiment's metrics,
-    with the environment differences beside each experiment whose metrics failed."""
+    with the environment differences beside each experiment whose metrics failed. Every value is escaped
+    text, and the page's policy lets no script run in it at all (``reefnb.common.pages.security_policy``)."""
     parts = _report_heading(report)
     if report.get("claims"):
         parts += _claims_html(report["claims"])
@@ -656,7 +658,7 @@ def _report_heading(report: dict) -> list[str]:
     counts = report["counts"]
     parts = [
         "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="en"><head><meta charset="utf-8">{security_policy()}',
         f"<title>reef reproduce: {e(report['solution'])}</title><style>{_STYLE}</style></head><body>",
         f'<h1>{e(report["solution"])}: <span class="verdict {_css(report["verdict"])}">{e(report["verdict"].upper())}</span></h1>',
         f"<p>Compared: {e(compared_text(report))}. Metrics: {counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, "

@@ -583,7 +583,7 @@ class Comparison:
         rows = [
             [
                 "<b>notebook</b>",
-                *(f'<a href="{escape(self.links[run])}" target="_blank">{escape(run)}</a>' if run in self.links else "" for run in shown.columns),
+                *(f'<a href="{escape(quote(self.links[run]))}" target="_blank">{escape(run)}</a>' if run in self.links else "" for run in shown.columns),
             ]
         ]
         rows += [[f"<b>{escape(label)}</b>", *(escape(value) for value in values)] for label, values in zip(shown.index, shown.to_numpy(), strict=True)]
@@ -804,7 +804,7 @@ class ParetoExplorer(widgets.VBox):
             cells = [escape(format_number(value)) for value in row]
             run = str(row[0])
             if run in links:
-                cells[0] = f'<a href="{escape(links[run])}" target="_blank">{escape(run)}</a>'
+                cells[0] = f'<a href="{escape(quote(links[run]))}" target="_blank">{escape(run)}</a>'
             rows.append(cells)
         more = f" (first {MAX_SELECTED_SHOWN})" if len(selected) > MAX_SELECTED_SHOWN else ""
         return f"<b>{len(selected)} selected{more}</b>" + html_table(columns, rows, escaped=True)

@@ -101,7 +101,7 @@ def test_pareto_and_dashboard_by_name_take_directions_and_formats_from_the_recor
     assert "<h1>detector 0.1.0</h1>" in text
     assert "<th>best latency_ms (min)</th><th>best mAP (max)</th>" in text
     assert "<td>2.00 ms</td><td>72.3%</td>" in text  # the best of each, formatted
-    specs = json.loads(re.search(r"const specs = (\{.*?\});\n", text).group(1))
+    specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1))
     scatter = specs["chart0"]["vconcat"][0]
     encoding = scatter["layer"][1]["encoding"]
     assert encoding["x"]["title"] == "latency_ms (ms) ↓" and encoding["y"]["title"] == "mAP ↑"
@@ -144,7 +144,7 @@ def test_without_any_goal_the_directions_are_said_to_be_assumed(tmp_path):
     page = tmp_path / "dashboard.html"
     code, _, err = call("dashboard", "--solution", "detector", "-o", str(page))
     assert code == 0, err
-    specs = json.loads(re.search(r"const specs = (\{.*?\});\n", page.read_text(encoding="utf-8")).group(1))
+    specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', page.read_text(encoding="utf-8")).group(1))
     assert "lower is better assumed" in json.dumps(specs["chart0"]["vconcat"][0]["title"])
 
 

@@ -65,7 +65,7 @@ def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_p
     row = re.search(r"<tr><td>w100-tflite-accuracy</td><td>[^<]*</td><td>mAP</td>.*?</tr>", comparison).group(0)
     assert "<td>0.5630</td><td>abs 0.02</td><td>0.5631</td><td>1</td><td>yes</td>" in row  # expected, tolerance, observed, runs, verdict
     assert "COCO val2017" in text[text.index("Published reference results") :]
-    specs = json.loads(re.search(r"const specs = (\{.*?\});\n", text).group(1))
+    specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1))
     layers = specs["chart0"]["vconcat"][0]["layer"]
     x, y = layers[1]["encoding"]["x"], layers[1]["encoding"]["y"]
     assert x["title"] == "latency_p90_ms (ms) ↓" and y["title"] == "mAP ↑"

@@ -10,6 +10,7 @@ either way.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.actions import worker as action_worker
-from reefnb.common.exceptions import ActionFailed, ActionInputError, ActionTimeout, ReefError
+from reefnb.common.exceptions import ActionFailed, ActionInputError, ActionTimeout, ReefError, WorkerProtocolError
 from reefnb.common.json_input import json_pointer, schema_validator
 from reefnb.provision.envs import get_environment
 from reefnb.provision.initialised import refuse_untrusted
@@ -117,12 +118,12 @@ class InProcess:
         self.functions = {}
 
 
-class _Broken(Exception):
-    """The worker's reply channel is out of step (a stray write, a frame of another request, not an object)."""
-
-
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+_REPLIES = json.JSONDecoder(parse_constant=_no_constant)  # made once: a decoder per call costs more than the call
+_REQUESTS = json.JSONEncoder(separators=(",", ":"))
 
 
 class Worker:
@@ -134,6 +135,8 @@ class Worker:
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.requests = self.replies = -1
+        self.unread = b""
+        self.nonce, self.sequence = secrets.token_hex(8), itertools.count()  # request ids never repeat
         self.stderr = None
         self.closed = False
         with self.lock:
@@ -165,66 +168,75 @@ class Worker:
             os.close(requests_read)
             os.close(replies_write)
         os.set_blocking(self.requests, False)
+        self.writable, self.readable, self.unread = select.poll(), select.poll(), b""
+        self.writable.register(self.requests, select.POLLOUT)
+        self.readable.register(self.replies, select.POLLIN)
         try:
             reply = self._exchange({"folder": str(self.folder), "entries": self.entries}, ("ready", "error"), self.load_timeout)
         except TimeoutError:
             self._stop(kill=True)
             raise ActionFailed(f"{self.folder}: the worker on {self.python} took longer than {self.load_timeout:g} s to load the actions") from None
-        except _Broken as error:
+        except WorkerProtocolError as error:
             self._stop(kill=True)
             raise ActionFailed(f"{self.folder}: the worker on {self.python} sent a broken reply while loading ({error})") from None
+        except BaseException:  # Ctrl-C while it loads: no worker left behind
+            self._stop(kill=True)
+            raise
         if reply.get("ready") is not True:
             self._stop()
             raise ActionFailed(f"{self.folder}: worker on {self.python}: {reply.get('error')}")
         log.info("worker %d on %s loaded %s", self.process.pid, self.python, ", ".join(self.entries))
 
     def _exchange(self, message: dict, answers: tuple[str, ...], timeout: float | None) -> dict:
-        """Send one request; its reply, checked. Raises TimeoutError, _Broken, or ActionFailed when the worker
-        exits (it is stopped then)."""
+        """Send one request; its reply, checked. Raises TimeoutError, WorkerProtocolError (what was wrong), or
+        ActionFailed when the worker exits (it is stopped then)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        request_id = secrets.token_hex(8)
+        request_id = f"{self.nonce}-{next(self.sequence)}"
+        request = action_worker.frame(_REQUESTS.encode({"id": request_id, **message}).encode("utf-8"))
         try:
-            self._send(action_worker.frame(json.dumps({"id": request_id, **message}, separators=(",", ":")).encode("utf-8")), deadline)
+            self._send(request, deadline)
             payload = action_worker.read_frame(lambda size: self._receive(size, deadline))
         except (BrokenPipeError, ConnectionResetError):
             payload = None
-        except action_worker.FrameError as error:
-            raise _Broken(str(error)) from None
+        except ValueError as error:  # not a frame
+            raise WorkerProtocolError(str(error)) from None
         if payload is None:
             code = self.process.wait()
             words = self._last_words()
             self._stop()
             raise ActionFailed(f"the worker on {self.python} exited (code {code}){words}")
         try:
-            reply = json.loads(payload, parse_constant=_no_constant)
+            reply = _REPLIES.decode(payload.decode("utf-8"))
         except ValueError:
-            raise _Broken("a frame that is not JSON") from None
+            raise WorkerProtocolError("a frame that is not JSON") from None
         if not isinstance(reply, dict):
-            raise _Broken(f"a JSON {type(reply).__name__}, not an object")
+            raise WorkerProtocolError(f"a JSON {type(reply).__name__}, not an object")
         if reply.get("id") != request_id:
-            raise _Broken("the answer to another request")
+            raise WorkerProtocolError("the answer to another request")
         given = [key for key in answers if key in reply]
         if len(given) != 1 or ("error" in given and not isinstance(reply["error"], str)):
-            raise _Broken(f"not one of {', '.join(answers)}")
+            raise WorkerProtocolError(f"not one of {', '.join(answers)}")
         return reply
 
     def _send(self, data: bytes, deadline: float | None) -> None:
         view = memoryview(data)
         while view:
-            self._wait(self.requests, select.POLLOUT, deadline)
+            self._wait(self.writable, deadline)
             try:
                 view = view[os.write(self.requests, view) :]
             except BlockingIOError:
                 continue
 
     def _receive(self, size: int, deadline: float | None) -> bytes:
-        self._wait(self.replies, select.POLLIN, deadline)
-        return os.read(self.replies, size)
+        """At most ``size`` bytes of the reply channel (b"" at its end); what one read gets beyond is kept."""
+        if not self.unread:
+            self._wait(self.readable, deadline)
+            self.unread = os.read(self.replies, max(size, 1 << 16))
+        chunk, self.unread = self.unread[:size], self.unread[size:]
+        return chunk
 
     @staticmethod
-    def _wait(fd: int, event: int, deadline: float | None) -> None:
-        poller = select.poll()
-        poller.register(fd, event)
+    def _wait(poller, deadline: float | None) -> None:
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if poller.poll(None if left is None else 1000 * min(left, 3600)):  # poll takes at most INT_MAX ms
@@ -234,9 +246,7 @@ class Worker:
 
     def _pending(self) -> bool:
         """Bytes (or the end) waiting on the reply channel while no request is out: the worker is out of step."""
-        poller = select.poll()
-        poller.register(self.replies, select.POLLIN)
-        return bool(poller.poll(0))
+        return bool(self.unread or self.readable.poll(0))
 
     def _last_words(self) -> str:
         if self.stderr is None:
@@ -264,10 +274,10 @@ class Worker:
                 raise ActionTimeout(
                     f"action '{name}' took longer than {self.timeout:g} s (--action-timeout): its worker was stopped and a new one started"
                 ) from None
-            except _Broken as error:
+            except WorkerProtocolError as error:
                 self._replace()
-                raise ActionFailed(f"the worker on {self.python} sent a broken reply ({error}): it was stopped and a new one started") from None
-            except ActionFailed:
+                raise WorkerProtocolError(f"the worker on {self.python} sent a broken reply ({error}): it was stopped and a new one started") from None
+            except BaseException:  # its exit (ActionFailed), or Ctrl-C in the caller while the action runs
                 self._replace()
                 raise
         if "error" in reply:
@@ -294,6 +304,7 @@ class Worker:
             if fd >= 0:
                 os.close(fd)  # the closed request channel ends the worker's loop
         self.requests = self.replies = -1
+        self.unread = b""
         if process is not None:
             if not kill:
                 try:

@@ -35,10 +35,6 @@ class LoadError(Exception):
     """An entry cannot be loaded: the message is one line naming the action."""
 
 
-class FrameError(Exception):
-    """Bytes on a channel that are not a frame (wrong magic, a length over the limit, a frame cut short)."""
-
-
 def load_entries(folder: str | Path, entries: dict[str, str]) -> dict:
     """Import each ``MODULE:ATTR`` from the solution ``folder`` once; a class is instantiated once (its model loads
     there). Returns ``{name: callable}``. A module that resolves outside ``folder`` (a same-named module imported
@@ -96,15 +92,16 @@ def frame(payload: bytes) -> bytes:
 
 
 def read_frame(read) -> bytes | None:
-    """The payload of the next frame, ``read(n)`` giving at most n bytes (b"" at the end); None at a clean end."""
+    """The payload of the next frame, ``read(n)`` giving at most n bytes (b"" at the end); None at a clean end.
+    ValueError for bytes that are not a frame (wrong magic, a length over the limit, a frame cut short)."""
     header = _read_exactly(read, HEADER.size, at_start=True)
     if header is None:
         return None
     magic, length = HEADER.unpack(header)
     if magic != MAGIC:
-        raise FrameError(f"not a frame (starts {header[:8]!r})")
+        raise ValueError(f"not a frame (starts {header[:8]!r})")
     if length > MAX_FRAME_BYTES:
-        raise FrameError(f"a frame of {length} bytes is over the limit of {MAX_FRAME_BYTES}")
+        raise ValueError(f"a frame of {length} bytes is over the limit of {MAX_FRAME_BYTES}")
     return _read_exactly(read, length)
 
 
@@ -115,7 +112,7 @@ def _read_exactly(read, size: int, at_start: bool = False) -> bytes | None:
         if not chunk:
             if at_start and left == size:
                 return None
-            raise FrameError(f"the channel ended inside a frame ({size - left} of {size} bytes)")
+            raise ValueError(f"the channel ended inside a frame ({size - left} of {size} bytes)")
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
@@ -130,8 +127,14 @@ def write_all(fd: int, data: bytes) -> None:
 def serve_frames(requests: int, replies: int) -> None:
     """The worker loop over two pipes (see the module's docstring)."""
 
+    unread = b""
+
     def read(size: int) -> bytes:
-        return os.read(requests, size)
+        nonlocal unread
+        if not unread:
+            unread = os.read(requests, max(size, 1 << 16))
+        chunk, unread = unread[:size], unread[size:]
+        return chunk
 
     def reply(request_id, message: dict) -> None:
         write_all(replies, frame(json.dumps({"id": request_id, **message}).encode("utf-8")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 import urllib.error
@@ -273,10 +274,15 @@ def test_in_process_actions_contain_sys_exit_and_keyboard_interrupt_in_threads(h
         assert actions.add(a=1, b=2) == {"sum": 3}
 
 
-def test_use_with_a_timeout_runs_in_a_worker_and_replaces_it(hostile):
-    with reefnb.use(hostile, timeout=0.5) as actions:
+def test_use_with_a_timeout_runs_in_a_worker_replaced_after_a_timeout_or_ctrl_c(hostile):
+    with reefnb.use(hostile, timeout=1) as actions:
         first = actions.whoami()["pid"]
         assert first != os.getpid()
-        with pytest.raises(ActionTimeout, match=r"^action 'hang' took longer than 0.5 s"):
+        with pytest.raises(ActionTimeout, match=r"^action 'hang' took longer than 1 s"):
             actions.hang()
-        assert actions.add(a=1, b=2) == {"sum": 3} and actions.whoami()["pid"] != first
+        second = actions.whoami()["pid"]
+        assert actions.add(a=1, b=2) == {"sum": 3} and second != first
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the caller while the action runs: that worker goes too
+            actions.hang()
+        assert actions.add(a=2, b=2) == {"sum": 4} and actions.whoami()["pid"] not in (first, second)

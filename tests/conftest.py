@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import compileall
 import io
 import json
 import os
@@ -22,6 +23,29 @@ HELLO = REPO / "solutions" / "hello-sweep"
 REAL_HOME = Path.home()
 REAL_KERNELS = REAL_HOME / ".local" / "share" / "jupyter" / "kernels"
 _SESSION: dict = {}
+# The slowest test files, slowest first (each file alone in one process, on a 2-core machine). `make test` hands
+# whole files to its two processes in collection order (--dist loadfile --no-loadscope-reorder): these first, so
+# that no long file starts last while the other process has nothing left (xdist's default order, most tests first,
+# started the one-test files test_lab_notebooks.py and test_flagship.py last). The other files keep their order
+# after them. A file that grows slow belongs here.
+SLOWEST_FILES = [
+    "tests/runs/test_sweeps.py",
+    "tests/test_docs_commands.py",
+    "tests/test_flagship.py",
+    "tests/frontends/test_lab_notebooks.py",
+    "tests/solution/test_notebooks.py",
+    "tests/frontends/test_cli.py",
+    "tests/frontends/test_lab.py",
+    "tests/frontends/test_explore_lab.py",
+    "tests/analysis/test_reproduce_envs.py",
+    "tests/sharing/test_export_corpus.py",
+    "tests/provision/test_install.py",
+    "tests/runs/test_store.py",
+    "tests/test_build.py",
+    "tests/analysis/test_reproduce.py",
+    "tests/frontends/test_server.py",
+    "tests/runs/test_resume.py",
+]
 
 
 def _kernelspecs(folder: Path) -> dict[str, float]:
@@ -70,6 +94,20 @@ def pytest_configure(config):
         }
     )
     _SESSION.update(root=root, kernels=_kernelspecs(REAL_KERNELS))
+    # Bytecode: where PYTHONDONTWRITEBYTECODE is set (CI's machines), every reef command, kernel and worker the
+    # tests start compiled the reefnb modules it imports again (0.3 s of CPU for the core), and each test process
+    # the test modules (pytest's rewritten asserts, 5 s). This process writes them (reefnb's __pycache__ and the
+    # tests', git-ignored, as without the variable); the processes it starts keep the variable and only read them,
+    # so none writes into a solution folder. Once per run (not in each xdist worker); up-to-date files are skipped.
+    sys.dont_write_bytecode = False
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        compileall.compile_dir(REPO / "reefnb", quiet=1)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """SLOWEST_FILES first, slowest first; a file's tests stay together and in their order (a stable sort)."""
+    rank = {name: index for index, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def pytest_sessionfinish(session, exitstatus):

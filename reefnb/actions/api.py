@@ -322,9 +322,19 @@ class Worker:
             self.stderr = None
 
     def close(self) -> None:
-        with self.lock:
-            self.closed = True
+        self.closed = True
+        if not self.lock.acquire(blocking=False):  # a call is in flight: its worker goes now, the call fails at once
+            process = self.process
+            if process is not None and process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self.lock.acquire()
+        try:
             self._stop()
+        finally:
+            self.lock.release()
 
 
 class Actions:

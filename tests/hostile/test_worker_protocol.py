@@ -149,9 +149,9 @@ def two_workers(hostile):
 
 @pytest.fixture(scope="module")
 def default_server(hostile):
-    """`reef serve` as it starts by default (one worker), with a short timeout."""
-    with reef_serve(hostile, "--action-timeout", "1") as (info, process):
-        yield info
+    """`reef serve` as it starts by default (one worker, --action-timeout 60); (ready info, process)."""
+    with reef_serve(hostile) as served:
+        yield served
 
 
 def post(info: dict, name: str, body: dict, timeout: float = 20) -> tuple[int, dict]:
@@ -234,15 +234,12 @@ def test_a_hanging_call_gets_504_and_its_worker_is_replaced_while_other_calls_go
     each_gets_its_own_sum(two_workers)
 
 
-def test_the_default_server_survives_sys_exit_keyboard_interrupt_and_a_hang(default_server):
-    assert post(default_server, "leave", {"code": 0}) == (500, {"error": "action 'leave' failed: SystemExit: 0"})
-    assert post(default_server, "interrupt", {}) == (500, {"error": "action 'interrupt' failed: KeyboardInterrupt"})
-    assert post(default_server, "add", {"a": 2, "b": 3}) == (200, {"sum": 5})
-    assert default_server["workers"] == 1 and default_server["action_timeout"] == 1
-    began = time.monotonic()
-    assert post(default_server, "hang", {}, timeout=30)[0] == 504
-    assert time.monotonic() - began < 8
-    assert post(default_server, "add", {"a": 4, "b": 3}) == (200, {"sum": 7})  # a new worker, loaded meanwhile
+def test_the_default_server_survives_sys_exit_and_keyboard_interrupt(default_server):
+    info, process = default_server
+    assert post(info, "leave", {"code": 0}) == (500, {"error": "action 'leave' failed: SystemExit: 0"})
+    assert post(info, "interrupt", {}) == (500, {"error": "action 'interrupt' failed: KeyboardInterrupt"})
+    assert post(info, "add", {"a": 2, "b": 3}) == (200, {"sum": 5})
+    assert (info["workers"], info["action_timeout"]) == (1, 60) and post(info, "whoami", {})[1]["pid"] != process.pid  # in a worker
 
 
 def outcome(function) -> BaseException | object:
@@ -286,3 +283,29 @@ def test_use_with_a_timeout_runs_in_a_worker_replaced_after_a_timeout_or_ctrl_c(
         with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the caller while the action runs: that worker goes too
             actions.hang()
         assert actions.add(a=2, b=2) == {"sum": 4} and actions.whoami()["pid"] not in (first, second)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_stopping_the_server_mid_call_stops_its_worker_at_once(default_server, tmp_path):
+    """Last in the file: it stops the module's default server (with an in-process action it waited for the call)."""
+    info, process = default_server
+    worker = post(info, "whoami", {})[1]["pid"]
+    pidfile = tmp_path / "sleep.pid"
+    answers = []
+    hung = threading.Thread(target=lambda: answers.append(outcome(lambda: post(info, "hang", {"pidfile": str(pidfile), "seconds": 60}, timeout=90))))
+    hung.start()
+    began = time.monotonic()
+    while not pidfile.exists() and time.monotonic() - began < 10:
+        time.sleep(0.02)
+    stopping = time.monotonic()
+    process.terminate()
+    assert process.wait(30) == 0 and time.monotonic() - stopping < 10  # not the 60 s of the call
+    assert gone(worker) and gone(int(pidfile.read_text()))
+    hung.join(30)
+    assert isinstance(answers[0], OSError)  # the connection closed without an answer

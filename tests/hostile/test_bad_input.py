@@ -44,12 +44,21 @@ def reef(tmp_path: Path, *argv: str, **options) -> subprocess.CompletedProcess:
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its bytes, but the registry clones (a pull refreshes them) and git's own."""
-    return {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in folder.rglob("*")
-        if path.is_file() and "registries" not in path.relative_to(folder).parts and ".git" not in path.parts
-    }
+    """Every file under ``folder`` with its bytes, but the registry clones (a pull refreshes them), git's own,
+    and the pins' record of the highest versions listed (what the registry's index showed, kept against rollback
+    even when a version's files are then refused)."""
+    found = {}
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if not path.is_file() or "registries" in parts or ".git" in path.parts:
+            continue
+        data = path.read_bytes()
+        if "pins" in parts and path.suffix == ".json" and data:
+            pins = json.loads(data)
+            pins.pop("highest", None)
+            data = json.dumps(pins, sort_keys=True).encode()
+        found[str(path.relative_to(folder))] = data
+    return found
 
 
 def assert_one_line(result: subprocess.CompletedProcess, *expected: str) -> str:

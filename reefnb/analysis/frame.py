@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from reefnb.kernel.recording import decode_value
 from reefnb.runs.meaning import solution_named
+from reefnb.runs.query import exact_number
 from reefnb.runs.store import ResultRows, default_store
 from reefnb.runs.telemetry import system_columns, system_units
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
@@ -210,6 +211,8 @@ def _cell(value: Any) -> Any:
         import json
 
         return json.dumps(value, sort_keys=True)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return exact_number(value)  # as results() has it: 10**400 as its digits, never a rounded float
     return value
 
 

@@ -26,9 +26,20 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from reefnb.common.exceptions import EnvError, ReefError
+from reefnb.common.exceptions import EnvError, ReefError, StoreError
+from reefnb.common.units import parse_size
 from reefnb.common.version import __version__
-from reefnb.kernel.recording import ADDED_CELL_TAGS, read_attachments, read_records
+from reefnb.kernel.recording import (
+    ADDED_CELL_TAGS,
+    MAX_METRIC_BYTES,
+    MAX_METRIC_BYTES_VARIABLE,
+    MAX_METRICS,
+    MAX_METRICS_VARIABLE,
+    read_attachments,
+    read_records,
+    read_refused,
+    within_budget,
+)
 from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.detection import host_fingerprint
 from reefnb.provision.envs import get_environment
@@ -78,6 +89,16 @@ class RunRequest:
         return run_key(self.notebook_sha256, self.parameters, self.environment or self.kernel)
 
 
+def metric_budget() -> tuple[int, int]:
+    """A run's metric budget, (metrics, bytes of their JSON): ``$REEF_MAX_METRICS`` (a whole number, default 1,000)
+    and ``$REEF_MAX_METRIC_BYTES`` (a size such as ``16M``, the default); ReefError naming the variable otherwise."""
+    text = os.environ.get(MAX_METRICS_VARIABLE, "").strip()
+    if text and not text.isdigit():
+        raise ReefError(f"{MAX_METRICS_VARIABLE}: {text[:40]!r} is not a whole number of metrics")
+    size = os.environ.get(MAX_METRIC_BYTES_VARIABLE, "").strip()
+    return int(text) if text else MAX_METRICS, parse_size(size, MAX_METRIC_BYTES_VARIABLE) if size else MAX_METRIC_BYTES
+
+
 def run_key(notebook_sha256: str, parameters: dict, environment: str) -> str:
     text = json.dumps([notebook_sha256, parameters, environment], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -112,6 +133,7 @@ def prepare_run(
     timeout = timeout if timeout is not None else chosen.timeout
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
         raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    metric_budget()  # a budget that cannot be read is said before any kernel starts
     kernel, environment = _choose_kernel(solution, kernel, environment, notebook)
     kernel = kernel or named_kernel(chosen.notebook, notebook)
     _kernel_spec(kernel)
@@ -312,7 +334,12 @@ def execute_run(
             Path(path).unlink(missing_ok=True)
     record = _run_record(run, session, outcome, resume_of)
     if store is not False:
-        (store if isinstance(store, Store) else default_store()).add(record)
+        try:
+            (store if isinstance(store, Store) else default_store()).add(record)  # kept beside the store when it cannot be written
+        except StoreError as problem:
+            if not outcome.interrupted:
+                raise
+            log.warning("%s", problem)
     if outcome.interrupted:
         raise KeyboardInterrupt
     return record
@@ -374,16 +401,19 @@ def _execute_in_kernel(run: _Run, notebook, session: RunSession, progress: bool,
 
 def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: dict | None) -> dict:
     """The record of an executed run: what every record has, its metrics, and what it read, attached or resumed."""
-    metrics, attached = {}, []
+    metrics, attached, refused = {}, [], 0
     if run.output_path.exists():
         try:
             executed = read_notebook(run.output_path)
-            metrics, attached = read_records(executed), read_attachments(executed)
+            metrics, refused = within_budget(read_records(executed), metric_budget())
+            attached, refused = read_attachments(executed), refused + read_refused(executed)
         except ReefError as problem:
             log.warning("%s", problem)
     metrics = with_declared_meaning(metrics, run.solution.metrics)  # the record keeps what its metrics mean
     command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
     record = _record(run, outcome, metrics, session.fingerprint, command)
+    if refused:  # record calls beyond the run's metric budget (REEF_MAX_METRICS, REEF_MAX_METRIC_BYTES)
+        record["metrics_refused"] = refused
     if session.files_read is not None:
         record["files_read"] = _files_read(session.files_read, run.solution.path, session.fingerprint)
         record["files_read_sha256"] = _files_read_sha256(record["files_read"], run.solution.path.resolve())
@@ -554,12 +584,14 @@ def start_kernel(kernel: str, cwd: str | Path, log_path: Path):
     parallel runs then cannot race for the same TCP port, a known failure of parallel papermill
     runs, and the traffic never leaves the machine.
     """
+    budget = metric_budget()  # record() in the kernel reads it as whole numbers
     if os.name == "posix":
         folder = tempfile.mkdtemp(prefix="reef-k-")  # short: unix socket paths are limited to ~100 bytes
         manager = AsyncKernelManager(kernel_name=kernel, transport="ipc", ip=os.path.join(folder, "k"))
     else:
         manager = AsyncKernelManager(kernel_name=kernel)  # nbclient's loop polls it while a cell runs
     token, environment = processes.kernel_environment()
+    environment.update(zip((MAX_METRICS_VARIABLE, MAX_METRIC_BYTES_VARIABLE), map(str, budget), strict=True))
     try:
         with open(log_path, "ab") as log_file:
             run_sync(manager.start_kernel)(cwd=str(cwd), stdout=log_file, stderr=log_file, env=environment)
@@ -658,12 +690,15 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
             "execution_count": exception.exec_count,
             "traceback": _ANSI.sub("", "\n".join(exception.traceback)),
         }
-    if isinstance(exception, CellTimeoutError):
-        return "timeout", {
-            "name": "Timeout",
-            "message": f"the run did not finish within its {timeout:g} s limit",
+    if isinstance(exception, CellTimeoutError) and "IOPub" in str(exception):  # papermill's iopub_timeout, not the run's limit
+        return "failed", {
+            "name": "OutputTimeout",
+            "message": "the cell's output was still arriving seconds after the cell ended (too many outputs at once); what arrived is kept",
             "cell_index": session.cell_index,
         }
+    if isinstance(exception, CellTimeoutError):
+        limit = f"its {timeout:g} s limit" if isinstance(timeout, (int, float)) else "the time it was given"
+        return "timeout", {"name": "Timeout", "message": f"the run did not finish within {limit}", "cell_index": session.cell_index}
     if isinstance(exception, DeadKernelError):
         code = session.exit_code
         how = "" if code is None else (f" (killed by signal {-code})" if code < 0 else f" (exit code {code})")

@@ -45,6 +45,20 @@ RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|h|d|w)$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def exact_number(value: int) -> int | float | str:
+    """An integer as a cell of the store (and the results frame) keeps it: itself within SQLite's 64 bits, the float when that
+    is the same number (2**70), else its digits as text (10**400 and 2**64 + 1, which a float cannot hold). The
+    record keeps the integer itself."""
+    if -(2**63) <= value < 2**63:
+        return value
+    try:
+        if float(value) == value:
+            return float(value)
+    except OverflowError:
+        pass
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Query:
     """Which runs: of one solution, of one status, matching ``where``, started at or after ``since``."""
@@ -185,15 +199,15 @@ class _Translator:
 
     def _constant(self, node: ast.AST):
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(node.operand, ast.Constant):
-            value = self._constant(node.operand)
+            value = node.operand.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return -value if isinstance(node.op, ast.USub) else value
+                return self._constant(ast.Constant(-value if isinstance(node.op, ast.USub) else value))
         if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, int, float))):
             value = node.value
             if isinstance(value, bool):
                 return int(value)
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
-                return float(value)
+            if isinstance(value, int):
+                return exact_number(value)  # as the cells keep it, so that == finds 2**64 + 1 exactly
             return value
         raise self._fail(node, "expected a constant (a number, a string in quotes, True, False or None)")
 

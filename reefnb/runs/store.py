@@ -18,10 +18,12 @@ so that results whose solution's folder is not at hand still say which way is be
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
+import os
 import re
 import sqlite3
 import time
@@ -30,16 +32,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import StoreError
+from reefnb.common.exceptions import RecordPending, StoreError, StoreLocked
+from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
 from reefnb.kernel.recording import decode_value
-from reefnb.runs.query import Query, compile_filter
+from reefnb.runs.query import Query, compile_filter, exact_number
 from reefnb.runs.telemetry import system_columns, system_units
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 60_000
+# How long a write waits for another process's lock (seconds), saying so once; then a run's record is kept beside the store.
+WAIT_VARIABLE = "REEF_STORE_WAIT"
+PENDING_SUFFIX = "-pending"  # results.sqlite-pending/RUN_ID.json: records kept while the store could not be written
+MAX_PENDING_BYTES = 256 * 2**20
 # top-level values of a record kept in runs' columns (null in its JSON), and the parts kept as documents
 LIFTED = ("run_id", "workflow", "status", "started", "ended", "duration_s", "run_key")
 DOCUMENTS = ("solution", "environment", "provenance", "origin")
@@ -166,7 +173,7 @@ def _cell(value: Any) -> tuple[Any, int]:
     if isinstance(value, (list, dict)):
         return json.dumps(value, sort_keys=True), OTHER
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
-        return float(value), OTHER  # SQLite integers are 64-bit; the record keeps the exact value
+        return exact_number(value), OTHER
     return value, OTHER
 
 
@@ -225,6 +232,10 @@ class _Writer:
         self.solutions: dict[str, int] = dict(connection.execute("SELECT name, id FROM solutions"))
         self.documents: dict[bytes, int] = {}
         self.columns: dict[int, dict[tuple[str, str], list]] = {}
+        # A solution's cells and the frame's base columns must fit one SELECT (SQLite: 2000 columns unless built otherwise).
+        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) if hasattr(connection, "getlimit") else 2000
+        self.most_columns = limit - len(FRAME_BASE)
+        self.full: set[int] = set()  # solutions whose cells could not take a value of this batch (said once)
 
     def insert(self, parts: _Parts, conflict: str) -> bool:
         execute = self.connection.execute
@@ -250,16 +261,31 @@ class _Writer:
                 parts.text,
             ),
         ).lastrowid
-        if parts.cells:
-            names = [
-                _ident(self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))}))
-                for key, (_, bits) in parts.cells.items()
-            ]
-            execute(
-                f"INSERT INTO cells_{solution} (run, {', '.join(names)}) VALUES (?{', ?' * len(names)})", (row, *(value for value, _ in parts.cells.values()))
+        cells, left = {}, []
+        for key, (value, bits) in parts.cells.items():
+            position = self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))})
+            if position is None:
+                left.append(f"{key[0]}.{key[1]}")
+            else:
+                cells[_ident(position)] = value
+        if left and solution not in self.full:
+            self.full.add(solution)
+            log.warning(
+                "solution %s has the most result columns the store gives a solution (%d): %s and %d more of run %s are in its record only"
+                " (not in results() or --where)",
+                parts.solution_name,
+                self.most_columns,
+                left[0][:80],
+                len(left) - 1,
+                parts.run_id,
             )
-        else:
-            execute(f"INSERT INTO cells_{solution} (run) VALUES (?)", (row,))
+        names = list(cells)
+        first, rest = names[:500], names[500:]  # an old SQLite takes 999 values in a statement
+        listed = "".join(", " + name for name in first)
+        execute(f"INSERT INTO cells_{solution} (run{listed}) VALUES (?{', ?' * len(first)})", (row, *(cells[name] for name in first)))
+        for start in range(0, len(rest), 500):
+            chunk = rest[start : start + 500]
+            execute(f"UPDATE cells_{solution} SET {', '.join(f'{name} = ?' for name in chunk)} WHERE run = ?", (*(cells[name] for name in chunk), row))
         return True
 
     def _solution(self, name: str) -> int:
@@ -275,9 +301,10 @@ class _Writer:
             self.documents[digest] = self.connection.execute("SELECT id FROM documents WHERE sha256 = ?", (digest,)).fetchone()[0]
         return self.documents[digest]
 
-    def _column(self, solution: int, key: tuple[str, str], bits: int, meaning: dict[str, str | None]) -> int:
-        """The position of a cell column (added when new); its kinds and meaning (unit, goal, format) updated with
-        what this record says (a value it gives replaces the one kept, one it leaves out keeps it)."""
+    def _column(self, solution: int, key: tuple[str, str], bits: int, meaning: dict[str, str | None]) -> int | None:
+        """The position of a cell column (added when new; None when the solution has as many as it can have); its
+        kinds and meaning (unit, goal, format) updated with what this record says (a value it gives replaces the one
+        kept, one it leaves out keeps it)."""
         if solution not in self.columns:
             self.columns[solution] = {
                 (kind, name): [position, kinds, *given]
@@ -288,6 +315,8 @@ class _Writer:
         known = self.columns[solution]
         wanted = [meaning.get(name) for name in MEANING]
         if key not in known:
+            if len(known) >= self.most_columns - 1:  # cells_N has its run column too
+                return None
             position = len(known) + 1
             self.connection.execute(f"ALTER TABLE cells_{solution} ADD COLUMN {_ident(position)}")
             self.connection.execute(
@@ -336,6 +365,11 @@ class Store:
     when the file cannot be opened, read or written, or holds a schema newer than this reefnb knows; a
     store whose file does not exist yet reads as empty.
 
+    Another process's write lock is waited for, up to ``$REEF_STORE_WAIT`` seconds (default 60), with one line
+    saying so once the wait passes a second; then ``StoreLocked``. A run's record that cannot be written
+    (``add``, ``add_many``) is never dropped: it is kept beside the store (``results.sqlite-pending/RUN_ID.json``),
+    added the next time the store is opened (said in one line), and ``RecordPending`` says where it is.
+
     Parameters
     ----------
     path
@@ -345,43 +379,68 @@ class Store:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else reef_home() / "results.sqlite"
 
+    @property
+    def pending_folder(self) -> Path:
+        """Where the records this store could not take wait to be added: ``results.sqlite-pending/`` beside it."""
+        return self.path.with_name(self.path.name + PENDING_SUFFIX)
+
     def _connect(self) -> sqlite3.Connection:
+        wait = store_wait()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            connection = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"{self.path}: cannot open the results store: {error}") from None
         try:
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._retry(lambda: connection.execute("PRAGMA journal_mode = WAL"))
+            connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            # Switching to WAL needs a moment without other writers; busy_timeout does not cover it.
+            self._waiting(connection, lambda: connection.execute("PRAGMA journal_mode = WAL"), wait)
             connection.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(connection)
+            self._migrate(connection, wait)
+            self._add_pending(connection)
         except sqlite3.DatabaseError as error:
             connection.close()
+            if _locked(error):
+                raise StoreLocked(f"{self.path}: locked by another process: {error}") from None
             raise StoreError(f"{self.path}: not a usable results store: {error}") from None
         except BaseException:
             connection.close()
             raise
         return connection
 
-    @staticmethod
-    def _retry(action: Callable[[], Any], attempts: int = 50) -> Any:
-        # Switching to WAL needs a moment without other writers; busy_timeout does not cover it.
-        for attempt in range(attempts):
-            try:
-                return action()
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempt == attempts - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+    def _waiting(self, connection: sqlite3.Connection, action: Callable[[], Any], wait: float) -> Any:
+        """``action`` (a statement that takes a lock), tried again while another process holds the lock, for up to
+        ``wait`` seconds; one line says so once the lock was waited for quietly (a second, or half the wait when that
+        is shorter). StoreLocked when the wait is over."""
+        started = time.monotonic()
+        said = False
+        try:
+            while True:
+                left = wait - (time.monotonic() - started)
+                quiet = min(left, 1.0) if said else min(wait / 2, 1.0)
+                connection.execute(f"PRAGMA busy_timeout = {int(max(0.0, quiet) * 1000)}")
+                try:
+                    return action()
+                except sqlite3.OperationalError as error:
+                    if not _locked(error):
+                        raise
+                    waited = time.monotonic() - started
+                    if waited >= wait:
+                        raise StoreLocked(f"{self.path}: locked by another process for {waited:.1f} s (reef waits {wait:g} s: {WAIT_VARIABLE})") from None
+                    if not said and waited >= min(wait / 2, 1.0):
+                        log.warning("%s: store locked by another process, waiting (up to %g s: %s)...", self.path, wait, WAIT_VARIABLE)
+                        said = True
+                    time.sleep(0.05)
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
 
-    def _migrate(self, connection: sqlite3.Connection) -> None:
+    def _migrate(self, connection: sqlite3.Connection, wait: float) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version == len(MIGRATIONS):
             return
         if version > len(MIGRATIONS):
             raise StoreError(f"{self.path}: results store schema version {version} is newer than this reefnb knows ({len(MIGRATIONS)}); upgrade reefnb")
-        connection.execute("BEGIN IMMEDIATE")
+        self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), wait)
         try:
             version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
             if version == 0:  # a new store: the current schema at once
@@ -405,6 +464,14 @@ class Store:
         ----------
         record
             The run record; an existing record of its run id is replaced.
+
+        Raises
+        ------
+        RecordPending
+            When the store cannot be written (locked by another process past ``$REEF_STORE_WAIT``, read-only, not
+            a store): the record is kept beside the store and added when the store is next opened.
+        StoreError
+            When the record cannot be stored at all (not a run record).
         """
         self.add_many([record])
 
@@ -415,8 +482,74 @@ class Store:
         ----------
         records
             The run records.
+
+        Raises
+        ------
+        RecordPending
+            When the store cannot be written: the records are kept beside it, as ``add`` keeps one.
+        StoreError
+            When a record cannot be stored at all (not a run record).
         """
-        self._insert(records, "REPLACE")
+        records = list(records)
+        prepared = self._prepare(records, keyed=True)
+        try:
+            self._write(prepared, "REPLACE")
+        except StoreError as error:
+            raise self._keep_pending(records, error) from None
+
+    def _keep_pending(self, records: list[dict], error: StoreError) -> StoreError:
+        """Keep records the store could not take in ``pending_folder``; the error to raise, saying where they are."""
+        folder = self.pending_folder
+        try:
+            for record in records:
+                name = str(record["run_id"])
+                name = name if _SAFE_NAME.fullmatch(name) else hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
+                write_text_atomically(folder / f"{name}.json", json.dumps(record, separators=(",", ":")))
+        except (OSError, ValueError, TypeError) as problem:
+            return StoreError(f"{error}; the record could not be kept beside the store either ({folder}: {problem}): its notebook is in runs/")
+        which = f"the record of run {records[0]['run_id']} is" if len(records) == 1 else f"{len(records)} run records are"
+        return RecordPending(f"{error}; {which} kept in {folder} and added when the store is next opened")
+
+    def _add_pending(self, connection: sqlite3.Connection) -> None:
+        """Add the records kept while the store could not be written, said in one line; when the store is still
+        locked they wait for the next time. A file that is no record is set aside (``.unreadable``) with a warning."""
+        folder = self.pending_folder
+        if not folder.is_dir():
+            return
+        found: dict[Path, _Parts] = {}
+        for path in sorted(folder.glob("*.json")):
+            try:
+                if path.stat().st_size > MAX_PENDING_BYTES:
+                    raise ValueError(f"larger than {MAX_PENDING_BYTES} bytes")
+                record = json.loads(path.read_text(encoding="utf-8"))
+                found[path] = _decompose(record, keyed=True)
+            except FileNotFoundError:  # another process added it just now
+                continue
+            except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as error:
+                reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+                log.warning("%s: not a run record (%s), set aside as %s.unreadable", path, reason, path.name)
+                path.replace(path.with_name(path.name + ".unreadable"))
+        if not found:
+            return
+        try:
+            connection.execute("PRAGMA busy_timeout = 200")
+            connection.execute("BEGIN IMMEDIATE")
+            writer = _Writer(connection)
+            for parts in found.values():
+                writer.insert(parts, "REPLACE")
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:  # still locked (or read-only): they wait for the next time
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            (log.debug if _locked(error) else log.warning)("%s: the records kept in %s are not added yet: %s", self.path, folder, error)
+            return
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {int(store_wait() * 1000)}")
+        for path in found:
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # gone once empty (a file set aside stays, and so does the folder)
+            folder.rmdir()
+        log.warning("%s: added %d run record(s) kept beside the store while it could not be written (%s)", self.path, len(found), folder)
 
     def merge(self, records: Iterable[dict]) -> int:
         """Store the records whose run id is not here yet, in one transaction.
@@ -437,17 +570,30 @@ class Store:
         return self._insert(records, "IGNORE", keyed=False)
 
     def _insert(self, records: Iterable[dict], conflict: str, keyed: bool = True) -> int:
-        prepared = [_decompose(record, keyed) for record in records]  # JSON and hashes before the write lock
+        return self._write(self._prepare(records, keyed), conflict)
+
+    def _prepare(self, records: Iterable[dict], keyed: bool) -> list[_Parts]:
+        """Records split for the store (JSON and hashes before the write lock); StoreError for one that is no record."""
+        prepared = []
+        for record in records:
+            try:
+                prepared.append(_decompose(record, keyed))
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as error:
+                run_id = record.get("run_id") if isinstance(record, dict) else None
+                raise StoreError(f"{self.path}: run {str(run_id)[:80]}: cannot store this record ({type(error).__name__}: {str(error)[:200]})") from None
+        return prepared
+
+    def _write(self, prepared: list[_Parts], conflict: str) -> int:
         connection = self._connect()
         try:
-            connection.execute("BEGIN IMMEDIATE")
+            self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), store_wait())
             writer = _Writer(connection)
             changed = sum(writer.insert(parts, conflict) for parts in prepared)
             connection.execute("COMMIT")
         except (sqlite3.Error, OverflowError) as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: cannot write run record: {error}") from None
+            raise (StoreLocked if _locked(error) else StoreError)(f"{self.path}: cannot write run record: {error}") from None
         finally:
             connection.close()
         return changed
@@ -457,7 +603,7 @@ class Store:
         try:
             return action(connection)
         except sqlite3.Error as error:
-            raise StoreError(f"{self.path}: cannot read {what}: {error}") from None
+            raise (StoreLocked if _locked(error) else StoreError)(f"{self.path}: cannot read {what}: {error}") from None
         finally:
             connection.close()
 
@@ -728,6 +874,28 @@ def _readable(rows: list[tuple]) -> tuple[list[tuple], list[str]]:
         return rows, []
     bad = set(skipped)
     return [row for row in rows if row[0] not in bad], skipped
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a run id usable as a file name as it is
+
+
+def _locked(error: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock (SQLITE_BUSY, SQLITE_LOCKED)."""
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in str(error) or "busy" in str(error))
+
+
+def store_wait() -> float:
+    """Seconds a store waits for another process's lock: ``$REEF_STORE_WAIT``, else 60."""
+    text = os.environ.get(WAIT_VARIABLE, "").strip()
+    if not text:
+        return BUSY_TIMEOUT_MS / 1000
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 86400):
+        raise StoreError(f"{WAIT_VARIABLE}: {text[:40]!r} is not a number of seconds (0 to 86400)")
+    return value
 
 
 def default_store() -> Store:

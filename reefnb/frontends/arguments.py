@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         _declaring_verbs,
         _package_verbs,
         _reproduce_verb,
+        _mlperf_verb,
         _registry_verb,
         _published_verbs,
         _serve_verb,
@@ -440,6 +441,29 @@ def _reproduce_verb(verb: Verb) -> None:
         metavar="NAME=PATH",
         help="your copy of an artifact the package does not ship (see reef export --external), verified by its sha256; repeatable",
     )
+
+
+def _mlperf_verb(verb: Verb) -> None:
+    """mlperf submission: an MLPerf Inference submission tree from a solution's LoadGen runs (reefnb.sharing.mlperf)."""
+    actions = _actions(verb("mlperf", "MLPerf Inference: build a submission tree the round's checker reads"), "mlperf_verb")
+    submission = actions.add_parser(
+        "submission",
+        help="reuse or run each scenario's LoadGen performance and accuracy runs, then write the submission tree (docs/mlperf.md)",
+    )
+    submission.add_argument("solution", metavar="SOLUTION", help="a solution folder (or its solution.json) that declares an mlperf object")
+    submission.add_argument("-o", "--output", required=True, metavar="DIR", help="the tree's folder (new or empty)")
+    submission.add_argument("--submitter", required=True, metavar="NAME", help="the submitting organisation (a plain name)")
+    submission.add_argument("--division", choices=["open", "closed"], default="open", help="open (default; closed is not yet supported)")
+    submission.add_argument("--system", metavar="FILE.json", help="the system description's fields only a person knows (status, system_type, cooling...)")
+    submission.add_argument(
+        "--scenario", dest="scenarios", nargs="+", action="extend", default=[], metavar="S", help="LoadGen scenarios (default: the workflow's)"
+    )
+    submission.add_argument("--short", action="store_true", help="LoadGen's short profile: seconds, not 10 minutes; the checker then fails test duration")
+    targets = submission.add_mutually_exclusive_group()
+    targets.add_argument("--env", dest="environment", metavar="NAME", help="run missing runs in this reef environment's kernel")
+    targets.add_argument("--kernel", help="run missing runs in this Jupyter kernel")
+    submission.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
+    _with_json(actions)
 
 
 def _registry_verb(verb: Verb) -> None:

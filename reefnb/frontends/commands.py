@@ -33,7 +33,7 @@ from reefnb.provision import declare, detection, envs, initialised, install
 from reefnb.provision.artifacts import split_artifact_arguments
 from reefnb.runs import sweeps
 from reefnb.runs.processes import exclusive
-from reefnb.sharing import package, registry, sources
+from reefnb.sharing import mlperf, package, registry, sources
 from reefnb.solution.checks import kernel_call_problems
 from reefnb.solution.manifest import Solution, solution_folder
 from reefnb.solution.notebook import NotebookParameter, notebook_language, notebook_parameters, parameters_schema, read_notebook
@@ -715,6 +715,20 @@ class ExportOptions:
     allow_secret_in_code: bool = False
     external: dict[str, str] = field(default_factory=dict)
     with_files: bool = True
+
+
+def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
+    """``reef mlperf submission``: the MLPerf submission tree of a solution's LoadGen runs (``reefnb.sharing.mlperf``);
+    the runs it lacks go through ``reef run`` with the solution's trust rule, on ``--env``/``--kernel``."""
+    refuse_package(options.solution, "mlperf submission")
+    mlperf.check_options(options)
+
+    def runner(solution: Solution, workflow: str, parameters: dict) -> dict:
+        refuse_untrusted(solution.path, options.trust)
+        with exclusive():
+            return reefnb.run(solution.path, workflow=workflow, parameters=parameters, kernel=options.kernel, environment=options.environment)
+
+    return mlperf.submission(options, runner)
 
 
 def export(options: ExportOptions) -> dict:

@@ -357,6 +357,25 @@ def cmd_reproduce(args, out: TextIO) -> Result:
     return (EXIT_OK if report["verdict"] == commands.REPRODUCED else EXIT_RUN_FAILED), report
 
 
+def cmd_mlperf(args, out: TextIO) -> Result:
+    trust = args.trust or _asked_trust(args, out, args.solution)
+    options = options_from(commands.mlperf.SubmissionOptions, args, trust=trust)
+    result = commands.mlperf_submission(options)
+    if not args.json:
+        for scenario in result["scenarios"]:
+            how = "reused" if scenario["reused"] else "run now"
+            print(f"{scenario['scenario']}: performance {scenario['performance_run']}, accuracy {scenario['accuracy_run']} ({how})", file=out)
+        mapped = f" (stands for {result['official_benchmark']})" if result["official_benchmark"] else ""
+        print(
+            f"{result['output']}: {result['division']}/{result['submitter']}, {result['benchmark']}{mapped}, MLPerf {result['round']}, "
+            f"{result['profile']} profile, {len(result['files'])} files (record {result['record']})",
+            file=out,
+        )
+        if result["expected_failures"]:
+            print(f"a short tree fails the checker's {', '.join(result['expected_failures'])} (README.md of each scenario says why)", file=out)
+    return EXIT_OK, result
+
+
 def _asked_trust(args, out: TextIO, source, what: str = "notebooks", packages: bool = False) -> bool:
     """A package's code (``packages``: the verb takes a package file), or a folder made from one whose trust was not
     recorded, is code from elsewhere: on a terminal, ask before running it (no, or Ctrl-D: nothing runs); elsewhere
@@ -486,6 +505,7 @@ COMMANDS: dict[str, Callable[[Any, TextIO], Result]] = {
     "export": cmd_export,
     "import": cmd_import,
     "reproduce": cmd_reproduce,
+    "mlperf": cmd_mlperf,
     "registry": cmd_registry,
     "publish": cmd_publish,
     "search": cmd_search,

@@ -1,0 +1,224 @@
+"""``reef mlperf submission`` on the flagship, judged by MLPerf's own submission checker (round v6.1).
+
+One submission tree is built per module with ``--short`` (LoadGen's short profile, the synthetic set, SingleStream)
+and checked by ``python -m submission.submission_checker.main`` from ``../shared/mlperf-inference-tools/tools``
+(an unmodified copy of mlcommons/inference's tools; it needs PyYAML): only its test-duration and data-set-coverage
+checks may fail. The runs go to the development kernel (``--kernel python3``, this interpreter with the flagship's
+packages) rather than the flagship's own environment: these tests are about the tree, and `reef init` of the
+flagship (a new TensorFlow environment) is test_flagship.py's. Real LoadGen, real TFLite, real pycocotools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import call
+
+import reefnb
+
+# the runs' kernel needs these; this process imports none of them (TensorFlow alone takes 3 s)
+for _module in ("tensorflow", "ai_edge_litert", "pycocotools", "mlperf_loadgen"):
+    if importlib.util.find_spec(_module) is None:
+        pytest.skip(f"the flagship's kernel needs {_module}", allow_module_level=True)
+
+REPO = Path(__file__).resolve().parent.parent
+FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
+TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
+IGNORED = shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")
+OFFICIAL_SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203, "schedule_rng_seed": 16159082839903944936}
+SYSTEM = {
+    "system_name": "reef test machine",
+    "status": "available",
+    "system_type": "edge",
+    "system_type_detail": "virtual machine",
+    "cooling": "air",
+    "hw_notes": "a CI machine",
+    "sw_notes": "built by tests/test_mlperf_submission.py",
+    "host_storage_type": "SSD",
+    "host_memory_configuration": "unknown (virtual machine)",
+    "host_processor_interconnect": "N/A",
+    "host_networking": "N/A",
+    "host_networking_topology": "N/A",
+}
+# The checker logs an ERROR line per problem, not the check's name: each line's check, by the words it logs
+# (submission_checker/checks/*.py); a line none of these names is reported as it is.
+CHECKER_ERRORS = {
+    r"performance_sample_count, found": "performance_sample_count_check",
+    r"rng_seed is wrong": "seeds_check",
+    r"Early stopping condition was not met|Latency constraint": "latency_check",
+    r"Required minimum (Query Count|samples per query)": "min_query_count_check",
+    r"Test duration less than 600s": "min_duration_check",
+    r"accurcy run does not cover all dataset": "dataset_check",
+    r"not hash value for accuracy\.txt|accuracy score not found": "accuracy_result_check",
+    r"mlperf_log_accuracy\.json (is missing|is not truncated)": "accuracy_json_check",
+    r"contains errors|has loadgen errors": "loadgen_errors_check",
+    r"field \S+ (is missing|requires a meaningful response)": "required_fields_check",
+    r"has invalid status": "availability_check",
+    r"has invalid system type": "system_type_check",
+    r"has submitter|has division": "submitter_check/division_check",
+    r"src directory does not exist": "directory_exist_check",
+    r"is missing (user\.conf|README\.md)|is having empty": "required_files_check",
+    r"Performance log missing|system json file not found|measurements json file not found": "missing_check",
+    r"Execution occurred in running check": "a check raised",
+}
+SUMMARY_ERRORS = re.compile(r"Some .* Checks failed for|NoResults |SUMMARY: submission has errors|\S+ contains errors:$")
+SHORT_FAILURES = {"min_duration_check", "dataset_check"}
+
+
+@dataclass
+class Built:
+    folder: Path  # the copy of the flagship
+    output: Path  # the tree
+    result: dict
+    seconds: float
+    variables: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Built:
+    """The documented command on a copy of the flagship, with a REEF_HOME of its own: every run missing, so it runs
+    SingleStream's performance and accuracy (one run, mode both) with the short profile, then writes the tree."""
+    root = tmp_path_factory.mktemp("mlperf")
+    folder = root / "obj-detection-coco-tf"
+    shutil.copytree(FLAGSHIP, folder, ignore=IGNORED)
+    (root / "system.json").write_text(json.dumps(SYSTEM))
+    variables = {"REEF_HOME": str(root / "reef-home")}
+    output = root / "submission"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        started = time.perf_counter()
+        code, out, err = call(
+            "mlperf", "submission", str(folder), "-o", str(output), "--submitter", "reef", "--system", str(root / "system.json"),
+            "--short", "--kernel", "python3", "--json",
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+    assert code == 0, err + out
+    print(f"reef mlperf submission --short (SingleStream, runs included): {seconds:.1f} s")  # -s shows it
+    return Built(folder, output, json.loads(out), seconds, variables)
+
+
+@pytest.fixture
+def its_home(built, monkeypatch) -> Built:
+    for name, value in built.variables.items():
+        monkeypatch.setenv(name, value)
+    return built
+
+
+def _scenario_folder(built: Built) -> Path:
+    [folder] = (built.output / "open" / "reef" / "results").glob("*/ssd-mobilenet/SingleStream")
+    return folder
+
+
+def _checker(tree: Path, csv: Path) -> tuple[int, set[str], list[str]]:
+    """The official checker on ``tree``: its exit code, the checks whose ERROR lines it logged, and ERROR lines no
+    check is known for."""
+    done = subprocess.run(
+        [sys.executable, "-m", "submission.submission_checker.main", "--input", str(tree), "--version", "v6.1", "--csv", str(csv)],
+        cwd=TOOLS, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    failed, unknown = set(), []
+    for line in (done.stdout + done.stderr).splitlines():
+        if " ERROR] " not in line:
+            continue
+        message = line.split(" ERROR] ", 1)[1]
+        names = [name for pattern, name in CHECKER_ERRORS.items() if re.search(pattern, message)]
+        if names:
+            failed.update(names)
+        elif not SUMMARY_ERRORS.search(message) and not message.startswith(("Loadgen built with", "Can't open")):
+            unknown.append(message)
+    return done.returncode, failed, unknown
+
+
+def test_the_official_checker_fails_only_test_duration_and_data_set_coverage(built, tmp_path):
+    if not (TOOLS / "submission" / "submission_checker" / "main.py").is_file():
+        pytest.skip(f"MLPerf's submission checker is not at {TOOLS} (../shared/mlperf-inference-tools beside the repository)")
+    pytest.importorskip("yaml", reason="MLPerf's submission checker needs PyYAML")
+    code, failed, unknown = _checker(built.output, tmp_path / "summary.csv")
+    assert unknown == [] and failed == SHORT_FAILURES and code == 1
+    assert set(built.result["expected_failures"]) == SHORT_FAILURES
+
+
+def test_the_tree_has_the_layout_logs_and_hashes_the_checker_reads(its_home):
+    built = its_home
+    assert [entry["reused"] for entry in built.result["scenarios"]] == [False]
+    root = built.output / "open" / "reef"
+    [system_file] = (root / "systems").glob("*.json")
+    system = json.loads(system_file.read_text())
+    assert {key: system[key] for key in SYSTEM} == SYSTEM and system["division"] == "open" and system["submitter"] == "reef"
+    assert system["host_processor_core_count"] and system["host_memory_capacity"].endswith("GB") and "ai-edge-litert" in system["framework"]
+    assert json.loads((root / "model_mapping.json").read_text()) == {"ssd-mobilenet": "yolo-95"}
+    code = root / "src" / "obj-detection-coco-tf"
+    assert (code / "detbench" / "accuracy_coco.py").is_file() and not (code / "runs").exists()
+
+    scenario = _scenario_folder(built)
+    performance = scenario / "performance" / "run_1" / "mlperf_log_detail.txt"
+    effective = {}
+    for line in performance.read_text().splitlines():
+        entry = json.loads(line.removeprefix(":::MLLOG"))
+        effective[entry["key"]] = entry["value"]
+    assert {name: effective[f"effective_{name}"] for name in OFFICIAL_SEEDS} == OFFICIAL_SEEDS  # the official v6.1 seeds
+    assert "Result is : VALID" in (scenario / "performance" / "run_1" / "mlperf_log_summary.txt").read_text()
+
+    # accuracy.txt: the accuracy script's mAP line, then the sha256 of the whole log (the record's attached copy)
+    record = reefnb.default_store().get(built.result["scenarios"][0]["accuracy_run"])
+    attached = built.folder / "runs" / record["run_id"] / "files" / "accuracy" / "mlperf_log_accuracy.json"
+    lines = (scenario / "accuracy" / "accuracy.txt").read_text().splitlines()
+    mean_ap = float(re.match(r"mAP=([\d.]+)%", lines[0]).group(1))
+    assert mean_ap / 100 == pytest.approx(record["metrics"]["mAP"]["value"], abs=5e-5)
+    assert lines[-1] == f"hash={hashlib.sha256(attached.read_bytes()).hexdigest()}"
+    truncated = (scenario / "accuracy" / "mlperf_log_accuracy.json").read_text()
+    whole = attached.read_text()
+    assert len(whole) > 8192 and truncated == whole[:4096] + "\n\n...\n\n" + whole[-4096:]
+
+    measurements = json.loads((scenario / "measurements.json").read_text())
+    assert measurements["weight_data_types"] == "fp32" and measurements["starting_weights_filename"] == "ssd-mobilenet-tiny-w100-128"
+    assert (scenario / "user.conf").read_text().strip() and "short" in (scenario / "user.conf").read_text()
+    readme = (scenario / "README.md").read_text()
+    assert "min_duration_check" in readme and "dataset_check" in readme and record["run_id"] in readme
+
+
+def test_the_tree_is_a_record_with_its_files_attached(its_home):
+    built = its_home
+    record = reefnb.default_store().get(built.result["record"])
+    assert record["workflow"] == "mlperf-submission" and record["parameters"]["loadgen_profile"] == "short"
+    files = {entry["name"]: entry for entry in record["files"]}
+    assert set(files) == set(built.result["files"])
+    kept = built.folder / "runs" / record["run_id"] / "files"
+    for name, entry in files.items():
+        assert hashlib.sha256((kept / name).read_bytes()).hexdigest() == entry["sha256"] == hashlib.sha256((built.output / name).read_bytes()).hexdigest()
+
+
+def test_a_second_submission_reuses_the_recorded_runs(its_home, tmp_path):
+    built = its_home
+    before = len(reefnb.default_store().records())
+    code, out, err = call(
+        "mlperf", "submission", str(built.folder), "-o", str(tmp_path / "again"), "--submitter", "reef",
+        "--system", str(built.folder.parent / "system.json"), "--short", "--kernel", "python3",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "(reused)" in out and built.result["scenarios"][0]["performance_run"] in out
+    assert len(reefnb.default_store().records()) == before + 1  # the new tree's record, no run
+
+
+def test_missing_human_fields_and_the_closed_division_are_refused_before_anything_runs(its_home, tmp_path):
+    built = its_home
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"status": "available", "system_type": "edge"}))
+    before = len(reefnb.default_store().records())
+    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "a"), "--submitter", "reef", "--system", str(partial))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert all(name in err for name in ("system_name", "cooling", "hw_notes", "sw_notes", "host_storage_type")) and "status," not in err
+    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "b"), "--submitter", "reef", "--division", "closed")
+    assert code == 2 and "not yet supported" in err and "TEST01" in err
+    assert len(reefnb.default_store().records()) == before and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

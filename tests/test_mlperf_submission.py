@@ -191,7 +191,7 @@ def test_the_tree_has_the_layout_logs_and_hashes_the_checker_reads(its_home):
 def test_the_tree_is_a_record_with_its_files_attached(its_home):
     built = its_home
     record = reefnb.default_store().get(built.result["record"])
-    assert record["workflow"] == "mlperf-submission" and record["parameters"]["loadgen_profile"] == "short"
+    assert record["parameters"]["mlperf_submission"] == "v6.1" and record["parameters"]["loadgen_profile"] == "short"
     files = {entry["name"]: entry for entry in record["files"]}
     assert set(files) == set(built.result["files"])
     kept = built.folder / "runs" / record["run_id"] / "files"

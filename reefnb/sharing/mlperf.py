@@ -18,8 +18,9 @@ the submission checker of round ``ROUND`` reads::
 The system description has every field reef reads from the machine (CPU, cores, memory, storage, OS,
 frameworks and versions, accelerators) and takes the fields only a person knows from ``--system``; a
 missing one is refused before anything runs, all of them named in one line. The tree's files are
-attached to a run record of their own (workflow ``mlperf-submission``), so the tree is a reef artifact
-too and ``reef export`` packs it with the solution's runs.
+attached to a run record of their own (the workflow's, its parameters ``mlperf_submission`` (the round),
+submitter, division, profile, scenarios and the runs it came from), so the tree is a reef artifact too and
+``reef export`` packs it with the solution's runs.
 """
 
 from __future__ import annotations
@@ -565,13 +566,13 @@ def _host_environment() -> dict:
 def _record(
     options: SubmissionOptions, solution: Solution, settings: dict, gathered: list[ScenarioRuns], profile: str, output: Path, files: list[Path]
 ) -> dict:
-    """The tree as a run record of its own (workflow ``mlperf-submission``): its files copied to the record's
+    """The tree as a run record of its own (parameter ``mlperf_submission``): its files copied to the record's
     ``runs/RUN_ID/files`` and listed with their sha256, the runs it came from in its parameters."""
     from reefnb.runs.execute import new_run_id  # papermill: only once a tree is written
 
     base = gathered[0].performance
     run_id = new_run_id()
-    kept = solution.path / "runs" / run_id / "files"
+    kept = solution.path.resolve() / "runs" / run_id / "files"
     listed = []
     for path in files:
         name = path.relative_to(output).as_posix()
@@ -584,8 +585,9 @@ def _record(
     record = {
         **{key: base[key] for key in ("record_version", "solution", "notebook", "environment", "provenance") if key in base},
         "run_id": run_id,
-        "workflow": "mlperf-submission",
+        "workflow": base.get("workflow", settings["workflow"]),  # a workflow of the manifest: reef export packs it
         "parameters": {
+            "mlperf_submission": ROUND,
             "submitter": options.submitter,
             "division": options.division,
             "benchmark": tree_benchmark(settings, options.division)[0],
@@ -601,6 +603,9 @@ def _record(
         "duration_s": 0.0,
         "files": listed,
     }
+    notebook = dict(record.get("notebook") or {})
+    notebook["output_path"] = str(kept.parent / Path(str(notebook.get("path") or "notebook.ipynb")).name)  # no notebook ran: the files' folder
+    record["notebook"] = notebook
     record["provenance"] = {**record.get("provenance", {}), "command": f"reef mlperf submission {options.solution} -o {output}"}
     default_store().add(record)
     return record

@@ -221,4 +221,6 @@ def test_missing_human_fields_and_the_closed_division_are_refused_before_anythin
     assert all(name in err for name in ("system_name", "cooling", "hw_notes", "sw_notes", "host_storage_type")) and "status," not in err
     code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "b"), "--submitter", "reef", "--division", "closed")
     assert code == 2 and "not yet supported" in err and "TEST01" in err
-    assert len(reefnb.default_store().records()) == before and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "c"), "--submitter", "reef", "-p", "scenario", "Offline")
+    assert code == 2 and "--scenario" in err
+    assert len(reefnb.default_store().records()) == before and not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()

@@ -459,6 +459,15 @@ def _mlperf_verb(verb: Verb) -> None:
         "--scenario", dest="scenarios", nargs="+", action="extend", default=[], metavar="S", help="LoadGen scenarios (default: the workflow's)"
     )
     submission.add_argument("--short", action="store_true", help="LoadGen's short profile: seconds, not 10 minutes; the checker then fails test duration")
+    submission.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a workflow parameter other than the scenario, mode and profile (model, backend, dataset...; repeatable)",
+    )
     targets = submission.add_mutually_exclusive_group()
     targets.add_argument("--env", dest="environment", metavar="NAME", help="run missing runs in this reef environment's kernel")
     targets.add_argument("--kernel", help="run missing runs in this Jupyter kernel")

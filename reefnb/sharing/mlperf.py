@@ -105,6 +105,7 @@ class SubmissionOptions:
     division: str = "open"
     system: str | Path | None = None  # the JSON file of the fields only a person knows
     scenarios: list[str] = field(default_factory=list)  # default: the workflow's scenario
+    parameters: dict[str, Any] = field(default_factory=dict)  # over the workflow's defaults (model, backend, dataset...)
     short: bool = False
     environment: str | None = None
     kernel: str | None = None
@@ -285,21 +286,22 @@ def _matches(record: dict, solution: Solution, wanted: dict, mode: str) -> bool:
     parameters = record.get("parameters", {})
     if record.get("status") != "ok" or record.get("solution", {}).get("path") != str(solution.path.resolve()):
         return False
-    if any(parameters.get(name) != value for name, value in wanted.items()):
+    if any(str(parameters.get(name)) != str(value) for name, value in wanted.items()):  # -p values are text
         return False
     return parameters.get("mode") in (mode, "both") and {f"{mode}/{name}" for name in LOGS} <= _files(record)
 
 
-def scenario_parameters(solution: Solution, settings: dict, scenario: str, profile: str) -> dict:
-    """The parameters of a submission's run: the workflow's defaults, the scenario and the LoadGen profile."""
-    parameters = {name: value for name, value in _defaults(solution, settings).items() if name not in ("mode",)}
+def scenario_parameters(solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None) -> dict:
+    """The parameters of a submission's run: the workflow's defaults, then ``chosen`` (``-p``), the scenario and
+    the LoadGen profile."""
+    parameters = {name: value for name, value in {**_defaults(solution, settings), **(chosen or {})}.items() if name not in ("mode",)}
     parameters.update({"scenario": scenario, settings["profile_parameter"]: profile})
     return parameters
 
 
-def find_runs(solution: Solution, settings: dict, scenario: str, profile: str) -> dict[str, dict]:
+def find_runs(solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None) -> dict[str, dict]:
     """The newest matching run of each mode (``performance``, ``accuracy``) recorded for ``scenario``."""
-    wanted = scenario_parameters(solution, settings, scenario, profile)
+    wanted = scenario_parameters(solution, settings, scenario, profile, chosen)
     found: dict[str, dict] = {}
     for record in default_store().records(solution=solution.name, status="ok"):  # oldest first: the newest wins
         for mode in ("performance", "accuracy"):
@@ -311,14 +313,14 @@ def find_runs(solution: Solution, settings: dict, scenario: str, profile: str) -
 Runner = Callable[[Solution, str, dict], dict]
 
 
-def gather_runs(solution: Solution, settings: dict, scenarios: list[str], profile: str, runner: Runner) -> list[ScenarioRuns]:
+def gather_runs(solution: Solution, settings: dict, scenarios: list[str], profile: str, runner: Runner, chosen: dict | None = None) -> list[ScenarioRuns]:
     """Each scenario's runs: those recorded, and the missing modes run now (one ``both`` run when both are missing)."""
     gathered = []
     for scenario in scenarios:
-        found = find_runs(solution, settings, scenario, profile)
+        found = find_runs(solution, settings, scenario, profile, chosen)
         missing = [mode for mode in ("performance", "accuracy") if mode not in found]
         if missing:
-            parameters = scenario_parameters(solution, settings, scenario, profile)
+            parameters = scenario_parameters(solution, settings, scenario, profile, chosen)
             parameters["mode"] = "both" if len(missing) == 2 else missing[0]
             record = runner(solution, settings["workflow"], parameters)
             if record.get("status") != "ok":
@@ -431,7 +433,8 @@ def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchm
         "",
         "```",
         f"reef mlperf submission {Path(options.solution).name} -o DIR --submitter {options.submitter} --division {options.division} "
-        f"--system SYSTEM.json --scenario {runs.scenario}{' --short' if profile == 'short' else ''}",
+        f"--system SYSTEM.json --scenario {runs.scenario}{' --short' if profile == 'short' else ''}"
+        + "".join(f" -p {name} {value}" for name, value in options.parameters.items()),
         "```",
     ]
     if profile == "short":
@@ -492,6 +495,9 @@ def check_options(options: SubmissionOptions) -> None:
     unknown = [scenario for scenario in options.scenarios if scenario not in SCENARIOS]
     if unknown:
         raise UsageError(f"--scenario: {', '.join(unknown)}: not a LoadGen scenario ({', '.join(SCENARIOS)})")
+    reserved = sorted({"scenario", "mode", "loadgen_profile"} & set(options.parameters))
+    if reserved:
+        raise UsageError(f"-p {reserved[0]}: the submission chooses it (--scenario, both modes, --short)")
     output = Path(options.output)
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise UsageError(f"{output}: exists and is not an empty folder: give a new one with -o")
@@ -511,7 +517,7 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
         source = f"--system {options.system}" if options.system else "no --system file"
         raise UsageError(f"{source}: missing the system description fields only a person can give: {', '.join(missing)} (docs/mlperf.md)")
     _check_values(given)
-    gathered = gather_runs(solution, settings, scenarios, profile, runner)
+    gathered = gather_runs(solution, settings, scenarios, profile, runner, options.parameters)
     system, _ = system_description(gathered[0].performance.get("environment") or host, given, options.submitter, options.division, settings["frameworks"])
     output = Path(options.output)
     staging = output.parent / f".{output.name}.partial-{os.getpid()}"

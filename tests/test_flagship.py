@@ -136,7 +136,8 @@ def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
         time.sleep(0.001)
         return [np.array([index], np.float32) for index in indices]
 
-    single = run_loadgen(sleepy, 16, "SingleStream", "performance", min_duration_ms=300, min_query_count=50, log_dir=tmp_path / "single")
+    short = {"expected_latency_ms": 0.5, "min_duration_ms": 300, "min_query_count": 50}  # mlperf.conf expects 10 ms: too few queries for 300 ms
+    single = run_loadgen(sleepy, 16, "SingleStream", "performance", log_dir=tmp_path / "single", **short)
     assert single.valid and single.query_count >= 50 and (tmp_path / "single" / "mlperf_log_detail.txt").is_file()
     assert 1.0 <= single.latency_ms["p50"] <= single.latency_ms["p90"] <= single.latency_ms["p99"]
     assert single.samples_per_second > 10
@@ -457,11 +458,17 @@ def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorde
     assert record["status"] == "ok" and record["parameters"]["mode"] == "both"
     files = flagship / "runs" / record["run_id"] / "files"
     listed = {entry["name"]: entry for entry in record["files"]}
-    logs = [f"{mode}/mlperf_log_{name}" for mode in ("accuracy", "performance") for name in ("summary.txt", "detail.txt", "accuracy.json")]
+    names = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "user.conf")
+    logs = [f"{mode}/{name}" for mode in ("accuracy", "performance") for name in names]
     assert set(listed) == {*logs, "accuracy/coco_detections.json"}
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256((files / name).read_bytes()).hexdigest() and entry["size"] == (files / name).stat().st_size
     assert "Result is : VALID" in (files / "performance" / "mlperf_log_summary.txt").read_text()
+    assert record["parameters"]["loadgen_profile"] == "short"  # issue 30: the benchmark's runs say which LoadGen settings they had
+    for mode in ("accuracy", "performance"):  # the official seeds of mlperf.conf (v6.1), the user.conf reef wrote beside them
+        detail = (files / mode / "mlperf_log_detail.txt").read_text()
+        assert '"effective_qsl_rng_seed", "value": 2085463073848966840' in detail and '"effective_schedule_rng_seed", "value": 16159082839903944936' in detail
+        assert (files / mode / "user.conf").read_text().startswith("# reef's user.conf (short profile)")
     before, after = its_environment.outside_runs
     assert before and after == before  # no LoadGen folder, no detections file beside the notebook
     assert {"benchmark.ipynb", "files", "loadgen"} <= {path.name for path in (flagship / "runs" / record["run_id"]).iterdir()}

@@ -6,6 +6,16 @@ function from a list of sample indices to one response per index: ``bytes``, a n
 samples per second, VALID/INVALID) come from ``mlperf_log_detail.txt``, and whose accuracy
 responses come from ``mlperf_log_accuracy.json``. ``mlperf_loadgen`` is imported only here, and only
 when a test runs (never ``mlcommons_loadgen``: importing it empties ``mlperf_loadgen``).
+
+LoadGen is configured as MLPerf submissions are: the official ``mlperf.conf`` that the installed LoadGen
+embeds (its round's seeds, durations, query counts, percentiles and performance sample counts; LoadGen
+6.0.17 embeds round v6.1's), then the ``user.conf`` the harness writes beside the logs. Two profiles:
+``rules`` writes only what a submitter states (the expected latency or rate), so every value the rules
+fix comes from ``mlperf.conf``; ``short`` also lowers the minimum duration and query counts (and may set
+Server's latency bound and MultiStream's query size) so that a test takes seconds. LoadGen's own
+``TestSettings.FromConfig(user.conf, model, scenario, 1)`` reads both files on its first call in a
+process only (see ``_test_settings``), so the harness loads ``mlperf.conf`` with ``conf_type`` 0 and
+sets ``user.conf``'s values as LoadGen's reader maps them.
 """
 
 from __future__ import annotations
@@ -28,6 +38,17 @@ log = logging.getLogger(__name__)
 
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 MODES = {"performance": "PerformanceOnly", "accuracy": "AccuracyOnly"}
+PROFILES = ("rules", "short")
+SHORT_DEFAULTS = {"min_duration_ms": 10_000, "min_query_count": 100}
+SHORT_KEYS = {  # run_loadgen's name -> user.conf's key, in LoadGen's units (ms)
+    "min_duration_ms": "min_duration",
+    "min_query_count": "min_query_count",
+    "max_duration_ms": "max_duration",
+    "max_query_count": "max_query_count",
+    "samples_per_query": "samples_per_query",
+    "target_latency_ms": "target_latency",
+}
+SCENARIO_ONLY = {"samples_per_query": "MultiStream", "target_latency_ms": "Server"}
 Predict = Callable[[Sequence[int]], Sequence[Any]]
 
 
@@ -50,6 +71,13 @@ class LoadGenResult:
     log_dir: Path
     wall_s: float
     detail: dict[str, Any] = field(repr=False, default_factory=dict)  # every result_* key of the detail log
+    settings: dict[str, Any] = field(repr=False, default_factory=dict)  # every effective_* key: what LoadGen ran with
+    profile: str | None = None  # "rules" or "short": which user.conf the harness wrote
+
+    @property
+    def user_conf(self) -> Path:
+        """The ``user.conf`` LoadGen read after its ``mlperf.conf``, beside the logs."""
+        return self.log_dir / "user.conf"
 
     def accuracy_responses(self) -> list[tuple[int, bytes]]:
         """``(sample index, response bytes)`` for each response LoadGen logged (accuracy mode)."""
@@ -80,15 +108,67 @@ class _LoadGenTest:
 
 @dataclass
 class _LoadGenSettings:
-    """The ``run_loadgen`` parameters that become LoadGen's test settings: durations, query counts, rates, latencies."""
+    """The ``run_loadgen`` parameters that become ``user.conf``: the profile, the ``mlperf.conf`` model name,
+    durations, query counts, rates, latencies (``None``: ``mlperf.conf``'s value)."""
 
-    min_duration_ms: int
-    min_query_count: int
-    max_duration_ms: int | None
-    expected_qps: float | None
-    samples_per_query: int
-    target_latency_ms: float | None
-    expected_latency_ms: float | None
+    profile: str
+    model: str
+    expected_qps: float | None = None
+    expected_latency_ms: float | None = None
+    min_duration_ms: int | None = None
+    min_query_count: int | None = None
+    max_duration_ms: int | None = None
+    max_query_count: int | None = None
+    samples_per_query: int | None = None
+    target_latency_ms: float | None = None
+
+    def check(self) -> None:
+        """Refuse an unknown profile, and in ``rules`` any value the rules fix (``mlperf.conf`` gives it)."""
+        if self.profile not in PROFILES:
+            raise LoadGenError(f"profile: '{self.profile}' is not one of {', '.join(PROFILES)}")
+        given = [name for name in SHORT_KEYS if getattr(self, name) is not None]
+        if self.profile == "rules" and given:
+            raise LoadGenError(f"profile 'rules' takes {', '.join(given)} from MLPerf's mlperf.conf: give them only with profile 'short'")
+
+    def conf_values(self, scenario: str) -> dict[str, float | int]:
+        """The ``user.conf`` keys of this test and their values, in LoadGen's units (ms, per second)."""
+        values: dict[str, float | int] = {}
+        if scenario in ("Offline", "Server") and self.expected_qps is not None:
+            values["target_qps"] = self.expected_qps
+        if scenario == "SingleStream" and self.expected_latency_ms is not None:  # LoadGen prepares min_duration / this many queries
+            values["target_latency"] = max(1e-6, self.expected_latency_ms)
+        if scenario == "MultiStream" and self.expected_latency_ms is not None:
+            values["target_latency"] = max(1e-6, self.expected_latency_ms * (self.samples_per_query or 8))
+        if self.profile == "short":
+            for name, key in SHORT_KEYS.items():
+                value = getattr(self, name) if getattr(self, name) is not None else SHORT_DEFAULTS.get(name)
+                if value is not None and (name not in SCENARIO_ONLY or SCENARIO_ONLY[name] == scenario):
+                    values[key] = value
+        return values
+
+    def user_conf(self, scenario: str) -> str:
+        """The ``user.conf`` of this test: ``MODEL.SCENARIO.key = value`` lines, as MLPerf submissions keep them."""
+        lines = [f"# reef's user.conf ({self.profile} profile), read after the mlperf.conf LoadGen embeds"]
+        lines += [f"{self.model}.{scenario}.{key} = {_conf_number(value)}" for key, value in self.conf_values(scenario).items()]
+        return "\n".join(lines) + "\n"
+
+
+def _conf_number(value: float | int) -> str:
+    """A number as LoadGen's config parser reads it: integers bare, others in plain decimals (no exponent)."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{float(value):.9f}".rstrip("0")
+
+
+def loadgen_model(benchmark: str) -> str:
+    """The ``mlperf.conf`` model name of an MLPerf benchmark: without its accuracy target (``yolo-99`` is
+    ``yolo``, ``bert-99.9`` is ``bert``) and with ``_`` for ``.`` (``llama3.1-8b`` is ``llama3_1-8b``)."""
+    name = benchmark
+    for suffix in ("-99.9", "-99", "-95"):
+        if name.endswith(suffix):
+            name = name.removesuffix(suffix)
+            break
+    return name.replace(".", "_")
 
 
 def run_loadgen(
@@ -101,59 +181,88 @@ def run_loadgen(
     unload: Callable[[Sequence[int]], None] | None = None,
     batch_size: int = 1,
     performance_sample_count: int | None = None,
-    min_duration_ms: int = 10_000,
-    min_query_count: int = 100,
-    max_duration_ms: int | None = None,
+    profile: str = "short",
+    model: str = "*",
     expected_qps: float | None = None,
-    samples_per_query: int = 8,
-    target_latency_ms: float | None = None,
     expected_latency_ms: float | None = None,
     log_dir: str | Path | None = None,
+    **short: Any,
 ) -> LoadGenResult:
     """Run one LoadGen test of ``predict`` over ``sample_count`` samples and return its result.
 
+    LoadGen takes the official ``mlperf.conf`` it embeds for ``model`` (its name there: ``yolo``,
+    ``resnet50``...; see ``loadgen_model``; ``*``: only the lines for every model) and ``scenario``,
+    then the values of the ``user.conf`` written in ``log_dir`` for ``profile`` (``rules`` or ``short``).
     ``expected_qps`` sets Offline's expected and Server's target rate (LoadGen calls an Offline run
     INVALID when it is below the real rate); ``expected_latency_ms`` (per sample) sets how many
-    queries SingleStream and MultiStream prepare (too high: "min duration not satisfied");
-    ``target_latency_ms`` is Server's latency bound; ``samples_per_query`` is MultiStream's query size;
-    ``batch_size`` how many samples one ``predict`` call gets at most. ``load``/``unload`` are the
-    QSL's callbacks (the samples LoadGen is about to use). The logs go to ``log_dir``, else to a new
+    queries SingleStream and MultiStream prepare (too high: "min duration not satisfied"). Only the
+    ``short`` profile takes ``min_duration_ms`` (default 10000), ``min_query_count`` (default 100),
+    ``max_duration_ms``, ``max_query_count``, ``samples_per_query`` (MultiStream's query size) and
+    ``target_latency_ms`` (Server's latency bound); ``rules`` refuses them.
+    ``batch_size`` is how many samples one ``predict`` call gets at most; ``performance_sample_count``
+    what the QSL offers (``mlperf.conf``'s count for ``model`` overrides it). ``load``/``unload`` are the
+    QSL's callbacks (the samples LoadGen is about to use). The logs and ``user.conf`` go to ``log_dir``, else to a new
     folder in the run's own folder (``reefnb.run_folder()``), where ``reefnb.attach`` can keep them.
     """
     import mlperf_loadgen as loadgen
 
+    unknown = sorted(set(short) - set(SHORT_KEYS))
+    if unknown:
+        raise TypeError(f"run_loadgen() got unexpected keyword arguments: {', '.join(unknown)}")
     test = _LoadGenTest(scenario, mode, sample_count, batch_size, performance_sample_count, load, unload)
-    values = _LoadGenSettings(min_duration_ms, min_query_count, max_duration_ms, expected_qps, samples_per_query, target_latency_ms, expected_latency_ms)
+    values = _LoadGenSettings(profile, model, expected_qps, expected_latency_ms, **short)
     test.check()
+    values.check()
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="loadgen-", dir=run_folder()))
     log_dir.mkdir(parents=True, exist_ok=True)
-    settings = _test_settings(loadgen, test, values)
+    (log_dir / "user.conf").write_text(values.user_conf(scenario), encoding="utf-8")
+    settings = _test_settings(loadgen, test, values, log_dir / "user.conf")
     harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance")
     wall = _run_test(loadgen, harness, test, settings, _log_settings(loadgen, log_dir))
     if harness.error is not None:
         raise harness.error
-    return read_result(log_dir, scenario, mode, wall, samples_per_query)
+    result = read_result(log_dir, scenario, mode, wall)
+    result.profile = profile
+    return result
 
 
-def _test_settings(loadgen: Any, test: _LoadGenTest, values: _LoadGenSettings) -> Any:
-    """LoadGen's ``TestSettings``: the test's scenario and mode, and the values asked for."""
+def _test_settings(loadgen: Any, test: _LoadGenTest, values: _LoadGenSettings, user_conf: Path) -> Any:
+    """LoadGen's ``TestSettings`` from its ``mlperf.conf`` and ``user_conf``, with the test's scenario and mode.
+
+    ``FromConfig(user_conf, model, scenario, 1)`` reads both files only on its first call in a process:
+    later calls skip ``mlperf.conf`` (seeds 0 again) and log "Multiple conf files are used", an error
+    MLPerf's checker refuses. So every test loads ``mlperf.conf`` alone (``conf_type`` 0, which reads
+    no file) and then sets ``user_conf``'s values as LoadGen's reader would (tests/kernel/test_bench.py
+    compares the two)."""
     settings = loadgen.TestSettings()
+    if settings.FromConfig(str(user_conf), values.model, test.scenario, 0) != 0:
+        raise LoadGenError(f"LoadGen could not read the mlperf.conf it embeds (model '{values.model}', {test.scenario})")
+    for key, value in values.conf_values(test.scenario).items():
+        setattr(settings, _SETTING[key, test.scenario] if (key, test.scenario) in _SETTING else _SETTING[key], _setting_value(key, value))
     settings.scenario = getattr(loadgen.TestScenario, test.scenario)
     settings.mode = getattr(loadgen.TestMode, MODES[test.mode])
-    settings.min_duration_ms = int(values.min_duration_ms)
-    settings.min_query_count = int(values.min_query_count)
-    if values.max_duration_ms is not None:
-        settings.max_duration_ms = int(values.max_duration_ms)
-    if values.expected_qps is not None:
-        settings.offline_expected_qps = float(values.expected_qps)
-        settings.server_target_qps = float(values.expected_qps)
-    if values.target_latency_ms is not None:
-        settings.server_target_latency_ns = int(values.target_latency_ms * 1e6)
-    if values.expected_latency_ms is not None:  # LoadGen makes min_duration / expected latency queries: err low
-        settings.single_stream_expected_latency_ns = max(1, int(values.expected_latency_ms * 1e6))
-        settings.multi_stream_expected_latency_ns = max(1, int(values.expected_latency_ms * values.samples_per_query * 1e6))
-    settings.multi_stream_samples_per_query = int(values.samples_per_query)
     return settings
+
+
+_SETTING = {  # user.conf key (and scenario) -> TestSettings attribute, as LoadGen's FromConfig maps them
+    "min_duration": "min_duration_ms",
+    "max_duration": "max_duration_ms",
+    "min_query_count": "min_query_count",
+    "max_query_count": "max_query_count",
+    "samples_per_query": "multi_stream_samples_per_query",
+    ("target_qps", "Offline"): "offline_expected_qps",
+    ("target_qps", "Server"): "server_target_qps",
+    ("target_latency", "SingleStream"): "single_stream_expected_latency_ns",
+    ("target_latency", "MultiStream"): "multi_stream_expected_latency_ns",
+    ("target_latency", "Server"): "server_target_latency_ns",
+}
+
+
+def _setting_value(key: str, value: float | int) -> float | int:
+    """A user.conf value in the attribute's unit: latencies in ns, rates as floats, the rest integers."""
+    if key == "target_latency":
+        return max(1, int(value * 1e6))
+    return float(value) if key == "target_qps" else int(value)
 
 
 def _log_settings(loadgen: Any, log_dir: Path) -> Any:
@@ -181,21 +290,27 @@ def _run_test(loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any
     return time.perf_counter() - started
 
 
-def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, samples_per_query: int = 1) -> LoadGenResult:
+def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, samples_per_query: int | None = None) -> LoadGenResult:
     """The figures of a finished test from ``mlperf_log_detail.txt`` (and the summary for the invalid reason).
 
-    A MultiStream rate is ``samples_per_query`` over the mean query latency."""
+    A MultiStream rate is the samples per query (``samples_per_query``, else the log's) over the mean query latency."""
     detail_path = Path(log_dir) / "mlperf_log_detail.txt"
     try:
         lines = detail_path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise LoadGenError(f"{detail_path}: cannot read LoadGen's detail log: {error.strerror}") from None
     detail: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     for line in lines:
         if line.startswith(":::MLLOG"):
             entry = json.loads(line.removeprefix(":::MLLOG").strip())
-            if str(entry.get("key", "")).startswith("result_"):
-                detail[entry["key"].removeprefix("result_")] = entry.get("value")
+            key = str(entry.get("key", ""))
+            if key.startswith("result_"):
+                detail[key.removeprefix("result_")] = entry.get("value")
+            elif key.startswith("effective_"):
+                settings[key.removeprefix("effective_")] = entry.get("value")
+    if samples_per_query is None:
+        samples_per_query = int(settings.get("samples_per_query") or 1)
     latency = {}
     if mode == "performance":
         for name, key in (
@@ -219,7 +334,7 @@ def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, sa
     valid = detail.get("validity") == "VALID"
     reason = None if valid or mode != "performance" else _invalid_reason(Path(log_dir) / "mlperf_log_summary.txt")
     return LoadGenResult(
-        scenario, mode, valid if mode == "performance" else True, reason, detail.get("query_count"), rate, latency, Path(log_dir), wall_s, detail
+        scenario, mode, valid if mode == "performance" else True, reason, detail.get("query_count"), rate, latency, Path(log_dir), wall_s, detail, settings
     )
 
 

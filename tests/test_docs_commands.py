@@ -58,6 +58,8 @@ NOT_RUN = {
 COVERED_ELSEWHERE = {
     f"reef serve {FLAGSHIP}": "tests/frontends/test_serve.py (the flagship served, its detect action over HTTP)",
     "curl -s -H": "tests/frontends/test_serve.py::test_flagship_detect_over_http_returns_labelled_detections",
+    "reef mlperf submission": "tests/test_mlperf_submission.py (a short tree of the flagship; COCO and the model zoo need the network)",
+    "submission.submission_checker.main": "tests/test_mlperf_submission.py (MLPerf's checker on a short tree, from ../shared/mlperf-inference-tools)",
     FLAGSHIP: "tests/test_flagship.py",
 }
 

@@ -224,3 +224,22 @@ def test_missing_human_fields_and_the_closed_division_are_refused_before_anythin
     code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "c"), "--submitter", "reef", "-p", "scenario", "Offline")
     assert code == 2 and "--scenario" in err
     assert len(reefnb.default_store().records()) == before and not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_an_accelerator_is_described_and_its_details_asked_of_a_person(monkeypatch):
+    """With a GPU (reef's detection, nvidia-smi's fields), reef writes its count, name, memory and driver, and
+    the accelerator's six details join the fields only a person gives; without one they are N/A."""
+    from reefnb.provision import detection
+    from reefnb.sharing import mlperf
+
+    gpu = {"vendor": "nvidia", "name": "NVIDIA H100 80GB HBM3", "memory_bytes": 80 * 2**30, "compute_capability": "9.0", "driver": "580.65"}
+    environment = {"cpu": {"model": "AMD EPYC", "count": 16}, "memory_bytes": 128e9, "os": {"distribution": "Debian 12", "release": "6.1"}}
+    environment["packages"] = {"tensorflow-cpu": "2.21.0", "mlcommons-loadgen": "6.0.17"}
+    monkeypatch.setattr(detection, "detect", lambda names=None, **_: {"gpu": [gpu, gpu]})
+    fields, missing = mlperf.system_description(environment, SYSTEM, "reef", "open", ["tensorflow-cpu"])
+    assert fields["accelerators_per_node"] == "2" and fields["accelerator_model_name"] == gpu["name"] and fields["accelerator_memory_capacity"] == "80 GB"
+    assert fields["framework"] == "tensorflow-cpu 2.21.0" and "NVIDIA driver 580.65" in fields["other_software_stack"]
+    assert missing == list(mlperf.ACCELERATOR_DETAILS) and "_gpus" not in fields
+    monkeypatch.setattr(detection, "detect", lambda names=None, **_: {"gpu": []})
+    fields, missing = mlperf.system_description(environment, SYSTEM, "reef", "open", [])
+    assert missing == [] and fields["accelerators_per_node"] == "0" and fields["accelerator_interconnect"] == "N/A"

@@ -200,6 +200,7 @@ def machine_fields(environment: dict) -> dict:
     }
     if not gpus:
         fields.update({name: "N/A" for name in ACCELERATOR_DETAILS})
+    fields["_gpus"] = gpus  # for the software stack (drivers); not written
     return fields
 
 
@@ -211,6 +212,8 @@ def system_description(environment: dict, given: dict, submitter: str, division:
     python = (environment.get("python") or {}).get("version")
     stack = [f"Python {python}"] if python else []
     stack += [f"{name} {packages[name]}" for name in ("mlcommons-loadgen", "numpy", "pycocotools") if name in packages]
+    drivers = sorted({str(gpu["driver"]) for gpu in fields.pop("_gpus", []) if gpu.get("driver")})
+    stack += [f"NVIDIA driver {driver}" for driver in drivers]
     stack.append(f"reefnb {__version__}")
     fields["other_software_stack"] = ", ".join(stack)
     fields.update({key: value for key, value in given.items() if key not in ("division", "submitter")})
@@ -268,9 +271,8 @@ def _network_cards() -> int:
 
 
 def _gpu_memory(gpus: list[dict]) -> str:
-    sizes = [gpu.get("memory_mb") or gpu.get("memory_total_mb") for gpu in gpus]
-    sizes = [size for size in sizes if size]
-    return ", ".join(f"{float(size) / 1024:.0f} GB" for size in sizes)
+    """Each accelerator's memory (reef's GPU detection: nvidia-smi's memory.total), as the checker's examples write it."""
+    return ", ".join(sorted({f"{gpu['memory_bytes'] / 2**30:.0f} GB" for gpu in gpus if gpu.get("memory_bytes")}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +451,7 @@ def write_tree(
     """Write the submission tree under ``output``; the files written."""
     benchmark, official = tree_benchmark(settings, options.division)
     root = output / options.division / options.submitter
-    system_id = str(system.get("system_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", str(system["system_name"])).strip("_") or "system")
+    system_id = str(system.get("system_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", str(system["system_name"])).strip("_.") or "system")
     described = {key: value for key, value in system.items() if key != "system_id"}
     (root / "systems").mkdir(parents=True)
     (root / "systems" / f"{system_id}.json").write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
@@ -552,6 +554,8 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
 
 def _check_values(given: dict) -> None:
     problems = []
+    if "system_id" in given and not NAME.match(str(given["system_id"])):
+        problems.append(f"system_id '{given['system_id']}' is not a plain name (letters, digits, '.', '_', '-')")
     if "status" in given and str(given["status"]).lower() not in STATUSES:
         problems.append(f"status '{given['status']}' is not one of {', '.join(STATUSES)}")
     if "system_type" in given and given["system_type"] not in SYSTEM_TYPES:

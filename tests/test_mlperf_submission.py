@@ -223,6 +223,8 @@ def test_missing_human_fields_and_the_closed_division_are_refused_before_anythin
     assert code == 2 and "not yet supported" in err and "TEST01" in err
     code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "c"), "--submitter", "reef", "-p", "scenario", "Offline")
     assert code == 2 and "--scenario" in err
+    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(built.folder / "tree"), "--submitter", "reef")
+    assert code == 2 and "inside the solution folder" in err and not (built.folder / "tree").exists()
     assert len(reefnb.default_store().records()) == before and not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 
 

@@ -510,6 +510,8 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
     check_options(options)
     solution = load_solution(options.solution)
     settings = mlperf_settings(solution)
+    if Path(options.output).resolve().is_relative_to(solution.path.resolve()):
+        raise UsageError(f"-o {options.output}: inside the solution folder, whose code the tree copies: write it elsewhere")
     profile = "short" if options.short else "rules"
     scenarios = list(dict.fromkeys(options.scenarios or [str(_defaults(solution, settings).get("scenario", "SingleStream"))]))
     given = read_system_file(options.system)

@@ -17,7 +17,7 @@ from reefnb.runs.store import Store
 from reefnb.sharing import registry
 
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
-DEFAULTS = {"model": "ssd-mobilenet-tiny-w100-128", "backend": "tflite", "dataset": "synthetic-50", "scenario": "SingleStream"}
+DEFAULTS = {"model": "ssd-mobilenet-tiny-w100-128", "backend": "tflite", "dataset": "synthetic-50", "scenario": "SingleStream", "loadgen_profile": "short"}
 
 
 def flagship_records(folder, count: int = 6) -> list[dict]:

@@ -233,8 +233,7 @@ class _Writer:
         self.documents: dict[bytes, int] = {}
         self.columns: dict[int, dict[tuple[str, str], list]] = {}
         # A solution's cells and the frame's base columns must fit one SELECT (SQLite: 2000 columns unless built otherwise).
-        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) if hasattr(connection, "getlimit") else 2000
-        self.most_columns = limit - len(FRAME_BASE)
+        self.most_columns = _limit(connection, "SQLITE_LIMIT_COLUMN", 2000) - len(FRAME_BASE)
         self.full: set[int] = set()  # solutions whose cells could not take a value of this batch (said once)
 
     def insert(self, parts: _Parts, conflict: str) -> bool:
@@ -270,13 +269,13 @@ class _Writer:
                 cells[_ident(position)] = value
         if left and solution not in self.full:
             self.full.add(solution)
+            more = f" and {len(left) - 1} more" if len(left) > 1 else ""
             log.warning(
-                "solution %s has the most result columns the store gives a solution (%d): %s and %d more of run %s are in its record only"
-                " (not in results() or --where)",
+                "solution %s has the most result columns the store gives a solution (%d): %s%s of run %s kept in its record only (not in results() or --where)",
                 parts.solution_name,
-                self.most_columns,
+                self.most_columns - 1,
                 left[0][:80],
-                len(left) - 1,
+                more,
                 parts.run_id,
             )
         names = list(cells)
@@ -761,7 +760,7 @@ class Store:
             sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
             parts.append(f"SELECT r.id FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}")
             arguments += args
-        return (" UNION ALL ".join(parts) or "SELECT NULL WHERE 0"), arguments
+        return (_union_all(parts, _limit(connection, "SQLITE_LIMIT_COMPOUND_SELECT", 500)) or "SELECT NULL WHERE 0"), arguments
 
     @staticmethod
     def _solutions(connection: sqlite3.Connection, name: str | None) -> dict[int, dict[tuple[str, str], tuple]]:
@@ -809,13 +808,14 @@ class Store:
             keys.update(dict.fromkeys(key for key in columns if wanted is None or f"{key[0]}.{key[1]}" in wanted or key[1] in wanted))
         names = [*FRAME_BASE, *(f"{kind}.{name}" for kind, name in keys)]
         selects, arguments, booleans, units, goals, formats = [], [], set(), {}, {}, {}
+        apart = []  # each solution's own columns, for a union wider than a SELECT may be
         for solution, columns in solutions.items():
             sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
             cells = [f"c.{_ident(columns[key][0])}" if key in columns else "NULL" for key in keys]
-            selects.append(
-                f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} "
-                f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}"
-            )
+            source = f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}"
+            selects.append(f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} {source}")
+            own = [index for index, key in enumerate(keys) if key in columns]
+            apart.append((f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cells[index] for index in own)} {source}", args, own))
             arguments += args
             for key in keys:
                 if key in columns:
@@ -831,7 +831,10 @@ class Store:
                         booleans.discard(f"{key[0]}.{key[1]}")
         if not selects:
             return None
-        rows = connection.execute(" UNION ALL ".join(selects) + " ORDER BY 4, 1", arguments).fetchall()
+        if len(names) <= _limit(connection, "SQLITE_LIMIT_COLUMN", 2000):
+            rows = connection.execute(_union_all(selects, _limit(connection, "SQLITE_LIMIT_COMPOUND_SELECT", 500)) + " ORDER BY 4, 1", arguments).fetchall()
+        else:
+            rows = _rows_apart(connection, apart, len(keys))
         rows, skipped = _readable(rows)
         for name in skipped:
             log.warning("%s: run %s: unreadable row (started/ended/duration/status of the wrong type), skipped", self.path, name)
@@ -856,6 +859,41 @@ class Store:
             return connection.execute("PRAGMA integrity_check").fetchone()[0]
         finally:
             connection.close()
+
+
+def _limit(connection: sqlite3.Connection, name: str, default: int) -> int:
+    """One of SQLite's limits on this connection (Python 3.11 and later say it; before, SQLite's default)."""
+    return connection.getlimit(getattr(sqlite3, name)) if hasattr(connection, "getlimit") else default
+
+
+def _union_all(selects: list[str], most: int) -> str:
+    """``selects`` joined by UNION ALL, nested in subqueries of at most ``most`` terms (SQLite's limit on a compound SELECT)."""
+    while len(selects) > most:
+        selects = [f"SELECT * FROM ({' UNION ALL '.join(selects[start : start + most])})" for start in range(0, len(selects), most)]
+    return " UNION ALL ".join(selects)
+
+
+def _rows_apart(connection: sqlite3.Connection, selects: list[tuple[str, list, list[int]]], width: int) -> list[tuple]:
+    """The frame's rows read one solution at a time (each SELECT with that solution's own columns), widened to every
+    column and ordered as ``ORDER BY started, run_id`` orders them: for more columns than one SELECT may have."""
+    rows = []
+    base = len(FRAME_BASE)
+    for sql, arguments, own in selects:
+        for found in connection.execute(sql, arguments):
+            row = [*found[:base], *([None] * width)]
+            for index, value in zip(own, found[base:], strict=True):
+                row[base + index] = value
+            rows.append(tuple(row))
+    return sorted(rows, key=lambda row: (_sqlite_order(row[3]), _sqlite_order(row[0])))
+
+
+def _sqlite_order(value: Any) -> tuple:
+    """A key that orders values as SQLite does: NULL, then numbers, then text, then blobs."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, value) if isinstance(value, str) else (3, bytes(value))
 
 
 def _readable(rows: list[tuple]) -> tuple[list[tuple], list[str]]:

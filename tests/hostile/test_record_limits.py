@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import jsonschema
+import pandas
 import pytest
 from nbclient.exceptions import CellTimeoutError
 
@@ -27,6 +28,7 @@ import reefnb
 from reefnb.analysis.frame import records_to_frame
 from reefnb.common.exceptions import StoreError
 from reefnb.frontends.cli import main
+from reefnb.runs import store as store_module
 from reefnb.runs.execute import RunSession, _classify  # engine through execute, as papermill loads it
 from reefnb.runs.store import Store
 
@@ -212,3 +214,32 @@ def test_a_reader_of_a_store_locked_for_good_gets_one_line_not_input_wrong(tmp_p
         holder.execute("ROLLBACK")
         holder.close()
     assert refused.value.exit_code == 1 and "locked" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_more_metrics_than_a_solution_has_columns_still_store_the_whole_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "_limit", lambda connection, name, default: 30 if name == "SQLITE_LIMIT_COLUMN" else default, raising=False)
+    store = Store(tmp_path / "results.sqlite")  # 30 columns a SELECT: 10 for the frame, a solution's cells 19 and `run`
+    record = make_record("20260101T000000Z-00000001", parameters={}, metrics={f"m{index:02d}": {"value": index} for index in range(40)})
+    with store_log() as lines:
+        store.add(record)
+        store.add(make_record("20260101T000000Z-00000002", parameters={}, metrics={"late": {"value": 1}}))
+    assert store.get(record["run_id"]) == record
+    assert lines[0].startswith("solution demo has the most result columns the store gives a solution (19): metric.m19 and 20 more of run 20260101T")
+    assert "metric.late of run 20260101T000000Z-00000002 kept in its record only" in lines[1] and len(lines) == 2
+    frame = reefnb.results(store=store)
+    assert [column for column in frame.columns if column.startswith("metric.")] == [f"metric.m{index:02d}" for index in range(19)]
+
+
+def test_results_of_more_solutions_or_columns_than_one_select_takes_are_read(tmp_path, monkeypatch):
+    store = Store(tmp_path / "results.sqlite")  # SQLite takes 500 terms in a compound SELECT: one solution more
+    started = "2026-01-01T00:{:02d}:{:02d}+00:00"
+    records = [make_record(f"20260101T000000Z-{index:08x}", solution=f"s{index}", started=started.format(*divmod(600 - index, 60))) for index in range(501)]
+    for index, record in enumerate(records):
+        record["metrics"] = {f"m{index % 7}": {"value": index}}
+    store.add_many(records)
+    frame = reefnb.results(store=store)
+    assert frame["run_id"].tolist() == [record["run_id"] for record in reversed(records)]
+    pandas.testing.assert_frame_equal(frame, records_to_frame(store.records()), check_dtype=False)
+    assert len(reefnb.results(store=store, where="metric.m3 > 100")) == len([index for index in range(501) if index % 7 == 3 and index > 100])
+    monkeypatch.setattr(store_module, "_limit", lambda connection, name, default: 12 if name == "SQLITE_LIMIT_COLUMN" else default, raising=False)
+    pandas.testing.assert_frame_equal(reefnb.results(store=store), frame)  # 17 columns: each solution's read apart

@@ -29,6 +29,7 @@ _MEMO_LIMIT, _MEMO_LONGEST = 100_000, 1024  # strings (of at most that length) r
 _SKIPPED_DETECTORS = {"KeywordDetector", "IPPublicDetector", "Base64HighEntropyString", "HexHighEntropyString"}
 _CANDIDATE = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PEM = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 # Fields that hold digests and identifiers the package needs as they are (high entropy by nature).
 DIGEST_KEYS = frozenset({"sha256", "run_id", "run_key", "commit", "notebook_sha256", "id", "@id", "integrity", "digest"})
@@ -73,7 +74,11 @@ def find_secrets(text: str, high_entropy: bool = True) -> list[tuple[int, int, s
     spans = []
     for kind, patterns in _detectors():
         for pattern in patterns:
-            spans += [(match.start(), match.end(), kind) for match in pattern.finditer(text) if match.end() > match.start()]
+            spans += [
+                (match.start(), match.end(), kind)
+                for match in pattern.finditer(text)
+                if match.end() > match.start() and not _inside_hex(text, match.start(), match.end())
+            ]
     if any(kind == "Private Key" for _, _, kind in spans):
         spans += [(match.start(), match.end(), "Private Key") for match in _PEM.finditer(text)]
     if high_entropy:
@@ -87,6 +92,14 @@ def find_secrets(text: str, high_entropy: bool = True) -> list[tuple[int, int, s
             elif base64.calculate_shannon_entropy(token) > base64.entropy_limit:
                 spans.append((match.start(), match.end(), "Base64 High Entropy String"))
     return _merged(spans)
+
+
+def _inside_hex(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is hex digits only, within a longer run of hex digits: a piece of hex data
+    (LoadGen's responses in ``mlperf_log_accuracy.json``, a digest), not a key. detect-secrets' AWS access key
+    pattern has no bounds, and ``ACCA`` (one of its prefixes) is hex: 16 more uppercase hex digits anywhere in a
+    hex dump matched it. A real key is cut from no longer token, and its letters go past ``F``."""
+    return _HEX.fullmatch(text, start, end) is not None and ((start > 0 and text[start - 1] in _HEX_DIGITS) or (end < len(text) and text[end] in _HEX_DIGITS))
 
 
 def _merged(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

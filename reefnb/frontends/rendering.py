@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reefnb.common.exceptions import ReefError
 from reefnb.common.units import format_size
-from reefnb.kernel.recording import decode_value
+from reefnb.kernel.recording import MAX_METRIC_BYTES_VARIABLE, MAX_METRICS_VARIABLE, decode_value
 from reefnb.runs.attachments import attachment_lines
 from reefnb.runs.telemetry import summary_line
 
@@ -83,6 +83,15 @@ class RunView:
         return f"{error.get('name')}: {error.get('message')}{where}"
 
     @property
+    def metrics_refused(self) -> str:
+        """One line when the run refused record calls over its metric budget (the record's ``metrics_refused``), else ""."""
+        count = self.record.get("metrics_refused")
+        if not isinstance(count, int) or count <= 0:
+            return ""
+        budget = f"the run's metric budget ({MAX_METRICS_VARIABLE}, {MAX_METRIC_BYTES_VARIABLE})"
+        return f"metrics refused: {count} record {'call' if count == 1 else 'calls'} over {budget}; the metrics recorded before them were kept"
+
+    @property
     def has_files(self) -> bool:
         return bool(self.record.get("files") or self.record.get("files_refused"))
 
@@ -123,6 +132,8 @@ def record_text(record: dict, short: bool = False) -> str:
         width = max(len(metric.name) for metric in view.metrics)
         lines.append("  metrics:")
         lines += [f"    {metric.name:<{width}}  {metric.text} {metric.unit}".rstrip() for metric in view.metrics]
+    if view.metrics_refused:
+        lines.append(f"  {view.metrics_refused}")
     lines.append(f"  notebook: {view.notebook}")
     if view.system:
         lines.append(f"  system: {view.system}")

@@ -170,6 +170,8 @@ def run_summary(record: dict) -> dict:
         parts.append(message_html([view.problem()], "error"))
     if view.metrics:
         parts.append(html_table(("metric", "value", "unit"), [(metric.name, metric.text, metric.unit) for metric in view.metrics]))
+    if view.metrics_refused:
+        parts.append(message_html([view.metrics_refused], "warning"))
     if view.system:  # what the run's processes did (reefnb.runs.telemetry)
         parts.append(f'<div class="reef-system">system: {escape(view.system)}</div>')
     if view.notebook:

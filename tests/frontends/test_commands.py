@@ -145,6 +145,19 @@ def test_a_run_record_reads_the_same_in_every_front_end():
     assert format_number(1.0 / 3) == "0.333333" and format_number(7) == "7"
 
 
+def test_a_run_that_refused_metrics_over_its_budget_says_how_many_in_the_text_and_the_html():
+    refused = {**record(status="ok"), "metrics_refused": 3}
+    line = "metrics refused: 3 record calls over the run's metric budget (REEF_MAX_METRICS, REEF_MAX_METRIC_BYTES); the metrics recorded before them were kept"
+    text = record_text(refused)
+    assert text.splitlines()[5:7] == ["    loss     nan", f"  {line}"]  # right after the metrics
+    assert "metrics refused" not in record_text(record(status="ok"))
+    from reefnb.frontends.widgets import run_summary
+
+    summary = run_summary(refused)
+    assert summary["text/plain"] == text and "reef-warning" in summary["text/html"] and "metric budget (REEF_MAX_METRICS" in summary["text/html"]
+    assert "metric budget" not in run_summary(record(status="ok"))["text/html"]
+
+
 def test_results_columns_for_the_terminal_and_the_notebook():
     frame = pandas.DataFrame(
         {

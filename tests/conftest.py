@@ -15,8 +15,12 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-import nbformat
 import pytest
+
+# As in the reef command and its sweep workers (reefnb.runs.processes.without_format_grammars): jsonschema's format
+# checker goes without rfc3987_syntax, whose lark grammars take 2.4 s of CPU to compile at import, in each test
+# process (reef's schemas use no iri format). Set before anything imports jsonschema (nbformat does).
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "solutions" / "hello-sweep"
@@ -151,6 +155,8 @@ def reef_home(tmp_path, monkeypatch):
 
 def write_notebook(path: Path, parameters: str | None, *cells: str, kernel: str = "python3") -> Path:
     """A notebook with an optional cell tagged ``parameters`` followed by code cells."""
+    import nbformat  # here, after the guard above
+
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
     if parameters is not None:

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from reefnb.analysis.dashboard import format_metric
 from reefnb.analysis.reproduce import report_lines
-from reefnb.common.exceptions import InitError, ManifestError, ReefError
+from reefnb.common.exceptions import InitError, ManifestError, RecordPending, ReefError
 from reefnb.frontends import commands
 from reefnb.frontends.arguments import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, options_from
 from reefnb.frontends.rendering import TERMINAL_FIELDS, display_columns, format_size, record_text, with_units
@@ -89,15 +89,22 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
             line = record_text(record, short=True)
             (bar.write(line, file=out) if bar is not None else print(line, file=out, flush=True))
 
+    pending = None
     try:
         options = options_from(commands.SweepOptions, args, workflow=workflow, grid=grid, progress=on_progress, on_record=on_record, trust=trust)
         records = commands.sweep(options)
+    except RecordPending as error:  # every point ran; some records wait beside the store: the summary, then the one line
+        if getattr(error, "records", None) is None:
+            raise
+        records, pending = error.records, error
     finally:
         if bar is not None:
             bar.close()
     if not args.json:
         failed = sum(record["status"] != "ok" for record in records)
         print(f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok, {records.skipped} skipped (recorded ok before)", file=out)
+    if pending is not None:
+        raise pending
     return _outcome(records), list(records)
 
 

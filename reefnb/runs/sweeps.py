@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import RecordPending, ReefError
 from reefnb.provision.artifacts import unpack_archive
 from reefnb.runs import processes
 from reefnb.runs.execute import RunRequest, execute_run, failure_record, kernel_alive, prepare_run, shutdown_kernel, start_kernel
@@ -62,12 +62,14 @@ class SweepProgress:
 
 
 class SweepResult(list):
-    """The sweep's records in grid order (skipped points give their earlier ok record)."""
+    """The sweep's records in grid order (skipped points give their earlier ok record); ``pending``: the run ids of
+    its records that the store could not take, still kept beside it (``Store.pending_folder``) when the sweep ended."""
 
-    def __init__(self, records: list[dict], skipped: int, executed: int):
+    def __init__(self, records: list[dict], skipped: int, executed: int, pending: list[str] | None = None):
         super().__init__(records)
         self.skipped = skipped
         self.executed = executed
+        self.pending = pending or []
 
 
 def grid_problem(grid: dict[str, Any]) -> str | None:
@@ -218,13 +220,30 @@ def sweep(
         When the sweep cannot start: no grid given or declared (and fewer than two environments or
         kernels), both environments and kernels, a grid whose values are not non-empty lists, bad
         ``jobs`` or ``retries``, or any mistake ``reefnb.run`` would find in one of the runs.
+    RecordPending
+        When the sweep has run every point but the store could not take some of its records (locked by
+        another process past ``$REEF_STORE_WAIT``, read-only): they are kept beside the store and added
+        when it is next opened; the one line says how many and where, and its ``records`` is the
+        ``SweepResult``.
     """
     execution = SweepExecution(jobs=jobs, scheduler=scheduler, retries=retries, fail_fast=fail_fast, rerun=rerun, ship=ship)
     environments = environments or ([environment] if environment else None)
     kernels = kernels or ([kernel] if kernel else None)
     requests = plan_sweep(solution, workflow, grid, parameters, environments, kernels, timeout, telemetry)
     target = store if isinstance(store, Store) else (default_store() if store is not False else None)
-    return _run_sweep(requests, execution, target, progress, on_record)
+    result = _run_sweep(requests, execution, target, progress, on_record)
+    if result.pending and target is not None:
+        raise _pending_error(result, target)
+    return result
+
+
+def _pending_error(result: SweepResult, target: Store) -> RecordPending:
+    """One line: how many of the sweep's records wait beside the store, and where; ``records``: the sweep's result."""
+    count = len(result.pending)
+    which = "the record of run " + result.pending[0] if count == 1 else f"{count} run records of this sweep"
+    error = RecordPending(f"{target.path}: could not be written: {which} wait in {target.pending_folder}, added when the store is next opened")
+    error.records = result  # type: ignore[attr-defined]  # the records all the same (the CLI's summary, an API caller)
+    return error
 
 
 @dataclass(frozen=True)
@@ -264,6 +283,7 @@ def _run_sweep(
         [record for record in in_order if record is not None],
         skipped=len(requests) - len(pending),
         executed=sum(1 for request in pending if request.key in executed),
+        pending=records.still_pending(),
     )
 
 
@@ -328,13 +348,25 @@ class _Records:
         self.execution, self.tracker, self.target, self.on_record = execution, tracker, target, on_record
         self.by_key: dict[str, dict] = {}  # each run's last record
         self.stop = False
+        self.pending: list[str] = []  # run ids of the records the store could not take (kept beside it)
 
     def report(self, record: dict) -> None:
         if self.target is not None:
-            self.target.add(record)
+            try:
+                self.target.add(record)
+            except RecordPending:  # kept beside the store: the sweep goes on, and says so once at its end
+                self.pending.append(str(record["run_id"]))
         self.tracker.finished(record)
         if self.on_record is not None:
             self.on_record(record)
+
+    def still_pending(self) -> list[str]:
+        """The run ids of the records kept beside the store that are there still (a later write that got the lock
+        added those kept before it)."""
+        if self.target is None:
+            return []
+        folder = self.target.pending_folder
+        return [run_id for run_id in self.pending if (folder / f"{run_id}.json").is_file()]
 
     def take(self, request: RunRequest, attempt: int, record: dict) -> bool:
         """Report the record of a run's try number ``attempt``; True when the run is to be tried again."""

@@ -186,6 +186,7 @@ def run_loadgen(
     expected_qps: float | None = None,
     expected_latency_ms: float | None = None,
     log_dir: str | Path | None = None,
+    audit_config: str | None = None,
     **short: Any,
 ) -> LoadGenResult:
     """Run one LoadGen test of ``predict`` over ``sample_count`` samples and return its result.
@@ -203,6 +204,9 @@ def run_loadgen(
     what the QSL offers (``mlperf.conf``'s count for ``model`` overrides it). ``load``/``unload`` are the
     QSL's callbacks (the samples LoadGen is about to use). The logs and ``user.conf`` go to ``log_dir``, else to a new
     folder in the run's own folder (``reefnb.run_folder()``), where ``reefnb.attach`` can keep them.
+    ``audit_config`` (the text of an MLPerf compliance test's ``audit.config``) is written as ``log_dir/audit.config``,
+    which LoadGen reads over the settings (its detail log says so); responses keep their data in every mode then
+    (TEST01 samples them into the accuracy log). Without it LoadGen reads no audit file (never one in the working folder).
     """
     import mlperf_loadgen as loadgen
 
@@ -216,9 +220,11 @@ def run_loadgen(
     log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="loadgen-", dir=run_folder()))
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "user.conf").write_text(values.user_conf(scenario), encoding="utf-8")
+    if audit_config is not None:
+        (log_dir / "audit.config").write_text(audit_config, encoding="utf-8")
     settings = _test_settings(loadgen, test, values, log_dir / "user.conf")
-    harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance")
-    wall = _run_test(loadgen, harness, test, settings, _log_settings(loadgen, log_dir))
+    harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance" or audit_config is not None)
+    wall = _run_test(loadgen, harness, test, settings, _log_settings(loadgen, log_dir), log_dir / "audit.config")
     if harness.error is not None:
         raise harness.error
     result = read_result(log_dir, scenario, mode, wall)
@@ -275,14 +281,15 @@ def _log_settings(loadgen: Any, log_dir: Path) -> Any:
     return log_settings
 
 
-def _run_test(loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any, log_settings: Any) -> float:
-    """Run the test with the harness as SUT over a QSL of the test's samples; its wall time in seconds."""
+def _run_test(loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any, log_settings: Any, audit: Path) -> float:
+    """Run the test with the harness as SUT over a QSL of the test's samples (``audit``: the audit.config LoadGen
+    reads if it exists); its wall time in seconds."""
     sut = loadgen.ConstructSUT(harness.issue_queries, harness.flush_queries)
     performance_count = min(test.performance_sample_count or test.sample_count, test.sample_count)
     qsl = loadgen.ConstructQSL(test.sample_count, performance_count, test.load or _nothing, test.unload or _nothing)
     started = time.perf_counter()
     try:
-        loadgen.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+        loadgen.StartTestWithLogSettings(sut, qsl, settings, log_settings, str(audit))
     finally:
         harness.close()
         loadgen.DestroyQSL(qsl)

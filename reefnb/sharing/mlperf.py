@@ -46,6 +46,7 @@ from reefnb.common.version import __version__
 from reefnb.provision.artifacts import fetch_artifact
 from reefnb.runs.attachments import media_type
 from reefnb.runs.store import default_store
+from reefnb.sharing.mlperf_compliance import required_tests
 from reefnb.solution.manifest import Solution, load_solution
 
 log = logging.getLogger(__name__)
@@ -489,11 +490,6 @@ def check_options(options: SubmissionOptions) -> None:
         raise UsageError(f"--submitter: '{options.submitter}' is not a plain name (letters, digits, '.', '_', '-')")
     if options.division not in DIVISIONS:
         raise UsageError(f"--division: '{options.division}' is not one of {', '.join(DIVISIONS)}")
-    if options.division == "closed":
-        raise UsageError(
-            "--division closed: not yet supported: reef runs no compliance tests (TEST01, TEST04) and the closed division "
-            "takes only the round's own benchmarks; submit to the open division"
-        )
     unknown = [scenario for scenario in options.scenarios if scenario not in SCENARIOS]
     if unknown:
         raise UsageError(f"--scenario: {', '.join(unknown)}: not a LoadGen scenario ({', '.join(SCENARIOS)})")
@@ -510,6 +506,8 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
     check_options(options)
     solution = load_solution(options.solution)
     settings = mlperf_settings(solution)
+    if options.division == "closed":
+        raise UsageError(closed_refusal(solution, settings))
     if Path(options.output).resolve().is_relative_to(solution.path.resolve()):
         raise UsageError(f"-o {options.output}: inside the solution folder, whose code the tree copies: write it elsewhere")
     profile = "short" if options.short else "rules"
@@ -552,6 +550,23 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
         "record": record["run_id"],
         "expected_failures": list(SHORT_FAILURES) if profile == "short" else [],
     }
+
+
+def closed_refusal(solution: Solution, settings: dict) -> str:
+    """Why ``--division closed`` is refused for this solution, in one line: a solution whose model stands for the
+    round's benchmark (``open_name``) is no closed result of it; for the benchmark itself, reef verifies and writes
+    the compliance tests (``reefnb.sharing.mlperf_compliance``) but does not yet run them through the workflow."""
+    benchmark, own = settings["benchmark"], settings.get("open_name")
+    if own and own != benchmark:
+        return (
+            f"--division closed: {solution.name} runs {own}, not the round's benchmark {benchmark} (it stands for it in the open "
+            f"division through model_mapping.json), and the closed division takes only the round's own benchmarks: submit to the open division"
+        )
+    tests = ", ".join(required_tests(benchmark)) or "none"
+    return (
+        f"--division closed: not yet supported: reef verifies and writes {benchmark}'s compliance tests ({tests}) but does not yet "
+        "run them through the solution's workflow (docs/mlperf.md): submit to the open division"
+    )
 
 
 def _check_values(given: dict) -> None:

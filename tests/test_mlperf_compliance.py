@@ -1,0 +1,202 @@
+"""MLPerf's closed-division compliance tests TEST01 and TEST04 (reefnb.sharing.mlperf_compliance), judged by the
+round's own checker.
+
+Real LoadGen runs (the short profile, Offline, ``yolo``'s mlperf.conf lines): a performance run, an accuracy run
+and the two compliance runs with the audit.config reef writes, once per module, of a system whose response to a
+sample is its index (deterministic) and whose rate is paced by sleeping (about 1000 samples/s, so the compliance
+runs' rates match the submitted one's). reef verifies them and writes ``TEST01/`` and ``TEST04/``; the checker's
+``ComplianceCheck`` (``../shared/mlperf-inference-tools/tools``, v6.1) then reads the tree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reefnb.common.exceptions import ReefError
+from reefnb.sharing import mlperf_compliance as compliance
+
+if importlib.util.find_spec("mlperf_loadgen") is None:
+    pytest.skip("needs mlcommons-loadgen", allow_module_level=True)
+
+TOOLS = Path(__file__).resolve().parent.parent.parent / "shared" / "mlperf-inference-tools" / "tools"
+BENCHMARK, SCENARIO, SAMPLES = "yolo-95", "Offline", 64
+RUN = {"model": "yolo", "expected_qps": 1000, "min_duration_ms": 200, "min_query_count": 1, "batch_size": 16, "performance_sample_count": SAMPLES}
+
+
+class _System:
+    """A system under test answering a sample with its index, paced to 1000 samples per second from its first call
+    (each call sleeps until its samples' time: a late wake-up is made up by the next, so every run's rate is the same)."""
+
+    def __init__(self):
+        self.started: float | None = None
+        self.answered = 0
+
+    def __call__(self, indices):
+        now = time.perf_counter()
+        self.started = now if self.started is None else self.started
+        self.answered += len(indices)
+        time.sleep(max(0.0, self.started + 0.001 * self.answered - now))
+        return [bytes([index, index ^ 0x5A, 1, 2]) for index in indices]
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    from reefnb.kernel.bench import run_loadgen
+
+    root = tmp_path_factory.mktemp("loadgen")
+    folders = {}
+    for name, mode, audit in (
+        ("performance", "performance", None),
+        ("accuracy", "accuracy", None),
+        ("TEST01", "performance", compliance.audit_config("TEST01", BENCHMARK)),
+        ("TEST04", "performance", compliance.audit_config("TEST04", BENCHMARK)),
+    ):
+        result = run_loadgen(_System(), SAMPLES, SCENARIO, mode, profile="short", log_dir=root / name, audit_config=audit, **RUN)
+        assert result.valid, (name, result.invalid_reason)
+        folders[name] = root / name
+    return folders
+
+
+def test_loadgen_reads_the_audit_config_reef_writes(logs):
+    assert compliance.required_tests(BENCHMARK) == ["TEST01"] and compliance.required_tests("resnet") == ["TEST01", "TEST04"]
+    test01, test04 = (compliance.read_detail(logs[name] / "mlperf_log_detail.txt") for name in ("TEST01", "TEST04"))
+    assert test01["effective_accuracy_log_rng_seed"] == compliance.TEST01_SEED and test01["effective_accuracy_log_sampling_target"] == 64
+    assert test04["effective_performance_issue_same"] is True and test04["effective_performance_issue_same_index"] == 3
+    assert test01["effective_test_mode"] == test04["effective_test_mode"] == "PerformanceOnly"
+    sampled = json.loads((logs["TEST01"] / "mlperf_log_accuracy.json").read_text())
+    assert sampled and all(entry["data"] for entry in sampled)  # performance mode kept the sampled responses' data
+    assert json.loads((logs["TEST04"] / "mlperf_log_accuracy.json").read_text() or "[]") == []
+    performance = compliance.read_detail(logs["performance"] / "mlperf_log_detail.txt")  # no audit file: none read
+    assert performance["effective_accuracy_log_rng_seed"] == 0 and performance["effective_performance_issue_same"] is False
+    assert not (logs["performance"] / "audit.config").exists()
+    with pytest.raises(ReefError, match="no accuracy_log_sampling_target for 'bert-99'"):
+        compliance.audit_config("TEST01", "bert-99")
+
+
+def test_reef_verifies_and_the_checker_accepts_the_compliance_folders(logs, tmp_path):
+    """The tree's TEST01 and TEST04 pass reef's verification; the checker's own compliance checks pass on them
+    (its delegated performance check of the TEST logs fails only what the short profile fails)."""
+    root = tmp_path / "closed" / "reef"
+    (root / "systems").mkdir(parents=True)
+    (root / "systems" / "sut.json").write_text(json.dumps({"system_type": "edge", "division": "closed", "submitter": "reef"}))
+    scenario = root / "results" / "sut" / BENCHMARK / SCENARIO
+    (scenario / "performance" / "run_1").mkdir(parents=True)
+    (scenario / "accuracy").mkdir()
+    for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt"):
+        shutil.copyfile(logs["performance"] / name, scenario / "performance" / "run_1" / name)
+        shutil.copyfile(logs["accuracy"] / name, scenario / "accuracy" / name)
+    accuracy_log = logs["accuracy"] / "mlperf_log_accuracy.json"
+    for test in ("TEST01", "TEST04"):
+        verified = compliance.write_test(scenario, test, logs["performance"], accuracy_log, logs[test])
+        assert all(result.passed for result in verified.values()), {name: result.text for name, result in verified.items()}
+    assert sorted(path.relative_to(scenario / "TEST01").as_posix() for path in (scenario / "TEST01").rglob("*") if path.is_file()) == [
+        "accuracy/mlperf_log_accuracy.json",
+        "performance/run_1/mlperf_log_detail.txt",
+        "performance/run_1/mlperf_log_summary.txt",
+        "verify_accuracy.txt",
+        "verify_performance.txt",
+    ]
+    assert "TEST PASS" in (scenario / "TEST04" / "verify_performance.txt").read_text() and not (scenario / "TEST04" / "verify_accuracy.txt").exists()
+    if not TOOLS.is_dir() or importlib.util.find_spec("yaml") is None:
+        pytest.skip("the v6.1 checker (../shared/mlperf-inference-tools) and PyYAML are not here")
+    checked = _checker_compliance(tmp_path)
+    assert checked["tests"] == ["TEST01"]
+    assert checked["results"] == {"dir_exists_check": True, "accuracy_check": True, "compliance_performance_check": True, "performance_check": False}
+    # the TEST01 log's own performance check: what a short run fails (duration, query count), nothing of compliance
+    # the TEST01 log's own performance check fails what a short run fails (as the submitted run's does), nothing else
+    failed = {kind for line in checked["errors"] for pattern, kind in SHORT_RUN_ERRORS.items() if pattern in line}
+    assert failed == {"min_query_count_check", "min_duration_check", "summary"}, checked["errors"]
+    assert all(any(pattern in line for pattern in SHORT_RUN_ERRORS) for line in checked["errors"]), checked["errors"]
+
+
+SHORT_RUN_ERRORS = {  # the checker's error lines (checks/performance_check.py) a short-profile run is expected to log
+    "Required minimum samples per query not met": "min_query_count_check",
+    "Test duration less than 600s": "min_duration_check",
+    "Some performance checks Checks failed for": "summary",
+}
+CHECKER = """
+import json, logging, sys
+from submission.submission_checker.configuration.configuration import Config
+from submission.submission_checker.loader import Loader
+from submission.submission_checker.checks.compliance_check import ComplianceCheck
+errors = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.ERROR:
+            errors.append(record.getMessage())
+log = logging.getLogger("reef-test")
+log.addHandler(Keep())
+log.setLevel(logging.INFO)
+config = Config("v6.1", None)
+out = []
+for logs in Loader(sys.argv[1], "v6.1", config).load():
+    check = ComplianceCheck(log, logs.loader_data["compliance_path"], config, logs)
+    names = ("dir_exists_check", "accuracy_check", "compliance_performance_check", "performance_check")
+    out.append({"tests": check.test_list, "results": {name: bool(getattr(check, name)()) for name in names}, "errors": errors})
+print(json.dumps(out))
+"""
+
+
+def _checker_compliance(tree: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHECKER, str(tree)], cwd=TOOLS, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (checked,) = json.loads(done.stdout.strip().splitlines()[-1])
+    return checked
+
+
+def test_verification_fails_what_breaks_the_rules(logs, tmp_path):
+    """Responses that differ, a compliance run without its audit.config, and a rate off the submitted one fail,
+    each saying why."""
+    reference = json.loads((logs["accuracy"] / "mlperf_log_accuracy.json").read_text())
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps([{**entry, "data": "00" + entry["data"][2:]} if entry["qsl_idx"] % 2 else entry for entry in reference]))
+    failed = compliance.verify_accuracy(changed, logs["TEST01"] / "mlperf_log_accuracy.json")
+    assert not failed.passed and failed.lines[-1].startswith("TEST FAIL") and "entries differing = 0" not in failed.text
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    assert not compliance.verify_accuracy(logs["accuracy"] / "mlperf_log_accuracy.json", empty).passed  # nothing sampled
+    unaudited = compliance.verify_performance("TEST01", logs["performance"] / "mlperf_log_detail.txt", logs["performance"] / "mlperf_log_detail.txt")
+    assert not unaudited.passed and "no TEST01 audit.config was read" in unaudited.text
+    assert not compliance.verify_performance("TEST04", logs["performance"] / "mlperf_log_detail.txt", logs["TEST01"] / "mlperf_log_detail.txt").passed
+    slower, faster = (_scaled(logs["performance"], tmp_path / name, factor) for name, factor in (("slower", 0.5), ("faster", 2.0)))
+    # TEST01: off by half either way fails; TEST04: a test faster than the submission fails, a slower one passes
+    assert not compliance.verify_performance("TEST01", slower, logs["TEST01"] / "mlperf_log_detail.txt").passed
+    assert not compliance.verify_performance("TEST01", faster, logs["TEST01"] / "mlperf_log_detail.txt").passed
+    assert not compliance.verify_performance("TEST04", slower, logs["TEST04"] / "mlperf_log_detail.txt").passed
+    assert compliance.verify_performance("TEST04", faster, logs["TEST04"] / "mlperf_log_detail.txt").passed
+    with pytest.raises(ReefError, match="reef runs TEST01, TEST04"):
+        compliance.write_test(tmp_path, "TEST05", logs["performance"], None, logs["TEST04"])
+
+
+def _scaled(folder: Path, target: Path, factor: float) -> Path:
+    """A copy of a detail log whose submitted rate is ``factor`` times the real one."""
+    lines = []
+    for line in (folder / "mlperf_log_detail.txt").read_text().splitlines():
+        if line.startswith(":::MLLOG") and '"key": "result_samples_per_second"' in line:
+            entry = json.loads(line.removeprefix(":::MLLOG").strip())
+            entry["value"] = float(entry["value"]) * factor
+            line = ":::MLLOG " + json.dumps(entry)
+        lines.append(line)
+    target.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def test_the_closed_division_is_refused_in_one_line_saying_why():
+    """A solution whose model stands for the round's benchmark is no closed result of it; the benchmark itself is
+    refused until its workflow runs the compliance tests (reef writes and verifies them, above)."""
+    from types import SimpleNamespace
+
+    from reefnb.sharing.mlperf import closed_refusal
+
+    flagship = closed_refusal(SimpleNamespace(name="obj-detection-coco-tf"), {"benchmark": "yolo-95", "open_name": "ssd-mobilenet"})
+    assert "runs ssd-mobilenet, not the round's benchmark yolo-95" in flagship and "\n" not in flagship
+    itself = closed_refusal(SimpleNamespace(name="yolo"), {"benchmark": "yolo-95"})
+    assert "not yet supported" in itself and "compliance tests (TEST01)" in itself and "\n" not in itself

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,11 @@ def pytest_configure(config):
         }
     )
     _SESSION.update(root=root, kernels=_kernelspecs(REAL_KERNELS))
+    # Ctrl-C as a terminal delivers it: a suite started in the background by a shell without job control
+    # (`make test &` in a script) inherits SIGINT ignored, and so would every reef, kernel and worker it starts
+    # (an ignored signal stays ignored across exec): the Ctrl-C tests would wait in vain.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # Bytecode: where PYTHONDONTWRITEBYTECODE is set (CI's machines), every reef command, kernel and worker the
     # tests start compiled the reefnb modules it imports again (0.3 s of CPU for the core), and each test process
     # the test modules (pytest's rewritten asserts, 5 s). This process writes them (reefnb's __pycache__ and the

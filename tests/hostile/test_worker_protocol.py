@@ -272,6 +272,8 @@ def test_in_process_actions_contain_sys_exit_and_keyboard_interrupt_in_threads(h
 
 
 def test_use_with_a_timeout_runs_in_a_worker_replaced_after_a_timeout_or_ctrl_c(hostile):
+    handler = signal.getsignal(signal.SIGINT)  # conftest restores it where the suite was started with SIGINT ignored
+    assert handler is signal.default_int_handler, f"SIGINT does not raise KeyboardInterrupt in this process (handler {handler!r}): an earlier test left it"
     with reefnb.use(hostile, timeout=1) as actions:
         first = actions.whoami()["pid"]
         assert first != os.getpid()

@@ -239,10 +239,16 @@ async def _serve(actions: Actions, token: str, options: ServeOptions, on_ready) 
         )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    previous = {}
     try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
+            loop.add_signal_handler(signum, stop.set)
+            previous[signum] = signal.SIG_DFL if handler is None else handler
         await stop.wait()
     finally:
+        for signum, handler in previous.items():  # the caller's own handlers back (asyncio would leave the defaults)
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)
         server.stop()
         await server.close_all_connections()

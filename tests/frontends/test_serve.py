@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -137,3 +141,33 @@ def test_reef_serve_without_token_generates_one_and_refuses_requests_without_it(
         assert len(info["token"]) >= 24
         assert request(info, "/v1/actions/add", {"a": 1, "b": 2}, token=None)[0] == 401
         assert request(info, "/v1/actions/add", {"a": 1, "b": 2}) == (200, {"sum": 3})
+
+
+def test_serve_as_a_library_gives_the_callers_signal_handlers_back(tmp_path):
+    """serve() in-process, stopped by SIGTERM: the caller's own SIGINT and SIGTERM handlers are back (asyncio's loop
+    leaves the defaults: a notebook's own Ctrl-C or SIGTERM handling was gone after it)."""
+    from reefnb.frontends.serve import ServeOptions, serve
+
+    folder, _ = toy_solution(tmp_path / "toy")
+    returned, began = threading.Event(), time.monotonic()
+
+    def own(signum, frame):  # a SIGTERM sent before the server listens for it lands here
+        if time.monotonic() - began > 30:
+            raise RuntimeError("serve did not stop on SIGTERM")
+
+    def keep_stopping():
+        while not returned.wait(0.05):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=keep_stopping, daemon=True)
+    previous = {signum: signal.signal(signum, own) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        serve(folder, ServeOptions(port=0, trust=True), lambda info: stopper.start())
+        returned.set()
+        assert signal.getsignal(signal.SIGINT) is own and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        returned.set()
+        if stopper.is_alive():
+            stopper.join()  # its last SIGTERM lands on `own`, not on the default that ends this process
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -28,28 +28,29 @@ HELLO = REPO / "solutions" / "hello-sweep"
 REAL_HOME = Path.home()
 REAL_KERNELS = REAL_HOME / ".local" / "share" / "jupyter" / "kernels"
 _SESSION: dict = {}
-# The slowest test files, slowest first (each file alone in one process, on a 2-core machine). `make test` hands
-# whole files to its two processes in collection order (--dist loadfile --no-loadscope-reorder): these first, so
-# that no long file starts last while the other process has nothing left (xdist's default order, most tests first,
-# started the one-test files test_lab_notebooks.py and test_flagship.py last). The other files keep their order
-# after them. A file that grows slow belongs here.
-SLOWEST_FILES = [
-    "tests/runs/test_sweeps.py",
-    "tests/test_docs_commands.py",
-    "tests/test_flagship.py",
-    "tests/frontends/test_lab_notebooks.py",
-    "tests/solution/test_notebooks.py",
-    "tests/frontends/test_cli.py",
-    "tests/frontends/test_lab.py",
-    "tests/frontends/test_explore_lab.py",
-    "tests/analysis/test_reproduce_envs.py",
-    "tests/sharing/test_export_corpus.py",
-    "tests/provision/test_install.py",
-    "tests/runs/test_store.py",
-    "tests/test_build.py",
-    "tests/analysis/test_reproduce.py",
-    "tests/frontends/test_server.py",
-    "tests/runs/test_resume.py",
+# The slowest test files, slowest first. `make test` hands whole files to its two processes in collection order
+# (--dist loadfile --no-loadscope-reorder): these first, so that no long file starts last while the other process
+# has nothing left (xdist's default order, most tests first, started the one-test files test_lab_notebooks.py and
+# test_flagship.py last). The other files keep their order after them. A file that grows slow belongs here.
+SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with other work on it (load 2-6)
+    "tests/sharing/test_export_corpus.py",  # 183
+    "tests/runs/test_sweeps.py",  # 171
+    "tests/test_docs_commands.py",  # 140
+    "tests/test_flagship.py",  # 99
+    "tests/frontends/test_lab_notebooks.py",  # 87
+    "tests/hostile/test_bad_input.py",  # 60
+    "tests/solution/test_notebooks.py",  # 48
+    "tests/analysis/test_reproduce_envs.py",  # 45
+    "tests/hostile/test_package_trust.py",  # 41
+    "tests/frontends/test_cli.py",  # 38
+    "tests/frontends/test_explore_lab.py",  # 36
+    "tests/frontends/test_lab.py",  # 35
+    "tests/runs/test_resume.py",  # 33
+    "tests/runs/test_store.py",  # 31
+    "tests/provision/test_install.py",  # 30
+    "tests/analysis/test_reproduce_outputs.py",  # 30
+    "tests/runs/test_telemetry.py",  # 27
+    "tests/frontends/test_magics.py",  # 26
 ]
 
 

@@ -9,7 +9,9 @@ server's root, filled before the server answers) replaces the bare one here.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,22 @@ import pytest
 pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
 pytest.importorskip("pytest_jupyter", reason="pytest-jupyter is not installed (pip install 'pytest-jupyter[server]')")
 
+from jupyter_core.utils import ensure_event_loop  # noqa: E402
 from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
 from tornado.httpclient import HTTPClientError  # noqa: E402
+
+
+@pytest.fixture
+def jp_asyncio_loop():
+    """pytest-jupyter's loop (jupyter_core's loop of this thread), made this thread's current loop again: an earlier
+    test of the same process that ended an ``asyncio.run`` left the thread with none while jupyter_core kept its
+    loop, and the first request failed with "There is no current event loop" (the order of the files decides)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*WindowsSelectorEventLoopPolicy.*", category=DeprecationWarning)
+        loop = ensure_event_loop(prefer_selector_loop=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
 
 
 @pytest.fixture

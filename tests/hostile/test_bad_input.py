@@ -272,6 +272,7 @@ def test_eof_at_the_trust_prompt_is_a_no_in_one_line(tmp_path):
 
 def test_ctrl_c_during_reef_run_is_one_line_and_exit_130(tmp_path):
     """SIGINT while a cell runs: "reef: interrupted", exit 130, no asyncio "Task exception was never retrieved"."""
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, "SIGINT ignored here, so in the reef started (kept across exec)"
     folder = tmp_path / "sleepy"
     in_the_cell = tmp_path / "in-the-sleeping-cell"  # the kernel writes it as the cell begins
     write_notebook(folder / "main.ipynb", "x = 1", f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(120)")

@@ -163,6 +163,7 @@ def test_bare_notebook_runs_as_a_solution(tmp_path):
 
 
 def test_ctrl_c_records_an_interrupted_run(tmp_path, reef_home):
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, "SIGINT ignored here, so in the reef started (kept across exec)"
     in_the_cell = tmp_path / "in-the-slow-cell"  # the kernel writes it as the slow cell begins
     folder = write_solution(tmp_path / "s", MINIMAL, "x = 1", f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(60)")
     env = {**os.environ, "REEF_HOME": str(reef_home)}

@@ -182,18 +182,15 @@ def _running_verbs(verb: Verb) -> None:
 TRUST_FOLDER_HELP = "run a folder made from a package (reef import, init, pull, reproduce) whose trust was not recorded (README: Security model)"
 
 
+def _parameter_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``-p NAME VALUE`` (repeatable), gathered as ``[[NAME, VALUE], ...]`` in ``parameter``."""
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help=help)
+
+
 def _run_verb(run: argparse.ArgumentParser) -> None:
     run.add_argument("solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook")
     run.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
-    run.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="set a parameter (repeatable); cast to the type of the parameters cell",
-    )
+    _parameter_option(run, "set a parameter (repeatable); cast to the type of the parameters cell")
     run.add_argument("-f", "--parameter-file", metavar="PARAMS.json|yaml", help="parameters from a JSON or YAML file")
     run.add_argument("--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed")
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
@@ -459,15 +456,7 @@ def _mlperf_verb(verb: Verb) -> None:
         "--scenario", dest="scenarios", nargs="+", action="extend", default=[], metavar="S", help="LoadGen scenarios (default: the workflow's)"
     )
     submission.add_argument("--short", action="store_true", help="LoadGen's short profile: seconds, not 10 minutes; the checker then fails test duration")
-    submission.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="a workflow parameter other than the scenario, mode and profile (model, backend, dataset...; repeatable)",
-    )
+    _parameter_option(submission, "a workflow parameter other than the scenario, mode and profile (model, backend, dataset...; repeatable)")
     targets = submission.add_mutually_exclusive_group()
     targets.add_argument("--env", dest="environment", metavar="NAME", help="run missing runs in this reef environment's kernel")
     targets.add_argument("--kernel", help="run missing runs in this Jupyter kernel")

@@ -12,7 +12,6 @@ was recorded once, by ``reef init FOLDER --trust`` (``trusted`` in the marker; `
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from datetime import datetime, timezone
@@ -149,11 +148,9 @@ def write_origin(folder: Path, source: str | Path) -> None:
 def _read_origin(marker: Path) -> dict:
     """The marker's content; an unreadable or foreign one is an origin without trust (it fails closed)."""
     try:
-        with marker.open("rb") as stream:
-            data = json.loads(stream.read(_MAX_ORIGIN_BYTES + 1)[:_MAX_ORIGIN_BYTES])
-    except (OSError, ValueError):
+        return read_json(marker, max_bytes=_MAX_ORIGIN_BYTES, expect=dict)
+    except (ReefError, OSError):
         return {"trusted": None}
-    return data if isinstance(data, dict) else {"trusted": None}
 
 
 def package_origin(path: str | Path) -> Path | None:

@@ -39,6 +39,7 @@ def run_tool(
     max_bytes: int = MAX_TOOL_OUTPUT_BYTES,
     keep_tail: bool = False,
     env: dict[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
 ) -> ToolOutput:
     """Run ``command`` and read at most ``max_bytes`` of its stdout and of its stderr; OSError when it cannot start.
 
@@ -53,6 +54,7 @@ def run_tool(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        cwd=cwd,
         start_new_session=os.name == "posix",
     )
     stop = threading.Event()  # set when it ends, or (unless keep_tail) when a stream passes max_bytes

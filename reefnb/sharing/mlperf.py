@@ -32,7 +32,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,9 @@ from typing import Any
 
 from reefnb.common.exceptions import ReefError, UsageError
 from reefnb.common.json_input import read_json
+from reefnb.common.tool_output import run_tool
 from reefnb.common.version import __version__
+from reefnb.provision import detection
 from reefnb.provision.artifacts import fetch_artifact
 from reefnb.runs.attachments import media_type
 from reefnb.runs.store import default_store
@@ -58,6 +59,7 @@ PROFILES = ("rules", "short")
 LOGS = ("mlperf_log_summary.txt", "mlperf_log_detail.txt")
 ACCURACY_LOG = "mlperf_log_accuracy.json"
 VIEWABLE_BYTES = 4096  # what MLPerf's truncate_accuracy_log.py keeps of each end of an accuracy log
+ACCURACY_TIMEOUT_S = 3600  # the accuracy script over a whole data set
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 IGNORED_CODE = shutil.ignore_patterns("runs", "__pycache__", ".ipynb_checkpoints", "reef.lock.json", "reproduce-report.*", ".git")
 
@@ -168,13 +170,11 @@ def read_system_file(path: str | Path | None) -> dict:
 
 def machine_fields(environment: dict) -> dict:
     """The system description's fields reef reads from the machine, given a run record's ``environment``."""
-    from reefnb.provision.detection import detect
-
     cpu = environment.get("cpu") or {}
     system = environment.get("os") or {}
     gpus = []
     try:
-        gpus = detect(["gpu"]).get("gpu") or []
+        gpus = detection.detect(["gpu"]).get("gpu") or []
     except Exception as error:  # no detector is worth failing a submission for: the person fills the field
         log.debug("gpu detection failed: %s", error)
     packages = environment.get("packages") or {}
@@ -374,7 +374,9 @@ def accuracy_text(solution: Solution, settings: dict, record: dict, accuracy_log
         python = sys.executable
     command = [python, str(script), "--mlperf-accuracy-file", str(accuracy_log), "--dataset-dir", str(folder)]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder_of_solution), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, cwd=folder_of_solution, env=environment, capture_output=True, text=True, timeout=3600, check=False)
+    done = run_tool(command, ACCURACY_TIMEOUT_S, keep_tail=True, env=environment, cwd=folder_of_solution)
+    if done.timed_out:
+        raise ReefError(f"{script}: the accuracy script did not end in {ACCURACY_TIMEOUT_S} s: stopped")
     if done.returncode != 0:
         raise ReefError(f"{script}: the accuracy script failed (exit {done.returncode}): {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
     return done.stdout
@@ -513,7 +515,7 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
     profile = "short" if options.short else "rules"
     scenarios = list(dict.fromkeys(options.scenarios or [str(_defaults(solution, settings).get("scenario", "SingleStream"))]))
     given = read_system_file(options.system)
-    host = _host_environment()
+    host = {**detection.host_fingerprint(), "packages": {}}  # this machine, as a run record's environment says it
     _, missing = system_description(host, given, options.submitter, options.division, settings["frameworks"])
     if missing:
         source = f"--system {options.system}" if options.system else "no --system file"
@@ -579,15 +581,6 @@ def _check_values(given: dict) -> None:
         problems.append(f"system_type '{given['system_type']}' is not one of {', '.join(SYSTEM_TYPES)}")
     if problems:
         raise UsageError(f"--system: {'; '.join(problems)}")
-
-
-def _host_environment() -> dict:
-    """This machine as a run record's ``environment`` would say it (for the check before anything runs)."""
-    memory = None
-    found = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
-    if found:
-        memory = int(found.group(1)) * 1024
-    return {"cpu": {"model": platform.processor(), "count": os.cpu_count()}, "memory_bytes": memory, "os": {}, "packages": {}}
 
 
 def _record(

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from reefnb.common.exceptions import ReefError
 from reefnb.kernel.recording import decode_value
 from reefnb.runs.meaning import solution_named
 from reefnb.runs.query import exact_number
@@ -13,6 +14,7 @@ from reefnb.runs.store import ResultRows, default_store
 from reefnb.runs.telemetry import system_columns, system_units
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
 from reefnb.solution.manifest import Solution, solution_folder
+from reefnb.solution.notebook import notebook_parameters, read_notebook
 
 log = logging.getLogger(__name__)
 
@@ -235,3 +237,64 @@ def metric_meaning(solution: Solution | None, frame: pandas.DataFrame | None = N
     meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}} for name, spec in declared.items()}
     meaning.update({name: spec for name, spec in recorded.items() if name not in meaning})
     return meaning
+
+
+def parameter_defaults(solution: Solution, workflow: str = "run") -> dict[str, Any]:
+    """What a run of ``workflow`` gets for each parameter it is not given: the manifest's value for the
+    workflow, else the literal default of the notebook's parameters cell (a default that is not a literal
+    has none). Empty when the workflow or its notebook cannot be read (said in the log)."""
+    try:
+        chosen = solution.workflow(workflow)
+        declared = notebook_parameters(read_notebook(chosen.notebook))
+    except (ReefError, OSError, ValueError) as error:
+        log.info("no parameter defaults for workflow %s: %s", workflow, error)
+        return {}
+    defaults = {name: schema["default"] for name, parameter in declared.items() if "default" in (schema := parameter.schema())}
+    return {**defaults, **{name: value for name, value in chosen.parameters.items() if name in declared}}
+
+
+def with_parameter_defaults(frame: pandas.DataFrame, solution: Solution | None = None) -> pandas.DataFrame:
+    """A copy of ``frame`` whose ``param.*`` cells a run was not given hold the default it ran with (see
+    ``parameter_defaults``: by each row's workflow, ``run`` where the frame has no ``workflow`` column; a run
+    recorded before a parameter existed counts with that parameter's default), and whose parameter columns of
+    whole numbers are integers (``seed`` 7, not 7.0; ``Int64`` where a cell stays empty).
+
+    Without ``solution`` only the columns are typed. Metric columns are left as they are.
+    """
+    import pandas
+
+    frame = frame.copy()
+    params = [column for column in frame.columns if str(column).startswith("param.")]
+    if solution is not None and params and len(frame):
+        workflows = frame["workflow"] if "workflow" in frame else pandas.Series("run", index=frame.index)
+        for workflow in workflows.dropna().unique():
+            defaults = parameter_defaults(solution, str(workflow))
+            rows = (workflows == workflow).to_numpy()
+            for column in params:
+                default = defaults.get(column.removeprefix("param."))
+                missing = rows & frame[column].isna().to_numpy()
+                if default is not None and not isinstance(default, (list, dict)) and missing.any():
+                    try:
+                        frame.loc[missing, column] = default
+                    except (TypeError, ValueError):  # a default of another type than the values recorded
+                        frame[column] = frame[column].astype(object)
+                        frame.loc[missing, column] = default
+    for column in params:
+        frame[column] = _whole_numbers(frame[column])
+    return frame
+
+
+def _whole_numbers(column: pandas.Series) -> pandas.Series:
+    """``column`` as integers when every value it has is a whole number (booleans apart), else unchanged."""
+    values = column.dropna()
+    if values.empty or column.dtype.kind in "iub" or column.dtype == "Int64":
+        return column
+    if column.dtype.kind == "f":
+        numbers = values
+    elif all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values):
+        numbers = values.astype(float)
+    else:
+        return column
+    if not (numbers == numbers.round()).all() or not numbers.abs().lt(2**53).all():
+        return column
+    return column.astype("int64") if len(values) == len(column) else column.astype("Int64")

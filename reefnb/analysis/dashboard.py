@@ -14,6 +14,7 @@ but the page's own).
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,11 +34,14 @@ from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
 from reefnb.runs.store import default_store
 from reefnb.solution.confinement import PathOutside, resolve_inside
+from reefnb.solution.notebook import notebook_parameters, read_notebook
 
 if TYPE_CHECKING:
     import pandas
 
     from reefnb.solution.manifest import Solution
+
+log = logging.getLogger(__name__)
 
 MAX_DETAIL_ROWS = 500
 MAX_CHARTS = 3
@@ -363,17 +367,14 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
 
 
 def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> pandas.DataFrame:
-    """Each expected metric next to the median of the ok runs measured with the parameters that define
-    the expectation (its workflow's defaults with its own on top, as ``reef reproduce`` runs it)."""
+    """Each expected metric next to the median of the ok runs that satisfy the expectation (``satisfying_runs``)."""
     import pandas
 
     rows = []
+    defaults = _Defaults(solution)
     for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
-        matching = ok_runs(frame)
-        for name, value in expected_parameters(solution, expectation).items():
-            column = f"param.{name}"
-            matching = matching[_equal(matching[column], value)] if column in matching else matching.iloc[0:0]
-        parameters = ", ".join(f"{k}={v}" for k, v in expectation.get("parameters", {}).items()) or "(defaults)"
+        matching = satisfying_runs(frame, solution, expectation, defaults(expectation.get("workflow", "run")))
+        parameters = _parameters_text(expectation)
         for metric, spec in expectation["metrics"].items():
             column = f"metric.{metric}"
             values = pandas.to_numeric(matching[column], errors="coerce").dropna() if column in matching else pandas.Series(dtype=float)
@@ -402,6 +403,59 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
                 }
             )
     return pandas.DataFrame(rows)
+
+
+def satisfying_runs(frame: pandas.DataFrame, solution: Solution, expectation: dict, defaults: Mapping[str, Any] | None = None) -> pandas.DataFrame:
+    """The ok runs of ``frame`` whose parameters satisfy ``expectation``: each parameter that defines it (its workflow's
+    defaults with its own on top, as ``reef reproduce`` runs it) has the expected value or one its ``satisfied_by``
+    accepts (a run with mode=both measured accuracy too). A run recorded before a parameter existed ran with that
+    parameter's declared default (``defaults``: the notebook's, by name), and counts with it."""
+    import pandas
+
+    matching = ok_runs(frame)
+    accepted = expectation.get("satisfied_by", {})
+    for name, value in expected_parameters(solution, expectation).items():
+        column = f"param.{name}"
+        values = matching[column] if column in matching else pandas.Series(None, index=matching.index, dtype=object)
+        if defaults and name in defaults and values.isna().any():
+            values = values.astype(object).where(values.notna(), defaults[name])
+        mask = _equal(values, value)
+        for other in accepted.get(name, []):
+            mask |= _equal(values, other)
+        matching = matching[mask.fillna(False).astype(bool)]
+    return matching
+
+
+class _Defaults:
+    """The declared defaults of each workflow's notebook parameters (name -> value; literal defaults only), read once."""
+
+    def __init__(self, solution: Solution | None) -> None:
+        self.solution = solution
+        self.read: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, workflow: str) -> dict[str, Any]:
+        if workflow not in self.read:
+            self.read[workflow] = {}
+            if self.solution is not None and workflow in self.solution.workflows:
+                try:
+                    declared = notebook_parameters(read_notebook(self.solution.workflow(workflow).notebook))
+                except ReefError as error:  # an unreadable notebook: runs without a parameter match nothing
+                    log.warning("%s", error)
+                    declared = {}
+                for name, parameter in declared.items():
+                    schema = parameter.schema()
+                    if "default" in schema:
+                        self.read[workflow][name] = schema["default"]
+        return self.read[workflow]
+
+
+def _parameters_text(expectation: dict) -> str:
+    """An expectation's own parameters as the comparison lists them: ``mode=accuracy or both`` where other values satisfy it."""
+    accepted = expectation.get("satisfied_by", {})
+    return (
+        ", ".join(f"{name}={' or '.join(map(str, [value, *accepted.get(name, [])]))}" for name, value in expectation.get("parameters", {}).items())
+        or "(defaults)"
+    )
 
 
 def _equal(values: pandas.Series, value: Any) -> pandas.Series:

@@ -419,8 +419,9 @@ def _expectation_problems(data: dict, parameters: dict[str, dict]) -> list[tuple
             continue
         notebook = data["workflows"][workflow]["notebook"]
         problems += [
-            (f"/expected/{index}/parameters/{pointer_token(key)}", _unknown_parameter(key, notebook, known))
-            for key in expectation.get("parameters", {})
+            (f"/expected/{index}/{section}/{pointer_token(key)}", _unknown_parameter(key, notebook, known))
+            for section in ("parameters", "satisfied_by")
+            for key in expectation.get(section, {})
             if key not in known
         ]
     return problems

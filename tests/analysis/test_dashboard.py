@@ -229,7 +229,9 @@ def test_pareto_errors_name_the_columns():
 
 
 def test_expected_results_are_matched_by_the_parameters_that_define_them():
-    """As `reef reproduce` runs an expectation: its workflow's defaults with its own parameters on top.
+    """As `reef reproduce` runs an expectation: its workflow's defaults with its own parameters on top; a run
+    satisfies it when its value is the expected one or one the entry's satisfied_by accepts (mode=both measured
+    accuracy and performance), and a run recorded before a parameter existed counts with its declared default.
     A run on synthetic-500 is not a run of an expectation that leaves the data set at synthetic-50."""
     import pandas
 
@@ -237,12 +239,11 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
 
     solution = reefnb.load_solution(Path(__file__).resolve().parents[2] / "solutions" / "obj-detection-coco-tf")
     base = {"param.model": "ssd-mobilenet-tiny-w100-128", "param.backend": "tflite", "param.scenario": "SingleStream", "status": "ok"}
-    base["param.loadgen_profile"] = "short"  # a default of the flagship's workflows (issue 30): a run without it is no run of theirs
     frame = pandas.DataFrame(
         [
-            {**base, "run_id": "a", "param.dataset": "synthetic-50", "param.mode": "accuracy", "metric.mAP": 0.56},
-            {**base, "run_id": "b", "param.dataset": "synthetic-500", "param.mode": "accuracy", "metric.mAP": 0.10},
-            {
+            {**base, "run_id": "a", "param.dataset": "synthetic-50", "param.mode": "both", "metric.mAP": 0.56, "param.loadgen_profile": "short"},
+            {**base, "run_id": "b", "param.dataset": "synthetic-500", "param.mode": "accuracy", "metric.mAP": 0.10, "param.loadgen_profile": "short"},
+            {  # recorded before loadgen_profile existed: it ran with the notebook's default (short)
                 **base,
                 "run_id": "c",
                 "param.dataset": "synthetic-50",
@@ -251,12 +252,26 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
                 "metric.latency_p90_ms": 9.0,
                 "metric.loadgen_result": "VALID",
             },
+            {**base, "run_id": "d", "param.dataset": "synthetic-50", "param.mode": "both", "metric.mAP": 0.9, "param.loadgen_profile": "rules"},
+            {**base, "run_id": "e", "param.dataset": "synthetic-50", "param.mode": "performance", "metric.mAP": 0.9, "param.loadgen_profile": "short"},
         ]
     )
     table = reference_comparison(frame, solution).set_index(["expected", "metric"])
-    assert table.loc[("w100-tflite-accuracy", "mAP"), "runs"] == 1 and table.loc[("w100-tflite-accuracy", "mAP"), "within tolerance"] == "yes"
+    assert table.loc[("w100-tflite-accuracy", "mAP"), "runs"] == 1 and table.loc[("w100-tflite-accuracy", "mAP"), "within tolerance"] == "yes"  # a only
+    assert table.loc[("w100-tflite-accuracy", "mAP"), "parameters"] == "model=ssd-mobilenet-tiny-w100-128, backend=tflite, mode=accuracy or both"
     assert table.loc[("w100-tflite-500-accuracy", "mAP"), "within tolerance"] == "no"  # only run b: 0.10 against 0.5624
-    assert table.loc[("w100-tflite-singlestream", "latency_p90_ms"), "runs"] == 1  # 1000 matches 1000.0 of a column with gaps
+    assert table.loc[("w100-tflite-singlestream", "latency_p90_ms"), "runs"] == 1  # c: 1000 matches 1000.0 of a column with gaps
     assert table.loc[("w100-tflite-singlestream", "loadgen_result"), "observed (median)"] == "VALID"
     assert table.loc[("w100-tflite-singlestream", "loadgen_result"), "within tolerance"] == "yes"
     assert table.loc[("w100-savedmodel-accuracy", "mAP"), "within tolerance"] == "no runs"
+    del solution.data["expected"][0]["satisfied_by"]  # without it, a run with mode=both is no accuracy run
+    assert reference_comparison(frame, solution).set_index(["expected", "metric"]).loc[("w100-tflite-accuracy", "mAP"), "runs"] == 0
+
+
+def test_satisfied_by_must_name_notebook_parameters(hello):
+    manifest = json.loads((hello / "solution.json").read_text())
+    manifest["expected"][0]["satisfied_by"] = {"flavour": ["both"]}
+    (hello / "solution.json").write_text(json.dumps(manifest))
+    with pytest.raises(reefnb.ManifestError) as caught:
+        reefnb.load_solution(hello)
+    assert [problem.split(": ")[1] for problem in caught.value.problems] == ["/expected/0/satisfied_by/flavour"]

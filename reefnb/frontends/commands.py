@@ -22,16 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import reefnb
-from reefnb.analysis import reproduce as reproduction
-from reefnb.analysis.dashboard import build_dashboard, choose_objectives, dashboard_html, declared_objectives, require_runs
 from reefnb.analysis.frame import metric_meaning, results_and_solution
-from reefnb.analysis.pareto import ok_runs, pareto_front
-from reefnb.analysis.plots import pareto_chart, save_chart
 from reefnb.common.exceptions import ManifestError, ReefError, UsageError
 from reefnb.common.units import parse_size
 from reefnb.provision import declare, detection, envs, initialised, install
 from reefnb.provision.artifacts import split_artifact_arguments
-from reefnb.runs import sweeps
 from reefnb.runs.processes import exclusive
 from reefnb.sharing import mlperf, package, registry, sources
 from reefnb.solution.checks import kernel_call_problems
@@ -47,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "solution.json"
-REPRODUCED = reproduction.REPRODUCED  # the verdict of a reproduction where every claim holds
 
 
 def given(options: Any) -> dict[str, Any]:
@@ -115,10 +109,12 @@ def named_objectives(minimise: Sequence[str] = (), maximise: Sequence[str] = ())
 def sweep_grid(grid_file: str | Path | None = None, values: Sequence[Sequence[str]] = ()) -> dict[str, list] | None:
     """The grid of ``--grid FILE`` (``NAME: [V1, V2, ...]``, JSON or YAML) with ``-p NAME V1 V2 ...`` on top; None when
     neither is given (the workflow's own grid then). ReefError naming the file and name of a value that is no list."""
+    from reefnb.runs.sweeps import grid_problem  # with papermill: loaded by the verbs that run notebooks
+
     grid: dict[str, list] = {}
     if grid_file:
         grid = read_parameter_file(grid_file)
-        problem = sweeps.grid_problem(grid)
+        problem = grid_problem(grid)
         if problem is not None:
             raise UsageError(f"{grid_file}: {problem}")
     for name, *listed in values:
@@ -394,6 +390,9 @@ def frontier_runs(source: str | Path | pandas.DataFrame | None, named: Mapping[s
     """The ok runs of ``source`` (a solution's folder or name, None: every run here; or a results frame) and their
     objectives: those ``named`` (column or metric name -> min|max), else the defaults (``choose_objectives``).
     ``solution``: the manifest that gives a frame its meaning. ReefError when no run is ok."""
+    from reefnb.analysis.dashboard import choose_objectives, declared_objectives  # numpy: loaded by the verbs that rank
+    from reefnb.analysis.pareto import ok_runs
+
     if source is None or isinstance(source, (str, Path)):
         frame, found = results_and_solution(None if source is None else str(source))
         solution = solution or found
@@ -439,6 +438,9 @@ class Pareto:
 
 
 def pareto(options: ParetoOptions) -> Pareto:
+    from reefnb.analysis.pareto import pareto_front
+    from reefnb.analysis.plots import pareto_chart, save_chart
+
     runs = frontier_runs(options.solution, named_objectives(options.minimise, options.maximise))
     frame, objectives = runs.frame, runs.objectives
     if not objectives:
@@ -470,6 +472,8 @@ def pareto(options: ParetoOptions) -> Pareto:
 
 def dashboard(solution: str | None, output: str | Path, minimise: Sequence[str] = (), maximise: Sequence[str] = ()) -> dict:
     """Write the offline dashboard of the recorded runs (of a solution's name or folder); its path and run count."""
+    from reefnb.analysis.dashboard import build_dashboard, choose_objectives, require_runs
+
     frame, manifest = results_and_solution(solution)
     require_runs(frame, solution)
     named = named_objectives(minimise, maximise)
@@ -480,6 +484,8 @@ def dashboard(solution: str | None, output: str | Path, minimise: Sequence[str] 
 
 def dashboard_page(solution: Solution) -> dict:
     """The offline dashboard of the runs of ``solution`` in its folder, as one self-contained page: ``runs``, ``html``."""
+    from reefnb.analysis.dashboard import dashboard_html, require_runs
+
     frame = records_frame(solution_records(solution))
     require_runs(frame, solution.name)
     return {"runs": len(frame), "html": dashboard_html(frame, solution=solution)}
@@ -766,6 +772,8 @@ def is_package(source: str | Path) -> bool:
 
 def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None] | None = None) -> dict:
     """Rerun the expected experiments and judge every metric; the report (``verdict``: ``REPRODUCED`` when all hold)."""
+    from reefnb.analysis import reproduce as reproduction  # papermill: loaded by the verbs that run notebooks
+
     if not package.is_package(options.source):  # a package file is imported, then needs trust (the core's rule)
         refuse_untrusted(options.source, options.trust)
     return reproduction.reproduce(

@@ -3,6 +3,10 @@ JSON ``reefnb.frontends.cli`` writes).
 
 A verb function takes the parsed arguments and ``out``, calls ``reefnb.frontends.commands`` and returns
 ``(exit code, JSON-able result)``; it prints its text unless ``--json`` was given.
+
+The verbs that run no notebook answer at once: what loads papermill, numpy or tornado (reproduction, the
+dashboard's formats, ``reef serve``) is imported by the verb that uses it, here and in the command layer
+(``tests/frontends/test_cli_imports.py`` checks what ``reef detect``, ``ls``, ``rm``, ``results`` and ``export`` load).
 """
 
 from __future__ import annotations
@@ -13,13 +17,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from reefnb.analysis.dashboard import format_metric
-from reefnb.analysis.reproduce import report_lines
 from reefnb.common.exceptions import InitError, ManifestError, RecordPending, ReefError
 from reefnb.frontends import commands
 from reefnb.frontends.arguments import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, options_from
 from reefnb.frontends.rendering import TERMINAL_FIELDS, display_columns, format_size, record_text, with_units
-from reefnb.frontends.serve import ServeOptions, serve
 from reefnb.provision.declare import declaration_lines
 from reefnb.provision.detection import format_fingerprint
 from reefnb.provision.install import plan_lines
@@ -103,6 +104,8 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
     if not args.json:
         failed = sum(record["status"] != "ok" for record in records)
         print(f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok, {records.skipped} skipped (recorded ok before)", file=out)
+        if getattr(records, "moved", None):
+            print(records.moved, file=out)
     if pending is not None:
         raise pending
     return _outcome(records), list(records)
@@ -305,6 +308,8 @@ def cmd_pareto(args, out: TextIO) -> Result:
 
 def pareto_lines(found: commands.Pareto) -> list[str]:
     """The frontier as a table: numbers in each metric's declared format, units in the headers."""
+    from reefnb.analysis.dashboard import format_metric  # numpy: loaded by the verbs that draw or rank
+
     runs, columns = found.runs, found.columns
     units = {**runs.frame.attrs.get("units", {}), **{f"metric.{name}": spec["unit"] for name, spec in runs.metrics.items() if spec.get("unit")}}
     table = found.front[columns].copy()
@@ -352,6 +357,8 @@ def cmd_import(args, out: TextIO) -> Result:
 
 
 def cmd_reproduce(args, out: TextIO) -> Result:
+    from reefnb.analysis.reproduce import REPRODUCED, report_lines  # papermill: only the verbs that run notebooks load it
+
     trust = args.trust or _asked_trust(args, out, args.source, packages=True)
 
     def on_plan(plan) -> None:
@@ -361,7 +368,7 @@ def cmd_reproduce(args, out: TextIO) -> Result:
     report = commands.reproduce(options_from(commands.ReproduceOptions, args, trust=trust, artifacts=dict(args.artifacts)), on_plan=on_plan)
     if not args.json:
         print("\n".join(report_lines(report)), file=out)
-    return (EXIT_OK if report["verdict"] == commands.REPRODUCED else EXIT_RUN_FAILED), report
+    return (EXIT_OK if report["verdict"] == REPRODUCED else EXIT_RUN_FAILED), report
 
 
 def cmd_mlperf(args, out: TextIO) -> Result:
@@ -460,6 +467,8 @@ def cmd_pull(args, out: TextIO) -> Result:
 
 
 def cmd_serve(args, out: TextIO) -> Result:
+    from reefnb.frontends.serve import ServeOptions, serve  # tornado: only `reef serve` loads it
+
     options = ServeOptions(
         host=args.host,
         port=args.port,

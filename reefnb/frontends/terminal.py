@@ -379,6 +379,8 @@ def cmd_mlperf(args, out: TextIO) -> Result:
         for scenario in result["scenarios"]:
             how = "reused" if scenario["reused"] else "run now"
             print(f"{scenario['scenario']}: performance {scenario['performance_run']}, accuracy {scenario['accuracy_run']} ({how})", file=out)
+            for test in scenario.get("compliance", []):
+                print(f"{scenario['scenario']}: {test['test']} {test['run']} ({'reused' if test['reused'] else 'run now'}), verified: TEST PASS", file=out)
         mapped = f" (stands for {result['official_benchmark']})" if result["official_benchmark"] else ""
         print(
             f"{result['output']}: {result['division']}/{result['submitter']}, {result['benchmark']}{mapped}, MLPerf {result['round']}, "
@@ -386,7 +388,7 @@ def cmd_mlperf(args, out: TextIO) -> Result:
             file=out,
         )
         if result["expected_failures"]:
-            print(f"a short tree fails the checker's {', '.join(result['expected_failures'])} (README.md of each scenario says why)", file=out)
+            print(f"the tree fails the checker's {', '.join(result['expected_failures'])} (README.md of each scenario says why)", file=out)
     return EXIT_OK, result
 
 

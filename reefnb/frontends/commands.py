@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import reefnb
 from reefnb.analysis.frame import metric_meaning, results_and_solution
-from reefnb.common.exceptions import ManifestError, ReefError, UsageError
+from reefnb.common.exceptions import ManifestError, RecordPending, ReefError, UsageError
 from reefnb.common.units import parse_size
 from reefnb.provision import declare, detection, envs, initialised, install
 from reefnb.provision.artifacts import split_artifact_arguments
+from reefnb.provision.kernels import is_python, named_kernel
 from reefnb.runs.processes import exclusive
 from reefnb.sharing import mlperf, package, registry, sources
 from reefnb.solution.checks import kernel_call_problems
@@ -289,11 +291,57 @@ class SweepOptions:
 
 
 def sweep(options: SweepOptions) -> list[dict]:
-    """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again)."""
+    """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again; ``.moved``:
+    one line when points recorded ok before ran again because they ran elsewhere before, else None)."""
     refuse_package(options.solution, "sweep")
     refuse_untrusted(options.solution, options.trust)
     chosen = {name: value for name, value in given(options).items() if name not in ("solution", "trust")}
-    return reefnb.sweep(options.solution, **chosen)
+    earlier = None if options.rerun else _ok_places(options.solution, options.workflow)
+    try:
+        records = reefnb.sweep(options.solution, **chosen)
+    except RecordPending as error:  # every point ran; the records are on the error
+        if getattr(error, "records", None) is not None and earlier is not None:
+            error.records.moved = moved_points(error.records, earlier)
+        raise
+    if earlier is not None:
+        records.moved = moved_points(records, earlier)
+    return records
+
+
+def _ok_places(source: str | Path | Solution, workflow: str) -> dict:
+    """The solution's ok runs of ``workflow`` before a sweep: ``ids``, and ``(notebook sha256, parameters)`` -> the
+    environments (record ``environment.name``) they ran in."""
+    solution = source if isinstance(source, Solution) else reefnb.open_solution(source)
+    places: dict[tuple[str, str], set[str]] = {}
+    ids = set()
+    for record in solution_records(solution):
+        if record.get("status") == "ok" and record.get("workflow") == workflow:
+            ids.add(record["run_id"])
+            point = (record.get("notebook", {}).get("sha256", ""), json.dumps(record.get("parameters", {}), sort_keys=True, default=str))
+            places.setdefault(point, set()).add(str(record.get("environment", {}).get("name")))
+    return {"ids": ids, "places": places}
+
+
+def moved_points(records: Sequence[dict], earlier: dict) -> str | None:
+    """One line when points of a sweep ran again because their ok runs were in another environment (runs are
+    recorded per environment: after ``reef init`` made the solution's own, a sweep runs there); None otherwise."""
+    moved: dict[str, set[str]] = {}
+    count = 0
+    for record in records:
+        if record["run_id"] in earlier["ids"]:
+            continue
+        point = (record.get("notebook", {}).get("sha256", ""), json.dumps(record.get("parameters", {}), sort_keys=True, default=str))
+        before = earlier["places"].get(point, set()) - {str(record.get("environment", {}).get("name"))}
+        if before:
+            count += 1
+            moved.setdefault(str(record.get("environment", {}).get("name")), set()).update(before)
+    if not moved:
+        return None
+    now, before = ", ".join(sorted(moved)), ", ".join(sorted(set().union(*moved.values())))
+    return (
+        f"{count} point{'s' if count != 1 else ''} ran again because the environment changed: recorded ok before in {before}, "
+        f"this sweep ran in {now} (where the solution runs now: reef init made its own environment, or --env/--kernel said so)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,22 +570,156 @@ class InitPreview:
     foreign: bool  # from a package or registry: its code is not trusted
 
 
-def requirement_rows(plan: install.Plan) -> list[dict]:
-    """One row per requirement and artifact of an init plan: kind, name, required, found, status, reason.
+ON_DEMAND = install.ON_DEMAND  # an artifact's status: fetched by the first run that needs it
+_ARTIFACT_REASONS = {"fetch": "reef init downloads it: {}", "generate": "reef init generates it: {}", "fallback": "{}"}
 
-    Artifact statuses are said as requirements are: cached is ``found``; to be downloaded, generated
-    or replaced by a fallback is ``missing`` (the reason says which); unobtainable is ``unmet``.
+
+def requirement_rows(plan: install.Plan) -> list[dict]:
+    """One row per requirement and artifact of a plan: kind, name, required, found, status, reason.
+
+    Statuses, the same words in every panel: ``found``; ``missing`` (or ``conflict``: another version) for what
+    ``reef init`` installs, downloads or generates; ``unmet`` for what it cannot; ``skipped`` for a package whose
+    marker leaves it out here (another platform's); ``on demand`` for an artifact the first run that needs it
+    fetches. Every row that is not ``found`` says why in ``reason``.
     """
     rows = [dict(check.as_dict()) for check in plan.checks]
     specs = plan.solution.data.get("artifacts", {})
     for artifact in plan.artifacts:
         spec = specs.get(artifact["name"], {})
         required = f"sha256 {spec['sha256'][:12]}…" if "sha256" in spec else (spec.get("generate") or "")
-        status = {"cached": "found", "missing": "unmet"}.get(artifact["status"], "missing")
+        status = {"cached": "found", "missing": "unmet", ON_DEMAND: ON_DEMAND}.get(artifact["status"], "missing")
         found = "cached" if artifact["status"] == "cached" else None
-        reason = "" if status == "found" else f"{artifact['status']}: {artifact.get('detail', '')}".rstrip(": ")
+        detail = artifact.get("detail", "")
+        reason = "" if status == "found" else _ARTIFACT_REASONS.get(artifact["status"], "{}").format(detail)
         rows.append({"kind": "artifact", "name": artifact["name"], "required": required, "found": found, "status": status, "reason": reason})
     return rows
+
+
+def checked_summary(rows: Sequence[dict]) -> str:
+    """``all found`` or ``2 missing, 1 unmet``; what is left out on purpose after it (``1 skipped (another
+    platform's), 3 on demand``)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    problems = ", ".join(f"{counts[status]} {status}" for status in ("missing", "conflict", "unmet") if counts.get(status))
+    aside = ", ".join(
+        f"{counts[status]} {label}" for status, label in (("skipped", "skipped (for another platform)"), (ON_DEMAND, "fetched on demand")) if counts.get(status)
+    )
+    head = problems or ("all found" if rows else "nothing required")
+    return f"{head}; {aside}" if aside else head
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """Where a solution runs when no ``--kernel`` or ``--env`` says (``run_place``)."""
+
+    kind: str  # "environment" (its own, made by reef init) or "kernel" (the one its notebook names)
+    name: str  # the environment's or the kernel's name
+    kernel: str
+    python: str | None  # the interpreter that kernel runs (None: another language, or not installed)
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "label": str(self)}
+
+
+def run_place(solution: Solution, notebook: str | Path | None = None) -> RunPlace:
+    """The one rule of where a solution runs by default, which every front end shows: its own environment when
+    ``reef init`` made it here (``install.made_environment``), else the kernel its notebook names (``notebook``:
+    default the ``run`` workflow's, else the first workflow's). ``reef run``, ``sweep`` and ``benchmark`` run there
+    (``runs.execute`` applies the same two functions); a notebook in another language keeps its own kernel."""
+    if notebook is None:
+        flows = sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
+        notebook = flows[0][1].notebook if flows else solution.path
+    path = Path(notebook)
+    document = read_notebook(path)
+    made = install.made_environment(solution)
+    if made is not None and is_python(notebook_language(document)):
+        return RunPlace("environment", made.name, made.kernel, made.python, f"its own, made by reef init ({install.LOCK_NAME})")
+    kernel = named_kernel(path, document)
+    why = "the kernel its notebook names" + (": no environment made for it here" if solution.manifest_path is not None else "")
+    return RunPlace("kernel", kernel, kernel, install.kernel_python(kernel), why)
+
+
+@dataclass
+class InstallEffect:
+    """What the "Install missing" button (``reef init`` of the solution) would change, said before it does."""
+
+    label: str  # the button's words: "Install missing", "Make its own environment" or "Initialise again"
+    changes: list[str]  # one line per change, in order
+    refusal: str | None  # why reef init would refuse (then nothing changes)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) -> InstallEffect:
+    """The changes ``reef init`` would make (``preview``, from ``preview_init``) said for people, with the move it
+    makes: from then on the solution runs in that environment, not on ``place``. ``missing``: some requirement is
+    missing where it runs now (the button then says "Install missing")."""
+    plan = preview.plan
+    changes = []
+    if plan.target == "env" and not plan.exists:
+        version = detection.python_version(plan.python)
+        changes.append(f"make environment {plan.environment} (python {version}, kernel {envs.kernel_name(plan.environment)})")
+    if plan.installs:
+        where = f" into environment {plan.environment}" if plan.target == "env" else f" into {plan.python}"
+        changes.append(f"install {', '.join(text.partition(';')[0].strip() for text in plan.installs)}{where}")
+    fetched = [row["name"] for row in preview.rows if row["kind"] == "artifact" and row["status"] == "missing"]
+    if fetched:
+        changes.append(f"download or generate {', '.join(fetched)}")
+    changes.append(f"write {install.LOCK_NAME}")
+    if place is not None and plan.target == "env" and str(place) != f"environment {plan.environment}":
+        changes.append(f"then runs, sweeps and benchmarks run in environment {plan.environment} instead of {place}: points recorded on {place} run again there")
+    if missing:
+        label = "Install missing"
+    else:
+        label = "Make its own environment" if plan.target == "env" and not plan.exists else "Initialise again"
+    return InstallEffect(label, changes, preview.refusal)
+
+
+@dataclass
+class RequirementsHere:
+    """A solution's requirements checked against where it runs (``run_place``), and what Install would change."""
+
+    place: RunPlace
+    rows: list[dict]
+    summary: str  # "checked against kernel python3: all found"
+    install: InstallEffect | None  # None for a notebook that no solution.json runs (nothing to install into)
+    unmet: int
+
+    def as_dict(self) -> dict:
+        return {
+            "place": self.place.as_dict(),
+            "requirements": self.rows,
+            "summary": self.summary,
+            "install": self.install.as_dict() if self.install else None,
+            "unmet": self.unmet,
+        }
+
+
+def requirements_here(found: NotebookSolution, declared: Mapping | None = None, preview: InitPreview | None = None) -> RequirementsHere:
+    """The requirements of a notebook's solution checked against the place it runs (``run_place``): what the
+    JupyterLab sidebar and ``%reef init`` show. ``declared``: the notebook's ``metadata.reef`` as the editor holds
+    it (unsaved), for a notebook without a manifest; ``preview``: the ``reef init`` whose changes Install would make
+    (default: a plain ``reef init`` of the solution). Nothing changes."""
+    solution = found.solution
+    if solution.manifest_path is None:
+        metadata = dict(declared) if declared is not None else declare.notebook_declarations(found.notebook)
+        data = {**solution.data, "requires": metadata.get("requires", {}), "artifacts": metadata.get("artifacts", {})}
+        solution = Solution(solution.path, None, data, solution.workflows)
+    place = run_place(solution, found.notebook)
+    plan = install.check_against(solution, place.python or sys.executable)
+    rows = requirement_rows(plan)
+    missing = any(row["status"] in ("missing", "conflict") for row in rows)
+    if preview is None and solution.manifest_path is not None:
+        preview = preview_init(InitRequest(source=solution.path))
+    effect = install_effect(preview, place, missing) if preview is not None else None
+    where = str(place) if place.python else f"{place} (not a Python kernel: checked against {sys.executable})"
+    return RequirementsHere(place, rows, f"checked against {where}: {checked_summary(rows)}", effect, len(plan.unmet))
 
 
 def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False, origin: str | Path | None = None) -> str | None:
@@ -609,6 +791,24 @@ def init(
         trust=options.trust,
     )
     return Initialised(seen["plan"], lock)
+
+
+def init_requirements_here(request: InitRequest, preview: InitPreview) -> RequirementsHere | None:
+    """For ``reef init`` of a solution folder here without ``--env``/``--native``: its requirements checked against
+    where it runs now, and what this init would change (``preview``); None for a package, a registry's solution or
+    a named target (then the plan itself says where it checks)."""
+    source = request.source
+    if request.environment or request.native or preview.foreign:
+        return None
+    solution = source if isinstance(source, Solution) else None
+    if solution is None:
+        path = Path(source)
+        if not (path / MANIFEST_NAME).is_file() and path.name != MANIFEST_NAME:
+            return None
+        solution = reefnb.load_solution(path)
+    flows = sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
+    notebook = flows[0][1].notebook if flows else solution.path
+    return requirements_here(NotebookSolution(Path(notebook), solution, flows[0][0] if flows else None), preview=preview)
 
 
 def notebook_requirements(found: NotebookSolution) -> InitPreview:

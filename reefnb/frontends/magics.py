@@ -199,7 +199,8 @@ def _sweep(args, shell, workflow: str | None = None):
     failed = sum(record["status"] != "ok" for record in records)
     skipped = getattr(records, "skipped", 0)
     summary = f"{len(records)} runs: {len(records) - failed} ok, {failed} not ok" + (f", {skipped} recorded before (not run again)" if skipped else "")
-    display(message([summary], "error" if failed else "ok"), raw=True)
+    moved = getattr(records, "moved", None)  # points run again because they ran elsewhere before
+    display(message([summary, moved] if moved else [summary], "error" if failed else "ok"), raw=True)
     return ResultsFrame.of(commands.records_frame(records), commands.source_dashboard_columns(args.solution))
 
 
@@ -223,12 +224,18 @@ def _detect(args, shell) -> None:
 
 
 def _init(args, shell):
+    """The dependency panel: the requirements checked where the solution runs now (``commands.run_place``), what
+    "Install missing" would change, the button."""
     request = options_from(commands.InitRequest, args)
+    preview = commands.preview_init(request)
 
     def install(progress: Callable) -> dict:
         return commands.init(request, progress=progress).lock
 
-    return DependencyPanel(commands.preview_init(request), install, dry_run=args.dry_run)
+    def recheck() -> commands.RequirementsHere | None:
+        return commands.init_requirements_here(request, commands.preview_init(request))
+
+    return DependencyPanel(preview, install, dry_run=args.dry_run, here=commands.init_requirements_here(request, preview), recheck=recheck)
 
 
 def _env(args, shell) -> None:

@@ -31,7 +31,7 @@ from reefnb.common.exceptions import ManifestError, ReefError
 from reefnb.common.files import write_text_atomically
 from reefnb.common.json_input import schema_validator
 from reefnb.provision.artifacts import artifact_status
-from reefnb.provision.requirements import CONFLICT, MISSING, UNMET, Check, Facts, check_requirements
+from reefnb.provision.requirements import CONFLICT, MISSING, ON_DEMAND, UNMET, Check, Facts, check_requirements
 from reefnb.provision.tools import TOOLS, find_tool
 from reefnb.solution.checks import artifact_problems, syntax_problems
 from reefnb.solution.manifest import MANIFEST_NAME, schema, validate_manifest
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 METADATA_KEY = "reef"
 SECTIONS = ("packages", "tools", "artifacts")
 ARTIFACT_KINDS = ("dataset", "model", "other")
-PENDING = "pending"  # an artifact declared but not in the cache yet: reef init fetches it
 # Where a notebook's own path may be found in the kernel: JupyterLab (through ipykernel) and VS Code.
 SESSION_VARIABLES = ("__session__", "__vsc_ipynb_file__")
 SESSION_ENVIRONMENT = "JPY_SESSION_NAME"
@@ -79,8 +78,9 @@ class Declaration:
 
     @property
     def unmet(self) -> list[Check]:
-        """The checks that are not met here (missing, conflicting, impossible)."""
-        return [check for check in self.checks if check.status in (MISSING, CONFLICT, UNMET)]
+        """The checks that are not met here (missing, conflicting, impossible); an artifact not downloaded yet is
+        ``missing`` too, but reef init or its first run fetches it: not a warning."""
+        return [check for check in self.checks if check.status in (MISSING, CONFLICT, UNMET) and not (check.kind == "artifact" and check.status == MISSING)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -495,7 +495,9 @@ def _artifact_check(name: str, spec: dict, anchor: Path | None) -> Check:
         return Check("artifact", name, required, None, UNMET, str(error))
     if status["status"] == "cached":
         return Check("artifact", name, required, "cached", "found", "")
-    return Check("artifact", name, required, None, PENDING, "not downloaded yet: `reef init` fetches and verifies it")
+    if spec.get("on_demand"):
+        return Check("artifact", name, required, None, ON_DEMAND, "fetched by the first run that needs it, or: reef init --artifact " + name)
+    return Check("artifact", name, required, None, MISSING, "not downloaded yet: `reef init` fetches and verifies it")
 
 
 def _entry_text(section: str, entry: Any) -> str:

@@ -7,6 +7,7 @@ import logging
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -34,7 +35,7 @@ from reefnb.provision.envs import (
     remove_environment,
 )
 from reefnb.provision.initialised import remember_solution
-from reefnb.provision.requirements import CONFLICT, UNMET, Check, Facts, check_requirements, hash_key, untrusted_pins
+from reefnb.provision.requirements import CONFLICT, ON_DEMAND, UNMET, Check, Facts, check_requirements, hash_key, untrusted_pins
 from reefnb.provision.tools import find_tool
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "reef.lock.json"
 LOCK_VERSION = 1
-ON_DEMAND = "on demand"  # an artifact's plan status: left for the run that needs it
 
 
 @dataclass
@@ -154,6 +154,48 @@ def plan_init(
         raise ReefError(f"{solution.manifest_path or solution.path}: /artifacts: no artifact '{unknown[0]}' (declared: {declared})")
     planned = _artifact_plan(solution, offline, set(artifacts))
     return Plan(solution, target, name, python, exists, checks, planned, requires=requires, base_python=python)
+
+
+def made_environment(solution: Solution) -> Environment | None:
+    """The environment ``reef init`` made for the solution, when it is made here: its ``reef.lock.json`` names an
+    environment with a kernel and ``$REEF_HOME/envs`` holds it. None otherwise (never initialised, initialised
+    ``--native``, or a lock made elsewhere): the solution then runs on the kernel its notebook names."""
+    if solution.manifest_path is None:
+        return None
+    locked = (read_lock(solution) or {}).get("environment") or {}
+    name = locked.get("name")
+    if not isinstance(name, str) or not name or not locked.get("kernel") or locked.get("kind", "env") != "env":
+        return None
+    try:
+        return get_environment(name)
+    except ReefError:  # removed since (reef rm, reef env remove), or another REEF_HOME's
+        return None
+
+
+def kernel_python(kernel: str) -> str | None:
+    """The interpreter a Python kernel runs (as jupyter_client starts it: ``python`` is this interpreter); None for
+    a kernel that is not installed or runs another language."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        return None
+    if str(spec.language).lower() not in ("python", "python3") or not spec.argv:
+        return None
+    program = spec.argv[0]
+    if program in ("python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])):
+        return sys.executable
+    return program if os.path.isabs(program) else shutil.which(program)
+
+
+def check_against(solution: Solution, python: str, offline: bool = False) -> Plan:
+    """The solution's requirements checked against an interpreter that exists (the one its kernel runs, where no
+    environment was made for it), with its artifacts' plan; changes nothing. The plan's ``target`` is
+    ``"native"`` and ``environment`` None: nothing is made there."""
+    requires = effective_requires(solution, None)
+    checks = check_requirements(requires, _facts(python, fresh=False))
+    return Plan(solution, "native", None, python, True, checks, _artifact_plan(solution, offline, set()), requires=requires, base_python=python)
 
 
 def effective_requires(solution: Solution, environment: str | None) -> dict:
@@ -562,7 +604,7 @@ def _artifact_plan(solution: Solution, offline: bool, wanted: set[str]) -> list[
     specs = solution.data.get("artifacts", {})
     plan = []
     for name, spec in specs.items():
-        status = artifact_status(name, specs, offline=offline)
+        status = artifact_status(name, specs, offline=offline, manifest_path=solution.manifest_path)  # a relative file: URL as fetching reads it
         if spec.get("on_demand") and name not in wanted and status["status"] != "cached":
             size = f" ({format_size(spec['size'])})" if "size" in spec else ""
             status = {"name": name, "status": ON_DEMAND, "detail": f"fetched by the first run that needs it{size}, or: reef init --artifact {name}"}

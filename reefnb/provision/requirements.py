@@ -18,6 +18,7 @@ from reefnb.common.exceptions import ReefError
 from reefnb.provision.tools import TOOLS
 
 FOUND, MISSING, CONFLICT, UNMET, SKIPPED = "found", "missing", "conflict", "unmet", "skipped"
+ON_DEMAND = "on demand"  # an artifact the first run that needs it fetches (not reef init)
 GIB = 2**30
 
 
@@ -107,7 +108,8 @@ def _check_package(text: str, facts: Facts) -> Check:
         environment = default_environment()
         environment.update(python_version=".".join(facts.python_version.split(".")[:2]), python_full_version=facts.python_version)
         if not requirement.marker.evaluate(environment):
-            return Check("package", requirement.name, f"{required}; {requirement.marker}", None, SKIPPED, "its marker does not apply to this environment")
+            reason = f"for another platform or python ({requirement.marker} is false here)"
+            return Check("package", requirement.name, f"{required}; {requirement.marker}", None, SKIPPED, reason)
     found = facts.packages.get(name)
     if found is None:
         return Check("package", requirement.name, required, None, MISSING, "not installed")

@@ -43,7 +43,7 @@ from reefnb.kernel.recording import (
 from reefnb.provision.artifacts import file_sha256
 from reefnb.provision.detection import host_fingerprint
 from reefnb.provision.envs import get_environment
-from reefnb.provision.install import read_lock
+from reefnb.provision.install import made_environment
 from reefnb.provision.kernels import is_python, named_kernel
 from reefnb.runs import processes, telemetry
 from reefnb.runs.attachments import keep_attachments
@@ -713,8 +713,9 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
 
 
 def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None, notebook: Any = None) -> tuple[str | None, str | None]:
-    """The kernel to run in: given, or the named environment's, or the one ``reef init`` made (for a Python
-    notebook: a notebook in another language keeps its own kernel, see ``kernels.named_kernel``)."""
+    """The kernel to run in: given, or the named environment's, or the one ``reef init`` made when it is made here
+    (``install.made_environment``; for a Python notebook: a notebook in another language keeps its own kernel, see
+    ``kernels.named_kernel``). The command layer's ``run_place`` says the same rule to people."""
     if environment is not None:
         try:
             chosen = get_environment(environment).kernel
@@ -727,9 +728,9 @@ def _choose_kernel(solution: Solution, kernel: str | None, environment: str | No
             raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
         return chosen, environment
     if kernel is None and solution.manifest_path is not None and (notebook is None or is_python(notebook_language(notebook))):
-        locked = (read_lock(solution) or {}).get("environment") or {}
-        if locked.get("kernel"):
-            return locked["kernel"], locked.get("name")
+        made = made_environment(solution)
+        if made is not None:
+            return made.kernel, made.name
     return kernel, None
 
 

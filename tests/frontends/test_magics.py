@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -262,12 +263,17 @@ def test_init_panel_installs_missing_artifacts_with_progress_bars(shell, tmp_pat
             ("package", "packaging", "found"),
             ("artifact", "annotations", "missing"),
         ]
-        assert panel.rows[2]["required"].startswith("sha256 " + artifact["sha256"][:12]) and panel.rows[2]["reason"].startswith("fetch")
+        assert (
+            panel.rows[2]["required"].startswith("sha256 " + artifact["sha256"][:12])
+            and panel.rows[2]["reason"] == f"reef init downloads it: {url} (107.4 KiB)"
+        )
         assert "reef-badge reef-missing" in panel.table.value and "reef-badge reef-found" in panel.table.value
         assert panel.button.description == "Install missing" and not panel.button.disabled
+        assert "Install missing would:" in panel.changes.value and "download or generate annotations" in panel.changes.value  # said before it does it
         assert not (folder / LOCK_NAME).exists()
         text = panel._repr_mimebundle_()["text/plain"]  # where widgets do not render
-        assert text.startswith("data@0.1.0 -> this python") and "annotations" in text and "missing" in text
+        assert text.startswith(f"data@0.1.0: checked against this python ({sys.executable}): 1 missing") and "annotations" in text
+        assert "Install missing would:\n  - download or generate annotations\n  - write reef.lock.json" in text
 
         panel.button.click()  # what a user does: the install runs in a thread
         solution = panel.wait(timeout=60)
@@ -325,6 +331,47 @@ def test_init_panel_blocks_what_cannot_be_installed(shell, tmp_path):
     assert "reef-error" in panel.status.value and not (folder / LOCK_NAME).exists()
 
 
+def test_init_dry_run_checks_where_the_solution_runs_with_one_word_per_state(shell, tmp_path, monkeypatch):
+    """Issue 31, items 1 and 5: a relative file: artifact is read from the solution (not the kernel's folder), badges
+    say missing, skipped (another platform's marker) and on demand apart, every row not found says why, and the
+    button's words are those of the text above it."""
+    blob = b"blob bytes"
+    artifacts = {
+        "blob": {"kind": "dataset", "url": "file:data/blob.bin", "sha256": hashlib.sha256(blob).hexdigest()},
+        "big": {"kind": "dataset", "url": "https://data.example/big.bin", "sha256": "ab" * 32, "size": 10, "on_demand": True},
+    }
+    packages = ["packaging", "reef-no-such-package", 'reef-elsewhere; platform_machine == "no-such-machine"']
+    manifest = {
+        "name": "local",
+        "version": "0.1.0",
+        "requires": {"packages": packages},
+        "artifacts": artifacts,
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
+    folder = write_solution(tmp_path / "local", manifest)
+    (folder / "data").mkdir()
+    (folder / "data" / "blob.bin").write_bytes(blob)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the kernel's folder is not the solution's
+    panel, _ = reef(shell, f"init {folder} --dry-run")
+    rows = {row["name"]: row for row in panel.rows}
+    assert {name: row["status"] for name, row in rows.items()} == {
+        "packaging": "found",
+        "reef-no-such-package": "missing",
+        "reef-elsewhere": "skipped",
+        "blob": "missing",
+        "big": "on demand",
+    }
+    assert rows["blob"]["reason"] == f"reef init downloads it: {(folder / 'data' / 'blob.bin').as_uri()}"
+    assert rows["reef-elsewhere"]["reason"] == 'for another platform or python (platform_machine == "no-such-machine" is false here)'
+    assert all(row["reason"] for row in panel.rows if row["status"] != "found")
+    table = panel.table.value
+    assert all(f"reef-badge reef-{word}" in table for word in ("found", "missing", "skipped", "on-demand"))
+    assert "checked against kernel python3: 2 missing; 1 skipped (for another platform), 1 fetched on demand" in panel.header.value
+    assert panel.button.description == "Install missing" and "Install missing would:" in panel.changes.value
+    assert panel.button.disabled and "dry run" in panel.status.value and not (folder / LOCK_NAME).exists()
+
+
 def test_init_panel_makes_an_environment_from_a_wheel(shell, tmp_path, jupyter_dirs):
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "reef-probe-pkg", "1.2.0", "VERSION = '1.2.0'\n")
@@ -332,10 +379,16 @@ def test_init_panel_makes_an_environment_from_a_wheel(shell, tmp_path, jupyter_d
     folder = write_solution(tmp_path / "probe", manifest)
     panel, _ = reef(shell, f"init {folder} --find-links {wheels}")
     assert panel.plan.target == "env" and not panel.plan.exists
-    assert panel.rows[0]["status"] == "missing" and "to be created" in panel.header.value
+    # Checked where it runs now (the kernel its notebook names), and what Install would change, before it does.
+    assert "runs in <b>kernel python3</b>" in panel.header.value and "checked against kernel python3: 1 missing" in panel.header.value
+    assert panel.rows[0]["status"] == "missing" and panel.button.description == "Install missing"
+    assert "make environment probe (python " in panel.changes.value and "install reef-probe-pkg&gt;=1.1 into environment probe" in panel.changes.value
+    assert "instead of kernel python3" in panel.changes.value
     solution = panel.install()  # the button's work, here
     assert solution.name == "probe"
-    assert panel.rows[0]["status"] == "installed" and panel.rows[0]["found"] == "1.2.0"
+    # Checked again where it runs now: its own environment.
+    assert "runs in <b>environment probe</b>" in panel.header.value and "checked against environment probe: all found" in panel.header.value
+    assert panel.rows[0]["status"] == "found" and panel.rows[0]["found"] == "1.2.0"
     assert "(kernel reef-probe)" in panel.status.value
     _, captured = reef(shell, "env list")
     assert ">probe</td>" in html(captured) and "reef-probe" in html(captured)
@@ -362,7 +415,7 @@ def test_declarations_go_to_the_running_notebook_and_its_solution(shell, hello, 
     _, captured = reef(shell, "tool gcc>=9 git")
     assert "reef-badge reef-found" in html(captured)  # git, at least
     _, captured = reef(shell, f"artifact digits https://data.example/digits.csv --sha256 {'ab' * 32} --size 10 --license CC0-1.0")
-    assert "reef-badge reef-pending" in html(captured)
+    assert "reef-badge reef-missing" in html(captured)
     metadata = nbformat.read(notebook, as_version=4).metadata["reef"]
     assert metadata["requires"]["packages"] == ["numpy>=1.24", "reef-no-such-package"]
     assert metadata["requires"]["tools"] == [{"name": "gcc", "version": ">=9"}, {"name": "git"}]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,15 +84,33 @@ def test_the_api_needs_authentication(call):
     assert status == 403
 
 
-def test_requirements_say_what_reef_init_would_do(call):
+def test_requirements_are_checked_where_the_solution_runs_and_say_what_install_would_change(call, root):
     status, answer = call("GET", "requirements", "hello-sweep/main.ipynb")
     assert status == 200 and answer["solution"] == "hello-sweep@0.1.0" and answer["installable"] is True
+    # No `reef init` yet: it runs on the kernel its notebook names, and is checked against that kernel's python.
+    assert answer["place"]["label"] == "kernel python3" and answer["place"]["python"] == sys.executable
     rows = {row["name"]: row for row in answer["requirements"]}
-    assert rows["numpy"]["kind"] == "package" and rows["numpy"]["required"] == ">=1.24"
-    assert rows["numpy"]["status"] in ("found", "missing")
-    assert answer["environment"] == "hello-sweep" and answer["exists"] is False  # no `reef init` yet: its environment is to be made
+    assert rows["numpy"]["kind"] == "package" and rows["numpy"]["required"] == ">=1.24" and rows["numpy"]["status"] == "found"
+    assert answer["summary"] == "checked against kernel python3: all found"
+    effect = answer["install"]
+    assert effect["label"] == "Make its own environment" and effect["refusal"] is None
+    assert effect["changes"][0].startswith("make environment hello-sweep (python ") and "kernel reef-hello-sweep" in effect["changes"][0]
+    assert effect["changes"][-1].startswith("then runs, sweeps and benchmarks run in environment hello-sweep instead of kernel python3")
     status, answer = call("GET", "requirements", "plain/analysis.ipynb")
-    assert status == 200 and answer["requirements"] == [] and answer["installable"] is False
+    assert status == 200 and answer["requirements"] == [] and answer["installable"] is False and answer["install"] is None
+    # `%reef require` into the open notebook: the editor's metadata, not saved yet, is what the sidebar sends.
+    declared = {"requires": {"packages": ["numpy", "reef-no-such-package", 'reef-elsewhere; platform_machine == "no-such-machine"']}}
+    status, answer = call("POST", "requirements", body={"path": "plain/analysis.ipynb", "declared": declared})
+    assert status == 200, answer
+    assert [(row["name"], row["status"]) for row in answer["requirements"]] == [
+        ("numpy", "found"),
+        ("reef-no-such-package", "missing"),
+        ("reef-elsewhere", "skipped"),
+    ]
+    assert all(row["reason"] for row in answer["requirements"] if row["status"] != "found")  # every row that is not found says why
+    assert answer["summary"] == "checked against kernel python3: 1 missing; 1 skipped (for another platform)"
+    status, answer = call("POST", "requirements", body={"path": "plain/analysis.ipynb", "declared": [1]})
+    assert status == 400 and answer["message"] == "'declared' must be the notebook's metadata.reef, an object"
     status, answer = call("POST", "install", body={"path": "plain/analysis.ipynb"})
     assert status == 400 and "not part of a solution" in answer["message"]
 

@@ -112,7 +112,7 @@ def test_artifacts_are_validated_before_anything_is_written(hello):
     assert spec == {"kind": "dataset", "urls": ["https://a.example/rows.csv", "https://b.example/rows.csv"], "sha256": SHA, "size": 5, "license": "CC0-1.0"}
     declaration = declare_artifact("rows", spec, notebook=notebook)
     [check] = declaration.checks
-    assert check.kind == "artifact" and check.status == "pending" and not declaration.unmet
+    assert check.kind == "artifact" and check.status == "missing" and not declaration.unmet
     assert manifest(hello)["artifacts"] == {"rows": spec}
     assert notebook_declarations(notebook)["artifacts"] == {"rows": spec}
     reefnb.load_solution(hello)
@@ -191,7 +191,7 @@ def test_cli_verbs_declare_and_print_what_they_did(hello):
     assert code == 0 and result["notebook"] is None and result["checks"][0]["status"] == "found"
 
     code, out, _ = call("artifact", "rows", "file:rows.csv", "--sha256", SHA, "--size", "5", "--unpack", "--notebook", notebook)
-    assert code == 0 and "pending  artifact rows" in out
+    assert code == 0 and "missing  artifact rows" in out
     assert manifest(hello)["artifacts"]["rows"] == {"kind": "dataset", "url": "file:rows.csv", "sha256": SHA, "size": 5, "unpack": True}
 
     code, _, err = call("require", "numpy")

@@ -190,13 +190,16 @@ def _scaled(folder: Path, target: Path, factor: float) -> Path:
 
 
 def test_the_closed_division_is_refused_in_one_line_saying_why():
-    """A solution whose model stands for the round's benchmark is no closed result of it; the benchmark itself is
-    refused until its workflow runs the compliance tests (reef writes and verifies them, above)."""
+    """A solution whose model stands for the round's benchmark is no closed result of it; a solution of the benchmark
+    itself is not refused when its workflow names the compliance test a run runs (tests/test_mlperf_closed.py)."""
     from types import SimpleNamespace
 
-    from reefnb.sharing.mlperf import closed_refusal
+    from reefnb.sharing.mlperf import closed_refusal, mlperf_settings
+    from reefnb.solution.manifest import load_solution
 
     flagship = closed_refusal(SimpleNamespace(name="obj-detection-coco-tf"), {"benchmark": "yolo-95", "open_name": "ssd-mobilenet"})
     assert "runs ssd-mobilenet, not the round's benchmark yolo-95" in flagship and "\n" not in flagship
-    itself = closed_refusal(SimpleNamespace(name="yolo"), {"benchmark": "yolo-95"})
-    assert "not yet supported" in itself and "compliance tests (TEST01)" in itself and "\n" not in itself
+    toy = load_solution(Path(__file__).resolve().parent / "data" / "mlperf-closed-toy")
+    assert closed_refusal(toy, mlperf_settings(toy)) is None
+    unknown = closed_refusal(toy, {**mlperf_settings(toy), "benchmark": "resnet", "compliance_tests": ["TEST01", "TEST04"]})
+    assert unknown == "--division closed: TEST01: reef knows no accuracy_log_sampling_target for 'resnet' (known: yolo-95, yolo-99)"

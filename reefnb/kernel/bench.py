@@ -51,6 +51,14 @@ SHORT_KEYS = {  # run_loadgen's name -> user.conf's key, in LoadGen's units (ms)
 SCENARIO_ONLY = {"samples_per_query": "MultiStream", "target_latency_ms": "Server"}
 Predict = Callable[[Sequence[int]], Sequence[Any]]
 
+# MLPerf's compliance tests (closed division) as LoadGen runs them: the audit.config of each, read over the settings.
+# TEST01 samples responses into the accuracy log in performance mode (its seed and, per benchmark, the target MLPerf
+# publishes for the round); TEST04 issues the same sample every time. reefnb.sharing.mlperf_compliance verifies them.
+COMPLIANCE_TESTS = ("TEST01", "TEST04")
+TEST01_SEED = 720381539243781796
+SAMPLING_TARGET = {"yolo-95": 64, "yolo-99": 64}  # TEST01's accuracy_log_sampling_target (compliance/TEST01/yolo)
+SAME_INDEX = 3  # TEST04: the sample LoadGen issues every time
+
 
 class LoadGenError(ValueError):
     """A LoadGen run asked for something LoadGen cannot do, or its logs cannot be read. (The kernel side
@@ -158,6 +166,22 @@ def _conf_number(value: float | int) -> str:
     if float(value).is_integer():
         return str(int(value))
     return f"{float(value):.9f}".rstrip("0")
+
+
+def audit_config(test: str, benchmark: str, round_name: str = "v6.1") -> str:
+    """The ``audit.config`` of MLPerf compliance ``test`` (``TEST01``, ``TEST04``) for ``benchmark`` (LoadGen's
+    ``model.scenario.key = value`` lines, for every model and scenario), as ``run_loadgen(audit_config=...)`` takes it;
+    LoadGenError for another test, or TEST01 of a benchmark whose sampling target reef does not know."""
+    lines = [f"# MLPerf {round_name} compliance {test} for {benchmark}, written by reef; LoadGen reads it over the test settings"]
+    if test == "TEST01":
+        if benchmark not in SAMPLING_TARGET:
+            raise LoadGenError(f"TEST01: reef knows no accuracy_log_sampling_target for '{benchmark}' (known: {', '.join(SAMPLING_TARGET)})")
+        lines += ["*.*.mode = 2", f"*.*.accuracy_log_rng_seed = {TEST01_SEED}", f"*.*.accuracy_log_sampling_target = {SAMPLING_TARGET[benchmark]}"]
+    elif test == "TEST04":
+        lines += ["*.*.mode = 2", "*.*.performance_issue_unique = 0", "*.*.performance_issue_same = 1", f"*.*.performance_issue_same_index = {SAME_INDEX}"]
+    else:
+        raise LoadGenError(f"compliance test '{test}': reef runs {', '.join(COMPLIANCE_TESTS)}")
+    return "\n".join(lines) + "\n"
 
 
 def loadgen_model(benchmark: str) -> str:

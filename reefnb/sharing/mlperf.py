@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ReefError, UsageError
+from reefnb.common.exceptions import EXIT_FAILED, ReefError, UsageError
 from reefnb.common.json_input import read_json
 from reefnb.common.tool_output import run_tool
 from reefnb.common.version import __version__
@@ -47,7 +47,7 @@ from reefnb.provision import detection
 from reefnb.provision.artifacts import fetch_artifact
 from reefnb.runs.attachments import media_type
 from reefnb.runs.store import default_store
-from reefnb.sharing.mlperf_compliance import required_tests
+from reefnb.sharing.mlperf_compliance import TESTS, Verification, audit_config, required_tests, verify_accuracy, verify_performance, write_test
 from reefnb.solution.manifest import Solution, load_solution
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,15 @@ STATUSES = ("available", "preview", "rdi")
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
 MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filename", "weight_data_types", "weight_transformations")
 
-# What a `short` tree fails in the round's checker, and why (README of the tree, docs/mlperf.md).
-SHORT_FAILURES = {
+# The checks of the round's checker a tree is known to fail, and why (README of the tree, docs/mlperf.md): what the
+# round asks of the benchmarks reef knows (the checker's dataset-size and required-scenarios-edge of v6.1).
+FAILURE_REASONS = {
     "min_duration_check": "the short profile lowers LoadGen's min_duration below the 600 s the rules ask (user.conf says by how much)",
-    "dataset_check": "the accuracy run covers the solution's data set (a synthetic set offline), not the official data set's size",
+    "dataset_check": "the accuracy run covers {covered} samples (the solution's data set), not the {size} of {benchmark}'s data set",
+    "scenarios_check": "the closed division asks {benchmark} of an edge system for {required}; the tree has {have}",
 }
+DATASET_SIZES = {"yolo-95": 1525, "yolo-99": 1525}
+REQUIRED_SCENARIOS = {"yolo-95": ("SingleStream", "MultiStream", "Offline"), "yolo-99": ("SingleStream", "MultiStream", "Offline")}
 
 
 @dataclass
@@ -115,14 +119,31 @@ class SubmissionOptions:
     trust: bool = False
 
 
+class ComplianceFailed(ReefError):
+    """A compliance test that fails reef's verification, run again: what ran failed (exit 1); no closed tree is written."""
+
+    exit_code = EXIT_FAILED
+
+
+@dataclass
+class ComplianceRun:
+    """A compliance test's recorded run (closed division) and reef's verification of it."""
+
+    test: str
+    record: dict
+    reused: bool
+    verified: dict[str, Verification] = field(default_factory=dict)
+
+
 @dataclass
 class ScenarioRuns:
-    """The recorded runs a scenario's results come from (one run may give both modes)."""
+    """The recorded runs a scenario's results come from (one run may give both modes), and its compliance tests."""
 
     scenario: str
     performance: dict
     accuracy: dict
     reused: bool
+    compliance: list[ComplianceRun] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +158,7 @@ def mlperf_settings(solution: Solution) -> dict:
     return {
         "workflow": "run",
         "profile_parameter": "loadgen_profile",
+        "compliance_parameter": "compliance_test",
         "datasets": {},
         "frameworks": [],
         "measurements": {},
@@ -284,14 +306,18 @@ def _files(record: dict) -> set[str]:
     return {entry["name"] for entry in record.get("files", [])}
 
 
-def _matches(record: dict, solution: Solution, wanted: dict, mode: str) -> bool:
-    """An ok run of this solution folder with the wanted parameters, in ``mode`` (or both), its logs attached."""
+def _same_run(record: dict, solution: Solution, wanted: dict) -> bool:
+    """An ok run of this solution folder with the wanted parameters."""
     parameters = record.get("parameters", {})
     if record.get("status") != "ok" or record.get("solution", {}).get("path") != str(solution.path.resolve()):
         return False
-    if any(str(parameters.get(name)) != str(value) for name, value in wanted.items()):  # -p values are text
-        return False
-    return parameters.get("mode") in (mode, "both") and {f"{mode}/{name}" for name in LOGS} <= _files(record)
+    return all(str(parameters.get(name)) == str(value) for name, value in wanted.items())  # -p values are text
+
+
+def _matches(record: dict, solution: Solution, wanted: dict, mode: str) -> bool:
+    """An ok run of this solution folder with the wanted parameters, in ``mode`` (or both), its logs attached."""
+    parameters = record.get("parameters", {})
+    return _same_run(record, solution, wanted) and parameters.get("mode") in (mode, "both") and {f"{mode}/{name}" for name in LOGS} <= _files(record)
 
 
 def scenario_parameters(solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None) -> dict:
@@ -335,6 +361,65 @@ def gather_runs(solution: Solution, settings: dict, scenarios: list[str], profil
                 found[mode] = record
         gathered.append(ScenarioRuns(scenario, found["performance"], found["accuracy"], reused=not missing))
     return gathered
+
+
+def compliance_tests(settings: dict) -> list[str]:
+    """The compliance tests a closed submission runs: the manifest's ``compliance_tests``, else those the round
+    requires of the benchmark."""
+    return list(settings.get("compliance_tests") or required_tests(settings["benchmark"]))
+
+
+def _compliance_files(test: str) -> set[str]:
+    """What a compliance run attaches (``TEST0x/``): LoadGen's logs, and TEST01's sampled responses."""
+    return {f"{test}/{name}" for name in LOGS + ((ACCURACY_LOG,) if test == "TEST01" else ())}
+
+
+def compliance_parameters(solution: Solution, settings: dict, scenario: str, profile: str, test: str, chosen: dict | None = None) -> dict:
+    """The parameters of a compliance test's run: the scenario's, in mode performance, the compliance parameter set."""
+    return {**scenario_parameters(solution, settings, scenario, profile, chosen), "mode": "performance", settings["compliance_parameter"]: test}
+
+
+def _run_compliance(solution: Solution, settings: dict, parameters: dict, test: str, scenario: str, runner: Runner) -> dict:
+    record = runner(solution, settings["workflow"], parameters)
+    if record.get("status") != "ok":
+        error = (record.get("error") or {}).get("message") or record.get("status")
+        raise ReefError(f"{solution.path}: the {scenario} {test} run for the submission failed ({record.get('run_id')}): {error}")
+    if not _compliance_files(test) <= _files(record):
+        raise ReefError(f"{solution.path}: run {record['run_id']} attached no {test}/ LoadGen logs ({', '.join(sorted(_compliance_files(test)))})")
+    return record
+
+
+def verify_compliance(runs: ScenarioRuns, test: str, record: dict) -> dict[str, Verification]:
+    """reef's verification of a compliance run against the scenario's performance run (and, TEST01, the whole
+    accuracy log of its accuracy run), by the file each is written to."""
+    logs = run_folder_files(record) / test
+    results = {"verify_performance.txt": verify_performance(test, run_folder_files(runs.performance) / "performance" / LOGS[1], logs / LOGS[1])}
+    if test == "TEST01":
+        results["verify_accuracy.txt"] = verify_accuracy(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG, logs / ACCURACY_LOG)
+    return results
+
+
+def gather_compliance(solution: Solution, settings: dict, gathered: list[ScenarioRuns], profile: str, runner: Runner, chosen: dict | None = None) -> None:
+    """Each scenario's compliance runs (closed division): the newest recorded run that matches, else one run now (mode
+    performance, the compliance parameter set), verified. A recorded run that fails its verification is run once more
+    (the machine may have changed since); a verification that still fails is refused in one line, before the tree."""
+    for runs in gathered:
+        for test in compliance_tests(settings):
+            parameters = compliance_parameters(solution, settings, runs.scenario, profile, test, chosen)
+            found = None
+            for record in default_store().records(solution=solution.name, status="ok"):  # oldest first: the newest wins
+                if _same_run(record, solution, parameters) and _compliance_files(test) <= _files(record):
+                    found = record
+            run = ComplianceRun(test, found or _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=found is not None)
+            run.verified = verify_compliance(runs, test, run.record)
+            if run.reused and not all(result.passed for result in run.verified.values()):
+                run = ComplianceRun(test, _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=False)
+                run.verified = verify_compliance(runs, test, run.record)
+            for name, result in run.verified.items():
+                if not result.passed:
+                    why = next(line for line in result.lines if line.startswith("TEST FAIL"))
+                    raise ComplianceFailed(f"{runs.scenario} {test} (run {run.record['run_id']}): {name}: {why}: no closed tree is written")
+            runs.compliance.append(run)
 
 
 def run_folder_files(record: dict) -> Path:
@@ -415,7 +500,31 @@ def _effective_settings(detail: Path) -> dict:
     return settings
 
 
-def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchmark: str, official: str | None) -> str:
+def known_failures(settings: dict, division: str, profile: str, gathered: list[ScenarioRuns]) -> dict[str, str]:
+    """The checks of the round's checker this tree fails, as far as reef knows the round's rules, and why."""
+    benchmark = settings["benchmark"]
+    failures = {}
+    if profile == "short":
+        failures["min_duration_check"] = FAILURE_REASONS["min_duration_check"]
+    covered = min(len(_accuracy_entries(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG)) for runs in gathered)
+    size = DATASET_SIZES.get(benchmark)
+    if size is None or covered < size:
+        failures["dataset_check"] = FAILURE_REASONS["dataset_check"].format(covered=covered, size=size or "unknown size", benchmark=benchmark)
+    required = REQUIRED_SCENARIOS.get(benchmark, ())
+    have = [runs.scenario for runs in gathered]
+    if division == "closed" and not set(required) <= set(have):
+        failures["scenarios_check"] = FAILURE_REASONS["scenarios_check"].format(benchmark=benchmark, required=", ".join(required), have=", ".join(have))
+    return failures
+
+
+def _accuracy_entries(path: Path) -> list:
+    try:
+        return json.loads(path.read_text(encoding="utf-8") or "[]")
+    except (OSError, json.JSONDecodeError) as error:
+        raise ReefError(f"{path}: not a LoadGen accuracy log: {error}") from None
+
+
+def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchmark: str, official: str | None, failures: dict[str, str]) -> str:
     effective = _effective_settings(run_folder_files(runs.performance) / "performance" / "mlperf_log_detail.txt")
     lines = [
         f"# {benchmark}, {runs.scenario}: an MLPerf Inference {ROUND} result written by reef",
@@ -442,14 +551,28 @@ def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchm
         + "".join(f" -p {name} {value}" for name, value in options.parameters.items()),
         "```",
     ]
-    if profile == "short":
-        lines += ["", "## What the submission checker refuses in this tree", "", "A `--short` tree is not a valid submission. The round's checker fails:", ""]
-        lines += [f"- `{name}`: {why}" for name, why in SHORT_FAILURES.items()]
+    if runs.compliance:
+        lines += ["", "## Compliance tests", ""]
+        lines += ["Each is a LoadGen performance run with MLPerf's audit.config, verified by reef (TEST0x/verify_*.txt):", ""]
+        for run in runs.compliance:
+            verdicts = "; ".join(f"{name}: {result.lines[-1]}" for name, result in run.verified.items())
+            how = "recorded before" if run.reused else "run for this submission"
+            lines.append(f"- {run.test}: reef run `{run.record['run_id']}` ({how}): {verdicts}")
+    if failures:
+        lines += ["", "## What the submission checker refuses in this tree", "", "This tree is not a valid submission. The round's checker fails:", ""]
+        lines += [f"- `{name}`: {why}" for name, why in failures.items()]
     return "\n".join(lines) + "\n"
 
 
 def write_tree(
-    options: SubmissionOptions, solution: Solution, settings: dict, system: dict, gathered: list[ScenarioRuns], profile: str, output: Path
+    options: SubmissionOptions,
+    solution: Solution,
+    settings: dict,
+    system: dict,
+    gathered: list[ScenarioRuns],
+    profile: str,
+    output: Path,
+    failures: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write the submission tree under ``output``; the files written."""
     benchmark, official = tree_benchmark(settings, options.division)
@@ -478,7 +601,9 @@ def write_tree(
         measurements = _measurements(settings, runs.performance["parameters"])
         (folder / "measurements.json").write_text(json.dumps(measurements, indent=2) + "\n", encoding="utf-8")
         (folder / "user.conf").write_text(user_conf(runs.performance, performance_files), encoding="utf-8")
-        (folder / "README.md").write_text(_readme(options, profile, runs, benchmark, official), encoding="utf-8")
+        for run in runs.compliance:  # closed division: TEST0x/ beside the results
+            run.verified = write_test(folder, run.test, performance_files / "performance", accuracy_log, run_folder_files(run.record) / run.test)
+        (folder / "README.md").write_text(_readme(options, profile, runs, benchmark, official, failures or {}), encoding="utf-8")
     return sorted(path for path in output.rglob("*") if path.is_file())
 
 
@@ -508,8 +633,9 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
     check_options(options)
     solution = load_solution(options.solution)
     settings = mlperf_settings(solution)
-    if options.division == "closed":
-        raise UsageError(closed_refusal(solution, settings))
+    refusal = closed_refusal(solution, settings) if options.division == "closed" else None
+    if refusal:
+        raise UsageError(refusal)
     if Path(options.output).resolve().is_relative_to(solution.path.resolve()):
         raise UsageError(f"-o {options.output}: inside the solution folder, whose code the tree copies: write it elsewhere")
     profile = "short" if options.short else "rules"
@@ -522,13 +648,16 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
         raise UsageError(f"{source}: missing the system description fields only a person can give: {', '.join(missing)} (docs/mlperf.md)")
     _check_values(given)
     gathered = gather_runs(solution, settings, scenarios, profile, runner, options.parameters)
+    if options.division == "closed":
+        gather_compliance(solution, settings, gathered, profile, runner, options.parameters)
+    failures = known_failures(settings, options.division, profile, gathered)
     system, _ = system_description(gathered[0].performance.get("environment") or host, given, options.submitter, options.division, settings["frameworks"])
     output = Path(options.output)
     staging = output.parent / f".{output.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         staging.mkdir(parents=True)
-        write_tree(options, solution, settings, system, gathered, profile, staging)
+        write_tree(options, solution, settings, system, gathered, profile, staging, failures)
         if output.exists():
             output.rmdir()
         staging.rename(output)
@@ -545,30 +674,60 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
         "profile": profile,
         "round": ROUND,
         "scenarios": [
-            {"scenario": runs.scenario, "performance_run": runs.performance["run_id"], "accuracy_run": runs.accuracy["run_id"], "reused": runs.reused}
+            {
+                "scenario": runs.scenario,
+                "performance_run": runs.performance["run_id"],
+                "accuracy_run": runs.accuracy["run_id"],
+                "reused": runs.reused,
+                "compliance": [
+                    {
+                        "test": run.test,
+                        "run": run.record["run_id"],
+                        "reused": run.reused,
+                        "verified": {name: check.passed for name, check in run.verified.items()},
+                    }
+                    for run in runs.compliance
+                ],
+            }
             for runs in gathered
         ],
         "files": [str(path.relative_to(output)) for path in files],
         "record": record["run_id"],
-        "expected_failures": list(SHORT_FAILURES) if profile == "short" else [],
+        "expected_failures": list(failures),
+        "failure_reasons": failures,
     }
 
 
-def closed_refusal(solution: Solution, settings: dict) -> str:
-    """Why ``--division closed`` is refused for this solution, in one line: a solution whose model stands for the
-    round's benchmark (``open_name``) is no closed result of it; for the benchmark itself, reef verifies and writes
-    the compliance tests (``reefnb.sharing.mlperf_compliance``) but does not yet run them through the workflow."""
+def closed_refusal(solution: Solution, settings: dict) -> str | None:
+    """Why ``--division closed`` is refused for this solution, in one line (None: it is not). A solution whose model
+    stands for the round's benchmark (``open_name``) is no closed result of it; the benchmark itself needs a workflow
+    parameter naming the compliance test a run runs, and the tests the round requires."""
     benchmark, own = settings["benchmark"], settings.get("open_name")
     if own and own != benchmark:
         return (
             f"--division closed: {solution.name} runs {own}, not the round's benchmark {benchmark} (it stands for it in the open "
             f"division through model_mapping.json), and the closed division takes only the round's own benchmarks: submit to the open division"
         )
-    tests = ", ".join(required_tests(benchmark)) or "none"
-    return (
-        f"--division closed: not yet supported: reef verifies and writes {benchmark}'s compliance tests ({tests}) but does not yet "
-        "run them through the solution's workflow (docs/mlperf.md): submit to the open division"
-    )
+    tests, required = compliance_tests(settings), required_tests(benchmark)
+    where = f"{solution.manifest_path or solution.path}: /mlperf"
+    parameter = settings["compliance_parameter"]
+    if parameter not in _defaults(solution, settings):
+        return (
+            f"--division closed: {where}/compliance_parameter: workflow '{settings['workflow']}' has no parameter '{parameter}', which "
+            f"runs the compliance tests ({', '.join(tests) or 'none'}) the closed division needs (docs/mlperf.md)"
+        )
+    unknown, missing = sorted(set(tests) - set(TESTS)), [test for test in required if test not in tests]
+    if unknown or missing:
+        why = (
+            f"{', '.join(unknown)}: not one reef runs ({', '.join(TESTS)})" if unknown else f"misses {', '.join(missing)} ({ROUND} requires it of {benchmark})"
+        )
+        return f"--division closed: {where}/compliance_tests: {why}"
+    for test in tests:
+        try:
+            audit_config(test, benchmark)
+        except ReefError as error:
+            return f"--division closed: {error}"
+    return None
 
 
 def _check_values(given: dict) -> None:
@@ -613,7 +772,13 @@ def _record(
             "benchmark": tree_benchmark(settings, options.division)[0],
             "loadgen_profile": profile,
             "scenarios": ",".join(runs.scenario for runs in gathered),
-            "runs": ",".join(dict.fromkeys(run_id for runs in gathered for run_id in (runs.performance["run_id"], runs.accuracy["run_id"]))),
+            "runs": ",".join(
+                dict.fromkeys(
+                    run_id
+                    for runs in gathered
+                    for run_id in (runs.performance["run_id"], runs.accuracy["run_id"], *(run.record["run_id"] for run in runs.compliance))
+                )
+            ),
         },
         "metrics": {},
         "status": "ok",

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import ReefError
+from reefnb.kernel.bench import COMPLIANCE_TESTS, SAME_INDEX, TEST01_SEED, LoadGenError
+from reefnb.kernel.bench import audit_config as kernel_audit_config
 
 ROUND = "v6.1"
 # The round's closed benchmarks each test is required of (MLPerf's compliance README; the checker's models_TEST0x).
@@ -34,11 +36,7 @@ REQUIRED = {
     "TEST01": ("resnet", "bert-99", "bert-99.9", "3d-unet-99", "3d-unet-99.9", "stable-diffusion-xl", "rgat", "whisper", "yolo-95", "yolo-99"),
     "TEST04": ("resnet", "stable-diffusion-xl", "wan-2.2-t2v-a14b"),
 }
-TESTS = ("TEST01", "TEST04")
-TEST01_SEED = 720381539243781796
-# TEST01's accuracy_log_sampling_target per benchmark, as MLPerf publishes it for the round (others: not known to reef).
-SAMPLING_TARGET = {"yolo-95": 64, "yolo-99": 64}
-SAME_INDEX = 3  # TEST04: the sample LoadGen issues every time
+TESTS = COMPLIANCE_TESTS
 RESULT_KEY = {  # the detail log's figure each scenario is judged by, and whether it is a latency (ns)
     "SingleStream": ("early_stopping_latency_ss", True),
     "MultiStream": ("early_stopping_latency_ms", True),
@@ -67,18 +65,13 @@ def required_tests(benchmark: str) -> list[str]:
 
 
 def audit_config(test: str, benchmark: str) -> str:
-    """The ``audit.config`` of ``test`` for ``benchmark`` (LoadGen's ``model.scenario.key = value`` lines, for every
-    model and scenario); ReefError for a test reef does not run or a benchmark whose TEST01 sampling it does not know."""
-    lines = [f"# MLPerf {ROUND} compliance {test} for {benchmark}, written by reef; LoadGen reads it over the test settings"]
-    if test == "TEST01":
-        if benchmark not in SAMPLING_TARGET:
-            raise ReefError(f"TEST01: reef knows no accuracy_log_sampling_target for '{benchmark}' (known: {', '.join(SAMPLING_TARGET)})")
-        lines += ["*.*.mode = 2", f"*.*.accuracy_log_rng_seed = {TEST01_SEED}", f"*.*.accuracy_log_sampling_target = {SAMPLING_TARGET[benchmark]}"]
-    elif test == "TEST04":
-        lines += ["*.*.mode = 2", "*.*.performance_issue_unique = 0", "*.*.performance_issue_same = 1", f"*.*.performance_issue_same_index = {SAME_INDEX}"]
-    else:
-        raise ReefError(f"compliance test '{test}': reef runs {', '.join(TESTS)}")
-    return "\n".join(lines) + "\n"
+    """The ``audit.config`` of ``test`` for ``benchmark`` (``reefnb.kernel.bench.audit_config``, which a solution's
+    notebook calls in its kernel); ReefError for a test reef does not run or a benchmark whose TEST01 sampling it does
+    not know."""
+    try:
+        return kernel_audit_config(test, benchmark, ROUND)
+    except LoadGenError as error:
+        raise ReefError(str(error)) from None
 
 
 def read_detail(path: Path) -> dict[str, Any]:

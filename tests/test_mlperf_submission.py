@@ -243,5 +243,6 @@ def test_an_accelerator_is_described_and_its_details_asked_of_a_person(monkeypat
     assert fields["framework"] == "tensorflow-cpu 2.21.0" and "NVIDIA driver 580.65" in fields["other_software_stack"]
     assert missing == list(mlperf.ACCELERATOR_DETAILS) and "_gpus" not in fields
     monkeypatch.setattr(detection, "detect", lambda names=None, **_: {"gpu": []})
-    fields, missing = mlperf.system_description(environment, SYSTEM, "reef", "open", [])
-    assert missing == [] and fields["accelerators_per_node"] == "0" and fields["accelerator_interconnect"] == "N/A"
+    fields, missing = mlperf.system_description(environment, {**SYSTEM, "hw_notes": "", "sw_notes": ""}, "reef", "open", [])
+    assert missing == [] and fields["accelerators_per_node"] == "0" and fields["accelerator_interconnect"] == "N/A"  # empty notes are notes
+    assert mlperf.system_description(environment, {**SYSTEM, "cooling": ""}, "reef", "open", [])[1] == ["cooling"]

@@ -87,6 +87,7 @@ ACCELERATOR_DETAILS = (
     "accelerator_memory_configuration",
     "accelerator_on-chip_memories",
 )
+OPTIONAL_TEXT = ("hw_notes", "sw_notes")  # must be there, may be empty (the checker asks no meaningful response of them)
 STATUSES = ("available", "preview", "rdi")
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
 MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filename", "weight_data_types", "weight_transformations")
@@ -242,7 +243,7 @@ def system_description(environment: dict, given: dict, submitter: str, division:
     fields.update({key: value for key, value in given.items() if key not in ("division", "submitter")})
     fields["division"], fields["submitter"] = division, submitter
     wanted = list(HUMAN_FIELDS) + (list(ACCELERATOR_DETAILS) if str(fields.get("accelerators_per_node")) not in ("0", "") else [])
-    missing = [name for name in wanted if name not in fields or fields[name] in (None, "")]
+    missing = [name for name in wanted if name not in fields or (fields[name] in (None, "") and name not in OPTIONAL_TEXT)]
     return fields, missing
 
 

@@ -16,6 +16,8 @@ from reefnb.frontends.arguments import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Us
 
 __all__ = ["UsageError", "build_parser", "main"]
 
+# Imported by jsonschema's format checker alone (idna and jsonpointer stay: requests and others import them).
+FORMAT_CHECKER_ONLY = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "webcolors", "uri_template", "fqdn")
 QUIETED = ("papermill", "traitlets", "nbclient")  # their chatter while a kernel runs is not the user's business
 
 
@@ -54,10 +56,12 @@ def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
         if not args.verb:
             parser.print_help(out)
             return EXIT_USAGE
-        # jsonschema's format checker imports rfc3987_syntax, which compiles lark grammars at import (1-2 s of every
-        # reef process that validates or runs a notebook); reef validates with no FormatChecker, so its own process
-        # goes without it ("iri" formats, which jsonschema then leaves unchecked, as it does when the package is absent).
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+        # jsonschema's format checker imports, when installed, a package per format at `import jsonschema`:
+        # rfc3987_syntax alone compiles 38 lark grammars (1-2 s), the others 0.1-0.3 s together, in every reef process
+        # that validates a manifest or reads a notebook. reef validates with no FormatChecker (nor does nbformat), so
+        # its own process goes without them: jsonschema then leaves those formats unchecked, as when they are absent.
+        for name in FORMAT_CHECKER_ONLY:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
         # The one import deferred on purpose: the core loads once a verb is parsed, so that `reef --help`,
         # `reef --version` and a usage mistake answer without it (tests/frontends/test_commands.py checks that `reef --help` loads no core module).
         from reefnb.frontends.terminal import run_verb

@@ -106,9 +106,8 @@ def notebook_digest(notebook) -> str:
 
 
 def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
-    """The variables of the first cell tagged ``parameters`` (empty when there is none)."""
-    from papermill.translators import papermill_translators
-
+    """The variables of the first cell tagged ``parameters`` (empty when there is none). Papermill (its translators)
+    is loaded only for a cell reef's own Python reading does not take: `reef export` and `reef validate` go without it."""
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "code" and PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
             break
@@ -116,11 +115,13 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
         return {}
     kernelspec = notebook.get("metadata", {}).get("kernelspec", {})
     language = notebook.get("metadata", {}).get("language_info", {}).get("name") or kernelspec.get("language") or "python"
-    translator = papermill_translators.find_translator(kernelspec.get("name", "python3"), language)
     if language == "python":
         parsed = _python_parameters(_source(cell))
         if parsed is not None:
             return parsed
+    from papermill.translators import papermill_translators
+
+    translator = papermill_translators.find_translator(kernelspec.get("name", "python3"), language)
     try:
         items = translator.inspect(cell)
     except NotImplementedError:  # papermill reads parameters cells of Python only

@@ -23,23 +23,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import reefnb
-from reefnb.analysis.frame import metric_meaning, results_and_solution
 from reefnb.common.exceptions import ManifestError, RecordPending, ReefError, UsageError
 from reefnb.common.units import parse_size
-from reefnb.provision import declare, detection, envs, initialised, install
-from reefnb.provision.artifacts import split_artifact_arguments
+from reefnb.provision import detection
 from reefnb.provision.kernels import is_python, named_kernel
-from reefnb.runs.processes import exclusive
-from reefnb.sharing import mlperf, package, registry, sources
-from reefnb.solution.checks import kernel_call_problems
-from reefnb.solution.manifest import Solution, solution_folder
 from reefnb.solution.notebook import NotebookParameter, notebook_language, notebook_parameters, parameters_schema, read_notebook
 from reefnb.solution.params import read_parameter_file
 
 if TYPE_CHECKING:
     import pandas
 
+    from reefnb.provision import declare, install
     from reefnb.runs.sweeps import SweepProgress
+    from reefnb.sharing import mlperf
+    from reefnb.solution.manifest import Solution
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +74,8 @@ def pip_options(find_links: Sequence[str] = (), no_index: bool = False) -> list[
 
 def named_solution(argument: str | Path | None) -> tuple[str | None, Solution | None]:
     """What a ``--solution`` argument names: a solution folder (its name, and the Solution), else a name as given."""
+    from reefnb.solution.manifest import solution_folder
+
     solution = solution_folder(argument)
     if solution is not None:
         return solution.name, solution
@@ -142,6 +141,8 @@ class NotebookSolution:
 def notebook_solution(notebook: str | Path, within: str | Path | None = None) -> NotebookSolution:
     """The solution of ``notebook``: the ``solution.json`` (in its folder or a parent, inside ``within`` when given)
     whose workflows run it, else the notebook alone. Its workflow: ``run`` if that runs it, else the first that does."""
+    from reefnb.provision import declare
+
     notebook = Path(notebook).resolve()
     manifest = declare.solution_of(notebook)
     inside = manifest is not None and (within is None or manifest.resolve().is_relative_to(Path(within).resolve()))
@@ -165,6 +166,8 @@ class Parameters:
 def parameters(source: str | Path | Solution, workflow: str | None = None) -> Parameters:
     """The parameters of ``workflow``'s notebook (default ``run``) in ``source`` (a solution, its folder or
     manifest), or of a notebook (the workflow of its solution that runs it)."""
+    from reefnb.solution.manifest import Solution
+
     if not isinstance(source, Solution) and Path(source).suffix == ".ipynb":
         found = notebook_solution(source)
         solution, workflow, notebook_path = found.solution, found.workflow, found.notebook
@@ -198,6 +201,8 @@ def validate(path: str | Path) -> Solution:
     """The solution at ``path`` once its manifest and notebooks check out (ManifestError listing the problems), and
     its workflow notebooks call only what the kernel environments reef creates have (``kernel_call_problems``: a
     notebook that calls more fails where ``reef init`` puts it; loading it to run natively is still allowed)."""
+    from reefnb.solution.checks import kernel_call_problems
+
     solution = reefnb.load_solution(path)
     problems = [f"{solution.manifest_path}: {pointer}: {message}" for pointer, message in kernel_call_problems(solution.data, solution.path)]
     if problems:
@@ -231,6 +236,8 @@ class RunOptions:
 
 def untrusted_folder(source: str | Path | Solution | None) -> Path | None:
     """The folder made from a package, with no trust recorded, that ``source`` lies in (``initialised.untrusted_source``)."""
+    from reefnb.provision import initialised
+
     return initialised.untrusted_source(source)
 
 
@@ -238,12 +245,16 @@ def refuse_untrusted(source: str | Path | Solution | None, trust: bool = False, 
     """The one trust rule of every verb that runs a solution's code (run, sweep, benchmark, reproduce, serve,
     ``reefnb.use``, the JupyterLab panel): a folder made from a package runs only with ``trust`` or a trust
     recorded by ``reef init FOLDER --trust``; ReefError (exit 2) naming the folder and how to trust it otherwise."""
+    from reefnb.provision import initialised
+
     if not trust:
         initialised.refuse_untrusted(source, what)
 
 
 def refuse_package(source: str | Path | Solution | None, verb: str) -> None:
     """A package file where a solution is wanted: UsageError (exit 2) naming the verbs that take a package."""
+    from reefnb.sharing import package
+
     if isinstance(source, (str, Path)) and package.is_package(source):
         raise UsageError(
             f"{source}: a package, not a solution: `reef reproduce {source}` runs it and compares, "
@@ -254,6 +265,8 @@ def refuse_package(source: str | Path | Solution | None, verb: str) -> None:
 def run(options: RunOptions, exclusive_process: bool = False) -> dict:
     """Run a workflow (or resume a run) and return its record, whatever its status. ``exclusive_process``: this
     process runs nothing else meanwhile (the ``reef`` command), so orphans reparented to it are the run's."""
+    from reefnb.runs.processes import exclusive
+
     if options.resume:
         if options.solution or options.parameters or options.parameter_file:
             raise UsageError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
@@ -311,6 +324,8 @@ def sweep(options: SweepOptions) -> list[dict]:
 def _ok_places(source: str | Path | Solution, workflow: str) -> dict:
     """The solution's ok runs of ``workflow`` before a sweep: ``ids``, and ``(notebook sha256, parameters)`` -> the
     environments (record ``environment.name``) they ran in."""
+    from reefnb.solution.manifest import Solution
+
     solution = source if isinstance(source, Solution) else reefnb.open_solution(source)
     places: dict[tuple[str, str], set[str]] = {}
     ids = set()
@@ -439,6 +454,7 @@ def frontier_runs(source: str | Path | pandas.DataFrame | None, named: Mapping[s
     objectives: those ``named`` (column or metric name -> min|max), else the defaults (``choose_objectives``).
     ``solution``: the manifest that gives a frame its meaning. ReefError when no run is ok."""
     from reefnb.analysis.dashboard import choose_objectives, declared_objectives  # numpy: loaded by the verbs that rank
+    from reefnb.analysis.frame import metric_meaning, results_and_solution
     from reefnb.analysis.pareto import ok_runs
 
     if source is None or isinstance(source, (str, Path)):
@@ -521,6 +537,7 @@ def pareto(options: ParetoOptions) -> Pareto:
 def dashboard(solution: str | None, output: str | Path, minimise: Sequence[str] = (), maximise: Sequence[str] = ()) -> dict:
     """Write the offline dashboard of the recorded runs (of a solution's name or folder); its path and run count."""
     from reefnb.analysis.dashboard import build_dashboard, choose_objectives, require_runs
+    from reefnb.analysis.frame import results_and_solution
 
     frame, manifest = results_and_solution(solution)
     require_runs(frame, solution)
@@ -570,7 +587,6 @@ class InitPreview:
     foreign: bool  # from a package or registry: its code is not trusted
 
 
-ON_DEMAND = install.ON_DEMAND  # an artifact's status: fetched by the first run that needs it
 _ARTIFACT_REASONS = {"fetch": "reef init downloads it: {}", "generate": "reef init generates it: {}", "fallback": "{}"}
 
 
@@ -582,6 +598,8 @@ def requirement_rows(plan: install.Plan) -> list[dict]:
     marker leaves it out here (another platform's); ``on demand`` for an artifact the first run that needs it
     fetches. Every row that is not ``found`` says why in ``reason``.
     """
+    from reefnb.provision.install import ON_DEMAND  # an artifact's status: fetched by the first run that needs it
+
     rows = [dict(check.as_dict()) for check in plan.checks]
     specs = plan.solution.data.get("artifacts", {})
     for artifact in plan.artifacts:
@@ -598,6 +616,8 @@ def requirement_rows(plan: install.Plan) -> list[dict]:
 def checked_summary(rows: Sequence[dict]) -> str:
     """``all found`` or ``2 missing, 1 unmet``; what is left out on purpose after it (``1 skipped (another
     platform's), 3 on demand``)."""
+    from reefnb.provision.install import ON_DEMAND
+
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -631,6 +651,8 @@ def run_place(solution: Solution, notebook: str | Path | None = None) -> RunPlac
     ``reef init`` made it here (``install.made_environment``), else the kernel its notebook names (``notebook``:
     default the ``run`` workflow's, else the first workflow's). ``reef run``, ``sweep`` and ``benchmark`` run there
     (``runs.execute`` applies the same two functions); a notebook in another language keeps its own kernel."""
+    from reefnb.provision import install
+
     if notebook is None:
         flows = sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
         notebook = flows[0][1].notebook if flows else solution.path
@@ -660,6 +682,8 @@ def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) 
     """The changes ``reef init`` would make (``preview``, from ``preview_init``) said for people, with the move it
     makes: from then on the solution runs in that environment, not on ``place``. ``missing``: some requirement is
     missing where it runs now (the button then says "Install missing")."""
+    from reefnb.provision import envs, install
+
     plan = preview.plan
     changes = []
     if plan.target == "env" and not plan.exists:
@@ -706,6 +730,9 @@ def requirements_here(found: NotebookSolution, declared: Mapping | None = None, 
     JupyterLab sidebar and ``%reef init`` show. ``declared``: the notebook's ``metadata.reef`` as the editor holds
     it (unsaved), for a notebook without a manifest; ``preview``: the ``reef init`` whose changes Install would make
     (default: a plain ``reef init`` of the solution). Nothing changes."""
+    from reefnb.provision import declare, install
+    from reefnb.solution.manifest import Solution
+
     solution = found.solution
     if solution.manifest_path is None:
         metadata = dict(declared) if declared is not None else declare.notebook_declarations(found.notebook)
@@ -725,18 +752,26 @@ def requirements_here(found: NotebookSolution, declared: Mapping | None = None, 
 def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False, origin: str | Path | None = None) -> str | None:
     """Why ``reef init`` would refuse this plan, as ``reefnb.init`` says it (``install.refusal``, the one rule);
     None when it would go ahead."""
+    from reefnb.provision import install
+
     problem = install.refusal(plan, install.InitOptions(yes=yes, trust=trust), foreign=foreign, origin=origin)
     return None if problem is None else str(problem)
 
 
 def _lasting(source: str | Path | Solution) -> str | Path | Solution:
     """A source path made absolute: an install started later (the panel's button) may run in another working folder."""
+    from reefnb.solution.manifest import Solution
+
     return Path(source).resolve() if not isinstance(source, Solution) and Path(source).exists() else source
 
 
 def preview_init(options: InitRequest) -> InitPreview:
     """The plan of ``reef init`` and whether it would refuse; changes nothing (a package is imported first, into a
     temporary folder with ``dry_run``)."""
+    from reefnb.provision import install
+    from reefnb.provision.artifacts import split_artifact_arguments
+    from reefnb.sharing import package, sources
+
     source = _lasting(options.source)
     folder, pinned, foreign = sources.open_init_source(source, dry_run=options.dry_run)
     try:
@@ -797,6 +832,8 @@ def init_requirements_here(request: InitRequest, preview: InitPreview) -> Requir
     """For ``reef init`` of a solution folder here without ``--env``/``--native``: its requirements checked against
     where it runs now, and what this init would change (``preview``); None for a package, a registry's solution or
     a named target (then the plan itself says where it checks)."""
+    from reefnb.solution.manifest import Solution
+
     source = request.source
     if request.environment or request.native or preview.foreign:
         return None
@@ -814,6 +851,9 @@ def init_requirements_here(request: InitRequest, preview: InitPreview) -> Requir
 def notebook_requirements(found: NotebookSolution) -> InitPreview:
     """What ``reef init`` would find and do for a notebook's solution (a notebook without a manifest: what its own
     metadata declares); nothing changes."""
+    from reefnb.provision import declare, install
+    from reefnb.solution.manifest import Solution
+
     solution = found.solution
     if solution.manifest_path is None:
         declared = declare.notebook_declarations(found.notebook)
@@ -826,6 +866,8 @@ def notebook_requirements(found: NotebookSolution) -> InitPreview:
 
 def detect(environment: str | None = None, refresh: bool = False, extra: Sequence[str] = ()) -> dict:
     """The fingerprint of this machine and a python (a reef environment's, else this one): ``reef detect``."""
+    from reefnb.provision import envs
+
     python = envs.get_environment(environment).python if environment else None
     names = [*detection.default_detector_names(), *extra] if extra else None
     return detection.detect(names, python=python, env_name=environment, refresh=refresh)
@@ -834,34 +876,48 @@ def detect(environment: str | None = None, refresh: bool = False, extra: Sequenc
 def create_environment(
     name: str, packages: Sequence[str] = (), python: str | None = None, find_links: Sequence[str] = (), no_index: bool = False, replace: bool = False
 ) -> dict:
+    from reefnb.provision import envs
+
     environment = envs.create_environment(name, list(packages), python=python, pip_options=pip_options(find_links, no_index), replace=replace)
     return dataclasses.asdict(environment)
 
 
 def list_environments() -> list[dict]:
+    from reefnb.provision import envs
+
     return [dataclasses.asdict(environment) for environment in envs.list_environments()]
 
 
 def remove_environment(name: str) -> dict:
+    from reefnb.provision import envs
+
     envs.remove_environment(name)
     return {"removed": name}
 
 
 def initialised_solutions() -> list[dict]:
     """``reef ls``: the solutions initialised here, with their sizes."""
+    from reefnb.provision import initialised
+
     return initialised.list_solutions()
 
 
 def find_solution(name: str) -> dict:
+    from reefnb.provision import initialised
+
     return initialised.find_solution(name)
 
 
 def activation(name: str) -> dict:
+    from reefnb.provision import initialised
+
     return initialised.activation(name)
 
 
 def forget_solution(name: str) -> dict:
     """``reef rm``: forget a solution and remove its environment (never the download cache)."""
+    from reefnb.provision import initialised
+
     return initialised.remove_solution(name)
 
 
@@ -884,14 +940,20 @@ class ArtifactDeclaration:
 
 
 def require(packages: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False) -> declare.Declaration:
+    from reefnb.provision import declare
+
     return declare.declare_packages(list(packages), notebook=notebook, solution=solution, remove=remove)
 
 
 def require_tools(tools: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False) -> declare.Declaration:
+    from reefnb.provision import declare
+
     return declare.declare_tools(list(tools), notebook=notebook, solution=solution, remove=remove)
 
 
 def require_artifact(artifact: ArtifactDeclaration, notebook: str | None = None, solution: str | None = None) -> declare.Declaration:
+    from reefnb.provision import declare
+
     spec = declare.artifact_spec(
         artifact.urls,
         artifact.sha256,
@@ -926,6 +988,9 @@ class ExportOptions:
 def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
     """``reef mlperf submission``: the MLPerf submission tree of a solution's LoadGen runs (``reefnb.sharing.mlperf``);
     the runs it lacks go through ``reef run`` with the solution's trust rule, on ``--env``/``--kernel``."""
+    from reefnb.runs.processes import exclusive
+    from reefnb.sharing import mlperf
+
     refuse_package(options.solution, "mlperf submission")
     mlperf.check_options(options)
 
@@ -967,12 +1032,15 @@ class ReproduceOptions:
 
 
 def is_package(source: str | Path) -> bool:
+    from reefnb.sharing import package
+
     return package.is_package(source)
 
 
 def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None] | None = None) -> dict:
     """Rerun the expected experiments and judge every metric; the report (``verdict``: ``REPRODUCED`` when all hold)."""
     from reefnb.analysis import reproduce as reproduction  # papermill: loaded by the verbs that run notebooks
+    from reefnb.sharing import package
 
     if not package.is_package(options.source):  # a package file is imported, then needs trust (the core's rule)
         refuse_untrusted(options.source, options.trust)
@@ -996,23 +1064,33 @@ def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None]
 
 
 def add_registry(name: str, url: str) -> dict:
+    from reefnb.sharing import registry
+
     return registry.add_registry(name, url)
 
 
 def remove_registry(name: str) -> dict:
+    from reefnb.sharing import registry
+
     return registry.remove_registry(name)
 
 
 def list_registries() -> list[dict]:
+    from reefnb.sharing import registry
+
     return registry.list_registries()
 
 
 def configure_registry(name: str, signers: Mapping[str, str] | None = None, remove: Sequence[str] = (), require_signatures: bool | None = None) -> dict:
     """Who may sign a registry's packages (identity -> OpenSSH public key file), and whether signatures are required."""
+    from reefnb.sharing import registry
+
     return registry.configure(name, dict(signers or {}), list(remove), require_signatures)
 
 
 def forget_pin(spec: str | None = None, registry_name: str | None = None, signers: bool = False) -> list[dict]:
+    from reefnb.sharing import registry
+
     return registry.forget(spec, registry=registry_name, signers=signers)
 
 

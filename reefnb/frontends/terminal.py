@@ -372,8 +372,10 @@ def cmd_reproduce(args, out: TextIO) -> Result:
 
 
 def cmd_mlperf(args, out: TextIO) -> Result:
+    from reefnb.sharing.mlperf import SubmissionOptions
+
     trust = args.trust or _asked_trust(args, out, args.solution)
-    options = options_from(commands.mlperf.SubmissionOptions, args, trust=trust, parameters=dict(args.parameter))
+    options = options_from(SubmissionOptions, args, trust=trust, parameters=dict(args.parameter))
     result = commands.mlperf_submission(options)
     if not args.json:
         for scenario in result["scenarios"]:

@@ -866,9 +866,11 @@ def notebook_requirements(found: NotebookSolution) -> InitPreview:
 
 def detect(environment: str | None = None, refresh: bool = False, extra: Sequence[str] = ()) -> dict:
     """The fingerprint of this machine and a python (a reef environment's, else this one): ``reef detect``."""
-    from reefnb.provision import envs
+    python = None
+    if environment:
+        from reefnb.provision import envs
 
-    python = envs.get_environment(environment).python if environment else None
+        python = envs.get_environment(environment).python
     names = [*detection.default_detector_names(), *extra] if extra else None
     return detection.detect(names, python=python, env_name=environment, refresh=refresh)
 

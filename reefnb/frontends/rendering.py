@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 from reefnb.common.exceptions import ReefError
 from reefnb.common.units import format_size
 from reefnb.kernel.recording import MAX_METRIC_BYTES_VARIABLE, MAX_METRICS_VARIABLE, decode_value
-from reefnb.runs.attachments import attachment_lines
-from reefnb.runs.telemetry import summary_line
 
 if TYPE_CHECKING:
     import pandas
@@ -98,6 +96,8 @@ class RunView:
 
 def run_view(record: dict) -> RunView:
     """The view of a run record (``reefnb.run``'s result, or one from the store)."""
+    from reefnb.runs.telemetry import summary_line  # psutil: loaded by the verbs that show a run, not by `reef detect`
+
     named = record.get("solution") or {}
     metrics = []
     for name, metric in (record.get("metrics") or {}).items():
@@ -138,6 +138,8 @@ def record_text(record: dict, short: bool = False) -> str:
     if view.system:
         lines.append(f"  system: {view.system}")
     if view.has_files:
+        from reefnb.runs.attachments import attachment_lines
+
         lines += attachment_lines(record)
     return "\n".join(lines)
 

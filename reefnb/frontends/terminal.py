@@ -4,8 +4,8 @@ JSON ``reefnb.frontends.cli`` writes).
 A verb function takes the parsed arguments and ``out``, calls ``reefnb.frontends.commands`` and returns
 ``(exit code, JSON-able result)``; it prints its text unless ``--json`` was given.
 
-The verbs that run no notebook answer at once: what loads papermill, numpy or tornado (reproduction, the
-dashboard's formats, ``reef serve``) is imported by the verb that uses it, here and in the command layer
+The verbs that run no notebook answer at once: the core is imported by the verb that uses it, here and in the
+command layer, so that `reef detect` loads detection and not papermill, numpy, tornado, packaging or the store
 (``tests/frontends/test_cli_imports.py`` checks what ``reef detect``, ``ls``, ``rm``, ``results`` and ``export`` load).
 """
 
@@ -21,9 +21,7 @@ from reefnb.common.exceptions import InitError, ManifestError, RecordPending, Re
 from reefnb.frontends import commands
 from reefnb.frontends.arguments import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, options_from
 from reefnb.frontends.rendering import TERMINAL_FIELDS, display_columns, format_size, record_text, with_units
-from reefnb.provision.declare import declaration_lines
 from reefnb.provision.detection import format_fingerprint
-from reefnb.provision.install import plan_lines
 
 Result = tuple[int, Any]
 NO_ENVIRONMENTS = "no environments (create one with `reef env create NAME PKG...`)"
@@ -175,6 +173,8 @@ def cmd_detect(args, out: TextIO) -> Result:
 
 
 def cmd_init(args, out: TextIO) -> Result:
+    from reefnb.provision.install import plan_lines
+
     def on_plan(plan) -> None:
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
@@ -287,6 +287,8 @@ def cmd_artifact(args, out: TextIO) -> Result:
 
 def _declared(args, out: TextIO, declaration) -> Result:
     """A declaration is stored even when it is not met here: the lines say so, the exit code stays 0."""
+    from reefnb.provision.declare import declaration_lines
+
     if not args.json:
         print("\n".join(declaration_lines(declaration)), file=out)
     return EXIT_OK, declaration.as_dict()
@@ -358,6 +360,7 @@ def cmd_import(args, out: TextIO) -> Result:
 
 def cmd_reproduce(args, out: TextIO) -> Result:
     from reefnb.analysis.reproduce import REPRODUCED, report_lines  # papermill: only the verbs that run notebooks load it
+    from reefnb.provision.install import plan_lines
 
     trust = args.trust or _asked_trust(args, out, args.source, packages=True)
 

@@ -149,6 +149,8 @@ def test_the_compliance_runs_are_recorded_verified_and_written(its_home):
         ("TEST01", False, {"verify_performance.txt": True, "verify_accuracy.txt": True}),
         ("TEST04", False, {"verify_performance.txt": True}),
     ]
+    replaced = [test["replaced"] for test in scenario["compliance"] if test["replaced"]]  # run again after a failure
+    assert all(re.match(r"run \S+: verify_\w+\.txt: TEST FAIL: ", why) for why in replaced), replaced
     store = reefnb.default_store()
     folder = _scenario(built.output)
     for test in scenario["compliance"]:

@@ -134,6 +134,7 @@ class ComplianceRun:
     record: dict
     reused: bool
     verified: dict[str, Verification] = field(default_factory=dict)
+    replaced: str | None = None  # the earlier run of the test that failed its verification, and why
 
 
 @dataclass
@@ -402,8 +403,9 @@ def verify_compliance(runs: ScenarioRuns, test: str, record: dict) -> dict[str, 
 
 def gather_compliance(solution: Solution, settings: dict, gathered: list[ScenarioRuns], profile: str, runner: Runner, chosen: dict | None = None) -> None:
     """Each scenario's compliance runs (closed division): the newest recorded run that matches, else one run now (mode
-    performance, the compliance parameter set), verified. A recorded run that fails its verification is run once more
-    (the machine may have changed since); a verification that still fails is refused in one line, before the tree."""
+    performance, the compliance parameter set), verified. A run that fails its verification is run once more (a recorded
+    one may be of another state of the machine, a latency of a busy moment), said in the README; a verification that
+    still fails is refused in one line, before the tree."""
     for runs in gathered:
         for test in compliance_tests(settings):
             parameters = compliance_parameters(solution, settings, runs.scenario, profile, test, chosen)
@@ -413,14 +415,23 @@ def gather_compliance(solution: Solution, settings: dict, gathered: list[Scenari
                     found = record
             run = ComplianceRun(test, found or _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=found is not None)
             run.verified = verify_compliance(runs, test, run.record)
-            if run.reused and not all(result.passed for result in run.verified.values()):
-                run = ComplianceRun(test, _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=False)
+            failed = _first_failure(run)
+            if failed:
+                run = ComplianceRun(test, _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=False, replaced=failed)
                 run.verified = verify_compliance(runs, test, run.record)
             for name, result in run.verified.items():
                 if not result.passed:
                     why = next(line for line in result.lines if line.startswith("TEST FAIL"))
                     raise ComplianceFailed(f"{runs.scenario} {test} (run {run.record['run_id']}): {name}: {why}: no closed tree is written")
             runs.compliance.append(run)
+
+
+def _first_failure(run: ComplianceRun) -> str | None:
+    """``run RUN_ID: FILE: TEST FAIL: why`` of the first verification that failed (None: all passed)."""
+    for name, result in run.verified.items():
+        if not result.passed:
+            return f"run {run.record['run_id']}: {name}: {next(line for line in result.lines if line.startswith('TEST FAIL'))}"
+    return None
 
 
 def run_folder_files(record: dict) -> Path:
@@ -558,7 +569,8 @@ def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchm
         for run in runs.compliance:
             verdicts = "; ".join(f"{name}: {result.lines[-1]}" for name, result in run.verified.items())
             how = "recorded before" if run.reused else "run for this submission"
-            lines.append(f"- {run.test}: reef run `{run.record['run_id']}` ({how}): {verdicts}")
+            again = f", run again after {run.replaced}" if run.replaced else ""
+            lines.append(f"- {run.test}: reef run `{run.record['run_id']}` ({how}{again}): {verdicts}")
     if failures:
         lines += ["", "## What the submission checker refuses in this tree", "", "This tree is not a valid submission. The round's checker fails:", ""]
         lines += [f"- `{name}`: {why}" for name, why in failures.items()]
@@ -648,9 +660,11 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
         source = f"--system {options.system}" if options.system else "no --system file"
         raise UsageError(f"{source}: missing the system description fields only a person can give: {', '.join(missing)} (docs/mlperf.md)")
     _check_values(given)
-    gathered = gather_runs(solution, settings, scenarios, profile, runner, options.parameters)
-    if options.division == "closed":
-        gather_compliance(solution, settings, gathered, profile, runner, options.parameters)
+    gathered = []
+    for scenario in scenarios:  # a scenario's compliance tests right after its runs: the same state of the machine
+        gathered += gather_runs(solution, settings, [scenario], profile, runner, options.parameters)
+        if options.division == "closed":
+            gather_compliance(solution, settings, gathered[-1:], profile, runner, options.parameters)
     failures = known_failures(settings, options.division, profile, gathered)
     system, _ = system_description(gathered[0].performance.get("environment") or host, given, options.submitter, options.division, settings["frameworks"])
     output = Path(options.output)
@@ -686,6 +700,7 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
                         "run": run.record["run_id"],
                         "reused": run.reused,
                         "verified": {name: check.passed for name, check in run.verified.items()},
+                        "replaced": run.replaced,
                     }
                     for run in runs.compliance
                 ],

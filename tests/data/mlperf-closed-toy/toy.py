@@ -38,9 +38,10 @@ def make_dataset(target: Path) -> None:
 class Detector:
     """Answers sample ``i`` (the set's ``images[i]``) with float32 rows ``index, ymin, xmin, ymax, xmax, score, class``
     (normalised), the true boxes moved by a jitter seeded by the index: the same answer every time. Calls are paced to
-    ``rate`` samples per second from the first one (a late wake-up is made up by the next call)."""
+    ``rate`` samples per second from the first one (a late wake-up is made up by the next call); with ``latency``
+    (seconds), each call takes that long instead (SingleStream, MultiStream: one query per call)."""
 
-    def __init__(self, dataset: Path, rate: float):
+    def __init__(self, dataset: Path, rate: float, latency: float | None = None):
         data = json.loads((Path(dataset) / "annotations.json").read_text(encoding="utf-8"))
         self.images = data["images"]
         boxes: dict[int, list] = {}
@@ -48,7 +49,7 @@ class Detector:
             boxes.setdefault(annotation["image_id"], []).append(annotation)
         self.boxes = [boxes.get(image["id"], []) for image in self.images]
         self.answers = [self.answer(index).tobytes() for index in range(len(self.images))]  # answering costs no time
-        self.rate = rate
+        self.rate, self.latency = rate, latency
         self.started: float | None = None
         self.answered = 0
 
@@ -67,5 +68,6 @@ class Detector:
         self.started = now if self.started is None else self.started
         self.answered += len(indices)
         answers = [self.answers[index] for index in indices]
-        time.sleep(max(0.0, self.started + self.answered / self.rate - time.perf_counter()))
+        due = now + self.latency if self.latency is not None else self.started + self.answered / self.rate
+        time.sleep(max(0.0, due - time.perf_counter()))
         return answers

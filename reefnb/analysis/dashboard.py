@@ -14,16 +14,16 @@ but the page's own).
 from __future__ import annotations
 
 import html
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import combinations
+from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from reefnb.analysis.frame import metric_meaning
+from reefnb.analysis.frame import metric_meaning, with_parameter_defaults
 from reefnb.analysis.pareto import normalise_objectives, ok_runs
 from reefnb.analysis.plots import REFERENCE_DETAILS, offline_page, pareto_chart
 from reefnb.analysis.series import runs_series
@@ -34,14 +34,11 @@ from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
 from reefnb.runs.store import default_store
 from reefnb.solution.confinement import PathOutside, resolve_inside
-from reefnb.solution.notebook import notebook_parameters, read_notebook
 
 if TYPE_CHECKING:
     import pandas
 
     from reefnb.solution.manifest import Solution
-
-log = logging.getLogger(__name__)
 
 MAX_DETAIL_ROWS = 500
 MAX_CHARTS = 3
@@ -209,7 +206,7 @@ def dashboard_html(
     charts = _pareto_charts(page)
     series = runs_series(frame["run_id"]) if "run_id" in frame and len(frame) else None
     if series is not None and len(series):  # numbers and run ids only: nothing to scrub
-        charts.append(("telemetry", telemetry.series_chart(series).to_dict()))
+        charts.append(("telemetry", telemetry.series_chart(series).to_dict(validate=False)))
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
@@ -247,7 +244,7 @@ def _pareto_charts(page: _Page) -> list[tuple[str, dict]]:
             metrics=page.metrics,
             dataset="dataset",
         )
-        charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict()))
+        charts.append((f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}", chart.to_dict(validate=False)))
     return charts
 
 
@@ -371,9 +368,11 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
     import pandas
 
     rows = []
-    defaults = _Defaults(solution)
-    for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
-        matching = satisfying_runs(frame, solution, expectation, defaults(expectation.get("workflow", "run")))
+    expectations = solution.data.get("expected", []) if solution else []
+    pinned = {f"param.{name}" for expectation in expectations for name in expected_parameters(solution, expectation)}
+    frame = with_parameter_defaults(frame.assign(**{column: None for column in pinned - set(frame.columns)}), solution)
+    for index, expectation in enumerate(expectations):
+        matching = satisfying_runs(frame, solution, expectation)
         parameters = _parameters_text(expectation)
         for metric, spec in expectation["metrics"].items():
             column = f"metric.{metric}"
@@ -405,48 +404,22 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
     return pandas.DataFrame(rows)
 
 
-def satisfying_runs(frame: pandas.DataFrame, solution: Solution, expectation: dict, defaults: Mapping[str, Any] | None = None) -> pandas.DataFrame:
+def satisfying_runs(frame: pandas.DataFrame, solution: Solution, expectation: dict) -> pandas.DataFrame:
     """The ok runs of ``frame`` whose parameters satisfy ``expectation``: each parameter that defines it (its workflow's
     defaults with its own on top, as ``reef reproduce`` runs it) has the expected value or one its ``satisfied_by``
-    accepts (a run with mode=both measured accuracy too). A run recorded before a parameter existed ran with that
-    parameter's declared default (``defaults``: the notebook's, by name), and counts with it."""
-    import pandas
-
+    accepts (a run with mode=both measured accuracy too). ``frame`` holds the defaults a run was not given
+    (``with_parameter_defaults``: a run recorded before a parameter existed counts with its declared default)."""
     matching = ok_runs(frame)
     accepted = expectation.get("satisfied_by", {})
     for name, value in expected_parameters(solution, expectation).items():
         column = f"param.{name}"
-        values = matching[column] if column in matching else pandas.Series(None, index=matching.index, dtype=object)
-        if defaults and name in defaults and values.isna().any():
-            values = values.astype(object).where(values.notna(), defaults[name])
-        mask = _equal(values, value)
+        if column not in matching:
+            return matching.iloc[0:0]
+        mask = _equal(matching[column], value)
         for other in accepted.get(name, []):
-            mask |= _equal(values, other)
+            mask |= _equal(matching[column], other)
         matching = matching[mask.fillna(False).astype(bool)]
     return matching
-
-
-class _Defaults:
-    """The declared defaults of each workflow's notebook parameters (name -> value; literal defaults only), read once."""
-
-    def __init__(self, solution: Solution | None) -> None:
-        self.solution = solution
-        self.read: dict[str, dict[str, Any]] = {}
-
-    def __call__(self, workflow: str) -> dict[str, Any]:
-        if workflow not in self.read:
-            self.read[workflow] = {}
-            if self.solution is not None and workflow in self.solution.workflows:
-                try:
-                    declared = notebook_parameters(read_notebook(self.solution.workflow(workflow).notebook))
-                except ReefError as error:  # an unreadable notebook: runs without a parameter match nothing
-                    log.warning("%s", error)
-                    declared = {}
-                for name, parameter in declared.items():
-                    schema = parameter.schema()
-                    if "default" in schema:
-                        self.read[workflow][name] = schema["default"]
-        return self.read[workflow]
 
 
 def _parameters_text(expectation: dict) -> str:
@@ -486,27 +459,55 @@ def _formatted(frame: pandas.DataFrame, metrics: dict[str, dict]) -> pandas.Data
 
 
 def format_metric(value: Any, spec: dict) -> str:
-    """A metric's value as text: in its ``format`` (a Python format spec) when it declares one, with its ``unit``."""
+    """A metric's value as text: in its ``format`` (a Python format spec) when it declares one, else as a number is
+    read (``format_number``), with its ``unit``: "10,000 points", not "1e+04 points"."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
-    if spec.get("format") and isinstance(value, (int, float)):
+    if spec.get("format") and isinstance(value, Real) and not isinstance(value, bool):
         try:
             text = format(value, spec["format"])
         except (TypeError, ValueError):
-            text = str(value)
-    elif isinstance(value, float):
-        text = f"{value:.4g}"
+            text = format_number(value)
     else:
-        text = str(value)
+        text = format_number(value)
     return text + (f" {spec['unit']}" if spec.get("unit") else "")
+
+
+def format_number(value: Any) -> str:
+    """A number in decimal notation with thousands separators: whole numbers whole (10,000), others to 4 significant
+    digits (0.5630 as 0.563, 12,345.6 as 12,346); only a magnitude under 0.001 or from 1e15 in scientific notation."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return str(value)
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return str(number)
+    if abs(number) >= 1e15 or (number and abs(number) < 1e-3):
+        return f"{number:.4g}"
+    if isinstance(value, Integral) or number.is_integer():
+        return f"{int(number):,}"
+    if abs(number) >= 1000:
+        return f"{number:,.0f}"
+    return f"{number:.4g}"
 
 
 def _table_html(frame: pandas.DataFrame) -> str:
     if frame.empty:
         return "<p>No runs.</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join("<tr>" + "".join(f"<td>{_cell_html(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _cell_html(value: Any) -> str:
+    """A table cell's content, escaped; a web address (a reference row's source) as a link named by its host and last
+    part, so that it does not make its column as wide as the address."""
+    text = "" if value is None else str(value)
+    parts = urlsplit(text) if text.startswith(("https://", "http://")) and " " not in text else None
+    if parts is None or not parts.netloc:
+        return html.escape(text)
+    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    shown = parts.netloc + ("/…/" + last if last else "")
+    return f'<a href="{html.escape(text)}" title="{html.escape(text)}">{html.escape(shown)}</a>'
 
 
 def _scrubbed_files(files: pandas.DataFrame, scrubber: Scrubber) -> pandas.DataFrame:
@@ -532,7 +533,7 @@ def _files_html(files: pandas.DataFrame) -> str:
         if isinstance(row["link"], str) and row["link"]:
             cells[columns.index("file")] = f'<a href="{html.escape(quote(row["link"]))}">{cells[columns.index("file")]}</a>'
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    return f'<table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<div class="table"><table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def require_runs(frame: pandas.DataFrame, solution: str | None) -> None:
@@ -541,10 +542,19 @@ def require_runs(frame: pandas.DataFrame, solution: str | None) -> None:
 
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; }
-th { background: #f3f3f3; }
-.meta { color: #666; }
-.chart { margin-bottom: 1.5em; }
+:root { color-scheme: light dark; --text: #222; --muted: #666; --line: #ddd; --head: #f3f3f3; --link: #0b5cad; }
+@media (prefers-color-scheme: dark) {
+  :root { --text: #e4e4e4; --muted: #aaa; --line: #444; --head: #2a2a2a; --link: #8cc4ff; }
+  body { background: #181818; }
+  .chart svg { filter: invert(0.92) hue-rotate(180deg); }  /* Vega draws for a white page: the same chart, its colours turned */
+}
+body { font-family: system-ui, sans-serif; margin: 2em; color: var(--text); max-width: 100%; }
+a { color: var(--link); }
+.table { max-width: 100%; overflow-x: auto; margin: 0.5em 0 1.5em; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { border: 1px solid var(--line); padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+td { max-width: 32em; overflow-wrap: break-word; }
+th { background: var(--head); }
+.meta, .hint { color: var(--muted); }
+.chart { margin-bottom: 1.5em; max-width: 100%; overflow-x: auto; }
 """

@@ -12,6 +12,8 @@ other (``reefnb.common.pages``), Vega's expressions evaluated by its interpreter
 from __future__ import annotations
 
 import html
+import logging
+import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -22,16 +24,24 @@ from typing import TYPE_CHECKING, Any
 from reefnb.analysis.frame import recorded_meaning
 from reefnb.analysis.pareto import normalise_objectives, pareto_mask
 from reefnb.common.exceptions import ReefError
+from reefnb.common.files import write_text_atomically
 from reefnb.common.pages import json_script, security_policy
+from reefnb.common.paths import reef_home
 
 if TYPE_CHECKING:
     import altair
     import pandas
 
+log = logging.getLogger(__name__)
+
 MAX_POINTS = 4_000  # rows sent to the browser, frontier included (Altair's limit is 5,000)
 DETAIL_ROWS = 12
 SAVE_FORMATS = (".html", ".png", ".svg", ".json")
 REFERENCE_DETAILS = ("dataset", "images", "model", "input_size")  # what a reference row was measured on
+REFERENCE_NAME = ("round", "system", "param.scenario", "scenario")  # what a reference point is labelled with, where the table has them
+LABEL_FONT_SIZE = 10
+LABEL_CHARACTER_WIDTH = 6.2  # pixels, a generous average of a 10 px sans-serif font: a label's box is estimated, not measured
+MARK_RADIUS = 7  # pixels: a reference diamond of size 140
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ def _drawn_chart(runs: _ChartRuns, options: _ChartOptions) -> altair.VConcatChar
     if runs.dataset:
         encoding["shape"] = alt.Shape(f"{_field(runs.dataset)}:N", title="data set")
     selections = [brush, *([click] if click else [])]
-    layers = [*_run_layers(data, x, y, encoding, selections, options.zoom), *_reference_layers(runs.references, x, y, runs.tooltip)]
+    layers = [*_run_layers(data, x, y, encoding, selections, options.zoom), *_reference_layers(runs, options)]
     title = options.title or f"{y.removeprefix('metric.')} vs {x.removeprefix('metric.')}"
     scatter = alt.layer(*layers).properties(
         width=options.width,
@@ -181,11 +191,10 @@ def _chart_axis(runs: _ChartRuns, column: str, log: bool, kind: type) -> Any:
 
     label = column.removeprefix("metric.") + (f" ({runs.units[column]})" if column in runs.units else "")
     arrow = " ↓" if runs.objectives[column] == "min" else " ↑"
-    values = [runs.data[column]] + ([_numeric(runs.references[column])] if runs.references is not None else [])
     return kind(
         f"{_field(column)}:Q",
         title=label + arrow,
-        scale=_scale(values, log),
+        scale=_scale(_axis_values(runs, column), log),
         axis=alt.Axis(tickCount=6, format=_axis_format(runs.metrics.get(column.removeprefix("metric."), {}))),
     )
 
@@ -233,24 +242,94 @@ def _run_layers(data: pandas.DataFrame, x: str, y: str, encoding: dict[str, Any]
     return [frontier, points]
 
 
-def _reference_layers(references: pandas.DataFrame | None, x: str, y: str, tooltip: Sequence[str]) -> list:
-    """Reference rows as black diamonds, labelled with the data set they were measured on when they name one."""
+def _reference_layers(runs: _ChartRuns, options: _ChartOptions) -> list:
+    """Reference rows as black diamonds, each labelled with its round, system and scenario (``reference_names``); the
+    labels are laid out so that none overlaps another or a diamond (``label_places``), a line joining a moved one to its point."""
+    references, x, y = runs.references, runs.x, runs.y
     if references is None:
         return []
     import altair as alt
 
-    columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *tooltip]) if c in references]
-    ref = _json_safe(references[columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y]))
-    layers = [
+    columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *runs.tooltip]) if c in references]
+    ref = references[columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y])
+    if ref.empty:
+        return []
+    width, height = (options.width if isinstance(options.width, int) else 480), options.height
+    scales = (
+        _Axis(_domain(_axis_values(runs, x), options.log_x), options.log_x, width, False),
+        _Axis(_domain(_axis_values(runs, y), options.log_y), options.log_y, height, True),
+    )
+    names = reference_names(references.loc[ref.index])
+    places = label_places(list(zip(ref[x], ref[y], strict=True)), names, scales)
+    ref = _json_safe(ref.assign(reference_name=names, label_x=[p[0] for p in places], label_y=[p[1] for p in places], end_x=[p[2] for p in places]))
+    position = {"x": alt.X(f"{_field(x)}:Q"), "y": alt.Y(f"{_field(y)}:Q")}
+    at_label = {"x": alt.X("label_x:Q"), "y": alt.Y("label_y:Q")}
+    return [
+        alt.Chart(ref).mark_rule(color="#777", strokeWidth=0.8).encode(**position, x2="end_x:Q", y2="label_y:Q"),
         alt.Chart(ref)
         .mark_point(shape="diamond", size=140, filled=True, color="black")
-        .encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in columns])
+        .encode(**position, tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in columns]),
+        alt.Chart(ref).mark_text(align="left", baseline="middle", fontSize=LABEL_FONT_SIZE, color="#222").encode(**at_label, text="reference_name:N"),
     ]
-    if "dataset" in ref:  # say on the chart where the reference results were measured
-        layers.append(
-            alt.Chart(ref).mark_text(align="left", dx=8, dy=-6, fontSize=10, color="#333").encode(x=f"{_field(x)}:Q", y=f"{_field(y)}:Q", text="dataset:N")
-        )
-    return layers
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """How an axis maps data to pixels: its domain, log or linear, its length in pixels, and whether it grows upwards."""
+
+    domain: tuple[float, float] | None
+    log: bool
+    length: float
+    upwards: bool
+
+    def pixel(self, value: float) -> float:
+        low, high = self.domain or (value - 1, value + 1)
+        share = (math.log(value / low) / math.log(high / low)) if self.log and value > 0 else (value - low) / ((high - low) or 1)
+        return self.length * (1 - share if self.upwards else share)
+
+    def value(self, pixel: float) -> float:
+        low, high = self.domain or (0.0, 1.0)
+        share = 1 - pixel / self.length if self.upwards else pixel / self.length
+        return low * (high / low) ** share if self.log else low + share * (high - low)
+
+
+def reference_names(references: pandas.DataFrame) -> list[str]:
+    """A short name for each reference row: its round, system and scenario where the table has them (``v0.7
+    AGX_Xavier_TRT SingleStream``), else its label."""
+    parts = [column for column in REFERENCE_NAME if column in references]
+    names = []
+    for _, row in references.iterrows():
+        words = [str(row[column]) for column in parts if isinstance(row[column], str) and row[column].strip()]
+        names.append(" ".join(words) or str(row.get("label", "")))
+    return names
+
+
+def label_places(points: list[tuple[float, float]], names: list[str], scales: tuple[_Axis, _Axis]) -> list[tuple[float, float, float]]:
+    """Where each point's label goes (data units: its left end's x, its middle's y, and the x where the line from the
+    point ends): beside the point, right of it when it fits, else left; moved up or down by a line at a time until it
+    overlaps no label placed before and no other point. Sizes are estimated from the font (no browser here)."""
+    x_axis, y_axis = scales
+    pixels = [(x_axis.pixel(x), y_axis.pixel(y)) for x, y in points]
+    marks = [(px - MARK_RADIUS, py - MARK_RADIUS, px + MARK_RADIUS, py + MARK_RADIUS) for px, py in pixels]
+    placed: list[tuple[float, float, float, float]] = []
+    places: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * len(points)
+    line = LABEL_FONT_SIZE + 3
+    for index in sorted(range(len(points)), key=lambda i: (pixels[i][1], pixels[i][0])):
+        px, py = pixels[index]
+        width = LABEL_CHARACTER_WIDTH * len(names[index])
+        right = px + MARK_RADIUS + 3 + width <= x_axis.length
+        left = px + MARK_RADIUS + 3 if right else px - MARK_RADIUS - 3 - width
+        others = placed + [mark for position, mark in enumerate(marks) if position != index]
+        for step in range(0, 4 * len(points) + 2):  # in place, then a line up, a line down, two lines up...
+            shift = line * ((step + 1) // 2) * (-1 if step % 2 else 1)
+            box = (left, py + shift - line / 2, left + width, py + shift + line / 2)
+            inside = 0 <= box[1] and box[3] <= y_axis.length
+            if inside and not any(box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3] for o in others):
+                break
+        placed.append(box)
+        end = left if right else left + width
+        places[index] = (x_axis.value(left), y_axis.value(py + shift), x_axis.value(end))
+    return places
 
 
 def _subtitle(data: pandas.DataFrame, total: int, assumed: list[str]) -> str:
@@ -263,26 +342,33 @@ def _subtitle(data: pandas.DataFrame, total: int, assumed: list[str]) -> str:
     return subtitle
 
 
-def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: Any = None, rows: int = DETAIL_ROWS) -> altair.HConcatChart:
-    """A text table of the rows inside the brush (and the clicked run), first ``rows`` of them."""
+def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: Any = None, rows: int = DETAIL_ROWS) -> altair.VConcatChart:
+    """A text table of the runs inside the brush and the clicked run, first ``rows`` of them: empty, with a hint in
+    its place, while nothing is selected. Numbers in decimal notation (10,000, not 1e+4)."""
     import altair as alt
 
-    base = alt.Chart(data).transform_filter(brush)
-    if click is not None:
-        base = base.transform_filter(click)
-    base = base.transform_window(row="row_number()").transform_filter(f"datum.row <= {rows}")
+    selected = [{"param": brush.name, "empty": False}, *([{"param": click.name, "empty": False}] if click is not None else [])]
+    base = alt.Chart(data).transform_filter({"or": selected}).transform_window(row="row_number()").transform_filter(f"datum.row <= {rows}")
+    stores = " && ".join(f"!length(data('{selection['param']}_store'))" for selection in selected)
+    hint = (
+        alt.Chart(alt.Data(values=[{"hint": "Nothing selected: drag across the chart or click a point to list runs here."}]))
+        .mark_text(align="left", baseline="middle", fontSize=11, fontStyle="italic", color="#666")
+        .encode(text="hint:N", y=alt.value(7), x=alt.value(0))
+        .transform_filter(stores)
+        .properties(height=14, width=110)
+    )
     cells = []
     for column in columns:
         if column not in data:
             continue
         kind = data[column].dtype.kind
-        text = alt.Text(f"{_field(column)}:Q", format=".4~g") if kind == "f" else alt.Text(f"{_field(column)}:N")
+        text = alt.Text(f"{_field(column)}:Q", format=",.4~r") if kind in "iuf" else alt.Text(f"{_field(column)}:N")
         cells.append(
             base.mark_text(align="left", baseline="middle", fontSize=11)
             .encode(y=alt.Y("row:O", axis=None), text=text)
             .properties(title=column.removeprefix("metric.").removeprefix("param."), width=110)
         )
-    return alt.hconcat(*cells).properties(title="selected runs (drag to brush, click a point; double-click clears)")
+    return alt.vconcat(alt.hconcat(*cells), hint, spacing=2).properties(title="selected runs (drag to brush, click a point; double-click clears)")
 
 
 def drawn_rows(frame: pandas.DataFrame, objectives: Mapping[str, str], max_points: int = MAX_POINTS) -> tuple[pandas.DataFrame, int]:
@@ -359,11 +445,7 @@ def offline_page(title: str, body: str, specs: Mapping[str, dict], style: str = 
     """
     scripts = []
     if specs:
-        import vl_convert
-        from altair.utils._importers import vl_version_for_vl_convert
-
-        bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
-        scripts = [_inline_code(bundle), _DRAW_CHARTS]
+        scripts = [_inline_code(vega_bundle()), _DRAW_CHARTS]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -381,6 +463,27 @@ def offline_page(title: str, body: str, specs: Mapping[str, dict], style: str = 
         "</html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"
+
+
+def vega_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one script (vl-convert's bundle for Altair's Vega-Lite version), kept in
+    ``$REEF_HOME/cache/vega/`` under both versions: vl-convert builds it in 3-10 s on every first call of a process."""
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    version = vl_version_for_vl_convert()
+    path = reef_home() / "cache" / "vega" / f"bundle-{vl_convert.__version__}-{version}.js"
+    try:
+        with path.open(encoding="utf-8", newline="") as kept:  # as written: no line end translated
+            return kept.read()
+    except (OSError, UnicodeDecodeError):
+        bundle = vl_convert.javascript_bundle(vl_version=version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(path, bundle)
+    except OSError as error:  # a read-only home: the page is written all the same
+        log.info("the Vega bundle is not kept in %s: %s", path.parent, error.strerror or error)
+    return bundle
 
 
 def _inline_code(code: str) -> str:
@@ -416,21 +519,35 @@ def _numeric(values: pandas.Series) -> pandas.Series:
     return values if values.dtype.kind in "iuf" else pandas.to_numeric(values, errors="coerce")
 
 
-def _scale(columns: list[pandas.Series], log: bool) -> Any:
-    """A scale over the data's own range (a little padding), so the ticks say where the values are."""
-    import altair as alt
+def _axis_values(runs: _ChartRuns, column: str) -> list[pandas.Series]:
+    """The values an axis covers: the runs' and the reference rows'."""
+    return [runs.data[column]] + ([_numeric(runs.references[column])] if runs.references is not None else [])
+
+
+def _domain(columns: list[pandas.Series], log: bool) -> tuple[float, float] | None:
+    """The data's own range with a little padding (None: no values), so the ticks say where the values are."""
     import pandas
 
     values = pandas.concat(columns).dropna()
     if log:
         values = values[values > 0]
     if values.empty:
-        return alt.Scale(type="log") if log else alt.Scale(zero=False)
+        return None
     low, high = float(values.min()), float(values.max())
     if log:
-        return alt.Scale(type="log", domain=[low / 1.1, high * 1.1], nice=False)
+        return (low / 1.1, high * 1.1)
     pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
-    return alt.Scale(zero=False, nice=False, domain=[low - pad, high + pad])
+    return (low - pad, high + pad)
+
+
+def _scale(columns: list[pandas.Series], log: bool) -> Any:
+    """A scale over ``_domain``, not rounded to nice values."""
+    import altair as alt
+
+    domain = _domain(columns, log)
+    if domain is None:
+        return alt.Scale(type="log") if log else alt.Scale(zero=False)
+    return alt.Scale(type="log", domain=list(domain), nice=False) if log else alt.Scale(zero=False, nice=False, domain=list(domain))
 
 
 def _axis_format(spec: Mapping) -> Any:

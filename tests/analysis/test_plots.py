@@ -38,18 +38,21 @@ def test_chart_spec_has_frontier_step_line_tooltips_colour_reference_and_linked_
     frame = runs(200)
     reference = pd.DataFrame({"label": ["official"], "metric.time_ms": [20.0], "metric.abs_error": [0.1]})
     spec = pareto_chart(frame, "time_ms", "abs_error", reference=reference, log_x=True).to_dict()
-    frontier, points, official = layers_of(spec)
+    frontier, points, leader, official, name = layers_of(spec)
     assert frontier["mark"]["type"] == "line" and frontier["mark"]["interpolate"] == "step-after"
     assert points["encoding"]["x"]["scale"]["type"] == "log"
     assert points["encoding"]["x"]["title"] == "time_ms (ms) ↓"
     assert points["encoding"]["color"]["field"] == "env\\.name"
     assert {t["title"] for t in points["encoding"]["tooltip"]} >= {"run_id", "param.method", "param.samples", "env.name"}
-    assert official["mark"]["shape"] == "diamond"
+    assert official["mark"]["shape"] == "diamond" and leader["mark"]["type"] == "rule"
+    assert name["mark"]["type"] == "text" and spec["datasets"][name["data"]["name"]][0]["reference_name"] == "official"  # its label: no round
     params = spec["params"] if "params" in spec else points["params"]
     assert {p["name"] for p in params} == {"brush", "click"}
     assert {p["select"]["type"] for p in params} == {"interval", "point"}
     table = json.dumps(spec["vconcat"][1])
-    assert '"filter": {"param": "brush"}' in table and '"filter": {"param": "click"}' in table
+    # the runs inside the brush or clicked; none while nothing is selected (an empty selection selects nothing here)
+    assert '"filter": {"or": [{"param": "brush", "empty": false}, {"param": "click", "empty": false}]}' in table
+    assert "!length(data('brush_store')) && !length(data('click_store'))" in table  # the hint, while nothing is selected
     front_rows = [row for row in spec["datasets"][points["data"]["name"]] if row["on_front"]]
     assert front_rows and len(spec["datasets"][frontier["data"]["name"]]) == len(front_rows)
 

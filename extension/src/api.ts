@@ -39,13 +39,29 @@ export interface IRequirement {
   reason: string;
 }
 
+/** Where a solution runs by default (commands.run_place): its own environment once made, else its notebook's kernel. */
+export interface IPlace {
+  kind: string; // "environment" | "kernel"
+  name: string;
+  kernel: string;
+  python: string | null;
+  why: string;
+  label: string; // "kernel python3", "environment NAME"
+}
+
+/** What the Install button (reef init) would change, said before it does. */
+export interface IInstallEffect {
+  label: string; // the button's words
+  changes: string[];
+  refusal: string | null;
+}
+
 export interface IRequirements {
   solution: string;
-  target: string;
-  environment: string | null;
-  exists: boolean;
+  place: IPlace;
+  summary: string; // "checked against kernel python3: all found"
   requirements: IRequirement[];
-  installs: string[];
+  install: IInstallEffect | null; // null: no solution.json runs the notebook
   unmet: number;
   installable: boolean;
 }

@@ -15,6 +15,16 @@ const METADATA_KEY = 'reef';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+type DeclaredListener = (path: string, reef: Json) => void;
+const listeners = new Set<DeclaredListener>();
+
+/** Call `listener(path, metadata.reef)` after each declaration applied to an open notebook's model (the sidebar
+ * checks the requirements again, with the model's declarations: the file is not saved yet). */
+export function onDeclared(listener: DeclaredListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
 function isObject(value: unknown): value is { [key: string]: Json } {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -54,6 +64,7 @@ function answer(panel: NotebookPanel, comm: Kernel.IComm, message: KernelMessage
       } else {
         model.deleteMetadata(METADATA_KEY);
       }
+      listeners.forEach(listener => listener(path, isObject(after) ? after : {}));
     }
     comm.send({ kind: 'applied', ok: mine, path, ...(mine ? {} : { reason: `${path} is not the kernel's notebook` }) });
   }

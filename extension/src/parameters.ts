@@ -29,7 +29,10 @@ export class ParametersForm extends Widget {
       title.className = 'reef-parameter-name';
       title.textContent = name;
       const field = inputFor(name, property);
-      this.fields.set(name, { field, property });
+      const problem = document.createElement('span');
+      problem.className = 'reef-parameter-error';
+      problem.dataset.parameter = name;
+      this.fields.set(name, { field, property, problem });
       row.append(title, field);
       if (property.description) {
         const help = document.createElement('span');
@@ -37,8 +40,26 @@ export class ParametersForm extends Widget {
         help.textContent = property.description;
         row.appendChild(help);
       }
+      row.appendChild(problem);
       this.node.appendChild(row);
     }
+    // JupyterLab's dialog disables Run while an input is :invalid; this says which and why, where it is.
+    this.why.className = 'reef-parameters-blocked';
+    this.node.appendChild(this.why);
+    this.node.addEventListener('input', () => this.explain());
+  }
+
+  /** Each invalid value's reason beside it, and one line saying why Run is disabled (none when all are valid). */
+  explain(): void {
+    const invalid: string[] = [];
+    for (const [name, { field, problem }] of this.fields) {
+      const reason = field.validity.valid ? '' : field.validationMessage || 'not a valid value';
+      problem.textContent = reason;
+      if (reason) {
+        invalid.push(`${name}: ${reason}`);
+      }
+    }
+    this.why.textContent = invalid.length ? `Run is disabled until every value is valid (${invalid.join('; ')})` : '';
   }
 
   /** The values to send: typed where the schema says so; an empty box keeps the default. */
@@ -67,7 +88,8 @@ export class ParametersForm extends Widget {
     return values;
   }
 
-  private fields = new Map<string, { field: Field; property: ISchemaProperty }>();
+  private fields = new Map<string, { field: Field; property: ISchemaProperty; problem: HTMLElement }>();
+  private why = document.createElement('p');
 }
 
 function inputFor(name: string, property: ISchemaProperty): Field {

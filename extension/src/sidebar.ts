@@ -6,7 +6,8 @@
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import { downloadUrl, get, INotebookInfo, IRequirements, IRun } from './api';
+import { downloadUrl, get, INotebookInfo, IRequirements, IRun, post } from './api';
+import { onDeclared } from './declarations';
 
 export const COMMANDS = {
   refresh: 'reef:refresh',
@@ -23,7 +24,30 @@ export class ReefSidebar extends Widget {
     this.id = 'reef-sidebar';
     this.addClass('reef-sidebar');
     this.title.caption = 'Reef: solution, requirements and runs of this notebook';
+    onDeclared((path, reef) => {
+      this._declared.set(path, reef);
+      if (path === this._path) {
+        void this.refreshRequirements(path);
+      }
+    });
     this.render();
+  }
+
+  /** The requirements again, with the open notebook's unsaved `metadata.reef` (after `%reef require` into it). */
+  async refreshRequirements(path: string): Promise<void> {
+    const requirements = await this.requirementsOf(path).catch((error: Error) => error);
+    if (path === this._path) {
+      this._requirements = requirements;
+      this.render();
+    }
+  }
+
+  /** The requirements checked where the solution runs (POST with the editor's declarations when it holds some). */
+  private requirementsOf(path: string): Promise<IRequirements> {
+    const declared = this._declared.get(path);
+    return declared === undefined
+      ? get<IRequirements>('requirements', path)
+      : post<IRequirements>('requirements', { path, declared });
   }
 
   /** The notebook shown, or null. */
@@ -63,7 +87,7 @@ export class ReefSidebar extends Widget {
       this._info = await get<INotebookInfo>('notebook', path);
       this.render();
       const [requirements, runs] = await Promise.all([
-        get<IRequirements>('requirements', path).catch((error: Error) => error),
+        this.requirementsOf(path).catch((error: Error) => error),
         get<{ runs: IRun[] }>('runs', path).catch((error: Error) => error),
       ]);
       if (path !== this._path) {
@@ -112,7 +136,7 @@ export class ReefSidebar extends Widget {
       return;
     }
     node.appendChild(this.solutionSection(info));
-    node.appendChild(this.actions());
+    node.appendChild(this.actions(info));
     if (this._exported) {
       const line = element('div', 'reef-exported', 'Exported: ');
       const link = element('a', '', this._exported) as HTMLAnchorElement;
@@ -142,14 +166,19 @@ export class ReefSidebar extends Widget {
     return section;
   }
 
-  private actions(): HTMLElement {
+  private actions(info: INotebookInfo): HTMLElement {
     const bar = element('div', 'reef-actions');
-    const buttons: Array<[string, string]> = [
-      [COMMANDS.run, 'Run with parameters…'],
+    const buttons: Array<[string, string]> = [];
+    if (info.workflow !== null) {
+      // "with parameters" only where the notebook has some: a form of nothing is no choice
+      const hasParameters = Object.keys(info.parameters.properties).length > 0;
+      buttons.push([COMMANDS.run, hasParameters ? 'Run with parameters…' : 'Run']);
+    }
+    buttons.push(
       [COMMANDS.export, 'Export as solution'],
       [COMMANDS.dashboard, 'Open dashboard'],
       [COMMANDS.refresh, 'Refresh'],
-    ];
+    );
     for (const [command, label] of buttons) {
       bar.appendChild(this.button(command, label));
     }
@@ -188,11 +217,13 @@ export class ReefSidebar extends Widget {
     if (requirements === null) {
       return section;
     }
-    const where =
-      requirements.target === 'env'
-        ? `environment ${requirements.environment}${requirements.exists ? '' : ' (not made yet)'}`
-        : 'this python';
-    section.appendChild(element('div', 'reef-note', `checked against ${where}`));
+    // Where the solution runs (commands.run_place), what was found there, and why it runs there.
+    const checked = element('div', 'reef-checked', requirements.summary);
+    checked.dataset.place = requirements.place.label;
+    section.appendChild(checked);
+    section.appendChild(
+      element('div', 'reef-note reef-place', `runs in ${requirements.place.label}: ${requirements.place.why}`),
+    );
     if (requirements.requirements.length === 0) {
       section.appendChild(element('p', 'reef-note', 'Nothing required.'));
     } else {
@@ -210,11 +241,23 @@ export class ReefSidebar extends Widget {
       }
       section.appendChild(table);
     }
-    const missing = requirements.requirements.some(r => r.status === 'missing' || r.status === 'conflict');
-    const label = missing || !requirements.exists ? 'Install missing' : 'Initialise again';
-    section.appendChild(this.button(COMMANDS.install, label));
-    if (!requirements.installable) {
+    const install = requirements.install;
+    if (install === null) {
       section.appendChild(element('div', 'reef-note', 'Install needs a solution: export this notebook as one first.'));
+      return section;
+    }
+    // What the button would change, in its own words, before it does.
+    const changes = element('div', 'reef-changes');
+    changes.appendChild(element('div', 'reef-line', `${install.label} would:`));
+    const list = element('ul', 'reef-change-list');
+    for (const change of install.changes) {
+      list.appendChild(element('li', 'reef-line', change));
+    }
+    changes.appendChild(list);
+    section.appendChild(changes);
+    section.appendChild(this.button(COMMANDS.install, install.label));
+    if (install.refusal) {
+      section.appendChild(element('div', 'reef-note reef-refusal', install.refusal));
     }
     return section;
   }
@@ -283,6 +326,7 @@ export class ReefSidebar extends Widget {
   private _path: string | null = null;
   private _info: INotebookInfo | null = null;
   private _requirements: IRequirements | Error | null = null;
+  private _declared = new Map<string, unknown>(); // path -> metadata.reef as the editor holds it, after a declaration
   private _runs: IRun[] | Error | null = null;
   private _error: string | null = null;
   private _loading = false;
@@ -306,7 +350,7 @@ function row(status: string, lines: string[]): HTMLTableRowElement {
   const line = document.createElement('tr');
   line.dataset.status = status;
   const badgeCell = element('td', 'reef-badge-cell');
-  badgeCell.appendChild(element('span', `reef-badge reef-status-${status}`, status));
+  badgeCell.appendChild(element('span', `reef-badge reef-status-${status.replace(/ /g, '-')}`, status));
   const text = element('td', 'reef-lines');
   lines.forEach((content, index) =>
     text.appendChild(element('div', index === 0 ? 'reef-line-head' : 'reef-line', content)),

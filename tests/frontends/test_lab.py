@@ -133,7 +133,7 @@ def test_reef_sidebar_runs_with_a_parameter_and_exports(lab, tmp_path):
             numpy = sidebar.locator(".reef-requirements tr[data-name='numpy']")
             numpy.wait_for()
             assert numpy.get_attribute("data-status") in ("found", "missing")
-            assert sidebar.locator(".reef-requirements button", has_text="Install").count() == 1
+            assert sidebar.locator(".reef-requirements button[data-command='reef:install']").count() == 1
             runs = sidebar.locator(".reef-runs tr[data-run]")
             runs.first.wait_for()
             assert runs.count() == 1 and "samples=1000" in runs.first.inner_text()

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("papermill", "nbformat", "nbclient", "jupyter_client", "jsonschema", "rfc3987_syntax", "pandas", "numpy", "altair", "tqdm", "yaml", "git")
+HEAVY = ("papermill", "nbformat", "nbclient", "jupyter_client", "jsonschema", "lark", "arrow", "pandas", "numpy", "tornado", "altair")
+HEAVY += ("psutil", "packaging", "sqlite3", "yaml", "git", "rocrate", "detect_secrets")
 
 
 def reef(home: Path, *args: str, importtime: bool = False) -> subprocess.CompletedProcess:

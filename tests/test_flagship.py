@@ -344,6 +344,26 @@ def test_each_benchmark_run_is_valid_and_beats_random_boxes(its_environment):
     assert set(frame["param.backend"]) == {"tf", "tflite", "tflite-int8"} and len(frame) >= 6
 
 
+def test_the_dashboard_compares_every_expected_entry_the_benchmark_satisfies(its_environment):
+    """Issue 31: the dashboard of the benchmark's runs (mode=both, on a fresh REEF_HOME) compares every expected entry
+    but the 500-image one, each with the benchmark's run of its model and backend, within tolerance."""
+    from reefnb.analysis.dashboard import dashboard_html, reference_comparison
+
+    _succeeded(its_environment, "benchmark")
+    solution = reefnb.load_solution(its_environment.folder)
+    benchmark = {record["run_id"] for record in its_environment.records}
+    frame = reefnb.results(solution=solution.name)
+    frame = frame[frame["run_id"].isin(benchmark)]  # not the runs reef reproduce added after it
+    table = reference_comparison(frame, solution)
+    on_500 = table["expected"].str.contains("500")
+    assert (table[~on_500]["runs"] == 1).all() and set(table[~on_500]["within tolerance"]) <= {"yes", "informational"}, table
+    assert set(table[on_500]["within tolerance"]) == {"no runs"}
+    started = time.perf_counter()
+    page = dashboard_html(frame, solution=solution)
+    print(f"the flagship's dashboard of {len(frame)} runs: {time.perf_counter() - started:.2f} s")  # -s shows it
+    assert page.count("<td>no runs</td>") == int(on_500.sum())
+
+
 def test_reproduce_smoke_profile_groups_verdicts_by_claim(its_environment):
     out = _succeeded(its_environment, "reproduce")
     assert out.strip().splitlines()[-1].startswith("obj-detection-coco-tf@0.1.0: REPRODUCED (")

@@ -14,11 +14,18 @@ Schema 3 keeps what repeats once and what is queried as columns:
 Schema 4 adds each metric's goal (min/max) and number format to ``columns``, beside its unit: what the
 newest record of the solution that carried them said (records keep them from the manifest at record time),
 so that results whose solution's folder is not at hand still say which way is better.
+
+Schema 5 keeps parameters, metrics and ``system`` values once: a value its cell column gives back exactly
+(same JSON, type included) is left out of the record's JSON, and the shape says where it is (``_template``): so is
+what many runs repeat (a metric's unit and goal, telemetry's constant notes, the notebook's path and hash, the
+executed notebook's path around the run id), which the shape, a shared document, holds once.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -26,8 +33,10 @@ import math
 import os
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +50,7 @@ from reefnb.runs.telemetry import system_columns, system_units
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 60_000
 # How long a write waits for another process's lock (seconds), saying so once; then a run's record is kept beside the store.
 WAIT_VARIABLE = "REEF_STORE_WAIT"
@@ -131,8 +140,37 @@ def _migration_4(connection: sqlite3.Connection) -> None:
             connection.execute(f"ALTER TABLE columns ADD COLUMN {name} TEXT")
 
 
+def _migration_5(connection: sqlite3.Connection) -> None:
+    # Parameters, metrics and system values kept once: each record's JSON and shape written again (its cells stay as
+    # they are). A record whose new split would not give it back exactly as before keeps its old one, and so does
+    # one that cannot be read (it is skipped when read, as before).
+    writer = _Writer(connection)
+    kept: dict[int, set] = {}  # solution -> the (kind, name) of its cell columns
+    ids = [row[0] for row in connection.execute("SELECT id FROM runs WHERE shape IS NOT NULL ORDER BY id")]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = connection.execute(f"SELECT {RECORD_COLUMNS} FROM runs r WHERE r.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        solutions = {row[0]: row[1] for row in rows}
+        cells = _CellReader(connection, rows)
+        for row, record in _assemble(connection, rows, "", warn=False):
+            solution = solutions[row]
+            if solution not in kept:
+                kept[solution] = set(connection.execute("SELECT kind, name FROM columns WHERE solution = ?", (solution,)))
+            try:
+                parts = _decompose(record, keyed=False)
+                parts = _decompose(record, keyed=False, inline=frozenset(set(parts.cells) - kept[solution]))
+                again = _rebuild(json.loads(parts.shape[1]), json.loads(parts.text), record, record.__getitem__, functools.partial(cells.of, solution, row))
+                if json.dumps(again) != json.dumps(record):
+                    continue
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
+                continue
+            connection.execute("UPDATE runs SET record = ?, shape = ? WHERE id = ?", (parts.text, writer._document(*parts.shape), row))
+    used = " UNION ".join(f"SELECT {name} FROM runs WHERE {name} IS NOT NULL" for name in (*DOCUMENTS, "shape"))
+    connection.execute(f"DELETE FROM documents WHERE id NOT IN ({used})")  # the shapes no run has now
+
+
 # Migration N brings a store at user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 # What each cell column keeps beside its position and kinds: a metric's unit, goal and format (columns' own names).
 MEANING = ("unit", "goal", "format")
 
@@ -151,6 +189,7 @@ class _Parts:
     documents: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     cells: dict[tuple[str, str], tuple[Any, int]] = field(default_factory=dict)
     meaning: dict[str, dict[str, str]] = field(default_factory=dict)  # metric name -> unit, goal, format (those given)
+    record: dict | None = None  # the record split (to split it again when a cell finds no column)
 
 
 def _liftable(value: Any) -> bool:
@@ -182,10 +221,75 @@ def _document_of(value: Any) -> tuple[bytes, str]:
     return hashlib.sha256(body.encode()).digest(), body
 
 
-def _decompose(record: dict, keyed: bool) -> _Parts:
-    """Split a record: lifted values to columns, shared parts to documents, the rest to JSON; the shape (its
-    keys in order, each with where its value went: c column, d document, j JSON) is a document too."""
+# Objects of a record whose values are kept in cells (schema 5): the record's key -> the cells' kind.
+TEMPLATED = {"parameters": "param", "metrics": "metric", "system": "sys"}
+# Objects whose text values many runs repeat (the executed notebook's path holds the run id): kept in the shape.
+CONSTANT_TEXT = ("notebook",)
+
+
+def _exact(value: Any) -> bool:
+    """Whether a cell gives this value back as the same JSON (booleans are marked as such in the shape)."""
+    if value is None or isinstance(value, (bool, str)):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _constant(value: Any) -> bool:
+    """Whether a value of a record is kept in its shape as it is: what many runs repeat (none, a flag, an empty list or object)."""
+    return value is None or isinstance(value, bool) or (isinstance(value, (list, dict)) and not value)
+
+
+def _template(name: str, value: dict, kind: str | None, run_id: str, cells: Iterable[tuple[str, str]]) -> tuple[list, dict]:
+    """How an object of the record is kept: its items in order, each ``[key, how, ...]``, and the values left to its JSON.
+
+    how: ``k`` a constant (the item's third element), ``r`` text around the run id (prefix, suffix), ``j`` in the
+    JSON, ``v`` the cell (KIND, key) as it is, ``b`` that cell as a boolean, ``m`` a metric object whose ``value``
+    is that cell: ``[key, "m", boolean, fields]``, fields in order, ``[field, constant]`` or ``["value"]``.
+    """
+    items, rest = [], {}
+    for key, item in value.items():
+        cell = (kind, key) in cells
+        if cell and kind == "metric":
+            if isinstance(item, dict) and "value" in item and "special" not in item and _exact(item["value"]):
+                fields = [["value"] if field == "value" else [field, content] for field, content in item.items()]
+                items.append([key, "m", int(isinstance(item["value"], bool)), fields])
+                continue
+        elif cell and _exact(item) and (kind == "param" or (isinstance(item, (int, float)) and not isinstance(item, bool))):
+            items.append([key, "b" if isinstance(item, bool) else "v"])
+            continue
+        if kind == "sys" and (item is None or isinstance(item, (str, bool))):
+            items.append([key, "k", item])  # telemetry's notes (series file, why energy is not measured)
+        elif kind is None and isinstance(item, str) and item.count(run_id) == 1 and run_id:
+            items.append([key, "r", *item.split(run_id)])
+        elif kind is None and (isinstance(item, str) or _constant(item)):
+            items.append([key, "k", item])
+        else:
+            items.append([key, "j"])
+            rest[key] = item
+    return items, rest
+
+
+def _decompose(record: dict, keyed: bool, inline: frozenset = frozenset()) -> _Parts:
+    """Split a record: lifted values to columns, shared parts to documents, parameters, metrics and ``system`` to
+    cells (``_template``), the rest to JSON; the shape (its keys in order, each with where its value went: c column,
+    d document, j JSON, k the shape itself, t an object of ``_template``) is a document too. ``inline``: cells
+    that the solution's table has no column for, kept in the JSON instead."""
+    cells, meaning = {}, {}
+    for name, value in (record.get("parameters") or {}).items():
+        cells[("param", name)] = _cell(value)
+    for name, metric in (record.get("metrics") or {}).items():
+        metric = metric if isinstance(metric, dict) else {"value": metric}
+        cells[("metric", name)] = _cell(decode_value(metric))
+        given = {key: str(metric[key]) for key in MEANING if metric.get(key)}
+        if given:
+            meaning[name] = given
+    for column, value in system_columns(record.get("system")).items():
+        cells[("sys", column.removeprefix("sys."))] = _cell(value)
+    kept = {key for key in cells if key not in inline}
     rest, lifted, documents, shape = {}, {}, {}, []
+    run_id = record["run_id"]
     for name, value in record.items():
         if name in LIFTED and _liftable(value):
             lifted[name] = bytes.fromhex(value) if name == "run_key" and HEX_KEY.fullmatch(value) else value
@@ -193,31 +297,138 @@ def _decompose(record: dict, keyed: bool) -> _Parts:
         elif name in DOCUMENTS and value is not None:
             documents[name] = _document_of(value)
             shape.append([name, "d"])
+        elif (name in TEMPLATED or name in CONSTANT_TEXT) and isinstance(value, dict) and isinstance(run_id, str):
+            items, left = _template(name, value, TEMPLATED.get(name), run_id, kept)
+            shape.append([name, "t", items])
+            if left:
+                rest[name] = left
+        elif _constant(value) and name != "run_id":
+            shape.append([name, "k", value])
         else:
             rest[name] = value
             shape.append([name, "j"])
     error = record.get("error") if isinstance(record.get("error"), dict) else {}
-    parts = _Parts(
-        run_id=record["run_id"],
+    return _Parts(
+        run_id=run_id,
         solution_name=record["solution"]["name"],
         text=json.dumps(rest, separators=(",", ":")),
         lifted=lifted,
         shape=_document_of(shape),
         keyed=keyed and record.get("run_key") is not None,
-        documents=documents,
         error=": ".join(str(part) for part in (error.get("name"), error.get("message")) if part) or None,
+        documents=documents,
+        cells=cells,
+        meaning=meaning,
+        record=record,
     )
-    for name, value in (record.get("parameters") or {}).items():
-        parts.cells[("param", name)] = _cell(value)
-    for name, metric in (record.get("metrics") or {}).items():
-        metric = metric if isinstance(metric, dict) else {"value": metric}
-        parts.cells[("metric", name)] = _cell(decode_value(metric))
-        given = {key: str(metric[key]) for key in MEANING if metric.get(key)}
-        if given:
-            parts.meaning[name] = given
-    for column, value in system_columns(record.get("system")).items():
-        parts.cells[("sys", column.removeprefix("sys."))] = _cell(value)
-    return parts
+
+
+def _rebuild(shape: list, rest: dict, columns: dict[str, Any], documents: Callable[[str], Any], cells: Callable[[], dict]) -> dict:
+    """A record put together from its shape: ``columns`` the runs' columns by name, ``documents`` a part by name,
+    ``cells`` (called when needed) the run's cells by (kind, name). KeyError when a part is missing."""
+    record = {}
+    for name, source, *more in shape:
+        if source == "c":
+            record[name] = columns[name]
+        elif source == "d":
+            record[name] = documents(name)
+        elif source == "k":
+            record[name] = more[0]
+        elif source == "t":
+            record[name] = _rebuild_object(name, more[0], rest.get(name) or {}, columns["run_id"], cells)
+        else:
+            record[name] = rest[name]
+    return record
+
+
+def _rebuild_object(name: str, items: list, rest: dict, run_id: str, cells: Callable[[], dict]) -> dict:
+    kind = TEMPLATED.get(name)
+    value = {}
+    for key, how, *more in items:
+        if how == "k":
+            value[key] = more[0]
+        elif how == "r":
+            value[key] = run_id.join(more)
+        elif how == "j":
+            value[key] = rest[key]
+        elif how in ("v", "b"):
+            found = cells()[(kind, key)]
+            value[key] = bool(found) if how == "b" and found is not None else found
+        elif how == "m":
+            found = cells()[(kind, key)]
+            found = bool(found) if more[0] and found is not None else found
+            value[key] = {field[0]: found if len(field) == 1 else field[1] for field in more[1]}
+        else:
+            raise KeyError(f"{name}.{key}: unknown source {how!r}")
+    return value
+
+
+# what _assemble reads of a run (``r``): its row, solution, JSON, shape, lifted columns and documents
+RECORD_COLUMNS = "r.id, r.solution_id, r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
+
+
+def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path | str, warn: bool = True) -> list[tuple[int, dict]]:
+    """(row id, record) from rows of RECORD_COLUMNS, each put together in its shape's order; a record that cannot
+    be read is skipped (with a warning naming its run id, when ``warn``)."""
+    rows = list(rows)
+    bodies: dict[int, Any] = {}
+
+    def document(number: int) -> Any:
+        if number not in bodies:
+            bodies[number] = connection.execute("SELECT body FROM documents WHERE id = ?", (number,)).fetchone()[0]
+        return json.loads(bodies[number])
+
+    found_cells = _CellReader(connection, rows)
+    records = []
+    for row, solution, text, shape, *values in rows:
+        columns = dict(zip(LIFTED, values[: len(LIFTED)], strict=True))
+        documents = dict(zip(DOCUMENTS, values[len(LIFTED) :], strict=True))
+        if isinstance(columns["run_key"], bytes):
+            columns["run_key"] = columns["run_key"].hex()
+        try:
+            rest = json.loads(text)
+            if not isinstance(rest, dict):
+                raise ValueError("not a JSON object")
+            if shape is None:  # carried over unreadable from an older schema, and now readable
+                records.append((row, rest))
+                continue
+            parts = functools.partial(_part, document, documents)
+            record = _rebuild(document(shape), rest, columns, parts, functools.partial(found_cells.of, solution, row))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as error:
+            if warn:
+                log.warning("%s: run %s: unreadable record (%s), skipped", path, columns["run_id"], str(error).splitlines()[0][:120])
+            continue
+        records.append((row, record))
+    return records
+
+
+def _part(document: Callable[[int], Any], documents: dict[str, int], name: str) -> Any:
+    return document(documents[name])
+
+
+class _CellReader:
+    """The cells of the runs of some rows, read per solution (500 runs a statement) the first time one is asked for."""
+
+    def __init__(self, connection: sqlite3.Connection, rows: list[tuple]):
+        self.connection = connection
+        self.runs: dict[int, list[int]] = {}  # solution -> its runs among the rows
+        for row in rows:
+            self.runs.setdefault(row[1], []).append(row[0])
+        self.cells: dict[int, dict[int, dict]] = {}  # solution -> run -> {(kind, name): value}
+
+    def of(self, solution: int, run: int) -> dict:
+        if solution not in self.cells:
+            columns = list(self.connection.execute("SELECT kind, name, position FROM columns WHERE solution = ?", (solution,)))
+            found: dict[int, dict] = {}
+            runs = self.runs[solution]
+            for start in range(0, len(runs), 500):
+                chunk = runs[start : start + 500]
+                selected = "".join(", " + _ident(position) for _, _, position in columns)
+                marks = ",".join("?" * len(chunk))
+                for number, *values in self.connection.execute(f"SELECT run{selected} FROM cells_{solution} WHERE run IN ({marks})", chunk):
+                    found[number] = {(kind, name): value for (kind, name, _), value in zip(columns, values, strict=True)}
+            self.cells[solution] = found
+        return self.cells[solution][run]
 
 
 def _ident(position: int) -> str:
@@ -245,6 +456,26 @@ class _Writer:
             execute(f"DELETE FROM cells_{existing[1]} WHERE run = ?", (existing[0],))
             execute(f"DELETE FROM {self.runs} WHERE id = ?", (existing[0],))
         solution = self._solution(parts.solution_name)
+        cells, left = {}, []
+        for key, (value, bits) in parts.cells.items():
+            position = self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))})
+            if position is None:
+                left.append(key)
+            else:
+                cells[_ident(position)] = value
+        if left and parts.record is not None:  # kept in the record's JSON instead
+            parts = _decompose(parts.record, parts.keyed, inline=frozenset(left))
+        if left and solution not in self.full:
+            self.full.add(solution)
+            more = f" and {len(left) - 1} more" if len(left) > 1 else ""
+            log.warning(
+                "solution %s has the most result columns the store gives a solution (%d): %s%s of run %s kept in its record only (not in results() or --where)",
+                parts.solution_name,
+                self.most_columns - 1,
+                ".".join(left[0])[:80],
+                more,
+                parts.run_id,
+            )
         documents = {name: self._document(*parts.documents[name]) if name in parts.documents else None for name in DOCUMENTS}
         row = execute(
             f"INSERT INTO {self.runs} (run_id, solution_id, workflow, status, started, ended, duration_s, run_key, keyed, error,"
@@ -260,24 +491,6 @@ class _Writer:
                 parts.text,
             ),
         ).lastrowid
-        cells, left = {}, []
-        for key, (value, bits) in parts.cells.items():
-            position = self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))})
-            if position is None:
-                left.append(f"{key[0]}.{key[1]}")
-            else:
-                cells[_ident(position)] = value
-        if left and solution not in self.full:
-            self.full.add(solution)
-            more = f" and {len(left) - 1} more" if len(left) > 1 else ""
-            log.warning(
-                "solution %s has the most result columns the store gives a solution (%d): %s%s of run %s kept in its record only (not in results() or --where)",
-                parts.solution_name,
-                self.most_columns - 1,
-                left[0][:80],
-                more,
-                parts.run_id,
-            )
         names = list(cells)
         first, rest = names[:500], names[500:]  # an old SQLite takes 999 values in a statement
         listed = "".join(", " + name for name in first)
@@ -382,6 +595,39 @@ class Store:
     def pending_folder(self) -> Path:
         """Where the records this store could not take wait to be added: ``results.sqlite-pending/`` beside it."""
         return self.path.with_name(self.path.name + PENDING_SUFFIX)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """This process's connection to the store (one per file, kept open: see ``_Open``), held by this thread
+        while inside. Each time, ``$REEF_STORE_WAIT`` is read again, the schema's version checked (and migrated) and
+        records kept beside the store added."""
+        key = os.path.abspath(self.path)
+        entry = _open_connection(key)
+        if entry is None:
+            connection = self._connect()
+            entry = _keep_connection(key, connection, _identity(key))
+        else:
+            with entry.lock:
+                wait = store_wait()
+                if wait != entry.wait:
+                    entry.connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                    entry.wait = wait
+                try:
+                    self._migrate(entry.connection, wait)  # another process may have changed its schema since
+                    if os.path.isdir(self.pending_folder):
+                        self._add_pending(entry.connection)
+                except sqlite3.DatabaseError as error:
+                    if _locked(error):
+                        raise StoreLocked(f"{self.path}: locked by another process: {error}") from None
+                    _forget_connection(key, entry)
+                    raise StoreError(f"{self.path}: not a usable results store: {error}") from None
+        with entry.lock:
+            try:
+                yield entry.connection
+            except sqlite3.DatabaseError as error:
+                if not _locked(error):  # a file changed under it (not a store any more): open it afresh next time
+                    _forget_connection(key, entry)
+                raise
 
     def _connect(self) -> sqlite3.Connection:
         wait = store_wait()
@@ -583,30 +829,33 @@ class Store:
         return prepared
 
     def _write(self, prepared: list[_Parts], conflict: str) -> int:
-        connection = self._connect()
         try:
-            self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), store_wait())
-            writer = _Writer(connection)
-            changed = sum(writer.insert(parts, conflict) for parts in prepared)
-            connection.execute("COMMIT")
+            with self._connection() as connection:
+                try:
+                    self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), store_wait())
+                    writer = _Writer(connection)
+                    changed = sum(writer.insert(parts, conflict) for parts in prepared)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
         except (sqlite3.Error, OverflowError) as error:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
             raise (StoreLocked if _locked(error) else StoreError)(f"{self.path}: cannot write run record: {error}") from None
-        finally:
-            connection.close()
         return changed
 
     def _read(self, action: Callable[[sqlite3.Connection], Any], what: str) -> Any:
-        connection = self._connect()
         try:
-            return action(connection)
+            with self._connection() as connection:
+                try:
+                    return action(connection)
+                finally:
+                    if connection.in_transaction:  # a read left unfinished (an error in the middle)
+                        connection.execute("ROLLBACK")
         except sqlite3.Error as error:
             raise (StoreLocked if _locked(error) else StoreError)(f"{self.path}: cannot read {what}: {error}") from None
-        finally:
-            connection.close()
 
-    _RECORD_COLUMNS = "r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
+    _RECORD_COLUMNS = RECORD_COLUMNS
 
     def records(self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None) -> list[dict]:
         """Run records, oldest first, optionally filtered.
@@ -724,34 +973,7 @@ class Store:
 
     def _assemble(self, connection: sqlite3.Connection, rows: Iterable[tuple]) -> list[dict]:
         """Records from rows of _RECORD_COLUMNS, put together in their shape's order."""
-        bodies: dict[int, Any] = {}
-
-        def document(number: int) -> Any:
-            if number not in bodies:
-                bodies[number] = connection.execute("SELECT body FROM documents WHERE id = ?", (number,)).fetchone()[0]
-            return json.loads(bodies[number])
-
-        records = []
-        for text, shape, *values in rows:
-            columns = dict(zip(LIFTED, values[: len(LIFTED)], strict=True))
-            documents = dict(zip(DOCUMENTS, values[len(LIFTED) :], strict=True))
-            if isinstance(columns["run_key"], bytes):
-                columns["run_key"] = columns["run_key"].hex()
-            try:
-                rest = json.loads(text)
-                if not isinstance(rest, dict):
-                    raise ValueError("not a JSON object")
-                if shape is None:  # carried over unreadable from an older schema, and now readable
-                    records.append(rest)
-                    continue
-                record = {}
-                for name, source in document(shape):
-                    record[name] = columns[name] if source == "c" else document(documents[name]) if source == "d" else rest[name]
-            except (ValueError, TypeError, KeyError, RecursionError) as error:
-                log.warning("%s: run %s: unreadable record (%s), skipped", self.path, columns["run_id"], str(error).splitlines()[0][:120])
-                continue
-            records.append(record)
-        return records
+        return [record for _, record in _assemble(connection, rows, self.path)]
 
     def _matching_ids(self, connection: sqlite3.Connection, query: Query) -> tuple[str, list]:
         """SQL selecting the ids of the runs that match, with its arguments (a union over the solutions' cells)."""
@@ -854,11 +1076,108 @@ class Store:
         str
             SQLite's answer: ``ok`` when the file is sound.
         """
-        connection = self._connect()
+        return self._read(lambda connection: connection.execute("PRAGMA integrity_check").fetchone()[0], "its integrity")
+
+
+@dataclass
+class _Open:
+    """A connection this process keeps open to a store: the process that opened it (a forked child opens its own), the
+    file it opened (device, inode: a store deleted or replaced is opened again), the busy timeout set, and the lock a
+    thread holds while using it (one transaction at a time)."""
+
+    connection: sqlite3.Connection
+    pid: int
+    identity: tuple[int, int] | None
+    wait: float
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+MAX_OPEN = 4  # stores a process keeps open (tests and tools that open many stores close the oldest)
+_OPEN: OrderedDict[str, _Open] = OrderedDict()
+_OPEN_LOCK = threading.Lock()
+_INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its parent's connections: never used, never closed
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _open_connection(key: str) -> _Open | None:
+    """The connection kept for a store's file, when it is this process's and still the file at that path."""
+    with _OPEN_LOCK:
+        entry = _OPEN.get(key)
+        if entry is None:
+            return None
+        if entry.pid == os.getpid() and entry.identity is not None and entry.identity == _identity(key):
+            _OPEN.move_to_end(key)
+            return entry
+        del _OPEN[key]
+    if entry.pid == os.getpid():
+        _close(entry)
+    else:
+        _INHERITED.append(entry.connection)
+    return None
+
+
+def _keep_connection(key: str, connection: sqlite3.Connection, identity: tuple[int, int] | None) -> _Open:
+    entry = _Open(connection, os.getpid(), identity, store_wait())
+    with _OPEN_LOCK:
+        old = _OPEN.pop(key, None)
+        _OPEN[key] = entry
+        closing = [old] if old is not None else []
+        while len(_OPEN) > MAX_OPEN:
+            closing.append(_OPEN.popitem(last=False)[1])
+    for item in closing:
+        _close(item)
+    return entry
+
+
+def _forget_connection(key: str, entry: _Open) -> None:
+    with _OPEN_LOCK:
+        if _OPEN.get(key) is entry:
+            del _OPEN[key]
+    _close(entry)
+
+
+def _close(entry: _Open) -> None:
+    """Close a kept connection once no thread uses it (one in use is left to close when it is collected)."""
+    if entry.pid != os.getpid():
+        _INHERITED.append(entry.connection)
+    elif entry.lock.acquire(blocking=False):
         try:
-            return connection.execute("PRAGMA integrity_check").fetchone()[0]
+            entry.connection.close()
+        except sqlite3.Error:
+            pass
         finally:
-            connection.close()
+            entry.lock.release()
+
+
+def close_connections() -> None:
+    """Close the connections this process keeps to stores (at exit, so that SQLite folds its write-ahead log
+    into the file and removes it, as when each call closed its own)."""
+    with _OPEN_LOCK:
+        entries = list(_OPEN.values())
+        _OPEN.clear()
+    for entry in entries:
+        _close(entry)
+
+
+def _after_fork() -> None:
+    """In a forked child: the parent's connections are set aside unused (SQLite's rule: never use a connection across
+    fork), and the child opens its own."""
+    global _OPEN_LOCK
+    _OPEN_LOCK = threading.Lock()
+    _INHERITED.extend(entry.connection for entry in _OPEN.values())
+    _OPEN.clear()
+
+
+atexit.register(close_connections)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _limit(connection: sqlite3.Connection, name: str, default: int) -> int:

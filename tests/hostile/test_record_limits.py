@@ -204,6 +204,7 @@ def test_a_reader_of_a_store_locked_for_good_gets_one_line_not_input_wrong(tmp_p
     monkeypatch.setenv("REEF_STORE_WAIT", "0.2")
     store = Store(tmp_path / "results.sqlite")
     store.add(make_record("20260101T000000Z-00000001"))
+    store_module.close_connections()  # the holder stands for another process that has the file to itself, as if first
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("PRAGMA locking_mode = EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")  # in exclusive locking mode not even readers get in

@@ -72,7 +72,7 @@ def test_a_schema_3_store_is_migrated_and_then_keeps_goals(tmp_path):
     store.add_many(detector_records())
     assert reefnb.results(store=store).attrs["goals"] == {"metric.latency_ms": "min", "metric.mAP": "max"}
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     assert {row[1] for row in check.execute("PRAGMA table_info(columns)")} >= {"unit", "goal", "format"}
     check.close()
     assert store.integrity_check() == "ok"

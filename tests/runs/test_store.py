@@ -174,7 +174,7 @@ def test_a_version_1_store_is_migrated_with_its_records(tmp_path):
     assert store.records_by_key(["ab" * 32]) == {"ab" * 32: old}
     assert store.records_by_key(["cd" * 32]) == {}
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     check.close()
 
 
@@ -377,7 +377,7 @@ def test_a_store_written_by_the_schema_2_code_is_migrated_keeping_every_record(t
     assert set(store.records_by_key(sorted(keyed))) == {key for key in keyed if key != "ab" * 32} | {"ab" * 32}
     assert store.integrity_check() == "ok"
     connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     assert connection.execute("SELECT count(*) FROM runs WHERE run_id = '20260101T000000Z-00000004' AND keyed = 0").fetchone()[0] == 1
     connection.close()
 
@@ -417,7 +417,11 @@ def test_fingerprints_and_provenance_are_stored_once(tmp_path):
     environments = [body for body in bodies if isinstance(body, dict) and "hostname" in body]
     assert sorted(body["hostname"] for body in environments) == ["box", "elsewhere"]
     assert sum(body == records[0]["provenance"] for body in bodies) == 1
-    assert len(bodies) == 5  # two environments, one provenance, one solution, one record shape
+    shapes = [body for body in bodies if isinstance(body, list)]
+    # two environments, one provenance, one solution, two record shapes: the 300 runs' (their parameters and metrics
+    # are in cells, their units and the notebook's path in the shape) and the other's (it has one more parameter)
+    assert len(bodies) == 6 and len(shapes) == 2
+    assert sum(json.dumps(record["metrics"]["time_ms"]["unit"]) in json.dumps(shapes) for record in records[:1]) == 1
     assert store.get(other["run_id"])["environment"]["hostname"] == "elsewhere"
 
 
@@ -481,3 +485,137 @@ def test_bad_filters_are_one_line_errors(tmp_path, where, message):
     assert "\n" not in str(caught.value)
     with pytest.raises(reefnb.ReefError, match="not an ISO date"):
         reefnb.results(store=store, since="yesterday-ish")
+
+
+# --- schema 5: parameters, metrics and telemetry once; one connection per process ---
+
+FIXTURE_4 = TESTS / "data" / "store-v4.sqlite"  # written by the schema-4 store code (tests/data/make_store_v4.py)
+GIVEN_4 = json.loads((TESTS / "data" / "store-v4.json").read_text(encoding="utf-8"))  # its records as they were given
+
+
+def test_a_store_written_by_the_schema_4_code_is_migrated_giving_every_record_back_byte_for_byte(tmp_path):
+    path = tmp_path / "results.sqlite"
+    path.write_bytes(FIXTURE_4.read_bytes())
+    before = _old_rows(path)
+    assert '"samples":2000' in before["20261206T173916Z-ddc850e6"]  # schema 4 kept the parameters in the JSON too
+    store = Store(path)
+    assert [json.dumps(record) for record in sorted(store.records(), key=lambda record: record["run_id"])] == [
+        json.dumps(record) for record in sorted(GIVEN_4, key=lambda record: record["run_id"])
+    ]
+    for record in GIVEN_4:
+        assert json.dumps(store.get(record["run_id"])) == json.dumps(record)
+    after = _old_rows(path)
+    real = after["20261206T173916Z-ddc850e6"]  # a real run: parameters, metrics, telemetry figures and notes are elsewhere
+    assert all(word not in real for word in ("samples", "stratified", "pi_estimate", "peak_rss_mb", "RAPL", "output_path")), real
+    assert sum(map(len, after.values())) < sum(map(len, before.values())) / 3
+    odd = store.get("20260101T000000Z-00000003")["parameters"]
+    assert odd["bigger"] == 2**64 + 1 and math.copysign(1, odd["negative_zero"]) == -1 and odd["gpu"] is True and type(odd["two_float"]) is float
+    frame = reefnb.results(store=store, where="param.samples == 2000")
+    assert frame["run_id"].tolist() == ["20261206T173916Z-ddc850e6"] and frame["metric.points"].tolist() == [1936]
+    assert store.records_by_key(["ab" * 32]) == {"ab" * 32: GIVEN_4[0]}
+    assert store.integrity_check() == "ok"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+        # the shapes of schema 4 are gone with the migration; documents left: solutions, environments, provenance, origin, shapes
+        used = connection.execute(
+            "SELECT count(*) FROM documents WHERE id NOT IN (SELECT shape FROM runs UNION SELECT solution FROM runs"
+            " UNION SELECT environment FROM runs UNION SELECT provenance FROM runs UNION SELECT origin FROM runs)"
+        ).fetchone()[0]
+        assert used == 0
+
+
+def test_records_with_odd_values_come_back_byte_for_byte_and_keep_their_cells(tmp_path):
+    store = Store(tmp_path / "results.sqlite")
+    store.add_many(GIVEN_4[:2])
+    for record in GIVEN_4[2:]:
+        store.add(record)
+    for record in GIVEN_4:
+        assert json.dumps(store.get(record["run_id"])) == json.dumps(record)
+    frame = reefnb.results(store=store, solution="beta")
+    assert frame["param.gpu"].tolist() == [True] and frame["metric.accuracy"].tolist() == [0.75] and frame["metric.peak"].tolist() == [math.inf]
+    assert reefnb.results(store=store, where="sys.peak_rss_mb > 1")["run_id"].tolist() == [record["run_id"] for record in GIVEN_4[4:]]
+
+
+def test_a_store_of_real_records_takes_under_1_kb_a_run(tmp_path):
+    base = next(record for record in GIVEN_4 if record["solution"]["name"] == "hello-sweep")
+    records = []
+    for index in range(1000):
+        run_id = f"20260101T{index // 3600:02d}{index // 60 % 60:02d}{index % 60:02d}Z-{index:08x}"
+        started = f"2026-01-01T{index // 3600:02d}:{index // 60 % 60:02d}:{index % 60:02d}.{index % 1000:03d}+00:00"
+        metrics = {name: metric | {"value": metric["value"] * (1 + index / 1e4)} for name, metric in base["metrics"].items()}
+        records.append(
+            base
+            | {
+                "run_id": run_id,
+                "started": started,
+                "ended": started,
+                "duration_s": 1 + index / 1000,
+                "parameters": {"samples": 1000 + index, "method": ("random", "stratified")[index % 2]},
+                "metrics": metrics,
+                "system": base["system"] | {"peak_rss_mb": 60 + index / 10, "cpu_seconds": index / 100, "sampling_seconds": index / 1e4},
+                "run_key": f"{index:064x}",
+                "notebook": base["notebook"] | {"output_path": base["notebook"]["output_path"].replace(base["run_id"], run_id)},
+            }
+        )
+    path = tmp_path / "results.sqlite"
+    store = Store(path)
+    store.add_many(records)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = sum(found.stat().st_size for found in tmp_path.glob("results.sqlite*"))
+    assert size / len(records) < 1024, size / len(records)  # schema 4: 1,600 bytes a run
+    for record in records[::250]:
+        assert json.dumps(store.get(record["run_id"])) == json.dumps(record)
+
+
+def test_one_connection_per_process_and_a_store_replaced_on_disk_is_opened_again(tmp_path):
+    from reefnb.runs import store as store_module
+
+    path = tmp_path / "results.sqlite"
+    Store(path).add(make_record("20260101T000000Z-00000001"))
+    with Store(path)._connection() as first:
+        pass
+    Store(path).records()
+    Store(path).add(make_record("20260101T000000Z-00000002"))
+    with Store(str(path))._connection() as again:
+        assert again is first
+    assert sum(key == os.path.abspath(path) for key in store_module._OPEN) == 1
+    for found in tmp_path.glob("results.sqlite*"):  # another program deletes the store: nothing is written into the old file
+        found.unlink()
+    Store(path).add(make_record("20260101T000000Z-00000003"))
+    assert [record["run_id"] for record in Store(path).records()] == ["20260101T000000Z-00000003"]
+    for index in range(store_module.MAX_OPEN + 2):  # many stores: the oldest connections are closed
+        Store(tmp_path / f"other-{index}.sqlite").add(make_record(f"20260101T000000Z-0000010{index}"))
+    assert len(store_module._OPEN) <= store_module.MAX_OPEN
+
+
+FORKED_WRITER = textwrap.dedent(
+    """
+    import json, multiprocessing, os, sys
+    from reefnb.runs import store as store_module
+    from reefnb.runs.store import Store
+
+    base = json.loads(sys.argv[2])
+    store = Store(sys.argv[1])
+    store.add(base | {"run_id": "20260101T000000Z-00000000"})  # the parent's connection is open when it forks
+
+    def child(number):
+        inherited = not store_module._OPEN  # the parent's connection set aside in the child
+        Store(sys.argv[1]).add_many([base | {"run_id": f"20260101T000000Z-{number:04x}{index:04x}"} for index in range(20)])
+        with Store(sys.argv[1])._connection():
+            mine = store_module._OPEN[os.path.abspath(sys.argv[1])].pid == os.getpid()
+        return inherited and mine
+
+    with multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1) as pool:
+        answers = pool.map(child, range(1, 5))
+    store.add(base | {"run_id": "20260101T000000Z-ffffffff"})
+    print(json.dumps({"answers": answers, "count": len(store.records()), "check": store.integrity_check()}))
+    """
+)
+
+
+def test_forked_workers_open_their_own_connection(tmp_path):
+    base = json.dumps(GIVEN_4[4])
+    done = subprocess.run([sys.executable, "-c", FORKED_WRITER, str(tmp_path / "results.sqlite"), base], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"answers": [True] * 4, "count": 1 + 4 * 20 + 1, "check": "ok"}

@@ -37,6 +37,7 @@ SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with 
     "tests/runs/test_sweeps.py",  # 171
     "tests/test_docs_commands.py",  # 140
     "tests/test_flagship.py",  # 99
+    "tests/frontends/test_lab_sidebar.py",  # 79 at load 4-11 (a flagship run, JupyterLab, Chromium, two kernels); 195 at load 14
     "tests/frontends/test_lab_notebooks.py",  # 87
     "tests/hostile/test_bad_input.py",  # 60
     "tests/solution/test_notebooks.py",  # 48

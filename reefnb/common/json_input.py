@@ -16,12 +16,26 @@ import math
 import os
 import re
 import stat
+import sys
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import InputError
+
+# Imported by jsonschema's format checker alone, a package per format at `import jsonschema` (idna and jsonpointer
+# stay: requests and others import them): rfc3987_syntax compiles 38 lark grammars (1-2 s), the others take 0.1-0.3 s.
+FORMAT_CHECKER_ONLY = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "webcolors", "uri_template", "fqdn")
+
+
+def without_format_checkers() -> None:
+    """In a process of reef's own, before anything imports jsonschema (papermill and nbformat do): reef validates
+    with no FormatChecker (nor does nbformat), so the process goes without the packages only the format checker
+    imports; jsonschema then leaves those formats unchecked, as when they are not installed."""
+    for name in FORMAT_CHECKER_ONLY:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
 
 MAX_DEPTH = 64  # nested arrays/objects; the top-level value is level 1
 MAX_BYTES = 64 * 1024 * 1024  # default limit of a file or body; callers pass smaller ones where they know better

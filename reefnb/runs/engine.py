@@ -18,6 +18,7 @@ What one execution learns (the fingerprint, the failing cell, the checkpoints wr
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillException
 
+from reefnb.common.files import write_text_atomically
+from reefnb.common.paths import reef_home
 from reefnb.kernel.recording import ADDED_CELL_TAGS, RUN_FOLDER_VARIABLE
 from reefnb.provision.detection import KERNEL_FINGERPRINT_EXPRESSION, parse_kernel_fingerprint
 from reefnb.runs import processes
@@ -95,6 +98,20 @@ del __reef_audit
 # As one JSON string: IPython's text/plain of a list stops at 1,000 items ("...").
 FILE_AUDIT_EXPRESSION = "getattr(__import__('sys'), '_reef_files_read_report', lambda: '[]')()"
 
+# What a Python kernel's package list depends on, cheap to ask (a run used to spend 0.12-0.26 s of its time reading
+# every distribution's metadata in a 300-package environment): the interpreter, and each folder of ``sys.path`` with
+# its modification time (installing, upgrading or removing a distribution adds or removes a ``*.dist-info`` folder in
+# it); the kernel's working folder, which a run's own files change, by the names of the distributions in it.
+KERNEL_SIGNATURE_EXPRESSION = (
+    "(lambda os, sys, platform, json: json.dumps({"
+    "'version': platform.python_version(), 'implementation': platform.python_implementation(), "
+    "'executable': sys.executable, 'prefix': sys.prefix, "
+    "'paths': [[p, sorted(n for n in os.listdir(p) if n.endswith(('.dist-info', '.egg-info'))) if os.path.abspath(p) == os.getcwd() "
+    "else os.stat(p).st_mtime_ns] for p in (entry or '.' for entry in sys.path) if os.path.isdir(p)]}))"
+    "(__import__('os'), __import__('sys'), __import__('platform'), __import__('json'))"
+)
+KERNEL_PACKAGES_FOLDER = ("cache", "kernel-packages")  # under reef_home(): one JSON file per signature
+
 
 @dataclass
 class RunSession:
@@ -115,6 +132,36 @@ class RunSession:
     files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
     trace_files: bool = False  # install that audit hook (RunRequest.trace_files)
     run_folder: Path | None = None  # told to a Python kernel (reefnb.run_folder()), where it writes what it attaches
+    executed: Any = None  # the notebook being executed, as papermill writes it (the run's record is read from it)
+
+
+def kernel_packages(signature: dict | None) -> dict | None:
+    """The packages of the kernel whose environment has this signature (``KERNEL_SIGNATURE_EXPRESSION``), as an
+    earlier run read them; None when no run read them yet, or the cache cannot be read."""
+    if not isinstance(signature, dict):
+        return None
+    path = _packages_cache(signature)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    packages = data.get("packages") if isinstance(data, dict) else None
+    return packages if isinstance(packages, dict) and all(isinstance(value, str) for value in packages.values()) else None
+
+
+def remember_kernel_packages(signature: dict | None, packages: dict) -> None:
+    """Keep what a kernel said of its packages for the next run whose kernel has the same signature."""
+    if not isinstance(signature, dict):
+        return
+    try:
+        write_text_atomically(_packages_cache(signature), json.dumps({"packages": packages}, separators=(",", ":")))
+    except OSError as error:  # a read-only REEF_HOME: the next run asks the kernel again
+        log.debug("cannot cache the kernel's packages: %s", error)
+
+
+def _packages_cache(signature: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(signature, sort_keys=True).encode("utf-8")).hexdigest()
+    return reef_home().joinpath(*KERNEL_PACKAGES_FOLDER, f"{digest}.json")
 
 
 def kernel_pid(manager) -> int | None:
@@ -137,17 +184,65 @@ class ReefNotebookClient(PapermillNotebookClient):
 
     async def _prepare_kernel(self, **_) -> None:
         session = self.reef_session
+        if not (self._python_kernel() and await self._prepare_python_kernel()):
+            await self._prepare_step_by_step()
+        if session.checkpoint or session.replay is not None:
+            session.key = environment_lock(self.kernel_name, session.fingerprint)
+            if session.replay is not None:
+                self._plan_replay()
+
+    async def _prepare_python_kernel(self) -> bool:
+        """A Python kernel prepared in one round trip: its set-up code run and its environment's signature asked
+        at once, the packages taken from the cache when the signature is known (``kernel_packages``); False when
+        the kernel did not run it all (the step-by-step way then says which part failed)."""
+        session = self.reef_session
+        content = await self._run_silently("\n".join(self._setup_code()), reef=KERNEL_SIGNATURE_EXPRESSION)
+        answer = content.get("user_expressions", {}).get("reef", {})
+        if content.get("status") != "ok" or answer.get("status") != "ok":
+            log.debug("preparing the kernel in one step failed (%s: %s): step by step", content.get("ename"), content.get("evalue"))
+            return False
+        signature = parse_kernel_fingerprint(answer.get("data", {}).get("text/plain"))
+        packages = kernel_packages(signature)
+        if packages is None:
+            await self._fingerprint_kernel()
+            if session.fingerprint is not None:
+                remember_kernel_packages(signature, session.fingerprint.get("packages", {}))
+        else:
+            session.fingerprint = {key: signature[key] for key in ("version", "implementation", "executable", "prefix") if key in signature}
+            session.fingerprint["packages"] = packages
+        if session.trace_files:
+            session.files_read = []
+        return True
+
+    async def _prepare_step_by_step(self) -> None:
+        session = self.reef_session
         await self._fingerprint_kernel()
         if session.fingerprint is not None:  # a Python kernel
             await self._limit_kernel_output()
             if session.run_folder is not None:
-                await self._run_required(f"__import__('os').environ[{RUN_FOLDER_VARIABLE!r}] = {str(session.run_folder)!r}")
+                await self._run_required(self._run_folder_code())
         await self._start_file_audit()
         if session.checkpoint or session.replay is not None:
             await self._run_required(KERNEL_HELPERS)
-            session.key = environment_lock(self.kernel_name, session.fingerprint)
-            if session.replay is not None:
-                self._plan_replay()
+
+    def _setup_code(self) -> list[str]:
+        """What a Python kernel runs before the first cell: the output limit, its run folder, the audit of the
+        files it reads, the checkpoint helpers (those the run asks for)."""
+        session = self.reef_session
+        code = [kernel_limit_code(session.output_budget.limit)]
+        if session.run_folder is not None:
+            code.append(self._run_folder_code())
+        if session.checkpoint or session.replay is not None:
+            code.append(KERNEL_HELPERS)
+        if session.trace_files:  # last: a failure before it leaves no audit hook for the step-by-step way to add again
+            code.append(FILE_AUDIT_CODE)
+        return code
+
+    def _run_folder_code(self) -> str:
+        return f"__import__('os').environ[{RUN_FOLDER_VARIABLE!r}] = {str(self.reef_session.run_folder)!r}"
+
+    def _python_kernel(self) -> bool:
+        return (self.nb.metadata.get("kernelspec") or {}).get("language", "python").lower() == "python"
 
     def _cell_started(self, cell, cell_index: int, **_) -> None:
         session = self.reef_session
@@ -249,7 +344,7 @@ class ReefNotebookClient(PapermillNotebookClient):
     async def _start_file_audit(self) -> None:
         if not self.reef_session.trace_files:
             return
-        if (self.nb.metadata.get("kernelspec") or {}).get("language", "python").lower() == "python":
+        if self._python_kernel():
             await self._run_required(FILE_AUDIT_CODE)
             self.reef_session.files_read = []
 
@@ -312,6 +407,7 @@ class ReefEngine(NBClientEngine):
             stderr_file=stderr_file,
             **kwargs,
         )
+        session.executed = nb_man.nb  # executed in place: what papermill returns and writes, never read back
         try:
             # A kernel the client started logs where the run's kernel.log is.
             return client.execute(stdout=session.kernel_log, stderr=session.kernel_log)

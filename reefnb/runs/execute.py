@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -11,6 +12,7 @@ import re
 import secrets
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,16 +115,42 @@ def prepare_run(
     timeout: float | None = None,
     environment: str | None = None,
     telemetry: bool | None = None,
+    known: dict | None = None,
 ) -> RunRequest:
     """Resolve a run (parameters cast, kernel chosen, notebook hashed) without executing it.
 
     Every user mistake surfaces here, before any kernel starts. ``telemetry`` False turns the sampling of
-    the run's processes off (else the manifest's ``telemetry`` setting decides; default on).
+    the run's processes off (else the manifest's ``telemetry`` setting decides; default on). ``known``: a dict
+    that the runs of one sweep share, so that each notebook and kernel spec is read once for all of them.
     """
+    return _prepare(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry, known)[0]
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What preparing a run read, kept for its execution so that nothing is read twice."""
+
+    solution: Solution
+    workflow: Workflow
+    notebook: Any  # as read: _open_run labels a copy
+    kernel_spec: dict
+
+
+def _prepare(
+    solution: Solution | str | Path,
+    workflow: str = "run",
+    parameters: dict[str, Any] | None = None,
+    parameter_file: str | Path | None = None,
+    kernel: str | None = None,
+    timeout: float | None = None,
+    environment: str | None = None,
+    telemetry: bool | None = None,
+    known: dict | None = None,
+) -> tuple[RunRequest, _Loaded]:
+    known = {} if known is None else known
     solution = solution if isinstance(solution, Solution) else open_solution(solution)
     chosen = solution.workflow(workflow)
-    notebook = read_notebook(chosen.notebook)
-    declared = notebook_parameters(notebook)
+    notebook, declared, digest = _once(known, ("notebook", str(chosen.notebook)), lambda: _read_workflow_notebook(chosen.notebook))
     defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
     sources = [(defaults_origin, chosen.parameters)]
     if parameter_file is not None:
@@ -134,20 +162,32 @@ def prepare_run(
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
         raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
     metric_budget()  # a budget that cannot be read is said before any kernel starts
-    kernel, environment = _choose_kernel(solution, kernel, environment, notebook)
+    kernel, environment = _once(known, ("kernel", str(chosen.notebook), kernel, environment), lambda: _choose_kernel(solution, kernel, environment, notebook))
     kernel = kernel or named_kernel(chosen.notebook, notebook)
-    _kernel_spec(kernel)
+    kernel_spec = _once(known, ("kernel spec", kernel), lambda: _kernel_spec(kernel))
     source = solution.manifest_path or chosen.notebook
-    return RunRequest(
+    request = RunRequest(
         str(Path(source).resolve()),
         chosen.name,
         values,
         kernel,
         environment,
         timeout,
-        notebook_digest(notebook),
+        digest,
         telemetry_options(solution.data.get("telemetry"), enabled=telemetry),
     )
+    return request, _Loaded(solution, chosen, notebook, kernel_spec)
+
+
+def _read_workflow_notebook(path: Path) -> tuple[Any, dict, str]:
+    notebook = read_notebook(path)
+    return notebook, notebook_parameters(notebook), notebook_digest(notebook)
+
+
+def _once(known: dict, key: tuple, read):
+    if key not in known:
+        known[key] = read()
+    return known[key]
 
 
 def run(
@@ -221,10 +261,10 @@ def run(
         For any other mistake found before a kernel starts (no such workflow, kernel or
         environment; a timeout that is not a positive number).
     """
-    request = prepare_run(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
+    request, loaded = _prepare(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
     request = replace(request, trace_files=trace_files)
     limit = cell_output_limit(max_output)
-    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit)
+    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit, loaded=loaded)
 
 
 def resume(run_id: str, store: Any = True, progress: bool = False, timeout: float | None = None) -> dict:
@@ -264,7 +304,7 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
     folder = Path(old["solution"]["path"])
     manifest = folder / "solution.json"
     source = manifest if manifest.is_file() else folder / old["notebook"]["path"]
-    request = prepare_run(
+    request, loaded = _prepare(
         source,
         old["workflow"],
         old["parameters"],
@@ -272,7 +312,7 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
         timeout=timeout,
         environment=old["environment"].get("name") if old["environment"].get("name") != old["environment"]["kernel"] else None,
     )
-    return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old)
+    return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old, loaded=loaded)
 
 
 @dataclass(frozen=True)
@@ -310,6 +350,7 @@ def execute_run(
     checkpoint: bool = False,
     resume_of: dict | None = None,
     max_output: int | str | None = None,
+    loaded: _Loaded | None = None,
 ) -> dict:
     """Execute a prepared run and build its record.
 
@@ -317,9 +358,10 @@ def execute_run(
     that a sweep can start the next kernel while the current run executes; it is shut down here.
     ``kernel_log`` is where that kernel's output went. Without one, the kernel is started here.
     When the run ends, whatever its kernel started is ended too (``reefnb.runs.processes``).
+    ``loaded``: what preparing the run read (its solution, notebook and kernel spec), not read again.
     """
     budget = OutputBudget(cell_output_limit(max_output))
-    run, notebook = _open_run(request)
+    run, notebook = _open_run(request, loaded or load_run(request))
     session = RunSession(
         kernel_manager=kernel_manager,
         checkpoint=checkpoint or resume_of is not None,
@@ -345,12 +387,18 @@ def execute_run(
     return record
 
 
-def _open_run(request: RunRequest):
-    """The run's folder made, and its notebook read and labelled with the kernel and the run."""
+def load_run(request: RunRequest) -> _Loaded:
+    """What a prepared run executes: its solution, its workflow's notebook and its kernel's spec, read."""
     solution = open_solution(request.source)
     workflow = solution.workflow(request.workflow)
-    notebook = read_notebook(workflow.notebook)
-    kernel_spec = _kernel_spec(request.kernel)
+    return _Loaded(solution, workflow, read_notebook(workflow.notebook), _kernel_spec(request.kernel))
+
+
+def _open_run(request: RunRequest, loaded: _Loaded):
+    """The run's folder made, and a copy of its notebook labelled with the kernel and the run."""
+    solution, workflow, kernel_spec = loaded.solution, loaded.workflow, loaded.kernel_spec
+    notebook = copy.copy(loaded.notebook)  # the notebook as read stays as it is (a sweep's worker runs it again)
+    notebook["metadata"] = copy.copy(loaded.notebook["metadata"])
     run_id = new_run_id()
     folder = solution.path / "runs" / run_id
     try:
@@ -385,7 +433,7 @@ def _execute_in_kernel(run: _Run, notebook, session: RunSession, progress: bool,
             outcome.error = {"name": "KeyboardInterrupt", "message": "interrupted by the user"}
         except Exception as exception:  # classified below; anything unknown is a failed run
             outcome.status, error = _classify(exception, session, run.request.timeout)
-            outcome.error = _explained(error, notebook, run.output_path)
+            outcome.error = _explained(error, notebook, _executed_notebook(run, session))
         finally:
             if sampler is not None:  # before the shutdown: the kernel's last sample
                 outcome.system = sampler.stop(run.folder)
@@ -402,9 +450,9 @@ def _execute_in_kernel(run: _Run, notebook, session: RunSession, progress: bool,
 def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: dict | None) -> dict:
     """The record of an executed run: what every record has, its metrics, and what it read, attached or resumed."""
     metrics, attached, refused = {}, [], 0
-    if run.output_path.exists():
+    executed = _executed_notebook(run, session)
+    if executed is not None:
         try:
-            executed = read_notebook(run.output_path)
             metrics, refused = within_budget(read_records(executed), metric_budget())
             attached, refused = read_attachments(executed), refused + read_refused(executed)
         except ReefError as problem:
@@ -519,19 +567,30 @@ def _files_read_sha256(files_read: list[str], folder: Path) -> dict[str, str]:
     return digests
 
 
-def _explained(error: dict, notebook, output_path: Path) -> dict:
+def _executed_notebook(run: _Run, session: RunSession):
+    """The executed notebook as papermill returned it and wrote it (kept in the session by the engine); read back
+    from the run's output only where the engine never got it; None when there is none."""
+    if session.executed is not None:
+        return session.executed
+    if run.output_path is None or not run.output_path.exists():
+        return None
+    try:
+        return read_notebook(run.output_path)
+    except ReefError as problem:
+        log.warning("%s", problem)
+        return None
+
+
+def _explained(error: dict, notebook, executed) -> dict:
     """The error with the user's own cell index (papermill drops its old error banners first), and,
-    when the exception has no message (a magic's UsageError), what the cell printed instead."""
+    when the exception has no message (a magic's UsageError), what the cell printed instead (``executed``: the
+    executed notebook, None when there is none)."""
     index = error.get("cell_index")
     if isinstance(index, int):
         kept = [position for position, cell in enumerate(notebook.cells) if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])]
         if 0 <= index < len(kept):
             error["cell_index"] = kept[index]
-    if not error.get("message") and output_path.exists():
-        try:
-            executed = read_notebook(output_path)
-        except ReefError:
-            return error
+    if not error.get("message") and executed is not None:
         failed = [cell for cell in executed.cells if (cell.get("metadata", {}).get("papermill") or {}).get("exception")]
         for cell in failed[:1]:
             text = " ".join(
@@ -614,12 +673,27 @@ def shutdown_kernel(manager) -> None:
         left.note()  # its descendants, before they are orphaned by the shutdown
     try:
         if manager.has_kernel:
-            run_sync(manager.shutdown_kernel)(now=True)
+            _kill_and_wait(manager)
+            run_sync(manager.shutdown_kernel)(now=True)  # finds it gone at once, and cleans up
     except Exception as error:  # the kernel may be gone already; nothing more to do
         log.debug("kernel shutdown: %s", error)
     if left is not None:
         left.end()  # whatever the kernel started, wherever it went
     _remove_socket_folder(manager)
+
+
+def _kill_and_wait(manager) -> None:
+    """Kill the kernel's process group and wait for the kernel to end. The run is over (every cell's reply and
+    output is in), so nothing is left to flush: jupyter_client's own kill polls the process every 0.1 s and so
+    waited 0.1 s after every run; waiting on the process returns as soon as it has ended."""
+    process = getattr(manager.provisioner, "process", None)
+    if process is None or process.poll() is not None:
+        return
+    run_sync(manager.provisioner.kill)()  # SIGKILL to the kernel's process group, as shutdown_kernel(now=True) sends
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # shutdown_kernel waits its own 5 s and says so
+        pass
 
 
 def _remove_socket_folder(manager) -> None:

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 
 import psutil
 
+from reefnb.common.json_input import without_format_checkers
+
 log = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "REEF_KERNEL_TOKEN"
@@ -40,6 +42,7 @@ _lock = threading.Lock()
 _kernels: dict[int, KernelProcesses] = {}  # live kernels started by this process, by pid
 _starting: set[str] = set()  # tokens of kernels being started
 _exclusive = 0
+_subreaping = False  # this process is the subreaper of its orphans (see subreaper): every kernel's process is its descendant
 
 
 def subreaper(on: bool = True) -> bool:
@@ -50,11 +53,14 @@ def subreaper(on: bool = True) -> bool:
     """
     if not sys.platform.startswith("linux"):
         return False
+    global _subreaping
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+        done = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError) as error:
         log.debug("prctl(PR_SET_CHILD_SUBREAPER): %s", error)
-        return False
+        done = False
+    _subreaping = on and done
+    return done
 
 
 @contextlib.contextmanager
@@ -106,11 +112,12 @@ class KernelProcesses:
 
     def note(self) -> None:
         """Note the kernel's descendants now (they may be orphaned later)."""
-        try:
-            for child in psutil.Process(self.pid).children(recursive=True):
-                self.seen.setdefault(child.pid, child)
-        except psutil.Error:
-            pass
+        for pid in _descendants(self.pid):
+            if pid not in self.seen:
+                try:
+                    self.seen[pid] = psutil.Process(pid)
+                except psutil.Error:  # gone already
+                    pass
 
     def end(self) -> int:
         """End every process left of this kernel (call after the kernel stopped); how many were ended."""
@@ -145,7 +152,7 @@ class KernelProcesses:
         candidates = [process for process in self.seen.values() if _same_process_alive(process)]
         claim = _exclusive > 0
         children = set(_child_pids())
-        for process in psutil.process_iter():
+        for process in _candidates():
             if process.pid in (mine, self.pid) or process.pid in protected:
                 continue
             token = _environment_value(process, TOKEN_VARIABLE)
@@ -180,10 +187,10 @@ def enter_scope(token: str) -> None:
 
 
 def without_format_grammars() -> None:
-    """In a process of reef's own, before it imports papermill: jsonschema's format checker imports
-    ``rfc3987_syntax``, which compiles lark grammars at import (1.8-2.4 s of CPU in every such process);
-    reef validates with no FormatChecker, so its processes go without it (the ``reef`` command does the same)."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    """In a process of reef's own, before it imports papermill: without the packages that only jsonschema's format
+    checker imports (``rfc3987_syntax`` compiles lark grammars at import: 1.8-2.4 s of CPU in every such process; see
+    ``json_input.without_format_checkers``), as the ``reef`` command goes without them."""
+    without_format_checkers()
 
 
 def enter_worker(token: str) -> None:
@@ -210,11 +217,55 @@ def _protected() -> set[int]:
     return protected
 
 
-def _child_pids() -> list[int]:
+def _candidates():
+    """The processes that may be a kernel's: this process's descendants while it is the subreaper of its orphans
+    (every process a kernel of this process started is then one of them, wherever it was reparented: a few small
+    reads of ``/proc``), else every process of the machine (psutil reads them all: 20-80 ms with 150 processes)."""
+    if not _subreaping or _children_file(os.getpid()) is None:
+        return psutil.process_iter()
+    found = []
+    for pid in _descendants(os.getpid()):
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    return found
+
+
+def _child_pids(pid: int | None = None) -> list[int]:
+    """The children of ``pid`` (this process by default): Linux lists them in ``/proc/PID/task/TID/children``
+    (one small file a thread), elsewhere psutil reads every process's parent."""
+    pid = os.getpid() if pid is None else pid
+    if _children_file(pid) is not None:
+        children = []
+        try:
+            for thread in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{thread}/children", "rb") as listing:
+                    children.extend(int(field) for field in listing.read().split())
+        except OSError:  # the process is gone
+            return []
+        return children
     try:
-        return [child.pid for child in psutil.Process().children()]
+        return [child.pid for child in psutil.Process(pid).children()]
     except psutil.Error:
         return []
+
+
+def _descendants(pid: int) -> list[int]:
+    """The process ids of ``pid``'s descendants, parents before their children."""
+    found, queue = [], [pid]
+    while queue:
+        for child in _child_pids(queue.pop(0)):
+            if child not in found and child != pid:
+                found.append(child)
+                queue.append(child)
+    return found
+
+
+def _children_file(pid: int) -> str | None:
+    """``/proc/PID/task/PID/children`` where the system has it (Linux with CONFIG_PROC_CHILDREN), else None."""
+    path = f"/proc/{pid}/task/{pid}/children"
+    return path if sys.platform.startswith("linux") and os.path.exists(path) else None
 
 
 def _environment_value(process: psutil.Process, name: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -13,6 +14,8 @@ _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 def git_provenance(path: str | Path) -> dict | None:
     """Git facts of the repository holding ``path``, or None when it is not in one."""
+    if not _maybe_in_repository(Path(path)):
+        return None  # without importing GitPython (0.1-0.2 s of every run outside a repository)
     try:
         import git
     except ImportError:  # git executable missing: GitPython refuses to import
@@ -40,6 +43,15 @@ def git_provenance(path: str | Path) -> dict | None:
     except git.GitError as error:
         log.warning("git provenance of %s failed: %s", path, error)
         return None
+
+
+def _maybe_in_repository(path: Path) -> bool:
+    """Whether ``path`` or a folder above it holds ``.git`` (a folder, or a worktree's file), or git is told
+    where the repository is (``GIT_DIR``): False is certain, True is for GitPython to confirm."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    folder = path.resolve()
+    return any((candidate / ".git").exists() for candidate in (folder, *folder.parents))
 
 
 def strip_credentials(url: str | None) -> str | None:

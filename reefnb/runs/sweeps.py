@@ -32,7 +32,7 @@ from typing import Any
 from reefnb.common.exceptions import RecordPending, ReefError
 from reefnb.provision.artifacts import unpack_archive
 from reefnb.runs import processes
-from reefnb.runs.execute import RunRequest, execute_run, failure_record, kernel_alive, prepare_run, shutdown_kernel, start_kernel
+from reefnb.runs.execute import RunRequest, execute_run, failure_record, kernel_alive, load_run, prepare_run, shutdown_kernel, start_kernel
 from reefnb.runs.store import Store, default_store
 from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, open_solution
@@ -124,11 +124,12 @@ def plan_sweep(
     if not grid and len(targets) < 2:
         where = solution.manifest_path or solution.path
         raise ReefError(f"{where}: /workflows/{chosen.name}/sweep: no sweep grid given or declared")
-    requests, seen = [], set()
+    requests, seen, known = [], set(), {}  # known: the notebook and kernel specs, read once for every point
     for point in grid_points(grid or {}):
         for environment, kernel in targets:
+            point_parameters = {**(parameters or {}), **point}
             request = prepare_run(
-                solution, chosen.name, {**(parameters or {}), **point}, kernel=kernel, timeout=timeout, environment=environment, telemetry=telemetry
+                solution, chosen.name, point_parameters, kernel=kernel, timeout=timeout, environment=environment, telemetry=telemetry, known=known
             )
             if request.key not in seen:
                 seen.add(request.key)
@@ -295,7 +296,7 @@ def _executor(execution: SweepExecution, pending: int):
     jobs = execution.jobs or default_jobs()
     if jobs == 1 or pending == 1:
         return _InProcessExecutor()
-    return _PoolExecutor(min(jobs, pending))
+    return _PoolExecutor(min(jobs, pending), execution.fail_fast)
 
 
 class _Tracker:
@@ -388,6 +389,7 @@ class _Runner:
     def __init__(self):
         self.waiting: dict[tuple[str, str], tuple[Any, Path]] = {}
         self._scratch: Path | None = None  # kernel logs of kernels started ahead, shipped solutions: removed by close()
+        self.loaded: dict[tuple[str, str, str], tuple[tuple, Any]] = {}  # what the runs of a notebook execute, read once
 
     @property
     def scratch(self) -> Path:
@@ -396,14 +398,24 @@ class _Runner:
         return self._scratch
 
     def run(self, request: RunRequest, start_next: bool) -> dict:
-        folder = str(open_solution(request.source).workflow(request.workflow).notebook.parent)
-        slot = (request.kernel, folder)
+        loaded = self._load(request)
+        slot = (request.kernel, str(loaded.workflow.notebook.parent))
         manager, log_path = self.waiting.pop(slot, (None, None))
         if manager is not None and not kernel_alive(manager):
             manager, log_path = None, None
         if start_next:
             self._start(slot)
-        return execute_run(request, store=False, kernel_manager=manager, kernel_log=log_path)
+        return execute_run(request, store=False, kernel_manager=manager, kernel_log=log_path, loaded=loaded)
+
+    def _load(self, request: RunRequest):
+        """The solution, notebook and kernel spec the run executes (``load_run``), read again only when the
+        manifest or the notebook changed since this worker last read them."""
+        key = (request.source, request.workflow, request.kernel)
+        stamp, loaded = self.loaded.get(key, (None, None))
+        if loaded is None or stamp != _stamp(Path(request.source), loaded.workflow.notebook):
+            loaded = load_run(request)
+            self.loaded[key] = (_stamp(Path(request.source), loaded.workflow.notebook), loaded)
+        return loaded
 
     def _start(self, slot: tuple[str, str]) -> None:
         log_path = self.scratch / f"kernel-{len(os.listdir(self.scratch))}-{time.monotonic_ns()}.log"
@@ -419,6 +431,18 @@ class _Runner:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+
+def _stamp(*paths: Path) -> tuple:
+    """What tells that files changed: their size and modification time (None for one that is gone)."""
+    stamps = []
+    for path in paths:
+        try:
+            status = path.stat()
+            stamps.append((status.st_size, status.st_mtime_ns))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
 
 
 _runner: _Runner | None = None
@@ -522,8 +546,8 @@ class _PoolExecutor:
     back in the queue of the new pool, at most twice; after that it is recorded killed.
     """
 
-    def __init__(self, jobs: int):
-        self.jobs = jobs
+    def __init__(self, jobs: int, fail_fast: bool = False):
+        self.jobs, self.fail_fast = jobs, fail_fast
         self.queue: list[tuple[RunRequest, int]] = []  # (request, attempt)
         self.scope = self.scratch = ""
         self.broken_pools = 0
@@ -555,7 +579,7 @@ class _PoolExecutor:
         while (self.queue or running) and not records.stop and not lost:
             if not self._submit(pool, running):
                 return []  # broken before anything ran: the queue goes to a new pool
-            records.tracker.running_now(len(running))
+            records.tracker.running_now(min(len(running), self.jobs))
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 request, attempt = running.pop(future)
@@ -571,8 +595,13 @@ class _PoolExecutor:
         return lost + list(running.values()) if lost else None
 
     def _submit(self, pool: ProcessPoolExecutor, running: dict) -> bool:
-        """Fill the pool's workers from the queue; False when the pool is broken and nothing runs on it."""
-        while self.queue and len(running) < self.jobs:
+        """Fill the pool from the queue; False when the pool is broken and nothing runs on it.
+
+        Each worker gets its next run before it ends the one it runs (twice as many runs submitted as workers), so
+        that it goes on at once instead of waiting for this process to take the record and submit another; with
+        ``fail_fast``, one each, so that no run starts after the first one that did not end ok."""
+        depth = self.jobs if self.fail_fast else 2 * self.jobs
+        while self.queue and len(running) < depth:
             request, attempt = self.queue.pop(0)
             try:
                 # Each worker starts the next kernel ahead when more runs wait than workers run.

@@ -89,14 +89,57 @@ def write_y4m(path: Path, pixels: np.ndarray, width: int = 640, height: int = 48
     return path
 
 
+ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
+# In the page: the labels drawn on the overlay (x, y, w, h) and whether each has the label background under its edge.
+_LABELS = """() => { const c = document.getElementById('overlay'), context = c.getContext('2d');
+  return JSON.parse(c.dataset.labels || '[]').map(l => { const [r, g, b] = context.getImageData(l.x + 3, l.y + 3, 1, 1).data;
+    return { ...l, background: g > 180 && r < 80 && b < 140 }; }); }"""
+_GREEN = """() => { const c = document.getElementById('overlay');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 1] > 200 && d[i] < 60 && d[i + 2] < 120 && d[i + 3] > 0) n++;
+  return n; }"""
+
+
+def demo_frames(page, threshold: str | None = None, frames: int = 3) -> dict:
+    """Wait until the demo has drawn ``frames`` answers (after setting the threshold); what it shows then."""
+    if threshold is not None:
+        page.wait_for_function("window.reefDemo && window.reefDemo.frames >= 1", timeout=60_000)
+        page.fill("#threshold", threshold)
+    before = page.evaluate("() => window.reefDemo ? window.reefDemo.frames : 0")
+    page.wait_for_function(f"window.reefDemo && window.reefDemo.frames >= {before + frames}", timeout=60_000)
+    return {
+        "boxes": json.loads(page.locator("#overlay").get_attribute("data-boxes")),
+        "labels": page.evaluate(_LABELS),
+        "hidden": int(page.locator("#overlay").get_attribute("data-hidden")),
+        "green": page.evaluate(_GREEN),
+        "shown": page.locator("#labels").inner_text(),
+        "answered": page.locator("#answered-by").inner_text(),
+        "fps": float(page.locator("#fps").inner_text()),
+        "error": page.locator("#error").inner_text(),
+    }
+
+
+def overlapping(labels: list[dict]) -> list:
+    def meet(a: dict, b: dict) -> bool:
+        return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+
+    return [(a["label"], b["label"]) for index, a in enumerate(labels) for b in labels[index + 1 :] if meet(a, b)]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
-def test_live_demo_draws_labelled_boxes_from_a_fake_camera(flagship_server, tmp_path):
+def test_live_demo_labels_the_boxes_readably_names_the_backend_and_stops_on_a_refused_token(flagship_server, tmp_path):
+    """The flagship's /demo in Chromium with a fake camera: boxes and labels (black on a green background, none over
+    another, even at threshold 0.05), the backend and model that answered; without a token it says how to get one
+    and sends nothing; with a wrong one it sends one request, shows the refusal and stops. Screenshots:
+    demo-light.png, demo-dark.png (threshold 0.05), demo-no-token-dark.png in tests/artifacts/."""
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     images, labels = synthetic_frames(12)
     # a 4:3 image (192x144) the detector gets right, so the camera's stretch to 640x480 keeps its shapes
     chosen = next(index for index, image in enumerate(images) if image.shape[:2] == (144, 192) and len(labels[index]) >= 2)
     video = write_y4m(tmp_path / "camera.y4m", images[chosen])
-    errors = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors, seen = [], {}
+    base = flagship_server["demo"].partition("#")[0]
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=CHROMIUM,
@@ -114,25 +157,44 @@ def test_live_demo_draws_labelled_boxes_from_a_fake_camera(flagship_server, tmp_
             ],
         )
         try:
-            page = browser.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(flagship_server["demo"])
-            page.wait_for_function("window.reefDemo && window.reefDemo.frames >= 3", timeout=60_000)
-            drawn = json.loads(page.locator("#overlay").get_attribute("data-boxes"))
-            green = page.evaluate("""() => { const c = document.getElementById('overlay');
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-                for (let i = 0; i < d.length; i += 4) if (d[i + 1] > 200 && d[i] < 60 && d[i + 2] < 60 && d[i + 3] > 0) n++;
-                return n; }""")
-            shown = page.locator("#labels").inner_text()
-            fps = float(page.locator("#fps").inner_text())
-            error_text = page.locator("#error").inner_text()
+            for scheme, threshold in (("light", None), ("dark", "0.05")):
+                page = browser.new_page(color_scheme=scheme, viewport={"width": 760, "height": 900})
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.goto(flagship_server["demo"])
+                seen[scheme] = demo_frames(page, threshold)
+                seen[scheme]["page"] = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+                page.screenshot(path=str(ARTIFACTS / f"demo-{scheme}.png"), full_page=True)
+                page.close()
+            requests = []
+            page = browser.new_page(color_scheme="dark", viewport={"width": 760, "height": 900})
+            page.on("request", lambda sent: requests.append(sent.url) if "/v1/actions/detect" in sent.url else None)
+            page.goto(base)  # no token: nothing is sent, the page says where the token comes from
+            page.wait_for_selector("#no-token:not([hidden])")
+            no_token = page.locator("#no-token").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "demo-no-token-dark.png"), full_page=True)
+            sent_without = len(requests)
+            page.goto(base + "#token=wrong")  # refused: one request, then the page stops
+            page.reload()
+            page.wait_for_function("window.reefDemo.stopped !== null && !window.reefDemo.looping", timeout=60_000)
+            refused = page.evaluate("() => ({ requests: window.reefDemo.requests, stopped: window.reefDemo.stopped })")
+            refused_text = page.locator("#no-token").inner_text()
+            sent_refused = len(requests) - sent_without
+            page.close()
         finally:
             browser.close()
-    found = {item["label"] for item in drawn}
+    light, dark = seen["light"], seen["dark"]
+    found = {item["label"] for item in light["boxes"]}
     assert found and found <= set(labels[chosen]), (found, labels[chosen])
-    assert green > 100  # the boxes and labels are on the canvas
-    assert set(shown.split(", ")) == {item["label"] for item in drawn} and fps > 0
-    assert errors == [] and error_text == ""
+    assert set(light["shown"].split(", ")) == found and light["fps"] > 0 and light["green"] > 100
+    for shown in (light, dark):
+        assert shown["answered"].startswith("tflite backend, model ssd-mobilenet-tiny-w100-128"), shown["answered"]
+        assert len(shown["labels"]) + shown["hidden"] == len(shown["boxes"]) and all(label["background"] for label in shown["labels"])
+        assert not overlapping(shown["labels"]) and shown["error"] == ""
+    assert len(dark["boxes"]) > len(light["boxes"]) and len(dark["labels"]) >= 4  # a low threshold: a crowded frame
+    assert light["page"] != dark["page"]  # each theme its own page colours
+    assert sent_without == 0 and "reef serve" in no_token and "#token=" in no_token
+    assert refused == {"requests": 1, "stopped": "wrong token"} and sent_refused == 1 and "refused this token" in refused_text
+    assert errors == []
 
 
 def test_reef_serve_without_token_generates_one_and_refuses_requests_without_it(tmp_path):

@@ -7,6 +7,8 @@ in JupyterLab through Chromium.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,8 +160,62 @@ def test_selected_runs_link_to_their_executed_notebooks_relative_to_the_kernel(r
     explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
     explorer.chart._vl_selections = {**explorer.chart._vl_selections, "brush": brush((0, 10), (0, 1))}
     first = records[0]["run_id"]
-    assert f'<a href="runs/{first}.ipynb" target="_blank">{first}</a>' in explorer.selection_view.value
+    assert f'<a href="runs/{first}.ipynb" target="_blank" style="white-space:nowrap">{first}</a>' in explorer.selection_view.value
     assert f'href="runs/{first}.ipynb"' in explorer.compare()._repr_html_()
+
+
+def test_a_notebook_the_server_does_not_serve_opens_by_run_id(reef_home, tmp_path, monkeypatch):
+    entry = record(0, "random", 1000, 1.0, 0.1, "laptop")
+    output = tmp_path / "elsewhere" / "runs" / entry["run_id"] / "main.ipynb"
+    output.parent.mkdir(parents=True)
+    output.write_text("{}")
+    entry["notebook"]["output_path"] = str(output)
+    default_store().add_many([entry, record(1, "random", 1000, 2.0, 0.05, "laptop")])
+    (tmp_path / "served" / "analysis").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "served" / "analysis")
+    monkeypatch.setenv("JPY_SESSION_NAME", "analysis/explore.ipynb")  # the server serves tmp_path/served
+    explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
+    comparison = explorer.compare([entry["run_id"]])
+    html = comparison._repr_html_()
+    assert comparison.by_id == {entry["run_id"]} and comparison.links == {}
+    assert 'data-commandlinker-command="reef:open-run"' in html and "&quot;run_id&quot;: &quot;" + entry["run_id"] in html
+    monkeypatch.setenv("JPY_SESSION_NAME", "explore.ipynb")  # now the notebook's folder is the server's root
+    monkeypatch.chdir(tmp_path)
+    assert explorer.compare([entry["run_id"]]).links == {entry["run_id"]: f"elsewhere/runs/{entry['run_id']}/main.ipynb"}
+
+
+def test_filters_and_tables_show_typed_values_each_column_once(reef_home, hello):
+    samples = [1000, 20000, 100000]
+    records = [record(index, "random" if index % 2 else "stratified", samples[index % 3], 1.0 + index, 0.2 / (index + 1), "laptop") for index in range(6)]
+    records[1]["parameters"]["seed"] = 7
+    default_store().add_many(records)
+    explorer = reefnb.explore(str(hello), objectives={"time_ms": "min", "abs_error": "min"})
+    samples, seed = explorer.filters["param.samples"], explorer.filters["param.seed"]
+    assert [label for label, _ in samples.options] == ["1000", "20000", "100000"]  # numeric order, not text order
+    assert list(seed.options) == [("0", 0), ("7", 7)]  # the runs given no seed ran with the notebook's default
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", explorer.table.value)
+    assert len(headers) == len(set(headers)) and sum("env.<wbr>name" in header for header in headers) == 1
+    assert "nan" not in explorer.table.value and "7.0" not in explorer.table.value
+    samples.value = (20000,)
+    assert set(explorer.frontier["param.samples"]) == {20000} and len(explorer.filtered()) == 2
+    comparison = explorer.compare([records[0]["run_id"], records[1]["run_id"]])
+    assert comparison.frame.loc["param.seed"].tolist() == ["0", "7"] and comparison.frame.loc["param.samples"].tolist() == ["1000", "20000"]
+
+
+def test_the_chart_follows_its_output_width(recorded):
+    """The explorer's chart is as wide as its container: the JSON patch vega-embed applies must find the width
+    signal where Vega-Lite compiles it (the first signal), else the chart would keep a zero width in JupyterLab."""
+    import altair as alt
+    import vl_convert
+
+    from reefnb.frontends.widgets import FOLLOW_CONTAINER_WIDTH
+
+    explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
+    assert explorer.chart.embed_options["patch"] == FOLLOW_CONTAINER_WIDTH and explorer.chart.spec["width"] == "container"
+    vega = vl_convert.vegalite_to_vega(explorer.chart.spec, vl_version=".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]))
+    width = vega["signals"][0]
+    assert width["name"] == "width" and "containerSize()" in width["init"] and isinstance(width["on"], list)
+    assert explorer._repr_mimebundle_()["image/svg+xml"].count('width="') >= 1  # the static copy has a fixed width
 
 
 def test_parameter_defaults_fill_the_runs_not_given_them_and_whole_numbers_stay_ints(reef_home, hello):

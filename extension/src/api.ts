@@ -154,6 +154,11 @@ export async function get<T>(endpoint: string, path: string): Promise<T> {
   return (await request(endpoint, { method: 'GET' }, { path })).json() as Promise<T>;
 }
 
+/** GET with query arguments other than a notebook's path (`run?run_id=ID`). */
+export async function getWith<T>(endpoint: string, query: { [key: string]: string }): Promise<T> {
+  return (await request(endpoint, { method: 'GET' }, query)).json() as Promise<T>;
+}
+
 export async function post<T>(endpoint: string, body: { [key: string]: unknown }): Promise<T> {
   return (await request(endpoint, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<T>;
 }

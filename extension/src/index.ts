@@ -2,8 +2,9 @@
  * The Reef sidebar for JupyterLab (reefnb): the current notebook's solution, requirements and runs,
  * and the actions Install, Run with parameters, Export as solution and Open dashboard, in the
  * sidebar and the command palette (category "Reef"). Progress and errors are notifications.
+ * A run's executed notebook opens as the run (runview.ts): named by its run id, read-only, no kernel.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { IRouter, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, IFrame, MainAreaWidget, Notification, showDialog } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -11,6 +12,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { followDeclarations } from './declarations';
 import { downloadUrl, get, IDashboard, IExport, IInstall, INotebookInfo, IRun, post } from './api';
 import { ParametersForm } from './parameters';
+import { IRerun, openRun, RUN_COMMANDS, runNotebookExtension } from './runview';
 import { COMMANDS, format, ReefSidebar } from './sidebar';
 
 const REEF_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
@@ -48,9 +50,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The Reef sidebar: solution, requirements, runs, run with parameters, export, dashboard.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, notebooks: INotebookTracker, palette: ICommandPalette | null) => {
+  optional: [ICommandPalette, IRouter],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    palette: ICommandPalette | null,
+    router: IRouter | null,
+  ) => {
     const { commands, shell } = app;
+    // Before any notebook opens: a run's executed notebook starts no kernel (runview.ts).
+    app.docRegistry.addWidgetExtension('Notebook', runNotebookExtension);
     const sidebar = new ReefSidebar(commands);
     sidebar.title.icon = reefIcon;
     shell.add(sidebar, 'right', { rank: 600 });
@@ -167,7 +176,42 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(widget.id);
     });
 
+    commands.addCommand(RUN_COMMANDS.open, {
+      label: 'Reef: Open a Run…',
+      execute: async args => {
+        try {
+          await openRun(commands, args);
+        } catch (error) {
+          Notification.error((error as Error).message, { autoClose: false });
+        }
+      },
+    });
+    if (router) {
+      router.register({ command: RUN_COMMANDS.open, pattern: /[?&]reef-run=/ }); // <base>/lab?reef-run=RUN_ID
+    }
+    commands.addCommand(RUN_COMMANDS.rerun, {
+      label: 'Reef: Rerun with These Parameters',
+      isEnabled: () => sidebar.run !== null && sidebar.run.source !== null,
+      execute: async () => {
+        const run = sidebar.run!;
+        const shown = Object.entries(run.parameters)
+          .map(([name, value]) => `${name}=${format(value)}`)
+          .join(' ');
+        const result = await act(
+          `Running ${run.solution.name} ${run.workflow} again: ${shown || '(defaults)'}…`,
+          () => post<IRerun>('run', { path: run.notebook }),
+          rerun =>
+            `run ${rerun.run_id} ${rerun.status} in ${rerun.duration_s.toFixed(1)} s (again of ${rerun.rerun_of})`,
+          rerun => [
+            { label: 'Open', callback: () => void commands.execute(RUN_COMMANDS.open, { run_id: rerun.run_id }) },
+          ],
+        );
+        sidebar.rerun = result ?? new Error(`run ${run.run_id}: the rerun failed (see the notification)`);
+      },
+    });
+
     if (palette) {
+      palette.addItem({ command: RUN_COMMANDS.rerun, category: 'Reef' });
       for (const command of Object.values(COMMANDS)) {
         palette.addItem({ command, category: 'Reef' });
       }

@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import { downloadUrl, get, INotebookInfo, IRequirements, IRun, post } from './api';
 import { onDeclared } from './declarations';
+import { IRerun, IRunPage, renderRunPage, runIdOf } from './runview';
 
 export const COMMANDS = {
   refresh: 'reef:refresh',
@@ -59,6 +60,17 @@ export class ReefSidebar extends Widget {
     return this._info;
   }
 
+  /** The run whose executed notebook is shown (runview.ts), or null. */
+  get run(): IRunPage | null {
+    return this._run;
+  }
+
+  /** The run the last "rerun" made of the shown run (or why it failed). */
+  set rerun(value: IRerun | Error | null) {
+    this._rerun = value;
+    this.render();
+  }
+
   /** Show another notebook (null: none is open). */
   async follow(path: string | null): Promise<void> {
     if (path === this._path) {
@@ -78,9 +90,17 @@ export class ReefSidebar extends Widget {
     this._requirements = null;
     this._runs = null;
     this._error = null;
+    if (this._run?.notebook !== path) {
+      this._rerun = null;
+    }
+    this._run = null;
     this._loading = path !== null;
     this.render();
     if (path === null) {
+      return;
+    }
+    if (runIdOf(path) !== null) {
+      await this.refreshRun(path);
       return;
     }
     try {
@@ -103,6 +123,17 @@ export class ReefSidebar extends Widget {
     }
     this._loading = false;
     this.render();
+  }
+
+  /** A run's executed notebook: the run page instead of its solution's requirements, runs and export. */
+  private async refreshRun(path: string): Promise<void> {
+    const page = await get<IRunPage>('run', path).catch((error: Error) => error);
+    if (path === this._path) {
+      this._run = page instanceof Error ? null : page;
+      this._error = page instanceof Error ? page.message : null;
+      this._loading = false;
+      this.render();
+    }
   }
 
   /** The package the last export wrote (shown with a download link). */
@@ -128,6 +159,10 @@ export class ReefSidebar extends Widget {
     node.appendChild(element('div', 'reef-path', this._path));
     if (this._error) {
       node.appendChild(element('p', 'reef-error', this._error));
+      return;
+    }
+    if (this._run !== null) {
+      node.appendChild(renderRunPage(this._run, this.commands, this._busy, this._rerun));
       return;
     }
     const info = this._info;
@@ -325,6 +360,8 @@ export class ReefSidebar extends Widget {
 
   private _path: string | null = null;
   private _info: INotebookInfo | null = null;
+  private _run: IRunPage | null = null;
+  private _rerun: IRerun | Error | null = null;
   private _requirements: IRequirements | Error | null = null;
   private _declared = new Map<string, unknown>(); // path -> metadata.reef as the editor holds it, after a declaration
   private _runs: IRun[] | Error | null = null;

@@ -2,7 +2,9 @@
 
 Each endpoint is a thin shell over the reefnb Python API, as the CLI is: the solution of a notebook and
 its parameter schema, the requirements of its solution (and ``reef init`` to install them), its runs,
-a run with parameters, an export, the dashboard, the machine's fingerprint. Handlers need jupyter_server's
+a run with parameters, an export, the dashboard, the machine's fingerprint, and the page of a run whose executed
+notebook is open (``run``: its parameters, metrics, files and telemetry; POST runs it again with its parameters;
+saving over that notebook is refused: it is the run's archive). Handlers need jupyter_server's
 authentication; every ``path`` is relative to the server's root and refused when it leads outside it.
 A user mistake (a ReefError) is a 4xx answer ``{"message": ONE LINE}``; blocking work runs in threads.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,18 +24,22 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+import reefnb
 from reefnb.common.exceptions import ReefError, RequestError
-from reefnb.common.json_input import parse_json
+from reefnb.common.json_input import parse_json, read_json
 from reefnb.common.paths import reef_home
 from reefnb.frontends import commands
 from reefnb.frontends.rendering import run_view
 from reefnb.runs.attachments import file_details, file_links, refused_line
+from reefnb.solution.columns import SYSTEM_METRICS
 from reefnb.solution.confinement import is_inside
-from reefnb.solution.manifest import Solution
+from reefnb.solution.manifest import Solution, load_solution
 
 API_PREFIX = "reef/api"
 MAX_RUNS = 200  # the newest runs shown in the sidebar
 MAX_BODY_BYTES = 1024 * 1024  # a request body: parameters and a path, never data
+# A run's executed notebook: SOLUTION/runs/RUN_ID/NAME.ipynb (reefnb.runs.execute: RUN_ID is new_run_id's).
+RUN_NOTEBOOK = re.compile(r"(?:^|/)runs/(?P<run_id>\d{8}T\d{6}Z-[0-9a-f]+)/[^/]+\.ipynb$")
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,149 @@ def detect_summary(root: Path) -> dict:
     return {"reef_home": str(reef_home()), "fingerprint": commands.detect()}
 
 
+# --- the run page: a run's executed notebook ---
+
+
+def run_id_of(relative: str) -> str | None:
+    """The run id in a path of the form ``.../runs/RUN_ID/NAME.ipynb``, else None."""
+    found = RUN_NOTEBOOK.search(relative.replace("\\", "/"))
+    return found["run_id"] if found else None
+
+
+def notebook_run_id(notebook: Path) -> str | None:
+    """``metadata.reef.run_id`` of a notebook file (reef writes it into every executed notebook), else None."""
+    try:
+        data = read_json(notebook, expect=dict)
+    except ReefError:
+        return None
+    metadata = data.get("metadata")
+    reef = metadata.get("reef") if isinstance(metadata, dict) else None
+    run_id = reef.get("run_id") if isinstance(reef, dict) else None
+    return run_id if isinstance(run_id, str) else None
+
+
+def executed_run(root: Path, path: Any = None, run_id: Any = None) -> tuple[dict, Path]:
+    """The run record and executed notebook named by ``path`` (``.../runs/RUN_ID/NAME.ipynb`` under the root, whose
+    ``metadata.reef.run_id`` is RUN_ID) or by ``run_id`` (its notebook must be under the root); RequestError else."""
+    if run_id not in (None, ""):
+        if not isinstance(run_id, str) or not re.fullmatch(r"[0-9A-Za-z_.:-]{1,100}", run_id):
+            raise RequestError("'run_id' must be a run's id, as `reef results` shows it")
+        record = reefnb.default_store().get(run_id)
+        if record is None:
+            raise RequestError(f"run {run_id}: not recorded in {commands.store_path()}", status=404)
+        output = (record.get("notebook") or {}).get("output_path") or ""
+        if not output or not is_inside(root, Path(output)):
+            raise RequestError(f"run {run_id}: its executed notebook {output or '(none)'} is not under the server's root", status=404)
+        path = relative_to_root(root, Path(output))
+    if not isinstance(path, str):
+        raise RequestError("give the 'path' of a run's executed notebook (or its 'run_id')")
+    notebook = confined(root, path)
+    relative = relative_to_root(root, notebook)
+    named = run_id_of(relative)
+    if named is None or not notebook.is_file():
+        raise RequestError(f"{relative}: not a run's executed notebook (SOLUTION/runs/RUN_ID/NAME.ipynb)", status=404)
+    if notebook_run_id(notebook) != named:
+        raise RequestError(f"{relative}: its metadata.reef.run_id is not {named}: not the executed notebook of run {named}", status=404)
+    record = reefnb.default_store().get(named)
+    if record is None:
+        raise RequestError(f"{relative}: run {named} is not recorded in {commands.store_path()} (removed?)", status=404)
+    return record, notebook
+
+
+def run_solution(root: Path, record: dict, notebook: Path) -> Solution | None:
+    """The solution a run ran, under the root: the folder holding ``runs/RUN_ID/`` when its manifest is there (a
+    solution folder moved with its runs), else the one the record names; None when neither is under the root."""
+    folder = notebook.parent.parent.parent
+    for candidate in (folder, Path((record.get("solution") or {}).get("path") or folder)):
+        if (candidate / "solution.json").is_file() and is_inside(root, candidate):
+            try:
+                return load_solution(candidate / "solution.json")
+            except ReefError:
+                continue
+    return None
+
+
+def telemetry_rows(system: Any) -> list[dict]:
+    """The run's telemetry (``record["system"]``) as rows: each measured value with its unit and meaning, then what
+    could not be measured and why (``energy_unavailable``...)."""
+    system = system if isinstance(system, dict) else {}
+    rows = [
+        {"name": name, "value": value, "unit": spec["unit"] or None, "description": spec["description"]}
+        for name, spec in SYSTEM_METRICS.items()
+        if isinstance(value := system.get(name), (int, float)) and not isinstance(value, bool)
+    ]
+    for key, value in system.items():
+        if key.endswith("_unavailable") and isinstance(value, str):
+            rows.append({"name": key.removesuffix("_unavailable"), "value": None, "unit": None, "description": value})
+    return rows
+
+
+def environment_line(environment: Any) -> str:
+    """Where the run ran, one line: ``kernel python3 · Python 3.11.7 · HOST (Debian 12, AMD EPYC x 2)``."""
+    environment = environment if isinstance(environment, dict) else {}
+    python = environment.get("python") or {}
+    system = environment.get("os") or {}
+    cpu = environment.get("cpu") or {}
+    machine = ", ".join(
+        part for part in (system.get("distribution") or system.get("system"), f"{cpu.get('model')} x {cpu.get('count')}" if cpu.get("model") else None) if part
+    )
+    parts = [
+        f"kernel {environment.get('kernel') or environment.get('name') or '?'}",
+        f"{python.get('implementation') or 'Python'} {python.get('version') or '?'}",
+        f"{environment.get('hostname') or '?'}" + (f" ({machine})" if machine else ""),
+    ]
+    return " · ".join(parts)
+
+
+def run_page(root: Path, record: dict, notebook: Path) -> dict:
+    """What the sidebar shows for a run's executed notebook: the run (status, parameters, metrics, files, telemetry,
+    where it ran), its solution, and ``source``: the workflow's notebook that "rerun" runs again (None when the
+    solution is not under the root, and then ``rerun`` says why it cannot)."""
+    solution = run_solution(root, record, notebook)
+    named = record.get("solution") or {}
+    source = None
+    if solution is not None and record.get("workflow") in solution.workflows:
+        workflow_notebook = solution.workflow(record["workflow"]).notebook
+        source = relative_to_root(root, workflow_notebook) if is_inside(root, workflow_notebook.absolute()) else None
+    series = (record.get("system") or {}).get("series")
+    return {
+        **run_summary(root, record),
+        "notebook": relative_to_root(root, notebook),
+        "ended": record.get("ended"),
+        "solution": {"name": named.get("name"), "version": named.get("version"), "folder": relative_to_root(root, solution.path) if solution else None},
+        "source": source,
+        "rerun": None if source else f"run {record['run_id']}: its solution is not under the server's root: it cannot run again here",
+        "environment": environment_line(record.get("environment")),
+        "telemetry": telemetry_rows(record.get("system")),
+        "telemetry_series": relative_to_root(root, notebook.parent / series) if isinstance(series, str) and (notebook.parent / series).is_file() else None,
+    }
+
+
+def rerun(root: Path, record: dict, notebook: Path) -> dict:
+    """Run the run's workflow again with its parameters (a new run, recorded) and answer the new run's summary,
+    ``rerun_of`` naming the old one."""
+    page = run_page(root, record, notebook)
+    if page["source"] is None:
+        raise RequestError(page["rerun"], status=409)
+    target = resolve_target(root, page["source"])
+    new = commands.run(commands.RunOptions(solution=target.solution, workflow=record["workflow"], parameters=dict(record.get("parameters") or {})))
+    return {**run_summary(root, new), "rerun_of": record["run_id"]}
+
+
+def refuse_saving_a_run(model: Any = None, path: str = "", contents_manager: Any = None, **_: Any) -> None:
+    """jupyter_server's pre-save hook: saving over a run's executed notebook is refused (403, one line): it is what
+    the run left, the archive its record points to. "Save as" elsewhere makes an editable copy."""
+    run_id = run_id_of(path or "")
+    if run_id is None or not isinstance(model, dict) or model.get("type") != "notebook" or contents_manager is None:
+        return
+    try:
+        existing = confined(Path(contents_manager.root_dir), path)
+    except RequestError:
+        return
+    if existing.is_file() and notebook_run_id(existing) == run_id:
+        raise web.HTTPError(403, f"{path}: the executed notebook of run {run_id} is kept as the run left it: not saved (Save As makes a copy to edit)")
+
+
 def json_text(value: Any) -> str:
     """JSON that JavaScript's JSON.parse reads: NaN and infinities become strings."""
 
@@ -303,6 +453,24 @@ class DetectHandler(ReefHandler):
         await self.answer(lambda: detect_summary(self.root))
 
 
+class RunHandler(ReefHandler):
+    """``run``: GET the run page of a run's executed notebook (``path``) or of a run (``run_id``); POST (the same in
+    the body) runs that run's workflow again with its parameters and answers the new run."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        path, run_id = self.get_query_argument("path", None), self.get_query_argument("run_id", None)
+        await self.answer(lambda: run_page(self.root, *executed_run(self.root, path, run_id)))
+
+    @web.authenticated
+    async def post(self) -> None:
+        def work() -> Any:
+            body = self.body()
+            return rerun(self.root, *executed_run(self.root, body.get("path"), body.get("run_id")))
+
+        await self.answer(work)
+
+
 def endpoint(get: Callable | None = None, post: Callable | None = None) -> type[ReefHandler]:
     """A handler class whose GET and POST run these endpoint functions."""
     name = "".join(part.title() for part in (get or post).__name__.split("_"))
@@ -317,6 +485,7 @@ HANDLERS = [
     ("export", endpoint(post=export)),
     ("dashboard", endpoint(get=dashboard)),
     ("detect", DetectHandler),
+    ("run", RunHandler),
 ]
 
 
@@ -325,4 +494,7 @@ def _load_jupyter_server_extension(server_app) -> None:
     web_app = server_app.web_app
     base_url = web_app.settings["base_url"]
     web_app.add_handlers(".*$", [(url_path_join(base_url, API_PREFIX, name), handler) for name, handler in HANDLERS])
+    register = getattr(server_app.contents_manager, "register_pre_save_hook", None)
+    if register is not None:  # jupyter_server 2; a run's executed notebook is its archive
+        register(refuse_saving_a_run)
     server_app.log.info("reefnb: REST endpoints at %s", url_path_join(base_url, API_PREFIX))

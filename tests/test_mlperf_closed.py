@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import call
+from test_mlperf_compliance import _checker_compliance  # the checker's ComplianceCheck, in its own process
 
 import reefnb
 from reefnb.sharing import mlperf_compliance as compliance
@@ -140,6 +141,20 @@ def test_the_checker_passes_every_check_but_test_duration_and_scenarios(built, t
     assert {("AccuracyCheck", "dataset_check"), ("AccuracyCheck", "accuracy_result_check"), ("PerformanceCheck", "seeds_check")} <= ran
     assert len(checks) == 50  # 33 of the result, 17 of the compliance tests (TEST01's log checked as a performance run)
     assert built.result["expected_failures"] == ["min_duration_check", "scenarios_check"]
+
+
+def test_the_checker_reads_test04_too_when_told_yolo_needs_it(built):
+    """v6.1's checker does not ask TEST04 of yolo-95, so it never reads the toy's TEST04; told that it does (its
+    models_TEST04 extended in this process only), its compliance checks pass on TEST04 as on TEST01, and the TEST
+    logs' own performance checks fail only for the short profile's duration."""
+    if not (TOOLS / "submission" / "submission_checker" / "main.py").is_file() or importlib.util.find_spec("yaml") is None:
+        pytest.skip(f"MLPerf's submission checker (at {TOOLS}) and PyYAML are not here")
+    report = _checker_compliance(built.output, "yolo-95")
+    assert report["tests"] == ["TEST01", "TEST04"]
+    assert report["results"] == {"dir_exists_check": True, "performance_check": False, "accuracy_check": True, "compliance_performance_check": True}
+    durations = [message for message in report["errors"] if "Test duration less than 600s" in message]
+    assert [message.split()[0].rsplit("/", 1)[-1] for message in durations] == ["TEST01", "TEST04"]
+    assert all(message in durations or message.startswith("Some performance checks Checks failed for") for message in report["errors"])
 
 
 def test_the_compliance_runs_are_recorded_verified_and_written(its_home):

@@ -1,8 +1,12 @@
-"""The notebooks in notebooks/ run end to end on a real kernel."""
+"""The notebooks in notebooks/ run end to end on a real kernel, with no error and nothing on stderr (a stderr box in
+a notebook reads as an alarm: live-detection.ipynb once showed TFLite's "INFO: Created TensorFlow Lite XNNPACK
+delegate for CPU." as one)."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -23,6 +27,8 @@ def test_notebook_runs(notebook, tmp_path):
     assert record["status"] == "ok", record["error"]
     executed = nbformat.read(record["notebook"]["output_path"], as_version=4)
     assert not [output for cell in executed.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    stderr = [output.text for cell in executed.cells for output in cell.get("outputs", []) if output.get("name") == "stderr"]
+    assert not stderr, stderr
     # %reef shows a mistake as a red message, not an exception: only cells tagged for it may show one.
     unexpected = [
         cell.source
@@ -36,3 +42,25 @@ def test_notebook_runs(notebook, tmp_path):
 
 def test_notebooks_exist():
     assert NOTEBOOKS, "notebooks/ should hold at least the quickstart"
+
+
+QUIET_TFLITE = """
+import json, os, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from detbench.backends import load_tflite
+folder = os.path.join(sys.argv[1], "models", "ssd-mobilenet-tiny-w050-96")
+config = json.load(open(os.path.join(folder, "model.json")))
+detector = load_tflite(os.path.join(folder, "model.tflite"), config)
+size = config["input_size"]
+print(len(detector.predict(np.zeros((2, size, size, 3), dtype=np.float32))))
+os.write(2, b"a real problem\\n")  # what the process writes itself still reaches stderr
+"""
+
+
+def test_the_flagship_s_tflite_detector_writes_nothing_on_stderr():
+    """TFLite's C++ logger writes its XNNPACK INFO line to fd 2 when the delegate is applied; the flagship's loader
+    (detbench.backends.load_tflite, what the `detect` action and live-detection.ipynb use) drops it there."""
+    done = subprocess.run([sys.executable, "-c", QUIET_TFLITE, str(REPO / "solutions" / "obj-detection-coco-tf")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2" and done.stderr == "a real problem\n"

@@ -8,6 +8,10 @@ as COCO category ids, as the TF object-detection API's ``detection_*`` outputs g
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +128,9 @@ def load_tflite(path: Path, config: dict, threads: int = 1) -> Detector:
     if not path.is_file():
         raise ModelError(f"{path}: no such TFLite file")
     interpreter_class = _interpreter_class()
-    interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+    with _native_info_dropped():  # the first allocation applies the XNNPACK delegate, which says so on fd 2
+        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
     input_detail = interpreter.get_input_details()[0]
     outputs = sorted(interpreter.get_output_details(), key=lambda detail: detail["name"])  # ":0" boxes, ":1" logits
     anchor_boxes = anchors(config)
@@ -168,6 +174,28 @@ def export_frozen_graph(saved_model: Path, output: Path, input_size: int) -> Pat
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(graph.as_graph_def().SerializeToString())
     return output
+
+
+@contextmanager
+def _native_info_dropped():
+    """TFLite's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to file
+    descriptor 2 when an interpreter first applies its default delegate: in a notebook, a stderr box that is no
+    error. Neither ai_edge_litert nor tf.lite lets Python lower the logger's severity (TF_CPP_MIN_LOG_LEVEL does not
+    reach it), so while the interpreter is made fd 2 points at a temporary file: its ``INFO:`` lines are dropped,
+    anything else (a warning, an error) is written back to fd 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True) if not line.startswith(b"INFO: ")]
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def _interpreter_class():

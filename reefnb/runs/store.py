@@ -598,6 +598,12 @@ class Store:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
+        """This process's connection to the store (see ``_opened``)."""
+        with self._opened() as entry:
+            yield entry.connection
+
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[_Open]:
         """This process's connection to the store (one per file, kept open: see ``_Open``), held by this thread
         while inside. Each time, ``$REEF_STORE_WAIT`` is read again, the schema's version checked (and migrated) and
         records kept beside the store added."""
@@ -613,8 +619,10 @@ class Store:
                     entry.connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                     entry.wait = wait
                 try:
-                    self._migrate(entry.connection, wait)  # another process may have changed its schema since
+                    if self._migrate(entry.connection, wait):  # another process may have changed its schema since
+                        entry.writer = None
                     if os.path.isdir(self.pending_folder):
+                        entry.writer = None
                         self._add_pending(entry.connection)
                 except sqlite3.DatabaseError as error:
                     if _locked(error):
@@ -623,7 +631,7 @@ class Store:
                     raise StoreError(f"{self.path}: not a usable results store: {error}") from None
         with entry.lock:
             try:
-                yield entry.connection
+                yield entry
             except sqlite3.DatabaseError as error:
                 if not _locked(error):  # a file changed under it (not a store any more): open it afresh next time
                     _forget_connection(key, entry)
@@ -679,10 +687,11 @@ class Store:
         finally:
             connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
 
-    def _migrate(self, connection: sqlite3.Connection, wait: float) -> None:
+    def _migrate(self, connection: sqlite3.Connection, wait: float) -> bool:
+        """Bring the store's schema to this code's (False when it is already); StoreError when it is newer."""
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version == len(MIGRATIONS):
-            return
+            return False
         if version > len(MIGRATIONS):
             raise StoreError(f"{self.path}: results store schema version {version} is newer than this reefnb knows ({len(MIGRATIONS)}); upgrade reefnb")
         self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), wait)
@@ -701,6 +710,7 @@ class Store:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
+        return True
 
     def add(self, record: dict) -> None:
         """Store one run record, atomically (its own transaction).
@@ -830,12 +840,20 @@ class Store:
 
     def _write(self, prepared: list[_Parts], conflict: str) -> int:
         try:
-            with self._connection() as connection:
+            with self._opened() as entry:
+                connection = entry.connection
                 try:
                     self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), store_wait())
-                    writer = _Writer(connection)
+                    # What the last write here learnt (solution ids, cell columns, document ids) holds while no other
+                    # connection has written since (data_version); this connection's own commits do not change it.
+                    version = connection.execute("PRAGMA data_version").fetchone()[0]
+                    writer = entry.writer if entry.writer is not None and entry.version == version else _Writer(connection)
+                    writer.full = set()
+                    entry.writer = None
                     changed = sum(writer.insert(parts, conflict) for parts in prepared)
                     connection.execute("COMMIT")
+                    if len(writer.documents) < 10_000:
+                        entry.writer, entry.version = writer, version
                 except BaseException:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
@@ -1082,14 +1100,16 @@ class Store:
 @dataclass
 class _Open:
     """A connection this process keeps open to a store: the process that opened it (a forked child opens its own), the
-    file it opened (device, inode: a store deleted or replaced is opened again), the busy timeout set, and the lock a
-    thread holds while using it (one transaction at a time)."""
+    file it opened (device, inode: a store deleted or replaced is opened again), the busy timeout set, the lock a
+    thread holds while using it (one transaction at a time), and what its last write learnt of the tables."""
 
     connection: sqlite3.Connection
     pid: int
     identity: tuple[int, int] | None
     wait: float
     lock: threading.RLock = field(default_factory=threading.RLock)
+    writer: _Writer | None = None  # kept from the last write, with the data_version it was valid at
+    version: int | None = None
 
 
 MAX_OPEN = 4  # stores a process keeps open (tests and tools that open many stores close the oldest)

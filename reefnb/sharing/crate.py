@@ -14,8 +14,9 @@ RESULTS_FOLDER = "results"  # run records inside a package
 RECORDED_NOTEBOOK = "notebook.ipynb"  # a run's executed notebook, with its outputs: results/RUN_ID/notebook.ipynb
 
 
-def crate_bytes(data: dict, members: dict[str, bytes], records: list[dict]) -> bytes:
-    """The RO-Crate metadata: the files, the main notebook, and each run as a CreateAction (Process Run Crate)."""
+def crate_bytes(data: dict, members: dict[str, bytes | tuple[int, str]], records: list[dict]) -> bytes:
+    """The RO-Crate metadata: the files (each member's bytes, or its size and sha256), the main notebook, and each run
+    as a CreateAction (Process Run Crate)."""
     from rocrate.rocrate import ROCrate  # heavy: imported when a package is written
 
     crate = ROCrate(gen_preview=False)
@@ -53,11 +54,13 @@ def _describe_root(crate: Any, data: dict, records: list[dict]) -> None:
         root["citation"] = {"@id": f"https://doi.org/{data['paper']['doi']}"}
 
 
-def _file_entities(crate: Any, members: dict[str, bytes]) -> dict[str, Any]:
-    """Each member as a file of the crate with its size and sha256 (notebooks as Python source code); by member name."""
+def _file_entities(crate: Any, members: dict[str, bytes | tuple[int, str]]) -> dict[str, Any]:
+    """Each member as a file of the crate with its size and sha256 (given as such, or its bytes; notebooks as Python
+    source code); by member name."""
     entities = {}
     for name, content in sorted(members.items()):
-        properties = {"contentSize": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+        size, digest = content if isinstance(content, tuple) else (len(content), hashlib.sha256(content).hexdigest())
+        properties = {"contentSize": size, "sha256": digest}
         if name.endswith(".ipynb"):
             properties.update({"@type": ["File", "SoftwareSourceCode"], "encodingFormat": "application/x-ipynb+json", "programmingLanguage": "Python"})
         elif name.endswith(".json"):

@@ -11,7 +11,10 @@ Importing only extracts, after checking every member and checksum; it never runs
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import itertools
 import json
 import logging
 import os
@@ -22,11 +25,11 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from reefnb.common.archives import LIMITS, extract_archive
 from reefnb.common.exceptions import ArchiveError, InputError, PackageError
@@ -174,11 +177,13 @@ def export_package(
     export.data = scrubber.value(export.data)
     members = _file_members(export.files, scrubber)
     clean_records = _result_members(members, export, scrubber, options.with_files)
-    _described_members(members, export, scrubber, clean_records)
-    _write_zip(output, members)
+    _described_members(members, export, scrubber)
+    sums, digest = _write_zip(
+        output, members, lambda sums: {CRATE_NAME: scrubber.json_bytes(json.loads(crate_bytes(export.data, sums, clean_records)))}, _sums_member
+    )
     for warning in export.warnings:
         log.info("%s", warning)  # front ends show summary["warnings"]
-    return _export_summary(output, export, members, clean_records)
+    return _export_summary(output, digest, export, sums, clean_records)
 
 
 def package_scrubber(folder: str | Path, records: Sequence[dict] = ()) -> Scrubber:
@@ -192,12 +197,12 @@ def package_scrubber(folder: str | Path, records: Sequence[dict] = ()) -> Scrubb
     return Scrubber(folder, interpreters=tuple(sorted(prefix for prefix in prefixes if Path(prefix).parent != Path(prefix))))
 
 
-def _export_summary(output: Path, export: _Export, members: dict[str, bytes], clean_records: list[dict]) -> dict:
-    """What ``export_package`` returns: the package, its sha256 and members, what it carries, the warnings."""
+def _export_summary(output: Path, digest: str, export: _Export, members: dict[str, Any], clean_records: list[dict]) -> dict:
+    """What ``export_package`` returns: the package, its sha256 (``digest``) and members, what it carries, the warnings."""
     found = export.found
     return {
         "package": str(output),
-        "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),
+        "sha256": digest,
         "solution": f"{export.data['name']}@{export.data['version']}",
         "members": sorted(members),
         "expected": export.data["expected"],
@@ -261,18 +266,16 @@ def _complete_manifest(export: _Export, source: Path, options: _ExportOptions) -
     export.data = data
 
 
-def _file_members(files: dict[str, Path], scrubber: Scrubber) -> dict[str, bytes]:
-    """The solution's files as package members, notebooks scrubbed (their code is kept as written)."""
-    members: dict[str, bytes] = {}
+def _file_members(files: dict[str, Path], scrubber: Scrubber) -> dict[str, bytes | Path]:
+    """The solution's files as package members: notebooks scrubbed (their code is kept as written), the other files
+    as paths, read once while the package is written (``_write_zip``)."""
+    members: dict[str, bytes | Path] = {}
     for name, path in sorted(files.items()):
-        content = path.read_bytes()
-        if name.endswith(".ipynb"):
-            content = scrubber.notebook(content.decode("utf-8")).encode("utf-8")
-        members[name] = content
+        members[name] = scrubber.notebook(path.read_bytes().decode("utf-8")).encode("utf-8") if name.endswith(".ipynb") else path
     return members
 
 
-def _result_members(members: dict[str, bytes], export: _Export, scrubber: Scrubber, with_files: bool) -> list[dict]:
+def _result_members(members: dict[str, bytes | Path], export: _Export, scrubber: Scrubber, with_files: bool) -> list[dict]:
     """Add the manifest and each run's scrubbed record, telemetry series and attached files; returns the clean records."""
     members[MANIFEST_NAME] = json_bytes(export.data)
     clean_records = []
@@ -288,7 +291,7 @@ def _result_members(members: dict[str, bytes], export: _Export, scrubber: Scrubb
     for record in export.records:  # each run's telemetry series (numbers only), beside its record
         series = series_path(record)
         if series is not None:
-            members[f"{RESULTS_FOLDER}/{record['run_id']}.{series.name}"] = series.read_bytes()
+            members[f"{RESULTS_FOLDER}/{record['run_id']}.{series.name}"] = series
     for record in export.records if with_files else ():
         for name, content in packed_attachments(record, scrubber, export.warnings):
             members[f"{RESULTS_FOLDER}/{record['run_id']}/{FILES_FOLDER}/{name}"] = content
@@ -315,8 +318,9 @@ def _executed_notebook(record: dict, scrubber: Scrubber, warnings: list[str]) ->
     return None
 
 
-def _described_members(members: dict[str, bytes], export: _Export, scrubber: Scrubber, clean_records: list[dict]) -> None:
-    """Add what describes the package: the lock, repo2docker's files, the README, the RO-Crate and SHA256SUMS."""
+def _described_members(members: dict[str, bytes | Path], export: _Export, scrubber: Scrubber) -> None:
+    """Add what describes the package: the lock, repo2docker's files and the README (the RO-Crate and SHA256SUMS
+    are written last, from the members' sizes and sha256 taken while they were written: ``_write_zip``)."""
     data = export.data
     lock = scrubber.value(_lock(export.solution, data, export.records))
     members[LOCK_NAME] = json_bytes(lock)
@@ -324,10 +328,14 @@ def _described_members(members: dict[str, bytes], export: _Export, scrubber: Scr
     python_version = (lock.get("python") or {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     members["runtime.txt"] = f"python-{'.'.join(python_version.split('.')[:2])}\n".encode()
     if "README.md" not in members or data.get("claims"):
-        members["README.md"] = scrubber.text(package_readme(data, members.get("README.md", b"").decode("utf-8", "replace"))).encode("utf-8")
-    members[CRATE_NAME] = scrubber.json_bytes(json.loads(crate_bytes(data, members, clean_records)))
-    sums = "".join(f"{hashlib.sha256(content).hexdigest()}  {name}\n" for name, content in sorted(members.items()))
-    members[SUMS_NAME] = sums.encode("utf-8")
+        readme = members.get("README.md", b"")
+        readme = readme.read_bytes() if isinstance(readme, Path) else readme
+        members["README.md"] = scrubber.text(package_readme(data, readme.decode("utf-8", "replace"))).encode("utf-8")
+
+
+def _sums_member(sums: dict[str, tuple[int, str]]) -> dict[str, bytes]:
+    """SHA256SUMS: every other member's sha256, by name."""
+    return {SUMS_NAME: "".join(f"{digest}  {name}\n" for name, (_, digest) in sorted(sums.items())).encode("utf-8")}
 
 
 def _refuse_secrets_in_code(notebooks: list[Path], folder: Path) -> None:
@@ -579,28 +587,92 @@ def _zip_time() -> tuple:
 
 _COMPRESSION_SAMPLE = 1 << 20  # bytes test-compressed to decide how a member is stored
 _WORTH_DEFLATING = 0.9  # deflate only when the sample shrinks below this fraction
+_CHUNK = 1 << 20  # a file member is read and written this much at a time
 
 
-def _compression_for(content: bytes) -> int:
+def _compression_for(sample: bytes) -> int:
     """ZIP_DEFLATED, or ZIP_STORED for content that deflate does not shrink (random, already compressed):
     deflating 400 MB of random bytes took 11 s for nothing. Decided on the first MiB (fast level), so the
     same bytes are always stored the same way and the archive stays deterministic."""
-    sample = content[:_COMPRESSION_SAMPLE]
+    sample = sample[:_COMPRESSION_SAMPLE]
     if len(sample) >= 4096 and len(zlib.compress(sample, 1)) > _WORTH_DEFLATING * len(sample):
         return zipfile.ZIP_STORED
     return zipfile.ZIP_DEFLATED
 
 
-def _write_zip(output: Path, members: dict[str, bytes]) -> None:
-    """Write members sorted, with one fixed time and mode, atomically (a temporary file renamed)."""
+class _HashingStream:
+    """A write-only stream that hashes what goes through it. It cannot seek, so ``zipfile`` writes each member's
+    sizes and CRC after its data (a data descriptor) instead of going back to its header: the package's sha256 is
+    taken as it is written, and the zip is never read back."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream, self.position, self.hash = stream, 0, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.stream.write(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, *_: Any) -> int:
+        raise io.UnsupportedOperation("seek")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _write_zip(
+    output: Path, members: dict[str, bytes | Path], *closing: Callable[[dict[str, tuple[int, str]]], dict[str, bytes]]
+) -> tuple[dict[str, tuple[int, str]], str]:
+    """Write members sorted (in the zip's directory), with one fixed time and mode, atomically (a temporary file
+    renamed); after them the members each of ``closing`` makes from the sizes and sha256 of those written before it.
+    A member given as a path is read once, a MiB at a time, hashed as it is written; the zip is hashed as it is
+    written too. Returns each member's size and sha256, and the package's sha256."""
     moment = _zip_time()
-    with atomic_file(output) as handle, zipfile.ZipFile(handle, "w") as archive:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(name, date_time=moment)
-            info.compress_type = _compression_for(members[name])
-            info.create_system = 3
-            info.external_attr = (stat.S_IFREG | 0o644) << 16
-            archive.writestr(info, members[name], compresslevel=9)
+    sums: dict[str, tuple[int, str]] = {}
+    with atomic_file(output) as handle:
+        stream = _HashingStream(handle)
+        with zipfile.ZipFile(stream, "w") as archive:  # type: ignore[arg-type]
+            for name in sorted(members):
+                sums[name] = _write_member(archive, name, members[name], moment)
+            for make in closing:
+                for name, content in make(dict(sums)).items():
+                    sums[name] = _write_member(archive, name, content, moment)
+            archive.filelist.sort(key=lambda info: info.filename)  # its directory lists them sorted, as readers show them
+        digest = stream.hash.hexdigest()
+    return sums, digest
+
+
+def _write_member(archive: zipfile.ZipFile, name: str, content: bytes | Path, moment: tuple) -> tuple[int, str]:
+    """One member, deflated unless its first MiB does not compress; its size and sha256."""
+    info = zipfile.ZipInfo(name, date_time=moment)
+    info.create_system = 3
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    digest = hashlib.sha256()
+    size = 0
+    if isinstance(content, bytes):
+        info.compress_type = _compression_for(content)
+        info.file_size = len(content)
+        chunks: Iterable[bytes] = (content,)
+        source = contextlib.nullcontext()
+    else:
+        try:
+            source = open(content, "rb")  # noqa: SIM115 (closed below)
+            info.file_size = os.fstat(source.fileno()).st_size
+            first = source.read(_CHUNK)
+        except OSError as error:
+            raise PackageError(f"{content}: cannot be read into the package: {error.strerror or error}") from None
+        info.compress_type = _compression_for(first)
+        chunks = itertools.chain((first,), iter(lambda: source.read(_CHUNK), b""))
+    with source, archive.open(info, "w", force_zip64=info.file_size > 1 << 30) as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _package_name(path: Path, folder: Path) -> str:

@@ -84,7 +84,8 @@ def main() -> None:
             peaks.append(ours["peak_mb"])
             print(f"round {index + 1}: export {ours['seconds']:.2f} s (peak {ours['peak_mb']:.0f} MB); sha256sum + cp {theirs:.2f} s; ratio {ratios[-1]:.2f}x")
         with zipfile.ZipFile(folder / "out.reef.zip") as archive:
-            kinds = {info.filename: "stored" if info.compress_type == zipfile.ZIP_STORED else "deflated" for info in archive.infolist() if info.file_size > 1 << 20}
+            big = [info for info in archive.infolist() if info.file_size > 1 << 20]
+            kinds = {info.filename: "stored" if info.compress_type == zipfile.ZIP_STORED else "deflated" for info in big}
         print(
             f"{megabytes} MB random file: export / (sha256sum + cp) median {statistics.median(ratios):.2f}x "
             f"(spread {min(ratios):.2f}-{max(ratios):.2f}x, {rounds} alternating rounds); peak memory {max(peaks):.0f} MB; "

@@ -220,6 +220,13 @@ function fileLine(commands: CommandRegistry, name: string, path: string): HTMLEl
   return line;
 }
 
+/** A line "open run RUN_ID" (the runs of the sidebar): the run view of that run's executed notebook. */
+export function runLine(commands: CommandRegistry, runId: string, path: string): HTMLElement {
+  const line = el('div', 'reef-line reef-open-run', 'open run ');
+  line.appendChild(runLink(commands, runId, path));
+  return line;
+}
+
 function runLink(commands: CommandRegistry, runId: string, path: string | null): HTMLElement {
   const link = el('a', 'reef-file-link reef-run-link', runId);
   link.href = '#';

@@ -8,7 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import { downloadUrl, get, INotebookInfo, IRequirements, IRun, post } from './api';
 import { onDeclared } from './declarations';
-import { IRerun, IRunPage, renderRunPage, runIdOf } from './runview';
+import { IRerun, IRunPage, renderRunPage, runIdOf, runLine } from './runview';
 
 export const COMMANDS = {
   refresh: 'reef:refresh',
@@ -326,6 +326,9 @@ export class ReefSidebar extends Widget {
       line.dataset.run = run.run_id;
       line.title = run.run_id + (run.output ? `\n${run.output}` : '');
       this.attachedFiles(line.lastElementChild as HTMLElement, run);
+      if (run.output) {
+        line.lastElementChild!.appendChild(runLine(this.commands, run.run_id, run.output)); // its run view
+      }
       table.appendChild(line);
     }
     section.appendChild(table);

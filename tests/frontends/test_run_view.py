@@ -7,8 +7,9 @@ metrics, files, telemetry and where it ran; what is not a run's notebook is refu
 executed notebook is refused (a copy saves). The browser test (Debian's Chromium, Playwright) opens the run by
 the URL ``/lab?reef-run=RUN_ID``: the tab is named by the run id, no kernel starts, the cells are read-only, and the
 sidebar shows the run, not the solution's requirements, runs or export; "Rerun with these parameters" records a
-new run with the same parameters, whose link opens it the same way. Screenshots, light and dark, go to
-$REEF_TEST_ARTIFACTS (else tests/artifacts/): run-view-light.png, run-view-dark.png.
+new run with the same parameters, and a relative link to its notebook (as ``.compare()`` writes) opens it the same
+way. Screenshots, light and dark, go to $REEF_TEST_ARTIFACTS (else tests/artifacts/): run-view-light.png,
+run-view-dark.png.
 """
 
 from __future__ import annotations
@@ -156,9 +157,13 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab):
             assert new_id != run_id and view.locator(".reef-rerun").get_attribute("data-status") == "ok"
             status, runs = ask(url, "GET", "reef/api/runs", path="hello-sweep/main.ipynb")
             assert [(item["run_id"], item["parameters"]) for item in runs["runs"]] == [(new_id, run["parameters"]), (run_id, run["parameters"])]
-            again.click()
+            # A relative link to a run's notebook (what .compare() writes) opens its run view, here from a Markdown page.
+            (root / "hello-sweep" / "links.md").write_text(f"[the new run](runs/{new_id}/main.ipynb)\n")
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', factory: 'Markdown Preview'})")
+            page.locator(".jp-RenderedMarkdown a", has_text="the new run").click()
             tab.filter(has_text=f"run {new_id}").wait_for()
             sidebar.locator(f".reef-run-page[data-run='{new_id}']").wait_for()
+            assert page.locator(".jp-NotebookPanel.reef-run-notebook").count() == 2
             assert ask(url, "GET", "api/sessions")[1] == []
         except Exception:
             page.screenshot(path=str(artifacts / "run-view-failure.png"))

@@ -556,7 +556,7 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
 # ---------------------------------------------------------------------------------------------
 # The Pareto explorer (``reefnb.explore``, ``%reef pareto``)
 
-MAX_FILTER_VALUES = 12  # a param.* column with more distinct values gets no filter
+MAX_FILTER_VALUES = 12  # a param.* column with more distinct values (or only one) gets no filter
 MAX_SELECTED_SHOWN = 50  # rows of the selected-runs table (``.selected`` holds them all)
 COMPARED_ENVIRONMENT = ("env.name", "env.python", "env.cpu", "env.cpu_count", "env.memory_gb", "env.os", "env.kernel")
 # Tables in notebook outputs: sized by their content (JupyterLab's rendered HTML fixes table layouts, which made long
@@ -768,7 +768,7 @@ class ParetoExplorer(widgets.VBox):
                 layout=_layout(width="auto", min_width="9em", max_width="18em", flex="0 1 auto"),
             )
             for column in categorical
-            if column.startswith("param.") or column == "env.name"
+            if (column.startswith("param.") or column == "env.name") and frame[column].nunique() > 1  # one value: nothing to filter
             for options in [_filter_values(frame[column])]
         }
         self.status = widgets.HTML()

@@ -193,6 +193,7 @@ def test_filters_and_tables_show_typed_values_each_column_once(reef_home, hello)
     samples, seed = explorer.filters["param.samples"], explorer.filters["param.seed"]
     assert [label for label, _ in samples.options] == ["1000", "20000", "100000"]  # numeric order, not text order
     assert list(seed.options) == [("0", 0), ("7", 7)]  # the runs given no seed ran with the notebook's default
+    assert "env.name" not in explorer.filters  # one environment: nothing to filter
     headers = re.findall(r"<th[^>]*>(.*?)</th>", explorer.table.value)
     assert len(headers) == len(set(headers)) and sum("env.<wbr>name" in header for header in headers) == 1
     assert "nan" not in explorer.table.value and "7.0" not in explorer.table.value

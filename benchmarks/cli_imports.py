@@ -1,19 +1,25 @@
-"""How long the `reef` verbs that need no kernel take to answer, and what they import.
+"""How long the `reef` verbs that need no kernel take to answer, and what they import; optionally against an older reefnb.
 
 For `reef --version`, `reef detect` (warm: its cache current), `reef ls`, `reef results`, `reef export` and
 `reef rm`, in a fresh REEF_HOME holding one initialised solution (a copy of solutions/hello-sweep, `--native`)
-with one recorded run: the median wall time of REPEATS runs of `python -m reefnb VERB` (taken in turns, verb after
-verb, so that a change of the machine's load touches every verb alike), the time `-X importtime` counts for its
-imports, how many modules it imports, and which of the heavy ones (papermill, nbformat, jsonschema, nbclient,
-pandas, numpy, ...) it loads. Then warm `reef detect` against `reef --version` as a ratio (the issue asks for
-under 0.3 s and within 4x).
+with one recorded run: the median wall time and CPU time (user + system) of REPEATS runs of
+`python -m reefnb VERB`, the time `-X importtime` counts for its imports, how many modules it imports, and which
+heavy ones (papermill, nbformat, jsonschema, pandas, numpy, ...) it loads. Then warm `reef detect` against
+`reef --version` (the issue asks for under 0.3 s and within 4x).
 
-Run: .venv/bin/python benchmarks/cli_imports.py [REPEATS]
+With `--before TREE` (a folder holding an older `reefnb/`, e.g. `git archive COMMIT reefnb | tar -x -C TREE`) every
+run is made twice in turn, this tree's and TREE's (through PYTHONPATH), so that the load of the machine touches both
+alike. Both trees are byte-compiled first (this environment sets PYTHONDONTWRITEBYTECODE, as an installed package
+would not). The CPU time is the steadier figure on a loaded machine.
+
+Run: .venv/bin/python benchmarks/cli_imports.py [REPEATS] [--before TREE]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,13 +33,22 @@ HEAVY = ("papermill", "nbformat", "nbclient", "jupyter_client", "jsonschema", "l
 HEAVY += ("psutil", "packaging", "sqlite3", "yaml", "git", "rocrate", "detect_secrets")
 
 
-def reef(home: Path, *args: str, importtime: bool = False) -> subprocess.CompletedProcess:
+def reef(home: Path, tree: Path | None, *args: str, importtime: bool = False) -> tuple[subprocess.CompletedProcess, float, float]:
+    """One `python -m reefnb ARGS` (of ``tree`` when given): the process, its wall time and its CPU time."""
     flags = ["-X", "importtime"] if importtime else []
     environment = {**os.environ, "REEF_HOME": str(home)}
-    done = subprocess.run([sys.executable, *flags, "-m", "reefnb", *args], capture_output=True, text=True, env=environment, cwd=home.parent)
+    if tree is not None:
+        environment["PYTHONPATH"] = str(tree)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    cwd = home.parent / "cwd"  # no hello-sweep folder here: `--solution hello-sweep` names the initialised solution
+    cwd.mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, *flags, "-m", "reefnb", *args], capture_output=True, text=True, env=environment, cwd=cwd)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"reef {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return done
+    return done, wall, (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
 
 
 def imports(stderr: str) -> tuple[float, set[str]]:
@@ -49,43 +64,75 @@ def imports(stderr: str) -> tuple[float, set[str]]:
     return total / 1e6, names
 
 
-def main(repeats: int = 7) -> None:
-    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min), {os.cpu_count()} CPUs")
+def measure(scratch: Path, trees: dict[str, Path | None], repeats: int) -> dict:
+    """Per tree and verb: wall and CPU times of each run, and (import seconds, modules) of one -X importtime run. Each
+    tree has its own REEF_HOME, its solution initialised and one run recorded by its own code (stores differ)."""
+    solution = scratch / "hello-sweep"
+    shutil.copytree(ROOT / "solutions" / "hello-sweep", solution, ignore=shutil.ignore_patterns("runs"))
+    homes = {name: scratch / f"reef-home-{name}" for name in trees}
+    for name, tree in trees.items():
+        reef(homes[name], tree, "init", str(solution), "--native")
+        reef(homes[name], tree, "run", str(solution), "-p", "samples", "100")
+        reef(homes[name], tree, "detect")  # the detection cache is current from here on: the timings below are warm
+    verbs = {
+        "--version": ["--version"],
+        "detect": ["detect"],
+        "ls": ["ls"],
+        "results": ["results", "--solution", "hello-sweep"],
+        "export": ["export", str(solution), "-o", str(scratch / "hello.reef.zip")],
+    }
+    found = {name: {verb: {"wall": [], "cpu": []} for verb in [*verbs, "rm"]} for name in trees}
+    for _ in range(repeats):
+        for verb, args in verbs.items():
+            for name, tree in trees.items():
+                _, wall, cpu = reef(homes[name], tree, *args)
+                found[name][verb]["wall"].append(wall)
+                found[name][verb]["cpu"].append(cpu)
+    for name, tree in trees.items():
+        for verb, args in verbs.items():
+            found[name][verb]["imports"] = imports(reef(homes[name], tree, *args, importtime=True)[0].stderr)
+        for importtime in (False, True):  # rm forgets the solution: init it again before each
+            reef(homes[name], tree, "init", str(solution), "--native")
+            done, wall, cpu = reef(homes[name], tree, "rm", "hello-sweep", importtime=importtime)
+            if importtime:
+                found[name]["rm"]["imports"] = imports(done.stderr)
+            else:
+                found[name]["rm"]["wall"].append(wall)
+                found[name]["rm"]["cpu"].append(cpu)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("repeats", nargs="?", type=int, default=7)
+    parser.add_argument("--before", type=Path, help="a folder holding an older reefnb/ to compare with")
+    options = parser.parse_args()
+    trees: dict[str, Path | None] = {"now": None}
+    if options.before:
+        trees["before"] = options.before.resolve()
+    for tree in [ROOT, *(tree for tree in trees.values() if tree)]:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "reefnb")], check=True, stdout=subprocess.DEVNULL)
+    print(f"load: {' '.join(f'{value:.2f}' for value in os.getloadavg())} (1, 5, 15 min), {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as scratch:
-        home = Path(scratch, "reef-home")
-        solution = Path(scratch, "hello-sweep")
-        shutil.copytree(ROOT / "solutions" / "hello-sweep", solution, ignore=shutil.ignore_patterns("runs"))
-        reef(home, "init", str(solution), "--native")
-        reef(home, "run", str(solution), "-p", "samples", "100")
-        reef(home, "detect")  # the cache is current from here on: the timings below are warm
-        verbs = {
-            "--version": ["--version"],
-            "detect": ["detect"],
-            "ls": ["ls"],
-            "results": ["results", "--solution", "hello-sweep"],
-            "export": ["export", str(solution), "-o", str(Path(scratch, "hello.reef.zip"))],
-        }
-        times: dict[str, list[float]] = {verb: [] for verb in verbs}
-        for _ in range(repeats):
-            for verb, args in verbs.items():
-                started = time.perf_counter()
-                reef(home, *args)
-                times[verb].append(time.perf_counter() - started)
-        found = {verb: imports(reef(home, *args, importtime=True).stderr) for verb, args in verbs.items()}
-        started = time.perf_counter()  # rm last, once: it forgets the solution
-        reef(home, "rm", "hello-sweep")
-        rm_time = time.perf_counter() - started
-        reef(home, "init", str(solution), "--native")
-        found["rm"] = imports(reef(home, "rm", "hello-sweep", importtime=True).stderr)
-        times["rm"] = [rm_time]
-    print(f"{'verb':<10} {'wall (median)':>14} {'imports':>9} {'modules':>8}  heavy modules imported")
-    for verb, (seconds, names) in found.items():
-        heavy = ", ".join(name for name in HEAVY if name in names) or "-"
-        print(f"{verb:<10} {statistics.median(times[verb]):12.3f} s {seconds:7.3f} s {len(names):8d}  {heavy}")
-    detect, version = statistics.median(times["detect"]), statistics.median(times["--version"])
-    print(f"warm reef detect {detect:.3f} s = {detect / version:.1f}x reef --version ({version:.3f} s); goal: under 0.3 s and 4x")
-    print(f"load after: {os.getloadavg()[0]:.2f}")
+        found = measure(Path(scratch), trees, options.repeats)
+    print(f"{'tree':<7} {'verb':<10} {'wall':>8} {'cpu':>8} {'imports':>8} {'modules':>8}  heavy modules imported")
+    for verb in found["now"]:
+        for name in trees:
+            result = found[name][verb]
+            seconds, names = result["imports"]
+            heavy = ", ".join(module for module in HEAVY if module in names) or "-"
+            wall, cpu = statistics.median(result["wall"]), statistics.median(result["cpu"])
+            print(f"{name:<7} {verb:<10} {wall:6.3f} s {cpu:6.3f} s {seconds:6.3f} s {len(names):8d}  {heavy}")
+    for name in trees:
+        times = found[name]
+        detect, version = (statistics.median(times[verb][kind]) for verb in ("detect", "--version") for kind in ("wall",))
+        cpu_detect, cpu_version = (statistics.median(times[verb]["cpu"]) for verb in ("detect", "--version"))
+        print(
+            f"{name}: warm reef detect {detect:.3f} s wall = {detect / version:.1f}x reef --version ({version:.3f} s); "
+            f"CPU {cpu_detect:.3f} s = {cpu_detect / cpu_version:.1f}x ({cpu_version:.3f} s); goal: under 0.3 s and 4x"
+        )
+    print(f"load after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    main()

@@ -8,6 +8,10 @@ many), calls the core and returns dataclasses, dicts and DataFrames.
 The rules the front ends share live here, once: which solution a folder or a notebook names, the
 parameter schema with the manifest's defaults, the sweep grid, ``--find-links``/``--no-index``, when
 ``reef init`` refuses (trust included), the objectives and the ok runs of a frontier, the chart colour.
+
+The core is imported inside each command, not at module level: a verb that runs no notebook loads only what it
+uses (``reef detect``: detection, not papermill, pandas, packaging or the store), which
+``tests/frontends/test_cli_imports.py`` checks. Module level keeps the cheap modules every front end needs.
 """
 
 from __future__ import annotations

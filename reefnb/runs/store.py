@@ -641,7 +641,8 @@ class Store:
         wait = store_wait()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
+            # Any thread of the process may use it (the Lab server's handlers run in a thread pool): _Open.lock serialises.
+            connection = sqlite3.connect(self.path, timeout=wait, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"{self.path}: cannot open the results store: {error}") from None
         try:

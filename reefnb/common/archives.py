@@ -20,6 +20,7 @@ error. ``extract_archive`` writes into a folder the caller gives (a temporary on
 
 from __future__ import annotations
 
+import hashlib
 import re
 import stat
 import struct
@@ -27,7 +28,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,10 +59,12 @@ LIMITS = ArchiveLimits()
 
 @dataclass(frozen=True)
 class ExtractedArchive:
-    """What ``extract_archive`` wrote: the number of members the archive has, the files' names (``a/b.txt``)."""
+    """What ``extract_archive`` wrote: the number of members the archive has, the files' names (``a/b.txt``), and
+    each file's sha256 (hex), taken as it was written (so that checking it reads no file again)."""
 
     members: int
     files: tuple[str, ...]
+    sha256: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,17 +97,17 @@ def extract_archive(archive: Path | str, target: Path | str, limits: ArchiveLimi
                 check_zip_layout(archive, zipped)
                 members = _zip_members(archive, zipped, limits)
                 checked = _check_members(archive, members, limits, budget)
-                files = _write_members(archive, target, checked, zipped.open, budget, executables)
+                digests = _write_members(archive, target, checked, zipped.open, budget, executables)
         elif is_tar(archive):
             with tarfile.open(archive, "r:*") as tar:
                 members = _tar_members(archive, tar, limits)
                 checked = _check_members(archive, members, limits, budget)
-                files = _write_members(archive, target, checked, lambda handle: _tar_stream(archive, tar, handle), budget, executables)
+                digests = _write_members(archive, target, checked, lambda handle: _tar_stream(archive, tar, handle), budget, executables)
         else:
             raise ArchiveError(f"{archive}: not a zip or tar archive")
     except (*_READ_ERRORS, OSError) as error:
         raise ArchiveError(f"{archive}: cannot read the archive: {_reason(error)}") from None
-    return ExtractedArchive(len(members), tuple(files))
+    return ExtractedArchive(len(members), tuple(digests), digests)
 
 
 def is_zip(archive: Path) -> bool:
@@ -296,10 +299,13 @@ def _check_members(archive: Path, members: list[_Member], limits: ArchiveLimits,
 # --- writing them out --------------------------------------------------------------------------------
 
 
-def _write_members(archive: Path, root: Path, members: list[_Member], open_member: Callable[[Any], IO[bytes]], budget: int, executables: bool) -> list[str]:
-    """Write checked members under ``root``; sizes are counted again as the bytes come out."""
+def _write_members(
+    archive: Path, root: Path, members: list[_Member], open_member: Callable[[Any], IO[bytes]], budget: int, executables: bool
+) -> dict[str, str]:
+    """Write checked members under ``root``; sizes are counted again as the bytes come out. Returns each file's sha256,
+    by name, in the archive's order."""
     written = 0
-    files = []
+    files = {}
     resolved_root = root.resolve()
     for member in members:
         destination = root.joinpath(*member.parts)
@@ -310,8 +316,10 @@ def _write_members(archive: Path, root: Path, members: list[_Member], open_membe
                 destination.mkdir(parents=True, exist_ok=True)
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
             with open(destination, "xb") as out:
                 for chunk in _chunks(archive, member, open_member):
+                    digest.update(chunk)
                     written += len(chunk)
                     if written > budget:
                         raise ArchiveError(
@@ -321,7 +329,7 @@ def _write_members(archive: Path, root: Path, members: list[_Member], open_membe
             destination.chmod(0o755 if executables and member.executable else 0o644)
         except OSError as error:
             raise ArchiveError(f"{archive}: member '{member.name}': cannot be written into {root}: {error.strerror or error}") from None
-        files.append(member.name)
+        files[member.name] = digest.hexdigest()
     return files
 
 

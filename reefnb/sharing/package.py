@@ -736,11 +736,12 @@ def import_package(package: str | Path, target: str | Path | None = None, *, max
     limits = replace(LIMITS, max_members=max_members, max_ratio=max_ratio)
     try:
         with replaced_folder(target) as temporary:
-            files = extract_archive(package, temporary, limits, executables=False).files
+            extracted = extract_archive(package, temporary, limits, executables=False)
+            files = extracted.files
             _refuse_origin_members(package, files)
             sums = _read_sums(package, temporary, files)
             _check_json_members(package, temporary, files)
-            _check_sums(package, temporary, sums)
+            _check_sums(package, extracted.sha256, sums)
             write_origin(temporary, package.resolve())
     except ArchiveError as error:
         raise PackageError(str(error)) from None
@@ -797,9 +798,10 @@ def _read_sums(package: Path, folder: Path, files: tuple[str, ...]) -> dict[str,
     return sums
 
 
-def _check_sums(package: Path, folder: Path, sums: dict[str, str]) -> None:
+def _check_sums(package: Path, digests: dict[str, str], sums: dict[str, str]) -> None:
+    """Each member's sha256, taken as it was extracted (``digests``), against SHA256SUMS."""
     for name, expected in sorted(sums.items()):
-        digest = file_sha256(folder.joinpath(*name.split("/")))
+        digest = digests[name]
         if digest != expected:
             raise PackageError(f"{package}: member '{name}': sha256 {digest} does not match {SUMS_NAME} ({expected})")
 

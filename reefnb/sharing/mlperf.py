@@ -47,7 +47,16 @@ from reefnb.provision import detection
 from reefnb.provision.artifacts import fetch_artifact
 from reefnb.runs.attachments import media_type
 from reefnb.runs.store import default_store
-from reefnb.sharing.mlperf_compliance import TESTS, Verification, audit_config, required_tests, verify_accuracy, verify_performance, write_test
+from reefnb.sharing.mlperf_compliance import (
+    TESTS,
+    Verification,
+    accuracy_entries,
+    audit_config,
+    required_tests,
+    verify_accuracy,
+    verify_performance,
+    write_test,
+)
 from reefnb.solution.manifest import Solution, load_solution
 
 log = logging.getLogger(__name__)
@@ -419,10 +428,9 @@ def gather_compliance(solution: Solution, settings: dict, gathered: list[Scenari
             if failed:
                 run = ComplianceRun(test, _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=False, replaced=failed)
                 run.verified = verify_compliance(runs, test, run.record)
-            for name, result in run.verified.items():
-                if not result.passed:
-                    why = next(line for line in result.lines if line.startswith("TEST FAIL"))
-                    raise ComplianceFailed(f"{runs.scenario} {test} (run {run.record['run_id']}): {name}: {why}: no closed tree is written")
+            failed = _first_failure(run)
+            if failed:
+                raise ComplianceFailed(f"{runs.scenario} {test}: {failed}: no closed tree is written")
             runs.compliance.append(run)
 
 
@@ -518,7 +526,7 @@ def known_failures(settings: dict, division: str, profile: str, gathered: list[S
     failures = {}
     if profile == "short":
         failures["min_duration_check"] = FAILURE_REASONS["min_duration_check"]
-    covered = min(len(_accuracy_entries(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG)) for runs in gathered)
+    covered = min(len(accuracy_entries(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG)) for runs in gathered)
     size = DATASET_SIZES.get(benchmark)
     if size is None or covered < size:
         failures["dataset_check"] = FAILURE_REASONS["dataset_check"].format(covered=covered, size=size or "unknown size", benchmark=benchmark)
@@ -527,13 +535,6 @@ def known_failures(settings: dict, division: str, profile: str, gathered: list[S
     if division == "closed" and not set(required) <= set(have):
         failures["scenarios_check"] = FAILURE_REASONS["scenarios_check"].format(benchmark=benchmark, required=", ".join(required), have=", ".join(have))
     return failures
-
-
-def _accuracy_entries(path: Path) -> list:
-    try:
-        return json.loads(path.read_text(encoding="utf-8") or "[]")
-    except (OSError, json.JSONDecodeError) as error:
-        raise ReefError(f"{path}: not a LoadGen accuracy log: {error}") from None
 
 
 def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchmark: str, official: str | None, failures: dict[str, str]) -> str:

@@ -136,7 +136,8 @@ def verify_performance(test: str, reference_detail: Path, test_detail: Path) -> 
     return Verification(passed, lines + [PASS if passed else f"{FAIL}: the test's {key} is off the reference by more than {margin:.0%}"])
 
 
-def _accuracy_entries(path: Path) -> list[dict]:
+def accuracy_entries(path: Path) -> list[dict]:
+    """The entries of a LoadGen accuracy log (``qsl_idx``, ``data`` in hex...); ReefError naming it when it is none."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8") or "[]")
     except (OSError, json.JSONDecodeError) as error:
@@ -148,14 +149,14 @@ def verify_accuracy(reference_log: Path, test_log: Path) -> Verification:
     accuracy run's response for that sample (``reference_log``, the whole log, not a truncated copy), byte for byte."""
     reference: dict[int, str] = {}
     duplicates = conflicting = 0
-    for entry in _accuracy_entries(reference_log):
+    for entry in accuracy_entries(reference_log):
         index, data = int(entry["qsl_idx"]), str(entry["data"]).upper()
         if index in reference:
             duplicates += 1
             conflicting += reference[index] != data
         else:
             reference[index] = data
-    sampled = _accuracy_entries(test_log)
+    sampled = accuracy_entries(test_log)
     matched = mismatched = missing = 0
     for entry in sampled:
         index, data = int(entry["qsl_idx"]), str(entry["data"]).upper()

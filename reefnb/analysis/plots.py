@@ -299,7 +299,7 @@ def reference_names(references: pandas.DataFrame) -> list[str]:
     parts = [column for column in REFERENCE_NAME if column in references]
     names = []
     for _, row in references.iterrows():
-        words = [str(row[column]) for column in parts if isinstance(row[column], str) and row[column].strip()]
+        words = [str(row[column]).strip() for column in parts if row[column] is not None and row[column] == row[column] and str(row[column]).strip()]
         names.append(" ".join(words) or str(row.get("label", "")))
     return names
 

@@ -90,3 +90,31 @@ def test_png_and_svg_through_vl_convert(tmp_path):
     assert chart_svg(chart).lstrip().startswith("<svg")
     with pytest.raises(ReefError, match="cannot save a chart as '.gif'"):
         save_chart(chart, tmp_path / "chart.gif")
+
+
+def test_reference_labels_are_laid_out_without_overlap():
+    """Issue 31: reference points on top of each other get labels that overlap neither each other nor a point, inside the
+    plot; a label that would pass the right edge goes left of its point."""
+    from itertools import combinations
+
+    from reefnb.analysis.plots import LABEL_CHARACTER_WIDTH, LABEL_FONT_SIZE, MARK_RADIUS, _Axis, label_places
+
+    axes = (_Axis((0.0, 10.0), False, 500, False), _Axis((0.0, 1.0), False, 300, True))
+    points = [(1.0, 0.5), (1.1, 0.5), (1.2, 0.505), (9.9, 0.5), (5.0, 0.99), (1.05, 0.49)]
+    names = ["v0.5 Xavier SingleStream", "v0.7 AGX_Xavier_TRT SingleStream", "third", "at the right edge", "at the top", "sixth"]
+    places = label_places(points, names, axes)
+    half = (LABEL_FONT_SIZE + 3) / 2
+    boxes = []
+    for (left, middle, _), name in zip(places, names, strict=True):
+        x, y = axes[0].pixel(left), axes[1].pixel(middle)
+        boxes.append((x, y - half, x + LABEL_CHARACTER_WIDTH * len(name), y + half))
+    centres = [(axes[0].pixel(x), axes[1].pixel(y)) for x, y in points]
+    marks = [(x - MARK_RADIUS, y - MARK_RADIUS, x + MARK_RADIUS, y + MARK_RADIUS) for x, y in centres]
+
+    def overlap(a, b):
+        return a[0] < b[2] - 1e-6 and b[0] < a[2] - 1e-6 and a[1] < b[3] - 1e-6 and b[1] < a[3] - 1e-6
+
+    assert not any(overlap(a, b) for a, b in combinations(boxes, 2))
+    assert not any(overlap(box, mark) for box in boxes for mark in marks)
+    assert all(0 <= box[1] and box[3] <= 300 for box in boxes)
+    assert places[3][2] < 9.9 and boxes[3][2] <= axes[0].pixel(9.9)  # left of its point, the line ending at its right end

@@ -52,6 +52,7 @@ SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with 
     "tests/analysis/test_reproduce_outputs.py",  # 30
     "tests/runs/test_telemetry.py",  # 27
     "tests/frontends/test_magics.py",  # 26
+    "tests/frontends/test_run_view.py",  # about 25 (JupyterLab, Chromium, two runs): 63 at load 13, where test_lab.py took 100
 ]
 
 

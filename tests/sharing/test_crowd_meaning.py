@@ -22,7 +22,8 @@ DEFAULTS = {"model": "ssd-mobilenet-tiny-w100-128", "backend": "tflite", "datase
 
 def flagship_records(folder, count: int = 6) -> list[dict]:
     """Runs of the flagship as its notebook records them (metrics with units); the first one is the
-    point of the expectation w100-tflite-accuracy (the run workflow's defaults, mode=accuracy)."""
+    point of the expectation w100-tflite-accuracy (the run workflow's defaults, mode=accuracy), the fourth
+    (tflite, mode=both) satisfies it too."""
     records = []
     for index in range(count):
         backend = ("tflite", "tflite-int8", "tf")[index % 3]
@@ -63,14 +64,14 @@ def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_p
     assert "declares no expected results" not in text
     comparison = text[text.index("Comparison with reference results") : text.index("Published reference results")]
     row = re.search(r"<tr><td>w100-tflite-accuracy</td><td>[^<]*</td><td>mAP</td>.*?</tr>", comparison).group(0)
-    assert "<td>0.5630</td><td>abs 0.02</td><td>0.5631</td><td>1</td><td>yes</td>" in row  # expected, tolerance, observed, runs, verdict
+    assert "<td>0.5630</td><td>abs 0.02</td><td>0.5481</td><td>2</td><td>yes</td>" in row  # expected, tolerance, observed (median of 2), runs, verdict
     assert "COCO val2017" in text[text.index("Published reference results") :]
     specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1))
     layers = specs["chart0"]["vconcat"][0]["layer"]
     x, y = layers[1]["encoding"]["x"], layers[1]["encoding"]["y"]
     assert x["title"] == "latency_p90_ms (ms) ↓" and y["title"] == "mAP ↑"
     assert layers[1]["encoding"]["shape"]["title"] == "data set"
-    assert any(layer.get("mark", {}).get("type") == "text" for layer in layers)  # the reference points say their data set
+    assert any(layer.get("mark", {}).get("type") == "text" for layer in layers)  # the reference points say their round, system and scenario
 
     code, out, _ = reef("pareto", "--solution", "obj-detection-coco-tf", "--json")
     assert code == 0 and json.loads(out)["objectives"] == {"metric.latency_p90_ms": "min", "metric.mAP": "max"}

@@ -102,15 +102,17 @@ def test_a_folder_of_ones_own_that_runs_a_package_notebook_is_refused(made, tmp_
 @pytest.mark.parametrize("kind", FOLDERS)
 def test_serve_and_use_refuse_a_package_folder_without_trust(made, kind, monkeypatch):
     import reefnb
-    from reefnb.frontends import serve, terminal
+    from reefnb.frontends import serve
+
+    real_serve = serve.serve
 
     def serve_once(source, options, on_ready):  # a server that did start is the attack: stop it at once
         def started(info):
             raise AssertionError(f"served {info['solution']} without --trust")
 
-        return serve.serve(source, options, started)
+        return real_serve(source, options, started)
 
-    monkeypatch.setattr(terminal, "serve", serve_once)
+    monkeypatch.setattr(serve, "serve", serve_once)  # `reef serve` imports it when it runs
     folder = made["folders"][kind]
     code, out, err = call("serve", str(folder), "--port", "0")
     assert_refused(made, folder, code, out, err)

@@ -729,7 +729,9 @@ class RequirementsHere:
         }
 
 
-def requirements_here(found: NotebookSolution, declared: Mapping | None = None, preview: InitPreview | None = None) -> RequirementsHere:
+def requirements_here(
+    found: NotebookSolution, declared: Mapping | None = None, preview: InitPreview | None = None, with_install: bool = True
+) -> RequirementsHere:
     """The requirements of a notebook's solution checked against the place it runs (``run_place``): what the
     JupyterLab sidebar and ``%reef init`` show. ``declared``: the notebook's ``metadata.reef`` as the editor holds
     it (unsaved), for a notebook without a manifest; ``preview``: the ``reef init`` whose changes Install would make
@@ -746,7 +748,7 @@ def requirements_here(found: NotebookSolution, declared: Mapping | None = None, 
     plan = install.check_against(solution, place.python or sys.executable)
     rows = requirement_rows(plan)
     missing = any(row["status"] in ("missing", "conflict") for row in rows)
-    if preview is None and solution.manifest_path is not None:
+    if preview is None and solution.manifest_path is not None and with_install:
         preview = preview_init(InitRequest(source=solution.path))
     effect = install_effect(preview, place, missing) if preview is not None else None
     where = str(place) if place.python else f"{place} (not a Python kernel: checked against {sys.executable})"
@@ -832,14 +834,14 @@ def init(
     return Initialised(seen["plan"], lock)
 
 
-def init_requirements_here(request: InitRequest, preview: InitPreview) -> RequirementsHere | None:
+def init_requirements_here(request: InitRequest, preview: InitPreview | None) -> RequirementsHere | None:
     """For ``reef init`` of a solution folder here without ``--env``/``--native``: its requirements checked against
-    where it runs now, and what this init would change (``preview``); None for a package, a registry's solution or
-    a named target (then the plan itself says where it checks)."""
+    where it runs now, and what this init would change (``preview``; None: not said); None for a package, a
+    registry's solution or a named target (then the plan itself says where it checks)."""
     from reefnb.solution.manifest import Solution
 
     source = request.source
-    if request.environment or request.native or preview.foreign:
+    if request.environment or request.native or (preview is not None and preview.foreign):
         return None
     solution = source if isinstance(source, Solution) else None
     if solution is None:
@@ -849,7 +851,15 @@ def init_requirements_here(request: InitRequest, preview: InitPreview) -> Requir
         solution = reefnb.load_solution(path)
     flows = sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
     notebook = flows[0][1].notebook if flows else solution.path
-    return requirements_here(NotebookSolution(Path(notebook), solution, flows[0][0] if flows else None), preview=preview)
+    found = NotebookSolution(Path(notebook), solution, flows[0][0] if flows else None)
+    return requirements_here(found, preview=preview, with_install=preview is not None)
+
+
+def where_it_runs_now(request: InitRequest) -> str | None:
+    """``reef init``'s first line for a solution folder here: where the solution runs before this init moves it
+    (``run_place``) and what was found there; None for a package, a registry's solution, ``--env`` or ``--native``."""
+    here = init_requirements_here(request, None)
+    return None if here is None else f"runs now in {here.place} ({here.place.why}); {here.summary}"
 
 
 def notebook_requirements(found: NotebookSolution) -> InitPreview:

@@ -179,8 +179,12 @@ def cmd_init(args, out: TextIO) -> Result:
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
 
+    request = options_from(commands.InitRequest, args)
+    now = None if args.json else commands.where_it_runs_now(request)  # before init moves it (commands.run_place)
+    if now:
+        print(now, file=out, flush=True)
     try:
-        done = commands.init(options_from(commands.InitRequest, args), on_plan=on_plan, progress=_byte_progress(args))
+        done = commands.init(request, on_plan=on_plan, progress=_byte_progress(args))
     except InitError as error:
         if args.json:
             return error.exit_code, {"ok": False, "error": str(error), "plan": error.plan.as_dict()}
@@ -192,6 +196,8 @@ def cmd_init(args, out: TextIO) -> Result:
             environment = done.lock["environment"]
             kernel = f" (kernel {environment['kernel']})" if environment["kernel"] else ""
             print(f"ready: {done.plan.solution.name} in {environment['path']}{kernel}", file=out)
+            if now and environment.get("name"):
+                print(f"its runs, sweeps and benchmarks run in environment {environment['name']} from now on", file=out)
     return EXIT_OK, done.as_dict()
 
 

@@ -52,7 +52,13 @@ def test_a_solution_runs_on_its_notebooks_kernel_until_reef_init_makes_its_own_e
     first = cli_sweep(folder)
     assert "2 runs, 2 ok, 0 not ok, 0 skipped" in first and "environment changed" not in first
 
-    commands.init(commands.InitRequest(source=folder, find_links=[str(wheels)]))
+    out = io.StringIO()
+    code, _ = COMMANDS["init"](build_parser().parse_args(["init", str(folder), "--find-links", str(wheels)]), out)
+    said = out.getvalue().splitlines()
+    assert code == 0 and said[0] == (
+        "runs now in kernel python3 (the kernel its notebook names: no environment made for it here); checked against kernel python3: 1 missing"
+    )
+    assert said[-1] == "its runs, sweeps and benchmarks run in environment placed from now on"
     place = commands.run_place(solution)
     assert (place.kind, place.name, place.kernel) == ("environment", "placed", "reef-placed")
     assert commands.requirements_here(found).summary == "checked against environment placed: all found"

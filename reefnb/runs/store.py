@@ -152,15 +152,17 @@ def _migration_5(connection: sqlite3.Connection) -> None:
         rows = connection.execute(f"SELECT {RECORD_COLUMNS} FROM runs r WHERE r.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
         solutions = {row[0]: row[1] for row in rows}
         cells = _CellReader(connection, rows)
-        for row, record in _assemble(connection, rows, "", warn=False):
+        for row, record in _assemble(connection, rows, "", warn=False, whole=False):
             solution = solutions[row]
             if solution not in kept:
                 kept[solution] = set(connection.execute("SELECT kind, name FROM columns WHERE solution = ?", (solution,)))
             try:
-                parts = _decompose(record, keyed=False)
-                parts = _decompose(record, keyed=False, inline=frozenset(set(parts.cells) - kept[solution]))
-                again = _rebuild(json.loads(parts.shape[1]), json.loads(parts.text), record, record.__getitem__, functools.partial(cells.of, solution, row))
-                if json.dumps(again) != json.dumps(record):
+                parts = _decompose(record, keyed=False, documented=False)
+                if not kept[solution].issuperset(parts.cells):  # a solution whose cells ran out of columns
+                    parts = _decompose(record, keyed=False, inline=frozenset(set(parts.cells) - kept[solution]), documented=False)
+                moved = [entry for entry in json.loads(parts.shape[1]) if entry[1] == "t"]  # the rest is where it was
+                again = _rebuild(moved, json.loads(parts.text), record, record.__getitem__, functools.partial(cells.of, solution, row))
+                if any(json.dumps(value) != json.dumps(record[name]) for name, value in again.items()):
                     continue
             except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
                 continue
@@ -271,11 +273,12 @@ def _template(name: str, value: dict, kind: str | None, run_id: str, cells: Iter
     return items, rest
 
 
-def _decompose(record: dict, keyed: bool, inline: frozenset = frozenset()) -> _Parts:
+def _decompose(record: dict, keyed: bool, inline: frozenset = frozenset(), documented: bool = True) -> _Parts:
     """Split a record: lifted values to columns, shared parts to documents, parameters, metrics and ``system`` to
     cells (``_template``), the rest to JSON; the shape (its keys in order, each with where its value went: c column,
     d document, j JSON, k the shape itself, t an object of ``_template``) is a document too. ``inline``: cells
-    that the solution's table has no column for, kept in the JSON instead."""
+    that the solution's table has no column for, kept in the JSON instead. ``documented`` False: the documents are
+    not written out (a migration keeps those it has)."""
     cells, meaning = {}, {}
     for name, value in (record.get("parameters") or {}).items():
         cells[("param", name)] = _cell(value)
@@ -295,7 +298,8 @@ def _decompose(record: dict, keyed: bool, inline: frozenset = frozenset()) -> _P
             lifted[name] = bytes.fromhex(value) if name == "run_key" and HEX_KEY.fullmatch(value) else value
             shape.append([name, "c"])
         elif name in DOCUMENTS and value is not None:
-            documents[name] = _document_of(value)
+            if documented:
+                documents[name] = _document_of(value)
             shape.append([name, "d"])
         elif (name in TEMPLATED or name in CONSTANT_TEXT) and isinstance(value, dict) and isinstance(run_id, str):
             items, left = _template(name, value, TEMPLATED.get(name), run_id, kept)
@@ -367,9 +371,10 @@ def _rebuild_object(name: str, items: list, rest: dict, run_id: str, cells: Call
 RECORD_COLUMNS = "r.id, r.solution_id, r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
 
 
-def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path | str, warn: bool = True) -> list[tuple[int, dict]]:
+def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path | str, warn: bool = True, whole: bool = True) -> list[tuple[int, dict]]:
     """(row id, record) from rows of RECORD_COLUMNS, each put together in its shape's order; a record that cannot
-    be read is skipped (with a warning naming its run id, when ``warn``)."""
+    be read is skipped (with a warning naming its run id, when ``warn``). ``whole`` False: the parts kept as
+    documents but the solution are left as True (for a migration, which does not move them)."""
     rows = list(rows)
     bodies: dict[int, Any] = {}
 
@@ -392,7 +397,7 @@ def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path 
             if shape is None:  # carried over unreadable from an older schema, and now readable
                 records.append((row, rest))
                 continue
-            parts = functools.partial(_part, document, documents)
+            parts = functools.partial(_part if whole else _solution_part, document, documents)
             record = _rebuild(document(shape), rest, columns, parts, functools.partial(found_cells.of, solution, row))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as error:
             if warn:
@@ -404,6 +409,10 @@ def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path 
 
 def _part(document: Callable[[int], Any], documents: dict[str, int], name: str) -> Any:
     return document(documents[name])
+
+
+def _solution_part(document: Callable[[int], Any], documents: dict[str, int], name: str) -> Any:
+    return document(documents[name]) if name == "solution" else True
 
 
 class _CellReader:

@@ -619,3 +619,26 @@ def test_forked_workers_open_their_own_connection(tmp_path):
     done = subprocess.run([sys.executable, "-c", FORKED_WRITER, str(tmp_path / "results.sqlite"), base], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"answers": [True] * 4, "count": 1 + 4 * 20 + 1, "check": "ok"}
+
+
+def test_threads_of_a_process_share_its_connection_one_at_a_time(tmp_path):
+    import threading
+
+    store = Store(tmp_path / "results.sqlite")
+    store.add(make_record("20260101T000000Z-00000000"))  # opened in this thread, used by the others (a server's thread pool)
+    errors = []
+
+    def work(number: int) -> None:
+        try:
+            for index in range(20):
+                store.add(make_record(f"20260101T000000Z-{number:02x}{index:06x}"))
+                store.get(f"20260101T000000Z-{number:02x}{index:06x}")
+        except Exception as error:  # noqa: BLE001 (any error fails the test below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(number,)) for number in range(1, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(store.records()) == 1 + 4 * 20

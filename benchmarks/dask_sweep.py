@@ -6,7 +6,8 @@ The cluster is what a user would start: `dask scheduler` and `dask worker --nwor
 (on_record counts the store's rows as each arrives), and this process's RSS is sampled every 0.2 s. The
 same grid then runs on the local process pool (`jobs=2`, the same 2 cores) into another store. Scheduler
 overhead per run: (Dask wall - pool wall) / N; both also against the runs' own durations (duration_s).
-Run: .venv/bin/python benchmarks/dask_sweep.py [N]   (default 1000; on a busy 2-core machine try 100)
+Run: .venv/bin/python benchmarks/dask_sweep.py [N] [--dask-only]   (default 1000; on a busy 2-core machine try 100;
+--dask-only: the Dask sweep alone, without the local pool's)
 """
 
 from __future__ import annotations
@@ -104,12 +105,17 @@ def describe(name: str, runs: int, wall: float, records: list[dict], rss: list[i
     print(
         f"{name}: {runs} runs ({ok} ok) in {wall:.1f} s, {wall / runs:.3f} s a run; notebook time {busy / runs:.3f} s a run; "
         f"client RSS min {min(rss) / 2**20:.0f} MiB, max {max(rss) / 2**20:.0f} MiB, 2nd quarter mean {early / 2**20:.0f} MiB, "
-        f"last quarter mean {late / 2**20:.0f} MiB ({(late - early) / 2**10 / max(1, runs // 2):+.1f} KiB a run)"
+        f"last quarter mean {late / 2**20:.0f} MiB ({(late - early) / 2**10 / max(1, runs // 2):+.1f} KiB a run)",
+        flush=True,
     )
     return wall
 
 
-def main(runs: int) -> None:
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def main(runs: int, dask_only: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="reef-dask-bench-") as folder:
         scratch = Path(folder)
         solution = scratch / "trivial"
@@ -118,6 +124,7 @@ def main(runs: int) -> None:
         (solution / "solution.json").write_text(json.dumps({"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
         os.environ["REEF_HOME"] = str(scratch / "home")
         address, cluster = start_cluster(scratch, {**os.environ, "REEF_HOME": str(scratch / "worker-home")})
+        print(f"load before: {load()}", flush=True)
         try:
             dask_wall = describe(
                 f"Dask cluster {address} (2 worker processes)", runs, *run_sweep(solution, runs, Store(scratch / "dask.sqlite"), scheduler=address)
@@ -130,7 +137,13 @@ def main(runs: int) -> None:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-        pool_wall = describe("local pool (jobs=2)", runs, *run_sweep(solution, runs, Store(scratch / "pool.sqlite"), jobs=2))
+        print(f"load after the Dask sweep: {load()}", flush=True)
+        if not dask_only:
+            pool_wall = describe("local pool (jobs=2)", runs, *run_sweep(solution, runs, Store(scratch / "pool.sqlite"), jobs=2))
+            print(f"load after the pool sweep: {load()}", flush=True)
+    if dask_only:
+        print(f"extrapolated to 1,000 runs: Dask {dask_wall / runs * 1000 / 60:.1f} min")
+        return
     print(
         f"scheduler overhead: {(dask_wall - pool_wall) / runs * 1e3:+.0f} ms a run over the local pool "
         f"(Dask/pool wall {dask_wall / pool_wall:.2f}x); extrapolated to 1,000 runs: Dask {dask_wall / runs * 1000 / 60:.1f} min, "
@@ -139,4 +152,4 @@ def main(runs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000, "--dask-only" in sys.argv)

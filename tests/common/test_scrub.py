@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from PIL import Image
 
-from reefnb.common.scrub import REDACTED, Scrubber, mime_kind
+from reefnb.common.scrub import REDACTED, Scrubber, mime_kind, redact_secrets
 
 TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"  # the shape of a GitHub token
 MODEL = "9ef579c7302f4398bb23352d1ab89a67"
@@ -141,3 +141,13 @@ def test_code_is_kept_but_a_runs_injected_parameters_are_scrubbed(executed):
     cells = executed["scrubbed"]["cells"]
     assert "".join(cells[2]["source"]) == f'# Parameters\ntoken = "{REDACTED}"\n'
     assert "".join(cells[3]["source"]) == f"key = '{TOKEN}'"  # the author's code is exported as written
+
+
+def test_paths_holding_run_ids_are_kept_and_a_secret_beside_one_is_not():
+    # one such path in six was redacted whole: the run id's hex raised the entropy of `results/ID/notebook`
+    chosen = random.Random(7)
+    for _ in range(300):
+        run_id = f"2026{chosen.randrange(10**4):04d}T{chosen.randrange(10**6):06d}Z-{chosen.getrandbits(32):08x}"
+        for path in (f"results/{run_id}/notebook.ipynb", f"./runs/{run_id}/benchmark.ipynb", f"runs/{run_id}/main.ipynb"):
+            assert redact_secrets(path) == path
+    assert redact_secrets("20261206T184430Z-7f492493/aB3xQ9zLmP0wRtY7uKc2VnE5sDf8GhJ") == "20261206T184430Z-7f492493<redacted>"

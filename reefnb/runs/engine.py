@@ -197,12 +197,12 @@ class ReefNotebookClient(PapermillNotebookClient):
         the kernel did not run it all (the step-by-step way then says which part failed)."""
         session = self.reef_session
         content = await self._run_silently("\n".join(self._setup_code()), reef=KERNEL_SIGNATURE_EXPRESSION)
-        answer = content.get("user_expressions", {}).get("reef", {})
-        if content.get("status") != "ok" or answer.get("status") != "ok":
+        if content.get("status") != "ok":
             log.debug("preparing the kernel in one step failed (%s: %s): step by step", content.get("ename"), content.get("evalue"))
             return False
-        signature = parse_kernel_fingerprint(answer.get("data", {}).get("text/plain"))
-        packages = kernel_packages(signature)
+        answer = content.get("user_expressions", {}).get("reef", {})
+        signature = parse_kernel_fingerprint(answer.get("data", {}).get("text/plain")) if answer.get("status") == "ok" else None
+        packages = kernel_packages(signature)  # None without a signature (a sys.path folder it cannot read): asked below
         if packages is None:
             await self._fingerprint_kernel()
             if session.fingerprint is not None:

@@ -95,7 +95,7 @@ extension-lint: $(NODE_MODULES)
 	cd extension && npm run --silent lint
 
 test: $(STAMP) $(LABEXTENSION_LINKED) lint extension-lint docs
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder  # two processes (pytest-xdist), each test file whole in one, the slowest first (tests/conftest.py)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25  # two processes (pytest-xdist), each test file whole in one, the slowest first (tests/conftest.py); the 25 slowest tests listed
 
 # The documentation site (docs/, mkdocs.yml) into site/: --strict fails on a broken link or anchor, a page missing
 # from the navigation, or a public name the API page does not document. Phony: docs/ is also a folder.

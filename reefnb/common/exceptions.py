@@ -252,6 +252,12 @@ class IntegrityError(ReefError):
     exit_code = EXIT_USAGE
 
 
+class ComplianceFailed(ReefError):
+    """An MLPerf compliance test that fails reef's verification, run again: what ran failed; no closed tree is written."""
+
+    exit_code = EXIT_FAILED
+
+
 class ShardError(Exception):
     """A part that cannot be read as a results shard (internal: the reader turns it into a warning)."""
 

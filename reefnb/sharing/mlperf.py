@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import EXIT_FAILED, ReefError, UsageError
+from reefnb.common.exceptions import ComplianceFailed, ReefError, UsageError
 from reefnb.common.json_input import read_json
 from reefnb.common.tool_output import run_tool
 from reefnb.common.version import __version__
@@ -127,12 +127,6 @@ class SubmissionOptions:
     environment: str | None = None
     kernel: str | None = None
     trust: bool = False
-
-
-class ComplianceFailed(ReefError):
-    """A compliance test that fails reef's verification, run again: what ran failed (exit 1); no closed tree is written."""
-
-    exit_code = EXIT_FAILED
 
 
 @dataclass

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reefnb.frontends.cli import FORMAT_CHECKER_ONLY
+from reefnb.common.json_input import FORMAT_CHECKER_ONLY
 
 REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"

@@ -16,8 +16,6 @@ from reefnb.frontends.arguments import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Us
 
 __all__ = ["UsageError", "build_parser", "main"]
 
-# Imported by jsonschema's format checker alone (idna and jsonpointer stay: requests and others import them).
-FORMAT_CHECKER_ONLY = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "webcolors", "uri_template", "fqdn")
 QUIETED = ("papermill", "traitlets", "nbclient")  # their chatter while a kernel runs is not the user's business
 
 
@@ -60,8 +58,9 @@ def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
         # rfc3987_syntax alone compiles 38 lark grammars (1-2 s), the others 0.1-0.3 s together, in every reef process
         # that validates a manifest or reads a notebook. reef validates with no FormatChecker (nor does nbformat), so
         # its own process goes without them: jsonschema then leaves those formats unchecked, as when they are absent.
-        for name in FORMAT_CHECKER_ONLY:
-            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+        from reefnb.common.json_input import without_format_checkers
+
+        without_format_checkers()
         # The one import deferred on purpose: the core loads once a verb is parsed, so that `reef --help`,
         # `reef --version` and a usage mistake answer without it (tests/frontends/test_commands.py checks that `reef --help` loads no core module).
         from reefnb.frontends.terminal import run_verb

@@ -17,7 +17,7 @@ from conftest import HELLO
 
 NOTEBOOK_RUNNERS = {"papermill", "nbclient", "jupyter_client", "ipykernel", "IPython", "zmq"}
 # What jsonschema's format checker's packages load (rfc3987_syntax: 38 lark grammars; isoduration: arrow). The packages
-# themselves show as imports that failed: the reef process blocks them (reefnb.frontends.cli.FORMAT_CHECKER_ONLY).
+# themselves show as imports that failed: the reef process blocks them (reefnb.common.json_input.FORMAT_CHECKER_ONLY).
 FORMAT_CHECKING = {"lark", "arrow"}
 OTHER_FRONT_ENDS = {"tornado", "ipywidgets", "altair", "vl_convert"}
 NOT_FOR_ANY = NOTEBOOK_RUNNERS | FORMAT_CHECKING | OTHER_FRONT_ENDS

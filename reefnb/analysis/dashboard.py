@@ -395,13 +395,20 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
                     "parameters": parameters,
                     "metric": metric,
                     "expected value": format_metric(expected, spec_format),
-                    "tolerance": ", ".join(f"{k} {v}" for k, v in tolerance.items()) or "exact",
+                    "tolerance": _tolerance_words(tolerance),
                     "observed (median)": format_metric(observed, spec_format),
                     "runs": len(values),
                     "within tolerance": within or "no runs",
                 }
             )
     return pandas.DataFrame(rows)
+
+
+def _tolerance_words(tolerance: dict) -> str:
+    """``abs 0.02``, ``rel 1e-06``, ``informational`` (not ``informational True``), ``exact`` when none is given."""
+    if tolerance.get("informational"):
+        return "informational"
+    return ", ".join(f"{key} {value:g}" if isinstance(value, (int, float)) else f"{key} {value}" for key, value in tolerance.items()) or "exact"
 
 
 def satisfying_runs(frame: pandas.DataFrame, solution: Solution, expectation: dict) -> pandas.DataFrame:

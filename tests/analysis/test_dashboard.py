@@ -247,6 +247,8 @@ def test_flagship_dashboard_compares_every_entry_its_benchmark_satisfies(flagshi
     assert len(compared) == 8 and (compared["runs"] >= 1).all() and set(compared["within tolerance"]) <= {"yes", "informational"}, compared
     assert set(table[table["expected"].str.contains("500")]["within tolerance"]) == {"no runs"}
     assert set(compared["runs"]) == {1}  # one run of each: the benchmark runs each model on each backend once
+    tolerances = dict(zip(table["metric"], table["tolerance"], strict=True))
+    assert tolerances["latency_p90_ms"] == "informational" and tolerances["mAP"] == "abs 0.02" and tolerances["loadgen_result"] == "exact"
 
 
 def test_flagship_dashboard_in_chromium_light_and_dark(flagship_runs, tmp_path, browser):

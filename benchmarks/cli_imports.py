@@ -29,11 +29,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("papermill", "nbformat", "nbclient", "jupyter_client", "jsonschema", "lark", "arrow", "pandas", "numpy", "tornado", "altair")
+HEAVY = (
+    "papermill",
+    "nbformat",
+    "nbclient",
+    "jupyter_client",
+    "jsonschema",
+    "lark",
+    "arrow",
+    "pandas",
+    "numpy",
+    "tornado",
+    "altair",
+)
 HEAVY += ("psutil", "packaging", "sqlite3", "yaml", "git", "rocrate", "detect_secrets")
 
 
-def reef(home: Path, tree: Path | None, *args: str, importtime: bool = False) -> tuple[subprocess.CompletedProcess, float, float]:
+def reef(
+    home: Path, tree: Path | None, *args: str, importtime: bool = False
+) -> tuple[subprocess.CompletedProcess, float, float]:
     """One `python -m reefnb ARGS` (of ``tree`` when given): the process, its wall time and its CPU time."""
     flags = ["-X", "importtime"] if importtime else []
     environment = {**os.environ, "REEF_HOME": str(home)}
@@ -43,7 +57,9 @@ def reef(home: Path, tree: Path | None, *args: str, importtime: bool = False) ->
     started = time.perf_counter()
     cwd = home.parent / "cwd"  # no hello-sweep folder here: `--solution hello-sweep` names the initialised solution
     cwd.mkdir(exist_ok=True)
-    done = subprocess.run([sys.executable, *flags, "-m", "reefnb", *args], capture_output=True, text=True, env=environment, cwd=cwd)
+    done = subprocess.run(
+        [sys.executable, *flags, "-m", "reefnb", *args], capture_output=True, text=True, env=environment, cwd=cwd
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -111,7 +127,9 @@ def main() -> None:
     if options.before:
         trees["before"] = options.before.resolve()
     for tree in [ROOT, *(tree for tree in trees.values() if tree)]:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "reefnb")], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(tree / "reefnb")], check=True, stdout=subprocess.DEVNULL
+        )
     print(f"load: {' '.join(f'{value:.2f}' for value in os.getloadavg())} (1, 5, 15 min), {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as scratch:
         found = measure(Path(scratch), trees, options.repeats)
@@ -125,7 +143,9 @@ def main() -> None:
             print(f"{name:<7} {verb:<10} {wall:6.3f} s {cpu:6.3f} s {seconds:6.3f} s {len(names):8d}  {heavy}")
     for name in trees:
         times = found[name]
-        detect, version = (statistics.median(times[verb][kind]) for verb in ("detect", "--version") for kind in ("wall",))
+        detect, version = (
+            statistics.median(times[verb][kind]) for verb in ("detect", "--version") for kind in ("wall",)
+        )
         cpu_detect, cpu_version = (statistics.median(times[verb]["cpu"]) for verb in ("detect", "--version"))
         print(
             f"{name}: warm reef detect {detect:.3f} s wall = {detect / version:.1f}x reef --version ({version:.3f} s); "

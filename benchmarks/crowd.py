@@ -28,7 +28,12 @@ from reefnb.common.scrub import Scrubber
 from reefnb.runs.store import Store
 from reefnb.sharing import registry
 
-GIT = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+GIT = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
 
 
 def timed(function):
@@ -38,7 +43,9 @@ def timed(function):
 
 
 def git(*arguments: str, folder: Path) -> str:
-    return subprocess.run(["git", "-C", str(folder), *arguments], check=True, capture_output=True, text=True, env={**os.environ, **GIT}).stdout
+    return subprocess.run(
+        ["git", "-C", str(folder), *arguments], check=True, capture_output=True, text=True, env={**os.environ, **GIT}
+    ).stdout
 
 
 def first_layout_push(bare: Path, shared: list[dict], scratch: Path) -> None:
@@ -64,7 +71,11 @@ def first_layout_pull(bare: Path, scratch: Path, store: Store) -> int:
     found = []
     for path in sorted((clone / "results").glob("*/*.json")):
         record = read_json(path, expect=dict)
-        if next(iter(validator.iter_errors(record)), None) is None and "origin" in record and path.stem == record["run_id"]:
+        if (
+            next(iter(validator.iter_errors(record)), None) is None
+            and "origin" in record
+            and path.stem == record["run_id"]
+        ):
             found.append(record)
     return store.merge(found)
 
@@ -78,10 +89,15 @@ def main(count: int) -> None:
         os.environ.update(GIT)
         made = list(records(base, count))
         for record in made:
-            record["started"] = "2026-03" + record["started"][7:]  # one month: one shard, the hardest case for the new layout
+            record["started"] = (
+                "2026-03" + record["started"][7:]
+            )  # one month: one shard, the hardest case for the new layout
         Store().add_many(made)
         old_scrub, _ = timed(
-            lambda: [Scrubber(record["solution"]["path"], names=(record["environment"]["hostname"],)).value(record) for record in made[:sample]]
+            lambda: [
+                Scrubber(record["solution"]["path"], names=(record["environment"]["hostname"],)).value(record)
+                for record in made[:sample]
+            ]
         )
         scrubbers: dict = {}
         new_scrub, shared = timed(lambda: [registry.shareable_record(record, False, scrubbers) for record in made])
@@ -107,7 +123,9 @@ def main(count: int) -> None:
             f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_new).split())} vs "
             f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_old).split())}"
         )
-        sizes = [sum(path.stat().st_size for path in bare.rglob("*") if path.is_file()) for bare in (bare_old, bare_new)]
+        sizes = [
+            sum(path.stat().st_size for path in bare.rglob("*") if path.is_file()) for bare in (bare_old, bare_new)
+        ]
         print(f"registry size on disk: one file per run {sizes[0] / 1e6:.1f} MB, sharded {sizes[1] / 1e6:.1f} MB")
 
         os.environ["REEF_HOME"] = str(scratch / "carol-old")
@@ -126,7 +144,9 @@ def main(count: int) -> None:
             f"| push {count:,} (scrub + write + commit + git push) | {old_push + old_scrub / sample * count:.1f} s "
             f"| {new_push:.1f} s | {(old_push + old_scrub / sample * count) / new_push:.1f}x |"
         )
-        print(f"| pull {count:,} into an empty store | {old_pull:.1f} s | {new_pull:.1f} s | {old_pull / new_pull:.1f}x |")
+        print(
+            f"| pull {count:,} into an empty store | {old_pull:.1f} s | {new_pull:.1f} s | {old_pull / new_pull:.1f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -86,7 +86,14 @@ def records(folder: Path, count: int) -> list[dict]:
 
 def timed(code: str, *arguments: str, environment: dict[str, str]) -> tuple[float, float]:
     """The wall and CPU seconds a fresh process printed for ``code``."""
-    done = subprocess.run([sys.executable, "-c", code, *arguments], capture_output=True, text=True, env=environment, check=True, cwd=tempfile.gettempdir())
+    done = subprocess.run(
+        [sys.executable, "-c", code, *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+        cwd=tempfile.gettempdir(),
+    )
     wall, cpu = done.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
 
@@ -98,7 +105,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
         folder = root / "obj-detection-coco-tf"
-        shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json"))
+        shutil.copytree(
+            FLAGSHIP,
+            folder,
+            ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json"),
+        )
         environment = {**os.environ, "REEF_HOME": str(root / "home")}
         made = root / "records.json"
         made.write_text(json.dumps(records(folder, RUNS)), encoding="utf-8")
@@ -108,17 +119,28 @@ def main() -> None:
         reef, baseline, older = [], [], []
         old_environment = {}
         if before is not None:  # its own store (its store's schema), the same runs
-            old_environment = {**environment, "PYTHONPATH": str(before.resolve()), "REEF_HOME": str(root / "home-before")}
+            old_environment = {
+                **environment,
+                "PYTHONPATH": str(before.resolve()),
+                "REEF_HOME": str(root / "home-before"),
+            }
             timed(ADD, str(made), environment=old_environment)
         for _ in range(3):
-            if before is not None:  # its flagship's manifest in the same place (the one its schema knows), the same runs
+            if (
+                before is not None
+            ):  # its flagship's manifest in the same place (the one its schema knows), the same runs
                 shutil.copy(before / "solutions" / "obj-detection-coco-tf" / "solution.json", folder / "solution.json")
                 older.append(timed(REEF, str(folder), output, environment=old_environment))
                 shutil.copy(FLAGSHIP / "solution.json", folder / "solution.json")
             reef.append(timed(REEF, str(folder), output, environment=environment))
             baseline.append(timed(BASELINE, str(folder), str(root / "altair.html"), environment=environment))
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "reefnb", "dashboard", "-s", str(folder), "-o", output], env=environment, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "reefnb", "dashboard", "-s", str(folder), "-o", output],
+            env=environment,
+            check=True,
+            capture_output=True,
+        )
         command = time.perf_counter() - started
         size = Path(output).stat().st_size
 
@@ -126,13 +148,17 @@ def main() -> None:
         wall, cpu = min(times)
         return f"{wall:.2f} s wall, {cpu:.2f} s CPU (each: {', '.join(f'{w:.2f}/{c:.2f}' for w, c in times)})"
 
-    print(f"{RUNS} runs of the flagship (load {os.getloadavg()[0]:.2f}; wall time on a loaded machine, CPU time of the process beside it):")
+    print(
+        f"{RUNS} runs of the flagship (load {os.getloadavg()[0]:.2f}; wall time on a loaded machine, CPU time of the process beside it):"
+    )
     print(f"  reef dashboard generation, first (empty cache):   {shown([first])}")
     print(f"  reef dashboard generation, warm (best of 3):      {shown(reef)}")
     print(f"  baseline, Altair's inline chart.save (best of 3): {shown(baseline)}")
     if older:
         print(f"  before ({before}), the same dashboard:  {shown(older)}")
-    print(f"  reef / baseline: {min(reef)[0] / min(baseline)[0]:.2f}x wall, {min(reef, key=lambda t: t[1])[1] / min(baseline, key=lambda t: t[1])[1]:.2f}x CPU")
+    print(
+        f"  reef / baseline: {min(reef)[0] / min(baseline)[0]:.2f}x wall, {min(reef, key=lambda t: t[1])[1] / min(baseline, key=lambda t: t[1])[1]:.2f}x CPU"
+    )
     print(f"  the page: {size / 1e6:.1f} MB; the whole `reef dashboard` command: {command:.2f} s wall")
 
 

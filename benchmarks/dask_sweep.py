@@ -55,10 +55,24 @@ def start_cluster(scratch: Path, environment: dict) -> tuple[str, list[subproces
     address = f"tcp://127.0.0.1:{port}"
     log = open(scratch / "cluster.log", "w")  # noqa: SIM115 - closed with the processes
     scheduler = subprocess.Popen(
-        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], env=environment, stdout=log, stderr=subprocess.STDOUT
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     worker = subprocess.Popen(
-        [str(BIN / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard", "--local-directory", str(scratch / "dask-worker")],
+        [
+            str(BIN / "dask"),
+            "worker",
+            address,
+            "--nworkers",
+            "2",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--local-directory",
+            str(scratch / "dask-worker"),
+        ],
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -121,13 +135,17 @@ def main(runs: int, dask_only: bool = False) -> None:
         solution = scratch / "trivial"
         solution.mkdir()
         trivial_notebook(solution / "main.ipynb")
-        (solution / "solution.json").write_text(json.dumps({"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
+        (solution / "solution.json").write_text(
+            json.dumps({"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+        )
         os.environ["REEF_HOME"] = str(scratch / "home")
         address, cluster = start_cluster(scratch, {**os.environ, "REEF_HOME": str(scratch / "worker-home")})
         print(f"load before: {load()}", flush=True)
         try:
             dask_wall = describe(
-                f"Dask cluster {address} (2 worker processes)", runs, *run_sweep(solution, runs, Store(scratch / "dask.sqlite"), scheduler=address)
+                f"Dask cluster {address} (2 worker processes)",
+                runs,
+                *run_sweep(solution, runs, Store(scratch / "dask.sqlite"), scheduler=address),
             )
         finally:
             for process in cluster:
@@ -139,7 +157,9 @@ def main(runs: int, dask_only: bool = False) -> None:
                     process.kill()
         print(f"load after the Dask sweep: {load()}", flush=True)
         if not dask_only:
-            pool_wall = describe("local pool (jobs=2)", runs, *run_sweep(solution, runs, Store(scratch / "pool.sqlite"), jobs=2))
+            pool_wall = describe(
+                "local pool (jobs=2)", runs, *run_sweep(solution, runs, Store(scratch / "pool.sqlite"), jobs=2)
+            )
             print(f"load after the pool sweep: {load()}", flush=True)
     if dask_only:
         print(f"extrapolated to 1,000 runs: Dask {dask_wall / runs * 1000 / 60:.1f} min")

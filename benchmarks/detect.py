@@ -51,7 +51,10 @@ def main(repeats: int = 5) -> None:
             run = lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())  # noqa: E731
             return median_ms(run, repeats, before=fresh_home), median_ms(run, repeats)
 
-        report("python -c detect()", *command_timing([sys.executable, "-c", "import reefnb.provision.detection as d; d.detect()"]))
+        report(
+            "python -c detect()",
+            *command_timing([sys.executable, "-c", "import reefnb.provision.detection as d; d.detect()"]),
+        )
         reef = Path(sys.executable).with_name("reef")
         if reef.exists():
             report("reef detect", *command_timing([str(reef), "detect"]))

@@ -34,7 +34,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": resource.ge
 """
 
 NOTEBOOK = {
-    "cells": [{"cell_type": "code", "execution_count": None, "id": "a1", "metadata": {}, "outputs": [], "source": "print(1)"}],
+    "cells": [
+        {"cell_type": "code", "execution_count": None, "id": "a1", "metadata": {}, "outputs": [], "source": "print(1)"}
+    ],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
     "nbformat": 4,
     "nbformat_minor": 5,
@@ -56,7 +58,9 @@ def main() -> None:
                 out.write(os.urandom(1 << 20))
         solution = folder / "solution"
         solution.mkdir()
-        (solution / "solution.json").write_text(json.dumps({"name": "big", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
+        (solution / "solution.json").write_text(
+            json.dumps({"name": "big", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+        )
         (solution / "main.ipynb").write_text(json.dumps(NOTEBOOK))
 
         def baseline() -> float:
@@ -67,7 +71,9 @@ def main() -> None:
 
         def export() -> dict:
             (folder / "out.reef.zip").unlink(missing_ok=True)
-            done = subprocess.run([sys.executable, "-c", CHILD, str(folder)], cwd=folder, check=True, capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", CHILD, str(folder)], cwd=folder, check=True, capture_output=True, text=True
+            )
             return json.loads(done.stdout.strip().splitlines()[-1])
 
         print(f"load before: {load()}")
@@ -82,10 +88,14 @@ def main() -> None:
                 ours = export()
             ratios.append(ours["seconds"] / theirs)
             peaks.append(ours["peak_mb"])
-            print(f"round {index + 1}: export {ours['seconds']:.2f} s (peak {ours['peak_mb']:.0f} MB); sha256sum + cp {theirs:.2f} s; ratio {ratios[-1]:.2f}x")
+            print(
+                f"round {index + 1}: export {ours['seconds']:.2f} s (peak {ours['peak_mb']:.0f} MB); sha256sum + cp {theirs:.2f} s; ratio {ratios[-1]:.2f}x"
+            )
         with zipfile.ZipFile(folder / "out.reef.zip") as archive:
             big = [info for info in archive.infolist() if info.file_size > 1 << 20]
-            kinds = {info.filename: "stored" if info.compress_type == zipfile.ZIP_STORED else "deflated" for info in big}
+            kinds = {
+                info.filename: "stored" if info.compress_type == zipfile.ZIP_STORED else "deflated" for info in big
+            }
         print(
             f"{megabytes} MB random file: export / (sha256sum + cp) median {statistics.median(ratios):.2f}x "
             f"(spread {min(ratios):.2f}-{max(ratios):.2f}x, {rounds} alternating rounds); peak memory {max(peaks):.0f} MB; "

@@ -75,7 +75,9 @@ def reef_harness(seconds: float, log_dir: Path) -> dict:
 
     # expected latency as the minimal SUT's LoadGen default (1 ms), not mlperf.conf's 10 ms: enough queries prepared
     short = {"min_duration_ms": int(seconds * 1000), "min_query_count": 100}
-    return run_loadgen(predict, SAMPLES, "SingleStream", "performance", expected_latency_ms=1.0, log_dir=log_dir, **short).detail
+    return run_loadgen(
+        predict, SAMPLES, "SingleStream", "performance", expected_latency_ms=1.0, log_dir=log_dir, **short
+    ).detail
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -89,7 +91,11 @@ def main(seconds: float = 3.0, rounds: int = 3) -> None:
     runs: dict[str, list[dict]] = {"bare loop": [], "LoadGen, minimal SUT": [], "LoadGen, reefnb.kernel.bench": []}
     with tempfile.TemporaryDirectory() as scratch:
         for round_number in range(rounds):
-            tests = [("bare loop", None), ("LoadGen, minimal SUT", raw_loadgen), ("LoadGen, reefnb.kernel.bench", reef_harness)]
+            tests = [
+                ("bare loop", None),
+                ("LoadGen, minimal SUT", raw_loadgen),
+                ("LoadGen, reefnb.kernel.bench", reef_harness),
+            ]
             tests = tests[round_number % 3 :] + tests[: round_number % 3]
             for name, test in tests:
                 if test is None:
@@ -103,7 +109,9 @@ def main(seconds: float = 3.0, rounds: int = 3) -> None:
                         }
                     )
                 else:
-                    runs[name].append(test(seconds, Path(scratch) / f"{round_number}-{len(runs[name])}-{test.__name__}"))
+                    runs[name].append(
+                        test(seconds, Path(scratch) / f"{round_number}-{len(runs[name])}-{test.__name__}")
+                    )
 
     def median(name: str, key: str) -> float:
         return statistics.median(run[key] for run in runs[name]) / 1e3
@@ -115,7 +123,9 @@ def main(seconds: float = 3.0, rounds: int = 3) -> None:
         mean, p90 = median(name, "mean_latency_ns"), median(name, "90.00_percentile_latency_ns")
         queries = int(statistics.median(run["query_count"] for run in runs[name]))
         extra = "" if name == "bare loop" else f" {mean - loop_mean:>10.1f} {(p90 / loop_p90 - 1) * 100:>+11.2f}%"
-        print(f"{name:24} {queries:>8} {mean:>10.1f} {median(name, '50.00_percentile_latency_ns'):>10.1f} {p90:>10.1f}{extra}")
+        print(
+            f"{name:24} {queries:>8} {mean:>10.1f} {median(name, '50.00_percentile_latency_ns'):>10.1f} {p90:>10.1f}{extra}"
+        )
     overhead = median("LoadGen, reefnb.kernel.bench", "mean_latency_ns") - loop_mean
     p90_ratio = median("LoadGen, reefnb.kernel.bench", "90.00_percentile_latency_ns") / loop_p90 - 1
     verdict = "met" if overhead < 50 and abs(p90_ratio) <= 0.03 else "NOT met"

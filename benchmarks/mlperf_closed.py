@@ -20,8 +20,19 @@ REPO = Path(__file__).resolve().parent.parent
 TOY = REPO / "tests" / "data" / "mlperf-closed-toy"
 SYSTEM = {
     **{name: "N/A" for name in ("host_processor_interconnect", "host_networking", "host_networking_topology")},
-    **{"system_name": "benchmark machine", "status": "available", "system_type": "edge", "system_type_detail": "virtual machine"},
-    **{"cooling": "air", "hw_notes": "", "sw_notes": "", "host_storage_type": "SSD", "host_memory_configuration": "unknown"},
+    **{
+        "system_name": "benchmark machine",
+        "status": "available",
+        "system_type": "edge",
+        "system_type_detail": "virtual machine",
+    },
+    **{
+        "cooling": "air",
+        "hw_notes": "",
+        "sw_notes": "",
+        "host_storage_type": "SSD",
+        "host_memory_configuration": "unknown",
+    },
 }
 
 
@@ -31,7 +42,17 @@ def submit(folder: Path, output: Path) -> tuple[float, dict]:
 
     out, err = io.StringIO(), io.StringIO()
     started = time.perf_counter()
-    command = [str(folder), "-o", str(output), "--submitter", "bench", "--division", "closed", "--system", str(folder.parent / "system.json")]
+    command = [
+        str(folder),
+        "-o",
+        str(output),
+        "--submitter",
+        "bench",
+        "--division",
+        "closed",
+        "--system",
+        str(folder.parent / "system.json"),
+    ]
     code = main(["mlperf", "submission", *command, "--short", "--kernel", "python3", "--json"], out=out, err=err)
     wall = time.perf_counter() - started
     if code != 0:
@@ -51,8 +72,15 @@ def main() -> None:
             for kind in ("fresh", "reused"):
                 load = os.getloadavg()[0]
                 wall, result = submit(folder, root / kind)
-                runs = {run_id for scenario in result["scenarios"] for run_id in (scenario["performance_run"], *(t["run"] for t in scenario["compliance"]))}
-                print(f"{kind:6s} {wall:5.1f} s  ({len(runs)} runs {'reused' if kind == 'reused' else 'run'}, load {load:.1f})", flush=True)
+                runs = {
+                    run_id
+                    for scenario in result["scenarios"]
+                    for run_id in (scenario["performance_run"], *(t["run"] for t in scenario["compliance"]))
+                }
+                print(
+                    f"{kind:6s} {wall:5.1f} s  ({len(runs)} runs {'reused' if kind == 'reused' else 'run'}, load {load:.1f})",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

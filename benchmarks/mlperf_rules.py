@@ -20,7 +20,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
-OFFICIAL_SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203, "schedule_rng_seed": 16159082839903944936}
+OFFICIAL_SEEDS = {
+    "qsl_rng_seed": 2085463073848966840,
+    "sample_index_rng_seed": 2747215439041700203,
+    "schedule_rng_seed": 16159082839903944936,
+}
 
 
 def detail_values(path: Path) -> dict:
@@ -38,7 +42,9 @@ def timed_run(profile: str, scratch: Path) -> dict:
     import reefnb
 
     folder = scratch / profile / FLAGSHIP.name
-    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json"))
+    shutil.copytree(
+        FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")
+    )
     os.environ["REEF_HOME"] = str(scratch / profile / "reef-home")
     started = time.perf_counter()
     record = reefnb.run(folder, parameters={"scenario": "SingleStream", "mode": "both", "loadgen_profile": profile})
@@ -46,8 +52,14 @@ def timed_run(profile: str, scratch: Path) -> dict:
     if record["status"] != "ok":
         raise SystemExit(f"{profile}: the run failed: {record.get('error')}")
     files = folder / "runs" / record["run_id"] / "files"
-    performance, accuracy = detail_values(files / "performance" / "mlperf_log_detail.txt"), detail_values(files / "accuracy" / "mlperf_log_detail.txt")
-    seeds_ok = all(performance[f"effective_{name}"] == value and accuracy[f"effective_{name}"] == value for name, value in OFFICIAL_SEEDS.items())
+    performance, accuracy = (
+        detail_values(files / "performance" / "mlperf_log_detail.txt"),
+        detail_values(files / "accuracy" / "mlperf_log_detail.txt"),
+    )
+    seeds_ok = all(
+        performance[f"effective_{name}"] == value and accuracy[f"effective_{name}"] == value
+        for name, value in OFFICIAL_SEEDS.items()
+    )
     return {
         "profile": profile,
         "wall_s": wall,
@@ -74,8 +86,12 @@ def _seconds(detail: dict) -> float:
 def main(profiles: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="mlperf-rules-") as scratch:
         results = [timed_run(profile, Path(scratch)) for profile in profiles]
-    print(f"flagship, SingleStream, mode both (accuracy then performance), reef's own kernel; load {os.getloadavg()[0]:.1f}")
-    print(f"{'profile':8} {'run s':>8} {'perf. s':>8} {'queries':>8} {'min ms':>8} {'min q':>6} {'PSC':>5} {'acc. n':>6} {'p90 ms':>7}  LoadGen  seeds")
+    print(
+        f"flagship, SingleStream, mode both (accuracy then performance), reef's own kernel; load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'profile':8} {'run s':>8} {'perf. s':>8} {'queries':>8} {'min ms':>8} {'min q':>6} {'PSC':>5} {'acc. n':>6} {'p90 ms':>7}  LoadGen  seeds"
+    )
     for result in results:
         print(
             f"{result['profile']:8} {result['wall_s']:>8.1f} {result['performance_s']:>8.1f} {result['queries']:>8} {result['min_duration_ms']:>8}"

@@ -43,22 +43,44 @@ def chart(level: int, heights=(40, 70, 55, 90, 20, 65)) -> str:
 def fifty_outputs():
     cells = []
     for number in range(10):
-        frame = pd.DataFrame({"value": [number * 1.5 + row / 7 for row in range(20)], "name": [f"r{row}" for row in range(20)]})
+        frame = pd.DataFrame(
+            {"value": [number * 1.5 + row / 7 for row in range(20)], "name": [f"r{row}" for row in range(20)]}
+        )
         printed = f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object object at 0x7f00{number:08x}>\n"
         table = {"text/plain": repr(frame), "text/html": frame._repr_html_()}
         cells += [
             new_code_cell(f"frame{number}", outputs=[new_output("execute_result", data=table, execution_count=1)]),
             new_code_cell(f"print(stat{number})", outputs=[new_output("stream", name="stdout", text=printed)]),
-            new_code_cell(f"x{number}", outputs=[new_output("execute_result", data={"text/plain": f"array([{number}.5, 2.25, 3.125])"}, execution_count=1)]),
-            new_code_cell(f"j{number}", outputs=[new_output("display_data", data={"application/json": {"n": number, "values": [0.1, 0.2], "label": "ok"}})]),
-            new_code_cell(f"err{number}", outputs=[new_output("error", ename="KeyError", evalue=f"'k{number}'", traceback=[])]),
+            new_code_cell(
+                f"x{number}",
+                outputs=[
+                    new_output(
+                        "execute_result", data={"text/plain": f"array([{number}.5, 2.25, 3.125])"}, execution_count=1
+                    )
+                ],
+            ),
+            new_code_cell(
+                f"j{number}",
+                outputs=[
+                    new_output(
+                        "display_data", data={"application/json": {"n": number, "values": [0.1, 0.2], "label": "ok"}}
+                    )
+                ],
+            ),
+            new_code_cell(
+                f"err{number}", outputs=[new_output("error", ename="KeyError", evalue=f"'k{number}'", traceback=[])]
+            ),
         ]
     return new_notebook(cells=cells)
 
 
 def with_chart(notebook, image: str):
     notebook = copy.deepcopy(notebook)
-    notebook.cells.append(new_code_cell("plot()", outputs=[new_output("display_data", data={"image/png": image, "text/plain": "<Figure>"})]))
+    notebook.cells.append(
+        new_code_cell(
+            "plot()", outputs=[new_output("display_data", data={"image/png": image, "text/plain": "<Figure>"})]
+        )
+    )
     return notebook
 
 
@@ -75,7 +97,9 @@ def median_ms(function, repeats: int) -> float:
 def fresh_ms(code: str) -> float:
     """The first call in a new interpreter: what one `reef reproduce` pays once."""
     script = f"import time\nfrom benchmarks.outputs_compare import *\nstart = time.perf_counter()\n{code}\nprint((time.perf_counter() - start) * 1000)"
-    return float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()[-1])
+    return float(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()[-1]
+    )
 
 
 def main(repeats: int) -> None:
@@ -86,7 +110,9 @@ def main(repeats: int) -> None:
     print(f"compare_notebooks, 50 outputs: {median_ms(lambda: compare_notebooks(recorded, rerun), repeats):.1f} ms")
     charted, re_encoded = with_chart(recorded, chart(6)), with_chart(rerun, chart(1))
     assert compare_notebooks(charted, re_encoded)["verdict"] == "reproduced"
-    print(f"  with a re-encoded 480x320 chart (Pillow + SSIM): {median_ms(lambda: compare_notebooks(charted, re_encoded), repeats):.1f} ms")
+    print(
+        f"  with a re-encoded 480x320 chart (Pillow + SSIM): {median_ms(lambda: compare_notebooks(charted, re_encoded), repeats):.1f} ms"
+    )
     first = "compare_notebooks(with_chart(fifty_outputs(), chart(6)), with_chart(fifty_outputs(), chart(1)))"
     print(f"  the same, first call in a fresh interpreter (imports scikit-image's metrics): {fresh_ms(first):.0f} ms")
     broken = copy.deepcopy(rerun)
@@ -96,10 +122,15 @@ def main(repeats: int) -> None:
             output["text"] = output["text"].replace("mean", "median")
         else:
             data = output["data"]
-            output["data"] = {mime: value.replace("1.5", "2.5").replace("3.125", "4.125") if isinstance(value, str) else value for mime, value in data.items()}
+            output["data"] = {
+                mime: value.replace("1.5", "2.5").replace("3.125", "4.125") if isinstance(value, str) else value
+                for mime, value in data.items()
+            }
     differing = compare_notebooks(recorded, broken)
     assert len(differing["differences"]) == 3, differing["differences"]
-    print(f"differences_html, 3 differing cells: {median_ms(lambda: differences_html(differing, recorded, broken), repeats):.1f} ms")
+    print(
+        f"differences_html, 3 differing cells: {median_ms(lambda: differences_html(differing, recorded, broken), repeats):.1f} ms"
+    )
     code = "broken = fifty_outputs(); broken.cells[1].outputs[0]['text'] = 'other'; recorded = fifty_outputs()\n"
     code += "differences_html(compare_notebooks(recorded, broken), recorded, broken)"
     print(f"  first call in a fresh interpreter (imports nbdime): {fresh_ms(code):.0f} ms")

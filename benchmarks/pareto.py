@@ -47,7 +47,12 @@ def shapes(rng, count: int, dimensions: int) -> dict[str, np.ndarray]:
     anti = base + rng.normal(0, 0.02, (count, 1))
     sphere = np.abs(rng.normal(size=(count, dimensions)))
     sphere = sphere / np.linalg.norm(sphere, axis=1, keepdims=True) * (1 + rng.exponential(0.05, (count, 1)))
-    return {"uniform": uniform, "anti-correlated": anti, "spherical": sphere, "duplicate-heavy": rng.integers(0, 20, (count, dimensions)).astype(float)}
+    return {
+        "uniform": uniform,
+        "anti-correlated": anti,
+        "spherical": sphere,
+        "duplicate-heavy": rng.integers(0, 20, (count, dimensions)).astype(float),
+    }
 
 
 def main() -> None:
@@ -58,7 +63,9 @@ def main() -> None:
         paretoset(rng.random((1000, 3)), sense=["min"] * 3, distinct=False)  # numba warm-up
     except ImportError:
         paretoset = None
-    print(f"{'case':<34} {'reefnb':>9} {'argsort':>9} {'x argsort':>9} {'paretoset':>10} {'paretoset/reefnb':>16}  front")
+    print(
+        f"{'case':<34} {'reefnb':>9} {'argsort':>9} {'x argsort':>9} {'paretoset':>10} {'paretoset/reefnb':>16}  front"
+    )
     for count, dimensions in ((1_000_000, 2), (100_000, 3), (100_000, 4)):
         for shape, values in shapes(rng, count, dimensions).items():
             frame = pd.DataFrame(values, columns=[f"metric.m{i}" for i in range(dimensions)])
@@ -67,7 +74,9 @@ def main() -> None:
             sort, _ = best_of(lambda values=values: np.argsort(values[:, 0]))
             line = f"{f'{count:,} x {dimensions} {shape}':<34} {ours * 1e3:>7.1f}ms {sort * 1e3:>7.1f}ms {ours / sort:>8.1f}x"
             if paretoset is not None:
-                theirs, their_mask = best_of(lambda values=values, d=dimensions: paretoset(values, sense=["min"] * d, distinct=False), repeats=1)
+                theirs, their_mask = best_of(
+                    lambda values=values, d=dimensions: paretoset(values, sense=["min"] * d, distinct=False), repeats=1
+                )
                 assert (np.asarray(their_mask) == mask).all(), f"paretoset and reefnb disagree on {shape}"
                 line += f" {theirs * 1e3:>8.1f}ms {theirs / ours:>15.1f}x"
             print(f"{line}  {int(mask.sum())}")
@@ -75,7 +84,9 @@ def main() -> None:
         values, ours, mask = timed_case(rng, count, dimensions)
         theirs, their_mask = best_of(lambda values=values: block_nested_loop(values), repeats=1)
         assert (their_mask == mask).all(), "the baseline and reefnb disagree"
-        print(f"{f'{count:,} x {dimensions} uniform, BNL':<34} {ours * 1e3:>7.1f}ms  BNL {theirs * 1e3:.1f}ms ({theirs / ours:.1f}x)  {int(mask.sum())}")
+        print(
+            f"{f'{count:,} x {dimensions} uniform, BNL':<34} {ours * 1e3:>7.1f}ms  BNL {theirs * 1e3:.1f}ms ({theirs / ours:.1f}x)  {int(mask.sum())}"
+        )
 
 
 if __name__ == "__main__":

@@ -97,7 +97,9 @@ def main() -> None:
                 whole.append(time.perf_counter() - started)
                 outputs = report["experiments"][0].get("outputs") or {"compared": 0, "volatile": 0, "seconds": 0.0}
                 comparing.append(outputs.get("seconds", 0.0))
-                rows.append(f"| {case} | {outputs['compared']} | {outputs['volatile']} | {what} | {report['verdict'].upper()} | {_said(report)} |")
+                rows.append(
+                    f"| {case} | {outputs['compared']} | {outputs['volatile']} | {what} | {report['verdict'].upper()} | {_said(report)} |"
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("| notebook | outputs compared | volatile masked | break | verdict | what reproduce said |")

@@ -70,20 +70,53 @@ def cli(pairs: int) -> None:
         env["REEF_HOME"] = str(Path(scratch) / "home")
 
         def command(arguments: list[str], **variables: str) -> None:
-            subprocess.run(arguments, check=True, env={**env, **variables}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=scratch)
+            subprocess.run(
+                arguments,
+                check=True,
+                env={**env, **variables},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=scratch,
+            )
 
         def papermill(index: int) -> None:
-            command([str(BIN / "papermill"), str(folder / "main.ipynb"), str(Path(scratch) / f"out-{index}.ipynb"), "-p", "x", str(index), "--no-progress-bar"])
+            command(
+                [
+                    str(BIN / "papermill"),
+                    str(folder / "main.ipynb"),
+                    str(Path(scratch) / f"out-{index}.ipynb"),
+                    "-p",
+                    "x",
+                    str(index),
+                    "--no-progress-bar",
+                ]
+            )
 
         def lean_papermill(index: int) -> None:
             output = str(Path(scratch) / f"lean-{index}.ipynb")
-            command([sys.executable, "-c", LEAN_PAPERMILL, str(folder / "main.ipynb"), output, "-p", "x", str(index), "--no-progress-bar"])
+            command(
+                [
+                    sys.executable,
+                    "-c",
+                    LEAN_PAPERMILL,
+                    str(folder / "main.ipynb"),
+                    output,
+                    "-p",
+                    "x",
+                    str(index),
+                    "--no-progress-bar",
+                ]
+            )
 
         def reef(index: int) -> None:
-            command([str(BIN / "reef"), "run", str(folder), "-p", "x", str(index)])  # stderr is no terminal: no progress bar
+            command(
+                [str(BIN / "reef"), "run", str(folder), "-p", "x", str(index)]
+            )  # stderr is no terminal: no progress bar
 
         sides = [papermill, lean_papermill, reef]
-        baseline = os.environ.get("BASELINE_PYTHONPATH")  # another checkout's reefnb, run as a fourth side (before/after)
+        baseline = os.environ.get(
+            "BASELINE_PYTHONPATH"
+        )  # another checkout's reefnb, run as a fourth side (before/after)
         if baseline:
 
             def reef_baseline(index: int) -> None:
@@ -97,15 +130,35 @@ def cli(pairs: int) -> None:
         after = load()
     if older:
         print(f"reef run at {baseline}: median {statistics.median(older[0]) * 1000:7.0f} ms")
-        print(summary("ratio reef run / the same at the baseline", [mine / theirs for mine, theirs in zip(ours, older[0], strict=True)]))
-        print(summary("ratio baseline's reef run / papermill CLI", [mine / theirs for mine, theirs in zip(older[0], bare, strict=True)]))
-        print(summary("ratio baseline's reef run / papermill CLI without those packages", [mine / theirs for mine, theirs in zip(older[0], lean, strict=True)]))
+        print(
+            summary(
+                "ratio reef run / the same at the baseline",
+                [mine / theirs for mine, theirs in zip(ours, older[0], strict=True)],
+            )
+        )
+        print(
+            summary(
+                "ratio baseline's reef run / papermill CLI",
+                [mine / theirs for mine, theirs in zip(older[0], bare, strict=True)],
+            )
+        )
+        print(
+            summary(
+                "ratio baseline's reef run / papermill CLI without those packages",
+                [mine / theirs for mine, theirs in zip(older[0], lean, strict=True)],
+            )
+        )
     print(f"papermill CLI                  : median {statistics.median(bare) * 1000:7.0f} ms")
     print(f"papermill CLI, no format checker packages: median {statistics.median(lean) * 1000:7.0f} ms")
     print(f"reef run                       : median {statistics.median(ours) * 1000:7.0f} ms")
     print(f"({before}; after: {after})")
     print(summary("ratio reef run / papermill CLI", [mine / theirs for mine, theirs in zip(ours, bare, strict=True)]))
-    print(summary("ratio reef run / papermill CLI without the format checker's packages", [mine / theirs for mine, theirs in zip(ours, lean, strict=True)]))
+    print(
+        summary(
+            "ratio reef run / papermill CLI without the format checker's packages",
+            [mine / theirs for mine, theirs in zip(ours, lean, strict=True)],
+        )
+    )
 
 
 def in_process(pairs: int) -> None:
@@ -122,7 +175,9 @@ def in_process(pairs: int) -> None:
 
         def bare(index: int) -> None:
             output = str(Path(scratch) / f"bare-{index}.ipynb")
-            papermill.execute_notebook(str(solution / "main.ipynb"), output, parameters=parameters, progress_bar=False, cwd=str(solution))
+            papermill.execute_notebook(
+                str(solution / "main.ipynb"), output, parameters=parameters, progress_bar=False, cwd=str(solution)
+            )
 
         def reef(index: int) -> None:
             record = reefnb.run(solution, parameters=parameters)

@@ -64,7 +64,9 @@ def direct(actions, requests: list[bytes], total: int) -> tuple[list[float], int
     return latencies, errors, time.perf_counter() - start
 
 
-def over_http(host: str, port: int, token: str, requests: list[bytes], total: int, clients: int) -> tuple[list[float], int, float]:
+def over_http(
+    host: str, port: int, token: str, requests: list[bytes], total: int, clients: int
+) -> tuple[list[float], int, float]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def client(share: range) -> tuple[list[float], int]:
@@ -96,13 +98,19 @@ def over_http(host: str, port: int, token: str, requests: list[bytes], total: in
     return [value for latencies, _ in results for value in latencies], sum(errors for _, errors in results), seconds
 
 
-def paired(actions, host: str, port: int, token: str, requests: list[bytes], rounds: int, batch: int = 50) -> list[float]:
+def paired(
+    actions, host: str, port: int, token: str, requests: list[bytes], rounds: int, batch: int = 50
+) -> list[float]:
     """Per round, the HTTP batch's p50 minus the in-process batch's p50 (ms); the two batches alternate in order."""
     differences = []
     for index in range(rounds):
         p50 = {}
         for where in ("local", "http") if index % 2 == 0 else ("http", "local"):
-            latencies = direct(actions, requests, batch)[0] if where == "local" else over_http(host, port, token, requests, batch, 1)[0]
+            latencies = (
+                direct(actions, requests, batch)[0]
+                if where == "local"
+                else over_http(host, port, token, requests, batch, 1)[0]
+            )
             p50[where] = float(np.percentile(latencies, 50))
         differences.append(p50["http"] - p50["local"])
     return differences
@@ -115,7 +123,9 @@ def main() -> None:
     import reefnb
 
     requests = bodies()
-    print(f"{total} detect calls, {len(requests)} synthetic images (PNG, base64), {os.cpu_count()} cores; reef serve --workers {workers}")
+    print(
+        f"{total} detect calls, {len(requests)} synthetic images (PNG, base64), {os.cpu_count()} cores; reef serve --workers {workers}"
+    )
     with reefnb.use(FLAGSHIP) as actions:
         direct(actions, requests, 20)  # warm up
         print(summary("in-process (reefnb.use)", *direct(actions, requests, total)))
@@ -134,7 +144,12 @@ def main() -> None:
         host, port = info["url"].removeprefix("http://").split(":")
         over_http(host, int(port), info["token"], requests, 20, 1)  # warm up
         for clients in (1, 4, 16):
-            print(summary(f"HTTP, {clients:>2} client(s)", *over_http(host, int(port), info["token"], requests, total, clients)))
+            print(
+                summary(
+                    f"HTTP, {clients:>2} client(s)",
+                    *over_http(host, int(port), info["token"], requests, total, clients),
+                )
+            )
         with reefnb.use(FLAGSHIP) as actions:
             direct(actions, requests, 20)
             added = paired(actions, host, int(port), info["token"], requests, rounds)

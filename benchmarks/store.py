@@ -36,7 +36,11 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "tests" / "data" / "store-v4
 
 
 def template() -> dict:
-    return next(record for record in json.loads(TEMPLATE.read_text(encoding="utf-8")) if record["solution"]["name"] == "hello-sweep")
+    return next(
+        record
+        for record in json.loads(TEMPLATE.read_text(encoding="utf-8"))
+        if record["solution"]["name"] == "hello-sweep"
+    )
 
 
 def records(base: dict, count: int, seed: int = 0, offset: int = 0):
@@ -135,7 +139,9 @@ def main() -> None:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         connection.close()
         size = path.stat().st_size + sum(p.stat().st_size for p in path.parent.glob("results.sqlite-*"))
-        print(f"runs: {count:,}; record as recorded: {len(json.dumps(base)):,} bytes; write: {written:.1f} s ({count / written:,.0f} runs/s)")
+        print(
+            f"runs: {count:,}; record as recorded: {len(json.dumps(base)):,} bytes; write: {written:.1f} s ({count / written:,.0f} runs/s)"
+        )
         print(f"store size: {size / 1e6:.1f} MB = {size / count:.0f} bytes a run")
         sample = random.Random(1).sample(range(count), min(1000, count))
         given = list(records(base, count))
@@ -163,7 +169,9 @@ def main() -> None:
         pairs = paired(add, insert, rounds)
         ours = statistics.median(pair[0] for pair in pairs) / 50
         theirs = statistics.median(pair[1] for pair in pairs) / 50
-        print(f"Store.add one record: {ours * 1e3:.2f} ms; a bare INSERT in its own transaction: {theirs * 1e3:.2f} ms; {summary(pairs)}")
+        print(
+            f"Store.add one record: {ours * 1e3:.2f} ms; a bare INSERT in its own transaction: {theirs * 1e3:.2f} ms; {summary(pairs)}"
+        )
         bare.close()
 
         frame = reefnb.results(store=store)
@@ -172,7 +180,9 @@ def main() -> None:
             f"results(): {statistics.median(pair[0] for pair in pairs):.2f} s; bare read_sql: {statistics.median(pair[1] for pair in pairs):.2f} s; "
             f"{summary(pairs)} ({frame.shape[1]} columns, {len(frame):,} rows)"
         )
-        filtered, subset = timed(lambda: reefnb.results(store=store, where='param.method == "random" and metric.time_ms < 3'))
+        filtered, subset = timed(
+            lambda: reefnb.results(store=store, where='param.method == "random" and metric.time_ms < 3')
+        )
         print(f"results(where=...): {filtered:.2f} s for {len(subset):,} rows (filter in SQL)")
         run_id = frame["run_id"].iloc[count // 2]
         one = min(timed(lambda: store.get(run_id))[0] for _ in range(5))

@@ -39,7 +39,9 @@ def trivial_notebook(path: Path) -> None:
 def trivial_solution(folder: Path) -> Path:
     folder.mkdir()
     trivial_notebook(folder / "main.ipynb")
-    (folder / "solution.json").write_text(json.dumps({"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
+    (folder / "solution.json").write_text(
+        json.dumps({"name": "trivial", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    )
     return folder
 
 
@@ -76,7 +78,15 @@ def main(pairs: int = 5, runs: int = 16) -> None:
         env["REEF_HOME"] = str(Path(scratch) / "home")
         values = [str(value) for value in range(runs)]
         loop = [
-            [str(BIN / "papermill"), str(folder / "main.ipynb"), str(Path(scratch) / f"out-{value}.ipynb"), "-p", "x", value, "--no-progress-bar"]
+            [
+                str(BIN / "papermill"),
+                str(folder / "main.ipynb"),
+                str(Path(scratch) / f"out-{value}.ipynb"),
+                "-p",
+                "x",
+                value,
+                "--no-progress-bar",
+            ]
             for value in values
         ]
         sweep = [[str(BIN / "reef"), "sweep", str(folder), "--jobs", "2", "--rerun", "-p", "x", *values]]
@@ -97,17 +107,29 @@ def main(pairs: int = 5, runs: int = 16) -> None:
         one_job = timed([[str(BIN / "reef"), "sweep", str(folder), "--jobs", "1", "--rerun", "-p", "x", *values]], env)
 
     loop_walls, sweep_walls = [wall for wall, _ in sides["loop"]], [wall for wall, _ in sides["sweep"]]
-    print(f"papermill loop, {runs} runs   : wall {spread(loop_walls, 1)} s; cores busy {spread([cores for _, cores in sides['loop']], 2)}")
-    print(f"reef sweep --jobs 2, {runs} runs: wall {spread(sweep_walls, 1)} s; cores busy {spread([cores for _, cores in sides['sweep']], 2)}")
-    print(f"reef sweep --jobs 1, {runs} runs: {one_job[0]:.1f} s, cores busy {one_job[1]:.2f} (kernel start overlapped with the run before)")
+    print(
+        f"papermill loop, {runs} runs   : wall {spread(loop_walls, 1)} s; cores busy {spread([cores for _, cores in sides['loop']], 2)}"
+    )
+    print(
+        f"reef sweep --jobs 2, {runs} runs: wall {spread(sweep_walls, 1)} s; cores busy {spread([cores for _, cores in sides['sweep']], 2)}"
+    )
+    print(
+        f"reef sweep --jobs 1, {runs} runs: {one_job[0]:.1f} s, cores busy {one_job[1]:.2f} (kernel start overlapped with the run before)"
+    )
     print(f"reef sweep again (all skipped) : {again:.1f} s")
     ratios = [mine / theirs for mine, theirs in zip(sweep_walls, loop_walls, strict=True)]
     print(f"ratio sweep --jobs 2 / loop, {pairs} pairs: {spread(ratios)}  (goal <= 0.20; {before}; after: {after})")
     if "baseline" in sides:
         older = [wall for wall, _ in sides["baseline"]]
-        print(f"baseline's sweep --jobs 2: wall {spread(older, 1)} s; cores busy {spread([cores for _, cores in sides['baseline']], 2)}")
-        print(f"ratio baseline's sweep / loop: {spread([mine / theirs for mine, theirs in zip(older, loop_walls, strict=True)])}")
-        print(f"ratio sweep / baseline's sweep: {spread([mine / theirs for mine, theirs in zip(sweep_walls, older, strict=True)])}")
+        print(
+            f"baseline's sweep --jobs 2: wall {spread(older, 1)} s; cores busy {spread([cores for _, cores in sides['baseline']], 2)}"
+        )
+        print(
+            f"ratio baseline's sweep / loop: {spread([mine / theirs for mine, theirs in zip(older, loop_walls, strict=True)])}"
+        )
+        print(
+            f"ratio sweep / baseline's sweep: {spread([mine / theirs for mine, theirs in zip(sweep_walls, older, strict=True)])}"
+        )
 
 
 if __name__ == "__main__":

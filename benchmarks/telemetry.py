@@ -44,7 +44,9 @@ def _solution(folder: Path) -> Path:
         nbformat.v4.new_code_cell(WORK),
         nbformat.v4.new_code_cell(MEASURE),
     ]
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    notebook = nbformat.v4.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nbformat.write(notebook, folder / "main.ipynb")
     manifest = {"name": "telemetry-overhead", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
     (folder / "solution.json").write_text(json.dumps(manifest))
@@ -57,7 +59,9 @@ def main(repeats: int = 5, seconds: float = 3.0) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["REEF_HOME"] = str(Path(scratch) / "home")
         solution = _solution(Path(scratch) / "overhead")
-        first = reefnb.run(solution, parameters={"seconds": seconds}, store=False)  # warm imports; fixes the work for all runs
+        first = reefnb.run(
+            solution, parameters={"seconds": seconds}, store=False
+        )  # warm imports; fixes the work for all runs
         items = first["metrics"]["items"]["value"]
         parameters = {"seconds": seconds, "items": items}
         on, off, whole_on, whole_off, sampling, samples = [], [], [], [], [], []

@@ -82,7 +82,12 @@ def _in_process(fixtures: str, workload: str, repeats: int) -> tuple[float, floa
     times: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(repeats):
         for mode in times:
-            result = subprocess.run([sys.executable, "-B", "-c", SCRIPT.format(workload=workload), fixtures, mode], capture_output=True, text=True, check=True)
+            result = subprocess.run(
+                [sys.executable, "-B", "-c", SCRIPT.format(workload=workload), fixtures, mode],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             times[mode].append(float(result.stdout.strip()))
     return min(times["off"]), min(times["on"])
 
@@ -128,7 +133,9 @@ def main(repeats: int = 5) -> None:
         os.environ["REEF_HOME"] = str(scratch / "home")
         files, arrays, modules = _fixtures(scratch)
         fixtures = json.dumps([files, arrays, modules])
-        print(f"{'workload (fresh interpreter, best of ' + str(repeats) + ')':<44} {'hook off':>10} {'hook on':>10} {'cost':>8}")
+        print(
+            f"{'workload (fresh interpreter, best of ' + str(repeats) + ')':<44} {'hook off':>10} {'hook on':>10} {'cost':>8}"
+        )
         for name, workload in WORKLOADS.items():
             off, on = _in_process(fixtures, workload, repeats)
             print(f"{name:<44} {off * 1000:8.1f}ms {on * 1000:8.1f}ms {100 * (on - off) / off:+7.1f}%")

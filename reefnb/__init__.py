@@ -133,7 +133,15 @@ if TYPE_CHECKING:
     from reefnb.sharing.package import PackageError, export_package, import_package
     from reefnb.sharing.registry import RegistryError, publish, pull, pull_results, push_results, search
     from reefnb.sharing.sources import init
-    from reefnb.solution.manifest import Solution, Workflow, load_solution, open_solution, schema, solution_from_notebook, validate_manifest
+    from reefnb.solution.manifest import (
+        Solution,
+        Workflow,
+        load_solution,
+        open_solution,
+        schema,
+        solution_from_notebook,
+        validate_manifest,
+    )
 
 
 def load_ipython_extension(ipython: Any) -> None:

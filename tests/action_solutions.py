@@ -71,12 +71,20 @@ def toy_solution(folder: Path) -> tuple[Path, str]:
                 "add": {
                     "entry": f"{module}:add",
                     "description": "a + b",
-                    "input": {"type": "object", "required": ["a", "b"], "additionalProperties": False, "properties": {"a": number, "b": number}},
+                    "input": {
+                        "type": "object",
+                        "required": ["a", "b"],
+                        "additionalProperties": False,
+                        "properties": {"a": number, "b": number},
+                    },
                     "output": {"type": "object", "required": ["sum"], "properties": {"sum": number}},
                 },
                 "count": {"entry": f"{module}:Count", "input": {"type": "object", "additionalProperties": False}},
                 "boom": {"entry": f"{module}:boom"},
-                "bad_output": {"entry": f"{module}:bad_output", "output": {"type": "object", "properties": {"sum": number}}},
+                "bad_output": {
+                    "entry": f"{module}:bad_output",
+                    "output": {"type": "object", "properties": {"sum": number}},
+                },
                 "leave": {"entry": f"{module}:leave"},
                 "sleep": {"entry": f"{module}:sleep"},
             }
@@ -116,7 +124,10 @@ def synthetic_frames(count: int, seed: int = 2017):
 
     images, coco = synthetic_images(count, seed)
     names = {category: name for category, name in SHAPES.values()}
-    labels = [sorted({names[a["category_id"]] for a in coco["annotations"] if a["image_id"] == index + 1}) for index in range(count)]
+    labels = [
+        sorted({names[a["category_id"]] for a in coco["annotations"] if a["image_id"] == index + 1})
+        for index in range(count)
+    ]
     return images, labels
 
 

@@ -58,7 +58,11 @@ SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with 
 
 def _kernelspecs(folder: Path) -> dict[str, float]:
     """Every file under a kernels folder with its modification time: what a test must not change."""
-    return {str(path.relative_to(folder)): path.stat().st_mtime for path in folder.rglob("*") if path.is_file()} if folder.is_dir() else {}
+    return (
+        {str(path.relative_to(folder)): path.stat().st_mtime for path in folder.rglob("*") if path.is_file()}
+        if folder.is_dir()
+        else {}
+    )
 
 
 def pytest_configure(config):
@@ -129,7 +133,10 @@ def pytest_sessionfinish(session, exitstatus):
         return
     after = _kernelspecs(REAL_KERNELS)
     if after != _SESSION["kernels"]:
-        changed = sorted(set(after) ^ set(_SESSION["kernels"]) | {name for name in after if after[name] != _SESSION["kernels"].get(name)})
+        changed = sorted(
+            set(after) ^ set(_SESSION["kernels"])
+            | {name for name in after if after[name] != _SESSION["kernels"].get(name)}
+        )
         writer = session.config.get_terminal_writer()
         writer.line()
         writer.line(f"FAILED: the tests changed {REAL_KERNELS}: {', '.join(changed)}", red=True)
@@ -150,9 +157,13 @@ def no_leaked_temporary():
     yield
     left = sorted(path for path in folder.glob("reef-*") if path.name not in before)
     for path in left:  # the next test starts clean
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(
+            missing_ok=True
+        )
     if left:
-        pytest.fail(f"the test left {len(left)} temporary entr{'y' if len(left) == 1 else 'ies'} in {folder}: {', '.join(p.name for p in left)}")
+        pytest.fail(
+            f"the test left {len(left)} temporary entr{'y' if len(left) == 1 else 'ies'} in {folder}: {', '.join(p.name for p in left)}"
+        )
 
 
 @pytest.fixture(autouse=True)

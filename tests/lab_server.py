@@ -52,7 +52,9 @@ def root(jp_root_dir: Path) -> Path:
 def call(jp_fetch, jp_serverapp, jp_asyncio_loop, root):
     """call(METHOD, ENDPOINT, path=..., body=...) -> (status, JSON or text), 4xx answers included."""
 
-    def request(method: str, endpoint: str, path: str | None = None, body: dict | None = None, headers: dict | None = None):
+    def request(
+        method: str, endpoint: str, path: str | None = None, body: dict | None = None, headers: dict | None = None
+    ):
         params = {"path": path} if path is not None else {}
         kwargs = {"method": method, "params": params}
         if body is not None:

@@ -20,7 +20,16 @@ except ModuleNotFoundError:  # Python 3.10
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reefnb"
 # Highest first; packages in one tuple are independent of each other.
-LAYERS = [("frontends",), ("actions", "analysis"), ("sharing",), ("runs",), ("provision",), ("solution",), ("common",), ("kernel",)]
+LAYERS = [
+    ("frontends",),
+    ("actions", "analysis"),
+    ("sharing",),
+    ("runs",),
+    ("provision",),
+    ("solution",),
+    ("common",),
+    ("kernel",),
+]
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}
 
 
@@ -125,7 +134,9 @@ def test_the_import_graph_has_no_cycle():
     graph = import_graph()
     assert len(graph) > 50  # the walk found the package
     found = cycles(graph)
-    assert not found, "import cycles (function-local imports included):\n" + "\n".join(" <-> ".join(component) for component in found)
+    assert not found, "import cycles (function-local imports included):\n" + "\n".join(
+        " <-> ".join(component) for component in found
+    )
 
 
 def test_stages_import_only_downwards():
@@ -145,7 +156,13 @@ def test_stages_import_only_downwards():
 
 def test_the_kernel_package_imports_nothing_else_of_reefnb():
     graph = import_graph()
-    outside = [f"{module} imports {target}" for module, edges in graph.items() if stage(module) == "kernel" for target in edges if stage(target) != "kernel"]
+    outside = [
+        f"{module} imports {target}"
+        for module, edges in graph.items()
+        if stage(module) == "kernel"
+        for target in edges
+        if stage(target) != "kernel"
+    ]
     assert not outside
 
 
@@ -180,7 +197,9 @@ def kernel_part_closure(graph: dict[str, dict[str, tuple[int, bool]]]) -> set[st
         if module not in found:
             found.add(module)
             waiting += [target for target, (_, local) in graph[module].items() if not (module == "reefnb" and local)]
-    return found | {".".join(module.split(".")[:depth]) for module in found for depth in range(1, module.count(".") + 1)}
+    return found | {
+        ".".join(module.split(".")[:depth]) for module in found for depth in range(1, module.count(".") + 1)
+    }
 
 
 def test_the_kernel_part_is_what_its_entry_points_import():
@@ -188,10 +207,16 @@ def test_the_kernel_part_is_what_its_entry_points_import():
     from reefnb.kernel import KERNEL_PART
 
     needed = kernel_part_closure(import_graph())
-    assert "reefnb.provision.artifacts" in needed and "reefnb.kernel.bench" in needed  # fetch_artifact and the LoadGen harness
+    assert (
+        "reefnb.provision.artifacts" in needed and "reefnb.kernel.bench" in needed
+    )  # fetch_artifact and the LoadGen harness
     missing, extra = sorted(needed - set(KERNEL_PART)), sorted(set(KERNEL_PART) - needed)
-    assert not missing, f"reefnb/kernel/__init__.py: KERNEL_PART lacks {', '.join(missing)}, which the kernel part imports"
-    assert not extra, f"reefnb/kernel/__init__.py: KERNEL_PART lists {', '.join(extra)}, which nothing of the kernel part imports"
+    assert not missing, (
+        f"reefnb/kernel/__init__.py: KERNEL_PART lacks {', '.join(missing)}, which the kernel part imports"
+    )
+    assert not extra, (
+        f"reefnb/kernel/__init__.py: KERNEL_PART lists {', '.join(extra)}, which nothing of the kernel part imports"
+    )
     assert len(KERNEL_PART) == len(set(KERNEL_PART))
 
 
@@ -213,14 +238,20 @@ def test_the_kernel_part_needs_only_what_ipykernel_brings():
     for module in KERNEL_PART:
         path = PACKAGE.parent.joinpath(*module.split("."))
         path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level: function-local imports run only when called
+        for node in ast.parse(
+            path.read_text(encoding="utf-8")
+        ).body:  # module level: function-local imports run only when called
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             else:
                 names = [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in WHAT_IPYKERNEL_BRINGS and top not in ("reefnb", "__future__"):
+                if (
+                    top not in sys.stdlib_module_names
+                    and top not in WHAT_IPYKERNEL_BRINGS
+                    and top not in ("reefnb", "__future__")
+                ):
                     outside.append(f"{module}:{node.lineno} imports {name}")
     assert not outside, "the kernel part imports what a kernel environment lacks:\n" + "\n".join(outside)
 
@@ -234,15 +265,33 @@ def test_the_import_linter_contract_of_the_kernel_part_matches_it():
 
     graph = import_graph()
     part = set(KERNEL_PART)
-    whole = {module for module in part if module != "reefnb" and all(other in part for other in graph if other.startswith(module + "."))}
+    whole = {
+        module
+        for module in part
+        if module != "reefnb" and all(other in part for other in graph if other.startswith(module + "."))
+    }
     sources = {module for module in whole if module.rpartition(".")[0] not in whole}
     topmost_outside = {module for module in graph if module not in part and module.rpartition(".")[0] in part}
     contracts = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
     [contract] = [contract for contract in contracts if contract["id"] == "kernel-part"]
     assert contract["type"] == "forbidden"
-    assert set(contract["source_modules"]) == sources, f"pyproject.toml: contract kernel-part: source_modules should be {sorted(sources)}"
+    assert set(contract["source_modules"]) == sources, (
+        f"pyproject.toml: contract kernel-part: source_modules should be {sorted(sources)}"
+    )
     forbidden = set(contract["forbidden_modules"])
     wrong = sorted(forbidden - topmost_outside)
     assert not wrong, f"pyproject.toml: contract kernel-part forbids modules of the part or unknown ones: {wrong}"
-    assert {"reefnb.__main__", "reefnb.runs", "reefnb.sharing", "reefnb.analysis", "reefnb.actions", "reefnb.frontends"} <= forbidden
-    assert {"reefnb.provision.envs", "reefnb.provision.install", "reefnb.solution.manifest", "reefnb.common.scrub"} <= forbidden
+    assert {
+        "reefnb.__main__",
+        "reefnb.runs",
+        "reefnb.sharing",
+        "reefnb.analysis",
+        "reefnb.actions",
+        "reefnb.frontends",
+    } <= forbidden
+    assert {
+        "reefnb.provision.envs",
+        "reefnb.provision.install",
+        "reefnb.solution.manifest",
+        "reefnb.common.scrub",
+    } <= forbidden

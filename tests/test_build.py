@@ -24,7 +24,12 @@ SIDEBAR = ("package.json", "install.json", "static/style.js")
 
 def checkout_files() -> list[str]:
     """The files a commit of this working tree holds: tracked or new, not ignored, not deleted."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, check=True, capture_output=True)
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     return sorted(name for name in set(listing.stdout.decode().split("\0")) if name and (REPO / name).is_file())
 
 
@@ -58,7 +63,18 @@ def build_wheel(tree: Path, folder: Path, path: str) -> subprocess.CompletedProc
         "npm_config_fund": "false",
         "npm_config_update_notifier": "false",
     }
-    command = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index", "--wheel-dir", str(folder), str(tree)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-build-isolation",
+        "--no-deps",
+        "--no-index",
+        "--wheel-dir",
+        str(folder),
+        str(tree),
+    ]
     return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
 
 
@@ -67,7 +83,9 @@ def test_wheel_from_a_clean_checkout_builds_and_ships_the_sidebar(tmp_path):
         pytest.skip("needs npm and extension/node_modules (make setup installs them; npm ci needs the network)")
     tree = clean_checkout(tmp_path / "checkout")
     shutil.copytree(NODE_MODULES, tree / "extension" / "node_modules", symlinks=True, copy_function=link_or_copy)
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # jupyter-builder, which `npm run build` calls
+    path = (
+        f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # jupyter-builder, which `npm run build` calls
+    )
 
     built = build_wheel(tree, tmp_path / "dist", path)
 
@@ -79,7 +97,9 @@ def test_wheel_from_a_clean_checkout_builds_and_ships_the_sidebar(tmp_path):
         package_json = json.loads(archive.read("reefnb/labextension/package.json"))
         install_json = json.loads(archive.read("reefnb/labextension/install.json"))
     shipped = {name.removeprefix("reefnb/labextension/") for name in members if name.startswith("reefnb/labextension/")}
-    shared = {name.removeprefix(f"{data}/{LABEXTENSIONS}") for name in members if name.startswith(f"{data}/{LABEXTENSIONS}")}
+    shared = {
+        name.removeprefix(f"{data}/{LABEXTENSIONS}") for name in members if name.startswith(f"{data}/{LABEXTENSIONS}")
+    }
     assert set(SIDEBAR) <= shipped and any(name.startswith("static/remoteEntry.") for name in shipped)
     assert shared == shipped, "share/jupyter/labextensions/reefnb holds what reefnb/labextension holds"
     assert package_json["name"] == "reefnb" and "_build" in package_json["jupyterlab"]
@@ -87,7 +107,9 @@ def test_wheel_from_a_clean_checkout_builds_and_ships_the_sidebar(tmp_path):
     package_files = {name for name in checkout_files() if name.startswith("reefnb/")}
     assert package_files <= members, f"missing from the wheel: {sorted(package_files - members)}"
     assert any(name.startswith("reefnb/schemas/") for name in package_files)
-    assert not [name for name in members if name.startswith(("extension/", "tests/", "solutions/")) or "node_modules" in name]
+    assert not [
+        name for name in members if name.startswith(("extension/", "tests/", "solutions/")) or "node_modules" in name
+    ]
 
 
 def test_no_wheel_without_the_sidebar(tmp_path):

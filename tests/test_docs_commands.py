@@ -68,7 +68,10 @@ SUBSTITUTIONS = {
     "/shared/": ("{root}/shared/", "a shared disk: a folder beside the workspace"),
     "/data/coco/val.tar": ("{root}/data/coco/val.tar", "a file outside the notebook's folder (written by the test)"),
     "/mnt/data/val.tar": ("{root}/mnt/data/val.tar", "the evaluator's copy of that file"),
-    "reef sweep ...": ("reef sweep solutions/hello-sweep -p samples 1000 10000 -p method random stratified", "`...`: the sweep of the page's first line"),
+    "reef sweep ...": (
+        "reef sweep solutions/hello-sweep -p samples 1000 10000 -p method random stratified",
+        "`...`: the sweep of the page's first line",
+    ),
 }
 
 
@@ -140,7 +143,11 @@ def documents() -> list[str]:
 
 
 def all_commands() -> list[Command]:
-    return [command for document in documents() for command in shell_commands((REPO / document).read_text(encoding="utf-8"), document)]
+    return [
+        command
+        for document in documents()
+        for command in shell_commands((REPO / document).read_text(encoding="utf-8"), document)
+    ]
 
 
 def not_run(command: Command) -> str | None:
@@ -176,14 +183,23 @@ def substituted(text: str, root: Path) -> str:
 
 # --- the reader's own files, which the lines stand for ---
 
-ANALYSIS = ("rate = 0.1", "import csv\nrows = list(csv.DictReader(open('data/extra.csv')))\nprint('total:', rate * sum(float(row['value']) for row in rows))")
-EVALUATE = ("images = {path!r}", "import hashlib, pathlib\nprint('images:', hashlib.sha256(pathlib.Path(images).read_bytes()).hexdigest()[:12])")
+ANALYSIS = (
+    "rate = 0.1",
+    "import csv\nrows = list(csv.DictReader(open('data/extra.csv')))\nprint('total:', rate * sum(float(row['value']) for row in rows))",
+)
+EVALUATE = (
+    "images = {path!r}",
+    "import hashlib, pathlib\nprint('images:', hashlib.sha256(pathlib.Path(images).read_bytes()).hexdigest()[:12])",
+)
 MY_SOLUTION = {
     "name": "my-solution",
     "version": "1.0.0",
     "description": "A stand-in for the reader's solution of docs/environments.md, its TensorFlow a tiny local wheel.",
     "requires": {"python": ">=3.10", "packages": ["reef-docs-probe>=1"]},
-    "environments": {"tf-old": {"packages": ["reef-docs-probe==1.0.0"]}, "tf-new": {"packages": ["reef-docs-probe==2.0.0"]}},
+    "environments": {
+        "tf-old": {"packages": ["reef-docs-probe==1.0.0"]},
+        "tf-new": {"packages": ["reef-docs-probe==2.0.0"]},
+    },
     "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"samples": 100}}},
 }
 MY_NOTEBOOK = (
@@ -224,7 +240,10 @@ def write_reader_files(work: Path, home: Path, wheels: Path) -> None:
         make_wheel(wheels, "reef-docs-probe", version, f"VERSION = {version!r}\n")
     if shutil.which("ssh-keygen"):
         (home / ".ssh").mkdir(mode=0o700)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "docs@reef", "-f", str(home / ".ssh" / "id_ed25519")], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "docs@reef", "-f", str(home / ".ssh" / "id_ed25519")],
+            check=True,
+        )
 
 
 def missing_tool(command: Command) -> str | None:
@@ -255,7 +274,11 @@ def written(name: str, kind: str) -> Callable:
         if kind == "zip":
             return [] if zipfile.is_zipfile(path) else [f"{name} is not a zip file"]
         if kind == "html":
-            return [] if path.is_file() and "<html" in path.read_text(encoding="utf-8", errors="replace")[:2000].lower() else [f"{name} is no HTML page"]
+            return (
+                []
+                if path.is_file() and "<html" in path.read_text(encoding="utf-8", errors="replace")[:2000].lower()
+                else [f"{name} is no HTML page"]
+            )
         return [] if (path / "solution.json").is_file() else [f"{name}/solution.json is missing"]
 
     return check
@@ -272,7 +295,9 @@ CHECKS = {
     "reef run solutions/hello-sweep --json": json_printed,
     "reef run solutions/my-solution --env tf-old": printed("probe_version", "1.0.0"),
     "reef import hello.reef.zip -o hello": written("hello", "folder"),
-    "reef reproduce evaluate.reef.zip --trust --artifact coco=/mnt/data/val.tar": printed("evaluate@0.1.0: REPRODUCED", "1 output compared"),
+    "reef reproduce evaluate.reef.zip --trust --artifact coco=/mnt/data/val.tar": printed(
+        "evaluate@0.1.0: REPRODUCED", "1 output compared"
+    ),
     "reef search monte carlo": printed("hello-sweep"),
     "reef pull hello-sweep@0.1.0 -o hello-copy": written("hello-copy", "folder"),
     "reef pareto -s hello-sweep --min time_ms --max points --plot front.html": written("front.html", "html"),
@@ -311,7 +336,9 @@ class Workspace:
             "MPLCONFIGDIR": str(root / "matplotlib"),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
             "XDG_DATA_HOME": str(self.home / ".local" / "share"),
-            "UV_FIND_LINKS": str(wheels),  # my-solution's packages; the rest as a user's: the installer's cache, else the index
+            "UV_FIND_LINKS": str(
+                wheels
+            ),  # my-solution's packages; the rest as a user's: the installer's cache, else the index
             "PIP_FIND_LINKS": str(wheels),
             "GIT_AUTHOR_NAME": "Docs Reader",
             "GIT_AUTHOR_EMAIL": "reader@example.org",
@@ -329,7 +356,12 @@ class Workspace:
             prelude = self.preludes.setdefault(command.document, [])
             script = "".join(f"{line} || exit 97\n" for line in prelude) + substituted(command.text, self.work.parent)
             self.outcomes[command.key] = subprocess.run(
-                ["bash", "-c", script], cwd=self.work, env=self.environment, capture_output=True, text=True, timeout=TIMEOUT_S
+                ["bash", "-c", script],
+                cwd=self.work,
+                env=self.environment,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
             )
             if command.key.startswith("source ") and self.outcomes[command.key].returncode == 0:
                 prelude.append(command.text)  # the page's later commands run in the shell it set up
@@ -424,10 +456,17 @@ def test_the_quickstart_runs_once_and_the_other_pages_say_where():
     started's copy names the README's line; the flagship's commands name the tests that run them, the make
     targets why they do not run here; every included page's commands are found (CONTRIBUTING.md through docs/contributing.md)."""
     to_run, reasons = plan()
-    readme = {command.key: command for command in shell_commands((REPO / "README.md").read_text(encoding="utf-8"), "README.md")}
+    readme = {
+        command.key: command
+        for command in shell_commands((REPO / "README.md").read_text(encoding="utf-8"), "README.md")
+    }
     validate = readme["reef validate solutions/hello-sweep"]
     assert validate in to_run
-    again = [command for command in all_commands() if command.key == validate.key and command.document == "docs/getting-started.md"]
+    again = [
+        command
+        for command in all_commands()
+        if command.key == validate.key and command.document == "docs/getting-started.md"
+    ]
     assert again and reasons[again[0].where] == f"the same command as {validate.where}"
     flagship = [command for command in all_commands() if FLAGSHIP in command.text]
     assert flagship and all(reasons[command.where].startswith("covered by tests/") for command in flagship)

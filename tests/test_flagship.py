@@ -32,7 +32,9 @@ pytest.importorskip("mlperf_loadgen")
 REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 VARIANTS = ["ssd-mobilenet-tiny-w050-96", "ssd-mobilenet-tiny-w100-128"]
-IGNORED = shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")  # what a run or `make demo` leaves
+IGNORED = shutil.ignore_patterns(
+    "runs", "__pycache__", "reproduce-report.*", "reef.lock.json"
+)  # what a run or `make demo` leaves
 sys.path.insert(0, str(FLAGSHIP))
 
 from detbench import backends, data, evaluate  # noqa: E402
@@ -64,7 +66,9 @@ def test_synthetic_set_is_deterministic_and_coco_shaped(tmp_path):
     for annotation in first["annotations"]:
         x, y, w, h = annotation["bbox"]
         width, height = sizes[annotation["image_id"]]
-        assert 0 <= x and 0 <= y and x + w <= width and y + h <= height and annotation["category_id"] in data.CATEGORY_IDS
+        assert (
+            0 <= x and 0 <= y and x + w <= width and y + h <= height and annotation["category_id"] in data.CATEGORY_IDS
+        )
 
     data.write_synthetic(tmp_path / "a", 6, seed=5)
     coco, image_ids, paths = data.load_dataset(tmp_path / "a")
@@ -73,7 +77,10 @@ def test_synthetic_set_is_deterministic_and_coco_shaped(tmp_path):
     pixels = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(paths[0]).convert("RGB"))
     assert np.array_equal(pixels, first_images[0])
     # ground truth scored as detections is a perfect mAP under real pycocotools; nothing found is 0
-    truth = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0} for a in coco.dataset["annotations"]]
+    truth = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+        for a in coco.dataset["annotations"]
+    ]
     assert evaluate.evaluate(coco, truth)["mAP"] == pytest.approx(1.0)
     assert evaluate.evaluate(coco, [])["mAP"] == 0.0
 
@@ -105,7 +112,9 @@ def test_frozen_graph_loader_on_an_exported_graph(tmp_path, synthetic_50):
     frozen = backends.load_frozen_graph(graph, size)
     saved = backends.load_variant(folder, "tf")
     batch = np.stack([data.preprocess(path, size) for path in paths[:4]])
-    for (boxes, scores, classes), (want_boxes, want_scores, want_classes) in zip(frozen.predict(batch), saved.predict(batch), strict=True):
+    for (boxes, scores, classes), (want_boxes, want_scores, want_classes) in zip(
+        frozen.predict(batch), saved.predict(batch), strict=True
+    ):
         assert len(scores) == len(want_scores) > 0
         np.testing.assert_allclose(boxes, want_boxes, atol=1e-5)
         np.testing.assert_allclose(scores, want_scores, atol=1e-5)
@@ -139,14 +148,26 @@ def test_loadgen_harness_figures_come_from_loadgen_logs(tmp_path):
         time.sleep(0.001)
         return [np.array([index], np.float32) for index in indices]
 
-    short = {"expected_latency_ms": 0.5, "min_duration_ms": 300, "min_query_count": 50}  # mlperf.conf expects 10 ms: too few queries for 300 ms
+    short = {
+        "expected_latency_ms": 0.5,
+        "min_duration_ms": 300,
+        "min_query_count": 50,
+    }  # mlperf.conf expects 10 ms: too few queries for 300 ms
     single = run_loadgen(sleepy, 16, "SingleStream", "performance", log_dir=tmp_path / "single", **short)
     assert single.valid and single.query_count >= 50 and (tmp_path / "single" / "mlperf_log_detail.txt").is_file()
     assert 1.0 <= single.latency_ms["p50"] <= single.latency_ms["p90"] <= single.latency_ms["p99"]
     assert single.samples_per_second > 10
 
     offline = run_loadgen(
-        sleepy, 16, "Offline", "performance", batch_size=4, min_duration_ms=300, min_query_count=1, expected_qps=100, log_dir=tmp_path / "offline"
+        sleepy,
+        16,
+        "Offline",
+        "performance",
+        batch_size=4,
+        min_duration_ms=300,
+        min_query_count=1,
+        expected_qps=100,
+        log_dir=tmp_path / "offline",
     )
     assert offline.samples_per_second > 100 and offline.query_count == 1
 
@@ -182,9 +203,15 @@ def test_reference_rows_have_sources_and_fit_the_results_frame():
     assert single["metric.latency_p90_ms"].notna().all() and (single["metric.latency_p90_ms"] < 2).all()
     import pandas
 
-    runs = pandas.DataFrame({"run_id": ["a", "b"], "status": ["ok", "ok"], "metric.latency_p90_ms": [3.0, 5.0], "metric.mAP": [0.3, 0.5]})
+    runs = pandas.DataFrame(
+        {"run_id": ["a", "b"], "status": ["ok", "ok"], "metric.latency_p90_ms": [3.0, 5.0], "metric.mAP": [0.3, 0.5]}
+    )
     spec = pareto_chart(
-        runs, "metric.latency_p90_ms", "metric.mAP", directions={"metric.latency_p90_ms": "min", "metric.mAP": "max"}, reference=reference
+        runs,
+        "metric.latency_p90_ms",
+        "metric.mAP",
+        directions={"metric.latency_p90_ms": "min", "metric.mAP": "max"},
+        reference=reference,
     ).to_dict()
     assert "MLPerf v0.7 NVIDIA AGX_Xavier_TRT SingleStream" in json.dumps(spec)
 
@@ -200,7 +227,10 @@ def test_a_reference_csv_without_labels_is_refused(tmp_path):
 
     (tmp_path / "ref.csv").write_text("mAP\n0.2\n")
     (tmp_path / "secret.csv").write_text("TOPSECRET-token\n0.2\n")
-    with pytest.raises(ReefError, match=r"ref.csv: /dashboard/reference: needs a 'label' column \(its first line has 1 column names, none 'label'\)"):
+    with pytest.raises(
+        ReefError,
+        match=r"ref.csv: /dashboard/reference: needs a 'label' column \(its first line has 1 column names, none 'label'\)",
+    ):
         reference_csv(tmp_path / "ref.csv", ["mAP"])
     with pytest.raises(ReefError) as refused:  # the message counts the columns and never quotes the file
         reference_csv(tmp_path / "secret.csv", ["mAP"])
@@ -251,7 +281,11 @@ def documented(tmp_path_factory) -> Documented:
         "JUPYTER_PATH": str(root / "jupyter-data"),
     }
     done = Documented(folder, variables)
-    commands = {"init": ["init", str(folder)], "benchmark": ["benchmark", str(folder)], "reproduce": ["reproduce", str(folder), "--profile", "smoke"]}
+    commands = {
+        "init": ["init", str(folder)],
+        "benchmark": ["benchmark", str(folder)],
+        "reproduce": ["reproduce", str(folder), "--profile", "smoke"],
+    }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in variables.items():
             patch.setenv(name, value)
@@ -265,7 +299,10 @@ def documented(tmp_path_factory) -> Documented:
                 done.records = reefnb.default_store().records(solution="obj-detection-coco-tf")
             if done.shown[step][0] != 0:
                 break
-        print("documented flagship commands:", ", ".join(f"reef {step} {seconds:.1f} s" for step, seconds in done.seconds.items()))  # -s shows it
+        print(
+            "documented flagship commands:",
+            ", ".join(f"reef {step} {seconds:.1f} s" for step, seconds in done.seconds.items()),
+        )  # -s shows it
         report = folder / "reproduce-report.json"
         done.report = json.loads(report.read_text()) if report.is_file() else {}
     return done
@@ -304,7 +341,9 @@ def test_init_makes_the_flagship_its_own_environment(its_environment):
     out = _succeeded(its_environment, "init")
     environment = get_environment(ENVIRONMENT)
     assert f"ready: {ENVIRONMENT} in {environment.path} (kernel reef-{ENVIRONMENT})" in out
-    assert environment.installer == ("uv" if uv_executable() else "pip")  # uv beside reef's python: reef's installer uses it
+    assert environment.installer == (
+        "uv" if uv_executable() else "pip"
+    )  # uv beside reef's python: reef's installer uses it
     assert Path(environment.python) != Path(sys.executable)
     lock = json.loads((its_environment.folder / "reef.lock.json").read_text())
     assert lock["environment"]["name"] == ENVIRONMENT and lock["environment"]["kernel"] == f"reef-{ENVIRONMENT}"
@@ -316,7 +355,9 @@ def test_benchmark_gives_six_of_six_ok_on_the_environment_s_kernel(its_environme
     out = _succeeded(its_environment, "benchmark")
     assert "6 runs, 6 ok, 0 not ok" in out
     records = its_environment.records
-    assert len(records) == 6 and all(record["status"] == "ok" for record in records), [record.get("error") for record in records]
+    assert len(records) == 6 and all(record["status"] == "ok" for record in records), [
+        record.get("error") for record in records
+    ]
     assert all(_in_its_environment(record) for record in records), [record["environment"]["name"] for record in records]
     assert sorted((record["parameters"]["model"], record["parameters"]["backend"]) for record in records) == [
         (model, backend) for model in VARIANTS for backend in ("tf", "tflite", "tflite-int8")
@@ -356,7 +397,10 @@ def test_the_dashboard_compares_every_expected_entry_the_benchmark_satisfies(its
     frame = frame[frame["run_id"].isin(benchmark)]  # not the runs reef reproduce added after it
     table = reference_comparison(frame, solution)
     on_500 = table["expected"].str.contains("500")
-    assert (table[~on_500]["runs"] == 1).all() and set(table[~on_500]["within tolerance"]) <= {"yes", "informational"}, table
+    assert (table[~on_500]["runs"] == 1).all() and set(table[~on_500]["within tolerance"]) <= {
+        "yes",
+        "informational",
+    }, table
     assert set(table[on_500]["within tolerance"]) == {"no runs"}
     started = time.perf_counter()
     page = dashboard_html(frame, solution=solution)
@@ -410,13 +454,24 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(its_environment, f
     thread.start()
     try:
         manifest = json.loads((flagship / "solution.json").read_text())
-        for artifact, name in (("coco-val2017-annotations", "annotations_trainval2017.zip"), ("coco-val2017-images", "val2017.zip")):
+        for artifact, name in (
+            ("coco-val2017-annotations", "annotations_trainval2017.zip"),
+            ("coco-val2017-images", "val2017.zip"),
+        ):
             assert manifest["artifacts"][artifact]["on_demand"] is True
-            manifest["artifacts"][artifact].update(url=server.url(name), sha256=sha(archives[name]), size=len(archives[name]))
+            manifest["artifacts"][artifact].update(
+                url=server.url(name), sha256=sha(archives[name]), size=len(archives[name])
+            )
         (flagship / "solution.json").write_text(json.dumps(manifest))
         plan = reefnb.plan_init(flagship, native=True)
-        assert {artifact["name"]: artifact["status"] for artifact in plan.artifacts}["coco-val2017-images"] == "on demand"
-        record = reefnb.run(flagship, environment=ENVIRONMENT, parameters={"dataset": "coco-50", "mode": "accuracy", "model": VARIANTS[1]})
+        assert {artifact["name"]: artifact["status"] for artifact in plan.artifacts}[
+            "coco-val2017-images"
+        ] == "on demand"
+        record = reefnb.run(
+            flagship,
+            environment=ENVIRONMENT,
+            parameters={"dataset": "coco-50", "mode": "accuracy", "model": VARIANTS[1]},
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -430,7 +485,11 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(its_environment, f
 
 
 def _files_outside_runs(folder: Path) -> set[str]:
-    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.relative_to(folder).parts[0] != "runs" and "__pycache__" not in path.parts}
+    return {
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if path.relative_to(folder).parts[0] != "runs" and "__pycache__" not in path.parts
+    }
 
 
 def _mlperf_coco_map(accuracy_log: Path, annotation_file: Path) -> float:
@@ -457,7 +516,12 @@ def _mlperf_coco_map(accuracy_log: Path, annotation_file: Path) -> float:
                     "image_id": image["id"],
                     "category_id": int(label),
                     "score": score,
-                    "bbox": [xmin * image["width"], ymin * image["height"], (xmax - xmin) * image["width"], (ymax - ymin) * image["height"]],
+                    "bbox": [
+                        xmin * image["width"],
+                        ymin * image["height"],
+                        (xmax - xmin) * image["width"],
+                        (ymax - ymin) * image["height"],
+                    ],
                 }
             )
     with contextlib.redirect_stdout(io.StringIO()):
@@ -477,7 +541,11 @@ def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorde
 
     _succeeded(its_environment, "benchmark")
     flagship = its_environment.folder
-    [record] = [record for record in its_environment.records if record["parameters"]["model"] == VARIANTS[1] and record["parameters"]["backend"] == "tflite"]
+    [record] = [
+        record
+        for record in its_environment.records
+        if record["parameters"]["model"] == VARIANTS[1] and record["parameters"]["backend"] == "tflite"
+    ]
     assert record["status"] == "ok" and record["parameters"]["mode"] == "both"
     files = flagship / "runs" / record["run_id"] / "files"
     listed = {entry["name"]: entry for entry in record["files"]}
@@ -485,23 +553,39 @@ def test_a_run_keeps_its_loadgen_logs_and_the_accuracy_log_scores_to_the_recorde
     logs = [f"{mode}/{name}" for mode in ("accuracy", "performance") for name in names]
     assert set(listed) == {*logs, "accuracy/coco_detections.json"}
     for name, entry in listed.items():
-        assert entry["sha256"] == hashlib.sha256((files / name).read_bytes()).hexdigest() and entry["size"] == (files / name).stat().st_size
+        assert (
+            entry["sha256"] == hashlib.sha256((files / name).read_bytes()).hexdigest()
+            and entry["size"] == (files / name).stat().st_size
+        )
     assert "Result is : VALID" in (files / "performance" / "mlperf_log_summary.txt").read_text()
-    assert record["parameters"]["loadgen_profile"] == "short"  # issue 30: the benchmark's runs say which LoadGen settings they had
-    for mode in ("accuracy", "performance"):  # the official seeds of mlperf.conf (v6.1), the user.conf reef wrote beside them
+    assert (
+        record["parameters"]["loadgen_profile"] == "short"
+    )  # issue 30: the benchmark's runs say which LoadGen settings they had
+    for mode in (
+        "accuracy",
+        "performance",
+    ):  # the official seeds of mlperf.conf (v6.1), the user.conf reef wrote beside them
         detail = (files / mode / "mlperf_log_detail.txt").read_text()
-        assert '"effective_qsl_rng_seed", "value": 2085463073848966840' in detail and '"effective_schedule_rng_seed", "value": 16159082839903944936' in detail
+        assert (
+            '"effective_qsl_rng_seed", "value": 2085463073848966840' in detail
+            and '"effective_schedule_rng_seed", "value": 16159082839903944936' in detail
+        )
         assert (files / mode / "user.conf").read_text().startswith("# reef's user.conf (short profile)")
     before, after = its_environment.outside_runs
     assert before and after == before  # no LoadGen folder, no detections file beside the notebook
-    assert {"benchmark.ipynb", "files", "loadgen"} <= {path.name for path in (flagship / "runs" / record["run_id"]).iterdir()}
+    assert {"benchmark.ipynb", "files", "loadgen"} <= {
+        path.name for path in (flagship / "runs" / record["run_id"]).iterdir()
+    }
 
     manifest = json.loads((flagship / "solution.json").read_text())
-    annotations = reefnb.fetch_artifact("synthetic-50", manifest["artifacts"], manifest_path=flagship / "solution.json").path
+    annotations = reefnb.fetch_artifact(
+        "synthetic-50", manifest["artifacts"], manifest_path=flagship / "solution.json"
+    ).path
     scored = _mlperf_coco_map(files / "accuracy" / "mlperf_log_accuracy.json", annotations / "annotations.json")
     assert scored == pytest.approx(record["metrics"]["mAP"]["value"], abs=5e-5)
     assert scored > 0.15
     shown = json.loads((files / "accuracy" / "coco_detections.json").read_text())
     assert len(shown) == sum(
-        len(np.frombuffer(bytes.fromhex(entry["data"]), np.float32)) // 7 for entry in json.loads((files / "accuracy" / "mlperf_log_accuracy.json").read_text())
+        len(np.frombuffer(bytes.fromhex(entry["data"]), np.float32)) // 7
+        for entry in json.loads((files / "accuracy" / "mlperf_log_accuracy.json").read_text())
     )

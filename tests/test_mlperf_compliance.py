@@ -28,7 +28,14 @@ if importlib.util.find_spec("mlperf_loadgen") is None:
 
 TOOLS = Path(__file__).resolve().parent.parent.parent / "shared" / "mlperf-inference-tools" / "tools"
 BENCHMARK, SCENARIO, SAMPLES = "yolo-95", "Offline", 64
-RUN = {"model": "yolo", "expected_qps": 1000, "min_duration_ms": 200, "min_query_count": 1, "batch_size": 16, "performance_sample_count": SAMPLES}
+RUN = {
+    "model": "yolo",
+    "expected_qps": 1000,
+    "min_duration_ms": 200,
+    "min_query_count": 1,
+    "batch_size": 16,
+    "performance_sample_count": SAMPLES,
+}
 
 
 class _System:
@@ -59,23 +66,33 @@ def logs(tmp_path_factory):
         ("TEST01", "performance", compliance.audit_config("TEST01", BENCHMARK)),
         ("TEST04", "performance", compliance.audit_config("TEST04", BENCHMARK)),
     ):
-        result = run_loadgen(_System(), SAMPLES, SCENARIO, mode, profile="short", log_dir=root / name, audit_config=audit, **RUN)
+        result = run_loadgen(
+            _System(), SAMPLES, SCENARIO, mode, profile="short", log_dir=root / name, audit_config=audit, **RUN
+        )
         assert result.valid, (name, result.invalid_reason)
         folders[name] = root / name
     return folders
 
 
 def test_loadgen_reads_the_audit_config_reef_writes(logs):
-    assert compliance.required_tests(BENCHMARK) == ["TEST01"] and compliance.required_tests("resnet") == ["TEST01", "TEST04"]
+    assert compliance.required_tests(BENCHMARK) == ["TEST01"] and compliance.required_tests("resnet") == [
+        "TEST01",
+        "TEST04",
+    ]
     test01, test04 = (compliance.read_detail(logs[name] / "mlperf_log_detail.txt") for name in ("TEST01", "TEST04"))
-    assert test01["effective_accuracy_log_rng_seed"] == compliance.TEST01_SEED and test01["effective_accuracy_log_sampling_target"] == 64
+    assert (
+        test01["effective_accuracy_log_rng_seed"] == compliance.TEST01_SEED
+        and test01["effective_accuracy_log_sampling_target"] == 64
+    )
     assert test04["effective_performance_issue_same"] is True and test04["effective_performance_issue_same_index"] == 3
     assert test01["effective_test_mode"] == test04["effective_test_mode"] == "PerformanceOnly"
     sampled = json.loads((logs["TEST01"] / "mlperf_log_accuracy.json").read_text())
     assert sampled and all(entry["data"] for entry in sampled)  # performance mode kept the sampled responses' data
     assert json.loads((logs["TEST04"] / "mlperf_log_accuracy.json").read_text() or "[]") == []
     performance = compliance.read_detail(logs["performance"] / "mlperf_log_detail.txt")  # no audit file: none read
-    assert performance["effective_accuracy_log_rng_seed"] == 0 and performance["effective_performance_issue_same"] is False
+    assert (
+        performance["effective_accuracy_log_rng_seed"] == 0 and performance["effective_performance_issue_same"] is False
+    )
     assert not (logs["performance"] / "audit.config").exists()
     with pytest.raises(ReefError, match="no accuracy_log_sampling_target for 'bert-99'"):
         compliance.audit_config("TEST01", "bert-99")
@@ -86,7 +103,9 @@ def test_reef_verifies_and_the_checker_accepts_the_compliance_folders(logs, tmp_
     (its delegated performance check of the TEST logs fails only what the short profile fails)."""
     root = tmp_path / "closed" / "reef"
     (root / "systems").mkdir(parents=True)
-    (root / "systems" / "sut.json").write_text(json.dumps({"system_type": "edge", "division": "closed", "submitter": "reef"}))
+    (root / "systems" / "sut.json").write_text(
+        json.dumps({"system_type": "edge", "division": "closed", "submitter": "reef"})
+    )
     scenario = root / "results" / "sut" / BENCHMARK / SCENARIO
     (scenario / "performance" / "run_1").mkdir(parents=True)
     (scenario / "accuracy").mkdir()
@@ -96,20 +115,32 @@ def test_reef_verifies_and_the_checker_accepts_the_compliance_folders(logs, tmp_
     accuracy_log = logs["accuracy"] / "mlperf_log_accuracy.json"
     for test in ("TEST01", "TEST04"):
         verified = compliance.write_test(scenario, test, logs["performance"], accuracy_log, logs[test])
-        assert all(result.passed for result in verified.values()), {name: result.text for name, result in verified.items()}
-    assert sorted(path.relative_to(scenario / "TEST01").as_posix() for path in (scenario / "TEST01").rglob("*") if path.is_file()) == [
+        assert all(result.passed for result in verified.values()), {
+            name: result.text for name, result in verified.items()
+        }
+    assert sorted(
+        path.relative_to(scenario / "TEST01").as_posix() for path in (scenario / "TEST01").rglob("*") if path.is_file()
+    ) == [
         "accuracy/mlperf_log_accuracy.json",
         "performance/run_1/mlperf_log_detail.txt",
         "performance/run_1/mlperf_log_summary.txt",
         "verify_accuracy.txt",
         "verify_performance.txt",
     ]
-    assert "TEST PASS" in (scenario / "TEST04" / "verify_performance.txt").read_text() and not (scenario / "TEST04" / "verify_accuracy.txt").exists()
+    assert (
+        "TEST PASS" in (scenario / "TEST04" / "verify_performance.txt").read_text()
+        and not (scenario / "TEST04" / "verify_accuracy.txt").exists()
+    )
     if not TOOLS.is_dir() or importlib.util.find_spec("yaml") is None:
         pytest.skip("the v6.1 checker (../shared/mlperf-inference-tools) and PyYAML are not here")
     checked = _checker_compliance(tmp_path)
     assert checked["tests"] == ["TEST01"]
-    assert checked["results"] == {"dir_exists_check": True, "accuracy_check": True, "compliance_performance_check": True, "performance_check": False}
+    assert checked["results"] == {
+        "dir_exists_check": True,
+        "accuracy_check": True,
+        "compliance_performance_check": True,
+        "performance_check": False,
+    }
     # the TEST01 log's own performance check: what a short run fails (duration, query count), nothing of compliance
     # the TEST01 log's own performance check fails what a short run fails (as the submitted run's does), nothing else
     failed = {kind for line in checked["errors"] for pattern, kind in SHORT_RUN_ERRORS.items() if pattern in line}
@@ -161,16 +192,28 @@ def test_verification_fails_what_breaks_the_rules(logs, tmp_path):
     each saying why."""
     reference = json.loads((logs["accuracy"] / "mlperf_log_accuracy.json").read_text())
     changed = tmp_path / "changed.json"
-    changed.write_text(json.dumps([{**entry, "data": "00" + entry["data"][2:]} if entry["qsl_idx"] % 2 else entry for entry in reference]))
+    changed.write_text(
+        json.dumps(
+            [{**entry, "data": "00" + entry["data"][2:]} if entry["qsl_idx"] % 2 else entry for entry in reference]
+        )
+    )
     failed = compliance.verify_accuracy(changed, logs["TEST01"] / "mlperf_log_accuracy.json")
     assert not failed.passed and failed.lines[-1].startswith("TEST FAIL") and "entries differing = 0" not in failed.text
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
-    assert not compliance.verify_accuracy(logs["accuracy"] / "mlperf_log_accuracy.json", empty).passed  # nothing sampled
-    unaudited = compliance.verify_performance("TEST01", logs["performance"] / "mlperf_log_detail.txt", logs["performance"] / "mlperf_log_detail.txt")
+    assert not compliance.verify_accuracy(
+        logs["accuracy"] / "mlperf_log_accuracy.json", empty
+    ).passed  # nothing sampled
+    unaudited = compliance.verify_performance(
+        "TEST01", logs["performance"] / "mlperf_log_detail.txt", logs["performance"] / "mlperf_log_detail.txt"
+    )
     assert not unaudited.passed and "no TEST01 audit.config was read" in unaudited.text
-    assert not compliance.verify_performance("TEST04", logs["performance"] / "mlperf_log_detail.txt", logs["TEST01"] / "mlperf_log_detail.txt").passed
-    slower, faster = (_scaled(logs["performance"], tmp_path / name, factor) for name, factor in (("slower", 0.5), ("faster", 2.0)))
+    assert not compliance.verify_performance(
+        "TEST04", logs["performance"] / "mlperf_log_detail.txt", logs["TEST01"] / "mlperf_log_detail.txt"
+    ).passed
+    slower, faster = (
+        _scaled(logs["performance"], tmp_path / name, factor) for name, factor in (("slower", 0.5), ("faster", 2.0))
+    )
     # TEST01: off by half either way fails; TEST04: a test faster than the submission fails, a slower one passes
     assert not compliance.verify_performance("TEST01", slower, logs["TEST01"] / "mlperf_log_detail.txt").passed
     assert not compliance.verify_performance("TEST01", faster, logs["TEST01"] / "mlperf_log_detail.txt").passed
@@ -201,9 +244,16 @@ def test_the_closed_division_is_refused_in_one_line_saying_why():
     from reefnb.sharing.mlperf import closed_refusal, mlperf_settings
     from reefnb.solution.manifest import load_solution
 
-    flagship = closed_refusal(SimpleNamespace(name="obj-detection-coco-tf"), {"benchmark": "yolo-95", "open_name": "ssd-mobilenet"})
+    flagship = closed_refusal(
+        SimpleNamespace(name="obj-detection-coco-tf"), {"benchmark": "yolo-95", "open_name": "ssd-mobilenet"}
+    )
     assert "runs ssd-mobilenet, not the round's benchmark yolo-95" in flagship and "\n" not in flagship
     toy = load_solution(Path(__file__).resolve().parent / "data" / "mlperf-closed-toy")
     assert closed_refusal(toy, mlperf_settings(toy)) is None
-    unknown = closed_refusal(toy, {**mlperf_settings(toy), "benchmark": "resnet", "compliance_tests": ["TEST01", "TEST04"]})
-    assert unknown == "--division closed: TEST01: reef knows no accuracy_log_sampling_target for 'resnet' (known: yolo-95, yolo-99)"
+    unknown = closed_refusal(
+        toy, {**mlperf_settings(toy), "benchmark": "resnet", "compliance_tests": ["TEST01", "TEST04"]}
+    )
+    assert (
+        unknown
+        == "--division closed: TEST01: reef knows no accuracy_log_sampling_target for 'resnet' (known: yolo-95, yolo-99)"
+    )

@@ -35,7 +35,11 @@ REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
 IGNORED = shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")
-OFFICIAL_SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203, "schedule_rng_seed": 16159082839903944936}
+OFFICIAL_SEEDS = {
+    "qsl_rng_seed": 2085463073848966840,
+    "sample_index_rng_seed": 2747215439041700203,
+    "schedule_rng_seed": 16159082839903944936,
+}
 SYSTEM = {
     "system_name": "reef test machine",
     "status": "available",
@@ -71,7 +75,9 @@ CHECKER_ERRORS = {
     r"Performance log missing|system json file not found|measurements json file not found": "missing_check",
     r"Execution occurred in running check": "a check raised",
 }
-SUMMARY_ERRORS = re.compile(r"Some .* Checks failed for|NoResults |SUMMARY: submission has errors|\S+ contains errors:$")
+SUMMARY_ERRORS = re.compile(
+    r"Some .* Checks failed for|NoResults |SUMMARY: submission has errors|\S+ contains errors:$"
+)
 SHORT_FAILURES = {"min_duration_check", "dataset_check"}
 
 
@@ -142,7 +148,9 @@ def _checker(tree: Path, csv: Path) -> tuple[int, set[str], list[str]]:
 
 def test_the_official_checker_fails_only_test_duration_and_data_set_coverage(built, tmp_path):
     if not (TOOLS / "submission" / "submission_checker" / "main.py").is_file():
-        pytest.skip(f"MLPerf's submission checker is not at {TOOLS} (../shared/mlperf-inference-tools beside the repository)")
+        pytest.skip(
+            f"MLPerf's submission checker is not at {TOOLS} (../shared/mlperf-inference-tools beside the repository)"
+        )
     pytest.importorskip("yaml", reason="MLPerf's submission checker needs PyYAML")
     code, failed, unknown = _checker(built.output, tmp_path / "summary.csv")
     assert unknown == [] and failed == SHORT_FAILURES and code == 1
@@ -155,8 +163,16 @@ def test_the_tree_has_the_layout_logs_and_hashes_the_checker_reads(its_home):
     root = built.output / "open" / "reef"
     [system_file] = (root / "systems").glob("*.json")
     system = json.loads(system_file.read_text())
-    assert {key: system[key] for key in SYSTEM} == SYSTEM and system["division"] == "open" and system["submitter"] == "reef"
-    assert system["host_processor_core_count"] and system["host_memory_capacity"].endswith("GB") and "ai-edge-litert" in system["framework"]
+    assert (
+        {key: system[key] for key in SYSTEM} == SYSTEM
+        and system["division"] == "open"
+        and system["submitter"] == "reef"
+    )
+    assert (
+        system["host_processor_core_count"]
+        and system["host_memory_capacity"].endswith("GB")
+        and "ai-edge-litert" in system["framework"]
+    )
     assert json.loads((root / "model_mapping.json").read_text()) == {"ssd-mobilenet": "yolo-95"}
     code = root / "src" / "obj-detection-coco-tf"
     assert (code / "detbench" / "accuracy_coco.py").is_file() and not (code / "runs").exists()
@@ -167,7 +183,9 @@ def test_the_tree_has_the_layout_logs_and_hashes_the_checker_reads(its_home):
     for line in performance.read_text().splitlines():
         entry = json.loads(line.removeprefix(":::MLLOG"))
         effective[entry["key"]] = entry["value"]
-    assert {name: effective[f"effective_{name}"] for name in OFFICIAL_SEEDS} == OFFICIAL_SEEDS  # the official v6.1 seeds
+    assert {
+        name: effective[f"effective_{name}"] for name in OFFICIAL_SEEDS
+    } == OFFICIAL_SEEDS  # the official v6.1 seeds
     assert "Result is : VALID" in (scenario / "performance" / "run_1" / "mlperf_log_summary.txt").read_text()
 
     # accuracy.txt: the accuracy script's mAP line, then the sha256 of the whole log (the record's attached copy)
@@ -182,7 +200,10 @@ def test_the_tree_has_the_layout_logs_and_hashes_the_checker_reads(its_home):
     assert len(whole) > 8192 and truncated == whole[:4096] + "\n\n...\n\n" + whole[-4096:]
 
     measurements = json.loads((scenario / "measurements.json").read_text())
-    assert measurements["weight_data_types"] == "fp32" and measurements["starting_weights_filename"] == "ssd-mobilenet-tiny-w100-128"
+    assert (
+        measurements["weight_data_types"] == "fp32"
+        and measurements["starting_weights_filename"] == "ssd-mobilenet-tiny-w100-128"
+    )
     assert (scenario / "user.conf").read_text().strip() and "short" in (scenario / "user.conf").read_text()
     readme = (scenario / "README.md").read_text()
     assert "min_duration_check" in readme and "dataset_check" in readme and record["run_id"] in readme
@@ -196,7 +217,11 @@ def test_the_tree_is_a_record_with_its_files_attached(its_home):
     assert set(files) == set(built.result["files"])
     kept = built.folder / "runs" / record["run_id"] / "files"
     for name, entry in files.items():
-        assert hashlib.sha256((kept / name).read_bytes()).hexdigest() == entry["sha256"] == hashlib.sha256((built.output / name).read_bytes()).hexdigest()
+        assert (
+            hashlib.sha256((kept / name).read_bytes()).hexdigest()
+            == entry["sha256"]
+            == hashlib.sha256((built.output / name).read_bytes()).hexdigest()
+        )
 
 
 def test_a_second_submission_reuses_the_recorded_runs(its_home, tmp_path):
@@ -216,16 +241,61 @@ def test_missing_human_fields_and_the_closed_division_are_refused_before_anythin
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"status": "available", "system_type": "edge"}))
     before = len(reefnb.default_store().records())
-    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "a"), "--submitter", "reef", "--system", str(partial))
+    code, out, err = call(
+        "mlperf",
+        "submission",
+        str(built.folder),
+        "-o",
+        str(tmp_path / "a"),
+        "--submitter",
+        "reef",
+        "--system",
+        str(partial),
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert all(name in err for name in ("system_name", "cooling", "hw_notes", "sw_notes", "host_storage_type")) and "status," not in err
-    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "b"), "--submitter", "reef", "--division", "closed")
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "runs ssd-mobilenet, not the round's benchmark yolo-95" in err
-    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(tmp_path / "c"), "--submitter", "reef", "-p", "scenario", "Offline")
+    assert (
+        all(name in err for name in ("system_name", "cooling", "hw_notes", "sw_notes", "host_storage_type"))
+        and "status," not in err
+    )
+    code, out, err = call(
+        "mlperf",
+        "submission",
+        str(built.folder),
+        "-o",
+        str(tmp_path / "b"),
+        "--submitter",
+        "reef",
+        "--division",
+        "closed",
+    )
+    assert (
+        code == 2
+        and len(err.strip().splitlines()) == 1
+        and "runs ssd-mobilenet, not the round's benchmark yolo-95" in err
+    )
+    code, out, err = call(
+        "mlperf",
+        "submission",
+        str(built.folder),
+        "-o",
+        str(tmp_path / "c"),
+        "--submitter",
+        "reef",
+        "-p",
+        "scenario",
+        "Offline",
+    )
     assert code == 2 and "--scenario" in err
-    code, out, err = call("mlperf", "submission", str(built.folder), "-o", str(built.folder / "tree"), "--submitter", "reef")
+    code, out, err = call(
+        "mlperf", "submission", str(built.folder), "-o", str(built.folder / "tree"), "--submitter", "reef"
+    )
     assert code == 2 and "inside the solution folder" in err and not (built.folder / "tree").exists()
-    assert len(reefnb.default_store().records()) == before and not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+    assert (
+        len(reefnb.default_store().records()) == before
+        and not (tmp_path / "a").exists()
+        and not (tmp_path / "b").exists()
+        and not (tmp_path / "c").exists()
+    )
 
 
 def test_an_accelerator_is_described_and_its_details_asked_of_a_person(monkeypatch):
@@ -234,15 +304,33 @@ def test_an_accelerator_is_described_and_its_details_asked_of_a_person(monkeypat
     from reefnb.provision import detection
     from reefnb.sharing import mlperf
 
-    gpu = {"vendor": "nvidia", "name": "NVIDIA H100 80GB HBM3", "memory_bytes": 80 * 2**30, "compute_capability": "9.0", "driver": "580.65"}
-    environment = {"cpu": {"model": "AMD EPYC", "count": 16}, "memory_bytes": 128e9, "os": {"distribution": "Debian 12", "release": "6.1"}}
+    gpu = {
+        "vendor": "nvidia",
+        "name": "NVIDIA H100 80GB HBM3",
+        "memory_bytes": 80 * 2**30,
+        "compute_capability": "9.0",
+        "driver": "580.65",
+    }
+    environment = {
+        "cpu": {"model": "AMD EPYC", "count": 16},
+        "memory_bytes": 128e9,
+        "os": {"distribution": "Debian 12", "release": "6.1"},
+    }
     environment["packages"] = {"tensorflow-cpu": "2.21.0", "mlcommons-loadgen": "6.0.17"}
     monkeypatch.setattr(detection, "detect", lambda names=None, **_: {"gpu": [gpu, gpu]})
     fields, missing = mlperf.system_description(environment, SYSTEM, "reef", "open", ["tensorflow-cpu"])
-    assert fields["accelerators_per_node"] == "2" and fields["accelerator_model_name"] == gpu["name"] and fields["accelerator_memory_capacity"] == "80 GB"
+    assert (
+        fields["accelerators_per_node"] == "2"
+        and fields["accelerator_model_name"] == gpu["name"]
+        and fields["accelerator_memory_capacity"] == "80 GB"
+    )
     assert fields["framework"] == "tensorflow-cpu 2.21.0" and "NVIDIA driver 580.65" in fields["other_software_stack"]
     assert missing == list(mlperf.ACCELERATOR_DETAILS) and "_gpus" not in fields
     monkeypatch.setattr(detection, "detect", lambda names=None, **_: {"gpu": []})
-    fields, missing = mlperf.system_description(environment, {**SYSTEM, "hw_notes": "", "sw_notes": ""}, "reef", "open", [])
-    assert missing == [] and fields["accelerators_per_node"] == "0" and fields["accelerator_interconnect"] == "N/A"  # empty notes are notes
+    fields, missing = mlperf.system_description(
+        environment, {**SYSTEM, "hw_notes": "", "sw_notes": ""}, "reef", "open", []
+    )
+    assert (
+        missing == [] and fields["accelerators_per_node"] == "0" and fields["accelerator_interconnect"] == "N/A"
+    )  # empty notes are notes
     assert mlperf.system_description(environment, {**SYSTEM, "cooling": ""}, "reef", "open", [])[1] == ["cooling"]

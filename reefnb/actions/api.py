@@ -75,7 +75,13 @@ def declared_actions(solution: Solution) -> dict[str, Action]:
     if not actions:
         raise ReefError(f"{solution.manifest_path or solution.path}: /api/actions: this solution declares no actions")
     return {
-        name: Action(name, spec["entry"], spec.get("description", ""), spec.get("input", {"type": "object"}), spec.get("output", {}))
+        name: Action(
+            name,
+            spec["entry"],
+            spec.get("description", ""),
+            spec.get("input", {"type": "object"}),
+            spec.get("output", {}),
+        )
         for name, spec in actions.items()
     }
 
@@ -172,13 +178,19 @@ class Worker:
         self.writable.register(self.requests, select.POLLOUT)
         self.readable.register(self.replies, select.POLLIN)
         try:
-            reply = self._exchange({"folder": str(self.folder), "entries": self.entries}, ("ready", "error"), self.load_timeout)
+            reply = self._exchange(
+                {"folder": str(self.folder), "entries": self.entries}, ("ready", "error"), self.load_timeout
+            )
         except TimeoutError:
             self._stop(kill=True)
-            raise ActionFailed(f"{self.folder}: the worker on {self.python} took longer than {self.load_timeout:g} s to load the actions") from None
+            raise ActionFailed(
+                f"{self.folder}: the worker on {self.python} took longer than {self.load_timeout:g} s to load the actions"
+            ) from None
         except WorkerProtocolError as error:
             self._stop(kill=True)
-            raise ActionFailed(f"{self.folder}: the worker on {self.python} sent a broken reply while loading ({error})") from None
+            raise ActionFailed(
+                f"{self.folder}: the worker on {self.python} sent a broken reply while loading ({error})"
+            ) from None
         except BaseException:  # Ctrl-C while it loads: no worker left behind
             self._stop(kill=True)
             raise
@@ -276,7 +288,9 @@ class Worker:
                 ) from None
             except WorkerProtocolError as error:
                 self._replace()
-                raise WorkerProtocolError(f"the worker on {self.python} sent a broken reply ({error}): it was stopped and a new one started") from None
+                raise WorkerProtocolError(
+                    f"the worker on {self.python} sent a broken reply ({error}): it was stopped and a new one started"
+                ) from None
             except BaseException:  # its exit (ActionFailed), or Ctrl-C in the caller while the action runs
                 self._replace()
                 raise
@@ -464,7 +478,13 @@ class Actions:
         return f"<actions of {self.solution.name}: {', '.join(self.actions)} on {self.python} x{self.workers}>"
 
 
-def use(source: str | Path | Solution, env: str | None = None, workers: int = 1, trust: bool = False, timeout: float | None = None) -> Actions:
+def use(
+    source: str | Path | Solution,
+    env: str | None = None,
+    workers: int = 1,
+    trust: bool = False,
+    timeout: float | None = None,
+) -> Actions:
     """The actions of a solution, loaded once, as attributes: ``use("solutions/x").detect(image=...)``.
 
     Other than this python, with ``workers`` > 1, or with a ``timeout``, the actions run in that many worker
@@ -505,7 +525,9 @@ def use(source: str | Path | Solution, env: str | None = None, workers: int = 1,
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise ReefError(f"--workers must be a whole number from 1 to 64, got {workers!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0
+    ):
         raise ReefError(f"--action-timeout must be a positive number of seconds, got {timeout!r}")
     solution = _trusted_solution(source, trust)
     actions = declared_actions(solution)
@@ -532,7 +554,9 @@ def _trusted_solution(source: str | Path | Solution, trust: bool) -> Solution:
     else:
         if (is_package(source) or is_spec(str(source))) and not Path(source).is_dir():
             if not trust:
-                raise ReefError(f"{source}: its actions are code from elsewhere: read it, then pass --trust to run them")
+                raise ReefError(
+                    f"{source}: its actions are code from elsewhere: read it, then pass --trust to run them"
+                )
 
             source = open_init_source(source)[0]
         solution = load_solution(source)
@@ -547,7 +571,11 @@ def _python_for(solution: Solution, env: str | None) -> str | None:
         return None
     if env is None:
         locked = read_lock(solution) or {}
-        python = (locked.get("python") or {}).get("executable") if (locked.get("environment") or {}).get("kind") != "native" else None
+        python = (
+            (locked.get("python") or {}).get("executable")
+            if (locked.get("environment") or {}).get("kind") != "native"
+            else None
+        )
         if not python or not Path(python).is_file():
             return None
     elif Path(env).is_file():

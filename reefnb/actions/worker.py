@@ -51,7 +51,9 @@ def load_entries(folder: str | Path, entries: dict[str, str]) -> dict:
             raise LoadError(f"action '{name}': cannot import {module_name}: {one_line(error)}") from None
         where = Path(getattr(module, "__file__", None) or "").resolve()
         if not where.is_relative_to(folder):
-            raise LoadError(f"action '{name}': module {module_name} is {where}, not the solution's own code in {folder}")
+            raise LoadError(
+                f"action '{name}': module {module_name} is {where}, not the solution's own code in {folder}"
+            )
         target = getattr(module, attribute, None)
         if target is None:
             raise LoadError(f"action '{name}': {module_name} has no attribute '{attribute}'")
@@ -157,7 +159,9 @@ def serve_frames(requests: int, replies: int) -> None:
         except (Exception, SystemExit, KeyboardInterrupt) as error:  # an action cannot end its worker (os._exit can)
             reply(request["id"], {"error": one_line(error)})
             continue
-        write_all(replies, frame(b'{"id":' + json.dumps(request["id"]).encode() + b',"output":' + text.encode("utf-8") + b"}"))
+        write_all(
+            replies, frame(b'{"id":' + json.dumps(request["id"]).encode() + b',"output":' + text.encode("utf-8") + b"}")
+        )
 
 
 def main() -> None:

@@ -60,31 +60,41 @@ def default_objectives(solution: Solution | None, frame: pandas.DataFrame | None
     objectives = {}
     for name in names:
         column = name if name.startswith(("metric.", "param.", "sys.")) else f"metric.{name}"
-        objectives[column] = metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column) or "min"
+        objectives[column] = (
+            metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column) or "min"
+        )
     if frame is not None:
         objectives = {column: goal for column, goal in objectives.items() if column in frame.columns}
     return objectives
 
 
-def choose_objectives(frame: pandas.DataFrame, solution: Solution | None = None, named: Mapping[str, str] | None = None, at_least: int = 0) -> dict[str, str]:
+def choose_objectives(
+    frame: pandas.DataFrame, solution: Solution | None = None, named: Mapping[str, str] | None = None, at_least: int = 0
+) -> dict[str, str]:
     """The objectives of a Pareto analysis of ``frame``: those ``named`` (column or bare metric name -> min|max;
     checked against the frame), else ``default_objectives``; then, up to ``at_least`` objectives, the first
     numeric metric columns, minimised. Empty when none is named, none has a goal and ``at_least`` is 0."""
     objectives = normalise_objectives(frame, named) if named else default_objectives(solution, frame)
-    numeric = [c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives]
+    numeric = [
+        c for c in frame.columns if str(c).startswith("metric.") and frame[c].dtype.kind in "if" and c not in objectives
+    ]
     for column in numeric[: max(0, at_least - len(objectives))]:
         objectives[column] = "min"
     return objectives
 
 
-def declared_objectives(objectives: dict[str, str], metrics: dict[str, dict], named: Iterable[str] = ()) -> dict[str, str]:
+def declared_objectives(
+    objectives: dict[str, str], metrics: dict[str, dict], named: Iterable[str] = ()
+) -> dict[str, str]:
     """The objectives whose direction someone declared: ``named`` by the user, or with a goal in ``metrics``
     (the manifest's or the records', by name) or in telemetry; a chart says it assumed the others' directions."""
     named = set(named)
     return {
         column: goal
         for column, goal in objectives.items()
-        if {column, column.removeprefix("metric.")} & named or metrics.get(column.removeprefix("metric."), {}).get("goal") or telemetry.goal(column)
+        if {column, column.removeprefix("metric.")} & named
+        or metrics.get(column.removeprefix("metric."), {}).get("goal")
+        or telemetry.goal(column)
     }
 
 
@@ -93,7 +103,11 @@ def _title_of(frame: pandas.DataFrame) -> str:
     names = frame["solution"].dropna().unique() if "solution" in frame.columns else ()
     if len(names) != 1:
         return "reef results"
-    versions = sorted(str(version) for version in frame.loc[frame["solution"] == names[0], "version"].dropna().unique()) if "version" in frame else []
+    versions = (
+        sorted(str(version) for version in frame.loc[frame["solution"] == names[0], "version"].dropna().unique())
+        if "version" in frame
+        else []
+    )
     return " ".join([str(names[0]), *([versions[0]] if len(versions) == 1 else [])])
 
 
@@ -105,7 +119,10 @@ def reference_frame(solution: Solution | None) -> pandas.DataFrame:
     rows = []
     for index, expectation in enumerate(solution.data.get("expected", []) if solution else []):
         parameters = expected_parameters(solution, expectation)
-        row: dict[str, Any] = {"label": f"expected {expectation.get('id', f'#{index + 1}')}", "workflow": expectation.get("workflow", "run")}
+        row: dict[str, Any] = {
+            "label": f"expected {expectation.get('id', f'#{index + 1}')}",
+            "workflow": expectation.get("workflow", "run"),
+        }
         if "dataset" in parameters:
             row["dataset"] = str(parameters["dataset"])
         row.update({f"param.{name}": value for name, value in parameters.items()})
@@ -140,12 +157,18 @@ def reference_csv(path: str | Path, metrics: Iterable[str] = ()) -> pandas.DataF
     except UnicodeDecodeError:
         raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: not UTF-8 text") from None
     except OSError as error:
-        raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {error.strerror or type(error).__name__}") from None
+        raise ReefError(
+            f"{path}: /dashboard/reference: cannot read it as CSV: {error.strerror or type(error).__name__}"
+        ) from None
     except ValueError as error:  # pandas' parser errors say where (line, field counts), not what
-        reason = " ".join(str(error).split())[:160] if isinstance(error, pandas.errors.ParserError) else type(error).__name__
+        reason = (
+            " ".join(str(error).split())[:160] if isinstance(error, pandas.errors.ParserError) else type(error).__name__
+        )
         raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {reason}") from None
     if "label" not in table.columns:  # the header is the file's content: say how many columns, not what they hold
-        raise ReefError(f"{path}: /dashboard/reference: needs a 'label' column (its first line has {len(table.columns)} column names, none 'label')")
+        raise ReefError(
+            f"{path}: /dashboard/reference: needs a 'label' column (its first line has {len(table.columns)} column names, none 'label')"
+        )
     return table.rename(columns={column: f"metric.{column}" for column in table.columns if column in metrics})
 
 
@@ -187,7 +210,9 @@ def dashboard_html(
 ) -> str:
     """The dashboard as one self-contained HTML page; ``location``: the folder it will be written in, from
     which the run's attached files are linked (without it they are listed, not linked)."""
-    frame = scrub_frame(frame, solution.path if solution else None)  # a page leaves this machine: no secrets, paths or names
+    frame = scrub_frame(
+        frame, solution.path if solution else None
+    )  # a page leaves this machine: no secrets, paths or names
     settings = solution.data.get("dashboard", {}) if solution else {}
     title = title or settings.get("title") or (f"{solution.name} {solution.version}" if solution else _title_of(frame))
     ok = ok_runs(frame)
@@ -253,7 +278,9 @@ def _chart_sections(charts: list[tuple[str, dict]]) -> list[str]:
     sections = ["<h2>Pareto frontier</h2>"]
     pareto = [(index, name) for index, (name, _) in enumerate(charts) if name != "telemetry"]
     if pareto:
-        sections += [f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, name in pareto]
+        sections += [
+            f'<h3>{html.escape(name)}</h3><div class="chart" id="chart{index}"></div>' for index, name in pareto
+        ]
     else:
         sections.append("<p>No chart: the results need two numeric metrics with values.</p>")
     if len(pareto) < len(charts):
@@ -275,7 +302,9 @@ def _reference_sections(page: _Page) -> list[str]:
     published = reference[~reference["label"].astype(str).str.startswith("expected ")] if len(reference) else reference
     if len(published):
         first = [column for column in ("label", *REFERENCE_DETAILS) if column in published]
-        published = published[first + [column for column in published.columns if column not in first]].dropna(axis=1, how="all")
+        published = published[first + [column for column in published.columns if column not in first]].dropna(
+            axis=1, how="all"
+        )
         sections += [
             "<h2>Published reference results</h2>",
             "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
@@ -287,7 +316,9 @@ def _reference_sections(page: _Page) -> list[str]:
 def _run_sections(page: _Page, location: str | Path | None) -> list[str]:
     """The runs' details (the first MAX_DETAIL_ROWS) and the files they attached."""
     frame = page.frame
-    columns = _detail_columns(frame, page.settings, list(page.objectives), base=["run_id", "status", "started", "env.name"])
+    columns = _detail_columns(
+        frame, page.settings, list(page.objectives), base=["run_id", "status", "started", "env.name"]
+    )
     details = frame[columns].head(MAX_DETAIL_ROWS)
     sections = [
         f"<h2>Runs ({len(frame)}{', first ' + str(MAX_DETAIL_ROWS) if len(frame) > MAX_DETAIL_ROWS else ''})</h2>",
@@ -312,7 +343,11 @@ def attached_files(run_ids: Iterable[str], location: str | Path | None = None, s
         record = store.get(run_id) or {}
         files = record.get("files") or []
         solution_folder = (record.get("solution") or {}).get("path")
-        links = file_links(record, location, within=solution_folder) if files and location is not None and solution_folder else {}
+        links = (
+            file_links(record, location, within=solution_folder)
+            if files and location is not None and solution_folder
+            else {}
+        )
         rows += [
             {
                 "run_id": run_id,
@@ -329,7 +364,9 @@ def attached_files(run_ids: Iterable[str], location: str | Path | None = None, s
     return pandas.DataFrame(rows[:MAX_FILE_ROWS], columns=["run_id", "file", "size", "media type", "sha256", "link"])
 
 
-def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], metrics: dict[str, dict]) -> pandas.DataFrame:
+def environment_summary(
+    frame: pandas.DataFrame, objectives: dict[str, str], metrics: dict[str, dict]
+) -> pandas.DataFrame:
     """One row per environment: runs, ok, failed, and the best value of each objective among ok runs.
 
     With runs pulled from a registry, one row per contributor and environment, with its OS.
@@ -338,7 +375,9 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
 
     if frame.empty:
         return pandas.DataFrame({"environment": [], "runs": []})
-    groups = frame.assign(environment=frame.get("env.name", pandas.Series(index=frame.index, dtype=object)).fillna("(unknown)"))
+    groups = frame.assign(
+        environment=frame.get("env.name", pandas.Series(index=frame.index, dtype=object)).fillna("(unknown)")
+    )
     shared = "env.contributor" in frame and frame["env.contributor"].notna().any()
     if shared:  # runs pulled from a registry: every contributor's platforms side by side
         groups["contributor"] = frame["env.contributor"].fillna("this machine")
@@ -348,15 +387,30 @@ def environment_summary(frame: pandas.DataFrame, objectives: dict[str, str], met
         row: dict[str, Any] = {"contributor": key[0], "environment": key[1]} if shared else {"environment": key}
         row.update({"runs": len(runs), "ok": len(ok), "not ok": len(runs) - len(ok)})
         for column, goal in objectives.items():
-            values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
+            values = (
+                pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok else pandas.Series(dtype=float)
+            )
             best = (values.min() if goal == "min" else values.max()) if len(values) else None
-            row[f"best {column.removeprefix('metric.')} ({goal})"] = format_metric(best, metrics.get(column.removeprefix("metric."), {}))
-        for column in ("sys.peak_rss_mb", "sys.cpu_seconds", "sys.energy_joules", "sys.gpu_energy_joules"):  # what the runs cost
-            values = pandas.to_numeric(ok[column], errors="coerce").dropna() if column in ok and column not in objectives else ()
+            row[f"best {column.removeprefix('metric.')} ({goal})"] = format_metric(
+                best, metrics.get(column.removeprefix("metric."), {})
+            )
+        for column in (
+            "sys.peak_rss_mb",
+            "sys.cpu_seconds",
+            "sys.energy_joules",
+            "sys.gpu_energy_joules",
+        ):  # what the runs cost
+            values = (
+                pandas.to_numeric(ok[column], errors="coerce").dropna()
+                if column in ok and column not in objectives
+                else ()
+            )
             if len(values):
                 spec = telemetry.SYSTEM_METRICS[column.removeprefix("sys.")]
                 row[f"median {column.removeprefix('sys.')}"] = format_metric(float(values.median()), spec)
-        for column in ("env.os", "env.cpu", "env.python", "env.kernel") if shared else ("env.cpu", "env.python", "env.kernel"):
+        for column in (
+            ("env.os", "env.cpu", "env.python", "env.kernel") if shared else ("env.cpu", "env.python", "env.kernel")
+        ):
             if column in runs and runs[column].notna().any():
                 row[column.removeprefix("env.")] = str(runs[column].dropna().iloc[0])
         rows.append(row)
@@ -376,15 +430,27 @@ def reference_comparison(frame: pandas.DataFrame, solution: Solution | None) -> 
         parameters = _parameters_text(expectation)
         for metric, spec in expectation["metrics"].items():
             column = f"metric.{metric}"
-            values = pandas.to_numeric(matching[column], errors="coerce").dropna() if column in matching else pandas.Series(dtype=float)
+            values = (
+                pandas.to_numeric(matching[column], errors="coerce").dropna()
+                if column in matching
+                else pandas.Series(dtype=float)
+            )
             observed = float(values.median()) if len(values) else None
-            tolerance = spec.get("tolerance") or (solution.metrics.get(metric, {}).get("tolerance") if solution else None) or {}
+            tolerance = (
+                spec.get("tolerance") or (solution.metrics.get(metric, {}).get("tolerance") if solution else None) or {}
+            )
             expected = spec.get("value")
             within = None
             if observed is not None and isinstance(expected, (int, float)):
                 allowed = max(tolerance.get("abs", 0.0), tolerance.get("rel", 0.0) * abs(expected))
-                within = "informational" if tolerance.get("informational") else ("yes" if abs(observed - expected) <= allowed else "no")
-            elif expected is not None and not isinstance(expected, (int, float)) and column in matching:  # a verdict such as VALID
+                within = (
+                    "informational"
+                    if tolerance.get("informational")
+                    else ("yes" if abs(observed - expected) <= allowed else "no")
+                )
+            elif (
+                expected is not None and not isinstance(expected, (int, float)) and column in matching
+            ):  # a verdict such as VALID
                 values = matching[column].dropna().astype(str)
                 observed = values.mode().iloc[0] if len(values) else None
                 within = None if observed is None else ("yes" if (values == str(expected)).all() else "no")
@@ -408,7 +474,13 @@ def _tolerance_words(tolerance: dict) -> str:
     """``abs 0.02``, ``rel 1e-06``, ``informational`` (not ``informational True``), ``exact`` when none is given."""
     if tolerance.get("informational"):
         return "informational"
-    return ", ".join(f"{key} {value:g}" if isinstance(value, (int, float)) else f"{key} {value}" for key, value in tolerance.items()) or "exact"
+    return (
+        ", ".join(
+            f"{key} {value:g}" if isinstance(value, (int, float)) else f"{key} {value}"
+            for key, value in tolerance.items()
+        )
+        or "exact"
+    )
 
 
 def satisfying_runs(frame: pandas.DataFrame, solution: Solution, expectation: dict) -> pandas.DataFrame:
@@ -433,7 +505,10 @@ def _parameters_text(expectation: dict) -> str:
     """An expectation's own parameters as the comparison lists them: ``mode=accuracy or both`` where other values satisfy it."""
     accepted = expectation.get("satisfied_by", {})
     return (
-        ", ".join(f"{name}={' or '.join(map(str, [value, *accepted.get(name, [])]))}" for name, value in expectation.get("parameters", {}).items())
+        ", ".join(
+            f"{name}={' or '.join(map(str, [value, *accepted.get(name, [])]))}"
+            for name, value in expectation.get("parameters", {}).items()
+        )
         or "(defaults)"
     )
 
@@ -448,10 +523,15 @@ def _equal(values: pandas.Series, value: Any) -> pandas.Series:
     return values.astype(str) == str(value)
 
 
-def _detail_columns(frame: pandas.DataFrame, settings: dict, axes: list[str], base: list[str] | None = None) -> list[str]:
+def _detail_columns(
+    frame: pandas.DataFrame, settings: dict, axes: list[str], base: list[str] | None = None
+) -> list[str]:
     wanted = settings.get("columns")
     if wanted:
-        columns = [c if c in frame.columns else f"metric.{c}" if f"metric.{c}" in frame.columns else f"param.{c}" for c in wanted]
+        columns = [
+            c if c in frame.columns else f"metric.{c}" if f"metric.{c}" in frame.columns else f"param.{c}"
+            for c in wanted
+        ]
     else:
         columns = [*(base or BASE_DETAIL_COLUMNS), *axes, *(c for c in frame.columns if str(c).startswith("param."))]
     return [c for c in dict.fromkeys([*(base or BASE_DETAIL_COLUMNS)[:1], *columns]) if c in frame.columns]
@@ -501,7 +581,9 @@ def _table_html(frame: pandas.DataFrame) -> str:
     if frame.empty:
         return "<p>No runs.</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell_html(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell_html(v)}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False)
+    )
     return f'<div class="table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -538,7 +620,9 @@ def _files_html(files: pandas.DataFrame) -> str:
     for row in files.to_dict("records"):
         cells = [html.escape(str(row[column])) for column in columns]
         if isinstance(row["link"], str) and row["link"]:
-            cells[columns.index("file")] = f'<a href="{html.escape(quote(row["link"]))}">{cells[columns.index("file")]}</a>'
+            cells[columns.index("file")] = (
+                f'<a href="{html.escape(quote(row["link"]))}">{cells[columns.index("file")]}</a>'
+            )
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return f'<div class="table"><table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 

@@ -92,32 +92,54 @@ def rows_to_frame(found: ResultRows) -> pandas.DataFrame:
                 log.warning("run %s: %s is not a time, skipped", run_id, column)
             frame, parsed = frame[~bad], parsed[~bad]
         frame[column] = parsed
-    solutions = {number: document for number, document in found.documents.items() if number in set(frame["solution"].unique())}
+    solutions = {
+        number: document for number, document in found.documents.items() if number in set(frame["solution"].unique())
+    }
     identity = frame["solution"]
     frame["solution"] = identity.map({number: (document or {}).get("name") for number, document in solutions.items()})
     frame["version"] = identity.map({number: (document or {}).get("version") for number, document in solutions.items()})
-    environments = {number: environment_columns(found.documents.get(number)) for number in frame["environment"].dropna().unique()}
+    environments = {
+        number: environment_columns(found.documents.get(number)) for number in frame["environment"].dropna().unique()
+    }
     for name in ENVIRONMENT_COLUMNS:
         frame[name] = frame["environment"].map({number: values[name] for number, values in environments.items()})
     if frame["origin"].notna().any():
         frame["env.contributor"] = frame["origin"].map(
-            {number: (found.documents.get(number) or {}).get("contributor") for number in frame["origin"].dropna().unique()}
+            {
+                number: (found.documents.get(number) or {}).get("contributor")
+                for number in frame["origin"].dropna().unique()
+            }
         )
     for column in found.booleans & set(frame.columns):
         frame[column] = frame[column].map({1: True, 0: False})
-    cells = [column for column in frame.columns if column.startswith(("param.", "metric.", "sys.")) and frame[column].notna().any()]
+    cells = [
+        column
+        for column in frame.columns
+        if column.startswith(("param.", "metric.", "sys.")) and frame[column].notna().any()
+    ]
     params = sorted(column for column in cells if column.startswith("param."))
     metrics = sorted(column for column in cells if column.startswith("metric."))
     system = [column for column in SYSTEM_COLUMNS if column in cells]
     others = [column for column in frame.columns if column.startswith("env.")]
     frame = frame[BASE_COLUMNS + ["error"] + params + metrics + system + others].reset_index(drop=True)
-    frame.attrs["units"] = {column: unit for column, unit in found.units.items() if column in metrics or column in system}
+    frame.attrs["units"] = {
+        column: unit for column, unit in found.units.items() if column in metrics or column in system
+    }
     frame.attrs["goals"] = {column: goal for column, goal in found.goals.items() if column in metrics}
     frame.attrs["formats"] = {column: format_ for column, format_ in found.formats.items() if column in metrics}
     return frame
 
 
-ENVIRONMENT_COLUMNS = ("env.name", "env.kernel", "env.hostname", "env.os", "env.cpu", "env.cpu_count", "env.memory_gb", "env.python")
+ENVIRONMENT_COLUMNS = (
+    "env.name",
+    "env.kernel",
+    "env.hostname",
+    "env.os",
+    "env.cpu",
+    "env.cpu_count",
+    "env.memory_gb",
+    "env.python",
+)
 
 
 def environment_columns(environment: Any) -> dict[str, Any]:
@@ -234,7 +256,10 @@ def metric_meaning(solution: Solution | None, frame: pandas.DataFrame | None = N
     there is a manifest, and for what it does not declare, what the runs' records kept (``frame.attrs``)."""
     recorded = recorded_meaning(frame) if frame is not None else {}
     declared = solution.metrics if solution is not None else {}
-    meaning = {name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}} for name, spec in declared.items()}
+    meaning = {
+        name: {**recorded.get(name, {}), **{key: value for key, value in spec.items() if value is not None}}
+        for name, spec in declared.items()
+    }
     meaning.update({name: spec for name, spec in recorded.items() if name not in meaning})
     return meaning
 
@@ -249,7 +274,9 @@ def parameter_defaults(solution: Solution, workflow: str = "run") -> dict[str, A
     except (ReefError, OSError, ValueError) as error:
         log.info("no parameter defaults for workflow %s: %s", workflow, error)
         return {}
-    defaults = {name: schema["default"] for name, parameter in declared.items() if "default" in (schema := parameter.schema())}
+    defaults = {
+        name: schema["default"] for name, parameter in declared.items() if "default" in (schema := parameter.schema())
+    }
     return {**defaults, **{name: value for name, value in chosen.parameters.items() if name in declared}}
 
 

@@ -53,7 +53,16 @@ SKIPPED_TAGS = ("injected-parameters", "papermill-error-cell-tag")  # cells pape
 NOT_OUTPUTS = (RECORD_MIME, ATTACH_MIME)  # reef's metric records and attachments: judged apart
 IMAGE_MIMES = ("image/png", "image/jpeg")
 # The view of a display output compared, best first: the recorded output's first one present is compared.
-_PREFERRED = ("image/png", "image/jpeg", "text/html", "application/json", "text/plain", "text/markdown", "text/latex", "image/svg+xml")
+_PREFERRED = (
+    "image/png",
+    "image/jpeg",
+    "text/html",
+    "application/json",
+    "text/plain",
+    "text/markdown",
+    "text/latex",
+    "image/svg+xml",
+)
 _LONGEST_SHOWN = 60  # characters of a line quoted in a first difference
 _LARGEST_IMAGE_SHOWN = 2_000_000  # base64 characters of an image drawn in the HTML differences
 
@@ -68,10 +77,25 @@ _DEFAULT_MASKS: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
     ("progress bar (Keras)", r"(?m)^\s*\d+/\d+ (?:\[[=>.]*\]|━+).*$", "<progress>", ("━", "=]", ">.", "[.")),
     ("%timeit", r"(?m)^.* ± .* per loop \(mean ± std\. dev\. of .*\)$", "<duration>", ("±",)),
     ("%timeit (old)", r"(?m)^.*loops?, best of \d+: .* per loop$", "<duration>", ("best of",)),
-    ("%time and %%time", r"(?m)^(?:CPU times|Wall time|Elapsed time|Time taken): .*$", "<duration>", ("CPU times", "Wall time", "Elapsed time", "Time taken")),
+    (
+        "%time and %%time",
+        r"(?m)^(?:CPU times|Wall time|Elapsed time|Time taken): .*$",
+        "<duration>",
+        ("CPU times", "Wall time", "Elapsed time", "Time taken"),
+    ),
     ("datetime repr", r"datetime\.(?:datetime|date|time)\((?:[^()]|\([^()]*\))*\)", "<datetime>", ("datetime.",)),
-    ("ISO date and time", r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}\b)?", "<datetime>", _CLOCK),
-    ("ctime date", rf"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) {_MONTH} [ \d]\d \d{{2}}:\d{{2}}:\d{{2}}(?: [A-Z]{{3,5}})? \d{{4}}\b", "<datetime>", _CLOCK),
+    (
+        "ISO date and time",
+        r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}\b)?",
+        "<datetime>",
+        _CLOCK,
+    ),
+    (
+        "ctime date",
+        rf"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) {_MONTH} [ \d]\d \d{{2}}:\d{{2}}:\d{{2}}(?: [A-Z]{{3,5}})? \d{{4}}\b",
+        "<datetime>",
+        _CLOCK,
+    ),
     ("common log date", rf"\b\d{{2}}/{_MONTH}/\d{{4}}:\d{{2}}:\d{{2}}:\d{{2}} [+-]\d{{4}}\b", "<datetime>", _CLOCK),
     ("clock time", r"(?<![\d:])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\d:])", "<time>", _CLOCK),
     ("object address", r"\bat 0x[0-9a-fA-F]+\b", "at <address>", ("0x",)),
@@ -79,13 +103,33 @@ _DEFAULT_MASKS: tuple[tuple[str, str, str, tuple[str, ...] | None], ...] = (
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<uuid>", ("-",)),
     ("element id", r"(?<=[-_])[0-9a-f]{32}\b", "<id>", ("-", "_")),  # altair-viz-HEX, uuid4().hex
     ("pandas Styler id", r"\bT_[0-9a-f]{5}(?![0-9a-z])", "T_<id>", ("T_",)),
-    ("temporary path", r"(?:/private)?/(?:tmp|var/tmp|var/folders/[^\s'\"<>]*?/T)/[^\s'\"<>(),;]*", "<tmp>", ("/tmp/", "/var/")),
-    ("temporary path (Windows)", r"[A-Za-z]:\\(?:Users\\[^\\\s]+\\AppData\\Local\\Temp|Windows\\Temp)\\[^\s'\"<>(),;]*", "<tmp>", ("\\Temp\\",)),
+    (
+        "temporary path",
+        r"(?:/private)?/(?:tmp|var/tmp|var/folders/[^\s'\"<>]*?/T)/[^\s'\"<>(),;]*",
+        "<tmp>",
+        ("/tmp/", "/var/"),
+    ),
+    (
+        "temporary path (Windows)",
+        r"[A-Za-z]:\\(?:Users\\[^\\\s]+\\AppData\\Local\\Temp|Windows\\Temp)\\[^\s'\"<>(),;]*",
+        "<tmp>",
+        ("\\Temp\\",),
+    ),
     ("temporary name", r"\btmp[a-z0-9_]{8}\b", "<tmp>", ("tmp",)),
     ("kernel connection file", r"\bkernel-[\w-]+\.json\b", "kernel-<id>.json", ("kernel-",)),
-    ("process id", r"\b(pid|PID|process|Process|process id|Process ID)([ =:#]+)\d+\b", r"\1\2<pid>", ("pid", "PID", "rocess")),
+    (
+        "process id",
+        r"\b(pid|PID|process|Process|process id|Process ID)([ =:#]+)\d+\b",
+        r"\1\2<pid>",
+        ("pid", "PID", "rocess"),
+    ),
     ("Python warning", r"(?m)^\S[^\n]*:\d+: \w*Warning: [^\n]*(?:\n[ \t]+[^\n]*)?$", "<warning>", ("Warning: ",)),
-    ("matplotlib font cache", r"(?m)^Matplotlib is building the font cache; this may take a moment\.$", "<cache>", ("Matplotlib is building",)),
+    (
+        "matplotlib font cache",
+        r"(?m)^Matplotlib is building the font cache; this may take a moment\.$",
+        "<cache>",
+        ("Matplotlib is building",),
+    ),
     ("scrubbed text", r"<redacted>|<user>|<host>", r"\g<0>", ("<redacted>", "<user>", "<host>")),
 )
 _CLOCK_SHAPE = re.compile(r"\d:\d\d")
@@ -144,7 +188,9 @@ class OutputSettings:
                 re.compile(pattern).sub(replacement, "")  # compiles the replacement's template too
             except (re.error, TypeError) as error:
                 raise ManifestError(
-                    [f"{manifest_path}: /outputs/masks/{number}: {pattern!r} is not a regular expression with its replacement ({error})"]
+                    [
+                        f"{manifest_path}: /outputs/masks/{number}: {pattern!r} is not a regular expression with its replacement ({error})"
+                    ]
                 ) from None
             masks.append((pattern, replacement))
         defaults = cls()
@@ -159,7 +205,9 @@ class OutputSettings:
 
 
 DEFAULT_MASKS: tuple[tuple[str, str], ...] = tuple((what, pattern) for what, pattern, _, _ in _DEFAULT_MASKS)
-_COMPILED_DEFAULTS = tuple((re.compile(pattern), replacement, triggers) for _, pattern, replacement, triggers in _DEFAULT_MASKS)
+_COMPILED_DEFAULTS = tuple(
+    (re.compile(pattern), replacement, triggers) for _, pattern, replacement, triggers in _DEFAULT_MASKS
+)
 _DEFAULT_PLACEHOLDERS = (
     "<progress>",
     "<duration>",
@@ -301,7 +349,12 @@ def _pair_cells(recorded: Any, reproduced: Any) -> list[tuple[int, dict | None, 
     else by position. ``index`` is the recorded cell's, or the reproduced one's for a cell only it has."""
     left, right = _author_cells(recorded), _author_cells(reproduced)
     left_ids, right_ids = [cell.get("id") for cell in left], [cell.get("id") for cell in right]
-    distinct = all(left_ids) and all(right_ids) and len(set(left_ids)) == len(left_ids) and len(set(right_ids)) == len(right_ids)
+    distinct = (
+        all(left_ids)
+        and all(right_ids)
+        and len(set(left_ids)) == len(left_ids)
+        and len(set(right_ids)) == len(right_ids)
+    )
     if not distinct:
         pairs = [(index, _at(left, index), _at(right, index)) for index in range(max(len(left), len(right)))]
     else:
@@ -309,7 +362,12 @@ def _pair_cells(recorded: Any, reproduced: Any) -> list[tuple[int, dict | None, 
         pairs, paired, following = [], set(), 0
         for index, cell in enumerate(left):
             position = positions.get(cell["id"])
-            if position is None and following < len(right) and right_ids[following] not in known and following not in paired:
+            if (
+                position is None
+                and following < len(right)
+                and right_ids[following] not in known
+                and following not in paired
+            ):
                 position = following
             if position is not None:
                 paired.add(position)
@@ -348,10 +406,15 @@ def _joined(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _compare_cell(index: int, left: dict | None, right: dict | None, masker: _Masker, settings: OutputSettings, tags: set) -> list[dict]:
+def _compare_cell(
+    index: int, left: dict | None, right: dict | None, masker: _Masker, settings: OutputSettings, tags: set
+) -> list[dict]:
     ours, theirs = _outputs(left), _outputs(right)
     if set(_tags(left)) & tags or set(_tags(right)) & tags:
-        return [{"cell": index, "output": position, "kind": _kind(output), "verdict": VOLATILE} for position, output in (ours or theirs)]
+        return [
+            {"cell": index, "output": position, "kind": _kind(output), "verdict": VOLATILE}
+            for position, output in (ours or theirs)
+        ]
     results = []
     for position in range(max(len(ours), len(theirs))):
         if position >= len(theirs):
@@ -362,7 +425,11 @@ def _compare_cell(index: int, left: dict | None, right: dict | None, masker: _Ma
             result = _one_sided(index, output_index, output, masker, EXTRA)
         else:
             output_index, output = ours[position]
-            result = {"cell": index, "output": output_index, **_compare_output(output, theirs[position][1], masker, settings)}
+            result = {
+                "cell": index,
+                "output": output_index,
+                **_compare_output(output, theirs[position][1], masker, settings),
+            }
         if left is None or right is None:
             result["only_in"] = _only_in(left)
         if "first" in result:
@@ -482,10 +549,18 @@ def _compare_output(left: dict, right: dict, masker: _Masker, settings: OutputSe
     kind = _kind(left)
     display = ("display_data", "execute_result")
     if left_type != right_type and not (left_type in display and right_type in display):
-        return {"kind": kind, "verdict": DIFFERENT, "first": f"the recorded run showed {_describe(left)}, the rerun {_describe(right)}"}
+        return {
+            "kind": kind,
+            "verdict": DIFFERENT,
+            "first": f"the recorded run showed {_describe(left)}, the rerun {_describe(right)}",
+        }
     if left_type == "stream":
         if left.get("name") != right.get("name"):
-            return {"kind": kind, "verdict": DIFFERENT, "first": f"recorded on {left.get('name')}, the rerun on {right.get('name')}"}
+            return {
+                "kind": kind,
+                "verdict": DIFFERENT,
+                "first": f"recorded on {left.get('name')}, the rerun on {right.get('name')}",
+            }
         return _compare_texts(kind, _joined(left.get("text", "")), _joined(right.get("text", "")), masker, settings)
     if left_type == "error":
         ours = f"{left.get('ename', '')}: {_joined(left.get('evalue', ''))}"
@@ -510,13 +585,17 @@ def _compare_bundles(left: dict, right: dict, masker: _Masker, settings: OutputS
         return {"kind": kind, **_compare_html_tables(_joined(ours), _joined(theirs), masker, settings)}
     if kind == "json":
         return {"kind": kind, **_compare_json_values(ours, theirs, masker, settings)}
-    return _compare_texts(kind, _joined(ours), _joined(theirs), masker, settings, for_html=mime in ("text/html", "image/svg+xml"))
+    return _compare_texts(
+        kind, _joined(ours), _joined(theirs), masker, settings, for_html=mime in ("text/html", "image/svg+xml")
+    )
 
 
 # --- text ------------------------------------------------------------------------------------------
 
 
-def _compare_texts(kind: str, left: str, right: str, masker: _Masker, settings: OutputSettings, for_html: bool = False) -> dict:
+def _compare_texts(
+    kind: str, left: str, right: str, masker: _Masker, settings: OutputSettings, for_html: bool = False
+) -> dict:
     ours, left_masked = masker.text(left, for_html)
     theirs, right_masked = masker.text(right, for_html)
     masked = left_masked or right_masked
@@ -569,7 +648,9 @@ def _same_words(one: str, other: str) -> bool:
 
 def _first_difference(one: str, other: str) -> tuple[int, int]:
     """(lines before, character in its line) of the first character that differs."""
-    position = next((at for at, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), min(len(one), len(other)))
+    position = next(
+        (at for at, (a, b) in enumerate(zip(one, other, strict=False)) if a != b), min(len(one), len(other))
+    )
     return one.count("\n", 0, position), position - (one.rfind("\n", 0, position) + 1)
 
 
@@ -591,7 +672,11 @@ def _window(text: str, column: int) -> str:
     if len(text) <= _LONGEST_SHOWN:
         return text
     start = max(0, min(column - _LONGEST_SHOWN // 3, len(text) - _LONGEST_SHOWN))
-    return ("…" if start else "") + text[start : start + _LONGEST_SHOWN] + ("…" if start + _LONGEST_SHOWN < len(text) else "")
+    return (
+        ("…" if start else "")
+        + text[start : start + _LONGEST_SHOWN]
+        + ("…" if start + _LONGEST_SHOWN < len(text) else "")
+    )
 
 
 def _quoted(text: str | None) -> str:
@@ -632,7 +717,12 @@ class _TableParser(HTMLParser):
                 if table["row"] is None:
                     table["row"] = []
                 spans = dict(attrs)
-                table["cell"] = {"header": tag == "th", "text": [], "rowspan": _span(spans.get("rowspan")), "colspan": _span(spans.get("colspan"))}
+                table["cell"] = {
+                    "header": tag == "th",
+                    "text": [],
+                    "rowspan": _span(spans.get("rowspan")),
+                    "colspan": _span(spans.get("colspan")),
+                }
 
     def handle_endtag(self, tag):
         if tag in ("style", "script"):
@@ -734,18 +824,28 @@ def _table_difference(left: list, right: list, settings: OutputSettings) -> dict
                 if text is None:
                     continue
                 if _is_header_row(row):
-                    return {"first": f"{name}column header {column}: {_cell_values(cell[1], other_cell[1], text, quoted=True)}"}
+                    return {
+                        "first": f"{name}column header {column}: {_cell_values(cell[1], other_cell[1], text, quoted=True)}"
+                    }
                 if cell[0]:  # the row's label itself
-                    return {"first": f"{name}row {body}: {_cell_values(cell[1], other_cell[1], text, quoted=True)}", "row": body}
+                    return {
+                        "first": f"{name}row {body}: {_cell_values(cell[1], other_cell[1], text, quoted=True)}",
+                        "row": body,
+                    }
                 row_label, column_label = _row_label(row, body), _column_label(headers, column)
                 found = {"row": row_label, "column": column_label, "recorded": cell[1], "reproduced": other_cell[1]}
-                return {"first": f"{name}row {row_label!r}, column {column_label!r}: {_cell_values(cell[1], other_cell[1], text)}", **found}
+                return {
+                    "first": f"{name}row {row_label!r}, column {column_label!r}: {_cell_values(cell[1], other_cell[1], text)}",
+                    **found,
+                }
             if len(row) != len(other_row):
                 return {"first": f"{name}row {_row_label(row, body)!r}: {len(row)} cells != {len(other_row)}"}
             body += not _is_header_row(row)
         shape, other_shape = _shape(ours), _shape(theirs)
         if shape != other_shape:
-            return {"first": f"{name}{shape[0]} rows x {shape[1]} columns != {other_shape[0]} rows x {other_shape[1]} columns"}
+            return {
+                "first": f"{name}{shape[0]} rows x {shape[1]} columns != {other_shape[0]} rows x {other_shape[1]} columns"
+            }
     return None
 
 
@@ -794,7 +894,9 @@ def _compare_json_values(left: Any, right: Any, masker: _Masker, settings: Outpu
     return result
 
 
-def _json_difference(left: Any, right: Any, pointer: str, masker: _Masker, settings: OutputSettings, masked: list) -> str | None:
+def _json_difference(
+    left: Any, right: Any, pointer: str, masker: _Masker, settings: OutputSettings, masked: list
+) -> str | None:
     where = pointer or "/"
     if isinstance(left, dict) and isinstance(right, dict):
         for key in left:
@@ -812,8 +914,15 @@ def _json_difference(left: Any, right: Any, pointer: str, masker: _Masker, setti
                 return found
         return None if len(left) == len(right) else f"{where}: {len(left)} items != {len(right)}"
     numbers = (int, float)
-    if isinstance(left, numbers) and isinstance(right, numbers) and not isinstance(left, bool) and not isinstance(right, bool):
-        return None if left == right or _close(float(left), float(right), settings) else f"{where}: {left!r} != {right!r}"
+    if (
+        isinstance(left, numbers)
+        and isinstance(right, numbers)
+        and not isinstance(left, bool)
+        and not isinstance(right, bool)
+    ):
+        return (
+            None if left == right or _close(float(left), float(right), settings) else f"{where}: {left!r} != {right!r}"
+        )
     if isinstance(left, str) and isinstance(right, str):
         ours, one_masked = masker.text(left)
         theirs, other_masked = masker.text(right)
@@ -839,11 +948,18 @@ def _compare_images(left: str, right: str, settings: OutputSettings) -> dict:
     except ValueError as error:
         return {"verdict": DIFFERENT, "first": f"the rerun's image cannot be read ({error})"}
     if ours.shape != theirs.shape:
-        return {"verdict": DIFFERENT, "first": f"size {ours.shape[1]}x{ours.shape[0]} != {theirs.shape[1]}x{theirs.shape[0]}"}
+        return {
+            "verdict": DIFFERENT,
+            "first": f"size {ours.shape[1]}x{ours.shape[0]} != {theirs.shape[1]}x{theirs.shape[0]}",
+        }
     similarity = round(_similarity(ours, theirs), 4)
     if similarity >= settings.image_similarity:
         return {"verdict": SAME, "similarity": similarity}
-    return {"verdict": DIFFERENT, "similarity": similarity, "first": f"SSIM {similarity:.4f} < {settings.image_similarity} (the images differ)"}
+    return {
+        "verdict": DIFFERENT,
+        "similarity": similarity,
+        "first": f"SSIM {similarity:.4f} < {settings.image_similarity} (the images differ)",
+    }
 
 
 def _decoded_image(data: str):
@@ -912,12 +1028,23 @@ def differences_html(comparison: dict, recorded: Any, reproduced: Any) -> str:
         return ""
     settings = OutputSettings(masks=tuple(tuple(mask) for mask in (comparison.get("settings") or {}).get("masks", ())))
     masker = _Masker(settings)
-    pairs = {(index, None if left and right else _only_in(left)): (left, right) for index, left, right in _pair_cells(recorded, reproduced)}
+    pairs = {
+        (index, None if left and right else _only_in(left)): (left, right)
+        for index, left, right in _pair_cells(recorded, reproduced)
+    }
     parts = ['<div class="reef-nbdiff">', _STYLE]
     for index, only_in in dict.fromkeys((difference["cell"], difference.get("only_in")) for difference in differences):
         left, right = pairs.get((index, only_in), (None, None))
-        firsts = [difference["first"] for difference in differences if (difference["cell"], difference.get("only_in")) == (index, only_in)]
-        anchor, title = (f"{index}", f"cell {index}") if only_in is None else (f"{index}-{only_in[:5]}", f"cell {index} (only in the {only_in} notebook)")
+        firsts = [
+            difference["first"]
+            for difference in differences
+            if (difference["cell"], difference.get("only_in")) == (index, only_in)
+        ]
+        anchor, title = (
+            (f"{index}", f"cell {index}")
+            if only_in is None
+            else (f"{index}-{only_in[:5]}", f"cell {index} (only in the {only_in} notebook)")
+        )
         parts.append(f'<section id="reef-nbdiff-cell-{anchor}"><h4>{html.escape(title)}</h4><ul>')
         parts += [f"<li>{html.escape(first)}</li>" for first in firsts]
         parts.append("</ul>")
@@ -939,17 +1066,30 @@ def _diff_cell(cell: dict | None, masker: _Masker) -> Any:
 
     outputs = []
     for _, output in _outputs(cell):
-        output = {key: value for key, value in output.items() if key not in ("metadata", "execution_count", "traceback")}
+        output = {
+            key: value for key, value in output.items() if key not in ("metadata", "execution_count", "traceback")
+        }
         if "text" in output:
             output["text"] = masker.text(_joined(output["text"]))[0]
         if "data" in output:
-            output["data"] = {mime: _masked_view(mime, value, masker) for mime, value in output["data"].items() if mime != WIDGET_MIME}
+            output["data"] = {
+                mime: _masked_view(mime, value, masker) for mime, value in output["data"].items() if mime != WIDGET_MIME
+            }
         outputs.append(output)
-    return nbformat.from_dict({"cell_type": cell.get("cell_type", "code"), "metadata": {}, "source": _joined(cell.get("source", "")), "outputs": outputs})
+    return nbformat.from_dict(
+        {
+            "cell_type": cell.get("cell_type", "code"),
+            "metadata": {},
+            "source": _joined(cell.get("source", "")),
+            "outputs": outputs,
+        }
+    )
 
 
 def _masked_view(mime: str, value: Any, masker: _Masker) -> Any:
-    if isinstance(value, (dict, list)) and not (isinstance(value, list) and all(isinstance(part, str) for part in value)):
+    if isinstance(value, (dict, list)) and not (
+        isinstance(value, list) and all(isinstance(part, str) for part in value)
+    ):
         return value
     text = _joined(value)
     if mime in IMAGE_MIMES:
@@ -969,7 +1109,9 @@ def _nbdime_text(left: Any, right: Any, index: int) -> str:
     out = io.StringIO()
     config = PrettyPrintConfig(out=out, include=_Include(), use_git=False, use_diff=False, use_color=False)
     if left is None or right is None:  # a cell only one notebook has
-        pretty_print_diff({index: left}, [op_remove(index)] if right is None else [op_add(index, right)], "/cells", config)
+        pretty_print_diff(
+            {index: left}, [op_remove(index)] if right is None else [op_add(index, right)], "/cells", config
+        )
         return out.getvalue()
     entries = []
     source = diff_item_at_path(left.source, right.source, "/cells/*/source")
@@ -1002,7 +1144,11 @@ def _diff_lines_html(text: str) -> str:
         while removed < len(lines) and lines[removed].startswith("-  "):
             removed += 1
         first_added = removed
-        while removed > number and first_added < len(lines) and (not lines[first_added] or lines[first_added].startswith("## inserted")):
+        while (
+            removed > number
+            and first_added < len(lines)
+            and (not lines[first_added] or lines[first_added].startswith("## inserted"))
+        ):
             first_added += 1  # a deleted output, then the one inserted in its place
         added = first_added
         while added < len(lines) and lines[added].startswith("+  "):
@@ -1044,7 +1190,9 @@ def _images_html(left: dict | None, right: dict | None) -> list[str]:
             continue
         for label, image in (("recorded", one), ("rerun", other)):
             if image is not None and len(image[1]) <= _LARGEST_IMAGE_SHOWN:
-                shown.append(f'<figure><img alt="{label}" src="data:{image[0]};base64,{html.escape(image[1])}"><figcaption>{label}</figcaption></figure>')
+                shown.append(
+                    f'<figure><img alt="{label}" src="data:{image[0]};base64,{html.escape(image[1])}"><figcaption>{label}</figcaption></figure>'
+                )
     return shown
 
 

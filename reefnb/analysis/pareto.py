@@ -47,7 +47,9 @@ def normalise_objectives(frame: pandas.DataFrame, objectives: Mapping[str, str])
             try:
                 values.astype(float)
             except (TypeError, ValueError):
-                raise ReefError(f"objective '{column}' is not numeric (metric columns: {_metric_columns(frame)})") from None
+                raise ReefError(
+                    f"objective '{column}' is not numeric (metric columns: {_metric_columns(frame)})"
+                ) from None
         resolved[column] = direction
     return resolved
 
@@ -174,7 +176,9 @@ def dominators(frame: pandas.DataFrame, run_id: str, objectives: Mapping[str, st
     costs = values * signs  # everything minimised
     target = costs[frame.index.get_loc(matches[0])]
     if np.isnan(target).any():
-        raise ReefError(f"run '{run_id}' has no value for {', '.join(c for c, v in zip(columns, target, strict=True) if np.isnan(v))}")
+        raise ReefError(
+            f"run '{run_id}' has no value for {', '.join(c for c, v in zip(columns, target, strict=True) if np.isnan(v))}"
+        )
     better_or_equal = (costs <= target).all(axis=1)
     strictly = (costs < target).any(axis=1)
     dominating = better_or_equal & strictly
@@ -228,7 +232,9 @@ def _front(costs: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if dimensions == 1:
         return np.flatnonzero(costs[:, 0] == costs[:, 0].min())
-    if count > PREFILTER_FROM and dimensions == 2:  # bins of the first objective thin any shape in O(n), wide fronts too
+    if (
+        count > PREFILTER_FROM and dimensions == 2
+    ):  # bins of the first objective thin any shape in O(n), wide fronts too
         candidates = _binned_2d(costs[:, 0], costs[:, 1])
         if len(candidates) < count:
             return candidates[_front_pivoted(costs[candidates])]
@@ -240,7 +246,9 @@ def _front_pivoted(costs: np.ndarray) -> np.ndarray:
     count, dimensions = costs.shape
     if count > PREFILTER_FROM:
         candidates = _prefilter(costs)
-        if dimensions == 2 and len(candidates) > count // 2:  # a wide front: another prefilter round would thin it as little
+        if (
+            dimensions == 2 and len(candidates) > count // 2
+        ):  # a wide front: another prefilter round would thin it as little
             return candidates[_front_2d(costs[candidates, 0], costs[candidates, 1])]
         if len(candidates) > count // 2:
             return candidates[_exact_front(costs[candidates])]
@@ -280,14 +288,21 @@ def _prefilter(costs: np.ndarray) -> np.ndarray:
         return keep  # a wide front (anti-correlated data): more pivots would cost more than the 2-D sweep they save
     # more pivots, found among the survivors: each objective's best, and the rows nearest the ideal
     # point when one objective weighs double (they sit in the middle of the front's other parts)
-    with np.errstate(invalid="ignore"):  # inf * 0 where a column has infinities: a NaN, then the first such row is the pivot
-        pivots = pivots + [int(keep[np.argmin(scaled[keep] + column[keep] * scale)]) for column, scale in zip(columns, scales, strict=True)]
+    with np.errstate(
+        invalid="ignore"
+    ):  # inf * 0 where a column has infinities: a NaN, then the first such row is the pivot
+        pivots = pivots + [
+            int(keep[np.argmin(scaled[keep] + column[keep] * scale)])
+            for column, scale in zip(columns, scales, strict=True)
+        ]
     for pivot in dict.fromkeys(pivots):
         keep = _beaten_by([column[keep] for column in columns], costs[pivot], keep, scaled[keep], scaled[pivot])
     return keep
 
 
-def _beaten_by(columns: list[np.ndarray], pivot: np.ndarray, indices: np.ndarray, scaled: np.ndarray, pivot_scaled: float) -> np.ndarray:
+def _beaten_by(
+    columns: list[np.ndarray], pivot: np.ndarray, indices: np.ndarray, scaled: np.ndarray, pivot_scaled: float
+) -> np.ndarray:
     """The indices whose row the pivot row does not dominate, as far as one cheap pass tells: the pivot is at
     most the row everywhere and its scaled sum is below the row's (equal rows have equal sums, so such a row
     differs somewhere). Rows whose sums tie by rounding are kept for the exact pass; so are equal rows."""
@@ -346,7 +361,9 @@ def _front_2d(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     group_minimum = np.minimum.reduceat(second, starts)
     before = np.r_[np.inf, np.minimum.accumulate(group_minimum)[:-1]]
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(first)]))
-    keep = (second == group_minimum[group]) & ((second < before[group]) | (group == 0))  # the first group has nothing before it, even at +inf
+    keep = (second == group_minimum[group]) & (
+        (second < before[group]) | (group == 0)
+    )  # the first group has nothing before it, even at +inf
     return np.sort(order[keep])
 
 
@@ -364,7 +381,10 @@ def _front_3d(costs: np.ndarray) -> np.ndarray:
     second, third = costs[:, 1], costs[:, 2]
     stair_second, stair_third = np.empty(0), np.empty(0)
     front: list[np.ndarray] = []
-    start, size = 0, min(64, SWEEP_BLOCK)  # small blocks first: the first is compared within itself with no staircase to thin it
+    start, size = (
+        0,
+        min(64, SWEEP_BLOCK),
+    )  # small blocks first: the first is compared within itself with no staircase to thin it
     while start < len(order):
         cut = int(np.searchsorted(boundaries, start + size))
         size = min(2 * size, SWEEP_BLOCK)
@@ -372,7 +392,9 @@ def _front_3d(costs: np.ndarray) -> np.ndarray:
         block = order[start:end]
         start = end
         if len(stair_second):
-            below = np.searchsorted(stair_second, second[block], side="right") - 1  # last staircase row with second <= the row's
+            below = (
+                np.searchsorted(stair_second, second[block], side="right") - 1
+            )  # last staircase row with second <= the row's
             block = block[(below < 0) | (stair_third[np.maximum(below, 0)] > third[block])]
         if len(block) > 1:
             block = block[~_dominated_by_values(costs[block], costs[block])]
@@ -428,7 +450,9 @@ def _front_skyline(ranks: np.ndarray) -> np.ndarray:
     return np.sort(order[np.concatenate(front)])
 
 
-def _dominated_by(dominator_values: np.ndarray, dominator_sums: np.ndarray, candidates: np.ndarray, candidate_sums: np.ndarray) -> np.ndarray:
+def _dominated_by(
+    dominator_values: np.ndarray, dominator_sums: np.ndarray, candidates: np.ndarray, candidate_sums: np.ndarray
+) -> np.ndarray:
     """For each candidate, whether some dominator row dominates it. On ranks, "at most everywhere and
     not equal" is "at most everywhere and a smaller sum", which saves a pass."""
     dominated = np.zeros(len(candidates), dtype=bool)

@@ -38,9 +38,16 @@ MAX_POINTS = 4_000  # rows sent to the browser, frontier included (Altair's limi
 DETAIL_ROWS = 12
 SAVE_FORMATS = (".html", ".png", ".svg", ".json")
 REFERENCE_DETAILS = ("dataset", "images", "model", "input_size")  # what a reference row was measured on
-REFERENCE_NAME = ("round", "system", "param.scenario", "scenario")  # what a reference point is labelled with, where the table has them
+REFERENCE_NAME = (
+    "round",
+    "system",
+    "param.scenario",
+    "scenario",
+)  # what a reference point is labelled with, where the table has them
 LABEL_FONT_SIZE = 10
-LABEL_CHARACTER_WIDTH = 6.2  # pixels, a generous average of a 10 px sans-serif font: a label's box is estimated, not measured
+LABEL_CHARACTER_WIDTH = (
+    6.2  # pixels, a generous average of a 10 px sans-serif font: a label's box is estimated, not measured
+)
 MARK_RADIUS = 7  # pixels: a reference diamond of size 140
 
 
@@ -119,7 +126,21 @@ def pareto_chart(
     Tooltips show ``tooltip`` (default: run_id, the axes, colour, every param.* and env.name).
     """
     options = _ChartOptions(
-        directions, color, log_x, log_y, reference, tooltip, detail_columns, title, max_points, width, height, detail, metrics, zoom, dataset
+        directions,
+        color,
+        log_x,
+        log_y,
+        reference,
+        tooltip,
+        detail_columns,
+        title,
+        max_points,
+        width,
+        height,
+        detail,
+        metrics,
+        zoom,
+        dataset,
     )
     return _drawn_chart(_chart_runs(frame, x, y, options), options)
 
@@ -128,14 +149,21 @@ def _chart_runs(frame: pandas.DataFrame, x: str, y: str, options: _ChartOptions)
     """The rows to draw (frontier, then a sample of the rest), the axes as objectives, the columns shown."""
     recorded = recorded_meaning(frame)
     given = options.metrics or {}
-    metrics = {**recorded, **{name: {**recorded.get(name, {}), **spec} for name, spec in given.items() if isinstance(spec, Mapping)}}
+    metrics = {
+        **recorded,
+        **{name: {**recorded.get(name, {}), **spec} for name, spec in given.items() if isinstance(spec, Mapping)},
+    }
     objectives, assumed = _chart_objectives(frame, x, y, options.directions, metrics)
     x, y = list(objectives)
     frame = frame.assign(**{column: _numeric(frame[column]) for column in (x, y)})
     color, dataset = _shown_column(frame, options.color), _shown_column(frame, options.dataset)
     units = {
         **frame.attrs.get("units", {}),
-        **{f"metric.{name}": spec["unit"] for name, spec in metrics.items() if isinstance(spec, Mapping) and spec.get("unit")},
+        **{
+            f"metric.{name}": spec["unit"]
+            for name, spec in metrics.items()
+            if isinstance(spec, Mapping) and spec.get("unit")
+        },
     }
     drawn, total = drawn_rows(frame, objectives, options.max_points)
     tooltip = list(options.tooltip) if options.tooltip is not None else _default_tooltip(frame, x, y, color)
@@ -145,7 +173,9 @@ def _chart_runs(frame: pandas.DataFrame, x: str, y: str, options: _ChartOptions)
     data = _json_safe(data.sort_values(["on_front", x], ascending=[False, objectives[x] == "min"], kind="stable"))
     reference = options.reference
     references = reference if reference is not None and len(reference) and x in reference and y in reference else None
-    return _ChartRuns(data, references, x, y, objectives, assumed, total, metrics, units, color, dataset, tooltip, columns)
+    return _ChartRuns(
+        data, references, x, y, objectives, assumed, total, metrics, units, color, dataset, tooltip, columns
+    )
 
 
 def _shown_column(frame: pandas.DataFrame, column: str | None) -> str | None:
@@ -161,7 +191,9 @@ def _drawn_chart(runs: _ChartRuns, options: _ChartOptions) -> altair.VConcatChar
 
     data, x, y = runs.data, runs.x, runs.y
     brush = alt.selection_interval(name="brush")
-    click = alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
+    click = (
+        alt.selection_point(name="click", fields=["run_id"], on="click", clear="dblclick") if "run_id" in data else None
+    )
     encoding: dict[str, Any] = {
         "x": _chart_axis(runs, x, options.log_x, alt.X),
         "y": _chart_axis(runs, y, options.log_y, alt.Y),
@@ -210,7 +242,9 @@ def _chart_objectives(
         goal = metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else None
         if goal in ("min", "max") and not {given, column, column.removeprefix("metric.")} & set(directions):
             directions[given] = directions[column] = goal
-    assumed = [column for column in named if column not in directions and column.removeprefix("metric.") not in directions]
+    assumed = [
+        column for column in named if column not in directions and column.removeprefix("metric.") not in directions
+    ]
     return normalise_objectives(frame, {x: directions.get(x, "min"), y: directions.get(y, "min")}), assumed
 
 
@@ -220,7 +254,14 @@ def _run_layers(data: pandas.DataFrame, x: str, y: str, encoding: dict[str, Any]
 
     brush = selections[0]
     wheel = (
-        [alt.selection_interval(name="zoom", bind="scales", zoom="wheel!", translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!")]
+        [
+            alt.selection_interval(
+                name="zoom",
+                bind="scales",
+                zoom="wheel!",
+                translate="[mousedown[event.shiftKey], window:mouseup] > window:mousemove!",
+            )
+        ]
         if zoom
         else []
     )
@@ -250,7 +291,9 @@ def _reference_layers(runs: _ChartRuns, options: _ChartOptions) -> list:
         return []
     import altair as alt
 
-    columns = [c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *runs.tooltip]) if c in references]
+    columns = [
+        c for c in dict.fromkeys(["run_id", "label", x, y, *REFERENCE_DETAILS, *runs.tooltip]) if c in references
+    ]
     ref = references[columns].assign(**{x: _numeric(references[x]), y: _numeric(references[y])}).dropna(subset=[x, y])
     if ref.empty:
         return []
@@ -261,7 +304,14 @@ def _reference_layers(runs: _ChartRuns, options: _ChartOptions) -> list:
     )
     names = reference_names(references.loc[ref.index])
     places = label_places(list(zip(ref[x], ref[y], strict=True)), names, scales)
-    ref = _json_safe(ref.assign(reference_name=names, label_x=[p[0] for p in places], label_y=[p[1] for p in places], end_x=[p[2] for p in places]))
+    ref = _json_safe(
+        ref.assign(
+            reference_name=names,
+            label_x=[p[0] for p in places],
+            label_y=[p[1] for p in places],
+            end_x=[p[2] for p in places],
+        )
+    )
     position = {"x": alt.X(f"{_field(x)}:Q"), "y": alt.Y(f"{_field(y)}:Q")}
     at_label = {"x": alt.X("label_x:Q"), "y": alt.Y("label_y:Q")}
     return [
@@ -269,7 +319,9 @@ def _reference_layers(runs: _ChartRuns, options: _ChartOptions) -> list:
         alt.Chart(ref)
         .mark_point(shape="diamond", size=140, filled=True, color="black")
         .encode(**position, tooltip=[alt.Tooltip(f"{_field(c)}:{_type(ref[c])}", title=c) for c in columns]),
-        alt.Chart(ref).mark_text(align="left", baseline="middle", fontSize=LABEL_FONT_SIZE, color="#222").encode(**at_label, text="reference_name:N"),
+        alt.Chart(ref)
+        .mark_text(align="left", baseline="middle", fontSize=LABEL_FONT_SIZE, color="#222")
+        .encode(**at_label, text="reference_name:N"),
     ]
 
 
@@ -284,7 +336,11 @@ class _Axis:
 
     def pixel(self, value: float) -> float:
         low, high = self.domain or (value - 1, value + 1)
-        share = (math.log(value / low) / math.log(high / low)) if self.log and value > 0 else (value - low) / ((high - low) or 1)
+        share = (
+            (math.log(value / low) / math.log(high / low))
+            if self.log and value > 0
+            else (value - low) / ((high - low) or 1)
+        )
         return self.length * (1 - share if self.upwards else share)
 
     def value(self, pixel: float) -> float:
@@ -299,12 +355,18 @@ def reference_names(references: pandas.DataFrame) -> list[str]:
     parts = [column for column in REFERENCE_NAME if column in references]
     names = []
     for _, row in references.iterrows():
-        words = [str(row[column]).strip() for column in parts if row[column] is not None and row[column] == row[column] and str(row[column]).strip()]
+        words = [
+            str(row[column]).strip()
+            for column in parts
+            if row[column] is not None and row[column] == row[column] and str(row[column]).strip()
+        ]
         names.append(" ".join(words) or str(row.get("label", "")))
     return names
 
 
-def label_places(points: list[tuple[float, float]], names: list[str], scales: tuple[_Axis, _Axis]) -> list[tuple[float, float, float]]:
+def label_places(
+    points: list[tuple[float, float]], names: list[str], scales: tuple[_Axis, _Axis]
+) -> list[tuple[float, float, float]]:
     """Where each point's label goes (data units: its left end's x, its middle's y, and the x where the line from the
     point ends): beside the point, right of it when it fits, else left; moved up or down by a line at a time until it
     overlaps no label placed before and no other point. Sizes are estimated from the font (no browser here)."""
@@ -338,20 +400,36 @@ def _subtitle(data: pandas.DataFrame, total: int, assumed: list[str]) -> str:
     if len(data) < total:
         subtitle += f"; showing the frontier and a sample of {len(data) - on_front} others"
     if assumed:
-        subtitle += "; no goal declared for " + " and ".join(c.removeprefix("metric.") for c in assumed) + ": lower is better assumed"
+        subtitle += (
+            "; no goal declared for "
+            + " and ".join(c.removeprefix("metric.") for c in assumed)
+            + ": lower is better assumed"
+        )
     return subtitle
 
 
-def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: Any = None, rows: int = DETAIL_ROWS) -> altair.VConcatChart:
+def detail_table(
+    data: pandas.DataFrame, columns: list[str], brush: Any, click: Any = None, rows: int = DETAIL_ROWS
+) -> altair.VConcatChart:
     """A text table of the runs inside the brush and the clicked run, first ``rows`` of them: empty, with a hint in
     its place, while nothing is selected. Numbers in decimal notation (10,000, not 1e+4)."""
     import altair as alt
 
-    selected = [{"param": brush.name, "empty": False}, *([{"param": click.name, "empty": False}] if click is not None else [])]
-    base = alt.Chart(data).transform_filter({"or": selected}).transform_window(row="row_number()").transform_filter(f"datum.row <= {rows}")
+    selected = [
+        {"param": brush.name, "empty": False},
+        *([{"param": click.name, "empty": False}] if click is not None else []),
+    ]
+    base = (
+        alt.Chart(data)
+        .transform_filter({"or": selected})
+        .transform_window(row="row_number()")
+        .transform_filter(f"datum.row <= {rows}")
+    )
     stores = " && ".join(f"!length(data('{selection['param']}_store'))" for selection in selected)
     hint = (
-        alt.Chart(alt.Data(values=[{"hint": "Nothing selected: drag across the chart or click a point to list runs here."}]))
+        alt.Chart(
+            alt.Data(values=[{"hint": "Nothing selected: drag across the chart or click a point to list runs here."}])
+        )
         .mark_text(align="left", baseline="middle", fontSize=11, fontStyle="italic", color="#666")
         .encode(text="hint:N", y=alt.value(7), x=alt.value(0))
         .transform_filter(stores)
@@ -368,10 +446,14 @@ def detail_table(data: pandas.DataFrame, columns: list[str], brush: Any, click: 
             .encode(y=alt.Y("row:O", axis=None), text=text)
             .properties(title=column.removeprefix("metric.").removeprefix("param."), width=110)
         )
-    return alt.vconcat(alt.hconcat(*cells), hint, spacing=2).properties(title="selected runs (drag to brush, click a point; double-click clears)")
+    return alt.vconcat(alt.hconcat(*cells), hint, spacing=2).properties(
+        title="selected runs (drag to brush, click a point; double-click clears)"
+    )
 
 
-def drawn_rows(frame: pandas.DataFrame, objectives: Mapping[str, str], max_points: int = MAX_POINTS) -> tuple[pandas.DataFrame, int]:
+def drawn_rows(
+    frame: pandas.DataFrame, objectives: Mapping[str, str], max_points: int = MAX_POINTS
+) -> tuple[pandas.DataFrame, int]:
     """The rows a chart sends: all of them with an ``on_front`` column, or past ``max_points`` the
     frontier plus an evenly drawn sample of the rest; and how many rows have values for the axes."""
     import pandas
@@ -458,7 +540,11 @@ def offline_page(title: str, body: str, specs: Mapping[str, dict], style: str = 
         "</head>",
         "<body>",
         body,
-        *([json_script("reef-chart-specs", _drawable(dict(specs)))] + [f"<script>{code}</script>" for code in scripts] if specs else []),
+        *(
+            [json_script("reef-chart-specs", _drawable(dict(specs)))] + [f"<script>{code}</script>" for code in scripts]
+            if specs
+            else []
+        ),
         "</body>",
         "</html>",
     ]
@@ -501,7 +587,9 @@ def chart_svg(chart: Any) -> str:
 
 def _default_tooltip(frame: pandas.DataFrame, x: str, y: str, color: str | None) -> list[str]:
     params = [c for c in frame.columns if str(c).startswith("param.")]
-    return list(dict.fromkeys(c for c in ["run_id", x, y, color, *params, "env.name", "env.cpu"] if c and c in frame.columns))
+    return list(
+        dict.fromkeys(c for c in ["run_id", x, y, color, *params, "env.name", "env.cpu"] if c and c in frame.columns)
+    )
 
 
 def _field(column: str) -> str:
@@ -547,7 +635,11 @@ def _scale(columns: list[pandas.Series], log: bool) -> Any:
     domain = _domain(columns, log)
     if domain is None:
         return alt.Scale(type="log") if log else alt.Scale(zero=False)
-    return alt.Scale(type="log", domain=list(domain), nice=False) if log else alt.Scale(zero=False, nice=False, domain=list(domain))
+    return (
+        alt.Scale(type="log", domain=list(domain), nice=False)
+        if log
+        else alt.Scale(zero=False, nice=False, domain=list(domain))
+    )
 
 
 def _axis_format(spec: Mapping) -> Any:

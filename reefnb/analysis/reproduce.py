@@ -124,13 +124,17 @@ def reproduce(
     solution = _open_source(source, package, trust, folder)
     originals = package_records(solution.path)
     try:
-        settings = OutputSettings.from_manifest(solution.data, solution.manifest_path)  # a bad mask stops here, before anything runs
+        settings = OutputSettings.from_manifest(
+            solution.data, solution.manifest_path
+        )  # a bad mask stops here, before anything runs
         provide_artifacts(solution, artifacts or {})
     except BaseException:
         if package and folder is None:  # nothing ran: the new reproduction folder goes
             shutil.rmtree(solution.path.parent, ignore_errors=True)
         raise
-    kernel, environment = _where(solution, env if env is not None else ("new" if package else None), pip_options, on_plan)
+    kernel, environment = _where(
+        solution, env if env is not None else ("new" if package else None), pip_options, on_plan
+    )
     expectations = _expectations(solution, workflow, profile, originals)
     missing_files = files_missing(originals, solution.path)
     for path in missing_files:
@@ -140,14 +144,20 @@ def reproduce(
     experiments = []
     for entry in expectations:
         chosen, parameters = entry.get("workflow", "run"), entry.get("parameters", {})
-        record = run(solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment)
+        record = run(
+            solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment
+        )
         experiment = _experiment(solution, entry, record, judging, originals)
         if missing_files:
             experiment["missing_files"] = missing_files
         experiments.append(experiment)
     result = _result(solution, source, tolerance_scale, missing_files, experiments)
     profiles = solution.data.get("profiles", {})
-    result["profile"] = None if profile is None else {"name": profile, **profiles[profile], "elapsed_minutes": round((time.monotonic() - started) / 60, 2)}
+    result["profile"] = (
+        None
+        if profile is None
+        else {"name": profile, **profiles[profile], "elapsed_minutes": round((time.monotonic() - started) / 60, 2)}
+    )
     json_path, html_path = _report_paths(Path(report) if report is not None else solution.path / REPORT_NAME)
     result["report"], result["html_report"] = str(json_path), str(html_path)
     write_text_atomically(html_path, report_html(result))
@@ -163,7 +173,9 @@ def _open_source(source: Path, package: bool, trust: bool, folder: str | Path | 
     if not package:
         return load_solution(source)
     if not trust:
-        raise ReefError(f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them")
+        raise ReefError(
+            f"{source}: a package's notebooks are code from elsewhere: read them, then pass --trust to run them"
+        )
     target = Path(folder) if folder is not None else _reproduction_folder()
     try:
         return load_solution(import_package(source, target))
@@ -177,7 +189,9 @@ def _expectations(solution: Any, workflow: str | None, profile: str | None, orig
     """The manifest's expectations in ``workflow`` and ``profile`` (every recorded run's when it declares none)."""
     profiles = solution.data.get("profiles", {})
     if profile is not None and profile not in profiles:
-        raise ReefError(f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})")
+        raise ReefError(
+            f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})"
+        )
     expectations = [
         entry
         for entry in solution.data.get("expected", [])
@@ -210,7 +224,9 @@ def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, ori
     for name, expected in sorted(entry["metrics"].items()):
         tolerance = expected.get("tolerance") or declared.get(name, {}).get("tolerance") or {}
         got = record["metrics"].get(name)
-        metrics[name] = judge(expected["value"], None if got is None else _decoded(got), tolerance, judging.tolerance_scale)
+        metrics[name] = judge(
+            expected["value"], None if got is None else _decoded(got), tolerance, judging.tolerance_scale
+        )
         metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
     exact = _same_run(originals, chosen, parameters)
     original = exact or _original(originals, chosen, parameters)
@@ -227,13 +243,18 @@ def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, ori
         "verdict": experiment_verdict(record["status"], metrics, outputs),
     }
     if record.get("error"):
-        experiment["error"] = {**record["error"], "cell_source": _first_line(solution, chosen, record["error"].get("cell_index"))}
+        experiment["error"] = {
+            **record["error"],
+            "cell_source": _first_line(solution, chosen, record["error"].get("cell_index")),
+        }
     if original is not None:
         inputs = input_differences(solution, record, original, outputs)
         if inputs:
             experiment["input_differences"] = inputs
         if experiment["verdict"] != REPRODUCED:  # beside every failure and every difference
-            experiment["environment_differences"] = environment_differences(original.get("environment") or {}, record.get("environment") or {})
+            experiment["environment_differences"] = environment_differences(
+                original.get("environment") or {}, record.get("environment") or {}
+            )
     if original is not None and timing_failed(metrics):  # what the machine did then and now (reefnb.runs.telemetry)
         changes = telemetry.differences(original.get("system"), record.get("system"))
         if changes:
@@ -297,7 +318,11 @@ def input_differences(solution: Any, record: dict, original: dict, outputs: dict
     # A parameter one record lacks took the notebook's default there, which an export may have rewritten (a path made
     # relative, an --external file's place): only values both runs were given are compared.
     before, after = original.get("parameters") or {}, record.get("parameters") or {}
-    changed = {name: [before[name], after[name]] for name in sorted(set(before) & set(after)) if not _same_parameter(before[name], after[name])}
+    changed = {
+        name: [before[name], after[name]]
+        for name in sorted(set(before) & set(after))
+        if not _same_parameter(before[name], after[name])
+    }
     if changed:
         differences["parameters"] = changed
     return differences
@@ -310,7 +335,9 @@ def _same_parameter(before: Any, after: Any) -> bool:
     return before == after
 
 
-def _result(solution: Any, source: Path, tolerance_scale: float, missing_files: list[str], experiments: list[dict]) -> dict:
+def _result(
+    solution: Any, source: Path, tolerance_scale: float, missing_files: list[str], experiments: list[dict]
+) -> dict:
     verdicts = [metric["verdict"] for experiment in experiments for metric in experiment["metrics"].values()]
     compared = [experiment["outputs"] for experiment in experiments if experiment.get("outputs")]
     outputs = {
@@ -325,7 +352,9 @@ def _result(solution: Any, source: Path, tolerance_scale: float, missing_files: 
         "tolerance_scale": tolerance_scale,
         "missing_files": missing_files,
         "experiments": experiments,
-        "counts": {verdict: verdicts.count(verdict) for verdict in (REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL)},
+        "counts": {
+            verdict: verdicts.count(verdict) for verdict in (REPRODUCED, NOT_REPRODUCED, MISSING, INFORMATIONAL)
+        },
         "outputs": outputs,
         "verdict": overall_verdict(experiments),
         "badges": _badges(experiments),
@@ -344,7 +373,9 @@ def overall_verdict(experiments: list[dict]) -> str:
     return REPRODUCED
 
 
-def _where(solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any) -> tuple[str | None, str | None]:
+def _where(
+    solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any
+) -> tuple[str | None, str | None]:
     """The (kernel, environment) the experiments run on, after making a ``new`` environment: the one its lock
     recorded (``reefnb.provision.install.install_recorded``). ``native`` keeps each notebook's language: a
     Python notebook runs on this python's kernel, another on its own kernel (``reefnb.provision.kernels``)."""
@@ -380,7 +411,9 @@ def runs_only_expectations(solution: Any, originals: list[dict]) -> list[dict]:
     expectations = []
     for name in solution.data.get("workflows", {}):
         recorded = [record for record in originals if record.get("workflow") == name]
-        expectations.append({"workflow": name, "parameters": recorded[-1].get("parameters", {}) if recorded else {}, "metrics": {}})
+        expectations.append(
+            {"workflow": name, "parameters": recorded[-1].get("parameters", {}) if recorded else {}, "metrics": {}}
+        )
     return expectations
 
 
@@ -411,7 +444,9 @@ def failure_lines(experiment: dict) -> list[str]:
     if error:
         where = ""
         if error.get("cell_index") is not None:
-            where = f" in cell {error['cell_index']}" + (f" (`{error['cell_source']}`)" if error.get("cell_source") else "")
+            where = f" in cell {error['cell_index']}" + (
+                f" (`{error['cell_source']}`)" if error.get("cell_source") else ""
+            )
         lines.append(f"  {experiment['status']}: {error.get('name')}: {error.get('message')}{where}")
     if experiment.get("missing_files") and experiment.get("verdict") != REPRODUCED:
         lines.append(f"  files the original run read, missing here: {', '.join(experiment['missing_files'])}")
@@ -487,7 +522,11 @@ def judge(expected: Any, got: Any, tolerance: dict, scale: float = 1.0) -> dict:
     difference = abs(got - expected)
     relative = difference / abs(expected) if expected else (0.0 if difference == 0 else math.inf)
     allowed = max(tolerance.get("abs", 0) * scale, tolerance.get("rel", 0) * scale * abs(expected))
-    same = (math.isnan(got) and math.isnan(expected)) if isinstance(got, float) and math.isnan(got) else difference <= allowed
+    same = (
+        (math.isnan(got) and math.isnan(expected))
+        if isinstance(got, float) and math.isnan(got)
+        else difference <= allowed
+    )
     verdict.update({"difference": difference, "relative_difference": relative if math.isfinite(relative) else None})
     return {**verdict, "verdict": REPRODUCED if same else NOT_REPRODUCED}
 
@@ -501,7 +540,12 @@ def timing_failed(metrics: dict[str, dict], informational_margin: float = 0.1) -
             return True
         expected, got = metric.get("expected"), metric.get("got")
         numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (expected, got))
-        if metric["verdict"] == INFORMATIONAL and numbers and expected and abs(got - expected) / abs(expected) > informational_margin:
+        if (
+            metric["verdict"] == INFORMATIONAL
+            and numbers
+            and expected
+            and abs(got - expected) / abs(expected) > informational_margin
+        ):
             return True
     return False
 
@@ -522,7 +566,11 @@ def environment_differences(original: dict, current: dict) -> dict:
         elif before != after and before is not None:
             differences[key] = [before, after]
     before, after = original.get("packages") or {}, current.get("packages") or {}
-    packages = {name: [before.get(name), after.get(name)] for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)}
+    packages = {
+        name: [before.get(name), after.get(name)]
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    }
     if packages:
         differences["packages"] = packages
     return differences
@@ -542,7 +590,9 @@ def report_lines(report: dict) -> list[str]:
         profile = report["profile"]
         planned = f", expected {profile['expected_minutes']} min" if profile.get("expected_minutes") else ""
         lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
-    lines.append(f"{report['solution']}: {report['verdict'].upper()} ({compared_text(report)}); report: {report['html_report']}")
+    lines.append(
+        f"{report['solution']}: {report['verdict'].upper()} ({compared_text(report)}); report: {report['html_report']}"
+    )
     return lines
 
 
@@ -550,10 +600,15 @@ def compared_text(report: dict) -> str:
     """How much was compared, e.g. ``3 metrics, 12 outputs compared, 2 volatile ignored``, and what did not agree."""
     counts, outputs = report["counts"], report.get("outputs") or {"compared": 0, "volatile": 0, "different": 0}
     judged = counts[REPRODUCED] + counts[NOT_REPRODUCED] + counts[MISSING]
-    parts = [f"{judged} metric{'s' if judged != 1 else ''}", f"{outputs['compared']} output{'s' if outputs['compared'] != 1 else ''} compared"]
+    parts = [
+        f"{judged} metric{'s' if judged != 1 else ''}",
+        f"{outputs['compared']} output{'s' if outputs['compared'] != 1 else ''} compared",
+    ]
     parts.append(f"{outputs['volatile']} volatile ignored")
     if counts[NOT_REPRODUCED] or counts[MISSING]:
-        parts.append(f"{counts[NOT_REPRODUCED]} metric{'s' if counts[NOT_REPRODUCED] != 1 else ''} not reproduced, {counts[MISSING]} missing")
+        parts.append(
+            f"{counts[NOT_REPRODUCED]} metric{'s' if counts[NOT_REPRODUCED] != 1 else ''} not reproduced, {counts[MISSING]} missing"
+        )
     if outputs["different"]:
         parts.append(f"{outputs['different']} output{'s' if outputs['different'] != 1 else ''} different")
     if counts[INFORMATIONAL]:
@@ -567,7 +622,9 @@ def compared_text(report: dict) -> str:
 def experiment_lines(experiment: dict) -> list[str]:
     """One experiment for people: its run and verdict, why it failed, its metrics and outputs, what differs."""
     parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
-    lines = [f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}: {experiment['verdict'].upper()}"]
+    lines = [
+        f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}: {experiment['verdict'].upper()}"
+    ]
     lines += failure_lines(experiment)
     for name, metric in experiment["metrics"].items():
         text = f"  {name}: {metric['verdict']}"
@@ -582,7 +639,9 @@ def experiment_lines(experiment: dict) -> list[str]:
     if experiment.get("files"):
         lines.append(comparison_line(experiment["files"]))
     if experiment.get("telemetry_differences"):
-        lines.append(f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}")
+        lines.append(
+            f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}"
+        )
     return lines
 
 
@@ -590,7 +649,9 @@ def output_lines(outputs: dict | None) -> list[str]:
     """The outputs compared, and each difference (cell, kind, the first thing that differs)."""
     if outputs is None:
         return ["  outputs: not compared (no recorded notebook to compare with)"]
-    lines = [f"  outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different"]
+    lines = [
+        f"  outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different"
+    ]
     for difference in outputs["differences"][:_SHOWN_DIFFERENCES]:
         lines.append(f"  output differs: {difference['first']}")
     if len(outputs["differences"]) > _SHOWN_DIFFERENCES:
@@ -648,7 +709,9 @@ def report_html(report: dict) -> str:
     parts.append("<h2>Experiments</h2>")
     for experiment in report["experiments"]:
         parts += _experiment_html(experiment)
-    parts.append(f'<p class="diff">Written by reef reproduce; the JSON report: <code>{html.escape(report.get("report") or "")}</code></p></body></html>')
+    parts.append(
+        f'<p class="diff">Written by reef reproduce; the JSON report: <code>{html.escape(report.get("report") or "")}</code></p></body></html>'
+    )
     return "\n".join(parts) + "\n"
 
 
@@ -664,7 +727,12 @@ def _report_heading(report: dict) -> list[str]:
         f"<p>Compared: {e(compared_text(report))}. Metrics: {counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, "
         f"{counts[MISSING]} missing, {counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. "
         f"Source: <code>{e(report['source'])}</code></p>",
-        "<p>" + ("".join(f'<span class="badge">{e(badge)}</span>' for badge in report["badges"]) or "No ACM badge is supported by this run.") + "</p>",
+        "<p>"
+        + (
+            "".join(f'<span class="badge">{e(badge)}</span>' for badge in report["badges"])
+            or "No ACM badge is supported by this run."
+        )
+        + "</p>",
     ]
     if report.get("profile"):
         profile = report["profile"]
@@ -678,7 +746,10 @@ def _claims_html(claims: list[dict]) -> list[str]:
     e = html.escape
     parts = ["<h2>Claims</h2><table><tr><th>claim</th><th>statement</th><th>verdict</th><th>metrics</th></tr>"]
     for claim in claims:
-        metrics = "<br>".join(f'{e(name)}: <span class="{_css(verdict)}">{e(verdict)}</span>' for name, verdict in claim["metrics"].items())
+        metrics = "<br>".join(
+            f'{e(name)}: <span class="{_css(verdict)}">{e(verdict)}</span>'
+            for name, verdict in claim["metrics"].items()
+        )
         where = f'<br><span class="diff">{e(claim["where"])}</span>' if claim.get("where") else ""
         parts.append(
             f"<tr><td>{e(claim['id'])}</td><td>{e(claim['statement'])}{where}</td>"
@@ -713,7 +784,11 @@ def _experiment_html(experiment: dict) -> list[str]:
     if experiment["metrics"]:
         parts.append("</table>")
     parts += _outputs_html(experiment.get("outputs")) + _inputs_html(experiment.get("input_differences") or {})
-    return parts + _environment_html(experiment.get("environment_differences") or {}) + _telemetry_html(experiment.get("telemetry_differences") or {})
+    return (
+        parts
+        + _environment_html(experiment.get("environment_differences") or {})
+        + _telemetry_html(experiment.get("telemetry_differences") or {})
+    )
 
 
 def _outputs_html(outputs: dict | None) -> list[str]:
@@ -721,9 +796,13 @@ def _outputs_html(outputs: dict | None) -> list[str]:
     if outputs is None:
         return ["<p>Outputs: not compared (no recorded notebook to compare with).</p>"]
     e = html.escape
-    parts = [f"<p>Outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different.</p>"]
+    parts = [
+        f"<p>Outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different.</p>"
+    ]
     if outputs["differences"]:
-        parts.append("<ul>" + "".join(f"<li>{e(difference['first'])}</li>" for difference in outputs["differences"]) + "</ul>")
+        parts.append(
+            "<ul>" + "".join(f"<li>{e(difference['first'])}</li>" for difference in outputs["differences"]) + "</ul>"
+        )
         parts.append(outputs.get("html") or "")
     return parts
 
@@ -735,7 +814,9 @@ def _inputs_html(inputs: dict) -> list[str]:
     e = html.escape
     parts = ["<p>What differs from the recorded run's inputs:</p><table><tr><th>input</th><th>difference</th></tr>"]
     if inputs.get("code_cells"):
-        parts.append(f"<tr><td>code cells {e(', '.join(map(str, inputs['code_cells'])))}</td><td>changed since the recorded run</td></tr>")
+        parts.append(
+            f"<tr><td>code cells {e(', '.join(map(str, inputs['code_cells'])))}</td><td>changed since the recorded run</td></tr>"
+        )
     if inputs.get("notebook"):
         parts.append(f"<tr><td>the notebook</td><td>{e(inputs['notebook'])}</td></tr>")
     for path, change in (inputs.get("files") or {}).items():
@@ -751,7 +832,9 @@ def _environment_html(differences: dict) -> list[str]:
     if not differences:
         return []
     e = html.escape
-    parts = ["<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>"]
+    parts = [
+        "<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>"
+    ]
     for key, change in differences.items():
         rows = change.items() if isinstance(change, dict) else [(key, change)]
         for name, (before, after) in ((name, pair) for name, pair in rows):
@@ -808,7 +891,9 @@ def _same_run(records: list[dict], workflow: str, parameters: dict) -> dict | No
 
 
 def _original(records: list[dict], workflow: str, parameters: dict) -> dict | None:
-    matching = [record for record in records if record.get("workflow") == workflow and record.get("parameters") == parameters]
+    matching = [
+        record for record in records if record.get("workflow") == workflow and record.get("parameters") == parameters
+    ]
     return matching[-1] if matching else (records[-1] if records else None)
 
 

@@ -36,4 +36,8 @@ def runs_series(run_ids, store: Any = None, limit: int = SERIES_CHART_RUNS):
             continue
         step = max(1, math.ceil(len(series) / SERIES_CHART_POINTS))
         frames.append(series.iloc[::step].assign(run_id=str(run_id)))
-    return pandas.concat(frames[::-1], ignore_index=True) if frames else pandas.DataFrame(columns=["run_id", *SERIES_COLUMNS])
+    return (
+        pandas.concat(frames[::-1], ignore_index=True)
+        if frames
+        else pandas.DataFrame(columns=["run_id", *SERIES_COLUMNS])
+    )

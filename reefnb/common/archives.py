@@ -41,7 +41,16 @@ except ImportError:  # a Python built without lzma: tarfile then refuses .tar.xz
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
 CHUNK_SIZE = 1 << 20
-_READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, zlib.error, _LZMAError, EOFError, ValueError)
+_READ_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    zlib.error,
+    _LZMAError,
+    EOFError,
+    ValueError,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,9 @@ class _Member:
         return "/".join(self.parts)
 
 
-def extract_archive(archive: Path | str, target: Path | str, limits: ArchiveLimits = LIMITS, *, executables: bool = True) -> ExtractedArchive:
+def extract_archive(
+    archive: Path | str, target: Path | str, limits: ArchiveLimits = LIMITS, *, executables: bool = True
+) -> ExtractedArchive:
     """Extract a zip or tar (.tar, .tar.gz/.tgz, .tar.bz2, .tar.xz) archive into the folder ``target``, safely.
 
     ``target`` is created when missing; the caller gives an empty folder (see the module's docstring). Files
@@ -102,7 +113,9 @@ def extract_archive(archive: Path | str, target: Path | str, limits: ArchiveLimi
             with tarfile.open(archive, "r:*") as tar:
                 members = _tar_members(archive, tar, limits)
                 checked = _check_members(archive, members, limits, budget)
-                digests = _write_members(archive, target, checked, lambda handle: _tar_stream(archive, tar, handle), budget, executables)
+                digests = _write_members(
+                    archive, target, checked, lambda handle: _tar_stream(archive, tar, handle), budget, executables
+                )
         else:
             raise ArchiveError(f"{archive}: not a zip or tar archive")
     except (*_READ_ERRORS, OSError) as error:
@@ -136,14 +149,18 @@ def is_tar(archive: Path) -> bool:
 def _zip_members(archive: Path, zipped: zipfile.ZipFile, limits: ArchiveLimits) -> list[_Member]:
     infos = zipped.infolist()
     if len(infos) > limits.max_members:
-        raise ArchiveError(f"{archive}: member '{infos[limits.max_members].filename}': more than {limits.max_members} members")
+        raise ArchiveError(
+            f"{archive}: member '{infos[limits.max_members].filename}': more than {limits.max_members} members"
+        )
     members = []
     for info in infos:
         mode = (info.external_attr >> 16) if info.create_system == 3 else 0
         if stat.S_ISLNK(mode):
             raise ArchiveError(f"{archive}: member '{info.filename}': is a symbolic link; links are not allowed")
         if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise ArchiveError(f"{archive}: member '{info.filename}': is a device, fifo or socket; special files are not allowed")
+            raise ArchiveError(
+                f"{archive}: member '{info.filename}': is a device, fifo or socket; special files are not allowed"
+            )
         if info.flag_bits & 0x1:
             raise ArchiveError(f"{archive}: member '{info.filename}': is encrypted")
         parts = _member_parts(archive, info.filename, limits)
@@ -152,10 +169,16 @@ def _zip_members(archive: Path, zipped: zipfile.ZipFile, limits: ArchiveLimits) 
 
 
 _JOINED = "a zip with data before or after it (two zips joined, a zip appended to another file) is refused"
-_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (version, flags, method, time, date, crc, sizes), name and extra lengths
-_END = struct.Struct("<4s4H2LH")  # signature, disk numbers and counts, central directory size and offset, comment length
+_LOCAL_HEADER = struct.Struct(
+    "<4s22xHH"
+)  # signature, (version, flags, method, time, date, crc, sizes), name and extra lengths
+_END = struct.Struct(
+    "<4s4H2LH"
+)  # signature, disk numbers and counts, central directory size and offset, comment length
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")  # signature, disk, offset of the zip64 end record, disks
-_ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # signature, record size, versions, disks, counts, central directory size and offset
+_ZIP64_END = struct.Struct(
+    "<4sQ2H2L4Q"
+)  # signature, record size, versions, disks, counts, central directory size and offset
 
 
 def check_zip_layout(archive: Path, zipped: zipfile.ZipFile) -> None:
@@ -172,17 +195,25 @@ def check_zip_layout(archive: Path, zipped: zipfile.ZipFile) -> None:
             if info.header_offset != position:
                 raise ArchiveError(_gap(archive, position, info.header_offset, f"member '{info.filename}'"))
             stream.seek(position)
-            signature, name_length, extra_length = _LOCAL_HEADER.unpack(stream.read(_LOCAL_HEADER.size).ljust(_LOCAL_HEADER.size, b"\0"))
+            signature, name_length, extra_length = _LOCAL_HEADER.unpack(
+                stream.read(_LOCAL_HEADER.size).ljust(_LOCAL_HEADER.size, b"\0")
+            )
             if signature != b"PK\x03\x04":
-                raise ArchiveError(f"{archive}: member '{info.filename}': no member header where the archive's directory says")
+                raise ArchiveError(
+                    f"{archive}: member '{info.filename}': no member header where the archive's directory says"
+                )
             position += _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
-            if info.flag_bits & 0x08:  # a data descriptor follows: crc and sizes (4 or 8 bytes each), a signature or not
+            if (
+                info.flag_bits & 0x08
+            ):  # a data descriptor follows: crc and sizes (4 or 8 bytes each), a signature or not
                 stream.seek(position)
                 start = 4 if stream.read(4) == b"PK\x07\x08" else 0
                 stream.seek(position + start)
                 if stream.read(4) != struct.pack("<L", info.CRC):
                     raise ArchiveError(f"{archive}: member '{info.filename}': no data descriptor after its data")
-                position += next((length for length in (start + 12, start + 20) if position + length == following), start + 12)
+                position += next(
+                    (length for length in (start + 12, start + 20) if position + length == following), start + 12
+                )
         if position != zipped.start_dir:
             raise ArchiveError(_gap(archive, position, zipped.start_dir, "its directory"))
         _check_zip_end(archive, stream, size, zipped)
@@ -202,7 +233,12 @@ def _check_zip_end(archive: Path, stream: IO[bytes], size: int, zipped: zipfile.
     end = size - _END.size - len(zipped.comment)
     stream.seek(max(end, 0))
     record = stream.read(_END.size)
-    if end < 0 or len(record) != _END.size or record[:4] != b"PK\x05\x06" or _END.unpack(record)[7] != len(zipped.comment):
+    if (
+        end < 0
+        or len(record) != _END.size
+        or record[:4] != b"PK\x05\x06"
+        or _END.unpack(record)[7] != len(zipped.comment)
+    ):
         raise ArchiveError(f"{archive}: data after the archive's end: {_JOINED}")
     _, _, _, _, _, directory_size, _, _ = _END.unpack(record)
     directory_end = end
@@ -226,7 +262,9 @@ def _tar_members(archive: Path, tar: tarfile.TarFile, limits: ArchiveLimits) -> 
             raise ArchiveError(f"{archive}: member '{info.name}': more than {limits.max_members} members")
         if info.issym() or info.islnk():
             kind = "symbolic link" if info.issym() else "hard link"
-            raise ArchiveError(f"{archive}: member '{info.name}': is a {kind} (to '{info.linkname}'); links are not allowed")
+            raise ArchiveError(
+                f"{archive}: member '{info.name}': is a {kind} (to '{info.linkname}'); links are not allowed"
+            )
         if info.ischr() or info.isblk() or info.isfifo():
             raise ArchiveError(f"{archive}: member '{info.name}': is a device or fifo; special files are not allowed")
         if not (info.isreg() or info.isdir()):
@@ -277,7 +315,9 @@ def _check_members(archive: Path, members: list[_Member], limits: ArchiveLimits,
                 continue  # the archive's root, "./"
             raise ArchiveError(f"{archive}: member '{member.raw}': has an empty name")
         folded = member.name.casefold()
-        if (member.parts in seen and not (member.is_dir and seen[member.parts])) or (not member.is_dir and folded in files_folded):
+        if (member.parts in seen and not (member.is_dir and seen[member.parts])) or (
+            not member.is_dir and folded in files_folded
+        ):
             raise ArchiveError(f"{archive}: member '{member.name}': duplicate name")
         seen[member.parts] = member.is_dir
         if not member.is_dir:
@@ -300,7 +340,12 @@ def _check_members(archive: Path, members: list[_Member], limits: ArchiveLimits,
 
 
 def _write_members(
-    archive: Path, root: Path, members: list[_Member], open_member: Callable[[Any], IO[bytes]], budget: int, executables: bool
+    archive: Path,
+    root: Path,
+    members: list[_Member],
+    open_member: Callable[[Any], IO[bytes]],
+    budget: int,
+    executables: bool,
 ) -> dict[str, str]:
     """Write checked members under ``root``; sizes are counted again as the bytes come out. Returns each file's sha256,
     by name, in the archive's order."""
@@ -328,7 +373,9 @@ def _write_members(
                     out.write(chunk)
             destination.chmod(0o755 if executables and member.executable else 0o644)
         except OSError as error:
-            raise ArchiveError(f"{archive}: member '{member.name}': cannot be written into {root}: {error.strerror or error}") from None
+            raise ArchiveError(
+                f"{archive}: member '{member.name}': cannot be written into {root}: {error.strerror or error}"
+            ) from None
         files[member.name] = digest.hexdigest()
     return files
 

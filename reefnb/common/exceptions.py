@@ -198,7 +198,11 @@ class RunFailed(ReefError):
     def __init__(self, record: dict):
         self.record = record
         error = record.get("error") or {}
-        super().__init__(f"run {record['run_id']} {record['status']}: {error.get('name', '')}: {error.get('message', '')}".rstrip(": "))
+        super().__init__(
+            f"run {record['run_id']} {record['status']}: {error.get('name', '')}: {error.get('message', '')}".rstrip(
+                ": "
+            )
+        )
 
 
 class StoreError(ReefError):

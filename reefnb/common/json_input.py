@@ -26,7 +26,16 @@ from reefnb.common.exceptions import InputError
 
 # Imported by jsonschema's format checker alone, a package per format at `import jsonschema` (idna and jsonpointer
 # stay: requests and others import them): rfc3987_syntax compiles 38 lark grammars (1-2 s), the others take 0.1-0.3 s.
-FORMAT_CHECKER_ONLY = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "webcolors", "uri_template", "fqdn")
+FORMAT_CHECKER_ONLY = (
+    "rfc3987_syntax",
+    "rfc3987",
+    "rfc3986_validator",
+    "rfc3339_validator",
+    "isoduration",
+    "webcolors",
+    "uri_template",
+    "fqdn",
+)
 
 
 def without_format_checkers() -> None:
@@ -41,7 +50,14 @@ MAX_DEPTH = 64  # nested arrays/objects; the top-level value is level 1
 MAX_BYTES = 64 * 1024 * 1024  # default limit of a file or body; callers pass smaller ones where they know better
 MAX_INTEGER_DIGITS = 64  # larger integers are refused: nothing reef reads needs them, and float(huge) overflows
 
-_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -57,7 +73,11 @@ class _Refused:
 
 def _integer(text: str) -> Any:
     digits = len(text.lstrip("-"))
-    return _Refused(f"an integer of {digits} digits (at most {MAX_INTEGER_DIGITS})") if digits > MAX_INTEGER_DIGITS else int(text)
+    return (
+        _Refused(f"an integer of {digits} digits (at most {MAX_INTEGER_DIGITS})")
+        if digits > MAX_INTEGER_DIGITS
+        else int(text)
+    )
 
 
 def _float(text: str) -> Any:
@@ -82,7 +102,13 @@ def json_pointer(parts: tuple | list) -> str:
 
 
 def parse_json(
-    data: bytes | str, source: str, *, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES, expect: type | None = None, schema: str | None = None
+    data: bytes | str,
+    source: str,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_bytes: int = MAX_BYTES,
+    expect: type | None = None,
+    schema: str | None = None,
 ) -> Any:
     """Parse untrusted JSON ``data`` read from ``source`` (a path or a name used in messages).
 
@@ -107,7 +133,9 @@ def parse_json(
     except RecursionError:
         raise InputError(source, _deep_pointer(text, max_depth), f"nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as error:
-        raise InputError(source, "/", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+        raise InputError(
+            source, "/", f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+        ) from None
     except ValueError as error:  # what the hooks did not catch, e.g. a number literal Python cannot convert
         raise InputError(source, "/", f"invalid JSON: {type(error).__name__}") from None
     # Lone surrogates come only from \uD800-\uDFFF escapes or from a str given to us: UTF-8 decoding refuses them in bytes.
@@ -119,9 +147,15 @@ def parse_json(
     if problem:
         raise InputError(source, json_pointer(problem[0]), problem[1])
     if expect is not None and not isinstance(value, expect):
-        raise InputError(source, "/", f"expected {_TYPE_NAMES.get(expect, expect.__name__)}, got {describe_type(value)}")
+        raise InputError(
+            source, "/", f"expected {_TYPE_NAMES.get(expect, expect.__name__)}, got {describe_type(value)}"
+        )
     if schema is not None:
-        error = min(_schema_validator(schema).iter_errors(value), key=lambda error: list(map(str, error.absolute_path)), default=None)
+        error = min(
+            _schema_validator(schema).iter_errors(value),
+            key=lambda error: list(map(str, error.absolute_path)),
+            default=None,
+        )
         if error is not None:
             raise InputError(source, json_pointer(tuple(error.absolute_path)), _schema_message(error))
     return value
@@ -165,7 +199,9 @@ def describe_type(value: Any) -> str:
 
 @cache
 def _schema_validator(name: str):
-    return schema_validator(json.loads(resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")))
+    return schema_validator(
+        json.loads(resources.files("reefnb.schemas").joinpath(f"{name}.schema.json").read_text("utf-8"))
+    )
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
@@ -187,9 +223,15 @@ def _finite_validator_class():
 
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine(
-        "number", lambda checker, instance: base.TYPE_CHECKER.is_type(instance, "number") and not (isinstance(instance, float) and not math.isfinite(instance))
+        "number",
+        lambda checker, instance: (
+            base.TYPE_CHECKER.is_type(instance, "number")
+            and not (isinstance(instance, float) and not math.isfinite(instance))
+        ),
     )
-    return jsonschema.validators.extend(base, validators={keyword: _finite_bound(base.VALIDATORS[keyword]) for keyword in _BOUNDS}, type_checker=checker)
+    return jsonschema.validators.extend(
+        base, validators={keyword: _finite_bound(base.VALIDATORS[keyword]) for keyword in _BOUNDS}, type_checker=checker
+    )
 
 
 def _finite_bound(check):

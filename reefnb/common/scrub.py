@@ -36,7 +36,9 @@ _RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}(?![0-9a-fA-F])")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _PEM = re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 # Fields that hold digests and identifiers the package needs as they are (high entropy by nature).
-DIGEST_KEYS = frozenset({"sha256", "run_id", "run_key", "commit", "notebook_sha256", "id", "@id", "integrity", "digest"})
+DIGEST_KEYS = frozenset(
+    {"sha256", "run_id", "run_key", "commit", "notebook_sha256", "id", "@id", "integrity", "digest"}
+)
 _SECRET_NAME = re.compile(r"(?i)(secret|token|passw|passwd|api_?key|apikey|access_?key|private_?key|credential|auth)")
 
 
@@ -104,7 +106,9 @@ def _inside_hex(text: str, start: int, end: int) -> bool:
     (LoadGen's responses in ``mlperf_log_accuracy.json``, a digest), not a key. detect-secrets' AWS access key
     pattern has no bounds, and ``ACCA`` (one of its prefixes) is hex: 16 more uppercase hex digits anywhere in a
     hex dump matched it. A real key is cut from no longer token, and its letters go past ``F``."""
-    return _HEX.fullmatch(text, start, end) is not None and ((start > 0 and text[start - 1] in _HEX_DIGITS) or (end < len(text) and text[end] in _HEX_DIGITS))
+    return _HEX.fullmatch(text, start, end) is not None and (
+        (start > 0 and text[start - 1] in _HEX_DIGITS) or (end < len(text) and text[end] in _HEX_DIGITS)
+    )
 
 
 def _merged(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -134,7 +138,13 @@ class Scrubber:
     sharer who chose to be named).
     """
 
-    def __init__(self, folder: str | Path | None = None, identify: bool = False, names: tuple[str, ...] = (), interpreters: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        identify: bool = False,
+        names: tuple[str, ...] = (),
+        interpreters: tuple[str, ...] = (),
+    ):
         paths = {}
         if folder is not None:
             for text in {str(Path(folder)), str(Path(folder).resolve())}:
@@ -145,7 +155,11 @@ class Scrubber:
         home = str(Path.home())
         for text in {home, str(Path(home).resolve())}:
             paths.setdefault(text, "~")
-        self.paths = sorted(((path, placeholder) for path, placeholder in paths.items() if path not in ("", "/")), key=lambda item: len(item[0]), reverse=True)
+        self.paths = sorted(
+            ((path, placeholder) for path, placeholder in paths.items() if path not in ("", "/")),
+            key=lambda item: len(item[0]),
+            reverse=True,
+        )
         words = [] if identify else [(_user(), "<user>"), (socket.gethostname(), "<host>")]
         words += [(name, "<host>") for name in names if not identify]
         self.words = [
@@ -181,7 +195,10 @@ class Scrubber:
         if isinstance(value, list):
             return [self.value(item, key) for item in value]
         if isinstance(value, dict):
-            return {self.text(name) if isinstance(name, str) else name: self.value(item, name) for name, item in value.items()}
+            return {
+                self.text(name) if isinstance(name, str) else name: self.value(item, name)
+                for name, item in value.items()
+            }
         return value
 
     def json_bytes(self, data: Any) -> bytes:
@@ -215,9 +232,15 @@ class Scrubber:
         if isinstance(tags, list) and INJECTED_PARAMETERS_TAG in tags and "source" in cell:
             cell["source"] = self._lines(cell["source"])
         if "outputs" in cell:
-            cell["outputs"] = [self._output(output) for output in outputs] if isinstance(outputs, list) else self.value(outputs)
+            cell["outputs"] = (
+                [self._output(output) for output in outputs] if isinstance(outputs, list) else self.value(outputs)
+            )
         if "attachments" in cell:
-            cell["attachments"] = {name: self._bundle(item) for name, item in attachments.items()} if isinstance(attachments, dict) else self.value(attachments)
+            cell["attachments"] = (
+                {name: self._bundle(item) for name, item in attachments.items()}
+                if isinstance(attachments, dict)
+                else self.value(attachments)
+            )
         if "metadata" in cell:
             cell["metadata"] = self.value(cell["metadata"])
 
@@ -245,7 +268,9 @@ class Scrubber:
         for mime, item in bundle.items():
             kind = mime_kind(mime) if isinstance(mime, str) else "json"
             if kind == "widget-view" and isinstance(item, dict):
-                scrubbed[mime] = {key: value if key == "model_id" else self.value(value, key) for key, value in item.items()}
+                scrubbed[mime] = {
+                    key: value if key == "model_id" else self.value(value, key) for key, value in item.items()
+                }
             elif kind == "json" or (kind == "text" and not isinstance(item, (str, list))):
                 scrubbed[mime] = self.value(item)
             elif kind == "text":
@@ -283,7 +308,13 @@ _DATA_URI = re.compile(r"(data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=]+)")
 _WIDGET_ID = re.compile(r"(IPY_MODEL_)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 INJECTED_PARAMETERS_TAG = "injected-parameters"  # papermill's cell of a run's parameters
-_TEXT_APPLICATIONS = {"application/javascript", "application/x-javascript", "application/ecmascript", "application/x-latex", "application/xml"}
+_TEXT_APPLICATIONS = {
+    "application/javascript",
+    "application/x-javascript",
+    "application/ecmascript",
+    "application/x-latex",
+    "application/xml",
+}
 
 
 def mime_kind(mime: str) -> str:
@@ -352,7 +383,11 @@ def _string_constants(source: str) -> list[tuple[int, str, bool]]:
             for key, item in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and isinstance(key.value, str) and _SECRET_NAME.search(key.value):
                     named_nodes.update(id(child) for child in ast.walk(item))
-    return [(node.lineno, node.value, id(node) in named_nodes) for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [
+        (node.lineno, node.value, id(node) in named_nodes)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
 
 
 @functools.lru_cache(maxsize=8)

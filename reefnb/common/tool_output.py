@@ -71,7 +71,13 @@ def run_tool(
     for reader in readers:
         reader.finish()
     cut = any(reader.over for reader in readers)
-    return ToolOutput(None if (cut and not keep_tail) or timed_out else process.returncode, readers[0].text(), readers[1].text(), cut, timed_out)
+    return ToolOutput(
+        None if (cut and not keep_tail) or timed_out else process.returncode,
+        readers[0].text(),
+        readers[1].text(),
+        cut,
+        timed_out,
+    )
 
 
 def _end(process: subprocess.Popen) -> None:

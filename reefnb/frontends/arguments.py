@@ -20,7 +20,16 @@ RESULT_FORMATS = ("table", "csv", "json", "markdown")
 MAX_TIMEOUT_S = 366 * 24 * 3600  # a year: longer limits overflow the clocks they are handed to
 
 Options = TypeVar("Options")
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUN_FAILED", "EXIT_USAGE", "ReefArgumentParser", "UsageError", "build_parser", "options_from"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_RUN_FAILED",
+    "EXIT_USAGE",
+    "ReefArgumentParser",
+    "UsageError",
+    "build_parser",
+    "options_from",
+]
 
 
 class ReefArgumentParser(argparse.ArgumentParser):
@@ -146,7 +155,13 @@ def _with_json(actions: argparse._SubParsersAction) -> None:
 
 def _find_links_options(parser: argparse.ArgumentParser, when: str = "") -> None:
     """``--find-links DIR`` (repeatable) and ``--no-index``: where the installer looks for packages."""
-    parser.add_argument("--find-links", action="append", default=[], metavar="DIR", help=f"{when}also look for packages here (repeatable)")
+    parser.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"{when}also look for packages here (repeatable)",
+    )
     parser.add_argument("--no-index", action="store_true", help=f"{when}install only from --find-links")
 
 
@@ -173,9 +188,13 @@ def _running_verbs(verb: Verb) -> None:
     benchmark.add_argument("solution", metavar="SOLUTION", help="a solution folder or its solution.json")
     _sweep_options(benchmark)
     params = verb("params", "print a notebook's typed parameters (a JSON Schema with --json)")
-    params.add_argument("source", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json")
     params.add_argument(
-        "-w", "--workflow", help="the workflow whose notebook to read (default: run; for a notebook, the workflow of its solution that runs it)"
+        "source", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json"
+    )
+    params.add_argument(
+        "-w",
+        "--workflow",
+        help="the workflow whose notebook to read (default: run; for a notebook, the workflow of its solution that runs it)",
     )
 
 
@@ -188,11 +207,15 @@ def _parameter_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def _run_verb(run: argparse.ArgumentParser) -> None:
-    run.add_argument("solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook")
+    run.add_argument(
+        "solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook"
+    )
     run.add_argument("-w", "--workflow", default="run", help="workflow to run (default: run)")
     _parameter_option(run, "set a parameter (repeatable); cast to the type of the parameters cell")
     run.add_argument("-f", "--parameter-file", metavar="PARAMS.json|yaml", help="parameters from a JSON or YAML file")
-    run.add_argument("--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed")
+    run.add_argument(
+        "--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed"
+    )
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
     run.add_argument(
         "--no-telemetry",
@@ -207,25 +230,45 @@ def _run_verb(run: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not record the files the kernel reads (an audit hook; reef export packs them; sweeps never record them)",
     )
-    run.add_argument("--max-output", metavar="SIZE", help="output kept per cell, the rest dropped with a marker (default: 10M, or $REEF_MAX_CELL_OUTPUT)")
+    run.add_argument(
+        "--max-output",
+        metavar="SIZE",
+        help="output kept per cell, the rest dropped with a marker (default: 10M, or $REEF_MAX_CELL_OUTPUT)",
+    )
     run.add_argument("--env", dest="environment", metavar="NAME", help="run in this reef environment's kernel")
-    run.add_argument("--kernel", help="Jupyter kernel to run in (default: the environment reef init made, else the notebook's)")
+    run.add_argument(
+        "--kernel", help="Jupyter kernel to run in (default: the environment reef init made, else the notebook's)"
+    )
     run.add_argument("--timeout", type=seconds, metavar="SECONDS", help="limit for the whole run")
     run.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
 
 
 def _sweep_options(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_mutually_exclusive_group()
-    targets.add_argument("--env", dest="environments", nargs="+", metavar="E", help="run every point in each of these environments")
-    targets.add_argument("--kernel", dest="kernels", nargs="+", metavar="K", help="run every point on each of these kernels")
-    parser.add_argument("--jobs", "-j", type=count(1), metavar="N", help="parallel runs here (default: what cores and memory allow)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
+    targets.add_argument(
+        "--env", dest="environments", nargs="+", metavar="E", help="run every point in each of these environments"
+    )
+    targets.add_argument(
+        "--kernel", dest="kernels", nargs="+", metavar="K", help="run every point on each of these kernels"
+    )
+    parser.add_argument(
+        "--jobs", "-j", type=count(1), metavar="N", help="parallel runs here (default: what cores and memory allow)"
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a Dask cluster: tcp://HOST:PORT, or local:N for a local one"
+    )
     parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="limit for each run")
-    parser.add_argument("--retries", type=count(0), default=0, metavar="N", help="try a run whose kernel died up to N more times")
+    parser.add_argument(
+        "--retries", type=count(0), default=0, metavar="N", help="try a run whose kernel died up to N more times"
+    )
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
     parser.add_argument("--rerun", action="store_true", help="run points already recorded ok again")
     parser.add_argument(
-        "--no-telemetry", dest="telemetry", action="store_false", default=None, help="do not sample each run's CPU, memory, disk, energy and GPU"
+        "--no-telemetry",
+        dest="telemetry",
+        action="store_false",
+        default=None,
+        help="do not sample each run's CPU, memory, disk, energy and GPU",
     )
     parser.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
 
@@ -241,14 +284,20 @@ def _results_verb(verb: Verb) -> None:
         help="push: share this machine's runs in a registry; pull: merge the runs others shared (default: show)",
     )
     results.add_argument("--solution", "-s", help="only the runs of this solution (name or folder)")
-    results.add_argument("--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status")
+    results.add_argument(
+        "--status", choices=["ok", "failed", "timeout", "killed", "interrupted"], help="only runs of this status"
+    )
     results.add_argument(
         "--where",
         metavar="EXPRESSION",
         help="only runs that match, e.g. 'param.backend == \"tflite\" and metric.time_ms < 5' "
         "(==, !=, <, <=, >, >=, in, and, or, not on param.*, metric.*, env.*, status, started...; run in SQL)",
     )
-    results.add_argument("--since", metavar="WHEN", help="only runs started since WHEN: an ISO date/time (UTC unless given) or an age (90m, 12h, 7d, 2w)")
+    results.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only runs started since WHEN: an ISO date/time (UTC unless given) or an age (90m, 12h, 7d, 2w)",
+    )
     results.add_argument("--format", choices=RESULT_FORMATS, default="table", help="output format (default: table)")
     results.add_argument("--all-columns", action="store_true", help="table/markdown: every column, env.* too")
     results.add_argument(
@@ -258,18 +307,38 @@ def _results_verb(verb: Verb) -> None:
         help="table/markdown: only these columns (metric names, param.*, "
         "env.*); default: the manifest's dashboard columns when --solution is a folder, else all",
     )
-    results.add_argument("--registry", metavar="NAME", help="push|pull: this registry (default: the only one; pull: all)")
-    results.add_argument("--identify", action="store_true", help="push: share your user and host names too (default: an anonymous id)")
-    results.add_argument("--with-files", action="store_true", help="push: share the files the runs attached too (reefnb.attach)")
-    results.add_argument("--files-limit", metavar="SIZE", default="10M", help="push --with-files: at most this much in all (default: 10M)")
+    results.add_argument(
+        "--registry", metavar="NAME", help="push|pull: this registry (default: the only one; pull: all)"
+    )
+    results.add_argument(
+        "--identify", action="store_true", help="push: share your user and host names too (default: an anonymous id)"
+    )
+    results.add_argument(
+        "--with-files", action="store_true", help="push: share the files the runs attached too (reefnb.attach)"
+    )
+    results.add_argument(
+        "--files-limit",
+        metavar="SIZE",
+        default="10M",
+        help="push --with-files: at most this much in all (default: 10M)",
+    )
 
 
 def _provisioning_verbs(verb: Verb) -> None:
     """detect / init: what this machine has, and what a solution needs installed (reefnb.provision)."""
     detect = verb("detect", "print this machine's and an environment's fingerprint")
-    detect.add_argument("--env", dest="environment", metavar="NAME", help="inspect this reef environment (default: the current python)")
+    detect.add_argument(
+        "--env", dest="environment", metavar="NAME", help="inspect this reef environment (default: the current python)"
+    )
     detect.add_argument("--refresh", action="store_true", help="ignore the cache")
-    detect.add_argument("--with", dest="extra", action="append", default=[], metavar="DETECTOR", help="also run an on-request detector (e.g. tensorflow)")
+    detect.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="DETECTOR",
+        help="also run an on-request detector (e.g. tensorflow)",
+    )
     init = verb("init", "check a solution's requirements, then install what is missing")
     init.add_argument(
         "source",
@@ -278,11 +347,18 @@ def _provisioning_verbs(verb: Verb) -> None:
         "from a registry (verified, then imported into $REEF_HOME/solutions/NAME-VERSION)",
     )
     where = init.add_mutually_exclusive_group()
-    where.add_argument("--env", dest="environment", metavar="NAME", help="the environment to make or update (default: the solution's name)")
+    where.add_argument(
+        "--env",
+        dest="environment",
+        metavar="NAME",
+        help="the environment to make or update (default: the solution's name)",
+    )
     where.add_argument("--native", action="store_true", help="install into the current python environment instead")
     init.add_argument("--yes", "-y", action="store_true", help="allow --native to replace installed packages")
     init.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
-    init.add_argument("--offline", action="store_true", help="no downloads: use cached, fallback or generated artifacts")
+    init.add_argument(
+        "--offline", action="store_true", help="no downloads: use cached, fallback or generated artifacts"
+    )
     _find_links_options(init)
     init.add_argument(
         "--trust",
@@ -321,26 +397,54 @@ def _local_verbs(verb: Verb) -> None:
     verb("ls", "list the solutions initialised on this machine")
     verb("find", "print where an initialised solution lives").add_argument("name", metavar="NAME")
     verb("activate", "print the line that activates a solution's environment").add_argument("name", metavar="NAME")
-    verb("rm", "forget a solution and remove its environment (never the download cache)").add_argument("name", metavar="NAME")
+    verb("rm", "forget a solution and remove its environment (never the download cache)").add_argument(
+        "name", metavar="NAME"
+    )
 
 
 def _objective_options(parser: argparse.ArgumentParser, minimise: str, maximise: str) -> None:
-    parser.add_argument("--min", dest="minimise", nargs="+", action="extend", default=[], metavar="METRIC", help=minimise)
-    parser.add_argument("--max", dest="maximise", nargs="+", action="extend", default=[], metavar="METRIC", help=maximise)
+    parser.add_argument(
+        "--min", dest="minimise", nargs="+", action="extend", default=[], metavar="METRIC", help=minimise
+    )
+    parser.add_argument(
+        "--max", dest="maximise", nargs="+", action="extend", default=[], metavar="METRIC", help=maximise
+    )
 
 
 def _analysis_verbs(verb: Verb) -> None:
     """pareto / dashboard: analyse the recorded runs (reefnb.analysis.pareto, reefnb.analysis.plots, reefnb.analysis.dashboard)."""
     pareto = verb("pareto", "the Pareto frontier of the ok runs: the best trade-offs between metrics")
-    pareto.add_argument("--solution", "-s", help="only the runs of this solution (name or folder; a folder gives default objectives)")
+    pareto.add_argument(
+        "--solution", "-s", help="only the runs of this solution (name or folder; a folder gives default objectives)"
+    )
     _objective_options(pareto, "metrics to minimise (metric.NAME or NAME)", "metrics to maximise")
-    pareto.add_argument("--plot", metavar="FILE.html|png|svg", help="also draw the first two objectives (offline HTML, PNG or SVG)")
-    pareto.add_argument("--color", metavar="COLUMN", help="colour the plot's points by this column (default: the manifest's dashboard colour, else env.name)")
+    pareto.add_argument(
+        "--plot", metavar="FILE.html|png|svg", help="also draw the first two objectives (offline HTML, PNG or SVG)"
+    )
+    pareto.add_argument(
+        "--color",
+        metavar="COLUMN",
+        help="colour the plot's points by this column (default: the manifest's dashboard colour, else env.name)",
+    )
     pareto.add_argument("--log", choices=["x", "y", "xy"], help="log scale on these plot axes")
-    pareto.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
-    dashboard = verb("dashboard", "write an offline HTML dashboard of the recorded runs (charts, summaries, run details)")
-    dashboard.add_argument("--solution", "-s", help="only the runs of this solution (name or folder; a folder gives the manifest's defaults)")
-    dashboard.add_argument("-o", "--output", default="dashboard.html", metavar="FILE.html", help="where to write it (default: dashboard.html)")
+    pareto.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)"
+    )
+    dashboard = verb(
+        "dashboard", "write an offline HTML dashboard of the recorded runs (charts, summaries, run details)"
+    )
+    dashboard.add_argument(
+        "--solution",
+        "-s",
+        help="only the runs of this solution (name or folder; a folder gives the manifest's defaults)",
+    )
+    dashboard.add_argument(
+        "-o",
+        "--output",
+        default="dashboard.html",
+        metavar="FILE.html",
+        help="where to write it (default: dashboard.html)",
+    )
     _objective_options(dashboard, "objectives to minimise (default: the manifest's)", "objectives to maximise")
 
 
@@ -349,32 +453,54 @@ def _declaring_verbs(verb: Verb) -> None:
     require = verb("require", "declare packages a notebook needs (in its metadata.reef, and its solution.json)")
     require.add_argument("packages", nargs="+", metavar="PKG-SPEC", help="PEP 508 requirements, e.g. 'numpy>=1.24'")
     tool = verb("tool", "declare command-line tools a notebook needs, e.g. gcc>=9")
-    tool.add_argument("tools", nargs="+", metavar="NAME[SPEC]", help="a tool reef knows (gcc, cmake, git...) and an optional version range")
+    tool.add_argument(
+        "tools",
+        nargs="+",
+        metavar="NAME[SPEC]",
+        help="a tool reef knows (gcc, cmake, git...) and an optional version range",
+    )
     for sub in (require, tool):
         sub.add_argument("--remove", action="store_true", help="remove these declarations (by name) instead")
     artifact = verb("artifact", "declare a dataset or model a notebook needs (reef init downloads and verifies it)")
     artifact.add_argument("name", metavar="NAME")
-    artifact.add_argument("urls", nargs="+", metavar="URL", help="where to download it (http, https or file); more URLs are mirrors")
-    artifact.add_argument("--sha256", required=True, metavar="HEX", help="the file's sha256: every download is verified")
+    artifact.add_argument(
+        "urls", nargs="+", metavar="URL", help="where to download it (http, https or file); more URLs are mirrors"
+    )
+    artifact.add_argument(
+        "--sha256", required=True, metavar="HEX", help="the file's sha256: every download is verified"
+    )
     artifact.add_argument("--size", type=int, metavar="BYTES", help="the file's size in bytes")
-    artifact.add_argument("--unpack", action="store_true", help="unpack the archive (.tar.gz, .zip...) after verifying it")
+    artifact.add_argument(
+        "--unpack", action="store_true", help="unpack the archive (.tar.gz, .zip...) after verifying it"
+    )
     artifact.add_argument("--license", metavar="LICENSE", help="its licence, e.g. CC-BY-4.0")
     artifact.add_argument("--kind", choices=["dataset", "model", "other"], default="dataset", help="(default: dataset)")
     artifact.add_argument("--description", metavar="TEXT")
     for sub in (require, tool, artifact):
         sub.add_argument("--notebook", metavar="PATH", help="the notebook to declare in (%%reef: the running notebook)")
-        sub.add_argument("--solution", metavar="PATH", help="the solution to declare in (default: the one whose workflows use the notebook)")
+        sub.add_argument(
+            "--solution",
+            metavar="PATH",
+            help="the solution to declare in (default: the one whose workflows use the notebook)",
+        )
 
 
 def _package_verbs(verb: Verb) -> None:
     """export / import: artifact packages (reefnb.sharing.package)."""
     export = verb("export", "write a notebook or solution as a shareable package (NAME.reef.zip)")
     export.add_argument(
-        "source", nargs="?", metavar="NOTEBOOK|SOLUTION", help="a notebook, a solution folder or its solution.json (%%reef: the running notebook)"
+        "source",
+        nargs="?",
+        metavar="NOTEBOOK|SOLUTION",
+        help="a notebook, a solution folder or its solution.json (%%reef: the running notebook)",
     )
     export.add_argument("-o", "--output", required=True, metavar="NAME.reef.zip", help="the package file to write")
-    export.add_argument("--include", action="append", default=[], metavar="PATH", help="also pack this file (repeatable)")
-    export.add_argument("--author", dest="authors", action="append", default=[], metavar="NAME", help="an author (repeatable)")
+    export.add_argument(
+        "--include", action="append", default=[], metavar="PATH", help="also pack this file (repeatable)"
+    )
+    export.add_argument(
+        "--author", dest="authors", action="append", default=[], metavar="NAME", help="an author (repeatable)"
+    )
     export.add_argument("--license", metavar="SPDX", help="the licence, e.g. Apache-2.0")
     export.add_argument("--paper", metavar="DOI", help="the paper's DOI")
     export.add_argument(
@@ -389,7 +515,9 @@ def _package_verbs(verb: Verb) -> None:
         help="leave out the files the runs attached (reefnb.attach; packed under results/RUN_ID/files/ by default)",
     )
     export.add_argument(
-        "--strict", action="store_true", help="exit 1 when the export has warnings (files read from outside the solution, imports not installed)"
+        "--strict",
+        action="store_true",
+        help="exit 1 when the export has warnings (files read from outside the solution, imports not installed)",
     )
     export.add_argument(
         "--external",
@@ -403,16 +531,26 @@ def _package_verbs(verb: Verb) -> None:
     )
     import_ = verb("import", "check a package and extract it (runs nothing)")
     import_.add_argument("package", metavar="PACKAGE.reef.zip")
-    import_.add_argument("-o", "--output", metavar="FOLDER", help="where to extract (default: ./NAME; must be new or empty)")
+    import_.add_argument(
+        "-o", "--output", metavar="FOLDER", help="where to extract (default: ./NAME; must be new or empty)"
+    )
 
 
 def _reproduce_verb(verb: Verb) -> None:
     """reproduce: rerun a package's expected experiments and judge them (reefnb.analysis.reproduce)."""
     reproduce = verb("reproduce", "rerun a package's or solution's expected experiments and judge every metric")
-    reproduce.add_argument("source", metavar="PACKAGE|SOLUTION", help="a .reef.zip package, a solution folder or its solution.json")
+    reproduce.add_argument(
+        "source", metavar="PACKAGE|SOLUTION", help="a .reef.zip package, a solution folder or its solution.json"
+    )
     reproduce.add_argument("-w", "--workflow", help="only the expectations of this workflow")
-    reproduce.add_argument("--tolerance-scale", type=scale, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)")
-    reproduce.add_argument("--folder", metavar="FOLDER", help="import a package here (default: a new folder under $REEF_HOME/reproductions)")
+    reproduce.add_argument(
+        "--tolerance-scale", type=scale, default=1.0, metavar="X", help="multiply every tolerance by X (default: 1)"
+    )
+    reproduce.add_argument(
+        "--folder",
+        metavar="FOLDER",
+        help="import a package here (default: a new folder under $REEF_HOME/reproductions)",
+    )
     reproduce.add_argument("--trust", action="store_true", help="run a package's notebooks without asking")
     reproduce.add_argument(
         "--report",
@@ -428,7 +566,11 @@ def _reproduce_verb(verb: Verb) -> None:
         "or an existing reef environment",
     )
     _find_links_options(reproduce, when="--env new: ")
-    reproduce.add_argument("--profile", metavar="NAME", help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full")
+    reproduce.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="only this profile's experiments, e.g. smoke (the kick-the-tires path) or full",
+    )
     reproduce.add_argument(
         "--artifact",
         dest="artifacts",
@@ -442,23 +584,50 @@ def _reproduce_verb(verb: Verb) -> None:
 
 def _mlperf_verb(verb: Verb) -> None:
     """mlperf submission: an MLPerf Inference submission tree from a solution's LoadGen runs (reefnb.sharing.mlperf)."""
-    actions = _actions(verb("mlperf", "MLPerf Inference: build a submission tree the round's checker reads"), "mlperf_verb")
+    actions = _actions(
+        verb("mlperf", "MLPerf Inference: build a submission tree the round's checker reads"), "mlperf_verb"
+    )
     submission = actions.add_parser(
         "submission",
         help="reuse or run each scenario's LoadGen performance and accuracy runs, then write the submission tree (docs/mlperf.md)",
     )
-    submission.add_argument("solution", metavar="SOLUTION", help="a solution folder (or its solution.json) that declares an mlperf object")
-    submission.add_argument("-o", "--output", required=True, metavar="DIR", help="the tree's folder (new or empty)")
-    submission.add_argument("--submitter", required=True, metavar="NAME", help="the submitting organisation (a plain name)")
-    submission.add_argument("--division", choices=["open", "closed"], default="open", help="open (default; closed is not yet supported)")
-    submission.add_argument("--system", metavar="FILE.json", help="the system description's fields only a person knows (status, system_type, cooling...)")
     submission.add_argument(
-        "--scenario", dest="scenarios", nargs="+", action="extend", default=[], metavar="S", help="LoadGen scenarios (default: the workflow's)"
+        "solution", metavar="SOLUTION", help="a solution folder (or its solution.json) that declares an mlperf object"
     )
-    submission.add_argument("--short", action="store_true", help="LoadGen's short profile: seconds, not 10 minutes; the checker then fails test duration")
-    _parameter_option(submission, "a workflow parameter other than the scenario, mode and profile (model, backend, dataset...; repeatable)")
+    submission.add_argument("-o", "--output", required=True, metavar="DIR", help="the tree's folder (new or empty)")
+    submission.add_argument(
+        "--submitter", required=True, metavar="NAME", help="the submitting organisation (a plain name)"
+    )
+    submission.add_argument(
+        "--division", choices=["open", "closed"], default="open", help="open (default; closed is not yet supported)"
+    )
+    submission.add_argument(
+        "--system",
+        metavar="FILE.json",
+        help="the system description's fields only a person knows (status, system_type, cooling...)",
+    )
+    submission.add_argument(
+        "--scenario",
+        dest="scenarios",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="S",
+        help="LoadGen scenarios (default: the workflow's)",
+    )
+    submission.add_argument(
+        "--short",
+        action="store_true",
+        help="LoadGen's short profile: seconds, not 10 minutes; the checker then fails test duration",
+    )
+    _parameter_option(
+        submission,
+        "a workflow parameter other than the scenario, mode and profile (model, backend, dataset...; repeatable)",
+    )
     targets = submission.add_mutually_exclusive_group()
-    targets.add_argument("--env", dest="environment", metavar="NAME", help="run missing runs in this reef environment's kernel")
+    targets.add_argument(
+        "--env", dest="environment", metavar="NAME", help="run missing runs in this reef environment's kernel"
+    )
     targets.add_argument("--kernel", help="run missing runs in this Jupyter kernel")
     submission.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
     _with_json(actions)
@@ -466,7 +635,9 @@ def _mlperf_verb(verb: Verb) -> None:
 
 def _registry_verb(verb: Verb) -> None:
     """registry add|list|remove|configure|forget: the git registries known here (reefnb.sharing.registry)."""
-    registry = verb("registry", "git registries of published solutions, datasets and models: add, list, remove, configure, forget")
+    registry = verb(
+        "registry", "git registries of published solutions, datasets and models: add, list, remove, configure, forget"
+    )
     actions = _actions(registry, "registry_verb")
     add = actions.add_parser("add", help="add a registry (a git URL or a repository folder) and clone it")
     add.add_argument("name", metavar="NAME")
@@ -474,7 +645,9 @@ def _registry_verb(verb: Verb) -> None:
     actions.add_parser("list", help="list the registries added here")
     remove = actions.add_parser("remove", help="forget a registry and delete its clone (its pins are kept)")
     remove.add_argument("name", metavar="NAME")
-    configure = actions.add_parser("configure", help="set who may sign a registry's packages (reef-registry.json), and pin it here")
+    configure = actions.add_parser(
+        "configure", help="set who may sign a registry's packages (reef-registry.json), and pin it here"
+    )
     configure.add_argument("name", metavar="NAME")
     configure.add_argument(
         "--signer",
@@ -484,7 +657,9 @@ def _registry_verb(verb: Verb) -> None:
         metavar="ID=KEY.pub",
         help="allow this identity (e.g. alice@example.org) with this OpenSSH public key; repeatable",
     )
-    configure.add_argument("--remove-signer", action="append", default=[], metavar="ID", help="no longer allow this identity")
+    configure.add_argument(
+        "--remove-signer", action="append", default=[], metavar="ID", help="no longer allow this identity"
+    )
     required = configure.add_mutually_exclusive_group()
     required.add_argument(
         "--require-signatures",
@@ -494,9 +669,14 @@ def _registry_verb(verb: Verb) -> None:
         help="refuse unsigned packages, and packages signed by anyone not listed",
     )
     required.add_argument(
-        "--no-require-signatures", dest="require_signatures", action="store_false", help="accept unsigned packages (signed ones are still verified)"
+        "--no-require-signatures",
+        dest="require_signatures",
+        action="store_false",
+        help="accept unsigned packages (signed ones are still verified)",
     )
-    forget = actions.add_parser("forget", help="drop a pin: accept a version's new bytes (or a registry's new signers) on the next pull")
+    forget = actions.add_parser(
+        "forget", help="drop a pin: accept a version's new bytes (or a registry's new signers) on the next pull"
+    )
     forget.add_argument("spec", nargs="?", metavar="NAME@VERSION", help="the version whose pinned sha256 to forget")
     forget.add_argument("--signers", action="store_true", help="forget the registry's pinned signing policy")
     forget.add_argument("--registry", metavar="NAME", help="the registry (default: the only one added)")
@@ -508,33 +688,61 @@ def _published_verbs(verb: Verb) -> None:
     publish = verb("publish", "publish a package (NAME.reef.zip) in a registry; a published version never changes")
     publish.add_argument("package", metavar="PACKAGE.reef.zip")
     publish.add_argument("--registry", metavar="NAME", help="the registry (default: the only one added)")
-    publish.add_argument("--sign", metavar="KEY", help="sign the package with this OpenSSH private key (ssh-keygen -Y sign, namespace reef)")
+    publish.add_argument(
+        "--sign",
+        metavar="KEY",
+        help="sign the package with this OpenSSH private key (ssh-keygen -Y sign, namespace reef)",
+    )
     search = verb("search", "find published components by name, kind, description or keyword")
     search.add_argument("text", nargs="?", default="", metavar="TEXT", help="words to match (default: list everything)")
     search.add_argument("--registry", metavar="NAME", help="only this registry (default: all)")
     pull = verb("pull", "fetch a published component and what it needs (verified), and import them")
-    pull.add_argument("spec", metavar="NAME[@VERSION|@RANGE]", help="e.g. hello-sweep, hello-sweep@1.2.0, hello-sweep@^1.2, 'x@>=1,<2'")
+    pull.add_argument(
+        "spec",
+        metavar="NAME[@VERSION|@RANGE]",
+        help="e.g. hello-sweep, hello-sweep@1.2.0, hello-sweep@^1.2, 'x@>=1,<2'",
+    )
     pull.add_argument("--registry", metavar="NAME", help="only this registry (default: all)")
-    pull.add_argument("-o", "--output", metavar="FOLDER", help="import the component here (default: $REEF_HOME/solutions/NAME-VERSION)")
+    pull.add_argument(
+        "-o",
+        "--output",
+        metavar="FOLDER",
+        help="import the component here (default: $REEF_HOME/solutions/NAME-VERSION)",
+    )
     pull.add_argument("--dry-run", action="store_true", help="resolve the versions only; fetch and import nothing")
     pull.add_argument(
-        "--allow-downgrade", action="store_true", help="accept an older version when a newer one seen here before is no longer listed (refused otherwise)"
+        "--allow-downgrade",
+        action="store_true",
+        help="accept an older version when a newer one seen here before is no longer listed (refused otherwise)",
     )
 
 
 def _serve_verb(verb: Verb) -> None:
     """serve: a solution's actions over HTTP (reefnb.frontends.serve)."""
-    serve = verb("serve", "serve a solution's actions over HTTP: GET /v1/actions, POST /v1/actions/NAME, /healthz, /demo")
+    serve = verb(
+        "serve", "serve a solution's actions over HTTP: GET /v1/actions, POST /v1/actions/NAME, /healthz, /demo"
+    )
     serve.add_argument("solution", metavar="SOLUTION", help="a solution folder or its solution.json")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=count(0), default=8765, help="port (default: 8765; 0 picks a free one)")
     serve.add_argument("--token", help="the bearer token clients send (default: a new random one, printed)")
-    serve.add_argument("--workers", type=count(1), default=1, metavar="N", help="worker processes running the actions (default: 1)")
     serve.add_argument(
-        "--env", dest="environment", metavar="NAME|PYTHON|native", help="run the actions in this reef environment or python (default: the one reef init made)"
+        "--workers", type=count(1), default=1, metavar="N", help="worker processes running the actions (default: 1)"
+    )
+    serve.add_argument(
+        "--env",
+        dest="environment",
+        metavar="NAME|PYTHON|native",
+        help="run the actions in this reef environment or python (default: the one reef init made)",
     )
     serve.add_argument("--max-body-mb", type=scale, default=20, metavar="MB", help="largest request body (default: 20)")
     serve.add_argument(
-        "--action-timeout", type=seconds, default=60, metavar="S", help="seconds a call may take, then its worker is replaced and it gets 504 (default: 60)"
+        "--action-timeout",
+        type=seconds,
+        default=60,
+        metavar="S",
+        help="seconds a call may take, then its worker is replaced and it gets 504 (default: 60)",
     )
-    serve.add_argument("--trust", action="store_true", help="run the actions of a solution imported from a package or registry")
+    serve.add_argument(
+        "--trust", action="store_true", help="run the actions of a solution imported from a package or registry"
+    )

@@ -23,7 +23,9 @@ def _abandoned_cell_task(record: logging.LogRecord) -> bool:
     """Drop asyncio's "Task exception was never retrieved" for a cell whose kernel was stopped under it
     (Ctrl-C, a timeout): the run's outcome is reported once, as one line, not as a traceback."""
     exception = record.exc_info[1] if record.exc_info else None
-    return not (exception is not None and type(exception).__name__ in ("DeadKernelError", "CancelledError", "KeyboardInterrupt"))
+    return not (
+        exception is not None and type(exception).__name__ in ("DeadKernelError", "CancelledError", "KeyboardInterrupt")
+    )
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

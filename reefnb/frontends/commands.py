@@ -31,7 +31,13 @@ from reefnb.common.exceptions import ManifestError, RecordPending, ReefError, Us
 from reefnb.common.units import parse_size
 from reefnb.provision import detection
 from reefnb.provision.kernels import is_python, named_kernel
-from reefnb.solution.notebook import NotebookParameter, notebook_language, notebook_parameters, parameters_schema, read_notebook
+from reefnb.solution.notebook import (
+    NotebookParameter,
+    notebook_language,
+    notebook_parameters,
+    parameters_schema,
+    read_notebook,
+)
 from reefnb.solution.params import read_parameter_file
 
 if TYPE_CHECKING:
@@ -151,7 +157,14 @@ def notebook_solution(notebook: str | Path, within: str | Path | None = None) ->
     manifest = declare.solution_of(notebook)
     inside = manifest is not None and (within is None or manifest.resolve().is_relative_to(Path(within).resolve()))
     solution = reefnb.load_solution(manifest) if inside else reefnb.open_solution(notebook)
-    workflow = next((name for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run") if flow.notebook.resolve() == notebook), None)
+    workflow = next(
+        (
+            name
+            for name, flow in sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
+            if flow.notebook.resolve() == notebook
+        ),
+        None,
+    )
     return NotebookSolution(notebook, solution, workflow)
 
 
@@ -208,7 +221,10 @@ def validate(path: str | Path) -> Solution:
     from reefnb.solution.checks import kernel_call_problems
 
     solution = reefnb.load_solution(path)
-    problems = [f"{solution.manifest_path}: {pointer}: {message}" for pointer, message in kernel_call_problems(solution.data, solution.path)]
+    problems = [
+        f"{solution.manifest_path}: {pointer}: {message}"
+        for pointer, message in kernel_call_problems(solution.data, solution.path)
+    ]
     if problems:
         raise ManifestError(problems)
     return solution
@@ -279,7 +295,11 @@ def run(options: RunOptions, exclusive_process: bool = False) -> dict:
         raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
     refuse_package(options.solution, "run")
     refuse_untrusted(options.solution, options.trust)
-    chosen = {name: value for name, value in given(options).items() if name not in ("solution", "resume", "workflow", "parameters", "trust")}
+    chosen = {
+        name: value
+        for name, value in given(options).items()
+        if name not in ("solution", "resume", "workflow", "parameters", "trust")
+    }
     if not exclusive_process:
         return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
     with exclusive():
@@ -336,7 +356,10 @@ def _ok_places(source: str | Path | Solution, workflow: str) -> dict:
     for record in solution_records(solution):
         if record.get("status") == "ok" and record.get("workflow") == workflow:
             ids.add(record["run_id"])
-            point = (record.get("notebook", {}).get("sha256", ""), json.dumps(record.get("parameters", {}), sort_keys=True, default=str))
+            point = (
+                record.get("notebook", {}).get("sha256", ""),
+                json.dumps(record.get("parameters", {}), sort_keys=True, default=str),
+            )
             places.setdefault(point, set()).add(str(record.get("environment", {}).get("name")))
     return {"ids": ids, "places": places}
 
@@ -349,7 +372,10 @@ def moved_points(records: Sequence[dict], earlier: dict) -> str | None:
     for record in records:
         if record["run_id"] in earlier["ids"]:
             continue
-        point = (record.get("notebook", {}).get("sha256", ""), json.dumps(record.get("parameters", {}), sort_keys=True, default=str))
+        point = (
+            record.get("notebook", {}).get("sha256", ""),
+            json.dumps(record.get("parameters", {}), sort_keys=True, default=str),
+        )
         before = earlier["places"].get(point, set()) - {str(record.get("environment", {}).get("name"))}
         if before:
             count += 1
@@ -412,8 +438,18 @@ class PushOptions:
 def push_results(options: PushOptions) -> dict:
     """Share this machine's runs (of a solution) in a registry."""
     name, _ = named_solution(options.solution)
-    limit = parse_size(options.files_limit, "--files-limit") if isinstance(options.files_limit, str) else options.files_limit
-    return reefnb.push_results(solution=name, registry=options.registry, identify=options.identify, with_files=options.with_files, files_limit=limit)
+    limit = (
+        parse_size(options.files_limit, "--files-limit")
+        if isinstance(options.files_limit, str)
+        else options.files_limit
+    )
+    return reefnb.push_results(
+        solution=name,
+        registry=options.registry,
+        identify=options.identify,
+        with_files=options.with_files,
+        files_limit=limit,
+    )
 
 
 def pull_results(solution: str | None = None, registry_name: str | None = None) -> dict:
@@ -435,7 +471,11 @@ def store_path() -> Path:
 def solution_records(solution: Solution) -> list[dict]:
     """The recorded runs of ``solution`` in its folder (a namesake elsewhere is another solution), oldest first."""
     folder = str(solution.path.resolve())
-    return [record for record in reefnb.default_store().records(solution=solution.name) if record.get("solution", {}).get("path") == folder]
+    return [
+        record
+        for record in reefnb.default_store().records(solution=solution.name)
+        if record.get("solution", {}).get("path") == folder
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +493,11 @@ class Frontier:
     metrics: dict[str, dict]  # unit, goal and format of each metric by name
 
 
-def frontier_runs(source: str | Path | pandas.DataFrame | None, named: Mapping[str, str] | None = None, solution: Solution | None = None) -> Frontier:
+def frontier_runs(
+    source: str | Path | pandas.DataFrame | None,
+    named: Mapping[str, str] | None = None,
+    solution: Solution | None = None,
+) -> Frontier:
     """The ok runs of ``source`` (a solution's folder or name, None: every run here; or a results frame) and their
     objectives: those ``named`` (column or metric name -> min|max), else the defaults (``choose_objectives``).
     ``solution``: the manifest that gives a frame its meaning. ReefError when no run is ok."""
@@ -519,7 +563,11 @@ def pareto(options: ParetoOptions) -> Pareto:
         front = pareto_front(frame, objectives)
     for warning in caught:  # NaN values left out, and the like
         log.warning("%s", warning.message)
-    columns = [c for c in ["run_id", "env.name", *(c for c in frame.columns if str(c).startswith("param.")), *objectives] if c in front]
+    columns = [
+        c
+        for c in ["run_id", "env.name", *(c for c in frame.columns if str(c).startswith("param.")), *objectives]
+        if c in front
+    ]
     plot = None
     if options.plot:
         if len(objectives) < 2:
@@ -538,7 +586,9 @@ def pareto(options: ParetoOptions) -> Pareto:
     return Pareto(runs, front, columns, plot)
 
 
-def dashboard(solution: str | None, output: str | Path, minimise: Sequence[str] = (), maximise: Sequence[str] = ()) -> dict:
+def dashboard(
+    solution: str | None, output: str | Path, minimise: Sequence[str] = (), maximise: Sequence[str] = ()
+) -> dict:
     """Write the offline dashboard of the recorded runs (of a solution's name or folder); its path and run count."""
     from reefnb.analysis.dashboard import build_dashboard, choose_objectives, require_runs
     from reefnb.analysis.frame import results_and_solution
@@ -613,7 +663,16 @@ def requirement_rows(plan: install.Plan) -> list[dict]:
         found = "cached" if artifact["status"] == "cached" else None
         detail = artifact.get("detail", "")
         reason = "" if status == "found" else _ARTIFACT_REASONS.get(artifact["status"], "{}").format(detail)
-        rows.append({"kind": "artifact", "name": artifact["name"], "required": required, "found": found, "status": status, "reason": reason})
+        rows.append(
+            {
+                "kind": "artifact",
+                "name": artifact["name"],
+                "required": required,
+                "found": found,
+                "status": status,
+                "reason": reason,
+            }
+        )
     return rows
 
 
@@ -625,9 +684,13 @@ def checked_summary(rows: Sequence[dict]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    problems = ", ".join(f"{counts[status]} {status}" for status in ("missing", "conflict", "unmet") if counts.get(status))
+    problems = ", ".join(
+        f"{counts[status]} {status}" for status in ("missing", "conflict", "unmet") if counts.get(status)
+    )
     aside = ", ".join(
-        f"{counts[status]} {label}" for status, label in (("skipped", "skipped (for another platform)"), (ON_DEMAND, "fetched on demand")) if counts.get(status)
+        f"{counts[status]} {label}"
+        for status, label in (("skipped", "skipped (for another platform)"), (ON_DEMAND, "fetched on demand"))
+        if counts.get(status)
     )
     head = problems or ("all found" if rows else "nothing required")
     return f"{head}; {aside}" if aside else head
@@ -664,9 +727,13 @@ def run_place(solution: Solution, notebook: str | Path | None = None) -> RunPlac
     document = read_notebook(path)
     made = install.made_environment(solution)
     if made is not None and is_python(notebook_language(document)):
-        return RunPlace("environment", made.name, made.kernel, made.python, f"its own, made by reef init ({install.LOCK_NAME})")
+        return RunPlace(
+            "environment", made.name, made.kernel, made.python, f"its own, made by reef init ({install.LOCK_NAME})"
+        )
     kernel = named_kernel(path, document)
-    why = "the kernel its notebook names" + (": no environment made for it here" if solution.manifest_path is not None else "")
+    why = "the kernel its notebook names" + (
+        ": no environment made for it here" if solution.manifest_path is not None else ""
+    )
     return RunPlace("kernel", kernel, kernel, install.kernel_python(kernel), why)
 
 
@@ -692,7 +759,9 @@ def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) 
     changes = []
     if plan.target == "env" and not plan.exists:
         version = detection.python_version(plan.python)
-        changes.append(f"make environment {plan.environment} (python {version}, kernel {envs.kernel_name(plan.environment)})")
+        changes.append(
+            f"make environment {plan.environment} (python {version}, kernel {envs.kernel_name(plan.environment)})"
+        )
     if plan.installs:
         where = f" into environment {plan.environment}" if plan.target == "env" else f" into {plan.python}"
         changes.append(f"install {', '.join(text.partition(';')[0].strip() for text in plan.installs)}{where}")
@@ -701,7 +770,9 @@ def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) 
         changes.append(f"download or generate {', '.join(fetched)}")
     changes.append(f"write {install.LOCK_NAME}")
     if place is not None and plan.target == "env" and str(place) != f"environment {plan.environment}":
-        changes.append(f"then runs, sweeps and benchmarks run in environment {plan.environment} instead of {place}: points recorded on {place} run again there")
+        changes.append(
+            f"then runs, sweeps and benchmarks run in environment {plan.environment} instead of {place}: points recorded on {place} run again there"
+        )
     if missing:
         label = "Install missing"
     else:
@@ -730,7 +801,10 @@ class RequirementsHere:
 
 
 def requirements_here(
-    found: NotebookSolution, declared: Mapping | None = None, preview: InitPreview | None = None, with_install: bool = True
+    found: NotebookSolution,
+    declared: Mapping | None = None,
+    preview: InitPreview | None = None,
+    with_install: bool = True,
 ) -> RequirementsHere:
     """The requirements of a notebook's solution checked against the place it runs (``run_place``): what the
     JupyterLab sidebar and ``%reef init`` show. ``declared``: the notebook's ``metadata.reef`` as the editor holds
@@ -755,7 +829,9 @@ def requirements_here(
     return RequirementsHere(place, rows, f"checked against {where}: {checked_summary(rows)}", effect, len(plan.unmet))
 
 
-def init_refusal(plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False, origin: str | Path | None = None) -> str | None:
+def init_refusal(
+    plan: install.Plan, yes: bool = False, trust: bool = False, foreign: bool = False, origin: str | Path | None = None
+) -> str | None:
     """Why ``reef init`` would refuse this plan, as ``reefnb.init`` says it (``install.refusal``, the one rule);
     None when it would go ahead."""
     from reefnb.provision import install
@@ -808,7 +884,9 @@ class Initialised:
 
 
 def init(
-    options: InitRequest, on_plan: Callable[[install.Plan], None] | None = None, progress: Callable[[str, int, int | None], None] | None = None
+    options: InitRequest,
+    on_plan: Callable[[install.Plan], None] | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Initialised:
     """Make the solution runnable here (``reefnb.init``); InitError (with its plan) when it cannot."""
     seen: dict[str, install.Plan] = {}
@@ -890,11 +968,18 @@ def detect(environment: str | None = None, refresh: bool = False, extra: Sequenc
 
 
 def create_environment(
-    name: str, packages: Sequence[str] = (), python: str | None = None, find_links: Sequence[str] = (), no_index: bool = False, replace: bool = False
+    name: str,
+    packages: Sequence[str] = (),
+    python: str | None = None,
+    find_links: Sequence[str] = (),
+    no_index: bool = False,
+    replace: bool = False,
 ) -> dict:
     from reefnb.provision import envs
 
-    environment = envs.create_environment(name, list(packages), python=python, pip_options=pip_options(find_links, no_index), replace=replace)
+    environment = envs.create_environment(
+        name, list(packages), python=python, pip_options=pip_options(find_links, no_index), replace=replace
+    )
     return dataclasses.asdict(environment)
 
 
@@ -955,19 +1040,25 @@ class ArtifactDeclaration:
     description: str | None = None
 
 
-def require(packages: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False) -> declare.Declaration:
+def require(
+    packages: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False
+) -> declare.Declaration:
     from reefnb.provision import declare
 
     return declare.declare_packages(list(packages), notebook=notebook, solution=solution, remove=remove)
 
 
-def require_tools(tools: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False) -> declare.Declaration:
+def require_tools(
+    tools: Sequence[str], notebook: str | None = None, solution: str | None = None, remove: bool = False
+) -> declare.Declaration:
     from reefnb.provision import declare
 
     return declare.declare_tools(list(tools), notebook=notebook, solution=solution, remove=remove)
 
 
-def require_artifact(artifact: ArtifactDeclaration, notebook: str | None = None, solution: str | None = None) -> declare.Declaration:
+def require_artifact(
+    artifact: ArtifactDeclaration, notebook: str | None = None, solution: str | None = None
+) -> declare.Declaration:
     from reefnb.provision import declare
 
     spec = declare.artifact_spec(
@@ -1013,7 +1104,13 @@ def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
     def runner(solution: Solution, workflow: str, parameters: dict) -> dict:
         refuse_untrusted(solution.path, options.trust)
         with exclusive():
-            return reefnb.run(solution.path, workflow=workflow, parameters=parameters, kernel=options.kernel, environment=options.environment)
+            return reefnb.run(
+                solution.path,
+                workflow=workflow,
+                parameters=parameters,
+                kernel=options.kernel,
+                environment=options.environment,
+            )
 
     return mlperf.submission(options, runner)
 
@@ -1097,7 +1194,12 @@ def list_registries() -> list[dict]:
     return registry.list_registries()
 
 
-def configure_registry(name: str, signers: Mapping[str, str] | None = None, remove: Sequence[str] = (), require_signatures: bool | None = None) -> dict:
+def configure_registry(
+    name: str,
+    signers: Mapping[str, str] | None = None,
+    remove: Sequence[str] = (),
+    require_signatures: bool | None = None,
+) -> dict:
     """Who may sign a registry's packages (identity -> OpenSSH public key file), and whether signatures are required."""
     from reefnb.sharing import registry
 
@@ -1118,5 +1220,11 @@ def search(text: str = "", registry_name: str | None = None) -> list[dict]:
     return reefnb.search(text, registry=registry_name)
 
 
-def pull(spec: str, registry_name: str | None = None, output: str | None = None, dry_run: bool = False, allow_downgrade: bool = False) -> dict:
+def pull(
+    spec: str,
+    registry_name: str | None = None,
+    output: str | None = None,
+    dry_run: bool = False,
+    allow_downgrade: bool = False,
+) -> dict:
     return reefnb.pull(spec, registry=registry_name, target=output, dry_run=dry_run, allow_downgrade=allow_downgrade)

@@ -45,7 +45,12 @@ class LabEditor:
     ``display_id`` (the one ``display_id`` named when the declaration was made) to say so.
     """
 
-    def __init__(self, session_path: str | None, is_lab_request: Callable[[], bool], on_refused: Callable[[Path, dict, str | None], None]) -> None:
+    def __init__(
+        self,
+        session_path: str | None,
+        is_lab_request: Callable[[], bool],
+        on_refused: Callable[[Path, dict, str | None], None],
+    ) -> None:
         self.session_path = session_path  # the running notebook as the server named it (JPY_SESSION_NAME)
         self.is_lab_request = is_lab_request
         self.on_refused = on_refused
@@ -64,7 +69,9 @@ class LabEditor:
 
         notebook = Path(notebook)
         self._held[notebook] = after
-        comm = create_comm(target_name=TARGET, data={"kind": "declare", "path": self.session_path, "patch": merge_patch(before, after)})
+        comm = create_comm(
+            target_name=TARGET, data={"kind": "declare", "path": self.session_path, "patch": merge_patch(before, after)}
+        )
         state = {"answered": False}
         display_id = self.display_id
 

@@ -124,7 +124,9 @@ def run_magic(line: str, shell=None, editor=None) -> Any:
         if getattr(args, "json", False) or getattr(args, "format", None) == "json":
             return COMMANDS[args.verb](args, io.StringIO())[1]
         if getattr(args, "from_session", False) and editor is not None:
-            args.display_id = editor.display_id = f"reef-declaration-{uuid.uuid4().hex}"  # the output a refused declaration updates
+            args.display_id = editor.display_id = (
+                f"reef-declaration-{uuid.uuid4().hex}"  # the output a refused declaration updates
+            )
             token = NOTEBOOK_EDITOR.set(editor)
             try:
                 return VERBS[args.verb](args, shell)
@@ -186,19 +188,27 @@ def _validate(args, shell) -> None:
 
 
 def _run(args, shell):
-    record = commands.run(options_from(commands.RunOptions, args, parameters=dict(args.parameter), progress=_in_kernel(shell)))
+    record = commands.run(
+        options_from(commands.RunOptions, args, parameters=dict(args.parameter), progress=_in_kernel(shell))
+    )
     display(run_summary(record), raw=True)
     return ResultsFrame.of(commands.records_frame([record]), commands.source_dashboard_columns(args.solution))
 
 
 def _sweep(args, shell, workflow: str | None = None):
-    grid = commands.sweep_grid(getattr(args, "grid", None), getattr(args, "parameter", []))  # as `reef sweep` reads them
+    grid = commands.sweep_grid(
+        getattr(args, "grid", None), getattr(args, "parameter", [])
+    )  # as `reef sweep` reads them
     widget = SweepProgressWidget(f"{args.verb} {args.solution}")
     display(widget)
-    records = commands.sweep(options_from(commands.SweepOptions, args, workflow=workflow or args.workflow, grid=grid, progress=widget.update))
+    records = commands.sweep(
+        options_from(commands.SweepOptions, args, workflow=workflow or args.workflow, grid=grid, progress=widget.update)
+    )
     failed = sum(record["status"] != "ok" for record in records)
     skipped = getattr(records, "skipped", 0)
-    summary = f"{len(records)} runs: {len(records) - failed} ok, {failed} not ok" + (f", {skipped} recorded before (not run again)" if skipped else "")
+    summary = f"{len(records)} runs: {len(records) - failed} ok, {failed} not ok" + (
+        f", {skipped} recorded before (not run again)" if skipped else ""
+    )
     moved = getattr(records, "moved", None)  # points run again because they ran elsewhere before
     display(message([summary, moved] if moved else [summary], "error" if failed else "ok"), raw=True)
     return ResultsFrame.of(commands.records_frame(records), commands.source_dashboard_columns(args.solution))
@@ -235,7 +245,9 @@ def _init(args, shell):
     def recheck() -> commands.RequirementsHere | None:
         return commands.init_requirements_here(request, commands.preview_init(request))
 
-    return DependencyPanel(preview, install, dry_run=args.dry_run, here=commands.init_requirements_here(request, preview), recheck=recheck)
+    return DependencyPanel(
+        preview, install, dry_run=args.dry_run, here=commands.init_requirements_here(request, preview), recheck=recheck
+    )
 
 
 def _env(args, shell) -> None:
@@ -246,7 +258,10 @@ def _env(args, shell) -> None:
     if not environments:
         display(message([NO_ENVIRONMENTS], "info"), raw=True)
         return
-    rows = [(item["name"], item["python_version"], item["kernel"], " ".join(item["packages"]) or "–", item["path"]) for item in environments]
+    rows = [
+        (item["name"], item["python_version"], item["kernel"], " ".join(item["packages"]) or "–", item["path"])
+        for item in environments
+    ]
     display(table_bundle(("name", "python", "kernel", "packages", "path"), rows), raw=True)
 
 
@@ -280,7 +295,9 @@ def _declare(args, shell) -> None:
     if result["in_editor"]:
         places[0] += " (the open notebook: saved with it)"
     verb = "removed from" if result["removed"] else "declared in"
-    where = f"{verb} {' and '.join(places)}" + ("" if result["changed"] or result["in_editor"] else " (already there: nothing changed)")
+    where = f"{verb} {' and '.join(places)}" + (
+        "" if result["changed"] or result["in_editor"] else " (already there: nothing changed)"
+    )
     parts = [f'<div style="font-size:0.9em">{escape(where)}</div>']
     if result["checks"]:
         parts.insert(0, requirement_table(result["checks"]))
@@ -297,7 +314,11 @@ def _declare(args, shell) -> None:
             )
         )
     display_id = getattr(args, "display_id", None) if result["in_editor"] else None
-    display(bundle("".join(parts), out.getvalue().rstrip("\n")), raw=True, **({"display_id": display_id} if display_id else {}))
+    display(
+        bundle("".join(parts), out.getvalue().rstrip("\n")),
+        raw=True,
+        **({"display_id": display_id} if display_id else {}),
+    )
 
 
 def _pareto(args, shell):
@@ -305,7 +326,12 @@ def _pareto(args, shell):
     if args.plot or args.format == "csv":
         return _text(args, shell)
     found = commands.frontier_runs(args.solution, commands.named_objectives(args.minimise, args.maximise))
-    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, args.color), solution=found.solution)
+    return ParetoExplorer(
+        found.frame,
+        objectives=found.objectives or None,
+        color=commands.chart_color(found.solution, args.color),
+        solution=found.solution,
+    )
 
 
 def _params(args, shell):

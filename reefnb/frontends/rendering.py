@@ -18,7 +18,17 @@ from reefnb.kernel.recording import MAX_METRIC_BYTES_VARIABLE, MAX_METRICS_VARIA
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["MetricShown", "RunView", "display_columns", "format_duration", "format_number", "format_size", "record_text", "run_view", "with_units"]
+__all__ = [
+    "MetricShown",
+    "RunView",
+    "display_columns",
+    "format_duration",
+    "format_number",
+    "format_size",
+    "record_text",
+    "run_view",
+    "with_units",
+]
 
 
 def format_number(value: Any) -> str:
@@ -146,7 +156,12 @@ def record_text(record: dict, short: bool = False) -> str:
 
 # --- results tables ---
 
-TERMINAL_FIELDS = ("run_id", "solution", "workflow", "status")  # what ``reef results`` shows first when no columns are chosen
+TERMINAL_FIELDS = (
+    "run_id",
+    "solution",
+    "workflow",
+    "status",
+)  # what ``reef results`` shows first when no columns are chosen
 NOTEBOOK_FIELDS = ("run_id", "status")
 
 
@@ -166,7 +181,9 @@ def display_columns(
     columns = [name for name in (NOTEBOOK_FIELDS if chosen else fields) if name in frame.columns]
     if chosen:
         for name in chosen:
-            found = next((column for column in (name, f"metric.{name}", f"param.{name}") if column in frame.columns), None)
+            found = next(
+                (column for column in (name, f"metric.{name}", f"param.{name}") if column in frame.columns), None
+            )
             if found is None and strict:
                 known = ", ".join(c for c in frame.columns if str(c).startswith(("param.", "metric."))) or "none"
                 raise ReefError(f"--columns: no column '{name}' in the results (columns: {known})")

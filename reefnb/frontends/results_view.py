@@ -64,7 +64,11 @@ class ResultsFrame(pandas.DataFrame):
     def _repr_html_(self) -> str:
         if self.empty:
             return f"<div>{escape('no runs')}</div>"
-        html = self.compact().to_html(index=False, border=0, na_rep="–", float_format=format_number, classes="reef-results")
+        html = self.compact().to_html(
+            index=False, border=0, na_rep="–", float_format=format_number, classes="reef-results"
+        )
         html = html.replace("<td>", f'<td style="{_NOWRAP}">').replace("<th>", f'<th style="{_NOWRAP}">')
-        caption = f'<div style="font-size:0.85em;color:var(--jp-ui-font-color2,#57606a)">{escape(self._caption())}</div>'
+        caption = (
+            f'<div style="font-size:0.85em;color:var(--jp-ui-font-color2,#57606a)">{escape(self._caption())}</div>'
+        )
         return f'<div class="reef-results-frame" style="overflow-x:auto">{html}{caption}</div>'

@@ -100,7 +100,9 @@ class ActionList(_Handler):
     def get(self) -> None:
         if self.authorised():
             actions: Actions = self.state["actions"]
-            self.send({"solution": actions.solution.name, "version": actions.solution.version, "actions": actions.describe()})
+            self.send(
+                {"solution": actions.solution.name, "version": actions.solution.version, "actions": actions.describe()}
+            )
 
 
 @tornado.web.stream_request_body
@@ -163,10 +165,19 @@ class Demo(tornado.web.RequestHandler):
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     action = getattr(handler, "action_name", "-")
-    log.info("%s %s %s %d %.1f ms", handler.request.method, handler.request.path, action, handler.get_status(), 1000 * handler.request.request_time())
+    log.info(
+        "%s %s %s %d %.1f ms",
+        handler.request.method,
+        handler.request.path,
+        action,
+        handler.get_status(),
+        1000 * handler.request.request_time(),
+    )
 
 
-def make_app(actions: Actions, token: str, max_body_bytes: int = DEFAULT_MAX_BODY, executor: ThreadPoolExecutor | None = None) -> tornado.web.Application:
+def make_app(
+    actions: Actions, token: str, max_body_bytes: int = DEFAULT_MAX_BODY, executor: ThreadPoolExecutor | None = None
+) -> tornado.web.Application:
     """The tornado application over loaded ``actions``."""
     state = {
         "actions": actions,
@@ -183,7 +194,11 @@ def make_app(actions: Actions, token: str, max_body_bytes: int = DEFAULT_MAX_BOD
     if page is not None:
         routes.append((r"/demo/?", Demo, {"page": page}))
     return tornado.web.Application(
-        routes, log_function=_log_request, default_handler_class=_NotFound, default_handler_args={"state": state}, compress_response=False
+        routes,
+        log_function=_log_request,
+        default_handler_class=_NotFound,
+        default_handler_args={"state": state},
+        compress_response=False,
     )
 
 
@@ -192,7 +207,9 @@ class _NotFound(_Handler):
         self.fail(404, f"no such path {self.request.path} (try GET /v1/actions)")
 
 
-def serve(source: str | Path, options: ServeOptions | None = None, on_ready: Callable[[dict], None] | None = None) -> None:
+def serve(
+    source: str | Path, options: ServeOptions | None = None, on_ready: Callable[[dict], None] | None = None
+) -> None:
     """Load the actions of ``source`` once and serve them until interrupted (Ctrl-C or SIGTERM).
 
     ``on_ready`` receives ``{"url", "token", "solution", "actions", "workers", "action_timeout", "python", "demo"}`` once the port is

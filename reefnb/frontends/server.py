@@ -116,9 +116,15 @@ def describe(root: Path, target: Target) -> dict:
 def requirements(root: Path, target: Target, declared: dict | None = None) -> dict:
     """The requirements of the notebook's solution checked against where it runs (``commands.run_place``: ``place``,
     ``summary``), and what Install would change (``install``: its label and changes); nothing changes."""
-    here = commands.requirements_here(commands.NotebookSolution(target.notebook, target.solution, target.workflow), declared)
+    here = commands.requirements_here(
+        commands.NotebookSolution(target.notebook, target.solution, target.workflow), declared
+    )
     solution = target.solution
-    return {"solution": f"{solution.name}@{solution.version}", **here.as_dict(), "installable": solution.manifest_path is not None}
+    return {
+        "solution": f"{solution.name}@{solution.version}",
+        **here.as_dict(),
+        "installable": solution.manifest_path is not None,
+    }
 
 
 def requirements_as_edited(root: Path, target: Target, body: dict) -> dict:
@@ -135,7 +141,9 @@ def install(root: Path, target: Target, body: dict) -> dict:
     ``reef init`` refuses: unmet requirements, and a package's code or unpinned requirements without trust)."""
     solution = target.solution
     if solution.manifest_path is None:
-        raise RequestError(f"{target.relative}: not part of a solution (no solution.json runs it): export it as a solution first")
+        raise RequestError(
+            f"{target.relative}: not part of a solution (no solution.json runs it): export it as a solution first"
+        )
     environment = commands.init(commands.InitRequest(source=solution.path)).lock.get("environment", {})
     return {
         "solution": f"{solution.name}@{solution.version}",
@@ -172,13 +180,20 @@ def attached_files(root: Path, record: dict) -> list[dict]:
     """The files the run attached (reefnb.attach): name, the summary's details (size, media type, sha256), and
     ``path``, relative to the server's root, for those here under it (the sidebar opens them), else None."""
     links = file_links(record, root, within=root)
-    return [{"name": entry["name"], "details": file_details(entry), "path": links.get(entry["name"])} for entry in record.get("files") or []]
+    return [
+        {"name": entry["name"], "details": file_details(entry), "path": links.get(entry["name"])}
+        for entry in record.get("files") or []
+    ]
 
 
 def runs(root: Path, target: Target) -> dict:
     """The recorded runs of the notebook's solution, newest first."""
     records = commands.solution_records(target.solution)[::-1][:MAX_RUNS]
-    return {"solution": target.solution.name, "store": str(commands.store_path()), "runs": [run_summary(root, r) for r in records]}
+    return {
+        "solution": target.solution.name,
+        "store": str(commands.store_path()),
+        "runs": [run_summary(root, r) for r in records],
+    }
 
 
 def run_workflow(root: Path, target: Target, body: dict) -> dict:
@@ -193,7 +208,10 @@ def run_workflow(root: Path, target: Target, body: dict) -> dict:
     if workflow is None:
         raise RequestError(f"{target.relative}: no workflow of {target.solution.manifest_path} runs this notebook")
     if not is_inside(root, target.solution.workflow(workflow).notebook.absolute()):
-        raise RequestError(f"{target.relative}: the notebook of workflow '{workflow}' is outside the server's root: refused", status=403)
+        raise RequestError(
+            f"{target.relative}: the notebook of workflow '{workflow}' is outside the server's root: refused",
+            status=403,
+        )
     record = commands.run(commands.RunOptions(solution=target.solution, workflow=workflow, parameters=parameters))
     return run_summary(root, record)
 
@@ -216,7 +234,13 @@ def export(root: Path, target: Target, body: dict) -> dict:
         destination = solution.path / f"{solution.name}-{solution.version}.reef.zip"
     summary = commands.export(commands.ExportOptions(source=source, output=destination))
     package = relative_to_root(root, destination)
-    return {**summary, "package": package, "runs": len(summary["runs"]), "expected": len(summary["expected"]), "members": len(summary["members"])}
+    return {
+        **summary,
+        "package": package,
+        "runs": len(summary["runs"]),
+        "expected": len(summary["expected"]),
+        "members": len(summary["members"]),
+    }
 
 
 def dashboard(root: Path, target: Target) -> dict:
@@ -261,7 +285,9 @@ def executed_run(root: Path, path: Any = None, run_id: Any = None) -> tuple[dict
             raise RequestError(f"run {run_id}: not recorded in {commands.store_path()}", status=404)
         output = (record.get("notebook") or {}).get("output_path") or ""
         if not output or not is_inside(root, Path(output)):
-            raise RequestError(f"run {run_id}: its executed notebook {output or '(none)'} is not under the server's root", status=404)
+            raise RequestError(
+                f"run {run_id}: its executed notebook {output or '(none)'} is not under the server's root", status=404
+            )
         path = relative_to_root(root, Path(output))
     if not isinstance(path, str):
         raise RequestError("give the 'path' of a run's executed notebook (or its 'run_id')")
@@ -271,7 +297,9 @@ def executed_run(root: Path, path: Any = None, run_id: Any = None) -> tuple[dict
     if named is None or not notebook.is_file():
         raise RequestError(f"{relative}: not a run's executed notebook (SOLUTION/runs/RUN_ID/NAME.ipynb)", status=404)
     if notebook_run_id(notebook) != named:
-        raise RequestError(f"{relative}: its metadata.reef.run_id is not {named}: not the executed notebook of run {named}", status=404)
+        raise RequestError(
+            f"{relative}: its metadata.reef.run_id is not {named}: not the executed notebook of run {named}", status=404
+        )
     record = reefnb.default_store().get(named)
     if record is None:
         raise RequestError(f"{relative}: run {named} is not recorded in {commands.store_path()} (removed?)", status=404)
@@ -313,7 +341,12 @@ def environment_line(environment: Any) -> str:
     system = environment.get("os") or {}
     cpu = environment.get("cpu") or {}
     machine = ", ".join(
-        part for part in (system.get("distribution") or system.get("system"), f"{cpu.get('model')} x {cpu.get('count')}" if cpu.get("model") else None) if part
+        part
+        for part in (
+            system.get("distribution") or system.get("system"),
+            f"{cpu.get('model')} x {cpu.get('count')}" if cpu.get("model") else None,
+        )
+        if part
     )
     parts = [
         f"kernel {environment.get('kernel') or environment.get('name') or '?'}",
@@ -338,12 +371,20 @@ def run_page(root: Path, record: dict, notebook: Path) -> dict:
         **run_summary(root, record),
         "notebook": relative_to_root(root, notebook),
         "ended": record.get("ended"),
-        "solution": {"name": named.get("name"), "version": named.get("version"), "folder": relative_to_root(root, solution.path) if solution else None},
+        "solution": {
+            "name": named.get("name"),
+            "version": named.get("version"),
+            "folder": relative_to_root(root, solution.path) if solution else None,
+        },
         "source": source,
-        "rerun": None if source else f"run {record['run_id']}: its solution is not under the server's root: it cannot run again here",
+        "rerun": None
+        if source
+        else f"run {record['run_id']}: its solution is not under the server's root: it cannot run again here",
         "environment": environment_line(record.get("environment")),
         "telemetry": telemetry_rows(record.get("system")),
-        "telemetry_series": relative_to_root(root, notebook.parent / series) if isinstance(series, str) and (notebook.parent / series).is_file() else None,
+        "telemetry_series": relative_to_root(root, notebook.parent / series)
+        if isinstance(series, str) and (notebook.parent / series).is_file()
+        else None,
     }
 
 
@@ -354,7 +395,11 @@ def rerun(root: Path, record: dict, notebook: Path) -> dict:
     if page["source"] is None:
         raise RequestError(page["rerun"], status=409)
     target = resolve_target(root, page["source"])
-    new = commands.run(commands.RunOptions(solution=target.solution, workflow=record["workflow"], parameters=dict(record.get("parameters") or {})))
+    new = commands.run(
+        commands.RunOptions(
+            solution=target.solution, workflow=record["workflow"], parameters=dict(record.get("parameters") or {})
+        )
+    )
     return {**run_summary(root, new), "rerun_of": record["run_id"]}
 
 
@@ -369,7 +414,10 @@ def refuse_saving_a_run(model: Any = None, path: str = "", contents_manager: Any
     except RequestError:
         return
     if existing.is_file() and notebook_run_id(existing) == run_id:
-        raise web.HTTPError(403, f"{path}: the executed notebook of run {run_id} is kept as the run left it: not saved (Save As makes a copy to edit)")
+        raise web.HTTPError(
+            403,
+            f"{path}: the executed notebook of run {run_id} is kept as the run left it: not saved (Save As makes a copy to edit)",
+        )
 
 
 def json_text(value: Any) -> str:
@@ -433,7 +481,9 @@ class ReefHandler(APIHandler):
         except RequestError as error:
             return self.refuse(error.status, [str(error)])
         except ReefError as error:
-            return self.refuse(400, getattr(error, "problems", None) or str(error).splitlines() or [type(error).__name__])
+            return self.refuse(
+                400, getattr(error, "problems", None) or str(error).splitlines() or [type(error).__name__]
+            )
         self.set_header("Content-Type", "application/json")
         self.finish(json_text(result))
 
@@ -474,7 +524,11 @@ class RunHandler(ReefHandler):
 def endpoint(get: Callable | None = None, post: Callable | None = None) -> type[ReefHandler]:
     """A handler class whose GET and POST run these endpoint functions."""
     name = "".join(part.title() for part in (get or post).__name__.split("_"))
-    return type(f"{name}Handler", (ReefHandler,), {"on_get": staticmethod(get) if get else None, "on_post": staticmethod(post) if post else None})
+    return type(
+        f"{name}Handler",
+        (ReefHandler,),
+        {"on_get": staticmethod(get) if get else None, "on_post": staticmethod(post) if post else None},
+    )
 
 
 HANDLERS = [

@@ -44,7 +44,10 @@ def cmd_validate(args, out: TextIO) -> Result:
             return EXIT_USAGE, {"valid": False, "problems": error.problems}
         raise
     if not args.json:
-        print(f"{solution.manifest_path}: valid ({solution.name}@{solution.version}, workflows: {', '.join(solution.workflows)})", file=out)
+        print(
+            f"{solution.manifest_path}: valid ({solution.name}@{solution.version}, workflows: {', '.join(solution.workflows)})",
+            file=out,
+        )
     return EXIT_OK, {"valid": True, "problems": [], "name": solution.name, "version": solution.version}
 
 
@@ -54,8 +57,12 @@ def _shows_progress(args) -> bool:
 
 def cmd_run(args, out: TextIO) -> Result:
     trust = args.trust or _asked_trust(args, out, args.solution)
-    options = options_from(commands.RunOptions, args, parameters=dict(args.parameter), progress=_shows_progress(args), trust=trust)
-    record = commands.run(options, exclusive_process=True)  # orphans reparented to this process during the run are the run's
+    options = options_from(
+        commands.RunOptions, args, parameters=dict(args.parameter), progress=_shows_progress(args), trust=trust
+    )
+    record = commands.run(
+        options, exclusive_process=True
+    )  # orphans reparented to this process during the run are the run's
     if not args.json:
         print(record_text(record), file=out)
     return _outcome([record]), record
@@ -90,9 +97,19 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
 
     pending = None
     try:
-        options = options_from(commands.SweepOptions, args, workflow=workflow, grid=grid, progress=on_progress, on_record=on_record, trust=trust)
+        options = options_from(
+            commands.SweepOptions,
+            args,
+            workflow=workflow,
+            grid=grid,
+            progress=on_progress,
+            on_record=on_record,
+            trust=trust,
+        )
         records = commands.sweep(options)
-    except RecordPending as error:  # every point ran; some records wait beside the store: the summary, then the one line
+    except (
+        RecordPending
+    ) as error:  # every point ran; some records wait beside the store: the summary, then the one line
         if getattr(error, "records", None) is None:
             raise
         records, pending = error.records, error
@@ -101,7 +118,10 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
             bar.close()
     if not args.json:
         failed = sum(record["status"] != "ok" for record in records)
-        print(f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok, {records.skipped} skipped (recorded ok before)", file=out)
+        print(
+            f"{len(records)} runs, {len(records) - failed} ok, {failed} not ok, {records.skipped} skipped (recorded ok before)",
+            file=out,
+        )
         if getattr(records, "moved", None):
             print(records.moved, file=out)
     if pending is not None:
@@ -118,7 +138,11 @@ def cmd_params(args, out: TextIO) -> Result:
         if not found.cell:
             print(f"{found.notebook}: no cell tagged 'parameters'", file=out)
         for name, prop in schema["properties"].items():
-            rules = ", ".join(f"{key} {prop[key]}" for key in ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") if key in prop)
+            rules = ", ".join(
+                f"{key} {prop[key]}"
+                for key in ("enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+                if key in prop
+            )
             default = json.dumps(prop["default"]) if "default" in prop else found.cell[name].default_source
             line = f"{name:<16} {prop.get('type', 'any'):<8} = {default:<14} {rules}"
             print((line + (f"  # {prop['description']}" if prop.get("description") else "")).rstrip(), file=out)
@@ -140,7 +164,9 @@ def cmd_results(args, out: TextIO) -> Result:
     else:
         chosen = args.columns or (None if args.all_columns else found.columns)
         environment = [c for c in frame.columns if str(c).startswith("env.")] if args.all_columns else []
-        columns = display_columns(frame, chosen, strict=args.columns is not None, fields=TERMINAL_FIELDS, after=["duration_s", *environment])
+        columns = display_columns(
+            frame, chosen, strict=args.columns is not None, fields=TERMINAL_FIELDS, after=["duration_s", *environment]
+        )
         table = with_units(frame, columns)
         print(table.to_markdown(index=False) if args.format == "markdown" else table.to_string(index=False), file=out)
     return EXIT_OK, None
@@ -223,7 +249,12 @@ def _byte_progress(args) -> Callable[[str, int, int | None], None] | None:
 def cmd_env(args, out: TextIO) -> Result:
     if args.env_verb == "create":
         environment = commands.create_environment(
-            args.name, args.packages, python=args.python, find_links=args.find_links, no_index=args.no_index, replace=args.replace
+            args.name,
+            args.packages,
+            python=args.python,
+            find_links=args.find_links,
+            no_index=args.no_index,
+            replace=args.replace,
         )
         text = f"created {environment['name']}: python {environment['python_version']}, kernel {environment['kernel']}, {environment['path']}"
         result: Any = environment
@@ -239,7 +270,10 @@ def cmd_env(args, out: TextIO) -> Result:
 
 
 def environment_lines(environments: list[dict]) -> list[str]:
-    return [f"{item['name']:<20} python {item['python_version']:<8} kernel {item['kernel']:<24} {' '.join(item['packages']) or '-'}" for item in environments]
+    return [
+        f"{item['name']:<20} python {item['python_version']:<8} kernel {item['kernel']:<24} {' '.join(item['packages']) or '-'}"
+        for item in environments
+    ]
 
 
 def cmd_ls(args, out: TextIO) -> Result:
@@ -251,7 +285,10 @@ def cmd_ls(args, out: TextIO) -> Result:
             size = format_size(entry["environment_bytes"] + entry["solution_bytes"])
             missing = "" if entry["exists"] else "  (folder missing)"
             environment = entry["environment"] or "(native)"
-            print(f"{entry['name']:<24} {entry['version']:<10} env {environment:<20} {size:>9}  {entry['trust']:<11}  {entry['path']}{missing}", file=out)
+            print(
+                f"{entry['name']:<24} {entry['version']:<10} env {environment:<20} {size:>9}  {entry['trust']:<11}  {entry['path']}{missing}",
+                file=out,
+            )
     return EXIT_OK, solutions
 
 
@@ -279,11 +316,17 @@ def cmd_rm(args, out: TextIO) -> Result:
 
 
 def cmd_require(args, out: TextIO) -> Result:
-    return _declared(args, out, commands.require(args.packages, notebook=args.notebook, solution=args.solution, remove=args.remove))
+    return _declared(
+        args, out, commands.require(args.packages, notebook=args.notebook, solution=args.solution, remove=args.remove)
+    )
 
 
 def cmd_tool(args, out: TextIO) -> Result:
-    return _declared(args, out, commands.require_tools(args.tools, notebook=args.notebook, solution=args.solution, remove=args.remove))
+    return _declared(
+        args,
+        out,
+        commands.require_tools(args.tools, notebook=args.notebook, solution=args.solution, remove=args.remove),
+    )
 
 
 def cmd_artifact(args, out: TextIO) -> Result:
@@ -319,17 +362,26 @@ def pareto_lines(found: commands.Pareto) -> list[str]:
     from reefnb.analysis.dashboard import format_metric  # numpy: loaded by the verbs that draw or rank
 
     runs, columns = found.runs, found.columns
-    units = {**runs.frame.attrs.get("units", {}), **{f"metric.{name}": spec["unit"] for name, spec in runs.metrics.items() if spec.get("unit")}}
+    units = {
+        **runs.frame.attrs.get("units", {}),
+        **{f"metric.{name}": spec["unit"] for name, spec in runs.metrics.items() if spec.get("unit")},
+    }
     table = found.front[columns].copy()
     for column in columns:
-        fmt = runs.metrics.get(column.removeprefix("metric."), {}).get("format") if column.startswith("metric.") else None
+        fmt = (
+            runs.metrics.get(column.removeprefix("metric."), {}).get("format") if column.startswith("metric.") else None
+        )
         if fmt:
             table[column] = [format_metric(value, {"format": fmt}) for value in table[column]]
     table = table.rename(columns={c: f"{c} [{units[c]}]" for c in columns if c in units})
     objectives = ", ".join(
-        f"{direction} {column}" + ("" if column in runs.declared else " (assumed: no goal declared)") for column, direction in runs.objectives.items()
+        f"{direction} {column}" + ("" if column in runs.declared else " (assumed: no goal declared)")
+        for column, direction in runs.objectives.items()
     )
-    return [f"{len(found.front)} of {len(runs.frame)} ok runs on the frontier of {objectives}", table.to_string(index=False)]
+    return [
+        f"{len(found.front)} of {len(runs.frame)} ok runs on the frontier of {objectives}",
+        table.to_string(index=False),
+    ]
 
 
 def cmd_dashboard(args, out: TextIO) -> Result:
@@ -365,7 +417,10 @@ def cmd_import(args, out: TextIO) -> Result:
 
 
 def cmd_reproduce(args, out: TextIO) -> Result:
-    from reefnb.analysis.reproduce import REPRODUCED, report_lines  # papermill: only the verbs that run notebooks load it
+    from reefnb.analysis.reproduce import (
+        REPRODUCED,
+        report_lines,
+    )  # papermill: only the verbs that run notebooks load it
     from reefnb.provision.install import plan_lines
 
     trust = args.trust or _asked_trust(args, out, args.source, packages=True)
@@ -374,7 +429,9 @@ def cmd_reproduce(args, out: TextIO) -> Result:
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
 
-    report = commands.reproduce(options_from(commands.ReproduceOptions, args, trust=trust, artifacts=dict(args.artifacts)), on_plan=on_plan)
+    report = commands.reproduce(
+        options_from(commands.ReproduceOptions, args, trust=trust, artifacts=dict(args.artifacts)), on_plan=on_plan
+    )
     if not args.json:
         print("\n".join(report_lines(report)), file=out)
     return (EXIT_OK if report["verdict"] == REPRODUCED else EXIT_RUN_FAILED), report
@@ -389,9 +446,15 @@ def cmd_mlperf(args, out: TextIO) -> Result:
     if not args.json:
         for scenario in result["scenarios"]:
             how = "reused" if scenario["reused"] else "run now"
-            print(f"{scenario['scenario']}: performance {scenario['performance_run']}, accuracy {scenario['accuracy_run']} ({how})", file=out)
+            print(
+                f"{scenario['scenario']}: performance {scenario['performance_run']}, accuracy {scenario['accuracy_run']} ({how})",
+                file=out,
+            )
             for test in scenario.get("compliance", []):
-                print(f"{scenario['scenario']}: {test['test']} {test['run']} ({'reused' if test['reused'] else 'run now'}), verified: TEST PASS", file=out)
+                print(
+                    f"{scenario['scenario']}: {test['test']} {test['run']} ({'reused' if test['reused'] else 'run now'}), verified: TEST PASS",
+                    file=out,
+                )
         mapped = f" (stands for {result['official_benchmark']})" if result["official_benchmark"] else ""
         print(
             f"{result['output']}: {result['division']}/{result['submitter']}, {result['benchmark']}{mapped}, MLPerf {result['round']}, "
@@ -399,7 +462,10 @@ def cmd_mlperf(args, out: TextIO) -> Result:
             file=out,
         )
         if result["expected_failures"]:
-            print(f"the tree fails the checker's {', '.join(result['expected_failures'])} (README.md of each scenario says why)", file=out)
+            print(
+                f"the tree fails the checker's {', '.join(result['expected_failures'])} (README.md of each scenario says why)",
+                file=out,
+            )
     return EXIT_OK, result
 
 
@@ -455,7 +521,10 @@ def cmd_publish(args, out: TextIO) -> Result:
     if not args.json:
         what = "published" if result["published"] else "already published with the same bytes: nothing to do"
         what += f", signed by {result['signer']}" if result["signer"] else ", signed" if result["signed"] else ""
-        print(f"{result['name']}@{result['version']} ({result['kind']}, sha256 {result['sha256'][:12]}) in registry {result['registry']}: {what}", file=out)
+        print(
+            f"{result['name']}@{result['version']} ({result['kind']}, sha256 {result['sha256'][:12]}) in registry {result['registry']}: {what}",
+            file=out,
+        )
     return EXIT_OK, result
 
 
@@ -463,19 +532,27 @@ def cmd_search(args, out: TextIO) -> Result:
     found = commands.search(args.text, args.registry)
     if not args.json:
         for entry in found:
-            print(f"{entry['name']:<24} {entry['latest']:<10} {entry['kind']:<8} {entry['registry']:<12} {entry['description']}".rstrip(), file=out)
+            print(
+                f"{entry['name']:<24} {entry['latest']:<10} {entry['kind']:<8} {entry['registry']:<12} {entry['description']}".rstrip(),
+                file=out,
+            )
         if not found:
             print("nothing found" + (f" for '{args.text}'" if args.text else ""), file=out)
     return EXIT_OK, found
 
 
 def cmd_pull(args, out: TextIO) -> Result:
-    result = commands.pull(args.spec, args.registry, output=args.output, dry_run=args.dry_run, allow_downgrade=args.allow_downgrade)
+    result = commands.pull(
+        args.spec, args.registry, output=args.output, dry_run=args.dry_run, allow_downgrade=args.allow_downgrade
+    )
     if not args.json:
         for entry in result["components"]:
             where = entry.get("folder") or "(dry run: not fetched)"
             signed = f", signed by {entry['signer']}" if entry.get("signer") else ""
-            print(f"{entry['name']}@{entry['version']} from {entry['registry']} (sha256 {entry['sha256'][:12]}{signed}): {where}", file=out)
+            print(
+                f"{entry['name']}@{entry['version']} from {entry['registry']} (sha256 {entry['sha256'][:12]}{signed}): {where}",
+                file=out,
+            )
     return EXIT_OK, result
 
 
@@ -501,7 +578,10 @@ def cmd_serve(args, out: TextIO) -> Result:
         if args.json:
             print(json.dumps(info), file=out, flush=True)
             return
-        print(f"serving {info['solution']} ({', '.join(info['actions'])}) on {info['url']} with {info['workers']} worker(s)", file=out)
+        print(
+            f"serving {info['solution']} ({', '.join(info['actions'])}) on {info['url']} with {info['workers']} worker(s)",
+            file=out,
+        )
         print(f"token: {info['token']}", file=out)
         if info["demo"]:
             print(f"demo: {info['demo']}", file=out)

@@ -115,7 +115,10 @@ def message(lines: Sequence[str] | str, level: str = "error") -> dict:
     """``message_html`` with its plain-text form (the first line says error or warning)."""
     lines = [lines] if isinstance(lines, str) else list(lines)
     prefix = {"error": "reef: error: ", "warning": "reef: warning: "}.get(level, "")
-    plain = [prefix + line if index == 0 and not line.startswith(("reef", "%reef")) else line for index, line in enumerate(lines)]
+    plain = [
+        prefix + line if index == 0 and not line.startswith(("reef", "%reef")) else line
+        for index, line in enumerate(lines)
+    ]
     return bundle(message_html(lines, level), "\n".join(plain))
 
 
@@ -124,7 +127,9 @@ def html_table(columns: Sequence[str], rows: Iterable[Sequence[str]], escaped: b
     cell = (lambda value: value) if escaped else escape
     style = "text-align:left;padding:0.15em 1em 0.15em 0;vertical-align:top"
     head = "".join(f'<th style="{style}">{escape(column)}</th>' for column in columns)
-    body = "".join("<tr>" + "".join(f'<td style="{style}">{cell(value)}</td>' for value in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="{style}">{cell(value)}</td>' for value in row) + "</tr>" for row in rows
+    )
     return f'<table class="reef-table" style="border-collapse:collapse"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -148,7 +153,10 @@ def text_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """The same table as aligned plain text."""
     rows = [["" if value is None else str(value) for value in row] for row in rows]
     widths = [max([len(column), *(len(row[index]) for row in rows)]) for index, column in enumerate(columns)]
-    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip() for row in [list(columns), *rows]]
+    lines = [
+        "  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip()
+        for row in [list(columns), *rows]
+    ]
     return "\n".join(lines)
 
 
@@ -165,17 +173,26 @@ def run_summary(record: dict) -> dict:
     executed notebook, attached files); its plain form is what ``reef run`` prints."""
     view = run_view(record)
     head = f"<b>{escape(view.run_id)}</b> {badge(view.status)} {escape(view.solution)} · {escape(view.workflow)} · {escape(format_duration(view.duration_s))}"
-    parts = [f"<div>{head}</div>", f"<div>parameters: <code>{escape(view.parameters_text or '(defaults)')}</code></div>"]
+    parts = [
+        f"<div>{head}</div>",
+        f"<div>parameters: <code>{escape(view.parameters_text or '(defaults)')}</code></div>",
+    ]
     if view.problem():
         parts.append(message_html([view.problem()], "error"))
     if view.metrics:
-        parts.append(html_table(("metric", "value", "unit"), [(metric.name, metric.text, metric.unit) for metric in view.metrics]))
+        parts.append(
+            html_table(
+                ("metric", "value", "unit"), [(metric.name, metric.text, metric.unit) for metric in view.metrics]
+            )
+        )
     if view.metrics_refused:
         parts.append(message_html([view.metrics_refused], "warning"))
     if view.system:  # what the run's processes did (reefnb.runs.telemetry)
         parts.append(f'<div class="reef-system">system: {escape(view.system)}</div>')
     if view.notebook:
-        parts.append(f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(view.notebook)}</code></div>')
+        parts.append(
+            f'<div style="font-size:0.85em;color:{_MUTED}">notebook: <code>{escape(view.notebook)}</code></div>'
+        )
     if view.has_files:  # the run's evidence (reefnb.attach), linked from the kernel's folder
         parts.append(_attached_files_html(record, file_links(record, Path.cwd())))
     return bundle(f'<div class="reef-run">{"".join(parts)}</div>', record_text(record))
@@ -185,9 +202,16 @@ def _attached_files_html(record: dict, links: dict[str, str]) -> str:
     lines = []
     for entry in record.get("files") or []:
         name = str(entry["name"])
-        shown = f'<a href="{escape(quote(links[name]))}" target="_blank">{escape(name)}</a>' if name in links else escape(name)
+        shown = (
+            f'<a href="{escape(quote(links[name]))}" target="_blank">{escape(name)}</a>'
+            if name in links
+            else escape(name)
+        )
         lines.append(f'<div>{shown} <span style="color:{_MUTED}">{escape(file_details(entry))}</span></div>')
-    lines += [f'<div style="color:{_MUTED}">{escape(refused_line(entry))}</div>' for entry in record.get("files_refused") or []]
+    lines += [
+        f'<div style="color:{_MUTED}">{escape(refused_line(entry))}</div>'
+        for entry in record.get("files_refused") or []
+    ]
     return f'<div class="reef-files" style="font-size:0.85em">files:{"".join(lines)}</div>'
 
 
@@ -203,7 +227,10 @@ def fingerprint_bundle(fingerprint: dict) -> dict:
         rows.append([escape(label.strip()), escape(value.strip())])
     packages = fingerprint.get("packages")
     if isinstance(packages, dict) and packages:
-        listed = ", ".join(f"{escape(name)} {escape(version)}" for name, version in sorted(packages.items(), key=lambda item: item[0].lower()))
+        listed = ", ".join(
+            f"{escape(name)} {escape(version)}"
+            for name, version in sorted(packages.items(), key=lambda item: item[0].lower())
+        )
         for row in rows:
             if row[0] == "Packages":
                 row[1] = f"<details><summary>{row[1]}</summary>{listed}</details>"
@@ -246,7 +273,11 @@ class SweepProgressWidget(widgets.VBox):
     @staticmethod
     def text(progress) -> str:
         """``3/6 done · 1 failed · 2 running · ETA 12 s`` (skipped points count as done)."""
-        parts = [f"{progress.done + progress.skipped}/{progress.total} done", f"{progress.failed} failed", f"{progress.running} running"]
+        parts = [
+            f"{progress.done + progress.skipped}/{progress.total} done",
+            f"{progress.failed} failed",
+            f"{progress.running} running",
+        ]
         if progress.skipped:
             parts.append(f"{progress.skipped} skipped (recorded before)")
         if progress.done + progress.skipped >= progress.total and not progress.running:
@@ -294,7 +325,11 @@ class DependencyPanel(widgets.VBox):
         self.here = here
         self.rows = [dict(row) for row in (here.rows if here is not None else preview.rows)]
         missing = any(row["status"] in ("missing", "conflict") for row in self.rows)
-        self.effect = here.install if here is not None and here.install is not None else commands.install_effect(preview, None, missing)
+        self.effect = (
+            here.install
+            if here is not None and here.install is not None
+            else commands.install_effect(preview, None, missing)
+        )
         self.solution = None
         self.lock: dict | None = None
         self.error: BaseException | None = None
@@ -318,8 +353,12 @@ class DependencyPanel(widgets.VBox):
         )
         self.button.on_click(self._clicked)
         self.progress_box = widgets.VBox([])
-        self.status = widgets.HTML(message_html([self.blocked], "warning" if dry_run else "error") if self.blocked else "")
-        super().__init__([self.header, self.table, self.changes, widgets.HBox([self.button]), self.progress_box, self.status])
+        self.status = widgets.HTML(
+            message_html([self.blocked], "warning" if dry_run else "error") if self.blocked else ""
+        )
+        super().__init__(
+            [self.header, self.table, self.changes, widgets.HBox([self.button]), self.progress_box, self.status]
+        )
 
     # -- what people see --
 
@@ -368,8 +407,14 @@ class DependencyPanel(widgets.VBox):
     def text(self) -> str:
         """The panel as plain text: what a notebook shows where widgets do not render."""
         plan = self.plan
-        summary = self.here.summary if self.here is not None else f"checked against {self._where()}: {commands.checked_summary(self.rows)}"
-        table = text_table(REQUIREMENT_COLUMNS, [[row[column] or "-" for column in REQUIREMENT_COLUMNS] for row in self.rows])
+        summary = (
+            self.here.summary
+            if self.here is not None
+            else f"checked against {self._where()}: {commands.checked_summary(self.rows)}"
+        )
+        table = text_table(
+            REQUIREMENT_COLUMNS, [[row[column] or "-" for column in REQUIREMENT_COLUMNS] for row in self.rows]
+        )
         lines = [f"{plan.solution.name}@{plan.solution.version}: {summary}", table, f"{self.effect.label} would:"]
         lines += [f"  - {change}" for change in self.effect.changes]
         if self.blocked:
@@ -440,7 +485,12 @@ class DependencyPanel(widgets.VBox):
         bar = self.progress_bars.get(name)
         if bar is None:
             bar = self.progress_bars[name] = widgets.IntProgress(
-                min=0, max=max(total or 0, 1), description=name, bar_style="info", style={"description_width": "initial"}, layout=widgets.Layout(width="420px")
+                min=0,
+                max=max(total or 0, 1),
+                description=name,
+                bar_style="info",
+                style={"description_width": "initial"},
+                layout=widgets.Layout(width="420px"),
             )
             self.progress_labels[name] = widgets.HTML("")
             self.progress_box.children = [*self.progress_box.children, widgets.HBox([bar, self.progress_labels[name]])]
@@ -449,7 +499,9 @@ class DependencyPanel(widgets.VBox):
         else:
             bar.max = max(bar.max, done, 1)
         bar.value = min(done, bar.max)
-        self.progress_labels[name].value = escape(f"{format_size(done)} / {format_size(total)}" if total else format_size(done))
+        self.progress_labels[name].value = escape(
+            f"{format_size(done)} / {format_size(total)}" if total else format_size(done)
+        )
         if total is not None and done >= total:
             bar.bar_style = "success"
 
@@ -481,7 +533,8 @@ class DependencyPanel(widgets.VBox):
         kernel = environment.get("kernel")
         workflows = ", ".join(self.solution.workflows) or "none"
         lines = [
-            f"ready: {self.solution.name}@{self.solution.version} in {environment.get('path')}" + (f" (kernel {kernel})" if kernel else ""),
+            f"ready: {self.solution.name}@{self.solution.version} in {environment.get('path')}"
+            + (f" (kernel {kernel})" if kernel else ""),
             f"workflows: {workflows} — run one with %reef run {self.solution.path}",
         ]
         self.status.value = message_html(lines, "ok")
@@ -498,16 +551,22 @@ class ParametersForm(widgets.VBox):
     def __init__(self, solution, schema: dict, workflow: str = "run", run: Callable[..., dict] | None = None):
         self.solution, self.schema, self.workflow = solution, schema, workflow
         self._run = run
-        self.inputs: dict[str, widgets.Widget] = {name: _input_for(name, prop) for name, prop in schema.get("properties", {}).items()}
+        self.inputs: dict[str, widgets.Widget] = {
+            name: _input_for(name, prop) for name, prop in schema.get("properties", {}).items()
+        }
         self.button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.button.on_click(lambda _: self.submit())
         self.output = widgets.Output()
         self.record: dict | None = None
         rows = [
-            widgets.HBox([widget, widgets.HTML(f"<span style='color:{_MUTED}'>{escape(prop.get('description', ''))}</span>")])
+            widgets.HBox(
+                [widget, widgets.HTML(f"<span style='color:{_MUTED}'>{escape(prop.get('description', ''))}</span>")]
+            )
             for widget, prop in zip(self.inputs.values(), schema.get("properties", {}).values(), strict=True)
         ]
-        super().__init__([widgets.HTML(f"<b>{escape(schema.get('title', 'parameters'))}</b>"), *rows, self.button, self.output])
+        super().__init__(
+            [widgets.HTML(f"<b>{escape(schema.get('title', 'parameters'))}</b>"), *rows, self.button, self.output]
+        )
 
     def values(self) -> dict[str, Any]:
         """The form's values, as the command line would give them (strings for JSON fields)."""
@@ -521,7 +580,9 @@ class ParametersForm(widgets.VBox):
             if self._run is not None:
                 self.record = self._run(self.solution, workflow=self.workflow, parameters=self.values())
             else:
-                self.record = commands.run(commands.RunOptions(solution=self.solution, workflow=self.workflow, parameters=self.values()))
+                self.record = commands.run(
+                    commands.RunOptions(solution=self.solution, workflow=self.workflow, parameters=self.values())
+                )
             with self.output:
                 display(run_summary(self.record), raw=True)
         except ReefError as error:
@@ -536,7 +597,12 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
     kind, default = prop.get("type"), prop.get("default")
     style = {"description_width": "initial"}
     if "enum" in prop:
-        return widgets.Dropdown(options=prop["enum"], value=default if default in prop["enum"] else prop["enum"][0], description=name, style=style)
+        return widgets.Dropdown(
+            options=prop["enum"],
+            value=default if default in prop["enum"] else prop["enum"][0],
+            description=name,
+            style=style,
+        )
     if kind == "boolean":
         return widgets.Checkbox(value=bool(default), description=name, style=style)
     if kind in ("integer", "number"):
@@ -546,7 +612,13 @@ def _input_for(name: str, prop: dict) -> widgets.Widget:
         value = default if isinstance(default, (int, float)) else (low or 0)
         if low is not None or high is not None:
             bounded = widgets.BoundedIntText if integer else widgets.BoundedFloatText
-            return bounded(value=value, min=low if low is not None else -(2**53), max=high if high is not None else 2**53, description=name, style=style)
+            return bounded(
+                value=value,
+                min=low if low is not None else -(2**53),
+                max=high if high is not None else 2**53,
+                description=name,
+                style=style,
+            )
         return (widgets.IntText if integer else widgets.FloatText)(value=value, description=name, style=style)
     if kind in ("array", "object"):
         return widgets.Text(value=json.dumps(default) if default is not None else "", description=name, style=style)
@@ -572,12 +644,19 @@ _NOTE = f"font-size:0.85em;color:{_MUTED}"
 # so the chart follows a sidebar opened or closed too.
 _CONTAINER_WIDTH = "containerSize()[0] > 0 ? containerSize()[0] : width"
 FOLLOW_CONTAINER_WIDTH = [
-    {"op": "add", "path": "/background", "value": "transparent"},  # the notebook's background, light or dark (CHART_THEME)
+    {
+        "op": "add",
+        "path": "/background",
+        "value": "transparent",
+    },  # the notebook's background, light or dark (CHART_THEME)
     {"op": "replace", "path": "/signals/0/init", "value": "containerSize()[0] > 0 ? containerSize()[0] : 480"},
     {
         "op": "replace",
         "path": "/signals/0/on",
-        "value": [{"events": "window:resize", "update": _CONTAINER_WIDTH}, {"events": {"type": "timer", "throttle": 250}, "update": _CONTAINER_WIDTH}],
+        "value": [
+            {"events": "window:resize", "update": _CONTAINER_WIDTH},
+            {"events": {"type": "timer", "throttle": 250}, "update": _CONTAINER_WIDTH},
+        ],
     },
 ]
 
@@ -596,7 +675,9 @@ CHART_THEME = """<style>
 </style>"""
 
 
-def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: str | None = None, solution: Any = None) -> ParetoExplorer:
+def explore(
+    runs: Any = None, objectives: dict[str, str] | None = None, color: str | None = None, solution: Any = None
+) -> ParetoExplorer:
     """The interactive Pareto explorer of ``runs``, a widget for a notebook.
 
     Only ok runs are drawn. Objectives and colour default to the manifest's dashboard section and its
@@ -627,7 +708,12 @@ def explore(runs: Any = None, objectives: dict[str, str] | None = None, color: s
         When no run is ok, or an objective is not usable (see ``reefnb.pareto_front``).
     """
     found = commands.frontier_runs(runs, objectives, solution=solution)
-    return ParetoExplorer(found.frame, objectives=found.objectives or None, color=commands.chart_color(found.solution, color), solution=found.solution)
+    return ParetoExplorer(
+        found.frame,
+        objectives=found.objectives or None,
+        color=commands.chart_color(found.solution, color),
+        solution=found.solution,
+    )
 
 
 def _breakable(text: Any, run_id: bool = False) -> str:
@@ -661,7 +747,9 @@ def _filter_values(column) -> list[tuple[str, Any]]:
     """A filter's (label, value) options: numbers in numeric order (1000, 20000, 100000), then text in its own."""
     values = [value.item() if hasattr(value, "item") else value for value in column.dropna().unique()]
     numbers = sorted(value for value in values if isinstance(value, (int, float)) and not isinstance(value, bool))
-    others = sorted((value for value in values if not isinstance(value, (int, float)) or isinstance(value, bool)), key=str)
+    others = sorted(
+        (value for value in values if not isinstance(value, (int, float)) or isinstance(value, bool)), key=str
+    )
     return [(format_number(value), value) for value in [*numbers, *others]]
 
 
@@ -675,7 +763,11 @@ class Comparison:
         self.frame = table
         self.links = links
         self.by_id = set(by_id) - set(links)
-        same = table.apply(lambda row: row.astype(str).nunique() <= 1, axis=1) if table.shape[1] > 1 else table.index.map(lambda _: False)
+        same = (
+            table.apply(lambda row: row.astype(str).nunique() <= 1, axis=1)
+            if table.shape[1] > 1
+            else table.index.map(lambda _: False)
+        )
         self.differences = table[~same.to_numpy(dtype=bool)] if len(table) else table
 
     def __repr__(self) -> str:
@@ -692,7 +784,11 @@ class Comparison:
             + "</tr>"
             for label, values in zip(shown.index, shown.to_numpy(), strict=True)
         )
-        note = f"{len(self.frame) - len(self.differences)} more rows are the same in every run" if self.frame.shape[1] > 1 else "one run"
+        note = (
+            f"{len(self.frame) - len(self.differences)} more rows are the same in every run"
+            if self.frame.shape[1] > 1
+            else "one run"
+        )
         opens = "; a run id opens its executed notebook" if self.links or self.by_id else ""
         return (
             f'<div class="reef-compare"><div class="reef-table-box" style="{_TABLE_BOX}"><table class="reef-table" style="{_TABLE}">'
@@ -719,13 +815,23 @@ def _wrapping(children: Sequence[widgets.Widget], gap: str = "0.3em 1.4em") -> w
     """A row that wraps its children onto the next line when the output is narrow (and never scrolls)."""
     return widgets.Box(
         list(children),
-        layout=_layout(display="flex", flex_flow="row wrap", align_items="center", grid_gap=gap, overflow="visible", width="100%", margin="0"),
+        layout=_layout(
+            display="flex",
+            flex_flow="row wrap",
+            align_items="center",
+            grid_gap=gap,
+            overflow="visible",
+            width="100%",
+            margin="0",
+        ),
     )
 
 
 def _group(children: Sequence[widgets.Widget]) -> widgets.HBox:
     """Controls that stay together on one line (an axis and its direction)."""
-    return widgets.HBox(list(children), layout=_layout(flex_flow="row nowrap", align_items="center", overflow="visible", width="auto"))
+    return widgets.HBox(
+        list(children), layout=_layout(flex_flow="row nowrap", align_items="center", overflow="visible", width="auto")
+    )
 
 
 class ParetoExplorer(widgets.VBox):
@@ -737,7 +843,14 @@ class ParetoExplorer(widgets.VBox):
     wrap and the chart takes the output's width, so it fits from about 600 px up (a notebook beside a sidebar).
     """
 
-    def __init__(self, frame, objectives: dict[str, str] | None = None, color: str = "env.name", solution: Any = None, store: Any = None):
+    def __init__(
+        self,
+        frame,
+        objectives: dict[str, str] | None = None,
+        color: str = "env.name",
+        solution: Any = None,
+        store: Any = None,
+    ):
         import altair as alt
 
         alt.JupyterChart.enable_offline()  # the Vega libraries from vl-convert, not from a CDN
@@ -748,7 +861,11 @@ class ParetoExplorer(widgets.VBox):
         self.selected = frame.iloc[0:0]
         self.shown = frame.iloc[0:0]
         self._axis_controls(frame, normalise_objectives(frame, objectives) if objectives else {})
-        categorical = [c for c in frame.columns if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES]
+        categorical = [
+            c
+            for c in frame.columns
+            if str(c).startswith(("param.", "env.")) and 0 < frame[c].nunique() <= MAX_FILTER_VALUES
+        ]
         self.color = widgets.Dropdown(
             options=["(none)", *categorical],
             value=color if color in categorical else "(none)",
@@ -768,21 +885,40 @@ class ParetoExplorer(widgets.VBox):
                 layout=_layout(width="auto", min_width="9em", max_width="18em", flex="0 1 auto"),
             )
             for column in categorical
-            if (column.startswith("param.") or column == "env.name") and frame[column].nunique() > 1  # one value: nothing to filter
+            if (column.startswith("param.") or column == "env.name")
+            and frame[column].nunique() > 1  # one value: nothing to filter
             for options in [_filter_values(frame[column])]
         }
         self.status = widgets.HTML()
         self.table = widgets.HTML(layout=_layout(width="100%", margin="0"))
         self.selection_view = widgets.HTML(layout=_layout(width="100%", margin="0"))
         self.chart = alt.JupyterChart(
-            self._chart(frame), embed_options={"actions": False, "renderer": "svg", "patch": FOLLOW_CONTAINER_WIDTH}, layout=_layout(width="100%", margin="0")
+            self._chart(frame),
+            embed_options={"actions": False, "renderer": "svg", "patch": FOLLOW_CONTAINER_WIDTH},
+            layout=_layout(width="100%", margin="0"),
         )
         self.chart.observe(self._selection_changed, names="_vl_selections")
         self._follow_controls()
-        theme = widgets.HTML(CHART_THEME, layout=_layout(margin="0", height="0"))  # a <style>: the chart in the notebook's theme
-        controls = _wrapping([_group([self.x, self.x_direction]), _group([self.y, self.y_direction]), self.color, _group([self.log_x, self.log_y])])
-        children = [controls, *([_wrapping(list(self.filters.values()), gap="0.3em 1em")] if self.filters else []), self.status, self.chart]
-        super().__init__([theme, *children, self.selection_view, self.table], layout=_layout(width="100%", overflow="visible"))
+        theme = widgets.HTML(
+            CHART_THEME, layout=_layout(margin="0", height="0")
+        )  # a <style>: the chart in the notebook's theme
+        controls = _wrapping(
+            [
+                _group([self.x, self.x_direction]),
+                _group([self.y, self.y_direction]),
+                self.color,
+                _group([self.log_x, self.log_y]),
+            ]
+        )
+        children = [
+            controls,
+            *([_wrapping(list(self.filters.values()), gap="0.3em 1em")] if self.filters else []),
+            self.status,
+            self.chart,
+        ]
+        super().__init__(
+            [theme, *children, self.selection_view, self.table], layout=_layout(width="100%", overflow="visible")
+        )
         self.add_class("reef-explorer")
         self.update()
 
@@ -790,19 +926,34 @@ class ParetoExplorer(widgets.VBox):
 
     def _axis_controls(self, frame, objectives: dict[str, str]) -> None:
         """x and y (the objectives first, then other numeric columns) and their directions (declared goals where known)."""
-        numeric = [c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"]
+        numeric = [
+            c for c in frame.columns if str(c).startswith(("metric.", "param.")) and frame[c].dtype.kind in "iuf"
+        ]
         if len(numeric) < 2:
-            raise ReefError("the Pareto explorer needs two numeric metric or parameter columns; these runs have " + (", ".join(numeric) or "none"))
+            raise ReefError(
+                "the Pareto explorer needs two numeric metric or parameter columns; these runs have "
+                + (", ".join(numeric) or "none")
+            )
         axes = [*objectives, *(c for c in numeric if c not in objectives)][:2]
         axis_layout = {"width": "auto", "min_width": "10em", "max_width": "22em", "flex": "1 1 auto"}
-        self.x = widgets.Dropdown(options=numeric, value=axes[0], description="x", style=self.STYLE, layout=_layout(**axis_layout))
-        self.y = widgets.Dropdown(options=numeric, value=axes[1], description="y", style=self.STYLE, layout=_layout(**axis_layout))
+        self.x = widgets.Dropdown(
+            options=numeric, value=axes[0], description="x", style=self.STYLE, layout=_layout(**axis_layout)
+        )
+        self.y = widgets.Dropdown(
+            options=numeric, value=axes[1], description="y", style=self.STYLE, layout=_layout(**axis_layout)
+        )
         toggle = {"style": {"button_width": "4.2em"}, "tooltips": ["lower is better", "higher is better"]}
         self.x_direction = widgets.ToggleButtons(
-            options=["min", "max"], value=objectives.get(axes[0], "min"), layout=_layout(width="auto", flex="0 0 auto"), **toggle
+            options=["min", "max"],
+            value=objectives.get(axes[0], "min"),
+            layout=_layout(width="auto", flex="0 0 auto"),
+            **toggle,
         )
         self.y_direction = widgets.ToggleButtons(
-            options=["min", "max"], value=objectives.get(axes[1], "min"), layout=_layout(width="auto", flex="0 0 auto"), **toggle
+            options=["min", "max"],
+            value=objectives.get(axes[1], "min"),
+            layout=_layout(width="auto", flex="0 0 auto"),
+            **toggle,
         )
         self.declared = {column for column in objectives} | {column for column in axes if self._goal(column)}
         for axis, direction in ((axes[0], self.x_direction), (axes[1], self.y_direction)):
@@ -813,14 +964,29 @@ class ParetoExplorer(widgets.VBox):
         """Every control redraws; a direction chosen counts as declared; a new axis takes its declared goal."""
         for axis, direction in ((self.x, self.x_direction), (self.y, self.y_direction)):  # before the redraw below
             direction.observe(lambda change, axis=axis: self.declared.add(axis.value), names="value")
-            axis.observe(lambda change, direction=direction: self._axis_changed(change["new"], direction), names="value")
-        controls = [self.x, self.x_direction, self.y, self.y_direction, self.color, self.log_x, self.log_y, *self.filters.values()]
+            axis.observe(
+                lambda change, direction=direction: self._axis_changed(change["new"], direction), names="value"
+            )
+        controls = [
+            self.x,
+            self.x_direction,
+            self.y,
+            self.y_direction,
+            self.color,
+            self.log_x,
+            self.log_y,
+            *self.filters.values(),
+        ]
         for control in controls:
             control.observe(lambda change: self.update(), names="value")
 
     def _goal(self, column: str) -> str | None:
         """The declared goal of a column: its metric's (manifest, else records), else telemetry's."""
-        return self.metrics.get(column.removeprefix("metric."), {}).get("goal") if column.startswith("metric.") else telemetry_goal(column)
+        return (
+            self.metrics.get(column.removeprefix("metric."), {}).get("goal")
+            if column.startswith("metric.")
+            else telemetry_goal(column)
+        )
 
     def _axis_changed(self, column: str, direction) -> None:
         # A newly chosen axis takes its declared goal (and counts as declared: the chart assumes nothing).
@@ -879,7 +1045,9 @@ class ParetoExplorer(widgets.VBox):
         notes = [f"{len(self.frontier)} of {len(frame)} runs on the frontier"] + [str(w.message) for w in caught]
         self.status.value = message_html(notes, "info")
         columns = self._columns(self.frontier, self.x.value, self.y.value)
-        self.table.value = _table_html(self._headers(columns), self._cells(self.frontier[columns]), classes="reef-frontier")
+        self.table.value = _table_html(
+            self._headers(columns), self._cells(self.frontier[columns]), classes="reef-frontier"
+        )
         self.shown = frame[frame[[self.x.value, self.y.value]].notna().all(axis=1)]
         self._axes = (self.x.value, self.y.value)
         if len(self.shown):
@@ -888,7 +1056,10 @@ class ParetoExplorer(widgets.VBox):
 
     def _headers(self, columns: Sequence[str]) -> list[str]:
         """Column names as the table heads them, a unit after its column (``metric.time_ms [ms]``)."""
-        units = {**self.frame.attrs.get("units", {}), **{f"metric.{name}": spec["unit"] for name, spec in self.metrics.items() if spec.get("unit")}}
+        units = {
+            **self.frame.attrs.get("units", {}),
+            **{f"metric.{name}": spec["unit"] for name, spec in self.metrics.items() if spec.get("unit")},
+        }
         return [f"{column} [{units[column]}]" if units.get(column) else column for column in columns]
 
     def _cell(self, column: str, value: Any) -> str:
@@ -904,7 +1075,11 @@ class ParetoExplorer(widgets.VBox):
         if pandas.isna(value):
             return ""
         text = escape(self._cell(column, value))
-        return f'<span style="white-space:nowrap">{text}</span>' if isinstance(value, (int, float)) and not isinstance(value, bool) else text
+        return (
+            f'<span style="white-space:nowrap">{text}</span>'
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else text
+        )
 
     def _cells(self, frame, links: dict[str, str] | None = None, by_id: Iterable[str] = ()) -> list[list[str]]:
         """Rows of HTML cells: the run id first (a link to its notebook where there is one), empty for a missing value."""
@@ -948,7 +1123,9 @@ class ParetoExplorer(widgets.VBox):
                     ids.add(str(value))
         value = selection.get("value") or {}
         if not ids and isinstance(value, dict):
-            ids = {str(point.get("run_id")) for point in value.get("vlPoint", {}).get("or", []) if isinstance(point, dict)}
+            ids = {
+                str(point.get("run_id")) for point in value.get("vlPoint", {}).get("or", []) if isinstance(point, dict)
+            }
         return ids
 
     def _brushed_ranges(self, selection: dict) -> dict[str, tuple[float, float]]:
@@ -975,7 +1152,9 @@ class ParetoExplorer(widgets.VBox):
         links, by_id = self._notebook_links(selected["run_id"].astype(str).head(MAX_SELECTED_SHOWN))
         more = f" (first {MAX_SELECTED_SHOWN})" if len(selected) > MAX_SELECTED_SHOWN else ""
         rows = self._cells(selected[columns].head(MAX_SELECTED_SHOWN), links, by_id)
-        return f"<b>{len(selected)} selected{more}</b>" + _table_html(self._headers(columns), rows, classes="reef-selected")
+        return f"<b>{len(selected)} selected{more}</b>" + _table_html(
+            self._headers(columns), rows, classes="reef-selected"
+        )
 
     def _records(self, run_ids) -> dict[str, dict]:
         try:

@@ -111,7 +111,9 @@ class _LoadGenTest:
         if self.mode not in MODES:
             raise LoadGenError(f"mode: '{self.mode}' is not one of {', '.join(MODES)}")
         if self.sample_count < 1 or self.batch_size < 1:
-            raise LoadGenError(f"sample_count and batch_size must be at least 1, got {self.sample_count} and {self.batch_size}")
+            raise LoadGenError(
+                f"sample_count and batch_size must be at least 1, got {self.sample_count} and {self.batch_size}"
+            )
 
 
 @dataclass
@@ -136,14 +138,18 @@ class _LoadGenSettings:
             raise LoadGenError(f"profile: '{self.profile}' is not one of {', '.join(PROFILES)}")
         given = [name for name in SHORT_KEYS if getattr(self, name) is not None]
         if self.profile == "rules" and given:
-            raise LoadGenError(f"profile 'rules' takes {', '.join(given)} from MLPerf's mlperf.conf: give them only with profile 'short'")
+            raise LoadGenError(
+                f"profile 'rules' takes {', '.join(given)} from MLPerf's mlperf.conf: give them only with profile 'short'"
+            )
 
     def conf_values(self, scenario: str) -> dict[str, float | int]:
         """The ``user.conf`` keys of this test and their values, in LoadGen's units (ms, per second)."""
         values: dict[str, float | int] = {}
         if scenario in ("Offline", "Server") and self.expected_qps is not None:
             values["target_qps"] = self.expected_qps
-        if scenario == "SingleStream" and self.expected_latency_ms is not None:  # LoadGen prepares min_duration / this many queries
+        if (
+            scenario == "SingleStream" and self.expected_latency_ms is not None
+        ):  # LoadGen prepares min_duration / this many queries
             values["target_latency"] = max(1e-6, self.expected_latency_ms)
         if scenario == "MultiStream" and self.expected_latency_ms is not None:
             values["target_latency"] = max(1e-6, self.expected_latency_ms * (self.samples_per_query or 8))
@@ -157,7 +163,10 @@ class _LoadGenSettings:
     def user_conf(self, scenario: str) -> str:
         """The ``user.conf`` of this test: ``MODEL.SCENARIO.key = value`` lines, as MLPerf submissions keep them."""
         lines = [f"# reef's user.conf ({self.profile} profile), read after the mlperf.conf LoadGen embeds"]
-        lines += [f"{self.model}.{scenario}.{key} = {_conf_number(value)}" for key, value in self.conf_values(scenario).items()]
+        lines += [
+            f"{self.model}.{scenario}.{key} = {_conf_number(value)}"
+            for key, value in self.conf_values(scenario).items()
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -172,13 +181,26 @@ def audit_config(test: str, benchmark: str, round_name: str = "v6.1") -> str:
     """The ``audit.config`` of MLPerf compliance ``test`` (``TEST01``, ``TEST04``) for ``benchmark`` (LoadGen's
     ``model.scenario.key = value`` lines, for every model and scenario), as ``run_loadgen(audit_config=...)`` takes it;
     LoadGenError for another test, or TEST01 of a benchmark whose sampling target reef does not know."""
-    lines = [f"# MLPerf {round_name} compliance {test} for {benchmark}, written by reef; LoadGen reads it over the test settings"]
+    lines = [
+        f"# MLPerf {round_name} compliance {test} for {benchmark}, written by reef; LoadGen reads it over the test settings"
+    ]
     if test == "TEST01":
         if benchmark not in SAMPLING_TARGET:
-            raise LoadGenError(f"TEST01: reef knows no accuracy_log_sampling_target for '{benchmark}' (known: {', '.join(SAMPLING_TARGET)})")
-        lines += ["*.*.mode = 2", f"*.*.accuracy_log_rng_seed = {TEST01_SEED}", f"*.*.accuracy_log_sampling_target = {SAMPLING_TARGET[benchmark]}"]
+            raise LoadGenError(
+                f"TEST01: reef knows no accuracy_log_sampling_target for '{benchmark}' (known: {', '.join(SAMPLING_TARGET)})"
+            )
+        lines += [
+            "*.*.mode = 2",
+            f"*.*.accuracy_log_rng_seed = {TEST01_SEED}",
+            f"*.*.accuracy_log_sampling_target = {SAMPLING_TARGET[benchmark]}",
+        ]
     elif test == "TEST04":
-        lines += ["*.*.mode = 2", "*.*.performance_issue_unique = 0", "*.*.performance_issue_same = 1", f"*.*.performance_issue_same_index = {SAME_INDEX}"]
+        lines += [
+            "*.*.mode = 2",
+            "*.*.performance_issue_unique = 0",
+            "*.*.performance_issue_same = 1",
+            f"*.*.performance_issue_same_index = {SAME_INDEX}",
+        ]
     else:
         raise LoadGenError(f"compliance test '{test}': reef runs {', '.join(COMPLIANCE_TESTS)}")
     return "\n".join(lines) + "\n"
@@ -247,7 +269,13 @@ def run_loadgen(
     if audit_config is not None:
         (log_dir / "audit.config").write_text(audit_config, encoding="utf-8")
     settings = _test_settings(loadgen, test, values, log_dir / "user.conf")
-    harness = _Harness(loadgen, predict, batch_size, threaded=scenario == "Server", keep_data=mode != "performance" or audit_config is not None)
+    harness = _Harness(
+        loadgen,
+        predict,
+        batch_size,
+        threaded=scenario == "Server",
+        keep_data=mode != "performance" or audit_config is not None,
+    )
     wall = _run_test(loadgen, harness, test, settings, _log_settings(loadgen, log_dir), log_dir / "audit.config")
     if harness.error is not None:
         raise harness.error
@@ -266,9 +294,15 @@ def _test_settings(loadgen: Any, test: _LoadGenTest, values: _LoadGenSettings, u
     compares the two)."""
     settings = loadgen.TestSettings()
     if settings.FromConfig(str(user_conf), values.model, test.scenario, 0) != 0:
-        raise LoadGenError(f"LoadGen could not read the mlperf.conf it embeds (model '{values.model}', {test.scenario})")
+        raise LoadGenError(
+            f"LoadGen could not read the mlperf.conf it embeds (model '{values.model}', {test.scenario})"
+        )
     for key, value in values.conf_values(test.scenario).items():
-        setattr(settings, _SETTING[key, test.scenario] if (key, test.scenario) in _SETTING else _SETTING[key], _setting_value(key, value))
+        setattr(
+            settings,
+            _SETTING[key, test.scenario] if (key, test.scenario) in _SETTING else _SETTING[key],
+            _setting_value(key, value),
+        )
     settings.scenario = getattr(loadgen.TestScenario, test.scenario)
     settings.mode = getattr(loadgen.TestMode, MODES[test.mode])
     return settings
@@ -305,7 +339,9 @@ def _log_settings(loadgen: Any, log_dir: Path) -> Any:
     return log_settings
 
 
-def _run_test(loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any, log_settings: Any, audit: Path) -> float:
+def _run_test(
+    loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any, log_settings: Any, audit: Path
+) -> float:
     """Run the test with the harness as SUT over a QSL of the test's samples (``audit``: the audit.config LoadGen
     reads if it exists); its wall time in seconds."""
     sut = loadgen.ConstructSUT(harness.issue_queries, harness.flush_queries)
@@ -321,7 +357,9 @@ def _run_test(loadgen: Any, harness: _Harness, test: _LoadGenTest, settings: Any
     return time.perf_counter() - started
 
 
-def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, samples_per_query: int | None = None) -> LoadGenResult:
+def read_result(
+    log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, samples_per_query: int | None = None
+) -> LoadGenResult:
     """The figures of a finished test from ``mlperf_log_detail.txt`` (and the summary for the invalid reason).
 
     A MultiStream rate is the samples per query (``samples_per_query``, else the log's) over the mean query latency."""
@@ -365,7 +403,17 @@ def read_result(log_dir: Path, scenario: str, mode: str, wall_s: float = 0.0, sa
     valid = detail.get("validity") == "VALID"
     reason = None if valid or mode != "performance" else _invalid_reason(Path(log_dir) / "mlperf_log_summary.txt")
     return LoadGenResult(
-        scenario, mode, valid if mode == "performance" else True, reason, detail.get("query_count"), rate, latency, Path(log_dir), wall_s, detail, settings
+        scenario,
+        mode,
+        valid if mode == "performance" else True,
+        reason,
+        detail.get("query_count"),
+        rate,
+        latency,
+        Path(log_dir),
+        wall_s,
+        detail,
+        settings,
     )
 
 

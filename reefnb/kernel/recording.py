@@ -194,7 +194,9 @@ def attach(path: str | os.PathLike, name: str | None = None) -> str:
         raise ValueError(f"attach: {file}: not a file")
     folder = os.environ.get(RUN_FOLDER_VARIABLE)
     if folder and not file.resolve().is_relative_to(Path(folder).resolve().parent.parent):
-        raise ValueError(f"attach: {file}: outside the solution folder (links followed); write the file in reefnb.run_folder()")
+        raise ValueError(
+            f"attach: {file}: outside the solution folder (links followed); write the file in reefnb.run_folder()"
+        )
     shown = f"attached {name} ({file.stat().st_size} bytes)"
     try:
         from IPython.display import display
@@ -211,8 +213,16 @@ def check_attachment_name(name: Any) -> str:
         raise ValueError(f"attach: the name must be a non-empty string of at most 1024 characters, got {name!r:.80}")
     parts = name.split("/")
     for part in parts:
-        if not part or part.startswith(".") or "\\" in part or "\0" in part or len(part.encode("utf-8", "replace")) > 255:
-            raise ValueError(f"attach: {name!r:.80} is not a usable name (relative, '/' between parts, none empty, hidden or '..')")
+        if (
+            not part
+            or part.startswith(".")
+            or "\\" in part
+            or "\0" in part
+            or len(part.encode("utf-8", "replace")) > 255
+        ):
+            raise ValueError(
+                f"attach: {name!r:.80} is not a usable name (relative, '/' between parts, none empty, hidden or '..')"
+            )
     return name
 
 
@@ -243,8 +253,16 @@ def read_attachments(notebook) -> list[dict]:
     found: dict[str, dict] = {}
     for index, cell in enumerate(source_cells(notebook)):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            payload = output.get("data", {}).get(ATTACH_MIME) if output.get("output_type") in ("display_data", "execute_result") else None
-            if isinstance(payload, dict) and isinstance(payload.get("path"), str) and isinstance(payload.get("name"), str):
+            payload = (
+                output.get("data", {}).get(ATTACH_MIME)
+                if output.get("output_type") in ("display_data", "execute_result")
+                else None
+            )
+            if (
+                isinstance(payload, dict)
+                and isinstance(payload.get("path"), str)
+                and isinstance(payload.get("name"), str)
+            ):
                 found.pop(payload["name"], None)
                 found[payload["name"]] = {"path": payload["path"], "name": payload["name"], "cell_index": index}
     return list(found.values())
@@ -271,7 +289,9 @@ def decode_value(payload: dict) -> Any:
 
 def _check_json(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _TOO_MANY_DIGITS:
-        raise ValueError(f"record: an integer of more than {MAX_INTEGER_DIGITS} digits cannot be kept exactly; record str(value)")
+        raise ValueError(
+            f"record: an integer of more than {MAX_INTEGER_DIGITS} digits cannot be kept exactly; record str(value)"
+        )
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -280,7 +300,9 @@ def _check_json(value: Any) -> Any:
         return [_check_json(item) for item in value]
     if isinstance(value, dict):
         return {str(key): _check_json(item) for key, item in value.items()}
-    raise ValueError(f"record: cannot record a value of type {type(value).__name__}; use numbers, strings, lists or dicts")
+    raise ValueError(
+        f"record: cannot record a value of type {type(value).__name__}; use numbers, strings, lists or dicts"
+    )
 
 
 def read_records(notebook) -> dict[str, dict]:
@@ -292,7 +314,11 @@ def read_records(notebook) -> dict[str, dict]:
     metrics: dict[str, dict] = {}
     for index, cell in enumerate(source_cells(notebook)):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            payload = output.get("data", {}).get(RECORD_MIME) if output.get("output_type") in ("display_data", "execute_result") else None
+            payload = (
+                output.get("data", {}).get(RECORD_MIME)
+                if output.get("output_type") in ("display_data", "execute_result")
+                else None
+            )
             if isinstance(payload, dict) and isinstance(payload.get("name"), str):
                 entry = {"value": payload.get("value"), "unit": payload.get("unit"), "cell_index": index}
                 if payload.get("special") in ("nan", "inf", "-inf"):
@@ -306,7 +332,11 @@ def read_refused(notebook) -> int:
     refused = 0
     for cell in source_cells(notebook):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            payload = output.get("data", {}).get(RECORD_MIME) if output.get("output_type") in ("display_data", "execute_result") else None
+            payload = (
+                output.get("data", {}).get(RECORD_MIME)
+                if output.get("output_type") in ("display_data", "execute_result")
+                else None
+            )
             count = payload.get("refused") if isinstance(payload, dict) and "name" not in payload else None
             if type(count) is int and count > 0:
                 refused += min(count, 2**53)
@@ -332,4 +362,8 @@ ADDED_CELL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
 
 def source_cells(notebook) -> list:
     """The cells of an executed notebook that come from the user's notebook, in order."""
-    return [cell for cell in notebook.get("cells", []) if not ADDED_CELL_TAGS & set(cell.get("metadata", {}).get("tags", []))]
+    return [
+        cell
+        for cell in notebook.get("cells", [])
+        if not ADDED_CELL_TAGS & set(cell.get("metadata", {}).get("tags", []))
+    ]

@@ -152,7 +152,9 @@ def fetch_artifact(
         stood in.
     """
     default_timeout, default_limit = download_limits()
-    fetcher = _Fetcher(artifacts, cache_dir, progress, offline, manifest_path, default_timeout if timeout is None else timeout)
+    fetcher = _Fetcher(
+        artifacts, cache_dir, progress, offline, manifest_path, default_timeout if timeout is None else timeout
+    )
     fetcher.max_download = default_limit if max_download is None else max_download
     fetcher.check_chain(name)
     return fetcher.place(name, fetcher.fetch(name, ()))
@@ -290,7 +292,12 @@ def unpack_archive(
     try:
         with replaced_folder(target) as temporary:
             extracted = extract_archive(archive, temporary, limits)
-            marker_data = {"sha256": digest, "archive": archive.name, "size": archive.stat().st_size, "members": extracted.members}
+            marker_data = {
+                "sha256": digest,
+                "archive": archive.name,
+                "size": archive.stat().st_size,
+                "members": extracted.members,
+            }
             (temporary / UNPACKED_MARKER).write_text(json.dumps(marker_data) + "\n", encoding="utf-8")
     except ArchiveError as error:
         raise ArtifactError(str(error)) from None
@@ -303,7 +310,10 @@ def download_limits() -> tuple[float, int]:
     ``REEF_DOWNLOAD_TIMEOUT`` and ``REEF_MAX_DOWNLOAD`` (``500M``, ``2GiB``, ``20G``, bytes), else the defaults."""
     limit = os.environ.get(MAX_DOWNLOAD_VARIABLE, "").strip()
     timeout = os.environ.get(TIMEOUT_VARIABLE, "").strip()
-    return (_positive_seconds(timeout, TIMEOUT_VARIABLE) if timeout else TIMEOUT_SECONDS, parse_size(limit, MAX_DOWNLOAD_VARIABLE) if limit else MAX_DOWNLOAD)
+    return (
+        _positive_seconds(timeout, TIMEOUT_VARIABLE) if timeout else TIMEOUT_SECONDS,
+        parse_size(limit, MAX_DOWNLOAD_VARIABLE) if limit else MAX_DOWNLOAD,
+    )
 
 
 def _positive_seconds(text: str, origin: str) -> float:
@@ -342,7 +352,13 @@ class _Fetcher:
     """One fetch: the artifacts section, where the cache is, and how to reach the network."""
 
     def __init__(
-        self, artifacts: dict[str, dict], cache_dir: Path | None, progress: Progress | None, offline: bool, manifest_path: Path | str | None, timeout: float
+        self,
+        artifacts: dict[str, dict],
+        cache_dir: Path | None,
+        progress: Progress | None,
+        offline: bool,
+        manifest_path: Path | str | None,
+        timeout: float,
     ):
         self.artifacts = artifacts
         self.cache = Path(cache_dir) if cache_dir is not None else reef_home() / "cache"
@@ -362,14 +378,18 @@ class _Fetcher:
 
     def spec(self, name: str) -> dict:
         if name not in self.artifacts:
-            raise ArtifactError(f"{self.where(name)}: no such artifact (known: {', '.join(sorted(self.artifacts)) or 'none'})")
+            raise ArtifactError(
+                f"{self.where(name)}: no such artifact (known: {', '.join(sorted(self.artifacts)) or 'none'})"
+            )
         return self.artifacts[name]
 
     def urls(self, name: str, spec: dict) -> list[str]:
         """The spec's URLs, checked and resolved; a download without sha256 is refused."""
         urls = [self.resolve_url(name, url) for url in spec_urls(spec)]
         if urls and not spec.get("sha256"):
-            raise ArtifactError(f"{self.where(name, 'sha256')}: refused to download {urls[0]} without a sha256: every download must be verified")
+            raise ArtifactError(
+                f"{self.where(name, 'sha256')}: refused to download {urls[0]} without a sha256: every download must be verified"
+            )
         if not urls and "generate" not in spec and not spec.get("supplied"):
             raise ArtifactError(f"{self.where(name)}: needs 'url', 'urls', 'generate' or 'supplied'")
         return urls
@@ -402,7 +422,9 @@ class _Fetcher:
         while "fallback" in spec:
             following = spec["fallback"]
             if following in chain:
-                raise ArtifactError(f"{self.where(chain[-1], 'fallback')}: fallback cycle: {' -> '.join([*chain, following])}")
+                raise ArtifactError(
+                    f"{self.where(chain[-1], 'fallback')}: fallback cycle: {' -> '.join([*chain, following])}"
+                )
             if following not in self.artifacts:
                 raise ArtifactError(f"{self.where(chain[-1], 'fallback')}: no artifact '{following}' to fall back to")
             chain.append(following)
@@ -436,7 +458,9 @@ class _Fetcher:
         if "fallback" in spec:
             following = spec["fallback"]
             if following in chain or following == name:  # check_chain makes this unreachable; kept as a guard
-                raise ArtifactError(f"{self.where(name, 'fallback')}: fallback cycle: {' -> '.join([*chain, name, following])}")
+                raise ArtifactError(
+                    f"{self.where(name, 'fallback')}: fallback cycle: {' -> '.join([*chain, name, following])}"
+                )
             log.info("%s: using fallback '%s'", self.where(name), following)
             try:
                 result = self.fetch(following, (*chain, name))
@@ -457,7 +481,9 @@ class _Fetcher:
             return result
         relative = Path(spec["path"])
         if not is_plain_path(spec["path"]):
-            raise ArtifactError(f"{self.where(name, 'path')}: '{spec['path']}' must be a relative path inside the solution folder")
+            raise ArtifactError(
+                f"{self.where(name, 'path')}: '{spec['path']}' must be a relative path inside the solution folder"
+            )
         try:
             parent = resolve_inside(self.manifest_path.parent, relative.parent)
         except PathOutside as error:
@@ -515,7 +541,9 @@ class _Fetcher:
             return None
         size = path.stat().st_size
         if "size" in spec and size != spec["size"]:
-            raise ArtifactError(f"{self.where(name, 'size')}: the cached file {path} with this sha256 has {size} bytes, the manifest says {spec['size']}")
+            raise ArtifactError(
+                f"{self.where(name, 'size')}: the cached file {path} with this sha256 has {size} bytes, the manifest says {spec['size']}"
+            )
         log.debug("%s: cached at %s", self.where(name), path)
         return self.finish(name, spec, path, "cache", None)
 
@@ -549,9 +577,13 @@ class _Fetcher:
             try:
                 digest, length = self.transfer_resuming(name, url, part, size)
                 if length != size and size is not None:
-                    raise ArtifactError(f"{self.where(name)}: {url}: size mismatch: expected {size} bytes, got {length}")
+                    raise ArtifactError(
+                        f"{self.where(name)}: {url}: size mismatch: expected {size} bytes, got {length}"
+                    )
                 if digest != expected:
-                    raise ArtifactError(f"{self.where(name)}: {url}: sha256 mismatch: expected {expected}, got {digest}")
+                    raise ArtifactError(
+                        f"{self.where(name)}: {url}: sha256 mismatch: expected {expected}, got {digest}"
+                    )
             except BaseException:  # any failure, an interruption by the user too: nothing of it is kept
                 part.unlink(missing_ok=True)
                 _remove_if_empty(folder)
@@ -656,7 +688,9 @@ class _Fetcher:
         try:
             info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
-                raise ArtifactError(f"{self.where(name, 'url')}: {url}: not a regular file (a device, FIFO, socket or folder): refused")
+                raise ArtifactError(
+                    f"{self.where(name, 'url')}: {url}: not a regular file (a device, FIFO, socket or folder): refused"
+                )
             os.set_blocking(descriptor, True)
             return os.fdopen(descriptor, "rb"), 0, info.st_size
         except BaseException:
@@ -700,14 +734,20 @@ class _Fetcher:
                 try:
                     function(target, **{})
                 except Exception as error:
-                    raise ArtifactError(f"{self.where(name, 'generate')}: {entry} failed: {type(error).__name__}: {error}") from error
+                    raise ArtifactError(
+                        f"{self.where(name, 'generate')}: {entry} failed: {type(error).__name__}: {error}"
+                    ) from error
                 digest, total, count = _tree_digest(target)
                 if count == 0:
                     raise ArtifactError(f"{self.where(name, 'generate')}: {entry} made no files in {target}")
                 if expected and digest != expected.lower():
-                    raise ArtifactError(f"{self.where(name, 'sha256')}: files made by {entry}: sha256 mismatch: expected {expected}, got {digest}")
+                    raise ArtifactError(
+                        f"{self.where(name, 'sha256')}: files made by {entry}: sha256 mismatch: expected {expected}, got {digest}"
+                    )
                 if size is not None and total != size:
-                    raise ArtifactError(f"{self.where(name, 'size')}: files made by {entry}: size mismatch: expected {size} bytes, got {total}")
+                    raise ArtifactError(
+                        f"{self.where(name, 'size')}: files made by {entry}: size mismatch: expected {size} bytes, got {total}"
+                    )
                 marker_data = {"generate": entry, "sha256": digest, "size": total, "files": count}
                 (target / GENERATED_MARKER).write_text(json.dumps(marker_data) + "\n", encoding="utf-8")
             except BaseException:
@@ -728,7 +768,9 @@ class _Fetcher:
         try:
             function = load_object(entry)
         except Exception as error:
-            raise ArtifactError(f"{self.where(name, 'generate')}: cannot load {entry}: {type(error).__name__}: {error}") from error
+            raise ArtifactError(
+                f"{self.where(name, 'generate')}: cannot load {entry}: {type(error).__name__}: {error}"
+            ) from error
         finally:
             if added:
                 sys.path.remove(folder)
@@ -784,7 +826,12 @@ def _cached_file(folder: Path) -> Path | None:
     if not folder.is_dir():
         return None
     for path in sorted(folder.iterdir()):
-        if path.is_file() and not path.is_symlink() and not path.name.startswith(".") and not path.name.endswith(".part"):
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and not path.name.startswith(".")
+            and not path.name.endswith(".part")
+        ):
             return path
     return None
 

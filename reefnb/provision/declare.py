@@ -58,7 +58,9 @@ class NotebookEditor(Protocol):
 
 
 # Set by a front end (the %reef magic in JupyterLab) around a declaration; None: the notebook file is rewritten.
-NOTEBOOK_EDITOR: contextvars.ContextVar[NotebookEditor | None] = contextvars.ContextVar("reef_notebook_editor", default=None)
+NOTEBOOK_EDITOR: contextvars.ContextVar[NotebookEditor | None] = contextvars.ContextVar(
+    "reef_notebook_editor", default=None
+)
 
 _TOOL = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9_.+-]*?)\s*((?:===|~=|==|!=|<=|>=|<|>)\s*\S.*)?\s*")
 
@@ -80,7 +82,11 @@ class Declaration:
     def unmet(self) -> list[Check]:
         """The checks that are not met here (missing, conflicting, impossible); an artifact not downloaded yet is
         ``missing`` too, but reef init or its first run fetches it: not a warning."""
-        return [check for check in self.checks if check.status in (MISSING, CONFLICT, UNMET) and not (check.kind == "artifact" and check.status == MISSING)]
+        return [
+            check
+            for check in self.checks
+            if check.status in (MISSING, CONFLICT, UNMET) and not (check.kind == "artifact" and check.status == MISSING)
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,7 +106,9 @@ class Declaration:
 # Public API
 
 
-def declare_packages(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False) -> Declaration:
+def declare_packages(
+    specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False
+) -> Declaration:
     """Declare PEP 508 requirements (or, with ``remove``, drop them by name) and check them in this python."""
     from packaging.requirements import Requirement
 
@@ -124,7 +132,9 @@ def declare_packages(specs: list[str], notebook: str | Path | None = None, solut
     return declaration
 
 
-def declare_tools(specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False) -> Declaration:
+def declare_tools(
+    specs: list[str], notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False
+) -> Declaration:
     """Declare command-line tools as ``NAME[SPEC]`` (``gcc>=9``, ``git``) and look for them on PATH."""
     tools = [parse_tool(spec) for spec in specs]
     names = {tool["name"] for tool in tools}
@@ -146,7 +156,9 @@ def declare_tools(specs: list[str], notebook: str | Path | None = None, solution
     return declaration
 
 
-def declare_artifact(name: str, spec: dict, notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False) -> Declaration:
+def declare_artifact(
+    name: str, spec: dict, notebook: str | Path | None = None, solution: str | Path | None = None, remove: bool = False
+) -> Declaration:
     """Declare a dataset or model (an ``artifacts`` entry of the manifest: url(s), sha256, size...).
 
     The spec is validated (schema and the rules every download follows: a sha256, http(s) or file
@@ -208,7 +220,9 @@ def artifact_spec_problems(name: str, spec: dict) -> list[str]:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         return [f"{pointer}: '{name}' is not a valid artifact name (letters, digits, '.', '_' and '-')"]
     problems = []
-    for error in sorted(validator.iter_errors(spec), key=lambda error: list(map(str, error.absolute_path))):  # schema first
+    for error in sorted(
+        validator.iter_errors(spec), key=lambda error: list(map(str, error.absolute_path))
+    ):  # schema first
         where = "/".join(map(str, error.absolute_path))
         message = error.message
         if error.validator == "pattern" and where == "sha256":
@@ -252,7 +266,9 @@ def notebook_declarations(notebook: str | Path) -> dict:
     return dict(_read_notebook(Path(notebook)).metadata.get(METADATA_KEY, {}))
 
 
-def running_notebook(user_namespace: Mapping | None = None, environ: Mapping | None = None, cwd: str | Path | None = None) -> Path | None:
+def running_notebook(
+    user_namespace: Mapping | None = None, environ: Mapping | None = None, cwd: str | Path | None = None
+) -> Path | None:
     """The path of the notebook this kernel runs, when the front end told the kernel.
 
     JupyterLab starts the kernel with ``JPY_SESSION_NAME`` set to the notebook's path (ipykernel
@@ -317,9 +333,13 @@ def warnings(declaration: Declaration) -> list[str]:
         if check.kind == "package":
             wanted = check.name + ("" if check.required == "any" else check.required)
             if check.status == MISSING:
-                lines.append(f"{wanted}: not installed in this python ({sys.executable}); `reef init` installs it, or `%pip install '{wanted}'` here")
+                lines.append(
+                    f"{wanted}: not installed in this python ({sys.executable}); `reef init` installs it, or `%pip install '{wanted}'` here"
+                )
             else:
-                lines.append(f"{wanted}: {check.found} is installed in this python; `reef init` makes an environment with {wanted}")
+                lines.append(
+                    f"{wanted}: {check.found} is installed in this python; `reef init` makes an environment with {wanted}"
+                )
         elif check.kind == "artifact":
             lines.append(f"artifact {check.name}: {check.reason}")
         else:
@@ -329,14 +349,19 @@ def warnings(declaration: Declaration) -> list[str]:
 
 def declaration_lines(declaration: Declaration) -> list[str]:
     """The declaration for people: where it went, one line per check, then the warnings."""
-    places = [f"{declaration.notebook} (metadata.reef)" if declaration.notebook else None, str(declaration.manifest) if declaration.manifest else None]
+    places = [
+        f"{declaration.notebook} (metadata.reef)" if declaration.notebook else None,
+        str(declaration.manifest) if declaration.manifest else None,
+    ]
     where = " and ".join(place for place in places if place)
     verb = "removed from" if declaration.removed else "declared in"
     lines = [f"{verb} {where}" + ("" if declaration.changed else " (unchanged)")]
     for check in declaration.checks:
         found = check.found or "-"
         reason = f"  ({check.reason})" if check.reason else ""
-        lines.append(f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}")
+        lines.append(
+            f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}"
+        )
     if declaration.removed:
         lines += [f"  {_entry_text(declaration.section, entry)}" for entry in declaration.entries]
     lines += [f"warning: {line}" for line in warnings(declaration)]
@@ -347,14 +372,23 @@ def declaration_lines(declaration: Declaration) -> list[str]:
 # Reading, changing and writing the two files
 
 
-def _declare(section: str, entries: list, apply: Callable[[dict], None], notebook: str | Path | None, solution: str | Path | None, remove: bool) -> Declaration:
+def _declare(
+    section: str,
+    entries: list,
+    apply: Callable[[dict], None],
+    notebook: str | Path | None,
+    solution: str | Path | None,
+    remove: bool,
+) -> Declaration:
     import nbformat
 
     if notebook is None and solution is None:
         raise ReefError("give the notebook (--notebook PATH) or the solution (--solution PATH) to declare in")
     notebook_path = Path(notebook).resolve() if notebook is not None else None
     document = _read_notebook(notebook_path) if notebook_path is not None else None
-    manifest_path = _manifest_path(solution) if solution is not None else (solution_of(notebook_path) if notebook_path else None)
+    manifest_path = (
+        _manifest_path(solution) if solution is not None else (solution_of(notebook_path) if notebook_path else None)
+    )
 
     # Everything is computed and checked before either file is touched.
     new_manifest_text = None
@@ -396,7 +430,9 @@ def _declare(section: str, entries: list, apply: Callable[[dict], None], noteboo
     if new_manifest_text is not None:
         write_text_atomically(manifest_path, new_manifest_text)
         changed.append(str(manifest_path))
-    return Declaration(section, entries, notebook_path, manifest_path, removed=remove, changed=changed, in_editor=in_editor)
+    return Declaration(
+        section, entries, notebook_path, manifest_path, removed=remove, changed=changed, in_editor=in_editor
+    )
 
 
 def format_json(value: Any, width: int = 120, _level: int = 0) -> str:
@@ -406,7 +442,10 @@ def format_json(value: Any, width: int = 120, _level: int = 0) -> str:
         return flat
     pad, close = "  " * (_level + 1), "  " * _level
     if isinstance(value, dict):
-        items = [f"{pad}{json.dumps(key, ensure_ascii=False)}: {format_json(item, width, _level + 1)}" for key, item in value.items()]
+        items = [
+            f"{pad}{json.dumps(key, ensure_ascii=False)}: {format_json(item, width, _level + 1)}"
+            for key, item in value.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + close + "}"
     items = [pad + format_json(item, width, _level + 1) for item in value]
     return "[\n" + ",\n".join(items) + "\n" + close + "]"
@@ -446,7 +485,9 @@ def _read_manifest(path: Path, text: str | None = None) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8") if text is None else text)
     except json.JSONDecodeError as error:
-        raise ManifestError([f"{path}: /: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]) from None
+        raise ManifestError(
+            [f"{path}: /: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"]
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError([f"{path}: /: cannot read: {error}"]) from None
 
@@ -496,7 +537,14 @@ def _artifact_check(name: str, spec: dict, anchor: Path | None) -> Check:
     if status["status"] == "cached":
         return Check("artifact", name, required, "cached", "found", "")
     if spec.get("on_demand"):
-        return Check("artifact", name, required, None, ON_DEMAND, "fetched by the first run that needs it, or: reef init --artifact " + name)
+        return Check(
+            "artifact",
+            name,
+            required,
+            None,
+            ON_DEMAND,
+            "fetched by the first run that needs it, or: reef init --artifact " + name,
+        )
     return Check("artifact", name, required, None, MISSING, "not downloaded yet: `reef init` fetches and verifies it")
 
 

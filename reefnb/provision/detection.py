@@ -204,7 +204,9 @@ class DetectContext:
         if completed.timed_out:
             raise ReefError(f"{self.python}: cannot run this python: no answer in {timeout:g} s")
         if completed.cut:
-            raise ReefError(f"{self.python}: python said more than {format_size(MAX_SCRIPT_OUTPUT_BYTES)}: stopped there")
+            raise ReefError(
+                f"{self.python}: python said more than {format_size(MAX_SCRIPT_OUTPUT_BYTES)}: stopped there"
+            )
         if completed.returncode != 0:
             last = (completed.stderr.strip().splitlines() or ["(no message)"])[-1]
             raise ReefError(f"{self.python}: python exited with status {completed.returncode}: {last}")
@@ -294,7 +296,13 @@ class OperatingSystemDetector(Detector):
 
     def detect(self, context: DetectContext) -> dict:
         uname = platform.uname()
-        return {"system": uname.system, "release": uname.release, "machine": uname.machine, "platform": platform.platform(), "distribution": _os_release()}
+        return {
+            "system": uname.system,
+            "release": uname.release,
+            "machine": uname.machine,
+            "platform": platform.platform(),
+            "distribution": _os_release(),
+        }
 
     def signature(self, context: DetectContext) -> Any:
         boot = _boot_id()
@@ -346,7 +354,9 @@ class GpuDetector(Detector):
             return []
         fields = list(NVIDIA_SMI_FIELDS)
         while fields:
-            output = _run_quietly([executable, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"], NVIDIA_SMI_TIMEOUT_S)
+            output = _run_quietly(
+                [executable, f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"], NVIDIA_SMI_TIMEOUT_S
+            )
             if output is not None:
                 return parse_nvidia_smi(output, fields)
             if "compute_cap" not in fields:  # older drivers do not know compute_cap: ask without it
@@ -392,7 +402,9 @@ class PythonDetector(Detector):
         with ThreadPoolExecutor(max_workers=min(8, len(candidates)), thread_name_prefix="reef-python") as pool:
             versions = list(pool.map(lambda candidate: _python_version_of(candidate[0]), candidates))
         return [
-            {"path": path, "version": version, "source": source} for (path, source), version in zip(candidates, versions, strict=True) if version is not None
+            {"path": path, "version": version, "source": source}
+            for (path, source), version in zip(candidates, versions, strict=True)
+            if version is not None
         ]
 
     def signature(self, context: DetectContext) -> Any:
@@ -461,7 +473,10 @@ class ToolsDetector(Detector):
             path = tool.path()
             stamps[name] = path and _file_stamp(path)
         # Version managers switch versions behind the same executable (pyenv's shims, rustup's proxies).
-        selections = [_file_stamp(str(_pyenv_root() / "version")), _file_stamp(str(Path.home() / ".rustup" / "settings.toml"))]
+        selections = [
+            _file_stamp(str(_pyenv_root() / "version")),
+            _file_stamp(str(Path.home() / ".rustup" / "settings.toml")),
+        ]
         return {
             "PATH": os.environ.get("PATH", ""),
             "folders": [_folder_stamp(folder) for folder in _path_folders()],
@@ -511,7 +526,9 @@ def plugin_detectors() -> dict[str, Detector]:
     for plugin in load_plugins(ENTRY_POINT_GROUP, _named_detector, _detector_entry_points()):
         name, detector = plugin.loaded
         if name in BUILTIN_DETECTORS or name in found:
-            log.warning("skipping detector plugin %s = %s: a detector named %r exists already", plugin.name, plugin.value, name)
+            log.warning(
+                "skipping detector plugin %s = %s: a detector named %r exists already", plugin.name, plugin.value, name
+            )
             continue
         found[name] = detector
     return found
@@ -534,7 +551,11 @@ def _detector_entry_points() -> list[list[str]]:
     Asking importlib.metadata reads every distribution's metadata: most of a warm ``detect()``.
     """
     path = cache_path(DetectContext()).with_name("entry-points.json")
-    signature = json.loads(json.dumps([[entry, *(_folder_stamp(entry) if os.path.isdir(entry) else [_file_stamp(entry)])] for entry in sys.path]))
+    signature = json.loads(
+        json.dumps(
+            [[entry, *(_folder_stamp(entry) if os.path.isdir(entry) else [_file_stamp(entry)])] for entry in sys.path]
+        )
+    )
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
         if cached.get("format") == CACHE_FORMAT and cached.get("signature") == signature:
@@ -560,7 +581,9 @@ def default_detector_names() -> list[str]:
 # detect() and its cache
 
 
-def detect(names: list[str] | None = None, python: str | None = None, env_name: str | None = None, refresh: bool = False) -> dict:
+def detect(
+    names: list[str] | None = None, python: str | None = None, env_name: str | None = None, refresh: bool = False
+) -> dict:
     """The fingerprint ``{detector name: data}`` of this machine and of one python environment.
 
     A detector that fails is logged and left out. A detector's result is cached (in
@@ -602,7 +625,14 @@ def detect(names: list[str] | None = None, python: str | None = None, env_name: 
     facts = context._facts
     if changed or (facts is not None and facts != cache.get("facts")):
         _write_cache(
-            path, {"format": CACHE_FORMAT, "identity": context.identity, "python": context.python, "facts": facts or cache.get("facts"), "detectors": entries}
+            path,
+            {
+                "format": CACHE_FORMAT,
+                "identity": context.identity,
+                "python": context.python,
+                "facts": facts or cache.get("facts"),
+                "detectors": entries,
+            },
         )
     return {name: results[name] for name in names if name in results}
 
@@ -611,7 +641,9 @@ def _chosen_detectors(names: list[str] | None) -> tuple[list[str], dict[str, Any
     """The detectors ``detect`` runs (default: all but the on-request ones) and the registry they come from."""
     if names is None:
         registry = available_detectors()
-        return [name for name, detector in registry.items() if not getattr(detector, "on_request_only", False)], registry
+        return [
+            name for name, detector in registry.items() if not getattr(detector, "on_request_only", False)
+        ], registry
     names = list(dict.fromkeys(names))
     registry = BUILTIN_DETECTORS if all(name in BUILTIN_DETECTORS for name in names) else available_detectors()
     unknown = [name for name in names if name not in registry]
@@ -635,7 +667,14 @@ def _run_detectors(stale: list[str], registry: dict[str, Any], context: DetectCo
         return dict(zip(stale, pool.map(lambda name: _run_detector(registry[name], context), stale), strict=True))
 
 
-def _keep_detected(computed: dict[str, Any], registry: dict[str, Any], context: DetectContext, signatures: dict, results: dict, entries: dict) -> bool:
+def _keep_detected(
+    computed: dict[str, Any],
+    registry: dict[str, Any],
+    context: DetectContext,
+    signatures: dict,
+    results: dict,
+    entries: dict,
+) -> bool:
     """Add what the detectors found to ``results``, and to the cache's ``entries`` where its signature is known; whether
     the cache changed."""
     changed = False
@@ -686,7 +725,13 @@ def _run_detector(detector: Detector, context: DetectContext) -> Any:
         log.warning("detector %s: %s", detector.name, error)
         return _FAILED
     except Exception as error:  # one detector's bug must not hide the others' facts
-        log.warning("detector %s failed: %s: %s", getattr(detector, "name", detector), type(error).__name__, error, exc_info=log.isEnabledFor(logging.DEBUG))
+        log.warning(
+            "detector %s failed: %s: %s",
+            getattr(detector, "name", detector),
+            type(error).__name__,
+            error,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
         return _FAILED
     return data
 
@@ -702,7 +747,12 @@ def _signature_of(detector: Detector, context: DetectContext) -> Any:
     except ReefError as error:
         log.warning("detector %s: %s", detector.name, error)
     except Exception as error:
-        log.warning("detector %s: cannot tell whether its cached result is current: %s: %s", getattr(detector, "name", detector), type(error).__name__, error)
+        log.warning(
+            "detector %s: cannot tell whether its cached result is current: %s: %s",
+            getattr(detector, "name", detector),
+            type(error).__name__,
+            error,
+        )
     return None
 
 
@@ -959,7 +1009,19 @@ def _os_release() -> str | None:
 # --------------------------------------------------------------------------------------------
 # Text for `reef detect`
 
-NOTABLE_CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "neon", "asimd", "sve")
+NOTABLE_CPU_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "avx512_vnni",
+    "amx_tile",
+    "neon",
+    "asimd",
+    "sve",
+)
 
 
 def format_fingerprint(fingerprint: dict) -> str:
@@ -968,7 +1030,9 @@ def format_fingerprint(fingerprint: dict) -> str:
     add = lines.append
     if "os" in fingerprint:
         system = fingerprint["os"]
-        add(f"OS:          {system.get('distribution') or system.get('system')} ({system.get('system')} {system.get('release')}, {system.get('machine')})")
+        add(
+            f"OS:          {system.get('distribution') or system.get('system')} ({system.get('system')} {system.get('release')}, {system.get('machine')})"
+        )
     if "cpu" in fingerprint:
         cpu = fingerprint["cpu"]
         cores = f"{cpu.get('logical_cores')} logical cores"
@@ -996,7 +1060,9 @@ def format_fingerprint(fingerprint: dict) -> str:
                 details.append(f"compute capability {gpu['compute_capability']}")
             if gpu.get("driver"):
                 details.append(f"driver {gpu['driver']}")
-            add(f"{'GPUs:' if index == 0 else '':<13}{gpu.get('vendor', '')} {gpu.get('name')} ({', '.join(details)})".rstrip())
+            add(
+                f"{'GPUs:' if index == 0 else '':<13}{gpu.get('vendor', '')} {gpu.get('name')} ({', '.join(details)})".rstrip()
+            )
     if "environment" in fingerprint:
         environment = fingerprint["environment"]
         label = f"{environment['name']}: " if environment.get("name") else ""
@@ -1010,7 +1076,9 @@ def format_fingerprint(fingerprint: dict) -> str:
             add(f"  {interpreter.get('version', '?'):<10} {interpreter.get('path')} ({interpreter.get('source')})")
     if "tools" in fingerprint:
         tools = fingerprint["tools"] or {}
-        listed = ", ".join(f"{name} {found.get('version') or '(version unknown)'}" for name, found in sorted(tools.items()))
+        listed = ", ".join(
+            f"{name} {found.get('version') or '(version unknown)'}" for name, found in sorted(tools.items())
+        )
         add(f"Tools:       {listed or 'none found'}")
     known = {"os", "cpu", "memory", "gpu", "environment", "packages", "python", "tools"}
     for name, data in fingerprint.items():

@@ -188,7 +188,9 @@ def create_environment(
     return environment
 
 
-def install_packages(python: str, packages: list[str], pip_options: list[str] | None = None, hashes: dict | None = None) -> None:
+def install_packages(
+    python: str, packages: list[str], pip_options: list[str] | None = None, hashes: dict | None = None
+) -> None:
     """Install ``packages`` into the environment of interpreter ``python`` (uv or pip).
 
     With ``hashes`` (a lock's ``{"name==version": ["sha256:..."]}``) the installer runs in
@@ -206,7 +208,16 @@ def install_packages(python: str, packages: list[str], pip_options: list[str] | 
     if uv:
         command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *(pip_options or []), *packages]
     else:
-        command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *(pip_options or []), *packages]
+        command = [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            *(pip_options or []),
+            *packages,
+        ]
     _call(command, f"installing {', '.join(packages)}")
 
 
@@ -250,7 +261,9 @@ def _install_hashed(python: str, packages: list[str], pip_options: list[str] | N
         _call(command, f"installing {', '.join(packages)} (hash-checked wheels)")
 
 
-def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, str], pip_options: list[str] | None = None) -> dict[str, list[str]]:
+def locked_hashes(
+    python: str, requested: dict[str, str], installed: dict[str, str], pip_options: list[str] | None = None
+) -> dict[str, list[str]]:
     """The sha256 of the distributions of ``requested`` (name -> version) and their dependencies,
     as a lock's ``hashes``: ``{"name==version": ["sha256:...", ...]}``.
 
@@ -264,13 +277,20 @@ def locked_hashes(python: str, requested: dict[str, str], installed: dict[str, s
 
     if not requested:
         return {}
-    pins = {canonicalize_name(name): version for name, version in installed.items() if canonicalize_name(name) != "reefnb"}
+    pins = {
+        canonicalize_name(name): version for name, version in installed.items() if canonicalize_name(name) != "reefnb"
+    }
     uv = uv_executable()
     with tempfile.TemporaryDirectory(prefix="reef-hashes-") as scratch:
         folder = Path(scratch)
         wanted, constraints, _ = _hashing_files(folder)
-        wanted.write_text("".join(f"{canonicalize_name(name)}=={version}\n" for name, version in sorted(requested.items())), encoding="utf-8")
-        constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())), encoding="utf-8")
+        wanted.write_text(
+            "".join(f"{canonicalize_name(name)}=={version}\n" for name, version in sorted(requested.items())),
+            encoding="utf-8",
+        )
+        constraints.write_text(
+            "".join(f"{name}=={version}\n" for name, version in sorted(pins.items())), encoding="utf-8"
+        )
         if uv:
             return _uv_hashes(uv, python, pip_options or [], folder)
         return _pip_hashes(python, pip_options or [], folder)
@@ -284,7 +304,21 @@ def _hashing_files(scratch: Path) -> tuple[Path, Path, Path]:
 def _uv_hashes(uv: str, python: str, pip_options: list[str], scratch: Path) -> dict[str, list[str]]:
     """The hashes ``uv pip compile --generate-hashes`` writes for the pins in ``scratch``."""
     wanted, constraints, output = _hashing_files(scratch)
-    command = [uv, "pip", "compile", "--quiet", "--python", python, "--generate-hashes", *pip_options, "-c", str(constraints), "-o", str(output), str(wanted)]
+    command = [
+        uv,
+        "pip",
+        "compile",
+        "--quiet",
+        "--python",
+        python,
+        "--generate-hashes",
+        *pip_options,
+        "-c",
+        str(constraints),
+        "-o",
+        str(output),
+        str(wanted),
+    ]
     _call(command, "hashing the locked packages")
     return _compiled_hashes(output.read_text(encoding="utf-8"))
 
@@ -292,8 +326,21 @@ def _uv_hashes(uv: str, python: str, pip_options: list[str], scratch: Path) -> d
 def _pip_hashes(python: str, pip_options: list[str], scratch: Path) -> dict[str, list[str]]:
     """The hashes of the files ``pip install --dry-run --report`` would install for the pins in ``scratch``."""
     wanted, constraints, output = _hashing_files(scratch)
-    command = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet", "--dry-run", "--ignore-installed"]
-    _call([*command, "--report", str(output), *pip_options, "-r", str(wanted), "-c", str(constraints)], "hashing the locked packages")
+    command = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "--dry-run",
+        "--ignore-installed",
+    ]
+    _call(
+        [*command, "--report", str(output), *pip_options, "-r", str(wanted), "-c", str(constraints)],
+        "hashing the locked packages",
+    )
     report = json.loads(output.read_text(encoding="utf-8"))
     hashes = {}
     for item in report.get("install", []):
@@ -400,7 +447,10 @@ def _remove_kernel(kernel: str) -> None:
 
 def _make_venv(base: str, target: Path, tool: str) -> None:
     if tool == "uv":
-        _call([uv_executable(), "venv", "--quiet", "--seed", "--python", base, str(target)], "creating the virtual environment")
+        _call(
+            [uv_executable(), "venv", "--quiet", "--seed", "--python", base, str(target)],
+            "creating the virtual environment",
+        )
     else:
         _call([base, "-m", "venv", str(target)], "creating the virtual environment")
 
@@ -430,6 +480,8 @@ def _call(command: list, what: str) -> None:
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
-        causes = lines[lines.index(last) + 1 :][:6] if last in lines else []  # uv's "cause:", expected and computed hashes
+        causes = (
+            lines[lines.index(last) + 1 :][:6] if last in lines else []
+        )  # uv's "cause:", expected and computed hashes
         reason = " ".join(" ".join([last, *causes]).split())
         raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:800]}")

@@ -91,7 +91,10 @@ def activation(name: str) -> dict:
     environment = get_environment(entry["environment"])
     return {
         "source": f"source {environment.bin / 'activate'}",
-        "variables": {"VIRTUAL_ENV": environment.path, "PATH": f"{environment.bin}{os.pathsep}{os.environ.get('PATH', '')}"},
+        "variables": {
+            "VIRTUAL_ENV": environment.path,
+            "PATH": f"{environment.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
         "environment": environment.name,
     }
 
@@ -111,7 +114,11 @@ def remove_solution(name: str) -> dict:
         removed["environment"] = environment
     folder = Path(entry["path"])
     home = reef_home().resolve()
-    if folder.is_dir() and home in folder.resolve().parents and "cache" not in folder.resolve().relative_to(home).parts[:1]:
+    if (
+        folder.is_dir()
+        and home in folder.resolve().parents
+        and "cache" not in folder.resolve().relative_to(home).parts[:1]
+    ):
         shutil.rmtree(folder)
         removed["folder"] = str(folder)
     index = read_index()
@@ -142,7 +149,9 @@ def _now() -> str:
 
 def write_origin(folder: Path, source: str | Path) -> None:
     """Mark ``folder`` as made from the package ``source`` (not trusted: see ``record_trust``)."""
-    write_json_object(Path(folder) / ORIGIN_NAME, {"origin": "package", "source": str(source), "imported": _now(), "trusted": None})
+    write_json_object(
+        Path(folder) / ORIGIN_NAME, {"origin": "package", "source": str(source), "imported": _now(), "trusted": None}
+    )
 
 
 def _read_origin(marker: Path) -> dict:
@@ -227,7 +236,11 @@ def _workflow_notebooks(source: Path) -> list[Path]:
         return []
     workflows = data.get("workflows") if isinstance(data, dict) else None
     specs = workflows.values() if isinstance(workflows, dict) else []
-    return [manifest.parent / spec["notebook"] for spec in specs if isinstance(spec, dict) and isinstance(spec.get("notebook"), str)]
+    return [
+        manifest.parent / spec["notebook"]
+        for spec in specs
+        if isinstance(spec, dict) and isinstance(spec.get("notebook"), str)
+    ]
 
 
 def refuse_untrusted(source: str | Path | Solution | None, what: str = "notebooks") -> None:

@@ -35,7 +35,16 @@ from reefnb.provision.envs import (
     remove_environment,
 )
 from reefnb.provision.initialised import remember_solution
-from reefnb.provision.requirements import CONFLICT, ON_DEMAND, UNMET, Check, Facts, check_requirements, hash_key, untrusted_pins
+from reefnb.provision.requirements import (
+    CONFLICT,
+    ON_DEMAND,
+    UNMET,
+    Check,
+    Facts,
+    check_requirements,
+    hash_key,
+    untrusted_pins,
+)
 from reefnb.provision.tools import find_tool
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution
 
@@ -151,7 +160,9 @@ def plan_init(
     unknown = sorted(set(artifacts) - set(solution.data.get("artifacts", {})))
     if unknown:
         declared = ", ".join(solution.data.get("artifacts", {})) or "none"
-        raise ReefError(f"{solution.manifest_path or solution.path}: /artifacts: no artifact '{unknown[0]}' (declared: {declared})")
+        raise ReefError(
+            f"{solution.manifest_path or solution.path}: /artifacts: no artifact '{unknown[0]}' (declared: {declared})"
+        )
     planned = _artifact_plan(solution, offline, set(artifacts))
     return Plan(solution, target, name, python, exists, checks, planned, requires=requires, base_python=python)
 
@@ -195,7 +206,17 @@ def check_against(solution: Solution, python: str, offline: bool = False) -> Pla
     ``"native"`` and ``environment`` None: nothing is made there."""
     requires = effective_requires(solution, None)
     checks = check_requirements(requires, _facts(python, fresh=False))
-    return Plan(solution, "native", None, python, True, checks, _artifact_plan(solution, offline, set()), requires=requires, base_python=python)
+    return Plan(
+        solution,
+        "native",
+        None,
+        python,
+        True,
+        checks,
+        _artifact_plan(solution, offline, set()),
+        requires=requires,
+        base_python=python,
+    )
 
 
 def effective_requires(solution: Solution, environment: str | None) -> dict:
@@ -237,7 +258,9 @@ def _pin(text: str, versions: dict[str, str]) -> str:
     from packaging.utils import canonicalize_name
 
     requirement = Requirement(text)
-    version = {canonicalize_name(name): value for name, value in versions.items()}.get(canonicalize_name(requirement.name))
+    version = {canonicalize_name(name): value for name, value in versions.items()}.get(
+        canonicalize_name(requirement.name)
+    )
     if not version or requirement.url:
         return text
     extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
@@ -301,12 +324,21 @@ class Installed:
 
 def replace_environment(options: InitOptions) -> None:
     """``--replace``: remove the named environment before it is made again."""
-    if options.replace and options.env and not options.native and (envs_home() / options.env / "reef-env.json").is_file():
+    if (
+        options.replace
+        and options.env
+        and not options.native
+        and (envs_home() / options.env / "reef-env.json").is_file()
+    ):
         remove_environment(options.env)
 
 
 def install_requirements(
-    source: str | Path | Solution, options: InitOptions, locked: dict | None = None, foreign: bool = False, origin: str | Path | Solution | None = None
+    source: str | Path | Solution,
+    options: InitOptions,
+    locked: dict | None = None,
+    foreign: bool = False,
+    origin: str | Path | Solution | None = None,
 ) -> Installed | None:
     """Plan, check and install a solution's packages (its kernel environment, or natively): the first step of
     ``reef init``; None for a dry run (the plan goes to ``options.on_plan``). ``foreign``: it came from a package
@@ -315,7 +347,14 @@ def install_requirements(
     artifacts, supplied = split_artifact_arguments(options.artifacts)
     if supplied and not options.dry_run:
         _supply(source, supplied)
-    plan = plan_init(source, env=options.env, native=options.native, offline=options.offline, pinned=options.pinned or locked, artifacts=artifacts)
+    plan = plan_init(
+        source,
+        env=options.env,
+        native=options.native,
+        offline=options.offline,
+        pinned=options.pinned or locked,
+        artifacts=artifacts,
+    )
     if options.on_plan is not None:
         options.on_plan(plan)
     problem = refusal(plan, options, foreign=foreign, origin=origin, supplied=supplied)
@@ -323,7 +362,11 @@ def install_requirements(
         raise problem
     if options.dry_run:
         return None
-    lock = read_lock(plan.solution) if options.whole_lock and plan.target == "env" and not (foreign and not options.trust) else None
+    lock = (
+        read_lock(plan.solution)
+        if options.whole_lock and plan.target == "env" and not (foreign and not options.trust)
+        else None
+    )
     if lock and lock.get("packages"):
         return Installed(plan, install_recorded(plan, lock, options.pip_options), _lock_hashes(lock))
     installs, hashes = untrusted_install(plan, origin) if foreign and not options.trust else (plan.installs, None)
@@ -333,19 +376,29 @@ def install_requirements(
             environment = None
         elif plan.exists:
             install_packages(plan.python, installs, options.pip_options, hashes=hashes)
-            install_reefnb(plan.python)  # this reef's kernel part: an older reef's copy may lack what notebooks call (fetch_artifact)
+            install_reefnb(
+                plan.python
+            )  # this reef's kernel part: an older reef's copy may lack what notebooks call (fetch_artifact)
             environment = get_environment(plan.environment)
         else:
-            environment = create_environment(plan.environment, installs, python=plan.base_python, pip_options=options.pip_options, hashes=hashes)
+            environment = create_environment(
+                plan.environment, installs, python=plan.base_python, pip_options=options.pip_options, hashes=hashes
+            )
     except EnvError as error:
         if hashes is None:
             raise
-        raise EnvError(f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})") from None
+        raise EnvError(
+            f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})"
+        ) from None
     return Installed(plan, environment, hashes)
 
 
 def refusal(
-    plan: Plan, options: InitOptions, foreign: bool = False, origin: str | Path | Solution | None = None, supplied: Iterable[str] = ()
+    plan: Plan,
+    options: InitOptions,
+    foreign: bool = False,
+    origin: str | Path | Solution | None = None,
+    supplied: Iterable[str] = (),
 ) -> ReefError | None:
     """Why ``reef init`` refuses ``plan`` before changing anything (the first reason, as the error it raises), or
     None when it goes ahead. In order: a ``supplied`` artifact not given; for a solution from a package or registry
@@ -368,7 +421,9 @@ def _refuse_untrusted(plan: Plan, options: InitOptions, supplied: set[str], fore
     unsupplied = [
         artifact
         for artifact in plan.artifacts
-        if artifact["status"] == "missing" and artifact["name"] not in supplied and plan.solution.data["artifacts"][artifact["name"]].get("supplied")
+        if artifact["status"] == "missing"
+        and artifact["name"] not in supplied
+        and plan.solution.data["artifacts"][artifact["name"]].get("supplied")
     ]
     if unsupplied and not options.dry_run:
         raise ReefError(f"{origin}: {unsupplied[0]['detail']}")
@@ -431,10 +486,15 @@ def _declared_at(plan: Plan, origin: str | Path | None = None) -> Callable[[str]
         except InvalidRequirement:
             return text
 
-    manifest = f"{origin}: {MANIFEST_NAME}" if origin is not None else (plan.solution.manifest_path or plan.solution.path)
+    manifest = (
+        f"{origin}: {MANIFEST_NAME}" if origin is not None else (plan.solution.manifest_path or plan.solution.path)
+    )
     data = plan.solution.data
     places = [
-        (f"/environments/{plan.environment}/packages", data.get("environments", {}).get(plan.environment or "", {}).get("packages", [])),
+        (
+            f"/environments/{plan.environment}/packages",
+            data.get("environments", {}).get(plan.environment or "", {}).get("packages", []),
+        ),
         ("/requires/packages", data.get("requires", {}).get("packages", [])),
     ]
 
@@ -473,18 +533,36 @@ def install_recorded(plan: Plan, lock: dict, pip_options: list[str] | None = Non
     where = plan.solution.path / LOCK_NAME
     locked = locked_distributions(lock, where)
     hashes = _lock_hashes(lock)
-    direct = {canonicalize_name(Requirement(text).name) for text in plan.requires.get("packages", []) if Requirement(text).url}
+    direct = {
+        canonicalize_name(Requirement(text).name) for text in plan.requires.get("packages", []) if Requirement(text).url
+    }
     whole = (lock.get("environment") or {}).get("kind") == "env"
-    exact = {name: version for name, version in locked.items() if name not in direct and (whole or hash_key(name, version) in hashes)}
-    hashed = {hash_key(name, version): hashes[hash_key(name, version)] for name, version in exact.items() if hash_key(name, version) in hashes}
+    exact = {
+        name: version
+        for name, version in locked.items()
+        if name not in direct and (whole or hash_key(name, version) in hashes)
+    }
+    hashed = {
+        hash_key(name, version): hashes[hash_key(name, version)]
+        for name, version in exact.items()
+        if hash_key(name, version) in hashes
+    }
     plain = [f"{name}=={version}" for name, version in exact.items() if hash_key(name, version) not in hashed]
     rest = [text for text in plan.installs if canonicalize_name(Requirement(text).name) not in exact]
     base = _recorded_python(lock) or plan.base_python
-    log.info("%s: installing the %d distributions of its lock (%d hash-checked), then %s", plan.solution.name, len(exact), len(hashed), rest or "nothing else")
+    log.info(
+        "%s: installing the %d distributions of its lock (%d hash-checked), then %s",
+        plan.solution.name,
+        len(exact),
+        len(hashed),
+        rest or "nothing else",
+    )
     with tempfile.TemporaryDirectory(prefix="reef-lock-") as scratch:
         constraints = Path(scratch) / "locked.txt"
         constraints.write_text("".join(f"{name}=={version}\n" for name, version in locked.items()), encoding="utf-8")
-        environment = create_environment(plan.environment, rest, python=base, pip_options=[*(pip_options or []), "-c", str(constraints)])
+        environment = create_environment(
+            plan.environment, rest, python=base, pip_options=[*(pip_options or []), "-c", str(constraints)]
+        )
     try:
         exactly = [*(pip_options or []), "--no-deps"]
         install_packages(environment.python, list(hashed), exactly, hashes=hashed)
@@ -515,7 +593,9 @@ def locked_distributions(lock: dict, where: str | Path) -> dict[str, str]:
         try:
             Version(version if isinstance(version, str) else "")
         except InvalidVersion:
-            raise ReefError(f"{where}: /packages/{pointer_token(name)}: {str(version)[:80]!r} is not a version") from None
+            raise ReefError(
+                f"{where}: /packages/{pointer_token(name)}: {str(version)[:80]!r} is not a version"
+            ) from None
         if canonical != "reefnb":
             found[canonical] = version.strip()
     return found
@@ -533,7 +613,12 @@ def _recorded_python(lock: dict) -> str | None:
         return None
     found = _interpreter_for(f"=={match.group(1)}.{match.group(2)}.*")
     if found is None:
-        log.warning("no Python %s.%s here, which the lock recorded: the environment gets Python %s", match.group(1), match.group(2), platform.python_version())
+        log.warning(
+            "no Python %s.%s here, which the lock recorded: the environment gets Python %s",
+            match.group(1),
+            match.group(2),
+            platform.python_version(),
+        )
     return found
 
 
@@ -542,13 +627,17 @@ def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: 
     failed = re.search(r"failed \(exit -?\d+\): (.*)", str(error))
     reason = failed.group(1) if failed else str(error)
     recorded = lock.get("platform") or {}
-    made = " ".join(str(recorded.get(key)) for key in ("system", "machine") if recorded.get(key)) or "an unknown platform"
+    made = (
+        " ".join(str(recorded.get(key)) for key in ("system", "machine") if recorded.get(key)) or "an unknown platform"
+    )
     here = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
     context = f"here ({here}; the lock was made on {made}, Python {(lock.get('python') or {}).get('version', '?')})"
     lowered = reason.lower()
     for name, version in exact.items():
         if re.search(rf"(?<![a-z0-9._-]){re.escape(name)}(?![a-z0-9_-]|\.[a-z0-9])", lowered):
-            return EnvError(f"{where}: /packages/{pointer_token(name)}: {name}=={version} cannot be installed {context}: {reason[:400]}")
+            return EnvError(
+                f"{where}: /packages/{pointer_token(name)}: {name}=={version} cannot be installed {context}: {reason[:400]}"
+            )
     return EnvError(f"{where}: /packages: the locked distributions cannot be installed {context}: {reason[:400]}")
 
 
@@ -604,10 +693,16 @@ def _artifact_plan(solution: Solution, offline: bool, wanted: set[str]) -> list[
     specs = solution.data.get("artifacts", {})
     plan = []
     for name, spec in specs.items():
-        status = artifact_status(name, specs, offline=offline, manifest_path=solution.manifest_path)  # a relative file: URL as fetching reads it
+        status = artifact_status(
+            name, specs, offline=offline, manifest_path=solution.manifest_path
+        )  # a relative file: URL as fetching reads it
         if spec.get("on_demand") and name not in wanted and status["status"] != "cached":
             size = f" ({format_size(spec['size'])})" if "size" in spec else ""
-            status = {"name": name, "status": ON_DEMAND, "detail": f"fetched by the first run that needs it{size}, or: reef init --artifact {name}"}
+            status = {
+                "name": name,
+                "status": ON_DEMAND,
+                "detail": f"fetched by the first run that needs it{size}, or: reef init --artifact {name}",
+            }
         plan.append(status)
     return plan
 
@@ -620,12 +715,22 @@ def _fetch_artifacts(plan: Plan, offline: bool, progress) -> dict[str, dict]:
         if name in later:
             continue
         reporter = (lambda done, total, _name=name: progress(_name, done, total)) if progress else None
-        result = fetch_artifact(name, specs, progress=reporter, offline=offline, manifest_path=plan.solution.manifest_path)
-        fetched[name] = {"sha256": result.sha256, "size": result.size, "source": result.source, "path": str(result.path), "url": result.url}
+        result = fetch_artifact(
+            name, specs, progress=reporter, offline=offline, manifest_path=plan.solution.manifest_path
+        )
+        fetched[name] = {
+            "sha256": result.sha256,
+            "size": result.size,
+            "source": result.source,
+            "path": str(result.path),
+            "url": result.url,
+        }
     return fetched
 
 
-def _lock(plan: Plan, environment, artifacts: dict, hashes: dict | None = None, pip_options: list[str] | None = None) -> dict:
+def _lock(
+    plan: Plan, environment, artifacts: dict, hashes: dict | None = None, pip_options: list[str] | None = None
+) -> dict:
     python = environment.python if environment is not None else sys.executable
     packages = detection.environment_packages(python, refresh=True)
     if hashes is None:
@@ -661,12 +766,16 @@ def _hashes(plan: Plan, python: str, packages: dict[str, str], pip_options: list
     versions = {canonicalize_name(name): version for name, version in packages.items()}
     by_name = [Requirement(text) for text in plan.requires.get("packages", [])]
     requested = {
-        canonicalize_name(item.name): versions[canonicalize_name(item.name)] for item in by_name if not item.url and canonicalize_name(item.name) in versions
+        canonicalize_name(item.name): versions[canonicalize_name(item.name)]
+        for item in by_name
+        if not item.url and canonicalize_name(item.name) in versions
     }
     try:
         return locked_hashes(python, requested, packages, pip_options)
     except EnvError as error:
-        log.warning("%s: no hashes in the lock (%s); a package of it will need --trust to install", plan.solution.name, error)
+        log.warning(
+            "%s: no hashes in the lock (%s); a package of it will need --trust to install", plan.solution.name, error
+        )
         return {}
 
 
@@ -682,12 +791,18 @@ def _remember(solution: Solution, environment) -> None:
 
 def plan_lines(plan: Plan) -> list[str]:
     """The plan for people: one line per requirement and artifact."""
-    where = f"environment '{plan.environment}'" + ("" if plan.exists else " (to be created)") if plan.target == "env" else f"this python ({plan.python})"
+    where = (
+        f"environment '{plan.environment}'" + ("" if plan.exists else " (to be created)")
+        if plan.target == "env"
+        else f"this python ({plan.python})"
+    )
     lines = [f"{plan.solution.name}@{plan.solution.version} -> {where}"]
     for check in plan.checks:
         found = check.found or "-"
         reason = f"  ({check.reason})" if check.reason else ""
-        lines.append(f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}")
+        lines.append(
+            f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}"
+        )
     for artifact in plan.artifacts:
         lines.append(f"  {artifact['status']:<8} artifact {artifact['name']:<22} {artifact.get('detail', '')}".rstrip())
     if not plan.checks and not plan.artifacts:

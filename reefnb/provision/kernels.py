@@ -43,7 +43,11 @@ def is_python(language: str) -> bool:
 def notebook_kernel(notebook: Any) -> dict:
     """What a notebook says of its kernel: ``name`` and ``display_name`` (its kernelspec's, or None) and ``language``."""
     spec = notebook.get("metadata", {}).get("kernelspec", {}) or {}
-    return {"name": spec.get("name") or None, "display_name": spec.get("display_name") or None, "language": notebook_language(notebook)}
+    return {
+        "name": spec.get("name") or None,
+        "display_name": spec.get("display_name") or None,
+        "language": notebook_language(notebook),
+    }
 
 
 def native_kernel(path: str | Path, notebook: Any = None) -> str:
@@ -68,9 +72,19 @@ def native_kernel(path: str | Path, notebook: Any = None) -> str:
     specs = KernelSpecManager().get_all_specs()
     if wanted["name"] in specs:
         return wanted["name"]
-    same = sorted(name for name, found in specs.items() if str(found.get("spec", {}).get("language", "")).lower() == wanted["language"])
+    same = sorted(
+        name
+        for name, found in specs.items()
+        if str(found.get("spec", {}).get("language", "")).lower() == wanted["language"]
+    )
     if len(same) == 1:
-        log.info("%s: kernel %r is not installed here; the %s kernel %r runs it", path, wanted["name"], wanted["language"], same[0])
+        log.info(
+            "%s: kernel %r is not installed here; the %s kernel %r runs it",
+            path,
+            wanted["name"],
+            wanted["language"],
+            same[0],
+        )
         return same[0]
     raise ReefError(f"{path}: /metadata/kernelspec: {missing_kernel(wanted, same)}")
 
@@ -95,7 +109,11 @@ def missing_kernel(wanted: dict, same_language: list[str] = ()) -> str:
             f"({', '.join(same_language)}): name one in the notebook's metadata (kernelspec)"
         )
     what, command = KNOWN_KERNELS.get(language, (None, None))
-    how = f"install {what}: {command}" if command else f"install a Jupyter kernel for {language} (`jupyter kernelspec list` shows the kernels installed here)"
+    how = (
+        f"install {what}: {command}"
+        if command
+        else f"install a Jupyter kernel for {language} (`jupyter kernelspec list` shows the kernels installed here)"
+    )
     return f"the notebook's kernel {name} ({shown}language {language}) is not installed here, and a notebook runs only on a kernel of its language; {how}"
 
 

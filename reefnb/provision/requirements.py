@@ -106,7 +106,9 @@ def _check_package(text: str, facts: Facts) -> Check:
     required = str(requirement.specifier) or "any"
     if requirement.marker is not None:
         environment = default_environment()
-        environment.update(python_version=".".join(facts.python_version.split(".")[:2]), python_full_version=facts.python_version)
+        environment.update(
+            python_version=".".join(facts.python_version.split(".")[:2]), python_full_version=facts.python_version
+        )
         if not requirement.marker.evaluate(environment):
             reason = f"for another platform or python ({requirement.marker} is false here)"
             return Check("package", requirement.name, f"{required}; {requirement.marker}", None, SKIPPED, reason)
@@ -121,13 +123,19 @@ def _check_package(text: str, facts: Facts) -> Check:
 def _check_tool(tool: dict, facts: Facts) -> Check:
     name, required = tool["name"], tool.get("version", "") or "any"
     if name not in TOOLS:
-        return Check("tool", name, required, None, UNMET, f"reef knows no tool '{name}' (known: {', '.join(sorted(TOOLS))})")
+        return Check(
+            "tool", name, required, None, UNMET, f"reef knows no tool '{name}' (known: {', '.join(sorted(TOOLS))})"
+        )
     found = facts.find_tool(name)
     if not found:
-        return Check("tool", name, required, None, UNMET, f"{name} is not on PATH; install it with your system's package manager")
+        return Check(
+            "tool", name, required, None, UNMET, f"{name} is not on PATH; install it with your system's package manager"
+        )
     version = found.get("version")
     if required != "any" and (version is None or not _satisfies(version, required)):
-        return Check("tool", name, required, version, UNMET, f"{found.get('path')} is version {version}; {required} is needed")
+        return Check(
+            "tool", name, required, version, UNMET, f"{found.get('path')} is version {version}; {required} is needed"
+        )
     return Check("tool", name, required, version, FOUND)
 
 
@@ -252,13 +260,23 @@ def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) 
                 f"a package's requirements come only by name from your package index; {TRUST_HINT}"
             )
         pins = list(requirement.specifier)
-        version = pins[0].version if len(pins) == 1 and pins[0].operator == "==" and "*" not in pins[0].version else None
+        version = (
+            pins[0].version if len(pins) == 1 and pins[0].operator == "==" and "*" not in pins[0].version else None
+        )
         if version is None:
-            raise ReefError(f"{where(text)}: requirement {text!r} is not pinned to one version (==) by the package's lock; {TRUST_HINT}")
+            raise ReefError(
+                f"{where(text)}: requirement {text!r} is not pinned to one version (==) by the package's lock; {TRUST_HINT}"
+            )
         key = hash_key(requirement.name, version)
         digests = hashes.get(key) if isinstance(hashes, dict) else None
-        if not digests or not isinstance(digests, list) or not all(isinstance(item, str) and _SHA256.match(item) for item in digests):
-            raise ReefError(f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json (/hashes); {TRUST_HINT}")
+        if (
+            not digests
+            or not isinstance(digests, list)
+            or not all(isinstance(item, str) and _SHA256.match(item) for item in digests)
+        ):
+            raise ReefError(
+                f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json (/hashes); {TRUST_HINT}"
+            )
         extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
         marker = f" ; {requirement.marker}" if requirement.marker else ""
         lines.append(f"{canonicalize_name(requirement.name)}{extras}=={version}{marker}")

@@ -92,11 +92,17 @@ def _keep(source: Path, target: Path, run_folder: Path, protected: set[Path], ro
         if not stat.S_ISREG(status.st_mode):
             raise AttachmentRefused("not a regular file")
         if status.st_size > room:
-            raise AttachmentRefused(f"{status.st_size} bytes: over the {MAX_ATTACHED_VARIABLE} limit of the run's files ({room} bytes left)")
+            raise AttachmentRefused(
+                f"{status.st_size} bytes: over the {MAX_ATTACHED_VARIABLE} limit of the run's files ({room} bytes left)"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         if source == target:
             return _hashed(reader, None, room)
-        if source.is_relative_to(run_folder) and source not in protected and not source.is_relative_to(run_folder / FILES_FOLDER):
+        if (
+            source.is_relative_to(run_folder)
+            and source not in protected
+            and not source.is_relative_to(run_folder / FILES_FOLDER)
+        ):
             os.replace(source, target)
             try:
                 return _hashed(reader, None, room)
@@ -168,13 +174,17 @@ def file_links(record: dict, base: str | Path, within: str | Path | None = None)
             continue
         if not path.is_file():
             continue
-        if within is not None and not (path.is_relative_to(base) or (inside and path.is_relative_to(os.path.realpath(within)))):
+        if within is not None and not (
+            path.is_relative_to(base) or (inside and path.is_relative_to(os.path.realpath(within)))
+        ):
             continue
         links[str(entry["name"])] = Path(os.path.relpath(path, base)).as_posix()
     return links
 
 
-def packed_attachments(record: dict, scrubber: Any, warnings: list[str], room: int | None = None) -> Iterator[tuple[str, bytes]]:
+def packed_attachments(
+    record: dict, scrubber: Any, warnings: list[str], room: int | None = None
+) -> Iterator[tuple[str, bytes]]:
     """``(name, bytes)`` of each file a run attached, for a package or a registry, byte for byte: they are
     evidence, their sha256 stays the record's, so they are checked rather than scrubbed. A file that is gone
     or changed since the run, that holds a secret (detect-secrets' keyed detectors), the home folder or the

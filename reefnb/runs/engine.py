@@ -146,7 +146,9 @@ def kernel_packages(signature: dict | None) -> dict | None:
     except (OSError, ValueError):
         return None
     packages = data.get("packages") if isinstance(data, dict) else None
-    return packages if isinstance(packages, dict) and all(isinstance(value, str) for value in packages.values()) else None
+    return (
+        packages if isinstance(packages, dict) and all(isinstance(value, str) for value in packages.values()) else None
+    )
 
 
 def remember_kernel_packages(signature: dict | None, packages: dict) -> None:
@@ -198,17 +200,27 @@ class ReefNotebookClient(PapermillNotebookClient):
         session = self.reef_session
         content = await self._run_silently("\n".join(self._setup_code()), reef=KERNEL_SIGNATURE_EXPRESSION)
         if content.get("status") != "ok":
-            log.debug("preparing the kernel in one step failed (%s: %s): step by step", content.get("ename"), content.get("evalue"))
+            log.debug(
+                "preparing the kernel in one step failed (%s: %s): step by step",
+                content.get("ename"),
+                content.get("evalue"),
+            )
             return False
         answer = content.get("user_expressions", {}).get("reef", {})
-        signature = parse_kernel_fingerprint(answer.get("data", {}).get("text/plain")) if answer.get("status") == "ok" else None
-        packages = kernel_packages(signature)  # None without a signature (a sys.path folder it cannot read): asked below
+        signature = (
+            parse_kernel_fingerprint(answer.get("data", {}).get("text/plain")) if answer.get("status") == "ok" else None
+        )
+        packages = kernel_packages(
+            signature
+        )  # None without a signature (a sys.path folder it cannot read): asked below
         if packages is None:
             await self._fingerprint_kernel()
             if session.fingerprint is not None:
                 remember_kernel_packages(signature, session.fingerprint.get("packages", {}))
         else:
-            session.fingerprint = {key: signature[key] for key in ("version", "implementation", "executable", "prefix") if key in signature}
+            session.fingerprint = {
+                key: signature[key] for key in ("version", "implementation", "executable", "prefix") if key in signature
+            }
             session.fingerprint["packages"] = packages
         if session.trace_files:
             session.files_read = []
@@ -310,18 +322,26 @@ class ReefNotebookClient(PapermillNotebookClient):
         content = (execute_reply or {}).get("content", {})
         if content.get("status") != "error":
             return False
-        allowed = self.allow_errors or content.get("ename") in self.allow_error_names or "raises-exception" in cell.metadata.get("tags", [])
+        allowed = (
+            self.allow_errors
+            or content.get("ename") in self.allow_error_names
+            or "raises-exception" in cell.metadata.get("tags", [])
+        )
         return self.force_raise_errors or not allowed
 
     async def _run_silently(self, code: str, **expressions) -> dict:
         """Run code in the kernel without output or history; the reply's content."""
-        message_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or None))
+        message_id = await ensure_async(
+            self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or None)
+        )
         return ((await self.async_wait_for_reply(message_id)) or {}).get("content", {})
 
     async def _run_required(self, code: str) -> None:
         content = await self._run_silently(code)
         if content.get("status") != "ok":
-            raise RuntimeError(f"reef checkpoint code failed in the kernel: {content.get('ename')}: {content.get('evalue')}")
+            raise RuntimeError(
+                f"reef checkpoint code failed in the kernel: {content.get('ename')}: {content.get('evalue')}"
+            )
 
     async def _evaluate(self, expression: str) -> dict:
         """The kernel's answer to one user expression (``status`` and ``data`` or the error)."""
@@ -351,10 +371,14 @@ class ReefNotebookClient(PapermillNotebookClient):
     def _collect_files_read(self) -> None:
         if self.reef_session.files_read is None:
             return
-        message_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"reef": FILE_AUDIT_EXPRESSION})
+        message_id = self.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"reef": FILE_AUDIT_EXPRESSION}
+        )
         answer = (self.wait_for_reply(message_id) or {}).get("content", {}).get("user_expressions", {}).get("reef", {})
         try:
-            self.reef_session.files_read = list(json.loads(ast.literal_eval(answer.get("data", {}).get("text/plain", "'[]'"))))
+            self.reef_session.files_read = list(
+                json.loads(ast.literal_eval(answer.get("data", {}).get("text/plain", "'[]'")))
+            )
         except (ValueError, SyntaxError, TypeError):
             log.warning("the kernel could not report the files it read: %s", answer.get("evalue", answer))
 
@@ -390,7 +414,16 @@ class ReefEngine(NBClientEngine):
 
     @classmethod
     def execute_managed_notebook(
-        cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None, start_timeout=60, execution_timeout=None, reef_session=None, **kwargs
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=60,
+        execution_timeout=None,
+        reef_session=None,
+        **kwargs,
     ):
         for unused in ("input_path", "timeout", "startup_timeout"):  # as papermill's engine drops them
             kwargs.pop(unused, None)

@@ -82,8 +82,12 @@ class RunRequest:
     environment: str | None
     timeout: float | None
     notebook_sha256: str
-    telemetry: TelemetryOptions = TelemetryOptions()  # what the run's processes did (reefnb.runs.telemetry); not part of the key
-    trace_files: bool = False  # record the files the kernel reads (files_read): reef run does, sweeps do not; not part of the key
+    telemetry: TelemetryOptions = (
+        TelemetryOptions()
+    )  # what the run's processes did (reefnb.runs.telemetry); not part of the key
+    trace_files: bool = (
+        False  # record the files the kernel reads (files_read): reef run does, sweeps do not; not part of the key
+    )
 
     @property
     def key(self) -> str:
@@ -150,7 +154,9 @@ def _prepare(
     known = {} if known is None else known
     solution = solution if isinstance(solution, Solution) else open_solution(solution)
     chosen = solution.workflow(workflow)
-    notebook, declared, digest = _once(known, ("notebook", str(chosen.notebook)), lambda: _read_workflow_notebook(chosen.notebook))
+    notebook, declared, digest = _once(
+        known, ("notebook", str(chosen.notebook)), lambda: _read_workflow_notebook(chosen.notebook)
+    )
     defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
     sources = [(defaults_origin, chosen.parameters)]
     if parameter_file is not None:
@@ -162,7 +168,11 @@ def _prepare(
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
         raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
     metric_budget()  # a budget that cannot be read is said before any kernel starts
-    kernel, environment = _once(known, ("kernel", str(chosen.notebook), kernel, environment), lambda: _choose_kernel(solution, kernel, environment, notebook))
+    kernel, environment = _once(
+        known,
+        ("kernel", str(chosen.notebook), kernel, environment),
+        lambda: _choose_kernel(solution, kernel, environment, notebook),
+    )
     kernel = kernel or named_kernel(chosen.notebook, notebook)
     kernel_spec = _once(known, ("kernel spec", kernel), lambda: _kernel_spec(kernel))
     source = solution.manifest_path or chosen.notebook
@@ -310,7 +320,9 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
         old["parameters"],
         kernel=old["environment"]["kernel"],
         timeout=timeout,
-        environment=old["environment"].get("name") if old["environment"].get("name") != old["environment"]["kernel"] else None,
+        environment=old["environment"].get("name")
+        if old["environment"].get("name") != old["environment"]["kernel"]
+        else None,
     )
     return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old, loaded=loaded)
 
@@ -377,7 +389,9 @@ def execute_run(
     record = _run_record(run, session, outcome, resume_of)
     if store is not False:
         try:
-            (store if isinstance(store, Store) else default_store()).add(record)  # kept beside the store when it cannot be written
+            (store if isinstance(store, Store) else default_store()).add(
+                record
+            )  # kept beside the store when it cannot be written
         except StoreError as problem:
             if not outcome.interrupted:
                 raise
@@ -410,7 +424,11 @@ def _open_run(request: RunRequest, loaded: _Loaded):
         "display_name": kernel_spec["display_name"],
         "language": kernel_spec["language"],
     }
-    notebook.metadata["reef"] = {"run_id": run_id, "solution": f"{solution.name}@{solution.version}", "workflow": workflow.name}
+    notebook.metadata["reef"] = {
+        "run_id": run_id,
+        "solution": f"{solution.name}@{solution.version}",
+        "workflow": workflow.name,
+    }
     return _Run(request, solution, workflow, kernel_spec, run_id, folder, folder / workflow.notebook.name), notebook
 
 
@@ -425,7 +443,9 @@ def _execute_in_kernel(run: _Run, notebook, session: RunSession, progress: bool,
         session.kernel_log = kernel_log
         try:
             if session.kernel_manager is None:
-                session.kernel_manager = start_kernel(run.kernel_spec["name"], run.workflow.notebook.parent, run.folder / "kernel.log")
+                session.kernel_manager = start_kernel(
+                    run.kernel_spec["name"], run.workflow.notebook.parent, run.folder / "kernel.log"
+                )
             sampler = telemetry.start(kernel_pid(session.kernel_manager), run.request.telemetry)
             _execute(run, notebook, session, progress)
         except KeyboardInterrupt:
@@ -468,7 +488,11 @@ def _run_record(run: _Run, session: RunSession, outcome: _Outcome, resume_of: di
     if attached:
         record.update(keep_attachments(attached, run.folder, run.solution.path))
     if resume_of is not None:
-        record["resumed_from"] = {"run_id": resume_of["run_id"], "replayed_cells": session.replayed, "restored_after_cell": session.restored_from}
+        record["resumed_from"] = {
+            "run_id": resume_of["run_id"],
+            "replayed_cells": session.replayed,
+            "restored_after_cell": session.restored_from,
+        }
     return record
 
 
@@ -499,14 +523,50 @@ def _record(run: _Run, outcome: _Outcome, metrics: dict, fingerprint: dict | Non
     }
 
 
-_SYSTEM_FOLDERS = ("/usr/", "/etc/", "/proc/", "/sys/", "/dev/", "/run/", "/lib", "/bin/", "/sbin/", "/opt/", "/var/lib/", "/snap/")
+_SYSTEM_FOLDERS = (
+    "/usr/",
+    "/etc/",
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/run/",
+    "/lib",
+    "/bin/",
+    "/sbin/",
+    "/opt/",
+    "/var/lib/",
+    "/snap/",
+)
 _MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
 # Tools' own folders in the home folder (configuration and caches: ~/.mpl and ~/.cache/matplotlib hold matplotlib's font list).
-_TOOL_FOLDERS = (".ipython", ".cache", ".config", ".local", ".jupyter", ".matplotlib", ".mpl", ".keras", ".nv", ".reef", ".pyenv", ".conda")
+_TOOL_FOLDERS = (
+    ".ipython",
+    ".cache",
+    ".config",
+    ".local",
+    ".jupyter",
+    ".matplotlib",
+    ".mpl",
+    ".keras",
+    ".nv",
+    ".reef",
+    ".pyenv",
+    ".conda",
+)
 # The same, wherever the environment puts them.
-_TOOL_VARIABLES = ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+_TOOL_VARIABLES = (
+    "MPLCONFIGDIR",
+    "IPYTHONDIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+)
 _INSTALLED_PARTS = {"site-packages", "dist-packages", "__pycache__", ".ipynb_checkpoints"}
-_CACHE_FILE = re.compile(r"fontlist-v\d+\.json|fontList\.(json|cache)|.*\.pyc")  # matplotlib's font list, wherever it is kept
+_CACHE_FILE = re.compile(
+    r"fontlist-v\d+\.json|fontList\.(json|cache)|.*\.pyc"
+)  # matplotlib's font list, wherever it is kept
 MAX_HASHED_BYTES = 256 * 1024 * 1024  # files_read_sha256 leaves out larger files
 
 
@@ -518,7 +578,9 @@ def _files_read(paths: list, folder: Path, fingerprint: dict | None) -> list[str
     folder = folder.resolve()
     inside = os.path.join(folder, "")
     caches = cache_folders(fingerprint)
-    caches_inside = tuple(cache for cache in caches if not inside.startswith(cache)) + (os.path.join(folder, "runs", ""),)
+    caches_inside = tuple(cache for cache in caches if not inside.startswith(cache)) + (
+        os.path.join(folder, "runs", ""),
+    )
     found = set()
     for text in paths:
         if not isinstance(text, str) or "/reef-k-" in text:
@@ -531,7 +593,11 @@ def _files_read(paths: list, folder: Path, fingerprint: dict | None) -> list[str
                 found.add(path.relative_to(folder).as_posix())
         # Outside the solution an imported module is an installed one, and matplotlib-* is where matplotlib
         # keeps its cache when it cannot write its own folder (a temporary folder).
-        elif not text.startswith(caches) and path.suffix not in _MODULE_SUFFIXES and not any(part.startswith("matplotlib-") for part in path.parts[:-1]):
+        elif (
+            not text.startswith(caches)
+            and path.suffix not in _MODULE_SUFFIXES
+            and not any(part.startswith("matplotlib-") for part in path.parts[:-1])
+        ):
             found.add(text)
     return sorted(found)
 
@@ -587,7 +653,11 @@ def _explained(error: dict, notebook, executed) -> dict:
     executed notebook, None when there is none)."""
     index = error.get("cell_index")
     if isinstance(index, int):
-        kept = [position for position, cell in enumerate(notebook.cells) if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])]
+        kept = [
+            position
+            for position, cell in enumerate(notebook.cells)
+            if "papermill-error-cell-tag" not in cell.get("metadata", {}).get("tags", [])
+        ]
         if 0 <= index < len(kept):
             error["cell_index"] = kept[index]
     if not error.get("message") and executed is not None:
@@ -623,7 +693,12 @@ def _replayable_cells(old: dict) -> dict[int, dict]:
         if not ADDED_CELL_TAGS & set(cell.metadata.get("tags", [])):
             user_index += 1
         failed = failing is None or user_index >= failing
-        replay[index] = {"source": cell.source, "outputs": cell.get("outputs", []), "execution_count": cell.get("execution_count"), "failed": failed}
+        replay[index] = {
+            "source": cell.source,
+            "outputs": cell.get("outputs", []),
+            "execution_count": cell.get("execution_count"),
+            "failed": failed,
+        }
     return replay
 
 
@@ -632,7 +707,12 @@ def failure_record(request: RunRequest, status: str, error: BaseException) -> di
     solution = open_solution(request.source)
     run = _Run(request, solution, solution.workflow(request.workflow), _kernel_spec(request.kernel), new_run_id())
     now = datetime.now(timezone.utc)
-    outcome = _Outcome(started=now, ended=now, status=status, error={"name": type(error).__name__, "message": _one_line(error), "cell_index": None})
+    outcome = _Outcome(
+        started=now,
+        ended=now,
+        status=status,
+        error={"name": type(error).__name__, "message": _one_line(error), "cell_index": None},
+    )
     return _record(run, outcome, {}, None, command="")
 
 
@@ -764,7 +844,9 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
             "execution_count": exception.exec_count,
             "traceback": _ANSI.sub("", "\n".join(exception.traceback)),
         }
-    if isinstance(exception, CellTimeoutError) and "IOPub" in str(exception):  # papermill's iopub_timeout, not the run's limit
+    if isinstance(exception, CellTimeoutError) and "IOPub" in str(
+        exception
+    ):  # papermill's iopub_timeout, not the run's limit
         return "failed", {
             "name": "OutputTimeout",
             "message": "the cell's output was still arriving seconds after the cell ended (too many outputs at once); what arrived is kept",
@@ -772,7 +854,11 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
         }
     if isinstance(exception, CellTimeoutError):
         limit = f"its {timeout:g} s limit" if isinstance(timeout, (int, float)) else "the time it was given"
-        return "timeout", {"name": "Timeout", "message": f"the run did not finish within {limit}", "cell_index": session.cell_index}
+        return "timeout", {
+            "name": "Timeout",
+            "message": f"the run did not finish within {limit}",
+            "cell_index": session.cell_index,
+        }
     if isinstance(exception, DeadKernelError):
         code = session.exit_code
         how = "" if code is None else (f" (killed by signal {-code})" if code < 0 else f" (exit code {code})")
@@ -783,10 +869,16 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
             "exit_code": code,
         }
     log.debug("run failed outside a cell", exc_info=exception)
-    return "failed", {"name": type(exception).__name__, "message": _one_line(exception), "cell_index": session.cell_index}
+    return "failed", {
+        "name": type(exception).__name__,
+        "message": _one_line(exception),
+        "cell_index": session.cell_index,
+    }
 
 
-def _choose_kernel(solution: Solution, kernel: str | None, environment: str | None, notebook: Any = None) -> tuple[str | None, str | None]:
+def _choose_kernel(
+    solution: Solution, kernel: str | None, environment: str | None, notebook: Any = None
+) -> tuple[str | None, str | None]:
     """The kernel to run in: given, or the named environment's, or the one ``reef init`` made when it is made here
     (``install.made_environment``; for a Python notebook: a notebook in another language keeps its own kernel, see
     ``kernels.named_kernel``). The command layer's ``run_place`` says the same rule to people."""
@@ -796,12 +888,20 @@ def _choose_kernel(solution: Solution, kernel: str | None, environment: str | No
         except EnvError:
             if environment in solution.data.get("environments", {}):
                 where = solution.manifest_path.parent if solution.manifest_path else solution.path
-                raise ReefError(f"environment '{environment}' is declared but not made yet: run `reef init {where} --env {environment}`") from None
+                raise ReefError(
+                    f"environment '{environment}' is declared but not made yet: run `reef init {where} --env {environment}`"
+                ) from None
             raise
         if kernel is not None and kernel != chosen:
-            raise ReefError(f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})")
+            raise ReefError(
+                f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})"
+            )
         return chosen, environment
-    if kernel is None and solution.manifest_path is not None and (notebook is None or is_python(notebook_language(notebook))):
+    if (
+        kernel is None
+        and solution.manifest_path is not None
+        and (notebook is None or is_python(notebook_language(notebook)))
+    ):
         made = made_environment(solution)
         if made is not None:
             return made.kernel, made.name
@@ -818,7 +918,13 @@ def _kernel_spec(name: str) -> dict:
         available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
         raise ReefError(f"kernel '{name}' not found (available kernels: {available})") from None
     environment = (spec.metadata or {}).get("reef", {}).get("environment")
-    return {"name": name, "display_name": spec.display_name, "language": spec.language, "argv": list(spec.argv), "environment": environment}
+    return {
+        "name": name,
+        "display_name": spec.display_name,
+        "language": spec.language,
+        "argv": list(spec.argv),
+        "environment": environment,
+    }
 
 
 def _environment(kernel_spec: dict, fingerprint: dict | None, name: str | None) -> dict:
@@ -831,7 +937,10 @@ def _environment(kernel_spec: dict, fingerprint: dict | None, name: str | None) 
         "os": host["os"],
         "cpu": host["cpu"],
         "memory_bytes": host["memory_bytes"],
-        "python": {key: fingerprint[key] for key in ("version", "implementation", "executable", "prefix") if key in fingerprint} or None,
+        "python": {
+            key: fingerprint[key] for key in ("version", "implementation", "executable", "prefix") if key in fingerprint
+        }
+        or None,
         "packages": dict(sorted(fingerprint.get("packages", {}).items(), key=lambda item: item[0].lower())),
     }
 

@@ -55,7 +55,11 @@ def solution_named(name: str, versions: Any = ()) -> Solution | None:
         except InvalidVersion:
             return (0, path.name)
 
-    candidates = sorted((path for path in folder.glob("*") if (path / "solution.json").is_file()), key=order, reverse=True) if folder.is_dir() else []
+    candidates = (
+        sorted((path for path in folder.glob("*") if (path / "solution.json").is_file()), key=order, reverse=True)
+        if folder.is_dir()
+        else []
+    )
     for path in [p for p in candidates if p.name in wanted] or candidates:
         try:
             solution = meaning_only(path / "solution.json")
@@ -133,7 +137,9 @@ def manifests_to_share(records: list[dict]) -> dict[str, bytes]:
             except PathOutside:
                 continue
             if path.is_file() and path.stat().st_size <= MAX_SHARED_FILE:
-                files[f"{base}/{Path(reference).as_posix()}"] = scrubber.text(path.read_text(encoding="utf-8", errors="replace")).encode()
+                files[f"{base}/{Path(reference).as_posix()}"] = scrubber.text(
+                    path.read_text(encoding="utf-8", errors="replace")
+                ).encode()
     return files
 
 
@@ -153,7 +159,12 @@ def keep_pulled_manifests(registry_folder: Path, registry: str) -> list[str]:
         if not (pattern.fullmatch(name) and pattern.fullmatch(version)) or (target / "solution.json").is_file():
             continue
         if source.is_symlink() or source.stat().st_size > MAX_SHARED_FILE:
-            log.warning("registry %s: %s: not a plain manifest of at most %d bytes; skipped", registry, source.relative_to(registry_folder), MAX_SHARED_FILE)
+            log.warning(
+                "registry %s: %s: not a plain manifest of at most %d bytes; skipped",
+                registry,
+                source.relative_to(registry_folder),
+                MAX_SHARED_FILE,
+            )
             continue
         with tempfile.TemporaryDirectory(dir=reef_home()) as scratch:
             copy = Path(scratch)
@@ -167,12 +178,25 @@ def keep_pulled_manifests(registry_folder: Path, registry: str) -> list[str]:
                         (copy / reference).parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(found, copy / reference)
             except (ReefError, PathOutside) as error:
-                log.warning("registry %s: %s: %s; skipped", registry, source.relative_to(registry_folder), str(error).replace(str(copy), "manifest"))
+                log.warning(
+                    "registry %s: %s: %s; skipped",
+                    registry,
+                    source.relative_to(registry_folder),
+                    str(error).replace(str(copy), "manifest"),
+                )
                 continue
             if solution.name != name or solution.version != version:
-                log.warning("registry %s: %s names %s@%s; skipped", registry, source.relative_to(registry_folder), solution.name, solution.version)
+                log.warning(
+                    "registry %s: %s names %s@%s; skipped",
+                    registry,
+                    source.relative_to(registry_folder),
+                    solution.name,
+                    solution.version,
+                )
                 continue
             for path in sorted(p for p in copy.rglob("*") if p.is_file()):
-                write_text_atomically(target / path.relative_to(copy), path.read_text(encoding="utf-8", errors="replace"))
+                write_text_atomically(
+                    target / path.relative_to(copy), path.read_text(encoding="utf-8", errors="replace")
+                )
         kept.append(f"{name}@{version}")
     return kept

@@ -42,7 +42,9 @@ _lock = threading.Lock()
 _kernels: dict[int, KernelProcesses] = {}  # live kernels started by this process, by pid
 _starting: set[str] = set()  # tokens of kernels being started
 _exclusive = 0
-_subreaping = False  # this process is the subreaper of its orphans (see subreaper): every kernel's process is its descendant
+_subreaping = (
+    False  # this process is the subreaper of its orphans (see subreaper): every kernel's process is its descendant
+)
 
 
 def subreaper(on: bool = True) -> bool:
@@ -156,11 +158,15 @@ class KernelProcesses:
             if process.pid in (mine, self.pid) or process.pid in protected:
                 continue
             token = _environment_value(process, TOKEN_VARIABLE)
-            if token == self.token or (self.session not in (None, own_session) and _in_group(process, self.session, self.group)):
+            if token == self.token or (
+                self.session not in (None, own_session) and _in_group(process, self.session, self.group)
+            ):
                 candidates.append(process)
             elif claim and token is None and process.pid in children and process.pid not in self.before:
                 candidates.append(process)  # an orphan reparented here during the run, its token scrubbed
-        unique = {process.pid: process for process in candidates if process.pid not in protected and process.pid != mine}
+        unique = {
+            process.pid: process for process in candidates if process.pid not in protected and process.pid != mine
+        }
         return list(unique.values())
 
 

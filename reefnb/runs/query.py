@@ -82,7 +82,9 @@ def since_timestamp(since: str, now: datetime | None = None) -> str:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=timezone.utc)
     except (ValueError, OverflowError):
-        raise QueryError(f"since '{since[:80]}': not an ISO date/time (2026-01-31, 2026-01-31T12:00) or an age (90m, 12h, 7d, 2w)") from None
+        raise QueryError(
+            f"since '{since[:80]}': not an ISO date/time (2026-01-31, 2026-01-31T12:00) or an age (90m, 12h, 7d, 2w)"
+        ) from None
     return moment.astimezone(timezone.utc).isoformat()
 
 
@@ -132,7 +134,9 @@ class _Translator:
 
     def _node(self, node: ast.AST, depth: int) -> str:
         if depth > MAX_DEPTH:
-            raise QueryError(f"where '{self.where[:80]}': too deeply nested (more than {MAX_DEPTH} levels of and/or/not)")
+            raise QueryError(
+                f"where '{self.where[:80]}': too deeply nested (more than {MAX_DEPTH} levels of and/or/not)"
+            )
         if isinstance(node, ast.BoolOp):
             joiner = " AND " if isinstance(node.op, ast.And) else " OR "
             return "(" + joiner.join(self._node(value, depth + 1) for value in node.values) + ")"
@@ -186,19 +190,31 @@ class _Translator:
         kind, _, key = name.partition(".")
         if kind in ("param", "metric", "sys") and key:
             return self.cells.get((kind, key), "NULL"), None, ""
-        raise self._fail(node, f"unknown field '{name}' (param.NAME, metric.NAME, sys.NAME, env.NAME, {', '.join(RUN_FIELDS)}, solution, version)")
+        raise self._fail(
+            node,
+            f"unknown field '{name}' (param.NAME, metric.NAME, sys.NAME, env.NAME, {', '.join(RUN_FIELDS)}, solution, version)",
+        )
 
     def _field_name(self, node: ast.AST) -> str:
         if isinstance(node, ast.Name):
             return node.id
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             return f"{node.value.id}.{node.attr}"
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
             return f"{node.value.id}.{node.slice.value}"
         raise self._fail(node, "expected a field (param.NAME, metric.NAME, status...) compared with a constant")
 
     def _constant(self, node: ast.AST):
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(node.operand, ast.Constant):
+        if (
+            isinstance(node, ast.UnaryOp)
+            and isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(node.operand, ast.Constant)
+        ):
             value = node.operand.value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return self._constant(ast.Constant(-value if isinstance(node.op, ast.USub) else value))

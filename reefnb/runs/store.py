@@ -90,7 +90,9 @@ def _migration_2(connection: sqlite3.Connection) -> None:
 
 def _create_tables(connection: sqlite3.Connection, runs: str = "runs") -> None:
     """The tables of the current schema (migration 3 writes records with the current code, so it makes them too)."""
-    connection.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, body TEXT NOT NULL)")
+    connection.execute(
+        "CREATE TABLE documents (id INTEGER PRIMARY KEY, sha256 BLOB NOT NULL UNIQUE, body TEXT NOT NULL)"
+    )
     connection.execute("CREATE TABLE solutions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)")
     connection.execute(
         """CREATE TABLE columns (solution INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
@@ -115,7 +117,9 @@ def _migration_3(connection: sqlite3.Connection) -> None:
     # warning, when read), the others are split into columns, documents and cells like new records.
     _create_tables(connection, runs="runs_3")
     writer = _Writer(connection, runs="runs_3")
-    cursor = connection.execute("SELECT run_id, solution, workflow, status, started, record, run_key FROM runs ORDER BY rowid")
+    cursor = connection.execute(
+        "SELECT run_id, solution, workflow, status, started, record, run_key FROM runs ORDER BY rowid"
+    )
     while batch := cursor.fetchmany(2000):
         for run_id, solution, workflow, status, started, text, run_key in batch:
             try:
@@ -124,7 +128,9 @@ def _migration_3(connection: sqlite3.Connection) -> None:
                     raise ValueError("not an object")
                 parts = _decompose(record, keyed=run_key is not None)
             except (ValueError, TypeError, KeyError, RecursionError):
-                parts = _Parts(run_id, solution, text, {"workflow": workflow, "status": status, "started": started}, shape=None)
+                parts = _Parts(
+                    run_id, solution, text, {"workflow": workflow, "status": status, "started": started}, shape=None
+                )
             writer.insert(parts, "IGNORE")
     connection.execute("DROP TABLE runs")
     connection.execute("ALTER TABLE runs_3 RENAME TO runs")
@@ -149,30 +155,50 @@ def _migration_5(connection: sqlite3.Connection) -> None:
     ids = [row[0] for row in connection.execute("SELECT id FROM runs WHERE shape IS NOT NULL ORDER BY id")]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = connection.execute(f"SELECT {RECORD_COLUMNS} FROM runs r WHERE r.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        rows = connection.execute(
+            f"SELECT {RECORD_COLUMNS} FROM runs r WHERE r.id IN ({','.join('?' * len(chunk))})", chunk
+        ).fetchall()
         solutions = {row[0]: row[1] for row in rows}
         cells = _CellReader(connection, rows)
         for row, record in _assemble(connection, rows, "", warn=False, whole=False):
             solution = solutions[row]
             if solution not in kept:
-                kept[solution] = set(connection.execute("SELECT kind, name FROM columns WHERE solution = ?", (solution,)))
+                kept[solution] = set(
+                    connection.execute("SELECT kind, name FROM columns WHERE solution = ?", (solution,))
+                )
             try:
                 parts = _decompose(record, keyed=False, documented=False)
                 if not kept[solution].issuperset(parts.cells):  # a solution whose cells ran out of columns
-                    parts = _decompose(record, keyed=False, inline=frozenset(set(parts.cells) - kept[solution]), documented=False)
+                    parts = _decompose(
+                        record, keyed=False, inline=frozenset(set(parts.cells) - kept[solution]), documented=False
+                    )
                 moved = [entry for entry in json.loads(parts.shape[1]) if entry[1] == "t"]  # the rest is where it was
-                again = _rebuild(moved, json.loads(parts.text), record, record.__getitem__, functools.partial(cells.of, solution, row))
+                again = _rebuild(
+                    moved,
+                    json.loads(parts.text),
+                    record,
+                    record.__getitem__,
+                    functools.partial(cells.of, solution, row),
+                )
                 if any(json.dumps(value) != json.dumps(record[name]) for name, value in again.items()):
                     continue
             except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
                 continue
-            connection.execute("UPDATE runs SET record = ?, shape = ? WHERE id = ?", (parts.text, writer._document(*parts.shape), row))
+            connection.execute(
+                "UPDATE runs SET record = ?, shape = ? WHERE id = ?", (parts.text, writer._document(*parts.shape), row)
+            )
     used = " UNION ".join(f"SELECT {name} FROM runs WHERE {name} IS NOT NULL" for name in (*DOCUMENTS, "shape"))
     connection.execute(f"DELETE FROM documents WHERE id NOT IN ({used})")  # the shapes no run has now
 
 
 # Migration N brings a store at user_version N-1 to N. Append, never edit.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+    _migration_4,
+    _migration_5,
+]
 # What each cell column keeps beside its position and kinds: a metric's unit, goal and format (columns' own names).
 MEANING = ("unit", "goal", "format")
 
@@ -243,7 +269,9 @@ def _constant(value: Any) -> bool:
     return value is None or isinstance(value, bool) or (isinstance(value, (list, dict)) and not value)
 
 
-def _template(name: str, value: dict, kind: str | None, run_id: str, cells: Iterable[tuple[str, str]]) -> tuple[list, dict]:
+def _template(
+    name: str, value: dict, kind: str | None, run_id: str, cells: Iterable[tuple[str, str]]
+) -> tuple[list, dict]:
     """How an object of the record is kept: its items in order, each ``[key, how, ...]``, and the values left to its JSON.
 
     how: ``k`` a constant (the item's third element), ``r`` text around the run id (prefix, suffix), ``j`` in the
@@ -258,7 +286,11 @@ def _template(name: str, value: dict, kind: str | None, run_id: str, cells: Iter
                 fields = [["value"] if field == "value" else [field, content] for field, content in item.items()]
                 items.append([key, "m", int(isinstance(item["value"], bool)), fields])
                 continue
-        elif cell and _exact(item) and (kind == "param" or (isinstance(item, (int, float)) and not isinstance(item, bool))):
+        elif (
+            cell
+            and _exact(item)
+            and (kind == "param" or (isinstance(item, (int, float)) and not isinstance(item, bool)))
+        ):
             items.append([key, "b" if isinstance(item, bool) else "v"])
             continue
         if kind == "sys" and (item is None or isinstance(item, (str, bool))):
@@ -327,7 +359,9 @@ def _decompose(record: dict, keyed: bool, inline: frozenset = frozenset(), docum
     )
 
 
-def _rebuild(shape: list, rest: dict, columns: dict[str, Any], documents: Callable[[str], Any], cells: Callable[[], dict]) -> dict:
+def _rebuild(
+    shape: list, rest: dict, columns: dict[str, Any], documents: Callable[[str], Any], cells: Callable[[], dict]
+) -> dict:
     """A record put together from its shape: ``columns`` the runs' columns by name, ``documents`` a part by name,
     ``cells`` (called when needed) the run's cells by (kind, name). KeyError when a part is missing."""
     record = {}
@@ -371,7 +405,9 @@ def _rebuild_object(name: str, items: list, rest: dict, run_id: str, cells: Call
 RECORD_COLUMNS = "r.id, r.solution_id, r.record, r.shape, " + ", ".join(f"r.{name}" for name in (*LIFTED, *DOCUMENTS))
 
 
-def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path | str, warn: bool = True, whole: bool = True) -> list[tuple[int, dict]]:
+def _assemble(
+    connection: sqlite3.Connection, rows: Iterable[tuple], path: Path | str, warn: bool = True, whole: bool = True
+) -> list[tuple[int, dict]]:
     """(row id, record) from rows of RECORD_COLUMNS, each put together in its shape's order; a record that cannot
     be read is skipped (with a warning naming its run id, when ``warn``). ``whole`` False: the parts kept as
     documents but the solution are left as True (for a migration, which does not move them)."""
@@ -401,7 +437,12 @@ def _assemble(connection: sqlite3.Connection, rows: Iterable[tuple], path: Path 
             record = _rebuild(document(shape), rest, columns, parts, functools.partial(found_cells.of, solution, row))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as error:
             if warn:
-                log.warning("%s: run %s: unreadable record (%s), skipped", path, columns["run_id"], str(error).splitlines()[0][:120])
+                log.warning(
+                    "%s: run %s: unreadable record (%s), skipped",
+                    path,
+                    columns["run_id"],
+                    str(error).splitlines()[0][:120],
+                )
             continue
         records.append((row, record))
     return records
@@ -427,15 +468,21 @@ class _CellReader:
 
     def of(self, solution: int, run: int) -> dict:
         if solution not in self.cells:
-            columns = list(self.connection.execute("SELECT kind, name, position FROM columns WHERE solution = ?", (solution,)))
+            columns = list(
+                self.connection.execute("SELECT kind, name, position FROM columns WHERE solution = ?", (solution,))
+            )
             found: dict[int, dict] = {}
             runs = self.runs[solution]
             for start in range(0, len(runs), 500):
                 chunk = runs[start : start + 500]
                 selected = "".join(", " + _ident(position) for _, _, position in columns)
                 marks = ",".join("?" * len(chunk))
-                for number, *values in self.connection.execute(f"SELECT run{selected} FROM cells_{solution} WHERE run IN ({marks})", chunk):
-                    found[number] = {(kind, name): value for (kind, name, _), value in zip(columns, values, strict=True)}
+                for number, *values in self.connection.execute(
+                    f"SELECT run{selected} FROM cells_{solution} WHERE run IN ({marks})", chunk
+                ):
+                    found[number] = {
+                        (kind, name): value for (kind, name, _), value in zip(columns, values, strict=True)
+                    }
             self.cells[solution] = found
         return self.cells[solution][run]
 
@@ -467,7 +514,12 @@ class _Writer:
         solution = self._solution(parts.solution_name)
         cells, left = {}, []
         for key, (value, bits) in parts.cells.items():
-            position = self._column(solution, key, bits, parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))})
+            position = self._column(
+                solution,
+                key,
+                bits,
+                parts.meaning.get(key[1], {}) if key[0] == "metric" else {"unit": _SYSTEM_UNITS.get(".".join(key))},
+            )
             if position is None:
                 left.append(key)
             else:
@@ -485,7 +537,9 @@ class _Writer:
                 more,
                 parts.run_id,
             )
-        documents = {name: self._document(*parts.documents[name]) if name in parts.documents else None for name in DOCUMENTS}
+        documents = {
+            name: self._document(*parts.documents[name]) if name in parts.documents else None for name in DOCUMENTS
+        }
         row = execute(
             f"INSERT INTO {self.runs} (run_id, solution_id, workflow, status, started, ended, duration_s, run_key, keyed, error,"
             " solution, environment, provenance, origin, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -503,10 +557,16 @@ class _Writer:
         names = list(cells)
         first, rest = names[:500], names[500:]  # an old SQLite takes 999 values in a statement
         listed = "".join(", " + name for name in first)
-        execute(f"INSERT INTO cells_{solution} (run{listed}) VALUES (?{', ?' * len(first)})", (row, *(cells[name] for name in first)))
+        execute(
+            f"INSERT INTO cells_{solution} (run{listed}) VALUES (?{', ?' * len(first)})",
+            (row, *(cells[name] for name in first)),
+        )
         for start in range(0, len(rest), 500):
             chunk = rest[start : start + 500]
-            execute(f"UPDATE cells_{solution} SET {', '.join(f'{name} = ?' for name in chunk)} WHERE run = ?", (*(cells[name] for name in chunk), row))
+            execute(
+                f"UPDATE cells_{solution} SET {', '.join(f'{name} = ?' for name in chunk)} WHERE run = ?",
+                (*(cells[name] for name in chunk), row),
+            )
         return True
 
     def _solution(self, name: str) -> int:
@@ -519,7 +579,9 @@ class _Writer:
     def _document(self, digest: bytes, body: str) -> int:
         if digest not in self.documents:
             self.connection.execute("INSERT OR IGNORE INTO documents (sha256, body) VALUES (?, ?)", (digest, body))
-            self.documents[digest] = self.connection.execute("SELECT id FROM documents WHERE sha256 = ?", (digest,)).fetchone()[0]
+            self.documents[digest] = self.connection.execute(
+                "SELECT id FROM documents WHERE sha256 = ?", (digest,)
+            ).fetchone()[0]
         return self.documents[digest]
 
     def _column(self, solution: int, key: tuple[str, str], bits: int, meaning: dict[str, str | None]) -> int | None:
@@ -530,7 +592,8 @@ class _Writer:
             self.columns[solution] = {
                 (kind, name): [position, kinds, *given]
                 for kind, name, position, kinds, *given in self.connection.execute(
-                    f"SELECT kind, name, position, kinds, {', '.join(MEANING)} FROM columns WHERE solution = ?", (solution,)
+                    f"SELECT kind, name, position, kinds, {', '.join(MEANING)} FROM columns WHERE solution = ?",
+                    (solution,),
                 )
             }
         known = self.columns[solution]
@@ -576,7 +639,18 @@ class ResultRows:
     formats: dict[str, str] = field(default_factory=dict)
 
 
-FRAME_BASE = ("run_id", "workflow", "status", "started", "ended", "duration_s", "error", "solution", "environment", "origin")
+FRAME_BASE = (
+    "run_id",
+    "workflow",
+    "status",
+    "started",
+    "ended",
+    "duration_s",
+    "error",
+    "solution",
+    "environment",
+    "origin",
+)
 
 
 class Store:
@@ -689,9 +763,16 @@ class Store:
                         raise
                     waited = time.monotonic() - started
                     if waited >= wait:
-                        raise StoreLocked(f"{self.path}: locked by another process for {waited:.1f} s (reef waits {wait:g} s: {WAIT_VARIABLE})") from None
+                        raise StoreLocked(
+                            f"{self.path}: locked by another process for {waited:.1f} s (reef waits {wait:g} s: {WAIT_VARIABLE})"
+                        ) from None
                     if not said and waited >= min(wait / 2, 1.0):
-                        log.warning("%s: store locked by another process, waiting (up to %g s: %s)...", self.path, wait, WAIT_VARIABLE)
+                        log.warning(
+                            "%s: store locked by another process, waiting (up to %g s: %s)...",
+                            self.path,
+                            wait,
+                            WAIT_VARIABLE,
+                        )
                         said = True
                     time.sleep(0.05)
         finally:
@@ -703,7 +784,9 @@ class Store:
         if version == len(MIGRATIONS):
             return False
         if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path}: results store schema version {version} is newer than this reefnb knows ({len(MIGRATIONS)}); upgrade reefnb")
+            raise StoreError(
+                f"{self.path}: results store schema version {version} is newer than this reefnb knows ({len(MIGRATIONS)}); upgrade reefnb"
+            )
         self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), wait)
         try:
             version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
@@ -768,11 +851,17 @@ class Store:
         try:
             for record in records:
                 name = str(record["run_id"])
-                name = name if _SAFE_NAME.fullmatch(name) else hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
+                name = (
+                    name if _SAFE_NAME.fullmatch(name) else hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
+                )
                 write_text_atomically(folder / f"{name}.json", json.dumps(record, separators=(",", ":")))
         except (OSError, ValueError, TypeError) as problem:
-            return StoreError(f"{error}; the record could not be kept beside the store either ({folder}: {problem}): its notebook is in runs/")
-        which = f"the record of run {records[0]['run_id']} is" if len(records) == 1 else f"{len(records)} run records are"
+            return StoreError(
+                f"{error}; the record could not be kept beside the store either ({folder}: {problem}): its notebook is in runs/"
+            )
+        which = (
+            f"the record of run {records[0]['run_id']} is" if len(records) == 1 else f"{len(records)} run records are"
+        )
         return RecordPending(f"{error}; {which} kept in {folder} and added when the store is next opened")
 
     def _add_pending(self, connection: sqlite3.Connection) -> None:
@@ -806,7 +895,9 @@ class Store:
         except sqlite3.Error as error:  # still locked (or read-only): they wait for the next time
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            (log.debug if _locked(error) else log.warning)("%s: the records kept in %s are not added yet: %s", self.path, folder, error)
+            (log.debug if _locked(error) else log.warning)(
+                "%s: the records kept in %s are not added yet: %s", self.path, folder, error
+            )
             return
         finally:
             connection.execute(f"PRAGMA busy_timeout = {int(store_wait() * 1000)}")
@@ -814,7 +905,12 @@ class Store:
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # gone once empty (a file set aside stays, and so does the folder)
             folder.rmdir()
-        log.warning("%s: added %d run record(s) kept beside the store while it could not be written (%s)", self.path, len(found), folder)
+        log.warning(
+            "%s: added %d run record(s) kept beside the store while it could not be written (%s)",
+            self.path,
+            len(found),
+            folder,
+        )
 
     def merge(self, records: Iterable[dict]) -> int:
         """Store the records whose run id is not here yet, in one transaction.
@@ -845,7 +941,9 @@ class Store:
                 prepared.append(_decompose(record, keyed))
             except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as error:
                 run_id = record.get("run_id") if isinstance(record, dict) else None
-                raise StoreError(f"{self.path}: run {str(run_id)[:80]}: cannot store this record ({type(error).__name__}: {str(error)[:200]})") from None
+                raise StoreError(
+                    f"{self.path}: run {str(run_id)[:80]}: cannot store this record ({type(error).__name__}: {str(error)[:200]})"
+                ) from None
         return prepared
 
     def _write(self, prepared: list[_Parts], conflict: str) -> int:
@@ -857,7 +955,9 @@ class Store:
                     # What the last write here learnt (solution ids, cell columns, document ids) holds while no other
                     # connection has written since (data_version); this connection's own commits do not change it.
                     version = connection.execute("PRAGMA data_version").fetchone()[0]
-                    writer = entry.writer if entry.writer is not None and entry.version == version else _Writer(connection)
+                    writer = (
+                        entry.writer if entry.writer is not None and entry.version == version else _Writer(connection)
+                    )
                     writer.full = set()
                     entry.writer = None
                     changed = sum(writer.insert(parts, conflict) for parts in prepared)
@@ -869,7 +969,9 @@ class Store:
                         connection.execute("ROLLBACK")
                     raise
         except (sqlite3.Error, OverflowError) as error:
-            raise (StoreLocked if _locked(error) else StoreError)(f"{self.path}: cannot write run record: {error}") from None
+            raise (StoreLocked if _locked(error) else StoreError)(
+                f"{self.path}: cannot write run record: {error}"
+            ) from None
         return changed
 
     def _read(self, action: Callable[[sqlite3.Connection], Any], what: str) -> Any:
@@ -885,7 +987,9 @@ class Store:
 
     _RECORD_COLUMNS = RECORD_COLUMNS
 
-    def records(self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None) -> list[dict]:
+    def records(
+        self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None
+    ) -> list[dict]:
         """Run records, oldest first, optionally filtered.
 
         A row whose record cannot be read is skipped with a warning naming its run id.
@@ -912,7 +1016,10 @@ class Store:
 
         def read(connection: sqlite3.Connection) -> list[dict]:
             ids = self._matching_ids(connection, query)
-            rows = connection.execute(f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.id IN ({ids[0]}) ORDER BY r.started, r.run_id", ids[1])
+            rows = connection.execute(
+                f"SELECT {self._RECORD_COLUMNS} FROM runs r WHERE r.id IN ({ids[0]}) ORDER BY r.started, r.run_id",
+                ids[1],
+            )
             return self._assemble(connection, rows)
 
         return self._read(read, "run records")
@@ -960,7 +1067,12 @@ class Store:
             found: set[str] = set()
             for start in range(0, len(run_ids), 500):
                 chunk = run_ids[start : start + 500]
-                found.update(row[0] for row in connection.execute(f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
+                found.update(
+                    row[0]
+                    for row in connection.execute(
+                        f"SELECT run_id FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                )
             return found
 
         return self._read(read, "run ids")
@@ -1007,27 +1119,40 @@ class Store:
         """SQL selecting the ids of the runs that match, with its arguments (a union over the solutions' cells)."""
         parts, arguments = [], []
         for solution, columns in self._solutions(connection, query.solution).items():
-            sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
+            sql, args = compile_filter(
+                query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()}
+            )
             parts.append(f"SELECT r.id FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}")
             arguments += args
-        return (_union_all(parts, _limit(connection, "SQLITE_LIMIT_COMPOUND_SELECT", 500)) or "SELECT NULL WHERE 0"), arguments
+        return (
+            _union_all(parts, _limit(connection, "SQLITE_LIMIT_COMPOUND_SELECT", 500)) or "SELECT NULL WHERE 0"
+        ), arguments
 
     @staticmethod
     def _solutions(connection: sqlite3.Connection, name: str | None) -> dict[int, dict[tuple[str, str], tuple]]:
         """Solution id -> {(kind, name): (position, unit, kinds, goal, format)}, for one solution or all."""
         solutions: dict[int, dict] = {}
-        found = connection.execute("SELECT id FROM solutions" + (" WHERE name = ?" if name is not None else " ORDER BY id"), () if name is None else (name,))
+        found = connection.execute(
+            "SELECT id FROM solutions" + (" WHERE name = ?" if name is not None else " ORDER BY id"),
+            () if name is None else (name,),
+        )
         for (number,) in found.fetchall():
             solutions[number] = {
                 (kind, column): (position, unit, kinds, goal, format_)
                 for kind, column, position, unit, kinds, goal, format_ in connection.execute(
-                    "SELECT kind, name, position, unit, kinds, goal, format FROM columns WHERE solution = ? ORDER BY position", (number,)
+                    "SELECT kind, name, position, unit, kinds, goal, format FROM columns WHERE solution = ? ORDER BY position",
+                    (number,),
                 )
             }
         return solutions
 
     def result_rows(
-        self, solution: str | None = None, status: str | None = None, where: str | None = None, since: str | None = None, columns: list[str] | None = None
+        self,
+        solution: str | None = None,
+        status: str | None = None,
+        where: str | None = None,
+        since: str | None = None,
+        columns: list[str] | None = None,
     ) -> ResultRows:
         """The matching runs as rows for the results frame, oldest first, reading only the columns asked for.
 
@@ -1055,17 +1180,31 @@ class Store:
         solutions = self._solutions(connection, query.solution)
         keys: dict[tuple[str, str], None] = {}
         for columns in solutions.values():
-            keys.update(dict.fromkeys(key for key in columns if wanted is None or f"{key[0]}.{key[1]}" in wanted or key[1] in wanted))
+            keys.update(
+                dict.fromkeys(
+                    key for key in columns if wanted is None or f"{key[0]}.{key[1]}" in wanted or key[1] in wanted
+                )
+            )
         names = [*FRAME_BASE, *(f"{kind}.{name}" for kind, name in keys)]
         selects, arguments, booleans, units, goals, formats = [], [], set(), {}, {}, {}
         apart = []  # each solution's own columns, for a union wider than a SELECT may be
         for solution, columns in solutions.items():
-            sql, args = compile_filter(query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()})
+            sql, args = compile_filter(
+                query, solution, {key: f"c.{_ident(column[0])}" for key, column in columns.items()}
+            )
             cells = [f"c.{_ident(columns[key][0])}" if key in columns else "NULL" for key in keys]
             source = f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}"
-            selects.append(f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} {source}")
+            selects.append(
+                f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} {source}"
+            )
             own = [index for index, key in enumerate(keys) if key in columns]
-            apart.append((f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cells[index] for index in own)} {source}", args, own))
+            apart.append(
+                (
+                    f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cells[index] for index in own)} {source}",
+                    args,
+                    own,
+                )
+            )
             arguments += args
             for key in keys:
                 if key in columns:
@@ -1082,17 +1221,24 @@ class Store:
         if not selects:
             return None
         if len(names) <= _limit(connection, "SQLITE_LIMIT_COLUMN", 2000):
-            rows = connection.execute(_union_all(selects, _limit(connection, "SQLITE_LIMIT_COMPOUND_SELECT", 500)) + " ORDER BY 4, 1", arguments).fetchall()
+            rows = connection.execute(
+                _union_all(selects, _limit(connection, "SQLITE_LIMIT_COMPOUND_SELECT", 500)) + " ORDER BY 4, 1",
+                arguments,
+            ).fetchall()
         else:
             rows = _rows_apart(connection, apart, len(keys))
         rows, skipped = _readable(rows)
         for name in skipped:
-            log.warning("%s: run %s: unreadable row (started/ended/duration/status of the wrong type), skipped", self.path, name)
+            log.warning(
+                "%s: run %s: unreadable row (started/ended/duration/status of the wrong type), skipped", self.path, name
+            )
         numbers = {number for row in rows for number in row[7:10] if number is not None}
         documents = {}
         for start in range(0, len(numbers), 500):
             chunk = sorted(numbers)[start : start + 500]
-            for number, body in connection.execute(f"SELECT id, body FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            for number, body in connection.execute(
+                f"SELECT id, body FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ):
                 documents[number] = json.loads(body)
         return ResultRows(names, rows, documents, booleans, units, skipped, goals, formats)
 
@@ -1104,7 +1250,9 @@ class Store:
         str
             SQLite's answer: ``ok`` when the file is sound.
         """
-        return self._read(lambda connection: connection.execute("PRAGMA integrity_check").fetchone()[0], "its integrity")
+        return self._read(
+            lambda connection: connection.execute("PRAGMA integrity_check").fetchone()[0], "its integrity"
+        )
 
 
 @dataclass
@@ -1125,7 +1273,9 @@ class _Open:
 MAX_OPEN = 4  # stores a process keeps open (tests and tools that open many stores close the oldest)
 _OPEN: OrderedDict[str, _Open] = OrderedDict()
 _OPEN_LOCK = threading.Lock()
-_INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of its parent's connections: never used, never closed
+_INHERITED: list[
+    sqlite3.Connection
+] = []  # a forked child's copies of its parent's connections: never used, never closed
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -1218,7 +1368,10 @@ def _limit(connection: sqlite3.Connection, name: str, default: int) -> int:
 def _union_all(selects: list[str], most: int) -> str:
     """``selects`` joined by UNION ALL, nested in subqueries of at most ``most`` terms (SQLite's limit on a compound SELECT)."""
     while len(selects) > most:
-        selects = [f"SELECT * FROM ({' UNION ALL '.join(selects[start : start + most])})" for start in range(0, len(selects), most)]
+        selects = [
+            f"SELECT * FROM ({' UNION ALL '.join(selects[start : start + most])})"
+            for start in range(0, len(selects), most)
+        ]
     return " UNION ALL ".join(selects)
 
 

@@ -32,7 +32,16 @@ from typing import Any
 from reefnb.common.exceptions import RecordPending, ReefError
 from reefnb.provision.artifacts import unpack_archive
 from reefnb.runs import processes
-from reefnb.runs.execute import RunRequest, execute_run, failure_record, kernel_alive, load_run, prepare_run, shutdown_kernel, start_kernel
+from reefnb.runs.execute import (
+    RunRequest,
+    execute_run,
+    failure_record,
+    kernel_alive,
+    load_run,
+    prepare_run,
+    shutdown_kernel,
+    start_kernel,
+)
 from reefnb.runs.store import Store, default_store
 from reefnb.solution.confinement import resolve_inside
 from reefnb.solution.manifest import Solution, open_solution
@@ -129,7 +138,14 @@ def plan_sweep(
         for environment, kernel in targets:
             point_parameters = {**(parameters or {}), **point}
             request = prepare_run(
-                solution, chosen.name, point_parameters, kernel=kernel, timeout=timeout, environment=environment, telemetry=telemetry, known=known
+                solution,
+                chosen.name,
+                point_parameters,
+                kernel=kernel,
+                timeout=timeout,
+                environment=environment,
+                telemetry=telemetry,
+                known=known,
             )
             if request.key not in seen:
                 seen.add(request.key)
@@ -227,7 +243,9 @@ def sweep(
         when it is next opened; the one line says how many and where, and its ``records`` is the
         ``SweepResult``.
     """
-    execution = SweepExecution(jobs=jobs, scheduler=scheduler, retries=retries, fail_fast=fail_fast, rerun=rerun, ship=ship)
+    execution = SweepExecution(
+        jobs=jobs, scheduler=scheduler, retries=retries, fail_fast=fail_fast, rerun=rerun, ship=ship
+    )
     environments = environments or ([environment] if environment else None)
     kernels = kernels or ([kernel] if kernel else None)
     requests = plan_sweep(solution, workflow, grid, parameters, environments, kernels, timeout, telemetry)
@@ -242,7 +260,9 @@ def _pending_error(result: SweepResult, target: Store) -> RecordPending:
     """One line: how many of the sweep's records wait beside the store, and where; ``records``: the sweep's result."""
     count = len(result.pending)
     which = "the record of run " + result.pending[0] if count == 1 else f"{count} run records of this sweep"
-    error = RecordPending(f"{target.path}: could not be written: {which} wait in {target.pending_folder}, added when the store is next opened")
+    error = RecordPending(
+        f"{target.path}: could not be written: {which} wait in {target.pending_folder}, added when the store is next opened"
+    )
     error.records = result  # type: ignore[attr-defined]  # the records all the same (the CLI's summary, an API caller)
     return error
 
@@ -273,7 +293,9 @@ def _run_sweep(
     on_record: Callable[[dict], None] | None,
 ) -> SweepResult:
     """Execute the requests not recorded ok in ``target`` before (all of them with ``rerun``); records in grid order."""
-    done_before = {} if execution.rerun or target is None else target.records_by_key([request.key for request in requests])
+    done_before = (
+        {} if execution.rerun or target is None else target.records_by_key([request.key for request in requests])
+    )
     pending = [request for request in requests if request.key not in done_before]
     records = _Records(execution, _Tracker(len(requests), len(requests) - len(pending), progress), target, on_record)
     if pending:
@@ -292,7 +314,9 @@ def _executor(execution: SweepExecution, pending: int):
     """Where ``pending`` runs execute: a Dask cluster, this process (one job or one run), or a local process pool."""
     if execution.scheduler:
         scheduler = execution.scheduler
-        return _DaskExecutor(scheduler, execution.ship if execution.ship is not None else scheduler.startswith(("tcp://", "tls://")))
+        return _DaskExecutor(
+            scheduler, execution.ship if execution.ship is not None else scheduler.startswith(("tcp://", "tls://"))
+        )
     jobs = execution.jobs or default_jobs()
     if jobs == 1 or pending == 1:
         return _InProcessExecutor()
@@ -336,7 +360,15 @@ class _Tracker:
             eta = remaining * (sum(self.durations) / len(self.durations)) / max(1, self.concurrency)
         self.callback(
             SweepProgress(
-                self.total, self.done, self.ok, self.failed, self.running, self.skipped, round(elapsed, 3), None if eta is None else round(eta, 1), last
+                self.total,
+                self.done,
+                self.ok,
+                self.failed,
+                self.running,
+                self.skipped,
+                round(elapsed, 3),
+                None if eta is None else round(eta, 1),
+                last,
             )
         )
 
@@ -345,7 +377,13 @@ class _Records:
     """What a sweep's executor does with each record: store it, tell the tracker and ``on_record``, and say
     whether its run goes again (its kernel died and retries are left) or the sweep stops (``fail_fast``)."""
 
-    def __init__(self, execution: SweepExecution, tracker: _Tracker, target: Store | None, on_record: Callable[[dict], None] | None):
+    def __init__(
+        self,
+        execution: SweepExecution,
+        tracker: _Tracker,
+        target: Store | None,
+        on_record: Callable[[dict], None] | None,
+    ):
         self.execution, self.tracker, self.target, self.on_record = execution, tracker, target, on_record
         self.by_key: dict[str, dict] = {}  # each run's last record
         self.stop = False
@@ -389,7 +427,9 @@ class _Runner:
     def __init__(self):
         self.waiting: dict[tuple[str, str], tuple[Any, Path]] = {}
         self._scratch: Path | None = None  # kernel logs of kernels started ahead, shipped solutions: removed by close()
-        self.loaded: dict[tuple[str, str, str], tuple[tuple, Any]] = {}  # what the runs of a notebook execute, read once
+        self.loaded: dict[
+            tuple[str, str, str], tuple[tuple, Any]
+        ] = {}  # what the runs of a notebook execute, read once
 
     @property
     def scratch(self) -> Path:
@@ -457,7 +497,9 @@ def _worker_runner() -> _Runner:
     return _runner
 
 
-def _run_in_worker(request: RunRequest, start_next: bool, bundle: bytes | None = None, scratch: str | None = None) -> dict:
+def _run_in_worker(
+    request: RunRequest, start_next: bool, bundle: bytes | None = None, scratch: str | None = None
+) -> dict:
     """A worker's task: run, and return the record (and the output files when shipped).
 
     ``scratch``: the sweep's temporary folder, which the sweep removes when it ends, whatever happened
@@ -473,7 +515,11 @@ def _run_in_worker(request: RunRequest, start_next: bool, bundle: bytes | None =
     local = dataclasses.replace(request, source=str(folder / Path(request.source).name))
     record = _worker_runner().run(local, start_next)
     run_folder = Path(record["notebook"]["output_path"]).parent
-    files = {path.relative_to(run_folder).as_posix(): path.read_bytes() for path in run_folder.rglob("*") if path.is_file() and not path.is_symlink()}
+    files = {
+        path.relative_to(run_folder).as_posix(): path.read_bytes()
+        for path in run_folder.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    }
     return {"record": record, "files": files}
 
 
@@ -485,7 +531,12 @@ def _bundle(request: RunRequest) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.rglob("*")):
             parts = path.relative_to(folder).parts
-            if path.is_file() and not path.is_symlink() and parts[0] not in ("runs", ".git") and "__pycache__" not in parts:
+            if (
+                path.is_file()
+                and not path.is_symlink()
+                and parts[0] not in ("runs", ".git")
+                and "__pycache__" not in parts
+            ):
                 archive.write(path, Path(*parts).as_posix())
     return buffer.getvalue()
 
@@ -555,11 +606,18 @@ class _PoolExecutor:
     def run(self, requests: list[RunRequest], records: _Records) -> None:
         self.queue = [(request, 0) for request in requests]
         self.scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
-        self.scratch = tempfile.mkdtemp(prefix="reef-sweep-")  # the workers' temporary folder: none outlives the sweep either
+        self.scratch = tempfile.mkdtemp(
+            prefix="reef-sweep-"
+        )  # the workers' temporary folder: none outlives the sweep either
         context = multiprocessing.get_context("spawn")
         try:
             while self.queue and not records.stop:
-                pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context, initializer=processes.enter_worker, initargs=(self.scope,))
+                pool = ProcessPoolExecutor(
+                    max_workers=self.jobs,
+                    mp_context=context,
+                    initializer=processes.enter_worker,
+                    initargs=(self.scope,),
+                )
                 try:
                     taken_down = self._use(pool, records)
                 finally:
@@ -645,7 +703,9 @@ class _DaskExecutor:
         cluster = self._connect(dask)
         try:
             futures = dask.as_completed([self._submit(request, 0) for request in requests], with_results=False)
-            records.tracker.running_now(min(len(requests), max(1, len(self.client.scheduler_info().get("workers", {})))))
+            records.tracker.running_now(
+                min(len(requests), max(1, len(self.client.scheduler_info().get("workers", {}))))
+            )
             for future in futures:
                 request, attempt = self.owner.pop(future)
                 try:
@@ -689,6 +749,14 @@ class _DaskExecutor:
             if source not in self.bundles:
                 self.bundles[source] = self.client.scatter(_bundle(request), broadcast=True)
             bundle = self.bundles[source]
-        future = self.client.submit(_run_in_worker, request, True, bundle, self.scratch, pure=False, key=f"reef-run-{request.key[:16]}-{attempt}")
+        future = self.client.submit(
+            _run_in_worker,
+            request,
+            True,
+            bundle,
+            self.scratch,
+            pure=False,
+            key=f"reef-run-{request.key[:16]}-{attempt}",
+        )
         self.owner[future] = (request, attempt)
         return future

@@ -73,7 +73,9 @@ class TelemetryOptions:
     powercap_root: str | None = None
 
 
-def telemetry_options(setting: Any = None, enabled: bool | None = None, interval_s: float | None = None) -> TelemetryOptions:
+def telemetry_options(
+    setting: Any = None, enabled: bool | None = None, interval_s: float | None = None
+) -> TelemetryOptions:
     """Options from a manifest's ``telemetry`` setting (true/false or ``{"enabled", "interval_ms"}``), then the
     caller's ``enabled`` (``--no-telemetry``) and ``interval_s``, later wins."""
     options = TelemetryOptions()
@@ -81,7 +83,9 @@ def telemetry_options(setting: Any = None, enabled: bool | None = None, interval
         options = TelemetryOptions(enabled=setting)
     elif isinstance(setting, dict):
         interval = setting.get("interval_ms")
-        options = TelemetryOptions(enabled=setting.get("enabled", True), interval_s=interval / 1000 if interval else DEFAULT_INTERVAL_S)
+        options = TelemetryOptions(
+            enabled=setting.get("enabled", True), interval_s=interval / 1000 if interval else DEFAULT_INTERVAL_S
+        )
     if enabled is not None:
         options = TelemetryOptions(enabled=enabled, interval_s=options.interval_s, powercap_root=options.powercap_root)
     if interval_s is not None:
@@ -196,7 +200,12 @@ class GpuMonitor:
             return
         try:
             self._process = subprocess.Popen(
-                [command, f"--query-gpu={GPU_QUERY}", "--format=csv,noheader,nounits", f"-lms={max(1, round(interval_s * 1000))}"],
+                [
+                    command,
+                    f"--query-gpu={GPU_QUERY}",
+                    "--format=csv,noheader,nounits",
+                    f"-lms={max(1, round(interval_s * 1000))}",
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -220,7 +229,9 @@ class GpuMonitor:
                 if len(self._other) < 10:
                     self._other.append(line.strip()[:200])
                 if other > MAX_OTHER_OUTPUT_BYTES or (len(line) == MAX_LINE_CHARS and not line.endswith("\n")):
-                    self._other.insert(0, f"it said more than {MAX_OTHER_OUTPUT_BYTES // 1024} KiB that is no reading: stopped there")
+                    self._other.insert(
+                        0, f"it said more than {MAX_OTHER_OUTPUT_BYTES // 1024} KiB that is no reading: stopped there"
+                    )
                     log.warning("nvidia-smi: %s", self._other[0])
                     self._process.kill()
                     return
@@ -251,7 +262,12 @@ class GpuMonitor:
     def sample(self) -> dict[str, float | None]:
         with self._lock:
             if not self.latest:
-                return {"gpu_utilization_percent": None, "gpu_memory_mb": None, "gpu_power_w": None, "gpu_energy_joules": None}
+                return {
+                    "gpu_utilization_percent": None,
+                    "gpu_memory_mb": None,
+                    "gpu_power_w": None,
+                    "gpu_energy_joules": None,
+                }
             values = list(self.latest.values())
             powers = [value[2] for value in values if value[2] is not None]
             return {
@@ -405,7 +421,9 @@ class Sampler:
                 continue
             counted = self.counted.get(key)
             if counted is None:
-                counted = self.counted[key] = _Counted(process, cpu if baseline else 0.0, read if baseline else 0, write if baseline else 0)
+                counted = self.counted[key] = _Counted(
+                    process, cpu if baseline else 0.0, read if baseline else 0, write if baseline else 0
+                )
             counted.cpu, counted.read, counted.write = cpu, read, write
             counted.peak_rss = max(counted.peak_rss, memory)
             alive, threads, rss = alive + 1, threads + count, rss + memory
@@ -463,7 +481,9 @@ class Sampler:
             try:
                 write_series(Path(folder) / SERIES_FILE, self.series.rows)
             except OSError as error:
-                log.warning("%s: cannot write the run's telemetry: %s", Path(folder) / SERIES_FILE, error.strerror or error)
+                log.warning(
+                    "%s: cannot write the run's telemetry: %s", Path(folder) / SERIES_FILE, error.strerror or error
+                )
                 summary.pop("series")
         return summary
 
@@ -563,10 +583,13 @@ def summary_line(system: dict | None) -> str:
         return ""
     parts = [
         f"peak RSS {_short(system.get('peak_rss_mb'))} MB",
-        f"CPU {_short(system.get('cpu_seconds'))} s" + (f" ({_short(system.get('cpu_percent_mean'))}%)" if system.get("cpu_percent_mean") is not None else ""),
+        f"CPU {_short(system.get('cpu_seconds'))} s"
+        + (f" ({_short(system.get('cpu_percent_mean'))}%)" if system.get("cpu_percent_mean") is not None else ""),
         f"read {_short(system.get('read_mb'))} MB, write {_short(system.get('write_mb'))} MB",
     ]
-    parts.append(f"energy {_short(system['energy_joules'])} J" if system.get("energy_joules") is not None else "energy n/a")
+    parts.append(
+        f"energy {_short(system['energy_joules'])} J" if system.get("energy_joules") is not None else "energy n/a"
+    )
     if system.get("gpu_peak_memory_mb") is not None:
         parts.append(
             f"GPU peak {_short(system['gpu_peak_memory_mb'])} MB"
@@ -585,7 +608,11 @@ def _short(value: Any) -> str:
 def system_columns(system: Any) -> dict[str, Any]:
     """The ``sys.*`` columns of the results frame from a record's ``system`` summary."""
     system = system if isinstance(system, dict) else {}
-    return {f"sys.{name}": system.get(name) for name in SYSTEM_METRICS if isinstance(system.get(name), (int, float)) and not isinstance(system.get(name), bool)}
+    return {
+        f"sys.{name}": system.get(name)
+        for name in SYSTEM_METRICS
+        if isinstance(system.get(name), (int, float)) and not isinstance(system.get(name), bool)
+    }
 
 
 def system_units() -> dict[str, str]:
@@ -630,7 +657,11 @@ TIME_UNITS = ("ms", "s", "sec", "seconds", "us", "ns", "min")
 
 def is_timing(name: str, unit: str | None) -> bool:
     """Whether a metric measures time (by its unit, else its name)."""
-    return (unit or "").lower() in TIME_UNITS if unit else "time" in name.lower() or name.lower().endswith(("_ms", "_s", "_us", "_seconds"))
+    return (
+        (unit or "").lower() in TIME_UNITS
+        if unit
+        else "time" in name.lower() or name.lower().endswith(("_ms", "_s", "_us", "_seconds"))
+    )
 
 
 def differences(original: Any, current: Any) -> dict[str, dict]:
@@ -641,9 +672,16 @@ def differences(original: Any, current: Any) -> dict[str, dict]:
     found = {}
     for name, spec in SYSTEM_METRICS.items():
         before, after = original.get(name), current.get(name)
-        if name == "samples" or not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (before, after)):
+        if name == "samples" or not all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) for value in (before, after)
+        ):
             continue
-        found[name] = {"original": before, "here": after, "unit": spec["unit"], "ratio": round(after / before, 3) if before else None}
+        found[name] = {
+            "original": before,
+            "here": after,
+            "unit": spec["unit"],
+            "ratio": round(after / before, 3) if before else None,
+        }
     return found
 
 

@@ -24,7 +24,9 @@ def crate_bytes(data: dict, members: dict[str, bytes | tuple[int, str]], records
     entities = _file_entities(crate, members)
     main = data["workflows"].get("run") or next(iter(data["workflows"].values()))
     crate.mainEntity = entities[main["notebook"]]
-    software = _entity(crate, "#reefnb", {"@type": "SoftwareApplication", "name": "reefnb", "url": "https://pypi.org/project/reefnb/"})
+    software = _entity(
+        crate, "#reefnb", {"@type": "SoftwareApplication", "name": "reefnb", "url": "https://pypi.org/project/reefnb/"}
+    )
     for record in records:
         notebook = data["workflows"].get(record["workflow"], main)["notebook"]
         crate.root_dataset.append_to("mentions", _run_action(crate, record, entities, notebook, software))
@@ -47,9 +49,14 @@ def _describe_root(crate: Any, data: dict, records: list[dict]) -> None:
     root["license"] = data.get("license") or "NOASSERTION"
     times = [record["ended"] for record in records if record.get("ended")]
     root["datePublished"] = max(times) if times else "1980-01-01T00:00:00+00:00"
-    root["conformsTo"] = _entity(crate, PROCESS_RUN_PROFILE, {"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"})
+    root["conformsTo"] = _entity(
+        crate, PROCESS_RUN_PROFILE, {"@type": "CreativeWork", "name": "Process Run Crate", "version": "0.5"}
+    )
     if data.get("authors"):
-        root["author"] = [_entity(crate, f"#author-{index}", {"@type": "Person", **author}) for index, author in enumerate(data["authors"])]
+        root["author"] = [
+            _entity(crate, f"#author-{index}", {"@type": "Person", **author})
+            for index, author in enumerate(data["authors"])
+        ]
     if (data.get("paper") or {}).get("doi"):
         root["citation"] = {"@id": f"https://doi.org/{data['paper']['doi']}"}
 
@@ -62,7 +69,13 @@ def _file_entities(crate: Any, members: dict[str, bytes | tuple[int, str]]) -> d
         size, digest = content if isinstance(content, tuple) else (len(content), hashlib.sha256(content).hexdigest())
         properties = {"contentSize": size, "sha256": digest}
         if name.endswith(".ipynb"):
-            properties.update({"@type": ["File", "SoftwareSourceCode"], "encodingFormat": "application/x-ipynb+json", "programmingLanguage": "Python"})
+            properties.update(
+                {
+                    "@type": ["File", "SoftwareSourceCode"],
+                    "encodingFormat": "application/x-ipynb+json",
+                    "programmingLanguage": "Python",
+                }
+            )
         elif name.endswith(".json"):
             properties["encodingFormat"] = "application/json"
         entities[name] = crate.add_file(None, dest_path=name, properties=properties)
@@ -74,11 +87,19 @@ def _run_action(crate: Any, record: dict, entities: dict[str, Any], notebook: st
     metrics as its results."""
     run_id = record["run_id"]
     values = [
-        _entity(crate, f"#run-{run_id}-parameter-{key}", {"@type": "PropertyValue", "name": key, "value": _property_value(value)})
+        _entity(
+            crate,
+            f"#run-{run_id}-parameter-{key}",
+            {"@type": "PropertyValue", "name": key, "value": _property_value(value)},
+        )
         for key, value in sorted(record["parameters"].items())
     ]
     results = [entities[f"{RESULTS_FOLDER}/{run_id}.json"]]
-    results += [entities[name] for name in (f"{RESULTS_FOLDER}/{run_id}/{RECORDED_NOTEBOOK}", f"{RESULTS_FOLDER}/{run_id}.{SERIES_FILE}") if name in entities]
+    results += [
+        entities[name]
+        for name in (f"{RESULTS_FOLDER}/{run_id}/{RECORDED_NOTEBOOK}", f"{RESULTS_FOLDER}/{run_id}.{SERIES_FILE}")
+        if name in entities
+    ]
     results += [
         _entity(
             crate,
@@ -96,12 +117,18 @@ def _run_action(crate: Any, record: dict, entities: dict[str, Any], notebook: st
         "name": f"run {run_id} of {notebook}",
         "startTime": record["started"],
         "endTime": record["ended"],
-        "actionStatus": {"@id": "http://schema.org/CompletedActionStatus" if record["status"] == "ok" else "http://schema.org/FailedActionStatus"},
+        "actionStatus": {
+            "@id": "http://schema.org/CompletedActionStatus"
+            if record["status"] == "ok"
+            else "http://schema.org/FailedActionStatus"
+        },
         "agent": software,
     }
     if record.get("error"):
         properties["error"] = f"{record['error'].get('name')}: {record['error'].get('message')}"
-    return crate.add_action(entities[notebook], identifier=f"#run-{run_id}", object=values, result=results, properties=properties)
+    return crate.add_action(
+        entities[notebook], identifier=f"#run-{run_id}", object=values, result=results, properties=properties
+    )
 
 
 def _property_value(value: Any) -> Any:

@@ -51,7 +51,9 @@ def shard_of(record: dict) -> str:
     """``results/SOLUTION/YYYY-MM``: where a shared record goes (by its solution and the month it started)."""
     solution = (record.get("solution") or {}).get("name")
     if not isinstance(solution, str) or not _SOLUTION.fullmatch(solution) or ".." in solution:
-        raise InputError("run record", "/solution/name", f"not a name a registry folder can have (run {record.get('run_id')})")
+        raise InputError(
+            "run record", "/solution/name", f"not a name a registry folder can have (run {record.get('run_id')})"
+        )
     started = record.get("started")
     month = started[:7] if isinstance(started, str) and _MONTH.fullmatch(started[:7]) else UNDATED
     return f"{RESULTS_FOLDER}/{solution}/{month}"
@@ -92,7 +94,11 @@ def _present_run_ids(folder: Path, shard: str) -> set[str]:
         try:
             present.update(parquet.read_table(path, columns=["run_id"]).column(0).to_pylist())
         except Exception as error:  # noqa: BLE001 - a damaged part is left alone (a pull skips it with a warning)
-            log.warning("%s: not readable as a results part (%s); its runs may be pushed again", path.relative_to(folder).as_posix(), error)
+            log.warning(
+                "%s: not readable as a results part (%s); its runs may be pushed again",
+                path.relative_to(folder).as_posix(),
+                error,
+            )
     return present
 
 
@@ -106,7 +112,9 @@ def _table(records: list[dict]):
     return pyarrow.table(
         {
             "run_id": pyarrow.array([record["run_id"] for record in records], pyarrow.string()),
-            "record": pyarrow.array([_json_text({**record, "environment": None}) for record in records], pyarrow.string()),
+            "record": pyarrow.array(
+                [_json_text({**record, "environment": None}) for record in records], pyarrow.string()
+            ),
             "environment": pyarrow.array([_json_text(record["environment"]) for record in records], pyarrow.string()),
         }
     )
@@ -126,7 +134,11 @@ def _add_part(folder: Path, shard: str, table) -> list[str]:
                 tables.append(parquet.read_table(path, columns=list(COLUMNS)).cast(table.schema))
                 removed.append(path)
             except Exception as error:  # noqa: BLE001 - a damaged part is kept as it is, not folded in
-                log.warning("%s: not readable as a results part (%s); left out of the compaction", path.relative_to(folder).as_posix(), error)
+                log.warning(
+                    "%s: not readable as a results part (%s); left out of the compaction",
+                    path.relative_to(folder).as_posix(),
+                    error,
+                )
         merged = pyarrow.concat_tables(tables)
         table = merged.take(pyarrow.compute.sort_indices(merged, [("run_id", "ascending")]))
     sink = pyarrow.BufferOutputStream()
@@ -160,10 +172,14 @@ def _problem(validator, instance: Any, prefix: str = "") -> str | None:
     if error is None:
         return None
     pointer = prefix + "".join(f"/{part}" for part in error.absolute_path)
-    return f"{pointer or '/'}: {error.validator} {error.validator_value if error.validator != 'required' else error.message}"[:300]
+    return f"{pointer or '/'}: {error.validator} {error.validator_value if error.validator != 'required' else error.message}"[
+        :300
+    ]
 
 
-def read_results(folder: Path, registry: str, solution: str | None, known: Callable[[list[str]], set[str]]) -> tuple[list[dict], list[str], int]:
+def read_results(
+    folder: Path, registry: str, solution: str | None, known: Callable[[list[str]], set[str]]
+) -> tuple[list[dict], list[str], int]:
     """The shared records in a registry clone that ``known`` does not already have, the paths refused, and how many run ids were seen.
 
     ``known(run_ids)`` says which run ids are already in the local store; their records are not parsed.
@@ -172,7 +188,13 @@ def read_results(folder: Path, registry: str, solution: str | None, known: Calla
     results = folder / RESULTS_FOLDER
     if solution is not None and not _SOLUTION.fullmatch(solution):
         return [], [], 0
-    solutions = [solution] if solution else sorted(path.name for path in results.iterdir() if path.is_dir()) if results.is_dir() else []
+    solutions = (
+        [solution]
+        if solution
+        else sorted(path.name for path in results.iterdir() if path.is_dir())
+        if results.is_dir()
+        else []
+    )
     records: list[dict] = []
     refused: list[str] = []
     seen = [0]
@@ -191,7 +213,9 @@ def read_results(folder: Path, registry: str, solution: str | None, known: Calla
                 refused.append(relative)
                 continue
             for run_id, reason in bad:
-                log.warning("registry %s: %s: run %s: not a shared run record (%s); skipped", registry, relative, run_id, reason)
+                log.warning(
+                    "registry %s: %s: run %s: not a shared run record (%s); skipped", registry, relative, run_id, reason
+                )
                 refused.append(f"{relative}#{run_id}")
             records += found
         found, bad = _read_files(sorted((results / name).glob("*.json")), folder, counted)
@@ -202,13 +226,17 @@ def read_results(folder: Path, registry: str, solution: str | None, known: Calla
     return records, refused, seen[0]
 
 
-def _read_part(path: Path, relative: str, known: Callable[[list[str]], set[str]]) -> tuple[list[dict], list[tuple[str, str]]]:
+def _read_part(
+    path: Path, relative: str, known: Callable[[list[str]], set[str]]
+) -> tuple[list[dict], list[tuple[str, str]]]:
     """The new records of one part, and (run id, reason) for each record refused; ShardError when the part is unreadable."""
     import pyarrow
     import pyarrow.parquet as parquet
 
     try:
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as stream:  # a link is refused, not followed
+        with open(
+            os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb"
+        ) as stream:  # a link is refused, not followed
             status = os.fstat(stream.fileno())
             if not stat.S_ISREG(status.st_mode):
                 raise ShardError("not a regular file")
@@ -223,7 +251,9 @@ def _read_part(path: Path, relative: str, known: Callable[[list[str]], set[str]]
         raise ShardError(str(error).splitlines()[0][:200] if str(error) else type(error).__name__) from None
 
 
-def _read_open_part(part, relative: str, known: Callable[[list[str]], set[str]]) -> tuple[list[dict], list[tuple[str, str]]]:
+def _read_open_part(
+    part, relative: str, known: Callable[[list[str]], set[str]]
+) -> tuple[list[dict], list[tuple[str, str]]]:
     import pyarrow
 
     """The new records of an opened part (see ``_read_part``)."""
@@ -232,7 +262,10 @@ def _read_open_part(part, relative: str, known: Callable[[list[str]], set[str]])
     if tuple(part.schema_arrow.names) != COLUMNS or not all(pyarrow.types.is_string(kind) for kind in types):
         raise ShardError(f"its columns are not {', '.join(COLUMNS)} (strings)")
     metadata = part.metadata
-    if sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups)) > MAX_PART_UNCOMPRESSED:
+    if (
+        sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups))
+        > MAX_PART_UNCOMPRESSED
+    ):
         raise ShardError(f"larger than the limit of {MAX_PART_UNCOMPRESSED} bytes once decompressed")
     run_ids = part.read(columns=["run_id"]).column(0).to_pylist()
     present = known([run_id for run_id in run_ids if isinstance(run_id, str)])
@@ -272,8 +305,14 @@ def _records(relative: str, run_ids: list[str], table) -> tuple[list[dict], list
 def _refusal(record: dict, run_id: str, relative: str, environment_checked: bool) -> str | None:
     """Why a shared record is refused (schema, no origin, or not what its place in the registry says), or None."""
     outer, inner = _validators()
-    reason = _problem(outer, record) or (None if environment_checked else _problem(inner, record.get("environment"), "/environment"))
-    if reason is None and ("origin" not in record or record["run_id"] != run_id or not relative.startswith(f"{shard_of(record).rsplit('/', 1)[0]}/")):
+    reason = _problem(outer, record) or (
+        None if environment_checked else _problem(inner, record.get("environment"), "/environment")
+    )
+    if reason is None and (
+        "origin" not in record
+        or record["run_id"] != run_id
+        or not relative.startswith(f"{shard_of(record).rsplit('/', 1)[0]}/")
+    ):
         reason = "no origin, or a run id or solution other than its place in the registry says"
     if reason is None and relative.endswith(PART_SUFFIX) and not relative.startswith(f"{shard_of(record)}/"):
         reason = "a month other than its shard's"
@@ -289,7 +328,9 @@ def _environment(text: str | None, validator, source: str) -> dict | str:
     return _problem(validator, environment, "/environment") or environment
 
 
-def _read_files(paths: list[Path], folder: Path, known: Callable[[list[str]], set[str]]) -> tuple[list[dict], list[tuple[str, str]]]:
+def _read_files(
+    paths: list[Path], folder: Path, known: Callable[[list[str]], set[str]]
+) -> tuple[list[dict], list[tuple[str, str]]]:
     """Records of the first layout (one ``RUN_ID.json`` per run) not known yet, and (path, reason) for each refused."""
     present = known([path.stem for path in paths])
     records, bad = [], []

@@ -26,12 +26,18 @@ def expectations_from_records(data: dict, records: list[dict]) -> list[dict]:
         entry: dict[str, Any] = {"value": metric["value"]}
         if metric.get("unit"):
             entry["unit"] = metric["unit"]
-        entry["tolerance"] = declared.get(name, {}).get("tolerance") or default_tolerance(name, metric["value"], metric.get("unit"))
+        entry["tolerance"] = declared.get(name, {}).get("tolerance") or default_tolerance(
+            name, metric["value"], metric.get("unit")
+        )
         metrics[name] = entry
     if not metrics:
         return expected
     new = {"workflow": last["workflow"], "parameters": last["parameters"], "metrics": metrics}
-    same = [entry for entry in expected if entry.get("workflow", "run") == last["workflow"] and entry.get("parameters", {}) == last["parameters"]]
+    same = [
+        entry
+        for entry in expected
+        if entry.get("workflow", "run") == last["workflow"] and entry.get("parameters", {}) == last["parameters"]
+    ]
     if any("id" in entry for entry in same):  # the author's own expectation (a claim may cite it) stands
         return expected
     return [entry for entry in expected if entry not in same] + [new]
@@ -40,7 +46,11 @@ def expectations_from_records(data: dict, records: list[dict]) -> list[dict]:
 def default_tolerance(name: str, value: Any, unit: str | None = None) -> dict:
     """Timings are informational, integers (and anything not a float) exact, floats relative 1e-6."""
     lowered, unit = name.lower(), (unit or "").lower()
-    if "time" in lowered or re.search(r"(^|_)(ms|s|sec|seconds)$", lowered) or unit in ("ms", "s", "sec", "seconds", "us", "ns"):
+    if (
+        "time" in lowered
+        or re.search(r"(^|_)(ms|s|sec|seconds)$", lowered)
+        or unit in ("ms", "s", "sec", "seconds", "us", "ns")
+    ):
         return {"informational": True}
     if isinstance(value, float):
         return dict(DEFAULT_FLOAT_TOLERANCE)

@@ -82,7 +82,11 @@ class _Folder(ast.NodeVisitor):
             pattern = self.evaluate(node.args[0]) if node.args else None
             if isinstance(node.func, ast.Attribute) and name != "iglob" and not _is_module(node.func.value, "glob"):
                 folder = self.evaluate(node.func.value)  # Path(folder).glob(pattern)
-                pattern = None if folder is None or pattern is None else os.path.join(folder, ("**/" if name == "rglob" else "") + pattern)
+                pattern = (
+                    None
+                    if folder is None or pattern is None
+                    else os.path.join(folder, ("**/" if name == "rglob" else "") + pattern)
+                )
             if pattern is not None:
                 self.globs.add(pattern)
         else:
@@ -212,7 +216,9 @@ def local_modules(trees: list[ast.Module], base: Path, folder: Path) -> LocalMod
             sources = [candidate] if candidate.name != "__init__.py" else sorted(candidate.parent.rglob("*.py"))
             for source in sources:
                 if len(found.files) >= MAX_LOCAL_MODULES:
-                    log.warning("%s: more than %d local module files; the rest are not followed", base, MAX_LOCAL_MODULES)
+                    log.warning(
+                        "%s: more than %d local module files; the rest are not followed", base, MAX_LOCAL_MODULES
+                    )
                     return found
                 _add(found.files, source, folder)
                 tree = _module_tree(source)
@@ -295,7 +301,13 @@ def kernel_python(records: list[dict]) -> str | None:
 
 
 def relative_parameter(
-    name: str, value: Any, notebook_folder: Path, folder: Path, where: str, externals: dict[str, str] | None = None, used: set[str] | None = None
+    name: str,
+    value: Any,
+    notebook_folder: Path,
+    folder: Path,
+    where: str,
+    externals: dict[str, str] | None = None,
+    used: set[str] | None = None,
 ) -> Any:
     """A parameter value that is an absolute path inside ``folder``, made relative to the notebook's folder.
 
@@ -329,7 +341,10 @@ def relative_parameter(
 def _artifact_name(path: str) -> str:
     """An artifact name suggested for a file: its name without suffixes, in the manifest's alphabet."""
     stem = Path(path).name.split(".")[0]
-    return "".join(character if character.isalnum() or character in "._-" else "-" for character in stem).strip("-._") or "data"
+    return (
+        "".join(character if character.isalnum() or character in "._-" else "-" for character in stem).strip("-._")
+        or "data"
+    )
 
 
 def imported_modules(notebook) -> list[str]:

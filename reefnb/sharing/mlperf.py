@@ -70,7 +70,9 @@ ACCURACY_LOG = "mlperf_log_accuracy.json"
 VIEWABLE_BYTES = 4096  # what MLPerf's truncate_accuracy_log.py keeps of each end of an accuracy log
 ACCURACY_TIMEOUT_S = 3600  # the accuracy script over a whole data set
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-IGNORED_CODE = shutil.ignore_patterns("runs", "__pycache__", ".ipynb_checkpoints", "reef.lock.json", "reproduce-report.*", ".git")
+IGNORED_CODE = shutil.ignore_patterns(
+    "runs", "__pycache__", ".ipynb_checkpoints", "reef.lock.json", "reproduce-report.*", ".git"
+)
 
 # The system description's fields only a person can give (checked by the round's submission checker). The
 # accelerator's details join them when the machine has an accelerator (without one reef writes "N/A").
@@ -96,10 +98,19 @@ ACCELERATOR_DETAILS = (
     "accelerator_memory_configuration",
     "accelerator_on-chip_memories",
 )
-OPTIONAL_TEXT = ("hw_notes", "sw_notes")  # must be there, may be empty (the checker asks no meaningful response of them)
+OPTIONAL_TEXT = (
+    "hw_notes",
+    "sw_notes",
+)  # must be there, may be empty (the checker asks no meaningful response of them)
 STATUSES = ("available", "preview", "rdi")
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge", "edge,datacenter")
-MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filename", "weight_data_types", "weight_transformations")
+MEASUREMENT_FIELDS = (
+    "input_data_types",
+    "retraining",
+    "starting_weights_filename",
+    "weight_data_types",
+    "weight_transformations",
+)
 
 # The checks of the round's checker a tree is known to fail, and why (README of the tree, docs/mlperf.md): what the
 # round asks of the benchmarks reef knows (the checker's dataset-size and required-scenarios-edge of v6.1).
@@ -109,7 +120,10 @@ FAILURE_REASONS = {
     "scenarios_check": "the closed division asks {benchmark} of an edge system for {required}; the tree has {have}",
 }
 DATASET_SIZES = {"yolo-95": 1525, "yolo-99": 1525}
-REQUIRED_SCENARIOS = {"yolo-95": ("SingleStream", "MultiStream", "Offline"), "yolo-99": ("SingleStream", "MultiStream", "Offline")}
+REQUIRED_SCENARIOS = {
+    "yolo-95": ("SingleStream", "MultiStream", "Offline"),
+    "yolo-99": ("SingleStream", "MultiStream", "Offline"),
+}
 
 
 @dataclass
@@ -122,7 +136,9 @@ class SubmissionOptions:
     division: str = "open"
     system: str | Path | None = None  # the JSON file of the fields only a person knows
     scenarios: list[str] = field(default_factory=list)  # default: the workflow's scenario
-    parameters: dict[str, Any] = field(default_factory=dict)  # over the workflow's defaults (model, backend, dataset...)
+    parameters: dict[str, Any] = field(
+        default_factory=dict
+    )  # over the workflow's defaults (model, backend, dataset...)
     short: bool = False
     environment: str | None = None
     kernel: str | None = None
@@ -159,7 +175,9 @@ def mlperf_settings(solution: Solution) -> dict:
     """The manifest's ``mlperf`` object, with its defaults; ReefError naming the manifest when it has none."""
     settings = solution.data.get("mlperf")
     if not isinstance(settings, dict):
-        raise ReefError(f"{solution.manifest_path or solution.path}: /mlperf: none: this solution declares no MLPerf benchmark (docs/mlperf.md)")
+        raise ReefError(
+            f"{solution.manifest_path or solution.path}: /mlperf: none: this solution declares no MLPerf benchmark (docs/mlperf.md)"
+        )
     return {
         "workflow": "run",
         "profile_parameter": "loadgen_profile",
@@ -217,13 +235,19 @@ def machine_fields(environment: dict) -> dict:
         "host_storage_capacity": _gigabytes(storage.total),
         "host_network_card_count": _network_cards(),
         "operating_system": " ".join(
-            part for part in (system.get("distribution"), f"(Linux {system.get('release')})" if system.get("release") else None) if part
+            part
+            for part in (
+                system.get("distribution"),
+                f"(Linux {system.get('release')})" if system.get("release") else None,
+            )
+            if part
         )
         or platform.platform(),
         "framework": ", ".join(f"{name} {packages[name]}" for name in _present(packages, []) if name) or "none",
         "other_software_stack": "",
         "accelerators_per_node": str(len(gpus)),  # a string: the checker reads a bare 0 as an empty answer
-        "accelerator_model_name": ", ".join(sorted({str(gpu.get("name") or gpu.get("model") or "GPU") for gpu in gpus})) or "N/A",
+        "accelerator_model_name": ", ".join(sorted({str(gpu.get("name") or gpu.get("model") or "GPU") for gpu in gpus}))
+        or "N/A",
         "accelerator_memory_capacity": _gpu_memory(gpus) or "N/A",
     }
     if not gpus:
@@ -232,11 +256,15 @@ def machine_fields(environment: dict) -> dict:
     return fields
 
 
-def system_description(environment: dict, given: dict, submitter: str, division: str, frameworks: list[str]) -> tuple[dict, list[str]]:
+def system_description(
+    environment: dict, given: dict, submitter: str, division: str, frameworks: list[str]
+) -> tuple[dict, list[str]]:
     """The whole system description and the fields still missing (what neither the machine nor ``given`` fills)."""
     fields = machine_fields(environment)
     packages = environment.get("packages") or {}
-    fields["framework"] = ", ".join(f"{name} {packages[name]}" for name in _present(packages, frameworks)) or fields["framework"]
+    fields["framework"] = (
+        ", ".join(f"{name} {packages[name]}" for name in _present(packages, frameworks)) or fields["framework"]
+    )
     python = (environment.get("python") or {}).get("version")
     stack = [f"Python {python}"] if python else []
     stack += [f"{name} {packages[name]}" for name in ("mlcommons-loadgen", "numpy", "pycocotools") if name in packages]
@@ -246,8 +274,12 @@ def system_description(environment: dict, given: dict, submitter: str, division:
     fields["other_software_stack"] = ", ".join(stack)
     fields.update({key: value for key, value in given.items() if key not in ("division", "submitter")})
     fields["division"], fields["submitter"] = division, submitter
-    wanted = list(HUMAN_FIELDS) + (list(ACCELERATOR_DETAILS) if str(fields.get("accelerators_per_node")) not in ("0", "") else [])
-    missing = [name for name in wanted if name not in fields or (fields[name] in (None, "") and name not in OPTIONAL_TEXT)]
+    wanted = list(HUMAN_FIELDS) + (
+        list(ACCELERATOR_DETAILS) if str(fields.get("accelerators_per_node")) not in ("0", "") else []
+    )
+    missing = [
+        name for name in wanted if name not in fields or (fields[name] in (None, "") and name not in OPTIONAL_TEXT)
+    ]
     return fields, missing
 
 
@@ -322,18 +354,30 @@ def _same_run(record: dict, solution: Solution, wanted: dict) -> bool:
 def _matches(record: dict, solution: Solution, wanted: dict, mode: str) -> bool:
     """An ok run of this solution folder with the wanted parameters, in ``mode`` (or both), its logs attached."""
     parameters = record.get("parameters", {})
-    return _same_run(record, solution, wanted) and parameters.get("mode") in (mode, "both") and {f"{mode}/{name}" for name in LOGS} <= _files(record)
+    return (
+        _same_run(record, solution, wanted)
+        and parameters.get("mode") in (mode, "both")
+        and {f"{mode}/{name}" for name in LOGS} <= _files(record)
+    )
 
 
-def scenario_parameters(solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None) -> dict:
+def scenario_parameters(
+    solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None
+) -> dict:
     """The parameters of a submission's run: the workflow's defaults, then ``chosen`` (``-p``), the scenario and
     the LoadGen profile."""
-    parameters = {name: value for name, value in {**_defaults(solution, settings), **(chosen or {})}.items() if name not in ("mode",)}
+    parameters = {
+        name: value
+        for name, value in {**_defaults(solution, settings), **(chosen or {})}.items()
+        if name not in ("mode",)
+    }
     parameters.update({"scenario": scenario, settings["profile_parameter"]: profile})
     return parameters
 
 
-def find_runs(solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None) -> dict[str, dict]:
+def find_runs(
+    solution: Solution, settings: dict, scenario: str, profile: str, chosen: dict | None = None
+) -> dict[str, dict]:
     """The newest matching run of each mode (``performance``, ``accuracy``) recorded for ``scenario``."""
     wanted = scenario_parameters(solution, settings, scenario, profile, chosen)
     found: dict[str, dict] = {}
@@ -347,7 +391,9 @@ def find_runs(solution: Solution, settings: dict, scenario: str, profile: str, c
 Runner = Callable[[Solution, str, dict], dict]
 
 
-def gather_runs(solution: Solution, settings: dict, scenarios: list[str], profile: str, runner: Runner, chosen: dict | None = None) -> list[ScenarioRuns]:
+def gather_runs(
+    solution: Solution, settings: dict, scenarios: list[str], profile: str, runner: Runner, chosen: dict | None = None
+) -> list[ScenarioRuns]:
     """Each scenario's runs: those recorded, and the missing modes run now (one ``both`` run when both are missing)."""
     gathered = []
     for scenario in scenarios:
@@ -359,10 +405,14 @@ def gather_runs(solution: Solution, settings: dict, scenarios: list[str], profil
             record = runner(solution, settings["workflow"], parameters)
             if record.get("status") != "ok":
                 error = (record.get("error") or {}).get("message") or record.get("status")
-                raise ReefError(f"{solution.path}: the {scenario} run for the submission failed ({record.get('run_id')}): {error}")
+                raise ReefError(
+                    f"{solution.path}: the {scenario} run for the submission failed ({record.get('run_id')}): {error}"
+                )
             for mode in missing:
                 if not {f"{mode}/{name}" for name in LOGS} <= _files(record):
-                    raise ReefError(f"{solution.path}: run {record['run_id']} attached no {mode}/ LoadGen logs ({', '.join(LOGS)})")
+                    raise ReefError(
+                        f"{solution.path}: run {record['run_id']} attached no {mode}/ LoadGen logs ({', '.join(LOGS)})"
+                    )
                 found[mode] = record
         gathered.append(ScenarioRuns(scenario, found["performance"], found["accuracy"], reused=not missing))
     return gathered
@@ -379,18 +429,30 @@ def _compliance_files(test: str) -> set[str]:
     return {f"{test}/{name}" for name in LOGS + ((ACCURACY_LOG,) if test == "TEST01" else ())}
 
 
-def compliance_parameters(solution: Solution, settings: dict, scenario: str, profile: str, test: str, chosen: dict | None = None) -> dict:
+def compliance_parameters(
+    solution: Solution, settings: dict, scenario: str, profile: str, test: str, chosen: dict | None = None
+) -> dict:
     """The parameters of a compliance test's run: the scenario's, in mode performance, the compliance parameter set."""
-    return {**scenario_parameters(solution, settings, scenario, profile, chosen), "mode": "performance", settings["compliance_parameter"]: test}
+    return {
+        **scenario_parameters(solution, settings, scenario, profile, chosen),
+        "mode": "performance",
+        settings["compliance_parameter"]: test,
+    }
 
 
-def _run_compliance(solution: Solution, settings: dict, parameters: dict, test: str, scenario: str, runner: Runner) -> dict:
+def _run_compliance(
+    solution: Solution, settings: dict, parameters: dict, test: str, scenario: str, runner: Runner
+) -> dict:
     record = runner(solution, settings["workflow"], parameters)
     if record.get("status") != "ok":
         error = (record.get("error") or {}).get("message") or record.get("status")
-        raise ReefError(f"{solution.path}: the {scenario} {test} run for the submission failed ({record.get('run_id')}): {error}")
+        raise ReefError(
+            f"{solution.path}: the {scenario} {test} run for the submission failed ({record.get('run_id')}): {error}"
+        )
     if not _compliance_files(test) <= _files(record):
-        raise ReefError(f"{solution.path}: run {record['run_id']} attached no {test}/ LoadGen logs ({', '.join(sorted(_compliance_files(test)))})")
+        raise ReefError(
+            f"{solution.path}: run {record['run_id']} attached no {test}/ LoadGen logs ({', '.join(sorted(_compliance_files(test)))})"
+        )
     return record
 
 
@@ -398,13 +460,26 @@ def verify_compliance(runs: ScenarioRuns, test: str, record: dict) -> dict[str, 
     """reef's verification of a compliance run against the scenario's performance run (and, TEST01, the whole
     accuracy log of its accuracy run), by the file each is written to."""
     logs = run_folder_files(record) / test
-    results = {"verify_performance.txt": verify_performance(test, run_folder_files(runs.performance) / "performance" / LOGS[1], logs / LOGS[1])}
+    results = {
+        "verify_performance.txt": verify_performance(
+            test, run_folder_files(runs.performance) / "performance" / LOGS[1], logs / LOGS[1]
+        )
+    }
     if test == "TEST01":
-        results["verify_accuracy.txt"] = verify_accuracy(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG, logs / ACCURACY_LOG)
+        results["verify_accuracy.txt"] = verify_accuracy(
+            run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG, logs / ACCURACY_LOG
+        )
     return results
 
 
-def gather_compliance(solution: Solution, settings: dict, gathered: list[ScenarioRuns], profile: str, runner: Runner, chosen: dict | None = None) -> None:
+def gather_compliance(
+    solution: Solution,
+    settings: dict,
+    gathered: list[ScenarioRuns],
+    profile: str,
+    runner: Runner,
+    chosen: dict | None = None,
+) -> None:
     """Each scenario's compliance runs (closed division): the newest recorded run that matches, else one run now (mode
     performance, the compliance parameter set), verified. A run that fails its verification is run once more (a recorded
     one may be of another state of the machine, a latency of a busy moment), said in the README; a verification that
@@ -416,11 +491,20 @@ def gather_compliance(solution: Solution, settings: dict, gathered: list[Scenari
             for record in default_store().records(solution=solution.name, status="ok"):  # oldest first: the newest wins
                 if _same_run(record, solution, parameters) and _compliance_files(test) <= _files(record):
                     found = record
-            run = ComplianceRun(test, found or _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=found is not None)
+            run = ComplianceRun(
+                test,
+                found or _run_compliance(solution, settings, parameters, test, runs.scenario, runner),
+                reused=found is not None,
+            )
             run.verified = verify_compliance(runs, test, run.record)
             failed = _first_failure(run)
             if failed:
-                run = ComplianceRun(test, _run_compliance(solution, settings, parameters, test, runs.scenario, runner), reused=False, replaced=failed)
+                run = ComplianceRun(
+                    test,
+                    _run_compliance(solution, settings, parameters, test, runs.scenario, runner),
+                    reused=False,
+                    replaced=failed,
+                )
                 run.verified = verify_compliance(runs, test, run.record)
             failed = _first_failure(run)
             if failed:
@@ -472,12 +556,17 @@ def accuracy_text(solution: Solution, settings: dict, record: dict, accuracy_log
     if not Path(python).is_file():
         python = sys.executable
     command = [python, str(script), "--mlperf-accuracy-file", str(accuracy_log), "--dataset-dir", str(folder)]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder_of_solution), os.environ.get("PYTHONPATH")]))}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(folder_of_solution), os.environ.get("PYTHONPATH")])),
+    }
     done = run_tool(command, ACCURACY_TIMEOUT_S, keep_tail=True, env=environment, cwd=folder_of_solution)
     if done.timed_out:
         raise ReefError(f"{script}: the accuracy script did not end in {ACCURACY_TIMEOUT_S} s: stopped")
     if done.returncode != 0:
-        raise ReefError(f"{script}: the accuracy script failed (exit {done.returncode}): {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+        raise ReefError(
+            f"{script}: the accuracy script failed (exit {done.returncode}): {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+        )
     return done.stdout
 
 
@@ -486,7 +575,9 @@ def _measurements(settings: dict, parameters: dict) -> dict:
     declared = settings["measurements"]
     chosen = {**declared.get("*", {}), **declared.get(str(parameters.get("backend")), {})}
     chosen.setdefault("starting_weights_filename", str(parameters.get("model", "")))
-    return {name: chosen.get(name, "") for name in MEASUREMENT_FIELDS} | {key: value for key, value in chosen.items() if key not in MEASUREMENT_FIELDS}
+    return {name: chosen.get(name, "") for name in MEASUREMENT_FIELDS} | {
+        key: value for key, value in chosen.items() if key not in MEASUREMENT_FIELDS
+    }
 
 
 def user_conf(performance: dict, files: Path) -> str:
@@ -497,8 +588,15 @@ def user_conf(performance: dict, files: Path) -> str:
             return (files / name).read_text(encoding="utf-8")
     effective = _effective_settings(files / "performance" / "mlperf_log_detail.txt")
     scenario = performance["parameters"].get("scenario", "*")
-    keys = {"min_duration_ms": "min_duration", "min_query_count": "min_query_count", "max_duration_ms": "max_duration", "target_qps": "target_qps"}
-    lines = [f"# written by reef from the run's LoadGen detail log ({performance['run_id']}): the run attached no user.conf"]
+    keys = {
+        "min_duration_ms": "min_duration",
+        "min_query_count": "min_query_count",
+        "max_duration_ms": "max_duration",
+        "target_qps": "target_qps",
+    }
+    lines = [
+        f"# written by reef from the run's LoadGen detail log ({performance['run_id']}): the run attached no user.conf"
+    ]
     lines += [f"*.{scenario}.{key} = {effective[name]}" for name, key in keys.items() if name in effective]
     return "\n".join(lines) + "\n"
 
@@ -520,24 +618,39 @@ def known_failures(settings: dict, division: str, profile: str, gathered: list[S
     failures = {}
     if profile == "short":
         failures["min_duration_check"] = FAILURE_REASONS["min_duration_check"]
-    covered = min(len(accuracy_entries(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG)) for runs in gathered)
+    covered = min(
+        len(accuracy_entries(run_folder_files(runs.accuracy) / "accuracy" / ACCURACY_LOG)) for runs in gathered
+    )
     size = DATASET_SIZES.get(benchmark)
     if size is None or covered < size:
-        failures["dataset_check"] = FAILURE_REASONS["dataset_check"].format(covered=covered, size=size or "unknown size", benchmark=benchmark)
+        failures["dataset_check"] = FAILURE_REASONS["dataset_check"].format(
+            covered=covered, size=size or "unknown size", benchmark=benchmark
+        )
     required = REQUIRED_SCENARIOS.get(benchmark, ())
     have = [runs.scenario for runs in gathered]
     if division == "closed" and not set(required) <= set(have):
-        failures["scenarios_check"] = FAILURE_REASONS["scenarios_check"].format(benchmark=benchmark, required=", ".join(required), have=", ".join(have))
+        failures["scenarios_check"] = FAILURE_REASONS["scenarios_check"].format(
+            benchmark=benchmark, required=", ".join(required), have=", ".join(have)
+        )
     return failures
 
 
-def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchmark: str, official: str | None, failures: dict[str, str]) -> str:
+def _readme(
+    options: SubmissionOptions,
+    profile: str,
+    runs: ScenarioRuns,
+    benchmark: str,
+    official: str | None,
+    failures: dict[str, str],
+) -> str:
     effective = _effective_settings(run_folder_files(runs.performance) / "performance" / "mlperf_log_detail.txt")
     lines = [
         f"# {benchmark}, {runs.scenario}: an MLPerf Inference {ROUND} result written by reef",
         "",
         f"Submitter {options.submitter}, {options.division} division"
-        + (f"; `{benchmark}` stands for the official benchmark `{official}` (model_mapping.json)." if official else "."),
+        + (
+            f"; `{benchmark}` stands for the official benchmark `{official}` (model_mapping.json)." if official else "."
+        ),
         f"LoadGen profile `{profile}`: min_duration {effective.get('min_duration_ms')} ms, min_query_count "
         f"{effective.get('min_query_count')}, performance_sample_count {effective.get('performance_sample_count')}, seeds "
         f"{effective.get('qsl_rng_seed')}/{effective.get('sample_index_rng_seed')}/{effective.get('schedule_rng_seed')} (qsl/sample index/schedule).",
@@ -560,14 +673,23 @@ def _readme(options: SubmissionOptions, profile: str, runs: ScenarioRuns, benchm
     ]
     if runs.compliance:
         lines += ["", "## Compliance tests", ""]
-        lines += ["Each is a LoadGen performance run with MLPerf's audit.config, verified by reef (TEST0x/verify_*.txt):", ""]
+        lines += [
+            "Each is a LoadGen performance run with MLPerf's audit.config, verified by reef (TEST0x/verify_*.txt):",
+            "",
+        ]
         for run in runs.compliance:
             verdicts = "; ".join(f"{name}: {result.lines[-1]}" for name, result in run.verified.items())
             how = "recorded before" if run.reused else "run for this submission"
             again = f", run again after {run.replaced}" if run.replaced else ""
             lines.append(f"- {run.test}: reef run `{run.record['run_id']}` ({how}{again}): {verdicts}")
     if failures:
-        lines += ["", "## What the submission checker refuses in this tree", "", "This tree is not a valid submission. The round's checker fails:", ""]
+        lines += [
+            "",
+            "## What the submission checker refuses in this tree",
+            "",
+            "This tree is not a valid submission. The round's checker fails:",
+            "",
+        ]
         lines += [f"- `{name}`: {why}" for name, why in failures.items()]
     return "\n".join(lines) + "\n"
 
@@ -585,7 +707,9 @@ def write_tree(
     """Write the submission tree under ``output``; the files written."""
     benchmark, official = tree_benchmark(settings, options.division)
     root = output / options.division / options.submitter
-    system_id = str(system.get("system_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", str(system["system_name"])).strip("_.") or "system")
+    system_id = str(
+        system.get("system_id") or re.sub(r"[^A-Za-z0-9._-]+", "_", str(system["system_name"])).strip("_.") or "system"
+    )
     described = {key: value for key, value in system.items() if key != "system_id"}
     (root / "systems").mkdir(parents=True)
     (root / "systems" / f"{system_id}.json").write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
@@ -610,8 +734,16 @@ def write_tree(
         (folder / "measurements.json").write_text(json.dumps(measurements, indent=2) + "\n", encoding="utf-8")
         (folder / "user.conf").write_text(user_conf(runs.performance, performance_files), encoding="utf-8")
         for run in runs.compliance:  # closed division: TEST0x/ beside the results
-            run.verified = write_test(folder, run.test, performance_files / "performance", accuracy_log, run_folder_files(run.record) / run.test)
-        (folder / "README.md").write_text(_readme(options, profile, runs, benchmark, official, failures or {}), encoding="utf-8")
+            run.verified = write_test(
+                folder,
+                run.test,
+                performance_files / "performance",
+                accuracy_log,
+                run_folder_files(run.record) / run.test,
+            )
+        (folder / "README.md").write_text(
+            _readme(options, profile, runs, benchmark, official, failures or {}), encoding="utf-8"
+        )
     return sorted(path for path in output.rglob("*") if path.is_file())
 
 
@@ -645,15 +777,21 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
     if refusal:
         raise UsageError(refusal)
     if Path(options.output).resolve().is_relative_to(solution.path.resolve()):
-        raise UsageError(f"-o {options.output}: inside the solution folder, whose code the tree copies: write it elsewhere")
+        raise UsageError(
+            f"-o {options.output}: inside the solution folder, whose code the tree copies: write it elsewhere"
+        )
     profile = "short" if options.short else "rules"
-    scenarios = list(dict.fromkeys(options.scenarios or [str(_defaults(solution, settings).get("scenario", "SingleStream"))]))
+    scenarios = list(
+        dict.fromkeys(options.scenarios or [str(_defaults(solution, settings).get("scenario", "SingleStream"))])
+    )
     given = read_system_file(options.system)
     host = {**detection.host_fingerprint(), "packages": {}}  # this machine, as a run record's environment says it
     _, missing = system_description(host, given, options.submitter, options.division, settings["frameworks"])
     if missing:
         source = f"--system {options.system}" if options.system else "no --system file"
-        raise UsageError(f"{source}: missing the system description fields only a person can give: {', '.join(missing)} (docs/mlperf.md)")
+        raise UsageError(
+            f"{source}: missing the system description fields only a person can give: {', '.join(missing)} (docs/mlperf.md)"
+        )
     _check_values(given)
     gathered = []
     for scenario in scenarios:  # a scenario's compliance tests right after its runs: the same state of the machine
@@ -661,7 +799,13 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
         if options.division == "closed":
             gather_compliance(solution, settings, gathered[-1:], profile, runner, options.parameters)
     failures = known_failures(settings, options.division, profile, gathered)
-    system, _ = system_description(gathered[0].performance.get("environment") or host, given, options.submitter, options.division, settings["frameworks"])
+    system, _ = system_description(
+        gathered[0].performance.get("environment") or host,
+        given,
+        options.submitter,
+        options.division,
+        settings["frameworks"],
+    )
     output = Path(options.output)
     staging = output.parent / f".{output.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -730,7 +874,9 @@ def closed_refusal(solution: Solution, settings: dict) -> str | None:
     unknown, missing = sorted(set(tests) - set(TESTS)), [test for test in required if test not in tests]
     if unknown or missing:
         why = (
-            f"{', '.join(unknown)}: not one reef runs ({', '.join(TESTS)})" if unknown else f"misses {', '.join(missing)} ({ROUND} requires it of {benchmark})"
+            f"{', '.join(unknown)}: not one reef runs ({', '.join(TESTS)})"
+            if unknown
+            else f"misses {', '.join(missing)} ({ROUND} requires it of {benchmark})"
         )
         return f"--division closed: {where}/compliance_tests: {why}"
     for test in tests:
@@ -754,7 +900,13 @@ def _check_values(given: dict) -> None:
 
 
 def _record(
-    options: SubmissionOptions, solution: Solution, settings: dict, gathered: list[ScenarioRuns], profile: str, output: Path, files: list[Path]
+    options: SubmissionOptions,
+    solution: Solution,
+    settings: dict,
+    gathered: list[ScenarioRuns],
+    profile: str,
+    output: Path,
+    files: list[Path],
 ) -> dict:
     """The tree as a run record of its own (parameter ``mlperf_submission``): its files copied to the record's
     ``runs/RUN_ID/files`` and listed with their sha256, the runs it came from in its parameters."""
@@ -770,10 +922,21 @@ def _record(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         data = path.read_bytes()
-        listed.append({"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "media_type": media_type(name)})
+        listed.append(
+            {
+                "name": name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "media_type": media_type(name),
+            }
+        )
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     record = {
-        **{key: base[key] for key in ("record_version", "solution", "notebook", "environment", "provenance") if key in base},
+        **{
+            key: base[key]
+            for key in ("record_version", "solution", "notebook", "environment", "provenance")
+            if key in base
+        },
         "run_id": run_id,
         "workflow": base.get("workflow", settings["workflow"]),  # a workflow of the manifest: reef export packs it
         "parameters": {
@@ -787,7 +950,11 @@ def _record(
                 dict.fromkeys(
                     run_id
                     for runs in gathered
-                    for run_id in (runs.performance["run_id"], runs.accuracy["run_id"], *(run.record["run_id"] for run in runs.compliance))
+                    for run_id in (
+                        runs.performance["run_id"],
+                        runs.accuracy["run_id"],
+                        *(run.record["run_id"] for run in runs.compliance),
+                    )
                 )
             ),
         },
@@ -800,8 +967,13 @@ def _record(
         "files": listed,
     }
     notebook = dict(record.get("notebook") or {})
-    notebook["output_path"] = str(kept.parent / Path(str(notebook.get("path") or "notebook.ipynb")).name)  # no notebook ran: the files' folder
+    notebook["output_path"] = str(
+        kept.parent / Path(str(notebook.get("path") or "notebook.ipynb")).name
+    )  # no notebook ran: the files' folder
     record["notebook"] = notebook
-    record["provenance"] = {**record.get("provenance", {}), "command": f"reef mlperf submission {options.solution} -o {output}"}
+    record["provenance"] = {
+        **record.get("provenance", {}),
+        "command": f"reef mlperf submission {options.solution} -o {output}",
+    }
     default_store().add(record)
     return record

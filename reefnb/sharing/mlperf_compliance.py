@@ -33,7 +33,18 @@ from reefnb.kernel.bench import audit_config as kernel_audit_config
 ROUND = "v6.1"
 # The round's closed benchmarks each test is required of (MLPerf's compliance README; the checker's models_TEST0x).
 REQUIRED = {
-    "TEST01": ("resnet", "bert-99", "bert-99.9", "3d-unet-99", "3d-unet-99.9", "stable-diffusion-xl", "rgat", "whisper", "yolo-95", "yolo-99"),
+    "TEST01": (
+        "resnet",
+        "bert-99",
+        "bert-99.9",
+        "3d-unet-99",
+        "3d-unet-99.9",
+        "stable-diffusion-xl",
+        "rgat",
+        "whisper",
+        "yolo-95",
+        "yolo-99",
+    ),
     "TEST04": ("resnet", "stable-diffusion-xl", "wan-2.2-t2v-a14b"),
 }
 TESTS = COMPLIANCE_TESTS
@@ -93,10 +104,11 @@ def read_detail(path: Path) -> dict[str, Any]:
 def _audited(test: str, detail: dict) -> str | None:
     """Why the test's log is not a run of its audit.config (None: it is)."""
     if test == "TEST01" and detail.get("effective_accuracy_log_rng_seed") != TEST01_SEED:
-        return (
-            f"the run's accuracy_log_rng_seed is {detail.get('effective_accuracy_log_rng_seed')}, not TEST01's {TEST01_SEED}: no TEST01 audit.config was read"
-        )
-    if test == "TEST04" and (detail.get("effective_performance_issue_same") is not True or detail.get("effective_performance_issue_same_index") != SAME_INDEX):
+        return f"the run's accuracy_log_rng_seed is {detail.get('effective_accuracy_log_rng_seed')}, not TEST01's {TEST01_SEED}: no TEST01 audit.config was read"
+    if test == "TEST04" and (
+        detail.get("effective_performance_issue_same") is not True
+        or detail.get("effective_performance_issue_same_index") != SAME_INDEX
+    ):
         return "the run did not issue the same sample every time: no TEST04 audit.config was read"
     if detail.get("effective_test_mode") not in (None, "PerformanceOnly"):
         return f"the run's mode is {detail.get('effective_test_mode')}, not PerformanceOnly"
@@ -109,7 +121,9 @@ def verify_performance(test: str, reference_detail: Path, test_detail: Path) -> 
     reference, tested = read_detail(reference_detail), read_detail(test_detail)
     lines = [f"{test}: verifying performance (reef's verification, MLPerf {ROUND} rules)"]
     problems = [
-        f"{name} run is {log.get('result_validity')}" for name, log in (("reference", reference), ("test", tested)) if log.get("result_validity") != "VALID"
+        f"{name} run is {log.get('result_validity')}"
+        for name, log in (("reference", reference), ("test", tested))
+        if log.get("result_validity") != "VALID"
     ]
     scenario = reference.get("effective_scenario")
     if tested.get("effective_scenario") != scenario:
@@ -119,7 +133,9 @@ def verify_performance(test: str, reference_detail: Path, test_detail: Path) -> 
     audit = _audited(test, tested)
     if audit:
         problems.append(audit)
-    if scenario == "Server" and reference.get("effective_target_latency_ns") != tested.get("effective_target_latency_ns"):
+    if scenario == "Server" and reference.get("effective_target_latency_ns") != tested.get(
+        "effective_target_latency_ns"
+    ):
         problems.append("Server target latency differs")
     if problems:
         return Verification(False, lines + [f"{FAIL}: {problem}" for problem in problems])
@@ -128,12 +144,19 @@ def verify_performance(test: str, reference_detail: Path, test_detail: Path) -> 
     margin = 0.20 if is_latency and ref_value <= SHORT_LATENCY_NS.get(scenario, 0) else 0.10
     # as rates (higher is faster): a latency's rate is its inverse
     ref_rate, test_rate = (1e9 / ref_value, 1e9 / test_value) if is_latency else (ref_value, test_value)
-    lines += [f"scenario = {scenario}", f"reference {key} = {ref_value:g}", f"test {key} = {test_value:g}", f"margin = {margin:.0%}"]
+    lines += [
+        f"scenario = {scenario}",
+        f"reference {key} = {ref_value:g}",
+        f"test {key} = {test_value:g}",
+        f"margin = {margin:.0%}",
+    ]
     if test == "TEST04":
         passed = test_rate < ref_rate * (1 + margin)
     else:
         passed = ref_value * (1 - margin) <= test_value <= ref_value * (1 + margin)
-    return Verification(passed, lines + [PASS if passed else f"{FAIL}: the test's {key} is off the reference by more than {margin:.0%}"])
+    return Verification(
+        passed, lines + [PASS if passed else f"{FAIL}: the test's {key} is off the reference by more than {margin:.0%}"]
+    )
 
 
 def accuracy_entries(path: Path) -> list[dict]:
@@ -176,12 +199,16 @@ def verify_accuracy(reference_log: Path, test_log: Path) -> Verification:
         f"performance log entries matching = {matched}",
         f"performance log entries differing = {mismatched}",
         f"performance log samples missing from the accuracy log = {missing}",
-        PASS if passed else f"{FAIL}: {'no sampled response' if not sampled else 'sampled responses differ from or are missing in the accuracy run'}",
+        PASS
+        if passed
+        else f"{FAIL}: {'no sampled response' if not sampled else 'sampled responses differ from or are missing in the accuracy run'}",
     ]
     return Verification(passed, lines)
 
 
-def write_test(scenario_folder: Path, test: str, performance_logs: Path, accuracy_log: Path | None, test_logs: Path) -> dict[str, Verification]:
+def write_test(
+    scenario_folder: Path, test: str, performance_logs: Path, accuracy_log: Path | None, test_logs: Path
+) -> dict[str, Verification]:
     """Verify ``test`` (its LoadGen logs in ``test_logs``) against the submitted performance run (``performance_logs``:
     its summary and detail logs) and, for TEST01, the accuracy run's whole ``accuracy_log``; write
     ``scenario_folder/TEST0x/`` as the round's checker reads it. The verifications, by file name."""
@@ -191,11 +218,17 @@ def write_test(scenario_folder: Path, test: str, performance_logs: Path, accurac
     (folder / "performance" / "run_1").mkdir(parents=True, exist_ok=True)
     for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt"):
         shutil.copyfile(Path(test_logs) / name, folder / "performance" / "run_1" / name)
-    results = {"verify_performance.txt": verify_performance(test, Path(performance_logs) / "mlperf_log_detail.txt", Path(test_logs) / "mlperf_log_detail.txt")}
+    results = {
+        "verify_performance.txt": verify_performance(
+            test, Path(performance_logs) / "mlperf_log_detail.txt", Path(test_logs) / "mlperf_log_detail.txt"
+        )
+    }
     if test == "TEST01":
         if accuracy_log is None:
             raise ReefError("TEST01: the accuracy run's mlperf_log_accuracy.json is needed")
-        results["verify_accuracy.txt"] = verify_accuracy(Path(accuracy_log), Path(test_logs) / "mlperf_log_accuracy.json")
+        results["verify_accuracy.txt"] = verify_accuracy(
+            Path(accuracy_log), Path(test_logs) / "mlperf_log_accuracy.json"
+        )
         (folder / "accuracy").mkdir(exist_ok=True)
         shutil.copyfile(Path(test_logs) / "mlperf_log_accuracy.json", folder / "accuracy" / "mlperf_log_accuracy.json")
     for name, verification in results.items():

@@ -46,7 +46,15 @@ from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import series_path
 from reefnb.sharing.crate import RECORDED_NOTEBOOK, RESULTS_FOLDER, crate_bytes, json_bytes
 from reefnb.sharing.expectations import expectations_from_records
-from reefnb.sharing.export_scan import FoundFiles, code_trees, local_modules, relative_outside, relative_parameter, static_files, traced_files
+from reefnb.sharing.export_scan import (
+    FoundFiles,
+    code_trees,
+    local_modules,
+    relative_outside,
+    relative_parameter,
+    static_files,
+    traced_files,
+)
 from reefnb.sharing.readme import package_readme
 from reefnb.sharing.requires import notebook_requires, requirements_txt
 from reefnb.solution.manifest import MANIFEST_NAME, Solution, load_solution, validate_manifest
@@ -179,7 +187,10 @@ def export_package(
     clean_records = _result_members(members, export, scrubber, options.with_files)
     _described_members(members, export, scrubber)
     sums, digest = _write_zip(
-        output, members, lambda sums: {CRATE_NAME: scrubber.json_bytes(json.loads(crate_bytes(export.data, sums, clean_records)))}, _sums_member
+        output,
+        members,
+        lambda sums: {CRATE_NAME: scrubber.json_bytes(json.loads(crate_bytes(export.data, sums, clean_records)))},
+        _sums_member,
     )
     for warning in export.warnings:
         log.info("%s", warning)  # front ends show summary["warnings"]
@@ -193,11 +204,19 @@ def package_scrubber(folder: str | Path, records: Sequence[dict] = ()) -> Scrubb
     prefixes = {sys.prefix, sys.base_prefix}
     for record in records:
         python = (record.get("environment") or {}).get("python") or {}
-        prefixes |= {python[key] for key in ("prefix", "base_prefix") if isinstance(python.get(key), str) and os.path.isabs(python[key])}
-    return Scrubber(folder, interpreters=tuple(sorted(prefix for prefix in prefixes if Path(prefix).parent != Path(prefix))))
+        prefixes |= {
+            python[key]
+            for key in ("prefix", "base_prefix")
+            if isinstance(python.get(key), str) and os.path.isabs(python[key])
+        }
+    return Scrubber(
+        folder, interpreters=tuple(sorted(prefix for prefix in prefixes if Path(prefix).parent != Path(prefix)))
+    )
 
 
-def _export_summary(output: Path, digest: str, export: _Export, members: dict[str, Any], clean_records: list[dict]) -> dict:
+def _export_summary(
+    output: Path, digest: str, export: _Export, members: dict[str, Any], clean_records: list[dict]
+) -> dict:
     """What ``export_package`` returns: the package, its sha256 (``digest``) and members, what it carries, the warnings."""
     found = export.found
     return {
@@ -225,7 +244,9 @@ def _export_source(source: Path) -> _Export:
     else:
         data, files, folder = _notebook_solution(notebook)
     notebooks = {name: folder / spec["notebook"] for name, spec in data["workflows"].items()}
-    return _Export(solution, notebook, data, files, folder, notebooks, records=[], externals={}, found=FoundFiles(), warnings=[])
+    return _Export(
+        solution, notebook, data, files, folder, notebooks, records=[], externals={}, found=FoundFiles(), warnings=[]
+    )
 
 
 def _gather_files(export: _Export, store: Store, options: _ExportOptions) -> None:
@@ -259,7 +280,9 @@ def _complete_manifest(export: _Export, source: Path, options: _ExportOptions) -
         )
     if export.solution is None:
         found = export.found
-        data["requires"] = notebook_requires(export.notebook, export.records, found.modules, export.warnings, found.module_imports)
+        data["requires"] = notebook_requires(
+            export.notebook, export.records, found.modules, export.warnings, found.module_imports
+        )
     problems = validate_manifest(data, export.folder / MANIFEST_NAME)
     if problems:
         raise PackageError(f"{source}: the exported manifest would be invalid: {problems[0]}")
@@ -271,18 +294,24 @@ def _file_members(files: dict[str, Path], scrubber: Scrubber) -> dict[str, bytes
     as paths, read once while the package is written (``_write_zip``)."""
     members: dict[str, bytes | Path] = {}
     for name, path in sorted(files.items()):
-        members[name] = scrubber.notebook(path.read_bytes().decode("utf-8")).encode("utf-8") if name.endswith(".ipynb") else path
+        members[name] = (
+            scrubber.notebook(path.read_bytes().decode("utf-8")).encode("utf-8") if name.endswith(".ipynb") else path
+        )
     return members
 
 
-def _result_members(members: dict[str, bytes | Path], export: _Export, scrubber: Scrubber, with_files: bool) -> list[dict]:
+def _result_members(
+    members: dict[str, bytes | Path], export: _Export, scrubber: Scrubber, with_files: bool
+) -> list[dict]:
     """Add the manifest and each run's scrubbed record, telemetry series and attached files; returns the clean records."""
     members[MANIFEST_NAME] = json_bytes(export.data)
     clean_records = []
     for record in export.records:
         clean = clean_record(record, export.externals)
         executed = _executed_notebook(record, scrubber, export.warnings)
-        clean["notebook"]["output_path"] = "" if executed is None else f"{RESULTS_FOLDER}/{record['run_id']}/{RECORDED_NOTEBOOK}"
+        clean["notebook"]["output_path"] = (
+            "" if executed is None else f"{RESULTS_FOLDER}/{record['run_id']}/{RECORDED_NOTEBOOK}"
+        )
         if executed is not None:
             members[clean["notebook"]["output_path"]] = executed
         clean_records.append(scrubber.value(clean))
@@ -310,7 +339,9 @@ def _executed_notebook(record: dict, scrubber: Scrubber, warnings: list[str]) ->
         parse_json(content, f"{where} ({Path(output).name})", expect=dict)  # what the import will accept
         return content
     except FileNotFoundError:
-        warnings.append(f"{where} ({Path(output or 'runs').name}) is gone: the run is packed without its outputs, so a reproduction compares its metrics only")
+        warnings.append(
+            f"{where} ({Path(output or 'runs').name}) is gone: the run is packed without its outputs, so a reproduction compares its metrics only"
+        )
     except InputError as error:
         warnings.append(f"{error}: the run is packed without its outputs")
     except (OSError, ValueError) as error:
@@ -349,7 +380,13 @@ def _refuse_secrets_in_code(notebooks: list[Path], folder: Path) -> None:
             )
 
 
-def _found_files(notebooks: dict[str, Path], folder: Path, records: list[dict], warnings: list[str], externals: set[str] = frozenset()) -> FoundFiles:
+def _found_files(
+    notebooks: dict[str, Path],
+    folder: Path,
+    records: list[dict],
+    warnings: list[str],
+    externals: set[str] = frozenset(),
+) -> FoundFiles:
     """The files the notebooks name (and their local modules name), and the files their recorded runs read."""
     found = FoundFiles()
     for path in sorted(set(notebooks.values())):
@@ -381,13 +418,17 @@ def _external_artifacts(external: dict[str, str | Path], folder: Path, data: dic
     for name, text in external.items():
         where = f"--external {name}={text}"
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-            raise PackageError(f"{where}: NAME may hold letters, digits, '.', '_' and '-', and starts with a letter or digit")
+            raise PackageError(
+                f"{where}: NAME may hold letters, digits, '.', '_' and '-', and starts with a letter or digit"
+            )
         path = Path(os.path.expanduser(str(text)))
         if not path.is_file():
             raise PackageError(f"{where}: no such file (a folder: pack it into one archive first)")
         resolved = path.resolve()
         if resolved.is_relative_to(folder.resolve()):
-            raise PackageError(f"{where}: the file is inside the solution folder, so it is packed as it is: drop --external")
+            raise PackageError(
+                f"{where}: the file is inside the solution folder, so it is packed as it is: drop --external"
+            )
         if name in data.get("artifacts", {}):
             raise PackageError(f"{where}: {MANIFEST_NAME} already declares an artifact '{name}'")
         filename = re.sub(r"[^A-Za-z0-9._-]", "_", resolved.name).lstrip(".") or name
@@ -404,7 +445,13 @@ def _external_artifacts(external: dict[str, str | Path], folder: Path, data: dic
     return placed
 
 
-def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path, externals: dict[str, str] | None = None, used: set[str] | None = None) -> None:
+def _relative_paths(
+    data: dict,
+    notebooks: dict[str, Path],
+    folder: Path,
+    externals: dict[str, str] | None = None,
+    used: set[str] | None = None,
+) -> None:
     """Absolute path parameters (workflow values, notebook defaults, expectations) made relative to their notebook
     (an ``--external`` file's to its artifact's place)."""
     for name, spec in data["workflows"].items():
@@ -412,16 +459,25 @@ def _relative_paths(data: dict, notebooks: dict[str, Path], folder: Path, extern
         where = f"{_package_name(notebook, folder)}"
         parameters = dict(spec.get("parameters") or {})
         for key, parameter in notebook_parameters(read_notebook(notebook)).items():
-            if key not in parameters and isinstance(parameter.default, str) and parameter.default.startswith(("/", "~")):
+            if (
+                key not in parameters
+                and isinstance(parameter.default, str)
+                and parameter.default.startswith(("/", "~"))
+            ):
                 parameters[key] = parameter.default
-        parameters = {key: relative_parameter(key, value, notebook.parent, folder, where, externals, used) for key, value in parameters.items()}
+        parameters = {
+            key: relative_parameter(key, value, notebook.parent, folder, where, externals, used)
+            for key, value in parameters.items()
+        }
         if parameters:
             spec["parameters"] = parameters
     for entry in data.get("expected", []):
         notebook = notebooks.get(entry.get("workflow", "run"))
         if notebook is not None and entry.get("parameters"):
             entry["parameters"] = {
-                key: relative_parameter(key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected", externals, used)
+                key: relative_parameter(
+                    key, value, notebook.parent, folder, f"{MANIFEST_NAME}: /expected", externals, used
+                )
                 for key, value in entry["parameters"].items()
             }
 
@@ -432,7 +488,11 @@ def _solution_files(solution: Solution) -> tuple[dict, dict[str, Path], Path]:
     files: dict[str, Path] = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if any(part in _SKIPPED or part.startswith(".") for part in relative.parts) or not path.is_file() or path.is_symlink():
+        if (
+            any(part in _SKIPPED or part.startswith(".") for part in relative.parts)
+            or not path.is_file()
+            or path.is_symlink()
+        ):
             continue
         if relative.as_posix() == MANIFEST_NAME or path.name.endswith(PACKAGE_SUFFIX):
             continue
@@ -447,7 +507,11 @@ def _notebook_solution(notebook: Path) -> tuple[dict, dict[str, Path], Path]:
     folder = notebook.parent
     parsed = read_notebook(notebook)
     name = re.sub(r"[^a-z0-9._-]+", "-", notebook.stem.lower()).strip("-._") or "notebook"
-    parameters = {key: parameter.default for key, parameter in notebook_parameters(parsed).items() if _is_json_literal(parameter.default)}
+    parameters = {
+        key: parameter.default
+        for key, parameter in notebook_parameters(parsed).items()
+        if _is_json_literal(parameter.default)
+    }
     workflow: dict[str, Any] = {"notebook": notebook.name}
     if parameters:
         workflow["parameters"] = parameters
@@ -641,7 +705,9 @@ def _write_zip(
             for make in closing:
                 for name, content in make(dict(sums)).items():
                     sums[name] = _write_member(archive, name, content, moment)
-            archive.filelist.sort(key=lambda info: info.filename)  # its directory lists them sorted, as readers show them
+            archive.filelist.sort(
+                key=lambda info: info.filename
+            )  # its directory lists them sorted, as readers show them
         digest = stream.hash.hexdigest()
     return sums, digest
 
@@ -691,7 +757,13 @@ def is_package(path: str | Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".zip"
 
 
-def import_package(package: str | Path, target: str | Path | None = None, *, max_members: int = MAX_MEMBERS, max_ratio: float = MAX_RATIO) -> Path:
+def import_package(
+    package: str | Path,
+    target: str | Path | None = None,
+    *,
+    max_members: int = MAX_MEMBERS,
+    max_ratio: float = MAX_RATIO,
+) -> Path:
     """Extract a package into ``target`` after checking it all.
 
     Refused, with nothing written at ``target``: what ``reefnb.common.archives.extract_archive`` refuses (absolute
@@ -755,12 +827,19 @@ def _refuse_origin_members(package: Path, files: tuple[str, ...]) -> None:
     """A package cannot say where it came from, nor that it is trusted: reef writes ``ORIGIN_NAME`` itself."""
     for name in files:
         if name.split("/")[-1].lower() == ORIGIN_NAME:
-            raise PackageError(f"{package}: member '{name}': {ORIGIN_NAME} is written by reef when it imports a package; a package cannot carry one")
+            raise PackageError(
+                f"{package}: member '{name}': {ORIGIN_NAME} is written by reef when it imports a package; a package cannot carry one"
+            )
 
 
 def _is_recorded_notebook(name: str) -> bool:
     parts = name.split("/")
-    return len(parts) == 3 and parts[0] == RESULTS_FOLDER and parts[2] == RECORDED_NOTEBOOK and bool(RUN_ID_PATTERN.fullmatch(parts[1]))
+    return (
+        len(parts) == 3
+        and parts[0] == RESULTS_FOLDER
+        and parts[2] == RECORDED_NOTEBOOK
+        and bool(RUN_ID_PATTERN.fullmatch(parts[1]))
+    )
 
 
 def _check_json_members(package: Path, folder: Path, files: tuple[str, ...]) -> None:
@@ -769,7 +848,9 @@ def _check_json_members(package: Path, folder: Path, files: tuple[str, ...]) -> 
         record = name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1
         if name in (MANIFEST_NAME, LOCK_NAME) or record or _is_recorded_notebook(name):
             try:
-                data = parse_json(folder.joinpath(*name.split("/")).read_bytes(), f"{package}: member '{name}'", expect=dict)
+                data = parse_json(
+                    folder.joinpath(*name.split("/")).read_bytes(), f"{package}: member '{name}'", expect=dict
+                )
             except InputError as error:
                 raise PackageError(str(error)) from None
             if name == MANIFEST_NAME:
@@ -886,6 +967,8 @@ def import_once(source: Path, dry_run: bool = False) -> Path:
         except (OSError, KeyError, zipfile.BadZipFile):
             same = False
         if not same:
-            raise PackageError(f"{source}: {target} holds another package of {name}@{version}: remove that folder first")
+            raise PackageError(
+                f"{source}: {target} holds another package of {name}@{version}: remove that folder first"
+            )
         return target
     return import_package(source, target)

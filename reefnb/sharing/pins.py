@@ -158,7 +158,8 @@ def accept_highest(registry: str, name: str, version: str) -> None:
 def canonical_policy(policy: dict) -> dict:
     """``require_signatures`` and the signers (identity and key, sorted): what is compared and pinned."""
     signers = sorted(
-        ({"identity": signer["identity"], "key": signer["key"]} for signer in policy.get("signers", [])), key=lambda signer: (signer["identity"], signer["key"])
+        ({"identity": signer["identity"], "key": signer["key"]} for signer in policy.get("signers", [])),
+        key=lambda signer: (signer["identity"], signer["key"]),
     )
     return {"require_signatures": bool(policy.get("require_signatures", False)), "signers": signers}
 

@@ -8,18 +8,29 @@ from reefnb.sharing.expectations import tolerance_text
 def package_readme(data: dict, existing: str) -> str:
     """The package's README: the solution's own text, then the claims and how to check each."""
     marker = "## Claims and how to check them"
-    text = existing.split(marker)[0].rstrip() if existing else f"# {data['name']} {data['version']}\n\n{data.get('description', '')}".rstrip()
+    text = (
+        existing.split(marker)[0].rstrip()
+        if existing
+        else f"# {data['name']} {data['version']}\n\n{data.get('description', '')}".rstrip()
+    )
     package = f"{data['name']}-{data['version']}.reef.zip"
     lines = [text, "", marker, ""]
-    lines.append(f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric and per claim.")
+    lines.append(
+        f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric and per claim."
+    )
     profiles = data.get("profiles", {})
     for name, profile in sorted(profiles.items()):
         minutes = (
-            f" (about {profile['expected_minutes']} min" + (f" on {profile['hardware']})" if profile.get("hardware") else ")")
+            f" (about {profile['expected_minutes']} min"
+            + (f" on {profile['hardware']})" if profile.get("hardware") else ")")
             if profile.get("expected_minutes")
             else ""
         )
-        lines.append(f"- `reef reproduce {package} --trust --profile {name}`{minutes}: {profile.get('description', '')}".rstrip(": "))
+        lines.append(
+            f"- `reef reproduce {package} --trust --profile {name}`{minutes}: {profile.get('description', '')}".rstrip(
+                ": "
+            )
+        )
     expected = {entry.get("id"): entry for entry in data.get("expected", []) if entry.get("id")}
     for claim in data.get("claims", []):
         lines += ["", f"### {claim['id']}: {claim['statement']}"]
@@ -35,7 +46,8 @@ def package_readme(data: dict, existing: str) -> str:
             )
             in_profiles = ", ".join(entry.get("profiles", ["full"])) if profiles else "every run"
             lines.append(
-                f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip() + f" should give {metrics}"
+                f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip()
+                + f" should give {metrics}"
             )
     if not data.get("claims"):
         lines += ["", "This solution declares no claims: every expected result is checked."]

@@ -50,7 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import IntegrityError, ManifestError, PackageError, RegistryError
-from reefnb.common.files import locked_file, read_json_object, replaced_folder, write_bytes_atomically, write_json_object
+from reefnb.common.files import (
+    locked_file,
+    read_json_object,
+    replaced_folder,
+    write_bytes_atomically,
+    write_json_object,
+)
 from reefnb.common.json_input import read_json
 from reefnb.common.paths import reef_home, solutions_home
 from reefnb.common.scrub import Scrubber
@@ -107,7 +113,9 @@ def add_registry(name: str, url: str) -> dict:
         if not (clone / ".git").is_dir():
             with replaced_folder(clone) as temporary:
                 _checkout(name, _clone(name, url, temporary))
-    if pins.pinned_policy(name) is None:  # first sight of this registry: its signing policy is what later ones must match
+    if (
+        pins.pinned_policy(name) is None
+    ):  # first sight of this registry: its signing policy is what later ones must match
         pins.pin_policy(name, read_policy(clone))
     config[name] = {"url": url, "added": config.get(name, {}).get("added") or _now()}
     _write_config(config)
@@ -120,7 +128,9 @@ def list_registries() -> list[dict]:
     for name, entry in sorted(_read_config().items()):
         clone = registries_home() / name
         index = _read_index(clone) if clone.is_dir() else {}
-        entries.append({"name": name, "url": entry["url"], "path": str(clone), "components": len(index.get("components", {}))})
+        entries.append(
+            {"name": name, "url": entry["url"], "path": str(clone), "components": len(index.get("components", {}))}
+        )
     return entries
 
 
@@ -141,7 +151,9 @@ def _chosen(name: str | None) -> list[str]:
     config = _read_config()
     if name is not None:
         if name not in config:
-            raise RegistryError(f"no registry named {name} (added: {', '.join(sorted(config)) or 'none'}): `reef registry add {name} URL`")
+            raise RegistryError(
+                f"no registry named {name} (added: {', '.join(sorted(config)) or 'none'}): `reef registry add {name} URL`"
+            )
         return [name]
     if not config:
         raise RegistryError("no registry added: `reef registry add NAME URL` (a git URL or a bare repository folder)")
@@ -160,7 +172,11 @@ def _one(name: str | None) -> str:
 
 # Every git command reef runs on a clone: only these transports (never ext::, fd:: or another remote helper,
 # whatever the user's git config allows), and no hooks in the clone.
-GIT_SAFETY = ["protocol.allow=never", *(f"protocol.{scheme}.allow=always" for scheme in ("file", "git", "ssh", "http", "https")), "core.hooksPath=/dev/null"]
+GIT_SAFETY = [
+    "protocol.allow=never",
+    *(f"protocol.{scheme}.allow=always" for scheme in ("file", "git", "ssh", "http", "https")),
+    "core.hooksPath=/dev/null",
+]
 # A registry on this machine (a folder, or file://) is a repository that others may write: git runs its receiving
 # (receive-pack) and sending (upload-pack) side in it, with its config, as the user. These settings, on that side's
 # own command line, are above the repository's config: no hook (whatever core.hooksPath says), no command for
@@ -172,7 +188,9 @@ REMOTE_GIT = (
 )
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
-_SCP_LIKE = re.compile(r"(?:[^@/:\s]+@)?[^-/:\s][^/:\s]*:(?!:).*")  # [user@]host:path, as git reads it (no '/' before the ':')
+_SCP_LIKE = re.compile(
+    r"(?:[^@/:\s]+@)?[^-/:\s][^/:\s]*:(?!:).*"
+)  # [user@]host:path, as git reads it (no '/' before the ':')
 
 
 def checked_url(name: str, url: str) -> str:
@@ -180,7 +198,9 @@ def checked_url(name: str, url: str) -> str:
     ``http``, ``ssh``, ``git`` or ``file`` URLs, or ``[user@]host:path``; RegistryError in one line otherwise."""
     shown = _printable(url)
     if not url or url.startswith("-") or any(ord(character) < 32 or ord(character) == 127 for character in url):
-        raise RegistryError(f"registry {name}: URL '{shown}': not a git URL or a folder (it may not start with '-' or hold control characters)")
+        raise RegistryError(
+            f"registry {name}: URL '{shown}': not a git URL or a folder (it may not start with '-' or hold control characters)"
+        )
     if "://" not in url and not _SCP_LIKE.fullmatch(url) and Path(url).expanduser().exists():
         return str(Path(url).expanduser().resolve())
     scheme = _SCHEME.match(url)
@@ -211,7 +231,9 @@ def _clone(name: str, url: str, target: Path):
 
     runner = git.Git()
     runner.set_persistent_git_options(c=GIT_SAFETY)
-    local = ["--no-local", *_transport_options(url, "upload")] if _is_local(url) else []  # --no-local: no object copied or linked
+    local = (
+        ["--no-local", *_transport_options(url, "upload")] if _is_local(url) else []
+    )  # --no-local: no object copied or linked
     try:
         runner.clone("--quiet", "--no-checkout", *local, "--", url, str(target))
     except git.GitCommandError as error:
@@ -327,7 +349,9 @@ def _has_ref(repository, ref: str) -> bool:
 
 def _git_reason(error) -> str:
     lines = [line.strip() for line in str(getattr(error, "stderr", "") or error).splitlines() if line.strip()]
-    lines = [text for text in (line.removeprefix("stderr:").strip(" '") for line in lines) if text]  # GitPython quotes stderr
+    lines = [
+        text for text in (line.removeprefix("stderr:").strip(" '") for line in lines) if text
+    ]  # GitPython quotes stderr
     return lines[-1] if lines else str(error)
 
 
@@ -344,10 +368,17 @@ def _identity(repository, anonymous: str | None) -> dict[str, str]:
         except git.GitCommandError:
             anonymous = "reef"
     email = f"{anonymous}@reef.invalid"
-    return {"GIT_AUTHOR_NAME": anonymous, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": anonymous, "GIT_COMMITTER_EMAIL": email}
+    return {
+        "GIT_AUTHOR_NAME": anonymous,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": anonymous,
+        "GIT_COMMITTER_EMAIL": email,
+    }
 
 
-def _change(name: str, apply: Callable[[Path], tuple[list[str], Any]], message: str, anonymous: str | None = None) -> tuple[Any, bool]:
+def _change(
+    name: str, apply: Callable[[Path], tuple[list[str], Any]], message: str, anonymous: str | None = None
+) -> tuple[Any, bool]:
     """Apply a change to the registry's head, commit and push; on a refused push fetch, re-apply and retry.
 
     ``apply(folder)`` writes into the clone and returns (paths changed, result); no paths: nothing to push.
@@ -368,13 +399,17 @@ def _change(name: str, apply: Callable[[Path], tuple[list[str], Any]], message: 
             try:
                 url = _read_config()[name]["url"]
                 _check_local_repository(name, url)
-                repository.git.push(*_transport_options(url, "receive"), "origin", f"HEAD:refs/heads/{_branch(repository)}")
+                repository.git.push(
+                    *_transport_options(url, "receive"), "origin", f"HEAD:refs/heads/{_branch(repository)}"
+                )
                 return result, True
             except git.GitCommandError as error:
                 reason = _git_reason(error)
                 log.info("registry %s: push refused (%s); fetching and trying again", name, reason)
                 if attempt == PUSH_ATTEMPTS - 1:
-                    raise RegistryError(f"registry {name}: push refused {PUSH_ATTEMPTS} times, last: {reason}") from None
+                    raise RegistryError(
+                        f"registry {name}: push refused {PUSH_ATTEMPTS} times, last: {reason}"
+                    ) from None
                 time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))
     raise AssertionError("unreachable")
 
@@ -428,11 +463,20 @@ def _build_index(folder: Path) -> dict:
     for meta_path in sorted((folder / PACKAGES_FOLDER).glob(f"*/*/{META_NAME}")):
         meta = read_json(meta_path, schema="registry-meta")
         entry = components.setdefault(meta["name"], {"versions": {}})
-        entry["versions"][meta["version"]] = {key: meta[key] for key in ("sha256", "size", "depends", "published", "file") if key in meta}
+        entry["versions"][meta["version"]] = {
+            key: meta[key] for key in ("sha256", "size", "depends", "published", "file") if key in meta
+        }
     for name, entry in components.items():
         latest = max(entry["versions"], key=lambda text: Version.parse(text).key())
         meta = read_json(folder / PACKAGES_FOLDER / name / latest / META_NAME, schema="registry-meta")
-        entry.update({"latest": latest, "kind": meta.get("kind", "solution"), "description": meta.get("description", ""), "keywords": meta.get("keywords", [])})
+        entry.update(
+            {
+                "latest": latest,
+                "kind": meta.get("kind", "solution"),
+                "description": meta.get("description", ""),
+                "keywords": meta.get("keywords", []),
+            }
+        )
     return {"format": REGISTRY_FORMAT, "components": dict(sorted(components.items()))}
 
 
@@ -502,7 +546,9 @@ def _checked_manifest(package: Path) -> dict:
         try:
             solution = load_solution(import_package(package, Path(scratch) / "solution"))
         except ManifestError as error:  # name the package, not the scratch folder
-            raise ManifestError([problem.replace(str(Path(scratch) / "solution"), f"{package}!") for problem in error.problems]) from None
+            raise ManifestError(
+                [problem.replace(str(Path(scratch) / "solution"), f"{package}!") for problem in error.problems]
+            ) from None
     return solution.data
 
 
@@ -542,12 +588,16 @@ class _Publication:
 
     def apply(self, folder: Path) -> tuple[list[str], dict]:
         """Write the package, its signature and ``meta.json`` into the clone at ``folder``; (paths changed, its meta)."""
-        self.signer = _publishable_signature(self.name, folder, self.content, self.signature, f"{self.package}: {self.identity}")
+        self.signer = _publishable_signature(
+            self.name, folder, self.content, self.signature, f"{self.package}: {self.identity}"
+        )
         version_folder = folder / PACKAGES_FOLDER / self.meta["name"] / self.meta["version"]
         signature_path = version_folder / f"{self.meta['file']}{signatures.SIGNATURE_SUFFIX}"
         if (version_folder / META_NAME).is_file():
             return self._published_before(folder, version_folder, signature_path)
-        pins.check_pin(self.name, self.meta["name"], self.meta["version"], self.meta["sha256"])  # seen here before, and gone from the registry since
+        pins.check_pin(
+            self.name, self.meta["name"], self.meta["version"], self.meta["sha256"]
+        )  # seen here before, and gone from the registry since
         version_folder.mkdir(parents=True, exist_ok=True)
         (version_folder / self.meta["file"]).write_bytes(self.content)
         if self.signature is not None:
@@ -585,7 +635,9 @@ def _publishable_signature(name: str, folder: Path, content: bytes, signature: b
         try:
             return signatures.verify(content, signature, policy["signers"], where)
         except IntegrityError as error:
-            raise IntegrityError(f"{error}; a registry owner adds a signer with `reef registry configure {name} --signer ID=KEY.pub`") from None
+            raise IntegrityError(
+                f"{error}; a registry owner adds a signer with `reef registry configure {name} --signer ID=KEY.pub`"
+            ) from None
     signatures.check(content, signature, where)
     return None
 
@@ -617,7 +669,9 @@ def search(text: str = "", registry: str | None = None) -> list[dict]:
         listed = _read_index(folder).get("components", {})
         pins.note_seen(name, {component: list(entry.get("versions", {})) for component, entry in listed.items()})
         for component, entry in listed.items():
-            haystack = " ".join([component, entry.get("kind", ""), entry.get("description", ""), *entry.get("keywords", [])]).lower()
+            haystack = " ".join(
+                [component, entry.get("kind", ""), entry.get("description", ""), *entry.get("keywords", [])]
+            ).lower()
             if all(word in haystack for word in words):
                 versions = sorted(entry["versions"], key=lambda version: Version.parse(version).key())
                 found.append(
@@ -704,15 +758,30 @@ def pull(
             f"the older version: `reef pull {spec} --allow-downgrade`"
         )
     for name, version, gone in rollbacks:
-        log.warning("%s: %s %s is gone from registry %s; going back to %s@%s (--allow-downgrade)", spec, name, gone["version"], gone["registry"], name, version)
+        log.warning(
+            "%s: %s %s is gone from registry %s; going back to %s@%s (--allow-downgrade)",
+            spec,
+            name,
+            gone["version"],
+            gone["registry"],
+            name,
+            version,
+        )
     components = [
-        {"name": name, "version": version, "registry": published[name][version]["registry"], "sha256": published[name][version]["sha256"]}
+        {
+            "name": name,
+            "version": version,
+            "registry": published[name][version]["registry"],
+            "sha256": published[name][version]["sha256"],
+        }
         for name, version in chosen.items()
     ]
     for entry in components:  # a version pinned here to other bytes is refused before anything is fetched
         pins.check_pin(entry["registry"], entry["name"], entry["version"], entry["sha256"])
     if not dry_run:
-        policies = {name: checked_policy(name, folders[name]) for name in sorted({entry["registry"] for entry in components})}
+        policies = {
+            name: checked_policy(name, folders[name]) for name in sorted({entry["registry"] for entry in components})
+        }
         for entry in components if dependencies else components[:1]:
             package, entry["signer"] = _verified_package(folders[entry["registry"]], entry, policies[entry["registry"]])
             entry["folder"] = str(_imported(package, target if entry["name"] == component else None))
@@ -744,7 +813,9 @@ def _version_key(text: str) -> tuple:
         return (0,)
 
 
-def _rollbacks(component: str, range_text: str, published: dict, vanished: dict[str, dict], chosen: dict[str, str]) -> list[tuple[str, str, dict]]:
+def _rollbacks(
+    component: str, range_text: str, published: dict, vanished: dict[str, dict], chosen: dict[str, str]
+) -> list[tuple[str, str, dict]]:
     """(name, version chosen, the vanished entry) for each component the resolution would have given a version that
     disappeared: the same resolution with the vanished versions listed again (without their dependencies) picks them."""
     if not vanished:
@@ -772,7 +843,11 @@ def _verified_package(folder: Path, entry: dict, policy: dict) -> tuple[Path, st
     ``$REEF_HOME/cache/packages``; with the identity of its signer (None when unsigned or no signers are listed)."""
     relative = f"{PACKAGES_FOLDER}/{entry['name']}/{entry['version']}"
     version_folder = folder / relative
-    meta = read_json(version_folder / META_NAME, schema="registry-meta", source=f"registry {entry['registry']}: {relative}/{META_NAME}")
+    meta = read_json(
+        version_folder / META_NAME,
+        schema="registry-meta",
+        source=f"registry {entry['registry']}: {relative}/{META_NAME}",
+    )
     file_name = f"{entry['name']}-{entry['version']}.reef.zip"
     if (meta["name"], meta["version"], meta["file"]) != (entry["name"], entry["version"], file_name):
         raise RegistryError(
@@ -782,7 +857,9 @@ def _verified_package(folder: Path, entry: dict, policy: dict) -> tuple[Path, st
     try:
         content = (version_folder / file_name).read_bytes()
     except OSError as error:
-        raise RegistryError(f"registry {entry['registry']}: {relative}/{file_name}: unreadable: {error.strerror or error}") from None
+        raise RegistryError(
+            f"registry {entry['registry']}: {relative}/{file_name}: unreadable: {error.strerror or error}"
+        ) from None
     digest = hashlib.sha256(content).hexdigest()
     if not digest == meta["sha256"] == entry["sha256"]:
         raise RegistryError(
@@ -807,10 +884,14 @@ def _signer(name: str, policy: dict, content: bytes, signature_path: Path, where
     """Who signed a package being pulled: its signature is verified against the pinned signers whenever it has one."""
     if not signature_path.is_file():
         if policy["require_signatures"]:
-            raise IntegrityError(f"{where}: unsigned, and registry {name} requires signatures (by {_signer_names(policy)}): refusing it")
+            raise IntegrityError(
+                f"{where}: unsigned, and registry {name} requires signatures (by {_signer_names(policy)}): refusing it"
+            )
         return None
     if signature_path.stat().st_size > signatures.MAX_SIGNATURE_BYTES:
-        raise IntegrityError(f"{where}{signatures.SIGNATURE_SUFFIX}: larger than {signatures.MAX_SIGNATURE_BYTES} bytes: not a signature")
+        raise IntegrityError(
+            f"{where}{signatures.SIGNATURE_SUFFIX}: larger than {signatures.MAX_SIGNATURE_BYTES} bytes: not a signature"
+        )
     signature = signature_path.read_bytes()
     if policy["signers"]:
         return signatures.verify(content, signature, policy["signers"], where)
@@ -826,7 +907,9 @@ def read_policy(folder: Path) -> dict:
     path = folder / MARKER_NAME
     if not path.exists():
         return pins.canonical_policy({})
-    return pins.canonical_policy(read_json(path, max_bytes=1024 * 1024, schema="registry", source=f"registry {folder.name}: {MARKER_NAME}"))
+    return pins.canonical_policy(
+        read_json(path, max_bytes=1024 * 1024, schema="registry", source=f"registry {folder.name}: {MARKER_NAME}")
+    )
 
 
 def checked_policy(name: str, folder: Path) -> dict:
@@ -843,7 +926,9 @@ def checked_policy(name: str, folder: Path) -> dict:
         pins.pin_policy(name, current)
         return current
     changes = [
-        f"signers {_signer_names(pinned)} -> {_signer_names(current)}" if pinned["signers"] != current["signers"] else "",
+        f"signers {_signer_names(pinned)} -> {_signer_names(current)}"
+        if pinned["signers"] != current["signers"]
+        else "",
         f"require_signatures {json.dumps(pinned['require_signatures'])} -> {json.dumps(current['require_signatures'])}"
         if pinned["require_signatures"] != current["require_signatures"]
         else "",
@@ -859,7 +944,12 @@ def _signer_names(policy: dict) -> str:
     return ", ".join(sorted({signer["identity"] for signer in policy["signers"]})) or "none"
 
 
-def configure(name: str, signers: dict[str, str | Path] | None = None, remove: list[str] | None = None, require_signatures: bool | None = None) -> dict:
+def configure(
+    name: str,
+    signers: dict[str, str | Path] | None = None,
+    remove: list[str] | None = None,
+    require_signatures: bool | None = None,
+) -> dict:
     """Change registry ``name``'s signing policy (``reef-registry.json``) and pin the new one here.
 
     ``signers`` maps identities (e.g. ``alice@example.org``) to public key files (``KEY.pub``); an
@@ -867,17 +957,34 @@ def configure(name: str, signers: dict[str, str | Path] | None = None, remove: l
     policy must be the one pinned here: this machine never blesses a change it did not make.
     """
     name = _one(name)
-    keys = {signatures.check_identity(identity): signatures.public_key(path) for identity, path in (signers or {}).items()}
+    keys = {
+        signatures.check_identity(identity): signatures.public_key(path) for identity, path in (signers or {}).items()
+    }
 
     def apply(folder: Path) -> tuple[list[str], dict]:
         policy = checked_policy(name, folder)
-        marker = read_json(folder / MARKER_NAME, max_bytes=1024 * 1024, schema="registry") if (folder / MARKER_NAME).exists() else {}
-        listed = {signer["identity"]: signer["key"] for signer in policy["signers"] if signer["identity"] not in (remove or [])}
+        marker = (
+            read_json(folder / MARKER_NAME, max_bytes=1024 * 1024, schema="registry")
+            if (folder / MARKER_NAME).exists()
+            else {}
+        )
+        listed = {
+            signer["identity"]: signer["key"]
+            for signer in policy["signers"]
+            if signer["identity"] not in (remove or [])
+        }
         listed.update(keys)
         wanted = policy["require_signatures"] if require_signatures is None else require_signatures
         if wanted and not listed:
-            raise RegistryError(f"registry {name}: requiring signatures needs at least one signer: add --signer ID=KEY.pub")
-        new = pins.canonical_policy({"require_signatures": wanted, "signers": [{"identity": key, "key": value} for key, value in listed.items()]})
+            raise RegistryError(
+                f"registry {name}: requiring signatures needs at least one signer: add --signer ID=KEY.pub"
+            )
+        new = pins.canonical_policy(
+            {
+                "require_signatures": wanted,
+                "signers": [{"identity": key, "key": value} for key, value in listed.items()],
+            }
+        )
         if new == policy:
             return [], new
         write_json_object(folder / MARKER_NAME, {**marker, "format": REGISTRY_FORMAT, **new})
@@ -892,7 +999,9 @@ def forget(spec: str | None = None, registry: str | None = None, signers: bool =
     """Forget pins of registry ``registry`` here: ``NAME@VERSION``'s sha256, and/or (``signers``) its signing policy."""
     name = _one(registry) if registry is None or registry in _read_config() else registry
     if spec is None and not signers:
-        raise RegistryError("reef registry forget: name NAME@VERSION to forget its pinned sha256, or --signers for the signing policy")
+        raise RegistryError(
+            "reef registry forget: name NAME@VERSION to forget its pinned sha256, or --signers for the signing policy"
+        )
     forgotten = []
     if spec is not None:
         component, version = split_spec(spec)
@@ -954,7 +1063,9 @@ def shareable_record(record: dict, identify: bool = False, scrubbers: dict | Non
     scrubbers = {} if scrubbers is None else scrubbers
     scrubber = scrubbers.get((folder, hostname, identify))
     if scrubber is None:
-        scrubber = scrubbers[(folder, hostname, identify)] = Scrubber(folder, identify=identify, names=(hostname,) if hostname else ())
+        scrubber = scrubbers[(folder, hostname, identify)] = Scrubber(
+            folder, identify=identify, names=(hostname,) if hostname else ()
+        )
     shared = scrubber.value(clean_record(record))
     shared["solution"]["path"] = "."  # the schema wants one; the sharer's own folder is nobody's business
     if identify and hostname:
@@ -1028,16 +1139,25 @@ def push_results(
         return changed, {"pushed": written, "already": len(records) - written}
 
     counts, _ = _change(name, apply, f"results: {len(records)} runs from {who}", anonymous=None if identify else who)
-    return {"registry": name, "contributor": who, **counts, **({"files": len(attached), "files_left_out": left_out} if with_files else {})}
+    return {
+        "registry": name,
+        "contributor": who,
+        **counts,
+        **({"files": len(attached), "files_left_out": left_out} if with_files else {}),
+    }
 
 
-def _attached_to_share(records: list[dict], identify: bool, scrubbers: dict, limit: int, left_out: list[str]) -> dict[str, bytes]:
+def _attached_to_share(
+    records: list[dict], identify: bool, scrubbers: dict, limit: int, left_out: list[str]
+) -> dict[str, bytes]:
     """``files/RUN_ID/NAME`` -> bytes of the files the runs attached, within ``limit`` bytes in all."""
     shared: dict[str, bytes] = {}
     for record in records:
         hostname = (record.get("environment") or {}).get("hostname")
         scrubber = scrubbers.get(((record.get("solution") or {}).get("path"), hostname, identify))
-        for name, content in packed_attachments(record, scrubber, left_out, room=limit - sum(map(len, shared.values()))):
+        for name, content in packed_attachments(
+            record, scrubber, left_out, room=limit - sum(map(len, shared.values()))
+        ):
             shared[f"files/{record['run_id']}/{name}"] = content
     return shared
 

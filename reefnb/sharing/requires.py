@@ -21,7 +21,11 @@ def module_distributions(python: str | None) -> dict[str, list[str]]:
 
 
 def notebook_requires(
-    notebook: Path, records: list[dict], local: set[str] = frozenset(), warnings: list | None = None, module_imports: dict[str, str] | None = None
+    notebook: Path,
+    records: list[dict],
+    local: set[str] = frozenset(),
+    warnings: list | None = None,
+    module_imports: dict[str, str] | None = None,
 ) -> dict:
     """Declared packages and tools, plus imported distributions pinned to the versions the kernel had.
 

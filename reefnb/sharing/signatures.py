@@ -27,13 +27,21 @@ _IDENTITY = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
 
 def _ssh_keygen(arguments: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["ssh-keygen", *arguments], input=stdin if stdin is not None else b"", capture_output=True, timeout=60)
+        return subprocess.run(
+            ["ssh-keygen", *arguments], input=stdin if stdin is not None else b"", capture_output=True, timeout=60
+        )
     except FileNotFoundError:
-        raise ReefError("ssh-keygen not found: install OpenSSH (8.2 or later) to sign or verify registry packages") from None
+        raise ReefError(
+            "ssh-keygen not found: install OpenSSH (8.2 or later) to sign or verify registry packages"
+        ) from None
 
 
 def _reason(result: subprocess.CompletedProcess) -> str:
-    lines = [line.strip() for line in (result.stderr or result.stdout).decode("utf-8", "replace").splitlines() if line.strip()]
+    lines = [
+        line.strip()
+        for line in (result.stderr or result.stdout).decode("utf-8", "replace").splitlines()
+        if line.strip()
+    ]
     return lines[-1] if lines else f"ssh-keygen exit code {result.returncode}"
 
 
@@ -46,7 +54,9 @@ def public_key(path: str | Path) -> str:
         raise ReefError(f"{path}: cannot read the public key: {error.strerror or error}") from None
     match = _KEY.search(text)
     if not match or "PRIVATE KEY" in text:
-        raise ReefError(f"{path}: not an OpenSSH public key (expected a line 'ssh-ed25519 AAAA... comment', as in KEY.pub)")
+        raise ReefError(
+            f"{path}: not an OpenSSH public key (expected a line 'ssh-ed25519 AAAA... comment', as in KEY.pub)"
+        )
     return f"{match.group(1)} {match.group(2)}"
 
 
@@ -80,7 +90,10 @@ def verify(content: bytes, signature: bytes, signers: list[dict], where: str) ->
         raise IntegrityError(f"{where}: signed, but no allowed signers are known to verify it against")
     with tempfile.TemporaryDirectory(prefix="reef-verify-") as scratch:
         allowed = Path(scratch) / "allowed_signers"
-        allowed.write_text("".join(f'{signer["identity"]} namespaces="{NAMESPACE}" {signer["key"]}\n' for signer in signers), encoding="utf-8")
+        allowed.write_text(
+            "".join(f'{signer["identity"]} namespaces="{NAMESPACE}" {signer["key"]}\n' for signer in signers),
+            encoding="utf-8",
+        )
         signature_path = Path(scratch) / "package.sig"
         signature_path.write_bytes(signature)
         found = _ssh_keygen(["-Y", "find-principals", "-s", str(signature_path), "-f", str(allowed)])
@@ -88,12 +101,19 @@ def verify(content: bytes, signature: bytes, signers: list[dict], where: str) ->
         if not principals:
             made_by = _signing_key(content, signature_path)
             allowed_ids = ", ".join(sorted(signer["identity"] for signer in signers))
-            raise IntegrityError(f"{where}: signed by {made_by}, which is not an allowed signer ({allowed_ids}): refusing it")
+            raise IntegrityError(
+                f"{where}: signed by {made_by}, which is not an allowed signer ({allowed_ids}): refusing it"
+            )
         for principal in principals:
-            result = _ssh_keygen(["-Y", "verify", "-f", str(allowed), "-I", principal, "-n", NAMESPACE, "-s", str(signature_path)], content)
+            result = _ssh_keygen(
+                ["-Y", "verify", "-f", str(allowed), "-I", principal, "-n", NAMESPACE, "-s", str(signature_path)],
+                content,
+            )
             if result.returncode == 0:
                 return principal
-        raise IntegrityError(f"{where}: the signature by {principals[0]} does not match the package's bytes ({_reason(result)}): refusing it")
+        raise IntegrityError(
+            f"{where}: the signature by {principals[0]} does not match the package's bytes ({_reason(result)}): refusing it"
+        )
 
 
 def check(content: bytes, signature: bytes, where: str) -> None:
@@ -103,11 +123,16 @@ def check(content: bytes, signature: bytes, where: str) -> None:
         signature_path.write_bytes(signature)
         result = _ssh_keygen(["-Y", "check-novalidate", "-n", NAMESPACE, "-s", str(signature_path)], content)
         if result.returncode != 0:
-            raise IntegrityError(f"{where}: its signature does not match the package's bytes ({_reason(result)}): refusing it")
+            raise IntegrityError(
+                f"{where}: its signature does not match the package's bytes ({_reason(result)}): refusing it"
+            )
 
 
 def _signing_key(content: bytes, signature_path: Path) -> str:
     """``the key SHA256:...`` that made a signature (from ``check-novalidate``), for messages."""
     result = _ssh_keygen(["-Y", "check-novalidate", "-n", NAMESPACE, "-s", str(signature_path)], content)
-    match = re.search(r"key (SHA256:[A-Za-z0-9+/=]+)", result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace"))
+    match = re.search(
+        r"key (SHA256:[A-Za-z0-9+/=]+)",
+        result.stdout.decode("utf-8", "replace") + result.stderr.decode("utf-8", "replace"),
+    )
     return f"the key {match.group(1)}" if match else "a key"

@@ -126,7 +126,9 @@ def init(
     return lock
 
 
-def open_init_source(source: str | Path | Solution, dry_run: bool = False) -> tuple[str | Path | Solution, dict | None, bool]:
+def open_init_source(
+    source: str | Path | Solution, dry_run: bool = False
+) -> tuple[str | Path | Solution, dict | None, bool]:
     """What ``reef init SOURCE`` works on: the solution (a package or a registry component imported
     first, see ``resolve_source``), the package versions its own lock pins, and whether its code is not
     trusted: it was made from a package (a package, a registry component, or a folder imported from one

@@ -33,14 +33,25 @@ def artifact_problems(artifacts: dict[str, dict]) -> list[tuple[str, str]]:
         if not urls and "generate" not in spec and not spec.get("supplied"):
             problems.append((pointer, "needs 'url', 'urls', 'generate' or 'supplied'"))
         if spec.get("supplied") and "sha256" not in spec:
-            problems.append((f"{pointer}/sha256", "a supplied artifact needs its sha256: the file given for it must be verified"))
+            problems.append(
+                (f"{pointer}/sha256", "a supplied artifact needs its sha256: the file given for it must be verified")
+            )
         if "path" in spec and not is_plain_path(spec["path"]):
-            problems.append((f"{pointer}/path", f"'{spec['path']}' must be a relative path without '..' inside the solution folder"))
+            problems.append(
+                (f"{pointer}/path", f"'{spec['path']}' must be a relative path without '..' inside the solution folder")
+            )
         if urls and "sha256" not in spec:
-            problems.append((f"{pointer}/sha256", "a downloaded artifact needs its sha256: every download must be verified"))
+            problems.append(
+                (f"{pointer}/sha256", "a downloaded artifact needs its sha256: every download must be verified")
+            )
         for url in urls:
             if urlsplit(url).scheme.lower() not in SCHEMES:
-                problems.append((f"{pointer}/{'url' if 'url' in spec else 'urls'}", f"'{url}': only http, https and file URLs are allowed"))
+                problems.append(
+                    (
+                        f"{pointer}/{'url' if 'url' in spec else 'urls'}",
+                        f"'{url}': only http, https and file URLs are allowed",
+                    )
+                )
         if "generate" in spec and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", spec["generate"]):
             problems.append((f"{pointer}/generate", f"'{spec['generate']}' is not 'module:function'"))
         if "fallback" in spec:
@@ -94,12 +105,16 @@ def syntax_problems(requires: dict) -> list[tuple[str, str]]:
         try:
             Requirement(text)
         except InvalidRequirement as error:
-            problems.append((f"/requires/packages/{index}", f"{text!r} is not a PEP 508 requirement: {str(error).splitlines()[0]}"))
+            problems.append(
+                (f"/requires/packages/{index}", f"{text!r} is not a PEP 508 requirement: {str(error).splitlines()[0]}")
+            )
     for index, tool in enumerate(requires.get("tools", [])):
         try:
             SpecifierSet(tool.get("version", ""))
         except InvalidSpecifier:
-            problems.append((f"/requires/tools/{index}/version", f"{tool['version']!r} is not a version range (e.g. >=9)"))
+            problems.append(
+                (f"/requires/tools/{index}/version", f"{tool['version']!r} is not a version range (e.g. >=9)")
+            )
     return problems
 
 
@@ -130,7 +145,12 @@ def api_problems(api: dict, folder: Path) -> list[tuple[str, str]]:
         found = module_file(folder, module)
         try:
             if found is None:
-                problems.append((f"{pointer}/entry", f"module '{module}' is not a file of the solution ({module.replace('.', '/')}.py in {folder})"))
+                problems.append(
+                    (
+                        f"{pointer}/entry",
+                        f"module '{module}' is not a file of the solution ({module.replace('.', '/')}.py in {folder})",
+                    )
+                )
             else:
                 resolve_inside(folder, found.relative_to(folder))
         except PathOutside as error:
@@ -140,9 +160,13 @@ def api_problems(api: dict, folder: Path) -> list[tuple[str, str]]:
                 try:
                     jsonschema.Draft202012Validator.check_schema(spec[key])
                 except jsonschema.SchemaError as error:
-                    problems.append((f"{pointer}/{key}", f"not a valid JSON Schema: {' '.join(error.message.split())[:200]}"))
+                    problems.append(
+                        (f"{pointer}/{key}", f"not a valid JSON Schema: {' '.join(error.message.split())[:200]}")
+                    )
         if spec.get("input", {}).get("type", "object") != "object":
-            problems.append((f"{pointer}/input/type", "an action's input is an object (its fields are the keyword arguments)"))
+            problems.append(
+                (f"{pointer}/input/type", "an action's input is an object (its fields are the keyword arguments)")
+            )
     if "demo" in api:
         try:
             if not resolve_inside(folder, api["demo"]).is_file():
@@ -154,7 +178,9 @@ def api_problems(api: dict, folder: Path) -> list[tuple[str, str]]:
 
 # --- what a workflow notebook may call of reefnb: what the kernel environments reef creates have ---------------
 
-KERNEL_PART_TEXT = "record, attach, run_folder, fetch_artifact, the LoadGen harness reefnb.kernel.bench and reef's exceptions"
+KERNEL_PART_TEXT = (
+    "record, attach, run_folder, fetch_artifact, the LoadGen harness reefnb.kernel.bench and reef's exceptions"
+)
 _CATCHES_IMPORT_ERROR = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 
@@ -192,7 +218,11 @@ def _python_cells(path: Path) -> list[tuple[int, str]]:
     [] for a notebook in another language."""
     notebook = read_json(path, expect=dict)
     metadata = notebook.get("metadata") or {}
-    language = (metadata.get("kernelspec") or {}).get("language") or (metadata.get("language_info") or {}).get("name") or "python"
+    language = (
+        (metadata.get("kernelspec") or {}).get("language")
+        or (metadata.get("language_info") or {}).get("name")
+        or "python"
+    )
     if str(language).lower() != "python":
         return []
     cells = []
@@ -211,7 +241,12 @@ def _python_cells(path: Path) -> list[tuple[int, str]]:
 def _cells(notebook: dict) -> list:
     """The cells of a notebook as reef runs it: nbformat 3's worksheets one after the other (as nbformat converts them)."""
     if notebook.get("nbformat") == 3 and isinstance(notebook.get("worksheets"), list):
-        return [cell for sheet in notebook["worksheets"] if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list) for cell in sheet["cells"]]
+        return [
+            cell
+            for sheet in notebook["worksheets"]
+            if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list)
+            for cell in sheet["cells"]
+        ]
     return notebook.get("cells") or []
 
 
@@ -225,9 +260,15 @@ def _reefnb_uses_not_carried(cells: list[tuple[int, str]]) -> list[tuple[str, in
             trees.append((index, ast.parse(source)))
         except (SyntaxError, ValueError):
             continue
-    imported = [alias for _, tree in trees for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported = [
+        alias for _, tree in trees for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    ]
     # the names bound to reefnb itself: import reefnb [as NAME], and import reefnb.sub (which binds reefnb)
-    aliases = {alias.asname or "reefnb" for alias in imported if alias.name == "reefnb" or (alias.name.startswith("reefnb.") and not alias.asname)}
+    aliases = {
+        alias.asname or "reefnb"
+        for alias in imported
+        if alias.name == "reefnb" or (alias.name.startswith("reefnb.") and not alias.asname)
+    }
     modules = _reefnb_modules()
     found: dict[str, tuple[int, int]] = {}
 
@@ -251,8 +292,19 @@ def _reefnb_uses_not_carried(cells: list[tuple[int, str]]) -> list[tuple[str, in
             return
         lacking = None
         if isinstance(node, ast.Import):
-            lacking = next(filter(None, (carried(alias.name.split(".")[1:]) for alias in node.names if alias.name.startswith("reefnb."))), None)
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module and (node.module == "reefnb" or node.module.startswith("reefnb.")):
+            lacking = next(
+                filter(
+                    None,
+                    (carried(alias.name.split(".")[1:]) for alias in node.names if alias.name.startswith("reefnb.")),
+                ),
+                None,
+            )
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and not node.level
+            and node.module
+            and (node.module == "reefnb" or node.module.startswith("reefnb."))
+        ):
             base = node.module.split(".")[1:]
             lacking = next(filter(None, (carried([*base, alias.name]) for alias in node.names)), None)
         elif isinstance(node, ast.Attribute):
@@ -291,4 +343,7 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
 def _reefnb_modules() -> set[str]:
     """Every module of this reefnb (the whole package here; only the kernel part inside a kernel environment)."""
     package = Path(__file__).resolve().parent.parent
-    return {".".join(["reefnb", *path.relative_to(package).with_suffix("").parts]).removesuffix(".__init__") for path in package.rglob("*.py")}
+    return {
+        ".".join(["reefnb", *path.relative_to(package).with_suffix("").parts]).removesuffix(".__init__")
+        for path in package.rglob("*.py")
+    }

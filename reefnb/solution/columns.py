@@ -8,12 +8,20 @@ from __future__ import annotations
 SYSTEM_METRICS: dict[str, dict[str, str]] = {
     "peak_rss_mb": {"unit": "MB", "goal": "min", "description": "peak resident memory of the run's processes together"},
     "cpu_seconds": {"unit": "s", "goal": "min", "description": "CPU time (user + system) of the run's processes"},
-    "cpu_percent_mean": {"unit": "%", "goal": "min", "description": "mean CPU utilisation of the run's processes (100 = one core)"},
+    "cpu_percent_mean": {
+        "unit": "%",
+        "goal": "min",
+        "description": "mean CPU utilisation of the run's processes (100 = one core)",
+    },
     "read_mb": {"unit": "MB", "goal": "min", "description": "bytes the run's processes read from storage"},
     "write_mb": {"unit": "MB", "goal": "min", "description": "bytes the run's processes wrote to storage"},
     "energy_joules": {"unit": "J", "goal": "min", "description": "host energy during the run (RAPL packages and DRAM)"},
     "gpu_peak_memory_mb": {"unit": "MB", "goal": "min", "description": "peak GPU memory in use (whole devices)"},
-    "gpu_energy_joules": {"unit": "J", "goal": "min", "description": "GPU energy during the run (power integrated over time)"},
+    "gpu_energy_joules": {
+        "unit": "J",
+        "goal": "min",
+        "description": "GPU energy during the run (power integrated over time)",
+    },
     "samples": {"unit": "", "description": "telemetry samples taken"},
 }
 
@@ -21,4 +29,6 @@ SYSTEM_METRICS: dict[str, dict[str, str]] = {
 BASE_COLUMNS = ["run_id", "solution", "version", "workflow", "status", "started", "ended", "duration_s"]
 
 
-SYSTEM_COLUMNS = [f"sys.{name}" for name in SYSTEM_METRICS]  # the record's ``system`` (reefnb.runs.telemetry), in this order
+SYSTEM_COLUMNS = [
+    f"sys.{name}" for name in SYSTEM_METRICS
+]  # the record's ``system`` (reefnb.runs.telemetry), in this order

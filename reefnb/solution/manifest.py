@@ -125,7 +125,9 @@ class Solution:
             raise ReefError(f"{where}: /workflows: no workflow '{name}' (this solution has: {known})") from None
         if self.manifest_path is not None:
             try:
-                resolve_inside(self.path, workflow.notebook.absolute())  # the notebook path already starts with the folder
+                resolve_inside(
+                    self.path, workflow.notebook.absolute()
+                )  # the notebook path already starts with the folder
             except PathOutside as error:
                 raise ReefError(f"{self.manifest_path}: /workflows/{pointer_token(name)}/notebook: {error}") from None
         return workflow
@@ -325,7 +327,9 @@ def _semantic_problems(data: dict, manifest_path: Path) -> list[str]:
 def _identity_problems(data: dict) -> list[tuple[str, str]]:
     problems = []
     if not _NAME.fullmatch(data["name"]):
-        problems.append(("/name", f"{data['name']!r} is not a valid name (lower-case letters, digits, '.', '_' and '-')"))
+        problems.append(
+            ("/name", f"{data['name']!r} is not a valid name (lower-case letters, digits, '.', '_' and '-')")
+        )
     if not _SEMVER.fullmatch(data["version"]):
         problems.append(("/version", f"'{data['version']}' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)"))
     return problems
@@ -342,7 +346,11 @@ def _metric_problems(data: dict) -> list[tuple[str, str]]:
     dashboard = data.get("dashboard", {})
     named = [(f"/dashboard/{key}", column) for key, column in dashboard.items() if key in ("x", "y", "color")]
     named += [(f"/dashboard/columns/{index}", column) for index, column in enumerate(dashboard.get("columns", []))]
-    problems += [(pointer, _dashboard_unknown(column, seen)) for pointer, column in named if not _dashboard_column_known(column, seen, data)]
+    problems += [
+        (pointer, _dashboard_unknown(column, seen))
+        for pointer, column in named
+        if not _dashboard_column_known(column, seen, data)
+    ]
     return problems
 
 
@@ -371,7 +379,12 @@ def _workflow_problems(data: dict, folder: Path, parameters: dict[str, dict]) ->
             problems.append((f"{pointer}/notebook", str(error)))
             continue
         except (OSError, ValueError) as error:  # a name too long
-            problems.append((f"{pointer}/notebook", f"not a usable file name: {getattr(error, 'strerror', None) or type(error).__name__}"))
+            problems.append(
+                (
+                    f"{pointer}/notebook",
+                    f"not a usable file name: {getattr(error, 'strerror', None) or type(error).__name__}",
+                )
+            )
             continue
         if not exists:
             problems.append((f"{pointer}/notebook", f"notebook '{spec['notebook']}' not found in {folder}"))
@@ -456,7 +469,12 @@ def _path_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
         for index, url in enumerate([spec["url"]] if "url" in spec else spec.get("urls", [])):
             parts = urlsplit(url)
             if parts.scheme.lower() == "file" and parts.netloc in ("", "localhost") and not parts.path.startswith("/"):
-                named.append((f"/artifacts/{pointer_token(name)}/{key}" + ("" if key == "url" else f"/{index}"), url2pathname(parts.path)))
+                named.append(
+                    (
+                        f"/artifacts/{pointer_token(name)}/{key}" + ("" if key == "url" else f"/{index}"),
+                        url2pathname(parts.path),
+                    )
+                )
     problems = []
     for pointer, path in named:
         try:
@@ -471,7 +489,11 @@ def _dashboard_column_known(column: str, metrics: set[str], data: dict) -> bool:
     if column in SYSTEM_COLUMNS:  # what the run's processes did (reefnb.runs.telemetry)
         return True
     if column.startswith("param."):
-        return any(column[6:] in spec.get(section, {}) for spec in data["workflows"].values() for section in ("parameters", "sweep"))
+        return any(
+            column[6:] in spec.get(section, {})
+            for spec in data["workflows"].values()
+            for section in ("parameters", "sweep")
+        )
     if column.startswith("env.") or column in BASE_COLUMNS or column == "error":
         return True
     return column.removeprefix("metric.") in metrics

@@ -78,7 +78,9 @@ def read_notebook(path: str | Path):
     except nbformat.ValidationError as error:
         raise NotebookError(f"{path}: not valid nbformat {_validation_where(error)}") from None
     except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
-        raise NotebookError(f"{path}: not valid nbformat (not the structure of an nbformat {version} notebook)") from None
+        raise NotebookError(
+            f"{path}: not valid nbformat (not the structure of an nbformat {version} notebook)"
+        ) from None
     return notebook
 
 
@@ -114,7 +116,9 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
     else:
         return {}
     kernelspec = notebook.get("metadata", {}).get("kernelspec", {})
-    language = notebook.get("metadata", {}).get("language_info", {}).get("name") or kernelspec.get("language") or "python"
+    language = (
+        notebook.get("metadata", {}).get("language_info", {}).get("name") or kernelspec.get("language") or "python"
+    )
     if language == "python":
         parsed = _python_parameters(_source(cell))
         if parsed is not None:
@@ -145,11 +149,21 @@ def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
 def notebook_language(notebook) -> str:
     """The notebook's language (lower case), from its language_info or kernelspec; python when neither says."""
     metadata = notebook.get("metadata", {})
-    return str(metadata.get("language_info", {}).get("name") or metadata.get("kernelspec", {}).get("language") or "python").lower()
+    return str(
+        metadata.get("language_info", {}).get("name") or metadata.get("kernelspec", {}).get("language") or "python"
+    ).lower()
 
 
 _GENERIC_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*(?:=|<-)\s*(.+?)\s*(?:#\s*(.*))?$")
-_GENERIC_LITERALS = {"TRUE": True, "FALSE": False, "true": True, "false": False, "NULL": None, "nothing": None, "nil": None}
+_GENERIC_LITERALS = {
+    "TRUE": True,
+    "FALSE": False,
+    "true": True,
+    "false": False,
+    "NULL": None,
+    "nothing": None,
+    "nil": None,
+}
 
 
 def _generic_parameters(source: str) -> dict[str, NotebookParameter]:
@@ -186,7 +200,15 @@ def parameters_schema(parameters: dict[str, NotebookParameter], title: str = "")
     return schema
 
 
-_JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string", "list": "array", "tuple": "array", "dict": "object"}
+_JSON_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "str": "string",
+    "list": "array",
+    "tuple": "array",
+    "dict": "object",
+}
 _BOUNDS = {"Ge": "minimum", "Gt": "exclusiveMinimum", "Le": "maximum", "Lt": "exclusiveMaximum"}
 
 

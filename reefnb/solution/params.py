@@ -66,7 +66,9 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as error:
         raise ParameterError(f"{path}: cannot read parameter file: {error.strerror or error}") from None
     if len(data) > MAX_PARAMETER_FILE_BYTES:
-        raise ParameterError(f"{path}: cannot read parameter file: larger than the limit of {MAX_PARAMETER_FILE_BYTES} bytes")
+        raise ParameterError(
+            f"{path}: cannot read parameter file: larger than the limit of {MAX_PARAMETER_FILE_BYTES} bytes"
+        )
     return data
 
 
@@ -116,7 +118,9 @@ def _refuse_aliases(root) -> None:
         node = stack.pop()
         if id(node) in seen:
             mark = node.start_mark
-            raise ValueError(f"line {mark.line + 1} column {mark.column + 1}: an anchored value repeated by an alias (*name); aliases are refused here")
+            raise ValueError(
+                f"line {mark.line + 1} column {mark.column + 1}: an anchored value repeated by an alias (*name); aliases are refused here"
+            )
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             stack.extend(item for pair in reversed(node.value) for item in reversed(pair))
@@ -170,12 +174,17 @@ def cast_parameter(parameter: NotebookParameter, value: Any, origin: str | None 
         lenient = _lenient(parameter, value)
         if lenient is not None:
             log.info(
-                "%sparameter '%s': %r taken as a float (the default is an int, not annotated; papermill takes it too)", _where(origin), parameter.name, value
+                "%sparameter '%s': %r taken as a float (the default is an int, not annotated; papermill takes it too)",
+                _where(origin),
+                parameter.name,
+                value,
             )
             return lenient
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' expects {kind}, got {value!r}") from None
     if _has_non_finite(cast):  # not a JSON value: the run's record could not be read back
-        raise ParameterError(f"{_where(origin)}parameter '{parameter.name}': NaN and infinities are refused (not JSON values)")
+        raise ParameterError(
+            f"{_where(origin)}parameter '{parameter.name}': NaN and infinities are refused (not JSON values)"
+        )
     problem = _constraint_problem(parameter.constraints, cast)
     if problem:
         raise ParameterError(f"{_where(origin)}parameter '{parameter.name}' {problem}, got {value!r}")

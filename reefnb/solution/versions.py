@@ -89,7 +89,9 @@ class Range:
 
     @staticmethod
     def _holds(comparators: tuple, version: Version) -> bool:
-        if version.prerelease and not any(bound.prerelease and bound.key()[:3] == version.key()[:3] for _, bound in comparators):
+        if version.prerelease and not any(
+            bound.prerelease and bound.key()[:3] == version.key()[:3] for _, bound in comparators
+        ):
             return False
         tests: dict[str, Callable[[Version, Version], bool]] = {
             ">=": lambda a, b: b <= a,
@@ -119,7 +121,9 @@ def _expand(operator: str, operand: str, text: str) -> list[tuple[str, Version]]
         return []
     match = _PARTIAL.fullmatch(operand)
     if not match:
-        raise VersionError(f"'{text}' is not a version range (e.g. 1.2.3, ^1.2, ~1.2, 1.x, >=1,<2, ^1 || ^2): bad part '{operand}'")
+        raise VersionError(
+            f"'{text}' is not a version range (e.g. 1.2.3, ^1.2, ~1.2, 1.x, >=1,<2, ^1 || ^2): bad part '{operand}'"
+        )
     parts = [None if part is None or part in "xX*" else int(part) for part in match.groups()[:3]]
     prerelease = tuple(match.group(4).split(".")) if match.group(4) else ()
     known = 0
@@ -158,12 +162,16 @@ def split_spec(spec: str) -> tuple[str, str]:
     name, _, range_text = spec.partition("@")
     name = name.strip()
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", name):
-        raise VersionError(f"'{spec}': expected NAME, NAME@VERSION or NAME@RANGE (a name is lower-case letters, digits, '.', '_', '-')")
+        raise VersionError(
+            f"'{spec}': expected NAME, NAME@VERSION or NAME@RANGE (a name is lower-case letters, digits, '.', '_', '-')"
+        )
     Range.parse(range_text)
     return name, range_text.strip()
 
 
-def resolve(root: str, root_range: str, versions_of: Callable[[str], dict[str, dict]], max_rounds: int = 50) -> dict[str, str]:
+def resolve(
+    root: str, root_range: str, versions_of: Callable[[str], dict[str, dict]], max_rounds: int = 50
+) -> dict[str, str]:
     """Choose one version of ``root`` and of every component it needs, transitively.
 
     ``versions_of(name)`` returns the published versions of a component: version -> entry, an entry's
@@ -177,7 +185,11 @@ def resolve(root: str, root_range: str, versions_of: Callable[[str], dict[str, d
         settled: dict[str, str] = {}
         for name, asks in wanted.items():
             published = versions_of(name)
-            candidates = [version for version in published if _is_version(version) and all(Range.parse(text).matches(version) for text, _ in asks)]
+            candidates = [
+                version
+                for version in published
+                if _is_version(version) and all(Range.parse(text).matches(version) for text, _ in asks)
+            ]
             if not candidates:
                 raise ConflictError(_conflict_message(name, asks, published))
             settled[name] = str(max(map(Version.parse, candidates), key=Version.key))
@@ -197,7 +209,9 @@ def _constraints(root: str, root_range: str, chosen: dict[str, str], versions_of
         published = versions_of(name)
         if not published:
             asker = wanted[name][0][1]
-            raise VersionError(f"{name}: no such component in the registries" + ("" if asker == "you" else f" (needed by {asker})"))
+            raise VersionError(
+                f"{name}: no such component in the registries" + ("" if asker == "you" else f" (needed by {asker})")
+            )
         version = (
             chosen.get(name)
             or Range.parse(wanted[name][0][0]).best(published)

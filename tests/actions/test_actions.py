@@ -29,7 +29,12 @@ def other_python(tmp_path: Path) -> str:
     target = tmp_path / "other-env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
     python = target / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     Path(site.stdout.strip(), "parent-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     return str(python)
 
@@ -48,7 +53,9 @@ def test_in_process_actions_are_attributes_checked_by_their_schemas(toy):
             actions.add(a=1)
         with pytest.raises(ActionFailed, match=r"^ValueError: refused y second line$"):
             actions.boom(text="y")
-        with pytest.raises(ActionFailed, match=r"action 'bad_output': output /sum: 'not a number' is not of type 'number'"):
+        with pytest.raises(
+            ActionFailed, match=r"action 'bad_output': output /sum: 'not a number' is not of type 'number'"
+        ):
             actions.bad_output()
         with pytest.raises(AttributeError, match="no such action"):
             actions.nope  # noqa: B018
@@ -86,7 +93,9 @@ def test_workers_run_calls_in_parallel_processes(toy):
 
 def test_the_environment_reef_init_recorded_is_where_the_actions_run(toy, tmp_path):
     python = other_python(tmp_path)
-    (toy / "reef.lock.json").write_text(json.dumps({"environment": {"kind": "venv", "name": "x"}, "python": {"executable": python}}))
+    (toy / "reef.lock.json").write_text(
+        json.dumps({"environment": {"kind": "venv", "name": "x"}, "python": {"executable": python}})
+    )
     with reefnb.use(toy) as actions:
         assert actions.python == python and actions.count()["pid"] != os.getpid()
     with reefnb.use(toy, env="native") as actions:

@@ -22,7 +22,9 @@ from reefnb.runs.store import default_store
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-def record(index: int, method: str, samples: int, time_ms: float, abs_error: float, environment: str, status: str = "ok") -> dict:
+def record(
+    index: int, method: str, samples: int, time_ms: float, abs_error: float, environment: str, status: str = "ok"
+) -> dict:
     run_id = f"20260101T0000{index:02d}Z-{index:08x}"
     return {
         "record_version": 1,
@@ -37,7 +39,9 @@ def record(index: int, method: str, samples: int, time_ms: float, abs_error: flo
             "points": {"value": samples, "unit": "points"},
         },
         "status": status,
-        "error": None if status == "ok" else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
+        "error": None
+        if status == "ok"
+        else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
         "started": f"2026-01-01T00:00:{index:02d}+00:00",
         "ended": f"2026-01-01T00:00:{index:02d}+00:00",
         "duration_s": 1.0,
@@ -73,7 +77,11 @@ def runs(hello):
                 for _ in range(2):
                     error = (0.5 if method == "random" else 0.05) / np.sqrt(samples) * rng.uniform(0.5, 1.5)
                     speed = 1.0 if environment == "laptop" else 0.6
-                    records.append(record(index, method, samples, samples / 1000 * speed * rng.uniform(0.9, 1.1), error, environment))
+                    records.append(
+                        record(
+                            index, method, samples, samples / 1000 * speed * rng.uniform(0.9, 1.1), error, environment
+                        )
+                    )
                     index += 1
     records.append(record(index, "random", 1000, float("nan"), 0.1, "laptop", status="failed"))
     default_store().add_many(records)
@@ -84,7 +92,10 @@ def test_default_objectives_and_reference_come_from_the_manifest(runs):
     solution = reefnb.load_solution(runs)
     assert default_objectives(solution) == {"metric.time_ms": "min", "metric.abs_error": "min"}
     del solution.data["dashboard"]
-    assert default_objectives(solution) == {"metric.abs_error": "min", "metric.time_ms": "min"}  # the metrics with a goal
+    assert default_objectives(solution) == {
+        "metric.abs_error": "min",
+        "metric.time_ms": "min",
+    }  # the metrics with a goal
     reference = reference_frame(solution)
     assert reference.loc[0, "label"] == "expected stratified-10k" and reference.loc[0, "metric.abs_error"] == 0.0
 
@@ -96,7 +107,10 @@ def test_dashboard_axes_must_name_metrics_or_parameters(hello):
     with pytest.raises(reefnb.ManifestError) as caught:
         reefnb.load_solution(hello)
     assert [p.split(": ")[1] for p in caught.value.problems] == ["/dashboard/x", "/dashboard/columns/0"]
-    assert "'latency' is neither a declared metric (declared: abs_error, pi_estimate, points, time_ms)" in caught.value.problems[0]
+    assert (
+        "'latency' is neither a declared metric (declared: abs_error, pi_estimate, points, time_ms)"
+        in caught.value.problems[0]
+    )
 
 
 def reef(*argv: str) -> tuple[int, str, str]:
@@ -111,16 +125,34 @@ def test_reef_pareto_table_csv_json_and_plot(runs, tmp_path):
     assert re.match(r"\d+ of 24 ok runs on the frontier of min metric.time_ms, min metric.abs_error\n", text)
     assert "metric.time_ms [ms]" in text and "stratified" in text
     code, text, _ = reef("pareto", "-s", "hello-sweep", "--min", "time_ms", "abs_error", "--format", "csv")
-    assert code == 0 and text.splitlines()[0] == "run_id,env.name,param.method,param.samples,metric.time_ms,metric.abs_error"
-    code, text, _ = reef("pareto", "-s", "hello-sweep", "--min", "time_ms", "--max", "points", "--json", "--plot", str(tmp_path / "front.svg"))
+    assert (
+        code == 0
+        and text.splitlines()[0] == "run_id,env.name,param.method,param.samples,metric.time_ms,metric.abs_error"
+    )
+    code, text, _ = reef(
+        "pareto",
+        "-s",
+        "hello-sweep",
+        "--min",
+        "time_ms",
+        "--max",
+        "points",
+        "--json",
+        "--plot",
+        str(tmp_path / "front.svg"),
+    )
     result = json.loads(text)
-    assert code == 0 and result["objectives"] == {"metric.time_ms": "min", "metric.points": "max"} and result["runs"] == 24
+    assert (
+        code == 0 and result["objectives"] == {"metric.time_ms": "min", "metric.points": "max"} and result["runs"] == 24
+    )
     frame = reefnb.results(solution="hello-sweep")
     expected = reefnb.pareto_front(frame[frame["status"] == "ok"], result["objectives"])
     assert [row["run_id"] for row in result["front"]] == list(expected["run_id"])
     assert (tmp_path / "front.svg").read_text().lstrip().startswith("<svg")
     code, _, err = reef("pareto", "-s", "hello-sweep", "--min", "latency")
-    assert code == 2 and err.strip().startswith("reef: error: no column 'latency' in the results (metric columns: metric.abs_error")
+    assert code == 2 and err.strip().startswith(
+        "reef: error: no column 'latency' in the results (metric columns: metric.abs_error"
+    )
     code, _, err = reef("pareto", "-s", "hello-sweep")
     assert code == 2 and "name the objectives with --min/--max" in err
 
@@ -148,7 +180,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))  # kept after the run
+ARTIFACTS = Path(
+    os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts")
+)  # kept after the run
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +190,9 @@ def browser():
     """One headless Chromium for the module's pages."""
     if CHROMIUM is None:
         pytest.skip("no chromium on this machine (apt-get install -y chromium)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     with playwright.sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -226,12 +262,18 @@ def flagship_runs(tmp_path) -> Path:
     """A copy of the flagship and the six runs a real `reef benchmark` recorded (tests/data/flagship-benchmark-runs.json,
     mode=both, min_duration_ms=1000), that of w100 on tflite as if recorded before loadgen_profile existed."""
     folder = tmp_path / "obj-detection-coco-tf"
-    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json"))
+    shutil.copytree(
+        FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")
+    )
     records = json.loads((Path(__file__).resolve().parents[1] / "data" / "flagship-benchmark-runs.json").read_text())
     for record in records:
         record["solution"]["path"] = str(folder)
         record["notebook"]["output_path"] = str(folder / "runs" / record["run_id"] / "benchmark.ipynb")
-    [default] = [record for record in records if record["parameters"]["model"].endswith("w100-128") and record["parameters"]["backend"] == "tflite"]
+    [default] = [
+        record
+        for record in records
+        if record["parameters"]["model"].endswith("w100-128") and record["parameters"]["backend"] == "tflite"
+    ]
     del default["parameters"]["loadgen_profile"]  # w100 on tflite: the runs of w100-tflite-accuracy and -singlestream
     default_store().add_many(records)
     return folder
@@ -244,11 +286,19 @@ def test_flagship_dashboard_compares_every_entry_its_benchmark_satisfies(flagshi
     solution = reefnb.load_solution(flagship_runs)
     table = reference_comparison(reefnb.results(solution=solution.name), solution)
     compared = table[~table["expected"].str.contains("500")]
-    assert len(compared) == 8 and (compared["runs"] >= 1).all() and set(compared["within tolerance"]) <= {"yes", "informational"}, compared
+    assert (
+        len(compared) == 8
+        and (compared["runs"] >= 1).all()
+        and set(compared["within tolerance"]) <= {"yes", "informational"}
+    ), compared
     assert set(table[table["expected"].str.contains("500")]["within tolerance"]) == {"no runs"}
     assert set(compared["runs"]) == {1}  # one run of each: the benchmark runs each model on each backend once
     tolerances = dict(zip(table["metric"], table["tolerance"], strict=True))
-    assert tolerances["latency_p90_ms"] == "informational" and tolerances["mAP"] == "abs 0.02" and tolerances["loadgen_result"] == "exact"
+    assert (
+        tolerances["latency_p90_ms"] == "informational"
+        and tolerances["mAP"] == "abs 0.02"
+        and tolerances["loadgen_result"] == "exact"
+    )
 
 
 def test_flagship_dashboard_in_chromium_light_and_dark(flagship_runs, tmp_path, browser):
@@ -257,14 +307,19 @@ def test_flagship_dashboard_in_chromium_light_and_dark(flagship_runs, tmp_path, 
     or chart makes the page scroll sideways, and the selected-runs table is empty until something is selected."""
     solution = reefnb.load_solution(flagship_runs)
     path = build_dashboard(reefnb.results(solution=solution.name), tmp_path / "dashboard.html", solution=solution)
-    names = ["v0.5 Xavier SingleStream", "v0.7 AGX_Xavier_TRT SingleStream"]  # the SingleStream rows: the only ones with a p90 latency
+    names = [
+        "v0.5 Xavier SingleStream",
+        "v0.7 AGX_Xavier_TRT SingleStream",
+    ]  # the SingleStream rows: the only ones with a p90 latency
     seen = {}
     for scheme in ("light", "dark"):
         page = opened(browser, path, scheme, width=1000)
         try:
             labels = [page.locator("#chart0 svg text", has_text=name).first.bounding_box() for name in names]
             diamonds = page.locator("#chart0 svg .mark-symbol path").count()
-            overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
             background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
             nothing = table_texts(page)
             runs_heading = page.locator("h2", has_text="Runs (").bounding_box()  # the page down to the runs' table
@@ -274,12 +329,17 @@ def test_flagship_dashboard_in_chromium_light_and_dark(flagship_runs, tmp_path, 
         finally:
             page.context.close()
     page_text = path.read_text(encoding="utf-8")
-    assert "no runs</td>" in page_text and page_text.count("no runs</td>") == 2  # the 500-image entry's two metrics only
+    assert (
+        "no runs</td>" in page_text and page_text.count("no runs</td>") == 2
+    )  # the 500-image entry's two metrics only
     for scheme, (labels, overflow, _, nothing, errors, diamonds) in seen.items():
         first, second = labels
         assert first and second, scheme
         apart = first["x"] + first["width"] <= second["x"] or second["x"] + second["width"] <= first["x"]
-        assert apart or first["y"] + first["height"] <= second["y"] or second["y"] + second["height"] <= first["y"], (scheme, labels)
+        assert apart or first["y"] + first["height"] <= second["y"] or second["y"] + second["height"] <= first["y"], (
+            scheme,
+            labels,
+        )
         assert overflow <= 0, f"{scheme}: the page scrolls {overflow} px sideways"
         assert len(nothing) == 1 and nothing[0].startswith("Nothing selected"), (scheme, nothing)
         assert errors == [] and diamonds >= 6 + 2, scheme
@@ -294,14 +354,21 @@ def test_explorer_widget_follows_its_controls(runs):
     explorer = ParetoExplorer(frame, objectives={"time_ms": "min", "abs_error": "min"})
     first = list(explorer.frontier["run_id"])
     assert first == list(reefnb.pareto_front(frame, {"time_ms": "min", "abs_error": "min"})["run_id"])
-    assert explorer.chart.spec["layer"][1]["encoding"]["x"]["title"].startswith("time_ms") and first[0] in explorer.table.value
+    assert (
+        explorer.chart.spec["layer"][1]["encoding"]["x"]["title"].startswith("time_ms")
+        and first[0] in explorer.table.value
+    )
     explorer.filters["env.name"].value = ("laptop",)
     assert set(explorer.frontier["env.name"]) == {"laptop"}
     laptop = frame[frame["env.name"] == "laptop"]
-    assert list(explorer.frontier["run_id"]) == list(reefnb.pareto_front(laptop, {"time_ms": "min", "abs_error": "min"})["run_id"])
+    assert list(explorer.frontier["run_id"]) == list(
+        reefnb.pareto_front(laptop, {"time_ms": "min", "abs_error": "min"})["run_id"]
+    )
     explorer.y.value = "metric.points"
     explorer.y_direction.value = "max"
-    assert list(explorer.frontier["run_id"]) == list(reefnb.pareto_front(laptop, {"time_ms": "min", "points": "max"})["run_id"])
+    assert list(explorer.frontier["run_id"]) == list(
+        reefnb.pareto_front(laptop, {"time_ms": "min", "points": "max"})["run_id"]
+    )
     explorer.filters["param.method"].value = ()
     assert explorer.frontier.empty and "0 of 0 runs" in explorer.status.value
 
@@ -334,11 +401,30 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
     from reefnb.analysis.dashboard import reference_comparison
 
     solution = reefnb.load_solution(Path(__file__).resolve().parents[2] / "solutions" / "obj-detection-coco-tf")
-    base = {"param.model": "ssd-mobilenet-tiny-w100-128", "param.backend": "tflite", "param.scenario": "SingleStream", "status": "ok"}
+    base = {
+        "param.model": "ssd-mobilenet-tiny-w100-128",
+        "param.backend": "tflite",
+        "param.scenario": "SingleStream",
+        "status": "ok",
+    }
     frame = pandas.DataFrame(
         [
-            {**base, "run_id": "a", "param.dataset": "synthetic-50", "param.mode": "both", "metric.mAP": 0.56, "param.loadgen_profile": "short"},
-            {**base, "run_id": "b", "param.dataset": "synthetic-500", "param.mode": "accuracy", "metric.mAP": 0.10, "param.loadgen_profile": "short"},
+            {
+                **base,
+                "run_id": "a",
+                "param.dataset": "synthetic-50",
+                "param.mode": "both",
+                "metric.mAP": 0.56,
+                "param.loadgen_profile": "short",
+            },
+            {
+                **base,
+                "run_id": "b",
+                "param.dataset": "synthetic-500",
+                "param.mode": "accuracy",
+                "metric.mAP": 0.10,
+                "param.loadgen_profile": "short",
+            },
             {  # recorded before loadgen_profile existed: it ran with the notebook's default (short)
                 **base,
                 "run_id": "c",
@@ -348,20 +434,47 @@ def test_expected_results_are_matched_by_the_parameters_that_define_them():
                 "metric.latency_p90_ms": 9.0,
                 "metric.loadgen_result": "VALID",
             },
-            {**base, "run_id": "d", "param.dataset": "synthetic-50", "param.mode": "both", "metric.mAP": 0.9, "param.loadgen_profile": "rules"},
-            {**base, "run_id": "e", "param.dataset": "synthetic-50", "param.mode": "performance", "metric.mAP": 0.9, "param.loadgen_profile": "short"},
+            {
+                **base,
+                "run_id": "d",
+                "param.dataset": "synthetic-50",
+                "param.mode": "both",
+                "metric.mAP": 0.9,
+                "param.loadgen_profile": "rules",
+            },
+            {
+                **base,
+                "run_id": "e",
+                "param.dataset": "synthetic-50",
+                "param.mode": "performance",
+                "metric.mAP": 0.9,
+                "param.loadgen_profile": "short",
+            },
         ]
     )
     table = reference_comparison(frame, solution).set_index(["expected", "metric"])
-    assert table.loc[("w100-tflite-accuracy", "mAP"), "runs"] == 1 and table.loc[("w100-tflite-accuracy", "mAP"), "within tolerance"] == "yes"  # a only
-    assert table.loc[("w100-tflite-accuracy", "mAP"), "parameters"] == "model=ssd-mobilenet-tiny-w100-128, backend=tflite, mode=accuracy or both"
+    assert (
+        table.loc[("w100-tflite-accuracy", "mAP"), "runs"] == 1
+        and table.loc[("w100-tflite-accuracy", "mAP"), "within tolerance"] == "yes"
+    )  # a only
+    assert (
+        table.loc[("w100-tflite-accuracy", "mAP"), "parameters"]
+        == "model=ssd-mobilenet-tiny-w100-128, backend=tflite, mode=accuracy or both"
+    )
     assert table.loc[("w100-tflite-500-accuracy", "mAP"), "within tolerance"] == "no"  # only run b: 0.10 against 0.5624
-    assert table.loc[("w100-tflite-singlestream", "latency_p90_ms"), "runs"] == 1  # c: 1000 matches 1000.0 of a column with gaps
+    assert (
+        table.loc[("w100-tflite-singlestream", "latency_p90_ms"), "runs"] == 1
+    )  # c: 1000 matches 1000.0 of a column with gaps
     assert table.loc[("w100-tflite-singlestream", "loadgen_result"), "observed (median)"] == "VALID"
     assert table.loc[("w100-tflite-singlestream", "loadgen_result"), "within tolerance"] == "yes"
     assert table.loc[("w100-savedmodel-accuracy", "mAP"), "within tolerance"] == "no runs"
     del solution.data["expected"][0]["satisfied_by"]  # without it, a run with mode=both is no accuracy run
-    assert reference_comparison(frame, solution).set_index(["expected", "metric"]).loc[("w100-tflite-accuracy", "mAP"), "runs"] == 0
+    assert (
+        reference_comparison(frame, solution)
+        .set_index(["expected", "metric"])
+        .loc[("w100-tflite-accuracy", "mAP"), "runs"]
+        == 0
+    )
 
 
 def test_satisfied_by_must_name_notebook_parameters(hello):
@@ -389,4 +502,7 @@ def test_numbers_read_as_numbers():
         "",
         "VALID",
     ]
-    assert format_metric(0.563, {"format": ".4f"}) == "0.5630" and format_metric(397.21, {"format": ".1f", "unit": "samples/s"}) == "397.2 samples/s"
+    assert (
+        format_metric(0.563, {"format": ".4f"}) == "0.5630"
+        and format_metric(397.21, {"format": ".1f", "unit": "samples/s"}) == "397.2 samples/s"
+    )

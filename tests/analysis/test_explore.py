@@ -26,7 +26,14 @@ def recorded(reef_home):
     records = []
     for index in range(12):
         environment = "laptop" if index % 2 else "server"
-        entry = record(index, "random" if index < 6 else "stratified", 1000 * (1 + index % 3), 1.0 + index, float(rng.uniform(0.01, 0.2)), environment)
+        entry = record(
+            index,
+            "random" if index < 6 else "stratified",
+            1000 * (1 + index % 3),
+            1.0 + index,
+            float(rng.uniform(0.01, 0.2)),
+            environment,
+        )
         entry["environment"]["packages"] = {"numpy": "2.4.6" if index % 2 else "2.3.0", "pandas": "3.1.1"}
         records.append(entry)
     default_store().add_many(records)
@@ -55,8 +62,12 @@ def test_explore_returns_a_jupyter_chart_and_selected_starts_empty(recorded):
     assert explorer.chart.spec and set(explorer.chart._vl_selections) >= {"brush", "click"}
     assert explorer.selected.empty and list(explorer.selected.columns) == list(explorer.frame.columns)
     frame = reefnb.results(solution="hello-sweep")
-    assert list(explorer.frontier["run_id"]) == list(reefnb.pareto_front(frame, {"time_ms": "min", "abs_error": "min"})["run_id"])
-    assert "cdn.jsdelivr" not in explorer.chart._esm and "https://" not in explorer.chart._esm[:2000]  # Vega from vl-convert, offline
+    assert list(explorer.frontier["run_id"]) == list(
+        reefnb.pareto_front(frame, {"time_ms": "min", "abs_error": "min"})["run_id"]
+    )
+    assert (
+        "cdn.jsdelivr" not in explorer.chart._esm and "https://" not in explorer.chart._esm[:2000]
+    )  # Vega from vl-convert, offline
 
 
 def test_a_brush_selects_exactly_the_runs_in_its_range_and_a_click_one_run(recorded):
@@ -87,7 +98,10 @@ def test_changing_an_axis_redraws_and_clears_the_selection(recorded):
     explorer.y_direction.value = "max"
     assert explorer.selected.empty
     assert "points" in explorer.chart.spec["layer"][1]["encoding"]["y"]["title"]
-    explorer.chart._vl_selections = {**explorer.chart._vl_selections, "brush": brush((0, 100), (1500, 2500), y="metric\\.points")}
+    explorer.chart._vl_selections = {
+        **explorer.chart._vl_selections,
+        "brush": brush((0, 100), (1500, 2500), y="metric\\.points"),
+    }
     assert set(explorer.selected["metric.points"]) == {2000}
 
 
@@ -125,7 +139,10 @@ def test_large_frames_draw_a_sample_but_the_selection_maps_to_the_right_runs(ree
     assert sorted(explorer.selected["run_id"]) == sorted(expected["run_id"]) and len(expected) > 100
     explorer.chart._vl_selections = {
         **explorer.chart._vl_selections,
-        "click": {"value": {}, "store": [{"unit": "layer_1", "fields": [{"field": "run_id", "type": "E"}], "values": ["r7"]}]},
+        "click": {
+            "value": {},
+            "store": [{"unit": "layer_1", "fields": [{"field": "run_id", "type": "E"}], "values": ["r7"]}],
+        },
     }
     assert list(explorer.selected["run_id"]) == ["r7"]
 
@@ -160,7 +177,10 @@ def test_selected_runs_link_to_their_executed_notebooks_relative_to_the_kernel(r
     explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
     explorer.chart._vl_selections = {**explorer.chart._vl_selections, "brush": brush((0, 10), (0, 1))}
     first = records[0]["run_id"]
-    assert f'<a href="runs/{first}.ipynb" target="_blank" style="white-space:nowrap">{first}</a>' in explorer.selection_view.value
+    assert (
+        f'<a href="runs/{first}.ipynb" target="_blank" style="white-space:nowrap">{first}</a>'
+        in explorer.selection_view.value
+    )
     assert f'href="runs/{first}.ipynb"' in explorer.compare()._repr_html_()
 
 
@@ -178,15 +198,24 @@ def test_a_notebook_the_server_does_not_serve_opens_by_run_id(reef_home, tmp_pat
     comparison = explorer.compare([entry["run_id"]])
     html = comparison._repr_html_()
     assert comparison.by_id == {entry["run_id"]} and comparison.links == {}
-    assert 'data-commandlinker-command="reef:open-run"' in html and "&quot;run_id&quot;: &quot;" + entry["run_id"] in html
+    assert (
+        'data-commandlinker-command="reef:open-run"' in html and "&quot;run_id&quot;: &quot;" + entry["run_id"] in html
+    )
     monkeypatch.setenv("JPY_SESSION_NAME", "explore.ipynb")  # now the notebook's folder is the server's root
     monkeypatch.chdir(tmp_path)
-    assert explorer.compare([entry["run_id"]]).links == {entry["run_id"]: f"elsewhere/runs/{entry['run_id']}/main.ipynb"}
+    assert explorer.compare([entry["run_id"]]).links == {
+        entry["run_id"]: f"elsewhere/runs/{entry['run_id']}/main.ipynb"
+    }
 
 
 def test_filters_and_tables_show_typed_values_each_column_once(reef_home, hello):
     samples = [1000, 20000, 100000]
-    records = [record(index, "random" if index % 2 else "stratified", samples[index % 3], 1.0 + index, 0.2 / (index + 1), "laptop") for index in range(6)]
+    records = [
+        record(
+            index, "random" if index % 2 else "stratified", samples[index % 3], 1.0 + index, 0.2 / (index + 1), "laptop"
+        )
+        for index in range(6)
+    ]
     records[1]["parameters"]["seed"] = 7
     default_store().add_many(records)
     explorer = reefnb.explore(str(hello), objectives={"time_ms": "min", "abs_error": "min"})
@@ -200,7 +229,9 @@ def test_filters_and_tables_show_typed_values_each_column_once(reef_home, hello)
     samples.value = (20000,)
     assert set(explorer.frontier["param.samples"]) == {20000} and len(explorer.filtered()) == 2
     comparison = explorer.compare([records[0]["run_id"], records[1]["run_id"]])
-    assert comparison.frame.loc["param.seed"].tolist() == ["0", "7"] and comparison.frame.loc["param.samples"].tolist() == ["1000", "20000"]
+    assert comparison.frame.loc["param.seed"].tolist() == ["0", "7"] and comparison.frame.loc[
+        "param.samples"
+    ].tolist() == ["1000", "20000"]
 
 
 def test_the_chart_follows_its_output_width(recorded):
@@ -212,8 +243,12 @@ def test_the_chart_follows_its_output_width(recorded):
     from reefnb.frontends.widgets import FOLLOW_CONTAINER_WIDTH
 
     explorer = reefnb.explore("hello-sweep", objectives={"time_ms": "min", "abs_error": "min"})
-    assert explorer.chart.embed_options["patch"] == FOLLOW_CONTAINER_WIDTH and explorer.chart.spec["width"] == "container"
-    vega = vl_convert.vegalite_to_vega(explorer.chart.spec, vl_version=".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]))
+    assert (
+        explorer.chart.embed_options["patch"] == FOLLOW_CONTAINER_WIDTH and explorer.chart.spec["width"] == "container"
+    )
+    vega = vl_convert.vegalite_to_vega(
+        explorer.chart.spec, vl_version=".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    )
     width = vega["signals"][0]
     assert width["name"] == "width" and "containerSize()" in width["init"] and isinstance(width["on"], list)
     assert explorer._repr_mimebundle_()["image/svg+xml"].count('width="') >= 1  # the static copy has a fixed width
@@ -225,7 +260,9 @@ def test_parameter_defaults_fill_the_runs_not_given_them_and_whole_numbers_stay_
     solution = reefnb.open_solution(hello)
     assert parameter_defaults(solution, "run") == {"samples": 10000, "method": "random", "seed": 0}
     assert parameter_defaults(solution, "no-such-workflow") == {}
-    records = [record(index, "random", [1000, 20000, 100000][index % 3], 1.0 + index, 0.1, "laptop") for index in range(4)]
+    records = [
+        record(index, "random", [1000, 20000, 100000][index % 3], 1.0 + index, 0.1, "laptop") for index in range(4)
+    ]
     records[1]["parameters"]["seed"] = 7
     del records[2]["parameters"]["method"]  # recorded before the parameter existed
     default_store().add_many(records)

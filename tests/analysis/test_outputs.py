@@ -73,7 +73,10 @@ def figure_output(image: str):
     return new_output("display_data", data={"image/png": image, "text/plain": "<Figure size 160x120 with 1 Axes>"})
 
 
-AREAS = pd.DataFrame({"area": [44828, 7354, 56539], "density": [263.5, 1263.2, 101.2]}, index=pd.Index(["Ohio", "New Jersey", "Wisconsin"], name="state"))
+AREAS = pd.DataFrame(
+    {"area": [44828, 7354, 56539], "density": [263.5, 1263.2, 101.2]},
+    index=pd.Index(["Ohio", "New Jersey", "Wisconsin"], name="state"),
+)
 
 
 def analysis() -> nbformat.NotebookNode:
@@ -88,7 +91,10 @@ def analysis() -> nbformat.NotebookNode:
             [
                 new_output(
                     "display_data",
-                    data={"application/json": {"states": 3, "scale": 0.25, "names": ["Ohio"]}, "text/plain": "<IPython.core.display.JSON object>"},
+                    data={
+                        "application/json": {"states": 3, "scale": 0.25, "names": ["Ohio"]},
+                        "text/plain": "<IPython.core.display.JSON object>",
+                    },
                 )
             ],
         ),
@@ -96,7 +102,10 @@ def analysis() -> nbformat.NotebookNode:
             "1 / 0",
             [
                 new_output(
-                    "error", ename="ZeroDivisionError", evalue="division by zero", traceback=["\x1b[0;31m---\x1b[0m", "ZeroDivisionError: division by zero"]
+                    "error",
+                    ename="ZeroDivisionError",
+                    evalue="division by zero",
+                    traceback=["\x1b[0;31m---\x1b[0m", "ZeroDivisionError: division by zero"],
                 )
             ],
         ),
@@ -113,9 +122,15 @@ def changed(made: nbformat.NotebookNode, cell: int, output: int = 0, **fields) -
 def test_the_same_outputs_reproduce_and_every_kind_is_compared():
     recorded = analysis()
     comparison = compare_notebooks(recorded, copy.deepcopy(recorded))
-    assert comparison["verdict"] == "reproduced" and comparison["differences"] == [] and comparison["code_changed"] == []
+    assert (
+        comparison["verdict"] == "reproduced" and comparison["differences"] == [] and comparison["code_changed"] == []
+    )
     assert comparison["compared"] == 6 and comparison["volatile"] == 0
-    kinds = [(output["cell"], output["kind"], output["verdict"]) for cell in comparison["cells"] for output in cell["outputs"]]
+    kinds = [
+        (output["cell"], output["kind"], output["verdict"])
+        for cell in comparison["cells"]
+        for output in cell["outputs"]
+    ]
     assert kinds == [
         (2, "table", "same"),
         (3, "stream", "same"),
@@ -138,15 +153,25 @@ def test_a_changed_printed_mean_is_not_reproduced_and_names_both_values():
 
 
 def test_numbers_within_the_tolerance_are_the_same_and_the_tolerance_can_be_set():
-    recorded = notebook(("print(0.1 + 0.2, 12.5)", [stream("0.30000000000000004 12.5\n")]), ("x", [plain("array([1.0000000001, 2.])")]))
+    recorded = notebook(
+        ("print(0.1 + 0.2, 12.5)", [stream("0.30000000000000004 12.5\n")]), ("x", [plain("array([1.0000000001, 2.])")])
+    )
     rerun = notebook(("print(0.1 + 0.2, 12.5)", [stream("0.3   12.5\n")]), ("x", [plain("array([1., 2.])")]))
     assert compare_notebooks(recorded, rerun)["verdict"] == "reproduced"
     farther = notebook(("print(0.1 + 0.2, 12.5)", [stream("0.3 13.1\n")]), ("x", [plain("array([1., 2.])")]))
-    assert compare_notebooks(recorded, farther)["differences"][0]["first"] == "cell 1, stream: line 1: 0.30000000000000004 12.5 != 13.1"
+    assert (
+        compare_notebooks(recorded, farther)["differences"][0]["first"]
+        == "cell 1, stream: line 1: 0.30000000000000004 12.5 != 13.1"
+    )
     assert compare_notebooks(recorded, farther, OutputSettings(rel_tolerance=0.05))["verdict"] == "reproduced"
     assert compare_notebooks(recorded, farther, OutputSettings(abs_tolerance=0.7))["verdict"] == "reproduced"
     versions = notebook(("print(version)", [stream("tqdm 4.0.0\n")]))
-    assert "'tqdm 4.0.0' != 'tqdm 4.67.1'" in compare_notebooks(versions, notebook(("print(version)", [stream("tqdm 4.67.1\n")])))["differences"][0]["first"]
+    assert (
+        "'tqdm 4.0.0' != 'tqdm 4.67.1'"
+        in compare_notebooks(versions, notebook(("print(version)", [stream("tqdm 4.67.1\n")])))["differences"][0][
+            "first"
+        ]
+    )
 
 
 def test_a_table_with_one_value_changed_names_the_row_and_the_column():
@@ -158,21 +183,33 @@ def test_a_table_with_one_value_changed_names_the_row_and_the_column():
     [difference] = compare_notebooks(recorded, rerun)["differences"]
     assert difference["kind"] == "table" and difference["cell"] == 2
     assert difference["first"] == "cell 2, table: row 'Wisconsin', column 'density': 101.2 != 4187.0"
-    assert (difference["row"], difference["column"], difference["recorded"], difference["reproduced"]) == ("Wisconsin", "density", "101.2", "4187.0")
+    assert (difference["row"], difference["column"], difference["recorded"], difference["reproduced"]) == (
+        "Wisconsin",
+        "density",
+        "101.2",
+        "4187.0",
+    )
     close = AREAS.copy()
     close.loc["Wisconsin", "density"] = 101.2 + 1e-9  # printed as 101.2 or within the tolerance: the same
     rerun.cells[2].outputs[0] = frame_output(close)
     assert compare_notebooks(recorded, rerun)["verdict"] == "reproduced"
     reordered = AREAS.sort_values("density")
     rerun.cells[2].outputs[0] = frame_output(reordered)
-    assert compare_notebooks(recorded, rerun)["differences"][0]["first"] == "cell 2, table: row 0: 'Ohio' != 'Wisconsin'"
+    assert (
+        compare_notebooks(recorded, rerun)["differences"][0]["first"] == "cell 2, table: row 0: 'Ohio' != 'Wisconsin'"
+    )
 
 
 def test_multi_index_tables_name_each_level():
-    frame = pd.DataFrame({"value": [1.5, 2.5, 3.5, 4.5]}, index=pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("b", 1), ("b", 2)], names=["group", "step"]))
+    frame = pd.DataFrame(
+        {"value": [1.5, 2.5, 3.5, 4.5]},
+        index=pd.MultiIndex.from_tuples([("a", 1), ("a", 2), ("b", 1), ("b", 2)], names=["group", "step"]),
+    )
     other = frame.copy()
     other.loc[("b", 2), "value"] = 9.5
-    [difference] = compare_notebooks(notebook(("frame", [frame_output(frame)])), notebook(("frame", [frame_output(other)])))["differences"]
+    [difference] = compare_notebooks(
+        notebook(("frame", [frame_output(frame)])), notebook(("frame", [frame_output(other)]))
+    )["differences"]
     assert difference["first"] == "cell 1, table: row 'b / 2', column 'value': 4.5 != 9.5"
 
 
@@ -191,7 +228,9 @@ def test_images_by_ssim_a_re_encoded_chart_passes_a_different_one_fails():
     assert re.fullmatch(r"cell 1, image/png: SSIM 0\.\d{4} < 0\.98 \(the images differ\)", difference["first"])
     assert compare_notebooks(recorded, different, OutputSettings(image_similarity=0.5))["verdict"] == "reproduced"
     resized = notebook(("chart()", [figure_output(png(size=(200, 120)))]))
-    assert compare_notebooks(recorded, resized)["differences"][0]["first"] == "cell 1, image/png: size 160x120 != 200x120"
+    assert (
+        compare_notebooks(recorded, resized)["differences"][0]["first"] == "cell 1, image/png: size 160x120 != 200x120"
+    )
     corrupt = notebook(("chart()", [figure_output("<redacted>")]))  # what packages held before they kept images
     assert "cannot be read" in compare_notebooks(corrupt, recorded)["differences"][0]["first"]
 
@@ -200,7 +239,10 @@ VOLATILE_PAIRS = [
     ("<object object at 0x7f3a2b1c0d90>", "<object object at 0x7f11aa22bb30>"),
     ("finished at 2026-12-03 10:04:05.123456\n", "finished at 2027-01-09 23:59:01.000001\n"),
     ("datetime.datetime(2026, 12, 3, 10, 4, 5, 123456)", "datetime.datetime(2027, 1, 9, 23, 59, 1, 1)"),
-    ("CPU times: user 1.21 ms, sys: 0 ns, total: 1.21 ms\nWall time: 1.5 ms\n", "CPU times: user 3 ms, sys: 1 ms, total: 4 ms\nWall time: 4.02 ms\n"),
+    (
+        "CPU times: user 1.21 ms, sys: 0 ns, total: 1.21 ms\nWall time: 1.5 ms\n",
+        "CPU times: user 3 ms, sys: 1 ms, total: 4 ms\nWall time: 4.02 ms\n",
+    ),
     (
         "1.23 µs ± 4.5 ns per loop (mean ± std. dev. of 7 runs, 1,000,000 loops each)\n",
         "2.01 µs ± 80 ns per loop (mean ± std. dev. of 7 runs, 100,000 loops each)\n",
@@ -210,11 +252,18 @@ VOLATILE_PAIRS = [
         "fit:  50%|█████     | 2/4 [00:00<00:00, 30.1it/s]\rfit: 100%|██████████| 4/4 [00:00<00:00, 1234.5it/s]\n",
         "fit: 100%|██████████| 4/4 [00:01<00:00, 3.2it/s]\n",
     ),
-    ("worker pid 1234 ready, kernel-3c4d2a1e-aaaa-bbbb-cccc-0123456789ab.json\n", "worker pid 98 ready, kernel-0f0f0f0f-1111-2222-3333-444455556666.json\n"),
+    (
+        "worker pid 1234 ready, kernel-3c4d2a1e-aaaa-bbbb-cccc-0123456789ab.json\n",
+        "worker pid 98 ready, kernel-0f0f0f0f-1111-2222-3333-444455556666.json\n",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("ours", "theirs"), VOLATILE_PAIRS, ids=["address", "now", "datetime-repr", "time", "timeit", "tmp", "progress", "pid"])
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    VOLATILE_PAIRS,
+    ids=["address", "now", "datetime-repr", "time", "timeit", "tmp", "progress", "pid"],
+)
 def test_volatile_content_is_masked_and_counted(ours, theirs):
     comparison = compare_notebooks(notebook(("run()", [stream(ours)])), notebook(("run()", [stream(theirs)])))
     assert comparison["verdict"] in ("reproduced", "nothing compared") and comparison["differences"] == []
@@ -223,13 +272,23 @@ def test_volatile_content_is_masked_and_counted(ours, theirs):
     if output["verdict"] == "same":  # some words are left to compare: it was compared, masked
         assert output["masked"] is True and comparison["compared"] == 1
     else:  # nothing but volatile content: not compared
-        assert output["verdict"] == "volatile" and comparison["compared"] == 0 and comparison["verdict"] == "nothing compared"
+        assert (
+            output["verdict"] == "volatile"
+            and comparison["compared"] == 0
+            and comparison["verdict"] == "nothing compared"
+        )
 
 
 def test_a_result_beside_volatile_lines_is_still_compared():
-    recorded = notebook(("%%time\nfit()", [stream("CPU times: user 1 s, sys: 0 ns, total: 1 s\nWall time: 1.1 s\nloss 0.25\n")]))
-    same = notebook(("%%time\nfit()", [stream("CPU times: user 2 s, sys: 1 ns, total: 2 s\nWall time: 2 s\nloss 0.25\n")]))
-    worse = notebook(("%%time\nfit()", [stream("CPU times: user 2 s, sys: 1 ns, total: 2 s\nWall time: 2 s\nloss 0.5\n")]))
+    recorded = notebook(
+        ("%%time\nfit()", [stream("CPU times: user 1 s, sys: 0 ns, total: 1 s\nWall time: 1.1 s\nloss 0.25\n")])
+    )
+    same = notebook(
+        ("%%time\nfit()", [stream("CPU times: user 2 s, sys: 1 ns, total: 2 s\nWall time: 2 s\nloss 0.25\n")])
+    )
+    worse = notebook(
+        ("%%time\nfit()", [stream("CPU times: user 2 s, sys: 1 ns, total: 2 s\nWall time: 2 s\nloss 0.5\n")])
+    )
     assert compare_notebooks(recorded, same)["verdict"] == "reproduced"
     assert compare_notebooks(recorded, worse)["differences"][0]["first"] == "cell 1, stream: line 3: loss 0.25 != 0.5"
 
@@ -237,7 +296,9 @@ def test_a_result_beside_volatile_lines_is_still_compared():
 def test_stderr_is_one_text_apart_and_a_warning_or_a_font_cache_line_is_volatile():
     warning = "/venv/lib/python3.11/site-packages/pandas/core/frame.py:123: FutureWarning: old\n  return x\n"
     recorded = notebook(("fit()", [stream("epoch 1\n"), stream(warning, "stderr"), stream("epoch 2\n"), plain("0.5")]))
-    rerun = notebook(("fit()", [stream("epoch 1\nepoch 2\n"), plain("0.5")]))  # stdout in one piece, no warning this time
+    rerun = notebook(
+        ("fit()", [stream("epoch 1\nepoch 2\n"), plain("0.5")])
+    )  # stdout in one piece, no warning this time
     comparison = compare_notebooks(recorded, rerun)
     assert comparison["verdict"] == "reproduced", comparison["differences"]
     assert comparison["compared"] == 2 and comparison["volatile"] == 1
@@ -245,7 +306,9 @@ def test_stderr_is_one_text_apart_and_a_warning_or_a_font_cache_line_is_volatile
     assert compare_notebooks(font, notebook(("plot()", [])))["verdict"] == "nothing compared"
     logged = notebook(("fit()", [stream("INFO fitted 3 models\n", "stderr")]))
     assert (
-        compare_notebooks(logged, notebook(("fit()", [stream("INFO fitted 4 models\n", "stderr")])))["differences"][0]["first"]
+        compare_notebooks(logged, notebook(("fit()", [stream("INFO fitted 4 models\n", "stderr")])))["differences"][0][
+            "first"
+        ]
         == "cell 1, stream: line 1: INFO fitted 3 != 4"
     )
 
@@ -254,9 +317,13 @@ def test_a_cell_tagged_volatile_is_not_compared():
     for tag in ("reef-volatile", "nbval-ignore-output"):
         cell = new_code_cell("random.random()", outputs=[plain("0.8444218515250481")], metadata={"tags": [tag]})
         other = new_code_cell("random.random()", outputs=[plain("0.7579544029403025")], metadata={"tags": [tag]})
-        comparison = compare_notebooks(notebook(cell, ("1 + 1", [plain("2")])), notebook(other, ("1 + 1", [plain("2")])))
+        comparison = compare_notebooks(
+            notebook(cell, ("1 + 1", [plain("2")])), notebook(other, ("1 + 1", [plain("2")]))
+        )
         assert comparison["verdict"] == "reproduced" and comparison["compared"] == 1 and comparison["volatile"] == 1
-    untagged = compare_notebooks(notebook(("random.random()", [plain("0.84")])), notebook(("random.random()", [plain("0.75")])))
+    untagged = compare_notebooks(
+        notebook(("random.random()", [plain("0.84")])), notebook(("random.random()", [plain("0.75")]))
+    )
     assert untagged["verdict"] == "not reproduced"
 
 
@@ -280,19 +347,29 @@ def test_the_manifests_outputs_settings_masks_tolerance_tags_and_a_bad_regex(tmp
         masks=(("run [0-9a-f]{8}", "run <id>"), (r"seed=(\d+)", "<masked>")),
         volatile_tags=("random",),
     )
-    recorded = notebook(("go()", [stream("run 0a1b2c3d: loss 0.500\n")]), new_code_cell("draw()", outputs=[plain("7")], metadata={"tags": ["random"]}))
-    rerun = notebook(("go()", [stream("run ffee0011: loss 0.503\n")]), new_code_cell("draw()", outputs=[plain("3")], metadata={"tags": ["random"]}))
+    recorded = notebook(
+        ("go()", [stream("run 0a1b2c3d: loss 0.500\n")]),
+        new_code_cell("draw()", outputs=[plain("7")], metadata={"tags": ["random"]}),
+    )
+    rerun = notebook(
+        ("go()", [stream("run ffee0011: loss 0.503\n")]),
+        new_code_cell("draw()", outputs=[plain("3")], metadata={"tags": ["random"]}),
+    )
     assert compare_notebooks(recorded, rerun)["verdict"] == "not reproduced"
     comparison = compare_notebooks(recorded, rerun, settings)
-    assert comparison["verdict"] == "reproduced" and comparison["volatile"] == 2 and comparison["settings"]["masks"][0] == ["run [0-9a-f]{8}", "run <id>"]
+    assert (
+        comparison["verdict"] == "reproduced"
+        and comparison["volatile"] == 2
+        and comparison["settings"]["masks"][0] == ["run [0-9a-f]{8}", "run <id>"]
+    )
     assert OutputSettings.from_manifest({"name": "x"}, "solution.json") == OutputSettings()
     assert OutputSettings.from_manifest({"outputs": {"compare": False}}, "solution.json").compare is False
     manifest["outputs"]["masks"].append({"pattern": "unclosed (group"})
     with pytest.raises(ManifestError) as raised:
         OutputSettings.from_manifest(manifest, tmp_path / "solution.json")
-    assert str(raised.value).startswith(f"{tmp_path / 'solution.json'}: /outputs/masks/2: 'unclosed (group' is not a regular expression") and "\n" not in str(
-        raised.value
-    )
+    assert str(raised.value).startswith(
+        f"{tmp_path / 'solution.json'}: /outputs/masks/2: 'unclosed (group' is not a regular expression"
+    ) and "\n" not in str(raised.value)
     manifest["outputs"]["masks"][2] = {"pattern": "a", "replace": r"\3"}
     with pytest.raises(ManifestError, match="/outputs/masks/2: "):
         OutputSettings.from_manifest(manifest, "solution.json")
@@ -303,7 +380,13 @@ def test_the_schema_takes_the_outputs_settings_and_refuses_unknown_fields(tmp_pa
     manifest = {"name": "analysis", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
     good = {
         **manifest,
-        "outputs": {"compare": True, "tolerance": {"rel": 1e-3}, "masks": [{"pattern": "x+"}], "image_similarity": 0.95, "volatile_tags": ["t"]},
+        "outputs": {
+            "compare": True,
+            "tolerance": {"rel": 1e-3},
+            "masks": [{"pattern": "x+"}],
+            "image_similarity": 0.95,
+            "volatile_tags": ["t"],
+        },
     }
     assert validate_manifest(good, tmp_path / "solution.json") == []
     [problem] = validate_manifest({**manifest, "outputs": {"tolerence": {"rel": 1}}}, tmp_path / "solution.json")
@@ -325,30 +408,53 @@ def test_missing_and_extra_outputs_are_differences():
     recorded = notebook(("show()", [stream("a 1\n"), plain("2")]), ("more()", [plain("3")]))
     fewer = notebook(("show()", [stream("a 1\n")]), ("more()", [plain("3"), plain("4")]))
     differences = compare_notebooks(recorded, fewer)["differences"]
-    assert [(difference["cell"], difference["kind"], difference["output"]) for difference in differences] == [(1, "missing output", 1), (2, "extra output", 1)]
-    assert differences[0]["first"] == "cell 1, missing output: the recorded run showed text/plain '2' but the rerun does not"
+    assert [(difference["cell"], difference["kind"], difference["output"]) for difference in differences] == [
+        (1, "missing output", 1),
+        (2, "extra output", 1),
+    ]
+    assert (
+        differences[0]["first"]
+        == "cell 1, missing output: the recorded run showed text/plain '2' but the rerun does not"
+    )
     assert differences[1]["first"] == "cell 2, extra output: the rerun shows text/plain '4' only"
-    image_gone = compare_notebooks(notebook(("plot()", [figure_output(png())])), notebook(("plot()", [plain("<Figure size 160x120 with 1 Axes>")])))
-    assert image_gone["differences"][0]["first"] == "cell 1, image/png: the rerun shows no image/png (it shows text/plain)"
+    image_gone = compare_notebooks(
+        notebook(("plot()", [figure_output(png())])), notebook(("plot()", [plain("<Figure size 160x120 with 1 Axes>")]))
+    )
+    assert (
+        image_gone["differences"][0]["first"] == "cell 1, image/png: the rerun shows no image/png (it shows text/plain)"
+    )
 
 
 def test_a_widgets_model_id_is_ignored_and_its_text_compared():
     def slider(model_id: str, value: int):
         view = {"version_major": 2, "version_minor": 0, "model_id": model_id}
         return new_output(
-            "display_data", data={"application/vnd.jupyter.widget-view+json": view, "text/plain": f"IntSlider(value={value}, description='threshold')"}
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": view,
+                "text/plain": f"IntSlider(value={value}, description='threshold')",
+            },
         )
 
     recorded = notebook(("display(slider)", [slider("3c4d2a1e9f8b4c7d", 7)]))
-    assert compare_notebooks(recorded, notebook(("display(slider)", [slider("aa00bb11cc22dd33", 7)])))["verdict"] == "reproduced"
+    assert (
+        compare_notebooks(recorded, notebook(("display(slider)", [slider("aa00bb11cc22dd33", 7)])))["verdict"]
+        == "reproduced"
+    )
     comparison = compare_notebooks(recorded, notebook(("display(slider)", [slider("aa00bb11cc22dd33", 8)])))
     assert comparison["differences"][0]["first"] == "cell 1, text/plain: line 1: IntSlider(value=7 != 8"
 
 
 def test_metric_records_are_not_outputs():
-    record = new_output("display_data", data={RECORD_MIME: {"name": "accuracy", "value": 0.9}, "text/plain": "accuracy = 0.9"})
-    other = new_output("display_data", data={RECORD_MIME: {"name": "accuracy", "value": 0.1}, "text/plain": "accuracy = 0.1"})
-    comparison = compare_notebooks(notebook(("reefnb.record(...)", [record])), notebook(("reefnb.record(...)", [other])))
+    record = new_output(
+        "display_data", data={RECORD_MIME: {"name": "accuracy", "value": 0.9}, "text/plain": "accuracy = 0.9"}
+    )
+    other = new_output(
+        "display_data", data={RECORD_MIME: {"name": "accuracy", "value": 0.1}, "text/plain": "accuracy = 0.1"}
+    )
+    comparison = compare_notebooks(
+        notebook(("reefnb.record(...)", [record])), notebook(("reefnb.record(...)", [other]))
+    )
     assert (comparison["verdict"], comparison["compared"], comparison["cells"]) == ("nothing compared", 0, [])
 
 
@@ -370,7 +476,10 @@ def test_cells_are_paired_by_id_when_both_notebooks_have_ids():
     comparison = compare_notebooks(recorded, rerun)
     assert comparison["verdict"] == "not reproduced"
     assert [(difference["kind"], difference["first"]) for difference in comparison["differences"]] == [
-        ("extra output", "cell 2 (only in the rerun's notebook), extra output: the rerun shows text/plain 'count 3' only")
+        (
+            "extra output",
+            "cell 2 (only in the rerun's notebook), extra output: the rerun shows text/plain 'count 3' only",
+        )
     ]
     assert comparison["compared"] == 6
 
@@ -378,7 +487,12 @@ def test_cells_are_paired_by_id_when_both_notebooks_have_ids():
 def test_a_notebook_that_shows_nothing_compares_nothing():
     quiet = notebook(("values = [v * v for v in range(10)]", []), ("_ = sum(values)", []))
     comparison = compare_notebooks(quiet, copy.deepcopy(quiet))
-    assert (comparison["verdict"], comparison["compared"], comparison["volatile"], comparison["differences"]) == ("nothing compared", 0, 0, [])
+    assert (comparison["verdict"], comparison["compared"], comparison["volatile"], comparison["differences"]) == (
+        "nothing compared",
+        0,
+        0,
+        [],
+    )
 
 
 def test_differences_html_shows_the_cell_both_values_and_fetches_nothing():
@@ -395,7 +509,9 @@ def test_differences_html_shows_the_cell_both_values_and_fetches_nothing():
     page = differences_html(comparison, recorded, rerun)
     assert 'id="reef-nbdiff-cell-2"' in page and 'id="reef-nbdiff-cell-3"' in page and "reef-nbdiff-cell-7" not in page
     assert "row &#x27;Wisconsin&#x27;, column &#x27;density&#x27;: 101.2 != 4187.0" in page
-    assert '<span class="reef-nbdiff-removed">-        &lt;td&gt;<mark>101.2</mark>&lt;/td&gt;</span>' in page  # nbdime's line diff
+    assert (
+        '<span class="reef-nbdiff-removed">-        &lt;td&gt;<mark>101.2</mark>&lt;/td&gt;</span>' in page
+    )  # nbdime's line diff
     assert '<span class="reef-nbdiff-added">+        &lt;td&gt;<mark>4187.0</mark>&lt;/td&gt;</span>' in page
     assert '<span class="reef-nbdiff-removed">-  mean density: <mark>542.6333333333333</mark></span>' in page
     assert "542.6333333333333" in page and "563.4" in page and "print(&#x27;mean density:&#x27;" in page
@@ -405,7 +521,9 @@ def test_differences_html_shows_the_cell_both_values_and_fetches_nothing():
     assert differences_html(compare_notebooks(recorded, recorded), recorded, recorded) == ""
     rerun.cells.insert(3, new_code_cell("print('new')", outputs=[stream("new\n")]))  # a cell only the rerun has
     page = differences_html(compare_notebooks(recorded, rerun), recorded, rerun)
-    assert 'id="reef-nbdiff-cell-3-rerun"' in page and 'id="reef-nbdiff-cell-3"' in page  # the rerun's cell 3 and the recorded cell 3
+    assert (
+        'id="reef-nbdiff-cell-3-rerun"' in page and 'id="reef-nbdiff-cell-3"' in page
+    )  # the rerun's cell 3 and the recorded cell 3
     assert "## added /cells/3:" in page and '<span class="reef-nbdiff-added">+          new</span>' in page
 
 
@@ -414,15 +532,28 @@ def test_fifty_outputs_of_every_kind_are_compared():
     to measure (tests never assert on wall-clock time)."""
     cells = []
     for number in range(10):
-        frame = pd.DataFrame({"value": [number * 1.5 + row for row in range(20)], "name": [f"r{row}" for row in range(20)]})
+        frame = pd.DataFrame(
+            {"value": [number * 1.5 + row for row in range(20)], "name": [f"r{row}" for row in range(20)]}
+        )
         cells += [
             (f"frame{number}", [frame_output(frame)]),
             (
                 f"print(stat{number})",
-                [stream(f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object object at 0x7f00{number:08x}>\n")],
+                [
+                    stream(
+                        f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object object at 0x7f00{number:08x}>\n"
+                    )
+                ],
             ),
             (f"x{number}", [plain(f"array([{number}.5, 2.25, 3.125])")]),
-            (f"j{number}", [new_output("display_data", data={"application/json": {"n": number, "values": [0.1, 0.2], "label": "ok"}})]),
+            (
+                f"j{number}",
+                [
+                    new_output(
+                        "display_data", data={"application/json": {"n": number, "values": [0.1, 0.2], "label": "ok"}}
+                    )
+                ],
+            ),
             (f"err{number}", [new_output("error", ename="KeyError", evalue=f"'k{number}'", traceback=[])]),
         ]
     recorded = notebook(*cells)
@@ -453,8 +584,16 @@ def two_runs(tmp_path_factory) -> tuple[dict, dict]:
     nbformat.write(source, folder / "tiny.ipynb")
     made = []
     for name in ("recorded", "rerun"):
-        papermill.execute_notebook(str(folder / "tiny.ipynb"), str(folder / f"{name}.ipynb"), kernel_name="python3", progress_bar=False, cwd=str(folder))
-        made.append(json.loads((folder / f"{name}.ipynb").read_text()))  # as a package holds it: plain JSON, lists of lines
+        papermill.execute_notebook(
+            str(folder / "tiny.ipynb"),
+            str(folder / f"{name}.ipynb"),
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(folder),
+        )
+        made.append(
+            json.loads((folder / f"{name}.ipynb").read_text())
+        )  # as a package holds it: plain JSON, lists of lines
     return made[0], made[1]
 
 

@@ -37,7 +37,9 @@ def frame_of(values: np.ndarray) -> pd.DataFrame:
 
 values_strategy = st.integers(1, 4).flatmap(
     lambda d: st.lists(
-        st.lists(st.one_of(st.integers(0, 5).map(float), st.just(float("nan")), st.floats(-1e6, 1e6)), min_size=d, max_size=d),
+        st.lists(
+            st.one_of(st.integers(0, 5).map(float), st.just(float("nan")), st.floats(-1e6, 1e6)), min_size=d, max_size=d
+        ),
         min_size=0,
         max_size=40,
     ).map(lambda rows, d=d: np.array(rows, dtype=float).reshape(len(rows), d))
@@ -47,7 +49,9 @@ values_strategy = st.integers(1, 4).flatmap(
 @settings(max_examples=200, deadline=None)
 @given(values=values_strategy, data=st.data())
 def test_front_matches_brute_force(values, data):
-    directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=values.shape[1], max_size=values.shape[1]))
+    directions = data.draw(
+        st.lists(st.sampled_from(["min", "max"]), min_size=values.shape[1], max_size=values.shape[1])
+    )
     frame = frame_of(values)
     objectives = dict(zip(frame.columns[1:], directions, strict=True))
     with warnings.catch_warnings():
@@ -60,7 +64,9 @@ def test_front_matches_brute_force(values, data):
 @given(values=values_strategy, data=st.data())
 def test_prefilter_path_matches_brute_force(values, data):
     """The pivot prefilter (normally only for thousands of rows) forced on for every size."""
-    directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=values.shape[1], max_size=values.shape[1]))
+    directions = data.draw(
+        st.lists(st.sampled_from(["min", "max"]), min_size=values.shape[1], max_size=values.shape[1])
+    )
     values = values.copy()
     big = np.abs(values) == 1e6
     values[big] = np.copysign(np.inf, values[big])  # infinities too
@@ -109,7 +115,9 @@ def test_nan_rows_left_out_with_warning():
 
 def test_bad_objectives_are_one_line_errors():
     frame = pd.DataFrame({"run_id": ["a"], "metric.time_ms": [1.0], "metric.mAP": [0.2], "env.name": ["x"]})
-    with pytest.raises(ReefError, match=r"no column 'latency' in the results \(metric columns: metric.time_ms, metric.mAP\)"):
+    with pytest.raises(
+        ReefError, match=r"no column 'latency' in the results \(metric columns: metric.time_ms, metric.mAP\)"
+    ):
         pareto_front(frame, {"latency": "min"})
     with pytest.raises(ReefError, match="direction 'up' is neither"):
         pareto_front(frame, {"mAP": "up"})
@@ -174,8 +182,18 @@ def test_prefiltered_large_frames_match_a_vectorised_brute_force(dimensions):
 def test_two_objective_fast_paths_match_brute_force(data, prefilter):
     """Two objectives: the running-minimum sweep (no ties in the first objective) and the wide-front branch
     (anti-correlated points the pivot prefilter cannot thin), with infinities, against the brute force."""
-    firsts = data.draw(st.lists(st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.inf, -np.inf])), min_size=1, max_size=60, unique=True))
-    noise = data.draw(st.lists(st.one_of(st.floats(-5, 5), st.sampled_from([np.inf, -np.inf, 0.0])), min_size=len(firsts), max_size=len(firsts)))
+    firsts = data.draw(
+        st.lists(
+            st.one_of(st.floats(-1e3, 1e3), st.sampled_from([np.inf, -np.inf])), min_size=1, max_size=60, unique=True
+        )
+    )
+    noise = data.draw(
+        st.lists(
+            st.one_of(st.floats(-5, 5), st.sampled_from([np.inf, -np.inf, 0.0])),
+            min_size=len(firsts),
+            max_size=len(firsts),
+        )
+    )
     values = np.column_stack([firsts, [-first + extra for first, extra in zip(firsts, noise, strict=True)]])
     values[np.isnan(values)] = 0.0  # inf - inf
     directions = data.draw(st.lists(st.sampled_from(["min", "max"]), min_size=2, max_size=2))
@@ -188,7 +206,11 @@ def test_two_objective_fast_paths_match_brute_force(data, prefilter):
 
 
 three_objective_rows = st.lists(
-    st.lists(st.one_of(st.integers(0, 3).map(float), st.sampled_from([np.inf, -np.inf, np.nan, -0.0]), st.floats(-1e3, 1e3)), min_size=3, max_size=3),
+    st.lists(
+        st.one_of(st.integers(0, 3).map(float), st.sampled_from([np.inf, -np.inf, np.nan, -0.0]), st.floats(-1e3, 1e3)),
+        min_size=3,
+        max_size=3,
+    ),
     min_size=0,
     max_size=60,
 ).map(lambda rows: np.array(rows, dtype=float).reshape(len(rows), 3))
@@ -216,7 +238,9 @@ def test_duplicate_heavy_frames_keep_every_copy_of_the_front(dimensions):
     the rows they are at most everywhere and differ from, never their own copies."""
     rng = np.random.default_rng(5)
     values = rng.integers(0, 6, size=(3000, dimensions)).astype(float)
-    values[values[:, 0] == 0, 1:] = np.maximum(values[values[:, 0] == 0, 1:], 2)  # no single best row: a front of several values
+    values[values[:, 0] == 0, 1:] = np.maximum(
+        values[values[:, 0] == 0, 1:], 2
+    )  # no single best row: a front of several values
     costs = values
     at_most = (costs[:, None, :] <= costs[None, :, :]).all(axis=2)
     below = (costs[:, None, :] < costs[None, :, :]).any(axis=2)
@@ -234,7 +258,9 @@ def test_duplicate_heavy_frames_keep_every_copy_of_the_front(dimensions):
 def test_two_objective_binned_prefilter_matches_brute_force(data, bins):
     """The bins of the first objective that thin wide 2-objective fronts: few bins (many rows per bin), ties in
     both objectives, infinities and NaN, every direction, against the brute force."""
-    cells = st.one_of(st.integers(-3, 3).map(float), st.floats(-1e3, 1e3), st.sampled_from([np.inf, -np.inf, np.nan, -0.0]))
+    cells = st.one_of(
+        st.integers(-3, 3).map(float), st.floats(-1e3, 1e3), st.sampled_from([np.inf, -np.inf, np.nan, -0.0])
+    )
     rows = data.draw(st.lists(st.tuples(cells, cells), min_size=1, max_size=80))
     values = np.array(rows, dtype=float).reshape(len(rows), 2)
     anti = data.draw(st.booleans())

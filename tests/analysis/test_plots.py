@@ -43,16 +43,25 @@ def test_chart_spec_has_frontier_step_line_tooltips_colour_reference_and_linked_
     assert points["encoding"]["x"]["scale"]["type"] == "log"
     assert points["encoding"]["x"]["title"] == "time_ms (ms) ↓"
     assert points["encoding"]["color"]["field"] == "env\\.name"
-    assert {t["title"] for t in points["encoding"]["tooltip"]} >= {"run_id", "param.method", "param.samples", "env.name"}
+    assert {t["title"] for t in points["encoding"]["tooltip"]} >= {
+        "run_id",
+        "param.method",
+        "param.samples",
+        "env.name",
+    }
     assert official["mark"]["shape"] == "diamond" and leader["mark"]["type"] == "rule"
-    assert name["mark"]["type"] == "text" and spec["datasets"][name["data"]["name"]][0]["reference_name"] == "official"  # its label: no round
+    assert (
+        name["mark"]["type"] == "text" and spec["datasets"][name["data"]["name"]][0]["reference_name"] == "official"
+    )  # its label: no round
     params = spec["params"] if "params" in spec else points["params"]
     assert {p["name"] for p in params} == {"brush", "click"}
     assert {p["select"]["type"] for p in params} == {"interval", "point"}
     table = json.dumps(spec["vconcat"][1])
     # the runs inside the brush or clicked; none while nothing is selected (an empty selection selects nothing here)
     assert '"filter": {"or": [{"param": "brush", "empty": false}, {"param": "click", "empty": false}]}' in table
-    assert "!length(data('brush_store')) && !length(data('click_store'))" in table  # the hint, while nothing is selected
+    assert (
+        "!length(data('brush_store')) && !length(data('click_store'))" in table
+    )  # the hint, while nothing is selected
     front_rows = [row for row in spec["datasets"][points["data"]["name"]] if row["on_front"]]
     assert front_rows and len(spec["datasets"][frontier["data"]["name"]]) == len(front_rows)
 
@@ -101,7 +110,14 @@ def test_reference_labels_are_laid_out_without_overlap():
 
     axes = (_Axis((0.0, 10.0), False, 500, False), _Axis((0.0, 1.0), False, 300, True))
     points = [(1.0, 0.5), (1.1, 0.5), (1.2, 0.505), (9.9, 0.5), (5.0, 0.99), (1.05, 0.49)]
-    names = ["v0.5 Xavier SingleStream", "v0.7 AGX_Xavier_TRT SingleStream", "third", "at the right edge", "at the top", "sixth"]
+    names = [
+        "v0.5 Xavier SingleStream",
+        "v0.7 AGX_Xavier_TRT SingleStream",
+        "third",
+        "at the right edge",
+        "at the top",
+        "sixth",
+    ]
     places = label_places(points, names, axes)
     half = (LABEL_FONT_SIZE + 3) / 2
     boxes = []
@@ -117,4 +133,6 @@ def test_reference_labels_are_laid_out_without_overlap():
     assert not any(overlap(a, b) for a, b in combinations(boxes, 2))
     assert not any(overlap(box, mark) for box in boxes for mark in marks)
     assert all(0 <= box[1] and box[3] <= 300 for box in boxes)
-    assert places[3][2] < 9.9 and boxes[3][2] <= axes[0].pixel(9.9)  # left of its point, the line ending at its right end
+    assert places[3][2] < 9.9 and boxes[3][2] <= axes[0].pixel(
+        9.9
+    )  # left of its point, the line ending at its right end

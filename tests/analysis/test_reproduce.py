@@ -19,14 +19,20 @@ def test_package_round_trip_reproduces(hello, tmp_path, capsys):
     package = tmp_path / "hello.reef.zip"
     export_package(hello, package)
     report_path = tmp_path / "report.json"
-    code = main(["reproduce", str(package), "--trust", "--folder", str(tmp_path / "here"), "--report", str(report_path)])
+    code = main(
+        ["reproduce", str(package), "--trust", "--folder", str(tmp_path / "here"), "--report", str(report_path)]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "pi_estimate: reproduced" in out and "time_ms: informational" in out and "REPRODUCED" in out
     report = json.loads(report_path.read_text())
     assert report["verdict"] == "reproduced" and report["counts"]["not reproduced"] == 0
     assert "Results Reproduced" in report["badges"]
-    assert [experiment["parameters"] for experiment in report["experiments"]][-1] == {"samples": 3000, "method": "stratified", "seed": 7}
+    assert [experiment["parameters"] for experiment in report["experiments"]][-1] == {
+        "samples": 3000,
+        "method": "stratified",
+        "seed": 7,
+    }
 
 
 def test_package_needs_trust(hello, tmp_path):
@@ -43,7 +49,11 @@ def test_tampered_expected_value_is_not_reproduced(hello, tmp_path, capsys):
     manifest["expected"] = [
         {
             "parameters": {"samples": 400, "method": "random"},
-            "metrics": {"points": {"value": 401}, "pi_estimate": {"value": 3.0, "tolerance": {"rel": 1e-6}}, "nowhere": {"value": 1}},
+            "metrics": {
+                "points": {"value": 401},
+                "pi_estimate": {"value": 3.0, "tolerance": {"rel": 1e-6}},
+                "nowhere": {"value": 1},
+            },
         }
     ]
     (hello / "solution.json").write_text(json.dumps(manifest))
@@ -79,7 +89,9 @@ def test_profiles_and_claims(hello, tmp_path):
     report = json.loads(out.getvalue())
     assert [experiment["id"] for experiment in report["experiments"]] == ["stratified-10k"]
     claims = {claim["id"]: claim for claim in report["claims"]}
-    assert claims["C1"]["verdict"] == "reproduced" and claims["C1"]["metrics"] == {"stratified-10k.abs_error": "reproduced"}
+    assert claims["C1"]["verdict"] == "reproduced" and claims["C1"]["metrics"] == {
+        "stratified-10k.abs_error": "reproduced"
+    }
     assert claims["C2"]["verdict"] == "not checked"
     assert report["profile"]["name"] == "smoke" and report["profile"]["elapsed_minutes"] < 30
 

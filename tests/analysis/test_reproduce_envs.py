@@ -44,7 +44,9 @@ def wheels(tmp_path_factory):
     root = tmp_path_factory.mktemp("probe")
     for folder, versions in (("old", (("1.0.0", 42),)), ("wheels", (("1.0.0", 42), ("2.0.0", 43)))):
         for version, answer in versions:
-            make_wheel(root / folder, "reef-probe-pkg", version, f"VERSION = '{version}'\ndef answer():\n    return {answer}\n")
+            make_wheel(
+                root / folder, "reef-probe-pkg", version, f"VERSION = '{version}'\ndef answer():\n    return {answer}\n"
+            )
     return root / "wheels"
 
 
@@ -55,7 +57,12 @@ def package(wheels):
     with author_home(root):
         folder = write_solution(
             root / "author" / "probe",
-            {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}},
+            {
+                "name": "probe",
+                "version": "1.0.0",
+                "requires": {"packages": ["reef-probe-pkg>=1"]},
+                "workflows": {"run": {"notebook": "main.ipynb"}},
+            },
             "x = 1",
             PROBE_CODE,
         )
@@ -95,7 +102,9 @@ def test_round_trip_in_a_new_environment_pins_the_locked_versions(tmp_path, whee
 
 def test_a_different_package_version_fails_with_the_difference_beside_it(tmp_path, wheels, package):
     assert call("env", "create", "newer", "reef-probe-pkg==2.0.0", "--find-links", str(wheels))[0] == 0
-    code, out, err = call("reproduce", str(package), "--trust", "--env", "newer", "--folder", str(tmp_path / "evaluator"))
+    code, out, err = call(
+        "reproduce", str(package), "--trust", "--env", "newer", "--folder", str(tmp_path / "evaluator")
+    )
     assert code == 1, out + err
     assert "answer: not reproduced (expected 42, got 43" in out
     assert "environment packages differs: reef-probe-pkg 1.0.0 -> 2.0.0" in out
@@ -110,7 +119,9 @@ def test_a_different_package_version_fails_with_the_difference_beside_it(tmp_pat
 
 
 def test_unknown_environment_is_a_clear_error(tmp_path, package):
-    code, _, err = call("reproduce", str(package), "--trust", "--env", "nowhere", "--folder", str(tmp_path / "evaluator"))
+    code, _, err = call(
+        "reproduce", str(package), "--trust", "--env", "nowhere", "--folder", str(tmp_path / "evaluator")
+    )
     assert code == 2 and "nowhere" in err and len(err.strip().splitlines()) == 1
 
 
@@ -172,13 +183,23 @@ def recorded(tmp_path_factory):
     reef-helper-dep 1.0.0 (the author's) and 2.0.0 (another answer)."""
     root = tmp_path_factory.mktemp("recorded")
     for folder, versions in (("author-wheels", ((21,),)), ("wheels", ((21,), (50,)))):
-        make_wheel(root / folder, "reef-needs-helper", "1.0.0", "import reef_helper_dep\ndef answer():\n    return 2 * reef_helper_dep.VALUE\n")
+        make_wheel(
+            root / folder,
+            "reef-needs-helper",
+            "1.0.0",
+            "import reef_helper_dep\ndef answer():\n    return 2 * reef_helper_dep.VALUE\n",
+        )
         for index, (value,) in enumerate(versions):
             make_wheel(root / folder, "reef-helper-dep", f"{index + 1}.0.0", f"VALUE = {value}\n")
     with author_home(root):
         folder = write_solution(
             root / "author" / "helped",
-            {"name": "helped", "version": "1.0.0", "requires": {"packages": ["reef-needs-helper>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}},
+            {
+                "name": "helped",
+                "version": "1.0.0",
+                "requires": {"packages": ["reef-needs-helper>=1"]},
+                "workflows": {"run": {"notebook": "main.ipynb"}},
+            },
             "x = 1",
             HELPER_CODE,
         )
@@ -191,7 +212,9 @@ def recorded(tmp_path_factory):
         package = export_package(folder, root / "helped.reef.zip")["package"]
     lock = json.loads(zipfile.ZipFile(package).read("reef.lock.json"))
     assert lock["environment"]["kind"] == "env" and lock["packages"]["reef-helper-dep"] == "1.0.0"
-    assert "reef-helper-dep==1.0.0" not in lock["hashes"] and lock["hashes"]["reef-needs-helper==1.0.0"]  # hashed: the declared package only
+    assert (
+        "reef-helper-dep==1.0.0" not in lock["hashes"] and lock["hashes"]["reef-needs-helper==1.0.0"]
+    )  # hashed: the declared package only
     return {"package": package, "wheels": root / "wheels", "lock": lock}
 
 
@@ -199,12 +222,16 @@ def test_a_new_environment_is_the_recorded_one_and_a_locked_wheel_for_another_pl
     # Only the lock's reef-helper-dep 1.0.0 makes the answer 42; the declared packages alone miss it (ModuleNotFoundError).
     evaluator = tmp_path / "evaluator"
     links = ["--find-links", str(recorded["wheels"])]
-    code, out, err = call("reproduce", str(recorded["package"]), "--trust", "--env", "new", *links, "--folder", str(evaluator))
+    code, out, err = call(
+        "reproduce", str(recorded["package"]), "--trust", "--env", "new", *links, "--folder", str(evaluator)
+    )
     assert code == 0, out + err
     environment = get_environment("helped-reproduce")
     installed = environment_packages(environment.python, refresh=True)
     locked = {name: version for name, version in recorded["lock"]["packages"].items() if name != "reefnb"}
-    assert {name: installed.get(name) for name in locked} == locked  # every locked distribution, at its version (ipykernel's too)
+    assert {
+        name: installed.get(name) for name in locked
+    } == locked  # every locked distribution, at its version (ipykernel's too)
     report = json.loads((evaluator / "reproduce-report.json").read_text())
     assert [experiment["metrics"]["answer"]["got"] for experiment in report["experiments"]] == [42]
 
@@ -223,7 +250,9 @@ def test_a_new_environment_is_the_recorded_one_and_a_locked_wheel_for_another_pl
 
 
 def test_a_lock_whose_names_an_installer_would_read_as_options_is_refused(tmp_path):
-    with pytest.raises(reefnb.ReefError, match=r"lock.json: /packages/--index-url=http:~1~1x: .* is not a distribution name"):
+    with pytest.raises(
+        reefnb.ReefError, match=r"lock.json: /packages/--index-url=http:~1~1x: .* is not a distribution name"
+    ):
         locked_distributions({"packages": {"--index-url=http://x": "1.0"}}, "lock.json")
     with pytest.raises(reefnb.ReefError, match=r"lock.json: /packages/six: '1.0 --hash=x' is not a version"):
         locked_distributions({"packages": {"six": "1.0 --hash=x"}}, "lock.json")
@@ -243,7 +272,9 @@ def language_notebook(path, name: str, display_name: str, language: str, *cells:
 
 def language_solution(folder, name: str, display_name: str, language: str, *cells: str):
     language_notebook(folder / "main.ipynb", name, display_name, language, *cells)
-    (folder / "solution.json").write_text(json.dumps({"name": folder.name, "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
+    (folder / "solution.json").write_text(
+        json.dumps({"name": folder.name, "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    )
     return folder
 
 
@@ -258,7 +289,11 @@ def test_native_refuses_a_notebook_whose_kernel_is_missing_in_one_line(tmp_path)
     assert not (folder / "runs").exists()  # nothing ran
     # A reef environment runs Python: refused before anything is installed.
     code, out, err = call("reproduce", str(folder), "--env", "new")
-    assert code == 2 and "a bash notebook cannot run in a reef environment (--env new: its kernel runs Python)" in err and "--env native" in err
+    assert (
+        code == 2
+        and "a bash notebook cannot run in a reef environment (--env new: its kernel runs Python)" in err
+        and "--env native" in err
+    )
     assert not list_environments()
     # A language without a known kernel gets the generic hint; reef run says the same.
     language_notebook(folder / "main.ipynb", "cobol-9", "COBOL", "cobol", "DISPLAY 'HI'.")
@@ -277,13 +312,19 @@ def install_kernel(folder, name: str, language: str) -> None:
 def test_native_runs_a_notebook_on_the_kernel_it_names(tmp_path):
     install_kernel(tmp_path / "jupyter-data", "reef-fake-lang", "fakelang")
     folder = language_solution(
-        tmp_path / "fake", "reef-fake-lang", "Fake", "fakelang", "import os, reefnb\nreefnb.record('kernel', os.environ.get('REEF_FAKE_KERNEL', 'python3'))"
+        tmp_path / "fake",
+        "reef-fake-lang",
+        "Fake",
+        "fakelang",
+        "import os, reefnb\nreefnb.record('kernel', os.environ.get('REEF_FAKE_KERNEL', 'python3'))",
     )
     report = reproduce(folder, env="native")
     [experiment] = report["experiments"]
     record = default_store().get(experiment["run_id"])
     assert record["status"] == "ok" and record["environment"]["kernel"] == "reef-fake-lang"
-    assert decode_value(record["metrics"]["kernel"]) == "reef-fake-lang"  # the kernel that ran it is the one the notebook names
+    assert (
+        decode_value(record["metrics"]["kernel"]) == "reef-fake-lang"
+    )  # the kernel that ran it is the one the notebook names
 
 
 def test_native_kernel_choice_without_running(tmp_path, hello):
@@ -295,7 +336,10 @@ def test_native_kernel_choice_without_running(tmp_path, hello):
     julia = language_notebook(tmp_path / "julia.ipynb", "julia-1.9", "Julia 1.9.0", "julia")
     assert native_kernel(julia) == "julia-1.11"  # the only installed kernel of its language
     install_kernel(tmp_path / "jupyter-data", "julia-1.12", "julia")
-    with pytest.raises(reefnb.ReefError, match=r"kernel 'julia-1.9' \(Julia 1.9.0, language julia\) .* several julia kernels are \(julia-1.11, julia-1.12\)"):
+    with pytest.raises(
+        reefnb.ReefError,
+        match=r"kernel 'julia-1.9' \(Julia 1.9.0, language julia\) .* several julia kernels are \(julia-1.11, julia-1.12\)",
+    ):
         native_kernel(julia)
     (tmp_path / "jupyter-data" / "kernels" / "julia-1.12").rename(tmp_path / "gone")
     (tmp_path / "jupyter-data" / "kernels" / "julia-1.11").rename(tmp_path / "gone-too")
@@ -317,4 +361,8 @@ def test_reef_run_keeps_the_notebook_kernel_when_the_lock_names_a_python_one(tmp
     lock = {"lock_version": 1, "environment": {"kind": "env", "name": "shell", "kernel": "python3"}, "packages": {}}
     (folder / "reef.lock.json").write_text(json.dumps(lock))
     code, out, err = call("run", str(folder))
-    assert code == 2 and "kernel 'bash' (Bash, language bash) is not installed here" in err and "pip install bash_kernel" in err, out + err
+    assert (
+        code == 2
+        and "kernel 'bash' (Bash, language bash) is not installed here" in err
+        and "pip install bash_kernel" in err
+    ), out + err

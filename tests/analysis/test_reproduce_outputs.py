@@ -60,19 +60,31 @@ def last_line(report: dict) -> str:
 
 
 def differences(report: dict) -> list[dict]:
-    return [difference for experiment in report["experiments"] for difference in (experiment["outputs"] or {}).get("differences", [])]
+    return [
+        difference
+        for experiment in report["experiments"]
+        for difference in (experiment["outputs"] or {}).get("differences", [])
+    ]
 
 
 def test_a_table_a_mean_and_a_chart_reproduce_and_say_how_much_was_compared(packages, tmp_path):
     report = reproduce(packages["shows-table-chart"], trust=True, env="native", folder=tmp_path / "evaluator")
     assert report["verdict"] == "reproduced", json.dumps(report["experiments"], default=str)[:3000]
     outputs = report["experiments"][0]["outputs"]
-    kinds = {(output["cell"], output["kind"]) for cell in outputs["cells"] for output in cell.get("outputs", []) if output.get("verdict") == "same"}
+    kinds = {
+        (output["cell"], output["kind"])
+        for cell in outputs["cells"]
+        for output in cell.get("outputs", [])
+        if output.get("verdict") == "same"
+    }
     kinds = {kind for _, kind in kinds}
     assert {"table", "stream", "image/png"} <= kinds, outputs["cells"]  # the density table, the printed mean, the chart
     assert outputs["compared"] >= 4 and outputs["volatile"] >= 1  # the object's address and datetime.now()
     assert "Results Reproduced" in report["badges"]
-    assert re.fullmatch(r"density@0\.1\.0: REPRODUCED \(0 metrics, \d+ outputs compared, \d+ volatile ignored\); report: .+", last_line(report))
+    assert re.fullmatch(
+        r"density@0\.1\.0: REPRODUCED \(0 metrics, \d+ outputs compared, \d+ volatile ignored\); report: .+",
+        last_line(report),
+    )
 
 
 def test_the_package_keeps_the_recorded_notebook_with_valid_pngs(packages, tmp_path):
@@ -81,7 +93,12 @@ def test_the_package_keeps_the_recorded_notebook_with_valid_pngs(packages, tmp_p
     folder = evaluator_copy(packages["shows-table-chart"], tmp_path)
     [record] = package_records(folder)
     notebook = json.loads(recorded_notebook(folder, record["run_id"]).read_text())
-    images = [output["data"]["image/png"] for cell in notebook["cells"] for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    images = [
+        output["data"]["image/png"]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
     assert len(images) == 1
     data = "".join(images[0]) if isinstance(images[0], list) else images[0]
     with Image.open(io.BytesIO(base64.b64decode(data))) as image:
@@ -142,13 +159,24 @@ def test_the_seeded_numbers_reproduce_with_timings_and_progress_masked(packages,
 
 def test_widgets_json_and_volatile_lines_reproduce(packages, tmp_path):
     out, err = io.StringIO(), io.StringIO()
-    arguments = ["reproduce", str(packages["shows-widgets-volatile"]), "--trust", "--env", "native", "--folder", str(tmp_path / "evaluator"), "--json"]
+    arguments = [
+        "reproduce",
+        str(packages["shows-widgets-volatile"]),
+        "--trust",
+        "--env",
+        "native",
+        "--folder",
+        str(tmp_path / "evaluator"),
+        "--json",
+    ]
     code = main(arguments, out=out, err=err)
     report = json.loads(out.getvalue())
     assert code == 0 and report["verdict"] == "reproduced", json.dumps(differences(report))[:2000] + err.getvalue()
     assert report["outputs"]["volatile"] >= 2  # the scratch folder, the process id and time, %time's line
     cells = report["experiments"][0]["outputs"]["cells"]  # --json carries the comparison cell by cell
-    assert any(output["kind"] == "json" and output["verdict"] == "same" for cell in cells for output in cell.get("outputs", []))
+    assert any(
+        output["kind"] == "json" and output["verdict"] == "same" for cell in cells for output in cell.get("outputs", [])
+    )
 
 
 def test_a_different_package_version_is_not_reproduced_and_the_environment_says_why(packages, tmp_path):
@@ -170,10 +198,24 @@ def test_a_different_package_version_is_not_reproduced_and_the_environment_says_
 
 def test_a_notebook_that_shows_nothing_compares_nothing_and_earns_no_badge(packages, tmp_path):
     out, err = io.StringIO(), io.StringIO()
-    code = main(["reproduce", str(packages["shows-nothing"]), "--trust", "--env", "native", "--folder", str(tmp_path / "evaluator")], out=out, err=err)
+    code = main(
+        [
+            "reproduce",
+            str(packages["shows-nothing"]),
+            "--trust",
+            "--env",
+            "native",
+            "--folder",
+            str(tmp_path / "evaluator"),
+        ],
+        out=out,
+        err=err,
+    )
     assert code == 1, out.getvalue() + err.getvalue()
     text = out.getvalue().splitlines()
-    assert text[-1].startswith("quiet@0.1.0: NOTHING COMPARED (0 metrics, 0 outputs compared, 0 volatile ignored)"), text
+    assert text[-1].startswith("quiet@0.1.0: NOTHING COMPARED (0 metrics, 0 outputs compared, 0 volatile ignored)"), (
+        text
+    )
     report = json.loads((tmp_path / "evaluator" / "reproduce-report.json").read_text())
     assert report["verdict"] == "nothing compared" and "Results Reproduced" not in report["badges"]
     assert report["badges"] == ["Artifacts Evaluated - Functional"]  # it ran

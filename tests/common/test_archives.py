@@ -64,7 +64,10 @@ def test_files_and_folders_come_out_with_plain_modes(tmp_path):
     archive = _tar(tmp_path / "tool.tar.gz", {"bin/run": b"#!/bin/sh\n", "data/x.csv": b"1,2\n"}, mode=0o4777)
     extracted = extract_archive(archive, tmp_path / "kept")
     assert extracted.members == 2 and sorted(extracted.files) == ["bin/run", "data/x.csv"]
-    assert extracted.sha256 == {name: hashlib.sha256(content).hexdigest() for name, content in (("bin/run", b"#!/bin/sh\n"), ("data/x.csv", b"1,2\n"))}
+    assert extracted.sha256 == {
+        name: hashlib.sha256(content).hexdigest()
+        for name, content in (("bin/run", b"#!/bin/sh\n"), ("data/x.csv", b"1,2\n"))
+    }
     assert (tmp_path / "kept" / "bin" / "run").stat().st_mode & 0o7777 == 0o755  # no setuid, no world-writable
     extract_archive(archive, tmp_path / "plain", executables=False)
     assert (tmp_path / "plain" / "bin" / "run").stat().st_mode & 0o7777 == 0o644
@@ -99,4 +102,6 @@ def test_a_replaced_folder_is_the_old_one_or_the_whole_new_one(tmp_path):
     assert [entry.name for entry in tmp_path.iterdir()] == ["data"] and (target / "old.txt").is_file()
     with replaced_folder(target) as temporary:
         (temporary / "new.txt").write_text("new")
-    assert [entry.name for entry in tmp_path.iterdir()] == ["data"] and [entry.name for entry in target.iterdir()] == ["new.txt"]
+    assert [entry.name for entry in tmp_path.iterdir()] == ["data"] and [entry.name for entry in target.iterdir()] == [
+        "new.txt"
+    ]

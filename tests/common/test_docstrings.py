@@ -84,7 +84,10 @@ def docstring_problems(qualified_name: str, item: griffe.Object) -> list[str]:
     missing = [name for name in signature if name not in documented]
     if missing:
         problems.append(f"{qualified_name}: parameters not under 'Parameters': {', '.join(missing)}")
-    if returns_something(item) and not kinds & {griffe.DocstringSectionKind.returns, griffe.DocstringSectionKind.yields}:
+    if returns_something(item) and not kinds & {
+        griffe.DocstringSectionKind.returns,
+        griffe.DocstringSectionKind.yields,
+    }:
         problems.append(f"{qualified_name}: returns {item.returns} but has no 'Returns' section")
     return problems
 
@@ -103,7 +106,9 @@ def defined_object(package: griffe.Module, name: str) -> griffe.Object:
 @pytest.mark.parametrize("name", [name for name in PUBLIC_NAMES if name not in CONSTANTS])
 def test_public_api_docstrings_follow_numpy_style(package: griffe.Module, name: str) -> None:
     item = defined_object(package, name)
-    assert item.is_function or item.is_class, f"reefnb.{name} is a {item.kind.value}: list it in CONSTANTS if it is a value"
+    assert item.is_function or item.is_class, (
+        f"reefnb.{name} is a {item.kind.value}: list it in CONSTANTS if it is a value"
+    )
     problems = docstring_problems(f"reefnb.{name}", item)
     if name in CLASSES_WITH_PUBLIC_METHODS:
         for member in item.members.values():
@@ -116,7 +121,9 @@ def test_the_check_sees_a_docstring_that_breaks_the_convention() -> None:
     """The check itself: a parameter left out, an unknown one, a summary over two lines and no Returns are found."""
     function = griffe.Function(
         "scale",
-        parameters=griffe.Parameters(griffe.Parameter("value", annotation="float"), griffe.Parameter("factor", annotation="float")),
+        parameters=griffe.Parameters(
+            griffe.Parameter("value", annotation="float"), griffe.Parameter("factor", annotation="float")
+        ),
         returns="float",
     )
     function.docstring = griffe.Docstring(

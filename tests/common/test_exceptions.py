@@ -43,7 +43,11 @@ def test_no_other_module_defines_an_exception():
 
 
 def test_every_reef_error_says_its_exit_code():
-    errors = [value for value in vars(exceptions).values() if inspect.isclass(value) and issubclass(value, exceptions.ReefError)]
+    errors = [
+        value
+        for value in vars(exceptions).values()
+        if inspect.isclass(value) and issubclass(value, exceptions.ReefError)
+    ]
     assert len(errors) > 20
     for error in errors:
         assert "exit_code" in vars(error), f"{error.__name__} does not set exit_code"

@@ -18,7 +18,9 @@ def distribution(tmp_path, monkeypatch):
     info = tmp_path / "reef_test_plugins-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: reef-test-plugins\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[{GROUP}]\nfirst = reef_test_plugins:First\nbroken = reef_test_plugins_missing:X\nlast = reef_test_plugins:LAST\n")
+    (info / "entry_points.txt").write_text(
+        f"[{GROUP}]\nfirst = reef_test_plugins:First\nbroken = reef_test_plugins_missing:X\nlast = reef_test_plugins:LAST\n"
+    )
     (tmp_path / "reef_test_plugins.py").write_text("class First:\n    pass\n\n\nLAST = 'last'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield
@@ -27,10 +29,19 @@ def distribution(tmp_path, monkeypatch):
 
 def test_a_broken_plugin_is_named_and_the_others_load(distribution, caplog):
     caplog.set_level(logging.WARNING, logger="reefnb.common.plugins")
-    assert entry_point_values(GROUP) == [("first", "reef_test_plugins:First"), ("broken", "reef_test_plugins_missing:X"), ("last", "reef_test_plugins:LAST")]
+    assert entry_point_values(GROUP) == [
+        ("first", "reef_test_plugins:First"),
+        ("broken", "reef_test_plugins_missing:X"),
+        ("last", "reef_test_plugins:LAST"),
+    ]
     plugins = load_plugins(GROUP)
-    assert [(plugin.name, plugin.loaded) for plugin in plugins] == [("first", sys.modules["reef_test_plugins"].First), ("last", "last")]
-    assert "skipping reefnb.test-plugins plugin broken = reef_test_plugins_missing:X: ModuleNotFoundError" in caplog.text
+    assert [(plugin.name, plugin.loaded) for plugin in plugins] == [
+        ("first", sys.modules["reef_test_plugins"].First),
+        ("last", "last"),
+    ]
+    assert (
+        "skipping reefnb.test-plugins plugin broken = reef_test_plugins_missing:X: ModuleNotFoundError" in caplog.text
+    )
 
 
 def test_make_refuses_what_is_not_a_plugin(distribution, caplog):

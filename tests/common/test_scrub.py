@@ -43,8 +43,15 @@ def executed(tmp_path_factory):
     notebook.metadata["widgets"] = {
         "application/vnd.jupyter.widget-state+json": {
             "state": {
-                MODEL: {"model_name": "IntSliderModel", "state": {"layout": f"IPY_MODEL_{OTHER_MODEL}", "description": f"key {TOKEN}"}},
-                OTHER_MODEL: {"model_name": "ImageModel", "state": {}, "buffers": [{"data": other_text, "encoding": "base64", "path": ["value"]}]},
+                MODEL: {
+                    "model_name": "IntSliderModel",
+                    "state": {"layout": f"IPY_MODEL_{OTHER_MODEL}", "description": f"key {TOKEN}"},
+                },
+                OTHER_MODEL: {
+                    "model_name": "ImageModel",
+                    "state": {},
+                    "buffers": [{"data": other_text, "encoding": "base64", "path": ["value"]}],
+                },
             },
             "version_major": 2,
             "version_minor": 0,
@@ -53,19 +60,29 @@ def executed(tmp_path_factory):
     notebook.metadata["papermill"] = {"output_path": str(folder / "runs" / "r1" / "main.ipynb")}
     cell = nbformat.v4.new_code_cell("plot()")
     cell.outputs = [
-        nbformat.v4.new_output("display_data", data={"image/png": lines_of(png_text), "text/plain": ["<Figure size 640x480 with 1 Axes>"]}),
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": lines_of(png_text), "text/plain": ["<Figure size 640x480 with 1 Axes>"]}
+        ),
         nbformat.v4.new_output("display_data", data={"image/png": other_text, "application/pdf": other_text}),
         nbformat.v4.new_output(
             "execute_result",
-            data={"application/vnd.jupyter.widget-view+json": {"model_id": MODEL, "version_major": 2, "version_minor": 0}, "text/plain": "IntSlider(value=3)"},
+            data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": MODEL, "version_major": 2, "version_minor": 0},
+                "text/plain": "IntSlider(value=3)",
+            },
             execution_count=3,
         ),
         nbformat.v4.new_output("stream", name="stdout", text=f"mean 4.2\ntoken {TOKEN}\nread {folder}/data/x.csv\n"),
         nbformat.v4.new_output(
             "display_data",
-            data={"text/html": f'<p>{TOKEN}</p><img src="data:image/png;base64,{png_text}">', "application/json": {"key": TOKEN, "count": 3}},
+            data={
+                "text/html": f'<p>{TOKEN}</p><img src="data:image/png;base64,{png_text}">',
+                "application/json": {"key": TOKEN, "count": 3},
+            },
         ),
-        nbformat.v4.new_output("error", ename="ValueError", evalue=f"bad {TOKEN}", traceback=[f"ValueError: bad {TOKEN}", "second frame"]),
+        nbformat.v4.new_output(
+            "error", ename="ValueError", evalue=f"bad {TOKEN}", traceback=[f"ValueError: bad {TOKEN}", "second frame"]
+        ),
     ]
     attached = nbformat.v4.new_markdown_cell("![chart](attachment:chart.png)")
     attached["attachments"] = {"chart.png": {"image/png": png_text}}
@@ -73,7 +90,13 @@ def executed(tmp_path_factory):
     injected.metadata["tags"] = ["injected-parameters"]  # papermill's cell of the run's parameters
     notebook.cells = [cell, attached, injected, nbformat.v4.new_code_cell(f"key = '{TOKEN}'")]
     text = nbformat.writes(notebook)
-    return {"folder": folder, "original": json.loads(text), "scrubbed": json.loads(Scrubber(folder).notebook(text)), "png": png, "other": other}
+    return {
+        "folder": folder,
+        "original": json.loads(text),
+        "scrubbed": json.loads(Scrubber(folder).notebook(text)),
+        "png": png,
+        "other": other,
+    }
 
 
 def test_images_keep_their_bytes_and_the_list_of_lines_form(executed):
@@ -106,12 +129,21 @@ def test_widget_ids_and_state_are_kept(executed):
 
 def test_secrets_and_paths_in_text_are_scrubbed(executed):
     outputs = executed["scrubbed"]["cells"][0]["outputs"]
-    assert outputs[3]["text"] == ["mean 4.2\n", f"token {REDACTED}\n", "read ./data/x.csv\n"]  # nbformat's lines, scrubbed
+    assert outputs[3]["text"] == [
+        "mean 4.2\n",
+        f"token {REDACTED}\n",
+        "read ./data/x.csv\n",
+    ]  # nbformat's lines, scrubbed
     html = outputs[4]["data"]["text/html"]
     assert TOKEN not in "".join(html) and REDACTED in "".join(html)
-    assert base64.b64decode("".join(html).split("base64,")[1].split('"')[0]) == executed["png"]  # the embedded image is whole
+    assert (
+        base64.b64decode("".join(html).split("base64,")[1].split('"')[0]) == executed["png"]
+    )  # the embedded image is whole
     assert outputs[4]["data"]["application/json"] == {"key": REDACTED, "count": 3}
-    assert outputs[5]["evalue"] == f"bad {REDACTED}" and outputs[5]["traceback"] == [f"ValueError: bad {REDACTED}", "second frame"]
+    assert outputs[5]["evalue"] == f"bad {REDACTED}" and outputs[5]["traceback"] == [
+        f"ValueError: bad {REDACTED}",
+        "second frame",
+    ]
     assert outputs[0]["data"]["text/plain"] == ["<Figure size 640x480 with 1 Axes>"]
     assert executed["scrubbed"]["metadata"]["papermill"]["output_path"] == "./runs/r1/main.ipynb"
     assert str(executed["folder"]) not in json.dumps(executed["scrubbed"])
@@ -148,6 +180,13 @@ def test_paths_holding_run_ids_are_kept_and_a_secret_beside_one_is_not():
     chosen = random.Random(7)
     for _ in range(300):
         run_id = f"2026{chosen.randrange(10**4):04d}T{chosen.randrange(10**6):06d}Z-{chosen.getrandbits(32):08x}"
-        for path in (f"results/{run_id}/notebook.ipynb", f"./runs/{run_id}/benchmark.ipynb", f"runs/{run_id}/main.ipynb"):
+        for path in (
+            f"results/{run_id}/notebook.ipynb",
+            f"./runs/{run_id}/benchmark.ipynb",
+            f"runs/{run_id}/main.ipynb",
+        ):
             assert redact_secrets(path) == path
-    assert redact_secrets("20261206T184430Z-7f492493/aB3xQ9zLmP0wRtY7uKc2VnE5sDf8GhJ") == "20261206T184430Z-7f492493<redacted>"
+    assert (
+        redact_secrets("20261206T184430Z-7f492493/aB3xQ9zLmP0wRtY7uKc2VnE5sDf8GhJ")
+        == "20261206T184430Z-7f492493<redacted>"
+    )

@@ -9,7 +9,15 @@ from reefnb.common.units import format_size, parse_size
 
 
 @pytest.mark.parametrize(
-    ("count", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (10 * 2**20, "10.0 MiB"), (2 * 2**30, "2.0 GiB"), (3 * 2**40, "3072.0 GiB")]
+    ("count", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1536, "1.5 KiB"),
+        (10 * 2**20, "10.0 MiB"),
+        (2 * 2**30, "2.0 GiB"),
+        (3 * 2**40, "3072.0 GiB"),
+    ],
 )
 def test_format_size(count, text):
     assert format_size(count) == text

@@ -42,7 +42,12 @@ reefnb.record("big", 2**64 + 1)
 
 hello = work / "hello-sweep"
 shutil.copytree(HERE.parent.parent / "solutions" / "hello-sweep", hello, ignore=shutil.ignore_patterns("runs"))
-evidence = write_solution(work / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "n = 3", ATTACH)
+evidence = write_solution(
+    work / "evidence",
+    {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+    "n = 3",
+    ATTACH,
+)
 real = [reefnb.run(hello, parameters={"samples": 2000, "method": "stratified"}), reefnb.run(evidence)]
 assert all(record["status"] == "ok" for record in real), [record["error"] for record in real]
 

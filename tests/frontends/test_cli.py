@@ -33,7 +33,9 @@ def test_run_prints_ok_run_and_results_json_holds_it(hello):
     assert "samples=3000 method='stratified'" in done.stdout
     printed = {line.split()[0]: line.split()[1] for line in lines if line.startswith("    ")}
     assert printed["points"] == "2916"  # 54 x 54 strata
-    code, out, _ = call("results", "--format", "json")  # in this process: the console script's run is what this test is about
+    code, out, _ = call(
+        "results", "--format", "json"
+    )  # in this process: the console script's run is what this test is about
     assert code == 0
     [record] = json.loads(out)
     assert record["run_id"] == run_id
@@ -104,7 +106,9 @@ def test_sweep_runs_the_grid_and_benchmark_the_manifest_grid(hello):
 
 def test_sweep_goes_on_after_a_failure_unless_fail_fast(tmp_path):
     manifest = {"name": "picky", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
-    folder = write_solution(tmp_path / "picky", manifest, "n = 1", "assert n != 2, 'two is bad'\nimport reefnb\nreefnb.record('n', n)")
+    folder = write_solution(
+        tmp_path / "picky", manifest, "n = 1", "assert n != 2, 'two is bad'\nimport reefnb\nreefnb.record('n', n)"
+    )
     code, out, _ = call("sweep", str(folder), "-p", "n", "1", "2", "3")
     assert code == 1 and "3 runs, 2 ok, 1 not ok" in out
     code, out, _ = call("sweep", str(folder), "--fail-fast", "--jobs", "1", "--rerun", "-p", "n", "2", "3")
@@ -163,7 +167,11 @@ def test_results_table_shows_the_manifest_columns_or_the_chosen_ones(hello):
     reefnb.run(hello, parameters={"samples": 2000})
     code, out, _ = call("results", "--solution", str(hello))
     header = out.splitlines()[0].split()
-    assert code == 0 and header[:5] == ["run_id", "status", "param.method", "param.samples", "metric.abs_error"] and "metric.time_ms" in header
+    assert (
+        code == 0
+        and header[:5] == ["run_id", "status", "param.method", "param.samples", "metric.abs_error"]
+        and "metric.time_ms" in header
+    )
     code, out, _ = call("results", "--solution", "hello-sweep", "--columns", "pi_estimate", "samples")
     assert code == 0 and out.splitlines()[0].split() == ["run_id", "status", "metric.pi_estimate", "param.samples"]
     code, _, err = call("results", "--solution", "hello-sweep", "--columns", "nope")

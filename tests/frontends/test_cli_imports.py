@@ -22,13 +22,18 @@ FORMAT_CHECKING = {"lark", "arrow"}
 OTHER_FRONT_ENDS = {"tornado", "ipywidgets", "altair", "vl_convert"}
 NOT_FOR_ANY = NOTEBOOK_RUNNERS | FORMAT_CHECKING | OTHER_FRONT_ENDS
 NOT_LOADED = {
-    "detect": NOT_FOR_ANY | {"nbformat", "jsonschema", "numpy", "pandas", "psutil", "packaging", "sqlite3", "reefnb.runs.store"},
+    "detect": NOT_FOR_ANY
+    | {"nbformat", "jsonschema", "numpy", "pandas", "psutil", "packaging", "sqlite3", "reefnb.runs.store"},
     "ls": NOT_FOR_ANY | {"nbformat", "jsonschema", "numpy", "pandas", "psutil", "reefnb.runs.store"},
     "rm": NOT_FOR_ANY | {"nbformat", "jsonschema", "numpy", "pandas", "psutil", "reefnb.runs.store"},
     "results": NOT_FOR_ANY | {"nbformat", "jsonschema"},
     "export": NOT_FOR_ANY | {"numpy", "pandas"},
 }
-LOADED = {"detect": "reefnb.provision.detection", "ls": "reefnb.provision.initialised", "rm": "reefnb.provision.initialised"}
+LOADED = {
+    "detect": "reefnb.provision.detection",
+    "ls": "reefnb.provision.initialised",
+    "rm": "reefnb.provision.initialised",
+}
 LOADED |= {"results": "pandas", "export": "reefnb.solution.manifest"}  # what each verb does use: the reading works
 
 RECORD = """
@@ -50,7 +55,9 @@ def place(tmp_path_factory):
     solution = folder / "hello-sweep"
     shutil.copytree(HELLO, solution, ignore=shutil.ignore_patterns("runs"))
     environment = {**os.environ, "REEF_HOME": str(folder / "reef-home")}
-    subprocess.run([sys.executable, "-c", RECORD, str(solution)], env=environment, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", RECORD, str(solution)], env=environment, check=True, capture_output=True, timeout=120
+    )
     return folder, solution, environment
 
 
@@ -59,7 +66,12 @@ def imported(place, *args: str) -> set[str]:
     that the name names the initialised solution)."""
     folder, _, environment = place
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "reefnb", *args], env=environment, cwd=folder / "reef-home", capture_output=True, text=True, timeout=120
+        [sys.executable, "-X", "importtime", "-m", "reefnb", *args],
+        env=environment,
+        cwd=folder / "reef-home",
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     names = set()

@@ -30,7 +30,11 @@ def record(run_id: str = "r1", status: str = "failed") -> dict:
         "duration_s": 1.5,
         "started": "2026-01-01T00:00:00+00:00",
         "parameters": {"samples": 10, "method": "random"},
-        "metrics": {"time_ms": {"value": 1.0 / 3, "unit": "ms"}, "points": {"value": 10, "unit": None}, "loss": {"special": "nan"}},
+        "metrics": {
+            "time_ms": {"value": 1.0 / 3, "unit": "ms"},
+            "points": {"value": 10, "unit": None},
+            "loss": {"special": "nan"},
+        },
         "error": {"name": "ValueError", "message": "boom", "cell_index": 2} if status != "ok" else None,
         "notebook": {"path": "main.ipynb", "output_path": "/nowhere/demo/runs/r1/main.ipynb"},
     }
@@ -59,7 +63,12 @@ def test_options_come_from_the_parsed_arguments_by_name():
     args = build_parser().parse_args(["run", "sol", "-p", "samples", "5", "--timeout", "9", "--no-telemetry"])
     options = options_from(commands.RunOptions, args, parameters=dict(args.parameter))
     assert options == commands.RunOptions(solution="sol", parameters={"samples": "5"}, timeout=9.0, telemetry=False)
-    assert commands.given(options) == {"solution": "sol", "parameters": {"samples": "5"}, "timeout": 9.0, "telemetry": False}
+    assert commands.given(options) == {
+        "solution": "sol",
+        "parameters": {"samples": "5"},
+        "timeout": 9.0,
+        "telemetry": False,
+    }
     args = build_parser().parse_args(["pareto", "--min", "a", "b", "--max", "c"])
     assert options_from(commands.ParetoOptions, args) == commands.ParetoOptions(minimise=["a", "b"], maximise=["c"])
 
@@ -100,13 +109,23 @@ def test_pip_options_make_existing_folders_absolute(tmp_path, monkeypatch):
 
 def test_a_notebook_belongs_to_the_solution_whose_workflow_runs_it(hello, tmp_path):
     found = commands.notebook_solution(hello / "main.ipynb")
-    assert found.solution.name == "hello-sweep" and found.workflow == "run" and found.notebook == (hello / "main.ipynb").resolve()
-    alone = commands.notebook_solution(hello / "main.ipynb", within=tmp_path / "elsewhere")  # its manifest is out of bounds
+    assert (
+        found.solution.name == "hello-sweep"
+        and found.workflow == "run"
+        and found.notebook == (hello / "main.ipynb").resolve()
+    )
+    alone = commands.notebook_solution(
+        hello / "main.ipynb", within=tmp_path / "elsewhere"
+    )  # its manifest is out of bounds
     assert alone.solution.manifest_path is None and alone.workflow == "run"
 
 
 def test_the_manifest_defaults_win_in_the_schema_for_the_cli_the_magic_and_the_server(tmp_path):
-    manifest = {"name": "defaults", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"rate": 0.25}}}}
+    manifest = {
+        "name": "defaults",
+        "version": "0.1.0",
+        "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"rate": 0.25}}},
+    }
     folder = write_solution(tmp_path / "defaults", manifest, "rate: float = 0.5  # how fast\nsteps: int = 3")
     found = commands.parameters(folder)
     assert isinstance(found, commands.Parameters) and isinstance(found.schema, dict)
@@ -129,11 +148,22 @@ def test_the_manifest_defaults_win_in_the_schema_for_the_cli_the_magic_and_the_s
 
 def test_a_run_record_reads_the_same_in_every_front_end():
     text = record_text(record())
-    assert text.splitlines()[:3] == ["r1  demo@0.1.0  run  failed  1.50 s", "  parameters: samples=10 method='random'", "  error: ValueError: boom (cell 2)"]
+    assert text.splitlines()[:3] == [
+        "r1  demo@0.1.0  run  failed  1.50 s",
+        "  parameters: samples=10 method='random'",
+        "  error: ValueError: boom (cell 2)",
+    ]
     assert "    time_ms  0.333333 ms" in text and "    loss     nan" in text
-    assert record_text(record(), short=True) == "r1  demo@0.1.0  run  failed  1.50 s  samples=10 method='random'  ValueError: boom (cell 2)"
+    assert (
+        record_text(record(), short=True)
+        == "r1  demo@0.1.0  run  failed  1.50 s  samples=10 method='random'  ValueError: boom (cell 2)"
+    )
     view = run_view(record())
-    assert [(metric.name, metric.text, metric.unit) for metric in view.metrics] == [("time_ms", "0.333333", "ms"), ("points", "10", ""), ("loss", "nan", "")]
+    assert [(metric.name, metric.text, metric.unit) for metric in view.metrics] == [
+        ("time_ms", "0.333333", "ms"),
+        ("points", "10", ""),
+        ("loss", "nan", ""),
+    ]
     from reefnb.frontends.widgets import run_summary
 
     assert run_summary(record())["text/plain"] == text  # the magic's plain form is the command's text
@@ -154,7 +184,11 @@ def test_a_run_that_refused_metrics_over_its_budget_says_how_many_in_the_text_an
     from reefnb.frontends.widgets import run_summary
 
     summary = run_summary(refused)
-    assert summary["text/plain"] == text and "reef-warning" in summary["text/html"] and "metric budget (REEF_MAX_METRICS" in summary["text/html"]
+    assert (
+        summary["text/plain"] == text
+        and "reef-warning" in summary["text/html"]
+        and "metric budget (REEF_MAX_METRICS" in summary["text/html"]
+    )
     assert "metric budget" not in run_summary(record(status="ok"))["text/html"]
 
 
@@ -199,7 +233,10 @@ def test_frontier_runs_are_the_ok_runs_with_the_default_objectives(hello):
     )
     found = commands.frontier_runs(str(hello))
     assert list(found.frame["run_id"]) == [stored(0, "", 0, 0, 0, "")["run_id"], stored(1, "", 0, 0, 0, "")["run_id"]]
-    assert found.objectives == {"metric.abs_error": "min", "metric.time_ms": "min"}  # the manifest's metrics with a goal
+    assert found.objectives == {
+        "metric.abs_error": "min",
+        "metric.time_ms": "min",
+    }  # the manifest's metrics with a goal
     named = commands.frontier_runs("hello-sweep", commands.named_objectives(["time_ms"], ["points"]))
     assert named.objectives == {"metric.time_ms": "min", "metric.points": "max"} and named.declared == named.objectives
     with pytest.raises(ReefError, match="no ok runs recorded for nothing: no frontier"):
@@ -212,7 +249,12 @@ def test_frontier_runs_are_the_ok_runs_with_the_default_objectives(hello):
 
 def test_a_package_folder_is_refused_without_trust_in_the_panel_the_cli_and_the_server(reef_home):
     """The trust check: a solution imported from elsewhere installs only what its lock pins and hashes."""
-    manifest = {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-absent==1.0"]}, "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": "probe",
+        "version": "1.0.0",
+        "requires": {"packages": ["reef-probe-absent==1.0"]},
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     folder = write_solution(reef_home / "solutions" / "probe-1.0.0", manifest)  # where packages are imported
     preview = commands.preview_init(commands.InitRequest(source=folder, native=True))
     assert preview.foreign and "has no sha256" in preview.refusal and "--trust" in preview.refusal
@@ -244,4 +286,6 @@ def test_the_terminal_renders_what_the_layer_returns(hello):
     from reefnb.frontends.terminal import COMMANDS
 
     code, result = COMMANDS["validate"](build_parser().parse_args(["validate", str(hello)]), out)
-    assert code == 0 and result["name"] == commands.validate(hello).name and "valid (hello-sweep@0.1.0" in out.getvalue()
+    assert (
+        code == 0 and result["name"] == commands.validate(hello).name and "valid (hello-sweep@0.1.0" in out.getvalue()
+    )

@@ -91,17 +91,29 @@ def recorded_runs(root: Path, home: Path) -> list[str]:
     each with an executed notebook where reef keeps it (runs/RUN_ID/main.ipynb). The records as test_dashboard's."""
     from reefnb.runs.store import Store
 
-    loader = importlib.util.spec_from_file_location("dashboard_records", REPO / "tests" / "analysis" / "test_dashboard.py")
+    loader = importlib.util.spec_from_file_location(
+        "dashboard_records", REPO / "tests" / "analysis" / "test_dashboard.py"
+    )
     records_of = importlib.util.module_from_spec(loader)
     loader.loader.exec_module(records_of)
     records = []
     for index in range(12):
-        method, samples, environment = "stratified" if index % 2 else "random", [1000, 20000, 100000][index % 3], "laptop" if index % 2 else "server"
-        entry = records_of.record(index, method, samples, 1.0 + index, 0.2 / (index + 1) + 0.01 * (index % 3), environment)
+        method, samples, environment = (
+            "stratified" if index % 2 else "random",
+            [1000, 20000, 100000][index % 3],
+            "laptop" if index % 2 else "server",
+        )
+        entry = records_of.record(
+            index, method, samples, 1.0 + index, 0.2 / (index + 1) + 0.01 * (index % 3), environment
+        )
         output = root / "hello-sweep" / "runs" / entry["run_id"] / "main.ipynb"
         output.parent.mkdir(parents=True)
         nbformat.write(nbformat.v4.new_notebook(), output)
-        entry["notebook"]["output_path"], entry["solution"]["path"], entry["workflow"] = str(output), str(root / "hello-sweep"), "run"
+        entry["notebook"]["output_path"], entry["solution"]["path"], entry["workflow"] = (
+            str(output),
+            str(root / "hello-sweep"),
+            "run",
+        )
         entry["parameters"].update({"seed": 7} if index % 4 == 1 else {})
         entry["environment"]["packages"] = {"numpy": "2.4.6" if index % 2 else "2.3.0", "pandas": "3.1.1"}
         records.append(entry)
@@ -131,7 +143,9 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     pytest.importorskip("anywidget", reason="anywidget is not installed (it is a dependency of reefnb: reinstall it)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as driver:
@@ -150,14 +164,22 @@ def page(browser):
     page.on("request", lambda request: page.requests.append(request.url))
     yield page
     page.close()
-    outside = [address for address in page.requests if not address.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))]
+    outside = [
+        address
+        for address in page.requests
+        if not address.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+    ]
     assert page.errors == [] and outside == [], json.dumps({"errors": page.errors, "outside": outside[:5]})
 
 
 def open_notebook(page, url: str, name: str) -> None:
-    page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?token={TOKEN}")  # a workspace each: only this notebook open
+    page.goto(
+        f"{url}/lab/workspaces/{Path(name).stem}/tree/{name}?token={TOKEN}"
+    )  # a workspace each: only this notebook open
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=300_000)  # the kernel is up (a fresh 3.10 venv took over 90 s once)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(
+        timeout=300_000
+    )  # the kernel is up (a fresh 3.10 venv took over 90 s once)
 
 
 def run_cell(page, index: int) -> None:
@@ -181,19 +203,28 @@ def read_selected(page, index: int, previous: str | None = None) -> list[str]:
 
 def point_centres(marks) -> list[tuple[float, float]]:
     """The chart's points on the page, left to right."""
-    return sorted((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2) for box in (marks.nth(index).bounding_box() for index in range(marks.count())))
+    return sorted(
+        (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for box in (marks.nth(index).bounding_box() for index in range(marks.count()))
+    )
 
 
 def use_theme(page, label: str) -> None:
     page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-    colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+    colour = (
+        f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+    )
     page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-    page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")  # drawn in it
+    page.evaluate(
+        "() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))"
+    )  # drawn in it
 
 
 def output_width(page, width: int) -> dict:
     """Resize the page so that the explorer's output is ``width`` px wide; its layout once the chart has followed."""
-    measured = page.evaluate("() => document.querySelector('.reef-explorer').closest('.jp-OutputArea-output').clientWidth")
+    measured = page.evaluate(
+        "() => document.querySelector('.reef-explorer').closest('.jp-OutputArea-output').clientWidth"
+    )
     viewport = page.viewport_size
     page.set_viewport_size({"width": viewport["width"] + width - measured, "height": viewport["height"]})
     page.wait_for_function(
@@ -210,7 +241,9 @@ def test_brushing_the_chart_in_jupyterlab_selects_those_runs_in_the_kernel(lab, 
     open_notebook(page, url, "explore.ipynb")
     run_cell(page, 0)
     marks = page.locator(".jp-OutputArea-output .vega-embed svg g.mark-symbol.role-mark path")
-    page.wait_for_function("document.querySelectorAll('.vega-embed svg g.mark-symbol.role-mark path').length === 12", timeout=120_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.vega-embed svg g.mark-symbol.role-mark path').length === 12", timeout=120_000
+    )
     centres = point_centres(marks)
     xs = [x for x, _ in centres]  # time_ms is 1..12, so the x order is the run order
     top, bottom = min(y for _, y in centres) - 5, max(y for _, y in centres) + 5  # inside the plot (5% padding)
@@ -248,12 +281,18 @@ def test_the_explorer_and_compare_fit_a_notebook_beside_the_sidebar_in_both_them
         for width in (700, 600):
             layouts[theme, width] = output_width(page, width)
             if width == 700:
-                page.evaluate("() => document.querySelector('.jp-NotebookPanel .jp-Cell').scrollIntoView({block: 'start'})")
+                page.evaluate(
+                    "() => document.querySelector('.jp-NotebookPanel .jp-Cell').scrollIntoView({block: 'start'})"
+                )
                 page.screenshot(path=str(ARTIFACTS / f"explore-700-{theme}.png"))
     for (theme, width), layout in layouts.items():
         where = f"{theme}, {width} px: {json.dumps(layout)[:1500]}"
-        assert layout["width"] == width and abs(layout["chart"] - width) < 2, where  # the chart takes the output's width
-        assert layout["outside"] == [] and layout["scrolling"] == [], where  # nothing past the edge, no second scrollbar
+        assert layout["width"] == width and abs(layout["chart"] - width) < 2, (
+            where
+        )  # the chart takes the output's width
+        assert layout["outside"] == [] and layout["scrolling"] == [], (
+            where
+        )  # nothing past the edge, no second scrollbar
         assert layout["toggles"] == [{"rows": 1, "clipped": 0}] * 2, where  # min and max side by side, whole
         assert [box["text"] for box in layout["checkboxes"]] == ["log x", "log y"], where
         assert all(box["inside"] and not box["clipped"] for box in layout["checkboxes"]), where
@@ -266,7 +305,15 @@ def test_the_explorer_and_compare_fit_a_notebook_beside_the_sidebar_in_both_them
         "env.name": ["laptop", "server"],
     }
     headers = layout["headers"]
-    assert headers == ["run_id", "env.name", "param.method", "param.samples", "param.seed", "metric.time_ms[ms]", "metric.abs_error"]
+    assert headers == [
+        "run_id",
+        "env.name",
+        "param.method",
+        "param.samples",
+        "param.seed",
+        "metric.time_ms[ms]",
+        "metric.abs_error",
+    ]
     seeds = {row[0]: row[headers.index("param.seed")] for row in layout["rows"]}
     assert seeds and set(seeds.values()) <= {"0", "7"} and seeds.get(runs[1], "7") == "7"
 
@@ -279,9 +326,16 @@ def test_the_explorer_and_compare_fit_a_notebook_beside_the_sidebar_in_both_them
         comparison.screenshot(path=str(ARTIFACTS / f"explore-compare-4-{theme}.png"))
     # Each run id links to its executed notebook (JupyterLab turns the relative link into the file's address and opens it
     # in the app: as a run view where the Reef extension has one, else as the notebook).
-    assert [(run, href.split("?")[0]) for run, href in compared["links"]] == [(run, f"{url}/files/hello-sweep/runs/{run}/main.ipynb") for run in runs[:4]]
+    assert [(run, href.split("?")[0]) for run, href in compared["links"]] == [
+        (run, f"{url}/files/hello-sweep/runs/{run}/main.ipynb") for run in runs[:4]
+    ]
     comparison.locator("thead a").nth(1).click()
     opened = f"""() => Array.from(window.jupyterapp.shell.widgets('main')).some(widget =>
         widget.title.label.includes('{runs[1]}') || (widget.context && widget.context.path === 'hello-sweep/runs/{runs[1]}/main.ipynb'))"""
     page.wait_for_function(opened, polling=200)
-    assert compared["rows"]["param.seed"] == ["0", "7", "0", "0"] and compared["rows"]["param.samples"] == ["1000", "20000", "100000", "1000"]
+    assert compared["rows"]["param.seed"] == ["0", "7", "0", "0"] and compared["rows"]["param.samples"] == [
+        "1000",
+        "20000",
+        "100000",
+        "1000",
+    ]

@@ -49,7 +49,9 @@ def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
     """`jupyter lab` serving ``root`` on 127.0.0.1 with its settings in ``tmp_path``; yields its URL, ends it after."""
     pytest.importorskip("jupyterlab", reason="jupyterlab is not installed (pip install 'reefnb[lab]')")
     if not (REPO / "reefnb" / "labextension" / "package.json").is_file():
-        pytest.fail("the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)")
+        pytest.fail(
+            "the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)"
+        )
     settings = tmp_path / "jupyter"
     environment = {
         **os.environ,
@@ -61,7 +63,9 @@ def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
     }
     notification_settings = settings / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     notification_settings.mkdir(parents=True)
-    (notification_settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))  # no news prompt
+    (notification_settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false"})
+    )  # no news prompt
     port = free_port()
     command = [
         sys.executable,
@@ -105,17 +109,23 @@ def lab(tmp_path, reef_home):
     shutil.copytree(HELLO, root / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
     reefnb.run(root / "hello-sweep", parameters={"samples": 1000})
     with running_lab(root, tmp_path, reef_home) as url:
-        with urllib.request.urlopen(f"{url}/reef/api/notebook?path=hello-sweep/main.ipynb&token={TOKEN}", timeout=30) as answer:
+        with urllib.request.urlopen(
+            f"{url}/reef/api/notebook?path=hello-sweep/main.ipynb&token={TOKEN}", timeout=30
+        ) as answer:
             assert json.load(answer)["solution"]["name"] == "hello-sweep"  # the server extension is enabled
         yield url, root
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 def test_reef_sidebar_runs_with_a_parameter_and_exports(lab, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     url, root = lab
     errors: list[str] = []
-    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))  # kept after the run (git-ignored)
+    artifacts = Path(
+        os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts")
+    )  # kept after the run (git-ignored)
     artifacts.mkdir(parents=True, exist_ok=True)
     screenshot = artifacts / "reef-sidebar.png"
     with playwright.sync_playwright() as driver:
@@ -143,7 +153,9 @@ def test_reef_sidebar_runs_with_a_parameter_and_exports(lab, tmp_path):
             dialog.locator("input[name='samples']").fill("4321")
             dialog.locator("select[name='method']").select_option("stratified")
             dialog.locator("button.jp-mod-accept").click()
-            page.wait_for_function("document.querySelectorAll('#reef-sidebar .reef-runs tr[data-run]').length === 2", timeout=120_000)
+            page.wait_for_function(
+                "document.querySelectorAll('#reef-sidebar .reef-runs tr[data-run]').length === 2", timeout=120_000
+            )
             newest = runs.first
             assert newest.get_attribute("data-status") == "ok", newest.inner_text()
             assert "samples=4321" in newest.inner_text() and "method=stratified" in newest.inner_text()

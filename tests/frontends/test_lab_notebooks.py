@@ -47,18 +47,25 @@ THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}
 @pytest.fixture
 def lab_root(tmp_path):
     root = tmp_path / "root"
-    shutil.copytree(REPO / "solutions", root / "solutions", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
+    shutil.copytree(
+        REPO / "solutions", root / "solutions", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json")
+    )
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     return root
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 def test_every_notebook_runs_clean_in_jupyterlab(lab_root, tmp_path, reef_home):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     problems: dict[str, list] = {}
-    with running_lab(lab_root, tmp_path, reef_home, "--LabApp.expose_app_in_browser=True") as url, playwright.sync_playwright() as driver:
+    with (
+        running_lab(lab_root, tmp_path, reef_home, "--LabApp.expose_app_in_browser=True") as url,
+        playwright.sync_playwright() as driver,
+    ):
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for notebook in NOTEBOOKS:
@@ -80,11 +87,15 @@ def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list
     """Open ``notebooks/NAME`` in JupyterLab, run all its cells, screenshot it; the problems found."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # optional: the test skips without it
 
-    page.goto(f"{url}/lab/workspaces/{Path(name).stem}/tree/notebooks/{name}?reset&token={TOKEN}")  # a workspace of its own
+    page.goto(
+        f"{url}/lab/workspaces/{Path(name).stem}/tree/notebooks/{name}?reset&token={TOKEN}"
+    )  # a workspace of its own
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
     # The first kernel of a fresh venv compiles what it imports (PYTHONDONTWRITEBYTECODE): once it took over 120 s
     # on a loaded 2-core CI machine. Polled every 250 ms, not per animation frame.
-    page.wait_for_function(f"() => {_PANEL}?.sessionContext?.session?.kernel?.status === 'idle'", timeout=300_000, polling=250)
+    page.wait_for_function(
+        f"() => {_PANEL}?.sessionContext?.session?.kernel?.status === 'idle'", timeout=300_000, polling=250
+    )
     print(f"{name}: kernel idle, running all cells", flush=True)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(_FINISHED, timeout=600_000, polling=250)
@@ -93,7 +104,9 @@ def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list
     problems = []
     for cell in page.evaluate(_OUTPUTS):
         for output in cell["outputs"]:
-            if output["output_type"] == "error" or (output["output_type"] == "stream" and output.get("name") == "stderr"):
+            if output["output_type"] == "error" or (
+                output["output_type"] == "stream" and output.get("name") == "stderr"
+            ):
                 problems.append({"cell": cell["source"], "output": output})
             html = (output.get("data") or {}).get("text/html", "")
             html = "".join(html) if isinstance(html, list) else html
@@ -101,7 +114,11 @@ def run_notebook(page, url: str, root: Path, name: str, artifacts: Path) -> list
                 problems.append({"cell": cell["source"], "red message": html})
     notebook_node = page.locator(".jp-NotebookPanel:visible")
     try:  # widget views render after their models arrive: until every one has (a view that never does is counted below)
-        page.wait_for_function(f"() => ({_RENDERED}) >= ({_VIEWS}) && !{_PANEL}.node.textContent.includes('Loading widget...')", timeout=30_000, polling=100)
+        page.wait_for_function(
+            f"() => ({_RENDERED}) >= ({_VIEWS}) && !{_PANEL}.node.textContent.includes('Loading widget...')",
+            timeout=30_000,
+            polling=100,
+        )
     except PlaywrightTimeoutError:
         pass
     for text in ("Error displaying widget", "Loading widget..."):
@@ -150,7 +167,11 @@ def screenshots(page, name: str, artifacts: Path) -> None:
     }}""")
     for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
         page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-        colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+        colour = (
+            f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+        )
         page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-        page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")  # drawn in it
+        page.evaluate(
+            "() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))"
+        )  # drawn in it
         page.screenshot(path=str(artifacts / f"lab-{stem}-{theme}.png"))

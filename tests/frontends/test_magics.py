@@ -154,7 +154,12 @@ def test_run_summary_lists_the_attached_files_linked_from_the_kernels_folder(she
         "reefnb.attach(reefnb.run_folder() / 'summary log.txt', name='performance/summary log.txt')\n"
         "(reefnb.run_folder() / 'big.log').write_text('x' * 100)\nreefnb.attach(reefnb.run_folder() / 'big.log')"
     )
-    folder = write_solution(tmp_path / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", cell)
+    folder = write_solution(
+        tmp_path / "evidence",
+        {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "x = 1",
+        cell,
+    )
     monkeypatch.chdir(tmp_path)  # the kernel's folder: links are relative to it, as JupyterLab resolves them
     monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: listed as not kept
     frame, captured = reef(shell, "run evidence")
@@ -166,7 +171,9 @@ def test_run_summary_lists_the_attached_files_linked_from_the_kernels_folder(she
     href = f"evidence/runs/{run_id}/files/performance/summary%20log.txt"
     assert f'<a href="{href}" target="_blank">performance/summary log.txt</a>' in summary
     assert (tmp_path / href.replace("%20", " ")).read_text() == "VALID\n"
-    assert file_details(entry) in summary and "not kept: big.log: 100 bytes: over the REEF_MAX_ATTACHED limit" in summary
+    assert (
+        file_details(entry) in summary and "not kept: big.log: 100 bytes: over the REEF_MAX_ATTACHED limit" in summary
+    )
     text = plain(captured).splitlines()
     assert f"  files: {folder.resolve() / 'runs' / run_id / 'files'}" in text and f"    {file_line(entry)}" in text
 
@@ -176,8 +183,16 @@ def test_sweep_progress_widget_follows_the_sweep():
     widget.update(SweepProgress(total=6, done=0, ok=0, failed=0, running=0, skipped=2, elapsed_s=0.0, eta_s=None))
     assert (widget.bar.value, widget.bar.max, widget.bar.bar_style) == (2, 6, "info")
     assert widget.label.value == "2/6 done · 0 failed · 0 running · 2 skipped (recorded before)"
-    record = {"run_id": "r1", "status": "failed", "parameters": {"samples": 10}, "metrics": {}, "error": {"name": "ValueError", "message": "boom"}}
-    widget.update(SweepProgress(total=6, done=1, ok=0, failed=1, running=2, skipped=2, elapsed_s=3.0, eta_s=12.0, last=record))
+    record = {
+        "run_id": "r1",
+        "status": "failed",
+        "parameters": {"samples": 10},
+        "metrics": {},
+        "error": {"name": "ValueError", "message": "boom"},
+    }
+    widget.update(
+        SweepProgress(total=6, done=1, ok=0, failed=1, running=2, skipped=2, elapsed_s=3.0, eta_s=12.0, last=record)
+    )
     assert (widget.bar.value, widget.bar.bar_style) == (3, "danger")
     assert widget.label.value == "3/6 done · 1 failed · 2 running · 2 skipped (recorded before) · ETA 12 s"
     assert "r1" in widget.last.value and "reef-failed" in widget.last.value and "ValueError: boom" in widget.last.value
@@ -208,7 +223,10 @@ def test_sweep_end_to_end_then_results_and_json(shell, hello):
     assert "/samples: expected a non-empty list of values" in plain(captured) and "reef-error" in html(captured)
 
     results, _ = reef(shell, f"results --solution {hello}")
-    assert set(results["run_id"]) == set(frame["run_id"]) | set(from_file["run_id"]) and "metric.abs_error" in results.columns
+    assert (
+        set(results["run_id"]) == set(frame["run_id"]) | set(from_file["run_id"])
+        and "metric.abs_error" in results.columns
+    )
     records, _ = reef(shell, "results --solution hello-sweep --json")
     assert {record["run_id"] for record in records} == set(results["run_id"])
     empty, captured = reef(shell, "results --solution nothing-here")
@@ -269,10 +287,16 @@ def test_init_panel_installs_missing_artifacts_with_progress_bars(shell, tmp_pat
         )
         assert "reef-badge reef-missing" in panel.table.value and "reef-badge reef-found" in panel.table.value
         assert panel.button.description == "Install missing" and not panel.button.disabled
-        assert "Install missing would:" in panel.changes.value and "download or generate annotations" in panel.changes.value  # said before it does it
+        assert (
+            "Install missing would:" in panel.changes.value
+            and "download or generate annotations" in panel.changes.value
+        )  # said before it does it
         assert not (folder / LOCK_NAME).exists()
         text = panel._repr_mimebundle_()["text/plain"]  # where widgets do not render
-        assert text.startswith(f"data@0.1.0: checked against this python ({sys.executable}): 1 missing") and "annotations" in text
+        assert (
+            text.startswith(f"data@0.1.0: checked against this python ({sys.executable}): 1 missing")
+            and "annotations" in text
+        )
         assert "Install missing would:\n  - download or generate annotations\n  - write reef.lock.json" in text
 
         panel.button.click()  # what a user does: the install runs in a thread
@@ -338,7 +362,13 @@ def test_init_dry_run_checks_where_the_solution_runs_with_one_word_per_state(she
     blob = b"blob bytes"
     artifacts = {
         "blob": {"kind": "dataset", "url": "file:data/blob.bin", "sha256": hashlib.sha256(blob).hexdigest()},
-        "big": {"kind": "dataset", "url": "https://data.example/big.bin", "sha256": "ab" * 32, "size": 10, "on_demand": True},
+        "big": {
+            "kind": "dataset",
+            "url": "https://data.example/big.bin",
+            "sha256": "ab" * 32,
+            "size": 10,
+            "on_demand": True,
+        },
     }
     packages = ["packaging", "reef-no-such-package", 'reef-elsewhere; platform_machine == "no-such-machine"']
     manifest = {
@@ -363,11 +393,17 @@ def test_init_dry_run_checks_where_the_solution_runs_with_one_word_per_state(she
         "big": "on demand",
     }
     assert rows["blob"]["reason"] == f"reef init downloads it: {(folder / 'data' / 'blob.bin').as_uri()}"
-    assert rows["reef-elsewhere"]["reason"] == 'for another platform or python (platform_machine == "no-such-machine" is false here)'
+    assert (
+        rows["reef-elsewhere"]["reason"]
+        == 'for another platform or python (platform_machine == "no-such-machine" is false here)'
+    )
     assert all(row["reason"] for row in panel.rows if row["status"] != "found")
     table = panel.table.value
     assert all(f"reef-badge reef-{word}" in table for word in ("found", "missing", "skipped", "on-demand"))
-    assert "checked against kernel python3: 2 missing; 1 skipped (for another platform), 1 fetched on demand" in panel.header.value
+    assert (
+        "checked against kernel python3: 2 missing; 1 skipped (for another platform), 1 fetched on demand"
+        in panel.header.value
+    )
     assert panel.button.description == "Install missing" and "Install missing would:" in panel.changes.value
     assert panel.button.disabled and "dry run" in panel.status.value and not (folder / LOCK_NAME).exists()
 
@@ -375,19 +411,33 @@ def test_init_dry_run_checks_where_the_solution_runs_with_one_word_per_state(she
 def test_init_panel_makes_an_environment_from_a_wheel(shell, tmp_path, jupyter_dirs):
     wheels = tmp_path / "wheels"
     make_wheel(wheels, "reef-probe-pkg", "1.2.0", "VERSION = '1.2.0'\n")
-    manifest = {"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1.1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": "probe",
+        "version": "1.0.0",
+        "requires": {"packages": ["reef-probe-pkg>=1.1"]},
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     folder = write_solution(tmp_path / "probe", manifest)
     panel, _ = reef(shell, f"init {folder} --find-links {wheels}")
     assert panel.plan.target == "env" and not panel.plan.exists
     # Checked where it runs now (the kernel its notebook names), and what Install would change, before it does.
-    assert "runs in <b>kernel python3</b>" in panel.header.value and "checked against kernel python3: 1 missing" in panel.header.value
+    assert (
+        "runs in <b>kernel python3</b>" in panel.header.value
+        and "checked against kernel python3: 1 missing" in panel.header.value
+    )
     assert panel.rows[0]["status"] == "missing" and panel.button.description == "Install missing"
-    assert "make environment probe (python " in panel.changes.value and "install reef-probe-pkg&gt;=1.1 into environment probe" in panel.changes.value
+    assert (
+        "make environment probe (python " in panel.changes.value
+        and "install reef-probe-pkg&gt;=1.1 into environment probe" in panel.changes.value
+    )
     assert "instead of kernel python3" in panel.changes.value
     solution = panel.install()  # the button's work, here
     assert solution.name == "probe"
     # Checked again where it runs now: its own environment.
-    assert "runs in <b>environment probe</b>" in panel.header.value and "checked against environment probe: all found" in panel.header.value
+    assert (
+        "runs in <b>environment probe</b>" in panel.header.value
+        and "checked against environment probe: all found" in panel.header.value
+    )
     assert panel.rows[0]["status"] == "found" and panel.rows[0]["found"] == "1.2.0"
     assert "(kernel reef-probe)" in panel.status.value
     _, captured = reef(shell, "env list")
@@ -414,7 +464,9 @@ def test_declarations_go_to_the_running_notebook_and_its_solution(shell, hello, 
     reef(shell, "require --remove reef-gpu-only")
     _, captured = reef(shell, "tool gcc>=9 git")
     assert "reef-badge reef-found" in html(captured)  # git, at least
-    _, captured = reef(shell, f"artifact digits https://data.example/digits.csv --sha256 {'ab' * 32} --size 10 --license CC0-1.0")
+    _, captured = reef(
+        shell, f"artifact digits https://data.example/digits.csv --sha256 {'ab' * 32} --size 10 --license CC0-1.0"
+    )
     assert "reef-badge reef-missing" in html(captured)
     metadata = nbformat.read(notebook, as_version=4).metadata["reef"]
     assert metadata["requires"]["packages"] == ["numpy>=1.24", "reef-no-such-package"]
@@ -449,7 +501,11 @@ def test_declarations_go_to_the_running_notebook_and_its_solution(shell, hello, 
     assert nbformat.read(other, as_version=4).metadata["reef"]["requires"]["packages"] == ["numpy>=1.24", "packaging"]
     assert "Reload Notebook" not in html(captured)  # not the running notebook
     declared, _ = reef(shell, f"require numpy --notebook {other} --json")
-    assert declared["notebook"] == str(other) and declared["solution"] is None and declared["checks"][0]["status"] == "found"
+    assert (
+        declared["notebook"] == str(other)
+        and declared["solution"] is None
+        and declared["checks"][0]["status"] == "found"
+    )
 
 
 def test_init_panel_takes_a_package(shell, hello, tmp_path, reef_home):
@@ -482,7 +538,9 @@ def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
     from reefnb.runs.execute import _UnknownParameters
 
     caplog.set_level(logging.WARNING)
-    caplog.set_level(logging.WARNING, logger="papermill")  # reef's main() (an earlier test's) quiets papermill to CRITICAL
+    caplog.set_level(
+        logging.WARNING, logger="papermill"
+    )  # reef's main() (an earlier test's) quiets papermill to CRITICAL
     papermill_log = logging.getLogger("papermill")
     unknown = _UnknownParameters({"samples": None})
     papermill_log.addFilter(unknown)
@@ -508,11 +566,28 @@ def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
     # the manifest's dashboard columns, units in the headers; no times, no environment
     for header in ("run_id", "status", "param.method", "param.samples", "metric.abs_error", "metric.time_ms [ms]"):
         assert f">{header}</th>" in page
-    assert "started" not in page and "env.hostname" not in page and "<td>" not in page and page.count("white-space:nowrap") >= 12
+    assert (
+        "started" not in page
+        and "env.hostname" not in page
+        and "<td>" not in page
+        and page.count("white-space:nowrap") >= 12
+    )
     assert frame.iloc[0]["run_id"] in page and f"1 run, 6 of {len(frame.columns)} columns: .full()" in page
-    assert list(frame.compact().columns) == ["run_id", "status", "param.method", "param.samples", "metric.abs_error", "metric.time_ms [ms]"]
+    assert list(frame.compact().columns) == [
+        "run_id",
+        "status",
+        "param.method",
+        "param.samples",
+        "metric.abs_error",
+        "metric.time_ms [ms]",
+    ]
     full = frame.full()
-    assert type(full) is pandas.DataFrame and full.shape == frame.shape and "env.python" in full.columns and full.attrs["units"]
+    assert (
+        type(full) is pandas.DataFrame
+        and full.shape == frame.shape
+        and "env.python" in full.columns
+        and full.attrs["units"]
+    )
     assert full.shape[1] > 20
     assert type(frame[["run_id", "env.python"]]) is pandas.DataFrame  # a selection shows what it holds
 
@@ -531,7 +606,11 @@ def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
 def test_magic_html_uses_jupyterlab_theme_variables(shell, hello):
     from reefnb.frontends.widgets import badge, message_html
 
-    for level, variable in (("error", "--jp-error-color1"), ("warning", "--jp-warn-color2"), ("ok", "--jp-success-color1")):
+    for level, variable in (
+        ("error", "--jp-error-color1"),
+        ("warning", "--jp-warn-color2"),
+        ("ok", "--jp-success-color1"),
+    ):
         box = message_html(["x"], level)
         assert f"var({variable}," in box and "color:var(--jp-content-font-color1" in box
     assert "var(--jp-success-color1" in badge("ok") and "color:var(--jp-content-font-color1" in badge("ok")
@@ -572,7 +651,9 @@ def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello,
     from_lab = {"cell": False}
     editor = LabEditor(str(notebook), lambda: from_lab["cell"], _declaration_refused)
 
-    with capture_output() as captured:  # a cell that JupyterLab did not send (no cellId): the file, with the reload note
+    with (
+        capture_output() as captured
+    ):  # a cell that JupyterLab did not send (no cellId): the file, with the reload note
         run_magic("require packaging", shell, editor)
     assert "Reload Notebook from Disk" in html(captured) and not RecordedComm.sent
     assert nbformat.read(notebook, as_version=4).metadata["reef"] == {"requires": {"packages": ["packaging"]}}
@@ -589,7 +670,9 @@ def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello,
     )
     assert "(the open notebook: saved with it)" in html(captured) and "Reload" not in html(captured)
     assert "numpy>=1.20" in reefnb.load_solution(hello).data["requires"]["packages"]  # solution.json is still written
-    declared.handlers["msg"]({"content": {"data": {"kind": "applied", "ok": True, "path": "hello-sweep/main.ipynb"}}})  # the extension's answer
+    declared.handlers["msg"](
+        {"content": {"data": {"kind": "applied", "ok": True, "path": "hello-sweep/main.ipynb"}}}
+    )  # the extension's answer
     assert notebook.read_bytes() == before
 
     run_magic("tool git", shell, editor)  # from what the editor holds, not from the file
@@ -603,11 +686,20 @@ def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello,
         run_magic("require scipy", shell, editor)
         refused = RecordedComm.sent[-1]
         refused.handlers["close"]({"content": {"data": {}}})
-    assert nbformat.read(notebook, as_version=4).metadata["reef"] == {"requires": {"tools": [{"name": "git"}], "packages": ["scipy"]}}
+    assert nbformat.read(notebook, as_version=4).metadata["reef"] == {
+        "requires": {"tools": [{"name": "git"}], "packages": ["scipy"]}
+    }
     [first, update] = captured.outputs
-    assert update.metadata == {} and "written to the file" in update.data["text/plain"] and "Reload Notebook from Disk" in update.data["text/html"]
+    assert (
+        update.metadata == {}
+        and "written to the file" in update.data["text/plain"]
+        and "Reload Notebook from Disk" in update.data["text/html"]
+    )
     assert editor.held(notebook) is None  # the file is the truth again
 
     old = {"requires": {"packages": ["a"], "tools": [{"name": "git"}]}, "artifacts": {"x": {"url": "u"}}}
     new = {"requires": {"packages": ["a", "b"]}, "artifacts": {"x": {"url": "v"}, "y": {}}}
-    assert merge_patch(old, new) == {"requires": {"packages": ["a", "b"], "tools": None}, "artifacts": {"x": {"url": "v"}, "y": {}}}
+    assert merge_patch(old, new) == {
+        "requires": {"packages": ["a", "b"], "tools": None},
+        "artifacts": {"x": {"url": "v"}, "y": {}},
+    }

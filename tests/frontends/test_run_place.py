@@ -66,9 +66,17 @@ def test_a_solution_runs_on_its_notebooks_kernel_until_reef_init_makes_its_own_e
     # The same sweep: its points ran on python3, so they run again in the new environment, and it says why.
     second = cli_sweep(folder)
     assert "2 runs, 2 ok, 0 not ok, 0 skipped" in second
-    assert "2 points ran again because the environment changed: recorded ok before in python3, this sweep ran in placed" in second
+    assert (
+        "2 points ran again because the environment changed: recorded ok before in python3, this sweep ran in placed"
+        in second
+    )
     records = commands.solution_records(solution)
-    assert [record["environment"]["kernel"] for record in records] == ["python3", "python3", "reef-placed", "reef-placed"]
+    assert [record["environment"]["kernel"] for record in records] == [
+        "python3",
+        "python3",
+        "reef-placed",
+        "reef-placed",
+    ]
     third = cli_sweep(folder)  # recorded there now: nothing runs again
     assert "2 runs, 2 ok, 0 not ok, 2 skipped" in third and "environment changed" not in third
 

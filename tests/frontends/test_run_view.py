@@ -48,7 +48,9 @@ def lab(tmp_path_factory):
     root = folder / "root"
     shutil.copytree(HELLO, root / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
     with running_lab(root, folder, folder / "reef-home", "--LabApp.expose_app_in_browser=True") as url:
-        status, run = ask(url, "POST", "reef/api/runs", {"path": "hello-sweep/main.ipynb", "parameters": {"samples": 1000}})
+        status, run = ask(
+            url, "POST", "reef/api/runs", {"path": "hello-sweep/main.ipynb", "parameters": {"samples": 1000}}
+        )
         assert status == 200 and run["status"] == "ok", run
         yield url, root, run
 
@@ -77,19 +79,31 @@ def test_the_run_page_of_an_executed_notebook(lab):
 
 def test_what_is_not_a_runs_notebook_is_refused_in_one_line(lab):
     url, root, run = lab
-    stranger = root / "hello-sweep" / "runs" / "20200101T000000Z-0000abcd" / "main.ipynb"  # a run's name, another run's content
+    stranger = (
+        root / "hello-sweep" / "runs" / "20200101T000000Z-0000abcd" / "main.ipynb"
+    )  # a run's name, another run's content
     stranger.parent.mkdir()
     shutil.copy(root / run["output"], stranger)
     refused = {
-        ("path", "hello-sweep/main.ipynb"): (404, "hello-sweep/main.ipynb: not a run's executed notebook (SOLUTION/runs/RUN_ID/NAME.ipynb)"),
-        ("path", stranger.relative_to(root).as_posix()): (404, "its metadata.reef.run_id is not 20200101T000000Z-0000abcd"),
+        ("path", "hello-sweep/main.ipynb"): (
+            404,
+            "hello-sweep/main.ipynb: not a run's executed notebook (SOLUTION/runs/RUN_ID/NAME.ipynb)",
+        ),
+        ("path", stranger.relative_to(root).as_posix()): (
+            404,
+            "its metadata.reef.run_id is not 20200101T000000Z-0000abcd",
+        ),
         ("path", "../secret.ipynb"): (403, "../secret.ipynb: outside the server's root: refused"),
         ("run_id", "20200101T000000Z-0000abcd"): (404, "run 20200101T000000Z-0000abcd: not recorded in "),
         ("run_id", "a/b"): (400, "'run_id' must be a run's id, as `reef results` shows it"),
     }
     for (argument, value), (expected, message) in refused.items():
         status, answer = ask(url, "GET", "reef/api/run", **{argument: value})
-        assert status == expected and message in answer["message"] and "\n" not in answer["message"], (argument, value, answer)
+        assert status == expected and message in answer["message"] and "\n" not in answer["message"], (
+            argument,
+            value,
+            answer,
+        )
     shutil.rmtree(stranger.parent)
 
 
@@ -109,7 +123,9 @@ def test_saving_over_a_runs_notebook_is_refused_and_a_copy_saves(lab):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     url, root, run = lab
     run_id = run["run_id"]
     artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
@@ -127,27 +143,51 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab):
             tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
             assert tab.inner_text() == f"run {run_id}"
             assert panel.locator(".reef-run-label").inner_text() == f"run {run_id} · read-only, no kernel"
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.widgets.every(cell => cell.readOnly)")
-            assert page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty") is False  # nothing to save
+            page.wait_for_function(
+                "() => window.jupyterapp.shell.currentWidget.content.widgets.every(cell => cell.readOnly)"
+            )
+            assert (
+                page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty") is False
+            )  # nothing to save
 
             page.click(".jp-SideBar.jp-mod-right [data-id='reef-sidebar']")
             sidebar = page.locator("#reef-sidebar")
             view = sidebar.locator(f".reef-run-page[data-run='{run_id}']")
             view.wait_for()
             assert view.locator(".reef-run-parameters tr[data-name='samples'] .reef-run-value").inner_text() == "1000"
-            assert view.locator(".reef-run-metrics tr[data-name='time_ms'] .reef-run-value").inner_text().endswith(" ms")
-            assert view.locator(".reef-run-telemetry tr[data-name='peak_rss_mb'] .reef-run-value").inner_text().endswith(" MB")
+            assert (
+                view.locator(".reef-run-metrics tr[data-name='time_ms'] .reef-run-value").inner_text().endswith(" ms")
+            )
+            assert (
+                view.locator(".reef-run-telemetry tr[data-name='peak_rss_mb'] .reef-run-value")
+                .inner_text()
+                .endswith(" MB")
+            )
             assert view.locator(".reef-run-files a", has_text="executed notebook").count() == 1
             text = sidebar.inner_text()
-            for offer in ("Export as solution", "No runs recorded yet", "this notebook alone", "Run with parameters", "Requirements"):
+            for offer in (
+                "Export as solution",
+                "No runs recorded yet",
+                "this notebook alone",
+                "Run with parameters",
+                "Requirements",
+            ):
                 assert offer not in text, offer
-            assert ask(url, "GET", "api/kernels")[1] == [] and ask(url, "GET", "api/sessions")[1] == []  # no kernel started
+            assert (
+                ask(url, "GET", "api/kernels")[1] == [] and ask(url, "GET", "api/sessions")[1] == []
+            )  # no kernel started
 
             for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
-                page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
+                page.evaluate(
+                    f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})"
+                )
                 colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
-                page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-                page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")
+                page.wait_for_function(
+                    f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100
+                )
+                page.evaluate(
+                    "() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))"
+                )
                 page.screenshot(path=str(artifacts / f"run-view-{theme}.png"))
 
             view.locator("button[data-command='reef:rerun']").click()
@@ -156,10 +196,15 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab):
             new_id = again.get_attribute("data-run")
             assert new_id != run_id and view.locator(".reef-rerun").get_attribute("data-status") == "ok"
             status, runs = ask(url, "GET", "reef/api/runs", path="hello-sweep/main.ipynb")
-            assert [(item["run_id"], item["parameters"]) for item in runs["runs"]] == [(new_id, run["parameters"]), (run_id, run["parameters"])]
+            assert [(item["run_id"], item["parameters"]) for item in runs["runs"]] == [
+                (new_id, run["parameters"]),
+                (run_id, run["parameters"]),
+            ]
             # A relative link to a run's notebook (what .compare() writes) opens its run view, here from a Markdown page.
             (root / "hello-sweep" / "links.md").write_text(f"[the new run](runs/{new_id}/main.ipynb)\n")
-            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', factory: 'Markdown Preview'})")
+            page.evaluate(
+                "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', factory: 'Markdown Preview'})"
+            )
             page.locator(".jp-RenderedMarkdown a", has_text="the new run").click()
             tab.filter(has_text=f"run {new_id}").wait_for()
             sidebar.locator(f".reef-run-page[data-run='{new_id}']").wait_for()
@@ -175,4 +220,6 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab):
     # @jupyter-widgets/jupyterlab-manager reads `sessionContext.session.kernel.id` of every notebook once its session
     # context is ready, which throws for a notebook without a kernel (any "No Kernel" notebook, not only a run's).
     assert [error for error in errors if error != "Cannot read properties of null (reading 'kernel')"] == []
-    assert sorted(path.name for path in (root / run["output"]).parent.glob("*.ipynb")) == ["main.ipynb"]  # the tab's name is no rename
+    assert sorted(path.name for path in (root / run["output"]).parent.glob("*.ipynb")) == [
+        "main.ipynb"
+    ]  # the tab's name is no rename

@@ -20,7 +20,9 @@ from action_solutions import FLAGSHIP, encode, reef_serve, synthetic_frames, toy
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-def request(info: dict, path: str, body=None, token: str | None = "use", method: str | None = None, raw: bytes | None = None):
+def request(
+    info: dict, path: str, body=None, token: str | None = "use", method: str | None = None, raw: bytes | None = None
+):
     """(status, JSON answer) of one HTTP request to the server."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     headers = {"Content-Type": "application/json"}
@@ -81,7 +83,11 @@ def write_y4m(path: Path, pixels: np.ndarray, width: int = 640, height: int = 48
 
     image = Image.fromarray(pixels).resize((width, height), Image.BILINEAR).convert("YCbCr")
     y, cb, cr = image.split()
-    planes = y.tobytes() + cb.resize((width // 2, height // 2), Image.BILINEAR).tobytes() + cr.resize((width // 2, height // 2), Image.BILINEAR).tobytes()
+    planes = (
+        y.tobytes()
+        + cb.resize((width // 2, height // 2), Image.BILINEAR).tobytes()
+        + cr.resize((width // 2, height // 2), Image.BILINEAR).tobytes()
+    )
     with open(path, "wb") as stream:
         stream.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
         for _ in range(frames):
@@ -121,7 +127,12 @@ def demo_frames(page, threshold: str | None = None, frames: int = 3) -> dict:
 
 def overlapping(labels: list[dict]) -> list:
     def meet(a: dict, b: dict) -> bool:
-        return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+        return (
+            a["x"] < b["x"] + b["w"]
+            and b["x"] < a["x"] + a["w"]
+            and a["y"] < b["y"] + b["h"]
+            and b["y"] < a["y"] + a["h"]
+        )
 
     return [(a["label"], b["label"]) for index, a in enumerate(labels) for b in labels[index + 1 :] if meet(a, b)]
 
@@ -132,10 +143,14 @@ def test_live_demo_labels_the_boxes_readably_names_the_backend_and_stops_on_a_re
     another, even at threshold 0.05), the backend and model that answered; without a token it says how to get one
     and sends nothing; with a wrong one it sends one request, shows the refusal and stops. Screenshots:
     demo-light.png, demo-dark.png (threshold 0.05), demo-no-token-dark.png in tests/artifacts/."""
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     images, labels = synthetic_frames(12)
     # a 4:3 image (192x144) the detector gets right, so the camera's stretch to 640x480 keeps its shapes
-    chosen = next(index for index, image in enumerate(images) if image.shape[:2] == (144, 192) and len(labels[index]) >= 2)
+    chosen = next(
+        index for index, image in enumerate(images) if image.shape[:2] == (144, 192) and len(labels[index]) >= 2
+    )
     video = write_y4m(tmp_path / "camera.y4m", images[chosen])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors, seen = [], {}
@@ -188,12 +203,18 @@ def test_live_demo_labels_the_boxes_readably_names_the_backend_and_stops_on_a_re
     assert set(light["shown"].split(", ")) == found and light["fps"] > 0 and light["green"] > 100
     for shown in (light, dark):
         assert shown["answered"].startswith("tflite backend, model ssd-mobilenet-tiny-w100-128"), shown["answered"]
-        assert len(shown["labels"]) + shown["hidden"] == len(shown["boxes"]) and all(label["background"] for label in shown["labels"])
+        assert len(shown["labels"]) + shown["hidden"] == len(shown["boxes"]) and all(
+            label["background"] for label in shown["labels"]
+        )
         assert not overlapping(shown["labels"]) and shown["error"] == ""
     assert len(dark["boxes"]) > len(light["boxes"]) and len(dark["labels"]) >= 4  # a low threshold: a crowded frame
     assert light["page"] != dark["page"]  # each theme its own page colours
     assert sent_without == 0 and "reef serve" in no_token and "#token=" in no_token
-    assert refused == {"requests": 1, "stopped": "wrong token"} and sent_refused == 1 and "refused this token" in refused_text
+    assert (
+        refused == {"requests": 1, "stopped": "wrong token"}
+        and sent_refused == 1
+        and "refused this token" in refused_text
+    )
     assert errors == []
 
 

@@ -20,7 +20,9 @@ from reefnb.frontends.server import RequestError, confined
 @pytest.fixture
 def root(jp_root_dir: Path) -> Path:
     """The server's root: a copy of hello-sweep and a plain notebook; a secret notebook beside the root."""
-    shutil.copytree(HELLO, jp_root_dir / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
+    shutil.copytree(
+        HELLO, jp_root_dir / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json")
+    )
     write_notebook(jp_root_dir / "plain" / "analysis.ipynb", "rate: float = 0.5  # how fast", "print(rate)")
     write_notebook(jp_root_dir.parent / "secret.ipynb", "x = 1")
     return jp_root_dir
@@ -40,7 +42,9 @@ def test_notebook_gives_its_solution_and_parameter_schema(call):
     assert info["workflow"] == "run"
     properties = info["parameters"]["properties"]
     assert properties["method"]["enum"] == ["random", "stratified"]
-    assert properties["samples"]["type"] == "integer" and properties["samples"]["default"] == 10000  # the manifest's default
+    assert (
+        properties["samples"]["type"] == "integer" and properties["samples"]["default"] == 10000
+    )  # the manifest's default
 
     status, info = call("GET", "notebook", "plain/analysis.ipynb")
     assert status == 200 and info["solution"]["manifest"] is None and info["solution"]["name"] == "analysis"
@@ -90,16 +94,31 @@ def test_requirements_are_checked_where_the_solution_runs_and_say_what_install_w
     # No `reef init` yet: it runs on the kernel its notebook names, and is checked against that kernel's python.
     assert answer["place"]["label"] == "kernel python3" and answer["place"]["python"] == sys.executable
     rows = {row["name"]: row for row in answer["requirements"]}
-    assert rows["numpy"]["kind"] == "package" and rows["numpy"]["required"] == ">=1.24" and rows["numpy"]["status"] == "found"
+    assert (
+        rows["numpy"]["kind"] == "package"
+        and rows["numpy"]["required"] == ">=1.24"
+        and rows["numpy"]["status"] == "found"
+    )
     assert answer["summary"] == "checked against kernel python3: all found"
     effect = answer["install"]
     assert effect["label"] == "Make its own environment" and effect["refusal"] is None
-    assert effect["changes"][0].startswith("make environment hello-sweep (python ") and "kernel reef-hello-sweep" in effect["changes"][0]
-    assert effect["changes"][-1].startswith("then runs, sweeps and benchmarks run in environment hello-sweep instead of kernel python3")
+    assert (
+        effect["changes"][0].startswith("make environment hello-sweep (python ")
+        and "kernel reef-hello-sweep" in effect["changes"][0]
+    )
+    assert effect["changes"][-1].startswith(
+        "then runs, sweeps and benchmarks run in environment hello-sweep instead of kernel python3"
+    )
     status, answer = call("GET", "requirements", "plain/analysis.ipynb")
-    assert status == 200 and answer["requirements"] == [] and answer["installable"] is False and answer["install"] is None
+    assert (
+        status == 200 and answer["requirements"] == [] and answer["installable"] is False and answer["install"] is None
+    )
     # `%reef require` into the open notebook: the editor's metadata, not saved yet, is what the sidebar sends.
-    declared = {"requires": {"packages": ["numpy", "reef-no-such-package", 'reef-elsewhere; platform_machine == "no-such-machine"']}}
+    declared = {
+        "requires": {
+            "packages": ["numpy", "reef-no-such-package", 'reef-elsewhere; platform_machine == "no-such-machine"']
+        }
+    }
     status, answer = call("POST", "requirements", body={"path": "plain/analysis.ipynb", "declared": declared})
     assert status == 200, answer
     assert [(row["name"], row["status"]) for row in answer["requirements"]] == [
@@ -107,7 +126,9 @@ def test_requirements_are_checked_where_the_solution_runs_and_say_what_install_w
         ("reef-no-such-package", "missing"),
         ("reef-elsewhere", "skipped"),
     ]
-    assert all(row["reason"] for row in answer["requirements"] if row["status"] != "found")  # every row that is not found says why
+    assert all(
+        row["reason"] for row in answer["requirements"] if row["status"] != "found"
+    )  # every row that is not found says why
     assert answer["summary"] == "checked against kernel python3: 1 missing; 1 skipped (for another platform)"
     status, answer = call("POST", "requirements", body={"path": "plain/analysis.ipynb", "declared": [1]})
     assert status == 400 and answer["message"] == "'declared' must be the notebook's metadata.reef, an object"
@@ -127,9 +148,13 @@ def test_install_refuses_what_cannot_be_met_here(call, root):
 
 
 def test_an_invalid_manifest_is_a_one_line_400(call, root):
-    (root / "hello-sweep" / "solution.json").write_text('{"name": "hello-sweep", "version": "x", "workflows": {"run": {"notebook": "main.ipynb"}}}')
+    (root / "hello-sweep" / "solution.json").write_text(
+        '{"name": "hello-sweep", "version": "x", "workflows": {"run": {"notebook": "main.ipynb"}}}'
+    )
     status, answer = call("GET", "notebook", "hello-sweep/main.ipynb")
-    assert status == 400 and answer["message"].endswith("solution.json: /version: 'x' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)")
+    assert status == 400 and answer["message"].endswith(
+        "solution.json: /version: 'x' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)"
+    )
 
 
 def test_run_with_parameters_then_runs_export_and_dashboard(call, root):
@@ -138,13 +163,17 @@ def test_run_with_parameters_then_runs_export_and_dashboard(call, root):
     status, answer = call("POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": {"batch": 3}})
     assert status == 400 and answer["message"].startswith("unknown parameter 'batch'")
 
-    status, run = call("POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": {"samples": 2000, "method": "stratified"}})
+    status, run = call(
+        "POST", "runs", body={"path": "hello-sweep/main.ipynb", "parameters": {"samples": 2000, "method": "stratified"}}
+    )
     assert status == 200, run
     assert run["status"] == "ok", run["error"]
     assert run["workflow"] == "run" and run["parameters"] == {"samples": 2000, "method": "stratified"}
     assert run["metrics"]["points"]["unit"] == "points" and 0 < run["metrics"]["points"]["value"] <= 2000
     assert run["output"] == f"hello-sweep/runs/{run['run_id']}/main.ipynb" and (root / run["output"]).is_file()
-    assert run["system"].startswith("peak RSS ") and "samples" in run["system"]  # telemetry, for the sidebar's run details
+    assert (
+        run["system"].startswith("peak RSS ") and "samples" in run["system"]
+    )  # telemetry, for the sidebar's run details
 
     status, answer = call("GET", "runs", "hello-sweep/main.ipynb")
     assert status == 200 and [r["run_id"] for r in answer["runs"]] == [run["run_id"]]
@@ -177,14 +206,26 @@ def test_run_details_list_the_attached_files_with_a_path_the_sidebar_opens(call,
     from reefnb.runs.attachments import file_details
 
     monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: said why it was not kept
-    write_solution(root / "evidence", {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", ATTACHING)
+    write_solution(
+        root / "evidence",
+        {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "x = 1",
+        ATTACHING,
+    )
     status, run = call("POST", "runs", body={"path": "evidence/main.ipynb"})
     assert status == 200 and run["status"] == "ok", run
     record = reefnb.default_store().get(run["run_id"])
     path = f"evidence/runs/{run['run_id']}/files/performance/mlperf_log_summary.txt"
-    assert run["files"] == [{"name": "performance/mlperf_log_summary.txt", "details": file_details(record["files"][0]), "path": path}]
-    assert run["files"][0]["details"].startswith("18 B  text/plain  sha256 ") and (root / path).read_text() == "Result is : VALID\n"
-    assert run["files_refused"] == ["not kept: big.log: 100 bytes: over the REEF_MAX_ATTACHED limit of the run's files (32 bytes left)"]
+    assert run["files"] == [
+        {"name": "performance/mlperf_log_summary.txt", "details": file_details(record["files"][0]), "path": path}
+    ]
+    assert (
+        run["files"][0]["details"].startswith("18 B  text/plain  sha256 ")
+        and (root / path).read_text() == "Result is : VALID\n"
+    )
+    assert run["files_refused"] == [
+        "not kept: big.log: 100 bytes: over the REEF_MAX_ATTACHED limit of the run's files (32 bytes left)"
+    ]
     status, answer = call("GET", "runs", "evidence/main.ipynb")
     assert status == 200 and answer["runs"][0]["files"] == run["files"]
     # under another root the file is out of reach: listed, no path to open

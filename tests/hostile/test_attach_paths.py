@@ -31,7 +31,9 @@ def _kept(files) -> list[str]:
 
 
 def test_a_link_to_etc_passwd_is_refused_by_attach_in_the_kernel(tmp_path):
-    record, files = _run(tmp_path, "import os, reefnb\nos.symlink('/etc/passwd', 'passwd.txt')\nreefnb.attach('passwd.txt')")
+    record, files = _run(
+        tmp_path, "import os, reefnb\nos.symlink('/etc/passwd', 'passwd.txt')\nreefnb.attach('passwd.txt')"
+    )
     assert record["status"] == "failed"
     assert record["error"]["name"] == "ValueError" and "outside the solution folder" in record["error"]["message"]
     assert "files" not in record and _kept(files) == []
@@ -39,7 +41,9 @@ def test_a_link_to_etc_passwd_is_refused_by_attach_in_the_kernel(tmp_path):
 
 def test_a_forged_attach_of_a_link_out_is_refused_by_the_executor(tmp_path):
     setup = "import os\nos.symlink('/etc/passwd', 'passwd.txt')"
-    record, files = _run(tmp_path, setup, FORGE.format(path=str(tmp_path / "solution" / "passwd.txt"), name="passwd.txt"))
+    record, files = _run(
+        tmp_path, setup, FORGE.format(path=str(tmp_path / "solution" / "passwd.txt"), name="passwd.txt")
+    )
     assert record["status"] == "ok"
     assert "files" not in record and _kept(files) == []
     assert record["files_refused"][0]["name"] == "passwd.txt"
@@ -70,14 +74,20 @@ os.symlink("/etc/passwd", "evidence.txt")
 
 @pytest.mark.parametrize("name", ["../../escape.txt", "/tmp/escape.txt", ".git/config", "a/../../b"])
 def test_a_forged_name_that_leaves_the_files_folder_is_refused(tmp_path, name):
-    record, files = _run(tmp_path, "open('ok.txt', 'w').write('x')", FORGE.format(path=str(tmp_path / "solution" / "ok.txt"), name=name))
+    record, files = _run(
+        tmp_path, "open('ok.txt', 'w').write('x')", FORGE.format(path=str(tmp_path / "solution" / "ok.txt"), name=name)
+    )
     assert record["files_refused"][0]["name"] == name
     assert _kept(files) == []
     assert not (tmp_path / "solution" / "runs" / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
 
 
 def test_a_fifo_does_not_block_the_executor(tmp_path):
-    record, files = _run(tmp_path, "import os\nos.mkfifo('pipe.txt')", FORGE.format(path=str(tmp_path / "solution" / "pipe.txt"), name="pipe.txt"))
+    record, files = _run(
+        tmp_path,
+        "import os\nos.mkfifo('pipe.txt')",
+        FORGE.format(path=str(tmp_path / "solution" / "pipe.txt"), name="pipe.txt"),
+    )
     assert record["files_refused"] == [{"name": "pipe.txt", "reason": "not a regular file"}]
     assert _kept(files) == []
 
@@ -91,7 +101,10 @@ for name, size in (("small.bin", 1024), ("huge.bin", 4096), ("second.bin", 1024)
     reefnb.attach(reefnb.run_folder() / name)
 """
     record, files = _run(tmp_path, cell)
-    assert [entry["name"] for entry in record["files"]] == ["small.bin", "second.bin"]  # 2 KiB kept; 4 KiB and a third 1 KiB over 2.5 KiB
+    assert [entry["name"] for entry in record["files"]] == [
+        "small.bin",
+        "second.bin",
+    ]  # 2 KiB kept; 4 KiB and a third 1 KiB over 2.5 KiB
     assert [entry["name"] for entry in record["files_refused"]] == ["huge.bin", "third.bin"]
     assert "REEF_MAX_ATTACHED" in record["files_refused"][0]["reason"]
     assert _kept(files) == ["second.bin", "small.bin"]

@@ -40,7 +40,15 @@ def reef(tmp_path: Path, *argv: str, **options) -> subprocess.CompletedProcess:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     environment = {**os.environ, **GIT_IDENTITY}
-    return subprocess.run([sys.executable, "-m", "reefnb", *argv], cwd=work, env=environment, capture_output=True, text=True, timeout=300, **options)
+    return subprocess.run(
+        [sys.executable, "-m", "reefnb", *argv],
+        cwd=work,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **options,
+    )
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -84,12 +92,18 @@ def solution_with(tmp_path: Path, manifest_text: str, lock_text: str | None = No
 
 def rewritten_package(tmp_path: Path, changes: dict[str, bytes]) -> Path:
     """A real package of a small solution, with members replaced or added and SHA256SUMS made to match."""
-    source = write_solution(tmp_path / "source", {"name": "victim", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    source = write_solution(
+        tmp_path / "source", {"name": "victim", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    )
     original = Path(export_package(source, tmp_path / "original.reef.zip")["package"])
     with zipfile.ZipFile(original) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     members.update(changes)
-    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(members.items()) if name != "SHA256SUMS").encode()
+    members["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+        for name, data in sorted(members.items())
+        if name != "SHA256SUMS"
+    ).encode()
     package = tmp_path / "hostile.reef.zip"
     with zipfile.ZipFile(package, "w") as archive:
         for name, data in members.items():
@@ -140,20 +154,39 @@ CASES = {
         "solution.json: /version: an integer of 5000 digits",
     ),
     "solution.json with a number beyond a float": (
-        lambda t: ["run", str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": 1e400}}}'))],
+        lambda t: [
+            "run",
+            str(
+                solution_with(
+                    t,
+                    '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": 1e400}}}',
+                )
+            ),
+        ],
         "/workflows/run/timeout: a number beyond the range of a float",
     ),
     "solution.json with an Infinity timeout": (
         lambda t: [
             "validate",
-            str(solution_with(t, '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": Infinity}}}')),
+            str(
+                solution_with(
+                    t,
+                    '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": Infinity}}}',
+                )
+            ),
         ],
         "/workflows/run/timeout",
     ),
     "reef.lock.json nested 10,000 deep": (
         lambda t: [
             "run",
-            str(solution_with(t, json.dumps({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}), lock_text=DEEP)),
+            str(
+                solution_with(
+                    t,
+                    json.dumps({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}),
+                    lock_text=DEEP,
+                )
+            ),
         ],
         "reef.lock.json: /0/0",
     ),
@@ -162,7 +195,11 @@ CASES = {
         "member 'solution.json': /0/0",
     ),
     "a package's solution.json with a 5,000-digit integer": (
-        lambda t: ["init", str(rewritten_package(t, {"solution.json": ('{"name": "v", "version": "1", "x": ' + HUGE + "}").encode()})), "--dry-run"],
+        lambda t: [
+            "init",
+            str(rewritten_package(t, {"solution.json": ('{"name": "v", "version": "1", "x": ' + HUGE + "}").encode()})),
+            "--dry-run",
+        ],
         "an integer of 5000 digits",
     ),
     "a package member name over the file-system limit": (
@@ -170,7 +207,13 @@ CASES = {
         "a name longer than 255 bytes",
     ),
     "a package's run record nested 10,000 deep": (
-        lambda t: ["reproduce", str(rewritten_package(t, {"results/run-1.json": DEEP.encode()})), "--trust", "--folder", str(t / "into")],
+        lambda t: [
+            "reproduce",
+            str(rewritten_package(t, {"results/run-1.json": DEEP.encode()})),
+            "--trust",
+            "--folder",
+            str(t / "into"),
+        ],
         "member 'results/run-1.json': /0/0",
     ),
     "index.json nested 10,000 deep": (lambda t: (hostile_registry(t, DEEP), ["pull", "victim"])[1], "index.json: /0/0"),
@@ -182,7 +225,10 @@ CASES = {
         lambda t: (hostile_registry(t, '{"format": 1, "components": []}'), ["search", "victim"])[1],
         "index.json: /components: expected object",
     ),
-    "index.json whose versions are empty": (lambda t: (hostile_registry(t, index_of({})), ["pull", "victim"])[1], "index.json: /components/victim/versions"),
+    "index.json whose versions are empty": (
+        lambda t: (hostile_registry(t, index_of({})), ["pull", "victim"])[1],
+        "index.json: /components/victim/versions",
+    ),
     "index.json whose version entry is a number": (
         lambda t: (hostile_registry(t, index_of({"1.0.0": 5})), ["pull", "victim"])[1],
         "index.json: /components/victim/versions/1.0.0: expected object",
@@ -191,9 +237,15 @@ CASES = {
         lambda t: (hostile_registry(t, index_of({"1.0.0": {"sha256": [1]}})), ["pull", "victim"])[1],
         "/versions/1.0.0/sha256: expected string",
     ),
-    "meta.json nested 10,000 deep": (lambda t: (hostile_registry(t, index_of(GOOD_VERSION), DEEP), ["pull", "victim"])[1], "meta.json: /0/0"),
+    "meta.json nested 10,000 deep": (
+        lambda t: (hostile_registry(t, index_of(GOOD_VERSION), DEEP), ["pull", "victim"])[1],
+        "meta.json: /0/0",
+    ),
     "meta.json whose file is a number": (
-        lambda t: (hostile_registry(t, index_of(GOOD_VERSION), json.dumps({**GOOD_META, "file": 7})), ["pull", "victim"])[1],
+        lambda t: (
+            hostile_registry(t, index_of(GOOD_VERSION), json.dumps({**GOOD_META, "file": 7})),
+            ["pull", "victim"],
+        )[1],
         "meta.json: /file: expected string",
     ),
     "--timeout inf": (lambda t: ["run", hello_copy(t), "--timeout", "inf"], "argument --timeout: 'inf'"),
@@ -220,15 +272,23 @@ def test_one_bad_shared_results_file_is_skipped_with_a_warning_and_the_rest_merg
     from reefnb.sharing.registry import push_results
 
     hostile_registry(tmp_path, index_of(GOOD_VERSION), json.dumps(GOOD_META))
-    record = run(write_solution(tmp_path / "mine", {"name": "mine", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
+    record = run(
+        write_solution(
+            tmp_path / "mine", {"name": "mine", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+        )
+    )
     assert push_results(registry="hostile")["pushed"] == 1
     clone = tmp_path / "publisher"
     subprocess.run(["git", "-C", str(clone), "pull", "--quiet"], check=True, capture_output=True)
     (clone / "results" / "mine").mkdir(parents=True, exist_ok=True)
     (clone / "results" / "mine" / "deep-1.json").write_text(DEEP)
-    (clone / "results" / "mine" / "huge-1.json").write_text('{"run_id": "huge-1", "origin": {"contributor": "anon-1"}, "size": ' + HUGE + "}")
+    (clone / "results" / "mine" / "huge-1.json").write_text(
+        '{"run_id": "huge-1", "origin": {"contributor": "anon-1"}, "size": ' + HUGE + "}"
+    )
     push(clone, "hostile results")
-    os.environ["REEF_HOME"] = str(tmp_path / "other-home")  # another machine pulls (conftest's monkeypatch restores REEF_HOME)
+    os.environ["REEF_HOME"] = str(
+        tmp_path / "other-home"
+    )  # another machine pulls (conftest's monkeypatch restores REEF_HOME)
     try:
         add_registry("hostile", str(tmp_path / "registry.git"))
         result = reef(tmp_path, "results", "pull", "--json")
@@ -265,19 +325,35 @@ def test_eof_at_the_trust_prompt_is_a_no_in_one_line(tmp_path):
         out, err = process.communicate(timeout=60)
     finally:
         os.close(controller)
-    assert_one_line(subprocess.CompletedProcess(process.args, process.returncode, out, err), "not trusted; nothing was run")
+    assert_one_line(
+        subprocess.CompletedProcess(process.args, process.returncode, out, err), "not trusted; nothing was run"
+    )
     assert "[y/N]" in out
     assert files(tmp_path) == before and not (tmp_path / "into").exists()
 
 
 def test_ctrl_c_during_reef_run_is_one_line_and_exit_130(tmp_path):
     """SIGINT while a cell runs: "reef: interrupted", exit 130, no asyncio "Task exception was never retrieved"."""
-    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, "SIGINT ignored here, so in the reef started (kept across exec)"
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, (
+        "SIGINT ignored here, so in the reef started (kept across exec)"
+    )
     folder = tmp_path / "sleepy"
     in_the_cell = tmp_path / "in-the-sleeping-cell"  # the kernel writes it as the cell begins
-    write_notebook(folder / "main.ipynb", "x = 1", f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(120)")
-    (folder / "solution.json").write_text(json.dumps({"name": "sleepy", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
-    process = subprocess.Popen([sys.executable, "-m", "reefnb", "run", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
+    write_notebook(
+        folder / "main.ipynb",
+        "x = 1",
+        f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(120)",
+    )
+    (folder / "solution.json").write_text(
+        json.dumps({"name": "sleepy", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reefnb", "run", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        text=True,
+    )
     deadline = time.monotonic() + 180
     while not in_the_cell.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -18,7 +18,9 @@ from reefnb.frontends.server import MAX_BODY_BYTES
 
 @pytest.fixture
 def root(jp_root_dir: Path) -> Path:
-    shutil.copytree(HELLO, jp_root_dir / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
+    shutil.copytree(
+        HELLO, jp_root_dir / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json")
+    )
     return jp_root_dir
 
 
@@ -33,7 +35,10 @@ BODIES = {
     ),
     "an array": ("[1, 2]", "the request body: /: expected an object, got an array"),
     "not JSON": ('{"path": ', "the request body: /: invalid JSON at line 1 column 10"),
-    "over the size limit": ('{"path": "hello-sweep/main.ipynb", "pad": "' + "x" * MAX_BODY_BYTES + '"}', "larger than the limit"),
+    "over the size limit": (
+        '{"path": "hello-sweep/main.ipynb", "pad": "' + "x" * MAX_BODY_BYTES + '"}',
+        "larger than the limit",
+    ),
 }
 
 

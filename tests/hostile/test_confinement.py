@@ -36,7 +36,12 @@ def solution(tmp_path: Path, notebook: str | None = None, **extra) -> Path:
     """A solution folder whose run workflow names ``notebook`` (default: its own main.ipynb)."""
     folder = tmp_path / "solution"
     write_notebook(folder / "main.ipynb", "x = 1", "print(x)")
-    manifest = {"name": "victim", "version": "0.1.0", "workflows": {"run": {"notebook": notebook or "main.ipynb"}}, **extra}
+    manifest = {
+        "name": "victim",
+        "version": "0.1.0",
+        "workflows": {"run": {"notebook": notebook or "main.ipynb"}},
+        **extra,
+    }
     (folder / "solution.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
@@ -46,7 +51,12 @@ def escapes(outside: Path, folder: Path, target: str = "x.ipynb") -> dict[str, s
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "link.ipynb").symlink_to(outside / target)
     (folder / "linked").symlink_to(outside, target_is_directory=True)
-    return {"dotdot": f"../outside/{target}", "absolute": str(outside / target), "link": "link.ipynb", "folder link": f"linked/{target}"}
+    return {
+        "dotdot": f"../outside/{target}",
+        "absolute": str(outside / target),
+        "link": "link.ipynb",
+        "folder link": f"linked/{target}",
+    }
 
 
 WAYS = ["dotdot", "absolute", "link", "folder link"]
@@ -89,7 +99,9 @@ def test_run_refuses_before_any_kernel_starts(tmp_path, outside, way):
 def test_a_solution_built_by_hand_cannot_run_a_notebook_outside(tmp_path, outside):
     folder = solution(tmp_path)
     data = json.loads((folder / "solution.json").read_text())
-    forged = Solution(folder, folder / "solution.json", data, {"run": Workflow("run", folder / ".." / "outside" / "x.ipynb")})
+    forged = Solution(
+        folder, folder / "solution.json", data, {"run": Workflow("run", folder / ".." / "outside" / "x.ipynb")}
+    )
 
     with pytest.raises(ReefError, match=f"/workflows/run/notebook: {LEAVES}"):
         run(forged, store=False)

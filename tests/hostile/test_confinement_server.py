@@ -42,6 +42,9 @@ def test_a_run_request_never_runs_a_notebook_outside(post, jp_root_dir, beside, 
     status, answer = post("runs", {"path": "victim/main.ipynb", "workflow": "benchmark"})
 
     assert status == 400
-    assert answer["message"] == f"{folder / 'solution.json'}: /workflows/benchmark/notebook: path leaves the solution folder"
+    assert (
+        answer["message"]
+        == f"{folder / 'solution.json'}: /workflows/benchmark/notebook: path leaves the solution folder"
+    )
     assert SECRET not in json.dumps(answer)
     assert not (beside / "RAN").exists() and not (folder / "runs").exists()

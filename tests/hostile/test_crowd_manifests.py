@@ -18,14 +18,19 @@ from reefnb.sharing import registry
 @pytest.mark.parametrize(
     "tamper, warning",
     [
-        (lambda data: data["dashboard"].update(reference="../../../../../etc/passwd"), "/dashboard/reference: path leaves the solution folder; skipped"),
+        (
+            lambda data: data["dashboard"].update(reference="../../../../../etc/passwd"),
+            "/dashboard/reference: path leaves the solution folder; skipped",
+        ),
         (lambda data: data.update(name="someone-else"), "names someone-else@0.1.0; skipped"),
         (lambda data: data.update(metrics="all of them"), "/metrics: 'all of them' is not of type 'array'"),
     ],
 )
 def test_a_tampered_shared_manifest_is_not_kept(tmp_path, bare, user, caplog, tamper, warning):  # noqa: F811
     folder = tmp_path / "work" / "obj-detection-coco-tf"
-    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json"))
+    shutil.copytree(
+        FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json")
+    )
     user("alice")
     registry.add_registry("shared", str(bare))
     Store().add_many(flagship_records(folder, 2))

@@ -38,7 +38,11 @@ def test_bad_parts_and_bad_records_are_skipped_with_a_warning_naming_them(tmp_pa
     deep = (deep[0], deep[1][:-1] + ', "x": ' + "[" * 100 + "]" * 100 + "}", deep[2])
     misplaced = (misplaced[0], misplaced[1].replace('"hello-sweep"', '"other"'), misplaced[2])
     renamed = ("20260301T000000Z-ffffffff", renamed[1], renamed[2])
-    no_origin = (no_origin[0], json.dumps({key: value for key, value in json.loads(no_origin[1]).items() if key != "origin"}), no_origin[2])
+    no_origin = (
+        no_origin[0],
+        json.dumps({key: value for key, value in json.loads(no_origin[1]).items() if key != "origin"}),
+        no_origin[2],
+    )
     bad_environment = (bad_environment[0], bad_environment[1], json.dumps({"kernel": 3}))
     write_part(shard / "part-mixed.parquet", [good, deep, misplaced, renamed, no_origin, bad_environment])
     git_push_all(mallory, "attack")
@@ -58,4 +62,8 @@ def test_bad_parts_and_bad_records_are_skipped_with_a_warning_naming_them(tmp_pa
     assert good[0] in {record["run_id"] for record in Store(carol / "results.sqlite").records()}
     for path in result["refused"]:
         assert path.split("#")[0] in caplog.text
-    assert "nested deeper than" in caplog.text and "/environment: required 'os'" in caplog.text and "columns are not" in caplog.text
+    assert (
+        "nested deeper than" in caplog.text
+        and "/environment: required 'os'" in caplog.text
+        and "columns are not" in caplog.text
+    )

@@ -43,7 +43,9 @@ class HostileHandler(BaseHTTPRequestHandler):
         path = self.path.lstrip("/")
         if path.startswith("redirect-"):
             self.send_response(302)
-            self.send_header("Location", {"redirect-ftp": "ftp://127.0.0.1:9/x.bin", "redirect-file": "file:///etc/hostname"}[path])
+            self.send_header(
+                "Location", {"redirect-ftp": "ftp://127.0.0.1:9/x.bin", "redirect-file": "file:///etc/hostname"}[path]
+            )
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -190,7 +192,9 @@ def special_files(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs POSIX FIFOs and /dev/zero")
+@pytest.mark.skipif(
+    not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs POSIX FIFOs and /dev/zero"
+)
 @pytest.mark.parametrize("kind", ["device", "fifo", "folder", "link to a device"])
 @pytest.mark.parametrize("size", [None, 1000])
 def test_file_urls_must_name_regular_files(tmp_path, reef_home, kind, size):
@@ -216,7 +220,15 @@ def test_file_urls_must_name_regular_files(tmp_path, reef_home, kind, size):
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("500M", 500 * 1024**2), ("2GiB", 2 * 1024**3), ("20G", 20 * 1024**3), ("1048576", 1048576), ("1.5k", 1536), (" 7 MB ", 7 * 1024**2)]
+    ("text", "expected"),
+    [
+        ("500M", 500 * 1024**2),
+        ("2GiB", 2 * 1024**3),
+        ("20G", 20 * 1024**3),
+        ("1048576", 1048576),
+        ("1.5k", 1536),
+        (" 7 MB ", 7 * 1024**2),
+    ],
 )
 def test_sizes_in_the_configuration(text, expected):
     assert parse_size(text) == expected

@@ -37,9 +37,15 @@ def planted(tmp_path: Path) -> Path:
         "print('host', socket.gethostname())\nprint('slack', os.environ['PLANTED_SLACK'])",
         "import reefnb\nreefnb.record('steps', steps)\nreefnb.record('note', 'token ' + gh_token)",
     )
-    saved = nbformat.read(notebook, as_version=4)  # a notebook saved after an interactive session: its outputs hold a key
+    saved = nbformat.read(
+        notebook, as_version=4
+    )  # a notebook saved after an interactive session: its outputs hold a key
     saved.cells[1].outputs = [
-        nbformat.v4.new_output("stream", name="stdout", text=f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\n")
+        nbformat.v4.new_output(
+            "stream",
+            name="stdout",
+            text=f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\n",
+        )
     ]
     saved.metadata["secret_note"] = f"deploy with {AWS}"
     nbformat.write(saved, notebook)
@@ -50,7 +56,11 @@ def leaks(data: bytes) -> list[str]:
     text = data.decode("utf-8", "replace")
     found = [secret for secret in (GITHUB, AWS, SLACK, PEM_BODY, str(Path.home()) + "/") if secret in text]
     for name in (getpass.getuser(), socket.gethostname()):  # as a JSON value, or a word printed in an output
-        if len(name) > 2 and name not in ("root", "localhost") and (f'"{name}"' in text or f" {name}\\n" in text or f" {name}\n" in text):
+        if (
+            len(name) > 2
+            and name not in ("root", "localhost")
+            and (f'"{name}"' in text or f" {name}\\n" in text or f" {name}\n" in text)
+        ):
             found.append(name)
     return found
 
@@ -81,7 +91,12 @@ def test_package_members_carry_no_secret_home_user_or_host(leaky_run, tmp_path):
 
 
 def test_results_push_carries_no_secret(leaky_run, tmp_path, monkeypatch):
-    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}.items():
+    for key, value in {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }.items():
         monkeypatch.setenv(key, value)
     bare = tmp_path / "registry.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
@@ -91,8 +106,14 @@ def test_results_push_carries_no_secret(leaky_run, tmp_path, monkeypatch):
     subprocess.run(["git", "clone", "--quiet", str(bare), str(clone)], check=True)
     import pyarrow.parquet as parquet
 
-    parts = sorted((clone / "results").rglob("part-*.parquet"))  # reefnb.sharing.crowd: records and environments as JSON text columns
-    shared = {f"{path.name}:{row['run_id']}": (row["record"] + row["environment"]).encode() for path in parts for row in parquet.read_table(path).to_pylist()}
+    parts = sorted(
+        (clone / "results").rglob("part-*.parquet")
+    )  # reefnb.sharing.crowd: records and environments as JSON text columns
+    shared = {
+        f"{path.name}:{row['run_id']}": (row["record"] + row["environment"]).encode()
+        for path in parts
+        for row in parquet.read_table(path).to_pylist()
+    }
     assert shared and {name: leaks(text) for name, text in shared.items() if leaks(text)} == {}
     record = json.loads(parquet.read_table(parts[0]).column("record")[0].as_py())
     assert record["parameters"]["gh_token"] == "<redacted>" and record["metrics"]["note"]["value"] == "token <redacted>"
@@ -124,7 +145,11 @@ def test_a_secret_in_code_stops_the_export_with_where_and_how(tmp_path, capsys):
     with pytest.raises(PackageError) as caught:
         export_package(notebook, package)
     message = str(caught.value)
-    assert "hardcoded.ipynb: cell 1, line 2" in message and "--allow-secret-in-code" in message and "environment variable" in message
+    assert (
+        "hardcoded.ipynb: cell 1, line 2" in message
+        and "--allow-secret-in-code" in message
+        and "environment variable" in message
+    )
     assert GITHUB not in message and not package.exists()
     assert main(["export", str(notebook), "-o", str(package)]) == 2
     assert "cell 1, line 2" in capsys.readouterr().err and not package.exists()

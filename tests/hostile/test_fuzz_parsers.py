@@ -27,7 +27,9 @@ from reefnb.sharing.package import import_package
 from reefnb.sharing.sources import resolve_source
 from reefnb.solution.manifest import load_solution
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 SLOW_FUZZ = settings(FUZZ, max_examples=60)
 MANIFEST_KEYS = [
     "name",
@@ -123,7 +125,10 @@ def scalars() -> st.SearchStrategy:
 def json_values(keys: list[str]) -> st.SearchStrategy:
     return st.recursive(
         scalars(),
-        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(keys) | st.text(max_size=6), children, max_size=5),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.sampled_from(keys) | st.text(max_size=6), children, max_size=5)
+        ),
         max_leaves=25,
     )
 
@@ -133,7 +138,9 @@ DEEP = "<deep>"
 
 def nested(template: dict, depth: st.SearchStrategy | None = None) -> st.SearchStrategy:
     """JSON text of ``template`` with its "<deep>" value replaced by arrays nested 60 to 2,000 levels (or by ``depth``)."""
-    return (depth or st.integers(min_value=60, max_value=2000)).map(lambda levels: json.dumps(template).replace(json.dumps(DEEP), "[" * levels + "]" * levels))
+    return (depth or st.integers(min_value=60, max_value=2000)).map(
+        lambda levels: json.dumps(template).replace(json.dumps(DEEP), "[" * levels + "]" * levels)
+    )
 
 
 def json_texts(keys: list[str]) -> st.SearchStrategy:
@@ -142,7 +149,19 @@ def json_texts(keys: list[str]) -> st.SearchStrategy:
     deep = st.sampled_from(keys).flatmap(lambda key: nested({key: DEEP}))
     huge = st.integers(min_value=4000, max_value=6000).map(lambda digits: '{"version": ' + "9" * digits + "}")
     odd = st.sampled_from(
-        ['{"a": 1e400}', '{"a": -1e999}', '{"name": "\\ud800"}', '{"\\udfff": 1}', '{"a": NaN}', "[]", "", "{", '{"a": 1}{"b": 2}', "\ufeff{}", "null"]
+        [
+            '{"a": 1e400}',
+            '{"a": -1e999}',
+            '{"name": "\\ud800"}',
+            '{"\\udfff": 1}',
+            '{"a": NaN}',
+            "[]",
+            "",
+            "{",
+            '{"a": 1}{"b": 2}',
+            "\ufeff{}",
+            "null",
+        ]
     )
     return dumped | deep | huge | odd
 
@@ -170,10 +189,26 @@ def test_the_reader_gives_a_value_or_an_input_error(data):
 @given(
     text=json_texts(MANIFEST_KEYS)
     | json_values(MANIFEST_KEYS).map(
-        lambda value: json.dumps({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"x": 1}}}, "metrics": value})
+        lambda value: json.dumps(
+            {
+                "name": "x",
+                "version": "0.1.0",
+                "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"x": 1}}},
+                "metrics": value,
+            }
+        )
     )
-    | nested({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"x": DEEP}}}})
-    | nested({"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}, "expected": [{"parameters": {"x": DEEP}}]})
+    | nested(
+        {"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"x": DEEP}}}}
+    )
+    | nested(
+        {
+            "name": "x",
+            "version": "0.1.0",
+            "workflows": {"run": {"notebook": "main.ipynb"}},
+            "expected": [{"parameters": {"x": DEEP}}],
+        }
+    )
 )
 def test_manifest(text, tmp_path):
     folder = tmp_path / "solution"
@@ -203,7 +238,21 @@ def test_lock(text, tmp_path):
     manifest=json_texts(MANIFEST_KEYS),
     names=st.lists(
         st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=300)
-        | st.sampled_from(["../x", "/abs", "a//b", "a/./b", "C:/x", "a\\..\\b", "x" * 256, "solution.json/x", "results/r.json", "results/../x", "MAIN.IPYNB"]),
+        | st.sampled_from(
+            [
+                "../x",
+                "/abs",
+                "a//b",
+                "a/./b",
+                "C:/x",
+                "a\\..\\b",
+                "x" * 256,
+                "solution.json/x",
+                "results/r.json",
+                "results/../x",
+                "MAIN.IPYNB",
+            ]
+        ),
         max_size=3,
     ),
 )
@@ -251,7 +300,11 @@ INDEX_OF = st.fixed_dictionaries(
                 "victim": st.fixed_dictionaries(
                     {
                         "latest": st.just("1.0.0"),
-                        "versions": st.dictionaries(st.sampled_from(["1.0.0", "2.0.0", "x", "1.0.0-rc.1", ""]), json_values(REGISTRY_KEYS), max_size=3),
+                        "versions": st.dictionaries(
+                            st.sampled_from(["1.0.0", "2.0.0", "x", "1.0.0-rc.1", ""]),
+                            json_values(REGISTRY_KEYS),
+                            max_size=3,
+                        ),
                     }
                 )
             }
@@ -267,11 +320,26 @@ INDEX_OF = st.fixed_dictionaries(
     | nested({"format": 1, "components": {"victim": {"versions": {"1.0.0": {"sha256": "0" * 64, "depends": DEEP}}}}}),
     meta=json_texts(REGISTRY_KEYS)
     | json_values(REGISTRY_KEYS).map(
-        lambda value: json.dumps({"name": "victim", "version": "1.0.0", "sha256": "0" * 64, "file": "victim-1.0.0.reef.zip", "depends": value})
+        lambda value: json.dumps(
+            {
+                "name": "victim",
+                "version": "1.0.0",
+                "sha256": "0" * 64,
+                "file": "victim-1.0.0.reef.zip",
+                "depends": value,
+            }
+        )
     ),
 )
 def test_index_and_meta(index, meta, registry_folder):
-    write_tree(registry_folder, {"index.json": index, "packages/victim/1.0.0/meta.json": meta, "packages/victim/1.0.0/victim-1.0.0.reef.zip": "x"})
+    write_tree(
+        registry_folder,
+        {
+            "index.json": index,
+            "packages/victim/1.0.0/meta.json": meta,
+            "packages/victim/1.0.0/victim-1.0.0.reef.zip": "x",
+        },
+    )
     tolerated(registry.search, "victim")
     tolerated(registry.pull, "victim", dry_run=True)
     tolerated(registry.pull, "victim@^1")
@@ -302,7 +370,14 @@ RECORD = {
     records=st.lists(
         json_texts(REGISTRY_KEYS)
         | json_values(REGISTRY_KEYS).map(
-            lambda value: json.dumps({"run_id": "r1", "origin": value, "solution": {"name": "s", "version": "0.1.0", "path": "."}, "status": "ok"})
+            lambda value: json.dumps(
+                {
+                    "run_id": "r1",
+                    "origin": value,
+                    "solution": {"name": "s", "version": "0.1.0", "path": "."},
+                    "status": "ok",
+                }
+            )
         )
         | nested(RECORD),
         min_size=1,
@@ -319,7 +394,9 @@ def test_shared_results_files(records, registry_folder):
 @FUZZ
 @given(
     body=json_texts(["path", "parameters", "workflow", "output"])
-    | json_values(["path", "parameters", "workflow", "output"]).map(lambda value: json.dumps({"path": "hello/main.ipynb", "parameters": value}))
+    | json_values(["path", "parameters", "workflow", "output"]).map(
+        lambda value: json.dumps({"path": "hello/main.ipynb", "parameters": value})
+    )
     | nested({"path": "hello/main.ipynb", "parameters": {"x": DEEP}})
 )
 def test_rest_bodies(body, tmp_path, monkeypatch):

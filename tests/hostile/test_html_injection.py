@@ -47,7 +47,11 @@ def record(index: int, time_ms: float, error: float, solution: Path = Path("/sol
         "run_id": run_id,
         "solution": {"name": CLOSE_SCRIPT, "version": COMMENT, "path": str(solution)},
         "workflow": "run",
-        "notebook": {"path": "main.ipynb", "sha256": "ab" * 32, "output_path": str(solution / "runs" / run_id / f"{run_id}.ipynb")},
+        "notebook": {
+            "path": "main.ipynb",
+            "sha256": "ab" * 32,
+            "output_path": str(solution / "runs" / run_id / f"{run_id}.ipynb"),
+        },
         "parameters": {IMAGE: HOSTILE[index % len(HOSTILE)], "dataset": SVG, "method": ATTRIBUTE},
         "metrics": {
             CLOSE_SCRIPT: {"value": time_ms, "unit": LINES, "goal": "min"},
@@ -76,7 +80,14 @@ def record(index: int, time_ms: float, error: float, solution: Path = Path("/sol
 def notebook(shown: str) -> dict:
     """A notebook of one cell that showed ``shown`` (as HTML and as text)."""
     output = {"output_type": "display_data", "data": {"text/html": shown, "text/plain": shown}, "metadata": {}}
-    cell = {"cell_type": "code", "id": "c1", "source": CLOSE_SCRIPT, "metadata": {}, "outputs": [output], "execution_count": 1}
+    cell = {
+        "cell_type": "code",
+        "id": "c1",
+        "source": CLOSE_SCRIPT,
+        "metadata": {},
+        "outputs": [output],
+        "execution_count": 1,
+    }
     return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -92,7 +103,15 @@ def reproduce_report() -> dict:
         "tolerance_scale": 1.0,
         "source": IMAGE,
         "badges": [SVG],
-        "claims": [{"id": CDATA, "statement": COMMENT, "where": LINES, "verdict": "not reproduced", "metrics": {EXPRESSION: "not reproduced"}}],
+        "claims": [
+            {
+                "id": CDATA,
+                "statement": COMMENT,
+                "where": LINES,
+                "verdict": "not reproduced",
+                "metrics": {EXPRESSION: "not reproduced"},
+            }
+        ],
         "experiments": [
             {
                 "id": ATTRIBUTE,
@@ -103,7 +122,15 @@ def reproduce_report() -> dict:
                 "verdict": "not reproduced",
                 "why": [COMMENT],
                 "error": {"name": "ValueError", "message": IMAGE, "traceback": CLOSE_SCRIPT},
-                "metrics": {LINES: {"expected": 1.0, "got": 2.0, "unit": SVG, "tolerance": {"abs": 0.1}, "verdict": "not reproduced"}},
+                "metrics": {
+                    LINES: {
+                        "expected": 1.0,
+                        "got": 2.0,
+                        "unit": SVG,
+                        "tolerance": {"abs": 0.1},
+                        "verdict": "not reproduced",
+                    }
+                },
                 "outputs": outputs,
                 "input_differences": {"files": {CLOSE_SCRIPT: IMAGE}, "parameters": {SVG: [COMMENT, CDATA]}},
                 "environment_differences": {},
@@ -130,11 +157,15 @@ def pages(tmp_path_factory):
         frame = reefnb.results()
         dashboard = build_dashboard(frame, folder / "solution" / "dashboard.html")
         objectives = {f"metric.{CLOSE_SCRIPT}": "min", f"metric.{EXPRESSION}": "min"}
-        chart = save_chart(pareto_chart(frame, *objectives, directions=objectives, color="env.name"), folder / "chart.html")
+        chart = save_chart(
+            pareto_chart(frame, *objectives, directions=objectives, color="env.name"), folder / "chart.html"
+        )
     report = folder / "report.html"
     report.write_text(report_html(reproduce_report()), encoding="utf-8")
     notebook_views = folder / "notebook-views.html"
-    notebook_views.write_text(f"<!DOCTYPE html><meta charset=utf-8><body>{notebook_fragments(frame)}</body>", encoding="utf-8")
+    notebook_views.write_text(
+        f"<!DOCTYPE html><meta charset=utf-8><body>{notebook_fragments(frame)}</body>", encoding="utf-8"
+    )
     return {"dashboard": dashboard, "chart": chart, "report": report, "notebook views": notebook_views}
 
 
@@ -148,9 +179,13 @@ def notebook_fragments(frame) -> str:
     compared = frame.set_index("run_id").head(2).T.astype(str)
     return "\n".join(
         [
-            run_summary({**hostile, "status": "failed", "error": {"name": IMAGE, "message": CLOSE_SCRIPT, "cell_index": 0}})["text/html"],
+            run_summary(
+                {**hostile, "status": "failed", "error": {"name": IMAGE, "message": CLOSE_SCRIPT, "cell_index": 0}}
+            )["text/html"],
             ResultsFrame.of(frame)._repr_html_(),
-            Comparison(compared, dict(zip(compared.columns, [ATTRIBUTE, "javascript:window.__pwned=12"], strict=True)))._repr_html_(),
+            Comparison(
+                compared, dict(zip(compared.columns, [ATTRIBUTE, "javascript:window.__pwned=12"], strict=True))
+            )._repr_html_(),
             message_html(HOSTILE, "warning"),
         ]
     )
@@ -160,9 +195,13 @@ def notebook_fragments(frame) -> str:
 def browser():
     if CHROMIUM is None:
         pytest.skip("no chromium on this machine (apt-get install -y chromium)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
     with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        launched = driver.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         yield launched
         launched.close()
 
@@ -195,7 +234,9 @@ def opened(browser, path: Path, wait_for: str | None = None) -> dict:
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(path.as_uri())
         if wait_for:  # the charts drawn, or a value's script run (then the rest does not matter)
-            page.wait_for_function(f"() => window.__pwned !== undefined || document.querySelector({wait_for!r})", timeout=30_000)
+            page.wait_for_function(
+                f"() => window.__pwned !== undefined || document.querySelector({wait_for!r})", timeout=30_000
+            )
             if page.evaluate("window.__pwned === undefined"):
                 page.locator(wait_for).first.hover()  # the tooltip shows the point's values
                 page.wait_for_selector("#vg-tooltip-element.visible", timeout=10_000)
@@ -232,7 +273,9 @@ def test_the_dashboard_runs_nothing_from_its_data_and_shows_it_as_text(pages, br
     assert found["pwned"] is None
     assert found["injected"] is None and len(found["refused"]) == 2  # the policy refused the handler and the script
     assert found["scripts"] == ["application/json", "classic", "classic"]  # the specs, the Vega libraries, the drawing
-    assert found["handlers"] == [] and found["links"] == ["file:"] * len(FILE_NAMES)  # the attached files, each a relative link
+    assert found["handlers"] == [] and found["links"] == ["file:"] * len(
+        FILE_NAMES
+    )  # the attached files, each a relative link
     assert found["marks"] >= 8 and found["errors"] == []  # the charts draw under the policy
     for value in HOSTILE:
         assert value in found["text"], value

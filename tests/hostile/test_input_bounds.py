@@ -42,7 +42,14 @@ BOMB = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
 
 
 def reef(cwd: Path, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reefnb", *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "reefnb", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_line(result: subprocess.CompletedProcess, *expected: str) -> str:
@@ -136,7 +143,11 @@ def test_a_huge_parameter_file_is_refused_after_the_limit(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "content", "where"),
-    [("params.json", '{"x": NaN}', "/x"), ("params.json", '{"x": [1, -Infinity]}', "/x/1"), ("params.yaml", "x: .nan\n", "parameter 'x'")],
+    [
+        ("params.json", '{"x": NaN}', "/x"),
+        ("params.json", '{"x": [1, -Infinity]}', "/x/1"),
+        ("params.yaml", "x: .nan\n", "parameter 'x'"),
+    ],
 )
 def test_nan_and_infinity_in_a_parameter_file_are_refused(tmp_path, name, content, where):
     path = tmp_path / name
@@ -157,7 +168,9 @@ def test_reef_run_with_a_fifo_as_parameter_file_is_one_line(tmp_path):
     solution = write_solution(tmp_path / "solution", VICTIM, "x = 1")
     fifo = tmp_path / "params.yaml"
     os.mkfifo(fifo)
-    one_line(reef(tmp_path, "run", str(solution), "-f", str(fifo), timeout=60), f"{fifo}: cannot read parameter file: a fifo")
+    one_line(
+        reef(tmp_path, "run", str(solution), "-f", str(fifo), timeout=60), f"{fifo}: cannot read parameter file: a fifo"
+    )
     assert not (solution / "runs").exists()
 
 
@@ -197,7 +210,9 @@ def test_a_tool_that_floods_its_output_is_cut_and_stays_small(tmp_path):
         (tools / name).write_text(FLOOD_TOOL)
         (tools / name).chmod(0o755)
     environment = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([sys.executable, "-c", MEASURE_TOOLS], capture_output=True, text=True, env=environment, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE_TOOLS], capture_output=True, text=True, env=environment, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     peaks = json.loads(done.stdout.splitlines()[-1])
     start = peaks["start"]
@@ -235,7 +250,14 @@ def test_an_action_bound_refuses_nan_and_infinity(tmp_path, schema):
     module = f"clip_{abs(hash(json.dumps(schema))) % 10**8}"
     manifest = {
         **VICTIM,
-        "api": {"actions": {"clip": {"entry": f"{module}:clip", "input": {"type": "object", "required": ["x"], "properties": {"x": schema}}}}},
+        "api": {
+            "actions": {
+                "clip": {
+                    "entry": f"{module}:clip",
+                    "input": {"type": "object", "required": ["x"], "properties": {"x": schema}},
+                }
+            }
+        },
     }
     folder = write_solution(tmp_path / "actions", manifest)
     (folder / f"{module}.py").write_text(ACTION, encoding="utf-8")
@@ -276,7 +298,9 @@ def test_an_nbformat_3_notebook_that_validates_also_runs(tmp_path):
     folder = tmp_path / "old"
     folder.mkdir()
     (folder / "old.ipynb").write_text(json.dumps(NBFORMAT_3), encoding="utf-8")
-    (folder / "solution.json").write_text(json.dumps({"name": "old", "version": "0.1.0", "workflows": {"run": {"notebook": "old.ipynb"}}}))
+    (folder / "solution.json").write_text(
+        json.dumps({"name": "old", "version": "0.1.0", "workflows": {"run": {"notebook": "old.ipynb"}}})
+    )
     reefnb.load_solution(folder)  # reef validate
     record = reefnb.run(folder, timeout=120)
     assert record["status"] == "ok", record.get("error")
@@ -292,7 +316,9 @@ def packages(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("packages")
     real = Path(export_package(write_solution(folder / "victim", VICTIM), folder / "victim.reef.zip")["package"])
     members = {"solution.json": b"{}"}
-    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members.items()).encode()
+    members["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members.items()
+    ).encode()
     tiny = folder / "tiny.zip"
     with zipfile.ZipFile(tiny, "w") as archive:
         for name, data in members.items():
@@ -342,11 +368,15 @@ def test_a_joined_or_overlapping_zip_is_refused_on_import(packages, tmp_path, na
 
 
 def test_reef_import_of_two_zips_joined_says_so_and_writes_nothing(packages, tmp_path):
-    line = one_line(reef(tmp_path, "import", str(packages["real+tiny"]), "-o", "out"), "real+tiny.reef.zip", "two zips joined")
+    line = one_line(
+        reef(tmp_path, "import", str(packages["real+tiny"]), "-o", "out"), "real+tiny.reef.zip", "two zips joined"
+    )
     assert "verified" not in line
     assert not (tmp_path / "out").exists()
 
 
 def test_reef_run_of_a_package_says_it_is_one(packages, tmp_path):
-    line = one_line(reef(tmp_path, "run", str(packages["real"])), "victim.reef.zip: a package", "reef reproduce", "reef init")
+    line = one_line(
+        reef(tmp_path, "run", str(packages["real"])), "victim.reef.zip: a package", "reef reproduce", "reef init"
+    )
     assert "UTF-8" not in line

@@ -31,7 +31,9 @@ def test_home_jupyter_ipython_and_reef_home_are_temporary(tmp_path):
 
 def test_a_registered_kernel_lands_in_the_temporary_data_folder_and_python3_is_still_found(tmp_path):
     before = _kernelspecs(REAL_KERNELS)
-    environment = Environment(name="isolation-probe", path=sys.prefix, python=sys.executable, kernel=kernel_name("isolation-probe"))
+    environment = Environment(
+        name="isolation-probe", path=sys.prefix, python=sys.executable, kernel=kernel_name("isolation-probe")
+    )
     folder = register_kernel(environment)
     assert _inside(folder, Path(paths.jupyter_data_dir())) and not _inside(folder, REAL_HOME)
     specs = KernelSpecManager().find_kernel_specs()

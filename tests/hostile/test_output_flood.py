@@ -39,13 +39,23 @@ sys.exit(code)
 
 def stream_texts(path: Path) -> list[str]:
     notebook = nbformat.read(path, as_version=4)
-    return [output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "stream"]
+    return [
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream"
+    ]
 
 
 def test_200_mb_of_print_keeps_reef_run_under_300_mb(tmp_path):
     folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", FLOOD, AFTER)
     peak_file = tmp_path / "peak"
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(peak_file), "run", str(folder), "--json"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(peak_file), "run", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     peak = int(peak_file.read_text())
@@ -60,7 +70,9 @@ def test_200_mb_of_print_keeps_reef_run_under_300_mb(tmp_path):
 
 
 def test_limit_from_the_option_and_the_environment(tmp_path, monkeypatch):
-    folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", "for i in range(5):\n    print('y' * 1_000_000)", AFTER)
+    folder = write_solution(
+        tmp_path / "solution", MINIMAL, "x = 1", "for i in range(5):\n    print('y' * 1_000_000)", AFTER
+    )
     code, out, err = call("run", str(folder), "--max-output", "1M", "--json")
     assert code == 0, err
     record = json.loads(out)
@@ -84,14 +96,23 @@ def test_bad_limit_is_one_line_and_exit_2(tmp_path):
 
 
 def test_displays_and_results_are_bounded_too(tmp_path):
-    cells = ["from IPython.display import HTML, display\nfor i in range(8):\n    display(HTML('z' * 1_000_000))", "'w' * 3_000_000", AFTER]
+    cells = [
+        "from IPython.display import HTML, display\nfor i in range(8):\n    display(HTML('z' * 1_000_000))",
+        "'w' * 3_000_000",
+        AFTER,
+    ]
     folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", *cells)
     record = reefnb.run(folder, max_output="2M")
     assert record["status"] == "ok" and record["metrics"]["after_flood"]["value"] == 42
     executed = Path(record["notebook"]["output_path"])
     assert executed.stat().st_size < 5 * MB
     notebook = nbformat.read(executed, as_version=4)
-    markers = [output.text for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "stream" and "[reef: " in output.text]
+    markers = [
+        output.text
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream" and "[reef: " in output.text
+    ]
     assert len(markers) == 2  # the display cell and the result cell each say what they dropped
 
 
@@ -131,12 +152,17 @@ def test_a_file_attached_after_a_flood_is_kept(tmp_path):
 
 def test_client_budget_keeps_attachments_as_records():
     budget, outputs = OutputBudget(1000), []
-    assert budget.admit(outputs, message("stream", name="stdout", text="a" * 6000), 0, False)  # cut: the cell's budget is spent
+    assert budget.admit(
+        outputs, message("stream", name="stdout", text="a" * 6000), 0, False
+    )  # cut: the cell's budget is spent
     outputs.append({"text": "a" * budget.bound})
     assert not budget.admit(outputs, message("display_data", data={"text/html": "c"}, metadata={}), 0, False)
     attached = message(
         "display_data",
-        data={"application/vnd.reef.attach+json": {"path": "/x/evidence.txt", "name": "evidence.txt"}, "text/plain": "attached evidence.txt"},
+        data={
+            "application/vnd.reef.attach+json": {"path": "/x/evidence.txt", "name": "evidence.txt"},
+            "text/plain": "attached evidence.txt",
+        },
         metadata={},
     )
     assert budget.admit(outputs, attached, 0, False)
@@ -174,7 +200,12 @@ print(json.dumps(cells))
 
 def test_kernel_limit_holds_cell_after_cell(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", SHELL], capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")}
+        [sys.executable, "-c", SHELL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")},
     )
     assert result.returncode == 0, result.stderr
     cells = json.loads(result.stdout)

@@ -31,18 +31,27 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_package(path: Path, requires: list[str], lock: dict, files: dict[str, bytes] | None = None, name: str = "evil") -> Path:
+def make_package(
+    path: Path, requires: list[str], lock: dict, files: dict[str, bytes] | None = None, name: str = "evil"
+) -> Path:
     """A package as an attacker writes it by hand: consistent SHA256SUMS, any manifest and lock."""
     scratch = path.parent / f".{name}-notebook"
     notebook = write_notebook(scratch / "main.ipynb", "x = 1", "print('hello')").read_bytes()
-    manifest = {"name": name, "version": "0.1.0", "requires": {"packages": requires}, "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": name,
+        "version": "0.1.0",
+        "requires": {"packages": requires},
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     members = {
         "solution.json": json.dumps(manifest).encode(),
         "main.ipynb": notebook,
         "reef.lock.json": json.dumps({"lock_version": 1, **lock}).encode(),
         **(files or {}),
     }
-    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())).encode()
+    members["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())
+    ).encode()
     with zipfile.ZipFile(path, "w") as archive:
         for member, data in sorted(members.items()):
             archive.writestr(member, data)
@@ -101,7 +110,12 @@ def test_direct_reference_wheel_with_pth_is_refused_without_trust(tmp_path, reef
     wheel = evil_wheel(tmp_path / "build", marker)
     # The package carries the wheel; its manifest points at where the import will put it.
     url = (reef_home / "solutions" / "evil-0.1.0" / "wheels" / wheel.name).as_uri()
-    package = make_package(tmp_path / "evil.reef.zip", [f"evilpth @ {url}"], {"packages": {"evilpth": "0.1"}}, {f"wheels/{wheel.name}": wheel.read_bytes()})
+    package = make_package(
+        tmp_path / "evil.reef.zip",
+        [f"evilpth @ {url}"],
+        {"packages": {"evilpth": "0.1"}},
+        {f"wheels/{wheel.name}": wheel.read_bytes()},
+    )
 
     code, out, err = call("init", str(package), "--env", "evil")
     assert_refused(code, out, err, "evilpth", "direct reference", "solution.json: /requires/packages/0")
@@ -125,7 +139,10 @@ def test_sdist_is_refused_without_trust_even_when_pinned_and_hashed(tmp_path, re
     marker = tmp_path / "built"
     index = tmp_path / "index"
     sdist = evil_sdist(index, marker)
-    lock = {"packages": {"reef-hostile-sdist": "0.1"}, "hashes": {"reef-hostile-sdist==0.1": [f"sha256:{sha256(sdist)}"]}}
+    lock = {
+        "packages": {"reef-hostile-sdist": "0.1"},
+        "hashes": {"reef-hostile-sdist==0.1": [f"sha256:{sha256(sdist)}"]},
+    }
     package = make_package(tmp_path / "sdist.reef.zip", ["reef-hostile-sdist"], lock, name="sdist")
 
     code, out, err = call("init", str(package), "--env", "sdist", "--find-links", str(index))
@@ -140,7 +157,11 @@ def test_sdist_is_refused_without_trust_even_when_pinned_and_hashed(tmp_path, re
         ("reef-probe-pkg>=1", {"packages": {}}, ["reef-probe-pkg>=1", "not pinned"]),
         ("reef-probe-pkg", {"packages": {"reef-probe-pkg": "1.0.0"}}, ["reef-probe-pkg==1.0.0", "no sha256"]),
         ("reef-probe-pkg==1.0.0", {"packages": {}, "hashes": {"reef-probe-pkg==1.0.0": ["md5:abc"]}}, ["no sha256"]),
-        ("reef-probe-pkg @ https://127.0.0.1:9/reef_probe_pkg-1.0.0-py3-none-any.whl", {"packages": {}}, ["direct reference"]),
+        (
+            "reef-probe-pkg @ https://127.0.0.1:9/reef_probe_pkg-1.0.0-py3-none-any.whl",
+            {"packages": {}},
+            ["direct reference"],
+        ),
         ("reef-probe-pkg @ git+https://127.0.0.1:9/probe.git", {"packages": {}}, ["direct reference"]),
     ],
     ids=["unpinned", "no-hash", "bad-hash-format", "https-url", "git-url"],
@@ -160,7 +181,9 @@ def test_an_installer_option_smuggled_in_a_locked_version_is_refused(tmp_path, r
     for trust in ([], ["--trust"]):
         code, out, err = call("init", str(package), "--env", "probe", *trust)
         assert code == 2 and len(err.strip().splitlines()) == 1, out + err
-        assert "reef.lock.json: /packages/reef-probe-pkg: '1.0.0 --index-url http://127.0.0.1:9/' is not a version" in err
+        assert (
+            "reef.lock.json: /packages/reef-probe-pkg: '1.0.0 --index-url http://127.0.0.1:9/' is not a version" in err
+        )
         assert left_behind(reef_home) == NOTHING
 
 
@@ -194,7 +217,14 @@ def test_an_authors_lock_gains_hashes_and_its_package_installs_without_trust(tmp
     folder = tmp_path / "author" / "probe"
     write_notebook(folder / "main.ipynb", "x = 1", "import reef_probe_pkg")
     (folder / "solution.json").write_text(
-        json.dumps({"name": "probe", "version": "1.0.0", "requires": {"packages": ["reef-probe-pkg>=1"]}, "workflows": {"run": {"notebook": "main.ipynb"}}})
+        json.dumps(
+            {
+                "name": "probe",
+                "version": "1.0.0",
+                "requires": {"packages": ["reef-probe-pkg>=1"]},
+                "workflows": {"run": {"notebook": "main.ipynb"}},
+            }
+        )
     )
     assert call("init", str(folder), "--env", "author", "--find-links", str(wheels))[0] == 0
     lock = json.loads((folder / "reef.lock.json").read_text())
@@ -208,7 +238,9 @@ def test_an_authors_lock_gains_hashes_and_its_package_installs_without_trust(tmp
 def test_reproduce_a_package_in_a_new_environment_needs_trust(tmp_path, reef_home):
     marker = tmp_path / "owned"
     wheel = evil_wheel(tmp_path / "build", marker)
-    package = make_package(tmp_path / "evil.reef.zip", [f"evilpth @ {wheel.as_uri()}"], {"packages": {"evilpth": "0.1"}})
+    package = make_package(
+        tmp_path / "evil.reef.zip", [f"evilpth @ {wheel.as_uri()}"], {"packages": {"evilpth": "0.1"}}
+    )
     code, out, err = call("reproduce", str(package), "--env", "new", "--folder", str(tmp_path / "evaluator"))
     assert_refused(code, out, err, "evil.reef.zip")
     assert not marker.exists() and not (tmp_path / "evaluator").exists()
@@ -220,7 +252,9 @@ def test_a_component_pulled_from_a_registry_is_held_to_the_same_rules(tmp_path, 
 
     marker = tmp_path / "owned"
     wheel = evil_wheel(tmp_path / "build", marker)
-    package = make_package(tmp_path / "evil.reef.zip", [f"evilpth @ {wheel.as_uri()}"], {"packages": {"evilpth": "0.1"}})
+    package = make_package(
+        tmp_path / "evil.reef.zip", [f"evilpth @ {wheel.as_uri()}"], {"packages": {"evilpth": "0.1"}}
+    )
     bare = tmp_path / "registry.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
     assert call("registry", "add", "lab", str(bare))[0] == 0

@@ -85,7 +85,12 @@ def hostile(tmp_path_factory):
     home = base / "home"
     store_path = home / "results.sqlite"
     Store(store_path).add(make_record("20260101T000000Z-00000001"))  # a store in use, in WAL mode
-    folder = write_solution(base / "hostile", {"name": "hostile", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", *CELLS)
+    folder = write_solution(
+        base / "hostile",
+        {"name": "hostile", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "x = 1",
+        *CELLS,
+    )
     environment = {
         **os.environ,
         "REEF_HOME": str(home),
@@ -94,14 +99,28 @@ def hostile(tmp_path_factory):
         "REEF_STORE_WAIT": "1",
     }
     with write_lock(store_path):
-        result = subprocess.run([sys.executable, "-m", "reefnb", "run", str(folder)], capture_output=True, text=True, env=environment, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "reefnb", "run", str(folder)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=300,
+        )
     pending = sorted(path.name for path in store_path.with_name("results.sqlite-pending").glob("*.json"))
     (run_folder,) = (folder / "runs").iterdir()
     with store_log() as lines:
         record = Store(store_path).get(run_folder.name)  # the next open adds what was kept beside the store
     left = sorted(path.name for path in store_path.with_name("results.sqlite-pending").glob("*"))
     notebook = json.loads((run_folder / "main.ipynb").read_text(encoding="utf-8"))
-    return {"result": result, "pending": pending, "record": record, "added": lines, "left": left, "notebook": notebook, "store": Store(store_path)}
+    return {
+        "result": result,
+        "pending": pending,
+        "record": record,
+        "added": lines,
+        "left": left,
+        "notebook": notebook,
+        "store": Store(store_path),
+    }
 
 
 def test_a_store_locked_past_the_wait_exits_1_and_keeps_the_finished_runs_record(hostile):
@@ -110,7 +129,11 @@ def test_a_store_locked_past_the_wait_exits_1_and_keeps_the_finished_runs_record
     assert result.returncode == 1, result.stderr  # not 2: the input was not wrong
     assert "store locked by another process, waiting" in result.stderr
     (last,) = [line for line in result.stderr.splitlines() if line.startswith("reef: error:")]
-    assert "locked by another process" in last and "results.sqlite-pending" in last and "added when the store is next opened" in last
+    assert (
+        "locked by another process" in last
+        and "results.sqlite-pending" in last
+        and "added when the store is next opened" in last
+    )
     assert record is not None and hostile["pending"] == [f"{record['run_id']}.json"]
     assert record["run_id"] in last
 
@@ -146,7 +169,9 @@ def test_values_a_float_cannot_hold_are_shown_as_their_digits(hostile):
 def test_the_results_table_shows_the_digits(hostile, monkeypatch):
     monkeypatch.setenv("REEF_HOME", str(hostile["store"].path.parent))
     out, err = io.StringIO(), io.StringIO()
-    assert main(["results", "--solution", "hostile", "--columns", "big", "odd", "--format", "csv"], out, err) == 0, err.getvalue()
+    assert main(["results", "--solution", "hostile", "--columns", "big", "odd", "--format", "csv"], out, err) == 0, (
+        err.getvalue()
+    )
     (row,) = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["metric.big"] == str(BIG) and row["metric.odd"] == str(ODD)
 
@@ -159,12 +184,18 @@ def test_record_calls_beyond_the_metric_budget_are_refused_in_one_line(hostile):
     assert record["metrics_refused"] == KERNEL_REFUSED + RAW_REFUSED
 
     def texts(cell: dict) -> list[str]:
-        return ["".join(output.get("text") or output.get("data", {}).get("text/plain", "")) for output in cell["outputs"]]
+        return [
+            "".join(output.get("text") or output.get("data", {}).get("text/plain", "")) for output in cell["outputs"]
+        ]
 
     (blob,) = texts(cells[3])
     assert blob.startswith("[reef] record: 'blob' refused:") and "REEF_MAX_METRIC_BYTES" in blob
     refusals = [text for text in texts(cells[4]) if "refused" in text]
-    assert len(refusals) == 1 and "REEF_MAX_METRICS" in refusals[0] and f"({KERNEL_REFUSED - 1} record calls refused in this cell)" in refusals[0]
+    assert (
+        len(refusals) == 1
+        and "REEF_MAX_METRICS" in refusals[0]
+        and f"({KERNEL_REFUSED - 1} record calls refused in this cell)" in refusals[0]
+    )
     (huge,) = texts(cells[2])
     assert huge.startswith("REFUSED record: an integer of more than 4300 digits") and huge.count("\n") == 1
 
@@ -175,7 +206,10 @@ def test_a_cell_timeout_without_a_time_limit_is_classified_not_formatted():
     assert status == "failed" and error["name"] == "OutputTimeout" and "output" in error["message"]
     status, error = _classify(CellTimeoutError("Cell execution timed out"), session, None)
     assert status == "timeout" and "None" not in error["message"]
-    assert _classify(CellTimeoutError("Cell execution timed out"), session, 2.5)[1]["message"] == "the run did not finish within its 2.5 s limit"
+    assert (
+        _classify(CellTimeoutError("Cell execution timed out"), session, 2.5)[1]["message"]
+        == "the run did not finish within its 2.5 s limit"
+    )
 
 
 def test_a_locked_store_waits_with_a_message_then_keeps_the_record_beside_it(tmp_path, monkeypatch):
@@ -188,7 +222,9 @@ def test_a_locked_store_waits_with_a_message_then_keeps_the_record_beside_it(tmp
         store.add(record)
     assert refused.value.exit_code == 1 and "\n" not in str(refused.value)
     assert str(pending) in str(refused.value) and "20260101T000000Z-00000002" in str(refused.value)
-    assert [line for line in lines if "store locked by another process, waiting" in line] == lines[:1] and len(lines) == 1
+    assert [line for line in lines if "store locked by another process, waiting" in line] == lines[:1] and len(
+        lines
+    ) == 1
     assert json.loads((pending / "20260101T000000Z-00000002.json").read_text()) == json.loads(json.dumps(record))
     (pending / "20260101T000000Z-00000009.json").write_text("{not json")  # a damaged file is set aside, never fatal
     with store_log() as lines:
@@ -218,29 +254,52 @@ def test_a_reader_of_a_store_locked_for_good_gets_one_line_not_input_wrong(tmp_p
 
 
 def test_more_metrics_than_a_solution_has_columns_still_store_the_whole_record(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "_limit", lambda connection, name, default: 30 if name == "SQLITE_LIMIT_COLUMN" else default, raising=False)
+    monkeypatch.setattr(
+        store_module,
+        "_limit",
+        lambda connection, name, default: 30 if name == "SQLITE_LIMIT_COLUMN" else default,
+        raising=False,
+    )
     store = Store(tmp_path / "results.sqlite")  # 30 columns a SELECT: 10 for the frame, a solution's cells 19 and `run`
-    record = make_record("20260101T000000Z-00000001", parameters={}, metrics={f"m{index:02d}": {"value": index} for index in range(40)})
+    record = make_record(
+        "20260101T000000Z-00000001", parameters={}, metrics={f"m{index:02d}": {"value": index} for index in range(40)}
+    )
     with store_log() as lines:
         store.add(record)
         store.add(make_record("20260101T000000Z-00000002", parameters={}, metrics={"late": {"value": 1}}))
     assert store.get(record["run_id"]) == record
-    assert lines[0].startswith("solution demo has the most result columns the store gives a solution (19): metric.m19 and 20 more of run 20260101T")
+    assert lines[0].startswith(
+        "solution demo has the most result columns the store gives a solution (19): metric.m19 and 20 more of run 20260101T"
+    )
     assert "metric.late of run 20260101T000000Z-00000002 kept in its record only" in lines[1] and len(lines) == 2
     frame = reefnb.results(store=store)
-    assert [column for column in frame.columns if column.startswith("metric.")] == [f"metric.m{index:02d}" for index in range(19)]
+    assert [column for column in frame.columns if column.startswith("metric.")] == [
+        f"metric.m{index:02d}" for index in range(19)
+    ]
 
 
 def test_results_of_more_solutions_or_columns_than_one_select_takes_are_read(tmp_path, monkeypatch):
     store = Store(tmp_path / "results.sqlite")  # SQLite takes 500 terms in a compound SELECT: one solution more
     started = "2026-01-01T00:{:02d}:{:02d}+00:00"
-    records = [make_record(f"20260101T000000Z-{index:08x}", solution=f"s{index}", started=started.format(*divmod(600 - index, 60))) for index in range(501)]
+    records = [
+        make_record(
+            f"20260101T000000Z-{index:08x}", solution=f"s{index}", started=started.format(*divmod(600 - index, 60))
+        )
+        for index in range(501)
+    ]
     for index, record in enumerate(records):
         record["metrics"] = {f"m{index % 7}": {"value": index}}
     store.add_many(records)
     frame = reefnb.results(store=store)
     assert frame["run_id"].tolist() == [record["run_id"] for record in reversed(records)]
     pandas.testing.assert_frame_equal(frame, records_to_frame(store.records()), check_dtype=False)
-    assert len(reefnb.results(store=store, where="metric.m3 > 100")) == len([index for index in range(501) if index % 7 == 3 and index > 100])
-    monkeypatch.setattr(store_module, "_limit", lambda connection, name, default: 12 if name == "SQLITE_LIMIT_COLUMN" else default, raising=False)
+    assert len(reefnb.results(store=store, where="metric.m3 > 100")) == len(
+        [index for index in range(501) if index % 7 == 3 and index > 100]
+    )
+    monkeypatch.setattr(
+        store_module,
+        "_limit",
+        lambda connection, name, default: 12 if name == "SQLITE_LIMIT_COLUMN" else default,
+        raising=False,
+    )
     pandas.testing.assert_frame_equal(reefnb.results(store=store), frame)  # 17 columns: each solution's read apart

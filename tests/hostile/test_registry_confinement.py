@@ -26,7 +26,11 @@ from test_store import make_record
 from reefnb.runs.store import Store
 from reefnb.sharing import pins, registry
 
-bare, user, git_identity = test_registry.bare, test_registry.user, test_registry.git_identity  # a bare repository, users, a git identity
+bare, user, git_identity = (
+    test_registry.bare,
+    test_registry.user,
+    test_registry.git_identity,
+)  # a bare repository, users, a git identity
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +85,10 @@ def link_into(outside: Path, where: str):
     return change
 
 
-@pytest.mark.parametrize("where", ["results", "results/hello-sweep/2026-01/part-0.parquet", "packages/demo", "packages/demo/1.0.0", "index.json"])
+@pytest.mark.parametrize(
+    "where",
+    ["results", "results/hello-sweep/2026-01/part-0.parquet", "packages/demo", "packages/demo/1.0.0", "index.json"],
+)
 def test_a_link_in_the_registry_makes_no_verb_write_or_read_outside_its_clone(tmp_path, bare, user, packages, where):
     user("alice")
     registry.add_registry("shared", str(bare))
@@ -98,7 +105,13 @@ def test_a_link_in_the_registry_makes_no_verb_write_or_read_outside_its_clone(tm
 
     alice = user("alice")  # added the registry before the attack: every verb brings her clone to the attacker's head
     Store().add(shared_run())
-    verbs = [["results", "push"], ["publish", str(packages["demo@2.0.0"])], ["pull", "demo@1.0.0"], ["search", "demo"], ["results", "pull"]]
+    verbs = [
+        ["results", "push"],
+        ["publish", str(packages["demo@2.0.0"])],
+        ["pull", "demo@1.0.0"],
+        ["search", "demo"],
+        ["results", "pull"],
+    ]
     for argv in verbs:
         message = one_line_refusal(*reef(*argv)[::2])
         assert f"registry shared: {where}: a symbolic link in the registry" in message, (argv, message)
@@ -108,15 +121,24 @@ def test_a_link_in_the_registry_makes_no_verb_write_or_read_outside_its_clone(tm
     assert not (alice / "solutions").exists() or not any((alice / "solutions").iterdir())
 
     carol = user("carol")
-    message = one_line_refusal(*reef("registry", "add", "shared", str(bare))[::2])  # a new machine: refused before anything is checked out
+    message = one_line_refusal(
+        *reef("registry", "add", "shared", str(bare))[::2]
+    )  # a new machine: refused before anything is checked out
     assert f"registry shared: {where}: a symbolic link in the registry" in message
     assert registry.list_registries() == [] and not (carol / "registries" / "shared").exists()
 
 
 @pytest.mark.parametrize(
-    "where, verb", [("results", ["results", "push"]), ("packages/demo", ["publish", "demo@2.0.0"]), ("index.json", ["publish", "demo@2.0.0"])]
+    "where, verb",
+    [
+        ("results", ["results", "push"]),
+        ("packages/demo", ["publish", "demo@2.0.0"]),
+        ("index.json", ["publish", "demo@2.0.0"]),
+    ],
 )
-def test_a_file_where_a_folder_belongs_or_a_folder_where_a_file_belongs_is_one_line(tmp_path, bare, user, packages, where, verb):
+def test_a_file_where_a_folder_belongs_or_a_folder_where_a_file_belongs_is_one_line(
+    tmp_path, bare, user, packages, where, verb
+):
     user("alice")
     registry.add_registry("shared", str(bare))
     registry.publish(packages["demo@1.0.0"])
@@ -140,7 +162,17 @@ def test_a_file_where_a_folder_belongs_or_a_folder_where_a_file_belongs_is_one_l
 
 # --- item 4: a shared-disk registry's hooks and config run nothing as the person pushing ------------------------
 
-HOOKS = ("pre-receive", "update", "post-receive", "post-update", "reference-transaction", "push-to-checkout", "pre-auto-gc", "proc-receive", "pre-push")
+HOOKS = (
+    "pre-receive",
+    "update",
+    "post-receive",
+    "post-update",
+    "reference-transaction",
+    "push-to-checkout",
+    "pre-auto-gc",
+    "proc-receive",
+    "pre-push",
+)
 
 
 def hostile_hooks(folder: Path, ran: Path) -> None:
@@ -152,7 +184,9 @@ def hostile_hooks(folder: Path, ran: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["hooks folder", "core.hooksPath and other config"])
-def test_a_shared_disk_registry_runs_no_hook_or_configured_command_as_the_publisher(tmp_path, bare, user, packages, how):
+def test_a_shared_disk_registry_runs_no_hook_or_configured_command_as_the_publisher(
+    tmp_path, bare, user, packages, how
+):
     ran = tmp_path / "ran"
     if how == "hooks folder":
         hostile_hooks(bare / "hooks", ran)
@@ -181,8 +215,12 @@ def test_a_shared_disk_registry_runs_no_hook_or_configured_command_as_the_publis
     assert reef("results", "push")[0] == 0
     assert reef("pull", "demo@1.0.0")[0] == 0 and reef("search")[0] == 0 and reef("results", "pull")[0] == 0
     assert (alice / "solutions" / "demo-1.0.0" / "solution.json").is_file()
-    shown = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True, check=True).stdout
-    assert "packages/demo/1.0.0/demo-1.0.0.reef.zip" in shown and "results/hello-sweep/" in shown  # the pushes did arrive
+    shown = subprocess.run(
+        ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout
+    assert (
+        "packages/demo/1.0.0/demo-1.0.0.reef.zip" in shown and "results/hello-sweep/" in shown
+    )  # the pushes did arrive
     assert not ran.exists(), ran.read_text()
 
 
@@ -195,7 +233,9 @@ def test_a_shared_disk_registry_holding_a_link_is_refused_before_git_writes_thro
     victim.parent.mkdir()
     victim.write_text("# mine\n")
     (bare / "logs" / "refs" / "heads").mkdir(parents=True, exist_ok=True)
-    branch = subprocess.run(["git", "-C", str(bare), "symbolic-ref", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    branch = subprocess.run(
+        ["git", "-C", str(bare), "symbolic-ref", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     (bare / "logs" / "refs" / "heads" / branch).symlink_to(victim)
     subprocess.run(["git", "-C", str(bare), "config", "user.name", "x; touch pwned #"], check=True)
     message = one_line_refusal(*reef("publish", str(packages["demo@2.0.0"]))[::2])
@@ -237,12 +277,17 @@ def test_a_version_that_disappears_is_not_replaced_by_an_older_one_without_being
         user(home.name)
         for argv in (["pull", "demo@*"], ["pull", "demo"], ["pull", "demo@>=1", "--dry-run"], ["pull", "app"]):
             message = one_line_refusal(*reef(*argv)[::2])
-            assert "demo 2.0.0 was published in registry shared when seen here" in message and "--allow-downgrade" in message, message
+            assert (
+                "demo 2.0.0 was published in registry shared when seen here" in message
+                and "--allow-downgrade" in message
+            ), message
         assert not (home / "solutions" / "demo-1.0.0").exists() and not (home / "solutions" / "app-1.0.0").exists()
     assert pins.read_pins("shared")["highest"]["demo"]["version"] == "2.0.0"
 
     assert reef("pull", "demo@^1")[0] == 0  # a range the vanished version never matched is not a rollback
-    code, out, err = reef("pull", "demo@*", "--allow-downgrade")  # the user's decision: what the registry holds now is accepted
+    code, out, err = reef(
+        "pull", "demo@*", "--allow-downgrade"
+    )  # the user's decision: what the registry holds now is accepted
     assert code == 0 and "demo@1.0.0" in out, err
     assert reef("pull", "app")[0] == 0 and pins.read_pins("shared")["highest"]["demo"]["version"] == "1.0.0"
 

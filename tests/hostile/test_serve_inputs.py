@@ -28,7 +28,9 @@ def raw_exchange(info: dict, head: str, body: bytes = b"") -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("token, status", [(None, 401), ("wrong-token", 403), ("", 401), ("right-token-and-more", 403), ("RIGHT-TOKEN", 403)])
+@pytest.mark.parametrize(
+    "token, status", [(None, 401), ("wrong-token", 403), ("", 401), ("right-token-and-more", 403), ("RIGHT-TOKEN", 403)]
+)
 def test_a_missing_or_wrong_token_is_refused_before_anything_runs(server, token, status):
     for path, body in (("/v1/actions", None), ("/v1/actions/add", {"a": 1, "b": 2}), ("/v1/actions/no-such", {})):
         answer = request(server, path, body, token=token)
@@ -76,7 +78,9 @@ def test_a_chunked_body_over_the_limit_is_refused(server):
     chunk = b"x" * 4096
     body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(5)) + b"0\r\n\r\n"
     answer = raw_exchange(
-        server, "POST /v1/actions/add HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer right-token\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", body
+        server,
+        "POST /v1/actions/add HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer right-token\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        body,
     )
     assert answer.startswith("HTTP/1.1 413")
 
@@ -98,5 +102,7 @@ def test_unknown_actions_paths_and_methods(server, path, method, status):
 
 
 def test_a_token_with_non_ascii_bytes_is_wrong_not_a_crash(server):
-    answer = raw_exchange(server, "GET /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \u00e9\u00e9\r\nConnection: close\r\n\r\n")
+    answer = raw_exchange(
+        server, "GET /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \u00e9\u00e9\r\nConnection: close\r\n\r\n"
+    )
     assert answer.startswith("HTTP/1.1 403")

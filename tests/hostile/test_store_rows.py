@@ -23,7 +23,9 @@ DAMAGED = RUNS[1]
 
 def reef(*args: str) -> subprocess.CompletedProcess:
     """The real command line, in its own process (its logging set up as a user gets it)."""
-    return subprocess.run([sys.executable, "-m", "reefnb", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reefnb", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+    )
 
 
 def damage(path: Path, sql: str) -> None:
@@ -37,7 +39,9 @@ def damage(path: Path, sql: str) -> None:
 
 @pytest.fixture
 def store_path(reef_home) -> Path:
-    Store().add_many([make_record(run_id, started=f"2026-01-0{index + 1}T00:00:00+00:00") for index, run_id in enumerate(RUNS)])
+    Store().add_many(
+        [make_record(run_id, started=f"2026-01-0{index + 1}T00:00:00+00:00") for index, run_id in enumerate(RUNS)]
+    )
     return reef_home / "results.sqlite"
 
 
@@ -96,8 +100,13 @@ def test_a_damaged_row_in_an_old_store_survives_the_migration_and_is_skipped(ree
     assert result.stderr.count("\n") == 1 and "20260101T000000Z-00000002" in result.stderr
     assert len(json.loads(result.stdout)) == 5
     table = reef("results", "--all-columns")
-    assert table.returncode == 0 and table.stderr == ""  # its columns were kept by the migration: the table still lists it
+    assert (
+        table.returncode == 0 and table.stderr == ""
+    )  # its columns were kept by the migration: the table still lists it
     assert table.stdout.count("20260101T000000Z-0000000") == 4
     connection = sqlite3.connect(path)
-    assert connection.execute("SELECT record FROM runs WHERE run_id = '20260101T000000Z-00000002'").fetchone()[0] == '{"run_id": '
+    assert (
+        connection.execute("SELECT record FROM runs WHERE run_id = '20260101T000000Z-00000002'").fetchone()[0]
+        == '{"run_id": '
+    )
     connection.close()

@@ -30,11 +30,16 @@ FOLDERS = ["imported", "initialised", "link-to-imported", "link-to-initialised"]
 def make_package(path: Path, owned: Path, extra: dict[str, bytes] | None = None) -> Path:
     """A package as an attacker writes it by hand: its notebook and its action module write ``owned`` when they run."""
     scratch = path.parent / ".evil-notebook"
-    notebook = write_notebook(scratch / "main.ipynb", "x = 1", f"import pathlib; pathlib.Path({str(owned)!r}).write_text('notebook ran')")
+    notebook = write_notebook(
+        scratch / "main.ipynb", "x = 1", f"import pathlib; pathlib.Path({str(owned)!r}).write_text('notebook ran')"
+    )
     manifest = {
         "name": "evil",
         "version": "0.1.0",
-        "workflows": {"run": {"notebook": "main.ipynb"}, "benchmark": {"notebook": "main.ipynb", "sweep": {"x": [1, 2]}}},
+        "workflows": {
+            "run": {"notebook": "main.ipynb"},
+            "benchmark": {"notebook": "main.ipynb", "sweep": {"x": [1, 2]}},
+        },
         "api": {"actions": {"hello": {"entry": "actions:hello"}}},
     }
     members = {
@@ -44,7 +49,9 @@ def make_package(path: Path, owned: Path, extra: dict[str, bytes] | None = None)
         "reef.lock.json": json.dumps({"lock_version": 1, "packages": {}}).encode(),
         **(extra or {}),
     }
-    members["SHA256SUMS"] = "".join(f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())).encode()
+    members["SHA256SUMS"] = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())
+    ).encode()
     with zipfile.ZipFile(path, "w") as archive:
         for member, data in sorted(members.items()):
             archive.writestr(member, data)
@@ -80,12 +87,23 @@ def assert_refused(made: dict, folder: Path, code: int, out: str, err: str) -> N
 @pytest.mark.parametrize("kind", FOLDERS)
 @pytest.mark.parametrize(
     "verb",
-    [["run"], ["sweep", "-p", "x", "1", "2"], ["benchmark"], ["reproduce"], ["run", "{folder}/main.ipynb"], ["run", "{folder}/solution.json"]],
+    [
+        ["run"],
+        ["sweep", "-p", "x", "1", "2"],
+        ["benchmark"],
+        ["reproduce"],
+        ["run", "{folder}/main.ipynb"],
+        ["run", "{folder}/solution.json"],
+    ],
     ids=["run", "sweep", "benchmark", "reproduce", "run-notebook", "run-manifest"],
 )
 def test_a_verb_refuses_a_package_folder_without_trust(made, kind, verb):
     folder = made["folders"][kind]
-    arguments = [verb[0], str(folder)] if len(verb) == 1 or not verb[1].startswith("{") else [verb[0], verb[1].format(folder=folder)]
+    arguments = (
+        [verb[0], str(folder)]
+        if len(verb) == 1 or not verb[1].startswith("{")
+        else [verb[0], verb[1].format(folder=folder)]
+    )
     arguments += [word for word in verb[1:] if not word.startswith("{")]
     code, out, err = call(*arguments)
     assert_refused(made, folder, code, out, err)
@@ -95,7 +113,9 @@ def test_a_folder_of_ones_own_that_runs_a_package_notebook_is_refused(made, tmp_
     """The user's own solution whose workflow notebook lies in a package folder inside it runs that package's code."""
     own = tmp_path / "own"
     assert call("import", str(made["package"]), "-o", str(own / "vendor"))[0] == 0
-    (own / "solution.json").write_text(json.dumps({"name": "own", "version": "0.1.0", "workflows": {"run": {"notebook": "vendor/main.ipynb"}}}))
+    (own / "solution.json").write_text(
+        json.dumps({"name": "own", "version": "0.1.0", "workflows": {"run": {"notebook": "vendor/main.ipynb"}}})
+    )
     assert_refused(made, own / "vendor", *call("run", str(own)))
 
 
@@ -134,7 +154,12 @@ def test_the_jupyterlab_panel_refuses_to_run_a_package_folder(made, kind):
 
 @pytest.mark.parametrize(
     "arguments",
-    [["run", "-w", "nosuch"], ["sweep", "-w", "nosuch"], ["benchmark", "--env", "reef-no-such-environment"], ["reproduce", "-w", "nosuch"]],
+    [
+        ["run", "-w", "nosuch"],
+        ["sweep", "-w", "nosuch"],
+        ["benchmark", "--env", "reef-no-such-environment"],
+        ["reproduce", "-w", "nosuch"],
+    ],
     ids=["run", "sweep", "benchmark", "reproduce"],
 )
 def test_trust_gets_past_the_gate(made, arguments):
@@ -154,7 +179,10 @@ def test_ctrl_d_at_the_prompt_on_a_terminal_is_no(made, monkeypatch, capsys):
     folder = made["folders"]["imported"]
     code, out, err = call("run", str(folder))
     assert code == 2 and f"{folder.resolve()}: not trusted; nothing was run" in err, out + err
-    assert f"{folder.resolve()}: run its notebooks on this machine? They are code from elsewhere [y/N]" in capsys.readouterr().out  # input()'s prompt
+    assert (
+        f"{folder.resolve()}: run its notebooks on this machine? They are code from elsewhere [y/N]"
+        in capsys.readouterr().out
+    )  # input()'s prompt
     assert not made["owned"].exists()
 
 

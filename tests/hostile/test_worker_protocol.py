@@ -193,7 +193,10 @@ def test_writing_to_the_reply_channel_never_gives_a_call_another_call_s_answer(t
     status, answer = post(two_workers, "stray", {"how": how, "tag": how})
     if broken:
         assert status == 500 and "\n" not in answer["error"], answer
-        assert answer["error"].startswith("action 'stray' failed: the worker on ") and "sent a broken reply" in answer["error"], answer
+        assert (
+            answer["error"].startswith("action 'stray' failed: the worker on ")
+            and "sent a broken reply" in answer["error"]
+        ), answer
         assert "a new one started" in answer["error"]
     else:
         assert (status, answer) == (200, {"tag": how})
@@ -213,7 +216,9 @@ def test_a_hanging_call_gets_504_and_its_worker_is_replaced_while_other_calls_go
     pidfile = tmp_path / "sleep.pid"
     answers = []
     began = time.monotonic()
-    hung = threading.Thread(target=lambda: answers.append(post(two_workers, "hang", {"pidfile": str(pidfile)}, timeout=30)))
+    hung = threading.Thread(
+        target=lambda: answers.append(post(two_workers, "hang", {"pidfile": str(pidfile)}, timeout=30))
+    )
     hung.start()
     while not pidfile.exists() and time.monotonic() - began < 10:
         time.sleep(0.02)
@@ -226,9 +231,15 @@ def test_a_hanging_call_gets_504_and_its_worker_is_replaced_while_other_calls_go
     waited = time.monotonic() - began
     status, answer = answers[0]
     assert status == 504 and 1 <= waited < 8, (answers, waited)
-    assert answer == {"error": "action 'hang' took longer than 1 s (--action-timeout): its worker was stopped and a new one started"}
+    assert answer == {
+        "error": "action 'hang' took longer than 1 s (--action-timeout): its worker was stopped and a new one started"
+    }
     deadline = time.monotonic() + 5  # what the action started is stopped with its worker
-    while psutil.pid_exists(sleeper) and psutil.Process(sleeper).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+    while (
+        psutil.pid_exists(sleeper)
+        and psutil.Process(sleeper).status() != psutil.STATUS_ZOMBIE
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     assert not psutil.pid_exists(sleeper) or psutil.Process(sleeper).status() == psutil.STATUS_ZOMBIE
     each_gets_its_own_sum(two_workers)
@@ -239,7 +250,9 @@ def test_the_default_server_survives_sys_exit_and_keyboard_interrupt(default_ser
     assert post(info, "leave", {"code": 0}) == (500, {"error": "action 'leave' failed: SystemExit: 0"})
     assert post(info, "interrupt", {}) == (500, {"error": "action 'interrupt' failed: KeyboardInterrupt"})
     assert post(info, "add", {"a": 2, "b": 3}) == (200, {"sum": 5})
-    assert (info["workers"], info["action_timeout"]) == (1, 60) and post(info, "whoami", {})[1]["pid"] != process.pid  # in a worker
+    assert (info["workers"], info["action_timeout"]) == (1, 60) and post(info, "whoami", {})[1][
+        "pid"
+    ] != process.pid  # in a worker
 
 
 def outcome(function) -> BaseException | object:
@@ -273,7 +286,9 @@ def test_in_process_actions_contain_sys_exit_and_keyboard_interrupt_in_threads(h
 
 def test_use_with_a_timeout_runs_in_a_worker_replaced_after_a_timeout_or_ctrl_c(hostile):
     handler = signal.getsignal(signal.SIGINT)  # conftest restores it where the suite was started with SIGINT ignored
-    assert handler is signal.default_int_handler, f"SIGINT does not raise KeyboardInterrupt in this process (handler {handler!r}): an earlier test left it"
+    assert handler is signal.default_int_handler, (
+        f"SIGINT does not raise KeyboardInterrupt in this process (handler {handler!r}): an earlier test left it"
+    )
     with reefnb.use(hostile, timeout=1) as actions:
         first = actions.whoami()["pid"]
         assert first != os.getpid()
@@ -300,7 +315,11 @@ def test_stopping_the_server_mid_call_stops_its_worker_at_once(default_server, t
     worker = post(info, "whoami", {})[1]["pid"]
     pidfile = tmp_path / "sleep.pid"
     answers = []
-    hung = threading.Thread(target=lambda: answers.append(outcome(lambda: post(info, "hang", {"pidfile": str(pidfile), "seconds": 60}, timeout=90))))
+    hung = threading.Thread(
+        target=lambda: answers.append(
+            outcome(lambda: post(info, "hang", {"pidfile": str(pidfile), "seconds": 60}, timeout=90))
+        )
+    )
     hung.start()
     began = time.monotonic()
     while not pidfile.exists() and time.monotonic() - began < 10:

@@ -16,8 +16,14 @@ pytest.importorskip("mlperf_loadgen")
 
 from reefnb.kernel.bench import LoadGenError, _LoadGenSettings, _LoadGenTest, _test_settings, loadgen_model, run_loadgen  # noqa: E402
 
-MLPERF_CONF = Path(__file__).resolve().parents[3] / "shared" / "mlperf-inference-tools" / "loadgen" / "mlperf.conf"  # round v6.1
-OFFICIAL_SEEDS = {"qsl_rng_seed": 2085463073848966840, "sample_index_rng_seed": 2747215439041700203, "schedule_rng_seed": 16159082839903944936}
+MLPERF_CONF = (
+    Path(__file__).resolve().parents[3] / "shared" / "mlperf-inference-tools" / "loadgen" / "mlperf.conf"
+)  # round v6.1
+OFFICIAL_SEEDS = {
+    "qsl_rng_seed": 2085463073848966840,
+    "sample_index_rng_seed": 2747215439041700203,
+    "schedule_rng_seed": 16159082839903944936,
+}
 COMPARED = [
     "min_duration_ms",
     "max_duration_ms",
@@ -38,7 +44,13 @@ COMPARED = [
     "offline_expected_qps",
 ]
 CASES = {
-    "short": {"expected_qps": 250.5, "expected_latency_ms": 1.5, "min_duration_ms": 700, "min_query_count": 40, "max_duration_ms": 9000},
+    "short": {
+        "expected_qps": 250.5,
+        "expected_latency_ms": 1.5,
+        "min_duration_ms": 700,
+        "min_query_count": 40,
+        "max_duration_ms": 9000,
+    },
     "rules": {"expected_qps": 250.5, "expected_latency_ms": 1.5},
 }
 
@@ -55,7 +67,9 @@ def _settings(profile: str, scenario: str, tmp_path: Path):
     values.check()
     conf = tmp_path / f"{profile}-{scenario}.conf"
     conf.write_text(values.user_conf(scenario))
-    return conf, _test_settings(mlperf_loadgen, _LoadGenTest(scenario, "performance", 50, 1, None, None, None), values, conf)
+    return conf, _test_settings(
+        mlperf_loadgen, _LoadGenTest(scenario, "performance", 50, 1, None, None, None), values, conf
+    )
 
 
 def test_the_harness_sets_what_loadgen_itself_reads_from_mlperf_conf_and_user_conf(tmp_path):
@@ -71,26 +85,42 @@ def test_the_harness_sets_what_loadgen_itself_reads_from_mlperf_conf_and_user_co
     for profile in CASES:
         for scenario in ("SingleStream", "MultiStream", "Server", "Offline"):
             conf, ours = _settings(profile, scenario, tmp_path)
-            out = subprocess.run([sys.executable, "-c", script, str(conf), scenario], capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", script, str(conf), scenario], capture_output=True, text=True, check=True
+            ).stdout
             theirs = json.loads(out.strip().splitlines()[-1])
-            assert {name: getattr(ours, name) for name in COMPARED} == pytest.approx(theirs), (profile, scenario, conf.read_text())
+            assert {name: getattr(ours, name) for name in COMPARED} == pytest.approx(theirs), (
+                profile,
+                scenario,
+                conf.read_text(),
+            )
             assert {name: getattr(ours, name) for name in OFFICIAL_SEEDS} == OFFICIAL_SEEDS
 
 
 def test_the_rules_profile_takes_every_value_the_rules_fix_from_mlperf_conf(tmp_path):
     conf, single = _settings("rules", "SingleStream", tmp_path)
-    assert conf.read_text().splitlines()[1:] == ["yolo.SingleStream.target_latency = 1.5"]  # what a submitter states, nothing else
+    assert conf.read_text().splitlines()[1:] == [
+        "yolo.SingleStream.target_latency = 1.5"
+    ]  # what a submitter states, nothing else
     assert single.min_duration_ms == 600_000 and single.single_stream_target_latency_percentile == pytest.approx(0.9)
-    assert single.performance_sample_count_override == 64  # yolo's; the synthetic-50 QSL has fewer, LoadGen repeats them
+    assert (
+        single.performance_sample_count_override == 64
+    )  # yolo's; the synthetic-50 QSL has fewer, LoadGen repeats them
     _, offline = _settings("rules", "Offline", tmp_path)
     assert offline.min_duration_ms == 600_000 and offline.offline_expected_qps == 250.5
     _, multi = _settings("rules", "MultiStream", tmp_path)
-    assert (multi.multi_stream_samples_per_query, multi.min_query_count, multi.multi_stream_target_latency_percentile) == (8, 662, pytest.approx(0.99))
+    assert (
+        multi.multi_stream_samples_per_query,
+        multi.min_query_count,
+        multi.multi_stream_target_latency_percentile,
+    ) == (8, 662, pytest.approx(0.99))
     conf, short = _settings("short", "SingleStream", tmp_path)
     assert (short.min_duration_ms, short.min_query_count, short.max_duration_ms) == (700, 40, 9000)
     assert "yolo.SingleStream.min_duration = 700" in conf.read_text() and short.performance_sample_count_override == 64
 
-    with pytest.raises(LoadGenError, match="profile 'rules' takes min_duration_ms, min_query_count from MLPerf's mlperf.conf"):
+    with pytest.raises(
+        LoadGenError, match="profile 'rules' takes min_duration_ms, min_query_count from MLPerf's mlperf.conf"
+    ):
         run_loadgen(_sleepy, 4, profile="rules", min_duration_ms=5, min_query_count=1, log_dir=tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
     with pytest.raises(LoadGenError, match="profile: 'quick' is not one of rules, short"):
@@ -107,21 +137,50 @@ def test_every_run_of_a_process_logs_the_official_seeds_and_keeps_its_user_conf(
     short = {"min_duration_ms": 200, "min_query_count": 20}
     runs = [
         run_loadgen(_sleepy, 16, "SingleStream", "accuracy", model="yolo", log_dir=tmp_path / "accuracy"),
-        run_loadgen(_sleepy, 16, "SingleStream", "performance", model="yolo", expected_latency_ms=0.5, log_dir=tmp_path / "single", **short),
-        run_loadgen(_sleepy, 16, "Offline", "performance", model="yolo", batch_size=8, min_duration_ms=100, expected_qps=2000, log_dir=tmp_path / "offline"),
+        run_loadgen(
+            _sleepy,
+            16,
+            "SingleStream",
+            "performance",
+            model="yolo",
+            expected_latency_ms=0.5,
+            log_dir=tmp_path / "single",
+            **short,
+        ),
+        run_loadgen(
+            _sleepy,
+            16,
+            "Offline",
+            "performance",
+            model="yolo",
+            batch_size=8,
+            min_duration_ms=100,
+            expected_qps=2000,
+            log_dir=tmp_path / "offline",
+        ),
     ]
     for run in runs:
         detail = (run.log_dir / "mlperf_log_detail.txt").read_text()
         assert "error_invalid_config" not in detail and '"is_error": true' not in detail, run.log_dir
         assert {name: run.settings[name] for name in OFFICIAL_SEEDS} == OFFICIAL_SEEDS
         assert run.settings["performance_sample_count"] == 64 and run.profile == "short"
-        assert run.user_conf == run.log_dir / "user.conf" and run.user_conf.read_text().startswith("# reef's user.conf (short profile)")
+        assert run.user_conf == run.log_dir / "user.conf" and run.user_conf.read_text().startswith(
+            "# reef's user.conf (short profile)"
+        )
     accuracy, single, offline = runs
     assert sorted(index for index, _ in accuracy.accuracy_responses()) == list(range(16))  # accuracy: every sample once
-    assert single.valid and single.settings["target_latency_percentile"] == pytest.approx(0.9) and single.settings["min_duration_ms"] == 200
+    assert (
+        single.valid
+        and single.settings["target_latency_percentile"] == pytest.approx(0.9)
+        and single.settings["min_duration_ms"] == 200
+    )
     assert offline.query_count == 1 and offline.settings["samples_per_query"] >= 16 and offline.samples_per_second > 100
     assert "yolo.Offline.target_qps = 2000" in offline.user_conf.read_text()
     if MLPERF_CONF.is_file():  # the round's file, beside the project: the installed LoadGen embeds the same seeds
-        lines = [line.removeprefix("*.*.") for line in MLPERF_CONF.read_text().splitlines() if line.startswith("*.*.") and "rng_seed" in line]
+        lines = [
+            line.removeprefix("*.*.")
+            for line in MLPERF_CONF.read_text().splitlines()
+            if line.startswith("*.*.") and "rng_seed" in line
+        ]
         official = dict(line.split(" = ") for line in lines)
         assert {name: int(official[name]) for name in OFFICIAL_SEEDS} == OFFICIAL_SEEDS

@@ -21,7 +21,15 @@ import pytest
 from conftest import serving
 
 from reefnb.common.exceptions import ReefError
-from reefnb.provision.artifacts import ArtifactError, ArtifactUnavailable, artifact_status, fetch_artifact, file_sha256, tree_sha256, unpack_archive
+from reefnb.provision.artifacts import (
+    ArtifactError,
+    ArtifactUnavailable,
+    artifact_status,
+    fetch_artifact,
+    file_sha256,
+    tree_sha256,
+    unpack_archive,
+)
 from reefnb.solution.checks import artifact_problems
 
 # ------------------------------------------------------------------------------------------------
@@ -114,7 +122,16 @@ def coco_files() -> dict[str, bytes]:
     instances = {
         "info": {"description": "reef test subset", "version": "1.0"},
         "images": [{"id": 139, "file_name": "000000000139.jpg", "width": 640, "height": 426}],
-        "annotations": [{"id": 1, "image_id": 139, "category_id": 1, "bbox": [412.8, 157.61, 53.05, 138.01], "area": 2913.1, "iscrowd": 0}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 139,
+                "category_id": 1,
+                "bbox": [412.8, 157.61, 53.05, 138.01],
+                "area": 2913.1,
+                "iscrowd": 0,
+            }
+        ],
         "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
     }
     return {
@@ -347,7 +364,12 @@ def test_offline_uses_the_fallback_without_touching_the_network(server, tmp_path
     local.write_bytes(small)
     big = os.urandom(20_000)
     artifacts = {
-        "weights": {"kind": "model", "url": server.serve("weights.bin", big), "sha256": sha(big), "fallback": "weights-small"},
+        "weights": {
+            "kind": "model",
+            "url": server.serve("weights.bin", big),
+            "sha256": sha(big),
+            "fallback": "weights-small",
+        },
         "weights-small": {"kind": "model", "url": local.as_uri(), "sha256": sha(small)},
     }
     assert artifact_status("weights", artifacts, offline=True)["status"] == "fallback"
@@ -385,7 +407,9 @@ def test_fallback_cycles_and_unknown_names_are_refused_before_any_request(server
     with pytest.raises(ArtifactError, match="no such artifact"):
         fetch_artifact("c", artifacts)
     assert server.requests == []
-    problems = artifact_problems({**artifacts, "c": {"url": "ftp://example.org/c", "sha256": sha(b"c")}, "d": {"url": "https://x.org/d"}})
+    problems = artifact_problems(
+        {**artifacts, "c": {"url": "ftp://example.org/c", "sha256": sha(b"c")}, "d": {"url": "https://x.org/d"}}
+    )
     pointers = {pointer for pointer, _ in problems}
     assert {"/artifacts/a/fallback", "/artifacts/b/fallback", "/artifacts/c/url", "/artifacts/d/sha256"} <= pointers
 
@@ -423,11 +447,24 @@ def test_archive_is_downloaded_unpacked_and_reused(server, tmp_path, kind):
     files = coco_files()
     archive = tmp_path / f"coco-mini.{kind}"
     data = make_tar(archive, files) if kind == "tar.gz" else make_zip(archive, files)
-    artifacts = {"coco": {"kind": "dataset", "url": server.serve(archive.name, data), "sha256": sha(data), "size": len(data), "unpack": True}}
+    artifacts = {
+        "coco": {
+            "kind": "dataset",
+            "url": server.serve(archive.name, data),
+            "sha256": sha(data),
+            "size": len(data),
+            "unpack": True,
+        }
+    }
 
     result = fetch_artifact("coco", artifacts)
 
-    assert result.path.is_dir() and result.path.name == "coco-mini" and result.sha256 == sha(data) and result.size == len(data)
+    assert (
+        result.path.is_dir()
+        and result.path.name == "coco-mini"
+        and result.sha256 == sha(data)
+        and result.size == len(data)
+    )
     for name, content in files.items():
         assert (result.path / name).read_bytes() == content
     instances = json.loads((result.path / "coco-mini/annotations/instances_val2017.json").read_text())
@@ -540,7 +577,9 @@ def test_generate_entry_point_makes_verifies_and_reuses(tmp_path, monkeypatch, r
     assert result.path == reef_home / "cache" / "generated" / "labels"
     assert json.loads((result.path / "labels.json").read_text())["categories"][0]["name"] == "person"
     assert (result.path / "weights" / "w.bin").read_bytes() == bytes(range(256))
-    assert result.sha256 == tree_sha256(result.path) and result.size == 256 + len((result.path / "labels.json").read_bytes())
+    assert result.sha256 == tree_sha256(result.path) and result.size == 256 + len(
+        (result.path / "labels.json").read_bytes()
+    )
     module = sys.modules["reef_gen_ok"]
     assert module.CALLS == [str(result.path)]
 
@@ -558,7 +597,14 @@ def test_generate_is_the_last_resort_and_is_imported_from_the_solution_folder(se
     solution = tmp_path / "solution"
     write_generators(solution, "reef_gen_solution")
     monkeypatch.delitem(sys.modules, "reef_gen_solution", raising=False)
-    artifacts = {"labels": {"url": server.url("labels.tar.gz"), "sha256": sha(b"x"), "unpack": True, "generate": "reef_gen_solution:labels"}}
+    artifacts = {
+        "labels": {
+            "url": server.url("labels.tar.gz"),
+            "sha256": sha(b"x"),
+            "unpack": True,
+            "generate": "reef_gen_solution:labels",
+        }
+    }
 
     result = fetch_artifact("labels", artifacts, manifest_path=solution / "solution.json")
 

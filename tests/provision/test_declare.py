@@ -70,7 +70,10 @@ def test_packages_go_to_the_notebook_and_its_solution_and_replace_by_name(hello)
 def test_a_notebook_outside_any_solution_keeps_its_declarations_alone(tmp_path):
     notebook = write_notebook(tmp_path / "analysis" / "scratch.ipynb", None, "x = 1")
     # a solution.json beside it that does not use this notebook is not its solution
-    write_solution(tmp_path / "analysis" / "other", {"name": "other", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    write_solution(
+        tmp_path / "analysis" / "other",
+        {"name": "other", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+    )
     shutil.copy(tmp_path / "analysis" / "other" / "solution.json", tmp_path / "analysis" / "solution.json")
     before = (tmp_path / "analysis" / "solution.json").read_text()
     declaration = declare_packages(["packaging"], notebook=notebook)
@@ -82,7 +85,9 @@ def test_a_notebook_outside_any_solution_keeps_its_declarations_alone(tmp_path):
 def test_the_solution_is_found_above_the_notebook(tmp_path):
     folder = tmp_path / "solution"
     write_notebook(folder / "notebooks" / "train.ipynb", "x = 1")
-    (folder / "solution.json").write_text(json.dumps({"name": "deep", "version": "1.0.0", "workflows": {"run": {"notebook": "notebooks/train.ipynb"}}}))
+    (folder / "solution.json").write_text(
+        json.dumps({"name": "deep", "version": "1.0.0", "workflows": {"run": {"notebook": "notebooks/train.ipynb"}}})
+    )
     assert solution_of(folder / "notebooks" / "train.ipynb") == (folder / "solution.json").resolve()
     declare_tools(["git"], notebook=folder / "notebooks" / "train.ipynb")
     assert manifest(folder)["requires"] == {"tools": [{"name": "git"}]}
@@ -108,8 +113,16 @@ def test_tools_are_checked_on_path_and_unknown_ones_refused(hello):
 
 def test_artifacts_are_validated_before_anything_is_written(hello):
     notebook = hello / "main.ipynb"
-    spec = artifact_spec(["https://a.example/rows.csv", "https://b.example/rows.csv"], SHA.upper(), size=5, license="CC0-1.0")
-    assert spec == {"kind": "dataset", "urls": ["https://a.example/rows.csv", "https://b.example/rows.csv"], "sha256": SHA, "size": 5, "license": "CC0-1.0"}
+    spec = artifact_spec(
+        ["https://a.example/rows.csv", "https://b.example/rows.csv"], SHA.upper(), size=5, license="CC0-1.0"
+    )
+    assert spec == {
+        "kind": "dataset",
+        "urls": ["https://a.example/rows.csv", "https://b.example/rows.csv"],
+        "sha256": SHA,
+        "size": 5,
+        "license": "CC0-1.0",
+    }
     declaration = declare_artifact("rows", spec, notebook=notebook)
     [check] = declaration.checks
     assert check.kind == "artifact" and check.status == "missing" and not declaration.unmet
@@ -162,7 +175,9 @@ def test_write_keeps_the_file_mode_and_json_stays_readable(hello):
     declare_packages(["packaging"], solution=hello)
     assert os.stat(hello / "solution.json").st_mode & 0o777 == 0o640
     text = (hello / "solution.json").read_text()
-    assert '"requires": {"python": ">=3.10", "packages": ["numpy>=1.24", "packaging"]}' in text  # short parts stay on one line
+    assert (
+        '"requires": {"python": ">=3.10", "packages": ["numpy>=1.24", "packaging"]}' in text
+    )  # short parts stay on one line
     assert json.loads(format_json(json.loads(text))) == json.loads(text)
 
 
@@ -182,7 +197,10 @@ def test_cli_verbs_declare_and_print_what_they_did(hello):
     notebook = str(hello / "main.ipynb")
     code, out, err = call("require", "numpy>=1.24", "reef-no-such-package", "--notebook", notebook)
     assert code == 0, err
-    assert out.splitlines()[0] == f"declared in {hello.resolve() / 'main.ipynb'} (metadata.reef) and {hello.resolve() / 'solution.json'}"
+    assert (
+        out.splitlines()[0]
+        == f"declared in {hello.resolve() / 'main.ipynb'} (metadata.reef) and {hello.resolve() / 'solution.json'}"
+    )
     assert "found    package  numpy" in out and "missing  package  reef-no-such-package" in out
     assert "warning: reef-no-such-package: not installed" in out
 
@@ -190,9 +208,17 @@ def test_cli_verbs_declare_and_print_what_they_did(hello):
     result = json.loads(out)
     assert code == 0 and result["notebook"] is None and result["checks"][0]["status"] == "found"
 
-    code, out, _ = call("artifact", "rows", "file:rows.csv", "--sha256", SHA, "--size", "5", "--unpack", "--notebook", notebook)
+    code, out, _ = call(
+        "artifact", "rows", "file:rows.csv", "--sha256", SHA, "--size", "5", "--unpack", "--notebook", notebook
+    )
     assert code == 0 and "missing  artifact rows" in out
-    assert manifest(hello)["artifacts"]["rows"] == {"kind": "dataset", "url": "file:rows.csv", "sha256": SHA, "size": 5, "unpack": True}
+    assert manifest(hello)["artifacts"]["rows"] == {
+        "kind": "dataset",
+        "url": "file:rows.csv",
+        "sha256": SHA,
+        "size": 5,
+        "unpack": True,
+    }
 
     code, _, err = call("require", "numpy")
     assert code == 2 and "--notebook PATH" in err and len(err.strip().splitlines()) == 1

@@ -27,7 +27,9 @@ def make_venv(folder: Path) -> tuple[str, Path]:
     """A real, empty virtual environment: its python and its site-packages folder."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, capture_output=True)
     python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    (site_packages,) = folder.glob("lib/python*/site-packages") if os.name != "nt" else [folder / "Lib" / "site-packages"]
+    (site_packages,) = (
+        folder.glob("lib/python*/site-packages") if os.name != "nt" else [folder / "Lib" / "site-packages"]
+    )
     return str(python), site_packages
 
 
@@ -169,7 +171,11 @@ def test_an_absent_tool_is_none_and_an_unknown_one_an_error(monkeypatch, tmp_pat
         ("gcc", "gcc (GCC) 11.4.1 20230605 (Red Hat 11.4.1-2)\n", "11.4.1"),
         ("gcc", "Apple clang version 15.0.0 (clang-1500.1.0.2.5)\nTarget: arm64-apple-darwin23.2.0\n", "15.0.0"),
         ("clang", "Ubuntu clang version 14.0.0-1ubuntu1.1\nTarget: x86_64-pc-linux-gnu\n", "14.0.0"),
-        ("nvcc", "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.4, V12.4.131\n", "12.4.131"),
+        (
+            "nvcc",
+            "nvcc: NVIDIA (R) Cuda compiler driver\nCuda compilation tools, release 12.4, V12.4.131\n",
+            "12.4.131",
+        ),
         ("java", 'java version "1.8.0_292"\nJava(TM) SE Runtime Environment (build 1.8.0_292-b10)\n', "1.8.0"),
         ("java", 'openjdk version "21" 2023-09-19\n', "21"),
         ("go", "go version go1.22.1 linux/amd64\n", "1.22.1"),
@@ -191,7 +197,9 @@ def test_a_python_on_path_has_the_version_it_reports():
     interpreters = detection.detect(["python"])["python"]
     on_path = [interpreter for interpreter in interpreters if interpreter["source"] == "path"]
     if not on_path:
-        pytest.skip("this machine has no python on PATH other than pyenv shims, so there is no PATH interpreter to find")
+        pytest.skip(
+            "this machine has no python on PATH other than pyenv shims, so there is no PATH interpreter to find"
+        )
     for interpreter in on_path:
         answer = subprocess.run([interpreter["path"], "--version"], capture_output=True, text=True)
         assert answer.returncode == 0
@@ -204,12 +212,18 @@ def test_pyenv_versions_are_all_found():
     versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     expected = {os.path.realpath(python) for python in versions.glob("*/bin/python")}
     if not expected:
-        pytest.skip("pyenv has no installed versions on this machine, so there is nothing for the pyenv detector to find")
-    found = {os.path.realpath(interpreter["path"]): interpreter for interpreter in detection.detect(["python"])["python"]}
+        pytest.skip(
+            "pyenv has no installed versions on this machine, so there is nothing for the pyenv detector to find"
+        )
+    found = {
+        os.path.realpath(interpreter["path"]): interpreter for interpreter in detection.detect(["python"])["python"]
+    }
     assert expected <= set(found)
     for folder in versions.iterdir():
         if (folder / "bin" / "python").exists():
-            assert found[os.path.realpath(folder / "bin" / "python")]["version"].startswith(folder.name.split("-")[0][:3])
+            assert found[os.path.realpath(folder / "bin" / "python")]["version"].startswith(
+                folder.name.split("-")[0][:3]
+            )
 
 
 def test_conda_environments_are_found(tmp_path, monkeypatch):
@@ -247,8 +261,20 @@ def test_nvidia_smi_csv_is_parsed():
     # No GPU here: these are lines in the format nvidia-smi prints for the query reef makes.
     output = "NVIDIA H200, 143771, 9.0, 570.124.06\nTesla T4, 15360, 7.5, 535.104.05\n"
     assert detection.parse_nvidia_smi(output) == [
-        {"vendor": "nvidia", "name": "NVIDIA H200", "memory_bytes": 143771 * 1024**2, "compute_capability": "9.0", "driver": "570.124.06"},
-        {"vendor": "nvidia", "name": "Tesla T4", "memory_bytes": 15360 * 1024**2, "compute_capability": "7.5", "driver": "535.104.05"},
+        {
+            "vendor": "nvidia",
+            "name": "NVIDIA H200",
+            "memory_bytes": 143771 * 1024**2,
+            "compute_capability": "9.0",
+            "driver": "570.124.06",
+        },
+        {
+            "vendor": "nvidia",
+            "name": "Tesla T4",
+            "memory_bytes": 15360 * 1024**2,
+            "compute_capability": "7.5",
+            "driver": "535.104.05",
+        },
     ]
     assert detection.parse_nvidia_smi("GRID K520, [N/A], [Not Supported], 390.1\n")[0]["memory_bytes"] is None
 
@@ -263,11 +289,19 @@ def test_an_old_nvidia_smi_without_compute_cap(tmp_path, monkeypatch):
     if os.name == "nt":
         pytest.skip("the stand-in tools are POSIX shell scripts, which Windows cannot execute")
     script = tmp_path / "nvidia-smi"
-    script.write_text('#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\necho "Tesla K80, 11441, 470.57.02"\n')
+    script.write_text(
+        '#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\necho "Tesla K80, 11441, 470.57.02"\n'
+    )
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     assert detection.detect(["gpu"])["gpu"] == [
-        {"vendor": "nvidia", "name": "Tesla K80", "memory_bytes": 11441 * 1024**2, "compute_capability": None, "driver": "470.57.02"}
+        {
+            "vendor": "nvidia",
+            "name": "Tesla K80",
+            "memory_bytes": 11441 * 1024**2,
+            "compute_capability": None,
+            "driver": "470.57.02",
+        }
     ]
 
 
@@ -283,7 +317,9 @@ def test_a_warm_call_reads_the_cache_without_starting_a_process(monkeypatch, ree
     attempts = forbid_subprocesses(monkeypatch)
     warm = detection.detect()
     assert attempts == []
-    assert {name: data for name, data in warm.items() if name != "memory"} == {name: data for name, data in cold.items() if name != "memory"}
+    assert {name: data for name, data in warm.items() if name != "memory"} == {
+        name: data for name, data in cold.items() if name != "memory"
+    }
     assert warm["memory"]["total_bytes"] == cold["memory"]["total_bytes"]
 
 
@@ -379,7 +415,10 @@ def test_tensorflow_when_present(tmp_path):
         "version": "2.99.0",
         "built_with_cuda": True,
         "gpus": 1,
-        "devices": [{"name": "/physical_device:CPU:0", "type": "CPU"}, {"name": "/physical_device:GPU:0", "type": "GPU"}],
+        "devices": [
+            {"name": "/physical_device:CPU:0", "type": "CPU"},
+            {"name": "/physical_device:GPU:0", "type": "GPU"},
+        ],
     }
 
 
@@ -474,7 +513,9 @@ def test_a_plugin_installed_later_is_found(plugin):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: reef-plugin-later\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[reefnb.detectors]\nlater = reef_plugin_later:LaterDetector\n")
-    (plugin / "reef_plugin_later.py").write_text("from reef_plugin_demo import DemoDetector\n\n\nclass LaterDetector(DemoDetector):\n    name = 'later'\n")
+    (plugin / "reef_plugin_later.py").write_text(
+        "from reef_plugin_demo import DemoDetector\n\n\nclass LaterDetector(DemoDetector):\n    name = 'later'\n"
+    )
     assert "later" in detection.default_detector_names()
     assert detection.detect(["later"])["later"]["answer"] == 42
 
@@ -492,7 +533,9 @@ def test_format_fingerprint_says_what_was_found():
     for name, found in fingerprint["tools"].items():
         assert f"{name} {found['version'] or '(version unknown)'}" in text
     with_gpu = {"gpu": detection.parse_nvidia_smi("NVIDIA H200, 143771, 9.0, 570.124.06")}
-    assert "nvidia NVIDIA H200 (140.4 GiB, compute capability 9.0, driver 570.124.06)" in detection.format_fingerprint(with_gpu)
+    assert "nvidia NVIDIA H200 (140.4 GiB, compute capability 9.0, driver 570.124.06)" in detection.format_fingerprint(
+        with_gpu
+    )
     assert detection.format_fingerprint({}) == ""
 
 

@@ -27,7 +27,11 @@ PROBE_FILES = {
     "probe_native.cpython-310-x86_64-linux-gnu.so": "not a real extension module\n",
     "reef_probe_layout-1.0.data/data/share/reef-probe/notes.txt": "data files are not modules\n",
 }
-PROBE_MODULES = {"probe_layout": ["reef-probe-layout"], "probe_native": ["reef-probe-layout"], "probe_single": ["reef-probe-layout"]}
+PROBE_MODULES = {
+    "probe_layout": ["reef-probe-layout"],
+    "probe_native": ["reef-probe-layout"],
+    "probe_single": ["reef-probe-layout"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +62,9 @@ def python_of(supported_pythons: dict[str, str], version: str) -> str:
 
 
 @pytest.mark.parametrize("version", SUPPORTED)
-def test_a_wheel_without_top_level_txt_maps_on_every_supported_python(version, supported_pythons, probe_wheel, tmp_path):
+def test_a_wheel_without_top_level_txt_maps_on_every_supported_python(
+    version, supported_pythons, probe_wheel, tmp_path
+):
     base = python_of(supported_pythons, version)
     venv = tmp_path / "venv"
     subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
@@ -80,7 +86,9 @@ def test_this_environment_maps_the_same_from_every_supported_python(version, sup
     python = python_of(supported_pythons, version)
     folders = detection.DetectContext().facts()["site_folders"]
     expected = distributions.packages_distributions(folders)
-    completed = subprocess.run([python, distributions.__file__, *folders], capture_output=True, text=True, check=True, timeout=120)
+    completed = subprocess.run(
+        [python, distributions.__file__, *folders], capture_output=True, text=True, check=True, timeout=120
+    )
     assert json.loads(completed.stdout) == expected
     assert expected["numpy"] == ["numpy"]  # numpy's wheel (meson-python) has no top_level.txt
     assert expected["yaml"] == ["PyYAML"]  # one that has it
@@ -114,5 +122,7 @@ def test_a_broken_record_is_read_as_names_only_where_they_are_modules(version, s
     (info / "top_level.txt").write_text("odd_declared\nnot-a-module\n", encoding="utf-8")
     expected = {"odd_declared": ["odd"], "odd_ext": ["odd"], "odd_mod": ["odd"], "odd_pkg": ["odd"]}
     assert distributions.packages_distributions([str(tmp_path)]) == expected
-    completed = subprocess.run([python, distributions.__file__, str(tmp_path)], capture_output=True, text=True, check=True, timeout=120)
+    completed = subprocess.run(
+        [python, distributions.__file__, str(tmp_path)], capture_output=True, text=True, check=True, timeout=120
+    )
     assert json.loads(completed.stdout) == expected

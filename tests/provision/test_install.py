@@ -18,7 +18,12 @@ pytestmark = pytest.mark.usefixtures("private_jupyter")
 
 
 def probe_solution(folder, requires: dict, name: str = "probe"):
-    manifest = {"name": name, "version": "1.0.0", "requires": requires, "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": name,
+        "version": "1.0.0",
+        "requires": requires,
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     code = "import reef_probe_pkg, reefnb\nreefnb.record('probe_version', reef_probe_pkg.VERSION)\nreefnb.record('answer', reef_probe_pkg.answer())"
     return write_solution(folder, manifest, "x = 1", code)
 
@@ -120,8 +125,13 @@ def test_env_create_list_remove_and_run_with_env(tmp_path, hello):
         "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.results\nexcept ImportError as error:\n    print(error)\n"
         "print(sorted(path.name for path in pathlib.Path(reefnb.__file__).parent.iterdir() if path.name != '__pycache__'))"
     )
-    shown = subprocess.run([get_environment("probe2").python, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
-    assert "reefnb.results is not in this environment: the kernel environments reef creates carry only reefnb's kernel part" in shown
+    shown = subprocess.run(
+        [get_environment("probe2").python, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
+    assert (
+        "reefnb.results is not in this environment: the kernel environments reef creates carry only reefnb's kernel part"
+        in shown
+    )
     assert shown.splitlines()[-1] == "['__init__.py', 'bench.py', 'common', 'kernel', 'provision', 'solution']"
     code, _, err = call("run", str(hello), "--env", "nope")
     assert code == 2 and "no environment 'nope' (known: probe2)" in err
@@ -131,7 +141,9 @@ def test_env_create_list_remove_and_run_with_env(tmp_path, hello):
 
 
 def test_failed_creation_leaves_nothing(tmp_path):
-    code, _, err = call("env", "create", "broken", "reef-no-such-package-anywhere==9.9", "--no-index", "--find-links", str(tmp_path))
+    code, _, err = call(
+        "env", "create", "broken", "reef-no-such-package-anywhere==9.9", "--no-index", "--find-links", str(tmp_path)
+    )
     assert code == 2
     assert "failed" in err
     assert list_environments() == []
@@ -155,7 +167,12 @@ def test_init_fetches_verified_artifacts_into_the_cache_and_lock(tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/annotations.json"
         good = {"kind": "dataset", "url": url, "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
-        manifest = {"name": "data", "version": "0.1.0", "artifacts": {"annotations": good}, "workflows": {"run": {"notebook": "main.ipynb"}}}
+        manifest = {
+            "name": "data",
+            "version": "0.1.0",
+            "artifacts": {"annotations": good},
+            "workflows": {"run": {"notebook": "main.ipynb"}},
+        }
         folder = write_solution(tmp_path / "data", manifest, "x = 1", "y = x")
         code, out, err = call("init", str(folder), "--native")
         assert code == 0, err
@@ -234,7 +251,12 @@ def test_a_declared_python_picks_a_matching_interpreter(tmp_path):
     if not others:
         pytest.skip("no other python 3.8+ interpreter on this machine to choose")
     minor = ".".join(others[-1]["version"].split(".")[:2])
-    manifest = {"name": "otherpy", "version": "0.1.0", "environments": {"other": {"python": f"=={minor}.*"}}, "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": "otherpy",
+        "version": "0.1.0",
+        "environments": {"other": {"python": f"=={minor}.*"}},
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     folder = write_solution(tmp_path / "otherpy", manifest, "x = 1", "y = x")
     plan = plan_init(folder, env="other")
     assert plan.base_python != sys.executable

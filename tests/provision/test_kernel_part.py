@@ -73,7 +73,12 @@ def _solution(folder: Path) -> Path:
     artifacts = {
         "made": {"generate": "maker:make"},
         "data": {"url": (folder / "data.bin").as_uri(), "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)},
-        "packed": {"url": (folder / "packed.zip").as_uri(), "sha256": hashlib.sha256(packed).hexdigest(), "size": len(packed), "unpack": True},
+        "packed": {
+            "url": (folder / "packed.zip").as_uri(),
+            "sha256": hashlib.sha256(packed).hexdigest(),
+            "size": len(packed),
+            "unpack": True,
+        },
     }
     (folder / "solution.json").write_text(json.dumps({"artifacts": artifacts}))
     return folder
@@ -99,17 +104,28 @@ def test_the_kernel_part_carries_what_it_promises_and_says_what_it_does_not(kern
     assert sorted(path.relative_to(site) for path in site.rglob("*.py")) == sorted(kernel_part_files())
     assert report["absent"] == ["jsonschema", "nbformat", "pandas", "papermill", "reefnb.runs"]
 
-    assert report["carried"] == sorted(KERNEL_API) and report["harness"] == ["reefnb.kernel.bench", "reefnb.kernel.bench"]
+    assert report["carried"] == sorted(KERNEL_API) and report["harness"] == [
+        "reefnb.kernel.bench",
+        "reefnb.kernel.bench",
+    ]
     assert report["fetched"]["made"]["source"] == "generate" and report["fetched"]["made"]["files"] == ["numbers.txt"]
-    assert report["fetched"]["data"] == {"source": "download", "sha256": hashlib.sha256((folder / "data.bin").read_bytes()).hexdigest(), "files": ["data.bin"]}
-    assert report["fetched"]["packed"]["source"] == "download" and report["fetched"]["packed"]["files"] == ["inside/table.csv"]
+    assert report["fetched"]["data"] == {
+        "source": "download",
+        "sha256": hashlib.sha256((folder / "data.bin").read_bytes()).hexdigest(),
+        "files": ["data.bin"],
+    }
+    assert report["fetched"]["packed"]["source"] == "download" and report["fetched"]["packed"]["files"] == [
+        "inside/table.csv"
+    ]
 
     # every other name of the API: one line naming it, saying what the environment has and where to call it
     missing = report["missing"]
     assert set(missing) == set(reefnb.__all__) - set(KERNEL_API) and "results" in missing and "run" in missing
     for name, message in missing.items():
         assert "\n" not in message and message.startswith(f"reefnb.{name} is not in this environment: "), message
-        assert "record, attach, run_folder, fetch_artifact" in message and message.endswith(f"call reefnb.{name} from reef's own python")
+        assert "record, attach, run_folder, fetch_artifact" in message and message.endswith(
+            f"call reefnb.{name} from reef's own python"
+        )
 
 
 def test_init_into_an_existing_environment_brings_its_kernel_part_up_to_date(kernel_environment, tmp_path, monkeypatch):
@@ -118,9 +134,15 @@ def test_init_into_an_existing_environment_brings_its_kernel_part_up_to_date(ker
     environment, root = kernel_environment
     [site] = Path(environment.path).glob("lib/python*/site-packages/reefnb")
     shutil.rmtree(site / "provision")
-    for name, value in {"REEF_HOME": root / "reef-home", "JUPYTER_DATA_DIR": root / "jupyter-data", "JUPYTER_PATH": root / "jupyter-data"}.items():
+    for name, value in {
+        "REEF_HOME": root / "reef-home",
+        "JUPYTER_DATA_DIR": root / "jupyter-data",
+        "JUPYTER_PATH": root / "jupyter-data",
+    }.items():
         monkeypatch.setenv(name, str(value))
-    folder = write_solution(tmp_path / "older", {"name": "older", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    folder = write_solution(
+        tmp_path / "older", {"name": "older", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    )
     code, out, err = call("init", str(folder), "--env", "kernel-part")
     assert code == 0, err
     assert "ready: older in" in out and (site / "provision" / "artifacts.py").is_file()

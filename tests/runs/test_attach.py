@@ -47,8 +47,18 @@ def test_attached_files_are_kept_in_the_run_folder_and_listed_with_sha256(tmp_pa
     summary, detections = files / "performance" / "mlperf_log_summary.txt", files / "detections.json"
     assert summary.read_text() == "Result is : VALID\n" * 3
     assert record["files"] == [
-        {"name": "performance/mlperf_log_summary.txt", "size": summary.stat().st_size, "sha256": _sha256(summary), "media_type": "text/plain"},
-        {"name": "detections.json", "size": detections.stat().st_size, "sha256": _sha256(detections), "media_type": "application/json"},
+        {
+            "name": "performance/mlperf_log_summary.txt",
+            "size": summary.stat().st_size,
+            "sha256": _sha256(summary),
+            "media_type": "text/plain",
+        },
+        {
+            "name": "detections.json",
+            "size": detections.stat().st_size,
+            "sha256": _sha256(detections),
+            "media_type": "application/json",
+        },
     ]
     # written inside the run's own folder: moved, not kept twice
     assert not (folder / "runs" / record["run_id"] / "logs" / "summary.txt").exists()
@@ -68,7 +78,9 @@ reefnb.attach("table2.csv", name="table.csv")
     record = reefnb.run(folder)
     kept = folder / "runs" / record["run_id"] / "files" / "table.csv"
     assert kept.read_text() == "a,b\n3,4\n"
-    assert (folder / "table.csv").is_file() and (folder / "table2.csv").is_file()  # copies: the solution's own files stay
+    assert (folder / "table.csv").is_file() and (
+        folder / "table2.csv"
+    ).is_file()  # copies: the solution's own files stay
     assert [entry["name"] for entry in record["files"]] == ["table.csv"]
     assert record["files"][0]["media_type"] == "text/csv"
 
@@ -97,10 +109,15 @@ def test_the_cli_summary_lists_the_attached_files(tmp_path):
     assert f"  files: {folder.resolve() / 'runs' / record['run_id'] / 'files'}" in lines
     summary = next(entry for entry in record["files"] if entry["name"] == "performance/mlperf_log_summary.txt")
     assert f"    {file_line(summary)}" in lines  # the one rendering the magic and the sidebar show too
-    assert file_line(summary) == f"performance/mlperf_log_summary.txt  36 B  text/plain  sha256 {summary['sha256'][:12]}"
+    assert (
+        file_line(summary) == f"performance/mlperf_log_summary.txt  36 B  text/plain  sha256 {summary['sha256'][:12]}"
+    )
     code, out, _ = call("run", str(folder), "--json")
     assert code == 0
-    assert [entry["name"] for entry in json.loads(out)["files"]] == ["performance/mlperf_log_summary.txt", "detections.json"]
+    assert [entry["name"] for entry in json.loads(out)["files"]] == [
+        "performance/mlperf_log_summary.txt",
+        "detections.json",
+    ]
 
 
 def _links(page: str) -> dict[str, str]:
@@ -115,7 +132,11 @@ def test_the_dashboard_links_the_attached_files_where_the_links_resolve_else_lis
     record = reefnb.run(folder)
     assert record["status"] == "ok", record["error"]
     files = f"runs/{record['run_id']}/files"
-    for page_path, prefix in ((folder / "dashboard.html", ""), (folder / "reports" / "dashboard.html", "../"), (tmp_path / "dashboard.html", "evidence/")):
+    for page_path, prefix in (
+        (folder / "dashboard.html", ""),
+        (folder / "reports" / "dashboard.html", "../"),
+        (tmp_path / "dashboard.html", "evidence/"),
+    ):
         code, _, err = call("dashboard", "--solution", str(folder), "-o", str(page_path))
         assert code == 0, err
         page = page_path.read_text()
@@ -144,7 +165,11 @@ def test_outside_reef_attach_only_shows_and_run_folder_is_temporary(tmp_path, mo
     target.write_text("x")
     assert reefnb.attach(target, name="kept/x.txt") == "kept/x.txt"
     folder = reefnb.run_folder()
-    assert folder.name.startswith("reef-run-") and folder.parent == Path(tempfile.gettempdir()) and reefnb.run_folder() == folder
+    assert (
+        folder.name.startswith("reef-run-")
+        and folder.parent == Path(tempfile.gettempdir())
+        and reefnb.run_folder() == folder
+    )
     shutil.rmtree(folder)  # what atexit does when the kernel exits (this test's process lives on)
     recording._scratch.clear()
 
@@ -184,8 +209,12 @@ def test_export_packs_the_attached_files_byte_for_byte_and_no_files_leaves_them_
     with zipfile.ZipFile(tmp_path / "with.reef.zip") as archive:
         for entry in record["files"]:
             member = archive.read(f"results/{record['run_id']}/files/{entry['name']}")
-            assert member == (kept / entry["name"]).read_bytes() and hashlib.sha256(member).hexdigest() == entry["sha256"]
-    imported = reefnb.import_package(tmp_path / "with.reef.zip", tmp_path / "imported")  # nested results/ JSON is not taken for a record
+            assert (
+                member == (kept / entry["name"]).read_bytes() and hashlib.sha256(member).hexdigest() == entry["sha256"]
+            )
+    imported = reefnb.import_package(
+        tmp_path / "with.reef.zip", tmp_path / "imported"
+    )  # nested results/ JSON is not taken for a record
     assert (imported / "results" / record["run_id"] / "files" / "detections.json").is_file()
     code, out, err = call("export", str(folder), "-o", str(tmp_path / "without.reef.zip"), "--no-files")
     assert code == 0, err + out
@@ -197,7 +226,9 @@ def test_export_packs_the_attached_files_byte_for_byte_and_no_files_leaves_them_
 def test_export_leaves_out_an_attached_file_that_changed_or_names_this_machine(tmp_path):
     import zipfile
 
-    folder, record = _attached_run(tmp_path, "import os\nopen(folder / 'where.txt', 'w').write(os.getcwd())\nreefnb.attach(folder / 'where.txt')\n")
+    folder, record = _attached_run(
+        tmp_path, "import os\nopen(folder / 'where.txt', 'w').write(os.getcwd())\nreefnb.attach(folder / 'where.txt')\n"
+    )
     kept = folder / "runs" / record["run_id"] / "files"
     (kept / "detections.json").write_text("[]")  # edited after the run: no longer the evidence the record lists
     code, out, err = call("export", str(folder), "-o", str(tmp_path / "p.reef.zip"))
@@ -215,7 +246,12 @@ def test_reproduce_compares_the_attached_files_with_the_original_runs(tmp_path):
     assert code == 0, err + out
     report = reefnb.reproduce_solution(tmp_path / "p.reef.zip", trust=True, env="native", folder=tmp_path / "again")
     files = report["experiments"][0]["files"]
-    assert files == {"same": ["detections.json", "performance/mlperf_log_summary.txt"], "different": [], "missing": [], "new": []}
+    assert files == {
+        "same": ["detections.json", "performance/mlperf_log_summary.txt"],
+        "different": [],
+        "missing": [],
+        "new": [],
+    }
     from reefnb.analysis.reproduce import report_lines
 
     assert "  attached files: 2 same" in report_lines(report)
@@ -234,8 +270,14 @@ def test_results_push_with_files_shares_them_within_the_limit(tmp_path):
     code, out, err = call("results", "push", "--with-files", "--files-limit", str(summary_size), "--json")
     assert code == 0, err + out
     result = json.loads(out)
-    assert result["files"] == 1 and len(result["files_left_out"]) == 1 and "over the size limit" in result["files_left_out"][0]
-    listed = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True, check=True).stdout
+    assert (
+        result["files"] == 1
+        and len(result["files_left_out"]) == 1
+        and "over the size limit" in result["files_left_out"][0]
+    )
+    listed = subprocess.run(
+        ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout
     assert f"files/{record['run_id']}/performance/mlperf_log_summary.txt" in listed.split()
     assert f"files/{record['run_id']}/detections.json" not in listed
     code, out, err = call("results", "push", "--json")  # without --with-files: records only

@@ -95,7 +95,9 @@ def test_kernel_that_dies_gives_killed_record(tmp_path):
 
 
 def test_whole_run_timeout_gives_timeout_record(tmp_path):
-    folder = write_solution(tmp_path / "s", MINIMAL, "x = 1", "import time\ntime.sleep(1.2)", "time.sleep(1.2)", "time.sleep(30)")
+    folder = write_solution(
+        tmp_path / "s", MINIMAL, "x = 1", "import time\ntime.sleep(1.2)", "time.sleep(1.2)", "time.sleep(30)"
+    )
     started = time.monotonic()
     record = reefnb.run(folder, timeout=2)
     assert time.monotonic() - started < 20
@@ -155,7 +157,9 @@ def test_git_provenance(tmp_path):
 
 
 def test_bare_notebook_runs_as_a_solution(tmp_path):
-    notebook = write_notebook(tmp_path / "My Analysis.ipynb", "rate = 0.5", "import reefnb\nreefnb.record('twice', 2 * rate, unit='Hz')")
+    notebook = write_notebook(
+        tmp_path / "My Analysis.ipynb", "rate = 0.5", "import reefnb\nreefnb.record('twice', 2 * rate, unit='Hz')"
+    )
     record = reefnb.run(notebook, parameters={"rate": "1.25"})
     assert record["status"] == "ok"
     assert record["solution"]["name"] == "my-analysis"
@@ -163,13 +167,24 @@ def test_bare_notebook_runs_as_a_solution(tmp_path):
 
 
 def test_ctrl_c_records_an_interrupted_run(tmp_path, reef_home):
-    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, "SIGINT ignored here, so in the reef started (kept across exec)"
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, (
+        "SIGINT ignored here, so in the reef started (kept across exec)"
+    )
     in_the_cell = tmp_path / "in-the-slow-cell"  # the kernel writes it as the slow cell begins
-    folder = write_solution(tmp_path / "s", MINIMAL, "x = 1", f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(60)")
+    folder = write_solution(
+        tmp_path / "s",
+        MINIMAL,
+        "x = 1",
+        f"import pathlib, time\npathlib.Path({str(in_the_cell)!r}).touch()\ntime.sleep(60)",
+    )
     env = {**os.environ, "REEF_HOME": str(reef_home)}
-    process = subprocess.Popen([REEF, "run", str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [REEF, "run", str(folder)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
-    while not in_the_cell.exists() and process.poll() is None and time.monotonic() < deadline:  # until the slow cell runs
+    while (
+        not in_the_cell.exists() and process.poll() is None and time.monotonic() < deadline
+    ):  # until the slow cell runs
         time.sleep(0.05)
     if not in_the_cell.exists():
         process.kill()

@@ -24,7 +24,13 @@ def fake_r_kernel(tmp_path: Path, monkeypatch) -> str:
     folder = tmp_path / "jupyter" / "kernels" / "fake-ir"
     folder.mkdir(parents=True)
     (folder / "kernel.json").write_text(
-        json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "R (IPython stand-in)", "language": "R"})
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "R (IPython stand-in)",
+                "language": "R",
+            }
+        )
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     return "fake-ir"
@@ -53,7 +59,9 @@ def test_r_notebook_parameters_are_read_and_injected_with_papermills_translator(
     assert record["status"] == "ok", record["error"]
     executed = nbformat.read(record["notebook"]["output_path"], as_version=4)
     injected = next(cell for cell in executed.cells if "injected-parameters" in cell.metadata.get("tags", []))
-    assert "alpha = 0.75" in injected.source and 'label = "other"' in injected.source  # R syntax from papermill's translator
+    assert (
+        "alpha = 0.75" in injected.source and 'label = "other"' in injected.source
+    )  # R syntax from papermill's translator
     assert "1.5 other" in executed.cells[-1].outputs[0]["text"]
 
 

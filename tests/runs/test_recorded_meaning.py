@@ -29,7 +29,9 @@ def detector_records(goals: bool = True) -> list[dict]:
         if goals:
             metrics["latency_ms"].update(goal="min", format=".2f")
             metrics["mAP"].update(goal="max", format=".1%")
-        record = make_record(f"20260101T00000{index}Z-dd{index:06x}", solution="detector", parameters={"point": name}, metrics=metrics)
+        record = make_record(
+            f"20260101T00000{index}Z-dd{index:06x}", solution="detector", parameters={"point": name}, metrics=metrics
+        )
         record["solution"]["path"] = "/nowhere/detector"  # the folder is not at hand
         records.append(record)
     return records
@@ -48,12 +50,25 @@ def test_goal_and_format_travel_through_the_store_and_the_record_comes_back_byte
     assert frame.attrs["formats"] == {"metric.latency_ms": ".2f", "metric.mAP": ".1%"}
     assert frame.attrs["units"] == {"metric.latency_ms": "ms"}
     from_records = records_to_frame(store.records())
-    assert {key: from_records.attrs[key] for key in ("units", "goals", "formats")} == {key: frame.attrs[key] for key in ("units", "goals", "formats")}
-    assert recorded_meaning(frame) == {"latency_ms": {"unit": "ms", "goal": "min", "format": ".2f"}, "mAP": {"goal": "max", "format": ".1%"}}
+    assert {key: from_records.attrs[key] for key in ("units", "goals", "formats")} == {
+        key: frame.attrs[key] for key in ("units", "goals", "formats")
+    }
+    assert recorded_meaning(frame) == {
+        "latency_ms": {"unit": "ms", "goal": "min", "format": ".2f"},
+        "mAP": {"goal": "max", "format": ".1%"},
+    }
     # a later record that gives no goal keeps the one kept; one that gives another goal replaces it
-    store.add(make_record("20260102T000000Z-dd000010", solution="detector", metrics={"mAP": {"value": 0.1, "unit": None}}))
+    store.add(
+        make_record("20260102T000000Z-dd000010", solution="detector", metrics={"mAP": {"value": 0.1, "unit": None}})
+    )
     assert reefnb.results(store=store).attrs["goals"]["metric.mAP"] == "max"
-    store.add(make_record("20260102T000000Z-dd000011", solution="detector", metrics={"mAP": {"value": 0.1, "unit": None, "goal": "min"}}))
+    store.add(
+        make_record(
+            "20260102T000000Z-dd000011",
+            solution="detector",
+            metrics={"mAP": {"value": 0.1, "unit": None, "goal": "min"}},
+        )
+    )
     assert reefnb.results(store=store).attrs["goals"]["metric.mAP"] == "min"
 
 
@@ -80,7 +95,9 @@ def test_a_schema_3_store_is_migrated_and_then_keeps_goals(tmp_path):
 
 def test_pareto_and_dashboard_by_name_take_directions_and_formats_from_the_records(tmp_path, reef_home):
     Store().add_many(detector_records())
-    assert not (reef_home / "manifests").exists() and not (reef_home / "solutions.json").exists()  # no manifest anywhere
+    assert (
+        not (reef_home / "manifests").exists() and not (reef_home / "solutions.json").exists()
+    )  # no manifest anywhere
 
     code, out, err = call("pareto", "--solution", "detector", "--json")
     assert code == 0, err
@@ -101,12 +118,18 @@ def test_pareto_and_dashboard_by_name_take_directions_and_formats_from_the_recor
     assert "<h1>detector 0.1.0</h1>" in text
     assert "<th>best latency_ms (min)</th><th>best mAP (max)</th>" in text
     assert "<td>2.00 ms</td><td>72.3%</td>" in text  # the best of each, formatted
-    specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1))
+    specs = json.loads(
+        re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1)
+    )
     scatter = specs["chart0"]["vconcat"][0]
     encoding = scatter["layer"][1]["encoding"]
     assert encoding["x"]["title"] == "latency_ms (ms) ↓" and encoding["y"]["title"] == "mAP ↑"
     assert encoding["y"]["axis"]["format"] and "assumed" not in json.dumps(scatter["title"])
-    frontier = {row["param.point"] for row in scatter["layer"][0]["data"]["values"]} if "values" in scatter["layer"][0].get("data", {}) else None
+    frontier = (
+        {row["param.point"] for row in scatter["layer"][0]["data"]["values"]}
+        if "values" in scatter["layer"][0].get("data", {})
+        else None
+    )
     if frontier is None:  # altair puts the data in named datasets
         frontier = {row["param.point"] for row in specs["chart0"]["datasets"][scatter["layer"][0]["data"]["name"]]}
     assert frontier == {"a", "b", "c"}
@@ -144,7 +167,11 @@ def test_without_any_goal_the_directions_are_said_to_be_assumed(tmp_path):
     page = tmp_path / "dashboard.html"
     code, _, err = call("dashboard", "--solution", "detector", "-o", str(page))
     assert code == 0, err
-    specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', page.read_text(encoding="utf-8")).group(1))
+    specs = json.loads(
+        re.search(
+            r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', page.read_text(encoding="utf-8")
+        ).group(1)
+    )
     assert "lower is better assumed" in json.dumps(specs["chart0"]["vconcat"][0]["title"])
 
 
@@ -156,15 +183,30 @@ def test_a_real_run_records_the_manifests_goal_format_and_unit(tmp_path):
         "metrics": [{"name": "mAP", "goal": "max", "format": ".1%"}, {"name": "latency", "unit": "ms", "goal": "min"}],
     }
     folder = write_solution(
-        tmp_path / "probe", manifest, "x = 1", "import reefnb\nreefnb.record('mAP', 0.5)\nreefnb.record('latency', 3.5)\nreefnb.record('other', 1, unit='s')"
+        tmp_path / "probe",
+        manifest,
+        "x = 1",
+        "import reefnb\nreefnb.record('mAP', 0.5)\nreefnb.record('latency', 3.5)\nreefnb.record('other', 1, unit='s')",
     )
     record = reefnb.run(folder)
     assert record["status"] == "ok", record["error"]
     jsonschema.Draft202012Validator(reefnb.schema("run-record")).validate(record)
     metrics = record["metrics"]
-    assert {key: metrics["mAP"].get(key) for key in ("goal", "format", "unit")} == {"goal": "max", "format": ".1%", "unit": None}
-    assert {key: metrics["latency"].get(key) for key in ("goal", "format", "unit")} == {"goal": "min", "format": None, "unit": "ms"}
-    assert "goal" not in metrics["other"] and metrics["other"]["unit"] == "s"  # not declared: as the notebook recorded it
+    assert {key: metrics["mAP"].get(key) for key in ("goal", "format", "unit")} == {
+        "goal": "max",
+        "format": ".1%",
+        "unit": None,
+    }
+    assert {key: metrics["latency"].get(key) for key in ("goal", "format", "unit")} == {
+        "goal": "min",
+        "format": None,
+        "unit": "ms",
+    }
+    assert (
+        "goal" not in metrics["other"] and metrics["other"]["unit"] == "s"
+    )  # not declared: as the notebook recorded it
     assert Store().get(record["run_id"]) == record
     frame = reefnb.results("probe")
-    assert frame.attrs["goals"] == {"metric.latency": "min", "metric.mAP": "max"} and frame.attrs["formats"] == {"metric.mAP": ".1%"}
+    assert frame.attrs["goals"] == {"metric.latency": "min", "metric.mAP": "max"} and frame.attrs["formats"] == {
+        "metric.mAP": ".1%"
+    }

@@ -61,7 +61,11 @@ def test_killed_in_its_last_cell_resumes_without_the_slow_cell(tmp_path):
     clean = reefnb.run(folder, parameters={"n": 100})
     assert clean["status"] == "ok" and slow_runs(tmp_path) == 2
     values = {name: metric["value"] for name, metric in resumed["metrics"].items()}
-    assert values == {name: metric["value"] for name, metric in clean["metrics"].items()} == {"total": 9900.0, "final": 19900.0}
+    assert (
+        values
+        == {name: metric["value"] for name, metric in clean["metrics"].items()}
+        == {"total": 9900.0, "final": 19900.0}
+    )
     assert not list(checkpoint_folder().glob("*.pkl"))  # an ok run leaves no checkpoints behind
 
 
@@ -98,7 +102,9 @@ def test_resume_restores_past_cells_that_do_not_execute(tmp_path):
     notebook.cells[-1:-1] = [nbformat.v4.new_markdown_cell("## The last step"), nbformat.v4.new_code_cell("")]
     nbformat.write(notebook, folder / "main.ipynb")
     failed = reefnb.run(folder, parameters={"n": 100}, checkpoint=True)
-    assert failed["status"] == "failed" and failed["error"]["cell_index"] == 5  # parameters, slow, middle, markdown, empty, last
+    assert (
+        failed["status"] == "failed" and failed["error"]["cell_index"] == 5
+    )  # parameters, slow, middle, markdown, empty, last
 
     resumed = reefnb.resume(failed["run_id"])
     assert resumed["status"] == "ok", resumed["error"]

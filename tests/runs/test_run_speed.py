@@ -28,7 +28,9 @@ def test_kernel_packages_come_from_the_cache_until_the_environment_changes(tmp_p
     site = tmp_path / "site"
     fake_distribution(site, "reef-probe-one", "1.0")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    solution = write_solution(tmp_path / "probe", {"name": "probe", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    solution = write_solution(
+        tmp_path / "probe", {"name": "probe", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    )
     cache = Path(os.environ["REEF_HOME"]).joinpath(*KERNEL_PACKAGES_FOLDER)
     first = reefnb.run(solution, store=False)
     assert first["status"] == "ok" and first["environment"]["packages"]["reef-probe-one"] == "1.0"

@@ -43,11 +43,19 @@ def make_record(
         "run_id": run_id,
         "solution": {"name": solution, "version": "0.1.0", "path": f"/solutions/{solution}"},
         "workflow": "run",
-        "notebook": {"path": "main.ipynb", "sha256": "ab" * 32, "output_path": f"/solutions/{solution}/runs/{run_id}.ipynb"},
+        "notebook": {
+            "path": "main.ipynb",
+            "sha256": "ab" * 32,
+            "output_path": f"/solutions/{solution}/runs/{run_id}.ipynb",
+        },
         "parameters": {"samples": 1000, "method": "random"} if parameters is None else parameters,
-        "metrics": {"loss": {"value": 0.5, "unit": None, "cell_index": 2}, "time_ms": {"value": 12.5, "unit": "ms"}} if metrics is None else metrics,
+        "metrics": {"loss": {"value": 0.5, "unit": None, "cell_index": 2}, "time_ms": {"value": 12.5, "unit": "ms"}}
+        if metrics is None
+        else metrics,
         "status": status,
-        "error": None if status == "ok" else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
+        "error": None
+        if status == "ok"
+        else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
         "started": started,
         "ended": started.replace("00:00+", "00:02+", 1),
         "duration_s": 2.0,
@@ -76,8 +84,12 @@ def test_synthetic_record_is_a_valid_run_record():
 def test_add_get_and_records_with_filters(tmp_path):
     store = Store(tmp_path / "results.sqlite")
     first = make_record("20260101T000000Z-00000001", solution="alpha", started="2026-01-01T00:00:00+00:00")
-    second = make_record("20260101T000000Z-00000002", solution="beta", status="failed", started="2026-01-02T00:00:00+00:00")
-    third = make_record("20260101T000000Z-00000003", solution="alpha", status="failed", started="2026-01-03T00:00:00+00:00")
+    second = make_record(
+        "20260101T000000Z-00000002", solution="beta", status="failed", started="2026-01-02T00:00:00+00:00"
+    )
+    third = make_record(
+        "20260101T000000Z-00000003", solution="alpha", status="failed", started="2026-01-03T00:00:00+00:00"
+    )
     store.add(third)
     store.add_many([second, first])
     assert store.get(first["run_id"]) == first
@@ -271,7 +283,12 @@ def test_records_to_frame_columns_units_and_nan(tmp_path):
     assert first["started"] == pandas.Timestamp("2026-01-01T00:00:00Z")
     assert str(frame["started"].dtype).startswith("datetime64") and str(frame["started"].dt.tz) == "UTC"
     assert first["duration_s"] == 2.0
-    assert (first["env.kernel"], first["env.os"], first["env.cpu"], first["env.cpu_count"]) == ("python3", "Linux-6.1-x86_64", "Test CPU", 8)
+    assert (first["env.kernel"], first["env.os"], first["env.cpu"], first["env.cpu_count"]) == (
+        "python3",
+        "Linux-6.1-x86_64",
+        "Test CPU",
+        8,
+    )
     assert (first["env.memory_gb"], first["env.python"], first["env.hostname"]) == (16.0, "3.11.7", "box")
 
 
@@ -338,7 +355,9 @@ def test_four_processes_writing_500_records_each_at_once(tmp_path):
     store = Store(path)
     records = store.records()
     assert len(records) == processes * per_process
-    expected = {f"20260101T000000Z-{index:02x}{number:06x}" for index in range(processes) for number in range(per_process)}
+    expected = {
+        f"20260101T000000Z-{index:02x}{number:06x}" for index in range(processes) for number in range(per_process)
+    }
     assert {record["run_id"] for record in records} == expected
     assert all(RUN_ID.match(run_id) for run_id in expected)
     for index in range(processes):
@@ -368,17 +387,27 @@ def test_a_store_written_by_the_schema_2_code_is_migrated_keeping_every_record(t
     for run_id, text in old.items():
         assert json.dumps(store.get(run_id), sort_keys=True) == text  # the very bytes schema 2 stored
     frame = reefnb.results(store=store)
-    expected = records_to_frame([json.loads(text) for text in sorted(old.values(), key=lambda t: (json.loads(t)["started"], t))])
+    expected = records_to_frame(
+        [json.loads(text) for text in sorted(old.values(), key=lambda t: (json.loads(t)["started"], t))]
+    )
     # big integers beyond 64 bits come back as floats in the frame (SQLite's integers are 64-bit); all else is equal
     pandas.testing.assert_frame_equal(frame.drop(columns="param.big"), expected.drop(columns="param.big"))
-    assert frame["param.big"].dropna().tolist() == [float(2**70)] and store.get("20260101T000000Z-00000003")["parameters"]["big"] == 2**70
+    assert (
+        frame["param.big"].dropna().tolist() == [float(2**70)]
+        and store.get("20260101T000000Z-00000003")["parameters"]["big"] == 2**70
+    )
     keyed = {json.loads(text)["run_key"] for text in old.values() if json.loads(text).get("run_key")}
     # merged runs (run_key NULL in schema 2 even when their record has one) still never make a sweep skip
     assert set(store.records_by_key(sorted(keyed))) == {key for key in keyed if key != "ab" * 32} | {"ab" * 32}
     assert store.integrity_check() == "ok"
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
-    assert connection.execute("SELECT count(*) FROM runs WHERE run_id = '20260101T000000Z-00000004' AND keyed = 0").fetchone()[0] == 1
+    assert (
+        connection.execute(
+            "SELECT count(*) FROM runs WHERE run_id = '20260101T000000Z-00000004' AND keyed = 0"
+        ).fetchone()[0]
+        == 1
+    )
     connection.close()
 
 
@@ -434,7 +463,12 @@ def test_results_filters_run_in_sql(tmp_path):
                 solution="alpha" if index % 3 else "beta",
                 status="ok" if index % 4 else "failed",
                 started=f"2026-01-{index + 1:02d}T00:00:00+00:00",
-                parameters={"backend": "tflite" if index % 2 else "tf", "batch": index, "odd name": index % 5, "gpu": index > 6},
+                parameters={
+                    "backend": "tflite" if index % 2 else "tf",
+                    "batch": index,
+                    "odd name": index % 5,
+                    "gpu": index > 6,
+                },
                 metrics={"time_ms": {"value": float(index), "unit": "ms"}},
             )
         )
@@ -447,8 +481,12 @@ def test_results_filters_run_in_sql(tmp_path):
         return list(every.loc[mask, "run_id"])
 
     assert ids(where='param.backend == "tflite"') == expect(every["param.backend"] == "tflite")
-    assert ids(where='param.backend == "tflite" and metric.time_ms < 5') == expect((every["param.backend"] == "tflite") & (every["metric.time_ms"] < 5))
-    assert ids(where="not (2 < param.batch <= 8) or status in ('failed',)") == expect(~every["param.batch"].between(3, 8) | (every["status"] == "failed"))
+    assert ids(where='param.backend == "tflite" and metric.time_ms < 5') == expect(
+        (every["param.backend"] == "tflite") & (every["metric.time_ms"] < 5)
+    )
+    assert ids(where="not (2 < param.batch <= 8) or status in ('failed',)") == expect(
+        ~every["param.batch"].between(3, 8) | (every["status"] == "failed")
+    )
     assert ids(where='param["odd name"] != 0') == expect(every["param.odd name"] != 0)
     assert ids(where="param.gpu == True") == expect(every["param.gpu"] == True)  # noqa: E712
     assert ids(where='solution == "beta" and env.hostname == "box"') == expect(every["solution"] == "beta")
@@ -456,9 +494,13 @@ def test_results_filters_run_in_sql(tmp_path):
     assert ids(where="param.missing == None") == list(every["run_id"]) and ids(where="param.missing != None") == []
     assert ids(since="2026-01-10") == expect(every["started"] >= pandas.Timestamp("2026-01-10", tz="UTC"))
     assert ids(solution="alpha", status="ok", since="2026-01-03T00:00:00+00:00") == expect(
-        (every["solution"] == "alpha") & (every["status"] == "ok") & (every["started"] >= pandas.Timestamp("2026-01-03", tz="UTC"))
+        (every["solution"] == "alpha")
+        & (every["status"] == "ok")
+        & (every["started"] >= pandas.Timestamp("2026-01-03", tz="UTC"))
     )
-    assert [record["run_id"] for record in store.records(where="metric.time_ms >= 10")] == expect(every["metric.time_ms"] >= 10)
+    assert [record["run_id"] for record in store.records(where="metric.time_ms >= 10")] == expect(
+        every["metric.time_ms"] >= 10
+    )
     narrow = reefnb.results(store=store, columns=["time_ms"])
     assert [column for column in narrow.columns if column.startswith(("param.", "metric."))] == ["metric.time_ms"]
     assert list(reefnb.results(store=store, where="param.batch > 100").columns) == BASE_COLUMNS + ["error"]
@@ -505,11 +547,20 @@ def test_a_store_written_by_the_schema_4_code_is_migrated_giving_every_record_ba
     for record in GIVEN_4:
         assert json.dumps(store.get(record["run_id"])) == json.dumps(record)
     after = _old_rows(path)
-    real = after["20261206T173916Z-ddc850e6"]  # a real run: parameters, metrics, telemetry figures and notes are elsewhere
-    assert all(word not in real for word in ("samples", "stratified", "pi_estimate", "peak_rss_mb", "RAPL", "output_path")), real
+    real = after[
+        "20261206T173916Z-ddc850e6"
+    ]  # a real run: parameters, metrics, telemetry figures and notes are elsewhere
+    assert all(
+        word not in real for word in ("samples", "stratified", "pi_estimate", "peak_rss_mb", "RAPL", "output_path")
+    ), real
     assert sum(map(len, after.values())) < sum(map(len, before.values())) / 3
     odd = store.get("20260101T000000Z-00000003")["parameters"]
-    assert odd["bigger"] == 2**64 + 1 and math.copysign(1, odd["negative_zero"]) == -1 and odd["gpu"] is True and type(odd["two_float"]) is float
+    assert (
+        odd["bigger"] == 2**64 + 1
+        and math.copysign(1, odd["negative_zero"]) == -1
+        and odd["gpu"] is True
+        and type(odd["two_float"]) is float
+    )
     frame = reefnb.results(store=store, where="param.samples == 2000")
     assert frame["run_id"].tolist() == ["20261206T173916Z-ddc850e6"] and frame["metric.points"].tolist() == [1936]
     assert store.records_by_key(["ab" * 32]) == {"ab" * 32: GIVEN_4[0]}
@@ -532,8 +583,14 @@ def test_records_with_odd_values_come_back_byte_for_byte_and_keep_their_cells(tm
     for record in GIVEN_4:
         assert json.dumps(store.get(record["run_id"])) == json.dumps(record)
     frame = reefnb.results(store=store, solution="beta")
-    assert frame["param.gpu"].tolist() == [True] and frame["metric.accuracy"].tolist() == [0.75] and frame["metric.peak"].tolist() == [math.inf]
-    assert reefnb.results(store=store, where="sys.peak_rss_mb > 1")["run_id"].tolist() == [record["run_id"] for record in GIVEN_4[4:]]
+    assert (
+        frame["param.gpu"].tolist() == [True]
+        and frame["metric.accuracy"].tolist() == [0.75]
+        and frame["metric.peak"].tolist() == [math.inf]
+    )
+    assert reefnb.results(store=store, where="sys.peak_rss_mb > 1")["run_id"].tolist() == [
+        record["run_id"] for record in GIVEN_4[4:]
+    ]
 
 
 def test_a_store_of_real_records_takes_under_1_kb_a_run(tmp_path):
@@ -542,7 +599,9 @@ def test_a_store_of_real_records_takes_under_1_kb_a_run(tmp_path):
     for index in range(1000):
         run_id = f"20260101T{index // 3600:02d}{index // 60 % 60:02d}{index % 60:02d}Z-{index:08x}"
         started = f"2026-01-01T{index // 3600:02d}:{index // 60 % 60:02d}:{index % 60:02d}.{index % 1000:03d}+00:00"
-        metrics = {name: metric | {"value": metric["value"] * (1 + index / 1e4)} for name, metric in base["metrics"].items()}
+        metrics = {
+            name: metric | {"value": metric["value"] * (1 + index / 1e4)} for name, metric in base["metrics"].items()
+        }
         records.append(
             base
             | {
@@ -552,9 +611,11 @@ def test_a_store_of_real_records_takes_under_1_kb_a_run(tmp_path):
                 "duration_s": 1 + index / 1000,
                 "parameters": {"samples": 1000 + index, "method": ("random", "stratified")[index % 2]},
                 "metrics": metrics,
-                "system": base["system"] | {"peak_rss_mb": 60 + index / 10, "cpu_seconds": index / 100, "sampling_seconds": index / 1e4},
+                "system": base["system"]
+                | {"peak_rss_mb": 60 + index / 10, "cpu_seconds": index / 100, "sampling_seconds": index / 1e4},
                 "run_key": f"{index:064x}",
-                "notebook": base["notebook"] | {"output_path": base["notebook"]["output_path"].replace(base["run_id"], run_id)},
+                "notebook": base["notebook"]
+                | {"output_path": base["notebook"]["output_path"].replace(base["run_id"], run_id)},
             }
         )
     path = tmp_path / "results.sqlite"
@@ -580,7 +641,9 @@ def test_one_connection_per_process_and_a_store_replaced_on_disk_is_opened_again
     with Store(str(path))._connection() as again:
         assert again is first
     assert sum(key == os.path.abspath(path) for key in store_module._OPEN) == 1
-    for found in tmp_path.glob("results.sqlite*"):  # another program deletes the store: nothing is written into the old file
+    for found in tmp_path.glob(
+        "results.sqlite*"
+    ):  # another program deletes the store: nothing is written into the old file
         found.unlink()
     Store(path).add(make_record("20260101T000000Z-00000003"))
     assert [record["run_id"] for record in Store(path).records()] == ["20260101T000000Z-00000003"]
@@ -616,7 +679,12 @@ FORKED_WRITER = textwrap.dedent(
 
 def test_forked_workers_open_their_own_connection(tmp_path):
     base = json.dumps(GIVEN_4[4])
-    done = subprocess.run([sys.executable, "-c", FORKED_WRITER, str(tmp_path / "results.sqlite"), base], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_WRITER, str(tmp_path / "results.sqlite"), base],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"answers": [True] * 4, "count": 1 + 4 * 20 + 1, "check": "ok"}
 
@@ -625,7 +693,9 @@ def test_threads_of_a_process_share_its_connection_one_at_a_time(tmp_path):
     import threading
 
     store = Store(tmp_path / "results.sqlite")
-    store.add(make_record("20260101T000000Z-00000000"))  # opened in this thread, used by the others (a server's thread pool)
+    store.add(
+        make_record("20260101T000000Z-00000000")
+    )  # opened in this thread, used by the others (a server's thread pool)
     errors = []
 
     def work(number: int) -> None:

@@ -25,11 +25,21 @@ def test_a_sweep_goes_on_while_the_store_stays_locked_and_ends_saying_how_many_r
         code, out, err = call("sweep", str(folder), "-p", "x", "1", "2", "--jobs", "1")
     lines = out.splitlines()
     assert code == 1, err + out
-    assert len(lines) == 3 and all(" ok " in line for line in lines[:2]) and lines[2] == "2 runs, 2 ok, 0 not ok, 0 skipped (recorded ok before)"
+    assert (
+        len(lines) == 3
+        and all(" ok " in line for line in lines[:2])
+        and lines[2] == "2 runs, 2 ok, 0 not ok, 0 skipped (recorded ok before)"
+    )
     pending = store.pending_folder
     kept = sorted(json.loads(path.read_text())["parameters"]["x"] for path in pending.glob("*.json"))
     assert kept == [1, 2], kept  # both points ran, both records kept
     last = err.strip().splitlines()[-1]
-    assert last == f"reef: error: {store.path}: could not be written: 2 run records of this sweep wait in {pending}, added when the store is next opened"
-    assert sorted(record["metrics"]["double"]["value"] for record in store.records()) == [2, 4]  # added on the next open
+    assert (
+        last
+        == f"reef: error: {store.path}: could not be written: 2 run records of this sweep wait in {pending}, added when the store is next opened"
+    )
+    assert sorted(record["metrics"]["double"]["value"] for record in store.records()) == [
+        2,
+        4,
+    ]  # added on the next open
     assert not pending.exists()

@@ -52,14 +52,21 @@ def check_grid(records, env_prefix: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "executor", [{"jobs": 2}, {"scheduler": "local:2"}, {"scheduler": "local:2", "ship": True}], ids=["local-pool", "dask-local-cluster", "dask-shipped"]
+    "executor",
+    [{"jobs": 2}, {"scheduler": "local:2"}, {"scheduler": "local:2", "ship": True}],
+    ids=["local-pool", "dask-local-cluster", "dask-shipped"],
 )
 def test_grid_over_two_environments(grid_solution, tmp_path, executor):
     store = Store(tmp_path / "results.sqlite")
     env_prefix = str(reefnb.reef_home() / "envs" / "sweep-env")
     states: list[SweepProgress] = []
     records = reefnb.sweep(
-        grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"], store=store, progress=states.append, **executor
+        grid_solution,
+        grid={"a": [1, 3], "b": ["x", "yy"]},
+        kernels=["python3", "reef-sweep-env"],
+        store=store,
+        progress=states.append,
+        **executor,
     )
     check_grid(records, env_prefix)
     assert records.executed == 8 and records.skipped == 0
@@ -71,7 +78,13 @@ def test_grid_over_two_environments(grid_solution, tmp_path, executor):
         # telemetry sampled beside the kernel on the worker, its series back beside the notebook
         assert record["system"]["samples"] >= 1 and record["system"]["peak_rss_mb"] > 0
         assert (grid_solution / "runs" / record["run_id"] / "telemetry.csv").is_file()
-    again = reefnb.sweep(grid_solution, grid={"a": [1, 3], "b": ["x", "yy"]}, kernels=["python3", "reef-sweep-env"], store=store, **executor)
+    again = reefnb.sweep(
+        grid_solution,
+        grid={"a": [1, 3], "b": ["x", "yy"]},
+        kernels=["python3", "reef-sweep-env"],
+        store=store,
+        **executor,
+    )
     assert again.executed == 4 and again.skipped == 4  # the ok runs are not repeated; failed ones are retried
     assert len(store.records()) == 12
 
@@ -80,11 +93,15 @@ def test_second_identical_sweep_runs_nothing(grid_solution, tmp_path):
     store = Store(tmp_path / "results.sqlite")
     first = reefnb.sweep(grid_solution, grid={"a": [1, 2], "b": ["x"]}, environments=["sweep-env"], store=store, jobs=1)
     assert [r["status"] for r in first] == ["ok", "ok"] and first.executed == 2
-    second = reefnb.sweep(grid_solution, grid={"a": [1, 2], "b": ["x"]}, environments=["sweep-env"], store=store, jobs=2)
+    second = reefnb.sweep(
+        grid_solution, grid={"a": [1, 2], "b": ["x"]}, environments=["sweep-env"], store=store, jobs=2
+    )
     assert second.executed == 0 and second.skipped == 2
     assert [r["run_id"] for r in second] == [r["run_id"] for r in first]
     assert len(store.records()) == 2
-    third = reefnb.sweep(grid_solution, grid={"a": [1, 2], "b": ["x"]}, environments=["sweep-env"], store=store, rerun=True)
+    third = reefnb.sweep(
+        grid_solution, grid={"a": [1, 2], "b": ["x"]}, environments=["sweep-env"], store=store, rerun=True
+    )
     assert third.executed == 2 and len(store.records()) == 4
 
 
@@ -149,13 +166,17 @@ def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
     arrivals = []
 
     def on_record(record):
-        arrivals.append((datetime.now().astimezone(), record["parameters"]["slow"], store.get(record["run_id"]) is not None))
+        arrivals.append(
+            (datetime.now().astimezone(), record["parameters"]["slow"], store.get(record["run_id"]) is not None)
+        )
         handed_over.touch()
 
     records = reefnb.sweep(solution, grid={"slow": [0, 1]}, scheduler="local:2", store=store, on_record=on_record)
     assert sorted(record["status"] for record in records) == ["ok", "ok"] and len(arrivals) == 2
     (quick_at, quick, quick_stored), (_, slow, _) = arrivals
-    slow_ended = datetime.fromisoformat(next(record["ended"] for record in records if record["parameters"]["slow"] == 1))
+    slow_ended = datetime.fromisoformat(
+        next(record["ended"] for record in records if record["parameters"]["slow"] == 1)
+    )
     assert (quick, slow) == (0, 1) and quick_stored
     assert quick_at < slow_ended  # streamed as it finished, not gathered at the end
 
@@ -200,7 +221,12 @@ def test_sweep_workers_import_papermill_without_the_format_checkers_grammars():
     from reefnb.runs import processes
     from reefnb.runs.sweeps import LOCAL_CLUSTER
 
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=processes.enter_worker, initargs=("scope",)) as pool:
+    with ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=processes.enter_worker, initargs=("scope",)
+    ) as pool:
         assert pool.submit(_papermill_imported_with_grammars).result() is False
-    with dask.distributed.LocalCluster(n_workers=1, **LOCAL_CLUSTER) as cluster, dask.distributed.Client(cluster) as client:
+    with (
+        dask.distributed.LocalCluster(n_workers=1, **LOCAL_CLUSTER) as cluster,
+        dask.distributed.Client(cluster) as client,
+    ):
         assert client.submit(_papermill_imported_with_grammars, pure=False).result() is False

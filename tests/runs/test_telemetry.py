@@ -91,7 +91,9 @@ def test_no_telemetry_switch_and_manifest_setting(tmp_path):
     record = reefnb.run(folder)
     assert "system" not in record
     assert not (Path(record["notebook"]["output_path"]).parent / "telemetry.csv").exists()
-    other = write_solution(tmp_path / "often", {**MANIFEST, "telemetry": {"interval_ms": 50}}, "x = 1", "import time; time.sleep(0.6)")
+    other = write_solution(
+        tmp_path / "often", {**MANIFEST, "telemetry": {"interval_ms": 50}}, "x = 1", "import time; time.sleep(0.6)"
+    )
     record = reefnb.run(other)
     assert record["system"]["interval_s"] == 0.05 and record["system"]["samples"] >= 6
     code, out, err = call("run", str(other), "--no-telemetry")
@@ -207,7 +209,13 @@ def test_nvidia_smi_without_a_driver_says_why(tmp_path, monkeypatch):
 
 
 def test_a_process_ended_between_samples_keeps_its_cpu(tmp_path):
-    child = psutil.Popen([sys.executable, "-c", "import time\ns = time.process_time()\nwhile time.process_time() - s < 0.5: pass\ntime.sleep(0.5)"])
+    child = psutil.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\ns = time.process_time()\nwhile time.process_time() - s < 0.5: pass\ntime.sleep(0.5)",
+        ]
+    )
     try:
         sampler = Sampler(os.getpid(), TelemetryOptions(interval_s=0.05))
         child.wait()
@@ -237,16 +245,27 @@ def test_reproduce_shows_telemetry_beside_a_timing_that_moved(tmp_path, capsys):
     manifest = {
         **MANIFEST,
         "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}, {"name": "answer"}],
-        "expected": [{"parameters": {"spin": 0.3}, "metrics": {"time_ms": {"value": 3.0, "tolerance": {"informational": True}}, "answer": {"value": 42}}}],
+        "expected": [
+            {
+                "parameters": {"spin": 0.3},
+                "metrics": {"time_ms": {"value": 3.0, "tolerance": {"informational": True}}, "answer": {"value": 42}},
+            }
+        ],
     }
     folder = write_solution(tmp_path / "timed", manifest, "spin = 0.1", TIMED)
     original = reefnb.run(folder, parameters={"spin": 0.3}, store=False)
-    original["system"] = {**original["system"], "cpu_seconds": 0.1, "peak_rss_mb": 1.0}  # the original machine: less CPU, less memory
+    original["system"] = {
+        **original["system"],
+        "cpu_seconds": 0.1,
+        "peak_rss_mb": 1.0,
+    }  # the original machine: less CPU, less memory
     (folder / "results").mkdir()
     (folder / "results" / f"{original['run_id']}.json").write_text(json.dumps(original))
     code = main(["reproduce", str(folder), "--report", str(tmp_path / "report.json")])
     out = capsys.readouterr().out
-    assert code == 0, out  # a timing is informational: it moved (3 ms expected, ~300 ms here) without failing the reproduction
+    assert code == 0, (
+        out
+    )  # a timing is informational: it moved (3 ms expected, ~300 ms here) without failing the reproduction
     assert "telemetry (original -> here): peak_rss_mb 1 -> " in out and "cpu_seconds 0.1 -> " in out
     changes = json.loads((tmp_path / "report.json").read_text())["experiments"][0]["telemetry_differences"]
     assert changes["cpu_seconds"]["original"] == 0.1 and changes["cpu_seconds"]["here"] >= 0.2
@@ -259,7 +278,11 @@ def test_dashboard_shows_each_runs_series_and_a_per_environment_summary(tmp_path
 
     folder = write_solution(
         tmp_path / "timed",
-        {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}], "dashboard": {"x": "time_ms", "y": "sys.peak_rss_mb"}},
+        {
+            **MANIFEST,
+            "metrics": [{"name": "time_ms", "unit": "ms", "goal": "min"}],
+            "dashboard": {"x": "time_ms", "y": "sys.peak_rss_mb"},
+        },
         "spin = 0.1",
         TIMED,
     )
@@ -282,7 +305,9 @@ def test_export_packs_each_runs_series(tmp_path):
 
     from reefnb.sharing.package import export_package
 
-    folder = write_solution(tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms"}]}, "spin = 0.1", TIMED)
+    folder = write_solution(
+        tmp_path / "timed", {**MANIFEST, "metrics": [{"name": "time_ms", "unit": "ms"}]}, "spin = 0.1", TIMED
+    )
     record = reefnb.run(folder)
     summary = export_package(folder, tmp_path / "timed.reef.zip")
     name = f"results/{record['run_id']}.telemetry.csv"

@@ -80,12 +80,20 @@ def test_caches_and_installed_files_are_not_inputs_and_inputs_have_their_sha256(
     with open(folder / "big.bin", "wb") as handle:  # sparse: 257 MiB on paper, nothing on disk
         handle.truncate(257 * 1024 * 1024)
     (folder / "helpers.py").write_text("VALUE = 1\n")
-    py_compile.compile(str(folder / "helpers.py"), cfile=str(folder / "__pycache__" / f"helpers.{sys.implementation.cache_tag}.pyc"))
+    py_compile.compile(
+        str(folder / "helpers.py"), cfile=str(folder / "__pycache__" / f"helpers.{sys.implementation.cache_tag}.pyc")
+    )
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mplconfig"))
     record = reefnb.run(write_notebook(folder / "caches.ipynb", None, CACHES))
     assert record["status"] == "ok", record["error"]
-    assert set(record["files_read"]) - {"helpers.py"} == {"big.bin", "data.txt"}, record["files_read"]  # helpers.py: read or its .pyc
-    digests = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in record["files_read"] if name != "big.bin"}
+    assert set(record["files_read"]) - {"helpers.py"} == {"big.bin", "data.txt"}, record[
+        "files_read"
+    ]  # helpers.py: read or its .pyc
+    digests = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in record["files_read"]
+        if name != "big.bin"
+    }
     assert record["files_read_sha256"] == digests
 
 
@@ -117,7 +125,13 @@ def test_files_read_filter(path, kept, tmp_path, monkeypatch):
     from reefnb.runs.execute import _files_read
 
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mplconfig"))
-    values = {"folder": tmp_path / "work", "home": Path.home(), "tmp": tmp_path, "mplconfig": tmp_path / "mplconfig", "prefix": sys.prefix}
+    values = {
+        "folder": tmp_path / "work",
+        "home": Path.home(),
+        "tmp": tmp_path,
+        "mplconfig": tmp_path / "mplconfig",
+        "prefix": sys.prefix,
+    }
     expected = [kept.format(**values)] if kept else []
     assert _files_read([path.format(**values)], tmp_path / "work", None) == expected
 
@@ -129,5 +143,9 @@ def test_files_read_in_a_solution_under_a_tool_folder_are_kept():
     from reefnb.runs.execute import _files_read
 
     folder = Path.home() / ".reef" / "solutions" / "demo-0.1.0"
-    paths = [str(folder / "data" / "x.csv"), str(Path.home() / ".reef" / "cache" / "y.json"), str(folder / "__pycache__" / "h.cpython-311.pyc")]
+    paths = [
+        str(folder / "data" / "x.csv"),
+        str(Path.home() / ".reef" / "cache" / "y.json"),
+        str(folder / "__pycache__" / "h.cpython-311.pyc"),
+    ]
     assert _files_read(paths, folder, None) == ["data/x.csv"]

@@ -31,12 +31,19 @@ def runs(count: int, prefix: str = "aa", month: str = "2026-03", solution: str =
 
 
 def commits(repository: Path) -> int:
-    return int(subprocess.run(["git", "-C", str(repository), "rev-list", "--count", "HEAD"], capture_output=True, text=True, check=True).stdout)
+    return int(
+        subprocess.run(
+            ["git", "-C", str(repository), "rev-list", "--count", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def tree(repository: Path) -> list[str]:
     return subprocess.run(
-        ["git", "-C", str(repository), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True, check=True
+        ["git", "-C", str(repository), "ls-tree", "-r", "--name-only", "HEAD", "results"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
 
 
@@ -44,7 +51,12 @@ def test_a_thousand_results_are_one_commit_sharded_by_solution_and_month_and_pul
     user("alice")
     registry.add_registry("shared", str(bare))
     Store().add_many(runs(1000) + runs(3, "bb", month="2026-04") + runs(2, "cc", solution="other-solution"))
-    assert registry.push_results() == {"registry": "shared", "contributor": registry.contributor(), "pushed": 1005, "already": 0}
+    assert registry.push_results() == {
+        "registry": "shared",
+        "contributor": registry.contributor(),
+        "pushed": 1005,
+        "already": 0,
+    }
     assert commits(bare) == 1
     shards = sorted({path.rsplit("/", 1)[0] for path in tree(bare)})
     assert shards == ["results/hello-sweep/2026-03", "results/hello-sweep/2026-04", "results/other-solution/2026-03"]
@@ -55,9 +67,14 @@ def test_a_thousand_results_are_one_commit_sharded_by_solution_and_month_and_pul
     assert registry.pull_results() == {"records": 1005, "new": 1005, "refused": []}
     mine, theirs = Store(carol / "results.sqlite").get("20260301T000000Z-aa000007"), runs(8)[7]
     assert mine["parameters"] == theirs["parameters"] and mine["metrics"] == theirs["metrics"]
-    assert mine["environment"] == {key: value for key, value in theirs["environment"].items() if key != "hostname"}  # anonymous: no host
+    assert mine["environment"] == {
+        key: value for key, value in theirs["environment"].items() if key != "hostname"
+    }  # anonymous: no host
     assert mine["origin"]["registry"] == "shared" and mine["solution"]["path"] == "."
-    assert list(mine) == [*(key for key in theirs if key != "run_key"), "origin"]  # the record's own key order survives the columns
+    assert list(mine) == [
+        *(key for key in theirs if key != "run_key"),
+        "origin",
+    ]  # the record's own key order survives the columns
     assert registry.pull_results() == {"records": 1005, "new": 0, "refused": []}  # idempotent by run id
     assert registry.pull_results(solution="other-solution")["records"] == 2
 
@@ -74,7 +91,9 @@ def test_shards_are_compacted_and_pushes_from_two_users_both_arrive(bare, user, 
         user(("alice", "bob")[step % 2])
         Store().add_many(runs(2, prefix=f"{step:02x}"))
         assert registry.push_results()["pushed"] == 2
-        assert len(tree(bare)) == [1, 2, 3, 1, 2][step]  # the fourth push folds the shard's three parts and its own into one
+        assert (
+            len(tree(bare)) == [1, 2, 3, 1, 2][step]
+        )  # the fourth push folds the shard's three parts and its own into one
     user("carol")
     registry.add_registry("shared", str(bare))
     assert registry.pull_results() == {"records": 10, "new": 10, "refused": []}
@@ -86,7 +105,9 @@ def test_a_registry_of_the_first_layout_still_pulls_and_a_run_in_both_layouts_me
     records = runs(3)
     Store().add_many(records[:2])
     registry.push_results()
-    old = git_clone(bare, tmp_path / "old-client")  # an older reef pushed one file per run, one of them a run also in a part
+    old = git_clone(
+        bare, tmp_path / "old-client"
+    )  # an older reef pushed one file per run, one of them a run also in a part
     for record in records[1:]:
         shared = shareable_record(record)
         path = old / "results" / "hello-sweep" / f"{record['run_id']}.json"
@@ -97,10 +118,17 @@ def test_a_registry_of_the_first_layout_still_pulls_and_a_run_in_both_layouts_me
     registry.add_registry("shared", str(bare))
     result = registry.pull_results()
     assert result["new"] == 3 and result["refused"] == []
-    assert sorted(record["run_id"] for record in Store(carol / "results.sqlite").records()) == sorted(record["run_id"] for record in records)
+    assert sorted(record["run_id"] for record in Store(carol / "results.sqlite").records()) == sorted(
+        record["run_id"] for record in records
+    )
     user("alice")
     Store().add(records[2])
-    assert registry.push_results() == {"registry": "shared", "contributor": registry.contributor(), "pushed": 0, "already": 3}
+    assert registry.push_results() == {
+        "registry": "shared",
+        "contributor": registry.contributor(),
+        "pushed": 0,
+        "already": 3,
+    }
 
 
 def test_what_is_pushed_is_scrubbed(bare, user):  # noqa: F811

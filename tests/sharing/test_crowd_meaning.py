@@ -17,7 +17,13 @@ from reefnb.runs.store import Store
 from reefnb.sharing import registry
 
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
-DEFAULTS = {"model": "ssd-mobilenet-tiny-w100-128", "backend": "tflite", "dataset": "synthetic-50", "scenario": "SingleStream", "loadgen_profile": "short"}
+DEFAULTS = {
+    "model": "ssd-mobilenet-tiny-w100-128",
+    "backend": "tflite",
+    "dataset": "synthetic-50",
+    "scenario": "SingleStream",
+    "loadgen_profile": "short",
+}
 
 
 def flagship_records(folder, count: int = 6) -> list[dict]:
@@ -34,7 +40,12 @@ def flagship_records(folder, count: int = 6) -> list[dict]:
             "AP75": {"value": 0.7 + 0.02 * index, "unit": None},
             "latency_p90_ms": {"value": 4.0 + index, "unit": "ms"},
         }
-        record = make_record(f"20260101T00000{index}Z-fa{index:06x}", solution="obj-detection-coco-tf", parameters=parameters, metrics=metrics)
+        record = make_record(
+            f"20260101T00000{index}Z-fa{index:06x}",
+            solution="obj-detection-coco-tf",
+            parameters=parameters,
+            metrics=metrics,
+        )
         record["solution"].update({"version": "0.1.0", "path": str(folder)})
         records.append(record)
     return records
@@ -42,7 +53,9 @@ def flagship_records(folder, count: int = 6) -> list[dict]:
 
 def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_path, bare, user):  # noqa: F811
     folder = tmp_path / "alice-work" / "obj-detection-coco-tf"
-    shutil.copytree(FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json"))
+    shutil.copytree(
+        FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json")
+    )
     user("alice")
     registry.add_registry("shared", str(bare))
     Store().add_many(flagship_records(folder))
@@ -64,14 +77,20 @@ def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_p
     assert "declares no expected results" not in text
     comparison = text[text.index("Comparison with reference results") : text.index("Published reference results")]
     row = re.search(r"<tr><td>w100-tflite-accuracy</td><td>[^<]*</td><td>mAP</td>.*?</tr>", comparison).group(0)
-    assert "<td>0.5630</td><td>abs 0.02</td><td>0.5481</td><td>2</td><td>yes</td>" in row  # expected, tolerance, observed (median of 2), runs, verdict
+    assert (
+        "<td>0.5630</td><td>abs 0.02</td><td>0.5481</td><td>2</td><td>yes</td>" in row
+    )  # expected, tolerance, observed (median of 2), runs, verdict
     assert "COCO val2017" in text[text.index("Published reference results") :]
-    specs = json.loads(re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1))
+    specs = json.loads(
+        re.search(r'<script type="application/json" id="reef-chart-specs">(.*?)</script>', text).group(1)
+    )
     layers = specs["chart0"]["vconcat"][0]["layer"]
     x, y = layers[1]["encoding"]["x"], layers[1]["encoding"]["y"]
     assert x["title"] == "latency_p90_ms (ms) ↓" and y["title"] == "mAP ↑"
     assert layers[1]["encoding"]["shape"]["title"] == "data set"
-    assert any(layer.get("mark", {}).get("type") == "text" for layer in layers)  # the reference points say their round, system and scenario
+    assert any(
+        layer.get("mark", {}).get("type") == "text" for layer in layers
+    )  # the reference points say their round, system and scenario
 
     code, out, _ = reef("pareto", "--solution", "obj-detection-coco-tf", "--json")
     assert code == 0 and json.loads(out)["objectives"] == {"metric.latency_p90_ms": "min", "metric.mAP": "max"}

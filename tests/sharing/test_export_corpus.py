@@ -46,7 +46,13 @@ EXPECTED = {
     "no-kernelspec": (REPRODUCED, None, None, [], []),
     "kernel-name-python": (REPRODUCED, None, None, [], []),
     "handbook-pandas": (REPRODUCED, None, None, ["data/births.csv"], []),
-    "handbook-matplotlib": (REPRODUCED, None, None, [], []),  # its font list (~/.cache/matplotlib) is no input: no warning
+    "handbook-matplotlib": (
+        REPRODUCED,
+        None,
+        None,
+        [],
+        [],
+    ),  # its font list (~/.cache/matplotlib) is no input: no warning
     "os-path-join": (REPRODUCED, None, None, ["data/input.csv"], []),
     "pathlib-style": (REPRODUCED, None, None, ["config/settings.json", "data/raw/measurements.json"], []),
     "glob-shards": (REPRODUCED, None, None, ["shards/part-000.txt", "shards/part-001.txt", "shards/part-002.txt"], []),
@@ -67,7 +73,14 @@ WARNINGS = {"outside-file": "shared-lookup.txt: read by the recorded run"}
 def r_kernel() -> str | None:
     from jupyter_client.kernelspec import KernelSpecManager
 
-    return next((name for name, spec in KernelSpecManager().get_all_specs().items() if spec["spec"].get("language", "").lower() == "r"), None)
+    return next(
+        (
+            name
+            for name, spec in KernelSpecManager().get_all_specs().items()
+            if spec["spec"].get("language", "").lower() == "r"
+        ),
+        None,
+    )
 
 
 def prepare(case: str, work: Path) -> Path:
@@ -90,12 +103,24 @@ def run_case(case: str, work: Path) -> dict:
     exported = time.perf_counter() - started
     started = time.perf_counter()
     report = reproduce(summary["package"], trust=True, env="native", folder=work / "reproduced" / case, store=True)
-    return {"case": case, "record": record, "summary": summary, "report": report, "export_s": exported, "reproduce_s": time.perf_counter() - started}
+    return {
+        "case": case,
+        "record": record,
+        "summary": summary,
+        "report": report,
+        "export_s": exported,
+        "reproduce_s": time.perf_counter() - started,
+    }
 
 
 def pngs(notebook: dict) -> list[bytes]:
     """The PNG outputs of a notebook, decoded."""
-    found = [output["data"]["image/png"] for cell in notebook["cells"] for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+    found = [
+        output["data"]["image/png"]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
     return [base64.b64decode("".join(image)) for image in found]
 
 
@@ -129,8 +154,14 @@ def test_corpus_notebook_exports_and_reproduces(case, tmp_path, monkeypatch):
         texts = [without_code(name, archive.read(name).decode("utf-8", "replace")) for name in sorted(names)]
     assert set(static) | set(traced) <= names
     run_id = result["record"]["run_id"]  # an ok run is packed with its executed notebook
-    assert (f"results/{run_id}/notebook.ipynb" in names) == (result["record"]["status"] == "ok") == (summary["runs"] == [run_id])
-    assert not [text for text in texts if str(tmp_path) in text or str(Path.home()) in text]  # no absolute or home path but in code
+    assert (
+        (f"results/{run_id}/notebook.ipynb" in names)
+        == (result["record"]["status"] == "ok")
+        == (summary["runs"] == [run_id])
+    )
+    assert not [
+        text for text in texts if str(tmp_path) in text or str(Path.home()) in text
+    ]  # no absolute or home path but in code
     if summary["runs"]:  # its images are the executed notebook's, valid PNGs (handbook-matplotlib: a matplotlib chart)
         with zipfile.ZipFile(summary["package"]) as archive:
             packed = pngs(json.loads(archive.read(f"results/{run_id}/notebook.ipynb")))
@@ -185,13 +216,17 @@ def test_corpus_has_twenty_notebooks_in_public_styles():
     notebooks = sorted(CORPUS.glob("*/*.ipynb"))
     assert len(notebooks) >= 20
     # shows-*: notebooks that record no metric, with deliberate breaks (tests/analysis/test_reproduce_outputs.py)
-    assert {path.parent.name for path in notebooks if not path.parent.name.startswith("shows-")} - {"r-parameters"} == set(EXPECTED)
+    assert {path.parent.name for path in notebooks if not path.parent.name.startswith("shows-")} - {
+        "r-parameters"
+    } == set(EXPECTED)
 
 
 def test_corpus_r_notebook(tmp_path):
     kernel = r_kernel()
     if kernel is None:
-        pytest.skip("no Jupyter kernel for R is installed here (IRkernel); the R notebook's parameters are tested in test_papermill_parity.py")
+        pytest.skip(
+            "no Jupyter kernel for R is installed here (IRkernel); the R notebook's parameters are tested in test_papermill_parity.py"
+        )
     notebook = prepare("r-parameters", tmp_path)
     record = reefnb.run(notebook, parameters={"alpha": 2.0}, kernel=kernel)
     assert record["status"] == "ok", record["error"]
@@ -211,7 +246,10 @@ def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
     package = tmp_path / "plots.reef.zip"
     assert main(["export", str(notebook), "-o", str(package)]) == 0
     captured = capsys.readouterr()
-    assert "exported with 1 warning" in captured.out and "warning: plots.ipynb: import 'reef_not_installed_anywhere'" in captured.out
+    assert (
+        "exported with 1 warning" in captured.out
+        and "warning: plots.ipynb: import 'reef_not_installed_anywhere'" in captured.out
+    )
     with zipfile.ZipFile(package) as archive:
         requirements = archive.read("requirements.txt").decode().split()
     assert "reef-not-installed-anywhere" in requirements and any(line.startswith("numpy==") for line in requirements)
@@ -228,6 +266,8 @@ def test_reproduce_warns_before_running_when_a_file_the_run_read_is_missing(tmp_
     experiment = report["experiments"][0]
     assert experiment["error"]["name"] == "FileNotFoundError" and experiment["missing_files"] == ["input.txt"]
     lines = report_lines(report)
-    assert any("FileNotFoundError" in line and "cell 1" in line and "with open(name) as handle:" in line for line in lines)
+    assert any(
+        "FileNotFoundError" in line and "cell 1" in line and "with open(name) as handle:" in line for line in lines
+    )
     assert any("missing here: input.txt" in line for line in lines)
     assert "Why:" in Path(report["html_report"]).read_text()

@@ -60,7 +60,11 @@ def test_external_file_is_an_artifact_the_evaluator_supplies(exported, tmp_path,
     assert manifest["workflows"]["run"]["parameters"]["data_file"] == "external/values/values.csv"
     assert str(data.parent) not in json.dumps(manifest)
     assert not any(name.endswith("values.csv") for name in members)  # the bytes stay with the exporter
-    [record] = [json.loads(content) for name, content in members.items() if name.startswith("results/") and name.endswith(".json")]
+    [record] = [
+        json.loads(content)
+        for name, content in members.items()
+        if name.startswith("results/") and name.endswith(".json")
+    ]
     assert record["files_read"] == ["external/values/values.csv"]  # read where the evaluator's copy goes
 
     elsewhere = tmp_path / "evaluator-disk" / "copy-of-values.csv"  # another machine: the file lives somewhere else
@@ -90,7 +94,9 @@ def test_external_file_is_an_artifact_the_evaluator_supplies(exported, tmp_path,
     assert report["verdict"] == "reproduced"
     assert report["experiments"][0]["metrics"]["total"]["got"] == 16
     assert report["missing_files"] == []  # the supplied file is where the run read it
-    assert "parameters" not in report["experiments"][0].get("input_differences", {})  # the default export rewrote is no difference
+    assert "parameters" not in report["experiments"][0].get(
+        "input_differences", {}
+    )  # the default export rewrote is no difference
     placed = folder / "external" / "values" / "values.csv"
     assert placed.read_text() == CONTENT and placed.resolve() != elsewhere.resolve()  # a verified copy, in the cache
 
@@ -139,8 +145,17 @@ def test_an_external_file_no_parameter_names_is_a_warning(tmp_path):
     data = tmp_path / "elsewhere" / "table.txt"
     data.parent.mkdir()
     data.write_text("x\n")
-    notebook = write_notebook(tmp_path / "work" / "fixed.ipynb", None, f"text = open({str(data)!r}).read()", "import reefnb\nreefnb.record('n', len(text))")
+    notebook = write_notebook(
+        tmp_path / "work" / "fixed.ipynb",
+        None,
+        f"text = open({str(data)!r}).read()",
+        "import reefnb\nreefnb.record('n', len(text))",
+    )
     assert reefnb.run(notebook)["status"] == "ok"
     summary = reefnb.export_package(notebook, tmp_path / "fixed.reef.zip", external={"table": Path(data)})
-    assert [warning for warning in summary["warnings"] if "no parameter names" in warning and "make the path a parameter" in warning]
+    assert [
+        warning
+        for warning in summary["warnings"]
+        if "no parameter names" in warning and "make the path a parameter" in warning
+    ]
     assert not [warning for warning in summary["warnings"] if "read by the recorded run but outside" in warning]

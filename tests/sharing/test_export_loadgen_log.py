@@ -23,7 +23,9 @@ from reefnb.runs.attachments import packed_attachments  # noqa: E402
 from reefnb.sharing.mlperf import ACCURACY_LOG, truncate_accuracy_log  # noqa: E402
 
 RUN_ID = "20261206T151702Z-8bc291c8"
-BOX = bytes.fromhex("ACCAA83E92951F3F684F9C3D")  # three float32 of a detection box (0.3297, 0.6234, 0.0763), as the flagship logs them
+BOX = bytes.fromhex(
+    "ACCAA83E92951F3F684F9C3D"
+)  # three float32 of a detection box (0.3297, 0.6234, 0.0763), as the flagship logs them
 TREE = "open/reef/results/reef_CI_machine_2_cores/ssd-mobilenet/SingleStream/accuracy/" + ACCURACY_LOG
 KEY_ID, SECRET = "AKIA" + "Z7QK2M4XRB6NVT3P", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYZQ8TK3VWXY"
 
@@ -32,7 +34,13 @@ KEY_ID, SECRET = "AKIA" + "Z7QK2M4XRB6NVT3P", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYZQ8
 def runs(tmp_path_factory):
     """The run's folder (``runs/RUN_ID``) with LoadGen's log attached twice: whole, and truncated in a submission tree."""
     root = tmp_path_factory.mktemp("loadgen")
-    run_loadgen(lambda indices: [struct.pack("<2f", 1.0, index) + BOX * 4 for index in indices], 96, "SingleStream", "accuracy", log_dir=root / "logs")
+    run_loadgen(
+        lambda indices: [struct.pack("<2f", 1.0, index) + BOX * 4 for index in indices],
+        96,
+        "SingleStream",
+        "accuracy",
+        log_dir=root / "logs",
+    )
     files = root / "solution" / "runs" / RUN_ID / "files"
     (files / "accuracy").mkdir(parents=True)
     (files / "accuracy" / ACCURACY_LOG).write_bytes((root / "logs" / ACCURACY_LOG).read_bytes())
@@ -59,7 +67,9 @@ def _packed(record: dict, runs: Path) -> tuple[dict[str, bytes], list[str]]:
 def test_loadgens_accuracy_log_and_its_truncated_copy_are_packed_byte_for_byte(runs):
     whole = (runs / "logs" / ACCURACY_LOG).read_text()
     entries = json.loads(whole)
-    assert len(entries) == 96 and all("ACCAA83E92951F3F684F9C3D" in entry["data"] for entry in entries)  # LoadGen's own hex
+    assert len(entries) == 96 and all(
+        "ACCAA83E92951F3F684F9C3D" in entry["data"] for entry in entries
+    )  # LoadGen's own hex
     assert "\n...\n" in (runs / "solution" / "runs" / RUN_ID / "files" / TREE).read_text()  # truncated as MLPerf does
     packed, warnings = _packed(_record(runs), runs)
     assert warnings == []
@@ -83,5 +93,7 @@ def test_a_key_planted_in_the_accuracy_log_is_still_refused(runs, planted):
         packed, warnings = _packed(_record(runs), runs)
     finally:
         (files / "accuracy" / ACCURACY_LOG).write_bytes((runs / "logs" / ACCURACY_LOG).read_bytes())
-    assert warnings == [f"run {RUN_ID}: attached file accuracy/{ACCURACY_LOG}: holds a secret (AWS Access Key): left out (attach a cleaned copy)"]
+    assert warnings == [
+        f"run {RUN_ID}: attached file accuracy/{ACCURACY_LOG}: holds a secret (AWS Access Key): left out (attach a cleaned copy)"
+    ]
     assert list(packed) == [TREE]

@@ -98,10 +98,16 @@ def test_export_plain_notebook_finds_files_imports_and_scrubs_secrets(tmp_path, 
     assert manifest["name"] == "analysis-one"
     assert manifest["workflows"]["run"] == {"notebook": "Analysis One.ipynb", "parameters": {"rate": 0.5, "name": "x"}}
     packages = manifest["requires"]["packages"]
-    assert any(text.startswith("numpy==") for text in packages) and not any(text.startswith("json") for text in packages)
+    assert any(text.startswith("numpy==") for text in packages) and not any(
+        text.startswith("json") for text in packages
+    )
     assert manifest["expected"][-1]["metrics"]["value"] == {"value": 1.0, "tolerance": {"rel": 1e-6}}
     text = (target / "Analysis One.ipynb").read_text()
-    assert not [path for path in target.rglob("*") if path.is_file() and b"ghp_abcdefghijklmnopqrstuvwxyz0123456789" in path.read_bytes()]
+    assert not [
+        path
+        for path in target.rglob("*")
+        if path.is_file() and b"ghp_abcdefghijklmnopqrstuvwxyz0123456789" in path.read_bytes()
+    ]
     assert not [path for path in target.rglob("*.json") if str(folder) in path.read_text()]  # code keeps its own text
     assert "token = os.environ['GH_TOKEN']" in text  # code is exported as written
 
@@ -154,7 +160,10 @@ def _fifo(name: str) -> zipfile.ZipInfo:
         ([(_fifo("pipe"), b"")], "special files"),
         ([("a.txt", b"1"), ("a.txt", b"2")], "duplicate name"),
         ([("big.bin", b"\0" * 5_000_000)], "zip bomb"),
-        ([("results/20260101T000000Z-0000000a/notebook.ipynb", b"{not json")], "notebook.ipynb'"),  # a run's executed notebook
+        (
+            [("results/20260101T000000Z-0000000a/notebook.ipynb", b"{not json")],
+            "notebook.ipynb'",
+        ),  # a run's executed notebook
         ([("results/20260101T000000Z-0000000a/notebook.ipynb", b"[" * 100 + b"]" * 100)], "nested deeper"),
     ],
 )
@@ -198,9 +207,15 @@ def test_import_refuses_tampering(hello, tmp_path):
     manifest = json.loads(members["solution.json"])
     manifest["expected"][0]["metrics"]["points"]["value"] = 1
     cases = {
-        "changed-file": ({"main.ipynb": members["main.ipynb"] + b" "}, "member 'main.ipynb': sha256 .* does not match SHA256SUMS"),
+        "changed-file": (
+            {"main.ipynb": members["main.ipynb"] + b" "},
+            "member 'main.ipynb': sha256 .* does not match SHA256SUMS",
+        ),
         "changed-metric": ({"solution.json": json.dumps(manifest).encode()}, "member 'solution.json': sha256"),
-        "changed-sums": ({"SHA256SUMS": members["SHA256SUMS"].replace(b"main.ipynb", b"other.ipynb")}, "member 'main.ipynb': not listed in SHA256SUMS"),
+        "changed-sums": (
+            {"SHA256SUMS": members["SHA256SUMS"].replace(b"main.ipynb", b"other.ipynb")},
+            "member 'main.ipynb': not listed in SHA256SUMS",
+        ),
         "no-sums": ({"SHA256SUMS": None}, "member 'SHA256SUMS': missing"),
         "extra-file": ({"postBuild": b"rm -rf ~"}, "member 'postBuild': not listed"),
     }
@@ -250,8 +265,12 @@ def test_export_streams_big_members_in_bounded_memory_and_stores_them_as_they_ar
     import sys
 
     write_notebook(tmp_path / "solution" / "main.ipynb", "x = 1", "print(x)")
-    (tmp_path / "solution" / "solution.json").write_text(json.dumps({"name": "big", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}))
-    done = subprocess.run([sys.executable, "-c", EXPORT_TWICE, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    (tmp_path / "solution" / "solution.json").write_text(
+        json.dumps({"name": "big", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}})
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_TWICE, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     small, big = answer["peaks"]

@@ -29,7 +29,9 @@ from reefnb.runs.store import Store
 from reefnb.sharing.package import export_package, import_package, recorded_notebook
 
 TOKEN = "ghp_" + "Zq8Lk2Vt6Nw4Rb0Xy3Hs7Jd5Pf1Mc9Ga2Te4U"  # the shape of a GitHub token, from the environment
-HELPERS = "import more\nfrom PIL import Image\n\ndef chart(size):\n    return Image.effect_noise(size, 64).convert('RGB')\n"
+HELPERS = (
+    "import more\nfrom PIL import Image\n\ndef chart(size):\n    return Image.effect_noise(size, 64).convert('RGB')\n"
+)
 MORE = "import scipy  # imported only here, two local modules down\n\nSCALE = 2\n"
 CELLS = (
     "import io, os\nimport helpers\nfrom IPython.display import display, Image as Shown\n"
@@ -83,7 +85,16 @@ def exported(tmp_path_factory):
         notes.unlink(missing_ok=True)
     with zipfile.ZipFile(package) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
-    return {"root": root, "notebook": notebook, "here": here, "there": there, "summary": summary, "members": members, "folder": folder, "store": store}
+    return {
+        "root": root,
+        "notebook": notebook,
+        "here": here,
+        "there": there,
+        "summary": summary,
+        "members": members,
+        "folder": folder,
+        "store": store,
+    }
 
 
 def member_json(exported, name: str) -> dict:
@@ -114,12 +125,19 @@ def test_packed_notebook_keeps_images_and_widgets_and_scrubs_text(exported):
     assert image == "".join(original["cells"][3]["outputs"][0]["data"]["image/png"])
     assert Image.open(io.BytesIO(base64.b64decode(image))).size == (96, 64)
     view = "application/vnd.jupyter.widget-view+json"
-    assert packed["cells"][4]["outputs"][0]["data"][view]["model_id"] == original["cells"][4]["outputs"][0]["data"][view]["model_id"]
+    assert (
+        packed["cells"][4]["outputs"][0]["data"][view]["model_id"]
+        == original["cells"][4]["outputs"][0]["data"][view]["model_id"]
+    )
     state = "application/vnd.jupyter.widget-state+json"
-    assert sorted(packed["metadata"]["widgets"][state]["state"]) == sorted(original["metadata"]["widgets"][state]["state"])
+    assert sorted(packed["metadata"]["widgets"][state]["state"]) == sorted(
+        original["metadata"]["widgets"][state]["state"]
+    )
     assert packed["cells"][5]["outputs"][0]["text"][0] == "token <redacted> in . home ~\n"
     installed = packed["cells"][5]["outputs"][0]["text"][1].split()
-    assert installed[0] == "True" and re.fullmatch(r"<python>/lib/python3\.\d+/site-packages/ipywidgets/__init__\.py", installed[1]), installed
+    assert installed[0] == "True" and re.fullmatch(
+        r"<python>/lib/python3\.\d+/site-packages/ipywidgets/__init__\.py", installed[1]
+    ), installed
     assert re.fullmatch(r"<python>/lib/python3\.\d+/os\.py", installed[2]), installed
     assert packed["cells"][1]["outputs"][0]["text"] == ["mean 2.3333333333333335 lookup-7\n"]
     assert [cell["source"] for cell in packed["cells"]] == [cell["source"] for cell in original["cells"]]
@@ -148,8 +166,13 @@ def test_records_without_a_folder_are_placed_by_their_executed_notebook(exported
     assert summary["runs"] == ["20200101T000000Z-0000000a", here["run_id"]]
     assert f"results/{here['run_id']}/notebook.ipynb" in summary["members"]
     assert not [name for name in summary["members"] if name.startswith("results/20200101T000000Z-0000000a/")]
-    assert any("run 20200101T000000Z-0000000a: its executed notebook (main.ipynb) is gone" in warning for warning in summary["warnings"])
-    assert any("1 ok run(s) of main" in warning and "20200101T000000Z-000000bb" in warning for warning in summary["warnings"])
+    assert any(
+        "run 20200101T000000Z-0000000a: its executed notebook (main.ipynb) is gone" in warning
+        for warning in summary["warnings"]
+    )
+    assert any(
+        "1 ok run(s) of main" in warning and "20200101T000000Z-000000bb" in warning for warning in summary["warnings"]
+    )
     with zipfile.ZipFile(tmp_path / "again.reef.zip") as archive:
         assert json.loads(archive.read("results/20200101T000000Z-0000000a.json"))["notebook"]["output_path"] == ""
 
@@ -161,11 +184,20 @@ def test_files_read_are_relative_with_their_sha256(exported):
     assert stored["files_read"] == sorted([*outside, "data/values.csv", "helpers.py", "more.py"])
     packed = member_json(exported, f"results/{exported['here']['run_id']}.json")
     assert packed["files_read"] == ["../shared/lookup.txt", "data/values.csv", "helpers.py", "more.py"]
-    expected = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("data/values.csv", "helpers.py", "more.py")}
+    expected = {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in ("data/values.csv", "helpers.py", "more.py")
+    }
     assert stored["files_read_sha256"] == expected and packed["files_read_sha256"] == expected
     warnings = exported["summary"]["warnings"]
-    assert any("lookup.txt: read by the recorded run" in warning and "name it ../shared/lookup.txt" in warning for warning in warnings)
-    assert any("notes.txt: read by the recorded run" in warning and "left out of the packed runs' files_read" in warning for warning in warnings)
+    assert any(
+        "lookup.txt: read by the recorded run" in warning and "name it ../shared/lookup.txt" in warning
+        for warning in warnings
+    )
+    assert any(
+        "notes.txt: read by the recorded run" in warning and "left out of the packed runs' files_read" in warning
+        for warning in warnings
+    )
     assert not [warning for warning in warnings if "fontlist" in warning or "mpl" in warning]  # caches are not inputs
     assert len(warnings) == 2, warnings
 
@@ -180,7 +212,16 @@ def test_local_modules_imports_are_declared(exported):
 
 def machine_paths(exported) -> set[str]:
     """The absolute paths of this machine a package could leak: home folders, temporary folders, this python."""
-    paths = {Path.home(), REAL_HOME, Path(tempfile.gettempdir()), exported["root"], REPO, Path(sys.prefix), Path(sys.base_prefix), Path.cwd()}
+    paths = {
+        Path.home(),
+        REAL_HOME,
+        Path(tempfile.gettempdir()),
+        exported["root"],
+        REPO,
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path.cwd(),
+    }
     paths |= {Path(os.environ["REEF_HOME"]), Path(sys.executable).parent}
     return {text for path in paths for text in {str(path), str(path.resolve())} if len(text) > 4}
 
@@ -189,12 +230,16 @@ def test_no_absolute_or_home_path_anywhere_in_the_package(exported):
     packed = member_json(exported, f"results/{exported['here']['run_id']}/notebook.ipynb")
     code = "\n".join("".join(cell["source"]) for cell in packed["cells"])
     outputs = [output for cell in packed["cells"] for output in cell.get("outputs", [])]
-    binary = "".join("".join(output["data"]["image/png"]) for output in outputs if "image/png" in output.get("data", {}))
+    binary = "".join(
+        "".join(output["data"]["image/png"]) for output in outputs if "image/png" in output.get("data", {})
+    )
     leaks, absolute = [], re.compile(r"(?<![\w.:/~>-])/(?:[\w.@+-]+/)*[\w.@+-]+")
     for name, content in sorted(exported["members"].items()):
         text = content.decode("utf-8", "replace")
         leaks += [f"{name}: {path}" for path in machine_paths(exported) if path in text]
         for found in absolute.findall(text.replace(binary, "") if binary else text):
-            if found not in code and not found.startswith(("/sys/", "/proc/")):  # kernel interfaces named in reef's notes
+            if found not in code and not found.startswith(
+                ("/sys/", "/proc/")
+            ):  # kernel interfaces named in reef's notes
                 leaks.append(f"{name}: {found}")
     assert leaks == []

@@ -62,9 +62,20 @@ def user(tmp_path, monkeypatch):
 
 
 def make_package(
-    tmp_path: Path, name: str, version: str, components: dict | None = None, description: str = "", kind: str | None = None, salt: str = ""
+    tmp_path: Path,
+    name: str,
+    version: str,
+    components: dict | None = None,
+    description: str = "",
+    kind: str | None = None,
+    salt: str = "",
 ) -> Path:
-    manifest = {"name": name, "version": version, "description": description or f"{name} for tests", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    manifest = {
+        "name": name,
+        "version": version,
+        "description": description or f"{name} for tests",
+        "workflows": {"run": {"notebook": "main.ipynb"}},
+    }
     if components:
         manifest["components"] = components
     if kind:
@@ -160,7 +171,9 @@ def test_resolution_conflict_names_who_asks_for_what():
     with pytest.raises(ConflictError) as caught:
         resolve("app", "", graph(published))
     message = str(caught.value)
-    assert "version conflict on data" in message and "app@1.0.0 needs ^1" in message and "model@1.0.0 needs ^2" in message
+    assert (
+        "version conflict on data" in message and "app@1.0.0 needs ^1" in message and "model@1.0.0 needs ^2" in message
+    )
     assert "published: 1.4.0, 2.0.0" in message
     with pytest.raises(ConflictError, match=r"app@\^2: no published version matches \(published: 1.0.0\)"):
         resolve("app", "^2", graph(published))
@@ -169,7 +182,11 @@ def test_resolution_conflict_names_who_asks_for_what():
 
 
 def test_resolution_reports_a_cycle():
-    published = {"a": {"1.0.0": {"depends": {"b": "^1"}}}, "b": {"1.0.0": {"depends": {"c": "^1"}}}, "c": {"1.0.0": {"depends": {"a": "^1"}}}}
+    published = {
+        "a": {"1.0.0": {"depends": {"b": "^1"}}},
+        "b": {"1.0.0": {"depends": {"c": "^1"}}},
+        "c": {"1.0.0": {"depends": {"a": "^1"}}},
+    }
     with pytest.raises(CycleError, match=r"dependency cycle: a@1.0.0 -> b@1.0.0 -> c@1.0.0 -> a@1.0.0"):
         resolve("a", "", graph(published))
 
@@ -177,7 +194,12 @@ def test_resolution_reports_a_cycle():
 def test_manifest_components_are_checked(tmp_path):
     folder = write_solution(
         tmp_path / "s",
-        {"name": "s", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}, "components": {"data": "^1", "s": "*", "model": ">=banana"}},
+        {
+            "name": "s",
+            "version": "1.0.0",
+            "workflows": {"run": {"notebook": "main.ipynb"}},
+            "components": {"data": "^1", "s": "*", "model": ">=banana"},
+        },
     )
     with pytest.raises(ManifestError) as caught:
         reefnb.load_solution(folder)
@@ -208,7 +230,11 @@ def test_two_users_publish_versions_and_a_third_pulls_by_range(tmp_path, bare, u
     reef("registry", "add", "shared", str(bare))
     code, out, _ = reef("search", "pi sampling", "--json")
     [found] = json.loads(out)
-    assert found["name"] == "demo" and found["versions"] == ["1.0.0", "1.2.0", "1.3.0", "2.0.0"] and found["latest"] == "2.0.0"
+    assert (
+        found["name"] == "demo"
+        and found["versions"] == ["1.0.0", "1.2.0", "1.3.0", "2.0.0"]
+        and found["latest"] == "2.0.0"
+    )
     assert [entry["name"] for entry in registry.search("dataset")] == ["coco-mini"]
     assert "nothing found" in reef("search", "tensorflow")[1]
 
@@ -234,7 +260,9 @@ def test_two_users_publish_versions_and_a_third_pulls_by_range(tmp_path, bare, u
     print(f"publish {publish_seconds:.2f} s per version, pull {pull_seconds:.2f} s")
 
     code, out, _ = reef("registry", "list", "--json")
-    assert json.loads(out) == [{"name": "shared", "url": str(bare), "path": str(carol / "registries" / "shared"), "components": 2}]
+    assert json.loads(out) == [
+        {"name": "shared", "url": str(bare), "path": str(carol / "registries" / "shared"), "components": 2}
+    ]
     assert reef("registry", "remove", "shared")[0] == 0
     assert not (carol / "registries" / "shared").exists()
     code, _, err = reef("pull", "demo")
@@ -252,7 +280,9 @@ def test_a_version_is_immutable(tmp_path, bare, user):
     other = make_package(tmp_path, "demo", "1.0.0", salt="changed")
     code, _, err = reef("publish", str(other))
     assert code == 2
-    assert "demo@1.0.0 is already published in registry shared with other bytes" in err and "versions are immutable" in err
+    assert (
+        "demo@1.0.0 is already published in registry shared with other bytes" in err and "versions are immutable" in err
+    )
     assert subprocess.run(["git", "-C", str(bare), "rev-parse", "HEAD"], capture_output=True, text=True).stdout == head
     with pytest.raises(PackageError, match="not a package file"):
         registry.publish(tmp_path / "sources")
@@ -311,13 +341,25 @@ def test_dependencies_are_pulled_transitively_and_a_cycle_is_reported(tmp_path, 
     assert code == 0 and "dry run: nothing changed" in out, err
     assert not (home / "solutions").exists()
     pulled = registry.pull("detector")
-    assert {entry["name"]: entry["version"] for entry in pulled["components"]} == {"detector": "1.0.0", "coco-mini": "1.4.0", "ssd": "2.1.0"}
-    assert sorted(path.name for path in solutions_home().iterdir()) == ["coco-mini-1.4.0", "detector-1.0.0", "ssd-2.1.0"]
+    assert {entry["name"]: entry["version"] for entry in pulled["components"]} == {
+        "detector": "1.0.0",
+        "coco-mini": "1.4.0",
+        "ssd": "2.1.0",
+    }
+    assert sorted(path.name for path in solutions_home().iterdir()) == [
+        "coco-mini-1.4.0",
+        "detector-1.0.0",
+        "ssd-2.1.0",
+    ]
     code, _, err = reef("pull", "ring-a")
     assert code == 2 and "dependency cycle: ring-a@1.0.0 -> ring-b@1.0.0 -> ring-a@1.0.0" in err
     code, _, err = reef("pull", "clash")
     assert code == 2 and "version conflict on coco-mini: clash@1.0.0 needs ^2.0, ssd@2.1.0 needs ^1.2" in err
-    assert sorted(path.name for path in (home / "solutions").iterdir()) == ["coco-mini-1.4.0", "detector-1.0.0", "ssd-2.1.0"]
+    assert sorted(path.name for path in (home / "solutions").iterdir()) == [
+        "coco-mini-1.4.0",
+        "detector-1.0.0",
+        "ssd-2.1.0",
+    ]
 
 
 def test_init_takes_a_registry_name_and_range(tmp_path, bare, user):
@@ -347,8 +389,12 @@ def test_init_from_a_registry_runs_no_package_code_without_trust(tmp_path, bare,
         "x = 1",
     )
     marker = tmp_path / "ran"
-    (folder / "reef_gen_reg.py").write_text(f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n")
-    registry.publish(Path(export_package(folder, tmp_path / "gen.reef.zip", include=[str(folder / "reef_gen_reg.py")])["package"]))
+    (folder / "reef_gen_reg.py").write_text(
+        f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n"
+    )
+    registry.publish(
+        Path(export_package(folder, tmp_path / "gen.reef.zip", include=[str(folder / "reef_gen_reg.py")])["package"])
+    )
     user("carol")
     registry.add_registry("shared", str(bare))
     code, _, err = reef("init", "gen@^0.1", "--native")
@@ -365,11 +411,16 @@ def _records(prefix: str, count: int, hostname: str) -> list[dict]:
         record = make_record(
             f"20260101T00000{index}Z-{prefix}{index:06x}",
             parameters={"samples": 10 ** (index + 2), "method": "random"},
-            metrics={"abs_error": {"value": 0.1 / (index + 1), "unit": None}, "time_ms": {"value": 5.0 * (index + 1), "unit": "ms"}},
+            metrics={
+                "abs_error": {"value": 0.1 / (index + 1), "unit": None},
+                "time_ms": {"value": 5.0 * (index + 1), "unit": "ms"},
+            },
         )
         record["solution"]["name"] = "hello-sweep"
         record["environment"]["hostname"] = hostname
-        record["run_key"] = hashlib.sha256(f"key-{index}".encode()).hexdigest()  # the same notebook, parameters and environment name on every machine
+        record["run_key"] = hashlib.sha256(
+            f"key-{index}".encode()
+        ).hexdigest()  # the same notebook, parameters and environment name on every machine
         record["environment"]["os"]["platform"] = f"Linux-{prefix}"
         records.append(record)
     return records
@@ -387,7 +438,11 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
         environment = {**os.environ, "REEF_HOME": str(homes[name])}
         pushes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "reefnb", "results", "push", "--json"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                [sys.executable, "-m", "reefnb", "results", "push", "--json"],
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         )
     outcomes = [(process.wait(timeout=120), *process.communicate()) for process in pushes]
@@ -395,16 +450,27 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
     assert sorted(json.loads(out)["pushed"] for _, out, _ in outcomes) == [4, 4]
 
     files = subprocess.run(
-        ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD", "results"], capture_output=True, text=True, check=True
+        ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD", "results"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
-    assert len(files) == 2 and all(path.startswith("results/hello-sweep/2026-01/part-") for path in files)  # one part per push, one shard
+    assert len(files) == 2 and all(
+        path.startswith("results/hello-sweep/2026-01/part-") for path in files
+    )  # one part per push, one shard
     for path in files:
-        shared = subprocess.run(["git", "-C", str(bare), "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
+        shared = subprocess.run(
+            ["git", "-C", str(bare), "show", f"HEAD:{path}"], capture_output=True, check=True
+        ).stdout
         table = parquet.read_table(pyarrow.BufferReader(shared))
         assert table.num_rows == 4 and b"workstation" not in shared
-        for text, environment in zip(table.column("record").to_pylist(), table.column("environment").to_pylist(), strict=True):
+        for text, environment in zip(
+            table.column("record").to_pylist(), table.column("environment").to_pylist(), strict=True
+        ):
             assert '"hostname"' not in environment and json.loads(text)["origin"]["contributor"].startswith("anon-")
-    log = subprocess.run(["git", "-C", str(bare), "log", "--format=%an %ae"], capture_output=True, text=True, check=True).stdout
+    log = subprocess.run(
+        ["git", "-C", str(bare), "log", "--format=%an %ae"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Test" not in log.split("\n")[0]  # anonymous pushes are committed under the anonymous id
 
     user("alice")
@@ -415,8 +481,12 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
     assert code == 0 and json.loads(out) == {"records": 8, "new": 8, "refused": []}
     assert reef("results", "pull", "--json")[1].count('"new": 0') == 1  # idempotent
     keys = [hashlib.sha256(f"key-{index}".encode()).hexdigest() for index in range(4)]
-    assert Store(carol / "results.sqlite").records_by_key(keys) == {}  # others' runs never make a sweep here skip a point
-    Store().add(_records("cc", 1, hostname="carol-laptop")[0] | {"run_id": "20260102T000000Z-cc000000"})  # carol's own run
+    assert (
+        Store(carol / "results.sqlite").records_by_key(keys) == {}
+    )  # others' runs never make a sweep here skip a point
+    Store().add(
+        _records("cc", 1, hostname="carol-laptop")[0] | {"run_id": "20260102T000000Z-cc000000"}
+    )  # carol's own run
     frame = reefnb.results(solution="hello-sweep")
     assert len(frame) == 9 and frame["env.contributor"].nunique() == 2 and frame["env.contributor"].isna().sum() == 1
 
@@ -424,7 +494,11 @@ def test_two_clones_push_results_at_once_and_both_sets_arrive(tmp_path, bare, us
 
     summary = environment_summary(frame, {"metric.abs_error": "min"}, {})  # every contributor's platform side by side
     assert list(summary.columns[:3]) == ["contributor", "environment", "runs"]
-    assert sorted(zip(summary["os"], summary["runs"], strict=True)) == [("Linux-aa", 4), ("Linux-bb", 4), ("Linux-cc", 1)]
+    assert sorted(zip(summary["os"], summary["runs"], strict=True)) == [
+        ("Linux-aa", 4),
+        ("Linux-bb", 4),
+        ("Linux-cc", 1),
+    ]
     assert "this machine" in set(summary["contributor"])
     code, out, _ = reef("results", "--solution", "hello-sweep", "--format", "json")  # plain `reef results` is unchanged
     assert code == 0 and len(json.loads(out)) == 9
@@ -440,7 +514,9 @@ def test_merging_records_is_idempotent_and_never_replaces_a_local_run():
     assert store.get(local["run_id"])["status"] == "ok"
 
 
-def test_a_push_refused_because_someone_pushed_first_is_fetched_reapplied_and_retried(tmp_path, bare, user, monkeypatch):
+def test_a_push_refused_because_someone_pushed_first_is_fetched_reapplied_and_retried(
+    tmp_path, bare, user, monkeypatch
+):
     user("alice")
     registry.add_registry("shared", str(bare))
     registry.publish(make_package(tmp_path, "demo", "1.0.0"))
@@ -459,9 +535,13 @@ def test_a_push_refused_because_someone_pushed_first_is_fetched_reapplied_and_re
     monkeypatch.setattr(registry, "_identity", someone_pushes_first)
     assert registry.publish(make_package(tmp_path, "demo", "1.1.0"))["published"]
     assert len(calls) == 2
-    files = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True).stdout.split()
+    files = subprocess.run(
+        ["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "HEAD"], capture_output=True, text=True
+    ).stdout.split()
     assert "results/demo/bob.json" in files and "packages/demo/1.1.0/demo-1.1.0.reef.zip" in files
-    index = json.loads(subprocess.run(["git", "-C", str(bare), "show", "HEAD:index.json"], capture_output=True, text=True).stdout)
+    index = json.loads(
+        subprocess.run(["git", "-C", str(bare), "show", "HEAD:index.json"], capture_output=True, text=True).stdout
+    )
     assert sorted(index["components"]["demo"]["versions"]) == ["1.0.0", "1.1.0"]
 
 
@@ -486,5 +566,7 @@ def test_identified_push_keeps_the_names_and_a_bad_shared_file_is_skipped(tmp_pa
 def test_a_registry_that_cannot_be_cloned_is_one_clear_line(tmp_path, user):
     user("alice")
     code, _, err = reef("registry", "add", "other", str(tmp_path / "nowhere.git"))
-    assert code == 2 and err.strip().endswith(f"cannot clone {tmp_path / 'nowhere.git'}: fatal: repository '{tmp_path / 'nowhere.git'}' does not exist")
+    assert code == 2 and err.strip().endswith(
+        f"cannot clone {tmp_path / 'nowhere.git'}: fatal: repository '{tmp_path / 'nowhere.git'}' does not exist"
+    )
     assert len(err.strip().splitlines()) == 1 and registry.list_registries() == []

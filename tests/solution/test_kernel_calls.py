@@ -23,12 +23,21 @@ CELLS = (
 
 
 def test_validate_names_each_call_a_kernel_environment_lacks(tmp_path):
-    folder = write_solution(tmp_path / "calls", {"name": "calls", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}}, "x = 1", *CELLS)
+    folder = write_solution(
+        tmp_path / "calls",
+        {"name": "calls", "version": "1.0.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
+        "x = 1",
+        *CELLS,
+    )
     code, out, err = call("validate", str(folder))
     assert code == 2 and out == ""
     lines = err.strip().splitlines()
     where = f"{folder / 'solution.json'}: /workflows/run/notebook: main.ipynb: "
-    used = {line.removeprefix(where).split(" is not in the kernel environments reef creates")[0] for line in lines if line.startswith(where)}
+    used = {
+        line.removeprefix(where).split(" is not in the kernel environments reef creates")[0]
+        for line in lines
+        if line.startswith(where)
+    }
     assert used == {
         "cell 3, line 4: reefnb.results",
         "cell 4, line 1: reefnb.runs",
@@ -36,7 +45,11 @@ def test_validate_names_each_call_a_kernel_environment_lacks(tmp_path):
         "cell 4, line 3: reefnb.explore",
         "cell 5, line 6: reefnb.sweep",
     }, err
-    assert all("(they carry record, attach, run_folder, fetch_artifact, the LoadGen harness" in line for line in lines if line.startswith(where))
+    assert all(
+        "(they carry record, attach, run_folder, fetch_artifact, the LoadGen harness" in line
+        for line in lines
+        if line.startswith(where)
+    )
     code, out, _ = call("validate", str(folder), "--json")
     assert code == 2 and json.loads(out)["valid"] is False and len(json.loads(out)["problems"]) == 5
     assert reefnb.load_solution(folder).name == "calls"  # loading it (to run it natively) is still allowed
@@ -52,12 +65,20 @@ def test_notebooks_of_another_language_and_a_notebook_two_workflows_share(tmp_pa
     assert [pointer for pointer, _ in kernel_call_problems(manifest, folder)] == ["/workflows/run/notebook"]
 
 
-@pytest.mark.parametrize("solution", sorted(path.name for path in (REPO / "solutions").iterdir() if (path / "solution.json").is_file()))
+@pytest.mark.parametrize(
+    "solution", sorted(path.name for path in (REPO / "solutions").iterdir() if (path / "solution.json").is_file())
+)
 def test_the_repository_s_solutions_call_only_what_kernel_environments_have(solution, monkeypatch):
     folder = REPO / "solutions" / solution
     code, out, err = call("validate", str(folder))
     assert code == 0, err
-    if solution == "obj-detection-coco-tf":  # the flagship calls fetch_artifact: before the kernel part carried it, validate refused it
-        monkeypatch.setattr(reefnb.kernel, "KERNEL_API", tuple(name for name in reefnb.kernel.KERNEL_API if name != "fetch_artifact"))
+    if (
+        solution == "obj-detection-coco-tf"
+    ):  # the flagship calls fetch_artifact: before the kernel part carried it, validate refused it
+        monkeypatch.setattr(
+            reefnb.kernel, "KERNEL_API", tuple(name for name in reefnb.kernel.KERNEL_API if name != "fetch_artifact")
+        )
         [(pointer, message)] = kernel_call_problems(json.loads((folder / "solution.json").read_text()), folder)
-        assert pointer == "/workflows/run/notebook" and message.startswith("benchmark.ipynb: cell 4, line 6: reefnb.fetch_artifact is not in")
+        assert pointer == "/workflows/run/notebook" and message.startswith(
+            "benchmark.ipynb: cell 4, line 6: reefnb.fetch_artifact is not in"
+        )

@@ -78,7 +78,9 @@ def test_minimal_manifest_loads_from_folder_or_file(tmp_path, target):
 def test_workflow_of_unknown_name_names_the_manifest(tmp_path):
     folder = write_solution(tmp_path / "my-solution", MINIMAL)
     solution = reefnb.load_solution(folder)
-    with pytest.raises(reefnb.ReefError, match=r"solution\.json: /workflows: no workflow 'benchmark' \(this solution has: run\)"):
+    with pytest.raises(
+        reefnb.ReefError, match=r"solution\.json: /workflows: no workflow 'benchmark' \(this solution has: run\)"
+    ):
         solution.workflow("benchmark")
 
 
@@ -88,13 +90,21 @@ def test_hello_sweep_in_the_repository_validates():
     assert solution.name == "hello-sweep"
     assert set(solution.workflows) == {"run", "benchmark"}
     assert solution.workflows["run"].parameters == {"samples": 10000, "method": "random"}
-    assert solution.workflows["benchmark"].sweep == {"samples": [1000, 10000, 100000], "method": ["random", "stratified"]}
+    assert solution.workflows["benchmark"].sweep == {
+        "samples": [1000, 10000, 100000],
+        "method": ["random", "stratified"],
+    }
     assert solution.workflows["benchmark"].timeout == 120
     assert solution.metrics["time_ms"]["unit"] == "ms"
 
 
 def test_defaults_and_sweep_of_declared_parameters_are_kept(tmp_path):
-    manifest = {**MINIMAL, "workflows": {"run": {"notebook": "main.ipynb", "parameters": {"x": 2}, "sweep": {"x": [1, 2, 3]}, "timeout": 5}}}
+    manifest = {
+        **MINIMAL,
+        "workflows": {
+            "run": {"notebook": "main.ipynb", "parameters": {"x": 2}, "sweep": {"x": [1, 2, 3]}, "timeout": 5}
+        },
+    }
     solution = reefnb.load_solution(write_solution(tmp_path / "s", manifest, "x = 1\ny = 'a'"))
     assert solution.workflows["run"].parameters == {"x": 2}
     assert solution.workflows["run"].sweep == {"x": [1, 2, 3]}
@@ -138,29 +148,69 @@ def test_manifest_that_is_not_utf8_is_a_problem(tmp_path):
         ({"version": 5}, "/version", "5 is not of type 'string'"),
         ({"workflows": ["main.ipynb"]}, "/workflows", "is not of type 'object'"),
         ({"workflows": {}}, "/workflows", "non-empty"),
-        ({"workflows": {"train": {"notebook": "main.ipynb"}}}, "/workflows", "unknown name 'train' (allowed: init, run, benchmark, validate)"),
+        (
+            {"workflows": {"train": {"notebook": "main.ipynb"}}},
+            "/workflows",
+            "unknown name 'train' (allowed: init, run, benchmark, validate)",
+        ),
         ({"workflows": {"run": {}}}, "/workflows/run", "'notebook' is a required property"),
-        ({"workflows": {"run": {"notebook": "main.ipynb", "timeout": 0}}}, "/workflows/run/timeout", "less than or equal to the minimum"),
+        (
+            {"workflows": {"run": {"notebook": "main.ipynb", "timeout": 0}}},
+            "/workflows/run/timeout",
+            "less than or equal to the minimum",
+        ),
         ({"workflows": {"run": {"notebook": "main.ipynb", "sweep": {"x": []}}}}, "/workflows/run/sweep/x", "non-empty"),
         ({"metrics": [{"name": "loss", "goal": "lowest"}]}, "/metrics/0/goal", "'lowest' is not one of ['min', 'max']"),
         ({"metrics": {"loss": {}}}, "/metrics", "is not of type 'array'"),
         ({"extra": 1}, "/", "unknown field(s) 'extra' (allowed: $schema, "),
-        ({"workflows": {"run": {"notebook": "main.ipynb", "notbook": "x"}}}, "/workflows/run", "unknown field(s) 'notbook'"),
-        ({"artifacts": {"data": {"url": "https://example.org/d.zip", "sha256": "ABC"}}}, "/artifacts/data/sha256", "does not match"),
+        (
+            {"workflows": {"run": {"notebook": "main.ipynb", "notbook": "x"}}},
+            "/workflows/run",
+            "unknown field(s) 'notbook'",
+        ),
+        (
+            {"artifacts": {"data": {"url": "https://example.org/d.zip", "sha256": "ABC"}}},
+            "/artifacts/data/sha256",
+            "does not match",
+        ),
         ({"version": "1.0"}, "/version", "'1.0' is not a semantic version"),
         ({"version": "01.2.3"}, "/version", "is not a semantic version"),
-        ({"metrics": [{"name": "loss"}, {"name": "accuracy"}, {"name": "loss"}]}, "/metrics/2/name", "metric 'loss' is declared twice"),
-        ({"workflows": {"run": {"notebook": "missing.ipynb"}}}, "/workflows/run/notebook", "notebook 'missing.ipynb' not found in"),
+        (
+            {"metrics": [{"name": "loss"}, {"name": "accuracy"}, {"name": "loss"}]},
+            "/metrics/2/name",
+            "metric 'loss' is declared twice",
+        ),
+        (
+            {"workflows": {"run": {"notebook": "missing.ipynb"}}},
+            "/workflows/run/notebook",
+            "notebook 'missing.ipynb' not found in",
+        ),
         (
             {"workflows": {"run": {"notebook": "main.ipynb", "parameters": {"batch": 2}}}},
             "/workflows/run/parameters/batch",
             "'batch' is not a variable of the parameters cell of main.ipynb (it has: x)",
         ),
-        ({"workflows": {"run": {"notebook": "main.ipynb", "sweep": {"lr": [0.1]}}}}, "/workflows/run/sweep/lr", "'lr' is not a variable"),
-        ({"expected": [{"workflow": "benchmark", "metrics": {"loss": {"value": 1}}}]}, "/expected/0/workflow", "no workflow 'benchmark'"),
-        ({"expected": [{"parameters": {"lr": 1}, "metrics": {"loss": {"value": 1}}}]}, "/expected/0/parameters/lr", "'lr' is not a variable"),
+        (
+            {"workflows": {"run": {"notebook": "main.ipynb", "sweep": {"lr": [0.1]}}}},
+            "/workflows/run/sweep/lr",
+            "'lr' is not a variable",
+        ),
+        (
+            {"expected": [{"workflow": "benchmark", "metrics": {"loss": {"value": 1}}}]},
+            "/expected/0/workflow",
+            "no workflow 'benchmark'",
+        ),
+        (
+            {"expected": [{"parameters": {"lr": 1}, "metrics": {"loss": {"value": 1}}}]},
+            "/expected/0/parameters/lr",
+            "'lr' is not a variable",
+        ),
         ({"artifacts": {"data": {"url": "https://example.org/d.zip"}}}, "/artifacts/data/sha256", "needs its sha256"),
-        ({"artifacts": {"data": {"generate": "m:f", "fallback": "other"}}}, "/artifacts/data/fallback", "no artifact 'other'"),
+        (
+            {"artifacts": {"data": {"generate": "m:f", "fallback": "other"}}},
+            "/artifacts/data/fallback",
+            "no artifact 'other'",
+        ),
         ({"requires": {"python": "three"}}, "/requires/python", "is not a version range"),
     ],
 )
@@ -196,7 +246,16 @@ def test_notebook_without_parameters_cell_says_so(tmp_path):
                     "nbformat": 4,
                     "nbformat_minor": 5,
                     "metadata": {},
-                    "cells": [{"id": "c1", "cell_type": "code", "source": "1", "metadata": {}, "outputs": [], "execution_count": "one"}],
+                    "cells": [
+                        {
+                            "id": "c1",
+                            "cell_type": "code",
+                            "source": "1",
+                            "metadata": {},
+                            "outputs": [],
+                            "execution_count": "one",
+                        }
+                    ],
                 }
             ),
             "not valid nbformat at /cells/0",
@@ -324,10 +383,14 @@ def test_cli_validate_bad_requirement_keeps_one_line_per_problem(tmp_path):
 def test_reef_console_script_validate_bad_path(tmp_path):
     bad = tmp_path / "bad"
     write_solution(bad, {**MINIMAL, "workflows": {"train": {"notebook": "main.ipynb"}}})
-    done = subprocess.run([REEF, "validate", str(bad)], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    done = subprocess.run(
+        [REEF, "validate", str(bad)], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines() == [f"{bad / 'solution.json'}: /workflows: unknown name 'train' (allowed: init, run, benchmark, validate)"]
+    assert done.stderr.splitlines() == [
+        f"{bad / 'solution.json'}: /workflows: unknown name 'train' (allowed: init, run, benchmark, validate)"
+    ]
     assert done.stdout == ""
 
 
@@ -361,7 +424,10 @@ workflows = st.dictionaries(
     max_size=3,
 )
 metrics = st.lists(
-    st.fixed_dictionaries({"name": text_or("loss", "accuracy")}, optional={"unit": st.text(), "goal": text_or("min", "max")}) | json_values,
+    st.fixed_dictionaries(
+        {"name": text_or("loss", "accuracy")}, optional={"unit": st.text(), "goal": text_or("min", "max")}
+    )
+    | json_values,
     max_size=4,
 )
 requires = (
@@ -370,7 +436,9 @@ requires = (
         optional={
             "python": text_or(">=3.10", "3.x"),
             "packages": st.lists(text_or("numpy>=1.24", "numpy>>1", "pandas; python_version<'3'"), max_size=3),
-            "tools": st.lists(st.fixed_dictionaries({"name": text_or("git")}, optional={"version": text_or(">=2", "two")}), max_size=2),
+            "tools": st.lists(
+                st.fixed_dictionaries({"name": text_or("git")}, optional={"version": text_or(">=2", "two")}), max_size=2
+            ),
             "platforms": st.lists(st.text(), max_size=2),
         },
     )
@@ -393,8 +461,15 @@ artifacts = st.dictionaries(
 )
 expected = st.lists(
     st.fixed_dictionaries(
-        {"metrics": st.dictionaries(text_or("loss"), st.fixed_dictionaries({"value": json_values}) | json_values, max_size=2)},
-        optional={"workflow": text_or("run", "benchmark"), "parameters": st.dictionaries(parameter_names, json_values, max_size=2)},
+        {
+            "metrics": st.dictionaries(
+                text_or("loss"), st.fixed_dictionaries({"value": json_values}) | json_values, max_size=2
+            )
+        },
+        optional={
+            "workflow": text_or("run", "benchmark"),
+            "parameters": st.dictionaries(parameter_names, json_values, max_size=2),
+        },
     )
     | json_values,
     max_size=2,

@@ -26,8 +26,12 @@ def test_notebook_runs(notebook, tmp_path):
     record = reefnb.run(copy)
     assert record["status"] == "ok", record["error"]
     executed = nbformat.read(record["notebook"]["output_path"], as_version=4)
-    assert not [output for cell in executed.cells for output in cell.get("outputs", []) if output.output_type == "error"]
-    stderr = [output.text for cell in executed.cells for output in cell.get("outputs", []) if output.get("name") == "stderr"]
+    assert not [
+        output for cell in executed.cells for output in cell.get("outputs", []) if output.output_type == "error"
+    ]
+    stderr = [
+        output.text for cell in executed.cells for output in cell.get("outputs", []) if output.get("name") == "stderr"
+    ]
     assert not stderr, stderr
     # %reef shows a mistake as a red message, not an exception: only cells tagged for it may show one.
     unexpected = [
@@ -61,6 +65,11 @@ os.write(2, b"a real problem\\n")  # what the process writes itself still reache
 def test_the_flagship_s_tflite_detector_writes_nothing_on_stderr():
     """TFLite's C++ logger writes its XNNPACK INFO line to fd 2 when the delegate is applied; the flagship's loader
     (detbench.backends.load_tflite, what the `detect` action and live-detection.ipynb use) drops it there."""
-    done = subprocess.run([sys.executable, "-c", QUIET_TFLITE, str(REPO / "solutions" / "obj-detection-coco-tf")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET_TFLITE, str(REPO / "solutions" / "obj-detection-coco-tf")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2" and done.stderr == "a real problem\n"

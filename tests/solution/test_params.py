@@ -188,7 +188,13 @@ def test_read_json_parameter_file(tmp_path, declared):
 def test_read_yaml_parameter_file(tmp_path, suffix):
     path = tmp_path / f"params{suffix}"
     path.write_text("batch: 16\nx: 0.25\nnames: [a, b]\nflag: no\nlabel: 'x: y'\n", encoding="utf-8")
-    assert read_parameter_file(str(path)) == {"batch": 16, "x": 0.25, "names": ["a", "b"], "flag": False, "label": "x: y"}
+    assert read_parameter_file(str(path)) == {
+        "batch": 16,
+        "x": 0.25,
+        "names": ["a", "b"],
+        "flag": False,
+        "label": "x: y",
+    }
 
 
 @pytest.mark.parametrize("content", ["", "# only a comment\n", "null\n", "~\n"])

@@ -35,7 +35,12 @@ def test_annotations_and_comments_become_a_json_schema(tmp_path):
     jsonschema.Draft202012Validator.check_schema(schema)
     properties = schema["properties"]
     assert properties["batch"] == {"type": "integer", "default": 1, "description": "images per query"}
-    assert properties["backend"] == {"type": "string", "enum": ["tf", "tflite"], "default": "tf", "description": "which runtime"}
+    assert properties["backend"] == {
+        "type": "string",
+        "enum": ["tf", "tflite"],
+        "default": "tf",
+        "description": "which runtime",
+    }
     assert properties["threads"] == {"type": "integer", "minimum": 1, "maximum": 64, "default": 4}
     assert properties["ratio"]["minimum"] == 0.0 and properties["ratio"]["maximum"] == 1.0
     assert properties["scale"] == {"type": "number", "default": 2.5}
@@ -93,7 +98,11 @@ def test_the_form_is_built_from_the_schema_and_runs(hello):
     assert isinstance(form.inputs["method"], ipywidgets.Dropdown)
     assert list(form.inputs["method"].options) == ["random", "stratified"]
     samples = form.inputs["samples"]
-    assert isinstance(samples, ipywidgets.BoundedIntText) and (samples.min, samples.max, samples.value) == (1, 10_000_000, 10000)
+    assert isinstance(samples, ipywidgets.BoundedIntText) and (samples.min, samples.max, samples.value) == (
+        1,
+        10_000_000,
+        10000,
+    )
     assert isinstance(form.inputs["seed"], ipywidgets.IntText)
     form.inputs["method"].value = "stratified"
     samples.value = 400

@@ -31,8 +31,15 @@ def main() -> None:
     for entry in json.loads(options.mlperf_accuracy_file.read_text(encoding="utf-8") or "[]"):
         image = images[int(entry["qsl_idx"])]
         covered.add(image["id"])
-        for _, ymin, xmin, ymax, xmax, score, label in np.frombuffer(bytes.fromhex(entry["data"]), np.float32).reshape(-1, 7).tolist():
-            box = [xmin * image["width"], ymin * image["height"], (xmax - xmin) * image["width"], (ymax - ymin) * image["height"]]
+        for _, ymin, xmin, ymax, xmax, score, label in (
+            np.frombuffer(bytes.fromhex(entry["data"]), np.float32).reshape(-1, 7).tolist()
+        ):
+            box = [
+                xmin * image["width"],
+                ymin * image["height"],
+                (xmax - xmin) * image["width"],
+                (ymax - ymin) * image["height"],
+            ]
             results.append({"image_id": image["id"], "category_id": int(label), "score": score, "bbox": box})
     score = 0.0
     if results:

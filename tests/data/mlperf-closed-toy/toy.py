@@ -30,9 +30,20 @@ def make_dataset(target: Path) -> None:
             w, h = float(rng.uniform(40, width / 2)), float(rng.uniform(40, height / 2))
             x, y = float(rng.uniform(0, width - w)), float(rng.uniform(0, height - h))
             category = CATEGORIES[int(rng.integers(len(CATEGORIES)))]["id"]
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": category, "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index + 1,
+                    "category_id": category,
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
     Path(target).mkdir(parents=True, exist_ok=True)
-    (Path(target) / "annotations.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": CATEGORIES}), encoding="utf-8")
+    (Path(target) / "annotations.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": CATEGORIES}), encoding="utf-8"
+    )
 
 
 class Detector:
@@ -59,7 +70,12 @@ class Detector:
         for truth in self.boxes[index]:
             x, y, w, h = truth["bbox"]
             dx0, dy0, dx1, dy1 = rng.normal(0.0, JITTER, 4) * [w, h, w, h]
-            box = [(y + dy0) / image["height"], (x + dx0) / image["width"], (y + h + dy1) / image["height"], (x + w + dx1) / image["width"]]
+            box = [
+                (y + dy0) / image["height"],
+                (x + dx0) / image["width"],
+                (y + h + dy1) / image["height"],
+                (x + w + dx1) / image["width"],
+            ]
             rows.append([index, *box, rng.uniform(0.3, 1.0), truth["category_id"]])
         return np.asarray(rows, np.float32).clip(-1e6, 1e6)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.frontends.cli import main
@@ -219,7 +219,7 @@ def test_sweep_workers_import_papermill_without_the_format_checkers_grammars():
     import dask.distributed
 
     from reefnb.runs import processes
-    from reefnb.runs.sweeps import LOCAL_CLUSTER
+    from reefnb.runs.executors.dask import LOCAL_CLUSTER
 
     with ProcessPoolExecutor(
         1, mp_context=multiprocessing.get_context("spawn"), initializer=processes.enter_worker, initargs=("scope",)

@@ -1,0 +1,134 @@
+"""The ``local`` executor: the runs on this machine, in this process (one job, or one run) or a process pool."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import shutil
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from reefnb.runs import processes
+from reefnb.runs.execute import RunRequest, failure_record
+from reefnb.runs.executors import RunSink
+from reefnb.runs.executors.worker import Runner, run_in_worker
+
+
+def default_jobs() -> int:
+    """As many parallel runs as cores, and about 1 GiB of available memory each."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            available = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("MemAvailable:"))
+        return max(1, min(cores, available // 2**30))
+    except (OSError, StopIteration, ValueError):
+        return max(1, cores)
+
+
+class InProcessExecutor:
+    def run(self, requests: list[RunRequest], records: RunSink) -> None:
+        runner = Runner()
+        try:
+            queue = [(request, 0) for request in requests]
+            while queue and not records.stop:
+                request, attempt = queue.pop(0)
+                records.tracker.running_now(1)
+                record = runner.run(request, start_next=bool(queue))
+                if records.take(request, attempt, record):
+                    queue.insert(0, (request, attempt + 1))
+        finally:
+            runner.close()
+
+
+class PoolExecutor:
+    """Separate processes (papermill changes the working directory, so never threads).
+
+    A pool whose worker process died (out of memory, killed) is replaced, and every run it took down goes
+    back in the queue of the new pool, at most twice; after that it is recorded killed.
+    """
+
+    def __init__(self, jobs: int, fail_fast: bool = False):
+        self.jobs, self.fail_fast = jobs, fail_fast
+        self.queue: list[tuple[RunRequest, int]] = []  # (request, attempt)
+        self.scope = self.scratch = ""
+        self.broken_pools = 0
+
+    def run(self, requests: list[RunRequest], records: RunSink) -> None:
+        self.queue = [(request, 0) for request in requests]
+        self.scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
+        self.scratch = tempfile.mkdtemp(
+            prefix="reef-sweep-"
+        )  # the workers' temporary folder: none outlives the sweep either
+        context = multiprocessing.get_context("spawn")
+        try:
+            while self.queue and not records.stop:
+                pool = ProcessPoolExecutor(
+                    max_workers=self.jobs,
+                    mp_context=context,
+                    initializer=processes.enter_worker,
+                    initargs=(self.scope,),
+                )
+                try:
+                    taken_down = self._use(pool, records)
+                finally:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                if taken_down is not None and not records.stop:
+                    self._requeue(taken_down, records)
+        finally:
+            processes.end_scope(self.scope)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _use(self, pool: ProcessPoolExecutor, records: RunSink) -> list[tuple[RunRequest, int]] | None:
+        """Run the queue on ``pool`` until it is empty, the sweep stops, or a worker dies.
+
+        Returns None while the pool works, else the runs it took down (those still running on it included)."""
+        running: dict[Any, tuple[RunRequest, int]] = {}
+        lost: list[tuple[RunRequest, int]] = []
+        while (self.queue or running) and not records.stop and not lost:
+            if not self._submit(pool, running):
+                return []  # broken before anything ran: the queue goes to a new pool
+            records.tracker.running_now(min(len(running), self.jobs))
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                request, attempt = running.pop(future)
+                try:
+                    record = future.result()["record"]
+                except BrokenProcessPool:
+                    lost.append((request, attempt))
+                    continue
+                except Exception as error:  # the worker could not even build a record
+                    record = failure_record(request, "failed", error)
+                if records.take(request, attempt, record):
+                    self.queue.insert(0, (request, attempt + 1))
+        return lost + list(running.values()) if lost else None
+
+    def _submit(self, pool: ProcessPoolExecutor, running: dict) -> bool:
+        """Fill the pool from the queue; False when the pool is broken and nothing runs on it.
+
+        Each worker gets its next run before it ends the one it runs (twice as many runs submitted as workers), so
+        that it goes on at once instead of waiting for this process to take the record and submit another; with
+        ``fail_fast``, one each, so that no run starts after the first one that did not end ok."""
+        depth = self.jobs if self.fail_fast else 2 * self.jobs
+        while self.queue and len(running) < depth:
+            request, attempt = self.queue.pop(0)
+            try:
+                # Each worker starts the next kernel ahead when more runs wait than workers run.
+                future = pool.submit(run_in_worker, request, len(self.queue) >= self.jobs, None, self.scratch)
+            except BrokenProcessPool:  # a worker died since the last wait: its runs say so in the next wait
+                self.queue.insert(0, (request, attempt))
+                return bool(running)
+            running[future] = (request, attempt)
+        return True
+
+    def _requeue(self, taken_down: list[tuple[RunRequest, int]], records: RunSink) -> None:
+        self.broken_pools += 1
+        for request, attempt in taken_down:
+            if self.broken_pools <= 2 or attempt < records.execution.retries:
+                self.queue.insert(0, (request, attempt + 1))
+            else:
+                record = failure_record(request, "killed", RuntimeError("its worker process died"))
+                records.report(record)
+                records.by_key[request.key] = record

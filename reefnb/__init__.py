@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reefnb.common.version import __version__
 
@@ -62,86 +62,7 @@ _API = {
     "Actions": "actions.api",
 }
 
-__all__ = [
-    "__version__",
-    "record",
-    "RECORD_MIME",
-    "attach",
-    "run_folder",
-    "load_solution",
-    "open_solution",
-    "solution_from_notebook",
-    "validate_manifest",
-    "schema",
-    "Solution",
-    "Workflow",
-    "run",
-    "resume",
-    "sweep",
-    "results",
-    "records_to_frame",
-    "Store",
-    "default_store",
-    "reef_home",
-    "detect",
-    "Detector",
-    "init",
-    "plan_init",
-    "create_environment",
-    "list_environments",
-    "remove_environment",
-    "fetch_artifact",
-    "export_package",
-    "import_package",
-    "PackageError",
-    "reproduce_solution",
-    "publish",
-    "pull",
-    "search",
-    "push_results",
-    "pull_results",
-    "RegistryError",
-    "pareto_front",
-    "pareto_layers",
-    "dominators",
-    "explore",
-    "ReefError",
-    "ManifestError",
-    "ParameterError",
-    "StoreError",
-    "RunFailed",
-    "use",
-    "Actions",
-]
-
-if TYPE_CHECKING:
-    from reefnb.actions.api import Actions, use
-    from reefnb.analysis.frame import records_to_frame, results
-    from reefnb.analysis.pareto import dominators, pareto_front, pareto_layers
-    from reefnb.analysis.reproduce import reproduce_solution
-    from reefnb.common.exceptions import ManifestError, ParameterError, ReefError, RunFailed, StoreError
-    from reefnb.common.paths import reef_home
-    from reefnb.frontends.widgets import explore
-    from reefnb.kernel.recording import RECORD_MIME, attach, record, run_folder
-    from reefnb.provision.artifacts import fetch_artifact
-    from reefnb.provision.detection import Detector, detect
-    from reefnb.provision.envs import create_environment, list_environments, remove_environment
-    from reefnb.provision.install import plan_init
-    from reefnb.runs.execute import resume, run
-    from reefnb.runs.store import Store, default_store
-    from reefnb.runs.sweeps import sweep
-    from reefnb.sharing.package import PackageError, export_package, import_package
-    from reefnb.sharing.registry import RegistryError, publish, pull, pull_results, push_results, search
-    from reefnb.sharing.sources import init
-    from reefnb.solution.manifest import (
-        Solution,
-        Workflow,
-        load_solution,
-        open_solution,
-        schema,
-        solution_from_notebook,
-        validate_manifest,
-    )
+__all__ = ["__version__", *_API]  # _API is the one list of the public API: name -> the module that defines it
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notebook
-from wheels import make_wheel
+from helpers.solutions import REPO, write_notebook
+from helpers.wheels import make_wheel
 
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
@@ -58,8 +58,8 @@ NOT_RUN = {
 COVERED_ELSEWHERE = {
     f"reef serve {FLAGSHIP}": "tests/frontends/test_serve.py (the flagship served, its detect action over HTTP)",
     "curl -s -H": "tests/frontends/test_serve.py::test_flagship_detect_over_http_returns_labelled_detections",
-    "reef mlperf submission": "tests/test_mlperf_submission.py (a short tree of the flagship; COCO and the model zoo need the network)",
-    "submission.submission_checker.main": "tests/test_mlperf_submission.py (MLPerf's checker on a short tree, from ../shared/mlperf-inference-tools)",
+    "reef mlperf submission": "tests/sharing/test_mlperf.py (a short tree of the flagship; COCO and the model zoo need the network)",
+    "submission.submission_checker.main": "tests/sharing/test_mlperf.py (MLPerf's checker on a short tree, from ../shared/mlperf-inference-tools)",
     FLAGSHIP: "tests/test_flagship.py",
 }
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import call
+from helpers.cli import call
+from helpers.solutions import REPO
 
 import reefnb
 
@@ -31,7 +32,6 @@ for _module in ("tensorflow", "ai_edge_litert", "pycocotools", "mlperf_loadgen")
     if importlib.util.find_spec(_module) is None:
         pytest.skip(f"the flagship's kernel needs {_module}", allow_module_level=True)
 
-REPO = Path(__file__).resolve().parent.parent
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
 IGNORED = shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")
@@ -47,7 +47,7 @@ SYSTEM = {
     "system_type_detail": "virtual machine",
     "cooling": "air",
     "hw_notes": "a CI machine",
-    "sw_notes": "built by tests/test_mlperf_submission.py",
+    "sw_notes": "built by tests/sharing/test_mlperf.py",
     "host_storage_type": "SSD",
     "host_memory_configuration": "unknown (virtual machine)",
     "host_processor_interconnect": "N/A",

@@ -26,19 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import reefnb
 from reefnb.common.exceptions import ManifestError, RecordPending, ReefError, UsageError
 from reefnb.common.units import parse_size
-from reefnb.provision import detection
-from reefnb.provision.kernels import is_python, named_kernel
-from reefnb.solution.notebook import (
-    NotebookParameter,
-    notebook_language,
-    notebook_parameters,
-    parameters_schema,
-    read_notebook,
-)
-from reefnb.solution.params import read_parameter_file
 
 if TYPE_CHECKING:
     import pandas
@@ -47,6 +36,7 @@ if TYPE_CHECKING:
     from reefnb.runs.sweeps import SweepProgress
     from reefnb.sharing import mlperf
     from reefnb.solution.manifest import Solution
+    from reefnb.solution.notebook import NotebookParameter
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +89,12 @@ def dashboard_columns(solution: Solution | None) -> list[str] | None:
 
 def source_dashboard_columns(source: str | Path | None) -> list[str] | None:
     """``dashboard_columns`` of a source that may be a solution (a registry name or a notebook has none)."""
+    from reefnb.solution.manifest import load_solution
+
     if not source:
         return None
     try:
-        return dashboard_columns(reefnb.load_solution(source))
+        return dashboard_columns(load_solution(source))
     except (ReefError, OSError):
         return None
 
@@ -121,6 +113,7 @@ def sweep_grid(grid_file: str | Path | None = None, values: Sequence[Sequence[st
     """The grid of ``--grid FILE`` (``NAME: [V1, V2, ...]``, JSON or YAML) with ``-p NAME V1 V2 ...`` on top; None when
     neither is given (the workflow's own grid then). ReefError naming the file and name of a value that is no list."""
     from reefnb.runs.sweeps import grid_problem  # with papermill: loaded by the verbs that run notebooks
+    from reefnb.solution.params import read_parameter_file
 
     grid: dict[str, list] = {}
     if grid_file:
@@ -152,11 +145,12 @@ def notebook_solution(notebook: str | Path, within: str | Path | None = None) ->
     """The solution of ``notebook``: the ``solution.json`` (in its folder or a parent, inside ``within`` when given)
     whose workflows run it, else the notebook alone. Its workflow: ``run`` if that runs it, else the first that does."""
     from reefnb.provision import declare
+    from reefnb.solution.manifest import load_solution, open_solution
 
     notebook = Path(notebook).resolve()
     manifest = declare.solution_of(notebook)
     inside = manifest is not None and (within is None or manifest.resolve().is_relative_to(Path(within).resolve()))
-    solution = reefnb.load_solution(manifest) if inside else reefnb.open_solution(notebook)
+    solution = load_solution(manifest) if inside else open_solution(notebook)
     workflow = next(
         (
             name
@@ -183,13 +177,13 @@ class Parameters:
 def parameters(source: str | Path | Solution, workflow: str | None = None) -> Parameters:
     """The parameters of ``workflow``'s notebook (default ``run``) in ``source`` (a solution, its folder or
     manifest), or of a notebook (the workflow of its solution that runs it)."""
-    from reefnb.solution.manifest import Solution
+    from reefnb.solution.manifest import Solution, open_solution
 
     if not isinstance(source, Solution) and Path(source).suffix == ".ipynb":
         found = notebook_solution(source)
         solution, workflow, notebook_path = found.solution, found.workflow, found.notebook
     else:
-        solution = source if isinstance(source, Solution) else reefnb.open_solution(source)
+        solution = source if isinstance(source, Solution) else open_solution(source)
         workflow = workflow or "run"
         notebook_path = solution.workflow(workflow).notebook
     return notebook_parameters_of(solution, workflow, notebook_path)
@@ -198,6 +192,8 @@ def parameters(source: str | Path | Solution, workflow: str | None = None) -> Pa
 def notebook_parameters_of(solution: Solution, workflow: str | None, notebook_path: Path) -> Parameters:
     """The parameters of ``notebook_path`` as ``workflow`` of ``solution`` runs it: the schema's defaults are the
     workflow's parameters from the manifest where it sets them, else the cell's (what a run without ``-p`` gets)."""
+    from reefnb.solution.notebook import notebook_language, notebook_parameters, parameters_schema, read_notebook
+
     notebook = read_notebook(notebook_path)
     cell = notebook_parameters(notebook)
     schema = parameters_schema(cell, title=f"parameters of {Path(notebook_path).name}")
@@ -219,8 +215,9 @@ def validate(path: str | Path) -> Solution:
     its workflow notebooks call only what the kernel environments reef creates have (``kernel_call_problems``: a
     notebook that calls more fails where ``reef init`` puts it; loading it to run natively is still allowed)."""
     from reefnb.solution.checks import kernel_call_problems
+    from reefnb.solution.manifest import load_solution
 
-    solution = reefnb.load_solution(path)
+    solution = load_solution(path)
     problems = [
         f"{solution.manifest_path}: {pointer}: {message}"
         for pointer, message in kernel_call_problems(solution.data, solution.path)
@@ -285,12 +282,13 @@ def refuse_package(source: str | Path | Solution | None, verb: str) -> None:
 def run(options: RunOptions, exclusive_process: bool = False) -> dict:
     """Run a workflow (or resume a run) and return its record, whatever its status. ``exclusive_process``: this
     process runs nothing else meanwhile (the ``reef`` command), so orphans reparented to it are the run's."""
+    from reefnb.runs import execute
     from reefnb.runs.processes import exclusive
 
     if options.resume:
         if options.solution or options.parameters or options.parameter_file:
             raise UsageError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
-        return reefnb.resume(options.resume, timeout=options.timeout, progress=options.progress)
+        return execute.resume(options.resume, timeout=options.timeout, progress=options.progress)
     if not options.solution:
         raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
     refuse_package(options.solution, "run")
@@ -301,9 +299,9 @@ def run(options: RunOptions, exclusive_process: bool = False) -> dict:
         if name not in ("solution", "resume", "workflow", "parameters", "trust")
     }
     if not exclusive_process:
-        return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
+        return execute.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
     with exclusive():
-        return reefnb.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
+        return execute.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
 
 
 @dataclass
@@ -330,12 +328,14 @@ class SweepOptions:
 def sweep(options: SweepOptions) -> list[dict]:
     """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again; ``.moved``:
     one line when points recorded ok before ran again because they ran elsewhere before, else None)."""
+    from reefnb.runs import sweeps
+
     refuse_package(options.solution, "sweep")
     refuse_untrusted(options.solution, options.trust)
     chosen = {name: value for name, value in given(options).items() if name not in ("solution", "trust")}
     earlier = None if options.rerun else _ok_places(options.solution, options.workflow)
     try:
-        records = reefnb.sweep(options.solution, **chosen)
+        records = sweeps.sweep(options.solution, **chosen)
     except RecordPending as error:  # every point ran; the records are on the error
         if getattr(error, "records", None) is not None and earlier is not None:
             error.records.moved = moved_points(error.records, earlier)
@@ -348,9 +348,9 @@ def sweep(options: SweepOptions) -> list[dict]:
 def _ok_places(source: str | Path | Solution, workflow: str) -> dict:
     """The solution's ok runs of ``workflow`` before a sweep: ``ids``, and ``(notebook sha256, parameters)`` -> the
     environments (record ``environment.name``) they ran in."""
-    from reefnb.solution.manifest import Solution
+    from reefnb.solution.manifest import Solution, open_solution
 
-    solution = source if isinstance(source, Solution) else reefnb.open_solution(source)
+    solution = source if isinstance(source, Solution) else open_solution(source)
     places: dict[tuple[str, str], set[str]] = {}
     ids = set()
     for record in solution_records(solution):
@@ -413,15 +413,19 @@ class Results:
 
 
 def results(query: ResultsQuery) -> Results:
+    from reefnb.analysis.frame import results as recorded_results
+
     name, solution = named_solution(query.solution)
-    frame = reefnb.results(solution=name, status=query.status, where=query.where, since=query.since)
+    frame = recorded_results(solution=name, status=query.status, where=query.where, since=query.since)
     return Results(frame, name, dashboard_columns(solution))
 
 
 def result_records(query: ResultsQuery) -> list[dict]:
     """The run records a query found, oldest first."""
+    from reefnb.runs.store import default_store
+
     name, _ = named_solution(query.solution)
-    return reefnb.default_store().records(solution=name, status=query.status, where=query.where, since=query.since)
+    return default_store().records(solution=name, status=query.status, where=query.where, since=query.since)
 
 
 @dataclass
@@ -437,13 +441,15 @@ class PushOptions:
 
 def push_results(options: PushOptions) -> dict:
     """Share this machine's runs (of a solution) in a registry."""
+    from reefnb.sharing import registry
+
     name, _ = named_solution(options.solution)
     limit = (
         parse_size(options.files_limit, "--files-limit")
         if isinstance(options.files_limit, str)
         else options.files_limit
     )
-    return reefnb.push_results(
+    return registry.push_results(
         solution=name,
         registry=options.registry,
         identify=options.identify,
@@ -454,26 +460,34 @@ def push_results(options: PushOptions) -> dict:
 
 def pull_results(solution: str | None = None, registry_name: str | None = None) -> dict:
     """Merge the runs others shared in a registry (all registries by default)."""
+    from reefnb.sharing import registry
+
     name, _ = named_solution(solution)
-    return reefnb.pull_results(solution=name, registry=registry_name)
+    return registry.pull_results(solution=name, registry=registry_name)
 
 
 def records_frame(records: Sequence[dict]) -> pandas.DataFrame:
     """Run records as a results frame (one row per run; ``param.*``, ``metric.*``, ``env.*`` columns)."""
-    return reefnb.records_to_frame(list(records))
+    from reefnb.analysis.frame import records_to_frame
+
+    return records_to_frame(list(records))
 
 
 def store_path() -> Path:
     """Where the runs are recorded (``$REEF_HOME/results.sqlite``)."""
-    return reefnb.default_store().path
+    from reefnb.runs.store import default_store
+
+    return default_store().path
 
 
 def solution_records(solution: Solution) -> list[dict]:
     """The recorded runs of ``solution`` in its folder (a namesake elsewhere is another solution), oldest first."""
+    from reefnb.runs.store import default_store
+
     folder = str(solution.path.resolve())
     return [
         record
-        for record in reefnb.default_store().records(solution=solution.name)
+        for record in default_store().records(solution=solution.name)
         if record.get("solution", {}).get("path") == folder
     ]
 
@@ -719,6 +733,8 @@ def run_place(solution: Solution, notebook: str | Path | None = None) -> RunPlac
     default the ``run`` workflow's, else the first workflow's). ``reef run``, ``sweep`` and ``benchmark`` run there
     (``runs.execute`` applies the same two functions); a notebook in another language keeps its own kernel."""
     from reefnb.provision import install
+    from reefnb.provision.kernels import is_python, named_kernel
+    from reefnb.solution.notebook import notebook_language, read_notebook
 
     if notebook is None:
         flows = sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
@@ -753,7 +769,7 @@ def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) 
     """The changes ``reef init`` would make (``preview``, from ``preview_init``) said for people, with the move it
     makes: from then on the solution runs in that environment, not on ``place``. ``missing``: some requirement is
     missing where it runs now (the button then says "Install missing")."""
-    from reefnb.provision import envs, install
+    from reefnb.provision import detection, envs, install
 
     plan = preview.plan
     changes = []
@@ -840,7 +856,7 @@ def init_refusal(
     return None if problem is None else str(problem)
 
 
-def _lasting(source: str | Path | Solution) -> str | Path | Solution:
+def _absolute_source(source: str | Path | Solution) -> str | Path | Solution:
     """A source path made absolute: an install started later (the panel's button) may run in another working folder."""
     from reefnb.solution.manifest import Solution
 
@@ -854,7 +870,7 @@ def preview_init(options: InitRequest) -> InitPreview:
     from reefnb.provision.artifacts import split_artifact_arguments
     from reefnb.sharing import package, sources
 
-    source = _lasting(options.source)
+    source = _absolute_source(options.source)
     folder, pinned, foreign = sources.open_init_source(source, dry_run=options.dry_run)
     try:
         plan = install.plan_init(
@@ -889,6 +905,8 @@ def init(
     progress: Callable[[str, int, int | None], None] | None = None,
 ) -> Initialised:
     """Make the solution runnable here (``reefnb.init``); InitError (with its plan) when it cannot."""
+    from reefnb.sharing import sources
+
     seen: dict[str, install.Plan] = {}
 
     def planned(plan: install.Plan) -> None:
@@ -896,8 +914,8 @@ def init(
         if on_plan is not None:
             on_plan(plan)
 
-    lock = reefnb.init(
-        _lasting(options.source),
+    lock = sources.init(
+        _absolute_source(options.source),
         env=options.environment,
         native=options.native,
         yes=options.yes,
@@ -916,7 +934,7 @@ def init_requirements_here(request: InitRequest, preview: InitPreview | None) ->
     """For ``reef init`` of a solution folder here without ``--env``/``--native``: its requirements checked against
     where it runs now, and what this init would change (``preview``; None: not said); None for a package, a
     registry's solution or a named target (then the plan itself says where it checks)."""
-    from reefnb.solution.manifest import Solution
+    from reefnb.solution.manifest import Solution, load_solution
 
     source = request.source
     if request.environment or request.native or (preview is not None and preview.foreign):
@@ -926,7 +944,7 @@ def init_requirements_here(request: InitRequest, preview: InitPreview | None) ->
         path = Path(source)
         if not (path / MANIFEST_NAME).is_file() and path.name != MANIFEST_NAME:
             return None
-        solution = reefnb.load_solution(path)
+        solution = load_solution(path)
     flows = sorted(solution.workflows.items(), key=lambda item: item[0] != "run")
     notebook = flows[0][1].notebook if flows else solution.path
     found = NotebookSolution(Path(notebook), solution, flows[0][0] if flows else None)
@@ -958,6 +976,8 @@ def notebook_requirements(found: NotebookSolution) -> InitPreview:
 
 def detect(environment: str | None = None, refresh: bool = False, extra: Sequence[str] = ()) -> dict:
     """The fingerprint of this machine and a python (a reef environment's, else this one): ``reef detect``."""
+    from reefnb.provision import detection
+
     python = None
     if environment:
         from reefnb.provision import envs
@@ -1095,6 +1115,7 @@ class ExportOptions:
 def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
     """``reef mlperf submission``: the MLPerf submission tree of a solution's LoadGen runs (``reefnb.sharing.mlperf``);
     the runs it lacks go through ``reef run`` with the solution's trust rule, on ``--env``/``--kernel``."""
+    from reefnb.runs import execute
     from reefnb.runs.processes import exclusive
     from reefnb.sharing import mlperf
 
@@ -1104,7 +1125,7 @@ def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
     def runner(solution: Solution, workflow: str, parameters: dict) -> dict:
         refuse_untrusted(solution.path, options.trust)
         with exclusive():
-            return reefnb.run(
+            return execute.run(
                 solution.path,
                 workflow=workflow,
                 parameters=parameters,
@@ -1117,13 +1138,17 @@ def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
 
 def export(options: ExportOptions) -> dict:
     """Write the package; its summary (package, solution, members, runs, expected results, sha256, warnings)."""
-    chosen = {name: value for name, value in given(options).items() if name not in ("source", "output")}
-    return reefnb.export_package(options.source, options.output, **chosen)
+    from reefnb.sharing import package
+
+    settings = {name: value for name, value in given(options).items() if name not in ("source", "output")}
+    return package.export_package(options.source, options.output, **settings)
 
 
 def import_package(package_path: str | Path, output: str | Path | None = None) -> dict:
     """Check a package and extract it (nothing runs)."""
-    folder = reefnb.import_package(package_path, output)
+    from reefnb.sharing import package
+
+    folder = package.import_package(package_path, output)
     return {"package": str(package_path), "folder": str(folder)}
 
 
@@ -1213,11 +1238,15 @@ def forget_pin(spec: str | None = None, registry_name: str | None = None, signer
 
 
 def publish(package_path: str | Path, registry_name: str | None = None, sign: str | None = None) -> dict:
-    return reefnb.publish(package_path, registry=registry_name, sign=sign)
+    from reefnb.sharing import registry
+
+    return registry.publish(package_path, registry=registry_name, sign=sign)
 
 
 def search(text: str = "", registry_name: str | None = None) -> list[dict]:
-    return reefnb.search(text, registry=registry_name)
+    from reefnb.sharing import registry
+
+    return registry.search(text, registry=registry_name)
 
 
 def pull(
@@ -1227,4 +1256,6 @@ def pull(
     dry_run: bool = False,
     allow_downgrade: bool = False,
 ) -> dict:
-    return reefnb.pull(spec, registry=registry_name, target=output, dry_run=dry_run, allow_downgrade=allow_downgrade)
+    from reefnb.sharing import registry
+
+    return registry.pull(spec, registry=registry_name, target=output, dry_run=dry_run, allow_downgrade=allow_downgrade)

@@ -1,21 +1,41 @@
 """The one exceptions module: every error a user can cause is a ReefError, and every exception class of
-reefnb is defined here.
+reefnb is defined here, with the exit codes of ``reef`` (the one table of them: ``EXIT_CODES``).
 
 Front ends turn a ReefError into one line (``str(error)``) and ``error.exit_code``; any other exception is
-a bug and may show its traceback. The modules that raise an error import it from here (and keep the name
-importable where it was, e.g. ``reefnb.sharing.package.PackageError``).
+a bug and may show its traceback. An error's exit code comes from its kind: each class derives from one
+of the bases below (``WrongInput``, ``Failure``, ``EnvironmentFailure``, ``NetworkFailure``,
+``StoreFailure``), which alone set ``exit_code``. A class of two kinds names the one that decides first
+(``class ArtifactUnavailable(NetworkFailure, ArtifactError)``). docs/exit-codes.md lists the codes and the
+classes of each (tests/common/test_exceptions.py checks it against this module).
 
-Two parts define their own, as they run where reefnb's core is not importable: ``reefnb.kernel.bench``
-(``LoadGenError``, inside a kernel) and ``reefnb.actions.worker`` (``LoadError``, run by its path with
-another environment's python).
+The modules that raise an error import it from here (and keep the name importable where it was, e.g.
+``reefnb.sharing.package.PackageError``). Two parts define their own, as they run where reefnb's core is
+not importable: ``reefnb.kernel.bench`` (``LoadGenError``, inside a kernel) and ``reefnb.actions.worker``
+(``LoadError``, run by its path with another environment's python).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-EXIT_FAILED = 1  # the command ran and what it ran failed (a run, an action, an initialisation)
-EXIT_USAGE = 2  # the input, a file or the request was wrong: nothing was done
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+EXIT_NETWORK = 4
+EXIT_STORE = 5
+EXIT_INTERRUPTED = 130
+
+# (code, name, meaning): the exit codes of `reef` and `%reef`, one a meaning; docs/exit-codes.md shows them.
+EXIT_CODES: tuple[tuple[int, str, str], ...] = (
+    (EXIT_OK, "EXIT_OK", "the command did what was asked"),
+    (EXIT_FAILED, "EXIT_FAILED", "what the command ran failed: a run, a sweep point, an action, a reproduction"),
+    (EXIT_USAGE, "EXIT_USAGE", "the input, a file or the request was wrong: nothing was done"),
+    (EXIT_ENVIRONMENT, "EXIT_ENVIRONMENT", "this machine failed: an environment, an install, an interpreter"),
+    (EXIT_NETWORK, "EXIT_NETWORK", "a remote did not answer: a registry, an artifact's URL, a scheduler"),
+    (EXIT_STORE, "EXIT_STORE", "the results store could not be opened, read or written (a record may wait)"),
+    (EXIT_INTERRUPTED, "EXIT_INTERRUPTED", "interrupted (Ctrl-C)"),
+)
 LEAVES_FOLDER = "path leaves the solution folder"
 
 
@@ -23,35 +43,66 @@ class ReefError(Exception):
     """A problem the user can fix; ``str()`` is the one line to show.
 
     Every error a user can cause is a ``ReefError``; any other exception is a bug. Front ends show
-    ``str(error)`` and exit with ``error.exit_code``.
+    ``str(error)`` and exit with ``error.exit_code``, which a subclass takes from its kind (one of the
+    bases below). A ``ReefError`` raised as it is means the input was wrong.
 
     Attributes
     ----------
     exit_code : int
-        The exit status of a command that stops on this error: 2 when the input, a file or the
-        request was wrong and nothing was done; 1 when what the command ran failed.
+        The exit status of a command that stops on this error (``EXIT_CODES``).
     """
 
     exit_code = EXIT_USAGE
+
+
+# --- the kinds: each sets the exit code of its subclasses ------------------------------------------
+
+
+class WrongInput(ReefError):
+    """The input, a file or the request was wrong: nothing was done (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class Failure(ReefError):
+    """The command ran something and that failed: a run, an action, an initialisation (exit 1)."""
+
+    exit_code = EXIT_FAILED
+
+
+class EnvironmentFailure(ReefError):
+    """This machine failed the command: an environment, an installer, an interpreter, a folder (exit 3)."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class NetworkFailure(ReefError):
+    """A remote did not answer or refused: a registry, an artifact's URL, a Dask scheduler (exit 4)."""
+
+    exit_code = EXIT_NETWORK
+
+
+class StoreFailure(ReefError):
+    """The results store cannot be opened, read or written (exit 5)."""
+
+    exit_code = EXIT_STORE
 
 
 # --- input and manifests ---------------------------------------------------------------------------
 
 
-class InputError(ReefError):
+class InputError(WrongInput):
     """A file or request body reef does not trust is not acceptable JSON (too large, too deep, malformed).
 
     ``str()`` is ``SOURCE: /json/pointer: message``.
     """
-
-    exit_code = EXIT_USAGE
 
     def __init__(self, source: str, pointer: str, message: str):
         self.source, self.pointer, self.reason = source, pointer, message
         super().__init__(f"{source}: {pointer or '/'}: {message}")
 
 
-class ManifestError(ReefError):
+class ManifestError(WrongInput):
     """A solution manifest (or notebook it names) is invalid.
 
     ``str()`` is every problem, one a line.
@@ -62,62 +113,45 @@ class ManifestError(ReefError):
         Every problem as one line ``FILE: /json/pointer: message``, kept as ``problems``.
     """
 
-    exit_code = EXIT_USAGE
-
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
 
-class PathOutside(ReefError):
-    """A path a manifest names leads outside its solution folder; ``str()`` is ``LEAVES_FOLDER``, the caller adds where."""
-
-    exit_code = EXIT_USAGE
+class PathOutside(WrongInput):
+    """A path a manifest names leads outside its solution folder; ``str()`` is ``LEAVES_FOLDER``, the caller
+    adds where."""
 
     def __init__(self, message: str = LEAVES_FOLDER):
         super().__init__(message)
 
 
-class NotebookError(ReefError):
+class NotebookError(WrongInput):
     """A notebook file is missing, unreadable or not valid nbformat."""
 
-    exit_code = EXIT_USAGE
 
-
-class ParameterError(ReefError):
+class ParameterError(WrongInput):
     """A parameter is unknown to the notebook or cannot be cast to its declared type."""
 
-    exit_code = EXIT_USAGE
 
-
-class VersionError(ReefError):
+class VersionError(WrongInput):
     """A version or range that cannot be parsed, or a dependency graph that cannot be resolved."""
-
-    exit_code = EXIT_USAGE
 
 
 class ConflictError(VersionError):
     """No published version of a component satisfies every range that asks for it."""
 
-    exit_code = EXIT_USAGE
-
 
 class CycleError(VersionError):
     """Components depend on each other in a circle."""
 
-    exit_code = EXIT_USAGE
 
-
-class UsageError(ReefError):
+class UsageError(WrongInput):
     """Bad command-line usage."""
 
-    exit_code = EXIT_USAGE
 
-
-class RequestError(ReefError):
+class RequestError(WrongInput):
     """A request the sidebar (or a user) got wrong; ``status`` is the HTTP status to answer with."""
-
-    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, status: int = 400):
         self.status = status
@@ -127,31 +161,25 @@ class RequestError(ReefError):
 # --- provisioning ----------------------------------------------------------------------------------
 
 
-class ArchiveError(ReefError):
+class ArchiveError(WrongInput):
     """An archive is refused or unreadable (``reefnb.common.archives``); names the archive and the member.
 
     The callers raise it again as their own error (``PackageError``, ``ArtifactError``) with the same line.
     """
 
-    exit_code = EXIT_USAGE
 
-
-class ArtifactError(ReefError):
+class ArtifactError(WrongInput):
     """An artifact cannot be fetched, verified, unpacked or generated; the message names it and the URL or file.
 
     Also raised for a size setting that cannot be read (``reefnb.common.units.parse_size``).
     """
 
-    exit_code = EXIT_USAGE
 
-
-class ArtifactUnavailable(ArtifactError):
+class ArtifactUnavailable(NetworkFailure, ArtifactError):
     """No source answered (network down, HTTP error, offline): a ``fallback`` or ``generate`` may stand in.
 
     ``failures`` holds ``(url, reason)`` for each URL tried.
     """
-
-    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, failures: list[tuple[str, str]] | None = None):
         self.failures = list(failures or [])
@@ -163,16 +191,16 @@ class TransferInterrupted(Exception):
     resumes, then turns it into ArtifactUnavailable)."""
 
 
-class EnvError(ReefError):
-    """An environment cannot be created, found or changed."""
-
-    exit_code = EXIT_USAGE
+class EnvError(WrongInput):
+    """An environment asked for cannot be: a name that is not allowed, one that is not there, or is already."""
 
 
-class InitError(ReefError):
+class EnvFailed(EnvironmentFailure, EnvError):
+    """An environment could not be made or changed here: its installer or its interpreter failed (exit 3)."""
+
+
+class InitError(Failure):
     """The solution cannot be initialised here; ``plan`` (a ``reefnb.provision.install.Plan``) says why."""
-
-    exit_code = EXIT_FAILED
 
     def __init__(self, message: str, plan: Any):
         self.plan = plan
@@ -182,7 +210,7 @@ class InitError(ReefError):
 # --- runs and results ------------------------------------------------------------------------------
 
 
-class RunFailed(ReefError):
+class RunFailed(Failure):
     """A notebook run ended in a status other than ok; carries its run record.
 
     ``str()`` is ``run RUN_ID STATUS: ERROR NAME: MESSAGE``; the exit code is 1.
@@ -192,8 +220,6 @@ class RunFailed(ReefError):
     record
         The run's record, kept as ``record``.
     """
-
-    exit_code = EXIT_FAILED
 
     def __init__(self, record: dict):
         self.record = record
@@ -205,30 +231,22 @@ class RunFailed(ReefError):
         )
 
 
-class StoreError(ReefError):
-    """The results store cannot be opened or written."""
-
-    exit_code = EXIT_USAGE
+class StoreError(StoreFailure):
+    """The results store cannot be opened, read or written (exit 5)."""
 
 
 class StoreLocked(StoreError):
     """Another process held the results store's lock for longer than reef waits (``REEF_STORE_WAIT``): nothing
-    was wrong with the input, so the exit code is 1."""
-
-    exit_code = EXIT_FAILED
+    was wrong with the input; a store failure (exit 5)."""
 
 
 class RecordPending(StoreError):
     """A finished run's record could not be written to the store and is kept beside it, to be added when the
-    store is next opened; ``str()`` says why and where. The exit code is 1."""
-
-    exit_code = EXIT_FAILED
+    store is next opened; ``str()`` says why and where. What ran did not fail: a store failure (exit 5)."""
 
 
-class QueryError(ReefError):
+class QueryError(WrongInput):
     """A ``where`` or ``since`` filter that cannot be used; ``str()`` says which and why."""
-
-    exit_code = EXIT_USAGE
 
 
 class AttachmentRefused(Exception):
@@ -238,28 +256,24 @@ class AttachmentRefused(Exception):
 # --- sharing ---------------------------------------------------------------------------------------
 
 
-class PackageError(ReefError):
+class PackageError(WrongInput):
     """A package cannot be written, or an archive is refused on import (names the archive and member)."""
 
-    exit_code = EXIT_USAGE
+
+class RegistryError(WrongInput):
+    """A registry refuses what was asked, or is not known here (names the registry)."""
 
 
-class RegistryError(ReefError):
-    """A registry cannot be reached or changed, or refuses what was asked (names the registry)."""
-
-    exit_code = EXIT_USAGE
+class RegistryUnreachable(NetworkFailure, RegistryError):
+    """A registry cannot be cloned, fetched or pushed to (network down, refused, no such repository): exit 4."""
 
 
-class IntegrityError(ReefError):
+class IntegrityError(WrongInput):
     """Bytes from a registry are not the ones first seen here, or lack a signature the registry requires."""
 
-    exit_code = EXIT_USAGE
 
-
-class ComplianceFailed(ReefError):
-    """An MLPerf compliance test that fails reef's verification, run again: what ran failed; no closed tree is written."""
-
-    exit_code = EXIT_FAILED
+class ComplianceFailed(Failure):
+    """An MLPerf compliance test fails reef's verification, run again: what ran failed; no closed tree is written."""
 
 
 class ShardError(Exception):
@@ -269,26 +283,19 @@ class ShardError(Exception):
 # --- actions ---------------------------------------------------------------------------------------
 
 
-class ActionInputError(ReefError):
-    """The input of a solution's action does not follow the action's schema, or names no action (see reefnb.actions.api)."""
+class ActionInputError(WrongInput):
+    """The input of a solution's action does not follow the action's schema, or names no action (see
+    reefnb.actions.api)."""
 
-    exit_code = EXIT_USAGE
 
-
-class ActionFailed(ReefError):
+class ActionFailed(Failure):
     """A solution's action raised, or its worker died, or its output broke its schema; ``str()`` is that one line."""
-
-    exit_code = EXIT_FAILED
 
 
 class ActionTimeout(ActionFailed):
     """A solution's action took longer than its timeout; its worker process was killed and is replaced."""
 
-    exit_code = EXIT_FAILED
-
 
 class WorkerProtocolError(ActionFailed):
     """An action worker's reply broke the protocol (bytes that are not a frame, another request's answer, not an
     object): the worker is out of step, so it is stopped and replaced; ``str()`` says what was wrong."""
-
-    exit_code = EXIT_FAILED

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reefnb.common.exceptions import EnvError
+from reefnb.common.exceptions import EnvError, EnvFailed
 from reefnb.common.files import write_json_object
 from reefnb.common.paths import envs_home
 from reefnb.common.tool_output import run_tool
@@ -463,10 +463,10 @@ def _run_python(python: str, code: str) -> str:
     try:
         done = run_tool([python, "-c", code], 60)
     except OSError as error:
-        raise EnvError(f"{python}: cannot run this interpreter: {error}") from None
+        raise EnvFailed(f"{python}: cannot run this interpreter: {error}") from None
     if done.returncode != 0 or done.cut:
         why = "no answer in 60 s" if done.timed_out else "said too much" if done.cut else f"exit {done.returncode}"
-        raise EnvError(f"{python}: cannot run this interpreter: {why}")
+        raise EnvFailed(f"{python}: cannot run this interpreter: {why}")
     return done.stdout.strip()
 
 
@@ -476,7 +476,7 @@ def _call(command: list, what: str) -> None:
     try:  # an install may say a lot (a package's build): its last megabyte holds the error
         done = run_tool([str(part) for part in command], None, keep_tail=True, env=environment)
     except OSError as error:
-        raise EnvError(f"{what} failed: {error}") from None
+        raise EnvFailed(f"{what} failed: {error}") from None
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         last = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1] if lines else "")
@@ -484,4 +484,4 @@ def _call(command: list, what: str) -> None:
             lines[lines.index(last) + 1 :][:6] if last in lines else []
         )  # uv's "cause:", expected and computed hashes
         reason = " ".join(" ".join([last, *causes]).split())
-        raise EnvError(f"{what} failed (exit {done.returncode}): {reason[:800]}")
+        raise EnvFailed(f"{what} failed (exit {done.returncode}): {reason[:800]}")

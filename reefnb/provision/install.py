@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import EnvError, InitError, ReefError
+from reefnb.common.exceptions import EnvError, EnvFailed, InitError, ReefError
 from reefnb.common.files import write_json_object
 from reefnb.common.json_input import pointer_token, read_json
 from reefnb.common.paths import envs_home
@@ -387,7 +387,7 @@ def install_requirements(
     except EnvError as error:
         if hashes is None:
             raise
-        raise EnvError(
+        raise type(error)(
             f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})"
         ) from None
     return Installed(plan, environment, hashes)
@@ -622,7 +622,7 @@ def _recorded_python(lock: dict) -> str | None:
     return found
 
 
-def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: dict) -> ReefError:
+def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: dict) -> EnvFailed:
     """The installer's failure as one line naming the locked distribution it could not install, and where the lock was made."""
     failed = re.search(r"failed \(exit -?\d+\): (.*)", str(error))
     reason = failed.group(1) if failed else str(error)
@@ -635,10 +635,10 @@ def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: 
     lowered = reason.lower()
     for name, version in exact.items():
         if re.search(rf"(?<![a-z0-9._-]){re.escape(name)}(?![a-z0-9_-]|\.[a-z0-9])", lowered):
-            return EnvError(
+            return EnvFailed(
                 f"{where}: /packages/{pointer_token(name)}: {name}=={version} cannot be installed {context}: {reason[:400]}"
             )
-    return EnvError(f"{where}: /packages: the locked distributions cannot be installed {context}: {reason[:400]}")
+    return EnvFailed(f"{where}: /packages: the locked distributions cannot be installed {context}: {reason[:400]}")
 
 
 def read_lock(solution: Solution) -> dict | None:

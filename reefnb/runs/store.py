@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import RecordPending, StoreError, StoreLocked
+from reefnb.common.exceptions import RecordPending, ReefError, StoreError, StoreLocked
 from reefnb.common.files import write_text_atomically
 from reefnb.common.paths import reef_home
 from reefnb.kernel.recording import decode_value
@@ -50,7 +50,6 @@ from reefnb.runs.telemetry import system_columns, system_units
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 60_000
 # How long a write waits for another process's lock (seconds), saying so once; then a run's record is kept beside the store.
 WAIT_VARIABLE = "REEF_STORE_WAIT"
@@ -1434,7 +1433,7 @@ def store_wait() -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and 0 <= value <= 86400):
-        raise StoreError(f"{WAIT_VARIABLE}: {text[:40]!r} is not a number of seconds (0 to 86400)")
+        raise ReefError(f"{WAIT_VARIABLE}: {text[:40]!r} is not a number of seconds (0 to 86400)")
     return value
 
 

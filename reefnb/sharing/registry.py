@@ -49,7 +49,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import IntegrityError, ManifestError, PackageError, RegistryError
+from reefnb.common.exceptions import IntegrityError, ManifestError, PackageError, RegistryError, RegistryUnreachable
 from reefnb.common.files import (
     locked_file,
     read_json_object,
@@ -237,7 +237,7 @@ def _clone(name: str, url: str, target: Path):
     try:
         runner.clone("--quiet", "--no-checkout", *local, "--", url, str(target))
     except git.GitCommandError as error:
-        raise RegistryError(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
+        raise RegistryUnreachable(f"registry {name}: cannot clone {url}: {_git_reason(error)}") from None
     repository = git.Repo(target)
     repository.git.set_persistent_git_options(c=GIT_SAFETY)
     return repository
@@ -320,7 +320,7 @@ def _sync(name: str, repository) -> None:
     try:
         repository.git.fetch(*_transport_options(url, "upload"), "origin", "--prune")
     except git.GitCommandError as error:
-        raise RegistryError(f"registry {name}: cannot fetch {url}: {_git_reason(error)}") from None
+        raise RegistryUnreachable(f"registry {name}: cannot fetch {url}: {_git_reason(error)}") from None
     _checkout(name, repository)
 
 
@@ -407,7 +407,7 @@ def _change(
                 reason = _git_reason(error)
                 log.info("registry %s: push refused (%s); fetching and trying again", name, reason)
                 if attempt == PUSH_ATTEMPTS - 1:
-                    raise RegistryError(
+                    raise RegistryUnreachable(
                         f"registry {name}: push refused {PUSH_ATTEMPTS} times, last: {reason}"
                     ) from None
                 time.sleep(random.uniform(0.05, 0.25) * (attempt + 1))

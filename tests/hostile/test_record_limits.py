@@ -123,10 +123,10 @@ def hostile(tmp_path_factory):
     }
 
 
-def test_a_store_locked_past_the_wait_exits_1_and_keeps_the_finished_runs_record(hostile):
+def test_a_store_locked_past_the_wait_exits_5_and_keeps_the_finished_runs_record(hostile):
     result, record = hostile["result"], hostile["record"]
     assert "Traceback" not in result.stderr, result.stderr
-    assert result.returncode == 1, result.stderr  # not 2: the input was not wrong
+    assert result.returncode == 5, result.stderr  # a store failure; not 2: the input was not wrong
     assert "store locked by another process, waiting" in result.stderr
     (last,) = [line for line in result.stderr.splitlines() if line.startswith("reef: error:")]
     assert (
@@ -220,7 +220,7 @@ def test_a_locked_store_waits_with_a_message_then_keeps_the_record_beside_it(tmp
     record = make_record("20260101T000000Z-00000002", metrics={"big": {"value": BIG, "unit": None}})
     with write_lock(store.path), store_log() as lines, pytest.raises(StoreError) as refused:
         store.add(record)
-    assert refused.value.exit_code == 1 and "\n" not in str(refused.value)
+    assert refused.value.exit_code == 5 and "\n" not in str(refused.value)
     assert str(pending) in str(refused.value) and "20260101T000000Z-00000002" in str(refused.value)
     assert [line for line in lines if "store locked by another process, waiting" in line] == lines[:1] and len(
         lines
@@ -250,7 +250,7 @@ def test_a_reader_of_a_store_locked_for_good_gets_one_line_not_input_wrong(tmp_p
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert refused.value.exit_code == 1 and "locked" in str(refused.value) and "\n" not in str(refused.value)
+    assert refused.value.exit_code == 5 and "locked" in str(refused.value) and "\n" not in str(refused.value)
 
 
 def test_more_metrics_than_a_solution_has_columns_still_store_the_whole_record(tmp_path, monkeypatch):

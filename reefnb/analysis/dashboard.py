@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import combinations
-from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +28,7 @@ from reefnb.analysis.plots import REFERENCE_DETAILS, offline_page, pareto_chart
 from reefnb.analysis.series import runs_series
 from reefnb.common.exceptions import ReefError
 from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
-from reefnb.common.units import format_size
+from reefnb.common.units import format_metric, format_size
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
 from reefnb.runs.store import default_store
@@ -543,38 +542,6 @@ def _formatted(frame: pandas.DataFrame, metrics: dict[str, dict]) -> pandas.Data
         spec = metrics.get(str(column).removeprefix("metric."), {}) if str(column).startswith("metric.") else {}
         frame[column] = [format_metric(value, spec) for value in frame[column]]
     return frame
-
-
-def format_metric(value: Any, spec: dict) -> str:
-    """A metric's value as text: in its ``format`` (a Python format spec) when it declares one, else as a number is
-    read (``format_number``), with its ``unit``: "10,000 points", not "1e+04 points"."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if spec.get("format") and isinstance(value, Real) and not isinstance(value, bool):
-        try:
-            text = format(value, spec["format"])
-        except (TypeError, ValueError):
-            text = format_number(value)
-    else:
-        text = format_number(value)
-    return text + (f" {spec['unit']}" if spec.get("unit") else "")
-
-
-def format_number(value: Any) -> str:
-    """A number in decimal notation with thousands separators: whole numbers whole (10,000), others to 4 significant
-    digits (0.5630 as 0.563, 12,345.6 as 12,346); only a magnitude under 0.001 or from 1e15 in scientific notation."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        return str(value)
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
-        return str(number)
-    if abs(number) >= 1e15 or (number and abs(number) < 1e-3):
-        return f"{number:.4g}"
-    if isinstance(value, Integral) or number.is_integer():
-        return f"{int(number):,}"
-    if abs(number) >= 1000:
-        return f"{number:,.0f}"
-    return f"{number:.4g}"
 
 
 def _table_html(frame: pandas.DataFrame) -> str:

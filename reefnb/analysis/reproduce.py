@@ -35,7 +35,7 @@ from reefnb.provision.envs import get_environment
 from reefnb.provision.install import read_lock
 from reefnb.provision.kernels import refuse_other_languages, solution_kernel
 from reefnb.runs import telemetry
-from reefnb.runs.attachments import compare_files, comparison_line
+from reefnb.runs.attachments import compare_files
 from reefnb.runs.execute import run
 from reefnb.sharing.package import import_package, is_package, package_records, package_scrubber, recorded_notebook
 from reefnb.sharing.sources import init
@@ -576,26 +576,6 @@ def environment_differences(original: dict, current: dict) -> dict:
     return differences
 
 
-def report_lines(report: dict) -> list[str]:
-    """The report for people: each experiment with its metrics and outputs, what differs from the recorded run
-    beside any failure or difference, the claims, then one line that says how much was compared."""
-    lines = [f"warning: {path}: read by the recorded run, missing here" for path in report.get("missing_files", [])]
-    for experiment in report["experiments"]:
-        lines += experiment_lines(experiment)
-    for claim in report.get("claims", []):
-        lines.append(f"claim {claim['id']}: {claim['verdict'].upper()}: {claim['statement']}")
-        for name, verdict in claim["metrics"].items():
-            lines.append(f"  {name}: {verdict}")
-    if report.get("profile"):
-        profile = report["profile"]
-        planned = f", expected {profile['expected_minutes']} min" if profile.get("expected_minutes") else ""
-        lines.append(f"profile {profile['name']}: {profile['elapsed_minutes']} min{planned}")
-    lines.append(
-        f"{report['solution']}: {report['verdict'].upper()} ({compared_text(report)}); report: {report['html_report']}"
-    )
-    return lines
-
-
 def compared_text(report: dict) -> str:
     """How much was compared, e.g. ``3 metrics, 12 outputs compared, 2 volatile ignored``, and what did not agree."""
     counts, outputs = report["counts"], report.get("outputs") or {"compared": 0, "volatile": 0, "different": 0}
@@ -617,76 +597,6 @@ def compared_text(report: dict) -> str:
     if failed:
         parts.append(f"{failed} run{'s' if failed != 1 else ''} failed")
     return ", ".join(parts)
-
-
-def experiment_lines(experiment: dict) -> list[str]:
-    """One experiment for people: its run and verdict, why it failed, its metrics and outputs, what differs."""
-    parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
-    lines = [
-        f"{experiment['workflow']} {parameters}: run {experiment['run_id']} {experiment['status']}: {experiment['verdict'].upper()}"
-    ]
-    lines += failure_lines(experiment)
-    for name, metric in experiment["metrics"].items():
-        text = f"  {name}: {metric['verdict']}"
-        if metric["verdict"] != MISSING:
-            text += f" (expected {_number(metric['expected'])}, got {_number(metric['got'])}"
-            if metric["verdict"] == NOT_REPRODUCED and metric.get("relative_difference") is not None:
-                text += f", relative difference {metric['relative_difference']:.3g}"
-            text += f", tolerance {_tolerance(metric['tolerance'])})"
-        lines.append(text)
-    lines += output_lines(experiment.get("outputs"))
-    lines += difference_lines(experiment)
-    if experiment.get("files"):
-        lines.append(comparison_line(experiment["files"]))
-    if experiment.get("telemetry_differences"):
-        lines.append(
-            f"  telemetry (original -> here): {telemetry.difference_line(experiment['telemetry_differences'])}"
-        )
-    return lines
-
-
-def output_lines(outputs: dict | None) -> list[str]:
-    """The outputs compared, and each difference (cell, kind, the first thing that differs)."""
-    if outputs is None:
-        return ["  outputs: not compared (no recorded notebook to compare with)"]
-    lines = [
-        f"  outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different"
-    ]
-    for difference in outputs["differences"][:_SHOWN_DIFFERENCES]:
-        lines.append(f"  output differs: {difference['first']}")
-    if len(outputs["differences"]) > _SHOWN_DIFFERENCES:
-        lines.append(f"  ... and {len(outputs['differences']) - _SHOWN_DIFFERENCES} more (see the report)")
-    return lines
-
-
-_SHOWN_DIFFERENCES = 5
-
-
-def difference_lines(experiment: dict) -> list[str]:
-    """What differs from the recorded run: its inputs (code cells, files, parameters) and its environment."""
-    lines = []
-    inputs = experiment.get("input_differences") or {}
-    if inputs.get("code_cells"):
-        lines.append(
-            f"  input: code cell{'s' if len(inputs['code_cells']) != 1 else ''} {', '.join(map(str, inputs['code_cells']))} changed since the recorded run"
-        )
-    if inputs.get("notebook"):
-        lines.append(f"  input: the notebook: {inputs['notebook']}")
-    for path, change in (inputs.get("files") or {}).items():
-        lines.append(f"  input: {path}: {change} (read by the recorded run)")
-    for name, (before, after) in (inputs.get("parameters") or {}).items():
-        lines.append(f"  input: parameter {name}: {before!r} recorded, {after!r} here")
-    differences = experiment.get("environment_differences")
-    if differences is not None and not differences:
-        lines.append("  environment: the same as the recorded run's (kernel, python, platform, packages)")
-    for key, change in (differences or {}).items():
-        if isinstance(change, dict):
-            shown = ", ".join(f"{name} {before} -> {after}" for name, (before, after) in list(change.items())[:8])
-            more = f" (and {len(change) - 8} more)" if len(change) > 8 else ""
-            lines.append(f"  environment {key} differs: {shown}{more}")
-        else:
-            lines.append(f"  environment {key} differs: {change[0]} -> {change[1]}")
-    return lines
 
 
 _STYLE = """
@@ -776,10 +686,10 @@ def _experiment_html(experiment: dict) -> list[str]:
         parts.append("<table><tr><th>metric</th><th>expected</th><th>got</th><th>tolerance</th><th>verdict</th></tr>")
     for name, metric in experiment["metrics"].items():
         unit = f" {metric['unit']}" if metric.get("unit") else ""
-        got = "" if metric["verdict"] == MISSING else _number(metric["got"]) + unit
+        got = "" if metric["verdict"] == MISSING else value_text(metric["got"]) + unit
         parts.append(
-            f"<tr><td>{e(name)}</td><td>{e(_number(metric['expected']) + unit)}</td><td>{e(got)}</td>"
-            f'<td>{e(_tolerance(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
+            f"<tr><td>{e(name)}</td><td>{e(value_text(metric['expected']) + unit)}</td><td>{e(got)}</td>"
+            f'<td>{e(tolerance_summary(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
         )
     if experiment["metrics"]:
         parts.append("</table>")
@@ -857,7 +767,7 @@ def _telemetry_html(changes: dict) -> list[str]:
         unit = f" {change['unit']}" if change["unit"] else ""
         ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
         parts.append(
-            f"<tr><td>{e(name)}</td><td>{e(_number(change['original']) + unit)}</td><td>{e(_number(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
+            f"<tr><td>{e(name)}</td><td>{e(value_text(change['original']) + unit)}</td><td>{e(value_text(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
         )
     parts.append("</table>")
     return parts
@@ -901,11 +811,13 @@ def _decoded(metric: dict) -> Any:
     return decode_value(metric)
 
 
-def _number(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A metric's value as the report shows it (floats to six significant digits)."""
     return f"{value:.6g}" if isinstance(value, float) else repr(value)
 
 
-def _tolerance(tolerance: dict) -> str:
+def tolerance_summary(tolerance: dict) -> str:
+    """A tolerance as the report shows it: ``abs 0.01, rel 0.05``, ``exact`` or ``informational``."""
     if tolerance.get("informational"):
         return "informational"
     parts = [f"{key} {value:g}" for key, value in tolerance.items() if key in ("abs", "rel")]

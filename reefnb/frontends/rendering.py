@@ -21,12 +21,18 @@ if TYPE_CHECKING:
 __all__ = [
     "MetricShown",
     "RunView",
+    "attachment_lines",
     "display_columns",
+    "file_details",
+    "file_line",
     "format_duration",
     "format_number",
     "format_size",
     "record_text",
+    "refused_line",
     "run_view",
+    "system_summary",
+    "telemetry_change_line",
     "with_units",
 ]
 
@@ -92,12 +98,14 @@ class RunView:
 
     @property
     def metrics_refused(self) -> str:
-        """One line when the run refused record calls over its metric budget (the record's ``metrics_refused``), else ""."""
+        """One line when the run refused record calls over its metric budget (the record's ``metrics_refused``),
+        else ""."""
         count = self.record.get("metrics_refused")
         if not isinstance(count, int) or count <= 0:
             return ""
         budget = f"the run's metric budget ({MAX_METRICS_VARIABLE}, {MAX_METRIC_BYTES_VARIABLE})"
-        return f"metrics refused: {count} record {'call' if count == 1 else 'calls'} over {budget}; the metrics recorded before them were kept"
+        calls = "call" if count == 1 else "calls"
+        return f"metrics refused: {count} record {calls} over {budget}; the metrics recorded before them were kept"
 
     @property
     def has_files(self) -> bool:
@@ -106,8 +114,6 @@ class RunView:
 
 def run_view(record: dict) -> RunView:
     """The view of a run record (``reefnb.run``'s result, or one from the store)."""
-    from reefnb.runs.telemetry import summary_line  # psutil: loaded by the verbs that show a run, not by `reef detect`
-
     named = record.get("solution") or {}
     metrics = []
     for name, metric in (record.get("metrics") or {}).items():
@@ -122,7 +128,7 @@ def run_view(record: dict) -> RunView:
         duration_s=record.get("duration_s"),
         parameters=dict(record.get("parameters") or {}),
         metrics=metrics,
-        system=summary_line(record.get("system")),
+        system=system_summary(record.get("system")),
         notebook=(record.get("notebook") or {}).get("output_path"),
     )
 
@@ -148,10 +154,78 @@ def record_text(record: dict, short: bool = False) -> str:
     if view.system:
         lines.append(f"  system: {view.system}")
     if view.has_files:
-        from reefnb.runs.attachments import attachment_lines
-
         lines += attachment_lines(record)
     return "\n".join(lines)
+
+
+# --- telemetry and attached files ---
+
+
+def system_summary(system: dict | None) -> str:
+    """The summary for people, one line: ``peak RSS 412 MB, CPU 2.1 s (98%), ...``."""
+    if not system:
+        return ""
+    parts = [
+        f"peak RSS {_short(system.get('peak_rss_mb'))} MB",
+        f"CPU {_short(system.get('cpu_seconds'))} s"
+        + (f" ({_short(system.get('cpu_percent_mean'))}%)" if system.get("cpu_percent_mean") is not None else ""),
+        f"read {_short(system.get('read_mb'))} MB, write {_short(system.get('write_mb'))} MB",
+    ]
+    parts.append(
+        f"energy {_short(system['energy_joules'])} J" if system.get("energy_joules") is not None else "energy n/a"
+    )
+    if system.get("gpu_peak_memory_mb") is not None:
+        parts.append(
+            f"GPU peak {_short(system['gpu_peak_memory_mb'])} MB"
+            + (f", {_short(system['gpu_energy_joules'])} J" if system.get("gpu_energy_joules") is not None else "")
+        )
+    parts.append(f"{system.get('samples', 0)} samples")
+    return ", ".join(parts)
+
+
+def telemetry_change_line(changes: dict[str, dict]) -> str:
+    """``cpu_seconds 2.1 -> 4.3 s (x2.05), ...`` for a report."""
+    return ", ".join(
+        f"{name} {_short(change['original'])} -> {_short(change['here'])}"
+        + (f" {change['unit']}" if change["unit"] else "")
+        + (f" (x{change['ratio']:.3g})" if change.get("ratio") is not None else "")
+        for name, change in changes.items()
+    )
+
+
+def _short(value: Any) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "?"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def file_details(entry: dict) -> str:
+    """What every run summary (``reef run``, ``%reef run``, the JupyterLab sidebar) says of an attached file
+    after its name: size, media type and the start of its sha256."""
+    from reefnb.runs.attachments import media_type  # detect-secrets: loaded by the verbs that show a run
+
+    media = entry.get("media_type") or media_type(str(entry.get("name")))
+    return f"{format_size(int(entry.get('size') or 0))}  {media}  sha256 {str(entry.get('sha256'))[:12]}"
+
+
+def file_line(entry: dict) -> str:
+    """One attached file as a line of text: its name, then ``file_details``."""
+    return f"{entry.get('name')}  {file_details(entry)}"
+
+
+def refused_line(entry: dict) -> str:
+    """A file the run attached that was not kept, and why."""
+    return f"not kept: {entry.get('name')}: {entry.get('reason')}"
+
+
+def attachment_lines(record: dict) -> list[str]:
+    """The text lines of a run summary about its attached files: where they are, one line each, those refused."""
+    from reefnb.runs.attachments import attached_folder
+
+    files, folder = record.get("files") or [], attached_folder(record)
+    lines = [f"  files: {folder if folder is not None else '(not on this machine)'}"] if files else []
+    lines += [f"    {file_line(entry)}" for entry in files]
+    return lines + [f"  {refused_line(entry)}" for entry in record.get("files_refused") or []]
 
 
 # --- results tables ---

@@ -29,8 +29,8 @@ from reefnb.common.exceptions import ReefError, RequestError
 from reefnb.common.json_input import parse_json, read_json
 from reefnb.common.paths import reef_home
 from reefnb.frontends import commands
-from reefnb.frontends.rendering import run_view
-from reefnb.runs.attachments import file_details, file_links, refused_line
+from reefnb.frontends.rendering import file_details, refused_line, run_view
+from reefnb.runs.attachments import file_links
 from reefnb.solution.columns import SYSTEM_METRICS
 from reefnb.solution.confinement import is_inside
 from reefnb.solution.manifest import Solution, load_solution

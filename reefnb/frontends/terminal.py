@@ -18,10 +18,12 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from reefnb.common.exceptions import InitError, ManifestError, RecordPending, ReefError
+from reefnb.common.units import format_metric
 from reefnb.frontends import commands
 from reefnb.frontends.arguments import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, options_from
+from reefnb.frontends.provision_text import declaration_lines, fingerprint_text, plan_lines
 from reefnb.frontends.rendering import TERMINAL_FIELDS, display_columns, format_size, record_text, with_units
-from reefnb.provision.detection import format_fingerprint
+from reefnb.runs.spec import RunSpec, SweepSpec
 
 Result = tuple[int, Any]
 NO_ENVIRONMENTS = "no environments (create one with `reef env create NAME PKG...`)"
@@ -57,12 +59,11 @@ def _shows_progress(args) -> bool:
 
 def cmd_run(args, out: TextIO) -> Result:
     trust = args.trust or _asked_trust(args, out, args.solution)
-    options = options_from(
-        commands.RunOptions, args, parameters=dict(args.parameter), progress=_shows_progress(args), trust=trust
-    )
+    spec = RunSpec.from_arguments(args, parameters=dict(args.parameter))
+    # exclusive_process: orphans reparented to this process during the run are the run's
     record = commands.run(
-        options, exclusive_process=True
-    )  # orphans reparented to this process during the run are the run's
+        spec, resume=args.resume, progress=_shows_progress(args), trust=trust, exclusive_process=True
+    )
     if not args.json:
         print(record_text(record), file=out)
     return _outcome([record]), record
@@ -97,16 +98,8 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
 
     pending = None
     try:
-        options = options_from(
-            commands.SweepOptions,
-            args,
-            workflow=workflow,
-            grid=grid,
-            progress=on_progress,
-            on_record=on_record,
-            trust=trust,
-        )
-        records = commands.sweep(options)
+        spec = SweepSpec.from_arguments(args, workflow=workflow, grid=grid)
+        records = commands.sweep(spec, progress=on_progress, on_record=on_record, trust=trust)
     except (
         RecordPending
     ) as error:  # every point ran; some records wait beside the store: the summary, then the one line
@@ -194,13 +187,11 @@ def _share_results(args, out: TextIO) -> Result:
 def cmd_detect(args, out: TextIO) -> Result:
     fingerprint = commands.detect(args.environment, refresh=args.refresh, extra=args.extra)
     if not args.json:
-        print(format_fingerprint(fingerprint), file=out)
+        print(fingerprint_text(fingerprint), file=out)
     return EXIT_OK, fingerprint
 
 
 def cmd_init(args, out: TextIO) -> Result:
-    from reefnb.provision.install import plan_lines
-
     def on_plan(plan) -> None:
         if not args.json:
             print("\n".join(plan_lines(plan)), file=out, flush=True)
@@ -336,8 +327,6 @@ def cmd_artifact(args, out: TextIO) -> Result:
 
 def _declared(args, out: TextIO, declaration) -> Result:
     """A declaration is stored even when it is not met here: the lines say so, the exit code stays 0."""
-    from reefnb.provision.declare import declaration_lines
-
     if not args.json:
         print("\n".join(declaration_lines(declaration)), file=out)
     return EXIT_OK, declaration.as_dict()
@@ -359,8 +348,6 @@ def cmd_pareto(args, out: TextIO) -> Result:
 
 def pareto_lines(found: commands.Pareto) -> list[str]:
     """The frontier as a table: numbers in each metric's declared format, units in the headers."""
-    from reefnb.analysis.dashboard import format_metric  # numpy: loaded by the verbs that draw or rank
-
     runs, columns = found.runs, found.columns
     units = {
         **runs.frame.attrs.get("units", {}),
@@ -417,11 +404,8 @@ def cmd_import(args, out: TextIO) -> Result:
 
 
 def cmd_reproduce(args, out: TextIO) -> Result:
-    from reefnb.analysis.reproduce import (
-        REPRODUCED,
-        report_lines,
-    )  # papermill: only the verbs that run notebooks load it
-    from reefnb.provision.install import plan_lines
+    from reefnb.analysis.reproduce import REPRODUCED  # papermill: only the verbs that run notebooks load it
+    from reefnb.frontends.reproduce_text import report_lines
 
     trust = args.trust or _asked_trust(args, out, args.source, packages=True)
 

@@ -21,15 +21,24 @@ import ipywidgets as widgets
 from IPython.display import display
 from packaging.utils import canonicalize_name
 
-from reefnb.analysis.dashboard import format_metric
 from reefnb.analysis.frame import metric_meaning, with_parameter_defaults
 from reefnb.analysis.pareto import normalise_objectives, pareto_front
 from reefnb.analysis.plots import chart_svg, pareto_chart
 from reefnb.common.exceptions import ReefError
+from reefnb.common.units import format_metric
 from reefnb.frontends import commands
-from reefnb.frontends.rendering import format_duration, format_number, format_size, record_text, run_view
-from reefnb.provision.detection import format_fingerprint
-from reefnb.runs.attachments import file_details, file_links, refused_line
+from reefnb.frontends.provision_text import fingerprint_text
+from reefnb.frontends.rendering import (
+    file_details,
+    format_duration,
+    format_number,
+    format_size,
+    record_text,
+    refused_line,
+    run_view,
+)
+from reefnb.runs.attachments import file_links
+from reefnb.runs.spec import RunSpec
 from reefnb.runs.store import default_store
 from reefnb.runs.telemetry import goal as telemetry_goal
 
@@ -217,7 +226,7 @@ def _attached_files_html(record: dict, links: dict[str, str]) -> str:
 
 def fingerprint_bundle(fingerprint: dict) -> dict:
     """``reef detect``'s fingerprint as a two-column table (topic, what was found)."""
-    text = format_fingerprint(fingerprint)
+    text = fingerprint_text(fingerprint)
     rows: list[list[str]] = []
     for line in text.splitlines():
         if line.startswith(" ") and rows:  # a continuation: another GPU, another python
@@ -581,7 +590,7 @@ class ParametersForm(widgets.VBox):
                 self.record = self._run(self.solution, workflow=self.workflow, parameters=self.values())
             else:
                 self.record = commands.run(
-                    commands.RunOptions(solution=self.solution, workflow=self.workflow, parameters=self.values())
+                    RunSpec(solution=self.solution, workflow=self.workflow, parameters=self.values())
                 )
             with self.output:
                 display(run_summary(self.record), raw=True)

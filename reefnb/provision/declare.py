@@ -39,8 +39,6 @@ from reefnb.solution.manifest import MANIFEST_NAME, schema, validate_manifest
 log = logging.getLogger(__name__)
 
 METADATA_KEY = "reef"
-SECTIONS = ("packages", "tools", "artifacts")
-ARTIFACT_KINDS = ("dataset", "model", "other")
 # Where a notebook's own path may be found in the kernel: JupyterLab (through ipykernel) and VS Code.
 SESSION_VARIABLES = ("__session__", "__vsc_ipynb_file__")
 SESSION_ENVIRONMENT = "JPY_SESSION_NAME"
@@ -347,31 +345,6 @@ def warnings(declaration: Declaration) -> list[str]:
     return lines
 
 
-def declaration_lines(declaration: Declaration) -> list[str]:
-    """The declaration for people: where it went, one line per check, then the warnings."""
-    places = [
-        f"{declaration.notebook} (metadata.reef)" if declaration.notebook else None,
-        str(declaration.manifest) if declaration.manifest else None,
-    ]
-    where = " and ".join(place for place in places if place)
-    verb = "removed from" if declaration.removed else "declared in"
-    lines = [f"{verb} {where}" + ("" if declaration.changed else " (unchanged)")]
-    for check in declaration.checks:
-        found = check.found or "-"
-        reason = f"  ({check.reason})" if check.reason else ""
-        lines.append(
-            f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}"
-        )
-    if declaration.removed:
-        lines += [f"  {_entry_text(declaration.section, entry)}" for entry in declaration.entries]
-    lines += [f"warning: {line}" for line in warnings(declaration)]
-    return lines
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading, changing and writing the two files
-
-
 def _declare(
     section: str,
     entries: list,
@@ -546,11 +519,3 @@ def _artifact_check(name: str, spec: dict, anchor: Path | None) -> Check:
             "fetched by the first run that needs it, or: reef init --artifact " + name,
         )
     return Check("artifact", name, required, None, MISSING, "not downloaded yet: `reef init` fetches and verifies it")
-
-
-def _entry_text(section: str, entry: Any) -> str:
-    if section == "tools":
-        return entry["name"] + entry.get("version", "")
-    if section == "artifacts":
-        return ", ".join(entry)
-    return str(entry)

@@ -787,24 +787,3 @@ def _requested(plan: Plan) -> set[str]:
 
 def _remember(solution: Solution, environment) -> None:
     remember_solution(solution, environment.name if environment is not None else None)
-
-
-def plan_lines(plan: Plan) -> list[str]:
-    """The plan for people: one line per requirement and artifact."""
-    where = (
-        f"environment '{plan.environment}'" + ("" if plan.exists else " (to be created)")
-        if plan.target == "env"
-        else f"this python ({plan.python})"
-    )
-    lines = [f"{plan.solution.name}@{plan.solution.version} -> {where}"]
-    for check in plan.checks:
-        found = check.found or "-"
-        reason = f"  ({check.reason})" if check.reason else ""
-        lines.append(
-            f"  {check.status:<8} {check.kind:<8} {check.name:<22} need {check.required:<16} have {found}{reason}"
-        )
-    for artifact in plan.artifacts:
-        lines.append(f"  {artifact['status']:<8} artifact {artifact['name']:<22} {artifact.get('detail', '')}".rstrip())
-    if not plan.checks and not plan.artifacts:
-        lines.append("  nothing required")
-    return lines

@@ -22,7 +22,7 @@ from typing import Any
 from reefnb.common.exceptions import AttachmentRefused, PathOutside
 from reefnb.common.files import atomic_file
 from reefnb.common.scrub import find_secrets
-from reefnb.common.units import format_size, parse_size
+from reefnb.common.units import parse_size
 from reefnb.kernel.recording import check_attachment_name
 from reefnb.solution.confinement import resolve_inside
 
@@ -131,31 +131,6 @@ def attached_folder(record: dict) -> Path | None:
     return Path(output).parent / FILES_FOLDER if output and os.path.isabs(output) else None
 
 
-def file_details(entry: dict) -> str:
-    """What every run summary (``reef run``, ``%reef run``, the JupyterLab sidebar) says of an attached file
-    after its name: size, media type and the start of its sha256."""
-    media = entry.get("media_type") or media_type(str(entry.get("name")))
-    return f"{format_size(int(entry.get('size') or 0))}  {media}  sha256 {str(entry.get('sha256'))[:12]}"
-
-
-def file_line(entry: dict) -> str:
-    """One attached file as a line of text: its name, then ``file_details``."""
-    return f"{entry.get('name')}  {file_details(entry)}"
-
-
-def refused_line(entry: dict) -> str:
-    """A file the run attached that was not kept, and why."""
-    return f"not kept: {entry.get('name')}: {entry.get('reason')}"
-
-
-def attachment_lines(record: dict) -> list[str]:
-    """The text lines of a run summary about its attached files: where they are, one line each, those refused."""
-    files, folder = record.get("files") or [], attached_folder(record)
-    lines = [f"  files: {folder if folder is not None else '(not on this machine)'}"] if files else []
-    lines += [f"    {file_line(entry)}" for entry in files]
-    return lines + [f"  {refused_line(entry)}" for entry in record.get("files_refused") or []]
-
-
 def file_links(record: dict, base: str | Path, within: str | Path | None = None) -> dict[str, str]:
     """Relative links (``/``-separated, from the folder ``base``) to the run's attached files that are here, by name.
 
@@ -237,11 +212,3 @@ def compare_files(original: dict | None, record: dict) -> dict | None:
         "missing": sorted(set(before) - set(after)),
         "new": sorted(set(after) - set(before)),
     }
-
-
-def comparison_line(comparison: dict) -> str:
-    return (
-        "  attached files: "
-        + ", ".join(f"{len(names)} {kind}" for kind, names in comparison.items() if names)
-        + "".join(f"\n    {kind}: {', '.join(names)}" for kind, names in comparison.items() if names and kind != "same")
-    )

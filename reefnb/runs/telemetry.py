@@ -577,34 +577,6 @@ def series_path(record: dict) -> Path | None:
     return path if path.is_file() else None
 
 
-def summary_line(system: dict | None) -> str:
-    """The summary for people, one line: ``peak RSS 412 MB, CPU 2.1 s (98%), ...``."""
-    if not system:
-        return ""
-    parts = [
-        f"peak RSS {_short(system.get('peak_rss_mb'))} MB",
-        f"CPU {_short(system.get('cpu_seconds'))} s"
-        + (f" ({_short(system.get('cpu_percent_mean'))}%)" if system.get("cpu_percent_mean") is not None else ""),
-        f"read {_short(system.get('read_mb'))} MB, write {_short(system.get('write_mb'))} MB",
-    ]
-    parts.append(
-        f"energy {_short(system['energy_joules'])} J" if system.get("energy_joules") is not None else "energy n/a"
-    )
-    if system.get("gpu_peak_memory_mb") is not None:
-        parts.append(
-            f"GPU peak {_short(system['gpu_peak_memory_mb'])} MB"
-            + (f", {_short(system['gpu_energy_joules'])} J" if system.get("gpu_energy_joules") is not None else "")
-        )
-    parts.append(f"{system.get('samples', 0)} samples")
-    return ", ".join(parts)
-
-
-def _short(value: Any) -> str:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return "?"
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-
-
 def system_columns(system: Any) -> dict[str, Any]:
     """The ``sys.*`` columns of the results frame from a record's ``system`` summary."""
     system = system if isinstance(system, dict) else {}
@@ -683,12 +655,3 @@ def differences(original: Any, current: Any) -> dict[str, dict]:
             "ratio": round(after / before, 3) if before else None,
         }
     return found
-
-
-def difference_line(changes: dict[str, dict]) -> str:
-    """``cpu_seconds 2.1 -> 4.3 s (x2.05), ...`` for a report."""
-    return ", ".join(
-        f"{name} {_short(change['original'])} -> {_short(change['here'])}{' ' + change['unit'] if change['unit'] else ''}"
-        + (f" (x{change['ratio']:.3g})" if change.get("ratio") is not None else "")
-        for name, change in changes.items()
-    )

@@ -484,25 +484,3 @@ def test_satisfied_by_must_name_notebook_parameters(hello):
     with pytest.raises(reefnb.ManifestError) as caught:
         reefnb.load_solution(hello)
     assert [problem.split(": ")[1] for problem in caught.value.problems] == ["/expected/0/satisfied_by/flavour"]
-
-
-def test_numbers_read_as_numbers():
-    """Issue 31: counts in decimal with thousands separators ("10,000 points", not "1e+04 points"), the manifest's
-    format where it declares one, scientific notation only for tiny or huge magnitudes."""
-    from reefnb.analysis.dashboard import format_metric
-
-    assert format_metric(10000.0, {"unit": "points"}) == "10,000 points"
-    assert format_metric(np.int64(56960), {"unit": "parameters"}) == "56,960 parameters"
-    assert [format_metric(value, {}) for value in (12345.6, 0.56301, 3.5054, 0.0003, 2e-5, float("nan"), "VALID")] == [
-        "12,346",
-        "0.563",
-        "3.505",
-        "0.0003",
-        "2e-05",
-        "",
-        "VALID",
-    ]
-    assert (
-        format_metric(0.563, {"format": ".4f"}) == "0.5630"
-        and format_metric(397.21, {"format": ".1f", "unit": "samples/s"}) == "397.2 samples/s"
-    )

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 import reefnb
-from reefnb.analysis.reproduce import report_lines, reproduce
+from reefnb.analysis.reproduce import reproduce
 from reefnb.frontends.cli import main
+from reefnb.frontends.reproduce_text import report_lines
 from reefnb.sharing.package import export_package, import_package, package_records, recorded_notebook
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -147,7 +147,7 @@ def test_a_failed_run_is_shown_with_its_error(shell, tmp_path):
 
 
 def test_run_summary_lists_the_attached_files_linked_from_the_kernels_folder(shell, tmp_path, monkeypatch):
-    from reefnb.runs.attachments import file_details, file_line
+    from reefnb.frontends.rendering import file_details, file_line
 
     cell = (
         "import reefnb\n(reefnb.run_folder() / 'summary log.txt').write_text('VALID\\n')\n"

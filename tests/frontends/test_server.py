@@ -202,8 +202,8 @@ ATTACHING = (
 
 
 def test_run_details_list_the_attached_files_with_a_path_the_sidebar_opens(call, root, monkeypatch):
+    from reefnb.frontends.rendering import file_details
     from reefnb.frontends.server import run_summary
-    from reefnb.runs.attachments import file_details
 
     monkeypatch.setenv("REEF_MAX_ATTACHED", "50")  # big.log is over it: said why it was not kept
     write_solution(

@@ -504,7 +504,6 @@ def test_plugin_detectors_run_and_broken_ones_are_skipped(plugin, caplog):
     assert "a detector named 'plain' exists already" in messages
     assert "this plugin is broken at run time" in messages
     assert detection.detect(["slow-demo", "cpu"])["slow-demo"] == ["slow"]
-    assert "demo: " in detection.format_fingerprint(fingerprint)
 
 
 def test_a_plugin_installed_later_is_found(plugin):
@@ -521,22 +520,7 @@ def test_a_plugin_installed_later_is_found(plugin):
 
 
 # --------------------------------------------------------------------------------------------
-# Text and the run record's fingerprint
-
-
-def test_format_fingerprint_says_what_was_found():
-    fingerprint = detection.detect()
-    text = detection.format_fingerprint(fingerprint)
-    assert fingerprint["cpu"]["model"] in text
-    assert f"{fingerprint['memory']['total_bytes'] / 1024**3:.1f} GiB" in text
-    assert f"Packages:    {len(fingerprint['packages'])} installed" in text
-    for name, found in fingerprint["tools"].items():
-        assert f"{name} {found['version'] or '(version unknown)'}" in text
-    with_gpu = {"gpu": detection.parse_nvidia_smi("NVIDIA H200, 143771, 9.0, 570.124.06")}
-    assert "nvidia NVIDIA H200 (140.4 GiB, compute capability 9.0, driver 570.124.06)" in detection.format_fingerprint(
-        with_gpu
-    )
-    assert detection.format_fingerprint({}) == ""
+# The run record's fingerprint
 
 
 def test_host_fingerprint_keeps_its_shape():

@@ -28,7 +28,8 @@ import pytest
 from PIL import Image
 
 import reefnb
-from reefnb.analysis.reproduce import report_lines, reproduce
+from reefnb.analysis.reproduce import reproduce
+from reefnb.frontends.reproduce_text import report_lines
 from reefnb.sharing.package import export_package
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.cli import call
-from helpers.solutions import REPO
+from conftest import REPO, call
 
 import reefnb
 

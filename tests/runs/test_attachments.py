@@ -15,9 +15,9 @@ import pytest
 from conftest import call, write_solution
 
 import reefnb
+from reefnb.frontends.rendering import file_line
 from reefnb.kernel import recording
 from reefnb.kernel.recording import ATTACH_MIME, check_attachment_name, read_attachments
-from reefnb.runs.attachments import file_line
 
 MINIMAL = {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 RECORD_SCHEMA = reefnb.schema("run-record")
@@ -252,7 +252,7 @@ def test_reproduce_compares_the_attached_files_with_the_original_runs(tmp_path):
         "missing": [],
         "new": [],
     }
-    from reefnb.analysis.reproduce import report_lines
+    from reefnb.frontends.reproduce_text import report_lines
 
     assert "  attached files: 2 same" in report_lines(report)
 

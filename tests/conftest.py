@@ -1,19 +1,16 @@
-"""Shared fixtures: every test gets its own REEF_HOME; helpers to write notebooks and solutions."""
+"""The suite's hooks and autouse fixtures: a temporary home for the whole run, REEF_HOME per test, no leaked
+temporary entries, the slowest files first. Helpers and fixtures that test modules share live in tests/helpers/
+(``from helpers.solutions import write_solution``); no test module imports another, nor this one."""
 
 from __future__ import annotations
 
 import atexit
 import compileall
-import io
-import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,10 +20,12 @@ import pytest
 # process (reef's schemas use no iri format). Set before anything imports jsonschema (nbformat does).
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-REPO = Path(__file__).resolve().parent.parent
-HELLO = REPO / "solutions" / "hello-sweep"
-REAL_HOME = Path.home()
-REAL_KERNELS = REAL_HOME / ".local" / "share" / "jupyter" / "kernels"
+pytest.register_assert_rewrite("helpers")  # their asserts explain themselves as the tests' do
+pytest_plugins = ["helpers.browser", "helpers.registry"]  # fixtures: the one Chromium, bare registries, users
+
+from helpers.home import REAL_HOME, REAL_KERNELS, kernelspecs  # noqa: E402
+from helpers.solutions import HELLO, REPO  # noqa: E402
+
 _SESSION: dict = {}
 # The slowest test files, slowest first. `make test` hands whole files to its two processes in collection order
 # (--dist loadfile --no-loadscope-reorder): these first, so that no long file starts last while the other process
@@ -54,15 +53,6 @@ SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with 
     "tests/frontends/test_magics.py",  # 26
     "tests/frontends/test_run_view.py",  # about 25 (JupyterLab, Chromium, two runs): 63 at load 13, where test_lab.py took 100
 ]
-
-
-def _kernelspecs(folder: Path) -> dict[str, float]:
-    """Every file under a kernels folder with its modification time: what a test must not change."""
-    return (
-        {str(path.relative_to(folder)): path.stat().st_mtime for path in folder.rglob("*") if path.is_file()}
-        if folder.is_dir()
-        else {}
-    )
 
 
 def pytest_configure(config):
@@ -105,7 +95,7 @@ def pytest_configure(config):
             "MPLCONFIGDIR": str(root / "matplotlib"),
         }
     )
-    _SESSION.update(root=root, kernels=_kernelspecs(REAL_KERNELS))
+    _SESSION.update(root=root, kernels=kernelspecs(REAL_KERNELS))
     # Ctrl-C as a terminal delivers it: a suite started in the background by a shell without job control
     # (`make test &` in a script) inherits SIGINT ignored, and so would every reef, kernel and worker it starts
     # (an ignored signal stays ignored across exec): the Ctrl-C tests would wait in vain.
@@ -131,7 +121,7 @@ def pytest_sessionfinish(session, exitstatus):
     """Fail the run when the user's own kernelspecs changed (a test registered a kernel outside its folders)."""
     if "root" not in _SESSION:
         return
-    after = _kernelspecs(REAL_KERNELS)
+    after = kernelspecs(REAL_KERNELS)
     if after != _SESSION["kernels"]:
         changed = sorted(
             set(after) ^ set(_SESSION["kernels"])
@@ -173,68 +163,12 @@ def reef_home(tmp_path, monkeypatch):
     return home
 
 
-def write_notebook(path: Path, parameters: str | None, *cells: str, kernel: str = "python3") -> Path:
-    """A notebook with an optional cell tagged ``parameters`` followed by code cells."""
-    import nbformat  # here, after the guard above
-
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
-    if parameters is not None:
-        cell = nbformat.v4.new_code_cell(parameters)
-        cell.metadata["tags"] = ["parameters"]
-        notebook.cells.append(cell)
-    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in cells)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
-
-
-def write_solution(folder: Path, manifest: dict, parameters: str | None = "x = 1", *cells: str) -> Path:
-    """A solution folder with ``solution.json`` and a ``main.ipynb``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_notebook(folder / "main.ipynb", parameters, *cells)
-    (folder / "solution.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return folder
-
-
 @pytest.fixture
 def hello(tmp_path) -> Path:
     """A private copy of solutions/hello-sweep (runs/ are written inside the solution)."""
     target = tmp_path / "hello-sweep"
     shutil.copytree(HELLO, target, ignore=shutil.ignore_patterns("runs"))
     return target
-
-
-@contextmanager
-def serving(server):
-    """Run a ``socketserver`` server (an HTTP server on 127.0.0.1 the test made) in a thread while inside."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
-def stop_process(process, grace: float = 30) -> None:
-    """Stop a server a test started: SIGTERM, then SIGKILL after ``grace`` seconds; always reaped."""
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def call(*args: str) -> tuple[int, str, str]:
-    """``reef ARGS`` in this process: the exit code, standard output and standard error."""
-    from reefnb.frontends.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notebook
-from wheels import make_wheel
+from helpers.solutions import REPO, write_notebook
+from helpers.wheels import make_wheel
 
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")

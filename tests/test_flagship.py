@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import call
+from helpers.cli import call
 
 import reefnb
 from reefnb.common.exceptions import ReefError
@@ -432,7 +432,7 @@ def test_coco_layout_downloads_are_verified_unpacked_and_read(its_environment, f
     import threading
     import zipfile
 
-    from test_artifacts import ArtifactServer, sha
+    from helpers.artifacts import ArtifactServer, sha
 
     import reefnb
 

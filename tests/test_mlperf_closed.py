@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import call
-from test_mlperf_compliance import _checker_compliance  # the checker's ComplianceCheck, in its own process
+from helpers.cli import call
+from helpers.mlperf import checker_compliance
 
 import reefnb
 from reefnb.sharing import mlperf_compliance as compliance
@@ -166,7 +166,7 @@ def test_the_checker_reads_test04_too_when_told_yolo_needs_it(built):
         or importlib.util.find_spec("yaml") is None
     ):
         pytest.skip(f"MLPerf's submission checker (at {TOOLS}) and PyYAML are not here")
-    report = _checker_compliance(built.output, "yolo-95")
+    report = checker_compliance(built.output, "yolo-95")
     assert report["tests"] == ["TEST01", "TEST04"]
     assert report["results"] == {
         "dir_exists_check": True,

@@ -11,7 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from action_solutions import FLAGSHIP, encode, synthetic_frames, toy_solution
+from helpers.actions import FLAGSHIP, encode, synthetic_frames, toy_solution
 
 import reefnb
 from reefnb.common.exceptions import ActionFailed, ActionInputError, ManifestError, ReefError

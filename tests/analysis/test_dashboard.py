@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.records import sweep_record
 
 import reefnb
 from reefnb import ReefError
@@ -20,42 +21,6 @@ from reefnb.frontends.cli import main
 from reefnb.runs.store import default_store
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-
-
-def record(
-    index: int, method: str, samples: int, time_ms: float, abs_error: float, environment: str, status: str = "ok"
-) -> dict:
-    run_id = f"20260101T0000{index:02d}Z-{index:08x}"
-    return {
-        "record_version": 1,
-        "run_id": run_id,
-        "solution": {"name": "hello-sweep", "version": "0.1.0", "path": "/solutions/hello-sweep"},
-        "workflow": "benchmark",
-        "notebook": {"path": "main.ipynb", "sha256": "ab" * 32, "output_path": f"/runs/{run_id}.ipynb"},
-        "parameters": {"samples": samples, "method": method},
-        "metrics": {
-            "time_ms": {"value": time_ms, "unit": "ms"},
-            "abs_error": {"value": abs_error, "unit": None},
-            "points": {"value": samples, "unit": "points"},
-        },
-        "status": status,
-        "error": None
-        if status == "ok"
-        else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
-        "started": f"2026-01-01T00:00:{index:02d}+00:00",
-        "ended": f"2026-01-01T00:00:{index:02d}+00:00",
-        "duration_s": 1.0,
-        "environment": {
-            "name": environment,
-            "kernel": "python3",
-            "hostname": "box",
-            "os": {"platform": "Linux"},
-            "cpu": {"model": "Test CPU", "count": 8},
-            "memory_bytes": 2**34,
-            "python": {"version": "3.11.7"},
-        },
-        "provenance": {"reefnb_version": reefnb.__version__, "git": None, "command": "reef benchmark"},
-    }
 
 
 @pytest.fixture
@@ -78,12 +43,12 @@ def runs(hello):
                     error = (0.5 if method == "random" else 0.05) / np.sqrt(samples) * rng.uniform(0.5, 1.5)
                     speed = 1.0 if environment == "laptop" else 0.6
                     records.append(
-                        record(
+                        sweep_record(
                             index, method, samples, samples / 1000 * speed * rng.uniform(0.9, 1.1), error, environment
                         )
                     )
                     index += 1
-    records.append(record(index, "random", 1000, float("nan"), 0.1, "laptop", status="failed"))
+    records.append(sweep_record(index, "random", 1000, float("nan"), 0.1, "laptop", status="failed"))
     default_store().add_many(records)
     return hello
 

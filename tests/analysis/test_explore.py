@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from test_dashboard import record
+from helpers.records import sweep_record as record
 
 import reefnb
 from reefnb import ReefError

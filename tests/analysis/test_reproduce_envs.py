@@ -11,8 +11,9 @@ from contextlib import contextmanager
 
 import nbformat
 import pytest
-from conftest import call, write_solution
-from wheels import make_wheel
+from helpers.cli import call
+from helpers.solutions import write_solution
+from helpers.wheels import make_wheel
 
 import reefnb
 from reefnb.analysis.reproduce import reproduce

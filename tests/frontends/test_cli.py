@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pandas
-from conftest import call, write_solution
+from helpers.cli import call
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.frontends.cli import build_parser

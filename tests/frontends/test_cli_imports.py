@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HELLO
+from helpers.solutions import HELLO
 
 NOTEBOOK_RUNNERS = {"papermill", "nbclient", "jupyter_client", "ipykernel", "IPython", "zmq"}
 # What jsonschema's format checker's packages load (rfc3987_syntax: 38 lark grammars; isoduration: arrow). The packages

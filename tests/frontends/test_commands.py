@@ -11,7 +11,8 @@ import sys
 
 import pandas
 import pytest
-from conftest import call, write_solution
+from helpers.cli import call
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb import ReefError
@@ -222,7 +223,7 @@ def test_results_columns_for_the_terminal_and_the_notebook():
 
 
 def test_frontier_runs_are_the_ok_runs_with_the_default_objectives(hello):
-    from test_dashboard import record as stored
+    from helpers.records import sweep_record as stored
 
     reefnb.default_store().add_many(
         [

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import HELLO, REPO
-from test_lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.solutions import HELLO, REPO
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
 

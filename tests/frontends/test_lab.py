@@ -9,97 +9,17 @@ $REEF_TEST_ARTIFACTS (else tests/artifacts/, git-ignored); the test prints where
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import HELLO, REPO, stop_process
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.solutions import HELLO
 
 import reefnb
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TOKEN = "reef-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
-    """`jupyter lab` serving ``root`` on 127.0.0.1 with its settings in ``tmp_path``; yields its URL, ends it after."""
-    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed (pip install 'reefnb[lab]')")
-    if not (REPO / "reefnb" / "labextension" / "package.json").is_file():
-        pytest.fail(
-            "the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)"
-        )
-    settings = tmp_path / "jupyter"
-    environment = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(settings / "config"),
-        "JUPYTER_DATA_DIR": str(settings / "data"),
-        "JUPYTER_RUNTIME_DIR": str(settings / "runtime"),
-        "IPYTHONDIR": str(settings / "ipython"),
-        "REEF_HOME": str(reef_home),
-    }
-    notification_settings = settings / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    notification_settings.mkdir(parents=True)
-    (notification_settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false"})
-    )  # no news prompt
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        *options,
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log_path = tmp_path / "jupyter-lab.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not start: {log_path.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        stop_process(server, grace=20)
 
 
 @pytest.fixture

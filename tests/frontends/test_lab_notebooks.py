@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from test_lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.solutions import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # The cell each screenshot starts from (the part of the notebook a reader looks for), by notebook.

@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_notebook
-from test_lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.solutions import REPO, write_notebook
 
 from reefnb.frontends import commands
 

@@ -14,11 +14,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import nbformat
 import pandas
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
+from helpers.wheels import make_wheel
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from ipywidgets import widget_serialization
-from wheels import make_wheel
 
 import reefnb
 from reefnb.frontends.widgets import DependencyPanel, SweepProgressWidget

@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 import sys
 
-from conftest import write_solution
-from wheels import make_wheel
+from helpers.solutions import write_solution
+from helpers.wheels import make_wheel
 
 import reefnb
 from reefnb.frontends import commands

@@ -23,8 +23,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import HELLO
-from test_lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.solutions import HELLO
 
 THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 of each theme
 

@@ -8,32 +8,14 @@ import shutil
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from action_solutions import FLAGSHIP, encode, reef_serve, synthetic_frames, toy_solution
+from helpers.actions import FLAGSHIP, encode, reef_serve, request, synthetic_frames, toy_solution
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-
-
-def request(
-    info: dict, path: str, body=None, token: str | None = "use", method: str | None = None, raw: bytes | None = None
-):
-    """(status, JSON answer) of one HTTP request to the server."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {info['token'] if token == 'use' else token}"
-    call = urllib.request.Request(info["url"] + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(call, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_actions_over_http_errors_are_one_line_and_the_server_keeps_serving(tmp_path):

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HELLO, write_notebook, write_solution
-from lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+from helpers.lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+from helpers.solutions import HELLO, write_notebook, write_solution
 
 import reefnb
 from reefnb.frontends.server import RequestError, confined

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 

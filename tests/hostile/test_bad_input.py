@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import HELLO, write_notebook, write_solution
+from helpers.solutions import HELLO, write_notebook, write_solution
 
 from reefnb.sharing.package import export_package
 from reefnb.sharing.registry import add_registry

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import HELLO
-from lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+from helpers.lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+from helpers.solutions import HELLO
 from tornado.httpclient import HTTPClientError
 
 from reefnb.frontends.server import MAX_BODY_BYTES

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from test_crowd_meaning import FLAGSHIP, flagship_records
-from test_registry import bare, git_identity, user  # noqa: F401  (fixtures)
+from helpers.records import flagship_records
+from helpers.solutions import FLAGSHIP
 
 from reefnb.runs.store import Store
 from reefnb.sharing import registry

@@ -7,8 +7,8 @@ import json
 
 import pyarrow
 import pyarrow.parquet as parquet
-from test_crowd import runs
-from test_registry import bare, git_clone, git_identity, git_push_all, user  # noqa: F401  (fixtures)
+from helpers.records import monthly_records as runs
+from helpers.registry import git_clone, git_push_all
 
 from reefnb.runs.store import Store
 from reefnb.sharing import registry

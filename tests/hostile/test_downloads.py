@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import serving
+from helpers.servers import serving
 
 from reefnb.common.exceptions import ReefError
 from reefnb.provision.artifacts import ArtifactError, ArtifactUnavailable, download_limits, fetch_artifact, parse_size

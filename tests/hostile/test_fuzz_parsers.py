@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import write_notebook, write_solution
+from helpers.solutions import write_notebook, write_solution
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

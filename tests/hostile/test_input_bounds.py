@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.common.exceptions import ActionInputError, InputError, ManifestError, PackageError, ParameterError

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from conftest import REAL_HOME, REAL_KERNELS, _kernelspecs
+from helpers.home import REAL_HOME, REAL_KERNELS, kernelspecs
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core import paths
 
@@ -30,7 +30,7 @@ def test_home_jupyter_ipython_and_reef_home_are_temporary(tmp_path):
 
 
 def test_a_registered_kernel_lands_in_the_temporary_data_folder_and_python3_is_still_found(tmp_path):
-    before = _kernelspecs(REAL_KERNELS)
+    before = kernelspecs(REAL_KERNELS)
     environment = Environment(
         name="isolation-probe", path=sys.prefix, python=sys.executable, kernel=kernel_name("isolation-probe")
     )
@@ -39,4 +39,4 @@ def test_a_registered_kernel_lands_in_the_temporary_data_folder_and_python3_is_s
     specs = KernelSpecManager().find_kernel_specs()
     assert specs[environment.kernel] == folder
     assert "python3" in specs and not _inside(specs["python3"], REAL_HOME)
-    assert _kernelspecs(REAL_KERNELS) == before
+    assert kernelspecs(REAL_KERNELS) == before

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-from conftest import call, write_solution
+from helpers.cli import call
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.runs.output_limit import OutputBudget

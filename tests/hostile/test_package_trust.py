@@ -19,8 +19,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import call, write_notebook
-from wheels import make_wheel, make_wheel_of_files
+from helpers.cli import call
+from helpers.solutions import write_notebook
+from helpers.wheels import make_wheel, make_wheel_of_files
 
 from reefnb.provision.envs import list_environments
 

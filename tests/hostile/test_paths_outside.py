@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import call, write_notebook
+from helpers.cli import call
+from helpers.solutions import write_notebook
 
 from reefnb import run
 from reefnb.analysis.dashboard import reference_frame

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 

@@ -17,11 +17,13 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import jsonschema
 import pandas
 import pytest
+from helpers.records import make_record
+from helpers.solutions import write_solution
+from helpers.store import write_lock
 from nbclient.exceptions import CellTimeoutError
 
 import reefnb
@@ -31,11 +33,6 @@ from reefnb.frontends.cli import main
 from reefnb.runs import store as store_module
 from reefnb.runs.execute import RunSession, _classify  # engine through execute, as papermill loads it
 from reefnb.runs.store import Store
-
-TESTS = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS))
-from conftest import write_solution  # noqa: E402
-from runs.test_store import make_record  # noqa: E402
 
 BIG = 10**400  # no float holds it: float(BIG) raises OverflowError
 ODD = 2**64 + 1  # beyond SQLite's 64-bit integers, and a float would round it
@@ -50,18 +47,6 @@ CELLS = (
 )
 KERNEL_REFUSED = 1 + (100 - (MAX_METRICS - 4))  # blob, then the m-metrics past the count
 RAW_REFUSED = 30
-
-
-@contextmanager
-def write_lock(path: Path):
-    """Another process's writer, as SQLite sees it: a second connection holding the write lock."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        connection.execute("ROLLBACK")
-        connection.close()
 
 
 @contextmanager

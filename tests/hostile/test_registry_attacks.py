@@ -17,18 +17,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import test_registry
-from test_registry import git_clone, git_push_all, make_package, reef
+from helpers.cli import call as reef
+from helpers.registry import git_clone, git_push_all, make_package
 
 from reefnb.common.exceptions import IntegrityError
 from reefnb.sharing import pins, registry
 
 ALICE = "alice@example.org"
-bare, user, git_identity = (
-    test_registry.bare,
-    test_registry.user,
-    test_registry.git_identity,
-)  # its fixtures: a bare repository, users, a git identity
 
 
 def keypair(tmp_path: Path, name: str) -> Path:

@@ -19,18 +19,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import test_registry
-from test_registry import git_clone, git_push_all, make_package, reef
-from test_store import make_record
+from helpers.cli import call as reef
+from helpers.records import make_record
+from helpers.registry import git_clone, git_push_all, make_package
 
 from reefnb.runs.store import Store
 from reefnb.sharing import pins, registry
-
-bare, user, git_identity = (
-    test_registry.bare,
-    test_registry.user,
-    test_registry.git_identity,
-)  # a bare repository, users, a git identity
 
 
 @pytest.fixture(scope="module")

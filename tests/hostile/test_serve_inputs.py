@@ -6,8 +6,7 @@ import json
 import socket
 
 import pytest
-from action_solutions import reef_serve, toy_solution
-from test_serve import request
+from helpers.actions import reef_serve, request, toy_solution
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.records import make_record
 
 from reefnb.runs.store import Store
 
 TESTS = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS))
-from test_store import make_record  # noqa: E402
 
 RUNS = [f"20260101T000000Z-0000000{index}" for index in range(1, 4)]
 DAMAGED = RUNS[1]

@@ -20,7 +20,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import call, write_notebook
+from helpers.cli import call
+from helpers.solutions import write_notebook
 
 from reefnb.common.exceptions import ReefError
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from action_solutions import reef_serve
-from conftest import write_solution
+from helpers.actions import reef_serve
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.common.exceptions import ActionFailed, ActionTimeout

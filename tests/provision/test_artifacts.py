@@ -3,22 +3,19 @@ unpacking of real tar and zip archives, fallbacks and generate entry points."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import re
 import stat
 import sys
 import tarfile
-import threading
 import warnings
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import serving
+from helpers.artifacts import ArtifactServer, sha
+from helpers.servers import serving
 
 from reefnb.common.exceptions import ReefError
 from reefnb.provision.artifacts import (
@@ -36,73 +33,6 @@ from reefnb.solution.checks import artifact_problems
 # A local HTTP server: serves bytes the test gives it, honours Range, can cut responses, logs requests
 
 
-class ArtifactServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), RangeHandler)
-        self.files: dict[str, bytes] = {}
-        self.requests: list[dict] = []  # {"path", "range"} in arrival order
-        self.cut: dict[str, int] = {}  # path -> responses still to cut halfway
-        self.honour_ranges = True  # False: answer every Range request with the whole file (200)
-        self.lock = threading.Lock()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_port}/{path}"
-
-    def serve(self, path: str, data: bytes) -> str:
-        self.files[path] = data
-        return self.url(path)
-
-    def ranges(self, path: str) -> list[str | None]:
-        return [request["range"] for request in self.requests if request["path"] == path]
-
-
-class RangeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: ArtifactServer
-
-    def log_message(self, format: str, *args) -> None:  # keep the test output quiet
-        pass
-
-    def do_GET(self) -> None:
-        path = self.path.lstrip("/")
-        requested = self.headers.get("Range")
-        with self.server.lock:
-            self.server.requests.append({"path": path, "range": requested})
-            cut = self.server.cut.get(path, 0)
-            if cut > 0:
-                self.server.cut[path] = cut - 1
-        body = self.server.files.get(path)
-        if body is None:
-            self.send_error(404)
-            return
-        start, status = 0, 200
-        match = re.fullmatch(r"bytes=(\d+)-", requested or "")
-        if match and self.server.honour_ranges:
-            start, status = int(match.group(1)), 206
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-        payload = body[start:]
-        self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Accept-Ranges", "bytes")
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.end_headers()
-        if cut:
-            self.wfile.write(payload[: len(payload) // 2])  # then hang up: the client sees a short body
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(payload)
-
-
 @pytest.fixture
 def server():
     with serving(ArtifactServer()) as instance:
@@ -111,10 +41,6 @@ def server():
 
 # ------------------------------------------------------------------------------------------------
 # Test data, made here
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def coco_files() -> dict[str, bytes]:

@@ -9,7 +9,8 @@ import shutil
 
 import nbformat
 import pytest
-from conftest import call, write_notebook, write_solution
+from helpers.cli import call
+from helpers.solutions import write_notebook, write_solution
 
 import reefnb
 from reefnb.common.exceptions import ManifestError, ReefError

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wheels import make_wheel_of_files
+from helpers.wheels import make_wheel_of_files
 
 from reefnb.provision import detection, distributions
 from reefnb.provision.envs import install_packages

@@ -12,7 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import call, write_solution
+from helpers.cli import call
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.kernel import KERNEL_API

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import call, write_solution
-from wheels import make_wheel
+from helpers.cli import call
+from helpers.solutions import write_solution
+from helpers.wheels import make_wheel
 
 import reefnb
 from reefnb.provision.envs import get_environment, list_environments

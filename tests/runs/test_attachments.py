@@ -12,7 +12,8 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import call, write_solution
+from helpers.cli import call
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.frontends.rendering import file_line

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import write_notebook, write_solution
+from helpers.solutions import write_notebook, write_solution
 
 import reefnb
 from reefnb.runs.store import Store

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import write_notebook
+from helpers.solutions import write_notebook
 
 import reefnb
 from reefnb.common.exceptions import ParameterError

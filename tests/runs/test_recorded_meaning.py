@@ -9,14 +9,17 @@ import re
 import sqlite3
 
 import jsonschema
-from conftest import call, write_solution
-from test_registry import bare, git_identity, user  # noqa: F401  (fixtures)
-from test_store import make_record
+import pytest
+from helpers.cli import call
+from helpers.records import make_record
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.analysis.frame import recorded_meaning, records_to_frame
 from reefnb.runs.store import MIGRATIONS, Store
 from reefnb.sharing import registry
+
+pytestmark = pytest.mark.usefixtures("git_identity")  # commits name a test identity
 
 # (latency ms, mAP): with mAP maximised the frontier is a, b, c; were mAP minimised it would be a, d
 POINTS = {"a": (2.0, 0.40), "b": (5.0, 0.61), "c": (9.0, 0.7234), "d": (7.0, 0.30), "e": (9.5, 0.55)}

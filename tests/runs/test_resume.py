@@ -7,7 +7,7 @@ import json
 
 import nbformat
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.frontends.cli import main

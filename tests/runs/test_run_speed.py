@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import papermill  # noqa: F401  # before reefnb.runs.engine, which papermill's entry points load as it loads
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.runs import processes

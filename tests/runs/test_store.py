@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pandas
 import pytest
+from helpers.records import make_record
 
 import reefnb
 from reefnb.analysis.frame import records_to_frame
@@ -25,52 +26,7 @@ from reefnb.runs.store import MIGRATIONS, Store
 from reefnb.solution.columns import BASE_COLUMNS
 
 RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
-HERE = Path(__file__).resolve().parent  # tests/runs: this module, which the writer processes import
-TESTS = HERE.parent
-
-
-def make_record(
-    run_id: str,
-    solution: str = "demo",
-    status: str = "ok",
-    started: str = "2026-01-01T00:00:00+00:00",
-    parameters: dict | None = None,
-    metrics: dict | None = None,
-) -> dict:
-    """A run record as the executor writes one (valid against run-record.schema.json)."""
-    return {
-        "record_version": 1,
-        "run_id": run_id,
-        "solution": {"name": solution, "version": "0.1.0", "path": f"/solutions/{solution}"},
-        "workflow": "run",
-        "notebook": {
-            "path": "main.ipynb",
-            "sha256": "ab" * 32,
-            "output_path": f"/solutions/{solution}/runs/{run_id}.ipynb",
-        },
-        "parameters": {"samples": 1000, "method": "random"} if parameters is None else parameters,
-        "metrics": {"loss": {"value": 0.5, "unit": None, "cell_index": 2}, "time_ms": {"value": 12.5, "unit": "ms"}}
-        if metrics is None
-        else metrics,
-        "status": status,
-        "error": None
-        if status == "ok"
-        else {"name": "ValueError", "message": "boom", "cell_index": 3, "execution_count": 3},
-        "started": started,
-        "ended": started.replace("00:00+", "00:02+", 1),
-        "duration_s": 2.0,
-        "environment": {
-            "name": None,
-            "kernel": "python3",
-            "hostname": "box",
-            "os": {"platform": "Linux-6.1-x86_64", "system": "Linux"},
-            "cpu": {"model": "Test CPU", "count": 8},
-            "memory_bytes": 16 * 2**30,
-            "python": {"version": "3.11.7", "implementation": "CPython"},
-            "packages": {"numpy": "2.0.0"},
-        },
-        "provenance": {"reefnb_version": reefnb.__version__, "git": None, "command": "reef run"},
-    }
+TESTS = Path(__file__).resolve().parents[1]  # tests/: the writer processes import helpers from there
 
 
 def test_synthetic_record_is_a_valid_run_record():
@@ -319,7 +275,7 @@ WRITER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[4])
-    from test_store import make_record
+    from helpers.records import make_record
     from reefnb.runs.store import Store
 
     path, index, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -339,7 +295,7 @@ def test_four_processes_writing_500_records_each_at_once(tmp_path):
     path.parent.mkdir()
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), str(index), str(per_process), str(HERE)],
+            [sys.executable, "-c", WRITER, str(path), str(index), str(per_process), str(TESTS)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

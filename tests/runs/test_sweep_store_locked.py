@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import call, write_solution
-from hostile.test_record_limits import write_lock  # a second SQLite connection holding the write lock
+from helpers.cli import call
+from helpers.solutions import write_solution
+from helpers.store import write_lock  # a second SQLite connection holding the write lock
 
 import reefnb
 from reefnb.runs.store import Store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_solution
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.frontends.cli import main

@@ -14,7 +14,8 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
-from conftest import call, write_solution
+from helpers.cli import call
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.runs import telemetry

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import write_notebook
+from helpers.solutions import write_notebook
 
 import reefnb
 from reefnb.frontends.cli import main

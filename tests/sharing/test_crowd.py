@@ -8,26 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as parquet
-from test_registry import bare, git_clone, git_identity, git_push_all, user  # noqa: F401  (fixtures)
-from test_store import make_record
+from helpers.records import monthly_records as runs
+from helpers.registry import git_clone, git_push_all
 
 from reefnb.runs.store import Store
 from reefnb.sharing import crowd, registry
 from reefnb.sharing.registry import shareable_record
-
-
-def runs(count: int, prefix: str = "aa", month: str = "2026-03", solution: str = "hello-sweep") -> list[dict]:
-    records = []
-    for index in range(count):
-        record = make_record(
-            f"{month.replace('-', '')}01T000000Z-{prefix}{index:06x}",
-            solution=solution,
-            started=f"{month}-01T00:00:00+00:00",
-            parameters={"samples": index, "method": "random"},
-            metrics={"abs_error": {"value": 1.0 / (index + 1), "unit": None}},
-        )
-        records.append(record)
-    return records
 
 
 def commits(repository: Path) -> int:
@@ -47,7 +33,7 @@ def tree(repository: Path) -> list[str]:
     ).stdout.split()
 
 
-def test_a_thousand_results_are_one_commit_sharded_by_solution_and_month_and_pull_once(bare, user):  # noqa: F811
+def test_a_thousand_results_are_one_commit_sharded_by_solution_and_month_and_pull_once(bare, user):
     user("alice")
     registry.add_registry("shared", str(bare))
     Store().add_many(runs(1000) + runs(3, "bb", month="2026-04") + runs(2, "cc", solution="other-solution"))
@@ -82,7 +68,7 @@ def test_a_thousand_results_are_one_commit_sharded_by_solution_and_month_and_pul
     assert registry.push_results()["pushed"] == 0 and commits(bare) == 1  # nothing new: no commit
 
 
-def test_shards_are_compacted_and_pushes_from_two_users_both_arrive(bare, user, monkeypatch):  # noqa: F811
+def test_shards_are_compacted_and_pushes_from_two_users_both_arrive(bare, user, monkeypatch):
     monkeypatch.setattr(crowd, "MAX_PARTS", 3)
     for name in ("alice", "bob"):
         user(name)
@@ -99,7 +85,7 @@ def test_shards_are_compacted_and_pushes_from_two_users_both_arrive(bare, user, 
     assert registry.pull_results() == {"records": 10, "new": 10, "refused": []}
 
 
-def test_a_registry_of_the_first_layout_still_pulls_and_a_run_in_both_layouts_merges_once(tmp_path, bare, user):  # noqa: F811
+def test_a_registry_of_the_first_layout_still_pulls_and_a_run_in_both_layouts_merges_once(tmp_path, bare, user):
     user("alice")
     registry.add_registry("shared", str(bare))
     records = runs(3)
@@ -131,7 +117,7 @@ def test_a_registry_of_the_first_layout_still_pulls_and_a_run_in_both_layouts_me
     }
 
 
-def test_what_is_pushed_is_scrubbed(bare, user):  # noqa: F811
+def test_what_is_pushed_is_scrubbed(bare, user):
     home = str(Path.home())
     user("alice")
     registry.add_registry("shared", str(bare))

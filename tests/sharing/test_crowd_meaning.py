@@ -8,50 +8,16 @@ import json
 import re
 import shutil
 
-from conftest import REPO
-from test_registry import bare, git_identity, reef, user  # noqa: F401  (fixtures)
-from test_store import make_record
+from helpers.cli import call as reef  # noqa: F401  (fixtures)
+from helpers.records import flagship_records
+from helpers.solutions import FLAGSHIP
 
 import reefnb
 from reefnb.runs.store import Store
 from reefnb.sharing import registry
 
-FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
-DEFAULTS = {
-    "model": "ssd-mobilenet-tiny-w100-128",
-    "backend": "tflite",
-    "dataset": "synthetic-50",
-    "scenario": "SingleStream",
-    "loadgen_profile": "short",
-}
 
-
-def flagship_records(folder, count: int = 6) -> list[dict]:
-    """Runs of the flagship as its notebook records them (metrics with units); the first one is the
-    point of the expectation w100-tflite-accuracy (the run workflow's defaults, mode=accuracy), the fourth
-    (tflite, mode=both) satisfies it too."""
-    records = []
-    for index in range(count):
-        backend = ("tflite", "tflite-int8", "tf")[index % 3]
-        parameters = {**DEFAULTS, "backend": backend, "mode": "accuracy" if index == 0 else "both"}
-        metrics = {
-            "mAP": {"value": 0.5631 - 0.01 * index, "unit": None},
-            "AP50": {"value": 0.65 + 0.03 * index, "unit": None},
-            "AP75": {"value": 0.7 + 0.02 * index, "unit": None},
-            "latency_p90_ms": {"value": 4.0 + index, "unit": "ms"},
-        }
-        record = make_record(
-            f"20260101T00000{index}Z-fa{index:06x}",
-            solution="obj-detection-coco-tf",
-            parameters=parameters,
-            metrics=metrics,
-        )
-        record["solution"].update({"version": "0.1.0", "path": str(folder)})
-        records.append(record)
-    return records
-
-
-def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_path, bare, user):  # noqa: F811
+def test_pulled_results_are_drawn_and_compared_with_the_manifest_they_name(tmp_path, bare, user):
     folder = tmp_path / "alice-work" / "obj-detection-coco-tf"
     shutil.copytree(
         FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json")

@@ -234,7 +234,7 @@ def test_corpus_r_notebook(tmp_path):
 
 
 def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
-    from conftest import write_notebook
+    from helpers.solutions import write_notebook
 
     from reefnb.frontends.cli import main
 

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import write_notebook
+from helpers.solutions import write_notebook
 
 import reefnb
 from reefnb.common.paths import reef_home

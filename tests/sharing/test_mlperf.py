@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, call
+from helpers.cli import call
+from helpers.solutions import REPO
 
 import reefnb
 

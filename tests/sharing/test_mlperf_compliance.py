@@ -13,13 +13,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers.mlperf import TOOLS, checker_compliance
+from helpers.solutions import REPO
 
 from reefnb.common.exceptions import ReefError
 from reefnb.sharing import mlperf_compliance as compliance
@@ -27,7 +26,6 @@ from reefnb.sharing import mlperf_compliance as compliance
 if importlib.util.find_spec("mlperf_loadgen") is None:
     pytest.skip("needs mlcommons-loadgen", allow_module_level=True)
 
-TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
 BENCHMARK, SCENARIO, SAMPLES = "yolo-95", "Offline", 64
 RUN = {
     "model": "yolo",
@@ -134,7 +132,7 @@ def test_reef_verifies_and_the_checker_accepts_the_compliance_folders(logs, tmp_
     )
     if not TOOLS.is_dir() or importlib.util.find_spec("yaml") is None:
         pytest.skip("the v6.1 checker (../shared/mlperf-inference-tools) and PyYAML are not here")
-    checked = _checker_compliance(tmp_path)
+    checked = checker_compliance(tmp_path)
     assert checked["tests"] == ["TEST01"]
     assert checked["results"] == {
         "dir_exists_check": True,
@@ -154,40 +152,6 @@ SHORT_RUN_ERRORS = {  # the checker's error lines (checks/performance_check.py) 
     "Test duration less than 600s": "min_duration_check",
     "Some performance checks Checks failed for": "summary",
 }
-CHECKER = """
-import json, logging, sys
-from submission.submission_checker.configuration.configuration import Config
-from submission.submission_checker.loader import Loader
-from submission.submission_checker.checks.compliance_check import ComplianceCheck
-errors = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        if record.levelno >= logging.ERROR:
-            errors.append(record.getMessage())
-log = logging.getLogger("reef-test")
-log.addHandler(Keep())
-log.setLevel(logging.INFO)
-config = Config("v6.1", None)
-config.base["models_TEST04"] = [*config.base["models_TEST04"], *sys.argv[2:]]  # benchmarks a test says need TEST04 too
-out = []
-for logs in Loader(sys.argv[1], "v6.1", config).load():
-    check = ComplianceCheck(log, logs.loader_data["compliance_path"], config, logs)
-    names = ("dir_exists_check", "accuracy_check", "compliance_performance_check", "performance_check")
-    out.append({"tests": check.test_list, "results": {name: bool(getattr(check, name)()) for name in names}, "errors": errors})
-print(json.dumps(out))
-"""
-
-
-def _checker_compliance(tree: Path, *also_test04: str) -> dict:
-    """The v6.1 checker's ComplianceCheck on the tree's one result: its tests, each check's result and the errors it
-    logged (``also_test04``: benchmarks it is told need TEST04 too, in its process only)."""
-    command = [sys.executable, "-c", CHECKER, str(tree), *also_test04]
-    done = subprocess.run(command, cwd=TOOLS, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (checked,) = json.loads(done.stdout.strip().splitlines()[-1])
-    return checked
-
-
 def test_verification_fails_what_breaks_the_rules(logs, tmp_path):
     """Responses that differ, a compliance run without its audit.config, and a rate off the submitted one fail,
     each saying why."""

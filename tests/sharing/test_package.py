@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import write_notebook
+from helpers.solutions import write_notebook
 
 import reefnb
 from reefnb.frontends.cli import main

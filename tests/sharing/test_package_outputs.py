@@ -21,7 +21,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REAL_HOME, REPO, write_notebook
+from helpers.home import REAL_HOME
+from helpers.solutions import REPO, write_notebook
 from PIL import Image
 
 import reefnb

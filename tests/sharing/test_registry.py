@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -15,90 +14,19 @@ from pathlib import Path
 import pyarrow
 import pyarrow.parquet as parquet
 import pytest
-from conftest import write_solution
-from test_store import make_record
+from helpers.cli import call as reef
+from helpers.records import make_record
+from helpers.registry import git_clone, git_push_all, make_package
+from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.common.exceptions import ManifestError
 from reefnb.common.paths import solutions_home
-from reefnb.frontends.cli import main
 from reefnb.runs.store import Store
 from reefnb.sharing import registry
 from reefnb.sharing.package import PackageError, export_package
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch):
-    """No global git config on a fresh CI machine: every commit here names this identity."""
-    for key, value in GIT_IDENTITY.items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def bare(tmp_path) -> Path:
-    path = tmp_path / "registry.git"
-    subprocess.run(["git", "init", "--quiet", "--bare", str(path)], check=True)
-    return path
-
-
-@pytest.fixture
-def user(tmp_path, monkeypatch):
-    """Switch to a user: their own REEF_HOME (the registry clones, the results store, pulled solutions)."""
-
-    def switch(name: str) -> Path:
-        home = tmp_path / "homes" / name
-        monkeypatch.setenv("REEF_HOME", str(home))
-        return home
-
-    return switch
-
-
-def make_package(
-    tmp_path: Path,
-    name: str,
-    version: str,
-    components: dict | None = None,
-    description: str = "",
-    kind: str | None = None,
-    salt: str = "",
-) -> Path:
-    manifest = {
-        "name": name,
-        "version": version,
-        "description": description or f"{name} for tests",
-        "workflows": {"run": {"notebook": "main.ipynb"}},
-    }
-    if components:
-        manifest["components"] = components
-    if kind:
-        manifest["kind"] = kind
-    folder = write_solution(tmp_path / "sources" / f"{name}-{version}{salt}", manifest, "x = 1", f"y = x + 1  # {salt}")
-    return Path(export_package(folder, tmp_path / "packages" / f"{name}-{version}{salt}.reef.zip")["package"])
-
-
-def reef(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def git_clone(bare: Path, target: Path) -> Path:
-    subprocess.run(["git", "clone", "--quiet", str(bare), str(target)], check=True)
-    return target
-
-
-def git_push_all(clone: Path, message: str) -> None:
-    subprocess.run(["git", "-C", str(clone), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(clone), "commit", "--quiet", "-m", message], check=True)
-    subprocess.run(["git", "-C", str(clone), "push", "--quiet", "origin", "HEAD"], check=True)
-
+pytestmark = pytest.mark.usefixtures("git_identity")  # commits name a test identity
 
 # --- components of a manifest (ranges and resolution: tests/solution/test_versions.py) -----------
 

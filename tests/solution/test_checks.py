@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO, call, write_notebook, write_solution
+from helpers.cli import call
+from helpers.solutions import REPO, write_notebook, write_solution
 
 import reefnb
 import reefnb.kernel

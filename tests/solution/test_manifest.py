@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HELLO, write_notebook, write_solution
+from helpers.solutions import HELLO, write_notebook, write_solution
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import pytest
-from conftest import write_notebook
+from helpers.solutions import write_notebook
 
 import reefnb
 from reefnb.frontends.cli import main

@@ -10,7 +10,7 @@ import sys
 
 import nbformat
 import pytest
-from conftest import REPO
+from helpers.solutions import REPO
 
 import reefnb
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import write_notebook
+from helpers.solutions import write_notebook
 
 from reefnb.common.exceptions import ParameterError, ReefError
 from reefnb.solution.notebook import notebook_parameters, read_notebook

@@ -1,4 +1,4 @@
-"""Helpers for the actions tests: a small solution with actions of every kind, and `reef serve` as a process."""
+"""Actions: a small solution with actions of every kind, ``reef serve`` as a process and ``request`` to it."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import stop_process, write_solution
-
-REPO = Path(__file__).resolve().parent.parent
-FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
+from helpers.servers import stop_process
+from helpers.solutions import FLAGSHIP, write_solution
 
 ACTIONS_CODE = '''
 import os
@@ -140,3 +140,19 @@ def encode(pixels, format: str = "PNG") -> str:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=format)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def request(
+    info: dict, path: str, body=None, token: str | None = "use", method: str | None = None, raw: bytes | None = None
+):
+    """(status, JSON answer) of one HTTP request to the ``reef serve`` that ``info`` (its ready line) describes."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {info['token'] if token == 'use' else token}"
+    call = urllib.request.Request(info["url"] + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(call, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

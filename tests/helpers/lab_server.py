@@ -1,5 +1,5 @@
 """A real jupyter_server with reefnb's extension enabled, from pytest-jupyter, for the test modules that
-``from lab_server import *``: its fixtures (``jp_fetch``, ``jp_serverapp``, ``jp_root_dir``...) stay with those
+``from helpers.lab_server import *``: its fixtures (``jp_fetch``, ``jp_serverapp``, ``jp_root_dir``...) stay with those
 modules (as a plugin they would wrap every test of the suite). Importing it skips the module where
 jupyter_server or pytest-jupyter is not installed.
 

@@ -1,0 +1,21 @@
+"""What the test modules share: helpers and fixtures, one module per concern.
+
+No test module imports another (``tests/test_architecture.py`` checks it); what two of them need lives here and
+is imported as ``from helpers.solutions import write_solution`` (``tests`` is on pytest's ``pythonpath``).
+
+- ``solutions``: REPO, HELLO, FLAGSHIP, ``write_notebook``, ``write_solution``
+- ``cli``: ``call`` (``reef ARGS`` in this process)
+- ``servers``: ``serving`` (a socketserver in a thread), ``stop_process``, ``free_port``, ``wait_until``
+- ``home``: the user's real home and kernels folder, ``kernelspecs`` (what the suite must not change)
+- ``store``: ``write_lock`` (a second SQLite connection holding the store's write lock)
+- ``records``: run records made by hand (``make_record``, ``sweep_record``, ``flagship_records``,
+  ``monthly_records``)
+- ``registry``: bare git registries and users (fixtures ``git_identity``, ``bare``, ``user``: import them into
+  the module that uses them), ``make_package``, ``git_clone``, ``git_push_all``
+- ``wheels``: tiny wheels made by hand
+- ``actions``: a toy solution with actions, ``reef serve`` as a process, ``request`` to it
+- ``artifacts``: ``ArtifactServer`` (HTTP with Range, cuts), ``sha``
+- ``browser``: Chromium: the ``browser`` fixture (one headless Chromium per module, the only launch), ``running_lab``
+- ``lab_server``: pytest-jupyter's server with reefnb's extension (``from helpers.lab_server import *``)
+- ``mlperf``: the MLPerf submission checker's compliance check in its own process
+"""

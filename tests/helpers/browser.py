@@ -1,0 +1,113 @@
+"""Chromium for pages, and JupyterLab for the sidebar and widgets: the one place that launches a browser.
+
+``browser`` (a fixture, one headless Chromium per test module, registered for the whole suite by conftest) skips
+the test where Chromium or Playwright is missing. ``running_lab`` starts ``jupyter lab`` on 127.0.0.1 with
+``TOKEN``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers.servers import free_port, stop_process, wait_until
+from helpers.solutions import REPO
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+NO_CHROMIUM = "no chromium on this machine (apt-get install -y chromium)"
+TOKEN = "reef-test-token"
+ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))  # screenshots (git-ignored)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's pages (Playwright's sync API); the test skips without either."""
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+    )
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
+    """`jupyter lab` serving ``root`` on 127.0.0.1 with its settings in ``tmp_path``; yields its URL, ends it after."""
+    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed (pip install 'reefnb[lab]')")
+    if not (REPO / "reefnb" / "labextension" / "package.json").is_file():
+        pytest.fail(
+            "the JupyterLab extension is not built: run `make setup` (it builds extension/ into reefnb/labextension)"
+        )
+    settings = tmp_path / "jupyter"
+    environment = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(settings / "config"),
+        "JUPYTER_DATA_DIR": str(settings / "data"),
+        "JUPYTER_RUNTIME_DIR": str(settings / "runtime"),
+        "IPYTHONDIR": str(settings / "ipython"),
+        "REEF_HOME": str(reef_home),
+    }
+    notification_settings = settings / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    notification_settings.mkdir(parents=True)
+    (notification_settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false"})
+    )  # no news prompt
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *options,
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log_path = tmp_path / "jupyter-lab.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=root, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_until(lambda: server.poll() is not None or _answers(url), timeout=90, every=0.3, what="jupyter lab")
+        except AssertionError:
+            server.poll()
+        if server.returncode is not None or not _answers(url):
+            pytest.fail(f"jupyter lab did not start: {log_path.read_text(errors='replace')[-2000:]}")
+        yield url
+    finally:
+        stop_process(server, grace=20)

@@ -1,5 +1,5 @@
 /**
- * The reefnb server extension's REST API (reefnb/server.py), under `reef/api/`.
+ * The reefnb server extension's REST API (reefnb/frontends/server.py), under `reef/api/`.
  * Every call carries JupyterLab's credentials; a refused request throws a one-line message.
  */
 import { URLExt } from '@jupyterlab/coreutils';

@@ -240,7 +240,7 @@ def _run_sweep(
     pending = [request for request in requests if request.key not in done_before]
     records = RunSink(execution, _Tracker(len(requests), len(requests) - len(pending), progress), target, on_record)
     if pending:
-        executor_for(execution, len(pending)).run(pending, records)
+        executor_for(execution).run(pending, records)
     executed = records.by_key
     in_order = [done_before.get(request.key) or executed.get(request.key) for request in requests]
     return SweepResult(

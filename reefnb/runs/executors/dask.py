@@ -7,12 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from reefnb.common.exceptions import ReefError
+from reefnb.common.exceptions import EnvironmentFailure, NetworkFailure, ReefError
 from reefnb.runs import processes
 from reefnb.runs.execute import RunRequest, failure_record
-from reefnb.runs.executors import RunSink
+from reefnb.runs.executors import RunSink, SweepExecution
 from reefnb.runs.executors.worker import bundle_solution, land_files, run_in_worker
 
+# A local:N cluster's workers: one run at a time each, no dashboard, and processes.dask_setup as each starts
 # (the preload), before a task imports papermill.
 LOCAL_CLUSTER = {"threads_per_worker": 1, "processes": True, "dashboard_address": None, "preload": [processes.__name__]}
 
@@ -22,36 +23,42 @@ def _distributed():
     try:
         import distributed
     except ImportError:
-        raise ReefError("--scheduler needs Dask: pip install 'reefnb[dask]'") from None
+        raise EnvironmentFailure("--scheduler needs Dask: pip install 'reefnb[dask]'") from None
     return distributed
 
 
 class DaskExecutor:
-    def __init__(self, scheduler: str, ship: bool):
-        self.scheduler, self.ship = scheduler, ship
+    """The runs on a Dask cluster: one at a time on each worker, the records streamed back as each run ends.
+
+    ``ship`` (default: for ``tcp://`` and ``tls://`` schedulers) sends the solution folder to the workers as a zip
+    and lands the output files back here, for workers that do not share this machine's disk."""
+
+    def __init__(self, execution: SweepExecution):
+        if not execution.scheduler:
+            raise ReefError("sweep: the dask executor needs --scheduler tcp://HOST:PORT or local:N")
+        self.scheduler = scheduler = execution.scheduler
+        self.ship = execution.ship if execution.ship is not None else scheduler.startswith(("tcp://", "tls://"))
         self.client: Any = None
         self.scratch: str | None = None  # a local cluster's temporary folder
-        self.bundles: dict[str, Any] = {}  # solution folder -> its zip, scattered to the workers
+        self.bundles: dict[Path, Any] = {}  # solution folder -> its zip, scattered to the workers
         self.owner: dict[Any, tuple[RunRequest, int]] = {}  # future -> (request, attempt)
 
-    def run(self, requests: list[RunRequest], records: RunSink) -> None:
+    def run(self, runs: list[RunRequest], sink: RunSink) -> None:
         dask = _distributed()
         cluster = self._connect(dask)
         try:
-            futures = dask.as_completed([self._submit(request, 0) for request in requests], with_results=False)
-            records.tracker.running_now(
-                min(len(requests), max(1, len(self.client.scheduler_info().get("workers", {}))))
-            )
+            futures = dask.as_completed([self._submit(run, 0) for run in runs], with_results=False)
+            sink.running(min(len(runs), max(1, len(self.client.scheduler_info().get("workers", {})))))
             for future in futures:
                 request, attempt = self.owner.pop(future)
                 try:
-                    record = land_files(request, future.result())
+                    record = land_files(Path(request.source).parent, future.result())
                 except Exception as error:  # KilledWorker after Dask's own reschedules, or a worker error
                     status = "killed" if type(error).__name__ == "KilledWorker" else "failed"
                     record = failure_record(request, status, error)
-                if records.take(request, attempt, record):
+                if sink.retry_after(request, attempt, record):
                     futures.add(self._submit(request, attempt + 1))
-                elif records.stop:
+                elif sink.stopped:
                     for other in list(futures.futures):
                         other.cancel()
                     break
@@ -67,7 +74,9 @@ class DaskExecutor:
             try:
                 self.client = dask.Client(self.scheduler, timeout="20s")
             except (OSError, TimeoutError) as error:
-                raise ReefError(f"--scheduler {self.scheduler}: cannot reach the Dask scheduler: {error}") from None
+                raise NetworkFailure(
+                    f"--scheduler {self.scheduler}: cannot reach the Dask scheduler: {error}"
+                ) from None
             return None
         try:
             workers = int(self.scheduler.split(":", 1)[1])
@@ -81,9 +90,9 @@ class DaskExecutor:
     def _submit(self, request: RunRequest, attempt: int):
         bundle = None
         if self.ship:
-            source = str(Path(request.source).parent)
+            source = Path(request.source).parent
             if source not in self.bundles:
-                self.bundles[source] = self.client.scatter(bundle_solution(request), broadcast=True)
+                self.bundles[source] = self.client.scatter(bundle_solution(source), broadcast=True)
             bundle = self.bundles[source]
         future = self.client.submit(
             run_in_worker,

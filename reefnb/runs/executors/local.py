@@ -11,9 +11,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from reefnb.common.exceptions import ReefError
 from reefnb.runs import processes
 from reefnb.runs.execute import RunRequest, failure_record
-from reefnb.runs.executors import RunSink
+from reefnb.runs.executors import RunSink, SweepExecution
 from reefnb.runs.executors.worker import Runner, run_in_worker
 
 
@@ -28,17 +29,35 @@ def default_jobs() -> int:
         return max(1, cores)
 
 
+class LocalExecutor:
+    """The runs on this machine: in this process with one job (or one run), else in a pool of ``jobs`` processes
+    (default: ``default_jobs``)."""
+
+    def __init__(self, execution: SweepExecution):
+        if execution.scheduler:
+            raise ReefError(f"sweep: the local executor runs on this machine, not on --scheduler {execution.scheduler}")
+        self.jobs, self.fail_fast = execution.jobs or default_jobs(), execution.fail_fast
+
+    def run(self, runs: list[RunRequest], sink: RunSink) -> None:
+        if self.jobs == 1 or len(runs) == 1:
+            InProcessExecutor().run(runs, sink)
+        else:
+            PoolExecutor(min(self.jobs, len(runs)), self.fail_fast).run(runs, sink)
+
+
 class InProcessExecutor:
-    def run(self, requests: list[RunRequest], records: RunSink) -> None:
+    """One run after another in this process, each on its own kernel (the next one started ahead)."""
+
+    def run(self, runs: list[RunRequest], sink: RunSink) -> None:
         runner = Runner()
         try:
-            queue = [(request, 0) for request in requests]
-            while queue and not records.stop:
-                request, attempt = queue.pop(0)
-                records.tracker.running_now(1)
-                record = runner.run(request, start_next=bool(queue))
-                if records.take(request, attempt, record):
-                    queue.insert(0, (request, attempt + 1))
+            queue = [(run, 0) for run in runs]
+            while queue and not sink.stopped:
+                run, attempt = queue.pop(0)
+                sink.running(1)
+                record = runner.run(run, start_next=bool(queue))
+                if sink.retry_after(run, attempt, record):
+                    queue.insert(0, (run, attempt + 1))
         finally:
             runner.close()
 
@@ -56,15 +75,14 @@ class PoolExecutor:
         self.scope = self.scratch = ""
         self.broken_pools = 0
 
-    def run(self, requests: list[RunRequest], records: RunSink) -> None:
-        self.queue = [(request, 0) for request in requests]
+    def run(self, runs: list[RunRequest], sink: RunSink) -> None:
+        self.queue = [(run, 0) for run in runs]
         self.scope = secrets.token_hex(12)  # the kernels of this pool's workers carry it: none outlives the sweep
-        self.scratch = tempfile.mkdtemp(
-            prefix="reef-sweep-"
-        )  # the workers' temporary folder: none outlives the sweep either
+        # The workers' temporary folder: none outlives the sweep either.
+        self.scratch = tempfile.mkdtemp(prefix="reef-sweep-")
         context = multiprocessing.get_context("spawn")
         try:
-            while self.queue and not records.stop:
+            while self.queue and not sink.stopped:
                 pool = ProcessPoolExecutor(
                     max_workers=self.jobs,
                     mp_context=context,
@@ -72,25 +90,25 @@ class PoolExecutor:
                     initargs=(self.scope,),
                 )
                 try:
-                    taken_down = self._use(pool, records)
+                    taken_down = self._use(pool, sink)
                 finally:
                     pool.shutdown(wait=True, cancel_futures=True)
-                if taken_down is not None and not records.stop:
-                    self._requeue(taken_down, records)
+                if taken_down is not None and not sink.stopped:
+                    self._requeue(taken_down, sink)
         finally:
             processes.end_scope(self.scope)
             shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def _use(self, pool: ProcessPoolExecutor, records: RunSink) -> list[tuple[RunRequest, int]] | None:
+    def _use(self, pool: ProcessPoolExecutor, sink: RunSink) -> list[tuple[RunRequest, int]] | None:
         """Run the queue on ``pool`` until it is empty, the sweep stops, or a worker dies.
 
         Returns None while the pool works, else the runs it took down (those still running on it included)."""
         running: dict[Any, tuple[RunRequest, int]] = {}
         lost: list[tuple[RunRequest, int]] = []
-        while (self.queue or running) and not records.stop and not lost:
+        while (self.queue or running) and not sink.stopped and not lost:
             if not self._submit(pool, running):
                 return []  # broken before anything ran: the queue goes to a new pool
-            records.tracker.running_now(min(len(running), self.jobs))
+            sink.running(min(len(running), self.jobs))
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in done:
                 request, attempt = running.pop(future)
@@ -101,7 +119,7 @@ class PoolExecutor:
                     continue
                 except Exception as error:  # the worker could not even build a record
                     record = failure_record(request, "failed", error)
-                if records.take(request, attempt, record):
+                if sink.retry_after(request, attempt, record):
                     self.queue.insert(0, (request, attempt + 1))
         return lost + list(running.values()) if lost else None
 
@@ -123,12 +141,10 @@ class PoolExecutor:
             running[future] = (request, attempt)
         return True
 
-    def _requeue(self, taken_down: list[tuple[RunRequest, int]], records: RunSink) -> None:
+    def _requeue(self, taken_down: list[tuple[RunRequest, int]], sink: RunSink) -> None:
         self.broken_pools += 1
         for request, attempt in taken_down:
-            if self.broken_pools <= 2 or attempt < records.execution.retries:
+            if self.broken_pools <= 2 or sink.may_retry(attempt):
                 self.queue.insert(0, (request, attempt + 1))
             else:
-                record = failure_record(request, "killed", RuntimeError("its worker process died"))
-                records.report(record)
-                records.by_key[request.key] = record
+                sink.retry_after(request, attempt, failure_record(request, "killed", RuntimeError("its worker died")))

@@ -34,9 +34,8 @@ class Runner:
     def __init__(self):
         self.waiting: dict[tuple[str, str], tuple[Any, Path]] = {}
         self._scratch: Path | None = None  # kernel logs of kernels started ahead, shipped solutions: removed by close()
-        self.loaded: dict[
-            tuple[str, str, str], tuple[tuple, Any]
-        ] = {}  # what the runs of a notebook execute, read once
+        # What the runs of a notebook execute (solution, notebook, kernel spec), read once: (stamp, loaded).
+        self.loaded: dict[tuple[str, str, str], tuple[tuple, Any]] = {}
 
     @property
     def scratch(self) -> Path:
@@ -107,18 +106,29 @@ def _worker_runner() -> Runner:
 def run_in_worker(
     request: RunRequest, start_next: bool, bundle: bytes | None = None, scratch: str | None = None
 ) -> dict:
-    """A worker's task: run, and return the record (and the output files when shipped).
+    """Execute one run where this is called (a worker's task) and return ``{"record": ...}``.
 
-    ``scratch``: the sweep's temporary folder, which the sweep removes when it ends, whatever happened
-    to its workers (a worker killed leaves its kernel's socket folder behind): this worker's temporary
-    files, and its kernels', go there."""
+    Parameters
+    ----------
+    request
+        The run, as the executor got it.
+    start_next
+        Start a kernel for this worker's next run while this one executes (when more runs wait than workers run).
+    bundle
+        The solution folder as ``bundle_solution`` zipped it, for a worker without the sweep's disk: the run
+        executes in its copy, and the outcome holds ``"files"`` too (the run folder's files, for ``land_files``).
+    scratch
+        The sweep's temporary folder, which the sweep removes when it ends, whatever happened to its workers (a
+        worker killed leaves its kernel's socket folder behind): this worker's temporary files, and its kernels',
+        go there.
+    """
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
     if scratch is not None and os.path.isdir(scratch):
         os.environ["TMPDIR"] = scratch
         tempfile.tempdir = None  # gettempdir() caches its answer
     if bundle is None:
         return {"record": _worker_runner().run(request, start_next)}
-    folder = _unpackbundle_solution(bundle, _worker_runner().scratch)
+    folder = _unpack_bundle(bundle, _worker_runner().scratch)
     local = dataclasses.replace(request, source=str(folder / Path(request.source).name))
     record = _worker_runner().run(local, start_next)
     run_folder = Path(record["notebook"]["output_path"]).parent
@@ -130,10 +140,9 @@ def run_in_worker(
     return {"record": record, "files": files}
 
 
-def bundle_solution(request: RunRequest) -> bytes:
-    """The solution folder as a zip (no runs/, no .git), for workers without a shared disk."""
-    source = Path(request.source)
-    folder = source.parent
+def bundle_solution(folder: Path) -> bytes:
+    """A solution folder as a zip (no runs/, no .git, no __pycache__), for workers without a shared disk: the third
+    argument of ``run_in_worker``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.rglob("*")):
@@ -148,7 +157,7 @@ def bundle_solution(request: RunRequest) -> bytes:
     return buffer.getvalue()
 
 
-def _unpackbundle_solution(bundle: bytes, scratch: Path) -> Path:
+def _unpack_bundle(bundle: bytes, scratch: Path) -> Path:
     digest = hashlib.sha256(bundle).hexdigest()[:16]
     folder = scratch / "shipped" / digest
     if not (folder / ".complete").exists():
@@ -160,13 +169,13 @@ def _unpackbundle_solution(bundle: bytes, scratch: Path) -> Path:
     return folder
 
 
-def land_files(request: RunRequest, outcome: dict) -> dict:
-    """Write shipped output files into this machine's solution folder; fix the record's paths."""
+def land_files(folder: Path, outcome: dict) -> dict:
+    """The record of ``run_in_worker``'s ``outcome``, its run's output files written into ``folder`` (this machine's
+    solution folder) when they were shipped back, and the record's paths made to point there."""
     record = outcome["record"]
     files = outcome.get("files")
     if not files:
         return record
-    folder = Path(request.source).parent
     run_folder = folder / "runs" / record["run_id"]
     run_folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():  # the executed notebook, kernel.log, files/ the run attached

@@ -290,7 +290,8 @@ def test_an_old_nvidia_smi_without_compute_cap(tmp_path, monkeypatch):
         pytest.skip("the stand-in tools are POSIX shell scripts, which Windows cannot execute")
     script = tmp_path / "nvidia-smi"
     script.write_text(
-        '#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\necho "Tesla K80, 11441, 470.57.02"\n'
+        '#!/bin/sh\ncase "$1" in *compute_cap*) echo "Field compute_cap is not valid" >&2; exit 2;; esac\n'
+        'echo "Tesla K80, 11441, 470.57.02"\n'
     )
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")

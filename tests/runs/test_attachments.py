@@ -19,6 +19,7 @@ import reefnb
 from reefnb.frontends.rendering import file_line
 from reefnb.kernel import recording
 from reefnb.kernel.recording import ATTACH_MIME, check_attachment_name, read_attachments
+from reefnb.runs.attachments import attached_folder, compare_files, keep_attachments, media_type
 
 MINIMAL = {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 RECORD_SCHEMA = reefnb.schema("run-record")
@@ -283,3 +284,74 @@ def test_results_push_with_files_shares_them_within_the_limit(tmp_path):
     assert f"files/{record['run_id']}/detections.json" not in listed
     code, out, err = call("results", "push", "--json")  # without --with-files: records only
     assert code == 0 and "files" not in json.loads(out)
+
+
+# The executor's side (keep_attachments), called directly: what is moved, what is copied, what is refused and why.
+# Links, FIFOs and the size limit: tests/hostile/test_attach_paths.py.
+
+
+def _run_layout(tmp_path) -> tuple[Path, Path]:
+    """A solution folder with a data file, and its run folder holding the executed notebook and a log the run wrote."""
+    solution = tmp_path / "solution"
+    run = solution / "runs" / "r1"
+    (run / "logs").mkdir(parents=True)
+    (solution / "data.csv").write_text("a\n1\n")
+    (run / "main.ipynb").write_text("{}")
+    (run / "logs" / "out.log").write_text("done\n")
+    return solution, run
+
+
+def test_a_file_written_in_the_run_folder_is_moved_any_other_copied(tmp_path):
+    solution, run = _run_layout(tmp_path)
+    attached = [
+        {"name": "out.log", "path": str(run / "logs" / "out.log")},
+        {"name": "inputs/data.csv", "path": str(solution / "data.csv")},
+        {"name": "notebook.ipynb", "path": str(run / "main.ipynb")},  # the executed notebook stays where it is
+    ]
+    kept = keep_attachments(attached, run, solution)
+    assert "files_refused" not in kept
+    assert [(entry["name"], entry["size"], entry["media_type"]) for entry in kept["files"]] == [
+        ("out.log", 5, "text/plain"),
+        ("inputs/data.csv", 4, "text/csv"),
+        ("notebook.ipynb", 2, media_type("notebook.ipynb")),
+    ]
+    files = run / "files"
+    assert not (run / "logs" / "out.log").exists() and (files / "out.log").read_text() == "done\n"
+    assert (solution / "data.csv").exists() and (files / "inputs" / "data.csv").read_text() == "a\n1\n"
+    assert (run / "main.ipynb").exists() and (files / "notebook.ipynb").read_text() == "{}"
+    for entry in kept["files"]:
+        assert entry["sha256"] == _sha256(files / entry["name"])
+
+
+def test_what_cannot_be_kept_is_listed_with_its_reason_and_the_rest_kept(tmp_path):
+    solution, run = _run_layout(tmp_path)
+    attached = [
+        {"name": "relative.txt", "path": "data.csv"},
+        {"name": "gone.txt", "path": str(solution / "gone.txt")},
+        {"name": "../escape.txt", "path": str(solution / "data.csv")},
+        {"name": "data.csv", "path": str(solution / "data.csv")},
+    ]
+    kept = keep_attachments(attached, run, solution)
+    assert [entry["name"] for entry in kept["files"]] == ["data.csv"]
+    reasons = {entry["name"]: entry["reason"] for entry in kept["files_refused"]}
+    assert reasons["relative.txt"] == "not an absolute path"
+    assert reasons["gone.txt"].startswith("cannot be read: ")
+    assert set(reasons) == {"relative.txt", "gone.txt", "../escape.txt"}
+    assert not (run / "escape.txt").exists()
+    assert keep_attachments([], run, solution) == {}
+
+
+def test_media_types_are_guessed_from_the_name_with_text_for_logs():
+    assert media_type("a.json") == "application/json" and media_type("run.log") == "text/plain"
+    assert media_type("notes.md") in ("text/markdown", "text/plain")
+    assert media_type("weights.unknownsuffix") == "application/octet-stream"
+
+
+def test_a_rerun_s_files_compare_by_name_and_sha256_with_the_original_s(tmp_path):
+    original = {"files": [{"name": "a", "sha256": "1"}, {"name": "b", "sha256": "2"}, {"name": "c", "sha256": "3"}]}
+    rerun = {"files": [{"name": "a", "sha256": "1"}, {"name": "b", "sha256": "9"}, {"name": "d", "sha256": "4"}]}
+    assert compare_files(original, rerun) == {"same": ["a"], "different": ["b"], "missing": ["c"], "new": ["d"]}
+    assert compare_files({"files": []}, rerun) is None and compare_files(None, rerun) is None
+    executed = tmp_path / "runs" / "r1" / "main.ipynb"
+    assert attached_folder({"notebook": {"output_path": str(executed)}}) == executed.parent / "files"
+    assert attached_folder({"notebook": {"output_path": "runs/r1/main.ipynb"}}) is None  # not on this machine

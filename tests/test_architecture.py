@@ -295,3 +295,16 @@ def test_the_import_linter_contract_of_the_kernel_part_matches_it():
         "reefnb.solution.manifest",
         "reefnb.common.scrub",
     } <= forbidden
+
+
+def test_every_executor_module_is_a_registered_executor():
+    """``reefnb/runs/executors/NAME.py`` (but the package's ``worker``) is the sweep executor NAME, registered under
+    the entry point group ``reefnb.executors`` in pyproject.toml with that name, and every registered one is such a
+    module (issue 33): an executor module without its entry point is one no sweep can pick."""
+    modules = {path.stem for path in (PACKAGE / "runs" / "executors").glob("*.py")} - {"__init__", "worker"}
+    registered = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["entry-points"]["reefnb.executors"]
+    assert set(registered) == modules, 'pyproject.toml [project.entry-points."reefnb.executors"]: one per module'
+    wrong = {
+        name: value for name, value in registered.items() if value.partition(":")[0] != f"reefnb.runs.executors.{name}"
+    }
+    assert not wrong, f"each executor's entry point names a class of its own module: {wrong}"

@@ -36,7 +36,8 @@ from reefnb.provision.install import read_lock
 from reefnb.provision.kernels import refuse_other_languages, solution_kernel
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import compare_files
-from reefnb.runs.execute import run
+from reefnb.runs.execute import run_from_spec
+from reefnb.runs.spec import RunSpec, StoreTarget
 from reefnb.sharing.package import import_package, is_package, package_records, package_scrubber, recorded_notebook
 from reefnb.sharing.sources import init
 from reefnb.solution.manifest import load_solution
@@ -55,7 +56,7 @@ def reproduce(
     folder: str | Path | None = None,
     trust: bool = False,
     report: str | Path | None = None,
-    store: Any = True,
+    store: StoreTarget = True,
     profile: str | None = None,
     env: str | None = None,
     pip_options: list[str] | None = None,
@@ -143,10 +144,14 @@ def reproduce(
     judging = _Judging(tolerance_scale, settings)
     experiments = []
     for entry in expectations:
-        chosen, parameters = entry.get("workflow", "run"), entry.get("parameters", {})
-        record = run(
-            solution, workflow=chosen, parameters=parameters, store=store, kernel=kernel, environment=environment
+        spec = RunSpec(
+            solution=solution,
+            workflow=entry.get("workflow", "run"),
+            parameters=entry.get("parameters", {}),
+            kernel=kernel,
+            environment=environment,
         )
+        record = run_from_spec(spec, store=store)
         experiment = _experiment(solution, entry, record, judging, originals)
         if missing_files:
             experiment["missing_files"] = missing_files
@@ -218,7 +223,7 @@ class _Judging:
 def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, originals: list[dict]) -> dict:
     """One expectation judged against the run that reproduced it: a verdict per metric and per output, and
     beside any failure or difference what differs from the recorded run (environment, inputs, machine)."""
-    chosen, declared = entry.get("workflow", "run"), solution.metrics
+    workflow, declared = entry.get("workflow", "run"), solution.metrics
     parameters = entry.get("parameters", {})
     metrics = {}
     for name, expected in sorted(entry["metrics"].items()):
@@ -228,12 +233,12 @@ def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, ori
             expected["value"], None if got is None else _decoded(got), tolerance, judging.tolerance_scale
         )
         metrics[name]["unit"] = expected.get("unit") or (declared.get(name) or {}).get("unit")
-    exact = _same_run(originals, chosen, parameters)
-    original = exact or _original(originals, chosen, parameters)
+    exact = _same_run(originals, workflow, parameters)
+    original = exact or _original(originals, workflow, parameters)
     outputs = _compared_outputs(solution, record, exact, judging)
     experiment = {
         "id": entry.get("id"),
-        "workflow": chosen,
+        "workflow": workflow,
         "parameters": parameters,
         "run_id": record["run_id"],
         "status": record["status"],
@@ -245,7 +250,7 @@ def _experiment(solution: Any, entry: dict, record: dict, judging: _Judging, ori
     if record.get("error"):
         experiment["error"] = {
             **record["error"],
-            "cell_source": _first_line(solution, chosen, record["error"].get("cell_index")),
+            "cell_source": _first_line(solution, workflow, record["error"].get("cell_index")),
         }
     if original is not None:
         inputs = input_differences(solution, record, original, outputs)

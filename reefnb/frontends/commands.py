@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas
 
     from reefnb.provision import declare, install
+    from reefnb.runs.spec import RunSpec, SweepSpec
     from reefnb.runs.sweeps import SweepProgress
     from reefnb.sharing import mlperf
     from reefnb.solution.manifest import Solution
@@ -43,10 +44,10 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "solution.json"
 
 
-def given(options: Any) -> dict[str, Any]:
+def changed_fields(options: Any) -> dict[str, Any]:
     """The fields of an options dataclass the caller set (those that differ from the field's default), by name:
     what a verb hands on to the core, so that the core's own defaults stay the defaults."""
-    chosen = {}
+    changed = {}
     for spec in dataclasses.fields(options):
         default = (
             spec.default
@@ -55,8 +56,8 @@ def given(options: Any) -> dict[str, Any]:
         )
         value = getattr(options, spec.name)
         if value is not default and value != default:
-            chosen[spec.name] = value
-    return chosen
+            changed[spec.name] = value
+    return changed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,26 +232,6 @@ def validate(path: str | Path) -> Solution:
 # Running
 
 
-@dataclass
-class RunOptions:
-    """``reef run``: what runs where. ``resume``: a failed run's id, run again from its last checkpoint."""
-
-    solution: str | Path | Solution | None = None
-    workflow: str = "run"
-    parameters: dict[str, Any] = field(default_factory=dict)
-    parameter_file: str | None = None
-    checkpoint: bool = False
-    kernel: str | None = None
-    environment: str | None = None
-    timeout: float | None = None
-    progress: bool = False
-    max_output: str | int | None = None
-    telemetry: bool | None = None
-    trace_files: bool = True
-    resume: str | None = None
-    trust: bool = False  # run a folder made from a package (see ``refuse_untrusted``)
-
-
 def untrusted_folder(source: str | Path | Solution | None) -> Path | None:
     """The folder made from a package, with no trust recorded, that ``source`` lies in (``initialised.untrusted_source``)."""
     from reefnb.provision import initialised
@@ -279,63 +260,51 @@ def refuse_package(source: str | Path | Solution | None, verb: str) -> None:
         )
 
 
-def run(options: RunOptions, exclusive_process: bool = False) -> dict:
-    """Run a workflow (or resume a run) and return its record, whatever its status. ``exclusive_process``: this
-    process runs nothing else meanwhile (the ``reef`` command), so orphans reparented to it are the run's."""
+def run(
+    spec: RunSpec,
+    resume: str | None = None,
+    progress: bool = False,
+    trust: bool = False,
+    exclusive_process: bool = False,
+) -> dict:
+    """``reef run``: run what ``spec`` asks for (or resume run ``resume``, with ``spec.timeout``) and return its
+    record, whatever its status. ``progress``: papermill's progress bar. ``trust``: run a folder made from a package
+    (see ``refuse_untrusted``). ``exclusive_process``: this process runs nothing else meanwhile (the ``reef``
+    command), so orphans reparented to it are the run's."""
     from reefnb.runs import execute
     from reefnb.runs.processes import exclusive
 
-    if options.resume:
-        if options.solution or options.parameters or options.parameter_file:
+    if resume:
+        if spec.solution or spec.parameters or spec.parameter_file:
             raise UsageError("reef run --resume RUN_ID takes its solution and parameters from that run: give neither")
-        return execute.resume(options.resume, timeout=options.timeout, progress=options.progress)
-    if not options.solution:
+        return execute.resume(resume, timeout=spec.timeout, progress=progress)
+    if not spec.solution:
         raise UsageError("reef run: give a SOLUTION (or --resume RUN_ID)")
-    refuse_package(options.solution, "run")
-    refuse_untrusted(options.solution, options.trust)
-    chosen = {
-        name: value
-        for name, value in given(options).items()
-        if name not in ("solution", "resume", "workflow", "parameters", "trust")
-    }
+    refuse_package(spec.solution, "run")
+    refuse_untrusted(spec.solution, trust)
     if not exclusive_process:
-        return execute.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
+        return execute.run_from_spec(spec, progress=progress)
     with exclusive():
-        return execute.run(options.solution, workflow=options.workflow, parameters=options.parameters, **chosen)
+        return execute.run_from_spec(spec, progress=progress)
 
 
-@dataclass
-class SweepOptions:
-    """``reef sweep`` and ``reef benchmark``: the grid (None: the workflow's), where and how the runs go."""
-
-    solution: str | Path | Solution
-    workflow: str = "run"
-    grid: dict[str, list] | None = None
-    environments: list[str] | None = None
-    kernels: list[str] | None = None
-    jobs: int | None = None
-    scheduler: str | None = None
-    timeout: float | None = None
-    retries: int = 0
-    fail_fast: bool = False
-    rerun: bool = False
-    telemetry: bool | None = None
-    progress: Callable[[SweepProgress], None] | None = None  # after each start and end of a run
-    on_record: Callable[[dict], None] | None = None  # each record, as it is made
-    trust: bool = False  # run a folder made from a package (see ``refuse_untrusted``)
-
-
-def sweep(options: SweepOptions) -> list[dict]:
-    """Run the sweep; its records in grid order (``.skipped``: points recorded ok before, not run again; ``.moved``:
-    one line when points recorded ok before ran again because they ran elsewhere before, else None)."""
+def sweep(
+    spec: SweepSpec,
+    progress: Callable[[SweepProgress], None] | None = None,
+    on_record: Callable[[dict], None] | None = None,
+    trust: bool = False,
+) -> list[dict]:
+    """``reef sweep`` and ``reef benchmark``: run the sweep; its records in grid order (``.skipped``: points
+    recorded ok before, not run again; ``.moved``: one line when points recorded ok before ran again because they
+    ran elsewhere before, else None). ``progress``: called after each start and end of a run; ``on_record``: with
+    each record as it is made; ``trust``: run a folder made from a package (see ``refuse_untrusted``)."""
     from reefnb.runs import sweeps
 
-    refuse_package(options.solution, "sweep")
-    refuse_untrusted(options.solution, options.trust)
-    chosen = {name: value for name, value in given(options).items() if name not in ("solution", "trust")}
-    earlier = None if options.rerun else _ok_places(options.solution, options.workflow)
+    refuse_package(spec.run.solution, "sweep")
+    refuse_untrusted(spec.run.solution, trust)
+    earlier = None if spec.execution.rerun else _ok_places(spec.run.solution, spec.run.workflow)
     try:
-        records = sweeps.sweep(options.solution, **chosen)
+        records = sweeps.sweep_from_spec(spec, progress=progress, on_record=on_record)
     except RecordPending as error:  # every point ran; the records are on the error
         if getattr(error, "records", None) is not None and earlier is not None:
             error.records.moved = moved_points(error.records, earlier)
@@ -384,8 +353,9 @@ def moved_points(records: Sequence[dict], earlier: dict) -> str | None:
         return None
     now, before = ", ".join(sorted(moved)), ", ".join(sorted(set().union(*moved.values())))
     return (
-        f"{count} point{'s' if count != 1 else ''} ran again because the environment changed: recorded ok before in {before}, "
-        f"this sweep ran in {now} (where the solution runs now: reef init made its own environment, or --env/--kernel said so)"
+        f"{count} point{'s' if count != 1 else ''} ran again because the environment changed: "
+        f"recorded ok before in {before}, this sweep ran in {now} "
+        "(where the solution runs now: reef init made its own environment, or --env/--kernel said so)"
     )
 
 
@@ -1140,7 +1110,7 @@ def export(options: ExportOptions) -> dict:
     """Write the package; its summary (package, solution, members, runs, expected results, sha256, warnings)."""
     from reefnb.sharing import package
 
-    settings = {name: value for name, value in given(options).items() if name not in ("source", "output")}
+    settings = {name: value for name, value in changed_fields(options).items() if name not in ("source", "output")}
     return package.export_package(options.source, options.output, **settings)
 
 

@@ -31,6 +31,7 @@ from reefnb.common.paths import reef_home
 from reefnb.frontends import commands
 from reefnb.frontends.rendering import file_details, refused_line, run_view
 from reefnb.runs.attachments import file_links
+from reefnb.runs.spec import RunSpec
 from reefnb.solution.columns import SYSTEM_METRICS
 from reefnb.solution.confinement import is_inside
 from reefnb.solution.manifest import Solution, load_solution
@@ -212,7 +213,7 @@ def run_workflow(root: Path, target: Target, body: dict) -> dict:
             f"{target.relative}: the notebook of workflow '{workflow}' is outside the server's root: refused",
             status=403,
         )
-    record = commands.run(commands.RunOptions(solution=target.solution, workflow=workflow, parameters=parameters))
+    record = commands.run(RunSpec(solution=target.solution, workflow=workflow, parameters=parameters))
     return run_summary(root, record)
 
 
@@ -396,9 +397,7 @@ def rerun(root: Path, record: dict, notebook: Path) -> dict:
         raise RequestError(page["rerun"], status=409)
     target = resolve_target(root, page["source"])
     new = commands.run(
-        commands.RunOptions(
-            solution=target.solution, workflow=record["workflow"], parameters=dict(record.get("parameters") or {})
-        )
+        RunSpec(solution=target.solution, workflow=record["workflow"], parameters=dict(record.get("parameters") or {}))
     )
     return {**run_summary(root, new), "rerun_of": record["run_id"]}
 

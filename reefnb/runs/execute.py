@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from reefnb.common.exceptions import EnvError, ReefError, StoreError
+from reefnb.common.exceptions import EnvError, EnvironmentFailure, ReefError, StoreError
 from reefnb.common.units import parse_size
 from reefnb.common.version import __version__
 from reefnb.kernel.recording import (
@@ -51,8 +51,9 @@ from reefnb.runs import processes, telemetry
 from reefnb.runs.attachments import keep_attachments
 from reefnb.runs.engine import ENGINE_NAME, RunSession, kernel_pid, register_engine
 from reefnb.runs.meaning import with_declared_meaning
-from reefnb.runs.output_limit import OutputBudget, cell_output_limit
+from reefnb.runs.output_limit import MAX_CELL_OUTPUT, OutputBudget, cell_output_limit
 from reefnb.runs.provenance import git_provenance
+from reefnb.runs.spec import RunSpec, StoreTarget
 from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import TelemetryOptions, telemetry_options
 from reefnb.solution.manifest import Solution, Workflow, open_solution
@@ -73,21 +74,21 @@ def new_run_id(now: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """A run with everything resolved: plain, picklable data that a worker process can execute."""
+    """A run with everything resolved from its spec: plain, picklable data that a worker process can execute.
 
-    source: str  # the solution folder, its manifest, or the notebook
+    ``spec`` is the run as asked (``RunSpec``), unchanged; the other fields are what preparing it resolved.
+    """
+
+    spec: RunSpec
+    source: str  # the solution folder's manifest, or the notebook
     workflow: str
-    parameters: dict
+    parameters: dict  # the manifest's defaults, the parameter file's and the spec's, cast to their declared types
     kernel: str
     environment: str | None
     timeout: float | None
     notebook_sha256: str
-    telemetry: TelemetryOptions = (
-        TelemetryOptions()
-    )  # what the run's processes did (reefnb.runs.telemetry); not part of the key
-    trace_files: bool = (
-        False  # record the files the kernel reads (files_read): reef run does, sweeps do not; not part of the key
-    )
+    telemetry: TelemetryOptions = TelemetryOptions()  # the spec's over the manifest's setting; not part of the key
+    output_limit: int = MAX_CELL_OUTPUT  # bytes of output kept per cell
 
     @property
     def key(self) -> str:
@@ -110,24 +111,20 @@ def run_key(notebook_sha256: str, parameters: dict, environment: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare_run(
-    solution: Solution | str | Path,
-    workflow: str = "run",
-    parameters: dict[str, Any] | None = None,
-    parameter_file: str | Path | None = None,
-    kernel: str | None = None,
-    timeout: float | None = None,
-    environment: str | None = None,
-    telemetry: bool | None = None,
-    known: dict | None = None,
-) -> RunRequest:
+def target_store(target: StoreTarget) -> Store | None:
+    """The store that ``target`` names (``reefnb.runs.spec.StoreTarget``): None when records are not stored."""
+    if isinstance(target, Store):
+        return target
+    return default_store() if target is not False else None
+
+
+def prepare(spec: RunSpec, known: dict | None = None) -> RunRequest:
     """Resolve a run (parameters cast, kernel chosen, notebook hashed) without executing it.
 
-    Every user mistake surfaces here, before any kernel starts. ``telemetry`` False turns the sampling of
-    the run's processes off (else the manifest's ``telemetry`` setting decides; default on). ``known``: a dict
-    that the runs of one sweep share, so that each notebook and kernel spec is read once for all of them.
+    Every user mistake surfaces here, before any kernel starts. ``known``: a dict that the runs of one sweep share,
+    so that each notebook and kernel spec is read once for all of them.
     """
-    return _prepare(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry, known)[0]
+    return _prepare(spec, known)[0]
 
 
 @dataclass(frozen=True)
@@ -140,53 +137,46 @@ class _Loaded:
     kernel_spec: dict
 
 
-def _prepare(
-    solution: Solution | str | Path,
-    workflow: str = "run",
-    parameters: dict[str, Any] | None = None,
-    parameter_file: str | Path | None = None,
-    kernel: str | None = None,
-    timeout: float | None = None,
-    environment: str | None = None,
-    telemetry: bool | None = None,
-    known: dict | None = None,
-) -> tuple[RunRequest, _Loaded]:
+def _prepare(spec: RunSpec, known: dict | None = None) -> tuple[RunRequest, _Loaded]:
+    if spec.solution is None:
+        raise ReefError("a run needs a solution: a folder, its solution.json, or a notebook")
     known = {} if known is None else known
-    solution = solution if isinstance(solution, Solution) else open_solution(solution)
-    chosen = solution.workflow(workflow)
+    solution = spec.solution if isinstance(spec.solution, Solution) else open_solution(spec.solution)
+    workflow = solution.workflow(spec.workflow)
     notebook, declared, digest = _once(
-        known, ("notebook", str(chosen.notebook)), lambda: _read_workflow_notebook(chosen.notebook)
+        known, ("notebook", str(workflow.notebook)), lambda: _read_workflow_notebook(workflow.notebook)
     )
-    defaults_origin = f"{solution.manifest_path}: /workflows/{chosen.name}/parameters"
-    sources = [(defaults_origin, chosen.parameters)]
-    if parameter_file is not None:
-        sources.append((str(parameter_file), read_parameter_file(parameter_file)))
-    if parameters:
-        sources.append((None, parameters))
+    defaults_origin = f"{solution.manifest_path}: /workflows/{workflow.name}/parameters"
+    sources = [(defaults_origin, workflow.parameters)]
+    if spec.parameter_file is not None:
+        sources.append((str(spec.parameter_file), read_parameter_file(spec.parameter_file)))
+    if spec.parameters:
+        sources.append((None, spec.parameters))
     values = _json_safe(resolve_parameters(declared, *sources))
-    timeout = timeout if timeout is not None else chosen.timeout
+    timeout = spec.timeout if spec.timeout is not None else workflow.timeout
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
         raise ReefError(f"timeout must be a positive number of seconds, got {timeout!r}")
     metric_budget()  # a budget that cannot be read is said before any kernel starts
     kernel, environment = _once(
         known,
-        ("kernel", str(chosen.notebook), kernel, environment),
-        lambda: _choose_kernel(solution, kernel, environment, notebook),
+        ("kernel", str(workflow.notebook), spec.kernel, spec.environment),
+        lambda: _choose_kernel(solution, spec.kernel, spec.environment, notebook),
     )
-    kernel = kernel or named_kernel(chosen.notebook, notebook)
+    kernel = kernel or named_kernel(workflow.notebook, notebook)
     kernel_spec = _once(known, ("kernel spec", kernel), lambda: _kernel_spec(kernel))
-    source = solution.manifest_path or chosen.notebook
     request = RunRequest(
-        str(Path(source).resolve()),
-        chosen.name,
+        spec,
+        str(Path(solution.manifest_path or workflow.notebook).resolve()),
+        workflow.name,
         values,
         kernel,
         environment,
         timeout,
         digest,
-        telemetry_options(solution.data.get("telemetry"), enabled=telemetry),
+        telemetry_options(solution.data.get("telemetry"), enabled=spec.telemetry),
+        cell_output_limit(spec.max_output),
     )
-    return request, _Loaded(solution, chosen, notebook, kernel_spec)
+    return request, _Loaded(solution, workflow, notebook, kernel_spec)
 
 
 def _read_workflow_notebook(path: Path) -> tuple[Any, dict, str]:
@@ -204,16 +194,10 @@ def run(
     solution: Solution | str | Path,
     workflow: str = "run",
     parameters: dict[str, Any] | None = None,
-    parameter_file: str | Path | None = None,
-    kernel: str | None = None,
-    timeout: float | None = None,
-    environment: str | None = None,
-    store: Any = True,
+    *,
+    store: StoreTarget = True,
     progress: bool = False,
-    checkpoint: bool = False,
-    max_output: int | str | None = None,
-    telemetry: bool | None = None,
-    trace_files: bool = True,
+    **options: Any,
 ) -> dict:
     """Execute a workflow's notebook and return its run record (whatever its status).
 
@@ -233,28 +217,19 @@ def run(
         The workflow to run.
     parameters
         Parameter values, over the manifest's defaults and ``parameter_file``'s.
-    parameter_file
-        A JSON or YAML file of parameter values, over the manifest's defaults.
-    kernel
-        The kernel to run the notebook on.
-    timeout
-        Seconds for the whole run (default: the workflow's ``timeout``).
-    environment
-        A reef environment whose kernel runs the notebook (when ``kernel`` is not given).
     store
         Where the record is written: True, the default store; a ``Store``; False, not stored.
     progress
         Show papermill's progress bar.
-    checkpoint
-        Checkpoint the kernel's state after every cell, so that ``resume`` can replay a run that
-        does not finish (``reefnb.runs.checkpoints``).
-    max_output
-        The most output each cell keeps: bytes or a size such as ``10M`` (see ``reefnb.runs.output_limit``).
-    telemetry
-        False: the run's processes are not sampled (else the manifest's ``telemetry`` setting decides).
-    trace_files
-        A Python kernel records the files it opens for reading (an audit hook; the record's
-        ``files_read``, which ``reef export`` packs and ``reef reproduce`` checks). Sweeps leave it off.
+    **options
+        The run's other options, each a field of ``reefnb.runs.spec.RunSpec``: ``parameter_file`` (a JSON or
+        YAML file of parameter values, over the manifest's defaults), ``kernel``, ``environment`` (a reef
+        environment whose kernel runs the notebook), ``timeout`` (seconds for the whole run; default: the
+        workflow's ``timeout``), ``telemetry`` (False: the run's processes are not sampled), ``trace_files``
+        (False: a Python kernel does not record the files it opens for reading, the record's ``files_read``
+        that ``reef export`` packs and ``reef reproduce`` checks), ``checkpoint`` (checkpoint the kernel's
+        state after every cell, so that ``resume`` can replay a run that does not finish) and ``max_output``
+        (the most output each cell keeps: bytes or a size such as ``10M``).
 
     Returns
     -------
@@ -270,14 +245,21 @@ def run(
     ReefError
         For any other mistake found before a kernel starts (no such workflow, kernel or
         environment; a timeout that is not a positive number).
+    TypeError
+        For a keyword that is no field of ``RunSpec``.
     """
-    request, loaded = _prepare(solution, workflow, parameters, parameter_file, kernel, timeout, environment, telemetry)
-    request = replace(request, trace_files=trace_files)
-    limit = cell_output_limit(max_output)
-    return execute_run(request, store=store, progress=progress, checkpoint=checkpoint, max_output=limit, loaded=loaded)
+    spec = RunSpec(solution=solution, workflow=workflow, parameters=parameters or {}, **options)
+    return run_from_spec(spec, store=store, progress=progress)
 
 
-def resume(run_id: str, store: Any = True, progress: bool = False, timeout: float | None = None) -> dict:
+def run_from_spec(spec: RunSpec, store: StoreTarget = True, progress: bool = False) -> dict:
+    """Execute the run that ``spec`` asks for and return its record, as ``run`` does (which makes the spec from its
+    keywords); ``store`` and ``progress`` as there."""
+    request, loaded = _prepare(spec)
+    return execute_run(request, store=store, progress=progress, loaded=loaded)
+
+
+def resume(run_id: str, store: StoreTarget = True, progress: bool = False, timeout: float | None = None) -> dict:
     """Run a failed, timed-out, killed or interrupted run again from its last checkpoint.
 
     See ``reefnb.runs.checkpoints`` for what is replayed and when it falls back to a full rerun. The new
@@ -305,7 +287,7 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
     ReefError
         When the store has no run ``run_id``, or that run ended ok.
     """
-    source_store = store if isinstance(store, Store) else default_store()
+    source_store = target_store(store) or default_store()
     old = source_store.get(run_id)
     if old is None:
         raise ReefError(f"no run '{run_id}' in {source_store.path} (reef results lists the runs)")
@@ -313,18 +295,19 @@ def resume(run_id: str, store: Any = True, progress: bool = False, timeout: floa
         raise ReefError(f"run {run_id} ended ok: there is nothing to resume")
     folder = Path(old["solution"]["path"])
     manifest = folder / "solution.json"
-    source = manifest if manifest.is_file() else folder / old["notebook"]["path"]
-    request, loaded = _prepare(
-        source,
-        old["workflow"],
-        old["parameters"],
-        kernel=old["environment"]["kernel"],
+    recorded = old["environment"]
+    spec = RunSpec(
+        solution=manifest if manifest.is_file() else folder / old["notebook"]["path"],
+        workflow=old["workflow"],
+        parameters=old["parameters"],
+        kernel=recorded["kernel"],
+        environment=recorded.get("name") if recorded.get("name") != recorded["kernel"] else None,
         timeout=timeout,
-        environment=old["environment"].get("name")
-        if old["environment"].get("name") != old["environment"]["kernel"]
-        else None,
+        trace_files=False,
+        checkpoint=True,
     )
-    return execute_run(request, store=store, progress=progress, checkpoint=True, resume_of=old, loaded=loaded)
+    request, loaded = _prepare(spec)
+    return execute_run(request, store=store, progress=progress, resume_of=old, loaded=loaded)
 
 
 @dataclass(frozen=True)
@@ -355,13 +338,11 @@ class _Outcome:
 
 def execute_run(
     request: RunRequest,
-    store: Any = True,
+    store: StoreTarget = True,
     progress: bool = False,
     kernel_manager: Any = None,
     kernel_log: Path | None = None,
-    checkpoint: bool = False,
     resume_of: dict | None = None,
-    max_output: int | str | None = None,
     loaded: _Loaded | None = None,
 ) -> dict:
     """Execute a prepared run and build its record.
@@ -370,16 +351,16 @@ def execute_run(
     that a sweep can start the next kernel while the current run executes; it is shut down here.
     ``kernel_log`` is where that kernel's output went. Without one, the kernel is started here.
     When the run ends, whatever its kernel started is ended too (``reefnb.runs.processes``).
-    ``loaded``: what preparing the run read (its solution, notebook and kernel spec), not read again.
+    ``resume_of``: the record of the run this one resumes (from its checkpoints). ``loaded``: what preparing the
+    run read (its solution, notebook and kernel spec), not read again.
     """
-    budget = OutputBudget(cell_output_limit(max_output))
     run, notebook = _open_run(request, loaded or load_run(request))
     session = RunSession(
         kernel_manager=kernel_manager,
-        checkpoint=checkpoint or resume_of is not None,
-        output_budget=budget,
+        checkpoint=request.spec.checkpoint or resume_of is not None,
+        output_budget=OutputBudget(request.output_limit),
         run_folder=run.folder.resolve(),
-        trace_files=request.trace_files,
+        trace_files=request.spec.trace_files,
         replay=None if resume_of is None else _replayable_cells(resume_of),
     )
     outcome = _execute_in_kernel(run, notebook, session, progress, kernel_log)
@@ -387,11 +368,10 @@ def execute_run(
         for path in session.written:
             Path(path).unlink(missing_ok=True)
     record = _run_record(run, session, outcome, resume_of)
-    if store is not False:
+    target = target_store(store)
+    if target is not None:
         try:
-            (store if isinstance(store, Store) else default_store()).add(
-                record
-            )  # kept beside the store when it cannot be written
+            target.add(record)  # kept beside the store when it cannot be written
         except StoreError as problem:
             if not outcome.interrupted:
                 raise
@@ -418,7 +398,7 @@ def _open_run(request: RunRequest, loaded: _Loaded):
     try:
         folder.mkdir(parents=True)
     except OSError as error:
-        raise ReefError(f"{folder}: cannot create the run folder: {error.strerror or error}") from None
+        raise EnvironmentFailure(f"{folder}: cannot create the run folder: {error.strerror or error}") from None
     notebook.metadata["kernelspec"] = {
         "name": kernel_spec["name"],
         "display_name": kernel_spec["display_name"],
@@ -538,7 +518,8 @@ _SYSTEM_FOLDERS = (
     "/snap/",
 )
 _MODULE_SUFFIXES = {".py", ".pyc", ".so", ".pyd", ".pth"}
-# Tools' own folders in the home folder (configuration and caches: ~/.mpl and ~/.cache/matplotlib hold matplotlib's font list).
+# Tools' own folders in the home folder (configuration and caches: ~/.mpl and ~/.cache/matplotlib hold
+# matplotlib's font list).
 _TOOL_FOLDERS = (
     ".ipython",
     ".cache",
@@ -788,12 +769,11 @@ def _execute(run: _Run, notebook, session: RunSession, progress: bool) -> None:
     timeout = run.request.timeout
     deadline = None if timeout is None else time.monotonic() + timeout
     papermill_log = logging.getLogger("papermill")
-    unknown_parameters = _UnknownParameters(notebook_parameters(notebook))
 
     def cell_timeout(cell) -> int | None:
         return None if deadline is None else max(1, math.ceil(deadline - time.monotonic()))
 
-    papermill_log.addFilter(unknown_parameters)
+    papermill_log.addFilter(_without_parameter_alarm)
     try:
         papermill.execute_notebook(
             notebook,
@@ -808,31 +788,14 @@ def _execute(run: _Run, notebook, session: RunSession, progress: bool) -> None:
             **({"km": session.kernel_manager} if session.kernel_manager is not None else {}),
         )
     finally:
-        papermill_log.removeFilter(unknown_parameters)
+        papermill_log.removeFilter(_without_parameter_alarm)
 
 
-class _UnknownParameters(logging.Filter):
-    """papermill's "Passed unknown parameter: NAME", which it logs for every typed (annotated) parameter it cannot read.
-
-    A parameter of the notebook's parameters cell as reef reads it was checked against its type before the run:
-    papermill's warning about it is a false alarm and is dropped. Any other name is said once, in reef's words.
-    """
-
-    PREFIX = "Passed unknown parameter: "
-
-    def __init__(self, declared) -> None:
-        super().__init__()
-        self.declared, self.said = set(declared), set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if not message.startswith(self.PREFIX):
-            return True
-        name = message[len(self.PREFIX) :]
-        if name not in self.declared and name not in self.said:
-            self.said.add(name)
-            log.warning("parameter '%s' is not in the notebook's parameters cell: it is injected unchecked", name)
-        return False
+def _without_parameter_alarm(record: logging.LogRecord) -> bool:
+    """False for papermill's "Passed unknown parameter: NAME", which it logs for every typed (annotated) parameter
+    it cannot read: a false alarm, since every parameter a run passes was checked against the notebook's parameters
+    cell when the run was prepared (``resolve_parameters`` refuses a name the cell does not declare)."""
+    return not record.getMessage().startswith("Passed unknown parameter: ")
 
 
 def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[str, dict]:
@@ -849,7 +812,8 @@ def _classify(exception: BaseException, session: RunSession, timeout) -> tuple[s
     ):  # papermill's iopub_timeout, not the run's limit
         return "failed", {
             "name": "OutputTimeout",
-            "message": "the cell's output was still arriving seconds after the cell ended (too many outputs at once); what arrived is kept",
+            "message": "the cell's output was still arriving seconds after the cell ended (too many outputs at once);"
+            " what arrived is kept",
             "cell_index": session.cell_index,
         }
     if isinstance(exception, CellTimeoutError):
@@ -884,19 +848,21 @@ def _choose_kernel(
     ``kernels.named_kernel``). The command layer's ``run_place`` says the same rule to people."""
     if environment is not None:
         try:
-            chosen = get_environment(environment).kernel
+            environment_kernel = get_environment(environment).kernel
         except EnvError:
             if environment in solution.data.get("environments", {}):
                 where = solution.manifest_path.parent if solution.manifest_path else solution.path
                 raise ReefError(
-                    f"environment '{environment}' is declared but not made yet: run `reef init {where} --env {environment}`"
+                    f"environment '{environment}' is declared but not made yet: "
+                    f"run `reef init {where} --env {environment}`"
                 ) from None
             raise
-        if kernel is not None and kernel != chosen:
+        if kernel is not None and kernel != environment_kernel:
             raise ReefError(
-                f"--kernel {kernel} and --env {environment} disagree (that environment's kernel is {chosen})"
+                f"--kernel {kernel} and --env {environment} disagree "
+                f"(that environment's kernel is {environment_kernel})"
             )
-        return chosen, environment
+        return environment_kernel, environment
     if (
         kernel is None
         and solution.manifest_path is not None
@@ -959,8 +925,3 @@ def _json_safe(values: dict) -> dict:
 def _one_line(value: object) -> str:
     text = " ".join(str(value).split())
     return text if len(text) <= 500 else text[:497] + "..."
-
-
-def parameters_for_display(record: dict) -> str:
-    """``name=value`` pairs of a record's parameters, for one-line summaries."""
-    return " ".join(f"{key}={value!r}" for key, value in record.get("parameters", {}).items())

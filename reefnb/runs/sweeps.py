@@ -8,6 +8,7 @@ A run whose key (notebook sha256, parameters, environment) is already recorded o
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from reefnb.common.exceptions import RecordPending, ReefError
-from reefnb.runs.execute import RunRequest, prepare_run
-from reefnb.runs.executors import RunSink, SweepExecution, executor_for
-from reefnb.runs.store import Store, default_store
+from reefnb.runs.execute import RunRequest, prepare, target_store
+from reefnb.runs.executors import RunSink, executor_for
+from reefnb.runs.spec import StoreTarget, SweepExecution, SweepSpec
+from reefnb.runs.store import Store
 from reefnb.solution.manifest import Solution, open_solution
 
 log = logging.getLogger(__name__)
@@ -70,42 +72,31 @@ def grid_points(grid: dict[str, list]) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, values, strict=True))
 
 
-def plan_sweep(
-    solution: Solution | str | Path,
-    workflow: str = "run",
-    grid: dict[str, list] | None = None,
-    parameters: dict[str, Any] | None = None,
-    environments: list[str] | None = None,
-    kernels: list[str] | None = None,
-    timeout: float | None = None,
-    telemetry: bool | None = None,
-) -> list[RunRequest]:
-    """Every run of the sweep, resolved and checked before anything executes (duplicates dropped)."""
-    solution = solution if isinstance(solution, Solution) else open_solution(solution)
-    chosen = solution.workflow(workflow)
-    grid = grid if grid is not None else chosen.sweep
-    if environments and kernels:
-        raise ReefError("sweep: give environments or kernels, not both")
-    targets: list[tuple[str | None, str | None]] = [(name, None) for name in environments or []]
-    targets += [(None, name) for name in kernels or []]
-    targets = targets or [(None, None)]
+def plan_sweep(spec: SweepSpec) -> list[RunRequest]:
+    """Every run of the sweep, resolved and checked before anything executes (duplicates dropped).
+
+    Each point's ``RunSpec`` is the sweep's, with the point's parameters over its fixed ones and the point's
+    environment or kernel (the solution opened once for all of them).
+    """
+    source = spec.run.solution
+    solution = source if isinstance(source, Solution) else open_solution(source)
+    workflow = solution.workflow(spec.run.workflow)
+    grid = spec.grid if spec.grid is not None else workflow.sweep
+    targets = spec.targets
     if not grid and len(targets) < 2:
         where = solution.manifest_path or solution.path
-        raise ReefError(f"{where}: /workflows/{chosen.name}/sweep: no sweep grid given or declared")
+        raise ReefError(f"{where}: /workflows/{workflow.name}/sweep: no sweep grid given or declared")
     requests, seen, known = [], set(), {}  # known: the notebook and kernel specs, read once for every point
     for point in grid_points(grid or {}):
         for environment, kernel in targets:
-            point_parameters = {**(parameters or {}), **point}
-            request = prepare_run(
-                solution,
-                chosen.name,
-                point_parameters,
-                kernel=kernel,
-                timeout=timeout,
+            point_spec = dataclasses.replace(
+                spec.run,
+                solution=solution,
+                parameters={**spec.run.parameters, **point},
                 environment=environment,
-                telemetry=telemetry,
-                known=known,
+                kernel=kernel,
             )
+            request = prepare(point_spec, known)
             if request.key not in seen:
                 seen.add(request.key)
                 requests.append(request)
@@ -119,19 +110,11 @@ def sweep(
     parameters: dict[str, Any] | None = None,
     environments: list[str] | None = None,
     kernels: list[str] | None = None,
-    jobs: int | None = None,
-    scheduler: str | None = None,
-    timeout: float | None = None,
-    retries: int = 0,
-    fail_fast: bool = False,
-    rerun: bool = False,
+    *,
     progress: Callable[[SweepProgress], None] | None = None,
     on_record: Callable[[dict], None] | None = None,
-    store: Any = True,
-    ship: bool | None = None,
-    kernel: str | None = None,
-    environment: str | None = None,
-    telemetry: bool | None = None,
+    store: StoreTarget = True,
+    **options: Any,
 ) -> SweepResult:
     """Run ``workflow`` at every point of ``grid`` x (``environments`` or ``kernels``).
 
@@ -156,18 +139,6 @@ def sweep(
         Reef environments to run every point in (not with ``kernels``).
     kernels
         Kernels to run every point on (not with ``environments``).
-    jobs
-        Parallel runs on this machine (default: what cores and memory allow).
-    scheduler
-        ``tcp://HOST:PORT`` (an existing Dask cluster) or ``local:N`` (a Dask LocalCluster of N workers).
-    timeout
-        Seconds for each run (default: the workflow's ``timeout``).
-    retries
-        Further tries of a run whose kernel died.
-    fail_fast
-        Stop at the first run that does not end ok.
-    rerun
-        Run again the points already recorded ok.
     progress
         Called with a ``SweepProgress`` (where the sweep stands) after every change.
     on_record
@@ -175,14 +146,16 @@ def sweep(
     store
         Where the records are written: True, the default store; a ``Store``; False, not stored (and
         nothing is skipped).
-    ship
-        Send the solution folder to Dask workers (default: for tcp:// and tls:// schedulers).
-    kernel
-        The one kernel to run on, when ``kernels`` is not given.
-    environment
-        The one environment to run in, when ``environments`` is not given.
-    telemetry
-        False: the runs' processes are not sampled.
+    **options
+        How the runs execute, each a field of ``reefnb.runs.spec.SweepExecution``: ``jobs`` (parallel runs on
+        this machine; default: what cores and memory allow), ``scheduler`` (``tcp://HOST:PORT``, an existing Dask
+        cluster, or ``local:N``, a Dask LocalCluster of N workers), ``retries`` (further tries of a run whose
+        kernel died), ``fail_fast`` (stop at the first run that does not end ok), ``rerun`` (run again the
+        points already recorded ok), ``ship`` (send the solution folder to Dask workers; default: for tcp:// and
+        tls:// schedulers); and each run's options, fields of ``reefnb.runs.spec.RunSpec`` as ``reefnb.run``
+        takes them: ``timeout`` (seconds for each run), ``telemetry``, ``kernel`` (the one kernel, when
+        ``kernels`` is not given), ``environment`` (the one environment, when ``environments`` is not given),
+        ``max_output``...
 
     Returns
     -------
@@ -201,15 +174,32 @@ def sweep(
         another process past ``$REEF_STORE_WAIT``, read-only): they are kept beside the store and added
         when it is next opened; the one line says how many and where, and its ``records`` is the
         ``SweepResult``.
+    TypeError
+        For a keyword that is no field of ``RunSpec``, ``SweepSpec`` or ``SweepExecution``.
     """
-    execution = SweepExecution(
-        jobs=jobs, scheduler=scheduler, retries=retries, fail_fast=fail_fast, rerun=rerun, ship=ship
+    spec = SweepSpec.from_options(
+        solution=solution,
+        workflow=workflow,
+        grid=grid,
+        parameters=parameters or {},
+        environments=environments,
+        kernels=kernels,
+        **options,
     )
-    environments = environments or ([environment] if environment else None)
-    kernels = kernels or ([kernel] if kernel else None)
-    requests = plan_sweep(solution, workflow, grid, parameters, environments, kernels, timeout, telemetry)
-    target = store if isinstance(store, Store) else (default_store() if store is not False else None)
-    result = _run_sweep(requests, execution, target, progress, on_record)
+    return sweep_from_spec(spec, store=store, progress=progress, on_record=on_record)
+
+
+def sweep_from_spec(
+    spec: SweepSpec,
+    store: StoreTarget = True,
+    progress: Callable[[SweepProgress], None] | None = None,
+    on_record: Callable[[dict], None] | None = None,
+) -> SweepResult:
+    """Run the sweep that ``spec`` asks for, as ``sweep`` does (which makes the spec from its keywords); ``store``,
+    ``progress`` and ``on_record`` as there."""
+    requests = plan_sweep(spec)
+    target = target_store(store)
+    result = _run_sweep(requests, spec.execution, target, progress, on_record)
     if result.pending and target is not None:
         raise _pending_error(result, target)
     return result
@@ -220,7 +210,8 @@ def _pending_error(result: SweepResult, target: Store) -> RecordPending:
     count = len(result.pending)
     which = "the record of run " + result.pending[0] if count == 1 else f"{count} run records of this sweep"
     error = RecordPending(
-        f"{target.path}: could not be written: {which} wait in {target.pending_folder}, added when the store is next opened"
+        f"{target.path}: could not be written: {which} wait in {target.pending_folder}, "
+        "added when the store is next opened"
     )
     error.records = result  # type: ignore[attr-defined]  # the records all the same (the CLI's summary, an API caller)
     return error

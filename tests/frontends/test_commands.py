@@ -19,6 +19,7 @@ from reefnb import ReefError
 from reefnb.frontends import commands
 from reefnb.frontends.arguments import build_parser, options_from
 from reefnb.frontends.rendering import display_columns, format_number, record_text, run_view
+from reefnb.runs.spec import RunSpec, SweepSpec
 
 
 def record(run_id: str = "r1", status: str = "failed") -> dict:
@@ -62,23 +63,27 @@ def test_reef_help_loads_no_core_module():
 
 def test_options_come_from_the_parsed_arguments_by_name():
     args = build_parser().parse_args(["run", "sol", "-p", "samples", "5", "--timeout", "9", "--no-telemetry"])
-    options = options_from(commands.RunOptions, args, parameters=dict(args.parameter))
-    assert options == commands.RunOptions(solution="sol", parameters={"samples": "5"}, timeout=9.0, telemetry=False)
-    assert commands.given(options) == {
+    spec = RunSpec.from_arguments(args, parameters=dict(args.parameter))
+    assert spec == RunSpec(solution="sol", parameters={"samples": "5"}, timeout=9.0, telemetry=False)
+    assert commands.changed_fields(spec) == {
         "solution": "sol",
         "parameters": {"samples": "5"},
         "timeout": 9.0,
         "telemetry": False,
     }
+    args = build_parser().parse_args(["sweep", "sol", "--env", "a", "b", "-j", "2", "--timeout", "9"])
+    sweep = SweepSpec.from_arguments(args, grid={"samples": [1, 2]})
+    assert sweep.run == RunSpec(solution="sol", timeout=9.0, trace_files=False)  # a sweep records no files read
+    assert (sweep.grid, sweep.environments, sweep.execution.jobs) == ({"samples": [1, 2]}, ("a", "b"), 2)
     args = build_parser().parse_args(["pareto", "--min", "a", "b", "--max", "c"])
     assert options_from(commands.ParetoOptions, args) == commands.ParetoOptions(minimise=["a", "b"], maximise=["c"])
 
 
 def test_the_resume_rule_is_checked_before_anything_runs():
     with pytest.raises(ReefError, match="takes its solution and parameters from that run: give neither"):
-        commands.run(commands.RunOptions(solution="x", resume="r1"))
+        commands.run(RunSpec(solution="x"), resume="r1")
     with pytest.raises(ReefError, match=r"give a SOLUTION \(or --resume RUN_ID\)"):
-        commands.run(commands.RunOptions())
+        commands.run(RunSpec())
     code, _, err = call("run", "x", "--resume", "r1")
     assert code == 2 and "give neither" in err
 

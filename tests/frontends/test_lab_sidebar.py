@@ -21,6 +21,7 @@ from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
 from helpers.solutions import REPO, write_notebook
 
 from reefnb.frontends import commands
+from reefnb.runs.spec import SweepSpec
 
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 of each theme
@@ -42,9 +43,8 @@ def lab(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REEF_HOME", str(reef_home))
         grid = {"model": ["ssd-mobilenet-tiny-w050-96"], "backend": ["tflite"]}
-        [record] = commands.sweep(
-            commands.SweepOptions(solution=root / "flagship", workflow="benchmark", grid=grid, jobs=1)
-        )
+        spec = SweepSpec.from_options(solution=root / "flagship", workflow="benchmark", grid=grid, jobs=1)
+        [record] = commands.sweep(spec)
         assert record["status"] == "ok" and record["environment"]["kernel"] == "python3", record.get("error")
         with running_lab(root, tmp_path, reef_home, "--LabApp.expose_app_in_browser=True") as url:
             yield url, root

@@ -534,29 +534,6 @@ def test_typed_parameters_raise_no_papermill_alarm(shell, hello, caplog):
     assert not [line for line in said if "unknown parameter" in line], said
 
 
-def test_a_parameter_reef_did_not_check_is_said_once_in_reefs_words(caplog):
-    from reefnb.runs.execute import _UnknownParameters
-
-    caplog.set_level(logging.WARNING)
-    caplog.set_level(
-        logging.WARNING, logger="papermill"
-    )  # reef's main() (an earlier test's) quiets papermill to CRITICAL
-    papermill_log = logging.getLogger("papermill")
-    unknown = _UnknownParameters({"samples": None})
-    papermill_log.addFilter(unknown)
-    try:
-        for name in ("samples", "extra", "extra", "samples"):
-            papermill_log.warning("Passed unknown parameter: %s", name)
-        papermill_log.warning("Input notebook does not contain a cell with tag 'parameters'")
-    finally:
-        papermill_log.removeFilter(unknown)
-    messages = [(record.name, record.getMessage()) for record in caplog.records]
-    assert messages == [
-        ("reefnb.runs.execute", "parameter 'extra' is not in the notebook's parameters cell: it is injected unchecked"),
-        ("papermill", "Input notebook does not contain a cell with tag 'parameters'"),
-    ]
-
-
 def test_run_sweep_and_results_show_the_compact_frame(shell, hello):
     from reefnb.frontends.results_view import ResultsFrame
 

@@ -15,6 +15,7 @@ from reefnb.frontends import commands
 from reefnb.frontends.arguments import build_parser
 from reefnb.frontends.terminal import COMMANDS
 from reefnb.provision import envs
+from reefnb.runs.spec import RunSpec
 
 MANIFEST = {
     "name": "placed",
@@ -83,5 +84,5 @@ def test_a_solution_runs_on_its_notebooks_kernel_until_reef_init_makes_its_own_e
     # The environment removed (its lock stays): the kernel its notebook names again, for the rule and for a run.
     envs.remove_environment("placed")
     assert str(commands.run_place(solution)) == "kernel python3"
-    record = commands.run(commands.RunOptions(solution=folder, parameters={"x": 5}))
+    record = commands.run(RunSpec(solution=folder, parameters={"x": 5}))
     assert record["status"] == "ok" and record["environment"]["kernel"] == "python3"

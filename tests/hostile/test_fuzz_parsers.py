@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from reefnb.common.exceptions import ReefError
 from reefnb.common.json_input import parse_json
 from reefnb.provision.install import read_lock
-from reefnb.runs.execute import prepare_run
+from reefnb.runs.execute import prepare
+from reefnb.runs.spec import RunSpec
 from reefnb.sharing import registry
 from reefnb.sharing.package import import_package
 from reefnb.sharing.sources import resolve_source
@@ -217,7 +218,7 @@ def test_manifest(text, tmp_path):
     (folder / "solution.json").write_text(text, encoding="utf-8", errors="surrogatepass")
     solution = tolerated(load_solution, folder)
     if solution is not None and "run" in solution.workflows:
-        tolerated(prepare_run, solution)  # the defaults cast and hashed, as a run would
+        tolerated(prepare, RunSpec(solution))  # the defaults cast and hashed, as a run would
 
 
 @FUZZ
@@ -401,20 +402,21 @@ def test_shared_results_files(records, registry_folder):
 )
 def test_rest_bodies(body, tmp_path, monkeypatch):
     """What the handlers do with a body before any kernel starts: parse it, confine its path, cast its parameters
-    (``reefnb.run`` is replaced by ``prepare_run``, which resolves a run without executing it: a kernel per example is too slow)."""
+    (``execute.run_from_spec`` is replaced by ``prepare``, which resolves a run without executing it: a kernel per
+    example is too slow)."""
     pytest.importorskip("jupyter_server", reason="jupyter_server is not installed (pip install 'reefnb[lab]')")
-    import reefnb
     from reefnb.frontends import server
+    from reefnb.runs import execute
 
     root = tmp_path / "root"
     if not root.exists():
         write_notebook(root / "hello" / "main.ipynb", "x = None\nname = 'a'", "print(x)")
 
-    def prepared(solution, workflow, parameters):
-        prepare_run(solution, workflow, parameters)
+    def prepared(spec, **_):
+        prepare(spec)
         raise Prepared
 
-    monkeypatch.setattr(reefnb, "run", prepared)
+    monkeypatch.setattr(execute, "run_from_spec", prepared)
     data = tolerated(parse_json, body.encode("utf-8", "surrogatepass"), "the request body", expect=dict)
     if data is not None:
         target = tolerated(server.resolve_target, root, data.get("path"))

@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,24 @@ from helpers.cli import call
 from helpers.solutions import write_solution
 
 import reefnb
-from reefnb.kernel import KERNEL_API
-from reefnb.provision.envs import create_environment, kernel_part_files
+from reefnb.common.exceptions import EnvError, EnvFailed
+from reefnb.common.paths import envs_home
+from reefnb.kernel import KERNEL_API, KERNEL_PART
+from reefnb.provision.envs import (
+    ENV_FILE,
+    PACKAGE,
+    Environment,
+    check_name,
+    create_environment,
+    get_environment,
+    installer,
+    kernel_name,
+    kernel_part_files,
+    list_environments,
+    register_kernel,
+    remove_environment,
+    uv_executable,
+)
 
 # Run by the environment's python: what it can import of reefnb, and fetch_artifact at work.
 PROBE = """
@@ -29,7 +46,8 @@ from reefnb.kernel import KERNEL_API
 from reefnb.bench import run_loadgen
 from reefnb.kernel.bench import LoadGenResult
 
-report = {"file": reefnb.__file__, "carried": sorted(name for name in KERNEL_API if getattr(reefnb, name) is not None), "missing": {}}
+carried = sorted(name for name in KERNEL_API if getattr(reefnb, name) is not None)
+report = {"file": reefnb.__file__, "carried": carried, "missing": {}}
 report["harness"] = [run_loadgen.__module__, LoadGenResult.__module__]
 for name in reefnb.__all__:
     if name not in KERNEL_API:
@@ -37,13 +55,15 @@ for name in reefnb.__all__:
             getattr(reefnb, name)
         except ImportError as error:
             report["missing"][name] = str(error)
-report["absent"] = sorted(name for name in ("pandas", "papermill", "nbformat", "jsonschema", "reefnb.runs") if importlib.util.find_spec(name) is None)
+others = ("pandas", "papermill", "nbformat", "jsonschema", "reefnb.runs")
+report["absent"] = sorted(name for name in others if importlib.util.find_spec(name) is None)
 folder = Path(sys.argv[1])
 artifacts = json.loads((folder / "solution.json").read_text())["artifacts"]
 report["fetched"] = {}
 for name in artifacts:
     result = reefnb.fetch_artifact(name, artifacts, manifest_path=folder / "solution.json")
-    found = [path for path in result.path.rglob("*") if path.is_file() and not path.name.startswith(".")]  # not reef's markers
+    # not reef's markers
+    found = [path for path in result.path.rglob("*") if path.is_file() and not path.name.startswith(".")]
     files = sorted(str(path.relative_to(result.path)) for path in found) if result.path.is_dir() else [result.path.name]
     report["fetched"][name] = {"source": result.source, "sha256": result.sha256, "files": files}
 print(json.dumps(report))
@@ -52,7 +72,8 @@ print(json.dumps(report))
 
 @pytest.fixture(scope="module")
 def kernel_environment(tmp_path_factory):
-    """An environment reef made with nothing asked for: python, ipykernel (and what it needs) and reefnb's kernel part."""
+    """An environment reef made with nothing asked for: python, ipykernel (and what it needs) and reefnb's kernel
+    part."""
     root = tmp_path_factory.mktemp("kernel-part")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REEF_HOME", str(root / "reef-home"))
@@ -148,3 +169,78 @@ def test_init_into_an_existing_environment_brings_its_kernel_part_up_to_date(ker
     assert code == 0, err
     assert "ready: older in" in out and (site / "provision" / "artifacts.py").is_file()
     assert sorted(path.relative_to(site) for path in site.rglob("*.py")) == sorted(kernel_part_files())
+
+
+# --- environments by name, described in REEF_HOME (fast: nothing installed) -------------------------------------
+
+
+def described(name: str, **fields) -> Environment:
+    """An environment's description as create_environment writes it, for a folder with no interpreter in it."""
+    folder = envs_home() / name
+    environment = Environment(name, str(folder), str(folder / "bin" / "python"), kernel_name(name), **fields)
+    folder.mkdir(parents=True)
+    (folder / ENV_FILE).write_text(json.dumps(asdict(environment)), encoding="utf-8")
+    return environment
+
+
+@pytest.mark.parametrize(("name", "usable"), [("py311", True), ("a.b_c-1", True), ("Upper", False), ("-x", False)])
+def test_an_environment_name_is_lower_case_and_short(name, usable):
+    if usable:
+        assert check_name(name) == name and kernel_name(name) == f"reef-{name}"
+    else:
+        with pytest.raises(EnvError, match="use lower-case letters"):
+            check_name(name)
+    with pytest.raises(EnvError):
+        check_name("x" * 65)
+
+
+def test_environments_are_listed_by_name_without_unfinished_or_unreadable_ones(caplog):
+    second = described("second", packages=["numpy==1.26.4"], python_version="3.11.7")
+    described("first")
+    (envs_home() / "unfinished").mkdir()  # a creation that did not finish has no description
+    (envs_home() / "broken").mkdir()
+    (envs_home() / "broken" / ENV_FILE).write_text('{"name": "broken"}', encoding="utf-8")
+    assert [environment.name for environment in list_environments()] == ["first", "second"]
+    assert "broken" in caplog.text and "unreadable environment description" in caplog.text
+    assert get_environment("second") == second and second.bin == Path(second.path) / "bin"
+    with pytest.raises(EnvError, match=r"no environment 'unfinished' \(known: first, second\)"):
+        get_environment("unfinished")
+
+
+def test_an_existing_environment_is_not_replaced_unless_asked_and_a_failed_creation_leaves_nothing(
+    tmp_path, monkeypatch, private_jupyter
+):
+    described("taken")
+    with pytest.raises(EnvError, match="environment 'taken' already exists"):
+        create_environment("taken")
+    monkeypatch.setenv("REEF_INSTALLER", "pip")
+    assert installer() == "pip" and uv_executable() is None
+    with pytest.raises(EnvFailed, match="creating the virtual environment failed"):
+        create_environment("failed", python=str(tmp_path / "no-such-python"))
+    assert not (envs_home() / "failed").exists()
+    assert [environment.name for environment in list_environments()] == ["taken"]
+
+
+def test_an_environment_s_kernel_runs_its_python_and_goes_with_it(private_jupyter, tmp_path):
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    environment = described("kernelled", python_version="3.11.7")
+    register_kernel(environment)
+    spec = KernelSpecManager().get_kernel_spec("reef-kernelled")
+    assert spec.argv[:3] == [environment.python, "-m", "ipykernel_launcher"] and spec.language == "python"
+    assert spec.env["VIRTUAL_ENV"] == environment.path and spec.metadata["reef"] == {"environment": "kernelled"}
+    assert spec.display_name == "Python 3.11.7 (reef: kernelled)"
+    remove_environment("kernelled")
+    assert not Path(environment.path).exists()
+    assert "reef-kernelled" not in KernelSpecManager().find_kernel_specs()
+    with pytest.raises(EnvError, match=r"no environment 'kernelled' \(known: none\)"):
+        remove_environment("kernelled")
+
+
+def test_the_kernel_part_s_files_are_the_package_s_files_of_its_modules():
+    files = kernel_part_files()
+    assert files and all((PACKAGE / relative).is_file() for relative in files)
+    assert Path("kernel/__init__.py") in files
+    parts = [path.with_suffix("").parts for path in files]
+    modules = {".".join(("reefnb", *(part[:-1] if part[-1] == "__init__" else part))) for part in parts}
+    assert modules == set(KERNEL_PART)

@@ -22,12 +22,17 @@ from reefnb.solution.checks import (
 )
 
 CELLS = (
-    "import reefnb\nimport reefnb as reef\nfrom reefnb.kernel.bench import run_loadgen\nfrom reefnb import attach, kernel",
-    "reefnb.record('a', 1)\nreef.attach\nreefnb.fetch_artifact\nreefnb.kernel.bench.run_loadgen\nraise reefnb.ReefError('x') if 0 else None",
-    "%matplotlib inline\nfor name in []:\n    !ls\n    frame = reefnb.results()",  # IPython lines: the cell still parses
-    "from reefnb.runs.store import Store\nimport reefnb.provision.envs\nreef.explore\nreefnb.results(solution='x')",  # results again: reported once
+    "import reefnb\nimport reefnb as reef\nfrom reefnb.kernel.bench import run_loadgen\n"
+    "from reefnb import attach, kernel",
+    "reefnb.record('a', 1)\nreef.attach\nreefnb.fetch_artifact\nreefnb.kernel.bench.run_loadgen\n"
+    "raise reefnb.ReefError('x') if 0 else None",
+    # IPython lines: the cell still parses
+    "%matplotlib inline\nfor name in []:\n    !ls\n    frame = reefnb.results()",
+    # results again: reported once
+    "from reefnb.runs.store import Store\nimport reefnb.provision.envs\nreef.explore\nreefnb.results(solution='x')",
     # a guarded call is the author's fallback
-    "try:\n    import pandas, reefnb\n    reefnb.pareto_front([])\nexcept ImportError:\n    pass\nfrom reefnb import sweep",
+    "try:\n    import pandas, reefnb\n    reefnb.pareto_front([])\nexcept ImportError:\n    pass\n"
+    "from reefnb import sweep",
 )
 
 

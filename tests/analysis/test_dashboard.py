@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.browser import ARTIFACTS
 from helpers.records import sweep_record
 
 import reefnb
@@ -19,8 +19,6 @@ from reefnb import ReefError
 from reefnb.analysis.dashboard import build_dashboard, default_objectives, reference_frame
 from reefnb.frontends.cli import main
 from reefnb.runs.store import default_store
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 @pytest.fixture
@@ -134,36 +132,6 @@ def test_reef_dashboard_writes_one_offline_file(runs, tmp_path):
     assert "<td>laptop</td>" in page and "<td>server</td>" in page
     code, _, err = reef("dashboard", "--solution", "nothing-here", "-o", str(output))
     assert code == 2 and "no runs recorded for nothing-here" in err
-
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(
-    os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts")
-)  # kept after the run
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module's pages."""
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine (apt-get install -y chromium)")
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def opened(browser, path: Path, scheme: str = "light", width: int = 1100):
@@ -350,10 +318,10 @@ def test_reef_pareto_magic_returns_the_explorer(runs):
 
 def test_pareto_errors_name_the_columns():
     with pytest.raises(ReefError, match="no ok runs recorded"):
-        from reefnb.frontends.cli import build_parser
-        from reefnb.frontends.terminal import cmd_pareto
+        from reefnb.frontends.terminal import run_verb
+        from reefnb.frontends.verbs import build_parser
 
-        cmd_pareto(build_parser().parse_args(["pareto", "--min", "x"]), io.StringIO())
+        run_verb(build_parser().parse_args(["pareto", "--min", "x"]), io.StringIO())
 
 
 def test_expected_results_are_matched_by_the_parameters_that_define_them():

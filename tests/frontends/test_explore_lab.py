@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, running_lab
 from helpers.solutions import HELLO, REPO
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
+pytest.importorskip("anywidget", reason="anywidget is not installed (it is a dependency of reefnb: reinstall it)")
 
-ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
 SETUP = """import pandas as pd
 import reefnb
 frame = pd.DataFrame({"run_id": [f"run{i:02d}" for i in range(12)], "status": "ok",
@@ -141,19 +140,6 @@ def lab(tmp_path_factory):
         yield url, root, runs
 
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    pytest.importorskip("anywidget", reason="anywidget is not installed (it is a dependency of reefnb: reinstall it)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def page(browser):
     """A page that records the page's errors and every address it asks for (nothing may leave 127.0.0.1)."""
@@ -190,10 +176,17 @@ def run_cell(page, index: int) -> None:
 
 def read_selected(page, index: int, previous: str | None = None) -> list[str]:
     """Run the read-back cell until its output differs from ``previous`` (the widget's messages are asynchronous)."""
-    output = page.locator(".jp-NotebookPanel .jp-Cell").nth(index).locator(".jp-OutputArea-output")
-    for _ in range(20):
+    cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(index)
+    output = cell.locator(".jp-OutputArea-output")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        before = cell.locator(".jp-InputArea-prompt").inner_text()
         run_cell(page, index)
-        page.wait_for_timeout(500)
+        page.wait_for_function(  # this run is done: its prompt has a new number, not [*]
+            "([cell, before]) => { const prompt = cell.querySelector('.jp-InputArea-prompt').textContent;"
+            " return prompt !== before && !prompt.includes('*'); }",
+            arg=[cell.element_handle(), before],
+        )
         text = output.first.inner_text() if output.count() else ""
         found = re.search(r"SELECTED=(\S*)", text)
         if found and found.group(1) != previous:

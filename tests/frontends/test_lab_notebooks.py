@@ -13,12 +13,11 @@ lab-<notebook>-light.png and lab-<notebook>-dark.png.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, running_lab
 from helpers.solutions import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -54,31 +53,19 @@ def lab_root(tmp_path):
     return root
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
-def test_every_notebook_runs_clean_in_jupyterlab(lab_root, tmp_path, reef_home):
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+def test_every_notebook_runs_clean_in_jupyterlab(lab_root, tmp_path, reef_home, browser):
+    artifacts = ARTIFACTS
     problems: dict[str, list] = {}
-    with (
-        running_lab(lab_root, tmp_path, reef_home, "--LabApp.expose_app_in_browser=True") as url,
-        playwright.sync_playwright() as driver,
-    ):
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            for notebook in NOTEBOOKS:
-                page = browser.new_page(viewport={"width": 1400, "height": 1600})
-                page.set_default_timeout(60_000)
-                page_errors: list[str] = []
-                page.on("pageerror", lambda error, errors=page_errors: errors.append(str(error)))
-                try:
-                    problems[notebook.name] = run_notebook(page, url, lab_root, notebook.name, artifacts) + page_errors
-                finally:
-                    page.close()
-        finally:
-            browser.close()
+    with running_lab(lab_root, tmp_path, reef_home, "--LabApp.expose_app_in_browser=True") as url:
+        for notebook in NOTEBOOKS:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(60_000)
+            page_errors: list[str] = []
+            page.on("pageerror", lambda error, errors=page_errors: errors.append(str(error)))
+            try:
+                problems[notebook.name] = run_notebook(page, url, lab_root, notebook.name, artifacts) + page_errors
+            finally:
+                page.close()
     print("screenshots:", *sorted(str(path) for path in artifacts.glob("lab-*.png")))
     assert problems == {notebook.name: [] for notebook in NOTEBOOKS}
 

@@ -12,12 +12,10 @@ of the sidebar, light and dark, go to $REEF_TEST_ARTIFACTS (else tests/artifacts
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from pathlib import Path
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, running_lab
 from helpers.solutions import REPO, write_notebook
 
 from reefnb.frontends import commands
@@ -26,7 +24,6 @@ from reefnb.runs.spec import SweepSpec
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 of each theme
 PAGE_ERRORS: list[str] = []  # uncaught errors of the page, all tests of the module
-ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +48,12 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(lab):
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine (apt-get install -y chromium)")
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2600})
-        page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
-        page.set_default_timeout(90_000)
-        yield page
-        browser.close()
+def page(lab, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+    page.set_default_timeout(90_000)
+    yield page
+    page.close()
 
 
 def open_in_sidebar(page, url: str, path: str):

@@ -15,15 +15,13 @@ run-view-dark.png.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, running_lab
 from helpers.solutions import HELLO
 
 THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 of each theme
@@ -121,101 +119,82 @@ def test_saving_over_a_runs_notebook_is_refused_and_a_copy_saves(lab):
     (root / "hello-sweep" / "edited-copy.ipynb").unlink()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
-def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab):
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
+def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab, browser):
     url, root, run = lab
     run_id = run["run_id"]
-    artifacts = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts = ARTIFACTS
     errors: list[str] = []
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 820})
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.set_default_timeout(60_000)
-        try:
-            page.goto(f"{url}/lab?reef-run={run_id}&reset&token={TOKEN}")  # the router runs reef:open-run
-            panel = page.locator(".jp-NotebookPanel.reef-run-notebook")
-            panel.locator(".jp-Cell").first.wait_for(timeout=90_000)
-            tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
-            assert tab.inner_text() == f"run {run_id}"
-            assert panel.locator(".reef-run-label").inner_text() == f"run {run_id} · read-only, no kernel"
-            page.wait_for_function(
-                "() => window.jupyterapp.shell.currentWidget.content.widgets.every(cell => cell.readOnly)"
-            )
-            assert (
-                page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty") is False
-            )  # nothing to save
+    page = browser.new_page(viewport={"width": 1300, "height": 820})
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{url}/lab?reef-run={run_id}&reset&token={TOKEN}")  # the router runs reef:open-run
+        panel = page.locator(".jp-NotebookPanel.reef-run-notebook")
+        panel.locator(".jp-Cell").first.wait_for(timeout=90_000)
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
+        assert tab.inner_text() == f"run {run_id}"
+        assert panel.locator(".reef-run-label").inner_text() == f"run {run_id} · read-only, no kernel"
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.content.widgets.every(cell => cell.readOnly)"
+        )
+        assert (
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty") is False
+        )  # nothing to save
 
-            page.click(".jp-SideBar.jp-mod-right [data-id='reef-sidebar']")
-            sidebar = page.locator("#reef-sidebar")
-            view = sidebar.locator(f".reef-run-page[data-run='{run_id}']")
-            view.wait_for()
-            assert view.locator(".reef-run-parameters tr[data-name='samples'] .reef-run-value").inner_text() == "1000"
-            assert (
-                view.locator(".reef-run-metrics tr[data-name='time_ms'] .reef-run-value").inner_text().endswith(" ms")
-            )
-            assert (
-                view.locator(".reef-run-telemetry tr[data-name='peak_rss_mb'] .reef-run-value")
-                .inner_text()
-                .endswith(" MB")
-            )
-            assert view.locator(".reef-run-files a", has_text="executed notebook").count() == 1
-            text = sidebar.inner_text()
-            for offer in (
-                "Export as solution",
-                "No runs recorded yet",
-                "this notebook alone",
-                "Run with parameters",
-                "Requirements",
-            ):
-                assert offer not in text, offer
-            assert (
-                ask(url, "GET", "api/kernels")[1] == [] and ask(url, "GET", "api/sessions")[1] == []
-            )  # no kernel started
+        page.click(".jp-SideBar.jp-mod-right [data-id='reef-sidebar']")
+        sidebar = page.locator("#reef-sidebar")
+        view = sidebar.locator(f".reef-run-page[data-run='{run_id}']")
+        view.wait_for()
+        assert view.locator(".reef-run-parameters tr[data-name='samples'] .reef-run-value").inner_text() == "1000"
+        assert view.locator(".reef-run-metrics tr[data-name='time_ms'] .reef-run-value").inner_text().endswith(" ms")
+        assert (
+            view.locator(".reef-run-telemetry tr[data-name='peak_rss_mb'] .reef-run-value").inner_text().endswith(" MB")
+        )
+        assert view.locator(".reef-run-files a", has_text="executed notebook").count() == 1
+        text = sidebar.inner_text()
+        for offer in (
+            "Export as solution",
+            "No runs recorded yet",
+            "this notebook alone",
+            "Run with parameters",
+            "Requirements",
+        ):
+            assert offer not in text, offer
+        assert ask(url, "GET", "api/kernels")[1] == [] and ask(url, "GET", "api/sessions")[1] == []  # no kernel started
 
-            for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
-                page.evaluate(
-                    f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})"
-                )
-                colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
-                page.wait_for_function(
-                    f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100
-                )
-                page.evaluate(
-                    "() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))"
-                )
-                page.screenshot(path=str(artifacts / f"run-view-{theme}.png"))
+        for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
+            page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
+            colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+            page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
+            page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")
+            page.screenshot(path=str(artifacts / f"run-view-{theme}.png"))
 
-            view.locator("button[data-command='reef:rerun']").click()
-            again = view.locator(".reef-rerun a.reef-run-link")
-            again.wait_for(timeout=120_000)
-            new_id = again.get_attribute("data-run")
-            assert new_id != run_id and view.locator(".reef-rerun").get_attribute("data-status") == "ok"
-            status, runs = ask(url, "GET", "reef/api/runs", path="hello-sweep/main.ipynb")
-            assert [(item["run_id"], item["parameters"]) for item in runs["runs"]] == [
-                (new_id, run["parameters"]),
-                (run_id, run["parameters"]),
-            ]
-            # A relative link to a run's notebook (what .compare() writes) opens its run view, here from a Markdown page.
-            (root / "hello-sweep" / "links.md").write_text(f"[the new run](runs/{new_id}/main.ipynb)\n")
-            page.evaluate(
-                "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', factory: 'Markdown Preview'})"
-            )
-            page.locator(".jp-RenderedMarkdown a", has_text="the new run").click()
-            tab.filter(has_text=f"run {new_id}").wait_for()
-            sidebar.locator(f".reef-run-page[data-run='{new_id}']").wait_for()
-            assert page.locator(".jp-NotebookPanel.reef-run-notebook").count() == 2
-            assert ask(url, "GET", "api/sessions")[1] == []
-        except Exception:
-            page.screenshot(path=str(artifacts / "run-view-failure.png"))
-            print("sidebar:", page.locator("#reef-sidebar").inner_text())
-            raise
-        finally:
-            browser.close()
+        view.locator("button[data-command='reef:rerun']").click()
+        again = view.locator(".reef-rerun a.reef-run-link")
+        again.wait_for(timeout=120_000)
+        new_id = again.get_attribute("data-run")
+        assert new_id != run_id and view.locator(".reef-rerun").get_attribute("data-status") == "ok"
+        status, runs = ask(url, "GET", "reef/api/runs", path="hello-sweep/main.ipynb")
+        assert [(item["run_id"], item["parameters"]) for item in runs["runs"]] == [
+            (new_id, run["parameters"]),
+            (run_id, run["parameters"]),
+        ]
+        # A relative link to a run's notebook (what .compare() writes) opens its run view, here from a Markdown page.
+        (root / "hello-sweep" / "links.md").write_text(f"[the new run](runs/{new_id}/main.ipynb)\n")
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', factory: 'Markdown Preview'})"
+        )
+        page.locator(".jp-RenderedMarkdown a", has_text="the new run").click()
+        tab.filter(has_text=f"run {new_id}").wait_for()
+        sidebar.locator(f".reef-run-page[data-run='{new_id}']").wait_for()
+        assert page.locator(".jp-NotebookPanel.reef-run-notebook").count() == 2
+        assert ask(url, "GET", "api/sessions")[1] == []
+    except Exception:
+        page.screenshot(path=str(artifacts / "run-view-failure.png"))
+        print("sidebar:", page.locator("#reef-sidebar").inner_text())
+        raise
+    finally:
+        page.close()
     print("screenshots:", artifacts / "run-view-light.png", artifacts / "run-view-dark.png")
     # @jupyter-widgets/jupyterlab-manager reads `sessionContext.session.kernel.id` of every notebook once its session
     # context is ready, which throws for a notebook without a kernel (any "No Kernel" notebook, not only a run's).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -14,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.actions import FLAGSHIP, encode, reef_serve, request, synthetic_frames, toy_solution
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+from helpers.browser import ARTIFACTS
 
 
 def test_actions_over_http_errors_are_one_line_and_the_server_keeps_serving(tmp_path):
@@ -77,7 +75,6 @@ def write_y4m(path: Path, pixels: np.ndarray, width: int = 640, height: int = 48
     return path
 
 
-ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
 # In the page: the labels drawn on the overlay (x, y, w, h) and whether each has the label background under its edge.
 _LABELS = """() => { const c = document.getElementById('overlay'), context = c.getContext('2d');
   return JSON.parse(c.dataset.labels || '[]').map(l => { const [r, g, b] = context.getImageData(l.x + 3, l.y + 3, 1, 1).data;
@@ -119,15 +116,13 @@ def overlapping(labels: list[dict]) -> list:
     return [(a["label"], b["label"]) for index, a in enumerate(labels) for b in labels[index + 1 :] if meet(a, b)]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (apt-get install -y chromium)")
-def test_live_demo_labels_the_boxes_readably_names_the_backend_and_stops_on_a_refused_token(flagship_server, tmp_path):
+def test_live_demo_labels_the_boxes_readably_names_the_backend_and_stops_on_a_refused_token(
+    flagship_server, tmp_path, chromium
+):
     """The flagship's /demo in Chromium with a fake camera: boxes and labels (black on a green background, none over
     another, even at threshold 0.05), the backend and model that answered; without a token it says how to get one
     and sends nothing; with a wrong one it sends one request, shows the refusal and stops. Screenshots:
     demo-light.png, demo-dark.png (threshold 0.05), demo-no-token-dark.png in tests/artifacts/."""
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
     images, labels = synthetic_frames(12)
     # a 4:3 image (192x144) the detector gets right, so the camera's stretch to 640x480 keeps its shapes
     chosen = next(
@@ -137,48 +132,34 @@ def test_live_demo_labels_the_boxes_readably_names_the_backend_and_stops_on_a_re
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors, seen = [], {}
     base = flagship_server["demo"].partition("#")[0]
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
-        )
-        try:
-            for scheme, threshold in (("light", None), ("dark", "0.05")):
-                page = browser.new_page(color_scheme=scheme, viewport={"width": 760, "height": 900})
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                page.goto(flagship_server["demo"])
-                seen[scheme] = demo_frames(page, threshold)
-                seen[scheme]["page"] = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-                page.screenshot(path=str(ARTIFACTS / f"demo-{scheme}.png"), full_page=True)
-                page.close()
-            requests = []
-            page = browser.new_page(color_scheme="dark", viewport={"width": 760, "height": 900})
-            page.on("request", lambda sent: requests.append(sent.url) if "/v1/actions/detect" in sent.url else None)
-            page.goto(base)  # no token: nothing is sent, the page says where the token comes from
-            page.wait_for_selector("#no-token:not([hidden])")
-            no_token = page.locator("#no-token").inner_text()
-            page.screenshot(path=str(ARTIFACTS / "demo-no-token-dark.png"), full_page=True)
-            sent_without = len(requests)
-            page.goto(base + "#token=wrong")  # refused: one request, then the page stops
-            page.reload()
-            page.wait_for_function("window.reefDemo.stopped !== null && !window.reefDemo.looping", timeout=60_000)
-            refused = page.evaluate("() => ({ requests: window.reefDemo.requests, stopped: window.reefDemo.stopped })")
-            refused_text = page.locator("#no-token").inner_text()
-            sent_refused = len(requests) - sent_without
-            page.close()
-        finally:
-            browser.close()
+    browser = chromium(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    )
+    for scheme, threshold in (("light", None), ("dark", "0.05")):
+        page = browser.new_page(color_scheme=scheme, viewport={"width": 760, "height": 900})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(flagship_server["demo"])
+        seen[scheme] = demo_frames(page, threshold)
+        seen[scheme]["page"] = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        page.screenshot(path=str(ARTIFACTS / f"demo-{scheme}.png"), full_page=True)
+        page.close()
+    requests = []
+    page = browser.new_page(color_scheme="dark", viewport={"width": 760, "height": 900})
+    page.on("request", lambda sent: requests.append(sent.url) if "/v1/actions/detect" in sent.url else None)
+    page.goto(base)  # no token: nothing is sent, the page says where the token comes from
+    page.wait_for_selector("#no-token:not([hidden])")
+    no_token = page.locator("#no-token").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "demo-no-token-dark.png"), full_page=True)
+    sent_without = len(requests)
+    page.goto(base + "#token=wrong")  # refused: one request, then the page stops
+    page.reload()
+    page.wait_for_function("window.reefDemo.stopped !== null && !window.reefDemo.looping", timeout=60_000)
+    refused = page.evaluate("() => ({ requests: window.reefDemo.requests, stopped: window.reefDemo.stopped })")
+    refused_text = page.locator("#no-token").inner_text()
+    sent_refused = len(requests) - sent_without
+    page.close()
     light, dark = seen["light"], seen["dark"]
     found = {item["label"] for item in light["boxes"]}
     assert found and found <= set(labels[chosen]), (found, labels[chosen])

@@ -1,8 +1,8 @@
 """Chromium for pages, and JupyterLab for the sidebar and widgets: the one place that launches a browser.
 
-``browser`` (a fixture, one headless Chromium per test module, registered for the whole suite by conftest) skips
-the test where Chromium or Playwright is missing. ``running_lab`` starts ``jupyter lab`` on 127.0.0.1 with
-``TOKEN``.
+The fixtures (conftest registers them for the whole suite): ``browser``, one headless Chromium per test module,
+and ``chromium``, which launches one with more arguments; both skip the test where Chromium or Playwright is
+missing. ``running_lab`` starts ``jupyter lab`` on 127.0.0.1 with ``TOKEN``.
 """
 
 from __future__ import annotations
@@ -37,19 +37,34 @@ ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", REPO / "tests" / "artifac
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for the module's pages (Playwright's sync API); the test skips without either."""
+def chromium():
+    """``launch(*arguments)``: a headless Chromium through Playwright's sync API, with ``arguments`` after
+    CHROMIUM_ARGS (a fake camera, say); every browser it launched closes after the module. The suite's one launch of
+    Chromium; the test skips where Chromium or Playwright is missing."""
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
     playwright = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    launched = []
     with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+        def launch(*arguments: str):
+            launched.append(driver.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *arguments]))
+            return launched[-1]
+
         try:
-            yield launched
+            yield launch
         finally:
-            launched.close()
+            for browser in launched:
+                browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """One headless Chromium for the module's pages."""
+    return chromium()
 
 
 def _answers(url: str) -> bool:

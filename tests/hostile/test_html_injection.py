@@ -9,7 +9,6 @@ browser start and the Vega bundle's parse per page.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,6 @@ from reefnb.analysis.outputs import compare_notebooks, differences_html
 from reefnb.analysis.plots import pareto_chart, save_chart
 from reefnb.analysis.reproduce import report_html
 from reefnb.runs.store import default_store
-
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 # Each one sets window.__pwned if it ever runs; the number says which.
 CLOSE_SCRIPT = "</Script ><Script>window.__pwned=1</Script >"
@@ -189,21 +186,6 @@ def notebook_fragments(frame) -> str:
             message_html(HOSTILE, "warning"),
         ]
     )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine (apt-get install -y chromium)")
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
-    )
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield launched
-        launched.close()
 
 
 # Markup that got into the page anyway (as a bug elsewhere would put it there): the policy must refuse an inline

@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers.actions import reef_serve
+from helpers.servers import wait_until
 from helpers.solutions import write_solution
 
 import reefnb
@@ -27,7 +28,7 @@ import fcntl
 import inspect
 import json
 import os
-import os
+import pathlib
 import stat
 import struct
 import subprocess
@@ -79,7 +80,12 @@ def _own_request_id():
     return None
 
 
-def stray(how, tag):
+def _late_write(written):
+    _write_replies(STRAY.encode())
+    pathlib.Path(written).touch()  # the test waits for it
+
+
+def stray(how, tag, written=""):
     if how == "print":
         print(STRAY, end="", flush=True)
     elif how == "fd1":
@@ -101,7 +107,7 @@ def stray(how, tag):
     elif how == "frame-own-id":  # its own answer, forged: the real one follows it
         _write_replies(_frame(json.dumps({"id": _own_request_id(), "output": {"tag": tag}}).encode()))
     elif how == "late":  # after its reply: waiting there for the next call
-        threading.Timer(0.2, _write_replies, (STRAY.encode(),)).start()
+        threading.Timer(0.2, _late_write, (written,)).start()
     return {"tag": tag}
 
 
@@ -189,8 +195,9 @@ def each_gets_its_own_sum(info: dict, calls: int = 4) -> None:
         ("late", False),
     ],
 )
-def test_writing_to_the_reply_channel_never_gives_a_call_another_call_s_answer(two_workers, how, broken):
-    status, answer = post(two_workers, "stray", {"how": how, "tag": how})
+def test_writing_to_the_reply_channel_never_gives_a_call_another_call_s_answer(two_workers, how, broken, tmp_path):
+    written = tmp_path / "written"  # the late write is done (it lands while the worker waits for its next call)
+    status, answer = post(two_workers, "stray", {"how": how, "tag": how, "written": str(written)})
     if broken:
         assert status == 500 and "\n" not in answer["error"], answer
         assert (
@@ -200,7 +207,8 @@ def test_writing_to_the_reply_channel_never_gives_a_call_another_call_s_answer(t
         assert "a new one started" in answer["error"]
     else:
         assert (status, answer) == (200, {"tag": how})
-    time.sleep(0.4 if how == "late" else 0)  # the late write lands while the worker waits for its next call
+    if how == "late":
+        wait_until(written.exists, timeout=30, what="the action's late write")
     each_gets_its_own_sum(two_workers)
 
 

@@ -10,13 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import jsonschema
 import pandas
 import pytest
 from helpers.records import make_record
+from helpers.servers import wait_until
 
 import reefnb
 from reefnb.analysis.frame import records_to_frame
@@ -280,6 +280,7 @@ WRITER = textwrap.dedent(
 
     path, index, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     go = path.parent / "go"
+    (path.parent / f"ready-{index}").touch()
     while not go.exists():
         time.sleep(0.005)
     store = Store(path)
@@ -303,7 +304,9 @@ def test_four_processes_writing_500_records_each_at_once(tmp_path):
         )
         for index in range(processes)
     ]
-    time.sleep(0.5)  # let every writer import and wait, so that all start at the same moment
+    wait_until(  # every writer imported and waits, so that all start at the same moment
+        lambda: all((path.parent / f"ready-{index}").exists() for index in range(processes)), what="the writers"
+    )
     (path.parent / "go").touch()  # the store does not exist yet: the writers race to create it too
     for writer in writers:
         _, stderr = writer.communicate(timeout=120)

@@ -44,6 +44,7 @@ from reefnb.frontends.widgets import (
     table_bundle,
 )
 from reefnb.provision.declare import NOTEBOOK_EDITOR, running_notebook, write_notebook_declarations
+from reefnb.runs.spec import RunSpec, SweepSpec
 
 DECLARING_VERBS = ("require", "tool", "artifact")
 
@@ -188,9 +189,8 @@ def _validate(args, shell) -> None:
 
 
 def _run(args, shell):
-    record = commands.run(
-        options_from(commands.RunOptions, args, parameters=dict(args.parameter), progress=_in_kernel(shell))
-    )
+    spec = RunSpec.from_arguments(args, parameters=dict(args.parameter))
+    record = commands.run(spec, resume=args.resume, progress=_in_kernel(shell), trust=args.trust)
     display(run_summary(record), raw=True)
     return ResultsFrame.of(commands.records_frame([record]), commands.source_dashboard_columns(args.solution))
 
@@ -201,9 +201,8 @@ def _sweep(args, shell, workflow: str | None = None):
     )  # as `reef sweep` reads them
     widget = SweepProgressWidget(f"{args.verb} {args.solution}")
     display(widget)
-    records = commands.sweep(
-        options_from(commands.SweepOptions, args, workflow=workflow or args.workflow, grid=grid, progress=widget.update)
-    )
+    spec = SweepSpec.from_arguments(args, workflow=workflow or args.workflow, grid=grid)
+    records = commands.sweep(spec, progress=widget.update, trust=args.trust)
     failed = sum(record["status"] != "ok" for record in records)
     skipped = getattr(records, "skipped", 0)
     summary = f"{len(records)} runs: {len(records) - failed} ok, {failed} not ok" + (

@@ -23,6 +23,7 @@ from reefnb.frontends import commands
 from reefnb.frontends.arguments import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, options_from
 from reefnb.frontends.provision_text import declaration_lines, fingerprint_text, plan_lines
 from reefnb.frontends.rendering import TERMINAL_FIELDS, display_columns, format_size, record_text, with_units
+from reefnb.runs.spec import RunSpec, SweepSpec
 
 Result = tuple[int, Any]
 NO_ENVIRONMENTS = "no environments (create one with `reef env create NAME PKG...`)"
@@ -58,12 +59,9 @@ def _shows_progress(args) -> bool:
 
 def cmd_run(args, out: TextIO) -> Result:
     trust = args.trust or _asked_trust(args, out, args.solution)
-    options = options_from(
-        commands.RunOptions, args, parameters=dict(args.parameter), progress=_shows_progress(args), trust=trust
-    )
-    record = commands.run(
-        options, exclusive_process=True
-    )  # orphans reparented to this process during the run are the run's
+    spec = RunSpec.from_arguments(args, parameters=dict(args.parameter))
+    # exclusive_process: orphans reparented to this process during the run are the run's
+    record = commands.run(spec, resume=args.resume, progress=_shows_progress(args), trust=trust, exclusive_process=True)
     if not args.json:
         print(record_text(record), file=out)
     return _outcome([record]), record
@@ -98,16 +96,8 @@ def _sweep(args, out: TextIO, workflow: str, grid: dict | None) -> Result:
 
     pending = None
     try:
-        options = options_from(
-            commands.SweepOptions,
-            args,
-            workflow=workflow,
-            grid=grid,
-            progress=on_progress,
-            on_record=on_record,
-            trust=trust,
-        )
-        records = commands.sweep(options)
+        spec = SweepSpec.from_arguments(args, workflow=workflow, grid=grid)
+        records = commands.sweep(spec, progress=on_progress, on_record=on_record, trust=trust)
     except (
         RecordPending
     ) as error:  # every point ran; some records wait beside the store: the summary, then the one line

@@ -38,6 +38,7 @@ from reefnb.frontends.rendering import (
     run_view,
 )
 from reefnb.runs.attachments import file_links
+from reefnb.runs.spec import RunSpec
 from reefnb.runs.store import default_store
 from reefnb.runs.telemetry import goal as telemetry_goal
 
@@ -589,7 +590,7 @@ class ParametersForm(widgets.VBox):
                 self.record = self._run(self.solution, workflow=self.workflow, parameters=self.values())
             else:
                 self.record = commands.run(
-                    commands.RunOptions(solution=self.solution, workflow=self.workflow, parameters=self.values())
+                    RunSpec(solution=self.solution, workflow=self.workflow, parameters=self.values())
                 )
             with self.output:
                 display(run_summary(self.record), raw=True)

@@ -1,4 +1,4 @@
-"""How long the `reef` verbs that need no kernel take to answer, and what they import; optionally against an older reefnb.
+"""How long the `reef` verbs that need no kernel take to answer and what they import, optionally against an old reefnb.
 
 For `reef --version`, `reef detect` (warm: its cache current), `reef ls`, `reef results`, `reef export` and
 `reef rm`, in a fresh REEF_HOME holding one initialised solution (a copy of solutions/hello-sweep, `--native`)

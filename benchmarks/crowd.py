@@ -104,7 +104,8 @@ def main(count: int) -> None:
         print(f"{count} records of {len(json.dumps(shared[0]))} bytes (shared) each")
         print(
             f"scrub: fresh Scrubber per record {old_scrub / sample * 1e3:.2f} ms/record (sample of {sample}) -> "
-            f"{old_scrub / sample * count:.0f} s for all; remembering Scrubber {new_scrub:.1f} s for all ({new_scrub / count * 1e3:.3f} ms/record)"
+            f"{old_scrub / sample * count:.0f} s for all; remembering Scrubber {new_scrub:.1f} s for all "
+            f"({new_scrub / count * 1e3:.3f} ms/record)"
         )
         made.clear()  # the store holds them; push_results reads them back from there
 
@@ -117,7 +118,8 @@ def main(count: int) -> None:
         assert pushed["pushed"] == count, pushed
         print(
             f"push: one file per run {old_push:.1f} s (+ scrub {old_scrub / sample * count:.0f} s) | "
-            f"sharded {new_push:.1f} s including scrub ({(old_push + old_scrub / sample * count) / new_push:.1f}x faster; "
+            f"sharded {new_push:.1f} s including scrub "
+            f"({(old_push + old_scrub / sample * count) / new_push:.1f}x faster; "
             f"{(old_push + new_scrub) / new_push:.1f}x with today's scrubber for both); "
             f"commits {git('rev-list', '--count', 'HEAD', folder=bare_new).strip()}, files "
             f"{len(git('ls-tree', '-r', '--name-only', 'HEAD', folder=bare_new).split())} vs "
@@ -136,7 +138,8 @@ def main(count: int) -> None:
         again, second = timed(registry.pull_results)
         assert new_old == count and pulled["new"] == count and second["new"] == 0, (new_old, pulled, second)
         print(
-            f"pull: one file per run {old_pull:.1f} s | sharded {new_pull:.1f} s ({old_pull / new_pull:.1f}x faster); second pull (nothing new) {again:.2f} s"
+            f"pull: one file per run {old_pull:.1f} s | sharded {new_pull:.1f} s ({old_pull / new_pull:.1f}x "
+            f"faster); second pull (nothing new) {again:.2f} s"
         )
         print("| what | one file per run | sharded | ratio |")
         print("|---|---|---|---|")

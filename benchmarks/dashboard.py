@@ -53,7 +53,9 @@ import altair as alt
 import reefnb
 started, cpu = time.perf_counter(), time.process_time()
 frame = reefnb.results(solution="obj-detection-coco-tf")
-chart = alt.Chart(frame).mark_point().encode(x="metric\\\\.latency_p90_ms:Q", y="metric\\\\.mAP:Q", color="param\\\\.backend:N")
+chart = alt.Chart(frame).mark_point().encode(
+    x="metric\\\\.latency_p90_ms:Q", y="metric\\\\.mAP:Q", color="param\\\\.backend:N"
+)
 chart.save(sys.argv[2], inline=True)
 print(time.perf_counter() - started, time.process_time() - cpu)
 """
@@ -149,7 +151,8 @@ def main() -> None:
         return f"{wall:.2f} s wall, {cpu:.2f} s CPU (each: {', '.join(f'{w:.2f}/{c:.2f}' for w, c in times)})"
 
     print(
-        f"{RUNS} runs of the flagship (load {os.getloadavg()[0]:.2f}; wall time on a loaded machine, CPU time of the process beside it):"
+        f"{RUNS} runs of the flagship (load {os.getloadavg()[0]:.2f}; wall time on a loaded machine, CPU time "
+        "of the process beside it):"
     )
     print(f"  reef dashboard generation, first (empty cache):   {shown([first])}")
     print(f"  reef dashboard generation, warm (best of 3):      {shown(reef)}")
@@ -157,7 +160,8 @@ def main() -> None:
     if older:
         print(f"  before ({before}), the same dashboard:  {shown(older)}")
     print(
-        f"  reef / baseline: {min(reef)[0] / min(baseline)[0]:.2f}x wall, {min(reef, key=lambda t: t[1])[1] / min(baseline, key=lambda t: t[1])[1]:.2f}x CPU"
+        f"  reef / baseline: {min(reef)[0] / min(baseline)[0]:.2f}x wall, "
+        f"{min(reef, key=lambda t: t[1])[1] / min(baseline, key=lambda t: t[1])[1]:.2f}x CPU"
     )
     print(f"  the page: {size / 1e6:.1f} MB; the whole `reef dashboard` command: {command:.2f} s wall")
 

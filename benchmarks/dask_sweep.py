@@ -117,8 +117,10 @@ def describe(name: str, runs: int, wall: float, records: list[dict], rss: list[i
     quarter = max(1, len(rss) // 4)
     early, late = sum(rss[quarter : 2 * quarter]) / quarter, sum(rss[-quarter:]) / quarter
     print(
-        f"{name}: {runs} runs ({ok} ok) in {wall:.1f} s, {wall / runs:.3f} s a run; notebook time {busy / runs:.3f} s a run; "
-        f"client RSS min {min(rss) / 2**20:.0f} MiB, max {max(rss) / 2**20:.0f} MiB, 2nd quarter mean {early / 2**20:.0f} MiB, "
+        f"{name}: {runs} runs ({ok} ok) in {wall:.1f} s, {wall / runs:.3f} s a run; notebook time "
+        f"{busy / runs:.3f} s a run; "
+        f"client RSS min {min(rss) / 2**20:.0f} MiB, max {max(rss) / 2**20:.0f} MiB, 2nd quarter mean "
+        f"{early / 2**20:.0f} MiB, "
         f"last quarter mean {late / 2**20:.0f} MiB ({(late - early) / 2**10 / max(1, runs // 2):+.1f} KiB a run)",
         flush=True,
     )
@@ -166,7 +168,8 @@ def main(runs: int, dask_only: bool = False) -> None:
         return
     print(
         f"scheduler overhead: {(dask_wall - pool_wall) / runs * 1e3:+.0f} ms a run over the local pool "
-        f"(Dask/pool wall {dask_wall / pool_wall:.2f}x); extrapolated to 1,000 runs: Dask {dask_wall / runs * 1000 / 60:.1f} min, "
+        f"(Dask/pool wall {dask_wall / pool_wall:.2f}x); extrapolated to 1,000 runs: Dask "
+        f"{dask_wall / runs * 1000 / 60:.1f} min, "
         f"pool {pool_wall / runs * 1000 / 60:.1f} min"
     )
 

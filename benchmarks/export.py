@@ -1,4 +1,4 @@
-"""Export throughput and memory: `reef export` of a solution carrying one incompressible file, against `sha256sum` + `cp` of it.
+"""Export throughput and memory: `reef export` of a solution with one incompressible file, against `sha256sum` + `cp`.
 
 A minimal solution (a notebook, its manifest) with a MEGABYTES MB random file included (``--include``), exported
 with reefnb.sharing.package.export_package in a child process (its own wall time around the call, and its peak
@@ -7,7 +7,8 @@ do: read the bytes, hash them, write them). The two sides run alternately, ROUND
 ratio, the median ratio and the spread (lowest-highest), the peak memory, how the big member was stored, and the
 load average before and after.
 Goals (issue 32): <= 2x, peak memory <= 150 MB whatever the file size, the random file stored (not deflated).
-Run: .venv/bin/python benchmarks/export.py [MEGABYTES] [ROUNDS]   (default 350, 5; PYTHONPATH=OLD_CHECKOUT measures another version)
+Run: .venv/bin/python benchmarks/export.py [MEGABYTES] [ROUNDS]
+(default 350, 5; PYTHONPATH=OLD_CHECKOUT measures another version)
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from reefnb.runs.store import Store
 from reefnb.sharing.package import export_package
 folder = Path(sys.argv[1])
 start = time.perf_counter()
-export_package(folder / "solution", folder / "out.reef.zip", include=[folder / "weights.bin"], store=Store(folder / "results.sqlite"))
-print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+store = Store(folder / "results.sqlite")
+export_package(folder / "solution", folder / "out.reef.zip", include=[folder / "weights.bin"], store=store)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": peak}))
 """
 
 NOTEBOOK = {
@@ -89,7 +92,8 @@ def main() -> None:
             ratios.append(ours["seconds"] / theirs)
             peaks.append(ours["peak_mb"])
             print(
-                f"round {index + 1}: export {ours['seconds']:.2f} s (peak {ours['peak_mb']:.0f} MB); sha256sum + cp {theirs:.2f} s; ratio {ratios[-1]:.2f}x"
+                f"round {index + 1}: export {ours['seconds']:.2f} s (peak {ours['peak_mb']:.0f} MB); sha256sum "
+                f"+ cp {theirs:.2f} s; ratio {ratios[-1]:.2f}x"
             )
         with zipfile.ZipFile(folder / "out.reef.zip") as archive:
             big = [info for info in archive.infolist() if info.file_size > 1 << 20]
@@ -98,7 +102,8 @@ def main() -> None:
             }
         print(
             f"{megabytes} MB random file: export / (sha256sum + cp) median {statistics.median(ratios):.2f}x "
-            f"(spread {min(ratios):.2f}-{max(ratios):.2f}x, {rounds} alternating rounds); peak memory {max(peaks):.0f} MB; "
+            f"(spread {min(ratios):.2f}-{max(ratios):.2f}x, {rounds} alternating rounds); peak memory "
+            f"{max(peaks):.0f} MB; "
             f"big members: {kinds}; load after: {load()}"
         )
 

@@ -62,7 +62,8 @@ def main() -> int:
     can = sum(verdict == "reproduced" for verdict, *_ in EXPECTED.values())
     print(
         f"\n{len(rows)} notebooks: {exported} exported with no manual edit, {reproduced} reproduced "
-        f"({can} can: the others raise, exit non-zero, need a module not installed here, or read a file outside their folder)"
+        f"({can} can: the others raise, exit non-zero, need a module not installed here, or read a file "
+        "outside their folder)"
     )
     return 0
 

@@ -124,7 +124,8 @@ def main(seconds: float = 3.0, rounds: int = 3) -> None:
         queries = int(statistics.median(run["query_count"] for run in runs[name]))
         extra = "" if name == "bare loop" else f" {mean - loop_mean:>10.1f} {(p90 / loop_p90 - 1) * 100:>+11.2f}%"
         print(
-            f"{name:24} {queries:>8} {mean:>10.1f} {median(name, '50.00_percentile_latency_ns'):>10.1f} {p90:>10.1f}{extra}"
+            f"{name:24} {queries:>8} {mean:>10.1f} {median(name, '50.00_percentile_latency_ns'):>10.1f} "
+            f"{p90:>10.1f}{extra}"
         )
     overhead = median("LoadGen, reefnb.kernel.bench", "mean_latency_ns") - loop_mean
     p90_ratio = median("LoadGen, reefnb.kernel.bench", "90.00_percentile_latency_ns") / loop_p90 - 1

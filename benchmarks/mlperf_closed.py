@@ -78,7 +78,8 @@ def main() -> None:
                     for run_id in (scenario["performance_run"], *(t["run"] for t in scenario["compliance"]))
                 }
                 print(
-                    f"{kind:6s} {wall:5.1f} s  ({len(runs)} runs {'reused' if kind == 'reused' else 'run'}, load {load:.1f})",
+                    f"{kind:6s} {wall:5.1f} s  ({len(runs)} runs {'reused' if kind == 'reused' else 'run'}, "
+                    f"load {load:.1f})",
                     flush=True,
                 )
 

@@ -38,7 +38,8 @@ def detail_values(path: Path) -> dict:
 
 
 def timed_run(profile: str, scratch: Path) -> dict:
-    """One ``reef run`` of the flagship, SingleStream, both modes, in ``profile``: its wall time and LoadGen's figures."""
+    """One ``reef run`` of the flagship, SingleStream, both modes,
+    in ``profile``: its wall time and LoadGen's figures."""
     import reefnb
 
     folder = scratch / profile / FLAGSHIP.name
@@ -87,15 +88,19 @@ def main(profiles: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="mlperf-rules-") as scratch:
         results = [timed_run(profile, Path(scratch)) for profile in profiles]
     print(
-        f"flagship, SingleStream, mode both (accuracy then performance), reef's own kernel; load {os.getloadavg()[0]:.1f}"
+        "flagship, SingleStream, mode both (accuracy then performance), reef's own kernel; load "
+        f"{os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{'profile':8} {'run s':>8} {'perf. s':>8} {'queries':>8} {'min ms':>8} {'min q':>6} {'PSC':>5} {'acc. n':>6} {'p90 ms':>7}  LoadGen  seeds"
+        f"{'profile':8} {'run s':>8} {'perf. s':>8} {'queries':>8} {'min ms':>8} {'min q':>6} {'PSC':>5} "
+        f"{'acc. n':>6} {'p90 ms':>7}  LoadGen  seeds"
     )
     for result in results:
         print(
-            f"{result['profile']:8} {result['wall_s']:>8.1f} {result['performance_s']:>8.1f} {result['queries']:>8} {result['min_duration_ms']:>8}"
-            f" {result['min_query_count']:>6} {result['performance_sample_count']:>5} {result['accuracy_samples']:>6} {result['p90_ms']:>7.2f}"
+            f"{result['profile']:8} {result['wall_s']:>8.1f} {result['performance_s']:>8.1f} "
+            f"{result['queries']:>8} {result['min_duration_ms']:>8}"
+            f" {result['min_query_count']:>6} {result['performance_sample_count']:>5} "
+            f"{result['accuracy_samples']:>6} {result['p90_ms']:>7.2f}"
             f"  {result['validity']:7}  {'official' if result['official_seeds'] else 'NOT official'}"
         )
 

@@ -46,7 +46,10 @@ def fifty_outputs():
         frame = pd.DataFrame(
             {"value": [number * 1.5 + row / 7 for row in range(20)], "name": [f"r{row}" for row in range(20)]}
         )
-        printed = f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object object at 0x7f00{number:08x}>\n"
+        printed = (
+            f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object object at "
+            f"0x7f00{number:08x}>\n"
+        )
         table = {"text/plain": repr(frame), "text/html": frame._repr_html_()}
         cells += [
             new_code_cell(f"frame{number}", outputs=[new_output("execute_result", data=table, execution_count=1)]),
@@ -96,7 +99,10 @@ def median_ms(function, repeats: int) -> float:
 
 def fresh_ms(code: str) -> float:
     """The first call in a new interpreter: what one `reef reproduce` pays once."""
-    script = f"import time\nfrom benchmarks.outputs_compare import *\nstart = time.perf_counter()\n{code}\nprint((time.perf_counter() - start) * 1000)"
+    script = (
+        "import time\nfrom benchmarks.outputs_compare import *\nstart = "
+        f"time.perf_counter()\n{code}\nprint((time.perf_counter() - start) * 1000)"
+    )
     return float(
         subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()[-1]
     )
@@ -111,7 +117,8 @@ def main(repeats: int) -> None:
     charted, re_encoded = with_chart(recorded, chart(6)), with_chart(rerun, chart(1))
     assert compare_notebooks(charted, re_encoded)["verdict"] == "reproduced"
     print(
-        f"  with a re-encoded 480x320 chart (Pillow + SSIM): {median_ms(lambda: compare_notebooks(charted, re_encoded), repeats):.1f} ms"
+        "  with a re-encoded 480x320 chart (Pillow + SSIM): "
+        f"{median_ms(lambda: compare_notebooks(charted, re_encoded), repeats):.1f} ms"
     )
     first = "compare_notebooks(with_chart(fifty_outputs(), chart(6)), with_chart(fifty_outputs(), chart(1)))"
     print(f"  the same, first call in a fresh interpreter (imports scikit-image's metrics): {fresh_ms(first):.0f} ms")
@@ -129,7 +136,8 @@ def main(repeats: int) -> None:
     differing = compare_notebooks(recorded, broken)
     assert len(differing["differences"]) == 3, differing["differences"]
     print(
-        f"differences_html, 3 differing cells: {median_ms(lambda: differences_html(differing, recorded, broken), repeats):.1f} ms"
+        "differences_html, 3 differing cells: "
+        f"{median_ms(lambda: differences_html(differing, recorded, broken), repeats):.1f} ms"
     )
     code = "broken = fifty_outputs(); broken.cells[1].outputs[0]['text'] = 'other'; recorded = fifty_outputs()\n"
     code += "differences_html(compare_notebooks(recorded, broken), recorded, broken)"

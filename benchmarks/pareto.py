@@ -4,7 +4,8 @@ Uniform random data (seed 0): 1,000,000 points x 2 objectives and 100,000 x 3 (b
 through the public path (a DataFrame in, a boolean mask out), best of three. paretoset (if installed)
 gets the same numpy array, with distinct=False so that it keeps equal points as reefnb does; its numba
 compilation is warmed up first. The baseline is the plain numpy filter users write (one pass per
-remaining candidate, O(n·k·d)), on smaller n. Goal (issue 18): 2 objectives <= 2x one argsort of the first column; faster than paretoset on every shape.
+remaining candidate, O(n·k·d)), on smaller n. Goal (issue 18): 2 objectives <= 2x one argsort of the first column;
+faster than paretoset on every shape.
 Run: .venv/bin/python benchmarks/pareto.py
 """
 
@@ -72,7 +73,10 @@ def main() -> None:
             objectives = {column: "min" for column in frame.columns}
             ours, mask = best_of(lambda frame=frame, objectives=objectives: pareto_mask(frame, objectives))
             sort, _ = best_of(lambda values=values: np.argsort(values[:, 0]))
-            line = f"{f'{count:,} x {dimensions} {shape}':<34} {ours * 1e3:>7.1f}ms {sort * 1e3:>7.1f}ms {ours / sort:>8.1f}x"
+            line = (
+                f"{f'{count:,} x {dimensions} {shape}':<34} {ours * 1e3:>7.1f}ms {sort * 1e3:>7.1f}ms "
+                f"{ours / sort:>8.1f}x"
+            )
             if paretoset is not None:
                 theirs, their_mask = best_of(
                     lambda values=values, d=dimensions: paretoset(values, sense=["min"] * d, distinct=False), repeats=1
@@ -85,7 +89,8 @@ def main() -> None:
         theirs, their_mask = best_of(lambda values=values: block_nested_loop(values), repeats=1)
         assert (their_mask == mask).all(), "the baseline and reefnb disagree"
         print(
-            f"{f'{count:,} x {dimensions} uniform, BNL':<34} {ours * 1e3:>7.1f}ms  BNL {theirs * 1e3:.1f}ms ({theirs / ours:.1f}x)  {int(mask.sum())}"
+            f"{f'{count:,} x {dimensions} uniform, BNL':<34} {ours * 1e3:>7.1f}ms  BNL {theirs * 1e3:.1f}ms "
+            f"({theirs / ours:.1f}x)  {int(mask.sum())}"
         )
 
 

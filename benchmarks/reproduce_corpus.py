@@ -98,7 +98,8 @@ def main() -> None:
                 outputs = report["experiments"][0].get("outputs") or {"compared": 0, "volatile": 0, "seconds": 0.0}
                 comparing.append(outputs.get("seconds", 0.0))
                 rows.append(
-                    f"| {case} | {outputs['compared']} | {outputs['volatile']} | {what} | {report['verdict'].upper()} | {_said(report)} |"
+                    f"| {case} | {outputs['compared']} | {outputs['volatile']} | {what} | "
+                    f"{report['verdict'].upper()} | {_said(report)} |"
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -107,8 +108,10 @@ def main() -> None:
     print("\n".join(rows))
     ordered = sorted(comparing)
     print(
-        f"output comparison per reproduced notebook: median {ordered[len(ordered) // 2] * 1000:.1f} ms, max {max(ordered) * 1000:.0f} ms "
-        f"(the first includes importing nbdime/scikit-image); whole reproduction median {sorted(whole)[len(whole) // 2]:.2f} s"
+        f"output comparison per reproduced notebook: median {ordered[len(ordered) // 2] * 1000:.1f} ms, max "
+        f"{max(ordered) * 1000:.0f} ms "
+        "(the first includes importing nbdime/scikit-image); whole reproduction median "
+        f"{sorted(whole)[len(whole) // 2]:.2f} s"
     )
 
 

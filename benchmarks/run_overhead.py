@@ -5,8 +5,8 @@
 them, in pairs whose order alternates, so the machine's changing load falls on both sides alike; the median
 of the pairs' ratios and their spread (quartiles, min-max), with the load average beside them (issue 32: goal
 <= 1.03x), and against papermill's command without the packages only jsonschema's format checker imports (which
-the reef command goes without). `in-process`: `reefnb.run` against `papermill.execute_notebook` of solutions/hello-sweep in this
-process (imports done), the same pairing.
+the reef command goes without). `in-process`: `reefnb.run` against `papermill.execute_notebook` of solutions/hello-sweep
+in this process (imports done), the same pairing.
 With BASELINE_PYTHONPATH=FOLDER (a checkout of an earlier reefnb, e.g. `git archive REV reefnb | tar -x -C FOLDER`),
 a fourth side: `reef run` importing reefnb from there, for before/after in the same pairs.
 Run: .venv/bin/python benchmarks/run_overhead.py [cli|in-process] [PAIRS]
@@ -39,13 +39,15 @@ def summary(name: str, ratios: list[float]) -> str:
     ordered = sorted(ratios)
     quartiles = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else ordered * 3
     return (
-        f"{name}: median {statistics.median(ordered):.3f}x over {len(ordered)} pairs, quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f}, "
+        f"{name}: median {statistics.median(ordered):.3f}x over {len(ordered)} pairs, quartiles "
+        f"{quartiles[0]:.3f}-{quartiles[2]:.3f}, "
         f"min-max {ordered[0]:.3f}-{ordered[-1]:.3f}"
     )
 
 
 def paired(functions: list, pairs: int) -> list[list[float]]:
-    """Times of each of ``functions`` (called with the round's index) in ``pairs`` rounds, the order rotating from round to round."""
+    """Times of each of ``functions`` (called with the round's index)
+    in ``pairs`` rounds, the order rotating from round to round."""
     times: list[list[float]] = [[] for _ in functions]
     for index in range(pairs):
         shift = index % len(functions)
@@ -59,7 +61,10 @@ def paired(functions: list, pairs: int) -> list[list[float]]:
 # papermill's own command without the packages that only jsonschema's format checker imports, as the reef command
 # goes without them (rfc3987_syntax compiles lark grammars at import: about 2 s of CPU in every process that imports
 # nbformat, so papermill's command as installed): what is left between the two sides is reef's own.
-LEAN_PAPERMILL = f"import sys; [sys.modules.setdefault(name, None) for name in {FORMAT_CHECKER_ONLY!r}]; from papermill.__main__ import papermill; papermill()"
+LEAN_PAPERMILL = (
+    f"import sys; [sys.modules.setdefault(name, None) for name in {FORMAT_CHECKER_ONLY!r}]; from "
+    "papermill.__main__ import papermill; papermill()"
+)
 
 
 def cli(pairs: int) -> None:

@@ -46,7 +46,10 @@ def bodies(count: int = 50) -> list[bytes]:
 
 def summary(name: str, latencies: list[float], errors: int, seconds: float) -> str:
     p50, p90, p99 = (float(np.percentile(latencies, q)) for q in (50, 90, 99)) if latencies else (float("nan"),) * 3
-    return f"{name:<28} {len(latencies) / seconds:8.1f} req/s  p50 {p50:7.2f} ms  p90 {p90:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}"
+    return (
+        f"{name:<28} {len(latencies) / seconds:8.1f} req/s  p50 {p50:7.2f} ms  p90 {p90:7.2f} ms  p99 {p99:7.2f} "
+        f"ms  errors {errors}"
+    )
 
 
 def direct(actions, requests: list[bytes], total: int) -> tuple[list[float], int, float]:
@@ -124,7 +127,8 @@ def main() -> None:
 
     requests = bodies()
     print(
-        f"{total} detect calls, {len(requests)} synthetic images (PNG, base64), {os.cpu_count()} cores; reef serve --workers {workers}"
+        f"{total} detect calls, {len(requests)} synthetic images (PNG, base64), {os.cpu_count()} cores; reef "
+        f"serve --workers {workers}"
     )
     with reefnb.use(FLAGSHIP) as actions:
         direct(actions, requests, 20)  # warm up

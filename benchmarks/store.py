@@ -47,9 +47,10 @@ def records(base: dict, count: int, seed: int = 0, offset: int = 0):
     rng = random.Random(seed)
     folder = base["notebook"]["output_path"].split("/runs/")[0]
     for index in range(offset, offset + count):
-        run_id = f"2026{index // 86400 % 12 + 1:02d}01T{index // 3600 % 24:02d}{index // 60 % 60:02d}{index % 60:02d}Z-{index:08x}"
+        month, hour, minute, second = index // 86400 % 12 + 1, index // 3600 % 24, index // 60 % 60, index % 60
+        run_id = f"2026{month:02d}01T{hour:02d}{minute:02d}{second:02d}Z-{index:08x}"
         samples, method = rng.choice([1000, 10000, 100000]), rng.choice(["random", "stratified"])
-        started = f"2026-{index // 86400 % 12 + 1:02d}-01T{index // 3600 % 24:02d}:{index // 60 % 60:02d}:{index % 60:02d}.{index % 1000:03d}+00:00"
+        started = f"2026-{month:02d}-01T{hour:02d}:{minute:02d}:{second:02d}.{index % 1000:03d}+00:00"
         estimate = 3.14159 + rng.gauss(0, 0.01)
         metrics = {name: dict(metric) for name, metric in base["metrics"].items()}
         metrics["pi_estimate"]["value"] = estimate
@@ -110,7 +111,10 @@ def paired(ours, theirs, rounds: int) -> list[tuple[float, float]]:
 
 def summary(pairs: list[tuple[float, float]]) -> str:
     ratios = [ours / theirs for ours, theirs in pairs]
-    return f"median ratio {statistics.median(ratios):.2f}x (spread {min(ratios):.2f}-{max(ratios):.2f}x, {len(pairs)} rounds)"
+    return (
+        f"median ratio {statistics.median(ratios):.2f}x (spread {min(ratios):.2f}-{max(ratios):.2f}x, {len(pairs)} "
+        "rounds)"
+    )
 
 
 def load() -> str:
@@ -140,7 +144,8 @@ def main() -> None:
         connection.close()
         size = path.stat().st_size + sum(p.stat().st_size for p in path.parent.glob("results.sqlite-*"))
         print(
-            f"runs: {count:,}; record as recorded: {len(json.dumps(base)):,} bytes; write: {written:.1f} s ({count / written:,.0f} runs/s)"
+            f"runs: {count:,}; record as recorded: {len(json.dumps(base)):,} bytes; write: {written:.1f} s "
+            f"({count / written:,.0f} runs/s)"
         )
         print(f"store size: {size / 1e6:.1f} MB = {size / count:.0f} bytes a run")
         sample = random.Random(1).sample(range(count), min(1000, count))
@@ -170,14 +175,16 @@ def main() -> None:
         ours = statistics.median(pair[0] for pair in pairs) / 50
         theirs = statistics.median(pair[1] for pair in pairs) / 50
         print(
-            f"Store.add one record: {ours * 1e3:.2f} ms; a bare INSERT in its own transaction: {theirs * 1e3:.2f} ms; {summary(pairs)}"
+            f"Store.add one record: {ours * 1e3:.2f} ms; a bare INSERT in its own transaction: "
+            f"{theirs * 1e3:.2f} ms; {summary(pairs)}"
         )
         bare.close()
 
         frame = reefnb.results(store=store)
         pairs = paired(lambda: reefnb.results(store=store), lambda: bare_read_sql(path), rounds)
         print(
-            f"results(): {statistics.median(pair[0] for pair in pairs):.2f} s; bare read_sql: {statistics.median(pair[1] for pair in pairs):.2f} s; "
+            f"results(): {statistics.median(pair[0] for pair in pairs):.2f} s; bare read_sql: "
+            f"{statistics.median(pair[1] for pair in pairs):.2f} s; "
             f"{summary(pairs)} ({frame.shape[1]} columns, {len(frame):,} rows)"
         )
         filtered, subset = timed(

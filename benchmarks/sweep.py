@@ -67,7 +67,10 @@ def spread(values: list[float], digits: int = 3) -> str:
     ordered = sorted(values)
     low, _, high = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else ordered * 3
     median, lowest, highest = statistics.median(ordered), ordered[0], ordered[-1]
-    return f"median {median:.{digits}f}, quartiles {low:.{digits}f}-{high:.{digits}f}, min-max {lowest:.{digits}f}-{highest:.{digits}f}"
+    return (
+        f"median {median:.{digits}f}, quartiles {low:.{digits}f}-{high:.{digits}f}, min-max "
+        f"{lowest:.{digits}f}-{highest:.{digits}f}"
+    )
 
 
 def main(pairs: int = 5, runs: int = 16) -> None:
@@ -108,13 +111,16 @@ def main(pairs: int = 5, runs: int = 16) -> None:
 
     loop_walls, sweep_walls = [wall for wall, _ in sides["loop"]], [wall for wall, _ in sides["sweep"]]
     print(
-        f"papermill loop, {runs} runs   : wall {spread(loop_walls, 1)} s; cores busy {spread([cores for _, cores in sides['loop']], 2)}"
+        f"papermill loop, {runs} runs   : wall {spread(loop_walls, 1)} s; cores busy "
+        f"{spread([cores for _, cores in sides['loop']], 2)}"
     )
     print(
-        f"reef sweep --jobs 2, {runs} runs: wall {spread(sweep_walls, 1)} s; cores busy {spread([cores for _, cores in sides['sweep']], 2)}"
+        f"reef sweep --jobs 2, {runs} runs: wall {spread(sweep_walls, 1)} s; cores busy "
+        f"{spread([cores for _, cores in sides['sweep']], 2)}"
     )
     print(
-        f"reef sweep --jobs 1, {runs} runs: {one_job[0]:.1f} s, cores busy {one_job[1]:.2f} (kernel start overlapped with the run before)"
+        f"reef sweep --jobs 1, {runs} runs: {one_job[0]:.1f} s, cores busy {one_job[1]:.2f} (kernel start "
+        "overlapped with the run before)"
     )
     print(f"reef sweep again (all skipped) : {again:.1f} s")
     ratios = [mine / theirs for mine, theirs in zip(sweep_walls, loop_walls, strict=True)]
@@ -122,13 +128,16 @@ def main(pairs: int = 5, runs: int = 16) -> None:
     if "baseline" in sides:
         older = [wall for wall, _ in sides["baseline"]]
         print(
-            f"baseline's sweep --jobs 2: wall {spread(older, 1)} s; cores busy {spread([cores for _, cores in sides['baseline']], 2)}"
+            f"baseline's sweep --jobs 2: wall {spread(older, 1)} s; cores busy "
+            f"{spread([cores for _, cores in sides['baseline']], 2)}"
         )
         print(
-            f"ratio baseline's sweep / loop: {spread([mine / theirs for mine, theirs in zip(older, loop_walls, strict=True)])}"
+            "ratio baseline's sweep / loop: "
+            f"{spread([mine / theirs for mine, theirs in zip(older, loop_walls, strict=True)])}"
         )
         print(
-            f"ratio sweep / baseline's sweep: {spread([mine / theirs for mine, theirs in zip(sweep_walls, older, strict=True)])}"
+            "ratio sweep / baseline's sweep: "
+            f"{spread([mine / theirs for mine, theirs in zip(sweep_walls, older, strict=True)])}"
         )
 
 

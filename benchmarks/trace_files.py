@@ -134,7 +134,8 @@ def main(repeats: int = 5) -> None:
         files, arrays, modules = _fixtures(scratch)
         fixtures = json.dumps([files, arrays, modules])
         print(
-            f"{'workload (fresh interpreter, best of ' + str(repeats) + ')':<44} {'hook off':>10} {'hook on':>10} {'cost':>8}"
+            f"{'workload (fresh interpreter, best of ' + str(repeats) + ')':<44} {'hook off':>10} "
+            f"{'hook on':>10} {'cost':>8}"
         )
         for name, workload in WORKLOADS.items():
             off, on = _in_process(fixtures, workload, repeats)

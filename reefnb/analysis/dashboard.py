@@ -2,9 +2,10 @@
 
 It holds a summary per environment, the Pareto charts, the comparison with the manifest's expected
 (reference) results, the run details and the files each run attached (``reefnb.attach``): linked when
-the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's ``dashboard`` section names the default
-axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give units, goals and formats. Without a
-manifest at hand, the units, goals and formats the runs' records kept are used (``reefnb.analysis.frame.metric_meaning``).
+the page is written where a relative link reaches them, else listed with their size and sha256. The manifest's
+``dashboard`` section names the default axes (``x``, ``y``), colour, table columns and title; its ``metrics`` give
+units, goals and formats. Without a manifest at hand, the units, goals and formats the runs' records kept are used
+(``reefnb.analysis.frame.metric_meaning``).
 
 Every name and value on the page may be someone else's (runs pulled from a registry): the tables hold escaped text,
 the charts are drawn by ``reefnb.analysis.plots.offline_page`` (specs as inert JSON, a policy that runs no script
@@ -166,7 +167,8 @@ def reference_csv(path: str | Path, metrics: Iterable[str] = ()) -> pandas.DataF
         raise ReefError(f"{path}: /dashboard/reference: cannot read it as CSV: {reason}") from None
     if "label" not in table.columns:  # the header is the file's content: say how many columns, not what they hold
         raise ReefError(
-            f"{path}: /dashboard/reference: needs a 'label' column (its first line has {len(table.columns)} column names, none 'label')"
+            f"{path}: /dashboard/reference: needs a 'label' column (its first line has {len(table.columns)} "
+            "column names, none 'label')"
         )
     return table.rename(columns={column: f"metric.{column}" for column in table.columns if column in metrics})
 
@@ -233,7 +235,8 @@ def dashboard_html(
         charts.append(("telemetry", telemetry.series_chart(series).to_dict(validate=False)))
     sections = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
+        f"<p class=meta>{len(frame)} runs ({len(ok)} ok) · generated "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by reefnb"
         + (f" · {html.escape(solution.data.get('description', ''))}" if solution else "")
         + "</p>",
         "<h2>Summary per environment</h2>",
@@ -284,7 +287,8 @@ def _chart_sections(charts: list[tuple[str, dict]]) -> list[str]:
         sections.append("<p>No chart: the results need two numeric metrics with values.</p>")
     if len(pareto) < len(charts):
         sections += [
-            "<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over time, and energy "
+            "<h2>What the machine did (telemetry)</h2><p>Choose a run: its processes' memory and CPU over "
+            "time, and energy "
             f'and GPU where measured.</p><div class="chart" id="chart{len(charts) - 1}"></div>'
         ]
     return sections
@@ -306,7 +310,8 @@ def _reference_sections(page: _Page) -> list[str]:
         )
         sections += [
             "<h2>Published reference results</h2>",
-            "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is not comparable.</p>",
+            "<p>Measured elsewhere, on the data set each row names: a metric measured on another data set is "
+            "not comparable.</p>",
             _table_html(_formatted(published, page.metrics)),
         ]
     return sections
@@ -501,7 +506,8 @@ def satisfying_runs(frame: pandas.DataFrame, solution: Solution, expectation: di
 
 
 def _parameters_text(expectation: dict) -> str:
-    """An expectation's own parameters as the comparison lists them: ``mode=accuracy or both`` where other values satisfy it."""
+    """An expectation's own parameters as the comparison lists them:
+    ``mode=accuracy or both`` where other values satisfy it."""
     accepted = expectation.get("satisfied_by", {})
     return (
         ", ".join(
@@ -591,7 +597,10 @@ def _files_html(files: pandas.DataFrame) -> str:
                 f'<a href="{html.escape(quote(row["link"]))}">{cells[columns.index("file")]}</a>'
             )
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    return f'<div class="table"><table class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    return (
+        '<div class="table"><table '
+        f'class="files"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
 
 
 def require_runs(frame: pandas.DataFrame, solution: str | None) -> None:
@@ -604,7 +613,8 @@ _STYLE = """
 @media (prefers-color-scheme: dark) {
   :root { --text: #e4e4e4; --muted: #aaa; --line: #444; --head: #2a2a2a; --link: #8cc4ff; }
   body { background: #181818; }
-  .chart svg { filter: invert(0.92) hue-rotate(180deg); }  /* Vega draws for a white page: the same chart, its colours turned */
+  /* Vega draws for a white page: the same chart, its colours turned */
+  .chart svg { filter: invert(0.92) hue-rotate(180deg); }
 }
 body { font-family: system-ui, sans-serif; margin: 2em; color: var(--text); max-width: 100%; }
 a { color: var(--link); }

@@ -38,9 +38,9 @@ def results(
     ``sys.peak_rss_mb``, ``sys.cpu_seconds``, ``sys.energy_joules``...; see ``reefnb.runs.telemetry``) and ``env.*``
     (``env.contributor``, when runs pulled from a registry are among them: who shared each, None for this machine's
     own). Metric and ``sys.*`` units are in ``frame.attrs["units"]`` (column -> unit), the metrics' goals (min/max) and
-    number formats, as the records kept them from the manifest, in ``frame.attrs["goals"]`` and ``frame.attrs["formats"]``
-    (``recorded_meaning`` gives them by metric name). A parameter or metric without a value in any of the
-    rows gets no column.
+    number formats, as the records kept them from the manifest, in ``frame.attrs["goals"]`` and
+    ``frame.attrs["formats"]`` (``recorded_meaning`` gives them by metric name). A parameter or metric without a value
+    in any of the rows gets no column.
 
     The filters run in SQL. Rows that cannot be read are skipped with a warning naming the run.
 

@@ -189,7 +189,8 @@ class OutputSettings:
             except (re.error, TypeError) as error:
                 raise ManifestError(
                     [
-                        f"{manifest_path}: /outputs/masks/{number}: {pattern!r} is not a regular expression with its replacement ({error})"
+                        f"{manifest_path}: /outputs/masks/{number}: {pattern!r} is not a regular expression "
+                        f"with its replacement ({error})"
                     ]
                 ) from None
             masks.append((pattern, replacement))
@@ -825,7 +826,8 @@ def _table_difference(left: list, right: list, settings: OutputSettings) -> dict
                     continue
                 if _is_header_row(row):
                     return {
-                        "first": f"{name}column header {column}: {_cell_values(cell[1], other_cell[1], text, quoted=True)}"
+                        "first": f"{name}column header {column}: "
+                        f"{_cell_values(cell[1], other_cell[1], text, quoted=True)}"
                     }
                 if cell[0]:  # the row's label itself
                     return {
@@ -835,7 +837,8 @@ def _table_difference(left: list, right: list, settings: OutputSettings) -> dict
                 row_label, column_label = _row_label(row, body), _column_label(headers, column)
                 found = {"row": row_label, "column": column_label, "recorded": cell[1], "reproduced": other_cell[1]}
                 return {
-                    "first": f"{name}row {row_label!r}, column {column_label!r}: {_cell_values(cell[1], other_cell[1], text)}",
+                    "first": f"{name}row {row_label!r}, column {column_label!r}: "
+                    f"{_cell_values(cell[1], other_cell[1], text)}",
                     **found,
                 }
             if len(row) != len(other_row):
@@ -844,7 +847,8 @@ def _table_difference(left: list, right: list, settings: OutputSettings) -> dict
         shape, other_shape = _shape(ours), _shape(theirs)
         if shape != other_shape:
             return {
-                "first": f"{name}{shape[0]} rows x {shape[1]} columns != {other_shape[0]} rows x {other_shape[1]} columns"
+                "first": f"{name}{shape[0]} rows x {shape[1]} columns != {other_shape[0]} rows x {other_shape[1]} "
+                "columns"
             }
     return None
 
@@ -1191,7 +1195,8 @@ def _images_html(left: dict | None, right: dict | None) -> list[str]:
         for label, image in (("recorded", one), ("rerun", other)):
             if image is not None and len(image[1]) <= _LARGEST_IMAGE_SHOWN:
                 shown.append(
-                    f'<figure><img alt="{label}" src="data:{image[0]};base64,{html.escape(image[1])}"><figcaption>{label}</figcaption></figure>'
+                    f'<figure><img alt="{label}" '
+                    f'src="data:{image[0]};base64,{html.escape(image[1])}"><figcaption>{label}</figcaption></figure>'
                 )
     return shown
 

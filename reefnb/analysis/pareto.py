@@ -94,7 +94,9 @@ def pareto_front(frame: pandas.DataFrame, objectives: Mapping[str, str]) -> pand
     Examples
     --------
     >>> import pandas, reefnb
-    >>> frame = pandas.DataFrame({"run_id": ["a", "b", "c"], "metric.time_ms": [5.0, 3.0, 4.0], "metric.accuracy": [0.9, 0.7, 0.6]})
+    >>> frame = pandas.DataFrame(
+    ...     {"run_id": ["a", "b", "c"], "metric.time_ms": [5.0, 3.0, 4.0], "metric.accuracy": [0.9, 0.7, 0.6]}
+    ... )
     >>> reefnb.pareto_front(frame, {"time_ms": "min", "accuracy": "max"})["run_id"].tolist()
     ['b', 'a']
     """
@@ -177,7 +179,8 @@ def dominators(frame: pandas.DataFrame, run_id: str, objectives: Mapping[str, st
     target = costs[frame.index.get_loc(matches[0])]
     if np.isnan(target).any():
         raise ReefError(
-            f"run '{run_id}' has no value for {', '.join(c for c, v in zip(columns, target, strict=True) if np.isnan(v))}"
+            f"run '{run_id}' has no value for "
+            f"{', '.join(c for c, v in zip(columns, target, strict=True) if np.isnan(v))}"
         )
     better_or_equal = (costs <= target).all(axis=1)
     strictly = (costs < target).any(axis=1)

@@ -218,7 +218,8 @@ def _drawn_chart(runs: _ChartRuns, options: _ChartOptions) -> altair.VConcatChar
 
 
 def _chart_axis(runs: _ChartRuns, column: str, log: bool, kind: type) -> Any:
-    """An axis (``kind``: alt.X or alt.Y) titled with the metric, its unit and its direction; its scale fits runs and references."""
+    """An axis (``kind``: alt.X or alt.Y) titled with the metric, its
+    unit and its direction; its scale fits runs and references."""
     import altair as alt
 
     label = column.removeprefix("metric.") + (f" ({runs.units[column]})" if column in runs.units else "")
@@ -285,7 +286,8 @@ def _run_layers(data: pandas.DataFrame, x: str, y: str, encoding: dict[str, Any]
 
 def _reference_layers(runs: _ChartRuns, options: _ChartOptions) -> list:
     """Reference rows as black diamonds, each labelled with its round, system and scenario (``reference_names``); the
-    labels are laid out so that none overlaps another or a diamond (``label_places``), a line joining a moved one to its point."""
+    labels are laid out so that none overlaps another or a diamond
+    (``label_places``), a line joining a moved one to its point."""
     references, x, y = runs.references, runs.x, runs.y
     if references is None:
         return []
@@ -327,7 +329,8 @@ def _reference_layers(runs: _ChartRuns, options: _ChartOptions) -> list:
 
 @dataclass(frozen=True)
 class _Axis:
-    """How an axis maps data to pixels: its domain, log or linear, its length in pixels, and whether it grows upwards."""
+    """How an axis maps data to pixels: its domain, log or linear,
+    its length in pixels, and whether it grows upwards."""
 
     domain: tuple[float, float] | None
     log: bool
@@ -473,7 +476,8 @@ def drawn_rows(
 
 
 def save_chart(chart: Any, path: str | Path) -> Path:
-    """Write a chart: offline HTML with the Vega libraries inlined (``chart_html``), PNG or SVG (vl-convert), or the spec."""
+    """Write a chart: offline HTML with the Vega libraries inlined
+    (``chart_html``), PNG or SVG (vl-convert), or the spec."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SAVE_FORMATS:

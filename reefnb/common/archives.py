@@ -293,7 +293,8 @@ def _member_parts(archive: Path, raw: str, limits: ArchiveLimits) -> tuple[str, 
         raise ArchiveError(f"{archive}: member '{raw}': has a '..' component and would escape the target")
     if any(_bytes(part) > limits.max_name_bytes for part in parts) or _bytes(text) > limits.max_path_bytes:
         raise ArchiveError(
-            f"{archive}: member '{raw[:60]}...': a name longer than {limits.max_name_bytes} bytes per folder or file or {limits.max_path_bytes} in all"
+            f"{archive}: member '{raw[:60]}...': a name longer than {limits.max_name_bytes} bytes per folder "
+            f"or file or {limits.max_path_bytes} in all"
         )
     return parts
 
@@ -368,7 +369,8 @@ def _write_members(
                     written += len(chunk)
                     if written > budget:
                         raise ArchiveError(
-                            f"{archive}: member '{member.name}': the uncompressed size exceeds the limit of {budget} bytes: refusing a possible zip bomb"
+                            f"{archive}: member '{member.name}': the uncompressed size exceeds the limit of "
+                            f"{budget} bytes: refusing a possible zip bomb"
                         )
                     out.write(chunk)
             destination.chmod(0o755 if executables and member.executable else 0o644)

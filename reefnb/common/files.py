@@ -94,7 +94,8 @@ def replaced_folder(target: Path) -> Iterator[Path]:
 
 
 def _rename_folder(temporary: Path, target: Path) -> None:
-    """Rename ``temporary`` to ``target``, moving an older ``target`` aside first (a rename cannot replace a full folder)."""
+    """Rename ``temporary`` to ``target``, moving an older ``target``
+    aside first (a rename cannot replace a full folder)."""
     try:
         os.rename(temporary, target)
         return

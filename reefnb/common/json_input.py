@@ -138,7 +138,8 @@ def parse_json(
         ) from None
     except ValueError as error:  # what the hooks did not catch, e.g. a number literal Python cannot convert
         raise InputError(source, "/", f"invalid JSON: {type(error).__name__}") from None
-    # Lone surrogates come only from \uD800-\uDFFF escapes or from a str given to us: UTF-8 decoding refuses them in bytes.
+    # Lone surrogates come only from \uD800-\uDFFF escapes or from
+    # a str given to us: UTF-8 decoding refuses them in bytes.
     # The cheap checks first (a backslash is a memchr, isascii a flag): a 30 KB base64 body needs neither regex.
     surrogates = ("\\" in text and _SURROGATE_ESCAPE.search(text) is not None) or (
         not isinstance(data, (bytes, bytearray)) and not text.isascii() and _SURROGATE.search(text) is not None
@@ -254,7 +255,10 @@ def _schema_message(error) -> str:
     if rule == "required":
         return error.message.split(" is a required property")[0] + " is required"
     if rule == "type":
-        return f"expected {wanted if isinstance(wanted, str) else ' or '.join(wanted)}, got {describe_type(error.instance)}"
+        return (
+            f"expected {wanted if isinstance(wanted, str) else ' or '.join(wanted)}, got "
+            f"{describe_type(error.instance)}"
+        )
     if rule == "pattern":
         return f"does not match the pattern {wanted!r}"
     if rule in ("enum", "const"):

@@ -52,7 +52,10 @@ def security_policy(scripts: Iterable[str] = ()) -> str:
     Vega's tooltip and the pages' own ``<style>`` need it, and a style runs no code. Put it first in ``<head>``,
     before anything it should govern."""
     sources = " ".join(script_source(code) for code in scripts) or "'none'"
-    policy = f"default-src 'none'; script-src {sources}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+    policy = (
+        f"default-src 'none'; script-src {sources}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+        "form-action 'none'"
+    )
     return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 

@@ -23,7 +23,8 @@ _CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class ToolOutput:
-    """What a program said: its exit status (None when it was ended), stdout and stderr as text, and why it was stopped."""
+    """What a program said: its exit status (None when it was
+    ended), stdout and stderr as text, and why it was stopped."""
 
     returncode: int | None
     stdout: str

@@ -1,4 +1,4 @@
-"""Byte sizes, the one formatter and the one parser: ``format_size(1536) == "1.5 KiB"`` and ``parse_size("1.5K") == 1536``.
+"""Byte sizes, one formatter and one parser: ``format_size(1536) == "1.5 KiB"``, ``parse_size("1.5K") == 1536``.
 
 Sizes people set (``REEF_MAX_DOWNLOAD``, ``REEF_MAX_ATTACHED``, ``--max-output``, ``--files-limit``) are read by
 ``parse_size``; every byte count reef shows (artifacts, attached files, environments, memory) is written by

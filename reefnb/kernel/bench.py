@@ -139,7 +139,8 @@ class _LoadGenSettings:
         given = [name for name in SHORT_KEYS if getattr(self, name) is not None]
         if self.profile == "rules" and given:
             raise LoadGenError(
-                f"profile 'rules' takes {', '.join(given)} from MLPerf's mlperf.conf: give them only with profile 'short'"
+                f"profile 'rules' takes {', '.join(given)} from MLPerf's mlperf.conf: give them only with "
+                "profile 'short'"
             )
 
     def conf_values(self, scenario: str) -> dict[str, float | int]:
@@ -182,12 +183,14 @@ def audit_config(test: str, benchmark: str, round_name: str = "v6.1") -> str:
     ``model.scenario.key = value`` lines, for every model and scenario), as ``run_loadgen(audit_config=...)`` takes it;
     LoadGenError for another test, or TEST01 of a benchmark whose sampling target reef does not know."""
     lines = [
-        f"# MLPerf {round_name} compliance {test} for {benchmark}, written by reef; LoadGen reads it over the test settings"
+        f"# MLPerf {round_name} compliance {test} for {benchmark}, written by reef; LoadGen reads it over the "
+        "test settings"
     ]
     if test == "TEST01":
         if benchmark not in SAMPLING_TARGET:
             raise LoadGenError(
-                f"TEST01: reef knows no accuracy_log_sampling_target for '{benchmark}' (known: {', '.join(SAMPLING_TARGET)})"
+                f"TEST01: reef knows no accuracy_log_sampling_target for '{benchmark}' (known: "
+                f"{', '.join(SAMPLING_TARGET)})"
             )
         lines += [
             "*.*.mode = 2",
@@ -252,7 +255,8 @@ def run_loadgen(
     folder in the run's own folder (``reefnb.run_folder()``), where ``reefnb.attach`` can keep them.
     ``audit_config`` (the text of an MLPerf compliance test's ``audit.config``) is written as ``log_dir/audit.config``,
     which LoadGen reads over the settings (its detail log says so); responses keep their data in every mode then
-    (TEST01 samples them into the accuracy log). Without it LoadGen reads no audit file (never one in the working folder).
+    (TEST01 samples them into the accuracy log). Without it
+    LoadGen reads no audit file (never one in the working folder).
     """
     import mlperf_loadgen as loadgen
 

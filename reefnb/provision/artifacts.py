@@ -388,7 +388,8 @@ class _Fetcher:
         urls = [self.resolve_url(name, url) for url in spec_urls(spec)]
         if urls and not spec.get("sha256"):
             raise ArtifactError(
-                f"{self.where(name, 'sha256')}: refused to download {urls[0]} without a sha256: every download must be verified"
+                f"{self.where(name, 'sha256')}: refused to download {urls[0]} without a sha256: every download "
+                "must be verified"
             )
         if not urls and "generate" not in spec and not spec.get("supplied"):
             raise ArtifactError(f"{self.where(name)}: needs 'url', 'urls', 'generate' or 'supplied'")
@@ -542,7 +543,8 @@ class _Fetcher:
         size = path.stat().st_size
         if "size" in spec and size != spec["size"]:
             raise ArtifactError(
-                f"{self.where(name, 'size')}: the cached file {path} with this sha256 has {size} bytes, the manifest says {spec['size']}"
+                f"{self.where(name, 'size')}: the cached file {path} with this sha256 has {size} bytes, the "
+                f"manifest says {spec['size']}"
             )
         log.debug("%s: cached at %s", self.where(name), path)
         return self.finish(name, spec, path, "cache", None)
@@ -701,7 +703,8 @@ class _Fetcher:
         if size is not None:
             return f"{self.where(name, 'size')}: {url}: size mismatch: expected {size} bytes, {what}"
         return (
-            f"{self.where(name)}: {url}: larger than {limit} bytes ({what}), the limit for a download without a declared "
+            f"{self.where(name)}: {url}: larger than {limit} bytes ({what}), the limit for a download without "
+            "a declared "
             f"'size' (set {MAX_DOWNLOAD_VARIABLE}, e.g. 50GiB, or declare the size)"
         )
 
@@ -742,11 +745,13 @@ class _Fetcher:
                     raise ArtifactError(f"{self.where(name, 'generate')}: {entry} made no files in {target}")
                 if expected and digest != expected.lower():
                     raise ArtifactError(
-                        f"{self.where(name, 'sha256')}: files made by {entry}: sha256 mismatch: expected {expected}, got {digest}"
+                        f"{self.where(name, 'sha256')}: files made by {entry}: sha256 mismatch: expected "
+                        f"{expected}, got {digest}"
                     )
                 if size is not None and total != size:
                     raise ArtifactError(
-                        f"{self.where(name, 'size')}: files made by {entry}: size mismatch: expected {size} bytes, got {total}"
+                        f"{self.where(name, 'size')}: files made by {entry}: size mismatch: expected {size} "
+                        f"bytes, got {total}"
                     )
                 marker_data = {"generate": entry, "sha256": digest, "size": total, "files": count}
                 (target / GENERATED_MARKER).write_text(json.dumps(marker_data) + "\n", encoding="utf-8")

@@ -332,11 +332,13 @@ def warnings(declaration: Declaration) -> list[str]:
             wanted = check.name + ("" if check.required == "any" else check.required)
             if check.status == MISSING:
                 lines.append(
-                    f"{wanted}: not installed in this python ({sys.executable}); `reef init` installs it, or `%pip install '{wanted}'` here"
+                    f"{wanted}: not installed in this python ({sys.executable}); `reef init` installs it, or "
+                    f"`%pip install '{wanted}'` here"
                 )
             else:
                 lines.append(
-                    f"{wanted}: {check.found} is installed in this python; `reef init` makes an environment with {wanted}"
+                    f"{wanted}: {check.found} is installed in this python; `reef init` makes an environment "
+                    f"with {wanted}"
                 )
         elif check.kind == "artifact":
             lines.append(f"artifact {check.name}: {check.reason}")

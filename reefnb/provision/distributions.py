@@ -26,7 +26,8 @@ try:
 except ImportError:  # Python 3.7 and older: the backport, when installed
     import importlib_metadata as metadata  # type: ignore[no-redef]
 
-# A top-level file with one of these last suffixes is an importable module (foo.py, foo.cpython-313-x86_64-linux-gnu.so).
+# A top-level file with one of these last suffixes is an importable module (foo.py,
+# foo.cpython-313-x86_64-linux-gnu.so).
 MODULE_SUFFIXES = ("py", "pyc", "so", "pyd")
 
 

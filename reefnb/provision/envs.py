@@ -297,7 +297,8 @@ def locked_hashes(
 
 
 def _hashing_files(scratch: Path) -> tuple[Path, Path, Path]:
-    """The files of one hashing in its scratch folder: the requested pins, the installed ones (constraints), the installer's output."""
+    """The files of one hashing in its scratch folder: the requested
+    pins, the installed ones (constraints), the installer's output."""
     return scratch / "requested.in", scratch / "constraints.txt", scratch / "out"
 
 

@@ -430,7 +430,8 @@ def _refuse_untrusted(plan: Plan, options: InitOptions, supplied: set[str], fore
     generated = [artifact for artifact in plan.artifacts if artifact["status"] == "generate"]
     if generated and foreign and not options.trust and not options.dry_run:
         raise ReefError(
-            f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code ({generated[0]['detail']}): read it, then pass --trust to run it"
+            f"{origin}: artifact '{generated[0]['name']}' is made by the package's own code "
+            f"({generated[0]['detail']}): read it, then pass --trust to run it"
         )
 
 
@@ -607,7 +608,8 @@ def _lock_hashes(lock: dict) -> dict:
 
 
 def _recorded_python(lock: dict) -> str | None:
-    """An interpreter of the lock's Python version (major.minor) on this machine; None when it names none or there is none."""
+    """An interpreter of the lock's Python version (major.minor)
+    on this machine; None when it names none or there is none."""
     match = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?\S*", str((lock.get("python") or {}).get("version") or ""))
     if match is None:
         return None
@@ -623,7 +625,8 @@ def _recorded_python(lock: dict) -> str | None:
 
 
 def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: dict) -> EnvFailed:
-    """The installer's failure as one line naming the locked distribution it could not install, and where the lock was made."""
+    """The installer's failure as one line naming the locked
+    distribution it could not install, and where the lock was made."""
     failed = re.search(r"failed \(exit -?\d+\): (.*)", str(error))
     reason = failed.group(1) if failed else str(error)
     recorded = lock.get("platform") or {}
@@ -636,7 +639,8 @@ def _not_installable(error: EnvError, exact: dict[str, str], where: Path, lock: 
     for name, version in exact.items():
         if re.search(rf"(?<![a-z0-9._-]){re.escape(name)}(?![a-z0-9_-]|\.[a-z0-9])", lowered):
             return EnvFailed(
-                f"{where}: /packages/{pointer_token(name)}: {name}=={version} cannot be installed {context}: {reason[:400]}"
+                f"{where}: /packages/{pointer_token(name)}: {name}=={version} cannot be installed {context}: "
+                f"{reason[:400]}"
             )
     return EnvFailed(f"{where}: /packages: the locked distributions cannot be installed {context}: {reason[:400]}")
 

@@ -41,7 +41,8 @@ def is_python(language: str) -> bool:
 
 
 def notebook_kernel(notebook: Any) -> dict:
-    """What a notebook says of its kernel: ``name`` and ``display_name`` (its kernelspec's, or None) and ``language``."""
+    """What a notebook says of its kernel: ``name`` and
+    ``display_name`` (its kernelspec's, or None) and ``language``."""
     spec = notebook.get("metadata", {}).get("kernelspec", {}) or {}
     return {
         "name": spec.get("name") or None,
@@ -105,7 +106,8 @@ def missing_kernel(wanted: dict, same_language: list[str] = ()) -> str:
     language = wanted["language"]
     if same_language:
         return (
-            f"the notebook's kernel {name} ({shown}language {language}) is not installed here, and several {language} kernels are "
+            f"the notebook's kernel {name} ({shown}language {language}) is not installed here, and several "
+            f"{language} kernels are "
             f"({', '.join(same_language)}): name one in the notebook's metadata (kernelspec)"
         )
     what, command = KNOWN_KERNELS.get(language, (None, None))
@@ -114,7 +116,10 @@ def missing_kernel(wanted: dict, same_language: list[str] = ()) -> str:
         if command
         else f"install a Jupyter kernel for {language} (`jupyter kernelspec list` shows the kernels installed here)"
     )
-    return f"the notebook's kernel {name} ({shown}language {language}) is not installed here, and a notebook runs only on a kernel of its language; {how}"
+    return (
+        f"the notebook's kernel {name} ({shown}language {language}) is not installed here, and a notebook runs "
+        f"only on a kernel of its language; {how}"
+    )
 
 
 def solution_kernel(solution: Any) -> str:
@@ -137,7 +142,8 @@ def solution_kernel(solution: Any) -> str:
         (first, one), (second, other) = sorted(chosen.items(), key=lambda item: item[1])[:2]
         where = solution.manifest_path or solution.path
         raise ReefError(
-            f"{where}: /workflows: workflow '{one}' runs on kernel '{first}' and '{other}' on '{second}', and --env native runs one kernel: "
+            f"{where}: /workflows: workflow '{one}' runs on kernel '{first}' and '{other}' on '{second}', and "
+            "--env native runs one kernel: "
             "reproduce them from separate solutions"
         )
     return next(iter(chosen), PYTHON_KERNEL)
@@ -154,6 +160,7 @@ def refuse_other_languages(solution: Any, environment: str) -> None:
         wanted = notebook_kernel(notebook)
         if not is_python(wanted["language"]):
             raise ReefError(
-                f"{workflow.notebook}: /metadata/kernelspec: a {wanted['language']} notebook cannot run in a reef environment "
+                f"{workflow.notebook}: /metadata/kernelspec: a {wanted['language']} notebook cannot run in a "
+                "reef environment "
                 f"(--env {environment}: its kernel runs Python); reproduce it with --env native, on its own kernel"
             )

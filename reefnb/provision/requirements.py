@@ -68,7 +68,9 @@ def check_requirements(requires: dict, facts: Facts) -> list[Check]:
                 "python",
                 requires["python"],
                 facts.python_version,
-                unmet_reason="python here is {found} and no interpreter matching {required} was found (`reef detect` lists them)",
+                unmet_reason=(
+                    "python here is {found} and no interpreter matching {required} was found (`reef detect` lists them)"
+                ),
             )
         )
     if requires.get("platforms"):
@@ -265,7 +267,8 @@ def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) 
         )
         if version is None:
             raise ReefError(
-                f"{where(text)}: requirement {text!r} is not pinned to one version (==) by the package's lock; {TRUST_HINT}"
+                f"{where(text)}: requirement {text!r} is not pinned to one version (==) by the package's lock; "
+                f"{TRUST_HINT}"
             )
         key = hash_key(requirement.name, version)
         digests = hashes.get(key) if isinstance(hashes, dict) else None
@@ -275,7 +278,8 @@ def untrusted_pins(texts: list[str], hashes: dict, where: Callable[[str], str]) 
             or not all(isinstance(item, str) and _SHA256.match(item) for item in digests)
         ):
             raise ReefError(
-                f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json (/hashes); {TRUST_HINT}"
+                f"{where(text)}: requirement {text!r} has no sha256 for {key} in the package's reef.lock.json "
+                f"(/hashes); {TRUST_HINT}"
             )
         extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
         marker = f" ; {requirement.marker}" if requirement.marker else ""

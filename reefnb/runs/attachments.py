@@ -200,8 +200,8 @@ def _private(text: str, scrubber: Any) -> str | None:
 
 
 def compare_files(original: dict | None, record: dict) -> dict | None:
-    """The attached files of a rerun against the original run's, by name and sha256 (None when the original attached none):
-    ``same``, ``different``, ``missing`` (attached by the original only), ``new`` (by the rerun only)."""
+    """The attached files of a rerun against the original run's, by name and sha256 (None when the original attached
+    none): ``same``, ``different``, ``missing`` (attached by the original only), ``new`` (by the rerun only)."""
     if not original or not original.get("files"):
         return None
     before = {entry["name"]: entry["sha256"] for entry in original["files"]}

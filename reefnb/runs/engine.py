@@ -57,7 +57,9 @@ def __reef_audit():
             return
         mode = args[1] if len(args) > 1 else None
         flags = args[2] if len(args) > 2 else 0
-        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (mode is None and isinstance(flags, int) and flags & writing):
+        if isinstance(mode, str) and any(c in mode for c in "wax+"):
+            return
+        if mode is None and isinstance(flags, int) and flags & writing:
             return
         try:
             seen.add(os.path.abspath(os.fsdecode(args[0])))
@@ -66,9 +68,11 @@ def __reef_audit():
 
     def folders():
         found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]
-        found += [os.environ.get(name) for name in ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")]
-        calls = [("site", "getsitepackages"), ("site", "getusersitepackages"), ("matplotlib", "get_cachedir"), ("matplotlib", "get_configdir"),
-                 ("IPython.paths", "get_ipython_dir"), ("jupyter_core.paths", "jupyter_config_dir"), ("jupyter_core.paths", "jupyter_data_dir"),
+        variables = ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")
+        found += [os.environ.get(name) for name in variables]
+        calls = [("site", "getsitepackages"), ("site", "getusersitepackages"), ("matplotlib", "get_cachedir"),
+                 ("matplotlib", "get_configdir"), ("IPython.paths", "get_ipython_dir"),
+                 ("jupyter_core.paths", "jupyter_config_dir"), ("jupyter_core.paths", "jupyter_data_dir"),
                  ("jupyter_core.paths", "jupyter_runtime_dir")]
         for module, name in calls:
             try:
@@ -87,7 +91,9 @@ def __reef_audit():
     def report():
         import json
         skipped = folders()
-        return json.dumps(sorted(p for p in seen if not p.startswith(skipped) and "__pycache__" not in p.split(os.sep) and os.path.isfile(p)))
+        kept = (p for p in seen if not p.startswith(skipped) and "__pycache__" not in p.split(os.sep))
+        kept = (p for p in kept if os.path.isfile(p))
+        return json.dumps(sorted(kept))
 
     sys._reef_files_read = seen
     sys._reef_files_read_report = report
@@ -106,7 +112,8 @@ KERNEL_SIGNATURE_EXPRESSION = (
     "(lambda os, sys, platform, json: json.dumps({"
     "'version': platform.python_version(), 'implementation': platform.python_implementation(), "
     "'executable': sys.executable, 'prefix': sys.prefix, "
-    "'paths': [[p, sorted(n for n in os.listdir(p) if n.endswith(('.dist-info', '.egg-info'))) if os.path.abspath(p) == os.getcwd() "
+    "'paths': [[p, sorted(n for n in os.listdir(p) if n.endswith(('.dist-info', '.egg-info'))) if "
+    "os.path.abspath(p) == os.getcwd() "
     "else os.stat(p).st_mtime_ns] for p in (entry or '.' for entry in sys.path) if os.path.isdir(p)]}))"
     "(__import__('os'), __import__('sys'), __import__('platform'), __import__('json'))"
 )

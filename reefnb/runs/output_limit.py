@@ -27,7 +27,8 @@ MARKER_ROOM = 4096
 # Run silently in an IPython kernel, formatted with the limit: the kernel itself drops what a cell
 # writes (stdout, stderr, displays, its result) beyond the limit, so that a flood never crosses
 # the wire (one 200 MB stream message alone would take 600 MB to receive and decode). Records and
-# attachments (EVIDENCE_MIMES) have a budget of their own. The client's OutputBudget stays as the bound for any other kernel.
+# attachments (EVIDENCE_MIMES) have a budget of their own. The
+# client's OutputBudget stays as the bound for any other kernel.
 KERNEL_LIMIT = r"""
 def __reef_limit_output(limit, evidence_mimes):
     import sys
@@ -35,7 +36,8 @@ def __reef_limit_output(limit, evidence_mimes):
     from IPython import get_ipython
 
     shell = get_ipython()
-    if getattr(shell, "_reef_output_limit", None) is not None:  # limited already: only the limit changes, nothing wraps twice
+    # limited already: only the limit changes, nothing wraps twice
+    if getattr(shell, "_reef_output_limit", None) is not None:
         shell._reef_output_limit["limit"] = limit
         return
     state = shell._reef_output_limit = {"limit": limit, "kept": 0, "records": 0, "dropped": 0}
@@ -152,7 +154,8 @@ def _megabytes(count: int) -> str:
 
 
 class OutputBudget:
-    """What one run keeps of each cell's output: at most ``limit`` bytes, and as much again for records and attachments."""
+    """What one run keeps of each cell's output: at most ``limit``
+    bytes, and as much again for records and attachments."""
 
     def __init__(self, limit: int):
         self.limit = limit

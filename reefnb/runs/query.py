@@ -46,9 +46,9 @@ UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def exact_number(value: int) -> int | float | str:
-    """An integer as a cell of the store (and the results frame) keeps it: itself within SQLite's 64 bits, the float when that
-    is the same number (2**70), else its digits as text (10**400 and 2**64 + 1, which a float cannot hold). The
-    record keeps the integer itself."""
+    """An integer as a cell of the store (and the results frame) keeps it: itself within SQLite's 64 bits, the float
+    when that is the same number (2**70), else its digits as text (10**400 and 2**64 + 1, which a float cannot hold).
+    The record keeps the integer itself."""
     if -(2**63) <= value < 2**63:
         return value
     try:
@@ -192,7 +192,8 @@ class _Translator:
             return self.cells.get((kind, key), "NULL"), None, ""
         raise self._fail(
             node,
-            f"unknown field '{name}' (param.NAME, metric.NAME, sys.NAME, env.NAME, {', '.join(RUN_FIELDS)}, solution, version)",
+            f"unknown field '{name}' (param.NAME, metric.NAME, sys.NAME, env.NAME, {', '.join(RUN_FIELDS)}, "
+            "solution, version)",
         )
 
     def _field_name(self, node: ast.AST) -> str:

@@ -51,7 +51,8 @@ from reefnb.runs.telemetry import system_columns, system_units
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 60_000
-# How long a write waits for another process's lock (seconds), saying so once; then a run's record is kept beside the store.
+# How long a write waits for another process's lock (seconds),
+# saying so once; then a run's record is kept beside the store.
 WAIT_VARIABLE = "REEF_STORE_WAIT"
 PENDING_SUFFIX = "-pending"  # results.sqlite-pending/RUN_ID.json: records kept while the store could not be written
 MAX_PENDING_BYTES = 256 * 2**20
@@ -264,14 +265,15 @@ def _exact(value: Any) -> bool:
 
 
 def _constant(value: Any) -> bool:
-    """Whether a value of a record is kept in its shape as it is: what many runs repeat (none, a flag, an empty list or object)."""
+    """Whether a value of a record is kept in its shape as it is: what
+    many runs repeat (none, a flag, an empty list or object)."""
     return value is None or isinstance(value, bool) or (isinstance(value, (list, dict)) and not value)
 
 
 def _template(
     name: str, value: dict, kind: str | None, run_id: str, cells: Iterable[tuple[str, str]]
 ) -> tuple[list, dict]:
-    """How an object of the record is kept: its items in order, each ``[key, how, ...]``, and the values left to its JSON.
+    """How an object of the record is kept: its items in order, each ``[key, how, ...]``, and the rest of its JSON.
 
     how: ``k`` a constant (the item's third element), ``r`` text around the run id (prefix, suffix), ``j`` in the
     JSON, ``v`` the cell (KIND, key) as it is, ``b`` that cell as a boolean, ``m`` a metric object whose ``value``
@@ -498,7 +500,8 @@ class _Writer:
         self.solutions: dict[str, int] = dict(connection.execute("SELECT name, id FROM solutions"))
         self.documents: dict[bytes, int] = {}
         self.columns: dict[int, dict[tuple[str, str], list]] = {}
-        # A solution's cells and the frame's base columns must fit one SELECT (SQLite: 2000 columns unless built otherwise).
+        # A solution's cells and the frame's base columns must fit
+        # one SELECT (SQLite: 2000 columns unless built otherwise).
         self.most_columns = _limit(connection, "SQLITE_LIMIT_COLUMN", 2000) - len(FRAME_BASE)
         self.full: set[int] = set()  # solutions whose cells could not take a value of this batch (said once)
 
@@ -529,7 +532,8 @@ class _Writer:
             self.full.add(solution)
             more = f" and {len(left) - 1} more" if len(left) > 1 else ""
             log.warning(
-                "solution %s has the most result columns the store gives a solution (%d): %s%s of run %s kept in its record only (not in results() or --where)",
+                "solution %s has the most result columns the store gives a solution (%d): %s%s of run %s kept "
+                "in its record only (not in results() or --where)",
                 parts.solution_name,
                 self.most_columns - 1,
                 ".".join(left[0])[:80],
@@ -540,8 +544,10 @@ class _Writer:
             name: self._document(*parts.documents[name]) if name in parts.documents else None for name in DOCUMENTS
         }
         row = execute(
-            f"INSERT INTO {self.runs} (run_id, solution_id, workflow, status, started, ended, duration_s, run_key, keyed, error,"
-            " solution, environment, provenance, origin, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {self.runs} (run_id, solution_id, workflow, status, started, ended, duration_s, "
+            "run_key, keyed, error,"
+            " solution, environment, provenance, origin, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?)",
             (
                 parts.run_id,
                 solution,
@@ -603,7 +609,8 @@ class _Writer:
             position = len(known) + 1
             self.connection.execute(f"ALTER TABLE cells_{solution} ADD COLUMN {_ident(position)}")
             self.connection.execute(
-                f"INSERT INTO columns (solution, kind, name, position, kinds, {', '.join(MEANING)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO columns (solution, kind, name, position, kinds, {', '.join(MEANING)}) VALUES (?, "
+                "?, ?, ?, ?, ?, ?, ?)",
                 (solution, *key, position, bits, *wanted),
             )
             known[key] = [position, bits, *wanted]
@@ -612,7 +619,8 @@ class _Writer:
         if updated != entry[1:]:
             entry[1:] = updated
             self.connection.execute(
-                f"UPDATE columns SET kinds = ?, {', '.join(f'{name} = ?' for name in MEANING)} WHERE solution = ? AND kind = ? AND name = ?",
+                f"UPDATE columns SET kinds = ?, {', '.join(f'{name} = ?' for name in MEANING)} WHERE solution "
+                "= ? AND kind = ? AND name = ?",
                 (*updated, solution, *key),
             )
         return entry[0]
@@ -723,7 +731,8 @@ class Store:
         wait = store_wait()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Any thread of the process may use it (the Lab server's handlers run in a thread pool): _Open.lock serialises.
+            # Any thread of the process may use it (the Lab server's
+            # handlers run in a thread pool): _Open.lock serialises.
             connection = sqlite3.connect(self.path, timeout=wait, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"{self.path}: cannot open the results store: {error}") from None
@@ -763,7 +772,8 @@ class Store:
                     waited = time.monotonic() - started
                     if waited >= wait:
                         raise StoreLocked(
-                            f"{self.path}: locked by another process for {waited:.1f} s (reef waits {wait:g} s: {WAIT_VARIABLE})"
+                            f"{self.path}: locked by another process for {waited:.1f} s (reef waits {wait:g} "
+                            f"s: {WAIT_VARIABLE})"
                         ) from None
                     if not said and waited >= min(wait / 2, 1.0):
                         log.warning(
@@ -784,7 +794,8 @@ class Store:
             return False
         if version > len(MIGRATIONS):
             raise StoreError(
-                f"{self.path}: results store schema version {version} is newer than this reefnb knows ({len(MIGRATIONS)}); upgrade reefnb"
+                f"{self.path}: results store schema version {version} is newer than this reefnb knows "
+                f"({len(MIGRATIONS)}); upgrade reefnb"
             )
         self._waiting(connection, lambda: connection.execute("BEGIN IMMEDIATE"), wait)
         try:
@@ -856,7 +867,8 @@ class Store:
                 write_text_atomically(folder / f"{name}.json", json.dumps(record, separators=(",", ":")))
         except (OSError, ValueError, TypeError) as problem:
             return StoreError(
-                f"{error}; the record could not be kept beside the store either ({folder}: {problem}): its notebook is in runs/"
+                f"{error}; the record could not be kept beside the store either ({folder}: {problem}): its "
+                "notebook is in runs/"
             )
         which = (
             f"the record of run {records[0]['run_id']} is" if len(records) == 1 else f"{len(records)} run records are"
@@ -941,7 +953,8 @@ class Store:
             except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as error:
                 run_id = record.get("run_id") if isinstance(record, dict) else None
                 raise StoreError(
-                    f"{self.path}: run {str(run_id)[:80]}: cannot store this record ({type(error).__name__}: {str(error)[:200]})"
+                    f"{self.path}: run {str(run_id)[:80]}: cannot store this record ({type(error).__name__}: "
+                    f"{str(error)[:200]})"
                 ) from None
         return prepared
 
@@ -1139,7 +1152,8 @@ class Store:
             solutions[number] = {
                 (kind, column): (position, unit, kinds, goal, format_)
                 for kind, column, position, unit, kinds, goal, format_ in connection.execute(
-                    "SELECT kind, name, position, unit, kinds, goal, format FROM columns WHERE solution = ? ORDER BY position",
+                    "SELECT kind, name, position, unit, kinds, goal, format FROM columns WHERE solution = ? "
+                    "ORDER BY position",
                     (number,),
                 )
             }
@@ -1194,12 +1208,16 @@ class Store:
             cells = [f"c.{_ident(columns[key][0])}" if key in columns else "NULL" for key in keys]
             source = f"FROM runs r LEFT JOIN cells_{solution} c ON c.run = r.id WHERE {sql}"
             selects.append(
-                f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} {source}"
+                "SELECT "
+                f"{', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cell for cell in cells)} "
+                f"{source}"
             )
             own = [index for index, key in enumerate(keys) if key in columns]
             apart.append(
                 (
-                    f"SELECT {', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cells[index] for index in own)} {source}",
+                    "SELECT "
+                    f"{', '.join(f'r.{name}' for name in FRAME_BASE)}{''.join(', ' + cells[index] for index in own)} "
+                    f"{source}",
                     args,
                     own,
                 )
@@ -1365,7 +1383,8 @@ def _limit(connection: sqlite3.Connection, name: str, default: int) -> int:
 
 
 def _union_all(selects: list[str], most: int) -> str:
-    """``selects`` joined by UNION ALL, nested in subqueries of at most ``most`` terms (SQLite's limit on a compound SELECT)."""
+    """``selects`` joined by UNION ALL, nested in subqueries of at
+    most ``most`` terms (SQLite's limit on a compound SELECT)."""
     while len(selects) > most:
         selects = [
             f"SELECT * FROM ({' UNION ALL '.join(selects[start : start + most])})"

@@ -114,7 +114,8 @@ class RaplZone:
 
 
 class RaplReader:
-    """The host's energy counters under a powercap tree; ``reason`` says why there is no reading when ``zones`` is empty."""
+    """The host's energy counters under a powercap tree; ``reason``
+    says why there is no reading when ``zones`` is empty."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root or os.environ.get(POWERCAP_ROOT_VARIABLE) or POWERCAP_ROOT)

@@ -67,7 +67,7 @@ def _parts(folder: Path, shard: str) -> list[Path]:
 
 
 def write_shards(folder: Path, records: Iterable[dict]) -> tuple[list[str], int]:
-    """Add the records whose run id the registry in ``folder`` does not have yet; returns (paths changed, records written).
+    """Add the records whose run id the registry in ``folder`` lacks; returns (paths changed, records written).
 
     Each shard touched gets one new part, or is compacted with it into one part when it has ``MAX_PARTS``.
     """
@@ -172,15 +172,16 @@ def _problem(validator, instance: Any, prefix: str = "") -> str | None:
     if error is None:
         return None
     pointer = prefix + "".join(f"/{part}" for part in error.absolute_path)
-    return f"{pointer or '/'}: {error.validator} {error.validator_value if error.validator != 'required' else error.message}"[
-        :300
-    ]
+    return (
+        f"{pointer or '/'}: {error.validator} "
+        f"{error.validator_value if error.validator != 'required' else error.message}"
+    )[:300]
 
 
 def read_results(
     folder: Path, registry: str, solution: str | None, known: Callable[[list[str]], set[str]]
 ) -> tuple[list[dict], list[str], int]:
-    """The shared records in a registry clone that ``known`` does not already have, the paths refused, and how many run ids were seen.
+    """The shared records of a registry clone that ``known`` lacks, the paths refused, and how many run ids were seen.
 
     ``known(run_ids)`` says which run ids are already in the local store; their records are not parsed.
     A refused path is a part or file of the first layout (skipped whole), or ``PART#RUN_ID`` for one record.
@@ -229,7 +230,8 @@ def read_results(
 def _read_part(
     path: Path, relative: str, known: Callable[[list[str]], set[str]]
 ) -> tuple[list[dict], list[tuple[str, str]]]:
-    """The new records of one part, and (run id, reason) for each record refused; ShardError when the part is unreadable."""
+    """The new records of one part, and (run id, reason) for each
+    record refused; ShardError when the part is unreadable."""
     import pyarrow
     import pyarrow.parquet as parquet
 
@@ -277,7 +279,8 @@ def _read_open_part(
 
 
 def _records(relative: str, run_ids: list[str], table) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Records put back together from a part's rows: each JSON text bounded, each distinct environment parsed and checked once."""
+    """Records put back together from a part's rows: each JSON text
+    bounded, each distinct environment parsed and checked once."""
     inner = _validators()[1]
     texts = table.column("record").to_pylist()
     environments: list[Any] = []

@@ -115,8 +115,12 @@ MEASUREMENT_FIELDS = (
 # The checks of the round's checker a tree is known to fail, and why (README of the tree, docs/mlperf.md): what the
 # round asks of the benchmarks reef knows (the checker's dataset-size and required-scenarios-edge of v6.1).
 FAILURE_REASONS = {
-    "min_duration_check": "the short profile lowers LoadGen's min_duration below the 600 s the rules ask (user.conf says by how much)",
-    "dataset_check": "the accuracy run covers {covered} samples (the solution's data set), not the {size} of {benchmark}'s data set",
+    "min_duration_check": (
+        "the short profile lowers LoadGen's min_duration below the 600 s the rules ask (user.conf says by how much)"
+    ),
+    "dataset_check": (
+        "the accuracy run covers {covered} samples (the solution's data set), not the {size} of {benchmark}'s data set"
+    ),
     "scenarios_check": "the closed division asks {benchmark} of an edge system for {required}; the tree has {have}",
 }
 DATASET_SIZES = {"yolo-95": 1525, "yolo-99": 1525}
@@ -176,7 +180,8 @@ def mlperf_settings(solution: Solution) -> dict:
     settings = solution.data.get("mlperf")
     if not isinstance(settings, dict):
         raise ReefError(
-            f"{solution.manifest_path or solution.path}: /mlperf: none: this solution declares no MLPerf benchmark (docs/mlperf.md)"
+            f"{solution.manifest_path or solution.path}: /mlperf: none: this solution declares no MLPerf "
+            "benchmark (docs/mlperf.md)"
         )
     return {
         "workflow": "run",
@@ -331,7 +336,8 @@ def _network_cards() -> int:
 
 
 def _gpu_memory(gpus: list[dict]) -> str:
-    """Each accelerator's memory (reef's GPU detection: nvidia-smi's memory.total), as the checker's examples write it."""
+    """Each accelerator's memory (reef's GPU detection: nvidia-smi's
+    memory.total), as the checker's examples write it."""
     return ", ".join(sorted({f"{gpu['memory_bytes'] / 2**30:.0f} GB" for gpu in gpus if gpu.get("memory_bytes")}))
 
 
@@ -451,7 +457,8 @@ def _run_compliance(
         )
     if not _compliance_files(test) <= _files(record):
         raise ReefError(
-            f"{solution.path}: run {record['run_id']} attached no {test}/ LoadGen logs ({', '.join(sorted(_compliance_files(test)))})"
+            f"{solution.path}: run {record['run_id']} attached no {test}/ LoadGen logs "
+            f"({', '.join(sorted(_compliance_files(test)))})"
         )
     return record
 
@@ -516,7 +523,10 @@ def _first_failure(run: ComplianceRun) -> str | None:
     """``run RUN_ID: FILE: TEST FAIL: why`` of the first verification that failed (None: all passed)."""
     for name, result in run.verified.items():
         if not result.passed:
-            return f"run {run.record['run_id']}: {name}: {next(line for line in result.lines if line.startswith('TEST FAIL'))}"
+            return (
+                f"run {run.record['run_id']}: {name}: "
+                f"{next(line for line in result.lines if line.startswith('TEST FAIL'))}"
+            )
     return None
 
 
@@ -565,7 +575,8 @@ def accuracy_text(solution: Solution, settings: dict, record: dict, accuracy_log
         raise ReefError(f"{script}: the accuracy script did not end in {ACCURACY_TIMEOUT_S} s: stopped")
     if done.returncode != 0:
         raise ReefError(
-            f"{script}: the accuracy script failed (exit {done.returncode}): {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+            f"{script}: the accuracy script failed (exit {done.returncode}): "
+            f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}"
         )
     return done.stdout
 
@@ -652,12 +663,15 @@ def _readme(
             f"; `{benchmark}` stands for the official benchmark `{official}` (model_mapping.json)." if official else "."
         ),
         f"LoadGen profile `{profile}`: min_duration {effective.get('min_duration_ms')} ms, min_query_count "
-        f"{effective.get('min_query_count')}, performance_sample_count {effective.get('performance_sample_count')}, seeds "
-        f"{effective.get('qsl_rng_seed')}/{effective.get('sample_index_rng_seed')}/{effective.get('schedule_rng_seed')} (qsl/sample index/schedule).",
+        f"{effective.get('min_query_count')}, performance_sample_count "
+        f"{effective.get('performance_sample_count')}, seeds "
+        f"{effective.get('qsl_rng_seed')}/{effective.get('sample_index_rng_seed')}/"
+        f"{effective.get('schedule_rng_seed')} (qsl/sample index/schedule).",
         "",
         "## Runs",
         "",
-        f"- performance: reef run `{runs.performance['run_id']}` ({'recorded before' if runs.reused else 'run for this submission'})",
+        f"- performance: reef run `{runs.performance['run_id']}` "
+        f"({'recorded before' if runs.reused else 'run for this submission'})",
         f"- accuracy: reef run `{runs.accuracy['run_id']}`; accuracy.txt is the output of the solution's "
         "accuracy script on `mlperf_log_accuracy.json`, then the sha256 of that log (the log here is truncated as "
         "MLPerf's truncate_accuracy_log.py does)",
@@ -666,7 +680,8 @@ def _readme(
         "## Reproduce",
         "",
         "```",
-        f"reef mlperf submission {Path(options.solution).name} -o DIR --submitter {options.submitter} --division {options.division} "
+        f"reef mlperf submission {Path(options.solution).name} -o DIR --submitter {options.submitter} "
+        f"--division {options.division} "
         f"--system SYSTEM.json --scenario {runs.scenario}{' --short' if profile == 'short' else ''}"
         + "".join(f" -p {name} {value}" for name, value in options.parameters.items()),
         "```",
@@ -790,7 +805,8 @@ def submission(options: SubmissionOptions, runner: Runner) -> dict:
     if missing:
         source = f"--system {options.system}" if options.system else "no --system file"
         raise UsageError(
-            f"{source}: missing the system description fields only a person can give: {', '.join(missing)} (docs/mlperf.md)"
+            f"{source}: missing the system description fields only a person can give: {', '.join(missing)} "
+            "(docs/mlperf.md)"
         )
     _check_values(given)
     gathered = []
@@ -860,15 +876,18 @@ def closed_refusal(solution: Solution, settings: dict) -> str | None:
     benchmark, own = settings["benchmark"], settings.get("open_name")
     if own and own != benchmark:
         return (
-            f"--division closed: {solution.name} runs {own}, not the round's benchmark {benchmark} (it stands for it in the open "
-            f"division through model_mapping.json), and the closed division takes only the round's own benchmarks: submit to the open division"
+            f"--division closed: {solution.name} runs {own}, not the round's benchmark {benchmark} (it stands "
+            "for it in the open "
+            "division through model_mapping.json), and the closed division takes only the round's own "
+            "benchmarks: submit to the open division"
         )
     tests, required = compliance_tests(settings), required_tests(benchmark)
     where = f"{solution.manifest_path or solution.path}: /mlperf"
     parameter = settings["compliance_parameter"]
     if parameter not in _defaults(solution, settings):
         return (
-            f"--division closed: {where}/compliance_parameter: workflow '{settings['workflow']}' has no parameter '{parameter}', which "
+            f"--division closed: {where}/compliance_parameter: workflow '{settings['workflow']}' has no "
+            f"parameter '{parameter}', which "
             f"runs the compliance tests ({', '.join(tests) or 'none'}) the closed division needs (docs/mlperf.md)"
         )
     unknown, missing = sorted(set(tests) - set(TESTS)), [test for test in required if test not in tests]

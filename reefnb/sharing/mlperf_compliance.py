@@ -60,7 +60,8 @@ PASS, FAIL = "TEST PASS", "TEST FAIL"
 
 @dataclass
 class Verification:
-    """One verification: whether it passed and the lines it writes (``verify_accuracy.txt``/``verify_performance.txt``)."""
+    """One verification: whether it passed and the lines it writes
+    (``verify_accuracy.txt``/``verify_performance.txt``)."""
 
     passed: bool
     lines: list[str]
@@ -104,7 +105,10 @@ def read_detail(path: Path) -> dict[str, Any]:
 def _audited(test: str, detail: dict) -> str | None:
     """Why the test's log is not a run of its audit.config (None: it is)."""
     if test == "TEST01" and detail.get("effective_accuracy_log_rng_seed") != TEST01_SEED:
-        return f"the run's accuracy_log_rng_seed is {detail.get('effective_accuracy_log_rng_seed')}, not TEST01's {TEST01_SEED}: no TEST01 audit.config was read"
+        return (
+            f"the run's accuracy_log_rng_seed is {detail.get('effective_accuracy_log_rng_seed')}, not TEST01's "
+            f"{TEST01_SEED}: no TEST01 audit.config was read"
+        )
     if test == "TEST04" and (
         detail.get("effective_performance_issue_same") is not True
         or detail.get("effective_performance_issue_same_index") != SAME_INDEX
@@ -201,7 +205,10 @@ def verify_accuracy(reference_log: Path, test_log: Path) -> Verification:
         f"performance log samples missing from the accuracy log = {missing}",
         PASS
         if passed
-        else f"{FAIL}: {'no sampled response' if not sampled else 'sampled responses differ from or are missing in the accuracy run'}",
+        else f"{FAIL}: "
+        + (
+            "no sampled response" if not sampled else "sampled responses differ from or are missing in the accuracy run"
+        ),
     ]
     return Verification(passed, lines)
 

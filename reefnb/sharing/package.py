@@ -3,8 +3,8 @@
 A package holds ``solution.json`` (with ``expected`` results from the recorded runs), the
 notebooks and files they read, ``reef.lock.json``, the run records under ``results/`` with each
 run's executed notebook (``results/RUN_ID/notebook.ipynb``, its outputs scrubbed of text secrets and
-paths, images and widgets whole), an RO-Crate (``ro-crate-metadata.json``, each run a CreateAction as in the Process Run Crate
-profile), the files repo2docker reads (``requirements.txt``, ``runtime.txt``) and ``SHA256SUMS``.
+paths, images and widgets whole), an RO-Crate (``ro-crate-metadata.json``, each run a CreateAction as in the Process Run
+Crate profile), the files repo2docker reads (``requirements.txt``, ``runtime.txt``) and ``SHA256SUMS``.
 The same input gives the same bytes: sorted members, fixed times and permissions, no wall clock.
 Importing only extracts, after checking every member and checksum; it never runs code.
 """
@@ -217,7 +217,8 @@ def package_scrubber(folder: str | Path, records: Sequence[dict] = ()) -> Scrubb
 def _export_summary(
     output: Path, digest: str, export: _Export, members: dict[str, Any], clean_records: list[dict]
 ) -> dict:
-    """What ``export_package`` returns: the package, its sha256 (``digest``) and members, what it carries, the warnings."""
+    """What ``export_package`` returns: the package, its sha256
+    (``digest``) and members, what it carries, the warnings."""
     found = export.found
     return {
         "package": str(output),
@@ -275,7 +276,8 @@ def _complete_manifest(export: _Export, source: Path, options: _ExportOptions) -
     for path in sorted(set(export.externals) - used):
         name = export.externals[path].split("/")[1]
         export.warnings.append(
-            f"--external {name}: no parameter names {path}, so the code still reads it there (code is never rewritten): "
+            f"--external {name}: no parameter names {path}, so the code still reads it there (code is never "
+            "rewritten): "
             f"make the path a parameter, and the package will read {export.externals[path]}"
         )
     if export.solution is None:
@@ -303,7 +305,8 @@ def _file_members(files: dict[str, Path], scrubber: Scrubber) -> dict[str, bytes
 def _result_members(
     members: dict[str, bytes | Path], export: _Export, scrubber: Scrubber, with_files: bool
 ) -> list[dict]:
-    """Add the manifest and each run's scrubbed record, telemetry series and attached files; returns the clean records."""
+    """Add the manifest and each run's scrubbed record, telemetry
+    series and attached files; returns the clean records."""
     members[MANIFEST_NAME] = json_bytes(export.data)
     clean_records = []
     for record in export.records:
@@ -340,7 +343,8 @@ def _executed_notebook(record: dict, scrubber: Scrubber, warnings: list[str]) ->
         return content
     except FileNotFoundError:
         warnings.append(
-            f"{where} ({Path(output or 'runs').name}) is gone: the run is packed without its outputs, so a reproduction compares its metrics only"
+            f"{where} ({Path(output or 'runs').name}) is gone: the run is packed without its outputs, so a "
+            "reproduction compares its metrics only"
         )
     except InputError as error:
         warnings.append(f"{error}: the run is packed without its outputs")
@@ -550,8 +554,10 @@ def _matching_records(store, data: dict, folder: Path, warnings: list[str]) -> l
             records.append(record)
     if unplaced:
         warnings.append(
-            f"{len(unplaced)} ok run(s) of {data['name']} with this notebook name no folder and keep no executed notebook "
-            f"({', '.join(unplaced[:3])}{', ...' if len(unplaced) > 3 else ''}): not packed, as they may have run elsewhere"
+            f"{len(unplaced)} ok run(s) of {data['name']} with this notebook name no folder and keep no "
+            "executed notebook "
+            f"({', '.join(unplaced[:3])}{', ...' if len(unplaced) > 3 else ''}): not packed, as they may have "
+            "run elsewhere"
         )
     return records
 
@@ -828,7 +834,8 @@ def _refuse_origin_members(package: Path, files: tuple[str, ...]) -> None:
     for name in files:
         if name.split("/")[-1].lower() == ORIGIN_NAME:
             raise PackageError(
-                f"{package}: member '{name}': {ORIGIN_NAME} is written by reef when it imports a package; a package cannot carry one"
+                f"{package}: member '{name}': {ORIGIN_NAME} is written by reef when it imports a package; a "
+                "package cannot carry one"
             )
 
 
@@ -843,7 +850,8 @@ def _is_recorded_notebook(name: str) -> bool:
 
 
 def _check_json_members(package: Path, folder: Path, files: tuple[str, ...]) -> None:
-    """The JSON members reef reads (manifest, lock, run records, the runs' executed notebooks) parse within the reader's limits."""
+    """The JSON members reef reads (manifest, lock, run records, the
+    runs' executed notebooks) parse within the reader's limits."""
     for name in files:
         record = name.startswith(f"{RESULTS_FOLDER}/") and name.endswith(".json") and name.count("/") == 1
         if name in (MANIFEST_NAME, LOCK_NAME) or record or _is_recorded_notebook(name):
@@ -936,7 +944,8 @@ DRY_RUN_PREFIX = "reef-dry-run-"
 
 
 def dry_run_import(action: Callable[[Path], Path]) -> Path:
-    """``action(target)`` into ``TMPDIR/reef-dry-run-*/solution``; the folder goes when it fails (``discard_dry_run`` after use)."""
+    """``action(target)`` into ``TMPDIR/reef-dry-run-*/solution``; the
+    folder goes when it fails (``discard_dry_run`` after use)."""
     scratch = Path(tempfile.mkdtemp(prefix=DRY_RUN_PREFIX))
     try:
         return action(scratch / "solution")

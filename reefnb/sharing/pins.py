@@ -5,9 +5,9 @@ package version published or pulled here (NAME@VERSION -> sha256, how, when, sig
 policy (``require_signatures``, ``signers``) as first seen, and the highest version of each component
 seen listed there (``highest``). A version whose bytes change afterwards, or a policy that changes, is
 refused until the user forgets the pin; a pull that would go back below a version seen here that the
-registry no longer lists is refused until the user accepts it (``reef pull --allow-downgrade``). The ledger lives outside the
-registry's clone: fetching, resetting and cleaning the clone never touch it, and nothing a registry
-holds can overwrite it.
+registry no longer lists is refused until the user accepts it (``reef pull
+--allow-downgrade``). The ledger lives outside the registry's clone: fetching, resetting
+and cleaning the clone never touch it, and nothing a registry holds can overwrite it.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def _refuse(registry: str, name: str, version: str, digest: str, entry: dict) ->
 
 
 def pin(registry: str, name: str, version: str, digest: str, how: str, signer: str | None = None) -> bool:
-    """Pin NAME@VERSION to ``digest`` unless already pinned (IntegrityError if pinned to other bytes); whether it was new."""
+    """Pin NAME@VERSION to ``digest`` unless already pinned
+    (IntegrityError if pinned to other bytes); whether it was new."""
     added = []
 
     def change(pins: dict) -> None:
@@ -144,7 +145,8 @@ def highest_seen(registry: str) -> dict[str, dict]:
 
 
 def accept_highest(registry: str, name: str, version: str) -> None:
-    """The user accepted that ``name``'s versions above ``version`` are gone (``--allow-downgrade``): lower its highest."""
+    """The user accepted that ``name``'s versions above ``version``
+    are gone (``--allow-downgrade``): lower its highest."""
 
     def change(pins: dict) -> None:
         pins.setdefault("highest", {})[name] = {"version": version, "seen": _now()}

@@ -16,7 +16,8 @@ def package_readme(data: dict, existing: str) -> str:
     package = f"{data['name']}-{data['version']}.reef.zip"
     lines = [text, "", marker, ""]
     lines.append(
-        f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric and per claim."
+        f"Import and check everything with `reef reproduce {package} --trust`; it prints a verdict per metric "
+        "and per claim."
     )
     profiles = data.get("profiles", {})
     for name, profile in sorted(profiles.items()):
@@ -46,7 +47,8 @@ def package_readme(data: dict, existing: str) -> str:
             )
             in_profiles = ", ".join(entry.get("profiles", ["full"])) if profiles else "every run"
             lines.append(
-                f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} {parameters}`".rstrip()
+                f"- experiment `{name}` ({in_profiles}): `reef run . -w {entry.get('workflow', 'run')} "
+                f"{parameters}`".rstrip()
                 + f" should give {metrics}"
             )
     if not data.get("claims"):

@@ -8,7 +8,8 @@ A registry is any git repository (a git host, or a bare repository on a shared d
     packages/NAME/VERSION/NAME-VERSION.reef.zip the package, exactly as exported
     packages/NAME/VERSION/NAME-VERSION.reef.zip.sig  its OpenSSH signature (namespace reef), when signed
     packages/NAME/VERSION/meta.json             that version's entry: sha256, size, depends, kind, description...
-    results/SOLUTION/YYYY-MM/part-DIGEST.parquet shared run records, sharded per solution and month (``reefnb.sharing.crowd``;
+    results/SOLUTION/YYYY-MM/part-DIGEST.parquet shared run records,
+    sharded per solution and month (``reefnb.sharing.crowd``;
                                                 ``origin.contributor`` says whose); ``results/SOLUTION/RUN_ID.json``
                                                 files of the first layout (one per run) are still read
 
@@ -152,7 +153,8 @@ def _chosen(name: str | None) -> list[str]:
     if name is not None:
         if name not in config:
             raise RegistryError(
-                f"no registry named {name} (added: {', '.join(sorted(config)) or 'none'}): `reef registry add {name} URL`"
+                f"no registry named {name} (added: {', '.join(sorted(config)) or 'none'}): `reef registry add "
+                f"{name} URL`"
             )
         return [name]
     if not config:
@@ -183,8 +185,10 @@ GIT_SAFETY = [
 # alternate refs, no automatic gc, no update of a checked-out branch's files (filters, fsmonitor), no fsmonitor,
 # no reflog created, and reef's identity in a reflog that exists.
 REMOTE_GIT = (
-    "git -c core.hooksPath=/dev/null -c core.alternateRefsCommand=true -c receive.autogc=false -c receive.denyCurrentBranch=refuse"
-    " -c core.fsmonitor=false -c core.logAllRefUpdates=false -c user.name=reef -c user.email=reef@reef.invalid -c protocol.allow=never"
+    "git -c core.hooksPath=/dev/null -c core.alternateRefsCommand=true -c receive.autogc=false -c "
+    "receive.denyCurrentBranch=refuse"
+    " -c core.fsmonitor=false -c core.logAllRefUpdates=false -c user.name=reef -c user.email=reef@reef.invalid "
+    "-c protocol.allow=never"
 )
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
@@ -199,7 +203,8 @@ def checked_url(name: str, url: str) -> str:
     shown = _printable(url)
     if not url or url.startswith("-") or any(ord(character) < 32 or ord(character) == 127 for character in url):
         raise RegistryError(
-            f"registry {name}: URL '{shown}': not a git URL or a folder (it may not start with '-' or hold control characters)"
+            f"registry {name}: URL '{shown}': not a git URL or a folder (it may not start with '-' or hold "
+            "control characters)"
         )
     if "://" not in url and not _SCP_LIKE.fullmatch(url) and Path(url).expanduser().exists():
         return str(Path(url).expanduser().resolve())
@@ -208,7 +213,8 @@ def checked_url(name: str, url: str) -> str:
     if helper or (scheme and scheme.group(1).lower() not in _SCHEMES):
         transport = (helper or scheme).group(1)
         raise RegistryError(
-            f"registry {name}: URL '{shown}': transport '{transport}' is not allowed (it may run commands): a registry is "
+            f"registry {name}: URL '{shown}': transport '{transport}' is not allowed (it may run commands): a "
+            "registry is "
             "reached over https, http, ssh, git or file URLs, [user@]host:path, or is a folder here"
         )
     return url
@@ -252,7 +258,8 @@ def _check_tree(name: str, repository, ref: str) -> None:
         kind = {b"120000": "a symbolic link", b"160000": "a submodule"}.get(mode.split(b" ", 1)[0])
         if kind:
             raise IntegrityError(
-                f"registry {name}: {_printable(path.decode('utf-8', 'replace'))}: {kind} in the registry: refusing the registry "
+                f"registry {name}: {_printable(path.decode('utf-8', 'replace'))}: {kind} in the registry: "
+                "refusing the registry "
                 "(a registry holds only files and folders); nothing of it was checked out, written or read"
             )
 
@@ -274,7 +281,8 @@ def _check_local_repository(name: str, url: str) -> None:
         for entry in entries:
             if entry.is_symlink():
                 raise IntegrityError(
-                    f"registry {name}: {_printable(Path(entry.path).relative_to(root).as_posix())}: a symbolic link in the registry's "
+                    f"registry {name}: {_printable(Path(entry.path).relative_to(root).as_posix())}: a symbolic "
+                    "link in the registry's "
                     f"repository ({root}): refusing to push (git, run as you, would write where it points)"
                 )
             if entry.is_dir(follow_symlinks=False):
@@ -425,14 +433,16 @@ def _applied(name: str, folder: Path, apply: Callable[[Path], tuple[list[str], A
         where = Path(error.filename2 or error.filename or folder)  # a rename's target, not its temporary file
         relative = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else where.name
         raise RegistryError(
-            f"registry {name}: {_printable(relative)}: cannot be written ({error.strerror or error}): the registry holds a file where "
+            f"registry {name}: {_printable(relative)}: cannot be written ({error.strerror or error}): the "
+            "registry holds a file where "
             "a folder belongs, or a folder where a file belongs; refusing it"
         ) from None
     return paths, result
 
 
 def _refreshed(names: list[str]) -> dict[str, Path]:
-    """Each registry's clone brought up to date (a registry that cannot be reached is read as cached, with a warning)."""
+    """Each registry's clone brought up to date (a registry that
+    cannot be reached is read as cached, with a warning)."""
     folders = {}
     for name in names:
         with _locked(name):
@@ -541,7 +551,8 @@ def publish(package: str | Path, registry: str | None = None, sign: str | Path |
 
 
 def _checked_manifest(package: Path) -> dict:
-    """The manifest data of a package checked as ``reef import`` checks it (errors name the package, not a scratch folder)."""
+    """The manifest data of a package checked as ``reef import``
+    checks it (errors name the package, not a scratch folder)."""
     with tempfile.TemporaryDirectory(prefix="reef-publish-") as scratch:
         try:
             solution = load_solution(import_package(package, Path(scratch) / "solution"))
@@ -587,7 +598,8 @@ class _Publication:
         return f"{self.meta['name']}@{self.meta['version']}"
 
     def apply(self, folder: Path) -> tuple[list[str], dict]:
-        """Write the package, its signature and ``meta.json`` into the clone at ``folder``; (paths changed, its meta)."""
+        """Write the package, its signature and ``meta.json`` into
+        the clone at ``folder``; (paths changed, its meta)."""
         self.signer = _publishable_signature(
             self.name, folder, self.content, self.signature, f"{self.package}: {self.identity}"
         )
@@ -607,7 +619,8 @@ class _Publication:
         return [INDEX_NAME, str(version_folder.relative_to(folder))], self.meta
 
     def _published_before(self, folder: Path, version_folder: Path, signature_path: Path) -> tuple[list[str], dict]:
-        """The version is in the registry: the same bytes are left as they are (signed now if they were not); others refused."""
+        """The version is in the registry: the same bytes are left as
+        they are (signed now if they were not); others refused."""
         existing = read_json(version_folder / META_NAME, schema="registry-meta")
         digest = self.meta["sha256"]
         if existing.get("sha256") != digest:
@@ -623,12 +636,14 @@ class _Publication:
 
 
 def _publishable_signature(name: str, folder: Path, content: bytes, signature: bytes | None, where: str) -> str | None:
-    """The signer of a package about to be published (None: unsigned, or no signers listed); refuses what the registry would."""
+    """The signer of a package about to be published (None: unsigned,
+    or no signers listed); refuses what the registry would."""
     policy = checked_policy(name, folder)
     if signature is None:
         if policy["require_signatures"]:
             raise IntegrityError(
-                f"{where}: registry {name} requires signatures: publish with --sign KEY (the private key of a signer it lists: {_signer_names(policy)})"
+                f"{where}: registry {name} requires signatures: publish with --sign KEY (the private key of a "
+                f"signer it lists: {_signer_names(policy)})"
             )
         return None
     if policy["signers"]:
@@ -753,8 +768,10 @@ def pull(
     if rollbacks and not allow_downgrade:
         name, version, gone = rollbacks[0]
         raise IntegrityError(
-            f"{spec}: {name} {gone['version']} was published in registry {gone['registry']} when seen here ({gone['seen']}) and is gone "
-            f"now: refusing to go back to {name}@{version} (a registry that drops a version may be withholding a fix); to accept "
+            f"{spec}: {name} {gone['version']} was published in registry {gone['registry']} when seen here "
+            f"({gone['seen']}) and is gone "
+            f"now: refusing to go back to {name}@{version} (a registry that drops a version may be withholding "
+            "a fix); to accept "
             f"the older version: `reef pull {spec} --allow-downgrade`"
         )
     for name, version, gone in rollbacks:
@@ -934,8 +951,10 @@ def checked_policy(name: str, folder: Path) -> dict:
         else "",
     ]
     raise IntegrityError(
-        f"registry {name}: {MARKER_NAME}: its signing policy changed since first seen here (sha256 {pins.policy_digest(current)}, "
-        f"pinned {pins.policy_digest(pinned)}: {', '.join(change for change in changes if change)}): refusing it; if the registry's "
+        f"registry {name}: {MARKER_NAME}: its signing policy changed since first seen here (sha256 "
+        f"{pins.policy_digest(current)}, "
+        f"pinned {pins.policy_digest(pinned)}: {', '.join(change for change in changes if change)}): refusing "
+        "it; if the registry's "
         f"owners really changed it: `reef registry forget --signers --registry {name}`"
     )
 
@@ -1026,7 +1045,8 @@ def component_folder(name: str, range_text: str = "") -> Path:
     best = Range.parse(range_text).best(versions)
     if best is None:
         raise RegistryError(
-            f"{name}@{range_text or '*'}: not pulled here (pulled: {', '.join(sorted(versions)) or 'none'}): `reef pull {name}@{range_text or '*'}`"
+            f"{name}@{range_text or '*'}: not pulled here (pulled: {', '.join(sorted(versions)) or 'none'}): "
+            f"`reef pull {name}@{range_text or '*'}`"
         )
     return solutions_home() / f"{name}-{best}"
 
@@ -1040,7 +1060,8 @@ def is_spec(source: str) -> bool:
 
 
 def contributor(identify: bool = False) -> str:
-    """``USER@HOST`` with ``identify``, else this machine's anonymous id (random, kept in ``$REEF_HOME/contributor.json``)."""
+    """``USER@HOST`` with ``identify``, else this machine's anonymous id (random, kept in
+    ``$REEF_HOME/contributor.json``)."""
     if identify:
         return f"{getpass.getuser()}@{socket.gethostname()}"
     path = reef_home() / "contributor.json"
@@ -1085,7 +1106,7 @@ def push_results(
     with_files: bool = False,
     files_limit: int = SHARED_FILES_LIMIT,
 ) -> dict:
-    """Share this machine's run records (of one solution, or all) in the registry's results shards (``reefnb.sharing.crowd``).
+    """Share this machine's run records (of one solution, or all) in the registry's results shards (``crowd``).
 
     Records pulled from others are not pushed again; a run already shared is left as it is. However many
     records are pushed, they arrive in one commit. Records go through the scrubber: no paths, and no

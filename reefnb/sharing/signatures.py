@@ -19,7 +19,8 @@ NAMESPACE = "reef"
 SIGNATURE_SUFFIX = ".sig"
 MAX_SIGNATURE_BYTES = 64 * 1024
 _KEY = re.compile(
-    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)"
+    r"|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
     r" ([A-Za-z0-9+/]{16,4096}={0,2})"
 )
 _IDENTITY = re.compile(r"[A-Za-z0-9._@+-]{1,200}")
@@ -112,12 +113,14 @@ def verify(content: bytes, signature: bytes, signers: list[dict], where: str) ->
             if result.returncode == 0:
                 return principal
         raise IntegrityError(
-            f"{where}: the signature by {principals[0]} does not match the package's bytes ({_reason(result)}): refusing it"
+            f"{where}: the signature by {principals[0]} does not match the package's bytes "
+            f"({_reason(result)}): refusing it"
         )
 
 
 def check(content: bytes, signature: bytes, where: str) -> None:
-    """Check that ``signature`` is a well-formed ``reef`` signature of ``content`` (no signer trusted: none is known)."""
+    """Check that ``signature`` is a well-formed ``reef`` signature
+    of ``content`` (no signer trusted: none is known)."""
     with tempfile.TemporaryDirectory(prefix="reef-verify-") as scratch:
         signature_path = Path(scratch) / "package.sig"
         signature_path.write_bytes(signature)

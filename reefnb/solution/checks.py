@@ -206,8 +206,10 @@ def kernel_call_problems(data: dict, folder: Path) -> list[tuple[str, str]]:
             problems.append(
                 (
                     f"/workflows/{pointer_token(name)}/notebook",
-                    f"{shown}: cell {cell}, line {line}: reefnb.{used} is not in the kernel environments reef creates (they carry "
-                    f"{KERNEL_PART_TEXT}), so the notebook fails there with an ImportError: call it from reef's own python, or catch the ImportError",
+                    f"{shown}: cell {cell}, line {line}: reefnb.{used} is not in the kernel environments reef "
+                    "creates (they carry "
+                    f"{KERNEL_PART_TEXT}), so the notebook fails there with an ImportError: call it from "
+                    "reef's own python, or catch the ImportError",
                 )
             )
     return problems
@@ -239,7 +241,8 @@ def _python_cells(path: Path) -> list[tuple[int, str]]:
 
 
 def _cells(notebook: dict) -> list:
-    """The cells of a notebook as reef runs it: nbformat 3's worksheets one after the other (as nbformat converts them)."""
+    """The cells of a notebook as reef runs it: nbformat 3's
+    worksheets one after the other (as nbformat converts them)."""
     if notebook.get("nbformat") == 3 and isinstance(notebook.get("worksheets"), list):
         return [
             cell

@@ -501,7 +501,10 @@ def _dashboard_column_known(column: str, metrics: set[str], data: dict) -> bool:
 
 def _dashboard_unknown(column: str, metrics: set[str]) -> str:
     known = ", ".join(sorted(metrics)) or "none"
-    return f"'{column}' is neither a declared metric (declared: {known}) nor a param.NAME of a workflow, an env.*, sys.* or results column"
+    return (
+        f"'{column}' is neither a declared metric (declared: {known}) nor a param.NAME of a workflow, an env.*, "
+        "sys.* or results column"
+    )
 
 
 def _unknown_parameter(key: str, notebook: str, parameters: dict) -> str:

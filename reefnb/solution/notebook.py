@@ -43,7 +43,7 @@ class NotebookParameter:
 
 
 def read_notebook(path: str | Path):
-    """Read and validate a notebook with nbformat (as version 4: older ones are converted); NotebookError names the file on any problem.
+    """Read and validate a notebook with nbformat (as version 4: older ones converted); NotebookError names the file.
 
     Messages say where a problem is (the file, a line and column, a JSON pointer), never what the file
     holds: nbformat's own messages quote the file's first bytes or its values, so they are not passed on.
@@ -109,7 +109,8 @@ def notebook_digest(notebook) -> str:
 
 def notebook_parameters(notebook) -> dict[str, NotebookParameter]:
     """The variables of the first cell tagged ``parameters`` (empty when there is none). Papermill (its translators)
-    is loaded only for a cell reef's own Python reading does not take: `reef export` and `reef validate` go without it."""
+    is loaded only for a cell reef's own Python reading does not
+    take: `reef export` and `reef validate` go without it."""
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") == "code" and PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
             break

@@ -119,7 +119,8 @@ def _refuse_aliases(root) -> None:
         if id(node) in seen:
             mark = node.start_mark
             raise ValueError(
-                f"line {mark.line + 1} column {mark.column + 1}: an anchored value repeated by an alias (*name); aliases are refused here"
+                f"line {mark.line + 1} column {mark.column + 1}: an anchored value repeated by an alias "
+                "(*name); aliases are refused here"
             )
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):

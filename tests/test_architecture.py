@@ -308,3 +308,71 @@ def test_every_executor_module_is_a_registered_executor():
         name: value for name, value in registered.items() if value.partition(":")[0] != f"reefnb.runs.executors.{name}"
     }
     assert not wrong, f"each executor's entry point names a class of its own module: {wrong}"
+
+
+# --- the tests' own layout (issue 33, item 9) ----------------------------------------------------------------------
+
+TESTS = PACKAGE.parent / "tests"
+TEST_SOURCES = sorted(  # test modules, conftest and the shared helpers; not the corpus' notebooks or data scripts
+    path
+    for path in TESTS.rglob("*.py")
+    if path.name.startswith("test_") or path.name == "conftest.py" or path.parent.name == "helpers"
+    if not {"corpus", "data", "__pycache__"} & set(path.relative_to(TESTS).parts)
+)
+
+
+LOADERS = {"spec_from_file_location", "import_module", "run_path", "SourceFileLoader"}
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    """Every module an import names, function-local ones included (``from a import b`` names a and a.b)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) in LOADERS:
+            names |= {  # a module loaded from its file: importlib's spec_from_file_location, runpy.run_path
+                Path(part.value).stem
+                for part in ast.walk(node)
+                if isinstance(part, ast.Constant) and isinstance(part.value, str) and part.value.endswith(".py")
+            }
+    return names
+
+
+def test_no_test_module_imports_another_test_module_or_conftest():
+    """What test modules share lives in tests/helpers (``from helpers.solutions import write_solution``): a test
+    module imports no other test module (by its name or as ``runs.test_store``) and not conftest, and neither do the
+    helpers; pytest's pythonpath holds ``tests`` alone (one entry per stage folder made test modules importable by
+    name, so they imported each other)."""
+    test_modules = {path.stem for path in TEST_SOURCES if path.name.startswith("test_")} | {"conftest"}
+    dotted = {".".join(path.relative_to(TESTS).with_suffix("").parts) for path in TEST_SOURCES}
+    wrong = {
+        str(path.relative_to(TESTS)): sorted(
+            name for name in _imported(ast.parse(path.read_text(encoding="utf-8"))) if name in test_modules | dotted
+        )
+        for path in TEST_SOURCES
+    }
+    wrong = {path: names for path, names in wrong.items() if names and not all(n.startswith("helpers") for n in names)}
+    assert not wrong, f"imports of test modules (move what they share into tests/helpers): {wrong}"
+    settings = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert settings["pythonpath"] == ["tests"]
+
+
+def test_chromium_is_launched_in_one_place():
+    """Every page test gets its browser from the fixtures of tests/helpers/browser.py (``browser``, ``chromium``),
+    so Chromium's arguments and the skip without it are written once."""
+    launching = sorted(
+        str(path.relative_to(TESTS))
+        for path in TEST_SOURCES
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        if node.func.attr == "sync_playwright"
+        or (
+            node.func.attr == "launch"
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr == "chromium"
+        )
+    )
+    assert set(launching) == {"helpers/browser.py"}, f"Chromium launched outside tests/helpers/browser.py: {launching}"

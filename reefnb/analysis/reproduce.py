@@ -195,7 +195,8 @@ def _expectations(solution: Any, workflow: str | None, profile: str | None, orig
     profiles = solution.data.get("profiles", {})
     if profile is not None and profile not in profiles:
         raise ReefError(
-            f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: {', '.join(sorted(profiles)) or 'none'})"
+            f"{solution.manifest_path}: /profiles: no profile '{profile}' (declared: "
+            f"{', '.join(sorted(profiles)) or 'none'})"
         )
     expectations = [
         entry
@@ -537,7 +538,8 @@ def judge(expected: Any, got: Any, tolerance: dict, scale: float = 1.0) -> dict:
 
 
 def timing_failed(metrics: dict[str, dict], informational_margin: float = 0.1) -> bool:
-    """Whether a timing metric was not reproduced, or (informational) moved more than ``informational_margin`` (relative)."""
+    """Whether a timing metric was not reproduced, or (informational)
+    moved more than ``informational_margin`` (relative)."""
     for name, metric in metrics.items():
         if not telemetry.is_timing(name, metric.get("unit")):
             continue
@@ -556,7 +558,8 @@ def timing_failed(metrics: dict[str, dict], informational_margin: float = 0.1) -
 
 
 def environment_differences(original: dict, current: dict) -> dict:
-    """What differs between two run environments: kernel, python, OS (the platform), CPU, memory, GPU, and package versions."""
+    """What differs between two run environments: kernel, python,
+    OS (the platform), CPU, memory, GPU, and package versions."""
     differences: dict[str, Any] = {}
     for key in ("kernel", "python", "os", "cpu", "memory_bytes", "gpu"):
         before, after = original.get(key), current.get(key)
@@ -592,7 +595,8 @@ def compared_text(report: dict) -> str:
     parts.append(f"{outputs['volatile']} volatile ignored")
     if counts[NOT_REPRODUCED] or counts[MISSING]:
         parts.append(
-            f"{counts[NOT_REPRODUCED]} metric{'s' if counts[NOT_REPRODUCED] != 1 else ''} not reproduced, {counts[MISSING]} missing"
+            f"{counts[NOT_REPRODUCED]} metric{'s' if counts[NOT_REPRODUCED] != 1 else ''} not reproduced, "
+            f"{counts[MISSING]} missing"
         )
     if outputs["different"]:
         parts.append(f"{outputs['different']} output{'s' if outputs['different'] != 1 else ''} different")
@@ -606,11 +610,14 @@ def compared_text(report: dict) -> str:
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #1d2329; padding: 0 1em; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; } table { border-collapse: collapse; margin: .5em 0 1em; }
-th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: left; vertical-align: top; } th { background: #f3f5f7; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .5em 0 1em; }
+th, td { border: 1px solid #d0d7de; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; }
 .verdict { font-weight: 600; } .reproduced { color: #116329; } .not-reproduced, .missing { color: #b42318; }
-.informational, .not-checked, .nothing-compared { color: #57606a; } .badge { display: inline-block; border: 1px solid #116329; color: #116329;
-border-radius: 3px; padding: .1em .5em; margin-right: .5em; } code { font-size: 90%; } .diff { font-size: 90%; color: #57606a; }
+.informational, .not-checked, .nothing-compared { color: #57606a; }
+.badge { display: inline-block; border: 1px solid #116329; color: #116329; border-radius: 3px; padding: .1em .5em;
+margin-right: .5em; } code { font-size: 90%; } .diff { font-size: 90%; color: #57606a; }
 """
 
 
@@ -625,7 +632,8 @@ def report_html(report: dict) -> str:
     for experiment in report["experiments"]:
         parts += _experiment_html(experiment)
     parts.append(
-        f'<p class="diff">Written by reef reproduce; the JSON report: <code>{html.escape(report.get("report") or "")}</code></p></body></html>'
+        '<p class="diff">Written by reef reproduce; the JSON report: '
+        f"<code>{html.escape(report.get('report') or '')}</code></p></body></html>"
     )
     return "\n".join(parts) + "\n"
 
@@ -638,9 +646,12 @@ def _report_heading(report: dict) -> list[str]:
         "<!doctype html>",
         f'<html lang="en"><head><meta charset="utf-8">{security_policy()}',
         f"<title>reef reproduce: {e(report['solution'])}</title><style>{_STYLE}</style></head><body>",
-        f'<h1>{e(report["solution"])}: <span class="verdict {_css(report["verdict"])}">{e(report["verdict"].upper())}</span></h1>',
-        f"<p>Compared: {e(compared_text(report))}. Metrics: {counts[REPRODUCED]} reproduced, {counts[NOT_REPRODUCED]} not reproduced, "
-        f"{counts[MISSING]} missing, {counts[INFORMATIONAL]} informational; tolerances scaled by {report['tolerance_scale']:g}. "
+        f'<h1>{e(report["solution"])}: <span class="verdict '
+        f'{_css(report["verdict"])}">{e(report["verdict"].upper())}</span></h1>',
+        f"<p>Compared: {e(compared_text(report))}. Metrics: {counts[REPRODUCED]} reproduced, "
+        f"{counts[NOT_REPRODUCED]} not reproduced, "
+        f"{counts[MISSING]} missing, {counts[INFORMATIONAL]} informational; tolerances scaled by "
+        f"{report['tolerance_scale']:g}. "
         f"Source: <code>{e(report['source'])}</code></p>",
         "<p>"
         + (
@@ -680,7 +691,8 @@ def _experiment_html(experiment: dict) -> list[str]:
     parameters = ", ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "defaults"
     title = f"{experiment['id']}: " if experiment.get("id") else ""
     parts = [
-        f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run <code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}, "
+        f"<h3>{e(title)}{e(experiment['workflow'])} ({e(parameters)})</h3><p>run "
+        f"<code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}, "
         f'<span class="verdict {_css(experiment["verdict"])}">{e(experiment["verdict"])}</span></p>'
     ]
     for line in failure_lines(experiment):
@@ -694,7 +706,8 @@ def _experiment_html(experiment: dict) -> list[str]:
         got = "" if metric["verdict"] == MISSING else value_text(metric["got"]) + unit
         parts.append(
             f"<tr><td>{e(name)}</td><td>{e(value_text(metric['expected']) + unit)}</td><td>{e(got)}</td>"
-            f'<td>{e(tolerance_summary(metric["tolerance"]))}</td><td class="verdict {_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
+            f'<td>{e(tolerance_summary(metric["tolerance"]))}</td><td class="verdict '
+            f'{_css(metric["verdict"])}">{e(metric["verdict"])}</td></tr>'
         )
     if experiment["metrics"]:
         parts.append("</table>")
@@ -712,7 +725,8 @@ def _outputs_html(outputs: dict | None) -> list[str]:
         return ["<p>Outputs: not compared (no recorded notebook to compare with).</p>"]
     e = html.escape
     parts = [
-        f"<p>Outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, {len(outputs['differences'])} different.</p>"
+        f"<p>Outputs: {outputs['compared']} compared, {outputs['volatile']} volatile ignored, "
+        f"{len(outputs['differences'])} different.</p>"
     ]
     if outputs["differences"]:
         parts.append(
@@ -730,7 +744,8 @@ def _inputs_html(inputs: dict) -> list[str]:
     parts = ["<p>What differs from the recorded run's inputs:</p><table><tr><th>input</th><th>difference</th></tr>"]
     if inputs.get("code_cells"):
         parts.append(
-            f"<tr><td>code cells {e(', '.join(map(str, inputs['code_cells'])))}</td><td>changed since the recorded run</td></tr>"
+            f"<tr><td>code cells {e(', '.join(map(str, inputs['code_cells'])))}</td><td>changed since the "
+            "recorded run</td></tr>"
         )
     if inputs.get("notebook"):
         parts.append(f"<tr><td>the notebook</td><td>{e(inputs['notebook'])}</td></tr>")
@@ -748,7 +763,8 @@ def _environment_html(differences: dict) -> list[str]:
         return []
     e = html.escape
     parts = [
-        "<p>What differs from the original run's environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>"
+        "<p>What differs from the original run's "
+        "environment:</p><table><tr><th>what</th><th>original</th><th>here</th></tr>"
     ]
     for key, change in differences.items():
         rows = change.items() if isinstance(change, dict) else [(key, change)]
@@ -772,7 +788,8 @@ def _telemetry_html(changes: dict) -> list[str]:
         unit = f" {change['unit']}" if change["unit"] else ""
         ratio = "" if change["ratio"] is None else f"x{change['ratio']:.3g}"
         parts.append(
-            f"<tr><td>{e(name)}</td><td>{e(value_text(change['original']) + unit)}</td><td>{e(value_text(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
+            f"<tr><td>{e(name)}</td><td>{e(value_text(change['original']) + unit)}</td>"
+            f"<td>{e(value_text(change['here']) + unit)}</td><td>{e(ratio)}</td></tr>"
         )
     parts.append("</table>")
     return parts

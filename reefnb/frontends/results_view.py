@@ -54,7 +54,10 @@ class ResultsFrame(pandas.DataFrame):
     def _caption(self) -> str:
         shown = len(self._shown())
         runs = f"{len(self)} run{'' if len(self) == 1 else 's'}"
-        return f"{runs}, {shown} of {len(self.columns)} columns: .full() (or %reef results --all-columns) shows every column"
+        return (
+            f"{runs}, {shown} of {len(self.columns)} columns: .full() (or %reef results --all-columns) shows every "
+            "column"
+        )
 
     def __repr__(self) -> str:
         if self.empty:

@@ -212,8 +212,8 @@ def serve(
 ) -> None:
     """Load the actions of ``source`` once and serve them until interrupted (Ctrl-C or SIGTERM).
 
-    ``on_ready`` receives ``{"url", "token", "solution", "actions", "workers", "action_timeout", "python", "demo"}`` once the port is
-    bound (``port`` 0 picks a free one); the front end prints it.
+    ``on_ready`` receives ``{"url", "token", "solution", "actions", "workers", "action_timeout", "python", "demo"}``
+    once the port is bound (``port`` 0 picks a free one); the front end prints it.
     """
     options = options or ServeOptions()
     if not 0 <= options.port <= 65535:

@@ -96,7 +96,8 @@ def resolve_target(root: Path, relative: str) -> Target:
 
 
 def describe(root: Path, target: Target) -> dict:
-    """The notebook's solution, its workflows and the parameter schema of the notebook's workflow (``reef params``'s)."""
+    """The notebook's solution, its workflows and the parameter
+    schema of the notebook's workflow (``reef params``'s)."""
     solution = target.solution
     schema = commands.notebook_parameters_of(solution, target.workflow, target.notebook).schema
     return {
@@ -415,7 +416,8 @@ def refuse_saving_a_run(model: Any = None, path: str = "", contents_manager: Any
     if existing.is_file() and notebook_run_id(existing) == run_id:
         raise web.HTTPError(
             403,
-            f"{path}: the executed notebook of run {run_id} is kept as the run left it: not saved (Save As makes a copy to edit)",
+            f"{path}: the executed notebook of run {run_id} is kept as the run left it: not saved (Save As "
+            "makes a copy to edit)",
         )
 
 

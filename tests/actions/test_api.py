@@ -24,8 +24,8 @@ def toy(tmp_path):
 
 
 def other_python(tmp_path: Path) -> str:
-    """A second environment: a new venv (its own interpreter and prefix) that sees this one's packages through a .pth file,
-    so it needs no download. reefnb is not needed there: the worker is a standard-library script."""
+    """A second environment: a new venv (its own interpreter and prefix) that sees this one's packages through a
+    .pth file, so it needs no download. reefnb is not needed there: the worker is a standard-library script."""
     target = tmp_path / "other-env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
     python = target / "bin" / "python"
@@ -66,7 +66,7 @@ def test_in_process_actions_are_attributes_checked_by_their_schemas(toy):
 
 def test_worker_on_another_python_gives_the_same_answers_and_survives_a_dying_action(toy, tmp_path):
     python = other_python(tmp_path)
-    with reefnb.use(toy, env=python) as actions:
+    with reefnb.use(toy, environment=python) as actions:
         assert actions.python == python
         assert actions.add(a=2, b=3.5) == {"sum": 5.5}
         counted = actions.count()
@@ -98,7 +98,7 @@ def test_the_environment_reef_init_recorded_is_where_the_actions_run(toy, tmp_pa
     )
     with reefnb.use(toy) as actions:
         assert actions.python == python and actions.count()["pid"] != os.getpid()
-    with reefnb.use(toy, env="native") as actions:
+    with reefnb.use(toy, environment="native") as actions:
         assert actions.python == sys.executable
 
 
@@ -172,7 +172,7 @@ def test_flagship_detect_in_process_and_in_another_environment_agree(frames, tmp
         for item in answer["detections"]:
             ymin, xmin, ymax, xmax = item["box"]
             assert 0 <= ymin < ymax <= 1 and 0 <= xmin < xmax <= 1 and item["score"] >= 0.5
-    with reefnb.use(FLAGSHIP, env=other_python(tmp_path)) as actions:
+    with reefnb.use(FLAGSHIP, environment=other_python(tmp_path)) as actions:
         there = [actions.call("detect", request) for request in requests]
     strip = [[{key: value for key, value in answer.items() if key != "latency_ms"}] for answer in here]
     assert strip == [[{key: value for key, value in answer.items() if key != "latency_ms"}] for answer in there]

@@ -121,10 +121,24 @@ def test_exclusive_holds_only_inside_even_when_the_block_raises(monkeypatch):
     assert processes._exclusive == 0
 
 
-def test_descendants_come_parents_first(started):
-    grandchild = marker()
-    child = start(started, f"sleep {grandchild} & wait")
-    (found,) = wait_for(lambda: with_argument(grandchild))
-    assert child.pid in processes._child_pids()
-    descendants = processes._descendants(os.getpid())
-    assert descendants.index(child.pid) < descendants.index(found.pid)
+def test_descendants_through_proc_are_those_psutil_finds():
+    script = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 20
+        while len(psutil.Process(parent.pid).children(recursive=True)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expected = {child.pid for child in psutil.Process(parent.pid).children(recursive=True)}
+        assert len(expected) == 1
+        assert set(processes._descendants(parent.pid)) == expected
+        descendants = processes._descendants(os.getpid())  # parents before their children
+        assert descendants.index(parent.pid) < descendants.index(next(iter(expected)))
+        assert set(processes._child_pids()) >= {parent.pid}
+    finally:
+        for child in psutil.Process(parent.pid).children(recursive=True):
+            child.kill()
+        parent.kill()
+        parent.wait()

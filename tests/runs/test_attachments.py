@@ -10,15 +10,12 @@ import tempfile
 from pathlib import Path
 
 import jsonschema
-import nbformat
-import pytest
 from helpers.cli import call
 from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.frontends.rendering import file_line
 from reefnb.kernel import recording
-from reefnb.kernel.recording import ATTACH_MIME, check_attachment_name, read_attachments
 from reefnb.runs.attachments import attached_folder, compare_files, keep_attachments, media_type
 
 MINIMAL = {"name": "evidence", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
@@ -174,24 +171,6 @@ def test_outside_reef_attach_only_shows_and_run_folder_is_temporary(tmp_path, mo
     )
     shutil.rmtree(folder)  # what atexit does when the kernel exits (this test's process lives on)
     recording._scratch.clear()
-
-
-@pytest.mark.parametrize("name", ["", "../x", "/etc/passwd", "a//b", ".hidden", "a/../b", "a\\b", "x" * 300])
-def test_bad_names_are_refused_in_the_kernel(name):
-    with pytest.raises(ValueError, match="attach:"):
-        check_attachment_name(name)
-
-
-def test_read_attachments_ignores_malformed_outputs():
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("x")
-    cell.outputs = [
-        nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": 3, "name": "a"}}),
-        nbformat.v4.new_output("display_data", data={ATTACH_MIME: "nonsense"}),
-        nbformat.v4.new_output("display_data", data={ATTACH_MIME: {"path": "/x/a", "name": "a"}}),
-    ]
-    notebook.cells.append(cell)
-    assert read_attachments(notebook) == [{"path": "/x/a", "name": "a", "cell_index": 0}]
 
 
 def _attached_run(tmp_path, extra: str = "") -> tuple:

@@ -9,13 +9,16 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from helpers.actions import FLAGSHIP, encode, synthetic_frames, toy_solution
 
 import reefnb
+from reefnb.actions.api import Action, Actions, InProcess, declared_actions, demo_page
 from reefnb.common.exceptions import ActionFailed, ActionInputError, ManifestError, ReefError
 from reefnb.frontends.cli import main
+from reefnb.solution.manifest import load_solution
 
 
 @pytest.fixture
@@ -176,3 +179,49 @@ def test_flagship_detect_in_process_and_in_another_environment_agree(frames, tmp
         there = [actions.call("detect", request) for request in requests]
     strip = [[{key: value for key, value in answer.items() if key != "latency_ms"}] for answer in here]
     assert strip == [[{key: value for key, value in answer.items() if key != "latency_ms"}] for answer in there]
+
+
+# --- the handle's parts without a manifest on disk: Action, InProcess, Actions ----------------------------------
+
+
+def test_a_refused_input_never_quotes_a_long_value_and_an_in_process_exit_is_the_action_s_failure(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # loading puts the solution's folder first on it
+    (tmp_path / "echo_actions.py").write_text(
+        "import sys\ndef echo(text):\n    return {'text': text}\ndef leave():\n    sys.exit(3)\n", encoding="utf-8"
+    )
+    runner = InProcess(tmp_path, {"echo": "echo_actions:echo", "leave": "echo_actions:leave"})
+    short = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 10}}, "required": ["text"]}
+    actions = Actions(
+        SimpleNamespace(name="toy"),
+        [runner],
+        {"echo": Action("echo", "echo_actions:echo", "say it back", short), "leave": Action("leave", "x:leave")},
+    )
+    try:
+        assert actions.echo(text="hi") == {"text": "hi"} and actions.echo.__doc__ == "say it back"
+        secret = "S3CRET" * 200_000
+        with pytest.raises(ActionInputError) as refused:
+            actions.call("echo", {"text": secret})
+        assert str(refused.value).startswith("action 'echo': input /text: maxLength 10 not satisfied")
+        assert "S3CRET" not in str(refused.value)
+        with pytest.raises(ActionFailed, match="^SystemExit: 3$"):
+            actions.leave()
+        with pytest.raises(ActionInputError, match=r"no action 'other' \(this solution has: echo, leave\)"):
+            actions.call("other", {})
+        assert {"echo", "leave"} <= set(dir(actions)) and actions.python == sys.executable
+    finally:
+        actions.close()
+    with pytest.raises(ActionFailed, match="toy: the actions are closed"):
+        actions.echo(text="hi")
+    sys.modules.pop("echo_actions", None)
+
+
+def test_declared_actions_come_from_the_manifest_s_api_section_and_none_is_an_error(toy, hello):
+    solution = load_solution(toy)
+    declared = declared_actions(solution)
+    assert declared["add"].as_dict()["input"]["type"] == "object"
+    assert declared["add"].input_validator.is_valid({"a": 1, "b": 2})
+    assert demo_page(load_solution(hello)) is None
+    with pytest.raises(ReefError, match="/api/actions: this solution declares no actions"):
+        declared_actions(load_solution(hello))

@@ -1,4 +1,4 @@
-"""The results store (SQLite, WAL, versioned schema) and the results frame, on real files."""
+"""The results store (SQLite, WAL, versioned schema), on real files (the frame: tests/analysis/test_frame.py)."""
 
 from __future__ import annotations
 
@@ -180,92 +180,6 @@ def test_store_in_an_unwritable_place_is_a_store_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(StoreError, match="cannot open the results store"):
         Store(blocker / "results.sqlite").add(make_record("20260101T000000Z-00000001"))
-
-
-# --- the results frame ---
-
-
-def test_records_to_frame_columns_units_and_nan(tmp_path):
-    store = Store(tmp_path / "results.sqlite")
-    store.add(
-        make_record(
-            "20260101T000000Z-00000001",
-            parameters={"samples": 1000, "method": "random", "sizes": [1, 2]},
-            metrics={
-                "loss": {"value": None, "special": "nan", "unit": None},
-                "time_ms": {"value": 12.5, "unit": "ms"},
-                "peak": {"value": None, "special": "inf", "unit": "MB"},
-            },
-        )
-    )
-    store.add(
-        make_record(
-            "20260101T000000Z-00000002",
-            status="failed",
-            started="2026-01-01T00:01:00+00:00",
-            parameters={"samples": 10, "method": "stratified"},
-            metrics={"time_ms": {"value": 3, "unit": "ms"}},
-        )
-    )
-    frame = records_to_frame(store.records())
-    assert list(frame.columns) == BASE_COLUMNS + [
-        "error",
-        "param.method",
-        "param.samples",
-        "param.sizes",
-        "metric.loss",
-        "metric.peak",
-        "metric.time_ms",
-        "env.name",
-        "env.kernel",
-        "env.hostname",
-        "env.os",
-        "env.cpu",
-        "env.cpu_count",
-        "env.memory_gb",
-        "env.python",
-    ]
-    assert frame.attrs["units"] == {"metric.time_ms": "ms", "metric.peak": "MB"}
-    assert list(frame["run_id"]) == ["20260101T000000Z-00000001", "20260101T000000Z-00000002"]
-    first, second = frame.iloc[0], frame.iloc[1]
-    assert math.isnan(first["metric.loss"])
-    assert first["metric.peak"] == math.inf
-    assert list(frame["metric.time_ms"]) == [12.5, 3]
-    assert first["param.sizes"] == "[1, 2]"  # lists are kept as JSON text
-    assert pandas.isna(second["param.sizes"]) and pandas.isna(second["metric.loss"])
-    assert list(frame["param.samples"]) == [1000, 10]
-    assert (first["solution"], first["version"], first["workflow"], first["status"]) == ("demo", "0.1.0", "run", "ok")
-    assert pandas.isna(first["error"]) and second["error"] == "ValueError: boom"
-    assert first["started"] == pandas.Timestamp("2026-01-01T00:00:00Z")
-    assert str(frame["started"].dtype).startswith("datetime64") and str(frame["started"].dt.tz) == "UTC"
-    assert first["duration_s"] == 2.0
-    assert (first["env.kernel"], first["env.os"], first["env.cpu"], first["env.cpu_count"]) == (
-        "python3",
-        "Linux-6.1-x86_64",
-        "Test CPU",
-        8,
-    )
-    assert (first["env.memory_gb"], first["env.python"], first["env.hostname"]) == (16.0, "3.11.7", "box")
-
-
-def test_records_to_frame_of_nothing_has_the_base_columns():
-    frame = records_to_frame([])
-    assert frame.empty
-    assert list(frame.columns) == BASE_COLUMNS + ["error"]
-    assert frame.attrs["units"] == {}
-
-
-def test_results_reads_the_default_store_with_filters():
-    assert reefnb.results().empty
-    store = reefnb.default_store()
-    store.add(make_record("20260101T000000Z-00000001", solution="alpha"))
-    store.add(make_record("20260101T000000Z-00000002", solution="beta", status="failed"))
-    frame = reefnb.results()
-    assert list(frame["solution"]) == ["alpha", "beta"]
-    assert list(reefnb.results(solution="beta")["run_id"]) == ["20260101T000000Z-00000002"]
-    assert list(reefnb.results(status="ok")["solution"]) == ["alpha"]
-    assert reefnb.results(solution="gamma").empty
-    assert frame.attrs["units"] == {"metric.time_ms": "ms"}
 
 
 # --- many processes at once ---

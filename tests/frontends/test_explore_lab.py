@@ -15,7 +15,6 @@ explore-compare-4-dark.png.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -25,7 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from helpers.browser import ARTIFACTS, TOKEN, running_lab
-from helpers.solutions import HELLO, REPO
+from helpers.records import sweep_record
+from helpers.solutions import HELLO
 
 pytest.importorskip("anywidget", reason="anywidget is not installed (it is a dependency of reefnb: reinstall it)")
 
@@ -87,14 +87,9 @@ COMPARED = """() => {
 def recorded_runs(root: Path, home: Path) -> list[str]:
     """12 ok runs of hello-sweep in its copy under ``root``, recorded in the store under ``home``: three sample sizes,
     two methods, two environments, a seed given to three of them (the others ran with the notebook's default, 0),
-    each with an executed notebook where reef keeps it (runs/RUN_ID/main.ipynb). The records as test_dashboard's."""
+    each with an executed notebook where reef keeps it (runs/RUN_ID/main.ipynb). The records as the dashboard's tests'."""
     from reefnb.runs.store import Store
 
-    loader = importlib.util.spec_from_file_location(
-        "dashboard_records", REPO / "tests" / "analysis" / "test_dashboard.py"
-    )
-    records_of = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(records_of)
     records = []
     for index in range(12):
         method, samples, environment = (
@@ -102,9 +97,7 @@ def recorded_runs(root: Path, home: Path) -> list[str]:
             [1000, 20000, 100000][index % 3],
             "laptop" if index % 2 else "server",
         )
-        entry = records_of.record(
-            index, method, samples, 1.0 + index, 0.2 / (index + 1) + 0.01 * (index % 3), environment
-        )
+        entry = sweep_record(index, method, samples, 1.0 + index, 0.2 / (index + 1) + 0.01 * (index % 3), environment)
         output = root / "hello-sweep" / "runs" / entry["run_id"] / "main.ipynb"
         output.parent.mkdir(parents=True)
         nbformat.write(nbformat.v4.new_notebook(), output)

@@ -8,13 +8,13 @@ import csv
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 
 import jsonschema
 import psutil
 import pytest
 from helpers.cli import call
+from helpers.servers import wait_until
 from helpers.solutions import write_solution
 
 import reefnb
@@ -157,8 +157,7 @@ def test_a_run_measures_energy_from_the_configured_powercap_tree(tmp_path, monke
     monkeypatch.setenv(telemetry.POWERCAP_ROOT_VARIABLE, str(root))
     sampler = Sampler(os.getpid(), TelemetryOptions(interval_s=0.02))
     (package / "energy_uj").write_text(f"{100 + 2_500_000}\n")
-    time.sleep(0.1)
-    summary = sampler.stop(tmp_path)
+    summary = sampler.stop(tmp_path)  # its last sample reads the counters
     assert summary["energy_joules"] == pytest.approx(2.5)
     assert "energy_unavailable" not in summary
 
@@ -188,7 +187,10 @@ def test_gpu_memory_and_energy_from_nvidia_smi(tmp_path, monkeypatch):
     _fake_nvidia_smi(tmp_path / "bin", FAKE_NVIDIA_SMI)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     sampler = Sampler(os.getpid(), TelemetryOptions(interval_s=0.02))
-    time.sleep(0.6)
+    wait_until(  # the fake's memory at its highest, and 0.3 s of its 100 W
+        lambda: sampler.gpu.peak_memory_mb == 2000 and (sampler.gpu.sample()["gpu_energy_joules"] or 0) >= 30,
+        what="nvidia-smi's readings",
+    )
     summary = sampler.stop(tmp_path)
     assert summary["gpu_peak_memory_mb"] == 2000  # 1500 on GPU 0 at its highest, 500 on GPU 1
     # 100 W on GPU 0 over the time it reported; GPU 1 has no power reading
@@ -203,7 +205,7 @@ def test_nvidia_smi_without_a_driver_says_why(tmp_path, monkeypatch):
     _fake_nvidia_smi(tmp_path / "bin", failing)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monitor = GpuMonitor(0.05)
-    time.sleep(0.3)
+    wait_until(lambda: monitor._process.poll() is not None, what="the failing nvidia-smi to exit")  # it said why
     monitor.stop()
     assert monitor.peak_memory_mb is None
     assert "could not communicate with the NVIDIA driver" in monitor.reason

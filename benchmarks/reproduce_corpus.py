@@ -93,7 +93,7 @@ def main() -> None:
                 folder = import_package(package, work / f"{case}-{index}")
                 what = breaking(folder) if breaking else "none"
                 started = time.perf_counter()
-                report = reproduce(folder, env="native", report=work / f"{case}-{index}.json")
+                report = reproduce(folder, environment="native", report=work / f"{case}-{index}.json")
                 whole.append(time.perf_counter() - started)
                 outputs = report["experiments"][0].get("outputs") or {"compared": 0, "volatile": 0, "seconds": 0.0}
                 comparing.append(outputs.get("seconds", 0.0))

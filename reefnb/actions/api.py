@@ -480,7 +480,7 @@ class Actions:
 
 def use(
     source: str | Path | Solution,
-    env: str | None = None,
+    environment: str | None = None,
     workers: int = 1,
     trust: bool = False,
     timeout: float | None = None,
@@ -497,7 +497,7 @@ def use(
     source
         A solution folder or manifest (also a ``.reef.zip`` package or ``NAME@RANGE`` from a registry,
         imported as ``reef init`` does).
-    env
+    environment
         Where the actions run: a reef environment's name, a python interpreter's path, or ``"native"``
         (this python); by default the environment ``reef init`` made for the solution (its lock), else
         this python.
@@ -532,7 +532,7 @@ def use(
     solution = _trusted_solution(source, trust)
     actions = declared_actions(solution)
     entries = {name: action.entry for name, action in actions.items()}
-    python = _python_for(solution, env)
+    python = _python_for(solution, environment)
     folder = solution.path.resolve()
     runners: list = []
     try:
@@ -565,11 +565,11 @@ def _trusted_solution(source: str | Path | Solution, trust: bool) -> Solution:
     return solution
 
 
-def _python_for(solution: Solution, env: str | None) -> str | None:
+def _python_for(solution: Solution, environment: str | None) -> str | None:
     """The python to run the actions on, None for this one."""
-    if env == "native":
+    if environment == "native":
         return None
-    if env is None:
+    if environment is None:
         locked = read_lock(solution) or {}
         python = (
             (locked.get("python") or {}).get("executable")
@@ -578,10 +578,10 @@ def _python_for(solution: Solution, env: str | None) -> str | None:
         )
         if not python or not Path(python).is_file():
             return None
-    elif Path(env).is_file():
-        python = env
+    elif Path(environment).is_file():
+        python = environment
     else:
-        python = get_environment(env).python
+        python = get_environment(environment).python
     return None if Path(python).absolute() == Path(sys.executable).absolute() else str(python)
 
 

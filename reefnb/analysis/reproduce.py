@@ -58,7 +58,7 @@ def reproduce(
     report: str | Path | None = None,
     store: StoreTarget = True,
     profile: str | None = None,
-    env: str | None = None,
+    environment: str | None = None,
     pip_options: list[str] | None = None,
     on_plan: Any = None,
     artifacts: dict[str, str] | None = None,
@@ -90,7 +90,7 @@ def reproduce(
     profile
         Run only the expectations listed for this profile (e.g. ``smoke``); an expectation that names
         no profile belongs to ``full``.
-    env
+    environment
         Where the experiments run: ``"new"`` (the default for a package) makes a fresh environment from
         the package's whole lock, hash-checked; ``"native"`` installs nothing and runs each notebook on a
         kernel of its language (a Python notebook on this python's, another on the kernel it names, or a
@@ -134,7 +134,7 @@ def reproduce(
             shutil.rmtree(solution.path.parent, ignore_errors=True)
         raise
     kernel, environment = _where(
-        solution, env if env is not None else ("new" if package else None), pip_options, on_plan
+        solution, environment if environment is not None else ("new" if package else None), pip_options, on_plan
     )
     expectations = _expectations(solution, workflow, profile, originals)
     missing_files = files_missing(originals, solution.path)
@@ -380,24 +380,32 @@ def overall_verdict(experiments: list[dict]) -> str:
 
 
 def _where(
-    solution: Any, env: str | None, pip_options: list[str] | None, on_plan: Any
+    solution: Any, environment: str | None, pip_options: list[str] | None, on_plan: Any
 ) -> tuple[str | None, str | None]:
     """The (kernel, environment) the experiments run on, after making a ``new`` environment: the one its lock
     recorded (``reefnb.provision.install.install_recorded``). ``native`` keeps each notebook's language: a
     Python notebook runs on this python's kernel, another on its own kernel (``reefnb.provision.kernels``)."""
-    if env is None:
+    if environment is None:
         return None, None
-    if env == "native":
+    if environment == "native":
         return solution_kernel(solution), None
-    refuse_other_languages(solution, env)
-    if env == "new":
+    refuse_other_languages(solution, environment)
+    if environment == "new":
         name = re.sub(r"[^a-z0-9._-]+", "-", solution.name.lower()).strip("-.")[:50] or "solution"
         name = f"{name}-reproduce"
         locked = (read_lock(solution) or {}).get("packages") or {}
-        init(solution, env=name, replace=True, pinned=locked, whole_lock=True, pip_options=pip_options, on_plan=on_plan)
+        init(
+            solution,
+            environment=name,
+            replace=True,
+            pinned=locked,
+            whole_lock=True,
+            pip_options=pip_options,
+            on_plan=on_plan,
+        )
         return None, name
-    get_environment(env)  # a clear error when it does not exist
-    return None, env
+    get_environment(environment)  # a clear error when it does not exist
+    return None, environment
 
 
 def provide_artifacts(solution: Any, supplied: dict[str, str]) -> None:

@@ -845,7 +845,7 @@ def preview_init(options: InitRequest) -> InitPreview:
     try:
         plan = install.plan_init(
             folder,
-            env=options.environment,
+            environment=options.environment,
             native=options.native,
             offline=options.offline,
             pinned=pinned,
@@ -886,7 +886,7 @@ def init(
 
     lock = sources.init(
         _absolute_source(options.source),
-        env=options.environment,
+        environment=options.environment,
         native=options.native,
         yes=options.yes,
         dry_run=options.dry_run,
@@ -1160,7 +1160,7 @@ def reproduce(options: ReproduceOptions, on_plan: Callable[[install.Plan], None]
         trust=options.trust,
         report=options.report,
         profile=options.profile,
-        env=options.environment,
+        environment=options.environment,
         pip_options=pip_options(options.find_links, options.no_index),
         on_plan=on_plan,
         artifacts=dict(options.artifacts),

@@ -46,7 +46,7 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     token: str | None = None  # generated when None
     workers: int = 1
-    env: str | None = None
+    environment: str | None = None  # where the actions run: a reef environment, a python, or native
     trust: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY
     action_timeout: float = DEFAULT_ACTION_TIMEOUT  # seconds a call may take; its worker is then killed and replaced
@@ -223,7 +223,13 @@ def serve(
     token = options.token or secrets.token_urlsafe(24)
     if not token.isprintable() or " " in token:
         raise ReefError("--token must be printable, without spaces")
-    actions = use(source, env=options.env, workers=options.workers, trust=options.trust, timeout=options.action_timeout)
+    actions = use(
+        source,
+        environment=options.environment,
+        workers=options.workers,
+        trust=options.trust,
+        timeout=options.action_timeout,
+    )
     try:
         asyncio.run(_serve(actions, token, options, on_ready))
     finally:

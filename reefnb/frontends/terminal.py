@@ -546,7 +546,7 @@ def cmd_serve(args, out: TextIO) -> Result:
         port=args.port,
         token=args.token,
         workers=args.workers,
-        env=args.environment,
+        environment=args.environment,
         trust=args.trust or _asked_trust(args, out, args.solution, "actions", packages=True),
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         action_timeout=args.action_timeout,

@@ -101,7 +101,7 @@ class Plan:
 
 def plan_init(
     source: str | Path | Solution,
-    env: str | None = None,
+    environment: str | None = None,
     native: bool = False,
     offline: bool = False,
     pinned: dict[str, str] | None = None,
@@ -115,10 +115,10 @@ def plan_init(
     ----------
     source
         The solution, its folder or its manifest.
-    env
+    environment
         The target environment's name (default: one named after the solution); it may not exist yet.
     native
-        Target this python instead of an environment (not with ``env``).
+        Target this python instead of an environment (not with ``environment``).
     offline
         Plan no artifact download over http(s).
     pinned
@@ -137,16 +137,16 @@ def plan_init(
     ManifestError
         When the solution's manifest is invalid.
     ReefError
-        When both ``env`` and ``native`` are given, ``env`` is not a usable name, or ``artifacts`` names an
+        When both ``environment`` and ``native`` are given, ``environment`` is not a usable name, or ``artifacts`` names an
         artifact the manifest does not declare.
     """
     solution = source if isinstance(source, Solution) else load_solution(source)
-    if native and env:
+    if native and environment:
         raise ReefError("choose either --env NAME or --native, not both")
     if native:
         target, name, python, exists = "native", None, sys.executable, True
     else:
-        target, name = "env", check_name(env or _default_env_name(solution))
+        target, name = "env", check_name(environment or _default_env_name(solution))
         exists = (envs_home() / name / "reef-env.json").is_file()
         python = get_environment(name).python if exists else sys.executable
     requires = effective_requires(solution, name)
@@ -298,7 +298,7 @@ class InitOptions:
     package or registry component not trusted still installs only what its lock pins and hashes.
     """
 
-    env: str | None = None
+    environment: str | None = None
     native: bool = False
     yes: bool = False
     dry_run: bool = False
@@ -326,11 +326,11 @@ def replace_environment(options: InitOptions) -> None:
     """``--replace``: remove the named environment before it is made again."""
     if (
         options.replace
-        and options.env
+        and options.environment
         and not options.native
-        and (envs_home() / options.env / "reef-env.json").is_file()
+        and (envs_home() / options.environment / "reef-env.json").is_file()
     ):
-        remove_environment(options.env)
+        remove_environment(options.environment)
 
 
 def install_requirements(
@@ -349,7 +349,7 @@ def install_requirements(
         _supply(source, supplied)
     plan = plan_init(
         source,
-        env=options.env,
+        environment=options.environment,
         native=options.native,
         offline=options.offline,
         pinned=options.pinned or locked,

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def init(
     source: str | Path | Solution,
-    env: str | None = None,
+    environment: str | None = None,
     native: bool = False,
     yes: bool = False,
     dry_run: bool = False,
@@ -48,7 +48,7 @@ def init(
     source
         The solution, its folder or manifest; also a ``.reef.zip`` package or ``NAME[@RANGE]`` from a
         registry (see ``open_init_source``), imported first.
-    env
+    environment
         The environment to make or update (default: one named after the solution).
     native
         Install into this python instead of an environment.
@@ -93,7 +93,7 @@ def init(
         hash, or a ``supplied`` artifact is not given.
     """
     options = InitOptions(
-        env=env,
+        environment=environment,
         native=native,
         yes=yes,
         dry_run=dry_run,

@@ -319,7 +319,7 @@ def test_native_runs_a_notebook_on_the_kernel_it_names(tmp_path):
         "fakelang",
         "import os, reefnb\nreefnb.record('kernel', os.environ.get('REEF_FAKE_KERNEL', 'python3'))",
     )
-    report = reproduce(folder, env="native")
+    report = reproduce(folder, environment="native")
     [experiment] = report["experiments"]
     record = default_store().get(experiment["run_id"])
     assert record["status"] == "ok" and record["environment"]["kernel"] == "reef-fake-lang"

@@ -69,7 +69,7 @@ def differences(report: dict) -> list[dict]:
 
 
 def test_a_table_a_mean_and_a_chart_reproduce_and_say_how_much_was_compared(packages, tmp_path):
-    report = reproduce(packages["shows-table-chart"], trust=True, env="native", folder=tmp_path / "evaluator")
+    report = reproduce(packages["shows-table-chart"], trust=True, environment="native", folder=tmp_path / "evaluator")
     assert report["verdict"] == "reproduced", json.dumps(report["experiments"], default=str)[:3000]
     outputs = report["experiments"][0]["outputs"]
     kinds = {
@@ -111,7 +111,7 @@ def test_a_changed_data_value_is_not_reproduced_and_names_the_cell_and_the_file(
     folder = evaluator_copy(packages["shows-table-chart"], tmp_path)
     data = folder / "data" / "state-areas.csv"
     data.write_text(data.read_text().replace("Ohio,OH,44828", "Ohio,OH,5"))
-    report = reproduce(folder, env="native", report=tmp_path / "report.json")
+    report = reproduce(folder, environment="native", report=tmp_path / "report.json")
     assert report["verdict"] == "not reproduced"
     found = differences(report)
     assert found[0]["cell"] == 3 and found[0]["kind"] == "table" and "Ohio" in found[0]["first"], found
@@ -131,7 +131,7 @@ def test_a_changed_data_value_is_not_reproduced_and_names_the_cell_and_the_file(
 def test_a_removed_file_is_named(packages, tmp_path):
     folder = evaluator_copy(packages["shows-table-chart"], tmp_path)
     (folder / "data" / "state-areas.csv").unlink()
-    report = reproduce(folder, env="native", report=tmp_path / "report.json")
+    report = reproduce(folder, environment="native", report=tmp_path / "report.json")
     assert report["verdict"] == "not reproduced" and report["missing_files"] == ["data/state-areas.csv"]
     experiment = report["experiments"][0]
     assert experiment["error"]["name"] == "FileNotFoundError" and experiment["error"]["cell_index"] == 2
@@ -143,7 +143,7 @@ def test_a_changed_seed_is_not_reproduced_and_the_changed_cell_is_named(packages
     folder = evaluator_copy(packages["shows-seeded-numbers"], tmp_path)
     notebook = folder / "simulation.ipynb"
     notebook.write_text(notebook.read_text().replace("default_rng(2024)", "default_rng(7)"))
-    report = reproduce(folder, env="native", report=tmp_path / "report.json")
+    report = reproduce(folder, environment="native", report=tmp_path / "report.json")
     assert report["verdict"] == "not reproduced"
     found = differences(report)
     assert found[0]["cell"] == 4 and "estimate" in found[0]["first"], found
@@ -152,7 +152,9 @@ def test_a_changed_seed_is_not_reproduced_and_the_changed_cell_is_named(packages
 
 
 def test_the_seeded_numbers_reproduce_with_timings_and_progress_masked(packages, tmp_path):
-    report = reproduce(packages["shows-seeded-numbers"], trust=True, env="native", folder=tmp_path / "evaluator")
+    report = reproduce(
+        packages["shows-seeded-numbers"], trust=True, environment="native", folder=tmp_path / "evaluator"
+    )
     assert report["verdict"] == "reproduced", json.dumps(differences(report))[:2000]
     assert report["outputs"]["compared"] >= 2 and report["outputs"]["volatile"] >= 1  # %%time's lines (and tqdm's bar)
     assert "input_differences" not in report["experiments"][0]
@@ -189,7 +191,7 @@ def test_a_different_package_version_is_not_reproduced_and_the_environment_says_
     recorded.write_text(re.sub(r"tqdm \d+\.\d+[^\"\\]*", "tqdm 4.0.0", recorded.read_text()))
     record["environment"]["packages"]["tqdm"] = "4.0.0"
     (folder / "results" / f"{record['run_id']}.json").write_text(json.dumps(record))
-    report = reproduce(folder, env="native", report=tmp_path / "report.json")
+    report = reproduce(folder, environment="native", report=tmp_path / "report.json")
     assert report["verdict"] == "not reproduced"
     found = differences(report)
     assert [difference["cell"] for difference in found] == [4] and "4.0.0" in found[0]["first"]

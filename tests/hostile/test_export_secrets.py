@@ -176,7 +176,7 @@ def test_an_absolute_path_parameter_inside_the_solution_is_made_relative(tmp_pat
     assert manifest["workflows"]["run"]["parameters"]["data_dir"] == "data"
     assert manifest["expected"][-1]["parameters"].get("data_dir", "data") == "data"
     folder.rename(tmp_path / "moved")  # the exporter's absolute path is gone: the package must not need it
-    report = reproduce(summary["package"], trust=True, env="native", folder=tmp_path / "imported")
+    report = reproduce(summary["package"], trust=True, environment="native", folder=tmp_path / "imported")
     assert report["verdict"] == "reproduced", report["experiments"]
 
 

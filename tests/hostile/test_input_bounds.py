@@ -261,7 +261,7 @@ def test_an_action_bound_refuses_nan_and_infinity(tmp_path, schema):
     }
     folder = write_solution(tmp_path / "actions", manifest)
     (folder / f"{module}.py").write_text(ACTION, encoding="utf-8")
-    with reefnb.use(folder, env="native") as actions:
+    with reefnb.use(folder, environment="native") as actions:
         assert actions.clip(x=5) == {"x": 5}
         for value in (math.nan, math.inf, -math.inf):
             with pytest.raises(ActionInputError, match="/x: .*not .*(finite|number)"):

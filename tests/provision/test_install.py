@@ -234,7 +234,7 @@ def test_declared_environments_pin_their_own_packages_and_python(tmp_path):
     assert record["metrics"]["probe_version"]["value"] == "1.0.0"
     code_, _, err = call("run", str(folder), "--env", "ancient")
     assert code_ == 2 and "declared but not made yet: run `reef init" in err
-    plan = plan_init(folder, env="ancient")
+    plan = plan_init(folder, environment="ancient")
     [python] = [check for check in plan.checks if check.kind == "python"]
     assert python.status == "unmet" and "no interpreter matching ==2.0.*" in python.reason
 
@@ -259,7 +259,7 @@ def test_a_declared_python_picks_a_matching_interpreter(tmp_path):
         "workflows": {"run": {"notebook": "main.ipynb"}},
     }
     folder = write_solution(tmp_path / "otherpy", manifest, "x = 1", "y = x")
-    plan = plan_init(folder, env="other")
+    plan = plan_init(folder, environment="other")
     assert plan.base_python != sys.executable
     assert [check.status for check in plan.checks] == ["found"]
     assert plan.checks[0].found.startswith(minor)

@@ -103,7 +103,9 @@ def run_case(case: str, work: Path) -> dict:
     summary = export_package(notebook, work / f"{case}.reef.zip")
     exported = time.perf_counter() - started
     started = time.perf_counter()
-    report = reproduce(summary["package"], trust=True, env="native", folder=work / "reproduced" / case, store=True)
+    report = reproduce(
+        summary["package"], trust=True, environment="native", folder=work / "reproduced" / case, store=True
+    )
     return {
         "case": case,
         "record": record,
@@ -194,7 +196,7 @@ def test_corpus_subset_reproduces_in_a_new_environment(case, tmp_path, monkeypat
     notebook = prepare(case, tmp_path)
     assert reefnb.run(notebook)["status"] in ("ok", "failed")
     summary = export_package(notebook, tmp_path / f"{case}.reef.zip")
-    report = reproduce(summary["package"], trust=True, env="new", folder=tmp_path / "evaluator")
+    report = reproduce(summary["package"], trust=True, environment="new", folder=tmp_path / "evaluator")
     assert report["verdict"] == verdict, json.dumps(report["experiments"], default=str)[:2000]
     environment = get_environment(f"{summary['solution'].split('@')[0]}-reproduce")
     for experiment in report["experiments"]:
@@ -261,7 +263,7 @@ def test_reproduce_warns_before_running_when_a_file_the_run_read_is_missing(tmp_
     result = run_case("dynamic-file-name", tmp_path)
     folder = Path(result["report"]["folder"])
     (folder / "input.txt").unlink()
-    report = reproduce(folder, env="native", report=tmp_path / "again.json")
+    report = reproduce(folder, environment="native", report=tmp_path / "again.json")
     assert report["missing_files"] == ["input.txt"]
     assert any("input.txt: read by the recorded run, missing here" in message for message in caplog.messages)
     experiment = report["experiments"][0]

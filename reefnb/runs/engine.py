@@ -137,7 +137,7 @@ class RunSession:
     exit_code: int | None = None
     output_budget: OutputBudget = field(default_factory=lambda: OutputBudget(cell_output_limit()))
     files_read: list | None = None  # what the kernel opened for reading (an audit hook), Python kernels only
-    trace_files: bool = False  # install that audit hook (RunRequest.trace_files)
+    trace_files: bool = False  # install that audit hook (RunSpec.trace_files)
     run_folder: Path | None = None  # told to a Python kernel (reefnb.run_folder()), where it writes what it attaches
     executed: Any = None  # the notebook being executed, as papermill writes it (the run's record is read from it)
 

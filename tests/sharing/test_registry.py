@@ -406,7 +406,7 @@ def test_identified_push_keeps_the_names_and_a_bad_shared_file_is_skipped(tmp_pa
 def test_a_registry_that_cannot_be_cloned_is_one_clear_line(tmp_path, user):
     user("alice")
     code, _, err = reef("registry", "add", "other", str(tmp_path / "nowhere.git"))
-    assert code == 2 and err.strip().endswith(
+    assert code == 4 and err.strip().endswith(  # a registry not reached: a network failure, not wrong input
         f"cannot clone {tmp_path / 'nowhere.git'}: fatal: repository '{tmp_path / 'nowhere.git'}' does not exist"
     )
     assert len(err.strip().splitlines()) == 1 and registry.list_registries() == []

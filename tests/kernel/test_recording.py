@@ -125,6 +125,9 @@ def test_a_run_keeps_the_first_metrics_that_fit_in_the_order_recorded():
 
 
 def test_a_kernel_s_budget_refuses_a_new_metric_past_its_count_but_replaces_a_known_one(monkeypatch, capsys):
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # plain python, whatever shell an earlier test made
     monkeypatch.setenv("REEF_MAX_METRICS", "2")
     monkeypatch.setenv("REEF_MAX_METRIC_BYTES", "100")
     budget = recording._Budget()

@@ -184,7 +184,8 @@ class Worker:
         except TimeoutError:
             self._stop(kill=True)
             raise ActionFailed(
-                f"{self.folder}: the worker on {self.python} took longer than {self.load_timeout:g} s to load the actions"
+                f"{self.folder}: the worker on {self.python} took longer than {self.load_timeout:g} s to load "
+                "the actions"
             ) from None
         except WorkerProtocolError as error:
             self._stop(kill=True)
@@ -284,7 +285,8 @@ class Worker:
             except TimeoutError:
                 self._replace()
                 raise ActionTimeout(
-                    f"action '{name}' took longer than {self.timeout:g} s (--action-timeout): its worker was stopped and a new one started"
+                    f"action '{name}' took longer than {self.timeout:g} s (--action-timeout): its worker was "
+                    "stopped and a new one started"
                 ) from None
             except WorkerProtocolError as error:
                 self._replace()
@@ -299,7 +301,8 @@ class Worker:
         return reply["output"]
 
     def _replace(self) -> None:
-        """Stop the worker now and start a new one in the background (loading takes time; the caller answers at once)."""
+        """Stop the worker now and start a new one in the background
+        (loading takes time; the caller answers at once)."""
         self._stop(kill=True)
 
         def start() -> None:

@@ -137,8 +137,8 @@ def plan_init(
     ManifestError
         When the solution's manifest is invalid.
     ReefError
-        When both ``environment`` and ``native`` are given, ``environment`` is not a usable name, or ``artifacts`` names an
-        artifact the manifest does not declare.
+        When both ``environment`` and ``native`` are given, ``environment`` is not a usable name, or ``artifacts`` names
+        an artifact the manifest does not declare.
     """
     solution = source if isinstance(source, Solution) else load_solution(source)
     if native and environment:

@@ -376,3 +376,66 @@ def test_chromium_is_launched_in_one_place():
         )
     )
     assert set(launching) == {"helpers/browser.py"}, f"Chromium launched outside tests/helpers/browser.py: {launching}"
+
+
+CORE_STAGES = ("solution", "provision", "runs", "analysis", "sharing")
+# Functions of the core whose names read as text for people but that write a file's format, not words for a person:
+# the manifest's JSON layout and the lines of a pip requirements file.
+FILE_FORMATS = {"reefnb.provision.declare.format_json", "reefnb.provision.requirements.hash_lines"}
+TEXT_FOR_PEOPLE = ("_line", "_lines", "format_", "summary_")
+
+
+def _core_functions():
+    for stage in CORE_STAGES:
+        for path in sorted((PACKAGE / stage).rglob("*.py")):
+            module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            yield module, tree
+
+
+def test_no_core_stage_defines_text_for_people():
+    """Issue 33, item 3: the core stages (solution, provision, runs, analysis, sharing) return data; the words and
+    lines people read are made in reefnb/frontends (rendering, provision_text, reproduce_text, widgets), and the one
+    formatter of numbers and sizes is reefnb.common.units. The rule checked: no public function or method of a core
+    module is named ``*_line``, ``*_lines``, ``format_*`` or ``summary_*`` (the names such renderers had: plan_lines,
+    declaration_lines, format_fingerprint, report_lines, format_metric, summary_line, attachment_lines), except the
+    two that write a file's format (FILE_FORMATS); and no core module calls ``print`` outside a ``main`` run as a
+    script (``python -m``/``-c``, whose stdout is what it answers)."""
+    named, printing = [], []
+    for module, tree in _core_functions():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+                name = node.name
+                if (name.endswith(TEXT_FOR_PEOPLE[:2]) or name.startswith(TEXT_FOR_PEOPLE[2:])) and (
+                    f"{module}.{name}" not in FILE_FORMATS
+                ):
+                    named.append(f"{module}.{name}")
+        scripts = {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "main"}
+        for function in (node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)):
+            for call in ast.walk(function):
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
+                    if function.name not in scripts:
+                        printing.append(f"{module}.{function.name}")
+    assert not named, f"text for people in the core (move it to reefnb/frontends): {named}"
+    assert not printing, f"the core prints (log, or return data for a front end to print): {printing}"
+
+
+def test_the_text_of_issue_33_lives_in_the_front_ends():
+    """Where each renderer issue 33 named went: the front ends (and common.units for numbers with their unit)."""
+    import importlib
+
+    moved = {
+        "reefnb.provision.install.plan_lines": "reefnb.frontends.provision_text.plan_lines",
+        "reefnb.provision.declare.declaration_lines": "reefnb.frontends.provision_text.declaration_lines",
+        "reefnb.provision.detection.format_fingerprint": "reefnb.frontends.provision_text.fingerprint_text",
+        "reefnb.analysis.reproduce.report_lines": "reefnb.frontends.reproduce_text.report_lines",
+        "reefnb.analysis.dashboard.format_metric": "reefnb.common.units.format_metric",
+        "reefnb.runs.telemetry.summary_line": "reefnb.frontends.rendering.system_summary",
+        "reefnb.runs.attachments.attachment_lines": "reefnb.frontends.rendering.attachment_lines",
+    }
+    for old, new in moved.items():
+        old_module, old_name = old.rsplit(".", 1)
+        new_module, new_name = new.rsplit(".", 1)
+        left = getattr(importlib.import_module(old_module), old_name, None)
+        assert getattr(left, "__module__", None) != old_module, f"{old} is still defined there"
+        assert callable(getattr(importlib.import_module(new_module), new_name)), new

@@ -451,9 +451,10 @@ def _first_line(solution: Any, workflow: str, index: Any) -> str | None:
     return lines[0][:120] if lines else ""
 
 
-def failure_lines(experiment: dict) -> list[str]:
-    """Why an experiment failed, for people: the exception and its message, the cell, the files missing."""
-    lines = []
+def failure_reasons(experiment: dict) -> list[str]:
+    """Why an experiment failed, one sentence each: the exception and its message, the cell, the files missing
+    (the HTML report shows them, and ``reef reproduce``'s text, ``reefnb.frontends.reproduce_text``)."""
+    reasons = []
     error = experiment.get("error")
     if error:
         where = ""
@@ -461,10 +462,10 @@ def failure_lines(experiment: dict) -> list[str]:
             where = f" in cell {error['cell_index']}" + (
                 f" (`{error['cell_source']}`)" if error.get("cell_source") else ""
             )
-        lines.append(f"  {experiment['status']}: {error.get('name')}: {error.get('message')}{where}")
+        reasons.append(f"{experiment['status']}: {error.get('name')}: {error.get('message')}{where}")
     if experiment.get("missing_files") and experiment.get("verdict") != REPRODUCED:
-        lines.append(f"  files the original run read, missing here: {', '.join(experiment['missing_files'])}")
-    return lines
+        reasons.append(f"files the original run read, missing here: {', '.join(experiment['missing_files'])}")
+    return reasons
 
 
 def _report_paths(path: Path) -> tuple[Path, Path]:
@@ -703,8 +704,8 @@ def _experiment_html(experiment: dict) -> list[str]:
         f"<code>{e(experiment['run_id'])}</code>: {e(experiment['status'])}, "
         f'<span class="verdict {_css(experiment["verdict"])}">{e(experiment["verdict"])}</span></p>'
     ]
-    for line in failure_lines(experiment):
-        parts.append(f'<p class="why"><b>Why:</b> {e(line.strip())}</p>')
+    for reason in failure_reasons(experiment):
+        parts.append(f'<p class="why"><b>Why:</b> {e(reason)}</p>')
     if (experiment.get("error") or {}).get("traceback"):
         parts.append(f"<details><summary>traceback</summary><pre>{e(experiment['error']['traceback'])}</pre></details>")
     if experiment["metrics"]:

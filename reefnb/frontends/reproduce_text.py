@@ -11,7 +11,7 @@ from reefnb.analysis.reproduce import (
     MISSING,
     NOT_REPRODUCED,
     compared_text,
-    failure_lines,
+    failure_reasons,
     tolerance_summary,
     value_text,
 )
@@ -43,7 +43,7 @@ def experiment_lines(experiment: dict) -> list[str]:
     parameters = " ".join(f"{key}={value!r}" for key, value in experiment["parameters"].items()) or "(defaults)"
     run = f"run {experiment['run_id']} {experiment['status']}"
     lines = [f"{experiment['workflow']} {parameters}: {run}: {experiment['verdict'].upper()}"]
-    lines += failure_lines(experiment)
+    lines += [f"  {reason}" for reason in failure_reasons(experiment)]
     for name, metric in experiment["metrics"].items():
         text = f"  {name}: {metric['verdict']}"
         if metric["verdict"] != MISSING:

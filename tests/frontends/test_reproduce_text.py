@@ -82,3 +82,19 @@ def test_attached_files_and_telemetry_changes_in_an_experiment():
     lines = report_lines(_report([_experiment(files=comparison, telemetry_differences=changes)]))
     assert "  telemetry (original -> here): cpu_seconds 2.1 -> 4.3 s (x2.05)" in lines
     assert "  attached files: 2 same, 1 different\n    different: c.txt" in lines
+
+
+def test_why_a_run_failed_is_indented_under_its_experiment():
+    failed = _experiment(
+        status="failed",
+        verdict="missing",
+        metrics={},
+        error={"name": "ValueError", "message": "boom", "cell_index": 3, "cell_source": "x = f()"},
+        missing_files=["data/in.csv"],
+    )
+    lines = report_lines(_report([failed]))
+    assert lines[1:4] == [
+        "run samples=100: run r1 failed: MISSING",
+        "  failed: ValueError: boom in cell 3 (`x = f()`)",
+        "  files the original run read, missing here: data/in.csv",
+    ]

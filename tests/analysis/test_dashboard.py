@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.browser import ARTIFACTS
+from helpers.cli import call as reef
 from helpers.records import sweep_record
 
 import reefnb
 from reefnb import ReefError
 from reefnb.analysis.dashboard import build_dashboard, default_objectives, reference_frame
-from reefnb.frontends.cli import main
 from reefnb.runs.store import default_store
 
 
@@ -74,12 +74,6 @@ def test_dashboard_axes_must_name_metrics_or_parameters(hello):
         "'latency' is neither a declared metric (declared: abs_error, pi_estimate, points, time_ms)"
         in caught.value.problems[0]
     )
-
-
-def reef(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_reef_pareto_table_csv_json_and_plot(runs, tmp_path):

@@ -4,7 +4,7 @@ No test module imports another (``tests/test_architecture.py`` checks it); what 
 is imported as ``from helpers.solutions import write_solution`` (``tests`` is on pytest's ``pythonpath``).
 
 - ``solutions``: REPO, HELLO, FLAGSHIP, ``write_notebook``, ``write_solution``
-- ``cli``: ``call`` (``reef ARGS`` in this process)
+- ``cli``: ``call`` (``reef ARGS`` in this process), ``run`` (``python -m reefnb ARGS`` as a process)
 - ``servers``: ``serving`` (a socketserver in a thread), ``stop_process``, ``free_port``, ``wait_until``
 - ``home``: the user's real home and kernels folder, ``kernelspecs`` (what the suite must not change)
 - ``store``: ``write_lock`` (a second SQLite connection holding the store's write lock)

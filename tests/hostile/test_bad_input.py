@@ -19,6 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.cli import run
+from helpers.registry import GIT_IDENTITY
 from helpers.solutions import HELLO, write_notebook, write_solution
 
 from reefnb.sharing.package import export_package
@@ -27,28 +29,13 @@ from reefnb.sharing.registry import add_registry
 DEEP = "[" * 10_000 + "]" * 10_000
 HUGE = "9" * 5_000
 SHA = "0" * 64
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 
 
 def reef(tmp_path: Path, *argv: str, **options) -> subprocess.CompletedProcess:
     """``reef ARGV`` as a command in ``tmp_path/work``, with the test's REEF_HOME."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    environment = {**os.environ, **GIT_IDENTITY}
-    return subprocess.run(
-        [sys.executable, "-m", "reefnb", *argv],
-        cwd=work,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **options,
-    )
+    return run(*argv, cwd=work, env={**os.environ, **GIT_IDENTITY}, **options)
 
 
 def files(folder: Path) -> dict[str, bytes]:

@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.cli import run
 from helpers.solutions import write_solution
 
 import reefnb
@@ -42,14 +43,7 @@ BOMB = 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
 
 
 def reef(cwd: Path, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "reefnb", *argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run(*argv, cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def one_line(result: subprocess.CompletedProcess, *expected: str) -> str:

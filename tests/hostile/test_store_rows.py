@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import run as reef
 from helpers.records import make_record
 
 from reefnb.runs.store import Store
@@ -18,13 +17,6 @@ TESTS = Path(__file__).resolve().parent.parent
 
 RUNS = [f"20260101T000000Z-0000000{index}" for index in range(1, 4)]
 DAMAGED = RUNS[1]
-
-
-def reef(*args: str) -> subprocess.CompletedProcess:
-    """The real command line, in its own process (its logging set up as a user gets it)."""
-    return subprocess.run(
-        [sys.executable, "-m", "reefnb", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
-    )
 
 
 def damage(path: Path, sql: str) -> None:

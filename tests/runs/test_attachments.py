@@ -225,7 +225,9 @@ def test_reproduce_compares_the_attached_files_with_the_original_runs(tmp_path):
     folder, record = _attached_run(tmp_path)
     code, out, err = call("export", str(folder), "-o", str(tmp_path / "p.reef.zip"))
     assert code == 0, err + out
-    report = reefnb.reproduce_solution(tmp_path / "p.reef.zip", trust=True, environment="native", folder=tmp_path / "again")
+    report = reefnb.reproduce_solution(
+        tmp_path / "p.reef.zip", trust=True, environment="native", folder=tmp_path / "again"
+    )
     files = report["experiments"][0]["files"]
     assert files == {
         "same": ["detections.json", "performance/mlperf_log_summary.txt"],

@@ -105,8 +105,8 @@ def built(tmp_path_factory) -> Built:
             patch.setenv(name, value)
         started = time.perf_counter()
         code, out, err = call(
-            "mlperf", "submission", str(folder), "-o", str(output), "--submitter", "reef", "--system", str(root / "system.json"),
-            "--short", "--kernel", "python3", "--json",
+            "mlperf", "submission", str(folder), "-o", str(output), "--submitter", "reef",
+            "--system", str(root / "system.json"), "--short", "--kernel", "python3", "--json",
         )  # fmt: skip
         seconds = time.perf_counter() - started
     assert code == 0, err + out
@@ -130,7 +130,8 @@ def _checker(tree: Path, csv: Path) -> tuple[int, set[str], list[str]]:
     """The official checker on ``tree``: its exit code, the checks whose ERROR lines it logged, and ERROR lines no
     check is known for."""
     done = subprocess.run(
-        [sys.executable, "-m", "submission.submission_checker.main", "--input", str(tree), "--version", "v6.1", "--csv", str(csv)],
+        [sys.executable, "-m", "submission.submission_checker.main",
+         "--input", str(tree), "--version", "v6.1", "--csv", str(csv)],
         cwd=TOOLS, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     failed, unknown = set(), []

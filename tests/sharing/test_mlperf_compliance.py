@@ -39,7 +39,8 @@ RUN = {
 
 class _System:
     """A system under test answering a sample with its index, paced to 1000 samples per second from its first call
-    (each call sleeps until its samples' time: a late wake-up is made up by the next, so every run's rate is the same)."""
+    (each call sleeps until its samples' time: a late wake-up is made up by the next, so every run's rate is the
+    same)."""
 
     def __init__(self):
         self.started: float | None = None
@@ -152,6 +153,8 @@ SHORT_RUN_ERRORS = {  # the checker's error lines (checks/performance_check.py) 
     "Test duration less than 600s": "min_duration_check",
     "Some performance checks Checks failed for": "summary",
 }
+
+
 def test_verification_fails_what_breaks_the_rules(logs, tmp_path):
     """Responses that differ, a compliance run without its audit.config, and a rate off the submitted one fail,
     each saying why."""
@@ -218,7 +221,6 @@ def test_the_closed_division_is_refused_in_one_line_saying_why():
     unknown = closed_refusal(
         toy, {**mlperf_settings(toy), "benchmark": "resnet", "compliance_tests": ["TEST01", "TEST04"]}
     )
-    assert (
-        unknown
-        == "--division closed: TEST01: reef knows no accuracy_log_sampling_target for 'resnet' (known: yolo-95, yolo-99)"
+    assert unknown == (
+        "--division closed: TEST01: reef knows no accuracy_log_sampling_target for 'resnet' (known: yolo-95, yolo-99)"
     )

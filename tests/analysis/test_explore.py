@@ -252,28 +252,3 @@ def test_the_chart_follows_its_output_width(recorded):
     width = vega["signals"][0]
     assert width["name"] == "width" and "containerSize()" in width["init"] and isinstance(width["on"], list)
     assert explorer._repr_mimebundle_()["image/svg+xml"].count('width="') >= 1  # the static copy has a fixed width
-
-
-def test_parameter_defaults_fill_the_runs_not_given_them_and_whole_numbers_stay_ints(reef_home, hello):
-    from reefnb.analysis.frame import parameter_defaults, with_parameter_defaults
-
-    solution = reefnb.open_solution(hello)
-    assert parameter_defaults(solution, "run") == {"samples": 10000, "method": "random", "seed": 0}
-    assert parameter_defaults(solution, "no-such-workflow") == {}
-    records = [
-        record(index, "random", [1000, 20000, 100000][index % 3], 1.0 + index, 0.1, "laptop") for index in range(4)
-    ]
-    records[1]["parameters"]["seed"] = 7
-    del records[2]["parameters"]["method"]  # recorded before the parameter existed
-    default_store().add_many(records)
-    frame = reefnb.results(solution="hello-sweep")
-    assert frame["param.seed"].dtype.kind == "f"  # what the store gives: 7.0 beside NaN
-    filled = with_parameter_defaults(frame, solution)
-    assert filled["param.seed"].tolist() == [0, 7, 0, 0] and filled["param.seed"].dtype == "int64"
-    assert filled["param.method"].tolist() == ["random", "random", "random", "random"]
-    assert filled["param.samples"].tolist() == [1000, 20000, 100000, 1000]
-    assert frame["param.seed"].isna().sum() == 3  # the caller's frame is left alone
-    typed = with_parameter_defaults(frame)  # no manifest: no defaults, but whole numbers as ints
-    assert typed["param.seed"].dtype == "Int64" and typed["param.seed"].dropna().tolist() == [7]
-    fractions = pd.DataFrame({"param.rate": [0.5, 1.0, None]})
-    assert with_parameter_defaults(fractions)["param.rate"].dtype.kind == "f"

@@ -9,7 +9,7 @@ import math
 import sqlite3
 
 import pandas
-from helpers.records import make_record
+from helpers.records import make_record, sweep_record
 
 import reefnb
 from reefnb.analysis.frame import (
@@ -21,7 +21,7 @@ from reefnb.analysis.frame import (
     results_and_solution,
     with_parameter_defaults,
 )
-from reefnb.runs.store import Store
+from reefnb.runs.store import Store, default_store
 from reefnb.solution.columns import BASE_COLUMNS
 from reefnb.solution.manifest import load_solution
 
@@ -172,25 +172,14 @@ def test_the_manifest_s_meaning_comes_first_and_the_records_fill_in_what_it_does
     assert metric_meaning(None) == {}
 
 
-def test_defaults_fill_the_cells_of_runs_not_given_them_and_whole_numbers_become_integers(hello):
+def test_metric_columns_are_never_retyped_and_the_frame_given_is_left_alone(hello):
+    frame = pandas.DataFrame({"workflow": ["run", "run"], "param.samples": [5.0, None], "metric.n": [1.0, 2.0]})
     solution = load_solution(hello)
-    defaults = parameter_defaults(solution, "run")
-    assert defaults and parameter_defaults(solution, "no-such-workflow") == {}
-    frame = pandas.DataFrame(
-        {
-            "workflow": ["run", "run"],
-            "param.samples": [5.0, None],
-            "param.ratio": [0.5, 1.0],
-            "metric.n": [1.0, 2.0],
-        }
-    )
     filled = with_parameter_defaults(frame, solution)
-    assert filled["param.samples"].tolist() == [5, defaults["samples"]] and filled["param.samples"].dtype == "int64"
-    assert filled["param.ratio"].tolist() == [0.5, 1.0]  # not whole numbers: left as they are
-    assert filled["metric.n"].dtype == "float64"  # metrics are never retyped
-    typed = with_parameter_defaults(frame)  # no solution: only the types
-    assert str(typed["param.samples"].dtype) == "Int64" and pandas.isna(typed["param.samples"][1])
-    assert frame["param.samples"].dtype == "float64"  # the frame given is not changed
+    samples = parameter_defaults(solution)["samples"]
+    assert filled["param.samples"].tolist() == [5, samples] and filled["param.samples"].dtype == "int64"
+    assert filled["metric.n"].dtype == "float64"
+    assert frame["param.samples"].dtype == "float64" and frame["param.samples"].isna().sum() == 1
 
 
 def test_results_and_solution_by_folder_by_name_or_for_all_runs(hello):
@@ -202,3 +191,27 @@ def test_results_and_solution_by_folder_by_name_or_for_all_runs(hello):
     assert solution.name == name and list(frame["solution"]) == [name]
     frame, solution = results_and_solution(None)
     assert solution is None and len(frame) == 2
+
+
+def test_parameter_defaults_fill_the_runs_not_given_them_and_whole_numbers_stay_ints(reef_home, hello):
+    solution = reefnb.open_solution(hello)
+    assert parameter_defaults(solution, "run") == {"samples": 10000, "method": "random", "seed": 0}
+    assert parameter_defaults(solution, "no-such-workflow") == {}
+    records = [
+        sweep_record(index, "random", [1000, 20000, 100000][index % 3], 1.0 + index, 0.1, "laptop")
+        for index in range(4)
+    ]
+    records[1]["parameters"]["seed"] = 7
+    del records[2]["parameters"]["method"]  # recorded before the parameter existed
+    default_store().add_many(records)
+    frame = reefnb.results(solution="hello-sweep")
+    assert frame["param.seed"].dtype.kind == "f"  # what the store gives: 7.0 beside NaN
+    filled = with_parameter_defaults(frame, solution)
+    assert filled["param.seed"].tolist() == [0, 7, 0, 0] and filled["param.seed"].dtype == "int64"
+    assert filled["param.method"].tolist() == ["random", "random", "random", "random"]
+    assert filled["param.samples"].tolist() == [1000, 20000, 100000, 1000]
+    assert frame["param.seed"].isna().sum() == 3  # the caller's frame is left alone
+    typed = with_parameter_defaults(frame)  # no manifest: no defaults, but whole numbers as ints
+    assert typed["param.seed"].dtype == "Int64" and typed["param.seed"].dropna().tolist() == [7]
+    fractions = pandas.DataFrame({"param.rate": [0.5, 1.0, None]})
+    assert with_parameter_defaults(fractions)["param.rate"].dtype.kind == "f"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import stat
 
 import pytest
@@ -99,7 +98,6 @@ def test_the_lock_is_held_against_any_other_open_file_until_the_block_ends(tmp_p
     assert not taken_elsewhere()
 
 
-@pytest.mark.skipif(os.name != "posix", reason="the lock checked with fcntl")
 def test_the_lock_is_released_when_the_block_raises(tmp_path):
     path = tmp_path / "a.lock"
     with pytest.raises(KeyError), locked_file(path):

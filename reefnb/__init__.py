@@ -98,11 +98,12 @@ def __getattr__(name: str) -> Any:
     except ModuleNotFoundError as error:
         if not (error.name or "").startswith(f"{__name__}."):
             raise
-        # An environment reef created holds only reefnb's kernel part (reefnb.kernel.KERNEL_PART, provision.envs.install_reefnb).
+        # An environment reef created holds only reefnb's kernel part (reefnb.kernel.KERNEL_PART,
+        # provision.envs.install_reefnb).
         raise ImportError(
-            f"reefnb.{name} is not in this environment: the kernel environments reef creates carry only reefnb's kernel part "
-            f"(record, attach, run_folder, fetch_artifact, the LoadGen harness reefnb.kernel.bench and reef's exceptions); "
-            f"call reefnb.{name} from reef's own python"
+            f"reefnb.{name} is not in this environment: the kernel environments reef creates carry only reefnb's "
+            "kernel part (record, attach, run_folder, fetch_artifact, the LoadGen harness reefnb.kernel.bench and "
+            f"reef's exceptions); call reefnb.{name} from reef's own python"
         ) from None
     globals()[name] = value
     return value

@@ -30,7 +30,7 @@ def _sections(parser: argparse.ArgumentParser, name: str, level: int) -> list[st
 
 def cli_reference() -> str:
     """Every verb's help, as Markdown sections under the top-level help."""
-    from reefnb.frontends.arguments import build_parser
+    from reefnb.frontends.verbs import build_parser
 
     columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = WIDTH  # argparse reads the width when it formats

@@ -1,5 +1,5 @@
-"""The ``reef`` command: parse the verb (``reefnb.frontends.arguments``, the parser the ``%reef`` magic shares),
-run it through the command layer, print its text or JSON (``reefnb.frontends.terminal``), and turn a
+"""The ``reef`` command: parse the verb (``reefnb.frontends.verbs.build_parser``, the parser the ``%reef`` magic
+shares), run it through the command layer, print its text or JSON (``reefnb.frontends.terminal``), and turn a
 ``ReefError`` into one line and its exit code.
 """
 
@@ -10,9 +10,10 @@ import os
 import sys
 from typing import TextIO
 
-from reefnb.common.exceptions import ManifestError, ReefError
+from reefnb.common.exceptions import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ManifestError, ReefError, UsageError
 from reefnb.common.version import __version__
-from reefnb.frontends.arguments import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, build_parser
+from reefnb.frontends.terminal import run_verb
+from reefnb.frontends.verbs import build_parser
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -63,10 +64,6 @@ def _main(argv: list[str] | None, out: TextIO, err: TextIO) -> int:
         from reefnb.common.json_input import without_format_checkers
 
         without_format_checkers()
-        # The one import deferred on purpose: the core loads once a verb is parsed, so that `reef --help`,
-        # `reef --version` and a usage mistake answer without it (tests/frontends/test_commands.py checks that `reef --help` loads no core module).
-        from reefnb.frontends.terminal import run_verb
-
         return run_verb(args, out)
     except ManifestError as error:
         for line in error.problems:

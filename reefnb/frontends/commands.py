@@ -233,7 +233,8 @@ def validate(path: str | Path) -> Solution:
 
 
 def untrusted_folder(source: str | Path | Solution | None) -> Path | None:
-    """The folder made from a package, with no trust recorded, that ``source`` lies in (``initialised.untrusted_source``)."""
+    """The folder made from a package, with no trust recorded, that ``source`` lies in
+    (``initialised.untrusted_source``)."""
     from reefnb.provision import initialised
 
     return initialised.untrusted_source(source)
@@ -586,7 +587,8 @@ def dashboard(
 
 
 def dashboard_page(solution: Solution) -> dict:
-    """The offline dashboard of the runs of ``solution`` in its folder, as one self-contained page: ``runs``, ``html``."""
+    """The offline dashboard of the runs of ``solution`` in its folder, as one self-contained page: ``runs``,
+    ``html``."""
     from reefnb.analysis.dashboard import dashboard_html, require_runs
 
     frame = records_frame(solution_records(solution))
@@ -757,7 +759,8 @@ def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) 
     changes.append(f"write {install.LOCK_NAME}")
     if place is not None and plan.target == "env" and str(place) != f"environment {plan.environment}":
         changes.append(
-            f"then runs, sweeps and benchmarks run in environment {plan.environment} instead of {place}: points recorded on {place} run again there"
+            f"then runs, sweeps and benchmarks run in environment {plan.environment} instead of {place}: "
+            f"points recorded on {place} run again there"
         )
     if missing:
         label = "Install missing"
@@ -864,6 +867,7 @@ class Initialised:
 
     plan: install.Plan
     lock: dict
+    place_before: str | None = None  # where the solution ran before (``where_it_runs_now``), when it was said
 
     def as_dict(self) -> dict:
         return {"ok": True, "plan": self.plan.as_dict(), "lock": self.lock}
@@ -1087,6 +1091,7 @@ def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
     the runs it lacks go through ``reef run`` with the solution's trust rule, on ``--env``/``--kernel``."""
     from reefnb.runs import execute
     from reefnb.runs.processes import exclusive
+    from reefnb.runs.spec import RunSpec
     from reefnb.sharing import mlperf
 
     refuse_package(options.solution, "mlperf submission")
@@ -1094,14 +1099,15 @@ def mlperf_submission(options: mlperf.SubmissionOptions) -> dict:
 
     def runner(solution: Solution, workflow: str, parameters: dict) -> dict:
         refuse_untrusted(solution.path, options.trust)
+        spec = RunSpec(
+            solution=solution.path,
+            workflow=workflow,
+            parameters=parameters,
+            kernel=options.kernel,
+            environment=options.environment,
+        )
         with exclusive():
-            return execute.run(
-                solution.path,
-                workflow=workflow,
-                parameters=parameters,
-                kernel=options.kernel,
-                environment=options.environment,
-            )
+            return execute.run_from_spec(spec)
 
     return mlperf.submission(options, runner)
 

@@ -12,8 +12,8 @@ from helpers.wheels import make_wheel
 
 import reefnb
 from reefnb.frontends import commands
-from reefnb.frontends.arguments import build_parser
-from reefnb.frontends.terminal import COMMANDS
+from reefnb.frontends.terminal import run_verb
+from reefnb.frontends.verbs import build_parser
 from reefnb.provision import envs
 from reefnb.runs.spec import RunSpec
 
@@ -28,7 +28,7 @@ MANIFEST = {
 def cli_sweep(folder) -> str:
     """``reef sweep FOLDER --jobs 1`` as the terminal runs it, in this process; its text."""
     out = io.StringIO()
-    code, _ = COMMANDS["sweep"](build_parser().parse_args(["sweep", str(folder), "--jobs", "1"]), out)
+    code = run_verb(build_parser().parse_args(["sweep", str(folder), "--jobs", "1"]), out)
     assert code == 0, out.getvalue()
     return out.getvalue()
 
@@ -54,7 +54,7 @@ def test_a_solution_runs_on_its_notebooks_kernel_until_reef_init_makes_its_own_e
     assert "2 runs, 2 ok, 0 not ok, 0 skipped" in first and "environment changed" not in first
 
     out = io.StringIO()
-    code, _ = COMMANDS["init"](build_parser().parse_args(["init", str(folder), "--find-links", str(wheels)]), out)
+    code = run_verb(build_parser().parse_args(["init", str(folder), "--find-links", str(wheels)]), out)
     said = out.getvalue().splitlines()
     assert code == 0 and said[0] == (
         "runs now in kernel python3 (the kernel its notebook names: no environment made for it here); checked against kernel python3: 1 missing"

@@ -6,10 +6,13 @@ and checked by ``python -m submission.submission_checker.main`` from ``../shared
 checks may fail. The runs go to the development kernel (``--kernel python3``, this interpreter with the flagship's
 packages) rather than the flagship's own environment: these tests are about the tree, and `reef init` of the
 flagship (a new TensorFlow environment) is test_flagship.py's. Real LoadGen, real TFLite, real pycocotools.
+The parts of a submission that need no run (settings, options, the accuracy log's copy, user.conf) are tested
+without the flagship's kernel, at the end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -26,11 +29,17 @@ from helpers.cli import call
 from helpers.solutions import REPO
 
 import reefnb
+from reefnb.common.exceptions import ReefError, UsageError
+from reefnb.sharing import mlperf
+from reefnb.sharing.mlperf_compliance import required_tests
+from reefnb.solution.manifest import Solution
 
 # the runs' kernel needs these; this process imports none of them (TensorFlow alone takes 3 s)
-for _module in ("tensorflow", "ai_edge_litert", "pycocotools", "mlperf_loadgen"):
-    if importlib.util.find_spec(_module) is None:
-        pytest.skip(f"the flagship's kernel needs {_module}", allow_module_level=True)
+KERNEL_MISSING = [
+    name
+    for name in ("tensorflow", "ai_edge_litert", "pycocotools", "mlperf_loadgen")
+    if not importlib.util.find_spec(name)
+]
 
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
@@ -94,6 +103,8 @@ class Built:
 def built(tmp_path_factory) -> Built:
     """The documented command on a copy of the flagship, with a REEF_HOME of its own: every run missing, so it runs
     SingleStream's performance and accuracy (one run, mode both) with the short profile, then writes the tree."""
+    if KERNEL_MISSING:
+        pytest.skip(f"the flagship's kernel needs {', '.join(KERNEL_MISSING)}")
     root = tmp_path_factory.mktemp("mlperf")
     folder = root / "obj-detection-coco-tf"
     shutil.copytree(FLAGSHIP, folder, ignore=IGNORED)
@@ -303,7 +314,6 @@ def test_an_accelerator_is_described_and_its_details_asked_of_a_person(monkeypat
     """With a GPU (reef's detection, nvidia-smi's fields), reef writes its count, name, memory and driver, and
     the accelerator's six details join the fields only a person gives; without one they are N/A."""
     from reefnb.provision import detection
-    from reefnb.sharing import mlperf
 
     gpu = {
         "vendor": "nvidia",
@@ -335,3 +345,87 @@ def test_an_accelerator_is_described_and_its_details_asked_of_a_person(monkeypat
         missing == [] and fields["accelerators_per_node"] == "0" and fields["accelerator_interconnect"] == "N/A"
     )  # empty notes are notes
     assert mlperf.system_description(environment, {**SYSTEM, "cooling": ""}, "reef", "open", [])[1] == ["cooling"]
+
+
+# --- the parts of a submission, without a run (no kernel needed) ----------------------------------------------------
+
+
+def toy_solution(tmp_path, mlperf: dict | None = None) -> Solution:
+    data = {"name": "toy", "version": "0.1.0", "workflows": {}} | ({"mlperf": mlperf} if mlperf is not None else {})
+    return Solution(path=tmp_path, manifest_path=tmp_path / "solution.json", data=data, workflows={})
+
+
+def test_the_manifest_s_mlperf_object_gets_its_defaults_and_a_solution_without_one_is_refused(tmp_path):
+    settings = mlperf.mlperf_settings(toy_solution(tmp_path, {"benchmark": "yolo-95", "workflow": "bench"}))
+    assert settings["workflow"] == "bench" and settings["profile_parameter"] == "loadgen_profile"
+    assert settings["compliance_parameter"] == "compliance_test" and settings["datasets"] == {}
+    with pytest.raises(ReefError, match=r"solution\.json: /mlperf: none: this solution declares no MLPerf benchmark"):
+        mlperf.mlperf_settings(toy_solution(tmp_path))
+
+
+def test_the_open_division_may_name_its_own_model_and_the_closed_one_takes_the_round_s():
+    settings = {"benchmark": "yolo-95", "open_name": "ssd-mobilenet"}
+    assert mlperf.tree_benchmark(settings, "open") == ("ssd-mobilenet", "yolo-95")
+    assert mlperf.tree_benchmark(settings, "closed") == ("yolo-95", None)
+    assert mlperf.tree_benchmark({"benchmark": "yolo-95"}, "open") == ("yolo-95", None)
+    assert mlperf.compliance_tests({"benchmark": "yolo-95", "compliance_tests": ["TEST04"]}) == ["TEST04"]
+    assert mlperf.compliance_tests({"benchmark": "yolo-95"}) == required_tests("yolo-95")
+
+
+def test_a_long_accuracy_log_keeps_both_ends_as_mlperf_s_script_does_and_the_whole_one_s_sha256(tmp_path):
+    short, long = tmp_path / "short.json", tmp_path / "long.json"
+    short.write_text("[]")
+    long.write_text("[" + "x" * 10_000 + "]")
+    assert mlperf.truncate_accuracy_log(short, tmp_path / "a") == hashlib.sha256(b"[]").hexdigest()
+    assert (tmp_path / "a").read_text() == "[]"
+    assert mlperf.truncate_accuracy_log(long, tmp_path / "b") == hashlib.sha256(long.read_bytes()).hexdigest()
+    text = long.read_text()
+    assert (tmp_path / "b").read_text() == text[:4096] + "\n\n...\n\n" + text[-4096:]
+
+
+def test_user_conf_is_the_one_loadgen_read_else_written_from_the_detail_log(tmp_path):
+    performance = {"run_id": "r1", "parameters": {"scenario": "Offline"}}
+    (tmp_path / "performance").mkdir()
+    detail = [
+        {"key": "effective_min_duration_ms", "value": 600000},
+        {"key": "effective_target_qps", "value": 12.5},
+        {"key": "min_duration_ms", "value": 1},  # a requested value, not the effective one
+    ]
+    (tmp_path / "performance" / "mlperf_log_detail.txt").write_text(
+        "".join(f":::MLLOG {json.dumps(entry)}\n" for entry in detail) + "a line of another kind\n"
+    )
+    assert mlperf.user_conf(performance, tmp_path).splitlines() == [
+        "# written by reef from the run's LoadGen detail log (r1): the run attached no user.conf",
+        "*.Offline.min_duration = 600000",
+        "*.Offline.target_qps = 12.5",
+    ]
+    (tmp_path / "performance" / "user.conf").write_text("*.Offline.target_qps = 99\n")
+    assert mlperf.user_conf(performance, tmp_path) == "*.Offline.target_qps = 99\n"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"submitter": "two words"}, "--submitter: 'two words' is not a plain name"),
+        ({"division": "network"}, "--division: 'network' is not one of open, closed"),
+        ({"scenarios": ["Offline", "Batch"]}, "--scenario: Batch: not a LoadGen scenario"),
+        ({"parameters": {"mode": "accuracy"}}, "-p mode: the submission chooses it"),
+    ],
+)
+def test_what_cannot_make_a_submission_is_refused_before_anything_runs(tmp_path, change, words):
+    options = mlperf.SubmissionOptions(solution=tmp_path, output=tmp_path / "new", submitter="reef")
+    mlperf.check_options(options)  # as given: fine
+    with pytest.raises(UsageError) as refused:
+        mlperf.check_options(dataclasses.replace(options, **change))
+    assert str(refused.value).startswith(words)
+
+
+def test_the_output_must_be_a_new_or_empty_folder(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for output in ("full", "file"):
+        with pytest.raises(UsageError, match="exists and is not an empty folder"):
+            mlperf.check_options(mlperf.SubmissionOptions(solution=tmp_path, output=tmp_path / output, submitter="r"))
+    mlperf.check_options(mlperf.SubmissionOptions(solution=tmp_path, output=tmp_path / "empty", submitter="r"))

@@ -73,3 +73,31 @@ def test_a_sweep_plans_one_spec_per_point(tmp_path, reef_home):
     requests = plan_sweep(spec)
     assert [request.parameters for request in requests] == [{"m": "b", "n": 1}, {"m": "b", "n": 2}]  # no duplicate
     assert {request.spec.timeout for request in requests} == {20} and not requests[0].spec.trace_files
+
+
+# What the run and sweep verbs parse for the front end itself, not for the spec: -p pairs (the RunSpec's parameters, a
+# sweep's grid), --grid FILE (read into the grid), --resume RUN_ID, --trust, --json, --help.
+FRONT_END_ONLY = {"parameter", "grid", "resume", "trust", "json", "help"}
+
+
+def _verb_options(verb: str) -> set[str]:
+    from reefnb.frontends.verbs import build_parser
+
+    subparsers = next(action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction))
+    return {action.dest for action in subparsers.choices[verb]._actions}
+
+
+def _fields(*kinds: type) -> set[str]:
+    return {spec.name for kind in kinds for spec in dataclasses.fields(kind)}
+
+
+def test_every_run_option_is_a_run_spec_field_and_every_field_a_run_option():
+    """A run option is one RunSpec field and one line of the run verb, whose dest is the field's name: an option
+    without its field would be dropped by RunSpec.from_arguments, a field without its option unreachable by `reef`."""
+    options = _verb_options("run") - FRONT_END_ONLY
+    assert options == _fields(RunSpec) - {"parameters"}
+
+
+@pytest.mark.parametrize("verb", ["sweep", "benchmark"])
+def test_every_sweep_option_is_a_field_of_the_sweep_spec(verb):
+    assert _verb_options(verb) - FRONT_END_ONLY <= _fields(RunSpec, SweepSpec, SweepExecution)

@@ -5,7 +5,8 @@ Real LoadGen runs (the short profile, Offline, ``yolo``'s mlperf.conf lines): a 
 and the two compliance runs with the audit.config reef writes, once per module, of a system whose response to a
 sample is its index (deterministic) and whose rate is paced by sleeping (about 1000 samples/s, so the compliance
 runs' rates match the submitted one's). reef verifies them and writes ``TEST01/`` and ``TEST04/``; the checker's
-``ComplianceCheck`` (``../shared/mlperf-inference-tools/tools``, v6.1) then reads the tree.
+``ComplianceCheck`` (``../shared/mlperf-inference-tools/tools``, v6.1) then reads the tree. reef's verification on
+detail and accuracy logs written by the test (margins, audits, duplicates) needs no LoadGen: at the end.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from helpers.mlperf import TOOLS, checker_compliance
 from helpers.solutions import REPO
 
 from reefnb.common.exceptions import ReefError
+from reefnb.kernel.bench import SAME_INDEX, TEST01_SEED
 from reefnb.sharing import mlperf_compliance as compliance
 
-if importlib.util.find_spec("mlperf_loadgen") is None:
-    pytest.skip("needs mlcommons-loadgen", allow_module_level=True)
+LOADGEN = importlib.util.find_spec("mlperf_loadgen") is not None
 
 BENCHMARK, SCENARIO, SAMPLES = "yolo-95", "Offline", 64
 RUN = {
@@ -56,6 +57,8 @@ class _System:
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory):
+    if not LOADGEN:
+        pytest.skip("needs mlcommons-loadgen")
     from reefnb.kernel.bench import run_loadgen
 
     root = tmp_path_factory.mktemp("loadgen")
@@ -224,3 +227,123 @@ def test_the_closed_division_is_refused_in_one_line_saying_why():
     assert unknown == (
         "--division closed: TEST01: reef knows no accuracy_log_sampling_target for 'resnet' (known: yolo-95, yolo-99)"
     )
+
+
+# --- reef's verification on logs written here (no LoadGen needed) ---------------------------------------------------
+
+
+def detail_log(path: Path, **values) -> Path:
+    """A LoadGen detail log holding ``values`` (``effective_scenario`` ...) as its keys; an ``error`` value is logged
+    as an error."""
+    lines = [{"key": key, "value": value} for key, value in values.items() if key != "error"]
+    if "error" in values:
+        lines.append({"key": "error_invalid_config", "value": values["error"], "metadata": {"is_error": True}})
+    path.write_text("".join(f":::MLLOG {json.dumps(line)}\n" for line in lines) + "not a log line\n")
+    return path
+
+
+def offline(path: Path, rate: float, test: str | None = None, **more) -> Path:
+    audit = {
+        "TEST01": {"effective_accuracy_log_rng_seed": TEST01_SEED},
+        "TEST04": {"effective_performance_issue_same": True, "effective_performance_issue_same_index": SAME_INDEX},
+    }.get(test, {})
+    values = {"result_validity": "VALID", "effective_scenario": "Offline", "result_samples_per_second": rate}
+    return detail_log(path, **{**values, **audit, **more})
+
+
+@pytest.mark.parametrize(
+    ("test", "rate", "passed"),
+    [
+        ("TEST01", 1000.0, True),
+        ("TEST01", 905.0, True),
+        ("TEST01", 1095.0, True),
+        ("TEST01", 850.0, False),
+        ("TEST01", 1150.0, False),  # faster by more than the margin fails TEST01 too
+        ("TEST04", 500.0, True),  # TEST04 fails only a system faster on the same sample
+        ("TEST04", 1095.0, True),
+        ("TEST04", 1150.0, False),
+    ],
+)
+def test_performance_passes_within_ten_percent_and_test04_fails_only_when_faster(tmp_path, test, rate, passed):
+    reference = offline(tmp_path / "reference.txt", 1000.0)
+    verified = compliance.verify_performance(test, reference, offline(tmp_path / "test.txt", rate, test))
+    assert verified.passed is passed
+    assert verified.lines[1:5] == [
+        "scenario = Offline",
+        "reference result_samples_per_second = 1000",
+        f"test result_samples_per_second = {rate:g}",
+        "margin = 10%",
+    ]
+    assert verified.text.endswith(
+        (compliance.PASS if passed else compliance.FAIL + ": the test's")
+        + ("\n" if passed else " result_samples_per_second is off the reference by more than 10%\n")
+    )
+
+
+def test_a_short_single_stream_latency_has_a_twenty_percent_margin(tmp_path):
+    def single(path, latency_ns):
+        values = {"effective_scenario": "SingleStream", "early_stopping_latency_ss": latency_ns}
+        return offline(path, 0, "TEST01", **values)
+
+    reference = single(tmp_path / "reference.txt", 100_000)
+    assert compliance.verify_performance("TEST01", reference, single(tmp_path / "a.txt", 118_000)).passed
+    assert "margin = 20%" in compliance.verify_performance("TEST01", reference, single(tmp_path / "b.txt", 1)).lines
+    slow = single(tmp_path / "slow.txt", 1_000_000)  # 1 ms: not short, 10%
+    assert not compliance.verify_performance("TEST01", slow, single(tmp_path / "c.txt", 1_150_000)).passed
+
+
+def test_a_run_that_is_not_the_test_s_or_not_valid_fails_saying_why(tmp_path):
+    reference = offline(tmp_path / "reference.txt", 1000.0)
+    cases = {
+        "no TEST01 audit.config was read": offline(tmp_path / "a.txt", 1000.0),
+        "no TEST04 audit.config was read": offline(tmp_path / "b.txt", 1000.0, "TEST01"),
+        "test run is INVALID": offline(tmp_path / "c.txt", 1000.0, "TEST01", result_validity="INVALID"),
+        "scenarios differ: reference Offline, test Server": offline(
+            tmp_path / "d.txt", 1000.0, "TEST01", effective_scenario="Server"
+        ),
+        "the run's mode is AccuracyOnly, not PerformanceOnly": offline(
+            tmp_path / "e.txt", 1000.0, "TEST01", effective_test_mode="AccuracyOnly"
+        ),
+    }
+    for why, log in cases.items():
+        test = "TEST04" if "TEST04" in why else "TEST01"
+        verified = compliance.verify_performance(test, reference, log)
+        assert not verified.passed and any(why in line for line in verified.lines), (why, verified.lines)
+
+
+def accuracy_log(path: Path, entries: list[tuple[int, str]]) -> Path:
+    path.write_text(
+        json.dumps([{"seq_id": n, "qsl_idx": index, "data": data} for n, (index, data) in enumerate(entries)])
+    )
+    return path
+
+
+def test_sampled_responses_must_equal_the_accuracy_run_s_byte_for_byte(tmp_path):
+    reference = accuracy_log(tmp_path / "reference.json", [(0, "0a0b"), (1, "FF00"), (1, "ff00"), (2, "01")])
+    same = compliance.verify_accuracy(reference, accuracy_log(tmp_path / "same.json", [(1, "ff00"), (0, "0A0B")]))
+    assert same.passed and same.lines[-1] == compliance.PASS
+    assert "accuracy log duplicate samples = 1" in same.lines and "performance log entries matching = 2" in same.lines
+    differing = compliance.verify_accuracy(reference, accuracy_log(tmp_path / "d.json", [(1, "ff01"), (0, "0a0b")]))
+    assert not differing.passed and "performance log entries differing = 1" in differing.lines
+    missing = compliance.verify_accuracy(reference, accuracy_log(tmp_path / "m.json", [(7, "00")]))
+    assert "performance log samples missing from the accuracy log = 1" in missing.lines and not missing.passed
+    empty = compliance.verify_accuracy(reference, accuracy_log(tmp_path / "e.json", []))
+    assert empty.lines[-1] == f"{compliance.FAIL}: no sampled response"
+
+
+def test_logs_that_cannot_be_read_are_one_reef_error(tmp_path):
+    with pytest.raises(ReefError, match="cannot read LoadGen's detail log"):
+        compliance.read_detail(tmp_path / "absent.txt")
+    (tmp_path / "broken.json").write_text("[{")
+    with pytest.raises(ReefError, match="not a LoadGen accuracy log"):
+        compliance.accuracy_entries(tmp_path / "broken.json")
+    detail = compliance.read_detail(detail_log(tmp_path / "detail.txt", effective_scenario="Offline", error="bad conf"))
+    assert detail["effective_scenario"] == "Offline" and detail["errors"] == ["bad conf"]
+
+
+def test_the_tests_the_round_requires_and_their_audit_config():
+    assert compliance.required_tests("resnet") == ["TEST01", "TEST04"]
+    assert compliance.required_tests("yolo-95") == ["TEST01"] and compliance.required_tests("gpt-j") == []
+    assert str(TEST01_SEED) in compliance.audit_config("TEST01", "yolo-95")
+    with pytest.raises(ReefError):
+        compliance.audit_config("TEST05", "yolo-95")

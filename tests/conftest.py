@@ -36,7 +36,8 @@ SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with 
     "tests/runs/test_sweeps.py",  # 171
     "tests/test_docs_commands.py",  # 140
     "tests/test_flagship.py",  # 99
-    "tests/frontends/test_lab_sidebar.py",  # 79 at load 4-11 (a flagship run, JupyterLab, Chromium, two kernels); 195 at load 14
+    # 79 at load 4-11 (a flagship run, JupyterLab, Chromium, two kernels); 195 at load 14
+    "tests/frontends/test_lab_sidebar.py",
     "tests/frontends/test_lab_notebooks.py",  # 87
     "tests/hostile/test_bad_input.py",  # 60
     "tests/solution/test_notebooks.py",  # 48
@@ -51,7 +52,8 @@ SLOWEST_FILES = [  # seconds alone, in one process, on this 2-core machine with 
     "tests/analysis/test_reproduce_outputs.py",  # 30
     "tests/runs/test_telemetry.py",  # 27
     "tests/frontends/test_magics.py",  # 26
-    "tests/frontends/test_run_view.py",  # about 25 (JupyterLab, Chromium, two runs): 63 at load 13, where test_lab.py took 100
+    # about 25 (JupyterLab, Chromium, two runs): 63 at load 13, where test_lab.py took 100
+    "tests/frontends/test_run_view.py",
 ]
 
 
@@ -63,8 +65,8 @@ def pytest_configure(config):
     root = Path(tempfile.mkdtemp(prefix="reef-tests-"))
     home = root / "home"
     home.mkdir()
-    # TMPDIR of its own (kernels and subprocesses inherit it): a test leaving a reef-* entry there fails (no_leaked_temporary);
-    # pytest's own tmp_path folders stay where they were.
+    # TMPDIR of its own (kernels and subprocesses inherit it): a test leaving a reef-* entry there fails
+    # (no_leaked_temporary); pytest's own tmp_path folders stay where they were.
     os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
     (root / "tmp").mkdir()
     os.environ["TMPDIR"] = str(root / "tmp")
@@ -141,7 +143,8 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def no_leaked_temporary():
-    """Fail a test that leaves a ``reef-*`` entry in the suite's TMPDIR (a folder reef or a solution made and did not remove)."""
+    """Fail a test that leaves a ``reef-*`` entry in the suite's
+    TMPDIR (a folder reef or a solution made and did not remove)."""
     folder = Path(tempfile.gettempdir())
     before = {path.name for path in folder.glob("reef-*")}
     yield
@@ -152,7 +155,8 @@ def no_leaked_temporary():
         )
     if left:
         pytest.fail(
-            f"the test left {len(left)} temporary entr{'y' if len(left) == 1 else 'ies'} in {folder}: {', '.join(p.name for p in left)}"
+            f"the test left {len(left)} temporary entr{'y' if len(left) == 1 else 'ies'} in {folder}: "
+            f"{', '.join(p.name for p in left)}"
         )
 
 

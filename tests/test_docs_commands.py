@@ -42,24 +42,36 @@ TIMEOUT_S = 300
 
 # Documented commands that do not run here: the command (without its comment) -> why.
 NOT_RUN = {
-    "make demo": "runs the flagship in its own environment, as tests/test_flagship.py does; the target itself (re)makes .venv",
+    "make demo": (
+        "runs the flagship in its own environment, as tests/test_flagship.py does; the target itself (re)makes .venv"
+    ),
     "make test": "the whole check suite, this test among them",
     "make docs": "part of `make test` (mkdocs build --strict over these pages)",
     ".venv/bin/mkdocs serve": "a server that runs until it is stopped; it serves what `make docs` builds",
     ".venv/bin/lint-imports": "part of `make test` (target lint), on the repository",
     "make extension-lint": "part of `make test`: eslint and prettier on extension/",
     ".venv/bin/python -m pytest -x -q tests/frontends/test_cli.py": "a test file of this suite, which runs it",
-    ".venv/bin/ruff check reefnb tests benchmarks && .venv/bin/ruff format --check FILES": "part of `make test` (target lint); FILES: the files you changed",
-    ".venv/bin/python benchmarks/harness_overhead.py": "a measurement (LoadGen runs, its figures in docs/figures.md); the harness it measures "
-    "is tested in tests/test_flagship.py",
-    "reef env create analysis numpy<2 pandas": "downloads numpy<2 and pandas (about 60 MB) for one line; `reef env create` runs in tests/runs/test_sweeps.py",
+    ".venv/bin/ruff check reefnb tests benchmarks && .venv/bin/ruff format --check FILES": (
+        "part of `make test` (target lint); FILES: the files you changed"
+    ),
+    ".venv/bin/python benchmarks/harness_overhead.py": (
+        "a measurement (LoadGen runs, its figures in docs/figures.md); the harness it measures is tested in "
+        "tests/test_flagship.py"
+    ),
+    "reef env create analysis numpy<2 pandas": (
+        "downloads numpy<2 and pandas (about 60 MB) for one line; `reef env create` runs in tests/runs/test_sweeps.py"
+    ),
 }
 # The flagship's commands (TensorFlow, the first marker a line holds decides): a page text -> the test that runs them.
 COVERED_ELSEWHERE = {
     f"reef serve {FLAGSHIP}": "tests/frontends/test_serve.py (the flagship served, its detect action over HTTP)",
     "curl -s -H": "tests/frontends/test_serve.py::test_flagship_detect_over_http_returns_labelled_detections",
-    "reef mlperf submission": "tests/sharing/test_mlperf.py (a short tree of the flagship; COCO and the model zoo need the network)",
-    "submission.submission_checker.main": "tests/sharing/test_mlperf.py (MLPerf's checker on a short tree, from ../shared/mlperf-inference-tools)",
+    "reef mlperf submission": (
+        "tests/sharing/test_mlperf.py (a short tree of the flagship; COCO and the model zoo need the network)"
+    ),
+    "submission.submission_checker.main": (
+        "tests/sharing/test_mlperf.py (MLPerf's checker on a short tree, from ../shared/mlperf-inference-tools)"
+    ),
     FLAGSHIP: "tests/test_flagship.py",
 }
 
@@ -185,7 +197,8 @@ def substituted(text: str, root: Path) -> str:
 
 ANALYSIS = (
     "rate = 0.1",
-    "import csv\nrows = list(csv.DictReader(open('data/extra.csv')))\nprint('total:', rate * sum(float(row['value']) for row in rows))",
+    "import csv\nrows = list(csv.DictReader(open('data/extra.csv')))\nprint('total:', rate * "
+    "sum(float(row['value']) for row in rows))",
 )
 EVALUATE = (
     "images = {path!r}",
@@ -206,7 +219,8 @@ MY_NOTEBOOK = (
     "samples = 100",
     "import importlib.util, reefnb\n"
     "version = importlib.util.find_spec('reef_docs_probe') and __import__('reef_docs_probe').VERSION\n"
-    "reefnb.record('probe_version', version or 'none')  # any kernel runs it; an environment of the manifest has the probe\n"
+    "reefnb.record('probe_version', version or 'none')  # any kernel runs it; an environment of the manifest "
+    "has the probe\n"
     "reefnb.record('samples', samples)",
 )
 READER_FILES = {
@@ -214,7 +228,9 @@ READER_FILES = {
     "grid.yaml": "a grid from a file: `reef sweep --grid`",
     "analysis.ipynb": "a plain notebook (no solution.json) with a parameter `rate`; it reads data/extra.csv",
     "evaluate.ipynb": "a notebook whose parameter names a file outside its folder (/data/coco/val.tar)",
-    "solutions/my-solution": "a solution declaring environments tf-old and tf-new; their packages are local wheels on UV_FIND_LINKS",
+    "solutions/my-solution": (
+        "a solution declaring environments tf-old and tf-new; their packages are local wheels on UV_FIND_LINKS"
+    ),
     "~/.ssh/id_ed25519": "an OpenSSH key (ssh-keygen)",
 }
 
@@ -394,7 +410,10 @@ def test_documented_command(workspace, command):
     workspace.run_before(command)
     result = workspace.run(command)
     tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-    hint = "if this line cannot run as written, fix the page or add it to NOT_RUN / SUBSTITUTIONS / READER_FILES with the reason"
+    hint = (
+        "if this line cannot run as written, fix the page or add it to NOT_RUN / SUBSTITUTIONS / READER_FILES with "
+        "the reason"
+    )
     assert result.returncode == 0, f"{command.where}: `{command.text}` exited {result.returncode}:\n{tail}\n({hint})"
     problems = CHECKS[command.key](result, workspace.work) if command.key in CHECKS else []
     assert not problems, f"{command.where}: `{command.text}`: {'; '.join(problems)}\n{tail}"
@@ -454,7 +473,8 @@ def test_extraction_finds_each_command_once_with_its_line():
 def test_the_quickstart_runs_once_and_the_other_pages_say_where():
     """On the real pages: the quickstart of README.md and Getting started is run from the README, Getting
     started's copy names the README's line; the flagship's commands name the tests that run them, the make
-    targets why they do not run here; every included page's commands are found (CONTRIBUTING.md through docs/contributing.md)."""
+    targets why they do not run here; every included page's commands
+    are found (CONTRIBUTING.md through docs/contributing.md)."""
     to_run, reasons = plan()
     readme = {
         command.key: command

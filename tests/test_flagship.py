@@ -229,7 +229,8 @@ def test_a_reference_csv_without_labels_is_refused(tmp_path):
     (tmp_path / "secret.csv").write_text("TOPSECRET-token\n0.2\n")
     with pytest.raises(
         ReefError,
-        match=r"ref.csv: /dashboard/reference: needs a 'label' column \(its first line has 1 column names, none 'label'\)",
+        match=r"ref.csv: /dashboard/reference: needs a 'label' column \(its first line has 1 column names, none "
+        r"'label'\)",
     ):
         reference_csv(tmp_path / "ref.csv", ["mAP"])
     with pytest.raises(ReefError) as refused:  # the message counts the columns and never quotes the file
@@ -270,8 +271,9 @@ class Documented:
 def documented(tmp_path_factory) -> Documented:
     """docs/flagship.md's commands on a copy of the flagship, with a fresh REEF_HOME: ``reef init FOLDER`` (its own
     environment, made by uv when it is beside reef's python, else pip; no index option, as documented: the
-    installer's cache, else PyPI, as a user's first init), then ``reef benchmark FOLDER``, then ``reef reproduce FOLDER --profile smoke``. Each command
-    runs only when the one before succeeded. The slowest fixture of the suite: the tests below share it."""
+    installer's cache, else PyPI, as a user's first init), then ``reef benchmark FOLDER``,
+    then ``reef reproduce FOLDER --profile smoke``. Each command runs only when the one
+    before succeeded. The slowest fixture of the suite: the tests below share it."""
     root = tmp_path_factory.mktemp("flagship-as-documented")
     folder = root / "obj-detection-coco-tf"
     shutil.copytree(FLAGSHIP, folder, ignore=IGNORED)
@@ -310,7 +312,8 @@ def documented(tmp_path_factory) -> Documented:
 
 @pytest.fixture
 def its_environment(documented, monkeypatch) -> Documented:
-    """The documented run's REEF_HOME and Jupyter folders, for a test that reads its store or runs on its environment."""
+    """The documented run's REEF_HOME and Jupyter folders, for
+    a test that reads its store or runs on its environment."""
     for name, value in documented.variables.items():
         monkeypatch.setenv(name, value)
     return documented
@@ -325,7 +328,8 @@ def _succeeded(documented: Documented, step: str) -> str:
 
 
 def _in_its_environment(record: dict) -> bool:
-    """The run's kernel was the environment's, with reefnb's kernel part: not the development kernel (papermill there)."""
+    """The run's kernel was the environment's, with reefnb's
+    kernel part: not the development kernel (papermill there)."""
     environment = record["environment"]
     python = Path(environment["python"]["executable"])
     return (

@@ -186,8 +186,9 @@ FLAGSHIP = Path(__file__).resolve().parents[2] / "solutions" / "obj-detection-co
 
 @pytest.fixture
 def flagship_runs(tmp_path) -> Path:
-    """A copy of the flagship and the six runs a real `reef benchmark` recorded (tests/data/flagship-benchmark-runs.json,
-    mode=both, min_duration_ms=1000), that of w100 on tflite as if recorded before loadgen_profile existed."""
+    """A copy of the flagship and the six runs a real `reef benchmark` recorded
+    (tests/data/flagship-benchmark-runs.json, mode=both, min_duration_ms=1000), that of w100 on tflite as if recorded
+    before loadgen_profile existed."""
     folder = tmp_path / "obj-detection-coco-tf"
     shutil.copytree(
         FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")

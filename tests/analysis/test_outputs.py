@@ -528,8 +528,8 @@ def test_differences_html_shows_the_cell_both_values_and_fetches_nothing():
 
 
 def test_fifty_outputs_of_every_kind_are_compared():
-    """Fifty outputs of five kinds, ten of them with volatile parts; how long it takes is benchmarks/outputs_compare.py's
-    to measure (tests never assert on wall-clock time)."""
+    """Fifty outputs of five kinds, ten of them with volatile parts; how long it takes is
+    benchmarks/outputs_compare.py's to measure (tests never assert on wall-clock time)."""
     cells = []
     for number in range(10):
         frame = pd.DataFrame(
@@ -541,7 +541,8 @@ def test_fifty_outputs_of_every_kind_are_compared():
                 f"print(stat{number})",
                 [
                     stream(
-                        f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object object at 0x7f00{number:08x}>\n"
+                        f"mean {number * 0.1 + 0.30000000000000004} at 2026-12-03 10:04:0{number} from <object "
+                        f"object at 0x7f00{number:08x}>\n"
                     )
                 ],
             ),
@@ -565,7 +566,8 @@ def test_fifty_outputs_of_every_kind_are_compared():
 # --- real kernels: the same notebook run twice --------------------------------------------------------
 
 TINY = [
-    "import datetime\nimport pandas as pd\nframe = pd.DataFrame({'state': ['Ohio', 'Utah'], 'density': [263.5, 39.7]}).set_index('state')\nframe",
+    "import datetime\nimport pandas as pd\nframe = pd.DataFrame({'state': ['Ohio', 'Utah'], 'density': [263.5, "
+    "39.7]}).set_index('state')\nframe",
     "print('mean density:', frame.density.mean())",
     "object()",
     "print('finished at', datetime.datetime.now())",

@@ -102,8 +102,8 @@ def test_png_and_svg_through_vl_convert(tmp_path):
 
 
 def test_reference_labels_are_laid_out_without_overlap():
-    """Issue 31: reference points on top of each other get labels that overlap neither each other nor a point, inside the
-    plot; a label that would pass the right edge goes left of its point."""
+    """Issue 31: reference points on top of each other get labels that overlap neither each other nor a point, inside
+    the plot; a label that would pass the right edge goes left of its point."""
     from itertools import combinations
 
     from reefnb.analysis.plots import LABEL_CHARACTER_WIDTH, LABEL_FONT_SIZE, MARK_RADIUS, _Axis, label_places

@@ -25,7 +25,10 @@ from reefnb.provision.kernels import native_kernel, solution_kernel
 from reefnb.runs.store import default_store
 from reefnb.sharing.package import export_package
 
-PROBE_CODE = "import reef_probe_pkg, reefnb\nreefnb.record('answer', reef_probe_pkg.answer())\nreefnb.record('probe_version', reef_probe_pkg.VERSION)"
+PROBE_CODE = (
+    "import reef_probe_pkg, reefnb\nreefnb.record('answer', "
+    "reef_probe_pkg.answer())\nreefnb.record('probe_version', reef_probe_pkg.VERSION)"
+)
 
 
 @contextmanager
@@ -53,7 +56,8 @@ def wheels(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def package(wheels):
-    """The author's side, once for the module: a solution needing reef-probe-pkg, initialised with 1.0.0, run once, exported."""
+    """The author's side, once for the module: a solution needing
+    reef-probe-pkg, initialised with 1.0.0, run once, exported."""
     root = wheels.parent
     with author_home(root):
         folder = write_solution(
@@ -160,7 +164,8 @@ def test_init_a_package_runs_none_of_its_code_without_trust(tmp_path, reef_home)
     )
     marker = tmp_path / "ran"
     (folder / "reef_gen_pkg.py").write_text(
-        f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n    (Path(target) / 'l.txt').write_text('a')\n"
+        f"from pathlib import Path\ndef labels(target):\n    Path({str(marker)!r}).write_text('ran')\n    "
+        "(Path(target) / 'l.txt').write_text('a')\n"
     )
     package = export_package(folder, tmp_path / "gen.reef.zip", include=[str(folder / "reef_gen_pkg.py")])["package"]
     code, _, err = call("init", str(package), "--native")
@@ -220,7 +225,8 @@ def recorded(tmp_path_factory):
 
 
 def test_a_new_environment_is_the_recorded_one_and_a_locked_wheel_for_another_platform_is_named(tmp_path, recorded):
-    # Only the lock's reef-helper-dep 1.0.0 makes the answer 42; the declared packages alone miss it (ModuleNotFoundError).
+    # Only the lock's reef-helper-dep 1.0.0 makes the answer 42;
+    # the declared packages alone miss it (ModuleNotFoundError).
     evaluator = tmp_path / "evaluator"
     links = ["--find-links", str(recorded["wheels"])]
     code, out, err = call(
@@ -284,8 +290,10 @@ def test_native_refuses_a_notebook_whose_kernel_is_missing_in_one_line(tmp_path)
     code, out, err = call("reproduce", str(folder), "--env", "native")
     assert code == 2 and not out, out + err
     assert err.strip() == (
-        f"reef: error: {folder / 'main.ipynb'}: /metadata/kernelspec: the notebook's kernel 'bash' (Bash, language bash) is not installed here, "
-        "and a notebook runs only on a kernel of its language; install the 'bash' kernel: pip install bash_kernel && python -m bash_kernel.install"
+        f"reef: error: {folder / 'main.ipynb'}: /metadata/kernelspec: the notebook's kernel 'bash' (Bash, "
+        "language bash) is not installed here, "
+        "and a notebook runs only on a kernel of its language; install the 'bash' kernel: pip install "
+        "bash_kernel && python -m bash_kernel.install"
     )
     assert not (folder / "runs").exists()  # nothing ran
     # A reef environment runs Python: refused before anything is installed.
@@ -303,7 +311,8 @@ def test_native_refuses_a_notebook_whose_kernel_is_missing_in_one_line(tmp_path)
 
 
 def install_kernel(folder, name: str, language: str) -> None:
-    """A kernelspec ``name`` of ``language`` in ``folder`` (on JUPYTER_PATH) that runs this python's ipykernel with REEF_FAKE_KERNEL set."""
+    """A kernelspec ``name`` of ``language`` in ``folder`` (on JUPYTER_PATH)
+    that runs this python's ipykernel with REEF_FAKE_KERNEL set."""
     (folder / "kernels" / name).mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec = {"argv": argv, "display_name": name, "language": language, "env": {"REEF_FAKE_KERNEL": name}}
@@ -339,7 +348,8 @@ def test_native_kernel_choice_without_running(tmp_path, hello):
     install_kernel(tmp_path / "jupyter-data", "julia-1.12", "julia")
     with pytest.raises(
         reefnb.ReefError,
-        match=r"kernel 'julia-1.9' \(Julia 1.9.0, language julia\) .* several julia kernels are \(julia-1.11, julia-1.12\)",
+        match=r"kernel 'julia-1.9' \(Julia 1.9.0, language julia\) .* several julia kernels are \(julia-1.11, "
+        r"julia-1.12\)",
     ):
         native_kernel(julia)
     (tmp_path / "jupyter-data" / "kernels" / "julia-1.12").rename(tmp_path / "gone")
@@ -352,7 +362,10 @@ def test_native_kernel_choice_without_running(tmp_path, hello):
     manifest = json.loads((hello / "solution.json").read_text())
     manifest["workflows"]["validate"] = {"notebook": "julia.ipynb"}
     (hello / "solution.json").write_text(json.dumps(manifest))
-    mixed = r"solution.json: /workflows: workflow 'benchmark' runs on kernel 'python3' and 'validate' on 'julia-1.11', and --env native runs one"
+    mixed = (
+        r"solution.json: /workflows: workflow 'benchmark' runs on kernel 'python3' and 'validate' on 'julia-1.11', "
+        r"and --env native runs one"
+    )
     with pytest.raises(reefnb.ReefError, match=mixed):
         solution_kernel(load_solution(hello))
 

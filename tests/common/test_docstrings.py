@@ -127,7 +127,8 @@ def test_the_check_sees_a_docstring_that_breaks_the_convention() -> None:
         returns="float",
     )
     function.docstring = griffe.Docstring(
-        "Multiply a value\nby a factor.\n\nParameters\n----------\nvalue : float\n    The value.\nfactors : float\n    A typo.\n",
+        "Multiply a value\nby a factor.\n\nParameters\n----------\nvalue : float\n    The value.\nfactors : "
+        "float\n    A typo.\n",
         parent=function,
         parser="numpy",
     )

@@ -19,7 +19,8 @@ def distribution(tmp_path, monkeypatch):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: reef-test-plugins\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        f"[{GROUP}]\nfirst = reef_test_plugins:First\nbroken = reef_test_plugins_missing:X\nlast = reef_test_plugins:LAST\n"
+        f"[{GROUP}]\nfirst = reef_test_plugins:First\nbroken = reef_test_plugins_missing:X\nlast = "
+        "reef_test_plugins:LAST\n"
     )
     (tmp_path / "reef_test_plugins.py").write_text("class First:\n    pass\n\n\nLAST = 'last'\n")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -1,4 +1,5 @@
-"""Wrote store-v2.sqlite with reefnb/store.py (today reefnb.runs.store) as of commit 806d6de (schema version 2), before schema 3 existed.
+"""Wrote store-v2.sqlite with reefnb/store.py (today reefnb.runs.store)
+as of commit 806d6de (schema version 2), before schema 3 existed.
 
 Kept for the record; it needs that commit's reefnb/store.py. The records are those of test_store.make_record
 with variations (failed, merged from a registry, NaN and infinite metrics, lists, booleans, a huge integer,

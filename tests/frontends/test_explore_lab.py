@@ -51,33 +51,41 @@ LAYOUT = """() => {
   const right = output.getBoundingClientRect().right;
   const clipped = el => el.scrollWidth > el.clientWidth + 1;
   const outside = Array.from(explorer.querySelectorAll('*'))
-    .filter(el => !el.closest('.reef-table-box table') && el.getBoundingClientRect().width > 0 && el.getBoundingClientRect().right > right + 1)
+    .filter(el => !el.closest('.reef-table-box table') && el.getBoundingClientRect().width > 0
+      && el.getBoundingClientRect().right > right + 1)
     .map(el => el.tagName + '.' + String(el.className.baseVal ?? el.className).split(' ').slice(-1)[0]);
   const scrolling = [output, ...explorer.querySelectorAll('*')]
-    .filter(el => clipped(el) && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX) && !el.classList.contains('reef-table-box'))
+    .filter(el => clipped(el) && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
+      && !el.classList.contains('reef-table-box'))
     .map(el => String(el.className));
   const toggles = Array.from(explorer.querySelectorAll('.widget-toggle-buttons')).map(group => {
     const buttons = Array.from(group.querySelectorAll('button'));
-    return {rows: new Set(buttons.map(b => Math.round(b.getBoundingClientRect().top))).size, clipped: buttons.filter(clipped).length};
+    return {rows: new Set(buttons.map(b => Math.round(b.getBoundingClientRect().top))).size,
+            clipped: buttons.filter(clipped).length};
   });
   const checkboxes = Array.from(explorer.querySelectorAll('.widget-checkbox')).map(box => ({
     text: box.innerText.trim(), inside: box.getBoundingClientRect().right <= right + 1, clipped: clipped(box)}));
   const filters = Array.from(explorer.querySelectorAll('.widget-select-multiple')).map(filter => ({
-    name: filter.querySelector('label').innerText, options: Array.from(filter.querySelectorAll('option')).map(o => o.innerText),
+    name: filter.querySelector('label').innerText,
+    options: Array.from(filter.querySelectorAll('option')).map(o => o.innerText),
     inside: filter.getBoundingClientRect().right <= right + 1 && filter.getBoundingClientRect().height > 0}));
   const table = explorer.querySelector('.reef-frontier');
   return {width: output.clientWidth, outside, scrolling, toggles, checkboxes, filters,
           chart: explorer.querySelector('.vega-embed svg').getBoundingClientRect().width,
           headers: Array.from(table.querySelectorAll('th')).map(th => th.innerText.replace(/\\s+/g, '')),
-          rows: Array.from(table.querySelectorAll('tbody tr')).map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))};
+          rows: Array.from(table.querySelectorAll('tbody tr'))
+            .map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))};
 }"""
 COMPARED = """() => {
   const table = document.querySelector('.reef-compare table');
   const heads = Array.from(table.querySelectorAll('thead th')).slice(1).map(th => th.getBoundingClientRect());
   const overlaps = heads.slice(1).filter((box, index) => box.left < heads[index].right - 0.5).length;
-  const clipped = Array.from(table.querySelectorAll('th, td')).filter(cell => cell.scrollWidth > cell.clientWidth + 1).length;
-  const links = Array.from(table.querySelectorAll('thead a')).map(a => [a.innerText.replace(/\\s+/g, ''), a.getAttribute('href')]);
-  const rows = Object.fromEntries(Array.from(table.querySelectorAll('tbody tr')).map(tr => [tr.querySelector('th').innerText,
+  const clipped = Array.from(table.querySelectorAll('th, td'))
+    .filter(cell => cell.scrollWidth > cell.clientWidth + 1).length;
+  const links = Array.from(table.querySelectorAll('thead a'))
+    .map(a => [a.innerText.replace(/\\s+/g, ''), a.getAttribute('href')]);
+  const rows = Object.fromEntries(Array.from(table.querySelectorAll('tbody tr')).map(tr => [
+    tr.querySelector('th').innerText,
     Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim())]));
   const edge = table.closest('.jp-OutputArea-output').getBoundingClientRect().right;
   return {overlaps, clipped, links, rows, fits: table.getBoundingClientRect().right <= edge + 1};
@@ -87,7 +95,8 @@ COMPARED = """() => {
 def recorded_runs(root: Path, home: Path) -> list[str]:
     """12 ok runs of hello-sweep in its copy under ``root``, recorded in the store under ``home``: three sample sizes,
     two methods, two environments, a seed given to three of them (the others ran with the notebook's default, 0),
-    each with an executed notebook where reef keeps it (runs/RUN_ID/main.ipynb). The records as the dashboard's tests'."""
+    each with an executed notebook where reef keeps it
+    (runs/RUN_ID/main.ipynb). The records as the dashboard's tests'."""
     from reefnb.runs.store import Store
 
     records = []
@@ -310,14 +319,15 @@ def test_the_explorer_and_compare_fit_a_notebook_beside_the_sidebar_in_both_them
         compared = page.evaluate(COMPARED)
         assert compared["overlaps"] == 0 and compared["clipped"] == 0 and compared["fits"], json.dumps(compared)
         comparison.screenshot(path=str(ARTIFACTS / f"explore-compare-4-{theme}.png"))
-    # Each run id links to its executed notebook (JupyterLab turns the relative link into the file's address and opens it
-    # in the app: as a run view where the Reef extension has one, else as the notebook).
+    # Each run id links to its executed notebook (JupyterLab turns the relative link into the file's address and opens
+    # it in the app: as a run view where the Reef extension has one, else as the notebook).
     assert [(run, href.split("?")[0]) for run, href in compared["links"]] == [
         (run, f"{url}/files/hello-sweep/runs/{run}/main.ipynb") for run in runs[:4]
     ]
     comparison.locator("thead a").nth(1).click()
     opened = f"""() => Array.from(window.jupyterapp.shell.widgets('main')).some(widget =>
-        widget.title.label.includes('{runs[1]}') || (widget.context && widget.context.path === 'hello-sweep/runs/{runs[1]}/main.ipynb'))"""
+        widget.title.label.includes('{runs[1]}')
+        || (widget.context && widget.context.path === 'hello-sweep/runs/{runs[1]}/main.ipynb'))"""
     page.wait_for_function(opened, polling=200)
     assert compared["rows"]["param.seed"] == ["0", "7", "0", "0"] and compared["rows"]["param.samples"] == [
         "1000",

@@ -28,7 +28,8 @@ PAGE_ERRORS: list[str] = []  # uncaught errors of the page, all tests of the mod
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab serving a copy of the flagship, after one benchmark run, and a notebook of no solution; yields (url, root)."""
+    """JupyterLab serving a copy of the flagship, after one benchmark
+    run, and a notebook of no solution; yields (url, root)."""
     tmp_path = tmp_path_factory.mktemp("lab-sidebar")
     root, reef_home = tmp_path / "root", tmp_path / "reef-home"
     shutil.copytree(
@@ -80,7 +81,8 @@ def test_the_flagship_sidebar_after_a_benchmark_says_where_it_runs(lab, page):
     url, _ = lab
     sidebar = open_in_sidebar(page, url, "flagship/benchmark.ipynb")
     checked = sidebar.locator(".reef-checked")
-    # The development kernel has every package: found there, nothing orange for what is not this platform's or fetched later.
+    # The development kernel has every package: found there, nothing
+    # orange for what is not this platform's or fetched later.
     assert (
         checked.inner_text().startswith("checked against kernel python3: ")
         and checked.get_attribute("data-place") == "kernel python3"
@@ -122,12 +124,14 @@ def test_the_flagship_sidebar_after_a_benchmark_says_where_it_runs(lab, page):
     )
     # Text wraps between words (a long word, a path, breaks where it must): nothing breaks every word mid-way.
     assert page.evaluate(
-        "() => [...document.querySelectorAll('#reef-sidebar *')].every(node => getComputedStyle(node).wordBreak !== 'break-all')"
+        "() => [...document.querySelectorAll('#reef-sidebar *')].every(node => "
+        "getComputedStyle(node).wordBreak !== 'break-all')"
     )
     overflowing = page.evaluate(
         """() => { const side = document.querySelector('#reef-sidebar');
                   return [...side.querySelectorAll('table, .reef-changes, .reef-checked')]
-                    .filter(node => node.getBoundingClientRect().right > side.getBoundingClientRect().right + 1).map(node => node.className); }"""
+                    .filter(node => node.getBoundingClientRect().right > side.getBoundingClientRect().right + 1)
+                    .map(node => node.className); }"""
     )
     assert overflowing == []  # tables and notes fit the sidebar's width
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

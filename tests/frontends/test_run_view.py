@@ -164,7 +164,10 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab, browser):
 
         for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
             page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-            colour = f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+            colour = (
+                "getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === "
+                f"'{THEME_COLOUR[label]}'"
+            )
             page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
             page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")
             page.screenshot(path=str(artifacts / f"run-view-{theme}.png"))
@@ -182,7 +185,8 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab, browser):
         # A relative link to a run's notebook (what .compare() writes) opens its run view, here from a Markdown page.
         (root / "hello-sweep" / "links.md").write_text(f"[the new run](runs/{new_id}/main.ipynb)\n")
         page.evaluate(
-            "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', factory: 'Markdown Preview'})"
+            "() => window.jupyterapp.commands.execute('docmanager:open', {path: 'hello-sweep/links.md', "
+            "factory: 'Markdown Preview'})"
         )
         page.locator(".jp-RenderedMarkdown a", has_text="the new run").click()
         tab.filter(has_text=f"run {new_id}").wait_for()

@@ -77,7 +77,8 @@ def write_y4m(path: Path, pixels: np.ndarray, width: int = 640, height: int = 48
 
 # In the page: the labels drawn on the overlay (x, y, w, h) and whether each has the label background under its edge.
 _LABELS = """() => { const c = document.getElementById('overlay'), context = c.getContext('2d');
-  return JSON.parse(c.dataset.labels || '[]').map(l => { const [r, g, b] = context.getImageData(l.x + 3, l.y + 3, 1, 1).data;
+  return JSON.parse(c.dataset.labels || '[]').map(l => {
+    const [r, g, b] = context.getImageData(l.x + 3, l.y + 3, 1, 1).data;
     return { ...l, background: g > 180 && r < 80 && b < 140 }; }); }"""
 _GREEN = """() => { const c = document.getElementById('overlay');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;

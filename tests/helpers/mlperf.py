@@ -29,7 +29,8 @@ out = []
 for logs in Loader(sys.argv[1], "v6.1", config).load():
     check = ComplianceCheck(log, logs.loader_data["compliance_path"], config, logs)
     names = ("dir_exists_check", "accuracy_check", "compliance_performance_check", "performance_check")
-    out.append({"tests": check.test_list, "results": {name: bool(getattr(check, name)()) for name in names}, "errors": errors})
+    results = {name: bool(getattr(check, name)()) for name in names}
+    out.append({"tests": check.test_list, "results": results, "errors": errors})
 print(json.dumps(out))
 """
 

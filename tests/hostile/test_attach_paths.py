@@ -15,7 +15,9 @@ MINIMAL = {"name": "hostile-attach", "version": "0.1.0", "workflows": {"run": {"
 # What attach displays, written by hand: the executor must not trust it.
 FORGE = """
 from IPython.display import display
-display({{"application/vnd.reef.attach+json": {{"path": {path!r}, "name": {name!r}}}, "text/plain": "forged"}}, raw=True)
+display(
+    {{"application/vnd.reef.attach+json": {{"path": {path!r}, "name": {name!r}}}, "text/plain": "forged"}}, raw=True
+)
 """
 
 

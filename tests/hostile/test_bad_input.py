@@ -146,7 +146,8 @@ CASES = {
             str(
                 solution_with(
                     t,
-                    '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": 1e400}}}',
+                    '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", '
+                    '"timeout": 1e400}}}',
                 )
             ),
         ],
@@ -158,7 +159,8 @@ CASES = {
             str(
                 solution_with(
                     t,
-                    '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", "timeout": Infinity}}}',
+                    '{"name": "x", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb", '
+                    '"timeout": Infinity}}}',
                 )
             ),
         ],

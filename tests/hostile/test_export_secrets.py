@@ -33,7 +33,8 @@ def planted(tmp_path: Path) -> Path:
     notebook = write_notebook(
         folder / "leaky.ipynb",
         "gh_token = 'none'\nsteps = 3",
-        "import os, getpass, socket\nprint('aws', os.environ['PLANTED_AWS'])\nprint('home', os.path.expanduser('~'), getpass.getuser())\n"
+        "import os, getpass, socket\nprint('aws', os.environ['PLANTED_AWS'])\nprint('home', "
+        "os.path.expanduser('~'), getpass.getuser())\n"
         "print('host', socket.gethostname())\nprint('slack', os.environ['PLANTED_SLACK'])",
         "import reefnb\nreefnb.record('steps', steps)\nreefnb.record('note', 'token ' + gh_token)",
     )
@@ -165,7 +166,8 @@ def test_an_absolute_path_parameter_inside_the_solution_is_made_relative(tmp_pat
     notebook = write_notebook(
         folder / "paths.ipynb",
         f"data_dir = '{folder}/data'",
-        "import os\nrows = open(os.path.join(data_dir, 'input.csv')).read().split()\nimport reefnb\nreefnb.record('rows', len(rows))",
+        "import os\nrows = open(os.path.join(data_dir, 'input.csv')).read().split()\nimport "
+        "reefnb\nreefnb.record('rows', len(rows))",
     )
     record = reefnb.run(notebook)
     assert record["status"] == "ok"

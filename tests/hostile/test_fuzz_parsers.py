@@ -138,14 +138,16 @@ DEEP = "<deep>"
 
 
 def nested(template: dict, depth: st.SearchStrategy | None = None) -> st.SearchStrategy:
-    """JSON text of ``template`` with its "<deep>" value replaced by arrays nested 60 to 2,000 levels (or by ``depth``)."""
+    """JSON text of ``template`` with its "<deep>" value replaced
+    by arrays nested 60 to 2,000 levels (or by ``depth``)."""
     return (depth or st.integers(min_value=60, max_value=2000)).map(
         lambda levels: json.dumps(template).replace(json.dumps(DEEP), "[" * levels + "]" * levels)
     )
 
 
 def json_texts(keys: list[str]) -> st.SearchStrategy:
-    """JSON text: dumps of generated values, or the shapes that broke Python's json readers (depth, digits, surrogates)."""
+    """JSON text: dumps of generated values, or the shapes that
+    broke Python's json readers (depth, digits, surrogates)."""
     dumped = json_values(keys).map(json.dumps)
     deep = st.sampled_from(keys).flatmap(lambda key: nested({key: DEEP}))
     huge = st.integers(min_value=4000, max_value=6000).map(lambda digits: '{"version": ' + "9" * digits + "}")

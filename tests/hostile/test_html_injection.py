@@ -229,7 +229,9 @@ def opened(browser, path: Path, wait_for: str | None = None) -> dict:
                 tooltip: (document.getElementById('vg-tooltip-element') || {}).innerText || '',
                 scripts: [...document.scripts].map((script) => script.type || 'classic'),
                 handlers: [...document.querySelectorAll('*')].flatMap((element) =>
-                    [...element.attributes].filter((attribute) => attribute.name.startsWith('on')).map((attribute) => attribute.name)),
+                    [...element.attributes]
+                        .filter((attribute) => attribute.name.startsWith('on'))
+                        .map((attribute) => attribute.name)),
                 links: [...document.links].map((link) => link.protocol),
                 marks: document.querySelectorAll('.mark-symbol path').length,
             })"""

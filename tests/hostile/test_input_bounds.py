@@ -65,8 +65,9 @@ def _child(queue, function, arguments, memory_bytes):
 
 
 def in_child(function, *arguments, timeout: float = 30, memory_bytes: int = 2048 * MB) -> tuple[str, str]:
-    """``function(*arguments)`` in a new child process (spawned) limited to ``memory_bytes`` of address space and ``timeout`` s:
-    ``(exception class name, message)``, ``("returned", repr)``, or ``("hung", "")`` when it did not end in time."""
+    """``function(*arguments)`` in a new child process (spawned) limited to ``memory_bytes`` of
+    address space and ``timeout`` s: ``(exception class name, message)``, ``("returned",
+    repr)``, or ``("hung", "")`` when it did not end in time."""
     context = multiprocessing.get_context("spawn")  # a fork of a pytest-xdist worker (its execnet threads) hung
     queue = context.Queue()
     process = context.Process(target=_child, args=(queue, function, arguments, memory_bytes))

@@ -122,7 +122,8 @@ def message(kind: str, **content) -> dict:
 
 
 def test_client_budget_bounds_any_kernel():
-    """What a kernel that does not limit itself sends is cut by the client: streams cut, displays dropped, records kept."""
+    """What a kernel that does not limit itself sends is cut by
+    the client: streams cut, displays dropped, records kept."""
     budget, outputs = OutputBudget(1000), []
     assert budget.admit(outputs, message("stream", name="stdout", text="a" * 600), 0, False)
     outputs.append({"text": "a" * 600})
@@ -140,7 +141,8 @@ def test_a_file_attached_after_a_flood_is_kept(tmp_path):
     """A cell prints 50 MB, then attaches a file: the attachment survives the flood as a record does."""
     cell = (
         "import reefnb\nfor i in range(50):\n    print('x' * 1_000_000)\n"
-        "(reefnb.run_folder() / 'evidence.txt').write_text('kept\\n')\nreefnb.attach(reefnb.run_folder() / 'evidence.txt')"
+        "(reefnb.run_folder() / 'evidence.txt').write_text('kept\\n')\nreefnb.attach(reefnb.run_folder() / "
+        "'evidence.txt')"
     )
     folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", cell, AFTER)
     record = reefnb.run(folder, max_output="1M")
@@ -170,7 +172,8 @@ def test_client_budget_keeps_attachments_as_records():
 
 
 # An IPython shell in a process of its own, its streams recorded: the kernel's limit over several cells,
-# installed twice. IPython 8 (Python 3.10) leaves a cell's stream.write in place, IPython 9 puts its own back after each cell.
+# installed twice. IPython 8 (Python 3.10) leaves a cell's
+# stream.write in place, IPython 9 puts its own back after each cell.
 SHELL = """
 import json, sys
 from IPython.core.interactiveshell import InteractiveShell

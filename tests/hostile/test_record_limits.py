@@ -38,12 +38,15 @@ BIG = 10**400  # no float holds it: float(BIG) raises OverflowError
 ODD = 2**64 + 1  # beyond SQLite's 64-bit integers, and a float would round it
 MAX_METRICS = 40
 CELLS = (
-    "import reefnb\nreefnb.record('big', 10**400)\nreefnb.record('neg', -10**400)\nreefnb.record('odd', 2**64 + 1)\nreefnb.record('nested', {'a': [10**400]})",
+    "import reefnb\nreefnb.record('big', 10**400)\nreefnb.record('neg', -10**400)\nreefnb.record('odd', 2**64 "
+    "+ 1)\nreefnb.record('nested', {'a': [10**400]})",
     "try:\n    reefnb.record('huge', 10**5000)\nexcept ValueError as error:\n    print('REFUSED', error)",
     "reefnb.record('blob', 'x' * 30000)",  # over the byte budget on its own
-    "for i in range(100):\n    reefnb.record(f'm{i:03d}', i)\nreefnb.record('big', 10**400)  # recorded before: still taken",
+    "for i in range(100):\n    reefnb.record(f'm{i:03d}', i)\nreefnb.record('big', 10**400)  # recorded "
+    "before: still taken",
     # outputs that do not go through reefnb.record: the executor counts them against the budget too
-    "from IPython.display import display\nfor i in range(30):\n    display({'application/vnd.reef.record+json': {'name': f'raw{i}', 'value': i}}, raw=True)",
+    "from IPython.display import display\nfor i in range(30):\n    "
+    "display({'application/vnd.reef.record+json': {'name': f'raw{i}', 'value': i}}, raw=True)",
 )
 KERNEL_REFUSED = 1 + (100 - (MAX_METRICS - 4))  # blob, then the m-metrics past the count
 RAW_REFUSED = 30
@@ -254,7 +257,8 @@ def test_more_metrics_than_a_solution_has_columns_still_store_the_whole_record(t
         store.add(make_record("20260101T000000Z-00000002", parameters={}, metrics={"late": {"value": 1}}))
     assert store.get(record["run_id"]) == record
     assert lines[0].startswith(
-        "solution demo has the most result columns the store gives a solution (19): metric.m19 and 20 more of run 20260101T"
+        "solution demo has the most result columns the store gives a solution (19): metric.m19 and 20 more of "
+        "run 20260101T"
     )
     assert "metric.late of run 20260101T000000Z-00000002 kept in its record only" in lines[1] and len(lines) == 2
     frame = reefnb.results(store=store)

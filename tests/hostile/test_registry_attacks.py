@@ -35,7 +35,8 @@ def keypair(tmp_path: Path, name: str) -> Path:
 
 
 def rewrite_consistently(bare: Path, workspace: Path, name: str, version: str) -> str:
-    """Change the package's notebook, and rewrite SHA256SUMS, meta.json and index.json to match; push. The new sha256."""
+    """Change the package's notebook, and rewrite SHA256SUMS,
+    meta.json and index.json to match; push. The new sha256."""
     clone = git_clone(bare, workspace)
     version_folder = clone / "packages" / name / version
     archive = version_folder / f"{name}-{version}.reef.zip"

@@ -219,7 +219,8 @@ def test_a_shared_disk_registry_runs_no_hook_or_configured_command_as_the_publis
 
 
 def test_a_shared_disk_registry_holding_a_link_is_refused_before_git_writes_through_it(tmp_path, bare, user, packages):
-    """git appends to a reflog that is a link (as the pusher, with the repository's user.name): refused before the push."""
+    """git appends to a reflog that is a link (as the pusher, with
+    the repository's user.name): refused before the push."""
     user("alice")
     registry.add_registry("shared", str(bare))
     registry.publish(packages["demo@1.0.0"])

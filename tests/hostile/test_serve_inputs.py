@@ -1,4 +1,5 @@
-"""Attacks on reef serve: requests without or with a wrong token, bodies too large, not JSON, too deep, against the schema."""
+"""Attacks on reef serve: requests without or with a wrong token,
+bodies too large, not JSON, too deep, against the schema."""
 
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def test_a_chunked_body_over_the_limit_is_refused(server):
     body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(5)) + b"0\r\n\r\n"
     answer = raw_exchange(
         server,
-        "POST /v1/actions/add HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer right-token\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        "POST /v1/actions/add HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer right-token\r\nTransfer-Encoding: "
+        "chunked\r\nConnection: close\r\n\r\n",
         body,
     )
     assert answer.startswith("HTTP/1.1 413")

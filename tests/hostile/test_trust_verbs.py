@@ -46,7 +46,10 @@ def make_package(path: Path, owned: Path, extra: dict[str, bytes] | None = None)
     members = {
         "solution.json": json.dumps(manifest).encode(),
         "main.ipynb": notebook.read_bytes(),
-        "actions.py": f"import pathlib\npathlib.Path({str(owned)!r}).write_text('actions imported')\n\n\ndef hello():\n    return {{}}\n".encode(),
+        "actions.py": (
+            f"import pathlib\npathlib.Path({str(owned)!r}).write_text('actions imported')\n\n\n"
+            "def hello():\n    return {}\n"
+        ).encode(),
         "reef.lock.json": json.dumps({"lock_version": 1, "packages": {}}).encode(),
         **(extra or {}),
     }

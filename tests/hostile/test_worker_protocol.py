@@ -264,7 +264,8 @@ def test_the_default_server_survives_sys_exit_and_keyboard_interrupt(default_ser
 
 
 def outcome(function) -> BaseException | object:
-    """What a call in another thread (as the server's threads call actions) returns or raises, BaseException included."""
+    """What a call in another thread (as the server's threads
+    call actions) returns or raises, BaseException included."""
     box = []
 
     def run():

@@ -14,7 +14,14 @@ import pytest
 
 pytest.importorskip("mlperf_loadgen")
 
-from reefnb.kernel.bench import LoadGenError, _LoadGenSettings, _LoadGenTest, _test_settings, loadgen_model, run_loadgen  # noqa: E402
+from reefnb.kernel.bench import (  # noqa: E402
+    LoadGenError,
+    _LoadGenSettings,
+    _LoadGenTest,
+    _test_settings,
+    loadgen_model,
+    run_loadgen,
+)
 
 MLPERF_CONF = (
     Path(__file__).resolve().parents[3] / "shared" / "mlperf-inference-tools" / "loadgen" / "mlperf.conf"
@@ -74,8 +81,8 @@ def _settings(profile: str, scenario: str, tmp_path: Path):
 
 def test_the_harness_sets_what_loadgen_itself_reads_from_mlperf_conf_and_user_conf(tmp_path):
     """LoadGen's FromConfig(user.conf, model, scenario, 1) reads mlperf.conf and user.conf only on its first call in a
-    process, so the harness loads mlperf.conf alone and sets user.conf's values itself: in a fresh process, LoadGen's own
-    reading of the same user.conf gives the same settings, for each scenario and profile."""
+    process, so the harness loads mlperf.conf alone and sets user.conf's values itself: in a fresh process, LoadGen's
+    own reading of the same user.conf gives the same settings, for each scenario and profile."""
     script = (
         "import json, sys, mlperf_loadgen as lg\n"
         "s = lg.TestSettings()\n"

@@ -19,7 +19,8 @@ from reefnb.provision import detection, distributions
 from reefnb.provision.envs import install_packages
 
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
-# A package folder, a plain module, an extension module (its bytes are never loaded) and a data file outside site-packages
+# A package folder, a plain module, an extension module (its
+# bytes are never loaded) and a data file outside site-packages
 PROBE_FILES = {
     "probe_layout/__init__.py": "VALUE = 1\n",
     "probe_layout/core.py": "def answer():\n    return 42\n",

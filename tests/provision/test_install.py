@@ -25,7 +25,10 @@ def probe_solution(folder, requires: dict, name: str = "probe"):
         "requires": requires,
         "workflows": {"run": {"notebook": "main.ipynb"}},
     }
-    code = "import reef_probe_pkg, reefnb\nreefnb.record('probe_version', reef_probe_pkg.VERSION)\nreefnb.record('answer', reef_probe_pkg.answer())"
+    code = (
+        "import reef_probe_pkg, reefnb\nreefnb.record('probe_version', "
+        "reef_probe_pkg.VERSION)\nreefnb.record('answer', reef_probe_pkg.answer())"
+    )
     return write_solution(folder, manifest, "x = 1", code)
 
 
@@ -121,17 +124,20 @@ def test_env_create_list_remove_and_run_with_env(tmp_path, hello):
     record = reefnb.run(hello, environment="probe2", parameters={"samples": 100})
     assert record["status"] == "ok" and record["environment"]["name"] == "probe2"
     assert record["environment"]["packages"]["reef-probe-pkg"] == "2.0.0"
-    # the environment holds reefnb's kernel part only (tests/provision/test_kernel_part.py): the rest of the API says where it is
+    # the environment holds reefnb's kernel part only
+    # (tests/provision/test_kernel_part.py): the rest of the API says where it is
     probe = (
-        "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.results\nexcept ImportError as error:\n    print(error)\n"
-        "print(sorted(path.name for path in pathlib.Path(reefnb.__file__).parent.iterdir() if path.name != '__pycache__'))"
+        "import reefnb, reefnb.kernel.recording, pathlib\ntry:\n    reefnb.results\nexcept ImportError as "
+        "error:\n    print(error)\n"
+        "print(sorted(path.name for path in pathlib.Path(reefnb.__file__).parent.iterdir() if path.name != "
+        "'__pycache__'))"
     )
     shown = subprocess.run(
         [get_environment("probe2").python, "-c", probe], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout
     assert (
-        "reefnb.results is not in this environment: the kernel environments reef creates carry only reefnb's kernel part"
-        in shown
+        "reefnb.results is not in this environment: the kernel environments reef creates carry only reefnb's "
+        "kernel part" in shown
     )
     assert shown.splitlines()[-1] == "['__init__.py', 'bench.py', 'common', 'kernel', 'provision', 'solution']"
     code, _, err = call("run", str(hello), "--env", "nope")

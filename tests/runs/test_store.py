@@ -440,7 +440,8 @@ def test_a_store_written_by_the_schema_4_code_is_migrated_giving_every_record_ba
     assert store.integrity_check() == "ok"
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
-        # the shapes of schema 4 are gone with the migration; documents left: solutions, environments, provenance, origin, shapes
+        # the shapes of schema 4 are gone with the migration; documents
+        # left: solutions, environments, provenance, origin, shapes
         used = connection.execute(
             "SELECT count(*) FROM documents WHERE id NOT IN (SELECT shape FROM runs UNION SELECT solution FROM runs"
             " UNION SELECT environment FROM runs UNION SELECT provenance FROM runs UNION SELECT origin FROM runs)"
@@ -537,7 +538,8 @@ FORKED_WRITER = textwrap.dedent(
 
     def child(number):
         inherited = not store_module._OPEN  # the parent's connection set aside in the child
-        Store(sys.argv[1]).add_many([base | {"run_id": f"20260101T000000Z-{number:04x}{index:04x}"} for index in range(20)])
+        ids = [f"20260101T000000Z-{number:04x}{index:04x}" for index in range(20)]
+        Store(sys.argv[1]).add_many([base | {"run_id": run_id} for run_id in ids])
         with Store(sys.argv[1])._connection():
             mine = store_module._OPEN[os.path.abspath(sys.argv[1])].pid == os.getpid()
         return inherited and mine

@@ -36,8 +36,8 @@ def test_a_sweep_goes_on_while_the_store_stays_locked_and_ends_saying_how_many_r
     assert kept == [1, 2], kept  # both points ran, both records kept
     last = err.strip().splitlines()[-1]
     assert (
-        last
-        == f"reef: error: {store.path}: could not be written: 2 run records of this sweep wait in {pending}, added when the store is next opened"
+        last == f"reef: error: {store.path}: could not be written: 2 run records of this sweep wait in {pending}, "
+        "added when the store is next opened"
     )
     assert sorted(record["metrics"]["double"]["value"] for record in store.records()) == [
         2,

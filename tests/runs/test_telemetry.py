@@ -167,7 +167,8 @@ def test_a_run_measures_energy_from_the_configured_powercap_tree(tmp_path, monke
 FAKE_NVIDIA_SMI = """#!{python}
 import sys, time
 args = " ".join(sys.argv[1:])
-assert "--query-gpu=index,utilization.gpu,memory.used,power.draw" in args and "--format=csv,noheader,nounits" in args, args
+assert "--query-gpu=index,utilization.gpu,memory.used,power.draw" in args, args
+assert "--format=csv,noheader,nounits" in args, args
 memory = 1000
 for step in range(1000):
     print(f"0, 50, {{memory + 100 * min(step, 5)}}, 100.0", flush=True)
@@ -201,7 +202,10 @@ def test_gpu_memory_and_energy_from_nvidia_smi(tmp_path, monkeypatch):
 
 
 def test_nvidia_smi_without_a_driver_says_why(tmp_path, monkeypatch):
-    failing = "#!{python}\nprint('NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.')\nraise SystemExit(9)\n"
+    failing = (
+        "#!{python}\nprint('NVIDIA-SMI has failed because it could not communicate with the NVIDIA "
+        "driver.')\nraise SystemExit(9)\n"
+    )
     _fake_nvidia_smi(tmp_path / "bin", failing)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monitor = GpuMonitor(0.05)

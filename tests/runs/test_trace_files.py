@@ -57,7 +57,8 @@ CACHES = (
     "import json, os, sys, IPython.paths, nbformat\nimport helpers\n"
     "for name in ('data.txt', 'big.bin'):\n    open(name, 'rb').read(1)\n"
     # what matplotlib does on import: read its font list where it keeps it (written first, as matplotlib would)
-    "for cache in (os.path.expanduser('~/.mpl'), os.path.expanduser('~/.cache/matplotlib'), os.environ['MPLCONFIGDIR'], IPython.paths.get_ipython_dir()):\n"
+    "for cache in (os.path.expanduser('~/.mpl'), os.path.expanduser('~/.cache/matplotlib'), "
+    "os.environ['MPLCONFIGDIR'], IPython.paths.get_ipython_dir()):\n"
     "    os.makedirs(cache, exist_ok=True)\n"
     "    with open(os.path.join(cache, 'fontlist-v390.json'), 'w') as handle:\n        handle.write('{}')\n"
     "    open(os.path.join(cache, 'fontlist-v390.json')).read()\n"

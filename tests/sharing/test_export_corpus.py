@@ -35,7 +35,8 @@ from reefnb.sharing.package import export_package
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 
-# case: (verdict, error name when the rerun fails, cell index of the failure, files found statically, files found only by tracing)
+# case: (verdict, error name when the rerun fails, cell index of the
+# failure, files found statically, files found only by tracing)
 EXPECTED = {
     "pm-simple": (REPRODUCED, None, None, [], []),
     "pm-complex-parameters": (REPRODUCED, None, None, [], []),
@@ -228,7 +229,8 @@ def test_corpus_r_notebook(tmp_path):
     kernel = r_kernel()
     if kernel is None:
         pytest.skip(
-            "no Jupyter kernel for R is installed here (IRkernel); the R notebook's parameters are tested in test_papermill_parity.py"
+            "no Jupyter kernel for R is installed here (IRkernel); the R notebook's parameters are tested in "
+            "test_papermill_parity.py"
         )
     notebook = prepare("r-parameters", tmp_path)
     record = reefnb.run(notebook, parameters={"alpha": 2.0}, kernel=kernel)
@@ -243,7 +245,8 @@ def test_export_warnings_are_counted_and_strict_fails(tmp_path, capsys):
     notebook = write_notebook(
         tmp_path / "work" / "plots.ipynb",
         None,
-        "try:\n    import reef_not_installed_anywhere\nexcept ImportError:\n    pass\nimport numpy\nimport reefnb\nreefnb.record('ok', 1)",
+        "try:\n    import reef_not_installed_anywhere\nexcept ImportError:\n    pass\nimport numpy\nimport "
+        "reefnb\nreefnb.record('ok', 1)",
     )
     assert reefnb.run(notebook)["status"] == "ok"
     package = tmp_path / "plots.reef.zip"

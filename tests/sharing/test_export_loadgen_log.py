@@ -32,7 +32,8 @@ KEY_ID, SECRET = "AKIA" + "Z7QK2M4XRB6NVT3P", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYZQ8
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """The run's folder (``runs/RUN_ID``) with LoadGen's log attached twice: whole, and truncated in a submission tree."""
+    """The run's folder (``runs/RUN_ID``) with LoadGen's log
+    attached twice: whole, and truncated in a submission tree."""
     root = tmp_path_factory.mktemp("loadgen")
     run_loadgen(
         lambda indices: [struct.pack("<2f", 1.0, index) + BOX * 4 for index in indices],
@@ -94,6 +95,7 @@ def test_a_key_planted_in_the_accuracy_log_is_still_refused(runs, planted):
     finally:
         (files / "accuracy" / ACCURACY_LOG).write_bytes((runs / "logs" / ACCURACY_LOG).read_bytes())
     assert warnings == [
-        f"run {RUN_ID}: attached file accuracy/{ACCURACY_LOG}: holds a secret (AWS Access Key): left out (attach a cleaned copy)"
+        f"run {RUN_ID}: attached file accuracy/{ACCURACY_LOG}: holds a secret (AWS Access Key): left out "
+        "(attach a cleaned copy)"
     ]
     assert list(packed) == [TREE]

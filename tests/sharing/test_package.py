@@ -1,4 +1,5 @@
-"""reefnb.sharing.package: export as a deterministic .reef.zip with an RO-Crate, and safe import (real zips, real runs)."""
+"""reefnb.sharing.package: export as a deterministic .reef.zip
+with an RO-Crate, and safe import (real zips, real runs)."""
 
 from __future__ import annotations
 
@@ -253,14 +254,17 @@ for megabytes in (4, 64):
     with open(data, "wb") as out:
         for _ in range(megabytes):
             out.write(os.urandom(1 << 20))
-    summaries.append(export_package(folder / "solution", folder / f"{megabytes}.reef.zip", include=[data], store=Store(folder / "results.sqlite")))
+    package = folder / f"{megabytes}.reef.zip"
+    store = Store(folder / "results.sqlite")
+    summaries.append(export_package(folder / "solution", package, include=[data], store=store))
     peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps({"peaks": peaks, "summaries": summaries}))
 """
 
 
 def test_export_streams_big_members_in_bounded_memory_and_stores_them_as_they_are(tmp_path):
-    """A 64 MB incompressible member costs no more memory than a 4 MB one: read once, a MiB at a time, hashed as written."""
+    """A 64 MB incompressible member costs no more memory than a
+    4 MB one: read once, a MiB at a time, hashed as written."""
     import subprocess
     import sys
 

@@ -46,7 +46,8 @@ CELLS = (
     "buffer = io.BytesIO()\nhelpers.chart((96, 64)).save(buffer, 'PNG')\ndisplay(Shown(buffer.getvalue()))",
     "import ipywidgets\nipywidgets.IntSlider(value=helpers.more.SCALE)",
     "print('token', os.environ['REEF_TEST_TOKEN'], 'in', os.getcwd(), 'home', os.path.expanduser('~'))\n"
-    "print(ipywidgets.__file__.endswith('__init__.py'), ipywidgets.__file__, os.__file__)  # as tracebacks and warnings name them",
+    "print(ipywidgets.__file__.endswith('__init__.py'), ipywidgets.__file__, os.__file__)  # as tracebacks and "
+    "warnings name them",
 )
 
 

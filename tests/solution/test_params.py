@@ -145,7 +145,8 @@ def test_unknown_parameter_lists_the_known_ones(declared):
     with pytest.raises(ParameterError) as caught:
         resolve_parameters(declared, ("command line", {"batch": "2", "batchsize": "8"}))
     assert str(caught.value) == (
-        "command line: unknown parameter 'batchsize' (the notebook's parameters: batch, x, flag, names, label, options, anything, computed)"
+        "command line: unknown parameter 'batchsize' (the notebook's parameters: batch, x, flag, names, label, "
+        "options, anything, computed)"
     )
 
 

@@ -1,14 +1,15 @@
 """What a user asks of a run or a sweep, as one value made once by each front end.
 
 A ``RunSpec`` holds a run's options as the user gave them (nothing resolved: no kernel chosen, no parameter cast).
-The ``reef run`` verb makes one from its parsed arguments (``RunSpec.from_arguments``), the JupyterLab server and
-the actions from their requests, ``reefnb.run`` from its keywords; it then goes unchanged through
-``execute.prepare`` (which resolves it into a ``RunRequest`` that keeps it) to the execution and the record. A
-``SweepSpec`` is a ``RunSpec`` and what makes it a sweep: the grid, the environments or kernels, and how the runs
-execute (``SweepExecution``).
+The run verb makes one from its parsed arguments (``RunSpec.from_arguments``), the JupyterLab server and the
+parameters widget from their requests, ``reefnb.run`` from its keywords, ``reef reproduce`` and ``reef mlperf
+submission`` for each run they need; it then goes unchanged through ``execute.prepare`` (which resolves it into a
+``RunRequest`` that keeps it) to the execution and the record. A ``SweepSpec`` is a ``RunSpec`` and what makes it a
+sweep: the grid, the environments or kernels, and how the runs execute (``SweepExecution``).
 
-Adding a run option: a field of ``RunSpec`` (with its comment), the parser's line for it (the run verb: its ``dest``
-is the field's name), and its use where the run is prepared or executed (``reefnb.runs.execute``).
+Adding a run option: a field of ``RunSpec`` (with its comment), the run verb's line for it
+(``reefnb/frontends/verbs/running.py``; its ``dest`` is the field's name), and its use where the run is prepared or
+executed (``reefnb.runs.execute``). ``tests/runs/test_spec.py`` checks that the verb's options and the fields agree.
 """
 
 from __future__ import annotations

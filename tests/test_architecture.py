@@ -439,3 +439,34 @@ def test_the_text_of_issue_33_lives_in_the_front_ends():
         left = getattr(importlib.import_module(old_module), old_name, None)
         assert getattr(left, "__module__", None) != old_module, f"{old} is still defined there"
         assert callable(getattr(importlib.import_module(new_module), new_name)), new
+
+
+def test_the_command_layer_calls_the_stages_not_the_facade():
+    """reefnb/frontends/commands.py imports the stage modules it orchestrates (inside its functions, so the command
+    layer loads no stage until a verb runs), never the ``reefnb`` package facade: go-to-definition lands on the
+    function, not on ``reefnb.__getattr__``. Nor do the verbs and the two front ends built from them."""
+    frontends = PACKAGE / "frontends"
+    for path in [frontends / "commands.py", frontends / "terminal.py", frontends / "magics.py"] + sorted(
+        (frontends / "verbs").glob("*.py")
+    ):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        facade = [
+            node.lineno
+            for node in ast.walk(tree)
+            if (isinstance(node, ast.Import) and any(alias.name == "reefnb" for alias in node.names))
+            or (isinstance(node, ast.ImportFrom) and node.module == "reefnb" and node.level == 0)
+        ]
+        assert not facade, f"{path.relative_to(PACKAGE.parent)}: imports the reefnb facade at lines {facade}"
+
+
+def test_the_public_api_is_listed_once():
+    """``reefnb.__all__`` is ``_API``'s names (name -> the module it is imported from), each found there, and
+    ``PackageError``/``RegistryError`` come from the one exceptions module."""
+    import importlib
+
+    import reefnb
+
+    assert reefnb.__all__ == ["__version__", *reefnb._API]
+    for name, module in reefnb._API.items():
+        assert hasattr(importlib.import_module(f"reefnb.{module}"), name), f"reefnb.{module} has no {name}"
+    assert reefnb._API["PackageError"] == reefnb._API["RegistryError"] == "common.exceptions"

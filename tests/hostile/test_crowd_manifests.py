@@ -26,7 +26,7 @@ from reefnb.sharing import registry
         (lambda data: data.update(metrics="all of them"), "/metrics: 'all of them' is not of type 'array'"),
     ],
 )
-def test_a_tampered_shared_manifest_is_not_kept(tmp_path, bare, user, caplog, tamper, warning):  # noqa: F811
+def test_a_tampered_shared_manifest_is_not_kept(tmp_path, bare, user, caplog, tamper, warning):
     folder = tmp_path / "work" / "obj-detection-coco-tf"
     shutil.copytree(
         FLAGSHIP, folder, ignore=shutil.ignore_patterns("runs", "models", "__pycache__", "*.reef.zip", "reef.lock.json")

@@ -25,7 +25,7 @@ def row(record: dict) -> tuple[str, str, str]:
     return shared["run_id"], json.dumps({**shared, "environment": None}), json.dumps(shared["environment"])
 
 
-def test_bad_parts_and_bad_records_are_skipped_with_a_warning_naming_them(tmp_path, bare, user, caplog):  # noqa: F811
+def test_bad_parts_and_bad_records_are_skipped_with_a_warning_naming_them(tmp_path, bare, user, caplog):
     user("alice")
     registry.add_registry("shared", str(bare))
     Store().add_many(runs(3))

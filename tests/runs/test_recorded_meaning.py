@@ -143,7 +143,7 @@ def test_pareto_and_dashboard_by_name_take_directions_and_formats_from_the_recor
     assert "assumed" not in json.dumps(explorer.chart.spec["title"])
 
 
-def test_pushed_and_pulled_records_keep_their_goals_without_any_manifest(tmp_path, bare, user):  # noqa: F811
+def test_pushed_and_pulled_records_keep_their_goals_without_any_manifest(tmp_path, bare, user):
     user("alice")
     registry.add_registry("shared", str(bare))
     Store().add_many(detector_records())  # alice's folder is not here: no manifest goes with the results

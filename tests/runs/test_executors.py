@@ -12,19 +12,22 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 import pytest
+from helpers.solutions import REPO, write_solution
 
+import reefnb
 from reefnb.common.exceptions import EnvironmentFailure, ReefError
 from reefnb.runs.executors import (
     EXECUTOR_GROUP,
     Executor,
     RunSink,
-    SweepExecution,
     executor_for,
     executor_name,
     executor_names,
 )
 from reefnb.runs.executors.dask import DaskExecutor
 from reefnb.runs.executors.local import LocalExecutor
+from reefnb.runs.spec import SweepExecution
+from reefnb.runs.store import Store
 
 # A third party's executor: each run's tries in turn, in this process, their records read from the run itself.
 PLUGIN = """
@@ -50,16 +53,17 @@ class NotAnExecutor:
 """
 
 
-def register(tmp_path, monkeypatch, entries: str, module: str | None = PLUGIN) -> None:
-    """Install a distribution ``reef-plugin`` on ``sys.path`` with ``entries`` under ``[reefnb.executors]``."""
+def register(tmp_path, monkeypatch, entries: str, module: str | None = PLUGIN, name: str = "reef_plugin") -> None:
+    """Install a distribution ``reef-plugin`` on ``sys.path`` with ``entries`` under ``[reefnb.executors]``, and
+    ``module`` as its module ``name``."""
     site = tmp_path / "site"
     info = site / "reef_plugin-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: reef-plugin\nVersion: 0.1\n", encoding="utf-8")
     (info / "entry_points.txt").write_text(f"[{EXECUTOR_GROUP}]\n{textwrap.dedent(entries)}", encoding="utf-8")
     if module is not None:
-        (site / "reef_plugin.py").write_text(module, encoding="utf-8")
-    monkeypatch.delitem(sys.modules, "reef_plugin", raising=False)
+        (site / f"{name}.py").write_text(module, encoding="utf-8")
+    monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.syspath_prepend(str(site))
 
 
@@ -158,3 +162,27 @@ def test_the_sink_stops_the_sweep_at_the_first_run_not_ok_with_fail_fast():
     assert not sink.stopped
     sink.retry_after(failed, 0, failed.record(0))
     assert sink.stopped
+
+
+def contributing_example() -> str:
+    """The executor CONTRIBUTING.md walks a newcomer through (its first Python block under "A sweep executor")."""
+    text = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    section = text[text.index("### A sweep executor") :]
+    return textwrap.dedent(section.split("```python\n", 1)[1].split("```", 1)[0])
+
+
+def test_the_executor_of_the_contributing_walkthrough_runs_a_real_sweep(tmp_path, monkeypatch):
+    """Registered as its walkthrough says, picked by name: each point on a real kernel, a killed kernel tried again,
+    every try in the store."""
+    register(tmp_path, monkeypatch, "spawn = reef_spawn:SpawnExecutor\n", contributing_example(), name="reef_spawn")
+    marker = tmp_path / "died-once"
+    cell = (
+        f"import os, pathlib, reefnb\nif a == 2 and not pathlib.Path({str(marker)!r}).exists():\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(9)\nreefnb.record('pid', os.getpid())"
+    )
+    manifest = {"name": "spawned", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
+    folder = write_solution(tmp_path / "spawned", manifest, "a = 1", cell)
+    store = Store(tmp_path / "results.sqlite")
+    records = reefnb.sweep(folder, grid={"a": [1, 2]}, executor="spawn", jobs=2, retries=1, store=store)
+    assert [(record["parameters"]["a"], record["status"]) for record in records] == [(1, "ok"), (2, "ok")]
+    assert sorted(record["status"] for record in store.records()) == ["killed", "ok", "ok"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 
 from reefnb.common.exceptions import ReefError
-from reefnb.runs.executors import RunSink, SweepExecution
+from reefnb.runs.executors import RunSink
 from reefnb.runs.executors.dask import DaskExecutor
+from reefnb.runs.spec import SweepExecution
 
 
 def test_the_dask_executor_needs_a_scheduler():

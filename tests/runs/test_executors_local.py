@@ -12,8 +12,8 @@ from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.common.exceptions import ReefError
-from reefnb.runs.executors import SweepExecution
 from reefnb.runs.executors.local import LocalExecutor, default_jobs
+from reefnb.runs.spec import SweepExecution
 
 MANIFEST = {"name": "parents", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 CELL = "import os, reefnb\nreefnb.record('kernel_parent', os.getppid())"

@@ -16,12 +16,12 @@ process writes the store.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from reefnb.common.exceptions import EnvironmentFailure, RecordPending, ReefError
 from reefnb.common.plugins import entry_point_values, load_object
 from reefnb.runs.execute import RunRequest
+from reefnb.runs.spec import SweepExecution
 
 if TYPE_CHECKING:
     from reefnb.runs.store import Store
@@ -30,25 +30,6 @@ if TYPE_CHECKING:
 EXECUTOR_GROUP = "reefnb.executors"
 # A run that ended like this may succeed on another try: the kernel died or never started.
 RETRYABLE = ("killed",)
-
-
-@dataclass(frozen=True)
-class SweepExecution:
-    """Where and how a sweep executes its runs (``sweep``'s keywords of that kind, checked)."""
-
-    jobs: int | None = None  # parallel runs on this machine (None: what cores and memory allow)
-    scheduler: str | None = None  # a Dask scheduler: tcp://HOST:PORT, or local:N
-    retries: int = 0  # further tries of a run whose kernel died
-    fail_fast: bool = False  # stop at the first run that does not end ok
-    rerun: bool = False  # run again the points already recorded ok
-    ship: bool | None = None  # send the solution folder to Dask workers (None: for tcp:// and tls:// schedulers)
-    executor: str | None = None  # a registered executor's name (None: dask with a scheduler, else local)
-
-    def __post_init__(self) -> None:
-        if self.retries < 0:
-            raise ReefError(f"sweep: retries must be 0 or more, got {self.retries}")
-        if self.jobs is not None and self.jobs < 1:
-            raise ReefError(f"sweep: jobs must be 1 or more, got {self.jobs}")
 
 
 class SweepTracker(Protocol):
@@ -124,9 +105,10 @@ class RunSink:
 class Executor(Protocol):
     """A sweep executor: a plugin registered under the entry point group ``reefnb.executors``.
 
-    The entry point names a class (or any callable) that the sweep calls with its ``SweepExecution`` (``jobs``,
-    ``scheduler``, ``retries``, ``fail_fast``, ``ship``, ``executor``) before anything runs: raise ``ReefError``
-    there for a setting it cannot use. The sweep then calls ``run`` once, in its own process.
+    The entry point names a class (or any callable) that the sweep calls with its ``SweepExecution``
+    (``reefnb.runs.spec``: ``jobs``, ``scheduler``, ``retries``, ``fail_fast``, ``ship``, ``executor``) before
+    anything runs: raise ``ReefError`` there for a setting it cannot use. The sweep then calls ``run`` once, in
+    its own process.
     """
 
     def run(self, runs: list[RunRequest], sink: RunSink) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 from reefnb.common.exceptions import EnvironmentFailure, NetworkFailure, ReefError
 from reefnb.runs import processes
 from reefnb.runs.execute import RunRequest, failure_record
-from reefnb.runs.executors import RunSink, SweepExecution
+from reefnb.runs.executors import RunSink
 from reefnb.runs.executors.worker import bundle_solution, land_files, run_in_worker
+from reefnb.runs.spec import SweepExecution
 
 # A local:N cluster's workers: one run at a time each, no dashboard, and processes.dask_setup as each starts
 # (the preload), before a task imports papermill.

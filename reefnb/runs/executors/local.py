@@ -14,8 +14,9 @@ from typing import Any
 from reefnb.common.exceptions import ReefError
 from reefnb.runs import processes
 from reefnb.runs.execute import RunRequest, failure_record
-from reefnb.runs.executors import RunSink, SweepExecution
+from reefnb.runs.executors import RunSink
 from reefnb.runs.executors.worker import Runner, run_in_worker
+from reefnb.runs.spec import SweepExecution
 
 
 def default_jobs() -> int:

@@ -8,7 +8,7 @@ import json
 import re
 import shutil
 
-from helpers.cli import call as reef  # noqa: F401  (fixtures)
+from helpers.cli import call as reef
 from helpers.records import flagship_records
 from helpers.solutions import FLAGSHIP
 

@@ -165,16 +165,16 @@ def _prepare(spec: RunSpec, known: dict | None = None) -> tuple[RunRequest, _Loa
     kernel = kernel or named_kernel(workflow.notebook, notebook)
     kernel_spec = _once(known, ("kernel spec", kernel), lambda: _kernel_spec(kernel))
     request = RunRequest(
-        spec,
-        str(Path(solution.manifest_path or workflow.notebook).resolve()),
-        workflow.name,
-        values,
-        kernel,
-        environment,
-        timeout,
-        digest,
-        telemetry_options(solution.data.get("telemetry"), enabled=spec.telemetry),
-        cell_output_limit(spec.max_output),
+        spec=spec,
+        source=str(Path(solution.manifest_path or workflow.notebook).resolve()),
+        workflow=workflow.name,
+        parameters=values,
+        kernel=kernel,
+        environment=environment,
+        timeout=timeout,
+        notebook_sha256=digest,
+        telemetry=telemetry_options(solution.data.get("telemetry"), enabled=spec.telemetry),
+        output_limit=cell_output_limit(spec.max_output),
     )
     return request, _Loaded(solution, workflow, notebook, kernel_spec)
 

@@ -15,6 +15,7 @@ from reefnb.common.exceptions import ReefError
 from reefnb.frontends import commands
 from reefnb.frontends.widgets.markup import MUTED, escape, message
 from reefnb.frontends.widgets.summaries import run_summary
+from reefnb.runs.spec import RunSpec
 
 
 class ParametersForm(widgets.VBox):
@@ -58,7 +59,7 @@ class ParametersForm(widgets.VBox):
                 self.record = self._run(self.solution, workflow=self.workflow, parameters=self.values())
             else:
                 self.record = commands.run(
-                    commands.RunOptions(solution=self.solution, workflow=self.workflow, parameters=self.values())
+                    RunSpec(solution=self.solution, workflow=self.workflow, parameters=self.values())
                 )
             with self.output:
                 display(run_summary(self.record), raw=True)

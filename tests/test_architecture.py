@@ -203,7 +203,8 @@ def kernel_part_closure(graph: dict[str, dict[str, tuple[int, bool]]]) -> set[st
 
 
 def test_the_kernel_part_is_what_its_entry_points_import():
-    """KERNEL_PART is an explicit list (install_reefnb copies it); it must be exactly the import closure of what it promises."""
+    """KERNEL_PART is an explicit list (install_reefnb copies it); it must be exactly the import closure of what it
+    promises."""
     from reefnb.kernel import KERNEL_PART
 
     needed = kernel_part_closure(import_graph())
@@ -231,7 +232,8 @@ def test_the_kernel_api_is_what_the_kernel_part_carries():
 
 
 def test_the_kernel_part_needs_only_what_ipykernel_brings():
-    """At module level the kernel part imports the standard library, IPython and packaging only (ipykernel depends on both)."""
+    """At module level the kernel part imports the standard library, IPython and packaging only (ipykernel depends on
+    both)."""
     from reefnb.kernel import KERNEL_PART
 
     outside = []
@@ -470,3 +472,34 @@ def test_the_public_api_is_listed_once():
     for name, module in reefnb._API.items():
         assert hasattr(importlib.import_module(f"reefnb.{module}"), name), f"reefnb.{module} has no {name}"
     assert reefnb._API["PackageError"] == reefnb._API["RegistryError"] == "common.exceptions"
+
+
+def _waits_outside_a_loop(tree: ast.AST) -> list[tuple[str, int]]:
+    """(test or fixture, line) of each ``time.sleep``/``page.wait_for_timeout`` that a test or fixture calls outside
+    a loop."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in {"sleep", "wait_for_timeout"}:
+            above, in_loop = parents.get(node), False
+            while above is not None and not isinstance(above, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                in_loop = in_loop or isinstance(above, (ast.While, ast.For))
+                above = parents.get(above)
+            fixture = above is not None and any(
+                "fixture" in ast.unparse(d) for d in getattr(above, "decorator_list", [])
+            )
+            if not in_loop and (fixture or getattr(above, "name", "").startswith("test_")):
+                found.append((above.name, node.lineno))
+    return found
+
+
+def test_tests_wait_for_what_they_need_not_a_fixed_time():
+    """A test or fixture that waits polls for its condition (``helpers.servers.wait_until``, or a loop that asks):
+    a fixed sleep is too short on a loaded machine and wasted time on an idle one. Sleeps in a loop and in code a test
+    runs as its subject (a paced LoadGen callback, a notebook cell in a string) are not waits of the test."""
+    wrong = {
+        str(path.relative_to(TESTS)): waits
+        for path in TEST_SOURCES
+        if (waits := _waits_outside_a_loop(ast.parse(path.read_text(encoding="utf-8"))))
+    }
+    assert not wrong, f"fixed waits (poll for the condition instead): {wrong}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reefnb.common.exceptions import ReefError
 from reefnb.frontends.widgets.parameters import ParametersForm
+from reefnb.runs.spec import RunSpec
 
 SCHEMA = {
     "title": "hello-sweep: run",
@@ -27,19 +28,24 @@ def test_one_input_per_parameter_with_its_default():
 def test_submit_runs_with_the_values_and_keeps_the_record():
     calls = []
 
-    def run(solution, workflow, parameters):
-        calls.append((solution, workflow, parameters))
-        return {"run_id": "r1", "status": "ok", "parameters": parameters, "solution": {"name": "s", "version": "1"}}
+    def run(spec):
+        calls.append(spec)
+        return {
+            "run_id": "r1",
+            "status": "ok",
+            "parameters": spec.parameters,
+            "solution": {"name": "s", "version": "1"},
+        }
 
     form = ParametersForm("hello-sweep", SCHEMA, workflow="benchmark", run=run)
     form.inputs["samples"].value = 50
     assert form.submit()["run_id"] == "r1" and form.record["parameters"]["samples"] == 50
-    assert calls == [("hello-sweep", "benchmark", {**form.values(), "samples": 50})]
+    assert calls == [RunSpec(solution="hello-sweep", workflow="benchmark", parameters={**form.values(), "samples": 50})]
     assert not form.button.disabled
 
 
 def test_a_refused_run_leaves_the_form_usable():
-    def run(solution, workflow, parameters):
+    def run(spec):
         raise ReefError("samples: 5 is below the minimum 10")
 
     form = ParametersForm("hello-sweep", SCHEMA, run=run)

@@ -26,9 +26,9 @@ class ParametersForm(widgets.VBox):
     casting and checks as ``reef run -p``.
     """
 
-    def __init__(self, solution, schema: dict, workflow: str = "run", run: Callable[..., dict] | None = None):
+    def __init__(self, solution, schema: dict, workflow: str = "run", run: Callable[[RunSpec], dict] = commands.run):
         self.solution, self.schema, self.workflow = solution, schema, workflow
-        self._run = run
+        self._run = run  # what runs the form's RunSpec: the command layer's run
         self.inputs: dict[str, widgets.Widget] = {
             name: _input_for(name, prop) for name, prop in schema.get("properties", {}).items()
         }
@@ -55,12 +55,7 @@ class ParametersForm(widgets.VBox):
         self.button.disabled = True
         self.output.clear_output()
         try:
-            if self._run is not None:
-                self.record = self._run(self.solution, workflow=self.workflow, parameters=self.values())
-            else:
-                self.record = commands.run(
-                    RunSpec(solution=self.solution, workflow=self.workflow, parameters=self.values())
-                )
+            self.record = self._run(RunSpec(solution=self.solution, workflow=self.workflow, parameters=self.values()))
             with self.output:
                 display(run_summary(self.record), raw=True)
         except ReefError as error:

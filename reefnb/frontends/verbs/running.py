@@ -76,6 +76,13 @@ VALIDATE = Verb(
 # --- run ---
 
 
+def no_telemetry_option(parser: argparse.ArgumentParser, sampled: str) -> None:
+    """``--no-telemetry``: ``telemetry`` False (None when not given: the run's own default)."""
+    parser.add_argument(
+        "--no-telemetry", dest="telemetry", action="store_false", default=None, help=f"do not sample {sampled}"
+    )
+
+
 def run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "solution", metavar="SOLUTION", nargs="?", help="a solution folder, its solution.json, or a notebook"
@@ -87,13 +94,7 @@ def run_arguments(run: argparse.ArgumentParser) -> None:
         "--checkpoint", action="store_true", help="keep the kernel's state after each cell, so a failure can be resumed"
     )
     run.add_argument("--resume", metavar="RUN_ID", help="run a failed run again from its last checkpoint")
-    run.add_argument(
-        "--no-telemetry",
-        dest="telemetry",
-        action="store_false",
-        default=None,
-        help="do not sample the run's CPU, memory, disk, energy and GPU (default: every 200 ms)",
-    )
+    no_telemetry_option(run, "the run's CPU, memory, disk, energy and GPU (default: every 200 ms)")
     run.add_argument(
         "--no-trace-files",
         dest="trace_files",
@@ -183,13 +184,7 @@ def sweep_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first run that is not ok")
     parser.add_argument("--rerun", action="store_true", help="run points already recorded ok again")
-    parser.add_argument(
-        "--no-telemetry",
-        dest="telemetry",
-        action="store_false",
-        default=None,
-        help="do not sample each run's CPU, memory, disk, energy and GPU",
-    )
+    no_telemetry_option(parser, "each run's CPU, memory, disk, energy and GPU")
     parser.add_argument("--trust", action="store_true", help=TRUST_FOLDER_HELP)
 
 

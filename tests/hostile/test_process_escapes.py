@@ -55,11 +55,13 @@ def sweeper():
             process.kill()
 
 
-def count_cell(mark: str) -> str:
-    """A last cell that records how many of the marked processes run (so no test passes vacuously)."""
+def count_cell(mark: str, expected: int) -> str:
+    """A last cell that records how many of the marked processes run (so no test passes vacuously), once the
+    ``expected`` number have started (the double forks exec `sleep` a moment after their cell ends) or after 30 s."""
     return (
-        "import time, psutil, reefnb\ntime.sleep(0.5)\n"
-        f"marked = sum('{mark}' in (p.info['cmdline'] or []) for p in psutil.process_iter(['cmdline']))\n"
+        "import time, psutil, reefnb\ndeadline = time.monotonic() + 30\nwhile True:\n"
+        f"    marked = sum('{mark}' in (p.info['cmdline'] or []) for p in psutil.process_iter(['cmdline']))\n"
+        f"    if marked >= {expected} or time.monotonic() > deadline:\n        break\n    time.sleep(0.05)\n"
         "reefnb.record('running', marked)"
     )
 
@@ -67,7 +69,7 @@ def count_cell(mark: str) -> str:
 def test_reef_run_leaves_no_process(tmp_path, sweeper):
     mark = marker()
     sweeper.append(mark)
-    folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", *escapes(mark, scrubbed=True), count_cell(mark))
+    folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", *escapes(mark, scrubbed=True), count_cell(mark, 3))
     result = subprocess.run([REEF, "run", str(folder), "--json"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["metrics"]["running"]["value"] == 3
@@ -77,7 +79,7 @@ def test_reef_run_leaves_no_process(tmp_path, sweeper):
 def test_library_run_leaves_no_process(tmp_path, sweeper):
     mark = marker()
     sweeper.append(mark)
-    folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", *escapes(mark), count_cell(mark))
+    folder = write_solution(tmp_path / "solution", MINIMAL, "x = 1", *escapes(mark), count_cell(mark, 2))
     record = reefnb.run(folder)
     assert record["status"] == "ok", record["error"]
     assert record["metrics"]["running"]["value"] == 2

@@ -41,9 +41,10 @@ import sys
 from reefnb.frontends.cli import main
 from reefnb.runs.store import Store
 assert main(["init", sys.argv[1], "--native"]) == 0
-Store().add({"run_id": "r1", "solution": {"name": "hello-sweep", "version": "0.1.0", "path": sys.argv[1]}, "workflow": "run",
-             "status": "ok", "duration_s": 1.5, "started": "2026-01-01T00:00:00+00:00", "parameters": {"samples": 10},
-             "metrics": {"pi_estimate": {"value": 3.1, "unit": None}}, "error": None, "notebook": {"path": "main.ipynb"}})
+Store().add({"run_id": "r1", "solution": {"name": "hello-sweep", "version": "0.1.0", "path": sys.argv[1]},
+             "workflow": "run", "status": "ok", "duration_s": 1.5, "started": "2026-01-01T00:00:00+00:00",
+             "parameters": {"samples": 10}, "metrics": {"pi_estimate": {"value": 3.1, "unit": None}}, "error": None,
+             "notebook": {"path": "main.ipynb"}})
 main(["detect"])  # the detection cache is current from here: `reef detect` below is warm
 """
 

@@ -526,7 +526,8 @@ def test_init_panel_takes_a_package(shell, hello, tmp_path, reef_home):
 
 
 def test_typed_parameters_raise_no_papermill_alarm(shell, hello, caplog):
-    """papermill cannot read annotated parameters and logs "Passed unknown parameter" for each: reef checked them, so none shows."""
+    """papermill cannot read annotated parameters and logs "Passed unknown parameter" for each: reef checked them,
+    so none shows."""
     caplog.set_level(logging.WARNING)
     frame, captured = reef(shell, f"run {hello} -p samples 300 -p method stratified")
     assert frame.iloc[0]["status"] == "ok"
@@ -598,7 +599,8 @@ def test_magic_html_uses_jupyterlab_theme_variables(shell, hello):
 
 
 class RecordedComm:
-    """What ipykernel's comm would send to the front end (no front end exists here; the browser test has the real one)."""
+    """What ipykernel's comm would send to the front end (no front end exists here; the browser test has the real
+    one)."""
 
     sent: list = []
 
@@ -658,7 +660,8 @@ def test_declarations_go_to_the_open_notebooks_model_in_jupyterlab(shell, hello,
     assert RecordedComm.sent[-1].data["patch"] == {"requires": {"packages": None}}
     assert notebook.read_bytes() == before
 
-    # JupyterLab without the Reef extension closes the comm unanswered: the file is written then, and the cell's output says so
+    # JupyterLab without the Reef extension closes the comm unanswered: the file is written then, and the cell's
+    # output says so
     with capture_output() as captured:
         run_magic("require scipy", shell, editor)
         refused = RecordedComm.sent[-1]

@@ -48,7 +48,8 @@ def test_a_solution_runs_on_its_notebooks_kernel_until_reef_init_makes_its_own_e
     here = commands.requirements_here(found)
     assert here.summary == "checked against kernel python3: 1 missing" and here.install.label == "Install missing"
     assert here.install.changes[-1] == (
-        "then runs, sweeps and benchmarks run in environment placed instead of kernel python3: points recorded on kernel python3 run again there"
+        "then runs, sweeps and benchmarks run in environment placed instead of kernel python3: points recorded "
+        "on kernel python3 run again there"
     )
     first = cli_sweep(folder)
     assert "2 runs, 2 ok, 0 not ok, 0 skipped" in first and "environment changed" not in first
@@ -57,7 +58,8 @@ def test_a_solution_runs_on_its_notebooks_kernel_until_reef_init_makes_its_own_e
     code = run_verb(build_parser().parse_args(["init", str(folder), "--find-links", str(wheels)]), out)
     said = out.getvalue().splitlines()
     assert code == 0 and said[0] == (
-        "runs now in kernel python3 (the kernel its notebook names: no environment made for it here); checked against kernel python3: 1 missing"
+        "runs now in kernel python3 (the kernel its notebook names: no environment made for it here); checked "
+        "against kernel python3: 1 missing"
     )
     assert said[-1] == "its runs, sweeps and benchmarks run in environment placed from now on"
     place = commands.run_place(solution)

@@ -21,7 +21,8 @@ def slow_solution(tmp_path, last_cell: str):
     """The slow cell appends a line to ``tmp_path / "slow-ran"`` each time it executes (the evidence, not the clock)."""
     ran = tmp_path / "slow-ran"
     cells = [
-        f"import time\nimport numpy as np\nwith open({str(ran)!r}, 'a') as marker_file:\n    marker_file.write('ran\\n')\ndel marker_file\n"
+        f"import time\nimport numpy as np\nwith open({str(ran)!r}, 'a') as marker_file:\n"
+        "    marker_file.write('ran\\n')\ndel marker_file\n"
         f"time.sleep({SLOW})\ndata = np.arange(n) * 2.0",
         "import reefnb\ntotal = float(data.sum())\nreefnb.record('total', total)\ndef twice(x):\n    return 2 * x",
         last_cell,
@@ -95,7 +96,8 @@ def test_resume_restores_past_cells_that_do_not_execute(tmp_path):
     marker = tmp_path / "failed-once"
     last = (
         f"import pathlib\nif not pathlib.Path({str(marker)!r}).exists():\n"
-        f"    pathlib.Path({str(marker)!r}).touch()\n    raise RuntimeError('late failure')\nreefnb.record('final', twice(total))"
+        f"    pathlib.Path({str(marker)!r}).touch()\n    raise RuntimeError('late failure')\n"
+        "reefnb.record('final', twice(total))"
     )
     folder = slow_solution(tmp_path, last)
     notebook = nbformat.read(folder / "main.ipynb", as_version=4)

@@ -11,7 +11,10 @@ from reefnb.runs.store import Store
 from reefnb.runs.sweeps import SweepProgress
 
 MANIFEST = {"name": "grid", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
-CELL = "import sys, reefnb\nif a == 3:\n    raise ValueError('a must not be 3')\nreefnb.record('product', a * len(b))\nreefnb.record('prefix', sys.prefix)"
+CELL = (
+    "import sys, reefnb\nif a == 3:\n    raise ValueError('a must not be 3')\n"
+    "reefnb.record('product', a * len(b))\nreefnb.record('prefix', sys.prefix)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +163,8 @@ def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
         {"name": "naps", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
         "slow = 0",
         f"import pathlib, time, reefnb\nhanded_over, start = pathlib.Path({str(handed_over)!r}), time.monotonic()\n"
-        "while slow and not handed_over.exists() and time.monotonic() - start < 120:\n    time.sleep(0.05)\nreefnb.record('slow', slow)",
+        "while slow and not handed_over.exists() and time.monotonic() - start < 120:\n"
+        "    time.sleep(0.05)\nreefnb.record('slow', slow)",
     )
     store = Store(tmp_path / "results.sqlite")
     arrivals = []
@@ -183,12 +187,14 @@ def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
 
 @pytest.mark.parametrize("executor", [{"jobs": 2}, {"scheduler": "local:2"}], ids=["local-pool", "dask-local-cluster"])
 def test_retries_and_fail_fast_reach_the_parallel_executors(tmp_path, executor):
-    """A run whose kernel died is tried again (``retries``), and the sweep stops at its first failure (``fail_fast``), on a pool and on Dask."""
+    """A run whose kernel died is tried again (``retries``), and the sweep stops at its first failure
+    (``fail_fast``), on a pool and on Dask."""
     marker = tmp_path / "died-once"
     cell = (
         f"import os, pathlib, time\nif a == 1 and not pathlib.Path({str(marker)!r}).exists():\n"
         f"    pathlib.Path({str(marker)!r}).touch()\n    os._exit(9)\n"
-        "if a == 3:\n    raise ValueError('a must not be 3')\nif a > 3:\n    time.sleep(2)\nimport reefnb\nreefnb.record('a', a)"
+        "if a == 3:\n    raise ValueError('a must not be 3')\nif a > 3:\n    time.sleep(2)\n"
+        "import reefnb\nreefnb.record('a', a)"
     )
     folder = write_solution(tmp_path / "flaky", {**MANIFEST, "name": "flaky"}, "a = 1\nb = 'x'", cell)
     store = Store(tmp_path / "results.sqlite")

@@ -503,3 +503,123 @@ def test_tests_wait_for_what_they_need_not_a_fixed_time():
         if (waits := _waits_outside_a_loop(ast.parse(path.read_text(encoding="utf-8"))))
     }
     assert not wrong, f"fixed waits (poll for the condition instead): {wrong}"
+
+
+# --- every stage module has its test module (issue 33, item 9) -----------------------------------------------------
+
+STAGES = ("solution", "provision", "runs", "analysis", "sharing", "common", "kernel", "actions", "frontends")
+# Packages whose modules one test module covers together, parametrised over them: the verb modules, each a set of
+# table entries that tests/frontends/test_verbs.py runs one by one in both front ends.
+COVERED_TOGETHER = {("frontends", "verbs"): "frontends/test_verbs.py"}
+
+
+def _only_declares_names(path: Path) -> bool:
+    """Whether a package's ``__init__`` holds nothing but its docstring, imports and ``__all__`` (re-exports)."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if not (
+            isinstance(node, (ast.Import, ast.ImportFrom))
+            or _type_checking(node)
+            or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+            or (
+                isinstance(node, (ast.Assign, ast.AnnAssign))
+                and all(getattr(t, "id", "") == "__all__" for t in targets)
+            )
+        ):
+            return False
+    return True
+
+
+def expected_test_module(path: Path, package: Path = PACKAGE) -> str | None:
+    """The test module (relative to tests/) of a module of reefnb, None for one that needs none of its own.
+
+    ``reefnb/STAGE/NAME.py`` -> ``STAGE/test_NAME.py``; a package's module ``reefnb/STAGE/PKG/NAME.py`` ->
+    ``STAGE/test_PKG_NAME.py`` and its ``__init__`` -> ``STAGE/test_PKG.py`` unless it only re-exports names
+    (pytest imports test modules by file name: ``test_PKG_NAME`` keeps them apart from the stage's own); the modules
+    of a package in COVERED_TOGETHER -> its one test module. Outside the stages (``reefnb/__init__``, ``__main__``,
+    ``bench``) and a stage's own ``__init__``: None.
+    """
+    parts = path.relative_to(package).with_suffix("").parts
+    if len(parts) < 2 or parts[0] not in STAGES or parts[1:] == ("__init__",):
+        return None
+    if parts[:2] in COVERED_TOGETHER and len(parts) == 3:
+        return COVERED_TOGETHER[parts[:2]]
+    names = list(parts[1:])
+    if names[-1] == "__init__":
+        if _only_declares_names(path):
+            return None
+        names.pop()
+    return f"{parts[0]}/test_{'_'.join(names)}.py"
+
+
+def _has_tests(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, ast.FunctionDef) and node.name.startswith("test_") for node in ast.walk(tree))
+
+
+def missing_test_modules(package: Path = PACKAGE, tests: Path = TESTS) -> dict[str, str]:
+    """Module -> the test module it lacks (absent, or holding no test function)."""
+    missing = {}
+    for path in sorted(package.rglob("*.py")):
+        expected = expected_test_module(path, package)
+        if expected is not None and not ((tests / expected).is_file() and _has_tests(tests / expected)):
+            missing[path.relative_to(package.parent).as_posix()] = f"tests/{expected}"
+    return missing
+
+
+def test_every_stage_module_has_its_test_module():
+    """Each module of a stage is tested in a module named after it (``reefnb/runs/query.py`` in
+    ``tests/runs/test_query.py``), so that a newcomer finds the tests of a module, and a module without tests shows."""
+    missing = missing_test_modules()
+    assert not missing, f"modules without their test module (module -> test module to write): {missing}"
+
+
+def test_the_rule_maps_each_kind_of_module_and_sees_what_is_missing(tmp_path):
+    package, tests = tmp_path / "reefnb", tmp_path / "tests"
+    sources = {
+        "__init__.py": "def run(): pass",  # the facade: outside the stages
+        "bench.py": "",
+        "runs/__init__.py": "",
+        "runs/query.py": "",
+        "runs/executors/__init__.py": "class Executor: pass",
+        "runs/executors/local.py": "",
+        "provision/detection/__init__.py": '"""Its names."""\nfrom .base import Detector\n__all__ = ["Detector"]',
+        "provision/detection/base.py": "",
+        "frontends/verbs/__init__.py": "VERBS = []",
+        "frontends/verbs/running.py": "",
+        "common/units.py": "",
+    }
+    test_sources = {"runs/test_query.py": "def test_it(): pass", "common/test_units.py": "def helper(): pass"}
+    for folder, files in ((package, sources), (tests, test_sources)):
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+    expected = {name: expected_test_module(package / name, package) for name in sources}
+    assert expected == {
+        "__init__.py": None,
+        "bench.py": None,
+        "runs/__init__.py": None,
+        "runs/query.py": "runs/test_query.py",
+        "runs/executors/__init__.py": "runs/test_executors.py",
+        "runs/executors/local.py": "runs/test_executors_local.py",
+        "provision/detection/__init__.py": None,
+        "provision/detection/base.py": "provision/test_detection_base.py",
+        "frontends/verbs/__init__.py": "frontends/test_verbs.py",
+        "frontends/verbs/running.py": "frontends/test_verbs.py",
+        "common/units.py": "common/test_units.py",
+    }
+    assert missing_test_modules(package, tests) == {
+        f"reefnb/{name}": f"tests/{test}"
+        for name, test in expected.items()
+        if test is not None and test != "runs/test_query.py"
+    }
+
+
+def test_test_modules_have_names_of_their_own():
+    """pytest imports each test module by its file name (no ``__init__.py`` in tests/): two ``test_x.py`` in two
+    folders clash, so a hostile test of a module is named for its attack (``hostile/test_process_escapes.py``)."""
+    seen: dict[str, list[str]] = {}
+    for path in TEST_SOURCES:
+        if path.name.startswith("test_"):
+            seen.setdefault(path.name, []).append(path.relative_to(TESTS).as_posix())
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}

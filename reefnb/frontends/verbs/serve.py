@@ -49,9 +49,9 @@ def ready_text(info: dict, out: TextIO) -> None:
 
 def serve(args: Arguments, front: FrontEnd) -> dict:
     """Serve until stopped; once listening, say where (one JSON line with --json). What it said once ready."""
-    from reefnb.frontends.serve import ServeOptions, serve  # tornado: only `reef serve` loads it
+    from reefnb.frontends import serve as serving  # tornado: only `reef serve` loads it
 
-    options = ServeOptions(
+    options = serving.ServeOptions(
         host=args.host,
         port=args.port,
         token=args.token,
@@ -72,7 +72,7 @@ def serve(args: Arguments, front: FrontEnd) -> dict:
         else:
             ready_text(info, front.out)
 
-    serve(args.solution, options, on_ready)
+    serving.serve(args.solution, options, on_ready)
     return ready
 
 

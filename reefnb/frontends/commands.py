@@ -303,7 +303,7 @@ def sweep(
 
     refuse_package(spec.run.solution, "sweep")
     refuse_untrusted(spec.run.solution, trust)
-    earlier = None if spec.execution.rerun else _ok_places(spec.run.solution, spec.run.workflow)
+    earlier = None if spec.execution.rerun else _recorded_ok_runs(spec.run.solution, spec.run.workflow)
     try:
         records = sweeps.sweep_from_spec(spec, progress=progress, on_record=on_record)
     except RecordPending as error:  # every point ran; the records are on the error
@@ -315,7 +315,7 @@ def sweep(
     return records
 
 
-def _ok_places(source: str | Path | Solution, workflow: str) -> dict:
+def _recorded_ok_runs(source: str | Path | Solution, workflow: str) -> dict:
     """The solution's ok runs of ``workflow`` before a sweep: ``ids``, and ``(notebook sha256, parameters)`` -> the
     environments (record ``environment.name``) they ran in."""
     from reefnb.solution.manifest import Solution, open_solution

@@ -103,7 +103,10 @@ class Notebook(FrontEnd):
 
     @contextlib.contextmanager
     def watching_sweep(self, args: Arguments, title: str) -> Iterator[SweepWatch]:
-        """A live progress widget, shown before the first run starts."""
+        """A live progress widget, shown before the first run starts (none with --json: the data is the answer)."""
+        if wants_json(args):
+            yield SweepWatch()
+            return
         widget = SweepProgressWidget(title)
         display(widget)
         yield SweepWatch(progress=widget.update)

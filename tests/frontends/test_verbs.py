@@ -125,3 +125,18 @@ def test_the_front_ends_answer_what_a_verb_asks():
     args = build_parser().parse_args(["run", "x", "--json"])
     assert Terminal(io.StringIO()).shows_progress(args) is False  # --json: no bar
     assert Terminal(io.StringIO()).running_notebook("export") is None  # the magic's is the running notebook
+
+
+def test_with_json_the_magic_returns_the_data_and_shows_nothing(shell, hello):
+    """`%reef VERB --json` is the verb's JSON as Python data: no widget, no text (the sweep runs all the same)."""
+    with capture_output() as captured:
+        records = shell.run_line_magic("reef", f"sweep {hello} -p samples 10 20 --jobs 1 --json")
+    assert [record["parameters"]["samples"] for record in records] == [10, 20]
+    assert {record["status"] for record in records} == {"ok"}
+    assert captured.outputs == [] and captured.stdout == ""
+    assert shell.run_line_magic("reef", f"validate {hello} --json") == {
+        "valid": True,
+        "problems": [],
+        "name": "hello-sweep",
+        "version": "0.1.0",
+    }

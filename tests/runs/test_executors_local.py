@@ -5,13 +5,17 @@ of an in-process sweep; a pool's worker processes start those of a pooled one)."
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from helpers.solutions import write_solution
 
 import reefnb
 from reefnb.common.exceptions import ReefError
+from reefnb.runs import processes
 from reefnb.runs.executors.local import LocalExecutor, default_jobs
 from reefnb.runs.spec import SweepExecution
 
@@ -39,3 +43,18 @@ def test_the_jobs_default_to_what_the_machine_allows_and_a_scheduler_is_not_loca
     assert LocalExecutor(SweepExecution(jobs=5)).jobs == 5
     with pytest.raises(ReefError, match="the local executor runs on this machine, not on --scheduler local:2"):
         LocalExecutor(SweepExecution(scheduler="local:2", executor="local"))
+
+
+def _papermill_imported_with_grammars() -> bool:
+    """In a worker: import what a run imports (papermill, nbformat, jsonschema); was rfc3987_syntax loaded?"""
+    import reefnb.runs.executors.worker  # noqa: F401
+
+    return sys.modules.get("rfc3987_syntax") is not None
+
+
+def test_pool_workers_import_papermill_without_the_format_checkers_grammars():
+    """A pool worker (its initializer, processes.enter_worker) goes without rfc3987_syntax, whose lark grammars
+    jsonschema compiles at import: 2 s of CPU in every worker, for a format checker reef does not use."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=processes.enter_worker, initargs=("scope",)) as pool:
+        assert pool.submit(_papermill_imported_with_grammars).result() is False

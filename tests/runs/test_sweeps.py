@@ -150,41 +150,6 @@ def test_a_run_whose_worker_dies_is_rescheduled(grid_solution, tmp_path, executo
     assert [r["metrics"]["a"]["value"] for r in records] == [1, 2, 3]
 
 
-def test_dask_records_reach_the_store_as_each_run_finishes(tmp_path):
-    """A quick run's record is in the store (and handed to on_record) while a slow run of the same sweep still runs.
-
-    The slow run waits until on_record has had the quick run's record (at most 120 s): no fixed sleep, and a sweep
-    that gathered its records at the end would hand both over after the slow run ended."""
-    from datetime import datetime
-
-    handed_over = tmp_path / "quick-run-handed-over"
-    solution = write_solution(
-        tmp_path / "naps",
-        {"name": "naps", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}},
-        "slow = 0",
-        f"import pathlib, time, reefnb\nhanded_over, start = pathlib.Path({str(handed_over)!r}), time.monotonic()\n"
-        "while slow and not handed_over.exists() and time.monotonic() - start < 120:\n"
-        "    time.sleep(0.05)\nreefnb.record('slow', slow)",
-    )
-    store = Store(tmp_path / "results.sqlite")
-    arrivals = []
-
-    def on_record(record):
-        arrivals.append(
-            (datetime.now().astimezone(), record["parameters"]["slow"], store.get(record["run_id"]) is not None)
-        )
-        handed_over.touch()
-
-    records = reefnb.sweep(solution, grid={"slow": [0, 1]}, scheduler="local:2", store=store, on_record=on_record)
-    assert sorted(record["status"] for record in records) == ["ok", "ok"] and len(arrivals) == 2
-    (quick_at, quick, quick_stored), (_, slow, _) = arrivals
-    slow_ended = datetime.fromisoformat(
-        next(record["ended"] for record in records if record["parameters"]["slow"] == 1)
-    )
-    assert (quick, slow) == (0, 1) and quick_stored
-    assert quick_at < slow_ended  # streamed as it finished, not gathered at the end
-
-
 @pytest.mark.parametrize("executor", [{"jobs": 2}, {"scheduler": "local:2"}], ids=["local-pool", "dask-local-cluster"])
 def test_retries_and_fail_fast_reach_the_parallel_executors(tmp_path, executor):
     """A run whose kernel died is tried again (``retries``), and the sweep stops at its first failure
@@ -205,34 +170,3 @@ def test_retries_and_fail_fast_reach_the_parallel_executors(tmp_path, executor):
     stopped = reefnb.sweep(folder, grid={"a": [3, 4, 5, 6, 7, 8]}, fail_fast=True, store=store, **executor)
     assert [r["status"] for r in stopped if r["parameters"]["a"] == 3] == ["failed"]
     assert len(stopped) < 6  # the slow runs after the failure never ran (or were not waited for)
-
-
-def _papermill_imported_with_grammars() -> bool:
-    """In a worker: import what a run imports (papermill, nbformat, jsonschema); was rfc3987_syntax loaded?"""
-    import sys
-
-    import reefnb.runs.sweeps  # noqa: F401
-
-    return sys.modules.get("rfc3987_syntax") is not None
-
-
-def test_sweep_workers_import_papermill_without_the_format_checkers_grammars():
-    """A pool worker (its initializer) and a local:N Dask worker (its preload) go without rfc3987_syntax, whose lark
-    grammars jsonschema compiles at import: 2 s of CPU in every worker, for a format checker reef does not use."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import dask.distributed
-
-    from reefnb.runs import processes
-    from reefnb.runs.executors.dask import LOCAL_CLUSTER
-
-    with ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("spawn"), initializer=processes.enter_worker, initargs=("scope",)
-    ) as pool:
-        assert pool.submit(_papermill_imported_with_grammars).result() is False
-    with (
-        dask.distributed.LocalCluster(n_workers=1, **LOCAL_CLUSTER) as cluster,
-        dask.distributed.Client(cluster) as client,
-    ):
-        assert client.submit(_papermill_imported_with_grammars, pure=False).result() is False

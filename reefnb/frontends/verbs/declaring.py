@@ -87,7 +87,7 @@ def declared_notebook(args: Arguments, front: FrontEnd) -> None:
     from reefnb.frontends.widgets import bundle, escape, message_html, requirement_table
 
     declaration = declared(args, front)
-    text = REQUIRE.text_of(declaration, args)
+    text = "\n".join(declaration_lines(declaration))
     result = declaration.as_dict()
     places = []
     if result["notebook"]:

@@ -125,10 +125,6 @@ def results_notebook(args: Arguments, front: FrontEnd) -> Any:
     return frame if args.all_columns or frame.empty else ResultsFrame.of(frame, args.columns or found.columns)
 
 
-def results_data(found: Any) -> Any:
-    return None if isinstance(found, commands.Results) else found  # a frame is shown, never written as JSON
-
-
 RESULTS = Verb(
     "results",
     "show recorded runs; `results push|pull` shares them through a registry",
@@ -136,7 +132,6 @@ RESULTS = Verb(
     results,
     results_text,
     notebook=results_notebook,
-    data=results_data,
 )
 
 VERBS = (RESULTS,)

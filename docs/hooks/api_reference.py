@@ -33,6 +33,8 @@ def defined_as(name: str) -> str:
     """The name the public ``name`` is defined under in its module: itself, or the function or class of that
     module it is bound to (read from the source: nothing of reefnb is imported)."""
     source = Path(reefnb.__file__).parent.joinpath(*reefnb._API[name].split(".")).with_suffix(".py")
+    if not source.exists():  # a package (reefnb.provision.detection, reefnb.frontends.widgets): its __init__
+        source = source.with_suffix("") / "__init__.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     defined = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     for node in tree.body:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers.browser import ARTIFACTS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
 from helpers.records import sweep_record
 from helpers.solutions import HELLO
 
@@ -40,7 +40,6 @@ explorer"""
 READ_BACK = 'print("SELECTED=" + ",".join(sorted(explorer.selected["run_id"])))'
 RECORDED = "import reefnb\nexplorer = reefnb.explore('hello-sweep')\nexplorer"
 COMPARE = "explorer.compare(explorer.frame['run_id'].head(4))"
-THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 once the theme is on
 
 # What the page shows of the explorer's layout, measured in the browser: the output's width, what reaches past its
 # right edge (a table's cells apart: they scroll inside their box), what scrolls, the toggles' rows and clipping,
@@ -204,17 +203,6 @@ def point_centres(marks) -> list[tuple[float, float]]:
     )
 
 
-def use_theme(page, label: str) -> None:
-    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-    colour = (
-        f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
-    )
-    page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-    page.evaluate(
-        "() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))"
-    )  # drawn in it
-
-
 def output_width(page, width: int) -> dict:
     """Resize the page so that the explorer's output is ``width`` px wide; its layout once the chart has followed."""
     measured = page.evaluate(
@@ -272,7 +260,7 @@ def test_the_explorer_and_compare_fit_a_notebook_beside_the_sidebar_in_both_them
     page.wait_for_selector(".reef-compare")
     layouts = {}
     for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
-        use_theme(page, label)
+        in_theme(page, label)
         for width in (700, 600):
             layouts[theme, width] = output_width(page, width)
             if width == 700:
@@ -315,7 +303,7 @@ def test_the_explorer_and_compare_fit_a_notebook_beside_the_sidebar_in_both_them
     comparison = page.locator(".reef-compare")
     comparison.scroll_into_view_if_needed()
     for theme, label in (("dark", "JupyterLab Dark"), ("light", "JupyterLab Light")):
-        use_theme(page, label)
+        in_theme(page, label)
         compared = page.evaluate(COMPARED)
         assert compared["overlaps"] == 0 and compared["clipped"] == 0 and compared["fits"], json.dumps(compared)
         comparison.screenshot(path=str(ARTIFACTS / f"explore-compare-4-{theme}.png"))

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.browser import ARTIFACTS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
 from helpers.solutions import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -40,7 +40,6 @@ _VIEWS = f"""Array.from({_PANEL}.model.cells).flatMap(cell => cell.type === 'cod
   .filter(output => output.data && output.data['application/vnd.jupyter.widget-view+json']).length"""
 _RENDERED = f"{_PANEL}.node.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets').length"
 # --jp-layout-color0 in each theme's stylesheet: the page has the theme once its body has that colour.
-THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}
 
 
 @pytest.fixture
@@ -153,12 +152,5 @@ def screenshots(page, name: str, artifacts: Path) -> None:
       panel.content.activeCell.node.scrollIntoView({{block: 'start'}});
     }}""")
     for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
-        page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-        colour = (
-            f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
-        )
-        page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-        page.evaluate(
-            "() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))"
-        )  # drawn in it
+        in_theme(page, label)
         page.screenshot(path=str(artifacts / f"lab-{stem}-{theme}.png"))

@@ -15,14 +15,13 @@ import json
 import shutil
 
 import pytest
-from helpers.browser import ARTIFACTS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
 from helpers.solutions import REPO, write_notebook
 
 from reefnb.frontends import commands
 from reefnb.runs.spec import SweepSpec
 
 FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
-THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 of each theme
 PAGE_ERRORS: list[str] = []  # uncaught errors of the page, all tests of the module
 
 
@@ -66,15 +65,6 @@ def open_in_sidebar(page, url: str, path: str):
     sidebar.locator(".reef-path", has_text=path).wait_for()  # this notebook's (the workspace may restore another first)
     sidebar.locator(".reef-checked").wait_for()
     return sidebar
-
-
-def in_theme(page, label: str) -> None:
-    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-    colour = (
-        f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
-    )
-    page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-    page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")
 
 
 def test_the_flagship_sidebar_after_a_benchmark_says_where_it_runs(lab, page):

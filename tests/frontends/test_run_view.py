@@ -21,10 +21,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from helpers.browser import ARTIFACTS, TOKEN, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
 from helpers.solutions import HELLO
-
-THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 of each theme
 
 
 def ask(url: str, method: str, endpoint: str, body: dict | None = None, **query: str) -> tuple[int, dict]:
@@ -163,13 +161,7 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab, browser):
         assert ask(url, "GET", "api/kernels")[1] == [] and ask(url, "GET", "api/sessions")[1] == []  # no kernel started
 
         for theme, label in (("light", "JupyterLab Light"), ("dark", "JupyterLab Dark")):
-            page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
-            colour = (
-                "getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === "
-                f"'{THEME_COLOUR[label]}'"
-            )
-            page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
-            page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")
+            in_theme(page, label)
             page.screenshot(path=str(artifacts / f"run-view-{theme}.png"))
 
         view.locator("button[data-command='reef:rerun']").click()

@@ -13,6 +13,7 @@ is imported as ``from helpers.solutions import write_solution`` (``tests`` is on
 - ``registry``: bare git registries and users (fixtures ``git_identity``, ``bare``, ``user``: import them into
   the module that uses them), ``make_package``, ``git_clone``, ``git_push_all``
 - ``wheels``: tiny wheels made by hand
+- ``packages``: ``write_package`` (a .reef.zip by hand, its SHA256SUMS matching)
 - ``actions``: a toy solution with actions, ``reef serve`` as a process, ``request`` to it
 - ``artifacts``: ``ArtifactServer`` (HTTP with Range, cuts), ``sha``
 - ``browser``: Chromium: the ``browser`` fixture (one headless Chromium per module, the only launch), ``running_lab``

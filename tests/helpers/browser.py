@@ -2,7 +2,7 @@
 
 The fixtures (conftest registers them for the whole suite): ``browser``, one headless Chromium per test module,
 and ``chromium``, which launches one with more arguments; both skip the test where Chromium or Playwright is
-missing. ``running_lab`` starts ``jupyter lab`` on 127.0.0.1 with ``TOKEN``.
+missing. ``running_lab`` starts ``jupyter lab`` on 127.0.0.1 with ``TOKEN``; ``in_theme`` switches its theme.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 NO_CHROMIUM = "no chromium on this machine (apt-get install -y chromium)"
 TOKEN = "reef-test-token"
+THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-layout-color0 once the theme is on
 ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))  # screenshots (git-ignored)
 
 
@@ -126,3 +127,13 @@ def running_lab(root: Path, tmp_path: Path, reef_home: Path, *options: str):
         yield url
     finally:
         stop_process(server, grace=20)
+
+
+def in_theme(page, label: str) -> None:
+    """Switch the JupyterLab of ``page`` to the theme ``label`` and wait until the page is drawn in it."""
+    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{label}'}})")
+    colour = (
+        f"getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim() === '{THEME_COLOUR[label]}'"
+    )
+    page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{label}' && {colour}", polling=100)
+    page.evaluate("() => new Promise(painted => requestAnimationFrame(() => requestAnimationFrame(painted)))")

@@ -5,7 +5,6 @@ registry clones reef refreshes."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import run
+from helpers.packages import write_package
 from helpers.registry import GIT_IDENTITY
 from helpers.solutions import HELLO, write_notebook, write_solution
 
@@ -86,16 +86,7 @@ def rewritten_package(tmp_path: Path, changes: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(original) as archive:
         members = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     members.update(changes)
-    members["SHA256SUMS"] = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-        for name, data in sorted(members.items())
-        if name != "SHA256SUMS"
-    ).encode()
-    package = tmp_path / "hostile.reef.zip"
-    with zipfile.ZipFile(package, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return package
+    return write_package(tmp_path / "hostile.reef.zip", members)
 
 
 def hostile_registry(tmp_path: Path, index: str, meta: str | None = None) -> None:

@@ -11,7 +11,6 @@ with a time and a memory limit (``in_child``), so a regression fails the test in
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import multiprocessing
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import run
+from helpers.packages import write_package
 from helpers.solutions import write_solution
 
 import reefnb
@@ -310,14 +310,7 @@ def packages(tmp_path_factory) -> dict[str, Path]:
     """A real package, a tiny one of the attacker's (an empty manifest, its SHA256SUMS right) and files made of them."""
     folder = tmp_path_factory.mktemp("packages")
     real = Path(export_package(write_solution(folder / "victim", VICTIM), folder / "victim.reef.zip")["package"])
-    members = {"solution.json": b"{}"}
-    members["SHA256SUMS"] = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members.items()
-    ).encode()
-    tiny = folder / "tiny.zip"
-    with zipfile.ZipFile(tiny, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    tiny = write_package(folder / "tiny.zip", {"solution.json": b"{}"})
     made = {"real": real, "tiny": tiny}
     for name, parts in {
         "real+tiny": (real.read_bytes(), tiny.read_bytes()),

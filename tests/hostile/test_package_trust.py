@@ -15,11 +15,11 @@ import hashlib
 import io
 import json
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 from helpers.cli import call
+from helpers.packages import write_package
 from helpers.solutions import write_notebook
 from helpers.wheels import make_wheel, make_wheel_of_files
 
@@ -50,13 +50,7 @@ def make_package(
         "reef.lock.json": json.dumps({"lock_version": 1, **lock}).encode(),
         **(files or {}),
     }
-    members["SHA256SUMS"] = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())
-    ).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, data in sorted(members.items()):
-            archive.writestr(member, data)
-    return path
+    return write_package(path, members)
 
 
 def evil_wheel(folder: Path, marker: Path) -> Path:

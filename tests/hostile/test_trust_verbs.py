@@ -12,15 +12,14 @@ positive run on a real kernel shows the attack would run, so the test catches a 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 from helpers.cli import call
+from helpers.packages import write_package
 from helpers.solutions import write_notebook
 
 from reefnb.common.exceptions import ReefError
@@ -53,13 +52,7 @@ def make_package(path: Path, owned: Path, extra: dict[str, bytes] | None = None)
         "reef.lock.json": json.dumps({"lock_version": 1, "packages": {}}).encode(),
         **(extra or {}),
     }
-    members["SHA256SUMS"] = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in sorted(members.items())
-    ).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, data in sorted(members.items()):
-            archive.writestr(member, data)
-    return path
+    return write_package(path, members)
 
 
 @pytest.fixture(scope="module")

@@ -222,14 +222,8 @@ def run(
     progress
         Show papermill's progress bar.
     **options
-        The run's other options, each a field of ``reefnb.runs.spec.RunSpec``: ``parameter_file`` (a JSON or
-        YAML file of parameter values, over the manifest's defaults), ``kernel``, ``environment`` (a reef
-        environment whose kernel runs the notebook), ``timeout`` (seconds for the whole run; default: the
-        workflow's ``timeout``), ``telemetry`` (False: the run's processes are not sampled), ``trace_files``
-        (False: a Python kernel does not record the files it opens for reading, the record's ``files_read``
-        that ``reef export`` packs and ``reef reproduce`` checks), ``checkpoint`` (checkpoint the kernel's
-        state after every cell, so that ``resume`` can replay a run that does not finish) and ``max_output``
-        (the most output each cell keeps: bytes or a size such as ``10M``).
+        The run's other options, each a field of ``reefnb.RunSpec`` (``reefnb.runs.spec``): ``parameter_file``,
+        ``kernel``, ``environment``, ``timeout``, ``telemetry``, ``trace_files``, ``checkpoint``, ``max_output``...
 
     Returns
     -------

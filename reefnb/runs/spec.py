@@ -7,7 +7,7 @@ submission`` for each run they need; it then goes unchanged through ``execute.pr
 ``RunRequest`` that keeps it) to the execution and the record. A ``SweepSpec`` is a ``RunSpec`` and what makes it a
 sweep: the grid, the environments or kernels, and how the runs execute (``SweepExecution``).
 
-Adding a run option: a field of ``RunSpec`` (with its comment), the run verb's line for it
+Adding a run option: a field of ``RunSpec`` (and its entry under Parameters), the run verb's line for it
 (``reefnb/frontends/verbs/running.py``; its ``dest`` is the field's name), and its use where the run is prepared or
 executed (``reefnb.runs.execute``). ``tests/runs/test_spec.py`` checks that the verb's options and the fields agree.
 """
@@ -34,21 +34,51 @@ StoreTarget: TypeAlias = "Store | bool"
 class RunSpec:
     """One run as the user asked for it; ``reefnb.runs.execute.prepare`` resolves it.
 
-    Every field's default leaves the choice to the solution (its manifest, its notebook, the environment
-    ``reef init`` made) or to reef's own default.
+    Each default leaves the choice to the solution (its manifest, its notebook, the environment ``reef init``
+    made) or to reef. ``reefnb.run(solution, workflow, parameters, **options)`` takes the other fields as keywords.
+
+    Parameters
+    ----------
+    solution
+        A solution folder, its ``solution.json``, a notebook, or a ``Solution``.
+    workflow
+        The workflow to run.
+    parameters
+        Parameter values, over the manifest's defaults and ``parameter_file``'s; each is cast to the type the
+        notebook's parameters cell declares.
+    parameter_file
+        A JSON or YAML file of parameter values, over the manifest's defaults.
+    kernel
+        The Jupyter kernel to run on (default: ``environment``'s, else the environment ``reef init`` made for the
+        solution, else the notebook's own).
+    environment
+        A reef environment whose kernel runs the notebook.
+    timeout
+        Seconds for the whole run (default: the workflow's ``timeout``).
+    telemetry
+        False: the run's processes are not sampled (default: the manifest's ``telemetry`` setting; on).
+    trace_files
+        A Python kernel records the files it opens for reading (the record's ``files_read``, which ``reef export``
+        packs and ``reef reproduce`` checks); a sweep's runs leave it off.
+    checkpoint
+        Checkpoint the kernel's state after every cell, so that ``reefnb.resume`` can replay a run that does not
+        finish (``reefnb.runs.checkpoints``).
+    max_output
+        The most output each cell keeps: bytes or a size such as ``10M`` (default: ``$REEF_MAX_CELL_OUTPUT``, else
+        10 MiB; ``reefnb.runs.output_limit``).
     """
 
-    solution: str | Path | Solution | None = None  # a solution folder, its solution.json, or a notebook
-    workflow: str = "run"  # the workflow to run
-    parameters: dict[str, Any] = field(default_factory=dict)  # over the manifest's defaults and parameter_file's
-    parameter_file: str | Path | None = None  # a JSON or YAML file of parameter values
-    kernel: str | None = None  # the Jupyter kernel (None: the environment's, else the one reef init made, else own)
-    environment: str | None = None  # a reef environment whose kernel runs the notebook
-    timeout: float | None = None  # seconds for the whole run (None: the workflow's timeout)
-    telemetry: bool | None = None  # False: the processes are not sampled (None: the manifest says; default on)
-    trace_files: bool = True  # record the files the kernel reads (files_read); sweeps turn it off
-    checkpoint: bool = False  # checkpoint the kernel after every cell, so that a failed run can be resumed
-    max_output: int | str | None = None  # output kept per cell: bytes or a size such as 10M (reefnb.runs.output_limit)
+    solution: str | Path | Solution | None = None
+    workflow: str = "run"
+    parameters: dict[str, Any] = field(default_factory=dict)
+    parameter_file: str | Path | None = None
+    kernel: str | None = None
+    environment: str | None = None
+    timeout: float | None = None
+    telemetry: bool | None = None
+    trace_files: bool = True
+    checkpoint: bool = False
+    max_output: int | str | None = None
 
     @classmethod
     def from_arguments(cls, arguments: Any, **overrides: Any) -> RunSpec:
@@ -59,15 +89,36 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class SweepExecution:
-    """Where and how a sweep executes its runs, checked."""
+    """Where and how a sweep executes its runs, checked as it is made.
 
-    jobs: int | None = None  # parallel runs on this machine (None: what cores and memory allow)
-    scheduler: str | None = None  # a Dask scheduler: tcp://HOST:PORT, or local:N
-    retries: int = 0  # further tries of a run whose kernel died
-    fail_fast: bool = False  # stop at the first run that does not end ok
-    rerun: bool = False  # run again the points already recorded ok
-    ship: bool | None = None  # send the solution folder to Dask workers (None: for tcp:// and tls:// schedulers)
-    executor: str | None = None  # a registered executor (reefnb.executors); None: dask with a scheduler, else local
+    ``reefnb.sweep`` takes these fields as keywords.
+
+    Parameters
+    ----------
+    jobs
+        Parallel runs on this machine (default: what cores and memory allow).
+    scheduler
+        A Dask scheduler: ``tcp://HOST:PORT`` (an existing cluster) or ``local:N`` (a LocalCluster of N workers).
+    retries
+        Further tries of a run whose kernel died.
+    fail_fast
+        Stop at the first run that does not end ok.
+    rerun
+        Run again the points already recorded ok.
+    ship
+        Send the solution folder to Dask workers (default: for ``tcp://`` and ``tls://`` schedulers).
+    executor
+        A registered executor's name (entry point group ``reefnb.executors``; default: ``dask`` with a
+        ``scheduler``, else ``local``).
+    """
+
+    jobs: int | None = None
+    scheduler: str | None = None
+    retries: int = 0
+    fail_fast: bool = False
+    rerun: bool = False
+    ship: bool | None = None
+    executor: str | None = None
 
     def __post_init__(self) -> None:
         if self.retries < 0:
@@ -80,8 +131,23 @@ class SweepExecution:
 class SweepSpec:
     """A sweep as the user asked for it: ``run`` at every point of ``grid`` x (``environments`` or ``kernels``).
 
-    ``run.parameters`` are fixed for every point; ``run.environment`` (``run.kernel``) is the one environment (kernel)
-    when ``environments`` (``kernels``) is not given. ``grid`` None: the workflow's own ``sweep`` grid.
+    ``reefnb.sweep`` makes one from its keywords (``SweepSpec.from_options``), the sweep verbs from their parsed
+    arguments (``SweepSpec.from_arguments``).
+
+    Parameters
+    ----------
+    run
+        The run at every point: its ``parameters`` are fixed for every point (the point's over them), its
+        ``environment`` (``kernel``) is the one environment (kernel) when ``environments`` (``kernels``) is empty.
+    grid
+        Parameter name -> list of values, the points being their cartesian product (default: the workflow's own
+        ``sweep`` grid).
+    environments
+        Reef environments to run every point in (not with ``kernels``).
+    kernels
+        Kernels to run every point on (not with ``environments``).
+    execution
+        Where and how the runs execute.
     """
 
     run: RunSpec

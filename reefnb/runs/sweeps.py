@@ -147,15 +147,10 @@ def sweep(
         Where the records are written: True, the default store; a ``Store``; False, not stored (and
         nothing is skipped).
     **options
-        How the runs execute, each a field of ``reefnb.runs.spec.SweepExecution``: ``jobs`` (parallel runs on
-        this machine; default: what cores and memory allow), ``scheduler`` (``tcp://HOST:PORT``, an existing Dask
-        cluster, or ``local:N``, a Dask LocalCluster of N workers), ``retries`` (further tries of a run whose
-        kernel died), ``fail_fast`` (stop at the first run that does not end ok), ``rerun`` (run again the
-        points already recorded ok), ``ship`` (send the solution folder to Dask workers; default: for tcp:// and
-        tls:// schedulers); and each run's options, fields of ``reefnb.runs.spec.RunSpec`` as ``reefnb.run``
-        takes them: ``timeout`` (seconds for each run), ``telemetry``, ``kernel`` (the one kernel, when
-        ``kernels`` is not given), ``environment`` (the one environment, when ``environments`` is not given),
-        ``max_output``...
+        How the runs execute, fields of ``reefnb.SweepExecution`` (``jobs``, ``scheduler``, ``retries``,
+        ``fail_fast``, ``rerun``, ``ship``, ``executor``), and each run's options, fields of ``reefnb.RunSpec`` as
+        ``reefnb.run`` takes them (``timeout``, ``telemetry``, ``max_output``...; ``kernel`` and ``environment``:
+        the one kernel or environment when ``kernels`` or ``environments`` is not given).
 
     Returns
     -------

@@ -10,13 +10,14 @@ is imported as ``from helpers.solutions import write_solution`` (``tests`` is on
 - ``store``: ``write_lock`` (a second SQLite connection holding the store's write lock)
 - ``records``: run records made by hand (``make_record``, ``sweep_record``, ``flagship_records``,
   ``monthly_records``)
-- ``registry``: bare git registries and users (fixtures ``git_identity``, ``bare``, ``user``: import them into
-  the module that uses them), ``make_package``, ``git_clone``, ``git_push_all``
+- ``registry``: bare git registries and users (fixtures ``bare``, ``user``, ``git_identity``, for every test
+  without an import: conftest registers the module as a plugin), ``make_package``, ``git_clone``, ``git_push_all``
 - ``wheels``: tiny wheels made by hand
 - ``packages``: ``write_package`` (a .reef.zip by hand, its SHA256SUMS matching)
 - ``actions``: a toy solution with actions, ``reef serve`` as a process, ``request`` to it
 - ``artifacts``: ``ArtifactServer`` (HTTP with Range, cuts), ``sha``
-- ``browser``: Chromium: the ``browser`` fixture (one headless Chromium per module, the only launch), ``running_lab``
+- ``browser``: Chromium, the only place that launches it: fixtures ``browser`` (one per module) and ``chromium``
+  (``launch(*more_arguments)``), registered for every test; ``running_lab``, ``in_theme``, ``TOKEN``, ``ARTIFACTS``
 - ``lab_server``: pytest-jupyter's server with reefnb's extension (``from helpers.lab_server import *``)
 - ``mlperf``: the MLPerf submission checker's compliance check in its own process
 """

@@ -228,9 +228,7 @@ def test_a_hanging_call_gets_504_and_its_worker_is_replaced_while_other_calls_go
         target=lambda: answers.append(post(two_workers, "hang", {"pidfile": str(pidfile)}, timeout=30))
     )
     hung.start()
-    while not pidfile.exists() and time.monotonic() - began < 10:
-        time.sleep(0.02)
-    assert pidfile.exists(), answers
+    wait_until(pidfile.exists, timeout=10, every=0.02, what="the hanging action's pid file")
     sleeper = int(pidfile.read_text())
     for index in range(3):  # the other worker answers meanwhile
         assert post(two_workers, "add", {"a": index, "b": 1}) == (200, {"sum": index + 1})
@@ -242,14 +240,7 @@ def test_a_hanging_call_gets_504_and_its_worker_is_replaced_while_other_calls_go
     assert answer == {
         "error": "action 'hang' took longer than 1 s (--action-timeout): its worker was stopped and a new one started"
     }
-    deadline = time.monotonic() + 5  # what the action started is stopped with its worker
-    while (
-        psutil.pid_exists(sleeper)
-        and psutil.Process(sleeper).status() != psutil.STATUS_ZOMBIE
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    assert not psutil.pid_exists(sleeper) or psutil.Process(sleeper).status() == psutil.STATUS_ZOMBIE
+    wait_until(lambda: gone(sleeper), timeout=5, what="the action's child to end with its worker")
     each_gets_its_own_sum(two_workers)
 
 
@@ -330,9 +321,7 @@ def test_stopping_the_server_mid_call_stops_its_worker_at_once(default_server, t
         )
     )
     hung.start()
-    began = time.monotonic()
-    while not pidfile.exists() and time.monotonic() - began < 10:
-        time.sleep(0.02)
+    wait_until(pidfile.exists, timeout=10, every=0.02, what="the hanging action's pid file")
     stopping = time.monotonic()
     process.terminate()
     assert process.wait(30) == 0 and time.monotonic() - stopping < 10  # not the 60 s of the call

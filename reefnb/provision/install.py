@@ -387,7 +387,9 @@ def install_requirements(
     except EnvError as error:
         if hashes is None:
             raise
-        raise type(error)(
+        # Without --trust the installer takes only the wheels the lock hashes: its refusal (an sdist, another hash)
+        # is the package's, so the input was wrong (exit 2), not this machine.
+        raise EnvError(
             f"{origin}: {error} (without --trust a package installs only wheels matching the sha256 in its {LOCK_NAME})"
         ) from None
     return Installed(plan, environment, hashes)

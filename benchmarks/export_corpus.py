@@ -24,7 +24,7 @@ def main() -> int:
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="reef-corpus-") as folder:
         os.environ["REEF_HOME"] = str(Path(folder) / "home")  # before reefnb reads it: the runs go to a private store
-        sys.path.insert(0, str(TESTS))
+        sys.path[:0] = [str(TESTS), str(TESTS / "sharing")]  # tests/helpers, and the test module
         from test_export_corpus import EXPECTED, run_case  # the same steps as the test
 
         rows = []

@@ -25,7 +25,8 @@ PENDING: dict[str, set[str]] = {}
 
 
 def _exception_classes(path: Path) -> set[str]:
-    """Classes ``path`` defines whose bases look like exceptions (a name ending in Error or Exception, or one of ours)."""
+    """Classes ``path`` defines whose bases look like exceptions
+    (a name ending in Error or Exception, or one of ours)."""
     ours = set(vars(exceptions))
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -623,3 +623,24 @@ def test_test_modules_have_names_of_their_own():
         if path.name.startswith("test_"):
             seen.setdefault(path.name, []).append(path.relative_to(TESTS).as_posix())
     assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
+
+
+def test_the_architecture_page_names_every_module_in_its_stages_row():
+    """docs/architecture.md's table has a row per subpackage naming each of its modules in backquotes (a package's
+    modules after its own name, ``detection/``), so a newcomer finds every module there and a new one is listed."""
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line for line in page.splitlines() if line.startswith("| `reefnb/")}
+    missing = []
+    for path in sorted(PACKAGE.glob("*/**/*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[0] in ("labextension", "schemas") or "__pycache__" in parts:
+            continue
+        row = rows.get(f"reefnb/{parts[0]}/", "")
+        if len(parts) == 2:
+            found = parts[1] == "__init__" or f"`{parts[1]}`" in row
+        else:
+            package = f"`{parts[1]}/`"
+            found = package in row and (parts[2] == "__init__" or f"`{parts[2]}`" in row.split(package, 1)[1])
+        if not found:
+            missing.append("/".join(parts))
+    assert not missing, f"docs/architecture.md: name these modules in their stage's row: {missing}"

@@ -1,7 +1,7 @@
 """Chromium for pages, and JupyterLab for the sidebar and widgets: the one place that launches a browser.
 
 The fixtures (conftest registers them for the whole suite): ``browser``, one headless Chromium per test module,
-and ``chromium``, which launches one with more arguments; both skip the test where Chromium or Playwright is
+and ``chromium``, which launches a test's own with more arguments; both skip the test where Chromium or Playwright is
 missing. ``running_lab`` starts ``jupyter lab`` on 127.0.0.1 with ``TOKEN``; ``in_theme`` switches its theme.
 """
 
@@ -37,35 +37,38 @@ THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-
 ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))  # screenshots (git-ignored)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """``launch(*arguments)``: a headless Chromium through Playwright's sync API, with ``arguments`` after
-    CHROMIUM_ARGS (a fake camera, say); every browser it launched closes after the module. The suite's one launch of
-    Chromium; the test skips where Chromium or Playwright is missing."""
+@contextlib.contextmanager
+def _launched(*arguments: str):
+    """Playwright's sync API and a headless Chromium with ``arguments`` after CHROMIUM_ARGS, closed after: the suite's
+    one launch of Chromium. Skips the test where Chromium or Playwright is missing."""
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
     playwright = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    launched = []
     with playwright.sync_playwright() as driver:
-
-        def launch(*arguments: str):
-            launched.append(driver.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *arguments]))
-            return launched[-1]
-
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *arguments])
         try:
-            yield launch
+            yield launched
         finally:
-            for browser in launched:
-                browser.close()
+            launched.close()
 
 
 @pytest.fixture(scope="module")
-def browser(chromium):
-    """One headless Chromium for the module's pages."""
-    return chromium()
+def browser():
+    """One headless Chromium for the module's pages. Playwright's event loop runs until the module ends: a later test
+    of the module cannot call ``asyncio.run`` nor take ``chromium`` (a test's own Chromium, closed when it ends)."""
+    with _launched() as launched:
+        yield launched
+
+
+@pytest.fixture
+def chromium():
+    """``launch(*arguments)``: this test's own headless Chromium with ``arguments`` after CHROMIUM_ARGS (a fake
+    camera, say), closed when the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda *arguments: stack.enter_context(_launched(*arguments))
 
 
 def _answers(url: str) -> bool:

@@ -58,6 +58,11 @@ _API = {
     "ParameterError": "common.exceptions",
     "StoreError": "common.exceptions",
     "RunFailed": "common.exceptions",
+    "WrongInput": "common.exceptions",
+    "Failure": "common.exceptions",
+    "EnvironmentFailure": "common.exceptions",
+    "NetworkFailure": "common.exceptions",
+    "StoreFailure": "common.exceptions",
     "use": "actions.api",
     "Actions": "actions.api",
 }

@@ -49,4 +49,9 @@ KERNEL_API = (
     "RunFailed",
     "PackageError",
     "RegistryError",
+    "WrongInput",
+    "Failure",
+    "EnvironmentFailure",
+    "NetworkFailure",
+    "StoreFailure",
 )

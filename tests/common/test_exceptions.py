@@ -140,6 +140,8 @@ def test_the_exit_codes_page_shows_the_table_of_this_module():
     assert shown == _exit_code_table(), "docs/exit-codes.md: put this table between its markers:\n" + _exit_code_table()
     readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
     assert "docs/exit-codes.md" in readme
+    for page in ("cli.md", "runs.md", "index.md"):  # the pages that speak of exit codes link the one table
+        assert "(exit-codes.md)" in (DOCS.parent / page).read_text(encoding="utf-8"), page
 
 
 def _reef(*arguments: str) -> tuple[int, str]:

@@ -9,10 +9,12 @@ import io
 from pathlib import Path
 
 import pytest
+from helpers.servers import free_port
 
 import reefnb
 from reefnb.common import exceptions, paths
 from reefnb.frontends.cli import main
+from reefnb.provision.artifacts import fetch_artifact
 
 PACKAGE = Path(reefnb.__file__).parent
 
@@ -154,6 +156,14 @@ def test_an_unreachable_registry_exits_4_not_2(tmp_path):
     code, err = _reef("registry", "add", "gone", (tmp_path / "no-such-repository").as_uri())
     assert code == exceptions.EXIT_NETWORK == 4, err
     assert "registry gone: cannot clone" in err and "Traceback" not in err
+
+
+def test_an_artifact_no_url_of_which_answers_exits_4_not_2():
+    url = f"http://127.0.0.1:{free_port()}/weights.bin"  # nothing listens there: the network is down for it
+    with pytest.raises(exceptions.NetworkFailure) as caught:
+        fetch_artifact("weights", {"weights": {"url": url, "sha256": "0" * 64}})
+    assert isinstance(caught.value, exceptions.ArtifactUnavailable) and caught.value.exit_code == 4
+    assert url in str(caught.value)
 
 
 def test_a_store_that_is_no_store_exits_5_not_2(tmp_path):

@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.solutions import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 NODE_MODULES = REPO / "extension" / "node_modules"
 LABEXTENSIONS = "data/share/jupyter/labextensions/reefnb/"
 SERVER_CONFIG = "data/etc/jupyter/jupyter_server_config.d/reefnb.json"

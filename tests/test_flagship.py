@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.cli import call
+from helpers.solutions import FLAGSHIP
 
 import reefnb
 from reefnb.common.exceptions import ReefError
@@ -29,8 +30,6 @@ if importlib.util.find_spec("tensorflow") is None:
 pytest.importorskip("pycocotools")
 pytest.importorskip("mlperf_loadgen")
 
-REPO = Path(__file__).resolve().parent.parent
-FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 VARIANTS = ["ssd-mobilenet-tiny-w050-96", "ssd-mobilenet-tiny-w100-128"]
 IGNORED = shutil.ignore_patterns(
     "runs", "__pycache__", "reproduce-report.*", "reef.lock.json"

@@ -18,12 +18,12 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from helpers.cli import call
-from helpers.mlperf import checker_compliance
+from helpers.mlperf import TOOLS, Built, checker_compliance
+from helpers.solutions import REPO
 
 import reefnb
 from reefnb.sharing import mlperf_compliance as compliance
@@ -32,9 +32,7 @@ for _module in ("pycocotools", "mlperf_loadgen"):
     if importlib.util.find_spec(_module) is None:
         pytest.skip(f"the toy's kernel needs {_module}", allow_module_level=True)
 
-REPO = Path(__file__).resolve().parent.parent
 TOY = REPO / "tests" / "data" / "mlperf-closed-toy"
-TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
 SYSTEM = {
     "system_name": "reef test machine",
     "status": "available",
@@ -73,15 +71,6 @@ sys.argv = ["main", "--input", sys.argv[1], "--version", "v6.1", "--csv", sys.ar
 code = checker.main()
 print("CHECKS " + json.dumps({"code": code, "checks": seen}))
 """
-
-
-@dataclass
-class Built:
-    folder: Path  # the copy of the toy
-    output: Path  # the tree
-    result: dict
-    seconds: float
-    variables: dict[str, str]
 
 
 def _submit(folder: Path, output: Path, *extra: str) -> tuple[int, str, str]:

@@ -14,6 +14,7 @@ import pytest
 from helpers.browser import ARTIFACTS
 from helpers.cli import call as reef
 from helpers.records import sweep_record
+from helpers.solutions import FLAGSHIP
 
 import reefnb
 from reefnb import ReefError
@@ -179,9 +180,6 @@ def test_dashboard_renders_in_chromium_with_the_network_off(runs, tmp_path, brow
     assert cleared == nothing
     assert page.errors == []
     assert [url for url in page.requests if not url.startswith("file:")] == []
-
-
-FLAGSHIP = Path(__file__).resolve().parents[2] / "solutions" / "obj-detection-coco-tf"
 
 
 @pytest.fixture

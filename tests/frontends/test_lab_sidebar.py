@@ -16,12 +16,11 @@ import shutil
 
 import pytest
 from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
-from helpers.solutions import REPO, write_notebook
+from helpers.solutions import FLAGSHIP, write_notebook
 
 from reefnb.frontends import commands
 from reefnb.runs.spec import SweepSpec
 
-FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
 PAGE_ERRORS: list[str] = []  # uncaught errors of the page, all tests of the module
 
 

@@ -1,10 +1,12 @@
-"""The MLPerf Inference submission checker (v6.1, in ../shared/mlperf-inference-tools), run in its own process."""
+"""MLPerf submissions in tests: the Inference submission checker (v6.1, in ../shared/mlperf-inference-tools) run in
+its own process, and what a test built."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.solutions import REPO
@@ -43,3 +45,15 @@ def checker_compliance(tree: Path, *also_test04: str) -> dict:
     assert done.returncode == 0, done.stderr[-2000:]
     (checked,) = json.loads(done.stdout.strip().splitlines()[-1])
     return checked
+
+
+@dataclass
+class Built:
+    """A submission tree ``reef mlperf submission`` wrote in a test: the solution's copy, the tree, the command's
+    JSON, how long it took and the variables (REEF_HOME...) it ran with."""
+
+    folder: Path  # the copy of the solution
+    output: Path  # the tree
+    result: dict
+    seconds: float
+    variables: dict[str, str]

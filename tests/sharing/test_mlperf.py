@@ -21,12 +21,12 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from helpers.cli import call
-from helpers.solutions import REPO
+from helpers.mlperf import TOOLS, Built
+from helpers.solutions import FLAGSHIP
 
 import reefnb
 from reefnb.common.exceptions import ReefError, UsageError
@@ -41,8 +41,6 @@ KERNEL_MISSING = [
     if not importlib.util.find_spec(name)
 ]
 
-FLAGSHIP = REPO / "solutions" / "obj-detection-coco-tf"
-TOOLS = REPO.parent / "shared" / "mlperf-inference-tools" / "tools"
 IGNORED = shutil.ignore_patterns("runs", "__pycache__", "reproduce-report.*", "reef.lock.json")
 OFFICIAL_SEEDS = {
     "qsl_rng_seed": 2085463073848966840,
@@ -88,15 +86,6 @@ SUMMARY_ERRORS = re.compile(
     r"Some .* Checks failed for|NoResults |SUMMARY: submission has errors|\S+ contains errors:$"
 )
 SHORT_FAILURES = {"min_duration_check", "dataset_check"}
-
-
-@dataclass
-class Built:
-    folder: Path  # the copy of the flagship
-    output: Path  # the tree
-    result: dict
-    seconds: float
-    variables: dict[str, str]
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ is imported as ``from helpers.solutions import write_solution`` (``tests`` is on
 - ``solutions``: REPO, HELLO, FLAGSHIP, ``write_notebook``, ``write_solution``
 - ``cli``: ``call`` (``reef ARGS`` in this process), ``run`` (``python -m reefnb ARGS`` as a process)
 - ``servers``: ``serving`` (a socketserver in a thread), ``stop_process``, ``free_port``, ``wait_until``
+- ``processes``: ``marker`` (a `sleep` argument no other process has), ``alive`` (the processes that carry it)
 - ``home``: the user's real home and kernels folder, ``kernelspecs`` (what the suite must not change)
 - ``store``: ``write_lock`` (a second SQLite connection holding the store's write lock)
 - ``records``: run records made by hand (``make_record``, ``sweep_record``, ``flagship_records``,

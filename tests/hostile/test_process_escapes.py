@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
+from helpers.processes import alive, marker
 from helpers.solutions import write_solution
 
 import reefnb
 
 MINIMAL = {"name": "escapees", "version": "0.1.0", "workflows": {"run": {"notebook": "main.ipynb"}}}
 REEF = str(Path(sys.executable).parent / "reef")
-
-
-def marker() -> str:
-    """A `sleep` argument no other process has: 300 seconds and a random fraction."""
-    return f"300.{secrets.randbelow(10**9):09d}"
 
 
 def escapes(mark: str, scrubbed: bool = False) -> list[str]:
@@ -32,17 +26,6 @@ def escapes(mark: str, scrubbed: bool = False) -> list[str]:
     if scrubbed:  # no reef token in its environment, reparented to reef: claimed by `reef run`
         cells.append(f"subprocess.run(['setsid', 'sh', '-c', 'env -i sleep {mark} &'], check=True)")
     return cells
-
-
-def alive(mark: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if mark in (process.info["cmdline"] or []) and process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import time
 
 import psutil
 import pytest
+from helpers.processes import alive, marker
+from helpers.servers import wait_until
 
 from reefnb.runs import processes
 
@@ -35,32 +37,6 @@ def start(started, command: str, environment: dict | None = None) -> subprocess.
     return process
 
 
-def with_argument(argument: str) -> list[psutil.Process]:
-    """The live processes whose command line holds ``argument`` (a marker no other process has)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if argument in (process.info["cmdline"] or []) and process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
-
-
-def wait_for(condition, timeout: float = 10.0):
-    """Poll ``condition`` until it is true (returns its value) or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        time.sleep(0.02)
-    return value
-
-
-def marker() -> str:
-    return f"300.{os.getpid()}{time.monotonic_ns() % 10**9:09d}"
-
-
 def test_a_kernel_s_environment_carries_a_new_token_until_it_is_tracked():
     token, environment = processes.kernel_environment()
     other, _ = processes.kernel_environment()
@@ -81,7 +57,7 @@ def test_what_the_kernel_left_running_is_ended_with_it_and_other_children_surviv
     kernel = start(started, f"setsid sleep {escaped} & exec sleep {marker()}", environment)
     tracker = processes.track(token, kernel.pid)
     assert processes.tracked(kernel.pid) is tracker
-    (orphan,) = wait_for(lambda: with_argument(escaped))
+    (orphan,) = wait_until(lambda: alive(escaped))
     tracker.note()
     assert orphan.pid in tracker.seen
 
@@ -89,7 +65,7 @@ def test_what_the_kernel_left_running_is_ended_with_it_and_other_children_surviv
     kernel.wait()
     assert orphan.is_running()  # the kernel is gone, what it started is not
     assert tracker.end() == 1
-    assert not with_argument(escaped)
+    assert not alive(escaped)
     assert processes.tracked(kernel.pid) is None
     assert bystander.poll() is None  # never the run's to end
 
@@ -99,9 +75,9 @@ def test_a_scope_token_ends_every_process_started_under_it_and_only_those(starte
     scoped, unscoped = marker(), marker()
     start(started, f"exec sleep {scoped}", {**os.environ, processes.SCOPE_VARIABLE: token})
     start(started, f"exec sleep {unscoped}")
-    wait_for(lambda: with_argument(scoped) and with_argument(unscoped))
+    wait_until(lambda: alive(scoped) and alive(unscoped))
     assert processes.end_scope(token) == 1
-    assert not with_argument(scoped) and with_argument(unscoped)
+    assert not alive(scoped) and alive(unscoped)
 
 
 def test_entering_a_scope_marks_kernels_started_from_now_and_claims_orphans(monkeypatch):

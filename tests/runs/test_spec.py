@@ -101,3 +101,15 @@ def test_every_run_option_is_a_run_spec_field_and_every_field_a_run_option():
 @pytest.mark.parametrize("verb", ["sweep", "benchmark"])
 def test_every_sweep_option_is_a_field_of_the_sweep_spec(verb):
     assert _verb_options(verb) - FRONT_END_ONLY <= _fields(RunSpec, SweepSpec, SweepExecution)
+
+
+def test_the_keyword_api_takes_the_spec_s_fields_and_nothing_else(tmp_path):
+    """reefnb.run and reefnb.sweep take the fields as keywords; a misspelt one is a TypeError before anything runs."""
+    import reefnb
+
+    with pytest.raises(TypeError, match="timout"):
+        reefnb.run(tmp_path / "nowhere", timout=3)
+    with pytest.raises(TypeError, match="timout"):
+        reefnb.sweep(tmp_path / "nowhere", grid={"n": [1]}, timout=3)
+    with pytest.raises(ReefError, match="jobs must be 1 or more"):
+        reefnb.sweep(tmp_path / "nowhere", grid={"n": [1]}, jobs=0)

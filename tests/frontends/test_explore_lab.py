@@ -25,7 +25,7 @@ import nbformat
 import pytest
 from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
 from helpers.records import sweep_record
-from helpers.solutions import HELLO
+from helpers.solutions import HELLO, write_notebook
 
 pytest.importorskip("anywidget", reason="anywidget is not installed (it is a dependency of reefnb: reinstall it)")
 
@@ -121,12 +121,6 @@ def recorded_runs(root: Path, home: Path) -> list[str]:
     return [entry["run_id"] for entry in records]
 
 
-def write_notebook(path: Path, *sources: str) -> None:
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """One `jupyter lab` for the module, serving a copy of hello-sweep with 12 recorded runs and the two notebooks;
@@ -135,8 +129,8 @@ def lab(tmp_path_factory):
     root, home = base / "root", base / "reef-home"
     shutil.copytree(HELLO, root / "hello-sweep", ignore=shutil.ignore_patterns("runs", "*.reef.zip", "reef.lock.json"))
     runs = recorded_runs(root, home)
-    write_notebook(root / "explore.ipynb", SETUP, READ_BACK, "explorer.compare()")
-    write_notebook(root / "recorded.ipynb", RECORDED, COMPARE)
+    write_notebook(root / "explore.ipynb", None, SETUP, READ_BACK, "explorer.compare()")
+    write_notebook(root / "recorded.ipynb", None, RECORDED, COMPARE)
     with running_lab(root, base, home, "--LabApp.expose_app_in_browser=True") as url:
         yield url, root, runs
 

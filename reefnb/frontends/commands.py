@@ -932,22 +932,6 @@ def where_it_runs_now(request: InitRequest) -> str | None:
     return None if here is None else f"runs now in {here.place} ({here.place.why}); {here.summary}"
 
 
-def notebook_requirements(found: NotebookSolution) -> InitPreview:
-    """What ``reef init`` would find and do for a notebook's solution (a notebook without a manifest: what its own
-    metadata declares); nothing changes."""
-    from reefnb.provision import declare, install
-    from reefnb.solution.manifest import Solution
-
-    solution = found.solution
-    if solution.manifest_path is None:
-        declared = declare.notebook_declarations(found.notebook)
-        data = {**solution.data, "requires": declared.get("requires", {}), "artifacts": declared.get("artifacts", {})}
-        solution = Solution(solution.path, None, data, solution.workflows)
-        plan = install.plan_init(solution)
-        return InitPreview(plan, requirement_rows(plan), None, False)
-    return preview_init(InitRequest(source=solution.path))
-
-
 def detect(environment: str | None = None, refresh: bool = False, extra: Sequence[str] = ()) -> dict:
     """The fingerprint of this machine and a python (a reef environment's, else this one): ``reef detect``."""
     from reefnb.provision import detection

@@ -28,7 +28,14 @@ import tornado.netutil
 import tornado.web
 
 from reefnb.actions.api import Actions, demo_page, use
-from reefnb.common.exceptions import ActionFailed, ActionInputError, ActionTimeout, InputError, ReefError
+from reefnb.common.exceptions import (
+    ActionFailed,
+    ActionInputError,
+    ActionTimeout,
+    EnvironmentFailure,
+    InputError,
+    ReefError,
+)
 from reefnb.common.json_input import parse_json
 
 log = logging.getLogger(__name__)
@@ -242,7 +249,7 @@ async def _serve(actions: Actions, token: str, options: ServeOptions, on_ready) 
     try:
         sockets = tornado.netutil.bind_sockets(options.port, options.host)
     except OSError as error:
-        raise ReefError(f"cannot listen on {options.host}:{options.port}: {error.strerror}") from None
+        raise EnvironmentFailure(f"cannot listen on {options.host}:{options.port}: {error.strerror}") from None
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     host = f"[{options.host}]" if ":" in options.host else options.host

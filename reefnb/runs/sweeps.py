@@ -19,7 +19,7 @@ from typing import Any
 
 from reefnb.common.exceptions import RecordPending, ReefError
 from reefnb.runs.execute import RunRequest, prepare, target_store
-from reefnb.runs.executors import RunSink, executor_for
+from reefnb.runs.executors import RunSink, executor_for, registered_executor
 from reefnb.runs.spec import StoreTarget, SweepExecution, SweepSpec
 from reefnb.runs.store import Store
 from reefnb.solution.manifest import Solution, open_solution
@@ -220,6 +220,7 @@ def _run_sweep(
     on_record: Callable[[dict], None] | None,
 ) -> SweepResult:
     """Execute the requests not recorded ok in ``target`` before (all of them with ``rerun``); records in grid order."""
+    registered_executor(execution)  # a wrong --executor is said even when no point is left to run
     done_before = (
         {} if execution.rerun or target is None else target.records_by_key([request.key for request in requests])
     )

@@ -186,3 +186,5 @@ def test_the_executor_of_the_contributing_walkthrough_runs_a_real_sweep(tmp_path
     records = reefnb.sweep(folder, grid={"a": [1, 2]}, executor="spawn", jobs=2, retries=1, store=store)
     assert [(record["parameters"]["a"], record["status"]) for record in records] == [(1, "ok"), (2, "ok")]
     assert sorted(record["status"] for record in store.records()) == ["killed", "ok", "ok"]
+    with pytest.raises(ReefError, match=r"no executor 'nowhere'"):  # every point recorded ok: the name still counts
+        reefnb.sweep(folder, grid={"a": [1, 2]}, executor="nowhere", store=store)

@@ -140,20 +140,26 @@ def executor_for(execution: SweepExecution) -> Executor:
     Raises ``ReefError`` (wrong input) when no installed distribution registers that name, ``EnvironmentFailure``
     when its plugin cannot be imported or makes no executor, and what the executor raises for settings it cannot
     use."""
+    name, value = registered_executor(execution)
+    try:
+        make = load_object(value)
+    except Exception as error:  # a plugin's import: any error, said in one line
+        raise EnvironmentFailure(
+            f"sweep: executor {name} = {value} cannot be loaded: {type(error).__name__}: {error}"
+        ) from error
+    executor = make(execution)
+    if not isinstance(executor, Executor):
+        raise EnvironmentFailure(f"sweep: executor {name} = {value} made {type(executor).__name__}, which has no run()")
+    return executor
+
+
+def registered_executor(execution: SweepExecution) -> tuple[str, str]:
+    """The name of the executor ``execution`` names and its entry point's value (``module:Class``), nothing imported:
+    checked before a sweep looks at its points, so a wrong name is said even when every point was recorded before.
+    ``ReefError`` (wrong input) naming the registered executors when no installed distribution registers it."""
     name = executor_name(execution)
     values = [value for entry, value in entry_point_values(EXECUTOR_GROUP) if entry == name]
     if not values:
         known = ", ".join(executor_names()) or "none"
         raise ReefError(f"sweep: no executor {name!r} (entry point group {EXECUTOR_GROUP}); registered: {known}")
-    try:
-        make = load_object(values[0])
-    except Exception as error:  # a plugin's import: any error, said in one line
-        raise EnvironmentFailure(
-            f"sweep: executor {name} = {values[0]} cannot be loaded: {type(error).__name__}: {error}"
-        ) from error
-    executor = make(execution)
-    if not isinstance(executor, Executor):
-        raise EnvironmentFailure(
-            f"sweep: executor {name} = {values[0]} made {type(executor).__name__}, which has no run()"
-        )
-    return executor
+    return name, values[0]

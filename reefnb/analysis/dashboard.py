@@ -32,7 +32,7 @@ from reefnb.common.scrub import Scrubber, default_scrubber, scrub_frame
 from reefnb.common.units import format_metric, format_size
 from reefnb.runs import telemetry
 from reefnb.runs.attachments import file_links
-from reefnb.runs.store import default_store
+from reefnb.runs.store import Store, default_store
 from reefnb.solution.confinement import PathOutside, resolve_inside
 
 if TYPE_CHECKING:
@@ -335,7 +335,9 @@ def _run_sections(page: _Page, location: str | Path | None) -> list[str]:
     return sections
 
 
-def attached_files(run_ids: Iterable[str], location: str | Path | None = None, store: Any = None) -> pandas.DataFrame:
+def attached_files(
+    run_ids: Iterable[str], location: str | Path | None = None, store: Store | None = None
+) -> pandas.DataFrame:
     """The files the runs attached: run_id, file, size, media type, sha256 and ``link``, a relative link from the
     folder ``location`` when the file is here and the link stays below ``location`` or inside the run's solution
     folder (so that it never spells out the folders above), else None."""

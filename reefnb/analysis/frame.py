@@ -10,7 +10,7 @@ from reefnb.common.exceptions import ReefError
 from reefnb.kernel.recording import decode_value
 from reefnb.runs.meaning import solution_named
 from reefnb.runs.query import exact_number
-from reefnb.runs.store import ResultRows, default_store
+from reefnb.runs.store import ResultRows, Store, default_store
 from reefnb.runs.telemetry import system_columns, system_units
 from reefnb.solution.columns import BASE_COLUMNS, SYSTEM_COLUMNS
 from reefnb.solution.manifest import Solution, solution_folder
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def results(
     solution: str | None = None,
     status: str | None = None,
-    store: Any = None,
+    store: Store | None = None,
     *,
     where: str | None = None,
     since: str | None = None,

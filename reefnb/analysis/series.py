@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
-from reefnb.runs.store import default_store
+from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import SERIES_COLUMNS, read_series, series_path
 
 log = logging.getLogger(__name__)
@@ -15,7 +14,7 @@ SERIES_CHART_RUNS = 20  # runs whose series a dashboard carries
 SERIES_CHART_POINTS = 200  # points per run at most (evenly thinned)
 
 
-def runs_series(run_ids, store: Any = None, limit: int = SERIES_CHART_RUNS):
+def runs_series(run_ids, store: Store | None = None, limit: int = SERIES_CHART_RUNS):
     """The telemetry series of the last ``limit`` of ``run_ids`` that have one, as one long DataFrame
     (``run_id`` plus SERIES_COLUMNS), each run thinned to SERIES_CHART_POINTS rows; empty when none has one."""
     import pandas  # heavy: imported when a dashboard is written

@@ -111,7 +111,7 @@ def export_package(
     authors: list[str] | tuple = (),
     license: str | None = None,
     paper: str | None = None,
-    store: Any = None,
+    store: Store | None = None,
     allow_secret_in_code: bool = False,
     external: dict[str, str | Path] | None = None,
     with_files: bool = True,

@@ -63,7 +63,7 @@ from reefnb.common.paths import reef_home, solutions_home
 from reefnb.common.scrub import Scrubber
 from reefnb.runs.attachments import packed_attachments
 from reefnb.runs.meaning import keep_pulled_manifests, manifests_to_share
-from reefnb.runs.store import default_store
+from reefnb.runs.store import Store, default_store
 from reefnb.sharing import crowd, pins, signatures
 from reefnb.sharing.package import clean_record, import_once, import_package, is_package
 from reefnb.solution.manifest import load_solution
@@ -1102,7 +1102,7 @@ def push_results(
     solution: str | None = None,
     registry: str | None = None,
     identify: bool = False,
-    store: Any = None,
+    store: Store | None = None,
     with_files: bool = False,
     files_limit: int = SHARED_FILES_LIMIT,
 ) -> dict:
@@ -1183,7 +1183,7 @@ def _attached_to_share(
     return shared
 
 
-def pull_results(solution: str | None = None, registry: str | None = None, store: Any = None) -> dict:
+def pull_results(solution: str | None = None, registry: str | None = None, store: Store | None = None) -> dict:
     """Merge the run records shared in the registries into the local store (run ids already here are kept as they are).
 
     Only records whose run id is not here yet are parsed; a part or file that cannot be read is skipped

@@ -23,7 +23,7 @@ from reefnb.common.units import format_metric
 from reefnb.frontends import commands
 from reefnb.frontends.rendering import format_number
 from reefnb.frontends.widgets.markup import MUTED, escape, message_html
-from reefnb.runs.store import default_store
+from reefnb.runs.store import Store, default_store
 from reefnb.runs.telemetry import goal as telemetry_goal
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class ParetoExplorer(widgets.VBox):
         objectives: dict[str, str] | None = None,
         color: str = "env.name",
         solution: Any = None,
-        store: Any = None,
+        store: Store | None = None,
     ):
         import altair as alt
 

@@ -48,7 +48,9 @@ def main(repeats: int = 5) -> None:
         report("detect() in-process", cold, warm)
 
         def command_timing(command: list[str]) -> tuple[float, float]:
-            run = lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())  # noqa: E731
+            def run() -> None:
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+
             return median_ms(run, repeats, before=fresh_home), median_ms(run, repeats)
 
         report(

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+# pytest-jupyter's server, for this module only; skips without jupyter_server
+from helpers.lab_server import *  # noqa: F403
 from helpers.solutions import HELLO, write_notebook, write_solution
 
 import reefnb

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+# pytest-jupyter's server, for this module only; skips without jupyter_server
+from helpers.lab_server import *  # noqa: F403
 from helpers.solutions import HELLO
 from tornado.httpclient import HTTPClientError
 

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.lab_server import *  # noqa: F403  (pytest-jupyter's server, for this module only; skips without jupyter_server)
+# pytest-jupyter's server, for this module only; skips without jupyter_server
+from helpers.lab_server import *  # noqa: F403
 from helpers.solutions import write_notebook
 
 SECRET = "TOPSECRET-51c0de"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 # pytest-jupyter's server, for this module only; skips without jupyter_server
 from helpers.lab_server import *  # noqa: F403
 from helpers.solutions import HELLO, write_notebook, write_solution

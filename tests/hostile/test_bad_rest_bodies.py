@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 # pytest-jupyter's server, for this module only; skips without jupyter_server
 from helpers.lab_server import *  # noqa: F403
 from helpers.solutions import HELLO

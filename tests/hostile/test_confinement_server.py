@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 # pytest-jupyter's server, for this module only; skips without jupyter_server
 from helpers.lab_server import *  # noqa: F403
 from helpers.solutions import write_notebook

@@ -93,6 +93,9 @@ class Watcher:
             raise KeyboardInterrupt
 
 
+NO_SPECIAL_FILES = not hasattr(os, "mkfifo") or not Path("/dev/zero").exists()
+
+
 def cache_files(reef_home: Path) -> list[Path]:
     folder = reef_home / "cache" / "sha256"
     return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
@@ -192,9 +195,7 @@ def special_files(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs POSIX FIFOs and /dev/zero"
-)
+@pytest.mark.skipif(NO_SPECIAL_FILES, reason="needs POSIX FIFOs and /dev/zero")
 @pytest.mark.parametrize("kind", ["device", "fifo", "folder", "link to a device"])
 @pytest.mark.parametrize("size", [None, 1000])
 def test_file_urls_must_name_regular_files(tmp_path, reef_home, kind, size):

@@ -204,24 +204,20 @@ def install_packages(
     if hashes is not None:
         _install_hashed(python, packages, pip_options, hashes)
         return
-    uv = uv_executable()
-    if uv:
-        command = [uv, "pip", "install", "--python", python, "--compile-bytecode", *(pip_options or []), *packages]
-    else:
-        command = [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            *(pip_options or []),
-            *packages,
-        ]
-    _call(command, f"installing {', '.join(packages)}")
+    _call(
+        _install_command(python, uv_executable(), *(pip_options or []), *packages), f"installing {', '.join(packages)}"
+    )
 
 
 HASH_CHECKING = ["--require-hashes", "--only-binary", ":all:"]
+
+
+def _install_command(python: str, uv: str | None, *arguments: str) -> list[str]:
+    """The installer's command that installs into the environment of ``python``: ``uv pip install`` (bytecode
+    compiled, as pip does) where uv is found, else that python's pip; ``arguments`` after it."""
+    if uv:
+        return [uv, "pip", "install", "--python", python, "--compile-bytecode", *arguments]
+    return [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *arguments]
 
 
 def _install_hashed(python: str, packages: list[str], pip_options: list[str] | None, hashes: dict) -> None:
@@ -229,35 +225,12 @@ def _install_hashed(python: str, packages: list[str], pip_options: list[str] | N
     with tempfile.TemporaryDirectory(prefix="reef-hashed-") as scratch:
         wanted, constraints = Path(scratch) / "requirements.txt", Path(scratch) / "constraints.txt"
         constraints.write_text("".join(f"{line}\n" for line in hash_lines(hashes)), encoding="utf-8")
-        if uv:
+        if uv:  # uv takes the hashes as constraints: only what ``packages`` need is installed
             wanted.write_text("".join(f"{line}\n" for line in packages), encoding="utf-8")
-            command = [
-                uv,
-                "pip",
-                "install",
-                "--python",
-                python,
-                "--compile-bytecode",
-                *HASH_CHECKING,
-                *(pip_options or []),
-                "-r",
-                str(wanted),
-                "-c",
-                str(constraints),
-            ]
-        else:
-            command = [
-                python,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                *HASH_CHECKING,
-                *(pip_options or []),
-                "-r",
-                str(constraints),
-            ]
+            requirements = ["-r", str(wanted), "-c", str(constraints)]
+        else:  # pip takes no hashes from constraints: every hashed entry is a requirement
+            requirements = ["-r", str(constraints)]
+        command = _install_command(python, uv, *HASH_CHECKING, *(pip_options or []), *requirements)
         _call(command, f"installing {', '.join(packages)} (hash-checked wheels)")
 
 

@@ -360,7 +360,8 @@ def _git_reason(error) -> str:
     lines = [
         text for text in (line.removeprefix("stderr:").strip(" '") for line in lines) if text
     ]  # GitPython quotes stderr
-    return lines[-1] if lines else str(error)
+    fatal = [line for line in lines if line.startswith("fatal:")]  # git's reason; its advice comes after
+    return fatal[0] if fatal else lines[-1] if lines else str(error)
 
 
 def _identity(repository, anonymous: str | None) -> dict[str, str]:

@@ -156,6 +156,7 @@ def test_an_unreachable_registry_exits_4_not_2(tmp_path):
     code, err = _reef("registry", "add", "gone", (tmp_path / "no-such-repository").as_uri())
     assert code == exceptions.EXIT_NETWORK == 4, err
     assert "registry gone: cannot clone" in err and "Traceback" not in err
+    assert "does not appear to be a git repository" in err, err  # git's reason, not its advice after it
 
 
 def test_an_artifact_no_url_of_which_answers_exits_4_not_2():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,19 @@ import numpy as np
 import pytest
 from helpers.actions import FLAGSHIP, encode, reef_serve, request, synthetic_frames, toy_solution
 from helpers.browser import ARTIFACTS
+from helpers.cli import run
+
+
+def test_a_port_taken_by_another_process_is_one_line_about_this_machine_exit_3(tmp_path):
+    toy, _ = toy_solution(tmp_path / "toy")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", str(toy), "--port", str(port))
+    assert result.returncode == 3, result.stderr  # the environment failed, the input was right
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [f"reef: error: cannot listen on 127.0.0.1:{port}: Address already in use"]
 
 
 def test_actions_over_http_errors_are_one_line_and_the_server_keeps_serving(tmp_path):

@@ -20,12 +20,24 @@ def resolve_inside(folder: Path | str, name: Path | str) -> Path:
     """
     try:
         root = Path(folder).resolve()
-        path = (root / name).resolve()
+        path = _resolved(root / name)
     except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: a symbolic link loop (Python < 3.13)
         raise PathOutside(f"not a usable file name ({type(error).__name__})") from None
     if not path.is_relative_to(root):
         raise PathOutside()
     return path
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with every link followed; a link loop raises on every Python.
+
+    A lax ``resolve()`` gives a loop back unresolved from Python 3.13 on (before, RuntimeError), so the
+    strict one goes first and the lax one only finishes a name that does not exist (yet).
+    """
+    try:
+        return path.resolve(strict=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return path.resolve()
 
 
 def is_inside(folder: Path | str, name: Path | str) -> bool:

@@ -741,15 +741,15 @@ def install_effect(preview: InitPreview, place: RunPlace | None, missing: bool) 
     """The changes ``reef init`` would make (``preview``, from ``preview_init``) said for people, with the move it
     makes: from then on the solution runs in that environment, not on ``place``. ``missing``: some requirement is
     missing where it runs now (the button then says "Install missing")."""
+    from reefnb.common.paths import envs_home
     from reefnb.provision import detection, envs, install
 
     plan = preview.plan
     changes = []
     if plan.target == "env" and not plan.exists:
         version = detection.python_version(plan.python)
-        changes.append(
-            f"make environment {plan.environment} (python {version}, kernel {envs.kernel_name(plan.environment)})"
-        )
+        kernel = envs.kernel_for(plan.environment, envs_home() / plan.environment)
+        changes.append(f"make environment {plan.environment} (python {version}, kernel {kernel})")
     if plan.installs:
         where = f" into environment {plan.environment}" if plan.target == "env" else f" into {plan.python}"
         changes.append(f"install {', '.join(text.partition(';')[0].strip() for text in plan.installs)}{where}")

@@ -6,6 +6,7 @@ failed or interrupted creation removes the folder, so nothing half-made is left 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -53,6 +54,41 @@ class Environment:
 def kernel_name(name: str) -> str:
     """The Jupyter kernel of environment ``name``: ``reef-<name>``."""
     return f"{KERNEL_PREFIX}{name}"
+
+
+def kernel_for(name: str, path: Path | str) -> str:
+    """The kernel to register for environment ``name`` made at ``path``: ``reef-<name>``, unless that kernel runs
+    another home's environment that is still there; then ``reef-<name>-<8 hex digits of this home>``.
+
+    Kernelspecs live in the user's one Jupyter data folder, while ``REEF_HOME`` may differ between calls
+    (``REEF_HOME=$(mktemp -d) reef init``): a second home must not take the first one's kernel away."""
+    wanted = kernel_name(name)
+    owner = _kernel_owner(wanted)
+    if owner is None or _same_folder(owner, path) or not Path(owner).is_dir():
+        return wanted
+    home = hashlib.sha256(str(Path(path).resolve().parent).encode()).hexdigest()[:8]
+    return f"{wanted}-{home}"
+
+
+def _user_kernel_file(kernel: str) -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "kernels" / kernel.lower() / "kernel.json"
+
+
+def _kernel_owner(kernel: str) -> str | None:
+    """The environment folder (``VIRTUAL_ENV``) that the user's kernelspec ``kernel`` runs, None when there is
+    no such kernelspec or it names none (reef did not make it)."""
+    try:
+        spec = json.loads(_user_kernel_file(kernel).read_text(encoding="utf-8"))
+        owner = spec.get("env", {}).get("VIRTUAL_ENV")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, str) and owner else None
+
+
+def _same_folder(first: Path | str, second: Path | str) -> bool:
+    return os.path.realpath(first) == os.path.realpath(second)
 
 
 def check_name(name: str) -> str:
@@ -172,7 +208,7 @@ def create_environment(
             name=name,
             path=str(target),
             python=interpreter,
-            kernel=kernel_name(name),
+            kernel=kernel_for(name, target),
             packages=list(packages),
             python_version=version,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -182,7 +218,7 @@ def create_environment(
         write_json_object(target / ENV_FILE, asdict(environment))
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
-        _remove_kernel(kernel_name(name))
+        _remove_kernel(kernel_for(name, target), target)
         raise
     log.info("created environment %s at %s", name, target)
     return environment
@@ -371,12 +407,15 @@ def kernel_part_files() -> list[Path]:
 
 
 def register_kernel(environment: Environment) -> str:
-    """Register the Jupyter kernelspec ``reef-<name>`` that runs the environment's own python."""
+    """Register the Jupyter kernelspec ``environment.kernel`` (see ``kernel_for``) that runs the environment's own
+    python, in the user's Jupyter data folder."""
     from jupyter_client.kernelspec import KernelSpecManager
 
+    # a second home's kernel of the same environment name (see kernel_for) says which home it runs
+    where = "" if environment.kernel == kernel_name(environment.name) else f", {Path(environment.path).parent.parent}"
     spec = {
         "argv": [environment.python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python {environment.python_version} (reef: {environment.name})",
+        "display_name": f"Python {environment.python_version} (reef: {environment.name}{where})",
         "language": "python",
         "env": {"VIRTUAL_ENV": environment.path, "PATH": f"{environment.bin}{os.pathsep}${{PATH}}"},
         "metadata": {"reef": {"environment": environment.name}, "debugger": True},
@@ -406,13 +445,22 @@ def remove_environment(name: str) -> None:
     if not target.exists():
         known = ", ".join(env.name for env in list_environments()) or "none"
         raise EnvError(f"no environment '{name}' (known: {known})")
+    try:
+        kernel = get_environment(name).kernel
+    except (EnvError, TypeError, ValueError):  # an unreadable description: the usual name
+        kernel = kernel_name(name)
     shutil.rmtree(target)
-    _remove_kernel(kernel_name(name))
+    _remove_kernel(kernel, target)
 
 
-def _remove_kernel(kernel: str) -> None:
+def _remove_kernel(kernel: str, path: Path | str) -> None:
+    """Remove kernelspec ``kernel`` when it runs the environment at ``path`` (or one that is gone): another
+    home's kernel of the same name stays."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+    owner = _kernel_owner(kernel)
+    if owner is not None and not _same_folder(owner, path) and Path(owner).is_dir():
+        return
     try:
         KernelSpecManager().remove_kernel_spec(kernel)
     except (NoSuchKernel, KeyError, OSError):

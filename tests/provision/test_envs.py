@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -28,6 +29,7 @@ from reefnb.provision.envs import (
     create_environment,
     get_environment,
     installer,
+    kernel_for,
     kernel_name,
     kernel_part_files,
     list_environments,
@@ -177,7 +179,7 @@ def test_init_into_an_existing_environment_brings_its_kernel_part_up_to_date(ker
 def described(name: str, **fields) -> Environment:
     """An environment's description as create_environment writes it, for a folder with no interpreter in it."""
     folder = envs_home() / name
-    environment = Environment(name, str(folder), str(folder / "bin" / "python"), kernel_name(name), **fields)
+    environment = Environment(name, str(folder), str(folder / "bin" / "python"), kernel_for(name, folder), **fields)
     folder.mkdir(parents=True)
     (folder / ENV_FILE).write_text(json.dumps(asdict(environment)), encoding="utf-8")
     return environment
@@ -235,6 +237,42 @@ def test_an_environment_s_kernel_runs_its_python_and_goes_with_it(private_jupyte
     assert "reef-kernelled" not in KernelSpecManager().find_kernel_specs()
     with pytest.raises(EnvError, match=r"no environment 'kernelled' \(known: none\)"):
         remove_environment("kernelled")
+
+
+def test_a_second_home_gets_its_own_kernel_and_leaves_the_first_home_s(private_jupyter, tmp_path, monkeypatch):
+    """``REEF_HOME=$(mktemp -d) reef init`` beside the user's own home: kernelspecs live in the one Jupyter data
+    folder, so the second home's environment of the same name registers ``reef-NAME-<home>``. The first home's
+    ``reef-NAME`` still runs its own python, removing either environment leaves the other's kernel, and a kernel
+    whose environment is gone (a deleted temporary home) is taken over."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    def spec(kernel):
+        return KernelSpecManager().get_kernel_spec(kernel)
+
+    first_home = os.environ["REEF_HOME"]
+    first = described("shared", python_version="3.11.7")
+    register_kernel(first)
+    assert first.kernel == "reef-shared"
+    monkeypatch.setenv("REEF_HOME", str(tmp_path / "second-home"))
+    second = described("shared", python_version="3.11.7")
+    register_kernel(second)
+    assert second.kernel.startswith("reef-shared-") and len(second.kernel) == len("reef-shared-") + 8
+    assert get_environment("shared").kernel == second.kernel  # what runs in this home use
+    assert spec("reef-shared").env["VIRTUAL_ENV"] == first.path
+    assert spec(second.kernel).env["VIRTUAL_ENV"] == second.path
+    assert spec(second.kernel).display_name == f"Python 3.11.7 (reef: shared, {tmp_path / 'second-home'})"
+    assert kernel_for("shared", second.path) == second.kernel  # made again here: the same name
+    remove_environment("shared")
+    assert set(KernelSpecManager().find_kernel_specs()) & {"reef-shared", second.kernel} == {"reef-shared"}
+
+    monkeypatch.setenv("REEF_HOME", first_home)
+    remove_environment("shared")
+    assert "reef-shared" not in KernelSpecManager().find_kernel_specs()
+    stale = described("stale")  # registered from a temporary home that was deleted since
+    register_kernel(stale)
+    shutil.rmtree(stale.path)
+    monkeypatch.setenv("REEF_HOME", str(tmp_path / "second-home"))
+    assert kernel_for("stale", envs_home() / "stale") == "reef-stale"
 
 
 def test_the_kernel_part_s_files_are_the_package_s_files_of_its_modules():

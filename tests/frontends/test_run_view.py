@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from helpers.browser import ARTIFACTS, TOKEN, in_theme, running_lab
+from helpers.browser import ARTIFACTS, TOKEN, in_theme, page_error, running_lab, unexpected_page_errors
 from helpers.solutions import HELLO
 
 
@@ -123,7 +123,7 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab, browser):
     artifacts = ARTIFACTS
     errors: list[str] = []
     page = browser.new_page(viewport={"width": 1300, "height": 820})
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: errors.append(page_error(error)))
     page.set_default_timeout(60_000)
     try:
         page.goto(f"{url}/lab?reef-run={run_id}&reset&token={TOKEN}")  # the router runs reef:open-run
@@ -192,9 +192,7 @@ def test_a_run_opens_as_the_run_and_reruns_with_its_parameters(lab, browser):
     finally:
         page.close()
     print("screenshots:", artifacts / "run-view-light.png", artifacts / "run-view-dark.png")
-    # @jupyter-widgets/jupyterlab-manager reads `sessionContext.session.kernel.id` of every notebook once its session
-    # context is ready, which throws for a notebook without a kernel (any "No Kernel" notebook, not only a run's).
-    assert [error for error in errors if error != "Cannot read properties of null (reading 'kernel')"] == []
+    assert unexpected_page_errors(errors) == []  # JupyterLab's widget manager throws on a notebook with no kernel
     assert sorted(path.name for path in (root / run["output"]).parent.glob("*.ipynb")) == [
         "main.ipynb"
     ]  # the tab's name is no rename

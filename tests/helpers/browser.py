@@ -37,6 +37,27 @@ THEME_COLOUR = {"JupyterLab Light": "white", "JupyterLab Dark": "#111"}  # --jp-
 ARTIFACTS = Path(os.environ.get("REEF_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))  # screenshots (git-ignored)
 
 
+def page_error(error) -> str:
+    """A ``pageerror`` event's error as its message and the stack it was thrown in: what a test keeps of it."""
+    return f"{error.message}\n{error.stack or ''}".strip()
+
+
+def unexpected_page_errors(errors: list[str]) -> list[str]:
+    """``errors`` (``page_error``'s) without JupyterLab's widget manager's error on a notebook with no kernel.
+
+    @jupyter-widgets/jupyterlab-manager (jupyterlab_widgets 3.0) reads ``sessionContext.session.kernel.id`` of every
+    notebook once its session context is ready, which throws for a notebook without a kernel (a run view, any "No
+    Kernel" notebook); it is left out only when the stack says it was thrown there, so reef's own code never is."""
+    return [
+        error
+        for error in errors
+        if not (
+            error.startswith("Cannot read properties of null (reading 'kernel')")
+            and "@jupyter-widgets/jupyterlab-manager" in error
+        )
+    ]
+
+
 @contextlib.contextmanager
 def _launched(*arguments: str):
     """Playwright's sync API and a headless Chromium with ``arguments`` after CHROMIUM_ARGS, closed after: the suite's

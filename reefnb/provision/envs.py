@@ -63,11 +63,17 @@ def kernel_for(name: str, path: Path | str) -> str:
     Kernelspecs live in the user's one Jupyter data folder, while ``REEF_HOME`` may differ between calls
     (``REEF_HOME=$(mktemp -d) reef init``): a second home must not take the first one's kernel away."""
     wanted = kernel_name(name)
-    owner = _kernel_owner(wanted)
-    if owner is None or _same_folder(owner, path) or not Path(owner).is_dir():
+    if not _runs_another_environment(wanted, path):
         return wanted
     home = hashlib.sha256(str(Path(path).resolve().parent).encode()).hexdigest()[:8]
     return f"{wanted}-{home}"
+
+
+def _runs_another_environment(kernel: str, path: Path | str) -> bool:
+    """Whether the user's kernelspec ``kernel`` runs an environment other than the one at ``path`` that is still
+    there (a kernel reef did not make, or whose environment is gone, runs none)."""
+    owner = _kernel_owner(kernel)
+    return owner is not None and not _same_folder(owner, path) and Path(owner).is_dir()
 
 
 def _user_kernel_file(kernel: str) -> Path:
@@ -194,6 +200,7 @@ def create_environment(
     base = python or sys.executable
     tool = installer()
     target.parent.mkdir(parents=True, exist_ok=True)
+    kernel = kernel_for(name, target)
     try:
         _make_venv(base, target, tool)
         interpreter = str(target / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
@@ -208,7 +215,7 @@ def create_environment(
             name=name,
             path=str(target),
             python=interpreter,
-            kernel=kernel_for(name, target),
+            kernel=kernel,
             packages=list(packages),
             python_version=version,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -218,7 +225,7 @@ def create_environment(
         write_json_object(target / ENV_FILE, asdict(environment))
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
-        _remove_kernel(kernel_for(name, target), target)
+        _remove_kernel(kernel, target)
         raise
     log.info("created environment %s at %s", name, target)
     return environment
@@ -458,8 +465,7 @@ def _remove_kernel(kernel: str, path: Path | str) -> None:
     home's kernel of the same name stays."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    owner = _kernel_owner(kernel)
-    if owner is not None and not _same_folder(owner, path) and Path(owner).is_dir():
+    if _runs_another_environment(kernel, path):
         return
     try:
         KernelSpecManager().remove_kernel_spec(kernel)
